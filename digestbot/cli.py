@@ -1,0 +1,432 @@
+"""The `digestbot` command. Thin: parse options, call the library, print, pick the exit code.
+
+Exit codes: 0 done; 1 done with failures (a source or a delivery failed); 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .collect import SourceOutcome, fetch_all
+from .config import Config, ConfigError, Env, load_config
+from .digest import DigestRunner, Outcome
+from .schedule import get_timezone, next_run, parse_schedule
+from .sources import HttpClient
+from .store import Store, now_utc
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("digestbot")
+
+
+@dataclass
+class App:
+    """What every command needs, loaded on first use."""
+
+    config_path: Path
+    db_option: str | None
+    verbose: int
+    _config: Config | None = None
+    _store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as e:
+                for problem in e.problems:
+                    click.echo(str(problem), err=True)
+                click.echo(f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.", err=True)
+                raise SystemExit(EXIT_USAGE) from None
+        return self._config
+
+    @property
+    def db_path(self) -> Path:
+        if self.db_option:
+            return Path(self.db_option)
+        return self.config.database or Path("digestbot.db")
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def sync(self) -> dict[str, int]:
+        return self.store.sync_subscribers(self.config.subscribers)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _setup_logging(verbose: int, default: int) -> None:
+    level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Libraries log at INFO about every request; keep them out unless asked for debug output.
+    for noisy in ("urllib3", "slack_sdk", "slack_bolt", "apscheduler", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    envvar="DIGESTBOT_CONFIG",
+    default="subscriptions.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The subscriptions file (env DIGESTBOT_CONFIG).",
+)
+@click.option(
+    "--db",
+    "db_option",
+    envvar="DIGESTBOT_DB",
+    default=None,
+    help="SQLite database (env DIGESTBOT_DB; else the YAML's 'database:'; else ./digestbot.db).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="digestbot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: int) -> None:
+    """digestbot: personalized digests of new papers, by email or Slack.
+
+    Collects papers from arXiv, Hugging Face and any RSS/Atom feed, matches them against each
+    subscriber's keywords, and delivers each subscriber's digest on their own schedule.
+    Start with `digestbot init`, then `digestbot run --once`.
+    """
+    # One-shot commands print their own report; the daemon's log *is* its report.
+    _setup_logging(verbose, logging.ERROR)
+    app = App(config_path, db_option, verbose)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+# --- init / check / sync ----------------------------------------------------------------------
+
+
+@cli.command()
+@pass_app
+def init(app: App) -> None:
+    """Write a starter subscriptions.yaml (never over an existing one) and create the database."""
+    from .starter import starter_yaml
+
+    path = app.config_path
+    if path.exists():
+        click.echo(f"{path} already exists; left as it is.")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter_yaml(), encoding="utf-8")
+        click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
+        click.echo("  digestbot check && digestbot run --once")
+    app.store
+    click.echo(f"Database ready: {app.db_path}")
+
+
+@cli.command()
+@pass_app
+def check(app: App) -> None:
+    """Validate the config; exit 2 listing every problem as file:line: field: message."""
+    config = app.config
+    click.echo(
+        f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
+    )
+
+
+@cli.command()
+@pass_app
+def sync(app: App) -> None:
+    """Load the YAML subscribers into the database (all or nothing).
+
+    Subscribers no longer in the YAML are deactivated; their history is kept.
+    fetch, send and run do this first on their own.
+    """
+    counts = app.sync()
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+# --- fetch --------------------------------------------------------------------------------
+
+
+def _progress(total: int | None, label: str):
+    """A rich progress bar on a terminal; None (no bar) when output is piped or logged."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    progress.add_task(label, total=total)
+    return progress
+
+
+def _fetch(app: App, names: tuple[str, ...] = ()) -> list[SourceOutcome]:
+    sources = [s for s in app.config.sources if not names or s.name in names]
+    progress = _progress(len(sources), "Fetching")
+
+    def on_done(outcome: SourceOutcome) -> None:
+        if progress:
+            progress.advance(progress.task_ids[0])
+        click.echo(_source_line(outcome))
+
+    if progress:
+        progress.start()
+    try:
+        return fetch_all(app.store, sources, HttpClient(), on_done=on_done)
+    finally:
+        if progress:
+            progress.stop()
+
+
+def _source_line(o: SourceOutcome) -> str:
+    if o.error:
+        return f"  {o.name}: FAILED: {o.error}"
+    if o.not_modified:
+        return f"  {o.name}: not modified since the last fetch"
+    skipped = f", {o.skipped} skipped" if o.skipped else ""
+    return f"  {o.name}: {o.new} new, {o.known} already known{skipped}"
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Fetch only this source (repeatable).")
+@pass_app
+def fetch(app: App, names: tuple[str, ...]) -> None:
+    """Fetch sources and store new papers; prints new / already known / errors per source."""
+    unknown = set(names) - {s.name for s in app.config.sources}
+    if unknown:
+        raise click.UsageError(f"no source named {', '.join(sorted(unknown))} in {app.config.path}")
+    app.sync()
+    outcomes = _fetch(app, names)
+    failed = [o for o in outcomes if not o.ok]
+    click.echo(
+        f"Fetched {len(outcomes)} source(s): {sum(o.new for o in outcomes)} new paper(s), {len(failed)} failed."
+    )
+    raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
+
+
+# --- send / preview -----------------------------------------------------------------------
+
+
+def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+    runner = DigestRunner(app.store, app.config, Env.from_environ())
+    progress = _progress(None, "Sending")
+
+    def on_done(outcome: Outcome) -> None:
+        if progress:
+            progress.advance(progress.task_ids[0])
+        line = _outcome_line(outcome)
+        if line:
+            click.echo(line)
+
+    if progress:
+        progress.start()
+    try:
+        outcomes = runner.run(only=only, force=force, dry_run=dry_run, on_done=on_done)
+    finally:
+        if progress:
+            progress.stop()
+    sent = [o for o in outcomes if o.status == "sent"]
+    failed = [o for o in outcomes if o.failed]
+    empty = [o for o in outcomes if o.status == "empty"]
+    if dry_run:
+        would = [o for o in outcomes if o.status == "dry-run"]
+        click.echo(f"Dry run: {len(would)} digest(s) would be sent, {len(empty)} subscriber(s) with nothing new.")
+    else:
+        click.echo(
+            f"Digests: {len(sent)} sent, {len(failed)} failed, {len(empty)} subscriber(s) with nothing new."
+        )
+    return outcomes
+
+
+def _outcome_line(o: Outcome) -> str | None:
+    if o.status == "sent":
+        return f"  {o.subscriber_id}: sent {o.papers} paper(s) ({o.matched} matched) to {o.destination}"
+    if o.status == "dry-run":
+        return f"  {o.subscriber_id}: would send {o.papers} paper(s) ({o.matched} matched) to {o.destination}"
+    if o.status == "failed":
+        return f"  {o.subscriber_id}: FAILED (kept, will retry): {o.error}"
+    if o.status == "given-up":
+        return f"  {o.subscriber_id}: FAILED (given up after retries): {o.error}"
+    return None
+
+
+@cli.command()
+@click.option("--subscriber", "subscribers", multiple=True, metavar="ID", help="Only this subscriber (repeatable).")
+@click.option("--force", is_flag=True, help="Treat every subscriber as due now, and retry waiting digests now.")
+@click.option("--dry-run", is_flag=True, help="Render and report what would be sent; record and send nothing.")
+@pass_app
+def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
+    """Build and deliver the digests that are due (and retry failed ones)."""
+    app.sync()
+    _check_subscribers(app, subscribers)
+    outcomes = _send(app, set(subscribers) or None, force, dry_run)
+    raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+
+
+def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
+    known = {s.subscriber.id for s in app.store.subscribers(include_inactive=True)}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise click.UsageError(f"unknown subscriber(s): {', '.join(unknown)}")
+
+
+@cli.command()
+@click.argument("subscriber_id", metavar="ID")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "text"]), default="text", show_default=True, help="What to render."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@pass_app
+def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
+    """Render a subscriber's next digest as it would be sent now; records nothing."""
+    app.sync()
+    _check_subscribers(app, (subscriber_id,))
+    runner = DigestRunner(app.store, app.config, Env.from_environ())
+    digest = runner.preview(subscriber_id)
+    if digest is None or not digest.matches:
+        click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
+        return
+    parts = runner.renderer.email(digest)
+    body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    if output:
+        output.write_text(body, encoding="utf-8")
+        click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
+    else:
+        click.echo(body)
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Fetch all sources, send what is due, and exit.")
+@pass_app
+def run(app: App, once: bool) -> None:
+    """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
+
+    With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
+    """
+    counts = app.sync()
+    if once:
+        click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
+        click.echo("Fetching sources:")
+        fetched = _fetch(app)
+        click.echo("Sending digests:")
+        outcomes = _send(app, None, force=False, dry_run=False)
+        failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
+        raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
+    from .daemon import run_forever
+
+    if app.verbose == 0:
+        logging.getLogger().setLevel(logging.INFO)
+    raise SystemExit(run_forever(app.config, app.store, Env.from_environ()))
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_app
+def status(app: App) -> None:
+    """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests."""
+    from rich.console import Console
+    from rich.table import Table
+
+    store, now = app.store, now_utc()
+    console = Console(highlight=False, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
+
+    t = Table(title="Sources", title_justify="left")
+    for col in ("source", "type", "last fetch", "last ok", "last new", "failures", "last error"):
+        t.add_column(col)
+    configured = {s.name for s in app.config.sources}
+    stored = {r["name"]: r for r in store.sources()}
+    for name in sorted(configured | set(stored)):
+        r = stored.get(name, {})
+        t.add_row(
+            name + ("" if name in configured else " (not in config)"),
+            r.get("type") or next((s.type for s in app.config.sources if s.name == name), ""),
+            _ago(r.get("last_fetch_at"), now) or "never",
+            _ago(r.get("last_ok_at"), now) or "never",
+            str(r.get("last_new") if r.get("last_new") is not None else "-"),
+            str(r.get("failures") or 0),
+            r.get("last_error") or "",
+        )
+    console.print(t)
+
+    t = Table(title="Subscribers", title_justify="left")
+    for col in ("subscriber", "to", "schedule", "last digest", "next due", "papers sent", "state"):
+        t.add_column(col)
+    for state in store.subscribers(include_inactive=True):
+        sub = state.subscriber
+        last = store.last_sent(sub.id)
+        tz = get_timezone(sub.timezone)
+        upcoming = None if state.last_run_at is None else next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
+        due = "now" if state.last_run_at is None or (upcoming and upcoming <= now) else ""
+        if upcoming and not due:
+            due = f"{upcoming.astimezone(tz):%a %d %b %H:%M} {sub.timezone}"
+        t.add_row(
+            sub.id,
+            sub.email or sub.slack or "",
+            f"{sub.schedule} ({sub.timezone})",
+            _ago(last.sent_at.isoformat() if last and last.sent_at else None, now) or "never",
+            due,
+            str(store.delivered_count(sub.id)),
+            "inactive" if not sub.active else "paused" if sub.paused else "active",
+        )
+    console.print(t)
+
+    waiting = store.digests(status="pending") + store.digests(status="failed")
+    if waiting:
+        t = Table(title="Undelivered digests", title_justify="left")
+        for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):
+            t.add_column(col)
+        for d in waiting:
+            t.add_row(
+                str(d.id),
+                d.subscriber_id,
+                d.status,
+                _ago(d.created_at.isoformat(), now),
+                str(d.attempts),
+                f"{d.next_attempt_at:%Y-%m-%d %H:%M} UTC" if d.next_attempt_at else "-",
+                d.last_error or "",
+            )
+        console.print(t)
+    else:
+        console.print("No undelivered digests.")
+    console.print(f"{store.count_papers()} papers in {app.db_path}.")
+
+
+def _ago(iso: str | None, now: datetime) -> str:
+    if not iso:
+        return ""
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = int((now - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return "just now"
+
+
+def main() -> None:
+    cli(prog_name="digestbot")

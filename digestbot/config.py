@@ -1,0 +1,509 @@
+"""subscriptions.yaml and the environment, read into validated settings.
+
+Every problem is collected (not just the first) and reported as `file:line: field: message`.
+The YAML is read with PyYAML's safe loader through its node tree, so each value keeps its line
+and duplicate keys are caught (plain `yaml.safe_load` silently keeps the last one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .matching import InvalidTerm, compile_term
+from .models import Profile, Subscriber
+from .schedule import get_timezone, parse_duration, parse_schedule
+
+SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+DEFAULT_URLS = {
+    "hf_daily": "https://huggingface.co/api/daily_papers",
+    "arxiv_api": "https://export.arxiv.org/api/query",
+}
+DEFAULT_EVERY = {"arxiv_api": 12 * 3600}
+DEFAULT_SCHEDULE = "daily 08:00"
+DEFAULT_MAX_PAPERS = 25
+MAX_KEYWORDS = 200
+MAX_KEYWORD_LENGTH = 100
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
+_SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+_SLACK_RE = re.compile(r"^(#[a-z0-9][a-z0-9_-]{0,79}|[CGDU][A-Z0-9]{6,})$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class ConfigError(Exception):
+    """One or more problems in the configuration; str() lists them all, one per line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One feed to fetch. `url` is an http(s) URL; `path` is set instead for a local file."""
+
+    name: str
+    type: str
+    url: str | None
+    path: Path | None
+    every: int
+    announce: tuple[str, ...] = ("new", "cross")
+    query: str | None = None
+    max_results: int = 100
+    date: str | None = None
+
+    @property
+    def location(self) -> str:
+        return self.url or str(self.path)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated contents of subscriptions.yaml."""
+
+    path: Path
+    database: Path | None = None
+    timezone: str = "UTC"
+    templates: Path | None = None
+    sources: tuple[SourceConfig, ...] = ()
+    email_from: str = "digestbot <digestbot@localhost>"
+    unsubscribe_mailto: str | None = None
+    subscribers: tuple[Subscriber, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Env:
+    """Secrets and endpoints, which come from the environment and never from the YAML."""
+
+    smtp_url: str | None = None
+    outbox: Path = Path("outbox")
+    base_url: str | None = None
+    secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Env:
+        e = os.environ if environ is None else environ
+        return cls(
+            smtp_url=e.get("DIGESTBOT_SMTP_URL") or None,
+            outbox=Path(e.get("DIGESTBOT_OUTBOX") or "outbox"),
+            base_url=(e.get("DIGESTBOT_BASE_URL") or "").rstrip("/") or None,
+            secret=e.get("DIGESTBOT_SECRET") or None,
+            slack_bot_token=e.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=e.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=e.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=e.get("DIGESTBOT_SLACK_API_URL") or None,
+        )
+
+
+# --- YAML with line numbers ---------------------------------------------------------------
+
+
+@dataclass
+class _Value:
+    """A YAML value with the line it starts on (1-based). Mappings and lists hold _Values."""
+
+    value: Any
+    line: int
+
+
+class _Reader:
+    """Turns a YAML node tree into _Values, noting duplicate keys as problems."""
+
+    def __init__(self, loader: yaml.SafeLoader, report: Callable[[int, str, str], None]):
+        self.loader = loader
+        self.report = report
+
+    def read(self, node: yaml.Node, path: str) -> _Value:
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out: dict[str, _Value] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node)
+                key = str(key) if key is not None else ""
+                sub = f"{path}.{key}" if path else key
+                if key in out:
+                    self.report(key_node.start_mark.line + 1, sub, "duplicate key")
+                out[key] = self.read(value_node, sub)
+                out[key].line = key_node.start_mark.line + 1
+            return _Value(out, line)
+        if isinstance(node, yaml.SequenceNode):
+            return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
+        return _Value(self.loader.construct_object(node), line)
+
+
+def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | None:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _Reader(loader, report).read(node, "")
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        report(mark.line + 1 if mark else 1, "yaml", f"{e.problem or e}".strip())
+        return None
+    except yaml.YAMLError as e:
+        report(1, "yaml", str(e))
+        return None
+    finally:
+        loader.dispose()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+class _Validator:
+    """Checks the _Value tree against the schema, collecting every problem it finds."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[Problem] = []
+        self.lines: dict[str, int] = {}
+
+    def report(self, line: int, fld: str, message: str) -> None:
+        self.problems.append(Problem(str(self.path), line, fld, message))
+
+    def resolve(self, text: str) -> Path:
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else self.path.parent / p
+
+    def mapping(self, v: _Value, fld: str, allowed: tuple[str, ...]) -> dict[str, _Value]:
+        if v.value is None:
+            return {}
+        if not isinstance(v.value, dict):
+            self.report(v.line, fld, f"expected a mapping, got {_kind(v.value)}")
+            return {}
+        for key, item in v.value.items():
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                self.report(
+                    item.line, _join(fld, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else "")
+                )
+        return v.value
+
+    def string(self, m: dict[str, _Value], key: str, fld: str, default: str | None = None) -> str | None:
+        v = m.get(key)
+        if v is None or v.value is None:
+            return default
+        if isinstance(v.value, bool) or not isinstance(v.value, str | int | float):
+            self.report(v.line, _join(fld, key), f"expected text, got {_kind(v.value)}")
+            return default
+        return str(v.value).strip()
+
+    def strings(self, m: dict[str, _Value], key: str, fld: str) -> tuple[str, ...]:
+        v = m.get(key)
+        if v is None or v.value is None:
+            return ()
+        items = v.value if isinstance(v.value, list) else [v]
+        out = []
+        for i, item in enumerate(items):
+            where = f"{_join(fld, key)}[{i}]" if isinstance(v.value, list) else _join(fld, key)
+            if isinstance(item.value, bool) or not isinstance(item.value, str | int | float):
+                self.report(item.line, where, f"expected text, got {_kind(item.value)}")
+            elif str(item.value).strip():
+                out.append(str(item.value).strip())
+        return tuple(out)
+
+    def integer(self, m: dict[str, _Value], key: str, fld: str, default: int, lo: int, hi: int) -> int:
+        v = m.get(key)
+        if v is None or v.value is None:
+            return default
+        if isinstance(v.value, bool) or not isinstance(v.value, int) or not lo <= v.value <= hi:
+            self.report(
+                v.line, _join(fld, key), f"expected a whole number from {lo} to {hi}, got {v.value!r}"
+            )
+            return default
+        return v.value
+
+    def check(self, m: dict[str, _Value], key: str, fld: str, fn: Callable[[Any], Any]) -> bool:
+        """Run `fn` on the value; a ValueError it raises becomes a problem at that line."""
+        v = m.get(key)
+        if v is None or v.value is None:
+            return True
+        try:
+            fn(v.value)
+            return True
+        except ValueError as e:
+            self.report(v.line, _join(fld, key), str(e))
+            return False
+
+    def line_of(self, m: dict[str, _Value], key: str, fallback: int) -> int:
+        return m[key].line if key in m else fallback
+
+
+def _join(fld: str, key: str) -> str:
+    return f"{fld}.{key}" if fld else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+_TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers")
+_SOURCE_KEYS = ("name", "type", "url", "every", "announce", "query", "max_results", "date")
+_SUBSCRIBER_KEYS = (
+    "id",
+    "email",
+    "slack",
+    "keywords",
+    "exclude",
+    "authors",
+    "categories",
+    "schedule",
+    "timezone",
+    "max_papers",
+)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate subscriptions.yaml; raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(str(path), 0, "file", "not found (run 'digestbot init' to write one)")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([Problem(str(path), 0, "file", f"cannot read: {e}")]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate YAML text as if read from `path` (relative paths resolve beside it)."""
+    v = _Validator(path)
+    root = _load_yaml(text, v.report)
+    if root is None:
+        if not v.problems:
+            v.report(1, "file", "is empty: expected sources and subscribers")
+        raise ConfigError(v.problems)
+    top = v.mapping(root, "", _TOP_KEYS)
+    database = v.string(top, "database", "")
+    templates = v.string(top, "templates", "")
+    tz = v.string(top, "timezone", "", "UTC") or "UTC"
+    v.check(top, "timezone", "", get_timezone)
+    if templates and not v.resolve(templates).is_dir():
+        v.report(top["templates"].line, "templates", f"folder not found: {v.resolve(templates)}")
+    email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
+    email_from = v.string(email, "from", "email", Config.email_from)
+    if "from" in email and not _EMAIL_RE.match(parseaddr(email_from or "")[1]):
+        v.report(email["from"].line, "email.from", f"not an email address: {email_from!r}")
+    mailto = v.string(email, "unsubscribe_mailto", "email")
+    if mailto and not _EMAIL_RE.match(mailto):
+        v.report(
+            email["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"not an email address: {mailto!r}"
+        )
+    defaults = v.mapping(
+        top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
+    )
+    v.check(defaults, "schedule", "defaults", parse_schedule)
+    v.check(defaults, "timezone", "defaults", get_timezone)
+    base = {
+        "schedule": v.string(defaults, "schedule", "defaults", DEFAULT_SCHEDULE),
+        "max_papers": v.integer(defaults, "max_papers", "defaults", DEFAULT_MAX_PAPERS, 1, 1000),
+        "timezone": v.string(defaults, "timezone", "defaults", tz),
+    }
+    sources = _read_list(v, top, "sources", lambda m, f: _source(v, m, f))
+    subscribers = _read_list(v, top, "subscribers", lambda m, f: _subscriber(v, m, f, base))
+    _unique(v, top, "sources", "name")
+    _unique(v, top, "subscribers", "id")
+    if v.problems:
+        raise ConfigError(sorted(v.problems, key=lambda p: p.line))
+    return Config(
+        path=path,
+        database=v.resolve(database) if database else None,
+        timezone=tz,
+        templates=v.resolve(templates) if templates else None,
+        sources=tuple(s for s in sources if s),
+        email_from=email_from or Config.email_from,
+        unsubscribe_mailto=mailto,
+        subscribers=tuple(s for s in subscribers if s),
+        lines=v.lines,
+    )
+
+
+def _read_list(v: _Validator, top: dict[str, _Value], key: str, read: Callable) -> list:
+    node = top.get(key)
+    if node is None or node.value is None:
+        return []
+    if not isinstance(node.value, list):
+        v.report(node.line, key, f"expected a list, got {_kind(node.value)}")
+        return []
+    return [read(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+
+
+def _unique(v: _Validator, top: dict[str, _Value], key: str, attr: str) -> None:
+    node = top.get(key)
+    items = node.value if node is not None and isinstance(node.value, list) else []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item.value, dict) or attr not in item.value:
+            continue
+        name = str(item.value[attr].value)
+        if name in seen:
+            v.report(item.value[attr].line, f"{key}[{i}].{attr}", f"duplicate {attr} {name!r}")
+        seen.add(name)
+
+
+def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
+    n = len(v.problems)
+    m = v.mapping(item, fld, _SOURCE_KEYS)
+    name = v.string(m, "name", fld)
+    kind = v.string(m, "type", fld, "rss")
+    if not name:
+        v.report(item.line, f"{fld}.name", "required")
+    elif not _SOURCE_NAME_RE.match(name):
+        v.report(m["name"].line, f"{fld}.name", "use letters, digits, '.', '_' or '-' (at most 64)")
+    if kind not in SOURCE_TYPES:
+        v.report(
+            v.line_of(m, "type", item.line),
+            f"{fld}.type",
+            f"unknown type {kind!r} (one of {', '.join(SOURCE_TYPES)})",
+        )
+    url = v.string(m, "url", fld, DEFAULT_URLS.get(kind or ""))
+    if not url:
+        v.report(item.line, f"{fld}.url", "required: an http(s) URL or a local file path")
+    elif "://" in url and urlsplit(url).scheme not in ("http", "https"):
+        v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
+    elif "://" not in url and not v.resolve(url).is_file():
+        v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
+    every = DEFAULT_EVERY.get(kind or "", 6 * 3600)
+    if "every" in m and v.check(m, "every", fld, parse_duration):
+        every = parse_duration(m["every"].value)
+    announce = v.strings(m, "announce", fld) or ("new", "cross")
+    for a in announce:
+        if a not in ANNOUNCE_TYPES:
+            v.report(
+                m["announce"].line,
+                f"{fld}.announce",
+                f"unknown announce type {a!r} (one of {', '.join(ANNOUNCE_TYPES)})",
+            )
+    query = v.string(m, "query", fld)
+    if kind == "arxiv_api" and not query:
+        v.report(item.line, f"{fld}.query", "required for arxiv_api, e.g. 'cat:cs.LG AND abs:diffusion'")
+    for key, only in (
+        ("announce", "arxiv_rss"),
+        ("query", "arxiv_api"),
+        ("max_results", "arxiv_api"),
+        ("date", "hf_daily"),
+    ):
+        if key in m and kind != only and kind in SOURCE_TYPES:
+            v.report(m[key].line, f"{fld}.{key}", f"only applies to type {only}")
+    date = v.string(m, "date", fld)
+    if date and not _DATE_RE.match(date):
+        v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {date!r}")
+    if len(v.problems) > n or not name or not url:
+        return None
+    is_url = "://" in url
+    v.lines[f"source:{name}"] = item.line
+    return SourceConfig(
+        name=name,
+        type=kind or "rss",
+        url=url if is_url else None,
+        path=None if is_url else v.resolve(url),
+        every=every,
+        announce=announce,
+        query=query,
+        max_results=v.integer(m, "max_results", fld, 100, 1, 2000),
+        date=date,
+    )
+
+
+def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber | None:
+    n = len(v.problems)
+    m = v.mapping(item, fld, _SUBSCRIBER_KEYS)
+    sid = v.string(m, "id", fld)
+    if not sid:
+        v.report(item.line, f"{fld}.id", "required")
+    elif not _ID_RE.match(sid):
+        v.report(
+            m["id"].line, f"{fld}.id", "use letters, digits, '.', '_', '-', '@', '+' or ':' (at most 64)"
+        )
+    email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
+    if email and not _EMAIL_RE.match(email):
+        v.report(m["email"].line, f"{fld}.email", f"not an email address: {email!r}")
+    if slack and not _SLACK_RE.match(slack):
+        v.report(
+            m["slack"].line, f"{fld}.slack", f"expected '#channel-name' or a Slack id (C…, U…), got {slack!r}"
+        )
+    if not email and not slack:
+        v.report(item.line, fld, "needs 'email' or 'slack': where should the digest go?")
+    if email and slack:
+        v.report(
+            m["slack"].line, fld, "give either 'email' or 'slack', not both (use two subscribers for both)"
+        )
+    profile = {k: v.strings(m, k, fld) for k in ("keywords", "exclude", "authors", "categories")}
+    _check_terms(v, m, fld, profile)
+    if not any(profile[k] for k in ("keywords", "authors", "categories")):
+        v.report(
+            item.line, fld, "empty profile: give keywords, authors or categories (it would match nothing)"
+        )
+    schedule = v.string(m, "schedule", fld, base["schedule"])
+    v.check(m, "schedule", fld, parse_schedule)
+    tz = v.string(m, "timezone", fld, base["timezone"])
+    v.check(m, "timezone", fld, get_timezone)
+    if len(v.problems) > n or not sid:
+        return None
+    v.lines[f"subscriber:{sid}"] = item.line
+    return Subscriber(
+        id=sid,
+        profile=Profile(**profile),
+        email=email,
+        slack=slack,
+        schedule=schedule,
+        timezone=tz,
+        max_papers=v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000),
+    )
+
+
+def _check_terms(v: _Validator, m: dict[str, _Value], fld: str, profile: dict[str, tuple[str, ...]]) -> None:
+    for key in ("keywords", "exclude"):
+        terms = profile[key]
+        if len(terms) > MAX_KEYWORDS:
+            v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(terms)}")
+        for i, term in enumerate(terms):
+            where = m[key].value[i].line if isinstance(m[key].value, list) else m[key].line
+            if len(term) > MAX_KEYWORD_LENGTH:
+                v.report(where, f"{fld}.{key}[{i}]", f"at most {MAX_KEYWORD_LENGTH} characters")
+                continue
+            try:
+                compile_term(term)
+            except InvalidTerm as e:
+                v.report(where, f"{fld}.{key}[{i}]", str(e))

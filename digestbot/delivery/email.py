@@ -1,0 +1,175 @@
+"""Email transports: SMTP (one connection per batch) and the outbox folder (.eml files)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from . import DeliveryError
+
+SMTP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """DIGESTBOT_SMTP_URL, read: `smtp://` upgrades with STARTTLS when auth or port 587 asks for
+    it, `smtps://` is TLS from the start. The password is never shown."""
+
+    host: str
+    port: int
+    tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                "DIGESTBOT_SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465"
+            )
+        tls = parts.scheme == "smtps"
+        port = parts.port or (465 if tls else 587 if parts.username else 25)
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=tls,
+            starttls=not tls and (port == 587 or bool(parts.username)),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def describe(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'smtps' if self.tls else 'smtp'}://{user}{self.host}:{self.port}"
+
+
+def mask_url(url: str | None) -> str:
+    """A URL with any password replaced by *** (for logs and `status`)."""
+    if not url:
+        return ""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class SmtpTransport:
+    """Sends messages over one SMTP connection, opened on first use and reopened if dropped."""
+
+    def __init__(
+        self, settings: SmtpSettings, timeout: float = SMTP_TIMEOUT, context: ssl.SSLContext | None = None
+    ):
+        self.settings = settings
+        self.timeout = timeout
+        self.context = context or ssl.create_default_context()
+        self._conn: smtplib.SMTP | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.describe()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.tls:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=self.context)
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+        try:
+            conn.ehlo()
+            if s.starttls:
+                conn.starttls(context=self.context)
+                conn.ehlo()
+            if s.username:
+                conn.login(s.username, s.password or "")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def send(self, msg: EmailMessage) -> str:
+        """Send one message; returns where it went. Raises DeliveryError on refusal or failure."""
+        recipient = parseaddr(str(msg["To"]))[1]
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                self._conn.send_message(msg)
+                return f"{recipient} via {self.name}"
+            except smtplib.SMTPServerDisconnected as e:
+                self._drop()
+                if attempt == 2:
+                    raise DeliveryError(f"SMTP server disconnected: {e}") from None
+            except smtplib.SMTPRecipientsRefused as e:
+                code, text = next(iter(e.recipients.values()))
+                raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
+            except smtplib.SMTPAuthenticationError as e:
+                self._drop()
+                raise DeliveryError(
+                    _reply("SMTP login failed", e.smtp_code, e.smtp_error), transient=False
+                ) from None
+            except smtplib.SMTPResponseException as e:
+                self._drop()
+                raise DeliveryError(
+                    _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
+                ) from None
+            except (TimeoutError, smtplib.SMTPException, OSError) as e:
+                self._drop()
+                raise DeliveryError(f"cannot reach SMTP server {self.name}: {e}") from None
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._conn.quit()
+            self._drop()
+
+
+def _reply(what: str, code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{what}: {code} {text}".strip()
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file a mail client opens (used when no SMTP is set)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    @property
+    def name(self) -> str:
+        return f"outbox {self.folder}"
+
+    def write(self, stem: str, data: bytes, suffix: str) -> Path:
+        """Write atomically (temporary file, then rename): no half-written file is ever seen."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / f"{stem}{suffix}"
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=suffix)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+            return target
+        except OSError as e:
+            raise DeliveryError(f"cannot write to outbox {self.folder}: {e.strerror or e}") from None
+
+    def send(self, msg: EmailMessage, stem: str) -> str:
+        return str(self.write(stem, msg.as_bytes(), ".eml"))
+
+    def close(self) -> None:
+        pass

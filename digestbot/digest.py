@@ -1,0 +1,352 @@
+"""Digest orchestration: who is due, which papers are new to them, match, render, deliver, record.
+
+The ledger rules (DESIGN.md, "Delivery rules"):
+- a digest holds the matching papers that arrived (by ingestion order) after the subscriber's
+  watermark, so nothing is sent twice and nothing is lost to downtime;
+- a new subscriber's first digest reaches back one day;
+- a digest is recorded as pending (with its papers, and the watermark moved) in one transaction
+  *before* it is sent, and marked sent once the transport accepted it; a failed send stays
+  pending and is retried with backoff, then given up after RETRY_LIMIT and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import jinja2
+
+from .config import Config, Env
+from .delivery import DeliveryError
+from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
+from .delivery.message import build_email, make_message_id
+from .matching import Matcher, rank
+from .models import Digest, Match, Subscriber
+from .render import Renderer
+from .schedule import get_timezone, is_due, parse_schedule
+from .store import DigestItem, Store, SubscriberState, now_utc
+
+log = logging.getLogger(__name__)
+
+FIRST_DIGEST_REACH = timedelta(days=1)
+RETRY_LIMIT = timedelta(hours=24)
+FIRST_RETRY = timedelta(minutes=5)
+MAX_RETRY_WAIT = timedelta(hours=2)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait before the next try after `attempts` failures: 5 min, 10, 20 ... at most 2 h."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY_WAIT)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one subscriber's digest in a run."""
+
+    subscriber_id: str
+    status: str  # sent | failed | given-up | empty | dry-run
+    papers: int = 0
+    matched: int = 0
+    destination: str = ""
+    error: str | None = None
+    digest_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "given-up")
+
+
+class Deliverer:
+    """Turns a digest into a message for its channel and hands it to the right transport.
+
+    Email goes over SMTP when DIGESTBOT_SMTP_URL is set, else into the outbox folder.
+    Transports open on first use and stay open for the batch (one SMTP connection per run).
+    """
+
+    def __init__(self, config: Config, env: Env, renderer: Renderer):
+        self.config = config
+        self.env = env
+        self.renderer = renderer
+        self._email: SmtpTransport | OutboxTransport | None = None
+
+    def channel(self, sub: Subscriber) -> str:
+        if sub.email:
+            return "email" if self.env.smtp_url else "outbox"
+        return "slack" if self.env.slack_bot_token else "outbox"
+
+    def destination(self, sub: Subscriber) -> str:
+        return sub.email or sub.slack or ""
+
+    def compose(self, digest: Digest) -> EmailMessage:
+        """The finished message for a digest (raises DeliveryError on a template error)."""
+        sub = digest.subscriber
+        if not sub.email:
+            raise DeliveryError("Slack delivery is not configured in this version", transient=True)
+        created = digest.created or now_utc()
+        try:
+            parts = self.renderer.email(digest, **self.links(sub))
+        except jinja2.TemplateError as e:
+            raise DeliveryError(f"template error: {e}", transient=True) from None
+        return build_email(
+            parts,
+            sender=self.config.email_from,
+            to=sub.email,
+            message_id=digest.message_id or make_message_id(sub.id, created, self.config.email_from),
+            date=created,
+            unsubscribe=self.unsubscribe_targets(sub),
+            one_click=False,
+        )
+
+    def deliver(self, digest: Digest) -> str:
+        """Send one digest; returns where it went. Raises DeliveryError when it was not accepted."""
+        msg = self.compose(digest)
+        transport = self.email_transport()
+        if isinstance(transport, OutboxTransport):
+            return transport.send(msg, _outbox_stem(digest))
+        return transport.send(msg)
+
+    def links(self, sub: Subscriber) -> dict:
+        return {}
+
+    def unsubscribe_targets(self, sub: Subscriber) -> list[str]:
+        if self.config.unsubscribe_mailto:
+            return [f"mailto:{self.config.unsubscribe_mailto}?subject=unsubscribe%20{sub.id}"]
+        return []
+
+    def email_transport(self) -> SmtpTransport | OutboxTransport:
+        if self._email is None:
+            if self.env.smtp_url:
+                self._email = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url))
+            else:
+                self._email = OutboxTransport(self.env.outbox)
+        return self._email
+
+    def close(self) -> None:
+        if self._email is not None:
+            self._email.close()
+            self._email = None
+
+
+def _outbox_stem(digest: Digest) -> str:
+    created = digest.created or now_utc()
+    who = re.sub(r"[^A-Za-z0-9._-]", "_", digest.subscriber.id)
+    return f"{created:%Y%m%d-%H%M%S}-{who}-{digest.id or 'preview'}"
+
+
+@dataclass
+class Selection:
+    """The ranked matches for each selected subscriber, up to the paper `seq_to`."""
+
+    seq_to: int
+    matches: dict[str, list[Match]]
+
+
+class DigestRunner:
+    """Builds and delivers digests for the subscribers who are due."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        env: Env,
+        renderer: Renderer | None = None,
+        deliverer: Deliverer | None = None,
+        clock: Callable[[], datetime] = now_utc,
+    ):
+        self.store = store
+        self.config = config
+        self.env = env
+        self.renderer = renderer or Renderer(config.templates)
+        self.deliverer = deliverer or Deliverer(config, env, self.renderer)
+        self.clock = clock
+
+    # --- who and what ---------------------------------------------------------------------
+
+    def due(self, now: datetime, only: set[str] | None = None, force: bool = False) -> list[SubscriberState]:
+        """Active, unpaused subscribers whose schedule has come round (all of them with `force`),
+        leaving out those whose previous digest is still waiting to be delivered."""
+        waiting = self.store.pending_subscribers()
+        out = []
+        for state in self.store.subscribers():
+            sub = state.subscriber
+            if (only and sub.id not in only) or sub.paused or sub.id in waiting:
+                continue
+            if force or is_due(
+                parse_schedule(sub.schedule), get_timezone(sub.timezone), state.last_run_at, now
+            ):
+                out.append(state)
+        return out
+
+    def select(self, states: list[SubscriberState], now: datetime) -> Selection:
+        """Match every paper new to any of these subscribers, once, against all their profiles."""
+        seq_to = self.store.max_seq()
+        if not states:
+            return Selection(seq_to, {})
+        first_start = None
+        starts = {}
+        for state in states:
+            if state.last_seq is None:
+                if first_start is None:
+                    first_start = self.store.last_seq_before(now - FIRST_DIGEST_REACH)
+                starts[state.subscriber.id] = first_start
+            else:
+                starts[state.subscriber.id] = state.last_seq
+        matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
+        found: dict[str, list[Match]] = {sid: [] for sid in starts}
+        for paper in self.store.papers_after(min(starts.values()), seq_to):
+            for sid, match in matcher.match(paper):
+                if paper.seq > starts[sid]:
+                    found[sid].append(match)
+        return Selection(seq_to, {sid: rank(ms) for sid, ms in found.items()})
+
+    def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
+        """The digest `sid` would get if it were sent now; records nothing."""
+        now = now or self.clock()
+        state = self.store.subscriber(sid)
+        if state is None:
+            return None
+        ranked = self.select([state], now).matches[sid]
+        return Digest(state.subscriber, ranked[: state.subscriber.max_papers], len(ranked), created=now)
+
+    # --- a run ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        only: set[str] | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+        on_done: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Retry digests whose wait is over, then build and send the ones that are due."""
+        now = self.clock()
+        outcomes: list[Outcome] = []
+
+        def done(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            _log_outcome(outcome)
+            if on_done:
+                on_done(outcome)
+
+        try:
+            if not dry_run:
+                for record in self.store.retryable_digests(None if force else now):
+                    if not only or record.subscriber_id in only:
+                        done(self._retry(record.id))
+            states = self.due(now, only, force)
+            selection = self.select(states, now)
+            for state in states:
+                done(self._build_and_send(state, selection, now, dry_run))
+        finally:
+            self.deliverer.close()
+        return outcomes
+
+    def _build_and_send(
+        self, state: SubscriberState, selection: Selection, now: datetime, dry_run: bool
+    ) -> Outcome:
+        sub = state.subscriber
+        ranked = selection.matches.get(sub.id, [])
+        shown = ranked[: sub.max_papers]
+        if not shown:
+            if not dry_run:
+                self.store.advance(sub.id, selection.seq_to, now)
+            return Outcome(sub.id, "empty")
+        if dry_run:
+            self.deliverer.compose(Digest(sub, shown, len(ranked), created=now))
+            return Outcome(sub.id, "dry-run", len(shown), len(ranked), self.deliverer.destination(sub))
+        message_id = make_message_id(sub.id, now, self.config.email_from)
+        digest_id = self.store.create_digest(
+            sub.id,
+            [DigestItem(m.paper, m.score, m.terms, m.authors) for m in shown],
+            len(ranked),
+            selection.seq_to,
+            now,
+            message_id,
+            self.deliverer.channel(sub),
+            self.deliverer.destination(sub),
+        )
+        digest = Digest(sub, shown, len(ranked), id=digest_id, created=now, message_id=message_id)
+        return self._send(digest, attempts_before=0)
+
+    def _retry(self, digest_id: int) -> Outcome:
+        record = self.store.digest(digest_id)
+        state = self.store.subscriber(record.subscriber_id) if record else None
+        if record is None or state is None:
+            return Outcome(str(digest_id), "failed", error="digest or subscriber vanished")
+        items = self.store.digest_items(record.id)
+        digest = Digest(
+            state.subscriber,
+            [Match(it.paper, it.score, it.terms, it.authors) for it in items],
+            record.n_matched,
+            id=record.id,
+            created=record.created_at,
+            message_id=record.message_id,
+        )
+        return self._send(digest, attempts_before=record.attempts)
+
+    def _send(self, digest: Digest, attempts_before: int) -> Outcome:
+        sub, started = digest.subscriber, time.monotonic()
+        try:
+            where = self.deliverer.deliver(digest)
+        except DeliveryError as e:
+            return self._failed(digest, str(e), attempts_before, started)
+        except Exception as e:  # one broken digest must not stop the others; it is kept and retried
+            log.debug("unexpected error delivering digest %s", digest.id, exc_info=True)
+            return self._failed(
+                digest, f"unexpected error: {type(e).__name__}: {e}", attempts_before, started
+            )
+        self.store.mark_sent(digest.id, self.clock(), where)
+        return Outcome(
+            sub.id,
+            "sent",
+            len(digest.matches),
+            digest.total_matched,
+            where,
+            None,
+            digest.id,
+            time.monotonic() - started,
+        )
+
+    def _failed(self, digest: Digest, error: str, attempts_before: int, started: float) -> Outcome:
+        now = self.clock()
+        attempts = attempts_before + 1
+        created = digest.created or now
+        retry_at = now + retry_delay(attempts)
+        give_up = retry_at - created > RETRY_LIMIT
+        self.store.mark_attempt_failed(digest.id, error, None if give_up else retry_at)
+        return Outcome(
+            digest.subscriber.id,
+            "given-up" if give_up else "failed",
+            len(digest.matches),
+            digest.total_matched,
+            self.deliverer.destination(digest.subscriber),
+            error,
+            digest.id,
+            time.monotonic() - started,
+        )
+
+
+def _log_outcome(o: Outcome) -> None:
+    if o.status == "sent":
+        log.info(
+            "digest %s to %s: %d papers (%d matched) -> %s (%.2fs)",
+            o.digest_id,
+            o.subscriber_id,
+            o.papers,
+            o.matched,
+            o.destination,
+            o.seconds,
+        )
+    elif o.status == "failed":
+        log.warning("digest %s to %s failed, will retry: %s", o.digest_id, o.subscriber_id, o.error)
+    elif o.status == "given-up":
+        log.error(
+            "digest %s to %s given up after repeated failures: %s", o.digest_id, o.subscriber_id, o.error
+        )
+    elif o.status == "empty":
+        log.info("no new matching papers for %s", o.subscriber_id)

@@ -1,0 +1,284 @@
+"""Profile matching: compile profiles once, match many papers, score and rank. No I/O.
+
+The rules users rely on (DESIGN.md): keywords match title and abstract case- and
+accent-insensitively on word boundaries; hyphen, space and underscore are the same; a plural
+matches its singular and back; `prefix*` is a prefix. Exclusions veto, authors match ignoring case
+and accents, categories filter.
+
+Everything rests on one normalization. A text becomes a string of tokens, each padded by single
+spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
+hyphen, underscore, apostrophe and slash only separate them; any other punctuation becomes the
+break token `|`, so a phrase never matches across a comma or a full stop. A keyword normalizes the
+same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from .models import Match, Paper, Profile
+from .text import detex
+
+TITLE_WEIGHT = 30
+ABSTRACT_WEIGHT = 10
+REPEAT_WEIGHT = 1
+REPEAT_CAP = 5
+AUTHOR_WEIGHT = 40
+
+BREAK = "|"
+_JOINERS = r"\s\-'’/\u2010\u2011"
+# A token is a run of letters/digits; a break is a run of anything that is neither that,
+# nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner.
+_TOKEN_RE = re.compile(rf"[^\W_]+|[^\w{_JOINERS}]+")
+
+
+@cache
+def _marks_re() -> re.Pattern:
+    """All combining marks (built once, on first use: it walks the code space)."""
+    marks = "".join(chr(i) for i in range(0x30000) if unicodedata.combining(chr(i)))
+    return re.compile(f"[{re.escape(marks)}]")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-fold: `Schröder` -> `schroder`, `Straße` -> `strasse`."""
+    return _marks_re().sub("", unicodedata.normalize("NFKD", text.casefold()))
+
+
+def tokens(text: str) -> list[str]:
+    """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
+    return [t if t[0].isalnum() else BREAK for t in _TOKEN_RE.findall(fold(text))]
+
+
+def normalize(text: str) -> str:
+    """The padded token string that keywords are searched in (see the module doc)."""
+    toks = tokens(text)
+    return f" {' '.join(toks)} " if toks else " "
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """Like `tokens`, with each token's (start, end) in the original text (for highlighting)."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        f = fold(ch)
+        folded.append(f)
+        origin.extend([i] * len(f))
+    joined = "".join(folded)
+    return [
+        (m.group() if m.group()[0].isalnum() else BREAK, origin[m.start()], origin[m.end() - 1] + 1)
+        for m in _TOKEN_RE.finditer(joined)
+    ]
+
+
+def _plural(word: str) -> str:
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith("is") and len(word) > 4:
+        return word[:-2] + "es"
+    return word + "s"
+
+
+def _singulars(word: str) -> set[str]:
+    if word.endswith("ies") and len(word) > 4:
+        return {word[:-3] + "y"}
+    if word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        return {word[:-2]}
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return {word[:-1]}
+    return set()
+
+
+def word_forms(word: str) -> set[str]:
+    """A word with its plural and singular forms: `policy` -> {policy, policies}."""
+    if not word.isalpha():
+        return {word}
+    return {word, _plural(word)} | _singulars(word)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A compiled keyword: what the user wrote and the padded patterns that match it."""
+
+    text: str
+    patterns: tuple[str, ...]
+
+    @property
+    def is_prefix(self) -> bool:
+        return not self.patterns[0].endswith(" ")
+
+
+class InvalidTerm(ValueError):
+    """A keyword that can never match (no letters or digits, or a misplaced `*`)."""
+
+
+def compile_term(raw: str) -> Term:
+    """Compile one keyword or phrase; `robot*` matches any word starting with `robot`."""
+    text = raw.strip()
+    core = text[:-1] if text.endswith("*") else text
+    if "*" in core:
+        raise InvalidTerm(f"'*' is only allowed at the end of a keyword: {raw!r}")
+    toks = tokens(core)
+    if not any(t != BREAK for t in toks):
+        raise InvalidTerm(f"keyword has no letters or digits: {raw!r}")
+    head = " ".join(toks[:-1])
+    head = f" {head} " if head else " "
+    if core is not text:
+        return Term(text, (f"{head}{toks[-1]}",))
+    return Term(text, tuple(sorted(f"{head}{w} " for w in word_forms(toks[-1]))))
+
+
+def normalize_name(name: str) -> str:
+    """An author name for comparison: TeX accents decoded, case and accents folded."""
+    return " ".join(t for t in tokens(detex(name)) if t != BREAK)
+
+
+@dataclass(frozen=True)
+class CompiledProfile:
+    """A profile ready to match: terms compiled, authors and categories normalized."""
+
+    keywords: tuple[Term, ...]
+    exclude: tuple[Term, ...]
+    authors: Mapping[str, str]  # normalized name -> as the user wrote it
+    categories: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.keywords or self.authors or self.categories)
+
+
+def compile_profile(profile: Profile) -> CompiledProfile:
+    """Compile a profile; raises InvalidTerm for a keyword that can never match."""
+    return CompiledProfile(
+        keywords=tuple(compile_term(k) for k in profile.keywords),
+        exclude=tuple(compile_term(k) for k in profile.exclude),
+        authors={normalize_name(a): a for a in profile.authors if normalize_name(a)},
+        categories=tuple(c.strip().casefold() for c in profile.categories if c.strip()),
+    )
+
+
+@dataclass(frozen=True)
+class PaperText:
+    """A paper's normalized title and abstract: computed once per paper, shared by all profiles."""
+
+    title: str
+    abstract: str
+    authors: frozenset[str]
+    categories: tuple[str, ...]
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperText:
+        return cls(
+            title=normalize(paper.title),
+            abstract=normalize(paper.abstract),
+            authors=frozenset(normalize_name(a) for a in paper.authors),
+            categories=tuple(c.casefold() for c in paper.categories),
+        )
+
+
+def count_occurrences(haystack: str, pattern: str) -> int:
+    """Occurrences of `pattern`, overlapping ones included (patterns share their padding)."""
+    count, start = 0, haystack.find(pattern)
+    while start != -1:
+        count += 1
+        start = haystack.find(pattern, start + 1)
+    return count
+
+
+def term_hits(term: Term, text: str) -> int:
+    return sum(count_occurrences(text, p) for p in term.patterns)
+
+
+def keyword_score(title_hits: int, abstract_hits: int) -> int:
+    """Title hits count more than abstract hits; repeats add a little, never a keyword's worth."""
+    fields = (title_hits > 0) + (abstract_hits > 0)
+    repeats = min(title_hits + abstract_hits - fields, REPEAT_CAP)
+    return TITLE_WEIGHT * (title_hits > 0) + ABSTRACT_WEIGHT * (abstract_hits > 0) + REPEAT_WEIGHT * repeats
+
+
+def category_allowed(wanted: tuple[str, ...], categories: tuple[str, ...]) -> bool:
+    """True when the paper carries one wanted category; `cs` stands for every `cs.*`."""
+    if not wanted:
+        return True
+    return any(c == w or (("." not in w) and c.startswith(w + ".")) for w in wanted for c in categories)
+
+
+def match_profile(profile: CompiledProfile, paper: Paper, text: PaperText) -> Match | None:
+    """Match one paper against one profile, rule by rule. The reference semantics."""
+    if profile.is_empty or not category_allowed(profile.categories, text.categories):
+        return None
+    for term in profile.exclude:
+        if term_hits(term, text.title) or term_hits(term, text.abstract):
+            return None
+    score, terms = 0, []
+    for term in profile.keywords:
+        t, a = term_hits(term, text.title), term_hits(term, text.abstract)
+        if t or a:
+            score += keyword_score(t, a)
+            terms.append(term.text)
+    authors = tuple(name for norm, name in profile.authors.items() if norm in text.authors)
+    score += AUTHOR_WEIGHT * len(authors)
+    if not (terms or authors or (not profile.keywords and not profile.authors)):
+        return None
+    return Match(paper=paper, score=score, terms=tuple(terms), authors=authors)
+
+
+class Matcher:
+    """All active profiles compiled once; then each paper is normalized once and matched.
+
+    `match(paper)` yields `(subscriber_id, Match)` for every profile the paper matches.
+    """
+
+    def __init__(self, profiles: Mapping[str, Profile]):
+        self.profiles = {sid: compile_profile(p) for sid, p in profiles.items()}
+
+    def match(self, paper: Paper) -> Iterator[tuple[str, Match]]:
+        text = PaperText.of(paper)
+        for sid, profile in self.profiles.items():
+            found = match_profile(profile, paper, text)
+            if found is not None:
+                yield sid, found
+
+
+def rank(matches: Iterable[Match]) -> list[Match]:
+    """Best first: score, then community upvotes, then newest (ingestion order)."""
+    return sorted(
+        matches,
+        key=lambda m: (-m.score, -(m.paper.upvotes or 0), -(m.paper.seq or 0), m.paper.key),
+    )
+
+
+def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans of `text` that the given keywords match, merged and sorted."""
+    toks = token_spans(text)
+    words = [t for t, _, _ in toks]
+    spans: list[tuple[int, int]] = []
+    for raw in terms:
+        try:
+            term = compile_term(raw)
+        except InvalidTerm:
+            continue
+        for pattern in term.patterns:
+            needle = pattern.split()
+            n = len(needle)
+            for i in range(len(words) - n + 1):
+                last = words[i + n - 1]
+                last_ok = last.startswith(needle[-1]) if term.is_prefix else last == needle[-1]
+                if last_ok and words[i : i + n - 1] == needle[:-1]:
+                    spans.append((toks[i][1], toks[i + n - 1][2]))
+    return _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

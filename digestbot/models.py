@@ -1,0 +1,92 @@
+"""Plain data: papers, profiles, subscribers, matches and digests. No behaviour, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper as a source reported it (before or after it reached the store).
+
+    `key` identifies the paper across sources: `arxiv:<id without version>` where there is an
+    arXiv id, else the feed's guid, else its link. `seq` is the store's ingestion order and is
+    None until the paper was stored.
+    """
+
+    key: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    link: str = ""
+    pdf_url: str = ""
+    arxiv_id: str | None = None
+    published: datetime | None = None
+    announce_type: str | None = None
+    upvotes: int | None = None
+    sources: tuple[str, ...] = ()
+    seq: int | None = None
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories."""
+
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.keywords or self.authors or self.categories)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A recipient and their profile. `email` or `slack` says where digests go."""
+
+    id: str
+    profile: Profile
+    email: str | None = None
+    slack: str | None = None
+    schedule: str = "daily 08:00"
+    timezone: str = "UTC"
+    max_papers: int = 25
+    origin: str = "yaml"
+    active: bool = True
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class Match:
+    """A paper that matched a profile, with its score and the terms that made it match."""
+
+    paper: Paper
+    score: int
+    terms: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+
+    @property
+    def why(self) -> tuple[str, ...]:
+        return self.terms + self.authors
+
+
+@dataclass
+class Digest:
+    """One message for one subscriber: the ranked matches shown and how many more matched."""
+
+    subscriber: Subscriber
+    matches: list[Match]
+    total_matched: int
+    id: int | None = None
+    created: datetime | None = None
+    message_id: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def more(self) -> int:
+        return self.total_matched - len(self.matches)

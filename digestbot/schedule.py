@@ -1,0 +1,195 @@
+"""Schedule strings and due times. Pure: every function takes the clock as an argument.
+
+A schedule is `daily HH:MM`, `weekdays HH:MM`, `weekly DAY HH:MM` or a 5-field cron expression,
+read in the subscriber's IANA timezone. Fire times are computed on local wall-clock dates, so a
+digest fires once per scheduled local time even on the days clocks move: a time skipped by a
+spring-forward fires an hour later, a time repeated by a fall-back fires once (its first pass).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_CRON_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_DURATION_RE = re.compile(r"(\d+)\s*([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SEARCH_DAYS = 366 * 8 + 2  # a Feb-29-on-a-Monday cron fires within 28 years; 8 is plenty for all else
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule: the cron sets it fires on (weekdays 0 = Monday)."""
+
+    spec: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    any_day: bool = True
+    any_weekday: bool = True
+
+    def day_matches(self, d: date) -> bool:
+        if d.month not in self.months:
+            return False
+        dom, dow = d.day in self.days, d.weekday() in self.weekdays
+        if self.any_day or self.any_weekday:
+            return dom and dow
+        return dom or dow  # cron: both restricted means either one
+
+
+class ScheduleError(ValueError):
+    """A schedule string that cannot be read, or that never fires."""
+
+
+def _hhmm(text: str) -> tuple[int, int]:
+    m = _TIME_RE.match(text)
+    if not m:
+        raise ScheduleError(f"expected a time as HH:MM (24-hour), got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+_FULL_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _day(text: str) -> int:
+    key = text.lower()
+    for i, full in enumerate(_FULL_DAYS):
+        if key in (full, full[:3]):
+            return i
+    raise ScheduleError(f"expected a day name (mon ... sun), got {text!r}")
+
+
+_ALL_DAYS = frozenset(range(1, 32))
+_ALL_MONTHS = frozenset(range(1, 13))
+_ALL_WEEKDAYS = frozenset(range(7))
+
+
+def parse_schedule(spec: str) -> Schedule:
+    """Read a schedule string; raises ScheduleError saying what is wrong and what is allowed."""
+    words = spec.split()
+    if not words:
+        raise ScheduleError("empty schedule")
+    kind = words[0].lower()
+    if kind in ("daily", "weekdays") and len(words) == 2:
+        h, m = _hhmm(words[1])
+        weekdays = _ALL_WEEKDAYS if kind == "daily" else frozenset(range(5))
+        sched = Schedule(spec, frozenset([m]), frozenset([h]), _ALL_DAYS, _ALL_MONTHS, weekdays)
+    elif kind == "weekly" and len(words) == 3:
+        h, m = _hhmm(words[2])
+        days = frozenset([_day(words[1])])
+        sched = Schedule(spec, frozenset([m]), frozenset([h]), _ALL_DAYS, _ALL_MONTHS, days)
+    elif len(words) == 5:
+        sched = _parse_cron(spec, words)
+    else:
+        raise ScheduleError(
+            f"cannot read schedule {spec!r}: use 'daily HH:MM', 'weekdays HH:MM', "
+            "'weekly DAY HH:MM' or a 5-field cron expression"
+        )
+    if next_run(sched, ZoneInfo("UTC"), datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        raise ScheduleError(f"schedule {spec!r} never fires")
+    return sched
+
+
+def _parse_cron(spec: str, words: list[str]) -> Schedule:
+    minute, hour, dom, month, dow = words
+    weekdays = frozenset((d - 1) % 7 for d in _cron_field(dow, 0, 7, _CRON_DOW, "day of week"))
+    return Schedule(
+        spec,
+        frozenset(_cron_field(minute, 0, 59, None, "minute")),
+        frozenset(_cron_field(hour, 0, 23, None, "hour")),
+        frozenset(_cron_field(dom, 1, 31, None, "day of month")),
+        frozenset(_cron_field(month, 1, 12, _MONTHS, "month")),
+        weekdays,
+        any_day=dom == "*",
+        any_weekday=dow == "*",
+    )
+
+
+def _cron_value(text: str, lo: int, hi: int, names: list[str] | None, what: str) -> int:
+    if names and text.lower() in names:
+        return names.index(text.lower()) + (1 if names is _MONTHS else 0)
+    if not text.isdigit() or not lo <= int(text) <= hi:
+        raise ScheduleError(f"cron {what} must be {lo}-{hi}, got {text!r}")
+    return int(text)
+
+
+def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str) -> set[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        rng, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ScheduleError(f"cron {what} step must be a positive number, got {part!r}")
+        if rng == "*":
+            start, end = lo, hi
+        elif "-" in rng:
+            a, b = rng.split("-", 1)
+            start, end = _cron_value(a, lo, hi, names, what), _cron_value(b, lo, hi, names, what)
+            if start > end:
+                raise ScheduleError(f"cron {what} range {rng!r} runs backwards")
+        else:
+            start = _cron_value(rng, lo, hi, names, what)
+            end = hi if step else start
+        values.update(range(start, end + 1, step or 1))
+    return values
+
+
+def next_run(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
+    """The first fire time strictly after `after`, in UTC; None if it never fires."""
+    local = after.astimezone(tz)
+    times = sorted((h, m) for h in schedule.hours for m in schedule.minutes)
+    day = local.date()
+    for _ in range(_SEARCH_DAYS):
+        if schedule.day_matches(day):
+            for h, m in times:
+                fire = datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC)
+                if fire > after:
+                    return fire
+        day += timedelta(days=1)
+    return None
+
+
+def last_run_before(schedule: Schedule, tz: ZoneInfo, now: datetime, since: datetime) -> datetime | None:
+    """The latest fire time in (since, now], or None: the slot a due digest stands for."""
+    fire, latest = next_run(schedule, tz, since), None
+    while fire is not None and fire <= now:
+        latest, fire = fire, next_run(schedule, tz, fire)
+    return latest
+
+
+def is_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: datetime) -> bool:
+    """Due when a scheduled time has passed since the last run; never run means due at once."""
+    if last_run is None:
+        return True
+    upcoming = next_run(schedule, tz, last_run)
+    return upcoming is not None and upcoming <= now
+
+
+def get_timezone(name: str) -> ZoneInfo:
+    """An IANA timezone by name; raises ScheduleError for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ScheduleError(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from e
+
+
+def parse_duration(text: str | int) -> int:
+    """`30m`, `6h`, `1d`, `1h30m` (or a number of minutes) in seconds."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        seconds = text * 60
+    else:
+        compact = str(text).replace(" ", "").lower()
+        parts = _DURATION_RE.findall(compact)
+        if not parts or "".join(n + u for n, u in parts) != compact:
+            raise ScheduleError(f"expected a duration such as 30m, 6h or 1d, got {text!r}")
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ScheduleError(f"duration must be positive, got {text!r}")
+    return seconds

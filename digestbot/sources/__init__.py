@@ -1,0 +1,50 @@
+"""Sources: one parser per source type, all fed by the same fetching code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import SourceConfig
+from .arxiv import api_params, parse_arxiv_api, parse_arxiv_rss
+from .base import FetchResult, SourceError
+from .hf import parse_hf_daily
+from .http import Fetched, FetchError, HttpClient, read_file
+from .rss import parse_rss
+
+PARSERS: dict[str, Callable[[SourceConfig, Fetched], FetchResult]] = {
+    "rss": parse_rss,
+    "arxiv_rss": parse_arxiv_rss,
+    "arxiv_api": parse_arxiv_api,
+    "hf_daily": parse_hf_daily,
+}
+
+
+def fetch_source(
+    source: SourceConfig, client: HttpClient, etag: str | None = None, last_modified: str | None = None
+) -> FetchResult:
+    """Fetch and parse one source. Raises SourceError with a reason fit for the log and `status`."""
+    try:
+        if source.path is not None:
+            fetched = read_file(source.path)
+        else:
+            params = None
+            if source.type == "arxiv_api":
+                params = api_params(source)
+            elif source.type == "hf_daily" and source.date:
+                params = {"date": source.date}
+            accept = "application/json" if source.type == "hf_daily" else None
+            fetched = client.get(
+                source.url or "",
+                params=params,
+                etag=etag,
+                last_modified=last_modified,
+                **({"accept": accept} if accept else {}),
+            )
+    except FetchError as e:
+        raise SourceError(str(e)) from None
+    if fetched.not_modified:
+        return FetchResult([], fetched.etag, fetched.last_modified, not_modified=True)
+    return PARSERS[source.type](source, fetched)
+
+
+__all__ = ["FetchResult", "HttpClient", "SourceError", "fetch_source"]

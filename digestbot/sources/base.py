@@ -1,0 +1,140 @@
+"""What every source shares: the result type, the error type, feed parsing and text helpers."""
+
+from __future__ import annotations
+
+import re
+import xml.sax
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import feedparser
+
+from ..models import Paper
+from ..text import clean_paragraphs, detex, one_line
+
+# New-style (2403.01234v2) and old-style (hep-th/9901001v1) arXiv identifiers.
+_ARXIV_ID_RE = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|oai:arxiv\.org:|arxiv:|^)\s*"
+    r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(v\d+)?(?:\.pdf)?(?=$|[?#/\s])",
+    re.IGNORECASE,
+)
+MAX_ABSTRACT = 20_000
+MAX_TITLE = 1_000
+
+
+class SourceError(Exception):
+    """A source failed as a whole (network, HTTP, not a feed, malformed): logged, others go on."""
+
+
+@dataclass
+class FetchResult:
+    """The papers one fetch produced, plus what the next conditional GET needs."""
+
+    papers: list[Paper]
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    skipped: list[str] = field(default_factory=list)
+
+
+def arxiv_id(*candidates: str | None) -> str | None:
+    """The first arXiv id (without version) found in the given strings (links, guids, ids)."""
+    for text in candidates:
+        if text:
+            m = _ARXIV_ID_RE.search(text.strip())
+            if m:
+                return m.group(1)
+    return None
+
+
+def arxiv_paper_urls(aid: str) -> tuple[str, str]:
+    return f"https://arxiv.org/abs/{aid}", f"https://arxiv.org/pdf/{aid}"
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"})
+    _SKIP = frozenset({"script", "style", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text from an HTML fragment (feedparser hands descriptions over as HTML)."""
+    if "<" not in html and "&" not in html:
+        return html
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def field_text(entry: dict, name: str) -> str:
+    """An entry's text field as plain text, whether the feed declared it as text or HTML."""
+    value = entry.get(name) or ""
+    detail = entry.get(f"{name}_detail") or {}
+    if detail.get("type", "text/html") in ("text/html", "application/xhtml+xml"):
+        value = html_to_text(value)
+    return value
+
+
+def clean_title(text: str) -> str:
+    return one_line(detex(text))[:MAX_TITLE]
+
+
+def clean_abstract(text: str) -> str:
+    return clean_paragraphs(text)[:MAX_ABSTRACT]
+
+
+def split_authors(text: str) -> tuple[str, ...]:
+    """`A, B and C` (as in dc:creator) into names, TeX accents decoded."""
+    names = re.split(r",|;|\band\b", detex(text))
+    return tuple(n for n in (one_line(x) for x in names) if n)
+
+
+def entry_datetime(entry: dict, *names: str) -> datetime | None:
+    for name in names:
+        parsed = entry.get(f"{name}_parsed")
+        if parsed:
+            try:
+                return datetime(*parsed[:6], tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def parse_feed(content: bytes) -> feedparser.FeedParserDict:
+    """Parse feed bytes with feedparser; raise SourceError for anything that is not a whole feed.
+
+    feedparser is lenient: on malformed XML it sets `bozo` and still returns what it read, the
+    last entry cut short. A truncated download must not half-land in the database, so XML errors
+    fail the source.
+    """
+    head = content[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
+        raise SourceError("got an HTML page, not a feed")
+    parsed = feedparser.parse(content)
+    if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
+        raise SourceError(f"malformed feed: {parsed.bozo_exception}")
+    if not parsed.version and not parsed.entries:
+        raise SourceError("not an RSS or Atom feed")
+    return parsed

@@ -1,0 +1,63 @@
+"""The Hugging Face daily papers listing: `GET /api/daily_papers[?date=YYYY-MM-DD]`, a JSON array."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from ..config import SourceConfig
+from ..models import Paper
+from .base import FetchResult, SourceError, arxiv_id, arxiv_paper_urls, clean_abstract, clean_title
+from .http import Fetched
+
+
+def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
+    """Papers from the daily list: `paper.id` is the arXiv id; upvotes are kept for ranking."""
+    if fetched.status >= 400:
+        raise SourceError(f"HTTP {fetched.status}")
+    try:
+        items = json.loads(fetched.content or b"")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SourceError(f"not JSON: {e}") from None
+    if not isinstance(items, list):
+        raise SourceError("expected a JSON array of daily papers")
+    papers, skipped = [], []
+    for item in items:
+        paper = item.get("paper") if isinstance(item, dict) else None
+        if not isinstance(paper, dict):
+            skipped.append("an item without a 'paper' object")
+            continue
+        aid = arxiv_id(str(paper.get("id") or ""))
+        if not aid:
+            skipped.append(f"{paper.get('id')!r}: not an arXiv id")
+            continue
+        abs_url, pdf_url = arxiv_paper_urls(aid)
+        upvotes = paper.get("upvotes")
+        papers.append(
+            Paper(
+                key=f"arxiv:{aid}",
+                arxiv_id=aid,
+                title=clean_title(str(paper.get("title") or item.get("title") or "")) or "(untitled)",
+                abstract=clean_abstract(str(paper.get("summary") or "")),
+                authors=tuple(
+                    clean_title(str(a.get("name")))
+                    for a in paper.get("authors") or []
+                    if isinstance(a, dict) and a.get("name")
+                ),
+                link=abs_url,
+                pdf_url=pdf_url,
+                published=_iso(paper.get("publishedAt")),
+                upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
+                sources=(source.name,),
+            )
+        )
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+
+
+def _iso(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,88 @@
+"""Text clean-up shared by sources, matching and rendering. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# TeX accent commands as they appear in arXiv metadata (`Schr\"oder`, `\'{e}`, `{\c c}`),
+# mapped to the Unicode combining mark they stand for.
+_TEX_ACCENTS = {
+    '"': "\u0308",
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "c": "\u0327",
+    "v": "\u030c",
+    "u": "\u0306",
+    "H": "\u030b",
+    "k": "\u0328",
+    "r": "\u030a",
+}
+_TEX_LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "aa": "å",
+    "AA": "Å",
+    "ae": "æ",
+    "AE": "Æ",
+    "l": "ł",
+    "L": "Ł",
+    "oe": "œ",
+    "OE": "Œ",
+    "i": "ı",
+}
+_TEX_ACCENT_RE = re.compile(
+    r"\{?\\([\"'`^~=.])\s*\{?\s*([A-Za-z]|\\i)\s*\}?\}?"
+    r"|\{?\\([cvuHkr])(?:\s+|\{)\s*([A-Za-z])\s*\}?\}?"
+)
+_TEX_LETTER_RE = re.compile(r"\{?\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i)(?![A-Za-z])\s*\}?")
+
+# Characters that must never reach a header or a one-line field: C0/C1 controls, line and
+# paragraph separators, zero-width and bidirectional controls (used to disguise text).
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
+_SPACE_RE = re.compile(r"\s+")
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
+
+
+def detex(text: str) -> str:
+    """Turn TeX accents and special letters into Unicode (`Schr\\"oder` -> `Schröder`)."""
+    if "\\" not in text:
+        return text
+
+    def accent(m: re.Match) -> str:
+        cmd, letter = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        letter = "i" if letter == "\\i" else letter
+        return unicodedata.normalize("NFC", letter + _TEX_ACCENTS[cmd])
+
+    text = _TEX_ACCENT_RE.sub(accent, text)
+    return _TEX_LETTER_RE.sub(lambda m: _TEX_LETTERS[m.group(1)], text)
+
+
+def one_line(text: str) -> str:
+    """Collapse all white space and drop control characters: safe for titles and headers."""
+    return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
+
+
+def clean_paragraphs(text: str) -> str:
+    """Drop control characters and collapse white space, keeping blank-line paragraph breaks."""
+    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
+    return "\n\n".join(p for p in (one_line(p) for p in paragraphs) if p)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` at the last sentence end within `limit` characters (else at a word), adding …"""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]].rstrip() + " …"
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return cut.rstrip(" ,;:") + " …"
