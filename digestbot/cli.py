@@ -133,7 +133,7 @@ def init(app: App) -> None:
         path.write_text(starter_yaml(), encoding="utf-8")
         click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
         click.echo("  digestbot check && digestbot run --once")
-    app.store
+    app.store.ping()  # opening the store creates the database and its schema
     click.echo(f"Database ready: {app.db_path}")
 
 
