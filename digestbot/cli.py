@@ -43,7 +43,9 @@ class App:
             except ConfigError as e:
                 for problem in e.problems:
                     click.echo(str(problem), err=True)
-                click.echo(f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.", err=True)
+                click.echo(
+                    f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.", err=True
+                )
                 raise SystemExit(EXIT_USAGE) from None
         return self._config
 
@@ -70,7 +72,9 @@ class App:
 def _setup_logging(verbose: int, default: int) -> None:
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -251,7 +255,9 @@ def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[O
     empty = [o for o in outcomes if o.status == "empty"]
     if dry_run:
         would = [o for o in outcomes if o.status == "dry-run"]
-        click.echo(f"Dry run: {len(would)} digest(s) would be sent, {len(empty)} subscriber(s) with nothing new.")
+        click.echo(
+            f"Dry run: {len(would)} digest(s) would be sent, {len(empty)} subscriber(s) with nothing new."
+        )
     else:
         click.echo(
             f"Digests: {len(sent)} sent, {len(failed)} failed, {len(empty)} subscriber(s) with nothing new."
@@ -272,9 +278,15 @@ def _outcome_line(o: Outcome) -> str | None:
 
 
 @cli.command()
-@click.option("--subscriber", "subscribers", multiple=True, metavar="ID", help="Only this subscriber (repeatable).")
-@click.option("--force", is_flag=True, help="Treat every subscriber as due now, and retry waiting digests now.")
-@click.option("--dry-run", is_flag=True, help="Render and report what would be sent; record and send nothing.")
+@click.option(
+    "--subscriber", "subscribers", multiple=True, metavar="ID", help="Only this subscriber (repeatable)."
+)
+@click.option(
+    "--force", is_flag=True, help="Treat every subscriber as due now, and retry waiting digests now."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Render and report what would be sent; record and send nothing."
+)
 @pass_app
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones)."""
@@ -294,9 +306,16 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("subscriber_id", metavar="ID")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "text"]), default="text", show_default=True, help="What to render."
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text"]),
+    default="text",
+    show_default=True,
+    help="What to render.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
     """Render a subscriber's next digest as it would be sent now; records nothing."""
@@ -381,7 +400,11 @@ def status(app: App) -> None:
         sub = state.subscriber
         last = store.last_sent(sub.id)
         tz = get_timezone(sub.timezone)
-        upcoming = None if state.last_run_at is None else next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
+        upcoming = (
+            None
+            if state.last_run_at is None
+            else next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
+        )
         due = "now" if state.last_run_at is None or (upcoming and upcoming <= now) else ""
         if upcoming and not due:
             due = f"{upcoming.astimezone(tz):%a %d %b %H:%M} {sub.timezone}"

@@ -55,7 +55,9 @@ def run_forever(config: Config, store: Store, env: Env) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("digestbot running: %d source(s), %d subscriber(s)", len(config.sources), len(config.subscribers))
+    log.info(
+        "digestbot running: %d source(s), %d subscriber(s)", len(config.sources), len(config.subscribers)
+    )
     scheduler.start()
     log.info("stopped")
     return 0

@@ -166,9 +166,7 @@ def parse_seed_text(text: str, source: str = "<text>") -> list[Paper]:
     lines = [collapse(line) for line in text.splitlines()]
     lines = [line for line in lines if line]
     start = 0
-    while start < len(lines) and (
-        lines[start] in HEADER_LINES or DATE_LINE.fullmatch(lines[start])
-    ):
+    while start < len(lines) and (lines[start] in HEADER_LINES or DATE_LINE.fullmatch(lines[start])):
         start += 1
     body = lines[start:]
     if len(body) % 2:
@@ -230,12 +228,9 @@ def make_item(paper: Paper, index: int) -> FeedItem:
 def render_item(item: FeedItem) -> str:
     """Render one ``<item>`` the way rss.arxiv.org does."""
     description = (
-        f"arXiv:{item.arxiv_id}v1 Announce Type: {item.announce_type} \n"
-        f"Abstract: {item.paper.abstract}"
+        f"arXiv:{item.arxiv_id}v1 Announce Type: {item.announce_type} \nAbstract: {item.paper.abstract}"
     )
-    categories = "\n".join(
-        f"      <category>{escape(category)}</category>" for category in item.categories
-    )
+    categories = "\n".join(f"      <category>{escape(category)}</category>" for category in item.categories)
     return ITEM_TEMPLATE.format(
         title=escape(item.paper.title),
         arxiv_id=item.arxiv_id,
@@ -261,9 +256,7 @@ def render_feed(items: Iterable[FeedItem]) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--seeds", type=Path, default=DEFAULT_SEEDS, help="folder of seed *.txt files"
-    )
+    parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="folder of seed *.txt files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="feed file to write")
     return parser.parse_args(argv)
 

@@ -53,7 +53,9 @@ def arxiv_paper_urls(aid: str) -> tuple[str, str]:
 
 
 class _TextExtractor(HTMLParser):
-    _BLOCKS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"})
+    _BLOCKS = frozenset(
+        {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"}
+    )
     _SKIP = frozenset({"script", "style", "template"})
 
     def __init__(self) -> None:

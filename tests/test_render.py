@@ -1,0 +1,121 @@
+"""Rendering: templates, user overrides with fallback, escaping, highlighting, the email message."""
+
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default
+
+from digestbot.delivery.message import build_email, make_message_id
+from digestbot.models import Digest, Match, Paper, Profile, Subscriber
+from digestbot.render import Renderer, highlight, safe_url
+from digestbot.text import shorten
+
+WHEN = datetime(2024, 3, 14, 7, 0, tzinfo=UTC)
+
+
+def digest(papers: list[Paper], terms=("diffusion policy",), total=None, **sub) -> Digest:
+    subscriber = Subscriber(id="alice", email="alice@example.org", profile=Profile(keywords=terms), **sub)
+    matches = [Match(p, 40, terms) for p in papers]
+    return Digest(subscriber, matches, total if total is not None else len(matches), created=WHEN)
+
+
+def paper(
+    i=1, title="Streaming Diffusion Policy", abstract="We make diffusion policies fast. It works.", **kw
+):
+    fields = {
+        "authors": ("Søren Åberg", "Amara Okafor"),
+        "link": f"https://arxiv.org/abs/2403.2000{i}",
+        "pdf_url": f"https://arxiv.org/pdf/2403.2000{i}",
+        "categories": ("cs.LG",),
+        **kw,
+    }
+    return Paper(key=f"arxiv:2403.2000{i}", title=title, abstract=abstract, **fields)
+
+
+def test_email_parts_have_the_paper_and_why():
+    parts = Renderer().email(digest([paper()]))
+    assert "Streaming Diffusion Policy" in parts.subject
+    assert "1. Streaming Diffusion Policy" in parts.text
+    assert "https://arxiv.org/abs/2403.20001" in parts.text
+    assert "Søren Åberg, Amara Okafor" in parts.text
+    assert "keywords diffusion policy" in parts.text  # why they got it
+    assert "subscriptions.yaml" in parts.text  # how to change or stop it
+    assert '<a href="https://arxiv.org/abs/2403.20001"' in parts.html
+    assert 'href="https://arxiv.org/pdf/2403.20001"' in parts.html
+
+
+def test_html_highlights_matches_and_inlines_css():
+    html = Renderer().email(digest([paper()])).html
+    assert "<mark" in html and ">Diffusion Policy</mark>" in html and ">diffusion policies</mark>" in html
+    assert "<style" not in html
+    assert 'style="' in html
+
+
+def test_hostile_text_is_escaped():
+    evil = paper(title="<script>alert(1)</script> & <b>bold</b>", abstract='<img src=x onerror="alert(1)">')
+    parts = Renderer().email(digest([evil]))
+    assert "<script>" not in parts.html and "<img" not in parts.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in parts.html
+
+
+def test_only_http_links_are_kept():
+    assert safe_url("javascript:alert(1)") == ""
+    assert safe_url("data:text/html,hi") == ""
+    assert safe_url('https://ok.org/"onmouseover=x') == ""
+    assert safe_url("https://arxiv.org/abs/1") == "https://arxiv.org/abs/1"
+    html = Renderer().email(digest([paper(link="javascript:alert(1)")])).html
+    assert "javascript:" not in html
+
+
+def test_more_line_when_capped():
+    parts = Renderer().email(digest([paper(1), paper(2)], total=7))
+    assert "7 new papers" in parts.subject
+    assert "and 5 more matched" in parts.text
+    assert "and 5 more matched" in parts.html
+
+
+def test_abstract_cut_at_a_sentence():
+    long = "First sentence here. " * 60
+    cut = shorten(long.strip(), 100)
+    assert cut.endswith("here. …") and len(cut) <= 102
+
+
+def test_highlight_escapes_around_marks():
+    out = highlight("a <b> diffusion & policy", ("diffusion",))
+    assert str(out) == "a &lt;b&gt; <mark>diffusion</mark> &amp; policy"
+
+
+def test_user_templates_override_and_fall_back(tmp_path):
+    (tmp_path / "digest.subject.txt").write_text("Custom: {{ total }} for {{ subscriber.id }}")
+    parts = Renderer(tmp_path).email(digest([paper()]))
+    assert parts.subject == "Custom: 1 for alice"
+    assert "1. Streaming Diffusion Policy" in parts.text  # default text template still used
+
+
+def test_subject_is_one_line_even_with_newlines_in_titles():
+    parts = Renderer().email(digest([paper(title="Line one\nline two\u2028three\r\nfour")]))
+    assert "\n" not in parts.subject and "\u2028" not in parts.subject and "\r" not in parts.subject
+
+
+def test_build_email_is_multipart_utf8_with_stable_id():
+    d = digest([paper(title="Zoë's Schrödinger Bridges for diffusion policy")])
+    parts = Renderer().email(d)
+    mid = make_message_id("alice", WHEN, "Digest <digest@example.org>")
+    msg = build_email(
+        parts,
+        sender="Digest <digest@example.org>",
+        to="alice@example.org",
+        message_id=mid,
+        date=WHEN,
+        unsubscribe=["https://x.org/u?t=1"],
+        one_click=True,
+    )
+    parsed = message_from_bytes(msg.as_bytes(), policy=default)
+    assert parsed["Subject"].startswith("1 new paper for you: Zoë's Schrödinger")
+    assert parsed["Message-ID"] == mid and mid.endswith("@example.org>")
+    assert parsed["List-Unsubscribe"] == "<https://x.org/u?t=1>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed.get_content_type() == "multipart/alternative"
+    kinds = [p.get_content_type() for p in parsed.iter_parts()]
+    assert kinds == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in parsed.iter_parts())
+    assert "Schrödinger" in parsed.get_body(("plain",)).get_content()
