@@ -58,7 +58,8 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            config = self.config  # validate first: a broken config must not even create a database
+            self._store = Store(self.db_option or config.database or "digestbot.db")
         return self._store
 
     def sync(self) -> dict[str, int]:

@@ -90,6 +90,9 @@ class Config:
     email_from: str = "digestbot <digestbot@localhost>"
     unsubscribe_mailto: str | None = None
     subscribers: tuple[Subscriber, ...] = ()
+    default_schedule: str = DEFAULT_SCHEDULE
+    default_max_papers: int = DEFAULT_MAX_PAPERS
+    default_timezone: str = "UTC"
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, name: str) -> SourceConfig | None:
@@ -355,6 +358,9 @@ def parse_config(text: str, path: Path) -> Config:
         email_from=email_from or Config.email_from,
         unsubscribe_mailto=mailto,
         subscribers=tuple(s for s in subscribers if s),
+        default_schedule=base["schedule"],
+        default_max_papers=base["max_papers"],
+        default_timezone=base["timezone"],
         lines=v.lines,
     )
 

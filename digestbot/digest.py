@@ -11,6 +11,7 @@ The ledger rules (DESIGN.md, "Delivery rules"):
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -25,6 +26,8 @@ from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import build_email, make_message_id
+from .delivery.slack import SlackTransport
+from .links import unsubscribe_url
 from .matching import Matcher, rank
 from .models import Digest, Match, Subscriber
 from .render import Renderer
@@ -65,7 +68,8 @@ class Outcome:
 class Deliverer:
     """Turns a digest into a message for its channel and hands it to the right transport.
 
-    Email goes over SMTP when DIGESTBOT_SMTP_URL is set, else into the outbox folder.
+    Email goes over SMTP when DIGESTBOT_SMTP_URL is set, Slack through the Web API when
+    SLACK_BOT_TOKEN is set; otherwise either goes into the outbox folder (.eml / .slack.json).
     Transports open on first use and stay open for the batch (one SMTP connection per run).
     """
 
@@ -73,7 +77,9 @@ class Deliverer:
         self.config = config
         self.env = env
         self.renderer = renderer
-        self._email: SmtpTransport | OutboxTransport | None = None
+        self._smtp: SmtpTransport | None = None
+        self._slack: SlackTransport | None = None
+        self._outbox = OutboxTransport(env.outbox)
 
     def channel(self, sub: Subscriber) -> str:
         if sub.email:
@@ -83,16 +89,16 @@ class Deliverer:
     def destination(self, sub: Subscriber) -> str:
         return sub.email or sub.slack or ""
 
-    def compose(self, digest: Digest) -> EmailMessage:
-        """The finished message for a digest (raises DeliveryError on a template error)."""
+    def compose(self, digest: Digest) -> EmailMessage | list[dict]:
+        """The finished message(s) for a digest; raises DeliveryError on a template error."""
         sub = digest.subscriber
-        if not sub.email:
-            raise DeliveryError("Slack delivery is not configured in this version", transient=True)
-        created = digest.created or now_utc()
         try:
+            if not sub.email:
+                return self.renderer.slack(digest, **self.links(sub))
             parts = self.renderer.email(digest, **self.links(sub))
         except jinja2.TemplateError as e:
             raise DeliveryError(f"template error: {e}", transient=True) from None
+        created = digest.created or now_utc()
         return build_email(
             parts,
             sender=self.config.email_from,
@@ -100,37 +106,57 @@ class Deliverer:
             message_id=digest.message_id or make_message_id(sub.id, created, self.config.email_from),
             date=created,
             unsubscribe=self.unsubscribe_targets(sub),
-            one_click=False,
+            one_click=self.unsubscribe_link(sub) is not None,
         )
 
-    def deliver(self, digest: Digest) -> str:
-        """Send one digest; returns where it went. Raises DeliveryError when it was not accepted."""
-        msg = self.compose(digest)
-        transport = self.email_transport()
-        if isinstance(transport, OutboxTransport):
-            return transport.send(msg, _outbox_stem(digest))
-        return transport.send(msg)
+    def deliver(self, digest: Digest, on_part: Callable[[int], None] | None = None) -> str:
+        """Send one digest; returns where it went. Raises DeliveryError when it was not accepted.
+
+        A Slack digest may be several messages: `on_part(n)` is told after each one, and a retry
+        starts after the `digest.parts_sent` already delivered, so none is posted twice.
+        """
+        message = self.compose(digest)
+        sub = digest.subscriber
+        if isinstance(message, EmailMessage):
+            if self.env.smtp_url:
+                return self.smtp().send(message)
+            return self._outbox.send(message, _outbox_stem(digest))
+        if self.env.slack_bot_token:
+            return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)
+        payload = {"channel": sub.slack, "messages": message}
+        return str(
+            self._outbox.write(_outbox_stem(digest), json.dumps(payload, indent=2).encode(), ".slack.json")
+        )
+
+    def unsubscribe_link(self, sub: Subscriber) -> str | None:
+        """The signed one-click link, when DIGESTBOT_BASE_URL and DIGESTBOT_SECRET are set."""
+        if self.env.base_url and self.env.secret:
+            return unsubscribe_url(self.env.base_url, sub.id, self.env.secret)
+        return None
 
     def links(self, sub: Subscriber) -> dict:
-        return {}
+        return {"unsubscribe_url": self.unsubscribe_link(sub)}
 
     def unsubscribe_targets(self, sub: Subscriber) -> list[str]:
+        targets = [link] if (link := self.unsubscribe_link(sub)) else []
         if self.config.unsubscribe_mailto:
-            return [f"mailto:{self.config.unsubscribe_mailto}?subject=unsubscribe%20{sub.id}"]
-        return []
+            targets.append(f"mailto:{self.config.unsubscribe_mailto}?subject=unsubscribe%20{sub.id}")
+        return targets
 
-    def email_transport(self) -> SmtpTransport | OutboxTransport:
-        if self._email is None:
-            if self.env.smtp_url:
-                self._email = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url))
-            else:
-                self._email = OutboxTransport(self.env.outbox)
-        return self._email
+    def smtp(self) -> SmtpTransport:
+        if self._smtp is None:
+            self._smtp = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url or ""))
+        return self._smtp
+
+    def slack(self) -> SlackTransport:
+        if self._slack is None:
+            self._slack = SlackTransport(self.env.slack_bot_token or "", self.env.slack_api_url)
+        return self._slack
 
     def close(self) -> None:
-        if self._email is not None:
-            self._email.close()
-            self._email = None
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
 
 
 def _outbox_stem(digest: Digest) -> str:
@@ -286,13 +312,14 @@ class DigestRunner:
             id=record.id,
             created=record.created_at,
             message_id=record.message_id,
+            parts_sent=record.parts_sent,
         )
         return self._send(digest, attempts_before=record.attempts)
 
     def _send(self, digest: Digest, attempts_before: int) -> Outcome:
         sub, started = digest.subscriber, time.monotonic()
         try:
-            where = self.deliverer.deliver(digest)
+            where = self.deliverer.deliver(digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n))
         except DeliveryError as e:
             return self._failed(digest, str(e), attempts_before, started)
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried

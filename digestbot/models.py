@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -85,7 +85,7 @@ class Digest:
     id: int | None = None
     created: datetime | None = None
     message_id: str | None = None
-    extra: dict = field(default_factory=dict)
+    parts_sent: int = 0
 
     @property
     def more(self) -> int:

@@ -8,6 +8,8 @@ feed can inject markup.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +25,15 @@ from .models import Digest, Match, Subscriber
 from .text import one_line, shorten
 
 ABSTRACT_CHARS = 600
+SLACK_ABSTRACT_CHARS = 300
 MAX_AUTHORS = 8
 SUBJECT_CHARS = 200
-TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html")
+TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
+# Slack's limits (Block Kit reference): blocks per message, characters per text field.
+SLACK_MAX_BLOCKS = 50
+SLACK_SECTION_CHARS = 3000
+SLACK_HEADER_CHARS = 150
+SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 _SAFE_SCHEMES = ("http://", "https://")
 
 
@@ -63,6 +71,10 @@ class PaperView:
     upvotes: int | None
     score: int
     published: datetime | None
+    title_mrkdwn: str
+    abstract_mrkdwn: str
+    authors_mrkdwn: str
+    terms_mrkdwn: str
 
 
 def safe_url(url: str | None) -> str:
@@ -81,6 +93,27 @@ def highlight(text: str, terms: tuple[str, ...], start: str = "<mark>", end: str
     return Markup("").join(out)
 
 
+def mrkdwn(text: str) -> str:
+    """Escape text for Slack mrkdwn: with &, < and > escaped no `<!channel>`, `<@U…>` or link
+    can be formed, so a paper cannot ping anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn_highlight(text: str, terms: tuple[str, ...]) -> str:
+    """mrkdwn-escape `text` and put the words the terms match in *bold*."""
+    out, pos = [], 0
+    for a, b in highlight_spans(text, terms):
+        out += [mrkdwn(text[pos:a]), "*", mrkdwn(text[a:b]), "*"]
+        pos = b
+    out.append(mrkdwn(text[pos:]))
+    return "".join(out)
+
+
+def _term_label(term: str) -> str:
+    # `robot*` inside *bold* would end the bold early: show a prefix as `robot…`.
+    return term[:-1] + "…" if term.endswith("*") else term
+
+
 def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
     if len(authors) <= limit:
         return ", ".join(authors)
@@ -90,14 +123,16 @@ def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
 def paper_view(rank: int, match: Match, abstract_chars: int = ABSTRACT_CHARS) -> PaperView:
     p = match.paper
     title = one_line(p.title)
-    abstract = shorten(p.abstract.replace("\n\n", " "), abstract_chars)
+    flat = one_line(p.abstract)
+    abstract = shorten(flat, abstract_chars)
+    authors = one_line(author_line(p.authors))
     return PaperView(
         rank=rank,
         title=title,
         title_html=highlight(title, match.terms),
         abstract=abstract,
         abstract_html=highlight(abstract, match.terms),
-        authors=one_line(author_line(p.authors)),
+        authors=authors,
         link=safe_url(p.link),
         pdf_url=safe_url(p.pdf_url),
         categories=p.categories,
@@ -106,6 +141,11 @@ def paper_view(rank: int, match: Match, abstract_chars: int = ABSTRACT_CHARS) ->
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
+        title_mrkdwn=mrkdwn(title),
+        abstract_mrkdwn=mrkdwn_highlight(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms),
+        authors_mrkdwn=mrkdwn(authors),
+        terms_mrkdwn=", ".join(f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors)
+        or "your categories",
     )
 
 
@@ -123,6 +163,7 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.filters["highlight"] = highlight
+        self.env.filters["mrkdwn"] = mrkdwn
 
     def context(self, digest: Digest, **extra) -> dict:
         sub = digest.subscriber
@@ -151,6 +192,74 @@ class Renderer:
         text = self.env.get_template("digest.txt").render(ctx)
         html = self.env.get_template("digest.html").render(ctx)
         return EmailParts(subject=subject, text=text, html=inline_css(html))
+
+    def slack(self, digest: Digest, **extra) -> list[dict]:
+        """Block Kit messages for a digest, split and trimmed to Slack's limits, in order."""
+        ctx = self.context(digest, **extra)
+        rendered = self.env.get_template("digest.slack.json").render(ctx)
+        try:
+            payload = json.loads(rendered)
+        except ValueError as e:
+            raise jinja2.TemplateError(f"digest.slack.json did not render to JSON: {e}") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
+            raise jinja2.TemplateError('digest.slack.json must render to {"text": ..., "blocks": [...]}')
+        return split_slack_message(str(payload.get("text") or ""), payload["blocks"])
+
+
+def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
+    """Split a long message into several within Slack's limits, each with a fallback `text`."""
+    blocks = [_fit_block(b) for b in blocks]
+    chunks = [blocks[i : i + SLACK_MAX_BLOCKS - 1] for i in range(0, len(blocks), SLACK_MAX_BLOCKS - 1)] or [
+        []
+    ]
+    messages = []
+    for n, chunk in enumerate(chunks, 1):
+        label = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
+        if n > 1:
+            chunk = [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"continued{label}"}]},
+                *chunk,
+            ]
+        messages.append({"text": _cut(one_line(text) + label, SLACK_TEXT_CHARS), "blocks": chunk})
+    return messages
+
+
+def _fit_block(block: dict) -> dict:
+    block = dict(block)
+    if block.get("type") == "header" and isinstance(block.get("text"), dict):
+        block["text"] = {
+            **block["text"],
+            "text": _cut(one_line(block["text"].get("text", "")), SLACK_HEADER_CHARS),
+        }
+    elif isinstance(block.get("text"), dict):
+        block["text"] = {**block["text"], "text": _cut(block["text"].get("text", ""), SLACK_SECTION_CHARS)}
+    if isinstance(block.get("elements"), list):
+        block["elements"] = [
+            {**e, "text": _cut(e["text"], SLACK_SECTION_CHARS)} if isinstance(e, dict) and "text" in e else e
+            for e in block["elements"]
+        ]
+    return block
+
+
+_MENTION_RE = re.compile(r"<(?=[!@#])")
+
+
+def _cut(text: str, limit: int) -> str:
+    """Trim to `limit` characters without leaving half a mrkdwn link or escape behind.
+
+    Also defuses any `<!channel>`, `<@U…>` or `<#C…>` that reached a text (a template that
+    forgot |mrkdwn): a digest never pings anyone.
+    """
+    text = _MENTION_RE.sub("&lt;", text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + "…"
 
 
 def inline_css(html: str) -> str:

@@ -93,7 +93,8 @@ CREATE TABLE IF NOT EXISTS digests (
     next_attempt_at TEXT,
     channel TEXT,
     destination TEXT,
-    sent_at TEXT
+    sent_at TEXT,
+    parts_sent INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
@@ -152,6 +153,7 @@ class DigestRecord:
     channel: str | None
     destination: str | None
     sent_at: datetime | None
+    parts_sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -352,11 +354,14 @@ class Store:
 
     def record_fetch_error(self, name: str, kind: str, location: str, now: datetime, error: str) -> None:
         state = self.source_state(name)
+        moved = state.get("location") not in (None, location)
         self._upsert_source(
             {
                 "name": name,
                 "type": kind,
                 "location": location,
+                # Validators belong to a URL: a source that moved starts afresh.
+                **({"etag": None, "last_modified": None} if moved else {}),
                 "last_fetch_at": ts(now),
                 "last_error": error,
                 "failures": (state.get("failures") or 0) + 1,
@@ -434,6 +439,38 @@ class Store:
         rows = list(self.db.query("SELECT * FROM subscribers WHERE id = ?", [sid]))
         return _state_from_row(rows[0]) if rows else None
 
+    def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
+        """The active subscriber delivered to any of these Slack targets (user, channel id or #name)."""
+        targets = [t for t in targets if t]
+        if not targets:
+            return None
+        marks = ", ".join("?" * len(targets))
+        rows = list(
+            self.db.query(
+                f"SELECT * FROM subscribers WHERE slack IN ({marks}) ORDER BY active DESC, origin = 'yaml' DESC LIMIT 1",
+                targets,
+            )
+        )
+        return _state_from_row(rows[0]) if rows else None
+
+    def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
+        """Create or update a subscriber managed from Slack (origin 'slack')."""
+        now_s = ts(now or now_utc())
+        fields = {**_subscriber_fields(sub), "active": 1, "paused": int(sub.paused), "updated_at": now_s}
+        with self.transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
+            if exists:
+                conn.execute(
+                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
+                    [*fields.values(), sub.id],
+                )
+            else:
+                new = {**fields, "id": sub.id, "origin": "slack", "created_at": now_s}
+                conn.execute(
+                    f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
+                    list(new.values()),
+                )
+
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
         with self.transaction() as conn:
             cur = conn.execute(
@@ -500,6 +537,11 @@ class Store:
                 " next_attempt_at = NULL, destination = COALESCE(?, destination) WHERE id = ?",
                 (ts(now), destination, digest_id),
             )
+
+    def set_parts_sent(self, digest_id: int, parts: int) -> None:
+        """Record how many messages of a multi-message digest were delivered (Slack)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
 
     def mark_attempt_failed(self, digest_id: int, error: str, retry_at: datetime | None) -> None:
         """Count a failed attempt; with no retry time the digest is given up as failed."""
@@ -646,4 +688,5 @@ def _digest_from_row(r: dict) -> DigestRecord:
         channel=r["channel"],
         destination=r["destination"],
         sent_at=parse_ts(r["sent_at"]),
+        parts_sent=r["parts_sent"],
     )

@@ -25,7 +25,7 @@ def fetch_source(
     """Fetch and parse one source. Raises SourceError with a reason fit for the log and `status`."""
     try:
         if source.path is not None:
-            fetched = read_file(source.path)
+            fetched = read_file(source.path, client.max_bytes)
         else:
             params = None
             if source.type == "arxiv_api":

@@ -1,0 +1,294 @@
+"""The `/digest` slash command: parse the text, apply it to the subscriber it concerns, reply.
+
+Transport-free: the HTTP endpoint and Socket Mode both call `handle_command` after the request
+was verified, and send back the Reply it returns (ephemeral). Slow work (a preview) comes back
+as `Reply.later`, which the caller runs after acknowledging and posts through response_url.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .config import Config, Env
+from .matching import InvalidTerm, compile_term
+from .models import Profile, Subscriber
+from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
+from .store import Store
+
+MAX_KEYWORDS = 50
+MAX_KEYWORD_CHARS = 100
+MAX_COMMAND_CHARS = 2000
+
+HELP = """\
+*/digest* manages your paper digest, delivered to you by DM.
+• `/digest subscribe diffusion policy, imitation learning, robot*`  add keywords (comma-separated; `word*` is a prefix)
+• `/digest unsubscribe diffusion policy`  remove a keyword
+• `/digest exclude survey`  drop papers that mention a word
+• `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
+• `/digest list`  what you follow, your schedule, next and last digest
+• `/digest preview`  the digest you would get now
+• `/digest pause` / `/digest resume`
+In a channel, `/digest channel subscribe …` (and the same commands after `channel`) manage the channel's own digest."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked, and where (from the slash command payload)."""
+
+    user_id: str
+    channel_id: str = ""
+    channel_name: str = ""
+    response_url: str | None = None
+
+
+@dataclass
+class Reply:
+    text: str
+    blocks: list | None = None
+    later: Callable[[], Reply] | None = None
+
+
+class CommandError(Exception):
+    """Something the user typed that cannot be done; the message says what and how."""
+
+
+_TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
+
+
+def split_terms(text: str) -> list[str]:
+    """`a, "b c", d*` -> ['a', 'b c', 'd*']: commas separate; quotes are optional."""
+    terms = [t.strip().strip("\"'“”‘’").strip() for t in text.split(",")]
+    return [t for t in terms if t]
+
+
+def check_terms(terms: list[str]) -> None:
+    for term in terms:
+        if len(term) > MAX_KEYWORD_CHARS:
+            raise CommandError(f"A keyword can be at most {MAX_KEYWORD_CHARS} characters: `{term[:40]}…`")
+        try:
+            compile_term(term)
+        except InvalidTerm as e:
+            raise CommandError(f"{e}. Use words or phrases; `*` only at the end (`robot*`).") from None
+
+
+def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
+    """`daily 08:00 Europe/Berlin` -> ('daily 08:00', 'Europe/Berlin'); the timezone is optional."""
+    words = text.split()
+    tz = default_tz
+    if words and _TZ_RE.match(words[-1]) and len(words) > 1:
+        tz, words = words[-1], words[:-1]
+    spec = " ".join(words)
+    try:
+        parse_schedule(spec)
+        get_timezone(tz)
+    except ScheduleError as e:
+        raise CommandError(
+            f"{e}.\nExamples: `/digest schedule daily 08:00`, `/digest schedule weekly mon 09:00 Europe/Berlin`, "
+            "`/digest schedule 0 7 * * 1-5 America/New_York`"
+        ) from None
+    return spec, tz
+
+
+class CommandHandler:
+    """Applies /digest commands to the store. One instance per request (it holds a Store)."""
+
+    def __init__(self, store: Store, config: Config, env: Env, preview: Callable[[str], Reply] | None = None):
+        self.store = store
+        self.config = config
+        self.env = env
+        self.preview = preview
+
+    def handle(self, ctx: CommandContext, text: str) -> Reply:
+        """Run one command; every mistake becomes a helpful reply, never an exception."""
+        reply = self._dispatch(ctx, text)
+        reply.text = _escape_reply(reply.text)
+        return reply
+
+    def _dispatch(self, ctx: CommandContext, text: str) -> Reply:
+        text = (text or "").strip()
+        if len(text) > MAX_COMMAND_CHARS:
+            return Reply(f"That command is too long (at most {MAX_COMMAND_CHARS} characters).")
+        words = text.split(maxsplit=1)
+        channel_scope = bool(words) and words[0].lower() == "channel"
+        if channel_scope:
+            words = words[1].split(maxsplit=1) if len(words) > 1 else []
+        verb = words[0].lower() if words else "help"
+        args = words[1].strip() if len(words) > 1 else ""
+        try:
+            if verb in ("help", "?"):
+                return Reply(HELP)
+            if channel_scope and (not ctx.channel_id or ctx.channel_id.startswith("D")):
+                raise CommandError("`/digest channel …` manages a channel's digest: use it in that channel.")
+            method = getattr(self, f"cmd_{verb}", None)
+            if method is None:
+                raise CommandError(f"I don't know `{verb}`.\n\n{HELP}")
+            return method(ctx, args, channel_scope)
+        except CommandError as e:
+            return Reply(str(e))
+
+    # --- whose subscription ----------------------------------------------------------------
+
+    def _targets(self, ctx: CommandContext, channel_scope: bool) -> list[str]:
+        if channel_scope:
+            return [ctx.channel_id, f"#{ctx.channel_name}" if ctx.channel_name else ""]
+        return [ctx.user_id]
+
+    def _current(self, ctx: CommandContext, channel_scope: bool) -> Subscriber | None:
+        state = self.store.find_by_slack(self._targets(ctx, channel_scope))
+        return state.subscriber if state and state.subscriber.active else None
+
+    def _editable(self, ctx: CommandContext, channel_scope: bool, create: bool = False) -> Subscriber:
+        sub = self._current(ctx, channel_scope)
+        if sub is not None and sub.origin == "yaml":
+            raise CommandError(
+                f"This digest (`{sub.id}`) is set up in subscriptions.yaml, so it can't be changed from Slack. "
+                "Ask the bot's operator to edit it there."
+            )
+        if sub is not None:
+            return sub
+        if not create:
+            who = "This channel has" if channel_scope else "You have"
+            prefix = "/digest channel" if channel_scope else "/digest"
+            raise CommandError(f"{who} no digest yet. Start one with `{prefix} subscribe some keywords`.")
+        target = ctx.channel_id if channel_scope else ctx.user_id
+        return Subscriber(
+            id=f"slack:{target}",
+            profile=Profile(),
+            slack=target,
+            schedule=self.config.default_schedule,
+            timezone=self.config.default_timezone,
+            max_papers=self.config.default_max_papers,
+            origin="slack",
+        )
+
+    def _save(self, sub: Subscriber) -> None:
+        self.store.save_slack_subscriber(sub)
+
+    # --- commands -------------------------------------------------------------------------
+
+    def cmd_list(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        sub = self._current(ctx, channel_scope)
+        if sub is None:
+            return Reply("No digest here yet. Start one with `/digest subscribe some keywords`.\n\n" + HELP)
+        return Reply(self.describe(sub))
+
+    def cmd_subscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        terms = split_terms(args)
+        if not terms:
+            raise CommandError("Which keywords? For example: `/digest subscribe diffusion policy, robot*`")
+        check_terms(terms)
+        sub = self._editable(ctx, channel_scope, create=True)
+        known = {k.casefold() for k in sub.profile.keywords}
+        added = [t for t in dict.fromkeys(terms) if t.casefold() not in known]
+        keywords = sub.profile.keywords + tuple(added)
+        if len(keywords) > MAX_KEYWORDS:
+            raise CommandError(
+                f"A digest can follow at most {MAX_KEYWORDS} keywords; this would make {len(keywords)}."
+            )
+        sub = replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
+        self._save(sub)
+        said = ", ".join(f"`{t}`" for t in added) or "nothing new"
+        return Reply(f"Added {said}.\n\n{self.describe(sub)}")
+
+    def cmd_unsubscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        terms = split_terms(args)
+        if not terms:
+            raise CommandError(
+                "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
+            )
+        sub = self._editable(ctx, channel_scope)
+        drop = {t.casefold() for t in terms}
+        keywords = tuple(k for k in sub.profile.keywords if k.casefold() not in drop)
+        if len(keywords) == len(sub.profile.keywords):
+            raise CommandError(
+                f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
+            )
+        sub = replace(sub, profile=replace(sub.profile, keywords=keywords))
+        self._save(sub)
+        return Reply(f"Removed {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}")
+
+    def cmd_exclude(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        terms = split_terms(args)
+        if not terms:
+            raise CommandError("Exclude what? For example: `/digest exclude survey`")
+        check_terms(terms)
+        sub = self._editable(ctx, channel_scope)
+        known = {k.casefold() for k in sub.profile.exclude}
+        exclude = sub.profile.exclude + tuple(t for t in dict.fromkeys(terms) if t.casefold() not in known)
+        if len(exclude) > MAX_KEYWORDS:
+            raise CommandError(f"At most {MAX_KEYWORDS} exclusions.")
+        sub = replace(sub, profile=replace(sub.profile, exclude=exclude))
+        self._save(sub)
+        return Reply(
+            f"Papers mentioning {', '.join(f'`{t}`' for t in terms)} will be left out.\n\n{self.describe(sub)}"
+        )
+
+    def cmd_schedule(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        if not args:
+            raise CommandError("When? For example: `/digest schedule daily 08:00 Europe/Berlin`")
+        sub = self._editable(ctx, channel_scope)
+        spec, tz = parse_schedule_args(args, sub.timezone)
+        sub = replace(sub, schedule=spec, timezone=tz)
+        self._save(sub)
+        return Reply(f"Schedule set to `{spec}` ({tz}).\n\n{self.describe(sub)}")
+
+    def cmd_pause(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        sub = self._editable(ctx, channel_scope)
+        self.store.set_paused(sub.id, True)
+        return Reply("Paused: no digests until `/digest resume`.")
+
+    def cmd_resume(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        sub = self._editable(ctx, channel_scope)
+        self.store.set_paused(sub.id, False)
+        return Reply("Resumed.\n\n" + self.describe(replace(sub, paused=False)))
+
+    def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        sub = self._current(ctx, channel_scope)
+        if sub is None:
+            raise CommandError("No digest here yet. Start one with `/digest subscribe some keywords`.")
+        if self.preview is None:
+            raise CommandError("Previews are not available here.")
+        sid, preview = sub.id, self.preview
+        return Reply("Building your preview…", later=lambda: preview(sid))
+
+    # --- text -----------------------------------------------------------------------------
+
+    def describe(self, sub: Subscriber) -> str:
+        state = self.store.subscriber(sub.id)
+        p = sub.profile
+        lines = [f"*Digest `{sub.id}`*" + (" (paused)" if state and state.subscriber.paused else "")]
+        lines.append("Keywords: " + (", ".join(f"`{k}`" for k in p.keywords) or "none yet"))
+        if p.exclude:
+            lines.append("Excluding: " + ", ".join(f"`{k}`" for k in p.exclude))
+        if p.authors:
+            lines.append("Authors: " + ", ".join(p.authors))
+        if p.categories:
+            lines.append("Categories: " + ", ".join(p.categories))
+        lines.append(f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {sub.max_papers} papers")
+        if state is not None:
+            tz = get_timezone(sub.timezone)
+            if state.last_run_at is None:
+                nxt = "at the next run (papers from the last day)"
+            else:
+                when = next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
+                nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+            last = self.store.last_sent(sub.id)
+            lines.append(f"Next digest: {nxt}")
+            lines.append(
+                "Last digest: "
+                + (
+                    f"{last.sent_at.astimezone(tz):%a %d %b %H:%M}, {last.n_papers} papers"
+                    if last and last.sent_at
+                    else "none yet"
+                )
+            )
+        if sub.origin == "yaml":
+            lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
+        return "\n".join(lines)
+
+
+def _escape_reply(text: str) -> str:
+    # Replies quote what users typed: escape it so a `<!channel>` in a keyword never pings.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,359 @@
+"""The SQLite store, on a real database file: papers and merging, subscribers, the ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digestbot.config import SourceConfig
+from digestbot.models import Paper, Profile, Subscriber
+from digestbot.sources import PARSERS
+from digestbot.sources.http import Fetched
+from digestbot.store import DigestItem, Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
+
+# (source name, source type, fixture): the three reports of arXiv 2403.20001.
+RSS = ("arxiv-cs-lg", "arxiv_rss", "arxiv_rss_cs_lg.xml")
+API = ("arxiv-api", "arxiv_api", "arxiv_api.atom")
+HF = ("hf-daily", "hf_daily", "hf_daily.json")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+def parsed(name: str, kind: str, fixture: str) -> list[Paper]:
+    """The papers a real parser makes of a fixture, as if fetched with HTTP 200."""
+    src = SourceConfig(name=name, type=kind, url="https://example.org/feed", path=None, every=3600)
+    return PARSERS[kind](src, Fetched((FIXTURES / fixture).read_bytes(), 200)).papers
+
+
+def paper(n: int, **kwargs) -> Paper:
+    return Paper(key=f"test:{n}", title=f"Paper {n}", **kwargs)
+
+
+def add_numbered(store: Store, numbers: range, source: str = "test") -> None:
+    store.add_papers([paper(n) for n in numbers], source, T0)
+
+
+def sub(sid: str, keywords: tuple[str, ...] = ("diffusion",), **kwargs) -> Subscriber:
+    kwargs.setdefault("email", f"{sid}@example.org")
+    return Subscriber(id=sid, profile=Profile(keywords=keywords), **kwargs)
+
+
+def subscriber_rows(store: Store) -> list[tuple]:
+    return store.conn.execute("SELECT * FROM subscribers ORDER BY id").fetchall()
+
+
+def count(store: Store, table: str) -> int:
+    return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+# --- papers: one paper, one row -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(RSS, API, HF), (HF, RSS, API), (API, HF, RSS)],
+    ids=["rss-api-hf", "hf-rss-api", "api-hf-rss"],
+)
+def test_same_paper_from_three_sources_is_one_merged_row(store, order):
+    reports = {name: parsed(name, kind, fixture) for name, kind, fixture in order}
+    counts = {}
+    first_seq = None
+    for i, (name, _, _) in enumerate(order):
+        counts[name] = store.add_papers(reports[name], name, T0 + timedelta(hours=i))
+        if first_seq is None:
+            first_seq = store.paper("arxiv:2403.20001").seq
+        assert store.paper("arxiv:2403.20001").seq == first_seq  # merges never move it
+
+    # The first source brings all its papers; each later one knows exactly 2403.20001.
+    first, *later = (name for name, _, _ in order)
+    assert counts[first] == (len(reports[first]), 0)
+    for name in later:
+        assert counts[name] == (len(reports[name]) - 1, 1)
+    assert store.count_papers() == 4 + 4 + 4 - 2
+
+    rows = store.conn.execute("SELECT COUNT(*) FROM papers WHERE arxiv_id = '2403.20001'").fetchone()[0]
+    assert rows == 1
+    merged = store.paper("arxiv:2403.20001")
+    assert merged.sources == tuple(name for name, _, _ in order)
+    assert merged.upvotes == 42  # from HF, whether it came first or last
+    assert merged.announce_type == "new"  # only the RSS listing knows it
+    all_categories = {
+        c for papers in reports.values() for p in papers if p.key == merged.key for c in p.categories
+    }
+    assert set(merged.categories) == all_categories == {"cs.LG", "cs.AI", "cs.RO"}
+    assert len(merged.categories) == len(set(merged.categories))
+    assert merged.authors == ("Lukas Schr\u00f6der", "Zo\u00eb M\u00fcller", "Jos\u00e9 N\u00fa\u00f1ez")
+    assert merged.link == "https://arxiv.org/abs/2403.20001"
+    assert merged.first_seen == T0
+
+
+def test_merge_unites_categories_and_fills_gaps(store):
+    store.add_papers([paper(1, categories=("cs.LG",), upvotes=5)], "a", T0)
+    store.add_papers(
+        [paper(1, categories=("cs.RO", "cs.LG"), abstract="A longer abstract.", pdf_url="https://x/1.pdf")],
+        "b",
+        T0,
+    )
+    store.add_papers([paper(1, upvotes=7, abstract="Short.")], "c", T0)
+    merged = store.paper("test:1")
+    assert merged.categories == ("cs.LG", "cs.RO")
+    assert merged.abstract == "A longer abstract."  # the fuller text wins
+    assert merged.pdf_url == "https://x/1.pdf"  # a missing field is filled
+    assert merged.upvotes == 7  # the newest report with upvotes
+    assert merged.sources == ("a", "b", "c")
+
+
+def test_same_source_twice_is_known_not_duplicated(store):
+    papers = parsed(*RSS)
+    assert store.add_papers(papers, "arxiv-cs-lg", T0) == (4, 0)
+    assert store.add_papers(papers, "arxiv-cs-lg", T0) == (0, 4)
+    assert store.count_papers() == 4
+    assert store.paper("arxiv:2403.20001").sources == ("arxiv-cs-lg",)
+
+
+# --- papers: ingestion order --------------------------------------------------------------
+
+
+def test_seq_increases_in_ingestion_order(store):
+    add_numbered(store, range(1, 4))
+    add_numbered(store, range(4, 8))
+    add_numbered(store, range(2, 5))  # known papers keep their place
+    seqs = [store.paper(f"test:{n}").seq for n in range(1, 8)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 7
+    assert store.max_seq() == seqs[-1]
+
+
+def test_papers_after_reads_in_order_across_batches(store):
+    add_numbered(store, range(1, 8))
+    seq = {n: store.paper(f"test:{n}").seq for n in range(1, 8)}
+
+    everything = list(store.papers_after(0, batch=2))
+    assert [p.key for p in everything] == [f"test:{n}" for n in range(1, 8)]
+    assert [p.seq for p in everything] == sorted(p.seq for p in everything)
+
+    window = list(store.papers_after(seq[2], upto=seq[6], batch=2))
+    assert [p.key for p in window] == ["test:3", "test:4", "test:5", "test:6"]
+    assert list(store.papers_after(seq[7], batch=2)) == []
+    assert list(store.papers_after(seq[3], upto=seq[3], batch=2)) == []
+
+
+def test_papers_after_stops_at_upto_even_when_more_arrive(store):
+    add_numbered(store, range(1, 4))
+    upto = store.max_seq()
+    add_numbered(store, range(4, 6))
+    assert [p.key for p in store.papers_after(0, upto, batch=2)] == ["test:1", "test:2", "test:3"]
+
+
+# --- subscribers --------------------------------------------------------------------------
+
+
+def test_sync_adds_updates_and_reports_unchanged(store):
+    assert store.sync_subscribers([sub("alice"), sub("bob")], T0) == {
+        "added": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "deactivated": 0,
+    }
+    later = T0 + timedelta(days=1)
+    counts = store.sync_subscribers([sub("alice"), sub("bob", keywords=("robot*",), max_papers=5)], later)
+    assert counts == {"added": 0, "updated": 1, "unchanged": 1, "deactivated": 0}
+    bob = store.subscriber("bob")
+    assert bob.subscriber.profile.keywords == ("robot*",)
+    assert bob.subscriber.max_papers == 5
+    assert bob.created_at == T0
+
+
+def test_sync_deactivates_missing_subscribers_and_keeps_their_history(store):
+    store.sync_subscribers([sub("alice"), sub("bob")], T0)
+    store.advance("bob", 17, T0)
+    counts = store.sync_subscribers([sub("alice")], T0)
+    assert counts["deactivated"] == 1
+    assert [s.subscriber.id for s in store.subscribers()] == ["alice"]
+    bob = store.subscriber("bob")
+    assert bob is not None and not bob.subscriber.active
+    assert bob.last_seq == 17  # the watermark survives
+    assert store.conn.execute("SELECT active FROM subscribers WHERE id = 'bob'").fetchone() == (0,)
+    # Listed again: back, with the same history.
+    assert store.sync_subscribers([sub("alice"), sub("bob")], T0)["updated"] == 1
+    assert store.subscriber("bob").subscriber.active
+    assert store.subscriber("bob").last_seq == 17
+
+
+def test_sync_never_resets_paused(store):
+    store.sync_subscribers([sub("alice")], T0)
+    assert store.set_paused("alice", True, T0)
+    assert store.sync_subscribers([sub("alice")], T0)["unchanged"] == 1
+    assert store.subscriber("alice").subscriber.paused
+    assert store.sync_subscribers([sub("alice", keywords=("rlhf",))], T0)["updated"] == 1
+    assert store.subscriber("alice").subscriber.paused
+
+
+def _listing_that_breaks() -> Iterator[Subscriber]:
+    yield sub("alice", keywords=("changed",))
+    yield sub("carol")
+    raise RuntimeError("YAML reader crashed")
+
+
+def _listing_with_a_bad_row() -> Iterator[Subscriber]:
+    yield sub("alice", keywords=("changed",))
+    yield sub("carol", max_papers=None)  # NOT NULL: the INSERT fails in the database
+
+
+@pytest.mark.parametrize(
+    ("listing", "error"),
+    [(_listing_that_breaks, RuntimeError), (_listing_with_a_bad_row, sqlite3.IntegrityError)],
+    ids=["iterator-raises", "insert-fails"],
+)
+def test_sync_is_all_or_nothing(store, listing, error):
+    store.sync_subscribers([sub("alice"), sub("bob")], T0)
+    before = subscriber_rows(store)
+    with pytest.raises(error):
+        store.sync_subscribers(listing(), T0 + timedelta(days=1))
+    assert subscriber_rows(store) == before  # alice not changed, carol not added, bob still active
+    assert not store.conn.in_transaction
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(store: Store) -> Store:
+    """A store with five papers and two subscribers."""
+    add_numbered(store, range(1, 6))
+    store.sync_subscribers([sub("alice"), sub("bob")], T0)
+    return store
+
+
+def items_for(store: Store, *numbers: int) -> list[DigestItem]:
+    return [DigestItem(store.paper(f"test:{n}"), 10 - n, (f"term{n}",), ()) for n in numbers]
+
+
+def new_digest(store: Store, sid: str, numbers: tuple[int, ...], msg: str, run_at: datetime = T0) -> int:
+    return store.create_digest(
+        sid,
+        items_for(store, *numbers),
+        n_matched=len(numbers) + 1,
+        seq_to=store.max_seq(),
+        run_at=run_at,
+        message_id=f"<{msg}@digestbot>",
+        channel="email",
+        destination=f"{sid}@example.org",
+    )
+
+
+def test_create_digest_records_digest_items_and_watermark(ledger):
+    digest_id = new_digest(ledger, "alice", (2, 1), "d1")
+    record = ledger.digest(digest_id)
+    assert record.status == "pending"
+    assert (record.n_papers, record.n_matched, record.attempts) == (2, 3, 0)
+    assert record.seq_to == ledger.max_seq()
+    assert record.created_at == T0
+    assert record.message_id == "<d1@digestbot>"
+    items = ledger.digest_items(digest_id)
+    assert [(i.paper.key, i.score, i.terms) for i in items] == [
+        ("test:2", 8, ("term2",)),
+        ("test:1", 9, ("term1",)),
+    ]
+    alice = ledger.subscriber("alice")
+    assert (alice.last_seq, alice.last_run_at) == (ledger.max_seq(), T0)
+    assert ledger.subscriber("bob").last_seq is None
+    assert ledger.pending_subscribers() == {"alice"}
+
+
+def test_same_paper_twice_for_one_subscriber_is_refused_whole(ledger):
+    new_digest(ledger, "alice", (1, 2), "d1")
+    add_numbered(ledger, range(6, 8))
+    watermark = ledger.subscriber("alice")
+    digests, items = count(ledger, "digests"), count(ledger, "digest_items")
+
+    later = T0 + timedelta(days=1)
+    with pytest.raises(sqlite3.IntegrityError):
+        new_digest(ledger, "alice", (6, 2), "d2", run_at=later)  # test:2 was already sent
+
+    assert (count(ledger, "digests"), count(ledger, "digest_items")) == (digests, items)
+    assert ledger.subscriber("alice") == watermark  # last_seq and last_run_at did not move
+    assert not ledger.conn.in_transaction
+    # Another subscriber may get the same paper.
+    assert ledger.digest_items(new_digest(ledger, "bob", (2,), "d3"))[0].paper.key == "test:2"
+
+
+def test_mark_sent(ledger):
+    digest_id = new_digest(ledger, "alice", (1,), "d1")
+    sent_at = T0 + timedelta(minutes=1)
+    ledger.mark_sent(digest_id, sent_at)
+    record = ledger.digest(digest_id)
+    assert (record.status, record.sent_at, record.attempts) == ("sent", sent_at, 1)
+    assert ledger.last_sent("alice").id == digest_id
+    assert ledger.delivered_count("alice") == 1
+    assert ledger.retryable_digests(None) == []
+
+
+def test_failed_attempt_with_retry_stays_pending(ledger):
+    digest_id = new_digest(ledger, "alice", (1,), "d1")
+    retry_at = T0 + timedelta(minutes=10)
+    ledger.mark_attempt_failed(digest_id, "451 try again later", retry_at)
+    record = ledger.digest(digest_id)
+    assert record.status == "pending"
+    assert record.next_attempt_at == retry_at
+    assert (record.attempts, record.last_error) == (1, "451 try again later")
+
+    assert ledger.retryable_digests(T0 + timedelta(minutes=5)) == []
+    assert [d.id for d in ledger.retryable_digests(retry_at)] == [digest_id]
+    assert [d.id for d in ledger.retryable_digests(retry_at + timedelta(hours=1))] == [digest_id]
+    assert [d.id for d in ledger.retryable_digests(None)] == [digest_id]
+
+
+def test_failed_attempt_without_retry_gives_up(ledger):
+    digest_id = new_digest(ledger, "alice", (1,), "d1")
+    ledger.mark_attempt_failed(digest_id, "550 no such user", None)
+    record = ledger.digest(digest_id)
+    assert (record.status, record.next_attempt_at, record.last_error) == ("failed", None, "550 no such user")
+    assert ledger.retryable_digests(None) == []
+    assert ledger.pending_subscribers() == set()
+    assert [d.id for d in ledger.digests(status="failed")] == [digest_id]
+
+
+def test_retryable_digests_respects_next_attempt_at(ledger):
+    fresh = new_digest(ledger, "alice", (1,), "d1")  # never tried: due at once
+    waiting = new_digest(ledger, "bob", (1,), "d2")
+    ledger.mark_attempt_failed(waiting, "timeout", T0 + timedelta(hours=1))
+    given_up = new_digest(ledger, "bob", (2,), "d3")
+    ledger.mark_attempt_failed(given_up, "refused", None)
+
+    assert [d.id for d in ledger.retryable_digests(T0)] == [fresh]
+    assert [d.id for d in ledger.retryable_digests(T0 + timedelta(hours=2))] == [fresh, waiting]
+    assert [d.id for d in ledger.retryable_digests(None)] == [fresh, waiting]
+
+
+# --- the database file --------------------------------------------------------------------
+
+
+def test_database_uses_wal(store, tmp_path):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    other = sqlite3.connect(tmp_path / "db.sqlite")  # WAL is a property of the file
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        other.close()
+
+
+def test_reopening_keeps_data(tmp_path):
+    with Store(tmp_path / "db.sqlite") as s:
+        s.add_papers(parsed(*HF), "hf-daily", T0)
+    with Store(tmp_path / "db.sqlite") as s:
+        assert s.count_papers() == 4
+        assert s.paper("arxiv:2403.20201").upvotes == 87
