@@ -363,6 +363,34 @@ def run(app: App, once: bool) -> None:
     raise SystemExit(run_forever(app.config, app.store, Env.from_environ()))
 
 
+# --- serve --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
+)
+@click.option("--port", default=8080, show_default=True, envvar="PORT", help="Port to listen on (env PORT).")
+@pass_app
+def serve(app: App, host: str, port: int) -> None:
+    """The HTTP app: /slack/commands (and /slack/events), /unsubscribe, /healthz.
+
+    With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
+    """
+    from .slack_app import SlackService, socket_mode_client
+    from .web import serve as serve_http
+
+    if app.verbose == 0:
+        logging.getLogger().setLevel(logging.INFO)
+    app.sync()
+    env = Env.from_environ()
+    if env.slack_app_token:
+        service = SlackService(app.config, env, app.db_path)
+        socket_mode_client(service, env).connect()
+        log.info("connected to Slack over Socket Mode")
+    serve_http(app.config, env, app.db_path, host, port)
+
+
 # --- status -------------------------------------------------------------------------------
 
 

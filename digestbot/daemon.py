@@ -53,6 +53,12 @@ def run_forever(config: Config, store: Store, env: Env) -> int:
         log.info("received %s: finishing the job in flight, then stopping", signal.Signals(signum).name)
         scheduler.shutdown(wait=False)
 
+    if env.slack_app_token:
+        from .slack_app import SlackService, socket_mode_client
+
+        socket_mode_client(SlackService(config, env, store.path), env).connect()
+        log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(

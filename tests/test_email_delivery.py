@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
 from click.testing import CliRunner, Result
 
 from digestbot.cli import cli
@@ -221,6 +222,38 @@ def test_digest_arrives_as_multipart_utf8_email(workdir, smtp_server):
     assert 'class="paper" style="' in html
 
 
+ZOE_TITLE = "Imitation Learning from Zoë: Schrödinger Bridges über Müller Manifolds"
+ZOE_SUBJECT = f"2 new papers for you: {ZOE_TITLE}"
+
+
+def _stdlib_keeps_subject(subject: str) -> bool:
+    """Whether Python's email package, folding as digestbot does (policy SMTP), keeps `subject`."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["Subject"] = subject
+    msg.set_content("x")
+    return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)["Subject"] == subject
+
+
+@pytest.mark.xfail(
+    condition=not _stdlib_keeps_subject(ZOE_SUBJECT),
+    strict=True,
+    reason="delivery/message.py build_email sets Subject through policy SMTP, whose folder (CPython"
+    " gh-144156, unfixed in 3.11) drops the space between two adjacent encoded words: the subject"
+    " arrives as '...from Zoë:Schrödinger Bridges...'",
+)
+def test_subject_keeps_the_spaces_between_non_ascii_words(workdir, smtp_server):
+    top = FeedPaper("2501.10005", ZOE_TITLE, "Imitation learning on curved spaces.")
+    second = FeedPaper("2501.10006", "Robot Demonstrations at Scale", "A dataset for imitation learning.")
+    setup(workdir, [top, second], ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    assert papers_in(mail.message) == ids(top, second)
+    assert mail.message["Subject"] == ZOE_SUBJECT
+
+
 def test_list_unsubscribe_header_when_a_mailto_is_configured(workdir, smtp_server):
     setup(workdir, [IMITATION], ALICE, email_yaml="unsubscribe_mailto: unsubscribe@example.org")
     workdir.use_smtp(smtp_server.url)
@@ -346,6 +379,46 @@ def test_server_that_refuses_then_accepts_delivers_exactly_once(workdir, smtp_se
     digestbot(workdir, "send", "--force")
     assert len(smtp_server.messages) == 1
     assert len(ledger(workdir)) == 1
+
+
+def test_one_refused_message_does_not_stop_the_rest_of_the_batch(workdir, smtp_server):
+    setup(workdir, [IMITATION, REASONING, GRAPHS], ALICE, BOB, DAVE)
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)
+
+    result = digestbot(workdir, "run", "--once", expect=1)
+
+    assert "Digests: 2 sent, 1 failed" in result.output
+    assert len(smtp_server.messages) == 2
+    [waiting] = [d for d in ledger(workdir) if d.status == "pending"]
+    assert smtp_server.to(f"{waiting.subscriber_id}@example.org") == []
+
+    digestbot(workdir, "send", "--force")
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
+        "alice@example.org",
+        "bob@example.org",
+        "dave@example.org",
+    ]
+    [late] = smtp_server.to(f"{waiting.subscriber_id}@example.org")
+    assert late.message["Message-ID"] == waiting.message_id
+
+
+def test_papers_arriving_while_a_digest_waits_come_in_the_next_one(workdir, smtp_server):
+    setup(workdir, [IMITATION], ALICE)
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)
+    digestbot(workdir, "run", "--once", expect=1)
+    [waiting] = ledger(workdir)
+
+    write_feed(workdir.path / "feed.xml", [IMITATION, IMITATION_2])
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")
+
+    first, second = smtp_server.messages
+    assert first.message["Message-ID"] == waiting.message_id
+    assert papers_in(first.message) == ids(IMITATION)
+    assert papers_in(second.message) == ids(IMITATION_2)
+    assert [d.status for d in ledger(workdir)] == ["sent", "sent"]
 
 
 def test_unreachable_server_keeps_the_digest_until_it_can_be_delivered(workdir, smtp_server, closed_smtp_url):

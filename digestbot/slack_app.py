@@ -1,0 +1,109 @@
+"""Slack's ways in: the slash-command service shared by the HTTP endpoint and Socket Mode.
+
+Requests reach `SlackService.command` only after their signature was verified (HTTP, in
+web.py) or over the authenticated Socket Mode connection. Replies are ephemeral. A preview can
+take longer than Slack's 3-second limit: it is acknowledged at once and the digest is posted
+afterwards through the command's response_url.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from slack_sdk import WebClient
+from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.webhook import WebhookClient
+
+from .config import Config, Env
+from .digest import DigestRunner
+from .slack_commands import CommandContext, CommandHandler, Reply
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SlackService:
+    """Runs /digest commands against the database; one Store per call (calls come from threads)."""
+
+    def __init__(self, config: Config, env: Env, db_path: Path, workers: int = 2):
+        self.config = config
+        self.env = env
+        self.db_path = db_path
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-later")
+
+    def command(self, form: dict[str, str]) -> dict:
+        """A verified slash-command payload in; the ephemeral response body out."""
+        ctx = CommandContext(
+            user_id=form.get("user_id", ""),
+            channel_id=form.get("channel_id", ""),
+            channel_name=form.get("channel_name", ""),
+            response_url=form.get("response_url") or None,
+        )
+        with Store(self.db_path) as store:
+            reply = CommandHandler(store, self.config, self.env, preview=self.preview).handle(
+                ctx, form.get("text", "")
+            )
+        log.info(
+            "/digest %s from %s in %s",
+            (form.get("text") or "help").split(" ", 1)[0],
+            ctx.user_id,
+            ctx.channel_id,
+        )
+        if reply.later is not None and ctx.response_url:
+            self.executor.submit(self._run_later, reply, ctx.response_url)
+        return response_body(reply)
+
+    def preview(self, subscriber_id: str) -> Reply:
+        """The digest the subscriber would get now, as Block Kit (the first message of it)."""
+        with Store(self.db_path) as store:
+            runner = DigestRunner(store, self.config, self.env)
+            digest = runner.preview(subscriber_id)
+            if digest is None or not digest.matches:
+                return Reply("No new matching papers since your last digest: nothing would be sent now.")
+            messages = runner.renderer.slack(digest)
+        first = messages[0]
+        note = f" (showing part 1 of {len(messages)})" if len(messages) > 1 else ""
+        return Reply("Preview of your next digest" + note + ": " + first["text"], blocks=first["blocks"])
+
+    def _run_later(self, reply: Reply, response_url: str) -> None:
+        try:
+            result = reply.later() if reply.later else reply
+        except Exception as e:  # the user must hear something rather than wait forever
+            log.exception("slash command follow-up failed")
+            result = Reply(f"Sorry, that failed: {type(e).__name__}.")
+        try:
+            WebhookClient(response_url, timeout=15).send_dict(response_body(result))
+        except Exception:
+            log.exception("could not post to response_url")
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def response_body(reply: Reply) -> dict:
+    body: dict = {"response_type": "ephemeral", "text": reply.text}
+    if reply.blocks:
+        body["blocks"] = reply.blocks
+    return body
+
+
+def socket_mode_client(service: SlackService, env: Env) -> SocketModeClient:
+    """A Socket Mode connection (no public URL needed) that answers /digest commands."""
+    web = WebClient(token=env.slack_bot_token, base_url=_base(env.slack_api_url))
+    client = SocketModeClient(app_token=env.slack_app_token or "", web_client=web)
+
+    def listener(client: SocketModeClient, req: SocketModeRequest) -> None:
+        payload = service.command(req.payload) if req.type == "slash_commands" else None
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=payload))
+
+    client.socket_mode_request_listeners.append(listener)
+    return client
+
+
+def _base(url: str | None) -> str:
+    url = url or WebClient.BASE_URL
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,247 @@
+"""The HTTP app (WSGI, served by waitress): Slack endpoints, one-click unsubscribe, health.
+
+- `POST /slack/commands`: the v0 signature (HMAC-SHA256 over `v0:timestamp:body` with
+  SLACK_SIGNING_SECRET, compared in constant time, timestamps older than 5 minutes refused) is
+  checked on the raw body before anything is parsed or stored: 401 otherwise.
+- `POST /slack/events`: the same check; answers Slack's url_verification challenge.
+- `GET /unsubscribe?t=TOKEN` shows a confirmation page and changes nothing (mail scanners
+  follow links); `POST` (the button, or RFC 8058 one-click from the mail client) pauses that
+  subscriber. A forged or altered token gets 400 and changes nothing.
+- `GET /healthz`: 200 when the database answers.
+Malformed requests get 4xx, never a traceback; bodies are limited in size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from html import escape
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from slack_sdk.signature import SignatureVerifier
+
+from .config import Config, Env
+from .links import read_token
+from .slack_app import SlackService
+from .store import Store
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+StartResponse = Callable[[str, list[tuple[str, str]]], object]
+
+
+class HttpError(Exception):
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class WebApp:
+    """The WSGI application. One per process; it opens a Store per request."""
+
+    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.env = env
+        self.db_path = db_path
+        self.slack = SlackService(config, env, db_path)
+        self.verifier = (
+            SignatureVerifier(env.slack_signing_secret, clock=_Clock(clock))
+            if env.slack_signing_secret
+            else None
+        )
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        try:
+            status, headers, body = self.route(method, path, environ)
+        except HttpError as e:
+            status, headers, body = (
+                e.status,
+                [("Content-Type", "text/plain; charset=utf-8")],
+                e.message.encode(),
+            )
+        except Exception:
+            log.exception("error handling %s %s", method, path)
+            status, headers, body = (
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                b"internal error",
+            )
+        if status[:1] in "45":
+            log.info("%s %s -> %s", method, path, status)
+        headers = [*headers, ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+        start_response(status, headers)
+        return [body]
+
+    def route(self, method: str, path: str, environ: dict) -> tuple[str, list, bytes]:
+        routes = {
+            ("POST", "/slack/commands"): self.slack_command,
+            ("POST", "/slack/events"): self.slack_event,
+            ("GET", "/unsubscribe"): self.unsubscribe_page,
+            ("POST", "/unsubscribe"): self.unsubscribe,
+            ("GET", "/healthz"): self.health,
+            ("HEAD", "/healthz"): self.health,
+        }
+        handler = routes.get((method, path))
+        if handler is None:
+            if any(p == path for _, p in routes):
+                raise HttpError("405 Method Not Allowed", "method not allowed")
+            raise HttpError("404 Not Found", "not found")
+        return handler(environ)
+
+    # --- Slack ----------------------------------------------------------------------------
+
+    def _verified_body(self, environ: dict) -> bytes:
+        body = read_body(environ)
+        if self.verifier is None:
+            raise HttpError(
+                "503 Service Unavailable", "Slack is not configured (SLACK_SIGNING_SECRET is not set)"
+            )
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not (timestamp and signature and self.verifier.is_valid(body, timestamp, signature)):
+            raise HttpError("401 Unauthorized", "invalid request signature")
+        return body
+
+    def slack_command(self, environ: dict) -> tuple[str, list, bytes]:
+        if not environ.get("HTTP_X_SLACK_SIGNATURE") and _is_ssl_check(environ):
+            return "200 OK", [("Content-Type", "text/plain")], b""
+        body = self._verified_body(environ)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        if form.get("ssl_check") == "1":
+            return "200 OK", [("Content-Type", "text/plain")], b""
+        if "user_id" not in form:
+            raise HttpError("400 Bad Request", "not a slash command payload")
+        return _json(self.slack.command(form))
+
+    def slack_event(self, environ: dict) -> tuple[str, list, bytes]:
+        body = self._verified_body(environ)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise HttpError("400 Bad Request", "expected JSON") from None
+        if isinstance(event, dict) and event.get("type") == "url_verification":
+            return _json({"challenge": str(event.get("challenge", ""))})
+        return "200 OK", [("Content-Type", "text/plain")], b""
+
+    # --- unsubscribe ----------------------------------------------------------------------
+
+    def _subscriber_from_token(self, token: str) -> str:
+        sid = read_token(token, self.env.secret) if token and self.env.secret else None
+        if sid is None:
+            raise HttpError("400 Bad Request", "This unsubscribe link is not valid.")
+        return sid
+
+    def unsubscribe_page(self, environ: dict) -> tuple[str, list, bytes]:
+        token = _query(environ).get("t", "")
+        self._subscriber_from_token(token)
+        return _page(
+            "Unsubscribe from paper digests?",
+            '<p>Click the button to stop receiving this paper digest.</p><form method="post" action="unsubscribe?t='
+            + escape(token, quote=True)
+            + '"><button type="submit">Unsubscribe</button></form>',
+        )
+
+    def unsubscribe(self, environ: dict) -> tuple[str, list, bytes]:
+        body = read_body(environ)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        token = _query(environ).get("t") or form.get("t", "")
+        sid = self._subscriber_from_token(token)
+        with Store(self.db_path) as store:
+            # Whether or not the subscriber still exists, the answer is the same: it reveals nothing.
+            if store.set_paused(sid, True):
+                log.info("unsubscribed %s by one-click link", sid)
+        return _page("Unsubscribed", "<p>You will not receive this paper digest any more.</p>")
+
+    # --- health ---------------------------------------------------------------------------
+
+    def health(self, environ: dict) -> tuple[str, list, bytes]:
+        try:
+            with Store(self.db_path) as store:
+                ok = store.ping()
+        except Exception as e:
+            log.warning("health check: database error: %s", e)
+            ok = False
+        if not ok:
+            return _json({"status": "error", "database": "unreachable"}, "503 Service Unavailable")
+        return _json({"status": "ok"})
+
+    def close(self) -> None:
+        self.slack.close()
+
+
+class _Clock:
+    """slack-sdk's SignatureVerifier takes a clock object with a now() method."""
+
+    def __init__(self, fn: Callable[[], float]):
+        self.fn = fn
+
+    def now(self) -> float:
+        return self.fn()
+
+
+def read_body(environ: dict) -> bytes:
+    """The request body, refusing anything over MAX_BODY (413) before reading it all."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise HttpError("400 Bad Request", "bad Content-Length") from None
+    if length > MAX_BODY:
+        raise HttpError("413 Payload Too Large", "request body too large")
+    stream = environ.get("wsgi.input")
+    return stream.read(length) if stream is not None and length > 0 else b""
+
+
+def _is_ssl_check(environ: dict) -> bool:
+    # Slack's ssl_check probe is the one unsigned request: answer it without touching anything.
+    body = read_body(environ)
+    environ["wsgi.input"] = _Replay(body)
+    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
+
+
+class _Replay:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def read(self, n: int = -1) -> bytes:
+        out, self.data = (self.data, b"") if n < 0 else (self.data[:n], self.data[n:])
+        return out
+
+
+def _query(environ: dict) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def _json(data: dict, status: str = "200 OK") -> tuple[str, list, bytes]:
+    return status, [("Content-Type", "application/json; charset=utf-8")], json.dumps(data).encode()
+
+
+def _page(title: str, body_html: str) -> tuple[str, list, bytes]:
+    html = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head>"
+        '<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto; padding: 0 1em">'
+        f"<h1>{escape(title)}</h1>{body_html}</body></html>"
+    )
+    return "200 OK", [("Content-Type", "text/html; charset=utf-8")], html.encode()
+
+
+def serve(config: Config, env: Env, db_path: Path, host: str, port: int) -> None:
+    """Serve the app with waitress (a production WSGI server) until interrupted."""
+    import waitress
+
+    app = WebApp(config, env, db_path)
+    log.info("serving on http://%s:%d (Slack commands at /slack/commands)", host, port)
+    try:
+        waitress.serve(
+            app, host=host, port=port, threads=4, max_request_body_size=MAX_BODY, expose_tracebacks=False
+        )
+    finally:
+        app.close()
