@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import pytest
 from click.testing import CliRunner, Result
 
 from digestbot.cli import cli
@@ -234,13 +233,6 @@ def _stdlib_keeps_subject(subject: str) -> bool:
     return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)["Subject"] == subject
 
 
-@pytest.mark.xfail(
-    condition=not _stdlib_keeps_subject(ZOE_SUBJECT),
-    strict=True,
-    reason="delivery/message.py build_email sets Subject through policy SMTP, whose folder (CPython"
-    " gh-144156, unfixed in 3.11) drops the space between two adjacent encoded words: the subject"
-    " arrives as '...from Zoë:Schrödinger Bridges...'",
-)
 def test_subject_keeps_the_spaces_between_non_ascii_words(workdir, smtp_server):
     top = FeedPaper("2501.10005", ZOE_TITLE, "Imitation learning on curved spaces.")
     second = FeedPaper("2501.10006", "Robot Demonstrations at Scale", "A dataset for imitation learning.")

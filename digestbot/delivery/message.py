@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
@@ -18,6 +19,16 @@ def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "digestbot.localhost"
     who = re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
+
+
+def _set_subject(msg: EmailMessage, subject: str) -> None:
+    if subject.isascii():
+        msg["Subject"] = subject
+        return
+    # Python's folder (before the gh-144156 fix) drops the space between two adjacent encoded
+    # words ("Zoë: Schrödinger" arrives as "Zoë:Schrödinger"); the older Header encoder keeps
+    # spaces inside the encoded words, so encode it ourselves and store it as is.
+    msg.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep=msg.policy.linesep))
 
 
 def build_email(
@@ -38,7 +49,7 @@ def build_email(
     msg = EmailMessage(policy=SMTP)
     msg["From"] = one_line(sender)
     msg["To"] = one_line(to)
-    msg["Subject"] = one_line(parts.subject) or "Your paper digest"
+    _set_subject(msg, one_line(parts.subject) or "Your paper digest")
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
