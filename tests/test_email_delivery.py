@@ -225,14 +225,6 @@ ZOE_TITLE = "Imitation Learning from Zoë: Schrödinger Bridges über Müller Ma
 ZOE_SUBJECT = f"2 new papers for you: {ZOE_TITLE}"
 
 
-def _stdlib_keeps_subject(subject: str) -> bool:
-    """Whether Python's email package, folding as digestbot does (policy SMTP), keeps `subject`."""
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["Subject"] = subject
-    msg.set_content("x")
-    return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)["Subject"] == subject
-
-
 def test_subject_keeps_the_spaces_between_non_ascii_words(workdir, smtp_server):
     top = FeedPaper("2501.10005", ZOE_TITLE, "Imitation learning on curved spaces.")
     second = FeedPaper("2501.10006", "Robot Demonstrations at Scale", "A dataset for imitation learning.")
