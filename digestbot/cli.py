@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .collect import SourceOutcome, fetch_all
+from .collect import SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
 from .digest import DigestRunner, Outcome
+from .lock import LockHeld, sender_lock
 from .schedule import get_timezone, next_run, parse_schedule
 from .sources import HttpClient
 from .store import Store, now_utc
@@ -210,7 +211,8 @@ def _source_line(o: SourceOutcome) -> str:
     if o.not_modified:
         return f"  {o.name}: not modified since the last fetch"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
-    return f"  {o.name}: {o.new} new, {o.known} already known{skipped}"
+    caught = f" ({o.caught_up} caught up from missed days)" if o.caught_up else ""
+    return f"  {o.name}: {o.new} new{caught}, {o.known} already known{skipped}"
 
 
 @cli.command()
@@ -233,7 +235,25 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
 # --- send / preview -----------------------------------------------------------------------
 
 
+SENDER_WAIT = 30.0  # seconds `send` waits for another sender (the worker's dispatch) to finish
+
+
 def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+    if dry_run:
+        return _send_locked(app, only, force, dry_run)
+    lock = sender_lock(app.db_path)
+    try:
+        lock.acquire(wait=SENDER_WAIT)
+    except LockHeld as e:
+        click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
+        raise SystemExit(EXIT_FAILURES) from None
+    try:
+        return _send_locked(app, only, force, dry_run)
+    finally:
+        lock.release()
+
+
+def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
     runner = DigestRunner(app.store, app.config, Env.from_environ())
     progress = _progress(None, "Sending")
 
@@ -405,7 +425,7 @@ def status(app: App) -> None:
     console = Console(highlight=False, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
 
     t = Table(title="Sources", title_justify="left")
-    for col in ("source", "type", "last fetch", "last ok", "last new", "failures", "last error"):
+    for col in ("source", "type", "last fetch", "last ok", "last new", "failures", "health", "last error"):
         t.add_column(col)
     configured = {s.name for s in app.config.sources}
     stored = {r["name"]: r for r in store.sources()}
@@ -418,6 +438,7 @@ def status(app: App) -> None:
             _ago(r.get("last_ok_at"), now) or "never",
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
+            (source_health(cfg, r, now) or "ok") if (cfg := app.config.source(name)) and r else "",
             r.get("last_error") or "",
         )
     console.print(t)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
-from .config import SourceConfig
+from .config import DEFAULT_URLS, SourceConfig
+from .models import Paper
 from .sources import FetchResult, HttpClient, SourceError, fetch_source
-from .store import Store, now_utc
+from .sources.arxiv import api_params, catch_up_query, categories_of, missed_days, parse_arxiv_api
+from .sources.http import FetchError
+from .store import Store, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ class SourceOutcome:
     not_modified: bool = False
     error: str | None = None
     seconds: float = 0.0
+    caught_up: int = 0
 
     @property
     def ok(self) -> bool:
@@ -48,32 +52,150 @@ def fetch_one(
             last_modified=state.get("last_modified") if same_place else None,
         )
         new, known = store.add_papers(result.papers, source.name, now)
+        announced, caught_up = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
         return _failed(store, source, now, str(e), started)
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
         log.debug("unexpected error in source %s", source.name, exc_info=True)
         return _failed(store, source, now, f"unexpected error: {type(e).__name__}: {e}", started)
     store.record_fetch_ok(
-        source.name, source.type, source.location, now, new, known,
-        result.etag, result.last_modified, changed=bool(new),
-    )  # fmt: skip
+        source.name,
+        source.type,
+        source.location,
+        now,
+        new + caught_up,
+        known,
+        result.etag,
+        result.last_modified,
+        changed=bool(new or caught_up),
+        announced=announced,
+    )
     outcome = SourceOutcome(
-        source.name, new, known, len(result.skipped), result.not_modified, None, time.monotonic() - started
+        source.name,
+        new + caught_up,
+        known,
+        len(result.skipped),
+        result.not_modified,
+        seconds=time.monotonic() - started,
+        caught_up=caught_up,
     )
     for reason in result.skipped:
         log.debug("source %s: skipped %s", source.name, reason)
+    health = source_health(source, store.source_state(source.name), now)
+    if health:
+        log.warning("source %s is %s", source.name, health)
     log.info(
         "fetched %s: %s (%.1fs)",
         source.name,
-        "not modified" if result.not_modified else f"{new} new, {known} known, {len(result.skipped)} skipped",
+        "not modified"
+        if result.not_modified
+        else f"{new} new, {known} known, {len(result.skipped)} skipped"
+        + (f", {caught_up} caught up from missed days" if caught_up else ""),
         outcome.seconds,
     )
     return outcome
 
 
+FAILING_AFTER = 3  # failed fetches in a row before a source is reported as failing
+# Working days without a new paper before a source counts as stale. arXiv and Hugging Face
+# publish every working day; a generic feed (a blog, a journal) may rest for a while.
+STALE_WORKING_DAYS = {"arxiv_rss": 2, "arxiv_api": 5, "hf_daily": 2, "rss": 15}
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Monday-to-Friday days after `start`'s day, up to and including `end`'s day."""
+    days, day = 0, start.date() + timedelta(days=1)
+    while day <= end.date():
+        days += day.weekday() < 5
+        day += timedelta(days=1)
+    return days
+
+
+def source_health(source: SourceConfig, state: dict, now: datetime) -> str | None:
+    """Why a source needs a look (keeps failing, or stopped bringing papers), or None if fine.
+
+    Weekends and an empty feed now and then are normal: only working days count.
+    """
+    failures = state.get("failures") or 0
+    if failures >= FAILING_AFTER:
+        return f"failing: {failures} fetches in a row ({state.get('last_error')})"
+    last_change = parse_ts(state.get("last_change_at")) or parse_ts(state.get("last_ok_at"))
+    if last_change is None or state.get("last_ok_at") is None:
+        return None
+    idle = working_days_between(last_change, now)
+    if (
+        idle >= STALE_WORKING_DAYS.get(source.type, 15)
+        and (now - last_change).total_seconds() > 2 * source.every
+    ):
+        return f"stale: no new papers for {idle} working days"
+    return None
+
+
+CATCH_UP_PAGE = 500
+CATCH_UP_MAX_PAGES = 20
+
+
+def _catch_up(
+    store: Store, source: SourceConfig, client: HttpClient, state: dict, result: FetchResult, now: datetime
+) -> tuple[str | None, int]:
+    """Fill announcement days an arXiv listing skipped while the bot was down, from the API.
+
+    rss.arxiv.org only ever shows the latest day. When the day it shows now is more than one
+    working day after the last one seen, the papers in between are fetched from the export API
+    (same categories, by submission date). Returns (announcement day to record, papers added);
+    if the catch-up fails, the old day stays recorded so the next fetch tries again.
+    """
+    announced = result.announced.isoformat() if result.announced else None
+    previous = state.get("last_announced")
+    if source.type != "arxiv_rss" or not source.url or not announced or not previous:
+        return announced, 0
+    gap = missed_days(date.fromisoformat(previous), result.announced)
+    categories = categories_of(source.url)
+    if not gap or not categories:
+        return announced, 0
+    query = catch_up_query(categories, date.fromisoformat(previous), result.announced)
+    api = replace(
+        source,
+        type="arxiv_api",
+        url=DEFAULT_URLS["arxiv_api"],
+        path=None,
+        query=query,
+        max_results=CATCH_UP_PAGE,
+    )
+    log.info(
+        "source %s: %d announcement day(s) missed (%s): catching up from the arXiv API",
+        source.name,
+        len(gap),
+        ", ".join(map(str, gap)),
+    )
+    added = 0
+    try:
+        for page in range(CATCH_UP_MAX_PAGES):
+            fetched = client.get(api.url or "", params=api_params(api, page * CATCH_UP_PAGE, "ascending"))
+            papers = parse_arxiv_api(api, fetched).papers
+            new, _ = store.add_papers([p_with_source(p, source.name) for p in papers], source.name, now)
+            added += new
+            if len(papers) < CATCH_UP_PAGE:
+                break
+    except (FetchError, SourceError) as e:
+        log.warning(
+            "source %s: catch-up from the arXiv API failed (will retry next fetch): %s", source.name, e
+        )
+        return previous, added
+    log.info("source %s: caught up %d paper(s) from the missed days", source.name, added)
+    return announced, added
+
+
+def p_with_source(paper: Paper, name: str) -> Paper:
+    return replace(paper, sources=(name,))
+
+
 def _failed(store: Store, source: SourceConfig, now: datetime, error: str, started: float) -> SourceOutcome:
     store.record_fetch_error(source.name, source.type, source.location, now, error)
     log.warning("source %s failed: %s", source.name, error)
+    health = source_health(source, store.source_state(source.name), now)
+    if health:
+        log.error("source %s is %s", source.name, health)
     return SourceOutcome(source.name, error=error, seconds=time.monotonic() - started)
 
 

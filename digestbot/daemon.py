@@ -1,69 +1,223 @@
-"""The long-running worker: APScheduler jobs that fetch sources and dispatch due digests."""
+"""The long-running worker (`digestbot run`): APScheduler jobs that fetch and dispatch.
+
+- Each source is fetched on its own `every:`.
+- A dispatch job runs every minute: it re-reads the YAML if it changed (or on SIGHUP), and when
+  a digest is due it first fetches the sources whose last fetch is older than their interval,
+  so the morning digest carries the morning's papers; then it sends what is due and retries
+  what waits. Missed slots after downtime coalesce into one digest per subscriber.
+- Jobs run one at a time on a single thread, so the worker never overlaps with itself; other
+  processes (`digestbot send`) are kept out by the sender lock.
+- SIGTERM/SIGINT: no new work is started, the digest in flight is finished, exit 0.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
-from datetime import timedelta
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .collect import fetch_one
-from .config import Config, Env
-from .digest import DigestRunner
+from .collect import SourceOutcome, fetch_one
+from .config import Config, ConfigError, Env, SourceConfig, load_config
+from .digest import DigestRunner, Outcome
+from .lock import LockHeld, runner_lock, sender_lock
+from .render import Renderer
 from .sources import HttpClient
-from .store import Store, now_utc
+from .store import Store, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 DISPATCH_EVERY = timedelta(minutes=1)
 
 
-def run_forever(config: Config, store: Store, env: Env) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
-    # One worker thread: jobs never overlap, so the SQLite connection is never shared at once.
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
-    client = HttpClient()
-    runner = DigestRunner(store, config, env)
-    start = now_utc()
-    for source in config.sources:
+class Worker:
+    """The worker's state and its two jobs; `dispatch` and `fetch` can be called directly (tests)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        env: Env,
+        clock: Callable[[], datetime] = now_utc,
+        client: HttpClient | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.env = env
+        self.clock = clock
+        self.client = client or HttpClient()
+        self.runner = DigestRunner(store, config, env, clock=clock)
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self._config_mtime = _mtime(config.path)
+        self.on_reload: Callable[[Config], None] | None = None
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def fetch(self, name: str) -> SourceOutcome | None:
+        source = self.config.source(name)
+        if source is None or self.stopping.is_set():
+            return None
+        return fetch_one(self.store, source, self.client, self.clock())
+
+    def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
+        """Fetch the sources whose last fetch is older than their interval."""
+        return [
+            fetch_one(self.store, s, self.client, now) for s in self.config.sources if self._stale(s, now)
+        ]
+
+    def _stale(self, source: SourceConfig, now: datetime) -> bool:
+        last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
+        return last is None or (now - last).total_seconds() >= source.every
+
+    def dispatch(self) -> list[Outcome]:
+        """Send what is due now (fetching stale sources first); skip if another sender runs."""
+        if self.stopping.is_set():
+            return []
+        self.maybe_reload()
+        lock = sender_lock(self.store.path)
+        try:
+            lock.acquire(wait=0)
+        except LockHeld as e:
+            log.info("dispatch skipped this time: %s", e)
+            return []
+        try:
+            now = self.clock()
+            if not self.runner.has_work(now):
+                return []
+            self.fetch_stale(now)
+            return self.runner.run(should_stop=self.stopping.is_set)
+        finally:
+            lock.release()
+
+    # --- configuration --------------------------------------------------------------------
+
+    def maybe_reload(self) -> bool:
+        """Re-read the YAML if it changed or SIGHUP asked; a broken edit keeps the old config."""
+        mtime = _mtime(self.config.path)
+        if not self.reload_requested.is_set() and mtime == self._config_mtime:
+            return False
+        self.reload_requested.clear()
+        self._config_mtime = mtime
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as e:
+            log.error(
+                "%s changed but has problems; still running the previous config:\n%s", self.config.path, e
+            )
+            return False
+        self.apply(config)
+        return True
+
+    def apply(self, config: Config) -> None:
+        counts = self.store.sync_subscribers(config.subscribers)
+        self.config = config
+        self.runner.config = config
+        self.runner.renderer = Renderer(config.templates)
+        self.runner.deliverer.config = config
+        self.runner.deliverer.renderer = self.runner.renderer
+        log.info(
+            "reloaded %s: %d source(s), subscribers %s",
+            config.path,
+            len(config.sources),
+            ", ".join(f"{n} {k}" for k, n in counts.items()),
+        )
+        if self.on_reload:
+            self.on_reload(config)
+
+    # --- running --------------------------------------------------------------------------
+
+    def run_forever(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+        try:
+            holder = runner_lock(self.store.path)
+            holder.acquire(wait=0)
+        except LockHeld as e:
+            log.error("not starting: %s", e)
+            return 1
+        executor = ThreadPoolExecutor(1)  # one job at a time: no overlap, one SQLite user
+        scheduler = BlockingScheduler(executors={"default": executor}, timezone="UTC")
+        self._schedule_fetches(scheduler, self.config)
+        self.on_reload = lambda config: self._schedule_fetches(scheduler, config)
         scheduler.add_job(
-            fetch_one,
+            self.dispatch,
             "interval",
-            seconds=source.every,
-            args=(store, source, client),
-            id=f"fetch:{source.name}",
-            next_run_time=start,
+            seconds=DISPATCH_EVERY.total_seconds(),
+            id="dispatch",
+            next_run_time=now_utc() + timedelta(seconds=2),
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
         )
-    scheduler.add_job(
-        runner.run,
-        "interval",
-        seconds=DISPATCH_EVERY.total_seconds(),
-        id="dispatch",
-        next_run_time=start + timedelta(seconds=5),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-    )
+        self._install_signals(scheduler)
+        self._start_socket_mode()
+        log.info(
+            "digestbot running: %d source(s), %d subscriber(s), database %s",
+            len(self.config.sources),
+            len(self.store.subscribers()),
+            self.store.path,
+        )
+        try:
+            scheduler.start()
+        finally:
+            executor.shutdown(wait=True)  # let the job in flight finish
+            holder.release()
+        log.info("stopped")
+        return 0
 
-    def stop(signum, _frame) -> None:
-        log.info("received %s: finishing the job in flight, then stopping", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+    def _schedule_fetches(self, scheduler: BlockingScheduler, config: Config) -> None:
+        for job in scheduler.get_jobs():
+            if job.id.startswith("fetch:"):
+                job.remove()
+        start = now_utc()
+        for source in config.sources:
+            last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
+            first = start if last is None else max(start, last + timedelta(seconds=source.every))
+            scheduler.add_job(
+                self.fetch,
+                "interval",
+                seconds=source.every,
+                args=(source.name,),
+                id=f"fetch:{source.name}",
+                next_run_time=first,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
 
-    if env.slack_app_token:
+    def _install_signals(self, scheduler: BlockingScheduler) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            scheduler.shutdown(wait=False)
+
+        def reload(_signum: int, _frame: object) -> None:
+            log.info("received SIGHUP: the config will be re-read at the next dispatch")
+            self.reload_requested.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _start_socket_mode(self) -> None:
+        if not self.env.slack_app_token:
+            return
         from .slack_app import SlackService, socket_mode_client
 
-        socket_mode_client(SlackService(config, env, store.path), env).connect()
+        socket_mode_client(SlackService(self.config, self.env, self.store.path), self.env).connect()
         log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info(
-        "digestbot running: %d source(s), %d subscriber(s)", len(config.sources), len(config.subscribers)
-    )
-    scheduler.start()
-    log.info("stopped")
-    return 0
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def run_forever(config: Config, store: Store, env: Env) -> int:
+    return Worker(config, store, env).run_forever()

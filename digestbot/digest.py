@@ -209,6 +209,10 @@ class DigestRunner:
                 out.append(state)
         return out
 
+    def has_work(self, now: datetime) -> bool:
+        """Whether a run now would send anything: a retry whose wait is over, or someone due."""
+        return bool(self.store.retryable_digests(now)) or bool(self.due(now))
+
     def select(self, states: list[SubscriberState], now: datetime) -> Selection:
         """Match every paper new to any of these subscribers, once, against all their profiles."""
         seq_to = self.store.max_seq()
@@ -248,8 +252,13 @@ class DigestRunner:
         force: bool = False,
         dry_run: bool = False,
         on_done: Callable[[Outcome], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> list[Outcome]:
-        """Retry digests whose wait is over, then build and send the ones that are due."""
+        """Retry digests whose wait is over, then build and send the ones that are due.
+
+        `should_stop` is asked before each digest: a stopping worker finishes the digest in
+        flight and leaves the rest for its next start (they are still due then).
+        """
         now = self.clock()
         outcomes: list[Outcome] = []
 
@@ -262,11 +271,15 @@ class DigestRunner:
         try:
             if not dry_run:
                 for record in self.store.retryable_digests(None if force else now):
+                    if should_stop():
+                        return outcomes
                     if not only or record.subscriber_id in only:
                         done(self._retry(record.id))
             states = self.due(now, only, force)
             selection = self.select(states, now)
             for state in states:
+                if should_stop():
+                    return outcomes
                 done(self._build_and_send(state, selection, now, dry_run))
         finally:
             self.deliverer.close()

@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_error TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     last_new INTEGER,
-    last_known INTEGER
+    last_known INTEGER,
+    last_announced TEXT
 );
 CREATE TABLE IF NOT EXISTS subscribers (
     id TEXT PRIMARY KEY,
@@ -110,6 +111,14 @@ CREATE TABLE IF NOT EXISTS digest_items (
     UNIQUE (subscriber_id, paper_seq)
 );
 """
+
+
+# Columns added after a table was first released: (table, column, definition). Databases made
+# by an older version get them on open.
+_ADDED_COLUMNS = [
+    ("digests", "parts_sent", "INTEGER NOT NULL DEFAULT 0"),
+    ("sources", "last_announced", "TEXT"),
+]
 
 
 def now_utc() -> datetime:
@@ -194,6 +203,10 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
+            for table, column, definition in _ADDED_COLUMNS:
+                have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             self.conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -333,6 +346,7 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         changed: bool,
+        announced: str | None = None,
     ) -> None:
         state = self.source_state(name)
         self._upsert_source(
@@ -349,6 +363,7 @@ class Store:
                 "failures": 0,
                 "last_new": new,
                 "last_known": known,
+                "last_announced": max(filter(None, [announced, state.get("last_announced")]), default=None),
             }
         )
 

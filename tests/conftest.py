@@ -5,15 +5,23 @@ parsed message), and can make it refuse the next N messages with a temporary 451
 
 `workdir` is a fresh folder the test runs in (chdir), with its own outbox and database, a
 `subscriptions.yaml` the test writes, and no SMTP URL leaking in from the real environment.
+
+`slack_api` is a local HTTP server standing in for the Slack Web API (point
+DIGESTBOT_SLACK_API_URL at `slack_api.url`): it records every request and answers `ok`, or
+what the test scripted (an error, HTTP 429 with Retry-After).
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import http.server
+import json
 import socket
 import textwrap
 import threading
+import time
+import urllib.parse
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -221,3 +229,159 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workdir:
     monkeypatch.setenv("DIGESTBOT_OUTBOX", str(outbox))
     monkeypatch.chdir(root)
     return Workdir(root, outbox, monkeypatch)
+
+
+# --- a stand-in for the Slack Web API -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One request that reached the stand-in: `method` is the last path segment
+    (`chat.postMessage`), `body` the JSON or form body merged over the query string."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: dict
+    raw: bytes
+    at: float  # time.monotonic() on arrival
+
+
+@dataclass(frozen=True)
+class SlackAnswer:
+    status: int = 200
+    body: dict | None = None  # None: the default answer for the method
+    headers: dict[str, str] = field(default_factory=dict)
+    when: dict | None = None  # only for a request whose body holds these items
+
+    def applies(self, body: dict) -> bool:
+        return not self.when or all(body.get(k) == v for k, v in self.when.items())
+
+
+class SlackApi:
+    """What `slack_api` yields: a local HTTP server answering like the Slack Web API.
+
+    Every request is recorded. By default a method answers `{"ok": true, ...}` (conversations.open
+    with the DM channel `D123`, chat.postMessage with a `ts`); `answer`, `fail` and `rate_limit`
+    queue scripted answers, used in order, one per request to that method. Any path answers, so
+    the same server can also stand in for a slash command's response_url.
+    """
+
+    DM_CHANNEL = "D123"
+
+    def __init__(self, server: http.server.ThreadingHTTPServer):
+        self._server = server
+        self.calls: list[SlackCall] = []
+        self._scripts: dict[str, list[SlackAnswer]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL (what DIGESTBOT_SLACK_API_URL points at)."""
+        return f"{self.root}/api/"
+
+    def answer(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        when: dict | None = None,
+    ) -> None:
+        """Queue an answer for the next `times` requests to `method` (those whose body holds the
+        items in `when`, if given); `body=None` is the method's default answer."""
+        with self._lock:
+            self._scripts.setdefault(method, []).extend([SlackAnswer(status, body, headers or {}, when)] * times)
+
+    def fail(self, method: str, error: str, times: int = 1, when: dict | None = None) -> None:
+        """Answer `{"ok": false, "error": error}` (HTTP 200, as Slack does)."""
+        self.answer(method, body={"ok": False, "error": error}, times=times, when=when)
+
+    def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """Answer HTTP 429 with a Retry-After header."""
+        self.answer(
+            method,
+            status=429,
+            body={"ok": False, "error": "ratelimited"},
+            headers={"Retry-After": str(retry_after)},
+            times=times,
+        )
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    @property
+    def posts(self) -> list[SlackCall]:
+        """The chat.postMessage requests, in arrival order."""
+        return self.calls_to("chat.postMessage")
+
+    def _next(self, method: str, body: dict) -> SlackAnswer:
+        with self._lock:
+            queue = self._scripts.get(method, [])
+            i = next((i for i, a in enumerate(queue) if a.applies(body)), None)
+            scripted = queue.pop(i) if i is not None else SlackAnswer()
+        if scripted.body is not None:
+            return scripted
+        if method == "conversations.open":
+            default = {"ok": True, "channel": {"id": self.DM_CHANNEL}}
+        elif method == "chat.postMessage":
+            default = {"ok": True, "channel": body.get("channel"), "ts": f"{len(self.calls)}.000100"}
+        else:
+            default = {"ok": True}
+        return SlackAnswer(scripted.status, default, scripted.headers)
+
+    def _handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        split = urllib.parse.urlsplit(handler.path)
+        raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        body: dict = {k: v[0] for k, v in urllib.parse.parse_qs(split.query).items()}
+        ctype = handler.headers.get("Content-Type", "")
+        if "json" in ctype:
+            body.update(json.loads(raw or b"{}"))
+        elif raw:
+            body.update({k: v[0] for k, v in urllib.parse.parse_qs(raw.decode("utf-8")).items()})
+        method = split.path.rstrip("/").rpartition("/")[2]
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        call = SlackCall(method, split.path, headers, body, raw, time.monotonic())
+        with self._lock:
+            self.calls.append(call)
+        reply = self._next(method, body)
+        data = json.dumps(reply.body).encode()
+        handler.send_response(reply.status)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+
+class _SlackApiHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.server.api._handle(self)
+
+    do_GET = do_POST
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slack_api():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlackApiHandler)
+    server.daemon_threads = True
+    server.api = api = SlackApi(server)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

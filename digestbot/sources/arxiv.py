@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from ..config import SourceConfig
 from ..models import Paper
@@ -20,6 +22,7 @@ from .base import (
 )
 from .http import Fetched
 
+_CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 # rss.arxiv.org descriptions read "arXiv:2403.01234v1 Announce Type: new \nAbstract: ...".
 _DESCRIPTION_RE = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*(\S+)\s*(?:Abstract:\s*)?(.*)$", re.DOTALL)
 
@@ -65,7 +68,42 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 sources=(source.name,),
             )
         )
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+    announced = entry_datetime(parsed.feed, "published", "updated")
+    if announced is None and papers:
+        announced = max((p.published for p in papers if p.published), default=None)
+    return FetchResult(
+        papers, fetched.etag, fetched.last_modified, skipped=skipped, announced=_announce_day(announced)
+    )
+
+
+def _announce_day(when: datetime | None) -> date | None:
+    # rss.arxiv.org dates its listings at midnight US Eastern ("Mon, 11 Mar 2024 00:00:00 -0400"):
+    # in UTC that is 04:00 or 05:00 on the same day, so the UTC date is the announcement day.
+    return when.date() if when else None
+
+
+def categories_of(url: str) -> list[str]:
+    """The categories an rss.arxiv.org URL lists: `.../rss/cs.LG+stat.ML` -> [cs.LG, stat.ML]."""
+    last = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return [c for c in last.split("+") if _CATEGORY_RE.match(c)]
+
+
+def missed_days(previous: date, current: date) -> list[date]:
+    """Announcement days (Monday to Friday) strictly between two listings the bot saw."""
+    days, day = [], previous + timedelta(days=1)
+    while day < current:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def catch_up_query(categories: list[str], previous: date, current: date) -> str:
+    """An export-API query for papers submitted between two listings (both ends overlap: the
+    papers already stored are merged, not added twice)."""
+    cats = " OR ".join(f"cat:{c}" for c in categories)
+    start = previous - timedelta(days=1)
+    return f"({cats}) AND submittedDate:[{start:%Y%m%d}0000 TO {current:%Y%m%d}2359]"
 
 
 def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
@@ -103,11 +141,11 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
 
 
-def api_params(source: SourceConfig) -> dict:
+def api_params(source: SourceConfig, start: int = 0, order: str = "descending") -> dict:
     return {
         "search_query": source.query,
-        "start": 0,
+        "start": start,
         "max_results": source.max_results,
         "sortBy": "submittedDate",
-        "sortOrder": "descending",
+        "sortOrder": order,
     }

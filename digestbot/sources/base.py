@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.sax
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import feedparser
@@ -36,6 +36,7 @@ class FetchResult:
     last_modified: str | None = None
     not_modified: bool = False
     skipped: list[str] = field(default_factory=list)
+    announced: date | None = None  # the announcement day an arXiv listing is for
 
 
 def arxiv_id(*candidates: str | None) -> str | None:

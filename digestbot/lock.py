@@ -1,0 +1,75 @@
+"""One sender at a time: an advisory file lock beside the database.
+
+`fcntl.flock` locks belong to the open file: the kernel drops them when the process dies, even
+by kill -9, so a crash never leaves a stale lock behind. The holder writes its pid into the file
+so that the next one can say who holds it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; the message names it."""
+
+
+class FileLock:
+    def __init__(self, path: Path, what: str):
+        self.path = Path(path)
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self, wait: float = 0.0, poll: float = 0.1) -> None:
+        """Take the lock, waiting up to `wait` seconds; raises LockHeld if it stays taken."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_pid(fd)
+                    os.close(fd)
+                    who = f" (pid {holder})" if holder else ""
+                    raise LockHeld(
+                        f"another digestbot process{who} is {self.what} with this database"
+                    ) from None
+                time.sleep(poll)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode().strip()
+    except OSError:
+        return ""
+
+
+def sender_lock(db_path: Path) -> FileLock:
+    """Held while digests are being sent: by `send`, `run --once`, and each dispatch of `run`."""
+    return FileLock(Path(f"{db_path}.send.lock"), "sending digests")
+
+
+def runner_lock(db_path: Path) -> FileLock:
+    """Held for its whole life by `digestbot run`: one scheduler per database."""
+    return FileLock(Path(f"{db_path}.run.lock"), "running the scheduler")
