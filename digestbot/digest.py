@@ -167,10 +167,31 @@ def _outbox_stem(digest: Digest) -> str:
 
 @dataclass
 class Selection:
-    """The ranked matches for each selected subscriber, up to the paper `seq_to`."""
+    """For each selected subscriber, the best matches (ranked, at most max_papers) and how many
+    papers matched in all, up to the paper `seq_to`."""
 
     seq_to: int
-    matches: dict[str, list[Match]]
+    best: dict[str, list[Match]]
+    matched: dict[str, int]
+
+
+class _Best:
+    """The best `keep` matches seen so far, and a count of all: memory stays bounded however
+    many papers match (after a long downtime, a backfill...)."""
+
+    __slots__ = ("count", "keep", "matches")
+
+    def __init__(self, keep: int):
+        self.keep, self.count, self.matches = keep, 0, []
+
+    def add(self, match: Match) -> None:
+        self.count += 1
+        self.matches.append(match)
+        if len(self.matches) >= 2 * self.keep + 16:
+            self.matches = rank(self.matches)[: self.keep]
+
+    def ranked(self) -> list[Match]:
+        return rank(self.matches)[: self.keep]
 
 
 class DigestRunner:
@@ -217,7 +238,7 @@ class DigestRunner:
         """Match every paper new to any of these subscribers, once, against all their profiles."""
         seq_to = self.store.max_seq()
         if not states:
-            return Selection(seq_to, {})
+            return Selection(seq_to, {}, {})
         first_start = None
         starts = {}
         for state in states:
@@ -228,12 +249,14 @@ class DigestRunner:
             else:
                 starts[state.subscriber.id] = state.last_seq
         matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
-        found: dict[str, list[Match]] = {sid: [] for sid in starts}
+        found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
         for paper in self.store.papers_after(min(starts.values()), seq_to):
             for sid, match in matcher.match(paper):
                 if paper.seq > starts[sid]:
-                    found[sid].append(match)
-        return Selection(seq_to, {sid: rank(ms) for sid, ms in found.items()})
+                    found[sid].add(match)
+        return Selection(
+            seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
+        )
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
@@ -241,8 +264,8 @@ class DigestRunner:
         state = self.store.subscriber(sid)
         if state is None:
             return None
-        ranked = self.select([state], now).matches[sid]
-        return Digest(state.subscriber, ranked[: state.subscriber.max_papers], len(ranked), created=now)
+        selection = self.select([state], now)
+        return Digest(state.subscriber, selection.best[sid], selection.matched[sid], created=now)
 
     # --- a run ----------------------------------------------------------------------------
 
@@ -289,27 +312,27 @@ class DigestRunner:
         self, state: SubscriberState, selection: Selection, now: datetime, dry_run: bool
     ) -> Outcome:
         sub = state.subscriber
-        ranked = selection.matches.get(sub.id, [])
-        shown = ranked[: sub.max_papers]
+        shown = selection.best.get(sub.id, [])
+        matched = selection.matched.get(sub.id, 0)
         if not shown:
             if not dry_run:
                 self.store.advance(sub.id, selection.seq_to, now)
             return Outcome(sub.id, "empty")
         if dry_run:
-            self.deliverer.compose(Digest(sub, shown, len(ranked), created=now))
-            return Outcome(sub.id, "dry-run", len(shown), len(ranked), self.deliverer.destination(sub))
+            self.deliverer.compose(Digest(sub, shown, matched, created=now))
+            return Outcome(sub.id, "dry-run", len(shown), matched, self.deliverer.destination(sub))
         message_id = make_message_id(sub.id, now, self.config.email_from)
         digest_id = self.store.create_digest(
             sub.id,
             [DigestItem(m.paper, m.score, m.terms, m.authors) for m in shown],
-            len(ranked),
+            matched,
             selection.seq_to,
             now,
             message_id,
             self.deliverer.channel(sub),
             self.deliverer.destination(sub),
         )
-        digest = Digest(sub, shown, len(ranked), id=digest_id, created=now, message_id=message_id)
+        digest = Digest(sub, shown, matched, id=digest_id, created=now, message_id=message_id)
         return self._send(digest, attempts_before=0)
 
     def _retry(self, digest_id: int) -> Outcome:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -228,21 +229,145 @@ def match_profile(profile: CompiledProfile, paper: Paper, text: PaperText) -> Ma
     return Match(paper=paper, score=score, terms=tuple(terms), authors=authors)
 
 
-class Matcher:
-    """All active profiles compiled once; then each paper is normalized once and matched.
-
-    `match(paper)` yields `(subscriber_id, Match)` for every profile the paper matches.
-    """
+class ReferenceMatcher:
+    """Rule by rule: every profile against every paper. Slow (papers x profiles x keywords), and
+    kept as the reference the fast `Matcher` is tested against."""
 
     def __init__(self, profiles: Mapping[str, Profile]):
         self.profiles = {sid: compile_profile(p) for sid, p in profiles.items()}
 
-    def match(self, paper: Paper) -> Iterator[tuple[str, Match]]:
-        text = PaperText.of(paper)
+    def match(self, paper: Paper, text: PaperText | None = None) -> Iterator[tuple[str, Match]]:
+        text = text or PaperText.of(paper)
         for sid, profile in self.profiles.items():
             found = match_profile(profile, paper, text)
             if found is not None:
                 yield sid, found
+
+
+_KEYWORD, _EXCLUDE = 0, 1
+_POS_BITS = 8  # a posting is (subscriber index << 8) | term position
+
+
+class Matcher:
+    """All profiles compiled once into one multi-pattern automaton (Aho-Corasick), then each
+    paper's title and abstract are scanned once, whatever the number of profiles.
+
+    Hits are turned into matches through inverted indexes (term -> the profiles that use it,
+    author -> profiles, category -> category-only profiles), so the work per paper grows with the
+    matches it makes, not with the number of profiles. Results are exactly those of
+    `ReferenceMatcher` (same terms in the same order, same scores): the tests hold it to that.
+    """
+
+    def __init__(self, profiles: Mapping[str, Profile]):
+        import ahocorasick  # imported here: the reference matcher and the text helpers need no C module
+
+        self.ids: list[str] = []
+        self.compiled: list[CompiledProfile] = []
+        pattern_ids: dict[str, int] = {}
+        self.pattern_terms: list[list[int]] = []  # pattern id -> term ids using it
+        term_ids: dict[tuple[str, ...], int] = {}
+        self.term_patterns: list[tuple[int, ...]] = []
+        self.postings: list[list[array]] = []  # term id -> [keyword postings, exclude postings]
+        self.author_index: dict[str, array] = {}
+        self.category_index: dict[str, array] = {}  # profiles with categories only
+        for sid, profile in profiles.items():
+            compiled = compile_profile(profile)
+            if compiled.is_empty:
+                continue
+            if max(len(compiled.keywords), len(compiled.exclude)) >= 1 << _POS_BITS:
+                raise ValueError(
+                    f"profile {sid!r} has more than {(1 << _POS_BITS) - 1} keywords or exclusions"
+                )
+            index = len(self.ids)
+            self.ids.append(sid)
+            self.compiled.append(compiled)
+            for role, terms in ((_KEYWORD, compiled.keywords), (_EXCLUDE, compiled.exclude)):
+                for position, term in enumerate(terms):
+                    tid = term_ids.get(term.patterns)
+                    if tid is None:
+                        tid = term_ids[term.patterns] = len(self.term_patterns)
+                        self.term_patterns.append(
+                            tuple(pattern_ids.setdefault(p, len(pattern_ids)) for p in term.patterns)
+                        )
+                        self.postings.append([array("q"), array("q")])
+                        for pid in self.term_patterns[tid]:
+                            if pid == len(self.pattern_terms):
+                                self.pattern_terms.append([])
+                            self.pattern_terms[pid].append(tid)
+                    self.postings[tid][role].append((index << _POS_BITS) | position)
+            for name in compiled.authors:
+                self.author_index.setdefault(name, array("q")).append(index)
+            if not compiled.keywords and not compiled.authors:
+                for category in compiled.categories:
+                    self.category_index.setdefault(category, array("q")).append(index)
+        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for pattern, pid in pattern_ids.items():
+            self.automaton.add_word(pattern, pid)
+        if pattern_ids:
+            self.automaton.make_automaton()
+        self.has_patterns = bool(pattern_ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def scan(self, text: str) -> dict[int, int]:
+        """Pattern id -> occurrences in one normalized text: the one pass over the text."""
+        counts: dict[int, int] = {}
+        if self.has_patterns:
+            for _end, pid in self.automaton.iter(text):
+                counts[pid] = counts.get(pid, 0) + 1
+        return counts
+
+    def _term_hits(self, text: str) -> dict[int, int]:
+        hits: dict[int, int] = {}
+        for pid, n in self.scan(text).items():
+            for tid in self.pattern_terms[pid]:
+                hits[tid] = hits.get(tid, 0) + n
+        return hits
+
+    def match(self, paper: Paper, text: PaperText | None = None) -> Iterator[tuple[str, Match]]:
+        """Every profile this paper matches, as (subscriber id, Match), in profile order."""
+        text = text or PaperText.of(paper)
+        title, abstract = self._term_hits(text.title), self._term_hits(text.abstract)
+        found: dict[int, list] = {}  # profile index -> [(position, score)]
+        excluded: set[int] = set()
+        for tid in title.keys() | abstract.keys():
+            keyword_postings, exclude_postings = self.postings[tid]
+            for posting in exclude_postings:
+                excluded.add(posting >> _POS_BITS)
+            if keyword_postings:
+                score = keyword_score(title.get(tid, 0), abstract.get(tid, 0))
+                for posting in keyword_postings:
+                    found.setdefault(posting >> _POS_BITS, []).append((posting & 0xFF, score))
+        for name in text.authors:
+            for index in self.author_index.get(name, ()):
+                found.setdefault(index, [])
+        for category in _category_keys(text.categories):
+            for index in self.category_index.get(category, ()):
+                found.setdefault(index, [])
+        for index in sorted(found.keys() - excluded):
+            match = self._build(index, found[index], paper, text)
+            if match is not None:
+                yield self.ids[index], match
+
+    def _build(self, index: int, hits: list, paper: Paper, text: PaperText) -> Match | None:
+        profile = self.compiled[index]
+        if not category_allowed(profile.categories, text.categories):
+            return None
+        hits.sort()
+        terms = tuple(profile.keywords[position].text for position, _ in hits)
+        authors = tuple(name for norm, name in profile.authors.items() if norm in text.authors)
+        if not (terms or authors or (not profile.keywords and not profile.authors)):
+            return None
+        score = sum(score for _, score in hits) + AUTHOR_WEIGHT * len(authors)
+        return Match(paper=paper, score=score, terms=terms, authors=authors)
+
+
+def _category_keys(categories: tuple[str, ...]) -> set[str]:
+    """A paper's categories plus their archives (`cs.lg` -> `cs.lg`, `cs`), for the index."""
+    keys = set(categories)
+    keys.update(c.split(".", 1)[0] for c in categories if "." in c)
+    return keys
 
 
 def rank(matches: Iterable[Match]) -> list[Match]:

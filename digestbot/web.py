@@ -105,9 +105,19 @@ class WebApp:
             )
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
-        if not (timestamp and signature and self.verifier.is_valid(body, timestamp, signature)):
+        if not (timestamp and signature and self._signature_ok(body, timestamp, signature)):
             raise HttpError("401 Unauthorized", "invalid request signature")
         return body
+
+    def _signature_ok(self, body: bytes, timestamp: str, signature: str) -> bool:
+        # slack-sdk's verifier raises on some malformed input (a non-numeric timestamp, a body
+        # that is not UTF-8, a non-ASCII signature): all of that is simply not a valid request.
+        if not timestamp.isdigit() or not signature.isascii():
+            return False
+        try:
+            return self.verifier.is_valid(body, timestamp, signature)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return False
 
     def slack_command(self, environ: dict) -> tuple[str, list, bytes]:
         if not environ.get("HTTP_X_SLACK_SIGNATURE") and _is_ssl_check(environ):
