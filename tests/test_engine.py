@@ -1,0 +1,155 @@
+"""The fast Matcher against the rule-by-rule ReferenceMatcher: same matches, terms, scores.
+
+Property-based: hypothesis generates texts and profiles full of the cases the rules are about
+(word boundaries, hyphens and underscores, plurals, prefixes, accents, acronyms, punctuation).
+"""
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digestbot.matching import InvalidTerm, Matcher, ReferenceMatcher, compile_term, token_spans, tokens
+from digestbot.models import Paper, Profile
+
+WORDS = [
+    "RL", "URL", "rl", "self", "supervised", "transformer", "transformers", "policy", "policies",
+    "process", "processes", "Schrödinger", "schrodinger", "SCHRÖDINGER", "bridge", "bridges",
+    "GPT", "4", "4o", "robot", "robots", "robotic", "microrobot", "LLM", "LLMs", "Straße", "strasse",
+    "ﬁne", "fine", "tuning", "diffusion", "learning", "imitation", "analysis", "analyses", "bias",
+    "city", "cities", "Zoë", "zoe", "naïve", "naive", "Q", "a", "the",
+]  # fmt: skip
+SEPARATORS = [" ", " ", " ", "-", "_", "/", "'", ". ", ", ", " (", ") ", ": ", "–", "\n"]
+AUTHORS = ["Lukas Schröder", 'Lukas Schr\\"oder', "lukas schroder", "Zoë Müller", "José Núñez", "Chen Wei"]
+CATEGORIES = ["cs.LG", "cs.RO", "cs.CL", "stat.ML", "math.OC", "cs", "stat", "hep-th"]
+
+words = st.sampled_from(WORDS)
+texts = st.lists(st.tuples(words, st.sampled_from(SEPARATORS)), max_size=25).map(
+    lambda parts: "".join(w + s for w, s in parts)
+)
+phrases = st.lists(words, min_size=1, max_size=3).flatmap(
+    lambda ws: st.sampled_from([" ", "-", "_"]).map(lambda sep: sep.join(ws))
+)
+keywords = st.one_of(phrases, words.map(lambda w: w[: max(1, len(w) - 2)] + "*"))
+profiles = st.builds(
+    Profile,
+    keywords=st.lists(keywords, max_size=5).map(tuple),
+    exclude=st.lists(keywords, max_size=2).map(tuple),
+    authors=st.lists(st.sampled_from(AUTHORS), max_size=2).map(tuple),
+    categories=st.lists(st.sampled_from(CATEGORIES), max_size=2).map(tuple),
+)
+papers = st.builds(
+    Paper,
+    key=st.just("k"),
+    title=texts,
+    abstract=texts,
+    authors=st.lists(st.sampled_from(AUTHORS), max_size=3).map(tuple),
+    categories=st.lists(st.sampled_from(["cs.LG", "cs.RO", "stat.ML", "hep-th", "math.OC"]), max_size=3).map(
+        tuple
+    ),
+    seq=st.integers(1, 100),
+    upvotes=st.none() | st.integers(0, 50),
+)
+
+
+def valid(profile: Profile) -> bool:
+    try:
+        for term in profile.keywords + profile.exclude:
+            compile_term(term)
+    except InvalidTerm:
+        return False
+    return True
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.text("abcdef", min_size=1, max_size=3), profiles, max_size=8),
+    st.lists(papers, max_size=6),
+)
+def test_engine_agrees_with_reference(profile_map, paper_list):
+    profile_map = {k: p for k, p in profile_map.items() if valid(p)}
+    fast, ref = Matcher(profile_map), ReferenceMatcher(profile_map)
+    for paper in paper_list:
+        assert list(fast.match(paper)) == list(ref.match(paper))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=60))
+def test_arbitrary_text_never_breaks_matching(text, keyword):
+    """Any title, abstract or keyword (control characters, surrogates, RTL...) is handled."""
+    try:
+        compile_term(keyword)
+    except InvalidTerm:
+        keyword = "x"
+    profile = {"s": Profile(keywords=(keyword,), exclude=("zzz",))}
+    paper = Paper(key="k", title=text, abstract=text[::-1], authors=(text[:20],), categories=("cs.LG",))
+    assert list(Matcher(profile).match(paper)) == list(ReferenceMatcher(profile).match(paper))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_token_spans_agree_with_tokens(text):
+    spans = token_spans(text)
+    assert [t for t, _, _ in spans] == tokens(text)
+    assert all(0 <= a < b <= len(text) for _, a, b in spans)
+
+
+def seed_papers() -> list[Paper]:
+    """The real corpus in data/seeds: titles and abstracts, with made-up categories."""
+    found = []
+    for path in sorted((Path(__file__).parent.parent / "data" / "seeds").glob("*.txt")):
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        blocks = [line for line in lines if line]
+        start = next(i for i, line in enumerate(blocks) if re.match(r"^[A-Z][a-z]{2} \d{1,2}$", line)) + 1
+        for i in range(start, len(blocks) - 1, 2):
+            n = len(found)
+            found.append(
+                Paper(
+                    key=str(n),
+                    title=blocks[i],
+                    abstract=blocks[i + 1],
+                    categories=(CATEGORIES[n % 4],),
+                    seq=n,
+                )
+            )
+    return found
+
+
+def test_engine_agrees_with_reference_on_the_seed_corpus():
+    corpus = seed_papers()
+    assert len(corpus) > 100
+    vocab = re.findall(r"[A-Za-z][A-Za-z-]+", " ".join(p.title + " " + p.abstract for p in corpus))
+    rng = random.Random(7)
+    profile_map = {}
+    for i in range(300):
+        kws = []
+        for _ in range(rng.randint(1, 8)):
+            n = rng.choice([1, 1, 2, 2, 3])
+            start = rng.randrange(len(vocab) - n)
+            kw = " ".join(vocab[start : start + n])
+            kws.append(kw[: max(3, len(kw) // 2)] + "*" if rng.random() < 0.1 else kw)
+        profile_map[f"s{i}"] = Profile(
+            keywords=tuple(kws),
+            exclude=tuple(rng.sample(vocab, rng.choice([0, 0, 1]))),
+            categories=tuple(rng.sample(CATEGORIES[:4], rng.choice([0, 0, 1]))),
+        )
+    fast, ref = Matcher(profile_map), ReferenceMatcher(profile_map)
+    total = 0
+    for paper in corpus:
+        got = list(fast.match(paper))
+        assert got == list(ref.match(paper)), paper.title
+        total += len(got)
+    assert total > 1000  # the check above compared a real load, not empty lists
+
+
+def test_profiles_that_match_nothing_are_left_out():
+    matcher = Matcher({"empty": Profile(), "ok": Profile(keywords=("x",))})
+    assert len(matcher) == 1
+
+
+def test_too_many_terms_in_one_profile_is_refused():
+    with pytest.raises(ValueError, match="more than 255"):
+        Matcher({"big": Profile(keywords=tuple(f"word{i}" for i in range(300)))})
