@@ -19,7 +19,7 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from .models import Match, Paper, Profile
 from .text import detex
@@ -34,24 +34,25 @@ BREAK = "|"
 _JOINERS = r"\s\-'’/\u2010\u2011"
 # A token is a run of letters/digits; a break is a run of anything that is neither that,
 # nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner.
-_TOKEN_RE = re.compile(rf"[^\W_]+|[^\w{_JOINERS}]+")
+_TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 
 
 @cache
-def _marks_re() -> re.Pattern:
-    """All combining marks (built once, on first use: it walks the code space)."""
-    marks = "".join(chr(i) for i in range(0x30000) if unicodedata.combining(chr(i)))
-    return re.compile(f"[{re.escape(marks)}]")
+def _drop_marks() -> dict[int, None]:
+    """A str.translate table deleting every combining mark (built once: it walks the code space)."""
+    return {i: None for i in range(0x30000) if unicodedata.combining(chr(i))}
 
 
 def fold(text: str) -> str:
     """Case- and accent-fold: `Schröder` -> `schroder`, `Straße` -> `strasse`."""
-    return _marks_re().sub("", unicodedata.normalize("NFKD", text.casefold()))
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_drop_marks())
 
 
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
-    return [t if t[0].isalnum() else BREAK for t in _TOKEN_RE.findall(fold(text))]
+    return [t or BREAK for t in _TOKEN_RE.findall(fold(text))]
 
 
 def normalize(text: str) -> str:
@@ -70,8 +71,7 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
         origin.extend([i] * len(f))
     joined = "".join(folded)
     return [
-        (m.group() if m.group()[0].isalnum() else BREAK, origin[m.start()], origin[m.end() - 1] + 1)
-        for m in _TOKEN_RE.finditer(joined)
+        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in _TOKEN_RE.finditer(joined)
     ]
 
 
@@ -118,6 +118,7 @@ class InvalidTerm(ValueError):
     """A keyword that can never match (no letters or digits, or a misplaced `*`)."""
 
 
+@lru_cache(maxsize=65536)
 def compile_term(raw: str) -> Term:
     """Compile one keyword or phrase; `robot*` matches any word starting with `robot`."""
     text = raw.strip()
@@ -351,16 +352,27 @@ class Matcher:
                 yield self.ids[index], match
 
     def _build(self, index: int, hits: list, paper: Paper, text: PaperText) -> Match | None:
+        # The hot path: one call per (paper, matching profile). Kept lean on purpose.
         profile = self.compiled[index]
-        if not category_allowed(profile.categories, text.categories):
+        if profile.categories and not category_allowed(profile.categories, text.categories):
             return None
-        hits.sort()
-        terms = tuple(profile.keywords[position].text for position, _ in hits)
-        authors = tuple(name for norm, name in profile.authors.items() if norm in text.authors)
+        score = 0
+        if hits:
+            if len(hits) > 1:
+                hits.sort()
+            keywords = profile.keywords
+            terms = tuple([keywords[position].text for position, _ in hits])
+            for _, points in hits:
+                score += points
+        else:
+            terms = ()
+        authors = ()
+        if profile.authors:
+            authors = tuple([name for norm, name in profile.authors.items() if norm in text.authors])
+            score += AUTHOR_WEIGHT * len(authors)
         if not (terms or authors or (not profile.keywords and not profile.authors)):
             return None
-        score = sum(score for _, score in hits) + AUTHOR_WEIGHT * len(authors)
-        return Match(paper=paper, score=score, terms=terms, authors=authors)
+        return Match(paper, score, terms, authors)
 
 
 def _category_keys(categories: tuple[str, ...]) -> set[str]:

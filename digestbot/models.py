@@ -61,7 +61,7 @@ class Subscriber:
     paused: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Match:
     """A paper that matched a profile, with its score and the terms that made it match."""
 

@@ -1,0 +1,168 @@
+"""Matching at scale: the engine against its floor and against the rule-by-rule reference.
+
+    python benchmarks/bench_matching.py --quick     # 2,000 x 1,000 and 20,000 x 10,000
+    python benchmarks/bench_matching.py             # up to 100,000 papers x 100,000 subscribers
+
+For each size, on the same generated data (benchmarks/corpus.py, seeded):
+- engine: digestbot.matching.Matcher, profiles compiled, every paper matched, matches streamed
+  (counted per subscriber, never kept in one list);
+- floor: a raw single pass over the same normalized texts with an automaton of the same keyword
+  set, doing no per-subscriber work: what any engine must at least spend;
+- reference: ReferenceMatcher on a sample of subscribers, extrapolated to all of them.
+Each case runs in a fresh child process so its peak memory (max RSS) is its own. Ratios come
+from one run on one machine; absolute seconds vary with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from array import array
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.corpus import make_papers, make_profiles
+from digestbot.matching import Matcher, ReferenceMatcher, compile_profile, normalize
+
+QUICK = [(2_000, 1_000), (20_000, 10_000)]
+FULL = [(2_000, 1_000), (20_000, 10_000), (100_000, 1_000), (2_000, 100_000), (100_000, 100_000)]
+REFERENCE_PAIRS = 150_000  # paper x subscriber pairs the reference matcher is timed on
+
+
+def floor(papers, profiles) -> dict:
+    """One automaton of every pattern, one pass over each paper's title and abstract."""
+    import ahocorasick
+
+    started = time.perf_counter()
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for profile in profiles.values():
+        compiled = compile_profile(profile)
+        for term in compiled.keywords + compiled.exclude:
+            for pattern in term.patterns:
+                if pattern not in automaton:
+                    automaton.add_word(pattern, len(automaton))
+    automaton.make_automaton()
+    hits = 0
+    for paper in papers:
+        for text in (normalize(paper.title), normalize(paper.abstract)):
+            for _ in automaton.iter(text):
+                hits += 1
+    return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+def engine(papers, profiles) -> dict:
+    started = time.perf_counter()
+    matcher = Matcher(profiles)
+    compiled = time.perf_counter() - started
+    index = {sid: i for i, sid in enumerate(profiles)}
+    per_subscriber = array("l", [0]) * len(profiles)
+    for paper in papers:
+        for sid, _match in matcher.match(paper):
+            per_subscriber[index[sid]] += 1
+    total = sum(per_subscriber)
+    return {
+        "seconds": time.perf_counter() - started,
+        "compile": compiled,
+        "matches": total,
+        "avg": total / len(profiles),
+        "median": sorted(per_subscriber)[len(per_subscriber) // 2],
+        "none": per_subscriber.count(0),
+    }
+
+
+def reference(papers, profiles) -> dict:
+    """Time the reference on a sample and extrapolate to all papers x all subscribers."""
+    sample_papers = papers[: min(len(papers), 1_000)]
+    n_subs = max(5, min(len(profiles), REFERENCE_PAIRS // len(sample_papers)))
+    sample = dict(list(profiles.items())[:n_subs])
+    started = time.perf_counter()
+    matcher = ReferenceMatcher(sample)
+    for paper in sample_papers:
+        for _ in matcher.match(paper):
+            pass
+    seconds = time.perf_counter() - started
+    rate = len(sample_papers) * n_subs / seconds
+    return {
+        "rate": rate,
+        "seconds": len(papers) * len(profiles) / rate,
+        "sample": f"{len(sample_papers)}x{n_subs}",
+    }
+
+
+def _child(kind: str, n_papers: int, n_subs: int, queue) -> None:
+    papers = make_papers(n_papers)
+    profiles = make_profiles(n_subs)
+    result = {"floor": floor, "engine": engine, "reference": reference}[kind](papers, profiles)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(result)
+
+
+def measure(kind: str, n_papers: int, n_subs: int) -> dict:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(kind, n_papers, n_subs, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="only the small sizes (a few minutes)")
+    parser.add_argument("--sizes", help="comma-separated PAPERSxSUBSCRIBERS, e.g. 2000x1000,20000x10000")
+    args = parser.parse_args()
+    sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] if args.sizes else None
+    sizes = sizes or (QUICK if args.quick else FULL)
+
+    header = (
+        f"{'papers':>8} {'subs':>8} {'what':<10} {'seconds':>9} {'pairs/s':>12} {'peak MB':>8} "
+        f"{'/floor':>7} {'ref/x':>9}  notes"
+    )
+    print(header)
+    print("-" * len(header))
+    last = None
+    for n_papers, n_subs in sizes:
+        pairs = n_papers * n_subs
+        fl = measure("floor", n_papers, n_subs)
+        en = measure("engine", n_papers, n_subs)
+        ref = measure("reference", n_papers, n_subs)
+        rows = [
+            ("floor", fl["seconds"], fl["peak_mb"], f"{fl['hits']} keyword hits"),
+            (
+                "engine",
+                en["seconds"],
+                en["peak_mb"],
+                f"compile {en['compile']:.1f}s; {en['avg']:.1f} matches/subscriber "
+                f"(median {en['median']}, {en['none']} with none)",
+            ),
+            ("reference", ref["seconds"], ref["peak_mb"], f"extrapolated from {ref['sample']} pairs"),
+        ]
+        for what, seconds, peak, note in rows:
+            print(
+                f"{n_papers:>8} {n_subs:>8} {what:<10} {seconds:>9.2f} {pairs / seconds:>12,.0f} {peak:>8.0f} "
+                f"{seconds / fl['seconds']:>7.2f} {ref['seconds'] / seconds:>9.1f}  {note}",
+                flush=True,
+            )
+        last = (
+            n_papers,
+            n_subs,
+            en["seconds"] / fl["seconds"],
+            ref["seconds"] / en["seconds"],
+            en["peak_mb"],
+        )
+    if last:
+        print(
+            f"summary: papers={last[0]} subscribers={last[1]} engine/floor={last[2]:.2f} "
+            f"reference/engine={last[3]:.0f} peak_mb={last[4]:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
