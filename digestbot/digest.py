@@ -16,9 +16,10 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 import jinja2
 
@@ -79,6 +80,7 @@ class Deliverer:
         self.renderer = renderer
         self._smtp: SmtpTransport | None = None
         self._slack: SlackTransport | None = None
+        self._smtp_executor: ThreadPoolExecutor | None = None
         self._outbox = OutboxTransport(env.outbox)
 
     def channel(self, sub: Subscriber) -> str:
@@ -89,7 +91,7 @@ class Deliverer:
     def destination(self, sub: Subscriber) -> str:
         return sub.email or sub.slack or ""
 
-    def compose(self, digest: Digest) -> EmailMessage | list[dict]:
+    def compose(self, digest: Digest) -> Message | list[dict]:
         """The finished message(s) for a digest; raises DeliveryError on a template error."""
         sub = digest.subscriber
         try:
@@ -109,17 +111,34 @@ class Deliverer:
             one_click=self.unsubscribe_link(sub) is not None,
         )
 
-    def deliver(self, digest: Digest, on_part: Callable[[int], None] | None = None) -> str:
-        """Send one digest; returns where it went. Raises DeliveryError when it was not accepted.
+    def send(
+        self, digest: Digest, message: Message | list[dict], on_part: Callable[[int], None] | None = None
+    ) -> Future[str]:
+        """Start sending a composed digest; the future gives where it went, or DeliveryError.
 
-        A Slack digest may be several messages: `on_part(n)` is told after each one, and a retry
-        starts after the `digest.parts_sent` already delivered, so none is posted twice.
+        SMTP runs on the transport's own thread, so the caller can render the next digest while
+        this one is on the wire; the other transports have finished when this returns. A Slack
+        digest may be several messages: `on_part(n)` is told after each one, and a retry starts
+        after the `digest.parts_sent` already delivered, so none is posted twice.
         """
-        message = self.compose(digest)
+        if isinstance(message, Message) and self.env.smtp_url:
+            return self._smtp_thread().submit(self.smtp().send, message)
+        done: Future[str] = Future()
+        try:
+            done.set_result(self._send_now(digest, message, on_part))
+        except Exception as e:
+            done.set_exception(e)
+        return done
+
+    def deliver(self, digest: Digest, on_part: Callable[[int], None] | None = None) -> str:
+        """Compose and send one digest, waiting for the answer. Raises DeliveryError."""
+        return self.send(digest, self.compose(digest), on_part).result()
+
+    def _send_now(
+        self, digest: Digest, message: Message | list[dict], on_part: Callable[[int], None] | None
+    ) -> str:
         sub = digest.subscriber
-        if isinstance(message, EmailMessage):
-            if self.env.smtp_url:
-                return self.smtp().send(message)
+        if isinstance(message, Message):
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
             return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)
@@ -127,6 +146,11 @@ class Deliverer:
         return str(
             self._outbox.write(_outbox_stem(digest), json.dumps(payload, indent=2).encode(), ".slack.json")
         )
+
+    def _smtp_thread(self) -> ThreadPoolExecutor:
+        if self._smtp_executor is None:
+            self._smtp_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
+        return self._smtp_executor
 
     def unsubscribe_link(self, sub: Subscriber) -> str | None:
         """The signed one-click link, when DIGESTBOT_BASE_URL and DIGESTBOT_SECRET are set."""
@@ -154,6 +178,9 @@ class Deliverer:
         return self._slack
 
     def close(self) -> None:
+        if self._smtp_executor is not None:
+            self._smtp_executor.shutdown(wait=True)
+            self._smtp_executor = None
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
@@ -291,26 +318,47 @@ class DigestRunner:
             if on_done:
                 on_done(outcome)
 
+        in_flight: _InFlight | None = None
+
+        def settle() -> None:
+            nonlocal in_flight
+            if in_flight is not None:
+                done(self._finish(in_flight))
+                in_flight = None
+
+        def push(item: Outcome | _Ready) -> None:
+            # Render digest k+1 while digest k is on the wire, but never have more than one
+            # message sent and not yet recorded: wait for k before sending k+1.
+            nonlocal in_flight
+            if isinstance(item, Outcome):
+                done(item)
+                return
+            settle()
+            on_part = lambda n, d=item.digest: self.store.set_parts_sent(d.id, n)  # noqa: E731
+            in_flight = _InFlight(item, self.deliverer.send(item.digest, item.message, on_part))
+
         try:
             if not dry_run:
                 for record in self.store.retryable_digests(None if force else now):
                     if should_stop():
                         return outcomes
                     if not only or record.subscriber_id in only:
-                        done(self._retry(record.id))
+                        push(self._retry(record.id))
+                settle()  # a retried digest that went through makes its subscriber due again
             states = self.due(now, only, force)
             selection = self.select(states, now)
             for state in states:
                 if should_stop():
                     return outcomes
-                done(self._build_and_send(state, selection, now, dry_run))
+                push(self._build(state, selection, now, dry_run))
         finally:
+            settle()
             self.deliverer.close()
         return outcomes
 
-    def _build_and_send(
+    def _build(
         self, state: SubscriberState, selection: Selection, now: datetime, dry_run: bool
-    ) -> Outcome:
+    ) -> Outcome | _Ready:
         sub = state.subscriber
         shown = selection.best.get(sub.id, [])
         matched = selection.matched.get(sub.id, 0)
@@ -333,9 +381,9 @@ class DigestRunner:
             self.deliverer.destination(sub),
         )
         digest = Digest(sub, shown, matched, id=digest_id, created=now, message_id=message_id)
-        return self._send(digest, attempts_before=0)
+        return self._compose(digest, attempts_before=0)
 
-    def _retry(self, digest_id: int) -> Outcome:
+    def _retry(self, digest_id: int) -> Outcome | _Ready:
         record = self.store.digest(digest_id)
         state = self.store.subscriber(record.subscriber_id) if record else None
         if record is None or state is None:
@@ -350,19 +398,22 @@ class DigestRunner:
             message_id=record.message_id,
             parts_sent=record.parts_sent,
         )
-        return self._send(digest, attempts_before=record.attempts)
+        return self._compose(digest, attempts_before=record.attempts)
 
-    def _send(self, digest: Digest, attempts_before: int) -> Outcome:
-        sub, started = digest.subscriber, time.monotonic()
+    def _compose(self, digest: Digest, attempts_before: int) -> Outcome | _Ready:
+        started = time.monotonic()
         try:
-            where = self.deliverer.deliver(digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n))
-        except DeliveryError as e:
-            return self._failed(digest, str(e), attempts_before, started)
+            return _Ready(digest, self.deliverer.compose(digest), attempts_before, started)
+        except Exception as e:  # a template error, or text nobody foresaw: kept and retried
+            return self._failed(digest, _describe(e, digest), attempts_before, started)
+
+    def _finish(self, sending: _InFlight) -> Outcome:
+        digest, started = sending.ready.digest, sending.ready.started
+        try:
+            where = sending.future.result()
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            log.debug("unexpected error delivering digest %s", digest.id, exc_info=True)
-            return self._failed(
-                digest, f"unexpected error: {type(e).__name__}: {e}", attempts_before, started
-            )
+            return self._failed(digest, _describe(e, digest), sending.ready.attempts_before, started)
+        sub = digest.subscriber
         self.store.mark_sent(digest.id, self.clock(), where)
         return Outcome(
             sub.id,
@@ -392,6 +443,29 @@ class DigestRunner:
             digest.id,
             time.monotonic() - started,
         )
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A digest recorded and composed, ready to go on the wire."""
+
+    digest: Digest
+    message: Message | list[dict]
+    attempts_before: int
+    started: float
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    ready: _Ready
+    future: Future[str]
+
+
+def _describe(error: Exception, digest: Digest) -> str:
+    if isinstance(error, DeliveryError):
+        return str(error)
+    log.debug("unexpected error delivering digest %s", digest.id, exc_info=error)
+    return f"unexpected error: {type(error).__name__}: {error}"
 
 
 def _log_outcome(o: Outcome) -> None:

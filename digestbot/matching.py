@@ -34,6 +34,7 @@ BREAK = "|"
 _JOINERS = r"\s\-'’/\u2010\u2011"
 # A token is a run of letters/digits; a break is a run of anything that is neither that,
 # nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner.
+_ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 _TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 
 
@@ -63,13 +64,24 @@ def normalize(text: str) -> str:
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Like `tokens`, with each token's (start, end) in the original text (for highlighting)."""
+    if text.isascii():  # folding is lower(): offsets are unchanged
+        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _TOKEN_RE.finditer(text.lower())]
     folded: list[str] = []
     origin: list[int] = []
-    for i, ch in enumerate(text):
-        f = fold(ch)
-        folded.append(f)
-        origin.extend([i] * len(f))
+    one_to_one = True
+    for m in _ASCII_RUN_RE.finditer(text):  # fold runs of ASCII at once, other characters one by one
+        chunk = m.group()
+        if chunk.isascii():
+            folded.append(chunk.lower())
+            origin.extend(range(m.start(), m.end()))
+        else:
+            f = fold(chunk)
+            one_to_one = one_to_one and len(f) == 1
+            folded.append(f)
+            origin.extend([m.start()] * len(f))
     joined = "".join(folded)
+    if one_to_one:  # every character folded to exactly one: offsets are unchanged
+        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _TOKEN_RE.finditer(joined)]
     return [
         (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in _TOKEN_RE.finditer(joined)
     ]
@@ -394,6 +406,9 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Character spans of `text` that the given keywords match, merged and sorted."""
     toks = token_spans(text)
     words = [t for t, _, _ in toks]
+    starts: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        starts.setdefault(word, []).append(i)
     spans: list[tuple[int, int]] = []
     for raw in terms:
         try:
@@ -403,10 +418,16 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
         for pattern in term.patterns:
             needle = pattern.split()
             n = len(needle)
-            for i in range(len(words) - n + 1):
+            if term.is_prefix and n == 1:
+                candidates = [i for i, w in enumerate(words) if w.startswith(needle[0])]
+            else:
+                candidates = starts.get(needle[0], [])
+            for i in candidates:
+                if i + n > len(words):
+                    continue
                 last = words[i + n - 1]
                 last_ok = last.startswith(needle[-1]) if term.is_prefix else last == needle[-1]
-                if last_ok and words[i : i + n - 1] == needle[:-1]:
+                if last_ok and words[i + 1 : i + n - 1] == needle[1:-1]:
                     spans.append((toks[i][1], toks[i + n - 1][2]))
     return _merge(spans)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from . import __version__
 from .matching import highlight_spans
 from .models import Digest, Match, Subscriber
-from .text import one_line, shorten
+from .text import one_line, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -71,10 +71,10 @@ class PaperView:
     upvotes: int | None
     score: int
     published: datetime | None
-    title_mrkdwn: str
-    abstract_mrkdwn: str
-    authors_mrkdwn: str
-    terms_mrkdwn: str
+    title_mrkdwn: str = ""
+    abstract_mrkdwn: str = ""
+    authors_mrkdwn: str = ""
+    terms_mrkdwn: str = ""
 
 
 def safe_url(url: str | None) -> str:
@@ -120,13 +120,14 @@ def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
     return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
 
 
-def paper_view(rank: int, match: Match, abstract_chars: int = ABSTRACT_CHARS) -> PaperView:
+def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
+    """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
     title = one_line(p.title)
     flat = one_line(p.abstract)
-    abstract = shorten(flat, abstract_chars)
+    abstract = shorten(flat, ABSTRACT_CHARS)
     authors = one_line(author_line(p.authors))
-    return PaperView(
+    view = PaperView(
         rank=rank,
         title=title,
         title_html=highlight(title, match.terms),
@@ -141,6 +142,11 @@ def paper_view(rank: int, match: Match, abstract_chars: int = ABSTRACT_CHARS) ->
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
+    )
+    if not slack:
+        return view
+    return replace(
+        view,
         title_mrkdwn=mrkdwn(title),
         abstract_mrkdwn=mrkdwn_highlight(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms),
         authors_mrkdwn=mrkdwn(authors),
@@ -164,8 +170,9 @@ class Renderer:
         )
         self.env.filters["highlight"] = highlight
         self.env.filters["mrkdwn"] = mrkdwn
+        self.env.filters["wrap"] = wrap
 
-    def context(self, digest: Digest, **extra) -> dict:
+    def context(self, digest: Digest, slack: bool = False, **extra) -> dict:
         sub = digest.subscriber
         created = digest.created or datetime.now(UTC)
         local = created.astimezone(_zone(sub.timezone))
@@ -173,7 +180,7 @@ class Renderer:
             "digest": digest,
             "subscriber": sub,
             "profile": sub.profile,
-            "papers": [paper_view(i, m) for i, m in enumerate(digest.matches, 1)],
+            "papers": [paper_view(i, m, slack) for i, m in enumerate(digest.matches, 1)],
             "more": digest.more,
             "total": digest.total_matched,
             "date": local,
@@ -195,7 +202,7 @@ class Renderer:
 
     def slack(self, digest: Digest, **extra) -> list[dict]:
         """Block Kit messages for a digest, split and trimmed to Slack's limits, in order."""
-        ctx = self.context(digest, **extra)
+        ctx = self.context(digest, slack=True, **extra)
         rendered = self.env.get_template("digest.slack.json").render(ctx)
         try:
             payload = json.loads(rendered)

@@ -86,3 +86,18 @@ def shorten(text: str, limit: int) -> str:
         return head[: ends[-1]].rstrip() + " …"
     cut = head.rsplit(" ", 1)[0] if " " in head else head
     return cut.rstrip(" ,;:") + " …"
+
+
+def wrap(text: str, width: int = 76, indent: str = "") -> str:
+    """Greedy word wrap (long words and URLs are never broken), each line after the first
+    indented. A plain loop: several times faster than textwrap, and digests wrap a lot of text."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return ("\n" + indent).join(lines)

@@ -12,7 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digestbot.matching import InvalidTerm, Matcher, ReferenceMatcher, compile_term, token_spans, tokens
+from digestbot.matching import (
+    InvalidTerm,
+    Matcher,
+    ReferenceMatcher,
+    compile_term,
+    highlight_spans,
+    token_spans,
+    tokens,
+)
 from digestbot.models import Paper, Profile
 
 WORDS = [
@@ -153,3 +161,15 @@ def test_profiles_that_match_nothing_are_left_out():
 def test_too_many_terms_in_one_profile_is_refused():
     with pytest.raises(ValueError, match="more than 255"):
         Matcher({"big": Profile(keywords=tuple(f"word{i}" for i in range(300)))})
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, keywords)
+def test_highlighting_finds_exactly_what_matching_matched(text, keyword):
+    """A keyword that matched a text is highlighted in it, and one that did not is not."""
+    try:
+        compile_term(keyword)
+    except InvalidTerm:
+        return
+    matched = list(ReferenceMatcher({"s": Profile(keywords=(keyword,))}).match(Paper(key="k", title=text)))
+    assert bool(highlight_spans(text, [keyword])) == bool(matched)

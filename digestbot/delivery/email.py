@@ -9,7 +9,7 @@ import smtplib
 import ssl
 import tempfile
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -94,7 +94,7 @@ class SmtpTransport:
             raise
         return conn
 
-    def send(self, msg: EmailMessage) -> str:
+    def send(self, msg: Message) -> str:
         """Send one message; returns where it went. Raises DeliveryError on refusal or failure."""
         recipient = parseaddr(str(msg["To"]))[1]
         for attempt in (1, 2):
@@ -168,7 +168,7 @@ class OutboxTransport:
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {self.folder}: {e.strerror or e}") from None
 
-    def send(self, msg: EmailMessage, stem: str) -> str:
+    def send(self, msg: Message, stem: str) -> str:
         return str(self.write(stem, msg.as_bytes(), ".eml"))
 
     def close(self) -> None:
