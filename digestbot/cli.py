@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .collect import SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
+from .delivery.email import mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .schedule import get_timezone, next_run, parse_schedule
@@ -62,6 +63,17 @@ class App:
             config = self.config  # validate first: a broken config must not even create a database
             self._store = Store(self.db_option or config.database or "digestbot.db")
         return self._store
+
+    @property
+    def env(self) -> Env:
+        """The environment's settings, checked: a bad one is a usage error (exit 2)."""
+        env = Env.from_environ()
+        problems = env.problems()
+        if problems:
+            for problem in problems:
+                click.echo(f"environment: {problem}", err=True)
+            raise SystemExit(EXIT_USAGE)
+        return env
 
     def sync(self) -> dict[str, int]:
         return self.store.sync_subscribers(self.config.subscribers)
@@ -254,7 +266,7 @@ def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[O
 
 
 def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
-    runner = DigestRunner(app.store, app.config, Env.from_environ())
+    runner = DigestRunner(app.store, app.config, app.env)
     progress = _progress(None, "Sending")
 
     def on_done(outcome: Outcome) -> None:
@@ -311,6 +323,7 @@ def _outcome_line(o: Outcome) -> str | None:
 @pass_app
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones)."""
+    app.env  # noqa: B018  (checked before anything changes)
     app.sync()
     _check_subscribers(app, subscribers)
     outcomes = _send(app, set(subscribers) or None, force, dry_run)
@@ -342,7 +355,7 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     """Render a subscriber's next digest as it would be sent now; records nothing."""
     app.sync()
     _check_subscribers(app, (subscriber_id,))
-    runner = DigestRunner(app.store, app.config, Env.from_environ())
+    runner = DigestRunner(app.store, app.config, app.env)
     digest = runner.preview(subscriber_id)
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
@@ -367,6 +380,7 @@ def run(app: App, once: bool) -> None:
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
     """
+    app.env  # noqa: B018  (checked before anything changes)
     counts = app.sync()
     if once:
         click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
@@ -380,7 +394,7 @@ def run(app: App, once: bool) -> None:
 
     if app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
-    raise SystemExit(run_forever(app.config, app.store, Env.from_environ()))
+    raise SystemExit(run_forever(app.config, app.store, app.env))
 
 
 # --- serve --------------------------------------------------------------------------------
@@ -403,7 +417,7 @@ def serve(app: App, host: str, port: int) -> None:
     if app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
     app.sync()
-    env = Env.from_environ()
+    env = app.env
     if env.slack_app_token:
         service = SlackService(app.config, env, app.db_path)
         socket_mode_client(service, env).connect()
@@ -487,6 +501,10 @@ def status(app: App) -> None:
         console.print(t)
     else:
         console.print("No undelivered digests.")
+    env = Env.from_environ()
+    email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
+    slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
+    console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
 
 

@@ -112,6 +112,25 @@ class Env:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
 
+    def problems(self) -> list[str]:
+        """What is wrong with the environment's settings (never echoing a secret)."""
+        found = []
+        if self.smtp_url:
+            parts = urlsplit(self.smtp_url)
+            try:
+                port_ok = parts.port is None or 0 < parts.port < 65536
+            except ValueError:
+                port_ok = False
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname or not port_ok:
+                found.append(
+                    "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+                )
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
+        if self.base_url and not self.secret:
+            found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
+        return found
+
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Env:
         e = os.environ if environ is None else environ

@@ -121,9 +121,13 @@ class Deliverer:
         digest may be several messages: `on_part(n)` is told after each one, and a retry starts
         after the `digest.parts_sent` already delivered, so none is posted twice.
         """
-        if isinstance(message, Message) and self.env.smtp_url:
-            return self._smtp_thread().submit(self.smtp().send, message)
         done: Future[str] = Future()
+        if isinstance(message, Message) and self.env.smtp_url:
+            try:
+                return self._smtp_thread().submit(self.smtp().send, message)
+            except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
+                done.set_exception(DeliveryError(str(e), transient=False))
+                return done
         try:
             done.set_result(self._send_now(digest, message, on_part))
         except Exception as e:

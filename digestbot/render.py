@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -65,6 +66,7 @@ class PaperView:
     authors: str
     link: str
     pdf_url: str
+    host: str
     categories: tuple[str, ...]
     terms: tuple[str, ...]
     authors_matched: tuple[str, ...]
@@ -136,6 +138,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         authors=authors,
         link=safe_url(p.link),
         pdf_url=safe_url(p.pdf_url),
+        host=urlsplit(safe_url(p.link)).hostname or "",
         categories=p.categories,
         terms=match.terms,
         authors_matched=match.authors,

@@ -43,9 +43,10 @@ _TEX_ACCENT_RE = re.compile(
 _TEX_LETTER_RE = re.compile(r"\{?\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i)(?![A-Za-z])\s*\}?")
 
 # Characters that must never reach a header or a one-line field: C0/C1 controls, line and
-# paragraph separators, zero-width and bidirectional controls (used to disguise text).
+# paragraph separators, zero-width and bidirectional controls (used to disguise text), and lone
+# surrogates (JSON can carry them; no database or mail can).
 _CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
 _SPACE_RE = re.compile(r"\s+")
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
