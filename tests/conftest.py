@@ -2,6 +2,8 @@
 
 `smtp_server` is an aiosmtpd server in a thread. Tests check what *arrived* there (envelope and
 parsed message), and can make it refuse the next N messages with a temporary 451 error.
+`slow_smtp_server` is the same server taking its time to confirm each message (for crash and
+concurrency tests).
 
 `workdir` is a fresh folder the test runs in (chdir), with its own outbox and database, a
 `subscriptions.yaml` the test writes, and no SMTP URL leaking in from the real environment.
@@ -13,6 +15,7 @@ what the test scripted (an error, HTTP 429 with Retry-After).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import http.server
@@ -130,6 +133,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 def smtp_server():
     host = "127.0.0.1"
     handler = RecordingHandler()
+    controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
+    controller.start()
+    try:
+        yield SmtpServer(host, controller.port, handler)
+    finally:
+        controller.stop()
+
+
+@dataclass
+class SlowHandler(RecordingHandler):
+    """A RecordingHandler that keeps each message, then waits `delay` seconds before it answers 250.
+
+    A client that dies in that window leaves a message the server kept but never confirmed: the
+    one case where a digest may legitimately arrive twice (with the same Message-ID).
+    """
+
+    delay: float = 0.3
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if reply.startswith("250"):
+            await asyncio.sleep(self.delay)
+        return reply
+
+
+@pytest.fixture
+def slow_smtp_server():
+    """Like `smtp_server`, but every accepted message takes `handler.delay` (0.3 s) to confirm."""
+    host = "127.0.0.1"
+    handler = SlowHandler()
     controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
     controller.start()
     try:
@@ -258,13 +291,30 @@ class SlackAnswer:
         return not self.when or all(body.get(k) == v for k, v in self.when.items())
 
 
+@dataclass
+class SlackGate:
+    """Holds the answers to one method until `release()` (or `timeout` seconds, then `expired`)."""
+
+    timeout: float
+    event: threading.Event = field(default_factory=threading.Event)
+    expired: bool = False
+
+    def release(self) -> None:
+        self.event.set()
+
+    def wait(self) -> None:
+        if not self.event.wait(self.timeout):
+            self.expired = True
+
+
 class SlackApi:
     """What `slack_api` yields: a local HTTP server answering like the Slack Web API.
 
     Every request is recorded. By default a method answers `{"ok": true, ...}` (conversations.open
     with the DM channel `D123`, chat.postMessage with a `ts`); `answer`, `fail` and `rate_limit`
-    queue scripted answers, used in order, one per request to that method. Any path answers, so
-    the same server can also stand in for a slash command's response_url.
+    queue scripted answers, used in order, one per request to that method, and `hold` keeps a
+    method's callers waiting (recorded, unanswered) until the test releases them. Any path
+    answers, so the same server can also stand in for a slash command's response_url.
     """
 
     DM_CHANNEL = "D123"
@@ -273,6 +323,7 @@ class SlackApi:
         self._server = server
         self.calls: list[SlackCall] = []
         self._scripts: dict[str, list[SlackAnswer]] = {}
+        self._gates: dict[str, SlackGate] = {}
         self._lock = threading.Lock()
 
     @property
@@ -298,7 +349,9 @@ class SlackApi:
         """Queue an answer for the next `times` requests to `method` (those whose body holds the
         items in `when`, if given); `body=None` is the method's default answer."""
         with self._lock:
-            self._scripts.setdefault(method, []).extend([SlackAnswer(status, body, headers or {}, when)] * times)
+            self._scripts.setdefault(method, []).extend(
+                [SlackAnswer(status, body, headers or {}, when)] * times
+            )
 
     def fail(self, method: str, error: str, times: int = 1, when: dict | None = None) -> None:
         """Answer `{"ok": false, "error": error}` (HTTP 200, as Slack does)."""
@@ -313,6 +366,11 @@ class SlackApi:
             headers={"Retry-After": str(retry_after)},
             times=times,
         )
+
+    def hold(self, method: str, timeout: float = 5.0) -> SlackGate:
+        """Record requests to `method` at once but answer them only after `gate.release()`."""
+        gate = self._gates[method] = SlackGate(timeout)
+        return gate
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
@@ -351,6 +409,9 @@ class SlackApi:
         call = SlackCall(method, split.path, headers, body, raw, time.monotonic())
         with self._lock:
             self.calls.append(call)
+            gate = self._gates.get(method)
+        if gate is not None:
+            gate.wait()
         reply = self._next(method, body)
         data = json.dumps(reply.body).encode()
         handler.send_response(reply.status)
