@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -687,21 +687,14 @@ def _paper_from_row(r: dict) -> Paper:
     )
 
 
+_DIGEST_TIMES = {"created_at", "next_attempt_at", "sent_at"}
+
+
 def _digest_from_row(r: dict) -> DigestRecord:
+    # DigestRecord's fields are the table's columns, by name.
     return DigestRecord(
-        id=r["id"],
-        subscriber_id=r["subscriber_id"],
-        status=r["status"],
-        created_at=parse_ts(r["created_at"]),
-        message_id=r["message_id"],
-        seq_to=r["seq_to"],
-        n_papers=r["n_papers"],
-        n_matched=r["n_matched"],
-        attempts=r["attempts"],
-        last_error=r["last_error"],
-        next_attempt_at=parse_ts(r["next_attempt_at"]),
-        channel=r["channel"],
-        destination=r["destination"],
-        sent_at=parse_ts(r["sent_at"]),
-        parts_sent=r["parts_sent"],
+        **{
+            f.name: parse_ts(r[f.name]) if f.name in _DIGEST_TIMES else r[f.name]
+            for f in fields(DigestRecord)
+        }
     )
