@@ -34,11 +34,12 @@ def read_token(token: str, secret: str) -> str | None:
     try:
         sid_part, mac_part = token.strip().split(".")
         sid = _unb64(sid_part)
-        mac = _unb64(mac_part)
     except (ValueError, UnicodeDecodeError):
         return None
     expected = hmac.new(secret.encode("utf-8"), _PURPOSE + sid, hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, expected):
+    # Compare the text as issued, not the decoded bytes: base64 decoding is lenient (unused low
+    # bits, '+' for '-'), and an altered token must be refused even when it decodes the same.
+    if sid_part != _b64(sid) or not hmac.compare_digest(mac_part.encode(), _b64(expected).encode()):
         return None
     try:
         return sid.decode("utf-8")

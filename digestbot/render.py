@@ -27,6 +27,8 @@ from .text import one_line, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
+SLACK_TITLE_CHARS = 300
+SLACK_AUTHORS_CHARS = 300
 MAX_AUTHORS = 8
 SUBJECT_CHARS = 200
 TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
@@ -150,9 +152,9 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         return view
     return replace(
         view,
-        title_mrkdwn=mrkdwn(title),
+        title_mrkdwn=mrkdwn(shorten(title, SLACK_TITLE_CHARS)),
         abstract_mrkdwn=mrkdwn_highlight(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms),
-        authors_mrkdwn=mrkdwn(authors),
+        authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
         terms_mrkdwn=", ".join(f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors)
         or "your categories",
     )
@@ -263,12 +265,15 @@ def _cut(text: str, limit: int) -> str:
     text = _MENTION_RE.sub("&lt;", text)
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
-    if cut.rfind("<") > cut.rfind(">"):
-        cut = cut[: cut.rfind("<")]
+    cut = text[: limit - 2]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):
+        if "|" in cut[opened:]:  # inside a link's label: keep the link, shorten its label
+            return cut.rstrip() + "…>"
+        cut = cut[:opened]  # inside the URL itself: drop the link
     return cut.rstrip() + "…"
 
 

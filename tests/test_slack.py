@@ -1,0 +1,1197 @@
+"""Slack end to end, and one-click unsubscribe.
+
+1. Digests: the real CLI (`send`, `run --once`) on a local arXiv-style feed, posting to a local
+   stand-in for the Slack Web API (`slack_api` in conftest.py). Tests check the JSON that arrived
+   there and what the ledger says.
+2. `/digest`: the real WSGI app (digestbot.web.WebApp) served by waitress on loopback, sent
+   signed form posts with requests; tests check the replies and the database afterwards.
+3. Unsubscribe links: links.py, the web app's /unsubscribe, and an email digest's link end to end.
+
+The contract is DESIGN.md: "Delivery rules", "Slack command (/digest)".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import hmac
+import html
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from xml.sax.saxutils import escape as xml_escape
+
+import pytest
+import requests
+import waitress
+from click.testing import CliRunner, Result
+from waitress import wasyncore
+
+from digestbot.cli import cli
+from digestbot.config import Env, load_config
+from digestbot.delivery.slack import SlackTransport
+from digestbot.links import make_token, read_token, unsubscribe_url
+from digestbot.store import DigestRecord, Store, SubscriberState
+from digestbot.web import WebApp
+
+TOKEN = "xoxb-test"
+SIGNING_SECRET = "test-secret"
+UNSUB_SECRET = "unsub-secret"
+KEYWORD = "imitation learning"
+FORM = "application/x-www-form-urlencoded"
+
+# Slack's own limits (Block Kit reference), written out here rather than read from digestbot.
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_TEXT_CHARS = 4000  # `text` must stay under this
+
+# --- the feed ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    aid: str
+    title: str
+    abstract: str
+    authors: str = "Ada Lovelace, Alan Turing"
+
+
+LONG_TAIL = "TAILMARKER"
+IMITATION = Item(
+    "2501.10001",
+    "Imitation Learning for Dexterous Robots",
+    "We train manipulators from a few demonstrations with imitation learning and a learned reward. "
+    + "The policy is evaluated on many household tasks with varied objects and lighting. " * 8
+    + LONG_TAIL,
+)
+IMITATION_2 = Item(
+    "2501.10002",
+    "Offline Imitation Learning from Suboptimal Demonstrations",
+    "Demonstrations of mixed quality are weighted by a learned discriminator.",
+)
+REASONING = Item(
+    "2501.10003",
+    "Teaching Language Models to Plan",
+    "We improve multi-step reasoning of language models with search over partial plans.",
+)
+REASONING_2 = Item(
+    "2501.10005",
+    "Verifying Reasoning Traces with Small Critics",
+    "A small critic model checks each step of a long reasoning derivation.",
+)
+NOBODY = Item(
+    "2501.10004",
+    "Sparse Attention Kernels for Long Sequences",
+    "We speed up attention on long inputs with block-sparse kernels on commodity GPUs.",
+)
+HOSTILE_TEXT = "<!channel> <!here> <@U999> <!subteam^S123> <#C999> <https://evil.example|log in> & <script>alert(1)</script>"
+HOSTILE = Item(
+    "2501.10666",
+    f"Imitation learning {HOSTILE_TEXT}",
+    f"Imitation learning for everyone {HOSTILE_TEXT} the end.",
+    authors="Eve <@U999>, Mallory & Sons",
+)
+
+
+def many(n: int) -> list[Item]:
+    """`n` matching papers; every third has the keyword in its title too, so it ranks higher."""
+    return [
+        Item(
+            f"2502.{i:05d}",
+            f"Imitation Learning Study {i}" if i % 3 == 0 else f"Policy Study {i}",
+            f"Study {i} applies imitation learning to task {i}.",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def strong(items: list[Item]) -> set[str]:
+    return {i.aid for i in items if "Imitation" in i.title}
+
+
+_FEED_HEAD = """<?xml version='1.0' encoding='UTF-8'?>
+<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">
+  <channel>
+    <title>cs.LG updates on arXiv.org</title>
+    <link>http://rss.arxiv.org/rss/cs.LG</link>
+    <description>cs.LG updates on the arXiv.org e-print archive.</description>
+"""
+
+
+def _item_xml(p: Item) -> str:
+    # The description is HTML to feedparser: the plain abstract is HTML-escaped, then XML-escaped.
+    description = xml_escape(f"arXiv:{p.aid}v1 Announce Type: new\nAbstract: {html.escape(p.abstract)}")
+    return f"""    <item>
+      <title>{xml_escape(p.title)}</title>
+      <link>https://arxiv.org/abs/{p.aid}</link>
+      <description>{description}</description>
+      <guid isPermaLink="false">oai:arXiv.org:{p.aid}v1</guid>
+      <category>cs.LG</category>
+      <pubDate>Thu, 14 Mar 2024 00:00:00 -0400</pubDate>
+      <arxiv:announce_type>new</arxiv:announce_type>
+      <dc:creator>{xml_escape(p.authors)}</dc:creator>
+    </item>
+"""
+
+
+def write_feed(path: Path, items: list[Item]) -> None:
+    path.write_text(_FEED_HEAD + "".join(map(_item_xml, items)) + "  </channel>\n</rss>\n", encoding="utf-8")
+
+
+SOURCES = """
+- name: feed
+  type: arxiv_rss
+  url: feed.xml
+"""
+
+
+def not_due_soon() -> str:
+    """A daily schedule 12 hours away: after a first digest, nobody is due again during a test."""
+    return f"daily {datetime.now(UTC) + timedelta(hours=12):%H:%M}"
+
+
+def slack_sub(sid: str, target: str, *keywords: str, max_papers: int | None = None) -> str:
+    return (
+        f"- id: {sid}\n"
+        f'  slack: "{target}"\n'
+        f"  keywords: [{', '.join(keywords or (KEYWORD,))}]\n"
+        f"  schedule: {not_due_soon()}\n" + (f"  max_papers: {max_papers}\n" if max_papers else "")
+    )
+
+
+def email_sub(sid: str, *keywords: str) -> str:
+    return (
+        f"- id: {sid}\n"
+        f"  email: {sid}@example.org\n"
+        f"  keywords: [{', '.join(keywords or (KEYWORD,))}]\n"
+        f"  schedule: {not_due_soon()}\n"
+    )
+
+
+def setup(workdir, items: list[Item], *subscribers: str, **config) -> None:
+    write_feed(workdir.path / "feed.xml", items)
+    workdir.write_config(SOURCES, "".join(subscribers), **config)
+
+
+# --- the CLI and the database -------------------------------------------------------------------
+
+
+def digestbot(workdir, *args: str, expect: int = 0) -> Result:
+    """Run the real CLI on the workdir's config and database; check the exit code."""
+    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(workdir.db), *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == expect, f"exit code {result.exit_code}, wanted {expect}:\n{result.output}"
+    return result
+
+
+def ledger(db: Path, status: str | None = None) -> list[DigestRecord]:
+    with Store(db) as store:
+        return store.digests(status=status)
+
+
+def ranked_ids(db: Path, digest_id: int) -> list[str]:
+    """The papers of a recorded digest, in the rank order the ledger holds."""
+    with Store(db) as store:
+        return [item.paper.arxiv_id for item in store.digest_items(digest_id)]
+
+
+def subscriber(db: Path, sid: str) -> SubscriberState | None:
+    with Store(db) as store:
+        return store.subscriber(sid)
+
+
+def db_dump(db: Path) -> list[str]:
+    with Store(db) as store:
+        return list(store.conn.iterdump())
+
+
+# --- what a Slack message holds -----------------------------------------------------------------
+
+
+def strings(value) -> Iterator[str]:
+    """Every string value in a JSON document."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def sections(message: dict) -> list[str]:
+    return [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+
+
+def paper_ids(message: dict) -> list[str]:
+    """The papers a message links to, in order."""
+    return [aid for s in sections(message) for aid in re.findall(r"<https://arxiv\.org/abs/([\d.]+)\|", s)]
+
+
+def assert_within_slack_limits(message: dict) -> None:
+    assert isinstance(message["text"], str) and 0 < len(message["text"]) < MAX_TEXT_CHARS
+    blocks = message["blocks"]
+    assert 0 < len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        if block["type"] == "header":
+            assert block["text"]["type"] == "plain_text"
+            assert 0 < len(block["text"]["text"]) <= MAX_HEADER_CHARS
+        elif block["type"] == "section":
+            assert block["text"]["type"] == "mrkdwn"
+            assert 0 < len(block["text"]["text"]) <= MAX_SECTION_CHARS
+        for element in block.get("elements", []):
+            assert len(element["text"]) <= MAX_SECTION_CHARS
+
+
+def assert_nothing_pings(message: dict) -> None:
+    """No mention, no raw markup and no link but digestbot's own anywhere: every `<` opens a link
+    to a paper's arXiv page or PDF, every `&` starts an escape."""
+    for text in strings(message):
+        for markup in re.findall(r"<[^>]*>?", text):
+            assert re.fullmatch(r"<https://arxiv\.org/(abs|pdf)/[\d.]+\|[^<>]*>", markup), (
+                f"{markup!r} in {text!r}"
+            )
+        assert not re.search(r"&(?!amp;|lt;|gt;)", text), f"unescaped & in {text!r}"
+
+
+# --- the Slack stand-in wired in --------------------------------------------------------------
+
+
+@pytest.fixture
+def slack(workdir, slack_api, monkeypatch):
+    """SLACK_BOT_TOKEN and DIGESTBOT_SLACK_API_URL pointing at the stand-in.
+
+    The transport's one-second spacing between posts to one channel is turned down to zero so
+    that multi-part digests stay fast; it is tested on its own with a fake clock.
+    """
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    monkeypatch.setattr("digestbot.digest.SlackTransport", functools.partial(SlackTransport, interval=0.0))
+    return slack_api
+
+
+# === 1. digests posted to Slack ===================================================================
+
+
+def test_channel_digest_arrives_as_block_kit(workdir, slack):
+    setup(workdir, [IMITATION, REASONING, IMITATION_2, NOBODY], slack_sub("ml", "#ml-papers"))
+
+    digestbot(workdir, "run", "--once")
+
+    [post] = slack.posts
+    assert slack.calls_to("conversations.open") == []
+    assert post.path == "/api/chat.postMessage"
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"
+    message = post.body
+    assert message["channel"] == "#ml-papers"
+    assert message["unfurl_links"] is False
+    assert message.get("link_names", False) is False
+    assert message["text"].startswith("2 new papers for you: ")
+    assert_within_slack_limits(message)
+
+    header = message["blocks"][0]
+    assert header["type"] == "header" and "digest" in header["text"]["text"].lower()
+    assert sorted(paper_ids(message)) == [IMITATION.aid, IMITATION_2.aid]
+    first = next(s for s in sections(message) if IMITATION.aid in s)
+    assert first.startswith(f"*<https://arxiv.org/abs/{IMITATION.aid}|{IMITATION.title}>*")
+    assert "_Ada Lovelace, Alan Turing_" in first
+    assert "with *imitation learning* and a learned reward" in first  # matched words in bold
+    assert "household tasks" in first and LONG_TAIL not in first  # a short abstract
+    assert len(first) < 700
+    assert "Matched: *imitation learning*" in first
+
+    [record] = ledger(workdir.db)
+    assert (record.status, record.channel, record.destination) == ("sent", "slack", "slack #ml-papers")
+
+
+def test_user_digest_goes_to_a_dm_opened_with_conversations_open(workdir, slack):
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack.url.rstrip("/"))  # no trailing slash
+    setup(workdir, [IMITATION, NOBODY], slack_sub("ada", "U0123ABCD"))
+    digestbot(workdir, "fetch")
+
+    digestbot(workdir, "send")
+
+    opened, posted = slack.calls
+    assert (opened.method, opened.path, opened.body) == (
+        "conversations.open",
+        "/api/conversations.open",
+        {"users": "U0123ABCD"},
+    )
+    assert opened.headers["authorization"] == f"Bearer {TOKEN}"
+    assert posted.method == "chat.postMessage"
+    assert posted.body["channel"] == slack.DM_CHANNEL
+    assert paper_ids(posted.body) == [IMITATION.aid]
+    [record] = ledger(workdir.db)
+    assert record.status == "sent"
+    assert record.destination == f"slack U0123ABCD (DM {slack.DM_CHANNEL})"
+
+
+def test_a_long_digest_is_split_within_slack_limits_in_rank_order(workdir, slack):
+    items = many(120)
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+    digestbot(workdir, "fetch")
+
+    digestbot(workdir, "send")
+
+    posts = [p.body for p in slack.posts]
+    assert len(posts) >= 3  # 120 sections need at least three messages of 50 blocks
+    for n, message in enumerate(posts, 1):
+        assert_within_slack_limits(message)
+        assert message["channel"] == "#ml-papers"
+        assert message["text"].endswith(f"({n}/{len(posts)})")
+        assert message["blocks"][0]["type"] == ("header" if n == 1 else "context")
+    [record] = ledger(workdir.db)
+    sent = [aid for message in posts for aid in paper_ids(message)]
+    assert sent == ranked_ids(workdir.db, record.id)  # in rank order across messages
+    assert sorted(sent) == sorted(i.aid for i in items)  # none missing, none twice
+    assert set(sent[: len(strong(items))]) == strong(items)  # title hits rank first
+    assert (record.status, record.n_papers, record.parts_sent) == ("sent", 120, len(posts))
+
+
+# A title at the length sources allow (1,000 characters) made of characters that mrkdwn escapes
+# grows past a section's 3,000 characters.
+OVERSIZED = Item(
+    "2501.10999", ("Imitation learning " + "<&> " * 300)[:1000], "Imitation learning, at length."
+)
+
+
+def send_oversized(workdir, slack) -> dict:
+    setup(workdir, [OVERSIZED, IMITATION], slack_sub("ml", "#ml-papers"))
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+    [post] = slack.posts
+    return post.body
+
+
+def test_an_oversized_entry_is_trimmed_within_limits(workdir, slack):
+    message = send_oversized(workdir, slack)
+
+    assert_within_slack_limits(message)
+    assert_nothing_pings(message)  # also: no escape or link cut in half
+    assert IMITATION.aid in paper_ids(message)
+
+
+def test_an_oversized_entry_keeps_its_link(workdir, slack):
+    message = send_oversized(workdir, slack)
+
+    assert OVERSIZED.aid in paper_ids(message)
+
+
+def test_feed_text_cannot_ping_anyone(workdir, slack):
+    setup(workdir, [HOSTILE], slack_sub("ml", "#ml-papers"))
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        [paper] = list(store.papers_after(0))
+    assert "<!channel>" in paper.title and "<!channel>" in paper.abstract  # it reached the store raw
+
+    digestbot(workdir, "send")
+
+    [post] = slack.posts
+    message = post.body
+    assert_nothing_pings(message)
+    assert_within_slack_limits(message)
+    [section] = sections(message)
+    for escaped in (
+        "&lt;!channel&gt;",
+        "&lt;!here&gt;",
+        "&lt;@U999&gt;",
+        "&lt;!subteam^S123&gt;",
+        "&lt;#C999&gt;",
+        "&lt;https://evil.example|log in&gt;",
+    ):
+        assert escaped in section
+    assert "&amp; &lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "&lt;!channel&gt;" in message["text"]
+    assert "<!" not in post.raw.decode() and "<@" not in post.raw.decode()
+
+
+def test_http_429_waits_for_retry_after_and_posts_once(workdir, slack):
+    setup(workdir, [IMITATION], slack_sub("ml", "#ml-papers"))
+    digestbot(workdir, "fetch")
+    slack.rate_limit("chat.postMessage", retry_after=1)
+
+    digestbot(workdir, "send")
+
+    refused, accepted = slack.posts
+    assert accepted.at - refused.at >= 1.0
+    assert accepted.body == refused.body
+    [record] = ledger(workdir.db)
+    assert (record.status, record.attempts) == ("sent", 1)
+
+
+def test_channel_not_found_keeps_the_digest_and_others_still_get_theirs(workdir, slack):
+    setup(workdir, [IMITATION], slack_sub("gone", "#gone"), slack_sub("ml", "#ml-papers"))
+    digestbot(workdir, "fetch")
+    slack.fail("chat.postMessage", "channel_not_found", when={"channel": "#gone"})
+
+    result = digestbot(workdir, "send", expect=1)
+
+    assert "gone: FAILED (kept, will retry)" in result.output
+    assert "channel_not_found" in result.output
+    assert [p.body["channel"] for p in slack.posts] == ["#gone", "#ml-papers"]
+    [pending] = ledger(workdir.db, status="pending")
+    assert pending.subscriber_id == "gone" and "channel_not_found" in (pending.last_error or "")
+    assert [d.subscriber_id for d in ledger(workdir.db, status="sent")] == ["ml"]
+    status = digestbot(workdir, "status").output
+    row = next(line for line in status.splitlines() if "channel_not_found" in line)
+    assert "gone" in row and "pending" in row
+
+
+def test_after_a_failed_part_only_the_undelivered_parts_are_posted_again(workdir, slack):
+    items = many(120)  # header, intro, 120 papers and a footer: three messages
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+    digestbot(workdir, "fetch")
+    slack.answer("chat.postMessage")  # part 1 goes through
+    slack.fail("chat.postMessage", "internal_error")  # part 2 fails, once
+
+    digestbot(workdir, "send", expect=1)
+
+    part_1, failed_2 = slack.posts
+    [record] = ledger(workdir.db, status="pending")
+    assert record.parts_sent == 1
+    assert "internal_error" in (record.last_error or "")
+
+    digestbot(workdir, "send", "--force")
+
+    part_2, part_3 = slack.posts[2:]
+    assert part_2.body == failed_2.body
+    assert [p.body["text"][-5:] for p in (part_1, part_2, part_3)] == ["(1/3)", "(2/3)", "(3/3)"]
+    delivered = [aid for p in (part_1, part_2, part_3) for aid in paper_ids(p.body)]
+    assert delivered == ranked_ids(workdir.db, record.id)
+    assert sorted(delivered) == sorted(i.aid for i in items)
+    [record] = ledger(workdir.db)
+    assert (record.status, record.parts_sent, record.attempts) == ("sent", 3, 2)
+
+
+def test_without_a_bot_token_slack_digests_go_to_the_outbox(workdir, slack_api):
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    setup(workdir, [IMITATION, REASONING], slack_sub("ml", "#ml-papers"))
+
+    digestbot(workdir, "run", "--once")
+
+    assert slack_api.calls == []
+    [path] = workdir.outbox.glob("*.slack.json")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["channel"] == "#ml-papers"
+    [message] = saved["messages"]
+    assert_within_slack_limits(message)
+    assert paper_ids(message) == [IMITATION.aid]
+    [record] = ledger(workdir.db)
+    assert (record.status, record.channel, record.destination) == ("sent", "outbox", str(path))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def test_posts_to_one_channel_are_spaced_a_second_apart(slack_api):
+    clock = FakeClock()
+    transport = SlackTransport(TOKEN, slack_api.url, clock=clock.now, sleep=clock.sleep)
+    messages = [{"text": f"part {n}", "blocks": []} for n in range(3)]
+
+    transport.send("#a", messages)
+    transport.send("#b", messages[:1])
+
+    assert clock.slept == [1.0, 1.0]  # between the three posts to #a; none before #b
+    assert [(p.body["channel"], p.body["text"]) for p in slack_api.posts] == [
+        ("#a", "part 0"),
+        ("#a", "part 1"),
+        ("#a", "part 2"),
+        ("#b", "part 0"),
+    ]
+
+
+# === 2. the web app ==============================================================================
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+
+
+def command_form(text: str, user: str, channel: str, channel_name: str, response_url: str | None) -> dict:
+    form = {
+        "token": "deprecated",
+        "team_id": "T1",
+        "channel_id": channel,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": "ada",
+        "command": "/digest",
+        "text": text,
+        "api_app_id": "A1",
+    }
+    if response_url:
+        form["response_url"] = response_url
+    return form
+
+
+USER = "U42"
+
+
+@dataclass
+class Web:
+    """The running web app: its URL, database, and ways to talk to it like Slack does."""
+
+    url: str
+    db: Path
+    app: WebApp
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = requests.request(method, self.url + path, timeout=10, **kwargs)
+        assert "Traceback" not in response.text and 'File "' not in response.text
+        return response
+
+    def signed(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        secret: str = SIGNING_SECRET,
+        timestamp: str | None = None,
+        signed_body: bytes | None = None,
+        content_type: str = FORM,
+    ) -> requests.Response:
+        """POST `body` signed like Slack does (over `signed_body`, if given: a tampered request)."""
+        timestamp = timestamp or str(int(time.time()))
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": slack_signature(
+                secret, timestamp, body if signed_body is None else signed_body
+            ),
+        }
+        return self.request("POST", path, data=body, headers=headers)
+
+    def command_body(
+        self,
+        text: str,
+        user: str = USER,
+        channel: str = "D0042",
+        channel_name: str = "directmessage",
+        response_url: str | None = None,
+    ) -> bytes:
+        form = command_form(text, user, channel, channel_name, response_url)
+        return urlencode(form).encode()
+
+    def command(self, text: str, **kwargs) -> str:
+        """Run `/digest text`; returns the (ephemeral) reply text."""
+        response = self.signed("/slack/commands", self.command_body(text, **kwargs))
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("application/json")
+        reply = response.json()
+        assert reply["response_type"] == "ephemeral"
+        return reply["text"]
+
+
+class _Late:
+    """A WSGI app set after the server is created (the app's base URL needs the server's port)."""
+
+    app: WebApp | None = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def start_web(workdir) -> Iterator[Callable[[], Web]]:
+    """Starts the web app on loopback over the workdir's config (write it first) and database."""
+    running: list[tuple] = []
+
+    def start(signing_secret: str | None = SIGNING_SECRET) -> Web:
+        late = _Late()
+        server = waitress.create_server(late, host="127.0.0.1", port=0)
+        url = f"http://127.0.0.1:{server.effective_port}"
+        env = Env(
+            outbox=workdir.outbox,
+            slack_signing_secret=signing_secret,
+            secret=UNSUB_SECRET,
+            base_url=url,
+        )
+        late.app = WebApp(load_config(workdir.config), env, workdir.db)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread, late.app))
+        return Web(url, workdir.db, late.app)
+
+    yield start
+    for server, thread, app in running:
+        stop_server(server, thread)
+        app.close()
+
+
+def stop_server(server, thread: threading.Thread) -> None:
+    """Stop a waitress server running `server.run()` in `thread`.
+
+    Its worker threads go first (a worker finishing a request pulls the loop's trigger). Then the
+    server is closed from inside its own loop, since closing sockets under a running select() is
+    EBADF: server.close(), then any connection still open; with nothing left the loop returns.
+    """
+
+    def close() -> None:
+        server.close()
+        wasyncore.close_all(server._map, ignore_all=True)
+
+    server.task_dispatcher.shutdown()
+    with contextlib.suppress(OSError):  # EBADF: the loop woke on an earlier pull and closed already
+        server.trigger.pull_trigger(close)
+    thread.join(5)
+    assert not thread.is_alive(), "the web server did not stop"
+
+
+@pytest.fixture
+def web(workdir, start_web) -> Web:
+    """The web app over a config with one YAML (email) subscriber and the feed fetched."""
+    setup(workdir, [IMITATION, REASONING, NOBODY], email_sub("alice"), email_sub("bob", "reasoning"))
+    digestbot(workdir, "fetch")
+    return start_web()
+
+
+# --- signatures and HTTP hygiene --------------------------------------------------------------
+
+
+def test_a_signed_command_gets_an_ephemeral_json_reply(web):
+    response = web.signed("/slack/commands", web.command_body("help"))
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "/digest subscribe" in reply["text"]
+
+
+def _now(offset: int = 0) -> str:
+    return str(int(time.time()) + offset)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(lambda web: {"signed_body": web.command_body("help")}, id="tampered-body"),
+        pytest.param(lambda web: {"secret": "wrong-secret"}, id="wrong-secret"),
+        pytest.param(lambda web: {"timestamp": _now(-600)}, id="stale-timestamp"),
+        pytest.param(lambda web: {"timestamp": _now(+600)}, id="future-timestamp"),
+    ],
+)
+def test_badly_signed_commands_are_refused_and_change_nothing(web, how):
+    before = db_dump(web.db)
+
+    response = web.signed("/slack/commands", web.command_body("subscribe diffusion policy"), **how(web))
+
+    assert response.status_code == 401
+    assert db_dump(web.db) == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(lambda body: {}, id="none"),
+        pytest.param(lambda body: {"X-Slack-Request-Timestamp": _now()}, id="timestamp-only"),
+        pytest.param(
+            lambda body: {"X-Slack-Signature": slack_signature(SIGNING_SECRET, _now(), body)},
+            id="signature-only",
+        ),
+    ],
+)
+def test_commands_without_signature_headers_are_refused(web, headers):
+    body = web.command_body("subscribe diffusion policy")
+    before = db_dump(web.db)
+
+    response = web.request(
+        "POST", "/slack/commands", data=body, headers={"Content-Type": FORM, **headers(body)}
+    )
+
+    assert response.status_code == 401
+    assert db_dump(web.db) == before
+
+
+@pytest.mark.parametrize(
+    "body, timestamp, signature",
+    [
+        pytest.param(b"user_id=U42&text=help", "yesterday", None, id="non-numeric-timestamp"),
+        pytest.param(b"user_id=U42&text=\xff\xfe", None, None, id="non-utf8-body"),
+        pytest.param(b"user_id=U42&text=help", None, "v0=\xe9", id="non-ascii-signature"),
+    ],
+)
+def test_malformed_signature_headers_get_401_not_500(web, body, timestamp, signature):
+    # slack-sdk's verifier raises on these; they are simply not valid requests.
+    timestamp = timestamp or _now()
+    headers = {
+        "Content-Type": FORM,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature or slack_signature(SIGNING_SECRET, _now(), body),
+    }
+
+    response = web.request("POST", "/slack/commands", data=body, headers=headers)
+
+    assert response.status_code == 401
+
+
+def test_unsigned_ssl_check_gets_an_empty_200(web):
+    before = db_dump(web.db)
+
+    body = b"ssl_check=1&token=x&" + web.command_body("subscribe diffusion policy")
+    response = web.request("POST", "/slack/commands", data=body, headers={"Content-Type": FORM})
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert db_dump(web.db) == before
+
+
+def test_an_oversized_body_gets_413(web):
+    body = web.command_body("subscribe " + "x" * (70 * 1024))
+
+    assert web.signed("/slack/commands", body).status_code == 413
+    assert (
+        web.request("POST", "/slack/commands", data=body, headers={"Content-Type": FORM}).status_code == 413
+    )
+
+
+def test_without_a_signing_secret_commands_are_refused(workdir, start_web):
+    setup(workdir, [IMITATION], email_sub("alice"))
+    web = start_web(signing_secret=None)
+    before = db_dump(web.db)
+
+    response = web.signed("/slack/commands", web.command_body("subscribe diffusion policy"))
+
+    assert response.status_code == 503
+    assert "SLACK_SIGNING_SECRET" in response.text
+    assert db_dump(web.db) == before
+
+
+def test_a_signed_request_that_is_not_a_command_gets_400(web):
+    assert web.signed("/slack/commands", b"text=subscribe+x").status_code == 400
+    assert subscriber(web.db, f"slack:{USER}") is None
+
+
+def test_unknown_paths_and_methods(web):
+    assert web.request("GET", "/nowhere").status_code == 404
+    assert web.request("POST", "/slack/commandz", data=b"x").status_code == 404
+    assert web.request("GET", "/slack/commands").status_code == 405
+    assert web.request("PUT", "/unsubscribe").status_code == 405
+
+
+def test_healthz(web):
+    response = web.request("GET", "/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_events_url_verification_returns_the_challenge(web):
+    body = json.dumps({"token": "x", "challenge": "c-123", "type": "url_verification"}).encode()
+
+    response = web.signed("/slack/events", body, content_type="application/json")
+    unsigned = web.request("POST", "/slack/events", data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "c-123"}
+    assert unsigned.status_code == 401
+    assert web.signed("/slack/events", b"{not json", content_type="application/json").status_code == 400
+
+
+# --- /digest commands -----------------------------------------------------------------------
+
+
+def slack_state(web: Web, sid: str = f"slack:{USER}") -> SubscriberState:
+    state = subscriber(web.db, sid)
+    assert state is not None, f"no subscriber {sid}"
+    return state
+
+
+def test_subscribe_creates_a_slack_subscriber_and_adds_keywords_once(web):
+    reply = web.command('subscribe diffusion policy, "robot*"')
+
+    assert "Added `diffusion policy`, `robot*`" in reply
+    state = slack_state(web)
+    sub = state.subscriber
+    assert (sub.origin, sub.slack, sub.email, sub.active, sub.paused) == ("slack", USER, None, True, False)
+    assert sub.profile.keywords == ("diffusion policy", "robot*")
+    with Store(web.db) as store:
+        assert store.find_by_slack([USER]).subscriber.id == f"slack:{USER}"
+
+    reply = web.command("subscribe Diffusion Policy, imitation learning, imitation learning")
+
+    assert "Added `imitation learning`" in reply
+    assert slack_state(web).subscriber.profile.keywords == (
+        "diffusion policy",
+        "robot*",
+        "imitation learning",
+    )
+    assert "nothing new" in web.command("subscribe robot*")
+    assert slack_state(web).subscriber.profile.keywords == (
+        "diffusion policy",
+        "robot*",
+        "imitation learning",
+    )
+
+
+def test_unsubscribe_and_exclude(web):
+    web.command("subscribe diffusion policy, robot*")
+
+    assert "Removed `robot*`" in web.command("unsubscribe robot*")
+    assert slack_state(web).subscriber.profile.keywords == ("diffusion policy",)
+    before = db_dump(web.db)
+    assert "You don't follow `quantum`" in web.command("unsubscribe quantum")
+    assert db_dump(web.db) == before
+
+    assert "will be left out" in web.command("exclude survey")
+    assert "will be left out" in web.command("exclude Survey, benchmark")
+    assert slack_state(web).subscriber.profile.exclude == ("survey", "benchmark")
+
+
+def test_schedule_sets_spec_and_timezone_and_a_bad_spec_is_explained(web):
+    web.command("subscribe diffusion policy")
+
+    reply = web.command("schedule weekly mon 09:00 Europe/Berlin")
+
+    assert "Schedule set to `weekly mon 09:00` (Europe/Berlin)" in reply
+    sub = slack_state(web).subscriber
+    assert (sub.schedule, sub.timezone) == ("weekly mon 09:00", "Europe/Berlin")
+
+    before = db_dump(web.db)
+    for bad in ("fortnightly at 8", "daily 25:00", "daily 08:00 Mars/Olympus_Mons"):
+        reply = web.command(f"schedule {bad}")
+        assert "Examples:" in reply and "`/digest schedule daily 08:00`" in reply, reply
+    assert "For example" in web.command("schedule")
+    assert db_dump(web.db) == before
+
+
+def test_pause_and_resume(web):
+    web.command("subscribe diffusion policy")
+
+    assert "Paused" in web.command("pause")
+    assert slack_state(web).subscriber.paused is True
+    assert "(paused)" in web.command("list")
+    assert "Resumed" in web.command("resume")
+    assert slack_state(web).subscriber.paused is False
+
+
+def test_commands_before_subscribing_say_how_to_start(web):
+    for verb in ("pause", "resume", "unsubscribe foo", "exclude foo", "schedule daily 08:00", "list"):
+        assert "/digest subscribe" in web.command(verb), verb
+    assert subscriber(web.db, f"slack:{USER}") is None
+
+
+@pytest.mark.parametrize("text", ["help", "", "   ", "frobnicate now", "channel"])
+def test_help_unknown_verbs_and_empty_text_show_the_help(web, text):
+    reply = web.command(text)
+
+    assert "/digest subscribe" in reply and "/digest schedule" in reply and "/digest pause" in reply
+    if text.startswith("frobnicate"):
+        assert "I don't know `frobnicate`" in reply
+    assert subscriber(web.db, f"slack:{USER}") is None
+
+
+def test_list_shows_keywords_schedule_next_and_last_digest(workdir, web, slack):
+    web.command("subscribe imitation learning, robot*")
+    web.command("schedule daily 07:30 Europe/Berlin")
+
+    fresh = web.command("list")
+
+    for expected in ("`imitation learning`", "`robot*`", "`daily 07:30`", "Europe/Berlin", "Next digest:"):
+        assert expected in fresh
+    assert "Last digest: none yet" in fresh
+
+    digestbot(workdir, "send")  # the Slack subscriber's first digest, by DM
+
+    assert slack.calls_to("conversations.open")[0].body == {"users": USER}
+    [post] = slack.posts
+    assert paper_ids(post.body) == [IMITATION.aid]
+    after = web.command("list")
+    next_line = next(line for line in after.splitlines() if line.startswith("Next digest:"))
+    assert re.search(r"\w{3} \d{2} \w{3} 07:30$", next_line), next_line
+    last_line = next(line for line in after.splitlines() if line.startswith("Last digest:"))
+    assert re.search(r"^Last digest: \w{3} \d{2} \w{3} \d{2}:\d{2}, 1 papers?$", last_line), last_line
+
+
+def test_channel_subscribe_in_a_channel_and_refused_in_a_dm(web):
+    reply = web.command("channel subscribe robot*", channel="C777", channel_name="ml-papers")
+
+    assert "Added `robot*`" in reply
+    sub = slack_state(web, "slack:C777").subscriber
+    assert (sub.slack, sub.origin, sub.profile.keywords) == ("C777", "slack", ("robot*",))
+    assert subscriber(web.db, f"slack:{USER}") is None  # the user's own digest is another one
+    assert "`robot*`" in web.command("channel list", channel="C777", channel_name="ml-papers")
+
+    before = db_dump(web.db)
+    reply = web.command("channel subscribe robot*", channel="D0042")
+    assert "use it in that channel" in reply
+    assert db_dump(web.db) == before
+
+
+YAML_USER = "U4242424"  # the config accepts only full-length Slack ids
+
+
+def test_a_yaml_subscriber_is_listed_but_not_editable_from_slack(workdir, start_web):
+    setup(workdir, [IMITATION], slack_sub("ops", YAML_USER, "imitation learning", "robot*"))
+    digestbot(workdir, "sync")
+    web = start_web()
+
+    listed = web.command("list", user=YAML_USER)
+
+    assert "`ops`" in listed and "`imitation learning`" in listed and "`robot*`" in listed
+    assert "subscriptions.yaml" in listed
+    before = db_dump(web.db)
+    for verb in (
+        "subscribe diffusion",
+        "unsubscribe robot*",
+        "exclude survey",
+        "schedule daily 09:00",
+        "pause",
+    ):
+        reply = web.command(verb, user=YAML_USER)
+        assert "subscriptions.yaml" in reply, (verb, reply)
+    assert db_dump(web.db) == before
+    assert subscriber(web.db, f"slack:{YAML_USER}") is None
+
+
+def test_keyword_limits(web):
+    web.command("subscribe " + ", ".join(f"topic{i}" for i in range(40)))
+    before = db_dump(web.db)
+
+    too_many = web.command("subscribe " + ", ".join(f"extra{i}" for i in range(11)))
+    too_long = web.command("subscribe " + "a" * 101)
+    too_long_command = web.command("subscribe " + ", ".join(["x" * 90] * 25))  # over 2,000 characters
+
+    assert "at most 50 keywords" in too_many
+    assert "at most 100 characters" in too_long
+    assert "too long" in too_long_command
+    assert db_dump(web.db) == before
+    assert "Added" in web.command("subscribe " + ", ".join(f"extra{i}" for i in range(10)))
+    assert len(slack_state(web).subscriber.profile.keywords) == 50
+
+
+def test_first_subscribe_over_the_keyword_limit_creates_nothing(web):
+    reply = web.command("subscribe " + ", ".join(f"topic{i}" for i in range(51)))
+
+    assert "at most 50 keywords" in reply
+    assert subscriber(web.db, f"slack:{USER}") is None
+
+
+def test_replies_escape_what_the_user_typed(web):
+    reply = web.command("subscribe <!channel>, <@U999> & co")
+
+    assert "&lt;!channel&gt;" in reply and "&lt;@U999&gt;" in reply and "&amp; co" in reply
+    assert "<!" not in reply and "<@" not in reply
+    assert "&lt;!channel&gt;" in web.command("list")
+
+
+# --- preview through response_url ---------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := predicate():
+            return found
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def test_preview_answers_at_once_and_posts_the_digest_to_response_url(web, slack_api):
+    web.command("subscribe imitation learning")
+    response_url = f"{slack_api.root}/commands/T1/preview-1"
+    gate = slack_api.hold("preview-1")  # the follow-up post waits until released
+
+    reply = web.command("preview", response_url=response_url)
+    gate.release()
+
+    assert reply == "Building your preview…"
+    assert not gate.expired  # the reply did not wait for the follow-up to be delivered
+    [follow_up] = wait_for(lambda: slack_api.calls_to("preview-1"))
+    assert follow_up.path == "/commands/T1/preview-1"
+    body = follow_up.body
+    assert body["response_type"] == "ephemeral"
+    assert body["text"].startswith("Preview of your next digest")
+    assert paper_ids(body) == [IMITATION.aid]
+    assert_within_slack_limits(body)
+    assert ledger(web.db) == []  # a preview records nothing
+    assert slack_state(web).last_seq is None
+
+
+def test_preview_with_nothing_to_send_says_so(web, slack_api):
+    web.command("subscribe quantum chromodynamics")
+
+    web.command("preview", response_url=f"{slack_api.root}/commands/T1/preview-2")
+
+    [follow_up] = wait_for(lambda: slack_api.calls_to("preview-2"))
+    assert follow_up.body["response_type"] == "ephemeral"
+    assert "No new matching papers" in follow_up.body["text"]
+    assert "blocks" not in follow_up.body
+
+
+# === 3. unsubscribe links =======================================================================
+
+
+def test_tokens_round_trip():
+    for sid in ("alice", "slack:U42", "ünïcödé-id", "a.b_c-d"):
+        token = make_token(sid, UNSUB_SECRET)
+        assert read_token(token, UNSUB_SECRET) == sid
+        assert read_token(token, "another-secret") is None
+    assert make_token("alice", UNSUB_SECRET) != make_token("bob", UNSUB_SECRET)
+    url = unsubscribe_url("https://digest.example.org/", "alice", UNSUB_SECRET)
+    assert url.startswith("https://digest.example.org/unsubscribe?t=")
+    assert read_token(parse_qs(urlsplit(url).query)["t"][0], UNSUB_SECRET) == "alice"
+
+
+def _alterations(token: str) -> Iterator[str]:
+    """Every token one character away from `token` (in the base64url alphabet), '.' kept."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i, c in enumerate(token):
+        if c != ".":
+            for r in alphabet:
+                if r != c:
+                    yield token[:i] + r + token[i + 1 :]
+
+
+def test_no_altered_token_names_another_subscriber():
+    for sid in ("alice", "bob", "slack:U42"):
+        token = make_token(sid, UNSUB_SECRET)
+        assert {read_token(t, UNSUB_SECRET) for t in _alterations(token)} <= {None, sid}
+    alice, bob = make_token("alice", UNSUB_SECRET), make_token("bob", UNSUB_SECRET)
+    assert read_token(bob.split(".")[0] + "." + alice.split(".")[1], UNSUB_SECRET) is None
+    assert read_token(alice.split(".")[0] + "." + bob.split(".")[1], UNSUB_SECRET) is None
+    for junk in ("", ".", "alice", "YWxpY2U", "YWxpY2U.", ".abc", "a.b.c", "!!!.???"):
+        assert read_token(junk, UNSUB_SECRET) is None
+
+
+def test_every_altered_token_is_refused():
+    for sid in ("alice", "bob", "slack:U42"):
+        token = make_token(sid, UNSUB_SECRET)
+        accepted = [t for t in _alterations(token) if read_token(t, UNSUB_SECRET) is not None]
+        assert accepted == [], f"{len(accepted)} altered tokens for {sid} accepted, e.g. {accepted[:2]}"
+        swapped = token.replace("-", "+").replace("_", "/")
+        assert swapped == token or read_token(swapped, UNSUB_SECRET) is None
+
+
+def paused(db: Path) -> dict[str, bool]:
+    with Store(db) as store:
+        return {s.subscriber.id: s.subscriber.paused for s in store.subscribers(include_inactive=True)}
+
+
+ONE_CLICK = {"data": "List-Unsubscribe=One-Click", "headers": {"Content-Type": FORM}}
+
+
+def test_get_shows_a_confirmation_form_and_post_pauses_only_that_subscriber(web):
+    token = make_token("alice", UNSUB_SECRET)
+    before = db_dump(web.db)
+
+    page = web.request("GET", f"/unsubscribe?t={token}")
+
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    form = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert form, page.text
+    assert db_dump(web.db) == before  # a mail scanner following the link changes nothing
+
+    action = urljoin(page.url, html.unescape(form.group(1)))
+    assert requests.post(action, timeout=10).status_code == 200  # the button
+    assert paused(web.db) == {"alice": True, "bob": False}
+
+
+def test_one_click_post_pauses_only_that_subscriber(web):
+    response = web.request("POST", f"/unsubscribe?t={make_token('bob', UNSUB_SECRET)}", **ONE_CLICK)
+
+    assert response.status_code == 200
+    assert paused(web.db) == {"alice": False, "bob": True}
+
+
+def _forgeries() -> list:
+    alice, bob = make_token("alice", UNSUB_SECRET), make_token("bob", UNSUB_SECRET)
+    sid, mac = alice.split(".")
+    assert sid == "YWxpY2U"
+    return [
+        pytest.param(make_token("alice", "another-secret"), id="other-secret"),
+        pytest.param("Z" + sid[1:] + "." + mac, id="id-first-char"),
+        pytest.param(sid + "." + ("B" if mac[0] != "B" else "C") + mac[1:], id="mac-first-char"),
+        pytest.param(sid + "." + bob.split(".")[1], id="bob-mac-on-alice"),
+        pytest.param("", id="empty"),
+        pytest.param("garbage", id="junk"),
+        pytest.param(
+            "YWxpY2V." + mac,
+            id="id-last-char",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("token", _forgeries())
+def test_forged_tokens_get_400_and_change_nothing(web, token):
+    before = db_dump(web.db)
+
+    posted = web.request("POST", f"/unsubscribe?t={token}", **ONE_CLICK)
+    shown = web.request("GET", f"/unsubscribe?t={token}")
+
+    assert (posted.status_code, shown.status_code) == (400, 400)
+    assert db_dump(web.db) == before
+
+
+def test_unknown_subscriber_gets_the_same_answer_as_a_known_one(web):
+    def answers(sid: str) -> list[tuple[int, str]]:
+        token = make_token(sid, UNSUB_SECRET)
+        shown = web.request("GET", f"/unsubscribe?t={token}")
+        posted = web.request("POST", f"/unsubscribe?t={token}", **ONE_CLICK)
+        return [(r.status_code, r.text.replace(token, "TOKEN")) for r in (shown, posted)]
+
+    assert answers("mallory") == answers("alice")
+    assert answers("mallory")[1][0] == 200
+    assert subscriber(web.db, "mallory") is None
+    assert paused(web.db) == {"alice": True, "bob": False}
+
+
+def test_email_unsubscribe_link_end_to_end(workdir, smtp_server, start_web):
+    setup(
+        workdir,
+        [IMITATION, REASONING],
+        email_sub("alice"),
+        email_sub("bob", "reasoning"),
+        email_yaml="unsubscribe_mailto: unsubscribe@example.org",
+    )
+    digestbot(workdir, "fetch")
+    web = start_web()
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+
+    digestbot(workdir, "send")
+
+    [mail] = smtp_server.to("alice@example.org")
+    msg = mail.message
+    link, mailto = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+    assert link.startswith(f"{web.url}/unsubscribe?t=")
+    assert read_token(parse_qs(urlsplit(link).query)["t"][0], UNSUB_SECRET) == "alice"
+    assert mailto == "mailto:unsubscribe@example.org?subject=unsubscribe%20alice"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text, html_part = (part.get_content() for part in msg.iter_parts())
+    assert link in text
+    assert f'href="{html.escape(link)}"' in html_part
+
+    response = requests.post(link, timeout=10, **ONE_CLICK)  # what a mail client does (RFC 8058)
+
+    assert response.status_code == 200
+    assert paused(workdir.db) == {"alice": True, "bob": False}
+    digestbot(workdir, "sync")
+    assert paused(workdir.db) == {"alice": True, "bob": False}
+
+    write_feed(workdir.path / "feed.xml", [IMITATION, REASONING, IMITATION_2, REASONING_2])
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")
+    assert len(smtp_server.to("alice@example.org")) == 1
+    assert len(smtp_server.to("bob@example.org")) == 2
+    assert paused(workdir.db) == {"alice": True, "bob": False}
