@@ -52,7 +52,7 @@ def fetch_one(
             last_modified=state.get("last_modified") if same_place else None,
         )
         new, known = store.add_papers(result.papers, source.name, now)
-        announced, caught_up = _catch_up(store, source, client, state, result, now)
+        announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
         return _failed(store, source, now, str(e), started)
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
@@ -65,8 +65,10 @@ def fetch_one(
         now,
         new + caught_up,
         known,
-        result.etag,
-        result.last_modified,
+        # After a failed catch-up, forget the validators: the next fetch must get the listing
+        # again (not a 304) to notice the gap and retry.
+        result.etag if complete else None,
+        result.last_modified if complete else None,
         changed=bool(new or caught_up),
         announced=announced,
     )
@@ -137,22 +139,22 @@ CATCH_UP_MAX_PAGES = 20
 
 def _catch_up(
     store: Store, source: SourceConfig, client: HttpClient, state: dict, result: FetchResult, now: datetime
-) -> tuple[str | None, int]:
+) -> tuple[str | None, int, bool]:
     """Fill announcement days an arXiv listing skipped while the bot was down, from the API.
 
     rss.arxiv.org only ever shows the latest day. When the day it shows now is more than one
     working day after the last one seen, the papers in between are fetched from the export API
-    (same categories, by submission date). Returns (announcement day to record, papers added);
-    if the catch-up fails, the old day stays recorded so the next fetch tries again.
+    (same categories, by submission date). Returns (announcement day to record, papers added,
+    whether it completed); if it failed, the old day stays recorded so the next fetch tries again.
     """
     announced = result.announced.isoformat() if result.announced else None
     previous = state.get("last_announced")
     if source.type != "arxiv_rss" or not source.url or not announced or not previous:
-        return announced, 0
+        return announced, 0, True
     gap = missed_days(date.fromisoformat(previous), result.announced)
     categories = categories_of(source.url)
     if not gap or not categories:
-        return announced, 0
+        return announced, 0, True
     query = catch_up_query(categories, date.fromisoformat(previous), result.announced)
     api = replace(
         source,
@@ -181,9 +183,9 @@ def _catch_up(
         log.warning(
             "source %s: catch-up from the arXiv API failed (will retry next fetch): %s", source.name, e
         )
-        return previous, added
+        return previous, added, False
     log.info("source %s: caught up %d paper(s) from the missed days", source.name, added)
-    return announced, added
+    return announced, added, True
 
 
 def p_with_source(paper: Paper, name: str) -> Paper:

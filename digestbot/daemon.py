@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from .collect import SourceOutcome, fetch_one
 from .config import Config, ConfigError, Env, SourceConfig, load_config
@@ -140,7 +140,7 @@ class Worker:
             log.error("not starting: %s", e)
             return 1
         executor = ThreadPoolExecutor(1)  # one job at a time: no overlap, one SQLite user
-        scheduler = BlockingScheduler(executors={"default": executor}, timezone="UTC")
+        scheduler = BackgroundScheduler(executors={"default": executor}, timezone="UTC")
         self._schedule_fetches(scheduler, self.config)
         self.on_reload = lambda config: self._schedule_fetches(scheduler, config)
         scheduler.add_job(
@@ -153,7 +153,7 @@ class Worker:
             max_instances=1,
             misfire_grace_time=None,
         )
-        self._install_signals(scheduler)
+        self._install_signals()
         self._start_socket_mode()
         log.info(
             "digestbot running: %d source(s), %d subscriber(s), database %s",
@@ -161,15 +161,19 @@ class Worker:
             len(self.store.subscribers()),
             self.store.path,
         )
+        scheduler.start()
         try:
-            scheduler.start()
+            # The signal handlers only set `stopping`; the scheduler is stopped here, outside any
+            # handler (a handler that stops it can deadlock on a lock the interrupted code holds).
+            while not self.stopping.wait(timeout=1.0):
+                pass
         finally:
-            executor.shutdown(wait=True)  # let the job in flight finish
+            scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()
         log.info("stopped")
         return 0
 
-    def _schedule_fetches(self, scheduler: BlockingScheduler, config: Config) -> None:
+    def _schedule_fetches(self, scheduler: BackgroundScheduler, config: Config) -> None:
         for job in scheduler.get_jobs():
             if job.id.startswith("fetch:"):
                 job.remove()
@@ -189,11 +193,10 @@ class Worker:
                 misfire_grace_time=None,
             )
 
-    def _install_signals(self, scheduler: BlockingScheduler) -> None:
+    def _install_signals(self) -> None:
         def stop(signum: int, _frame: object) -> None:
             log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
             self.stopping.set()
-            scheduler.shutdown(wait=False)
 
         def reload(_signum: int, _frame: object) -> None:
             log.info("received SIGHUP: the config will be re-read at the next dispatch")

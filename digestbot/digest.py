@@ -310,8 +310,9 @@ class DigestRunner:
     ) -> list[Outcome]:
         """Retry digests whose wait is over, then build and send the ones that are due.
 
-        `should_stop` is asked before each digest: a stopping worker finishes the digest in
-        flight and leaves the rest for its next start (they are still due then).
+        `should_stop` is asked before each digest: a stopping worker finishes the digests it
+        already started (the one on the wire, and the next if it was already recorded) and
+        leaves the rest for its next start (they are still due then).
         """
         now = self.clock()
         outcomes: list[Outcome] = []

@@ -98,11 +98,17 @@ def missed_days(previous: date, current: date) -> list[date]:
     return days
 
 
+CATCH_UP_MARGIN = timedelta(days=4)
+
+
 def catch_up_query(categories: list[str], previous: date, current: date) -> str:
-    """An export-API query for papers submitted between two listings (both ends overlap: the
-    papers already stored are merged, not added twice)."""
+    """An export-API query for papers submitted between two listings.
+
+    A listing holds what was submitted since 14:00 ET on the working day before it, and a
+    Monday listing reaches back to Friday: the window starts four days before the last listing
+    seen, so no submission falls between. Both ends overlap what is stored; known papers merge."""
     cats = " OR ".join(f"cat:{c}" for c in categories)
-    start = previous - timedelta(days=1)
+    start = previous - CATCH_UP_MARGIN
     return f"({cats}) AND submittedDate:[{start:%Y%m%d}0000 TO {current:%Y%m%d}2359]"
 
 
