@@ -16,7 +16,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
@@ -80,7 +79,6 @@ class Deliverer:
         self.renderer = renderer
         self._smtp: SmtpTransport | None = None
         self._slack: SlackTransport | None = None
-        self._smtp_executor: ThreadPoolExecutor | None = None
         self._outbox = OutboxTransport(env.outbox)
 
     def channel(self, sub: Subscriber) -> str:
@@ -111,38 +109,21 @@ class Deliverer:
             one_click=self.unsubscribe_link(sub) is not None,
         )
 
-    def send(
-        self, digest: Digest, message: Message | list[dict], on_part: Callable[[int], None] | None = None
-    ) -> Future[str]:
-        """Start sending a composed digest; the future gives where it went, or DeliveryError.
-
-        SMTP runs on the transport's own thread, so the caller can render the next digest while
-        this one is on the wire; the other transports have finished when this returns. A Slack
-        digest may be several messages: `on_part(n)` is told after each one, and a retry starts
-        after the `digest.parts_sent` already delivered, so none is posted twice.
-        """
-        done: Future[str] = Future()
-        if isinstance(message, Message) and self.env.smtp_url:
-            try:
-                return self._smtp_thread().submit(self.smtp().send, message)
-            except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
-                done.set_exception(DeliveryError(str(e), transient=False))
-                return done
-        try:
-            done.set_result(self._send_now(digest, message, on_part))
-        except Exception as e:
-            done.set_exception(e)
-        return done
-
     def deliver(self, digest: Digest, on_part: Callable[[int], None] | None = None) -> str:
-        """Compose and send one digest, waiting for the answer. Raises DeliveryError."""
-        return self.send(digest, self.compose(digest), on_part).result()
+        """Compose and send one digest; returns where it went. Raises DeliveryError.
 
-    def _send_now(
+        A Slack digest may be several messages: `on_part(n)` is told after each one, and a retry
+        starts after the `digest.parts_sent` already delivered, so none is posted twice.
+        """
+        return self._send_message(digest, self.compose(digest), on_part)
+
+    def _send_message(
         self, digest: Digest, message: Message | list[dict], on_part: Callable[[int], None] | None
     ) -> str:
         sub = digest.subscriber
         if isinstance(message, Message):
+            if self.env.smtp_url:
+                return self.smtp().send(message)
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
             return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)
@@ -150,11 +131,6 @@ class Deliverer:
         return str(
             self._outbox.write(_outbox_stem(digest), json.dumps(payload, indent=2).encode(), ".slack.json")
         )
-
-    def _smtp_thread(self) -> ThreadPoolExecutor:
-        if self._smtp_executor is None:
-            self._smtp_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
-        return self._smtp_executor
 
     def unsubscribe_link(self, sub: Subscriber) -> str | None:
         """The signed one-click link, when DIGESTBOT_BASE_URL and DIGESTBOT_SECRET are set."""
@@ -173,7 +149,10 @@ class Deliverer:
 
     def smtp(self) -> SmtpTransport:
         if self._smtp is None:
-            self._smtp = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url or ""))
+            try:
+                self._smtp = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url or ""))
+            except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
+                raise DeliveryError(str(e), transient=False) from None
         return self._smtp
 
     def slack(self) -> SlackTransport:
@@ -182,9 +161,6 @@ class Deliverer:
         return self._slack
 
     def close(self) -> None:
-        if self._smtp_executor is not None:
-            self._smtp_executor.shutdown(wait=True)
-            self._smtp_executor = None
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
@@ -310,9 +286,8 @@ class DigestRunner:
     ) -> list[Outcome]:
         """Retry digests whose wait is over, then build and send the ones that are due.
 
-        `should_stop` is asked before each digest: a stopping worker finishes the digests it
-        already started (the one on the wire, and the next if it was already recorded) and
-        leaves the rest for its next start (they are still due then).
+        `should_stop` is asked before each digest: a stopping worker finishes the digest in
+        flight and leaves the rest for its next start (they are still due then).
         """
         now = self.clock()
         outcomes: list[Outcome] = []
@@ -323,47 +298,26 @@ class DigestRunner:
             if on_done:
                 on_done(outcome)
 
-        in_flight: _InFlight | None = None
-
-        def settle() -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                done(self._finish(in_flight))
-                in_flight = None
-
-        def push(item: Outcome | _Ready) -> None:
-            # Render digest k+1 while digest k is on the wire, but never have more than one
-            # message sent and not yet recorded: wait for k before sending k+1.
-            nonlocal in_flight
-            if isinstance(item, Outcome):
-                done(item)
-                return
-            settle()
-            on_part = lambda n, d=item.digest: self.store.set_parts_sent(d.id, n)  # noqa: E731
-            in_flight = _InFlight(item, self.deliverer.send(item.digest, item.message, on_part))
-
         try:
             if not dry_run:
                 for record in self.store.retryable_digests(None if force else now):
                     if should_stop():
                         return outcomes
                     if not only or record.subscriber_id in only:
-                        push(self._retry(record.id))
-                settle()  # a retried digest that went through makes its subscriber due again
+                        done(self._retry(record.id))
             states = self.due(now, only, force)
             selection = self.select(states, now)
             for state in states:
                 if should_stop():
                     return outcomes
-                push(self._build(state, selection, now, dry_run))
+                done(self._build_and_send(state, selection, now, dry_run))
         finally:
-            settle()
             self.deliverer.close()
         return outcomes
 
-    def _build(
+    def _build_and_send(
         self, state: SubscriberState, selection: Selection, now: datetime, dry_run: bool
-    ) -> Outcome | _Ready:
+    ) -> Outcome:
         sub = state.subscriber
         shown = selection.best.get(sub.id, [])
         matched = selection.matched.get(sub.id, 0)
@@ -386,9 +340,9 @@ class DigestRunner:
             self.deliverer.destination(sub),
         )
         digest = Digest(sub, shown, matched, id=digest_id, created=now, message_id=message_id)
-        return self._compose(digest, attempts_before=0)
+        return self._send(digest, attempts_before=0)
 
-    def _retry(self, digest_id: int) -> Outcome | _Ready:
+    def _retry(self, digest_id: int) -> Outcome:
         record = self.store.digest(digest_id)
         state = self.store.subscriber(record.subscriber_id) if record else None
         if record is None or state is None:
@@ -403,21 +357,14 @@ class DigestRunner:
             message_id=record.message_id,
             parts_sent=record.parts_sent,
         )
-        return self._compose(digest, attempts_before=record.attempts)
+        return self._send(digest, attempts_before=record.attempts)
 
-    def _compose(self, digest: Digest, attempts_before: int) -> Outcome | _Ready:
+    def _send(self, digest: Digest, attempts_before: int) -> Outcome:
         started = time.monotonic()
         try:
-            return _Ready(digest, self.deliverer.compose(digest), attempts_before, started)
-        except Exception as e:  # a template error, or text nobody foresaw: kept and retried
-            return self._failed(digest, _describe(e, digest), attempts_before, started)
-
-    def _finish(self, sending: _InFlight) -> Outcome:
-        digest, started = sending.ready.digest, sending.ready.started
-        try:
-            where = sending.future.result()
+            where = self.deliverer.deliver(digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n))
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            return self._failed(digest, _describe(e, digest), sending.ready.attempts_before, started)
+            return self._failed(digest, _describe(e, digest), attempts_before, started)
         sub = digest.subscriber
         self.store.mark_sent(digest.id, self.clock(), where)
         return Outcome(
@@ -448,22 +395,6 @@ class DigestRunner:
             digest.id,
             time.monotonic() - started,
         )
-
-
-@dataclass(frozen=True)
-class _Ready:
-    """A digest recorded and composed, ready to go on the wire."""
-
-    digest: Digest
-    message: Message | list[dict]
-    attempts_before: int
-    started: float
-
-
-@dataclass(frozen=True)
-class _InFlight:
-    ready: _Ready
-    future: Future[str]
 
 
 def _describe(error: Exception, digest: Digest) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -23,7 +25,7 @@ from markupsafe import Markup, escape
 from . import __version__
 from .matching import highlight_spans
 from .models import Digest, Match, Subscriber
-from .text import one_line, shorten, wrap
+from .text import ELLIPSIS, one_line, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -118,25 +120,42 @@ def _term_label(term: str) -> str:
     return term[:-1] + "…" if term.endswith("*") else term
 
 
+def _cut_marked(text: str, terms: tuple[str, ...], mark: Callable) -> str:
+    # Highlight a shortened text without its trailing " …": the ellipsis folds to three dots,
+    # which would send the whole text down the slow (offset-mapping) path of token_spans.
+    if text.endswith(ELLIPSIS):
+        return mark(text[: -len(ELLIPSIS)], terms) + ELLIPSIS
+    return mark(text, terms)
+
+
 def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
     if len(authors) <= limit:
         return ", ".join(authors)
     return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
 
 
+@lru_cache(maxsize=4096)
+def _plain_fields(title: str, abstract: str, authors: tuple[str, ...]) -> tuple[str, str, str, str]:
+    # A paper often goes to many subscribers in one run: clean its text once.
+    flat = one_line(abstract)
+    return one_line(title), flat, shorten(flat, ABSTRACT_CHARS), one_line(author_line(authors))
+
+
+@lru_cache(maxsize=8192)
+def _highlighted(text: str, terms: tuple[str, ...]) -> Markup:
+    return _cut_marked(text, terms, highlight)
+
+
 def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
-    title = one_line(p.title)
-    flat = one_line(p.abstract)
-    abstract = shorten(flat, ABSTRACT_CHARS)
-    authors = one_line(author_line(p.authors))
+    title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
     view = PaperView(
         rank=rank,
         title=title,
-        title_html=highlight(title, match.terms),
+        title_html=_highlighted(title, match.terms),
         abstract=abstract,
-        abstract_html=highlight(abstract, match.terms),
+        abstract_html=_highlighted(abstract, match.terms),
         authors=authors,
         link=safe_url(p.link),
         pdf_url=safe_url(p.pdf_url),
@@ -153,7 +172,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     return replace(
         view,
         title_mrkdwn=mrkdwn(shorten(title, SLACK_TITLE_CHARS)),
-        abstract_mrkdwn=mrkdwn_highlight(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms),
+        abstract_mrkdwn=_cut_marked(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms, mrkdwn_highlight),
         authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
         terms_mrkdwn=", ".join(f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors)
         or "your categories",

@@ -50,6 +50,7 @@ _CONTROL_RE = re.compile(
 )
 _SPACE_RE = re.compile(r"\s+")
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
+ELLIPSIS = " …"  # what `shorten` appends
 
 
 def detex(text: str) -> str:
@@ -84,9 +85,9 @@ def shorten(text: str, limit: int) -> str:
     head = text[:limit]
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
     if ends and ends[-1] >= limit // 3:
-        return head[: ends[-1]].rstrip() + " …"
+        return head[: ends[-1]].rstrip() + ELLIPSIS
     cut = head.rsplit(" ", 1)[0] if " " in head else head
-    return cut.rstrip(" ,;:") + " …"
+    return cut.rstrip(" ,;:") + ELLIPSIS
 
 
 def wrap(text: str, width: int = 76, indent: str = "") -> str:
