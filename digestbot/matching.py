@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import ahocorasick
+
 from .models import Match, Paper, Profile
 from .text import detex
 
@@ -272,8 +274,6 @@ class Matcher:
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
-        import ahocorasick  # imported here: the reference matcher and the text helpers need no C module
-
         self.ids: list[str] = []
         self.compiled: list[CompiledProfile] = []
         pattern_ids: dict[str, int] = {}
