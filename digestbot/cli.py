@@ -5,6 +5,7 @@ Exit codes: 0 done; 1 done with failures (a source or a delivery failed); 2 usag
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -342,10 +343,10 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "text"]),
+    type=click.Choice(["text", "html", "slack"]),
     default="text",
     show_default=True,
-    help="What to render.",
+    help="Email text, email HTML, or Slack Block Kit JSON.",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
@@ -360,8 +361,11 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
-    parts = runner.renderer.email(digest)
-    body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    if fmt == "slack":
+        body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
+    else:
+        parts = runner.renderer.email(digest)
+        body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
     if output:
         output.write_text(body, encoding="utf-8")
         click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
