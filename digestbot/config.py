@@ -166,6 +166,12 @@ class _Reader:
 
     def read(self, node: yaml.Node, path: str) -> _Value:
         line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+            # Safe loading refuses tags like !!python/object on single values; on lists and
+            # mappings we walk the nodes ourselves, so refuse them here.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             out: dict[str, _Value] = {}
@@ -181,6 +187,9 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
         return _Value(self.loader.construct_object(node), line)
+
+
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
 
 def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | None:
@@ -266,12 +275,15 @@ class _Validator:
         return v.value
 
     def check(self, m: dict[str, _Value], key: str, fld: str, fn: Callable[[Any], Any]) -> bool:
-        """Run `fn` on the value; a ValueError it raises becomes a problem at that line."""
+        """Run `fn` on the value as text; a ValueError it raises becomes a problem at that line."""
         v = m.get(key)
         if v is None or v.value is None:
             return True
+        if isinstance(v.value, bool) or not isinstance(v.value, str | int | float):
+            self.report(v.line, _join(fld, key), f"expected text, got {_kind(v.value)}")
+            return False
         try:
-            fn(v.value)
+            fn(str(v.value))
             return True
         except ValueError as e:
             self.report(v.line, _join(fld, key), str(e))
@@ -336,7 +348,11 @@ def parse_config(text: str, path: Path) -> Config:
         if not v.problems:
             v.report(1, "file", "is empty: expected sources and subscribers")
         raise ConfigError(v.problems)
-    top = v.mapping(root, "", _TOP_KEYS)
+    top = (
+        v.mapping(root, "file", _TOP_KEYS)
+        if not isinstance(root.value, dict)
+        else v.mapping(root, "", _TOP_KEYS)
+    )
     database = v.string(top, "database", "")
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
@@ -367,7 +383,7 @@ def parse_config(text: str, path: Path) -> Config:
     _unique(v, top, "sources", "name")
     _unique(v, top, "subscribers", "id")
     if v.problems:
-        raise ConfigError(sorted(v.problems, key=lambda p: p.line))
+        raise ConfigError(sorted(dict.fromkeys(v.problems), key=lambda p: p.line))
     return Config(
         path=path,
         database=v.resolve(database) if database else None,
@@ -454,6 +470,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     date = v.string(m, "date", fld)
     if date and not _DATE_RE.match(date):
         v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {date!r}")
+    max_results = v.integer(m, "max_results", fld, 100, 1, 2000)
     if len(v.problems) > n or not name or not url:
         return None
     is_url = "://" in url
@@ -466,7 +483,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         every=every,
         announce=announce,
         query=query,
-        max_results=v.integer(m, "max_results", fld, 100, 1, 2000),
+        max_results=max_results,
         date=date,
     )
 
@@ -504,6 +521,7 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
     v.check(m, "schedule", fld, parse_schedule)
     tz = v.string(m, "timezone", fld, base["timezone"])
     v.check(m, "timezone", fld, get_timezone)
+    max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
     if len(v.problems) > n or not sid:
         return None
     v.lines[f"subscriber:{sid}"] = item.line
@@ -514,7 +532,7 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
         slack=slack,
         schedule=schedule,
         timezone=tz,
-        max_papers=v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000),
+        max_papers=max_papers,
     )
 
 

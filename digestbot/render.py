@@ -40,6 +40,9 @@ SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 _SAFE_SCHEMES = ("http://", "https://")
+_UNSAFE_URL_RE = re.compile(
+    r"[\s\"'<>\\`\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
 
 
 def default_templates_dir() -> Path:
@@ -84,9 +87,25 @@ class PaperView:
 
 
 def safe_url(url: str | None) -> str:
-    """Only http(s) links reach a message; anything else (javascript:, data:) becomes empty."""
+    """Only plain http(s) links reach a message; anything else (javascript:, data:, a link with
+    control or bidi characters, a backslash that browsers read as a slash, a host that does not
+    parse) becomes empty."""
     url = (url or "").strip()
-    return url if url.lower().startswith(_SAFE_SCHEMES) and not any(c in url for c in "\"'<> \n\r") else ""
+    if not url.lower().startswith(_SAFE_SCHEMES) or _UNSAFE_URL_RE.search(url):
+        return ""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return ""
+    return url if host else ""
+
+
+def link_host(url: str) -> str:
+    """The host a (safe) link really goes to, shown beside it."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def highlight(text: str, terms: tuple[str, ...], start: str = "<mark>", end: str = "</mark>") -> Markup:
@@ -159,7 +178,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         authors=authors,
         link=safe_url(p.link),
         pdf_url=safe_url(p.pdf_url),
-        host=urlsplit(safe_url(p.link)).hostname or "",
+        host=link_host(safe_url(p.link)),
         categories=p.categories,
         terms=match.terms,
         authors_matched=match.authors,

@@ -181,9 +181,11 @@ def get_timezone(name: str) -> ZoneInfo:
 
 
 def parse_duration(text: str | int) -> int:
-    """`30m`, `6h`, `1d`, `1h30m` (or a number of minutes) in seconds."""
+    """`30m`, `6h`, `1d`, `1h30m` (or a plain number of minutes) in seconds."""
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text * 60
+    elif str(text).strip().isdigit():
+        seconds = int(str(text).strip()) * 60
     else:
         compact = str(text).replace(" ", "").lower()
         parts = _DURATION_RE.findall(compact)

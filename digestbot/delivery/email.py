@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import smtplib
 import ssl
 import tempfile
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import DeliveryError
 
@@ -58,7 +57,16 @@ def mask_url(url: str | None) -> str:
     """A URL with any password replaced by *** (for logs and `status`)."""
     if not url:
         return ""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "(unreadable URL)"
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class SmtpTransport:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from ..config import SourceConfig
 from ..models import Paper
 from .base import (
+    UNTITLED,
     FetchResult,
     SourceError,
     arxiv_id,
@@ -57,7 +58,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
             Paper(
                 key=f"arxiv:{aid}",
                 arxiv_id=aid,
-                title=clean_title(field_text(entry, "title")),
+                title=clean_title(field_text(entry, "title")) or UNTITLED,
                 abstract=clean_abstract(abstract),
                 authors=split_authors(entry.get("author", "")),
                 categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
@@ -130,7 +131,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
             Paper(
                 key=f"arxiv:{aid}",
                 arxiv_id=aid,
-                title=clean_title(field_text(entry, "title")),
+                title=clean_title(field_text(entry, "title")) or UNTITLED,
                 abstract=clean_abstract(field_text(entry, "summary")),
                 authors=tuple(
                     clean_title(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")

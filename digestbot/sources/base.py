@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from ..models import Paper
 from ..text import clean_paragraphs, detex, one_line
@@ -22,6 +23,7 @@ _ARXIV_ID_RE = re.compile(
 MAX_ABSTRACT = 20_000
 MAX_TITLE = 1_000
 MAX_ENTRIES = 10_000
+UNTITLED = "(untitled)"
 
 
 class SourceError(Exception):
@@ -138,18 +140,31 @@ def parse_feed(content: bytes) -> feedparser.FeedParserDict:
     last entry cut short. A truncated download must not half-land in the database, so XML errors
     fail the source.
     """
+    if not content.strip():
+        raise SourceError("empty response, not a feed")
     head = content[:2048].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
         raise SourceError("got an HTML page, not a feed")
+    # Decode as feedparser would (it understands EBCDIC, UTF-7...), so that the check for
+    # entity declarations sees the same document the parser will.
+    content = as_utf8(content)
     refuse_dtd(content)
     parsed = feedparser.parse(content)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise SourceError(f"malformed feed: {parsed.bozo_exception}")
-    if not parsed.version and not parsed.entries:
+    if not parsed.get("version") and not parsed.entries:
         raise SourceError("not an RSS or Atom feed")
     if len(parsed.entries) > MAX_ENTRIES:
         raise SourceError(f"feed has {len(parsed.entries)} entries; at most {MAX_ENTRIES} are accepted")
     return parsed
+
+
+def as_utf8(content: bytes) -> bytes:
+    """The document re-encoded as UTF-8 by feedparser's own encoding detection."""
+    try:
+        return convert_to_utf8({}, content, {})
+    except Exception:  # undecodable: let the parser say what is wrong with it
+        return content
 
 
 _ENTITY_RE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[", re.IGNORECASE)

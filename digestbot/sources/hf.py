@@ -7,12 +7,23 @@ from datetime import datetime
 
 from ..config import SourceConfig
 from ..models import Paper
-from .base import FetchResult, SourceError, arxiv_id, arxiv_paper_urls, clean_abstract, clean_title
+from .base import (
+    UNTITLED,
+    FetchResult,
+    SourceError,
+    arxiv_id,
+    arxiv_paper_urls,
+    clean_abstract,
+    clean_title,
+)
 from .http import Fetched
 
 
 def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
-    """Papers from the daily list: `paper.id` is the arXiv id; upvotes are kept for ranking."""
+    """Papers from the daily list: `paper.id` is the arXiv id; upvotes are kept for ranking.
+
+    An item that is not shaped as expected is skipped with a reason; the others are kept.
+    """
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
     try:
@@ -27,7 +38,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not isinstance(paper, dict):
             skipped.append("an item without a 'paper' object")
             continue
-        aid = arxiv_id(str(paper.get("id") or ""))
+        aid = arxiv_id(_text(paper.get("id")))
         if not aid:
             skipped.append(f"{paper.get('id')!r}: not an arXiv id")
             continue
@@ -37,13 +48,9 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
             Paper(
                 key=f"arxiv:{aid}",
                 arxiv_id=aid,
-                title=clean_title(str(paper.get("title") or item.get("title") or "")) or "(untitled)",
-                abstract=clean_abstract(str(paper.get("summary") or "")),
-                authors=tuple(
-                    clean_title(str(a.get("name")))
-                    for a in paper.get("authors") or []
-                    if isinstance(a, dict) and a.get("name")
-                ),
+                title=clean_title(_text(paper.get("title")) or _text(item.get("title"))) or UNTITLED,
+                abstract=clean_abstract(_text(paper.get("summary"))),
+                authors=_authors(paper.get("authors")),
                 link=abs_url,
                 pdf_url=pdf_url,
                 published=_iso(paper.get("publishedAt")),
@@ -52,6 +59,17 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
             )
         )
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _authors(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = (clean_title(a["name"]) for a in value if isinstance(a, dict) and isinstance(a.get("name"), str))
+    return tuple(n for n in names if n)
 
 
 def _iso(text: object) -> datetime | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import SourceConfig
 from ..models import Paper
 from .base import (
+    UNTITLED,
     FetchResult,
     SourceError,
     arxiv_id,
@@ -47,7 +48,7 @@ def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
             Paper(
                 key=key,
                 arxiv_id=aid,
-                title=title or "(untitled)",
+                title=title or UNTITLED,
                 abstract=abstract,
                 authors=split_authors(", ".join(authors)) if authors else (),
                 categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
