@@ -16,6 +16,7 @@ what the test scripted (an error, HTTP 429 with Retry-After).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import http.server
@@ -25,6 +26,7 @@ import textwrap
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -129,16 +131,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@contextlib.contextmanager
+def serving(handler: RecordingHandler) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on loopback with `handler`, stopped afterwards."""
     host = "127.0.0.1"
-    handler = RecordingHandler()
     controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
     controller.start()
     try:
         yield SmtpServer(host, controller.port, handler)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with serving(RecordingHandler()) as server:
+        yield server
 
 
 @dataclass
@@ -161,14 +169,8 @@ class SlowHandler(RecordingHandler):
 @pytest.fixture
 def slow_smtp_server():
     """Like `smtp_server`, but every accepted message takes `handler.delay` (0.3 s) to confirm."""
-    host = "127.0.0.1"
-    handler = SlowHandler()
-    controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
-    controller.start()
-    try:
-        yield SmtpServer(host, controller.port, handler)
-    finally:
-        controller.stop()
+    with serving(SlowHandler()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,15 +11,13 @@ import email.policy
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from click.testing import CliRunner, Result
+from helpers import db_dump, digestbot, ledger, not_due_soon
 
-from digestbot.cli import cli
-from digestbot.store import DigestRecord, Store, SubscriberState
+from digestbot.store import Store, SubscriberState
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SENDER_ADDR = "digest@example.org"
@@ -109,11 +107,6 @@ SOURCES = """
 """
 
 
-def not_due_soon() -> str:
-    """A daily schedule 12 hours away: after a first digest, nobody is due again during a test."""
-    return f"daily {datetime.now(UTC) + timedelta(hours=12):%H:%M}"
-
-
 def subscriber(sid: str, *keywords: str) -> str:
     return (
         f"- id: {sid}\n"
@@ -137,30 +130,11 @@ def setup(workdir, papers: list[FeedPaper], *subscribers: str, **config) -> None
 # --- running the CLI and reading results ----------------------------------------------------
 
 
-def digestbot(workdir, *args: str, expect: int = 0) -> Result:
-    """Run the real CLI on the workdir's config and database; check the exit code."""
-    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(workdir.db), *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a crash, not an exit code: show its traceback
-    assert result.exit_code == expect, f"exit code {result.exit_code}, wanted {expect}:\n{result.output}"
-    return result
-
-
-def ledger(workdir) -> list[DigestRecord]:
-    with Store(workdir.db) as store:
-        return store.digests()
-
-
 def state(workdir, sid: str) -> SubscriberState:
     with Store(workdir.db) as store:
         found = store.subscriber(sid)
     assert found is not None
     return found
-
-
-def db_dump(path: Path) -> list[str]:
-    with Store(path) as store:
-        return list(store.conn.iterdump())
 
 
 def body_parts(msg: EmailMessage) -> tuple[str, str]:
@@ -206,7 +180,7 @@ def test_digest_arrives_as_multipart_utf8_email(workdir, smtp_server):
     assert msg["Subject"] == f"1 new paper for you: {IMITATION.title}"
     raw_subject = re.search(rb"^Subject:(.*(?:\r?\n[ \t].*)*)", mail.raw, re.MULTILINE | re.IGNORECASE)
     assert raw_subject and raw_subject.group(1).isascii() and b"=?utf-8?" in raw_subject.group(1).lower()
-    [record] = ledger(workdir)
+    [record] = ledger(workdir.db)
     assert msg["Message-ID"] == record.message_id
     assert record.status == "sent"
 
@@ -265,7 +239,7 @@ def test_each_subscriber_gets_their_own_message_and_no_match_means_no_mail(workd
     assert papers_in(to_alice.message) == ids(IMITATION)
     assert papers_in(to_bob.message) == ids(REASONING)
     assert to_alice.message["Message-ID"] != to_bob.message["Message-ID"]
-    assert sorted(d.subscriber_id for d in ledger(workdir)) == ["alice", "bob"]
+    assert sorted(d.subscriber_id for d in ledger(workdir.db)) == ["alice", "bob"]
 
 
 def test_one_smtp_connection_per_batch(workdir, smtp_server):
@@ -310,7 +284,7 @@ def test_second_send_sends_nothing_and_new_papers_go_out_once(workdir, smtp_serv
 
     digestbot(workdir, "send", "--force")
     assert len(smtp_server.messages) == 4
-    assert [d.status for d in ledger(workdir)] == ["sent"] * 4
+    assert [d.status for d in ledger(workdir.db)] == ["sent"] * 4
 
 
 def test_a_subscriber_added_later_does_not_resend_old_papers_to_others(workdir, smtp_server):
@@ -340,7 +314,7 @@ def test_server_that_refuses_then_accepts_delivers_exactly_once(workdir, smtp_se
     assert smtp_server.refused == 1
     assert smtp_server.messages == []
     assert "alice: FAILED (kept, will retry)" in result.output
-    [record] = ledger(workdir)
+    [record] = ledger(workdir.db)
     assert (record.status, record.attempts) == ("pending", 1)
     assert "451" in (record.last_error or "")
 
@@ -356,13 +330,13 @@ def test_server_that_refuses_then_accepts_delivers_exactly_once(workdir, smtp_se
     [mail] = smtp_server.messages
     assert mail.message["Message-ID"] == record.message_id
     assert papers_in(mail.message) == ids(IMITATION)
-    [record] = ledger(workdir)
+    [record] = ledger(workdir.db)
     assert (record.status, record.attempts, record.last_error) == ("sent", 2, None)
     assert "No undelivered digests." in digestbot(workdir, "status").output
 
     digestbot(workdir, "send", "--force")
     assert len(smtp_server.messages) == 1
-    assert len(ledger(workdir)) == 1
+    assert len(ledger(workdir.db)) == 1
 
 
 def test_one_refused_message_does_not_stop_the_rest_of_the_batch(workdir, smtp_server):
@@ -374,7 +348,7 @@ def test_one_refused_message_does_not_stop_the_rest_of_the_batch(workdir, smtp_s
 
     assert "Digests: 2 sent, 1 failed" in result.output
     assert len(smtp_server.messages) == 2
-    [waiting] = [d for d in ledger(workdir) if d.status == "pending"]
+    [waiting] = [d for d in ledger(workdir.db) if d.status == "pending"]
     assert smtp_server.to(f"{waiting.subscriber_id}@example.org") == []
 
     digestbot(workdir, "send", "--force")
@@ -392,7 +366,7 @@ def test_papers_arriving_while_a_digest_waits_come_in_the_next_one(workdir, smtp
     workdir.use_smtp(smtp_server.url)
     smtp_server.refuse_next(1)
     digestbot(workdir, "run", "--once", expect=1)
-    [waiting] = ledger(workdir)
+    [waiting] = ledger(workdir.db)
 
     write_feed(workdir.path / "feed.xml", [IMITATION, IMITATION_2])
     digestbot(workdir, "fetch")
@@ -402,7 +376,7 @@ def test_papers_arriving_while_a_digest_waits_come_in_the_next_one(workdir, smtp
     assert first.message["Message-ID"] == waiting.message_id
     assert papers_in(first.message) == ids(IMITATION)
     assert papers_in(second.message) == ids(IMITATION_2)
-    assert [d.status for d in ledger(workdir)] == ["sent", "sent"]
+    assert [d.status for d in ledger(workdir.db)] == ["sent", "sent"]
 
 
 def test_unreachable_server_keeps_the_digest_until_it_can_be_delivered(workdir, smtp_server, closed_smtp_url):
@@ -411,7 +385,7 @@ def test_unreachable_server_keeps_the_digest_until_it_can_be_delivered(workdir, 
 
     result = digestbot(workdir, "run", "--once", expect=1)
     assert "cannot reach SMTP server" in result.output
-    [record] = ledger(workdir)
+    [record] = ledger(workdir.db)
     assert record.status == "pending"
     assert "cannot reach SMTP server" in (record.last_error or "")
 
@@ -420,7 +394,7 @@ def test_unreachable_server_keeps_the_digest_until_it_can_be_delivered(workdir, 
     [mail] = smtp_server.messages
     assert mail.message["Message-ID"] == record.message_id
     assert papers_in(mail.message) == ids(IMITATION)
-    assert [d.status for d in ledger(workdir)] == ["sent"]
+    assert [d.status for d in ledger(workdir.db)] == ["sent"]
 
 
 def test_failing_source_exits_1_but_the_rest_is_delivered(workdir, smtp_server):
@@ -454,7 +428,7 @@ def test_without_smtp_url_digests_go_to_the_outbox(workdir):
         found[msg["To"].addresses[0].addr_spec] = papers_in(msg)
         assert msg["Message-ID"]
     assert found == {"alice@example.org": ids(IMITATION), "bob@example.org": ids(REASONING)}
-    assert {d.destination for d in ledger(workdir)} == {str(p) for p in files}
+    assert {d.destination for d in ledger(workdir.db)} == {str(p) for p in files}
 
 
 # --- previews and dry runs record nothing ----------------------------------------------------
@@ -472,7 +446,7 @@ def test_preview_writes_html_and_records_nothing(workdir, smtp_server):
     assert paper_ids(html) == ids(IMITATION)
     assert "Schrödinger Robots with Zoë" in html
     assert re.search(r"<mark[^>]*>Imitation Learning</mark>", html)
-    assert ledger(workdir) == []
+    assert ledger(workdir.db) == []
     assert state(workdir, "alice").last_seq is None
     assert smtp_server.messages == []
     digestbot(workdir, "send")  # the preview used nothing up
@@ -491,7 +465,7 @@ def test_dry_run_sends_and_records_nothing(workdir, smtp_server):
     assert "Dry run: 2 digest(s) would be sent, 1 subscriber(s) with nothing new." in result.output
     assert smtp_server.messages == []
     assert smtp_server.connections == 0
-    assert ledger(workdir) == []
+    assert ledger(workdir.db) == []
     assert all(state(workdir, s).last_seq is None for s in ("alice", "bob", "carol"))
     digestbot(workdir, "send")
     assert len(smtp_server.messages) == 2

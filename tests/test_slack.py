@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 from xml.sax.saxutils import escape as xml_escape
@@ -31,14 +30,13 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 import requests
 import waitress
-from click.testing import CliRunner, Result
+from helpers import db_dump, digestbot, ledger, not_due_soon
 from waitress import wasyncore
 
-from digestbot.cli import cli
 from digestbot.config import Env, load_config
 from digestbot.delivery.slack import SlackTransport
 from digestbot.links import make_token, read_token, unsubscribe_url
-from digestbot.store import DigestRecord, Store, SubscriberState
+from digestbot.store import Store, SubscriberState
 from digestbot.web import WebApp
 
 TOKEN = "xoxb-test"
@@ -153,11 +151,6 @@ SOURCES = """
 """
 
 
-def not_due_soon() -> str:
-    """A daily schedule 12 hours away: after a first digest, nobody is due again during a test."""
-    return f"daily {datetime.now(UTC) + timedelta(hours=12):%H:%M}"
-
-
 def slack_sub(sid: str, target: str, *keywords: str, max_papers: int | None = None) -> str:
     return (
         f"- id: {sid}\n"
@@ -184,20 +177,6 @@ def setup(workdir, items: list[Item], *subscribers: str, **config) -> None:
 # --- the CLI and the database -------------------------------------------------------------------
 
 
-def digestbot(workdir, *args: str, expect: int = 0) -> Result:
-    """Run the real CLI on the workdir's config and database; check the exit code."""
-    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(workdir.db), *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == expect, f"exit code {result.exit_code}, wanted {expect}:\n{result.output}"
-    return result
-
-
-def ledger(db: Path, status: str | None = None) -> list[DigestRecord]:
-    with Store(db) as store:
-        return store.digests(status=status)
-
-
 def ranked_ids(db: Path, digest_id: int) -> list[str]:
     """The papers of a recorded digest, in the rank order the ledger holds."""
     with Store(db) as store:
@@ -207,11 +186,6 @@ def ranked_ids(db: Path, digest_id: int) -> list[str]:
 def subscriber(db: Path, sid: str) -> SubscriberState | None:
     with Store(db) as store:
         return store.subscriber(sid)
-
-
-def db_dump(db: Path) -> list[str]:
-    with Store(db) as store:
-        return list(store.conn.iterdump())
 
 
 # --- what a Slack message holds -----------------------------------------------------------------

@@ -7,20 +7,8 @@ from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ..config import SourceConfig
-from ..models import Paper
-from .base import (
-    UNTITLED,
-    FetchResult,
-    SourceError,
-    arxiv_id,
-    arxiv_paper_urls,
-    clean_abstract,
-    clean_title,
-    entry_datetime,
-    field_text,
-    parse_feed,
-    split_authors,
-)
+from . import base
+from .base import FetchResult, SourceError, arxiv_id, arxiv_paper, entry_datetime, field_text
 from .http import Fetched
 
 _CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
@@ -34,7 +22,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     An empty feed is normal (weekends, holidays); a feed titled "Feed error for query" is
     arXiv's answer to a bad category.
     """
-    parsed = parse_feed(fetched.content or b"")
+    parsed = base.parse_feed(fetched.content or b"")
     title = parsed.feed.get("title", "")
     if title.lower().startswith("feed error"):
         raise SourceError(f"arXiv says: {title}")
@@ -53,17 +41,13 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not aid:
             skipped.append(f"{entry.get('link') or entry.get('title')}: no arXiv id")
             continue
-        abs_url, pdf_url = arxiv_paper_urls(aid)
         papers.append(
-            Paper(
-                key=f"arxiv:{aid}",
-                arxiv_id=aid,
-                title=clean_title(field_text(entry, "title")) or UNTITLED,
-                abstract=clean_abstract(abstract),
-                authors=split_authors(entry.get("author", "")),
+            arxiv_paper(
+                aid,
+                field_text(entry, "title"),
+                abstract=base.clean_abstract(abstract),
+                authors=base.split_authors(entry.get("author", "")),
                 categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
-                link=abs_url,
-                pdf_url=pdf_url,
                 published=entry_datetime(entry, "published", "updated"),
                 announce_type=kind,
                 sources=(source.name,),
@@ -115,7 +99,7 @@ def catch_up_query(categories: list[str], previous: date, current: date) -> str:
 
 def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
     """Papers from an export-API Atom response; the API reports errors as an entry titled Error."""
-    parsed = parse_feed(fetched.content or b"")
+    parsed = base.parse_feed(fetched.content or b"")
     papers, skipped = [], []
     for entry in parsed.entries:
         if "/api/errors" in entry.get("id", ""):
@@ -124,21 +108,17 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not aid:
             skipped.append(f"{entry.get('id')}: no arXiv id")
             continue
-        abs_url, pdf_url = arxiv_paper_urls(aid)
         primary = (entry.get("arxiv_primary_category") or {}).get("term")
         tags = tuple(t["term"] for t in entry.get("tags", []) if t.get("term"))
         papers.append(
-            Paper(
-                key=f"arxiv:{aid}",
-                arxiv_id=aid,
-                title=clean_title(field_text(entry, "title")) or UNTITLED,
-                abstract=clean_abstract(field_text(entry, "summary")),
+            arxiv_paper(
+                aid,
+                field_text(entry, "title"),
+                abstract=base.clean_abstract(field_text(entry, "summary")),
                 authors=tuple(
-                    clean_title(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")
+                    base.clean_title(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")
                 ),
                 categories=tuple(dict.fromkeys(((primary,) if primary else ()) + tags)),
-                link=abs_url,
-                pdf_url=pdf_url,
                 published=entry_datetime(entry, "published", "updated"),
                 sources=(source.name,),
             )

@@ -56,6 +56,19 @@ def arxiv_paper_urls(aid: str) -> tuple[str, str]:
     return f"https://arxiv.org/abs/{aid}", f"https://arxiv.org/pdf/{aid}"
 
 
+def arxiv_paper(aid: str, title: str, **fields) -> Paper:
+    """A Paper keyed by its arXiv id, with its abstract page and PDF as links."""
+    link, pdf_url = arxiv_paper_urls(aid)
+    return Paper(
+        key=f"arxiv:{aid}",
+        arxiv_id=aid,
+        title=clean_title(title) or UNTITLED,
+        link=link,
+        pdf_url=pdf_url,
+        **fields,
+    )
+
+
 class _TextExtractor(HTMLParser):
     _BLOCKS = frozenset(
         {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote"}

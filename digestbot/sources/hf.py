@@ -6,16 +6,7 @@ import json
 from datetime import datetime
 
 from ..config import SourceConfig
-from ..models import Paper
-from .base import (
-    UNTITLED,
-    FetchResult,
-    SourceError,
-    arxiv_id,
-    arxiv_paper_urls,
-    clean_abstract,
-    clean_title,
-)
+from .base import FetchResult, SourceError, arxiv_id, arxiv_paper, clean_abstract, clean_title
 from .http import Fetched
 
 
@@ -42,17 +33,13 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not aid:
             skipped.append(f"{paper.get('id')!r}: not an arXiv id")
             continue
-        abs_url, pdf_url = arxiv_paper_urls(aid)
         upvotes = paper.get("upvotes")
         papers.append(
-            Paper(
-                key=f"arxiv:{aid}",
-                arxiv_id=aid,
-                title=clean_title(_text(paper.get("title")) or _text(item.get("title"))) or UNTITLED,
+            arxiv_paper(
+                aid,
+                _text(paper.get("title")) or _text(item.get("title")),
                 abstract=clean_abstract(_text(paper.get("summary"))),
                 authors=_authors(paper.get("authors")),
-                link=abs_url,
-                pdf_url=pdf_url,
                 published=_iso(paper.get("publishedAt")),
                 upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
                 sources=(source.name,),
