@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import html
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from click.testing import CliRunner, Result
 
@@ -35,3 +37,41 @@ def db_dump(db: Path) -> list[str]:
     """The database as SQL: compare two to show nothing changed."""
     with Store(db) as store:
         return list(store.conn.iterdump())
+
+
+def arxiv_listing(papers, day: date = date(2024, 3, 14)) -> str:
+    """An rss.arxiv.org listing (the format of fixtures/arxiv_rss_cs_lg.xml) for announcement
+    `day`, from objects with `aid`, `title`, `abstract` and `authors`. feedparser reads the
+    description as HTML, so the abstract is HTML-escaped, then XML-escaped, to arrive as written."""
+    stamp = f"{day:%a, %d %b %Y} 00:00:00 -0400"
+    items = "".join(
+        f"""    <item>
+      <title>{xml_escape(p.title)}</title>
+      <link>https://arxiv.org/abs/{p.aid}</link>
+      <description>{xml_escape(f"arXiv:{p.aid}v1 Announce Type: new{chr(10)}Abstract: {html.escape(p.abstract)}")}</description>
+      <guid isPermaLink="false">oai:arXiv.org:{p.aid}v1</guid>
+      <category>cs.LG</category>
+      <pubDate>{stamp}</pubDate>
+      <arxiv:announce_type>new</arxiv:announce_type>
+      <dc:creator>{xml_escape(p.authors)}</dc:creator>
+    </item>
+"""
+        for p in papers
+    )
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">
+  <channel>
+    <title>cs.LG updates on arXiv.org</title>
+    <link>http://rss.arxiv.org/rss/cs.LG</link>
+    <description>cs.LG updates on the arXiv.org e-print archive.</description>
+    <pubDate>{stamp}</pubDate>
+    <skipDays><day>Sunday</day><day>Saturday</day></skipDays>
+{items}  </channel>
+</rss>
+"""
+
+
+def write_feed(path: Path, papers) -> Path:
+    """Write an arXiv listing of `papers` to `path`."""
+    path.write_text(arxiv_listing(papers), encoding="utf-8")
+    return path

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import responses
-from helpers import db_dump, not_due_soon
+from helpers import arxiv_listing, db_dump, not_due_soon
 from helpers import digestbot as invoke
 from test_email_delivery import FeedPaper, body_parts, ids, papers_in
 
@@ -71,37 +71,6 @@ def as_paper(p: FeedPaper) -> Paper:
         link=f"https://arxiv.org/abs/{p.aid}",
         pdf_url=f"https://arxiv.org/pdf/{p.aid}",
     )
-
-
-def arxiv_listing(papers: Iterable[FeedPaper], day: date = date(2024, 3, 14)) -> str:
-    """An rss.arxiv.org listing for announcement `day` (the format of arxiv_rss_cs_lg.xml)."""
-    stamp = f"{day:%a, %d %b %Y} 00:00:00 -0400"
-    items = "".join(
-        f"""    <item>
-      <title>{escape(p.title)}</title>
-      <link>https://arxiv.org/abs/{p.aid}</link>
-      <description>arXiv:{p.aid}v1 Announce Type: new
-Abstract: {escape(p.abstract)}</description>
-      <guid isPermaLink="false">oai:arXiv.org:{p.aid}v1</guid>
-      <category>cs.LG</category>
-      <pubDate>{stamp}</pubDate>
-      <arxiv:announce_type>new</arxiv:announce_type>
-      <dc:creator>{escape(p.authors)}</dc:creator>
-    </item>
-"""
-        for p in papers
-    )
-    return f"""<?xml version='1.0' encoding='UTF-8'?>
-<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">
-  <channel>
-    <title>cs.LG updates on arXiv.org</title>
-    <link>http://rss.arxiv.org/rss/cs.LG</link>
-    <description>cs.LG updates on the arXiv.org e-print archive.</description>
-    <pubDate>{stamp}</pubDate>
-    <skipDays><day>Sunday</day><day>Saturday</day></skipDays>
-{items}  </channel>
-</rss>
-"""
 
 
 def write_listing(path: Path, papers: Iterable[FeedPaper], day: date = date(2024, 3, 14)) -> Path:

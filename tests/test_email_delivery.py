@@ -13,9 +13,8 @@ import shutil
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from helpers import db_dump, digestbot, ledger, not_due_soon
+from helpers import db_dump, digestbot, ledger, not_due_soon, write_feed
 
 from digestbot.store import Store, SubscriberState
 
@@ -69,35 +68,6 @@ NOBODY_2 = FeedPaper(
     "Compressing Checkpoints with Low-Rank Deltas",
     "Storing fine-tuned weights as low-rank differences saves disk space.",
 )
-
-_FEED_HEAD = """<?xml version='1.0' encoding='UTF-8'?>
-<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">
-  <channel>
-    <title>cs.LG updates on arXiv.org</title>
-    <link>http://rss.arxiv.org/rss/cs.LG</link>
-    <description>cs.LG updates on the arXiv.org e-print archive.</description>
-"""
-_FEED_TAIL = "  </channel>\n</rss>\n"
-
-
-def _item(p: FeedPaper) -> str:
-    return f"""    <item>
-      <title>{escape(p.title)}</title>
-      <link>https://arxiv.org/abs/{p.aid}</link>
-      <description>arXiv:{p.aid}v1 Announce Type: new
-Abstract: {escape(p.abstract)}</description>
-      <guid isPermaLink="false">oai:arXiv.org:{p.aid}v1</guid>
-      <category>cs.LG</category>
-      <pubDate>Thu, 14 Mar 2024 00:00:00 -0400</pubDate>
-      <arxiv:announce_type>new</arxiv:announce_type>
-      <dc:creator>{escape(p.authors)}</dc:creator>
-    </item>
-"""
-
-
-def write_feed(path: Path, papers: list[FeedPaper]) -> Path:
-    path.write_text(_FEED_HEAD + "".join(_item(p) for p in papers) + _FEED_TAIL, encoding="utf-8")
-    return path
 
 
 SOURCES = """

@@ -25,12 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 import requests
 import waitress
-from helpers import db_dump, digestbot, ledger, not_due_soon
+from helpers import db_dump, digestbot, ledger, not_due_soon, write_feed
 from waitress import wasyncore
 
 from digestbot.config import Env, load_config
@@ -113,35 +112,6 @@ def many(n: int) -> list[Item]:
 
 def strong(items: list[Item]) -> set[str]:
     return {i.aid for i in items if "Imitation" in i.title}
-
-
-_FEED_HEAD = """<?xml version='1.0' encoding='UTF-8'?>
-<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" version="2.0">
-  <channel>
-    <title>cs.LG updates on arXiv.org</title>
-    <link>http://rss.arxiv.org/rss/cs.LG</link>
-    <description>cs.LG updates on the arXiv.org e-print archive.</description>
-"""
-
-
-def _item_xml(p: Item) -> str:
-    # The description is HTML to feedparser: the plain abstract is HTML-escaped, then XML-escaped.
-    description = xml_escape(f"arXiv:{p.aid}v1 Announce Type: new\nAbstract: {html.escape(p.abstract)}")
-    return f"""    <item>
-      <title>{xml_escape(p.title)}</title>
-      <link>https://arxiv.org/abs/{p.aid}</link>
-      <description>{description}</description>
-      <guid isPermaLink="false">oai:arXiv.org:{p.aid}v1</guid>
-      <category>cs.LG</category>
-      <pubDate>Thu, 14 Mar 2024 00:00:00 -0400</pubDate>
-      <arxiv:announce_type>new</arxiv:announce_type>
-      <dc:creator>{xml_escape(p.authors)}</dc:creator>
-    </item>
-"""
-
-
-def write_feed(path: Path, items: list[Item]) -> None:
-    path.write_text(_FEED_HEAD + "".join(map(_item_xml, items)) + "  </channel>\n</rss>\n", encoding="utf-8")
 
 
 SOURCES = """
