@@ -149,6 +149,7 @@ def compile_term(raw: str) -> Term:
     return Term(text, tuple(sorted(f"{head}{w} " for w in word_forms(toks[-1]))))
 
 
+@lru_cache(maxsize=65536)  # the same authors come back paper after paper
 def normalize_name(name: str) -> str:
     """An author name for comparison: TeX accents decoded, case and accents folded."""
     return " ".join(t for t in tokens(detex(name)) if t != BREAK)
