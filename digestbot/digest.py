@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import Message
 
 import jinja2
 
 from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
-from .delivery.message import build_email, make_message_id
+from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import unsubscribe_url
 from .matching import Matcher, rank
@@ -89,7 +88,7 @@ class Deliverer:
     def destination(self, sub: Subscriber) -> str:
         return sub.email or sub.slack or ""
 
-    def compose(self, digest: Digest) -> Message | list[dict]:
+    def compose(self, digest: Digest) -> OutgoingEmail | list[dict]:
         """The finished message(s) for a digest; raises DeliveryError on a template error."""
         sub = digest.subscriber
         try:
@@ -118,10 +117,10 @@ class Deliverer:
         return self._send_message(digest, self.compose(digest), on_part)
 
     def _send_message(
-        self, digest: Digest, message: Message | list[dict], on_part: Callable[[int], None] | None
+        self, digest: Digest, message: OutgoingEmail | list[dict], on_part: Callable[[int], None] | None
     ) -> str:
         sub = digest.subscriber
-        if isinstance(message, Message):
+        if isinstance(message, OutgoingEmail):
             if self.env.smtp_url:
                 return self.smtp().send(message)
             return self._outbox.send(message, _outbox_stem(digest))

@@ -8,12 +8,11 @@ import smtplib
 import ssl
 import tempfile
 from dataclasses import dataclass
-from email.message import Message
-from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import DeliveryError
+from .message import OutgoingEmail
 
 SMTP_TIMEOUT = 30.0
 
@@ -102,14 +101,14 @@ class SmtpTransport:
             raise
         return conn
 
-    def send(self, msg: Message) -> str:
+    def send(self, msg: OutgoingEmail) -> str:
         """Send one message; returns where it went. Raises DeliveryError on refusal or failure."""
-        recipient = parseaddr(str(msg["To"]))[1]
+        recipient = msg.recipient
         for attempt in (1, 2):
             try:
                 if self._conn is None:
                     self._conn = self._connect()
-                self._conn.send_message(msg)
+                self._conn.sendmail(msg.sender, [msg.recipient], msg.data)
                 return f"{recipient} via {self.name}"
             except smtplib.SMTPServerDisconnected as e:
                 self._drop()
@@ -176,8 +175,8 @@ class OutboxTransport:
         except OSError as e:
             raise DeliveryError(f"cannot write to outbox {self.folder}: {e.strerror or e}") from None
 
-    def send(self, msg: Message, stem: str) -> str:
-        return str(self.write(stem, msg.as_bytes(), ".eml"))
+    def send(self, msg: OutgoingEmail, stem: str) -> str:
+        return str(self.write(stem, msg.data, ".eml"))
 
     def close(self) -> None:
         pass
