@@ -94,7 +94,7 @@ def _plain_session(conn: socket.socket, received) -> None:
                     break
                 buffer, verb = rest, line[:4].upper()
                 if verb in (b"EHLO", b"HELO"):
-                    conn.sendall(b"250-sink\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
+                    conn.sendall(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
                 elif verb == b"DATA":
                     in_data = True
                     conn.sendall(b"354 End data with <CR><LF>.<CR><LF>\r\n")

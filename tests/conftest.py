@@ -59,6 +59,8 @@ class RecordingHandler:
     refused: int = 0  # messages turned away so far
     ehlo_count: int = 0  # one EHLO per client connection (smtplib greets once per connection)
     peers: list = field(default_factory=list)  # the peer address of each EHLO
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920), as Postfix and Exim do
+    refuse_rcpt: set = field(default_factory=set)  # recipients to turn away with 550
     _refuse: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,7 +69,15 @@ class RecordingHandler:
         with self._lock:
             self.ehlo_count += 1
             self.peers.append(session.peer)
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_rcpt:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self._lock:

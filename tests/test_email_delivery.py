@@ -508,3 +508,34 @@ def test_send_with_broken_config_creates_no_database(workdir):
 
     assert "nothing was changed" in result.output
     assert not workdir.db.exists()
+
+
+# --- PIPELINING (RFC 2920) ----------------------------------------------------------------------
+
+
+def test_with_pipelining_digests_arrive_and_refusals_are_kept_for_retry(workdir, smtp_server):
+    """A server offering PIPELINING gets MAIL, RCPT and DATA in one write; what arrives, and what
+    a refused message or recipient leads to, is the same as without it."""
+    smtp_server.handler.pipelining = True
+    smtp_server.handler.refuse_rcpt = {"bob@example.org"}
+    setup(workdir, [IMITATION, REASONING, GRAPHS], ALICE, BOB, DAVE)
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)  # alice's message is refused at the end of DATA
+
+    result = digestbot(workdir, "run", "--once", expect=1)
+
+    assert "recipient refused: 550" in result.output
+    [dave] = smtp_server.messages
+    assert dave.rcpt_tos == ("dave@example.org",)
+    assert papers_in(dave.message) == ids(GRAPHS)
+    pending = {d.subscriber_id: d for d in ledger(workdir.db, status="pending")}
+    assert set(pending) == {"alice", "bob"}
+
+    smtp_server.handler.refuse_rcpt = set()
+    digestbot(workdir, "send", "--force")
+
+    by_recipient = {m.rcpt_tos[0]: m for m in smtp_server.messages}
+    assert papers_in(by_recipient["alice@example.org"].message) == ids(IMITATION)
+    assert papers_in(by_recipient["bob@example.org"].message) == ids(REASONING)
+    assert by_recipient["alice@example.org"].message["Message-ID"] == pending["alice"].message_id
+    assert len(smtp_server.messages) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import smtplib
 import ssl
 import tempfile
@@ -108,7 +109,7 @@ class SmtpTransport:
             try:
                 if self._conn is None:
                     self._conn = self._connect()
-                self._conn.sendmail(msg.sender, [msg.recipient], msg.data)
+                _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
             except smtplib.SMTPServerDisconnected as e:
                 self._drop()
@@ -144,6 +145,36 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
+    """MAIL, RCPT, DATA and the message. With PIPELINING (RFC 2920, which Postfix, Exim and the
+    big providers offer) the three commands go in one write: one round trip instead of three,
+    per message. Raises smtplib's exceptions, as `sendmail` does."""
+    envelope = f"MAIL FROM:<{msg.sender}>\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n"
+    if not conn.has_extn("pipelining") or not envelope.isascii():
+        conn.sendmail(msg.sender, [msg.recipient], msg.data)
+        return
+    conn.send(envelope.encode("ascii"))
+    mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+    if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+        if data[0] == 354:  # the server took DATA although MAIL or RCPT failed: end it empty
+            conn.send(b".\r\n")
+            conn.getreply()
+        conn.rset()
+        if mail[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], msg.sender)
+        if rcpt[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({msg.recipient: rcpt})
+        raise smtplib.SMTPDataError(data[0], data[1])
+    conn.send(_LEADING_DOT.sub(b"..", msg.data) + b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        conn.rset()
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _reply(what: str, code: int, text: bytes | str) -> str:
