@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class SmtpTransport:
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
         try:
+            # Commands are small writes: without this, Nagle's algorithm holds them back.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo()
             if s.starttls:
                 conn.starttls(context=self.context)
