@@ -284,6 +284,11 @@ class Matcher:
         self.postings: list[list[array]] = []  # term id -> [keyword postings, exclude postings]
         self.author_index: dict[str, array] = {}
         self.category_index: dict[str, array] = {}  # profiles with categories only
+        # Per profile: its keywords' texts, its categories, and whether it is "simple" (no term
+        # listed twice): a simple profile hit by one term needs no merging (see `match`).
+        self.keyword_texts: list[tuple[str, ...]] = []
+        self.categories: list[tuple[str, ...]] = []
+        self.simple = bytearray()
         for sid, profile in profiles.items():
             compiled = compile_profile(profile)
             if compiled.is_empty:
@@ -295,6 +300,9 @@ class Matcher:
             index = len(self.ids)
             self.ids.append(sid)
             self.compiled.append(compiled)
+            self.keyword_texts.append(tuple(t.text for t in compiled.keywords))
+            self.categories.append(compiled.categories)
+            self.simple.append(len({t.patterns for t in compiled.keywords}) == len(compiled.keywords))
             for role, terms in ((_KEYWORD, compiled.keywords), (_EXCLUDE, compiled.exclude)):
                 for position, term in enumerate(terms):
                     tid = term_ids.get(term.patterns)
@@ -314,6 +322,12 @@ class Matcher:
             if not compiled.keywords and not compiled.authors:
                 for category in compiled.categories:
                     self.category_index.setdefault(category, array("q")).append(index)
+        # Terms whose every keyword user is a simple profile: one hit of such a term alone can
+        # skip the general path.
+        self.term_simple = bytearray(
+            all(self.simple[p >> _POS_BITS] for p in keyword_postings)
+            for keyword_postings, _ in self.postings
+        )
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for pattern, pid in pattern_ids.items():
             self.automaton.add_word(pattern, pid)
@@ -343,47 +357,106 @@ class Matcher:
         """Every profile this paper matches, as (subscriber id, Match), in profile order."""
         text = text or PaperText.of(paper)
         title, abstract = self._term_hits(text.title), self._term_hits(text.abstract)
+        if not title and not abstract and not self._author_or_category_candidates(text):
+            return iter(())
+        hit_terms = title.keys() | abstract.keys()
+        if len(hit_terms) == 1 and not self._author_or_category_candidates(text):
+            tid = next(iter(hit_terms))
+            if self.term_simple[tid] and not self.postings[tid][1]:
+                return self._one_term(
+                    tid, keyword_score(title.get(tid, 0), abstract.get(tid, 0)), paper, text
+                )
+        return self._general(hit_terms, title, abstract, paper, text)
+
+    def _general(
+        self, hit_terms: set[int], title: dict, abstract: dict, paper: Paper, text: PaperText
+    ) -> Iterator[tuple[str, Match]]:
+        """Any paper: gather each profile's hits, drop the excluded, build matches in profile order."""
         found: dict[int, list] = {}  # profile index -> [(position, score)]
         excluded: set[int] = set()
-        for tid in title.keys() | abstract.keys():
+        for tid in hit_terms:
             keyword_postings, exclude_postings = self.postings[tid]
             for posting in exclude_postings:
                 excluded.add(posting >> _POS_BITS)
             if keyword_postings:
                 score = keyword_score(title.get(tid, 0), abstract.get(tid, 0))
-                for posting in keyword_postings:
-                    found.setdefault(posting >> _POS_BITS, []).append((posting & 0xFF, score))
+                get = found.get
+                for posting in keyword_postings:  # the hot loop: one turn per profile using the term
+                    index, hit = posting >> _POS_BITS, (posting & 0xFF, score)
+                    hits = get(index)
+                    if hits is None:
+                        found[index] = [hit]
+                    else:
+                        hits.append(hit)
         for name in text.authors:
             for index in self.author_index.get(name, ()):
                 found.setdefault(index, [])
         for category in _category_keys(text.categories):
             for index in self.category_index.get(category, ()):
                 found.setdefault(index, [])
+        shared: dict[tuple[str, int], Match] = {}
         for index in sorted(found.keys() - excluded):
-            match = self._build(index, found[index], paper, text)
+            match = self._build(index, found[index], paper, text, shared)
             if match is not None:
                 yield self.ids[index], match
 
-    def _build(self, index: int, hits: list, paper: Paper, text: PaperText) -> Match | None:
+    def _one_term(self, tid: int, score: int, paper: Paper, text: PaperText) -> Iterator[tuple[str, Match]]:
+        """The common case: one term hit the paper, it excludes no one, none of its users lists
+        it twice, and no author of the paper is followed (nor is any profile picked by category
+        alone). Its postings are in profile order and need no merging: matches come straight
+        off them, with only the category filter to apply."""
+        shared: dict[str, Match] = {}
+        texts, ids, categories = self.keyword_texts, self.ids, self.categories
+        for posting in self.postings[tid][0]:
+            index = posting >> _POS_BITS
+            if categories[index] and not category_allowed(categories[index], text.categories):
+                continue
+            term = texts[index][posting & 0xFF]
+            match = shared.get(term)
+            if match is None:
+                match = shared[term] = Match(paper, score, (term,), ())
+            yield ids[index], match
+
+    def _author_or_category_candidates(self, text: PaperText) -> bool:
+        if self.author_index and any(name in self.author_index for name in text.authors):
+            return True
+        return bool(self.category_index) and any(
+            c in self.category_index for c in _category_keys(text.categories)
+        )
+
+    def _build(
+        self, index: int, hits: list, paper: Paper, text: PaperText, shared: dict[tuple[str, int], Match]
+    ) -> Match | None:
         # The hot path: one call per (paper, matching profile). Kept lean on purpose.
         profile = self.compiled[index]
         if profile.categories and not category_allowed(profile.categories, text.categories):
             return None
-        score = 0
-        if hits:
-            if len(hits) > 1:
-                hits.sort()
+        if len(hits) == 1 and not profile.authors:
+            # The common case, one keyword and nothing else: profiles that follow the same keyword
+            # get the same (immutable) Match object for this paper.
+            position, score = hits[0]
+            key = (profile.keywords[position].text, score)
+            match = shared.get(key)
+            if match is None:
+                match = shared[key] = Match(paper, score, (key[0],), ())
+            return match
+        if len(hits) == 1:
+            position, score = hits[0]
+            terms: tuple[str, ...] = (profile.keywords[position].text,)
+        elif hits:
+            hits.sort()
             keywords = profile.keywords
             terms = tuple([keywords[position].text for position, _ in hits])
-            for _, points in hits:
-                score += points
+            score = sum([points for _, points in hits])
         else:
-            terms = ()
-        authors = ()
+            terms, score = (), 0
+        authors: tuple[str, ...] = ()
         if profile.authors:
             authors = tuple([name for norm, name in profile.authors.items() if norm in text.authors])
             score += AUTHOR_WEIGHT * len(authors)
-        if not (terms or authors or (not profile.keywords and not profile.authors)):
+            if not (terms or authors):
+                return None
+        elif not terms and profile.keywords:
             return None
         return Match(paper, score, terms, authors)
 

@@ -173,3 +173,14 @@ def test_highlighting_finds_exactly_what_matching_matched(text, keyword):
         return
     matched = list(ReferenceMatcher({"s": Profile(keywords=(keyword,))}).match(Paper(key="k", title=text)))
     assert bool(highlight_spans(text, [keyword])) == bool(matched)
+
+
+def test_a_profile_listing_a_term_twice_counts_it_twice_like_the_reference():
+    profile_map = {
+        "twice": Profile(keywords=("RL", "RL")),
+        "once": Profile(keywords=("RL",)),
+        "spelled": Profile(keywords=("rl", "diffusion")),
+        "excluding": Profile(keywords=("RL",), exclude=("robot*",)),
+    }
+    for paper in (Paper(key="a", title="RL here"), Paper(key="b", title="RL for robots")):
+        assert list(Matcher(profile_map).match(paper)) == list(ReferenceMatcher(profile_map).match(paper))
