@@ -1139,3 +1139,42 @@ def test_email_unsubscribe_link_end_to_end(workdir, smtp_server, start_web):
     assert len(smtp_server.to("alice@example.org")) == 1
     assert len(smtp_server.to("bob@example.org")) == 2
     assert paused(workdir.db) == {"alice": True, "bob": False}
+
+
+def test_socket_mode_answers_slash_commands_on_the_socket(workdir):
+    """Over Socket Mode the same service answers: the ack carries the ephemeral reply."""
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from digestbot.slack_app import SlackService, socket_mode_client
+
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(SOURCES, "")
+    config = load_config(workdir.config)
+    env = Env(
+        slack_bot_token="xoxb-test", slack_app_token="xapp-test", slack_api_url="http://127.0.0.1:9/api/"
+    )
+    service = SlackService(config, env, workdir.db)
+    client = socket_mode_client(service, env)
+    sent = []
+    client.send_socket_mode_response = sent.append  # what would go back over the websocket
+    request = SocketModeRequest(
+        type="slash_commands",
+        envelope_id="env-1",
+        payload={
+            "user_id": "U42",
+            "channel_id": "D42",
+            "text": "subscribe diffusion policy",
+            "command": "/digest",
+        },
+    )
+    try:
+        for listener in client.socket_mode_request_listeners:
+            listener(client, request)
+    finally:
+        service.close()
+        client.close()
+    [ack] = sent
+    assert ack.envelope_id == "env-1"
+    assert ack.payload["response_type"] == "ephemeral"
+    assert "Added `diffusion policy`" in ack.payload["text"]
+    assert subscriber(workdir.db, "slack:U42").subscriber.profile.keywords == ("diffusion policy",)
