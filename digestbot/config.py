@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,6 @@ class Config:
     default_schedule: str = DEFAULT_SCHEDULE
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -217,7 +216,6 @@ class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[Problem] = []
-        self.lines: dict[str, int] = {}
 
     def report(self, line: int, fld: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, fld, message))
@@ -396,7 +394,6 @@ def parse_config(text: str, path: Path) -> Config:
         default_schedule=base["schedule"],
         default_max_papers=base["max_papers"],
         default_timezone=base["timezone"],
-        lines=v.lines,
     )
 
 
@@ -474,7 +471,6 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     if len(v.problems) > n or not name or not url:
         return None
     is_url = "://" in url
-    v.lines[f"source:{name}"] = item.line
     return SourceConfig(
         name=name,
         type=kind or "rss",
@@ -524,7 +520,6 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
     max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
     if len(v.problems) > n or not sid:
         return None
-    v.lines[f"subscriber:{sid}"] = item.line
     return Subscriber(
         id=sid,
         profile=Profile(**profile),

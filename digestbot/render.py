@@ -33,7 +33,6 @@ SLACK_TITLE_CHARS = 300
 SLACK_AUTHORS_CHARS = 300
 MAX_AUTHORS = 8
 SUBJECT_CHARS = 200
-TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
 # Slack's limits (Block Kit reference): blocks per message, characters per text field.
 SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_CHARS = 3000

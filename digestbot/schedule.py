@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _CRON_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -71,6 +71,7 @@ _ALL_MONTHS = frozenset(range(1, 13))
 _ALL_WEEKDAYS = frozenset(range(7))
 
 
+@lru_cache(maxsize=4096)  # asked for every subscriber at every dispatch; few distinct strings
 def parse_schedule(spec: str) -> Schedule:
     """Read a schedule string; raises ScheduleError saying what is wrong and what is allowed."""
     words = spec.split()
@@ -154,14 +155,6 @@ def next_run(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | No
                     return fire
         day += timedelta(days=1)
     return None
-
-
-def last_run_before(schedule: Schedule, tz: ZoneInfo, now: datetime, since: datetime) -> datetime | None:
-    """The latest fire time in (since, now], or None: the slot a due digest stands for."""
-    fire, latest = next_run(schedule, tz, since), None
-    while fire is not None and fire <= now:
-        latest, fire = fire, next_run(schedule, tz, fire)
-    return latest
 
 
 def is_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: datetime) -> bool:

@@ -24,10 +24,9 @@ import sqlite_utils
 
 from .models import Paper, Profile, Subscriber
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: digests.parts_sent, sources.last_announced
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS papers (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
@@ -199,6 +198,10 @@ class Store:
         self.close()
 
     def _migrate(self) -> None:
+        # user_version says the schema is current: the web app opens a Store per request, and
+        # this keeps that to one PRAGMA instead of re-running the schema every time.
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         with self.transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -207,9 +210,7 @@ class Store:
                 have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            self.conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -11,6 +12,16 @@ from click.testing import CliRunner, Result
 
 from digestbot.cli import cli
 from digestbot.store import DigestRecord, Store
+
+
+@dataclass(frozen=True)
+class FeedPaper:
+    """A paper as a test feed lists it."""
+
+    aid: str
+    title: str
+    abstract: str
+    authors: str = "Ada Lovelace, Alan Turing"
 
 
 def not_due_soon() -> str:

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import responses
-from helpers import arxiv_listing, db_dump, not_due_soon
+from helpers import FeedPaper, arxiv_listing, db_dump, not_due_soon
 from helpers import digestbot as invoke
-from test_email_delivery import FeedPaper, body_parts, ids, papers_in
+from test_email_delivery import body_parts, ids, papers_in
 
 from digestbot.collect import fetch_one, source_health
 from digestbot.config import Env, SourceConfig, load_config

@@ -10,11 +10,10 @@ import email
 import email.policy
 import re
 import shutil
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from helpers import db_dump, digestbot, ledger, not_due_soon, write_feed
+from helpers import FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
 
 from digestbot.store import Store, SubscriberState
 
@@ -22,14 +21,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SENDER_ADDR = "digest@example.org"
 
 # --- the feed -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedPaper:
-    aid: str
-    title: str
-    abstract: str
-    authors: str = "Ada Lovelace, Alan Turing"
 
 
 IMITATION = FeedPaper(

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 import waitress
-from helpers import db_dump, digestbot, ledger, not_due_soon, write_feed
+from helpers import FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
 from waitress import wasyncore
 
 from digestbot.config import Env, load_config
@@ -53,44 +53,36 @@ MAX_TEXT_CHARS = 4000  # `text` must stay under this
 # --- the feed ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Item:
-    aid: str
-    title: str
-    abstract: str
-    authors: str = "Ada Lovelace, Alan Turing"
-
-
 LONG_TAIL = "TAILMARKER"
-IMITATION = Item(
+IMITATION = FeedPaper(
     "2501.10001",
     "Imitation Learning for Dexterous Robots",
     "We train manipulators from a few demonstrations with imitation learning and a learned reward. "
     + "The policy is evaluated on many household tasks with varied objects and lighting. " * 8
     + LONG_TAIL,
 )
-IMITATION_2 = Item(
+IMITATION_2 = FeedPaper(
     "2501.10002",
     "Offline Imitation Learning from Suboptimal Demonstrations",
     "Demonstrations of mixed quality are weighted by a learned discriminator.",
 )
-REASONING = Item(
+REASONING = FeedPaper(
     "2501.10003",
     "Teaching Language Models to Plan",
     "We improve multi-step reasoning of language models with search over partial plans.",
 )
-REASONING_2 = Item(
+REASONING_2 = FeedPaper(
     "2501.10005",
     "Verifying Reasoning Traces with Small Critics",
     "A small critic model checks each step of a long reasoning derivation.",
 )
-NOBODY = Item(
+NOBODY = FeedPaper(
     "2501.10004",
     "Sparse Attention Kernels for Long Sequences",
     "We speed up attention on long inputs with block-sparse kernels on commodity GPUs.",
 )
 HOSTILE_TEXT = "<!channel> <!here> <@U999> <!subteam^S123> <#C999> <https://evil.example|log in> & <script>alert(1)</script>"
-HOSTILE = Item(
+HOSTILE = FeedPaper(
     "2501.10666",
     f"Imitation learning {HOSTILE_TEXT}",
     f"Imitation learning for everyone {HOSTILE_TEXT} the end.",
@@ -98,10 +90,10 @@ HOSTILE = Item(
 )
 
 
-def many(n: int) -> list[Item]:
+def many(n: int) -> list[FeedPaper]:
     """`n` matching papers; every third has the keyword in its title too, so it ranks higher."""
     return [
-        Item(
+        FeedPaper(
             f"2502.{i:05d}",
             f"Imitation Learning Study {i}" if i % 3 == 0 else f"Policy Study {i}",
             f"Study {i} applies imitation learning to task {i}.",
@@ -110,7 +102,7 @@ def many(n: int) -> list[Item]:
     ]
 
 
-def strong(items: list[Item]) -> set[str]:
+def strong(items: list[FeedPaper]) -> set[str]:
     return {i.aid for i in items if "Imitation" in i.title}
 
 
@@ -139,7 +131,7 @@ def email_sub(sid: str, *keywords: str) -> str:
     )
 
 
-def setup(workdir, items: list[Item], *subscribers: str, **config) -> None:
+def setup(workdir, items: list[FeedPaper], *subscribers: str, **config) -> None:
     write_feed(workdir.path / "feed.xml", items)
     workdir.write_config(SOURCES, "".join(subscribers), **config)
 
@@ -304,7 +296,7 @@ def test_a_long_digest_is_split_within_slack_limits_in_rank_order(workdir, slack
 
 # A title at the length sources allow (1,000 characters) made of characters that mrkdwn escapes
 # grows past a section's 3,000 characters.
-OVERSIZED = Item(
+OVERSIZED = FeedPaper(
     "2501.10999", ("Imitation learning " + "<&> " * 300)[:1000], "Imitation learning, at length."
 )
 
