@@ -29,6 +29,23 @@ def not_due_soon() -> str:
     return f"daily {datetime.now(UTC) + timedelta(hours=12):%H:%M}"
 
 
+SOURCES = """
+- name: feed
+  type: arxiv_rss
+  url: feed.xml
+"""  # the one local-file source the end-to-end tests write with write_feed
+
+
+def subscriber(sid: str, *keywords: str) -> str:
+    """A YAML email subscriber `sid@example.org`, not due again during the test."""
+    return (
+        f"- id: {sid}\n"
+        f"  email: {sid}@example.org\n"
+        f"  keywords: [{', '.join(keywords)}]\n"
+        f"  schedule: {not_due_soon()}\n"
+    )
+
+
 def digestbot(workdir, *args: str, expect: int = 0) -> Result:
     """Run the real CLI on the workdir's config and database; check the exit code."""
     result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(workdir.db), *args])

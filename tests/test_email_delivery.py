@@ -13,7 +13,7 @@ import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
-from helpers import FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
+from helpers import SOURCES, FeedPaper, db_dump, digestbot, ledger, subscriber, write_feed
 
 from digestbot.store import Store, SubscriberState
 
@@ -59,22 +59,6 @@ NOBODY_2 = FeedPaper(
     "Compressing Checkpoints with Low-Rank Deltas",
     "Storing fine-tuned weights as low-rank differences saves disk space.",
 )
-
-
-SOURCES = """
-- name: feed
-  type: arxiv_rss
-  url: feed.xml
-"""
-
-
-def subscriber(sid: str, *keywords: str) -> str:
-    return (
-        f"- id: {sid}\n"
-        f"  email: {sid}@example.org\n"
-        f"  keywords: [{', '.join(keywords)}]\n"
-        f"  schedule: {not_due_soon()}\n"
-    )
 
 
 ALICE = subscriber("alice", "imitation learning")

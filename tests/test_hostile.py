@@ -40,10 +40,10 @@ import pytest
 import responses
 import waitress
 from click.testing import CliRunner
-from helpers import db_dump, digestbot
+from helpers import db_dump, digestbot, subscriber
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_email_delivery import body_parts, papers_in, subscriber
+from test_email_delivery import body_parts, papers_in
 from test_slack import (
     SIGNING_SECRET,
     assert_within_slack_limits,

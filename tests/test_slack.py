@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 import waitress
-from helpers import FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
+from helpers import SOURCES, FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
+from helpers import subscriber as email_subscriber
 from waitress import wasyncore
 
 from digestbot.config import Env, load_config
@@ -106,13 +107,6 @@ def strong(items: list[FeedPaper]) -> set[str]:
     return {i.aid for i in items if "Imitation" in i.title}
 
 
-SOURCES = """
-- name: feed
-  type: arxiv_rss
-  url: feed.xml
-"""
-
-
 def slack_sub(sid: str, target: str, *keywords: str, max_papers: int | None = None) -> str:
     return (
         f"- id: {sid}\n"
@@ -123,12 +117,7 @@ def slack_sub(sid: str, target: str, *keywords: str, max_papers: int | None = No
 
 
 def email_sub(sid: str, *keywords: str) -> str:
-    return (
-        f"- id: {sid}\n"
-        f"  email: {sid}@example.org\n"
-        f"  keywords: [{', '.join(keywords or (KEYWORD,))}]\n"
-        f"  schedule: {not_due_soon()}\n"
-    )
+    return email_subscriber(sid, *(keywords or (KEYWORD,)))
 
 
 def setup(workdir, items: list[FeedPaper], *subscribers: str, **config) -> None:
