@@ -22,7 +22,7 @@ from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .schedule import get_timezone, next_run, parse_schedule
 from .sources import HttpClient
-from .store import Store, now_utc
+from .store import Store, StoreError, StoreWriteError, now_utc
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("digestbot")
@@ -98,7 +98,21 @@ def _setup_logging(verbose: int, default: int) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Turns a database that cannot be used into one line and a meaningful exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StoreWriteError as e:
+            click.echo(f"Stopped: {e}. Nothing more is sent until the database can record it.", err=True)
+            raise SystemExit(EXIT_FAILURES) from None
+        except StoreError as e:
+            click.echo(f"Error: {e}", err=True)
+            raise SystemExit(EXIT_USAGE) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
@@ -308,6 +322,8 @@ def _outcome_line(o: Outcome) -> str | None:
         return f"  {o.subscriber_id}: FAILED (kept, will retry): {o.error}"
     if o.status == "given-up":
         return f"  {o.subscriber_id}: FAILED (given up after retries): {o.error}"
+    if o.status == "cancelled":
+        return f"  {o.subscriber_id}: waiting digest cancelled ({o.error})"
     return None
 
 
@@ -487,7 +503,10 @@ def status(app: App) -> None:
         )
     console.print(t)
 
-    waiting = store.digests(status="pending") + store.digests(status="failed")
+    waiting = sorted(
+        (d for state in ("pending", "failed", "unknown") for d in store.digests(status=state)),
+        key=lambda d: d.id,
+    )
     if waiting:
         t = Table(title="Undelivered digests", title_justify="left")
         for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):

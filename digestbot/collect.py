@@ -51,7 +51,7 @@ def fetch_one(
             etag=state.get("etag") if same_place else None,
             last_modified=state.get("last_modified") if same_place else None,
         )
-        new, known = store.add_papers(result.papers, source.name, now)
+        new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
         return _failed(store, source, now, str(e), started)
@@ -175,7 +175,9 @@ def _catch_up(
         for page in range(CATCH_UP_MAX_PAGES):
             fetched = client.get(api.url or "", params=api_params(api, page * CATCH_UP_PAGE, "ascending"))
             papers = parse_arxiv_api(api, fetched).papers
-            new, _ = store.add_papers([p_with_source(p, source.name) for p in papers], source.name, now)
+            new, _ = store.add_papers(
+                [p_with_source(p, source.name) for p in papers], source.name, now, authoritative=True
+            )
             added += new
             if len(papers) < CATCH_UP_PAGE:
                 break
@@ -216,3 +218,9 @@ def fetch_all(
         if on_done:
             on_done(outcome)
     return outcomes
+
+
+def _authoritative(source: SourceConfig) -> bool:
+    """arXiv's own listings carry a paper's record of truth: on a merge, their title, authors and
+    abstract win over what another source (Hugging Face, a blog) reported first."""
+    return source.type in ("arxiv_rss", "arxiv_api")

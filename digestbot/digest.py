@@ -31,7 +31,7 @@ from .matching import Matcher, rank
 from .models import Digest, Match, Subscriber
 from .render import Renderer
 from .schedule import get_timezone, is_due, parse_schedule
-from .store import DigestItem, Store, SubscriberState, now_utc
+from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, SubscriberState, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Outcome:
     """What happened to one subscriber's digest in a run."""
 
     subscriber_id: str
-    status: str  # sent | failed | given-up | empty | dry-run
+    status: str  # sent | failed | given-up | cancelled | empty | dry-run
     papers: int = 0
     matched: int = 0
     destination: str = ""
@@ -241,8 +241,11 @@ class DigestRunner:
         return bool(self.store.retryable_digests(now)) or bool(self.due(now))
 
     def select(self, states: list[SubscriberState], now: datetime) -> Selection:
-        """Match every paper new to any of these subscribers, once, against all their profiles."""
-        seq_to = self.store.max_seq()
+        """Match every paper new to any of these subscribers, once, against all their profiles.
+
+        "New" is by revision: a paper a later report changed (a fuller abstract, categories)
+        is matched again, except for the subscribers who already received it."""
+        seq_to = self.store.max_rev()
         if not states:
             return Selection(seq_to, {}, {})
         first_start = None
@@ -250,7 +253,7 @@ class DigestRunner:
         for state in states:
             if state.last_seq is None:
                 if first_start is None:
-                    first_start = self.store.last_seq_before(now - FIRST_DIGEST_REACH)
+                    first_start = self.store.last_rev_before(now - FIRST_DIGEST_REACH)
                 starts[state.subscriber.id] = first_start
             else:
                 starts[state.subscriber.id] = state.last_seq
@@ -258,7 +261,7 @@ class DigestRunner:
         found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
         for paper in self.store.papers_after(min(starts.values()), seq_to):
             for sid, match in matcher.match(paper):
-                if paper.seq > starts[sid]:
+                if paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq)):
                     found[sid].add(match)
         return Selection(
             seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
@@ -299,6 +302,13 @@ class DigestRunner:
 
         try:
             if not dry_run:
+                for digest_id in self.store.hold_unconfirmed():
+                    log.error(
+                        "digest %s: %d attempts without a recorded outcome; it may have arrived, so it is"
+                        " not sent again (see `digestbot status`)",
+                        digest_id,
+                        MAX_UNCONFIRMED,
+                    )
                 for record in self.store.retryable_digests(None if force else now):
                     if should_stop():
                         return outcomes
@@ -346,6 +356,20 @@ class DigestRunner:
         state = self.store.subscriber(record.subscriber_id) if record else None
         if record is None or state is None:
             return Outcome(str(digest_id), "failed", error="digest or subscriber vanished")
+        sub = state.subscriber
+        if not sub.active or sub.paused:
+            why = "the subscriber was removed" if not sub.active else "the subscriber paused or unsubscribed"
+            self.store.cancel_pending(sub.id, why)
+            return Outcome(
+                sub.id, "cancelled", record.n_papers, record.n_matched, error=why, digest_id=record.id
+            )
+        if record.unconfirmed:
+            log.warning(
+                "digest %s to %s: an earlier attempt has no recorded outcome (a crash or a failed database"
+                " write); sending it once more with the same Message-ID",
+                record.id,
+                sub.id,
+            )
         items = self.store.digest_items(record.id)
         digest = Digest(
             state.subscriber,
@@ -359,13 +383,29 @@ class DigestRunner:
         return self._send(digest, attempts_before=record.attempts)
 
     def _send(self, digest: Digest, attempts_before: int) -> Outcome:
+        """Deliver and record. A StoreWriteError (disk full...) propagates: it stops the batch,
+        since nothing more can be recorded; a digest sent but not recorded is then possibly
+        delivered (see Store.begin_attempt) and is sent at most once more."""
         started = time.monotonic()
+        self.store.begin_attempt(digest.id, self.clock())
         try:
             where = self.deliverer.deliver(digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n))
+        except StoreWriteError:
+            raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
             return self._failed(digest, _describe(e, digest), attempts_before, started)
         sub = digest.subscriber
-        self.store.mark_sent(digest.id, self.clock(), where)
+        try:
+            self.store.mark_sent(digest.id, self.clock(), where)
+        except StoreWriteError as e:
+            log.error(
+                "digest %s to %s was delivered (%s) but could not be recorded: %s",
+                digest.id,
+                sub.id,
+                where,
+                e,
+            )
+            raise
         return Outcome(
             sub.id,
             "sent",
@@ -420,5 +460,7 @@ def _log_outcome(o: Outcome) -> None:
         log.error(
             "digest %s to %s given up after repeated failures: %s", o.digest_id, o.subscriber_id, o.error
         )
+    elif o.status == "cancelled":
+        log.info("digest %s to %s cancelled: %s", o.digest_id, o.subscriber_id, o.error)
     elif o.status == "empty":
         log.info("no new matching papers for %s", o.subscriber_id)

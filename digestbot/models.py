@@ -12,7 +12,8 @@ class Paper:
 
     `key` identifies the paper across sources: `arxiv:<id without version>` where there is an
     arXiv id, else the feed's guid, else its link. `seq` is the store's ingestion order and is
-    None until the paper was stored.
+    None until the paper was stored; `rev` orders papers by when they last changed in a way that
+    matters to matching, and `revised` says a merge did that (so it may be in digests already).
     """
 
     key: str
@@ -29,6 +30,8 @@ class Paper:
     sources: tuple[str, ...] = ()
     seq: int | None = None
     first_seen: datetime | None = None
+    rev: int | None = None
+    revised: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """The SQLite database: schema and every query. No SQL lives anywhere else.
 
-Tables: `papers` (one row per paper, `seq` = ingestion order), `sources` (fetch state),
-`subscribers` (profiles, and the watermark `last_seq` of what their digests have covered),
-`digests` and `digest_items` (the delivery ledger). A paper can appear in one digest per
-subscriber only: `digest_items` has a UNIQUE(subscriber_id, paper_seq) constraint, so "never
-the same paper twice" holds even against a bug in the code above it.
+Tables: `papers` (one row per paper: `seq` = ingestion order and identity, `rev` = the order in
+which papers became what they are now: a new paper, or a merge that changed what it can match,
+takes the next `rev`), `sources` (fetch state), `subscribers` (profiles, and the watermark
+`last_seq`, a `rev`, of what their digests have covered), `digests` and `digest_items` (the
+delivery ledger). A paper can appear in one digest per subscriber only: `digest_items` has a
+UNIQUE(subscriber_id, paper_seq) constraint, so "never the same paper twice" holds even against
+a bug in the code above it.
 
 The database runs in WAL mode with a busy timeout so the runner, `status` and the web app can
 share it. Every multi-row change happens in one transaction: nothing half-written stays.
@@ -13,18 +15,30 @@ share it. Every multi-row change happens in one transaction: nothing half-writte
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
 from .models import Paper, Profile, Subscriber
 
-SCHEMA_VERSION = 2  # 2: digests.parts_sent, sources.last_announced
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# 2: digests.parts_sent, sources.last_announced. 3: papers.rev and .revised; digests may be
+# 'cancelled' or 'unknown', and count attempts whose outcome was never recorded.
+SCHEMA_VERSION = 3
+# Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
+# paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
+# whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
+DIGEST_STATES = ("pending", "sent", "failed", "cancelled", "unknown")
+MAX_UNCONFIRMED = 2  # attempts without a recorded outcome before a digest is held as unknown
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -42,7 +56,9 @@ CREATE TABLE IF NOT EXISTS papers (
     upvotes INTEGER,
     sources TEXT NOT NULL DEFAULT '[]',
     first_seen TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    rev INTEGER,
+    revised INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS papers_first_seen ON papers (first_seen);
 CREATE TABLE IF NOT EXISTS sources (
@@ -82,7 +98,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
 CREATE TABLE IF NOT EXISTS digests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     subscriber_id TEXT NOT NULL REFERENCES subscribers (id),
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'cancelled', 'unknown')),
     created_at TEXT NOT NULL,
     message_id TEXT NOT NULL UNIQUE,
     seq_to INTEGER NOT NULL,
@@ -94,7 +110,9 @@ CREATE TABLE IF NOT EXISTS digests (
     channel TEXT,
     destination TEXT,
     sent_at TEXT,
-    parts_sent INTEGER NOT NULL DEFAULT 0
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    unconfirmed INTEGER NOT NULL DEFAULT 0,
+    attempt_started_at TEXT
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
@@ -117,7 +135,23 @@ CREATE TABLE IF NOT EXISTS digest_items (
 _ADDED_COLUMNS = [
     ("digests", "parts_sent", "INTEGER NOT NULL DEFAULT 0"),
     ("sources", "last_announced", "TEXT"),
+    ("papers", "rev", "INTEGER"),
+    ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
+    ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
+    ("digests", "attempt_started_at", "TEXT"),
 ]
+_AFTER_COLUMNS = [
+    "UPDATE papers SET rev = seq WHERE rev IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS papers_rev ON papers (rev)",
+]
+
+
+class StoreError(Exception):
+    """The database cannot be used (newer version, corrupt, read-only...); one line says why."""
+
+
+class StoreWriteError(StoreError):
+    """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
 def now_utc() -> datetime:
@@ -125,12 +159,26 @@ def now_utc() -> datetime:
 
 
 def ts(dt: datetime | None) -> str | None:
-    """A UTC timestamp as stored: fixed-width ISO 8601, so text order is time order."""
-    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A UTC timestamp as stored: fixed-width ISO 8601, so text order is time order. The year is
+    written with four digits by hand: strftime's `%Y` drops the leading zeros of years < 1000."""
+    if dt is None:
+        return None
+    u = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return f"{u.year:04d}-{u:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_ts(text: str | None) -> datetime | None:
-    return None if not text else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """A stored timestamp back; also reads the unpadded years older versions wrote. Raises
+    ValueError on anything else (the callers skip such a row and log it)."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        year, _, rest = text.partition("-")
+        if not (year.isdigit() and len(year) < 4):
+            raise
+        return datetime.strptime(f"{int(year):04d}-{rest}", "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -162,6 +210,8 @@ class DigestRecord:
     destination: str | None
     sent_at: datetime | None
     parts_sent: int = 0
+    unconfirmed: int = 0  # attempts started whose outcome was never recorded
+    attempt_started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -177,16 +227,37 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self._open()
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(_open_problem(self.path, e)) from None
+
+    def _open(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            # Checked before anything is written: an older digestbot must not touch it.
+            raise StoreError(
+                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
+                "It was left untouched."
+            )
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
+        self.conn.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self.conn.close()
@@ -197,10 +268,10 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _migrate(self) -> None:
+    def _migrate(self, version: int) -> None:
         # user_version says the schema is current: the web app opens a Store per request, and
         # this keeps that to one PRAGMA instead of re-running the schema every time.
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
             return
         with self.transaction():
             for statement in _SCHEMA.split(";"):
@@ -210,21 +281,51 @@ class Store:
                 have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            for statement in _AFTER_COLUMNS:
+                self.conn.execute(statement)
+            self._widen_digest_states()
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _widen_digest_states(self) -> None:
+        """Schema 3 added digest states; SQLite cannot alter a CHECK, so the table is rebuilt
+        (inside the migration's transaction, with the same rows, ids and indexes; foreign keys
+        are off then, so digest_items keep pointing at the same ids)."""
+        sql = self.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
+        if "'cancelled'" in sql:
+            return
+        columns = [row[1] for row in self.conn.execute("PRAGMA table_info(digests)")]
+        create = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS digests") :]
+        create = create[: create.index(";")].replace("IF NOT EXISTS digests", "digests_new")
+        self.conn.execute(create)
+        cols = ", ".join(columns)
+        self.conn.execute(f"INSERT INTO digests_new ({cols}) SELECT {cols} FROM digests")
+        self.conn.execute("DROP TABLE digests")
+        self.conn.execute("ALTER TABLE digests_new RENAME TO digests")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id)")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing. A write the
+        database refuses (disk full, read-only, I/O error, locked too long) is a StoreWriteError."""
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may have rolled back by itself (SQLITE_FULL)
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
             raise
-        self.conn.execute("COMMIT")
 
     def ping(self) -> bool:
         return self.conn.execute("SELECT 1").fetchone() == (1,)
@@ -232,97 +333,90 @@ class Store:
     # --- papers ---------------------------------------------------------------------------
 
     def add_papers(
-        self, papers: Iterable[Paper], source: str, now: datetime | None = None
+        self,
+        papers: Iterable[Paper],
+        source: str,
+        now: datetime | None = None,
+        authoritative: bool = False,
     ) -> tuple[int, int]:
         """Store papers from one fetch in one transaction; returns (new, already known).
 
-        A paper already stored (same key) is merged: missing fields filled, categories and
-        sources united, upvotes taken from the newest report that has them.
+        A paper already stored (same key) is merged (see `merge_papers`). A new paper, or a merge
+        that changes what a paper can match (title, abstract, authors, categories), takes the next
+        `rev`, so digests built after it consider the paper again.
         """
         now_s = ts(now or now_utc())
         new = known = 0
         with self.transaction() as conn:
+            next_rev = conn.execute("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
             for paper in papers:
-                rows = list(self.db.query("SELECT * FROM papers WHERE key = ?", [paper.key]))
-                if not rows:
+                row = next(iter(self.db.query("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
+                if row is None:
                     conn.execute(
-                        "INSERT INTO papers (key, arxiv_id, title, abstract, authors, categories, link,"
-                        " pdf_url, published, announce_type, upvotes, sources, first_seen, updated)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            paper.key,
-                            paper.arxiv_id,
-                            paper.title,
-                            paper.abstract,
-                            json.dumps(list(paper.authors)),
-                            json.dumps(list(paper.categories)),
-                            paper.link,
-                            paper.pdf_url,
-                            ts(paper.published),
-                            paper.announce_type,
-                            paper.upvotes,
-                            json.dumps([source]),
-                            now_s,
-                            now_s,
-                        ),
+                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev)"
+                        f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?)",
+                        (*_paper_values(paper), json.dumps([source]), now_s, now_s, next_rev),
                     )
+                    next_rev += 1
                     new += 1
-                else:
-                    self._merge(conn, _paper_from_row(rows[0]), paper, source, now_s)
-                    known += 1
+                    continue
+                old = _readable_paper(row)  # None: a row an older version broke; it is rewritten
+                merged = merge_papers(old, paper, authoritative) if old else paper
+                bump = old is None or _match_fields(merged) != _match_fields(old)
+                sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
+                conn.execute(
+                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised)"
+                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), MAX(revised, ?)) WHERE key = ?",
+                    (
+                        *_paper_values(merged),
+                        json.dumps(sources),
+                        now_s,
+                        next_rev if bump else None,
+                        int(bump),
+                        paper.key,
+                    ),
+                )
+                next_rev += bump
+                known += 1
         return new, known
-
-    @staticmethod
-    def _merge(conn: sqlite3.Connection, old: Paper, new: Paper, source: str, now_s: str) -> None:
-        categories = list(dict.fromkeys(old.categories + new.categories))
-        sources = list(dict.fromkeys((*old.sources, source)))
-        conn.execute(
-            "UPDATE papers SET arxiv_id = ?, title = ?, abstract = ?, authors = ?, categories = ?,"
-            " link = ?, pdf_url = ?, published = ?, announce_type = ?, upvotes = ?, sources = ?,"
-            " updated = ? WHERE key = ?",
-            (
-                old.arxiv_id or new.arxiv_id,
-                old.title or new.title,
-                old.abstract if len(old.abstract) >= len(new.abstract) else new.abstract,
-                json.dumps(list(old.authors or new.authors)),
-                json.dumps(categories),
-                old.link or new.link,
-                old.pdf_url or new.pdf_url,
-                ts(old.published or new.published),
-                old.announce_type or new.announce_type,
-                new.upvotes if new.upvotes is not None else old.upvotes,
-                json.dumps(sources),
-                now_s,
-                old.key,
-            ),
-        )
 
     def paper(self, key: str) -> Paper | None:
         rows = list(self.db.query("SELECT * FROM papers WHERE key = ?", [key]))
-        return _paper_from_row(rows[0]) if rows else None
+        return _readable_paper(rows[0]) if rows else None
 
-    def papers_after(self, seq: int, upto: int | None = None, batch: int = 1000) -> Iterator[Paper]:
-        """Papers with seq in (seq, upto], in ingestion order, read in batches."""
-        upto = self.max_seq() if upto is None else upto
-        while seq < upto:
+    def papers_after(self, rev: int, upto: int | None = None, batch: int = 1000) -> Iterator[Paper]:
+        """Papers with rev in (rev, upto], in that order, read in batches. A row that cannot be
+        read is logged and skipped: one bad paper never stops a digest."""
+        upto = self.max_rev() if upto is None else upto
+        while rev < upto:
             rows = list(
                 self.db.query(
-                    "SELECT * FROM papers WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", [seq, upto, batch]
+                    "SELECT * FROM papers WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?", [rev, upto, batch]
                 )
             )
             if not rows:
                 return
             for row in rows:
-                yield _paper_from_row(row)
-            seq = rows[-1]["seq"]
+                paper = _readable_paper(row)
+                if paper is not None:
+                    yield paper
+            rev = rows[-1]["rev"]
 
-    def max_seq(self) -> int:
-        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM papers").fetchone()[0]
+    def max_rev(self) -> int:
+        """The newest paper revision: where a digest built now stops (its `seq_to`)."""
+        return self.conn.execute("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0]
 
-    def last_seq_before(self, when: datetime) -> int:
-        """The highest seq of papers first seen before `when` (where a first digest starts)."""
-        row = self.conn.execute("SELECT MAX(seq) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
+    def last_rev_before(self, when: datetime) -> int:
+        """The highest rev of papers first seen before `when` (where a first digest starts)."""
+        row = self.conn.execute("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
         return row[0] or 0
+
+    def received(self, sid: str, paper_seq: int) -> bool:
+        """Whether the paper is in one of the subscriber's digests already (any state)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM digest_items WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
+        ).fetchone()
+        return row is not None
 
     def count_papers(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
@@ -444,16 +538,18 @@ class Store:
                     conn.execute(
                         "UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid)
                     )
+                    self.cancel_pending(sid, "the subscriber was removed from the YAML")
                     counts["deactivated"] += 1
         return counts
 
     def subscribers(self, include_inactive: bool = False) -> list[SubscriberState]:
         where = "" if include_inactive else "WHERE active = 1"
-        return [_state_from_row(r) for r in self.db.query(f"SELECT * FROM subscribers {where} ORDER BY id")]
+        rows = self.db.query(f"SELECT * FROM subscribers {where} ORDER BY id")
+        return [state for state in map(_readable_state, rows) if state is not None]
 
     def subscriber(self, sid: str) -> SubscriberState | None:
         rows = list(self.db.query("SELECT * FROM subscribers WHERE id = ?", [sid]))
-        return _state_from_row(rows[0]) if rows else None
+        return _readable_state(rows[0]) if rows else None
 
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
         """The active subscriber delivered to any of these Slack targets (user, channel id or #name)."""
@@ -467,7 +563,7 @@ class Store:
                 targets,
             )
         )
-        return _state_from_row(rows[0]) if rows else None
+        return _readable_state(rows[0]) if rows else None
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create or update a subscriber managed from Slack (origin 'slack')."""
@@ -488,11 +584,14 @@ class Store:
                 )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
+        """Pause (unsubscribe) or resume; pausing cancels the digests still waiting to go out."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "UPDATE subscribers SET paused = ?, updated_at = ? WHERE id = ?",
                 (int(paused), ts(now or now_utc()), sid),
             )
+            if paused:
+                self.cancel_pending(sid, "the subscriber paused or unsubscribed")
         return cur.rowcount == 1
 
     def advance(self, sid: str, seq_to: int, run_at: datetime) -> None:
@@ -546,11 +645,22 @@ class Store:
             )
         return digest_id
 
+    def begin_attempt(self, digest_id: int, now: datetime) -> None:
+        """Record that a send is about to start. Written before the transport is touched: if
+        this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
+        the disk filled up meanwhile), the digest counts as possibly delivered."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
+                (ts(now), digest_id),
+            )
+
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
-                " next_attempt_at = NULL, destination = COALESCE(?, destination) WHERE id = ?",
+                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
+                " WHERE id = ?",
                 (ts(now), destination, digest_id),
             )
 
@@ -560,18 +670,47 @@ class Store:
             conn.execute("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
 
     def mark_attempt_failed(self, digest_id: int, error: str, retry_at: datetime | None) -> None:
-        """Count a failed attempt; with no retry time the digest is given up as failed."""
+        """Count a failed attempt; with no retry time the digest is given up as failed. A digest
+        cancelled meanwhile stays cancelled."""
         status = "pending" if retry_at is not None else "failed"
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-                " WHERE id = ?",
+                "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                " unconfirmed = 0 WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
             )
 
+    def hold_unconfirmed(self) -> list[int]:
+        """Set aside, as 'unknown', pending digests with MAX_UNCONFIRMED attempts whose outcome
+        was never recorded: they may have arrived, so they are not sent again (`status` shows
+        them). Returns their ids."""
+        with self.transaction() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?", (MAX_UNCONFIRMED,)
+                )
+            ]
+            conn.executemany(
+                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
+                " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
+                " not sent again' WHERE id = ?",
+                [(i,) for i in ids],
+            )
+        return ids
+
+    def cancel_pending(self, sid: str, reason: str) -> int:
+        """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL"
+                " WHERE subscriber_id = ? AND status = 'pending'",
+                (f"cancelled: {reason}", sid),
+            ).rowcount
+
     def digest(self, digest_id: int) -> DigestRecord | None:
         rows = list(self.db.query("SELECT * FROM digests WHERE id = ?", [digest_id]))
-        return _digest_from_row(rows[0]) if rows else None
+        return _readable_digest(rows[0]) if rows else None
 
     def digests(
         self, status: str | None = None, subscriber_id: str | None = None, limit: int = 1000
@@ -584,10 +723,8 @@ class Store:
             clauses.append("subscriber_id = ?")
             params.append(subscriber_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return [
-            _digest_from_row(r)
-            for r in self.db.query(f"SELECT * FROM digests {where} ORDER BY id LIMIT ?", [*params, limit])
-        ]
+        rows = self.db.query(f"SELECT * FROM digests {where} ORDER BY id LIMIT ?", [*params, limit])
+        return [d for d in map(_readable_digest, rows) if d is not None]
 
     def retryable_digests(self, now: datetime | None) -> list[DigestRecord]:
         """Pending digests whose retry time has come (all pending ones when `now` is None)."""
@@ -596,7 +733,7 @@ class Store:
             f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id",
             [] if now is None else [ts(now)],
         )
-        return [_digest_from_row(r) for r in rows]
+        return [d for d in map(_readable_digest, rows) if d is not None]
 
     def pending_subscribers(self) -> set[str]:
         rows = self.conn.execute("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
@@ -608,15 +745,8 @@ class Store:
             " JOIN papers p ON p.seq = i.paper_seq WHERE i.digest_id = ? ORDER BY i.rank",
             [digest_id],
         )
-        return [
-            DigestItem(
-                _paper_from_row(r),
-                r["_score"],
-                tuple(json.loads(r["_terms"])),
-                tuple(json.loads(r["_authors"])),
-            )
-            for r in rows
-        ]
+        items = (_readable_item(r) for r in rows)
+        return [it for it in items if it is not None]
 
     def last_sent(self, sid: str) -> DigestRecord | None:
         rows = list(
@@ -625,7 +755,7 @@ class Store:
                 [sid],
             )
         )
-        return _digest_from_row(rows[0]) if rows else None
+        return _readable_digest(rows[0]) if rows else None
 
     def delivered_count(self, sid: str) -> int:
         return self.conn.execute(
@@ -685,10 +815,99 @@ def _paper_from_row(r: dict) -> Paper:
         sources=tuple(json.loads(r["sources"])),
         seq=r["seq"],
         first_seen=parse_ts(r["first_seen"]),
+        rev=r["rev"],
+        revised=bool(r["revised"]),
     )
 
 
-_DIGEST_TIMES = {"created_at", "next_attempt_at", "sent_at"}
+def _readable(read: Callable[[dict], T], what: str) -> Callable[[dict], T | None]:
+    """`read`, but a row it cannot read (bad JSON, a timestamp no version could parse, a wrong
+    type) is logged and becomes None, so the caller skips it instead of failing a whole run."""
+
+    def safe(row: dict) -> T | None:
+        try:
+            return read(row)
+        except (ValueError, TypeError, KeyError) as e:
+            log.warning("skipping unreadable %s row %s: %s", what, row.get("key") or row.get("id"), e)
+            return None
+
+    return safe
+
+
+_readable_paper = _readable(_paper_from_row, "paper")
+_readable_state = _readable(_state_from_row, "subscriber")
+
+
+_PAPER_FIELDS = (
+    "arxiv_id",
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "link",
+    "pdf_url",
+    "published",
+    "announce_type",
+    "upvotes",
+)
+_PAPER_COLUMNS = "key, " + ", ".join(_PAPER_FIELDS)
+_PAPER_MARKS = ", ".join("?" * (len(_PAPER_FIELDS) + 1))
+
+
+def _paper_values(p: Paper) -> tuple:
+    return (
+        p.key,
+        p.arxiv_id,
+        p.title,
+        p.abstract,
+        json.dumps(list(p.authors)),
+        json.dumps(list(p.categories)),
+        p.link,
+        p.pdf_url,
+        ts(p.published),
+        p.announce_type,
+        p.upvotes,
+    )
+
+
+def _match_fields(p: Paper) -> tuple:
+    """What matching reads of a paper: a merge that changes it makes the paper new again."""
+    return (p.title, p.abstract, p.authors, p.categories)
+
+
+def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
+    """One paper from two reports of it.
+
+    An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
+    authors and abstract whenever it has them; any other report only fills what is missing (the
+    longer abstract wins). Categories are united; links and dates are kept from the first report
+    that had them; upvotes come from the newest report that has them.
+    """
+
+    def pick(mine, theirs):
+        return (theirs or mine) if authoritative else (mine or theirs)
+
+    if authoritative and new.abstract:
+        abstract = new.abstract
+    else:
+        abstract = old.abstract if len(old.abstract) >= len(new.abstract) else new.abstract
+    return Paper(
+        key=old.key,
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        title=pick(old.title, new.title),
+        abstract=abstract,
+        authors=pick(old.authors, new.authors),
+        categories=tuple(dict.fromkeys(old.categories + new.categories)),
+        link=old.link or new.link,
+        pdf_url=old.pdf_url or new.pdf_url,
+        published=old.published or new.published,
+        announce_type=old.announce_type or new.announce_type,
+        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
+        sources=old.sources,
+    )
+
+
+_DIGEST_TIMES = {"created_at", "next_attempt_at", "sent_at", "attempt_started_at"}
 
 
 def _digest_from_row(r: dict) -> DigestRecord:
@@ -699,3 +918,46 @@ def _digest_from_row(r: dict) -> DigestRecord:
             for f in fields(DigestRecord)
         }
     )
+
+
+# SQLite result codes of a write the database refused, rather than of a bug in a statement.
+_WRITE_FAILURES = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+)
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+def _open_problem(path: Path, e: sqlite3.Error) -> str:
+    """One line on why a database cannot be used, naming the way out."""
+    name = getattr(e, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB" or "not a database" in str(e):
+        return f"{path} is not a digestbot database (not SQLite, or corrupt): restore a backup or choose another --db"
+    if name.startswith("SQLITE_CORRUPT"):
+        return f"the database {path} is corrupt ({e}): restore a backup (see README, Backups)"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(e):
+        return (
+            f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
+            "and its folder (for the -wal and -shm files)"
+        )
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+        return f"cannot use the database {path}: {e} (is the disk full?)"
+    return f"cannot use the database {path}: {e}"
+
+
+_readable_digest = _readable(_digest_from_row, "digest")
+
+
+def _item_from_row(r: dict) -> DigestItem:
+    paper = _paper_from_row(r)
+    return DigestItem(paper, r["_score"], tuple(json.loads(r["_terms"])), tuple(json.loads(r["_authors"])))
+
+
+_readable_item = _readable(_item_from_row, "digest item")

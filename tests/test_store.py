@@ -134,7 +134,7 @@ def test_seq_increases_in_ingestion_order(store):
     add_numbered(store, range(2, 5))  # known papers keep their place
     seqs = [store.paper(f"test:{n}").seq for n in range(1, 8)]
     assert seqs == sorted(seqs) and len(set(seqs)) == 7
-    assert store.max_seq() == seqs[-1]
+    assert store.max_rev() == seqs[-1]
 
 
 def test_papers_after_reads_in_order_across_batches(store):
@@ -153,7 +153,7 @@ def test_papers_after_reads_in_order_across_batches(store):
 
 def test_papers_after_stops_at_upto_even_when_more_arrive(store):
     add_numbered(store, range(1, 4))
-    upto = store.max_seq()
+    upto = store.max_rev()
     add_numbered(store, range(4, 6))
     assert [p.key for p in store.papers_after(0, upto, batch=2)] == ["test:1", "test:2", "test:3"]
 
@@ -247,7 +247,7 @@ def new_digest(store: Store, sid: str, numbers: tuple[int, ...], msg: str, run_a
         sid,
         items_for(store, *numbers),
         n_matched=len(numbers) + 1,
-        seq_to=store.max_seq(),
+        seq_to=store.max_rev(),
         run_at=run_at,
         message_id=f"<{msg}@digestbot>",
         channel="email",
@@ -260,7 +260,7 @@ def test_create_digest_records_digest_items_and_watermark(ledger):
     record = ledger.digest(digest_id)
     assert record.status == "pending"
     assert (record.n_papers, record.n_matched, record.attempts) == (2, 3, 0)
-    assert record.seq_to == ledger.max_seq()
+    assert record.seq_to == ledger.max_rev()
     assert record.created_at == T0
     assert record.message_id == "<d1@digestbot>"
     items = ledger.digest_items(digest_id)
@@ -269,7 +269,7 @@ def test_create_digest_records_digest_items_and_watermark(ledger):
         ("test:1", 9, ("term1",)),
     ]
     alice = ledger.subscriber("alice")
-    assert (alice.last_seq, alice.last_run_at) == (ledger.max_seq(), T0)
+    assert (alice.last_seq, alice.last_run_at) == (ledger.max_rev(), T0)
     assert ledger.subscriber("bob").last_seq is None
     assert ledger.pending_subscribers() == {"alice"}
 
