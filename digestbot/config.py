@@ -34,6 +34,9 @@ DEFAULT_MAX_PAPERS = 25
 MAX_KEYWORDS = 200
 MAX_KEYWORD_LENGTH = 100
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
+# Ids the bot makes for digests created outside the YAML: a YAML id may not look like one, or
+# that Slack user (or web reader) could take the YAML subscriber over.
+RESERVED_ID_PREFIXES = ("slack:", "web:")
 _SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _SLACK_RE = re.compile(r"^(#[a-z0-9][a-z0-9_-]{0,79}|[CGDU][A-Z0-9]{6,})$")
@@ -493,6 +496,13 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
     elif not _ID_RE.match(sid):
         v.report(
             m["id"].line, f"{fld}.id", "use letters, digits, '.', '_', '-', '@', '+' or ':' (at most 64)"
+        )
+    elif sid.lower().startswith(RESERVED_ID_PREFIXES):
+        v.report(
+            m["id"].line,
+            f"{fld}.id",
+            f"ids starting with {' or '.join(map(repr, RESERVED_ID_PREFIXES))} are reserved for digests"
+            " created from Slack or the web; to take one over, give this subscriber the same 'slack:' target",
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
     if email and not _EMAIL_RE.match(email):

@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 from .config import Config, Env
 from .digest import DigestRunner
 from .slack_commands import CommandContext, CommandHandler, Reply
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,15 @@ class SlackService:
             channel_name=form.get("channel_name", ""),
             response_url=form.get("response_url") or None,
         )
-        with Store(self.db_path) as store:
-            reply = CommandHandler(store, self.config, self.env, preview=self.preview).handle(
-                ctx, form.get("text", "")
+        try:
+            with Store(self.db_path) as store:
+                reply = CommandHandler(store, self.config, self.env, preview=self.preview).handle(
+                    ctx, form.get("text", "")
+                )
+        except StoreError as e:
+            log.error("/digest could not be answered: %s", e)
+            reply = Reply(
+                "Sorry, the digest database can't be used right now; nothing was changed. Try again later."
             )
         log.info(
             "/digest %s from %s in %s",

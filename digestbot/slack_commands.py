@@ -15,7 +15,7 @@ from .config import Config, Env
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
-from .store import Store
+from .store import Store, StoreError
 
 MAX_KEYWORDS = 50
 MAX_KEYWORD_CHARS = 100
@@ -153,6 +153,10 @@ class CommandHandler:
             prefix = "/digest channel" if channel_scope else "/digest"
             raise CommandError(f"{who} no digest yet. Start one with `{prefix} subscribe some keywords`.")
         target = ctx.channel_id if channel_scope else ctx.user_id
+        earlier = self.store.subscriber(f"slack:{target}")
+        if earlier is not None and earlier.subscriber.origin == "slack":
+            # Removed or handed over to the YAML before: it comes back with its keywords.
+            return replace(earlier.subscriber, active=True, paused=False)
         return Subscriber(
             id=f"slack:{target}",
             profile=Profile(),
@@ -164,7 +168,10 @@ class CommandHandler:
         )
 
     def _save(self, sub: Subscriber) -> None:
-        self.store.save_slack_subscriber(sub)
+        try:
+            self.store.save_slack_subscriber(sub)
+        except StoreError as e:
+            raise CommandError(f"This digest can't be changed from Slack: {e}.") from None
 
     # --- commands -------------------------------------------------------------------------
 
@@ -174,21 +181,39 @@ class CommandHandler:
             return Reply("No digest here yet. Start one with `/digest subscribe some keywords`.\n\n" + HELP)
         return Reply(self.describe(sub))
 
+    def _update(
+        self,
+        ctx: CommandContext,
+        channel_scope: bool,
+        change: Callable[[Subscriber], Subscriber],
+        create: bool = False,
+    ) -> Subscriber:
+        """Read the digest, change it and save it in one write transaction: commands arriving at
+        once for the same digest (one user's, or a channel's members') apply one after the other
+        and none is lost. `change` may raise CommandError (nothing is saved then)."""
+        with self.store.transaction():
+            sub = change(self._editable(ctx, channel_scope, create=create))
+            self._save(sub)
+        return sub
+
     def cmd_subscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)
         if not terms:
             raise CommandError("Which keywords? For example: `/digest subscribe diffusion policy, robot*`")
         check_terms(terms)
-        sub = self._editable(ctx, channel_scope, create=True)
-        known = {k.casefold() for k in sub.profile.keywords}
-        added = [t for t in dict.fromkeys(terms) if t.casefold() not in known]
-        keywords = sub.profile.keywords + tuple(added)
-        if len(keywords) > MAX_KEYWORDS:
-            raise CommandError(
-                f"A digest can follow at most {MAX_KEYWORDS} keywords; this would make {len(keywords)}."
-            )
-        sub = replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
-        self._save(sub)
+        added: list[str] = []
+
+        def add(sub: Subscriber) -> Subscriber:
+            known = {k.casefold() for k in sub.profile.keywords}
+            added[:] = [t for t in dict.fromkeys(terms) if t.casefold() not in known]
+            keywords = sub.profile.keywords + tuple(added)
+            if len(keywords) > MAX_KEYWORDS:
+                raise CommandError(
+                    f"A digest can follow at most {MAX_KEYWORDS} keywords; this would make {len(keywords)}."
+                )
+            return replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
+
+        sub = self._update(ctx, channel_scope, add, create=True)
         said = ", ".join(f"`{t}`" for t in added) or "nothing new"
         return Reply(f"Added {said}.\n\n{self.describe(sub)}")
 
@@ -198,15 +223,17 @@ class CommandHandler:
             raise CommandError(
                 "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
             )
-        sub = self._editable(ctx, channel_scope)
         drop = {t.casefold() for t in terms}
-        keywords = tuple(k for k in sub.profile.keywords if k.casefold() not in drop)
-        if len(keywords) == len(sub.profile.keywords):
-            raise CommandError(
-                f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
-            )
-        sub = replace(sub, profile=replace(sub.profile, keywords=keywords))
-        self._save(sub)
+
+        def remove(sub: Subscriber) -> Subscriber:
+            keywords = tuple(k for k in sub.profile.keywords if k.casefold() not in drop)
+            if len(keywords) == len(sub.profile.keywords):
+                raise CommandError(
+                    f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
+                )
+            return replace(sub, profile=replace(sub.profile, keywords=keywords))
+
+        sub = self._update(ctx, channel_scope, remove)
         return Reply(f"Removed {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}")
 
     def cmd_exclude(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -214,13 +241,15 @@ class CommandHandler:
         if not terms:
             raise CommandError("Exclude what? For example: `/digest exclude survey`")
         check_terms(terms)
-        sub = self._editable(ctx, channel_scope)
-        known = {k.casefold() for k in sub.profile.exclude}
-        exclude = sub.profile.exclude + tuple(t for t in dict.fromkeys(terms) if t.casefold() not in known)
-        if len(exclude) > MAX_KEYWORDS:
-            raise CommandError(f"At most {MAX_KEYWORDS} exclusions.")
-        sub = replace(sub, profile=replace(sub.profile, exclude=exclude))
-        self._save(sub)
+
+        def exclude(sub: Subscriber) -> Subscriber:
+            known = {k.casefold() for k in sub.profile.exclude}
+            more = sub.profile.exclude + tuple(t for t in dict.fromkeys(terms) if t.casefold() not in known)
+            if len(more) > MAX_KEYWORDS:
+                raise CommandError(f"At most {MAX_KEYWORDS} exclusions.")
+            return replace(sub, profile=replace(sub.profile, exclude=more))
+
+        sub = self._update(ctx, channel_scope, exclude)
         return Reply(
             f"Papers mentioning {', '.join(f'`{t}`' for t in terms)} will be left out.\n\n{self.describe(sub)}"
         )
@@ -228,21 +257,21 @@ class CommandHandler:
     def cmd_schedule(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         if not args:
             raise CommandError("When? For example: `/digest schedule daily 08:00 Europe/Berlin`")
-        sub = self._editable(ctx, channel_scope)
-        spec, tz = parse_schedule_args(args, sub.timezone)
-        sub = replace(sub, schedule=spec, timezone=tz)
-        self._save(sub)
-        return Reply(f"Schedule set to `{spec}` ({tz}).\n\n{self.describe(sub)}")
+
+        def schedule(sub: Subscriber) -> Subscriber:
+            spec, tz = parse_schedule_args(args, sub.timezone)
+            return replace(sub, schedule=spec, timezone=tz)
+
+        sub = self._update(ctx, channel_scope, schedule)
+        return Reply(f"Schedule set to `{sub.schedule}` ({sub.timezone}).\n\n{self.describe(sub)}")
 
     def cmd_pause(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        sub = self._editable(ctx, channel_scope)
-        self.store.set_paused(sub.id, True)
+        self._update(ctx, channel_scope, lambda sub: replace(sub, paused=True))
         return Reply("Paused: no digests until `/digest resume`.")
 
     def cmd_resume(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        sub = self._editable(ctx, channel_scope)
-        self.store.set_paused(sub.id, False)
-        return Reply("Resumed.\n\n" + self.describe(replace(sub, paused=False)))
+        sub = self._update(ctx, channel_scope, lambda sub: replace(sub, paused=False))
+        return Reply("Resumed.\n\n" + self.describe(sub))
 
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         sub = self._current(ctx, channel_scope)

@@ -506,8 +506,9 @@ class Store:
         now_s = ts(now or now_utc())
         counts = {"added": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
         listed = set()
+        subscribers_list = list(subscribers)
         with self.transaction() as conn:
-            for sub in subscribers:
+            for sub in subscribers_list:
                 listed.add(sub.id)
                 fields = _subscriber_fields(sub)
                 row = conn.execute(
@@ -521,6 +522,8 @@ class Store:
                         f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
                         list(new.values()),
                     )
+                    if sub.slack:
+                        self._inherit_watermark(sub.id, sub.slack)
                     counts["added"] += 1
                 elif row == (*fields.values(), 1, "yaml"):
                     counts["unchanged"] += 1
@@ -531,6 +534,9 @@ class Store:
                         [*changes.values(), sub.id],
                     )
                     counts["updated"] += 1
+            handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
+            if handed:
+                counts["handed over"] = handed
             for (sid,) in conn.execute(
                 "SELECT id FROM subscribers WHERE origin = 'yaml' AND active = 1"
             ).fetchall():
@@ -541,6 +547,27 @@ class Store:
                     self.cancel_pending(sid, "the subscriber was removed from the YAML")
                     counts["deactivated"] += 1
         return counts
+
+    def _hand_over_slack(self, targets: set[str], now_s: str) -> int:
+        """A YAML subscriber for a Slack target supersedes the digest made with /digest there:
+        that one is deactivated (history kept, waiting digests cancelled) so the target gets one
+        digest, not two. It comes back, with its keywords, at the next /digest command there
+        after the YAML entry is removed."""
+        if not targets:
+            return 0
+        marks = ", ".join("?" * len(targets))
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT id FROM subscribers WHERE origin = 'slack' AND active = 1 AND slack IN ({marks})",
+                list(targets),
+            )
+        ]
+        for sid in ids:
+            self.conn.execute("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
+            self.cancel_pending(sid, "subscriptions.yaml now has a subscriber for this Slack target")
+            log.info("subscriber %s handed over to subscriptions.yaml (same Slack target)", sid)
+        return len(ids)
 
     def subscribers(self, include_inactive: bool = False) -> list[SubscriberState]:
         where = "" if include_inactive else "WHERE active = 1"
@@ -566,22 +593,43 @@ class Store:
         return _readable_state(rows[0]) if rows else None
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
-        """Create or update a subscriber managed from Slack (origin 'slack')."""
+        """Create, update or reactivate a subscriber managed from Slack (origin 'slack').
+
+        Only rows of origin 'slack' are ever written here: a YAML subscriber cannot be taken
+        over from Slack. A digest reactivated after a YAML subscriber for the same target was
+        removed carries on from that one's watermark, so nothing it already got comes again.
+        """
         now_s = ts(now or now_utc())
         fields = {**_subscriber_fields(sub), "active": 1, "paused": int(sub.paused), "updated_at": now_s}
         with self.transaction() as conn:
-            exists = conn.execute("SELECT 1 FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
-            if exists:
-                conn.execute(
-                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
-                    [*fields.values(), sub.id],
-                )
-            else:
+            row = conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
+            if row is not None and row[0] != "slack":
+                raise StoreError(f"subscriber {sub.id!r} is managed in {row[0]}, not from Slack")
+            if row is None:
                 new = {**fields, "id": sub.id, "origin": "slack", "created_at": now_s}
                 conn.execute(
                     f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
                     list(new.values()),
                 )
+            else:
+                conn.execute(
+                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
+                    [*fields.values(), sub.id],
+                )
+            if row is None or not row[1]:
+                self._inherit_watermark(sub.id, sub.slack)
+            if sub.paused:
+                self.cancel_pending(sub.id, "the subscriber paused")
+
+    def _inherit_watermark(self, sid: str, slack: str | None) -> None:
+        """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
+        self.conn.execute(
+            "UPDATE subscribers SET"
+            " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE slack = ?),"
+            " last_run_at = COALESCE(last_run_at, (SELECT MAX(last_run_at) FROM subscribers WHERE slack = ?))"
+            " WHERE id = ?",
+            (slack, slack, sid),
+        )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
         """Pause (unsubscribe) or resume; pausing cancels the digests still waiting to go out."""
@@ -684,13 +732,11 @@ class Store:
         """Set aside, as 'unknown', pending digests with MAX_UNCONFIRMED attempts whose outcome
         was never recorded: they may have arrived, so they are not sent again (`status` shows
         them). Returns their ids."""
+        query = "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?"
+        if self.conn.execute(query, (MAX_UNCONFIRMED,)).fetchone() is None:
+            return []  # the usual case: no write, no lock
         with self.transaction() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?", (MAX_UNCONFIRMED,)
-                )
-            ]
+            ids = [r[0] for r in conn.execute(query, (MAX_UNCONFIRMED,))]
             conn.executemany(
                 "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
