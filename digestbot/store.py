@@ -242,7 +242,8 @@ class Store:
             raise
         except sqlite3.Error as e:
             conn.close()
-            raise StoreError(_open_problem(self.path, e)) from None
+            full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
+            raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
 
     def _open(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
