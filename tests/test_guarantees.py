@@ -336,36 +336,37 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(workdir):
     assert workdir.db.read_bytes() == before
 
 
-@pytest.mark.parametrize("kind", ["garbage", "truncated", "read-only"])
-def test_a_broken_or_read_only_database_gets_one_line_not_a_traceback(workdir, kind):
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "read-only file system"])
+def test_a_broken_or_read_only_database_gets_one_line_not_a_traceback(workdir, tmp_path, kind):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
-    if kind == "garbage":
-        workdir.db.write_bytes(b"this is not a database at all" * 100)
-    elif kind == "truncated":
-        digestbot(workdir, "fetch")
-        data = workdir.db.read_bytes()
-        for suffix in ("-wal", "-shm"):
-            Path(f"{workdir.db}{suffix}").unlink(missing_ok=True)
-        workdir.db.write_bytes(data[:100])
-    else:
-        if os.geteuid() == 0:
-            pytest.skip("root writes read-only files")
-        digestbot(workdir, "fetch")
-        workdir.db.chmod(0o444)
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "digestbot", "--db", str(workdir.db), "send"],
-        capture_output=True,
-        text=True,
-        cwd=workdir.path,
-        env={**os.environ, "DIGESTBOT_OUTBOX": str(workdir.outbox)},
-        timeout=60,
-    )
+    with contextlib.ExitStack() as stack:
+        db = workdir.db
+        if kind == "garbage":
+            db.write_bytes(b"this is not a database at all" * 100)
+        elif kind == "truncated":
+            digestbot(workdir, "fetch")
+            data = db.read_bytes()
+            db.write_bytes(data[:100])
+        else:
+            if os.geteuid() != 0:
+                pytest.skip("mounting a file system needs root")
+            disk = stack.enter_context(small_disk(tmp_path / "ro"))
+            db = disk / "digestbot.db"
+            digestbot(workdir, "--db", str(db), "fetch")
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "digestbot", "--db", str(db), "send"],
+            capture_output=True,
+            text=True,
+            cwd=workdir.path,
+            env={**os.environ, "DIGESTBOT_OUTBOX": str(workdir.outbox)},
+            timeout=60,
+        )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert str(workdir.db) in proc.stderr
+    assert str(db) in proc.stderr
 
 
 def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
