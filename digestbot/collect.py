@@ -13,7 +13,7 @@ from .models import Paper
 from .sources import FetchResult, HttpClient, SourceError, fetch_source
 from .sources.arxiv import api_params, catch_up_query, categories_of, missed_days, parse_arxiv_api
 from .sources.http import FetchError
-from .store import Store, now_utc, parse_ts
+from .store import Store, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def fetch_one(
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
         return _failed(store, source, now, str(e), started)
+    except StoreWriteError:
+        raise  # the database, not the source, is the problem: the caller stops and says so
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
         log.debug("unexpected error in source %s", source.name, exc_info=True)
         return _failed(store, source, now, f"unexpected error: {type(e).__name__}: {e}", started)
