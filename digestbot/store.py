@@ -426,10 +426,10 @@ class Store:
 
     def source_state(self, name: str) -> dict:
         rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
-        return rows[0] if rows else {"name": name, "failures": 0}
+        return _clean_source_row(rows[0]) if rows else {"name": name, "failures": 0}
 
     def sources(self) -> list[dict]:
-        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+        return [_clean_source_row(r) for r in self.db.query("SELECT * FROM sources ORDER BY name")]
 
     def record_fetch_ok(
         self,
@@ -1008,3 +1008,18 @@ def _item_from_row(r: dict) -> DigestItem:
 
 
 _readable_item = _readable(_item_from_row, "digest item")
+
+
+_SOURCE_TIMES = ("last_fetch_at", "last_ok_at", "last_change_at")
+
+
+def _clean_source_row(row: dict) -> dict:
+    """A source's state with any timestamp that cannot be read as unknown (logged): a fetch
+    then simply counts as never made, rather than failing the worker."""
+    for name in _SOURCE_TIMES:
+        try:
+            parse_ts(row.get(name))
+        except ValueError:
+            log.warning("source %s: unreadable %s %r, treated as unknown", row.get("name"), name, row[name])
+            row[name] = None
+    return row

@@ -434,3 +434,14 @@ def test_a_slack_command_never_rewrites_a_yaml_subscriber(tmp_path):
             store.save_slack_subscriber(Subscriber("slack:U9", Profile(("x",)), slack="U9", origin="slack"))
         row = store.subscriber("slack:U9").subscriber
         assert (row.email, row.paused, row.origin) == ("x@example.org", True, "yaml")
+
+
+def test_an_unreadable_source_timestamp_counts_as_never_fetched(workdir):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+    digestbot(workdir, "fetch")
+    with sqlite3.connect(workdir.db) as conn:
+        conn.execute("UPDATE sources SET last_fetch_at = '99-1-1', last_ok_at = 'yesterday'")
+
+    assert "feed" in digestbot(workdir, "status").output
+    digestbot(workdir, "run", "--once")
