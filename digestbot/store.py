@@ -37,7 +37,6 @@ SCHEMA_VERSION = 3
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
-DIGEST_STATES = ("pending", "sent", "failed", "cancelled", "unknown")
 MAX_UNCONFIRMED = 2  # attempts without a recorded outcome before a digest is held as unknown
 
 _SCHEMA = """
@@ -163,7 +162,10 @@ def ts(dt: datetime | None) -> str | None:
     written with four digits by hand: strftime's `%Y` drops the leading zeros of years < 1000."""
     if dt is None:
         return None
-    u = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        u = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    except OverflowError:  # year 1 at UTC+5, year 9999 at UTC-5: no such UTC time; unknown
+        return None
     return f"{u.year:04d}-{u:%m-%dT%H:%M:%S.%f}Z"
 
 
