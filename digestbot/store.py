@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # 2: digests.parts_sent, sources.last_announced. 3: papers.rev and .revised; digests may be
-# 'cancelled' or 'unknown', and count attempts whose outcome was never recorded.
+# 'cancelled' or 'unknown', and count attempts whose outcome was never recorded;
+# sources.last_warning.
 SCHEMA_VERSION = 3
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -73,7 +74,8 @@ CREATE TABLE IF NOT EXISTS sources (
     failures INTEGER NOT NULL DEFAULT 0,
     last_new INTEGER,
     last_known INTEGER,
-    last_announced TEXT
+    last_announced TEXT,
+    last_warning TEXT
 );
 CREATE TABLE IF NOT EXISTS subscribers (
     id TEXT PRIMARY KEY,
@@ -134,6 +136,7 @@ CREATE TABLE IF NOT EXISTS digest_items (
 _ADDED_COLUMNS = [
     ("digests", "parts_sent", "INTEGER NOT NULL DEFAULT 0"),
     ("sources", "last_announced", "TEXT"),
+    ("sources", "last_warning", "TEXT"),
     ("papers", "rev", "INTEGER"),
     ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
@@ -445,7 +448,9 @@ class Store:
         last_modified: str | None,
         changed: bool,
         announced: str | None = None,
+        warnings: Iterable[str] = (),
     ) -> None:
+        """A fetch that worked; `warnings` (what the parser recovered from) are kept for `status`."""
         state = self.source_state(name)
         self._upsert_source(
             {
@@ -462,6 +467,7 @@ class Store:
                 "last_new": new,
                 "last_known": known,
                 "last_announced": max(filter(None, [announced, state.get("last_announced")]), default=None),
+                "last_warning": "; ".join(warnings)[:1000] or None,
             }
         )
 
