@@ -1,0 +1,162 @@
+"""Integrity of the labelled relevance set in ``data/relevance/`` (see its README).
+
+The set is only useful for measuring ranking quality if it is complete and consistent: every
+persona grades every paper exactly once, liked papers are graded 2, ids are the ones in the
+bundled sample feed, and ``papers.jsonl`` / ``personas.yaml`` are what their scripts produce.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REL = ROOT / "data" / "relevance"
+PAPERS = REL / "papers.jsonl"
+PERSONAS = REL / "personas.yaml"
+FEED = ROOT / "digestbot" / "samples" / "sample-feed.xml"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate mapping keys (plain PyYAML keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def papers() -> list[dict]:
+    with PAPERS.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.fixture(scope="module")
+def personas() -> list[dict]:
+    data = yaml.load(PERSONAS.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    assert isinstance(data, dict) and set(data) == {"personas"}
+    assert isinstance(data["personas"], list)
+    return data["personas"]
+
+
+def test_papers_have_the_expected_shape(papers: list[dict]) -> None:
+    assert len(papers) == 145
+    for paper in papers:
+        assert set(paper) == {"arxiv_id", "title", "abstract"}
+        assert all(isinstance(v, str) and v.strip() for v in paper.values())
+    assert len({p["arxiv_id"] for p in papers}) == len(papers)
+    assert len({p["title"] for p in papers}) == len(papers)
+
+
+def test_papers_jsonl_is_what_build_papers_writes(tmp_path: Path) -> None:
+    out = tmp_path / "papers.jsonl"
+    subprocess.run(
+        [sys.executable, str(REL / "build_papers.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    assert out.read_bytes() == PAPERS.read_bytes()
+
+
+def test_ids_and_titles_match_the_sample_feed(papers: list[dict]) -> None:
+    feed = {}
+    for item in ET.parse(FEED).getroot().iter("item"):
+        link = item.findtext("link")
+        assert link is not None and link.startswith("https://arxiv.org/abs/")
+        feed[link.removeprefix("https://arxiv.org/abs/")] = item.findtext("title")
+    assert [p["arxiv_id"] for p in papers] == list(feed)
+    for paper in papers:
+        assert feed[paper["arxiv_id"]] == paper["title"]
+
+
+def test_at_least_ten_distinct_personas(personas: list[dict]) -> None:
+    assert len(personas) >= 10
+    ids = [p["id"] for p in personas]
+    assert len(set(ids)) == len(ids)
+
+
+def test_persona_fields(personas: list[dict]) -> None:
+    for persona in personas:
+        assert set(persona) == {"id", "description", "keywords", "likes", "labels"}, persona.get("id")
+        assert isinstance(persona["id"], str) and persona["id"]
+        assert isinstance(persona["description"], str) and len(persona["description"].split()) >= 20
+        keywords = persona["keywords"]
+        assert isinstance(keywords, list) and 4 <= len(keywords) <= 6, persona["id"]
+        assert all(isinstance(k, str) and k.strip() for k in keywords)
+        assert len({k.lower() for k in keywords}) == len(keywords)
+
+
+def test_every_persona_labels_every_paper_exactly_once(papers: list[dict], personas: list[dict]) -> None:
+    ids = {p["arxiv_id"] for p in papers}
+    for persona in personas:
+        labels = persona["labels"]
+        assert isinstance(labels, dict)
+        # Duplicate keys are rejected by the loader, so equal key sets means exactly once each.
+        assert all(isinstance(key, str) for key in labels), persona["id"]
+        assert set(labels) == ids, persona["id"]
+        assert len(labels) == len(papers)
+
+
+def test_grades_and_reasons(personas: list[dict]) -> None:
+    for persona in personas:
+        for arxiv_id, label in persona["labels"].items():
+            where = f"{persona['id']} {arxiv_id}"
+            assert isinstance(label, list) and len(label) == 2, where
+            grade, reason = label
+            assert type(grade) is int and grade in (0, 1, 2), where
+            assert isinstance(reason, str), where
+            if grade > 0:
+                assert reason.strip() and reason.strip().lower() != "off-topic", where
+
+
+def test_every_persona_has_relevant_papers(personas: list[dict]) -> None:
+    for persona in personas:
+        grades = [grade for grade, _ in persona["labels"].values()]
+        assert grades.count(2) >= 2, persona["id"]
+        assert grades.count(1) >= 1, persona["id"]
+
+
+def test_likes_exist_and_are_graded_two(papers: list[dict], personas: list[dict]) -> None:
+    ids = {p["arxiv_id"] for p in papers}
+    for persona in personas:
+        likes = persona["likes"]
+        assert isinstance(likes, list) and 2 <= len(likes) <= 3, persona["id"]
+        assert len(set(likes)) == len(likes)
+        for arxiv_id in likes:
+            assert arxiv_id in ids, (persona["id"], arxiv_id)
+            assert persona["labels"][arxiv_id][0] == 2, (persona["id"], arxiv_id)
+
+
+def test_personas_yaml_is_what_make_personas_writes(papers: list[dict]) -> None:
+    sys.path.insert(0, str(REL))
+    try:
+        make_personas = _load_module("make_personas", REL / "make_personas.py")
+    finally:
+        sys.path.remove(str(REL))
+    assert make_personas.render(papers) == PERSONAS.read_text(encoding="utf-8")
