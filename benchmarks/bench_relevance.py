@@ -1,0 +1,169 @@
+"""Ranking quality on the labelled set in data/relevance/ (see its README).
+
+    python benchmarks/bench_relevance.py            # every persona, every method
+    python benchmarks/bench_relevance.py --detail   # also the per-persona table
+
+For each persona, the candidate papers are every labelled paper but its liked seeds. Methods:
+- keywords: digestbot's matcher and its score (a digest lists only the matches);
+- likes: cosine to the liked papers (relevance.py), papers above the floor;
+- both: the two fused by reciprocal rank fusion;
+- both + N rounds: each round the persona rates the top 10 shown and not yet rated (grade 2 up,
+  grade 0 down, 1 no rating); the next ranking uses the ratings, and is measured on the papers
+  not yet rated (held out), so a method cannot score by re-ranking what it was told.
+Metrics: nDCG@10 (graded gains 2/1/0), P@10 (grade 2 counts as relevant), recall@25 (of grade 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digestbot import relevance  # noqa: E402
+from digestbot.matching import Matcher  # noqa: E402
+from digestbot.models import Paper, Profile  # noqa: E402
+
+DATA = ROOT / "data" / "relevance"
+ROUNDS = 3
+SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    keywords: tuple[str, ...]
+    likes: tuple[str, ...]
+    grades: dict[str, int]
+
+
+def load() -> tuple[dict[str, Paper], list[Persona]]:
+    papers = {}
+    for line in (DATA / "papers.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        papers[row["arxiv_id"]] = Paper(
+            key=row["arxiv_id"], arxiv_id=row["arxiv_id"], title=row["title"], abstract=row["abstract"]
+        )
+    personas = [
+        Persona(
+            p["id"],
+            tuple(p["keywords"]),
+            tuple(p["likes"]),
+            {aid: int(g[0]) for aid, g in p["labels"].items()},
+        )
+        for p in yaml.safe_load((DATA / "personas.yaml").read_text(encoding="utf-8"))["personas"]
+    ]
+    return papers, personas
+
+
+def ndcg(ranked: list[str], grades: dict[str, int], candidates: set[str], n: int = 10) -> float:
+    gains = [grades.get(k, 0) for k in ranked[:n]]
+    dcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted((grades.get(k, 0) for k in candidates), reverse=True)[:n]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def precision(ranked: list[str], grades: dict[str, int], n: int = 10) -> float:
+    return sum(grades.get(k, 0) == 2 for k in ranked[:n]) / n
+
+
+def recall(ranked: list[str], grades: dict[str, int], candidates: set[str], n: int = 25) -> float:
+    relevant = {k for k in candidates if grades.get(k, 0) == 2}
+    return len(relevant & set(ranked[:n])) / len(relevant) if relevant else 0.0
+
+
+def keyword_scores(persona: Persona, papers: dict[str, Paper], candidates: set[str]) -> dict[str, float]:
+    matcher = Matcher({persona.id: Profile(keywords=persona.keywords)})
+    out = {}
+    for key in candidates:
+        for _, match in matcher.match(papers[key]):
+            out[key] = float(match.score)
+    return out
+
+
+def rankings(persona, papers, features, candidates, ups=(), downs=()):
+    """The ranked candidate keys per method, given ratings so far."""
+    keyword = keyword_scores(persona, papers, candidates)
+    vector = relevance.profile_vector(features, persona.likes, ups, downs)
+    sims = {k: s for k, s in relevance.similarities(features, vector).items() if k in candidates}
+    floor = relevance.DEFAULT_FLOOR
+    return {
+        "keywords": [k for k, _ in sorted(keyword.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "likes": [k for k, s in sorted(sims.items(), key=lambda kv: (-kv[1], kv[0])) if s >= floor],
+        "both": [k for k, _ in relevance.fuse(keyword, sims, floor)],
+    }
+
+
+def evaluate(papers: dict[str, Paper], personas: list[Persona]) -> dict[str, dict[str, tuple]]:
+    texts = {k: relevance.paper_text(p.title, p.abstract) for k, p in papers.items()}
+    features = relevance.Features.fit(texts)  # once for all papers, as a run does
+    results: dict[str, dict[str, tuple]] = {}
+    for persona in personas:
+        candidates = set(papers) - set(persona.likes)
+        ranked = rankings(persona, papers, features, candidates)
+        row = {m: metrics(r, persona.grades, candidates) for m, r in ranked.items()}
+        ups: list[str] = []
+        downs: list[str] = []
+        shown = ranked["both"]
+        for n in range(1, ROUNDS + 1):
+            rated = set(ups) | set(downs)
+            for key in [k for k in shown if k not in rated][:SHOWN]:
+                grade = persona.grades.get(key, 0)
+                (ups if grade == 2 else downs if grade == 0 else []).append(key)
+            held_out = candidates - set(ups) - set(downs)
+            shown = rankings(persona, papers, features, held_out, ups, downs)["both"]
+            row[f"both+{n}"] = metrics(shown, persona.grades, held_out)
+            if n == 1:  # the baseline for the lift: no feedback, same held-out papers
+                base = rankings(persona, papers, features, held_out)["both"]
+                row["both@held"] = metrics(base, persona.grades, held_out)
+        results[persona.id] = row
+    return results
+
+
+def metrics(ranked: list[str], grades: dict[str, int], candidates: set[str]) -> tuple[float, float, float]:
+    return ndcg(ranked, grades, candidates), precision(ranked, grades), recall(ranked, grades, candidates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--detail", action="store_true", help="print every persona's figures too")
+    args = parser.parse_args()
+    papers, personas = load()
+    results = evaluate(papers, personas)
+    methods = ["keywords", "likes", "both", "both@held", "both+1", "both+2", "both+3"]
+    if args.detail:
+        print(f"{'persona':22} " + " ".join(f"{m:>9}" for m in methods) + "   (nDCG@10)")
+        for pid, row in results.items():
+            print(f"{pid:22} " + " ".join(f"{row[m][0]:9.3f}" for m in methods))
+        print()
+    print(f"{'method':12} {'nDCG@10':>8} {'P@10':>6} {'R@25':>6}  notes")
+    print("-" * 60)
+    notes = {
+        "both@held": "no feedback, on round 1's held-out papers",
+        "both+3": "after 3 rounds of thumbs on the top 10",
+    }
+    means = {}
+    for m in methods:
+        vals = [results[p][m] for p in results]
+        means[m] = tuple(sum(v[i] for v in vals) / len(vals) for i in range(3))
+        print(f"{m:12} {means[m][0]:8.3f} {means[m][1]:6.3f} {means[m][2]:6.3f}  {notes.get(m, '')}")
+    worst = min(results[p]["both"][0] - results[p]["keywords"][0] for p in results)
+    print(
+        f"summary: personas={len(results)} keywords={means['keywords'][0]:.3f} likes={means['likes'][0]:.3f}"
+        f" both={means['both'][0]:.3f} worst_both_minus_keywords={worst:+.3f}"
+        f" feedback_lift={means['both+3'][0] - means['both@held'][0]:+.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The similarity core (relevance.py): seeds pull similar papers up, down-ratings push them down,
+and fusion keeps every keyword match while similarity alone must clear the floor."""
+
+from __future__ import annotations
+
+from digestbot import relevance
+
+TEXTS = {
+    "seed": relevance.paper_text(
+        "Diffusion policies for robot manipulation", "Robots learn grasping with diffusion."
+    ),
+    "near": relevance.paper_text(
+        "Robot grasping with diffusion models", "Manipulation policies from diffusion."
+    ),
+    "far": relevance.paper_text("Tax law in medieval towns", "Ledgers of merchants and guilds."),
+    "mid": relevance.paper_text("Language models write code", "Agents call tools and fix bugs in code."),
+    "kw": relevance.paper_text("A survey of guild ledgers", "Merchants, towns and taxes."),
+}
+
+
+def test_a_paper_like_the_seed_ranks_above_an_unrelated_one():
+    features = relevance.Features.fit(TEXTS)
+    sims = relevance.similarities(features, relevance.profile_vector(features, ["seed"]))
+    assert sims["near"] > sims["mid"] >= 0 and sims["near"] > sims["far"]
+
+
+def test_no_liked_or_up_rated_paper_means_no_profile_vector():
+    features = relevance.Features.fit(TEXTS)
+    assert relevance.profile_vector(features, [], downs=["far"]) is None
+    assert set(relevance.similarities(features, None).values()) == {0.0}
+
+
+def test_a_down_rating_lowers_papers_like_it():
+    features = relevance.Features.fit(TEXTS)
+    before = relevance.similarities(features, relevance.profile_vector(features, ["seed"]))
+    after = relevance.similarities(features, relevance.profile_vector(features, ["seed"], downs=["near"]))
+    assert after["near"] < before["near"]
+
+
+def test_fusion_keeps_keyword_matches_and_needs_the_floor_for_similarity_alone():
+    keyword = {"kw": 30.0}
+    similarity = {"kw": 0.01, "near": 0.5, "mid": 0.02}
+    ranked = [k for k, _ in relevance.fuse(keyword, similarity, floor=0.1)]
+    assert set(ranked) == {"kw", "near"}  # "mid" is below the floor and matched no keyword
+    similarity = {"kw": 0.01, "near": 0.5, "mid": 0.2}
+    both = [k for k, _ in relevance.fuse({"near": 10.0, "kw": 30.0}, similarity, floor=0.1)]
+    assert both == ["near", "kw", "mid"]  # 1st by similarity and 2nd by keywords beats 1st and 3rd
