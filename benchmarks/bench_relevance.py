@@ -6,7 +6,8 @@
 For each persona, the candidate papers are every labelled paper but its liked seeds. Methods:
 - keywords: digestbot's matcher and its score (a digest lists only the matches);
 - likes: cosine to the liked papers (relevance.py), papers above the floor;
-- both: the two fused by reciprocal rank fusion;
+- both: the keyword ranking fused (reciprocal rank fusion) with the similarity to the liked
+  papers and the keywords (Rocchio: the keywords are the query the likes expand);
 - both + N rounds: each round the persona rates the top 10 shown and not yet rated (grade 2 up,
   grade 0 down, 1 no rating); the next ranking uses the ratings, and is measured on the papers
   not yet rated (held out), so a method cannot score by re-ranking what it was told.
@@ -94,11 +95,13 @@ def rankings(persona, papers, features, candidates, ups=(), downs=()):
     keyword = keyword_scores(persona, papers, candidates)
     vector = relevance.profile_vector(features, persona.likes, ups, downs)
     sims = {k: s for k, s in relevance.similarities(features, vector).items() if k in candidates}
+    vector = relevance.profile_vector(features, persona.likes, ups, downs, persona.keywords)
+    both = {k: s for k, s in relevance.similarities(features, vector).items() if k in candidates}
     floor = relevance.DEFAULT_FLOOR
     return {
         "keywords": [k for k, _ in sorted(keyword.items(), key=lambda kv: (-kv[1], kv[0]))],
         "likes": [k for k, s in sorted(sims.items(), key=lambda kv: (-kv[1], kv[0])) if s >= floor],
-        "both": [k for k, _ in relevance.fuse(keyword, sims, floor)],
+        "both": [k for k, _ in relevance.fuse(keyword, both, floor)],
     }
 
 

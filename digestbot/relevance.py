@@ -5,8 +5,9 @@ keyword score. Pure: no I/O; texts in, scores out.
   fitted once per run on the papers being ranked plus the reader's seed papers, so a paper's
   features are computed once per run, never per subscriber. Rows are L2-normalized, so a dot
   product is a cosine similarity.
-- A reader's profile vector is Rocchio's: the centroid of liked papers, plus the centroid of
-  papers rated up, minus (less strongly) the centroid of papers rated down.
+- A reader's profile vector is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the
+  reader's own query (their keywords, as one short text), plus the centroid of liked papers and
+  of papers rated up, minus (less strongly) the centroid of papers rated down.
 - Fusion: the keyword score and the similarity each give a ranking; they are combined by
   reciprocal rank fusion (Cormack et al., 2009), which needs no calibration between a keyword
   score in points and a cosine in [0, 1]. A paper can enter by similarity alone when it clears
@@ -35,10 +36,11 @@ def paper_text(title: str, abstract: str) -> str:
 
 @dataclass(frozen=True)
 class Features:
-    """TF-IDF rows for a set of papers, by key."""
+    """TF-IDF rows for a set of papers, by key, and the vectorizer that made them."""
 
     keys: tuple[str, ...]
     matrix: sparse.csr_matrix
+    vectorizer: TfidfVectorizer
 
     @classmethod
     def fit(cls, texts: Mapping[str, str]) -> Features:
@@ -52,7 +54,15 @@ class Features:
             strip_accents="unicode",
         )
         matrix = vectorizer.fit_transform([texts[k] for k in keys]).tocsr()
-        return cls(keys, matrix)
+        return cls(keys, matrix, vectorizer)
+
+    def query(self, keywords: Sequence[str]) -> np.ndarray | None:
+        """Keywords as one short text in the same space (L2-normalized), or None if no word of
+        them is in the vocabulary."""
+        text = " ".join(k.rstrip("*") for k in keywords)
+        row = np.asarray(self.vectorizer.transform([text]).todense()).ravel()
+        norm = np.linalg.norm(row)
+        return row / norm if norm else None
 
     def rows(self, keys: Sequence[str]) -> sparse.csr_matrix:
         index = {k: i for i, k in enumerate(self.keys)}
@@ -60,11 +70,18 @@ class Features:
 
 
 def profile_vector(
-    features: Features, likes: Sequence[str], ups: Sequence[str] = (), downs: Sequence[str] = ()
+    features: Features,
+    likes: Sequence[str],
+    ups: Sequence[str] = (),
+    downs: Sequence[str] = (),
+    keywords: Sequence[str] = (),
 ) -> np.ndarray | None:
     """The reader's direction in feature space (L2-normalized), or None without a liked or
-    up-rated paper to start from."""
+    up-rated paper to start from (keywords alone are the keyword matcher's job)."""
     parts, positive = [], False
+    query = features.query(keywords) if keywords else None
+    if query is not None:
+        parts.append(query)
     for keys, weight in ((likes, 1.0), (ups, UP_WEIGHT), (downs, -DOWN_WEIGHT)):
         rows = features.rows(keys)
         if rows.shape[0]:
