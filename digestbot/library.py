@@ -1,0 +1,93 @@
+"""A reader's library as seed papers: a BibTeX file (as Zotero, Mendeley, Google Scholar or
+arXiv export it) or a text file with one arXiv id or URL per line. Pure: text in, seeds out.
+
+From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arXiv}` or an
+id-shaped eprint), `url`, or a `doi` of the 10.48550/arXiv form; an entry without one is kept as
+a title (and abstract) seed, to be matched by title against stored papers or used as text.
+Parsing is bibtexparser's; a block it cannot parse is an error with its line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import bibtexparser
+
+from .arxiv_ids import arxiv_id
+
+MAX_SEEDS = 5000
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One paper of a library: an arXiv id, or a title (and abstract) without one."""
+
+    line: int
+    arxiv_id: str | None = None
+    title: str = ""
+    abstract: str = ""
+
+
+class LibraryError(ValueError):
+    """A library that cannot be read: `line` (1-based) says where."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+_BIBTEX_RE = re.compile(r"^\s*@\w+\s*[{(]", re.MULTILINE)
+_BRACES_RE = re.compile(r"[{}]")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def read_library(text: str) -> list[Seed]:
+    """The seeds in a library file's text; raises LibraryError for what cannot be read."""
+    seeds = _bibtex(text) if _BIBTEX_RE.search(text) else _id_lines(text)
+    if len(seeds) > MAX_SEEDS:
+        raise LibraryError(1, f"{len(seeds)} papers; a library can hold at most {MAX_SEEDS}")
+    return seeds
+
+
+def _clean(value: str) -> str:
+    return _SPACE_RE.sub(" ", _BRACES_RE.sub("", value)).strip()
+
+
+def _bibtex(text: str) -> list[Seed]:
+    library = bibtexparser.parse_string(text)
+    if library.failed_blocks:
+        block = library.failed_blocks[0]
+        raise LibraryError(block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}")
+    seeds = []
+    for entry in library.entries:
+        fields = {f.key.lower(): str(f.value) for f in entry.fields}
+        eprint = fields.get("eprint", "")
+        prefix = fields.get("archiveprefix", fields.get("eprinttype", "")).lower()
+        aid = arxiv_id(
+            eprint if prefix == "arxiv" or arxiv_id(eprint) else None,
+            fields.get("url"),
+            fields.get("doi"),
+            fields.get("journal") if "arxiv" in fields.get("journal", "").lower() else None,
+        )
+        title = _clean(fields.get("title", ""))
+        if aid or title:
+            seeds.append(Seed(entry.start_line + 1, aid, title, _clean(fields.get("abstract", ""))))
+    return seeds
+
+
+def _id_lines(text: str) -> list[Seed]:
+    seeds = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("http") else raw.strip()
+        if not line:
+            continue
+        aid = arxiv_id(line)
+        if aid is None:
+            raise LibraryError(n, f"not an arXiv id or URL: {line[:80]!r}")
+        seeds.append(Seed(n, aid))
+    return seeds
+
+
+def _first_line(raw: str) -> str:
+    return raw.strip().splitlines()[0][:80] if raw.strip() else "(empty)"
