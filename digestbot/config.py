@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .arxiv_ids import arxiv_id
+from .library import LibraryError, read_library
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
@@ -324,6 +326,9 @@ _SUBSCRIBER_KEYS = (
     "schedule",
     "timezone",
     "max_papers",
+    "like",
+    "library",
+    "relevance_floor",
 )
 
 
@@ -519,10 +524,14 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
         )
     profile = {k: v.strings(m, k, fld) for k in ("keywords", "exclude", "authors", "categories")}
     _check_terms(v, m, fld, profile)
-    if not any(profile[k] for k in ("keywords", "authors", "categories")):
+    likes, texts = _seeds(v, m, fld)
+    if not any(profile[k] for k in ("keywords", "authors", "categories")) and not (likes or texts):
         v.report(
-            item.line, fld, "empty profile: give keywords, authors or categories (it would match nothing)"
+            item.line,
+            fld,
+            "empty profile: give keywords, authors, categories, like or library (it would match nothing)",
         )
+    profile.update(likes=likes, seed_texts=texts, relevance_floor=_floor(v, m, fld))
     schedule = v.string(m, "schedule", fld, base["schedule"])
     v.check(m, "schedule", fld, parse_schedule)
     tz = v.string(m, "timezone", fld, base["timezone"])
@@ -555,3 +564,45 @@ def _check_terms(v: _Validator, m: dict[str, _Value], fld: str, profile: dict[st
                 compile_term(term)
             except InvalidTerm as e:
                 v.report(where, f"{fld}.{key}[{i}]", str(e))
+
+
+def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`like:` (arXiv ids or URLs) and `library:` (a BibTeX or id-list file beside the YAML) as
+    liked arXiv ids, plus the title-and-abstract texts of library entries without an id."""
+    likes: list[str] = []
+    for i, ref in enumerate(v.strings(m, "like", fld)):
+        aid = arxiv_id(ref)
+        if aid is None:
+            where = m["like"].value[i].line if isinstance(m["like"].value, list) else m["like"].line
+            v.report(where, f"{fld}.like[{i}]", f"not an arXiv id or URL: {ref[:80]!r} (e.g. 2303.04137)")
+        else:
+            likes.append(aid)
+    texts: list[str] = []
+    path = v.string(m, "library", fld)
+    if path:
+        file = v.resolve(path)
+        try:
+            seeds = read_library(file.read_text(encoding="utf-8"))
+        except OSError as e:
+            v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
+            seeds = []
+        except UnicodeDecodeError:
+            v.report(m["library"].line, f"{fld}.library", f"{file} is not UTF-8 text")
+            seeds = []
+        except LibraryError as e:
+            v.problems.append(Problem(str(file), e.line, f"{fld}.library", str(e)))
+            seeds = []
+        likes += [s.arxiv_id for s in seeds if s.arxiv_id]
+        texts += [f"{s.title}. {s.abstract}".strip() for s in seeds if not s.arxiv_id and s.title]
+    return tuple(dict.fromkeys(likes)), tuple(dict.fromkeys(texts))
+
+
+def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
+    node = m.get("relevance_floor")
+    if node is None or node.value is None:
+        return None
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
+        return None
+    return float(value)

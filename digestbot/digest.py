@@ -27,8 +27,8 @@ from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import unsubscribe_url
-from .matching import Matcher, rank
-from .models import Digest, Match, Subscriber
+from .matching import Matcher, PaperText, compile_profile, passes_filters, rank
+from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer
 from .schedule import get_timezone, is_due, parse_schedule
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, SubscriberState, now_utc
@@ -259,13 +259,89 @@ class DigestRunner:
                 starts[state.subscriber.id] = state.last_seq
         matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
         found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
+        ratings = self.store.feedback(starts)
+        seeded = {
+            s.subscriber.id: s
+            for s in states
+            if s.subscriber.profile.has_seeds or any(v > 0 for v in ratings[s.subscriber.id].values())
+        }
+        window: list[Paper] = []
+        keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
         for paper in self.store.papers_after(min(starts.values()), seq_to):
+            if seeded:
+                window.append(paper)
             for sid, match in matcher.match(paper):
-                if paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq)):
+                if not self._new_to(sid, paper, starts):
+                    continue
+                if sid not in seeded:
                     found[sid].add(match)
+                elif match.terms or match.authors:  # for them, categories filter, never match alone
+                    keyword[sid][paper.key] = match
+        if seeded:
+            self._rank_by_seeds(seeded, window, keyword, starts, ratings, matcher, found)
         return Selection(
             seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
         )
+
+    def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
+        return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
+
+    def _rank_by_seeds(
+        self,
+        seeded: dict[str, SubscriberState],
+        window: list[Paper],
+        keyword: dict[str, dict[str, Match]],
+        starts: dict[str, int],
+        ratings: dict[str, dict[str, int]],
+        matcher: Matcher,
+        found: dict[str, _Best],
+    ) -> None:
+        """Rank the window for subscribers with liked papers or ratings: features are computed
+        once for the window and every seed, then each subscriber's ranking is a product."""
+        from . import relevance  # scikit-learn takes a second to import: only when needed
+
+        like_keys = {f"arxiv:{a}" for s in seeded.values() for a in s.subscriber.profile.likes}
+        rated_keys = {k for sid in seeded for k in ratings[sid]}
+        stored = {p.key: p for p in self.store.papers_by_keys(like_keys | rated_keys)}
+        texts = {p.key: relevance.paper_text(p.title, p.abstract) for p in window}
+        texts.update({k: relevance.paper_text(p.title, p.abstract) for k, p in stored.items()})
+        for s in seeded.values():
+            texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
+        features = relevance.Features.fit(texts)
+        rated_terms = {
+            (sid, m.paper.key): m.terms
+            for key in rated_keys & stored.keys()
+            for sid, m in matcher.match(stored[key])
+        }
+        views: dict[str, PaperText] = {}
+        for sid, state in seeded.items():
+            profile = state.subscriber.profile
+            liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
+            skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
+            compiled = compile_profile(profile)
+
+            def allowed(paper: Paper, compiled=compiled) -> bool:
+                view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
+                return passes_filters(compiled, view)
+
+            seeds = relevance.Seeds(
+                tuple(liked),
+                profile.seed_texts,
+                ratings[sid],
+                {k: stored[k] for k in ratings[sid] if k in stored},
+            )
+            candidates = [p for p in window if p.key not in skip and self._new_to(sid, p, starts)]
+            for match in relevance.rank_seeded(
+                candidates,
+                {k: m for k, m in keyword[sid].items() if k not in skip},
+                allowed,
+                features,
+                seeds,
+                profile.keywords,
+                profile.relevance_floor if profile.relevance_floor is not None else relevance.DEFAULT_FLOOR,
+                {key: terms for (who, key), terms in rated_terms.items() if who == sid},
+            ):
+                found[sid].add(match)
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
@@ -340,7 +416,7 @@ class DigestRunner:
         message_id = make_message_id(sub.id, now, self.config.email_from)
         digest_id = self.store.create_digest(
             sub.id,
-            [DigestItem(m.paper, m.score, m.terms, m.authors) for m in shown],
+            [DigestItem(m.paper, m.score, m.terms, m.authors, m.reasons) for m in shown],
             matched,
             selection.seq_to,
             now,
@@ -373,7 +449,7 @@ class DigestRunner:
         items = self.store.digest_items(record.id)
         digest = Digest(
             state.subscriber,
-            [Match(it.paper, it.score, it.terms, it.authors) for it in items],
+            [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
             record.n_matched,
             id=record.id,
             created=record.created_at,

@@ -225,13 +225,17 @@ def category_allowed(wanted: tuple[str, ...], categories: tuple[str, ...]) -> bo
     return any(c == w or (("." not in w) and c.startswith(w + ".")) for w in wanted for c in categories)
 
 
+def passes_filters(profile: CompiledProfile, text: PaperText) -> bool:
+    """The profile's vetoes: the paper carries a wanted category (if any) and no exclusion."""
+    if not category_allowed(profile.categories, text.categories):
+        return False
+    return not any(term_hits(t, text.title) or term_hits(t, text.abstract) for t in profile.exclude)
+
+
 def match_profile(profile: CompiledProfile, paper: Paper, text: PaperText) -> Match | None:
     """Match one paper against one profile, rule by rule. The reference semantics."""
-    if profile.is_empty or not category_allowed(profile.categories, text.categories):
+    if profile.is_empty or not passes_filters(profile, text):
         return None
-    for term in profile.exclude:
-        if term_hits(term, text.title) or term_hits(term, text.abstract):
-            return None
     score, terms = 0, []
     for term in profile.keywords:
         t, a = term_hits(term, text.title), term_hits(term, text.abstract)

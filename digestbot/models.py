@@ -36,16 +36,26 @@ class Paper:
 
 @dataclass(frozen=True)
 class Profile:
-    """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories."""
+    """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories,
+    and papers like the ones they liked: `likes` (arXiv ids without version) and `seed_texts`
+    (title and abstract of library entries without an arXiv id). A paper that enters a digest
+    by similarity alone needs a cosine of at least `relevance_floor` (None: the default)."""
 
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    likes: tuple[str, ...] = ()
+    seed_texts: tuple[str, ...] = ()
+    relevance_floor: float | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not (self.keywords or self.authors or self.categories)
+        return not (self.keywords or self.authors or self.categories or self.likes or self.seed_texts)
+
+    @property
+    def has_seeds(self) -> bool:
+        return bool(self.likes or self.seed_texts)
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,11 @@ class Match:
     score: int
     terms: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # beyond keywords: "like <a liked paper>", "similar to papers you rated up"
 
     @property
     def why(self) -> tuple[str, ...]:
-        return self.terms + self.authors
+        return self.terms + self.authors + self.reasons
 
 
 @dataclass

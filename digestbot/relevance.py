@@ -16,12 +16,15 @@ keyword score. Pure: no I/O; texts in, scores out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from .models import Match, Paper
 
 RRF_K = 60  # the constant of reciprocal rank fusion; 60 is the published default
 UP_WEIGHT = 0.75  # Rocchio's beta for papers rated up (likes count 1)
@@ -41,6 +44,7 @@ class Features:
     keys: tuple[str, ...]
     matrix: sparse.csr_matrix
     vectorizer: TfidfVectorizer
+    index: Mapping[str, int]
 
     @classmethod
     def fit(cls, texts: Mapping[str, str]) -> Features:
@@ -54,7 +58,7 @@ class Features:
             strip_accents="unicode",
         )
         matrix = vectorizer.fit_transform([texts[k] for k in keys]).tocsr()
-        return cls(keys, matrix, vectorizer)
+        return cls(keys, matrix, vectorizer, {k: i for i, k in enumerate(keys)})
 
     def query(self, keywords: Sequence[str]) -> np.ndarray | None:
         """Keywords as one short text in the same space (L2-normalized), or None if no word of
@@ -65,8 +69,7 @@ class Features:
         return row / norm if norm else None
 
     def rows(self, keys: Sequence[str]) -> sparse.csr_matrix:
-        index = {k: i for i, k in enumerate(self.keys)}
-        return self.matrix[[index[k] for k in keys if k in index]]
+        return self.matrix[[self.index[k] for k in keys if k in self.index]]
 
 
 def profile_vector(
@@ -117,3 +120,112 @@ def fuse(
     for rank, key in enumerate(sorted(eligible, key=lambda p: -similarity[p]), 1):
         fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+SCORE_SCALE = 1_000_000  # fused scores are stored as whole numbers, like keyword scores
+UP_REASON = "similar to papers you rated up"
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """What a reader showed they like or not: liked papers (stored ones), library texts without
+    a stored paper, and their ratings (paper key -> +1 / -1) of papers they received."""
+
+    likes: tuple[Paper, ...] = ()
+    texts: tuple[str, ...] = ()
+    ratings: Mapping[str, int] = field(default_factory=dict)
+    rated: Mapping[str, Paper] = field(default_factory=dict)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.likes or self.texts or any(v > 0 for v in self.ratings.values()))
+
+
+def seed_texts(seeds: Seeds) -> dict[str, str]:
+    """The texts a run's features must also cover for these seeds, by key."""
+    out = {p.key: paper_text(p.title, p.abstract) for p in (*seeds.likes, *seeds.rated.values())}
+    out.update({text_key(t): t for t in seeds.texts})
+    return out
+
+
+def text_key(text: str) -> str:
+    """The key a text-only seed has among the features."""
+    return "text:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def term_weights(
+    keyword: Mapping[str, Match], seeds: Seeds, rated_terms: Mapping[str, tuple[str, ...]]
+) -> dict[str, float]:
+    """Feedback on keywords: a term found in papers rated up counts more, one in papers rated
+    down less (a smoothed ratio, (1 + ups) / (1 + downs))."""
+    ups: dict[str, int] = {}
+    downs: dict[str, int] = {}
+    for key, vote in seeds.ratings.items():
+        for term in rated_terms.get(key, ()):
+            bucket = ups if vote > 0 else downs
+            bucket[term] = bucket.get(term, 0) + 1
+    terms = {t for m in keyword.values() for t in m.terms}
+    return {t: (1 + ups.get(t, 0)) / (1 + downs.get(t, 0)) for t in terms}
+
+
+def rank_seeded(
+    candidates: Sequence[Paper],
+    keyword: Mapping[str, Match],
+    allowed: Callable[[Paper], bool],
+    features: Features,
+    seeds: Seeds,
+    keywords: Sequence[str],
+    floor: float,
+    rated_terms: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[Match]:
+    """A seeded reader's ranking of the candidates, best first: keyword matches (re-weighted by
+    feedback) fused with similarity to their seeds; a paper enters by similarity alone when it
+    clears `floor` and passes the profile's filters (`allowed`). Each match says why."""
+    ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
+    downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
+    like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
+    vector = profile_vector(features, like_keys, ups, downs, keywords)
+    sims = similarities(features, vector)
+    weights = term_weights(keyword, seeds, rated_terms or {})
+    weighted = {
+        k: m.score * (sum(weights.get(t, 1.0) for t in m.terms) / len(m.terms) if m.terms else 1.0)
+        for k, m in keyword.items()
+    }
+    by_key = {p.key: p for p in candidates}
+    pool = {
+        k: sims.get(k, 0.0)
+        for k, p in by_key.items()
+        if k in keyword or (sims.get(k, 0.0) >= floor and allowed(p))
+    }
+    matches = []
+    for key, fused in fuse(weighted, pool, floor):
+        base = keyword.get(key) or Match(by_key[key], 0)
+        reason = (
+            _closest_seed(features, key, like_keys, ups, seeds)
+            if key not in keyword or not base.terms
+            else None
+        )
+        matches.append(
+            Match(
+                base.paper, round(fused * SCORE_SCALE), base.terms, base.authors, (reason,) if reason else ()
+            )
+        )
+    return matches
+
+
+def _closest_seed(
+    features: Features, key: str, like_keys: list[str], ups: list[str], seeds: Seeds
+) -> str | None:
+    """Why a paper came by similarity: the liked paper it is closest to, or the ratings."""
+    row = features.rows([key])
+    if not row.shape[0]:
+        return None
+    candidates = [k for k in like_keys + ups if k in features.index]
+    if not candidates:
+        return None
+    scores = (features.rows(candidates) @ row.T).toarray().ravel()
+    best = candidates[int(np.argmax(scores))]
+    if best in seeds.rated:
+        return UP_REASON
+    liked = next((p for p in seeds.likes if p.key == best), None)
+    return f"like {liked.title}" if liked else "like papers in your library"

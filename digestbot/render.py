@@ -79,6 +79,10 @@ class PaperView:
     upvotes: int | None
     score: int
     published: datetime | None
+    reasons: tuple[
+        str, ...
+    ] = ()  # why beyond keywords: "like <liked title>", "similar to papers you rated up"
+    why: tuple[str, ...] = ()  # terms, authors and reasons: everything that put the paper here
     title_mrkdwn: str = ""
     abstract_mrkdwn: str = ""
     authors_mrkdwn: str = ""
@@ -184,6 +188,8 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
+        reasons=tuple(one_line(r)[:200] for r in match.reasons),
+        why=match.terms + match.authors + tuple(one_line(r)[:200] for r in match.reasons),
     )
     if not slack:
         return view
@@ -192,7 +198,10 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         title_mrkdwn=mrkdwn(shorten(title, SLACK_TITLE_CHARS)),
         abstract_mrkdwn=_cut_marked(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms, mrkdwn_highlight),
         authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
-        terms_mrkdwn=", ".join(f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors)
+        terms_mrkdwn=", ".join(
+            [f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors]
+            + [mrkdwn(r) for r in view.reasons]
+        )
         or "your categories",
     )
 

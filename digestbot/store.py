@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 # 2: digests.parts_sent, sources.last_announced. 3: papers.rev and .revised; digests may be
 # 'cancelled' or 'unknown', and count attempts whose outcome was never recorded;
-# sources.last_warning.
+# sources.last_warning; subscribers.likes, .seed_texts, .relevance_floor; feedback.
 SCHEMA_VERSION = 3
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -86,6 +86,9 @@ CREATE TABLE IF NOT EXISTS subscribers (
     exclude TEXT NOT NULL DEFAULT '[]',
     authors TEXT NOT NULL DEFAULT '[]',
     categories TEXT NOT NULL DEFAULT '[]',
+    likes TEXT NOT NULL DEFAULT '[]',
+    seed_texts TEXT NOT NULL DEFAULT '[]',
+    relevance_floor REAL,
     schedule TEXT NOT NULL,
     timezone TEXT NOT NULL,
     max_papers INTEGER NOT NULL,
@@ -117,6 +120,14 @@ CREATE TABLE IF NOT EXISTS digests (
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
+CREATE TABLE IF NOT EXISTS feedback (
+    subscriber_id TEXT NOT NULL REFERENCES subscribers (id),
+    paper_seq INTEGER NOT NULL REFERENCES papers (seq),
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    origin TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (subscriber_id, paper_seq)
+);
 CREATE TABLE IF NOT EXISTS digest_items (
     digest_id INTEGER NOT NULL REFERENCES digests (id),
     subscriber_id TEXT NOT NULL,
@@ -125,6 +136,7 @@ CREATE TABLE IF NOT EXISTS digest_items (
     score INTEGER NOT NULL,
     terms TEXT NOT NULL DEFAULT '[]',
     authors TEXT NOT NULL DEFAULT '[]',
+    reasons TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (digest_id, rank),
     UNIQUE (subscriber_id, paper_seq)
 );
@@ -137,6 +149,10 @@ _ADDED_COLUMNS = [
     ("digests", "parts_sent", "INTEGER NOT NULL DEFAULT 0"),
     ("sources", "last_announced", "TEXT"),
     ("sources", "last_warning", "TEXT"),
+    ("subscribers", "likes", "TEXT NOT NULL DEFAULT '[]'"),
+    ("digest_items", "reasons", "TEXT NOT NULL DEFAULT '[]'"),
+    ("subscribers", "seed_texts", "TEXT NOT NULL DEFAULT '[]'"),
+    ("subscribers", "relevance_floor", "REAL"),
     ("papers", "rev", "INTEGER"),
     ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
@@ -225,6 +241,7 @@ class DigestItem:
     score: int
     terms: tuple[str, ...]
     authors: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
 
 
 class Store:
@@ -424,6 +441,56 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
+        """Stored papers with these keys (those that exist), in no particular order."""
+        keys = list(dict.fromkeys(keys))
+        found: list[Paper] = []
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            rows = self.db.query(f"SELECT * FROM papers WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+            found += [p for p in map(_readable_paper, rows) if p is not None]
+        return found
+
+    # --- feedback -------------------------------------------------------------------------
+
+    def set_feedback(
+        self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None = None
+    ) -> None:
+        """Record a thumbs up (+1) or down (-1), or clear it (None). One row per subscriber and
+        paper, so a thousand clicks are one rating. Only for a paper the subscriber received:
+        anything else is a StoreError."""
+        with self.transaction() as conn:
+            if not self.received(sid, paper_seq):
+                raise StoreError(
+                    f"{sid} never received that paper: only papers from their digests can be rated"
+                )
+            if vote is None:
+                conn.execute(
+                    "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
+                )
+                return
+            conn.execute(
+                "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
+                " origin = excluded.origin, at = excluded.at",
+                (sid, paper_seq, vote, origin, ts(now or now_utc())),
+            )
+
+    def feedback(self, sids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Each subscriber's ratings: paper key -> +1 or -1."""
+        sids = list(sids)
+        out: dict[str, dict[str, int]] = {sid: {} for sid in sids}
+        for i in range(0, len(sids), 500):
+            chunk = sids[i : i + 500]
+            rows = self.conn.execute(
+                "SELECT f.subscriber_id, p.key, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
+                f" WHERE f.subscriber_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for sid, key, vote in rows:
+                out[sid][key] = vote
+        return out
+
     def count_papers(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
 
@@ -521,9 +588,7 @@ class Store:
                 listed.add(sub.id)
                 fields = _subscriber_fields(sub)
                 row = conn.execute(
-                    "SELECT email, slack, keywords, exclude, authors, categories, schedule, timezone,"
-                    " max_papers, active, origin FROM subscribers WHERE id = ?",
-                    (sub.id,),
+                    f"SELECT {', '.join(fields)}, active, origin FROM subscribers WHERE id = ?", (sub.id,)
                 ).fetchone()
                 if row is None:
                     new = {**fields, "id": sub.id, "origin": "yaml", "created_at": now_s, "updated_at": now_s}
@@ -681,8 +746,8 @@ class Store:
             )
             digest_id = cur.lastrowid
             conn.executemany(
-                "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score, terms, authors)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score, terms, authors,"
+                " reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         digest_id,
@@ -692,6 +757,7 @@ class Store:
                         it.score,
                         json.dumps(list(it.terms)),
                         json.dumps(list(it.authors)),
+                        json.dumps(list(it.reasons)),
                     )
                     for rank, it in enumerate(items, 1)
                 ],
@@ -796,7 +862,8 @@ class Store:
 
     def digest_items(self, digest_id: int) -> list[DigestItem]:
         rows = self.db.query(
-            "SELECT p.*, i.score AS _score, i.terms AS _terms, i.authors AS _authors FROM digest_items i"
+            "SELECT p.*, i.score AS _score, i.terms AS _terms, i.authors AS _authors, i.reasons AS _reasons"
+            " FROM digest_items i"
             " JOIN papers p ON p.seq = i.paper_seq WHERE i.digest_id = ? ORDER BY i.rank",
             [digest_id],
         )
@@ -829,6 +896,9 @@ def _subscriber_fields(sub: Subscriber) -> dict:
         "exclude": json.dumps(list(p.exclude)),
         "authors": json.dumps(list(p.authors)),
         "categories": json.dumps(list(p.categories)),
+        "likes": json.dumps(list(p.likes)),
+        "seed_texts": json.dumps(list(p.seed_texts)),
+        "relevance_floor": p.relevance_floor,
         "schedule": sub.schedule,
         "timezone": sub.timezone,
         "max_papers": sub.max_papers,
@@ -836,9 +906,8 @@ def _subscriber_fields(sub: Subscriber) -> dict:
 
 
 def _state_from_row(r: dict) -> SubscriberState:
-    profile = Profile(
-        **{k: tuple(json.loads(r[k])) for k in ("keywords", "exclude", "authors", "categories")}
-    )
+    lists = ("keywords", "exclude", "authors", "categories", "likes", "seed_texts")
+    profile = Profile(**{k: tuple(json.loads(r[k])) for k in lists}, relevance_floor=r["relevance_floor"])
     sub = Subscriber(
         id=r["id"],
         profile=profile,
@@ -1012,7 +1081,13 @@ _readable_digest = _readable(_digest_from_row, "digest")
 
 def _item_from_row(r: dict) -> DigestItem:
     paper = _paper_from_row(r)
-    return DigestItem(paper, r["_score"], tuple(json.loads(r["_terms"])), tuple(json.loads(r["_authors"])))
+    return DigestItem(
+        paper,
+        r["_score"],
+        tuple(json.loads(r["_terms"])),
+        tuple(json.loads(r["_authors"])),
+        tuple(json.loads(r["_reasons"])),
+    )
 
 
 _readable_item = _readable(_item_from_row, "digest item")

@@ -377,7 +377,7 @@ def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
         conn.executescript(
             "PRAGMA user_version = 2;"
             "ALTER TABLE digests DROP COLUMN unconfirmed; ALTER TABLE digests DROP COLUMN attempt_started_at;"
-            "ALTER TABLE sources DROP COLUMN last_warning;"
+            "ALTER TABLE sources DROP COLUMN last_warning; ALTER TABLE digest_items DROP COLUMN reasons;"
             "DROP INDEX papers_rev; ALTER TABLE papers DROP COLUMN rev; ALTER TABLE papers DROP COLUMN revised;"
         )
     with Store(db) as store:
