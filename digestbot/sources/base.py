@@ -130,18 +130,33 @@ def split_authors(text: str) -> tuple[str, ...]:
     return tuple(n for n in (one_line(x) for x in names) if n)
 
 
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before any feed or e-print server; older is an error
+FUTURE_SLACK = timedelta(days=2)
+
+
+def plausible_datetime(when: datetime | None) -> datetime | None:
+    """`when` in UTC (a naive one is taken as UTC), or None when it is before 1990 or more than
+    two days in the future: a clock or a feed gone wrong, not a real date. The one rule every
+    source applies."""
+    if when is None:
+        return None
+    try:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        return None
+    return when if EARLIEST <= when <= datetime.now(UTC) + FUTURE_SLACK else None
+
+
 def entry_datetime(entry: dict, *names: str) -> datetime | None:
-    """The first usable date among `names`. Unparseable dates, and dates more than two days in
-    the future (a clock or a feed gone wrong), count as unknown."""
-    latest = datetime.now(UTC) + timedelta(days=2)
+    """The first plausible date among `names` (feedparser's `*_parsed` fields, in UTC)."""
     for name in names:
         parsed = entry.get(f"{name}_parsed")
         if parsed:
             try:
-                when = datetime(*parsed[:6], tzinfo=UTC)
+                when = plausible_datetime(datetime(*parsed[:6], tzinfo=UTC))
             except (TypeError, ValueError):
                 continue
-            if when <= latest:
+            if when is not None:
                 return when
     return None
 

@@ -6,7 +6,15 @@ import json
 from datetime import datetime
 
 from ..config import SourceConfig
-from .base import FetchResult, SourceError, arxiv_id, arxiv_paper, clean_abstract, clean_title
+from .base import (
+    FetchResult,
+    SourceError,
+    arxiv_id,
+    arxiv_paper,
+    clean_abstract,
+    clean_title,
+    plausible_datetime,
+)
 from .http import Fetched
 
 
@@ -18,7 +26,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
     try:
-        items = json.loads(fetched.content or b"")
+        items = json.loads(fetched.content or b"", parse_int=_json_int)
     except (ValueError, UnicodeDecodeError) as e:
         raise SourceError(f"not JSON: {e}") from None
     if not isinstance(items, list):
@@ -33,7 +41,6 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not aid:
             skipped.append(f"{paper.get('id')!r}: not an arXiv id")
             continue
-        upvotes = paper.get("upvotes")
         papers.append(
             arxiv_paper(
                 aid,
@@ -41,11 +48,28 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 abstract=clean_abstract(_text(paper.get("summary"))),
                 authors=_authors(paper.get("authors")),
                 published=_iso(paper.get("publishedAt")),
-                upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
+                upvotes=count(paper.get("upvotes")),
                 sources=(source.name,),
             )
         )
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+
+
+MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
+_MAX_INT_DIGITS = 18
+
+
+def _json_int(text: str) -> int | float:
+    # Python refuses to convert over 4,300 digits and would fail the whole list: an absurd
+    # number becomes a float, which no count accepts.
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float("inf")
+
+
+def count(value: object) -> int | None:
+    """A count (upvotes, comments) when it is a plausible one: an int from 0 to 2^31 - 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
 
 
 def _text(value: object) -> str:
@@ -63,6 +87,6 @@ def _iso(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return plausible_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         return None

@@ -1,0 +1,191 @@
+"""Hardening, round 2 (issue 9), the source side: what a feed brings in, checked in the store.
+
+Feeds are served by `responses` or by a real HTTP server on loopback; every check reads what
+arrived in the database (or what the parser returned), not what was called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import responses
+
+from digestbot import collect
+from digestbot.config import SourceConfig
+from digestbot.store import Store
+
+# feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
+pytestmark = pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
+
+FEED_URL = "https://blog.example.org/feed/rss.xml"
+HF_URL = "https://huggingface.co/api/daily_papers"
+API_URL = "https://export.arxiv.org/api/query"
+
+
+def source(kind: str = "rss", url: str | None = FEED_URL, path: Path | None = None, **kw) -> SourceConfig:
+    return SourceConfig(name="src", type=kind, url=None if path else url, path=path, every=3600, **kw)
+
+
+def client(**kwargs) -> collect.HttpClient:
+    return collect.HttpClient(sleep=lambda s: None, **kwargs)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+@pytest.fixture
+def http() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def rss(*items: str, channel: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"{channel}{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def item(guid: str = "", title: str = "A title", description: str = "Some text.", extra: str = "") -> str:
+    g = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+    return f"<item><title>{title}</title><description>{description}</description>{g}{extra}</item>"
+
+
+def fetch_into(
+    store: Store, http, body: bytes, src: SourceConfig | None = None, **kw
+) -> collect.SourceOutcome:
+    src = src or source()
+    http.get(src.url, body=body, **kw)
+    return collect.fetch_one(store, src, client())
+
+
+def stored(store: Store) -> dict:
+    return {p.key: p for p in store.papers_after(0)}
+
+
+# --- 1. implausible dates ----------------------------------------------------------------------
+
+SOON = datetime.now(UTC) + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("Thu, 14 Mar 0999 00:00:00 +0000", None),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", None),
+        ("Sun, 31 Dec 1989 23:59:59 GMT", None),
+        ("Mon, 01 Jan 1990 00:00:00 GMT", datetime(1990, 1, 1, tzinfo=UTC)),
+        ("Thu, 14 Mar 2024 00:00:00 -0400", datetime(2024, 3, 14, 4, tzinfo=UTC)),
+        (f"{SOON:%a, %d %b %Y} 00:00:00 GMT", SOON.replace(hour=0, minute=0, second=0, microsecond=0)),
+        ("Thu, 14 Mar 2999 00:00:00 +0000", None),
+    ],
+)
+def test_rss_dates_before_1990_or_in_the_future_are_unknown(store, http, date, expected):
+    fetch_into(store, http, rss(item("g1", extra=f"<pubDate>{date}</pubDate>")))
+    assert stored(store)["g1"].published == expected
+
+
+def test_atom_and_arxiv_api_dates_before_1990_are_unknown(store, http):
+    atom = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        "<entry><id>http://arxiv.org/abs/2403.20001v1</id><title>Old</title><summary>x</summary>"
+        "<published>0500-01-01T00:00:00Z</published><updated>0600-01-01T00:00:00Z</updated></entry>"
+        "<entry><id>http://arxiv.org/abs/2403.20002v1</id><title>Fallback</title><summary>x</summary>"
+        "<published>0999-01-01T00:00:00Z</published><updated>2024-03-13T17:59:59Z</updated></entry>"
+        "</feed>"
+    ).encode()
+    http.get(API_URL, body=atom)
+    outcome = collect.fetch_one(store, source("arxiv_api", API_URL, query="cat:cs.LG"), client())
+    assert outcome.ok, outcome.error
+    papers = stored(store)
+    assert papers["arxiv:2403.20001"].published is None
+    assert papers["arxiv:2403.20002"].published == datetime(2024, 3, 13, 17, 59, 59, tzinfo=UTC)
+
+
+def hf_item(aid: str, **paper) -> dict:
+    return {"paper": {"id": aid, "title": f"Paper {aid}", "summary": "text", **paper}}
+
+
+def test_hf_dates_before_1990_are_unknown_and_naive_dates_are_utc(store, http):
+    items = [
+        hf_item("2501.50001", publishedAt="0999-01-01T00:00:00Z"),
+        hf_item("2501.50002", publishedAt="2024-03-14T10:00:00"),  # no offset: UTC
+        hf_item("2501.50003", publishedAt="1970-01-01T00:00:00Z"),
+        hf_item("2501.50004", publishedAt="2999-01-01T00:00:00+02:00"),
+        hf_item("2501.50005", publishedAt="2024-03-14T12:00:00+02:00"),
+    ]
+    outcome = fetch_into(store, http, json.dumps(items).encode(), source("hf_daily", HF_URL))
+    assert outcome.ok and outcome.new == 5, outcome
+    papers = stored(store)
+    assert papers["arxiv:2501.50001"].published is None
+    assert papers["arxiv:2501.50002"].published == datetime(2024, 3, 14, 10, tzinfo=UTC)
+    assert papers["arxiv:2501.50003"].published is None
+    assert papers["arxiv:2501.50004"].published is None
+    assert papers["arxiv:2501.50005"].published == datetime(2024, 3, 14, 10, tzinfo=UTC)
+
+
+def test_plausible_datetime_is_the_one_rule():
+    from digestbot.sources.base import plausible_datetime
+
+    assert plausible_datetime(None) is None
+    assert plausible_datetime(datetime(2024, 1, 1)) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert plausible_datetime(datetime(2024, 1, 1)).tzinfo is UTC
+    assert plausible_datetime(datetime(1, 1, 1)) is None
+    assert plausible_datetime(datetime(9999, 12, 31, tzinfo=UTC)) is None
+    # an aware datetime near the lower edge: compared in UTC, and returned in UTC
+    from datetime import timezone
+
+    east = timezone(timedelta(hours=5))
+    assert plausible_datetime(datetime(1990, 1, 1, 3, tzinfo=east)) is None
+    assert plausible_datetime(datetime(1990, 1, 1, 6, tzinfo=east)) == datetime(1990, 1, 1, 1, tzinfo=UTC)
+
+
+# --- 2. out-of-range numbers in the HF list -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1000000000000000000000000000000",  # 10^30
+        "-3",
+        "2147483648",  # 2^31
+        "4.5",
+        '"12"',
+        "1e400",  # a float that overflows to infinity
+        "-1e400",
+        "NaN",
+        "9" * 5000,  # more digits than Python's int() accepts by default
+    ],
+)
+def test_one_out_of_range_hf_number_keeps_every_other_item(store, http, raw):
+    good = json.dumps(hf_item("2501.50001", upvotes=42), separators=(",", ":"))
+    bad = (
+        '{"paper":{"id":"2501.50002","title":"Bad numbers","summary":"t",'
+        f'"upvotes":{raw}}},"numComments":{raw}}}'
+    )
+    body = f"[{good},{bad}]".encode()
+    outcome = fetch_into(store, http, body, source("hf_daily", HF_URL))
+    assert outcome.ok, outcome.error
+    papers = stored(store)
+    assert papers["arxiv:2501.50001"].upvotes == 42
+    assert papers["arxiv:2501.50002"].upvotes is None
+    assert papers["arxiv:2501.50002"].title == "Bad numbers"
+
+
+def test_the_largest_plausible_upvote_count_is_kept(store, http):
+    items = [hf_item("2501.50001", upvotes=2**31 - 1), hf_item("2501.50002", upvotes=0)]
+    fetch_into(store, http, json.dumps(items).encode(), source("hf_daily", HF_URL))
+    papers = stored(store)
+    assert (papers["arxiv:2501.50001"].upvotes, papers["arxiv:2501.50002"].upvotes) == (2**31 - 1, 0)
