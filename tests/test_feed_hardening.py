@@ -189,3 +189,79 @@ def test_the_largest_plausible_upvote_count_is_kept(store, http):
     fetch_into(store, http, json.dumps(items).encode(), source("hf_daily", HF_URL))
     papers = stored(store)
     assert (papers["arxiv:2501.50001"].upvotes, papers["arxiv:2501.50002"].upvotes) == (2**31 - 1, 0)
+
+
+# --- 3. undefined entities: read, with a warning; truncation and DTDs still refused -------------
+
+ENTITY_ITEMS = (
+    item(
+        "g1", "Caf&eacute; and na&iuml;ve&nbsp;models", "A&nbsp;text with &eacute; and &hellip; and &mdash;."
+    ),
+    item("g2", "Second", "Plain text &amp; more."),
+)
+
+
+def test_a_feed_with_html_entities_and_no_dtd_is_read_with_a_warning(store, http, caplog):
+    with caplog.at_level(logging.WARNING, logger="digestbot.collect"):
+        outcome = fetch_into(store, http, rss(*ENTITY_ITEMS))
+    assert outcome.ok, outcome.error
+    papers = stored(store)
+    assert papers["g1"].title == "Café and naïve models"  # &nbsp; is a space, &eacute; é
+    assert papers["g1"].abstract == "A text with é and … and —."
+    assert papers["g2"].abstract == "Plain text & more."
+    assert outcome.warnings and "undefined entities" in outcome.warnings[0]
+    assert "&nbsp;" in outcome.warnings[0] and "&eacute;" in outcome.warnings[0]
+    assert any(
+        "undefined entities" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
+    )
+
+
+def test_an_unknown_entity_name_arrives_as_text():
+    from digestbot.sources.base import parse_feed
+
+    parsed = parse_feed(rss(item("g1", "Fish &chips; x", "y")))
+    assert parsed.entries[0].title == "Fish &chips; x"
+    assert "&chips;" in parsed.warnings[0]
+
+
+def test_entities_inside_cdata_are_left_to_the_html_reader(store, http):
+    body = rss(item("g1", "t", "<![CDATA[<p>a&nbsp;b &eacute;</p>]]>"))
+    assert fetch_into(store, http, body).ok
+    assert stored(store)["g1"].abstract == "a b é"
+
+
+@pytest.mark.parametrize("cut", [40, 80, 200], ids=["in-entity-item", "mid-tag", "late"])
+def test_a_truncated_feed_with_entities_still_stores_nothing(store, http, cut):
+    body = rss(*ENTITY_ITEMS, item("g3", "Third", "more &nbsp; text"))
+    body = body[: body.index(b"<item>") + cut] if cut < 200 else body[:-30]
+    outcome = fetch_into(store, http, body)
+    assert outcome.error is not None and outcome.error.startswith("malformed feed"), outcome.error
+    assert store.count_papers() == 0
+
+
+def test_entity_declarations_are_still_refused(store, http):
+    body = b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY nbsp "&#160;">]>' + rss(*ENTITY_ITEMS)[21:]
+    outcome = fetch_into(store, http, body)
+    assert outcome.error is not None and "entities" in outcome.error
+    assert store.count_papers() == 0
+
+
+def test_a_wrongly_declared_encoding_is_read_with_a_warning(store, http):
+    body = rss(item("g1", "Caf\u00e9 society", "Na\u00efve text.")).replace(b"utf-8", b"us-ascii")
+    outcome = fetch_into(store, http, body)
+    assert outcome.ok and stored(store)["g1"].title == "Café society"
+    assert any("declared as us-ascii" in w for w in outcome.warnings), outcome.warnings
+
+
+def test_a_clean_feed_has_no_warnings(store, http):
+    outcome = fetch_into(store, http, rss(item("g1")))
+    assert outcome.ok and outcome.warnings == ()
+
+
+def test_fetch_prints_the_warning_under_the_source(workdir):
+    from helpers import digestbot, subscriber
+
+    (workdir.path / "feed.xml").write_bytes(rss(*ENTITY_ITEMS))
+    workdir.write_config("- name: blog\n  type: rss\n  url: feed.xml\n", subscriber("alice", "models"))
+    out = digestbot(workdir, "fetch").output
+    assert "blog: 2 new, 0 already known\n    warning: undefined entities read as HTML would (&eacute;" in out

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from ..models import Paper
 from ..text import clean_paragraphs, detex, one_line
+from . import document
 
 # New-style (2403.01234v2) and old-style (hep-th/9901001v1) arXiv identifiers.
 _ARXIV_ID_RE = re.compile(
@@ -40,6 +40,7 @@ class FetchResult:
     not_modified: bool = False
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
+    warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
 
 
 def arxiv_id(*candidates: str | None) -> str | None:
@@ -161,22 +162,44 @@ def entry_datetime(entry: dict, *names: str) -> datetime | None:
     return None
 
 
-def parse_feed(content: bytes) -> feedparser.FeedParserDict:
+@dataclass
+class ParsedFeed:
+    """A whole feed as feedparser read it, and what was wrong with it but could be read."""
+
+    feed: dict
+    entries: list
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_feed(content: bytes) -> ParsedFeed:
     """Parse feed bytes with feedparser; raise SourceError for anything that is not a whole feed.
 
     feedparser is lenient: on malformed XML it sets `bozo` and still returns what it read, the
-    last entry cut short. A truncated download must not half-land in the database, so XML errors
-    fail the source.
+    last entry cut short. A truncated download must not half-land in the database, so any XML
+    error fails the source. What can be read safely is read, with a warning: HTML entities
+    without a DTD (`&nbsp;`, replaced before parsing, so the strict parser still sees the whole
+    document) and a wrongly declared encoding (feedparser's CharacterEncodingOverride).
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
     head = content[:2048].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
         raise SourceError("got an HTML page, not a feed")
-    # Decode as feedparser would (it understands EBCDIC, UTF-7...), so that the check for
-    # entity declarations sees the same document the parser will.
-    content = as_utf8(content)
-    refuse_dtd(content)
+    # Decode as feedparser would, so that the checks see the same document the parser will.
+    content, encoding_warning = document.as_utf8(content)
+    warnings = [encoding_warning] if encoding_warning else []
+    if document.declares_entities(content):
+        raise SourceError("feed declares XML entities (a DTD internal subset): refused for safety")
+    if document.crowded_tag(content):
+        raise SourceError(
+            f"feed has a tag with over {document.MAX_ATTRIBUTES} attributes: refused (parsing it would take hours)"
+        )
+    content, entities = document.replace_html_entities(content)
+    if entities:
+        shown = ", ".join(entities[:5]) + (", ..." if len(entities) > 5 else "")
+        warnings.append(
+            f"undefined entities read as HTML would ({shown}); the feed should declare or escape them"
+        )
     parsed = feedparser.parse(content)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise SourceError(f"malformed feed: {parsed.bozo_exception}")
@@ -184,23 +207,4 @@ def parse_feed(content: bytes) -> feedparser.FeedParserDict:
         raise SourceError("not an RSS or Atom feed")
     if len(parsed.entries) > MAX_ENTRIES:
         raise SourceError(f"feed has {len(parsed.entries)} entries; at most {MAX_ENTRIES} are accepted")
-    return parsed
-
-
-def as_utf8(content: bytes) -> bytes:
-    """The document re-encoded as UTF-8 by feedparser's own encoding detection."""
-    try:
-        return convert_to_utf8({}, content, {})
-    except Exception:  # undecodable: let the parser say what is wrong with it
-        return content
-
-
-_ENTITY_RE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
-
-
-def refuse_dtd(content: bytes) -> None:
-    """Refuse a document that declares entities (an internal DTD subset) before any parser sees
-    it: no entity-expansion bomb, no external entity pointing at a local file or a URL. An
-    external DTD reference alone (old RSS 0.91 feeds) is harmless: it is never fetched."""
-    if _ENTITY_RE.search(content.replace(b"\x00", b"")):  # NULs removed: catches UTF-16 too
-        raise SourceError("feed declares XML entities (a DTD internal subset): refused for safety")
+    return ParsedFeed(parsed.feed, parsed.entries, warnings)

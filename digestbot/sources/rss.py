@@ -58,4 +58,4 @@ def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 sources=(source.name,),
             )
         )
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
