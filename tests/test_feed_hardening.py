@@ -6,14 +6,10 @@ arrived in the database (or what the parser returned), not what was called.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -99,13 +95,13 @@ def test_rss_dates_before_1990_or_in_the_future_are_unknown(store, http, date, e
 
 def test_atom_and_arxiv_api_dates_before_1990_are_unknown(store, http):
     atom = (
-        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
-        "<entry><id>http://arxiv.org/abs/2403.20001v1</id><title>Old</title><summary>x</summary>"
-        "<published>0500-01-01T00:00:00Z</published><updated>0600-01-01T00:00:00Z</updated></entry>"
-        "<entry><id>http://arxiv.org/abs/2403.20002v1</id><title>Fallback</title><summary>x</summary>"
-        "<published>0999-01-01T00:00:00Z</published><updated>2024-03-13T17:59:59Z</updated></entry>"
-        "</feed>"
-    ).encode()
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        b"<entry><id>http://arxiv.org/abs/2403.20001v1</id><title>Old</title><summary>x</summary>"
+        b"<published>0500-01-01T00:00:00Z</published><updated>0600-01-01T00:00:00Z</updated></entry>"
+        b"<entry><id>http://arxiv.org/abs/2403.20002v1</id><title>Fallback</title><summary>x</summary>"
+        b"<published>0999-01-01T00:00:00Z</published><updated>2024-03-13T17:59:59Z</updated></entry>"
+        b"</feed>"
+    )
     http.get(API_URL, body=atom)
     outcome = collect.fetch_one(store, source("arxiv_api", API_URL, query="cat:cs.LG"), client())
     assert outcome.ok, outcome.error
@@ -265,3 +261,171 @@ def test_fetch_prints_the_warning_under_the_source(workdir):
     workdir.write_config("- name: blog\n  type: rss\n  url: feed.xml\n", subscriber("alice", "models"))
     out = digestbot(workdir, "fetch").output
     assert "blog: 2 new, 0 already known\n    warning: undefined entities read as HTML would (&eacute;" in out
+
+
+# --- 5. relative links and identifiers that are not links ---------------------------------------
+
+
+def links_item(guid: str, link: str = "", permalink: bool = False, extra: str = "") -> str:
+    g = f'<guid isPermaLink="{str(permalink).lower()}">{guid}</guid>' if guid else ""
+    li = f"<link>{link}</link>" if link else ""
+    return f"<item><title>Post {guid or link}</title><description>x</description>{g}{li}{extra}</item>"
+
+
+def test_relative_links_resolve_against_the_feed_url_and_ids_are_never_links(store, http):
+    body = rss(
+        links_item("g1", "/posts/1"),
+        links_item("g2", "2024/post-2.html"),
+        links_item("urn:uuid:0b6f0a5e-3c5e-4f6e-9a7e-1d2c3b4a5f60"),
+        links_item("12345", permalink=True),  # a number as a "permalink"
+        links_item("urn:isbn:0451450523", permalink=True),
+        links_item("g6", "javascript:alert(1)"),
+        links_item("g7", "https://elsewhere.example/p/7"),
+        links_item("g8", "//cdn.example.org/p/8"),
+        links_item("https://blog.example.org/p/9", permalink=True),
+        links_item("/p/10", permalink=True),  # a relative permalink guid: a path, resolved
+    )
+    assert fetch_into(store, http, body).ok
+    links = {k: p.link for k, p in stored(store).items()}
+    assert links == {
+        "g1": "https://blog.example.org/posts/1",
+        "g2": "https://blog.example.org/feed/2024/post-2.html",
+        "urn:uuid:0b6f0a5e-3c5e-4f6e-9a7e-1d2c3b4a5f60": "",
+        "12345": "",
+        "urn:isbn:0451450523": "",
+        "g6": "",
+        "g7": "https://elsewhere.example/p/7",
+        "g8": "https://cdn.example.org/p/8",
+        "https://blog.example.org/p/9": "https://blog.example.org/p/9",
+        "/p/10": "https://blog.example.org/p/10",
+    }
+
+
+def test_relative_links_resolve_against_the_url_after_redirects(store, http):
+    http.get(FEED_URL, status=301, headers={"Location": "https://cdn.example.net/feeds/all.xml"})
+    http.get("https://cdn.example.net/feeds/all.xml", body=rss(links_item("g1", "posts/1")))
+    assert collect.fetch_one(store, source(), client()).ok
+    assert stored(store)["g1"].link == "https://cdn.example.net/feeds/posts/1"
+
+
+def test_xml_base_is_honoured(store, http):
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://x.example/blog/">'
+        b"<title>t</title>"
+        b'<entry xml:base="2024/"><id>urn:1</id><title>a</title><link href="p1.html"/></entry>'
+        b'<entry><id>urn:2</id><title>b</title><link href="/top.html"/></entry>'
+        b'<entry xml:base="sub/"><id>urn:3</id><title>c</title><link href="p3"/></entry>'
+        b"</feed>"
+    )
+    assert fetch_into(store, http, body).ok
+    links = {k: p.link for k, p in stored(store).items()}
+    assert links == {
+        "urn:1": "https://x.example/blog/2024/p1.html",
+        "urn:2": "https://x.example/top.html",
+        "urn:3": "https://x.example/blog/sub/p3",
+    }
+
+
+def test_a_relative_xml_base_resolves_against_the_feed_url(store, http):
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/news/">'
+        b'<title>t</title><entry><id>urn:1</id><title>a</title><link href="p1"/></entry></feed>'
+    )
+    assert fetch_into(store, http, body).ok
+    assert stored(store)["urn:1"].link == "https://blog.example.org/news/p1"
+
+
+def test_relative_links_in_a_local_file_stay_empty(store, tmp_path):
+    path = tmp_path / "feed.xml"
+    path.write_bytes(rss(links_item("g1", "/posts/1"), links_item("g2", "https://blog.example.org/p/2")))
+    assert collect.fetch_one(store, source(path=path), client()).ok
+    links = {k: p.link for k, p in stored(store).items()}
+    assert links == {"g1": "", "g2": "https://blog.example.org/p/2"}
+
+
+def test_fetched_carries_the_final_url(http):
+    http.get(FEED_URL, status=302, headers={"Location": "https://cdn.example.net/f.xml"})
+    http.get("https://cdn.example.net/f.xml", body=rss())
+    assert client().get(FEED_URL).url == "https://cdn.example.net/f.xml"
+
+
+# --- 6. leftovers: escaped HTML in text, content without a summary, items without ids -----------
+
+CONTENT_NS = 'xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+
+
+def rss_ns(*items: str) -> bytes:
+    return rss(*items).replace(b'<rss version="2.0">', f'<rss version="2.0" {CONTENT_NS}>'.encode())
+
+
+def test_double_escaped_html_left_in_an_abstract_is_cleaned(store, http):
+    body = rss(
+        item(
+            "g1",
+            description="One.&amp;lt;br /&amp;gt;Two &amp;amp;nbsp;three.&amp;lt;p&amp;gt;Four.&amp;lt;/p&amp;gt;",
+        ),
+        item("g2", description="A&amp;nbsp;B &amp;amp; C &amp;#233;"),
+        item("g3", description="x &amp;lt; y and y &amp;gt; z, as text."),
+    )
+    assert fetch_into(store, http, body).ok
+    papers = stored(store)
+    assert papers["g1"].abstract == "One.\n\nTwo three.\n\nFour."
+    assert papers["g2"].abstract == "A B & C é"
+    assert papers["g3"].abstract == "x < y and y > z, as text."
+
+
+def test_markup_in_a_text_summary_is_cleaned(store, http):
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        b'<entry><id>urn:1</id><title type="text">x &lt; y and y &gt; z</title>'
+        b'<summary type="text">First.&lt;br/&gt;Second &amp;nbsp;&lt;p&gt;Third&lt;/p&gt;</summary></entry>'
+        b'<entry><id>urn:2</id><title type="text">The &lt;b&gt; tag, and &lt;p&gt; too</title>'
+        b'<summary type="text">About the &lt;b&gt; tag.</summary></entry>'
+        b"</feed>"
+    )
+    assert fetch_into(store, http, body).ok
+    papers = stored(store)
+    assert papers["urn:1"].title == "x < y and y > z"
+    assert papers["urn:1"].abstract == "First.\n\nSecond\n\nThird"
+    assert papers["urn:2"].title == "The <b> tag, and <p> too"  # titles are titles: left alone
+    assert papers["urn:2"].abstract == "About the <b> tag."  # no paragraph markup: left alone
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "",
+        "   ",
+        "Full text of the post, in which",
+        "Full text of the post, in which...",
+        "Full text of the post [&#8230;]",
+    ],
+    ids=["empty", "blank", "prefix", "dots", "ellipsis"],
+)
+def test_full_content_is_used_when_the_summary_is_empty_or_cut(store, http, summary):
+    content = "<content:encoded><![CDATA[<p>Full text of the post, in which we explain.</p><p>More.</p>]]></content:encoded>"
+    assert fetch_into(store, http, rss_ns(item("g1", description=summary, extra=content))).ok
+    assert stored(store)["g1"].abstract == "Full text of the post, in which we explain.\n\nMore."
+
+
+def test_a_real_summary_is_kept_over_the_content(store, http):
+    content = "<content:encoded><![CDATA[<p>The long article.</p>]]></content:encoded>"
+    assert fetch_into(store, http, rss_ns(item("g1", description="A short teaser.", extra=content))).ok
+    assert stored(store)["g1"].abstract == "A short teaser."
+
+
+def test_items_without_guid_or_link_are_keyed_by_their_content(store, http):
+    body = rss(
+        "<item><title>Untracked news</title><description>Some text.</description></item>",
+        "<item><title>Only a title</title></item>",
+        "<item><description>Only a text.</description></item>",
+        "<item><title> </title><description> </description></item>",
+    )
+    first = fetch_into(store, http, body)
+    assert first.ok and first.new == 3 and first.skipped == 1
+    keys = sorted(stored(store))
+    assert all(k.startswith("sha1:") for k in keys)
+    assert stored(store)[keys[0]].link == ""
+    http.get(FEED_URL, body=body.replace(b"Untracked news", b"Untracked  news"))  # white space only
+    again = collect.fetch_one(store, source(), client())
+    assert (again.new, again.known) == (0, 3)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
+import json
 import re
 import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -41,6 +45,59 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
+
+
+MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
+_MAX_INT_DIGITS = 18
+
+
+def _json_int(text: str) -> int | float:
+    # Python refuses to convert over 4,300 digits and would fail the whole document: an absurd
+    # number becomes a float, which no count accepts.
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float("inf")
+
+
+def load_json(content: bytes) -> object:
+    """A JSON document, or SourceError saying why it is not one."""
+    try:
+        return json.loads(content, parse_int=_json_int)
+    except (ValueError, RecursionError) as e:  # RecursionError: nested thousands deep
+        raise SourceError(f"not JSON: {type(e).__name__ if isinstance(e, RecursionError) else e}") from None
+
+
+def count(value: object) -> int | None:
+    """A count (upvotes, comments) when it is a plausible one: an int from 0 to 2^31 - 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
+def json_text(value: object) -> str:
+    """A JSON value as text when it is a string; anything else is missing."""
+    return value if isinstance(value, str) else ""
+
+
+def json_names(value: object) -> tuple[str, ...]:
+    """Author names from a JSON list of `{"name": ...}` objects, cleaned; anything else is skipped."""
+    if not isinstance(value, list):
+        return ()
+    names = (clean_title(a["name"]) for a in value if isinstance(a, dict) and isinstance(a.get("name"), str))
+    return tuple(n for n in names if n)
+
+
+def json_datetime(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 date from JSON, if it is a plausible one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return plausible_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def check_entry_count(n: int) -> None:
+    if n > MAX_ENTRIES:
+        raise SourceError(f"feed has {n} entries; at most {MAX_ENTRIES} are accepted")
 
 
 def arxiv_id(*candidates: str | None) -> str | None:
@@ -118,11 +175,53 @@ def field_text(entry: dict, name: str) -> str:
 
 
 def clean_title(text: str) -> str:
-    return one_line(detex(text))[:MAX_TITLE]
+    return one_line(detex(_ENTITY_LEFT_RE.sub(_unescape, text)))[:MAX_TITLE]
 
 
 def clean_abstract(text: str) -> str:
-    return clean_paragraphs(text)[:MAX_ABSTRACT]
+    return clean_paragraphs(html_leftovers(text))[:MAX_ABSTRACT]
+
+
+# What a feed escaped once too often, found in the text after one level of decoding: paragraph
+# markup (`<br />`, `<p>`) and entities (`&nbsp;`). Other `<...>` stays: "x < y", "the <b> tag".
+_MARKUP_LEFT_RE = re.compile(
+    r"<(?:br\s*/?|/?(?:p|div|li|ul|ol|blockquote|h[1-6])(?:\s[^<>]*)?)>", re.IGNORECASE
+)
+_ENTITY_LEFT_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def _unescape(m: re.Match) -> str:
+    return html.unescape(m.group(0))
+
+
+def html_leftovers(text: str) -> str:
+    """Text with the HTML a feed escaped twice decoded: as HTML when paragraph markup is left in
+    it, else just the entities. Titles get only the entities (a title may speak of `<b>`)."""
+    if _MARKUP_LEFT_RE.search(text):
+        return html_to_text(text)
+    return _ENTITY_LEFT_RE.sub(_unescape, text)
+
+
+def absolute_link(link: str, base: str | None) -> str:
+    """`link` as an absolute http(s) URL, resolved against `base` when relative; else "" (no
+    `javascript:`, no `urn:`, and no relative link without a base, as in a local file)."""
+    link = link.strip()
+    if not link:
+        return ""
+    try:
+        if base and not urlsplit(link).scheme:
+            link = urljoin(base, link)
+        parts = urlsplit(link)
+    except ValueError:  # an unsplittable URL ("https://[x")
+        return ""
+    return link if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def content_key(title: str, text: str) -> str:
+    """A key for an entry with neither guid nor link: a hash of its white-space-normalized text
+    (as feed readers do), so the same item is known again on the next fetch."""
+    normalized = f"{one_line(title)}\n{one_line(text)}".casefold()
+    return "sha1:" + hashlib.sha1(normalized.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def split_authors(text: str) -> tuple[str, ...]:
@@ -205,6 +304,5 @@ def parse_feed(content: bytes) -> ParsedFeed:
         raise SourceError(f"malformed feed: {parsed.bozo_exception}")
     if not parsed.get("version") and not parsed.entries:
         raise SourceError("not an RSS or Atom feed")
-    if len(parsed.entries) > MAX_ENTRIES:
-        raise SourceError(f"feed has {len(parsed.entries)} entries; at most {MAX_ENTRIES} are accepted")
+    check_entry_count(len(parsed.entries))
     return ParsedFeed(parsed.feed, parsed.entries, warnings)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
 from ..config import SourceConfig
 from .base import (
     FetchResult,
@@ -12,8 +9,11 @@ from .base import (
     arxiv_id,
     arxiv_paper,
     clean_abstract,
-    clean_title,
-    plausible_datetime,
+    count,
+    json_datetime,
+    json_names,
+    json_text,
+    load_json,
 )
 from .http import Fetched
 
@@ -25,10 +25,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
     """
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    try:
-        items = json.loads(fetched.content or b"", parse_int=_json_int)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SourceError(f"not JSON: {e}") from None
+    items = load_json(fetched.content or b"")
     if not isinstance(items, list):
         raise SourceError("expected a JSON array of daily papers")
     papers, skipped = [], []
@@ -37,56 +34,19 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not isinstance(paper, dict):
             skipped.append("an item without a 'paper' object")
             continue
-        aid = arxiv_id(_text(paper.get("id")))
+        aid = arxiv_id(json_text(paper.get("id")))
         if not aid:
             skipped.append(f"{paper.get('id')!r}: not an arXiv id")
             continue
         papers.append(
             arxiv_paper(
                 aid,
-                _text(paper.get("title")) or _text(item.get("title")),
-                abstract=clean_abstract(_text(paper.get("summary"))),
-                authors=_authors(paper.get("authors")),
-                published=_iso(paper.get("publishedAt")),
+                json_text(paper.get("title")) or json_text(item.get("title")),
+                abstract=clean_abstract(json_text(paper.get("summary"))),
+                authors=json_names(paper.get("authors")),
+                published=json_datetime(paper.get("publishedAt")),
                 upvotes=count(paper.get("upvotes")),
                 sources=(source.name,),
             )
         )
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
-
-
-MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
-_MAX_INT_DIGITS = 18
-
-
-def _json_int(text: str) -> int | float:
-    # Python refuses to convert over 4,300 digits and would fail the whole list: an absurd
-    # number becomes a float, which no count accepts.
-    return int(text) if len(text) <= _MAX_INT_DIGITS else float("inf")
-
-
-def count(value: object) -> int | None:
-    """A count (upvotes, comments) when it is a plausible one: an int from 0 to 2^31 - 1."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
-        return value
-    return None
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _authors(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    names = (clean_title(a["name"]) for a in value if isinstance(a, dict) and isinstance(a.get("name"), str))
-    return tuple(n for n in names if n)
-
-
-def _iso(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return plausible_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None

@@ -36,6 +36,7 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str = ""
+    url: str | None = None  # where the bytes came from, after redirects; None for a local file
 
     @property
     def not_modified(self) -> bool:
@@ -98,6 +99,7 @@ class HttpClient:
                     r.headers.get("ETag"),
                     r.headers.get("Last-Modified"),
                     r.headers.get("Content-Type", ""),
+                    r.url,
                 )
         except requests.Timeout as e:
             raise FetchError(f"timed out ({_short(e)})") from None
