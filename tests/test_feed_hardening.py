@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import responses
+import test_hostile
+from test_hostile import client
 
 from digestbot import collect
 from digestbot.config import SourceConfig
@@ -31,20 +32,14 @@ def source(kind: str = "rss", url: str | None = FEED_URL, path: Path | None = No
     return SourceConfig(name="src", type=kind, url=None if path else url, path=path, every=3600, **kw)
 
 
-def client(**kwargs) -> collect.HttpClient:
-    return collect.HttpClient(sleep=lambda s: None, **kwargs)
+# Fixtures shared with the hostile-input tests: a Store in tmp_path, and `responses`.
+store = test_hostile.store
+mocked = test_hostile.mocked
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "db.sqlite") as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as mock:
-        yield mock
+def http(mocked: responses.RequestsMock) -> responses.RequestsMock:
+    return mocked
 
 
 def rss(*items: str, channel: str = "") -> bytes:
@@ -69,6 +64,10 @@ def fetch_into(
 
 def stored(store: Store) -> dict:
     return {p.key: p for p in store.papers_after(0)}
+
+
+def links_in(store: Store) -> dict[str, str]:
+    return {k: p.link for k, p in stored(store).items()}
 
 
 # --- 1. implausible dates ----------------------------------------------------------------------
@@ -286,8 +285,7 @@ def test_relative_links_resolve_against_the_feed_url_and_ids_are_never_links(sto
         links_item("/p/10", permalink=True),  # a relative permalink guid: a path, resolved
     )
     assert fetch_into(store, http, body).ok
-    links = {k: p.link for k, p in stored(store).items()}
-    assert links == {
+    assert links_in(store) == {
         "g1": "https://blog.example.org/posts/1",
         "g2": "https://blog.example.org/feed/2024/post-2.html",
         "urn:uuid:0b6f0a5e-3c5e-4f6e-9a7e-1d2c3b4a5f60": "",
@@ -318,8 +316,7 @@ def test_xml_base_is_honoured(store, http):
         b"</feed>"
     )
     assert fetch_into(store, http, body).ok
-    links = {k: p.link for k, p in stored(store).items()}
-    assert links == {
+    assert links_in(store) == {
         "urn:1": "https://x.example/blog/2024/p1.html",
         "urn:2": "https://x.example/top.html",
         "urn:3": "https://x.example/blog/sub/p3",
@@ -339,8 +336,7 @@ def test_relative_links_in_a_local_file_stay_empty(store, tmp_path):
     path = tmp_path / "feed.xml"
     path.write_bytes(rss(links_item("g1", "/posts/1"), links_item("g2", "https://blog.example.org/p/2")))
     assert collect.fetch_one(store, source(path=path), client()).ok
-    links = {k: p.link for k, p in stored(store).items()}
-    assert links == {"g1": "", "g2": "https://blog.example.org/p/2"}
+    assert links_in(store) == {"g1": "", "g2": "https://blog.example.org/p/2"}
 
 
 def test_fetched_carries_the_final_url(http):
@@ -429,3 +425,104 @@ def test_items_without_guid_or_link_are_keyed_by_their_content(store, http):
     http.get(FEED_URL, body=body.replace(b"Untracked news", b"Untracked  news"))  # white space only
     again = collect.fetch_one(store, source(), client())
     assert (again.new, again.known) == (0, 3)
+
+
+# --- 7. JSON Feed ---------------------------------------------------------------------------------
+
+
+def json_feed(*items: dict, version: str = "https://jsonfeed.org/version/1.1", **top) -> bytes:
+    return json.dumps({"version": version, "title": "Blog", **top, "items": list(items)}).encode()
+
+
+JSON_ITEMS = (
+    {
+        "id": "https://blog.example.org/posts/1",
+        "url": "https://blog.example.org/posts/1",
+        "title": "Diffusion policies, explained",
+        "content_html": "<p>We read <em>Diffusion Policy</em>.</p><p>Then&nbsp;more.</p>",
+        "summary": "We read",
+        "date_published": "2024-03-14T09:30:00+01:00",
+        "authors": [{"name": "Zo\u00eb M\u00fcller"}, {"url": "https://x"}, "nobody"],
+        "tags": ["robots", 5, "", "imitation learning"],
+    },
+    {
+        "id": "urn:uuid:1",
+        "content_text": "A note without a title or a link.",
+        "date_published": "0999-01-01T00:00:00Z",
+    },
+    {"id": "2", "url": "/posts/2", "title": "Relative", "content_text": "x"},
+    {"id": 3, "title": "Number id", "summary": "s", "author": {"name": "Ada Lovelace"}},  # version 1 style
+    {"id": "a", "url": "https://arxiv.org/abs/2403.20001v2", "title": "An arXiv paper", "content_text": "x"},
+    {"id": "b", "external_url": "javascript:alert(1)", "title": "Bad link", "content_text": "x"},
+    {"title": "No id at all", "content_text": "Keyed by content."},
+    {"id": "empty"},
+    "not an item",
+)
+
+
+def test_a_json_feed_is_read_by_an_rss_source(store, http):
+    outcome = fetch_into(store, http, json_feed(*JSON_ITEMS), content_type="application/feed+json")
+    assert outcome.ok, outcome.error
+    papers = stored(store)
+    first = papers["https://blog.example.org/posts/1"]
+    assert first.title == "Diffusion policies, explained"
+    assert first.abstract == "We read Diffusion Policy.\n\nThen more."  # the summary was its start
+    assert first.authors == ("Zo\u00eb M\u00fcller",)
+    assert first.categories == ("robots", "imitation learning")
+    assert first.published == datetime(2024, 3, 14, 8, 30, tzinfo=UTC)
+    assert first.link == "https://blog.example.org/posts/1"
+    note = papers["urn:uuid:1"]
+    assert (note.title, note.abstract, note.link, note.published) == (
+        "(untitled)",
+        "A note without a title or a link.",
+        "",
+        None,
+    )
+    assert papers["2"].link == "https://blog.example.org/posts/2"
+    assert papers["3"].authors == ("Ada Lovelace",) and papers["3"].abstract == "s"
+    arxiv = papers["arxiv:2403.20001"]
+    assert (arxiv.arxiv_id, arxiv.link, arxiv.pdf_url) == (
+        "2403.20001",
+        "https://arxiv.org/abs/2403.20001v2",  # the feed's own link, as for RSS items
+        "https://arxiv.org/pdf/2403.20001",
+    )
+    assert papers["b"].link == ""
+    assert any(k.startswith("sha1:") for k in papers)
+    assert len(papers) == 7 and outcome.skipped == 2  # "empty" has nothing to show; a string is no item
+
+
+def test_json_feed_version_1_is_read(store, http):
+    body = json_feed(
+        {"id": "1", "title": "Old style", "content_text": "x"}, version="https://jsonfeed.org/version/1"
+    )
+    assert fetch_into(store, http, body).ok
+    assert stored(store)["1"].title == "Old style"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"posts": []}', "a JSON document, not an RSS/Atom or JSON Feed"),
+        (b"[1, 2, 3]", "a JSON document, not an RSS/Atom or JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', "malformed JSON Feed"),
+        (json_feed(*JSON_ITEMS)[:-40], "not JSON"),  # cut short: nothing of it lands
+        (b"[" * 100_000, "not JSON"),
+    ],
+    ids=["object", "array", "items-not-a-list", "truncated", "nested"],
+)
+def test_what_is_not_a_whole_json_feed_fails_the_source(store, http, body, message):
+    outcome = fetch_into(store, http, body)
+    assert outcome.error is not None and outcome.error.startswith(message), outcome.error
+    assert store.count_papers() == 0
+
+
+def test_json_feed_limits_match_rss(store, http):
+    from digestbot.sources.base import MAX_ABSTRACT, MAX_ENTRIES
+
+    huge = {"id": "h", "title": "Huge", "content_text": "word " * (MAX_ABSTRACT // 2)}
+    assert fetch_into(store, http, json_feed(huge)).ok
+    assert len(stored(store)["h"].abstract) == MAX_ABSTRACT
+    many = json_feed(*({"id": str(i), "title": "t"} for i in range(MAX_ENTRIES + 1)))
+    http.get(FEED_URL, body=many)
+    outcome = collect.fetch_one(store, source(), client())
+    assert outcome.error == f"feed has {MAX_ENTRIES + 1} entries; at most {MAX_ENTRIES} are accepted"
