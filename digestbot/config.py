@@ -72,6 +72,7 @@ class SourceConfig:
     query: str | None = None
     max_results: int = 100
     date: str | None = None
+    timeout: int | None = None  # seconds a whole fetch may take; None: the client's default
 
     @property
     def location(self) -> str:
@@ -309,7 +310,8 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
 
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers")
-_SOURCE_KEYS = ("name", "type", "url", "every", "announce", "query", "max_results", "date")
+_SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
+MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 _SUBSCRIBER_KEYS = (
     "id",
     "email",
@@ -445,6 +447,15 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     every = DEFAULT_EVERY.get(kind or "", 6 * 3600)
     if "every" in m and v.check(m, "every", fld, parse_duration):
         every = parse_duration(m["every"].value)
+    timeout = None
+    if (
+        m.get("timeout") is not None
+        and m["timeout"].value is not None
+        and v.check(m, "timeout", fld, parse_duration)
+    ):
+        timeout = parse_duration(m["timeout"].value)
+        if timeout > MAX_TIMEOUT:
+            v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")
     announce = v.strings(m, "announce", fld) or ("new", "cross")
     for a in announce:
         if a not in ANNOUNCE_TYPES:
@@ -481,6 +492,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         query=query,
         max_results=max_results,
         date=date,
+        timeout=timeout,
     )
 
 

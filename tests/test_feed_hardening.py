@@ -6,9 +6,14 @@ arrived in the database (or what the parser returned), not what was called.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,8 +33,10 @@ HF_URL = "https://huggingface.co/api/daily_papers"
 API_URL = "https://export.arxiv.org/api/query"
 
 
-def source(kind: str = "rss", url: str | None = FEED_URL, path: Path | None = None, **kw) -> SourceConfig:
-    return SourceConfig(name="src", type=kind, url=None if path else url, path=path, every=3600, **kw)
+def source(
+    kind: str = "rss", url: str | None = FEED_URL, path: Path | None = None, name: str = "src", **kw
+) -> SourceConfig:
+    return SourceConfig(name=name, type=kind, url=None if path else url, path=path, every=3600, **kw)
 
 
 # Fixtures shared with the hostile-input tests: a Store in tmp_path, and `responses`.
@@ -526,3 +533,185 @@ def test_json_feed_limits_match_rss(store, http):
     http.get(FEED_URL, body=many)
     outcome = collect.fetch_one(store, source(), client())
     assert outcome.error == f"feed has {MAX_ENTRIES + 1} entries; at most {MAX_ENTRIES} are accepted"
+
+
+# --- 8. a total deadline per fetch, cancellation, and documents too costly to parse -------------
+
+
+@contextlib.contextmanager
+def slow_server(interval: float = 0.2, silent_after: int | None = None) -> Iterator[str]:
+    """A local HTTP server: `/trickle` sends a feed one byte every `interval` seconds (never long
+    enough for a read timeout), or goes silent after `silent_after` bytes; `/feed` answers at once."""
+    stop = threading.Event()
+    body = rss(item("g1"), item("g2")) * 100
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            if self.path == "/feed":
+                good = rss(item("ok1"))
+                self.send_header("Content-Length", str(len(good)))
+                self.end_headers()
+                self.wfile.write(good)
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for n, byte in enumerate(body):
+                    if stop.is_set():
+                        return
+                    if silent_after is not None and n >= silent_after:
+                        stop.wait(30)
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    stop.wait(interval)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("silent_after", [None, 10], ids=["trickling", "silent"])
+def test_a_slow_server_fails_at_the_deadline_and_the_next_source_still_runs(store, silent_after):
+    with slow_server(silent_after=silent_after) as root:
+        slow = source(url=f"{root}/trickle", name="slow", timeout=2)
+        good = source(url=f"{root}/feed", name="good")
+        started = time.monotonic()
+        outcomes = collect.fetch_all(store, [slow, good], client())
+        slow_took = outcomes[0].seconds
+    assert "deadline" in (outcomes[0].error or ""), outcomes[0]
+    assert "2 s" in outcomes[0].error and "timeout:" in outcomes[0].error  # names the fix
+    assert slow_took < 2 + 2, slow_took
+    assert time.monotonic() - started < 2 + 4
+    assert outcomes[1].ok and outcomes[1].new == 1
+    assert store.source_state("slow")["last_error"] == outcomes[0].error
+    assert set(stored(store)) == {"ok1"}
+
+
+def test_the_default_deadline_is_a_minute():
+    from digestbot.sources.http import FETCH_DEADLINE
+
+    assert FETCH_DEADLINE == 60.0
+    assert collect.HttpClient().deadline == FETCH_DEADLINE
+
+
+def test_cancelling_stops_an_in_flight_read_within_a_second():
+    from digestbot.sources.http import FetchError
+
+    cancel = threading.Event()
+    with slow_server(silent_after=10) as root:
+        http_client = collect.HttpClient(cancel=cancel, sleep=lambda s: None)
+        threading.Timer(0.5, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"^stopped$"):
+            http_client.get(f"{root}/trickle")
+        took = time.monotonic() - started
+    assert 0.4 < took < 0.5 + 1.5, took
+
+
+def test_a_cancelled_client_starts_no_fetch(http):
+    from digestbot.sources.http import FetchError
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(FetchError, match=r"^stopped$"):
+        collect.HttpClient(cancel=cancel).get(FEED_URL)
+    assert len(http.calls) == 0
+
+
+def test_socket_timeouts_never_exceed_the_time_left(http):
+    http.get(FEED_URL, body=rss())
+    client(deadline=5.0).get(FEED_URL)
+    assert http.calls[0].request.req_kwargs["timeout"] == (5.0, 5.0)
+    client().get(FEED_URL, deadline=20.0)
+    assert http.calls[1].request.req_kwargs["timeout"] == (10.0, 20.0)
+
+
+def test_the_source_timeout_reaches_the_request(http, store):
+    http.get(FEED_URL, body=rss(item("g1")))
+    assert collect.fetch_one(store, source(timeout=7), client()).ok
+    assert http.calls[0].request.req_kwargs["timeout"] == (7.0, 7.0)
+
+
+def test_a_gzipped_response_is_decoded_and_capped_after_decoding(http, store):
+    import gzip
+
+    body = rss(item("g1"))
+    http.get(FEED_URL, body=gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    assert collect.fetch_one(store, source(), client()).ok and set(stored(store)) == {"g1"}
+    bomb = gzip.compress(b" " * (4 * 1024 * 1024))
+    http.get(FEED_URL, body=bomb, headers={"Content-Encoding": "gzip"})
+    outcome = collect.fetch_one(store, source(), client(max_bytes=1024 * 1024))
+    assert outcome.error is not None and "too large" in outcome.error
+
+
+def crowded(n: int, value: str = "v") -> bytes:
+    attrs = " ".join(f'a{i}="{value}"' for i in range(n))
+    return rss(f"<item {attrs}><title>Crowded</title><description>x</description><guid>g1</guid></item>")
+
+
+@pytest.mark.parametrize("value", ["v", ">", "a = b"], ids=["plain", "gt-in-values", "equals-in-values"])
+def test_a_tag_with_tens_of_thousands_of_attributes_is_refused_before_parsing(store, http, value):
+    outcome = fetch_into(store, http, crowded(50_000, value))
+    assert outcome.error is not None and "attributes" in outcome.error, outcome.error
+    assert store.count_papers() == 0
+
+
+def test_a_tag_with_many_attributes_is_still_read(store, http):
+    assert fetch_into(store, http, crowded(200)).ok
+    assert set(stored(store)) == {"g1"}
+
+
+def test_html_in_cdata_with_many_attributes_counts_too(store, http):
+    attrs = " ".join(f'data-x{i}="1"' for i in range(1000))
+    body = rss(item("g1", description=f"<![CDATA[<p {attrs}>x</p>]]>"))
+    outcome = fetch_into(store, http, body)
+    assert outcome.error is not None and "attributes" in outcome.error
+
+
+def test_text_with_many_equals_signs_is_not_mistaken_for_attributes(store, http):
+    underline = "=" * 5000
+    body = rss(item("g1", description=f"Title\n{underline}\nx = 1, y = 2 " * 50))
+    assert fetch_into(store, http, body).ok
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("30s", 30), ("2m", 120), ("1m30s", 90), ("10m", 600), (None, None)],
+)
+def test_source_timeout_in_yaml(tmp_path, value, expected):
+    from digestbot.config import parse_config
+
+    line = f"    timeout: {value}\n" if value else ""
+    text = f"sources:\n  - name: blog\n    type: rss\n    url: {FEED_URL}\n{line}subscribers: []\n"
+    [src] = parse_config(text, tmp_path / "subscriptions.yaml").sources
+    assert src.timeout == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2h", "timeout: at most 10m"),
+        ("soon", "timeout: expected a duration"),
+        ("[1]", "timeout: expected text"),
+    ],
+)
+def test_a_bad_source_timeout_is_reported_with_its_line(tmp_path, value, message):
+    from digestbot.config import ConfigError, parse_config
+
+    text = f"sources:\n  - name: blog\n    type: rss\n    url: {FEED_URL}\n    timeout: {value}\nsubscribers: []\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, tmp_path / "subscriptions.yaml")
+    assert f"subscriptions.yaml:5: sources[0].{message}" in str(info.value)
