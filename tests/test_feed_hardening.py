@@ -715,3 +715,53 @@ def test_a_bad_source_timeout_is_reported_with_its_line(tmp_path, value, message
     with pytest.raises(ConfigError) as info:
         parse_config(text, tmp_path / "subscriptions.yaml")
     assert f"subscriptions.yaml:5: sources[0].{message}" in str(info.value)
+
+
+@contextlib.contextmanager
+def header_trickler() -> Iterator[str]:
+    """A server that sends its status line and headers one byte every 0.2 s, without end."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                while not stop.is_set():
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    stop.wait(0.2)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_trickles_its_headers_fails_at_the_deadline_too():
+    from digestbot.sources.http import FetchError
+
+    with header_trickler() as url:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="deadline"):
+            client(deadline=1.5).get(url)
+        assert time.monotonic() - started < 1.5 + 2
+
+
+def test_cancelling_stops_a_fetch_waiting_for_headers():
+    from digestbot.sources.http import FetchError
+
+    cancel = threading.Event()
+    with header_trickler() as url:
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"^stopped$"):
+            collect.HttpClient(cancel=cancel).get(url)
+        assert time.monotonic() - started < 0.3 + 1.5
