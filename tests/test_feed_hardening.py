@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import responses
 import test_hostile
+from helpers import http_server
 from test_hostile import client
 
 from digestbot import collect
@@ -571,16 +572,11 @@ def slow_server(interval: float = 0.2, silent_after: int | None = None) -> Itera
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        with http_server(Handler) as root:
+            yield root
     finally:
         stop.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("silent_after", [None, 10], ids=["trickling", "silent"])
@@ -734,15 +730,11 @@ def header_trickler() -> Iterator[str]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed"
+        with http_server(Handler) as root:
+            yield f"{root}/feed"
     finally:
         stop.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_server_that_trickles_its_headers_fails_at_the_deadline_too():

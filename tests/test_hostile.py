@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import escape as xml_escape
@@ -40,7 +40,7 @@ import pytest
 import responses
 import waitress
 from click.testing import CliRunner
-from helpers import db_dump, digestbot, subscriber
+from helpers import db_dump, digestbot, http_server, subscriber
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_email_delivery import body_parts, papers_in
@@ -600,15 +600,8 @@ def endless_server() -> Iterator[tuple[str, list[int]]]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml", sent
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as root:
+        yield f"{root}/feed.xml", sent
 
 
 def test_an_endless_response_is_cut_off_at_the_cap():
