@@ -757,3 +757,13 @@ def test_cancelling_stops_a_fetch_waiting_for_headers():
         with pytest.raises(FetchError, match=r"^stopped$"):
             collect.HttpClient(cancel=cancel).get(url)
         assert time.monotonic() - started < 0.3 + 1.5
+
+
+@pytest.mark.parametrize("key", ["every", "timeout"])
+def test_an_empty_duration_is_reported_not_a_crash(tmp_path, key):
+    from digestbot.config import ConfigError, parse_config
+
+    text = f"sources:\n  - name: blog\n    type: rss\n    url: {FEED_URL}\n    {key}:\nsubscribers: []\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, tmp_path / "subscriptions.yaml")
+    assert f"subscriptions.yaml:5: sources[0].{key}: expected a duration" in str(info.value)
