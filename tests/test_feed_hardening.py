@@ -767,3 +767,25 @@ def test_an_empty_duration_is_reported_not_a_crash(tmp_path, key):
     with pytest.raises(ConfigError) as info:
         parse_config(text, tmp_path / "subscriptions.yaml")
     assert f"subscriptions.yaml:5: sources[0].{key}: expected a duration" in str(info.value)
+
+
+def test_bare_ampersands_and_control_characters_are_read_with_a_warning(store, http):
+    # Both make a document not well-formed XML, and feedparser reads past both: so does digestbot,
+    # keeping the rest of the document to the strict parser (a cut feed is still refused).
+    body = rss(
+        item("g1", "AT&T & friends", "R&D, Q&A, a&b and &#38; and &amp; and &#x26;."),
+        item("g2", "Bell\x07 and escape\x1b[31m", "Form\x0cfeed and NUL\x00 gone."),
+        item("g3", "Esc&#27;aped &#x1B;[0mtoo", "x&#0;y"),  # references to them: as invalid
+    )
+    outcome = fetch_into(store, http, body)
+    assert outcome.ok, outcome.error
+    papers = stored(store)
+    assert papers["g1"].title == "AT&T & friends"
+    assert papers["g1"].abstract == "R&D, Q&A, a&b and & and & and &."
+    assert papers["g2"].title == "Bell and escape[31m"
+    assert papers["g2"].abstract == "Formfeed and NUL gone."
+    assert (papers["g3"].title, papers["g3"].abstract) == ("Escaped [0mtoo", "xy")
+    assert any("bare &" in w for w in outcome.warnings), outcome.warnings
+    assert any("control characters" in w for w in outcome.warnings), outcome.warnings
+    cut = fetch_into(store, http, body[:-40])
+    assert cut.error is not None and cut.error.startswith("malformed feed")

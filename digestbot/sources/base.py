@@ -275,9 +275,10 @@ def parse_feed(content: bytes) -> ParsedFeed:
 
     feedparser is lenient: on malformed XML it sets `bozo` and still returns what it read, the
     last entry cut short. A truncated download must not half-land in the database, so any XML
-    error fails the source. What can be read safely is read, with a warning: HTML entities
-    without a DTD (`&nbsp;`, replaced before parsing, so the strict parser still sees the whole
-    document) and a wrongly declared encoding (feedparser's CharacterEncodingOverride).
+    error fails the source. What feedparser reads past and is safe is read, with a warning:
+    HTML entities without a DTD (`&nbsp;`), bare `&`, control characters (all repaired before
+    parsing, so the strict parser still checks the whole document) and a wrongly declared
+    encoding (feedparser's CharacterEncodingOverride).
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
@@ -293,12 +294,8 @@ def parse_feed(content: bytes) -> ParsedFeed:
         raise SourceError(
             f"feed has a tag with over {document.MAX_ATTRIBUTES} attributes: refused (feedparser's time grows with the square of that number)"
         )
-    content, entities = document.replace_html_entities(content)
-    if entities:
-        shown = ", ".join(entities[:5]) + (", ..." if len(entities) > 5 else "")
-        warnings.append(
-            f"undefined entities read as HTML would ({shown}); the feed should declare or escape them"
-        )
+    content, repairs = document.repair(content)
+    warnings += repairs
     parsed = feedparser.parse(content)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise SourceError(f"malformed feed: {parsed.bozo_exception}")
