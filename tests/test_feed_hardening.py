@@ -789,3 +789,15 @@ def test_bare_ampersands_and_control_characters_are_read_with_a_warning(store, h
     assert any("control characters" in w for w in outcome.warnings), outcome.warnings
     cut = fetch_into(store, http, body[:-40])
     assert cut.error is not None and cut.error.startswith("malformed feed")
+
+
+@pytest.mark.parametrize(
+    "flaw", [b"&", b"&nbsp;", b"\x01", b"&#1;"], ids=["bare", "entity", "control", "reference"]
+)
+def test_a_feed_with_more_flaws_than_repairs_allow_is_refused(store, http, flaw):
+    from digestbot.sources.document import MAX_REPAIRS
+
+    body = rss(item("g1", description="x" + (flaw * (MAX_REPAIRS + 1)).decode()))
+    outcome = fetch_into(store, http, body)
+    assert outcome.error is not None and outcome.error.startswith("feed is too broken to read"), outcome.error
+    assert store.count_papers() == 0

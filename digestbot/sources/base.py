@@ -294,7 +294,10 @@ def parse_feed(content: bytes) -> ParsedFeed:
         raise SourceError(
             f"feed has a tag with over {document.MAX_ATTRIBUTES} attributes: refused (feedparser's time grows with the square of that number)"
         )
-    content, repairs = document.repair(content)
+    try:
+        content, repairs = document.repair(content)
+    except document.TooBroken as e:
+        raise SourceError(str(e)) from None
     warnings += repairs
     parsed = feedparser.parse(content)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):

@@ -8,17 +8,22 @@ from html.entities import html5
 
 from feedparser.encodings import convert_to_utf8
 
+MAX_REPAIRS = 100_000  # more than this many is not a feed with a flaw but a broken (or hostile) one
 MAX_ATTRIBUTES = 256  # in one tag; real feeds stay under 30, and feedparser's cost is quadratic in it
 
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 # An entity or character reference, or a bare `&` (neither).
 _AMPERSAND_RE = re.compile(rb"&(?:([A-Za-z][A-Za-z0-9]{0,31});|(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)?")
-_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _DTD_RE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 # A tag with MAX_ATTRIBUTES quoted attribute values (`=` then a quote). `>` may stand inside an
 # XML attribute value and `<` may not, so a tag runs to the next `<`. Possessive quantifiers
 # keep the scan linear whatever the input.
 _CROWDED_TAG_RE = re.compile(rb"<(?:(?:[^<=]++|=(?!\s*+[\"']))*+=\s*+[\"']){%d}" % MAX_ATTRIBUTES)
+
+
+class TooBroken(ValueError):
+    """More repairs than MAX_REPAIRS: reading on would cost more than the feed is worth."""
 
 
 def as_utf8(content: bytes) -> tuple[bytes, str | None]:
@@ -51,47 +56,58 @@ def repair(content: bytes) -> tuple[bytes, list[str]]:
     `&eacute;`), which XML does not define, as character references, unknown names and bare `&`
     as text, and characters XML forbids (C0 controls, raw or as references) removed. CDATA
     sections keep their entities (the HTML reader decodes them later). Returns the document
-    and a warning for each kind of repair."""
-    content, controls = _CONTROL_RE.subn(b"", content)
-    if b"&" not in content:
-        return content, _warnings({}, 0, controls)
+    and a warning for each kind of repair; raises TooBroken past MAX_REPAIRS."""
+    size = len(content)
+    content = content.translate(None, _CONTROLS)
+    found = {"controls": size - len(content), "bare": 0, "entities": 0}
     names: dict[str, None] = {}
-    bare = 0
 
     def replace(m: re.Match) -> bytes:
-        nonlocal bare, controls
         name, number = m.group(1), m.group(2)
         if number is not None:
             digits = number[1:]  # after the '#'
             code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
             if _xml_char(code):
                 return m.group(0)
-            controls += 1
-            return b""
-        if name is None:
-            bare += 1
-            return b"&amp;"
-        text = name.decode("ascii")
-        if text in _XML_ENTITIES:
+            kind, text = "controls", b""
+        elif name is None:
+            kind, text = "bare", b"&amp;"
+        elif (entity := name.decode("ascii")) in _XML_ENTITIES:
             return m.group(0)
-        names[f"&{text};"] = None
-        decoded = html5.get(f"{text};")
-        if decoded is None:
-            return b"&amp;" + m.group(0)[1:]
-        return "".join(f"&#{ord(c)};" for c in decoded).encode("ascii")
+        else:
+            names[f"&{entity};"] = None
+            decoded = html5.get(f"{entity};")
+            kind = "entities"
+            text = (
+                b"&amp;" + m.group(0)[1:]
+                if decoded is None
+                else "".join(f"&#{ord(c)};" for c in decoded).encode()
+            )
+        found[kind] += 1
+        if sum(found.values()) > MAX_REPAIRS:
+            raise TooBroken(
+                f"feed is too broken to read: over {MAX_REPAIRS} bare &, undefined entities or control characters"
+            )
+        return text
 
+    if found["controls"] > MAX_REPAIRS:
+        raise TooBroken(f"feed is too broken to read: over {MAX_REPAIRS} control characters")
+    if b"&" in content:
+        content = _outside_cdata(content, lambda part: _AMPERSAND_RE.sub(replace, part))
+    return content, _warnings(names, found["bare"], found["controls"])
+
+
+def _outside_cdata(content: bytes, change) -> bytes:
+    """`content` with `change` applied to every part outside CDATA sections."""
     out, pos = [], 0
     while True:
         start = content.find(b"<![CDATA[", pos)
-        stop = len(content) if start < 0 else start
-        out.append(_AMPERSAND_RE.sub(replace, content[pos:stop]))
+        out.append(change(content[pos : len(content) if start < 0 else start]))
         if start < 0:
-            break
+            return b"".join(out)
         end = content.find(b"]]>", start)
-        end = len(content) if end < 0 else end + 3
-        out.append(content[start:end])
-        pos = end
-    return b"".join(out), _warnings(names, bare, controls)
+        pos = len(content) if end < 0 else end + 3
+        out.append(content[start:pos])
 
 
 def _xml_char(code: int) -> bool:
