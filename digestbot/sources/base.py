@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import re
 import xml.sax
 from dataclasses import dataclass, field
@@ -45,54 +44,6 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
-
-
-MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
-_MAX_INT_DIGITS = 18
-
-
-def _json_int(text: str) -> int | float:
-    # Python refuses to convert over 4,300 digits and would fail the whole document: an absurd
-    # number becomes a float, which no count accepts.
-    return int(text) if len(text) <= _MAX_INT_DIGITS else float("inf")
-
-
-def load_json(content: bytes) -> object:
-    """A JSON document, or SourceError saying why it is not one."""
-    try:
-        return json.loads(content, parse_int=_json_int)
-    except (ValueError, RecursionError) as e:  # RecursionError: nested thousands deep
-        raise SourceError(f"not JSON: {type(e).__name__ if isinstance(e, RecursionError) else e}") from None
-
-
-def count(value: object) -> int | None:
-    """A count (upvotes, comments) when it is a plausible one: an int from 0 to 2^31 - 1."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
-        return value
-    return None
-
-
-def json_text(value: object) -> str:
-    """A JSON value as text when it is a string; anything else is missing."""
-    return value if isinstance(value, str) else ""
-
-
-def json_names(value: object) -> tuple[str, ...]:
-    """Author names from a JSON list of `{"name": ...}` objects, cleaned; anything else is skipped."""
-    if not isinstance(value, list):
-        return ()
-    names = (clean_title(a["name"]) for a in value if isinstance(a, dict) and isinstance(a.get("name"), str))
-    return tuple(n for n in names if n)
-
-
-def json_datetime(value: object) -> datetime | None:
-    """An ISO 8601 / RFC 3339 date from JSON, if it is a plausible one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return plausible_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def check_entry_count(n: int) -> None:

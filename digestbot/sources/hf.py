@@ -9,13 +9,9 @@ from .base import (
     arxiv_id,
     arxiv_paper,
     clean_abstract,
-    count,
-    json_datetime,
-    json_names,
-    json_text,
-    load_json,
 )
 from .http import Fetched
+from .jsondoc import count, json_datetime, json_names, json_text, load_json
 
 
 def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:

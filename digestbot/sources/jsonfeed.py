@@ -12,13 +12,10 @@ from .base import (
     clean_abstract,
     clean_title,
     html_to_text,
-    json_datetime,
-    json_names,
-    json_text,
-    load_json,
 )
 from .entries import Entry, fuller_text, papers_from
 from .http import Fetched
+from .jsondoc import json_datetime, json_names, json_text, load_json
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 
