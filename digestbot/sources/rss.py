@@ -58,9 +58,8 @@ def _entry_link(entry: dict, base: str | None) -> str:
 
 
 def _entry_text(entry: dict) -> str:
-    """The summary, or the full content where the summary is empty or only its beginning."""
-    contents = [
-        c.get("value") or "" if c.get("type") == "text/plain" else html_to_text(c.get("value") or "")
-        for c in entry.get("content") or []
-    ]
+    contents = []
+    for c in entry.get("content") or []:  # Atom <content>, RSS <content:encoded>
+        value = c.get("value") or ""
+        contents.append(value if c.get("type") == "text/plain" else html_to_text(value))
     return fuller_text(field_text(entry, "summary"), contents)
