@@ -201,3 +201,10 @@ def _in_command(text: str, i: int) -> bool:
     if k > 0 and text[k - 1] == "\\":
         return True
     return j > 1 and text[j - 2] == "\\" and not text[j - 1].isalnum()
+
+
+@PROPERTY
+@given(st.text())
+def test_detex_never_raises_on_any_text(text):
+    assert isinstance(detex(text), str)
+    assert detex(text.replace("\\", "")) == text.replace("\\", "")  # no backslash: nothing changes
