@@ -12,10 +12,12 @@ from feedparser.encodings import convert_to_utf8
 MAX_REPAIRS = 100_000  # more than this many is not a feed with a flaw but a broken (or hostile) one
 MAX_ATTRIBUTES = 256  # in one tag; real feeds stay under 30, and feedparser's cost is quadratic in it
 
-# An entity or character reference, or a bare `&` (neither); XML's own five entities, by far the
-# most common (escaped HTML is full of them), are passed over without a call back.
+# An entity or character reference, or a bare `&` (neither). What is surely well-formed and by
+# far the most common is passed over without a call back: XML's five entities (escaped HTML is
+# full of them) and character references from 32 to 9999 (0x100 to 0xCFFF).
 _AMPERSAND_RE = re.compile(
-    rb"&(?!(?:amp|lt|gt|quot|apos);)(?:([A-Za-z][A-Za-z0-9]{0,31});|(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)?"
+    rb"&(?!(?:amp|lt|gt|quot|apos);|#(?:3[2-9]|[4-9][0-9]|[1-9][0-9]{2,3});|#[xX][1-9A-Ca-c][0-9A-Fa-f]{2,3};)"
+    rb"(?:([A-Za-z][A-Za-z0-9]{0,31});|(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)?"
 )
 _CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _DTD_RE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
