@@ -239,7 +239,8 @@ def _source_line(o: SourceOutcome) -> str:
         return f"  {o.name}: not modified since the last fetch"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
     caught = f" ({o.caught_up} caught up from missed days)" if o.caught_up else ""
-    return f"  {o.name}: {o.new} new{caught}, {o.known} already known{skipped}"
+    warnings = "".join(f"\n    warning: {w}" for w in o.warnings)
+    return f"  {o.name}: {o.new} new{caught}, {o.known} already known{skipped}{warnings}"
 
 
 @cli.command()

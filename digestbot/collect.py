@@ -30,6 +30,7 @@ class SourceOutcome:
     error: str | None = None
     seconds: float = 0.0
     caught_up: int = 0
+    warnings: tuple[str, ...] = ()  # the feed was read, but should be fixed (logged at WARNING)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +83,10 @@ def fetch_one(
         result.not_modified,
         seconds=time.monotonic() - started,
         caught_up=caught_up,
+        warnings=tuple(result.warnings),
     )
+    for warning in result.warnings:
+        log.warning("source %s: %s", source.name, warning)
     for reason in result.skipped:
         log.debug("source %s: skipped %s", source.name, reason)
     health = source_health(source, store.source_state(source.name), now)

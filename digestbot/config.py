@@ -77,6 +77,7 @@ class SourceConfig:
     query: str | None = None
     max_results: int = 100
     date: str | None = None
+    timeout: int | None = None  # seconds a whole fetch may take; None: the client's default
 
     @property
     def location(self) -> str:
@@ -314,7 +315,8 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
 
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers")
-_SOURCE_KEYS = ("name", "type", "url", "every", "announce", "query", "max_results", "date")
+_SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
+MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 _SUBSCRIBER_KEYS = (
     "id",
     "email",
@@ -450,9 +452,10 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
     elif "://" not in url and not v.resolve(url).is_file():
         v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
-    every = DEFAULT_EVERY.get(kind or "", 6 * 3600)
-    if "every" in m and v.check(m, "every", fld, parse_duration):
-        every = parse_duration(m["every"].value)
+    every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
+    timeout = _duration(v, m, "timeout", fld)
+    if timeout and timeout > MAX_TIMEOUT:
+        v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")
     announce = v.strings(m, "announce", fld) or ("new", "cross")
     for a in announce:
         if a not in ANNOUNCE_TYPES:
@@ -489,7 +492,18 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         query=query,
         max_results=max_results,
         date=date,
+        timeout=timeout,
     )
+
+
+def _duration(v: _Validator, m: dict[str, _Value], key: str, fld: str) -> int | None:
+    """A duration key (`30s`, `6h`) in seconds; None when absent or wrong (then reported)."""
+    if key not in m:
+        return None
+    if m[key].value is None:  # `every:` with nothing after it
+        v.report(m[key].line, f"{fld}.{key}", "expected a duration such as 30m, 6h or 1d, got nothing")
+        return None
+    return parse_duration(m[key].value) if v.check(m, key, fld, parse_duration) else None
 
 
 def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber | None:

@@ -36,11 +36,26 @@ _TEX_LETTERS = {
     "OE": "Œ",
     "i": "ı",
 }
+# The letter an accent sits on: a plain one, or a dotless i/j (`\"\i`).
+_ACCENTED = r"(?P<letter>[A-Za-z]|\\[ij](?![A-Za-z]))"
+# What ends a bare control word (`\ss e`, `\"\i ve`): `{}`, or a space where the word goes on.
+_WORD_END = r"(?:\{\}|[ \t]+(?=[a-z]))"
+# An accent with its argument, optionally wrapped in a group of its own (`{\'e}`), whose closing
+# brace is then taken too, and only then. The space after a bare argument (`Andr\'e Lima`) is
+# text and is never taken; spaces between a command and its argument belong to the command.
 _TEX_ACCENT_RE = re.compile(
-    r"\{?\\([\"'`^~=.])\s*\{?\s*([A-Za-z]|\\i)\s*\}?\}?"
-    r"|\{?\\([cvuHkr])(?:\s+|\{)\s*([A-Za-z])\s*\}?\}?"
+    r"(?P<group>\{\s*)?"
+    r"(?:\\(?P<sym>[\"'`^~=.])\s*|\\(?P<word>[cvuHkr])(?=[\s{])\s*)"
+    rf"(?:\{{\s*{_ACCENTED}\s*\}}|{_ACCENTED.replace('letter', 'bare')}(?:(?<=\\[ij]){_WORD_END})?)"
+    r"(?(group)\s*\})"
 )
-_TEX_LETTER_RE = re.compile(r"\{?\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i)(?![A-Za-z])\s*\}?")
+# A special letter: `{\o}`, `\o{}`, or bare `\o`. As in TeX, a space ends a bare control word
+# and is taken with it, but only where a word goes on (`Stra\ss e`, `S\o ren`): before a
+# capital or anything else (`Micha\l Nowak`) it is read as the space between two words.
+_TEX_LETTER_RE = re.compile(
+    r"(?P<group>\{\s*)?\\(?P<name>ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i)(?![A-Za-z])"
+    rf"(?(group)\s*\}}|{_WORD_END}?)"
+)
 
 # Characters that must never reach a header or a one-line field: C0/C1 controls, line and
 # paragraph separators, zero-width and bidirectional controls (used to disguise text), and lone
@@ -59,12 +74,12 @@ def detex(text: str) -> str:
         return text
 
     def accent(m: re.Match) -> str:
-        cmd, letter = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        letter = "i" if letter == "\\i" else letter
-        return unicodedata.normalize("NFC", letter + _TEX_ACCENTS[cmd])
+        letter = (m.group("letter") or m.group("bare")).lstrip("\\")
+        mark = _TEX_ACCENTS[m.group("sym") or m.group("word")]
+        return unicodedata.normalize("NFC", letter + mark)
 
     text = _TEX_ACCENT_RE.sub(accent, text)
-    return _TEX_LETTER_RE.sub(lambda m: _TEX_LETTERS[m.group(1)], text)
+    return _TEX_LETTER_RE.sub(lambda m: _TEX_LETTERS[m.group("name")], text)
 
 
 def one_line(text: str) -> str:

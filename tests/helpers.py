@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
@@ -103,3 +107,17 @@ def write_feed(path: Path, papers) -> Path:
     """Write an arXiv listing of `papers` to `path`."""
     path.write_text(arxiv_listing(papers), encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on loopback, in a thread, answering with `handler`; yields its root URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

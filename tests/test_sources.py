@@ -488,7 +488,7 @@ def test_truncated_feed_stores_nothing(http, store):
             b'<?xml version="1.0"?><urlset><url><loc>https://blog.example.org/</loc></url></urlset>',
             "not an RSS",
         ),
-        (b'{"posts": []}', "malformed feed"),
+        (b'{"posts": []}', "a JSON document, not an RSS/Atom or JSON Feed"),
     ],
     ids=["other-xml", "json"],
 )

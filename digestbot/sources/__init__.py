@@ -38,6 +38,7 @@ def fetch_source(
                 params=params,
                 etag=etag,
                 last_modified=last_modified,
+                deadline=source.timeout,
                 **({"accept": accept} if accept else {}),
             )
     except FetchError as e:

@@ -57,7 +57,12 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     if announced is None and papers:
         announced = max((p.published for p in papers if p.published), default=None)
     return FetchResult(
-        papers, fetched.etag, fetched.last_modified, skipped=skipped, announced=_announce_day(announced)
+        papers,
+        fetched.etag,
+        fetched.last_modified,
+        skipped=skipped,
+        announced=_announce_day(announced),
+        warnings=parsed.warnings,
     )
 
 
@@ -125,7 +130,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
         )
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
 
 
 def api_params(source: SourceConfig, start: int = 0, order: str = "descending") -> dict:

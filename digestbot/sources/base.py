@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
 import re
 import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from ..models import Paper
 from ..text import clean_paragraphs, detex, one_line
+from . import document
 
 # New-style (2403.01234v2) and old-style (hep-th/9901001v1) arXiv identifiers.
 _ARXIV_ID_RE = re.compile(
@@ -40,6 +43,12 @@ class FetchResult:
     not_modified: bool = False
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
+    warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
+
+
+def check_entry_count(n: int) -> None:
+    if n > MAX_ENTRIES:
+        raise SourceError(f"feed has {n} entries; at most {MAX_ENTRIES} are accepted")
 
 
 def arxiv_id(*candidates: str | None) -> str | None:
@@ -117,11 +126,53 @@ def field_text(entry: dict, name: str) -> str:
 
 
 def clean_title(text: str) -> str:
-    return one_line(detex(text))[:MAX_TITLE]
+    return one_line(detex(_ENTITY_LEFT_RE.sub(_unescape, text)))[:MAX_TITLE]
 
 
 def clean_abstract(text: str) -> str:
-    return clean_paragraphs(text)[:MAX_ABSTRACT]
+    return clean_paragraphs(html_leftovers(text))[:MAX_ABSTRACT]
+
+
+# What a feed escaped once too often, found in the text after one level of decoding: paragraph
+# markup (`<br />`, `<p>`) and entities (`&nbsp;`). Other `<...>` stays: "x < y", "the <b> tag".
+_MARKUP_LEFT_RE = re.compile(
+    r"<(?:br\s*/?|/?(?:p|div|li|ul|ol|blockquote|h[1-6])(?:\s[^<>]*)?)>", re.IGNORECASE
+)
+_ENTITY_LEFT_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def _unescape(m: re.Match) -> str:
+    return html.unescape(m.group(0))
+
+
+def html_leftovers(text: str) -> str:
+    """Text with the HTML a feed escaped twice decoded: as HTML when paragraph markup is left in
+    it, else just the entities. Titles get only the entities (a title may speak of `<b>`)."""
+    if _MARKUP_LEFT_RE.search(text):
+        return html_to_text(text)
+    return _ENTITY_LEFT_RE.sub(_unescape, text)
+
+
+def absolute_link(link: str, base: str | None) -> str:
+    """`link` as an absolute http(s) URL, resolved against `base` when relative; else "" (no
+    `javascript:`, no `urn:`, and no relative link without a base, as in a local file)."""
+    link = link.strip()
+    if not link:
+        return ""
+    try:
+        if base and not urlsplit(link).scheme:
+            link = urljoin(base, link)
+        parts = urlsplit(link)
+    except ValueError:  # an unsplittable URL ("https://[x")
+        return ""
+    return link if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def content_key(title: str, text: str) -> str:
+    """A key for an entry with neither guid nor link: a hash of its white-space-normalized text
+    (as feed readers do), so the same item is known again on the next fetch."""
+    normalized = f"{one_line(title)}\n{one_line(text)}".casefold()
+    return "sha1:" + hashlib.sha1(normalized.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def split_authors(text: str) -> tuple[str, ...]:
@@ -130,62 +181,79 @@ def split_authors(text: str) -> tuple[str, ...]:
     return tuple(n for n in (one_line(x) for x in names) if n)
 
 
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before any feed or e-print server; older is an error
+FUTURE_SLACK = timedelta(days=2)
+
+
+def plausible_datetime(when: datetime | None) -> datetime | None:
+    """`when` in UTC (a naive one is taken as UTC), or None when it is before 1990 or more than
+    two days in the future: a clock or a feed gone wrong, not a real date. The one rule every
+    source applies."""
+    if when is None:
+        return None
+    try:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        return None
+    return when if EARLIEST <= when <= datetime.now(UTC) + FUTURE_SLACK else None
+
+
 def entry_datetime(entry: dict, *names: str) -> datetime | None:
-    """The first usable date among `names`. Unparseable dates, and dates more than two days in
-    the future (a clock or a feed gone wrong), count as unknown."""
-    latest = datetime.now(UTC) + timedelta(days=2)
+    """The first plausible date among `names` (feedparser's `*_parsed` fields, in UTC)."""
     for name in names:
         parsed = entry.get(f"{name}_parsed")
         if parsed:
             try:
-                when = datetime(*parsed[:6], tzinfo=UTC)
+                when = plausible_datetime(datetime(*parsed[:6], tzinfo=UTC))
             except (TypeError, ValueError):
                 continue
-            if when <= latest:
+            if when is not None:
                 return when
     return None
 
 
-def parse_feed(content: bytes) -> feedparser.FeedParserDict:
+@dataclass
+class ParsedFeed:
+    """A whole feed as feedparser read it, and what was wrong with it but could be read."""
+
+    feed: dict
+    entries: list
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_feed(content: bytes) -> ParsedFeed:
     """Parse feed bytes with feedparser; raise SourceError for anything that is not a whole feed.
 
     feedparser is lenient: on malformed XML it sets `bozo` and still returns what it read, the
-    last entry cut short. A truncated download must not half-land in the database, so XML errors
-    fail the source.
+    last entry cut short. A truncated download must not half-land in the database, so any XML
+    error fails the source. What feedparser reads past and is safe is read, with a warning:
+    HTML entities without a DTD (`&nbsp;`), bare `&`, control characters (all repaired before
+    parsing, so the strict parser still checks the whole document) and a wrongly declared
+    encoding (feedparser's CharacterEncodingOverride).
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
     head = content[:2048].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
         raise SourceError("got an HTML page, not a feed")
-    # Decode as feedparser would (it understands EBCDIC, UTF-7...), so that the check for
-    # entity declarations sees the same document the parser will.
-    content = as_utf8(content)
-    refuse_dtd(content)
+    # Decode as feedparser would, so that the checks see the same document the parser will.
+    content, encoding_warning = document.as_utf8(content)
+    warnings = [encoding_warning] if encoding_warning else []
+    if document.declares_entities(content):
+        raise SourceError("feed declares XML entities (a DTD internal subset): refused for safety")
+    if document.crowded_tag(content):
+        raise SourceError(
+            f"feed has a tag with over {document.MAX_ATTRIBUTES} attributes: refused (feedparser's time grows with the square of that number)"
+        )
+    try:
+        content, repairs = document.repair(content)
+    except document.TooBroken as e:
+        raise SourceError(str(e)) from None
+    warnings += repairs
     parsed = feedparser.parse(content)
     if parsed.bozo and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise SourceError(f"malformed feed: {parsed.bozo_exception}")
     if not parsed.get("version") and not parsed.entries:
         raise SourceError("not an RSS or Atom feed")
-    if len(parsed.entries) > MAX_ENTRIES:
-        raise SourceError(f"feed has {len(parsed.entries)} entries; at most {MAX_ENTRIES} are accepted")
-    return parsed
-
-
-def as_utf8(content: bytes) -> bytes:
-    """The document re-encoded as UTF-8 by feedparser's own encoding detection."""
-    try:
-        return convert_to_utf8({}, content, {})
-    except Exception:  # undecodable: let the parser say what is wrong with it
-        return content
-
-
-_ENTITY_RE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
-
-
-def refuse_dtd(content: bytes) -> None:
-    """Refuse a document that declares entities (an internal DTD subset) before any parser sees
-    it: no entity-expansion bomb, no external entity pointing at a local file or a URL. An
-    external DTD reference alone (old RSS 0.91 feeds) is harmless: it is never fetched."""
-    if _ENTITY_RE.search(content.replace(b"\x00", b"")):  # NULs removed: catches UTF-16 too
-        raise SourceError("feed declares XML entities (a DTD internal subset): refused for safety")
+    check_entry_count(len(parsed.entries))
+    return ParsedFeed(parsed.feed, parsed.entries, warnings)

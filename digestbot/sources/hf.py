@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
 from ..config import SourceConfig
-from .base import FetchResult, SourceError, arxiv_id, arxiv_paper, clean_abstract, clean_title
+from .base import (
+    FetchResult,
+    SourceError,
+    arxiv_id,
+    arxiv_paper,
+    clean_abstract,
+)
 from .http import Fetched
+from .jsondoc import count, json_datetime, json_names, json_text, load_json
 
 
 def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
@@ -17,10 +21,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
     """
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    try:
-        items = json.loads(fetched.content or b"")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SourceError(f"not JSON: {e}") from None
+    items = load_json(fetched.content or b"")
     if not isinstance(items, list):
         raise SourceError("expected a JSON array of daily papers")
     papers, skipped = [], []
@@ -29,40 +30,19 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         if not isinstance(paper, dict):
             skipped.append("an item without a 'paper' object")
             continue
-        aid = arxiv_id(_text(paper.get("id")))
+        aid = arxiv_id(json_text(paper.get("id")))
         if not aid:
             skipped.append(f"{paper.get('id')!r}: not an arXiv id")
             continue
-        upvotes = paper.get("upvotes")
         papers.append(
             arxiv_paper(
                 aid,
-                _text(paper.get("title")) or _text(item.get("title")),
-                abstract=clean_abstract(_text(paper.get("summary"))),
-                authors=_authors(paper.get("authors")),
-                published=_iso(paper.get("publishedAt")),
-                upvotes=upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else None,
+                json_text(paper.get("title")) or json_text(item.get("title")),
+                abstract=clean_abstract(json_text(paper.get("summary"))),
+                authors=json_names(paper.get("authors")),
+                published=json_datetime(paper.get("publishedAt")),
+                upvotes=count(paper.get("upvotes")),
                 sources=(source.name,),
             )
         )
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _authors(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    names = (clean_title(a["name"]) for a in value if isinstance(a, dict) and isinstance(a.get("name"), str))
-    return tuple(n for n in names if n)
-
-
-def _iso(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -3,20 +3,29 @@ a per-host pace (arXiv asks for one request every 3 seconds), and local files.""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 
 from .. import __version__
 
 USER_AGENT = f"digestbot/{__version__} (+https://github.com/digestbot/digestbot; self-hosted paper digests)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
+FETCH_DEADLINE = 60.0  # seconds for a whole fetch: connect, redirects, headers and every read
+CHUNK = 16384  # read at most this much at a time, so the deadline is checked often
+WATCH_INTERVAL = 0.2  # how often a stalled read looks at the deadline and the stop signal
 MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
 # Hosts that ask clients to space their requests (seconds between two requests).
@@ -36,10 +45,47 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str = ""
+    url: str | None = None  # where the bytes came from, after redirects; None for a local file
 
     @property
     def not_modified(self) -> bool:
         return self.content is None
+
+
+_inflight = threading.local()  # the sockets the current thread's fetch has sent a request on
+
+
+class _Registered:
+    """A connection that tells the fetch in flight which socket it waits on, so that the
+    watchdog can shut it: a blocked read wakes, whether it waits for headers or for the body."""
+
+    def getresponse(self, *args, **kwargs):
+        sockets = getattr(_inflight, "sockets", None)
+        if sockets is not None and self.sock is not None:
+            sockets.append(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _Connection(_Registered, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _TLSConnection(_Registered, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
 
 class HttpClient:
@@ -52,14 +98,20 @@ class HttpClient:
         max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        cancel: threading.Event | None = None,
+        deadline: float = FETCH_DEADLINE,
     ):
         self.session = session or requests.Session()
         self.session.max_redirects = MAX_REDIRECTS
         self.session.headers["User-Agent"] = USER_AGENT
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, _Adapter())
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.clock = clock
         self.sleep = sleep
+        self.cancel = cancel  # set: every fetch in flight stops within about a second
+        self.deadline = deadline
         self._last_request: dict[str, float] = {}
 
     def get(
@@ -68,57 +120,115 @@ class HttpClient:
         params: dict | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
-        accept: str = "application/rss+xml, application/atom+xml, application/xml, text/xml;q=0.9, */*;q=0.5",
+        accept: str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml,"
+        " text/xml;q=0.9, */*;q=0.5",
+        deadline: float | None = None,
     ) -> Fetched:
-        """GET `url`; 304 gives `content=None`. Raises FetchError on network errors and HTTP >= 400
-        (except 400 with a body, which arXiv uses to explain a bad query: the caller reads it)."""
+        """GET `url`; 304 gives `content=None`. Raises FetchError on network errors, HTTP >= 400
+        (except 400 with a body, which arXiv uses to explain a bad query: the caller reads it),
+        when the whole fetch takes longer than `deadline` seconds (default: the client's), and
+        ("stopped") when the client's `cancel` event is set."""
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         self._pace(url)
+        limit = deadline or self.deadline
+        ends = self.clock() + limit
+        self._check(ends, limit)
+        connect, read = self.timeout
+        # No single wait may outlast the deadline (connect and each read of headers and body).
+        timeout = (min(connect, limit), min(read, limit))
         try:
-            with self.session.get(
-                url, params=params, headers=headers, timeout=self.timeout, stream=True
-            ) as r:
-                if r.status_code == 304:
-                    return Fetched(
-                        None,
-                        304,
-                        r.headers.get("ETag") or etag,
-                        r.headers.get("Last-Modified") or last_modified,
-                    )
-                content = self._read(r)
-                if r.status_code >= 400 and not (r.status_code == 400 and content):
-                    raise FetchError(f"HTTP {r.status_code} {r.reason or ''}".strip())
-                return Fetched(
-                    content,
-                    r.status_code,
-                    r.headers.get("ETag"),
-                    r.headers.get("Last-Modified"),
-                    r.headers.get("Content-Type", ""),
-                )
-        except requests.Timeout as e:
-            raise FetchError(f"timed out ({_short(e)})") from None
+            with self._watch(ends):
+                return self._get(url, params, headers, timeout, ends, limit)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as e:
+            raise self._why(ends, limit) or FetchError(f"timed out ({_short(e)})") from None
         except requests.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-        except requests.ConnectionError as e:
-            raise FetchError(f"connection failed ({_short(e)})") from None
-        except requests.RequestException as e:
-            raise FetchError(f"request failed ({_short(e)})") from None
+        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
+            raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
+            raise self._why(ends, limit) or FetchError(f"request failed ({_short(e)})") from None
 
-    def _read(self, r: requests.Response) -> bytes:
+    def _get(self, url: str, params, headers: dict, timeout: tuple, ends: float, limit: float) -> Fetched:
+        with self.session.get(url, params=params, headers=headers, timeout=timeout, stream=True) as r:
+            if r.status_code == 304:
+                return Fetched(
+                    None,
+                    304,
+                    r.headers.get("ETag") or headers.get("If-None-Match"),
+                    r.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
+                )
+            content = self._read(r, ends, limit)
+            if r.status_code >= 400 and not (r.status_code == 400 and content):
+                raise FetchError(f"HTTP {r.status_code} {r.reason or ''}".strip())
+            return Fetched(
+                content,
+                r.status_code,
+                r.headers.get("ETag"),
+                r.headers.get("Last-Modified"),
+                r.headers.get("Content-Type", ""),
+                r.url,
+            )
+
+    def _why(self, ends: float, limit: float) -> FetchError | None:
+        """Why a fetch must stop now (the client was cancelled, or the deadline passed), if so."""
+        if self.cancel is not None and self.cancel.is_set():
+            return FetchError("stopped")
+        if self.clock() >= ends:
+            return FetchError(
+                f"deadline: no whole response within {limit:g} s (a slow server; "
+                "raise the source's `timeout:` if it is only slow)"
+            )
+        return None
+
+    def _check(self, ends: float, limit: float) -> None:
+        error = self._why(ends, limit)
+        if error:
+            raise error
+
+    def _read(self, r: requests.Response, ends: float, limit: float) -> bytes:
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(f"response too large ({int(declared)} bytes; the limit is {self.max_bytes})")
         chunks, size = [], 0
-        for chunk in r.iter_content(chunk_size=65536):
+        while True:
+            # read1: whatever has arrived (decoded), without waiting for a full chunk.
+            chunk = r.raw.read1(CHUNK, decode_content=True)
+            self._check(ends, limit)  # also when the watchdog cut a read short (an early EOF)
+            if not chunk:
+                break
             size += len(chunk)
             if size > self.max_bytes:
                 raise FetchError(f"response too large (over {self.max_bytes} bytes)")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    @contextlib.contextmanager
+    def _watch(self, ends: float) -> Iterator[None]:
+        """While a fetch runs, a watchdog shuts its sockets when the deadline passes or the
+        client is cancelled: a read blocked on a server that sends nothing wakes at once."""
+        done, sockets = threading.Event(), []
+        _inflight.sockets = sockets
+
+        def watch() -> None:
+            while not done.wait(WATCH_INTERVAL):
+                if (self.cancel is not None and self.cancel.is_set()) or self.clock() >= ends:
+                    for sock in list(sockets):
+                        with contextlib.suppress(OSError):  # already closed
+                            sock.shutdown(socket.SHUT_RDWR)
+                    return
+
+        watchdog = threading.Thread(target=watch, name="fetch-watchdog", daemon=True)
+        watchdog.start()
+        try:
+            yield
+        finally:
+            _inflight.sockets = None
+            done.set()
+            watchdog.join()
 
     def _pace(self, url: str) -> None:
         host = urlsplit(url).hostname or ""

@@ -1,61 +1,65 @@
-"""Any RSS or Atom feed. A paper's key is its arXiv id when the link or guid carries one."""
+"""Any RSS or Atom feed (and JSON Feed, found by its content). A paper's key is its arXiv id
+when the link or guid carries one, else the guid, else the link, else a hash of its text."""
 
 from __future__ import annotations
 
 from ..config import SourceConfig
-from ..models import Paper
 from .base import (
-    UNTITLED,
     FetchResult,
     SourceError,
-    arxiv_id,
-    arxiv_paper_urls,
+    absolute_link,
     clean_abstract,
     clean_title,
     entry_datetime,
     field_text,
+    html_to_text,
     parse_feed,
     split_authors,
 )
+from .entries import Entry, fuller_text, papers_from
 from .http import Fetched
+from .jsonfeed import parse_json_feed
 
 
 def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
-    """Papers from a generic feed; entries with neither guid nor link cannot be tracked and are skipped."""
+    """Papers from a generic feed: RSS, Atom, or a JSON Feed."""
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    parsed = parse_feed(fetched.content or b"")
-    papers, skipped, seen = [], [], set()
-    for entry in parsed.entries:
-        guid, link = entry.get("id") or "", entry.get("link") or ""
-        aid = arxiv_id(guid, link)
-        key = f"arxiv:{aid}" if aid else (guid or link)
-        title = clean_title(field_text(entry, "title"))
-        if not key:
-            skipped.append(f"{title or '(untitled)'}: no guid or link")
-            continue
-        if key in seen:
-            skipped.append(f"{key}: listed twice in the feed")
-            continue
-        seen.add(key)
-        abstract = clean_abstract(field_text(entry, "summary"))
-        if not title and not abstract:
-            skipped.append(f"{key}: no title and no text")
-            continue
-        abs_url, pdf_url = arxiv_paper_urls(aid) if aid else (link, "")
-        authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
-        papers.append(
-            Paper(
-                key=key,
-                arxiv_id=aid,
-                title=title or UNTITLED,
-                abstract=abstract,
-                authors=split_authors(", ".join(authors)) if authors else (),
-                categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
-                link=link or abs_url,
-                pdf_url=pdf_url,
-                published=entry_datetime(entry, "published", "updated"),
-                sources=(source.name,),
-            )
-        )
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+    content = fetched.content or b""
+    if content.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):  # JSON: told by its content
+        return parse_json_feed(source, fetched)
+    parsed = parse_feed(content)
+    entries = (_entry(e, fetched.url) for e in parsed.entries)
+    papers, skipped = papers_from(source, entries)
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
+
+
+def _entry(entry: dict, base: str | None) -> Entry:
+    guid, link = entry.get("id") or "", entry.get("link") or ""
+    authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
+    return Entry(
+        guid=guid,
+        link=_entry_link(entry, base),
+        raw_link=link,
+        title=clean_title(field_text(entry, "title")),
+        abstract=clean_abstract(_entry_text(entry)),
+        authors=split_authors(", ".join(authors)) if authors else (),
+        categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+        published=entry_datetime(entry, "published", "updated"),
+    )
+
+
+def _entry_link(entry: dict, base: str | None) -> str:
+    link = entry.get("link") or ""
+    # feedparser makes a "permalink" guid the link; a bare token (`12345`, `urn:...`) is not one.
+    if entry.get("guidislink") and "/" not in link:
+        return ""
+    return absolute_link(link, base)
+
+
+def _entry_text(entry: dict) -> str:
+    contents = []
+    for c in entry.get("content") or []:  # Atom <content>, RSS <content:encoded>
+        value = c.get("value") or ""
+        contents.append(value if c.get("type") == "text/plain" else html_to_text(value))
+    return fuller_text(field_text(entry, "summary"), contents)

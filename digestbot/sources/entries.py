@@ -1,0 +1,67 @@
+"""Feed entries, whatever their format (RSS, Atom, JSON Feed), into Papers: keys and duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..config import SourceConfig
+from ..models import Paper
+from ..text import one_line
+from .base import UNTITLED, arxiv_id, arxiv_paper_urls, content_key
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry's fields, whatever format it came in; text already cleaned."""
+
+    guid: str
+    link: str  # an absolute http(s) URL or ""
+    title: str
+    abstract: str
+    raw_link: str = ""  # the link as written, for keying when it is not a usable URL
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+
+
+def papers_from(source: SourceConfig, entries: Iterable[Entry]) -> tuple[list[Paper], list[str]]:
+    """Papers from entries, and why the others were skipped (a duplicate, or nothing to show)."""
+    papers, skipped, seen = [], [], set()
+    for e in entries:
+        aid = arxiv_id(e.guid, e.link or e.raw_link)
+        if not e.title and not e.abstract:
+            skipped.append(f"{e.guid or e.raw_link or '(no id)'}: no title and no text")
+            continue
+        key = f"arxiv:{aid}" if aid else (e.guid or e.link or e.raw_link or content_key(e.title, e.abstract))
+        if key in seen:
+            skipped.append(f"{key}: listed twice in the feed")
+            continue
+        seen.add(key)
+        abs_url, pdf_url = arxiv_paper_urls(aid) if aid else (e.link, "")
+        papers.append(
+            Paper(
+                key=key,
+                arxiv_id=aid,
+                title=e.title or UNTITLED,
+                abstract=e.abstract,
+                authors=e.authors,
+                categories=e.categories,
+                link=e.link or abs_url,
+                pdf_url=pdf_url,
+                published=e.published,
+                sources=(source.name,),
+            )
+        )
+    return papers, skipped
+
+
+_CUT_MARKS = ".… []"  # what ends a cut summary: "...", "…", "[…]"
+
+
+def fuller_text(summary: str, contents: list[str]) -> str:
+    """The summary, or the longest content where the summary is empty or only its beginning."""
+    full = max(contents, key=len, default="")
+    stem, whole = one_line(summary).rstrip(_CUT_MARKS), one_line(full)
+    return full if len(whole) > len(stem) and whole.startswith(stem) else summary
