@@ -474,7 +474,7 @@ def status(app: App) -> None:
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
             (source_health(cfg, r, now) or "ok") if (cfg := app.config.source(name)) and r else "",
-            r.get("last_error") or "",
+            r.get("last_error") or (f"warning: {r['last_warning']}" if r.get("last_warning") else ""),
         )
     console.print(t)
 

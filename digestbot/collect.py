@@ -74,6 +74,7 @@ def fetch_one(
         result.last_modified if complete else None,
         changed=bool(new or caught_up),
         announced=announced,
+        warnings=result.warnings,
     )
     outcome = SourceOutcome(
         source.name,

@@ -801,3 +801,15 @@ def test_a_feed_with_more_flaws_than_repairs_allow_is_refused(store, http, flaw)
     outcome = fetch_into(store, http, body)
     assert outcome.error is not None and outcome.error.startswith("feed is too broken to read"), outcome.error
     assert store.count_papers() == 0
+
+
+def test_the_warning_stays_in_status_until_a_clean_fetch(workdir):
+    from helpers import digestbot, subscriber
+
+    (workdir.path / "feed.xml").write_bytes(rss(*ENTITY_ITEMS))
+    workdir.write_config("- name: blog\n  type: rss\n  url: feed.xml\n", subscriber("alice", "models"))
+    digestbot(workdir, "fetch")
+    assert "warning: undefined entities" in digestbot(workdir, "status").output
+    (workdir.path / "feed.xml").write_bytes(rss())
+    digestbot(workdir, "fetch")
+    assert "warning:" not in digestbot(workdir, "status").output

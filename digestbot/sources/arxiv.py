@@ -6,9 +6,10 @@ import re
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
+from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from . import base
-from .base import FetchResult, SourceError, arxiv_id, arxiv_paper, entry_datetime, field_text
+from .base import FetchResult, SourceError, arxiv_paper, entry_datetime, field_text
 from .http import Fetched
 
 _CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")

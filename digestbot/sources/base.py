@@ -18,11 +18,6 @@ from ..text import clean_paragraphs, detex, one_line
 from . import document
 
 # New-style (2403.01234v2) and old-style (hep-th/9901001v1) arXiv identifiers.
-_ARXIV_ID_RE = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html)/|oai:arxiv\.org:|arxiv:|^)\s*"
-    r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(v\d+)?(?:\.pdf)?(?=$|[?#/\s])",
-    re.IGNORECASE,
-)
 MAX_ABSTRACT = 20_000
 MAX_TITLE = 1_000
 MAX_ENTRIES = 10_000
@@ -49,16 +44,6 @@ class FetchResult:
 def check_entry_count(n: int) -> None:
     if n > MAX_ENTRIES:
         raise SourceError(f"feed has {n} entries; at most {MAX_ENTRIES} are accepted")
-
-
-def arxiv_id(*candidates: str | None) -> str | None:
-    """The first arXiv id (without version) found in the given strings (links, guids, ids)."""
-    for text in candidates:
-        if text:
-            m = _ARXIV_ID_RE.search(text.strip())
-            if m:
-                return m.group(1)
-    return None
 
 
 def arxiv_paper_urls(aid: str) -> tuple[str, str]:

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from ..models import Paper
 from ..text import one_line
-from .base import UNTITLED, arxiv_id, arxiv_paper_urls, content_key
+from .base import UNTITLED, arxiv_paper_urls, content_key
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from .base import (
     FetchResult,
     SourceError,
-    arxiv_id,
     arxiv_paper,
     clean_abstract,
 )
