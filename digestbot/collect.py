@@ -11,7 +11,14 @@ from datetime import date, datetime, timedelta
 from .config import DEFAULT_URLS, SourceConfig
 from .models import Paper
 from .sources import FetchResult, HttpClient, SourceError, fetch_source
-from .sources.arxiv import api_params, catch_up_query, categories_of, missed_days, parse_arxiv_api
+from .sources.arxiv import (
+    api_params,
+    catch_up_query,
+    categories_of,
+    id_list_params,
+    missed_days,
+    parse_arxiv_api,
+)
 from .sources.http import FetchError
 from .store import Store, StoreWriteError, now_utc, parse_ts
 
@@ -217,14 +224,66 @@ def fetch_all(
     now: datetime | None = None,
     on_done: Callable[[SourceOutcome], None] | None = None,
 ) -> list[SourceOutcome]:
-    """Fetch every source in turn; one failing never stops the others."""
+    """Fetch every source in turn (one failing never stops the others), then any liked paper
+    not stored yet."""
     outcomes = []
     for source in sources:
         outcome = fetch_one(store, source, client, now)
         outcomes.append(outcome)
         if on_done:
             on_done(outcome)
+    liked = fetch_liked(store, client, now)
+    if liked is not None:
+        outcomes.append(liked)
+        if on_done:
+            on_done(liked)
     return outcomes
+
+
+LIKED_SOURCE = "liked papers"  # how fetching liked papers by id shows in `fetch` and `status`
+LIKED_BATCH = 100  # ids per export-API request
+
+
+def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -> SourceOutcome | None:
+    """Fetch the liked papers that are not stored yet from the arXiv export API, by id, in
+    batches (arXiv's 3-second pace holds: the client spaces requests to its hosts). They are
+    kept as seeds only, never new to anyone. An id arXiv does not know is a warning; a failure
+    is recorded like a source's and retried at the next fetch. None when nothing is missing."""
+    missing = store.missing_likes()
+    if not missing:
+        return None
+    now = now or now_utc()
+    started = time.monotonic()
+    api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
+    found: set[str] = set()
+    try:
+        for i in range(0, len(missing), LIKED_BATCH):
+            batch = missing[i : i + LIKED_BATCH]
+            papers = parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(batch))).papers
+            store.add_papers(papers, LIKED_SOURCE, now, authoritative=True, seed_only=True)
+            found.update(p.arxiv_id for p in papers if p.arxiv_id)
+    except (FetchError, SourceError) as e:
+        return _failed(store, api, now, str(e), started)
+    unknown = [a for a in missing if a not in found]
+    warnings = (
+        (f"not on arXiv: {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()
+    )
+    store.record_fetch_ok(
+        LIKED_SOURCE,
+        "arxiv_api",
+        api.location,
+        now,
+        len(found),
+        0,
+        None,
+        None,
+        bool(found),
+        warnings=warnings,
+    )
+    for warning in warnings:
+        log.warning("liked papers: %s", warning)
+    log.info("fetched %d liked paper(s) by id", len(found))
+    return SourceOutcome(LIKED_SOURCE, len(found), warnings=warnings, seconds=time.monotonic() - started)
 
 
 def _authoritative(source: SourceConfig) -> bool:

@@ -361,12 +361,15 @@ class Store:
         source: str,
         now: datetime | None = None,
         authoritative: bool = False,
+        seed_only: bool = False,
     ) -> tuple[int, int]:
         """Store papers from one fetch in one transaction; returns (new, already known).
 
         A paper already stored (same key) is merged (see `merge_papers`). A new paper, or a merge
         that changes what a paper can match (title, abstract, authors, categories), takes the next
-        `rev`, so digests built after it consider the paper again.
+        `rev`, so digests built after it consider the paper again. `seed_only` papers (fetched
+        because someone liked them) get no `rev`: they are never new to anyone until a source
+        lists them.
         """
         now_s = ts(now or now_utc())
         new = known = 0
@@ -378,14 +381,21 @@ class Store:
                     conn.execute(
                         f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev)"
                         f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?)",
-                        (*_paper_values(paper), json.dumps([source]), now_s, now_s, next_rev),
+                        (
+                            *_paper_values(paper),
+                            json.dumps([source]),
+                            now_s,
+                            now_s,
+                            None if seed_only else next_rev,
+                        ),
                     )
-                    next_rev += 1
+                    next_rev += not seed_only
                     new += 1
                     continue
                 old = _readable_paper(row)  # None: a row an older version broke; it is rewritten
                 merged = merge_papers(old, paper, authoritative) if old else paper
-                bump = old is None or _match_fields(merged) != _match_fields(old)
+                changed = old is None or _match_fields(merged) != _match_fields(old)
+                bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
                 conn.execute(
                     f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised)"
@@ -490,6 +500,12 @@ class Store:
             for sid, key, vote in rows:
                 out[sid][key] = vote
         return out
+
+    def missing_likes(self) -> list[str]:
+        """arXiv ids active subscribers like that are not stored yet (to fetch by id)."""
+        liked = {a for st in self.subscribers() for a in st.subscriber.profile.likes}
+        have = {p.arxiv_id for p in self.papers_by_keys(f"arxiv:{a}" for a in liked)}
+        return sorted(liked - have)
 
     def count_papers(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]

@@ -134,6 +134,11 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
 
 
+def id_list_params(ids: list[str]) -> dict:
+    """An export-API request for these papers by id (arXiv takes a comma-separated id_list)."""
+    return {"id_list": ",".join(ids), "max_results": len(ids)}
+
+
 def api_params(source: SourceConfig, start: int = 0, order: str = "descending") -> dict:
     return {
         "search_query": source.query,

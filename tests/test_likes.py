@@ -1,0 +1,178 @@
+"""Profiles seeded with papers (issue 10): `like:` and `library:` in the YAML, liked papers fetched
+from the arXiv API by id, similarity ranking fused with keywords, the relevance floor, and the
+filters that still veto. End to end through the CLI on the bundled sample feed (145 real titles
+and abstracts, synthetic ids), with the arXiv API served by `responses`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import responses
+from helpers import digestbot, not_due_soon
+
+from digestbot.store import Store
+
+SAMPLE = Path(__file__).resolve().parent.parent / "digestbot" / "samples" / "sample-feed.xml"
+PAPERS = {
+    json.loads(line)["arxiv_id"]: json.loads(line)
+    for line in (Path(__file__).resolve().parent.parent / "data" / "relevance" / "papers.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+}
+# Two robot-learning-from-human-video papers of the sample (see data/relevance/personas.yaml).
+ROBOT_LIKES = ["2403.10715", "2403.10886"]
+API = "https://export.arxiv.org/api/query"
+
+
+def sources(workdir) -> str:
+    shutil.copy(SAMPLE, workdir.path / "sample.xml")
+    return "- name: sample\n  type: arxiv_rss\n  url: sample.xml\n"
+
+
+def sub(sid: str, **keys) -> str:
+    lines = [f"- id: {sid}", f"  email: {sid}@example.org", f"  schedule: {not_due_soon()}"]
+    lines += [f"  {k}: {json.dumps(v)}" for k, v in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def preview_json(workdir, sid: str) -> list[dict]:
+    """The ranked digest as the text preview shows it: (title, matched line) per paper."""
+    text = digestbot(workdir, "preview", sid).output
+    titles = re.findall(r"^\d+\. (.+)$", text, re.MULTILINE)
+    why = re.findall(r"^   Matched: (.+?)(?: · |$)", text, re.MULTILINE)
+    return [{"title": t, "why": w} for t, w in zip(titles, why, strict=True)]
+
+
+def test_a_profile_with_only_liked_papers_gets_papers_like_them_and_says_why(workdir):
+    workdir.write_config(sources(workdir), sub("carol", like=ROBOT_LIKES))
+    digestbot(workdir, "check")
+    digestbot(workdir, "fetch")
+
+    shown = preview_json(workdir, "carol")
+
+    liked_titles = {PAPERS[a]["title"] for a in ROBOT_LIKES}
+    assert shown and not liked_titles & {p["title"] for p in shown}  # a liked paper never comes as new
+    assert all(p["why"].startswith("like ") and p["why"][5:] in liked_titles for p in shown)
+    top = " ".join(p["title"].lower() for p in shown[:5])
+    assert "robot" in top or "imitation" in top
+
+
+def test_likes_and_keywords_both_count_and_exclusions_still_veto(workdir):
+    workdir.write_config(
+        sources(workdir),
+        sub("dave", like=ROBOT_LIKES, keywords=["reward model"], exclude=["exoskeleton*"]),
+    )
+    digestbot(workdir, "fetch")
+    shown = preview_json(workdir, "dave")
+    assert any("reward model" in p["why"] for p in shown)
+    assert any(p["why"].startswith("like ") for p in shown)
+    assert not any("exoskeleton" in p["title"].lower() for p in shown)
+
+
+def test_a_relevance_floor_no_paper_reaches_sends_nothing(workdir):
+    workdir.write_config(sources(workdir), sub("erin", like=ROBOT_LIKES, relevance_floor=0.99))
+    digestbot(workdir, "fetch")
+    result = digestbot(workdir, "send")
+    assert "0 sent" in result.output and "1 subscriber(s) with nothing new" in result.output
+
+
+ATOM_ONE = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
+  <title>arXiv Query: id_list=2501.00007</title>
+  <id>http://arxiv.org/api/x</id>
+  <updated>2025-01-02T00:00:00-05:00</updated>
+  <entry>
+    <id>http://arxiv.org/abs/2501.00007v1</id>
+    <published>2025-01-01T10:00:00Z</published>
+    <updated>2025-01-01T10:00:00Z</updated>
+    <title>Learning Dexterous Manipulation from Human Videos</title>
+    <summary>Robots imitate human hand videos for dexterous manipulation without action labels.</summary>
+    <author><name>Ada Lovelace</name></author>
+    <arxiv:primary_category term="cs.RO"/>
+    <category term="cs.RO"/>
+  </entry>
+</feed>
+"""
+
+
+@responses.activate
+def test_liked_papers_missing_from_the_database_are_fetched_by_id_and_never_new_to_anyone(workdir):
+    api = responses.add(responses.GET, API, body=ATOM_ONE, content_type="application/atom+xml")
+    workdir.write_config(
+        sources(workdir),
+        sub("carol", like=["https://arxiv.org/abs/2501.00007v1", "2501.99999"])
+        + sub("frank", keywords=["dexterous"]),
+    )
+
+    out = digestbot(workdir, "fetch", expect=0).output
+
+    assert (
+        "id_list=2501.00007%2C2501.99999" in api.calls[0].request.url
+        or "2501.00007" in api.calls[0].request.url
+    )
+    assert "liked papers: 1 new" in out and "not on arXiv: 2501.99999" in out
+    with Store(workdir.db) as store:
+        liked = store.paper("arxiv:2501.00007")
+        assert liked.title == "Learning Dexterous Manipulation from Human Videos" and liked.rev is None
+    sent = digestbot(workdir, "send").output
+    # frank's keyword matches the liked paper's title, but it was never listed by a source
+    with Store(workdir.db) as store:
+        frank = [
+            it.paper.key for d in store.digests(subscriber_id="frank") for it in store.digest_items(d.id)
+        ]
+    assert "arxiv:2501.00007" not in frank
+    assert "carol: sent" in sent
+    assert "not on arXiv: 2501.99999" in digestbot(workdir, "status").output
+    digestbot(workdir, "fetch")  # known now (the unknown one is asked again)
+    assert len(api.calls) == 2 and "2501.00007" not in api.calls[1].request.url
+
+
+BIBTEX = """
+@article{motiontracks,
+  title = {Motion Tracks: A Unified Representation for Human-Robot Transfer},
+  eprint = {2403.10715},
+  archivePrefix = {arXiv},
+}
+@inproceedings{workshop,
+  title = {Robots that learn dexterous skills by watching people},
+  abstract = {Human videos teach robot manipulation policies without teleoperation.},
+}
+"""
+
+
+def test_a_bibtex_library_seeds_the_profile(workdir):
+    (workdir.path / "refs.bib").write_text(BIBTEX, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        profile = store.subscriber("gina").subscriber.profile
+    assert profile.likes == ("2403.10715",) and len(profile.seed_texts) == 1
+    shown = preview_json(workdir, "gina")
+    assert shown and any("papers in your library" in p["why"] or p["why"].startswith("like ") for p in shown)
+
+
+@pytest.mark.parametrize(
+    "keys, where, message",
+    [
+        ({"like": ["not-an-id"]}, "subscribers[0].like[0]", "not an arXiv id"),
+        ({"library": "missing.bib"}, "subscribers[0].library", "cannot read"),
+        ({"relevance_floor": 3}, "subscribers[0].relevance_floor", "from 0 to 1"),
+    ],
+)
+def test_bad_seed_settings_are_config_errors(workdir, keys, where, message):
+    workdir.write_config(sources(workdir), sub("hal", **keys))
+    out = digestbot(workdir, "check", expect=2).output
+    assert where in out and message in out
+
+
+def test_a_bibtex_file_that_does_not_parse_names_its_own_line(workdir):
+    (workdir.path / "refs.bib").write_text(
+        "@misc{ok, title={Fine}}\n@article{bad, title={Unclosed\n", encoding="utf-8"
+    )
+    workdir.write_config(sources(workdir), sub("ivy", library="refs.bib"))
+    out = digestbot(workdir, "check", expect=2).output
+    assert re.search(r"refs\.bib:2: subscribers\[0\]\.library: BibTeX that cannot be parsed", out), out
