@@ -81,28 +81,36 @@ def recall(ranked: list[str], grades: dict[str, int], candidates: set[str], n: i
     return len(relevant & set(ranked[:n])) / len(relevant) if relevant else 0.0
 
 
-def keyword_scores(persona: Persona, papers: dict[str, Paper], candidates: set[str]) -> dict[str, float]:
+def keyword_matches(persona: Persona, papers: dict[str, Paper], candidates: set[str]) -> dict:
     matcher = Matcher({persona.id: Profile(keywords=persona.keywords)})
-    out = {}
-    for key in candidates:
-        for _, match in matcher.match(papers[key]):
-            out[key] = float(match.score)
-    return out
+    return {key: match for key in candidates for _, match in matcher.match(papers[key])}
 
 
 def rankings(persona, papers, features, candidates, ups=(), downs=()):
-    """The ranked candidate keys per method, given ratings so far."""
-    keyword = keyword_scores(persona, papers, candidates)
-    vector = relevance.profile_vector(features, persona.likes, ups, downs)
-    sims = {k: s for k, s in relevance.similarities(features, vector).items() if k in candidates}
-    vector = relevance.profile_vector(features, persona.likes, ups, downs, persona.keywords)
-    both = {k: s for k, s in relevance.similarities(features, vector).items() if k in candidates}
+    """The ranked candidate keys per method, given ratings so far, through the code digests use
+    (relevance.rank_seeded)."""
+    keyword = keyword_matches(persona, papers, candidates)
+    ratings = {**dict.fromkeys(ups, 1), **dict.fromkeys(downs, -1)}
+    rated = {k: papers[k] for k in ratings}
+    liked = tuple(papers[k] for k in persona.likes)
+    pool = [papers[k] for k in sorted(candidates)]
     floor = relevance.DEFAULT_FLOOR
+
+    def ranked(seeds, kw, words):
+        terms = {k: m.terms for k, m in keyword_matches(persona, papers, set(rated)).items()}
+        return [
+            m.paper.key for m in relevance.rank_seeded(pool, kw, ALLOW, features, seeds, words, floor, terms)
+        ]
+
     return {
-        "keywords": [k for k, _ in sorted(keyword.items(), key=lambda kv: (-kv[1], kv[0]))],
-        "likes": [k for k, s in sorted(sims.items(), key=lambda kv: (-kv[1], kv[0])) if s >= floor],
-        "both": [k for k, _ in relevance.fuse(keyword, both, floor)],
+        "keywords": [k for k, _ in sorted(keyword.items(), key=lambda kv: (-kv[1].score, kv[0]))],
+        "likes": ranked(relevance.Seeds(liked), {}, ()),
+        "both": ranked(relevance.Seeds(liked, (), ratings, rated), keyword, persona.keywords),
     }
+
+
+def ALLOW(_paper) -> bool:
+    return True
 
 
 def evaluate(papers: dict[str, Paper], personas: list[Persona]) -> dict[str, dict[str, tuple]]:
