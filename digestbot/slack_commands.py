@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .arxiv_ids import arxiv_id
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -18,6 +19,7 @@ from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
 from .store import Store, StoreError
 
 MAX_KEYWORDS = 50
+MAX_LIKES = 200
 MAX_KEYWORD_CHARS = 100
 MAX_COMMAND_CHARS = 2000
 
@@ -26,6 +28,7 @@ HELP = """\
 • `/digest subscribe diffusion policy, imitation learning, robot*`  add keywords (comma-separated; `word*` is a prefix)
 • `/digest unsubscribe diffusion policy`  remove a keyword
 • `/digest exclude survey`  drop papers that mention a word
+• `/digest like 2303.04137` (an arXiv id or link; several with commas)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
 • `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
 • `/digest list`  what you follow, your schedule, next and last digest
 • `/digest preview`  the digest you would get now
@@ -273,6 +276,47 @@ class CommandHandler:
         sub = self._update(ctx, channel_scope, lambda sub: replace(sub, paused=False))
         return Reply("Resumed.\n\n" + self.describe(sub))
 
+    def cmd_like(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        ids = _paper_refs(args)
+        added: list[str] = []
+
+        def like(sub: Subscriber) -> Subscriber:
+            added[:] = [a for a in ids if a not in sub.profile.likes]
+            likes = sub.profile.likes + tuple(added)
+            if len(likes) > MAX_LIKES:
+                raise CommandError(f"A digest can follow at most {MAX_LIKES} liked papers.")
+            return replace(sub, profile=replace(sub.profile, likes=likes), paused=False)
+
+        sub = self._update(ctx, channel_scope, like, create=True)
+        said = ", ".join(f"`{a}`" for a in added) or "nothing new"
+        return Reply(
+            f"Liked {said}: your digest will bring papers like these (new ones are fetched from arXiv"
+            f" first).\n\n{self.describe(sub)}"
+        )
+
+    def cmd_unlike(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        ids = set(_paper_refs(args))
+
+        def unlike(sub: Subscriber) -> Subscriber:
+            likes = tuple(a for a in sub.profile.likes if a not in ids)
+            if len(likes) == len(sub.profile.likes):
+                raise CommandError("None of those is among your liked papers (`/digest likes` lists them).")
+            return replace(sub, profile=replace(sub.profile, likes=likes))
+
+        sub = self._update(ctx, channel_scope, unlike)
+        return Reply(f"Removed {', '.join(f'`{a}`' for a in sorted(ids))}.\n\n{self.describe(sub)}")
+
+    def cmd_likes(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        sub = self._current(ctx, channel_scope)
+        if sub is None or not sub.profile.likes:
+            return Reply("No liked papers yet. Add one with `/digest like 2303.04137` (an arXiv id or link).")
+        stored = {p.arxiv_id: p for p in self.store.papers_by_keys(f"arxiv:{a}" for a in sub.profile.likes)}
+        lines = [
+            f"• `{a}` {stored[a].title if a in stored else '(not fetched from arXiv yet)'}"
+            for a in sub.profile.likes
+        ]
+        return Reply("*Liked papers*\n" + "\n".join(lines))
+
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         sub = self._current(ctx, channel_scope)
         if sub is None:
@@ -295,6 +339,8 @@ class CommandHandler:
             lines.append("Authors: " + ", ".join(p.authors))
         if p.categories:
             lines.append("Categories: " + ", ".join(p.categories))
+        if p.likes:
+            lines.append(f"Liked papers: {len(p.likes)} (`/digest likes` lists them)")
         lines.append(f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {sub.max_papers} papers")
         if state is not None:
             tz = get_timezone(sub.timezone)
@@ -316,6 +362,20 @@ class CommandHandler:
         if sub.origin == "yaml":
             lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
         return "\n".join(lines)
+
+
+def _paper_refs(text: str) -> list[str]:
+    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces)."""
+    refs = [r for r in re.split(r"[,\s]+", text.strip().strip("<>")) if r]
+    if not refs:
+        raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
+    ids = []
+    for ref in refs:
+        aid = arxiv_id(ref.strip("<>").split("|", 1)[0])
+        if aid is None:
+            raise CommandError(f"`{ref[:60]}` is not an arXiv id or link (e.g. `2303.04137`).")
+        ids.append(aid)
+    return list(dict.fromkeys(ids))
 
 
 def _escape_reply(text: str) -> str:

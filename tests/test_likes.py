@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 import responses
+import test_slack
 from helpers import digestbot, not_due_soon
 
 from digestbot.store import Store
 
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
 SAMPLE = Path(__file__).resolve().parent.parent / "digestbot" / "samples" / "sample-feed.xml"
 PAPERS = {
     json.loads(line)["arxiv_id"]: json.loads(line)
@@ -176,3 +178,18 @@ def test_a_bibtex_file_that_does_not_parse_names_its_own_line(workdir):
     workdir.write_config(sources(workdir), sub("ivy", library="refs.bib"))
     out = digestbot(workdir, "check", expect=2).output
     assert re.search(r"refs\.bib:2: subscribers\[0\]\.library: BibTeX that cannot be parsed", out), out
+
+
+def test_slack_like_unlike_and_likes(workdir, start_web):
+    workdir.write_config(sources(workdir), sub("carol", keywords=["robot*"]))
+    digestbot(workdir, "fetch")
+    web = start_web()
+    reply = web.command("like <https://arxiv.org/abs/2403.10715v2>, 2403.10886", user="U0LIKER01")
+    assert reply.startswith("Liked `2403.10715`, `2403.10886`")
+    listed = web.command("likes", user="U0LIKER01")
+    assert PAPERS["2403.10715"]["title"] in listed.replace("&amp;", "&")
+    assert "not an arXiv id" in web.command("like banana", user="U0LIKER01")
+    assert web.command("unlike 2403.10886", user="U0LIKER01").startswith("Removed `2403.10886`")
+    with Store(workdir.db) as store:
+        assert store.subscriber("slack:U0LIKER01").subscriber.profile.likes == ("2403.10715",)
+    assert "like " in digestbot(workdir, "preview", "slack:U0LIKER01").output
