@@ -1,7 +1,9 @@
-"""Signed one-click unsubscribe links. Pure: HMAC over the subscriber id with DIGESTBOT_SECRET.
+"""Signed links: one-click unsubscribe, and thumbs up/down on one paper. Pure: HMAC with
+DIGESTBOT_SECRET over the purpose and the payload.
 
-A token names exactly one subscriber and cannot be forged or altered without the secret; it
-carries no email address, so a link reveals nothing about who else is subscribed.
+An unsubscribe token names exactly one subscriber, a feedback token one subscriber and one
+paper; neither can be forged, altered or used for the other purpose without the secret. They
+carry no email address, so a link reveals nothing about who else is subscribed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 from urllib.parse import urlencode
 
 _PURPOSE = b"digestbot-unsubscribe-v1:"
+_FEEDBACK = b"digestbot-feedback-v1:"
 
 
 def _b64(data: bytes) -> str:
@@ -22,21 +25,21 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(subscriber_id: str, secret: str) -> str:
-    """`<id, base64url>.<HMAC-SHA256, base64url>`."""
+def make_token(subscriber_id: str, secret: str, purpose: bytes = _PURPOSE) -> str:
+    """`<payload, base64url>.<HMAC-SHA256, base64url>`."""
     sid = subscriber_id.encode("utf-8")
-    mac = hmac.new(secret.encode("utf-8"), _PURPOSE + sid, hashlib.sha256).digest()
+    mac = hmac.new(secret.encode("utf-8"), purpose + sid, hashlib.sha256).digest()
     return f"{_b64(sid)}.{_b64(mac)}"
 
 
-def read_token(token: str, secret: str) -> str | None:
-    """The subscriber id a token names, or None when it is malformed, forged or altered."""
+def read_token(token: str, secret: str, purpose: bytes = _PURPOSE) -> str | None:
+    """The payload (a subscriber id) a token names, or None when it is malformed, forged or altered."""
     try:
         sid_part, mac_part = token.strip().split(".")
         sid = _unb64(sid_part)
     except (ValueError, UnicodeDecodeError):
         return None
-    expected = hmac.new(secret.encode("utf-8"), _PURPOSE + sid, hashlib.sha256).digest()
+    expected = hmac.new(secret.encode("utf-8"), purpose + sid, hashlib.sha256).digest()
     # Compare the text as issued, not the decoded bytes: base64 decoding is lenient (unused low
     # bits, '+' for '-'), and an altered token must be refused even when it decodes the same.
     if sid_part != _b64(sid) or not hmac.compare_digest(mac_part.encode(), _b64(expected).encode()):
@@ -49,3 +52,22 @@ def read_token(token: str, secret: str) -> str | None:
 
 def unsubscribe_url(base_url: str, subscriber_id: str, secret: str) -> str:
     return f"{base_url.rstrip('/')}/unsubscribe?{urlencode({'t': make_token(subscriber_id, secret)})}"
+
+
+def feedback_token(subscriber_id: str, paper_key: str, secret: str) -> str:
+    return make_token(f"{subscriber_id}\n{paper_key}", secret, _FEEDBACK)
+
+
+def read_feedback_token(token: str, secret: str) -> tuple[str, str] | None:
+    """(subscriber id, paper key) of a feedback token, or None when it is not a valid one."""
+    payload = read_token(token, secret, _FEEDBACK)
+    if payload is None or payload.count("\n") != 1:
+        return None
+    sid, key = payload.split("\n")
+    return sid, key
+
+
+def feedback_url(base_url: str, subscriber_id: str, paper_key: str, vote: str, secret: str) -> str:
+    """The "more like this" (vote `up`) or "less like this" (`down`) link of one paper."""
+    query = urlencode({"t": feedback_token(subscriber_id, paper_key, secret), "vote": vote})
+    return f"{base_url.rstrip('/')}/feedback?{query}"
