@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .arxiv_ids import arxiv_id
 from .collect import SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery.email import mask_url
@@ -388,6 +389,47 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
     else:
         click.echo(body)
+
+
+# --- feedback -----------------------------------------------------------------------------
+
+
+VOTES = {"up": 1, "down": -1, "clear": None}
+
+
+@cli.command()
+@click.argument("subscriber_id", metavar="SUBSCRIBER")
+@click.argument("paper_ref", metavar="PAPER")
+@click.argument("vote", type=click.Choice(list(VOTES)))
+@pass_app
+def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
+    """Rate a paper a subscriber received: up (more like this), down (less), or clear.
+
+    PAPER is an arXiv id, an arXiv URL or the paper's key. The next digest uses it: papers like
+    the ones rated up rise (and may come by similarity alone), papers like those rated down sink.
+    """
+    app.sync()
+    _check_subscribers(app, (subscriber_id,))
+    aid = arxiv_id(paper_ref)
+    paper = app.store.paper(paper_ref) or (app.store.paper(f"arxiv:{aid}") if aid else None)
+    if paper is None or paper.seq is None:
+        raise click.UsageError(f"no paper {paper_ref!r} in the database")
+    try:
+        app.store.set_feedback(subscriber_id, paper.seq, VOTES[vote], origin="cli")
+    except StoreWriteError:
+        raise
+    except StoreError as e:  # not a paper this subscriber received
+        raise click.UsageError(str(e)) from None
+    said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
+    click.echo(f"{subscriber_id}: {said}: {paper.title}")
+
+
+def paper_key(ref: str) -> str:
+    """A paper reference (arXiv id, URL or key) as the store's key."""
+    aid = arxiv_id(ref)
+    return (
+        f"arxiv:{aid}" if (aid and not ref.startswith(("sha1:", "http"))) or (aid and "arxiv" in ref) else ref
+    )
 
 
 # --- run ----------------------------------------------------------------------------------

@@ -193,3 +193,55 @@ def test_slack_like_unlike_and_likes(workdir, start_web):
     with Store(workdir.db) as store:
         assert store.subscriber("slack:U0LIKER01").subscriber.profile.likes == ("2403.10715",)
     assert "like " in digestbot(workdir, "preview", "slack:U0LIKER01").output
+
+
+def test_feedback_from_the_command_line_is_one_rating_and_only_for_papers_received(workdir):
+    workdir.write_config(sources(workdir), sub("kim", keywords=["imitation learning"], max_papers=40))
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+    with Store(workdir.db) as store:
+        got = [it.paper for d in store.digests(subscriber_id="kim") for it in store.digest_items(d.id)]
+    up, down = got[0], got[1]
+    assert "rated up" in digestbot(workdir, "feedback", "kim", up.arxiv_id, "up").output
+    digestbot(workdir, "feedback", "kim", f"https://arxiv.org/abs/{down.arxiv_id}v1", "down")
+    for _ in range(3):  # a thousand clicks are one rating
+        digestbot(workdir, "feedback", "kim", down.key, "down")
+    never = next(p for p in PAPERS if f"arxiv:{p}" not in {g.key for g in got})
+    refused = digestbot(workdir, "feedback", "kim", never, "up", expect=2).output
+    assert "never received" in refused
+    digestbot(workdir, "feedback", "kim", up.arxiv_id, "clear")
+    with Store(workdir.db) as store:
+        assert store.feedback(["kim"]) == {"kim": {down.key: -1}}
+
+
+def split_sample(workdir, first: int) -> tuple[Path, str]:
+    """The sample feed cut in two: the first `first` items now, the rest written later."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    head, _, rest = text.partition("<item>")
+    items = ["<item>" + i for i in ("<item>" + rest).split("<item>")[1:]]
+    tail = "</channel>" + text.rsplit("</channel>", 1)[1]
+    items[-1] = items[-1].split("</channel>")[0]
+    feed = workdir.path / "sample.xml"
+    feed.write_text(head + "".join(items[:first]) + tail, encoding="utf-8")
+    return feed, head + "".join(items) + tail
+
+
+def test_a_paper_rated_up_brings_similar_ones_that_match_no_keyword(workdir):
+    feed, everything = split_sample(workdir, 100)
+    yaml = sub("kim", keywords=["diffusion policy"]) + sub("lee", keywords=["diffusion policy"])
+    workdir.write_config("- name: sample\n  type: arxiv_rss\n  url: sample.xml\n", yaml)
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+    with Store(workdir.db) as store:
+        got = [it.paper for d in store.digests(subscriber_id="kim") for it in store.digest_items(d.id)]
+    assert len(got) == 2
+    for paper in got:
+        digestbot(workdir, "feedback", "kim", paper.key, "up")
+    feed.write_text(everything, encoding="utf-8")
+    digestbot(workdir, "fetch")
+
+    kim, lee = preview_json(workdir, "kim"), preview_json(workdir, "lee")
+
+    assert lee and all("diffusion policy" in p["why"] for p in lee)  # no feedback: keywords only
+    similar = [p for p in kim if p["why"] == "similar to papers you rated up"]
+    assert similar and not {p["title"] for p in similar} & {p["title"] for p in lee}
