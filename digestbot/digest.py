@@ -340,6 +340,7 @@ class DigestRunner:
                 profile.keywords,
                 profile.relevance_floor if profile.relevance_floor is not None else relevance.DEFAULT_FLOOR,
                 {key: terms for (who, key), terms in rated_terms.items() if who == sid},
+                explain=state.subscriber.max_papers,
             ):
                 found[sid].add(match)
 

@@ -124,6 +124,7 @@ def fuse(
 
 SCORE_SCALE = 1_000_000  # fused scores are stored as whole numbers, like keyword scores
 UP_REASON = "similar to papers you rated up"
+LIBRARY_REASON = "like papers in your library"
 
 
 @dataclass(frozen=True)
@@ -177,34 +178,40 @@ def rank_seeded(
     keywords: Sequence[str],
     floor: float,
     rated_terms: Mapping[str, tuple[str, ...]] | None = None,
+    explain: int = 1000,
 ) -> list[Match]:
     """A seeded reader's ranking of the candidates, best first: keyword matches (re-weighted by
     feedback) fused with similarity to their seeds; a paper enters by similarity alone when it
-    clears `floor` and passes the profile's filters (`allowed`). Each match says why."""
+    clears `floor` and passes the profile's filters (`allowed`). The first `explain` matches
+    say which seed they are like (the rest are only counted)."""
     ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
     downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
     like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
     vector = profile_vector(features, like_keys, ups, downs, keywords)
-    sims = similarities(features, vector)
     weights = term_weights(keyword, seeds, rated_terms or {})
     weighted = {
         k: m.score * (sum(weights.get(t, 1.0) for t in m.terms) / len(m.terms) if m.terms else 1.0)
         for k, m in keyword.items()
     }
     by_key = {p.key: p for p in candidates}
-    pool = {
-        k: sims.get(k, 0.0)
-        for k, p in by_key.items()
-        if k in keyword or (sims.get(k, 0.0) >= floor and allowed(p))
-    }
+    pool: dict[str, float] = {}
+    if vector is not None:
+        index = [features.index[p.key] for p in candidates if p.key in features.index]
+        scores = features.matrix[index] @ vector if index else np.zeros(0)
+        keys = [features.keys[i] for i in index]
+        for i in np.flatnonzero(scores >= floor):
+            if allowed(by_key[keys[i]]):
+                pool[keys[i]] = float(scores[i])
+        below = [k for k in keyword if k not in pool and k in features.index]
+        if below:  # keyword matches rank by similarity too, whatever their cosine
+            pool.update(zip(below, (float(x) for x in features.rows(below) @ vector), strict=True))
+    ranked = fuse(weighted, pool, floor)
+    top = [k for k, _ in ranked[:explain] if not (k in keyword and (keyword[k].terms or keyword[k].authors))]
+    reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
-    for key, fused in fuse(weighted, pool, floor):
+    for key, fused in ranked:
         base = keyword.get(key) or Match(by_key[key], 0)
-        reason = (
-            _closest_seed(features, key, like_keys, ups, seeds)
-            if key not in keyword or not base.terms
-            else None
-        )
+        reason = reasons.get(key)
         matches.append(
             Match(
                 base.paper, round(fused * SCORE_SCALE), base.terms, base.authors, (reason,) if reason else ()
@@ -213,19 +220,20 @@ def rank_seeded(
     return matches
 
 
-def _closest_seed(
-    features: Features, key: str, like_keys: list[str], ups: list[str], seeds: Seeds
-) -> str | None:
-    """Why a paper came by similarity: the liked paper it is closest to, or the ratings."""
-    row = features.rows([key])
-    if not row.shape[0]:
-        return None
-    candidates = [k for k in like_keys + ups if k in features.index]
-    if not candidates:
-        return None
-    scores = (features.rows(candidates) @ row.T).toarray().ravel()
-    best = candidates[int(np.argmax(scores))]
-    if best in seeds.rated:
-        return UP_REASON
-    liked = next((p for p in seeds.likes if p.key == best), None)
-    return f"like {liked.title}" if liked else "like papers in your library"
+def _closest_seeds(
+    features: Features, keys: list[str], like_keys: list[str], ups: list[str], seeds: Seeds
+) -> dict[str, str]:
+    """Why papers came by similarity: the liked paper each is closest to, or the ratings."""
+    seed_keys = [k for k in like_keys + ups if k in features.index]
+    keys = [k for k in keys if k in features.index]
+    if not seed_keys or not keys:
+        return {}
+    scores = (features.rows(keys) @ features.rows(seed_keys).T).toarray()
+    titles = {p.key: p.title for p in seeds.likes}
+    out = {}
+    for key, row in zip(keys, scores, strict=True):
+        best = seed_keys[int(np.argmax(row))]
+        out[key] = (
+            UP_REASON if best in seeds.rated else f"like {titles[best]}" if best in titles else LIBRARY_REASON
+        )
+    return out
