@@ -114,10 +114,10 @@ def fuse(
     """Rank papers by reciprocal rank fusion of the keyword ranking (matches only) and the
     similarity ranking (papers at or above `floor`, plus every keyword match). Best first."""
     fused: dict[str, float] = {}
-    for rank, key in enumerate(sorted(keyword, key=lambda p: -keyword[p]), 1):
+    for rank, key in enumerate(sorted(keyword, key=lambda p: (-keyword[p], p)), 1):
         fused[key] = 1.0 / (k + rank)
     eligible = [p for p, s in similarity.items() if s > 0 and (s >= floor or p in keyword)]
-    for rank, key in enumerate(sorted(eligible, key=lambda p: -similarity[p]), 1):
+    for rank, key in enumerate(sorted(eligible, key=lambda p: (-similarity[p], p)), 1):
         fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
