@@ -467,15 +467,7 @@ def status(app: App) -> None:
     for state in store.subscribers(include_inactive=True):
         sub = state.subscriber
         last = store.last_sent(sub.id)
-        tz = get_timezone(sub.timezone)
-        upcoming = (
-            None
-            if state.last_run_at is None
-            else next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
-        )
-        due = "now" if state.last_run_at is None or (upcoming and upcoming <= now) else ""
-        if upcoming and not due:
-            due = f"{upcoming.astimezone(tz):%a %d %b %H:%M} {sub.timezone}"
+        due = _next_due(sub.schedule, sub.timezone, state.last_run_at, now)
         t.add_row(
             sub.id,
             sub.email or sub.slack or "",
@@ -510,6 +502,22 @@ def status(app: App) -> None:
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
+
+
+def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:
+    """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
+    if last_run_at is None:
+        return "now"
+    try:
+        tz = get_timezone(timezone)
+        upcoming = next_run(parse_schedule(schedule), tz, last_run_at)
+    except ValueError as e:  # stored before a stricter check; status still shows everyone
+        return f"? ({e})"
+    if upcoming is None:
+        return ""
+    if upcoming <= now:
+        return "now"
+    return f"{upcoming.astimezone(tz):%a %d %b %H:%M} {timezone}"
 
 
 def _ago(iso: str | None, now: datetime) -> str:

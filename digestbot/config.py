@@ -191,11 +191,53 @@ class _Reader:
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
 
+MAX_ALIAS_EXPANSION = 50_000  # values reached again through aliases: far above any real config
+
+
+class _AliasBomb(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it without bound (a "billion laughs" file, an
+    alias to itself) before anything walks it as a tree."""
+    seen: set[int] = set()
+    visits = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        visits += 1
+        seen.add(id(node))
+        if visits - len(seen) > MAX_ALIAS_EXPANSION:
+            raise _AliasBomb(node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
 def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | None:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        return None if node is None else _Reader(loader, report).read(node, "")
+        if node is None:
+            return None
+        _check_expansion(node)
+        return _Reader(loader, report).read(node, "")
+    except _AliasBomb as e:
+        report(
+            e.line,
+            "yaml",
+            f"too many aliases: they expand the file to over {MAX_ALIAS_EXPANSION} repeated values "
+            "(write the values out, or use fewer aliases)",
+        )
+        return None
+    except RecursionError:
+        report(1, "yaml", "nested too deeply: lists and mappings inside each other go too deep")
+        return None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         report(mark.line + 1 if mark else 1, "yaml", f"{e.problem or e}".strip())

@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from . import __version__
 from .matching import highlight_spans
 from .models import Digest, Match, Subscriber
+from .schedule import ScheduleError, get_timezone
 from .text import ELLIPSIS, one_line, shorten, wrap
 
 ABSTRACT_CHARS = 600
@@ -343,6 +344,6 @@ def manage_hint(sub: Subscriber) -> str:
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except Exception:
+        return get_timezone(name)
+    except ScheduleError:  # validated when it was set; a date in UTC beats no digest
         return ZoneInfo("UTC")

@@ -1,0 +1,285 @@
+"""Operations hardening (issue 9, round 2): locks, secrets, timezones, templates, YAML, SMTP stalls.
+
+Real parts on loopback: CLI processes, a raw socket server that never answers, the WSGI app.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import FeedPaper, digestbot, ledger, not_due_soon, subscriber, write_feed
+from test_hostile import call, signed, web_app  # noqa: F401  (web_app is a fixture)
+
+from digestbot.lock import LockHeld, runner_lock, sender_lock
+from digestbot.schedule import ScheduleError, get_timezone
+
+# --- 7. one sender per database file, however its path is spelled -------------------------------
+
+
+@pytest.fixture
+def db_spellings(tmp_path: Path) -> dict[str, Path]:
+    """One database file under several names: its real path, a symlink, a detour, a linked folder."""
+    real = tmp_path / "data" / "digestbot.db"
+    real.parent.mkdir()
+    real.touch()
+    (tmp_path / "link.db").symlink_to(real)
+    (tmp_path / "linked-data").symlink_to(real.parent, target_is_directory=True)
+    (tmp_path / "other").mkdir()
+    return {
+        "real": real,
+        "symlink": tmp_path / "link.db",
+        "detour": tmp_path / "other" / ".." / "data" / "digestbot.db",
+        "linked-folder": tmp_path / "linked-data" / "digestbot.db",
+    }
+
+
+@pytest.mark.parametrize("kind", ["sender", "runner"])
+@pytest.mark.parametrize("spelling", ["symlink", "detour", "linked-folder", "relative"])
+def test_the_lock_follows_the_database_file_not_its_spelling(db_spellings, monkeypatch, kind, spelling):
+    make = sender_lock if kind == "sender" else runner_lock
+    if spelling == "relative":
+        monkeypatch.chdir(db_spellings["real"].parent)
+        other = Path("digestbot.db")
+    else:
+        other = db_spellings[spelling]
+    holder = make(db_spellings["real"])
+    holder.acquire()
+    try:
+        with pytest.raises(LockHeld, match=rf"pid {os.getpid()}"):
+            make(other).acquire(wait=0)
+    finally:
+        holder.release()
+    second = make(other)
+    second.acquire(wait=0)  # free again once the first let go
+    second.release()
+
+
+def test_send_through_a_symlink_waits_for_the_sender_on_the_real_path(workdir, monkeypatch, smtp_server):
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation")
+    )
+    workdir.use_smtp(smtp_server.url)
+    digestbot(workdir, "fetch")
+    link = workdir.path / "alias.db"
+    link.symlink_to(workdir.db)
+    monkeypatch.setattr("digestbot.cli.SENDER_WAIT", 0.2)
+
+    holder = sender_lock(workdir.db)
+    holder.acquire()
+    try:
+        result = CliRunnerWithDb(workdir, link).invoke("send", expect=1)
+    finally:
+        holder.release()
+
+    assert re.search(r"another digestbot process \(pid \d+\) is sending", result.output)
+    assert smtp_server.messages == []
+    assert ledger(workdir.db) == []
+
+
+def test_a_scheduler_through_a_symlink_refuses_to_start_beside_one_on_the_real_path(workdir):
+    workdir.write_config("", subscriber("alice", "imitation"))
+    link = workdir.path / "alias.db"
+    link.symlink_to(workdir.db)
+    holder = runner_lock(workdir.db)
+    holder.acquire()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "digestbot", "--config", str(workdir.config), "--db", str(link), "run"],
+            cwd=workdir.path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        holder.release()
+    assert proc.returncode == 1, proc.stderr
+    assert f"another digestbot process (pid {os.getpid()}) is running the scheduler" in proc.stderr
+
+
+class CliRunnerWithDb:
+    """The real CLI on the workdir's config, with the database given as `db`."""
+
+    def __init__(self, workdir, db: Path):
+        self.workdir, self.db = workdir, db
+
+    def invoke(self, *args: str, expect: int = 0):
+        from click.testing import CliRunner
+
+        from digestbot.cli import cli
+
+        result = CliRunner().invoke(cli, ["--config", str(self.workdir.config), "--db", str(self.db), *args])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code == expect, f"exit {result.exit_code}, wanted {expect}:\n{result.output}"
+        return result
+
+
+# --- 14. timezones that are not zone files ----------------------------------------------------------
+
+ODD_ZONES = {
+    "folder": "America/Argentina",
+    "long": "Europe/" + "x" * 300,
+    "nul": "Europe/Ber\x00lin",
+    "dotdot": "Europe/../UTC",
+    "absolute": "/etc/localtime",
+    "trailing-slash": "Europe/Berlin/",
+    "empty-part": "Europe//Berlin",
+    "dot": ".",
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_ZONES))
+def test_get_timezone_says_unknown_timezone_for_anything_that_is_not_a_zone(case):
+    with pytest.raises(ScheduleError, match="unknown timezone"):
+        get_timezone(ODD_ZONES[case])
+
+
+@pytest.mark.parametrize("case", ["folder", "long", "dotdot", "absolute", "trailing-slash"])
+def test_check_reports_an_odd_timezone_as_unknown(workdir, case):
+    zone = ODD_ZONES[case]
+    workdir.write_config("", subscriber("alice", "imitation") + f"  timezone: '{zone}'\n")
+    result = digestbot(workdir, "check", expect=2)
+    assert re.search(r"subscriptions\.yaml:\d+: subscribers\[0\]\.timezone: unknown timezone", result.output)
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("zone", ["America/Argentina", "Europe/" + "x" * 300], ids=["folder", "long"])
+def test_digest_schedule_with_an_odd_timezone_answers_unknown_timezone(web_app, workdir, zone):  # noqa: F811
+    from urllib.parse import urlencode
+
+    def command(text: str):
+        body = urlencode(
+            {"user_id": "U0TZ", "channel_id": "D0TZ", "command": "/digest", "text": text}
+        ).encode()
+        return call(web_app, "POST", "/slack/commands", body=body, headers=signed(body))
+
+    assert command("subscribe robots").status == 200
+    answer = command(f"schedule daily 08:00 {zone}")
+    assert answer.status == 200, answer.body[:300]
+    assert b"unknown timezone" in answer.body
+
+
+def test_the_default_zone_of_a_template_date_survives_an_odd_timezone():
+    from digestbot.render import _zone
+
+    assert str(_zone("America/Argentina")) == "UTC"
+
+
+# --- 18. YAML alias bombs and other shapes that blow up a reader ------------------------------------
+
+BILLION_LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+MERGE_BOMB = "a0: &a0 {x: 1, y: 2}\n" + "".join(
+    f"a{n}: &a{n} {{<<: [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]}}\n" for n in range(1, 30)
+)
+
+HOSTILE_YAML = {
+    "billion-laughs": (BILLION_LAUGHS, r":\d+: yaml: too many aliases"),
+    "merge-bomb": (MERGE_BOMB, r":\d+: yaml: too many aliases"),
+    "recursive-alias": ("a: &a [1, *a]\n", r":\d+: yaml: (too many aliases|an alias refers to itself)"),
+    "deeply-nested": ("a: " + "[" * 50_000 + "]" * 50_000 + "\n", r":\d+: yaml: nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_YAML))
+def test_check_refuses_yaml_that_expands_without_bound(workdir, case):
+    text, message = HOSTILE_YAML[case]
+    workdir.config.write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digestbot",
+            "--config",
+            str(workdir.config),
+            "--db",
+            str(workdir.db),
+            "check",
+        ],
+        cwd=workdir.path,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert re.search(message, proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not workdir.db.exists()
+
+
+def test_a_few_aliases_are_still_fine(workdir):
+    workdir.write_config(
+        "",
+        "- id: alice\n  email: alice@example.org\n  keywords: &kw [imitation learning, robot*]\n"
+        f"  schedule: {not_due_soon()}\n"
+        "- id: bob\n  email: bob@example.org\n  keywords: *kw\n",
+    )
+    result = digestbot(workdir, "check")
+    assert "2 subscriber(s)" in result.output
+
+
+# --- shared helpers ---------------------------------------------------------------------------------
+
+
+class StallingServer:
+    """A TCP server on loopback that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    @property
+    def connections(self) -> int:
+        return len(self.accepted)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[StallingServer]:
+    server = StallingServer()
+    yield server
+    server.close()
