@@ -20,6 +20,7 @@ from .config import Config, ConfigError, Env, load_config
 from .delivery.email import mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
+from .logs import SafeFormatter, environment_secrets
 from .schedule import get_timezone, next_run, parse_schedule
 from .sources import HttpClient
 from .store import Store, now_utc
@@ -88,7 +89,9 @@ def _setup_logging(verbose: int, default: int) -> None:
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+        SafeFormatter(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S", environment_secrets()
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -159,8 +162,10 @@ def init(app: App) -> None:
 @cli.command()
 @pass_app
 def check(app: App) -> None:
-    """Validate the config; exit 2 listing every problem as file:line: field: message."""
+    """Validate the config and the environment; exit 2 listing every problem
+    (file:line: field: message)."""
     config = app.config
+    app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )

@@ -115,15 +115,12 @@ class Env:
         """What is wrong with the environment's settings (never echoing a secret)."""
         found = []
         if self.smtp_url:
-            parts = urlsplit(self.smtp_url)
+            from .delivery.email import SmtpSettings
+
             try:
-                port_ok = parts.port is None or 0 < parts.port < 65536
-            except ValueError:
-                port_ok = False
-            if parts.scheme not in ("smtp", "smtps") or not parts.hostname or not port_ok:
-                found.append(
-                    "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
-                )
+                SmtpSettings.from_url(self.smtp_url)
+            except ValueError as e:  # its messages never quote the URL
+                found.append(str(e))
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         if self.base_url and not self.secret:

@@ -107,7 +107,9 @@ class Worker:
             config = load_config(self.config.path)
         except ConfigError as e:
             log.error(
-                "%s changed but has problems; still running the previous config:\n%s", self.config.path, e
+                "%s changed but has problems; still running the previous config: %s",
+                self.config.path,
+                " | ".join(str(p) for p in e.problems),  # one line: a log line never holds a break
             )
             return False
         self.apply(config)

@@ -13,13 +13,21 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 from helpers import FeedPaper, digestbot, ledger, not_due_soon, subscriber, write_feed
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_hostile import call, signed, web_app  # noqa: F401  (web_app is a fixture)
 
+from digestbot.cli import cli
+from digestbot.config import Env
+from digestbot.delivery.email import SmtpSettings, mask_url
 from digestbot.lock import LockHeld, runner_lock, sender_lock
 from digestbot.schedule import ScheduleError, get_timezone
+from digestbot.store import Store
 
 # --- 7. one sender per database file, however its path is spelled -------------------------------
 
@@ -283,3 +291,107 @@ def stalling_server() -> Iterator[StallingServer]:
     server = StallingServer()
     yield server
     server.close()
+
+
+# --- 9. the SMTP password never shows -----------------------------------------------------------
+
+PASSWORD_CHARS = st.characters(min_codepoint=33, max_codepoint=126) | st.sampled_from("äø€")
+passwords = st.text(PASSWORD_CHARS, min_size=6, max_size=24).map(lambda p: "Pw" + p)
+
+
+@given(password=passwords, user=st.sampled_from(["", "digest", "digest@example.org"]))
+@settings(max_examples=300, deadline=None)
+def test_mask_url_hides_any_password(password, user):
+    for written in (password, quote(password, safe="")):
+        url = f"smtp://{user}:{written}@mail.example.org:587"
+        masked = mask_url(url)
+        assert password not in masked and written not in masked, masked
+        assert masked.endswith("mail.example.org:587")
+
+
+@pytest.mark.parametrize("char", ["/", "?", "#"])
+def test_an_smtp_url_with_an_unencoded_special_character_is_refused_without_echoing_it(workdir, char):
+    password = f"Secret{char}Pass99"
+    workdir.write_config("", subscriber("alice", "imitation"))
+    workdir.use_smtp(f"smtp://digest:{password}@127.0.0.1:2525")
+
+    for command in (["check"], ["send"], ["run", "--once"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert "environment: DIGESTBOT_SMTP_URL" in result.output, result.output
+        assert "percent-encode" in result.output
+        assert password not in result.output and "Secret" not in result.output
+    with pytest.raises(ValueError) as refused:
+        SmtpSettings.from_url(f"smtp://digest:{password}@127.0.0.1:2525")
+    assert "Secret" not in str(refused.value)
+
+    status = digestbot(workdir, "status")
+    assert "Secret" not in status.output and "digest:***@127.0.0.1:2525" in status.output
+
+
+def test_an_unencoded_at_sign_in_the_user_info_is_clear_and_accepted():
+    found = SmtpSettings.from_url("smtp://digest@example.org:p@ss:word@mail.example.org:2525")
+    assert (found.username, found.password, found.host, found.port) == (
+        "digest@example.org",
+        "p@ss:word",
+        "mail.example.org",
+        2525,
+    )
+    assert mask_url("smtp://digest@example.org:p@ss:word@mail.example.org:2525") == (
+        "smtp://digest@example.org:***@mail.example.org:2525"
+    )
+
+
+def test_a_percent_encoded_password_reaches_the_server_decoded():
+    settings_ = SmtpSettings.from_url("smtp://digest%40example.org:Se%2Fcr%3Fet%23%40@mail.example.org")
+    assert (settings_.username, settings_.password) == ("digest@example.org", "Se/cr?et#@")
+    assert (settings_.host, settings_.port, settings_.starttls) == ("mail.example.org", 587, True)
+    assert "Se" not in settings_.describe().split("@")[0].split(":", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://mail.example.org:99999",
+        "smtp://mail.example.org:port",
+        "smtp://",
+        "smtp://:pw@",
+        "http://mail.example.org",
+        "smtp://mail example.org",
+        "smtp://mail.example.org/path?x=1",
+    ],
+)
+def test_malformed_smtp_urls_are_refused(url):
+    with pytest.raises(ValueError, match="DIGESTBOT_SMTP_URL"):
+        SmtpSettings.from_url(url)
+    assert Env(smtp_url=url).problems()
+
+
+@pytest.fixture(scope="module")
+def closed_port() -> int:
+    from conftest import free_port
+
+    return free_port()
+
+
+@given(password=passwords, encoded=st.booleans())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_output_or_log_line_holds_the_smtp_password(workdir, closed_port, password, encoded):
+    written = quote(password, safe="") if encoded else password
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation"))
+    workdir.use_smtp(f"smtp://digest:{written}@127.0.0.1:{closed_port}")
+    outputs = []
+    for command, codes in (
+        (["check"], (0, 2)),
+        (["fetch"], (0,)),
+        (["-vv", "send", "--force"], (1, 2)),
+        (["-vv", "run", "--once"], (0, 1, 2)),
+        (["status"], (0,)),
+    ):
+        result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(workdir.db), *command])
+        assert result.exit_code in codes, (command, result.output)
+        outputs.append(result.output + (repr(result.exception) if result.exception else ""))
+    with Store(workdir.db) as store:
+        outputs += [d.last_error or "" for d in store.digests()]
+    for out in outputs:
+        assert password not in out and written not in out, out

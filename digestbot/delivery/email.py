@@ -11,7 +11,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 from . import DeliveryError
 from .message import OutgoingEmail
@@ -33,41 +33,65 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str) -> SmtpSettings:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        """Read DIGESTBOT_SMTP_URL; raises ValueError (never quoting the password) if it cannot
+        be read one way only."""
+        scheme, userinfo, hostport = _split_url(url)
+        if scheme not in ("smtp", "smtps"):
+            raise ValueError(SMTP_URL_FORMAT)
+        if userinfo is not None and any(c in userinfo for c in "/?#"):
+            # The last `@` ends the user info, so an `@` in it is clear; these are not.
             raise ValueError(
-                "DIGESTBOT_SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465"
+                "DIGESTBOT_SMTP_URL cannot be read unambiguously: percent-encode the characters "
+                "/ ? # in the user name and password (as %2F %3F %23; also @ as %40 and, in the "
+                "user name, : as %3A), e.g. smtp://me%40example.org:p%2Fss@host:587"
             )
-        tls = parts.scheme == "smtps"
-        port = parts.port or (465 if tls else 587 if parts.username else 25)
+        m = _HOST_PORT_RE.match(hostport)
+        port = int(m.group("port")) if m and m.group("port") else None
+        if m is None or (port is not None and not 0 < port < 65536):
+            raise ValueError(SMTP_URL_FORMAT)
+        user, colon, password = (userinfo or "").partition(":")
+        tls = scheme == "smtps"
+        port = port or (465 if tls else 587 if user else 25)
         return cls(
-            host=parts.hostname,
+            host=m.group("host").strip("[]"),
             port=port,
             tls=tls,
-            starttls=not tls and (port == 587 or bool(parts.username)),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            starttls=not tls and (port == 587 or bool(user)),
+            username=unquote(user) if user else None,
+            password=unquote(password) if colon else None,
         )
 
     def describe(self) -> str:
-        user = f"{self.username}:***@" if self.username else ""
+        user = f"{quote(self.username, safe='')}:***@" if self.username else ""
         return f"{'smtps' if self.tls else 'smtp'}://{user}{self.host}:{self.port}"
 
 
+SMTP_URL_FORMAT = "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+_HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
+
+
+def _split_url(url: str) -> tuple[str, str | None, str]:
+    """`scheme://userinfo@host...` into its three parts, by hand: the user info is everything
+    up to the *last* `@`, so a password holding an unencoded `/`, `?`, `#` or `@` is never taken
+    for the host, a path or a fragment (as urlsplit would)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return scheme.lower(), None, rest
+    userinfo, _, hostport = rest.rpartition("@")
+    return scheme.lower(), userinfo, hostport
+
+
 def mask_url(url: str | None) -> str:
-    """A URL with any password replaced by *** (for logs and `status`)."""
+    """A URL with any password replaced by *** (for logs and `status`), whatever it looks like."""
     if not url:
         return ""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "(unreadable URL)"
-    if password is None:
+    scheme, userinfo, hostport = _split_url(url)
+    if userinfo is None:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme + '://' if scheme else ''}{user}{':***' if colon else ''}@{hostport}"
 
 
 class SmtpTransport:
