@@ -24,6 +24,7 @@ from .logs import SafeFormatter, environment_secrets
 from .schedule import get_timezone, next_run, parse_schedule
 from .sources import HttpClient
 from .store import Store, now_utc
+from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("digestbot")
@@ -409,13 +410,30 @@ def run(app: App, once: bool) -> None:
 # --- serve --------------------------------------------------------------------------------
 
 
+def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
+    """A `serve` option for one of waitress's limits, defaulting to ServerLimits'."""
+    default = getattr(ServerLimits(), attr)
+    return click.option(
+        flag, attr, default=default, show_default=True, type=click.IntRange(lo, hi), help=help
+    )
+
+
 @cli.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
 )
 @click.option("--port", default=8080, show_default=True, envvar="PORT", help="Port to listen on (env PORT).")
+@_limit_option("--threads", "threads", 1, 256, "Worker threads.")
+@_limit_option(
+    "--connection-limit",
+    "connection_limit",
+    10,
+    100_000,
+    "Connections open at once; more wait. Keep it under the open-files limit (ulimit -n).",
+)
+@_limit_option("--channel-timeout", "channel_timeout", 1, 3600, "Seconds an idle connection is kept open.")
 @pass_app
-def serve(app: App, host: str, port: int) -> None:
+def serve(app: App, host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
     """The HTTP app: /slack/commands (and /slack/events), /unsubscribe, /healthz.
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
@@ -431,7 +449,8 @@ def serve(app: App, host: str, port: int) -> None:
         service = SlackService(app.config, env, app.db_path)
         socket_mode_client(service, env).connect()
         log.info("connected to Slack over Socket Mode")
-    serve_http(app.config, env, app.db_path, host, port)
+    limits = ServerLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout)
+    serve_http(app.config, env, app.db_path, host, port, limits)
 
 
 # --- status -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ nobody can forge a log line. The secrets digestbot reads from the environment ar
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -25,9 +26,12 @@ def one_line(text: str) -> str:
 
 
 def _safe_arg(arg: object) -> object:
-    if isinstance(arg, bool | int | float) or arg is None:
-        return arg
-    return one_line(arg if isinstance(arg, str) else str(arg))
+    if isinstance(arg, str):
+        return one_line(arg)
+    if isinstance(arg, numbers.Number) or arg is None:
+        return arg  # keeps %d and %.2f working
+    text = str(arg)  # an exception, a path...: escaped only when it needs it, so %r still works
+    return one_line(text) if _CONTROL.search(text) else arg
 
 
 def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -5,15 +5,21 @@ Real parts on loopback: CLI processes, a raw socket server that never answers, t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import http.client
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
@@ -28,6 +34,13 @@ from digestbot.delivery.email import SmtpSettings, mask_url
 from digestbot.lock import LockHeld, runner_lock, sender_lock
 from digestbot.schedule import ScheduleError, get_timezone
 from digestbot.store import Store
+
+
+def argv(workdir, *args: str, db: Path | None = None) -> list[str]:
+    """The command line of a `python -m digestbot` process on the workdir's config and database."""
+    options = ["--config", str(workdir.config), "--db", str(db or workdir.db)]
+    return [sys.executable, "-m", "digestbot", *options, *args]
+
 
 # --- 7. one sender per database file, however its path is spelled -------------------------------
 
@@ -103,7 +116,7 @@ def test_a_scheduler_through_a_symlink_refuses_to_start_beside_one_on_the_real_p
     holder.acquire()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "digestbot", "--config", str(workdir.config), "--db", str(link), "run"],
+            argv(workdir, "run", db=link),
             cwd=workdir.path,
             capture_output=True,
             text=True,
@@ -215,16 +228,7 @@ def test_check_refuses_yaml_that_expands_without_bound(workdir, case):
     text, message = HOSTILE_YAML[case]
     workdir.config.write_text(text, encoding="utf-8")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digestbot",
-            "--config",
-            str(workdir.config),
-            "--db",
-            str(workdir.db),
-            "check",
-        ],
+        argv(workdir, "check"),
         cwd=workdir.path,
         capture_output=True,
         text=True,
@@ -377,8 +381,12 @@ def closed_port() -> int:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_no_output_or_log_line_holds_the_smtp_password(workdir, closed_port, password, encoded):
     written = quote(password, safe="") if encoded else password
-    write_feed(workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation"))
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation")
+    )
     workdir.use_smtp(f"smtp://digest:{written}@127.0.0.1:{closed_port}")
     outputs = []
     for command, codes in (
@@ -395,3 +403,144 @@ def test_no_output_or_log_line_holds_the_smtp_password(workdir, closed_port, pas
         outputs += [d.last_error or "" for d in store.digests()]
     for out in outputs:
         assert password not in out and written not in out, out
+
+
+# --- 11, 12. `digestbot serve`: slow clients, malformed bodies, forged log lines -------------------
+
+SIGNING = "ops-signing-secret"
+
+
+class Served:
+    """A real `digestbot serve` process on a free loopback port."""
+
+    def __init__(self, workdir, *options: str):
+        from conftest import free_port
+
+        self.port = free_port()
+        env = {**os.environ, "SLACK_SIGNING_SECRET": SIGNING}
+        self.popen = subprocess.Popen(
+            argv(workdir, "serve", "--port", str(self.port), *options),
+            cwd=workdir.path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 15
+        while not any("serving on" in line for line in self.lines):
+            assert self.popen.poll() is None, "".join(self.lines)
+            assert time.monotonic() < deadline, "".join(self.lines)
+            time.sleep(0.02)
+
+    def _read(self) -> None:
+        for line in self.popen.stderr:
+            self.lines.append(line)
+
+    def request(self, method: str, path: str, body: bytes = b"", headers=None, timeout: float = 5.0):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def stop(self) -> str:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._reader.join(5)
+        return "".join(self.lines)
+
+
+@pytest.fixture
+def served(workdir) -> Iterator[Callable[..., Served]]:
+    workdir.write_config("", subscriber("alice", "imitation"))
+    digestbot(workdir, "sync")
+    started: list[Served] = []
+
+    def start(*options: str) -> Served:
+        started.append(Served(workdir, *options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def slack_signed(body: bytes) -> dict[str, str]:
+    """Slack's v0 signature over raw bytes (slack-sdk's helper wants text)."""
+    timestamp = str(int(time.time()))
+    digest = hmac.new(SIGNING.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        "Content-Type": "application/json",
+    }
+
+
+def test_150_idle_connections_do_not_starve_healthz(served):
+    server = served()
+    idle = []
+    try:
+        for n in range(150):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            if n % 2:  # half say nothing, half start a request and never finish it
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            idle.append(sock)
+        status, body = server.request("GET", "/healthz", timeout=5)
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_serve_takes_its_limits_as_options(workdir):
+    result = digestbot(workdir, "serve", "--help")
+    for option in ("--threads", "--connection-limit", "--channel-timeout"):
+        assert option in result.output
+
+
+MALFORMED_EVENTS = {
+    "nested-arrays": b"[" * 30_000 + b"]" * 30_000,  # all within the 64 KiB body limit
+    "nested-objects": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    "huge-number": b'{"type": "url_verification", "challenge": ' + b"9" * 60_000 + b"}",
+    "bad-utf8": b'{"type": "url_verification", "challenge": "\xff\xfe"}',
+    "not-an-object": b'"url_verification"',
+    "a-list": b'[{"type": "url_verification"}]',
+    "challenge-not-text": b'{"type": "url_verification", "challenge": {"x": [1, 2]}}',
+    "nan": b'{"type": "url_verification", "challenge": NaN}',
+}
+
+
+def test_malformed_signed_event_bodies_get_a_4xx_and_no_traceback(served):
+    server = served()
+    for case, body in MALFORMED_EVENTS.items():
+        status, answer = server.request("POST", "/slack/events", body=body, headers=slack_signed(body))
+        assert 400 <= status < 500 or (status == 200 and b"Traceback" not in answer), (case, status, answer)
+        assert status != 500, (case, answer)
+    log = server.stop()
+    assert "Traceback" not in log and "RecursionError" not in log, log
+
+
+def test_request_text_cannot_forge_a_log_line(served):
+    server = served()
+    server.request("GET", "/nowhere%0AFORGED-path%0D%0AFORGED-cr")
+    server.request("GET", "/unsubscribe?t=%0AFORGED-query")
+    form = urlencode(
+        {"user_id": "U0LOG", "channel_id": "D0LOG", "command": "/digest", "text": "list\nFORGED-command"}
+    ).encode()
+    headers = {**slack_signed(form), "Content-Type": "application/x-www-form-urlencoded"}
+    status, _ = server.request("POST", "/slack/commands", body=form, headers=headers)
+    assert status == 200
+    log = server.stop()
+    assert "FORGED-path" in log and "FORGED-command" in log  # the requests were logged
+    for line in log.splitlines():
+        assert not line.startswith("FORGED"), log
+        assert "\r" not in line, log
