@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
 from .schedule import get_timezone, next_run, parse_schedule
+from .signals import Signals
 from .sources import HttpClient
 from .store import Store, now_utc
 from .web import ServerLimits
@@ -206,7 +208,7 @@ def _progress(total: int | None, label: str):
     return progress
 
 
-def _fetch(app: App, names: tuple[str, ...] = ()) -> list[SourceOutcome]:
+def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = None) -> list[SourceOutcome]:
     sources = [s for s in app.config.sources if not names or s.name in names]
     progress = _progress(len(sources), "Fetching")
 
@@ -218,7 +220,7 @@ def _fetch(app: App, names: tuple[str, ...] = ()) -> list[SourceOutcome]:
     if progress:
         progress.start()
     try:
-        return fetch_all(app.store, sources, HttpClient(), on_done=on_done)
+        return fetch_all(app.store, sources, client or HttpClient(), on_done=on_done)
     finally:
         if progress:
             progress.stop()
@@ -257,7 +259,9 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
 SENDER_WAIT = 30.0  # seconds `send` waits for another sender (the worker's dispatch) to finish
 
 
-def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+def _send(
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = bool
+) -> list[Outcome]:
     if dry_run:
         return _send_locked(app, only, force, dry_run)
     lock = sender_lock(app.db_path)
@@ -267,12 +271,14 @@ def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[O
         click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
         raise SystemExit(EXIT_FAILURES) from None
     try:
-        return _send_locked(app, only, force, dry_run)
+        return _send_locked(app, only, force, dry_run, should_stop)
     finally:
         lock.release()
 
 
-def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+def _send_locked(
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = bool
+) -> list[Outcome]:
     runner = DigestRunner(app.store, app.config, app.env)
     progress = _progress(None, "Sending")
 
@@ -286,7 +292,9 @@ def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) ->
     if progress:
         progress.start()
     try:
-        outcomes = runner.run(only=only, force=force, dry_run=dry_run, on_done=on_done)
+        outcomes = runner.run(
+            only=only, force=force, dry_run=dry_run, on_done=on_done, should_stop=should_stop
+        )
     finally:
         if progress:
             progress.stop()
@@ -389,22 +397,31 @@ def run(app: App, once: bool) -> None:
     """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
+    SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
     """
+    signals = Signals().install()  # first: a signal while the config loads must not kill us
+    try:
+        raise SystemExit(_run(app, once, signals))
+    finally:
+        signals.ignore()  # exiting now; the interpreter's shutdown must not die of a late signal
+
+
+def _run(app: App, once: bool, signals: Signals) -> int:
+    from .daemon import cancellable_client, run_forever
+
+    if not once and app.verbose == 0:
+        logging.getLogger().setLevel(logging.INFO)
     app.env  # noqa: B018  (checked before anything changes)
     counts = app.sync()
-    if once:
-        click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
-        click.echo("Fetching sources:")
-        fetched = _fetch(app)
-        click.echo("Sending digests:")
-        outcomes = _send(app, None, force=False, dry_run=False)
-        failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
-        raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
-    from .daemon import run_forever
-
-    if app.verbose == 0:
-        logging.getLogger().setLevel(logging.INFO)
-    raise SystemExit(run_forever(app.config, app.store, app.env))
+    if not once:
+        return run_forever(app.config, app.store, app.env, signals)
+    click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
+    click.echo("Fetching sources:")
+    fetched = _fetch(app, client=cancellable_client(signals.stop))
+    click.echo("Sending digests:")
+    outcomes = _send(app, None, force=False, dry_run=False, should_stop=signals.stop.is_set)
+    failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 # --- serve --------------------------------------------------------------------------------

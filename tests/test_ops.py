@@ -5,9 +5,11 @@ Real parts on loopback: CLI processes, a raw socket server that never answers, t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
+import http.server
 import json
 import os
 import re
@@ -26,6 +28,7 @@ from click.testing import CliRunner
 from helpers import FeedPaper, digestbot, ledger, not_due_soon, subscriber, write_feed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_daemon import spawn  # noqa: F401  (a fixture)
 from test_hostile import call, signed, web_app  # noqa: F401  (web_app is a fixture)
 
 from digestbot.cli import cli
@@ -544,3 +547,140 @@ def test_request_text_cannot_forge_a_log_line(served):
     for line in log.splitlines():
         assert not line.startswith("FORGED"), log
         assert "\r" not in line, log
+
+
+# --- 17. SIGTERM storms -------------------------------------------------------------------------
+
+SLOW_CONFIG_LOAD = """
+import sys, time
+import digestbot.cli
+_load = digestbot.cli.load_config
+def _slow_load(path):
+    print("loading the config", file=sys.stderr, flush=True)
+    time.sleep(0.5)
+    return _load(path)
+digestbot.cli.load_config = _slow_load
+"""
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler for SIGTERM (Linux: the SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = int(re.search(r"^SigCgt:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+    return bool(mask & (1 << (signal.SIGTERM - 1)))
+
+
+def storm(proc, start: Callable[[], bool], limit: float = 20.0) -> int:
+    """Once `start()` holds, SIGTERM the process every 2 ms until it exits; its exit code."""
+    deadline = time.monotonic() + limit
+    while not start():
+        assert proc.popen.poll() is None, proc.output
+        assert time.monotonic() < deadline, proc.output
+        time.sleep(0.001)
+    sent = 0
+    while proc.popen.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            proc.signal(signal.SIGTERM)
+            sent += 1
+        time.sleep(0.002)
+    assert sent >= 1
+    return proc.finish(10)
+
+
+@pytest.fixture
+def daemon_workdir(workdir):
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation")
+    )
+    return workdir
+
+
+def test_a_sigterm_storm_while_run_loads_its_config_ends_in_exit_0(daemon_workdir, spawn):  # noqa: F811
+    proc = spawn("run", prelude=SLOW_CONFIG_LOAD)
+    rc = storm(proc, lambda: "loading the config" in proc.output)
+    assert rc == 0, proc.output
+    assert "received SIGTERM" in proc.output
+    assert proc.output.count("received SIGTERM") == 1  # logged once, not once per signal
+
+
+def test_a_sigterm_storm_from_the_first_handler_through_shutdown_ends_in_exit_0(daemon_workdir, spawn):  # noqa: F811
+    for _ in range(3):  # the window at exit is narrow: try it a few times
+        proc = spawn("run")
+        rc = storm(proc, lambda proc=proc: catches_sigterm(proc.pid))
+        assert rc == 0, proc.output
+
+
+def test_a_sigterm_storm_during_a_working_run_finishes_it_and_exits_0(daemon_workdir, spawn):  # noqa: F811
+    proc = spawn("run")
+    proc.wait_for(r"digest \d+ to alice: 1 papers")
+    rc = storm(proc, lambda: True)
+    assert rc == 0, proc.output
+    assert proc.stderr[-1].rstrip().endswith("stopped")
+    assert [d.status for d in ledger(daemon_workdir.db)] == ["sent"]
+
+
+def test_sigterm_stops_run_once_between_digests_and_exits_0(daemon_workdir, spawn):  # noqa: F811
+    proc = spawn("run", "--once", prelude=SLOW_CONFIG_LOAD)
+    rc = storm(proc, lambda: "loading the config" in proc.output)
+    assert rc == 0, proc.output
+
+
+class Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers 200 and then one byte every 0.2 s, forever: no read timeout ever fires."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        self.server.started.set()
+        with contextlib.suppress(OSError):
+            while not self.server.closing.is_set():
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def trickling_feed() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    server.started, server.closing = threading.Event(), threading.Event()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.closing.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _http_client_cancels() -> bool:
+    import inspect
+
+    from digestbot.sources import HttpClient
+
+    return "cancel" in inspect.signature(HttpClient).parameters
+
+
+@pytest.mark.skipif(
+    not _http_client_cancels(),
+    reason="needs HttpClient(cancel=...) from the sources branch (issue 9, item 3): passes once merged",
+)
+def test_sigterm_stops_run_within_seconds_while_a_fetch_trickles(workdir, spawn, trickling_feed):  # noqa: F811
+    url = f"http://127.0.0.1:{trickling_feed.server_address[1]}/feed.xml"
+    workdir.write_config(f"- name: slow\n  type: rss\n  url: {url}\n", subscriber("alice", "imitation"))
+    proc = spawn("run")
+    assert trickling_feed.started.wait(15), proc.output
+
+    proc.signal(signal.SIGTERM)
+
+    assert proc.finish(10) == 0, proc.output
+    assert proc.stderr[-1].rstrip().endswith("stopped")
