@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -321,10 +322,25 @@ def serve(
         limits.threads,
         limits.connection_limit,
     )
+    _stop_on_signals()
     try:
         server.run()
     except KeyboardInterrupt:
-        pass
+        log.info("stopping: requests in flight are finished first")
     finally:
         server.close()
         app.close()
+        log.info("stopped")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (systemd, docker stop) stops the server as Ctrl-C does, and exits 0; the signals
+    that follow are ignored, so a storm of them cannot cut the shutdown short."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)

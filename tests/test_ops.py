@@ -451,14 +451,16 @@ class Served:
             conn.close()
 
     def stop(self) -> str:
+        """SIGTERM it, check it stopped cleanly (exit 0), and return what it logged."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
+            self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(10)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
         self._reader.join(5)
+        assert self.popen.returncode == 0, "".join(self.lines)
         return "".join(self.lines)
 
 
