@@ -33,6 +33,7 @@ DEFAULT_SCHEDULE = "daily 08:00"
 DEFAULT_MAX_PAPERS = 25
 MAX_KEYWORDS = 200
 MAX_KEYWORD_LENGTH = 100
+MAX_SMTP_TIMEOUT = 300
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 _SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -110,10 +111,15 @@ class Env:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str | None = None
+    smtp_timeout: float = 30.0  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
 
     def problems(self) -> list[str]:
         """What is wrong with the environment's settings (never echoing a secret)."""
         found = []
+        if not 0 < self.smtp_timeout <= MAX_SMTP_TIMEOUT:  # NaN (not a number) fails this too
+            found.append(
+                f"DIGESTBOT_SMTP_TIMEOUT must be a number of seconds above 0, at most {MAX_SMTP_TIMEOUT}"
+            )
         if self.smtp_url:
             from .delivery.email import SmtpSettings
 
@@ -139,7 +145,18 @@ class Env:
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=e.get("SLACK_APP_TOKEN") or None,
             slack_api_url=e.get("DIGESTBOT_SLACK_API_URL") or None,
+            smtp_timeout=_seconds(e.get("DIGESTBOT_SMTP_TIMEOUT"), cls.smtp_timeout),
         )
+
+
+def _seconds(text: str | None, default: float) -> float:
+    """A number of seconds from the environment; NaN (reported by Env.problems) if it is not one."""
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 # --- YAML with line numbers ---------------------------------------------------------------

@@ -149,7 +149,8 @@ class Deliverer:
     def smtp(self) -> SmtpTransport:
         if self._smtp is None:
             try:
-                self._smtp = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url or ""))
+                settings = SmtpSettings.from_url(self.env.smtp_url or "")
+                self._smtp = SmtpTransport(settings, timeout=self.env.smtp_timeout)
             except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
                 raise DeliveryError(str(e), transient=False) from None
         return self._smtp

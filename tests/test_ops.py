@@ -686,3 +686,102 @@ def test_sigterm_stops_run_within_seconds_while_a_fetch_trickles(workdir, spawn,
 
     assert proc.finish(10) == 0, proc.output
     assert proc.stderr[-1].rstrip().endswith("stopped")
+
+
+# --- 16. a stalled or refusing SMTP server costs one timeout per run --------------------------------
+
+CROWD = [f"s{n:02d}" for n in range(20)]
+
+
+@pytest.fixture
+def twenty_due(workdir):
+    """20 email subscribers, each due with one matching paper; SMTP timeouts of half a second."""
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n",
+        "".join(subscriber(sid, "imitation") for sid in CROWD),
+    )
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_TIMEOUT", "0.5")
+    digestbot(workdir, "fetch")
+    return workdir
+
+
+def assert_all_kept(workdir, reason: str) -> None:
+    digests = ledger(workdir.db)
+    assert sorted(d.subscriber_id for d in digests) == CROWD
+    assert {d.status for d in digests} == {"pending"}
+    for d in digests:
+        assert re.search(reason, d.last_error or ""), d.last_error
+        assert "not tried again this run" in d.last_error
+        assert d.next_attempt_at is not None
+
+
+def test_a_stalled_smtp_server_is_tried_once_per_run_not_once_per_digest(twenty_due, stalling_server):
+    twenty_due.use_smtp(f"smtp://127.0.0.1:{stalling_server.port}")
+
+    result = digestbot(twenty_due, "send", expect=1)
+
+    assert 1 <= stalling_server.connections <= 2, stalling_server.connections
+    assert_all_kept(
+        twenty_due,
+        r"cannot reach SMTP server smtp://127\.0\.0\.1:\d+: unavailable \(stalled at \d\d:\d\d UTC\)",
+    )
+    assert "Digests: 0 sent, 20 failed" in result.output
+    before = stalling_server.connections
+    digestbot(twenty_due, "send", "--force", expect=1)  # the next run tries the server again
+    assert before < stalling_server.connections <= before + 2
+
+
+def test_a_refusing_smtp_server_is_tried_once_per_run(twenty_due, closed_smtp_url):
+    twenty_due.use_smtp(closed_smtp_url)
+    digestbot(twenty_due, "send", expect=1)
+    assert_all_kept(twenty_due, r"unavailable \(connection refused at \d\d:\d\d UTC\)")
+
+
+class BusyServer(StallingServer):
+    """Greets every connection with `421 too busy` and hangs up."""
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"421 4.3.2 too busy, try later\r\n")
+                conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(5)
+
+
+def test_a_server_answering_4xx_on_connect_is_tried_once_per_run(twenty_due):
+    busy = BusyServer()
+    try:
+        twenty_due.use_smtp(f"smtp://127.0.0.1:{busy.port}")
+        digestbot(twenty_due, "send", expect=1)
+        assert busy.connections == 1
+    finally:
+        busy.close()
+    assert_all_kept(twenty_due, r"unavailable \(answered 421 4\.3\.2 too busy, try later at \d\d:\d\d UTC\)")
+
+
+def test_a_working_server_still_gets_every_digest_over_one_connection(twenty_due, smtp_server):
+    twenty_due.use_smtp(smtp_server.url)
+    digestbot(twenty_due, "send")
+    assert sorted(to for m in smtp_server.messages for to in m.rcpt_tos) == sorted(
+        f"{sid}@example.org" for sid in CROWD
+    )
+    assert smtp_server.connections == 1
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "1e9"])
+def test_a_bad_smtp_timeout_is_an_environment_error(workdir, value):
+    workdir.write_config("", subscriber("alice", "imitation"))
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_TIMEOUT", value)
+    result = digestbot(workdir, "check", expect=2)
+    assert "environment: DIGESTBOT_SMTP_TIMEOUT" in result.output

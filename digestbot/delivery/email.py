@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import smtplib
 import socket
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -16,7 +18,8 @@ from urllib.parse import quote, unquote
 from . import DeliveryError
 from .message import OutgoingEmail
 
-SMTP_TIMEOUT = 30.0
+SMTP_TIMEOUT = 30.0  # seconds per socket operation (DIGESTBOT_SMTP_TIMEOUT)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,13 @@ def mask_url(url: str | None) -> str:
 
 
 class SmtpTransport:
-    """Sends messages over one SMTP connection, opened on first use and reopened if dropped."""
+    """Sends messages over one SMTP connection, opened on first use and reopened if dropped.
+
+    A circuit breaker: once the server stalls, refuses the connection or turns it away (a
+    timeout, ECONNREFUSED, a 4xx/5xx greeting or EHLO, failed login), it is not tried again
+    by this transport, so the rest of a batch fails at once (kept, retried by a later run)
+    instead of waiting out a timeout per digest.
+    """
 
     def __init__(
         self, settings: SmtpSettings, timeout: float = SMTP_TIMEOUT, context: ssl.SSLContext | None = None
@@ -104,6 +113,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.context = context or ssl.create_default_context()
         self._conn: smtplib.SMTP | None = None
+        self.unavailable: str | None = None  # why the breaker is open, once it is
 
     @property
     def name(self) -> str:
@@ -129,36 +139,56 @@ class SmtpTransport:
             raise
         return conn
 
+    def _open(self) -> smtplib.SMTP:
+        """A new connection, or DeliveryError with the breaker open."""
+        try:
+            return self._connect()
+        except smtplib.SMTPAuthenticationError as e:
+            failed = _reply("SMTP login failed", e.smtp_code, e.smtp_error)
+            raise self._trip(failed, transient=False, reason=f"{failed} ({_now()})") from None
+        except smtplib.SMTPResponseException as e:
+            raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise self._trip(_why(e)) from None
+
     def send(self, msg: OutgoingEmail) -> str:
         """Send one message; returns where it went. Raises DeliveryError on refusal or failure."""
+        if self.unavailable:
+            raise DeliveryError(self.unavailable)
         recipient = msg.recipient
         for attempt in (1, 2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = self._open()
             try:
-                if self._conn is None:
-                    self._conn = self._connect()
                 _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
             except smtplib.SMTPServerDisconnected as e:
                 self._drop()
-                if attempt == 2:
+                if _timed_out(e):
+                    raise self._trip("stalled") from None
+                if not reused or attempt == 2:  # not an idle connection the server let go
                     raise DeliveryError(f"SMTP server disconnected: {e}") from None
             except smtplib.SMTPRecipientsRefused as e:
                 code, text = next(iter(e.recipients.values()))
                 raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
-            except smtplib.SMTPAuthenticationError as e:
-                self._drop()
-                raise DeliveryError(
-                    _reply("SMTP login failed", e.smtp_code, e.smtp_error), transient=False
-                ) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
                 raise DeliveryError(
                     _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
                 ) from None
-            except (TimeoutError, smtplib.SMTPException, OSError) as e:
+            except (OSError, smtplib.SMTPException) as e:
                 self._drop()
-                raise DeliveryError(f"cannot reach SMTP server {self.name}: {e}") from None
+                raise self._trip(_why(e)) from None
         raise AssertionError("unreachable")
+
+    def _trip(self, why: str, transient: bool = True, reason: str | None = None) -> DeliveryError:
+        """Open the breaker: this and every later message of the batch fail, saying why."""
+        self._drop()
+        reason = reason or f"cannot reach SMTP server {self.name}: unavailable ({why} at {_now()})"
+        self.unavailable = f"{reason}; not tried again this run"
+        log.warning("%s: the remaining email digests are kept for a later run", self.unavailable)
+        return DeliveryError(self.unavailable, transient=transient)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -172,6 +202,31 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+def _now() -> str:
+    return time.strftime("%H:%M UTC", time.gmtime())
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether `error` is, or was raised while handling, a socket timeout (smtplib turns a read
+    timeout into SMTPServerDisconnected)."""
+    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)
+
+
+def _why(error: BaseException) -> str:
+    """A few words on why a connection failed, for the breaker's message."""
+    if _timed_out(error):
+        return "stalled"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed: {error.reason or error}"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return "closed the connection"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -207,7 +262,7 @@ def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
 def _reply(what: str, code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return f"{what}: {code} {text}".strip()
+    return f"{what}{'' if what == 'answered' else ':'} {code} {text}".strip()
 
 
 class OutboxTransport:
