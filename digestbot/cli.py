@@ -18,10 +18,12 @@ import click
 from . import __version__
 from .collect import SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
+from .delivery import DeliveryError
 from .delivery.email import mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
+from .render import Renderer, template_problem
 from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
@@ -79,6 +81,15 @@ class App:
                 click.echo(f"environment: {problem}", err=True)
             raise SystemExit(EXIT_USAGE)
         return env
+
+    def check_templates(self) -> None:
+        """Exit 2 listing what is wrong with the templates, before anything is rendered or sent."""
+        problems = Renderer(self.config.templates).problems()
+        if problems:
+            for problem in problems:
+                click.echo(problem, err=True)
+            click.echo(f"{len(problems)} template problem(s); nothing was sent or recorded.", err=True)
+            raise SystemExit(EXIT_USAGE)
 
     def sync(self) -> dict[str, int]:
         return self.store.sync_subscribers(self.config.subscribers)
@@ -169,6 +180,7 @@ def check(app: App) -> None:
     (file:line: field: message)."""
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
+    app.check_templates()
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
@@ -295,6 +307,9 @@ def _send_locked(
         outcomes = runner.run(
             only=only, force=force, dry_run=dry_run, on_done=on_done, should_stop=should_stop
         )
+    except DeliveryError as e:  # a dry run renders each digest: a template failed on one
+        click.echo(f"Dry run stopped: {e}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
     finally:
         if progress:
             progress.stop()
@@ -339,6 +354,7 @@ def _outcome_line(o: Outcome) -> str | None:
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones)."""
     app.env  # noqa: B018  (checked before anything changes)
+    app.check_templates()
     app.sync()
     _check_subscribers(app, subscribers)
     outcomes = _send(app, set(subscribers) or None, force, dry_run)
@@ -368,6 +384,7 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
     """Render a subscriber's next digest as it would be sent now; records nothing."""
+    app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     runner = DigestRunner(app.store, app.config, app.env)
@@ -375,11 +392,16 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
-    if fmt == "slack":
-        body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
-    else:
-        parts = runner.renderer.email(digest)
-        body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    try:
+        if fmt == "slack":
+            body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
+        else:
+            parts = runner.renderer.email(digest)
+            body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    except Exception as e:  # the template failed on this digest's data
+        where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
+        click.echo(template_problem(e, where), err=True)
+        raise SystemExit(EXIT_USAGE) from None
     if output:
         output.write_text(body, encoding="utf-8")
         click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
@@ -412,6 +434,7 @@ def _run(app: App, once: bool, signals: Signals) -> int:
     if not once and app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
     app.env  # noqa: B018  (checked before anything changes)
+    app.check_templates()
     counts = app.sync()
     if not once:
         return run_forever(app.config, app.store, app.env, signals)

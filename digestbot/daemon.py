@@ -58,6 +58,7 @@ class Worker:
         self.client = client or cancellable_client(self.stopping)
         self.runner = DigestRunner(store, config, env, clock=clock)
         self._config_mtime = _mtime(config.path)
+        self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
 
     # --- jobs -----------------------------------------------------------------------------
@@ -91,12 +92,24 @@ class Worker:
             return []
         try:
             now = self.clock()
-            if not self.runner.has_work(now):
+            if not self.runner.has_work(now) or not self._templates_ok():
                 return []
             self.fetch_stale(now)
             return self.runner.run(should_stop=self.stopping.is_set)
         finally:
             lock.release()
+
+    def _templates_ok(self) -> bool:
+        """Whether the templates render (an operator may edit one while the worker runs); a
+        broken one holds every digest back, unrecorded, until it is fixed. Logged once."""
+        problems = self.runner.renderer.problems()
+        if problems and problems != self._template_problems:
+            log.error(
+                "not sending: %s; fix the template (digestbot check lists it), digests wait until then",
+                " | ".join(problems),
+            )
+        self._template_problems = problems
+        return not problems
 
     # --- configuration --------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
-from helpers import FeedPaper, digestbot, ledger, not_due_soon, subscriber, write_feed
+from helpers import FeedPaper, db_dump, digestbot, ledger, not_due_soon, subscriber, write_feed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_daemon import spawn  # noqa: F401  (a fixture)
@@ -785,3 +785,99 @@ def test_a_bad_smtp_timeout_is_an_environment_error(workdir, value):
     workdir.monkeypatch.setenv("DIGESTBOT_SMTP_TIMEOUT", value)
     result = digestbot(workdir, "check", expect=2)
     assert "environment: DIGESTBOT_SMTP_TIMEOUT" in result.output
+
+
+# --- 15. templates are checked before anything is sent --------------------------------------------
+
+BROKEN_TEMPLATES = {
+    "syntax-html": (
+        "digest.html",
+        "<p>{% for p in papers %}{{ p.title }}</p>\n",
+        r"digest\.html:1: template: ",
+    ),
+    "syntax-subject": ("digest.subject.txt", "{{ total }\n", r"digest\.subject\.txt:1: template: "),
+    "undefined-name": (
+        "digest.txt",
+        "Hello\n{{ subscriber.id }}\n{{ no_such_thing }}\n",
+        r"digest\.txt:3: template: 'no_such_thing' is undefined",
+    ),
+    "undefined-field": (
+        "digest.txt",
+        "{% for p in papers %}\n{{ p.doi }}\n{% endfor %}\n",
+        r"digest\.txt:2: template: .*'doi'",
+    ),
+    "slack-not-json": (
+        "digest.slack.json",
+        "{{ total }} papers\n",
+        r"digest\.slack\.json:\d+: template: .*JSON",
+    ),
+    "slack-syntax": ("digest.slack.json", "{% if %}\n", r"digest\.slack\.json:1: template: "),
+}
+
+
+@pytest.fixture
+def own_templates(workdir):
+    """A subscriber due with a matching paper, and a `templates:` folder of the user's own."""
+    folder = workdir.path / "mytemplates"
+    folder.mkdir()
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n",
+        subscriber("alice", "imitation"),
+        extra_yaml="templates: mytemplates",
+    )
+    digestbot(workdir, "fetch")
+    return folder
+
+
+@pytest.mark.parametrize("case", list(BROKEN_TEMPLATES))
+def test_check_preview_and_send_report_a_broken_template_with_its_line(workdir, own_templates, case):
+    name, text, message = BROKEN_TEMPLATES[case]
+    (own_templates / name).write_text(text, encoding="utf-8")
+    before = db_dump(workdir.db)
+
+    for command in (["check"], ["preview", "alice"], ["send", "--dry-run"], ["send"], ["run", "--once"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert re.search(message, result.output), (command, result.output)
+        assert str(own_templates / name) in result.output
+        assert "Traceback" not in result.output
+    assert db_dump(workdir.db) == before  # nothing recorded: no digest waits on a broken template
+    assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
+
+
+def test_the_default_templates_pass_check_and_render_with_strict_undefined(workdir, own_templates):
+    digestbot(workdir, "check")
+    for fmt in ("text", "html", "slack"):
+        digestbot(workdir, "preview", "alice", "--format", fmt)
+    digestbot(workdir, "send")
+    [eml] = list(workdir.outbox.glob("*.eml"))
+    assert "1 new paper for you" in eml.read_text(encoding="utf-8")
+
+
+def test_a_template_broken_while_the_worker_runs_keeps_digests_unrecorded(workdir, own_templates, caplog):
+    from digestbot.config import load_config
+    from digestbot.daemon import Worker
+
+    with Store(workdir.db) as store:
+        worker = Worker(load_config(workdir.config), store, Env.from_environ())
+        (own_templates / "digest.txt").write_text("{{ nope }}\n", encoding="utf-8")
+        with caplog.at_level("ERROR"):
+            assert worker.dispatch() == []
+        assert store.digests() == []
+    assert any("digest.txt:1: template: 'nope' is undefined" in r.getMessage() for r in caplog.records)
+
+
+def test_a_template_that_fails_only_on_real_data_is_reported_cleanly_and_kept(workdir, own_templates):
+    # The sample digest `check` renders has upvotes; an arXiv paper has none: None + 1 fails.
+    (own_templates / "digest.txt").write_text("{{ papers[0].upvotes + 1 }} upvotes\n", encoding="utf-8")
+    digestbot(workdir, "check")
+    for command in (["preview", "alice"], ["send", "--dry-run"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert re.search(r"digest\.txt:1: template: unsupported operand", result.output), result.output
+        assert "Traceback" not in result.output
+    result = digestbot(workdir, "send", expect=1)
+    [record] = ledger(workdir.db)
+    assert record.status == "pending"  # kept: fixing the template delivers it
+    assert re.search(r"digest\.txt:1: template: unsupported operand.*fix the template", record.last_error)
