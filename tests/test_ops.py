@@ -881,3 +881,46 @@ def test_a_template_that_fails_only_on_real_data_is_reported_cleanly_and_kept(wo
     [record] = ledger(workdir.db)
     assert record.status == "pending"  # kept: fixing the template delivers it
     assert re.search(r"digest\.txt:1: template: unsupported operand.*fix the template", record.last_error)
+
+
+# --- 9/12. what reaches a log line ----------------------------------------------------------------
+
+
+def formatted(record_args: tuple, exc: BaseException | None = None, environ: dict | None = None) -> str:
+    import logging
+
+    from digestbot.logs import SafeFormatter, environment_secrets
+
+    formatter = SafeFormatter("%(levelname)s %(message)s", secrets=environment_secrets(environ or {}))
+    record = logging.LogRecord(
+        "digestbot.test", logging.WARNING, __file__, 1, "seen %s and %r", record_args, None
+    )
+    if exc is not None:
+        try:
+            raise exc
+        except BaseException:
+            record.exc_info = sys.exc_info()
+    return formatter.format(record)
+
+
+SECRETS = {
+    "DIGESTBOT_SECRET": "unsub-S3cret-value",
+    "SLACK_BOT_TOKEN": "xoxb-1234-5678-abcdef",
+    "SLACK_SIGNING_SECRET": "signing-0123456789",
+    "SLACK_APP_TOKEN": "xapp-1-A0-999-zzz",
+    "DIGESTBOT_SMTP_URL": "smtp://digest:p%2Fss-W0rd@mail.example.org:587",
+}
+
+
+@pytest.mark.parametrize("name", list(SECRETS))
+def test_a_log_line_never_holds_a_secret_from_the_environment(name):
+    secret = SECRETS[name] if name != "DIGESTBOT_SMTP_URL" else "p/ss-W0rd"
+    line = formatted((f"url?token={secret}", secret), RuntimeError(f"failed with {secret}"), SECRETS)
+    assert secret not in line and "***" in line
+    assert "W0rd" not in line and "p%2Fss" not in line
+
+
+def test_control_characters_in_log_arguments_are_escaped():
+    line = formatted(("GET /x\nFORGED line\r\x1b[31m", "\u2028next"))
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line
+    assert "\\nFORGED line\\r\\x1b[31m" in line
