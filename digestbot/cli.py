@@ -271,8 +271,12 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
 SENDER_WAIT = 30.0  # seconds `send` waits for another sender (the worker's dispatch) to finish
 
 
+def _never() -> bool:
+    return False
+
+
 def _send(
-    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = bool
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
     if dry_run:
         return _send_locked(app, only, force, dry_run)
@@ -289,7 +293,7 @@ def _send(
 
 
 def _send_locked(
-    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = bool
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
     runner = DigestRunner(app.store, app.config, app.env)
     progress = _progress(None, "Sending")
@@ -425,7 +429,10 @@ def run(app: App, once: bool) -> None:
     try:
         raise SystemExit(_run(app, once, signals))
     finally:
-        signals.ignore()  # exiting now; the interpreter's shutdown must not die of a late signal
+        if _process_ends_with_command:
+            signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal
+        else:
+            signals.restore()
 
 
 def _run(app: App, once: bool, signals: Signals) -> int:
@@ -595,5 +602,10 @@ def _ago(iso: str | None, now: datetime) -> str:
     return "just now"
 
 
+_process_ends_with_command = False  # set by main(); not when a test invokes `cli` in-process
+
+
 def main() -> None:
+    global _process_ends_with_command
+    _process_ends_with_command = True
     cli(prog_name="digestbot")

@@ -25,14 +25,23 @@ class Signals:
         self.stop = threading.Event()
         self.reload = threading.Event()
         self.installed = False
+        self._previous: dict[int, object] = {}
 
     def install(self) -> Signals:
         """Handle SIGTERM/SIGINT (stop) and SIGHUP (reload) from now on. Main thread only."""
+        for sig in (*STOP_SIGNALS, signal.SIGHUP):
+            self._previous[sig] = signal.getsignal(sig)
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         self.installed = True
         return self
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before `install` (a command run in-process)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self.installed = False
 
     def ignore(self) -> None:
         """Ignore stop signals from now on (the work is done; the exit code is decided)."""
