@@ -924,3 +924,43 @@ def test_control_characters_in_log_arguments_are_escaped():
     line = formatted(("GET /x\nFORGED line\r\x1b[31m", "\u2028next"))
     assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line
     assert "\\nFORGED line\\r\\x1b[31m" in line
+
+
+# --- 16, sibling: Slack that is unreachable or refuses the token -----------------------------------
+
+
+@pytest.fixture
+def five_slack_due(workdir):
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n",
+        "".join(
+            f"- id: ch{n}\n  slack: '#papers-{n}'\n  keywords: [imitation]\n  schedule: {not_due_soon()}\n"
+            for n in range(5)
+        ),
+    )
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    digestbot(workdir, "fetch")
+    return workdir
+
+
+def test_a_revoked_slack_token_is_tried_once_per_run(five_slack_due, slack_api):
+    five_slack_due.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    slack_api.fail("chat.postMessage", "invalid_auth", times=10)
+    digestbot(five_slack_due, "send", expect=1)
+    assert len(slack_api.posts) == 1
+    digests = ledger(five_slack_due.db)
+    assert len(digests) == 5 and {d.status for d in digests} == {"pending"}
+    assert all("invalid_auth" in d.last_error for d in digests)
+    assert sum("not tried again this run" in d.last_error for d in digests) == 4  # all but the first
+
+
+def test_an_unreachable_slack_api_is_tried_once_per_run(five_slack_due, closed_port):
+    five_slack_due.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", f"http://127.0.0.1:{closed_port}/api/")
+    digestbot(five_slack_due, "send", expect=1)
+    digests = ledger(five_slack_due.db)
+    assert len(digests) == 5 and {d.status for d in digests} == {"pending"}
+    assert all("cannot reach the Slack API" in d.last_error for d in digests)
+    assert sum("not tried again this run" in d.last_error for d in digests) == 4
