@@ -127,7 +127,7 @@ class Env:
                 SmtpSettings.from_url(self.smtp_url)
             except ValueError as e:  # its messages never quote the URL
                 found.append(str(e))
-        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+        if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         if self.base_url and not self.secret:
             found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
@@ -147,6 +147,14 @@ class Env:
             slack_api_url=e.get("DIGESTBOT_SLACK_API_URL") or None,
             smtp_timeout=_seconds(e.get("DIGESTBOT_SMTP_TIMEOUT"), cls.smtp_timeout),
         )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[" and the like
+        return False
 
 
 def _seconds(text: str | None, default: float) -> float:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -302,6 +303,25 @@ class ServerLimits:
         }
 
 
+OPEN_FILES_RESERVE = 64  # file descriptors kept for the database, logs, Slack and the like
+
+
+def fit_open_files(limits: ServerLimits) -> ServerLimits:
+    """`limits` with the connection limit lowered, if need be, under the process's open-files
+    limit: past it, accepting a connection fails and the server stops answering anyone."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or limits.connection_limit <= soft - OPEN_FILES_RESERVE:
+        return limits
+    fitted = max(soft - OPEN_FILES_RESERVE, 1)
+    log.warning(
+        "connection limit %d is over what the open-files limit (%d, ulimit -n) allows: using %d",
+        limits.connection_limit,
+        soft,
+        fitted,
+    )
+    return replace(limits, connection_limit=fitted)
+
+
 def create_server(app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits()):
     """A waitress server for `app` (not yet running; call `.run()`)."""
     import waitress
@@ -314,6 +334,7 @@ def serve(
 ) -> None:
     """Serve the app with waitress (a production WSGI server) until interrupted."""
     app = WebApp(config, env, db_path)
+    limits = fit_open_files(limits)
     server = create_server(app, host, port, limits)
     log.info(
         "serving on http://%s:%s (Slack commands at /slack/commands; %d threads, at most %d connections)",

@@ -413,10 +413,17 @@ def test_no_output_or_log_line_holds_the_smtp_password(workdir, closed_port, pas
 SIGNING = "ops-signing-secret"
 
 
+def _limit_open_files(soft: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
 class Served:
     """A real `digestbot serve` process on a free loopback port."""
 
-    def __init__(self, workdir, *options: str):
+    def __init__(self, workdir, *options: str, open_files: int | None = None):
+        """`open_files`: the process's soft limit on open files (ulimit -n)."""
         from conftest import free_port
 
         self.port = free_port()
@@ -427,6 +434,7 @@ class Served:
             env=env,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=(lambda: _limit_open_files(open_files)) if open_files else None,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -470,8 +478,8 @@ def served(workdir) -> Iterator[Callable[..., Served]]:
     digestbot(workdir, "sync")
     started: list[Served] = []
 
-    def start(*options: str) -> Served:
-        started.append(Served(workdir, *options))
+    def start(*options: str, open_files: int | None = None) -> Served:
+        started.append(Served(workdir, *options, open_files=open_files))
         return started[-1]
 
     yield start
@@ -504,6 +512,14 @@ def test_150_idle_connections_do_not_starve_healthz(served):
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_the_connection_limit_stays_under_the_open_files_limit(served):
+    server = served("--connection-limit", "5000", open_files=200)
+    log = "".join(server.lines)
+    assert "open-files limit (200, ulimit -n) allows: using 136" in log
+    assert "at most 136 connections" in log
+    assert server.request("GET", "/healthz")[0] == 200
 
 
 def test_serve_takes_its_limits_as_options(workdir):
@@ -964,3 +980,12 @@ def test_an_unreachable_slack_api_is_tried_once_per_run(five_slack_due, closed_p
     assert len(digests) == 5 and {d.status for d in digests} == {"pending"}
     assert all("cannot reach the Slack API" in d.last_error for d in digests)
     assert sum("not tried again this run" in d.last_error for d in digests) == 4
+
+
+@pytest.mark.parametrize("url", ["http://[", "https://[::1", "ftp://digest.example.org", "http://"])
+def test_a_malformed_base_url_is_an_environment_error_not_a_crash(workdir, url):
+    workdir.write_config("", subscriber("alice", "imitation"))
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret-for-links")
+    result = digestbot(workdir, "check", expect=2)
+    assert "environment: DIGESTBOT_BASE_URL must be an http(s) URL" in result.output
