@@ -757,7 +757,11 @@ def test_a_refusing_smtp_server_is_tried_once_per_run(twenty_due, closed_smtp_ur
 
 
 class BusyServer(StallingServer):
-    """Greets every connection with `421 too busy` and hangs up."""
+    """Turns every connection away with `421 too busy`: at once, or after greeting, at EHLO."""
+
+    def __init__(self, at_ehlo: bool) -> None:
+        self.at_ehlo = at_ehlo
+        super().__init__()
 
     def _accept(self) -> None:
         while True:
@@ -767,6 +771,9 @@ class BusyServer(StallingServer):
                 return
             self.accepted.append(conn)
             with contextlib.suppress(OSError):
+                if self.at_ehlo:
+                    conn.sendall(b"220 mail.example.org ESMTP\r\n")
+                    conn.recv(1024)
                 conn.sendall(b"421 4.3.2 too busy, try later\r\n")
                 conn.close()
 
@@ -775,8 +782,9 @@ class BusyServer(StallingServer):
         self._thread.join(5)
 
 
-def test_a_server_answering_4xx_on_connect_is_tried_once_per_run(twenty_due):
-    busy = BusyServer()
+@pytest.mark.parametrize("at_ehlo", [False, True], ids=["greeting", "ehlo"])
+def test_a_server_answering_4xx_on_connect_is_tried_once_per_run(twenty_due, at_ehlo):
+    busy = BusyServer(at_ehlo)
     try:
         twenty_due.use_smtp(f"smtp://127.0.0.1:{busy.port}")
         digestbot(twenty_due, "send", expect=1)

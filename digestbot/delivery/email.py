@@ -128,10 +128,10 @@ class SmtpTransport:
         try:
             # Commands are small writes: without this, Nagle's algorithm holds them back.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.ehlo()
+            _ehlo(conn)
             if s.starttls:
                 conn.starttls(context=self.context)
-                conn.ehlo()
+                _ehlo(conn)
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
@@ -202,6 +202,16 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+def _ehlo(conn: smtplib.SMTP) -> None:
+    """EHLO (HELO for a server without ESMTP, as RFC 5321 asks), raising on a refusal such as
+    421 (smtplib's ehlo() only returns the code, and the next command then fails)."""
+    code, reply = conn.ehlo()
+    if 500 <= code < 600:
+        code, reply = conn.helo()
+    if not 200 <= code < 300:
+        raise smtplib.SMTPHeloError(code, reply)
 
 
 def _now() -> str:
