@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +19,17 @@ from . import __version__
 from .arxiv_ids import arxiv_id
 from .collect import SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
+from .delivery import DeliveryError
 from .delivery.email import mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
+from .logs import SafeFormatter, environment_secrets
+from .render import Renderer, template_problem
 from .schedule import get_timezone, next_run, parse_schedule
+from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, now_utc
+from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("digestbot")
@@ -77,6 +83,15 @@ class App:
             raise SystemExit(EXIT_USAGE)
         return env
 
+    def check_templates(self) -> None:
+        """Exit 2 listing what is wrong with the templates, before anything is rendered or sent."""
+        problems = Renderer(self.config.templates).problems()
+        if problems:
+            for problem in problems:
+                click.echo(problem, err=True)
+            click.echo(f"{len(problems)} template problem(s); nothing was sent or recorded.", err=True)
+            raise SystemExit(EXIT_USAGE)
+
     def sync(self) -> dict[str, int]:
         return self.store.sync_subscribers(self.config.subscribers)
 
@@ -89,7 +104,9 @@ def _setup_logging(verbose: int, default: int) -> None:
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+        SafeFormatter(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S", environment_secrets()
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -174,8 +191,11 @@ def init(app: App) -> None:
 @cli.command()
 @pass_app
 def check(app: App) -> None:
-    """Validate the config; exit 2 listing every problem as file:line: field: message."""
+    """Validate the config and the environment; exit 2 listing every problem
+    (file:line: field: message)."""
     config = app.config
+    app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
+    app.check_templates()
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
@@ -215,7 +235,7 @@ def _progress(total: int | None, label: str):
     return progress
 
 
-def _fetch(app: App, names: tuple[str, ...] = ()) -> list[SourceOutcome]:
+def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = None) -> list[SourceOutcome]:
     sources = [s for s in app.config.sources if not names or s.name in names]
     progress = _progress(len(sources), "Fetching")
 
@@ -227,7 +247,7 @@ def _fetch(app: App, names: tuple[str, ...] = ()) -> list[SourceOutcome]:
     if progress:
         progress.start()
     try:
-        return fetch_all(app.store, sources, HttpClient(), on_done=on_done)
+        return fetch_all(app.store, sources, client or HttpClient(), on_done=on_done)
     finally:
         if progress:
             progress.stop()
@@ -267,7 +287,13 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
 SENDER_WAIT = 30.0  # seconds `send` waits for another sender (the worker's dispatch) to finish
 
 
-def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+def _never() -> bool:
+    return False
+
+
+def _send(
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
+) -> list[Outcome]:
     if dry_run:
         return _send_locked(app, only, force, dry_run)
     lock = sender_lock(app.db_path)
@@ -277,12 +303,14 @@ def _send(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[O
         click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
         raise SystemExit(EXIT_FAILURES) from None
     try:
-        return _send_locked(app, only, force, dry_run)
+        return _send_locked(app, only, force, dry_run, should_stop)
     finally:
         lock.release()
 
 
-def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) -> list[Outcome]:
+def _send_locked(
+    app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
+) -> list[Outcome]:
     runner = DigestRunner(app.store, app.config, app.env)
     progress = _progress(None, "Sending")
 
@@ -296,7 +324,12 @@ def _send_locked(app: App, only: set[str] | None, force: bool, dry_run: bool) ->
     if progress:
         progress.start()
     try:
-        outcomes = runner.run(only=only, force=force, dry_run=dry_run, on_done=on_done)
+        outcomes = runner.run(
+            only=only, force=force, dry_run=dry_run, on_done=on_done, should_stop=should_stop
+        )
+    except DeliveryError as e:  # a dry run renders each digest: a template failed on one
+        click.echo(f"Dry run stopped: {e}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
     finally:
         if progress:
             progress.stop()
@@ -343,6 +376,7 @@ def _outcome_line(o: Outcome) -> str | None:
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones)."""
     app.env  # noqa: B018  (checked before anything changes)
+    app.check_templates()
     app.sync()
     _check_subscribers(app, subscribers)
     outcomes = _send(app, set(subscribers) or None, force, dry_run)
@@ -372,6 +406,7 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
     """Render a subscriber's next digest as it would be sent now; records nothing."""
+    app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     runner = DigestRunner(app.store, app.config, app.env)
@@ -379,11 +414,16 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
-    if fmt == "slack":
-        body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
-    else:
-        parts = runner.renderer.email(digest)
-        body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    try:
+        if fmt == "slack":
+            body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
+        else:
+            parts = runner.renderer.email(digest)
+            body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+    except Exception as e:  # the template failed on this digest's data
+        where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
+        click.echo(template_problem(e, where), err=True)
+        raise SystemExit(EXIT_USAGE) from None
     if output:
         output.write_text(body, encoding="utf-8")
         click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
@@ -442,25 +482,46 @@ def run(app: App, once: bool) -> None:
     """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
+    SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
     """
-    app.env  # noqa: B018  (checked before anything changes)
-    counts = app.sync()
-    if once:
-        click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
-        click.echo("Fetching sources:")
-        fetched = _fetch(app)
-        click.echo("Sending digests:")
-        outcomes = _send(app, None, force=False, dry_run=False)
-        failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
-        raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
-    from .daemon import run_forever
+    signals = Signals().install()  # first: a signal while the config loads must not kill us
+    try:
+        raise SystemExit(_run(app, once, signals))
+    finally:
+        if _process_ends_with_command:
+            signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal
+        else:
+            signals.restore()
 
-    if app.verbose == 0:
+
+def _run(app: App, once: bool, signals: Signals) -> int:
+    from .daemon import cancellable_client, run_forever
+
+    if not once and app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
-    raise SystemExit(run_forever(app.config, app.store, app.env))
+    app.env  # noqa: B018  (checked before anything changes)
+    app.check_templates()
+    counts = app.sync()
+    if not once:
+        return run_forever(app.config, app.store, app.env, signals)
+    click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
+    click.echo("Fetching sources:")
+    fetched = _fetch(app, client=cancellable_client(signals.stop))
+    click.echo("Sending digests:")
+    outcomes = _send(app, None, force=False, dry_run=False, should_stop=signals.stop.is_set)
+    failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 # --- serve --------------------------------------------------------------------------------
+
+
+def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
+    """A `serve` option for one of waitress's limits, defaulting to ServerLimits'."""
+    default = getattr(ServerLimits(), attr)
+    return click.option(
+        flag, attr, default=default, show_default=True, type=click.IntRange(lo, hi), help=help
+    )
 
 
 @cli.command()
@@ -468,8 +529,17 @@ def run(app: App, once: bool) -> None:
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
 )
 @click.option("--port", default=8080, show_default=True, envvar="PORT", help="Port to listen on (env PORT).")
+@_limit_option("--threads", "threads", 1, 256, "Worker threads.")
+@_limit_option(
+    "--connection-limit",
+    "connection_limit",
+    10,
+    100_000,
+    "Connections open at once; more wait. Keep it under the open-files limit (ulimit -n).",
+)
+@_limit_option("--channel-timeout", "channel_timeout", 1, 3600, "Seconds an idle connection is kept open.")
 @pass_app
-def serve(app: App, host: str, port: int) -> None:
+def serve(app: App, host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
     """The HTTP app: /slack/commands (and /slack/events), /unsubscribe, /healthz.
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
@@ -485,7 +555,8 @@ def serve(app: App, host: str, port: int) -> None:
         service = SlackService(app.config, env, app.db_path)
         socket_mode_client(service, env).connect()
         log.info("connected to Slack over Socket Mode")
-    serve_http(app.config, env, app.db_path, host, port)
+    limits = ServerLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout)
+    serve_http(app.config, env, app.db_path, host, port, limits)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -526,15 +597,7 @@ def status(app: App) -> None:
     for state in store.subscribers(include_inactive=True):
         sub = state.subscriber
         last = store.last_sent(sub.id)
-        tz = get_timezone(sub.timezone)
-        upcoming = (
-            None
-            if state.last_run_at is None
-            else next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
-        )
-        due = "now" if state.last_run_at is None or (upcoming and upcoming <= now) else ""
-        if upcoming and not due:
-            due = f"{upcoming.astimezone(tz):%a %d %b %H:%M} {sub.timezone}"
+        due = _next_due(sub.schedule, sub.timezone, state.last_run_at, now)
         t.add_row(
             sub.id,
             sub.email or sub.slack or "",
@@ -574,6 +637,22 @@ def status(app: App) -> None:
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
 
 
+def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:
+    """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
+    if last_run_at is None:
+        return "now"
+    try:
+        tz = get_timezone(timezone)
+        upcoming = next_run(parse_schedule(schedule), tz, last_run_at)
+    except ValueError as e:  # stored before a stricter check; status still shows everyone
+        return f"? ({e})"
+    if upcoming is None:
+        return ""
+    if upcoming <= now:
+        return "now"
+    return f"{upcoming.astimezone(tz):%a %d %b %H:%M} {timezone}"
+
+
 def _ago(iso: str | None, now: datetime) -> str:
     if not iso:
         return ""
@@ -585,5 +664,10 @@ def _ago(iso: str | None, now: datetime) -> str:
     return "just now"
 
 
+_process_ends_with_command = False  # set by main(); not when a test invokes `cli` in-process
+
+
 def main() -> None:
+    global _process_ends_with_command
+    _process_ends_with_command = True
     cli(prog_name="digestbot")

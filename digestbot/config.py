@@ -35,6 +35,7 @@ DEFAULT_SCHEDULE = "daily 08:00"
 DEFAULT_MAX_PAPERS = 25
 MAX_KEYWORDS = 200
 MAX_KEYWORD_LENGTH = 100
+MAX_SMTP_TIMEOUT = 300
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 # Ids the bot makes for digests created outside the YAML: a YAML id may not look like one, or
 # that Slack user (or web reader) could take the YAML subscriber over.
@@ -116,21 +117,23 @@ class Env:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str | None = None
+    smtp_timeout: float = 30.0  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
 
     def problems(self) -> list[str]:
         """What is wrong with the environment's settings (never echoing a secret)."""
         found = []
+        if not 0 < self.smtp_timeout <= MAX_SMTP_TIMEOUT:  # NaN (not a number) fails this too
+            found.append(
+                f"DIGESTBOT_SMTP_TIMEOUT must be a number of seconds above 0, at most {MAX_SMTP_TIMEOUT}"
+            )
         if self.smtp_url:
-            parts = urlsplit(self.smtp_url)
+            from .delivery.email import SmtpSettings
+
             try:
-                port_ok = parts.port is None or 0 < parts.port < 65536
-            except ValueError:
-                port_ok = False
-            if parts.scheme not in ("smtp", "smtps") or not parts.hostname or not port_ok:
-                found.append(
-                    "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
-                )
-        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+                SmtpSettings.from_url(self.smtp_url)
+            except ValueError as e:  # its messages never quote the URL
+                found.append(str(e))
+        if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         if self.base_url and not self.secret:
             found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
@@ -148,7 +151,26 @@ class Env:
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=e.get("SLACK_APP_TOKEN") or None,
             slack_api_url=e.get("DIGESTBOT_SLACK_API_URL") or None,
+            smtp_timeout=_seconds(e.get("DIGESTBOT_SMTP_TIMEOUT"), cls.smtp_timeout),
         )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[" and the like
+        return False
+
+
+def _seconds(text: str | None, default: float) -> float:
+    """A number of seconds from the environment; NaN (reported by Env.problems) if it is not one."""
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 # --- YAML with line numbers ---------------------------------------------------------------
@@ -197,11 +219,53 @@ class _Reader:
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
 
+MAX_ALIAS_EXPANSION = 50_000  # values reached again through aliases: far above any real config
+
+
+class _AliasBomb(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it without bound (a "billion laughs" file, an
+    alias to itself) before anything walks it as a tree."""
+    seen: set[int] = set()
+    visits = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        visits += 1
+        seen.add(id(node))
+        if visits - len(seen) > MAX_ALIAS_EXPANSION:
+            raise _AliasBomb(node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
 def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | None:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        return None if node is None else _Reader(loader, report).read(node, "")
+        if node is None:
+            return None
+        _check_expansion(node)
+        return _Reader(loader, report).read(node, "")
+    except _AliasBomb as e:
+        report(
+            e.line,
+            "yaml",
+            f"too many aliases: they expand the file to over {MAX_ALIAS_EXPANSION} repeated values "
+            "(write the values out, or use fewer aliases)",
+        )
+        return None
+    except RecursionError:
+        report(1, "yaml", "nested too deeply: lists and mappings inside each other go too deep")
+        return None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         report(mark.line + 1 if mark else 1, "yaml", f"{e.problem or e}".strip())

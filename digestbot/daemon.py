@@ -7,13 +7,13 @@
   what waits. Missed slots after downtime coalesce into one digest per subscriber.
 - Jobs run one at a time on a single thread, so the worker never overlaps with itself; other
   processes (`digestbot send`) are kept out by the sender lock.
-- SIGTERM/SIGINT: no new work is started, the digest in flight is finished, exit 0.
+- SIGTERM/SIGINT: no new work is started, the digest in flight is finished, exit 0, however
+  many signals arrive and whenever (signals.py).
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,6 +27,7 @@ from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, runner_lock, sender_lock
 from .render import Renderer
+from .signals import Signals
 from .sources import HttpClient
 from .store import Store, now_utc, parse_ts
 
@@ -44,16 +45,19 @@ class Worker:
         env: Env,
         clock: Callable[[], datetime] = now_utc,
         client: HttpClient | None = None,
+        signals: Signals | None = None,
     ):
         self.config = config
         self.store = store
         self.env = env
         self.clock = clock
-        self.client = client or HttpClient()
+        self.signals = signals or Signals()
+        self.stopping = self.signals.stop
+        self.reload_requested = self.signals.reload
+        self.client = client or cancellable_client(self.stopping)
         self.runner = DigestRunner(store, config, env, clock=clock)
-        self.stopping = threading.Event()
-        self.reload_requested = threading.Event()
         self._config_mtime = _mtime(config.path)
+        self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
 
     # --- jobs -----------------------------------------------------------------------------
@@ -87,12 +91,24 @@ class Worker:
             return []
         try:
             now = self.clock()
-            if not self.runner.has_work(now):
+            if not self.runner.has_work(now) or not self._templates_ok():
                 return []
             self.fetch_stale(now)
             return self.runner.run(should_stop=self.stopping.is_set)
         finally:
             lock.release()
+
+    def _templates_ok(self) -> bool:
+        """Whether the templates render (an operator may edit one while the worker runs); a
+        broken one holds every digest back, unrecorded, until it is fixed. Logged once."""
+        problems = self.runner.renderer.problems()
+        if problems and problems != self._template_problems:
+            log.error(
+                "not sending: %s; fix the template (digestbot check lists it), digests wait until then",
+                " | ".join(problems),
+            )
+        self._template_problems = problems
+        return not problems
 
     # --- configuration --------------------------------------------------------------------
 
@@ -107,7 +123,9 @@ class Worker:
             config = load_config(self.config.path)
         except ConfigError as e:
             log.error(
-                "%s changed but has problems; still running the previous config:\n%s", self.config.path, e
+                "%s changed but has problems; still running the previous config: %s",
+                self.config.path,
+                " | ".join(str(p) for p in e.problems),  # one line: a log line never holds a break
             )
             return False
         self.apply(config)
@@ -132,7 +150,15 @@ class Worker:
     # --- running --------------------------------------------------------------------------
 
     def run_forever(self) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+
+        Installs the signal handlers unless the caller already did (`digestbot run` does, first).
+        """
+        if not self.signals.installed:
+            self.signals.install()
+        if self.stopping.is_set():
+            log.info("stopped before starting")
+            return 0
         try:
             holder = runner_lock(self.store.path)
             holder.acquire(wait=0)
@@ -153,7 +179,6 @@ class Worker:
             max_instances=1,
             misfire_grace_time=None,
         )
-        self._install_signals()
         self._start_socket_mode()
         log.info(
             "digestbot running: %d source(s), %d subscriber(s), database %s",
@@ -193,19 +218,6 @@ class Worker:
                 misfire_grace_time=None,
             )
 
-    def _install_signals(self) -> None:
-        def stop(signum: int, _frame: object) -> None:
-            log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
-            self.stopping.set()
-
-        def reload(_signum: int, _frame: object) -> None:
-            log.info("received SIGHUP: the config will be re-read at the next dispatch")
-            self.reload_requested.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, reload)
-
     def _start_socket_mode(self) -> None:
         if not self.env.slack_app_token:
             return
@@ -222,5 +234,11 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def run_forever(config: Config, store: Store, env: Env) -> int:
-    return Worker(config, store, env).run_forever()
+def cancellable_client(cancel: threading.Event) -> HttpClient:
+    """An HttpClient whose request in flight ends when `cancel` is set, so a stop is honoured
+    within seconds even while a feed trickles in."""
+    return HttpClient(cancel=cancel)
+
+
+def run_forever(config: Config, store: Store, env: Env, signals: Signals | None = None) -> int:
+    return Worker(config, store, env, signals=signals).run_forever()

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jinja2
-
 from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
@@ -29,7 +27,7 @@ from .delivery.slack import SlackTransport
 from .links import unsubscribe_url
 from .matching import Matcher, PaperText, compile_profile, passes_filters, rank
 from .models import Digest, Match, Paper, Subscriber
-from .render import Renderer
+from .render import Renderer, template_problem
 from .schedule import get_timezone, is_due, parse_schedule
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, SubscriberState, now_utc
 
@@ -95,8 +93,14 @@ class Deliverer:
             if not sub.email:
                 return self.renderer.slack(digest, **self.links(sub))
             parts = self.renderer.email(digest, **self.links(sub))
-        except jinja2.TemplateError as e:
-            raise DeliveryError(f"template error: {e}", transient=True) from None
+        except Exception as e:  # jinja2.TemplateError, or whatever a template's expression raised
+            # The operator's mistake, not the digest's: kept (and retried with backoff) so
+            # that fixing the template delivers it. `check`, `send` and the worker test the
+            # templates first, so this is a template that fails only on some paper's data.
+            where = "digest.slack.json" if not sub.email else "digest.html"
+            problem = f"{template_problem(e, where)}; fix the template (digestbot check)"
+            log.error("digest %s to %s not sent: %s", digest.id, sub.id, problem)
+            raise DeliveryError(problem, transient=True) from None
         created = digest.created or now_utc()
         return build_email(
             parts,
@@ -149,7 +153,8 @@ class Deliverer:
     def smtp(self) -> SmtpTransport:
         if self._smtp is None:
             try:
-                self._smtp = SmtpTransport(SmtpSettings.from_url(self.env.smtp_url or ""))
+                settings = SmtpSettings.from_url(self.env.smtp_url or "")
+                self._smtp = SmtpTransport(settings, timeout=self.env.smtp_timeout)
             except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
                 raise DeliveryError(str(e), transient=False) from None
         return self._smtp

@@ -3,6 +3,12 @@
 `fcntl.flock` locks belong to the open file: the kernel drops them when the process dies, even
 by kill -9, so a crash never leaves a stale lock behind. The holder writes its pid into the file
 so that the next one can say who holds it.
+
+The lock file is named after the database file's real path (symlinks and `..` resolved), so
+every spelling of one database (a symlink, `./x/../db`, relative or absolute) shares one lock.
+Hard links and bind mounts of the same file under another real path are not covered: that
+would need a lock on the database file itself, and opening and closing the database file in
+the process that also holds SQLite's POSIX locks on it would silently drop those.
 """
 
 from __future__ import annotations
@@ -65,11 +71,16 @@ def _read_pid(fd: int) -> str:
         return ""
 
 
-def sender_lock(db_path: Path) -> FileLock:
+def lock_path(db_path: str | Path, suffix: str) -> Path:
+    """The lock file beside the database file its path really names, whatever the spelling."""
+    return Path(f"{os.path.realpath(db_path)}{suffix}")
+
+
+def sender_lock(db_path: str | Path) -> FileLock:
     """Held while digests are being sent: by `send`, `run --once`, and each dispatch of `run`."""
-    return FileLock(Path(f"{db_path}.send.lock"), "sending digests")
+    return FileLock(lock_path(db_path, ".send.lock"), "sending digests")
 
 
-def runner_lock(db_path: Path) -> FileLock:
+def runner_lock(db_path: str | Path) -> FileLock:
     """Held for its whole life by `digestbot run`: one scheduler per database."""
-    return FileLock(Path(f"{db_path}.run.lock"), "running the scheduler")
+    return FileLock(lock_path(db_path, ".run.lock"), "running the scheduler")

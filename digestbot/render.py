@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,7 +25,8 @@ from markupsafe import Markup, escape
 
 from . import __version__
 from .matching import highlight_spans
-from .models import Digest, Match, Subscriber
+from .models import Digest, Match, Paper, Profile, Subscriber
+from .schedule import ScheduleError, get_timezone
 from .text import ELLIPSIS, one_line, shorten, wrap
 
 ABSTRACT_CHARS = 600
@@ -206,14 +208,22 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     )
 
 
+TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
+
+
 class Renderer:
-    """Renders digests with the user's templates over the defaults."""
+    """Renders digests with the user's templates over the defaults.
+
+    An undefined name in a template is an error (StrictUndefined), not empty text: a typo
+    shows up in `digestbot check` instead of as a silently missing part of every digest.
+    """
 
     def __init__(self, templates: Path | None = None):
         search = [str(templates)] if templates else []
         search.append(str(default_templates_dir()))
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(search),
+            undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm"), default_for_string=False),
             trim_blocks=True,
             lstrip_blocks=True,
@@ -262,6 +272,77 @@ class Renderer:
         if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
             raise jinja2.TemplateError('digest.slack.json must render to {"text": ..., "blocks": [...]}')
         return split_slack_message(str(payload.get("text") or ""), payload["blocks"])
+
+    def problems(self) -> list[str]:
+        """Every template this renderer uses, compiled and rendered against a sample digest:
+        what is wrong, as `file:line: template: message` (empty when all is well)."""
+        found = []
+        for name in TEMPLATE_NAMES:
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateError as e:
+                found.append(template_problem(e, self.path_of(name)))
+        if found:
+            return found
+        link = "https://digest.example.org/unsubscribe?t=sample"
+        for name, render in (  # one paper, and several with more left out: both ways of each `if`
+            ("digest.subject.txt", lambda: self.email(sample_digest(papers=1))),
+            ("digest.subject.txt", lambda: self.email(sample_digest(), unsubscribe_url=link)),
+            ("digest.slack.json", lambda: self.slack(sample_digest(papers=1, slack=True))),
+            ("digest.slack.json", lambda: self.slack(sample_digest(slack=True))),
+        ):
+            try:
+                render()
+            except Exception as e:  # a template can raise anything (None + 1, a bad filter call)
+                found.append(template_problem(e, self.path_of(name)))
+        return list(dict.fromkeys(found))
+
+    def path_of(self, name: str) -> str:
+        """The file a template name resolves to (the user's folder first)."""
+        try:
+            return self.env.get_template(name).filename or name
+        except jinja2.TemplateError:
+            return name
+
+
+def template_problem(error: Exception, fallback: str) -> str:
+    """An error from compiling or rendering a template as `file:line: template: message`: the
+    file and line of the template itself (a syntax error says where; for a render error it is
+    in the traceback, which jinja writes in template lines)."""
+    message = one_line(getattr(error, "message", None) or str(error) or type(error).__name__)
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        return f"{error.filename or error.name or fallback}:{error.lineno}: template: {message}"
+    where, line = fallback, 1
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.endswith(TEMPLATE_NAMES):
+            where, line = filename, lineno
+    return f"{where}:{line}: template: {message}"
+
+
+def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
+    """A digest with every field filled, to try templates on; with 2 papers, 1 more matched."""
+    paper = Paper(
+        key="arxiv:2501.00001",
+        title="A sample paper on imitation learning",
+        abstract="We learn from demonstrations. " * 5,
+        authors=("Ada Lovelace", "Alan Turing"),
+        categories=("cs.LG", "cs.RO"),
+        link="https://arxiv.org/abs/2501.00001",
+        pdf_url="https://arxiv.org/pdf/2501.00001",
+        arxiv_id="2501.00001",
+        published=datetime(2025, 1, 2, tzinfo=UTC),
+        upvotes=12,
+    )
+    sub = Subscriber(
+        id="sample",
+        profile=Profile(keywords=("imitation learning",), exclude=("survey",), authors=("Ada Lovelace",)),
+        email=None if slack else "sample@example.org",
+        slack="#sample" if slack else None,
+    )
+    matches = [Match(paper, 5, ("imitation learning",), ("Ada Lovelace",)), Match(paper, 3, (), ())][:papers]
+    total = papers + 1 if papers > 1 else papers
+    return Digest(sub, matches, total, created=datetime(2025, 1, 2, 8, tzinfo=UTC))
 
 
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
@@ -352,6 +433,6 @@ def manage_hint(sub: Subscriber) -> str:
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except Exception:
+        return get_timezone(name)
+    except ScheduleError:  # validated when it was set; a date in UTC beats no digest
         return ZoneInfo("UTC")

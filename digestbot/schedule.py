@@ -19,6 +19,9 @@ _CRON_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DURATION_RE = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# IANA names are parts of letters, digits and _+- joined by "/" (the longest is 32 characters).
+_TZ_NAME_RE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
+MAX_TIMEZONE_CHARS = 64
 _SEARCH_DAYS = 366 * 8 + 2  # a Feb-29-on-a-Monday cron fires within 28 years; 8 is plenty for all else
 
 
@@ -166,11 +169,20 @@ def is_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: dat
 
 
 def get_timezone(name: str) -> ZoneInfo:
-    """An IANA timezone by name; raises ScheduleError for an unknown one."""
+    """An IANA timezone by name; raises ScheduleError for an unknown one.
+
+    A name is a path into the tzdata folder, so only names shaped like zone names reach
+    ZoneInfo, and whatever it raises (a folder, a name too long for the file system) means
+    the same: no such timezone.
+    """
+    shown = repr(name if len(name) <= MAX_TIMEZONE_CHARS else name[:MAX_TIMEZONE_CHARS] + "…")
+    unknown = ScheduleError(f"unknown timezone {shown} (use an IANA name such as Europe/Berlin)")
+    if len(name) > MAX_TIMEZONE_CHARS or not _TZ_NAME_RE.match(name):
+        raise unknown
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ScheduleError(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from e
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:
+        raise unknown from e
 
 
 def parse_duration(text: str | int) -> int:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
+import signal
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -122,8 +125,7 @@ class WebApp:
     def slack_command(self, environ: dict) -> tuple[str, list, bytes]:
         if not environ.get("HTTP_X_SLACK_SIGNATURE") and _is_ssl_check(environ):
             return "200 OK", [("Content-Type", "text/plain")], b""
-        body = self._verified_body(environ)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        form = form_fields(self._verified_body(environ))
         if form.get("ssl_check") == "1":
             return "200 OK", [("Content-Type", "text/plain")], b""
         if "user_id" not in form:
@@ -131,12 +133,8 @@ class WebApp:
         return _json(self.slack.command(form))
 
     def slack_event(self, environ: dict) -> tuple[str, list, bytes]:
-        body = self._verified_body(environ)
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise HttpError("400 Bad Request", "expected JSON") from None
-        if isinstance(event, dict) and event.get("type") == "url_verification":
+        event = json_object(self._verified_body(environ))
+        if event.get("type") == "url_verification":
             return _json({"challenge": str(event.get("challenge", ""))})
         return "200 OK", [("Content-Type", "text/plain")], b""
 
@@ -159,8 +157,7 @@ class WebApp:
         )
 
     def unsubscribe(self, environ: dict) -> tuple[str, list, bytes]:
-        body = read_body(environ)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = form_fields(read_body(environ))
         token = _query(environ).get("t") or form.get("t", "")
         sid = self._subscriber_from_token(token)
         with Store(self.db_path) as store:
@@ -208,11 +205,41 @@ def read_body(environ: dict) -> bytes:
     return stream.read(length) if stream is not None and length > 0 else b""
 
 
+MAX_FORM_FIELDS = 100
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A urlencoded body as {name: first value}; 400 for one with absurdly many fields."""
+    try:
+        pairs = parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError:
+        raise HttpError("400 Bad Request", "too many form fields") from None
+    return {k: v[0] for k, v in pairs.items()}
+
+
+def json_object(body: bytes) -> dict:
+    """A JSON object body; 400 for anything else: not JSON, not UTF-8, nested too deep for the
+    parser, a number too long to convert, NaN, or JSON that is not an object."""
+    try:
+        data = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise HttpError("400 Bad Request", "expected a JSON object") from None
+    if not isinstance(data, dict):
+        raise HttpError("400 Bad Request", "expected a JSON object")
+    return data
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _is_ssl_check(environ: dict) -> bool:
     # Slack's ssl_check probe is the one unsigned request: answer it without touching anything.
     body = read_body(environ)
     environ["wsgi.input"] = _Replay(body)
-    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
+    return form_fields(body).get("ssl_check") == "1"
 
 
 class _Replay:
@@ -243,15 +270,98 @@ def _page(title: str, body_html: str) -> tuple[str, list, bytes]:
     return "200 OK", [("Content-Type", "text/html; charset=utf-8")], html.encode()
 
 
-def serve(config: Config, env: Env, db_path: Path, host: str, port: int) -> None:
-    """Serve the app with waitress (a production WSGI server) until interrupted."""
+@dataclass(frozen=True)
+class ServerLimits:
+    """How waitress shares itself out, so that slow or idle clients cannot starve the rest.
+
+    waitress reads a whole request before a thread sees it, so slow clients cost connections,
+    not threads: `connection_limit` is how many may be open at once (waitress's default, 100,
+    is what 110 idle connections exhausted), `channel_timeout` how long one may sit idle, and
+    `cleanup_interval` how often idle ones are closed.
+    """
+
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30
+    cleanup_interval: int = 5
+    backlog: int = 1024
+    max_request_header_size: int = 16 * 1024  # Slack's headers are a few hundred bytes
+
+    def adjustments(self) -> dict:
+        """waitress's settings for these limits (and the fixed ones digestbot always uses)."""
+        return {
+            "threads": self.threads,
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout,
+            "cleanup_interval": min(self.cleanup_interval, self.channel_timeout),
+            "backlog": self.backlog,
+            "max_request_header_size": self.max_request_header_size,
+            "max_request_body_size": MAX_BODY,
+            "inbuf_overflow": MAX_BODY,  # a body is at most this: keep it in memory
+            "asyncore_use_poll": True,  # select() cannot watch sockets numbered over 1024
+            "expose_tracebacks": False,
+        }
+
+
+OPEN_FILES_RESERVE = 64  # file descriptors kept for the database, logs, Slack and the like
+
+
+def fit_open_files(limits: ServerLimits) -> ServerLimits:
+    """`limits` with the connection limit lowered, if need be, under the process's open-files
+    limit: past it, accepting a connection fails and the server stops answering anyone."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or limits.connection_limit <= soft - OPEN_FILES_RESERVE:
+        return limits
+    fitted = max(soft - OPEN_FILES_RESERVE, 1)
+    log.warning(
+        "connection limit %d is over what the open-files limit (%d, ulimit -n) allows: using %d",
+        limits.connection_limit,
+        soft,
+        fitted,
+    )
+    return replace(limits, connection_limit=fitted)
+
+
+def create_server(app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits()):
+    """A waitress server for `app` (not yet running; call `.run()`)."""
     import waitress
 
+    return waitress.create_server(app, host=host, port=port, **limits.adjustments())
+
+
+def serve(
+    config: Config, env: Env, db_path: Path, host: str, port: int, limits: ServerLimits = ServerLimits()
+) -> None:
+    """Serve the app with waitress (a production WSGI server) until interrupted."""
     app = WebApp(config, env, db_path)
-    log.info("serving on http://%s:%d (Slack commands at /slack/commands)", host, port)
+    limits = fit_open_files(limits)
+    server = create_server(app, host, port, limits)
+    log.info(
+        "serving on http://%s:%s (Slack commands at /slack/commands; %d threads, at most %d connections)",
+        host,
+        port,
+        limits.threads,
+        limits.connection_limit,
+    )
+    _stop_on_signals()
     try:
-        waitress.serve(
-            app, host=host, port=port, threads=4, max_request_body_size=MAX_BODY, expose_tracebacks=False
-        )
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping: requests in flight are finished first")
     finally:
+        server.close()
         app.close()
+        log.info("stopped")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (systemd, docker stop) stops the server as Ctrl-C does, and exits 0; the signals
+    that follow are ignored, so a storm of them cannot cut the shutdown short."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)

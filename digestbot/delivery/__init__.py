@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 class DeliveryError(Exception):
-    """A message was not accepted. `transient` says whether trying again later may help."""
+    """A message was not accepted. `transient` says whether trying again later may help;
+    `breaks_all` that the transport itself is unusable (so later messages would fail too)."""
 
-    def __init__(self, message: str, transient: bool = True):
+    def __init__(self, message: str, transient: bool = True, breaks_all: bool = False):
         super().__init__(message)
         self.transient = transient
+        self.breaks_all = breaks_all  # the transport is unusable: later messages would fail too

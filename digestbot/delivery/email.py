@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import smtplib
 import socket
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 from . import DeliveryError
 from .message import OutgoingEmail
 
-SMTP_TIMEOUT = 30.0
+SMTP_TIMEOUT = 30.0  # seconds per socket operation (DIGESTBOT_SMTP_TIMEOUT)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,45 +36,75 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str) -> SmtpSettings:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        """Read DIGESTBOT_SMTP_URL; raises ValueError (never quoting the password) if it cannot
+        be read one way only."""
+        scheme, userinfo, hostport = _split_url(url)
+        if scheme not in ("smtp", "smtps"):
+            raise ValueError(SMTP_URL_FORMAT)
+        if userinfo is not None and any(c in userinfo for c in "/?#"):
+            # The last `@` ends the user info, so an `@` in it is clear; these are not.
             raise ValueError(
-                "DIGESTBOT_SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465"
+                "DIGESTBOT_SMTP_URL cannot be read unambiguously: percent-encode the characters "
+                "/ ? # in the user name and password (as %2F %3F %23; also @ as %40 and, in the "
+                "user name, : as %3A), e.g. smtp://me%40example.org:p%2Fss@host:587"
             )
-        tls = parts.scheme == "smtps"
-        port = parts.port or (465 if tls else 587 if parts.username else 25)
+        m = _HOST_PORT_RE.match(hostport)
+        port = int(m.group("port")) if m and m.group("port") else None
+        if m is None or (port is not None and not 0 < port < 65536):
+            raise ValueError(SMTP_URL_FORMAT)
+        user, colon, password = (userinfo or "").partition(":")
+        tls = scheme == "smtps"
+        port = port or (465 if tls else 587 if user else 25)
         return cls(
-            host=parts.hostname,
+            host=m.group("host").strip("[]"),
             port=port,
             tls=tls,
-            starttls=not tls and (port == 587 or bool(parts.username)),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            starttls=not tls and (port == 587 or bool(user)),
+            username=unquote(user) if user else None,
+            password=unquote(password) if colon else None,
         )
 
     def describe(self) -> str:
-        user = f"{self.username}:***@" if self.username else ""
+        user = f"{quote(self.username, safe='')}:***@" if self.username else ""
         return f"{'smtps' if self.tls else 'smtp'}://{user}{self.host}:{self.port}"
 
 
+SMTP_URL_FORMAT = "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+_HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
+
+
+def _split_url(url: str) -> tuple[str, str | None, str]:
+    """`scheme://userinfo@host...` into its three parts, by hand: the user info is everything
+    up to the *last* `@`, so a password holding an unencoded `/`, `?`, `#` or `@` is never taken
+    for the host, a path or a fragment (as urlsplit would)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return scheme.lower(), None, rest
+    userinfo, _, hostport = rest.rpartition("@")
+    return scheme.lower(), userinfo, hostport
+
+
 def mask_url(url: str | None) -> str:
-    """A URL with any password replaced by *** (for logs and `status`)."""
+    """A URL with any password replaced by *** (for logs and `status`), whatever it looks like."""
     if not url:
         return ""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "(unreadable URL)"
-    if password is None:
+    scheme, userinfo, hostport = _split_url(url)
+    if userinfo is None:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme + '://' if scheme else ''}{user}{':***' if colon else ''}@{hostport}"
 
 
 class SmtpTransport:
-    """Sends messages over one SMTP connection, opened on first use and reopened if dropped."""
+    """Sends messages over one SMTP connection, opened on first use and reopened if dropped.
+
+    A circuit breaker: once the server stalls, refuses the connection or turns it away (a
+    timeout, ECONNREFUSED, a 4xx/5xx greeting or EHLO, failed login), it is not tried again
+    by this transport, so the rest of a batch fails at once (kept, retried by a later run)
+    instead of waiting out a timeout per digest.
+    """
 
     def __init__(
         self, settings: SmtpSettings, timeout: float = SMTP_TIMEOUT, context: ssl.SSLContext | None = None
@@ -80,6 +113,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.context = context or ssl.create_default_context()
         self._conn: smtplib.SMTP | None = None
+        self.unavailable: str | None = None  # why the breaker is open, once it is
 
     @property
     def name(self) -> str:
@@ -94,10 +128,10 @@ class SmtpTransport:
         try:
             # Commands are small writes: without this, Nagle's algorithm holds them back.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.ehlo()
+            _ehlo(conn)
             if s.starttls:
                 conn.starttls(context=self.context)
-                conn.ehlo()
+                _ehlo(conn)
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
@@ -105,36 +139,56 @@ class SmtpTransport:
             raise
         return conn
 
+    def _open(self) -> smtplib.SMTP:
+        """A new connection, or DeliveryError with the breaker open."""
+        try:
+            return self._connect()
+        except smtplib.SMTPAuthenticationError as e:
+            failed = _reply("SMTP login failed", e.smtp_code, e.smtp_error)
+            raise self._trip(failed, transient=False, reason=f"{failed} ({_now()})") from None
+        except smtplib.SMTPResponseException as e:
+            raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise self._trip(_why(e)) from None
+
     def send(self, msg: OutgoingEmail) -> str:
         """Send one message; returns where it went. Raises DeliveryError on refusal or failure."""
+        if self.unavailable:
+            raise DeliveryError(self.unavailable)
         recipient = msg.recipient
         for attempt in (1, 2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = self._open()
             try:
-                if self._conn is None:
-                    self._conn = self._connect()
                 _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
             except smtplib.SMTPServerDisconnected as e:
                 self._drop()
-                if attempt == 2:
+                if _timed_out(e):
+                    raise self._trip("stalled") from None
+                if not reused or attempt == 2:  # not an idle connection the server let go
                     raise DeliveryError(f"SMTP server disconnected: {e}") from None
             except smtplib.SMTPRecipientsRefused as e:
                 code, text = next(iter(e.recipients.values()))
                 raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
-            except smtplib.SMTPAuthenticationError as e:
-                self._drop()
-                raise DeliveryError(
-                    _reply("SMTP login failed", e.smtp_code, e.smtp_error), transient=False
-                ) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
                 raise DeliveryError(
                     _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
                 ) from None
-            except (TimeoutError, smtplib.SMTPException, OSError) as e:
+            except (OSError, smtplib.SMTPException) as e:
                 self._drop()
-                raise DeliveryError(f"cannot reach SMTP server {self.name}: {e}") from None
+                raise self._trip(_why(e)) from None
         raise AssertionError("unreachable")
+
+    def _trip(self, why: str, transient: bool = True, reason: str | None = None) -> DeliveryError:
+        """Open the breaker: this and every later message of the batch fail, saying why."""
+        self._drop()
+        reason = reason or f"cannot reach SMTP server {self.name}: unavailable ({why} at {_now()})"
+        self.unavailable = f"{reason}; not tried again this run"
+        log.warning("%s: the remaining email digests are kept for a later run", self.unavailable)
+        return DeliveryError(self.unavailable, transient=transient)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -148,6 +202,41 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+def _ehlo(conn: smtplib.SMTP) -> None:
+    """EHLO (HELO for a server without ESMTP, as RFC 5321 asks), raising on a refusal such as
+    421 (smtplib's ehlo() only returns the code, and the next command then fails)."""
+    code, reply = conn.ehlo()
+    if 500 <= code < 600:
+        code, reply = conn.helo()
+    if not 200 <= code < 300:
+        raise smtplib.SMTPHeloError(code, reply)
+
+
+def _now() -> str:
+    return time.strftime("%H:%M UTC", time.gmtime())
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether `error` is, or was raised while handling, a socket timeout (smtplib turns a read
+    timeout into SMTPServerDisconnected)."""
+    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)
+
+
+def _why(error: BaseException) -> str:
+    """A few words on why a connection failed, for the breaker's message."""
+    if _timed_out(error):
+        return "stalled"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed: {error.reason or error}"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return "closed the connection"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -183,7 +272,7 @@ def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
 def _reply(what: str, code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return f"{what}: {code} {text}".strip()
+    return f"{what}{'' if what == 'answered' else ':'} {code} {text}".strip()
 
 
 class OutboxTransport:

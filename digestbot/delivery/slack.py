@@ -25,6 +25,8 @@ POST_INTERVAL = 1.0  # seconds between two messages to the same channel
 # Errors that another try can fix; the rest (channel_not_found, not_in_channel, invalid_auth...)
 # need a person to act, but the digest is still kept and retried in case they do.
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# Errors about the token: every later call of the run would fail the same way.
+TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 
 def is_user(target: str) -> bool:
@@ -59,6 +61,7 @@ class SlackTransport:
         self.sleep = sleep
         self._dm: dict[str, str] = {}
         self._last_post: dict[str, float] = {}
+        self.unavailable: str | None = None  # a circuit breaker, as for SMTP: why, once open
 
     @property
     def name(self) -> str:
@@ -76,7 +79,21 @@ class SlackTransport:
     def send(
         self, target: str, messages: list[dict], start: int = 0, on_part: Callable[[int], None] | None = None
     ) -> str:
-        """Post messages[start:] in order; `on_part(n)` after each, n = messages sent so far."""
+        """Post messages[start:] in order; `on_part(n)` after each, n = messages sent so far.
+
+        Once Slack is unreachable or refuses the token, the rest of the run fails at once."""
+        if self.unavailable:
+            raise DeliveryError(self.unavailable)
+        try:
+            return self._send(target, messages, start, on_part)
+        except DeliveryError as e:
+            if e.breaks_all:  # this digest reports the error; the rest of the run is told why
+                self.unavailable = f"{e}; not tried again this run"
+            raise
+
+    def _send(
+        self, target: str, messages: list[dict], start: int, on_part: Callable[[int], None] | None
+    ) -> str:
         channel = self.channel_for(target)
         for n, message in enumerate(messages[start:], start + 1):
             self._pace(channel)
@@ -110,9 +127,11 @@ class SlackTransport:
             status = e.response.status_code if e.response is not None else None
             error = error or f"HTTP {status}"
             transient = error in TRANSIENT_ERRORS or (status is not None and status >= 500)
-            raise DeliveryError(f"Slack API error: {error}", transient=transient) from None
+            raise DeliveryError(
+                f"Slack API error: {error}", transient=transient, breaks_all=error in TOKEN_ERRORS
+            ) from None
         except (SlackClientError, OSError) as e:
-            raise DeliveryError(f"cannot reach the Slack API: {e}") from None
+            raise DeliveryError(f"cannot reach the Slack API: {e}", breaks_all=True) from None
 
     def close(self) -> None:
         pass

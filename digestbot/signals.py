@@ -1,0 +1,59 @@
+"""SIGTERM/SIGINT mean "finish the work in flight, then exit 0"; SIGHUP means "re-read the config".
+
+`digestbot run` installs these before anything else, so a signal that arrives while it is still
+loading its config is not the default kill. The handlers only set events (a handler that does
+more can deadlock on a lock the interrupted code holds) and log the first signal only, however
+many follow. At the very end `ignore()` makes further stop signals no-ops: the interpreter puts
+back the default (killing) disposition for Python handlers when it shuts down, and a signal in
+that window would turn the clean exit 0 into -15.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+log = logging.getLogger("digestbot.daemon")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Signals:
+    """The process's signal handlers and the events they set."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.installed = False
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> Signals:
+        """Handle SIGTERM/SIGINT (stop) and SIGHUP (reload) from now on. Main thread only."""
+        for sig in (*STOP_SIGNALS, signal.SIGHUP):
+            self._previous[sig] = signal.getsignal(sig)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        self.installed = True
+        return self
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before `install` (a command run in-process)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self.installed = False
+
+    def ignore(self) -> None:
+        """Ignore stop signals from now on (the work is done; the exit code is decided)."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        if self.stop.is_set():
+            return
+        self.stop.set()
+        log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
+
+    def _on_reload(self, _signum: int, _frame: object) -> None:
+        self.reload.set()
+        log.info("received SIGHUP: the config will be re-read at the next dispatch")
