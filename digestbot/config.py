@@ -512,8 +512,8 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     url = v.string(m, "url", fld, DEFAULT_URLS.get(kind or ""))
     if not url:
         v.report(item.line, f"{fld}.url", "required: an http(s) URL or a local file path")
-    elif "://" in url and urlsplit(url).scheme not in ("http", "https"):
-        v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
+    elif "://" in url and not _http_url(url):
+        v.report(m["url"].line, f"{fld}.url", "only http(s) URLs (with a host) or local file paths are allowed")
     elif "://" not in url and not v.resolve(url).is_file():
         v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
@@ -684,3 +684,12 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
         return None
     return float(value)
+
+
+def _http_url(url: str) -> bool:
+    """An http(s) URL with a host that parses (`http://[` does not)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:
+        return False

@@ -22,17 +22,19 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_one
+from .collect import SourceOutcome, fetch_liked, fetch_one
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, runner_lock, sender_lock
 from .render import Renderer
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, now_utc, parse_ts
+from .store import Store, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 DISPATCH_EVERY = timedelta(minutes=1)
+STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
+STORE_BACKOFF_MAX = timedelta(minutes=30)
 
 
 class Worker:
@@ -59,14 +61,22 @@ class Worker:
         self._config_mtime = _mtime(config.path)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
+        self._store_retry_at: datetime | None = None  # set while the database refuses writes
+        self._store_backoff: timedelta | None = None
 
     # --- jobs -----------------------------------------------------------------------------
 
     def fetch(self, name: str) -> SourceOutcome | None:
         source = self.config.source(name)
-        if source is None or self.stopping.is_set():
+        if source is None or self.stopping.is_set() or self._store_waiting(self.clock()):
             return None
-        return fetch_one(self.store, source, self.client, self.clock())
+        try:
+            outcome = fetch_one(self.store, source, self.client, self.clock())
+        except StoreWriteError as e:
+            self._store_failed(e, f"fetching {name}")
+            return None
+        self._store_ok()
+        return outcome
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""
@@ -91,12 +101,42 @@ class Worker:
             return []
         try:
             now = self.clock()
-            if not self.runner.has_work(now) or not self._templates_ok():
+            if self._store_waiting(now) or not self.runner.has_work(now) or not self._templates_ok():
                 return []
             self.fetch_stale(now)
-            return self.runner.run(should_stop=self.stopping.is_set)
+            fetch_liked(self.store, self.client, now)
+            outcomes = self.runner.run(should_stop=self.stopping.is_set)
+        except StoreWriteError as e:
+            self._store_failed(e, "sending digests")
+            return []
         finally:
             lock.release()
+        self._store_ok()
+        return outcomes
+
+    # --- a database that cannot be written ------------------------------------------------
+
+    def _store_waiting(self, now: datetime) -> bool:
+        return self._store_retry_at is not None and now < self._store_retry_at
+
+    def _store_failed(self, error: StoreWriteError, doing: str) -> None:
+        """Back off (1 min, doubling to 30 min) while the database refuses writes, and say why."""
+        self._store_backoff = (
+            min(self._store_backoff * 2, STORE_BACKOFF_MAX) if self._store_backoff else STORE_BACKOFF
+        )
+        self._store_retry_at = self.clock() + self._store_backoff
+        log.error(
+            "stopped %s: %s; nothing more is sent until the database can record it (free disk space,"
+            " check permissions); trying again at %s",
+            doing,
+            error,
+            f"{self._store_retry_at:%H:%M:%S} UTC",
+        )
+
+    def _store_ok(self) -> None:
+        if self._store_retry_at is not None:
+            log.info("the database accepts writes again")
+        self._store_retry_at, self._store_backoff = None, None
 
     def _templates_ok(self) -> bool:
         """Whether the templates render (an operator may edit one while the worker runs); a

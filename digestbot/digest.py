@@ -28,7 +28,7 @@ from .links import unsubscribe_url
 from .matching import Matcher, PaperText, compile_profile, passes_filters, rank
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
-from .schedule import get_timezone, is_due, parse_schedule
+from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, SubscriberState, now_utc
 
 log = logging.getLogger(__name__)
@@ -235,9 +235,14 @@ class DigestRunner:
             sub = state.subscriber
             if (only and sub.id not in only) or sub.paused or sub.id in waiting:
                 continue
-            if force or is_due(
-                parse_schedule(sub.schedule), get_timezone(sub.timezone), state.last_run_at, now
-            ):
+            try:
+                due = force or is_due(
+                    parse_schedule(sub.schedule), get_timezone(sub.timezone), state.last_run_at, now
+                )
+            except ScheduleError as e:  # stored by an older version or a hand edit: skip, say so
+                log.warning("subscriber %s skipped: %s", sub.id, e)
+                continue
+            if due:
                 out.append(state)
         return out
 

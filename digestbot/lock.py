@@ -46,8 +46,11 @@ class FileLock:
                         f"another digestbot process{who} is {self.what} with this database"
                     ) from None
                 time.sleep(poll)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:  # the pid only helps the next one say who holds it: a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            pass
         self._fd = fd
 
     def release(self) -> None:

@@ -29,7 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 from .config import Config, Env
 from .links import read_token
 from .slack_app import SlackService
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -68,6 +68,13 @@ class WebApp:
                 e.status,
                 [("Content-Type", "text/plain; charset=utf-8")],
                 e.message.encode(),
+            )
+        except StoreError as e:  # the database, not the request: one line, and try again later
+            log.error("%s %s: %s", method, path, e)
+            status, headers, body = (
+                "503 Service Unavailable",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "60")],
+                b"The digest database is unavailable right now; nothing was changed. Try again later.",
             )
         except Exception:
             log.exception("error handling %s %s", method, path)

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -446,3 +446,71 @@ def test_an_unreadable_source_timestamp_counts_as_never_fetched(workdir):
 
     assert "feed" in digestbot(workdir, "status").output
     digestbot(workdir, "run", "--once")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_the_worker_backs_off_while_the_disk_is_full_and_says_why(workdir, tmp_path, smtp_server, caplog):
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+    from digestbot.sources import HttpClient
+
+    with small_disk(tmp_path / "disk") as disk:
+        write_feed(workdir.path / "feed.xml", [NARWHAL])
+        workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+        config = load_config(workdir.config)
+        now = [datetime.now(UTC)]
+        with Store(disk / "digestbot.db") as store:
+            store.sync_subscribers(config.subscribers)
+            worker = Worker(
+                config,
+                store,
+                Env(smtp_url=smtp_server.url),
+                clock=lambda: now[0],
+                client=HttpClient(sleep=lambda s: None),
+            )
+            fill(disk)
+            assert worker.dispatch() == []
+            assert "stopped sending digests" in caplog.text and "disk is full" in caplog.text
+            assert "trying again at" in caplog.text
+            assert worker.dispatch() == [] and smtp_server.connections == 0  # waiting, not retrying
+            (disk / "filler").unlink()
+            now[0] += timedelta(minutes=2)
+            outcomes = worker.dispatch()
+        assert [o.status for o in outcomes] == ["sent"]
+        assert [m.rcpt_tos for m in smtp_server.messages] == [("alice@example.org",)]
+
+
+def test_the_web_app_answers_503_in_one_line_when_the_database_cannot_be_used(workdir, start_web, caplog):
+    from digestbot.links import make_token
+
+    setup(workdir, [NARWHAL], email_sub("alice"))
+    Store(workdir.db).close()
+    web = start_web()
+    with sqlite3.connect(workdir.db) as conn:
+        conn.execute(f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
+    token = make_token("alice", test_slack.UNSUB_SECRET)
+
+    response = web.request("POST", "/unsubscribe", data={"t": token})
+
+    assert response.status_code == 503 and "unavailable" in response.text
+    assert "Traceback" not in caplog.text and "newer digestbot" in caplog.text
+
+
+def test_a_source_url_that_does_not_parse_is_a_config_error(workdir):
+    workdir.write_config('- name: odd\n  type: rss\n  url: "http://["\n', subscriber("alice", "narwhal"))
+    out = digestbot(workdir, "check", expect=2).output
+    assert "sources[0].url" in out and "Traceback" not in out
+
+
+def test_a_stored_schedule_or_timezone_that_no_longer_reads_skips_that_subscriber_only(workdir):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal") + subscriber("bob", "narwhal"))
+    digestbot(workdir, "fetch")
+    with sqlite3.connect(workdir.db) as conn:  # as an old version or a hand edit could leave it
+        conn.execute("UPDATE subscribers SET timezone = 'America/Argentina' WHERE id = 'alice'")
+    with Store(workdir.db) as store:
+        from digestbot.config import Env, load_config
+        from digestbot.digest import DigestRunner
+
+        outcomes = DigestRunner(store, load_config(workdir.config), Env(outbox=workdir.outbox)).run()
+    assert [(o.subscriber_id, o.status) for o in outcomes] == [("bob", "sent")]
