@@ -512,8 +512,10 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     url = v.string(m, "url", fld, DEFAULT_URLS.get(kind or ""))
     if not url:
         v.report(item.line, f"{fld}.url", "required: an http(s) URL or a local file path")
+    elif "://" in url and url.split("://", 1)[0].lower() not in ("http", "https"):
+        v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
     elif "://" in url and not _http_url(url):
-        v.report(m["url"].line, f"{fld}.url", "only http(s) URLs (with a host) or local file paths are allowed")
+        v.report(m["url"].line, f"{fld}.url", f"not a URL with a host: {url[:80]!r}")
     elif "://" not in url and not v.resolve(url).is_file():
         v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
@@ -690,6 +692,6 @@ def _http_url(url: str) -> bool:
     """An http(s) URL with a host that parses (`http://[` does not)."""
     try:
         parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+        return bool(parts.hostname) and (parts.port or 0) >= 0
     except ValueError:
         return False
