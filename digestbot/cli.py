@@ -395,10 +395,10 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "slack"]),
+    type=click.Choice(["text", "html", "slack", "json"]),
     default="text",
     show_default=True,
-    help="Email text, email HTML, or Slack Block Kit JSON.",
+    help="Email text, email HTML, Slack Block Kit JSON, or the ranking as JSON (for scripts).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
@@ -411,6 +411,9 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     _check_subscribers(app, (subscriber_id,))
     runner = DigestRunner(app.store, app.config, app.env)
     digest = runner.preview(subscriber_id)
+    if fmt == "json":
+        _emit(ranking_json(subscriber_id, digest), output, len(digest.matches) if digest else 0)
+        return
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
@@ -424,11 +427,34 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
         click.echo(template_problem(e, where), err=True)
         raise SystemExit(EXIT_USAGE) from None
+    _emit(body, output, len(digest.matches))
+
+
+def _emit(body: str, output: Path | None, n: int) -> None:
     if output:
         output.write_text(body, encoding="utf-8")
-        click.echo(f"Wrote {output} ({len(digest.matches)} paper(s)).")
+        click.echo(f"Wrote {output} ({n} paper(s)).")
     else:
         click.echo(body)
+
+
+def ranking_json(subscriber_id: str, digest) -> str:
+    """`{"subscriber", "total", "papers": [{"key", "arxiv_id", "title", "score", "why"}]}`, best
+    first, at most max_papers: the shape scripts rely on (DESIGN.md)."""
+    papers = [
+        {
+            "key": m.paper.key,
+            "arxiv_id": m.paper.arxiv_id,
+            "title": m.paper.title,
+            "score": m.score,
+            "why": list(m.why),
+        }
+        for m in (digest.matches if digest else [])
+    ]
+    total = digest.total_matched if digest else 0
+    return json.dumps(
+        {"subscriber": subscriber_id, "total": total, "papers": papers}, indent=2, ensure_ascii=False
+    )
 
 
 # --- feedback -----------------------------------------------------------------------------

@@ -245,3 +245,19 @@ def test_a_paper_rated_up_brings_similar_ones_that_match_no_keyword(workdir):
     assert lee and all("diffusion policy" in p["why"] for p in lee)  # no feedback: keywords only
     similar = [p for p in kim if p["why"] == "similar to papers you rated up"]
     assert similar and not {p["title"] for p in similar} & {p["title"] for p in lee}
+
+
+def test_preview_json_has_the_documented_shape(workdir):
+    workdir.write_config(
+        sources(workdir), sub("carol", like=ROBOT_LIKES, keywords=["imitation learning"], max_papers=7)
+    )
+    digestbot(workdir, "fetch")
+    data = json.loads(digestbot(workdir, "preview", "carol", "--format", "json").output)
+    assert set(data) == {"subscriber", "total", "papers"} and data["subscriber"] == "carol"
+    assert len(data["papers"]) == 7 and data["total"] >= 7
+    assert all(set(p) == {"key", "arxiv_id", "title", "score", "why"} and p["why"] for p in data["papers"])
+    scores = [p["score"] for p in data["papers"]]
+    assert scores == sorted(scores, reverse=True)
+    workdir.write_config(sources(workdir), sub("carol", keywords=["nothing-matches-this-xyz"]))
+    empty = json.loads(digestbot(workdir, "preview", "carol", "--format", "json").output)
+    assert empty == {"subscriber": "carol", "total": 0, "papers": []}
