@@ -39,6 +39,7 @@ SUBJECT_CHARS = 200
 SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
+SLACK_BUTTON_CHARS = 75
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 _SAFE_SCHEMES = ("http://", "https://")
 _UNSAFE_URL_RE = re.compile(
@@ -81,10 +82,14 @@ class PaperView:
     upvotes: int | None
     score: int
     published: datetime | None
-    reasons: tuple[
-        str, ...
-    ] = ()  # why beyond keywords: "like <liked title>", "similar to papers you rated up"
-    why: tuple[str, ...] = ()  # terms, authors and reasons: everything that put the paper here
+    key: str = ""
+    # Signed "more like this" / "less like this" links, when the web app that answers them is public.
+    more_url: str = ""
+    less_url: str = ""
+    # Why beyond keywords ("like <liked title>", "similar to papers you rated up"), and everything
+    # that put the paper here: terms, authors and those reasons.
+    reasons: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()
     title_mrkdwn: str = ""
     abstract_mrkdwn: str = ""
     authors_mrkdwn: str = ""
@@ -190,6 +195,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
+        key=p.key,
         reasons=tuple(one_line(r)[:200] for r in match.reasons),
         why=match.terms + match.authors + tuple(one_line(r)[:200] for r in match.reasons),
     )
@@ -233,15 +239,34 @@ class Renderer:
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["wrap"] = wrap
 
-    def context(self, digest: Digest, slack: bool = False, **extra) -> dict:
+    def context(
+        self,
+        digest: Digest,
+        slack: bool = False,
+        feedback_link: Callable[[str, str], str] | None = None,
+        **extra,
+    ) -> dict:
+        """What templates see. `feedback_link(paper_key, "up"|"down")` makes the signed rating
+        links (email), when the web app that answers them is public."""
         sub = digest.subscriber
         created = digest.created or datetime.now(UTC)
         local = created.astimezone(_zone(sub.timezone))
+        papers = [paper_view(i, m, slack) for i, m in enumerate(digest.matches, 1)]
+        if feedback_link is not None:
+            papers = [
+                replace(
+                    v,
+                    more_url=safe_url(feedback_link(v.key, "up")),
+                    less_url=safe_url(feedback_link(v.key, "down")),
+                )
+                for v in papers
+            ]
         return {
             "digest": digest,
             "subscriber": sub,
             "profile": sub.profile,
-            "papers": [paper_view(i, m, slack) for i, m in enumerate(digest.matches, 1)],
+            "papers": papers,
+            "feedback": feedback_link is not None,
             "more": digest.more,
             "total": digest.total_matched,
             "date": local,
@@ -373,11 +398,20 @@ def _fit_block(block: dict) -> dict:
     elif isinstance(block.get("text"), dict):
         block["text"] = {**block["text"], "text": _cut(block["text"].get("text", ""), SLACK_SECTION_CHARS)}
     if isinstance(block.get("elements"), list):
-        block["elements"] = [
-            {**e, "text": _cut(e["text"], SLACK_SECTION_CHARS)} if isinstance(e, dict) and "text" in e else e
-            for e in block["elements"]
-        ]
+        block["elements"] = [_fit_element(e) for e in block["elements"]]
     return block
+
+
+def _fit_element(element: object) -> object:
+    """A context element's text, or a button's label (a text object), within Slack's limits."""
+    if not isinstance(element, dict):
+        return element
+    text = element.get("text")
+    if isinstance(text, str):
+        return {**element, "text": _cut(text, SLACK_SECTION_CHARS)}
+    if isinstance(text, dict) and isinstance(text.get("text"), str):
+        return {**element, "text": {**text, "text": _cut(text["text"], SLACK_BUTTON_CHARS)}}
+    return element
 
 
 _MENTION_RE = re.compile(r"<(?=[!@#])")

@@ -21,9 +21,10 @@ from slack_sdk.webhook import WebhookClient
 from .config import Config, Env
 from .digest import DigestRunner
 from .slack_commands import CommandContext, CommandHandler, Reply
-from .store import Store, StoreError
+from .store import Store, StoreError, StoreWriteError
 
 log = logging.getLogger(__name__)
+FEEDBACK_ACTIONS = {"feedback_up": 1, "feedback_down": -1}  # the digest buttons' action_ids
 
 
 class SlackService:
@@ -86,6 +87,37 @@ class SlackService:
         except Exception:
             log.exception("could not post to response_url")
 
+    def interaction(self, payload: dict) -> None:
+        """A verified interactivity payload: the "More like this" / "Less like this" buttons of a
+        digest. The rating goes to the digest the button was in (the channel's, else the user's
+        own) and only for a paper that digest received; the clicker hears back, ephemerally."""
+        actions = payload.get("actions") if payload.get("type") == "block_actions" else None
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+        vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
+        key = action.get("value")
+        if vote is None or not isinstance(key, str):
+            return
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
+        targets = [str(channel.get("id") or ""), str(user.get("id") or "")]
+        try:
+            with Store(self.db_path) as store:
+                state = store.find_by_slack(targets)
+                paper = store.paper(key)
+                if state is None or paper is None or paper.seq is None:
+                    raise StoreError("not a paper of this digest")
+                store.set_feedback(state.subscriber.id, paper.seq, vote, "slack")
+            text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
+            log.info("rating %+d for %s from Slack user %s", vote, key, targets[1])
+        except StoreWriteError:
+            log.exception("could not record a rating")
+            text = "Sorry, that could not be recorded right now."
+        except StoreError:
+            text = "Only papers from this digest can be rated here."
+        url = payload.get("response_url")
+        if isinstance(url, str) and url.startswith("https://"):
+            self.executor.submit(self._run_later, Reply(text), url)
+
     def close(self) -> None:
         self.executor.shutdown(wait=True)
 
@@ -105,6 +137,8 @@ def socket_mode_client(service: SlackService, env: Env) -> SocketModeClient:
     def listener(client: SocketModeClient, req: SocketModeRequest) -> None:
         payload = service.command(req.payload) if req.type == "slash_commands" else None
         client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=payload))
+        if req.type == "interactive" and isinstance(req.payload, dict):
+            service.interaction(req.payload)
 
     client.socket_mode_request_listeners.append(listener)
     return client

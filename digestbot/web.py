@@ -27,9 +27,9 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import SignatureVerifier
 
 from .config import Config, Env
-from .links import read_token
+from .links import read_feedback_token, read_token
 from .slack_app import SlackService
-from .store import Store, StoreError
+from .store import Store, StoreError, StoreWriteError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -95,6 +95,9 @@ class WebApp:
             ("POST", "/slack/events"): self.slack_event,
             ("GET", "/unsubscribe"): self.unsubscribe_page,
             ("POST", "/unsubscribe"): self.unsubscribe,
+            ("GET", "/feedback"): self.feedback_page,
+            ("POST", "/feedback"): self.feedback,
+            ("POST", "/slack/interactive"): self.slack_interactive,
             ("GET", "/healthz"): self.health,
             ("HEAD", "/healthz"): self.health,
         }
@@ -139,6 +142,12 @@ class WebApp:
             raise HttpError("400 Bad Request", "not a slash command payload")
         return _json(self.slack.command(form))
 
+    def slack_interactive(self, environ: dict) -> tuple[str, list, bytes]:
+        """Slack interactivity (the digest's rating buttons): verified like commands."""
+        form = form_fields(self._verified_body(environ))
+        self.slack.interaction(json_object(form.get("payload", "").encode()))
+        return "200 OK", [("Content-Type", "text/plain")], b""
+
     def slack_event(self, environ: dict) -> tuple[str, list, bytes]:
         event = json_object(self._verified_body(environ))
         if event.get("type") == "url_verification":
@@ -172,6 +181,45 @@ class WebApp:
             if store.set_paused(sid, True):
                 log.info("unsubscribed %s by one-click link", sid)
         return _page("Unsubscribed", "<p>You will not receive this paper digest any more.</p>")
+
+    # --- thumbs up / down from email ----------------------------------------------------
+
+    def _feedback_target(self, token: str) -> tuple[str, str]:
+        found = read_feedback_token(token, self.env.secret) if token and self.env.secret else None
+        if found is None:
+            raise HttpError("400 Bad Request", "This rating link is not valid.")
+        return found
+
+    def feedback_page(self, environ: dict) -> tuple[str, list, bytes]:
+        """The page a rating link opens: it records nothing (mail scanners follow links); its
+        buttons POST the rating."""
+        query = _query(environ)
+        token = query.get("t", "")
+        _, key = self._feedback_target(token)
+        with Store(self.db_path) as store:
+            paper = store.paper(key)
+        if paper is None:
+            raise HttpError("400 Bad Request", "This rating link is not valid.")
+        chosen = query.get("vote") if query.get("vote") in ("up", "down") else "up"
+        buttons = "".join(
+            f'<button type="submit" name="vote" value="{vote}"{" autofocus" if vote == chosen else ""}>{label}</button> '
+            for vote, label in (("up", "More like this"), ("down", "Less like this"))
+        )
+        return _page(
+            "Rate this paper",
+            f"<p><strong>{escape(paper.title)}</strong></p><p>Your next digests will bring more papers like the"
+            f' ones you rate up, fewer like the ones you rate down.</p><form method="post" action="feedback">'
+            f'<input type="hidden" name="t" value="{escape(token, quote=True)}">{buttons}</form>',
+        )
+
+    def feedback(self, environ: dict) -> tuple[str, list, bytes]:
+        form = form_fields(read_body(environ))
+        sid, key = self._feedback_target(form.get("t") or _query(environ).get("t", ""))
+        vote = {"up": 1, "down": -1}.get(form.get("vote", ""))
+        if vote is None:
+            raise HttpError("400 Bad Request", "Choose more or less like this.")
+        record_rating(self.db_path, sid, key, vote, "email")
+        return _page("Thanks", "<p>Noted: your next digest takes it into account.</p>")
 
     # --- health ---------------------------------------------------------------------------
 
@@ -264,6 +312,21 @@ def _query(environ: dict) -> dict[str, str]:
 
 def _json(data: dict, status: str = "200 OK") -> tuple[str, list, bytes]:
     return status, [("Content-Type", "application/json; charset=utf-8")], json.dumps(data).encode()
+
+
+def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> None:
+    """Record a rating from a link or a button; a paper the subscriber never received is a 400."""
+    with Store(db_path) as store:
+        paper = store.paper(key)
+        try:
+            if paper is None or paper.seq is None:
+                raise StoreError("no such paper")
+            store.set_feedback(sid, paper.seq, vote, origin)
+        except StoreWriteError:
+            raise
+        except StoreError:
+            raise HttpError("400 Bad Request", "This rating link is not valid.") from None
+    log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)
 
 
 def _page(title: str, body_html: str) -> tuple[str, list, bytes]:
