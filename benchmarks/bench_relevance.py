@@ -93,14 +93,13 @@ def rankings(persona, papers, features, candidates, ups=(), downs=()):
     ratings = {**dict.fromkeys(ups, 1), **dict.fromkeys(downs, -1)}
     rated = {k: papers[k] for k in ratings}
     liked = tuple(papers[k] for k in persona.likes)
-    pool = [papers[k] for k in sorted(candidates)]
+    window = relevance.Window.of(features, [papers[k] for k in sorted(candidates)])
     floor = relevance.DEFAULT_FLOOR
 
     def ranked(seeds, kw, words):
         terms = {k: m.terms for k, m in keyword_matches(persona, papers, set(rated)).items()}
-        return [
-            m.paper.key for m in relevance.rank_seeded(pool, kw, ALLOW, features, seeds, words, floor, terms)
-        ]
+        found = relevance.rank_seeded(window, -1, kw, ALLOW, features, seeds, words, floor, terms)
+        return [m.paper.key for m in found]
 
     return {
         "keywords": [k for k, _ in sorted(keyword.items(), key=lambda kv: (-kv[1].score, kv[0]))],

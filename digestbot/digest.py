@@ -332,13 +332,16 @@ class DigestRunner:
             for sid, m in matcher.match(stored[key])
         }
         views: dict[str, PaperText] = {}
+        shared = relevance.Window.of(features, window)
         for sid, state in seeded.items():
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
             compiled = compile_profile(profile)
 
-            def allowed(paper: Paper, compiled=compiled) -> bool:
+            def allowed(paper: Paper, sid=sid, skip=skip, compiled=compiled) -> bool:
+                if paper.key in skip or not self._new_to(sid, paper, starts):
+                    return False
                 view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
                 return passes_filters(compiled, view)
 
@@ -348,9 +351,9 @@ class DigestRunner:
                 ratings[sid],
                 {k: stored[k] for k in ratings[sid] if k in stored},
             )
-            candidates = [p for p in window if p.key not in skip and self._new_to(sid, p, starts)]
             for match in relevance.rank_seeded(
-                candidates,
+                shared,
+                starts[sid],
                 {k: m for k, m in keyword[sid].items() if k not in skip},
                 allowed,
                 features,

@@ -169,8 +169,24 @@ def term_weights(
     return {t: (1 + ups.get(t, 0)) / (1 + downs.get(t, 0)) for t in terms}
 
 
+@dataclass(frozen=True)
+class Window:
+    """The papers a run ranks, with their feature rows and revisions, made once per run."""
+
+    papers: tuple[Paper, ...]
+    rows: sparse.csr_matrix
+    revs: np.ndarray
+
+    @classmethod
+    def of(cls, features: Features, papers: Sequence[Paper]) -> Window:
+        papers = tuple(p for p in papers if p.key in features.index)
+        revs = np.array([p.rev or 0 for p in papers], dtype=np.int64)
+        return cls(papers, features.rows([p.key for p in papers]), revs)
+
+
 def rank_seeded(
-    candidates: Sequence[Paper],
+    window: Window,
+    after: int,
     keyword: Mapping[str, Match],
     allowed: Callable[[Paper], bool],
     features: Features,
@@ -180,10 +196,11 @@ def rank_seeded(
     rated_terms: Mapping[str, tuple[str, ...]] | None = None,
     explain: int = 1000,
 ) -> list[Match]:
-    """A seeded reader's ranking of the candidates, best first: keyword matches (re-weighted by
-    feedback) fused with similarity to their seeds; a paper enters by similarity alone when it
-    clears `floor` and passes the profile's filters (`allowed`). The first `explain` matches
-    say which seed they are like (the rest are only counted)."""
+    """A seeded reader's ranking of the window's papers with `rev` above `after`, best first:
+    keyword matches (re-weighted by feedback) fused with similarity to their seeds; a paper
+    enters by similarity alone when it clears `floor` and `allowed` (the profile's filters, and
+    whether it is new to them) says yes. The first `explain` matches say which seed they are
+    like (the rest are only counted)."""
     ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
     downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
     like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
@@ -193,20 +210,20 @@ def rank_seeded(
         k: m.score * (sum(weights.get(t, 1.0) for t in m.terms) / len(m.terms) if m.terms else 1.0)
         for k, m in keyword.items()
     }
-    by_key = {p.key: p for p in candidates}
+    by_key: dict[str, Paper] = {}
     pool: dict[str, float] = {}
-    if vector is not None:
-        index = [features.index[p.key] for p in candidates if p.key in features.index]
-        scores = features.matrix[index] @ vector if index else np.zeros(0)
-        keys = [features.keys[i] for i in index]
-        for i in np.flatnonzero(scores >= floor):
-            if allowed(by_key[keys[i]]):
-                pool[keys[i]] = float(scores[i])
-        below = [k for k in keyword if k not in pool and k in features.index]
-        if below:  # keyword matches rank by similarity too, whatever their cosine
-            pool.update(zip(below, (float(x) for x in features.rows(below) @ vector), strict=True))
+    if vector is not None and window.papers:
+        scores = window.rows @ vector
+        for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
+            paper = window.papers[i]
+            if paper.key not in keyword and allowed(paper):
+                by_key[paper.key] = paper
+                pool[paper.key] = float(scores[i])
+        known = [k for k in keyword if k in features.index]
+        if known:  # keyword matches rank by similarity too, whatever their cosine
+            pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
     ranked = fuse(weighted, pool, floor)
-    top = [k for k, _ in ranked[:explain] if not (k in keyword and (keyword[k].terms or keyword[k].authors))]
+    top = [k for k, _ in ranked[:explain] if k not in keyword or not (keyword[k].terms or keyword[k].authors)]
     reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
     for key, fused in ranked:
