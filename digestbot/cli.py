@@ -566,7 +566,7 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 @_limit_option("--channel-timeout", "channel_timeout", 1, 3600, "Seconds an idle connection is kept open.")
 @pass_app
 def serve(app: App, host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
-    """The HTTP app: /slack/commands (and /slack/events), /unsubscribe, /healthz.
+    """The HTTP app: /slack/commands (and /slack/events, /slack/interactive), /unsubscribe, /feedback, /healthz.
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
     """
