@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .arxiv_ids import arxiv_id
-from .collect import SourceOutcome, fetch_all, source_health
+from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
 from .delivery.email import mask_url
@@ -199,6 +199,30 @@ def check(app: App) -> None:
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
+    for warning in _liked_warnings(app):
+        click.echo(f"warning: {warning}")
+
+
+def _liked_warnings(app: App) -> list[str]:
+    """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know. Only
+    read from an existing database: `check` creates nothing."""
+    liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
+    if not liked or not app.db_path.exists():
+        return []
+    stored = {p.arxiv_id for p in app.store.papers_by_keys(f"arxiv:{a}" for a in liked)}
+    missing = sorted(liked - stored)
+    out = []
+    if missing:
+        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+        out.append(
+            f"{len(missing)} liked paper(s) not in the database yet, fetched from arXiv at the next fetch: {shown}"
+        )
+    last = app.store.source_state(LIKED_SOURCE)
+    if last.get("last_warning"):
+        out.append(f"liked papers: {last['last_warning']}")
+    if last.get("last_error"):
+        out.append(f"liked papers could not be fetched last time: {last['last_error']}")
+    return out
 
 
 @cli.command()

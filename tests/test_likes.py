@@ -261,3 +261,17 @@ def test_preview_json_has_the_documented_shape(workdir):
     workdir.write_config(sources(workdir), sub("carol", keywords=["nothing-matches-this-xyz"]))
     empty = json.loads(digestbot(workdir, "preview", "carol", "--format", "json").output)
     assert empty == {"subscriber": "carol", "total": 0, "papers": []}
+
+
+@responses.activate
+def test_check_warns_about_liked_papers_not_fetched_or_unknown(workdir):
+    responses.add(responses.GET, API, body=ATOM_ONE, content_type="application/atom+xml")
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00007", "2501.99999"]))
+    assert "warning" not in digestbot(workdir, "check").output  # no database yet: nothing to say
+    assert not workdir.db.exists()
+    digestbot(workdir, "sync")
+    out = digestbot(workdir, "check").output
+    assert "2 liked paper(s) not in the database yet" in out
+    digestbot(workdir, "fetch")
+    out = digestbot(workdir, "check").output
+    assert "1 liked paper(s) not in the database yet" in out and "not on arXiv: 2501.99999" in out
