@@ -98,7 +98,7 @@ def rankings(persona, papers, features, candidates, ups=(), downs=()):
 
     def ranked(seeds, kw, words):
         terms = {k: m.terms for k, m in keyword_matches(persona, papers, set(rated)).items()}
-        found = relevance.rank_seeded(window, -1, kw, ALLOW, features, seeds, words, floor, terms)
+        found, _ = relevance.rank_seeded(window, -1, kw, ALLOW, features, seeds, words, floor, terms)
         return [m.paper.key for m in found]
 
     return {

@@ -209,6 +209,10 @@ class _Best:
         if len(self.matches) >= 2 * self.keep + 16:
             self.matches = rank(self.matches)[: self.keep]
 
+    def take(self, matches: list[Match], total: int) -> None:
+        """A ranking made elsewhere (seeded subscribers): its best, and how many it counted."""
+        self.matches, self.count = matches[: self.keep], total
+
     def ranked(self) -> list[Match]:
         return rank(self.matches)[: self.keep]
 
@@ -333,6 +337,13 @@ class DigestRunner:
         }
         views: dict[str, PaperText] = {}
         shared = relevance.Window.of(features, window)
+        queries = dict(
+            zip(
+                seeded,
+                features.queries([s.subscriber.profile.keywords for s in seeded.values()]),
+                strict=True,
+            )
+        )
         for sid, state in seeded.items():
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
@@ -351,19 +362,23 @@ class DigestRunner:
                 ratings[sid],
                 {k: stored[k] for k in ratings[sid] if k in stored},
             )
-            for match in relevance.rank_seeded(
-                shared,
-                starts[sid],
-                {k: m for k, m in keyword[sid].items() if k not in skip},
-                allowed,
-                features,
-                seeds,
-                profile.keywords,
-                profile.relevance_floor if profile.relevance_floor is not None else relevance.DEFAULT_FLOOR,
-                {key: terms for (who, key), terms in rated_terms.items() if who == sid},
-                explain=state.subscriber.max_papers,
-            ):
-                found[sid].add(match)
+            found[sid].take(
+                *relevance.rank_seeded(
+                    shared,
+                    starts[sid],
+                    {k: m for k, m in keyword[sid].items() if k not in skip},
+                    allowed,
+                    features,
+                    seeds,
+                    profile.keywords,
+                    profile.relevance_floor
+                    if profile.relevance_floor is not None
+                    else relevance.DEFAULT_FLOOR,
+                    {key: terms for (who, key), terms in rated_terms.items() if who == sid},
+                    explain=state.subscriber.max_papers,
+                    query=queries[sid],
+                )
+            )
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""

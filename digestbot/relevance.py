@@ -63,10 +63,17 @@ class Features:
     def query(self, keywords: Sequence[str]) -> np.ndarray | None:
         """Keywords as one short text in the same space (L2-normalized), or None if no word of
         them is in the vocabulary."""
-        text = " ".join(k.rstrip("*") for k in keywords)
-        row = np.asarray(self.vectorizer.transform([text]).todense()).ravel()
-        norm = np.linalg.norm(row)
-        return row / norm if norm else None
+        row = self.queries([keywords])[0]
+        return None if row is None else np.asarray(row.todense()).ravel()
+
+    def queries(self, keyword_lists: Sequence[Sequence[str]]) -> list[sparse.csr_matrix | None]:
+        """The keyword queries of many readers in one pass of the vectorizer, as sparse rows
+        (L2-normalized; None for one with no word in the vocabulary)."""
+        if not keyword_lists:
+            return []
+        texts = [" ".join(k.rstrip("*") for k in kws) for kws in keyword_lists]
+        rows = self.vectorizer.transform(texts).tocsr()
+        return [row if row.nnz else None for row in (rows.getrow(i) for i in range(rows.shape[0]))]
 
     def rows(self, keys: Sequence[str]) -> sparse.csr_matrix:
         return self.matrix[[self.index[k] for k in keys if k in self.index]]
@@ -78,11 +85,16 @@ def profile_vector(
     ups: Sequence[str] = (),
     downs: Sequence[str] = (),
     keywords: Sequence[str] = (),
+    query: np.ndarray | sparse.spmatrix | None = None,
 ) -> np.ndarray | None:
     """The reader's direction in feature space (L2-normalized), or None without a liked or
-    up-rated paper to start from (keywords alone are the keyword matcher's job)."""
+    up-rated paper to start from (keywords alone are the keyword matcher's job). `query` is the
+    keywords' vector when the caller made it already (`Features.queries`)."""
     parts, positive = [], False
-    query = features.query(keywords) if keywords else None
+    if query is None and keywords:
+        query = features.query(keywords)
+    elif sparse.issparse(query):
+        query = np.asarray(query.todense()).ravel()
     if query is not None:
         parts.append(query)
     for keys, weight in ((likes, 1.0), (ups, UP_WEIGHT), (downs, -DOWN_WEIGHT)):
@@ -195,16 +207,17 @@ def rank_seeded(
     floor: float,
     rated_terms: Mapping[str, tuple[str, ...]] | None = None,
     explain: int = 1000,
-) -> list[Match]:
-    """A seeded reader's ranking of the window's papers with `rev` above `after`, best first:
+    query: np.ndarray | sparse.spmatrix | None = None,
+) -> tuple[list[Match], int]:
+    """A seeded reader's best `explain` papers of the window (those with `rev` above `after`),
+    best first, and how many matched in all:
     keyword matches (re-weighted by feedback) fused with similarity to their seeds; a paper
     enters by similarity alone when it clears `floor` and `allowed` (the profile's filters, and
-    whether it is new to them) says yes. The first `explain` matches say which seed they are
-    like (the rest are only counted)."""
+    whether it is new to them) says yes. Each says why it is there."""
     ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
     downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
     like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
-    vector = profile_vector(features, like_keys, ups, downs, keywords)
+    vector = profile_vector(features, like_keys, ups, downs, keywords, query)
     weights = term_weights(keyword, seeds, rated_terms or {})
     weighted = {
         k: m.score * (sum(weights.get(t, 1.0) for t in m.terms) / len(m.terms) if m.terms else 1.0)
@@ -226,7 +239,7 @@ def rank_seeded(
     top = [k for k, _ in ranked[:explain] if k not in keyword or not (keyword[k].terms or keyword[k].authors)]
     reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
-    for key, fused in ranked:
+    for key, fused in ranked[:explain]:
         base = keyword.get(key) or Match(by_key[key], 0)
         reason = reasons.get(key)
         matches.append(
@@ -234,7 +247,7 @@ def rank_seeded(
                 base.paper, round(fused * SCORE_SCALE), base.terms, base.authors, (reason,) if reason else ()
             )
         )
-    return matches
+    return matches, len(ranked)
 
 
 def _closest_seeds(
