@@ -28,11 +28,7 @@ def ratings(db) -> dict:
 
 def send_email_digest(workdir, smtp_server, start_web):
     setup(workdir, [IMITATION, REASONING], email_sub("alice"), email_sub("bob", "reasoning"))
-    digestbot(workdir, "fetch")
-    web = start_web()
-    workdir.use_smtp(smtp_server.url)
-    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
-    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    web = test_slack.serve_signed_links(workdir, smtp_server, start_web)
     digestbot(workdir, "send")
     [mail] = smtp_server.to("alice@example.org")
     text, html_part = (part.get_content() for part in mail.message.iter_parts())

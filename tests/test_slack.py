@@ -1080,6 +1080,16 @@ def test_unknown_subscriber_gets_the_same_answer_as_a_known_one(web):
     assert paused(web.db) == {"alice": True, "bob": False}
 
 
+def serve_signed_links(workdir, smtp_server, start_web) -> Web:
+    """Fetch, start the web app, and make digests carry signed links to it (sent over SMTP)."""
+    digestbot(workdir, "fetch")
+    web = start_web()
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    return web
+
+
 def test_email_unsubscribe_link_end_to_end(workdir, smtp_server, start_web):
     setup(
         workdir,
@@ -1088,11 +1098,7 @@ def test_email_unsubscribe_link_end_to_end(workdir, smtp_server, start_web):
         email_sub("bob", "reasoning"),
         email_yaml="unsubscribe_mailto: unsubscribe@example.org",
     )
-    digestbot(workdir, "fetch")
-    web = start_web()
-    workdir.use_smtp(smtp_server.url)
-    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
-    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    web = serve_signed_links(workdir, smtp_server, start_web)
 
     digestbot(workdir, "send")
 
