@@ -353,6 +353,8 @@ class DigestRunner:
             def allowed(paper: Paper, sid=sid, skip=skip, compiled=compiled) -> bool:
                 if paper.key in skip or not self._new_to(sid, paper, starts):
                     return False
+                if not (compiled.exclude or compiled.categories):
+                    return True  # no vetoes to check
                 view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
                 return passes_filters(compiled, view)
 
