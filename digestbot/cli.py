@@ -209,8 +209,7 @@ def _liked_warnings(app: App) -> list[str]:
     liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
     if not liked or not app.db_path.exists():
         return []
-    stored = {p.arxiv_id for p in app.store.papers_by_keys(f"arxiv:{a}" for a in liked)}
-    missing = sorted(liked - stored)
+    missing = app.store.missing_likes(liked)
     out = []
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
@@ -501,14 +500,12 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     aid = arxiv_id(paper_ref)
-    paper = app.store.paper(paper_ref) or (app.store.paper(f"arxiv:{aid}") if aid else None)
-    if paper is None or paper.seq is None:
-        raise click.UsageError(f"no paper {paper_ref!r} in the database")
+    key = f"arxiv:{aid}" if aid and app.store.paper(paper_ref) is None else paper_ref
     try:
-        app.store.set_feedback(subscriber_id, paper.seq, VOTES[vote], origin="cli")
+        paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
     except StoreWriteError:
         raise
-    except StoreError as e:  # not a paper this subscriber received
+    except StoreError as e:  # not stored, or not a paper this subscriber received
         raise click.UsageError(str(e)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
     click.echo(f"{subscriber_id}: {said}: {paper.title}")

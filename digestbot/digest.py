@@ -330,11 +330,11 @@ class DigestRunner:
         for s in seeded.values():
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
         features = relevance.Features.fit(texts)
-        rated_terms = {
-            (sid, m.paper.key): m.terms
-            for key in rated_keys & stored.keys()
-            for sid, m in matcher.match(stored[key])
-        }
+        rated_terms: dict[str, dict[str, tuple[str, ...]]] = {sid: {} for sid in seeded}
+        for key in rated_keys & stored.keys():  # the keywords each reader's ratings carry
+            for sid, m in matcher.match(stored[key]):
+                if sid in rated_terms and key in ratings[sid]:
+                    rated_terms[sid][key] = m.terms
         views: dict[str, PaperText] = {}
         shared = relevance.Window.of(features, window)
         queries = dict(
@@ -376,7 +376,7 @@ class DigestRunner:
                     profile.relevance_floor
                     if profile.relevance_floor is not None
                     else relevance.DEFAULT_FLOOR,
-                    {key: terms for (who, key), terms in rated_terms.items() if who == sid},
+                    rated_terms[sid],
                     explain=state.subscriber.max_papers,
                     query=queries[sid],
                 )

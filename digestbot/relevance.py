@@ -149,17 +149,6 @@ class Seeds:
     ratings: Mapping[str, int] = field(default_factory=dict)
     rated: Mapping[str, Paper] = field(default_factory=dict)
 
-    @property
-    def any(self) -> bool:
-        return bool(self.likes or self.texts or any(v > 0 for v in self.ratings.values()))
-
-
-def seed_texts(seeds: Seeds) -> dict[str, str]:
-    """The texts a run's features must also cover for these seeds, by key."""
-    out = {p.key: paper_text(p.title, p.abstract) for p in (*seeds.likes, *seeds.rated.values())}
-    out.update({text_key(t): t for t in seeds.texts})
-    return out
-
 
 def text_key(text: str) -> str:
     """The key a text-only seed has among the features."""

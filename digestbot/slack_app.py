@@ -103,10 +103,9 @@ class SlackService:
         try:
             with Store(self.db_path) as store:
                 state = store.find_by_slack(targets)
-                paper = store.paper(key)
-                if state is None or paper is None or paper.seq is None:
-                    raise StoreError("not a paper of this digest")
-                store.set_feedback(state.subscriber.id, paper.seq, vote, "slack")
+                if state is None:
+                    raise StoreError("no digest here")
+                store.rate(state.subscriber.id, key, vote, "slack")
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
             log.info("rating %+d for %s from Slack user %s", vote, key, targets[1])
         except StoreWriteError:

@@ -486,6 +486,15 @@ class Store:
                 (sid, paper_seq, vote, origin, ts(now or now_utc())),
             )
 
+    def rate(self, sid: str, key: str, vote: int | None, origin: str) -> Paper:
+        """`set_feedback` for the paper with this key; StoreError for a paper that is not stored
+        or that the subscriber never received. Returns the paper."""
+        paper = self.paper(key)
+        if paper is None or paper.seq is None:
+            raise StoreError(f"no paper {key!r} in the database")
+        self.set_feedback(sid, paper.seq, vote, origin)
+        return paper
+
     def feedback(self, sids: Iterable[str]) -> dict[str, dict[str, int]]:
         """Each subscriber's ratings: paper key -> +1 or -1."""
         sids = list(sids)
@@ -501,9 +510,13 @@ class Store:
                 out[sid][key] = vote
         return out
 
-    def missing_likes(self) -> list[str]:
-        """arXiv ids active subscribers like that are not stored yet (to fetch by id)."""
-        liked = {a for st in self.subscribers() for a in st.subscriber.profile.likes}
+    def missing_likes(self, liked: Iterable[str] | None = None) -> list[str]:
+        """arXiv ids liked (by active subscribers, or those given) that are not stored yet."""
+        liked = (
+            set(liked)
+            if liked is not None
+            else {a for st in self.subscribers() for a in st.subscriber.profile.likes}
+        )
         have = {p.arxiv_id for p in self.papers_by_keys(f"arxiv:{a}" for a in liked)}
         return sorted(liked - have)
 

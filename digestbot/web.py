@@ -317,11 +317,8 @@ def _json(data: dict, status: str = "200 OK") -> tuple[str, list, bytes]:
 def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> None:
     """Record a rating from a link or a button; a paper the subscriber never received is a 400."""
     with Store(db_path) as store:
-        paper = store.paper(key)
         try:
-            if paper is None or paper.seq is None:
-                raise StoreError("no such paper")
-            store.set_feedback(sid, paper.seq, vote, origin)
+            store.rate(sid, key, vote, origin)
         except StoreWriteError:
             raise
         except StoreError:

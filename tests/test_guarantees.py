@@ -371,20 +371,44 @@ def test_a_broken_or_read_only_database_gets_one_line_not_a_traceback(workdir, t
 
 def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
     db = tmp_path / "old.db"
+    now = datetime.now(UTC)
     with Store(db) as store:
         store.add_papers([Paper(key="k1", title="t")], "s")
+        store.sync_subscribers([Subscriber("alice", Profile(("t",)), email="a@example.org")])
+        item = store_module.DigestItem(store.paper("k1"), 30, ("t",), ())
+        digest_id = store.create_digest("alice", [item], 1, store.max_rev(), now, "<m@x>", "email", "a")
+    old_digests = (  # the schema 2 table: three states only
+        "CREATE TABLE digests_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber_id TEXT NOT NULL"
+        " REFERENCES subscribers (id), status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),"
+        " created_at TEXT NOT NULL, message_id TEXT NOT NULL UNIQUE, seq_to INTEGER NOT NULL,"
+        " n_papers INTEGER NOT NULL, n_matched INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " last_error TEXT, next_attempt_at TEXT, channel TEXT, destination TEXT, sent_at TEXT,"
+        " parts_sent INTEGER NOT NULL DEFAULT 0)"
+    )
+    columns = (
+        "id, subscriber_id, status, created_at, message_id, seq_to, n_papers, n_matched, attempts,"
+        " last_error, next_attempt_at, channel, destination, sent_at, parts_sent"
+    )
     with sqlite3.connect(db) as conn:  # turn it back into what schema 2 looked like
         conn.executescript(
             "PRAGMA user_version = 2;"
-            "ALTER TABLE digests DROP COLUMN unconfirmed; ALTER TABLE digests DROP COLUMN attempt_started_at;"
+            f"{old_digests}; INSERT INTO digests_v2 ({columns}) SELECT {columns} FROM digests;"
+            "DROP TABLE digests; ALTER TABLE digests_v2 RENAME TO digests;"
             "ALTER TABLE sources DROP COLUMN last_warning; ALTER TABLE digest_items DROP COLUMN reasons;"
             "DROP INDEX papers_rev; ALTER TABLE papers DROP COLUMN rev; ALTER TABLE papers DROP COLUMN revised;"
         )
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
+        assert "'cancelled'" not in sql
     with Store(db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         assert store.paper("k1").rev == store.paper("k1").seq
         sql = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
         assert "'cancelled'" in sql
+        [record] = store.digests()
+        assert (record.id, record.status, record.message_id) == (digest_id, "pending", "<m@x>")
+        assert [it.paper.key for it in store.digest_items(digest_id)] == ["k1"]
+        assert store.cancel_pending("alice", "test") == 1  # the widened CHECK takes the new state
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert db_dump(db)
 
 
