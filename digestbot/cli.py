@@ -542,7 +542,7 @@ def run(app: App, once: bool) -> None:
 
 
 def _run(app: App, once: bool, signals: Signals) -> int:
-    from .daemon import cancellable_client, run_forever
+    from .daemon import run_forever
 
     if not once and app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
@@ -553,7 +553,7 @@ def _run(app: App, once: bool, signals: Signals) -> int:
         return run_forever(app.config, app.store, app.env, signals)
     click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
     click.echo("Fetching sources:")
-    fetched = _fetch(app, client=cancellable_client(signals.stop))
+    fetched = _fetch(app, client=HttpClient(cancel=signals.stop))
     click.echo("Sending digests:")
     outcomes = _send(app, None, force=False, dry_run=False, should_stop=signals.stop.is_set)
     failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .arxiv_ids import arxiv_id
+from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import LibraryError, read_library
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -117,7 +118,7 @@ class Env:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str | None = None
-    smtp_timeout: float = 30.0  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
+    smtp_timeout: float = SMTP_TIMEOUT  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
 
     def problems(self) -> list[str]:
         """What is wrong with the environment's settings (never echoing a secret)."""
@@ -127,8 +128,6 @@ class Env:
                 f"DIGESTBOT_SMTP_TIMEOUT must be a number of seconds above 0, at most {MAX_SMTP_TIMEOUT}"
             )
         if self.smtp_url:
-            from .delivery.email import SmtpSettings
-
             try:
                 SmtpSettings.from_url(self.smtp_url)
             except ValueError as e:  # its messages never quote the URL
@@ -156,10 +155,12 @@ class Env:
 
 
 def _is_http_url(url: str) -> bool:
+    """An http(s) URL with a host and a port that parse (`http://[` and `http://h:99999` do not)."""
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
         return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # "http://[" and the like
+    except ValueError:
         return False
 
 
@@ -514,7 +515,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         v.report(item.line, f"{fld}.url", "required: an http(s) URL or a local file path")
     elif "://" in url and url.split("://", 1)[0].lower() not in ("http", "https"):
         v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
-    elif "://" in url and not _http_url(url):
+    elif "://" in url and not _is_http_url(url):
         v.report(m["url"].line, f"{fld}.url", f"not a URL with a host: {url[:80]!r}")
     elif "://" not in url and not v.resolve(url).is_file():
         v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
@@ -686,12 +687,3 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
         return None
     return float(value)
-
-
-def _http_url(url: str) -> bool:
-    """An http(s) URL with a host that parses (`http://[` does not)."""
-    try:
-        parts = urlsplit(url)
-        return bool(parts.hostname) and (parts.port or 0) >= 0
-    except ValueError:
-        return False

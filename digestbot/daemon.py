@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,7 +55,7 @@ class Worker:
         self.signals = signals or Signals()
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
-        self.client = client or cancellable_client(self.stopping)
+        self.client = client or HttpClient(cancel=self.stopping)
         self.runner = DigestRunner(store, config, env, clock=clock)
         self._config_mtime = _mtime(config.path)
         self._template_problems: list[str] = []
@@ -272,12 +271,6 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime
     except OSError:
         return None
-
-
-def cancellable_client(cancel: threading.Event) -> HttpClient:
-    """An HttpClient whose request in flight ends when `cancel` is set, so a stop is honoured
-    within seconds even while a feed trickles in."""
-    return HttpClient(cancel=cancel)
 
 
 def run_forever(config: Config, store: Store, env: Env, signals: Signals | None = None) -> int:

@@ -15,23 +15,25 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
+from .delivery.email import split_url
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 SECRET_VARIABLES = ("DIGESTBOT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 _MIN_SECRET_CHARS = 4  # shorter ones would blank out ordinary words
 
 
-def one_line(text: str) -> str:
+def escape_controls(text: str) -> str:
     """`text` with control characters (CR, LF, ESC, NEL, U+2028...) written as escapes."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _safe_arg(arg: object) -> object:
     if isinstance(arg, str):
-        return one_line(arg)
+        return escape_controls(arg)
     if isinstance(arg, numbers.Number) or arg is None:
         return arg  # keeps %d and %.2f working
     text = str(arg)  # an exception, a path...: escaped only when it needs it, so %r still works
-    return one_line(text) if _CONTROL.search(text) else arg
+    return escape_controls(text) if _CONTROL.search(text) else arg
 
 
 def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -39,7 +41,7 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     e = os.environ if environ is None else environ
     found = [e.get(name, "") for name in SECRET_VARIABLES]
     smtp = e.get("DIGESTBOT_SMTP_URL", "")
-    userinfo = smtp.partition("://")[2].rpartition("@")[0]
+    userinfo = split_url(smtp)[1] or ""
     if ":" in userinfo:
         password = userinfo.partition(":")[2]
         found += [password, unquote(password)]

@@ -9,6 +9,7 @@ feed can inject markup.
 from __future__ import annotations
 
 import json
+import os
 import re
 import traceback
 from collections.abc import Callable
@@ -179,6 +180,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
     title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
+    reasons = tuple(one_line(r)[:200] for r in match.reasons)
     view = PaperView(
         rank=rank,
         title=title,
@@ -196,8 +198,8 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         score=match.score,
         published=p.published,
         key=p.key,
-        reasons=tuple(one_line(r)[:200] for r in match.reasons),
-        why=match.terms + match.authors + tuple(one_line(r)[:200] for r in match.reasons),
+        reasons=reasons,
+        why=match.terms + match.authors + reasons,
     )
     if not slack:
         return view
@@ -225,6 +227,7 @@ class Renderer:
     """
 
     def __init__(self, templates: Path | None = None):
+        self._checked: tuple[tuple | None, list[str]] = (None, [])  # (fingerprint, problems)
         search = [str(templates)] if templates else []
         search.append(str(default_templates_dir()))
         self.env = jinja2.Environment(
@@ -300,7 +303,25 @@ class Renderer:
 
     def problems(self) -> list[str]:
         """Every template this renderer uses, compiled and rendered against a sample digest:
-        what is wrong, as `file:line: template: message` (empty when all is well)."""
+        what is wrong, as `file:line: template: message` (empty when all is well). Checked
+        again only when a template file changed (the worker asks before every dispatch)."""
+        fingerprint = self._fingerprint()
+        if fingerprint != self._checked[0]:
+            self._checked = (fingerprint, self._find_problems())
+        return list(self._checked[1])
+
+    def _fingerprint(self) -> tuple:
+        """When each template file, in each folder searched, was last changed (None: absent)."""
+        stamps = []
+        for folder in self.env.loader.searchpath:
+            for name in TEMPLATE_NAMES:
+                try:
+                    stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)
+                except OSError:
+                    stamps.append(None)
+        return tuple(stamps)
+
+    def _find_problems(self) -> list[str]:
         found = []
         for name in TEMPLATE_NAMES:
             try:
@@ -312,7 +333,12 @@ class Renderer:
         link = "https://digest.example.org/unsubscribe?t=sample"
         for name, render in (  # one paper, and several with more left out: both ways of each `if`
             ("digest.subject.txt", lambda: self.email(sample_digest(papers=1))),
-            ("digest.subject.txt", lambda: self.email(sample_digest(), unsubscribe_url=link)),
+            (
+                "digest.subject.txt",
+                lambda: self.email(
+                    sample_digest(), unsubscribe_url=link, feedback_link=lambda key, vote: link
+                ),
+            ),
             ("digest.slack.json", lambda: self.slack(sample_digest(papers=1, slack=True))),
             ("digest.slack.json", lambda: self.slack(sample_digest(slack=True))),
         ):

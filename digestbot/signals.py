@@ -45,8 +45,7 @@ class Signals:
 
     def ignore(self) -> None:
         """Ignore stop signals from now on (the work is done; the exit code is decided)."""
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
 
     def _on_stop(self, signum: int, _frame: object) -> None:
         if self.stop.is_set():
@@ -57,3 +56,9 @@ class Signals:
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reload.set()
         log.info("received SIGHUP: the config will be re-read at the next dispatch")
+
+
+def ignore_stop_signals() -> None:
+    """SIGTERM and SIGINT are ignored from now on: a storm of them cannot cut a shutdown short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)

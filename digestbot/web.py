@@ -28,11 +28,13 @@ from slack_sdk.signature import SignatureVerifier
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
+from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+BAD_RATING_LINK = "This rating link is not valid."
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
@@ -187,7 +189,7 @@ class WebApp:
     def _feedback_target(self, token: str) -> tuple[str, str]:
         found = read_feedback_token(token, self.env.secret) if token and self.env.secret else None
         if found is None:
-            raise HttpError("400 Bad Request", "This rating link is not valid.")
+            raise HttpError("400 Bad Request", BAD_RATING_LINK)
         return found
 
     def feedback_page(self, environ: dict) -> tuple[str, list, bytes]:
@@ -199,7 +201,7 @@ class WebApp:
         with Store(self.db_path) as store:
             paper = store.paper(key)
         if paper is None:
-            raise HttpError("400 Bad Request", "This rating link is not valid.")
+            raise HttpError("400 Bad Request", BAD_RATING_LINK)
         chosen = query.get("vote") if query.get("vote") in ("up", "down") else "up"
         buttons = "".join(
             f'<button type="submit" name="vote" value="{vote}"{" autofocus" if vote == chosen else ""}>{label}</button> '
@@ -322,7 +324,7 @@ def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> 
         except StoreWriteError:
             raise
         except StoreError:
-            raise HttpError("400 Bad Request", "This rating link is not valid.") from None
+            raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)
 
 
@@ -426,9 +428,8 @@ def _stop_on_signals() -> None:
     that follow are ignored, so a storm of them cannot cut the shutdown short."""
 
     def stop(_signum: int, _frame: object) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         raise KeyboardInterrupt
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, stop)

@@ -221,7 +221,7 @@ MERGE_BOMB = "a0: &a0 {x: 1, y: 2}\n" + "".join(
 HOSTILE_YAML = {
     "billion-laughs": (BILLION_LAUGHS, r":\d+: yaml: too many aliases"),
     "merge-bomb": (MERGE_BOMB, r":\d+: yaml: too many aliases"),
-    "recursive-alias": ("a: &a [1, *a]\n", r":\d+: yaml: (too many aliases|an alias refers to itself)"),
+    "recursive-alias": ("a: &a [1, *a]\n", r":\d+: yaml: too many aliases"),
     "deeply-nested": ("a: " + "[" * 50_000 + "]" * 50_000 + "\n", r":\d+: yaml: nested too deeply"),
 }
 

@@ -38,7 +38,7 @@ class SmtpSettings:
     def from_url(cls, url: str) -> SmtpSettings:
         """Read DIGESTBOT_SMTP_URL; raises ValueError (never quoting the password) if it cannot
         be read one way only."""
-        scheme, userinfo, hostport = _split_url(url)
+        scheme, userinfo, hostport = split_url(url)
         if scheme not in ("smtp", "smtps"):
             raise ValueError(SMTP_URL_FORMAT)
         if userinfo is not None and any(c in userinfo for c in "/?#"):
@@ -73,7 +73,7 @@ SMTP_URL_FORMAT = "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:5
 _HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
 
 
-def _split_url(url: str) -> tuple[str, str | None, str]:
+def split_url(url: str) -> tuple[str, str | None, str]:
     """`scheme://userinfo@host...` into its three parts, by hand: the user info is everything
     up to the *last* `@`, so a password holding an unencoded `/`, `?`, `#` or `@` is never taken
     for the host, a path or a fragment (as urlsplit would)."""
@@ -90,7 +90,7 @@ def mask_url(url: str | None) -> str:
     """A URL with any password replaced by *** (for logs and `status`), whatever it looks like."""
     if not url:
         return ""
-    scheme, userinfo, hostport = _split_url(url)
+    scheme, userinfo, hostport = split_url(url)
     if userinfo is None:
         return url
     user, colon, _ = userinfo.partition(":")

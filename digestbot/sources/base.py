@@ -111,7 +111,7 @@ def field_text(entry: dict, name: str) -> str:
 
 
 def clean_title(text: str) -> str:
-    return one_line(detex(_ENTITY_LEFT_RE.sub(_unescape, text)))[:MAX_TITLE]
+    return one_line(detex(leftover_entities(text)))[:MAX_TITLE]
 
 
 def clean_abstract(text: str) -> str:
@@ -126,8 +126,9 @@ _MARKUP_LEFT_RE = re.compile(
 _ENTITY_LEFT_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 
 
-def _unescape(m: re.Match) -> str:
-    return html.unescape(m.group(0))
+def leftover_entities(text: str) -> str:
+    """Entities a feed escaped twice (`&amp;nbsp;` arrives as `&nbsp;`), decoded."""
+    return _ENTITY_LEFT_RE.sub(lambda m: html.unescape(m.group(0)), text)
 
 
 def html_leftovers(text: str) -> str:
@@ -135,7 +136,7 @@ def html_leftovers(text: str) -> str:
     it, else just the entities. Titles get only the entities (a title may speak of `<b>`)."""
     if _MARKUP_LEFT_RE.search(text):
         return html_to_text(text)
-    return _ENTITY_LEFT_RE.sub(_unescape, text)
+    return leftover_entities(text)
 
 
 def absolute_link(link: str, base: str | None) -> str:
