@@ -27,6 +27,16 @@ class Paper:
     published: datetime | None = None
     announce_type: str | None = None
     upvotes: int | None = None
+    # What the Hugging Face daily list carries beyond the paper itself (mutable: a re-fetch
+    # updates them without making the paper new). All optional; templates see them as fields.
+    hf_url: str = ""
+    github_url: str = ""
+    github_stars: int | None = None
+    project_url: str = ""
+    ai_summary: str = ""
+    thumbnail_url: str = ""  # https only
+    comments: int | None = None
+    organization: str = ""
     sources: tuple[str, ...] = ()
     seq: int | None = None
     first_seen: datetime | None = None
