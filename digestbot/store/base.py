@@ -1,32 +1,34 @@
-"""The SQLite database: schema and every query. No SQL lives anywhere else.
+"""The store's one interface: the schema's tables, the shared logic and every query that both
+backends run as written. Each backend (sqlite.py, postgres.py) keeps its own SQL beside it:
+connecting, transactions, migrations, error mapping, and the few statements that differ.
 
 Tables: `papers` (one row per paper: `seq` = ingestion order and identity, `rev` = the order in
 which papers became what they are now: a new paper, or a merge that changed what it can match,
-takes the next `rev`), `sources` (fetch state), `subscribers` (profiles, and the watermark
-`last_seq`, a `rev`, of what their digests have covered), `digests` and `digest_items` (the
-delivery ledger). A paper can appear in one digest per subscriber only: `digest_items` has a
-UNIQUE(subscriber_id, paper_seq) constraint, so "never the same paper twice" holds even against
-a bug in the code above it.
+takes the next `rev`), `sources` (fetch state), `subscribers` (profiles, the watermark
+`last_seq`, a `rev`, of what their digests have covered, and the worker lease `claimed_by`,
+`claimed_until`), `digests` and `digest_items` (the delivery ledger), `feedback`, and for
+several workers `leases` (named jobs such as a source's fetch) and `rate_slots` (send rates
+shared by all workers). A paper can appear in one digest per subscriber only: `digest_items`
+has a UNIQUE(subscriber_id, paper_seq) constraint, so "never the same paper twice" holds even
+against a bug in the code above it.
 
-The database runs in WAL mode with a busy timeout so the runner, `status` and the web app can
-share it. Every multi-row change happens in one transaction: nothing half-written stays.
+Statements are written with `?` placeholders and GREATEST(a, b); the PostgreSQL backend binds
+`?` as `%s` and SQLite gets GREATEST as a function. Every multi-row change happens in one
+transaction: nothing half-written stays.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import sqlite_utils
-
-from .models import Paper, Profile, Subscriber
+from ..models import Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,7 +36,8 @@ T = TypeVar("T")
 # 2: digests.parts_sent, sources.last_announced. 3: papers.rev and .revised; digests may be
 # 'cancelled' or 'unknown', and count attempts whose outcome was never recorded;
 # sources.last_warning; subscribers.likes, .seed_texts, .relevance_floor; feedback.
-SCHEMA_VERSION = 3
+# 4: leases, rate_slots, subscribers.claimed_by and .claimed_until (several workers).
+SCHEMA_VERSION = 4
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -140,6 +143,15 @@ CREATE TABLE IF NOT EXISTS digest_items (
     PRIMARY KEY (digest_id, rank),
     UNIQUE (subscriber_id, paper_seq)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_slots (
+    name TEXT PRIMARY KEY,
+    next_at REAL NOT NULL
+);
 """
 
 
@@ -157,6 +169,8 @@ _ADDED_COLUMNS = [
     ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "attempt_started_at", "TEXT"),
+    ("subscribers", "claimed_by", "TEXT"),
+    ("subscribers", "claimed_until", "TEXT"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -244,43 +258,49 @@ class DigestItem:
     reasons: tuple[str, ...] = ()
 
 
+def is_postgres(target: str | Path) -> bool:
+    """Whether a --db / DIGESTBOT_DB / `database:` value names a PostgreSQL database."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 class Store:
-    """The project's one door to SQLite."""
+    """The project's one door to the database. `Store(target)` opens SQLite for a file path and
+    PostgreSQL for a `postgresql://` URL; both offer the same methods and guarantees."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        try:
-            if self.path.parent and not self.path.parent.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
-        self.db = sqlite_utils.Database(conn)
-        self.conn = conn
-        try:
-            self._open()
-        except StoreError:
-            conn.close()
-            raise
-        except sqlite3.Error as e:
-            conn.close()
-            full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
-            raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
+    backend = "?"  # "sqlite" or "postgresql"
+    path: Any  # the file (SQLite) or the URL with its password masked (PostgreSQL)
+    conn: Any  # the DB-API connection: backends' and tests' raw access
 
-    def _open(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            # Checked before anything is written: an older digestbot must not touch it.
-            raise StoreError(
-                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
-                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
-                "It was left untouched."
-            )
-        self.conn.execute("PRAGMA busy_timeout=30000")
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
-        self.conn.execute("PRAGMA foreign_keys=ON")
+    def __new__(cls, target: str | Path, *args, **kwargs):
+        if cls is Store:
+            if is_postgres(target):
+                from .postgres import PostgresStore as cls  # psycopg is loaded only when used
+            else:
+                from .sqlite import SqliteStore as cls
+        return super().__new__(cls)
+
+    # --- what each backend provides ------------------------------------------------------
+
+    def _exec(self, sql: str, params: Iterable = ()) -> Any:
+        """Run one statement; returns its cursor (tuples; `fetchone`, `fetchall`, `rowcount`)."""
+        raise NotImplementedError
+
+    def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
+        raise NotImplementedError
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        """Run one query; its rows as dicts by column name."""
+        raise NotImplementedError
+
+    def transaction(self, serial: bool = True) -> AbstractContextManager:
+        """All or nothing; a write the database refuses is a StoreWriteError. `serial` (the
+        default) makes the transaction one writer at a time, as SQLite's BEGIN IMMEDIATE;
+        PostgreSQL lets the ledger's row-level updates run side by side with `serial=False`."""
+        raise NotImplementedError
+
+    @property
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.conn.close()
@@ -291,67 +311,21 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _migrate(self, version: int) -> None:
-        # user_version says the schema is current: the web app opens a Store per request, and
-        # this keeps that to one PRAGMA instead of re-running the schema every time.
-        if version == SCHEMA_VERSION:
-            return
-        with self.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.conn.execute(statement)
-            for table, column, definition in _ADDED_COLUMNS:
-                have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            for statement in _AFTER_COLUMNS:
-                self.conn.execute(statement)
-            self._widen_digest_states()
-            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _widen_digest_states(self) -> None:
-        """Schema 3 added digest states; SQLite cannot alter a CHECK, so the table is rebuilt
-        (inside the migration's transaction, with the same rows, ids and indexes; foreign keys
-        are off then, so digest_items keep pointing at the same ids)."""
-        sql = self.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
-        if "'cancelled'" in sql:
-            return
-        columns = [row[1] for row in self.conn.execute("PRAGMA table_info(digests)")]
-        create = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS digests") :]
-        create = create[: create.index(";")].replace("IF NOT EXISTS digests", "digests_new")
-        self.conn.execute(create)
-        cols = ", ".join(columns)
-        self.conn.execute(f"INSERT INTO digests_new ({cols}) SELECT {cols} FROM digests")
-        self.conn.execute("DROP TABLE digests")
-        self.conn.execute("ALTER TABLE digests_new RENAME TO digests")
-        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at)")
-        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id)")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing. A write the
-        database refuses (disk full, read-only, I/O error, locked too long) is a StoreWriteError."""
-        if self.conn.in_transaction:
-            yield self.conn
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:  # SQLite may have rolled back by itself (SQLITE_FULL)
-                    self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
-            raise
-
     def ping(self) -> bool:
-        return self.conn.execute("SELECT 1").fetchone() == (1,)
+        return tuple(self._exec("SELECT 1").fetchone()) == (1,)
+
+    def schema_version(self) -> int:
+        """The schema the database is at now (another worker may have upgraded it)."""
+        raise NotImplementedError
+
+    def check_schema(self) -> None:
+        """Refuse, politely, to go on with a database a newer digestbot has upgraded meanwhile."""
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database {self.path} was upgraded to schema {version} by a newer digestbot while this"
+                f" one (schema {SCHEMA_VERSION}) was running: this worker stops; upgrade it and start it again"
+            )
 
     # --- papers ---------------------------------------------------------------------------
 
@@ -373,12 +347,12 @@ class Store:
         """
         now_s = ts(now or now_utc())
         new = known = 0
-        with self.transaction() as conn:
-            next_rev = conn.execute("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
+        with self.transaction():
+            next_rev = self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
             for paper in papers:
-                row = next(iter(self.db.query("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
+                row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
                 if row is None:
-                    conn.execute(
+                    self._exec(
                         f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev)"
                         f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?)",
                         (
@@ -397,9 +371,9 @@ class Store:
                 changed = old is None or _match_fields(merged) != _match_fields(old)
                 bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
-                conn.execute(
+                self._exec(
                     f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised)"
-                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), MAX(revised, ?)) WHERE key = ?",
+                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), GREATEST(revised, ?)) WHERE key = ?",
                     (
                         *_paper_values(merged),
                         json.dumps(sources),
@@ -414,7 +388,7 @@ class Store:
         return new, known
 
     def paper(self, key: str) -> Paper | None:
-        rows = list(self.db.query("SELECT * FROM papers WHERE key = ?", [key]))
+        rows = list(self._rows("SELECT * FROM papers WHERE key = ?", [key]))
         return _readable_paper(rows[0]) if rows else None
 
     def papers_after(self, rev: int, upto: int | None = None, batch: int = 1000) -> Iterator[Paper]:
@@ -423,7 +397,7 @@ class Store:
         upto = self.max_rev() if upto is None else upto
         while rev < upto:
             rows = list(
-                self.db.query(
+                self._rows(
                     "SELECT * FROM papers WHERE rev > ? AND rev <= ? ORDER BY rev LIMIT ?", [rev, upto, batch]
                 )
             )
@@ -437,16 +411,16 @@ class Store:
 
     def max_rev(self) -> int:
         """The newest paper revision: where a digest built now stops (its `seq_to`)."""
-        return self.conn.execute("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0]
+        return self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0]
 
     def last_rev_before(self, when: datetime) -> int:
         """The highest rev of papers first seen before `when` (where a first digest starts)."""
-        row = self.conn.execute("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
+        row = self._exec("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
         return row[0] or 0
 
     def received(self, sid: str, paper_seq: int) -> bool:
         """Whether the paper is in one of the subscriber's digests already (any state)."""
-        row = self.conn.execute(
+        row = self._exec(
             "SELECT 1 FROM digest_items WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
         ).fetchone()
         return row is not None
@@ -457,7 +431,7 @@ class Store:
         found: list[Paper] = []
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            rows = self.db.query(f"SELECT * FROM papers WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+            rows = self._rows(f"SELECT * FROM papers WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
             found += [p for p in map(_readable_paper, rows) if p is not None]
         return found
 
@@ -469,17 +443,17 @@ class Store:
         """Record a thumbs up (+1) or down (-1), or clear it (None). One row per subscriber and
         paper, so a thousand clicks are one rating. Only for a paper the subscriber received:
         anything else is a StoreError."""
-        with self.transaction() as conn:
+        with self.transaction():
             if not self.received(sid, paper_seq):
                 raise StoreError(
                     f"{sid} never received that paper: only papers from their digests can be rated"
                 )
             if vote is None:
-                conn.execute(
+                self._exec(
                     "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
                 )
                 return
-            conn.execute(
+            self._exec(
                 "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
                 " origin = excluded.origin, at = excluded.at",
@@ -501,7 +475,7 @@ class Store:
         out: dict[str, dict[str, int]] = {sid: {} for sid in sids}
         for i in range(0, len(sids), 500):
             chunk = sids[i : i + 500]
-            rows = self.conn.execute(
+            rows = self._exec(
                 "SELECT f.subscriber_id, p.key, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
                 f" WHERE f.subscriber_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
@@ -521,16 +495,16 @@ class Store:
         return sorted(liked - have)
 
     def count_papers(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+        return self._exec("SELECT COUNT(*) FROM papers").fetchone()[0]
 
     # --- sources --------------------------------------------------------------------------
 
     def source_state(self, name: str) -> dict:
-        rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
+        rows = list(self._rows("SELECT * FROM sources WHERE name = ?", [name]))
         return _clean_source_row(rows[0]) if rows else {"name": name, "failures": 0}
 
     def sources(self) -> list[dict]:
-        return [_clean_source_row(r) for r in self.db.query("SELECT * FROM sources ORDER BY name")]
+        return [_clean_source_row(r) for r in self._rows("SELECT * FROM sources ORDER BY name")]
 
     def record_fetch_ok(
         self,
@@ -591,8 +565,8 @@ class Store:
         cols = ", ".join(fields)
         marks = ", ".join("?" * len(fields))
         updates = ", ".join(f"{c} = excluded.{c}" for c in fields if c != "name")
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._exec(
                 f"INSERT INTO sources ({cols}) VALUES ({marks}) ON CONFLICT (name) DO UPDATE SET {updates}",
                 list(fields.values()),
             )
@@ -612,16 +586,16 @@ class Store:
         counts = {"added": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
         listed = set()
         subscribers_list = list(subscribers)
-        with self.transaction() as conn:
+        with self.transaction():
             for sub in subscribers_list:
                 listed.add(sub.id)
                 fields = _subscriber_fields(sub)
-                row = conn.execute(
+                row = self._exec(
                     f"SELECT {', '.join(fields)}, active, origin FROM subscribers WHERE id = ?", (sub.id,)
                 ).fetchone()
                 if row is None:
                     new = {**fields, "id": sub.id, "origin": "yaml", "created_at": now_s, "updated_at": now_s}
-                    conn.execute(
+                    self._exec(
                         f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
                         list(new.values()),
                     )
@@ -632,7 +606,7 @@ class Store:
                     counts["unchanged"] += 1
                 else:
                     changes = {**fields, "active": 1, "origin": "yaml", "updated_at": now_s}
-                    conn.execute(
+                    self._exec(
                         f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
                         [*changes.values(), sub.id],
                     )
@@ -640,11 +614,11 @@ class Store:
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
             if handed:
                 counts["handed over"] = handed
-            for (sid,) in conn.execute(
+            for (sid,) in self._exec(
                 "SELECT id FROM subscribers WHERE origin = 'yaml' AND active = 1"
             ).fetchall():
                 if sid not in listed:
-                    conn.execute(
+                    self._exec(
                         "UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid)
                     )
                     self.cancel_pending(sid, "the subscriber was removed from the YAML")
@@ -661,24 +635,24 @@ class Store:
         marks = ", ".join("?" * len(targets))
         ids = [
             r[0]
-            for r in self.conn.execute(
+            for r in self._exec(
                 f"SELECT id FROM subscribers WHERE origin = 'slack' AND active = 1 AND slack IN ({marks})",
                 list(targets),
             )
         ]
         for sid in ids:
-            self.conn.execute("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
+            self._exec("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
             self.cancel_pending(sid, "subscriptions.yaml now has a subscriber for this Slack target")
             log.info("subscriber %s handed over to subscriptions.yaml (same Slack target)", sid)
         return len(ids)
 
     def subscribers(self, include_inactive: bool = False) -> list[SubscriberState]:
         where = "" if include_inactive else "WHERE active = 1"
-        rows = self.db.query(f"SELECT * FROM subscribers {where} ORDER BY id")
+        rows = self._rows(f"SELECT * FROM subscribers {where} ORDER BY id")
         return [state for state in map(_readable_state, rows) if state is not None]
 
     def subscriber(self, sid: str) -> SubscriberState | None:
-        rows = list(self.db.query("SELECT * FROM subscribers WHERE id = ?", [sid]))
+        rows = list(self._rows("SELECT * FROM subscribers WHERE id = ?", [sid]))
         return _readable_state(rows[0]) if rows else None
 
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
@@ -688,7 +662,7 @@ class Store:
             return None
         marks = ", ".join("?" * len(targets))
         rows = list(
-            self.db.query(
+            self._rows(
                 f"SELECT * FROM subscribers WHERE slack IN ({marks}) ORDER BY active DESC, origin = 'yaml' DESC LIMIT 1",
                 targets,
             )
@@ -704,18 +678,18 @@ class Store:
         """
         now_s = ts(now or now_utc())
         fields = {**_subscriber_fields(sub), "active": 1, "paused": int(sub.paused), "updated_at": now_s}
-        with self.transaction() as conn:
-            row = conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
+        with self.transaction():
+            row = self._exec("SELECT origin, active FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
             if row is not None and row[0] != "slack":
                 raise StoreError(f"subscriber {sub.id!r} is managed in {row[0]}, not from Slack")
             if row is None:
                 new = {**fields, "id": sub.id, "origin": "slack", "created_at": now_s}
-                conn.execute(
+                self._exec(
                     f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
                     list(new.values()),
                 )
             else:
-                conn.execute(
+                self._exec(
                     f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
                     [*fields.values(), sub.id],
                 )
@@ -726,7 +700,7 @@ class Store:
 
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
-        self.conn.execute(
+        self._exec(
             "UPDATE subscribers SET"
             " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE slack = ?),"
             " last_run_at = COALESCE(last_run_at, (SELECT MAX(last_run_at) FROM subscribers WHERE slack = ?))"
@@ -736,8 +710,8 @@ class Store:
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
         """Pause (unsubscribe) or resume; pausing cancels the digests still waiting to go out."""
-        with self.transaction() as conn:
-            cur = conn.execute(
+        with self.transaction():
+            cur = self._exec(
                 "UPDATE subscribers SET paused = ?, updated_at = ? WHERE id = ?",
                 (int(paused), ts(now or now_utc()), sid),
             )
@@ -747,9 +721,9 @@ class Store:
 
     def advance(self, sid: str, seq_to: int, run_at: datetime) -> None:
         """Record a run that found nothing to send: the watermark and run time move on."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE subscribers SET last_seq = MAX(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
+        with self.transaction():
+            self._exec(
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
 
@@ -767,14 +741,14 @@ class Store:
         destination: str,
     ) -> int:
         """Record a digest as pending, its papers, and the subscriber's new watermark, atomically."""
-        with self.transaction() as conn:
-            cur = conn.execute(
+        with self.transaction():
+            cur = self._exec(
                 "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers,"
-                " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (sid, ts(run_at), message_id, seq_to, len(items), n_matched, channel, destination),
             )
-            digest_id = cur.lastrowid
-            conn.executemany(
+            digest_id = cur.fetchone()[0]
+            self._exec_many(
                 "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score, terms, authors,"
                 " reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -791,8 +765,8 @@ class Store:
                     for rank, it in enumerate(items, 1)
                 ],
             )
-            conn.execute(
-                "UPDATE subscribers SET last_seq = MAX(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
+            self._exec(
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
         return digest_id
@@ -801,15 +775,15 @@ class Store:
         """Record that a send is about to start. Written before the transport is touched: if
         this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
         the disk filled up meanwhile), the digest counts as possibly delivered."""
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._exec(
                 "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
                 (ts(now), digest_id),
             )
 
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
                 " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
                 " WHERE id = ?",
@@ -818,15 +792,15 @@ class Store:
 
     def set_parts_sent(self, digest_id: int, parts: int) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack)."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+        with self.transaction():
+            self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
 
     def mark_attempt_failed(self, digest_id: int, error: str, retry_at: datetime | None) -> None:
         """Count a failed attempt; with no retry time the digest is given up as failed. A digest
         cancelled meanwhile stays cancelled."""
         status = "pending" if retry_at is not None else "failed"
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction():
+            self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
                 " unconfirmed = 0 WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
@@ -837,11 +811,11 @@ class Store:
         was never recorded: they may have arrived, so they are not sent again (`status` shows
         them). Returns their ids."""
         query = "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?"
-        if self.conn.execute(query, (MAX_UNCONFIRMED,)).fetchone() is None:
+        if self._exec(query, (MAX_UNCONFIRMED,)).fetchone() is None:
             return []  # the usual case: no write, no lock
-        with self.transaction() as conn:
-            ids = [r[0] for r in conn.execute(query, (MAX_UNCONFIRMED,))]
-            conn.executemany(
+        with self.transaction():
+            ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
+            self._exec_many(
                 "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
                 " not sent again' WHERE id = ?",
@@ -851,15 +825,15 @@ class Store:
 
     def cancel_pending(self, sid: str, reason: str) -> int:
         """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
-        with self.transaction() as conn:
-            return conn.execute(
+        with self.transaction():
+            return self._exec(
                 "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL"
                 " WHERE subscriber_id = ? AND status = 'pending'",
                 (f"cancelled: {reason}", sid),
             ).rowcount
 
     def digest(self, digest_id: int) -> DigestRecord | None:
-        rows = list(self.db.query("SELECT * FROM digests WHERE id = ?", [digest_id]))
+        rows = list(self._rows("SELECT * FROM digests WHERE id = ?", [digest_id]))
         return _readable_digest(rows[0]) if rows else None
 
     def digests(
@@ -873,24 +847,24 @@ class Store:
             clauses.append("subscriber_id = ?")
             params.append(subscriber_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.query(f"SELECT * FROM digests {where} ORDER BY id LIMIT ?", [*params, limit])
+        rows = self._rows(f"SELECT * FROM digests {where} ORDER BY id LIMIT ?", [*params, limit])
         return [d for d in map(_readable_digest, rows) if d is not None]
 
     def retryable_digests(self, now: datetime | None) -> list[DigestRecord]:
         """Pending digests whose retry time has come (all pending ones when `now` is None)."""
         due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        rows = self.db.query(
+        rows = self._rows(
             f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id",
             [] if now is None else [ts(now)],
         )
         return [d for d in map(_readable_digest, rows) if d is not None]
 
     def pending_subscribers(self) -> set[str]:
-        rows = self.conn.execute("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
+        rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
 
     def digest_items(self, digest_id: int) -> list[DigestItem]:
-        rows = self.db.query(
+        rows = self._rows(
             "SELECT p.*, i.score AS _score, i.terms AS _terms, i.authors AS _authors, i.reasons AS _reasons"
             " FROM digest_items i"
             " JOIN papers p ON p.seq = i.paper_seq WHERE i.digest_id = ? ORDER BY i.rank",
@@ -901,7 +875,7 @@ class Store:
 
     def last_sent(self, sid: str) -> DigestRecord | None:
         rows = list(
-            self.db.query(
+            self._rows(
                 "SELECT * FROM digests WHERE subscriber_id = ? AND status = 'sent' ORDER BY id DESC LIMIT 1",
                 [sid],
             )
@@ -909,7 +883,7 @@ class Store:
         return _readable_digest(rows[0]) if rows else None
 
     def delivered_count(self, sid: str) -> int:
-        return self.conn.execute(
+        return self._exec(
             "SELECT COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
             " WHERE i.subscriber_id = ? AND d.status = 'sent'",
             (sid,),
@@ -1071,38 +1045,6 @@ def _digest_from_row(r: dict) -> DigestRecord:
             for f in fields(DigestRecord)
         }
     )
-
-
-# SQLite result codes of a write the database refused, rather than of a bug in a statement.
-_WRITE_FAILURES = (
-    "SQLITE_FULL",
-    "SQLITE_READONLY",
-    "SQLITE_IOERR",
-    "SQLITE_BUSY",
-    "SQLITE_LOCKED",
-    "SQLITE_CANTOPEN",
-)
-
-
-def _reason(e: Exception) -> str:
-    return getattr(e, "strerror", None) or str(e)
-
-
-def _open_problem(path: Path, e: sqlite3.Error) -> str:
-    """One line on why a database cannot be used, naming the way out."""
-    name = getattr(e, "sqlite_errorname", "")
-    if name == "SQLITE_NOTADB" or "not a database" in str(e):
-        return f"{path} is not a digestbot database (not SQLite, or corrupt): restore a backup or choose another --db"
-    if name.startswith("SQLITE_CORRUPT"):
-        return f"the database {path} is corrupt ({e}): restore a backup (see README, Backups)"
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(e):
-        return (
-            f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
-            "and its folder (for the -wal and -shm files)"
-        )
-    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
-        return f"cannot use the database {path}: {e} (is the disk full?)"
-    return f"cannot use the database {path}: {e}"
 
 
 _readable_digest = _readable(_digest_from_row, "digest")

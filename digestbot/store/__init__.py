@@ -1,0 +1,34 @@
+"""The database behind one interface: `Store(path)` is SQLite, `Store("postgresql://...")` is
+PostgreSQL. No SQL lives outside this package."""
+
+from .base import (
+    MAX_UNCONFIRMED,
+    SCHEMA_VERSION,
+    DigestItem,
+    DigestRecord,
+    Store,
+    StoreError,
+    StoreWriteError,
+    SubscriberState,
+    is_postgres,
+    merge_papers,
+    now_utc,
+    parse_ts,
+    ts,
+)
+
+__all__ = [
+    "MAX_UNCONFIRMED",
+    "SCHEMA_VERSION",
+    "DigestItem",
+    "DigestRecord",
+    "Store",
+    "StoreError",
+    "StoreWriteError",
+    "SubscriberState",
+    "is_postgres",
+    "merge_papers",
+    "now_utc",
+    "parse_ts",
+    "ts",
+]

@@ -1,0 +1,191 @@
+"""The SQLite backend (the embedded default): connecting, migrations, transactions, errors.
+
+The database runs in WAL mode with a busy timeout so the runner, `status` and the web app can
+share it. Transactions are BEGIN IMMEDIATE: one writer at a time, readers alongside. The schema
+version is SQLite's `user_version`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from .base import (
+    _ADDED_COLUMNS,
+    _AFTER_COLUMNS,
+    _SCHEMA,
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    StoreWriteError,
+)
+
+
+def _greatest(*values):
+    """GREATEST(a, b, ...) as PostgreSQL has it (NULLs ignored), so both backends share SQL."""
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+class SqliteStore(Store):
+    """The store in one SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
+        conn.create_function("GREATEST", -1, _greatest, deterministic=True)
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        try:
+            self._open()
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as e:
+            conn.close()
+            full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
+            raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
+
+    def _open(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            # Checked before anything is written: an older digestbot must not touch it.
+            raise StoreError(
+                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
+                "It was left untouched."
+            )
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
+        self.conn.execute("PRAGMA foreign_keys=ON")
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self, version: int) -> None:
+        # user_version says the schema is current: the web app opens a Store per request, and
+        # this keeps that to one PRAGMA instead of re-running the schema every time.
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            for table, column, definition in _ADDED_COLUMNS:
+                have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            for statement in _AFTER_COLUMNS:
+                self.conn.execute(statement)
+            self._widen_digest_states()
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _widen_digest_states(self) -> None:
+        """Schema 3 added digest states; SQLite cannot alter a CHECK, so the table is rebuilt
+        (inside the migration's transaction, with the same rows, ids and indexes; foreign keys
+        are off then, so digest_items keep pointing at the same ids)."""
+        sql = self.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
+        if "'cancelled'" in sql:
+            return
+        columns = [row[1] for row in self.conn.execute("PRAGMA table_info(digests)")]
+        create = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS digests") :]
+        create = create[: create.index(";")].replace("IF NOT EXISTS digests", "digests_new")
+        self.conn.execute(create)
+        cols = ", ".join(columns)
+        self.conn.execute(f"INSERT INTO digests_new ({cols}) SELECT {cols} FROM digests")
+        self.conn.execute("DROP TABLE digests")
+        self.conn.execute("ALTER TABLE digests_new RENAME TO digests")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id)")
+
+    @contextmanager
+    def transaction(self, serial: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing. A write the
+        database refuses (disk full, read-only, I/O error, locked too long) is a StoreWriteError.
+        SQLite has one writer at a time whatever `serial` says."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may have rolled back by itself (SQLITE_FULL)
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
+            raise
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def _exec(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, tuple(params))
+
+    def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        cur = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    # The claim of due subscribers: BEGIN IMMEDIATE already keeps every other writer out, so
+    # a plain conditional UPDATE is the claim (PostgreSQL adds FOR UPDATE SKIP LOCKED).
+    _CLAIM_SUBSCRIBERS = (
+        "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
+        "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
+        " ORDER BY id LIMIT ?) RETURNING id"
+    )
+
+
+# SQLite result codes of a write the database refused, rather than of a bug in a statement.
+_WRITE_FAILURES = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+)
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+def _open_problem(path: Path, e: sqlite3.Error) -> str:
+    """One line on why a database cannot be used, naming the way out."""
+    name = getattr(e, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB" or "not a database" in str(e):
+        return f"{path} is not a digestbot database (not SQLite, or corrupt): restore a backup or choose another --db"
+    if name.startswith("SQLITE_CORRUPT"):
+        return f"the database {path} is corrupt ({e}): restore a backup (see README, Backups)"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(e):
+        return (
+            f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
+            "and its folder (for the -wal and -shm files)"
+        )
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+        return f"cannot use the database {path}: {e} (is the disk full?)"
+    return f"cannot use the database {path}: {e}"
