@@ -28,7 +28,7 @@ from .render import Renderer, template_problem
 from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, now_utc
+from .store import Store, StoreError, StoreWriteError, is_postgres, masked_url, now_utc
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -60,16 +60,22 @@ class App:
         return self._config
 
     @property
-    def db_path(self) -> Path:
+    def db_path(self) -> Path | str:
+        """The SQLite file, or the postgresql:// URL (see `db_shown` for messages)."""
         if self.db_option:
-            return Path(self.db_option)
+            return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
         return self.config.database or Path("digestbot.db")
+
+    @property
+    def db_shown(self) -> str:
+        """The database as messages name it: a URL's password masked."""
+        return str(self.db_path) if not is_postgres(self.db_path) else masked_url(str(self.db_path))
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            config = self.config  # validate first: a broken config must not even create a database
-            self._store = Store(self.db_option or config.database or "digestbot.db")
+            self.config  # noqa: B018 - validate first: a broken config must not even create a database
+            self._store = Store(self.db_path)
         return self._store
 
     @property
@@ -145,7 +151,7 @@ class _Group(click.Group):
     "db_option",
     envvar="DIGESTBOT_DB",
     default=None,
-    help="SQLite database (env DIGESTBOT_DB; else the YAML's 'database:'; else ./digestbot.db).",
+    help="SQLite file or postgresql://user@host/dbname URL (env DIGESTBOT_DB; else the YAML's 'database:'; else ./digestbot.db).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="digestbot")
@@ -185,7 +191,7 @@ def init(app: App) -> None:
         click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
         click.echo("  digestbot check && digestbot run --once")
     app.store.ping()  # opening the store creates the database and its schema
-    click.echo(f"Database ready: {app.db_path}")
+    click.echo(f"Database ready: {app.db_shown}")
 
 
 @cli.command()
@@ -207,7 +213,7 @@ def _liked_warnings(app: App) -> list[str]:
     """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know. Only
     read from an existing database: `check` creates nothing."""
     liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
-    if not liked or not app.db_path.exists():
+    if not liked or not (is_postgres(app.db_path) or app.db_path.exists()):
         return []
     missing = app.store.missing_likes(liked)
     out = []
@@ -681,7 +687,7 @@ def status(app: App) -> None:
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
-    console.print(f"{store.count_papers()} papers in {app.db_path}.")
+    console.print(f"{store.count_papers()} papers in {app.db_shown}.")
 
 
 def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:

@@ -86,12 +86,37 @@ class SourceConfig:
         return self.url or str(self.path)
 
 
+def is_database_url(text: str) -> bool:
+    return "://" in text
+
+
+def check_database(text: str) -> None:
+    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname)."""
+    if not is_database_url(text):
+        return
+    parts = urlsplit(text)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"{parts.scheme}:// is not a database digestbot can use: give a SQLite file path or a postgresql:// URL"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError("the PostgreSQL URL's port is not a number") from None
+    if not parts.path.strip("/"):
+        raise ValueError("the PostgreSQL URL names no database: postgresql://user@host:5432/DBNAME")
+    if parts.password:
+        raise ValueError(
+            "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated contents of subscriptions.yaml."""
 
     path: Path
-    database: Path | None = None
+    database: Path | str | None = None  # a SQLite file, or a postgresql:// URL
     timezone: str = "UTC"
     templates: Path | None = None
     sources: tuple[SourceConfig, ...] = ()
@@ -427,6 +452,7 @@ def parse_config(text: str, path: Path) -> Config:
         else v.mapping(root, "", _TOP_KEYS)
     )
     database = v.string(top, "database", "")
+    v.check(top, "database", "", check_database)
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
     v.check(top, "timezone", "", get_timezone)
@@ -459,7 +485,7 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError(sorted(dict.fromkeys(v.problems), key=lambda p: p.line))
     return Config(
         path=path,
-        database=v.resolve(database) if database else None,
+        database=(database if is_database_url(database) else v.resolve(database)) if database else None,
         timezone=tz,
         templates=v.resolve(templates) if templates else None,
         sources=tuple(s for s in sources if s),

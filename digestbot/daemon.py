@@ -262,7 +262,7 @@ class Worker:
             return
         from .slack_app import SlackService, socket_mode_client
 
-        socket_mode_client(SlackService(self.config, self.env, self.store.path), self.env).connect()
+        socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env).connect()
         log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
 
 

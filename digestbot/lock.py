@@ -79,11 +79,34 @@ def lock_path(db_path: str | Path, suffix: str) -> Path:
     return Path(f"{os.path.realpath(db_path)}{suffix}")
 
 
-def sender_lock(db_path: str | Path) -> FileLock:
+class NoLock:
+    """The lock of a database served over the network (PostgreSQL): several workers, on this
+    machine or others, are allowed; claims in the database keep them from doing a job twice."""
+
+    def acquire(self, wait: float = 0.0, poll: float = 0.1) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> NoLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _served(db_path: str | Path) -> bool:
+    return "://" in str(db_path)
+
+
+def sender_lock(db_path: str | Path) -> FileLock | NoLock:
     """Held while digests are being sent: by `send`, `run --once`, and each dispatch of `run`."""
-    return FileLock(lock_path(db_path, ".send.lock"), "sending digests")
+    return NoLock() if _served(db_path) else FileLock(lock_path(db_path, ".send.lock"), "sending digests")
 
 
-def runner_lock(db_path: str | Path) -> FileLock:
-    """Held for its whole life by `digestbot run`: one scheduler per database."""
-    return FileLock(lock_path(db_path, ".run.lock"), "running the scheduler")
+def runner_lock(db_path: str | Path) -> FileLock | NoLock:
+    """Held for its whole life by `digestbot run`: one scheduler per SQLite database."""
+    return (
+        NoLock() if _served(db_path) else FileLock(lock_path(db_path, ".run.lock"), "running the scheduler")
+    )

@@ -21,6 +21,7 @@ import email
 import email.policy
 import http.server
 import json
+import os
 import socket
 import textwrap
 import threading
@@ -231,14 +232,15 @@ class Workdir:
     path: Path
     outbox: Path
     monkeypatch: pytest.MonkeyPatch
+    db_target: Path | str | None = None  # a postgresql:// URL, for tests run on both backends
 
     @property
     def config(self) -> Path:
         return self.path / "subscriptions.yaml"
 
     @property
-    def db(self) -> Path:
-        return self.path / "digestbot.db"
+    def db(self) -> Path | str:
+        return self.db_target or self.path / "digestbot.db"
 
     def write_config(self, sources_yaml: str, subscribers_yaml: str, **kwargs) -> Path:
         return write_config(self.config, sources_yaml, subscribers_yaml, **kwargs)
@@ -265,7 +267,12 @@ _LEAKY_ENV = (
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workdir:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> Workdir:
+    """A test's own folder; for a test that takes `backend` (or a module with
+    `pytestmark = pytest.mark.usefixtures("backend")`), its database is on that backend."""
+    db_target = None
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
+        db_target = request.getfixturevalue("pg_server").new_database()
     root = tmp_path / "work"
     root.mkdir()
     outbox = tmp_path / "outbox"
@@ -273,7 +280,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workdir:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DIGESTBOT_OUTBOX", str(outbox))
     monkeypatch.chdir(root)
-    return Workdir(root, outbox, monkeypatch)
+    return Workdir(root, outbox, monkeypatch, db_target)
 
 
 # --- a stand-in for the Slack Web API -------------------------------------------------------
@@ -458,3 +465,154 @@ def slack_api():
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# --- a real PostgreSQL for the test run ---------------------------------------------------
+#
+# One server for the whole session (initdb + pg_ctl into a temporary folder, on a free loopback
+# port, as the `postgres` user when the tests run as root); every test that asks gets a fresh
+# database cloned from a migrated template (CREATE DATABASE ... TEMPLATE, a few milliseconds).
+# Tests that take the `backend` fixture run once per backend (see pytest_generate_tests); mark
+# a test `sqlite_only` for checks of the SQLite file itself. Without PostgreSQL installed the
+# PostgreSQL half is skipped, and the summary says so; in CI (CI=true) that is a failure.
+
+BACKENDS = ("sqlite", "postgresql")
+_PG_MISSING: list[str] = []
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: checks the SQLite file itself; not run on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ["sqlite"] if only else list(BACKENDS), indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PG_MISSING:
+        terminalreporter.write_sep("!", "PostgreSQL NOT TESTED", red=True, bold=True)
+        terminalreporter.write_line(_PG_MISSING[0], red=True)
+
+
+def _pg_bin() -> Path | None:
+    """The folder of initdb and pg_ctl: $PATH, else Debian's /usr/lib/postgresql/N/bin."""
+    import shutil
+
+    found = shutil.which("initdb") or shutil.which("pg_ctl")
+    if found:
+        folder = Path(os.path.realpath(found)).parent
+        if (folder / "initdb").exists():
+            return folder
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    return None
+
+
+@dataclass
+class PgServer:
+    """A running PostgreSQL on loopback; `new_database()` returns the URL of a fresh one."""
+
+    host: str
+    port: int
+    user: str
+    count: int = 0
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def admin(self):
+        import psycopg
+
+        return psycopg.connect(self.url("postgres"), autocommit=True)
+
+    def new_database(self) -> str:
+        self.count += 1
+        name = f"t{os.getpid()}_{self.count}"
+        with self.admin() as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE digestbot_template")
+        return self.url(name)
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as `postgres` then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    import shutil
+    import subprocess
+
+    folder = _pg_bin()
+    if folder is None:
+        why = (
+            "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin):"
+            " the PostgreSQL half of the store and end-to-end tests did not run."
+            " Install it (apt-get install postgresql) to run them."
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs PostgreSQL: {why}")
+        _PG_MISSING.append(why)
+        pytest.skip(why)
+    import tempfile
+
+    # Not under pytest's own folder: that one is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="digestbot-pg-"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    run = lambda *cmd: subprocess.run(_as_server_user(list(cmd)), check=True, capture_output=True, text=True)  # noqa: E731
+    try:
+        run(
+            str(folder / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "digestbot",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = (
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+            " -c full_page_writes=off -c max_connections=200"
+        )
+        run(str(folder / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    except subprocess.CalledProcessError as e:
+        pytest.fail(f"could not start PostgreSQL from {folder}: {e.stderr or e.stdout}")
+    server = PgServer("127.0.0.1", port, "digestbot")
+    server.bin, server.data, server.options = folder, data, options  # for restart tests
+    try:
+        with server.admin() as conn:
+            conn.execute("CREATE DATABASE digestbot_template")
+        from digestbot.store import Store
+
+        Store(server.url("digestbot_template")).close()  # the schema, migrated once
+        yield server
+    finally:
+        subprocess.run(
+            _as_server_user([str(folder / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """'sqlite' or 'postgresql': the test runs once with each (pytest_generate_tests)."""
+    return request.param
+
+
+@pytest.fixture
+def db_target(backend, tmp_path, request) -> Path | str:
+    """A fresh database of the test's backend: a file path or a postgresql:// URL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_server").new_database()
+    return tmp_path / "db.sqlite"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from xml.sax.saxutils import escape as xml_escape
 from click.testing import CliRunner, Result
 
 from digestbot.cli import cli
-from digestbot.store import DigestRecord, Store
+from digestbot.store import DigestRecord, Store, is_postgres
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,16 @@ def ledger(db: Path, status: str | None = None) -> list[DigestRecord]:
         return store.digests(status=status)
 
 
-def db_dump(db: Path) -> list[str]:
-    """The database as SQL: compare two to show nothing changed."""
+_TABLES = ("papers", "sources", "subscribers", "digests", "digest_items", "feedback", "leases", "rate_slots")
+
+
+def db_dump(db: Path | str) -> list[str]:
+    """The database as text: compare two to show nothing changed (SQL on SQLite, every row of
+    every table on PostgreSQL)."""
     with Store(db) as store:
-        return list(store.conn.iterdump())
+        if store.backend == "sqlite":
+            return list(store.conn.iterdump())
+        return [f"{t}: {row}" for t in _TABLES for row in store._rows(f"SELECT * FROM {t} ORDER BY 1, 2")]
 
 
 def arxiv_listing(papers, day: date = date(2024, 3, 14)) -> str:
@@ -121,3 +128,24 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def raw_sql(db: Path | str, *statements: str) -> None:
+    """Statements run straight on the database, as an older version or a hand edit would, on
+    SQLite or PostgreSQL."""
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(str(db), autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        return
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def raw_rows(db: Path | str, query: str) -> list[dict]:
+    """A query's rows, as dicts by column name, read straight from the database."""
+    with Store(db) as store:
+        return store._rows(query)

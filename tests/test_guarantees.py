@@ -21,12 +21,27 @@ from pathlib import Path
 import pytest
 import test_slack
 from conftest import RecordingHandler, serving
-from helpers import SOURCES, FeedPaper, db_dump, digestbot, ledger, not_due_soon, subscriber, write_feed
+from helpers import (
+    SOURCES,
+    FeedPaper,
+    db_dump,
+    digestbot,
+    ledger,
+    not_due_soon,
+    raw_rows,
+    raw_sql,
+    subscriber,
+    write_feed,
+)
 from test_slack import USER, email_sub, setup, slack_sub
 
 from digestbot import store as store_module
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.store import Store
+
+# Every test here runs on SQLite and on PostgreSQL (conftest's `backend`), except those marked
+# sqlite_only.
+pytestmark = pytest.mark.usefixtures("backend")
 
 start_web = test_slack.start_web  # the fixture: a real web app on loopback
 
@@ -69,8 +84,9 @@ def test_an_unreadable_row_is_skipped_and_logged_and_the_others_go_out(workdir):
     write_feed(workdir.path / "feed.xml", [NARWHAL, QUOKKA])
     workdir.write_config(SOURCES, subscriber("alice", "narwhal", "quokka"))
     digestbot(workdir, "fetch")
-    with sqlite3.connect(workdir.db) as conn:  # as an older version (or a hand edit) left it
-        conn.execute("UPDATE papers SET published = '999-13-45Tgarbage' WHERE key = 'arxiv:2403.10001'")
+    raw_sql(
+        workdir.db, "UPDATE papers SET published = '999-13-45Tgarbage' WHERE key = 'arxiv:2403.10001'"
+    )  # as an older version (or a hand edit) left it
 
     digestbot(workdir, "preview", "alice")
     result = digestbot(workdir, "-v", "send")
@@ -145,8 +161,7 @@ def test_a_re_fetch_that_changes_only_upvotes_makes_nothing_new(workdir):
     write_feed(workdir.path / "feed.xml", [])
     workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka"))
     digestbot(workdir, "run", "--once")
-    with sqlite3.connect(workdir.db) as conn:
-        before = conn.execute("SELECT * FROM papers").fetchall()
+    before = raw_rows(workdir.db, "SELECT * FROM papers")
     (workdir.path / "hf.json").write_text(
         (workdir.path / "hf.json").read_text().replace('"upvotes": 3', '"upvotes": 90')
     )
@@ -154,11 +169,8 @@ def test_a_re_fetch_that_changes_only_upvotes_makes_nothing_new(workdir):
     result = digestbot(workdir, "send", "--force")
     with Store(workdir.db) as store:
         assert store.paper(f"arxiv:{QUOKKA.aid}").upvotes == 90
-    with sqlite3.connect(workdir.db) as conn:
-        after = conn.execute("SELECT * FROM papers").fetchall()
-    changed = {i for i, (a, b) in enumerate(zip(before[0], after[0], strict=True)) if a != b}
-    names = [d[1] for d in sqlite3.connect(workdir.db).execute("PRAGMA table_info(papers)")]
-    assert {names[i] for i in changed} == {"upvotes", "updated"}
+    after = raw_rows(workdir.db, "SELECT * FROM papers")
+    assert {name for name, value in before[0].items() if after[0][name] != value} == {"upvotes", "updated"}
     assert "0 sent" in result.output
 
 
@@ -206,6 +218,7 @@ class FillingHandler(RecordingHandler):
         return reply
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
 def test_a_full_disk_after_the_server_accepted_sends_the_digest_at_most_twice(workdir, tmp_path):
     with small_disk(tmp_path / "disk") as disk:
@@ -240,8 +253,9 @@ def test_a_digest_with_two_attempts_and_no_recorded_outcome_is_held_as_possibly_
     workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
     workdir.use_smtp(smtp_server.url)
     digestbot(workdir, "fetch")
-    with sqlite3.connect(workdir.db) as conn:  # two crashes after the message went, as it were
-        conn.execute("UPDATE subscribers SET last_seq = 0")
+    raw_sql(
+        workdir.db, "UPDATE subscribers SET last_seq = 0"
+    )  # two crashes after the message went, as it were
     with Store(workdir.db) as store:
         now = datetime.now(UTC)
         digest_id = store.create_digest("alice", [], 1, store.max_rev(), now, "<m@x>", "email", "a")
@@ -320,13 +334,16 @@ def test_a_pending_retry_of_a_subscriber_who_left_is_cancelled_not_delivered(
 # --- 8. databases digestbot cannot use ------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_a_database_from_a_newer_version_is_refused_and_left_untouched(workdir):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
     digestbot(workdir, "fetch")
-    with sqlite3.connect(workdir.db) as conn:
-        conn.execute(f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
-        conn.execute("CREATE TABLE from_the_future (x)")
+    raw_sql(
+        workdir.db,
+        f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}",
+        "CREATE TABLE from_the_future (x)",
+    )
     before = workdir.db.read_bytes()
 
     for command in (["send"], ["status"], ["fetch"], ["run", "--once"]):
@@ -336,6 +353,7 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(workdir):
     assert workdir.db.read_bytes() == before
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "read-only file system"])
 def test_a_broken_or_read_only_database_gets_one_line_not_a_traceback(workdir, tmp_path, kind):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
@@ -369,6 +387,7 @@ def test_a_broken_or_read_only_database_gets_one_line_not_a_traceback(workdir, t
     assert str(db) in proc.stderr
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
     db = tmp_path / "old.db"
     now = datetime.now(UTC)
@@ -447,6 +466,7 @@ def test_a_yaml_subscriber_for_a_slack_user_takes_over_and_hands_back_with_keywo
     assert sub.profile.keywords == ("narwhal", "quokka", "octopus")
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_a_slack_command_never_rewrites_a_yaml_subscriber(tmp_path):
     with Store(tmp_path / "d.db") as store:
         store.sync_subscribers([])
@@ -465,13 +485,13 @@ def test_an_unreadable_source_timestamp_counts_as_never_fetched(workdir):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
     digestbot(workdir, "fetch")
-    with sqlite3.connect(workdir.db) as conn:
-        conn.execute("UPDATE sources SET last_fetch_at = '99-1-1', last_ok_at = 'yesterday'")
+    raw_sql(workdir.db, "UPDATE sources SET last_fetch_at = '99-1-1', last_ok_at = 'yesterday'")
 
     assert "feed" in digestbot(workdir, "status").output
     digestbot(workdir, "run", "--once")
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
 def test_the_worker_backs_off_while_the_disk_is_full_and_says_why(workdir, tmp_path, smtp_server, caplog):
     from digestbot.config import Env, load_config
@@ -504,14 +524,14 @@ def test_the_worker_backs_off_while_the_disk_is_full_and_says_why(workdir, tmp_p
         assert [m.rcpt_tos for m in smtp_server.messages] == [("alice@example.org",)]
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_the_web_app_answers_503_in_one_line_when_the_database_cannot_be_used(workdir, start_web, caplog):
     from digestbot.links import make_token
 
     setup(workdir, [NARWHAL], email_sub("alice"))
     Store(workdir.db).close()
     web = start_web()
-    with sqlite3.connect(workdir.db) as conn:
-        conn.execute(f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
+    raw_sql(workdir.db, f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
     token = make_token("alice", test_slack.UNSUB_SECRET)
 
     response = web.request("POST", "/unsubscribe", data={"t": token})
@@ -530,8 +550,9 @@ def test_a_stored_schedule_or_timezone_that_no_longer_reads_skips_that_subscribe
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     workdir.write_config(SOURCES, subscriber("alice", "narwhal") + subscriber("bob", "narwhal"))
     digestbot(workdir, "fetch")
-    with sqlite3.connect(workdir.db) as conn:  # as an old version or a hand edit could leave it
-        conn.execute("UPDATE subscribers SET timezone = 'America/Argentina' WHERE id = 'alice'")
+    raw_sql(
+        workdir.db, "UPDATE subscribers SET timezone = 'America/Argentina' WHERE id = 'alice'"
+    )  # as an old version or a hand edit could leave it
     with Store(workdir.db) as store:
         from digestbot.config import Env, load_config
         from digestbot.digest import DigestRunner

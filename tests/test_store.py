@@ -13,7 +13,7 @@ from digestbot.config import SourceConfig
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.sources import PARSERS
 from digestbot.sources.http import Fetched
-from digestbot.store import DigestItem, Store
+from digestbot.store import DigestItem, Store, StoreError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
@@ -28,8 +28,9 @@ HF = ("hf-daily", "hf_daily", "hf_daily.json")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "db.sqlite") as s:
+def store(db_target) -> Iterator[Store]:
+    """A fresh store on each backend in turn (SQLite, then PostgreSQL)."""
+    with Store(db_target) as s:
         yield s
 
 
@@ -53,11 +54,16 @@ def sub(sid: str, keywords: tuple[str, ...] = ("diffusion",), **kwargs) -> Subsc
 
 
 def subscriber_rows(store: Store) -> list[tuple]:
-    return store.conn.execute("SELECT * FROM subscribers ORDER BY id").fetchall()
+    return [tuple(r.values()) for r in store._rows("SELECT * FROM subscribers ORDER BY id")]
+
+
+def refused(store: Store) -> type[Exception]:
+    """What a statement the database refuses raises: SQLite's own error; StoreError on PostgreSQL."""
+    return sqlite3.IntegrityError if store.backend == "sqlite" else StoreError
 
 
 def count(store: Store, table: str) -> int:
-    return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return store._exec(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
 # --- papers: one paper, one row -----------------------------------------------------------
@@ -215,16 +221,18 @@ def _listing_with_a_bad_row() -> Iterator[Subscriber]:
 
 @pytest.mark.parametrize(
     ("listing", "error"),
-    [(_listing_that_breaks, RuntimeError), (_listing_with_a_bad_row, sqlite3.IntegrityError)],
+    [(_listing_that_breaks, RuntimeError), (_listing_with_a_bad_row, "refused")],
     ids=["iterator-raises", "insert-fails"],
 )
 def test_sync_is_all_or_nothing(store, listing, error):
+    if error == "refused":  # a statement the database refuses: SQLite's own error, or StoreError
+        error = refused(store)
     store.sync_subscribers([sub("alice"), sub("bob")], T0)
     before = subscriber_rows(store)
     with pytest.raises(error):
         store.sync_subscribers(listing(), T0 + timedelta(days=1))
     assert subscriber_rows(store) == before  # alice not changed, carol not added, bob still active
-    assert not store.conn.in_transaction
+    assert not store.in_transaction
 
 
 # --- the ledger ---------------------------------------------------------------------------
@@ -281,12 +289,12 @@ def test_same_paper_twice_for_one_subscriber_is_refused_whole(ledger):
     digests, items = count(ledger, "digests"), count(ledger, "digest_items")
 
     later = T0 + timedelta(days=1)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(refused(ledger), match=r"(?i)unique"):
         new_digest(ledger, "alice", (6, 2), "d2", run_at=later)  # test:2 was already sent
 
     assert (count(ledger, "digests"), count(ledger, "digest_items")) == (digests, items)
     assert ledger.subscriber("alice") == watermark  # last_seq and last_run_at did not move
-    assert not ledger.conn.in_transaction
+    assert not ledger.in_transaction
     # Another subscriber may get the same paper.
     assert ledger.digest_items(new_digest(ledger, "bob", (2,), "d3"))[0].paper.key == "test:2"
 
@@ -342,6 +350,7 @@ def test_retryable_digests_respects_next_attempt_at(ledger):
 # --- the database file --------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_database_uses_wal(store, tmp_path):
     assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     other = sqlite3.connect(tmp_path / "db.sqlite")  # WAL is a property of the file

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -263,6 +264,15 @@ def is_postgres(target: str | Path) -> bool:
     return str(target).startswith(("postgresql://", "postgres://"))
 
 
+def masked_url(url: str) -> str:
+    """A database URL with its password hidden, for logs and messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 class Store:
     """The project's one door to the database. `Store(target)` opens SQLite for a file path and
     PostgreSQL for a `postgresql://` URL; both offer the same methods and guarantees."""
@@ -270,6 +280,7 @@ class Store:
     backend = "?"  # "sqlite" or "postgresql"
     path: Any  # the file (SQLite) or the URL with its password masked (PostgreSQL)
     conn: Any  # the DB-API connection: backends' and tests' raw access
+    target: Any  # what opens this database again: the file path, or the full URL
 
     def __new__(cls, target: str | Path, *args, **kwargs):
         if cls is Store:
@@ -449,9 +460,7 @@ class Store:
                     f"{sid} never received that paper: only papers from their digests can be rated"
                 )
             if vote is None:
-                self._exec(
-                    "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
-                )
+                self._exec("DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq))
                 return
             self._exec(
                 "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
@@ -618,9 +627,7 @@ class Store:
                 "SELECT id FROM subscribers WHERE origin = 'yaml' AND active = 1"
             ).fetchall():
                 if sid not in listed:
-                    self._exec(
-                        "UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid)
-                    )
+                    self._exec("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
                     self.cancel_pending(sid, "the subscriber was removed from the YAML")
                     counts["deactivated"] += 1
         return counts

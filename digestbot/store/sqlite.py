@@ -37,7 +37,7 @@ class SqliteStore(Store):
     backend = "sqlite"
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = self.target = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
