@@ -28,7 +28,7 @@ from .render import Renderer, template_problem
 from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, is_postgres, masked_url, now_utc
+from .store import Store, StoreError, StoreWriteError, is_postgres, now_utc
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -69,7 +69,7 @@ class App:
     @property
     def db_shown(self) -> str:
         """The database as messages name it: a URL's password masked."""
-        return str(self.db_path) if not is_postgres(self.db_path) else masked_url(str(self.db_path))
+        return str(self.db_path) if not is_postgres(self.db_path) else mask_url(str(self.db_path))
 
     @property
     def store(self) -> Store:
@@ -688,6 +688,52 @@ def status(app: App) -> None:
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
     console.print(f"{store.count_papers()} papers in {app.db_shown}.")
+
+
+@cli.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The PostgreSQL database: postgresql://user@host/dbname.",
+)
+@pass_app
+def migrate(app: App, target: str) -> None:
+    """Copy this SQLite database (--db) into PostgreSQL, then check the copy.
+
+    Everything is copied (papers, sources, subscribers, the ledger, feedback) in one transaction
+    and checked: the same rows in every table, the same ledger. Safe to rerun: rows already
+    there are refreshed, nothing is doubled. A target already used by workers is refused.
+    Stop `digestbot run` first; afterwards set DIGESTBOT_DB (or `database:`) to the URL.
+    """
+    from .store.copy import copy_database
+
+    if not is_postgres(target):
+        raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
+    if is_postgres(app.db_path):
+        raise click.UsageError(
+            "migrate copies a SQLite database: --db (or DIGESTBOT_DB) must name the SQLite file"
+        )
+    if not Path(app.db_path).exists():
+        raise click.UsageError(f"no SQLite database at {app.db_shown}: nothing to migrate")
+    destination = Store(target)
+    shown = destination.path
+
+    def progress(table: str, done: int, total: int) -> None:
+        if done == total:
+            click.echo(f"  {table}: {total:,} row(s)")
+
+    click.echo(f"Copying {app.db_shown} into {shown}:")
+    try:
+        report = copy_database(app.store, destination, progress)
+    finally:
+        destination.close()
+    click.echo(
+        f"Checked: the same rows in all {len(report.counts)} tables, and the same ledger"
+        f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
+    )
+    click.echo(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}")
 
 
 def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:

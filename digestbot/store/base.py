@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
@@ -262,15 +261,6 @@ class DigestItem:
 def is_postgres(target: str | Path) -> bool:
     """Whether a --db / DIGESTBOT_DB / `database:` value names a PostgreSQL database."""
     return str(target).startswith(("postgresql://", "postgres://"))
-
-
-def masked_url(url: str) -> str:
-    """A database URL with its password hidden, for logs and messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class Store:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import dict_row
 
+from ..delivery.email import mask_url
 from .base import (
     _ADDED_COLUMNS,
     _AFTER_COLUMNS,
@@ -27,7 +28,6 @@ from .base import (
     Store,
     StoreError,
     StoreWriteError,
-    masked_url,
 )
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
@@ -62,7 +62,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str):
         self.url = self.target = str(url)
-        self.path = masked_url(self.url)
+        self.path = mask_url(self.url)
         self._depth = 0
         self.conn = self._connect()
         try:
