@@ -530,16 +530,28 @@ def paper_key(ref: str) -> str:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Fetch all sources, send what is due, and exit.")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes on this machine (one core each); they share the work through the database.",
+)
+@click.option("--member", type=int, default=None, hidden=True)  # one process of --processes N
 @pass_app
-def run(app: App, once: bool) -> None:
+def run(app: App, once: bool, processes: int, member: int | None) -> None:
     """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
     SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
+    On PostgreSQL, several `run` workers (on several machines) share the work: each source is
+    fetched once per interval, each digest built and sent by one worker (README, Scaling).
     """
+    if once and processes > 1:
+        raise click.UsageError("--once runs in one process: leave out --processes")
     signals = Signals().install()  # first: a signal while the config loads must not kill us
     try:
-        raise SystemExit(_run(app, once, signals))
+        raise SystemExit(_run(app, once, signals, processes, member))
     finally:
         if _process_ends_with_command:
             signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal
@@ -547,7 +559,7 @@ def run(app: App, once: bool) -> None:
             signals.restore()
 
 
-def _run(app: App, once: bool, signals: Signals) -> int:
+def _run(app: App, once: bool, signals: Signals, processes: int = 1, member: int | None = None) -> int:
     from .daemon import run_forever
 
     if not once and app.verbose == 0:
@@ -555,8 +567,13 @@ def _run(app: App, once: bool, signals: Signals) -> int:
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     counts = app.sync()
+    if processes > 1:
+        from .group import run_group
+
+        app.store.close()  # the members open their own
+        return run_group(processes, app.config_path, app.db_path, app.verbose, signals)
     if not once:
-        return run_forever(app.config, app.store, app.env, signals)
+        return run_forever(app.config, app.store, app.env, signals, member=member)
     click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
     click.echo("Fetching sources:")
     fetched = _fetch(app, client=HttpClient(cancel=signals.stop))

@@ -144,6 +144,12 @@ class Env:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
     smtp_timeout: float = SMTP_TIMEOUT  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
+    # Several workers: how long a worker's claim on its subscribers lasts unless renewed (a
+    # worker killed mid-batch: another takes its digests over after this), and send rates that
+    # hold across all workers (messages a second; None: no limit but Slack's own per channel).
+    lease: float = 120.0  # DIGESTBOT_LEASE, seconds
+    smtp_rate: float | None = None  # DIGESTBOT_SMTP_RATE: what the SMTP relay allows
+    slack_rate: float | None = None  # DIGESTBOT_SLACK_RATE: a ceiling for the whole Slack workspace
 
     def problems(self) -> list[str]:
         """What is wrong with the environment's settings (never echoing a secret)."""
@@ -152,6 +158,14 @@ class Env:
             found.append(
                 f"DIGESTBOT_SMTP_TIMEOUT must be a number of seconds above 0, at most {MAX_SMTP_TIMEOUT}"
             )
+        if not 5 <= self.lease <= 86400:
+            found.append("DIGESTBOT_LEASE must be a number of seconds from 5 to 86400")
+        for name, rate in (
+            ("DIGESTBOT_SMTP_RATE", self.smtp_rate),
+            ("DIGESTBOT_SLACK_RATE", self.slack_rate),
+        ):
+            if rate is not None and not 0 < rate <= 10000:
+                found.append(f"{name} must be a number of messages a second above 0, at most 10000")
         if self.smtp_url:
             try:
                 SmtpSettings.from_url(self.smtp_url)
@@ -176,6 +190,9 @@ class Env:
             slack_app_token=e.get("SLACK_APP_TOKEN") or None,
             slack_api_url=e.get("DIGESTBOT_SLACK_API_URL") or None,
             smtp_timeout=_seconds(e.get("DIGESTBOT_SMTP_TIMEOUT"), cls.smtp_timeout),
+            lease=_seconds(e.get("DIGESTBOT_LEASE"), cls.lease),
+            smtp_rate=_seconds(e.get("DIGESTBOT_SMTP_RATE"), None),
+            slack_rate=_seconds(e.get("DIGESTBOT_SLACK_RATE"), None),
         )
 
 
@@ -189,7 +206,7 @@ def _is_http_url(url: str) -> bool:
         return False
 
 
-def _seconds(text: str | None, default: float) -> float:
+def _seconds(text: str | None, default: float | None) -> float | None:
     """A number of seconds from the environment; NaN (reported by Env.problems) if it is not one."""
     if not text:
         return default

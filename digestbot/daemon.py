@@ -5,8 +5,13 @@
   a digest is due it first fetches the sources whose last fetch is older than their interval,
   so the morning digest carries the morning's papers; then it sends what is due and retries
   what waits. Missed slots after downtime coalesce into one digest per subscriber.
-- Jobs run one at a time on a single thread, so the worker never overlaps with itself; other
-  processes (`digestbot send`) are kept out by the sender lock.
+- Jobs run one at a time on a single thread, so the worker never overlaps with itself. On
+  SQLite other processes (`digestbot send`) are kept out by the sender lock.
+- Several workers (`run` on several machines against one PostgreSQL, or `run --processes N`):
+  each claims what it works on in the database. A source's fetch is a lease (`fetch:NAME`)
+  taken by one worker, which fetches only if no one did during the source's interval; due
+  subscribers are claimed BATCH at a time with a lease (see DigestRunner). A worker that finds
+  the schema upgraded by a newer digestbot stops, saying so.
 - SIGTERM/SIGINT: no new work is started, the digest in flight is finished, exit 0, however
   many signals arrive and whenever (signals.py).
 """
@@ -24,16 +29,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from .collect import SourceOutcome, fetch_liked, fetch_one
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
-from .lock import LockHeld, runner_lock, sender_lock
+from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .render import Renderer
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
+FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
+FETCH_SLACK = 0.1  # a fetch within 90% of the interval counts as this interval's
 
 
 class Worker:
@@ -47,8 +54,14 @@ class Worker:
         clock: Callable[[], datetime] = now_utc,
         client: HttpClient | None = None,
         signals: Signals | None = None,
+        member: int | None = None,
     ):
         self.config = config
+        # `member`: this worker's number in a `run --processes N` group (the parent holds the
+        # locks); such a worker, or any on PostgreSQL, shares the work through claims.
+        self.member = member
+        self.shared = member is not None or store.backend == "postgresql"
+        self.refused: str | None = None  # why this worker stopped itself (a newer schema)
         self.store = store
         self.env = env
         self.clock = clock
@@ -56,7 +69,7 @@ class Worker:
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
         self.client = client or HttpClient(cancel=self.stopping)
-        self.runner = DigestRunner(store, config, env, clock=clock)
+        self.runner = DigestRunner(store, config, env, clock=clock, shared=self.shared)
         self._config_mtime = _mtime(config.path)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
@@ -70,7 +83,7 @@ class Worker:
         if source is None or self.stopping.is_set() or self._store_waiting(self.clock()):
             return None
         try:
-            outcome = fetch_one(self.store, source, self.client, self.clock())
+            outcome = self._fetch_once(source, self.clock())
         except StoreWriteError as e:
             self._store_failed(e, f"fetching {name}")
             return None
@@ -79,20 +92,40 @@ class Worker:
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""
-        return [
-            fetch_one(self.store, s, self.client, now) for s in self.config.sources if self._stale(s, now)
-        ]
+        outcomes = (self._fetch_once(s, now) for s in self.config.sources if self._stale(s, now))
+        return [o for o in outcomes if o is not None]
 
-    def _stale(self, source: SourceConfig, now: datetime) -> bool:
+    def _fetch_once(self, source: SourceConfig, now: datetime) -> SourceOutcome | None:
+        """Fetch a source; with several workers, only under its lease and only if no worker
+        fetched it during its interval (None: someone else has it)."""
+        if not self.shared:
+            return fetch_one(self.store, source, self.client, now)
+        lease = f"fetch:{source.name}"
+        if not self.store.claim_lease(lease, self.runner.worker_id, now, FETCH_LEASE):
+            log.debug("%s: another worker is fetching it", source.name)
+            return None
+        try:
+            if not self._stale(source, now, slack=FETCH_SLACK):
+                log.debug("%s: fetched by another worker during this interval", source.name)
+                return None
+            return fetch_one(self.store, source, self.client, now)
+        finally:
+            self.store.release_lease(lease, self.runner.worker_id)
+
+    def _stale(self, source: SourceConfig, now: datetime, slack: float = 0.0) -> bool:
+        """Whether the last fetch is older than the interval (less `slack` of it: timers of
+        several workers never fire at quite the same moment)."""
         last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
-        return last is None or (now - last).total_seconds() >= source.every
+        return last is None or (now - last).total_seconds() >= source.every * (1 - slack)
 
     def dispatch(self) -> list[Outcome]:
         """Send what is due now (fetching stale sources first); skip if another sender runs."""
         if self.stopping.is_set():
             return []
         self.maybe_reload()
-        lock = sender_lock(self.store.path)
+        if self.shared and not self._schema_ok():
+            return []
+        lock = NoLock() if self.member is not None else sender_lock(self.store.path)
         try:
             lock.acquire(wait=0)
         except LockHeld as e:
@@ -103,7 +136,7 @@ class Worker:
             if self._store_waiting(now) or not self.runner.has_work(now) or not self._templates_ok():
                 return []
             self.fetch_stale(now)
-            fetch_liked(self.store, self.client, now)
+            self._fetch_liked(now)
             outcomes = self.runner.run(should_stop=self.stopping.is_set)
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")
@@ -112,6 +145,29 @@ class Worker:
             lock.release()
         self._store_ok()
         return outcomes
+
+    def _fetch_liked(self, now: datetime) -> None:
+        if not self.shared:
+            fetch_liked(self.store, self.client, now)
+        elif self.store.claim_lease("fetch:liked", self.runner.worker_id, now, FETCH_LEASE):
+            try:
+                fetch_liked(self.store, self.client, now)
+            finally:
+                self.store.release_lease("fetch:liked", self.runner.worker_id)
+
+    def _schema_ok(self) -> bool:
+        """A newer digestbot may have upgraded the shared database meanwhile: then this worker
+        stops (exit 2), politely, instead of writing rows it does not understand."""
+        try:
+            self.store.check_schema()
+        except StoreWriteError:
+            return True  # unreachable now: the dispatch backs off as for any failed write
+        except StoreError as e:
+            self.refused = str(e)
+            log.error("%s", e)
+            self.stopping.set()
+            return False
+        return True
 
     # --- a database that cannot be written ------------------------------------------------
 
@@ -199,7 +255,7 @@ class Worker:
             log.info("stopped before starting")
             return 0
         try:
-            holder = runner_lock(self.store.path)
+            holder = NoLock() if self.member is not None else runner_lock(self.store.path)
             holder.acquire(wait=0)
         except LockHeld as e:
             log.error("not starting: %s", e)
@@ -234,6 +290,8 @@ class Worker:
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()
+        if self.refused:
+            return 2
         log.info("stopped")
         return 0
 
@@ -258,8 +316,8 @@ class Worker:
             )
 
     def _start_socket_mode(self) -> None:
-        if not self.env.slack_app_token:
-            return
+        if not self.env.slack_app_token or (self.member or 0) > 0:
+            return  # in a group, worker 0 answers /digest commands
         from .slack_app import SlackService, socket_mode_client
 
         socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env).connect()
@@ -273,5 +331,7 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def run_forever(config: Config, store: Store, env: Env, signals: Signals | None = None) -> int:
-    return Worker(config, store, env, signals=signals).run_forever()
+def run_forever(
+    config: Config, store: Store, env: Env, signals: Signals | None = None, member: int | None = None
+) -> int:
+    return Worker(config, store, env, signals=signals, member=member).run_forever()

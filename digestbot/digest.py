@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +32,7 @@ from .matching import Matcher, PaperText, compile_profile, passes_filters, rank
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
-from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, SubscriberState, now_utc
+from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ FIRST_DIGEST_REACH = timedelta(days=1)
 RETRY_LIMIT = timedelta(hours=24)
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY_WAIT = timedelta(hours=2)
+CLAIM_BATCH = 100  # subscribers a worker claims at a time: small enough to share a backlog evenly
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -74,6 +78,8 @@ class Deliverer:
         self.config = config
         self.env = env
         self.renderer = renderer
+        self.rates: SharedRates | None = None  # set by DigestRunner: limits shared by every worker
+        self.shared = False  # several workers: Slack's per-channel pace is shared too
         self._smtp: SmtpTransport | None = None
         self._slack: SlackTransport | None = None
         self._outbox = OutboxTransport(env.outbox)
@@ -126,6 +132,8 @@ class Deliverer:
         sub = digest.subscriber
         if isinstance(message, OutgoingEmail):
             if self.env.smtp_url:
+                if self.rates and self.env.smtp_rate:
+                    self.rates.wait("smtp", self.env.smtp_rate)
                 return self.smtp().send(message)
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
@@ -170,7 +178,16 @@ class Deliverer:
     def slack(self) -> SlackTransport:
         if self._slack is None:
             self._slack = SlackTransport(self.env.slack_bot_token or "", self.env.slack_api_url)
+            if self.rates and (self.shared or self.env.slack_rate):
+                self._slack.shared_pace = self._pace_slack
         return self._slack
+
+    def _pace_slack(self, channel: str) -> None:
+        """Slack's one message a second per channel, and the workspace ceiling, for all workers."""
+        assert self.rates is not None and self._slack is not None
+        self.rates.wait(f"slack:{channel}", 1 / self._slack.interval)
+        if self.env.slack_rate:
+            self.rates.wait("slack", self.env.slack_rate)
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -217,6 +234,22 @@ class _Best:
         return rank(self.matches)[: self.keep]
 
 
+class SharedRates:
+    """Send rates that hold across every worker on one database: each message reserves the next
+    free slot of its rate in the database (one short write), then waits for it."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, sleep=time.sleep):
+        self.store = store
+        self.clock = clock
+        self.sleep = sleep
+
+    def wait(self, name: str, per_second: float) -> None:
+        at = self.store.take_rate_slot(name, 1 / per_second, self.clock())
+        delay = at - self.clock()
+        if delay > 0:
+            self.sleep(delay)
+
+
 class DigestRunner:
     """Builds and delivers digests for the subscribers who are due."""
 
@@ -228,6 +261,7 @@ class DigestRunner:
         renderer: Renderer | None = None,
         deliverer: Deliverer | None = None,
         clock: Callable[[], datetime] = now_utc,
+        shared: bool | None = None,
     ):
         self.store = store
         self.config = config
@@ -235,6 +269,15 @@ class DigestRunner:
         self.renderer = renderer or Renderer(config.templates)
         self.deliverer = deliverer or Deliverer(config, env, self.renderer)
         self.clock = clock
+        # Several workers on one database (PostgreSQL, or `run --processes N`): each claims the
+        # subscribers it works on, BATCH at a time, for a lease it renews while working.
+        self.shared = store.backend == "postgresql" if shared is None else shared
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=env.lease)
+        self.batch = CLAIM_BATCH
+        self._claimed_at = clock()
+        self.deliverer.rates = SharedRates(store)
+        self.deliverer.shared = self.shared
 
     # --- who and what ---------------------------------------------------------------------
 
@@ -243,7 +286,7 @@ class DigestRunner:
         leaving out those whose previous digest is still waiting to be delivered."""
         waiting = self.store.pending_subscribers()
         out = []
-        for state in self.store.subscribers():
+        for state in self.store.subscribers(ids=only):
             sub = state.subscriber
             if (only and sub.id not in only) or sub.paused or sub.id in waiting:
                 continue
@@ -416,28 +459,86 @@ class DigestRunner:
                 on_done(outcome)
 
         try:
-            if not dry_run:
-                for digest_id in self.store.hold_unconfirmed():
-                    log.error(
-                        "digest %s: %d attempts without a recorded outcome; it may have arrived, so it is"
-                        " not sent again (see `digestbot status`)",
-                        digest_id,
-                        MAX_UNCONFIRMED,
-                    )
-                for record in self.store.retryable_digests(None if force else now):
+            if dry_run:
+                states = self.due(now, only, force)
+                selection = self.select(states, now)
+                for state in states:
                     if should_stop():
-                        return outcomes
-                    if not only or record.subscriber_id in only:
-                        done(self._retry(record.id))
-            states = self.due(now, only, force)
-            selection = self.select(states, now)
-            for state in states:
-                if should_stop():
-                    return outcomes
-                done(self._build_and_send(state, selection, now, dry_run))
+                        break
+                    done(self._build_and_send(state, selection, now, dry_run))
+                return outcomes
+            for digest_id in self.store.hold_unconfirmed():
+                log.error(
+                    "digest %s: %d attempts without a recorded outcome; it may have arrived, so it is"
+                    " not sent again (see `digestbot status`)",
+                    digest_id,
+                    MAX_UNCONFIRMED,
+                )
+            retrying = [r.subscriber_id for r in self.store.retryable_digests(None if force else now)]
+            due = [s.subscriber.id for s in self.due(now, only, force)]
+            waiting = [sid for sid in dict.fromkeys(retrying + due) if not only or sid in only]
+            batch = self.batch if self.shared else max(len(waiting), 1)
+            for i in range(0, len(waiting), batch):
+                if self._run_batch(waiting[i : i + batch], now, force, done, should_stop):
+                    break
         finally:
             self.deliverer.close()
         return outcomes
+
+    def _run_batch(
+        self,
+        sids: list[str],
+        now: datetime,
+        force: bool,
+        done: Callable[[Outcome], None],
+        should_stop: Callable[[], bool],
+    ) -> bool:
+        """Retries, then due digests, of these subscribers: with several workers, of those this
+        worker could claim (the others are another worker's now). Returns whether to stop."""
+        mine = self._claim(sids)
+        if not mine:
+            return should_stop()
+        try:
+            for record in self.store.retryable_digests(None if force else now, subscriber_ids=mine):
+                if should_stop():
+                    return True
+                done(self._retry(record.id))
+                self._keep_claims()
+            # Read again, after the claim: another worker may have sent these a moment ago.
+            states = self.due(now, set(mine), force)
+            selection = self.select(states, now)
+            for state in states:
+                if should_stop():
+                    return True
+                done(self._build_and_send(state, selection, now, False))
+                self._keep_claims()
+        finally:
+            self._release(mine)
+        return False
+
+    # --- several workers ------------------------------------------------------------------
+
+    def _claim(self, sids: list[str]) -> list[str]:
+        if not self.shared:
+            return sids  # one worker (the sender lock keeps others out): nothing to claim
+        self._claimed_at = self.clock()
+        return self.store.claim_subscribers(sids, self.worker_id, self._claimed_at, self.lease)
+
+    def _keep_claims(self) -> None:
+        """Renew this worker's leases once half their time has gone (a slow batch keeps them)."""
+        if self.shared and self.clock() - self._claimed_at > self.lease / 2:
+            self._claimed_at = self.clock()
+            self.store.renew_claims(self.worker_id, self._claimed_at, self.lease)
+
+    def _release(self, sids: list[str]) -> None:
+        if not self.shared:
+            return
+        try:
+            self.store.release_subscribers(sids, self.worker_id)
+        except StoreError as e:  # the database went away: the leases expire by themselves
+            log.warning(
+                "could not release %d claimed subscriber(s): %s; they free up in %s", len(sids), e, self.lease
+            )
 
     def _build_and_send(
         self, state: SubscriberState, selection: Selection, now: datetime, dry_run: bool

@@ -69,7 +69,9 @@ def test_migrate_refuses_a_target_already_in_use_and_changes_nothing(workdir, pg
 def test_migrate_says_clearly_what_is_wrong(workdir, pg_server):
     sqlite_with_a_ledger(workdir)
     not_pg = digestbot(workdir, "migrate", "--to", "other.db", expect=2).output
-    refused = digestbot(workdir, "migrate", "--to", f"postgresql://x@127.0.0.1:{free_port()}/db", expect=1).output
+    refused = digestbot(
+        workdir, "migrate", "--to", f"postgresql://x@127.0.0.1:{free_port()}/db", expect=1
+    ).output
     help_text = digestbot(workdir, "migrate", "--help").output
 
     assert "--to must be a postgresql:// URL" in not_pg

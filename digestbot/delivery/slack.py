@@ -61,6 +61,9 @@ class SlackTransport:
         self.sleep = sleep
         self._dm: dict[str, str] = {}
         self._last_post: dict[str, float] = {}
+        # Several workers: the pacing is shared through the database instead (see SharedRates);
+        # called with the channel before each post, it waits for that post's slot.
+        self.shared_pace: Callable[[str], None] | None = None
         self.unavailable: str | None = None  # a circuit breaker, as for SMTP: why, once open
 
     @property
@@ -111,6 +114,9 @@ class SlackTransport:
         return f"slack {target}" + (f" (DM {channel})" if channel != target else "")
 
     def _pace(self, channel: str) -> None:
+        if self.shared_pace is not None:
+            self.shared_pace(channel)
+            return
         last = self._last_post.get(channel)
         if last is not None:
             wait = last + self.interval - self.clock()

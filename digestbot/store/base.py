@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -643,9 +643,20 @@ class Store:
             log.info("subscriber %s handed over to subscriptions.yaml (same Slack target)", sid)
         return len(ids)
 
-    def subscribers(self, include_inactive: bool = False) -> list[SubscriberState]:
-        where = "" if include_inactive else "WHERE active = 1"
-        rows = self._rows(f"SELECT * FROM subscribers {where} ORDER BY id")
+    def subscribers(
+        self, include_inactive: bool = False, ids: Iterable[str] | None = None
+    ) -> list[SubscriberState]:
+        """Subscribers by id (active ones unless `include_inactive`; only `ids` when given)."""
+        where = [] if include_inactive else ["active = 1"]
+        if ids is None:
+            rows = self._rows(f"SELECT * FROM subscribers {_where(where)} ORDER BY id")
+            return [state for state in map(_readable_state, rows) if state is not None]
+        ids, rows = list(ids), []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            clauses = [*where, f"id IN ({', '.join('?' * len(chunk))})"]
+            rows += self._rows(f"SELECT * FROM subscribers {_where(clauses)}", chunk)
+        rows.sort(key=lambda r: r["id"])
         return [state for state in map(_readable_state, rows) if state is not None]
 
     def subscriber(self, sid: str) -> SubscriberState | None:
@@ -723,6 +734,70 @@ class Store:
                 "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
+
+    # --- several workers: claims, leases, shared rates ----------------------------------
+
+    def claim_subscribers(self, ids: Iterable[str], holder: str, now: datetime, ttl: timedelta) -> list[str]:
+        """Claim, for `ttl`, those of these subscribers no other worker holds; returns them.
+
+        A claimed subscriber's due digest and retries are this worker's alone until it releases
+        them or the lease expires (a worker that died: another takes over then). Claims use the
+        worker's clock: keep the machines' clocks in sync (NTP), well within the lease."""
+        ids, claimed = list(ids), []
+        with self.transaction(serial=False):
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                sql = self._CLAIM_SUBSCRIBERS.format(ids=", ".join("?" * len(chunk)))
+                claimed += [
+                    r[0] for r in self._exec(sql, (holder, ts(now + ttl), *chunk, ts(now), len(chunk)))
+                ]
+        return sorted(claimed)
+
+    def renew_claims(self, holder: str, now: datetime, ttl: timedelta) -> int:
+        """Extend every lease `holder` has (a long batch keeps its subscribers)."""
+        with self.transaction(serial=False):
+            return self._exec(
+                "UPDATE subscribers SET claimed_until = ? WHERE claimed_by = ?", (ts(now + ttl), holder)
+            ).rowcount
+
+    def release_subscribers(self, ids: Iterable[str], holder: str) -> None:
+        """Give claimed subscribers back (only those `holder` still holds)."""
+        ids = list(ids)
+        with self.transaction(serial=False):
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                self._exec(
+                    "UPDATE subscribers SET claimed_by = NULL, claimed_until = NULL"
+                    f" WHERE claimed_by = ? AND id IN ({', '.join('?' * len(chunk))})",
+                    (holder, *chunk),
+                )
+
+    def claim_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the named lease (a job such as `fetch:SOURCE`) for `ttl`, if it is free, expired
+        or already `holder`'s. One statement: two workers asking at once cannot both get it."""
+        with self.transaction(serial=False):
+            row = self._exec(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                " SET holder = excluded.holder, expires_at = excluded.expires_at"
+                " WHERE leases.expires_at <= ? OR leases.holder = excluded.holder RETURNING name",
+                (name, holder, ts(now + ttl), ts(now)),
+            ).fetchone()
+        return row is not None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.transaction(serial=False):
+            self._exec("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def take_rate_slot(self, name: str, interval: float, now: float) -> float:
+        """The time (epoch seconds) at which the caller may send its next message under the rate
+        `name` (one message per `interval` seconds across every worker), the slot reserved."""
+        with self.transaction(serial=False):
+            row = self._exec(
+                "INSERT INTO rate_slots (name, next_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE"
+                " SET next_at = GREATEST(rate_slots.next_at, ?) + ? RETURNING next_at",
+                (name, now + interval, now, interval),
+            ).fetchone()
+        return row[0] - interval
 
     # --- the ledger -----------------------------------------------------------------------
 
@@ -847,13 +922,25 @@ class Store:
         rows = self._rows(f"SELECT * FROM digests {where} ORDER BY id LIMIT ?", [*params, limit])
         return [d for d in map(_readable_digest, rows) if d is not None]
 
-    def retryable_digests(self, now: datetime | None) -> list[DigestRecord]:
-        """Pending digests whose retry time has come (all pending ones when `now` is None)."""
+    def retryable_digests(
+        self, now: datetime | None, subscriber_ids: Iterable[str] | None = None
+    ) -> list[DigestRecord]:
+        """Pending digests whose retry time has come (all pending ones when `now` is None), of
+        these subscribers only when `subscriber_ids` is given."""
         due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        rows = self._rows(
-            f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id",
-            [] if now is None else [ts(now)],
-        )
+        params = [] if now is None else [ts(now)]
+        if subscriber_ids is None:
+            rows = self._rows(f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id", params)
+        else:
+            ids, rows = list(subscriber_ids), []
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows += self._rows(
+                    f"SELECT * FROM digests WHERE status = 'pending'{due}"
+                    f" AND subscriber_id IN ({', '.join('?' * len(chunk))})",
+                    [*params, *chunk],
+                )
+            rows.sort(key=lambda r: r["id"])
         return [d for d in map(_readable_digest, rows) if d is not None]
 
     def pending_subscribers(self) -> set[str]:
@@ -885,6 +972,10 @@ class Store:
             " WHERE i.subscriber_id = ? AND d.status = 'sent'",
             (sid,),
         ).fetchone()[0]
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
 def _subscriber_fields(sub: Subscriber) -> dict:

@@ -1,0 +1,95 @@
+"""`digestbot run --processes N`: N worker processes on one machine, one core each.
+
+The parent starts N `digestbot run --member I` processes and holds the single-runner locks for
+them on SQLite (so `digestbot send` and a second `run` stay out, as with one worker). The
+members share the work through claims in the database, as workers on several machines do:
+each matches, renders and sends the subscribers it claimed. The parent forwards SIGTERM/SIGINT
+(each member finishes the digest in flight) and SIGHUP, starts again a member that died
+(after a pause), and exits with the worst member's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .lock import LockHeld, runner_lock, sender_lock
+from .signals import Signals
+
+log = logging.getLogger(__name__)
+RESTART_PAUSE = 5.0  # seconds before a member that died is started again
+
+
+def run_group(
+    n: int, config_path: Path, db_target: str | Path, verbose: int, signals: Signals, poll: float = 0.5
+) -> int:
+    """Run N members until a stop signal; returns the exit code."""
+    locks = [runner_lock(db_target), sender_lock(db_target)]
+    try:
+        for lock in locks:
+            lock.acquire(wait=0)
+    except LockHeld as e:
+        for lock in locks:
+            lock.release()
+        log.error("not starting: %s", e)
+        return 1
+    members: dict[int, subprocess.Popen] = {}
+    codes: dict[int, int] = {}
+    died_at: dict[int, float] = {}
+    try:
+        for i in range(n):
+            members[i] = _start(i, config_path, db_target, verbose)
+        log.info("started %d worker processes: pids %s", n, ", ".join(str(p.pid) for p in members.values()))
+        while not signals.stop.is_set():
+            if signals.reload.is_set():
+                signals.reload.clear()
+                _signal_all(members, signal.SIGHUP)
+            for i, proc in list(members.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                if code == 2:  # a config or schema problem: starting it again would not help
+                    log.error("worker %d (pid %d) stopped with exit code 2; stopping the others", i, proc.pid)
+                    codes[i] = 2
+                    signals.stop.set()
+                    break
+                if i not in died_at:
+                    log.error("worker %d (pid %d) died (exit code %s); starting it again", i, proc.pid, code)
+                    died_at[i] = time.monotonic()
+                if time.monotonic() - died_at[i] >= RESTART_PAUSE:
+                    del died_at[i]
+                    members[i] = _start(i, config_path, db_target, verbose)
+            signals.stop.wait(poll)
+    finally:
+        _signal_all(members, signal.SIGTERM)
+        for i, proc in members.items():
+            codes[i] = max(codes.get(i, 0), _wait(proc))
+        for lock in locks:
+            lock.release()
+    log.info("all %d worker processes stopped", n)
+    return max(codes.values(), default=0)
+
+
+def _start(i: int, config_path: Path, db_target: str | Path, verbose: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "digestbot", "--config", str(config_path), "--db", str(db_target)]
+    cmd += ["-v"] * verbose + ["run", "--member", str(i)]
+    # A member's own terminal signals come from the parent, not from the terminal's Ctrl-C.
+    return subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+
+
+def _signal_all(members: dict[int, subprocess.Popen], signum: int) -> None:
+    for proc in members.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    code = proc.wait()
+    return 0 if code == -signal.SIGTERM else (code if code >= 0 else 1)
