@@ -1,0 +1,345 @@
+"""Several workers on one PostgreSQL (and `run --processes N`), and their failures, on a real
+PostgreSQL on loopback: claims two workers make at once, a worker killed holding its claims, the
+database restarting and the network to it cut while digests go out, a backlog drained by several
+workers, a schema upgraded under a running worker. What is checked is what arrived at the SMTP
+server: every subscriber's papers once, except the documented in-flight window (at most one
+message per killed worker, with the same Message-ID)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from helpers import raw_sql
+from test_daemon import (
+    address,
+    by_recipient,
+    local_source,
+    smtp_mails,
+    spawn,  # noqa: F401 - a fixture
+    subscriber_yaml,
+    topic_paper,
+    wait_until,
+    write_listing,
+)
+from test_email_delivery import ids
+
+from digestbot.models import Profile, Subscriber
+from digestbot.store import SCHEMA_VERSION, Store, now_utc
+
+LEASE = 5  # seconds: DIGESTBOT_LEASE in these tests, so a dead worker's claims free up soon
+
+
+@pytest.fixture
+def pg(workdir, pg_server):
+    """The workdir on a fresh PostgreSQL database, with short leases."""
+    workdir.db_target = pg_server.new_database()
+    workdir.monkeypatch.setenv("DIGESTBOT_LEASE", str(LEASE))
+    return workdir
+
+
+def newsroom(workdir, n: int, papers_each: int = 1) -> dict[str, set[str]]:
+    """`n` subscribers (s0000, ...), each with its own papers; returns who should get what."""
+    sids = [f"s{i:04d}" for i in range(n)]
+    papers = {
+        sid: [topic_paper(i * papers_each + k + 1, sid) for k in range(papers_each)]
+        for i, sid in enumerate(sids)
+    }
+    write_listing(workdir.path / "feed.xml", [p for ps in papers.values() for p in ps])
+    workdir.write_config(local_source(), "".join(subscriber_yaml(sid, sid) for sid in sids))
+    return {address(sid): ids(*ps) for sid, ps in papers.items()}
+
+
+def check_arrivals(server, wanted: dict[str, set[str]], killed: int = 0) -> None:
+    """Everyone got their papers; a paper twice only in at most `killed` repeated messages,
+    each a copy (same Message-ID) of one that was in flight."""
+    received = by_recipient(smtp_mails(server))
+    assert set(received) == set(wanted), f"lost: {sorted(set(wanted) - set(received))[:5]}"
+    repeated = {to: mails for to, mails in received.items() if len(mails) > 1}
+    assert len(repeated) <= killed, f"{len(repeated)} digests repeated: {sorted(repeated)[:5]}"
+    for to, mails in received.items():
+        assert {frozenset(m.papers) for m in mails} == {frozenset(wanted[to])}
+        assert len({m.message_id for m in mails}) == 1, f"{to}: two different digests"
+        assert len(mails) <= 2
+
+
+def ledger_is_done(url: str) -> None:
+    with Store(url) as store:
+        assert store.digests(status="pending") == [] and store.digests(status="failed") == []
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def test_workers_claiming_the_same_subscribers_at_once_never_share_one(pg_server):
+    url = pg_server.new_database()
+    sids = [f"s{i:03d}" for i in range(300)]
+    with Store(url) as store:
+        store.sync_subscribers(Subscriber(sid, Profile(keywords=("x",)), email=address(sid)) for sid in sids)
+    stores = [Store(url) for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    now, ttl = now_utc(), timedelta(seconds=60)
+
+    def claim(i: int) -> list[str]:
+        start.wait()
+        got = []
+        for k in range(0, len(sids), 25):  # everyone asks for everything, in the same order
+            got += stores[i].claim_subscribers(sids[k : k + 25], f"w{i}", now, ttl)
+        return got
+
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            claimed = list(pool.map(claim, range(len(stores))))
+        leases = list(pool_map(stores, lambda s, i: s.claim_lease("fetch:feed", f"w{i}", now, ttl)))
+        # A claim held is not taken by another before it expires; after, it is.
+        again = stores[0].claim_subscribers(claimed[1] or sids, "w0", now + ttl / 2, ttl)
+        expired = stores[0].claim_subscribers(claimed[1], "w0", now + ttl * 2, ttl)
+    finally:
+        for s in stores:
+            s.close()
+
+    flat = [sid for got in claimed for sid in got]
+    assert sorted(flat) == sids, "a subscriber claimed twice, or by no one"
+    assert leases.count(True) == 1, f"the fetch lease went to {leases.count(True)} workers"
+    assert again == [] and sorted(expired) == sorted(claimed[1])
+
+
+def pool_map(stores, fn):
+    start = threading.Barrier(len(stores))
+
+    def call(i):
+        start.wait()
+        return fn(stores[i], i)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        return list(pool.map(call, range(len(stores))))
+
+
+# --- a worker killed, the database gone --------------------------------------------------------
+
+
+def test_a_worker_killed_holding_claims_is_taken_over_after_the_lease(pg, slow_smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 8)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+
+    first = spawn("send")
+    wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+    first.kill()  # SIGKILL while it holds all eight subscribers
+    killed_at = time.monotonic()
+    sent_before = len(slow_smtp_server.messages)
+    assert sent_before < 8, "the kill came too late to test anything"
+    slow_smtp_server.handler.delay = 0.01
+
+    early = run_ok(spawn, "send")  # within the lease: the dead worker's subscribers are not touched
+    assert time.monotonic() - killed_at < LEASE, "too slow to test the lease"
+    assert len(slow_smtp_server.messages) <= sent_before + 1  # at most its in-flight message landing
+    assert "0 sent" in early.output
+    time.sleep(max(0.0, LEASE - (time.monotonic() - killed_at)) + 0.5)
+    run_ok(spawn, "send")  # the lease expired: this worker completes the claimed digests
+
+    check_arrivals(slow_smtp_server, wanted, killed=1)
+    ledger_is_done(pg.db)
+
+
+def test_the_database_restarting_mid_batch_loses_nothing(pg, pg_server, slow_smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 8)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+
+    sending = spawn("send")
+    wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+    pg_ctl(pg_server, "restart", "-m", "fast")  # every connection is cut; the server comes back
+    rc = sending.finish()
+    slow_smtp_server.handler.delay = 0.01
+
+    assert rc == 1 and "Nothing more is sent until the database can record it" in sending.output
+    assert "Traceback" not in sending.output
+    time.sleep(LEASE + 0.5)  # claims the dead connection could not give back expire
+    run_ok(spawn, "send")
+    check_arrivals(slow_smtp_server, wanted, killed=1)
+    ledger_is_done(pg.db)
+
+
+def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_completes(
+    pg,
+    pg_server,
+    slow_smtp_server,
+    spawn,  # noqa: F811
+):
+    wanted = newsroom(pg, 8)
+    pg.use_smtp(slow_smtp_server.url)
+    with TcpProxy(pg_server.port) as proxy:
+        pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
+        run_ok(spawn, "fetch")
+
+        sending = spawn("send")
+        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+        proxy.cut()  # connections reset, new ones refused
+        rc = sending.finish()
+        out = sending.output
+        slow_smtp_server.handler.delay = 0.01
+        refused = spawn("send")
+        assert refused.finish() == 1 and "cannot connect to the database" in refused.output
+
+        proxy.restore()
+        time.sleep(LEASE + 0.5)
+        run_ok(spawn, "send")
+        ledger_is_done(pg.db)
+
+    assert (
+        rc == 1 and "Nothing more is sent until the database can record it" in out and "Traceback" not in out
+    )
+    check_arrivals(slow_smtp_server, wanted, killed=1)
+
+
+# --- many workers, one backlog ------------------------------------------------------------------
+
+
+def test_a_backlog_drains_with_several_workers_each_digest_once(pg, smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 600)
+    pg.use_smtp(smtp_server.url)
+    run_ok(spawn, "fetch")
+
+    workers = [spawn("send") for _ in range(3)]
+    codes = [w.finish(60) for w in workers]
+
+    assert codes == [0, 0, 0], "\n".join(w.output for w in workers)
+    check_arrivals(smtp_server, wanted)
+    assert smtp_server.handler.ehlo_count == 3, "not every worker took a share"
+    ledger_is_done(pg.db)
+
+
+def test_run_processes_shares_the_work_on_one_machine(workdir, backend, slow_smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(workdir, 300)
+    slow_smtp_server.handler.delay = 0.005
+    workdir.use_smtp(slow_smtp_server.url)
+
+    group = spawn("run", "--processes", "2")
+    wait_until(lambda: len(slow_smtp_server.messages) >= 300, 60, "300 digests")
+    group.signal(signal.SIGTERM)
+
+    assert group.finish(30) == 0, group.output
+    check_arrivals(slow_smtp_server, wanted)
+    assert slow_smtp_server.handler.ehlo_count == 2, "both processes should have sent a share"
+    assert "started 2 worker processes" in group.output
+
+
+def test_an_old_worker_stops_politely_when_a_newer_digestbot_upgrades_the_schema(pg, spawn):  # noqa: F811
+    newsroom(pg, 2)
+    worker = spawn("run")
+    worker.wait_for("digestbot running")
+    raw_sql(pg.db, f"UPDATE digestbot_schema SET version = {SCHEMA_VERSION + 1}")
+
+    assert worker.finish(30) == 2
+    assert f"upgraded to schema {SCHEMA_VERSION + 1} by a newer digestbot" in worker.output
+    assert "this worker stops" in worker.output and "Traceback" not in worker.output
+    later = spawn("send")
+    assert later.finish() == 2 and "made by a newer digestbot" in later.output
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def run_ok(spawn, *args: str):  # noqa: F811
+    proc = spawn(*args)
+    rc = proc.finish(60)
+    assert rc == 0, f"digestbot {' '.join(args)}: exit {rc}:\n{proc.output}"
+    return proc
+
+
+def pg_ctl(server, *args: str) -> None:
+    log = server.data.parent / "log"
+    cmd = [
+        str(server.bin / "pg_ctl"),
+        "-D",
+        str(server.data),
+        "-o",
+        server.options,
+        "-l",
+        str(log),
+        "-w",
+        *args,
+    ]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    # No pipes: the server pg_ctl starts would hold them open, and this would wait forever.
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+class TcpProxy:
+    """A loopback TCP proxy to PostgreSQL that can cut the network: `cut()` resets every
+    connection and refuses new ones (nothing listens), `restore()` listens again, same port."""
+
+    def __init__(self, target_port: int):
+        self.target = ("127.0.0.1", target_port)
+        self.port = _free_port()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def __enter__(self) -> TcpProxy:
+        self.restore()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cut()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.close()  # linger 0: a reset, as a cut network gives
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
