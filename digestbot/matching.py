@@ -472,6 +472,32 @@ def _category_keys(categories: tuple[str, ...]) -> set[str]:
     return keys
 
 
+def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
+    """Whether one of `sources` reported the paper (no sources named: any source will do)."""
+    return not sources or any(s in sources for s in paper.sources)
+
+
+def rank_trending(profile: Profile, papers: Iterable[Paper]) -> list[Match]:
+    """The papers that pass a trending profile, most upvoted first (then higher keyword score,
+    then newest). Keywords and authors, when given, must match; categories and exclusions
+    filter; a profile with none of these takes every paper."""
+    compiled = compile_profile(profile)
+    feeds = frozenset(profile.sources)
+    found = []
+    for paper in papers:
+        if paper.upvotes is None or not fed_by(paper, feeds):
+            continue
+        text = PaperText.of(paper)
+        if compiled.is_empty:
+            match = Match(paper, 0) if passes_filters(compiled, text) else None
+        else:
+            match = match_profile(compiled, paper, text)
+        if match is not None:
+            match.reasons = (*match.reasons, f"trending ({paper.upvotes} upvotes)")
+            found.append(match)
+    return sorted(found, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
+
+
 def rank(matches: Iterable[Match]) -> list[Match]:
     """Best first: score, then community upvotes, then newest (ingestion order)."""
     return sorted(
