@@ -614,9 +614,8 @@ def _subscriber(
     likes, texts = _seeds(v, m, fld)
     trending = _trending(v, m, fld, bool(likes or texts))
     sources = _subscriber_sources(v, m, fld, source_types, trending)
-    if not any(profile[k] for k in ("keywords", "authors", "categories")) and not (
-        likes or texts or trending
-    ):
+    given = likes or texts or trending or "trending" in m  # a wrong `trending` was reported already
+    if not any(profile[k] for k in ("keywords", "authors", "categories")) and not given:
         v.report(
             item.line,
             fld,

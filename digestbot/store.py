@@ -156,6 +156,21 @@ CREATE TABLE IF NOT EXISTS digest_items (
 """
 
 
+# Schema 4: the Hugging Face fields, when a paper's upvotes were last reported (the trending
+# pool's clock), and subscribers' trending and sources.
+_V4_COLUMNS = [
+    ("papers", "hf_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "github_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "github_stars", "INTEGER"),
+    ("papers", "project_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "ai_summary", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "thumbnail_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "comments", "INTEGER"),
+    ("papers", "organization", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "listed_at", "TEXT"),
+    ("subscribers", "trending", "INTEGER"),
+    ("subscribers", "sources", "TEXT NOT NULL DEFAULT '[]'"),
+]
 # Columns added after a table was first released: (table, column, definition). Databases made
 # by an older version get them on open.
 _ADDED_COLUMNS = [
@@ -170,18 +185,7 @@ _ADDED_COLUMNS = [
     ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "attempt_started_at", "TEXT"),
-    # schema 4: the Hugging Face fields, when upvotes were last reported, trending and sources
-    ("papers", "hf_url", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "github_url", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "github_stars", "INTEGER"),
-    ("papers", "project_url", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "ai_summary", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "thumbnail_url", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "comments", "INTEGER"),
-    ("papers", "organization", "TEXT NOT NULL DEFAULT ''"),
-    ("papers", "listed_at", "TEXT"),
-    ("subscribers", "trending", "INTEGER"),
-    ("subscribers", "sources", "TEXT NOT NULL DEFAULT '[]'"),
+    *_V4_COLUMNS,
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
