@@ -472,6 +472,9 @@ def _category_keys(categories: tuple[str, ...]) -> set[str]:
     return keys
 
 
+TRENDING_REASON = "trending on Hugging Face"  # why a paper is in a trending digest (its upvotes show beside)
+
+
 def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
     """Whether one of `sources` reported the paper (no sources named: any source will do)."""
     return not sources or any(s in sources for s in paper.sources)
@@ -493,7 +496,7 @@ def rank_trending(profile: Profile, papers: Iterable[Paper]) -> list[Match]:
         else:
             match = match_profile(compiled, paper, text)
         if match is not None:
-            match.reasons = (*match.reasons, f"trending ({paper.upvotes} upvotes)")
+            match.reasons = (*match.reasons, TRENDING_REASON)
             found.append(match)
     return sorted(found, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
 

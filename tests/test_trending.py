@@ -226,4 +226,4 @@ def test_preview_json_of_a_trending_digest_keeps_its_shape(workdir, hf):
     assert (ranking["subscriber"], ranking["total"]) == ("top", 3)
     assert [p["arxiv_id"] for p in ranking["papers"]] == [PAPERS["A"][0], PAPERS["B"][0]]
     assert {"key", "arxiv_id", "title", "score", "why"} <= set(ranking["papers"][0])
-    assert "trending (50 upvotes)" in ranking["papers"][0]["why"]
+    assert ranking["papers"][0]["why"] == ["trending on Hugging Face"]
