@@ -400,6 +400,7 @@ _SUBSCRIBER_KEYS = (
     "relevance_floor",
     "trending",
     "sources",
+    "show_ai_summary",
 )
 MAX_TRENDING = 1000
 
@@ -457,7 +458,7 @@ def parse_config(text: str, path: Path) -> Config:
         "timezone": v.string(defaults, "timezone", "defaults", tz),
     }
     sources = _read_list(v, top, "sources", lambda m, f: _source(v, m, f))
-    source_types = {s.name: s.type for s in sources if s}
+    source_types = _declared_sources(top)
     subscribers = _read_list(v, top, "subscribers", lambda m, f: _subscriber(v, m, f, base, source_types))
     _unique(v, top, "sources", "name")
     _unique(v, top, "subscribers", "id")
@@ -633,6 +634,7 @@ def _subscriber(
     tz = v.string(m, "timezone", fld, base["timezone"])
     v.check(m, "timezone", fld, get_timezone)
     max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
+    show_ai_summary = _flag(v, m, "show_ai_summary", fld)
     if len(v.problems) > n or not sid:
         return None
     return Subscriber(
@@ -643,7 +645,19 @@ def _subscriber(
         schedule=schedule,
         timezone=tz,
         max_papers=max_papers,
+        show_ai_summary=show_ai_summary,
     )
+
+
+def _flag(v: _Validator, m: dict[str, _Value], key: str, fld: str) -> bool:
+    """A yes/no key (`true` or `false`); absent is false."""
+    node = m.get(key)
+    if node is None or node.value is None:
+        return False
+    if not isinstance(node.value, bool):
+        v.report(node.line, f"{fld}.{key}", f"expected true or false, got {node.value!r}")
+        return False
+    return node.value
 
 
 def _check_terms(v: _Validator, m: dict[str, _Value], fld: str, profile: dict[str, tuple[str, ...]]) -> None:
@@ -703,6 +717,22 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
         return None
     return float(value)
+
+
+def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:
+    """Source name -> type as the YAML declares them, valid or not: a subscriber naming a source
+    that has a problem of its own gets no second error for it."""
+    node = top.get("sources")
+    items = node.value if node is not None and isinstance(node.value, list) else []
+    found = {}
+    for item in items:
+        m = item.value if isinstance(item.value, dict) else {}
+        name, kind = m.get("name"), m.get("type")
+        if name is not None and isinstance(name.value, str):
+            found[name.value.strip()] = (
+                kind.value if kind is not None and isinstance(kind.value, str) else "rss"
+            )
+    return found
 
 
 def _trending(v: _Validator, m: dict[str, _Value], fld: str, seeded: bool) -> int | None:

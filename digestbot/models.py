@@ -88,6 +88,7 @@ class Subscriber:
     origin: str = "yaml"
     active: bool = True
     paused: bool = False
+    show_ai_summary: bool = False  # the reader asked to see Hugging Face's AI summary of papers
 
 
 @dataclass(slots=True)

@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
     relevance_floor REAL,
     trending INTEGER,
     sources TEXT NOT NULL DEFAULT '[]',
+    show_ai_summary INTEGER NOT NULL DEFAULT 0,
     schedule TEXT NOT NULL,
     timezone TEXT NOT NULL,
     max_papers INTEGER NOT NULL,
@@ -157,7 +158,7 @@ CREATE TABLE IF NOT EXISTS digest_items (
 
 
 # Schema 4: the Hugging Face fields, when a paper's upvotes were last reported (the trending
-# pool's clock), and subscribers' trending and sources.
+# pool's clock), and subscribers' trending, sources and show_ai_summary.
 _V4_COLUMNS = [
     ("papers", "hf_url", "TEXT NOT NULL DEFAULT ''"),
     ("papers", "github_url", "TEXT NOT NULL DEFAULT ''"),
@@ -170,6 +171,7 @@ _V4_COLUMNS = [
     ("papers", "listed_at", "TEXT"),
     ("subscribers", "trending", "INTEGER"),
     ("subscribers", "sources", "TEXT NOT NULL DEFAULT '[]'"),
+    ("subscribers", "show_ai_summary", "INTEGER NOT NULL DEFAULT 0"),
 ]
 # Columns added after a table was first released: (table, column, definition). Databases made
 # by an older version get them on open.
@@ -981,6 +983,7 @@ def _subscriber_fields(sub: Subscriber) -> dict:
         "schedule": sub.schedule,
         "timezone": sub.timezone,
         "max_papers": sub.max_papers,
+        "show_ai_summary": int(sub.show_ai_summary),
     }
 
 
@@ -1002,6 +1005,7 @@ def _state_from_row(r: dict) -> SubscriberState:
         origin=r["origin"],
         active=bool(r["active"]),
         paused=bool(r["paused"]),
+        show_ai_summary=bool(r["show_ai_summary"]),
     )
     return SubscriberState(sub, parse_ts(r["last_run_at"]), r["last_seq"], parse_ts(r["created_at"]))
 

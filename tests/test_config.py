@@ -231,3 +231,30 @@ def test_trending_without_any_hf_daily_source_is_refused(tmp_path):
         f"{tmp_path / 'subscriptions.yaml'}:8: subscribers[0].trending: trending ranks papers by their"
         " Hugging Face upvotes: configure an hf_daily source"
     ]
+
+
+def test_show_ai_summary_is_a_yes_or_no(tmp_path):
+    config = load(
+        TRENDING_SOURCES
+        + "  - id: t\n    email: t@example.org\n    trending: 3\n    show_ai_summary: true\n",
+        tmp_path,
+    )
+    assert config.subscribers[0].show_ai_summary is True
+    found = problems(
+        TRENDING_SOURCES
+        + "  - id: t\n    email: t@example.org\n    trending: 3\n    show_ai_summary: often\n",
+        tmp_path,
+    )
+    assert found == [
+        f"{tmp_path / 'subscriptions.yaml'}:11: subscribers[0].show_ai_summary: expected true or false, got 'often'"
+    ]
+
+
+def test_a_subscriber_naming_a_broken_source_gets_no_second_error(tmp_path):
+    found = problems(
+        "sources:\n  - name: hf-daily\n    type: hf_daily\n    every: often\n"
+        "subscribers:\n  - id: t\n    email: t@example.org\n    trending: 3\n    sources: [hf-daily]\n",
+        tmp_path,
+    )
+    [only] = found  # the source's own problem, not "no source named 'hf-daily'" besides
+    assert only.startswith(f"{tmp_path / 'subscriptions.yaml'}:4: sources[0].every: ")
