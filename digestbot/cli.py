@@ -339,7 +339,10 @@ def _send_locked(
     def refresh(names: list[str]) -> None:
         sources = [s for s in app.config.sources if s.name in names]
         for outcome in refresh_sources(app.store, sources, client):
-            click.echo(_source_line(outcome).replace("  ", "  refetched ", 1))
+            line = _source_line(outcome).replace("  ", "  refetched ", 1)
+            click.echo(
+                line + (" (trending digests use the counts of the last fetch)" if outcome.error else "")
+            )
 
     runner = DigestRunner(app.store, app.config, app.env, refresh=refresh)
     progress = _progress(None, "Sending")

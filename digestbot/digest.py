@@ -279,7 +279,8 @@ class DigestRunner:
         self._feeds = {s.subscriber.id: frozenset(s.subscriber.profile.sources) for s in states}
         trending = [s for s in states if s.subscriber.profile.trending]
         states = [s for s in states if not s.subscriber.profile.trending]
-        picked = {s.subscriber.id: self._select_trending(s, seq_to, now) for s in trending}
+        texts: dict[str, PaperText] = {}
+        picked = {s.subscriber.id: self._select_trending(s, seq_to, now, texts) for s in trending}
         if not states:
             return Selection(
                 seq_to, {sid: b for sid, (b, _) in picked.items()}, {sid: n for sid, (_, n) in picked.items()}
@@ -326,13 +327,15 @@ class DigestRunner:
             return False
         return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
 
-    def _select_trending(self, state: SubscriberState, seq_to: int, now: datetime) -> tuple[list[Match], int]:
+    def _select_trending(
+        self, state: SubscriberState, seq_to: int, now: datetime, texts: dict[str, PaperText]
+    ) -> tuple[list[Match], int]:
         """The `trending` most upvoted papers of the pool (listed lately, never received, up to
         `seq_to`) that pass the profile; and how many in the pool did. The watermark plays no
         part: a paper passed over yesterday is still a candidate today."""
         sub = state.subscriber
         pool = self.store.trending_pool(sub.id, trending_since(state, now), seq_to)
-        matches = rank_trending(sub.profile, pool)
+        matches = rank_trending(sub.profile, pool, texts)
         return matches[: sub.profile.trending], len(matches)
 
     def trending_sources(self, states: list[SubscriberState]) -> list[str]:

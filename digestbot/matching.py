@@ -480,17 +480,21 @@ def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
     return not sources or any(s in sources for s in paper.sources)
 
 
-def rank_trending(profile: Profile, papers: Iterable[Paper]) -> list[Match]:
+def rank_trending(
+    profile: Profile, papers: Iterable[Paper], texts: dict[str, PaperText] | None = None
+) -> list[Match]:
     """The papers that pass a trending profile, most upvoted first (then higher keyword score,
     then newest). Keywords and authors, when given, must match; categories and exclusions
-    filter; a profile with none of these takes every paper."""
+    filter; a profile with none of these takes every paper. `texts` caches each paper's
+    normalized text across the subscribers of a run (the pools overlap)."""
+    texts = {} if texts is None else texts
     compiled = compile_profile(profile)
     feeds = frozenset(profile.sources)
     found = []
     for paper in papers:
         if paper.upvotes is None or not fed_by(paper, feeds):
             continue
-        text = PaperText.of(paper)
+        text = texts.get(paper.key) or texts.setdefault(paper.key, PaperText.of(paper))
         if compiled.is_empty:
             match = Match(paper, 0) if passes_filters(compiled, text) else None
         else:

@@ -35,7 +35,7 @@ T = TypeVar("T")
 # 'cancelled' or 'unknown', and count attempts whose outcome was never recorded;
 # sources.last_warning; subscribers.likes, .seed_texts, .relevance_floor; feedback.
 # 4: the Hugging Face fields of papers (hf_url ... organization) and papers.listed_at (when a
-# source last reported the paper's upvotes); subscribers.trending and .sources.
+# source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
 SCHEMA_VERSION = 4
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made

@@ -44,6 +44,7 @@ class HfList:
     def __init__(self) -> None:
         self.items: list[dict] = []
         self.requests = 0
+        self.status = 200
 
     def set(self, **upvotes: int) -> None:
         """`set(A=50, B=40)`: the list holds these papers (see PAPERS) with these upvotes."""
@@ -69,7 +70,7 @@ def hf() -> Iterator[tuple[HfList, str]]:
         def do_GET(self):
             listing.requests += 1
             body = json.dumps(listing.items).encode()
-            self.send_response(200)
+            self.send_response(listing.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -227,3 +228,23 @@ def test_preview_json_of_a_trending_digest_keeps_its_shape(workdir, hf):
     assert [p["arxiv_id"] for p in ranking["papers"]] == [PAPERS["A"][0], PAPERS["B"][0]]
     assert {"key", "arxiv_id", "title", "score", "why"} <= set(ranking["papers"][0])
     assert ranking["papers"][0]["why"] == ["trending on Hugging Face"]
+
+
+def test_a_failed_refetch_sends_by_the_counts_of_the_last_fetch(workdir, smtp_server, hf):
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.use_smtp(smtp_server.url)
+    workdir.write_config(sources_yaml(url), person("top", "trending: 2"))
+    listing.set(A=50, B=40, C=30)
+    digestbot(workdir, "fetch")
+    fetched_an_hour_ago(workdir)
+    listing.set(A=5, B=40, C=30)
+    listing.status = 503
+
+    result = digestbot(workdir, "send")
+
+    assert (
+        "refetched hf-daily: FAILED: HTTP 503 Service Unavailable (trending digests use the counts of the last fetch)"
+        in (result.output)
+    )
+    assert received(smtp_server, "top") == [["A", "B"]]
