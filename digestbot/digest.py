@@ -25,7 +25,7 @@ from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import feedback_url, unsubscribe_url
-from .matching import Matcher, PaperText, compile_profile, fed_by, passes_filters, rank, rank_trending
+from .matching import Matcher, PaperText, compile_profile, fed_by, match_trending, passes_filters, rank
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
@@ -279,8 +279,7 @@ class DigestRunner:
         self._feeds = {s.subscriber.id: frozenset(s.subscriber.profile.sources) for s in states}
         trending = [s for s in states if s.subscriber.profile.trending]
         states = [s for s in states if not s.subscriber.profile.trending]
-        texts: dict[str, PaperText] = {}
-        picked = {s.subscriber.id: self._select_trending(s, seq_to, now, texts) for s in trending}
+        picked = self._select_trending(trending, seq_to, now) if trending else {}
         if not states:
             return Selection(
                 seq_to, {sid: b for sid, (b, _) in picked.items()}, {sid: n for sid, (_, n) in picked.items()}
@@ -328,15 +327,25 @@ class DigestRunner:
         return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
 
     def _select_trending(
-        self, state: SubscriberState, seq_to: int, now: datetime, texts: dict[str, PaperText]
-    ) -> tuple[list[Match], int]:
-        """The `trending` most upvoted papers of the pool (listed lately, never received, up to
-        `seq_to`) that pass the profile; and how many in the pool did. The watermark plays no
-        part: a paper passed over yesterday is still a candidate today."""
-        sub = state.subscriber
-        pool = self.store.trending_pool(sub.id, trending_since(state, now), seq_to)
-        matches = rank_trending(sub.profile, pool, texts)
-        return matches[: sub.profile.trending], len(matches)
+        self, states: list[SubscriberState], seq_to: int, now: datetime
+    ) -> dict[str, tuple[list[Match], int]]:
+        """For each trending subscriber, the `trending` most upvoted papers of their pool (listed
+        since `trending_since`, never received, up to `seq_to`) that pass the profile, and how
+        many in the pool did. The watermark plays no part: a paper passed over yesterday is
+        still a candidate today. The pool is read and matched once for all of them."""
+        since = {s.subscriber.id: trending_since(s, now) for s in states}
+        pool = self.store.trending_pool(min(since.values()), seq_to)
+        listed = {paper.key: when for paper, when in pool}
+        received = self.store.received_among(paper.seq for paper, _ in pool)
+        matches = match_trending(
+            {s.subscriber.id: s.subscriber.profile for s in states}, (p for p, _ in pool)
+        )
+        picked = {}
+        for state in states:
+            sid, had = state.subscriber.id, received.get(state.subscriber.id, set())
+            mine = [m for m in matches[sid] if listed[m.paper.key] >= since[sid] and m.paper.seq not in had]
+            picked[sid] = (mine[: state.subscriber.profile.trending], len(mine))
+        return picked
 
     def trending_sources(self, states: list[SubscriberState]) -> list[str]:
         """The upvote lists (hf_daily sources) that feed these subscribers' trending digests."""

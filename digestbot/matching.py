@@ -480,29 +480,38 @@ def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
     return not sources or any(s in sources for s in paper.sources)
 
 
-def rank_trending(
-    profile: Profile, papers: Iterable[Paper], texts: dict[str, PaperText] | None = None
-) -> list[Match]:
-    """The papers that pass a trending profile, most upvoted first (then higher keyword score,
-    then newest). Keywords and authors, when given, must match; categories and exclusions
-    filter; a profile with none of these takes every paper. `texts` caches each paper's
-    normalized text across the subscribers of a run (the pools overlap)."""
-    texts = {} if texts is None else texts
-    compiled = compile_profile(profile)
-    feeds = frozenset(profile.sources)
-    found = []
-    for paper in papers:
-        if paper.upvotes is None or not fed_by(paper, feeds):
-            continue
-        text = texts.get(paper.key) or texts.setdefault(paper.key, PaperText.of(paper))
+def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> dict[str, list[Match]]:
+    """For each trending profile, the papers that pass it, most upvoted first (then higher
+    keyword score, then newest). Keywords and authors, when given, must match; categories and
+    exclusions filter; `sources` must have reported the paper; a profile with none of these
+    takes every paper. Each paper is read once for all profiles (the fast Matcher)."""
+    matcher = Matcher(profiles)
+    # Profiles with only trending (and maybe exclusions, categories, sources) pass the same papers
+    # when they filter alike: each such filter is worked out once, and its matches shared.
+    bare: dict[tuple, CompiledProfile] = {}
+    group: dict[str, tuple] = {}
+    for sid, p in profiles.items():
+        compiled = compile_profile(p)
         if compiled.is_empty:
-            match = Match(paper, 0) if passes_filters(compiled, text) else None
-        else:
-            match = match_profile(compiled, paper, text)
-        if match is not None:
-            match.reasons = (*match.reasons, TRENDING_REASON)
-            found.append(match)
-    return sorted(found, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
+            group[sid] = (p.exclude, p.categories, frozenset(p.sources))
+            bare.setdefault(group[sid], compiled)
+    feeds = {sid: frozenset(p.sources) for sid, p in profiles.items() if sid not in group}
+    found: dict = {key: [] for key in (*feeds, *bare)}
+    for paper in papers:
+        if paper.upvotes is None:
+            continue
+        text = PaperText.of(paper)
+        for sid, m in matcher.match(paper, text):  # one Match may be shared by profiles: a copy each
+            if fed_by(paper, feeds[sid]):
+                found[sid].append(Match(paper, m.score, m.terms, m.authors, (*m.reasons, TRENDING_REASON)))
+        for key, compiled in bare.items():
+            if fed_by(paper, key[2]) and passes_filters(compiled, text):
+                found[key].append(Match(paper, 0, reasons=(TRENDING_REASON,)))
+    ranked = {
+        key: sorted(ms, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
+        for key, ms in found.items()
+    }
+    return {sid: ranked[group.get(sid, sid)] for sid in profiles}
 
 
 def rank(matches: Iterable[Match]) -> list[Match]:

@@ -403,9 +403,8 @@ class Store:
         that changes what a paper can match (title, abstract, authors, categories), takes the next
         `rev`, so digests built after it consider the paper again; a merge that changes only
         mutable fields (upvotes, comments, links, stars) keeps its `rev`. A report with upvotes
-        sets `listed_at` (the trending pool is the papers listed lately: `trending_pool`). `seed_only` papers (fetched
-        because someone liked them) get no `rev`: they are never new to anyone until a source
-        lists them.
+        sets `listed_at` (see `trending_pool`). `seed_only` papers (fetched because someone liked
+        them) get no `rev`: they are never new to anyone until a source lists them.
         """
         now_s = ts(now or now_utc())
         new = known = 0
@@ -490,16 +489,35 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def trending_pool(self, sid: str, since: datetime, upto: int) -> list[Paper]:
-        """Papers with rev at most `upto` whose upvotes a source reported at or after `since` and
-        that are in none of the subscriber's digests, most upvoted first (then newest)."""
+    def trending_pool(self, since: datetime, upto: int) -> list[tuple[Paper, datetime]]:
+        """Papers with rev at most `upto` whose upvotes a source reported at or after `since`,
+        each with when that last happened; most upvoted first (then newest)."""
         rows = self.db.query(
             "SELECT * FROM papers WHERE listed_at >= ? AND upvotes IS NOT NULL AND rev <= ?"
-            " AND seq NOT IN (SELECT paper_seq FROM digest_items WHERE subscriber_id = ?)"
             " ORDER BY upvotes DESC, rev DESC",
-            [ts(since), upto, sid],
+            [ts(since), upto],
         )
-        return [p for p in map(_readable_paper, rows) if p is not None]
+        pool = []
+        for row in rows:
+            paper = _readable_paper(row)
+            listed = _readable(lambda r: parse_ts(r["listed_at"]), "paper")(row)
+            if paper is not None and listed is not None:
+                pool.append((paper, listed))
+        return pool
+
+    def received_among(self, seqs: Iterable[int]) -> dict[str, set[int]]:
+        """Which subscribers have which of these papers in one of their digests (any state)."""
+        seqs = list(seqs)
+        out: dict[str, set[int]] = {}
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i : i + 500]
+            rows = self.conn.execute(
+                f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for sid, seq in rows:
+                out.setdefault(sid, set()).add(seq)
+        return out
 
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
         """Stored papers with these keys (those that exist), in no particular order."""

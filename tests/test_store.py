@@ -409,12 +409,13 @@ def test_a_report_without_hf_fields_keeps_them(store):
     assert p.sources == ("hf-daily", "arxiv-api", "arxiv-cs-lg")
 
 
-def test_trending_pool_is_listed_lately_unreceived_and_most_upvoted_first(store):
+def test_trending_pool_is_listed_lately_most_upvoted_first_and_knows_who_has_what(store):
     store.add_papers(parsed(*HF), "hf-daily", T0)
     store.add_papers(parsed(*RSS), "arxiv-cs-lg", T0, authoritative=True)  # no upvotes: not listed
     store.sync_subscribers([Subscriber("t", Profile(trending=2), email="t@example.org")])
-    pool = store.trending_pool("t", T0 - timedelta(hours=1), store.max_rev())
-    assert [(p.arxiv_id, p.upvotes) for p in pool] == [
+    pool = store.trending_pool(T0 - timedelta(hours=1), store.max_rev())
+    assert {when for _, when in pool} == {T0}
+    assert [(p.arxiv_id, p.upvotes) for p, _ in pool] == [
         ("2403.20201", 87),
         ("2403.20001", 42),
         ("2403.20202", 23),
@@ -422,9 +423,10 @@ def test_trending_pool_is_listed_lately_unreceived_and_most_upvoted_first(store)
     ]
     top = store.paper("arxiv:2403.20201")
     store.create_digest("t", [DigestItem(top, 0, (), ())], 4, store.max_rev(), T0, "<m@x>", "email", "t")
-    after = [p.arxiv_id for p in store.trending_pool("t", T0 - timedelta(hours=1), store.max_rev())]
-    assert after == ["2403.20001", "2403.20202", "2403.20203"]  # the received one is out
-    assert store.trending_pool("t", T0 + timedelta(minutes=1), store.max_rev()) == []  # listed before
+    assert store.received_among(p.seq for p, _ in pool) == {"t": {top.seq}}
+    assert store.trending_pool(T0 + timedelta(minutes=1), store.max_rev()) == []  # listed before
+    # up to a rev: 2403.20201 is rev 2 (2403.20001 took rev 5 when arXiv's listing changed it)
+    assert [p.rev for p, _ in store.trending_pool(T0 - timedelta(hours=1), 2)] == [2]
 
 
 def test_trending_and_sources_of_a_subscriber_round_trip(store):
@@ -452,8 +454,8 @@ def test_a_schema_3_database_is_upgraded_to_4_keeping_its_rows(tmp_path):
         assert (p.upvotes, p.github_url, p.comments, p.rev) == (87, "", None, revs[p.key])
         assert store.subscriber("alice").subscriber.profile.trending is None
         # papers with upvotes count as listed when they were last updated: trending sees them
-        pool = store.trending_pool("alice", T0 - timedelta(minutes=1), store.max_rev())
-        assert [q.arxiv_id for q in pool] == ["2403.20201", "2403.20001", "2403.20202", "2403.20203"]
+        pool = store.trending_pool(T0 - timedelta(minutes=1), store.max_rev())
+        assert [q.arxiv_id for q, _ in pool] == ["2403.20201", "2403.20001", "2403.20202", "2403.20203"]
         store.add_papers(parsed(*HF), "hf-daily", T0 + timedelta(hours=1))  # a re-fetch fills them in
         assert store.paper("arxiv:2403.20201").github_stars == 1234
         assert {q.key: q.rev for q in store.papers_after(0)} == revs
