@@ -16,18 +16,15 @@ import argparse
 import random
 import sys
 import tempfile
-import time
-import tracemalloc
 from dataclasses import replace
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_seeded import print_table, timed_select  # noqa: E402
 from benchmarks.corpus import make_papers, make_profiles  # noqa: E402
-from digestbot.config import Config, Env  # noqa: E402
-from digestbot.digest import DigestRunner  # noqa: E402
 from digestbot.models import Profile, Subscriber  # noqa: E402
 from digestbot.store import Store  # noqa: E402
 
@@ -49,14 +46,7 @@ def run(n_papers: int, n_subs: int, mode: str) -> tuple[float, float, int]:
         store.sync_subscribers(subscribers)
         papers = [replace(p, upvotes=int(rng.paretovariate(1.2) * 3)) for p in make_papers(n_papers)]
         store.add_papers(papers, "hf-daily")
-        runner = DigestRunner(store, Config(path=Path(tmp) / "s.yaml"), Env(outbox=Path(tmp)))
-        states = store.subscribers()
-        tracemalloc.start()
-        started = time.process_time()
-        selection = runner.select(states, datetime.now(UTC))
-        seconds = time.process_time() - started
-        peak = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
+        seconds, peak, selection = timed_select(store, Path(tmp))
         store.close()
         return seconds, peak, sum(len(m) for m in selection.best.values())
 
@@ -68,15 +58,8 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=350, help="papers in the pool (default: 7 days x 50)")
     parser.add_argument("--subscribers", type=int, default=2000)
     args = parser.parse_args()
-    print(f"{'profiles':24} {'papers':>7} {'subs':>7} {'CPU s':>7} {'peak MB':>8} {'shown':>8} {'ratio':>6}")
-    base = None
-    for mode in MODES:
-        seconds, peak, shown = run(args.papers, args.subscribers, mode)
-        base = base or seconds
-        print(
-            f"{mode:24} {args.papers:7} {args.subscribers:7} {seconds:7.2f} {peak:8.0f} {shown:8}"
-            f" {seconds / base:6.2f}"
-        )
+    rows = [(mode, partial(run, args.papers, args.subscribers, mode)) for mode in MODES]
+    print_table(args.papers, args.subscribers, "shown", rows, decimals=2)
 
 
 if __name__ == "__main__":

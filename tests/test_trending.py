@@ -118,16 +118,22 @@ def fetched_an_hour_ago(workdir) -> None:
         conn.execute("UPDATE sources SET last_fetch_at = ?", (hour_ago,))
 
 
-def test_trending_sends_the_most_upvoted_unreceived_papers_ranked_at_send_time(workdir, smtp_server, hf):
+def fetched(workdir, hf, subscribers: str, smtp_server=None, **upvotes: int) -> HfList:
+    """Config with `subscribers`, an empty arXiv listing, the HF list holding `upvotes`, fetched
+    once; mail to `smtp_server` if given (else the outbox). Returns the list to change it."""
     listing, url = hf
     write_feed(workdir.path / "feed.xml", [])
-    workdir.use_smtp(smtp_server.url)
-    workdir.write_config(
-        sources_yaml(url),
-        person("top", "trending: 2") + person("agents", "trending: 2\nkeywords: [agents]"),
-    )
-    listing.set(A=50, B=40, C=30, D=20, E=10)
+    if smtp_server is not None:
+        workdir.use_smtp(smtp_server.url)
+    workdir.write_config(sources_yaml(url), subscribers)
+    listing.set(**upvotes)
     digestbot(workdir, "fetch")
+    return listing
+
+
+def test_trending_sends_the_most_upvoted_unreceived_papers_ranked_at_send_time(workdir, smtp_server, hf):
+    subscribers = person("top", "trending: 2") + person("agents", "trending: 2\nkeywords: [agents]")
+    listing = fetched(workdir, hf, subscribers, smtp_server, A=50, B=40, C=30, D=20, E=10)
     fetched_an_hour_ago(workdir)
     listing.set(A=50, B=100, C=30, D=5, E=10)  # upvotes moved since the fetch
 
@@ -158,12 +164,7 @@ def test_trending_sends_the_most_upvoted_unreceived_papers_ranked_at_send_time(w
 
 
 def test_a_failed_send_loses_nothing_and_the_retry_sends_the_same_papers(workdir, smtp_server, hf):
-    listing, url = hf
-    write_feed(workdir.path / "feed.xml", [])
-    workdir.use_smtp(smtp_server.url)
-    workdir.write_config(sources_yaml(url), person("top", "trending: 2"))
-    listing.set(A=50, B=40, C=30)
-    digestbot(workdir, "fetch")
+    listing = fetched(workdir, hf, person("top", "trending: 2"), smtp_server, A=50, B=40, C=30)
     smtp_server.refuse_next(1)
 
     digestbot(workdir, "send", expect=1)
@@ -178,12 +179,7 @@ def test_a_failed_send_loses_nothing_and_the_retry_sends_the_same_papers(workdir
 
 
 def test_trending_digests_reach_back_a_week_but_not_before_the_subscriber(workdir, smtp_server, hf):
-    listing, url = hf
-    write_feed(workdir.path / "feed.xml", [])
-    workdir.use_smtp(smtp_server.url)
-    workdir.write_config(sources_yaml(url), person("top", "trending: 5"))
-    listing.set(A=50, B=40)
-    digestbot(workdir, "fetch")
+    fetched(workdir, hf, person("top", "trending: 5"), smtp_server, A=50, B=40)
     with sqlite3.connect(workdir.db) as conn:  # A was last listed 30 hours ago
         old = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         conn.execute("UPDATE papers SET listed_at = ? WHERE arxiv_id = ?", (old, PAPERS["A"][0]))
@@ -214,11 +210,7 @@ def test_sources_limit_what_feeds_a_digest(workdir, smtp_server, hf):
 
 
 def test_preview_json_of_a_trending_digest_keeps_its_shape(workdir, hf):
-    listing, url = hf
-    write_feed(workdir.path / "feed.xml", [])
-    workdir.write_config(sources_yaml(url), person("top", "trending: 2"))
-    listing.set(A=50, B=40, C=30)
-    digestbot(workdir, "fetch")
+    fetched(workdir, hf, person("top", "trending: 2"), A=50, B=40, C=30)
 
     result = digestbot(workdir, "preview", "top", "--format", "json")
 
@@ -231,12 +223,7 @@ def test_preview_json_of_a_trending_digest_keeps_its_shape(workdir, hf):
 
 
 def test_a_failed_refetch_sends_by_the_counts_of_the_last_fetch(workdir, smtp_server, hf):
-    listing, url = hf
-    write_feed(workdir.path / "feed.xml", [])
-    workdir.use_smtp(smtp_server.url)
-    workdir.write_config(sources_yaml(url), person("top", "trending: 2"))
-    listing.set(A=50, B=40, C=30)
-    digestbot(workdir, "fetch")
+    listing = fetched(workdir, hf, person("top", "trending: 2"), smtp_server, A=50, B=40, C=30)
     fetched_an_hour_ago(workdir)
     listing.set(A=5, B=40, C=30)
     listing.status = 503
