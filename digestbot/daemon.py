@@ -26,7 +26,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_liked, fetch_one
+from .collect import SourceOutcome, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -69,8 +69,8 @@ class Worker:
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
         self.client = client or HttpClient(cancel=self.stopping)
-        self.runner = DigestRunner(store, config, env, clock=clock, shared=self.shared)
-        self._config_mtime = _mtime(config.path)
+        self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh, shared=self.shared)
+        self._config_mtime = _mtimes(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
         self._store_retry_at: datetime | None = None  # set while the database refuses writes
@@ -89,6 +89,11 @@ class Worker:
             return None
         self._store_ok()
         return outcome
+
+    def refresh(self, names: list[str]) -> list[SourceOutcome]:
+        """Re-fetch these sources before trending digests (unless fetched a moment ago)."""
+        sources = [s for s in self.config.sources if s.name in names]
+        return refresh_sources(self.store, sources, self.client, self.clock())
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""
@@ -208,8 +213,9 @@ class Worker:
     # --- configuration --------------------------------------------------------------------
 
     def maybe_reload(self) -> bool:
-        """Re-read the YAML if it changed or SIGHUP asked; a broken edit keeps the old config."""
-        mtime = _mtime(self.config.path)
+        """Re-read the YAML if it or a library file it names changed, or SIGHUP asked; a broken
+        edit keeps the old config."""
+        mtime = _mtimes(self.config)
         if not self.reload_requested.is_set() and mtime == self._config_mtime:
             return False
         self.reload_requested.clear()
@@ -326,9 +332,14 @@ class Worker:
 
 def _mtime(path: Path) -> float | None:
     try:
-        return path.stat().st_mtime
+        return path.stat().st_mtime_ns
     except OSError:
         return None
+
+
+def _mtimes(config: Config) -> tuple[float | None, ...]:
+    """The YAML's and its library files' modification times: what a reload watches."""
+    return tuple(_mtime(p) for p in (config.path, *config.files))
 
 
 def run_forever(

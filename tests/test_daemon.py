@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import logging
 import os
 import re
@@ -1090,6 +1091,29 @@ def test_worker_picks_up_an_edited_config_and_keeps_the_old_one_when_an_edit_is_
     assert b.store.subscriber("alice").subscriber.profile.keywords == ("okapi",)
 
 
+def test_worker_reloads_when_a_library_file_changes_and_keeps_the_old_likes_when_it_breaks(
+    workdir, bot, caplog
+):
+    library = workdir.path / "library.txt"
+    library.write_text("2303.04137\n", encoding="utf-8")
+    entry = subscriber_yaml("alice", "quokka", schedule="daily 08:00") + "  library: library.txt\n"
+    b = bot(entry, "2024-03-14 06:00")
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137",)
+    assert not b.worker.maybe_reload()  # nothing changed
+
+    library.write_text("2303.04137\nhttps://arxiv.org/abs/2401.00001v2\n", encoding="utf-8")
+    touch_later(library)  # the YAML itself is untouched
+    assert b.worker.maybe_reload()
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137", "2401.00001")
+
+    library.write_text("@article{broken,\n  title = {no closing brace\n", encoding="utf-8")
+    touch_later(library)
+    with caplog.at_level(logging.ERROR):
+        assert not b.worker.maybe_reload()
+    assert "still running the previous config" in caplog.text and "library.txt" in caplog.text
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137", "2401.00001")
+
+
 # --- 11. WAL and the busy timeout: everyone shares the database ---------------------------------
 
 
@@ -1155,3 +1179,31 @@ def test_runner_status_and_slack_commands_share_the_database_without_locking_err
         ledger = store.digests()
         assert {d.status for d in ledger} == {"sent"}
         assert store.delivered_count("alice") == done["send"]
+
+
+# --- trending digests re-fetch the upvote list first ------------------------------------------------
+
+
+def test_dispatch_refetches_the_hugging_face_list_before_a_trending_digest(workdir, bot):
+    papers = [topic_paper(n, "quokka") for n in (1, 2, 3)]
+
+    def hf_list(votes: tuple[int, ...]) -> None:
+        items = [
+            {"paper": {"id": p.aid, "title": p.title, "summary": p.abstract, "upvotes": v, "authors": []}}
+            for p, v in zip(papers, votes, strict=True)
+        ]
+        (workdir.path / "hf.json").write_text(json.dumps(items), encoding="utf-8")
+
+    hf_list((30, 20, 10))
+    sources = local_source() + "- name: hf\n  type: hf_daily\n  url: hf.json\n  every: 6h\n"
+    b = bot("- id: top\n  email: top@example.org\n  trending: 2\n", "2024-03-14 06:00", sources=sources)
+    b.worker.fetch("hf")
+    hf_list((30, 20, 99))  # the third paper took off since
+    b.clock.set("2024-03-14 07:00")  # an hour later: not stale for its 6h interval
+
+    [outcome] = b.worker.dispatch()
+
+    assert (outcome.status, outcome.papers, outcome.matched) == ("sent", 2, 3)
+    assert b.store.source_state("hf")["last_fetch_at"] == "2024-03-14T07:00:00.000000Z"
+    [mail] = b.mails()
+    assert re.findall(r"arxiv\.org/abs/(\S+)  \(PDF", mail.text) == [papers[2].aid, papers[0].aid]

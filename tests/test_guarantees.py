@@ -170,7 +170,9 @@ def test_a_re_fetch_that_changes_only_upvotes_makes_nothing_new(workdir):
     with Store(workdir.db) as store:
         assert store.paper(f"arxiv:{QUOKKA.aid}").upvotes == 90
     after = raw_rows(workdir.db, "SELECT * FROM papers")
-    assert {name for name, value in before[0].items() if after[0][name] != value} == {"upvotes", "updated"}
+    changed = {name for name, value in before[0].items() if after[0][name] != value}
+    # listed_at: when a source last reported its upvotes (the trending pool's clock)
+    assert changed == {"upvotes", "updated", "listed_at"}
     assert "0 sent" in result.output
 
 
