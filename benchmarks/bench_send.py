@@ -18,6 +18,7 @@ import cProfile
 import io
 import multiprocessing as mp
 import pstats
+import re
 import socket
 import sys
 import tempfile
@@ -56,9 +57,10 @@ def _serve_aiosmtpd(port: int, received, connections, ready, stop) -> None:
     controller.stop()
 
 
-def _serve_plain(port: int, received, connections, ready, stop) -> None:
+def _serve_plain(port: int, received, connections, ready, stop, log: str | None = None) -> None:
     """A bare SMTP sink in the spirit of Postfix's smtp-sink: it answers every command at once,
-    reads DATA to the final dot, counts, and keeps nothing."""
+    reads DATA to the final dot, counts, and keeps nothing (with `log`, a folder: each message's
+    Message-ID, one file per connection, so duplicates can be counted)."""
     server = socket.create_server(("127.0.0.1", port))
     server.settimeout(0.2)
     ready.set()
@@ -69,11 +71,13 @@ def _serve_plain(port: int, received, connections, ready, stop) -> None:
             continue
         with connections.get_lock():
             connections.value += 1
-        threading.Thread(target=_plain_session, args=(conn, received), daemon=True).start()
+            n = connections.value
+        ids = open(Path(log) / f"{n}.ids", "ab", buffering=0) if log else None  # noqa: SIM115
+        threading.Thread(target=_plain_session, args=(conn, received, ids), daemon=True).start()
     server.close()
 
 
-def _plain_session(conn: socket.socket, received) -> None:
+def _plain_session(conn: socket.socket, received, ids=None) -> None:
     # Replies to pipelined commands go out together in one write, as real servers do: sent one
     # by one, Nagle's algorithm and delayed ACKs would hold each back ~40 ms.
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -88,6 +92,9 @@ def _plain_session(conn: socket.socket, received) -> None:
                     end = buffer.find(b"\r\n.\r\n")
                     if end < 0:
                         break
+                    if ids is not None:
+                        found = _MESSAGE_ID.search(buffer[:end])
+                        ids.write((found.group(1) if found else b"?") + b"\n")
                     buffer, in_data = buffer[end + 5 :], False
                     with received.get_lock():
                         received.value += 1
@@ -111,11 +118,14 @@ def _plain_session(conn: socket.socket, received) -> None:
                 conn.sendall(b"".join(replies))
 
 
+_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*(<[^>\r\n]+>)")
+
+
 class Sink:
     """An SMTP server in its own process (as a real mail server would be: in-process it would
     compete with the sender for the GIL) that accepts and counts messages."""
 
-    def __init__(self, kind: str = "plain") -> None:
+    def __init__(self, kind: str = "plain", log: Path | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -124,6 +134,8 @@ class Sink:
         ready, self._stop = ctx.Event(), ctx.Event()
         target = _serve_aiosmtpd if kind == "aiosmtpd" else _serve_plain
         args = (self.port, self._received, self._connections, ready, self._stop)
+        if log is not None:
+            args += (str(log),)
         self.proc = ctx.Process(target=target, args=args, daemon=True)
         self.proc.start()
         ready.wait(10)

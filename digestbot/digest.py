@@ -18,7 +18,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,7 +43,7 @@ TRENDING_WINDOW = timedelta(days=7)
 RETRY_LIMIT = timedelta(hours=24)
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY_WAIT = timedelta(hours=2)
-CLAIM_BATCH = 100  # subscribers a worker claims at a time: small enough to share a backlog evenly
+CLAIM_BATCH = 250  # subscribers a worker claims at a time: small enough to share a backlog evenly
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -284,6 +284,7 @@ class DigestRunner:
         self.lease = timedelta(seconds=env.lease)
         self.batch = CLAIM_BATCH
         self._claimed_at = clock()
+        self._read: tuple[int, int, list[Paper]] | None = None
         self.deliverer.rates = SharedRates(store)
         self.deliverer.shared = self.shared
 
@@ -346,7 +347,7 @@ class DigestRunner:
         }
         window: list[Paper] = []
         keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
-        for paper in self.store.papers_after(min(starts.values()), seq_to):
+        for paper in self._window(min(starts.values()), seq_to):
             if seeded:
                 window.append(paper)
             for sid, match in matcher.match(paper):
@@ -363,6 +364,18 @@ class DigestRunner:
         for sid, (shown, total) in picked.items():
             best[sid], matched[sid] = shown, total
         return Selection(seq_to, best, matched)
+
+    def _window(self, start: int, upto: int) -> Iterable[Paper]:
+        """Papers with rev in (start, upto]. During a run, the batches of claimed subscribers
+        share what an earlier batch read, instead of reading the window once per batch."""
+        if self._read is None:
+            return self.store.papers_after(start, upto)
+        first, last, papers = self._read
+        if last != upto or first > start:
+            papers = list(self.store.papers_after(start, upto))
+            self._read = (start, upto, papers)
+            return papers
+        return [p for p in papers if p.rev > start]
 
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
         if not fed_by(paper, self._feeds.get(sid, frozenset())):
@@ -532,10 +545,12 @@ class DigestRunner:
             due = [s.subscriber.id for s in due_states]
             waiting = [sid for sid in dict.fromkeys(retrying + due) if not only or sid in only]
             batch = self.batch if self.shared else max(len(waiting), 1)
+            self._read = (0, -1, [])  # batches share the papers read (see _window)
             for i in range(0, len(waiting), batch):
                 if self._run_batch(waiting[i : i + batch], now, force, done, should_stop):
                     break
         finally:
+            self._read = None
             self.deliverer.close()
         return outcomes
 

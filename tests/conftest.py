@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from pgserver import PgProcess, pg_bin, start_postgres
 
 DEFAULT_FROM = "Paper digest <digest@example.org>"
 
@@ -496,32 +497,19 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(_PG_MISSING[0], red=True)
 
 
-def _pg_bin() -> Path | None:
-    """The folder of initdb and pg_ctl: $PATH, else Debian's /usr/lib/postgresql/N/bin."""
-    import shutil
-
-    found = shutil.which("initdb") or shutil.which("pg_ctl")
-    if found:
-        folder = Path(os.path.realpath(found)).parent
-        if (folder / "initdb").exists():
-            return folder
-    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
-            return folder
-    return None
-
-
 @dataclass
 class PgServer:
-    """A running PostgreSQL on loopback; `new_database()` returns the URL of a fresh one."""
+    """The session's PostgreSQL; `new_database()` returns the URL of a fresh, migrated one."""
 
-    host: str
-    port: int
-    user: str
+    process: PgProcess
     count: int = 0
 
+    @property
+    def port(self) -> int:
+        return self.process.port
+
     def url(self, dbname: str) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+        return self.process.url(dbname)
 
     def admin(self):
         import psycopg
@@ -536,17 +524,11 @@ class PgServer:
         return self.url(name)
 
 
-def _as_server_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run it as `postgres` then."""
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    import shutil
     import subprocess
 
-    folder = _pg_bin()
+    folder = pg_bin()
     if folder is None:
         why = (
             "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin):"
@@ -557,38 +539,11 @@ def pg_server() -> Iterator[PgServer]:
             pytest.fail(f"CI needs PostgreSQL: {why}")
         _PG_MISSING.append(why)
         pytest.skip(why)
-    import tempfile
-
-    # Not under pytest's own folder: that one is private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="digestbot-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    port = free_port()
-    run = lambda *cmd: subprocess.run(_as_server_user(list(cmd)), check=True, capture_output=True, text=True)  # noqa: E731
     try:
-        run(
-            str(folder / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "digestbot",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        options = (
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-            " -c full_page_writes=off -c max_connections=200"
-        )
-        run(str(folder / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+        process = start_postgres(folder)
     except subprocess.CalledProcessError as e:
         pytest.fail(f"could not start PostgreSQL from {folder}: {e.stderr or e.stdout}")
-    server = PgServer("127.0.0.1", port, "digestbot")
-    server.bin, server.data, server.options = folder, data, options  # for restart tests
+    server = PgServer(process)
     try:
         with server.admin() as conn:
             conn.execute("CREATE DATABASE digestbot_template")
@@ -597,11 +552,7 @@ def pg_server() -> Iterator[PgServer]:
         Store(server.url("digestbot_template")).close()  # the schema, migrated once
         yield server
     finally:
-        subprocess.run(
-            _as_server_user([str(folder / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        process.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digestbot import store as store_module
+from digestbot.store import base as store_module
 from digestbot.config import SourceConfig
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.sources import PARSERS
@@ -446,7 +446,7 @@ def test_trending_and_sources_of_a_subscriber_round_trip(store):
     assert store.sync_subscribers([sub])["unchanged"] == 1
 
 
-def test_a_schema_3_database_is_upgraded_to_4_keeping_its_rows(tmp_path):
+def test_a_schema_3_database_is_upgraded_keeping_its_rows(tmp_path):
     db = tmp_path / "v3.db"
     with Store(db) as store:
         store.add_papers(parsed(*HF), "hf-daily", T0)
@@ -458,7 +458,7 @@ def test_a_schema_3_database_is_upgraded_to_4_keeping_its_rows(tmp_path):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 3")
     with Store(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         p = store.paper("arxiv:2403.20201")
         assert (p.upvotes, p.github_url, p.comments, p.rev) == (87, "", None, revs[p.key])
         assert store.subscriber("alice").subscriber.profile.trending is None

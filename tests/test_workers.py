@@ -8,10 +8,8 @@ message per killed worker, with the same Message-ID)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -157,7 +155,7 @@ def test_the_database_restarting_mid_batch_loses_nothing(pg, pg_server, slow_smt
 
     sending = spawn("send")
     wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
-    pg_ctl(pg_server, "restart", "-m", "fast")  # every connection is cut; the server comes back
+    pg_server.process.ctl("restart", "-m", "fast")  # every connection is cut; the server comes back
     rc = sending.finish()
     slow_smtp_server.handler.delay = 0.01
 
@@ -254,25 +252,6 @@ def run_ok(spawn, *args: str):  # noqa: F811
     rc = proc.finish(60)
     assert rc == 0, f"digestbot {' '.join(args)}: exit {rc}:\n{proc.output}"
     return proc
-
-
-def pg_ctl(server, *args: str) -> None:
-    log = server.data.parent / "log"
-    cmd = [
-        str(server.bin / "pg_ctl"),
-        "-D",
-        str(server.data),
-        "-o",
-        server.options,
-        "-l",
-        str(log),
-        "-w",
-        *args,
-    ]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    # No pipes: the server pg_ctl starts would hold them open, and this would wait forever.
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
 class TcpProxy:

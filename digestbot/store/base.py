@@ -797,7 +797,7 @@ class Store:
 
     def advance(self, sid: str, seq_to: int, run_at: datetime) -> None:
         """Record a run that found nothing to send: the watermark and run time move on."""
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
                 (seq_to, ts(run_at), sid),
@@ -881,7 +881,7 @@ class Store:
         destination: str,
     ) -> int:
         """Record a digest as pending, its papers, and the subscriber's new watermark, atomically."""
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             cur = self._exec(
                 "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers,"
                 " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -915,14 +915,14 @@ class Store:
         """Record that a send is about to start. Written before the transport is touched: if
         this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
         the disk filled up meanwhile), the digest counts as possibly delivered."""
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
                 (ts(now), digest_id),
             )
 
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
                 " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
@@ -932,14 +932,14 @@ class Store:
 
     def set_parts_sent(self, digest_id: int, parts: int) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack)."""
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
 
     def mark_attempt_failed(self, digest_id: int, error: str, retry_at: datetime | None) -> None:
         """Count a failed attempt; with no retry time the digest is given up as failed. A digest
         cancelled meanwhile stays cancelled."""
         status = "pending" if retry_at is not None else "failed"
-        with self.transaction():
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
                 " unconfirmed = 0 WHERE id = ? AND status = 'pending'",
