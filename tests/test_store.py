@@ -1,4 +1,4 @@
-"""The SQLite store, on a real database file: papers and merging, subscribers, the ledger."""
+"""The store on both backends (a SQLite file, a real PostgreSQL): papers and merging, subscribers, the ledger."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from digestbot.store import base as store_module
 from digestbot.config import SourceConfig
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.sources import PARSERS
 from digestbot.sources.http import Fetched
 from digestbot.store import DigestItem, Store, StoreError
+from digestbot.store import base as store_module
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
