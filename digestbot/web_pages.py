@@ -384,7 +384,7 @@ def preview() -> Response:
     """What the form's profile would have sent over the last PREVIEW_DAYS days, from stored
     papers, through the digest's own selection. JSON for the page's script, else the page."""
     c = _ctx()
-    result = read_profile(request.form, c.config, PREVIEW_ID)
+    result = read_profile(request.form, c.config, PREVIEW_ID, email="")
     email_errors: dict[str, str] = {}
     email = read_email(str(request.form.get("email", ""))[:300], email_errors)
     with c.store() as store:
