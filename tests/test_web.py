@@ -42,13 +42,14 @@ FORM_FIELDS = {"frequency": "daily", "time": "08:00", "timezone": "Europe/Berlin
 
 @dataclass
 class Site:
-    """The running app: its URL, a clock the app reads (seconds), the mail it sent."""
+    """The running app: its URL, how far its clock is ahead of the real one (seconds, so a
+    test can move time on), the mail it sent."""
 
     url: str
     db: Path
     app: WebApp
     smtp: object
-    clock: list[float] = field(default_factory=lambda: [time.time()])
+    clock: list[float] = field(default_factory=lambda: [0.0])
 
     def browser(self) -> Reader:
         return Reader(self)
@@ -130,7 +131,9 @@ def start_site(workdir, smtp_server) -> Iterator[Callable[..., Site]]:
         workdir.monkeypatch.setenv("DIGESTBOT_SECRET", secret)
         env = Env.from_environ()
         site = Site(url, workdir.db, None, smtp_server)
-        site.app = holder["app"] = WebApp(load_config(workdir.config), env, workdir.db, lambda: site.clock[0])
+        site.app = holder["app"] = WebApp(
+            load_config(workdir.config), env, workdir.db, lambda: time.time() + site.clock[0]
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread, site.app))
