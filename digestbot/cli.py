@@ -196,6 +196,15 @@ def check(app: App) -> None:
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.check_templates()
+    if config.web is not None:
+        from .web import page_template_problems
+
+        problems = page_template_problems(config)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            click.echo(f"{len(problems)} web page template problem(s).", err=True)
+            raise SystemExit(EXIT_USAGE)
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )

@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .render import default_templates_dir
+from .render import default_templates_dir, template_problem
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
@@ -110,6 +110,29 @@ def ctx() -> AppContext:
 def template_dirs(config: Config) -> list[str]:
     """Page templates are looked up like digest templates: the user's folder first."""
     return [*([str(config.templates)] if config.templates else []), str(default_templates_dir())]
+
+
+PAGE_TEMPLATES = tuple(
+    f"web/{name}"
+    for name in (
+        "base.html", "message.html", "unsubscribe.html", "feedback.html", "signup.html", "check_inbox.html",
+        "confirm.html", "closed.html", "link.html", "manage.html", "_profile_fields.html", "_preview.html",
+        "_macros.html", "mail_confirm.txt", "mail_confirm.html", "mail_manage.txt", "mail_manage.html",
+    )
+)
+
+
+def page_template_problems(config: Config) -> list[str]:
+    """The web pages' templates (the user's folder first) that do not compile, as
+    `file:line: template: message`; `digestbot check` reports them."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(config)), autoescape=True)
+    found = []
+    for name in PAGE_TEMPLATES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as e:
+            found.append(template_problem(e, name))
+    return found
 
 
 def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time) -> Flask:

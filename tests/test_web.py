@@ -208,6 +208,30 @@ def test_the_web_pages_need_the_public_url_and_the_secret(workdir):
     assert "OK" in digestbot(workdir, "check").output
 
 
+def test_check_compiles_the_page_templates_of_an_override_folder(workdir):
+    setup_site(workdir)
+    (workdir.path / "mine" / "web").mkdir(parents=True)
+    (workdir.path / "mine" / "web" / "manage.html").write_text("line one\n{% if broken %}\n", encoding="utf-8")
+    text = workdir.config.read_text(encoding="utf-8")
+    workdir.config.write_text("templates: mine\n" + text, encoding="utf-8")
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.uni.example")
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret")
+
+    out = digestbot(workdir, "check", expect=2).output
+
+    assert f"{workdir.path / 'mine' / 'web' / 'manage.html'}:" in out and "template:" in out
+
+
+def test_page_templates_are_overridable(workdir, start_site):
+    setup_site(workdir)
+    (workdir.path / "mine" / "web").mkdir(parents=True)
+    (workdir.path / "mine" / "web" / "closed.html").write_text("Ask Ada for an account.", encoding="utf-8")
+    text = workdir.config.read_text(encoding="utf-8").replace("signup: true", "signup: false")
+    workdir.config.write_text("templates: mine\n" + text, encoding="utf-8")
+    site = start_site()
+    assert site.browser().get("/").text == "Ask Ada for an account."
+
+
 def test_without_a_web_section_there_are_no_pages(workdir, start_site):
     setup_site(workdir, web_yaml="")
     site = start_site()
