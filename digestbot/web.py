@@ -115,9 +115,23 @@ def template_dirs(config: Config) -> list[str]:
 PAGE_TEMPLATES = tuple(
     f"web/{name}"
     for name in (
-        "base.html", "message.html", "unsubscribe.html", "feedback.html", "signup.html", "check_inbox.html",
-        "confirm.html", "closed.html", "link.html", "manage.html", "_profile_fields.html", "_preview.html",
-        "_macros.html", "mail_confirm.txt", "mail_confirm.html", "mail_manage.txt", "mail_manage.html",
+        "base.html",
+        "message.html",
+        "unsubscribe.html",
+        "feedback.html",
+        "signup.html",
+        "check_inbox.html",
+        "confirm.html",
+        "closed.html",
+        "link.html",
+        "manage.html",
+        "_profile_fields.html",
+        "_preview.html",
+        "_macros.html",
+        "mail_confirm.txt",
+        "mail_confirm.html",
+        "mail_manage.txt",
+        "mail_manage.html",
     )
 )
 
@@ -499,11 +513,17 @@ def fit_open_files(limits: ServerLimits) -> ServerLimits:
     return replace(limits, connection_limit=fitted)
 
 
-def create_server(app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits()):
-    """A waitress server for `app` (not yet running; call `.run()`)."""
+def create_server(
+    app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits(), proxies: int = 0
+):
+    """A waitress server for `app` (not yet running; call `.run()`). waitress drops the
+    X-Forwarded-* headers unless told otherwise: with `proxies` (the YAML's web.proxies) it
+    keeps them for the app, which trusts exactly that many hops (werkzeug's ProxyFix)."""
     import waitress
 
-    return waitress.create_server(app, host=host, port=port, **limits.adjustments())
+    return waitress.create_server(
+        app, host=host, port=port, clear_untrusted_proxy_headers=not proxies, **limits.adjustments()
+    )
 
 
 def serve(
@@ -512,7 +532,7 @@ def serve(
     """Serve the app with waitress (a production WSGI server) until interrupted."""
     app = WebApp(config, env, db_path)
     limits = fit_open_files(limits)
-    server = create_server(app, host, port, limits)
+    server = create_server(app, host, port, limits, config.web.proxies if config.web else 0)
     log.info(
         "serving on http://%s:%s (Slack commands at /slack/commands%s; %d threads, at most %d connections)",
         host,

@@ -24,7 +24,8 @@ from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_te
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
 MAX_PAPERS = 100
-_EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a term
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("daily", "weekdays", *DAYS)  # `weekly DAY` for a day
@@ -82,7 +83,11 @@ def read_profile(
 ) -> FormResult:
     """Validate a posted profile form. `email`: the address it is for (None: read it from the
     form, as the sign-up form does). `base`: the subscriber being edited (keeps its state)."""
-    values = {k: str(form.get(k, ""))[:MAX_FIELD_CHARS] for k in (*LIST_FIELDS, "email", "frequency", "time")}
+    values = {
+        k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS]
+        for k in (*LIST_FIELDS, "frequency", "time")
+    }
+    values["email"] = str(form.get("email", ""))[: MAX_EMAIL_CHARS + 1]
     values["timezone"] = str(form.get("timezone", ""))[:64]
     values["max_papers"] = str(form.get("max_papers", ""))[:6]
     out = FormResult(values)

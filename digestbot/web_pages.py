@@ -74,7 +74,7 @@ def _client() -> str:
 
 
 def _too_many() -> Response:
-    log.info("rate limit reached for %s on %s", _client(), request.path)
+    log.warning("rate limit reached for %s on %s", _client(), request.path)
     if _wants_json():
         return Response('{"error": "too many requests"}', 429, mimetype="application/json")
     return _page(

@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import waitress
 from helpers import SOURCES, FeedPaper, db_dump, digestbot, subscriber, write_feed
 from test_slack import UNSUB_SECRET, stop_server
 
@@ -31,7 +30,7 @@ from digestbot import web_pages
 from digestbot.config import Env, load_config
 from digestbot.links import CONFIRM, MANAGE, make_token, manage_url, sign
 from digestbot.store import Store
-from digestbot.web import WebApp
+from digestbot.web import WebApp, create_server
 
 NARWHAL = FeedPaper("2403.20001", "Narwhal tusks as sensors", "We study narwhal tusks and sensing.")
 QUOKKA = FeedPaper("2403.20002", "Quokka smiles in the wild", "A field study of quokka behaviour.")
@@ -98,8 +97,11 @@ class Reader:
         assert "Traceback" not in response.text
         return response
 
-    def sign_up(self, email: str, keywords: str = "narwhal", **fields) -> requests.Response:
-        return self.post("/subscribe", {"email": email, "keywords": keywords, **FORM_FIELDS, **fields})
+    def sign_up(
+        self, email: str, keywords: str = "narwhal", headers: dict | None = None
+    ) -> requests.Response:
+        data = {"email": email, "keywords": keywords, **FORM_FIELDS}
+        return self.post("/subscribe", data, headers=headers or {})
 
 
 def link_in(mail, path: str) -> str:
@@ -124,7 +126,9 @@ def start_site(workdir, smtp_server) -> Iterator[Callable[..., Site]]:
         if fetch and not workdir.db.exists():
             digestbot(workdir, "fetch")
         holder: dict = {}
-        server = waitress.create_server(lambda e, s: holder["app"](e, s), host="127.0.0.1", port=0)
+        config = load_config(workdir.config)
+        proxies = config.web.proxies if config.web else 0
+        server = create_server(lambda e, s: holder["app"](e, s), "127.0.0.1", 0, proxies=proxies)
         url = f"http://127.0.0.1:{server.effective_port}"
         workdir.use_smtp(smtp_server.url)
         workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", url)
@@ -211,7 +215,9 @@ def test_the_web_pages_need_the_public_url_and_the_secret(workdir):
 def test_check_compiles_the_page_templates_of_an_override_folder(workdir):
     setup_site(workdir)
     (workdir.path / "mine" / "web").mkdir(parents=True)
-    (workdir.path / "mine" / "web" / "manage.html").write_text("line one\n{% if broken %}\n", encoding="utf-8")
+    (workdir.path / "mine" / "web" / "manage.html").write_text(
+        "line one\n{% if broken %}\n", encoding="utf-8"
+    )
     text = workdir.config.read_text(encoding="utf-8")
     workdir.config.write_text("templates: mine\n" + text, encoding="utf-8")
     workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.uni.example")
@@ -639,3 +645,39 @@ def test_the_preview_shows_what_the_profile_would_have_sent_over_7_days(site):
     assert [x for x in db_dump(site.db) if "rate_events" not in x] == [
         x for x in before if "rate_events" not in x
     ]
+
+
+def test_behind_a_proxy_each_client_address_has_its_own_limit(workdir, start_site):
+    setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
+    site = start_site()
+    reader = site.browser()
+    limit = web_pages.LIMITS["signup-ip"][0]
+    one = {"X-Forwarded-For": "203.0.113.7"}
+    for i in range(limit):
+        assert reader.sign_up(f"p{i}@uni.example", headers=one).status_code == 200
+    assert reader.sign_up("p-more@uni.example", headers=one).status_code == 429
+    assert reader.sign_up("q@uni.example", headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200
+
+
+HOSTILE_POSTS = {
+    "non-utf8": b"email=\xff\xfe%40uni.example&keywords=\xff",
+    "many-fields": b"&".join(b"k%d=v" % i for i in range(3000)),
+    "repeated-fields": b"keywords=a&keywords=b&email=a@elsewhere.example&email=b@uni.example",
+    "nul-bytes": b"email=a%00@uni.example&keywords=nar%00whal",
+    "no-fields": b"",
+    "huge-field": b"keywords=" + b"x" * 60_000,
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_POSTS))
+@pytest.mark.parametrize("path", ["/subscribe", "/preview", "/manage/link", "/confirm", "/manage"])
+def test_hostile_form_posts_get_a_4xx_or_the_form_again_never_a_500(site, path, case):
+    reader = site.browser()
+    csrf = reader.token("/")
+    body = HOSTILE_POSTS[case] + b"&csrf_token=" + csrf.encode()
+    r = reader.http.post(
+        site.url + path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10
+    )
+    assert r.status_code < 500 and "Traceback" not in r.text, (r.status_code, r.text[:300])
+    site.settle()
+    assert site.smtp.messages == []
