@@ -120,6 +120,7 @@ class Config:
     default_schedule: str = DEFAULT_SCHEDULE
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
+    files: tuple[Path, ...] = ()  # other files the config read (libraries): a change to one reloads it
 
     web: WebConfig | None = None  # None: no sign-up or manage pages
 
@@ -314,6 +315,7 @@ class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[Problem] = []
+        self.files: list[Path] = []  # the other files read, for the worker to watch
 
     def report(self, line: int, fld: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, fld, message))
@@ -500,6 +502,7 @@ def parse_config(text: str, path: Path) -> Config:
         default_max_papers=base["max_papers"],
         default_timezone=base["timezone"],
         web=web,
+        files=tuple(dict.fromkeys(v.files)),
     )
 
 
@@ -717,6 +720,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
     path = v.string(m, "library", fld)
     if path:
         file = v.resolve(path)
+        v.files.append(file)
         try:
             seeds = read_library(file.read_text(encoding="utf-8"))
         except OSError as e:
