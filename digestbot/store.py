@@ -4,9 +4,10 @@ Tables: `papers` (one row per paper: `seq` = ingestion order and identity, `rev`
 which papers became what they are now: a new paper, or a merge that changed what it can match,
 takes the next `rev`), `sources` (fetch state), `subscribers` (profiles, and the watermark
 `last_seq`, a `rev`, of what their digests have covered), `digests` and `digest_items` (the
-delivery ledger). A paper can appear in one digest per subscriber only: `digest_items` has a
-UNIQUE(subscriber_id, paper_seq) constraint, so "never the same paper twice" holds even against
-a bug in the code above it.
+delivery ledger), `feedback`, and for the web pages `web_signups` (sign-ups waiting for their
+address to confirm) and `rate_events` (the pages' rate limits). A paper can appear in one
+digest per subscriber only: `digest_items` has a UNIQUE(subscriber_id, paper_seq) constraint,
+so "never the same paper twice" holds even against a bug in the code above it.
 
 The database runs in WAL mode with a busy timeout so the runner, `status` and the web app can
 share it. Every multi-row change happens in one transaction: nothing half-written stays.
@@ -718,25 +719,31 @@ class Store:
         """
         now_s = ts(now or now_utc())
         fields = {**_subscriber_fields(sub), "active": 1, "paused": int(sub.paused), "updated_at": now_s}
-        with self.transaction() as conn:
-            row = conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
-            if row is not None and row[0] != "slack":
-                raise StoreError(f"subscriber {sub.id!r} is managed in {row[0]}, not from Slack")
-            if row is None:
-                new = {**fields, "id": sub.id, "origin": "slack", "created_at": now_s}
-                conn.execute(
-                    f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
-                    list(new.values()),
-                )
-            else:
-                conn.execute(
-                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
-                    [*fields.values(), sub.id],
-                )
+        with self.transaction():
+            row = self._save_managed(sub.id, "slack", "from Slack", fields, now_s)
             if row is None or not row[1]:
                 self._inherit_watermark(sub.id, sub.slack)
             if sub.paused:
                 self.cancel_pending(sub.id, "the subscriber paused")
+
+    def _save_managed(self, sid: str, origin: str, where: str, fields: dict, now_s: str) -> tuple | None:
+        """Insert or update the row `sid` managed from `origin` (inside a transaction); a row of
+        another origin is refused. Returns the row's (origin, active) before, None if it is new."""
+        row = self.conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sid,)).fetchone()
+        if row is not None and row[0] != origin:
+            raise StoreError(f"subscriber {sid!r} is managed in {row[0]}, not {where}")
+        if row is None:
+            new = {**fields, "id": sid, "origin": origin, "created_at": now_s}
+            self.conn.execute(
+                f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
+                list(new.values()),
+            )
+        else:
+            self.conn.execute(
+                f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
+                [*fields.values(), sid],
+            )
+        return row
 
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
@@ -872,21 +879,8 @@ class Store:
             "paused": int(sub.paused),
             "updated_at": now_s,
         }
-        with self.transaction() as conn:
-            row = conn.execute("SELECT origin FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
-            if row is not None and row[0] != "web":
-                raise StoreError(f"subscriber {sub.id!r} is managed in {row[0]}, not on the web")
-            if row is None:
-                new = {**fields, "id": sub.id, "origin": "web", "created_at": now_s}
-                conn.execute(
-                    f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
-                    list(new.values()),
-                )
-            else:
-                conn.execute(
-                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
-                    [*fields.values(), sub.id],
-                )
+        with self.transaction():
+            self._save_managed(sub.id, "web", "on the web", fields, now_s)
             if sub.paused or not sub.active:
                 self.cancel_pending(sub.id, "the subscriber paused or unsubscribed")
 

@@ -128,6 +128,7 @@ PAGE_TEMPLATES = tuple(
         "_profile_fields.html",
         "_preview.html",
         "_macros.html",
+        "mail_base.html",
         "mail_confirm.txt",
         "mail_confirm.html",
         "mail_manage.txt",
