@@ -597,9 +597,10 @@ def test_pause_resume_and_unsubscribe(site):
 def test_yaml_subscribers_see_their_digest_read_only(workdir, start_site):
     setup_site(workdir, subscriber("alice", "quokka").replace("alice@example.org", "alice@uni.example"))
     site = start_site()
+    digestbot(workdir, "send", "--force")  # every email digest carries the link, YAML ones too
+    [digest] = site.mails("alice@uni.example", 1)
     reader = site.browser()
-    reader.get(manage_url(site.url, "alice", UNSUB_SECRET))
-    page = reader.get("/manage")
+    page = reader.get(link_in(digest, "/manage/login"))
     assert (
         "read-only" in page.text and "subscriptions.yaml" in page.text and 'name="keywords"' not in page.text
     )
@@ -681,3 +682,18 @@ def test_hostile_form_posts_get_a_4xx_or_the_form_again_never_a_500(site, path, 
     assert r.status_code < 500 and "Traceback" not in r.text, (r.status_code, r.text[:300])
     site.settle()
     assert site.smtp.messages == []
+
+
+def test_a_schema_3_database_gets_the_web_tables_on_open(workdir):
+    import sqlite3
+
+    from digestbot import store as store_module
+
+    Store(workdir.db).close()
+    with sqlite3.connect(workdir.db) as conn:
+        conn.execute("DROP TABLE web_signups")
+        conn.execute("DROP TABLE rate_events")
+        conn.execute("PRAGMA user_version = 3")
+    with Store(workdir.db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 4
+        assert store.hit("b", 1, 60) and not store.hit("b", 1, 60)

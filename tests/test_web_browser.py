@@ -69,7 +69,10 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     assert "ada@uni.example" in text_of(driver)
     assert web_subscriber(site.db, "ada@uni.example") is None
 
+    digestbot(workdir, "send", "--force")  # nothing but the confirmation goes to an unconfirmed address
     [mail] = site.mails("ada@uni.example", 1)
+    site.settle()
+    assert len(site.smtp.to("ada@uni.example")) == 1
     driver.get(link_in(mail, "/confirm"))
     assert driver.switch_to.active_element.text == "Confirm my subscription"  # autofocus
     driver.switch_to.active_element.send_keys(Keys.ENTER)  # by keyboard
