@@ -152,3 +152,14 @@ def test_a_hostile_title_stays_text_in_the_live_preview(workdir, start_site, bro
     assert driver.find_elements(By.CSS_SELECTOR, "#preview-list img") == []
     assert driver.title != "1"
     assert re.search(r"Walrus .*tricks", driver.find_element(By.ID, "preview-list").text)
+
+
+def test_a_missing_browser_fails_the_test_with_the_fix_never_a_skip(tmp_path, monkeypatch):
+    import browser as browser_module
+    import pytest
+
+    monkeypatch.setattr(browser_module, "CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(pytest.fail.Exception) as failed:
+        browser_module.start_chromium(tmp_path / "profile")
+    assert "apt-get install -y chromium chromium-driver" in str(failed.value)
+    assert str(tmp_path / "no-chromium") in str(failed.value)
