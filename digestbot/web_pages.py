@@ -74,7 +74,7 @@ def _client() -> str:
 
 
 def _too_many() -> Response:
-    log.warning("rate limit reached for %s on %s", _client(), request.path)
+    log.warning("rate limit reached for client %s on %s", _client(), request.path)
     if _wants_json():
         return Response('{"error": "too many requests"}', 429, mimetype="application/json")
     return _page(
@@ -171,12 +171,20 @@ def subscribe() -> Response:
         known = store.find_by_email(email)
         if known is not None:  # subscribed already: their manage link, not a second digest
             if _allowed(store, "link-email", email):
+                log.info(
+                    "sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id
+                )
                 _mail_manage_link(known, email)
+            else:
+                log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
         elif _allowed(store, "confirm-email", email):
             nonce = secrets.token_urlsafe(16)
             store.save_signup(nonce, result.subscriber, _now())
             link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
+            log.info("sign-up for %s: confirmation sent", email)
             _mail(email, "confirm", confirm_url=link, hours=CONFIRM_MAX_AGE // HOUR)
+        else:
+            log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
     return _page("web/check_inbox.html", email=email)
 
 
@@ -372,6 +380,7 @@ def send_link() -> Response:
             )
         known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
         if known is not None and _allowed(store, "link-email", email):
+            log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
             _mail_manage_link(known, email)
     return _page("web/check_inbox.html", email=email, link=True)
 
