@@ -115,23 +115,11 @@ def read_profile(
     max_papers = _max_papers(values["max_papers"], config.default_max_papers, out.errors)
     if out.errors:
         return out
-    profile = Profile(
-        keywords=lists["keywords"],
-        exclude=lists["exclude"],
-        authors=lists["authors"],
-        likes=likes,
-        categories=base.profile.categories if base else (),
-    )
+    categories = base.profile.categories if base else ()  # the operator's; not on the form
+    profile = Profile(lists["keywords"], lists["exclude"], lists["authors"], categories, likes)
+    state = {"active": base.active, "paused": base.paused} if base else {}
     out.subscriber = Subscriber(
-        id=sid,
-        profile=profile,
-        email=email,
-        schedule=schedule,
-        timezone=tz,
-        max_papers=max_papers,
-        origin="web",
-        active=base.active if base else True,
-        paused=base.paused if base else False,
+        sid, profile, email, schedule=schedule, timezone=tz, max_papers=max_papers, origin="web", **state
     )
     return out
 
