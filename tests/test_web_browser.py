@@ -33,6 +33,14 @@ def wait(driver, seconds: float = 10) -> WebDriverWait:
     return WebDriverWait(driver, seconds)
 
 
+def navigate(driver, element, keys: str | None = None) -> None:
+    """Click `element` (or type `keys` into it) and wait until the page it posts to replaced this
+    one: a wait that starts earlier could read the old page while it goes away."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.send_keys(keys) if keys else element.click()
+    wait(driver).until(ready.staleness_of(page))
+
+
 def text_of(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -64,7 +72,9 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     Select(driver.find_element(By.ID, "frequency")).select_by_visible_text("Weekly on Monday")
     driver.find_element(By.ID, "max_papers").clear()
     driver.find_element(By.ID, "max_papers").send_keys("5")
-    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    navigate(
+        driver, driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])")
+    )
     wait(driver).until(ready.title_contains("Check your inbox"))
     assert "ada@uni.example" in text_of(driver)
     assert web_subscriber(site.db, "ada@uni.example") is None
@@ -75,7 +85,7 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     assert len(site.smtp.to("ada@uni.example")) == 1
     driver.get(link_in(mail, "/confirm"))
     assert driver.switch_to.active_element.text == "Confirm my subscription"  # autofocus
-    driver.switch_to.active_element.send_keys(Keys.ENTER)  # by keyboard
+    navigate(driver, driver.switch_to.active_element, Keys.ENTER)  # by keyboard
     wait(driver).until(ready.title_contains("Manage your digest"))
     assert "You are subscribed" in text_of(driver)
     sub = web_subscriber(site.db, "ada@uni.example")
@@ -96,7 +106,7 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     keywords = manage.find_element(By.ID, "keywords")
     keywords.clear()
     keywords.send_keys("quokka")
-    manage.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]").click()
+    navigate(manage, manage.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]"))
     wait(manage).until(ready.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "Saved"))
     assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("quokka",)
 
@@ -107,7 +117,7 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     assert QUOKKA_2.title in second and NARWHAL_2.title not in second
 
     manage.get(site.url + "/manage")
-    manage.find_element(By.XPATH, "//button[text()='Unsubscribe']").click()
+    navigate(manage, manage.find_element(By.XPATH, "//button[text()='Unsubscribe']"))
     wait(manage).until(ready.text_to_be_present_in_element((By.ID, "state"), "unsubscribed"))
     screenshot(manage, "unsubscribed", 375)
     assert not web_subscriber(site.db, "ada@uni.example").active
@@ -125,16 +135,16 @@ def test_the_pages_work_without_javascript(workdir, start_site, browser):  # noq
     driver.get(site.url + "/")
     assert Select(driver.find_element(By.ID, "timezone")).first_selected_option.text == "UTC"  # no script
     driver.find_element(By.ID, "keywords").send_keys("quokka")
-    driver.find_element(By.ID, "preview-button").click()  # a whole-page round trip instead
+    navigate(driver, driver.find_element(By.ID, "preview-button"))  # a whole-page round trip instead
     wait(driver).until(ready.text_to_be_present_in_element((By.ID, "preview-list"), QUOKKA.title))
     assert driver.find_element(By.ID, "keywords").get_attribute("value") == "quokka"
     driver.find_element(By.ID, "email").send_keys("bo@uni.example")
-    driver.find_element(By.ID, "email").send_keys(Keys.ENTER)  # Enter submits: subscribe
+    navigate(driver, driver.find_element(By.ID, "email"), Keys.ENTER)  # Enter submits: subscribe
     wait(driver).until(ready.title_contains("Check your inbox"))
     driver.get(link_in(site.mails("bo@uni.example", 1)[0], "/confirm"))
-    driver.find_element(By.TAG_NAME, "button").click()
+    navigate(driver, driver.find_element(By.TAG_NAME, "button"))
     wait(driver).until(ready.title_contains("Manage your digest"))
-    driver.find_element(By.XPATH, "//button[text()='Pause']").click()
+    navigate(driver, driver.find_element(By.XPATH, "//button[text()='Pause']"))
     wait(driver).until(ready.text_to_be_present_in_element((By.ID, "state"), "paused"))
     assert web_subscriber(site.db, "bo@uni.example").paused
 
