@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .arxiv_ids import arxiv_id
@@ -115,11 +115,19 @@ def read_profile(
     max_papers = _max_papers(values["max_papers"], config.default_max_papers, out.errors)
     if out.errors:
         return out
-    categories = base.profile.categories if base else ()  # the operator's; not on the form
-    profile = Profile(lists["keywords"], lists["exclude"], lists["authors"], categories, likes)
-    state = {"active": base.active, "paused": base.paused} if base else {}
-    out.subscriber = Subscriber(
-        sid, profile, email, schedule=schedule, timezone=tz, max_papers=max_papers, origin="web", **state
+    # What the form does not show (categories, trending... set by an operator) is kept.
+    wanted = {
+        "keywords": lists["keywords"],
+        "exclude": lists["exclude"],
+        "authors": lists["authors"],
+        "likes": likes,
+    }
+    profile = replace(base.profile, **wanted) if base else Profile(**wanted)
+    when = {"schedule": schedule, "timezone": tz, "max_papers": max_papers}
+    out.subscriber = (
+        replace(base, profile=profile, **when)
+        if base
+        else Subscriber(sid, profile, email, origin="web", **when)
     )
     return out
 

@@ -684,7 +684,7 @@ def test_hostile_form_posts_get_a_4xx_or_the_form_again_never_a_500(site, path, 
     assert site.smtp.messages == []
 
 
-def test_a_schema_3_database_gets_the_web_tables_on_open(workdir):
+def test_a_schema_4_database_gets_the_web_tables_on_open(workdir):
     import sqlite3
 
     from digestbot import store as store_module
@@ -693,7 +693,7 @@ def test_a_schema_3_database_gets_the_web_tables_on_open(workdir):
     with sqlite3.connect(workdir.db) as conn:
         conn.execute("DROP TABLE web_signups")
         conn.execute("DROP TABLE rate_events")
-        conn.execute("PRAGMA user_version = 3")
+        conn.execute("PRAGMA user_version = 4")
     with Store(workdir.db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 5
         assert store.hit("b", 1, 60) and not store.hit("b", 1, 60)
