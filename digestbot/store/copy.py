@@ -25,7 +25,8 @@ TABLES = (
     ("digests", ("id",)),
     ("digest_items", ("digest_id", "rank")),
     ("feedback", ("subscriber_id", "paper_seq")),
-)
+    ("web_signups", ("nonce",)),
+)  # not rate_events (the web pages' recent requests: they start afresh), leases, rate_slots
 _IDENTITY = (("papers", "seq"), ("digests", "id"))  # columns whose sequence follows the copy
 _LEDGER = (
     "SELECT id, subscriber_id, status, message_id, seq_to FROM digests",
