@@ -367,6 +367,23 @@ class Store:
         """The schema the database is at now (another worker may have upgraded it)."""
         raise NotImplementedError
 
+    def _refuse_newer(self, version: int) -> None:
+        """Checked on open, before anything is written: an older digestbot must not touch it."""
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
+                "It was left untouched."
+            )
+
+    # The claim of due subscribers (see claim_subscribers); each backend adds its row lock.
+    _CLAIM_LOCK = ""
+    _CLAIM_SUBSCRIBERS = (
+        "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
+        "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
+        " ORDER BY id LIMIT ?{lock}) RETURNING id"
+    )
+
     def check_schema(self) -> None:
         """Refuse, politely, to go on with a database a newer digestbot has upgraded meanwhile."""
         version = self.schema_version()
@@ -836,7 +853,7 @@ class Store:
         with self.transaction(serial=False):
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
-                sql = self._CLAIM_SUBSCRIBERS.format(ids=", ".join("?" * len(chunk)))
+                sql = self._CLAIM_SUBSCRIBERS.format(ids=", ".join("?" * len(chunk)), lock=self._CLAIM_LOCK)
                 claimed += [
                     r[0] for r in self._exec(sql, (holder, ts(now + ttl), *chunk, ts(now), len(chunk)))
                 ]

@@ -20,15 +20,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..delivery.email import mask_url
-from .base import (
-    _ADDED_COLUMNS,
-    _AFTER_COLUMNS,
-    _SCHEMA,
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    StoreWriteError,
-)
+from . import base
+from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
@@ -81,12 +74,7 @@ class PostgresStore(Store):
 
     def _open(self) -> None:
         version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
-                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
-                "It was left untouched."
-            )
+        self._refuse_newer(version)
         if version < SCHEMA_VERSION:
             self._migrate()
 
@@ -105,12 +93,12 @@ class PostgresStore(Store):
             version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
             if version >= SCHEMA_VERSION:
                 return  # another worker did it while this one waited for the lock
-            for statement in pg_types(_SCHEMA).split(";"):
+            for statement in pg_types(base._SCHEMA).split(";"):
                 if statement.strip():
                     self._exec(statement)
-            for table, column, definition in _ADDED_COLUMNS:
+            for table, column, definition in base._ADDED_COLUMNS:
                 self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_types(definition)}")
-            for statement in _AFTER_COLUMNS:
+            for statement in base._AFTER_COLUMNS:
                 self._exec(statement)
             self._exec("DELETE FROM digestbot_schema")
             self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -184,13 +172,9 @@ class PostgresStore(Store):
     def close(self) -> None:
         self.conn.close()
 
-    # The claim of due subscribers: rows another worker is claiming right now are skipped, not
-    # waited for, and a claim re-checks the lease on the row it locked.
-    _CLAIM_SUBSCRIBERS = (
-        "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
-        "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
-        " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id"
-    )
+    # Rows another worker is claiming right now are skipped, not waited for, and a claim
+    # re-checks the lease on the row it locked.
+    _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
 
 
 # Errors of a database that refuses or cannot take writes now (rather than of a bug): the

@@ -59,13 +59,7 @@ class SqliteStore(Store):
 
     def _open(self) -> None:
         version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            # Checked before anything is written: an older digestbot must not touch it.
-            raise StoreError(
-                f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
-                f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
-                "It was left untouched."
-            )
+        self._refuse_newer(version)
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -150,13 +144,8 @@ class SqliteStore(Store):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
-    # The claim of due subscribers: BEGIN IMMEDIATE already keeps every other writer out, so
-    # a plain conditional UPDATE is the claim (PostgreSQL adds FOR UPDATE SKIP LOCKED).
-    _CLAIM_SUBSCRIBERS = (
-        "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
-        "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
-        " ORDER BY id LIMIT ?) RETURNING id"
-    )
+    # The claim (base._CLAIM_SUBSCRIBERS) needs no row lock: BEGIN IMMEDIATE keeps other writers out.
+    _CLAIM_LOCK = ""
 
 
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
