@@ -134,9 +134,9 @@ def test_digest_arrives_as_multipart_utf8_email(workdir, smtp_server):
     assert IMITATION.title in text
     assert "Schröder" in text  # TeX accent in dc:creator decoded
     assert "Zoë" in html
-    assert re.search(r'<mark style="[^"]+">Imitation Learning</mark>', html)
-    assert re.search(r'<mark style="[^"]+">imitation learning</mark>', html)
-    assert "<style" not in html.lower()
+    assert re.search(r'<span class="hl" style="[^"]+">Imitation Learning</span>', html)
+    assert re.search(r'<span class="hl" style="[^"]+">imitation learning</span>', html)
+    assert html.lower().count("<style") == 1 and "<style>@media (prefers-color-scheme: dark)" in html
     assert 'class="paper" style="' in html
 
 
@@ -390,7 +390,7 @@ def test_preview_writes_html_and_records_nothing(workdir, smtp_server):
     html = out.read_text(encoding="utf-8")
     assert paper_ids(html) == ids(IMITATION)
     assert "Schrödinger Robots with Zoë" in html
-    assert re.search(r"<mark[^>]*>Imitation Learning</mark>", html)
+    assert re.search(r'<span class="hl"[^>]*>Imitation Learning</span>', html)
     assert ledger(workdir.db) == []
     assert state(workdir, "alice").last_seq is None
     assert smtp_server.messages == []

@@ -1,5 +1,7 @@
 """Rendering: templates, user overrides with fallback, escaping, highlighting, the email message."""
 
+import re
+
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
@@ -38,15 +40,19 @@ def test_email_parts_have_the_paper_and_why():
     assert "https://arxiv.org/abs/2403.20001" in parts.text
     assert "Søren Åberg, Amara Okafor" in parts.text
     assert "keywords diffusion policy" in parts.text  # why they got it
-    assert "subscriptions.yaml" in parts.text  # how to change or stop it
+    assert "To change your topics or schedule" in parts.text  # what the reader can do
+    assert "subscriptions.yaml" not in parts.text and "subscriptions.yaml" not in parts.html
     assert '<a href="https://arxiv.org/abs/2403.20001"' in parts.html
     assert 'href="https://arxiv.org/pdf/2403.20001"' in parts.html
 
 
 def test_html_highlights_matches_and_inlines_css():
     html = Renderer().email(digest([paper()])).html
-    assert "<mark" in html and ">Diffusion Policy</mark>" in html and ">diffusion policies</mark>" in html
-    assert "<style" not in html
+    assert re.search(r'<span class="hl" style="[^"]*background-color: #fef08a[^"]*">Diffusion Policy</span>', html)
+    assert ">diffusion policies</span>" in html and "<mark" not in html  # Outlook and Yahoo drop <mark>
+    # Only the @media rules (the dark palette) stay in a <style> block; the rest is inlined
+    [style] = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+    assert style.strip().startswith("@media (prefers-color-scheme: dark)") and style.count("@media") == 1
     assert 'style="' in html
 
 
@@ -81,7 +87,7 @@ def test_abstract_cut_at_a_sentence():
 
 def test_highlight_escapes_around_marks():
     out = highlight("a <b> diffusion & policy", ("diffusion",))
-    assert str(out) == "a &lt;b&gt; <mark>diffusion</mark> &amp; policy"
+    assert str(out) == 'a &lt;b&gt; <span class="hl">diffusion</span> &amp; policy'
 
 
 def test_user_templates_override_and_fall_back(tmp_path):
