@@ -200,6 +200,7 @@ HEADERS = {
     "Subject",
     "Date",
     "Message-ID",
+    "List-Id",
     "Auto-Submitted",
     "X-Auto-Response-Suppress",
 }
