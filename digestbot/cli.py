@@ -20,7 +20,7 @@ from .arxiv_ids import arxiv_id
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
-from .delivery.email import mask_url
+from .delivery.email import deliverability_warnings, mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
@@ -199,8 +199,12 @@ def check(app: App) -> None:
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _liked_warnings(app):
+    for warning in _liked_warnings(app) + _mail_warnings(Env.from_environ()):
         click.echo(f"warning: {warning}")
+
+
+def _mail_warnings(env: Env) -> list[str]:
+    return deliverability_warnings(env.smtp_url, env.base_url, env.secret)
 
 
 def _liked_warnings(app: App) -> list[str]:
@@ -681,6 +685,8 @@ def status(app: App) -> None:
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
+    for warning in _mail_warnings(env):
+        console.print(f"warning: {warning}")
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
 
 

@@ -361,3 +361,23 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+
+def deliverability_warnings(smtp_url: str | None, base_url: str | None, secret: str | None) -> list[str]:
+    """What stands between real mail and the inbox that the operator can fix (for `check` and
+    `status`): no one-click unsubscribe where Gmail and Yahoo require it of bulk senders, or an
+    http base URL, with which RFC 8058 one-click cannot be offered."""
+    if not smtp_url:
+        return []  # the outbox: nothing is mailed
+    if not (base_url and secret):
+        return [
+            "email goes out over SMTP with no one-click unsubscribe: Gmail and Yahoo require it "
+            "(RFC 8058) from bulk senders, and may file digests as spam. Set DIGESTBOT_BASE_URL "
+            "(https) and DIGESTBOT_SECRET, and run digestbot serve there"
+        ]
+    if not base_url.lower().startswith("https://"):
+        return [
+            "DIGESTBOT_BASE_URL is http: RFC 8058 one-click unsubscribe requires https, so mail "
+            "carries only a plain List-Unsubscribe link (no List-Unsubscribe-Post); serve it over https"
+        ]
+    return []
