@@ -51,6 +51,7 @@ _URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # Gmail clips an HTML part over about 102 KB, hiding the rest and the unsubscribe footer.
 HTML_BUDGET = 100_000  # bytes of the finished (inlined) HTML part
 COMPACT_ABSTRACT_CHARS = 160
+FULL_FIRST = 10  # a digest cut to fit still shows its best papers in full
 COMPACT_AUTHORS = 3
 _UNSAFE_URL_RE = re.compile(
     r"[\s\"'<>\\`\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
@@ -471,7 +472,7 @@ class Renderer:
             }
             return try_ctx, self._html(try_ctx)
 
-        shown = _largest(len(papers), lambda n: _size(attempt(0, n)[1]) <= HTML_BUDGET)
+        shown = _largest(len(papers), lambda n: _size(attempt(min(FULL_FIRST, n), n)[1]) <= HTML_BUDGET)
         full = _largest(shown, lambda k: _size(attempt(k, shown)[1]) <= HTML_BUDGET)
         return attempt(full, shown)
 
