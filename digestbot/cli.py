@@ -444,11 +444,12 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
+    links = runner.deliverer.links(digest.subscriber)  # the footer's links, as the digest is sent
     try:
         if fmt == "slack":
-            body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
+            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=False)
         else:
-            parts = runner.renderer.email(digest)
+            parts = runner.renderer.email(digest, **links)
             body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
     except Exception as e:  # the template failed on this digest's data
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")

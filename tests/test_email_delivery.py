@@ -399,6 +399,28 @@ def test_preview_writes_html_and_records_nothing(workdir, smtp_server):
     assert papers_in(mail.message) == ids(IMITATION)
 
 
+def test_preview_shows_the_footer_as_sent(workdir, smtp_server):
+    setup(workdir, [IMITATION], ALICE)
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret")
+    digestbot(workdir, "fetch")
+
+    html = digestbot(workdir, "preview", "alice", "--format", "html").output
+    text = digestbot(workdir, "preview", "alice").output
+
+    digestbot(workdir, "send")
+    [mail] = smtp_server.messages
+    sent_text, sent_html = body_parts(mail.message)
+    footer = sent_html[sent_html.index('id="digest-footer"') :]
+    assert "https://digest.example.org/unsubscribe?t=" in footer
+    assert footer in html  # the same footer, links and all
+    sent_footer = sent_text.replace("\r\n", "\n").split("\n--\n")[1]
+    assert "Unsubscribe in one click: https://digest.example.org/unsubscribe?t=" in sent_footer
+    assert sent_footer in text
+    assert "More like this" in html and "More like this" in text
+
+
 def test_dry_run_sends_and_records_nothing(workdir, smtp_server):
     setup(workdir, [IMITATION, REASONING], ALICE, BOB, CAROL)
     workdir.use_smtp(smtp_server.url)

@@ -1,5 +1,6 @@
 """Rendering: templates, user overrides with fallback, escaping, highlighting, the email message."""
 
+import json
 import re
 
 from datetime import UTC, datetime
@@ -125,3 +126,100 @@ def test_build_email_is_multipart_utf8_with_stable_id():
     assert kinds == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in parsed.iter_parts())
     assert "Schrödinger" in parsed.get_body(("plain",)).get_content()
+
+
+# --- what the reader sees (issue 11) -------------------------------------------------------
+
+from reader_digests import LONG_URL, links, reader_digest, reader_paper, rough_papers  # noqa: E402
+from slack_sdk.models.blocks import Block  # noqa: E402
+
+from digestbot.render import HTML_BUDGET, mrkdwn_highlight, rich_text  # noqa: E402
+
+
+def test_html_stays_under_gmails_clip_at_max_papers_1000_with_the_footer_inside():
+    papers = rough_papers() + [reader_paper(i) for i in range(10, 1003)]
+    parts = Renderer().email(reader_digest(papers, total=1500), **links())
+    size = len(parts.html.encode("utf-8"))
+    assert size <= HTML_BUDGET < 102_000
+    footer = parts.html.index('id="digest-footer"')
+    assert parts.html.index("Unsubscribe</a>", footer) < parts.html.index("</html>")
+    shown = parts.html.count('class="paper')
+    assert 50 <= shown < 1000 and parts.html.count('class="abstract"') >= 10  # the best still in full
+    assert f"…and {1500 - shown} more matched. This email shows the best {shown}" in parts.html
+    assert f"…and {1500 - shown} more matched" in parts.text  # the text part shows the same papers
+    assert "Manage your digest" in parts.html.split("…and")[1]
+
+
+def test_a_digest_that_fits_is_not_cut():
+    parts = Renderer().email(reader_digest([reader_paper(i) for i in range(10, 30)]), **links())
+    assert parts.html.count('class="paper"') == 20 and "compact" not in parts.html
+
+
+def test_never_highlighted_inside_a_url():
+    text = f"See {LONG_URL.replace('very-long', 'imitation-learning')} for imitation learning code."
+    html = str(highlight(text, ("imitation learning",)))
+    assert html.count('<span class="hl">') == 1 and html.endswith('<span class="hl">imitation learning</span> code.')
+    slack = mrkdwn_highlight(text, ("imitation learning",))
+    assert slack.count("*") == 2 and "*imitation learning* code." in slack
+    elements = rich_text(text, ("imitation learning",))
+    assert [e["type"] for e in elements] == ["text", "link", "text", "text", "text"]
+    assert elements[1]["url"].startswith("https://github.com/example-lab/imitation-learning")
+
+
+def test_reader_texts_say_what_the_reader_can_do():
+    for kw in ({}, links()):
+        parts = Renderer().email(reader_digest([reader_paper(1), reader_paper(2)], total=9), **kw)
+        for part in (parts.text, parts.html):
+            assert "subscriptions.yaml" not in part and "max_papers" not in part and "operator" not in part
+        if kw:
+            assert "Manage your digest: https://digest.example.org/manage?t=" in parts.text
+            assert '<a href="https://digest.example.org/manage?t=' in parts.html
+        else:
+            assert "Manage your digest" not in parts.text and "best 2 each time" in parts.text
+
+
+def test_hugging_face_fields_are_shown_and_checked():
+    p = reader_paper(
+        1, thumbnail_url="http://insecure.example/t.png", github_url="javascript:alert(1)", github_stars=None
+    )
+    html = Renderer().email(reader_digest([reader_paper(2), p]), **links()).html
+    assert 'src="https://cdn-thumbnails.huggingface.co/' in html and "insecure.example" not in html
+    assert re.search(r'<img class="thumb" alt="Thumbnail of [^"]+" src="https://[^"]+" width="160" height="90" ', html)
+    assert 'href="https://github.com/example-lab/paper-2"' in html and "★ 1.2k" in html
+    assert "javascript:" not in html
+    assert "Project page</a>" in html and "Hugging Face</a>" in html and "98 upvotes" in html
+    assert "AI summary" not in html  # only when asked
+    asked = Renderer().email(reader_digest([reader_paper(2)]), show_ai_summary=True)
+    assert "AI summary: The paper teaches robots" in asked.html and "AI summary:" in asked.text
+
+
+def test_html_is_built_for_outlook_and_dark_mode():
+    html = Renderer().email(reader_digest(rough_papers())).html
+    assert '<!--[if mso]><table role="presentation" width="600"' in html  # Outlook ignores max-width
+    assert re.search(r'<div class="outer" style="background-color: #f5f5f4;color: #1c1917;font-family', html)
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert "@media (prefers-color-scheme: dark)" in html and "<mark" not in html
+    assert html.count('dir="auto"') >= 4 * len(rough_papers())
+
+
+def test_every_slack_payload_passes_block_kit_and_slacks_limits():
+    for digest in (
+        reader_digest(rough_papers(), slack=True),
+        reader_digest(rough_papers() + [reader_paper(i) for i in range(10, 300)], total=400, slack=True),
+    ):
+        for extra in ({}, {"manage_url": "https://digest.example.org/manage?t=x", "show_ai_summary": True}):
+            for message in Renderer().slack(digest, feedback_link=lambda k, v: "https://x.org/f", **extra):
+                assert 0 < len(message["text"]) < 4000 and 0 < len(message["blocks"]) <= 50
+                for block in message["blocks"]:
+                    parsed = Block.parse(block)
+                    assert parsed is not None and parsed.type == block["type"]
+                    parsed.validate_json()
+                    assert len(json.dumps(block)) < 12_000
+
+
+def test_slack_titles_show_as_written():
+    [message] = Renderer().slack(reader_digest(rough_papers()[4:5], slack=True))
+    [paper] = [b for b in message["blocks"] if b["type"] == "rich_text"]
+    title = paper["elements"][0]["elements"][0]
+    assert title["type"] == "link" and title["style"] == {"bold": True}
+    assert title["text"] == "Robot *bold* _it_ ~strike~ `code` <b>tag</b> & <\u2060!channel>"
