@@ -341,7 +341,9 @@ def _meta_rich(v: PaperView) -> tuple[dict, ...]:
     """The line under a paper in Slack, as rich_text elements: why it is there, its counts, links."""
     bold = {"bold": True}
     out: list[dict] = [{"type": "text", "text": "Matched: "}]
-    why = [(_term_label(t), bold) for t in v.terms + v.authors_matched] + [(r, {"italic": True}) for r in v.reasons]
+    why = [(_term_label(t), bold) for t in v.terms + v.authors_matched] + [
+        (r, {"italic": True}) for r in v.reasons
+    ]
     for i, (label, style) in enumerate(why or [("your categories", None)]):
         out += [{"type": "text", "text": ", "}] if i else []
         out.append({"type": "text", "text": label[:200], **({"style": style} if style else {})})

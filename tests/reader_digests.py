@@ -18,7 +18,9 @@ ARABIC_ABSTRACT = (
     "البشرية. تظهر التجارب على روبوتات حقيقية تحسنا كبيرا في معدل النجاح."
 )
 CJK_TITLE = "基于扩散策略的机器人模仿学习方法研究与大规模真实世界实验评估" * 2
-CJK_ABSTRACT = "我们提出一种新的模仿学习方法，该方法基于扩散策略，可以从少量人类示范中学习复杂的操作技能。" * 4
+CJK_ABSTRACT = (
+    "我们提出一种新的模仿学习方法，该方法基于扩散策略，可以从少量人类示范中学习复杂的操作技能。" * 4
+)
 ABSTRACT = (
     "We learn robot manipulation from a few demonstrations with imitation learning and a diffusion "
     "policy. Code is at {url} and the project page shows videos. Our method improves success "
@@ -56,7 +58,9 @@ def reader_paper(i: int, title: str | None = None, abstract: str | None = None, 
 def rough_papers() -> list[Paper]:
     """The papers that broke layouts: long words, long URLs, RTL, CJK, hostile markup."""
     return [
-        reader_paper(1, title=f"Imitation learning {LONG_WORD}", abstract=f"A diffusion policy {LONG_WORD} works."),
+        reader_paper(
+            1, title=f"Imitation learning {LONG_WORD}", abstract=f"A diffusion policy {LONG_WORD} works."
+        ),
         reader_paper(2, abstract=f"Imitation learning code: {LONG_URL} and more at {LONG_URL}?q={LONG_WORD}"),
         reader_paper(3, title=ARABIC_TITLE, abstract=ARABIC_ABSTRACT, authors=("محمد أحمد", "فاطمة علي")),
         reader_paper(4, title=CJK_TITLE, abstract=CJK_ABSTRACT),

@@ -106,7 +106,9 @@ def test_nothing_runs_off_the_screen_and_the_footer_is_there(chromium, pages, na
         "const f = document.getElementById('digest-footer'); const r = f.getBoundingClientRect();"
         "return {text: f.innerText, height: r.height, links: [...f.querySelectorAll('a')].map(a => a.textContent)};"
     )
-    assert footer["height"] > 0 and "Unsubscribe" in footer["links"] and "Manage your digest" in footer["links"]
+    assert (
+        footer["height"] > 0 and "Unsubscribe" in footer["links"] and "Manage your digest" in footer["links"]
+    )
     assert "You get this digest because" in footer["text"]
 
 

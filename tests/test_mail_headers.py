@@ -46,9 +46,10 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 (cert file, key file)."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", *subject, *files],
         check=True,
         capture_output=True,
     )
@@ -93,7 +94,9 @@ def test_a_non_ascii_address_goes_out_with_smtputf8_as_utf8_not_encoded_words(wo
     [mail] = smtp.messages
     assert mail.rcpt_tos == ("zoë@example.org",)
     head = mail.raw.split(b"\r\n\r\n")[0]
-    assert "To: zoë@example.org".encode() in head and b"=?utf-8?" not in head.split(b"To:")[1].split(b"\r\n")[0]
+    assert (
+        "To: zoë@example.org".encode() in head and b"=?utf-8?" not in head.split(b"To:")[1].split(b"\r\n")[0]
+    )
     parsed = email.message_from_string(mail.raw.decode("utf-8"), policy=email.policy.default)  # RFC 6532
     assert parsed["To"].addresses[0].addr_spec == "zoë@example.org"
     assert ledger(workdir.db)[0].status == "sent"

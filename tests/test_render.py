@@ -2,14 +2,16 @@
 
 import json
 import re
-
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
 
+from reader_digests import LONG_URL, links, reader_digest, reader_paper, rough_papers
+from slack_sdk.models.blocks import Block
+
 from digestbot.delivery.message import build_email, make_message_id
 from digestbot.models import Digest, Match, Paper, Profile, Subscriber
-from digestbot.render import Renderer, highlight, safe_url
+from digestbot.render import HTML_BUDGET, Renderer, highlight, mrkdwn_highlight, rich_text, safe_url
 from digestbot.text import shorten
 
 WHEN = datetime(2024, 3, 14, 7, 0, tzinfo=UTC)
@@ -49,7 +51,9 @@ def test_email_parts_have_the_paper_and_why():
 
 def test_html_highlights_matches_and_inlines_css():
     html = Renderer().email(digest([paper()])).html
-    assert re.search(r'<span class="hl" style="[^"]*background-color: #fef08a[^"]*">Diffusion Policy</span>', html)
+    assert re.search(
+        r'<span class="hl" style="[^"]*background-color: #fef08a[^"]*">Diffusion Policy</span>', html
+    )
     assert ">diffusion policies</span>" in html and "<mark" not in html  # Outlook and Yahoo drop <mark>
     # Only the @media rules (the dark palette) stay in a <style> block; the rest is inlined
     [style] = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
@@ -130,11 +134,6 @@ def test_build_email_is_multipart_utf8_with_stable_id():
 
 # --- what the reader sees (issue 11) -------------------------------------------------------
 
-from reader_digests import LONG_URL, links, reader_digest, reader_paper, rough_papers  # noqa: E402
-from slack_sdk.models.blocks import Block  # noqa: E402
-
-from digestbot.render import HTML_BUDGET, mrkdwn_highlight, rich_text  # noqa: E402
-
 
 def test_html_stays_under_gmails_clip_at_max_papers_1000_with_the_footer_inside():
     papers = rough_papers() + [reader_paper(i) for i in range(10, 1003)]
@@ -158,7 +157,9 @@ def test_a_digest_that_fits_is_not_cut():
 def test_never_highlighted_inside_a_url():
     text = f"See {LONG_URL.replace('very-long', 'imitation-learning')} for imitation learning code."
     html = str(highlight(text, ("imitation learning",)))
-    assert html.count('<span class="hl">') == 1 and html.endswith('<span class="hl">imitation learning</span> code.')
+    assert html.count('<span class="hl">') == 1 and html.endswith(
+        '<span class="hl">imitation learning</span> code.'
+    )
     slack = mrkdwn_highlight(text, ("imitation learning",))
     assert slack.count("*") == 2 and "*imitation learning* code." in slack
     elements = rich_text(text, ("imitation learning",))
@@ -184,7 +185,9 @@ def test_hugging_face_fields_are_shown_and_checked():
     )
     html = Renderer().email(reader_digest([reader_paper(2), p]), **links()).html
     assert 'src="https://cdn-thumbnails.huggingface.co/' in html and "insecure.example" not in html
-    assert re.search(r'<img class="thumb" alt="Thumbnail of [^"]+" src="https://[^"]+" width="160" height="90" ', html)
+    assert re.search(
+        r'<img class="thumb" alt="Thumbnail of [^"]+" src="https://[^"]+" width="160" height="90" ', html
+    )
     assert 'href="https://github.com/example-lab/paper-2"' in html and "★ 1.2k" in html
     assert "javascript:" not in html
     assert "Project page</a>" in html and "Hugging Face</a>" in html and "98 upvotes" in html

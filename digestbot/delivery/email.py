@@ -67,7 +67,9 @@ class SmtpSettings:
         starttls = "off" if tls else "require" if port == 587 or user else "auto"
         if "starttls" in options:
             if tls:
-                raise ValueError("DIGESTBOT_SMTP_URL: starttls= is for smtp:// (smtps:// is TLS from the start)")
+                raise ValueError(
+                    "DIGESTBOT_SMTP_URL: starttls= is for smtp:// (smtps:// is TLS from the start)"
+                )
             starttls = options["starttls"]
         return cls(
             host=m.group("host").strip("[]"),
@@ -97,9 +99,9 @@ def _options(query: str) -> dict[str, str]:
     for pair in filter(None, query.split("&")):
         key, eq, value = pair.partition("=")
         value = unquote(value)
-        if key == "starttls" and eq and value in STARTTLS_MODES:
-            options[key] = value
-        elif key == "ehlo" and eq and len(value) <= 255 and _EHLO_RE.match(value):
+        if (key == "starttls" and eq and value in STARTTLS_MODES) or (
+            key == "ehlo" and eq and len(value) <= 255 and _EHLO_RE.match(value)
+        ):
             options[key] = value
         elif key in ("starttls", "ehlo"):
             expected = "require, auto or off" if key == "starttls" else "a host name such as mail.example.org"
@@ -107,6 +109,8 @@ def _options(query: str) -> dict[str, str]:
         else:
             raise ValueError(f"DIGESTBOT_SMTP_URL: unknown option {key!r} (known: starttls, ehlo)")
     return options
+
+
 _HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
 
 

@@ -161,5 +161,8 @@ def build_email(
     )
     envelope = (envelope_address(sender), envelope_address(to))
     return OutgoingEmail(
-        sender=envelope[0], recipient=envelope[1], data=data, smtputf8=not (head.isascii() and "".join(envelope).isascii())
+        sender=envelope[0],
+        recipient=envelope[1],
+        data=data,
+        smtputf8=not (head.isascii() and "".join(envelope).isascii()),
     )
