@@ -603,9 +603,7 @@ def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     """Split a long message into several within Slack's limits, each with a fallback `text`."""
     blocks = [_fit_block(b) for b in blocks]
-    chunks = [blocks[i : i + SLACK_MAX_BLOCKS - 1] for i in range(0, len(blocks), SLACK_MAX_BLOCKS - 1)] or [
-        []
-    ]
+    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1) or [[]]
     messages = []
     for n, chunk in enumerate(chunks, 1):
         label = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
@@ -616,6 +614,19 @@ def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
             ]
         messages.append({"text": _cut(one_line(text) + label, SLACK_TEXT_CHARS), "blocks": chunk})
     return messages
+
+
+def _chunks(blocks: list[dict], size: int) -> list[list[dict]]:
+    """`blocks` in runs of at most `size`, never starting a run with a paper's buttons (an
+    `actions` block goes with the paper above it)."""
+    chunks, start = [], 0
+    while start < len(blocks):
+        end = min(start + size, len(blocks))
+        while end < len(blocks) and end - 1 > start and blocks[end].get("type") == "actions":
+            end -= 1
+        chunks.append(blocks[start:end])
+        start = end
+    return chunks
 
 
 def _fit_block(block: dict) -> dict:

@@ -226,3 +226,15 @@ def test_slack_titles_show_as_written():
     title = paper["elements"][0]["elements"][0]
     assert title["type"] == "link" and title["style"] == {"bold": True}
     assert title["text"] == "Robot *bold* _it_ ~strike~ `code` <b>tag</b> & <\u2060!channel>"
+
+
+def test_a_split_slack_digest_keeps_each_papers_buttons_with_it():
+    digest = reader_digest([reader_paper(i) for i in range(10, 80)], slack=True)
+    messages = Renderer().slack(digest, feedback_link=lambda k, v: "https://x.org/f")
+    assert len(messages) >= 3
+    for message in messages:
+        kinds = [b["type"] for b in message["blocks"]]
+        assert len(kinds) <= 50
+        for i, kind in enumerate(kinds):
+            if kind == "actions":
+                assert kinds[i - 1] == "rich_text"  # the paper it rates is just above
