@@ -199,12 +199,13 @@ def check(app: App) -> None:
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _liked_warnings(app) + _mail_warnings(Env.from_environ()):
+    for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
 
 
-def _mail_warnings(env: Env) -> list[str]:
-    return deliverability_warnings(env.smtp_url, env.base_url, env.secret)
+def _mail_warnings(app: App, env: Env) -> list[str]:
+    emails = tuple(s.email for s in app.config.subscribers if s.email)
+    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
 
 
 def _liked_warnings(app: App) -> list[str]:
@@ -686,7 +687,7 @@ def status(app: App) -> None:
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
-    for warning in _mail_warnings(env):
+    for warning in _mail_warnings(app, env):
         console.print(f"warning: {warning}")
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
 

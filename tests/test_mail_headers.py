@@ -229,6 +229,13 @@ def test_check_warns_that_an_http_base_url_gives_no_one_click(workdir):
     assert "RFC 8058" in out and "https" in out
 
 
+def test_check_warns_about_addresses_that_need_smtputf8(workdir):
+    setup(workdir, [IMITATION], ZOE)
+    workdir.use_smtp("smtp://127.0.0.1:25")
+    out = digestbot(workdir, "check").output
+    assert "warning: zoë@example.org: not ASCII before the @, so only an SMTP server offering SMTPUTF8" in out
+
+
 def test_no_warning_with_https_one_click_or_the_outbox(workdir):
     setup(workdir, [IMITATION], subscriber("alice", "imitation learning"))
     assert "warning:" not in digestbot(workdir, "check").output  # the outbox: nothing is mailed

@@ -367,21 +367,32 @@ class OutboxTransport:
         pass
 
 
-def deliverability_warnings(smtp_url: str | None, base_url: str | None, secret: str | None) -> list[str]:
+def deliverability_warnings(
+    smtp_url: str | None, base_url: str | None, secret: str | None, addresses: tuple[str, ...] = ()
+) -> list[str]:
     """What stands between real mail and the inbox that the operator can fix (for `check` and
-    `status`): no one-click unsubscribe where Gmail and Yahoo require it of bulk senders, or an
-    http base URL, with which RFC 8058 one-click cannot be offered."""
+    `status`): no one-click unsubscribe where Gmail and Yahoo require it of bulk senders, an
+    http base URL, with which RFC 8058 one-click cannot be offered, and addresses that only a
+    server with SMTPUTF8 takes."""
     if not smtp_url:
         return []  # the outbox: nothing is mailed
+    found = []
+    utf8 = [a for a in addresses if not a.rpartition("@")[0].isascii()]
+    if utf8:
+        found.append(
+            f"{', '.join(utf8[:5])}{' …' if len(utf8) > 5 else ''}: not ASCII before the @, so only an "
+            "SMTP server offering SMTPUTF8 takes it (Postfix: smtputf8_enable = yes); elsewhere that digest fails"
+        )
     if not (base_url and secret):
         return [
+            *found,
             "email goes out over SMTP with no one-click unsubscribe: Gmail and Yahoo require it "
             "(RFC 8058) from bulk senders, and may file digests as spam. Set DIGESTBOT_BASE_URL "
-            "(https) and DIGESTBOT_SECRET, and run digestbot serve there"
+            "(https) and DIGESTBOT_SECRET, and run digestbot serve there",
         ]
     if not base_url.lower().startswith("https://"):
-        return [
+        found.append(
             "DIGESTBOT_BASE_URL is http: RFC 8058 one-click unsubscribe requires https, so mail "
             "carries only a plain List-Unsubscribe link (no List-Unsubscribe-Post); serve it over https"
-        ]
-    return []
+        )
+    return found
