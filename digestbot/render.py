@@ -475,6 +475,7 @@ class Renderer:
             return try_ctx, self._html(try_ctx)
 
         shown = _largest(len(papers), lambda n: _size(attempt(min(FULL_FIRST, n), n)[1]) <= HTML_BUDGET)
+        shown = max(shown, 1)  # a template too big on its own still sends the best paper
         full = _largest(shown, lambda k: _size(attempt(k, shown)[1]) <= HTML_BUDGET)
         return attempt(full, shown)
 

@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
+from pathlib import Path
 
 from reader_digests import LONG_URL, links, reader_digest, reader_paper, rough_papers
 from slack_sdk.models.blocks import Block
@@ -238,3 +239,11 @@ def test_a_split_slack_digest_keeps_each_papers_buttons_with_it():
         for i, kind in enumerate(kinds):
             if kind == "actions":
                 assert kinds[i - 1] == "rich_text"  # the paper it rates is just above
+
+
+def test_a_template_too_big_on_its_own_still_shows_the_best_paper(tmp_path):
+    big = (Path(__file__).parent.parent / "templates" / "digest.html").read_text(encoding="utf-8")
+    big = big.replace('<p class="head">', "<p>" + "padding text " * 9000 + '</p><p class="head">')
+    (tmp_path / "digest.html").write_text(big, encoding="utf-8")
+    parts = Renderer(tmp_path).email(reader_digest([reader_paper(i) for i in range(10, 40)]))
+    assert parts.html.count('class="paper') == 1 and "…and 29 more matched" in parts.html
