@@ -149,3 +149,11 @@ def test_chips_and_categories_read_as_separate_words(chromium, pages):
 
     meta = chromium.execute_script("return document.querySelector('.meta').innerText")
     assert meta.startswith("Matched: imitation learning") and "· cs.LG, cs.RO, cs.AI ·" in meta
+
+
+def test_a_missing_browser_is_a_failure_that_says_what_to_install(monkeypatch):
+    import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(BrowserMissing, match="apt-get install -y chromium chromium-driver"):
+        browser.start_chromium()
