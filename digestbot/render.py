@@ -452,9 +452,11 @@ class Renderer:
 
     def _fit(self, ctx: dict) -> tuple[dict, str]:
         """The context and HTML of a digest that fits in HTML_BUDGET: all papers in full if they
-        fit; else the best in full and the rest compact (a short abstract, no thumbnail); else
-        as many compact papers as fit, the others counted in the "more" line. The footer is
-        part of every try, so it is always inside. Each step is a binary search over renders."""
+        fit; else the best in full and the rest compact (title, authors and links: a tighter
+        layout); else the best FULL_FIRST in full and as many compact papers as fit, the others
+        counted in the "more" line (and left out of the text part too, so both parts agree).
+        The footer is part of every try, so it is always inside. Each step is a binary search
+        over renders; a digest that fits costs one render, as before."""
         html = self._html(ctx)
         if _size(html) <= HTML_BUDGET:
             return ctx, html
