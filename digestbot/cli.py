@@ -423,10 +423,11 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "slack", "json"]),
+    type=click.Choice(["text", "html", "eml", "slack", "json"]),
     default="text",
     show_default=True,
-    help="Email text, email HTML, Slack Block Kit JSON, or the ranking as JSON (for scripts).",
+    help="Email text, email HTML, the whole email as sent (eml: headers and both parts), Slack "
+    "Block Kit JSON, or the ranking as JSON (for scripts).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
@@ -444,6 +445,16 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         return
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
+        return
+    if fmt == "eml":
+        if not digest.subscriber.email:
+            raise click.UsageError(f"{subscriber_id} gets Slack digests: use --format slack")
+        try:
+            message = runner.deliverer.compose(digest)
+        except DeliveryError as e:  # the template failed on this digest's data
+            click.echo(str(e), err=True)
+            raise SystemExit(EXIT_USAGE) from None
+        _emit(message.data.decode("utf-8"), output, len(digest.matches))
         return
     links = runner.deliverer.links(digest.subscriber)  # the footer's links, as the digest is sent
     try:

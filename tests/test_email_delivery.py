@@ -408,6 +408,7 @@ def test_preview_shows_the_footer_as_sent(workdir, smtp_server):
 
     html = digestbot(workdir, "preview", "alice", "--format", "html").output
     text = digestbot(workdir, "preview", "alice").output
+    eml = digestbot(workdir, "preview", "alice", "--format", "eml").output
 
     digestbot(workdir, "send")
     [mail] = smtp_server.messages
@@ -419,6 +420,11 @@ def test_preview_shows_the_footer_as_sent(workdir, smtp_server):
     assert "Unsubscribe in one click: https://digest.example.org/unsubscribe?t=" in sent_footer
     assert sent_footer in text
     assert "More like this" in html and "More like this" in text
+
+    previewed = email.message_from_string(eml, policy=email.policy.default)
+    for header in ("From", "To", "List-Id", "List-Unsubscribe-Post"):
+        assert previewed[header] == mail.message[header], header
+    assert previewed["List-Unsubscribe"].startswith("<https://digest.example.org/unsubscribe?t=")
 
 
 def test_dry_run_sends_and_records_nothing(workdir, smtp_server):
