@@ -247,3 +247,25 @@ def test_a_template_too_big_on_its_own_still_shows_the_best_paper(tmp_path):
     (tmp_path / "digest.html").write_text(big, encoding="utf-8")
     parts = Renderer(tmp_path).email(reader_digest([reader_paper(i) for i in range(10, 40)]))
     assert parts.html.count('class="paper') == 1 and "…and 29 more matched" in parts.html
+
+
+def test_hostile_hugging_face_fields_are_text_or_dropped():
+    evil = reader_paper(
+        1,
+        thumbnail_url='https://x.org/a.png" onerror="alert(1)',
+        github_url="https://github.com/a/b\u202e/evil",
+        project_url="data:text/html,<script>alert(1)</script>",
+        hf_url="javascript:alert(1)",
+        organization="<script>alert(1)</script> Lab",
+        ai_summary='<img src=x onerror="alert(1)">',
+    )
+    parts = Renderer().email(reader_digest([evil]), show_ai_summary=True)
+    html = parts.html
+    assert "<img" not in html and '&lt;img src=x onerror="alert(1)"&gt;' in html  # text, not a tag
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; Lab" in html
+    assert "Code:" not in html and "Project page" not in html and "Hugging Face</a>" not in html
+    assert "javascript:" not in html and "data:text" not in html and "data:text" not in parts.text
+    [message] = Renderer().slack(reader_digest([evil], slack=True), show_ai_summary=True)
+    [paper] = [b for b in message["blocks"] if b["type"] == "rich_text"]
+    meta = paper["elements"][1]["elements"]
+    assert [e["url"] for e in meta if e["type"] == "link"] == [evil.pdf_url]  # no code, project, HF link
