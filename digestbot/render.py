@@ -655,7 +655,9 @@ def _fit_rich(node: dict) -> dict:
     if isinstance(node.get("text"), str):
         node["text"] = defuse(node["text"][:SLACK_SECTION_CHARS])
     if isinstance(node.get("elements"), list):
-        node["elements"] = [_fit_rich(e) if isinstance(e, dict) else e for e in node["elements"]]
+        fitted = [_fit_rich(e) if isinstance(e, dict) else e for e in node["elements"]]
+        # Slack refuses a text element with no text (an empty title or reason)
+        node["elements"] = [e for e in fitted if not (isinstance(e, dict) and e.get("text") == "")]
     return node
 
 

@@ -269,3 +269,15 @@ def test_hostile_hugging_face_fields_are_text_or_dropped():
     [paper] = [b for b in message["blocks"] if b["type"] == "rich_text"]
     meta = paper["elements"][1]["elements"]
     assert [e["url"] for e in meta if e["type"] == "link"] == [evil.pdf_url]  # no code, project, HF link
+
+
+def test_slack_never_sends_an_empty_text_element():
+    empty = reader_paper(1, title=" ", abstract="", authors=())
+    digest = reader_digest([empty], slack=True)
+    digest.matches[0].reasons = ("",)
+    [message] = Renderer().slack(digest)
+    for block in message["blocks"]:
+        Block.parse(block).validate_json()
+        if block["type"] == "rich_text":
+            texts = [e.get("text") for s in block["elements"] for e in s["elements"]]
+            assert "" not in texts and all(s["elements"] for s in block["elements"])
