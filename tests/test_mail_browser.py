@@ -111,8 +111,9 @@ def test_nothing_runs_off_the_screen_and_the_footer_is_there(chromium, pages, na
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_text_meets_wcag_aa_contrast(chromium, pages, scheme):
-    show(chromium, pages["rough"], 600, scheme)
+@pytest.mark.parametrize("name", ["rough", "long"])
+def test_every_text_meets_wcag_aa_contrast(chromium, pages, name, scheme):
+    show(chromium, pages[name], 600, scheme)
 
     worst = chromium.execute_script(CONTRAST_JS)
     assert worst[0][0] >= 4.5, worst
