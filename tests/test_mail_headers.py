@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,13 +58,17 @@ def certificate(tmp_path_factory) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def server(certificate=None, smtputf8: bool = False) -> Iterator[SmtpServer]:
-    import ssl
-
+def server(
+    certificate=None, smtputf8: bool = False, client_certificate: bool = False
+) -> Iterator[SmtpServer]:
+    """aiosmtpd on loopback; with `certificate`, offering STARTTLS (`client_certificate`: one
+    that insists on a client certificate digestbot does not have, so the handshake fails)."""
     params = {"enable_SMTPUTF8": smtputf8}
     if certificate:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(*certificate)
+        if client_certificate:
+            context.verify_mode = ssl.CERT_REQUIRED
         params["tls_context"] = context
     handler = TlsHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=10, **params)
@@ -243,3 +248,12 @@ def test_no_warning_with_https_one_click_or_the_outbox(workdir):
     workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")
     workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s")
     assert "warning:" not in digestbot(workdir, "check").output
+
+
+def test_a_failed_opportunistic_starttls_falls_back_to_plain_text(workdir, certificate):
+    setup(workdir, [IMITATION], subscriber("alice", "imitation learning"))
+    with server(certificate, client_certificate=True) as smtp:  # every handshake fails
+        workdir.use_smtp(smtp.url)
+        result = digestbot(workdir, "-v", "send")
+    assert smtp.handler.over_tls == [False] and len(smtp.messages) == 1
+    assert "STARTTLS with smtp://127.0.0.1" in result.stderr and "sending in plain text" in result.stderr

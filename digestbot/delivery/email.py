@@ -165,7 +165,9 @@ class SmtpTransport:
     def name(self) -> str:
         return self.settings.describe()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, plain: bool = False) -> smtplib.SMTP:
+        """Connect, greet, upgrade to TLS as the settings say, log in. `plain`: no STARTTLS
+        (the retry after an opportunistic upgrade failed)."""
         s = self.settings
         if s.tls:
             conn: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -182,15 +184,38 @@ class SmtpTransport:
                     "the server does not offer STARTTLS, which this connection requires"
                     " (a login, port 587 or starttls=require)"
                 )
-            if s.starttls == "require" or (s.starttls == "auto" and conn.has_extn("starttls")):
-                conn.starttls(context=self.context if s.starttls == "require" else self.opportunistic)
+            if s.starttls == "require":
+                conn.starttls(context=self.context)
                 _ehlo(conn)
+            elif (
+                s.starttls == "auto"
+                and conn.has_extn("starttls")
+                and not plain
+                and not self._opportunistic(conn)
+            ):
+                conn.close()
+                return self._connect(plain=True)
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _opportunistic(self, conn: smtplib.SMTP) -> bool:
+        """STARTTLS where the server offers it and nothing requires it (RFC 7435): False when
+        the handshake failed, and the mail then goes in plain text, as it would without it."""
+        try:
+            conn.starttls(context=self.opportunistic)
+            _ehlo(conn)
+            return True
+        except (ssl.SSLError, smtplib.SMTPResponseException, smtplib.SMTPServerDisconnected) as e:
+            log.warning(
+                "STARTTLS with %s failed (%s): sending in plain text (starttls=require refuses that)",
+                self.name,
+                _why(e),
+            )
+            return False
 
     def _open(self) -> smtplib.SMTP:
         """A new connection, or DeliveryError with the breaker open."""
