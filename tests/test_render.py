@@ -187,7 +187,7 @@ def test_hugging_face_fields_are_shown_and_checked():
     html = Renderer().email(reader_digest([reader_paper(2), p]), **links()).html
     assert 'src="https://cdn-thumbnails.huggingface.co/' in html and "insecure.example" not in html
     assert re.search(
-        r'<img class="thumb" alt="Thumbnail of [^"]+" src="https://[^"]+" width="160" height="90" ', html
+        r'<img class="thumb" alt="Preview of the paper" src="https://[^"]+" width="160" height="90" ', html
     )
     assert 'href="https://github.com/example-lab/paper-2"' in html and "★ 1.2k" in html
     assert "javascript:" not in html
