@@ -716,7 +716,10 @@ _INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load
 def why_text(sub: Subscriber) -> str:
     """One sentence on what the subscriber asked for, for the footer."""
     p = sub.profile
-    parts = []
+    parts = [f"the {p.trending} most upvoted new papers on Hugging Face"] if p.trending else []
+    if p.likes or p.seed_texts:
+        n = len(p.likes) + len(p.seed_texts)
+        parts.append(f"papers like the {n} you liked" if n > 1 else "papers like the one you liked")
     if p.keywords:
         parts.append("keywords " + ", ".join(p.keywords))
     if p.authors:

@@ -281,3 +281,17 @@ def test_slack_never_sends_an_empty_text_element():
         if block["type"] == "rich_text":
             texts = [e.get("text") for s in block["elements"] for e in s["elements"]]
             assert "" not in texts and all(s["elements"] for s in block["elements"])
+
+
+def test_the_footer_says_why_for_every_kind_of_profile():
+    for profile, said in (
+        (Profile(trending=10), "the 10 most upvoted new papers on Hugging Face"),
+        (
+            Profile(trending=5, keywords=("agents",)),
+            "the 5 most upvoted new papers on Hugging Face; keywords agents",
+        ),
+        (Profile(likes=("2303.04137", "2006.11239")), "papers like the 2 you liked"),
+    ):
+        sub = Subscriber(id="a", email="a@example.org", profile=profile)
+        parts = Renderer().email(Digest(sub, [Match(reader_paper(1), 1)], 1, created=WHEN))
+        assert f"your profile asks for {said}." in parts.text and "nothing yet" not in parts.text
