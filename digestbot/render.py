@@ -738,6 +738,8 @@ def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:
         return "Change your topics, schedule or number of papers, or pause it:"
     if sub.origin == "slack":
         return "Change your topics or schedule, or pause it, with /digest in Slack."
+    if sub.origin == "web":
+        return "To change or stop it, use the links in this email."
     return "To change your topics or schedule, write to whoever set this digest up for you."
 
 
