@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+
 from benchmarks.corpus import make_papers, make_profiles
 from digestbot.matching import Matcher, ReferenceMatcher, compile_profile, normalize
 
@@ -61,11 +63,10 @@ def engine(papers, profiles) -> dict:
     started = time.process_time()
     matcher = Matcher(profiles)
     compiled = time.process_time() - started
-    index = {sid: i for i, sid in enumerate(profiles)}
-    per_subscriber = array("l", [0]) * len(profiles)
-    for paper in papers:
-        for sid, _match in matcher.match(paper):
-            per_subscriber[index[sid]] += 1
+    per_subscriber = np.zeros(len(profiles), dtype=np.int64)
+    for found in matcher.match_stream(papers):
+        per_subscriber[: len(matcher)] += found.counts()
+    per_subscriber = per_subscriber.tolist()
     total = sum(per_subscriber)
     return {
         "seconds": time.process_time() - started,

@@ -17,11 +17,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import ahocorasick
+import numpy as np
+from scipy import sparse
 
 from .models import Match, Paper, Profile
 from .text import detex
@@ -264,74 +267,85 @@ class ReferenceMatcher:
                 yield sid, found
 
 
-_KEYWORD, _EXCLUDE = 0, 1
-_POS_BITS = 8  # a posting is (subscriber index << 8) | term position
+CHUNK = 10_000  # papers per batch in `Matcher.match_stream`: bounds the memory of one product
 
 
 class Matcher:
-    """All profiles compiled once into one multi-pattern automaton (Aho-Corasick), then each
-    paper's title and abstract are scanned once, whatever the number of profiles.
+    """All profiles compiled once: every keyword's patterns into one Aho-Corasick automaton, and
+    who follows what (keywords, exclusions, authors, categories) into sparse matrices (scipy).
 
-    Hits are turned into matches through inverted indexes (term -> the profiles that use it,
-    author -> profiles, category -> category-only profiles), so the work per paper grows with the
-    matches it makes, not with the number of profiles. Results are exactly those of
-    `ReferenceMatcher` (same terms in the same order, same scores): the tests hold it to that.
+    A batch of papers is read once (one pass of the automaton over each title and abstract); the
+    join of those hits with the profiles that follow them is a sparse matrix product, computed in
+    C, so no Python runs per match. A `Match` (its terms and authors) is built only when a caller
+    reads one. Results are exactly those of `ReferenceMatcher` (same matches in the same order,
+    same terms, same scores): the tests hold it to that.
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
         self.ids: list[str] = []
-        self.compiled: list[CompiledProfile] = []
+        self.keyword_texts: list[tuple[str, ...]] = []  # per profile, its keywords as written
+        self.keyword_terms: list[tuple[int, ...]] = []  # per profile, the term id of each keyword
+        self.authors: list[Mapping[str, str]] = []  # per profile, normalized -> as written
         pattern_ids: dict[str, int] = {}
-        self.pattern_terms: list[list[int]] = []  # pattern id -> term ids using it
         term_ids: dict[tuple[str, ...], int] = {}
-        self.term_patterns: list[tuple[int, ...]] = []
-        self.postings: list[list[array]] = []  # term id -> [keyword postings, exclude postings]
-        self.author_index: dict[str, array] = {}
-        self.category_index: dict[str, array] = {}  # profiles with categories only
-        # Per profile: its keywords' texts, its categories, and whether it is "simple" (no term
-        # listed twice): a simple profile hit by one term needs no merging (see `match`).
-        self.keyword_texts: list[tuple[str, ...]] = []
-        self.categories: list[tuple[str, ...]] = []
-        self.simple = bytearray()
+        term_of_pattern: tuple[array, array] = (array("q"), array("q"))  # (pattern, term) pairs
+        follows = (array("q"), array("q"))  # (term, profile), once per keyword position
+        excludes = (array("q"), array("q"))
+        self.author_ids: dict[str, int] = {}
+        authored = (array("q"), array("q"))  # (author, profile)
+        self.category_bits: dict[str, int] = {}
+        masks: dict[int, int] = {}  # profile index -> bit mask of its categories
+        category_only: list[int] = []  # profiles with categories and neither keywords nor authors
         for sid, profile in profiles.items():
             compiled = compile_profile(profile)
             if compiled.is_empty:
                 continue
-            if max(len(compiled.keywords), len(compiled.exclude)) >= 1 << _POS_BITS:
-                raise ValueError(
-                    f"profile {sid!r} has more than {(1 << _POS_BITS) - 1} keywords or exclusions"
-                )
             index = len(self.ids)
             self.ids.append(sid)
-            self.compiled.append(compiled)
-            self.keyword_texts.append(tuple(t.text for t in compiled.keywords))
-            self.categories.append(compiled.categories)
-            self.simple.append(len({t.patterns for t in compiled.keywords}) == len(compiled.keywords))
-            for role, terms in ((_KEYWORD, compiled.keywords), (_EXCLUDE, compiled.exclude)):
-                for position, term in enumerate(terms):
+            self.keyword_texts.append(tuple([t.text for t in compiled.keywords]))
+            self.authors.append(compiled.authors)
+            for role, pairs in ((compiled.keywords, follows), (compiled.exclude, excludes)):
+                for term in role:
                     tid = term_ids.get(term.patterns)
                     if tid is None:
-                        tid = term_ids[term.patterns] = len(self.term_patterns)
-                        self.term_patterns.append(
-                            tuple(pattern_ids.setdefault(p, len(pattern_ids)) for p in term.patterns)
-                        )
-                        self.postings.append([array("q"), array("q")])
-                        for pid in self.term_patterns[tid]:
-                            if pid == len(self.pattern_terms):
-                                self.pattern_terms.append([])
-                            self.pattern_terms[pid].append(tid)
-                    self.postings[tid][role].append((index << _POS_BITS) | position)
+                        tid = term_ids[term.patterns] = len(term_ids)
+                        for pattern in term.patterns:
+                            term_of_pattern[0].append(pattern_ids.setdefault(pattern, len(pattern_ids)))
+                            term_of_pattern[1].append(tid)
+                    pairs[0].append(tid)
+                    pairs[1].append(index)
+            self.keyword_terms.append(tuple(follows[0][len(follows[0]) - len(compiled.keywords) :]))
             for name in compiled.authors:
-                self.author_index.setdefault(name, array("q")).append(index)
-            if not compiled.keywords and not compiled.authors:
+                authored[0].append(self.author_ids.setdefault(name, len(self.author_ids)))
+                authored[1].append(index)
+            if compiled.categories:
+                mask = 0
                 for category in compiled.categories:
-                    self.category_index.setdefault(category, array("q")).append(index)
-        # Terms whose every keyword user is a simple profile: one hit of such a term alone can
-        # skip the general path.
-        self.term_simple = bytearray(
-            all(self.simple[p >> _POS_BITS] for p in keyword_postings)
-            for keyword_postings, _ in self.postings
-        )
+                    mask |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+                masks[index] = mask
+                if not compiled.keywords and not compiled.authors:
+                    category_only.append(index)
+        n = len(self.ids)
+        self.n_terms = len(term_ids)
+        self.term_patterns = _incidence(term_of_pattern, (len(pattern_ids), self.n_terms))
+        self.followers = _incidence(follows, (self.n_terms, n))  # counts a keyword listed twice twice
+        self.excluders = _incidence(excludes, (self.n_terms, n)) if excludes[0] else None
+        self.author_followers = _incidence(authored, (len(self.author_ids), n)) if authored[0] else None
+        self.words = max(1, -(-len(self.category_bits) // 64))  # 64-bit words per category mask
+        self.profile_masks = np.zeros((n, self.words), dtype=np.uint64)
+        for index, mask in masks.items():
+            self.profile_masks[index] = _words(mask, self.words)
+        self.filtered = self.profile_masks.any(axis=1)  # profiles with a category filter
+        self.category_only = np.zeros(n, dtype=bool)
+        self.category_only[category_only] = True
+        self.category_followers = None
+        if category_only:
+            bits = [
+                (b, i) for i in category_only for b in range(len(self.category_bits)) if masks[i] >> b & 1
+            ]
+            pairs = (array("q", [b for b, _ in bits]), array("q", [i for _, i in bits]))
+            self.category_followers = _incidence(pairs, (len(self.category_bits), n))
+        self._paper_masks: dict[tuple[str, ...], int] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for pattern, pid in pattern_ids.items():
             self.automaton.add_word(pattern, pid)
@@ -342,131 +356,175 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scan(self, text: str) -> dict[int, int]:
-        """Pattern id -> occurrences in one normalized text: the one pass over the text."""
-        counts: dict[int, int] = {}
-        if self.has_patterns:
-            for _end, pid in self.automaton.iter(text):
-                counts[pid] = counts.get(pid, 0) + 1
-        return counts
-
-    def _term_hits(self, text: str) -> dict[int, int]:
-        hits: dict[int, int] = {}
-        for pid, n in self.scan(text).items():
-            for tid in self.pattern_terms[pid]:
-                hits[tid] = hits.get(tid, 0) + n
-        return hits
-
-    def match(self, paper: Paper, text: PaperText | None = None) -> Iterator[tuple[str, Match]]:
+    def match(self, paper: Paper) -> Iterator[tuple[str, Match]]:
         """Every profile this paper matches, as (subscriber id, Match), in profile order."""
-        text = text or PaperText.of(paper)
-        title, abstract = self._term_hits(text.title), self._term_hits(text.abstract)
-        if not title and not abstract and not self._author_or_category_candidates(text):
-            return iter(())
-        hit_terms = title.keys() | abstract.keys()
-        if len(hit_terms) == 1 and not self._author_or_category_candidates(text):
-            tid = next(iter(hit_terms))
-            if self.term_simple[tid] and not self.postings[tid][1]:
-                return self._one_term(
-                    tid, keyword_score(title.get(tid, 0), abstract.get(tid, 0)), paper, text
-                )
-        return self._general(hit_terms, title, abstract, paper, text)
+        found = self.match_batch([paper])
+        return ((self.ids[found.profiles[k]], found.match(k)) for k in range(len(found)))
 
-    def _general(
-        self, hit_terms: set[int], title: dict, abstract: dict, paper: Paper, text: PaperText
-    ) -> Iterator[tuple[str, Match]]:
-        """Any paper: gather each profile's hits, drop the excluded, build matches in profile order."""
-        found: dict[int, list] = {}  # profile index -> [(position, score)]
-        excluded: set[int] = set()
-        for tid in hit_terms:
-            keyword_postings, exclude_postings = self.postings[tid]
-            for posting in exclude_postings:
-                excluded.add(posting >> _POS_BITS)
-            if keyword_postings:
-                score = keyword_score(title.get(tid, 0), abstract.get(tid, 0))
-                get = found.get
-                for posting in keyword_postings:  # the hot loop: one turn per profile using the term
-                    index, hit = posting >> _POS_BITS, (posting & 0xFF, score)
-                    hits = get(index)
-                    if hits is None:
-                        found[index] = [hit]
-                    else:
-                        hits.append(hit)
-        for name in text.authors:
-            for index in self.author_index.get(name, ()):
-                found.setdefault(index, [])
-        for category in _category_keys(text.categories):
-            for index in self.category_index.get(category, ()):
-                found.setdefault(index, [])
-        shared: dict[tuple[str, int], Match] = {}
-        for index in sorted(found.keys() - excluded):
-            match = self._build(index, found[index], paper, text, shared)
-            if match is not None:
-                yield self.ids[index], match
+    def match_stream(self, papers: Iterable[Paper], chunk: int = CHUNK) -> Iterator[Matches]:
+        """`match_batch` over consecutive chunks of `papers` (a stream of any length)."""
+        batch: list[Paper] = []
+        for paper in papers:
+            batch.append(paper)
+            if len(batch) == chunk:
+                yield self.match_batch(batch)
+                batch = []
+        if batch:
+            yield self.match_batch(batch)
 
-    def _one_term(self, tid: int, score: int, paper: Paper, text: PaperText) -> Iterator[tuple[str, Match]]:
-        """The common case: one term hit the paper, it excludes no one, none of its users lists
-        it twice, and no author of the paper is followed (nor is any profile picked by category
-        alone). Its postings are in profile order and need no merging: matches come straight
-        off them, with only the category filter to apply."""
-        shared: dict[str, Match] = {}
-        texts, ids, categories = self.keyword_texts, self.ids, self.categories
-        for posting in self.postings[tid][0]:
-            index = posting >> _POS_BITS
-            if categories[index] and not category_allowed(categories[index], text.categories):
-                continue
-            term = texts[index][posting & 0xFF]
-            match = shared.get(term)
-            if match is None:
-                match = shared[term] = Match(paper, score, (term,), ())
-            yield ids[index], match
-
-    def _author_or_category_candidates(self, text: PaperText) -> bool:
-        if self.author_index and any(name in self.author_index for name in text.authors):
-            return True
-        return bool(self.category_index) and any(
-            c in self.category_index for c in _category_keys(text.categories)
+    def match_batch(self, papers: Sequence[Paper]) -> Matches:
+        """Match every paper against every profile at once."""
+        n, n_profiles = len(papers), len(self.ids)
+        title_hits, abstract_hits = (array("q"), array("q")), (array("q"), array("q"))  # (row, pattern)
+        authored = (array("q"), array("q"))  # (row, author)
+        paper_masks = []
+        scan = self.automaton.iter if self.has_patterns else None
+        author_ids, masks = self.author_ids, self._paper_masks
+        for row, paper in enumerate(papers):
+            if scan is not None:
+                for hits, text in ((title_hits, paper.title), (abstract_hits, paper.abstract)):
+                    for _end, pid in scan(normalize(text)):
+                        hits[0].append(row)
+                        hits[1].append(pid)
+            if author_ids:
+                for name in {normalize_name(a) for a in paper.authors}:
+                    aid = author_ids.get(name)
+                    if aid is not None:
+                        authored[0].append(row)
+                        authored[1].append(aid)
+            if self.category_bits:
+                mask = masks.get(paper.categories)
+                if mask is None:
+                    mask = masks[paper.categories] = self._category_mask(paper.categories)
+                paper_masks.append(mask)
+        # Per (paper, term): occurrences in the title and in the abstract, then its keyword score.
+        title = _incidence(title_hits, (n, self.automaton_size)) @ self.term_patterns
+        abstract = _incidence(abstract_hits, (n, self.automaton_size)) @ self.term_patterns
+        hits = title + abstract
+        in_title, in_abstract = title.sign(), abstract.sign()
+        repeats = hits - in_title - in_abstract
+        repeats.data = np.minimum(repeats.data, REPEAT_CAP)
+        scores = TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats
+        # The join: every hit term to every profile that follows it, summed per profile. Every
+        # keyword hit scores at least ABSTRACT_WEIGHT and every author AUTHOR_WEIGHT, so an entry
+        # is a match exactly when a keyword or an author of the profile is in the paper.
+        found = scores @ self.followers
+        if self.author_followers is not None:
+            found = found + AUTHOR_WEIGHT * (
+                _incidence(authored, (n, len(author_ids))) @ self.author_followers
+            )
+        words = None
+        if self.category_bits:
+            words = np.array([_words(m, self.words) for m in paper_masks], dtype=np.uint64).reshape(n, -1)
+        if self.category_followers is not None:  # picked by category alone: marked 1, scored 0 below
+            bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[
+                :, : len(self.category_bits)
+            ]
+            found = found + (sparse.csr_matrix(bits, dtype=np.int32) @ self.category_followers).sign()
+        if self.excluders is not None:  # vetoes: drop every entry whose profile excludes a hit term
+            found = found - found.multiply((hits @ self.excluders).sign())
+        found = sparse.csr_matrix(found)
+        found.sort_indices()
+        rows = np.repeat(np.arange(n), np.diff(found.indptr))
+        profiles, points = found.indices, found.data
+        if words is not None:  # categories filter: the paper carries one category a profile wants
+            check = np.flatnonzero(self.filtered[profiles])
+            wanted = self.profile_masks[profiles[check]] & words[rows[check]]
+            keep = np.ones(len(profiles), dtype=bool)
+            keep[check] = wanted.any(axis=1)
+            rows, profiles, points = rows[keep], profiles[keep], points[keep]
+        points = np.where(self.category_only[profiles], 0, points)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        return Matches(
+            self, list(papers), indptr, profiles.astype(np.int64), points.astype(np.int64), hits, n_profiles
         )
 
-    def _build(
-        self, index: int, hits: list, paper: Paper, text: PaperText, shared: dict[tuple[str, int], Match]
-    ) -> Match | None:
-        # The hot path: one call per (paper, matching profile). Kept lean on purpose.
-        profile = self.compiled[index]
-        if profile.categories and not category_allowed(profile.categories, text.categories):
-            return None
-        if len(hits) == 1 and not profile.authors:
-            # The common case, one keyword and nothing else: profiles that follow the same keyword
-            # get the same (immutable) Match object for this paper.
-            position, score = hits[0]
-            key = (profile.keywords[position].text, score)
-            match = shared.get(key)
-            if match is None:
-                match = shared[key] = Match(paper, score, (key[0],), ())
-            return match
-        if len(hits) == 1:
-            position, score = hits[0]
-            terms: tuple[str, ...] = (profile.keywords[position].text,)
-        elif hits:
-            hits.sort()
-            keywords = profile.keywords
-            terms = tuple([keywords[position].text for position, _ in hits])
-            score = sum([points for _, points in hits])
-        else:
-            terms, score = (), 0
-        authors: tuple[str, ...] = ()
-        if profile.authors:
-            authors = tuple([name for norm, name in profile.authors.items() if norm in text.authors])
-            score += AUTHOR_WEIGHT * len(authors)
-            if not (terms or authors):
-                return None
-        elif not terms and profile.keywords:
-            return None
-        return Match(paper, score, terms, authors)
+    @property
+    def automaton_size(self) -> int:
+        return self.term_patterns.shape[0]
+
+    def _category_mask(self, categories: tuple[str, ...]) -> int:
+        """The bits of the wanted categories a paper carries, its archives included (`cs.lg` is
+        also `cs`): exactly `category_allowed`, as a bit test."""
+        mask = 0
+        for key in _category_keys(tuple(c.casefold() for c in categories)):
+            bit = self.category_bits.get(key)
+            if bit is not None:
+                mask |= 1 << bit
+        return mask
+
+    def build(
+        self, index: int, paper: Paper, hit_terms: AbstractSet[int], authors: AbstractSet[str], score: int
+    ) -> Match:
+        """The Match of profile `index` for a paper it matched: the terms it hit, in the order the
+        profile lists them, and the followed authors."""
+        terms = tuple(
+            [
+                t
+                for t, tid in zip(self.keyword_texts[index], self.keyword_terms[index], strict=True)
+                if tid in hit_terms
+            ]
+        )
+        followed = self.authors[index]
+        names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
+        return Match(paper, score, terms, names)
+
+
+class Matches:
+    """The matches of one batch of papers. Paper `row`'s are the entries
+    `indptr[row]:indptr[row + 1]` of `profiles` (profile indexes, ascending: profile order) and
+    `scores`; `match(k)` builds entry k's Match."""
+
+    def __init__(
+        self, matcher: Matcher, papers: list[Paper], indptr, profiles, scores, hits, n_profiles: int
+    ):
+        self.matcher, self.papers = matcher, papers
+        self.indptr, self.profiles, self.scores = indptr, profiles, scores
+        self.rows = np.repeat(np.arange(len(papers)), np.diff(indptr))
+        self._hits = hits
+        self._n_profiles = n_profiles
+        self._views: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def counts(self) -> np.ndarray:
+        """Matches per profile index."""
+        return np.bincount(self.profiles, minlength=self._n_profiles)
+
+    def match(self, k: int) -> Match:
+        row = int(self.rows[k])
+        view = self._views.get(row)
+        if view is None:
+            start, end = self._hits.indptr[row], self._hits.indptr[row + 1]
+            view = self._views[row] = (
+                frozenset(self._hits.indices[start:end].tolist()),
+                frozenset(normalize_name(a) for a in self.papers[row].authors),
+            )
+        return self.matcher.build(
+            int(self.profiles[k]), self.papers[row], view[0], view[1], int(self.scores[k])
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, Match]]:
+        """Every match as (subscriber id, Match): paper by paper, in profile order."""
+        ids = self.matcher.ids
+        return ((ids[self.profiles[k]], self.match(k)) for k in range(len(self)))
+
+
+def _incidence(pairs: tuple[array, array], shape: tuple[int, int]) -> sparse.csr_matrix:
+    """A sparse (rows x cols) int32 matrix counting each (row, col) pair."""
+    rows, cols = (np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, dtype=np.int64) for a in pairs)
+    data = np.ones(len(rows), dtype=np.int32)
+    return sparse.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.int32)
+
+
+def _words(mask: int, words: int) -> list[int]:
+    return [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(words)]
 
 
 def _category_keys(categories: tuple[str, ...]) -> set[str]:
-    """A paper's categories plus their archives (`cs.lg` -> `cs.lg`, `cs`), for the index."""
+    """A paper's categories plus their archives (`cs.lg` -> `cs.lg`, `cs`)."""
     keys = set(categories)
     keys.update(c.split(".", 1)[0] for c in categories if "." in c)
     return keys
