@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from benchmarks.corpus import make_papers, make_profiles
-from digestbot.matching import Matcher, ReferenceMatcher, compile_profile, normalize
+from digestbot.matching import Matcher, ReferenceMatcher, compile_term, normalize, normalize_name
 
 QUICK = [(2_000, 1_000), (20_000, 10_000)]
 FULL = [(2_000, 1_000), (20_000, 10_000), (100_000, 1_000), (2_000, 100_000), (100_000, 100_000)]
@@ -39,17 +39,22 @@ REPEAT_UNDER = 500_000_000  # pairs: smaller sizes time floor and engine three t
 
 
 def floor(papers, profiles) -> dict:
-    """One automaton of every pattern, one pass over each paper's title and abstract."""
+    """What any engine must spend: read every profile's keywords, build one automaton of their
+    patterns (each distinct keyword compiled once), and pass it over each paper's normalized
+    title and abstract. No per-subscriber work at all."""
     import ahocorasick
 
+    _cold()
     started = time.process_time()
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    distinct: set[str] = set()
     for profile in profiles.values():
-        compiled = compile_profile(profile)
-        for term in compiled.keywords + compiled.exclude:
-            for pattern in term.patterns:
-                if pattern not in automaton:
-                    automaton.add_word(pattern, len(automaton))
+        distinct.update(profile.keywords)
+        distinct.update(profile.exclude)
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for keyword in distinct:
+        for pattern in compile_term(keyword).patterns:
+            if pattern not in automaton:
+                automaton.add_word(pattern, len(automaton))
     automaton.make_automaton()
     hits = 0
     for paper in papers:
@@ -59,7 +64,14 @@ def floor(papers, profiles) -> dict:
     return {"seconds": time.process_time() - started, "hits": hits}
 
 
+def _cold() -> None:
+    """Empty the compile caches, so that neither run profits from the other's."""
+    compile_term.cache_clear()
+    normalize_name.cache_clear()
+
+
 def engine(papers, profiles) -> dict:
+    _cold()
     started = time.process_time()
     matcher = Matcher(profiles)
     compiled = time.process_time() - started

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import chain
+from operator import attrgetter
 
 import ahocorasick
 import numpy as np
@@ -177,9 +178,19 @@ def compile_profile(profile: Profile) -> CompiledProfile:
     return CompiledProfile(
         keywords=tuple(compile_term(k) for k in profile.keywords),
         exclude=tuple(compile_term(k) for k in profile.exclude),
-        authors={normalize_name(a): a for a in profile.authors if normalize_name(a)},
-        categories=tuple(c.strip().casefold() for c in profile.categories if c.strip()),
+        authors=profile_authors(profile),
+        categories=profile_categories(profile),
     )
+
+
+def profile_authors(profile: Profile) -> dict[str, str]:
+    """The authors a profile follows: normalized name -> as the user wrote it."""
+    return {normalize_name(a): a for a in profile.authors if normalize_name(a)}
+
+
+def profile_categories(profile: Profile) -> tuple[str, ...]:
+    """The categories a profile wants, normalized (`cs.LG ` -> `cs.lg`)."""
+    return tuple(c.strip().casefold() for c in profile.categories if c.strip())
 
 
 @dataclass(frozen=True)
@@ -272,94 +283,129 @@ CHUNK = 10_000  # papers per batch in `Matcher.match_stream`: bounds the memory 
 
 class Matcher:
     """All profiles compiled once: every keyword's patterns into one Aho-Corasick automaton, and
-    who follows what (keywords, exclusions, authors, categories) into sparse matrices (scipy).
+    who follows what (keywords, exclusions, authors, categories) into one sparse matrix (scipy).
 
-    A batch of papers is read once (one pass of the automaton over each title and abstract); the
-    join of those hits with the profiles that follow them is a sparse matrix product, computed in
-    C, so no Python runs per match. A `Match` (its terms and authors) is built only when a caller
-    reads one. Results are exactly those of `ReferenceMatcher` (same matches in the same order,
-    same terms, same scores): the tests hold it to that.
+    A batch of papers is read once (one pass of the automaton over each title and abstract) into
+    a sparse matrix of what each paper carries: a score per keyword hit, a veto per excluded
+    hit, its followed authors and its categories. The join with every profile is one sparse
+    product, computed in C, so no Python runs per match; a `Match` (its terms and authors) is
+    built only when a caller reads one. Results are exactly those of `ReferenceMatcher` (same
+    matches, terms and scores, in profile order): the tests hold it to that.
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
-        self.ids: list[str] = []
-        self.keyword_texts: list[tuple[str, ...]] = []  # per profile, its keywords as written
-        self.keyword_terms: list[tuple[int, ...]] = []  # per profile, the term id of each keyword
-        self.authors: list[Mapping[str, str]] = []  # per profile, normalized -> as written
-        pattern_ids: dict[str, int] = {}
-        term_ids: dict[tuple[str, ...], int] = {}
-        term_of_pattern: tuple[array, array] = (array("q"), array("q"))  # (pattern, term) pairs
-        follows = (array("q"), array("q"))  # (term, profile), once per keyword position
-        excludes = (array("q"), array("q"))
+        items = list(profiles.values())
+        self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
+        self._pattern_ids: dict[str, int] = {}
+        self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
+        known = _Known(self._term_id)
+        # compile_profile's rules, over all profiles at once: 100,000 profiles share a few
+        # thousand keywords, and each keyword as written is compiled once.
+        try:  # compile_profile's error, in profile order: the first keyword that can never match
+            every = list(map(known.__getitem__, chain.from_iterable(p.exclude for p in items)))
+            terms = np.array(
+                list(map(known.__getitem__, chain.from_iterable(map(_KEYWORDS, items)))), np.int64
+            )
+        except InvalidTerm:
+            for profile in items:
+                compile_profile(profile)
+            raise
+        authors = [profile_authors(p) if p.authors else _NONE for p in items]
+        categories = [profile_categories(p) if p.categories else () for p in items]
+        lengths = np.fromiter(map(len, map(_KEYWORDS, items)), np.int64, len(items))
+        has_authors = np.fromiter(map(bool, authors), bool, len(items))
+        has_categories = np.fromiter(map(bool, categories), bool, len(items))
+        kept = (lengths > 0) | has_authors | has_categories
+        sids = list(profiles)
+        excluded = np.array(every, dtype=np.int64)
+        exclude_lengths = np.fromiter(map(len, (p.exclude for p in items)), np.int64, len(items))
+        if not kept.all():  # empty profiles match nothing: left out
+            keep = np.flatnonzero(kept).tolist()
+            terms = terms[np.repeat(kept, lengths)]
+            excluded = excluded[np.repeat(kept, exclude_lengths)]
+            items, authors, categories, sids = (
+                [x[i] for i in keep] for x in (items, authors, categories, sids)
+            )
+            lengths, exclude_lengths = lengths[kept], exclude_lengths[kept]
+            has_authors, has_categories = has_authors[kept], has_categories[kept]
+        self.ids: list[str] = sids
+        n = len(sids)
+        self._keywords = list(map(_KEYWORDS, items))
+        self._authors = authors
+        self._keyword_terms = terms  # flat: profile i's are terms[_offsets[i]:_offsets[i + 1]]
+        self._offsets = np.concatenate(([0], np.cumsum(lengths))).tolist()
         self.author_ids: dict[str, int] = {}
-        authored = (array("q"), array("q"))  # (author, profile)
+        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors if f for a in f]
+        n_authors = np.fromiter(map(len, authors), np.int64, n)
         self.category_bits: dict[str, int] = {}
-        masks: dict[int, int] = {}  # profile index -> bit mask of its categories
-        category_only: list[int] = []  # profiles with categories and neither keywords nor authors
-        for sid, profile in profiles.items():
-            compiled = compile_profile(profile)
-            if compiled.is_empty:
-                continue
-            index = len(self.ids)
-            self.ids.append(sid)
-            self.keyword_texts.append(tuple([t.text for t in compiled.keywords]))
-            self.authors.append(compiled.authors)
-            for role, pairs in ((compiled.keywords, follows), (compiled.exclude, excludes)):
-                for term in role:
-                    tid = term_ids.get(term.patterns)
-                    if tid is None:
-                        tid = term_ids[term.patterns] = len(term_ids)
-                        for pattern in term.patterns:
-                            term_of_pattern[0].append(pattern_ids.setdefault(pattern, len(pattern_ids)))
-                            term_of_pattern[1].append(tid)
-                    pairs[0].append(tid)
-                    pairs[1].append(index)
-            self.keyword_terms.append(tuple(follows[0][len(follows[0]) - len(compiled.keywords) :]))
-            for name in compiled.authors:
-                authored[0].append(self.author_ids.setdefault(name, len(self.author_ids)))
-                authored[1].append(index)
-            if compiled.categories:
-                mask = 0
-                for category in compiled.categories:
-                    mask |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
-                masks[index] = mask
-                if not compiled.keywords and not compiled.authors:
-                    category_only.append(index)
-        n = len(self.ids)
-        self.n_terms = len(term_ids)
-        self.term_patterns = _incidence(term_of_pattern, (len(pattern_ids), self.n_terms))
-        self.followers = _incidence(follows, (self.n_terms, n))  # counts a keyword listed twice twice
-        self.excluders = _incidence(excludes, (self.n_terms, n)) if excludes[0] else None
-        self.author_followers = _incidence(authored, (len(self.author_ids), n)) if authored[0] else None
-        self.words = max(1, -(-len(self.category_bits) // 64))  # 64-bit words per category mask
+        masks = dict.fromkeys(np.flatnonzero(has_categories).tolist(), 0)
+        for i in masks:
+            for category in categories[i]:
+                masks[i] |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+        self.category_only = has_categories & (lengths == 0) & ~has_authors
+        bits = len(self.category_bits)
+        only = np.flatnonzero(self.category_only).tolist()
+        by_bit = [[b for b in range(bits) if masks[i] >> b & 1] for i in only]
+        # The veto: an excluded hit weighs more than everything else a profile can score.
+        most = TITLE_WEIGHT + ABSTRACT_WEIGHT + REPEAT_WEIGHT * REPEAT_CAP
+        self.veto = int((most * lengths + AUTHOR_WEIGHT * n_authors).max(initial=0)) + bits + 1
+        bound = self.veto * (int(exclude_lengths.max(initial=0)) + 1)
+        self.dtype = np.int32 if bound < 2**31 else np.int64
+        # The rows of this matrix, and the columns of a batch's paper matrix: keyword terms, then
+        # excluded terms, then authors, then category bits (for profiles picked by category alone).
+        # A keyword listed twice counts twice (its two entries add up), as in the reference.
+        self.n_terms = len(self._term_ids)
+        self._excluded_at = self.n_terms
+        self._authors_at = 2 * self.n_terms
+        self._bits_at = self._authors_at + len(self.author_ids)
+        bit_counts = np.zeros(n, dtype=np.int64)
+        bit_counts[only] = [len(b) for b in by_bit]
+        self.followers = sparse.vstack(
+            [
+                _by_profile(terms, lengths, self.n_terms, self.dtype),
+                _by_profile(excluded, exclude_lengths, self.n_terms, self.dtype),
+                _by_profile(np.array(followed, dtype=np.int64), n_authors, len(self.author_ids), self.dtype),
+                _by_profile(
+                    np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits, self.dtype
+                ),
+            ],
+            format="csr",
+        )
+        self.term_patterns = sparse.csr_matrix(
+            (np.ones(len(self._term_of_pattern[0]), dtype=np.int32), self._term_of_pattern),
+            shape=(len(self._pattern_ids), self.n_terms),
+            dtype=np.int32,
+        )
+        self.words = max(1, -(-bits // 64))  # 64-bit words per category mask
         self.profile_masks = np.zeros((n, self.words), dtype=np.uint64)
-        for index, mask in masks.items():
-            self.profile_masks[index] = _words(mask, self.words)
+        if masks:
+            words = [_words(m, self.words) for m in masks.values()]
+            self.profile_masks[list(masks)] = np.array(words, dtype=np.uint64)
         self.filtered = self.profile_masks.any(axis=1)  # profiles with a category filter
-        self.category_only = np.zeros(n, dtype=bool)
-        self.category_only[category_only] = True
-        self.category_followers = None
-        if category_only:
-            bits = [
-                (b, i) for i in category_only for b in range(len(self.category_bits)) if masks[i] >> b & 1
-            ]
-            pairs = (array("q", [b for b, _ in bits]), array("q", [i for _, i in bits]))
-            self.category_followers = _incidence(pairs, (len(self.category_bits), n))
-        self._paper_masks: dict[tuple[str, ...], int] = {}
+        self._paper_categories: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for pattern, pid in pattern_ids.items():
+        for pattern, pid in self._pattern_ids.items():
             self.automaton.add_word(pattern, pid)
-        if pattern_ids:
+        if self._pattern_ids:
             self.automaton.make_automaton()
-        self.has_patterns = bool(pattern_ids)
+        self.has_patterns = bool(self._pattern_ids)
+
+    def _term_id(self, keyword: str) -> int:
+        term = compile_term(keyword)  # raises InvalidTerm
+        tid = self._term_ids.get(term.patterns)
+        if tid is None:
+            tid = self._term_ids[term.patterns] = len(self._term_ids)
+            for pattern in term.patterns:
+                self._term_of_pattern[0].append(self._pattern_ids.setdefault(pattern, len(self._pattern_ids)))
+                self._term_of_pattern[1].append(tid)
+        return tid
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def match(self, paper: Paper) -> Iterator[tuple[str, Match]]:
         """Every profile this paper matches, as (subscriber id, Match), in profile order."""
-        found = self.match_batch([paper])
-        return ((self.ids[found.profiles[k]], found.match(k)) for k in range(len(found)))
+        return iter(self.match_batch([paper]))
 
     def match_stream(self, papers: Iterable[Paper], chunk: int = CHUNK) -> Iterator[Matches]:
         """`match_batch` over consecutive chunks of `papers` (a stream of any length)."""
@@ -374,12 +420,13 @@ class Matcher:
 
     def match_batch(self, papers: Sequence[Paper]) -> Matches:
         """Match every paper against every profile at once."""
-        n, n_profiles = len(papers), len(self.ids)
-        title_hits, abstract_hits = (array("q"), array("q")), (array("q"), array("q"))  # (row, pattern)
-        authored = (array("q"), array("q"))  # (row, author)
+        papers = list(papers)
+        n = len(papers)
+        title_hits, abstract_hits = ([], []), ([], [])  # (row, pattern) per occurrence
+        carried = ([], [])  # (row, column): followed authors, category bits
         paper_masks = []
         scan = self.automaton.iter if self.has_patterns else None
-        author_ids, masks = self.author_ids, self._paper_masks
+        author_ids, authors_at = self.author_ids, self._authors_at
         for row, paper in enumerate(papers):
             if scan is not None:
                 for hits, text in ((title_hits, paper.title), (abstract_hits, paper.abstract)):
@@ -390,100 +437,96 @@ class Matcher:
                 for name in {normalize_name(a) for a in paper.authors}:
                     aid = author_ids.get(name)
                     if aid is not None:
-                        authored[0].append(row)
-                        authored[1].append(aid)
+                        carried[0].append(row)
+                        carried[1].append(authors_at + aid)
             if self.category_bits:
-                mask = masks.get(paper.categories)
-                if mask is None:
-                    mask = masks[paper.categories] = self._category_mask(paper.categories)
-                paper_masks.append(mask)
+                known = self._paper_categories.get(paper.categories)
+                if known is None:
+                    known = self._paper_categories[paper.categories] = self._categories(paper.categories)
+                paper_masks.append(known[0])
+                carried[0].extend([row] * len(known[1]))
+                carried[1].extend(known[1])
         # Per (paper, term): occurrences in the title and in the abstract, then its keyword score.
-        title = _incidence(title_hits, (n, self.automaton_size)) @ self.term_patterns
-        abstract = _incidence(abstract_hits, (n, self.automaton_size)) @ self.term_patterns
+        n_patterns = len(self._pattern_ids)
+        title = _counts(title_hits, (n, n_patterns)) @ self.term_patterns
+        abstract = _counts(abstract_hits, (n, n_patterns)) @ self.term_patterns
         hits = title + abstract
         in_title, in_abstract = title.sign(), abstract.sign()
         repeats = hits - in_title - in_abstract
         repeats.data = np.minimum(repeats.data, REPEAT_CAP)
-        scores = TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats
-        # The join: every hit term to every profile that follows it, summed per profile. Every
-        # keyword hit scores at least ABSTRACT_WEIGHT and every author AUTHOR_WEIGHT, so an entry
-        # is a match exactly when a keyword or an author of the profile is in the paper.
-        found = scores @ self.followers
-        if self.author_followers is not None:
-            found = found + AUTHOR_WEIGHT * (
-                _incidence(authored, (n, len(author_ids))) @ self.author_followers
-            )
-        words = None
-        if self.category_bits:
-            words = np.array([_words(m, self.words) for m in paper_masks], dtype=np.uint64).reshape(n, -1)
-        if self.category_followers is not None:  # picked by category alone: marked 1, scored 0 below
-            bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[
-                :, : len(self.category_bits)
-            ]
-            found = found + (sparse.csr_matrix(bits, dtype=np.int32) @ self.category_followers).sign()
-        if self.excluders is not None:  # vetoes: drop every entry whose profile excludes a hit term
-            found = found - found.multiply((hits @ self.excluders).sign())
-        found = sparse.csr_matrix(found)
-        found.sort_indices()
+        scores = (TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats).tocoo()
+        vetoes = hits.tocoo()
+        carried_cols = np.array(carried[1], dtype=np.int64)
+        paper_side = sparse.csr_matrix(
+            (
+                np.concatenate(
+                    (
+                        scores.data.astype(self.dtype),
+                        np.full(len(vetoes.data), -self.veto, dtype=self.dtype),
+                        np.where(carried_cols < self._bits_at, AUTHOR_WEIGHT, 1).astype(self.dtype),
+                    )
+                ),
+                (
+                    np.concatenate((scores.row, vetoes.row, np.array(carried[0], dtype=np.int64))),
+                    np.concatenate((scores.col, vetoes.col + self._excluded_at, carried_cols)),
+                ),
+            ),
+            shape=(n, self.followers.shape[0]),
+            dtype=self.dtype,
+        )
+        found = paper_side @ self.followers
+        # Every keyword hit scores at least ABSTRACT_WEIGHT and an author AUTHOR_WEIGHT; a veto
+        # makes the sum negative: an entry is a match exactly when it is positive.
         rows = np.repeat(np.arange(n), np.diff(found.indptr))
         profiles, points = found.indices, found.data
-        if words is not None:  # categories filter: the paper carries one category a profile wants
-            check = np.flatnonzero(self.filtered[profiles])
-            wanted = self.profile_masks[profiles[check]] & words[rows[check]]
-            keep = np.ones(len(profiles), dtype=bool)
-            keep[check] = wanted.any(axis=1)
-            rows, profiles, points = rows[keep], profiles[keep], points[keep]
-        points = np.where(self.category_only[profiles], 0, points)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        return Matches(
-            self, list(papers), indptr, profiles.astype(np.int64), points.astype(np.int64), hits, n_profiles
-        )
+        keep = points > 0
+        if self.category_bits:  # the paper carries one category the profile wants
+            words = np.array([_words(m, self.words) for m in paper_masks], dtype=np.uint64).reshape(
+                n, self.words
+            )
+            check = np.flatnonzero(keep & self.filtered[profiles])
+            keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
+        rows, profiles, points = rows[keep], profiles[keep], points[keep]
+        points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
+        return Matches(self, papers, rows, profiles, points, hits)
 
-    @property
-    def automaton_size(self) -> int:
-        return self.term_patterns.shape[0]
-
-    def _category_mask(self, categories: tuple[str, ...]) -> int:
-        """The bits of the wanted categories a paper carries, its archives included (`cs.lg` is
-        also `cs`): exactly `category_allowed`, as a bit test."""
+    def _categories(self, categories: tuple[str, ...]) -> tuple[int, list[int]]:
+        """A paper's wanted categories, its archives included (`cs.lg` is also `cs`): as a bit
+        mask (for the category filter, exactly `category_allowed`) and as columns."""
         mask = 0
         for key in _category_keys(tuple(c.casefold() for c in categories)):
             bit = self.category_bits.get(key)
             if bit is not None:
                 mask |= 1 << bit
-        return mask
+        return mask, [self._bits_at + b for b in range(len(self.category_bits)) if mask >> b & 1]
 
     def build(
         self, index: int, paper: Paper, hit_terms: AbstractSet[int], authors: AbstractSet[str], score: int
     ) -> Match:
-        """The Match of profile `index` for a paper it matched: the terms it hit, in the order the
-        profile lists them, and the followed authors."""
+        """The Match of profile `index` for a paper it matched: the keywords it hit, in the order
+        the profile lists them, and the followed authors."""
+        tids = self._keyword_terms[self._offsets[index] : self._offsets[index + 1]].tolist()
         terms = tuple(
-            [
-                t
-                for t, tid in zip(self.keyword_texts[index], self.keyword_terms[index], strict=True)
-                if tid in hit_terms
-            ]
+            [k.strip() for k, tid in zip(self._keywords[index], tids, strict=True) if tid in hit_terms]
         )
-        followed = self.authors[index]
+        followed = self._authors[index]
         names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
         return Match(paper, score, terms, names)
 
 
-class Matches:
-    """The matches of one batch of papers. Paper `row`'s are the entries
-    `indptr[row]:indptr[row + 1]` of `profiles` (profile indexes, ascending: profile order) and
-    `scores`; `match(k)` builds entry k's Match."""
+_NONE: dict[str, str] = {}
+_KEYWORDS = attrgetter("keywords")
 
-    def __init__(
-        self, matcher: Matcher, papers: list[Paper], indptr, profiles, scores, hits, n_profiles: int
-    ):
+
+class Matches:
+    """The matches of one batch of papers, as arrays: entry k is paper `rows[k]` (an index into
+    `papers`) matching profile `profiles[k]` (an index into `matcher.ids`) with `scores[k]`.
+    Entries are grouped by paper; `match(k)` builds entry k's Match."""
+
+    def __init__(self, matcher: Matcher, papers: list[Paper], rows, profiles, scores, hits):
         self.matcher, self.papers = matcher, papers
-        self.indptr, self.profiles, self.scores = indptr, profiles, scores
-        self.rows = np.repeat(np.arange(len(papers)), np.diff(indptr))
-        self._hits = hits
-        self._n_profiles = n_profiles
+        self.rows, self.profiles, self.scores = rows, profiles, scores
+        self._hits = hits  # (paper, term) -> occurrences
         self._views: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
 
     def __len__(self) -> int:
@@ -491,7 +534,7 @@ class Matches:
 
     def counts(self) -> np.ndarray:
         """Matches per profile index."""
-        return np.bincount(self.profiles, minlength=self._n_profiles)
+        return np.bincount(self.profiles, minlength=len(self.matcher))
 
     def match(self, k: int) -> Match:
         row = int(self.rows[k])
@@ -509,14 +552,32 @@ class Matches:
     def __iter__(self) -> Iterator[tuple[str, Match]]:
         """Every match as (subscriber id, Match): paper by paper, in profile order."""
         ids = self.matcher.ids
-        return ((ids[self.profiles[k]], self.match(k)) for k in range(len(self)))
+        order = np.lexsort((self.profiles, self.rows)).tolist()
+        return ((ids[self.profiles[k]], self.match(k)) for k in order)
 
 
-def _incidence(pairs: tuple[array, array], shape: tuple[int, int]) -> sparse.csr_matrix:
+class _Known(dict):
+    """Keyword as written -> term id, compiling each keyword the first time it is asked for."""
+
+    def __init__(self, compile_one):
+        super().__init__()
+        self.compile_one = compile_one
+
+    def __missing__(self, keyword: str) -> int:
+        tid = self[keyword] = self.compile_one(keyword)
+        return tid
+
+
+def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csr_matrix:
+    """(size x profiles): profile i's column holds the next lengths[i] values, one entry each."""
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    data = np.ones(len(values), dtype=dtype)
+    return sparse.csc_matrix((data, values, indptr), shape=(size, len(lengths)), dtype=dtype)
+
+
+def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:
     """A sparse (rows x cols) int32 matrix counting each (row, col) pair."""
-    rows, cols = (np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, dtype=np.int64) for a in pairs)
-    data = np.ones(len(rows), dtype=np.int32)
-    return sparse.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.int32)
+    return sparse.csr_matrix((np.ones(len(pairs[0]), dtype=np.int32), pairs), shape=shape, dtype=np.int32)
 
 
 def _words(mask: int, words: int) -> list[int]:
