@@ -19,13 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import feedback_url, unsubscribe_url
-from .matching import Matcher, PaperText, compile_profile, passes_filters, rank
+from .matching import BestMatches, Matcher, Matches, PaperText, compile_profile, passes_filters, rank
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
@@ -195,19 +197,13 @@ class Selection:
 
 
 class _Best:
-    """The best `keep` matches seen so far, and a count of all: memory stays bounded however
-    many papers match (after a long downtime, a backfill...)."""
+    """A subscriber's best `keep` matches and a count of all (from `BestMatches`, or from the
+    ranking by seeds)."""
 
     __slots__ = ("count", "keep", "matches")
 
     def __init__(self, keep: int):
         self.keep, self.count, self.matches = keep, 0, []
-
-    def add(self, match: Match) -> None:
-        self.count += 1
-        self.matches.append(match)
-        if len(self.matches) >= 2 * self.keep + 16:
-            self.matches = rank(self.matches)[: self.keep]
 
     def take(self, matches: list[Match], total: int) -> None:
         """A ranking made elsewhere (seeded subscribers): its best, and how many it counted."""
@@ -289,21 +285,38 @@ class DigestRunner:
         }
         window: list[Paper] = []
         keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
-        for paper in self.store.papers_after(min(starts.values()), seq_to):
+        ids = matcher.ids
+        start = np.array([starts[sid] for sid in ids], dtype=np.int64)
+        is_seeded = np.array([sid in seeded for sid in ids], dtype=bool)
+        best = BestMatches(np.array([found[sid].keep for sid in ids], dtype=np.int64))
+        for batch in matcher.match_stream(self.store.papers_after(min(starts.values()), seq_to)):
             if seeded:
-                window.append(paper)
-            for sid, match in matcher.match(paper):
-                if not self._new_to(sid, paper, starts):
-                    continue
-                if sid not in seeded:
-                    found[sid].add(match)
-                elif match.terms or match.authors:  # for them, categories filter, never match alone
-                    keyword[sid][paper.key] = match
+                window.extend(batch.papers)
+            new = self._new_in(batch, start)
+            best.add(batch, new & ~is_seeded[batch.profiles])
+            # for the seeded, categories filter, never match alone: only keyword or author matches
+            for k in np.flatnonzero(new & is_seeded[batch.profiles] & ~matcher.category_only[batch.profiles]):
+                match = batch.match(int(k))
+                keyword[ids[batch.profiles[k]]][match.paper.key] = match
+        ranked = best.best(ids)
+        for index, sid in enumerate(ids):
+            if sid not in seeded:
+                found[sid].take(ranked.get(sid, []), int(best.counts[index]))
         if seeded:
             self._rank_by_seeds(seeded, window, keyword, starts, ratings, matcher, found)
         return Selection(
             seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
         )
+
+    def _new_in(self, batch: Matches, start: np.ndarray) -> np.ndarray:
+        """Which of a batch's matches are new to their subscriber (see `_new_to`), as a mask."""
+        revs = np.array([p.rev for p in batch.papers], dtype=np.int64)
+        new = revs[batch.rows] > start[batch.profiles]
+        revised = np.array([p.revised for p in batch.papers], dtype=bool)
+        for k in np.flatnonzero(new & revised[batch.rows]).tolist():
+            paper = batch.papers[batch.rows[k]]
+            new[k] = not self.store.received(batch.matcher.ids[batch.profiles[k]], paper.seq)
+        return new
 
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
         return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
@@ -331,10 +344,10 @@ class DigestRunner:
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
         features = relevance.Features.fit(texts)
         rated_terms: dict[str, dict[str, tuple[str, ...]]] = {sid: {} for sid in seeded}
-        for key in rated_keys & stored.keys():  # the keywords each reader's ratings carry
-            for sid, m in matcher.match(stored[key]):
-                if sid in rated_terms and key in ratings[sid]:
-                    rated_terms[sid][key] = m.terms
+        rated = [stored[k] for k in sorted(rated_keys & stored.keys())]
+        for sid, m in matcher.match_batch(rated):  # the keywords each reader's ratings carry
+            if sid in rated_terms and m.paper.key in ratings[sid]:
+                rated_terms[sid][m.paper.key] = m.terms
         views: dict[str, PaperText] = {}
         shared = relevance.Window.of(features, window)
         queries = dict(

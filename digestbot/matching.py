@@ -537,7 +537,11 @@ class Matches:
         return np.bincount(self.profiles, minlength=len(self.matcher))
 
     def match(self, k: int) -> Match:
-        row = int(self.rows[k])
+        """Entry k as a Match."""
+        return self.build(int(self.rows[k]), int(self.profiles[k]), int(self.scores[k]))
+
+    def build(self, row: int, index: int, score: int) -> Match:
+        """The Match of paper `row` for profile `index` (which it matched with `score`)."""
         view = self._views.get(row)
         if view is None:
             start, end = self._hits.indptr[row], self._hits.indptr[row + 1]
@@ -545,15 +549,87 @@ class Matches:
                 frozenset(self._hits.indices[start:end].tolist()),
                 frozenset(normalize_name(a) for a in self.papers[row].authors),
             )
-        return self.matcher.build(
-            int(self.profiles[k]), self.papers[row], view[0], view[1], int(self.scores[k])
-        )
+        return self.matcher.build(index, self.papers[row], view[0], view[1], score)
+
+    def slim(self) -> Matches:
+        """The same batch without its entries: enough to `build` the ones a caller kept."""
+        empty = np.zeros(0, dtype=np.int64)
+        return Matches(self.matcher, self.papers, empty, empty, empty, self._hits)
 
     def __iter__(self) -> Iterator[tuple[str, Match]]:
         """Every match as (subscriber id, Match): paper by paper, in profile order."""
         ids = self.matcher.ids
         order = np.lexsort((self.profiles, self.rows)).tolist()
         return ((ids[self.profiles[k]], self.match(k)) for k in order)
+
+
+class BestMatches:
+    """Per profile, the best `keep[index]` matches of a stream of batches (by `rank`) and a count
+    of all, kept as arrays: a Match is built only for the ones that stay, and memory stays
+    bounded however many papers match."""
+
+    def __init__(self, keep: np.ndarray):
+        self.keep = np.asarray(keep, dtype=np.int64)
+        self.counts = np.zeros(len(self.keep), dtype=np.int64)
+        self._batches: list[Matches] = []
+        self._parts: list[np.ndarray] = []  # rows: profile, -score, -upvotes, -seq, batch, row
+        self._size = 0
+
+    def add(self, found: Matches, take: np.ndarray) -> None:
+        """The entries of `found` where `take` is true."""
+        chosen = np.flatnonzero(take)
+        self.counts += np.bincount(found.profiles[chosen], minlength=len(self.keep))
+        if not len(chosen):
+            return
+        rows = found.rows[chosen]
+        upvotes = np.array([p.upvotes or 0 for p in found.papers], dtype=np.int64)
+        seqs = np.array([p.seq or 0 for p in found.papers], dtype=np.int64)
+        part = np.stack(
+            (
+                found.profiles[chosen],
+                -found.scores[chosen],
+                -upvotes[rows],
+                -seqs[rows],
+                np.full(len(chosen), len(self._batches), dtype=np.int64),
+                rows,
+            )
+        )
+        self._batches.append(found.slim())
+        self._parts.append(part)
+        self._size += len(chosen)
+        if self._size > 4 * int(self.keep.sum()) + 100_000:
+            self._reduce()
+
+    def _reduce(self) -> np.ndarray:
+        """Keep per profile its best `keep`, and any entry tied with the last kept one on score,
+        upvotes and seq (`rank` then orders those by key)."""
+        if not self._parts:
+            return np.zeros((6, 0), dtype=np.int64)
+        entries = np.concatenate(self._parts, axis=1)
+        entries = entries[:, np.lexsort(entries[3::-1])]  # by profile, then best first
+        profile = entries[0]
+        starts = np.searchsorted(profile, profile, side="left")
+        place = np.arange(len(profile)) - starts
+        keep = self.keep[profile]
+        kept = place < keep
+        over = np.flatnonzero(~kept)
+        if len(over):
+            last = starts[over] + keep[over] - 1  # the last kept entry of the same profile
+            kept[over] = (entries[1:4, over] == entries[1:4, last]).all(axis=0)
+        entries = entries[:, kept]
+        self._parts, self._size = [entries], entries.shape[1]
+        return entries
+
+    def best(self, index_to_key: Sequence[str]) -> dict[str, list[Match]]:
+        """Per profile (by its key in `index_to_key`), its best matches, ranked."""
+        entries = self._reduce()
+        found: dict[str, list[Match]] = {}
+        for profile, score, _, _, batch, row in entries.T.tolist():
+            found.setdefault(index_to_key[profile], []).append(
+                self._batches[batch].build(row, profile, -score)
+            )
+        keep = dict(zip(index_to_key, self.keep.tolist(), strict=True))
+        return {key: rank(matches)[: keep[key]] for key, matches in found.items()}
 
 
 class _Known(dict):
