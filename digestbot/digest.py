@@ -289,9 +289,14 @@ class DigestRunner:
         start = np.array([starts[sid] for sid in ids], dtype=np.int64)
         is_seeded = np.array([sid in seeded for sid in ids], dtype=bool)
         best = BestMatches(np.array([found[sid].keep for sid in ids], dtype=np.int64))
+        vetoed: dict[str, set[str]] = {sid: set() for sid in seeded}  # papers their exclusions veto
         for batch in matcher.match_stream(self.store.papers_after(min(starts.values()), seq_to)):
             if seeded:
                 window.extend(batch.papers)
+                pairs = matcher.vetoed(batch)
+                for row, index in zip(pairs.row.tolist(), pairs.col.tolist(), strict=True):
+                    if is_seeded[index]:
+                        vetoed[ids[index]].add(batch.papers[row].key)
             new = self._new_in(batch, start)
             best.add(batch, new & ~is_seeded[batch.profiles])
             # for the seeded, categories filter, never match alone: only keyword or author matches
@@ -303,7 +308,7 @@ class DigestRunner:
             if sid not in seeded:
                 found[sid].take(ranked.get(sid, []), int(best.counts[index]))
         if seeded:
-            self._rank_by_seeds(seeded, window, keyword, starts, ratings, matcher, found)
+            self._rank_by_seeds(seeded, window, keyword, vetoed, starts, ratings, matcher, found)
         return Selection(
             seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
         )
@@ -326,6 +331,7 @@ class DigestRunner:
         seeded: dict[str, SubscriberState],
         window: list[Paper],
         keyword: dict[str, dict[str, Match]],
+        vetoed: dict[str, set[str]],
         starts: dict[str, int],
         ratings: dict[str, dict[str, int]],
         matcher: Matcher,
@@ -349,6 +355,7 @@ class DigestRunner:
             if sid in rated_terms and m.paper.key in ratings[sid]:
                 rated_terms[sid][m.paper.key] = m.terms
         views: dict[str, PaperText] = {}
+        index_of = {sid: i for i, sid in enumerate(matcher.ids)}
         shared = relevance.Window.of(features, window)
         queries = dict(
             zip(
@@ -361,13 +368,16 @@ class DigestRunner:
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
-            compiled = compile_profile(profile)
+            index = index_of.get(sid)
+            compiled = compile_profile(profile) if index is None else None
 
-            def allowed(paper: Paper, sid=sid, skip=skip, compiled=compiled) -> bool:
+            def allowed(paper: Paper, sid=sid, skip=skip, index=index, compiled=compiled) -> bool:
                 if paper.key in skip or not self._new_to(sid, paper, starts):
                     return False
-                if not (compiled.exclude or compiled.categories):
-                    return True  # no vetoes to check
+                if index is not None:  # the matcher found its vetoes for the whole window
+                    return paper.key not in vetoed[sid] and matcher.allows(index, paper)
+                if not (compiled.exclude or compiled.categories):  # likes only: not in the matcher
+                    return True
                 view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
                 return passes_filters(compiled, view)
 

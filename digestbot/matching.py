@@ -342,6 +342,7 @@ class Matcher:
         for i in masks:
             for category in categories[i]:
                 masks[i] |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+        self.masks = masks  # profile index -> its categories as bits (profiles with some only)
         self.category_only = has_categories & (lengths == 0) & ~has_authors
         bits = len(self.category_bits)
         only = np.flatnonzero(self.category_only).tolist()
@@ -440,9 +441,7 @@ class Matcher:
                         carried[0].append(row)
                         carried[1].append(authors_at + aid)
             if self.category_bits:
-                known = self._paper_categories.get(paper.categories)
-                if known is None:
-                    known = self._paper_categories[paper.categories] = self._categories(paper.categories)
+                known = self._categories(paper.categories)
                 paper_masks.append(known[0])
                 carried[0].extend([row] * len(known[1]))
                 carried[1].extend(known[1])
@@ -490,9 +489,26 @@ class Matcher:
         points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
         return Matches(self, papers, rows, profiles, points, hits)
 
+    def allows(self, index: int, paper: Paper) -> bool:
+        """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
+        mask = self.masks.get(index)
+        return not mask or bool(mask & self._categories(paper.categories)[0])
+
+    def vetoed(self, batch: Matches) -> sparse.coo_matrix:
+        """(paper row, profile index) where the paper carries a term the profile excludes."""
+        excluders = self.followers[self._excluded_at : self._authors_at]
+        return (batch.hits.sign() @ excluders).tocoo()
+
     def _categories(self, categories: tuple[str, ...]) -> tuple[int, list[int]]:
         """A paper's wanted categories, its archives included (`cs.lg` is also `cs`): as a bit
-        mask (for the category filter, exactly `category_allowed`) and as columns."""
+        mask (for the category filter, exactly `category_allowed`) and as columns. Cached: the
+        same few combinations come back paper after paper."""
+        known = self._paper_categories.get(categories)
+        if known is None:
+            known = self._paper_categories[categories] = self._category_columns(categories)
+        return known
+
+    def _category_columns(self, categories: tuple[str, ...]) -> tuple[int, list[int]]:
         mask = 0
         for key in _category_keys(tuple(c.casefold() for c in categories)):
             bit = self.category_bits.get(key)
@@ -526,7 +542,7 @@ class Matches:
     def __init__(self, matcher: Matcher, papers: list[Paper], rows, profiles, scores, hits):
         self.matcher, self.papers = matcher, papers
         self.rows, self.profiles, self.scores = rows, profiles, scores
-        self._hits = hits  # (paper, term) -> occurrences
+        self.hits = hits  # (paper row, term) -> occurrences
         self._views: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
 
     def __len__(self) -> int:
@@ -544,9 +560,9 @@ class Matches:
         """The Match of paper `row` for profile `index` (which it matched with `score`)."""
         view = self._views.get(row)
         if view is None:
-            start, end = self._hits.indptr[row], self._hits.indptr[row + 1]
+            start, end = self.hits.indptr[row], self.hits.indptr[row + 1]
             view = self._views[row] = (
-                frozenset(self._hits.indices[start:end].tolist()),
+                frozenset(self.hits.indices[start:end].tolist()),
                 frozenset(normalize_name(a) for a in self.papers[row].authors),
             )
         return self.matcher.build(index, self.papers[row], view[0], view[1], score)
@@ -554,7 +570,7 @@ class Matches:
     def slim(self) -> Matches:
         """The same batch without its entries: enough to `build` the ones a caller kept."""
         empty = np.zeros(0, dtype=np.int64)
-        return Matches(self.matcher, self.papers, empty, empty, empty, self._hits)
+        return Matches(self.matcher, self.papers, empty, empty, empty, self.hits)
 
     def __iter__(self) -> Iterator[tuple[str, Match]]:
         """Every match as (subscriber id, Match): paper by paper, in profile order."""
