@@ -101,6 +101,7 @@ class Config:
     default_schedule: str = DEFAULT_SCHEDULE
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
+    files: tuple[Path, ...] = ()  # other files the config read (libraries): a change to one reloads it
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -287,6 +288,7 @@ class _Validator:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[Problem] = []
+        self.files: list[Path] = []  # the other files read, for the worker to watch
 
     def report(self, line: int, fld: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, fld, message))
@@ -469,6 +471,7 @@ def parse_config(text: str, path: Path) -> Config:
         default_schedule=base["schedule"],
         default_max_papers=base["max_papers"],
         default_timezone=base["timezone"],
+        files=tuple(dict.fromkeys(v.files)),
     )
 
 
@@ -662,6 +665,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
     path = v.string(m, "library", fld)
     if path:
         file = v.resolve(path)
+        v.files.append(file)
         try:
             seeds = read_library(file.read_text(encoding="utf-8"))
         except OSError as e:

@@ -57,7 +57,7 @@ class Worker:
         self.reload_requested = self.signals.reload
         self.client = client or HttpClient(cancel=self.stopping)
         self.runner = DigestRunner(store, config, env, clock=clock)
-        self._config_mtime = _mtime(config.path)
+        self._config_mtime = _mtimes(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
         self._store_retry_at: datetime | None = None  # set while the database refuses writes
@@ -152,8 +152,9 @@ class Worker:
     # --- configuration --------------------------------------------------------------------
 
     def maybe_reload(self) -> bool:
-        """Re-read the YAML if it changed or SIGHUP asked; a broken edit keeps the old config."""
-        mtime = _mtime(self.config.path)
+        """Re-read the YAML if it or a library file it names changed, or SIGHUP asked; a broken
+        edit keeps the old config."""
+        mtime = _mtimes(self.config)
         if not self.reload_requested.is_set() and mtime == self._config_mtime:
             return False
         self.reload_requested.clear()
@@ -268,9 +269,14 @@ class Worker:
 
 def _mtime(path: Path) -> float | None:
     try:
-        return path.stat().st_mtime
+        return path.stat().st_mtime_ns
     except OSError:
         return None
+
+
+def _mtimes(config: Config) -> tuple[float | None, ...]:
+    """The YAML's and its library files' modification times: what a reload watches."""
+    return tuple(_mtime(p) for p in (config.path, *config.files))
 
 
 def run_forever(config: Config, store: Store, env: Env, signals: Signals | None = None) -> int:

@@ -1090,6 +1090,29 @@ def test_worker_picks_up_an_edited_config_and_keeps_the_old_one_when_an_edit_is_
     assert b.store.subscriber("alice").subscriber.profile.keywords == ("okapi",)
 
 
+def test_worker_reloads_when_a_library_file_changes_and_keeps_the_old_likes_when_it_breaks(
+    workdir, bot, caplog
+):
+    library = workdir.path / "library.txt"
+    library.write_text("2303.04137\n", encoding="utf-8")
+    entry = subscriber_yaml("alice", "quokka", schedule="daily 08:00") + "  library: library.txt\n"
+    b = bot(entry, "2024-03-14 06:00")
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137",)
+    assert not b.worker.maybe_reload()  # nothing changed
+
+    library.write_text("2303.04137\nhttps://arxiv.org/abs/2401.00001v2\n", encoding="utf-8")
+    touch_later(library)  # the YAML itself is untouched
+    assert b.worker.maybe_reload()
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137", "2401.00001")
+
+    library.write_text("@article{broken,\n  title = {no closing brace\n", encoding="utf-8")
+    touch_later(library)
+    with caplog.at_level(logging.ERROR):
+        assert not b.worker.maybe_reload()
+    assert "still running the previous config" in caplog.text and "library.txt" in caplog.text
+    assert b.store.subscriber("alice").subscriber.profile.likes == ("2303.04137", "2401.00001")
+
+
 # --- 11. WAL and the busy timeout: everyone shares the database ---------------------------------
 
 

