@@ -379,10 +379,9 @@ class Matcher:
         )
         self.words = max(1, -(-bits // 64))  # 64-bit words per category mask
         self.profile_masks = np.zeros((n, self.words), dtype=np.uint64)
-        if masks:
-            words = [_words(m, self.words) for m in masks.values()]
-            self.profile_masks[list(masks)] = np.array(words, dtype=np.uint64)
-        self.filtered = self.profile_masks.any(axis=1)  # profiles with a category filter
+        self.profile_masks[list(masks)] = _words(list(masks.values()), self.words)
+        self.filtered = np.zeros(n, dtype=bool)  # profiles with a category filter
+        self.filtered[list(masks)] = True
         self._paper_categories: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for pattern, pid in self._pattern_ids.items():
@@ -480,9 +479,7 @@ class Matcher:
         profiles, points = found.indices, found.data
         keep = points > 0
         if self.category_bits:  # the paper carries one category the profile wants
-            words = np.array([_words(m, self.words) for m in paper_masks], dtype=np.uint64).reshape(
-                n, self.words
-            )
+            words = _words(paper_masks, self.words)
             check = np.flatnonzero(keep & self.filtered[profiles])
             keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
@@ -672,8 +669,14 @@ def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> spars
     return sparse.csr_matrix((np.ones(len(pairs[0]), dtype=np.int32), pairs), shape=shape, dtype=np.int32)
 
 
-def _words(mask: int, words: int) -> list[int]:
-    return [(mask >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(words)]
+def _words(masks: list[int], words: int) -> np.ndarray:
+    """Bit masks (Python ints) as a (len(masks) x words) array of 64-bit words."""
+    out = np.zeros((len(masks), words), dtype=np.uint64)
+    for w in range(words):
+        out[:, w] = np.fromiter(
+            ((m >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for m in masks), np.uint64, len(masks)
+        )
+    return out
 
 
 def _category_keys(categories: tuple[str, ...]) -> set[str]:

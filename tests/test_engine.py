@@ -273,3 +273,20 @@ def test_exclusions_authors_and_categories_in_one_batch():
     assert list(Matcher(profile_map).match_batch(batch)) == [
         pair for p in batch for pair in reference.match(p)
     ]
+
+
+def test_more_categories_than_one_machine_word():
+    """Category masks span several 64-bit words when profiles want over 64 categories."""
+    cats = [f"x{i}.y" for i in range(70)] + ["z"]
+    profile_map = {
+        f"s{i}": Profile(keywords=("graph*",), categories=(cats[i], cats[(i * 7) % 71])) for i in range(71)
+    }
+    profile_map["only"] = Profile(categories=("x69.y", "z"))
+    papers = [
+        Paper(key=f"p{j}", title="Graphs", categories=(cats[j], cats[(j * 3) % 71].upper(), "z.w"))
+        for j in range(71)
+    ]
+    reference = ReferenceMatcher(profile_map)
+    found = list(Matcher(profile_map).match_batch(papers))
+    assert found == [pair for p in papers for pair in reference.match(p)]
+    assert len(found) > 71
