@@ -17,8 +17,10 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus import make_papers, make_profiles  # noqa: E402
 from digestbot.config import Config, Env  # noqa: E402
-from digestbot.digest import DigestRunner  # noqa: E402
+from digestbot.digest import DigestRunner, Selection  # noqa: E402
 from digestbot.models import Subscriber  # noqa: E402
 from digestbot.store import Store  # noqa: E402
 
@@ -48,16 +50,22 @@ def run(n_papers: int, n_subs: int, likes: int) -> tuple[float, float, int]:
         ]
         store.sync_subscribers(subscribers)
         store.add_papers(papers[n_papers // 10 :], "bench")
-        runner = DigestRunner(store, Config(path=Path(tmp) / "s.yaml"), Env(outbox=Path(tmp)))
-        states = store.subscribers()
-        tracemalloc.start()
-        started = time.process_time()
-        selection = runner.select(states, datetime.now(UTC))
-        seconds = time.process_time() - started
-        peak = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
+        seconds, peak, selection = timed_select(store, Path(tmp))
         store.close()
         return seconds, peak, sum(selection.matched.values())
+
+
+def timed_select(store: Store, tmp: Path) -> tuple[float, float, Selection]:
+    """`DigestRunner.select` for every stored subscriber: CPU seconds, peak MB, the selection."""
+    runner = DigestRunner(store, Config(path=tmp / "s.yaml"), Env(outbox=tmp))
+    states = store.subscribers()
+    tracemalloc.start()
+    started = time.process_time()
+    selection = runner.select(states, datetime.now(UTC))
+    seconds = time.process_time() - started
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return seconds, peak, selection
 
 
 def main() -> None:
@@ -67,16 +75,28 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=2000)
     parser.add_argument("--subscribers", type=int, default=10_000)
     args = parser.parse_args()
-    print(
-        f"{'profiles':24} {'papers':>7} {'subs':>7} {'CPU s':>7} {'peak MB':>8} {'matched':>9} {'ratio':>6}"
+    print_table(
+        args.papers,
+        args.subscribers,
+        "matched",
+        [(label, partial(run, args.papers, args.subscribers, likes)) for label, likes in VARIANTS],
     )
+
+
+VARIANTS = (("keywords only", 0), ("keywords + 3 likes", 3))
+
+
+def print_table(
+    papers: int, subs: int, counted: str, rows: list[tuple[str, Callable]], decimals: int = 1
+) -> None:
+    """One row per (label, measure) in turn; the first row is the baseline of the ratio column."""
+    print(f"{'profiles':24} {'papers':>7} {'subs':>7} {'CPU s':>7} {'peak MB':>8} {counted:>9} {'ratio':>6}")
     base = None
-    for label, likes in (("keywords only", 0), ("keywords + 3 likes", 3)):
-        seconds, peak, matched = run(args.papers, args.subscribers, likes)
+    for label, measure in rows:
+        seconds, peak, count = measure()
         base = base or seconds
         print(
-            f"{label:24} {args.papers:7} {args.subscribers:7} {seconds:7.1f} {peak:8.0f} {matched:9}"
-            f" {seconds / base:6.2f}"
+            f"{label:24} {papers:7} {subs:7} {seconds:7.{decimals}f} {peak:8.0f} {count:9} {seconds / base:6.2f}"
         )
 
 

@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .arxiv_ids import arxiv_id
-from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, source_health
+from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
 from .delivery.email import mask_url
@@ -334,7 +334,17 @@ def _send(
 def _send_locked(
     app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
-    runner = DigestRunner(app.store, app.config, app.env)
+    client = HttpClient()
+
+    def refresh(names: list[str]) -> None:
+        sources = [s for s in app.config.sources if s.name in names]
+        for outcome in refresh_sources(app.store, sources, client):
+            line = _source_line(outcome).replace("  ", "  refetched ", 1)
+            click.echo(
+                line + (" (trending digests use the counts of the last fetch)" if outcome.error else "")
+            )
+
+    runner = DigestRunner(app.store, app.config, app.env, refresh=refresh)
     progress = _progress(None, "Sending")
 
     def on_done(outcome: Outcome) -> None:

@@ -240,6 +240,27 @@ def fetch_all(
     return outcomes
 
 
+REFRESH_FRESH = timedelta(minutes=5)  # a source fetched this recently is current enough
+
+
+def refresh_sources(
+    store: Store,
+    sources: Iterable[SourceConfig],
+    client: HttpClient,
+    now: datetime | None = None,
+    fresh: timedelta = REFRESH_FRESH,
+) -> list[SourceOutcome]:
+    """Fetch these sources again unless one was fetched within `fresh` (before a trending digest,
+    so it ranks by current upvotes; several such digests in a run cost one fetch)."""
+    now = now or now_utc()
+    outcomes = []
+    for source in sources:
+        last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
+        if last is None or now - last >= fresh:
+            outcomes.append(fetch_one(store, source, client, now))
+    return outcomes
+
+
 LIKED_SOURCE = "liked papers"  # how fetching liked papers by id shows in `fetch` and `status`
 LIKED_BATCH = 100  # ids per export-API request
 

@@ -398,7 +398,11 @@ _SUBSCRIBER_KEYS = (
     "like",
     "library",
     "relevance_floor",
+    "trending",
+    "sources",
+    "show_ai_summary",
 )
+MAX_TRENDING = 1000
 
 
 def load_config(path: str | Path) -> Config:
@@ -454,7 +458,8 @@ def parse_config(text: str, path: Path) -> Config:
         "timezone": v.string(defaults, "timezone", "defaults", tz),
     }
     sources = _read_list(v, top, "sources", lambda m, f: _source(v, m, f))
-    subscribers = _read_list(v, top, "subscribers", lambda m, f: _subscriber(v, m, f, base))
+    source_types = _declared_sources(top)
+    subscribers = _read_list(v, top, "subscribers", lambda m, f: _subscriber(v, m, f, base, source_types))
     _unique(v, top, "sources", "name")
     _unique(v, top, "subscribers", "id")
     if v.problems:
@@ -576,7 +581,9 @@ def _duration(v: _Validator, m: dict[str, _Value], key: str, fld: str) -> int | 
     return parse_duration(m[key].value) if v.check(m, key, fld, parse_duration) else None
 
 
-def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber | None:
+def _subscriber(
+    v: _Validator, item: _Value, fld: str, base: dict, source_types: dict[str, str]
+) -> Subscriber | None:
     n = len(v.problems)
     m = v.mapping(item, fld, _SUBSCRIBER_KEYS)
     sid = v.string(m, "id", fld)
@@ -609,18 +616,25 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
     profile = {k: v.strings(m, k, fld) for k in ("keywords", "exclude", "authors", "categories")}
     _check_terms(v, m, fld, profile)
     likes, texts = _seeds(v, m, fld)
-    if not any(profile[k] for k in ("keywords", "authors", "categories")) and not (likes or texts):
+    trending = _trending(v, m, fld, bool(likes or texts))
+    sources = _subscriber_sources(v, m, fld, source_types, trending)
+    given = likes or texts or trending or "trending" in m  # a wrong `trending` was reported already
+    if not any(profile[k] for k in ("keywords", "authors", "categories")) and not given:
         v.report(
             item.line,
             fld,
-            "empty profile: give keywords, authors, categories, like or library (it would match nothing)",
+            "empty profile: give keywords, authors, categories, like, library or trending"
+            " (it would match nothing)",
         )
-    profile.update(likes=likes, seed_texts=texts, relevance_floor=_floor(v, m, fld))
+    profile.update(
+        likes=likes, seed_texts=texts, relevance_floor=_floor(v, m, fld), trending=trending, sources=sources
+    )
     schedule = v.string(m, "schedule", fld, base["schedule"])
     v.check(m, "schedule", fld, parse_schedule)
     tz = v.string(m, "timezone", fld, base["timezone"])
     v.check(m, "timezone", fld, get_timezone)
     max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
+    show_ai_summary = _flag(v, m, "show_ai_summary", fld)
     if len(v.problems) > n or not sid:
         return None
     return Subscriber(
@@ -631,7 +645,19 @@ def _subscriber(v: _Validator, item: _Value, fld: str, base: dict) -> Subscriber
         schedule=schedule,
         timezone=tz,
         max_papers=max_papers,
+        show_ai_summary=show_ai_summary,
     )
+
+
+def _flag(v: _Validator, m: dict[str, _Value], key: str, fld: str) -> bool:
+    """A yes/no key (`true` or `false`); absent is false."""
+    node = m.get(key)
+    if node is None or node.value is None:
+        return False
+    if not isinstance(node.value, bool):
+        v.report(node.line, f"{fld}.{key}", f"expected true or false, got {node.value!r}")
+        return False
+    return node.value
 
 
 def _check_terms(v: _Validator, m: dict[str, _Value], fld: str, profile: dict[str, tuple[str, ...]]) -> None:
@@ -691,3 +717,73 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
         return None
     return float(value)
+
+
+def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:
+    """Source name -> type as the YAML declares them, valid or not: a subscriber naming a source
+    that has a problem of its own gets no second error for it."""
+    node = top.get("sources")
+    items = node.value if node is not None and isinstance(node.value, list) else []
+    found = {}
+    for item in items:
+        m = item.value if isinstance(item.value, dict) else {}
+        name, kind = m.get("name"), m.get("type")
+        if name is not None and isinstance(name.value, str):
+            found[name.value.strip()] = (
+                kind.value if kind is not None and isinstance(kind.value, str) else "rss"
+            )
+    return found
+
+
+def _trending(v: _Validator, m: dict[str, _Value], fld: str, seeded: bool) -> int | None:
+    """`trending: N`: the N most upvoted papers not yet received (with the rest as a filter)."""
+    node = m.get("trending")
+    if node is None or node.value is None:
+        return None
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TRENDING:
+        v.report(
+            node.line,
+            f"{fld}.trending",
+            f"expected a number of papers from 1 to {MAX_TRENDING}, got {value!r}",
+        )
+        return None
+    if seeded:
+        v.report(
+            node.line,
+            f"{fld}.trending",
+            "cannot be combined with like or library: a trending digest ranks by upvotes"
+            " (use keywords, authors or categories to narrow it)",
+        )
+        return None
+    return value
+
+
+def _subscriber_sources(
+    v: _Validator, m: dict[str, _Value], fld: str, source_types: dict[str, str], trending: int | None
+) -> tuple[str, ...]:
+    """`sources: [NAME, ...]`: only papers these configured sources reported feed the digest."""
+    names = v.strings(m, "sources", fld)
+    node = m.get("sources")
+    for i, name in enumerate(names):
+        if name not in source_types:
+            where = node.value[i].line if isinstance(node.value, list) else node.line
+            known = ", ".join(sorted(source_types)) or "none configured"
+            hint = _closest(name, tuple(source_types))
+            v.report(
+                where,
+                f"{fld}.sources[{i}]",
+                f"no source named {name!r}"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+                + f"; sources: {known}",
+            )
+    wanted = names or tuple(source_types)
+    if trending and not any(source_types.get(n) == "hf_daily" for n in wanted):
+        where = node.line if node is not None and names else m["trending"].line
+        v.report(
+            where,
+            f"{fld}.sources" if names else f"{fld}.trending",
+            "trending ranks papers by their Hugging Face upvotes: "
+            + ("list an hf_daily source in sources" if names else "configure an hf_daily source"),
+        )
+    return tuple(dict.fromkeys(names))

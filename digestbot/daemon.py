@@ -21,7 +21,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_liked, fetch_one
+from .collect import SourceOutcome, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, runner_lock, sender_lock
@@ -56,7 +56,7 @@ class Worker:
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
         self.client = client or HttpClient(cancel=self.stopping)
-        self.runner = DigestRunner(store, config, env, clock=clock)
+        self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh)
         self._config_mtime = _mtimes(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
@@ -76,6 +76,11 @@ class Worker:
             return None
         self._store_ok()
         return outcome
+
+    def refresh(self, names: list[str]) -> list[SourceOutcome]:
+        """Re-fetch these sources before trending digests (unless fetched a moment ago)."""
+        sources = [s for s in self.config.sources if s.name in names]
+        return refresh_sources(self.store, sources, self.client, self.clock())
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""

@@ -27,7 +27,17 @@ from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import feedback_url, unsubscribe_url
-from .matching import BestMatches, Matcher, Matches, PaperText, compile_profile, passes_filters, rank
+from .matching import (
+    BestMatches,
+    Matcher,
+    Matches,
+    PaperText,
+    compile_profile,
+    fed_by,
+    match_trending,
+    passes_filters,
+    rank,
+)
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
@@ -36,6 +46,9 @@ from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreWriteError, Subscrib
 log = logging.getLogger(__name__)
 
 FIRST_DIGEST_REACH = timedelta(days=1)
+# A trending digest chooses among the papers whose upvotes were reported in the last week (or
+# since the previous digest, if that is longer ago), never before the day before subscribing.
+TRENDING_WINDOW = timedelta(days=7)
 RETRY_LIMIT = timedelta(hours=24)
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY_WAIT = timedelta(hours=2)
@@ -224,6 +237,7 @@ class DigestRunner:
         renderer: Renderer | None = None,
         deliverer: Deliverer | None = None,
         clock: Callable[[], datetime] = now_utc,
+        refresh: Callable[[list[str]], object] | None = None,
     ):
         self.store = store
         self.config = config
@@ -231,6 +245,10 @@ class DigestRunner:
         self.renderer = renderer or Renderer(config.templates)
         self.deliverer = deliverer or Deliverer(config, env, self.renderer)
         self.clock = clock
+        # Fetches the named sources again (if not fetched a moment ago) before trending digests
+        # are built, so they rank by current upvotes. None: no re-fetch (tests, preview).
+        self.refresh = refresh
+        self._feeds: dict[str, frozenset[str]] = {}
 
     # --- who and what ---------------------------------------------------------------------
 
@@ -264,8 +282,14 @@ class DigestRunner:
         "New" is by revision: a paper a later report changed (a fuller abstract, categories)
         is matched again, except for the subscribers who already received it."""
         seq_to = self.store.max_rev()
+        self._feeds = {s.subscriber.id: frozenset(s.subscriber.profile.sources) for s in states}
+        trending = [s for s in states if s.subscriber.profile.trending]
+        states = [s for s in states if not s.subscriber.profile.trending]
+        picked = self._select_trending(trending, seq_to, now) if trending else {}
         if not states:
-            return Selection(seq_to, {}, {})
+            return Selection(
+                seq_to, {sid: b for sid, (b, _) in picked.items()}, {sid: n for sid, (_, n) in picked.items()}
+            )
         first_start = None
         starts = {}
         for state in states:
@@ -309,14 +333,21 @@ class DigestRunner:
                 found[sid].take(ranked.get(sid, []), int(best.counts[index]))
         if seeded:
             self._rank_by_seeds(seeded, window, keyword, vetoed, starts, ratings, matcher, found)
-        return Selection(
-            seq_to, {sid: b.ranked() for sid, b in found.items()}, {sid: b.count for sid, b in found.items()}
-        )
+        shown = {sid: b.ranked() for sid, b in found.items()}
+        matched = {sid: b.count for sid, b in found.items()}
+        for sid, (mine, total) in picked.items():
+            shown[sid], matched[sid] = mine, total
+        return Selection(seq_to, shown, matched)
 
     def _new_in(self, batch: Matches, start: np.ndarray) -> np.ndarray:
         """Which of a batch's matches are new to their subscriber (see `_new_to`), as a mask."""
         revs = np.array([p.rev for p in batch.papers], dtype=np.int64)
         new = revs[batch.rows] > start[batch.profiles]
+        feeds = [self._feeds.get(sid, frozenset()) for sid in batch.matcher.ids]
+        for wanted in set(feeds) - {frozenset()}:  # subscribers who take only some sources
+            fed = np.array([fed_by(p, wanted) for p in batch.papers], dtype=bool)
+            theirs = np.array([f == wanted for f in feeds], dtype=bool)[batch.profiles]
+            new[theirs] &= fed[batch.rows[theirs]]
         revised = np.array([p.revised for p in batch.papers], dtype=bool)
         for k in np.flatnonzero(new & revised[batch.rows]).tolist():
             paper = batch.papers[batch.rows[k]]
@@ -324,7 +355,41 @@ class DigestRunner:
         return new
 
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
+        if not fed_by(paper, self._feeds.get(sid, frozenset())):
+            return False
         return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
+
+    def _select_trending(
+        self, states: list[SubscriberState], seq_to: int, now: datetime
+    ) -> dict[str, tuple[list[Match], int]]:
+        """For each trending subscriber, the `trending` most upvoted papers of their pool (listed
+        since `trending_since`, never received, up to `seq_to`) that pass the profile, and how
+        many in the pool did. The watermark plays no part: a paper passed over yesterday is
+        still a candidate today. The pool is read and matched once for all of them."""
+        since = {s.subscriber.id: trending_since(s, now) for s in states}
+        pool = self.store.trending_pool(min(since.values()), seq_to)
+        listed = {paper.key: when for paper, when in pool}
+        received = self.store.received_among(paper.seq for paper, _ in pool)
+        matches = match_trending(
+            {s.subscriber.id: s.subscriber.profile for s in states}, (p for p, _ in pool)
+        )
+        picked = {}
+        for state in states:
+            sid, had = state.subscriber.id, received.get(state.subscriber.id, set())
+            mine = [m for m in matches[sid] if listed[m.paper.key] >= since[sid] and m.paper.seq not in had]
+            picked[sid] = (mine[: state.subscriber.profile.trending], len(mine))
+        return picked
+
+    def trending_sources(self, states: list[SubscriberState]) -> list[str]:
+        """The upvote lists (hf_daily sources) that feed these subscribers' trending digests."""
+        names: dict[str, None] = {}
+        for state in states:
+            profile = state.subscriber.profile
+            if profile.trending:
+                for source in self.config.sources:
+                    if source.type == "hf_daily" and (not profile.sources or source.name in profile.sources):
+                        names[source.name] = None
+        return list(names)
 
     def _rank_by_seeds(
         self,
@@ -453,6 +518,9 @@ class DigestRunner:
                     if not only or record.subscriber_id in only:
                         done(self._retry(record.id))
             states = self.due(now, only, force)
+            if self.refresh and not dry_run and (names := self.trending_sources(states)):
+                self.refresh(names)
+                now = self.clock()
             selection = self.select(states, now)
             for state in states:
                 if should_stop():
@@ -572,6 +640,16 @@ class DigestRunner:
             digest.id,
             time.monotonic() - started,
         )
+
+
+def trending_since(state: SubscriberState, now: datetime) -> datetime:
+    """Where a trending digest's pool starts: the last TRENDING_WINDOW, or since the previous
+    digest if that is longer ago (downtime loses nothing), never before the day before the
+    subscriber was created (a first digest reaches back one day)."""
+    floor = state.created_at - FIRST_DIGEST_REACH
+    if state.last_seq is None or state.last_run_at is None:
+        return max(now - FIRST_DIGEST_REACH, floor)
+    return max(min(now - TRENDING_WINDOW, state.last_run_at), floor)
 
 
 def _describe(error: Exception, digest: Digest) -> str:

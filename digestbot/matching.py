@@ -686,6 +686,47 @@ def _category_keys(categories: tuple[str, ...]) -> set[str]:
     return keys
 
 
+TRENDING_REASON = "trending on Hugging Face"  # why a paper is in a trending digest (its upvotes show beside)
+
+
+def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
+    """Whether one of `sources` reported the paper (no sources named: any source will do)."""
+    return not sources or any(s in sources for s in paper.sources)
+
+
+def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> dict[str, list[Match]]:
+    """For each trending profile, the papers that pass it, most upvoted first (then higher
+    keyword score, then newest). Keywords and authors, when given, must match; categories and
+    exclusions filter; `sources` must have reported the paper; a profile with none of these
+    takes every paper. Each paper is read once for all profiles (the fast Matcher)."""
+    matcher = Matcher(profiles)
+    # Profiles with only trending (and maybe exclusions, categories, sources) pass the same papers
+    # when they filter alike: each such filter is worked out once, and its matches shared.
+    bare: dict[tuple, CompiledProfile] = {}
+    group: dict[str, tuple] = {}
+    for sid, p in profiles.items():
+        compiled = compile_profile(p)
+        if compiled.is_empty:
+            group[sid] = (p.exclude, p.categories, frozenset(p.sources))
+            bare.setdefault(group[sid], compiled)
+    feeds = {sid: frozenset(p.sources) for sid, p in profiles.items() if sid not in group}
+    found: dict = {key: [] for key in (*feeds, *bare)}
+    upvoted = [paper for paper in papers if paper.upvotes is not None]
+    for sid, m in matcher.match_batch(upvoted):  # paper by paper, in profile order
+        if fed_by(m.paper, feeds[sid]):
+            found[sid].append(Match(m.paper, m.score, m.terms, m.authors, (*m.reasons, TRENDING_REASON)))
+    for paper in upvoted if bare else ():
+        text = PaperText.of(paper)
+        for key, compiled in bare.items():
+            if fed_by(paper, key[2]) and passes_filters(compiled, text):
+                found[key].append(Match(paper, 0, reasons=(TRENDING_REASON,)))
+    ranked = {
+        key: sorted(ms, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
+        for key, ms in found.items()
+    }
+    return {sid: ranked[group.get(sid, sid)] for sid in profiles}
+
+
 def rank(matches: Iterable[Match]) -> list[Match]:
     """Best first: score, then community upvotes, then newest (ingestion order)."""
     return sorted(

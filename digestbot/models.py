@@ -49,7 +49,9 @@ class Profile:
     """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories,
     and papers like the ones they liked: `likes` (arXiv ids without version) and `seed_texts`
     (title and abstract of library entries without an arXiv id). A paper that enters a digest
-    by similarity alone needs a cosine of at least `relevance_floor` (None: the default)."""
+    by similarity alone needs a cosine of at least `relevance_floor` (None: the default).
+    `trending` (N): the digest is the N most upvoted papers not yet received, the rest of the
+    profile acting as a filter. `sources`: only papers these sources reported (empty: all)."""
 
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -58,10 +60,14 @@ class Profile:
     likes: tuple[str, ...] = ()
     seed_texts: tuple[str, ...] = ()
     relevance_floor: float | None = None
+    trending: int | None = None
+    sources: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.keywords or self.authors or self.categories or self.likes or self.seed_texts)
+        return not (
+            self.keywords or self.authors or self.categories or self.likes or self.seed_texts or self.trending
+        )
 
     @property
     def has_seeds(self) -> bool:
@@ -82,6 +88,7 @@ class Subscriber:
     origin: str = "yaml"
     active: bool = True
     paused: bool = False
+    show_ai_summary: bool = False  # the reader asked to see Hugging Face's AI summary of papers
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ MAX_KEYWORDS = 50
 MAX_LIKES = 200
 MAX_KEYWORD_CHARS = 100
 MAX_COMMAND_CHARS = 2000
+MAX_TRENDING = 100
 
 HELP = """\
 */digest* manages your paper digest, delivered to you by DM.
@@ -29,6 +30,7 @@ HELP = """\
 • `/digest unsubscribe diffusion policy`  remove a keyword
 • `/digest exclude survey`  drop papers that mention a word
 • `/digest like 2303.04137` (an arXiv id or link; several with commas)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
+• `/digest trending 10`  the 10 most upvoted Hugging Face papers you have not had (your keywords, if any, narrow them); `/digest trending off` to stop
 • `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
 • `/digest list`  what you follow, your schedule, next and last digest
 • `/digest preview`  the digest you would get now
@@ -281,6 +283,11 @@ class CommandHandler:
         added: list[str] = []
 
         def like(sub: Subscriber) -> Subscriber:
+            if sub.profile.trending:
+                raise CommandError(
+                    "Your digest is a trending one, ranked by upvotes: liked papers can't steer it."
+                    " `/digest trending off` first to follow papers like these."
+                )
             added[:] = [a for a in ids if a not in sub.profile.likes]
             likes = sub.profile.likes + tuple(added)
             if len(likes) > MAX_LIKES:
@@ -305,6 +312,45 @@ class CommandHandler:
 
         sub = self._update(ctx, channel_scope, unlike)
         return Reply(f"Removed {', '.join(f'`{a}`' for a in sorted(ids))}.\n\n{self.describe(sub)}")
+
+    def cmd_trending(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
+        word = args.strip().lower()
+        if word in ("off", "stop", "none", "0"):
+            n = None
+        elif word.isdigit() and 1 <= int(word) <= MAX_TRENDING:
+            n = int(word)
+        else:
+            raise CommandError(
+                f"How many? For example: `/digest trending 10` (1 to {MAX_TRENDING}), or `/digest trending off`."
+            )
+        if n and not any(s.type == "hf_daily" for s in self.config.sources):
+            raise CommandError(
+                "Trending digests rank papers by their Hugging Face upvotes, and this bot fetches no"
+                " Hugging Face list. Ask the bot's operator to add an `hf_daily` source."
+            )
+
+        def trending(sub: Subscriber) -> Subscriber:
+            if n and sub.profile.likes:
+                raise CommandError(
+                    "A trending digest ranks by upvotes and can't also follow liked papers:"
+                    " `/digest unlike …` them first (`/digest likes` lists them)."
+                )
+            if n is None and not sub.profile.trending:
+                raise CommandError(f"Your digest is not a trending one.\n\n{self.describe(sub)}")
+            return replace(sub, profile=replace(sub.profile, trending=n), paused=False if n else sub.paused)
+
+        sub = self._update(ctx, channel_scope, trending, create=bool(n))
+        said = (
+            f"Trending: your digests now bring the {n} most upvoted Hugging Face papers you have not had"
+            + (" among those matching your keywords" if _has_terms(sub.profile) else "")
+            + "."
+            if n
+            else "Trending is off: your digests follow your keywords again."
+            if _has_terms(sub.profile)
+            else "Trending is off: your digest follows nothing now. Add keywords with"
+            " `/digest subscribe …`, or `/digest trending 10` again."
+        )
+        return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_likes(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         sub = self._current(ctx, channel_scope)
@@ -332,6 +378,8 @@ class CommandHandler:
         state = self.store.subscriber(sub.id)
         p = sub.profile
         lines = [f"*Digest `{sub.id}`*" + (" (paused)" if state and state.subscriber.paused else "")]
+        if p.trending:
+            lines.append(f"Trending: the {p.trending} most upvoted Hugging Face papers you have not had")
         lines.append("Keywords: " + (", ".join(f"`{k}`" for k in p.keywords) or "none yet"))
         if p.exclude:
             lines.append("Excluding: " + ", ".join(f"`{k}`" for k in p.exclude))
@@ -362,6 +410,13 @@ class CommandHandler:
         if sub.origin == "yaml":
             lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
         return "\n".join(lines)
+
+
+def _has_terms(profile: Profile) -> bool:
+    """Whether a profile follows something besides trending (keywords, authors, categories, likes)."""
+    return bool(
+        profile.keywords or profile.authors or profile.categories or profile.likes or profile.seed_texts
+    )
 
 
 def _paper_refs(text: str) -> list[str]:

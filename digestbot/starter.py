@@ -40,6 +40,9 @@ subscribers:
     email: me@example.org
     keywords: [imitation learning, reinforcement learning, "robot*"]
     exclude: [survey]
+    # trending: 10              # the 10 most upvoted Hugging Face papers not yet sent (with an
+    #                           # hf_daily source); keywords, if any, narrow them
+    # sources: [sample]         # only papers these sources reported
 """
 
 

@@ -34,7 +34,9 @@ T = TypeVar("T")
 # 2: digests.parts_sent, sources.last_announced. 3: papers.rev and .revised; digests may be
 # 'cancelled' or 'unknown', and count attempts whose outcome was never recorded;
 # sources.last_warning; subscribers.likes, .seed_texts, .relevance_floor; feedback.
-SCHEMA_VERSION = 3
+# 4: the Hugging Face fields of papers (hf_url ... organization) and papers.listed_at (when a
+# source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
+SCHEMA_VERSION = 4
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -58,7 +60,16 @@ CREATE TABLE IF NOT EXISTS papers (
     first_seen TEXT NOT NULL,
     updated TEXT NOT NULL,
     rev INTEGER,
-    revised INTEGER NOT NULL DEFAULT 0
+    revised INTEGER NOT NULL DEFAULT 0,
+    hf_url TEXT NOT NULL DEFAULT '',
+    github_url TEXT NOT NULL DEFAULT '',
+    github_stars INTEGER,
+    project_url TEXT NOT NULL DEFAULT '',
+    ai_summary TEXT NOT NULL DEFAULT '',
+    thumbnail_url TEXT NOT NULL DEFAULT '',
+    comments INTEGER,
+    organization TEXT NOT NULL DEFAULT '',
+    listed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS papers_first_seen ON papers (first_seen);
 CREATE TABLE IF NOT EXISTS sources (
@@ -89,6 +100,9 @@ CREATE TABLE IF NOT EXISTS subscribers (
     likes TEXT NOT NULL DEFAULT '[]',
     seed_texts TEXT NOT NULL DEFAULT '[]',
     relevance_floor REAL,
+    trending INTEGER,
+    sources TEXT NOT NULL DEFAULT '[]',
+    show_ai_summary INTEGER NOT NULL DEFAULT 0,
     schedule TEXT NOT NULL,
     timezone TEXT NOT NULL,
     max_papers INTEGER NOT NULL,
@@ -143,6 +157,22 @@ CREATE TABLE IF NOT EXISTS digest_items (
 """
 
 
+# Schema 4: the Hugging Face fields, when a paper's upvotes were last reported (the trending
+# pool's clock), and subscribers' trending, sources and show_ai_summary.
+_V4_COLUMNS = [
+    ("papers", "hf_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "github_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "github_stars", "INTEGER"),
+    ("papers", "project_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "ai_summary", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "thumbnail_url", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "comments", "INTEGER"),
+    ("papers", "organization", "TEXT NOT NULL DEFAULT ''"),
+    ("papers", "listed_at", "TEXT"),
+    ("subscribers", "trending", "INTEGER"),
+    ("subscribers", "sources", "TEXT NOT NULL DEFAULT '[]'"),
+    ("subscribers", "show_ai_summary", "INTEGER NOT NULL DEFAULT 0"),
+]
 # Columns added after a table was first released: (table, column, definition). Databases made
 # by an older version get them on open.
 _ADDED_COLUMNS = [
@@ -157,10 +187,14 @@ _ADDED_COLUMNS = [
     ("papers", "revised", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "unconfirmed", "INTEGER NOT NULL DEFAULT 0"),
     ("digests", "attempt_started_at", "TEXT"),
+    *_V4_COLUMNS,
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
     "CREATE UNIQUE INDEX IF NOT EXISTS papers_rev ON papers (rev)",
+    # papers with upvotes before schema 4: listed when last updated (the trending pool's clock)
+    "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
 ]
 
 
@@ -367,9 +401,10 @@ class Store:
 
         A paper already stored (same key) is merged (see `merge_papers`). A new paper, or a merge
         that changes what a paper can match (title, abstract, authors, categories), takes the next
-        `rev`, so digests built after it consider the paper again. `seed_only` papers (fetched
-        because someone liked them) get no `rev`: they are never new to anyone until a source
-        lists them.
+        `rev`, so digests built after it consider the paper again; a merge that changes only
+        mutable fields (upvotes, comments, links, stars) keeps its `rev`. A report with upvotes
+        sets `listed_at` (see `trending_pool`). `seed_only` papers (fetched because someone liked
+        them) get no `rev`: they are never new to anyone until a source lists them.
         """
         now_s = ts(now or now_utc())
         new = known = 0
@@ -379,14 +414,15 @@ class Store:
                 row = next(iter(self.db.query("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
                 if row is None:
                     conn.execute(
-                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev)"
-                        f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?)",
+                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev, listed_at)"
+                        f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?, ?)",
                         (
                             *_paper_values(paper),
                             json.dumps([source]),
                             now_s,
                             now_s,
                             None if seed_only else next_rev,
+                            _listed(paper, now_s),
                         ),
                     )
                     next_rev += not seed_only
@@ -398,14 +434,16 @@ class Store:
                 bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
                 conn.execute(
-                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised)"
-                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), MAX(revised, ?)) WHERE key = ?",
+                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised, listed_at)"
+                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), MAX(revised, ?), COALESCE(?, listed_at))"
+                    " WHERE key = ?",
                     (
                         *_paper_values(merged),
                         json.dumps(sources),
                         now_s,
                         next_rev if bump else None,
                         int(bump),
+                        _listed(paper, now_s),
                         paper.key,
                     ),
                 )
@@ -450,6 +488,36 @@ class Store:
             "SELECT 1 FROM digest_items WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq)
         ).fetchone()
         return row is not None
+
+    def trending_pool(self, since: datetime, upto: int) -> list[tuple[Paper, datetime]]:
+        """Papers with rev at most `upto` whose upvotes a source reported at or after `since`,
+        each with when that last happened; most upvoted first (then newest)."""
+        rows = self.db.query(
+            "SELECT * FROM papers WHERE listed_at >= ? AND upvotes IS NOT NULL AND rev <= ?"
+            " ORDER BY upvotes DESC, rev DESC",
+            [ts(since), upto],
+        )
+        pool = []
+        for row in rows:
+            paper = _readable_paper(row)
+            listed = _readable(lambda r: parse_ts(r["listed_at"]), "paper")(row)
+            if paper is not None and listed is not None:
+                pool.append((paper, listed))
+        return pool
+
+    def received_among(self, seqs: Iterable[int]) -> dict[str, set[int]]:
+        """Which subscribers have which of these papers in one of their digests (any state)."""
+        seqs = list(seqs)
+        out: dict[str, set[int]] = {}
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i : i + 500]
+            rows = self.conn.execute(
+                f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for sid, seq in rows:
+                out.setdefault(sid, set()).add(seq)
+        return out
 
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
         """Stored papers with these keys (those that exist), in no particular order."""
@@ -928,15 +996,22 @@ def _subscriber_fields(sub: Subscriber) -> dict:
         "likes": json.dumps(list(p.likes)),
         "seed_texts": json.dumps(list(p.seed_texts)),
         "relevance_floor": p.relevance_floor,
+        "trending": p.trending,
+        "sources": json.dumps(list(p.sources)),
         "schedule": sub.schedule,
         "timezone": sub.timezone,
         "max_papers": sub.max_papers,
+        "show_ai_summary": int(sub.show_ai_summary),
     }
 
 
 def _state_from_row(r: dict) -> SubscriberState:
-    lists = ("keywords", "exclude", "authors", "categories", "likes", "seed_texts")
-    profile = Profile(**{k: tuple(json.loads(r[k])) for k in lists}, relevance_floor=r["relevance_floor"])
+    lists = ("keywords", "exclude", "authors", "categories", "likes", "seed_texts", "sources")
+    profile = Profile(
+        **{k: tuple(json.loads(r[k])) for k in lists},
+        relevance_floor=r["relevance_floor"],
+        trending=r["trending"],
+    )
     sub = Subscriber(
         id=r["id"],
         profile=profile,
@@ -948,6 +1023,7 @@ def _state_from_row(r: dict) -> SubscriberState:
         origin=r["origin"],
         active=bool(r["active"]),
         paused=bool(r["paused"]),
+        show_ai_summary=bool(r["show_ai_summary"]),
     )
     return SubscriberState(sub, parse_ts(r["last_run_at"]), r["last_seq"], parse_ts(r["created_at"]))
 
@@ -965,6 +1041,7 @@ def _paper_from_row(r: dict) -> Paper:
         published=parse_ts(r["published"]),
         announce_type=r["announce_type"],
         upvotes=r["upvotes"],
+        **{f: r[f] for f in _MUTABLE_FIELDS if f != "upvotes"},
         sources=tuple(json.loads(r["sources"])),
         seq=r["seq"],
         first_seen=parse_ts(r["first_seen"]),
@@ -1002,7 +1079,18 @@ _PAPER_FIELDS = (
     "published",
     "announce_type",
     "upvotes",
+    "hf_url",
+    "github_url",
+    "github_stars",
+    "project_url",
+    "ai_summary",
+    "thumbnail_url",
+    "comments",
+    "organization",
 )
+# What a re-fetch may change without making the paper new (its rev stays): the newest report
+# that has a value wins (see merge_papers).
+_MUTABLE_FIELDS = _PAPER_FIELDS[_PAPER_FIELDS.index("upvotes") :]
 _PAPER_COLUMNS = "key, " + ", ".join(_PAPER_FIELDS)
 _PAPER_MARKS = ", ".join("?" * (len(_PAPER_FIELDS) + 1))
 
@@ -1019,8 +1107,13 @@ def _paper_values(p: Paper) -> tuple:
         p.pdf_url,
         ts(p.published),
         p.announce_type,
-        p.upvotes,
+        *(getattr(p, f) for f in _MUTABLE_FIELDS),
     )
+
+
+def _listed(p: Paper, now_s: str) -> str | None:
+    """When a report puts a paper on an upvote list: now, if it carries upvotes."""
+    return now_s if p.upvotes is not None else None
 
 
 def _match_fields(p: Paper) -> tuple:
@@ -1033,8 +1126,9 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
 
     An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
     authors and abstract whenever it has them; any other report only fills what is missing (the
-    longer abstract wins). Categories are united; links and dates are kept from the first report
-    that had them; upvotes come from the newest report that has them.
+    longer abstract wins). Categories are united; the paper's own links and dates are kept from
+    the first report that had them; the mutable fields (upvotes, comments, the Hugging Face
+    links, stars, summary, thumbnail, organization) come from the newest report that has them.
     """
 
     def pick(mine, theirs):
@@ -1055,9 +1149,14 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
         pdf_url=old.pdf_url or new.pdf_url,
         published=old.published or new.published,
         announce_type=old.announce_type or new.announce_type,
-        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
         sources=old.sources,
+        **{f: _newest(getattr(old, f), getattr(new, f)) for f in _MUTABLE_FIELDS},
     )
+
+
+def _newest(old, new):
+    """A mutable field after a re-fetch: the new report's value when it has one."""
+    return old if new is None or new == "" else new
 
 
 _DIGEST_TIMES = {"created_at", "next_attempt_at", "sent_at", "attempt_started_at"}

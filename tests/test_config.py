@@ -165,3 +165,96 @@ def test_env_reads_secrets_from_environment():
     assert env.smtp_url == "smtp://u:p@h:587"
     assert env.base_url == "https://x.org"
     assert str(env.outbox) == "outbox"
+
+
+# --- trending and sources ---------------------------------------------------------------------
+
+TRENDING_SOURCES = """\
+sources:
+  - name: arxiv-cs-lg
+    type: arxiv_rss
+    url: https://rss.arxiv.org/rss/cs.LG
+  - name: hf-daily
+    type: hf_daily
+subscribers:
+"""
+
+
+def test_a_profile_with_only_trending_is_valid_and_sources_are_kept(tmp_path):
+    config = load(
+        TRENDING_SOURCES
+        + "  - id: t\n    email: t@example.org\n    trending: 10\n"
+        + "  - id: k\n    email: k@example.org\n    trending: 5\n    keywords: [agents]\n"
+        + "    sources: [hf-daily, arxiv-cs-lg]\n",
+        tmp_path,
+    )
+    t, k = config.subscribers
+    assert (t.profile.trending, t.profile.sources, t.profile.keywords) == (10, (), ())
+    assert (k.profile.trending, k.profile.sources, k.profile.keywords) == (
+        5,
+        ("hf-daily", "arxiv-cs-lg"),
+        ("agents",),
+    )
+
+
+def test_trending_and_sources_errors_name_file_line_and_field(tmp_path):
+    found = problems(
+        TRENDING_SOURCES
+        + "  - id: a\n    email: a@example.org\n    trending: 0\n"  # lines 8-10
+        + "  - id: b\n    email: b@example.org\n    trending: lots\n"  # 11-13
+        + "  - id: c\n    email: c@example.org\n    keywords: [x]\n    sources: [hf-dialy, nowhere]\n"  # 14-17
+        + "  - id: d\n    email: d@example.org\n    trending: 3\n    sources: [arxiv-cs-lg]\n"  # 18-21
+        + "  - id: e\n    email: e@example.org\n    trending: 3\n    like: [2303.04137]\n",  # 22-25
+        tmp_path,
+    )
+    where = tmp_path / "subscriptions.yaml"
+    assert found == [
+        f"{where}:10: subscribers[0].trending: expected a number of papers from 1 to 1000, got 0",
+        f"{where}:13: subscribers[1].trending: expected a number of papers from 1 to 1000, got 'lots'",
+        f"{where}:17: subscribers[2].sources[0]: no source named 'hf-dialy' (did you mean 'hf-daily'?);"
+        " sources: arxiv-cs-lg, hf-daily",
+        f"{where}:17: subscribers[2].sources[1]: no source named 'nowhere'; sources: arxiv-cs-lg, hf-daily",
+        f"{where}:21: subscribers[3].sources: trending ranks papers by their Hugging Face upvotes: list an"
+        " hf_daily source in sources",
+        f"{where}:24: subscribers[4].trending: cannot be combined with like or library: a trending digest"
+        " ranks by upvotes (use keywords, authors or categories to narrow it)",
+    ]
+
+
+def test_trending_without_any_hf_daily_source_is_refused(tmp_path):
+    found = problems(
+        "sources:\n  - name: feed\n    type: arxiv_rss\n    url: https://rss.arxiv.org/rss/cs.LG\n"
+        "subscribers:\n  - id: t\n    email: t@example.org\n    trending: 10\n",
+        tmp_path,
+    )
+    assert found == [
+        f"{tmp_path / 'subscriptions.yaml'}:8: subscribers[0].trending: trending ranks papers by their"
+        " Hugging Face upvotes: configure an hf_daily source"
+    ]
+
+
+def test_show_ai_summary_is_a_yes_or_no(tmp_path):
+    config = load(
+        TRENDING_SOURCES
+        + "  - id: t\n    email: t@example.org\n    trending: 3\n    show_ai_summary: true\n",
+        tmp_path,
+    )
+    assert config.subscribers[0].show_ai_summary is True
+    found = problems(
+        TRENDING_SOURCES
+        + "  - id: t\n    email: t@example.org\n    trending: 3\n    show_ai_summary: often\n",
+        tmp_path,
+    )
+    assert found == [
+        f"{tmp_path / 'subscriptions.yaml'}:11: subscribers[0].show_ai_summary: expected true or false, got 'often'"
+    ]
+
+
+def test_a_subscriber_naming_a_broken_source_gets_no_second_error(tmp_path):
+    found = problems(
+        "sources:\n  - name: hf-daily\n    type: hf_daily\n    every: often\n"
+        "subscribers:\n  - id: t\n    email: t@example.org\n    trending: 3\n    sources: [hf-daily]\n",
+        tmp_path,
+    )
+    [only] = found  # the source's own problem, not "no source named 'hf-daily'" besides
+    assert only.startswith(f"{tmp_path / 'subscriptions.yaml'}:4: sources[0].every: ")

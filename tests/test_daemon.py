@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import logging
 import os
 import re
@@ -1178,3 +1179,31 @@ def test_runner_status_and_slack_commands_share_the_database_without_locking_err
         ledger = store.digests()
         assert {d.status for d in ledger} == {"sent"}
         assert store.delivered_count("alice") == done["send"]
+
+
+# --- trending digests re-fetch the upvote list first ------------------------------------------------
+
+
+def test_dispatch_refetches_the_hugging_face_list_before_a_trending_digest(workdir, bot):
+    papers = [topic_paper(n, "quokka") for n in (1, 2, 3)]
+
+    def hf_list(votes: tuple[int, ...]) -> None:
+        items = [
+            {"paper": {"id": p.aid, "title": p.title, "summary": p.abstract, "upvotes": v, "authors": []}}
+            for p, v in zip(papers, votes, strict=True)
+        ]
+        (workdir.path / "hf.json").write_text(json.dumps(items), encoding="utf-8")
+
+    hf_list((30, 20, 10))
+    sources = local_source() + "- name: hf\n  type: hf_daily\n  url: hf.json\n  every: 6h\n"
+    b = bot("- id: top\n  email: top@example.org\n  trending: 2\n", "2024-03-14 06:00", sources=sources)
+    b.worker.fetch("hf")
+    hf_list((30, 20, 99))  # the third paper took off since
+    b.clock.set("2024-03-14 07:00")  # an hour later: not stale for its 6h interval
+
+    [outcome] = b.worker.dispatch()
+
+    assert (outcome.status, outcome.papers, outcome.matched) == ("sent", 2, 3)
+    assert b.store.source_state("hf")["last_fetch_at"] == "2024-03-14T07:00:00.000000Z"
+    [mail] = b.mails()
+    assert re.findall(r"arxiv\.org/abs/(\S+)  \(PDF", mail.text) == [papers[2].aid, papers[0].aid]

@@ -18,13 +18,18 @@ from digestbot.matching import (
     InvalidTerm,
     Matcher,
     ReferenceMatcher,
+    compile_profile,
     compile_term,
     highlight_spans,
+    match_profile,
+    match_trending,
+    passes_filters,
     rank,
     token_spans,
     tokens,
 )
-from digestbot.models import Paper, Profile
+from digestbot.matching import PaperText as Text
+from digestbot.models import Match, Paper, Profile
 
 WORDS = [
     "RL", "URL", "rl", "self", "supervised", "transformer", "transformers", "policy", "policies",
@@ -290,3 +295,42 @@ def test_more_categories_than_one_machine_word():
     found = list(Matcher(profile_map).match_batch(papers))
     assert found == [pair for p in papers for pair in reference.match(p)]
     assert len(found) > 71
+
+
+def test_trending_matches_agree_with_the_rules_one_profile_at_a_time():
+    rng = random.Random(11)
+    corpus = [
+        replace(p, upvotes=rng.randrange(60), rev=p.seq, sources=(rng.choice(["hf", "blog"]),))
+        for p in seed_papers()
+    ]
+    corpus.append(replace(corpus[0], key="no-upvotes", upvotes=None))
+    vocab = re.findall(r"[A-Za-z][A-Za-z-]{4,}", " ".join(p.title for p in corpus))
+    profiles = {}
+    for i in range(120):
+        profiles[f"s{i}"] = Profile(
+            keywords=tuple(rng.sample(vocab, rng.choice([0, 0, 1, 3]))),
+            exclude=tuple(rng.sample(vocab, rng.choice([0, 0, 1]))),
+            categories=tuple(rng.sample(CATEGORIES[:4], rng.choice([0, 0, 1]))),
+            sources=tuple(rng.sample(["hf", "blog"], rng.choice([0, 0, 1]))),
+            trending=10,
+        )
+
+    got = match_trending(profiles, corpus)
+
+    by_key = {p.key: p for p in corpus}
+    for sid, profile in profiles.items():
+        compiled, want = compile_profile(profile), []
+        for paper in corpus:
+            text = Text.of(paper)
+            if paper.upvotes is None or (profile.sources and paper.sources[0] not in profile.sources):
+                continue
+            if compiled.is_empty:
+                m = Match(paper, 0) if passes_filters(compiled, text) else None
+            else:
+                m = match_profile(compiled, paper, text)
+            if m is not None:
+                want.append((paper.key, m.score, m.terms))
+        want.sort(key=lambda w: (-by_key[w[0]].upvotes, -w[1], -by_key[w[0]].rev, w[0]))
+        assert [(m.paper.key, m.score, m.terms) for m in got[sid]] == want, sid
+        assert all(m.reasons == ("trending on Hugging Face",) for m in got[sid])
+    assert sum(map(len, got.values())) > 2000  # a real load was compared

@@ -158,7 +158,8 @@ def test_a_re_fetch_that_changes_only_upvotes_makes_nothing_new(workdir):
         after = conn.execute("SELECT * FROM papers").fetchall()
     changed = {i for i, (a, b) in enumerate(zip(before[0], after[0], strict=True)) if a != b}
     names = [d[1] for d in sqlite3.connect(workdir.db).execute("PRAGMA table_info(papers)")]
-    assert {names[i] for i in changed} == {"upvotes", "updated"}
+    # listed_at: when a source last reported its upvotes (the trending pool's clock)
+    assert {names[i] for i in changed} == {"upvotes", "updated", "listed_at"}
     assert "0 sent" in result.output
 
 

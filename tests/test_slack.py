@@ -1165,3 +1165,84 @@ def test_socket_mode_answers_slash_commands_on_the_socket(workdir):
     assert ack.payload["response_type"] == "ephemeral"
     assert "Added `diffusion policy`" in ack.payload["text"]
     assert subscriber(workdir.db, "slack:U42").subscriber.profile.keywords == ("diffusion policy",)
+
+
+# --- /digest trending ---------------------------------------------------------------------------
+
+HF_SOURCES = (
+    SOURCES
+    + """
+- name: hf-daily
+  type: hf_daily
+  url: hf.json
+"""
+)
+
+
+def hf_file(workdir, votes: dict[FeedPaper, int]) -> None:
+    items = [
+        {"paper": {"id": p.aid, "title": p.title, "summary": p.abstract, "upvotes": n, "authors": []}}
+        for p, n in votes.items()
+    ]
+    (workdir.path / "hf.json").write_text(json.dumps(items), encoding="utf-8")
+
+
+@pytest.fixture
+def hf_web(workdir, start_web) -> Web:
+    """The web app over a config with an arXiv listing and a Hugging Face list, both fetched."""
+    write_feed(workdir.path / "feed.xml", [IMITATION, REASONING, NOBODY])
+    hf_file(workdir, {IMITATION: 5, REASONING: 50, REASONING_2: 20})
+    workdir.write_config(HF_SOURCES, email_sub("alice"))
+    digestbot(workdir, "fetch")
+    return start_web()
+
+
+def test_trending_on_and_off(hf_web):
+    reply = hf_web.command("trending 10")
+
+    assert "the 10 most upvoted Hugging Face papers you have not had." in reply
+    assert "Trending: the 10 most upvoted" in reply  # the digest's description
+    assert slack_state(hf_web).subscriber.profile.trending == 10
+    hf_web.command("subscribe reasoning")
+    assert "among those matching your keywords" in hf_web.command("trending 3")
+    assert slack_state(hf_web).subscriber.profile.trending == 3
+
+    reply = hf_web.command("trending off")
+
+    assert "Trending is off: your digests follow your keywords again." in reply
+    profile = slack_state(hf_web).subscriber.profile
+    assert (profile.trending, profile.keywords) == (None, ("reasoning",))
+    assert "not a trending one" in hf_web.command("trending off")
+
+
+def test_trending_refuses_what_it_cannot_do_and_changes_nothing(hf_web):
+    hf_web.command("like 2303.04137")
+    before = db_dump(hf_web.db)
+    for text in ("trending", "trending lots", "trending 101", "trending -3", "trending 2.5"):
+        assert "How many? For example: `/digest trending 10`" in hf_web.command(text), text
+    assert "can't also follow liked papers" in hf_web.command("trending 10")
+    assert db_dump(hf_web.db) == before
+    hf_web.command("unlike 2303.04137")
+    hf_web.command("trending 5")
+    assert "`/digest trending off` first" in hf_web.command("like 2303.04137")
+    assert slack_state(hf_web).subscriber.profile.likes == ()
+
+
+def test_trending_without_a_hugging_face_source_is_explained(web):
+    before = db_dump(web.db)
+    assert "add an `hf_daily` source" in web.command("trending 10")
+    assert db_dump(web.db) == before
+
+
+def test_help_lists_trending(web):
+    assert "`/digest trending 10`" in web.command("help")
+
+
+def test_a_trending_slack_digest_arrives_most_upvoted_first(workdir, hf_web, slack):
+    hf_web.command("trending 2")
+
+    digestbot(workdir, "send")
+
+    [post] = slack.posts  # into the DM conversations.open gave for the user
+    assert [c.body["users"] for c in slack.calls_to("conversations.open")] == [USER]
+    assert paper_ids(post.body) == [REASONING.aid, REASONING_2.aid]  # 50, then 20 upvotes

@@ -566,3 +566,51 @@ def test_validators_are_not_sent_to_a_new_url_after_it_failed_once(http, store):
     # cs.LG's validators mean nothing to cs.AI: a 304 here would hide cs.AI's papers.
     assert "If-None-Match" not in headers
     assert "If-Modified-Since" not in headers
+
+
+def test_hf_daily_keeps_links_stars_summary_thumbnail_comments_and_organization(http):
+    papers = by_key(fetch(http, source("hf_daily", HF_URL), "hf_daily.json"))
+    rich = papers["arxiv:2403.20201"]
+    assert (rich.hf_url, rich.github_url, rich.github_stars, rich.project_url) == (
+        "https://huggingface.co/papers/2403.20201",
+        "https://github.com/example-lab/policy-distill",
+        1234,
+        "https://example-lab.github.io/policy-distill/",
+    )
+    assert rich.ai_summary == "A distilled diffusion policy runs ten times faster with the same success rate."
+    assert (
+        rich.thumbnail_url == "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2403.20201.png"
+    )
+    assert (rich.comments, rich.organization) == (5, "Example Robotics Lab")
+    plain = papers["arxiv:2403.20001"]
+    assert (
+        plain.github_url,
+        plain.github_stars,
+        plain.project_url,
+        plain.ai_summary,
+        plain.organization,
+    ) == (
+        "",
+        None,
+        "",
+        "",
+        "",
+    )
+    assert (plain.comments, plain.hf_url) == (3, "https://huggingface.co/papers/2403.20001")
+
+
+def test_hf_daily_drops_links_that_are_not_http_and_counts_that_are_not_counts(http):
+    papers = by_key(fetch(http, source("hf_daily", HF_URL), "hf_daily.json"))
+    # javascript:, a relative link, text for stars, a negative count, an http: thumbnail
+    bad = papers["arxiv:2403.20202"]
+    assert (bad.github_url, bad.github_stars, bad.project_url, bad.comments, bad.thumbnail_url) == (
+        "",
+        None,
+        "",
+        None,
+        "",
+    )
+    # a quote inside a GitHub URL, ftp:, a data: thumbnail, an organization that is a string
+    worse = papers["arxiv:2403.20203"]
+    assert (worse.github_url, worse.project_url, worse.thumbnail_url, worse.organization) == ("", "", "", "")
+    assert worse.upvotes == 9 and worse.title  # the paper itself is kept

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from digestbot import store as store_module
 from digestbot.config import SourceConfig
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.sources import PARSERS
@@ -357,3 +359,103 @@ def test_reopening_keeps_data(tmp_path):
     with Store(tmp_path / "db.sqlite") as s:
         assert s.count_papers() == 4
         assert s.paper("arxiv:2403.20201").upvotes == 87
+
+
+# --- schema 4: the Hugging Face fields, trending and sources ----------------------------------
+
+
+def test_hf_fields_are_stored_and_read_back(store):
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    p = store.paper("arxiv:2403.20201")
+    assert (p.upvotes, p.github_url, p.github_stars, p.project_url, p.comments, p.organization) == (
+        87,
+        "https://github.com/example-lab/policy-distill",
+        1234,
+        "https://example-lab.github.io/policy-distill/",
+        5,
+        "Example Robotics Lab",
+    )
+    assert p.hf_url == "https://huggingface.co/papers/2403.20201"
+    assert p.thumbnail_url.startswith("https://cdn-thumbnails.huggingface.co/")
+    assert p.ai_summary.startswith("A distilled diffusion policy")
+
+
+def test_a_re_fetch_updates_mutable_fields_without_a_new_rev(store):
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    before = store.paper("arxiv:2403.20201")
+    later = [
+        replace(p, upvotes=200, comments=9, github_stars=2000, project_url="https://example.org/new")
+        for p in parsed(*HF)
+        if p.key == before.key
+    ]
+    store.add_papers(later, "hf-daily", T0 + timedelta(hours=6))
+    after = store.paper(before.key)
+    assert (after.upvotes, after.comments, after.github_stars, after.project_url) == (
+        200,
+        9,
+        2000,
+        "https://example.org/new",
+    )
+    assert (after.rev, after.revised, after.seq) == (before.rev, False, before.seq)
+    assert store.max_rev() == 4  # four papers, nothing made new
+
+
+def test_a_report_without_hf_fields_keeps_them(store):
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    store.add_papers(parsed(*API), "arxiv-api", T0 + timedelta(hours=1), authoritative=True)
+    store.add_papers(parsed(*RSS), "arxiv-cs-lg", T0 + timedelta(hours=2), authoritative=True)
+    p = store.paper("arxiv:2403.20001")
+    assert (p.upvotes, p.comments, p.hf_url) == (42, 3, "https://huggingface.co/papers/2403.20001")
+    assert p.sources == ("hf-daily", "arxiv-api", "arxiv-cs-lg")
+
+
+def test_trending_pool_is_listed_lately_most_upvoted_first_and_knows_who_has_what(store):
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    store.add_papers(parsed(*RSS), "arxiv-cs-lg", T0, authoritative=True)  # no upvotes: not listed
+    store.sync_subscribers([Subscriber("t", Profile(trending=2), email="t@example.org")])
+    pool = store.trending_pool(T0 - timedelta(hours=1), store.max_rev())
+    assert {when for _, when in pool} == {T0}
+    assert [(p.arxiv_id, p.upvotes) for p, _ in pool] == [
+        ("2403.20201", 87),
+        ("2403.20001", 42),
+        ("2403.20202", 23),
+        ("2403.20203", 9),
+    ]
+    top = store.paper("arxiv:2403.20201")
+    store.create_digest("t", [DigestItem(top, 0, (), ())], 4, store.max_rev(), T0, "<m@x>", "email", "t")
+    assert store.received_among(p.seq for p, _ in pool) == {"t": {top.seq}}
+    assert store.trending_pool(T0 + timedelta(minutes=1), store.max_rev()) == []  # listed before
+    # up to a rev: 2403.20201 is rev 2 (2403.20001 took rev 5 when arXiv's listing changed it)
+    assert [p.rev for p, _ in store.trending_pool(T0 - timedelta(hours=1), 2)] == [2]
+
+
+def test_trending_and_sources_of_a_subscriber_round_trip(store):
+    profile = Profile(keywords=("agents",), trending=10, sources=("hf-daily",))
+    sub = Subscriber("t", profile, email="t@x.org", show_ai_summary=True)
+    store.sync_subscribers([sub])
+    assert store.subscriber("t").subscriber == sub
+    assert store.sync_subscribers([sub])["unchanged"] == 1
+
+
+def test_a_schema_3_database_is_upgraded_to_4_keeping_its_rows(tmp_path):
+    db = tmp_path / "v3.db"
+    with Store(db) as store:
+        store.add_papers(parsed(*HF), "hf-daily", T0)
+        store.sync_subscribers([Subscriber("alice", Profile(("policy",)), email="a@example.org")])
+        revs = {p.key: p.rev for p in store.papers_after(0)}
+    with sqlite3.connect(db) as conn:  # what schema 3 looked like
+        conn.execute("DROP INDEX papers_listed_at")
+        for table, column, _ in store_module._V4_COLUMNS:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 3")
+    with Store(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        p = store.paper("arxiv:2403.20201")
+        assert (p.upvotes, p.github_url, p.comments, p.rev) == (87, "", None, revs[p.key])
+        assert store.subscriber("alice").subscriber.profile.trending is None
+        # papers with upvotes count as listed when they were last updated: trending sees them
+        pool = store.trending_pool(T0 - timedelta(minutes=1), store.max_rev())
+        assert [q.arxiv_id for q, _ in pool] == ["2403.20201", "2403.20001", "2403.20202", "2403.20203"]
+        store.add_papers(parsed(*HF), "hf-daily", T0 + timedelta(hours=1))  # a re-fetch fills them in
+        assert store.paper("arxiv:2403.20201").github_stars == 1234
+        assert {q.key: q.rev for q in store.papers_after(0)} == revs

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from .base import (
     FetchResult,
     SourceError,
+    absolute_link,
     arxiv_paper,
     clean_abstract,
+    clean_title,
 )
 from .http import Fetched
 from .jsondoc import count, json_datetime, json_names, json_text, load_json
 
 
 def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
-    """Papers from the daily list: `paper.id` is the arXiv id; upvotes are kept for ranking.
+    """Papers from the daily list: `paper.id` is the arXiv id; upvotes, links, stars, the AI
+    summary, the thumbnail, comments and the organization are kept (see `hf_fields`).
 
     An item that is not shaped as expected is skipped with a reason; the others are kept.
     """
@@ -43,6 +49,43 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 published=json_datetime(paper.get("publishedAt")),
                 upvotes=count(paper.get("upvotes")),
                 sources=(source.name,),
+                **hf_fields(aid, item, paper),
             )
         )
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+
+
+HF_PAPER_PAGE = "https://huggingface.co/papers/"
+MAX_URL = 2000
+_UNSAFE_URL_RE = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\^`{|}]")
+
+
+def web_url(value: object, https_only: bool = False) -> str:
+    """An absolute http(s) URL from JSON (https only if asked), else "": no other scheme, no
+    relative link, no white space, quotes or control characters, at most MAX_URL characters."""
+    url = json_text(value).strip()
+    if not url or len(url) > MAX_URL or _UNSAFE_URL_RE.search(url):
+        return ""
+    url = absolute_link(url, None)
+    if url and https_only and urlsplit(url).scheme.lower() != "https":
+        return ""
+    return url
+
+
+def hf_fields(aid: str, item: dict, paper: dict) -> dict:
+    """What the daily list says beyond the paper itself. The API puts `githubRepo`,
+    `githubStars`, `projectPage` and `ai_summary` on `paper`, and `thumbnail`, `numComments` and
+    `organization` ({`name`, `fullname`}) on the item (older answers had `organization` on
+    `paper`); anything missing or of the wrong type is left empty."""
+    org = item.get("organization") or paper.get("organization")
+    org_name = (json_text(org.get("fullname")) or json_text(org.get("name"))) if isinstance(org, dict) else ""
+    return {
+        "hf_url": HF_PAPER_PAGE + aid,
+        "github_url": web_url(paper.get("githubRepo")),
+        "github_stars": count(paper.get("githubStars")),
+        "project_url": web_url(paper.get("projectPage")),
+        "ai_summary": clean_abstract(json_text(paper.get("ai_summary"))),
+        "thumbnail_url": web_url(item.get("thumbnail"), https_only=True),
+        "comments": count(item.get("numComments")),
+        "organization": clean_title(org_name),
+    }
