@@ -76,7 +76,7 @@ class App:
     def env(self) -> Env:
         """The environment's settings, checked: a bad one is a usage error (exit 2)."""
         env = Env.from_environ()
-        problems = env.problems()
+        problems = env.problems(web=self.config.web is not None)
         if problems:
             for problem in problems:
                 click.echo(f"environment: {problem}", err=True)
@@ -196,6 +196,15 @@ def check(app: App) -> None:
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.check_templates()
+    if config.web is not None:
+        from .web import page_template_problems
+
+        problems = page_template_problems(config)
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            click.echo(f"{len(problems)} web page template problem(s).", err=True)
+            raise SystemExit(EXIT_USAGE)
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
@@ -597,7 +606,8 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 @_limit_option("--channel-timeout", "channel_timeout", 1, 3600, "Seconds an idle connection is kept open.")
 @pass_app
 def serve(app: App, host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
-    """The HTTP app: /slack/commands (and /slack/events, /slack/interactive), /unsubscribe, /feedback, /healthz.
+    """The HTTP app: /slack/commands (and /slack/events, /slack/interactive), /unsubscribe, /feedback, /healthz,
+    and with `web:` in the YAML the sign-up and manage pages (/, /manage, /manage/link).
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
     """

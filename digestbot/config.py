@@ -87,6 +87,25 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`web:` in the YAML: the self-service pages. `signup`: readers may subscribe themselves;
+    `allow_domains`: only addresses at these domains (or their subdomains) may; `proxies`: how
+    many reverse proxies in front set X-Forwarded-For/-Proto (the client address the rate limits
+    count, and whether a request came over HTTPS)."""
+
+    signup: bool = False
+    allow_domains: tuple[str, ...] = ()
+    proxies: int = 0
+
+    def allows(self, email: str) -> bool:
+        """Whether an address may sign up (any, when no domains are set)."""
+        domain = email.rpartition("@")[2].lower()
+        return not self.allow_domains or any(
+            domain == d or domain.endswith("." + d) for d in self.allow_domains
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated contents of subscriptions.yaml."""
 
@@ -102,6 +121,8 @@ class Config:
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
     files: tuple[Path, ...] = ()  # other files the config read (libraries): a change to one reloads it
+
+    web: WebConfig | None = None  # None: no sign-up or manage pages
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -121,9 +142,15 @@ class Env:
     slack_api_url: str | None = None
     smtp_timeout: float = SMTP_TIMEOUT  # seconds an SMTP server may stay silent (DIGESTBOT_SMTP_TIMEOUT)
 
-    def problems(self) -> list[str]:
-        """What is wrong with the environment's settings (never echoing a secret)."""
+    def problems(self, web: bool = False) -> list[str]:
+        """What is wrong with the environment's settings (never echoing a secret). `web`: the
+        YAML turns the web pages on, which need the public URL and the secret for their links."""
         found = []
+        if web and not (self.base_url and self.secret):
+            found.append(
+                "the YAML's web: section turns the web pages on: set DIGESTBOT_BASE_URL (the public https"
+                " URL) and DIGESTBOT_SECRET (signs their links and cookies)"
+            )
         if not 0 < self.smtp_timeout <= MAX_SMTP_TIMEOUT:  # NaN (not a number) fails this too
             found.append(
                 f"DIGESTBOT_SMTP_TIMEOUT must be a number of seconds above 0, at most {MAX_SMTP_TIMEOUT}"
@@ -381,7 +408,9 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
     return found[0] if found else None
 
 
-_TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers")
+_TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers", "web")
+_WEB_KEYS = ("signup", "allow_domains", "proxies")
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 _SUBSCRIBER_KEYS = (
@@ -457,6 +486,7 @@ def parse_config(text: str, path: Path) -> Config:
         "max_papers": v.integer(defaults, "max_papers", "defaults", DEFAULT_MAX_PAPERS, 1, 1000),
         "timezone": v.string(defaults, "timezone", "defaults", tz),
     }
+    web = _web(v, top)
     sources = _read_list(v, top, "sources", lambda m, f: _source(v, m, f))
     source_types = _declared_sources(top)
     subscribers = _read_list(v, top, "subscribers", lambda m, f: _subscriber(v, m, f, base, source_types))
@@ -476,7 +506,32 @@ def parse_config(text: str, path: Path) -> Config:
         default_schedule=base["schedule"],
         default_max_papers=base["max_papers"],
         default_timezone=base["timezone"],
+        web=web,
         files=tuple(dict.fromkeys(v.files)),
+    )
+
+
+def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
+    """`web: {signup: true, allow_domains: [...], proxies: 1}`; None when the key is absent."""
+    if "web" not in top:
+        return None
+    node = top["web"]
+    m = v.mapping(node, "web", _WEB_KEYS)
+    signup = m.get("signup")
+    if signup is not None and not isinstance(signup.value, bool):
+        v.report(signup.line, "web.signup", f"expected true or false, got {signup.value!r}")
+    domains = []
+    for i, d in enumerate(v.strings(m, "allow_domains", "web")):
+        name = d.lower().lstrip("@")
+        if not _DOMAIN_RE.match(name):
+            item = m["allow_domains"]
+            line = item.value[i].line if isinstance(item.value, list) else item.line
+            v.report(line, f"web.allow_domains[{i}]", f"not a domain name: {d[:80]!r} (e.g. uni.example)")
+        domains.append(name)
+    return WebConfig(
+        signup=bool(signup.value) if signup is not None and isinstance(signup.value, bool) else False,
+        allow_domains=tuple(dict.fromkeys(domains)),
+        proxies=v.integer(m, "proxies", "web", 0, 0, 5),
     )
 
 

@@ -26,7 +26,7 @@ from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
-from .links import feedback_url, unsubscribe_url
+from .links import feedback_url, manage_url, unsubscribe_url
 from .matching import (
     BestMatches,
     Matcher,
@@ -157,13 +157,15 @@ class Deliverer:
         return None
 
     def links(self, sub: Subscriber) -> dict:
-        """Signed links for the templates: one-click unsubscribe and, per paper, thumbs up/down
-        (both need DIGESTBOT_BASE_URL and DIGESTBOT_SECRET: the web app answers them)."""
+        """Signed links for the templates: one-click unsubscribe, "Manage your digest" (email
+        digests, when the YAML turns the web pages on) and, per paper, thumbs up/down (all need
+        DIGESTBOT_BASE_URL and DIGESTBOT_SECRET: the web app answers them)."""
         if not (self.env.base_url and self.env.secret):
-            return {"unsubscribe_url": None}
+            return {"unsubscribe_url": None, "manage_url": None}
         base, secret = self.env.base_url, self.env.secret
         return {
             "unsubscribe_url": self.unsubscribe_link(sub),
+            "manage_url": manage_url(base, sub.id, secret) if self.config.web and sub.email else None,
             "feedback_link": lambda key, vote: feedback_url(base, sub.id, key, vote, secret),
         }
 

@@ -1,6 +1,11 @@
 """Signed links: one-click unsubscribe, and thumbs up/down on one paper. Pure: HMAC with
 DIGESTBOT_SECRET over the purpose and the payload.
 
+The web pages' tokens (confirm a sign-up, manage a digest) are itsdangerous timed signatures:
+each purpose has its own salt, so a token made for one purpose never passes for another, and
+each carries its signing time, so it expires (`max_age`). All of them derive from
+DIGESTBOT_SECRET: rotating it invalidates every link ever sent.
+
 An unsubscribe token names exactly one subscriber, a feedback token one subscriber and one
 paper; neither can be forged, altered or used for the other purpose without the secret. They
 carry no email address, so a link reveals nothing about who else is subscribed.
@@ -12,6 +17,8 @@ import base64
 import hashlib
 import hmac
 from urllib.parse import urlencode
+
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 _PURPOSE = b"digestbot-unsubscribe-v1:"
 _FEEDBACK = b"digestbot-feedback-v1:"
@@ -71,3 +78,42 @@ def feedback_url(base_url: str, subscriber_id: str, paper_key: str, vote: str, s
     """The "more like this" (vote `up`) or "less like this" (`down`) link of one paper."""
     query = urlencode({"t": feedback_token(subscriber_id, paper_key, secret), "vote": vote})
     return f"{base_url.rstrip('/')}/feedback?{query}"
+
+
+# --- timed tokens for the web pages ----------------------------------------------------------
+
+CONFIRM = "confirm-signup"  # purposes (itsdangerous salts)
+MANAGE = "manage"
+CONFIRM_MAX_AGE = 48 * 3600
+MANAGE_MAX_AGE = 30 * 24 * 3600  # a digest's manage link works for a month; then ask for a new one
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"digestbot-{purpose}-v1")
+
+
+def sign(payload: str | list, secret: str, purpose: str) -> str:
+    """A URL-safe token for `payload`, good only for `purpose`, stamped with the time now."""
+    return _serializer(secret, purpose).dumps(payload)
+
+
+def unsign(
+    token: str, secret: str, purpose: str, max_age: int, now: float | None = None
+) -> str | list | None:
+    """The payload of a token made by `sign` for this purpose no more than `max_age` seconds
+    ago; None when it is forged, altered, for another purpose, expired or malformed."""
+    if not token or len(token) > 2000:
+        return None
+    serializer = _serializer(secret, purpose)
+    try:
+        if now is None:
+            return serializer.loads(token, max_age=max_age)
+        payload, signed_at = serializer.loads(token, return_timestamp=True)
+        return payload if 0 <= now - signed_at.timestamp() <= max_age else None
+    except (BadData, UnicodeError, ValueError, TypeError):
+        return None
+
+
+def manage_url(base_url: str, subscriber_id: str, secret: str) -> str:
+    """The signed "Manage your digest" link (a month's validity)."""
+    return f"{base_url.rstrip('/')}/manage/login?{urlencode({'t': sign(subscriber_id, secret, MANAGE)})}"

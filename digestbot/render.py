@@ -277,6 +277,7 @@ class Renderer:
             "why": why_text(sub),
             "version": __version__,
             "unsubscribe_url": None,
+            "manage_url": None,
             "manage_hint": manage_hint(sub),
             **extra,
         }
@@ -336,7 +337,10 @@ class Renderer:
             (
                 "digest.subject.txt",
                 lambda: self.email(
-                    sample_digest(), unsubscribe_url=link, feedback_link=lambda key, vote: link
+                    sample_digest(),
+                    unsubscribe_url=link,
+                    manage_url=link,
+                    feedback_link=lambda key, vote: link,
                 ),
             ),
             ("digest.slack.json", lambda: self.slack(sample_digest(papers=1, slack=True))),
@@ -488,6 +492,8 @@ def why_text(sub: Subscriber) -> str:
 def manage_hint(sub: Subscriber) -> str:
     if sub.origin == "slack":
         return "Change or pause it in Slack with /digest."
+    if sub.origin == "web":
+        return "Change, pause or stop it with the Manage your digest link below."
     return f"To change or stop it, edit the entry '{sub.id}' in subscriptions.yaml (ask the bot's operator)."
 
 

@@ -35,6 +35,13 @@ defaults:
   schedule: daily 08:00         # daily HH:MM | weekdays HH:MM | weekly DAY HH:MM | 5-field cron
   max_papers: 25
 
+# Sign-up and "manage your digest" pages, served by `digestbot serve` behind HTTPS (README,
+# "Web sign-up"); they need DIGESTBOT_BASE_URL and DIGESTBOT_SECRET.
+# web:
+#   signup: true
+#   allow_domains: [uni.example]
+#   proxies: 1
+
 subscribers:
   - id: me
     email: me@example.org

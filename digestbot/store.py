@@ -4,9 +4,10 @@ Tables: `papers` (one row per paper: `seq` = ingestion order and identity, `rev`
 which papers became what they are now: a new paper, or a merge that changed what it can match,
 takes the next `rev`), `sources` (fetch state), `subscribers` (profiles, and the watermark
 `last_seq`, a `rev`, of what their digests have covered), `digests` and `digest_items` (the
-delivery ledger). A paper can appear in one digest per subscriber only: `digest_items` has a
-UNIQUE(subscriber_id, paper_seq) constraint, so "never the same paper twice" holds even against
-a bug in the code above it.
+delivery ledger), `feedback`, and for the web pages `web_signups` (sign-ups waiting for their
+address to confirm) and `rate_events` (the pages' rate limits). A paper can appear in one
+digest per subscriber only: `digest_items` has a UNIQUE(subscriber_id, paper_seq) constraint,
+so "never the same paper twice" holds even against a bug in the code above it.
 
 The database runs in WAL mode with a busy timeout so the runner, `status` and the web app can
 share it. Every multi-row change happens in one transaction: nothing half-written stays.
@@ -19,8 +20,8 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,7 +37,8 @@ T = TypeVar("T")
 # sources.last_warning; subscribers.likes, .seed_texts, .relevance_floor; feedback.
 # 4: the Hugging Face fields of papers (hf_url ... organization) and papers.listed_at (when a
 # source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
-SCHEMA_VERSION = 4
+# 5: web_signups (sign-ups waiting for their confirmation) and rate_events (the web's limits).
+SCHEMA_VERSION = 5
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -154,6 +156,18 @@ CREATE TABLE IF NOT EXISTS digest_items (
     PRIMARY KEY (digest_id, rank),
     UNIQUE (subscriber_id, paper_seq)
 );
+CREATE TABLE IF NOT EXISTS web_signups (
+    nonce TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    subscriber TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_events (
+    bucket TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_bucket ON rate_events (bucket, at);
+CREATE INDEX IF NOT EXISTS rate_events_at ON rate_events (at);
 """
 
 
@@ -706,6 +720,7 @@ class Store:
                     )
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
+            handed += self._hand_over_web({s.email for s in subscribers_list if s.email}, now_s)
             if handed:
                 counts["handed over"] = handed
             for (sid,) in conn.execute(
@@ -772,25 +787,31 @@ class Store:
         """
         now_s = ts(now or now_utc())
         fields = {**_subscriber_fields(sub), "active": 1, "paused": int(sub.paused), "updated_at": now_s}
-        with self.transaction() as conn:
-            row = conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sub.id,)).fetchone()
-            if row is not None and row[0] != "slack":
-                raise StoreError(f"subscriber {sub.id!r} is managed in {row[0]}, not from Slack")
-            if row is None:
-                new = {**fields, "id": sub.id, "origin": "slack", "created_at": now_s}
-                conn.execute(
-                    f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
-                    list(new.values()),
-                )
-            else:
-                conn.execute(
-                    f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
-                    [*fields.values(), sub.id],
-                )
+        with self.transaction():
+            row = self._save_managed(sub.id, "slack", "from Slack", fields, now_s)
             if row is None or not row[1]:
                 self._inherit_watermark(sub.id, sub.slack)
             if sub.paused:
                 self.cancel_pending(sub.id, "the subscriber paused")
+
+    def _save_managed(self, sid: str, origin: str, where: str, fields: dict, now_s: str) -> tuple | None:
+        """Insert or update the row `sid` managed from `origin` (inside a transaction); a row of
+        another origin is refused. Returns the row's (origin, active) before, None if it is new."""
+        row = self.conn.execute("SELECT origin, active FROM subscribers WHERE id = ?", (sid,)).fetchone()
+        if row is not None and row[0] != origin:
+            raise StoreError(f"subscriber {sid!r} is managed in {row[0]}, not {where}")
+        if row is None:
+            new = {**fields, "id": sid, "origin": origin, "created_at": now_s}
+            self.conn.execute(
+                f"INSERT INTO subscribers ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
+                list(new.values()),
+            )
+        else:
+            self.conn.execute(
+                f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in fields)} WHERE id = ?",
+                [*fields.values(), sid],
+            )
+        return row
 
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
@@ -820,6 +841,123 @@ class Store:
                 "UPDATE subscribers SET last_seq = MAX(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
+
+    # --- the web pages: sign-ups, web subscribers, rate limits --------------------------------
+    # (kept together, and plain SQL, so another backend ports them in one place)
+
+    def _hand_over_web(self, emails: set[str], now_s: str) -> int:
+        """A YAML subscriber for an address supersedes the one its reader made on the web (as
+        with Slack targets): that one is deactivated, so the address gets one digest, not two."""
+        handed = 0
+        for email in emails:
+            for (sid,) in self.conn.execute(
+                "SELECT id FROM subscribers WHERE origin = 'web' AND active = 1 AND lower(email) = lower(?)",
+                (email,),
+            ).fetchall():
+                self.conn.execute(
+                    "UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid)
+                )
+                self.cancel_pending(sid, "subscriptions.yaml now has a subscriber for this address")
+                log.info("subscriber %s handed over to subscriptions.yaml (same email address)", sid)
+                handed += 1
+        return handed
+
+    def hit(self, bucket: str, limit: int, period_s: float, now: datetime | None = None) -> bool:
+        """Count one event in `bucket` if fewer than `limit` happened in the last `period_s`
+        seconds; False (nothing counted) when the limit is reached. Kept in the database, so a
+        limit holds across threads, processes and restarts. Events older than a day are purged."""
+        now = now or now_utc()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM rate_events WHERE at < ?", (ts(now - timedelta(days=1)),))
+            since = ts(now - timedelta(seconds=period_s))
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND at > ?", (bucket, since)
+            ).fetchone()
+            if count >= limit:
+                return False
+            conn.execute("INSERT INTO rate_events (bucket, at) VALUES (?, ?)", (bucket, ts(now)))
+        return True
+
+    def save_signup(self, nonce: str, sub: Subscriber, now: datetime | None = None) -> None:
+        """Keep a sign-up until its address confirms it: the newest one per address wins.
+        Sign-ups older than two days (their links have expired) are purged."""
+        now = now or now_utc()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM web_signups WHERE created_at < ?", (ts(now - timedelta(days=2)),))
+            conn.execute("DELETE FROM web_signups WHERE lower(email) = lower(?)", (sub.email,))
+            conn.execute(
+                "INSERT INTO web_signups (nonce, email, subscriber, created_at) VALUES (?, ?, ?, ?)",
+                (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
+            )
+
+    def confirm_signup(self, nonce: str, now: datetime | None = None) -> Subscriber | None:
+        """Turn the sign-up `nonce` into an active web subscriber (an earlier web subscriber of
+        that address gets the new profile, and is resumed); None when there is no such sign-up
+        (confirmed already, replaced by a newer one, or expired)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM web_signups WHERE nonce = ?", (nonce,))
+            wanted = _state_from_row(
+                {
+                    **json.loads(row[0]),
+                    "origin": "web",
+                    "active": 1,
+                    "paused": 0,
+                    "last_run_at": None,
+                    "last_seq": None,
+                    "created_at": None,
+                }
+            ).subscriber
+            known = self.find_by_email(wanted.email or "", origin="web", include_inactive=True)
+            sub = replace(wanted, id=known.subscriber.id) if known else wanted
+            self.save_web_subscriber(sub, now)
+        return sub
+
+    def find_by_email(
+        self, email: str, origin: str | None = None, include_inactive: bool = False
+    ) -> SubscriberState | None:
+        """The subscriber getting digests at this address (case-insensitive): an active one
+        first, a YAML one before a web one."""
+        clauses = ["lower(email) = lower(?)"]
+        params: list = [email]
+        if origin:
+            clauses.append("origin = ?")
+            params.append(origin)
+        if not include_inactive:
+            clauses.append("active = 1")
+        rows = list(
+            self.db.query(
+                f"SELECT * FROM subscribers WHERE {' AND '.join(clauses)}"
+                " ORDER BY active DESC, origin = 'yaml' DESC, id LIMIT 1",
+                params,
+            )
+        )
+        return _readable_state(rows[0]) if rows else None
+
+    def save_web_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
+        """Create or update a subscriber managed on the web (origin 'web'), with its paused and
+        active state. Only rows of origin 'web' are written: a YAML or Slack subscriber cannot
+        be taken over from the web."""
+        now_s = ts(now or now_utc())
+        fields = {
+            **_subscriber_fields(sub),
+            "active": int(sub.active),
+            "paused": int(sub.paused),
+            "updated_at": now_s,
+        }
+        with self.transaction():
+            self._save_managed(sub.id, "web", "on the web", fields, now_s)
+            if sub.paused or not sub.active:
+                self.cancel_pending(sub.id, "the subscriber paused or unsubscribed")
+
+    def recent_digests(self, sid: str, limit: int = 10) -> list[DigestRecord]:
+        """The subscriber's latest digests, newest first."""
+        rows = self.db.query(
+            "SELECT * FROM digests WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?", [sid, limit]
+        )
+        return [d for d in map(_readable_digest, rows) if d is not None]
 
     # --- the ledger -----------------------------------------------------------------------
 

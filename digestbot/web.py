@@ -1,4 +1,5 @@
-"""The HTTP app (WSGI, served by waitress): Slack endpoints, one-click unsubscribe, health.
+"""The HTTP app (a Flask app, served by waitress): Slack endpoints, one-click unsubscribe,
+rating links, health, and (when the YAML has `web:`) the self-service pages of web_pages.py.
 
 - `POST /slack/commands`: the v0 signature (HMAC-SHA256 over `v0:timestamp:body` with
   SLACK_SIGNING_SECRET, compared in constant time, timestamps older than 5 minutes refused) is
@@ -9,25 +10,40 @@
   subscriber. A forged or altered token gets 400 and changes nothing.
 - `GET /healthz`: 200 when the database answers.
 Malformed requests get 4xx, never a traceback; bodies are limited in size.
+
+The requests these endpoints accept carry their own proof (Slack's signature, or a signed
+token naming the subscriber that only the mail it was sent in holds, which no other site can
+know), and RFC 8058's one-click POST comes without cookies: they are exempt from the cookie-
+bound CSRF check the web pages' forms get. Every response carries the security headers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import resource
+import secrets
 import signal
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from html import escape
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import jinja2
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
+from .render import default_templates_dir, template_problem
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
@@ -35,6 +51,21 @@ from .store import Store, StoreError, StoreWriteError
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 BAD_RATING_LINK = "This rating link is not valid."
+SESSION_HOURS = 2  # how long a manage page stays signed in after its link was opened
+
+# No inline script or style anywhere: the pages' JavaScript and CSS are static files.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
+    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    # same-origin: the CSRF check compares Referer on HTTPS; no other site sees our URLs.
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
@@ -46,198 +77,333 @@ class HttpError(Exception):
         self.message = message
 
 
-class WebApp:
-    """The WSGI application. One per process; it opens a Store per request."""
+class AppContext:
+    """What the views share: settings, the database path, the clock, Slack, the mail thread."""
 
-    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time):
+    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float]):
         self.config = config
         self.env = env
         self.db_path = db_path
+        self.clock = clock
         self.slack = SlackService(config, env, db_path)
         self.verifier = (
             SignatureVerifier(env.slack_signing_secret, clock=_Clock(clock))
             if env.slack_signing_secret
             else None
         )
+        # Mail the pages send goes out from here, so that an answer takes as long whether or
+        # not a mail was sent (and says nothing about who is subscribed).
+        self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("PATH_INFO", "/")
-        try:
-            status, headers, body = self.route(method, path, environ)
-        except HttpError as e:
-            status, headers, body = (
-                e.status,
-                [("Content-Type", "text/plain; charset=utf-8")],
-                e.message.encode(),
-            )
-        except StoreError as e:  # the database, not the request: one line, and try again later
-            log.error("%s %s: %s", method, path, e)
-            status, headers, body = (
-                "503 Service Unavailable",
-                [("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "60")],
-                b"The digest database is unavailable right now; nothing was changed. Try again later.",
-            )
-        except Exception:
-            log.exception("error handling %s %s", method, path)
-            status, headers, body = (
-                "500 Internal Server Error",
-                [("Content-Type", "text/plain")],
-                b"internal error",
-            )
-        if status[:1] in "45":
-            log.info("%s %s -> %s", method, path, status)
-        headers = [*headers, ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
-        start_response(status, headers)
-        return [body]
-
-    def route(self, method: str, path: str, environ: dict) -> tuple[str, list, bytes]:
-        routes = {
-            ("POST", "/slack/commands"): self.slack_command,
-            ("POST", "/slack/events"): self.slack_event,
-            ("GET", "/unsubscribe"): self.unsubscribe_page,
-            ("POST", "/unsubscribe"): self.unsubscribe,
-            ("GET", "/feedback"): self.feedback_page,
-            ("POST", "/feedback"): self.feedback,
-            ("POST", "/slack/interactive"): self.slack_interactive,
-            ("GET", "/healthz"): self.health,
-            ("HEAD", "/healthz"): self.health,
-        }
-        handler = routes.get((method, path))
-        if handler is None:
-            if any(p == path for _, p in routes):
-                raise HttpError("405 Method Not Allowed", "method not allowed")
-            raise HttpError("404 Not Found", "not found")
-        return handler(environ)
-
-    # --- Slack ----------------------------------------------------------------------------
-
-    def _verified_body(self, environ: dict) -> bytes:
-        body = read_body(environ)
-        if self.verifier is None:
-            raise HttpError(
-                "503 Service Unavailable", "Slack is not configured (SLACK_SIGNING_SECRET is not set)"
-            )
-        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
-        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
-        if not (timestamp and signature and self._signature_ok(body, timestamp, signature)):
-            raise HttpError("401 Unauthorized", "invalid request signature")
-        return body
-
-    def _signature_ok(self, body: bytes, timestamp: str, signature: str) -> bool:
-        # slack-sdk's verifier raises on some malformed input (a non-numeric timestamp, a body
-        # that is not UTF-8, a non-ASCII signature): all of that is simply not a valid request.
-        if not timestamp.isdigit() or not signature.isascii():
-            return False
-        try:
-            return self.verifier.is_valid(body, timestamp, signature)
-        except (ValueError, TypeError, UnicodeDecodeError):
-            return False
-
-    def slack_command(self, environ: dict) -> tuple[str, list, bytes]:
-        if not environ.get("HTTP_X_SLACK_SIGNATURE") and _is_ssl_check(environ):
-            return "200 OK", [("Content-Type", "text/plain")], b""
-        form = form_fields(self._verified_body(environ))
-        if form.get("ssl_check") == "1":
-            return "200 OK", [("Content-Type", "text/plain")], b""
-        if "user_id" not in form:
-            raise HttpError("400 Bad Request", "not a slash command payload")
-        return _json(self.slack.command(form))
-
-    def slack_interactive(self, environ: dict) -> tuple[str, list, bytes]:
-        """Slack interactivity (the digest's rating buttons): verified like commands."""
-        form = form_fields(self._verified_body(environ))
-        self.slack.interaction(json_object(form.get("payload", "").encode()))
-        return "200 OK", [("Content-Type", "text/plain")], b""
-
-    def slack_event(self, environ: dict) -> tuple[str, list, bytes]:
-        event = json_object(self._verified_body(environ))
-        if event.get("type") == "url_verification":
-            return _json({"challenge": str(event.get("challenge", ""))})
-        return "200 OK", [("Content-Type", "text/plain")], b""
-
-    # --- unsubscribe ----------------------------------------------------------------------
-
-    def _subscriber_from_token(self, token: str) -> str:
-        sid = read_token(token, self.env.secret) if token and self.env.secret else None
-        if sid is None:
-            raise HttpError("400 Bad Request", "This unsubscribe link is not valid.")
-        return sid
-
-    def unsubscribe_page(self, environ: dict) -> tuple[str, list, bytes]:
-        token = _query(environ).get("t", "")
-        self._subscriber_from_token(token)
-        return _page(
-            "Unsubscribe from paper digests?",
-            '<p>Click the button to stop receiving this paper digest.</p><form method="post" action="unsubscribe?t='
-            + escape(token, quote=True)
-            + '"><button type="submit">Unsubscribe</button></form>',
-        )
-
-    def unsubscribe(self, environ: dict) -> tuple[str, list, bytes]:
-        form = form_fields(read_body(environ))
-        token = _query(environ).get("t") or form.get("t", "")
-        sid = self._subscriber_from_token(token)
-        with Store(self.db_path) as store:
-            # Whether or not the subscriber still exists, the answer is the same: it reveals nothing.
-            if store.set_paused(sid, True):
-                log.info("unsubscribed %s by one-click link", sid)
-        return _page("Unsubscribed", "<p>You will not receive this paper digest any more.</p>")
-
-    # --- thumbs up / down from email ----------------------------------------------------
-
-    def _feedback_target(self, token: str) -> tuple[str, str]:
-        found = read_feedback_token(token, self.env.secret) if token and self.env.secret else None
-        if found is None:
-            raise HttpError("400 Bad Request", BAD_RATING_LINK)
-        return found
-
-    def feedback_page(self, environ: dict) -> tuple[str, list, bytes]:
-        """The page a rating link opens: it records nothing (mail scanners follow links); its
-        buttons POST the rating."""
-        query = _query(environ)
-        token = query.get("t", "")
-        _, key = self._feedback_target(token)
-        with Store(self.db_path) as store:
-            paper = store.paper(key)
-        if paper is None:
-            raise HttpError("400 Bad Request", BAD_RATING_LINK)
-        chosen = query.get("vote") if query.get("vote") in ("up", "down") else "up"
-        buttons = "".join(
-            f'<button type="submit" name="vote" value="{vote}"{" autofocus" if vote == chosen else ""}>{label}</button> '
-            for vote, label in (("up", "More like this"), ("down", "Less like this"))
-        )
-        return _page(
-            "Rate this paper",
-            f"<p><strong>{escape(paper.title)}</strong></p><p>Your next digests will bring more papers like the"
-            f' ones you rate up, fewer like the ones you rate down.</p><form method="post" action="feedback">'
-            f'<input type="hidden" name="t" value="{escape(token, quote=True)}">{buttons}</form>',
-        )
-
-    def feedback(self, environ: dict) -> tuple[str, list, bytes]:
-        form = form_fields(read_body(environ))
-        sid, key = self._feedback_target(form.get("t") or _query(environ).get("t", ""))
-        vote = {"up": 1, "down": -1}.get(form.get("vote", ""))
-        if vote is None:
-            raise HttpError("400 Bad Request", "Choose more or less like this.")
-        record_rating(self.db_path, sid, key, vote, "email")
-        return _page("Thanks", "<p>Noted: your next digest takes it into account.</p>")
-
-    # --- health ---------------------------------------------------------------------------
-
-    def health(self, environ: dict) -> tuple[str, list, bytes]:
-        try:
-            with Store(self.db_path) as store:
-                ok = store.ping()
-        except Exception as e:
-            log.warning("health check: database error: %s", e)
-            ok = False
-        if not ok:
-            return _json({"status": "error", "database": "unreachable"}, "503 Service Unavailable")
-        return _json({"status": "ok"})
+    def store(self) -> Store:
+        return Store(self.db_path)
 
     def close(self) -> None:
+        self.mailer.shutdown(wait=True)
         self.slack.close()
+
+
+def ctx() -> AppContext:
+    return current_app.extensions["digestbot"]
+
+
+def template_dirs(config: Config) -> list[str]:
+    """Page templates are looked up like digest templates: the user's folder first."""
+    return [*([str(config.templates)] if config.templates else []), str(default_templates_dir())]
+
+
+PAGE_TEMPLATES = tuple(
+    f"web/{name}"
+    for name in (
+        "base.html",
+        "message.html",
+        "unsubscribe.html",
+        "feedback.html",
+        "signup.html",
+        "check_inbox.html",
+        "confirm.html",
+        "closed.html",
+        "link.html",
+        "manage.html",
+        "_profile_fields.html",
+        "_preview.html",
+        "_macros.html",
+        "mail_base.html",
+        "mail_confirm.txt",
+        "mail_confirm.html",
+        "mail_manage.txt",
+        "mail_manage.html",
+    )
+)
+
+
+def page_template_problems(config: Config) -> list[str]:
+    """The web pages' templates (the user's folder first) that do not compile, as
+    `file:line: template: message`; `digestbot check` reports them."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(config)), autoescape=True)
+    found = []
+    for name in PAGE_TEMPLATES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as e:
+            found.append(template_problem(e, name))
+    return found
+
+
+def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time) -> Flask:
+    """The Flask app for these settings (nothing happens at import: everything is made here)."""
+    app = Flask("digestbot.web", static_folder=None, template_folder=None)
+    app.jinja_loader = jinja2.FileSystemLoader(template_dirs(config))
+    https = bool(env.base_url and env.base_url.startswith("https://"))
+    app.config.update(
+        SECRET_KEY=_derive(env.secret, "flask-session") if env.secret else secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+        SESSION_COOKIE_NAME="digestbot_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
+        WTF_CSRF_SSL_STRICT=True,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+    )
+    app.extensions["digestbot"] = AppContext(config, env, db_path, clock)
+    csrf = CSRFProtect(app)
+    csrf.exempt(links)
+    app.register_blueprint(links)
+    if config.web is not None:
+        from .web_pages import pages
+
+        app.register_blueprint(pages)
+        if config.web.proxies:
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
+    app.register_error_handler(Exception, _error)
+    app.after_request(_headers)
+    return app
+
+
+def _derive(secret: str, purpose: str) -> str:
+    return hmac.new(secret.encode(), f"digestbot-{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error(e: Exception) -> Response:
+    method, path = request.method, request.path
+    if isinstance(e, HttpError):
+        status, body = int(e.status[:3]), e.message
+    elif isinstance(e, CSRFError):
+        status, body = (
+            400,
+            "This form has expired or did not come from this site: reload the page and try again.",
+        )
+    elif isinstance(e, HTTPException):
+        status = e.code or 500
+        body = {
+            404: "not found",
+            405: "method not allowed",
+            413: "request body too large",
+        }.get(status, e.name.lower())
+    elif isinstance(e, StoreError):  # the database, not the request: one line, and try again later
+        log.error("%s %s: %s", method, path, e)
+        response = _text(
+            "The digest database is unavailable right now; nothing was changed. Try again later.", 503
+        )
+        response.headers["Retry-After"] = "60"
+        return response
+    else:
+        log.exception("error handling %s %s", method, path)
+        return _text("internal error", 500)
+    log.info("%s %s -> %s", method, path, status)
+    if request.blueprint == "pages" and request.method in ("GET", "POST"):
+        return Response(
+            render_template("web/message.html", title="Sorry", message=body), status, mimetype="text/html"
+        )
+    return _text(body, status)
+
+
+def _text(body: str, status: int = 200) -> Response:
+    return Response(body, status, mimetype="text/plain")
+
+
+class WebApp:
+    """The WSGI application: the Flask app for these settings. One per process; `close` when done."""
+
+    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time):
+        self.flask = create_app(config, env, db_path, clock)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        return self.flask(environ, start_response)
+
+    def close(self) -> None:
+        self.flask.extensions["digestbot"].close()
+
+
+links = Blueprint("links", __name__)
+
+
+# --- Slack ----------------------------------------------------------------------------
+
+
+def _verified_body() -> bytes:
+    body = request.get_data(cache=True)
+    c = ctx()
+    if c.verifier is None:
+        raise HttpError(
+            "503 Service Unavailable", "Slack is not configured (SLACK_SIGNING_SECRET is not set)"
+        )
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not (timestamp and signature and _signature_ok(c.verifier, body, timestamp, signature)):
+        raise HttpError("401 Unauthorized", "invalid request signature")
+    return body
+
+
+def _signature_ok(verifier: SignatureVerifier, body: bytes, timestamp: str, signature: str) -> bool:
+    # slack-sdk's verifier raises on some malformed input (a non-numeric timestamp, a body
+    # that is not UTF-8, a non-ASCII signature): all of that is simply not a valid request.
+    if not timestamp.isdigit() or not signature.isascii():
+        return False
+    try:
+        return verifier.is_valid(body, timestamp, signature)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return False
+
+
+@links.post("/slack/commands")
+def slack_command() -> Response:
+    # Slack's ssl_check probe is the one unsigned request: answer it without touching anything.
+    if (
+        not request.headers.get("X-Slack-Signature")
+        and form_fields(request.get_data(cache=True)).get("ssl_check") == "1"
+    ):
+        return _text("")
+    form = form_fields(_verified_body())
+    if form.get("ssl_check") == "1":
+        return _text("")
+    if "user_id" not in form:
+        raise HttpError("400 Bad Request", "not a slash command payload")
+    return _json(ctx().slack.command(form))
+
+
+@links.post("/slack/interactive")
+def slack_interactive() -> Response:
+    """Slack interactivity (the digest's rating buttons): verified like commands."""
+    form = form_fields(_verified_body())
+    ctx().slack.interaction(json_object(form.get("payload", "").encode()))
+    return _text("")
+
+
+@links.post("/slack/events")
+def slack_event() -> Response:
+    event = json_object(_verified_body())
+    if event.get("type") == "url_verification":
+        return _json({"challenge": str(event.get("challenge", ""))})
+    return _text("")
+
+
+# --- unsubscribe ----------------------------------------------------------------------
+
+
+def _subscriber_from_token(token: str) -> str:
+    secret = ctx().env.secret
+    sid = read_token(token, secret) if token and secret else None
+    if sid is None:
+        raise HttpError("400 Bad Request", "This unsubscribe link is not valid.")
+    return sid
+
+
+def _page(template: str, **values) -> Response:
+    return Response(render_template(template, **values), mimetype="text/html")
+
+
+@links.get("/unsubscribe")
+def unsubscribe_page() -> Response:
+    token = request.args.get("t", "")
+    _subscriber_from_token(token)
+    return _page("web/unsubscribe.html", token=token)
+
+
+@links.post("/unsubscribe")
+def unsubscribe() -> Response:
+    token = request.args.get("t") or request.form.get("t", "")
+    sid = _subscriber_from_token(token)
+    with ctx().store() as store:
+        # Whether or not the subscriber still exists, the answer is the same: it reveals nothing.
+        if store.set_paused(sid, True):
+            log.info("unsubscribed %s by one-click link", sid)
+    return _page(
+        "web/message.html", title="Unsubscribed", message="You will not receive this paper digest any more."
+    )
+
+
+# --- thumbs up / down from email ----------------------------------------------------
+
+
+def _feedback_target(token: str) -> tuple[str, str]:
+    secret = ctx().env.secret
+    found = read_feedback_token(token, secret) if token and secret else None
+    if found is None:
+        raise HttpError("400 Bad Request", BAD_RATING_LINK)
+    return found
+
+
+@links.get("/feedback")
+def feedback_page() -> Response:
+    """The page a rating link opens: it records nothing (mail scanners follow links); its
+    buttons POST the rating."""
+    token = request.args.get("t", "")
+    _, key = _feedback_target(token)
+    with ctx().store() as store:
+        paper = store.paper(key)
+    if paper is None:
+        raise HttpError("400 Bad Request", BAD_RATING_LINK)
+    chosen = request.args.get("vote") if request.args.get("vote") in ("up", "down") else "up"
+    return _page("web/feedback.html", token=token, paper=paper, chosen=chosen)
+
+
+@links.post("/feedback")
+def feedback() -> Response:
+    sid, key = _feedback_target(request.form.get("t") or request.args.get("t", ""))
+    vote = {"up": 1, "down": -1}.get(request.form.get("vote", ""))
+    if vote is None:
+        raise HttpError("400 Bad Request", "Choose more or less like this.")
+    record_rating(ctx().db_path, sid, key, vote, "email")
+    return _page("web/message.html", title="Thanks", message="Noted: your next digest takes it into account.")
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+@links.get("/healthz")
+def health() -> Response:
+    try:
+        with ctx().store() as store:
+            ok = store.ping()
+    except Exception as e:
+        log.warning("health check: database error: %s", e)
+        ok = False
+    if not ok:
+        return _json({"status": "error", "database": "unreachable"}, 503)
+    return _json({"status": "ok"})
+
+
+@links.get("/static/<path:name>")
+def static_file(name: str) -> Response:
+    """The pages' CSS and JavaScript (templates/web/static/, overridable like templates)."""
+    from flask import send_from_directory
+
+    for folder in template_dirs(ctx().config):
+        if (Path(folder) / "web" / "static" / name).is_file():
+            response = send_from_directory(Path(folder) / "web" / "static", name, max_age=3600)
+            response.headers["Cache-Control"] = "public, max-age=3600"
+            return response
+    raise HttpError("404 Not Found", "not found")
 
 
 class _Clock:
@@ -248,18 +414,6 @@ class _Clock:
 
     def now(self) -> float:
         return self.fn()
-
-
-def read_body(environ: dict) -> bytes:
-    """The request body, refusing anything over MAX_BODY (413) before reading it all."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise HttpError("400 Bad Request", "bad Content-Length") from None
-    if length > MAX_BODY:
-        raise HttpError("413 Payload Too Large", "request body too large")
-    stream = environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length > 0 else b""
 
 
 MAX_FORM_FIELDS = 100
@@ -292,28 +446,8 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_ssl_check(environ: dict) -> bool:
-    # Slack's ssl_check probe is the one unsigned request: answer it without touching anything.
-    body = read_body(environ)
-    environ["wsgi.input"] = _Replay(body)
-    return form_fields(body).get("ssl_check") == "1"
-
-
-class _Replay:
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def read(self, n: int = -1) -> bytes:
-        out, self.data = (self.data, b"") if n < 0 else (self.data[:n], self.data[n:])
-        return out
-
-
-def _query(environ: dict) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-
-
-def _json(data: dict, status: str = "200 OK") -> tuple[str, list, bytes]:
-    return status, [("Content-Type", "application/json; charset=utf-8")], json.dumps(data).encode()
+def _json(data: dict, status: int = 200) -> Response:
+    return Response(json.dumps(data), status, mimetype="application/json")
 
 
 def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> None:
@@ -326,17 +460,6 @@ def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> 
         except StoreError:
             raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)
-
-
-def _page(title: str, body_html: str) -> tuple[str, list, bytes]:
-    html = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head>"
-        '<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto; padding: 0 1em">'
-        f"<h1>{escape(title)}</h1>{body_html}</body></html>"
-    )
-    return "200 OK", [("Content-Type", "text/html; charset=utf-8")], html.encode()
 
 
 @dataclass(frozen=True)
@@ -391,11 +514,17 @@ def fit_open_files(limits: ServerLimits) -> ServerLimits:
     return replace(limits, connection_limit=fitted)
 
 
-def create_server(app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits()):
-    """A waitress server for `app` (not yet running; call `.run()`)."""
+def create_server(
+    app: Callable, host: str, port: int, limits: ServerLimits = ServerLimits(), proxies: int = 0
+):
+    """A waitress server for `app` (not yet running; call `.run()`). waitress drops the
+    X-Forwarded-* headers unless told otherwise: with `proxies` (the YAML's web.proxies) it
+    keeps them for the app, which trusts exactly that many hops (werkzeug's ProxyFix)."""
     import waitress
 
-    return waitress.create_server(app, host=host, port=port, **limits.adjustments())
+    return waitress.create_server(
+        app, host=host, port=port, clear_untrusted_proxy_headers=not proxies, **limits.adjustments()
+    )
 
 
 def serve(
@@ -404,11 +533,12 @@ def serve(
     """Serve the app with waitress (a production WSGI server) until interrupted."""
     app = WebApp(config, env, db_path)
     limits = fit_open_files(limits)
-    server = create_server(app, host, port, limits)
+    server = create_server(app, host, port, limits, config.web.proxies if config.web else 0)
     log.info(
-        "serving on http://%s:%s (Slack commands at /slack/commands; %d threads, at most %d connections)",
+        "serving on http://%s:%s (Slack commands at /slack/commands%s; %d threads, at most %d connections)",
         host,
         port,
+        "; sign-up and manage pages at /" if config.web else "",
         limits.threads,
         limits.connection_limit,
     )

@@ -449,7 +449,7 @@ def test_a_schema_3_database_is_upgraded_to_4_keeping_its_rows(tmp_path):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 3")
     with Store(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         p = store.paper("arxiv:2403.20201")
         assert (p.upvotes, p.github_url, p.comments, p.rev) == (87, "", None, revs[p.key])
         assert store.subscriber("alice").subscriber.profile.trending is None

@@ -1,0 +1,190 @@
+"""The web pages' profile form: what a reader typed into a validated Subscriber, or the errors
+to show beside each field. Pure: no I/O, no Flask.
+
+Every field is bounded as `/digest` bounds it (at most MAX_KEYWORDS terms of MAX_KEYWORD_CHARS
+each, MAX_LIKES liked papers) and every term is compiled the way matching will compile it, so
+what is accepted here is what a digest can use.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from .arxiv_ids import arxiv_id
+from .config import Config
+from .matching import InvalidTerm, compile_term
+from .models import Profile, Subscriber
+from .schedule import ScheduleError, get_timezone, parse_schedule
+from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_terms
+
+MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
+MAX_PAPERS = 100
+_EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a term
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FREQUENCIES = ("daily", "weekdays", *DAYS)  # `weekly DAY` for a day
+LIST_FIELDS = ("keywords", "exclude", "authors", "likes")
+
+
+@lru_cache(maxsize=1)
+def timezones() -> tuple[str, ...]:
+    """The IANA zones a reader can choose from, sorted."""
+    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+
+
+@dataclass
+class FormResult:
+    """The form's values as the page shows them again, and either a subscriber or errors."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    subscriber: Subscriber | None = None
+
+
+def form_values(sub: Subscriber) -> dict[str, str]:
+    """A subscriber's profile as the form's fields (the manage page's starting point)."""
+    p = sub.profile
+    frequency, time = schedule_fields(sub.schedule)
+    return {
+        "email": sub.email or "",
+        "keywords": ", ".join(p.keywords),
+        "exclude": ", ".join(p.exclude),
+        "authors": ", ".join(p.authors),
+        "likes": ", ".join(p.likes),
+        "frequency": frequency,
+        "time": time,
+        "timezone": sub.timezone,
+        "max_papers": str(sub.max_papers),
+    }
+
+
+def schedule_fields(spec: str) -> tuple[str, str]:
+    """`weekly mon 09:00` -> ('mon', '09:00'); a cron schedule (YAML only) -> ('', '')."""
+    words = spec.split()
+    if len(words) == 2 and words[0] in ("daily", "weekdays"):
+        return words[0], words[1]
+    if len(words) == 3 and words[0] == "weekly" and words[1][:3].lower() in DAYS:
+        return words[1][:3].lower(), words[2]
+    return "", ""
+
+
+def read_profile(
+    form: Mapping[str, str],
+    config: Config,
+    sid: str,
+    email: str | None = None,
+    base: Subscriber | None = None,
+) -> FormResult:
+    """Validate a posted profile form. `email`: the address it is for (None: read it from the
+    form, as the sign-up form does). `base`: the subscriber being edited (keeps its state)."""
+    values = {
+        k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS]
+        for k in (*LIST_FIELDS, "frequency", "time")
+    }
+    values["email"] = str(form.get("email", ""))[: MAX_EMAIL_CHARS + 1]
+    values["timezone"] = str(form.get("timezone", ""))[:64]
+    values["max_papers"] = str(form.get("max_papers", ""))[:6]
+    out = FormResult(values)
+    if email is None:
+        email = read_email(values["email"], out.errors)
+    lists = {k: _terms(values[k], k, out.errors) for k in LIST_FIELDS}
+    likes = _likes(lists.pop("likes"), out.errors)
+    for key in ("keywords", "exclude"):
+        for term in lists[key]:
+            try:
+                compile_term(term)
+            except InvalidTerm as e:
+                out.errors.setdefault(key, f"{e}. Use words or phrases; '*' only at the end (robot*).")
+    if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
+        "keywords",
+        "authors",
+    }:
+        out.errors["keywords"] = "Give at least one keyword, author or liked paper."
+    schedule = _schedule(values, out.errors)
+    tz = values["timezone"].strip() or config.default_timezone
+    try:
+        get_timezone(tz)
+    except ScheduleError:
+        out.errors["timezone"] = "Choose a timezone from the list."
+    max_papers = _max_papers(values["max_papers"], config.default_max_papers, out.errors)
+    if out.errors:
+        return out
+    # What the form does not show (categories, trending... set by an operator) is kept.
+    wanted = {
+        "keywords": lists["keywords"],
+        "exclude": lists["exclude"],
+        "authors": lists["authors"],
+        "likes": likes,
+    }
+    profile = replace(base.profile, **wanted) if base else Profile(**wanted)
+    when = {"schedule": schedule, "timezone": tz, "max_papers": max_papers}
+    out.subscriber = (
+        replace(base, profile=profile, **when)
+        if base
+        else Subscriber(sid, profile, email, origin="web", **when)
+    )
+    return out
+
+
+def read_email(text: str, errors: dict[str, str]) -> str:
+    """An address as stored (domain lower-cased), or '' with an error noted."""
+    text = text.strip()
+    local, _, domain = text.rpartition("@")
+    email = f"{local}@{domain.lower()}" if local else text
+    if len(email) > MAX_EMAIL_CHARS or not _EMAIL_RE.match(email):
+        errors["email"] = "Enter an email address such as ada@uni.example."
+        return ""
+    return email
+
+
+def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
+    if len(text) >= MAX_FIELD_CHARS:
+        errors[key] = f"At most {MAX_FIELD_CHARS} characters."
+        return ()
+    terms = tuple(dict.fromkeys(split_terms(text.replace("\r", "").replace("\n", ","))))
+    limit = MAX_LIKES if key == "likes" else MAX_KEYWORDS
+    if len(terms) > limit:
+        errors[key] = f"At most {limit} entries."
+    elif any(len(t) > MAX_KEYWORD_CHARS for t in terms):
+        errors[key] = f"Each entry can be at most {MAX_KEYWORD_CHARS} characters."
+    return terms
+
+
+def _likes(refs: tuple[str, ...], errors: dict[str, str]) -> tuple[str, ...]:
+    ids = []
+    for ref in refs:
+        aid = arxiv_id(ref)
+        if aid is None:
+            errors.setdefault("likes", f"Not an arXiv id or link: {ref[:60]} (e.g. 2303.04137).")
+        else:
+            ids.append(aid)
+    return tuple(dict.fromkeys(ids))
+
+
+def _schedule(values: dict[str, str], errors: dict[str, str]) -> str:
+    frequency, time = values["frequency"].strip() or "daily", values["time"].strip() or "08:00"
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = "Choose how often."
+        return ""
+    if not _TIME_RE.match(time):
+        errors["time"] = "Enter a time as HH:MM, e.g. 08:00."
+        return ""
+    spec = f"{frequency} {time}" if frequency in ("daily", "weekdays") else f"weekly {frequency} {time}"
+    parse_schedule(spec)  # built from checked parts: cannot fail
+    return spec
+
+
+def _max_papers(text: str, default: int, errors: dict[str, str]) -> int:
+    text = text.strip()
+    if not text:
+        return min(default, MAX_PAPERS)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAPERS:
+        errors["max_papers"] = f"A number from 1 to {MAX_PAPERS}."
+        return default
+    return int(text)

@@ -1,0 +1,428 @@
+"""The self-service pages (on when the YAML has `web:`): sign up with double opt-in, manage a
+digest, get a new manage link, and a live preview of what a profile would have sent.
+
+- Every POST here carries a CSRF token bound to the session cookie (Flask-WTF); the cookie is
+  HttpOnly, SameSite=Lax, and Secure when DIGESTBOT_BASE_URL is https.
+- Links are signed for one purpose with an expiry (links.py): a confirmation link confirms one
+  sign-up within 48 hours, a manage link signs the reader in (for SESSION_HOURS) within 30 days.
+- Sign-up, "email me my link" and preview are rate-limited per client address and per email
+  address, in the database (Store.hit), so the limits hold across processes. At most one
+  confirmation per address per hour; nothing but that confirmation goes to an unconfirmed
+  address.
+- The answer to a sign-up or a link request is the same page whether or not the address is
+  subscribed, and the mail (if any) is sent from a background thread, so neither the page nor
+  its timing tells who is subscribed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+
+from . import web_mail
+from .digest import DigestRunner
+from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
+from .models import Profile, Subscriber
+from .store import Store, SubscriberState
+from .web_forms import DAYS, FREQUENCIES, form_values, read_email, read_profile, timezones
+
+log = logging.getLogger(__name__)
+pages = Blueprint("pages", __name__)
+
+PREVIEW_DAYS = 7
+PREVIEW_ID = "web:preview"  # a subscriber id no one has (YAML ids may not start with web:)
+HOUR = 3600
+# (events, seconds) per bucket kind
+LIMITS = {
+    "signup-ip": (10, HOUR),
+    "link-ip": (10, HOUR),
+    "link-email": (3, HOUR),
+    "confirm-email": (1, HOUR),  # at most one confirmation per address per hour
+    "preview-ip": (60, 600),
+    "preview-email": (60, 600),
+}
+
+
+def _ctx():
+    return current_app.extensions["digestbot"]
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(_ctx().clock(), UTC)
+
+
+def _allowed(store: Store, kind: str, value: str) -> bool:
+    """Count one `kind` event for `value` (a client address or an email, kept only as a keyed
+    hash); False when that limit is reached."""
+    limit, period = LIMITS[kind]
+    key = hmac.new((_ctx().env.secret or "").encode(), value.lower().encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
+    return store.hit(f"{kind}:{key}", limit, period, _now())
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _too_many() -> Response:
+    log.warning("rate limit reached for client %s on %s", _client(), request.path)
+    if _wants_json():
+        return Response('{"error": "too many requests"}', 429, mimetype="application/json")
+    return _page(
+        "web/message.html",
+        429,
+        title="Too many requests",
+        message="Too many requests came from your address. Please wait a while and try again.",
+    )
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _page(template: str, status: int = 200, **values) -> Response:
+    web = _ctx().config.web
+    return Response(
+        render_template(template, signup=web.signup, allow_domains=web.allow_domains, **values),
+        status,
+        mimetype="text/html",
+    )
+
+
+def _form_page(values: dict, errors: dict | None = None, preview=None, status: int = 200) -> Response:
+    return _page(
+        "web/signup.html",
+        status,
+        values=values,
+        errors=errors or {},
+        preview=preview,
+        choices=_choices(),
+    )
+
+
+def _choices() -> dict:
+    return {
+        "frequencies": [(f, _frequency_label(f)) for f in FREQUENCIES],
+        "timezones": timezones(),
+        "default_timezone": _ctx().config.default_timezone,
+    }
+
+
+def _frequency_label(f: str) -> str:
+    if f in DAYS:
+        return (
+            "Weekly on "
+            + ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[DAYS.index(f)]
+        )
+    return {"daily": "Every day", "weekdays": "Monday to Friday"}[f]
+
+
+def _defaults() -> dict:
+    config = _ctx().config
+    values = form_values(
+        Subscriber(
+            id="",
+            profile=Profile(),
+            schedule=config.default_schedule,
+            timezone=config.default_timezone,
+            max_papers=min(config.default_max_papers, 100),
+        )
+    )
+    if not values["frequency"]:
+        values.update(frequency="daily", time="08:00")
+    return values
+
+
+# --- sign-up ----------------------------------------------------------------------------
+
+
+@pages.get("/")
+def index() -> Response:
+    if not _ctx().config.web.signup:
+        return _page("web/closed.html")
+    return _form_page(_defaults())
+
+
+@pages.post("/subscribe")
+def subscribe() -> Response:
+    c = _ctx()
+    if not c.config.web.signup:
+        return _page("web/closed.html", 403)
+    result = read_profile(request.form, c.config, "web:" + secrets.token_hex(8))
+    email = result.subscriber.email if result.subscriber else ""
+    if result.subscriber and not c.config.web.allows(email):
+        result.errors["email"] = (
+            "Only addresses at " + ", ".join(c.config.web.allow_domains) + " can subscribe."
+        )
+    with c.store() as store:
+        if not _allowed(store, "signup-ip", _client()):
+            return _too_many()
+        if result.errors:
+            return _form_page(result.values, result.errors, status=400)
+        known = store.find_by_email(email)
+        if known is not None:  # subscribed already: their manage link, not a second digest
+            if _allowed(store, "link-email", email):
+                log.info(
+                    "sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id
+                )
+                _mail_manage_link(known, email)
+            else:
+                log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
+        elif _allowed(store, "confirm-email", email):
+            nonce = secrets.token_urlsafe(16)
+            store.save_signup(nonce, result.subscriber, _now())
+            link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
+            log.info("sign-up for %s: confirmation sent", email)
+            _mail(email, "confirm", confirm_url=link, hours=CONFIRM_MAX_AGE // HOUR)
+        else:
+            log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
+    return _page("web/check_inbox.html", email=email)
+
+
+def _url(endpoint: str, **query) -> str:
+    return _ctx().env.base_url + url_for(endpoint, **query)
+
+
+def _mail(to: str, kind: str, **values) -> None:
+    """Compose now (template errors show in the log at once), send from the mail thread."""
+    c = _ctx()
+    message = web_mail.compose(kind, to, c.config, current_app.jinja_env, **values)
+    c.mailer.submit(web_mail.send, message, c.env, kind)
+
+
+def _mail_manage_link(state: SubscriberState, to: str) -> None:
+    link = manage_url(_ctx().env.base_url, state.subscriber.id, _ctx().env.secret)
+    _mail(to, "manage", manage_url=link, origin=state.subscriber.origin)
+
+
+def _confirm_nonce(token: str) -> str | None:
+    payload = unsign(token, _ctx().env.secret, CONFIRM, CONFIRM_MAX_AGE, now=_ctx().clock())
+    if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], str):
+        return payload[0]
+    return None
+
+
+BAD_CONFIRM = "This confirmation link is not valid or has expired (links last 48 hours). Sign up again to get a new one."
+
+
+@pages.get("/confirm")
+def confirm_page() -> Response:
+    """Shows a button and changes nothing: mail scanners follow links."""
+    token = request.args.get("t", "")
+    if _confirm_nonce(token) is None:
+        return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
+    return _page("web/confirm.html", token=token)
+
+
+@pages.post("/confirm")
+def confirm() -> Response:
+    nonce = _confirm_nonce(request.form.get("t", ""))
+    if nonce is None:
+        return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
+    with _ctx().store() as store:
+        sub = store.confirm_signup(nonce, _now())
+    if sub is None:
+        return _page(
+            "web/message.html",
+            400,
+            title="Link not valid",
+            message="This confirmation link was used already or replaced by a newer one.",
+        )
+    log.info("web subscriber %s confirmed", sub.id)
+    _sign_in(sub.id)
+    return redirect(url_for("pages.manage", welcome=1), 303)
+
+
+# --- manage -----------------------------------------------------------------------------
+
+
+def _sign_in(sid: str) -> None:
+    session.clear()
+    session["sid"] = sid
+    session.permanent = True
+
+
+@pages.get("/manage/login")
+def manage_login() -> Response:
+    sid = unsign(request.args.get("t", ""), _ctx().env.secret, MANAGE, MANAGE_MAX_AGE, now=_ctx().clock())
+    if not isinstance(sid, str):
+        return _page(
+            "web/link.html",
+            400,
+            values={},
+            note="This manage link is not valid or has expired. Enter your address to get a new one.",
+        )
+    _sign_in(sid)
+    return redirect(url_for("pages.manage"), 303)
+
+
+def signed_in(view):
+    """The view with the signed-in reader's subscriber state; else off to the link page."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        sid = session.get("sid")
+        with _ctx().store() as store:
+            state = store.subscriber(sid) if isinstance(sid, str) else None
+        if state is None:
+            session.clear()
+            return redirect(url_for("pages.link_page"), 303)
+        return view(state, *args, **kwargs)
+
+    return wrapper
+
+
+@pages.get("/manage")
+@signed_in
+def manage(state: SubscriberState) -> Response:
+    return _manage_page(state, form_values(state.subscriber), {}, welcome=bool(request.args.get("welcome")))
+
+
+def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
+    with _ctx().store() as store:
+        recent = [(d, store.digest_items(d.id)[:3]) for d in store.recent_digests(state.subscriber.id, 10)]
+    return _page(
+        "web/manage.html",
+        status,
+        state=state,
+        sub=state.subscriber,
+        editable=state.subscriber.origin == "web",
+        values=values,
+        errors=errors,
+        recent=recent,
+        choices=_choices(),
+        **extra,
+    )
+
+
+@pages.post("/manage")
+@signed_in
+def manage_save(state: SubscriberState) -> Response:
+    sub = state.subscriber
+    if sub.origin != "web":
+        return _manage_page(state, form_values(sub), {}, 403)
+    result = read_profile(request.form, _ctx().config, sub.id, email=sub.email, base=sub)
+    if result.errors:
+        return _manage_page(state, result.values, result.errors, 400)
+    with _ctx().store() as store:
+        store.save_web_subscriber(result.subscriber, _now())
+        state = store.subscriber(sub.id)
+    log.info("web subscriber %s changed their profile", sub.id)
+    return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
+
+
+def _set_state(state: SubscriberState, message: str, **changes) -> Response:
+    sub = state.subscriber
+    if sub.origin != "web":
+        return _manage_page(state, form_values(sub), {}, 403)
+    with _ctx().store() as store:
+        store.save_web_subscriber(replace(sub, **changes), _now())
+        state = store.subscriber(sub.id)
+    log.info("web subscriber %s: %s", sub.id, message)
+    return _manage_page(state, form_values(state.subscriber), {}, saved=message)
+
+
+@pages.post("/manage/pause")
+@signed_in
+def pause(state: SubscriberState) -> Response:
+    return _set_state(state, "Paused: no digests until you resume.", paused=True)
+
+
+@pages.post("/manage/resume")
+@signed_in
+def resume(state: SubscriberState) -> Response:
+    return _set_state(state, "Resumed: digests come on your schedule again.", paused=False, active=True)
+
+
+@pages.post("/manage/unsubscribe")
+@signed_in
+def unsubscribe(state: SubscriberState) -> Response:
+    return _set_state(state, "Unsubscribed: you will get no more digests.", active=False, paused=False)
+
+
+@pages.post("/manage/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("pages.link_page"), 303)
+
+
+# --- lost the link ----------------------------------------------------------------------
+
+
+@pages.get("/manage/link")
+def link_page() -> Response:
+    return _page("web/link.html", values={}, note=None)
+
+
+@pages.post("/manage/link")
+def send_link() -> Response:
+    errors: dict[str, str] = {}
+    email = read_email(str(request.form.get("email", ""))[:300], errors)
+    with _ctx().store() as store:
+        if not _allowed(store, "link-ip", _client()):
+            return _too_many()
+        if errors:
+            return _page(
+                "web/link.html",
+                400,
+                values={"email": request.form.get("email", "")[:300]},
+                errors=errors,
+                note=None,
+            )
+        known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
+        if known is not None and _allowed(store, "link-email", email):
+            log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
+            _mail_manage_link(known, email)
+    return _page("web/check_inbox.html", email=email, link=True)
+
+
+# --- preview ----------------------------------------------------------------------------
+
+
+@pages.post("/preview")
+def preview() -> Response:
+    """What the form's profile would have sent over the last PREVIEW_DAYS days, from stored
+    papers, through the digest's own selection. JSON for the page's script, else the page."""
+    c = _ctx()
+    result = read_profile(request.form, c.config, PREVIEW_ID, email="")
+    email_errors: dict[str, str] = {}
+    email = read_email(str(request.form.get("email", ""))[:300], email_errors)
+    with c.store() as store:
+        if not _allowed(store, "preview-ip", _client()) or (
+            email and not _allowed(store, "preview-email", email)
+        ):
+            return _too_many()
+        errors = {k: v for k, v in result.errors.items() if k != "email"}
+        if errors:
+            if _wants_json():
+                return Response(_json({"errors": errors}), 400, mimetype="application/json")
+            return _form_page(result.values, errors, status=400)
+        sub = replace(result.subscriber, id=PREVIEW_ID, email=email or "preview@invalid.example")
+        now = _now()
+        start = store.last_rev_before(now - timedelta(days=PREVIEW_DAYS))
+        runner = DigestRunner(store, c.config, c.env, clock=lambda: now)
+        selection = runner.select([SubscriberState(sub, now, start, now)], now)
+    found = {
+        "total": selection.matched[PREVIEW_ID],
+        "days": PREVIEW_DAYS,
+        "papers": [
+            {"title": m.paper.title, "link": m.paper.link, "why": list(m.why)[:6]}
+            for m in selection.best[PREVIEW_ID]
+        ],
+    }
+    if _wants_json():
+        return Response(_json(found), mimetype="application/json")
+    return _form_page(result.values, {}, preview=found)
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data)
