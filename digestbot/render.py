@@ -429,7 +429,7 @@ class Renderer:
             "version": __version__,
             "unsubscribe_url": None,
             "manage_url": None,  # the signed "Manage your digest" page, where the web app has one
-            "show_ai_summary": False,  # the Hugging Face AI summary, when the subscriber asks for it
+            "show_ai_summary": sub.show_ai_summary,  # the Hugging Face AI summary, if the reader asked
             "cut_for_size": 0,  # papers left out of this email so that it stays under Gmail's clip
             **extra,
         }
