@@ -22,13 +22,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
 from .links import feedback_url, manage_url, unsubscribe_url
-from .matching import Matcher, PaperText, compile_profile, fed_by, match_trending, passes_filters, rank
+from .matching import (
+    BestMatches,
+    Matcher,
+    Matches,
+    PaperText,
+    compile_profile,
+    fed_by,
+    match_trending,
+    passes_filters,
+    rank,
+)
 from .models import Digest, Match, Paper, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
@@ -217,19 +229,13 @@ class Selection:
 
 
 class _Best:
-    """The best `keep` matches seen so far, and a count of all: memory stays bounded however
-    many papers match (after a long downtime, a backfill...)."""
+    """A subscriber's best `keep` matches and a count of all (from `BestMatches`, or from the
+    ranking by seeds)."""
 
     __slots__ = ("count", "keep", "matches")
 
     def __init__(self, keep: int):
         self.keep, self.count, self.matches = keep, 0, []
-
-    def add(self, match: Match) -> None:
-        self.count += 1
-        self.matches.append(match)
-        if len(self.matches) >= 2 * self.keep + 16:
-            self.matches = rank(self.matches)[: self.keep]
 
     def take(self, matches: list[Match], total: int) -> None:
         """A ranking made elsewhere (seeded subscribers): its best, and how many it counted."""
@@ -349,23 +355,50 @@ class DigestRunner:
         }
         window: list[Paper] = []
         keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
-        for paper in self._window(min(starts.values()), seq_to):
+        ids = matcher.ids
+        start = np.array([starts[sid] for sid in ids], dtype=np.int64)
+        is_seeded = np.array([sid in seeded for sid in ids], dtype=bool)
+        best = BestMatches(np.array([found[sid].keep for sid in ids], dtype=np.int64))
+        vetoed: dict[str, set[str]] = {sid: set() for sid in seeded}  # papers their exclusions veto
+        for batch in matcher.match_stream(self._window(min(starts.values()), seq_to)):
             if seeded:
-                window.append(paper)
-            for sid, match in matcher.match(paper):
-                if not self._new_to(sid, paper, starts):
-                    continue
-                if sid not in seeded:
-                    found[sid].add(match)
-                elif match.terms or match.authors:  # for them, categories filter, never match alone
-                    keyword[sid][paper.key] = match
+                window.extend(batch.papers)
+                pairs = matcher.vetoed(batch)
+                for row, index in zip(pairs.row.tolist(), pairs.col.tolist(), strict=True):
+                    if is_seeded[index]:
+                        vetoed[ids[index]].add(batch.papers[row].key)
+            new = self._new_in(batch, start)
+            best.add(batch, new & ~is_seeded[batch.profiles])
+            # for the seeded, categories filter, never match alone: only keyword or author matches
+            for k in np.flatnonzero(new & is_seeded[batch.profiles] & ~matcher.category_only[batch.profiles]):
+                match = batch.match(int(k))
+                keyword[ids[batch.profiles[k]]][match.paper.key] = match
+        ranked = best.best(ids)
+        for index, sid in enumerate(ids):
+            if sid not in seeded:
+                found[sid].take(ranked.get(sid, []), int(best.counts[index]))
         if seeded:
-            self._rank_by_seeds(seeded, window, keyword, starts, ratings, matcher, found)
-        best = {sid: b.ranked() for sid, b in found.items()}
+            self._rank_by_seeds(seeded, window, keyword, vetoed, starts, ratings, matcher, found)
+        shown = {sid: b.ranked() for sid, b in found.items()}
         matched = {sid: b.count for sid, b in found.items()}
-        for sid, (shown, total) in picked.items():
-            best[sid], matched[sid] = shown, total
-        return Selection(seq_to, best, matched)
+        for sid, (mine, total) in picked.items():
+            shown[sid], matched[sid] = mine, total
+        return Selection(seq_to, shown, matched)
+
+    def _new_in(self, batch: Matches, start: np.ndarray) -> np.ndarray:
+        """Which of a batch's matches are new to their subscriber (see `_new_to`), as a mask."""
+        revs = np.array([p.rev for p in batch.papers], dtype=np.int64)
+        new = revs[batch.rows] > start[batch.profiles]
+        feeds = [self._feeds.get(sid, frozenset()) for sid in batch.matcher.ids]
+        for wanted in set(feeds) - {frozenset()}:  # subscribers who take only some sources
+            fed = np.array([fed_by(p, wanted) for p in batch.papers], dtype=bool)
+            theirs = np.array([f == wanted for f in feeds], dtype=bool)[batch.profiles]
+            new[theirs] &= fed[batch.rows[theirs]]
+        revised = np.array([p.revised for p in batch.papers], dtype=bool)
+        for k in np.flatnonzero(new & revised[batch.rows]).tolist():
+            paper = batch.papers[batch.rows[k]]
+            new[k] = not self.store.received(batch.matcher.ids[batch.profiles[k]], paper.seq)
+        return new
 
     def _window(self, start: int, upto: int) -> Iterable[Paper]:
         """Papers with rev in (start, upto]. During a run, the batches of claimed subscribers
@@ -421,6 +454,7 @@ class DigestRunner:
         seeded: dict[str, SubscriberState],
         window: list[Paper],
         keyword: dict[str, dict[str, Match]],
+        vetoed: dict[str, set[str]],
         starts: dict[str, int],
         ratings: dict[str, dict[str, int]],
         matcher: Matcher,
@@ -439,11 +473,12 @@ class DigestRunner:
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
         features = relevance.Features.fit(texts)
         rated_terms: dict[str, dict[str, tuple[str, ...]]] = {sid: {} for sid in seeded}
-        for key in rated_keys & stored.keys():  # the keywords each reader's ratings carry
-            for sid, m in matcher.match(stored[key]):
-                if sid in rated_terms and key in ratings[sid]:
-                    rated_terms[sid][key] = m.terms
+        rated = [stored[k] for k in sorted(rated_keys & stored.keys())]
+        for sid, m in matcher.match_batch(rated):  # the keywords each reader's ratings carry
+            if sid in rated_terms and m.paper.key in ratings[sid]:
+                rated_terms[sid][m.paper.key] = m.terms
         views: dict[str, PaperText] = {}
+        index_of = {sid: i for i, sid in enumerate(matcher.ids)}
         shared = relevance.Window.of(features, window)
         queries = dict(
             zip(
@@ -456,13 +491,16 @@ class DigestRunner:
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
-            compiled = compile_profile(profile)
+            index = index_of.get(sid)
+            compiled = compile_profile(profile) if index is None else None
 
-            def allowed(paper: Paper, sid=sid, skip=skip, compiled=compiled) -> bool:
+            def allowed(paper: Paper, sid=sid, skip=skip, index=index, compiled=compiled) -> bool:
                 if paper.key in skip or not self._new_to(sid, paper, starts):
                     return False
-                if not (compiled.exclude or compiled.categories):
-                    return True  # no vetoes to check
+                if index is not None:  # the matcher found its vetoes for the whole window
+                    return paper.key not in vetoed[sid] and matcher.allows(index, paper)
+                if not (compiled.exclude or compiled.categories):  # likes only: not in the matcher
+                    return True
                 view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
                 return passes_filters(compiled, view)
 

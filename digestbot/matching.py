@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import chain
+from operator import attrgetter
 
 import ahocorasick
+import numpy as np
+from scipy import sparse
 
 from .models import Match, Paper, Profile
 from .text import detex
@@ -174,9 +178,19 @@ def compile_profile(profile: Profile) -> CompiledProfile:
     return CompiledProfile(
         keywords=tuple(compile_term(k) for k in profile.keywords),
         exclude=tuple(compile_term(k) for k in profile.exclude),
-        authors={normalize_name(a): a for a in profile.authors if normalize_name(a)},
-        categories=tuple(c.strip().casefold() for c in profile.categories if c.strip()),
+        authors=profile_authors(profile),
+        categories=profile_categories(profile),
     )
+
+
+def profile_authors(profile: Profile) -> dict[str, str]:
+    """The authors a profile follows: normalized name -> as the user wrote it."""
+    return {normalize_name(a): a for a in profile.authors if normalize_name(a)}
+
+
+def profile_categories(profile: Profile) -> tuple[str, ...]:
+    """The categories a profile wants, normalized (`cs.LG ` -> `cs.lg`)."""
+    return tuple(c.strip().casefold() for c in profile.categories if c.strip())
 
 
 @dataclass(frozen=True)
@@ -264,209 +278,409 @@ class ReferenceMatcher:
                 yield sid, found
 
 
-_KEYWORD, _EXCLUDE = 0, 1
-_POS_BITS = 8  # a posting is (subscriber index << 8) | term position
+CHUNK = 10_000  # papers per batch in `Matcher.match_stream`: bounds the memory of one product
 
 
 class Matcher:
-    """All profiles compiled once into one multi-pattern automaton (Aho-Corasick), then each
-    paper's title and abstract are scanned once, whatever the number of profiles.
+    """All profiles compiled once: every keyword's patterns into one Aho-Corasick automaton, and
+    who follows what (keywords, exclusions, authors, categories) into one sparse matrix (scipy).
 
-    Hits are turned into matches through inverted indexes (term -> the profiles that use it,
-    author -> profiles, category -> category-only profiles), so the work per paper grows with the
-    matches it makes, not with the number of profiles. Results are exactly those of
-    `ReferenceMatcher` (same terms in the same order, same scores): the tests hold it to that.
+    A batch of papers is read once (one pass of the automaton over each title and abstract) into
+    a sparse matrix of what each paper carries: a score per keyword hit, a veto per excluded
+    hit, its followed authors and its categories. The join with every profile is one sparse
+    product, computed in C, so no Python runs per match; a `Match` (its terms and authors) is
+    built only when a caller reads one. Results are exactly those of `ReferenceMatcher` (same
+    matches, terms and scores, in profile order): the tests hold it to that.
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
-        self.ids: list[str] = []
-        self.compiled: list[CompiledProfile] = []
-        pattern_ids: dict[str, int] = {}
-        self.pattern_terms: list[list[int]] = []  # pattern id -> term ids using it
-        term_ids: dict[tuple[str, ...], int] = {}
-        self.term_patterns: list[tuple[int, ...]] = []
-        self.postings: list[list[array]] = []  # term id -> [keyword postings, exclude postings]
-        self.author_index: dict[str, array] = {}
-        self.category_index: dict[str, array] = {}  # profiles with categories only
-        # Per profile: its keywords' texts, its categories, and whether it is "simple" (no term
-        # listed twice): a simple profile hit by one term needs no merging (see `match`).
-        self.keyword_texts: list[tuple[str, ...]] = []
-        self.categories: list[tuple[str, ...]] = []
-        self.simple = bytearray()
-        for sid, profile in profiles.items():
-            compiled = compile_profile(profile)
-            if compiled.is_empty:
-                continue
-            if max(len(compiled.keywords), len(compiled.exclude)) >= 1 << _POS_BITS:
-                raise ValueError(
-                    f"profile {sid!r} has more than {(1 << _POS_BITS) - 1} keywords or exclusions"
-                )
-            index = len(self.ids)
-            self.ids.append(sid)
-            self.compiled.append(compiled)
-            self.keyword_texts.append(tuple(t.text for t in compiled.keywords))
-            self.categories.append(compiled.categories)
-            self.simple.append(len({t.patterns for t in compiled.keywords}) == len(compiled.keywords))
-            for role, terms in ((_KEYWORD, compiled.keywords), (_EXCLUDE, compiled.exclude)):
-                for position, term in enumerate(terms):
-                    tid = term_ids.get(term.patterns)
-                    if tid is None:
-                        tid = term_ids[term.patterns] = len(self.term_patterns)
-                        self.term_patterns.append(
-                            tuple(pattern_ids.setdefault(p, len(pattern_ids)) for p in term.patterns)
-                        )
-                        self.postings.append([array("q"), array("q")])
-                        for pid in self.term_patterns[tid]:
-                            if pid == len(self.pattern_terms):
-                                self.pattern_terms.append([])
-                            self.pattern_terms[pid].append(tid)
-                    self.postings[tid][role].append((index << _POS_BITS) | position)
-            for name in compiled.authors:
-                self.author_index.setdefault(name, array("q")).append(index)
-            if not compiled.keywords and not compiled.authors:
-                for category in compiled.categories:
-                    self.category_index.setdefault(category, array("q")).append(index)
-        # Terms whose every keyword user is a simple profile: one hit of such a term alone can
-        # skip the general path.
-        self.term_simple = bytearray(
-            all(self.simple[p >> _POS_BITS] for p in keyword_postings)
-            for keyword_postings, _ in self.postings
+        items = list(profiles.values())
+        self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
+        self._pattern_ids: dict[str, int] = {}
+        self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
+        known = _Known(self._term_id)
+        # compile_profile's rules, over all profiles at once: 100,000 profiles share a few
+        # thousand keywords, and each keyword as written is compiled once.
+        try:  # compile_profile's error, in profile order: the first keyword that can never match
+            every = list(map(known.__getitem__, chain.from_iterable(p.exclude for p in items)))
+            terms = np.array(
+                list(map(known.__getitem__, chain.from_iterable(map(_KEYWORDS, items)))), np.int64
+            )
+        except InvalidTerm:
+            for profile in items:
+                compile_profile(profile)
+            raise
+        authors = [profile_authors(p) if p.authors else _NONE for p in items]
+        categories = [profile_categories(p) if p.categories else () for p in items]
+        lengths = np.fromiter(map(len, map(_KEYWORDS, items)), np.int64, len(items))
+        has_authors = np.fromiter(map(bool, authors), bool, len(items))
+        has_categories = np.fromiter(map(bool, categories), bool, len(items))
+        kept = (lengths > 0) | has_authors | has_categories
+        sids = list(profiles)
+        excluded = np.array(every, dtype=np.int64)
+        exclude_lengths = np.fromiter(map(len, (p.exclude for p in items)), np.int64, len(items))
+        if not kept.all():  # empty profiles match nothing: left out
+            keep = np.flatnonzero(kept).tolist()
+            terms = terms[np.repeat(kept, lengths)]
+            excluded = excluded[np.repeat(kept, exclude_lengths)]
+            items, authors, categories, sids = (
+                [x[i] for i in keep] for x in (items, authors, categories, sids)
+            )
+            lengths, exclude_lengths = lengths[kept], exclude_lengths[kept]
+            has_authors, has_categories = has_authors[kept], has_categories[kept]
+        self.ids: list[str] = sids
+        n = len(sids)
+        self._keywords = list(map(_KEYWORDS, items))
+        self._authors = authors
+        self._keyword_terms = terms  # flat: profile i's are terms[_offsets[i]:_offsets[i + 1]]
+        self._offsets = np.concatenate(([0], np.cumsum(lengths))).tolist()
+        self.author_ids: dict[str, int] = {}
+        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors if f for a in f]
+        n_authors = np.fromiter(map(len, authors), np.int64, n)
+        self.category_bits: dict[str, int] = {}
+        masks = dict.fromkeys(np.flatnonzero(has_categories).tolist(), 0)
+        for i in masks:
+            for category in categories[i]:
+                masks[i] |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+        self.masks = masks  # profile index -> its categories as bits (profiles with some only)
+        self.category_only = has_categories & (lengths == 0) & ~has_authors
+        bits = len(self.category_bits)
+        only = np.flatnonzero(self.category_only).tolist()
+        by_bit = [[b for b in range(bits) if masks[i] >> b & 1] for i in only]
+        # The veto: an excluded hit weighs more than everything else a profile can score.
+        most = TITLE_WEIGHT + ABSTRACT_WEIGHT + REPEAT_WEIGHT * REPEAT_CAP
+        self.veto = int((most * lengths + AUTHOR_WEIGHT * n_authors).max(initial=0)) + bits + 1
+        bound = self.veto * (int(exclude_lengths.max(initial=0)) + 1)
+        self.dtype = np.int32 if bound < 2**31 else np.int64
+        # The rows of this matrix, and the columns of a batch's paper matrix: keyword terms, then
+        # excluded terms, then authors, then category bits (for profiles picked by category alone).
+        # A keyword listed twice counts twice (its two entries add up), as in the reference.
+        self.n_terms = len(self._term_ids)
+        self._excluded_at = self.n_terms
+        self._authors_at = 2 * self.n_terms
+        self._bits_at = self._authors_at + len(self.author_ids)
+        bit_counts = np.zeros(n, dtype=np.int64)
+        bit_counts[only] = [len(b) for b in by_bit]
+        self.followers = sparse.vstack(
+            [
+                _by_profile(terms, lengths, self.n_terms, self.dtype),
+                _by_profile(excluded, exclude_lengths, self.n_terms, self.dtype),
+                _by_profile(np.array(followed, dtype=np.int64), n_authors, len(self.author_ids), self.dtype),
+                _by_profile(
+                    np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits, self.dtype
+                ),
+            ],
+            format="csr",
         )
+        self.term_patterns = sparse.csr_matrix(
+            (np.ones(len(self._term_of_pattern[0]), dtype=np.int32), self._term_of_pattern),
+            shape=(len(self._pattern_ids), self.n_terms),
+            dtype=np.int32,
+        )
+        self.words = max(1, -(-bits // 64))  # 64-bit words per category mask
+        self.profile_masks = np.zeros((n, self.words), dtype=np.uint64)
+        self.profile_masks[list(masks)] = _words(list(masks.values()), self.words)
+        self.filtered = np.zeros(n, dtype=bool)  # profiles with a category filter
+        self.filtered[list(masks)] = True
+        self._paper_categories: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for pattern, pid in pattern_ids.items():
+        for pattern, pid in self._pattern_ids.items():
             self.automaton.add_word(pattern, pid)
-        if pattern_ids:
+        if self._pattern_ids:
             self.automaton.make_automaton()
-        self.has_patterns = bool(pattern_ids)
+        self.has_patterns = bool(self._pattern_ids)
+
+    def _term_id(self, keyword: str) -> int:
+        term = compile_term(keyword)  # raises InvalidTerm
+        tid = self._term_ids.get(term.patterns)
+        if tid is None:
+            tid = self._term_ids[term.patterns] = len(self._term_ids)
+            for pattern in term.patterns:
+                self._term_of_pattern[0].append(self._pattern_ids.setdefault(pattern, len(self._pattern_ids)))
+                self._term_of_pattern[1].append(tid)
+        return tid
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scan(self, text: str) -> dict[int, int]:
-        """Pattern id -> occurrences in one normalized text: the one pass over the text."""
-        counts: dict[int, int] = {}
-        if self.has_patterns:
-            for _end, pid in self.automaton.iter(text):
-                counts[pid] = counts.get(pid, 0) + 1
-        return counts
-
-    def _term_hits(self, text: str) -> dict[int, int]:
-        hits: dict[int, int] = {}
-        for pid, n in self.scan(text).items():
-            for tid in self.pattern_terms[pid]:
-                hits[tid] = hits.get(tid, 0) + n
-        return hits
-
-    def match(self, paper: Paper, text: PaperText | None = None) -> Iterator[tuple[str, Match]]:
+    def match(self, paper: Paper) -> Iterator[tuple[str, Match]]:
         """Every profile this paper matches, as (subscriber id, Match), in profile order."""
-        text = text or PaperText.of(paper)
-        title, abstract = self._term_hits(text.title), self._term_hits(text.abstract)
-        if not title and not abstract and not self._author_or_category_candidates(text):
-            return iter(())
-        hit_terms = title.keys() | abstract.keys()
-        if len(hit_terms) == 1 and not self._author_or_category_candidates(text):
-            tid = next(iter(hit_terms))
-            if self.term_simple[tid] and not self.postings[tid][1]:
-                return self._one_term(
-                    tid, keyword_score(title.get(tid, 0), abstract.get(tid, 0)), paper, text
-                )
-        return self._general(hit_terms, title, abstract, paper, text)
+        return iter(self.match_batch([paper]))
 
-    def _general(
-        self, hit_terms: set[int], title: dict, abstract: dict, paper: Paper, text: PaperText
-    ) -> Iterator[tuple[str, Match]]:
-        """Any paper: gather each profile's hits, drop the excluded, build matches in profile order."""
-        found: dict[int, list] = {}  # profile index -> [(position, score)]
-        excluded: set[int] = set()
-        for tid in hit_terms:
-            keyword_postings, exclude_postings = self.postings[tid]
-            for posting in exclude_postings:
-                excluded.add(posting >> _POS_BITS)
-            if keyword_postings:
-                score = keyword_score(title.get(tid, 0), abstract.get(tid, 0))
-                get = found.get
-                for posting in keyword_postings:  # the hot loop: one turn per profile using the term
-                    index, hit = posting >> _POS_BITS, (posting & 0xFF, score)
-                    hits = get(index)
-                    if hits is None:
-                        found[index] = [hit]
-                    else:
-                        hits.append(hit)
-        for name in text.authors:
-            for index in self.author_index.get(name, ()):
-                found.setdefault(index, [])
-        for category in _category_keys(text.categories):
-            for index in self.category_index.get(category, ()):
-                found.setdefault(index, [])
-        shared: dict[tuple[str, int], Match] = {}
-        for index in sorted(found.keys() - excluded):
-            match = self._build(index, found[index], paper, text, shared)
-            if match is not None:
-                yield self.ids[index], match
+    def match_stream(self, papers: Iterable[Paper], chunk: int = CHUNK) -> Iterator[Matches]:
+        """`match_batch` over consecutive chunks of `papers` (a stream of any length)."""
+        batch: list[Paper] = []
+        for paper in papers:
+            batch.append(paper)
+            if len(batch) == chunk:
+                yield self.match_batch(batch)
+                batch = []
+        if batch:
+            yield self.match_batch(batch)
 
-    def _one_term(self, tid: int, score: int, paper: Paper, text: PaperText) -> Iterator[tuple[str, Match]]:
-        """The common case: one term hit the paper, it excludes no one, none of its users lists
-        it twice, and no author of the paper is followed (nor is any profile picked by category
-        alone). Its postings are in profile order and need no merging: matches come straight
-        off them, with only the category filter to apply."""
-        shared: dict[str, Match] = {}
-        texts, ids, categories = self.keyword_texts, self.ids, self.categories
-        for posting in self.postings[tid][0]:
-            index = posting >> _POS_BITS
-            if categories[index] and not category_allowed(categories[index], text.categories):
-                continue
-            term = texts[index][posting & 0xFF]
-            match = shared.get(term)
-            if match is None:
-                match = shared[term] = Match(paper, score, (term,), ())
-            yield ids[index], match
-
-    def _author_or_category_candidates(self, text: PaperText) -> bool:
-        if self.author_index and any(name in self.author_index for name in text.authors):
-            return True
-        return bool(self.category_index) and any(
-            c in self.category_index for c in _category_keys(text.categories)
+    def match_batch(self, papers: Sequence[Paper]) -> Matches:
+        """Match every paper against every profile at once."""
+        papers = list(papers)
+        n = len(papers)
+        title_hits, abstract_hits = ([], []), ([], [])  # (row, pattern) per occurrence
+        carried = ([], [])  # (row, column): followed authors, category bits
+        paper_masks = []
+        scan = self.automaton.iter if self.has_patterns else None
+        author_ids, authors_at = self.author_ids, self._authors_at
+        for row, paper in enumerate(papers):
+            if scan is not None:
+                for hits, text in ((title_hits, paper.title), (abstract_hits, paper.abstract)):
+                    for _end, pid in scan(normalize(text)):
+                        hits[0].append(row)
+                        hits[1].append(pid)
+            if author_ids:
+                for name in {normalize_name(a) for a in paper.authors}:
+                    aid = author_ids.get(name)
+                    if aid is not None:
+                        carried[0].append(row)
+                        carried[1].append(authors_at + aid)
+            if self.category_bits:
+                known = self._categories(paper.categories)
+                paper_masks.append(known[0])
+                carried[0].extend([row] * len(known[1]))
+                carried[1].extend(known[1])
+        # Per (paper, term): occurrences in the title and in the abstract, then its keyword score.
+        n_patterns = len(self._pattern_ids)
+        title = _counts(title_hits, (n, n_patterns)) @ self.term_patterns
+        abstract = _counts(abstract_hits, (n, n_patterns)) @ self.term_patterns
+        hits = title + abstract
+        in_title, in_abstract = title.sign(), abstract.sign()
+        repeats = hits - in_title - in_abstract
+        repeats.data = np.minimum(repeats.data, REPEAT_CAP)
+        scores = (TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats).tocoo()
+        vetoes = hits.tocoo()
+        carried_cols = np.array(carried[1], dtype=np.int64)
+        paper_side = sparse.csr_matrix(
+            (
+                np.concatenate(
+                    (
+                        scores.data.astype(self.dtype),
+                        np.full(len(vetoes.data), -self.veto, dtype=self.dtype),
+                        np.where(carried_cols < self._bits_at, AUTHOR_WEIGHT, 1).astype(self.dtype),
+                    )
+                ),
+                (
+                    np.concatenate((scores.row, vetoes.row, np.array(carried[0], dtype=np.int64))),
+                    np.concatenate((scores.col, vetoes.col + self._excluded_at, carried_cols)),
+                ),
+            ),
+            shape=(n, self.followers.shape[0]),
+            dtype=self.dtype,
         )
+        found = paper_side @ self.followers
+        # Every keyword hit scores at least ABSTRACT_WEIGHT and an author AUTHOR_WEIGHT; a veto
+        # makes the sum negative: an entry is a match exactly when it is positive.
+        rows = np.repeat(np.arange(n), np.diff(found.indptr))
+        profiles, points = found.indices, found.data
+        keep = points > 0
+        if self.category_bits:  # the paper carries one category the profile wants
+            words = _words(paper_masks, self.words)
+            check = np.flatnonzero(keep & self.filtered[profiles])
+            keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
+        rows, profiles, points = rows[keep], profiles[keep], points[keep]
+        points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
+        return Matches(self, papers, rows, profiles, points, hits)
 
-    def _build(
-        self, index: int, hits: list, paper: Paper, text: PaperText, shared: dict[tuple[str, int], Match]
-    ) -> Match | None:
-        # The hot path: one call per (paper, matching profile). Kept lean on purpose.
-        profile = self.compiled[index]
-        if profile.categories and not category_allowed(profile.categories, text.categories):
-            return None
-        if len(hits) == 1 and not profile.authors:
-            # The common case, one keyword and nothing else: profiles that follow the same keyword
-            # get the same (immutable) Match object for this paper.
-            position, score = hits[0]
-            key = (profile.keywords[position].text, score)
-            match = shared.get(key)
-            if match is None:
-                match = shared[key] = Match(paper, score, (key[0],), ())
-            return match
-        if len(hits) == 1:
-            position, score = hits[0]
-            terms: tuple[str, ...] = (profile.keywords[position].text,)
-        elif hits:
-            hits.sort()
-            keywords = profile.keywords
-            terms = tuple([keywords[position].text for position, _ in hits])
-            score = sum([points for _, points in hits])
-        else:
-            terms, score = (), 0
-        authors: tuple[str, ...] = ()
-        if profile.authors:
-            authors = tuple([name for norm, name in profile.authors.items() if norm in text.authors])
-            score += AUTHOR_WEIGHT * len(authors)
-            if not (terms or authors):
-                return None
-        elif not terms and profile.keywords:
-            return None
-        return Match(paper, score, terms, authors)
+    def allows(self, index: int, paper: Paper) -> bool:
+        """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
+        mask = self.masks.get(index)
+        return not mask or bool(mask & self._categories(paper.categories)[0])
+
+    def vetoed(self, batch: Matches) -> sparse.coo_matrix:
+        """(paper row, profile index) where the paper carries a term the profile excludes."""
+        excluders = self.followers[self._excluded_at : self._authors_at]
+        return (batch.hits.sign() @ excluders).tocoo()
+
+    def _categories(self, categories: tuple[str, ...]) -> tuple[int, list[int]]:
+        """A paper's wanted categories, its archives included (`cs.lg` is also `cs`): as a bit
+        mask (for the category filter, exactly `category_allowed`) and as columns. Cached: the
+        same few combinations come back paper after paper."""
+        known = self._paper_categories.get(categories)
+        if known is None:
+            known = self._paper_categories[categories] = self._category_columns(categories)
+        return known
+
+    def _category_columns(self, categories: tuple[str, ...]) -> tuple[int, list[int]]:
+        mask = 0
+        for key in _category_keys(tuple(c.casefold() for c in categories)):
+            bit = self.category_bits.get(key)
+            if bit is not None:
+                mask |= 1 << bit
+        return mask, [self._bits_at + b for b in range(len(self.category_bits)) if mask >> b & 1]
+
+    def build(
+        self, index: int, paper: Paper, hit_terms: AbstractSet[int], authors: AbstractSet[str], score: int
+    ) -> Match:
+        """The Match of profile `index` for a paper it matched: the keywords it hit, in the order
+        the profile lists them, and the followed authors."""
+        tids = self._keyword_terms[self._offsets[index] : self._offsets[index + 1]].tolist()
+        terms = tuple(
+            [k.strip() for k, tid in zip(self._keywords[index], tids, strict=True) if tid in hit_terms]
+        )
+        followed = self._authors[index]
+        names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
+        return Match(paper, score, terms, names)
+
+
+_NONE: dict[str, str] = {}
+_KEYWORDS = attrgetter("keywords")
+
+
+class Matches:
+    """The matches of one batch of papers, as arrays: entry k is paper `rows[k]` (an index into
+    `papers`) matching profile `profiles[k]` (an index into `matcher.ids`) with `scores[k]`.
+    Entries are grouped by paper; `match(k)` builds entry k's Match."""
+
+    def __init__(self, matcher: Matcher, papers: list[Paper], rows, profiles, scores, hits):
+        self.matcher, self.papers = matcher, papers
+        self.rows, self.profiles, self.scores = rows, profiles, scores
+        self.hits = hits  # (paper row, term) -> occurrences
+        self._views: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def counts(self) -> np.ndarray:
+        """Matches per profile index."""
+        return np.bincount(self.profiles, minlength=len(self.matcher))
+
+    def match(self, k: int) -> Match:
+        """Entry k as a Match."""
+        return self.build(int(self.rows[k]), int(self.profiles[k]), int(self.scores[k]))
+
+    def build(self, row: int, index: int, score: int) -> Match:
+        """The Match of paper `row` for profile `index` (which it matched with `score`)."""
+        view = self._views.get(row)
+        if view is None:
+            start, end = self.hits.indptr[row], self.hits.indptr[row + 1]
+            view = self._views[row] = (
+                frozenset(self.hits.indices[start:end].tolist()),
+                frozenset(normalize_name(a) for a in self.papers[row].authors),
+            )
+        return self.matcher.build(index, self.papers[row], view[0], view[1], score)
+
+    def slim(self) -> Matches:
+        """The same batch without its entries: enough to `build` the ones a caller kept."""
+        empty = np.zeros(0, dtype=np.int64)
+        return Matches(self.matcher, self.papers, empty, empty, empty, self.hits)
+
+    def __iter__(self) -> Iterator[tuple[str, Match]]:
+        """Every match as (subscriber id, Match): paper by paper, in profile order."""
+        ids = self.matcher.ids
+        order = np.lexsort((self.profiles, self.rows)).tolist()
+        return ((ids[self.profiles[k]], self.match(k)) for k in order)
+
+
+class BestMatches:
+    """Per profile, the best `keep[index]` matches of a stream of batches (by `rank`) and a count
+    of all, kept as arrays: a Match is built only for the ones that stay, and memory stays
+    bounded however many papers match."""
+
+    def __init__(self, keep: np.ndarray):
+        self.keep = np.asarray(keep, dtype=np.int64)
+        self.counts = np.zeros(len(self.keep), dtype=np.int64)
+        self._batches: list[Matches] = []
+        self._parts: list[np.ndarray] = []  # rows: profile, -score, -upvotes, -seq, batch, row
+        self._size = 0
+
+    def add(self, found: Matches, take: np.ndarray) -> None:
+        """The entries of `found` where `take` is true."""
+        chosen = np.flatnonzero(take)
+        self.counts += np.bincount(found.profiles[chosen], minlength=len(self.keep))
+        if not len(chosen):
+            return
+        rows = found.rows[chosen]
+        upvotes = np.array([p.upvotes or 0 for p in found.papers], dtype=np.int64)
+        seqs = np.array([p.seq or 0 for p in found.papers], dtype=np.int64)
+        part = np.stack(
+            (
+                found.profiles[chosen],
+                -found.scores[chosen],
+                -upvotes[rows],
+                -seqs[rows],
+                np.full(len(chosen), len(self._batches), dtype=np.int64),
+                rows,
+            )
+        )
+        self._batches.append(found.slim())
+        self._parts.append(part)
+        self._size += len(chosen)
+        if self._size > 4 * int(self.keep.sum()) + 100_000:
+            self._reduce()
+
+    def _reduce(self) -> np.ndarray:
+        """Keep per profile its best `keep`, and any entry tied with the last kept one on score,
+        upvotes and seq (`rank` then orders those by key)."""
+        if not self._parts:
+            return np.zeros((6, 0), dtype=np.int64)
+        entries = np.concatenate(self._parts, axis=1)
+        entries = entries[:, np.lexsort(entries[3::-1])]  # by profile, then best first
+        profile = entries[0]
+        starts = np.searchsorted(profile, profile, side="left")
+        place = np.arange(len(profile)) - starts
+        keep = self.keep[profile]
+        kept = place < keep
+        over = np.flatnonzero(~kept)
+        if len(over):
+            last = starts[over] + keep[over] - 1  # the last kept entry of the same profile
+            kept[over] = (entries[1:4, over] == entries[1:4, last]).all(axis=0)
+        entries = entries[:, kept]
+        self._parts, self._size = [entries], entries.shape[1]
+        return entries
+
+    def best(self, index_to_key: Sequence[str]) -> dict[str, list[Match]]:
+        """Per profile (by its key in `index_to_key`), its best matches, ranked."""
+        entries = self._reduce()
+        found: dict[str, list[Match]] = {}
+        for profile, score, _, _, batch, row in entries.T.tolist():
+            found.setdefault(index_to_key[profile], []).append(
+                self._batches[batch].build(row, profile, -score)
+            )
+        keep = dict(zip(index_to_key, self.keep.tolist(), strict=True))
+        return {key: rank(matches)[: keep[key]] for key, matches in found.items()}
+
+
+class _Known(dict):
+    """Keyword as written -> term id, compiling each keyword the first time it is asked for."""
+
+    def __init__(self, compile_one):
+        super().__init__()
+        self.compile_one = compile_one
+
+    def __missing__(self, keyword: str) -> int:
+        tid = self[keyword] = self.compile_one(keyword)
+        return tid
+
+
+def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csr_matrix:
+    """(size x profiles): profile i's column holds the next lengths[i] values, one entry each."""
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    data = np.ones(len(values), dtype=dtype)
+    return sparse.csc_matrix((data, values, indptr), shape=(size, len(lengths)), dtype=dtype)
+
+
+def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:
+    """A sparse (rows x cols) int32 matrix counting each (row, col) pair."""
+    return sparse.csr_matrix((np.ones(len(pairs[0]), dtype=np.int32), pairs), shape=shape, dtype=np.int32)
+
+
+def _words(masks: list[int], words: int) -> np.ndarray:
+    """Bit masks (Python ints) as a (len(masks) x words) array of 64-bit words."""
+    out = np.zeros((len(masks), words), dtype=np.uint64)
+    for w in range(words):
+        out[:, w] = np.fromiter(
+            ((m >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for m in masks), np.uint64, len(masks)
+        )
+    return out
 
 
 def _category_keys(categories: tuple[str, ...]) -> set[str]:
-    """A paper's categories plus their archives (`cs.lg` -> `cs.lg`, `cs`), for the index."""
+    """A paper's categories plus their archives (`cs.lg` -> `cs.lg`, `cs`)."""
     keys = set(categories)
     keys.update(c.split(".", 1)[0] for c in categories if "." in c)
     return keys
@@ -497,13 +711,12 @@ def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> 
             bare.setdefault(group[sid], compiled)
     feeds = {sid: frozenset(p.sources) for sid, p in profiles.items() if sid not in group}
     found: dict = {key: [] for key in (*feeds, *bare)}
-    for paper in papers:
-        if paper.upvotes is None:
-            continue
+    upvoted = [paper for paper in papers if paper.upvotes is not None]
+    for sid, m in matcher.match_batch(upvoted):  # paper by paper, in profile order
+        if fed_by(m.paper, feeds[sid]):
+            found[sid].append(Match(m.paper, m.score, m.terms, m.authors, (*m.reasons, TRENDING_REASON)))
+    for paper in upvoted if bare else ():
         text = PaperText.of(paper)
-        for sid, m in matcher.match(paper, text):  # one Match may be shared by profiles: a copy each
-            if fed_by(paper, feeds[sid]):
-                found[sid].append(Match(paper, m.score, m.terms, m.authors, (*m.reasons, TRENDING_REASON)))
         for key, compiled in bare.items():
             if fed_by(paper, key[2]) and passes_filters(compiled, text):
                 found[key].append(Match(paper, 0, reasons=(TRENDING_REASON,)))

@@ -9,11 +9,12 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digestbot.matching import (
+    BestMatches,
     InvalidTerm,
     Matcher,
     ReferenceMatcher,
@@ -23,6 +24,7 @@ from digestbot.matching import (
     match_profile,
     match_trending,
     passes_filters,
+    rank,
     token_spans,
     tokens,
 )
@@ -164,9 +166,13 @@ def test_profiles_that_match_nothing_are_left_out():
     assert len(matcher) == 1
 
 
-def test_too_many_terms_in_one_profile_is_refused():
-    with pytest.raises(ValueError, match="more than 255"):
-        Matcher({"big": Profile(keywords=tuple(f"word{i}" for i in range(300)))})
+def test_a_profile_with_hundreds_of_terms_matches_like_the_reference():
+    """No limit on keywords per profile inside the engine (the config caps them at 200)."""
+    profile_map = {"big": Profile(keywords=tuple(f"word{i}" for i in range(300)), exclude=("never",))}
+    paper = Paper(key="k", title="word299 and word7", abstract="word7 word150 word150")
+    found = list(Matcher(profile_map).match(paper))
+    assert found == list(ReferenceMatcher(profile_map).match(paper))
+    assert found[0][1].terms == ("word7", "word150", "word299")
 
 
 @settings(max_examples=300, deadline=None)
@@ -190,6 +196,105 @@ def test_a_profile_listing_a_term_twice_counts_it_twice_like_the_reference():
     }
     for paper in (Paper(key="a", title="RL here"), Paper(key="b", title="RL for robots")):
         assert list(Matcher(profile_map).match(paper)) == list(ReferenceMatcher(profile_map).match(paper))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.text("abcdef", min_size=1, max_size=3), profiles, max_size=8),
+    st.lists(papers, max_size=12),
+    st.integers(1, 5),
+)
+def test_batches_agree_with_the_reference_paper_by_paper(profile_map, paper_list, chunk):
+    """Many papers in one sparse product (and a stream cut in chunks) give, paper by paper, the
+    reference's matches: a paper's hits never leak into another's row."""
+    profile_map = {k: p for k, p in profile_map.items() if valid(p)}
+    paper_list = [replace(p, key=f"p{i}") for i, p in enumerate(paper_list)]
+    fast, ref = Matcher(profile_map), ReferenceMatcher(profile_map)
+    expected = [(sid, m) for paper in paper_list for sid, m in ref.match(paper)]
+    assert list(fast.match_batch(paper_list)) == expected
+    assert [pair for batch in fast.match_stream(paper_list, chunk) for pair in batch] == expected
+    counts = sum((b.counts() for b in fast.match_stream(paper_list, chunk)), start=np.zeros(len(fast), int))
+    assert dict(zip(fast.ids, counts.tolist(), strict=True)) == {
+        sid: sum(1 for s, _ in expected if s == sid) for sid in fast.ids
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.text("abc", min_size=1, max_size=2), profiles, min_size=1, max_size=6),
+    st.lists(papers, max_size=15),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_best_matches_are_the_top_of_rank_over_everything(profile_map, paper_list, keep, chunk):
+    """BestMatches (arrays, reduced as it goes) keeps exactly what ranking every match would:
+    ties on score, upvotes and seq (seqs repeat here) included, then ordered by key."""
+    profile_map = {k: p for k, p in profile_map.items() if valid(p)}
+    # few distinct seqs and upvotes: ties at the cut are common; keys run against the stream
+    paper_list = [replace(p, key=f"p{99 - i}", seq=i % 3, upvotes=i % 2) for i, p in enumerate(paper_list)]
+    fast = Matcher(profile_map)
+    best = BestMatches(np.full(len(fast), keep))
+    for batch in fast.match_stream(paper_list, chunk):
+        best.add(batch, np.ones(len(batch), dtype=bool))
+        best._reduce()  # as a long stream would, between batches
+    everything: dict[str, list] = {}
+    reference = ReferenceMatcher(profile_map)
+    for sid, m in (pair for paper in paper_list for pair in reference.match(paper)):
+        everything.setdefault(sid, []).append(m)
+    assert best.best(fast.ids) == {sid: rank(ms)[:keep] for sid, ms in everything.items()}
+    assert dict(zip(fast.ids, best.counts.tolist(), strict=True)) == {
+        sid: len(everything.get(sid, [])) for sid in fast.ids
+    }
+
+
+def test_exclusions_authors_and_categories_in_one_batch():
+    """The vetoes and filters folded into the product, on a hand-made batch."""
+    profile_map = {
+        "kw": Profile(keywords=("diffusion",), exclude=("survey",)),
+        "author": Profile(authors=("Zoë Müller",), categories=("cs.RO",)),
+        "cats": Profile(categories=("stat",), exclude=("quantum",)),
+        "both": Profile(keywords=("diffusion", "robot*"), authors=("Chen Wei",)),
+    }
+    batch = [
+        Paper(key="a", title="Diffusion survey", categories=("stat.ML",)),
+        Paper(
+            key="b", title="Diffusion for robots", authors=("Chen Wei", "Zoe Muller"), categories=("cs.RO",)
+        ),
+        Paper(key="c", title="Quantum diffusion", authors=("Zoë Müller",), categories=("cs.LG", "stat.ML")),
+    ]
+    found = [
+        (sid, m.paper.key, m.score, m.terms, m.authors) for sid, m in Matcher(profile_map).match_batch(batch)
+    ]
+    assert found == [
+        ("cats", "a", 0, (), ()),  # kw: vetoed by "survey"
+        ("both", "a", 30, ("diffusion",), ()),
+        ("kw", "b", 30, ("diffusion",), ()),
+        ("author", "b", 40, (), ("Zoë Müller",)),
+        ("both", "b", 100, ("diffusion", "robot*"), ("Chen Wei",)),
+        ("kw", "c", 30, ("diffusion",), ()),  # author: not in cs.RO; cats: vetoed by "quantum"
+        ("both", "c", 30, ("diffusion",), ()),
+    ]
+    reference = ReferenceMatcher(profile_map)
+    assert list(Matcher(profile_map).match_batch(batch)) == [
+        pair for p in batch for pair in reference.match(p)
+    ]
+
+
+def test_more_categories_than_one_machine_word():
+    """Category masks span several 64-bit words when profiles want over 64 categories."""
+    cats = [f"x{i}.y" for i in range(70)] + ["z"]
+    profile_map = {
+        f"s{i}": Profile(keywords=("graph*",), categories=(cats[i], cats[(i * 7) % 71])) for i in range(71)
+    }
+    profile_map["only"] = Profile(categories=("x69.y", "z"))
+    papers = [
+        Paper(key=f"p{j}", title="Graphs", categories=(cats[j], cats[(j * 3) % 71].upper(), "z.w"))
+        for j in range(71)
+    ]
+    reference = ReferenceMatcher(profile_map)
+    found = list(Matcher(profile_map).match_batch(papers))
+    assert found == [pair for p in papers for pair in reference.match(p)]
+    assert len(found) > 71
 
 
 def test_trending_matches_agree_with_the_rules_one_profile_at_a_time():
