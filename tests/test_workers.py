@@ -8,6 +8,7 @@ message per killed worker, with the same Message-ID)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import socket
 import threading
@@ -322,3 +323,35 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_the_smtp_rate_holds_across_workers(pg, smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 24)
+    pg.use_smtp(smtp_server.url)
+    pg.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "10")  # messages a second, for all workers together
+    run_ok(spawn, "fetch")
+    arrivals: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:  # when each message arrived
+        while not done.is_set():
+            while len(arrivals) < len(smtp_server.messages):
+                arrivals.append(time.monotonic())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with_smaller_batches = "import digestbot.digest as d; d.CLAIM_BATCH = 6"  # both workers get a share
+    workers = [spawn("send", prelude=with_smaller_batches) for _ in range(2)]
+    codes = [w.finish(60) for w in workers]
+    time.sleep(0.1)
+    done.set()
+    watcher.join()
+
+    assert codes == [0, 0], "\n".join(w.output for w in workers)
+    check_arrivals(smtp_server, wanted)
+    assert smtp_server.handler.ehlo_count == 2, "both workers should have sent"
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    # 24 messages at 10 a second: at least 2.3 s from the first to the last, whichever worker sent
+    assert arrivals[-1] - arrivals[0] >= 2.2, f"sent too fast: {arrivals[-1] - arrivals[0]:.2f} s"
+    assert sum(g < 0.05 for g in gaps) <= 2, f"messages bunched together: {[round(g, 3) for g in gaps]}"
