@@ -355,3 +355,20 @@ def test_the_smtp_rate_holds_across_workers(pg, smtp_server, spawn):  # noqa: F8
     # 24 messages at 10 a second: at least 2.3 s from the first to the last, whichever worker sent
     assert arrivals[-1] - arrivals[0] >= 2.2, f"sent too fast: {arrivals[-1] - arrivals[0]:.2f} s"
     assert sum(g < 0.05 for g in gaps) <= 2, f"messages bunched together: {[round(g, 3) for g in gaps]}"
+
+
+def test_each_source_is_fetched_once_per_interval_whichever_worker_asks(pg):
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+
+    newsroom(pg, 3)
+    config, env = load_config(pg.config), Env(outbox=pg.outbox)
+    later = now_utc() + timedelta(hours=7)  # past the source's `every: 6h`
+    with Store(pg.db) as a, Store(pg.db) as b, Store(pg.db) as c:
+        first = Worker(config, a, env).fetch("feed")
+        second = Worker(config, b, env).fetch("feed")  # the same interval: another worker did it
+        third = Worker(config, c, env, clock=lambda: later).fetch("feed")  # the next interval
+
+    assert first is not None and first.new == 3
+    assert second is None
+    assert third is not None and third.known == 3
