@@ -709,6 +709,7 @@ class Store:
                     )
                     if sub.slack:
                         self._inherit_watermark(sub.id, sub.slack)
+                    self._inherit_address_watermark(sub.id, sub.email)
                     counts["added"] += 1
                 elif row == (*fields.values(), 1, "yaml"):
                     counts["unchanged"] += 1
@@ -718,6 +719,8 @@ class Store:
                         f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
                         [*changes.values(), sub.id],
                     )
+                    if not row[len(fields)]:  # back in the YAML: on from what its address had since
+                        self._inherit_address_watermark(sub.id, sub.email)
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
             handed += self._hand_over_web({s.email for s in subscribers_list if s.email}, now_s)
@@ -822,6 +825,20 @@ class Store:
             " WHERE id = ?",
             (slack, slack, sid),
         )
+
+    def _inherit_address_watermark(self, sid: str, email: str | None) -> None:
+        """Carry the furthest watermark of the other digests to the same address over to `sid`
+        (a YAML subscriber taking over from a web one, or a web one coming back): one inbox
+        never gets a paper twice."""
+        if email:
+            self.conn.execute(
+                "UPDATE subscribers SET"
+                " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE lower(email) = lower(?)),"
+                " last_run_at = COALESCE(last_run_at,"
+                " (SELECT MAX(last_run_at) FROM subscribers WHERE lower(email) = lower(?)))"
+                " WHERE id = ?",
+                (email, email, sid),
+            )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
         """Pause (unsubscribe) or resume; pausing cancels the digests still waiting to go out."""
@@ -948,7 +965,9 @@ class Store:
             "updated_at": now_s,
         }
         with self.transaction():
-            self._save_managed(sub.id, "web", "on the web", fields, now_s)
+            before = self._save_managed(sub.id, "web", "on the web", fields, now_s)
+            if sub.active and (before is None or not before[1]):
+                self._inherit_address_watermark(sub.id, sub.email)
             if sub.paused or not sub.active:
                 self.cancel_pending(sub.id, "the subscriber paused or unsubscribed")
 

@@ -8,6 +8,7 @@ what is accepted here is what a digest can use.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -141,6 +142,36 @@ def read_email(text: str, errors: dict[str, str]) -> str:
         errors["email"] = "Enter an email address such as ada@uni.example."
         return ""
     return email
+
+
+# Providers that ignore dots in the local part (ada.lovelace@ is adalovelace@).
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for counting per-address limits: case, surrounding
+    spaces and a `+tag` (and Gmail's dots) do not make another mailbox, so variants of one
+    address share its limits. Never used to deliver: mail goes to the address as typed."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        domain, local = "gmail.com", local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def client_key(address: str) -> str:
+    """The client a request address stands for, for counting per-client limits: an IPv6 host
+    is given a whole /64 (rotating the rest is no new client), an IPv4-mapped IPv6 address is
+    its IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:

@@ -697,3 +697,91 @@ def test_a_schema_4_database_gets_the_web_tables_on_open(workdir):
     with Store(workdir.db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION == 5
         assert store.hit("b", 1, 60) and not store.hit("b", 1, 60)
+
+
+# --- 6. review: the classes of fault found after the merge --------------------------------------
+
+
+def test_variants_of_one_address_share_its_one_confirmation_an_hour(site):
+    """Case, surrounding spaces and plus-tags all reach one mailbox: together they get one
+    confirmation an hour, or the form mail-bombs anyone whose provider delivers `+tag` mail."""
+    reader = site.browser()
+    for email in ("zed@uni.example", "Zed+1@uni.example", " zed+news@UNI.example ", "ZED+x+y@uni.example"):
+        assert "Check your inbox" in reader.sign_up(email).text
+    site.settle()
+    assert len(site.smtp.messages) == 1, [m.rcpt_tos for m in site.smtp.messages]
+
+
+def test_the_addresses_of_one_ipv6_network_share_a_client_limit(workdir, start_site):
+    """One IPv6 host owns its whole /64: rotating the last 64 bits is no new client."""
+    setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
+    reader = start_site().browser()
+    limit = web_pages.LIMITS["signup-ip"][0]
+    for i in range(limit):
+        r = reader.sign_up(f"v{i}@uni.example", headers={"X-Forwarded-For": f"2001:db8:1:2::{i + 1:x}"})
+        assert r.status_code == 200
+    rotated = {"X-Forwarded-For": "2001:db8:1:2:ffff:ffff:ffff:fffe"}
+    assert reader.sign_up("v-more@uni.example", headers=rotated).status_code == 429
+    other_net = {"X-Forwarded-For": "2001:db8:1:3::1"}
+    assert reader.sign_up("w@uni.example", headers=other_net).status_code == 200
+
+
+def test_the_address_work_of_sign_up_and_link_requests_is_done_off_the_request(site, monkeypatch):
+    """Whether an address is known decides what is looked up, counted, stored and mailed: all of
+    that happens in the mail thread, so the answer's timing cannot tell who is subscribed."""
+    from digestbot import web_mail
+
+    confirmed(site, site.browser(), "kai@uni.example")
+    site.settle()
+    threads: list[str] = []
+    compose = web_mail.compose
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(web_mail, "compose", recording)
+    reader = site.browser()
+    site.clock[0] += 3601
+    for email in ("kai@uni.example", "nobody@uni.example"):
+        reader.sign_up(email)
+        reader.post("/manage/link", {"email": email})
+    site.settle()
+    assert len(threads) == 3  # kai: two manage links; nobody: one confirmation
+    assert all(name.startswith("web-mail") for name in threads), threads
+
+
+def test_a_yaml_subscriber_taking_over_an_address_sends_nothing_it_already_had(workdir, site):
+    """The hand-over from a web subscriber to a YAML one (and back) keeps the address's
+    watermark: the inbox never gets the same paper twice."""
+    confirmed(site, site.browser(), "ned@uni.example", "narwhal")
+    digestbot(workdir, "send", "--force")
+    assert [m for m in site.smtp.to("ned@uni.example") if NARWHAL.title in m.message.as_string()]
+    before = len(site.smtp.to("ned@uni.example"))
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber("ned", "narwhal").replace("ned@example.org", "ned@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+    digestbot(workdir, "send", "--force")
+    assert len(site.smtp.to("ned@uni.example")) == before  # nothing new for that inbox
+    later = FeedPaper("2403.20009", "Narwhal pods at dusk", "More narwhal sensing.")
+    write_feed(workdir.path / "feed.xml", [NARWHAL, QUOKKA, OTHER, later])
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")  # the YAML subscriber gets the new paper
+    before = len(site.smtp.to("ned@uni.example"))
+    assert later.title in site.smtp.to("ned@uni.example")[-1].message.get_body(("plain",)).get_content()
+
+    # and back: the YAML entry goes, the reader confirms a new sign-up on the web
+    workdir.write_config(SOURCES, subscriber("alice", "quokka"), extra_yaml=WEB_YAML)
+    digestbot(workdir, "sync")
+    site.clock[0] += 3601
+    reader = site.browser()
+    reader.sign_up("ned@uni.example", "narwhal")
+    mail = site.mails("ned@uni.example", before + 1)[-1]
+    assert reader.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "ned@uni.example").active
+    count = len(site.smtp.to("ned@uni.example"))
+    digestbot(workdir, "send", "--force")
+    assert len(site.smtp.to("ned@uni.example")) == count
