@@ -818,27 +818,36 @@ class Store:
 
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
-        self.conn.execute(
-            "UPDATE subscribers SET"
-            " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE slack = ?),"
-            " last_run_at = COALESCE(last_run_at, (SELECT MAX(last_run_at) FROM subscribers WHERE slack = ?))"
-            " WHERE id = ?",
-            (slack, slack, sid),
-        )
+        self._inherit(sid, "{t}slack = ?", slack)
 
     def _inherit_address_watermark(self, sid: str, email: str | None) -> None:
         """Carry the furthest watermark of the other digests to the same address over to `sid`
         (a YAML subscriber taking over from a web one, or a web one coming back): one inbox
         never gets a paper twice."""
         if email:
-            self.conn.execute(
-                "UPDATE subscribers SET"
-                " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE lower(email) = lower(?)),"
-                " last_run_at = COALESCE(last_run_at,"
-                " (SELECT MAX(last_run_at) FROM subscribers WHERE lower(email) = lower(?)))"
-                " WHERE id = ?",
-                (email, email, sid),
-            )
+            self._inherit(sid, "lower({t}email) = lower(?)", email)
+
+    # The watermark another digest to the same place passes on: its own, or, when it has a
+    # digest waiting for a retry (cancelled by the hand-over that follows), what it had before
+    # that digest, so the papers it held are the new owner's to send, not lost.
+    _PASSED_ON = (
+        "CASE WHEN s.id != ? AND EXISTS"
+        " (SELECT 1 FROM digests d WHERE d.subscriber_id = s.id AND d.status = 'pending')"
+        " THEN (SELECT MAX(d.seq_to) FROM digests d WHERE d.subscriber_id = s.id AND d.id <"
+        " (SELECT MIN(p.id) FROM digests p WHERE p.subscriber_id = s.id AND p.status = 'pending'))"
+        " ELSE s.last_seq END"
+    )
+
+    def _inherit(self, sid: str, same: str, value: str | None) -> None:
+        """`same`: the condition (`{t}` for a table prefix) naming the digests to the same place."""
+        self.conn.execute(
+            f"UPDATE subscribers SET last_seq = (SELECT MAX({self._PASSED_ON}) FROM subscribers s"
+            f" WHERE {same.format(t='s.')}),"
+            " last_run_at = COALESCE(last_run_at,"
+            f" (SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}))"
+            " WHERE id = ?",
+            (sid, value, value, sid),
+        )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
         """Pause (unsubscribe) or resume; pausing cancels the digests still waiting to go out."""

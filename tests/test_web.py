@@ -785,3 +785,23 @@ def test_a_yaml_subscriber_taking_over_an_address_sends_nothing_it_already_had(w
     count = len(site.smtp.to("ned@uni.example"))
     digestbot(workdir, "send", "--force")
     assert len(site.smtp.to("ned@uni.example")) == count
+
+
+def test_a_digest_waiting_for_a_retry_at_the_hand_over_goes_to_the_new_owner(workdir, site):
+    """The web subscriber's digest failed and waits for a retry when a YAML subscriber takes the
+    address over: that digest is cancelled, so its papers are the new owner's to send."""
+    confirmed(site, site.browser(), "oli@uni.example", "narwhal")
+    site.smtp.refuse_next(1)
+    digestbot(
+        workdir, "send", "--force", "--subscriber", web_subscriber(site.db, "oli@uni.example").id, expect=1
+    )
+    assert not [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber("oli", "narwhal").replace("oli@example.org", "oli@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+    digestbot(workdir, "send", "--force", "--subscriber", "oli")
+    got = [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
+    assert len(got) == 1, "the paper the failed digest held reaches the inbox once"
