@@ -21,6 +21,7 @@ from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
 from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_terms
+from .text import is_number
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
@@ -215,7 +216,7 @@ def _max_papers(text: str, default: int, errors: dict[str, str]) -> int:
     text = text.strip()
     if not text:
         return min(default, MAX_PAPERS)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAPERS:
+    if not is_number(text) or not 1 <= int(text) <= MAX_PAPERS:
         errors["max_papers"] = f"A number from 1 to {MAX_PAPERS}."
         return default
     return int(text)

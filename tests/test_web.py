@@ -327,6 +327,7 @@ def test_only_allowed_domains_may_sign_up(site):
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"max_papers": "0"}, "max_papers"),
         ({"max_papers": "1e9"}, "max_papers"),
+        ({"max_papers": "\u00b2"}, "max_papers"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_bad_fields_are_named_and_nothing_is_stored_or_sent(site, fields, field_name):
