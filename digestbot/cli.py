@@ -20,7 +20,7 @@ from .arxiv_ids import arxiv_id
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
-from .delivery.email import mask_url
+from .delivery.email import deliverability_warnings, mask_url
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
@@ -208,8 +208,13 @@ def check(app: App) -> None:
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _liked_warnings(app):
+    for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
+
+
+def _mail_warnings(app: App, env: Env) -> list[str]:
+    emails = tuple(s.email for s in app.config.subscribers if s.email)
+    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
 
 
 def _liked_warnings(app: App) -> list[str]:
@@ -437,10 +442,11 @@ def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "slack", "json"]),
+    type=click.Choice(["text", "html", "eml", "slack", "json"]),
     default="text",
     show_default=True,
-    help="Email text, email HTML, Slack Block Kit JSON, or the ranking as JSON (for scripts).",
+    help="Email text, email HTML, the whole email as sent (eml: headers and both parts), Slack "
+    "Block Kit JSON, or the ranking as JSON (for scripts).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
@@ -459,11 +465,22 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
         return
+    if fmt == "eml":
+        if not digest.subscriber.email:
+            raise click.UsageError(f"{subscriber_id} gets Slack digests: use --format slack")
+        try:
+            message = runner.deliverer.compose(digest)
+        except DeliveryError as e:  # the template failed on this digest's data
+            click.echo(str(e), err=True)
+            raise SystemExit(EXIT_USAGE) from None
+        _emit(message.data.decode("utf-8"), output, len(digest.matches))
+        return
+    links = runner.deliverer.links(digest.subscriber)  # the footer's links, as the digest is sent
     try:
         if fmt == "slack":
-            body = json.dumps(runner.renderer.slack(digest), indent=2, ensure_ascii=False)
+            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=False)
         else:
-            parts = runner.renderer.email(digest)
+            parts = runner.renderer.email(digest, **links)
             body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
     except Exception as e:  # the template failed on this digest's data
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
@@ -701,6 +718,8 @@ def status(app: App) -> None:
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
+    for warning in _mail_warnings(app, env):
+        console.print(f"warning: {warning}")
     console.print(f"{store.count_papers()} papers in {app.db_path}.")
 
 

@@ -43,6 +43,16 @@ SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 _SAFE_SCHEMES = ("http://", "https://")
+# Highlighted words: a styled span, which every client shows (Outlook for Windows and Yahoo
+# drop <mark>); the class carries the colours, inlined, and the dark palette.
+HIGHLIGHT_START = '<span class="hl">'
+HIGHLIGHT_END = "</span>"
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+# Gmail clips an HTML part over about 102 KB, hiding the rest and the unsubscribe footer.
+HTML_BUDGET = 100_000  # bytes of the finished (inlined) HTML part
+COMPACT_ABSTRACT_CHARS = 160
+FULL_FIRST = 10  # a digest cut to fit still shows its best papers in full
+COMPACT_AUTHORS = 3
 _UNSAFE_URL_RE = re.compile(
     r"[\s\"'<>\\`\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
@@ -95,6 +105,27 @@ class PaperView:
     abstract_mrkdwn: str = ""
     authors_mrkdwn: str = ""
     terms_mrkdwn: str = ""
+    # Slack rich_text elements (lists of dicts for |tojson): text shown exactly as written, with
+    # matched words bold and URLs as links, so nothing in a title or abstract becomes formatting.
+    title_rich: tuple[dict, ...] = ()
+    abstract_rich: tuple[dict, ...] = ()
+    meta_rich: tuple[dict, ...] = ()  # "Matched: …" (bold), upvotes, comments, PDF, code, project links
+    # What the Hugging Face daily list adds (links checked with safe_url, the thumbnail https only).
+    hf_url: str = ""
+    github_url: str = ""
+    github_repo: str = ""  # owner/name, shown as the code link's text
+    github_stars: int | None = None
+    stars_text: str = ""  # "1.2k"
+    project_url: str = ""
+    project_host: str = ""
+    ai_summary: str = ""
+    thumbnail_url: str = ""
+    comments: int | None = None
+    organization: str = ""
+    # Set when the digest is long: a shorter abstract and no thumbnail, so the HTML part stays
+    # under the size at which Gmail clips it.
+    compact: bool = False
+    authors_short: str = ""  # the first COMPACT_AUTHORS, for the compact layout
 
 
 def safe_url(url: str | None) -> str:
@@ -119,10 +150,22 @@ def link_host(url: str) -> str:
         return ""
 
 
-def highlight(text: str, terms: tuple[str, ...], start: str = "<mark>", end: str = "</mark>") -> Markup:
+def marked_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The spans the terms match, leaving out any inside a URL: a highlight there would break
+    the link (Slack's auto-link ends at a `*`; a mail client's at the markup)."""
+    spans = highlight_spans(text, terms)
+    if not spans or ("://" not in text and "www." not in text.lower()):
+        return spans
+    urls = [m.span() for m in _URL_RE.finditer(text)]
+    return [(a, b) for a, b in spans if not any(a < ue and b > us for us, ue in urls)]
+
+
+def highlight(
+    text: str, terms: tuple[str, ...], start: str = HIGHLIGHT_START, end: str = HIGHLIGHT_END
+) -> Markup:
     """Escape `text` and wrap the words the terms match in `start`/`end` markup."""
     out, pos = [], 0
-    for a, b in highlight_spans(text, terms):
+    for a, b in marked_spans(text, terms):
         out += [escape(text[pos:a]), Markup(start), escape(text[a:b]), Markup(end)]
         pos = b
     out.append(escape(text[pos:]))
@@ -138,7 +181,7 @@ def mrkdwn(text: str) -> str:
 def mrkdwn_highlight(text: str, terms: tuple[str, ...]) -> str:
     """mrkdwn-escape `text` and put the words the terms match in *bold*."""
     out, pos = [], 0
-    for a, b in highlight_spans(text, terms):
+    for a, b in marked_spans(text, terms):
         out += [mrkdwn(text[pos:a]), "*", mrkdwn(text[a:b]), "*"]
         pos = b
     out.append(mrkdwn(text[pos:]))
@@ -200,12 +243,18 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         key=p.key,
         reasons=reasons,
         why=match.terms + match.authors + reasons,
+        authors_short=one_line(author_line(p.authors, COMPACT_AUTHORS)),
+        **_hf_fields(p),
     )
     if not slack:
         return view
+    slack_title = shorten(title, SLACK_TITLE_CHARS)
     return replace(
         view,
-        title_mrkdwn=mrkdwn(shorten(title, SLACK_TITLE_CHARS)),
+        title_rich=(_rich_link(view.link, slack_title, {"bold": True}),),
+        abstract_rich=tuple(rich_text(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms)),
+        meta_rich=_meta_rich(view),
+        title_mrkdwn=mrkdwn(slack_title),
         abstract_mrkdwn=_cut_marked(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms, mrkdwn_highlight),
         authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
         terms_mrkdwn=", ".join(
@@ -214,6 +263,108 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         )
         or "your categories",
     )
+
+
+def _hf_fields(p: Paper) -> dict:
+    """The Hugging Face fields of a paper as a PaperView carries them: links checked, the
+    thumbnail only over https (a mail client warns about, or blocks, plain-http images)."""
+    github, project = safe_url(p.github_url), safe_url(p.project_url)
+    thumb = safe_url(p.thumbnail_url)
+    return {
+        "hf_url": safe_url(p.hf_url),
+        "github_url": github,
+        "github_repo": _repo_name(github),
+        "github_stars": p.github_stars,
+        "stars_text": _count(p.github_stars),
+        "project_url": project,
+        "project_host": link_host(project),
+        "ai_summary": one_line(p.ai_summary),
+        "thumbnail_url": thumb if thumb.lower().startswith("https://") else "",
+        "comments": p.comments,
+        "organization": one_line(p.organization)[:100],
+    }
+
+
+def _repo_name(url: str) -> str:
+    """`owner/name` of a GitHub repository link, else its host."""
+    try:
+        parts = [x for x in urlsplit(url).path.split("/") if x]
+    except ValueError:
+        return ""
+    if link_host(url).endswith("github.com") and len(parts) >= 2:
+        return f"{parts[0]}/{parts[1]}"[:100]
+    return link_host(url)
+
+
+def _count(n: int | None) -> str:
+    """1234 -> "1.2k": a star count at a glance."""
+    if n is None:
+        return ""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}".rstrip("0").rstrip(".") + "k"
+    return f"{n / 1_000_000:.1f}".rstrip("0").rstrip(".") + "M"
+
+
+def _rich_link(url: str, text: str, style: dict | None = None) -> dict:
+    element = {"type": "link", "url": url, "text": text} if url else {"type": "text", "text": text}
+    return {**element, "style": style} if style else element
+
+
+def rich_text(text: str, terms: tuple[str, ...]) -> list[dict]:
+    """Slack rich_text elements for `text`: literal text (no mrkdwn, so `*`, `_`, `~`, a
+    backtick or `<!channel>` shows as written), matched words bold, URLs as links (and never
+    bold inside one)."""
+    cuts = [(a, b, "bold") for a, b in marked_spans(text, terms)]
+    cuts += [(m.start(), m.end(), "url") for m in _URL_RE.finditer(text) if safe_url(_url_of(m.group()))]
+    out, pos = [], 0
+    for a, b, kind in sorted(cuts):
+        if a < pos:
+            continue
+        if a > pos:
+            out.append({"type": "text", "text": text[pos:a]})
+        piece = text[a:b]
+        if kind == "url":
+            piece = piece.rstrip(".,;:!?)]}'\"")
+            b = a + len(piece)
+            out.append({"type": "link", "url": _url_of(piece), "text": piece})
+        else:
+            out.append({"type": "text", "text": piece, "style": {"bold": True}})
+        pos = b
+    if pos < len(text):
+        out.append({"type": "text", "text": text[pos:]})
+    return out
+
+
+def _meta_rich(v: PaperView) -> tuple[dict, ...]:
+    """The line under a paper in Slack, as rich_text elements: why it is there, its counts, links."""
+    bold = {"bold": True}
+    out: list[dict] = [{"type": "text", "text": "Matched: "}]
+    why = [(_term_label(t), bold) for t in v.terms + v.authors_matched] + [
+        (r, {"italic": True}) for r in v.reasons
+    ]
+    for i, (label, style) in enumerate(why or [("your categories", None)]):
+        out += [{"type": "text", "text": ", "}] if i else []
+        out.append({"type": "text", "text": label[:200], **({"style": style} if style else {})})
+    counts = [f"{v.upvotes} upvote{'s' if v.upvotes != 1 else ''}"] if v.upvotes else []
+    counts += [f"{v.comments} comment{'s' if v.comments != 1 else ''}"] if v.comments else []
+    out += [{"type": "text", "text": f" · {c}"} for c in counts]
+    stars = f" (★ {v.stars_text})" if v.github_url and v.stars_text else ""
+    for url, label, after in (
+        (v.pdf_url, "PDF", ""),
+        (v.github_url, f"Code: {v.github_repo}", stars),
+        (v.project_url, "Project page", ""),
+        (v.hf_url, "Hugging Face", ""),
+    ):
+        if url:
+            out += [{"type": "text", "text": " · "}, _rich_link(url, label)]
+            out += [{"type": "text", "text": after}] if after else []
+    return tuple(out)
+
+
+def _url_of(found: str) -> str:
+    return found if "://" in found else f"https://{found}"
 
 
 TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
@@ -264,7 +415,7 @@ class Renderer:
                 )
                 for v in papers
             ]
-        return {
+        ctx = {
             "digest": digest,
             "subscriber": sub,
             "profile": sub.profile,
@@ -277,18 +428,58 @@ class Renderer:
             "why": why_text(sub),
             "version": __version__,
             "unsubscribe_url": None,
-            "manage_url": None,
-            "manage_hint": manage_hint(sub),
+            "manage_url": None,  # the signed "Manage your digest" page, where the web app has one
+            "show_ai_summary": sub.show_ai_summary,  # the Hugging Face AI summary, if the reader asked
+            "cut_for_size": 0,  # papers left out of this email so that it stays under Gmail's clip
             **extra,
         }
+        ctx["manage_url"] = safe_url(ctx["manage_url"]) or None
+        ctx.setdefault("manage_hint", manage_hint(sub, ctx["manage_url"]))
+        ctx.setdefault("more_text", more_text(ctx["more"], len(papers), ctx["manage_url"]))
+        return ctx
 
     def email(self, digest: Digest, **extra) -> EmailParts:
-        """Subject, plain text and HTML (CSS inlined) for an email digest."""
+        """Subject, plain text and HTML (CSS inlined) for an email digest. The HTML part stays
+        under HTML_BUDGET bytes whatever max_papers is (see `_fit`)."""
         ctx = self.context(digest, **extra)
         subject = one_line(self.env.get_template("digest.subject.txt").render(ctx))[:SUBJECT_CHARS]
+        ctx, html = self._fit(ctx)
         text = self.env.get_template("digest.txt").render(ctx)
-        html = self.env.get_template("digest.html").render(ctx)
-        return EmailParts(subject=subject, text=text, html=inline_css(html))
+        return EmailParts(subject=subject, text=text, html=html)
+
+    def _html(self, ctx: dict) -> str:
+        return inline_css(self.env.get_template("digest.html").render(ctx))
+
+    def _fit(self, ctx: dict) -> tuple[dict, str]:
+        """The context and HTML of a digest that fits in HTML_BUDGET: all papers in full if they
+        fit; else the best in full and the rest compact (title, authors and links: a tighter
+        layout); else the best FULL_FIRST in full and as many compact papers as fit, the others
+        counted in the "more" line (and left out of the text part too, so both parts agree).
+        The footer is part of every try, so it is always inside. Each step is a binary search
+        over renders; a digest that fits costs one render, as before."""
+        html = self._html(ctx)
+        if _size(html) <= HTML_BUDGET:
+            return ctx, html
+        papers = ctx["papers"]
+        compact = [_compact(v) for v in papers]
+
+        def attempt(full: int, shown: int) -> tuple[dict, str]:
+            cut = len(papers) - shown
+            views = papers[:full] + compact[full:shown]
+            more = ctx["more"] + cut
+            try_ctx = {
+                **ctx,
+                "papers": views,
+                "more": more,
+                "cut_for_size": cut,
+                "more_text": more_text(more, shown, ctx["manage_url"], cut),
+            }
+            return try_ctx, self._html(try_ctx)
+
+        shown = _largest(len(papers), lambda n: _size(attempt(min(FULL_FIRST, n), n)[1]) <= HTML_BUDGET)
+        shown = max(shown, 1)  # a template too big on its own still sends the best paper
+        full = _largest(shown, lambda k: _size(attempt(k, shown)[1]) <= HTML_BUDGET)
+        return attempt(full, shown)
 
     def slack(self, digest: Digest, **extra) -> list[dict]:
         """Block Kit messages for a digest, split and trimmed to Slack's limits, in order."""
@@ -340,11 +531,15 @@ class Renderer:
                     sample_digest(),
                     unsubscribe_url=link,
                     manage_url=link,
+                    show_ai_summary=True,
                     feedback_link=lambda key, vote: link,
                 ),
             ),
             ("digest.slack.json", lambda: self.slack(sample_digest(papers=1, slack=True))),
-            ("digest.slack.json", lambda: self.slack(sample_digest(slack=True))),
+            (
+                "digest.slack.json",
+                lambda: self.slack(sample_digest(slack=True), manage_url=link, show_ai_summary=True),
+            ),
         ):
             try:
                 render()
@@ -388,6 +583,14 @@ def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
         arxiv_id="2501.00001",
         published=datetime(2025, 1, 2, tzinfo=UTC),
         upvotes=12,
+        hf_url="https://huggingface.co/papers/2501.00001",
+        github_url="https://github.com/sample/imitation",
+        github_stars=1234,
+        project_url="https://sample.github.io/imitation/",
+        ai_summary="A sample summary of the paper.",
+        thumbnail_url="https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2501.00001.png",
+        comments=3,
+        organization="Sample Lab",
     )
     sub = Subscriber(
         id="sample",
@@ -403,9 +606,7 @@ def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     """Split a long message into several within Slack's limits, each with a fallback `text`."""
     blocks = [_fit_block(b) for b in blocks]
-    chunks = [blocks[i : i + SLACK_MAX_BLOCKS - 1] for i in range(0, len(blocks), SLACK_MAX_BLOCKS - 1)] or [
-        []
-    ]
+    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1) or [[]]
     messages = []
     for n, chunk in enumerate(chunks, 1):
         label = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
@@ -418,8 +619,23 @@ def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     return messages
 
 
+def _chunks(blocks: list[dict], size: int) -> list[list[dict]]:
+    """`blocks` in runs of at most `size`, never starting a run with a paper's buttons (an
+    `actions` block goes with the paper above it)."""
+    chunks, start = [], 0
+    while start < len(blocks):
+        end = min(start + size, len(blocks))
+        while end < len(blocks) and end - 1 > start and blocks[end].get("type") == "actions":
+            end -= 1
+        chunks.append(blocks[start:end])
+        start = end
+    return chunks
+
+
 def _fit_block(block: dict) -> dict:
     block = dict(block)
+    if block.get("type") == "rich_text":
+        return _fit_rich(block)
     if block.get("type") == "header" and isinstance(block.get("text"), dict):
         block["text"] = {
             **block["text"],
@@ -430,6 +646,19 @@ def _fit_block(block: dict) -> dict:
     if isinstance(block.get("elements"), list):
         block["elements"] = [_fit_element(e) for e in block["elements"]]
     return block
+
+
+def _fit_rich(node: dict) -> dict:
+    """A rich_text block with every text trimmed to Slack's limit. Its texts are literal (no
+    mrkdwn), so nothing is escaped; a `<!channel>` there is shown, and pings nobody."""
+    node = dict(node)
+    if isinstance(node.get("text"), str):
+        node["text"] = defuse(node["text"][:SLACK_SECTION_CHARS])
+    if isinstance(node.get("elements"), list):
+        fitted = [_fit_rich(e) if isinstance(e, dict) else e for e in node["elements"]]
+        # Slack refuses a text element with no text (an empty title or reason)
+        node["elements"] = [e for e in fitted if not (isinstance(e, dict) and e.get("text") == "")]
+    return node
 
 
 def _fit_element(element: object) -> object:
@@ -445,6 +674,12 @@ def _fit_element(element: object) -> object:
 
 
 _MENTION_RE = re.compile(r"<(?=[!@#])")
+
+
+def defuse(text: str) -> str:
+    """Literal (rich_text) text with a word joiner after any `<` that starts `<!`, `<@` or `<#`:
+    it looks the same, and whatever reads it can never take it for a mention."""
+    return _MENTION_RE.sub("<\u2060", text)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -469,14 +704,22 @@ def _cut(text: str, limit: int) -> str:
 
 
 def inline_css(html: str) -> str:
-    """Move <style> rules onto elements: many mail clients drop <style> blocks."""
-    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False).inline(html)
+    """Move <style> rules onto elements: many mail clients drop <style> blocks. At-rules
+    (`@media (prefers-color-scheme: dark)`) are kept in a <style> block for those that read it."""
+    return _INLINER.inline(html)
+
+
+# @media rules (a dark palette) cannot be inlined: they stay in a <style> block.
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
 def why_text(sub: Subscriber) -> str:
     """One sentence on what the subscriber asked for, for the footer."""
     p = sub.profile
-    parts = []
+    parts = [f"the {p.trending} most upvoted new papers on Hugging Face"] if p.trending else []
+    if p.likes or p.seed_texts:
+        n = len(p.likes) + len(p.seed_texts)
+        parts.append(f"papers like the {n} you liked" if n > 1 else "papers like the one you liked")
     if p.keywords:
         parts.append("keywords " + ", ".join(p.keywords))
     if p.authors:
@@ -489,12 +732,57 @@ def why_text(sub: Subscriber) -> str:
     return text
 
 
-def manage_hint(sub: Subscriber) -> str:
+def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:
+    """What the reader can do about this digest, in their words (the footer)."""
+    if manage_url:
+        return "Change your topics, schedule or number of papers, or pause it:"
     if sub.origin == "slack":
-        return "Change or pause it in Slack with /digest."
+        return "Change your topics or schedule, or pause it, with /digest in Slack."
     if sub.origin == "web":
-        return "Change, pause or stop it with the Manage your digest link below."
-    return f"To change or stop it, edit the entry '{sub.id}' in subscriptions.yaml (ask the bot's operator)."
+        return "To change or stop it, use the links in this email."
+    return "To change your topics or schedule, write to whoever set this digest up for you."
+
+
+def more_text(more: int, shown: int, manage_url: str | None = None, cut_for_size: int = 0) -> str:
+    """The line under a digest cut short: how many more matched, and what the reader can do."""
+    if more <= 0:
+        return ""
+    text = f"…and {more} more matched."
+    if cut_for_size:
+        text += f" This email shows the best {shown}, so that every mail client shows it whole."
+    if manage_url:
+        return text + " To get more papers in each one:"
+    return text + f" Your digest shows the best {shown} each time."
+
+
+def _size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def _largest(n: int, fits: Callable[[int], bool]) -> int:
+    """The largest k in 0..n with fits(k), for `fits` true up to some k and false after."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _compact(view: PaperView) -> PaperView:
+    """A paper in a tight layout: a short abstract, a few authors, no thumbnail or summary."""
+    abstract = shorten(view.abstract, COMPACT_ABSTRACT_CHARS)
+    return replace(
+        view,
+        compact=True,
+        abstract=abstract,
+        abstract_html=_highlighted(abstract, view.terms),
+        authors=view.authors_short or view.authors,
+        thumbnail_url="",
+        ai_summary="",
+    )
 
 
 def _zone(name: str) -> ZoneInfo:

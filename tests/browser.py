@@ -1,7 +1,8 @@
 """A real headless browser for tests: Debian's Chromium driven through chromedriver by Selenium.
 
 `browser` (a fixture; import it into a test module) starts a fresh Chromium per test with its
-own profile folder; `screenshot` saves a full-page PNG at a given width into the artifacts
+own profile folder (a module that wants one browser for all its tests calls `start_chromium`
+itself); `set_viewport` lays pages out at an exact width; `screenshot` saves a full-page PNG at a given width into the artifacts
 folder (DIGESTBOT_TEST_ARTIFACTS, default <tmp>/digestbot-artifacts). Selenium is pointed at
 /usr/bin/chromium and /usr/bin/chromedriver, so Selenium Manager never downloads anything.
 A browser that cannot start fails the test with the reason and the fix: it is never skipped.
@@ -31,6 +32,7 @@ FLAGS = (
     "--no-first-run",
     "--no-default-browser-check",
     "--window-size=1280,900",
+    "--hide-scrollbars",  # a scroll bar would take width from the page being measured
 )
 INSTALL_HINT = "install it with: apt-get install -y chromium chromium-driver (.ci/run does this when missing)"
 
@@ -87,12 +89,19 @@ def browser(tmp_path) -> Iterator[Callable[..., object]]:
         driver.quit()
 
 
+def set_viewport(driver, width: int, height: int = 800) -> None:
+    """Lay pages out exactly `width` x `height` CSS pixels (a phone below 600)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
 def screenshot(driver, name: str, width: int) -> Path:
     """A full-page PNG of what `driver` shows, laid out `width` CSS pixels wide (375: a phone)."""
-    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    set_viewport(driver, width)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": max(height, 200)})
+    set_viewport(driver, width, max(height, 200))
     path = artifacts_dir() / f"{name}-{width}.png"
     driver.save_screenshot(str(path))
     return path
@@ -100,8 +109,5 @@ def screenshot(driver, name: str, width: int) -> Path:
 
 def fits_width(driver, width: int) -> bool:
     """Whether the page, laid out `width` pixels wide, needs no sideways scrolling."""
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600},
-    )
+    set_viewport(driver, width)
     return driver.execute_script("return document.documentElement.scrollWidth") <= width

@@ -134,9 +134,9 @@ def test_digest_arrives_as_multipart_utf8_email(workdir, smtp_server):
     assert IMITATION.title in text
     assert "Schröder" in text  # TeX accent in dc:creator decoded
     assert "Zoë" in html
-    assert re.search(r'<mark style="[^"]+">Imitation Learning</mark>', html)
-    assert re.search(r'<mark style="[^"]+">imitation learning</mark>', html)
-    assert "<style" not in html.lower()
+    assert re.search(r'<span class="hl" style="[^"]+">Imitation Learning</span>', html)
+    assert re.search(r'<span class="hl" style="[^"]+">imitation learning</span>', html)
+    assert html.lower().count("<style") == 1 and "<style>@media (prefers-color-scheme: dark)" in html
     assert 'class="paper" style="' in html
 
 
@@ -390,13 +390,41 @@ def test_preview_writes_html_and_records_nothing(workdir, smtp_server):
     html = out.read_text(encoding="utf-8")
     assert paper_ids(html) == ids(IMITATION)
     assert "Schrödinger Robots with Zoë" in html
-    assert re.search(r"<mark[^>]*>Imitation Learning</mark>", html)
+    assert re.search(r'<span class="hl"[^>]*>Imitation Learning</span>', html)
     assert ledger(workdir.db) == []
     assert state(workdir, "alice").last_seq is None
     assert smtp_server.messages == []
     digestbot(workdir, "send")  # the preview used nothing up
     [mail] = smtp_server.messages
     assert papers_in(mail.message) == ids(IMITATION)
+
+
+def test_preview_shows_the_footer_as_sent(workdir, smtp_server):
+    setup(workdir, [IMITATION], ALICE)
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret")
+    digestbot(workdir, "fetch")
+
+    html = digestbot(workdir, "preview", "alice", "--format", "html").output
+    text = digestbot(workdir, "preview", "alice").output
+    eml = digestbot(workdir, "preview", "alice", "--format", "eml").output
+
+    digestbot(workdir, "send")
+    [mail] = smtp_server.messages
+    sent_text, sent_html = body_parts(mail.message)
+    footer = sent_html[sent_html.index('id="digest-footer"') :]
+    assert "https://digest.example.org/unsubscribe?t=" in footer
+    assert footer in html  # the same footer, links and all
+    sent_footer = sent_text.replace("\r\n", "\n").split("\n--\n")[1]
+    assert "Unsubscribe in one click: https://digest.example.org/unsubscribe?t=" in sent_footer
+    assert sent_footer in text
+    assert "More like this" in html and "More like this" in text
+
+    previewed = email.message_from_string(eml, policy=email.policy.default)
+    for header in ("From", "To", "List-Id", "List-Unsubscribe-Post"):
+        assert previewed[header] == mail.message[header], header
+    assert previewed["List-Unsubscribe"].startswith("<https://digest.example.org/unsubscribe?t=")
 
 
 def test_dry_run_sends_and_records_nothing(workdir, smtp_server):

@@ -47,7 +47,9 @@ from test_email_delivery import body_parts, papers_in
 from test_slack import (
     SIGNING_SECRET,
     assert_within_slack_limits,
-    sections,
+    mrkdwn_texts,
+    paper_ids,
+    rich_papers,
     slack_signature,
     slack_sub,
     stop_server,
@@ -132,9 +134,29 @@ def everyone() -> str:
     return subs + "".join(subscriber(sid, keyword) for sid, (keyword, _) in SUBJECTS.items())
 
 
-TEMPLATE_TAGS = {"html", "head", "meta", "title", "body", "div", "p", "a", "span", "mark", "br", "code"}
-TEMPLATE_ATTRS = {"lang", "charset", "name", "content", "class", "style", "href"}
-_TAG_START = re.compile(rf"<(?:/?(?:{'|'.join(sorted(TEMPLATE_TAGS))})[\s/>]|!DOCTYPE html>)")
+TEMPLATE_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "div",
+    "p",
+    "a",
+    "span",
+    "br",
+    "code",
+    "img",
+}
+TEMPLATE_ATTRS = {"lang", "charset", "name", "content", "class", "style", "href", "dir", "id"}
+THUMBNAIL_ATTRS = {"class", "src", "width", "height", "alt", "style"}
+# Outlook's 600 px table, inside conditional comments only it reads
+_MSO = re.compile(
+    r'<!--\[if mso\]><table role="presentation" width="600" align="center" cellpadding="0" '
+    r'cellspacing="0" border="0"><tr><td><!\[endif\]-->|<!--\[if mso\]></td></tr></table><!\[endif\]-->'
+)
+_TAG_START = re.compile(rf"<(?:/?(?:{'|'.join(sorted(TEMPLATE_TAGS))})[\s/>]|!DOCTYPE html>)", re.IGNORECASE)
 
 
 class _Html(HTMLParser):
@@ -162,8 +184,11 @@ class _Html(HTMLParser):
 
 def assert_safe_html(html: str) -> _Html:
     """Only the template's own tags and attributes, only http(s) links: paper text is text."""
+    head, _, body = html.partition("</head>")
+    assert head.count("<style") == 1 and "<style" not in body.lower()  # the template's dark palette
+    html = _MSO.sub("", html)
     lowered = html.lower()
-    for needle in ("<script", "<iframe", "<img", "<svg", "<style", "<object", "<embed", "<form"):
+    for needle in ("<script", "<iframe", "<svg", "<object", "<embed", "<form"):
         assert needle not in lowered, needle
     assert not re.search(r"<[^>]*\son\w+\s*=", html, re.IGNORECASE), "an event handler inside a tag"
     for m in re.finditer("<", html):
@@ -171,6 +196,13 @@ def assert_safe_html(html: str) -> _Html:
     doc = _Html(html)
     for tag, attrs in doc.tags:
         assert tag in TEMPLATE_TAGS, tag
+        if tag == "img":  # only the template's thumbnail: https, sized, with alt text
+            assert set(attrs) == THUMBNAIL_ATTRS and attrs["class"] == "thumb", attrs
+            assert (attrs["src"] or "").startswith("https://") and (attrs["width"], attrs["height"]) == (
+                "160",
+                "90",
+            )
+            continue
         assert set(attrs) <= TEMPLATE_ATTRS, (tag, attrs)
         if "href" in attrs:
             assert (attrs["href"] or "").startswith(("https://", "http://")), attrs["href"]
@@ -190,6 +222,7 @@ HEADERS = {
     "Subject",
     "Date",
     "Message-ID",
+    "List-Id",
     "Auto-Submitted",
     "X-Auto-Response-Suppress",
 }
@@ -250,7 +283,8 @@ def test_hostile_feed_by_email_end_to_end(workdir, smtp_server, kind):
     assert "&lt;!channel&gt;" in html and "<!channel>" in text
     if kind == "rss":
         deceptive = paper_block(html, "Link test deceptive host")
-        assert 'href="https://evil.example/phish"' in deceptive and "· evil.example" in deceptive
+        assert 'href="https://evil.example/phish"' in deceptive
+        assert "evil.example" in deceptive.split('class="links"')[1]  # the real host, shown
         for title in ("Link test javascript scheme", "No link and no arXiv id"):
             assert "<a " not in paper_block(html, title).split("</p>")[0]  # shown, not linked
 
@@ -272,10 +306,12 @@ def slack_texts(message: dict) -> list[str]:
 
 
 def assert_nothing_pings(message: dict) -> None:
-    """No `<!…>`, `<@…>`, `<#…>`: every `<` opens an http(s) link, every `&` an escape."""
+    """No `<!…>`, `<@…>`, `<#…>` anywhere; in mrkdwn every `<` opens an http(s) link and every
+    `&` an escape (rich_text is literal text: it shows `<` and `&` as they are)."""
     assert message.get("link_names", False) is False
     for text in slack_texts(message):
         assert not re.search(r"<[!@#]", text), text
+    for text in mrkdwn_texts(message):
         assert "<" not in _SLACK_LINK.sub("", text), text
         assert not re.search(r"&(?!amp;|lt;|gt;)", text), text
 
@@ -294,12 +330,15 @@ def test_hostile_feed_to_slack_end_to_end(workdir, slack, kind):
         assert_within_slack_limits(message)
         assert_nothing_pings(message)
         assert "<!" not in post.raw.decode() and "<@" not in post.raw.decode()
-        linked |= set(re.findall(r"<https://arxiv\.org/abs/([\d.]+)\|", " ".join(sections(message))))
+        linked |= set(paper_ids(message))
     assert linked == ARXIV_IDS | HF_IDS
-    texts = " ".join(t for post in posts for t in slack_texts(post.body))
-    for escaped in ("&lt;!channel&gt;", "&lt;!here&gt;", "&lt;!everyone&gt;", "&lt;@U12345&gt;"):
-        assert escaped in texts
-    assert "&lt;!subteam^S123|@team&gt;" in texts and "&lt;#C12345&gt;" in texts
+    # paper text is literal rich_text: shown as written, a word joiner after each would-be mention's `<`
+    texts = " ".join(
+        t for post in posts for p in rich_papers(post.body) for t in (p.title, p.authors, p.abstract)
+    ).replace("\u2060", "")
+    for written in ("<!channel>", "<!here>", "<!everyone>", "<@U12345>"):
+        assert written in texts
+    assert "<!subteam^S123|@team>" in texts and "<#C12345>" in texts
     assert "a plain @here." in texts  # typed text, and link_names is off: it stays text
 
 

@@ -351,7 +351,7 @@ def test_an_unencoded_at_sign_in_the_user_info_is_clear_and_accepted():
 def test_a_percent_encoded_password_reaches_the_server_decoded():
     settings_ = SmtpSettings.from_url("smtp://digest%40example.org:Se%2Fcr%3Fet%23%40@mail.example.org")
     assert (settings_.username, settings_.password) == ("digest@example.org", "Se/cr?et#@")
-    assert (settings_.host, settings_.port, settings_.starttls) == ("mail.example.org", 587, True)
+    assert (settings_.host, settings_.port, settings_.starttls) == ("mail.example.org", 587, "require")
     assert "Se" not in settings_.describe().split("@")[0].split(":", 1)[-1]
 
 

@@ -235,3 +235,18 @@ def test_a_failed_refetch_sends_by_the_counts_of_the_last_fetch(workdir, smtp_se
         in (result.output)
     )
     assert received(smtp_server, "top") == [["A", "B"]]
+
+
+def test_the_ai_summary_reaches_the_mail_only_of_a_reader_who_asked_for_it(workdir, smtp_server, hf):
+    subscribers = person("asked", "trending: 1\nshow_ai_summary: true") + person("plain", "trending: 1")
+    listing = fetched(workdir, hf, subscribers, smtp_server, A=50)
+    listing.items[0]["paper"]["ai_summary"] = "Robots plan with tools & <check> their steps."
+    fetched_an_hour_ago(workdir)
+
+    digestbot(workdir, "send")
+
+    [asked], [plain] = smtp_server.to("asked@example.org"), smtp_server.to("plain@example.org")
+    html = asked.message.get_body(("html",)).get_content()
+    assert "Robots plan with tools &amp; &lt;check&gt; their steps." in html
+    assert "AI summary: Robots plan" in asked.message.get_body(("plain",)).get_content()
+    assert "Robots plan" not in plain.message.as_string()

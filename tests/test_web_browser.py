@@ -84,7 +84,8 @@ def test_sign_up_confirm_manage_and_unsubscribe_in_a_browser(workdir, start_site
     site.settle()
     assert len(site.smtp.to("ada@uni.example")) == 1
     driver.get(link_in(mail, "/confirm"))
-    assert driver.switch_to.active_element.text == "Confirm my subscription"  # autofocus
+    # autofocus: the button has the focus once the page is in (the browser may focus a moment later)
+    wait(driver).until(lambda d: d.switch_to.active_element.text == "Confirm my subscription")
     navigate(driver, driver.switch_to.active_element, Keys.ENTER)  # by keyboard
     wait(driver).until(ready.title_contains("Manage your digest"))
     assert "You are subscribed" in text_of(driver)

@@ -22,17 +22,24 @@ SMTP_TIMEOUT = 30.0  # seconds per socket operation (DIGESTBOT_SMTP_TIMEOUT)
 log = logging.getLogger(__name__)
 
 
+STARTTLS_MODES = ("require", "auto", "off")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
-    """DIGESTBOT_SMTP_URL, read: `smtp://` upgrades with STARTTLS when auth or port 587 asks for
-    it, `smtps://` is TLS from the start. The password is never shown."""
+    """DIGESTBOT_SMTP_URL, read. `smtps://` is TLS from the start. `smtp://` upgrades with
+    STARTTLS: required (the certificate verified) with a login or on port 587, else whenever the
+    server offers it (`auto`: opportunistic, RFC 7435, so a relay with a self-signed certificate
+    still gets the mail encrypted). `?starttls=require|auto|off` overrides that, `?ehlo=NAME`
+    sets the name digestbot greets with (default: this machine's FQDN). The password is never shown."""
 
     host: str
     port: int
     tls: bool
-    starttls: bool
+    starttls: str  # require | auto | off ("off" for smtps://, which is TLS already)
     username: str | None
     password: str | None
+    ehlo: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SmtpSettings:
@@ -41,6 +48,8 @@ class SmtpSettings:
         scheme, userinfo, hostport = split_url(url)
         if scheme not in ("smtp", "smtps"):
             raise ValueError(SMTP_URL_FORMAT)
+        hostport, _, query = hostport.partition("?")
+        options = _options(query)
         if userinfo is not None and any(c in userinfo for c in "/?#"):
             # The last `@` ends the user info, so an `@` in it is clear; these are not.
             raise ValueError(
@@ -55,13 +64,21 @@ class SmtpSettings:
         user, colon, password = (userinfo or "").partition(":")
         tls = scheme == "smtps"
         port = port or (465 if tls else 587 if user else 25)
+        starttls = "off" if tls else "require" if port == 587 or user else "auto"
+        if "starttls" in options:
+            if tls:
+                raise ValueError(
+                    "DIGESTBOT_SMTP_URL: starttls= is for smtp:// (smtps:// is TLS from the start)"
+                )
+            starttls = options["starttls"]
         return cls(
             host=m.group("host").strip("[]"),
             port=port,
             tls=tls,
-            starttls=not tls and (port == 587 or bool(user)),
+            starttls=starttls,
             username=unquote(user) if user else None,
             password=unquote(password) if colon else None,
+            ehlo=options.get("ehlo"),
         )
 
     def describe(self) -> str:
@@ -70,6 +87,30 @@ class SmtpSettings:
 
 
 SMTP_URL_FORMAT = "DIGESTBOT_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+_EHLO_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    r"|^\[(?:\d{1,3}\.){3}\d{1,3}\]$|^\[IPv6:[0-9A-Fa-f:.]+\]$"
+)
+
+
+def _options(query: str) -> dict[str, str]:
+    """`?starttls=…&ehlo=…` of DIGESTBOT_SMTP_URL, checked (ValueError says what is wrong)."""
+    options: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, eq, value = pair.partition("=")
+        value = unquote(value)
+        if (key == "starttls" and eq and value in STARTTLS_MODES) or (
+            key == "ehlo" and eq and len(value) <= 255 and _EHLO_RE.match(value)
+        ):
+            options[key] = value
+        elif key in ("starttls", "ehlo"):
+            expected = "require, auto or off" if key == "starttls" else "a host name such as mail.example.org"
+            raise ValueError(f"DIGESTBOT_SMTP_URL: {key}= must be {expected}")
+        else:
+            raise ValueError(f"DIGESTBOT_SMTP_URL: unknown option {key!r} (known: starttls, ehlo)")
+    return options
+
+
 _HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
 
 
@@ -112,6 +153,11 @@ class SmtpTransport:
         self.settings = settings
         self.timeout = timeout
         self.context = context or ssl.create_default_context()
+        # Opportunistic STARTTLS (auto) encrypts without checking the certificate: better than
+        # plain text against a passive listener, and it never fails where plain text worked.
+        self.opportunistic = ssl.create_default_context()
+        self.opportunistic.check_hostname = False
+        self.opportunistic.verify_mode = ssl.CERT_NONE
         self._conn: smtplib.SMTP | None = None
         self.unavailable: str | None = None  # why the breaker is open, once it is
 
@@ -119,25 +165,57 @@ class SmtpTransport:
     def name(self) -> str:
         return self.settings.describe()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, plain: bool = False) -> smtplib.SMTP:
+        """Connect, greet, upgrade to TLS as the settings say, log in. `plain`: no STARTTLS
+        (the retry after an opportunistic upgrade failed)."""
         s = self.settings
         if s.tls:
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=self.context)
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout, context=self.context
+            )
         else:
-            conn = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+            conn = smtplib.SMTP(s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout)
         try:
             # Commands are small writes: without this, Nagle's algorithm holds them back.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _ehlo(conn)
-            if s.starttls:
+            if s.starttls == "require" and not conn.has_extn("starttls"):
+                raise smtplib.SMTPNotSupportedError(
+                    "the server does not offer STARTTLS, which this connection requires"
+                    " (a login, port 587 or starttls=require)"
+                )
+            if s.starttls == "require":
                 conn.starttls(context=self.context)
                 _ehlo(conn)
+            elif (
+                s.starttls == "auto"
+                and conn.has_extn("starttls")
+                and not plain
+                and not self._opportunistic(conn)
+            ):
+                conn.close()
+                return self._connect(plain=True)
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _opportunistic(self, conn: smtplib.SMTP) -> bool:
+        """STARTTLS where the server offers it and nothing requires it (RFC 7435): False when
+        the handshake failed, and the mail then goes in plain text, as it would without it."""
+        try:
+            conn.starttls(context=self.opportunistic)
+            _ehlo(conn)
+            return True
+        except (ssl.SSLError, smtplib.SMTPResponseException, smtplib.SMTPServerDisconnected) as e:
+            log.warning(
+                "STARTTLS with %s failed (%s): sending in plain text (starttls=require refuses that)",
+                self.name,
+                _why(e),
+            )
+            return False
 
     def _open(self) -> smtplib.SMTP:
         """A new connection, or DeliveryError with the breaker open."""
@@ -160,6 +238,13 @@ class SmtpTransport:
             reused = self._conn is not None
             if self._conn is None:
                 self._conn = self._open()
+            if msg.smtputf8 and not self._conn.has_extn("smtputf8"):
+                raise DeliveryError(
+                    f"the address {recipient if not recipient.isascii() else msg.sender} is not ASCII and "
+                    f"SMTP server {self.name} does not offer SMTPUTF8 (RFC 6531), which it needs: "
+                    "enable SMTPUTF8 on the server (Postfix: smtputf8_enable = yes) or use an ASCII address",
+                    transient=False,
+                )
             try:
                 _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
@@ -246,11 +331,13 @@ def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
     """MAIL, RCPT, DATA and the message. With PIPELINING (RFC 2920, which Postfix, Exim and the
     big providers offer) the three commands go in one write: one round trip instead of three,
     per message. Raises smtplib's exceptions, as `sendmail` does."""
-    envelope = f"MAIL FROM:<{msg.sender}>\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n"
-    if not conn.has_extn("pipelining") or not envelope.isascii():
-        conn.sendmail(msg.sender, [msg.recipient], msg.data)
+    utf8 = " SMTPUTF8 BODY=8BITMIME" if msg.smtputf8 else ""
+    envelope = f"MAIL FROM:<{msg.sender}>{utf8}\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n"
+    if not conn.has_extn("pipelining"):
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if msg.smtputf8 else []
+        conn.sendmail(msg.sender, [msg.recipient], msg.data, mail_options=options)
         return
-    conn.send(envelope.encode("ascii"))
+    conn.send(envelope.encode("utf-8"))
     mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
     if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
         if data[0] == 354:  # the server took DATA although MAIL or RCPT failed: end it empty
@@ -303,3 +390,34 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+
+def deliverability_warnings(
+    smtp_url: str | None, base_url: str | None, secret: str | None, addresses: tuple[str, ...] = ()
+) -> list[str]:
+    """What stands between real mail and the inbox that the operator can fix (for `check` and
+    `status`): no one-click unsubscribe where Gmail and Yahoo require it of bulk senders, an
+    http base URL, with which RFC 8058 one-click cannot be offered, and addresses that only a
+    server with SMTPUTF8 takes."""
+    if not smtp_url:
+        return []  # the outbox: nothing is mailed
+    found = []
+    utf8 = [a for a in addresses if not a.rpartition("@")[0].isascii()]
+    if utf8:
+        found.append(
+            f"{', '.join(utf8[:5])}{' …' if len(utf8) > 5 else ''}: not ASCII before the @, so only an "
+            "SMTP server offering SMTPUTF8 takes it (Postfix: smtputf8_enable = yes); elsewhere that digest fails"
+        )
+    if not (base_url and secret):
+        return [
+            *found,
+            "email goes out over SMTP with no one-click unsubscribe: Gmail and Yahoo require it "
+            "(RFC 8058) from bulk senders, and may file digests as spam. Set DIGESTBOT_BASE_URL "
+            "(https) and DIGESTBOT_SECRET, and run digestbot serve there",
+        ]
+    if not base_url.lower().startswith("https://"):
+        found.append(
+            "DIGESTBOT_BASE_URL is http: RFC 8058 one-click unsubscribe requires https, so mail "
+            "carries only a plain List-Unsubscribe link (no List-Unsubscribe-Post); serve it over https"
+        )
+    return found

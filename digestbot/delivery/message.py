@@ -5,6 +5,11 @@ plain-text part (quoted-printable) and an HTML part (base64). It is written out 
 the C encoders of `binascii`/`base64`: several times faster than building an `email.message`
 tree and running it through `email.generator`, which matters when thousands go out in a run.
 Header values go through `one_line` first, so text from a feed can never split a header.
+
+Addresses are never encoded words (RFC 2047 forbids that for the address itself): a domain
+outside ASCII is written in IDNA (`xn--…`), which any server takes; a local part outside ASCII
+(`zoë@…`) is written as UTF-8 (RFC 6532) and the message is marked `smtputf8`, which only a
+server offering SMTPUTF8 (RFC 6531) may be given.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class OutgoingEmail:
     sender: str
     recipient: str
     data: bytes
+    smtputf8: bool = False  # an address needs SMTPUTF8 (a local part outside ASCII)
 
     def as_bytes(self) -> bytes:
         return self.data
@@ -44,9 +50,41 @@ def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
 
+def envelope_address(value: str) -> str:
+    """The bare address of `Name <addr>`, its domain in IDNA when it is not ASCII."""
+    addr = parseaddr(one_line(value))[1]
+    local, at, domain = addr.rpartition("@")
+    if not at or domain.isascii():
+        return addr
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:  # not a valid IDNA name: sent as UTF-8, which needs SMTPUTF8
+        return addr
+
+
 def _address(value: str) -> str:
-    name, addr = parseaddr(one_line(value))
-    return formataddr((name, addr), charset="utf-8") if name else addr
+    """`Name <addr>` as a header value: the name RFC 2047-encoded when needed, the address never
+    (see envelope_address)."""
+    name = parseaddr(one_line(value))[0]
+    addr = envelope_address(value)
+    return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
+
+
+def list_id(sender: str) -> str:
+    """`List-Id` (RFC 2919) for digests from `sender`: `"<name>" <local.domain>`, the same for
+    every digest from that address, so filters and unsubscribe buttons can tell them apart."""
+    name, addr = parseaddr(one_line(sender))
+    local, _, domain = envelope_address(addr).rpartition("@")
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", local).strip("-") or "digest"
+    domain = re.sub(r"[^A-Za-z0-9.-]+", "-", domain).strip(".-") or "digestbot.localhost"
+    phrase = re.sub(r'[\\"]', "", name)
+    phrase = f'"{phrase}" ' if phrase and phrase.isascii() else ""
+    return f"{phrase}<{label}.{domain}>"
+
+
+def one_click_allowed(unsubscribe: list[str]) -> bool:
+    """RFC 8058 one-click needs an https unsubscribe URI among the List-Unsubscribe targets."""
+    return any(u.lower().startswith("https://") for u in unsubscribe)
 
 
 def _header(name: str, value: str) -> str:
@@ -54,6 +92,8 @@ def _header(name: str, value: str) -> str:
     encoded words (the Header encoder keeps the spaces between non-ASCII words, which Python's
     newer folder drops before the gh-144156 fix: "Zoë: Schrödinger" became "Zoë:Schrödinger")."""
     value = one_line(value)
+    if name in _ADDRESS_HEADERS:  # already encoded by _address; a UTF-8 address stays as it is
+        return f"{name}: {value}{CRLF}"
     if not value.isascii():
         encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
         return f"{name}: {encoded}{CRLF}"
@@ -65,6 +105,9 @@ def _header(name: str, value: str) -> str:
         line = f"{line} {word}"
     lines.append(line)
     return "\r\n".join(lines) + "\r\n"
+
+
+_ADDRESS_HEADERS = ("From", "To")
 
 
 def _crlf(data: bytes) -> bytes:
@@ -80,8 +123,11 @@ def build_email(
     date: datetime,
     unsubscribe: list[str] | None = None,
     one_click: bool = False,
+    list_name: str | None = None,
 ) -> OutgoingEmail:
-    """A multipart/alternative message (plain text + HTML), UTF-8 throughout."""
+    """A multipart/alternative message (plain text + HTML), UTF-8 throughout. `one_click` adds
+    `List-Unsubscribe-Post` only when an https target is listed (RFC 8058 requires https).
+    `list_name` is the List-Id (default: made from the sender, see `list_id`)."""
     boundary = f"==digestbot-{secrets.token_hex(12)}=="
     headers = [
         ("From", _address(sender)),
@@ -89,19 +135,21 @@ def build_email(
         ("Subject", parts.subject or "Your paper digest"),
         ("Date", format_datetime(date)),
         ("Message-ID", message_id),
+        ("List-Id", list_name or list_id(sender)),
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
     ]
     if unsubscribe:
         headers.append(("List-Unsubscribe", ", ".join(f"<{one_line(u)}>" for u in unsubscribe)))
-        if one_click:
+        if one_click and one_click_allowed(unsubscribe):
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
     text = _crlf(binascii.b2a_qp(parts.text.encode("utf-8"), istext=True))
     html = _crlf(base64.encodebytes(parts.html.encode("utf-8")))
+    head = "".join(_header(n, v) for n, v in headers)
     data = b"".join(
         [
-            "".join(_header(n, v) for n, v in headers).encode("ascii"),
+            head.encode("utf-8"),
             f'\r\n--{boundary}\r\nContent-Type: text/plain; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode(),
             text,
@@ -111,6 +159,10 @@ def build_email(
             f"\r\n--{boundary}--\r\n".encode(),
         ]
     )
+    envelope = (envelope_address(sender), envelope_address(to))
     return OutgoingEmail(
-        sender=parseaddr(one_line(sender))[1], recipient=parseaddr(one_line(to))[1], data=data
+        sender=envelope[0],
+        recipient=envelope[1],
+        data=data,
+        smtputf8=not (head.isascii() and "".join(envelope).isascii()),
     )
