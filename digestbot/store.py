@@ -962,10 +962,21 @@ class Store:
         )
         return _readable_state(rows[0]) if rows else None
 
+    def yaml_has_address(self, email: str | None) -> bool:
+        """Whether an active YAML subscriber gets digests at this address (case-insensitive)."""
+        return bool(email) and (
+            self.conn.execute(
+                "SELECT 1 FROM subscribers WHERE origin = 'yaml' AND active = 1 AND lower(email) = lower(?)",
+                (email,),
+            ).fetchone()
+            is not None
+        )
+
     def save_web_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create or update a subscriber managed on the web (origin 'web'), with its paused and
         active state. Only rows of origin 'web' are written: a YAML or Slack subscriber cannot
-        be taken over from the web."""
+        be taken over from the web. While an active YAML subscriber has the address, the web
+        one stays inactive (one digest per inbox, even before the next sync)."""
         now_s = ts(now or now_utc())
         fields = {
             **_subscriber_fields(sub),
@@ -974,6 +985,9 @@ class Store:
             "updated_at": now_s,
         }
         with self.transaction():
+            if sub.active and self.yaml_has_address(sub.email):  # the YAML one has the address
+                fields["active"] = 0
+                sub = replace(sub, active=False)
             before = self._save_managed(sub.id, "web", "on the web", fields, now_s)
             if sub.active and (before is None or not before[1]):
                 self._inherit_address_watermark(sub.id, sub.email)

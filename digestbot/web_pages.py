@@ -9,9 +9,12 @@ digest, get a new manage link, and a live preview of what a profile would have s
   address, in the database (Store.hit), so the limits hold across processes. At most one
   confirmation per address per hour; nothing but that confirmation goes to an unconfirmed
   address.
+- Per-address limits count the mailbox an address reaches (case, `+tags`, Gmail's dots make
+  no new one), per-client limits an IPv6 client's /64.
 - The answer to a sign-up or a link request is the same page whether or not the address is
-  subscribed, and the mail (if any) is sent from a background thread, so neither the page nor
-  its timing tells who is subscribed.
+  subscribed, and all the work that depends on the address (lookup, its limit, the sign-up,
+  the mail) is done in the mail thread after it, so neither the page nor its timing tells who
+  is subscribed.
 """
 
 from __future__ import annotations
@@ -262,6 +265,10 @@ def confirm() -> Response:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
     with _ctx().store() as store:
         sub = store.confirm_signup(nonce, _now())
+        taken = sub is not None and store.yaml_has_address(sub.email)
+    if taken:  # the operator's YAML got the address meanwhile: that digest is the one
+        log.info("web subscriber %s confirmed, off: subscriptions.yaml has the address", sub.id)
+        return _page("web/message.html", 409, title="Subscribed already", message=TAKEN_OVER)
     if sub is None:
         return _page(
             "web/message.html",
@@ -352,11 +359,19 @@ def manage_save(state: SubscriberState) -> Response:
     return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
 
 
+TAKEN_OVER = (
+    "Your address gets its digest from this server's subscriptions.yaml now (the operator's list),"
+    " so this one stays off: one digest per address. Ask the operator to change that one."
+)
+
+
 def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
     with _ctx().store() as store:
+        if changes.get("active") is True and store.yaml_has_address(sub.email):
+            return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
         store.save_web_subscriber(replace(sub, **changes), _now())
         state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)

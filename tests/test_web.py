@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -806,3 +806,44 @@ def test_a_digest_waiting_for_a_retry_at_the_hand_over_goes_to_the_new_owner(wor
     digestbot(workdir, "send", "--force", "--subscriber", "oli")
     got = [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
     assert len(got) == 1, "the paper the failed digest held reaches the inbox once"
+
+
+def test_a_web_subscriber_cannot_come_back_beside_a_yaml_one_for_its_address(workdir, site):
+    """`digestbot run` syncs the YAML only when it changes: a handed-over web subscriber that
+    resumed (or a sign-up confirmed after the YAML took the address) would be a second digest
+    to one inbox until then. The web one stays off while a YAML one has the address."""
+    reader = site.browser()
+    confirmed(site, reader, "pat@uni.example")
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber("pat", "narwhal").replace("pat@example.org", "pat@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+    digestbot(workdir, "sync")
+    assert not web_subscriber(site.db, "pat@uni.example").active
+
+    page = reader.post("/manage/resume", {}, form_page="/manage")
+    assert page.status_code == 409 and "subscriptions.yaml" in page.text
+    assert not web_subscriber(site.db, "pat@uni.example").active
+    with Store(site.db) as store:  # however it is saved
+        sub = web_subscriber(site.db, "pat@uni.example")
+        store.save_web_subscriber(replace(sub, active=True))
+    assert not web_subscriber(site.db, "pat@uni.example").active
+
+
+def test_a_sign_up_confirmed_after_the_yaml_took_the_address_stays_off(workdir, site):
+    reader = site.browser()
+    assert reader.sign_up("quin@uni.example").status_code == 200
+    link = link_in(site.mails("quin@uni.example", 1)[-1], "/confirm")
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber("quin", "narwhal").replace("quin@example.org", "quin@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+    digestbot(workdir, "sync")
+    page = reader.post("/confirm", {"t": parse_qs(urlsplit(link).query)["t"][0]})
+    assert page.status_code == 409 and "subscriptions.yaml" in page.text
+    assert not web_subscriber(site.db, "quin@uni.example").active
+    assert subscribers(site.db)["quin"][2]  # the YAML one is the address's digest
