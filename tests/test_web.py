@@ -174,6 +174,16 @@ def web_subscriber(db: Path, email: str):
     return state.subscriber if state else None
 
 
+def yaml_takes(workdir, name: str, keyword: str) -> None:
+    """The YAML gets a subscriber `name` for `name@uni.example` (beside alice)."""
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber(name, keyword).replace(f"{name}@example.org", f"{name}@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+
+
 def confirmed(site: Site, reader: Reader, email: str, keywords: str = "narwhal") -> requests.Response:
     """Sign up and confirm through the mail; returns the manage page the confirmation opens."""
     assert reader.sign_up(email, keywords).status_code == 200
@@ -615,12 +625,7 @@ def test_yaml_subscribers_see_their_digest_read_only(workdir, start_site):
 
 def test_a_yaml_subscriber_for_the_same_address_takes_over(workdir, site):
     confirmed(site, site.browser(), "ned@uni.example")
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("ned", "quokka").replace("ned@example.org", "ned@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "ned", "quokka")
     digestbot(workdir, "sync")
     assert not web_subscriber(site.db, "ned@uni.example").active
     assert subscribers(site.db)["ned"][:3] == ("yaml", "ned@uni.example", True)
@@ -759,12 +764,7 @@ def test_a_yaml_subscriber_taking_over_an_address_sends_nothing_it_already_had(w
     digestbot(workdir, "send", "--force")
     assert [m for m in site.smtp.to("ned@uni.example") if NARWHAL.title in m.message.as_string()]
     before = len(site.smtp.to("ned@uni.example"))
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("ned", "narwhal").replace("ned@example.org", "ned@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "ned", "narwhal")
     digestbot(workdir, "send", "--force")
     assert len(site.smtp.to("ned@uni.example")) == before  # nothing new for that inbox
     later = FeedPaper("2403.20009", "Narwhal pods at dusk", "More narwhal sensing.")
@@ -797,12 +797,7 @@ def test_a_digest_waiting_for_a_retry_at_the_hand_over_goes_to_the_new_owner(wor
         workdir, "send", "--force", "--subscriber", web_subscriber(site.db, "oli@uni.example").id, expect=1
     )
     assert not [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("oli", "narwhal").replace("oli@example.org", "oli@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "oli", "narwhal")
     digestbot(workdir, "send", "--force", "--subscriber", "oli")
     got = [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
     assert len(got) == 1, "the paper the failed digest held reaches the inbox once"
@@ -814,12 +809,7 @@ def test_a_web_subscriber_cannot_come_back_beside_a_yaml_one_for_its_address(wor
     to one inbox until then. The web one stays off while a YAML one has the address."""
     reader = site.browser()
     confirmed(site, reader, "pat@uni.example")
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("pat", "narwhal").replace("pat@example.org", "pat@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "pat", "narwhal")
     digestbot(workdir, "sync")
     assert not web_subscriber(site.db, "pat@uni.example").active
 
@@ -836,12 +826,7 @@ def test_a_sign_up_confirmed_after_the_yaml_took_the_address_stays_off(workdir, 
     reader = site.browser()
     assert reader.sign_up("quin@uni.example").status_code == 200
     link = link_in(site.mails("quin@uni.example", 1)[-1], "/confirm")
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("quin", "narwhal").replace("quin@example.org", "quin@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "quin", "narwhal")
     digestbot(workdir, "sync")
     page = reader.post("/confirm", {"t": parse_qs(urlsplit(link).query)["t"][0]})
     assert page.status_code == 409 and "subscriptions.yaml" in page.text
