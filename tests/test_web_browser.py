@@ -12,6 +12,7 @@ import time
 
 from browser import browser, fits_width, screenshot  # noqa: F401  (browser is a fixture)
 from helpers import FeedPaper, digestbot, write_feed
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
@@ -38,7 +39,22 @@ def navigate(driver, element, keys: str | None = None) -> None:
     one: a wait that starts earlier could read the old page while it goes away."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.send_keys(keys) if keys else element.click()
-    wait(driver).until(ready.staleness_of(page))
+    wait(driver).until(lambda _: gone(page))
+
+
+def gone(element) -> bool:
+    """True once `element` left the document. While a page is being replaced, ChromeDriver may
+    answer "Node with given id does not belong to the document" instead of a stale reference:
+    both mean the old page is gone."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return True
+        raise
+    return False
 
 
 def text_of(driver) -> str:
