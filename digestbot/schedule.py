@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .text import is_number
+
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _CRON_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -119,7 +121,7 @@ def _parse_cron(spec: str, words: list[str]) -> Schedule:
 def _cron_value(text: str, lo: int, hi: int, names: list[str] | None, what: str) -> int:
     if names and text.lower() in names:
         return names.index(text.lower()) + (1 if names is _MONTHS else 0)
-    if not text.isdigit() or not lo <= int(text) <= hi:
+    if not is_number(text) or not lo <= int(text) <= hi:
         raise ScheduleError(f"cron {what} must be {lo}-{hi}, got {text!r}")
     return int(text)
 
@@ -128,7 +130,7 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
     values: set[int] = set()
     for part in text.split(","):
         rng, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        step = int(step_text) if is_number(step_text) and int(step_text) > 0 else None
         if step_text and step is None:
             raise ScheduleError(f"cron {what} step must be a positive number, got {part!r}")
         if rng == "*":
@@ -189,7 +191,7 @@ def parse_duration(text: str | int) -> int:
     """`30m`, `6h`, `1d`, `1h30m` (or a plain number of minutes) in seconds."""
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text * 60
-    elif str(text).strip().isdigit():
+    elif is_number(str(text).strip()):
         seconds = int(str(text).strip()) * 60
     else:
         compact = str(text).replace(" ", "").lower()

@@ -17,6 +17,7 @@ from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
 from .store import Store, StoreError
+from .text import is_number
 
 MAX_KEYWORDS = 50
 MAX_LIKES = 200
@@ -317,7 +318,7 @@ class CommandHandler:
         word = args.strip().lower()
         if word in ("off", "stop", "none", "0"):
             n = None
-        elif word.isdigit() and 1 <= int(word) <= MAX_TRENDING:
+        elif is_number(word) and 1 <= int(word) <= MAX_TRENDING:
             n = int(word)
         else:
             raise CommandError(

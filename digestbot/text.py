@@ -118,3 +118,9 @@ def wrap(text: str, width: int = 76, indent: str = "") -> str:
     if line:
         lines.append(line)
     return ("\n" + indent).join(lines)
+
+
+def is_number(text: str) -> bool:
+    """Whether `text` is a whole number written in ASCII digits. `str.isdigit` alone also takes
+    superscripts and circled digits (`²`, `①`), which int() refuses with an exception."""
+    return text.isascii() and text.isdigit()

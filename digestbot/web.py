@@ -47,6 +47,7 @@ from .render import default_templates_dir, template_problem
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
+from .text import is_number
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -267,7 +268,7 @@ def _verified_body() -> bytes:
 def _signature_ok(verifier: SignatureVerifier, body: bytes, timestamp: str, signature: str) -> bool:
     # slack-sdk's verifier raises on some malformed input (a non-numeric timestamp, a body
     # that is not UTF-8, a non-ASCII signature): all of that is simply not a valid request.
-    if not timestamp.isdigit() or not signature.isascii():
+    if not is_number(timestamp) or not signature.isascii():
         return False
     try:
         return verifier.is_valid(body, timestamp, signature)

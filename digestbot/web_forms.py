@@ -8,6 +8,7 @@ what is accepted here is what a digest can use.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
 from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_terms
+from .text import is_number
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
@@ -143,6 +145,36 @@ def read_email(text: str, errors: dict[str, str]) -> str:
     return email
 
 
+# Providers that ignore dots in the local part (ada.lovelace@ is adalovelace@).
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for counting per-address limits: case, surrounding
+    spaces and a `+tag` (and Gmail's dots) do not make another mailbox, so variants of one
+    address share its limits. Never used to deliver: mail goes to the address as typed."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        domain, local = "gmail.com", local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def client_key(address: str) -> str:
+    """The client a request address stands for, for counting per-client limits: an IPv6 host
+    is given a whole /64 (rotating the rest is no new client), an IPv4-mapped IPv6 address is
+    its IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     if len(text) >= MAX_FIELD_CHARS:
         errors[key] = f"At most {MAX_FIELD_CHARS} characters."
@@ -184,7 +216,7 @@ def _max_papers(text: str, default: int, errors: dict[str, str]) -> int:
     text = text.strip()
     if not text:
         return min(default, MAX_PAPERS)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAPERS:
+    if not is_number(text) or not 1 <= int(text) <= MAX_PAPERS:
         errors["max_papers"] = f"A number from 1 to {MAX_PAPERS}."
         return default
     return int(text)

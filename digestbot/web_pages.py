@@ -9,9 +9,12 @@ digest, get a new manage link, and a live preview of what a profile would have s
   address, in the database (Store.hit), so the limits hold across processes. At most one
   confirmation per address per hour; nothing but that confirmation goes to an unconfirmed
   address.
+- Per-address limits count the mailbox an address reaches (case, `+tags`, Gmail's dots make
+  no new one), per-client limits an IPv6 client's /64.
 - The answer to a sign-up or a link request is the same page whether or not the address is
-  subscribed, and the mail (if any) is sent from a background thread, so neither the page nor
-  its timing tells who is subscribed.
+  subscribed, and all the work that depends on the address (lookup, its limit, the sign-up,
+  the mail) is done in the mail thread after it, so neither the page nor its timing tells who
+  is subscribed.
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
-from .web_forms import DAYS, FREQUENCIES, form_values, read_email, read_profile, timezones
+from .web_forms import (
+    DAYS,
+    FREQUENCIES,
+    client_key,
+    form_values,
+    mailbox_key,
+    read_email,
+    read_profile,
+    timezones,
+)
 
 log = logging.getLogger(__name__)
 pages = Blueprint("pages", __name__)
@@ -59,14 +71,15 @@ def _now() -> datetime:
     return datetime.fromtimestamp(_ctx().clock(), UTC)
 
 
-def _allowed(store: Store, kind: str, value: str) -> bool:
-    """Count one `kind` event for `value` (a client address or an email, kept only as a keyed
-    hash); False when that limit is reached."""
+def _allowed(store: Store, kind: str, value: str, c=None) -> bool:
+    """Count one `kind` event for `value` (a client address or an email, counted by the client
+    network or the mailbox it stands for, kept only as a keyed hash); False when that limit is
+    reached. `c`: the app context, for the mail thread (which has no Flask context)."""
+    c = c or _ctx()
     limit, period = LIMITS[kind]
-    key = hmac.new((_ctx().env.secret or "").encode(), value.lower().encode(), hashlib.sha256).hexdigest()[
-        :32
-    ]
-    return store.hit(f"{kind}:{key}", limit, period, _now())
+    who = client_key(value) if kind.endswith("-ip") else mailbox_key(value)
+    key = hmac.new((c.env.secret or "").encode(), who.encode(), hashlib.sha256).hexdigest()[:32]
+    return store.hit(f"{kind}:{key}", limit, period, datetime.fromtimestamp(c.clock(), UTC))
 
 
 def _client() -> str:
@@ -166,25 +179,11 @@ def subscribe() -> Response:
     with c.store() as store:
         if not _allowed(store, "signup-ip", _client()):
             return _too_many()
-        if result.errors:
-            return _form_page(result.values, result.errors, status=400)
-        known = store.find_by_email(email)
-        if known is not None:  # subscribed already: their manage link, not a second digest
-            if _allowed(store, "link-email", email):
-                log.info(
-                    "sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id
-                )
-                _mail_manage_link(known, email)
-            else:
-                log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
-        elif _allowed(store, "confirm-email", email):
-            nonce = secrets.token_urlsafe(16)
-            store.save_signup(nonce, result.subscriber, _now())
-            link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
-            log.info("sign-up for %s: confirmation sent", email)
-            _mail(email, "confirm", confirm_url=link, hours=CONFIRM_MAX_AGE // HOUR)
-        else:
-            log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
+    if result.errors:
+        return _form_page(result.values, result.errors, status=400)
+    nonce = secrets.token_urlsafe(16)
+    confirm_link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
+    _off_the_request(_sign_up_by_mail, result.subscriber, nonce, confirm_link)
     return _page("web/check_inbox.html", email=email)
 
 
@@ -192,16 +191,52 @@ def _url(endpoint: str, **query) -> str:
     return _ctx().env.base_url + url_for(endpoint, **query)
 
 
-def _mail(to: str, kind: str, **values) -> None:
-    """Compose now (template errors show in the log at once), send from the mail thread."""
-    c = _ctx()
-    message = web_mail.compose(kind, to, c.config, current_app.jinja_env, **values)
-    c.mailer.submit(web_mail.send, message, c.env, kind)
+def _off_the_request(work, *args) -> None:
+    """Run `work(app, context, *args)` in the mail thread. What depends on whether an address
+    is known (looking it up, counting its limit, storing a sign-up, composing and sending the
+    mail) is done there, after the answer: the answer, and its timing, are the same for every
+    address. A failure is logged; the reader can ask again."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                work(app.extensions["digestbot"], app.jinja_env, *args)
+        except Exception:
+            log.exception("web %s failed", work.__name__.strip("_").replace("_", " "))
+
+    _ctx().mailer.submit(run)
 
 
-def _mail_manage_link(state: SubscriberState, to: str) -> None:
-    link = manage_url(_ctx().env.base_url, state.subscriber.id, _ctx().env.secret)
-    _mail(to, "manage", manage_url=link, origin=state.subscriber.origin)
+def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:
+    """A subscribed address gets its manage link (at most three an hour), any other one a
+    confirmation (at most one an hour), keeping the sign-up until it is confirmed."""
+    email = sub.email or ""
+    now = datetime.fromtimestamp(c.clock(), UTC)
+    with c.store() as store:
+        known = store.find_by_email(email)
+        if known is not None:  # subscribed already: their manage link, not a second digest
+            if not _allowed(store, "link-email", email, c):
+                log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
+                return
+            log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
+            _mail_manage_link(c, jinja, known, email)
+        elif _allowed(store, "confirm-email", email, c):
+            store.save_signup(nonce, sub, now)
+            log.info("sign-up for %s: confirmation sent", email)
+            _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
+        else:
+            log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
+
+
+def _mail(c, jinja, to: str, kind: str, **values) -> None:
+    """Compose and send one page mail (in the mail thread)."""
+    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind)
+
+
+def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
+    link = manage_url(c.env.base_url, state.subscriber.id, c.env.secret)
+    _mail(c, jinja, to, "manage", manage_url=link, origin=state.subscriber.origin)
 
 
 def _confirm_nonce(token: str) -> str | None:
@@ -230,6 +265,10 @@ def confirm() -> Response:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
     with _ctx().store() as store:
         sub = store.confirm_signup(nonce, _now())
+        taken = sub is not None and store.yaml_has_address(sub.email)
+    if taken:  # the operator's YAML got the address meanwhile: that digest is the one
+        log.info("web subscriber %s confirmed, off: subscriptions.yaml has the address", sub.id)
+        return _page("web/message.html", 409, title="Subscribed already", message=TAKEN_OVER)
     if sub is None:
         return _page(
             "web/message.html",
@@ -320,11 +359,19 @@ def manage_save(state: SubscriberState) -> Response:
     return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
 
 
+TAKEN_OVER = (
+    "Your address gets its digest from this server's subscriptions.yaml now (the operator's list),"
+    " so this one stays off: one digest per address. Ask the operator to change that one."
+)
+
+
 def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
     with _ctx().store() as store:
+        if changes.get("active") is True and store.yaml_has_address(sub.email):
+            return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
         store.save_web_subscriber(replace(sub, **changes), _now())
         state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)
@@ -378,11 +425,20 @@ def send_link() -> Response:
                 errors=errors,
                 note=None,
             )
-        known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
-        if known is not None and _allowed(store, "link-email", email):
-            log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
-            _mail_manage_link(known, email)
+    _off_the_request(_link_by_mail, email)
     return _page("web/check_inbox.html", email=email, link=True)
+
+
+def _link_by_mail(c, jinja, email: str) -> None:
+    """A known address gets its manage link (at most three an hour); any other one nothing."""
+    with c.store() as store:
+        if not _allowed(store, "link-email", email, c):
+            log.info("manage link asked for %s: no mail (three an hour at most)", email)
+            return
+        known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
+    if known is not None:
+        log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
+        _mail_manage_link(c, jinja, known, email)
 
 
 # --- preview ----------------------------------------------------------------------------

@@ -258,3 +258,23 @@ def test_a_subscriber_naming_a_broken_source_gets_no_second_error(tmp_path):
     )
     [only] = found  # the source's own problem, not "no source named 'hf-daily'" besides
     assert only.startswith(f"{tmp_path / 'subscriptions.yaml'}:4: sources[0].every: ")
+
+
+def test_digits_that_are_not_ascii_are_errors_with_their_line(tmp_path):
+    """`str.isdigit` takes superscripts and circled digits that int() refuses: a problem to
+    report, never a crash."""
+    found = problems(
+        "sources:\n  - name: feed\n    type: arxiv_rss\n    url: https://rss.arxiv.org/rss/cs.LG\n"
+        '    every: "\u00b2"\n'  # line 5
+        "subscribers:\n  - id: t\n    email: t@example.org\n    keywords: [x]\n"
+        '    schedule: "0 \u00b2 * * *"\n'  # line 10
+        "  - id: u\n    email: u@example.org\n    keywords: [x]\n"
+        '    schedule: "*/\u2460 * * * *"\n',  # line 14
+        tmp_path,
+    )
+    where = tmp_path / "subscriptions.yaml"
+    assert [f.split(": ")[0:2] for f in found] == [
+        [f"{where}:5", "sources[0].every"],
+        [f"{where}:10", "subscribers[0].schedule"],
+        [f"{where}:14", "subscribers[1].schedule"],
+    ], found

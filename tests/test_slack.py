@@ -1276,6 +1276,8 @@ def test_trending_on_and_off(hf_web):
     profile = slack_state(hf_web).subscriber.profile
     assert (profile.trending, profile.keywords) == (None, ("reasoning",))
     assert "not a trending one" in hf_web.command("trending off")
+    for odd in ("\u00b2", "\u2460", "-3"):  # digits to str.isdigit, not numbers to int()
+        assert "How many?" in hf_web.command(f"trending {odd}")
 
 
 def test_trending_refuses_what_it_cannot_do_and_changes_nothing(hf_web):

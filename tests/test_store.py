@@ -468,3 +468,24 @@ def test_a_schema_3_database_is_upgraded_keeping_its_rows(tmp_path):
         store.add_papers(parsed(*HF), "hf-daily", T0 + timedelta(hours=1))  # a re-fetch fills them in
         assert store.paper("arxiv:2403.20201").github_stars == 1234
         assert {q.key: q.rev for q in store.papers_after(0)} == revs
+
+
+def test_a_yaml_subscriber_for_a_slack_target_carries_on_from_what_was_delivered_there(store):
+    """The /digest subscriber of a channel hands over to a new YAML one for the same channel:
+    the YAML one starts from the watermark of what was delivered there, not of a digest that
+    was waiting for a retry (the hand-over cancels it), so its papers are sent, once."""
+    add_numbered(store, range(1, 5))
+    slack = Subscriber("slack:C1", Profile(keywords=("diffusion",)), slack="C1", origin="slack")
+    store.save_slack_subscriber(slack, T0)
+    first = new_digest(store, "slack:C1", (1, 2), "s1")
+    store.mark_sent(first, T0)
+    delivered = store.subscriber("slack:C1").last_seq
+    add_numbered(store, range(5, 7))
+    new_digest(store, "slack:C1", (5, 6), "s2")  # pending: its send failed, a retry is due
+    assert store.subscriber("slack:C1").last_seq > delivered
+
+    store.sync_subscribers([replace(sub("channel"), email=None, slack="C1")], T0)
+
+    assert store.subscriber("channel").last_seq == delivered
+    assert not store.subscriber("slack:C1").subscriber.active
+    assert [d.status for d in store.digests(subscriber_id="slack:C1")] == ["sent", "cancelled"]

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -174,6 +174,16 @@ def web_subscriber(db: Path, email: str):
     return state.subscriber if state else None
 
 
+def yaml_takes(workdir, name: str, keyword: str) -> None:
+    """The YAML gets a subscriber `name` for `name@uni.example` (beside alice)."""
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "quokka")
+        + subscriber(name, keyword).replace(f"{name}@example.org", f"{name}@uni.example"),
+        extra_yaml=WEB_YAML,
+    )
+
+
 def confirmed(site: Site, reader: Reader, email: str, keywords: str = "narwhal") -> requests.Response:
     """Sign up and confirm through the mail; returns the manage page the confirmation opens."""
     assert reader.sign_up(email, keywords).status_code == 200
@@ -327,6 +337,7 @@ def test_only_allowed_domains_may_sign_up(site):
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"max_papers": "0"}, "max_papers"),
         ({"max_papers": "1e9"}, "max_papers"),
+        ({"max_papers": "\u00b2"}, "max_papers"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_bad_fields_are_named_and_nothing_is_stored_or_sent(site, fields, field_name):
@@ -614,12 +625,7 @@ def test_yaml_subscribers_see_their_digest_read_only(workdir, start_site):
 
 def test_a_yaml_subscriber_for_the_same_address_takes_over(workdir, site):
     confirmed(site, site.browser(), "ned@uni.example")
-    workdir.write_config(
-        SOURCES,
-        subscriber("alice", "quokka")
-        + subscriber("ned", "quokka").replace("ned@example.org", "ned@uni.example"),
-        extra_yaml=WEB_YAML,
-    )
+    yaml_takes(workdir, "ned", "quokka")
     digestbot(workdir, "sync")
     assert not web_subscriber(site.db, "ned@uni.example").active
     assert subscribers(site.db)["ned"][:3] == ("yaml", "ned@uni.example", True)
@@ -697,3 +703,132 @@ def test_a_schema_4_database_gets_the_web_tables_on_open(workdir):
     with Store(workdir.db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
         assert store.hit("b", 1, 60) and not store.hit("b", 1, 60)
+
+
+# --- 6. review: the classes of fault found after the merge --------------------------------------
+
+
+def test_variants_of_one_address_share_its_one_confirmation_an_hour(site):
+    """Case, surrounding spaces and plus-tags all reach one mailbox: together they get one
+    confirmation an hour, or the form mail-bombs anyone whose provider delivers `+tag` mail."""
+    reader = site.browser()
+    for email in ("zed@uni.example", "Zed+1@uni.example", " zed+news@UNI.example ", "ZED+x+y@uni.example"):
+        assert "Check your inbox" in reader.sign_up(email).text
+    site.settle()
+    assert len(site.smtp.messages) == 1, [m.rcpt_tos for m in site.smtp.messages]
+
+
+def test_the_addresses_of_one_ipv6_network_share_a_client_limit(workdir, start_site):
+    """One IPv6 host owns its whole /64: rotating the last 64 bits is no new client."""
+    setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
+    reader = start_site().browser()
+    limit = web_pages.LIMITS["signup-ip"][0]
+    for i in range(limit):
+        r = reader.sign_up(f"v{i}@uni.example", headers={"X-Forwarded-For": f"2001:db8:1:2::{i + 1:x}"})
+        assert r.status_code == 200
+    rotated = {"X-Forwarded-For": "2001:db8:1:2:ffff:ffff:ffff:fffe"}
+    assert reader.sign_up("v-more@uni.example", headers=rotated).status_code == 429
+    other_net = {"X-Forwarded-For": "2001:db8:1:3::1"}
+    assert reader.sign_up("w@uni.example", headers=other_net).status_code == 200
+
+
+def test_the_address_work_of_sign_up_and_link_requests_is_done_off_the_request(site, monkeypatch):
+    """Whether an address is known decides what is looked up, counted, stored and mailed: all of
+    that happens in the mail thread, so the answer's timing cannot tell who is subscribed."""
+    from digestbot import web_mail
+
+    confirmed(site, site.browser(), "kai@uni.example")
+    site.settle()
+    threads: list[str] = []
+    compose = web_mail.compose
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(web_mail, "compose", recording)
+    reader = site.browser()
+    site.clock[0] += 3601
+    for email in ("kai@uni.example", "nobody@uni.example"):
+        reader.sign_up(email)
+        reader.post("/manage/link", {"email": email})
+    site.settle()
+    assert len(threads) == 3  # kai: two manage links; nobody: one confirmation
+    assert all(name.startswith("web-mail") for name in threads), threads
+
+
+def test_a_yaml_subscriber_taking_over_an_address_sends_nothing_it_already_had(workdir, site):
+    """The hand-over from a web subscriber to a YAML one (and back) keeps the address's
+    watermark: the inbox never gets the same paper twice."""
+    confirmed(site, site.browser(), "ned@uni.example", "narwhal")
+    digestbot(workdir, "send", "--force")
+    assert [m for m in site.smtp.to("ned@uni.example") if NARWHAL.title in m.message.as_string()]
+    before = len(site.smtp.to("ned@uni.example"))
+    yaml_takes(workdir, "ned", "narwhal")
+    digestbot(workdir, "send", "--force")
+    assert len(site.smtp.to("ned@uni.example")) == before  # nothing new for that inbox
+    later = FeedPaper("2403.20009", "Narwhal pods at dusk", "More narwhal sensing.")
+    write_feed(workdir.path / "feed.xml", [NARWHAL, QUOKKA, OTHER, later])
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")  # the YAML subscriber gets the new paper
+    before = len(site.smtp.to("ned@uni.example"))
+    assert later.title in site.smtp.to("ned@uni.example")[-1].message.get_body(("plain",)).get_content()
+
+    # and back: the YAML entry goes, the reader confirms a new sign-up on the web
+    workdir.write_config(SOURCES, subscriber("alice", "quokka"), extra_yaml=WEB_YAML)
+    digestbot(workdir, "sync")
+    site.clock[0] += 3601
+    reader = site.browser()
+    reader.sign_up("ned@uni.example", "narwhal")
+    mail = site.mails("ned@uni.example", before + 1)[-1]
+    assert reader.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "ned@uni.example").active
+    count = len(site.smtp.to("ned@uni.example"))
+    digestbot(workdir, "send", "--force")
+    assert len(site.smtp.to("ned@uni.example")) == count
+
+
+def test_a_digest_waiting_for_a_retry_at_the_hand_over_goes_to_the_new_owner(workdir, site):
+    """The web subscriber's digest failed and waits for a retry when a YAML subscriber takes the
+    address over: that digest is cancelled, so its papers are the new owner's to send."""
+    confirmed(site, site.browser(), "oli@uni.example", "narwhal")
+    site.smtp.refuse_next(1)
+    digestbot(
+        workdir, "send", "--force", "--subscriber", web_subscriber(site.db, "oli@uni.example").id, expect=1
+    )
+    assert not [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
+    yaml_takes(workdir, "oli", "narwhal")
+    digestbot(workdir, "send", "--force", "--subscriber", "oli")
+    got = [m for m in site.smtp.to("oli@uni.example") if NARWHAL.title in m.message.as_string()]
+    assert len(got) == 1, "the paper the failed digest held reaches the inbox once"
+
+
+def test_a_web_subscriber_cannot_come_back_beside_a_yaml_one_for_its_address(workdir, site):
+    """`digestbot run` syncs the YAML only when it changes: a handed-over web subscriber that
+    resumed (or a sign-up confirmed after the YAML took the address) would be a second digest
+    to one inbox until then. The web one stays off while a YAML one has the address."""
+    reader = site.browser()
+    confirmed(site, reader, "pat@uni.example")
+    yaml_takes(workdir, "pat", "narwhal")
+    digestbot(workdir, "sync")
+    assert not web_subscriber(site.db, "pat@uni.example").active
+
+    page = reader.post("/manage/resume", {}, form_page="/manage")
+    assert page.status_code == 409 and "subscriptions.yaml" in page.text
+    assert not web_subscriber(site.db, "pat@uni.example").active
+    with Store(site.db) as store:  # however it is saved
+        sub = web_subscriber(site.db, "pat@uni.example")
+        store.save_web_subscriber(replace(sub, active=True))
+    assert not web_subscriber(site.db, "pat@uni.example").active
+
+
+def test_a_sign_up_confirmed_after_the_yaml_took_the_address_stays_off(workdir, site):
+    reader = site.browser()
+    assert reader.sign_up("quin@uni.example").status_code == 200
+    link = link_in(site.mails("quin@uni.example", 1)[-1], "/confirm")
+    yaml_takes(workdir, "quin", "narwhal")
+    digestbot(workdir, "sync")
+    page = reader.post("/confirm", {"t": parse_qs(urlsplit(link).query)["t"][0]})
+    assert page.status_code == 409 and "subscriptions.yaml" in page.text
+    assert not web_subscriber(site.db, "quin@uni.example").active
+    assert subscribers(site.db)["quin"][2]  # the YAML one is the address's digest

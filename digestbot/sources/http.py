@@ -19,6 +19,7 @@ import urllib3
 import urllib3.connection
 
 from .. import __version__
+from ..text import is_number
 
 USER_AGENT = f"digestbot/{__version__} (+https://github.com/digestbot/digestbot; self-hosted paper digests)"
 CONNECT_TIMEOUT = 10.0
@@ -191,7 +192,7 @@ class HttpClient:
 
     def _read(self, r: requests.Response, ends: float, limit: float) -> bytes:
         declared = r.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and is_number(declared) and int(declared) > self.max_bytes:
             raise FetchError(f"response too large ({int(declared)} bytes; the limit is {self.max_bytes})")
         chunks, size = [], 0
         while True:

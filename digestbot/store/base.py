@@ -699,6 +699,7 @@ class Store:
                     )
                     if sub.slack:
                         self._inherit_watermark(sub.id, sub.slack)
+                    self._inherit_address_watermark(sub.id, sub.email)
                     counts["added"] += 1
                 elif row == (*fields.values(), 1, "yaml"):
                     counts["unchanged"] += 1
@@ -708,6 +709,8 @@ class Store:
                         f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
                         [*changes.values(), sub.id],
                     )
+                    if not row[len(fields)]:  # back in the YAML: on from what its address had since
+                        self._inherit_address_watermark(sub.id, sub.email)
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
             handed += self._hand_over_web({s.email for s in subscribers_list if s.email}, now_s)
@@ -814,12 +817,35 @@ class Store:
 
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
+        self._inherit(sid, "{t}slack = ?", slack)
+
+    def _inherit_address_watermark(self, sid: str, email: str | None) -> None:
+        """Carry the furthest watermark of the other digests to the same address over to `sid`
+        (a YAML subscriber taking over from a web one, or a web one coming back): one inbox
+        never gets a paper twice."""
+        if email:
+            self._inherit(sid, "lower({t}email) = lower(?)", email)
+
+    # The watermark another digest to the same place passes on: its own, or, when it has a
+    # digest waiting for a retry (cancelled by the hand-over that follows), what it had before
+    # that digest, so the papers it held are the new owner's to send, not lost.
+    _PASSED_ON = (
+        "CASE WHEN s.id != ? AND EXISTS"
+        " (SELECT 1 FROM digests d WHERE d.subscriber_id = s.id AND d.status = 'pending')"
+        " THEN (SELECT MAX(d.seq_to) FROM digests d WHERE d.subscriber_id = s.id AND d.id <"
+        " (SELECT MIN(p.id) FROM digests p WHERE p.subscriber_id = s.id AND p.status = 'pending'))"
+        " ELSE s.last_seq END"
+    )
+
+    def _inherit(self, sid: str, same: str, value: str | None) -> None:
+        """`same`: the condition (`{t}` for a table prefix) naming the digests to the same place."""
         self._exec(
-            "UPDATE subscribers SET"
-            " last_seq = (SELECT MAX(last_seq) FROM subscribers WHERE slack = ?),"
-            " last_run_at = COALESCE(last_run_at, (SELECT MAX(last_run_at) FROM subscribers WHERE slack = ?))"
+            f"UPDATE subscribers SET last_seq = (SELECT MAX({self._PASSED_ON}) FROM subscribers s"
+            f" WHERE {same.format(t='s.')}),"
+            " last_run_at = COALESCE(last_run_at,"
+            f" (SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}))"
             " WHERE id = ?",
-            (slack, slack, sid),
+            (sid, value, value, sid),
         )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
@@ -997,10 +1023,21 @@ class Store:
         )
         return _readable_state(rows[0]) if rows else None
 
+    def yaml_has_address(self, email: str | None) -> bool:
+        """Whether an active YAML subscriber gets digests at this address (case-insensitive)."""
+        return bool(email) and (
+            self._exec(
+                "SELECT 1 FROM subscribers WHERE origin = 'yaml' AND active = 1 AND lower(email) = lower(?)",
+                (email,),
+            ).fetchone()
+            is not None
+        )
+
     def save_web_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create or update a subscriber managed on the web (origin 'web'), with its paused and
         active state. Only rows of origin 'web' are written: a YAML or Slack subscriber cannot
-        be taken over from the web."""
+        be taken over from the web. While an active YAML subscriber has the address, the web
+        one stays inactive (one digest per inbox, even before the next sync)."""
         now_s = ts(now or now_utc())
         fields = {
             **_subscriber_fields(sub),
@@ -1009,7 +1046,12 @@ class Store:
             "updated_at": now_s,
         }
         with self.transaction():
-            self._save_managed(sub.id, "web", "on the web", fields, now_s)
+            if sub.active and self.yaml_has_address(sub.email):  # the YAML one has the address
+                fields["active"] = 0
+                sub = replace(sub, active=False)
+            before = self._save_managed(sub.id, "web", "on the web", fields, now_s)
+            if sub.active and (before is None or not before[1]):
+                self._inherit_address_watermark(sub.id, sub.email)
             if sub.paused or not sub.active:
                 self.cancel_pending(sub.id, "the subscriber paused or unsubscribed")
 
