@@ -685,6 +685,12 @@ class Store:
         listed = set()
         subscribers_list = list(subscribers)
         with self.transaction():
+            # The addresses digests already go to (folded: a superset of SQL's lower() matches),
+            # so that only a subscriber sharing one asks the database: one query, not one per row.
+            addresses = {
+                _folded(e)
+                for (e,) in self._exec("SELECT DISTINCT email FROM subscribers WHERE email IS NOT NULL")
+            }
             for sub in subscribers_list:
                 listed.add(sub.id)
                 fields = _subscriber_fields(sub)
@@ -699,7 +705,8 @@ class Store:
                     )
                     if sub.slack:
                         self._inherit_watermark(sub.id, sub.slack)
-                    self._inherit_address_watermark(sub.id, sub.email)
+                    if _folded(sub.email) in addresses:
+                        self._inherit_address_watermark(sub.id, sub.email)
                     counts["added"] += 1
                 elif row == (*fields.values(), 1, "yaml"):
                     counts["unchanged"] += 1
@@ -709,8 +716,8 @@ class Store:
                         f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
                         [*changes.values(), sub.id],
                     )
-                    if not row[len(fields)]:  # back in the YAML: on from what its address had since
-                        self._inherit_address_watermark(sub.id, sub.email)
+                    if not row[len(fields)] and _folded(sub.email) in addresses:  # back in the YAML:
+                        self._inherit_address_watermark(sub.id, sub.email)  # on from its address's since
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
             handed += self._hand_over_web({s.email for s in subscribers_list if s.email}, now_s)
@@ -938,7 +945,11 @@ class Store:
         """A YAML subscriber for an address supersedes the one its reader made on the web (as
         with Slack targets): that one is deactivated, so the address gets one digest, not two."""
         handed = 0
-        for email in emails:
+        web = {
+            _folded(e)
+            for (e,) in self._exec("SELECT email FROM subscribers WHERE origin = 'web' AND active = 1")
+        }
+        for email in (e for e in emails if _folded(e) in web):  # one query per shared address only
             for (sid,) in self._exec(
                 "SELECT id FROM subscribers WHERE origin = 'web' AND active = 1 AND lower(email) = lower(?)",
                 (email,),
@@ -1459,3 +1470,8 @@ def _clean_source_row(row: dict) -> dict:
             log.warning("source %s: unreadable %s %r, treated as unknown", row.get("name"), name, row[name])
             row[name] = None
     return row
+
+
+def _folded(email: str | None) -> str | None:
+    """An address case-folded: two addresses SQL's lower() calls equal fold equal too."""
+    return email.casefold() if email else None
