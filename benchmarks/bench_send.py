@@ -13,7 +13,6 @@ where the time goes (top functions by cumulative time, bare-sink run).
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import multiprocessing as mp
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.corpus import make_papers, make_profiles
+from benchmarks.corpus import make_papers, make_profiles, size_parser
 from digestbot.config import Config, Env
 from digestbot.digest import DigestRunner
 from digestbot.models import Subscriber
@@ -200,11 +199,7 @@ def run_once(n_papers: int, n_subs: int, sink_kind: str | None, profile: bool) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--subscribers", type=int, default=10_000)
-    parser.add_argument("--papers", type=int, default=2_000)
+    parser = size_parser(__doc__, subscribers=10_000)
     parser.add_argument("--profile", action="store_true", help="also print where the time goes (SMTP run)")
     args = parser.parse_args()
     print(

@@ -17,7 +17,6 @@ to send) that never arrived. Ratios are against the one-worker run of the same i
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import signal
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from pgserver import pg_bin, start_postgres  # noqa: E402
 
 from benchmarks.bench_send import Sink  # noqa: E402
-from benchmarks.corpus import make_papers, make_profiles  # noqa: E402
+from benchmarks.corpus import make_papers, make_profiles, size_parser  # noqa: E402
 from digestbot.config import Config, Env  # noqa: E402
 from digestbot.digest import DigestRunner  # noqa: E402
 from digestbot.models import Subscriber  # noqa: E402
@@ -112,11 +111,7 @@ def one_run(server, template: str, n: int, kill: bool, folder: Path, label: str)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--subscribers", type=int, default=50_000)
-    parser.add_argument("--papers", type=int, default=2_000)
+    parser = size_parser(__doc__, subscribers=50_000)
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run, comma-separated")
     parser.add_argument("--backlog", type=int, help="instead: this many subscribers, all due (e.g. 100000)")
     args = parser.parse_args()

@@ -10,6 +10,7 @@ one seed: the same arguments give the same data.
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 from collections import Counter
@@ -171,3 +172,12 @@ def make_profiles(n: int, seed: int = 2, vocabulary_size: int = 6000) -> dict[st
 def vocabulary_size() -> int:
     titles, sentences = read_seeds()
     return len(mine_vocabulary(titles, sentences, 10**6))
+
+
+def size_parser(doc: str | None, subscribers: int, papers: int = 2_000) -> argparse.ArgumentParser:
+    """The command line a benchmark over generated data starts from: its docstring as help,
+    and how many subscribers and papers to generate."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=subscribers)
+    parser.add_argument("--papers", type=int, default=papers)
+    return parser
