@@ -38,6 +38,7 @@ from .store import Store, SubscriberState
 from .web_forms import (
     DAYS,
     FREQUENCIES,
+    MAX_PAPERS,
     client_key,
     form_values,
     mailbox_key,
@@ -147,7 +148,7 @@ def _defaults() -> dict:
             profile=Profile(),
             schedule=config.default_schedule,
             timezone=config.default_timezone,
-            max_papers=min(config.default_max_papers, 100),
+            max_papers=min(config.default_max_papers, MAX_PAPERS),
         )
     )
     if not values["frequency"]:
