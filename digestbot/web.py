@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException
@@ -397,8 +397,6 @@ def health() -> Response:
 @links.get("/static/<path:name>")
 def static_file(name: str) -> Response:
     """The pages' CSS and JavaScript (templates/web/static/, overridable like templates)."""
-    from flask import send_from_directory
-
     for folder in template_dirs(ctx().config):
         if (Path(folder) / "web" / "static" / name).is_file():
             response = send_from_directory(Path(folder) / "web" / "static", name, max_age=3600)
