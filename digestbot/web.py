@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .render import default_templates_dir, template_problem
+from .render import template_problem, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
@@ -110,7 +110,7 @@ def ctx() -> AppContext:
 
 def template_dirs(config: Config) -> list[str]:
     """Page templates are looked up like digest templates: the user's folder first."""
-    return [*([str(config.templates)] if config.templates else []), str(default_templates_dir())]
+    return template_search(config.templates)
 
 
 PAGE_TEMPLATES = tuple(
