@@ -99,6 +99,11 @@ def _too_many() -> Response:
     )
 
 
+def _posted_email() -> str:
+    """The form's address as typed (cut short: read_email refuses anything this long)."""
+    return str(request.form.get("email", ""))[:300]
+
+
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
@@ -414,7 +419,7 @@ def link_page() -> Response:
 @pages.post("/manage/link")
 def send_link() -> Response:
     errors: dict[str, str] = {}
-    email = read_email(str(request.form.get("email", ""))[:300], errors)
+    email = read_email(_posted_email(), errors)
     with _ctx().store() as store:
         if not _allowed(store, "link-ip", _client()):
             return _too_many()
@@ -422,7 +427,7 @@ def send_link() -> Response:
             return _page(
                 "web/link.html",
                 400,
-                values={"email": request.form.get("email", "")[:300]},
+                values={"email": _posted_email()},
                 errors=errors,
                 note=None,
             )
@@ -452,7 +457,7 @@ def preview() -> Response:
     c = _ctx()
     result = read_profile(request.form, c.config, PREVIEW_ID, email="")
     email_errors: dict[str, str] = {}
-    email = read_email(str(request.form.get("email", ""))[:300], email_errors)
+    email = read_email(_posted_email(), email_errors)
     with c.store() as store:
         if not _allowed(store, "preview-ip", _client()) or (
             email and not _allowed(store, "preview-email", email)
