@@ -3,7 +3,7 @@ arXiv export it) or a text file with one arXiv id or URL per line. Pure: text in
 
 From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arXiv}` or an
 id-shaped eprint), `url`, or a `doi` of the 10.48550/arXiv form; an entry without one is kept as
-a title (and abstract) seed, to be matched by title against stored papers or used as text.
+a title (and abstract) seed, used as text.
 Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import bibtexparser
 
 from .arxiv_ids import arxiv_id
+from .text import detex, one_line
 
 MAX_SEEDS = 5000
 
@@ -39,7 +40,6 @@ class LibraryError(ValueError):
 
 _BIBTEX_RE = re.compile(r"^\s*@\w+\s*[{(]", re.MULTILINE)
 _BRACES_RE = re.compile(r"[{}]")
-_SPACE_RE = re.compile(r"\s+")
 
 
 def read_library(text: str) -> list[Seed]:
@@ -51,7 +51,8 @@ def read_library(text: str) -> list[Seed]:
 
 
 def _clean(value: str) -> str:
-    return _SPACE_RE.sub(" ", _BRACES_RE.sub("", value)).strip()
+    """A BibTeX field as one line of plain text, as feed titles are (TeX accents decoded)."""
+    return one_line(detex(_BRACES_RE.sub("", value)))
 
 
 def _bibtex(text: str) -> list[Seed]:

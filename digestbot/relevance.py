@@ -109,14 +109,6 @@ def profile_vector(
     return vector / norm if norm else None
 
 
-def similarities(features: Features, vector: np.ndarray | None) -> dict[str, float]:
-    """Cosine of every paper to the profile vector (0 for all without one)."""
-    if vector is None:
-        return dict.fromkeys(features.keys, 0.0)
-    scores = features.matrix @ vector
-    return dict(zip(features.keys, (float(s) for s in scores), strict=True))
-
-
 def fuse(
     keyword: Mapping[str, float],
     similarity: Mapping[str, float],

@@ -22,7 +22,7 @@ import argparse
 import hashlib
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -253,27 +253,41 @@ def render_feed(items: Iterable[FeedItem]) -> str:
     )
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_from_seeds(
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    default_out: Path,
+    out_help: str,
+    render: Callable[[list[Paper]], str],
+) -> int:
+    """The command line the seed scripts share: read ``--seeds``, write ``render(papers)`` to
+    ``--out``, report the count. Unreadable or malformed seeds: a one-line error, exit 1."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="folder of seed *.txt files")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="feed file to write")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Read the seeds, write the feed, report the count."""
-    args = parse_args(argv)
+    parser.add_argument("--out", type=Path, default=default_out, help=out_help)
+    args = parser.parse_args(argv)
     try:
         papers = read_seeds(args.seeds)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    items = [make_item(paper, index) for index, paper in enumerate(papers)]
+    text = render(papers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render_feed(items), encoding="utf-8", newline="\n")
-    print(f"wrote {len(items)} papers to {args.out}")
+    args.out.write_text(text, encoding="utf-8", newline="\n")
+    print(f"wrote {len(papers)} papers to {args.out}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read the seeds, write the feed, report the count."""
+    return write_from_seeds(
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out=DEFAULT_OUT,
+        out_help="feed file to write",
+        render=lambda papers: render_feed(make_item(paper, index) for index, paper in enumerate(papers)),
+    )
 
 
 if __name__ == "__main__":

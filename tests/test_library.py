@@ -85,3 +85,13 @@ def test_a_list_of_ids_and_urls_with_comments():
 )
 def test_arxiv_ids_in_links_and_dois(text, expected):
     assert arxiv_id(text) == expected
+
+
+def test_a_title_seed_is_one_clean_line_with_its_tex_accents_decoded():
+    bib = "@misc{tex,\n  title = {Schr{\\\"o}dinger\u202e bridges\u200b for\n   {P}olicies},\n  abstract = {On \\'{e}t\u00e9 data.},\n}\n"
+    [seed] = read_library(bib)
+    assert (seed.arxiv_id, seed.title, seed.abstract) == (
+        None,
+        "Schrödinger bridges for Policies",
+        "On été data.",
+    )

@@ -522,10 +522,21 @@ def test_the_connection_limit_stays_under_the_open_files_limit(served):
     assert server.request("GET", "/healthz")[0] == 200
 
 
-def test_serve_takes_its_limits_as_options(workdir):
+def test_serve_takes_its_limits_as_options(workdir, served):
     result = digestbot(workdir, "serve", "--help")
     for option in ("--threads", "--connection-limit", "--channel-timeout"):
         assert option in result.output
+
+    server = served("--threads", "3", "--connection-limit", "40", "--channel-timeout", "1")
+    assert "3 threads, at most 40 connections" in "".join(server.lines)
+    idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        started = time.monotonic()
+        assert idle.recv(1) == b""  # the server closed the idle connection
+        assert time.monotonic() - started < 5  # after about 1 s, not the default 30 s
+    finally:
+        idle.close()
+    assert server.request("GET", "/healthz")[0] == 200
 
 
 MALFORMED_EVENTS = {

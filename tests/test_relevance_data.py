@@ -84,6 +84,19 @@ def test_papers_jsonl_is_what_build_papers_writes(tmp_path: Path) -> None:
     assert out.read_bytes() == PAPERS.read_bytes()
 
 
+def test_build_papers_without_seeds_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "papers.jsonl"
+    result = subprocess.run(
+        [sys.executable, str(REL / "build_papers.py"), "--seeds", str(tmp_path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"error: no *.txt seed files in {tmp_path}\n"  # one line, no traceback
+    assert not out.exists()
+
+
 def test_ids_and_titles_match_the_sample_feed(papers: list[dict]) -> None:
     feed = {}
     for item in ET.parse(FEED).getroot().iter("item"):

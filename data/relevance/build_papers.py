@@ -15,7 +15,6 @@ byte-identical output.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -26,13 +25,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_sample_feed  # noqa: E402
 
-DEFAULT_SEEDS = ROOT / "data" / "seeds"
 DEFAULT_OUT = Path(__file__).resolve().parent / "papers.jsonl"
 
 
-def build_records(seeds_dir: Path) -> list[dict[str, str]]:
+def build_records(papers: Sequence[make_sample_feed.Paper]) -> list[dict[str, str]]:
     """Return one record per distinct seed paper, with the sample feed's arXiv id."""
-    papers = make_sample_feed.read_seeds(seeds_dir)
     records = []
     for index, paper in enumerate(papers):
         item = make_sample_feed.make_item(paper, index)
@@ -47,15 +44,13 @@ def render(records: Sequence[dict[str, str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Read the seeds and write the JSON Lines file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="folder of seed *.txt files")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON Lines file to write")
-    args = parser.parse_args(argv)
-    records = build_records(args.seeds)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(records), encoding="utf-8", newline="\n")
-    print(f"wrote {len(records)} papers to {args.out}")
-    return 0
+    return make_sample_feed.write_from_seeds(
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out=DEFAULT_OUT,
+        out_help="JSON Lines file to write",
+        render=lambda papers: render(build_records(papers)),
+    )
 
 
 if __name__ == "__main__":

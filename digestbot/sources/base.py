@@ -17,7 +17,6 @@ from ..models import Paper
 from ..text import clean_paragraphs, detex, one_line
 from . import document
 
-# New-style (2403.01234v2) and old-style (hep-th/9901001v1) arXiv identifiers.
 MAX_ABSTRACT = 20_000
 MAX_TITLE = 1_000
 MAX_ENTRIES = 10_000
