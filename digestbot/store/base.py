@@ -736,13 +736,13 @@ class Store:
         after the YAML entry is removed."""
         if not targets:
             return 0
-        marks = ", ".join("?" * len(targets))
         ids = [
             r[0]
+            for chunk, marks in _in_chunks(list(targets))
             for r in self._exec(
                 f"SELECT id FROM subscribers WHERE origin = 'slack' AND active = 1 AND slack IN ({marks})",
-                list(targets),
-            )
+                chunk,
+            ).fetchall()
         ]
         for sid in ids:
             self._exec("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
