@@ -330,14 +330,14 @@ class Worker:
         log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
 
 
-def _mtime(path: Path) -> float | None:
+def _mtime(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns
     except OSError:
         return None
 
 
-def _mtimes(config: Config) -> tuple[float | None, ...]:
+def _mtimes(config: Config) -> tuple[int | None, ...]:
     """The YAML's and its library files' modification times: what a reload watches."""
     return tuple(_mtime(p) for p in (config.path, *config.files))
 

@@ -28,7 +28,7 @@ from . import __version__
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
-from .text import ELLIPSIS, one_line, shorten, wrap
+from .text import ELLIPSIS, one_line, safe_url, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -42,7 +42,6 @@ SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
-_SAFE_SCHEMES = ("http://", "https://")
 # Highlighted words: a styled span, which every client shows (Outlook for Windows and Yahoo
 # drop <mark>); the class carries the colours, inlined, and the dark palette.
 HIGHLIGHT_START = '<span class="hl">'
@@ -53,9 +52,6 @@ HTML_BUDGET = 100_000  # bytes of the finished (inlined) HTML part
 COMPACT_ABSTRACT_CHARS = 160
 FULL_FIRST = 10  # a digest cut to fit still shows its best papers in full
 COMPACT_AUTHORS = 3
-_UNSAFE_URL_RE = re.compile(
-    r"[\s\"'<>\\`\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
 
 
 def default_templates_dir() -> Path:
@@ -126,20 +122,6 @@ class PaperView:
     # under the size at which Gmail clips it.
     compact: bool = False
     authors_short: str = ""  # the first COMPACT_AUTHORS, for the compact layout
-
-
-def safe_url(url: str | None) -> str:
-    """Only plain http(s) links reach a message; anything else (javascript:, data:, a link with
-    control or bidi characters, a backslash that browsers read as a slash, a host that does not
-    parse) becomes empty."""
-    url = (url or "").strip()
-    if not url.lower().startswith(_SAFE_SCHEMES) or _UNSAFE_URL_RE.search(url):
-        return ""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return ""
-    return url if host else ""
 
 
 def link_host(url: str) -> str:
@@ -269,7 +251,6 @@ def _hf_fields(p: Paper) -> dict:
     """The Hugging Face fields of a paper as a PaperView carries them: links checked, the
     thumbnail only over https (a mail client warns about, or blocks, plain-http images)."""
     github, project = safe_url(p.github_url), safe_url(p.project_url)
-    thumb = safe_url(p.thumbnail_url)
     return {
         "hf_url": safe_url(p.hf_url),
         "github_url": github,
@@ -279,7 +260,7 @@ def _hf_fields(p: Paper) -> dict:
         "project_url": project,
         "project_host": link_host(project),
         "ai_summary": one_line(p.ai_summary),
-        "thumbnail_url": thumb if thumb.lower().startswith("https://") else "",
+        "thumbnail_url": safe_url(p.thumbnail_url, https_only=True),
         "comments": p.comments,
         "organization": one_line(p.organization)[:100],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 # TeX accent commands as they appear in arXiv metadata (`Schr\"oder`, `\'{e}`, `{\c c}`),
 # mapped to the Unicode combining mark they stand for.
@@ -124,3 +125,23 @@ def is_number(text: str) -> bool:
     """Whether `text` is a whole number written in ASCII digits. `str.isdigit` alone also takes
     superscripts and circled digits (`²`, `①`), which int() refuses with an exception."""
     return text.isascii() and text.isdigit()
+
+
+_UNSAFE_URL_RE = re.compile(
+    r"[\s\"'<>\\^`{|}\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def safe_url(url: str | None, https_only: bool = False) -> str:
+    """Only plain http(s) links (https only if asked) are shown or kept; anything else
+    (javascript:, data:, a link with white space, quotes, control or bidi characters, a
+    backslash that browsers read as a slash, a host that does not parse) becomes empty."""
+    url = (url or "").strip()
+    schemes = ("https://",) if https_only else ("http://", "https://")
+    if not url.lower().startswith(schemes) or _UNSAFE_URL_RE.search(url):
+        return ""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return ""
+    return url if host else ""

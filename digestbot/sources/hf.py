@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
+from ..text import safe_url
 from .base import (
     FetchResult,
     SourceError,
-    absolute_link,
     arxiv_paper,
     clean_abstract,
     clean_title,
@@ -57,19 +54,13 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
 
 HF_PAPER_PAGE = "https://huggingface.co/papers/"
 MAX_URL = 2000
-_UNSAFE_URL_RE = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\^`{|}]")
 
 
 def web_url(value: object, https_only: bool = False) -> str:
     """An absolute http(s) URL from JSON (https only if asked), else "": no other scheme, no
     relative link, no white space, quotes or control characters, at most MAX_URL characters."""
     url = json_text(value).strip()
-    if not url or len(url) > MAX_URL or _UNSAFE_URL_RE.search(url):
-        return ""
-    url = absolute_link(url, None)
-    if url and https_only and urlsplit(url).scheme.lower() != "https":
-        return ""
-    return url
+    return safe_url(url, https_only) if len(url) <= MAX_URL else ""
 
 
 def hf_fields(aid: str, item: dict, paper: dict) -> dict:
