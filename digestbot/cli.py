@@ -553,14 +553,6 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     click.echo(f"{subscriber_id}: {said}: {paper.title}")
 
 
-def paper_key(ref: str) -> str:
-    """A paper reference (arXiv id, URL or key) as the store's key."""
-    aid = arxiv_id(ref)
-    return (
-        f"arxiv:{aid}" if (aid and not ref.startswith(("sha1:", "http"))) or (aid and "arxiv" in ref) else ref
-    )
-
-
 # --- run ----------------------------------------------------------------------------------
 
 

@@ -64,10 +64,13 @@ class Profile:
     sources: tuple[str, ...] = ()
 
     @property
+    def follows_terms(self) -> bool:
+        """Whether it follows something besides trending (keywords, authors, categories, likes)."""
+        return bool(self.keywords or self.authors or self.categories or self.likes or self.seed_texts)
+
+    @property
     def is_empty(self) -> bool:
-        return not (
-            self.keywords or self.authors or self.categories or self.likes or self.seed_texts or self.trending
-        )
+        return not (self.follows_terms or self.trending)
 
     @property
     def has_seeds(self) -> bool:

@@ -63,6 +63,11 @@ def default_templates_dir() -> Path:
     raise FileNotFoundError("digestbot's default templates are missing from this installation")
 
 
+def template_search(templates: Path | None) -> list[str]:
+    """Where templates are looked up: the user's folder first, then the shipped ones."""
+    return [*([str(templates)] if templates else []), str(default_templates_dir())]
+
+
 @dataclass(frozen=True)
 class EmailParts:
     subject: str
@@ -360,10 +365,8 @@ class Renderer:
 
     def __init__(self, templates: Path | None = None):
         self._checked: tuple[tuple | None, list[str]] = (None, [])  # (fingerprint, problems)
-        search = [str(templates)] if templates else []
-        search.append(str(default_templates_dir()))
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(search),
+            loader=jinja2.FileSystemLoader(template_search(templates)),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm"), default_for_string=False),
             trim_blocks=True,

@@ -343,11 +343,11 @@ class CommandHandler:
         sub = self._update(ctx, channel_scope, trending, create=bool(n))
         said = (
             f"Trending: your digests now bring the {n} most upvoted Hugging Face papers you have not had"
-            + (" among those matching your keywords" if _has_terms(sub.profile) else "")
+            + (" among those matching your keywords" if sub.profile.follows_terms else "")
             + "."
             if n
             else "Trending is off: your digests follow your keywords again."
-            if _has_terms(sub.profile)
+            if sub.profile.follows_terms
             else "Trending is off: your digest follows nothing now. Add keywords with"
             " `/digest subscribe …`, or `/digest trending 10` again."
         )
@@ -411,13 +411,6 @@ class CommandHandler:
         if sub.origin == "yaml":
             lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
         return "\n".join(lines)
-
-
-def _has_terms(profile: Profile) -> bool:
-    """Whether a profile follows something besides trending (keywords, authors, categories, likes)."""
-    return bool(
-        profile.keywords or profile.authors or profile.categories or profile.likes or profile.seed_texts
-    )
 
 
 def _paper_refs(text: str) -> list[str]:

@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException
@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .render import default_templates_dir, template_problem
+from .render import template_problem, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
@@ -110,7 +110,7 @@ def ctx() -> AppContext:
 
 def template_dirs(config: Config) -> list[str]:
     """Page templates are looked up like digest templates: the user's folder first."""
-    return [*([str(config.templates)] if config.templates else []), str(default_templates_dir())]
+    return template_search(config.templates)
 
 
 PAGE_TEMPLATES = tuple(
@@ -397,8 +397,6 @@ def health() -> Response:
 @links.get("/static/<path:name>")
 def static_file(name: str) -> Response:
     """The pages' CSS and JavaScript (templates/web/static/, overridable like templates)."""
-    from flask import send_from_directory
-
     for folder in template_dirs(ctx().config):
         if (Path(folder) / "web" / "static" / name).is_file():
             response = send_from_directory(Path(folder) / "web" / "static", name, max_age=3600)

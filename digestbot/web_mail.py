@@ -7,7 +7,6 @@ digest email and sent the way digests are: over DIGESTBOT_SMTP_URL, else into th
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from datetime import UTC, datetime
 
@@ -57,8 +56,8 @@ def send(message: OutgoingEmail, env: Env, kind: str) -> str | None:
             finally:
                 transport.close()
         else:
-            stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-web-{kind}-{secrets.token_hex(3)}"
-            where = OutboxTransport(env.outbox).send(message, re.sub(r"[^A-Za-z0-9._-]", "_", stem))
+            stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-web-{kind}-{secrets.token_hex(3)}"  # safe as is
+            where = OutboxTransport(env.outbox).send(message, stem)
     except (DeliveryError, ValueError) as e:
         log.error("web %s mail not sent: %s", kind, e)
         return None

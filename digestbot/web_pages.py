@@ -38,6 +38,7 @@ from .store import Store, SubscriberState
 from .web_forms import (
     DAYS,
     FREQUENCIES,
+    MAX_PAPERS,
     client_key,
     form_values,
     mailbox_key,
@@ -98,6 +99,11 @@ def _too_many() -> Response:
     )
 
 
+def _posted_email() -> str:
+    """The form's address as typed (cut short: read_email refuses anything this long)."""
+    return str(request.form.get("email", ""))[:300]
+
+
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
@@ -147,7 +153,7 @@ def _defaults() -> dict:
             profile=Profile(),
             schedule=config.default_schedule,
             timezone=config.default_timezone,
-            max_papers=min(config.default_max_papers, 100),
+            max_papers=min(config.default_max_papers, MAX_PAPERS),
         )
     )
     if not values["frequency"]:
@@ -413,7 +419,7 @@ def link_page() -> Response:
 @pages.post("/manage/link")
 def send_link() -> Response:
     errors: dict[str, str] = {}
-    email = read_email(str(request.form.get("email", ""))[:300], errors)
+    email = read_email(_posted_email(), errors)
     with _ctx().store() as store:
         if not _allowed(store, "link-ip", _client()):
             return _too_many()
@@ -421,7 +427,7 @@ def send_link() -> Response:
             return _page(
                 "web/link.html",
                 400,
-                values={"email": request.form.get("email", "")[:300]},
+                values={"email": _posted_email()},
                 errors=errors,
                 note=None,
             )
@@ -451,7 +457,7 @@ def preview() -> Response:
     c = _ctx()
     result = read_profile(request.form, c.config, PREVIEW_ID, email="")
     email_errors: dict[str, str] = {}
-    email = read_email(str(request.form.get("email", ""))[:300], email_errors)
+    email = read_email(_posted_email(), email_errors)
     with c.store() as store:
         if not _allowed(store, "preview-ip", _client()) or (
             email and not _allowed(store, "preview-email", email)
