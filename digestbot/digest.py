@@ -305,7 +305,7 @@ class DigestRunner:
         out = []
         for state in self.store.subscribers(ids=only):
             sub = state.subscriber
-            if (only and sub.id not in only) or sub.paused or sub.id in waiting:
+            if sub.paused or sub.id in waiting:
                 continue
             try:
                 due = force or is_due(

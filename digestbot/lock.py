@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from .store import is_postgres
+
 
 class LockHeld(Exception):
     """Another process holds the lock; the message names it."""
@@ -96,17 +98,15 @@ class NoLock:
         pass
 
 
-def _served(db_path: str | Path) -> bool:
-    return "://" in str(db_path)
-
-
 def sender_lock(db_path: str | Path) -> FileLock | NoLock:
     """Held while digests are being sent: by `send`, `run --once`, and each dispatch of `run`."""
-    return NoLock() if _served(db_path) else FileLock(lock_path(db_path, ".send.lock"), "sending digests")
+    return NoLock() if is_postgres(db_path) else FileLock(lock_path(db_path, ".send.lock"), "sending digests")
 
 
 def runner_lock(db_path: str | Path) -> FileLock | NoLock:
     """Held for its whole life by `digestbot run`: one scheduler per SQLite database."""
     return (
-        NoLock() if _served(db_path) else FileLock(lock_path(db_path, ".run.lock"), "running the scheduler")
+        NoLock()
+        if is_postgres(db_path)
+        else FileLock(lock_path(db_path, ".run.lock"), "running the scheduler")
     )

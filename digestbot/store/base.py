@@ -515,10 +515,9 @@ class Store:
         """Which subscribers have which of these papers in one of their digests (any state)."""
         seqs = list(seqs)
         out: dict[str, set[int]] = {}
-        for i in range(0, len(seqs), 500):
-            chunk = seqs[i : i + 500]
+        for chunk, marks in _in_chunks(seqs):
             rows = self._exec(
-                f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({', '.join('?' * len(chunk))})",
+                f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({marks})",
                 chunk,
             )
             for sid, seq in rows:
@@ -529,9 +528,8 @@ class Store:
         """Stored papers with these keys (those that exist), in no particular order."""
         keys = list(dict.fromkeys(keys))
         found: list[Paper] = []
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            rows = self._rows(f"SELECT * FROM papers WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+        for chunk, marks in _in_chunks(keys):
+            rows = self._rows(f"SELECT * FROM papers WHERE key IN ({marks})", chunk)
             found += [p for p in map(_readable_paper, rows) if p is not None]
         return found
 
@@ -571,11 +569,10 @@ class Store:
         """Each subscriber's ratings: paper key -> +1 or -1."""
         sids = list(sids)
         out: dict[str, dict[str, int]] = {sid: {} for sid in sids}
-        for i in range(0, len(sids), 500):
-            chunk = sids[i : i + 500]
+        for chunk, marks in _in_chunks(sids):
             rows = self._exec(
                 "SELECT f.subscriber_id, p.key, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
-                f" WHERE f.subscriber_id IN ({', '.join('?' * len(chunk))})",
+                f" WHERE f.subscriber_id IN ({marks})",
                 chunk,
             )
             for sid, key, vote in rows:
@@ -739,13 +736,13 @@ class Store:
         after the YAML entry is removed."""
         if not targets:
             return 0
-        marks = ", ".join("?" * len(targets))
         ids = [
             r[0]
+            for chunk, marks in _in_chunks(list(targets))
             for r in self._exec(
                 f"SELECT id FROM subscribers WHERE origin = 'slack' AND active = 1 AND slack IN ({marks})",
-                list(targets),
-            )
+                chunk,
+            ).fetchall()
         ]
         for sid in ids:
             self._exec("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
@@ -762,9 +759,8 @@ class Store:
             rows = self._rows(f"SELECT * FROM subscribers {_where(where)} ORDER BY id")
             return [state for state in map(_readable_state, rows) if state is not None]
         ids, rows = list(ids), []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            clauses = [*where, f"id IN ({', '.join('?' * len(chunk))})"]
+        for chunk, marks in _in_chunks(ids):
+            clauses = [*where, f"id IN ({marks})"]
             rows += self._rows(f"SELECT * FROM subscribers {_where(clauses)}", chunk)
         rows.sort(key=lambda r: r["id"])
         return [state for state in map(_readable_state, rows) if state is not None]
@@ -884,9 +880,8 @@ class Store:
         worker's clock: keep the machines' clocks in sync (NTP), well within the lease."""
         ids, claimed = list(ids), []
         with self.transaction(serial=False):
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                sql = self._CLAIM_SUBSCRIBERS.format(ids=", ".join("?" * len(chunk)), lock=self._CLAIM_LOCK)
+            for chunk, marks in _in_chunks(ids):
+                sql = self._CLAIM_SUBSCRIBERS.format(ids=marks, lock=self._CLAIM_LOCK)
                 claimed += [
                     r[0] for r in self._exec(sql, (holder, ts(now + ttl), *chunk, ts(now), len(chunk)))
                 ]
@@ -903,11 +898,10 @@ class Store:
         """Give claimed subscribers back (only those `holder` still holds)."""
         ids = list(ids)
         with self.transaction(serial=False):
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
+            for chunk, marks in _in_chunks(ids):
                 self._exec(
                     "UPDATE subscribers SET claimed_by = NULL, claimed_until = NULL"
-                    f" WHERE claimed_by = ? AND id IN ({', '.join('?' * len(chunk))})",
+                    f" WHERE claimed_by = ? AND id IN ({marks})",
                     (holder, *chunk),
                 )
 
@@ -1207,11 +1201,9 @@ class Store:
             rows = self._rows(f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id", params)
         else:
             ids, rows = list(subscriber_ids), []
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
+            for chunk, marks in _in_chunks(ids):
                 rows += self._rows(
-                    f"SELECT * FROM digests WHERE status = 'pending'{due}"
-                    f" AND subscriber_id IN ({', '.join('?' * len(chunk))})",
+                    f"SELECT * FROM digests WHERE status = 'pending'{due} AND subscriber_id IN ({marks})",
                     [*params, *chunk],
                 )
             rows.sort(key=lambda r: r["id"])
@@ -1250,6 +1242,14 @@ class Store:
 
 def _where(clauses: list[str]) -> str:
     return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _in_chunks(values: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    """`values` 500 at a time (within every SQLite build's bound-parameter limit), each chunk
+    with its `?, ?, ...` placeholders for an IN list."""
+    for i in range(0, len(values), size):
+        chunk = values[i : i + size]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def _subscriber_fields(sub: Subscriber) -> dict:

@@ -56,7 +56,8 @@ def copy_database(
         )
     with target.transaction():
         for table, key in TABLES:
-            columns = [c for c in _columns(source, table) if c in set(_columns(target, table))]
+            have = set(_columns(target, table))  # read once, not once per source column
+            columns = [c for c in _columns(source, table) if c in have]
             total = _count(source, table)
             cols = ", ".join(columns)
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key) or None

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from .base import (
     _ADDED_COLUMNS,
     _AFTER_COLUMNS,
@@ -45,7 +43,6 @@ class SqliteStore(Store):
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
         conn.create_function("GREATEST", -1, _greatest, deterministic=True)
-        self.db = sqlite_utils.Database(conn)
         self.conn = conn
         try:
             self._open()
