@@ -5,9 +5,11 @@ keyword score. Pure: no I/O; texts in, scores out.
   fitted once per run on the papers being ranked plus the reader's seed papers, so a paper's
   features are computed once per run, never per subscriber. Rows are L2-normalized, so a dot
   product is a cosine similarity.
-- A reader's profile vector is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the
-  reader's own query (their keywords, as one short text), plus the centroid of liked papers and
-  of papers rated up, minus (less strongly) the centroid of papers rated down.
+- A reader's direction is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the centroid
+  of liked papers and of papers rated up, minus (less strongly) the centroid of papers rated
+  down (the seeds' direction), plus the reader's own query (their keywords, as one short text).
+  The two are unit vectors and count the same: the likes are not worth less for being about
+  two topics (their centroid is shorter the more they differ), nor the keywords for being few.
 - Fusion: the keyword score and the similarity each give a ranking; they are combined by
   reciprocal rank fusion (Cormack et al., 2009), which needs no calibration between a keyword
   score in points and a cosine in [0, 1]. A paper can enter by similarity alone when it clears
@@ -79,24 +81,13 @@ class Features:
         return self.matrix[[self.index[k] for k in keys if k in self.index]]
 
 
-def profile_vector(
-    features: Features,
-    likes: Sequence[str],
-    ups: Sequence[str] = (),
-    downs: Sequence[str] = (),
-    keywords: Sequence[str] = (),
-    query: np.ndarray | sparse.spmatrix | None = None,
+def seeds_vector(
+    features: Features, likes: Sequence[str], ups: Sequence[str] = (), downs: Sequence[str] = ()
 ) -> np.ndarray | None:
-    """The reader's direction in feature space (L2-normalized), or None without a liked or
-    up-rated paper to start from (keywords alone are the keyword matcher's job). `query` is the
-    keywords' vector when the caller made it already (`Features.queries`)."""
+    """The direction of the reader's seeds (L2-normalized): the centroid of liked papers and of
+    papers rated up, minus the centroid of those rated down; None without a liked or up-rated
+    paper to start from (keywords alone are the keyword matcher's job)."""
     parts, positive = [], False
-    if query is None and keywords:
-        query = features.query(keywords)
-    elif sparse.issparse(query):
-        query = np.asarray(query.todense()).ravel()
-    if query is not None:
-        parts.append(query)
     for keys, weight in ((likes, 1.0), (ups, UP_WEIGHT), (downs, -DOWN_WEIGHT)):
         rows = features.rows(keys)
         if rows.shape[0]:
@@ -107,6 +98,37 @@ def profile_vector(
     vector = np.sum(parts, axis=0)
     norm = np.linalg.norm(vector)
     return vector / norm if norm else None
+
+
+def profile_vector(
+    features: Features,
+    likes: Sequence[str],
+    ups: Sequence[str] = (),
+    downs: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    query: np.ndarray | sparse.spmatrix | None = None,
+) -> np.ndarray | None:
+    """The reader's direction in feature space (L2-normalized): the seeds' direction plus the
+    keywords' (each a unit vector, so they count the same), or None without a liked or
+    up-rated paper. `query` is the keywords' vector when the caller made it already
+    (`Features.queries`)."""
+    seeds = seeds_vector(features, likes, ups, downs)
+    query = _query(features, keywords, query)
+    if seeds is None or query is None:
+        return seeds
+    vector = seeds + query
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else None
+
+
+def _query(
+    features: Features, keywords: Sequence[str], query: np.ndarray | sparse.spmatrix | None
+) -> np.ndarray | None:
+    if query is None and keywords:
+        return features.query(keywords)
+    if sparse.issparse(query):
+        return np.asarray(query.todense()).ravel()
+    return query
 
 
 def fuse(
