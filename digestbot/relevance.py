@@ -186,17 +186,23 @@ def term_weights(
 
 @dataclass(frozen=True)
 class Window:
-    """The papers a run ranks, with their feature rows and revisions, made once per run."""
+    """The papers a run ranks, with their feature rows and revisions, made once per run; `at`
+    finds a paper's row by key, and `key_order` is each row's place in key order (ties)."""
 
     papers: tuple[Paper, ...]
     rows: sparse.csr_matrix
     revs: np.ndarray
+    at: Mapping[str, int] = field(default_factory=dict)
+    key_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, features: Features, papers: Sequence[Paper]) -> Window:
         papers = tuple(p for p in papers if p.key in features.index)
+        keys = [p.key for p in papers]
         revs = np.array([p.rev or 0 for p in papers], dtype=np.int64)
-        return cls(papers, features.rows([p.key for p in papers]), revs)
+        key_order = np.empty(len(keys), dtype=np.int64)
+        key_order[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+        return cls(papers, features.rows(keys), revs, {k: i for i, k in enumerate(keys)}, key_order)
 
 
 def rank_seeded(
@@ -227,18 +233,18 @@ def rank_seeded(
         for k, m in keyword.items()
     }
     by_key: dict[str, Paper] = {}
-    pool: dict[str, float] = {}
-    if vector is not None and window.papers:
-        scores = window.rows @ vector
-        for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
-            paper = window.papers[i]
-            if paper.key not in keyword and allowed(paper):
-                by_key[paper.key] = paper
-                pool[paper.key] = float(scores[i])
-        known = [k for k in keyword if k in features.index]
-        if known:  # keyword matches rank by similarity too, whatever their cosine
-            pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
-    ranked = fuse(weighted, pool, floor)
+    if vector is not None and any(k not in window.at and k in features.index for k in keyword):
+        ranked = fuse(
+            weighted, _pool(window, after, keyword, allowed, features, vector, floor, by_key), floor
+        )
+        total = len(ranked)
+    elif vector is not None and window.papers:
+        ranked, total = _fuse_window(
+            window, after, keyword, weighted, allowed, vector, floor, explain, by_key
+        )
+    else:
+        ranked = fuse(weighted, {}, floor)
+        total = len(ranked)
     top = [k for k, _ in ranked[:explain] if k not in keyword or not (keyword[k].terms or keyword[k].authors)]
     reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
@@ -250,7 +256,51 @@ def rank_seeded(
                 base.paper, round(fused * SCORE_SCALE), base.terms, base.authors, (reason,) if reason else ()
             )
         )
-    return matches, len(ranked)
+    return matches, total
+
+
+def _pool(window, after, keyword, allowed, features, vector, floor, by_key) -> dict[str, float]:
+    """The similarity of every paper that may rank (`fuse`'s input): window papers that clear
+    the floor and are allowed, and the keyword matches whatever their cosine."""
+    pool: dict[str, float] = {}
+    scores = window.rows @ vector
+    for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
+        paper = window.papers[i]
+        if paper.key not in keyword and allowed(paper):
+            by_key[paper.key] = paper
+            pool[paper.key] = float(scores[i])
+    known = [k for k in keyword if k in features.index]
+    if known:
+        pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
+    return pool
+
+
+def _fuse_window(window, after, keyword, weighted, allowed, vector, floor, explain, by_key):
+    """`fuse` of the keyword ranking and the similarity ranking over the window, computing only
+    the best `explain` (and how many rank in all): the similarity order is one numpy sort, and a
+    paper that only similarity brings has a fused score falling with its rank there, so the best
+    `explain` of them are among the first `explain` + len(keyword) of that order."""
+    k = RRF_K
+    papers = window.papers
+    scores = window.rows @ vector
+    near = np.flatnonzero((scores >= floor) & (scores > 0) & (window.revs > after)).tolist()
+    picked = [i for i in near if papers[i].key not in keyword and allowed(papers[i])]
+    known = [i for i in (window.at[key] for key in keyword) if scores[i] > 0]  # any cosine
+    rows = np.array(picked + known, dtype=np.int64)
+    order = np.lexsort((window.key_order[rows], -scores[rows]))  # best first, then by key
+    place = np.empty(len(rows), dtype=np.int64)
+    place[order] = np.arange(1, len(rows) + 1)
+    fused = {key: 1.0 / (k + r) for r, key in enumerate(sorted(weighted, key=lambda p: (-weighted[p], p)), 1)}
+    for j in range(len(picked), len(rows)):
+        key = papers[rows[j]].key
+        fused[key] += 1.0 / (k + int(place[j]))
+    for j in order[: explain + len(keyword)].tolist():
+        if j < len(picked):
+            paper = papers[rows[j]]
+            by_key[paper.key] = paper
+            fused[paper.key] = 1.0 / (k + int(place[j]))
+    ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ranked, len(weighted) + len(picked)
 
 
 def _closest_seeds(
