@@ -135,10 +135,12 @@ def fuse(
     keyword: Mapping[str, float],
     similarity: Mapping[str, float],
     floor: float = DEFAULT_FLOOR,
-    k: int = RRF_K,
+    k: int | None = None,
 ) -> list[tuple[str, float]]:
     """Rank papers by reciprocal rank fusion of the keyword ranking (matches only) and the
-    similarity ranking (papers at or above `floor`, plus every keyword match). Best first."""
+    similarity ranking (papers at or above `floor`, plus every keyword match). Best first.
+    `k` is RRF_K unless given."""
+    k = RRF_K if k is None else k
     fused: dict[str, float] = {}
     for rank, key in enumerate(sorted(keyword, key=lambda p: (-keyword[p], p)), 1):
         fused[key] = 1.0 / (k + rank)
