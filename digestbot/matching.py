@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain
+from itertools import chain, compress
 from operator import attrgetter
 
 import ahocorasick
@@ -185,12 +185,22 @@ def compile_profile(profile: Profile) -> CompiledProfile:
 
 def profile_authors(profile: Profile) -> dict[str, str]:
     """The authors a profile follows: normalized name -> as the user wrote it."""
-    return {normalize_name(a): a for a in profile.authors if normalize_name(a)}
+    return followed_authors(profile.authors)
+
+
+def followed_authors(names: Iterable[str]) -> dict[str, str]:
+    """Author names as followed: normalized name -> as written (names with no letters dropped)."""
+    return {normalize_name(a): a for a in names if normalize_name(a)}
 
 
 def profile_categories(profile: Profile) -> tuple[str, ...]:
     """The categories a profile wants, normalized (`cs.LG ` -> `cs.lg`)."""
-    return tuple(c.strip().casefold() for c in profile.categories if c.strip())
+    return wanted_categories(profile.categories)
+
+
+def wanted_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """Categories as wanted, normalized (`cs.LG ` -> `cs.lg`), blank ones dropped."""
+    return tuple(c.strip().casefold() for c in categories if c.strip())
 
 
 @dataclass(frozen=True)
@@ -294,54 +304,37 @@ class Matcher:
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
-        items = list(profiles.values())
         self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
         self._pattern_ids: dict[str, int] = {}
         self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
-        known = _Known(self._term_id)
-        # compile_profile's rules, over all profiles at once: 100,000 profiles share a few
-        # thousand keywords, and each keyword as written is compiled once.
+        items = list(profiles.values())
         try:  # compile_profile's error, in profile order: the first keyword that can never match
-            every = list(map(known.__getitem__, chain.from_iterable(p.exclude for p in items)))
-            terms = np.array(
-                list(map(known.__getitem__, chain.from_iterable(map(_KEYWORDS, items)))), np.int64
-            )
+            rules = _Rules.read(items, _Known(self._term_id))
         except InvalidTerm:
             for profile in items:
                 compile_profile(profile)
             raise
-        authors = [profile_authors(p) if p.authors else _NONE for p in items]
-        categories = [profile_categories(p) if p.categories else () for p in items]
-        lengths = np.fromiter(map(len, map(_KEYWORDS, items)), np.int64, len(items))
-        has_authors = np.fromiter(map(bool, authors), bool, len(items))
-        has_categories = np.fromiter(map(bool, categories), bool, len(items))
-        kept = (lengths > 0) | has_authors | has_categories
         sids = list(profiles)
-        excluded = np.array(every, dtype=np.int64)
-        exclude_lengths = np.fromiter(map(len, (p.exclude for p in items)), np.int64, len(items))
+        kept = rules.kept()
         if not kept.all():  # empty profiles match nothing: left out
-            keep = np.flatnonzero(kept).tolist()
-            terms = terms[np.repeat(kept, lengths)]
-            excluded = excluded[np.repeat(kept, exclude_lengths)]
-            items, authors, categories, sids = (
-                [x[i] for i in keep] for x in (items, authors, categories, sids)
-            )
-            lengths, exclude_lengths = lengths[kept], exclude_lengths[kept]
-            has_authors, has_categories = has_authors[kept], has_categories[kept]
+            rules = rules.only(kept)
+            sids = list(compress(sids, kept.tolist()))
         self.ids: list[str] = sids
         n = len(sids)
-        self._keywords = list(map(_KEYWORDS, items))
-        self._authors = authors
+        lengths, exclude_lengths = rules.lengths, rules.exclude_lengths
+        terms, excluded, authors = rules.terms, rules.excluded, rules.authors
+        has_authors, has_categories = rules.flags(rules.authors), rules.flags(rules.categories)
+        self._keywords = rules.keywords
+        self._authors = authors  # profile index -> followed authors (profiles with some only)
         self._keyword_terms = terms  # flat: profile i's are terms[_offsets[i]:_offsets[i + 1]]
         self._offsets = np.concatenate(([0], np.cumsum(lengths))).tolist()
         self.author_ids: dict[str, int] = {}
-        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors if f for a in f]
-        n_authors = np.fromiter(map(len, authors), np.int64, n)
+        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors.values() for a in f]
+        n_authors = np.zeros(n, dtype=np.int64)
+        n_authors[list(authors)] = list(map(len, authors.values()))
         self.category_bits: dict[str, int] = {}
-        masks = dict.fromkeys(np.flatnonzero(has_categories).tolist(), 0)
-        for i in masks:
-            for category in categories[i]:
-                masks[i] |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+        mask_of = {c: self._category_mask(c) for c in dict.fromkeys(rules.categories.values())}
+        masks = {i: mask_of[c] for i, c in rules.categories.items()}
         self.masks = masks  # profile index -> its categories as bits (profiles with some only)
         self.category_only = has_categories & (lengths == 0) & ~has_authors
         bits = len(self.category_bits)
@@ -361,7 +354,7 @@ class Matcher:
         self._bits_at = self._authors_at + len(self.author_ids)
         bit_counts = np.zeros(n, dtype=np.int64)
         bit_counts[only] = [len(b) for b in by_bit]
-        self.followers = sparse.vstack(
+        self.followers = _stack(
             [
                 _by_profile(terms, lengths, self.n_terms, self.dtype),
                 _by_profile(excluded, exclude_lengths, self.n_terms, self.dtype),
@@ -369,8 +362,7 @@ class Matcher:
                 _by_profile(
                     np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits, self.dtype
                 ),
-            ],
-            format="csr",
+            ]
         )
         self.term_patterns = sparse.csr_matrix(
             (np.ones(len(self._term_of_pattern[0]), dtype=np.int32), self._term_of_pattern),
@@ -389,6 +381,11 @@ class Matcher:
         if self._pattern_ids:
             self.automaton.make_automaton()
         self.has_patterns = bool(self._pattern_ids)
+
+    def _category_mask(self, categories: tuple[str, ...]) -> int:
+        """Wanted categories as bits, giving each category not seen yet the next bit."""
+        bits = self.category_bits
+        return sum({1 << bits.setdefault(category, len(bits)) for category in categories})
 
     def _term_id(self, keyword: str) -> int:
         term = compile_term(keyword)  # raises InvalidTerm
@@ -522,13 +519,84 @@ class Matcher:
         terms = tuple(
             [k.strip() for k, tid in zip(self._keywords[index], tids, strict=True) if tid in hit_terms]
         )
-        followed = self._authors[index]
+        followed = self._authors.get(index)
         names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
         return Match(paper, score, terms, names)
 
 
-_NONE: dict[str, str] = {}
-_KEYWORDS = attrgetter("keywords")
+_KEYWORDS, _EXCLUDE = attrgetter("keywords"), attrgetter("exclude")
+_AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Every profile's rules read in bulk, for `Matcher`: keyword and excluded term ids as flat
+    arrays with a count per profile, and the few profiles with authors or categories by index.
+    Each field is read in one pass over all profiles (no Python runs per profile for what most
+    profiles leave empty), and each keyword as written is compiled once."""
+
+    keywords: list[tuple[str, ...]]  # as written, per profile
+    lengths: np.ndarray
+    terms: np.ndarray
+    exclude_lengths: np.ndarray
+    excluded: np.ndarray
+    authors: dict[int, dict[str, str]]  # profile index -> profile_authors
+    categories: dict[int, tuple[str, ...]]  # profile index -> profile_categories
+
+    @classmethod
+    def read(cls, items: list[Profile], known: Mapping[str, int]) -> _Rules:
+        """Read `items`, with `known` mapping each keyword as written to its term id."""
+        keywords, exclude = list(map(_KEYWORDS, items)), list(map(_EXCLUDE, items))
+        lengths, exclude_lengths = _lengths(keywords), _lengths(exclude)
+        return cls(
+            keywords=keywords,
+            lengths=lengths,
+            terms=_flat_ids(keywords, lengths, known),
+            exclude_lengths=exclude_lengths,
+            excluded=_flat_ids(exclude, exclude_lengths, known),
+            authors=_some(items, _AUTHORS, followed_authors),
+            categories=_some(items, _CATEGORIES, wanted_categories),
+        )
+
+    def kept(self) -> np.ndarray:
+        """The profiles that can match something (keywords, authors or categories)."""
+        return (self.lengths > 0) | self.flags(self.authors) | self.flags(self.categories)
+
+    def flags(self, some: dict[int, object]) -> np.ndarray:
+        """Per profile, whether `some` (authors or categories) holds it."""
+        flags = np.zeros(len(self.lengths), dtype=bool)
+        flags[list(some)] = True
+        return flags
+
+    def only(self, kept: np.ndarray) -> _Rules:
+        """The same rules for the `kept` profiles only, renumbered."""
+        index = (np.cumsum(kept) - 1).tolist()
+        return _Rules(
+            keywords=list(compress(self.keywords, kept.tolist())),
+            lengths=self.lengths[kept],
+            terms=self.terms[np.repeat(kept, self.lengths)],
+            exclude_lengths=self.exclude_lengths[kept],
+            excluded=self.excluded[np.repeat(kept, self.exclude_lengths)],
+            authors={index[i]: a for i, a in self.authors.items()},  # every one is kept
+            categories={index[i]: c for i, c in self.categories.items()},
+        )
+
+
+def _lengths(groups: list[tuple]) -> np.ndarray:
+    return np.fromiter(map(len, groups), np.int64, len(groups))
+
+
+def _flat_ids(groups: list[tuple[str, ...]], lengths: np.ndarray, known: Mapping[str, int]) -> np.ndarray:
+    """Every keyword of every group, in order, as its id in `known` (one flat array)."""
+    return np.fromiter(map(known.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
+
+
+def _some(items: list[Profile], field, read) -> dict:
+    """`read(profile.field)` by profile index, for the profiles where it is not empty. Each
+    distinct value is read once: subscribers share their categories, and many their authors."""
+    values = list(map(field, items))
+    known = {value: read(value) for value in dict.fromkeys(filter(None, values))}
+    return {i: known[values[i]] for i in compress(range(len(values)), values) if known[values[i]]}
 
 
 class Matches:
@@ -662,6 +730,18 @@ def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sp
     indptr = np.concatenate(([0], np.cumsum(lengths)))
     data = np.ones(len(values), dtype=dtype)
     return sparse.csc_matrix((data, values, indptr), shape=(size, len(lengths)), dtype=dtype)
+
+
+def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:
+    """Blocks with the same columns, one under the other, as one CSR matrix: each block converted
+    once and the arrays joined (scipy's vstack copies and checks more, which shows at this size)."""
+    rows = [block.tocsr() for block in blocks]
+    starts = np.cumsum([0] + [r.nnz for r in rows[:-1]])
+    indptr = np.concatenate([rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)])
+    return sparse.csr_matrix(
+        (np.concatenate([r.data for r in rows]), np.concatenate([r.indices for r in rows]), indptr),
+        shape=(sum(r.shape[0] for r in rows), rows[0].shape[1]),
+    )
 
 
 def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:
