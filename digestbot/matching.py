@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain, compress
+from itertools import chain, compress, count
 from operator import attrgetter
 
 import ahocorasick
@@ -307,27 +307,31 @@ class Matcher:
         self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
         self._pattern_ids: dict[str, int] = {}
         self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
-        items = list(profiles.values())
+        # No list with an entry per profile is built here but the ids: the garbage collector
+        # walks every young list, and at 100,000 profiles those walks cost more than the reads.
+        written = _Index()
+        rules = _Rules.read(profiles.values(), written)
         try:  # compile_profile's error, in profile order: the first keyword that can never match
-            rules = _Rules.read(items, _Known(self._term_id))
+            term_of = np.array([self._term_id(k) for k in written], dtype=np.int64)
         except InvalidTerm:
-            for profile in items:
+            for profile in profiles.values():
                 compile_profile(profile)
             raise
-        sids = list(profiles)
+        self._written = [k.strip() for k in written]  # keyword as written, by its index
         kept = rules.kept()
+        sids = list(profiles)
         if not kept.all():  # empty profiles match nothing: left out
             rules = rules.only(kept)
             sids = list(compress(sids, kept.tolist()))
         self.ids: list[str] = sids
         n = len(sids)
-        lengths, exclude_lengths = rules.lengths, rules.exclude_lengths
-        terms, excluded, authors = rules.terms, rules.excluded, rules.authors
+        lengths, exclude_lengths, authors = rules.lengths, rules.exclude_lengths, rules.authors
+        terms, excluded = term_of[rules.keywords], term_of[rules.excluded]
         has_authors, has_categories = rules.flags(rules.authors), rules.flags(rules.categories)
-        self._keywords = rules.keywords
         self._authors = authors  # profile index -> followed authors (profiles with some only)
-        self._keyword_terms = terms  # flat: profile i's are terms[_offsets[i]:_offsets[i + 1]]
-        self._offsets = np.concatenate(([0], np.cumsum(lengths))).tolist()
+        # Flat, profile i's keywords are [_offsets[i]:_offsets[i + 1]]: as written, and as terms.
+        self._keyword_written, self._keyword_terms = rules.keywords, terms
+        self._offsets = np.concatenate(([0], np.cumsum(lengths)))
         self.author_ids: dict[str, int] = {}
         followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors.values() for a in f]
         n_authors = np.zeros(n, dtype=np.int64)
@@ -515,9 +519,15 @@ class Matcher:
     ) -> Match:
         """The Match of profile `index` for a paper it matched: the keywords it hit, in the order
         the profile lists them, and the followed authors."""
-        tids = self._keyword_terms[self._offsets[index] : self._offsets[index + 1]].tolist()
+        start, end = self._offsets[index], self._offsets[index + 1]
+        tids = self._keyword_terms[start:end].tolist()
+        written = self._written
         terms = tuple(
-            [k.strip() for k, tid in zip(self._keywords[index], tids, strict=True) if tid in hit_terms]
+            [
+                written[k]
+                for k, t in zip(self._keyword_written[start:end].tolist(), tids, strict=True)
+                if t in hit_terms
+            ]
         )
         followed = self._authors.get(index)
         names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
@@ -530,32 +540,30 @@ _AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")
 
 @dataclass(frozen=True)
 class _Rules:
-    """Every profile's rules read in bulk, for `Matcher`: keyword and excluded term ids as flat
-    arrays with a count per profile, and the few profiles with authors or categories by index.
-    Each field is read in one pass over all profiles (no Python runs per profile for what most
-    profiles leave empty), and each keyword as written is compiled once."""
+    """Every profile's rules read in bulk, for `Matcher`: keywords and exclusions as flat arrays
+    (each keyword by its index among the distinct keywords as written) with a count per
+    profile, and the few profiles with authors or categories by index. Each field is read in
+    passes over all profiles that run in C: no Python runs per profile, nor per keyword."""
 
-    keywords: list[tuple[str, ...]]  # as written, per profile
     lengths: np.ndarray
-    terms: np.ndarray
+    keywords: np.ndarray
     exclude_lengths: np.ndarray
     excluded: np.ndarray
-    authors: dict[int, dict[str, str]]  # profile index -> profile_authors
-    categories: dict[int, tuple[str, ...]]  # profile index -> profile_categories
+    authors: dict[int, dict[str, str]]  # profile index -> followed_authors
+    categories: dict[int, tuple[str, ...]]  # profile index -> wanted_categories
 
     @classmethod
-    def read(cls, items: list[Profile], known: Mapping[str, int]) -> _Rules:
-        """Read `items`, with `known` mapping each keyword as written to its term id."""
-        keywords, exclude = list(map(_KEYWORDS, items)), list(map(_EXCLUDE, items))
-        lengths, exclude_lengths = _lengths(keywords), _lengths(exclude)
+    def read(cls, profiles: Collection[Profile], written: _Index) -> _Rules:
+        """Read `profiles`, indexing each keyword in `written`."""
+        keywords, keyword_lengths = _flat(map(_KEYWORDS, profiles), written)
+        excluded, exclude_lengths = _flat(map(_EXCLUDE, profiles), written)
         return cls(
+            lengths=keyword_lengths,
             keywords=keywords,
-            lengths=lengths,
-            terms=_flat_ids(keywords, lengths, known),
             exclude_lengths=exclude_lengths,
-            excluded=_flat_ids(exclude, exclude_lengths, known),
-            authors=_some(items, _AUTHORS, followed_authors),
-            categories=_some(items, _CATEGORIES, wanted_categories),
+            excluded=excluded,
+            authors=_some(map(_AUTHORS, profiles), followed_authors),
+            categories=_some(map(_CATEGORIES, profiles), wanted_categories),
         )
 
     def kept(self) -> np.ndarray:
@@ -572,9 +580,8 @@ class _Rules:
         """The same rules for the `kept` profiles only, renumbered."""
         index = (np.cumsum(kept) - 1).tolist()
         return _Rules(
-            keywords=list(compress(self.keywords, kept.tolist())),
             lengths=self.lengths[kept],
-            terms=self.terms[np.repeat(kept, self.lengths)],
+            keywords=self.keywords[np.repeat(kept, self.lengths)],
             exclude_lengths=self.exclude_lengths[kept],
             excluded=self.excluded[np.repeat(kept, self.exclude_lengths)],
             authors={index[i]: a for i, a in self.authors.items()},  # every one is kept
@@ -582,21 +589,28 @@ class _Rules:
         )
 
 
-def _lengths(groups: list[tuple]) -> np.ndarray:
-    return np.fromiter(map(len, groups), np.int64, len(groups))
+# These read a field of every profile once into a list, and drop it before anything that could
+# wake the garbage collector (which would walk it, at a cost that shows at 100,000 profiles).
 
 
-def _flat_ids(groups: list[tuple[str, ...]], lengths: np.ndarray, known: Mapping[str, int]) -> np.ndarray:
-    """Every keyword of every group, in order, as its id in `known` (one flat array)."""
-    return np.fromiter(map(known.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
+def _flat(fields: Iterable[tuple[str, ...]], index: _Index) -> tuple[np.ndarray, np.ndarray]:
+    """Every profile's keywords (one tuple each), in order, as their ids in `index` (one flat
+    array), and how many each profile has."""
+    groups = list(fields)
+    lengths = np.fromiter(map(len, groups), np.int64, len(groups))
+    flat = np.fromiter(map(index.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
+    return flat, lengths
 
 
-def _some(items: list[Profile], field, read) -> dict:
-    """`read(profile.field)` by profile index, for the profiles where it is not empty. Each
-    distinct value is read once: subscribers share their categories, and many their authors."""
-    values = list(map(field, items))
-    known = {value: read(value) for value in dict.fromkeys(filter(None, values))}
-    return {i: known[values[i]] for i in compress(range(len(values)), values) if known[values[i]]}
+def _some(fields: Iterable[tuple[str, ...]], read) -> dict:
+    """`read(field)` by profile index, for the profiles where the field is not empty and reads
+    non-empty. Each distinct value is read once: subscribers share their categories, and many
+    their authors."""
+    values = list(fields)
+    where, found = list(compress(count(), values)), list(filter(None, values))
+    del values
+    known = {value: read(value) for value in dict.fromkeys(found)}
+    return {i: known[value] for i, value in zip(where, found, strict=True) if known[value]}
 
 
 class Matches:
@@ -713,16 +727,12 @@ class BestMatches:
         return {key: rank(matches)[: keep[key]] for key, matches in found.items()}
 
 
-class _Known(dict):
-    """Keyword as written -> term id, compiling each keyword the first time it is asked for."""
+class _Index(dict):
+    """Key -> its index, in the order of first sight: a key not seen yet gets the next one."""
 
-    def __init__(self, compile_one):
-        super().__init__()
-        self.compile_one = compile_one
-
-    def __missing__(self, keyword: str) -> int:
-        tid = self[keyword] = self.compile_one(keyword)
-        return tid
+    def __missing__(self, key) -> int:
+        index = self[key] = len(self)
+        return index
 
 
 def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csr_matrix:
@@ -737,7 +747,9 @@ def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:
     once and the arrays joined (scipy's vstack copies and checks more, which shows at this size)."""
     rows = [block.tocsr() for block in blocks]
     starts = np.cumsum([0] + [r.nnz for r in rows[:-1]])
-    indptr = np.concatenate([rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)])
+    indptr = np.concatenate(
+        [rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)]
+    )
     return sparse.csr_matrix(
         (np.concatenate([r.data for r in rows]), np.concatenate([r.indices for r in rows]), indptr),
         shape=(sum(r.shape[0] for r in rows), rows[0].shape[1]),
