@@ -423,28 +423,11 @@ class Matcher:
         """Match every paper against every profile at once."""
         papers = list(papers)
         n = len(papers)
-        title_hits, abstract_hits = ([], []), ([], [])  # (row, pattern) per occurrence
-        carried = ([], [])  # (row, column): followed authors, category bits
-        paper_masks = []
-        scan = self.automaton.iter if self.has_patterns else None
-        author_ids, authors_at = self.author_ids, self._authors_at
-        for row, paper in enumerate(papers):
-            if scan is not None:
-                for hits, text in ((title_hits, paper.title), (abstract_hits, paper.abstract)):
-                    for _end, pid in scan(normalize(text)):
-                        hits[0].append(row)
-                        hits[1].append(pid)
-            if author_ids:
-                for name in {normalize_name(a) for a in paper.authors}:
-                    aid = author_ids.get(name)
-                    if aid is not None:
-                        carried[0].append(row)
-                        carried[1].append(authors_at + aid)
-            if self.category_bits:
-                known = self._categories(paper.categories)
-                paper_masks.append(known[0])
-                carried[0].extend([row] * len(known[1]))
-                carried[1].extend(known[1])
+        title_hits = self._scan(map(_TITLE, papers))  # (row, pattern) per occurrence
+        abstract_hits = self._scan(map(_ABSTRACT, papers))
+        author_rows, author_cols = self._followed_in(papers)
+        paper_masks, bit_rows, bit_cols = self._carried_categories(papers)
+        carried = (np.concatenate((author_rows, bit_rows)), np.concatenate((author_cols, bit_cols)))
         # Per (paper, term): occurrences in the title and in the abstract, then its keyword score.
         n_patterns = len(self._pattern_ids)
         title = _counts(title_hits, (n, n_patterns)) @ self.term_patterns
@@ -455,7 +438,7 @@ class Matcher:
         repeats.data = np.minimum(repeats.data, REPEAT_CAP)
         scores = (TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats).tocoo()
         vetoes = hits.tocoo()
-        carried_cols = np.array(carried[1], dtype=np.int64)
+        carried_cols = carried[1]
         paper_side = sparse.csr_matrix(
             (
                 np.concatenate(
@@ -466,7 +449,7 @@ class Matcher:
                     )
                 ),
                 (
-                    np.concatenate((scores.row, vetoes.row, np.array(carried[0], dtype=np.int64))),
+                    np.concatenate((scores.row, vetoes.row, carried[0])),
                     np.concatenate((scores.col, vetoes.col + self._excluded_at, carried_cols)),
                 ),
             ),
@@ -486,6 +469,49 @@ class Matcher:
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
         points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
         return Matches(self, papers, rows, profiles, points, hits)
+
+    def _scan(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, pattern) per occurrence of a pattern in the normalized texts: one pass of the
+        automaton over them all, joined by a line break (which no pattern holds)."""
+        if not self.has_patterns:
+            return _NO_PAIRS
+        normalized = list(map(normalize, texts))
+        found = list(self.automaton.iter("\n".join(normalized)))
+        if not found:
+            return _NO_PAIRS
+        ends, patterns = np.array(found, dtype=np.int64).T
+        lengths = np.fromiter(map(len, normalized), np.int64, len(normalized)) + 1
+        starts = np.cumsum(lengths) - lengths
+        return np.searchsorted(starts, ends, side="right") - 1, patterns
+
+    def _followed_in(self, papers: list[Paper]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) per followed author of each paper, once per paper."""
+        if not self.author_ids:
+            return _NO_PAIRS
+        names = list(map(_AUTHORS, papers))
+        counts = np.fromiter(map(len, names), np.int64, len(names))
+        column = _Memo(lambda name: self.author_ids.get(normalize_name(name), -1))  # this batch's names
+        columns = np.fromiter(
+            map(column.__getitem__, chain.from_iterable(names)), np.int64, int(counts.sum())
+        )
+        rows = np.repeat(np.arange(len(names)), counts)
+        followed = columns >= 0
+        width = len(self.author_ids)
+        pairs = np.unique(rows[followed] * width + columns[followed])
+        return pairs // width, self._authors_at + pairs % width
+
+    def _carried_categories(self, papers: list[Paper]) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Each paper's wanted categories as a bit mask, and (row, column) per bit it carries
+        (only when some profile is picked by category alone: no other profile follows a bit)."""
+        if not self.category_bits:
+            return [], *_NO_PAIRS
+        known = list(map(self._categories, map(_CATEGORIES, papers)))
+        masks = [mask for mask, _ in known]
+        if not self.category_only.any():
+            return masks, *_NO_PAIRS
+        counts = np.fromiter((len(columns) for _, columns in known), np.int64, len(known))
+        columns = np.fromiter(chain.from_iterable(c for _, c in known), np.int64, int(counts.sum()))
+        return masks, np.repeat(np.arange(len(known)), counts), columns
 
     def allows(self, index: int, paper: Paper) -> bool:
         """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
@@ -535,7 +561,9 @@ class Matcher:
 
 
 _KEYWORDS, _EXCLUDE = attrgetter("keywords"), attrgetter("exclude")
-_AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")
+_AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")  # of a profile or a paper
+_TITLE, _ABSTRACT = attrgetter("title"), attrgetter("abstract")
+_NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -725,6 +753,18 @@ class BestMatches:
             )
         keep = dict(zip(index_to_key, self.keep.tolist(), strict=True))
         return {key: rank(matches)[: keep[key]] for key, matches in found.items()}
+
+
+class _Memo(dict):
+    """Key -> make(key), made the first time the key is asked for."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
 
 
 class _Index(dict):
