@@ -467,7 +467,8 @@ class Matcher:
             check = np.flatnonzero(keep & self.filtered[profiles])
             keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
-        points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
+        if self.category_bits:  # picked by category alone: no score
+            points = np.where(self.category_only[profiles], 0, points)
         return Matches(self, papers, rows, profiles, points, hits)
 
     def _scan(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -638,7 +639,8 @@ def _some(fields: Iterable[tuple[str, ...]], read) -> dict:
     where, found = list(compress(count(), values)), list(filter(None, values))
     del values
     known = {value: read(value) for value in dict.fromkeys(found)}
-    return {i: known[value] for i, value in zip(where, found, strict=True) if known[value]}
+    some = dict(zip(where, map(known.__getitem__, found), strict=True))
+    return some if all(known.values()) else {i: value for i, value in some.items() if value}
 
 
 class Matches:
@@ -785,7 +787,7 @@ def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sp
 def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:
     """Blocks with the same columns, one under the other, as one CSR matrix: each block converted
     once and the arrays joined (scipy's vstack copies and checks more, which shows at this size)."""
-    rows = [block.tocsr() for block in blocks]
+    rows = [block.tocsr() for block in blocks if block.shape[0]] or [blocks[0].tocsr()]
     starts = np.cumsum([0] + [r.nnz for r in rows[:-1]])
     indptr = np.concatenate(
         [rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)]
