@@ -307,8 +307,8 @@ class Matcher:
         self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
         self._pattern_ids: dict[str, int] = {}
         self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
-        # No list with an entry per profile is built here but the ids: the garbage collector
-        # walks every young list, and at 100,000 profiles those walks cost more than the reads.
+        # compile_profile's rules over all profiles at once, in bulk: each field of every profile
+        # is read in one pass in C, and each distinct keyword as written is compiled once.
         written = _Index()
         rules = _Rules.read(profiles.values(), written)
         try:  # compile_profile's error, in profile order: the first keyword that can never match
@@ -572,7 +572,7 @@ class _Rules:
     """Every profile's rules read in bulk, for `Matcher`: keywords and exclusions as flat arrays
     (each keyword by its index among the distinct keywords as written) with a count per
     profile, and the few profiles with authors or categories by index. Each field is read in
-    passes over all profiles that run in C: no Python runs per profile, nor per keyword."""
+    one pass over all profiles that runs in C: no Python runs per profile, nor per keyword."""
 
     lengths: np.ndarray
     keywords: np.ndarray
@@ -618,8 +618,9 @@ class _Rules:
         )
 
 
-# These read a field of every profile once into a list, and drop it before anything that could
-# wake the garbage collector (which would walk it, at a cost that shows at 100,000 profiles).
+# These read one field of every profile into a list, and drop it before anything that allocates
+# much: the garbage collector walks every young list, and at 100,000 profiles (and a cache that
+# cannot hold them) those walks cost more than the reads. So the keywords are compiled after.
 
 
 def _flat(fields: Iterable[tuple[str, ...]], index: _Index) -> tuple[np.ndarray, np.ndarray]:
