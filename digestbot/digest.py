@@ -109,10 +109,15 @@ class Deliverer:
 
     def compose(self, digest: Digest) -> OutgoingEmail | list[dict]:
         """The finished message(s) for a digest; raises DeliveryError on a template error."""
+        return self.composed(digest)[0]
+
+    def composed(self, digest: Digest) -> tuple[OutgoingEmail | list[dict], int]:
+        """The finished message(s) and how many of the digest's papers they show (an email cut
+        to stay under Gmail's clip shows fewer); raises DeliveryError on a template error."""
         sub = digest.subscriber
         try:
             if not sub.email:
-                return self.renderer.slack(digest, **self.links(sub))
+                return self.renderer.slack(digest, **self.links(sub)), len(digest.matches)
             parts = self.renderer.email(digest, **self.links(sub))
         except Exception as e:  # jinja2.TemplateError, or whatever a template's expression raised
             # The operator's mistake, not the digest's: kept (and retried with backoff) so
@@ -120,10 +125,11 @@ class Deliverer:
             # templates first, so this is a template that fails only on some paper's data.
             where = "digest.slack.json" if not sub.email else "digest.html"
             problem = f"{template_problem(e, where)}; fix the template (digestbot check)"
-            log.error("digest %s to %s not sent: %s", digest.id, sub.id, problem)
+            if digest.id is not None:  # else a digest not recorded yet: its send will say so
+                log.error("digest %s to %s not sent: %s", digest.id, sub.id, problem)
             raise DeliveryError(problem, transient=True) from None
         created = digest.created or now_utc()
-        return build_email(
+        message = build_email(
             parts,
             sender=self.config.email_from,
             to=sub.email,
@@ -132,14 +138,21 @@ class Deliverer:
             unsubscribe=self.unsubscribe_targets(sub),
             one_click=self.unsubscribe_link(sub) is not None,
         )
+        return message, parts.shown
 
-    def deliver(self, digest: Digest, on_part: Callable[[int], None] | None = None) -> str:
-        """Compose and send one digest; returns where it went. Raises DeliveryError.
+    def deliver(
+        self,
+        digest: Digest,
+        on_part: Callable[[int], None] | None = None,
+        message: OutgoingEmail | list[dict] | None = None,
+    ) -> str:
+        """Compose (unless `message` is the one composed already) and send one digest; returns
+        where it went. Raises DeliveryError.
 
         A Slack digest may be several messages: `on_part(n)` is told after each one, and a retry
         starts after the `digest.parts_sent` already delivered, so none is posted twice.
         """
-        return self._send_message(digest, self.compose(digest), on_part)
+        return self._send_message(digest, self.compose(digest) if message is None else message, on_part)
 
     def _send_message(
         self, digest: Digest, message: OutgoingEmail | list[dict], on_part: Callable[[int], None] | None
@@ -663,6 +676,7 @@ class DigestRunner:
             self.deliverer.compose(Digest(sub, shown, matched, created=now))
             return Outcome(sub.id, "dry-run", len(shown), matched, self.deliverer.destination(sub))
         message_id = make_message_id(sub.id, now, self.config.email_from)
+        shown, message = self._fit(Digest(sub, shown, matched, created=now, message_id=message_id))
         digest_id = self.store.create_digest(
             sub.id,
             [DigestItem(m.paper, m.score, m.terms, m.authors, m.reasons) for m in shown],
@@ -674,7 +688,18 @@ class DigestRunner:
             self.deliverer.destination(sub),
         )
         digest = Digest(sub, shown, matched, id=digest_id, created=now, message_id=message_id)
-        return self._send(digest, attempts_before=0)
+        return self._send(digest, attempts_before=0, message=message)
+
+    def _fit(self, digest: Digest) -> tuple[list[Match], OutgoingEmail | list[dict] | None]:
+        """The papers the message will really show, and the message, composed before the digest
+        is recorded: an email cut to stay under Gmail's clip lists the rest only in its "…and N
+        more" count, so the ledger records only what the reader got (the rest are passed over,
+        like those past max_papers). A template error leaves it to the send, which records it."""
+        try:
+            message, n = self.deliverer.composed(digest)
+        except DeliveryError:
+            return digest.matches, None
+        return digest.matches[:n], message
 
     def _retry(self, digest_id: int) -> Outcome:
         record = self.store.digest(digest_id)
@@ -707,14 +732,18 @@ class DigestRunner:
         )
         return self._send(digest, attempts_before=record.attempts)
 
-    def _send(self, digest: Digest, attempts_before: int) -> Outcome:
+    def _send(
+        self, digest: Digest, attempts_before: int, message: OutgoingEmail | list[dict] | None = None
+    ) -> Outcome:
         """Deliver and record. A StoreWriteError (disk full...) propagates: it stops the batch,
         since nothing more can be recorded; a digest sent but not recorded is then possibly
         delivered (see Store.begin_attempt) and is sent at most once more."""
         started = time.monotonic()
         self.store.begin_attempt(digest.id, self.clock())
         try:
-            where = self.deliverer.deliver(digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n))
+            where = self.deliverer.deliver(
+                digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n), message=message
+            )
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried

@@ -73,6 +73,7 @@ class EmailParts:
     subject: str
     text: str
     html: str
+    shown: int = 0  # how many of the digest's papers the email shows (fewer when cut for size)
 
 
 @dataclass(frozen=True)
@@ -429,7 +430,7 @@ class Renderer:
         subject = one_line(self.env.get_template("digest.subject.txt").render(ctx))[:SUBJECT_CHARS]
         ctx, html = self._fit(ctx)
         text = self.env.get_template("digest.txt").render(ctx)
-        return EmailParts(subject=subject, text=text, html=html)
+        return EmailParts(subject=subject, text=text, html=html, shown=len(ctx["papers"]))
 
     def _html(self, ctx: dict) -> str:
         return inline_css(self.env.get_template("digest.html").render(ctx))

@@ -561,3 +561,13 @@ def test_a_stored_schedule_or_timezone_that_no_longer_reads_skips_that_subscribe
 
         outcomes = DigestRunner(store, load_config(workdir.config), Env(outbox=workdir.outbox)).run()
     assert [(o.subscriber_id, o.status) for o in outcomes] == [("bob", "sent")]
+
+
+def test_an_address_matches_whatever_the_case_of_its_letters_on_both_backends(db_target):
+    """SQLite's own lower() folds only A-Z; PostgreSQL's folds every letter. One inbox must be
+    one inbox on both: the web sign-up and the YAML hand-over look addresses up this way."""
+    with Store(db_target) as store:
+        store.sync_subscribers([Subscriber("zoe", Profile(("t",)), email="Zoë.Ünal@Example.org")])
+        assert store.yaml_has_address("zoË.üNAL@example.ORG")
+        assert store.find_by_email("ZOË.ÜNAL@EXAMPLE.ORG").subscriber.id == "zoe"
+        assert not store.yaml_has_address("zoe.unal@example.org")  # folded, not stripped of accents

@@ -33,10 +33,11 @@ from test_hostile import call, signed, web_app  # noqa: F401  (web_app is a fixt
 
 from digestbot.cli import cli
 from digestbot.config import Env
-from digestbot.delivery.email import SmtpSettings, mask_url
+from digestbot.delivery.email import SmtpSettings
 from digestbot.lock import LockHeld, runner_lock, sender_lock
 from digestbot.schedule import ScheduleError, get_timezone
 from digestbot.store import Store
+from digestbot.text import mask_url
 
 
 def argv(workdir, *args: str, db: Path | None = None) -> list[str]:

@@ -376,3 +376,22 @@ def test_each_source_is_fetched_once_per_interval_whichever_worker_asks(pg):
     assert first is not None and first.new == 3
     assert second is None
     assert third is not None and third.known == 3
+
+
+def test_workers_refreshing_a_source_for_trending_digests_at_once_fetch_it_once(pg):
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+
+    newsroom(pg, 3)
+    config, env = load_config(pg.config), Env(outbox=pg.outbox)
+    with Store(pg.db) as a, Store(pg.db) as b, Store(pg.db) as c:
+        holder, waiting = Worker(config, a, env), Worker(config, b, env)
+        assert a.claim_lease("fetch:feed", holder.runner.worker_id, now_utc(), timedelta(minutes=1))
+        assert waiting.refresh(["feed"]) == []  # the holder is fetching it: no second fetch
+        assert b.source_state("feed").get("last_fetch_at") is None
+        a.release_lease("fetch:feed", holder.runner.worker_id)
+        first = waiting.refresh(["feed"])
+        again = Worker(config, c, env).refresh(["feed"])  # fetched a moment ago: current enough
+
+    assert [o.new for o in first] == [3]
+    assert again == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from ..text import split_url
 from . import DeliveryError
 from .message import OutgoingEmail
 
@@ -112,30 +113,6 @@ def _options(query: str) -> dict[str, str]:
 
 
 _HOST_PORT_RE = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?/?$")
-
-
-def split_url(url: str) -> tuple[str, str | None, str]:
-    """`scheme://userinfo@host...` into its three parts, by hand: the user info is everything
-    up to the *last* `@`, so a password holding an unencoded `/`, `?`, `#` or `@` is never taken
-    for the host, a path or a fragment (as urlsplit would)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    if "@" not in rest:
-        return scheme.lower(), None, rest
-    userinfo, _, hostport = rest.rpartition("@")
-    return scheme.lower(), userinfo, hostport
-
-
-def mask_url(url: str | None) -> str:
-    """A URL with any password replaced by *** (for logs and `status`), whatever it looks like."""
-    if not url:
-        return ""
-    scheme, userinfo, hostport = split_url(url)
-    if userinfo is None:
-        return url
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme + '://' if scheme else ''}{user}{':***' if colon else ''}@{hostport}"
 
 
 class SmtpTransport:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import dict_row
 
-from ..delivery.email import mask_url
+from ..text import mask_url
 from . import base
 from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError
 
