@@ -471,19 +471,17 @@ class Matcher:
             points = np.where(self.category_only[profiles], 0, points)
         return Matches(self, papers, rows, profiles, points, hits)
 
-    def _scan(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, pattern) per occurrence of a pattern in the normalized texts: one pass of the
-        automaton over them all, joined by a line break (which no pattern holds)."""
-        if not self.has_patterns:
-            return _NO_PAIRS
-        normalized = list(map(normalize, texts))
-        found = list(self.automaton.iter("\n".join(normalized)))
-        if not found:
-            return _NO_PAIRS
-        ends, patterns = np.array(found, dtype=np.int64).T
-        lengths = np.fromiter(map(len, normalized), np.int64, len(normalized)) + 1
-        starts = np.cumsum(lengths) - lengths
-        return np.searchsorted(starts, ends, side="right") - 1, patterns
+    def _scan(self, texts: Iterable[str]) -> tuple[list[int], list[int]]:
+        """(row, pattern) per occurrence of a pattern in each normalized text."""
+        rows: list[int] = []
+        patterns: list[int] = []
+        if self.has_patterns:
+            scan = self.automaton.iter
+            for row, text in enumerate(map(normalize, texts)):
+                for _end, pattern in scan(text):
+                    rows.append(row)
+                    patterns.append(pattern)
+        return rows, patterns
 
     def _followed_in(self, papers: list[Paper]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) per followed author of each paper, once per paper."""
