@@ -199,8 +199,8 @@ def test_a_profile_listing_a_term_twice_counts_it_twice_like_the_reference():
 
 
 def test_no_phrase_matches_across_the_texts_of_a_batch():
-    # A batch is scanned in one pass over all its texts: a phrase must not run from one paper's
-    # title into the next one's, nor from a title into an abstract.
+    # However a batch's texts are scanned (one by one, or joined to save calls), a phrase must not
+    # run from one paper's title into the next one's, nor from a title into its abstract.
     profile_map = {
         "phrase": Profile(keywords=("policy bridge",)),
         "broken": Profile(keywords=("policy, bridge",)),
