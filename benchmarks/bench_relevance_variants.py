@@ -51,13 +51,6 @@ def _tfidf(**kw):
     return TfidfVectorizer(**kw)
 
 
-def rrf(k: int):
-    fuse = relevance.fuse
-    return lambda keyword, similarity, floor=relevance.DEFAULT_FLOOR, k_=k: fuse(
-        keyword, similarity, floor, k_
-    )
-
-
 def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
     patch = mock.patch.object
     yield "shipped (unigrams, sublinear tf, title twice, RRF k=60, floor 0.08)", contextlib.nullcontext()
@@ -69,9 +62,9 @@ def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
     yield "no max_df cut", patch(relevance.Features, "fit", fit_with(max_df=1.0))
     yield "raw term counts (no sublinear tf)", patch(relevance.Features, "fit", fit_with(sublinear_tf=False))
     yield "title once", patch(relevance, "paper_text", lambda t, a: f"{t}. {a}")
-    yield "RRF k=20", patch(relevance, "fuse", rrf(20))
-    yield "RRF k=5", patch(relevance, "fuse", rrf(5))
-    yield "floor 0.04 (lets in ~54 irrelevant papers a day)", patch(relevance, "DEFAULT_FLOOR", 0.04)
+    yield "RRF k=20", patch(relevance, "RRF_K", 20)
+    yield "RRF k=5", patch(relevance, "RRF_K", 5)
+    yield "floor 0.04 (lets in ~70 irrelevant papers a day)", patch(relevance, "DEFAULT_FLOOR", 0.04)
     yield "no floor (not shippable: every paper enters)", patch(relevance, "DEFAULT_FLOOR", 0.0)
     yield (
         "mean + nearest liked paper, score fusion, floor 0.07 on the likes",

@@ -5,9 +5,11 @@ keyword score. Pure: no I/O; texts in, scores out.
   fitted once per run on the papers being ranked plus the reader's seed papers, so a paper's
   features are computed once per run, never per subscriber. Rows are L2-normalized, so a dot
   product is a cosine similarity.
-- A reader's profile vector is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the
-  reader's own query (their keywords, as one short text), plus the centroid of liked papers and
-  of papers rated up, minus (less strongly) the centroid of papers rated down.
+- A reader's direction is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the centroid
+  of liked papers and of papers rated up, minus (less strongly) the centroid of papers rated
+  down (the seeds' direction), plus the reader's own query (their keywords, as one short text).
+  The two are unit vectors and count the same: the likes are not worth less for being about
+  two topics (their centroid is shorter the more they differ), nor the keywords for being few.
 - Fusion: the keyword score and the similarity each give a ranking; they are combined by
   reciprocal rank fusion (Cormack et al., 2009), which needs no calibration between a keyword
   score in points and a cosine in [0, 1]. A paper can enter by similarity alone when it clears
@@ -79,24 +81,13 @@ class Features:
         return self.matrix[[self.index[k] for k in keys if k in self.index]]
 
 
-def profile_vector(
-    features: Features,
-    likes: Sequence[str],
-    ups: Sequence[str] = (),
-    downs: Sequence[str] = (),
-    keywords: Sequence[str] = (),
-    query: np.ndarray | sparse.spmatrix | None = None,
+def seeds_vector(
+    features: Features, likes: Sequence[str], ups: Sequence[str] = (), downs: Sequence[str] = ()
 ) -> np.ndarray | None:
-    """The reader's direction in feature space (L2-normalized), or None without a liked or
-    up-rated paper to start from (keywords alone are the keyword matcher's job). `query` is the
-    keywords' vector when the caller made it already (`Features.queries`)."""
+    """The direction of the reader's seeds (L2-normalized): the centroid of liked papers and of
+    papers rated up, minus the centroid of those rated down; None without a liked or up-rated
+    paper to start from (keywords alone are the keyword matcher's job)."""
     parts, positive = [], False
-    if query is None and keywords:
-        query = features.query(keywords)
-    elif sparse.issparse(query):
-        query = np.asarray(query.todense()).ravel()
-    if query is not None:
-        parts.append(query)
     for keys, weight in ((likes, 1.0), (ups, UP_WEIGHT), (downs, -DOWN_WEIGHT)):
         rows = features.rows(keys)
         if rows.shape[0]:
@@ -109,14 +100,47 @@ def profile_vector(
     return vector / norm if norm else None
 
 
+def profile_vector(
+    features: Features,
+    likes: Sequence[str],
+    ups: Sequence[str] = (),
+    downs: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    query: np.ndarray | sparse.spmatrix | None = None,
+) -> np.ndarray | None:
+    """The reader's direction in feature space (L2-normalized): the seeds' direction plus the
+    keywords' (each a unit vector, so they count the same), or None without a liked or
+    up-rated paper. `query` is the keywords' vector when the caller made it already
+    (`Features.queries`)."""
+    seeds = seeds_vector(features, likes, ups, downs)
+    query = _query(features, keywords, query)
+    if seeds is None or query is None:
+        return seeds
+    vector = seeds + query
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else None
+
+
+def _query(
+    features: Features, keywords: Sequence[str], query: np.ndarray | sparse.spmatrix | None
+) -> np.ndarray | None:
+    if query is None and keywords:
+        return features.query(keywords)
+    if sparse.issparse(query):
+        return np.asarray(query.todense()).ravel()
+    return query
+
+
 def fuse(
     keyword: Mapping[str, float],
     similarity: Mapping[str, float],
     floor: float = DEFAULT_FLOOR,
-    k: int = RRF_K,
+    k: int | None = None,
 ) -> list[tuple[str, float]]:
     """Rank papers by reciprocal rank fusion of the keyword ranking (matches only) and the
-    similarity ranking (papers at or above `floor`, plus every keyword match). Best first."""
+    similarity ranking (papers at or above `floor`, plus every keyword match). Best first.
+    `k` is RRF_K unless given."""
+    k = RRF_K if k is None else k
     fused: dict[str, float] = {}
     for rank, key in enumerate(sorted(keyword, key=lambda p: (-keyword[p], p)), 1):
         fused[key] = 1.0 / (k + rank)
@@ -164,17 +188,23 @@ def term_weights(
 
 @dataclass(frozen=True)
 class Window:
-    """The papers a run ranks, with their feature rows and revisions, made once per run."""
+    """The papers a run ranks, with their feature rows and revisions, made once per run; `at`
+    finds a paper's row by key, and `key_order` is each row's place in key order (ties)."""
 
     papers: tuple[Paper, ...]
     rows: sparse.csr_matrix
     revs: np.ndarray
+    at: Mapping[str, int] = field(default_factory=dict)
+    key_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, features: Features, papers: Sequence[Paper]) -> Window:
         papers = tuple(p for p in papers if p.key in features.index)
+        keys = [p.key for p in papers]
         revs = np.array([p.rev or 0 for p in papers], dtype=np.int64)
-        return cls(papers, features.rows([p.key for p in papers]), revs)
+        key_order = np.empty(len(keys), dtype=np.int64)
+        key_order[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+        return cls(papers, features.rows(keys), revs, {k: i for i, k in enumerate(keys)}, key_order)
 
 
 def rank_seeded(
@@ -205,18 +235,18 @@ def rank_seeded(
         for k, m in keyword.items()
     }
     by_key: dict[str, Paper] = {}
-    pool: dict[str, float] = {}
-    if vector is not None and window.papers:
-        scores = window.rows @ vector
-        for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
-            paper = window.papers[i]
-            if paper.key not in keyword and allowed(paper):
-                by_key[paper.key] = paper
-                pool[paper.key] = float(scores[i])
-        known = [k for k in keyword if k in features.index]
-        if known:  # keyword matches rank by similarity too, whatever their cosine
-            pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
-    ranked = fuse(weighted, pool, floor)
+    if vector is not None and any(k not in window.at and k in features.index for k in keyword):
+        ranked = fuse(
+            weighted, _pool(window, after, keyword, allowed, features, vector, floor, by_key), floor
+        )
+        total = len(ranked)
+    elif vector is not None and window.papers:
+        ranked, total = _fuse_window(
+            window, after, keyword, weighted, allowed, vector, floor, explain, by_key
+        )
+    else:
+        ranked = fuse(weighted, {}, floor)
+        total = len(ranked)
     top = [k for k, _ in ranked[:explain] if k not in keyword or not (keyword[k].terms or keyword[k].authors)]
     reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
@@ -228,7 +258,51 @@ def rank_seeded(
                 base.paper, round(fused * SCORE_SCALE), base.terms, base.authors, (reason,) if reason else ()
             )
         )
-    return matches, len(ranked)
+    return matches, total
+
+
+def _pool(window, after, keyword, allowed, features, vector, floor, by_key) -> dict[str, float]:
+    """The similarity of every paper that may rank (`fuse`'s input): window papers that clear
+    the floor and are allowed, and the keyword matches whatever their cosine."""
+    pool: dict[str, float] = {}
+    scores = window.rows @ vector
+    for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
+        paper = window.papers[i]
+        if paper.key not in keyword and allowed(paper):
+            by_key[paper.key] = paper
+            pool[paper.key] = float(scores[i])
+    known = [k for k in keyword if k in features.index]
+    if known:
+        pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
+    return pool
+
+
+def _fuse_window(window, after, keyword, weighted, allowed, vector, floor, explain, by_key):
+    """`fuse` of the keyword ranking and the similarity ranking over the window, computing only
+    the best `explain` (and how many rank in all): the similarity order is one numpy sort, and a
+    paper that only similarity brings has a fused score falling with its rank there, so the best
+    `explain` of them are among the first `explain` + len(keyword) of that order."""
+    k = RRF_K
+    papers = window.papers
+    scores = window.rows @ vector
+    near = np.flatnonzero((scores >= floor) & (scores > 0) & (window.revs > after)).tolist()
+    picked = [i for i in near if papers[i].key not in keyword and allowed(papers[i])]
+    known = [i for i in (window.at[key] for key in keyword) if scores[i] > 0]  # any cosine
+    rows = np.array(picked + known, dtype=np.int64)
+    order = np.lexsort((window.key_order[rows], -scores[rows]))  # best first, then by key
+    place = np.empty(len(rows), dtype=np.int64)
+    place[order] = np.arange(1, len(rows) + 1)
+    fused = {key: 1.0 / (k + r) for r, key in enumerate(sorted(weighted, key=lambda p: (-weighted[p], p)), 1)}
+    for j in range(len(picked), len(rows)):
+        key = papers[rows[j]].key
+        fused[key] += 1.0 / (k + int(place[j]))
+    for j in order[: explain + len(keyword)].tolist():
+        if j < len(picked):
+            paper = papers[rows[j]]
+            by_key[paper.key] = paper
+            fused[paper.key] = 1.0 / (k + int(place[j]))
+    ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ranked, len(weighted) + len(picked)
 
 
 def _closest_seeds(
