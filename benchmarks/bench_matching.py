@@ -167,7 +167,7 @@ def main() -> None:
                 "engine",
                 en["seconds"],
                 peak,
-                f"compile {en['compile']:.1f}s; {en['avg']:.1f} matches/subscriber "
+                f"compile {en['compile']:.2f}s; {en['avg']:.1f} matches/subscriber "
                 f"(median {en['median']}, {en['none']} with none)",
             ),
             ("reference", ref["seconds"], None, f"extrapolated from {ref['sample']} pairs"),

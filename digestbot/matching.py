@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain
+from itertools import chain, compress, count
 from operator import attrgetter
 
 import ahocorasick
@@ -185,12 +185,22 @@ def compile_profile(profile: Profile) -> CompiledProfile:
 
 def profile_authors(profile: Profile) -> dict[str, str]:
     """The authors a profile follows: normalized name -> as the user wrote it."""
-    return {normalize_name(a): a for a in profile.authors if normalize_name(a)}
+    return followed_authors(profile.authors)
+
+
+def followed_authors(names: Iterable[str]) -> dict[str, str]:
+    """Author names as followed: normalized name -> as written (names with no letters dropped)."""
+    return {normalize_name(a): a for a in names if normalize_name(a)}
 
 
 def profile_categories(profile: Profile) -> tuple[str, ...]:
     """The categories a profile wants, normalized (`cs.LG ` -> `cs.lg`)."""
-    return tuple(c.strip().casefold() for c in profile.categories if c.strip())
+    return wanted_categories(profile.categories)
+
+
+def wanted_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """Categories as wanted, normalized (`cs.LG ` -> `cs.lg`), blank ones dropped."""
+    return tuple(c.strip().casefold() for c in categories if c.strip())
 
 
 @dataclass(frozen=True)
@@ -294,54 +304,41 @@ class Matcher:
     """
 
     def __init__(self, profiles: Mapping[str, Profile]):
-        items = list(profiles.values())
         self._term_ids: dict[tuple[str, ...], int] = {}  # by patterns: `RL` and `rl` are one term
         self._pattern_ids: dict[str, int] = {}
         self._term_of_pattern: tuple[list[int], list[int]] = ([], [])
-        known = _Known(self._term_id)
-        # compile_profile's rules, over all profiles at once: 100,000 profiles share a few
-        # thousand keywords, and each keyword as written is compiled once.
+        # compile_profile's rules over all profiles at once, in bulk: each field of every profile
+        # is read in one pass in C, and each distinct keyword as written is compiled once.
+        written = _Index()
+        rules = _Rules.read(profiles.values(), written)
         try:  # compile_profile's error, in profile order: the first keyword that can never match
-            every = list(map(known.__getitem__, chain.from_iterable(p.exclude for p in items)))
-            terms = np.array(
-                list(map(known.__getitem__, chain.from_iterable(map(_KEYWORDS, items)))), np.int64
-            )
+            term_of = np.array([self._term_id(k) for k in written], dtype=np.int64)
         except InvalidTerm:
-            for profile in items:
+            for profile in profiles.values():
                 compile_profile(profile)
             raise
-        authors = [profile_authors(p) if p.authors else _NONE for p in items]
-        categories = [profile_categories(p) if p.categories else () for p in items]
-        lengths = np.fromiter(map(len, map(_KEYWORDS, items)), np.int64, len(items))
-        has_authors = np.fromiter(map(bool, authors), bool, len(items))
-        has_categories = np.fromiter(map(bool, categories), bool, len(items))
-        kept = (lengths > 0) | has_authors | has_categories
+        self._written = [k.strip() for k in written]  # keyword as written, by its index
+        kept = rules.kept()
         sids = list(profiles)
-        excluded = np.array(every, dtype=np.int64)
-        exclude_lengths = np.fromiter(map(len, (p.exclude for p in items)), np.int64, len(items))
         if not kept.all():  # empty profiles match nothing: left out
-            keep = np.flatnonzero(kept).tolist()
-            terms = terms[np.repeat(kept, lengths)]
-            excluded = excluded[np.repeat(kept, exclude_lengths)]
-            items, authors, categories, sids = (
-                [x[i] for i in keep] for x in (items, authors, categories, sids)
-            )
-            lengths, exclude_lengths = lengths[kept], exclude_lengths[kept]
-            has_authors, has_categories = has_authors[kept], has_categories[kept]
+            rules = rules.only(kept)
+            sids = list(compress(sids, kept.tolist()))
         self.ids: list[str] = sids
         n = len(sids)
-        self._keywords = list(map(_KEYWORDS, items))
-        self._authors = authors
-        self._keyword_terms = terms  # flat: profile i's are terms[_offsets[i]:_offsets[i + 1]]
-        self._offsets = np.concatenate(([0], np.cumsum(lengths))).tolist()
+        lengths, exclude_lengths, authors = rules.lengths, rules.exclude_lengths, rules.authors
+        terms, excluded = term_of[rules.keywords], term_of[rules.excluded]
+        has_authors, has_categories = rules.flags(rules.authors), rules.flags(rules.categories)
+        self._authors = authors  # profile index -> followed authors (profiles with some only)
+        # Flat, profile i's keywords are [_offsets[i]:_offsets[i + 1]]: as written, and as terms.
+        self._keyword_written, self._keyword_terms = rules.keywords, terms
+        self._offsets = np.concatenate(([0], np.cumsum(lengths)))
         self.author_ids: dict[str, int] = {}
-        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors if f for a in f]
-        n_authors = np.fromiter(map(len, authors), np.int64, n)
+        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors.values() for a in f]
+        n_authors = np.zeros(n, dtype=np.int64)
+        n_authors[list(authors)] = list(map(len, authors.values()))
         self.category_bits: dict[str, int] = {}
-        masks = dict.fromkeys(np.flatnonzero(has_categories).tolist(), 0)
-        for i in masks:
-            for category in categories[i]:
-                masks[i] |= 1 << self.category_bits.setdefault(category, len(self.category_bits))
+        mask_of = {c: self._category_mask(c) for c in dict.fromkeys(rules.categories.values())}
+        masks = {i: mask_of[c] for i, c in rules.categories.items()}
         self.masks = masks  # profile index -> its categories as bits (profiles with some only)
         self.category_only = has_categories & (lengths == 0) & ~has_authors
         bits = len(self.category_bits)
@@ -361,7 +358,7 @@ class Matcher:
         self._bits_at = self._authors_at + len(self.author_ids)
         bit_counts = np.zeros(n, dtype=np.int64)
         bit_counts[only] = [len(b) for b in by_bit]
-        self.followers = sparse.vstack(
+        self.followers = _stack(
             [
                 _by_profile(terms, lengths, self.n_terms, self.dtype),
                 _by_profile(excluded, exclude_lengths, self.n_terms, self.dtype),
@@ -369,8 +366,7 @@ class Matcher:
                 _by_profile(
                     np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits, self.dtype
                 ),
-            ],
-            format="csr",
+            ]
         )
         self.term_patterns = sparse.csr_matrix(
             (np.ones(len(self._term_of_pattern[0]), dtype=np.int32), self._term_of_pattern),
@@ -389,6 +385,11 @@ class Matcher:
         if self._pattern_ids:
             self.automaton.make_automaton()
         self.has_patterns = bool(self._pattern_ids)
+
+    def _category_mask(self, categories: tuple[str, ...]) -> int:
+        """Wanted categories as bits, giving each category not seen yet the next bit."""
+        bits = self.category_bits
+        return sum({1 << bits.setdefault(category, len(bits)) for category in categories})
 
     def _term_id(self, keyword: str) -> int:
         term = compile_term(keyword)  # raises InvalidTerm
@@ -422,28 +423,11 @@ class Matcher:
         """Match every paper against every profile at once."""
         papers = list(papers)
         n = len(papers)
-        title_hits, abstract_hits = ([], []), ([], [])  # (row, pattern) per occurrence
-        carried = ([], [])  # (row, column): followed authors, category bits
-        paper_masks = []
-        scan = self.automaton.iter if self.has_patterns else None
-        author_ids, authors_at = self.author_ids, self._authors_at
-        for row, paper in enumerate(papers):
-            if scan is not None:
-                for hits, text in ((title_hits, paper.title), (abstract_hits, paper.abstract)):
-                    for _end, pid in scan(normalize(text)):
-                        hits[0].append(row)
-                        hits[1].append(pid)
-            if author_ids:
-                for name in {normalize_name(a) for a in paper.authors}:
-                    aid = author_ids.get(name)
-                    if aid is not None:
-                        carried[0].append(row)
-                        carried[1].append(authors_at + aid)
-            if self.category_bits:
-                known = self._categories(paper.categories)
-                paper_masks.append(known[0])
-                carried[0].extend([row] * len(known[1]))
-                carried[1].extend(known[1])
+        title_hits = self._scan(map(_TITLE, papers))  # (row, pattern) per occurrence
+        abstract_hits = self._scan(map(_ABSTRACT, papers))
+        author_rows, author_cols = self._followed_in(papers)
+        paper_masks, bit_rows, bit_cols = self._carried_categories(papers)
+        carried = (np.concatenate((author_rows, bit_rows)), np.concatenate((author_cols, bit_cols)))
         # Per (paper, term): occurrences in the title and in the abstract, then its keyword score.
         n_patterns = len(self._pattern_ids)
         title = _counts(title_hits, (n, n_patterns)) @ self.term_patterns
@@ -454,7 +438,7 @@ class Matcher:
         repeats.data = np.minimum(repeats.data, REPEAT_CAP)
         scores = (TITLE_WEIGHT * in_title + ABSTRACT_WEIGHT * in_abstract + REPEAT_WEIGHT * repeats).tocoo()
         vetoes = hits.tocoo()
-        carried_cols = np.array(carried[1], dtype=np.int64)
+        carried_cols = carried[1]
         paper_side = sparse.csr_matrix(
             (
                 np.concatenate(
@@ -465,7 +449,7 @@ class Matcher:
                     )
                 ),
                 (
-                    np.concatenate((scores.row, vetoes.row, np.array(carried[0], dtype=np.int64))),
+                    np.concatenate((scores.row, vetoes.row, carried[0])),
                     np.concatenate((scores.col, vetoes.col + self._excluded_at, carried_cols)),
                 ),
             ),
@@ -483,8 +467,50 @@ class Matcher:
             check = np.flatnonzero(keep & self.filtered[profiles])
             keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
-        points = np.where(self.category_only[profiles], 0, points)  # picked by category alone
+        if self.category_bits:  # picked by category alone: no score
+            points = np.where(self.category_only[profiles], 0, points)
         return Matches(self, papers, rows, profiles, points, hits)
+
+    def _scan(self, texts: Iterable[str]) -> tuple[list[int], list[int]]:
+        """(row, pattern) per occurrence of a pattern in each normalized text."""
+        rows: list[int] = []
+        patterns: list[int] = []
+        if self.has_patterns:
+            scan = self.automaton.iter
+            for row, text in enumerate(map(normalize, texts)):
+                for _end, pattern in scan(text):
+                    rows.append(row)
+                    patterns.append(pattern)
+        return rows, patterns
+
+    def _followed_in(self, papers: list[Paper]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) per followed author of each paper, once per paper."""
+        if not self.author_ids:
+            return _NO_PAIRS
+        names = list(map(_AUTHORS, papers))
+        counts = np.fromiter(map(len, names), np.int64, len(names))
+        column = _Memo(lambda name: self.author_ids.get(normalize_name(name), -1))  # this batch's names
+        columns = np.fromiter(
+            map(column.__getitem__, chain.from_iterable(names)), np.int64, int(counts.sum())
+        )
+        rows = np.repeat(np.arange(len(names)), counts)
+        followed = columns >= 0
+        width = len(self.author_ids)
+        pairs = np.unique(rows[followed] * width + columns[followed])
+        return pairs // width, self._authors_at + pairs % width
+
+    def _carried_categories(self, papers: list[Paper]) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Each paper's wanted categories as a bit mask, and (row, column) per bit it carries
+        (only when some profile is picked by category alone: no other profile follows a bit)."""
+        if not self.category_bits:
+            return [], *_NO_PAIRS
+        known = list(map(self._categories, map(_CATEGORIES, papers)))
+        masks = [mask for mask, _ in known]
+        if not self.category_only.any():
+            return masks, *_NO_PAIRS
+        counts = np.fromiter((len(columns) for _, columns in known), np.int64, len(known))
+        columns = np.fromiter(chain.from_iterable(c for _, c in known), np.int64, int(counts.sum()))
+        return masks, np.repeat(np.arange(len(known)), counts), columns
 
     def allows(self, index: int, paper: Paper) -> bool:
         """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
@@ -518,17 +544,104 @@ class Matcher:
     ) -> Match:
         """The Match of profile `index` for a paper it matched: the keywords it hit, in the order
         the profile lists them, and the followed authors."""
-        tids = self._keyword_terms[self._offsets[index] : self._offsets[index + 1]].tolist()
+        start, end = self._offsets[index], self._offsets[index + 1]
+        tids = self._keyword_terms[start:end].tolist()
+        written = self._written
         terms = tuple(
-            [k.strip() for k, tid in zip(self._keywords[index], tids, strict=True) if tid in hit_terms]
+            [
+                written[k]
+                for k, t in zip(self._keyword_written[start:end].tolist(), tids, strict=True)
+                if t in hit_terms
+            ]
         )
-        followed = self._authors[index]
+        followed = self._authors.get(index)
         names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
         return Match(paper, score, terms, names)
 
 
-_NONE: dict[str, str] = {}
-_KEYWORDS = attrgetter("keywords")
+_TITLE, _ABSTRACT = attrgetter("title"), attrgetter("abstract")  # of a paper
+_AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")
+_RULES = attrgetter("keywords", "exclude", "authors", "categories")  # what Matcher reads of a profile
+_NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Every profile's rules read in bulk, for `Matcher`: keywords and exclusions as flat arrays
+    (each keyword by its index among the distinct keywords as written) with a count per
+    profile, and the few profiles with authors or categories by index. Each field is read in
+    one pass over all profiles that runs in C: no Python runs per profile, nor per keyword."""
+
+    lengths: np.ndarray
+    keywords: np.ndarray
+    exclude_lengths: np.ndarray
+    excluded: np.ndarray
+    authors: dict[int, dict[str, str]]  # profile index -> followed_authors
+    categories: dict[int, tuple[str, ...]]  # profile index -> wanted_categories
+
+    @classmethod
+    def read(cls, profiles: Iterable[Profile], written: _Index) -> _Rules:
+        """Read `profiles`, indexing each keyword in `written`. One pass over the profiles takes
+        all four fields (each profile's memory is visited once: 100,000 do not fit in a cache)."""
+        fields = list(chain.from_iterable(map(_RULES, profiles)))
+        keywords, exclude, authors, categories = (fields[i::4] for i in range(4))
+        del fields
+        keywords, keyword_lengths = _flat(keywords, written)
+        excluded, exclude_lengths = _flat(exclude, written)
+        return cls(
+            lengths=keyword_lengths,
+            keywords=keywords,
+            exclude_lengths=exclude_lengths,
+            excluded=excluded,
+            authors=_some(authors, followed_authors),
+            categories=_some(categories, wanted_categories),
+        )
+
+    def kept(self) -> np.ndarray:
+        """The profiles that can match something (keywords, authors or categories)."""
+        return (self.lengths > 0) | self.flags(self.authors) | self.flags(self.categories)
+
+    def flags(self, some: dict[int, object]) -> np.ndarray:
+        """Per profile, whether `some` (authors or categories) holds it."""
+        flags = np.zeros(len(self.lengths), dtype=bool)
+        flags[list(some)] = True
+        return flags
+
+    def only(self, kept: np.ndarray) -> _Rules:
+        """The same rules for the `kept` profiles only, renumbered."""
+        index = (np.cumsum(kept) - 1).tolist()
+        return _Rules(
+            lengths=self.lengths[kept],
+            keywords=self.keywords[np.repeat(kept, self.lengths)],
+            exclude_lengths=self.exclude_lengths[kept],
+            excluded=self.excluded[np.repeat(kept, self.exclude_lengths)],
+            authors={index[i]: a for i, a in self.authors.items()},  # every one is kept
+            categories={index[i]: c for i, c in self.categories.items()},
+        )
+
+
+# The lists these take hold one field of every profile; they are dropped before anything that
+# allocates much: the garbage collector walks every young list, and at 100,000 profiles those
+# walks cost more than the reads. So the keywords are compiled after.
+
+
+def _flat(groups: list[tuple[str, ...]], index: _Index) -> tuple[np.ndarray, np.ndarray]:
+    """Every profile's keywords (one tuple each), in order, as their ids in `index` (one flat
+    array), and how many each profile has."""
+    lengths = np.fromiter(map(len, groups), np.int64, len(groups))
+    flat = np.fromiter(map(index.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
+    return flat, lengths
+
+
+def _some(values: list[tuple[str, ...]], read) -> dict:
+    """`read(value)` by profile index, for the profiles where the value is not empty and reads
+    non-empty. Each distinct value is read once: subscribers share their categories, and many
+    their authors."""
+    where, found = list(compress(count(), values)), list(filter(None, values))
+    values.clear()
+    known = {value: read(value) for value in dict.fromkeys(found)}
+    some = dict(zip(where, map(known.__getitem__, found), strict=True))
+    return some if all(known.values()) else {i: value for i, value in some.items() if value}
 
 
 class Matches:
@@ -645,16 +758,24 @@ class BestMatches:
         return {key: rank(matches)[: keep[key]] for key, matches in found.items()}
 
 
-class _Known(dict):
-    """Keyword as written -> term id, compiling each keyword the first time it is asked for."""
+class _Memo(dict):
+    """Key -> make(key), made the first time the key is asked for."""
 
-    def __init__(self, compile_one):
+    def __init__(self, make):
         super().__init__()
-        self.compile_one = compile_one
+        self.make = make
 
-    def __missing__(self, keyword: str) -> int:
-        tid = self[keyword] = self.compile_one(keyword)
-        return tid
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
+
+
+class _Index(dict):
+    """Key -> its index, in the order of first sight: a key not seen yet gets the next one."""
+
+    def __missing__(self, key) -> int:
+        index = self[key] = len(self)
+        return index
 
 
 def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csr_matrix:
@@ -662,6 +783,20 @@ def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sp
     indptr = np.concatenate(([0], np.cumsum(lengths)))
     data = np.ones(len(values), dtype=dtype)
     return sparse.csc_matrix((data, values, indptr), shape=(size, len(lengths)), dtype=dtype)
+
+
+def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:
+    """Blocks with the same columns, one under the other, as one CSR matrix: each block converted
+    once and the arrays joined (scipy's vstack copies and checks more, which shows at this size)."""
+    rows = [block.tocsr() for block in blocks if block.shape[0]] or [blocks[0].tocsr()]
+    starts = np.cumsum([0] + [r.nnz for r in rows[:-1]])
+    indptr = np.concatenate(
+        [rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)]
+    )
+    return sparse.csr_matrix(
+        (np.concatenate([r.data for r in rows]), np.concatenate([r.indices for r in rows]), indptr),
+        shape=(sum(r.shape[0] for r in rows), rows[0].shape[1]),
+    )
 
 
 def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:

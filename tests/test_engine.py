@@ -198,6 +198,40 @@ def test_a_profile_listing_a_term_twice_counts_it_twice_like_the_reference():
         assert list(Matcher(profile_map).match(paper)) == list(ReferenceMatcher(profile_map).match(paper))
 
 
+def test_no_phrase_matches_across_the_texts_of_a_batch():
+    # However a batch's texts are scanned (one by one, or joined to save calls), a phrase must not
+    # run from one paper's title into the next one's, nor from a title into its abstract.
+    profile_map = {
+        "phrase": Profile(keywords=("policy bridge",)),
+        "broken": Profile(keywords=("policy, bridge",)),
+        "prefix": Profile(keywords=("policy bri*",)),
+    }
+    papers = [
+        Paper(key="a", title="A diffusion policy", abstract="bridges everything"),
+        Paper(key="b", title="Bridge, policy", abstract="Policy, bridge: policy bridges"),
+        Paper(key="c", title="bridge of sighs", abstract="the last policy"),
+    ]
+    reference = ReferenceMatcher(profile_map)
+    expected = [pair for paper in papers for pair in reference.match(paper)]
+    assert list(Matcher(profile_map).match_batch(papers)) == expected
+    assert {(sid, m.paper.key) for sid, m in expected} == {("phrase", "b"), ("broken", "b"), ("prefix", "b")}
+
+
+def test_a_paper_listing_a_followed_author_twice_counts_them_once():
+    profile_map = {
+        "fan": Profile(authors=("Zoë Müller",)),
+        "both": Profile(keywords=("robot",), authors=("Li Wei",)),
+    }
+    papers = [
+        Paper(key="a", title="Robots", authors=("Zoë Müller", "Zoe Muller", "ZOË MÜLLER")),
+        Paper(key="b", title="Robot arms", authors=("Li Wei", "li wei", "Zoe Muller")),
+    ]
+    reference = ReferenceMatcher(profile_map)
+    expected = [pair for paper in papers for pair in reference.match(paper)]
+    assert list(Matcher(profile_map).match_batch(papers)) == expected
+    assert [(sid, m.score) for sid, m in expected] == [("fan", 40), ("both", 30), ("fan", 40), ("both", 70)]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(st.text("abcdef", min_size=1, max_size=3), profiles, max_size=8),
