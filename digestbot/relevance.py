@@ -287,7 +287,8 @@ def _fuse_window(window, after, keyword, weighted, allowed, vector, floor, expla
     scores = window.rows @ vector
     near = np.flatnonzero((scores >= floor) & (scores > 0) & (window.revs > after)).tolist()
     picked = [i for i in near if papers[i].key not in keyword and allowed(papers[i])]
-    known = [i for i in (window.at[key] for key in keyword) if scores[i] > 0]  # any cosine
+    at = (window.at.get(key) for key in keyword)  # None: a match the features never saw
+    known = [i for i in at if i is not None and scores[i] > 0]  # any cosine
     rows = np.array(picked + known, dtype=np.int64)
     order = np.lexsort((window.key_order[rows], -scores[rows]))  # best first, then by key
     place = np.empty(len(rows), dtype=np.int64)

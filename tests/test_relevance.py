@@ -118,3 +118,39 @@ def test_the_window_ranking_is_the_reference_fusion_exactly():
         assert [(m.paper.key, m.score, m.reasons) for m in fast] == [
             (m.paper.key, m.score, m.reasons) for m in slow
         ]
+
+
+def test_a_keyword_match_without_features_ranks_by_its_keywords_alone():
+    """A keyword match whose paper the features were not fitted on (so not in the window) has no
+    similarity: it ranks by keywords, as `fuse` ranks it, instead of failing the whole ranking."""
+    from digestbot.models import Match, Paper
+
+    features = relevance.Features.fit(TEXTS)
+    papers = {k: Paper(k, k, rev=1) for k in TEXTS}
+    window = relevance.Window.of(features, list(papers.values()))
+    outside = Paper("outside", "A paper the features never saw", rev=1)
+    keyword = {"kw": Match(papers["kw"], 10, ("guild",)), "outside": Match(outside, 30, ("guild",))}
+    seeds = relevance.Seeds((papers["seed"],))
+
+    ranked, total = relevance.rank_seeded(
+        window, 0, keyword, lambda p: p.key != "seed", features, seeds, ["guild"], 0.08
+    )
+
+    expected = relevance.fuse(
+        {"kw": 10.0, "outside": 30.0},
+        relevance._pool(
+            window,
+            0,
+            keyword,
+            lambda p: p.key != "seed",
+            features,
+            relevance.profile_vector(features, ["seed"], keywords=["guild"]),
+            0.08,
+            {},
+        ),
+        0.08,
+    )
+    assert [(m.paper.key, m.score) for m in ranked] == [
+        (k, round(s * relevance.SCORE_SCALE)) for k, s in expected
+    ]
+    assert total == len(expected) and "outside" in {m.paper.key for m in ranked}
