@@ -673,8 +673,8 @@ class DigestRunner:
                 self.store.advance(sub.id, selection.seq_to, now)
             return Outcome(sub.id, "empty")
         if dry_run:
-            self.deliverer.compose(Digest(sub, shown, matched, created=now))
-            return Outcome(sub.id, "dry-run", len(shown), matched, self.deliverer.destination(sub))
+            _, n = self.deliverer.composed(Digest(sub, shown, matched, created=now))  # what it would show
+            return Outcome(sub.id, "dry-run", n, matched, self.deliverer.destination(sub))
         message_id = make_message_id(sub.id, now, self.config.email_from)
         shown, message = self._fit(Digest(sub, shown, matched, created=now, message_id=message_id))
         digest_id = self.store.create_digest(

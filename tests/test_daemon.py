@@ -1232,3 +1232,21 @@ def test_papers_cut_to_keep_an_email_under_gmails_clip_are_not_recorded_as_recei
     assert recorded == set(mail.papers)  # the ledger holds what the reader got, no more
     cut = next(p.aid for p in papers if p.aid not in mail.papers)
     assert "never received" in invoke(workdir, "feedback", "wes", cut, "up", expect=2).output
+
+
+def test_a_dry_run_says_how_many_papers_the_email_cut_for_gmails_clip_will_show(workdir):
+    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
+    papers = [
+        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
+    ]
+    write_listing(workdir.path / "feed.xml", papers)
+    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    invoke(workdir, "fetch")
+
+    would = re.search(
+        r"wes: would send (\d+) paper\(s\) \((\d+) matched\)", invoke(workdir, "send", "--dry-run").output
+    )
+    sent = re.search(r"wes: sent (\d+) paper\(s\) \((\d+) matched\)", invoke(workdir, "send").output)
+
+    (mail,) = outbox_mails(workdir.outbox)
+    assert would and sent and would.groups() == sent.groups() == (str(len(mail.papers)), "400")
