@@ -241,6 +241,7 @@ def fetch_all(
 
 
 REFRESH_FRESH = timedelta(minutes=5)  # a source fetched this recently is current enough
+FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
 
 
 def refresh_sources(
@@ -249,15 +250,26 @@ def refresh_sources(
     client: HttpClient,
     now: datetime | None = None,
     fresh: timedelta = REFRESH_FRESH,
+    holder: str | None = None,
 ) -> list[SourceOutcome]:
     """Fetch these sources again unless one was fetched within `fresh` (before a trending digest,
-    so it ranks by current upvotes; several such digests in a run cost one fetch)."""
+    so it ranks by current upvotes; several such digests in a run cost one fetch). With `holder`
+    (several workers on one database), each only under its fetch lease: a source another holds
+    is left to it, and trending digests use its last counts."""
     now = now or now_utc()
     outcomes = []
     for source in sources:
-        last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
-        if last is None or now - last >= fresh:
-            outcomes.append(fetch_one(store, source, client, now))
+        lease = f"fetch:{source.name}"
+        if holder is not None and not store.claim_lease(lease, holder, now, FETCH_LEASE):
+            log.info("%s: another worker is fetching it; trending digests use the last counts", source.name)
+            continue
+        try:  # checked under the lease: a worker may have fetched it just now
+            last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
+            if last is None or now - last >= fresh:
+                outcomes.append(fetch_one(store, source, client, now))
+        finally:
+            if holder is not None:
+                store.release_lease(lease, holder)
     return outcomes
 
 

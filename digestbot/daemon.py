@@ -26,7 +26,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_liked, fetch_one, refresh_sources
+from .collect import FETCH_LEASE, SourceOutcome, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
-FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
 FETCH_SLACK = 0.1  # a fetch within 90% of the interval counts as this interval's
 
 
@@ -93,23 +92,9 @@ class Worker:
     def refresh(self, names: list[str]) -> list[SourceOutcome]:
         """Re-fetch these sources before trending digests (unless fetched a moment ago); with
         several workers, each under its fetch lease, so workers due at once fetch it once."""
-        now = self.clock()
-        outcomes = []
-        for source in (s for s in self.config.sources if s.name in names):
-            if not self.shared:
-                outcomes += refresh_sources(self.store, [source], self.client, now)
-                continue
-            lease = f"fetch:{source.name}"
-            if not self.store.claim_lease(lease, self.runner.worker_id, now, FETCH_LEASE):
-                log.info(
-                    "%s: another worker is fetching it; trending digests use the last counts", source.name
-                )
-                continue
-            try:  # refresh_sources checks again under the lease whether it was fetched just now
-                outcomes += refresh_sources(self.store, [source], self.client, now)
-            finally:
-                self.store.release_lease(lease, self.runner.worker_id)
-        return outcomes
+        sources = [s for s in self.config.sources if s.name in names]
+        holder = self.runner.worker_id if self.shared else None
+        return refresh_sources(self.store, sources, self.client, self.clock(), holder=holder)
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""

@@ -395,3 +395,34 @@ def test_workers_refreshing_a_source_for_trending_digests_at_once_fetch_it_once(
 
     assert [o.new for o in first] == [3]
     assert again == []
+
+
+def test_send_leaves_the_refresh_before_trending_digests_to_the_worker_fetching_the_list(pg):
+    """`digestbot send` on the workers' database re-fetches the upvote list under the same fetch
+    lease as they do: while a worker holds it, send uses the last counts instead of a second fetch."""
+    import json
+
+    from helpers import digestbot as invoke
+    from test_daemon import outbox_mails
+
+    papers = [topic_paper(n, "quokka") for n in (1, 2, 3)]
+    items = [
+        {"paper": {"id": p.aid, "title": p.title, "summary": p.abstract, "upvotes": v, "authors": []}}
+        for p, v in zip(papers, (30, 20, 10), strict=True)
+    ]
+    (pg.path / "hf.json").write_text(json.dumps(items), encoding="utf-8")
+    write_listing(pg.path / "feed.xml", [])
+    hf = "- name: hf\n  type: hf_daily\n  url: hf.json\n  every: 6h\n"
+    pg.write_config(local_source() + hf, "- id: top\n  email: top@example.org\n  trending: 2\n")
+    invoke(pg, "fetch")
+    long_ago = "2020-01-01T00:00:00.000000Z"  # long enough ago for send to want a fresh list
+    raw_sql(pg.db, f"UPDATE sources SET last_fetch_at = '{long_ago}' WHERE name = 'hf'")
+    with Store(pg.db) as store:
+        assert store.claim_lease("fetch:hf", "another-worker", now_utc(), timedelta(minutes=5))
+
+    invoke(pg, "send", "--subscriber", "top")
+
+    with Store(pg.db) as store:
+        assert store.source_state("hf")["last_fetch_at"] == long_ago  # not fetched a second time
+    [mail] = outbox_mails(pg.outbox)
+    assert len(mail.papers) == 2
