@@ -477,24 +477,26 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         if not digest.subscriber.email:
             raise click.UsageError(f"{subscriber_id} gets Slack digests: use --format slack")
         try:
-            message = runner.deliverer.compose(digest)
+            message, shown = runner.deliverer.composed(digest)
         except DeliveryError as e:  # the template failed on this digest's data
             click.echo(str(e), err=True)
             raise SystemExit(EXIT_USAGE) from None
-        _emit(message.data.decode("utf-8"), output, len(digest.matches))
+        _emit(message.data.decode("utf-8"), output, shown)  # fewer when cut for Gmail's clip
         return
     links = runner.deliverer.links(digest.subscriber)  # the footer's links, as the digest is sent
+    shown = len(digest.matches)
     try:
         if fmt == "slack":
             body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=False)
         else:
             parts = runner.renderer.email(digest, **links)
             body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
+            shown = parts.shown
     except Exception as e:  # the template failed on this digest's data
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
         click.echo(template_problem(e, where), err=True)
         raise SystemExit(EXIT_USAGE) from None
-    _emit(body, output, len(digest.matches))
+    _emit(body, output, shown)
 
 
 def _emit(body: str, output: Path | None, n: int) -> None:

@@ -1250,3 +1250,23 @@ def test_a_dry_run_says_how_many_papers_the_email_cut_for_gmails_clip_will_show(
 
     (mail,) = outbox_mails(workdir.outbox)
     assert would and sent and would.groups() == sent.groups() == (str(len(mail.papers)), "400")
+
+
+def test_a_preview_written_to_a_file_counts_the_papers_the_email_shows(workdir):
+    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
+    papers = [
+        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
+    ]
+    write_listing(workdir.path / "feed.xml", papers)
+    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    invoke(workdir, "fetch")
+
+    wrote = {
+        fmt: invoke(workdir, "preview", "wes", "--format", fmt, "-o", str(workdir.path / f"p.{fmt}")).output
+        for fmt in ("eml", "html", "text")
+    }
+    sent = re.search(r"wes: sent (\d+) paper\(s\)", invoke(workdir, "send").output)
+
+    assert sent and int(sent.group(1)) < 400
+    for fmt, output in wrote.items():
+        assert f"({sent.group(1)} paper(s))" in output, (fmt, output)
