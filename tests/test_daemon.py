@@ -1270,3 +1270,27 @@ def test_a_preview_written_to_a_file_counts_the_papers_the_email_shows(workdir):
     assert sent and int(sent.group(1)) < 400
     for fmt, output in wrote.items():
         assert f"({sent.group(1)} paper(s))" in output, (fmt, output)
+
+
+def test_a_digest_cut_for_gmails_clip_retried_after_a_failure_shows_every_recorded_paper(
+    workdir, smtp_server
+):
+    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
+    papers = [
+        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
+    ]
+    write_listing(workdir.path / "feed.xml", papers)
+    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    workdir.use_smtp(smtp_server.url)
+    invoke(workdir, "fetch")
+    smtp_server.refuse_next(1)  # the first send fails: the retry composes again from the ledger
+    invoke(workdir, "send", expect=1)
+    invoke(workdir, "send", "--force")
+
+    (mail,) = smtp_mails(smtp_server)
+    with Store(workdir.db) as store:
+        (digest,) = store.digests(subscriber_id="wes")
+        recorded = {it.paper.arxiv_id for it in store.digest_items(digest.id)}
+    assert digest.status == "sent" and mail.message_id == digest.message_id
+    assert 10 <= len(recorded) < 400 and set(mail.papers) == recorded
+    assert f"…and {400 - len(recorded)} more matched" in mail.text
