@@ -1214,13 +1214,20 @@ def test_dispatch_refetches_the_hugging_face_list_before_a_trending_digest(workd
     assert re.findall(r"arxiv\.org/abs/(\S+)  \(PDF", mail.text) == [papers[2].aid, papers[0].aid]
 
 
-def test_papers_cut_to_keep_an_email_under_gmails_clip_are_not_recorded_as_received(workdir):
+def walrus_feed(workdir) -> list[FeedPaper]:
+    """400 papers for wes (max_papers 400), with abstracts so long that an email of all of them
+    would pass Gmail's clip: the renderer cuts it."""
     words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
     papers = [
         FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
     ]
     write_listing(workdir.path / "feed.xml", papers)
     workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    return papers
+
+
+def test_papers_cut_to_keep_an_email_under_gmails_clip_are_not_recorded_as_received(workdir):
+    papers = walrus_feed(workdir)
     invoke(workdir, "fetch")
     invoke(workdir, "send")
 
@@ -1235,12 +1242,7 @@ def test_papers_cut_to_keep_an_email_under_gmails_clip_are_not_recorded_as_recei
 
 
 def test_a_dry_run_says_how_many_papers_the_email_cut_for_gmails_clip_will_show(workdir):
-    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
-    papers = [
-        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
-    ]
-    write_listing(workdir.path / "feed.xml", papers)
-    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    walrus_feed(workdir)
     invoke(workdir, "fetch")
 
     would = re.search(
@@ -1253,12 +1255,7 @@ def test_a_dry_run_says_how_many_papers_the_email_cut_for_gmails_clip_will_show(
 
 
 def test_a_preview_written_to_a_file_counts_the_papers_the_email_shows(workdir):
-    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
-    papers = [
-        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
-    ]
-    write_listing(workdir.path / "feed.xml", papers)
-    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    walrus_feed(workdir)
     invoke(workdir, "fetch")
 
     wrote = {
@@ -1275,12 +1272,7 @@ def test_a_preview_written_to_a_file_counts_the_papers_the_email_shows(workdir):
 def test_a_digest_cut_for_gmails_clip_retried_after_a_failure_shows_every_recorded_paper(
     workdir, smtp_server
 ):
-    words = " ".join(f"walrus{i}" for i in range(300))  # long abstracts: 400 cards cannot fit 100 KB
-    papers = [
-        FeedPaper(f"2403.{n:05d}", f"Walrus study {n}", f"On the walrus. {words}") for n in range(1, 401)
-    ]
-    write_listing(workdir.path / "feed.xml", papers)
-    workdir.write_config(local_source(), subscriber_yaml("wes", "walrus", max_papers=400))
+    walrus_feed(workdir)
     workdir.use_smtp(smtp_server.url)
     invoke(workdir, "fetch")
     smtp_server.refuse_next(1)  # the first send fails: the retry composes again from the ledger
