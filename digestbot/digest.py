@@ -19,7 +19,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -692,11 +692,12 @@ class DigestRunner:
 
     def _fit(self, digest: Digest) -> tuple[list[Match], OutgoingEmail | list[dict] | None]:
         """The papers the message will really show, and the message, composed before the digest
-        is recorded: an email cut to stay under Gmail's clip lists the rest only in its "…and N
-        more" count, so the ledger records only what the reader got (the rest are passed over,
-        like those past max_papers). A template error leaves it to the send, which records it."""
-        try:
-            message, n = self.deliverer.composed(digest)
+        is recorded (and before a retry): an email cut to stay under Gmail's clip lists the rest
+        only in its "…and N more" count, so the ledger records only what the reader got (the
+        rest are passed over, like those past max_papers). A template error leaves it to the
+        send, which records it."""
+        try:  # as if not recorded yet: a template error is logged once, by the send
+            message, n = self.deliverer.composed(replace(digest, id=None))
         except DeliveryError:
             return digest.matches, None
         return digest.matches[:n], message
@@ -730,7 +731,11 @@ class DigestRunner:
             message_id=record.message_id,
             parts_sent=record.parts_sent,
         )
-        return self._send(digest, attempts_before=record.attempts)
+        shown, message = self._fit(digest)
+        if len(shown) < len(digest.matches):  # recorded uncut after a template error, cut now
+            self.store.drop_digest_items(record.id, [m.paper.seq for m in digest.matches[len(shown) :]])
+            digest.matches = shown
+        return self._send(digest, attempts_before=record.attempts, message=message)
 
     def _send(
         self, digest: Digest, attempts_before: int, message: OutgoingEmail | list[dict] | None = None

@@ -1286,3 +1286,40 @@ def test_a_digest_cut_for_gmails_clip_retried_after_a_failure_shows_every_record
     assert digest.status == "sent" and mail.message_id == digest.message_id
     assert 10 <= len(recorded) < 400 and set(mail.papers) == recorded
     assert f"…and {400 - len(recorded)} more matched" in mail.text
+
+
+def test_a_digest_recorded_despite_a_template_error_keeps_only_what_its_email_shows_once_fixed(workdir):
+    """A template failing on one paper's data leaves the digest recorded uncut (nothing could be
+    composed); once the template is fixed, the retry is cut for Gmail's clip, and the ledger then
+    holds only the papers that email shows, as a digest composed first does."""
+    from digestbot.render import default_templates_dir
+
+    walrus_feed(workdir)
+    workdir.write_config(
+        local_source(), subscriber_yaml("wes", "walrus", max_papers=400), extra_yaml="templates: mine"
+    )
+    (workdir.path / "mine").mkdir()
+    broken = workdir.path / "mine" / "digest.html"
+    broken.write_text(
+        (default_templates_dir() / "digest.html")
+        .read_text(encoding="utf-8")
+        .replace(
+            "{% for p in papers %}",
+            "{% for p in papers %}{% if p.title == 'Walrus study 400' %}{{ p.no_such_field }}{% endif %}",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    invoke(workdir, "fetch")
+    assert "FAILED" in invoke(workdir, "send", expect=1).output
+    broken.unlink()  # the operator fixes the template
+    invoke(workdir, "send", "--force")
+
+    (mail,) = outbox_mails(workdir.outbox)
+    with Store(workdir.db) as store:
+        (digest,) = store.digests(subscriber_id="wes")
+        recorded = {it.paper.arxiv_id for it in store.digest_items(digest.id)}
+    assert digest.status == "sent" and 10 <= len(mail.papers) < 400
+    assert recorded == set(mail.papers)
+    cut = next(p for p in (f"2403.{n:05d}" for n in range(1, 401)) if p not in mail.papers)
+    assert "never received" in invoke(workdir, "feedback", "wes", cut, "up", expect=2).output

@@ -1130,6 +1130,19 @@ class Store:
                 (ts(now), destination, digest_id),
             )
 
+    def drop_digest_items(self, digest_id: int, seqs: list[int]) -> None:
+        """Take papers out of a digest not sent yet whose email turned out to be cut for size
+        (they were never shown, so never received); `n_papers` follows."""
+        with self.transaction(serial=False):  # row-level: claims keep workers apart
+            self._exec_many(
+                "DELETE FROM digest_items WHERE digest_id = ? AND paper_seq = ?",
+                [(digest_id, s) for s in seqs],
+            )
+            self._exec(
+                "UPDATE digests SET n_papers = (SELECT COUNT(*) FROM digest_items WHERE digest_id = ?) WHERE id = ?",
+                (digest_id, digest_id),
+            )
+
     def set_parts_sent(self, digest_id: int, parts: int) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack)."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
