@@ -489,3 +489,16 @@ def test_a_yaml_subscriber_for_a_slack_target_carries_on_from_what_was_delivered
     assert store.subscriber("channel").last_seq == delivered
     assert not store.subscriber("slack:C1").subscriber.active
     assert [d.status for d in store.digests(subscriber_id="slack:C1")] == ["sent", "cancelled"]
+
+
+def test_papers_dropped_from_a_pending_digest_are_not_received(ledger):
+    """What an email cut for size never showed leaves its digest (count too), and may come in a
+    later digest: the unique (subscriber, paper) constraint no longer holds it."""
+    digest_id = new_digest(ledger, "alice", (1, 2, 3), "d1")
+    ledger.drop_digest_items(digest_id, [ledger.paper("test:2").seq, ledger.paper("test:3").seq])
+
+    assert [it.paper.key for it in ledger.digest_items(digest_id)] == ["test:1"]
+    assert ledger.digest(digest_id).n_papers == 1
+    assert not ledger.received("alice", ledger.paper("test:2").seq)
+    later = new_digest(ledger, "alice", (2,), "d2")
+    assert [it.paper.key for it in ledger.digest_items(later)] == ["test:2"]
