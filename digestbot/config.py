@@ -284,9 +284,15 @@ class _Reader:
             return _Value(out, line)
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
-        return _Value(self.loader.construct_object(node), line)
+        value = self.loader.construct_object(node)
+        if isinstance(value, str) and _SURROGATE_RE.search(value):
+            # YAML's "\ud800" escape makes a lone surrogate: no mail, page or database can carry it.
+            self.report(line, path, 'holds a lone surrogate (a "\\ud800"-style escape): not text; remove it')
+            value = _SURROGATE_RE.sub("", value)
+        return _Value(value, line)
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 
 

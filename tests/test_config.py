@@ -117,6 +117,16 @@ def test_unknown_key_suggests_the_right_one(tmp_path):
     assert any("did you mean 'exclude'" in p for p in found)
 
 
+def test_a_lone_surrogate_escape_is_an_error_at_its_line_not_a_digest_that_never_sends(tmp_path):
+    # "\ud800" in double quotes is YAML for half a UTF-16 pair: no mail, page or database takes it.
+    text = GOOD.replace(
+        "    keywords: [large language model, reasoning]", '    keywords: ["large \\ud800model"]'
+    )
+    found = problems(text, tmp_path)
+    assert any("subscribers[1].keywords[0]: holds a lone surrogate" in p for p in found), found
+    assert all("\ud800" not in p for p in found)  # the message itself is printable
+
+
 def test_wrong_types(tmp_path):
     text = GOOD.replace("  max_papers: 25", "  max_papers: lots").replace(
         "    keywords: [large language model, reasoning]", "    keywords: {a: b}"
