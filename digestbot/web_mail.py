@@ -16,6 +16,7 @@ from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
+from .digest import SharedRates
 from .render import EmailParts, inline_css
 from .text import one_line
 
@@ -45,11 +46,14 @@ def compose(kind: str, to: str, config: Config, env: jinja2.Environment, **conte
     )
 
 
-def send(message: OutgoingEmail, env: Env, kind: str) -> str | None:
+def send(message: OutgoingEmail, env: Env, kind: str, rates: SharedRates | None = None) -> str | None:
     """Send one page mail; returns where it went, or None (logged) when it failed: the reader
-    can ask again, and the page they saw cannot know, so it said the same either way."""
+    can ask again, and the page they saw cannot know, so it said the same either way. Over SMTP
+    it keeps to DIGESTBOT_SMTP_RATE with the digests (`rates`: the slots they share)."""
     try:
         if env.smtp_url:
+            if rates and env.smtp_rate:
+                rates.wait("smtp", env.smtp_rate)  # the relay's limit counts every message
             transport = SmtpTransport(SmtpSettings.from_url(env.smtp_url), timeout=env.smtp_timeout)
             try:
                 where = transport.send(message)

@@ -832,3 +832,20 @@ def test_a_sign_up_confirmed_after_the_yaml_took_the_address_stays_off(workdir, 
     assert page.status_code == 409 and "subscriptions.yaml" in page.text
     assert not web_subscriber(site.db, "quin@uni.example").active
     assert subscribers(site.db)["quin"][2]  # the YAML one is the address's digest
+
+
+def test_the_pages_mail_keeps_to_the_relays_rate_with_the_digests(workdir, start_site):
+    """DIGESTBOT_SMTP_RATE is the relay's limit for every message: a confirmation takes its slot
+    among the digests' (the slots every worker shares in the database), not one of its own."""
+    setup_site(workdir)
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "2")
+    site = start_site()
+    with Store(site.db) as store:  # digests sent just now hold the next second
+        store.take_rate_slot("smtp", 0.5, time.time())
+        store.take_rate_slot("smtp", 0.5, time.time())
+        held = store.take_rate_slot("smtp", 0.5, time.time()) + 0.5
+    site.browser().sign_up("grace@uni.example", "narwhal")
+    assert len(site.mails("grace@uni.example", 1)) == 1
+    with Store(site.db) as store:
+        after = store.take_rate_slot("smtp", 0.5, time.time())
+    assert after >= held + 0.5  # the confirmation took the slot after the digests'
