@@ -502,3 +502,29 @@ def test_papers_dropped_from_a_pending_digest_are_not_received(ledger):
     assert not ledger.received("alice", ledger.paper("test:2").seq)
     later = new_digest(ledger, "alice", (2,), "d2")
     assert [it.paper.key for it in ledger.digest_items(later)] == ["test:2"]
+
+
+def test_opening_while_sqlite_answers_locked_at_once_waits_instead_of_failing(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" without waiting where waiting could deadlock (a
+    journal-mode change racing the last connection's checkpoint): seen once in CI as a /digest
+    command that "could not be answered". Opening tries again; any other error still fails."""
+    from digestbot.store import sqlite as sqlite_store
+
+    Store(tmp_path / "d.db").close()
+    real, refusals = sqlite_store.SqliteStore._open, iter(range(3))
+
+    def contended(self):
+        if next(refusals, None) is not None:
+            raise sqlite3.OperationalError("database is locked")
+        return real(self)
+
+    monkeypatch.setattr(sqlite_store.SqliteStore, "_open", contended)
+    with Store(tmp_path / "d.db") as store:
+        assert store.count_papers() == 0
+
+    def broken(self):
+        raise sqlite3.OperationalError("no such table: papers")
+
+    monkeypatch.setattr(sqlite_store.SqliteStore, "_open", broken)
+    with pytest.raises(StoreError, match="no such table"):
+        Store(tmp_path / "d.db")

@@ -8,6 +8,7 @@ version is SQLite's `user_version`.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,9 @@ def _greatest(*values):
     return max(present) if present else None
 
 
+OPEN_PATIENCE = 30.0  # seconds: as long as the busy timeout a statement waits
+
+
 class SqliteStore(Store):
     """The store in one SQLite file."""
 
@@ -52,7 +56,7 @@ class SqliteStore(Store):
         conn.create_function("lower", 1, _lower, deterministic=True)
         self.conn = conn
         try:
-            self._open()
+            self._open_patiently()
         except StoreError:
             conn.close()
             raise
@@ -60,6 +64,21 @@ class SqliteStore(Store):
             conn.close()
             full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
             raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
+
+    def _open_patiently(self) -> None:
+        """`_open`, tried again while another connection holds the lock it needs. SQLite returns
+        "database is locked" at once, busy timeout or not, where waiting could deadlock (a
+        journal-mode change, the last connection's checkpoint on close); every step of `_open`
+        can simply be run again."""
+        deadline = time.monotonic() + OPEN_PATIENCE
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as e:
+                busy = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+                if not (busy or "locked" in str(e)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _open(self) -> None:
         version = self.schema_version()
