@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import jinja2
@@ -18,6 +19,7 @@ from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .digest import SharedRates
 from .render import EmailParts, inline_css
+from .store import Store
 from .text import one_line
 
 log = logging.getLogger(__name__)
@@ -46,14 +48,18 @@ def compose(kind: str, to: str, config: Config, env: jinja2.Environment, **conte
     )
 
 
-def send(message: OutgoingEmail, env: Env, kind: str, rates: SharedRates | None = None) -> str | None:
+def send(
+    message: OutgoingEmail, env: Env, kind: str, open_store: Callable[[], Store] | None = None
+) -> str | None:
     """Send one page mail; returns where it went, or None (logged) when it failed: the reader
     can ask again, and the page they saw cannot know, so it said the same either way. Over SMTP
-    it keeps to DIGESTBOT_SMTP_RATE with the digests (`rates`: the slots they share)."""
+    it keeps to DIGESTBOT_SMTP_RATE with the digests (the slots they share in `open_store()`'s
+    database, opened only then)."""
     try:
         if env.smtp_url:
-            if rates and env.smtp_rate:
-                rates.wait("smtp", env.smtp_rate)  # the relay's limit counts every message
+            if open_store and env.smtp_rate:  # the relay's limit counts every message
+                with open_store() as store:
+                    SharedRates(store).wait("smtp", env.smtp_rate)
             transport = SmtpTransport(SmtpSettings.from_url(env.smtp_url), timeout=env.smtp_timeout)
             try:
                 where = transport.send(message)

@@ -31,7 +31,7 @@ from functools import wraps
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 
 from . import web_mail
-from .digest import DigestRunner, SharedRates
+from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
@@ -237,9 +237,7 @@ def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -
 
 def _mail(c, jinja, to: str, kind: str, **values) -> None:
     """Compose and send one page mail (in the mail thread)."""
-    message = web_mail.compose(kind, to, c.config, jinja, **values)
-    with c.store() as store:
-        web_mail.send(message, c.env, kind, SharedRates(store))
+    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.store)
 
 
 def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
