@@ -566,9 +566,6 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
         return None
     node = top["web"]
     m = v.mapping(node, "web", _WEB_KEYS)
-    signup = m.get("signup")
-    if signup is not None and not isinstance(signup.value, bool):
-        v.report(signup.line, "web.signup", f"expected true or false, got {signup.value!r}")
     domains = []
     for i, d in enumerate(v.strings(m, "allow_domains", "web")):
         name = d.lower().lstrip("@")
@@ -578,7 +575,7 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
             v.report(line, f"web.allow_domains[{i}]", f"not a domain name: {d[:80]!r} (e.g. uni.example)")
         domains.append(name)
     return WebConfig(
-        signup=bool(signup.value) if signup is not None and isinstance(signup.value, bool) else False,
+        signup=_flag(v, m, "signup", "web"),
         allow_domains=tuple(dict.fromkeys(domains)),
         proxies=v.integer(m, "proxies", "web", 0, 0, 5),
     )

@@ -23,7 +23,7 @@ MAX_KEYWORDS = 50
 MAX_LIKES = 200
 MAX_KEYWORD_CHARS = 100
 MAX_COMMAND_CHARS = 2000
-MAX_TRENDING = 100
+SLACK_MAX_TRENDING = 100  # /digest trending N; a YAML `trending:` may go to config.MAX_TRENDING
 
 HELP = """\
 */digest* manages your paper digest, delivered to you by DM.
@@ -318,11 +318,11 @@ class CommandHandler:
         word = args.strip().lower()
         if word in ("off", "stop", "none", "0"):
             n = None
-        elif is_number(word) and 1 <= int(word) <= MAX_TRENDING:
+        elif is_number(word) and 1 <= int(word) <= SLACK_MAX_TRENDING:
             n = int(word)
         else:
             raise CommandError(
-                f"How many? For example: `/digest trending 10` (1 to {MAX_TRENDING}), or `/digest trending off`."
+                f"How many? For example: `/digest trending 10` (1 to {SLACK_MAX_TRENDING}), or `/digest trending off`."
             )
         if n and not any(s.type == "hf_daily" for s in self.config.sources):
             raise CommandError(
