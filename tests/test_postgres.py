@@ -40,7 +40,8 @@ def test_migrate_copies_everything_checks_it_and_is_safe_to_rerun(workdir, pg_se
 
     from digestbot.cli import cli
 
-    CliRunner().invoke(cli, ["--config", str(workdir.config), "fetch"])
+    fetched = CliRunner().invoke(cli, ["--config", str(workdir.config), "fetch"])
+    assert fetched.exit_code == 0, fetched.output
     result = CliRunner().invoke(cli, ["--config", str(workdir.config), "send", "--force"])
     assert result.exit_code == 0, result.output
     assert "alice: sent 1 paper(s)" in result.output and "bob: sent 1 paper(s)" in result.output

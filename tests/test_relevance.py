@@ -4,6 +4,7 @@ and fusion keeps every keyword match while similarity alone must clear the floor
 from __future__ import annotations
 
 from digestbot import relevance
+from digestbot.models import Paper
 
 
 def similarities(features: relevance.Features, vector) -> dict[str, float]:
@@ -37,6 +38,11 @@ def test_no_liked_or_up_rated_paper_means_no_profile_vector():
     features = relevance.Features.fit(TEXTS)
     assert relevance.profile_vector(features, [], downs=["far"]) is None
     assert set(similarities(features, None).values()) == {0.0}
+    papers = {k: Paper(key=k, title=k, rev=1) for k in TEXTS}
+    window = relevance.Window.of(features, list(papers.values()))
+    seeds = relevance.Seeds((), (), {"far": -1}, {"far": papers["far"]})
+    # through the ranking itself: without a direction, nothing comes by similarity, even at floor 0
+    assert relevance.rank_seeded(window, 0, {}, lambda _: True, features, seeds, [], 0.0) == ([], 0)
 
 
 def test_a_down_rating_lowers_papers_like_it():

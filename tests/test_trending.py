@@ -250,3 +250,7 @@ def test_the_ai_summary_reaches_the_mail_only_of_a_reader_who_asked_for_it(workd
     assert "Robots plan with tools &amp; &lt;check&gt; their steps." in html
     assert "AI summary: Robots plan" in asked.message.get_body(("plain",)).get_content()
     assert "Robots plan" not in plain.message.as_string()
+    decoded = (
+        plain.message.get_body(("plain",)).get_content() + plain.message.get_body(("html",)).get_content()
+    )
+    assert "Robots plan" not in decoded  # the parts as read: the HTML one is base64 on the wire

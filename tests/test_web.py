@@ -319,7 +319,7 @@ def test_only_allowed_domains_may_sign_up(site):
     page = reader.sign_up("eve@elsewhere.example")
     assert page.status_code == 400 and "Only addresses at uni.example can subscribe" in page.text
     assert reader.sign_up("cal@cs.uni.example").status_code == 200  # a subdomain is at the domain
-    site.mails("cal@cs.uni.example", 1)
+    assert len(site.mails("cal@cs.uni.example", 1)) == 1
     assert site.smtp.to("eve@elsewhere.example") == []
 
 
@@ -755,6 +755,8 @@ def test_the_address_work_of_sign_up_and_link_requests_is_done_off_the_request(s
     site.settle()
     assert len(threads) == 3  # kai: two manage links; nobody: one confirmation
     assert all(name.startswith("web-mail") for name in threads), threads
+    # and they arrived: kai's confirmation from before and two manage links, nobody's confirmation
+    assert len(site.smtp.to("kai@uni.example")) == 3 and len(site.smtp.to("nobody@uni.example")) == 1
 
 
 def test_a_yaml_subscriber_taking_over_an_address_sends_nothing_it_already_had(workdir, site):
