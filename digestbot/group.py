@@ -77,10 +77,12 @@ def run_group(
 
 
 def _start(i: int, config_path: Path, db_target: str | Path, verbose: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "digestbot", "--config", str(config_path), "--db", str(db_target)]
+    cmd = [sys.executable, "-m", "digestbot", "--config", str(config_path)]
     cmd += ["-v"] * verbose + ["run", "--member", str(i)]
-    # A member's own terminal signals come from the parent, not from the terminal's Ctrl-C.
-    return subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+    # The database by the environment (as --db reads it), not the command line: a PostgreSQL
+    # URL's password would show in `ps`. A member's own terminal signals come from the parent.
+    env = {**os.environ, "DIGESTBOT_DB": str(db_target)}
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
 
 
 def _signal_all(members: dict[int, subprocess.Popen], signum: int) -> None:

@@ -334,7 +334,9 @@ def manage(state: SubscriberState) -> Response:
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
     with _ctx().store() as store:
-        recent = [(d, store.digest_items(d.id)[:3]) for d in store.recent_digests(state.subscriber.id, 10)]
+        recent = [
+            (d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)
+        ]
     return _page(
         "web/manage.html",
         status,

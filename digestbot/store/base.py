@@ -376,7 +376,8 @@ class Store:
                 "It was left untouched."
             )
 
-    # The claim of due subscribers (see claim_subscribers); each backend adds its row lock.
+    # The claim of due subscribers (see claim_subscribers); PostgreSQL adds its row lock (SQLite
+    # needs none: BEGIN IMMEDIATE keeps other writers out).
     _CLAIM_LOCK = ""
     _CLAIM_SUBSCRIBERS = (
         "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
@@ -1226,12 +1227,14 @@ class Store:
         rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
 
-    def digest_items(self, digest_id: int) -> list[DigestItem]:
+    def digest_items(self, digest_id: int, limit: int | None = None) -> list[DigestItem]:
+        """A digest's papers in the order shown; the first `limit` only, if given."""
         rows = self._rows(
             "SELECT p.*, i.score AS _score, i.terms AS _terms, i.authors AS _authors, i.reasons AS _reasons"
             " FROM digest_items i"
-            " JOIN papers p ON p.seq = i.paper_seq WHERE i.digest_id = ? ORDER BY i.rank",
-            [digest_id],
+            " JOIN papers p ON p.seq = i.paper_seq WHERE i.digest_id = ? ORDER BY i.rank"
+            + (" LIMIT ?" if limit is not None else ""),
+            [digest_id] + ([limit] if limit is not None else []),
         )
         items = (_readable_item(r) for r in rows)
         return [it for it in items if it is not None]

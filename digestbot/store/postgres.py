@@ -169,9 +169,6 @@ class PostgresStore(Store):
     def in_transaction(self) -> bool:
         return self._depth > 0
 
-    def close(self) -> None:
-        self.conn.close()
-
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"

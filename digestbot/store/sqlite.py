@@ -167,9 +167,6 @@ class SqliteStore(Store):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 
-    # The claim (base._CLAIM_SUBSCRIBERS) needs no row lock: BEGIN IMMEDIATE keeps other writers out.
-    _CLAIM_LOCK = ""
-
 
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
 _WRITE_FAILURES = (
