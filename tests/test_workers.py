@@ -98,9 +98,11 @@ def test_workers_claiming_the_same_subscribers_at_once_never_share_one(pg_server
         with ThreadPoolExecutor(len(stores)) as pool:
             claimed = list(pool.map(claim, range(len(stores))))
         leases = list(pool_map(stores, lambda s, i: s.claim_lease("fetch:feed", f"w{i}", now, ttl)))
-        # A claim held is not taken by another before it expires; after, it is.
-        again = stores[0].claim_subscribers(claimed[1] or sids, "w0", now + ttl / 2, ttl)
-        expired = stores[0].claim_subscribers(claimed[1], "w0", now + ttl * 2, ttl)
+        # A claim held is not taken by another worker before it expires; after, it is.
+        held = next(i for i, got in enumerate(claimed) if got)
+        other = (held + 1) % len(stores)
+        again = stores[other].claim_subscribers(claimed[held], f"w{other}", now + ttl / 2, ttl)
+        expired = stores[other].claim_subscribers(claimed[held], f"w{other}", now + ttl * 2, ttl)
     finally:
         for s in stores:
             s.close()
@@ -108,7 +110,7 @@ def test_workers_claiming_the_same_subscribers_at_once_never_share_one(pg_server
     flat = [sid for got in claimed for sid in got]
     assert sorted(flat) == sids, "a subscriber claimed twice, or by no one"
     assert leases.count(True) == 1, f"the fetch lease went to {leases.count(True)} workers"
-    assert again == [] and sorted(expired) == sorted(claimed[1])
+    assert again == [] and expired and sorted(expired) == sorted(claimed[held])
 
 
 def pool_map(stores, fn):
