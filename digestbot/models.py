@@ -44,7 +44,7 @@ class Paper:
     revised: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Profile:
     """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories,
     and papers like the ones they liked: `likes` (arXiv ids without version) and `seed_texts`
