@@ -359,8 +359,7 @@ def _send_locked(
 
     def refresh(names: list[str]) -> None:
         sources = [s for s in app.config.sources if s.name in names]
-        holder = runner.worker_id if runner.shared else None  # the workers' fetch lease
-        for outcome in refresh_sources(app.store, sources, client, holder=holder):
+        for outcome in refresh_sources(app.store, sources, client, holder=runner.lease_holder):
             line = _source_line(outcome).replace("  ", "  refetched ", 1)
             click.echo(
                 line + (" (trending digests use the counts of the last fetch)" if outcome.error else "")

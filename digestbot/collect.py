@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -244,6 +245,23 @@ REFRESH_FRESH = timedelta(minutes=5)  # a source fetched this recently is curren
 FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
 
 
+@contextmanager
+def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> Iterator[bool]:
+    """Hold the fetch lease `fetch:NAME` for `holder` (one worker of several on one database)
+    while the block runs: yields whether this worker has it. No holder (one worker): always."""
+    if holder is None:
+        yield True
+        return
+    lease = f"fetch:{name}"
+    if not store.claim_lease(lease, holder, now, FETCH_LEASE):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        store.release_lease(lease, holder)
+
+
 def refresh_sources(
     store: Store,
     sources: Iterable[SourceConfig],
@@ -259,17 +277,16 @@ def refresh_sources(
     now = now or now_utc()
     outcomes = []
     for source in sources:
-        lease = f"fetch:{source.name}"
-        if holder is not None and not store.claim_lease(lease, holder, now, FETCH_LEASE):
-            log.info("%s: another worker is fetching it; trending digests use the last counts", source.name)
-            continue
-        try:  # checked under the lease: a worker may have fetched it just now
+        with fetch_lease(store, source.name, holder, now) as mine:
+            if not mine:
+                log.info(
+                    "%s: another worker is fetching it; trending digests use the last counts", source.name
+                )
+                continue
+            # checked under the lease: a worker may have fetched it just now
             last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
             if last is None or now - last >= fresh:
                 outcomes.append(fetch_one(store, source, client, now))
-        finally:
-            if holder is not None:
-                store.release_lease(lease, holder)
     return outcomes
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import FETCH_LEASE, SourceOutcome, fetch_liked, fetch_one, refresh_sources
+from .collect import SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -93,8 +93,9 @@ class Worker:
         """Re-fetch these sources before trending digests (unless fetched a moment ago); with
         several workers, each under its fetch lease, so workers due at once fetch it once."""
         sources = [s for s in self.config.sources if s.name in names]
-        holder = self.runner.worker_id if self.shared else None
-        return refresh_sources(self.store, sources, self.client, self.clock(), holder=holder)
+        return refresh_sources(
+            self.store, sources, self.client, self.clock(), holder=self.runner.lease_holder
+        )
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
         """Fetch the sources whose last fetch is older than their interval."""
@@ -104,19 +105,14 @@ class Worker:
     def _fetch_once(self, source: SourceConfig, now: datetime) -> SourceOutcome | None:
         """Fetch a source; with several workers, only under its lease and only if no worker
         fetched it during its interval (None: someone else has it)."""
-        if not self.shared:
-            return fetch_one(self.store, source, self.client, now)
-        lease = f"fetch:{source.name}"
-        if not self.store.claim_lease(lease, self.runner.worker_id, now, FETCH_LEASE):
-            log.debug("%s: another worker is fetching it", source.name)
-            return None
-        try:
-            if not self._stale(source, now, slack=FETCH_SLACK):
+        with fetch_lease(self.store, source.name, self.runner.lease_holder, now) as mine:
+            if not mine:
+                log.debug("%s: another worker is fetching it", source.name)
+                return None
+            if self.shared and not self._stale(source, now, slack=FETCH_SLACK):
                 log.debug("%s: fetched by another worker during this interval", source.name)
                 return None
             return fetch_one(self.store, source, self.client, now)
-        finally:
-            self.store.release_lease(lease, self.runner.worker_id)
 
     def _stale(self, source: SourceConfig, now: datetime, slack: float = 0.0) -> bool:
         """Whether the last fetch is older than the interval (less `slack` of it: timers of
@@ -153,13 +149,9 @@ class Worker:
         return outcomes
 
     def _fetch_liked(self, now: datetime) -> None:
-        if not self.shared:
-            fetch_liked(self.store, self.client, now)
-        elif self.store.claim_lease("fetch:liked", self.runner.worker_id, now, FETCH_LEASE):
-            try:
+        with fetch_lease(self.store, "liked", self.runner.lease_holder, now) as mine:
+            if mine:
                 fetch_liked(self.store, self.client, now)
-            finally:
-                self.store.release_lease("fetch:liked", self.runner.worker_id)
 
     def _schema_ok(self) -> bool:
         """A newer digestbot may have upgraded the shared database meanwhile: then this worker

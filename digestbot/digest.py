@@ -309,6 +309,12 @@ class DigestRunner:
         self.deliverer.rates = SharedRates(store)
         self.deliverer.shared = self.shared
 
+    @property
+    def lease_holder(self) -> str | None:
+        """Who holds this worker's leases (fetches, claims) when the database is shared; None
+        with one worker, which needs none."""
+        return self.worker_id if self.shared else None
+
     # --- who and what ---------------------------------------------------------------------
 
     def due(self, now: datetime, only: set[str] | None = None, force: bool = False) -> list[SubscriberState]:

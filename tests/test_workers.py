@@ -428,3 +428,20 @@ def test_send_leaves_the_refresh_before_trending_digests_to_the_worker_fetching_
         assert store.source_state("hf")["last_fetch_at"] == long_ago  # not fetched a second time
     [mail] = outbox_mails(pg.outbox)
     assert len(mail.papers) == 2
+
+
+def test_a_fetch_lease_is_held_only_by_one_worker_and_freed_whatever_the_fetch_does(tmp_path):
+    from digestbot.collect import fetch_lease
+
+    now = now_utc()
+    with Store(tmp_path / "leases.db") as store:
+        with fetch_lease(store, "feed", "w1", now) as first:
+            with fetch_lease(store, "feed", "w2", now) as second:
+                assert (first, second) == (True, False)
+            assert not store.claim_lease("fetch:feed", "w3", now, timedelta(minutes=1))  # w2 freed nothing
+        with pytest.raises(RuntimeError), fetch_lease(store, "feed", "w2", now) as mine:
+            assert mine
+            raise RuntimeError("the fetch failed")
+        with fetch_lease(store, "feed", None, now) as alone:  # one worker: no lease needed
+            assert alone
+        assert store.claim_lease("fetch:feed", "w3", now, timedelta(minutes=1))  # freed after the failure
