@@ -1,26 +1,102 @@
 """arXiv identifiers: found in links, guids, DOIs and plain text, returned without version.
 
-New-style ids (`2403.01234v2`) and old-style ones (`hep-th/9901001v1`), in an abstract or PDF
-URL, an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their own.
-Pure: no I/O.
+New-style ids (`2403.01234v2`) and old-style ones (`hep-th/9901001v1`), in an abstract, PDF or
+HTML URL, an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their
+own; wrapped as Slack sends links (`<https://…|label>`) or in brackets. One paper has one id
+whatever the spelling: old-style archives in lower case, without a subject class
+(`math.GT/0309136` is `math/0309136`, as arXiv's API names it). A string shaped like an id that
+arXiv never issued (month 13, four digits after 2014, five before 2015, an unknown archive) is
+not one. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 
+_ID = (
+    r"(?:(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})"
+    r"|(?P<archive>[a-z][a-z-]*)(?:\.[a-z][a-z-]*)?/(?P<oyy>\d{2})(?P<omm>\d{2})(?P<onum>\d{3}))"
+    r"(?:v\d+)?(?:\.pdf)?"
+    r"(?=$|[?#/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"  # the end, or a sentence's closing punctuation
+)
 _ARXIV_ID_RE = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html)/|oai:arxiv\.org:|arxiv:|10\.48550/arxiv\.|^)\s*"
-    r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(v\d+)?(?:\.pdf)?(?=$|[?#/\s])",
+    r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|oai:arxiv\.org:|arxiv:|10\.48550/arxiv\.|^)\s*"
+    + _ID,
     re.IGNORECASE,
+)
+_ANY_ID_RE = re.compile(r"(?<![\w./-])" + _ID, re.IGNORECASE)  # bare ids anywhere: is there a second?
+_OPENERS = "<([{\"'‘“"  # around an id in text and Slack's <link|label>
+
+# The archives of old-style ids (before April 2007), as arXiv lists them.
+OLD_ARCHIVES = frozenset(
+    [
+        "acc-phys",
+        "adap-org",
+        "alg-geom",
+        "ao-sci",
+        "astro-ph",
+        "atom-ph",
+        "bayes-an",
+        "chao-dyn",
+        "chem-ph",
+        "cmp-lg",
+        "comp-gas",
+        "cond-mat",
+        "cs",
+        "dg-ga",
+        "funct-an",
+        "gr-qc",
+        "hep-ex",
+        "hep-lat",
+        "hep-ph",
+        "hep-th",
+        "math",
+        "math-ph",
+        "mtrl-th",
+        "nlin",
+        "nucl-ex",
+        "nucl-th",
+        "patt-sol",
+        "physics",
+        "plasm-ph",
+        "q-alg",
+        "q-bio",
+        "q-fin",
+        "quant-ph",
+        "solv-int",
+        "supr-con",
+    ]
 )
 
 
 def arxiv_id(*candidates: str | None) -> str | None:
-    """The first arXiv id (without version) found in the given strings (links, guids, ids)."""
+    """The arXiv id (without version) of the first of the given strings (links, guids, ids)
+    that names one paper: a string naming two (`2403.10715, 2403.10886`) names none."""
     for text in candidates:
         if text:
-            m = _ARXIV_ID_RE.search(text.strip())
-            if m:
-                return m.group(1)
+            text = text.strip().lstrip(_OPENERS)
+            found = [aid for m in _ARXIV_ID_RE.finditer(text) if (aid := _issued(m))]
+            if found:
+                others = {aid for m in _ANY_ID_RE.finditer(text) if (aid := _issued(m))}
+                if not others - {found[0]} and len(set(found)) == 1:
+                    return found[0]
     return None
+
+
+def _issued(m: re.Match) -> str | None:
+    """The match as arXiv writes the id, if arXiv could have issued it."""
+    if m.group("yy"):
+        yymm, num = int(m.group("yy") + m.group("mm")), m.group("num")
+        digits = 5 if yymm >= 1501 else 4  # five-digit numbers since January 2015
+        if yymm < 704 or not 1 <= yymm % 100 <= 12 or len(num) != digits or not int(num):
+            return None  # new-style ids began in April 2007
+        return f"{m.group('yy')}{m.group('mm')}.{num}"
+    archive, yy, mm = m.group("archive").lower(), int(m.group("oyy")), int(m.group("omm"))
+    if (
+        archive not in OLD_ARCHIVES
+        or not (yy >= 91 or yy <= 7)
+        or not 1 <= mm <= 12
+        or not int(m.group("onum"))
+    ):
+        return None
+    return f"{archive}/{m.group('oyy')}{m.group('omm')}{m.group('onum')}"

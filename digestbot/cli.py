@@ -544,8 +544,14 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     """
     app.sync()
     _check_subscribers(app, (subscriber_id,))
-    aid = arxiv_id(paper_ref)
-    key = f"arxiv:{aid}" if aid and app.store.paper(paper_ref) is None else paper_ref
+    ref = paper_ref.strip()
+    aid = arxiv_id(ref)
+    key = f"arxiv:{aid}" if aid and app.store.paper(ref) is None else ref
+    if aid is None and app.store.paper(ref) is None:
+        raise click.UsageError(
+            f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL or the key"
+            " of a stored paper"
+        )
     try:
         paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
     except StoreWriteError:

@@ -29,6 +29,7 @@ from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport
+from .library import title_key, title_keys
 from .links import feedback_url, manage_url, unsubscribe_url
 from .matching import (
     BestMatches,
@@ -510,9 +511,13 @@ class DigestRunner:
                 strict=True,
             )
         )
+        titled = _by_title(window) if any(s.subscriber.profile.seed_texts for s in seeded.values()) else {}
         for sid, state in seeded.items():
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
+            owned = _library_papers(profile.seed_texts, titled, {p.key for p in liked})
+            liked += list(dict.fromkeys(owned.values()))
+            texts = tuple(t for t in profile.seed_texts if t not in owned)
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
             index = index_of.get(sid)
             compiled = compile_profile(profile) if index is None else None
@@ -529,7 +534,7 @@ class DigestRunner:
 
             seeds = relevance.Seeds(
                 tuple(liked),
-                profile.seed_texts,
+                texts,
                 ratings[sid],
                 {k: stored[k] for k in ratings[sid] if k in stored},
             )
@@ -820,6 +825,22 @@ def _describe(error: Exception, digest: Digest) -> str:
         return str(error)
     log.debug("unexpected error delivering digest %s", digest.id, exc_info=error)
     return f"unexpected error: {type(error).__name__}: {error}"
+
+
+def _by_title(papers: Iterable[Paper]) -> dict[str, Paper]:
+    """Papers by `title_key`: where a library entry without an arXiv id finds its paper."""
+    return {title_key(p.title): p for p in papers if p.title}
+
+
+def _library_papers(texts: Iterable[str], titled: dict[str, Paper], liked: set[str]) -> dict[str, Paper]:
+    """The library texts whose title is a paper's of `titled`, each with that paper: it stands
+    for the text as a liked paper (its stored abstract counts, it never comes as new)."""
+    found = {}
+    for text in texts:
+        paper = next((titled[k] for k in title_keys(text) if k in titled), None)
+        if paper is not None and paper.key not in liked:
+            found[text] = paper
+    return found
 
 
 def _log_outcome(o: Outcome) -> None:

@@ -3,13 +3,15 @@ arXiv export it) or a text file with one arXiv id or URL per line. Pure: text in
 
 From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arXiv}` or an
 id-shaped eprint), `url`, or a `doi` of the 10.48550/arXiv form; an entry without one is kept as
-a title (and abstract) seed, used as text.
+a title (and abstract) seed: a stored paper with the same title (whatever its case, punctuation,
+braces or accents; `title_keys`) stands for it, else it is used as text.
 Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import bibtexparser
@@ -40,6 +42,9 @@ class LibraryError(ValueError):
 
 _BIBTEX_RE = re.compile(r"^\s*@\w+\s*[{(]", re.MULTILINE)
 _BRACES_RE = re.compile(r"[{}]")
+# Fields where exports mention the preprint: Google Scholar's `journal = {arXiv preprint
+# arXiv:1706.03762}`, Zotero's `number = {arXiv:…}` and `note = {arXiv:… [cs]}`, `howpublished`.
+_MENTIONS = ("journal", "number", "note", "howpublished")
 
 
 def read_library(text: str) -> list[Seed]:
@@ -67,9 +72,10 @@ def _bibtex(text: str) -> list[Seed]:
         prefix = fields.get("archiveprefix", fields.get("eprinttype", "")).lower()
         aid = arxiv_id(
             eprint if prefix == "arxiv" or arxiv_id(eprint) else None,
+            fields.get("arxivid"),  # Mendeley
             fields.get("url"),
             fields.get("doi"),
-            fields.get("journal") if "arxiv" in fields.get("journal", "").lower() else None,
+            *(fields.get(f) for f in _MENTIONS if "arxiv" in fields.get(f, "").lower()),
         )
         title = _clean(fields.get("title", ""))
         if aid or title:
@@ -92,3 +98,29 @@ def _id_lines(text: str) -> list[Seed]:
 
 def _first_line(raw: str) -> str:
     return raw.strip().splitlines()[0][:80] if raw.strip() else "(empty)"
+
+
+_NOT_WORD_RE = re.compile(r"[\W_]+")
+TITLE_BOUNDARIES = 8  # where a seed text's title may end: its first ". "s
+MIN_CUT_WORDS = 3
+
+
+def title_key(title: str) -> str:
+    """A title as two spellings of it share it: TeX decoded, case, accents and punctuation gone
+    (`Schr{\\"o}dinger {B}ridges: a Study` and `Schrödinger bridges - A study`)."""
+    text = unicodedata.normalize("NFKD", detex(_BRACES_RE.sub("", title)).casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NOT_WORD_RE.sub(" ", text).strip()
+
+
+def title_keys(seed_text: str) -> list[str]:
+    """The keys of the titles a seed text (`title. abstract`, as a library entry without an
+    arXiv id becomes) may start with, longest first: it is cut at each of its first ". " (where
+    at least three words come before) and at its end."""
+    text = seed_text.strip()
+    ends = [m.start() for m in re.finditer(r"[.?!] ", text)][:TITLE_BOUNDARIES]
+    keys = [title_key(text[: e + 1]) for e in ends]
+    keys = [k for k in keys if k.count(" ") >= MIN_CUT_WORDS - 1]  # not "Deep learning." of a longer title
+    if len(text) <= 1000:
+        keys.append(title_key(text))  # the whole text: an entry with a title only
+    return [k for k in dict.fromkeys(reversed(keys)) if k]  # longest first

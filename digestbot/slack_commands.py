@@ -296,23 +296,43 @@ class CommandHandler:
             return replace(sub, profile=replace(sub.profile, likes=likes), paused=False)
 
         sub = self._update(ctx, channel_scope, like, create=True)
-        said = ", ".join(f"`{a}`" for a in added) or "nothing new"
-        return Reply(
-            f"Liked {said}: your digest will bring papers like these (new ones are fetched from arXiv"
-            f" first).\n\n{self.describe(sub)}"
-        )
+        titles = self._titles(added)
+        lines = [f"Liked {_ids(added)}: your digest will bring papers like these."] if added else []
+        lines += [f"• `{a}` {titles[a]}" for a in added if a in titles]
+        if already := [a for a in ids if a not in added]:
+            lines.append(f"Already liked: {_ids(already)}.")
+        if missing := [a for a in added if a not in titles]:
+            lines.append(
+                f"Not in the database yet: {_ids(missing)} (fetched from arXiv before your next digest;"
+                " `/digest likes` shows the titles then)."
+            )
+        return Reply("\n".join(lines) + f"\n\n{self.describe(sub)}")
 
     def cmd_unlike(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        ids = set(_paper_refs(args))
+        ids = _paper_refs(args)
+        removed: list[str] = []
 
         def unlike(sub: Subscriber) -> Subscriber:
-            likes = tuple(a for a in sub.profile.likes if a not in ids)
-            if len(likes) == len(sub.profile.likes):
-                raise CommandError("None of those is among your liked papers (`/digest likes` lists them).")
+            removed[:] = [a for a in ids if a in sub.profile.likes]
+            if not removed:
+                raise CommandError(
+                    f"{_ids(ids)} {'is' if len(ids) == 1 else 'are'} not among your liked papers"
+                    " (`/digest likes` lists them)."
+                )
+            likes = tuple(a for a in sub.profile.likes if a not in removed)
             return replace(sub, profile=replace(sub.profile, likes=likes))
 
         sub = self._update(ctx, channel_scope, unlike)
-        return Reply(f"Removed {', '.join(f'`{a}`' for a in sorted(ids))}.\n\n{self.describe(sub)}")
+        said = f"Removed {_ids(removed)}."
+        if never := [a for a in ids if a not in removed]:
+            said += f" Not among your liked papers: {_ids(never)}."
+        return Reply(f"{said}\n\n{self.describe(sub)}")
+
+    def _titles(self, ids: list[str]) -> dict[str, str]:
+        """The titles of the stored papers among these arXiv ids."""
+        return {
+            p.arxiv_id: p.title for p in self.store.papers_by_keys(f"arxiv:{a}" for a in ids) if p.arxiv_id
+        }
 
     def cmd_trending(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         word = args.strip().lower()
@@ -357,11 +377,8 @@ class CommandHandler:
         sub = self._current(ctx, channel_scope)
         if sub is None or not sub.profile.likes:
             return Reply("No liked papers yet. Add one with `/digest like 2303.04137` (an arXiv id or link).")
-        stored = {p.arxiv_id: p for p in self.store.papers_by_keys(f"arxiv:{a}" for a in sub.profile.likes)}
-        lines = [
-            f"• `{a}` {stored[a].title if a in stored else '(not fetched from arXiv yet)'}"
-            for a in sub.profile.likes
-        ]
+        titles = self._titles(list(sub.profile.likes))
+        lines = [f"• `{a}` {titles.get(a, '(not fetched from arXiv yet)')}" for a in sub.profile.likes]
         return Reply("*Liked papers*\n" + "\n".join(lines))
 
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -413,18 +430,29 @@ class CommandHandler:
         return "\n".join(lines)
 
 
+_SLACK_LINK_RE = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")  # Slack's <url> and <url|label>
+
+
 def _paper_refs(text: str) -> list[str]:
-    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces)."""
-    refs = [r for r in re.split(r"[,\s]+", text.strip().strip("<>")) if r]
+    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces). A link
+    Slack wrapped as `<url|label>` is one reference whatever its label holds."""
+    refs = [r for r in re.split(r"[,\s]+", _SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text)) if r]
     if not refs:
         raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
     ids = []
     for ref in refs:
-        aid = arxiv_id(ref.strip("<>").split("|", 1)[0])
+        aid = arxiv_id(ref)
         if aid is None:
-            raise CommandError(f"`{ref[:60]}` is not an arXiv id or link (e.g. `2303.04137`).")
+            raise CommandError(
+                f"`{ref[:60]}` is not an arXiv id or link: give one like `2303.04137`, `hep-th/9901001`"
+                " or `https://arxiv.org/abs/2303.04137`."
+            )
         ids.append(aid)
     return list(dict.fromkeys(ids))
+
+
+def _ids(ids: list[str]) -> str:
+    return ", ".join(f"`{a}`" for a in ids)
 
 
 def _escape_reply(text: str) -> str:

@@ -1,0 +1,288 @@
+"""A paper named the many ways readers name it (issue 10): arXiv ids old and new, with versions,
+abs/pdf/html/export URLs, `arXiv:` and DOI forms, Slack's wrapped links, in `like:`, in
+`/digest like|unlike|likes` and in `digestbot feedback`, all resolve to one key; junk and ids
+arXiv never issued get a clear message. A library's entries without an arXiv id find their
+stored paper by title, whatever the case, braces, accents and punctuation. Through the real CLI,
+the real web app on loopback and the arXiv API served by `responses`."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+import test_slack
+from helpers import FeedPaper, digestbot, raw_rows, write_feed
+from test_likes import API, PAPERS, preview_json, sources, sub
+
+from digestbot.arxiv_ids import arxiv_id
+from digestbot.store import Store
+
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
+
+SPELLINGS = {
+    "2403.10715": [
+        "2403.10715",
+        "2403.10715v2",
+        "2403.10715V12",
+        " 2403.10715 ",
+        "arXiv:2403.10715",
+        "ARXIV:2403.10715v3",
+        "arxiv: 2403.10715",
+        "https://arxiv.org/abs/2403.10715",
+        "https://arxiv.org/abs/2403.10715v2?context=cs",
+        "arxiv.org/abs/2403.10715v2?context=cs",
+        "http://arxiv.org/pdf/2403.10715",
+        "https://arxiv.org/pdf/2403.10715v1.pdf",
+        "https://arxiv.org/html/2403.10715v2/",
+        "https://export.arxiv.org/abs/2403.10715",
+        "https://www.arxiv.org/abs/2403.10715#S2",
+        "HTTPS://ARXIV.ORG/ABS/2403.10715",
+        "10.48550/arXiv.2403.10715",
+        "https://doi.org/10.48550/ARXIV.2403.10715",
+        "<https://arxiv.org/abs/2403.10715>",
+        "<https://arxiv.org/abs/2403.10715v2|Motion Tracks: A Unified Representation>",
+        "(2403.10715)",
+        "2403.10715.",
+    ],
+    "hep-th/9901001": ["hep-th/9901001", "HEP-TH/9901001v2", "https://arxiv.org/abs/hep-th/9901001v1"],
+    "math/0309136": [
+        "math/0309136",
+        "math.GT/0309136",
+        "math.gt/0309136v2",
+        "arxiv.org/pdf/math.GT/0309136v1",
+    ],
+    "1412.1234": ["1412.1234", "arXiv:1412.1234v3"],  # four digits before 2015
+    "0704.0001": ["0704.0001"],  # the first new-style id
+}
+JUNK = [
+    "2403.1234",  # four digits after 2014
+    "1412.12345",  # five before 2015
+    "2413.12345",  # month 13
+    "0612.1234",  # new style began in April 2007
+    "2403.00000",
+    "foo/9901001",  # no such archive
+    "hep-th/9913001",
+    "banana",
+    "https://notarxiv.org/abs/2403.10715",
+    "2403.10715, 2403.10886",  # two papers are not one
+    "2403.10715 2403.10886",
+    "https://arxiv.org/abs/2403.10715 https://arxiv.org/abs/2403.10886",
+]
+
+
+@pytest.mark.parametrize("key, text", [(k, t) for k, ts in SPELLINGS.items() for t in ts])
+def test_every_spelling_of_a_paper_is_one_id(key, text):
+    assert arxiv_id(text) == key
+
+
+@pytest.mark.parametrize("text", JUNK)
+def test_ids_arxiv_never_issued_and_junk_are_no_id(text):
+    assert arxiv_id(text) is None
+
+
+def atom(entries: list[tuple[str, str]]) -> str:
+    """An export-API answer listing (id with version, title) entries."""
+    items = "".join(
+        f"""  <entry>
+    <id>http://arxiv.org/abs/{aid}</id>
+    <published>2003-09-08T10:00:00Z</published>
+    <updated>2003-09-08T10:00:00Z</updated>
+    <title>{title}</title>
+    <summary>Knots, links and the invariants of three-manifolds.</summary>
+    <author><name>Ada Lovelace</name></author>
+    <category term="math.GT"/>
+  </entry>
+"""
+        for aid, title in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+        f"  <title>arXiv Query</title>\n  <id>http://arxiv.org/api/x</id>\n{items}</feed>\n"
+    )
+
+
+@responses.activate
+def test_yaml_likes_in_any_spelling_are_stored_asked_of_arxiv_and_found_under_one_key(workdir):
+    api = responses.add(
+        responses.GET,
+        API,
+        body=atom([("math/0309136v2", "Knot Floer homology"), ("hep-th/9901001v1", "Strings")]),
+        content_type="application/atom+xml",
+    )
+    likes = [
+        "math.GT/0309136v2",
+        "https://arxiv.org/abs/math/0309136",
+        "HEP-TH/9901001",
+        "arXiv:2403.10715v3",
+    ]
+    workdir.write_config(sources(workdir), sub("carol", like=likes))
+    digestbot(workdir, "check")
+    out = digestbot(workdir, "fetch").output
+
+    assert parse_qs(urlsplit(api.calls[0].request.url).query)["id_list"] == ["hep-th/9901001,math/0309136"]
+    assert "liked papers: 2 new" in out and "not on arXiv" not in out
+    with Store(workdir.db) as store:
+        assert store.subscriber("carol").subscriber.profile.likes == (
+            "math/0309136",
+            "hep-th/9901001",
+            "2403.10715",
+        )
+        assert store.missing_likes() == []
+    digestbot(workdir, "fetch")
+    assert len(api.calls) == 1  # found under the key they were liked by: not asked again
+
+
+def test_two_ids_in_one_like_entry_are_a_config_error_not_the_first_alone(workdir):
+    workdir.write_config(
+        sources(workdir),
+        sub("carol", like=["https://arxiv.org/abs/2403.10715 https://arxiv.org/abs/2403.10886"]),
+    )
+    out = digestbot(workdir, "check", expect=2).output
+    assert "subscribers[0].like[0]" in out
+    assert "not an arXiv id" in out
+
+
+def received(workdir, sid: str) -> list:
+    with Store(workdir.db) as store:
+        return [it.paper for d in store.digests(subscriber_id=sid) for it in store.digest_items(d.id)]
+
+
+def test_feedback_takes_any_spelling_of_a_received_paper_and_records_one_rating(workdir):
+    workdir.write_config(
+        sources(workdir), sub("kim", keywords=["imitation learning"]) + sub("lee", keywords=["x"])
+    )
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+    paper = received(workdir, "kim")[0]
+    aid = paper.arxiv_id
+    for ref in (aid, f"{aid}v3", f"<https://arxiv.org/abs/{aid}v2|{paper.title}>", f" arXiv:{aid} ",
+                f"https://arxiv.org/pdf/{aid}v1.pdf", f"10.48550/arXiv.{aid}", paper.key):  # fmt: skip
+        assert "rated up" in digestbot(workdir, "feedback", "kim", ref, "up").output
+    assert raw_rows(workdir.db, "SELECT subscriber_id, vote FROM feedback") == [
+        {"subscriber_id": "kim", "vote": 1}
+    ]
+
+    for junk in ("banana", "2403.1234", f"{aid}, 2403.10886"):
+        out = digestbot(workdir, "feedback", "kim", junk, "down", expect=2).output
+        assert "is not an arXiv id" in out and "Traceback" not in out
+    refused = digestbot(workdir, "feedback", "lee", aid, "down", expect=2).output  # lee never got it
+    assert "lee never received" in refused
+    assert raw_rows(workdir.db, "SELECT subscriber_id, vote FROM feedback") == [
+        {"subscriber_id": "kim", "vote": 1}
+    ]
+
+
+def test_slack_like_unlike_and_likes_answer_for_each_paper(workdir, start_web):
+    workdir.write_config(sources(workdir), sub("carol", keywords=["robot*"]))
+    digestbot(workdir, "fetch")
+    web = start_web()
+    user = {"user": "U0REFS001"}
+
+    def say(text: str) -> str:
+        return web.command(text, **user).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+    title = PAPERS["2403.10715"]["title"]
+    reply = say("like <https://arxiv.org/abs/2403.10715v2|Motion Tracks: A Unified Representation>")
+    assert reply.startswith("Liked `2403.10715`") and title in reply  # a label with spaces is one link
+
+    reply = say("like 2403.10715v3, 2501.77777 <https://arxiv.org/abs/HEP-TH/9901001v2|hep-th/9901001>")
+    assert reply.startswith("Liked `2501.77777`, `hep-th/9901001`")
+    assert "Already liked: `2403.10715`" in reply
+    assert (
+        "Not in the database yet: `2501.77777`, `hep-th/9901001`" in reply and "fetched from arXiv" in reply
+    )
+
+    listed = say("likes")
+    assert f"`2403.10715` {title}" in listed and "`2501.77777` (not fetched from arXiv yet)" in listed
+
+    reply = say("unlike hep-th/9901001v1, 2403.11111")
+    assert (
+        reply.startswith("Removed `hep-th/9901001`.") and "Not among your liked papers: `2403.11111`" in reply
+    )
+    assert say("unlike 2403.11111").startswith("`2403.11111` is not among your liked papers")
+    for junk in ("like 2403.1234", "like banana", "unlike 1412.12345"):
+        assert "is not an arXiv id or link" in say(junk)
+    with Store(workdir.db) as store:
+        assert store.subscriber("slack:U0REFS001").subscriber.profile.likes == ("2403.10715", "2501.77777")
+
+
+LIBRARY_FEED = [
+    FeedPaper(
+        "2403.20101",
+        "Schrödinger Bridges for Robot Policies — a Study",
+        "We learn robot manipulation policies with Schrödinger bridges between demonstrations.",
+    ),
+    FeedPaper(
+        "2403.20102",
+        "Can Robots Learn Dexterity From Human Videos?",
+        "Human hand videos teach dexterous robot manipulation without action labels.",
+    ),
+    FeedPaper(
+        "2403.20103",
+        "Dexterous Robot Manipulation from Human Hand Videos at Scale",
+        "We scale learning dexterous robot hands from human hand videos and demonstrations.",
+    ),
+    FeedPaper(
+        "2403.20104",
+        "Robot Policies from Schrödinger Bridges and Human Demonstrations",
+        "Schrödinger bridges map human demonstrations to robot manipulation policies.",
+    ),
+    FeedPaper(
+        "2403.20105", "Protein Folding with Graph Networks", "Graph networks predict protein structures."
+    ),
+]
+LIBRARY_BIB = r"""
+@article{scholar,
+  title={Schr{\"o}dinger {B}ridges for robot policies: A study},
+  author={Lovelace, Ada},
+  journal={Conference on Robot Learning},
+  year={2024}
+}
+@inproceedings{zotero,
+  title = {Can {R}obots Learn Dexterity from Human Videos?},
+  abstract = {Dexterous manipulation from videos of human hands.},
+  booktitle = {Proc. RSS},
+}
+@misc{unstored,
+  title = {Bimanual robot manipulation from human video demonstrations},
+}
+"""
+
+
+def test_library_entries_without_an_id_find_their_stored_paper_by_title_and_never_come_as_new(workdir):
+    write_feed(workdir.path / "feed.xml", LIBRARY_FEED)
+    (workdir.path / "refs.bib").write_text(LIBRARY_BIB, encoding="utf-8")
+    feed = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    workdir.write_config(feed, sub("gina", library="refs.bib", relevance_floor=0))
+    digestbot(workdir, "fetch")
+
+    data = json.loads(digestbot(workdir, "preview", "gina", "--format", "json").output)
+
+    keys = [p["key"] for p in data["papers"]]
+    assert "arxiv:2403.20101" not in keys and "arxiv:2403.20102" not in keys  # in the library already
+    assert set(keys[:2]) == {"arxiv:2403.20103", "arxiv:2403.20104"}
+    why = {p["key"]: p["why"] for p in data["papers"]}
+    assert why["arxiv:2403.20104"] == ["like Schrödinger Bridges for Robot Policies — a Study"]
+    assert why["arxiv:2403.20103"] == ["like Can Robots Learn Dexterity From Human Videos?"]
+    assert preview_json(workdir, "gina")  # the text digest shows them too
+
+
+def test_library_ids_from_mendeley_and_zotero_fields():
+    from digestbot.library import read_library
+
+    bib = r"""
+@article{mendeley, title = {A}, arxivId = {2403.10715}}
+@article{zotero, title = {B}, number = {arXiv:2403.10886}, publisher = {arXiv}}
+@article{note, title = {C}, note = {arXiv: math.GT/0309136 [math]}}
+@misc{how, title = {D}, howpublished = {\url{https://arxiv.org/abs/hep-th/9901001v2}}}
+@article{plain, title = {E}, number = {12}, note = {Accepted}}
+"""
+    assert [s.arxiv_id for s in read_library(bib)] == [
+        "2403.10715",
+        "2403.10886",
+        "math/0309136",
+        "hep-th/9901001",
+        None,
+    ]
