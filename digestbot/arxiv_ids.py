@@ -100,3 +100,12 @@ def _issued(m: re.Match) -> str | None:
     ):
         return None
     return f"{archive}/{m.group('oyy')}{m.group('omm')}{m.group('onum')}"
+
+
+def mentioned_arxiv_id(text: str | None) -> str | None:
+    """The one paper a free text names, bare ids included (Google Scholar's `arXiv preprint
+    hep-th/9901001`); None for none or several."""
+    if not text:
+        return None
+    found = {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
+    return found.pop() if len(found) == 1 else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import bibtexparser
 
-from .arxiv_ids import arxiv_id
+from .arxiv_ids import arxiv_id, mentioned_arxiv_id
 from .text import detex, one_line
 
 MAX_SEEDS = 5000
@@ -68,19 +68,26 @@ def _bibtex(text: str) -> list[Seed]:
     seeds = []
     for entry in library.entries:
         fields = {f.key.lower(): str(f.value) for f in entry.fields}
-        eprint = fields.get("eprint", "")
-        prefix = fields.get("archiveprefix", fields.get("eprinttype", "")).lower()
-        aid = arxiv_id(
-            eprint if prefix == "arxiv" or arxiv_id(eprint) else None,
-            fields.get("arxivid"),  # Mendeley
-            fields.get("url"),
-            fields.get("doi"),
-            *(fields.get(f) for f in _MENTIONS if "arxiv" in fields.get(f, "").lower()),
-        )
+        aid = _entry_arxiv_id(fields)
         title = _clean(fields.get("title", ""))
         if aid or title:
             seeds.append(Seed(entry.start_line + 1, aid, title, _clean(fields.get("abstract", ""))))
     return seeds
+
+
+def _entry_arxiv_id(fields: dict[str, str]) -> str | None:
+    """An entry's arXiv id: its eprint, Mendeley's arxivId, its url or doi, else the one paper a
+    field that mentions arXiv names."""
+    eprint = fields.get("eprint", "")
+    prefix = fields.get("archiveprefix", fields.get("eprinttype", "")).lower()
+    aid = arxiv_id(
+        eprint if prefix == "arxiv" or arxiv_id(eprint) else None,
+        fields.get("arxivid"),  # Mendeley
+        fields.get("url"),
+        fields.get("doi"),
+    )
+    mentions = (mentioned_arxiv_id(fields[f]) for f in _MENTIONS if "arxiv" in fields.get(f, "").lower())
+    return aid or next(filter(None, mentions), None)
 
 
 def _id_lines(text: str) -> list[Seed]:

@@ -8,6 +8,7 @@ the real web app on loopback and the arXiv API served by `responses`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -269,20 +270,33 @@ def test_library_entries_without_an_id_find_their_stored_paper_by_title_and_neve
     assert preview_json(workdir, "gina")  # the text digest shows them too
 
 
-def test_library_ids_from_mendeley_and_zotero_fields():
+def test_library_ids_as_zotero_mendeley_scholar_and_arxiv_export_them():
     from digestbot.library import read_library
 
-    bib = r"""
-@article{mendeley, title = {A}, arxivId = {2403.10715}}
+    text = (Path(__file__).parent / "fixtures" / "library_exports.bib").read_text(encoding="utf-8")
+    assert [(s.arxiv_id, s.title[:20]) for s in read_library(text)] == [
+        ("2303.04137", "Diffusion Policy: Vi"),  # Zotero: url, doi, note
+        (None, "Attention Is All You"),  # Zotero, a journal article: a title seed
+        ("2303.04138", "Diffusion Policy: Vi"),  # Mendeley
+        ("2303.04139", "Only an arxivId"),  # Mendeley, arxivId alone
+        ("2303.04140", "Diffusion policy: Vi"),  # Google Scholar
+        ("hep-th/9901001", "Strings"),  # Google Scholar, an old-style id without "arXiv:"
+        ("2303.04141", "Diffusion Policy: Vi"),  # arXiv's own export
+        ("math/0309136", "Knot Floer homology"),  # an old arXiv export
+        ("2303.04142", "Biblatex style"),  # biblatex eprinttype
+        ("2303.04143", "JabRef"),
+    ]
+    mentions = r"""
 @article{zotero, title = {B}, number = {arXiv:2403.10886}, publisher = {arXiv}}
 @article{note, title = {C}, note = {arXiv: math.GT/0309136 [math]}}
 @misc{how, title = {D}, howpublished = {\url{https://arxiv.org/abs/hep-th/9901001v2}}}
-@article{plain, title = {E}, number = {12}, note = {Accepted}}
+@article{two, title = {E}, note = {arXiv:2403.10886 and arXiv:2403.10715}}
+@article{plain, title = {F}, number = {12}, note = {Accepted}}
 """
-    assert [s.arxiv_id for s in read_library(bib)] == [
-        "2403.10715",
+    assert [s.arxiv_id for s in read_library(mentions)] == [
         "2403.10886",
         "math/0309136",
         "hep-th/9901001",
+        None,
         None,
     ]
