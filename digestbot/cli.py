@@ -534,7 +534,7 @@ VOTES = {"up": 1, "down": -1, "clear": None}
 @cli.command()
 @click.argument("subscriber_id", metavar="SUBSCRIBER")
 @click.argument("paper_ref", metavar="PAPER")
-@click.argument("vote", type=click.Choice(list(VOTES)))
+@click.argument("vote", type=click.Choice(list(VOTES), case_sensitive=False))
 @pass_app
 def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     """Rate a paper a subscriber received: up (more like this), down (less), or clear.

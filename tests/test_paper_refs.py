@@ -164,6 +164,8 @@ def test_feedback_takes_any_spelling_of_a_received_paper_and_records_one_rating(
     assert raw_rows(workdir.db, "SELECT subscriber_id, vote FROM feedback") == [
         {"subscriber_id": "kim", "vote": 1}
     ]
+    assert "rated down" in digestbot(workdir, "feedback", "kim", aid, "Down").output  # as typed
+    assert "rated up" in digestbot(workdir, "feedback", "kim", aid, "UP").output
 
     for junk in ("banana", "2403.1234", f"{aid}, 2403.10886"):
         out = digestbot(workdir, "feedback", "kim", junk, "down", expect=2).output
