@@ -10,6 +10,7 @@ Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def _first_line(raw: str) -> str:
 
 
 _NOT_WORD_RE = re.compile(r"[\W_]+")
-TITLE_BOUNDARIES = 8  # where a seed text's title may end: its first ". "s
+MAX_TITLE_CHARS = 300  # a title is shorter: a seed text's title ends within these
 MIN_CUT_WORDS = 3
 
 
@@ -120,14 +121,20 @@ def title_key(title: str) -> str:
     return _NOT_WORD_RE.sub(" ", text).strip()
 
 
-def title_keys(seed_text: str) -> list[str]:
+@functools.lru_cache(maxsize=65536)  # a library's texts come again for every digest
+def title_keys(seed_text: str) -> tuple[str, ...]:
     """The keys of the titles a seed text (`title. abstract`, as a library entry without an
-    arXiv id becomes) may start with, longest first: it is cut at each of its first ". " (where
-    at least three words come before) and at its end."""
+    arXiv id becomes) may start with, longest first: it is cut at each ". " in its first
+    MAX_TITLE_CHARS where at least three words come before, and at its end if that is as near."""
     text = seed_text.strip()
-    ends = [m.start() for m in re.finditer(r"[.?!] ", text)][:TITLE_BOUNDARIES]
-    keys = [title_key(text[: e + 1]) for e in ends]
+    short = len(text) <= MAX_TITLE_CHARS
+    ends = [m.end() for m in re.finditer(r"[.?!] ", text[:MAX_TITLE_CHARS])] + ([len(text)] if short else [])
+    keys, key, start = [], "", 0
+    for end in ends:  # a cut's key is the last one's and the next piece's: each piece normalized once
+        key = f"{key} {title_key(text[start:end])}".strip()
+        keys.append(key)
+        start = end
     keys = [k for k in keys if k.count(" ") >= MIN_CUT_WORDS - 1]  # not "Deep learning." of a longer title
-    if len(text) <= 1000:
-        keys.append(title_key(text))  # the whole text: an entry with a title only
-    return [k for k in dict.fromkeys(reversed(keys)) if k]  # longest first
+    if short and key not in keys:
+        keys.append(key)  # the whole text: an entry with a title only, however short
+    return tuple(k for k in dict.fromkeys(reversed(keys)) if k)  # longest first

@@ -302,3 +302,19 @@ def test_library_ids_as_zotero_mendeley_scholar_and_arxiv_export_them():
         None,
         None,
     ]
+
+
+def test_a_library_title_is_found_whatever_its_spelling_but_not_in_a_longer_title():
+    from digestbot.library import title_key, title_keys
+
+    stored = title_key("Schrödinger Bridges for Robot Policies — a Study")
+    for spelling in (
+        r"Schr{\"o}dinger {B}ridges for robot policies: A study",
+        "SCHRODINGER BRIDGES FOR ROBOT POLICIES - A STUDY",
+        r"Schr\"{o}dinger Bridges for Robot Policies, a Study.",
+    ):
+        assert stored in title_keys(spelling)
+        assert stored in title_keys(f"{spelling}. We learn robot policies. With bridges.")
+    assert title_key("Deep Learning") not in title_keys("Deep learning. A survey of the field")
+    assert title_keys("Short.") == ("short",)  # a title alone, however short
+    assert title_key("Attention is all you need") not in title_keys("x" * 400 + ". Attention is all you need")
