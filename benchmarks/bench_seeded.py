@@ -1,5 +1,7 @@
 """Selection cost with liked papers: `DigestRunner.select` (match + rank, no rendering or
-delivery) for subscribers with keywords only, and the same subscribers each with 3 liked papers.
+delivery) for subscribers with keywords only, the same subscribers each with 3 liked papers,
+and with 3 library entries without an arXiv id besides (title and abstract texts; one in three
+is a paper of the window, found by its title).
 
     python benchmarks/bench_seeded.py                       # 2,000 papers x 10,000 subscribers
     python benchmarks/bench_seeded.py --papers 20000 --subscribers 10000
@@ -33,17 +35,30 @@ from digestbot.models import Subscriber  # noqa: E402
 from digestbot.store import Store  # noqa: E402
 
 
-def run(n_papers: int, n_subs: int, likes: int) -> tuple[float, float, int]:
+def run(n_papers: int, n_subs: int, likes: int, texts: int = 0) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
         papers = make_papers(n_papers)
         store.add_papers(papers[: n_papers // 10], "old", seed_only=True)  # papers people liked before
         liked_pool = [p.key.removeprefix("arxiv:") for p in papers[: n_papers // 10]]
         rng = random.Random(3)
+        window = papers[n_papers // 10 :]
+
+        def library() -> tuple[str, ...]:  # one in three a window paper's, spelled in lower case
+            picks = rng.sample(window, texts)
+            return tuple(
+                f"{p.title.lower() if i % 3 == 0 else p.title + ' revisited'}. {p.abstract}"
+                for i, p in enumerate(picks)
+            )
+
         subscribers = [
             Subscriber(
                 id=sid,
-                profile=replace(profile, likes=tuple(rng.sample(liked_pool, likes)) if likes else ()),
+                profile=replace(
+                    profile,
+                    likes=tuple(rng.sample(liked_pool, likes)) if likes else (),
+                    seed_texts=library() if texts else (),
+                ),
                 email=f"{sid}@example.org",
             )
             for sid, profile in make_profiles(n_subs).items()
@@ -79,11 +94,11 @@ def main() -> None:
         args.papers,
         args.subscribers,
         "matched",
-        [(label, partial(run, args.papers, args.subscribers, likes)) for label, likes in VARIANTS],
+        [(label, partial(run, args.papers, args.subscribers, *counts)) for label, *counts in VARIANTS],
     )
 
 
-VARIANTS = (("keywords only", 0), ("keywords + 3 likes", 3))
+VARIANTS = (("keywords only", 0), ("keywords + 3 likes", 3), ("+ 3 library texts", 3, 3))
 
 
 def print_table(

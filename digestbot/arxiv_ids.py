@@ -109,3 +109,29 @@ def mentioned_arxiv_id(text: str | None) -> str | None:
         return None
     found = {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
     return found.pop() if len(found) == 1 else None
+
+
+_NEW_SHAPE_RE = re.compile(r"(?<![\w.])(\d{2})(\d{2})\.(\d+)(?:v\d+)?(?![\w.]*\d)", re.IGNORECASE)
+_OLD_SHAPE_RE = re.compile(r"(?<![\w./-])([a-z][a-z-]*)(?:\.[a-z-]+)?/(\d{2})(\d{2})\d{3}\b", re.IGNORECASE)
+
+
+NOT_AN_ID = "not an arXiv id or link"
+
+
+def id_problem(text: str) -> str:
+    """Why `text` names no paper (for a message: `arxiv_id` gave None), in a few words."""
+    found = {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
+    if len(found) > 1:
+        return "it names more than one paper (" + ", ".join(sorted(found)) + "): give one at a time"
+    if m := _NEW_SHAPE_RE.search(text):
+        yymm, digits = int(m.group(1) + m.group(2)), len(m.group(3))
+        if not 1 <= yymm % 100 <= 12:
+            return f"{m.group(1)}{m.group(2)} is not a year and month (YYMM)"
+        if yymm < 704:
+            return "ids of the form YYMM.NNNN began in April 2007 (0704); older ones look like hep-th/9901001"
+        want = 5 if yymm >= 1501 else 4
+        if digits != want:
+            return f"an id from {'2015 on' if want == 5 else 'before 2015'} has {want} digits after the dot"
+    if (m := _OLD_SHAPE_RE.search(text)) and m.group(1).lower() not in OLD_ARCHIVES:
+        return f"arXiv has no archive {m.group(1)!r} (old-style ids look like hep-th/9901001)"
+    return NOT_AN_ID

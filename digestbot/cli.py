@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .arxiv_ids import arxiv_id
+from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, load_config
 from .delivery import DeliveryError
@@ -548,9 +548,10 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     aid = arxiv_id(ref)
     key = f"arxiv:{aid}" if aid and app.store.paper(ref) is None else ref
     if aid is None and app.store.paper(ref) is None:
+        why = id_problem(ref)
         raise click.UsageError(
             f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL or the key"
-            " of a stored paper"
+            " of a stored paper" + ("" if why == NOT_AN_ID else f": {why}")
         )
     try:
         paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .arxiv_ids import arxiv_id
+from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -443,9 +443,10 @@ def _paper_refs(text: str) -> list[str]:
     for ref in refs:
         aid = arxiv_id(ref)
         if aid is None:
+            why = id_problem(ref)
             raise CommandError(
-                f"`{ref[:60]}` is not an arXiv id or link: give one like `2303.04137`, `hep-th/9901001`"
-                " or `https://arxiv.org/abs/2303.04137`."
+                f"`{ref[:60]}` is not an arXiv id or link{'' if why == NOT_AN_ID else f' ({why})'}."
+                " Give one like `2303.04137`, `hep-th/9901001` or `https://arxiv.org/abs/2303.04137`."
             )
         ids.append(aid)
     return list(dict.fromkeys(ids))

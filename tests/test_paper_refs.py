@@ -17,7 +17,7 @@ import test_slack
 from helpers import FeedPaper, digestbot, raw_rows, write_feed
 from test_likes import API, PAPERS, preview_json, sources, sub
 
-from digestbot.arxiv_ids import arxiv_id
+from digestbot.arxiv_ids import arxiv_id, id_problem
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
@@ -81,6 +81,7 @@ def test_every_spelling_of_a_paper_is_one_id(key, text):
 @pytest.mark.parametrize("text", JUNK)
 def test_ids_arxiv_never_issued_and_junk_are_no_id(text):
     assert arxiv_id(text) is None
+    assert id_problem(text)  # and a message says why
 
 
 def atom(entries: list[tuple[str, str]]) -> str:
@@ -170,6 +171,11 @@ def test_feedback_takes_any_spelling_of_a_received_paper_and_records_one_rating(
     for junk in ("banana", "2403.1234", f"{aid}, 2403.10886"):
         out = digestbot(workdir, "feedback", "kim", junk, "down", expect=2).output
         assert "is not an arXiv id" in out and "Traceback" not in out
+    assert (
+        "5 digits after the dot" in digestbot(workdir, "feedback", "kim", "2403.1234", "up", expect=2).output
+    )
+    two = digestbot(workdir, "feedback", "kim", f"{aid} 2403.10886", "up", expect=2).output
+    assert "it names more than one paper (" in two and aid in two and "2403.10886" in two
     refused = digestbot(workdir, "feedback", "lee", aid, "down", expect=2).output  # lee never got it
     assert "lee never received" in refused
     assert raw_rows(workdir.db, "SELECT subscriber_id, vote FROM feedback") == [
@@ -207,6 +213,9 @@ def test_slack_like_unlike_and_likes_answer_for_each_paper(workdir, start_web):
     assert say("unlike 2403.11111").startswith("`2403.11111` is not among your liked papers")
     for junk in ("like 2403.1234", "like banana", "unlike 1412.12345"):
         assert "is not an arXiv id or link" in say(junk)
+    assert "(an id from 2015 on has 5 digits after the dot)" in say("like 2403.1234")
+    assert "(2413 is not a year and month (YYMM))" in say("like 2413.12345")
+    assert "(arXiv has no archive 'foo'" in say("like foo/9901001")
     with Store(workdir.db) as store:
         assert store.subscriber("slack:U0REFS001").subscriber.profile.likes == ("2403.10715", "2501.77777")
 
