@@ -29,14 +29,13 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, g, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException
@@ -46,9 +45,9 @@ from .config import Config, Env
 from .links import read_feedback_token, read_token
 from .render import compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
-from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
 from .text import is_number
+from .web_context import AppContext, close_store, ctx, json_response, request_store
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -77,57 +76,6 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class AppContext:
-    """What the views share: settings, the database path, the clock, Slack, the mail thread."""
-
-    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float]):
-        self.config = config
-        self.env = env
-        self.db_path = db_path
-        self.clock = clock
-        self.slack = SlackService(config, env, db_path)
-        self.verifier = (
-            SignatureVerifier(env.slack_signing_secret, clock=_Clock(clock))
-            if env.slack_signing_secret
-            else None
-        )
-        # Mail the pages send goes out from here, so that an answer takes as long whether or
-        # not a mail was sent (and says nothing about who is subscribed).
-        self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
-
-    def open_store(self) -> Store:
-        """A store of its own, for work off the request (the mail thread); close it when done.
-        A request uses `request_store()`."""
-        return Store(self.db_path)
-
-    def close(self) -> None:
-        self.mailer.shutdown(wait=True)
-        self.slack.close()
-
-
-def ctx() -> AppContext:
-    return current_app.extensions["digestbot"]
-
-
-def request_store() -> Store:
-    """The request's store: opened on first use, kept on `flask.g` and closed when the request
-    ends (`_close_store`), so a request opens the database once at most. It opens no
-    transaction: each of its writes is one, as with a store of its own. Only for the request's
-    own thread: work off the request opens its own (`AppContext.open_store`)."""
-    if "store" not in g:
-        g.store = ctx().open_store()
-    return g.store
-
-
-def _close_store(_error: BaseException | None) -> None:
-    opened = g.pop("store", None)
-    if opened is not None:
-        try:
-            opened.close()
-        except Exception as e:  # the answer is made already: say so, and do not spoil it
-            log.warning("closing the request's database store: %s", e)
 
 
 def template_dirs(config: Config) -> list[str]:
@@ -197,7 +145,7 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
     app.register_error_handler(Exception, _error)
     app.after_request(_headers)
-    app.teardown_appcontext(_close_store)
+    app.teardown_appcontext(close_store)
     return app
 
 
@@ -419,16 +367,6 @@ def static_file(name: str) -> Response:
     raise HttpError("404 Not Found", "not found")
 
 
-class _Clock:
-    """slack-sdk's SignatureVerifier takes a clock object with a now() method."""
-
-    def __init__(self, fn: Callable[[], float]):
-        self.fn = fn
-
-    def now(self) -> float:
-        return self.fn()
-
-
 MAX_FORM_FIELDS = 100
 
 
@@ -457,11 +395,6 @@ def json_object(body: bytes) -> dict:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
-
-
-def json_response(data: dict, status: int = 200) -> Response:
-    """`data` as an application/json answer."""
-    return Response(json.dumps(data), status, mimetype="application/json")
 
 
 def record_rating(store: Store, sid: str, key: str, vote: int, origin: str) -> None:

@@ -34,7 +34,7 @@ from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
-from .web import ctx, json_response, request_store
+from .web_context import ctx, json_response, request_store
 from .web_forms import (
     DAYS,
     FREQUENCIES,
