@@ -89,7 +89,7 @@ def _issued(m: re.Match) -> str | None:
         yymm, num = int(m.group("yy") + m.group("mm")), m.group("num")
         digits = 5 if yymm >= 1501 else 4  # five-digit numbers since January 2015
         if yymm < 704 or not 1 <= yymm % 100 <= 12 or len(num) != digits or not int(num):
-            return None  # new-style ids began in April 2007
+            return None  # (new-style ids began in April 2007)
         return f"{m.group('yy')}{m.group('mm')}.{num}"
     archive, yy, mm = m.group("archive").lower(), int(m.group("oyy")), int(m.group("omm"))
     if (
@@ -111,11 +111,9 @@ def mentioned_arxiv_id(text: str | None) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-_NEW_SHAPE_RE = re.compile(r"(?<![\w.])(\d{2})(\d{2})\.(\d+)(?:v\d+)?(?![\w.]*\d)", re.IGNORECASE)
-_OLD_SHAPE_RE = re.compile(r"(?<![\w./-])([a-z][a-z-]*)(?:\.[a-z-]+)?/(\d{2})(\d{2})\d{3}\b", re.IGNORECASE)
-
-
 NOT_AN_ID = "not an arXiv id or link"
+_NEW_SHAPE_RE = re.compile(r"(?<![\w.])(\d{2})(\d{2})\.(\d+)")  # YYMM.N…, issued or not
+_OLD_SHAPE_RE = re.compile(r"(?<![\w./-])([a-z][a-z-]*)(?:\.[a-z-]+)?/\d{7}\b", re.IGNORECASE)
 
 
 def id_problem(text: str) -> str:
