@@ -1,7 +1,7 @@
 """arXiv identifiers: found in links, guids, DOIs and plain text, returned without version.
 
 New-style ids (`2403.01234v2`) and old-style ones (`hep-th/9901001v1`), in an abstract, PDF or
-HTML URL, an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their
+HTML URL (or a Hugging Face paper page's), an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their
 own; wrapped as Slack sends links (`<https://…|label>`) or in brackets. One paper has one id
 whatever the spelling: old-style archives in lower case, without a subject class
 (`math.GT/0309136` is `math/0309136`, as arXiv's API names it). A string shaped like an id that
@@ -20,8 +20,8 @@ _ID = (
     r"(?=$|[?#/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"  # the end, or a sentence's closing punctuation
 )
 _ARXIV_ID_RE = re.compile(
-    r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|oai:arxiv\.org:|arxiv:|10\.48550/arxiv\.|^)\s*"
-    + _ID,
+    r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|(?<![\w-])huggingface\.co/papers/"
+    r"|oai:arxiv\.org:|arxiv:|10\.48550/arxiv\.|^)\s*" + _ID,
     re.IGNORECASE,
 )
 _ANY_ID_RE = re.compile(r"(?<![\w./-])" + _ID, re.IGNORECASE)  # bare ids anywhere: is there a second?
@@ -88,16 +88,11 @@ def _issued(m: re.Match) -> str | None:
     if m.group("yy"):
         yymm, num = int(m.group("yy") + m.group("mm")), m.group("num")
         digits = 5 if yymm >= 1501 else 4  # five-digit numbers since January 2015
-        if yymm < 704 or not 1 <= yymm % 100 <= 12 or len(num) != digits or not int(num):
+        if yymm < 704 or not 1 <= yymm % 100 <= 12 or len(num) != digits:
             return None  # (new-style ids began in April 2007)
         return f"{m.group('yy')}{m.group('mm')}.{num}"
     archive, yy, mm = m.group("archive").lower(), int(m.group("oyy")), int(m.group("omm"))
-    if (
-        archive not in OLD_ARCHIVES
-        or not (yy >= 91 or yy <= 7)
-        or not 1 <= mm <= 12
-        or not int(m.group("onum"))
-    ):
+    if archive not in OLD_ARCHIVES or not (yy >= 91 or yy <= 7) or not 1 <= mm <= 12:
         return None
     return f"{archive}/{m.group('oyy')}{m.group('omm')}{m.group('onum')}"
 

@@ -40,6 +40,7 @@ SPELLINGS = {
         "https://export.arxiv.org/abs/2403.10715",
         "https://www.arxiv.org/abs/2403.10715#S2",
         "HTTPS://ARXIV.ORG/ABS/2403.10715",
+        "https://huggingface.co/papers/2403.10715",  # the paper's page where the daily list links
         "10.48550/arXiv.2403.10715",
         "https://doi.org/10.48550/ARXIV.2403.10715",
         "<https://arxiv.org/abs/2403.10715>",
@@ -62,11 +63,11 @@ JUNK = [
     "1412.12345",  # five before 2015
     "2413.12345",  # month 13
     "0612.1234",  # new style began in April 2007
-    "2403.00000",
     "foo/9901001",  # no such archive
     "hep-th/9913001",
     "banana",
     "https://notarxiv.org/abs/2403.10715",
+    "https://example.org/papers/2403.10715",
     "2403.10715, 2403.10886",  # two papers are not one
     "2403.10715 2403.10886",
     "https://arxiv.org/abs/2403.10715 https://arxiv.org/abs/2403.10886",
