@@ -292,6 +292,15 @@ def refresh_sources(
 
 LIKED_SOURCE = "liked papers"  # how fetching liked papers by id shows in `fetch` and `status`
 LIKED_BATCH = 100  # ids per export-API request
+NOT_ON_ARXIV = "not on arXiv: "  # the warning of a fetch of liked papers, then ids
+
+
+def not_on_arxiv(store: Store) -> set[str]:
+    """The liked ids the last fetch of liked papers found arXiv does not know (the first 20, as
+    its warning in `status` names them)."""
+    warning = store.source_state(LIKED_SOURCE).get("last_warning") or ""
+    _, _, listed = warning.partition(NOT_ON_ARXIV)
+    return {part.strip(" …") for part in listed.split(";", 1)[0].split(",") if part.strip(" …")}
 
 
 def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -> SourceOutcome | None:
@@ -316,7 +325,7 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
         return _failed(store, api, now, str(e), started)
     unknown = [a for a in missing if a not in found]
     warnings = (
-        (f"not on arXiv: {', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()
+        (f"{NOT_ON_ARXIV}{', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()
     )
     store.record_fetch_ok(
         LIKED_SOURCE,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
+from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -23,6 +24,8 @@ MAX_KEYWORDS = 50
 MAX_LIKES = 200
 MAX_KEYWORD_CHARS = 100
 MAX_COMMAND_CHARS = 2000
+UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
+NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
 SLACK_MAX_TRENDING = 100  # /digest trending N; a YAML `trending:` may go to config.MAX_TRENDING
 
 HELP = """\
@@ -378,7 +381,9 @@ class CommandHandler:
         if sub is None or not sub.profile.likes:
             return Reply("No liked papers yet. Add one with `/digest like 2303.04137` (an arXiv id or link).")
         titles = self._titles(list(sub.profile.likes))
-        lines = [f"• `{a}` {titles.get(a, '(not fetched from arXiv yet)')}" for a in sub.profile.likes]
+        unknown = not_on_arxiv(self.store) - titles.keys()
+        missing = {a: UNKNOWN_LIKE if a in unknown else NOT_FETCHED_LIKE for a in sub.profile.likes}
+        lines = [f"• `{a}` {titles.get(a, missing[a])}" for a in sub.profile.likes]
         return Reply("*Liked papers*\n" + "\n".join(lines))
 
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:

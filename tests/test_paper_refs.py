@@ -328,3 +328,23 @@ def test_a_library_title_is_found_whatever_its_spelling_but_not_in_a_longer_titl
     assert title_key("Deep Learning") not in title_keys("Deep learning. A survey of the field")
     assert title_keys("Short.") == ("short",)  # a title alone, however short
     assert title_key("Attention is all you need") not in title_keys("x" * 400 + ". Attention is all you need")
+
+
+@responses.activate
+def test_slack_likes_says_which_liked_ids_arxiv_does_not_know(workdir, start_web):
+    responses.add_passthru("http://127.0.0.1")  # the web app on loopback
+    api = responses.add(
+        responses.GET, API, body=atom([("hep-th/9901001v1", "Strings")]), content_type="application/atom+xml"
+    )
+    workdir.write_config(sources(workdir), sub("carol", keywords=["robot*"]))
+    web = start_web()
+    reply = web.command("like HEP-TH/9901001v2 2501.77777", user="U0REFS002")
+    assert "Not in the database yet: `hep-th/9901001`, `2501.77777`" in reply
+    assert "`2501.77777` (not fetched from arXiv yet)" in web.command("likes", user="U0REFS002")
+
+    digestbot(workdir, "fetch")
+
+    assert parse_qs(urlsplit(api.calls[0].request.url).query)["id_list"] == ["2501.77777,hep-th/9901001"]
+    listed = web.command("likes", user="U0REFS002")
+    assert "• `hep-th/9901001` Strings" in listed
+    assert "• `2501.77777` (arXiv does not know this id: check it, or `/digest unlike` it)" in listed
