@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import click
 from . import __version__
 from .arxiv_ids import arxiv_id
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
-from .config import Config, ConfigError, Env, load_config
+from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
@@ -43,6 +44,7 @@ class App:
     config_path: Path
     db_option: str | None
     verbose: int
+    db_given_as: str = "--db"  # or DIGESTBOT_DB: where db_option came from, for messages
     _config: Config | None = None
     _store: Store | None = None
 
@@ -62,8 +64,15 @@ class App:
 
     @property
     def db_path(self) -> Path | str:
-        """The SQLite file, or the postgresql:// URL (see `db_shown` for messages)."""
+        """The SQLite file, or the postgresql:// URL (see `db_shown` for messages). One that
+        digestbot cannot use (`mysql://...`, a PostgreSQL URL without a database) is a usage
+        error: it was once opened as a SQLite file named `mysql:/...`."""
         if self.db_option:
+            try:
+                check_database(self.db_option, password_allowed=True)
+            except ValueError as e:
+                click.echo(f"Error: {self.db_given_as}: {e}", err=True)  # never quotes the URL
+                raise SystemExit(EXIT_USAGE) from None
             return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
         return self.config.database or Path("digestbot.db")
 
@@ -167,6 +176,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
     app = App(config_path, db_option, verbose)
+    if ctx.get_parameter_source("db_option") == click.core.ParameterSource.ENVIRONMENT:
+        app.db_given_as = "DIGESTBOT_DB"
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -202,6 +213,7 @@ def check(app: App) -> None:
     (file:line: field: message)."""
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
+    app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems
@@ -629,7 +641,14 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
 )
-@click.option("--port", default=8080, show_default=True, envvar="PORT", help="Port to listen on (env PORT).")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    envvar="PORT",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (env PORT).",
+)
 @_limit_option("--threads", "threads", 1, 256, "Worker threads.")
 @_limit_option(
     "--connection-limit",
@@ -651,6 +670,7 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
 
     if app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
+    _check_listen(host, port)
     app.sync()
     env = app.env
     if env.slack_app_token:
@@ -659,6 +679,19 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
         log.info("connected to Slack over Socket Mode")
     limits = ServerLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout)
     serve_http(app.config, env, app.db_path, host, port, limits)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Exit 2 saying why when `serve` could not listen there (a host that does not resolve, a
+    port in use or not ours to take), before anything starts: waitress raised a traceback."""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+                probe.bind(address)
+    except OSError as e:  # socket.gaierror is one
+        click.echo(f"Error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 # --- status -------------------------------------------------------------------------------
@@ -672,7 +705,14 @@ def status(app: App) -> None:
     from rich.table import Table
 
     store, now = app.store, now_utc()
-    console = Console(highlight=False, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
+    # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
+    console = Console(
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        width=200 if not sys.stdout.isatty() else None,
+    )
 
     t = Table(title="Sources", title_justify="left")
     for col in ("source", "type", "last fetch", "last ok", "last new", "failures", "health", "last error"):
@@ -762,6 +802,10 @@ def migrate(app: App, target: str) -> None:
 
     if not is_postgres(target):
         raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
+    try:
+        check_database(target, password_allowed=True)
+    except ValueError as e:
+        raise click.UsageError(f"--to: {e}") from None
     if is_postgres(app.db_path):
         raise click.UsageError(
             "migrate copies a SQLite database: --db (or DIGESTBOT_DB) must name the SQLite file"

@@ -63,6 +63,30 @@ def default_templates_dir() -> Path:
     raise FileNotFoundError("digestbot's default templates are missing from this installation")
 
 
+class TemplateLoader(jinja2.FileSystemLoader):
+    """Templates are UTF-8 text (a byte order mark first, as Windows editors write it, is
+    dropped). A file that is not UTF-8, or cannot be read, is a TemplateSyntaxError naming it
+    (`check`, `send` and the worker report it as any broken template), not a UnicodeDecodeError."""
+
+    def __init__(self, searchpath: list[str]):
+        super().__init__(searchpath, encoding="utf-8-sig")
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        try:
+            return super().get_source(environment, template)
+        except (UnicodeDecodeError, OSError) as e:
+            filename = next(
+                (p for p in (os.path.join(d, template) for d in self.searchpath) if os.path.isfile(p)),
+                template,
+            )
+            why = (
+                f"not UTF-8 text ({e.reason} at byte {e.start})"
+                if isinstance(e, UnicodeDecodeError)
+                else (f"cannot read it: {e.strerror or e}")
+            )
+            raise jinja2.TemplateSyntaxError(why, 1, template, filename) from None
+
+
 def template_search(templates: Path | None) -> list[str]:
     """Where templates are looked up: the user's folder first, then the shipped ones."""
     return [*([str(templates)] if templates else []), str(default_templates_dir())]
@@ -212,6 +236,8 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     p = match.paper
     title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
     reasons = tuple(one_line(r)[:200] for r in match.reasons)
+    # The reader's own terms, as shown: Slack and web profiles may carry what one_line removes.
+    terms, authors_matched = tuple(map(one_line, match.terms)), tuple(map(one_line, match.authors))
     view = PaperView(
         rank=rank,
         title=title,
@@ -223,14 +249,14 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         pdf_url=safe_url(p.pdf_url),
         host=link_host(safe_url(p.link)),
         categories=p.categories,
-        terms=match.terms,
-        authors_matched=match.authors,
+        terms=terms,
+        authors_matched=authors_matched,
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
         key=p.key,
         reasons=reasons,
-        why=match.terms + match.authors + reasons,
+        why=terms + authors_matched + reasons,
         authors_short=one_line(author_line(p.authors, COMPACT_AUTHORS)),
         **_hf_fields(p),
     )
@@ -246,7 +272,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         abstract_mrkdwn=_cut_marked(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms, mrkdwn_highlight),
         authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
         terms_mrkdwn=", ".join(
-            [f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors]
+            [f"*{mrkdwn(_term_label(t))}*" for t in terms + authors_matched]
             + [mrkdwn(r) for r in view.reasons]
         )
         or "your categories",
@@ -367,7 +393,7 @@ class Renderer:
     def __init__(self, templates: Path | None = None):
         self._checked: tuple[tuple | None, list[str]] = (None, [])  # (fingerprint, problems)
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(template_search(templates)),
+            loader=TemplateLoader(template_search(templates)),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm"), default_for_string=False),
             trim_blocks=True,
@@ -698,23 +724,43 @@ def inline_css(html: str) -> str:
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
+WHY_LIST_CHARS = 300  # of each list in the footer's "asks for ...": the rest are counted
+
+
 def why_text(sub: Subscriber) -> str:
-    """One sentence on what the subscriber asked for, for the footer."""
+    """One sentence on what the subscriber asked for, for the footer: each list shown up to
+    WHY_LIST_CHARS and the rest counted, so that a profile of 200 keywords still leaves room for
+    the footer's links in a Slack block (3,000 characters). Terms are shown as one_line makes
+    them: a keyword stored from Slack or the web pages cannot carry a control or direction
+    character into the digest."""
     p = sub.profile
     parts = [f"the {p.trending} most upvoted new papers on Hugging Face"] if p.trending else []
     if p.likes or p.seed_texts:
         n = len(p.likes) + len(p.seed_texts)
         parts.append(f"papers like the {n} you liked" if n > 1 else "papers like the one you liked")
     if p.keywords:
-        parts.append("keywords " + ", ".join(p.keywords))
+        parts.append("keywords " + _listing(p.keywords))
     if p.authors:
-        parts.append("authors " + ", ".join(p.authors))
+        parts.append("authors " + _listing(p.authors))
     if p.categories:
-        parts.append("categories " + ", ".join(p.categories))
+        parts.append("categories " + _listing(p.categories))
     text = "; ".join(parts) or "nothing yet"
     if p.exclude:
-        text += " (excluding " + ", ".join(p.exclude) + ")"
+        text += " (excluding " + _listing(p.exclude) + ")"
     return text
+
+
+def _listing(items: tuple[str, ...], budget: int = WHY_LIST_CHARS) -> str:
+    """`a, b, c and 7 more`: the items that fit in `budget` characters (at least one)."""
+    shown: list[str] = []
+    used = 0
+    for item in map(one_line, items):
+        if shown and used + len(item) > budget:
+            break
+        shown.append(item[:budget])
+        used += len(item) + 2
+    rest = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
 def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:

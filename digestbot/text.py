@@ -88,6 +88,16 @@ def one_line(text: str) -> str:
     return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
 
 
+_LINE_BREAK_RE = re.compile(r"[\t\n\r]")
+
+
+def invisible_character(text: str) -> str | None:
+    """The first control, zero-width or direction character in `text` (tabs and line breaks
+    included: a one-line field has none), or None. What `one_line` would remove."""
+    found = _CONTROL_RE.search(text) or _LINE_BREAK_RE.search(text)
+    return found.group() if found else None
+
+
 def clean_paragraphs(text: str) -> str:
     """Drop control characters and collapse white space, keeping blank-line paragraph breaks."""
     paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
