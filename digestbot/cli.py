@@ -198,8 +198,11 @@ def init(app: App) -> None:
     if path.exists():
         click.echo(f"{path} already exists; left as it is.")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(starter_yaml(), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(starter_yaml(), encoding="utf-8")
+        except OSError as e:
+            _cannot_write(path, e)
         click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
         click.echo("  digestbot check && digestbot run --once")
     app.store.ping()  # opening the store creates the database and its schema
@@ -510,9 +513,18 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     _emit(body, output, shown)
 
 
+def _cannot_write(path: Path, error: OSError) -> None:
+    """Exit 2: a file the user named cannot be written (a missing folder, a file in the way)."""
+    click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+    raise SystemExit(EXIT_USAGE) from None
+
+
 def _emit(body: str, output: Path | None, n: int) -> None:
     if output:
-        output.write_text(body, encoding="utf-8")
+        try:
+            output.write_text(body, encoding="utf-8")
+        except OSError as e:
+            _cannot_write(output, e)
         click.echo(f"Wrote {output} ({n} paper(s)).")
     else:
         click.echo(body)

@@ -21,7 +21,7 @@ import yaml
 
 from .arxiv_ids import arxiv_id
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
-from .library import LibraryError, read_library
+from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
@@ -203,6 +203,10 @@ class Env:
                 SmtpSettings.from_url(self.smtp_url)
             except ValueError as e:  # its messages never quote the URL
                 found.append(str(e))
+        if self.slack_api_url and not _is_http_url(self.slack_api_url):
+            found.append("DIGESTBOT_SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
+        if self.outbox.exists() and not self.outbox.is_dir():
+            found.append(f"DIGESTBOT_OUTBOX must name a folder: {self.outbox} is a file")
         if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         if self.base_url and not self.secret:
@@ -857,6 +861,14 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
         file = v.resolve(path)
         v.files.append(file)
         try:
+            if file.is_file() and file.stat().st_size > MAX_LIBRARY_BYTES:  # not read to find out
+                v.report(
+                    m["library"].line,
+                    f"{fld}.library",
+                    f"{file} is {file.stat().st_size / 2**20:.0f} MB; a library can be at most"
+                    f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
+                )
+                return tuple(dict.fromkeys(likes)), ()
             seeds = read_library(file.read_text(encoding="utf-8-sig"))  # a BOM first is fine
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")

@@ -966,6 +966,17 @@ def test_keyword_limits(web):
     assert len(slack_state(web).subscriber.profile.keywords) == 50
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\x07"])
+def test_keywords_with_control_or_direction_characters_are_refused(web, char):
+    """A right-to-left override in a keyword would turn the digest's footer around."""
+    web.command("subscribe robots")
+    before = db_dump(web.db)
+    for command in ("subscribe", "exclude"):
+        reply = web.command(f"{command} diff{char}usion")
+        assert f"control or invisible formatting character (U+{ord(char):04X})" in reply
+    assert db_dump(web.db) == before
+
+
 def test_first_subscribe_over_the_keyword_limit_creates_nothing(web):
     reply = web.command("subscribe " + ", ".join(f"topic{i}" for i in range(51)))
 

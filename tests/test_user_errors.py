@@ -381,3 +381,72 @@ def test_subscriber_terms_reach_no_digest_with_control_or_bidi_characters():
         for char in ("\u202e", "\\u202e", "\x07", "\\u0007"):
             assert char not in body
     assert "a gnp.exe" in parts.text and "tab here" in parts.html
+
+
+# --- the environment --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        (
+            "DIGESTBOT_SLACK_API_URL",
+            "slack.example.org/api",
+            "DIGESTBOT_SLACK_API_URL must be an http(s) URL",
+        ),
+        (
+            "DIGESTBOT_SLACK_API_URL",
+            "ftp://slack.example.org/api/",
+            "DIGESTBOT_SLACK_API_URL must be an http(s) URL",
+        ),
+        ("DIGESTBOT_OUTBOX", "feed.xml", "DIGESTBOT_OUTBOX must name a folder: feed.xml is a file"),
+    ],
+)
+@pytest.mark.parametrize("command", [("check",), ("send",), ("run", "--once")])
+def test_an_environment_setting_that_cannot_work_is_a_usage_error(
+    workdir, monkeypatch, name, value, message, command
+):
+    """Before, every Slack digest failed at send time (and was retried, forever) for a Slack API
+    URL that is not one, and every email digest for an outbox that is a file."""
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    monkeypatch.setenv(name, value)
+    code, _, err = run_cli(workdir, "--db", str(workdir.db), *command)
+    assert code == 2, err
+    assert f"environment: {message}" in err
+    assert not Path(workdir.db).exists()
+
+
+# --- files the user names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["missing/out.txt", "feed.xml/out.txt"])
+@pytest.mark.parametrize("fmt", ["text", "json", "eml"])
+def test_preview_into_a_file_that_cannot_be_written_says_so(workdir, where, fmt):
+    one_subscriber(workdir, "  keywords: [robots]\n  schedule: daily 08:00\n")
+    digestbot(workdir, "fetch")
+    code, _, err = run_cli(workdir, "--db", str(workdir.db), "preview", "a", "--format", fmt, "-o", where)
+    assert code == 2
+    assert err.startswith(f"Error: cannot write {where}: "), err
+
+
+def test_init_where_a_file_is_in_the_way_says_so(workdir):
+    (workdir.path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", "taken/subscriptions.yaml", "init"])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: cannot write taken/subscriptions.yaml: "), result.stderr
+
+
+def test_a_library_file_too_big_to_be_one_is_refused_unread(workdir):
+    """A 40 MB file was read whole and parsed (seconds of CPU at every config reload) before the
+    5,000-paper limit refused it."""
+    with open(workdir.path / "huge.bib", "wb") as f:
+        f.truncate(40 * 2**20)
+    one_subscriber(workdir, "  keywords: [robots]\n  library: huge.bib\n")
+    code, _, err = run_cli(workdir, "check")
+    assert code == 2
+    assert (
+        f"{workdir.config}:{line_of(workdir, 'huge.bib')}: subscribers[0].library: "
+        f"{workdir.path / 'huge.bib'} is 40 MB; a library can be at most 32 MB"
+    ) in err
