@@ -447,16 +447,28 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     app.sync()
-    _check_subscribers(app, subscribers)
+    _check_subscribers(app, subscribers, sending=True)
     outcomes = _send(app, set(subscribers) or None, force, dry_run)
     raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
 
 
-def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
-    known = {s.subscriber.id for s in app.store.subscribers(include_inactive=True)}
+def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
+    """A usage error for an id that is not a subscriber, or one no digest is sent to: one
+    removed from the YAML (kept, deactivated) and, when `sending`, one who is paused."""
+    known = {s.subscriber.id: s.subscriber for s in app.store.subscribers(include_inactive=True)}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise click.UsageError(f"unknown subscriber(s): {', '.join(unknown)}")
+    gone = [i for i in ids if not known[i].active]
+    if gone:
+        raise click.UsageError(
+            f"no digest goes to {', '.join(gone)}: no longer in {app.config.path} (deactivated, history kept)"
+        )
+    paused = [i for i in ids if sending and known[i].paused]
+    if paused:
+        raise click.UsageError(
+            f"no digest goes to {', '.join(paused)}: paused (unsubscribed); `digestbot status` lists them"
+        )
 
 
 @cli.command()

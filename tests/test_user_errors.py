@@ -450,3 +450,40 @@ def test_a_library_file_too_big_to_be_one_is_refused_unread(workdir):
         f"{workdir.config}:{line_of(workdir, 'huge.bib')}: subscribers[0].library: "
         f"{workdir.path / 'huge.bib'} is 40 MB; a library can be at most 32 MB"
     ) in err
+
+
+# --- subscribers no digest goes to ------------------------------------------------------------
+
+
+def test_send_or_preview_for_a_subscriber_removed_from_the_yaml_says_so(workdir):
+    """Before, `send --subscriber bob` for a bob removed from the YAML exited 0 having done
+    nothing, and `preview bob` showed a digest bob would never get."""
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00001", "Robot learning", "About robots.")])
+    workdir.write_config(SOURCES, subscriber("alice", "robots") + subscriber("bob", "robots"))
+    digestbot(workdir, "fetch")
+    workdir.write_config(SOURCES, subscriber("alice", "robots"))
+    for args in (
+        ("send", "--subscriber", "bob", "--force"),
+        ("send", "--dry-run", "--subscriber", "bob"),
+        ("preview", "bob"),
+    ):
+        code, _, err = run_cli(workdir, "--db", str(workdir.db), *args)
+        assert code == 2, err
+        assert f"no digest goes to bob: no longer in {workdir.config} (deactivated, history kept)" in err
+    assert not workdir.outbox.exists()
+
+
+def test_send_for_a_paused_subscriber_says_so_and_preview_still_shows_it(workdir):
+    from digestbot.store import Store
+
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00001", "Robot learning", "About robots.")])
+    workdir.write_config(SOURCES, subscriber("alice", "robots"))
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        store.set_paused("alice", True)
+    code, _, err = run_cli(workdir, "--db", str(workdir.db), "send", "--subscriber", "alice", "--force")
+    assert code == 2
+    assert "no digest goes to alice: paused (unsubscribed)" in err
+    assert not workdir.outbox.exists()
+    code, out, _ = run_cli(workdir, "--db", str(workdir.db), "preview", "alice")
+    assert code == 0 and "Robot learning" in out
