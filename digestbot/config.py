@@ -271,6 +271,16 @@ class _Reader:
         self.loader = loader
         self.report = report
 
+    def _construct(self, node: yaml.Node) -> Any:
+        """A scalar's value; one YAML would make a date or number of but cannot (`2024-13-45`:
+        PyYAML raises ValueError) is the text it is written as, as YAML 1.2 reads it."""
+        try:
+            return self.loader.construct_object(node)
+        except (ValueError, OverflowError):
+            if isinstance(node, yaml.ScalarNode):
+                return node.value
+            raise
+
     def read(self, node: yaml.Node, path: str) -> _Value:
         line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
@@ -283,7 +293,7 @@ class _Reader:
             self.loader.flatten_mapping(node)
             out: dict[str, _Value] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node)
+                key = self._construct(key_node)
                 key = str(key) if key is not None else ""
                 sub = f"{path}.{key}" if path else key
                 if key in out:
@@ -293,7 +303,7 @@ class _Reader:
             return _Value(out, line)
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
-        value = self.loader.construct_object(node)
+        value = self._construct(node)
         if isinstance(value, str) and _SURROGATE_RE.search(value):
             # YAML's "\ud800" escape makes a lone surrogate: no mail, page or database can carry it.
             self.report(line, path, 'holds a lone surrogate (a "\\ud800"-style escape): not text; remove it')
@@ -462,6 +472,14 @@ class _Validator:
 
     def line_of(self, m: dict[str, _Value], key: str, fallback: int) -> int:
         return m[key].line if key in m else fallback
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_email(text: str) -> bool:
@@ -694,9 +712,11 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     ):
         if key in m and kind != only and kind in SOURCE_TYPES:
             v.report(m[key].line, f"{fld}.{key}", f"only applies to type {only}")
-    date = v.string(m, "date", fld)
-    if date and not _DATE_RE.match(date):
-        v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {date!r}")
+    day = v.string(m, "date", fld)
+    if day and not _DATE_RE.match(day):
+        v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {day!r}")
+    elif day and not _is_date(day):
+        v.report(m["date"].line, f"{fld}.date", f"not a date: {day!r} (YYYY-MM-DD)")
     max_results = v.integer(m, "max_results", fld, 100, 1, 2000)
     if len(v.problems) > n or not name or not url:
         return None
@@ -710,7 +730,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         announce=announce,
         query=query,
         max_results=max_results,
-        date=date,
+        date=day,
         timeout=timeout,
     )
 

@@ -487,3 +487,21 @@ def test_send_for_a_paused_subscriber_says_so_and_preview_still_shows_it(workdir
     assert not workdir.outbox.exists()
     code, out, _ = run_cli(workdir, "--db", str(workdir.db), "preview", "alice")
     assert code == 0 and "Robot learning" in out
+
+
+@pytest.mark.parametrize("written", ["2024-13-45", "'2024-02-30'", "2024-02-30"])
+def test_a_date_that_does_not_exist_is_a_problem_not_a_traceback(workdir, written):
+    """YAML reads an unquoted 2024-13-45 as a date, and PyYAML raised ValueError out of `check`;
+    a quoted 2024-02-30 passed the shape check and failed every fetch."""
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(
+        SOURCES + f"- name: hf\n  type: hf_daily\n  date: {written}\n",
+        "- id: 2024-13-45\n  email: a@example.org\n  keywords: [robots]\n",
+    )
+    code, _, err = run_cli(workdir, "check")
+    assert code == 2
+    assert err.splitlines() == [
+        f"{workdir.config}:{line_of(workdir, 'date:')}: sources[1].date: "
+        f"not a date: {written.strip(chr(39))!r} (YYYY-MM-DD)",
+        f"1 problem(s) in {workdir.config}; nothing was changed.",
+    ]
