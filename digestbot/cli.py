@@ -139,7 +139,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except StoreWriteError as e:
-            click.echo(f"Stopped: {e}. Nothing more is sent until the database can record it.", err=True)
+            sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
+            then = " Nothing more is sent until the database can record it." if sends else ""
+            click.echo(f"Stopped: {e}.{then}", err=True)
             raise SystemExit(EXIT_FAILURES) from None
         except StoreError as e:
             click.echo(f"Error: {e}", err=True)

@@ -250,6 +250,19 @@ def test_a_password_in_the_database_url_is_fine_outside_the_yaml(workdir, monkey
     monkeypatch.setenv("DIGESTBOT_DB", f"postgresql://u:hunter2@127.0.0.1:{port}/digest")
     code, _, err = run_cli(workdir, "sync")
     assert code == 1 and "cannot connect to the database" in err and "hunter2" not in err
+    assert "Nothing more is sent" not in err  # sync sends nothing: it said so as send does
+
+
+def test_migrate_to_a_postgresql_nobody_answers_fails_and_says_where(workdir):
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    digestbot(workdir, "sync")
+    target = f"postgresql://u:hunter2@127.0.0.1:{free_port()}/digest"
+    code, _, err = run_cli(workdir, "--db", str(workdir.db), "migrate", "--to", target)
+    assert code == 1
+    assert err.startswith(
+        f"Stopped: cannot connect to the database postgresql://u:***@127.0.0.1:{target.split(':')[3]}"
+    )
+    assert "hunter2" not in err and "Nothing more is sent" not in err
 
 
 @pytest.mark.parametrize(
