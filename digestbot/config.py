@@ -209,6 +209,11 @@ class Env:
             found.append(f"DIGESTBOT_OUTBOX must name a folder: {self.outbox} is a file")
         if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
+        elif self.base_url and (urlsplit(self.base_url).query or "#" in self.base_url):
+            found.append(  # every link is the base URL and a path after it: a query would break them all
+                "DIGESTBOT_BASE_URL cannot hold a query or a fragment (?, #): give where digestbot serve"
+                " is reached, e.g. https://digest.example.org or https://example.org/digest"
+            )
         if self.base_url and not self.secret:
             found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
         return found

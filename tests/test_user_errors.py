@@ -413,6 +413,16 @@ def test_subscriber_terms_reach_no_digest_with_control_or_bidi_characters():
             "DIGESTBOT_SLACK_API_URL must be an http(s) URL",
         ),
         ("DIGESTBOT_OUTBOX", "feed.xml", "DIGESTBOT_OUTBOX must name a folder: feed.xml is a file"),
+        (  # every link (unsubscribe, ratings, manage) would be https://d.example.org/?x=1/unsubscribe?t=...
+            "DIGESTBOT_BASE_URL",
+            "https://d.example.org/?x=1",
+            "DIGESTBOT_BASE_URL cannot hold a query or a fragment",
+        ),
+        (
+            "DIGESTBOT_BASE_URL",
+            "https://d.example.org/#top",
+            "DIGESTBOT_BASE_URL cannot hold a query or a fragment",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", [("check",), ("send",), ("run", "--once")])
@@ -423,6 +433,7 @@ def test_an_environment_setting_that_cannot_work_is_a_usage_error(
     URL that is not one, and every email digest for an outbox that is a file."""
     one_subscriber(workdir, "  keywords: [robots]\n")
     monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DIGESTBOT_SECRET", "a secret long enough for the links")
     code, _, err = run_cli(workdir, "--db", str(workdir.db), *command)
     assert code == 2, err
     assert f"environment: {message}" in err
