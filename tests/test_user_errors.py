@@ -134,6 +134,13 @@ def test_invisible_or_control_characters_in_profile_terms_are_refused(workdir, k
     assert "control or invisible formatting character" in err
 
 
+def test_joiners_that_scripts_spell_words_with_are_not_refused(workdir):
+    """Persian writes many words with a zero-width non-joiner (U+200C): a name is not refused."""
+    one_subscriber(workdir, '  authors: ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]\n')
+    code, _, err = run_cli(workdir, "check")
+    assert code == 0, err
+
+
 # --- libraries --------------------------------------------------------------------------------
 
 
