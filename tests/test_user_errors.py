@@ -536,3 +536,19 @@ def test_a_date_that_does_not_exist_is_a_problem_not_a_traceback(workdir, writte
         f"not a date: {written.strip(chr(39))!r} (YYYY-MM-DD)",
         f"1 problem(s) in {workdir.config}; nothing was changed.",
     ]
+
+
+def test_ids_and_names_that_differ_only_by_spaces_are_duplicates(workdir):
+    """`id: a` and `id: "a "` are both stored as `a`: sync reported "1 added, 1 updated" and the
+    second subscriber silently took the first one's place and history."""
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(
+        SOURCES + '- name: " feed"\n  type: arxiv_rss\n  url: feed.xml\n',
+        subscriber("a", "robots") + subscriber('"a "', "cats").replace('"a "@', "b@"),
+    )
+    code, _, err = run_cli(workdir, "--db", str(workdir.db), "sync")
+    assert code == 2
+    id_line, name_line = line_of(workdir, 'id: "a "'), line_of(workdir, 'name: " feed"')
+    assert f"{workdir.config}:{id_line}: subscribers[1].id: duplicate id 'a'" in err
+    assert f"{workdir.config}:{name_line}: sources[1].name: duplicate name 'feed'" in err
+    assert not Path(workdir.db).exists()
