@@ -414,9 +414,13 @@ class DigestRunner:
             theirs = np.array([f == wanted for f in feeds], dtype=bool)[batch.profiles]
             new[theirs] &= fed[batch.rows[theirs]]
         revised = np.array([p.revised for p in batch.papers], dtype=bool)
-        for k in np.flatnonzero(new & revised[batch.rows]).tolist():
-            paper = batch.papers[batch.rows[k]]
-            new[k] = not self.store.received(batch.matcher.ids[batch.profiles[k]], paper.seq)
+        check = np.flatnonzero(new & revised[batch.rows]).tolist()
+        if check:  # a new version of a paper: new only to those who never received it
+            seqs = [batch.papers[row].seq for row in batch.rows[check].tolist()]
+            had = self.store.received_among(set(seqs))
+            ids = batch.matcher.ids
+            for k, seq in zip(check, seqs, strict=True):
+                new[k] = seq not in had.get(ids[batch.profiles[k]], ())
         return new
 
     def _window(self, start: int, upto: int) -> Iterable[Paper]:

@@ -325,25 +325,34 @@ class Matcher:
             sids = list(compress(sids, kept.tolist()))
         self.ids: list[str] = sids
         n = len(sids)
-        lengths, exclude_lengths, authors = rules.lengths, rules.exclude_lengths, rules.authors
+        lengths, exclude_lengths, authors, categories = (
+            rules.lengths,
+            rules.exclude_lengths,
+            rules.authors,
+            rules.categories,
+        )
         terms, excluded = term_of[rules.keywords], term_of[rules.excluded]
-        has_authors, has_categories = rules.flags(rules.authors), rules.flags(rules.categories)
-        self._authors = authors  # profile index -> followed authors (profiles with some only)
+        has_authors, has_categories = authors.flags(n), categories.flags(n)
+        # Profile i follows authors.values[_author_set[i]] (-1: none); categories likewise.
+        self._author_set, self._followed = authors.of(n), authors.values
         # Flat, profile i's keywords are [_offsets[i]:_offsets[i + 1]]: as written, and as terms.
         self._keyword_written, self._keyword_terms = rules.keywords, terms
         self._offsets = np.concatenate(([0], np.cumsum(lengths)))
         self.author_ids: dict[str, int] = {}
-        followed = [self.author_ids.setdefault(a, len(self.author_ids)) for f in authors.values() for a in f]
+        columns_of = [
+            [self.author_ids.setdefault(a, len(self.author_ids)) for a in f] for f in authors.values
+        ]
+        followed = list(chain.from_iterable(map(columns_of.__getitem__, authors.which.tolist())))
         n_authors = np.zeros(n, dtype=np.int64)
-        n_authors[list(authors)] = list(map(len, authors.values()))
+        n_authors[authors.where] = np.array([len(c) for c in columns_of], dtype=np.int64)[authors.which]
         self.category_bits: dict[str, int] = {}
-        mask_of = {c: self._category_mask(c) for c in dict.fromkeys(rules.categories.values())}
-        masks = {i: mask_of[c] for i, c in rules.categories.items()}
-        self.masks = masks  # profile index -> its categories as bits (profiles with some only)
+        self._set_masks = [self._category_mask(c) for c in categories.values]  # by category set
+        self._category_set = categories.of(n)
         self.category_only = has_categories & (lengths == 0) & ~has_authors
         bits = len(self.category_bits)
-        only = np.flatnonzero(self.category_only).tolist()
-        by_bit = [[b for b in range(bits) if masks[i] >> b & 1] for i in only]
+        only = np.flatnonzero(self.category_only)
+        bits_of = [[b for b in range(bits) if mask >> b & 1] for mask in self._set_masks]
+        by_bit = list(map(bits_of.__getitem__, self._category_set[only].tolist()))
         # The veto: an excluded hit weighs more than everything else a profile can score.
         most = TITLE_WEIGHT + ABSTRACT_WEIGHT + REPEAT_WEIGHT * REPEAT_CAP
         self.veto = int((most * lengths + AUTHOR_WEIGHT * n_authors).max(initial=0)) + bits + 1
@@ -374,11 +383,8 @@ class Matcher:
             dtype=np.int32,
         )
         self.words = max(1, -(-bits // 64))  # 64-bit words per category mask
-        self.profile_masks = np.zeros((n, self.words), dtype=np.uint64)
-        self.profile_masks[list(masks)] = _words(list(masks.values()), self.words)
-        self.filtered = np.zeros(n, dtype=bool)  # profiles with a category filter
-        self.filtered[list(masks)] = True
-        self._paper_categories: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
+        self._set_words = _words(self._set_masks, self.words)
+        self._paper_categories: dict[tuple[str, ...], tuple[int, list[int]]] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for pattern, pid in self._pattern_ids.items():
             self.automaton.add_word(pattern, pid)
@@ -463,9 +469,13 @@ class Matcher:
         profiles, points = found.indices, found.data
         keep = points > 0
         if self.category_bits:  # the paper carries one category the profile wants
-            words = _words(paper_masks, self.words)
-            check = np.flatnonzero(keep & self.filtered[profiles])
-            keep[check] = (self.profile_masks[profiles[check]] & words[rows[check]]).any(axis=1)
+            combos = _Index()  # the batch's distinct category masks
+            combo = np.fromiter(map(combos.__getitem__, paper_masks), np.int64, n)
+            # allowed[set, combo]: one of the set's categories is among the combo's
+            allowed = (self._set_words[:, None, :] & _words(list(combos), self.words)[None]).any(axis=2)
+            sets = self._category_set[profiles]
+            check = np.flatnonzero(keep & (sets >= 0))
+            keep[check] = allowed[sets[check], combo[rows[check]]]
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
         if self.category_bits:  # picked by category alone: no score
             points = np.where(self.category_only[profiles], 0, points)
@@ -514,8 +524,8 @@ class Matcher:
 
     def allows(self, index: int, paper: Paper) -> bool:
         """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
-        mask = self.masks.get(index)
-        return not mask or bool(mask & self._categories(paper.categories)[0])
+        which = self._category_set[index]
+        return which < 0 or bool(self._set_masks[which] & self._categories(paper.categories)[0])
 
     def vetoed(self, batch: Matches) -> sparse.coo_matrix:
         """(paper row, profile index) where the paper carries a term the profile excludes."""
@@ -554,7 +564,8 @@ class Matcher:
                 if t in hit_terms
             ]
         )
-        followed = self._authors.get(index)
+        which = self._author_set[index]
+        followed = self._followed[which] if which >= 0 else None
         names = tuple([name for norm, name in followed.items() if norm in authors]) if followed else ()
         return Match(paper, score, terms, names)
 
@@ -569,15 +580,16 @@ _NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 class _Rules:
     """Every profile's rules read in bulk, for `Matcher`: keywords and exclusions as flat arrays
     (each keyword by its index among the distinct keywords as written) with a count per
-    profile, and the few profiles with authors or categories by index. Each field is read in
-    one pass over all profiles that runs in C: no Python runs per profile, nor per keyword."""
+    profile, and authors and categories, which few profiles set, by distinct value. Each field
+    is read in one pass over all profiles that runs in C: no Python runs per profile, nor per
+    keyword."""
 
     lengths: np.ndarray
     keywords: np.ndarray
     exclude_lengths: np.ndarray
     excluded: np.ndarray
-    authors: dict[int, dict[str, str]]  # profile index -> followed_authors
-    categories: dict[int, tuple[str, ...]]  # profile index -> wanted_categories
+    authors: _Some  # of followed_authors
+    categories: _Some  # of wanted_categories
 
     @classmethod
     def read(cls, profiles: Iterable[Profile], written: _Index) -> _Rules:
@@ -593,31 +605,71 @@ class _Rules:
             keywords=keywords,
             exclude_lengths=exclude_lengths,
             excluded=excluded,
-            authors=_some(authors, followed_authors),
-            categories=_some(categories, wanted_categories),
+            authors=_Some.read(authors, followed_authors),
+            categories=_Some.read(categories, wanted_categories),
         )
 
     def kept(self) -> np.ndarray:
         """The profiles that can match something (keywords, authors or categories)."""
-        return (self.lengths > 0) | self.flags(self.authors) | self.flags(self.categories)
-
-    def flags(self, some: dict[int, object]) -> np.ndarray:
-        """Per profile, whether `some` (authors or categories) holds it."""
-        flags = np.zeros(len(self.lengths), dtype=bool)
-        flags[list(some)] = True
-        return flags
+        n = len(self.lengths)
+        return (self.lengths > 0) | self.authors.flags(n) | self.categories.flags(n)
 
     def only(self, kept: np.ndarray) -> _Rules:
         """The same rules for the `kept` profiles only, renumbered."""
-        index = (np.cumsum(kept) - 1).tolist()
+        index = np.cumsum(kept) - 1
         return _Rules(
             lengths=self.lengths[kept],
             keywords=self.keywords[np.repeat(kept, self.lengths)],
             exclude_lengths=self.exclude_lengths[kept],
             excluded=self.excluded[np.repeat(kept, self.exclude_lengths)],
-            authors={index[i]: a for i, a in self.authors.items()},  # every one is kept
-            categories={index[i]: c for i, c in self.categories.items()},
+            authors=self.authors.renumbered(index),  # every one is kept
+            categories=self.categories.renumbered(index),
         )
+
+
+@dataclass(frozen=True)
+class _Some:
+    """A field few profiles set, by distinct value: profile `where[k]` has `values[which[k]]`
+    (`where` ascending). Each distinct value is read once: subscribers share their categories,
+    and many their authors."""
+
+    where: np.ndarray
+    which: np.ndarray
+    values: list
+
+    @classmethod
+    def read(cls, column: list[tuple[str, ...]], read) -> _Some:
+        """`read(value)` for each profile's value in `column` (which is emptied), keeping the
+        profiles where the value is not empty and reads non-empty."""
+        where = np.fromiter(compress(count(), column), np.int64)
+        found = list(filter(None, column))
+        column.clear()
+        distinct = _Index()
+        which = np.fromiter(map(distinct.__getitem__, found), np.int64, len(found))
+        values = list(map(read, distinct))
+        if all(values):
+            return cls(where, which, values)
+        known = np.flatnonzero([bool(v) for v in values])
+        renumber = np.full(len(values), -1, dtype=np.int64)
+        renumber[known] = np.arange(len(known))
+        keep = renumber[which] >= 0
+        return cls(where[keep], renumber[which[keep]], [values[i] for i in known.tolist()])
+
+    def flags(self, n: int) -> np.ndarray:
+        """Per profile (of `n`), whether it sets the field."""
+        flags = np.zeros(n, dtype=bool)
+        flags[self.where] = True
+        return flags
+
+    def of(self, n: int) -> np.ndarray:
+        """Per profile (of `n`), the index of its value in `values`; -1 for none."""
+        of = np.full(n, -1, dtype=np.int64)
+        of[self.where] = self.which
+        return of
+
+    def renumbered(self, index: np.ndarray) -> _Some:
+        """The same, with profile i renumbered index[i]."""
+        return _Some(index[self.where], self.which, self.values)
 
 
 # The lists these take hold one field of every profile; they are dropped before anything that
@@ -631,17 +683,6 @@ def _flat(groups: list[tuple[str, ...]], index: _Index) -> tuple[np.ndarray, np.
     lengths = np.fromiter(map(len, groups), np.int64, len(groups))
     flat = np.fromiter(map(index.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
     return flat, lengths
-
-
-def _some(values: list[tuple[str, ...]], read) -> dict:
-    """`read(value)` by profile index, for the profiles where the value is not empty and reads
-    non-empty. Each distinct value is read once: subscribers share their categories, and many
-    their authors."""
-    where, found = list(compress(count(), values)), list(filter(None, values))
-    values.clear()
-    known = {value: read(value) for value in dict.fromkeys(found)}
-    some = dict(zip(where, map(known.__getitem__, found), strict=True))
-    return some if all(known.values()) else {i: value for i, value in some.items() if value}
 
 
 class Matches:
@@ -778,11 +819,17 @@ class _Index(dict):
         return index
 
 
-def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csr_matrix:
+def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csc_matrix:
     """(size x profiles): profile i's column holds the next lengths[i] values, one entry each."""
-    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    # Indices as scipy would keep them (int32 where they fit): handed int64, it checks and copies
+    # them, which was a tenth of the compile at 100,000 profiles.
+    index = np.int32 if len(values) < 2**31 and size < 2**31 else np.int64
+    indptr = np.zeros(len(lengths) + 1, dtype=index)
+    np.cumsum(lengths, out=indptr[1:])
     data = np.ones(len(values), dtype=dtype)
-    return sparse.csc_matrix((data, values, indptr), shape=(size, len(lengths)), dtype=dtype)
+    return sparse.csc_matrix(
+        (data, values.astype(index, copy=False), indptr), shape=(size, len(lengths)), dtype=dtype
+    )
 
 
 def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -525,12 +525,7 @@ class Renderer:
         return tuple(stamps)
 
     def _find_problems(self) -> list[str]:
-        found = []
-        for name in TEMPLATE_NAMES:
-            try:
-                self.env.get_template(name)
-            except jinja2.TemplateError as e:
-                found.append(template_problem(e, self.path_of(name)))
+        found = compile_problems(self.env, TEMPLATE_NAMES, self.path_of)
         if found:
             return found
         link = "https://digest.example.org/unsubscribe?t=sample"
@@ -564,6 +559,20 @@ class Renderer:
             return self.env.get_template(name).filename or name
         except jinja2.TemplateError:
             return name
+
+
+def compile_problems(
+    env: jinja2.Environment, names: Iterable[str], where: Callable[[str], str] = str
+) -> list[str]:
+    """The templates among `names` that do not compile in `env`, as `file:line: template:
+    message`; `where(name)` is the file named when the error does not say (default: the name)."""
+    found = []
+    for name in names:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as e:
+            found.append(template_problem(e, where(name)))
+    return found
 
 
 def template_problem(error: Exception, fallback: str) -> str:

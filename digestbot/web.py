@@ -9,7 +9,8 @@ rating links, health, and (when the YAML has `web:`) the self-service pages of w
   follow links); `POST` (the button, or RFC 8058 one-click from the mail client) pauses that
   subscriber. A forged or altered token gets 400 and changes nothing.
 - `GET /healthz`: 200 when the database answers.
-Malformed requests get 4xx, never a traceback; bodies are limited in size.
+Malformed requests get 4xx, never a traceback; bodies are limited in size. A request opens
+the database once at most (`request_store`); the mail sent off the request opens its own.
 
 The requests these endpoints accept carry their own proof (Slack's signature, or a signed
 token naming the subscriber that only the mail it was sent in holds, which no other site can
@@ -28,14 +29,13 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import jinja2
-from flask import Blueprint, Flask, Response, current_app, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException
@@ -43,11 +43,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .render import template_problem, template_search
+from .render import compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
-from .slack_app import SlackService
 from .store import Store, StoreError, StoreWriteError
 from .text import is_number
+from .web_context import AppContext, close_store, ctx, json_response, request_store
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -76,36 +76,6 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class AppContext:
-    """What the views share: settings, the database path, the clock, Slack, the mail thread."""
-
-    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float]):
-        self.config = config
-        self.env = env
-        self.db_path = db_path
-        self.clock = clock
-        self.slack = SlackService(config, env, db_path)
-        self.verifier = (
-            SignatureVerifier(env.slack_signing_secret, clock=_Clock(clock))
-            if env.slack_signing_secret
-            else None
-        )
-        # Mail the pages send goes out from here, so that an answer takes as long whether or
-        # not a mail was sent (and says nothing about who is subscribed).
-        self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
-
-    def store(self) -> Store:
-        return Store(self.db_path)
-
-    def close(self) -> None:
-        self.mailer.shutdown(wait=True)
-        self.slack.close()
-
-
-def ctx() -> AppContext:
-    return current_app.extensions["digestbot"]
 
 
 def template_dirs(config: Config) -> list[str]:
@@ -142,13 +112,7 @@ def page_template_problems(config: Config) -> list[str]:
     """The web pages' templates (the user's folder first) that do not compile, as
     `file:line: template: message`; `digestbot check` reports them."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(config)), autoescape=True)
-    found = []
-    for name in PAGE_TEMPLATES:
-        try:
-            env.get_template(name)
-        except jinja2.TemplateError as e:
-            found.append(template_problem(e, name))
-    return found
+    return compile_problems(env, PAGE_TEMPLATES)
 
 
 def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time) -> Flask:
@@ -181,6 +145,7 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
     app.register_error_handler(Exception, _error)
     app.after_request(_headers)
+    app.teardown_appcontext(close_store)
     return app
 
 
@@ -289,7 +254,7 @@ def slack_command() -> Response:
         return _text("")
     if "user_id" not in form:
         raise HttpError("400 Bad Request", "not a slash command payload")
-    return _json(ctx().slack.command(form))
+    return json_response(ctx().slack.command(form))
 
 
 @links.post("/slack/interactive")
@@ -304,7 +269,7 @@ def slack_interactive() -> Response:
 def slack_event() -> Response:
     event = json_object(_verified_body())
     if event.get("type") == "url_verification":
-        return _json({"challenge": str(event.get("challenge", ""))})
+        return json_response({"challenge": str(event.get("challenge", ""))})
     return _text("")
 
 
@@ -334,10 +299,9 @@ def unsubscribe_page() -> Response:
 def unsubscribe() -> Response:
     token = request.args.get("t") or request.form.get("t", "")
     sid = _subscriber_from_token(token)
-    with ctx().store() as store:
-        # Whether or not the subscriber still exists, the answer is the same: it reveals nothing.
-        if store.set_paused(sid, True):
-            log.info("unsubscribed %s by one-click link", sid)
+    # Whether or not the subscriber still exists, the answer is the same: it reveals nothing.
+    if request_store().set_paused(sid, True):
+        log.info("unsubscribed %s by one-click link", sid)
     return _page(
         "web/message.html", title="Unsubscribed", message="You will not receive this paper digest any more."
     )
@@ -360,8 +324,7 @@ def feedback_page() -> Response:
     buttons POST the rating."""
     token = request.args.get("t", "")
     _, key = _feedback_target(token)
-    with ctx().store() as store:
-        paper = store.paper(key)
+    paper = request_store().paper(key)
     if paper is None:
         raise HttpError("400 Bad Request", BAD_RATING_LINK)
     chosen = request.args.get("vote") if request.args.get("vote") in ("up", "down") else "up"
@@ -374,7 +337,7 @@ def feedback() -> Response:
     vote = {"up": 1, "down": -1}.get(request.form.get("vote", ""))
     if vote is None:
         raise HttpError("400 Bad Request", "Choose more or less like this.")
-    record_rating(ctx().db_path, sid, key, vote, "email")
+    record_rating(request_store(), sid, key, vote, "email")
     return _page("web/message.html", title="Thanks", message="Noted: your next digest takes it into account.")
 
 
@@ -384,14 +347,13 @@ def feedback() -> Response:
 @links.get("/healthz")
 def health() -> Response:
     try:
-        with ctx().store() as store:
-            ok = store.ping()
+        ok = request_store().ping()
     except Exception as e:
         log.warning("health check: database error: %s", e)
         ok = False
     if not ok:
-        return _json({"status": "error", "database": "unreachable"}, 503)
-    return _json({"status": "ok"})
+        return json_response({"status": "error", "database": "unreachable"}, 503)
+    return json_response({"status": "ok"})
 
 
 @links.get("/static/<path:name>")
@@ -403,16 +365,6 @@ def static_file(name: str) -> Response:
             response.headers["Cache-Control"] = "public, max-age=3600"
             return response
     raise HttpError("404 Not Found", "not found")
-
-
-class _Clock:
-    """slack-sdk's SignatureVerifier takes a clock object with a now() method."""
-
-    def __init__(self, fn: Callable[[], float]):
-        self.fn = fn
-
-    def now(self) -> float:
-        return self.fn()
 
 
 MAX_FORM_FIELDS = 100
@@ -445,19 +397,14 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json(data: dict, status: int = 200) -> Response:
-    return Response(json.dumps(data), status, mimetype="application/json")
-
-
-def record_rating(db_path: Path, sid: str, key: str, vote: int, origin: str) -> None:
+def record_rating(store: Store, sid: str, key: str, vote: int, origin: str) -> None:
     """Record a rating from a link or a button; a paper the subscriber never received is a 400."""
-    with Store(db_path) as store:
-        try:
-            store.rate(sid, key, vote, origin)
-        except StoreWriteError:
-            raise
-        except StoreError:
-            raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
+    try:
+        store.rate(sid, key, vote, origin)
+    except StoreWriteError:
+        raise
+    except StoreError:
+        raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)
 
 

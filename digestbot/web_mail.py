@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -54,12 +55,11 @@ def send(
     """Send one page mail; returns where it went, or None (logged) when it failed: the reader
     can ask again, and the page they saw cannot know, so it said the same either way. Over SMTP
     it keeps to DIGESTBOT_SMTP_RATE with the digests (the slots they share in `open_store()`'s
-    database, opened only then)."""
+    database, opened only to take one; no store is held while it waits or sends)."""
     try:
         if env.smtp_url:
             if open_store and env.smtp_rate:  # the relay's limit counts every message
-                with open_store() as store:
-                    SharedRates(store).wait("smtp", env.smtp_rate)
+                _wait_for_slot(open_store, env.smtp_rate)
             transport = SmtpTransport(SmtpSettings.from_url(env.smtp_url), timeout=env.smtp_timeout)
             try:
                 where = transport.send(message)
@@ -73,3 +73,13 @@ def send(
         return None
     log.info("web %s mail sent -> %s", kind, where)
     return where
+
+
+def _wait_for_slot(open_store: Callable[[], Store], per_second: float) -> None:
+    """Reserve this message's slot of the SMTP rate (one short write), then wait for it with the
+    database closed."""
+    waits: list[float] = []
+    with open_store() as store:
+        SharedRates(store, sleep=waits.append).wait("smtp", per_second)
+    for delay in waits:
+        time.sleep(delay)

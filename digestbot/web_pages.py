@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from dataclasses import replace
@@ -35,6 +34,7 @@ from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
+from .web_context import ctx, json_response, request_store
 from .web_forms import (
     DAYS,
     FREQUENCIES,
@@ -64,19 +64,15 @@ LIMITS = {
 }
 
 
-def _ctx():
-    return current_app.extensions["digestbot"]
-
-
 def _now() -> datetime:
-    return datetime.fromtimestamp(_ctx().clock(), UTC)
+    return datetime.fromtimestamp(ctx().clock(), UTC)
 
 
 def _allowed(store: Store, kind: str, value: str, c=None) -> bool:
     """Count one `kind` event for `value` (a client address or an email, counted by the client
     network or the mailbox it stands for, kept only as a keyed hash); False when that limit is
     reached. `c`: the app context, for the mail thread (which has no Flask context)."""
-    c = c or _ctx()
+    c = c or ctx()
     limit, period = LIMITS[kind]
     who = client_key(value) if kind.endswith("-ip") else mailbox_key(value)
     key = hmac.new((c.env.secret or "").encode(), who.encode(), hashlib.sha256).hexdigest()[:32]
@@ -90,7 +86,7 @@ def _client() -> str:
 def _too_many() -> Response:
     log.warning("rate limit reached for client %s on %s", _client(), request.path)
     if _wants_json():
-        return Response('{"error": "too many requests"}', 429, mimetype="application/json")
+        return json_response({"error": "too many requests"}, 429)
     return _page(
         "web/message.html",
         429,
@@ -109,7 +105,7 @@ def _wants_json() -> bool:
 
 
 def _page(template: str, status: int = 200, **values) -> Response:
-    web = _ctx().config.web
+    web = ctx().config.web
     return Response(
         render_template(template, signup=web.signup, allow_domains=web.allow_domains, **values),
         status,
@@ -132,7 +128,7 @@ def _choices() -> dict:
     return {
         "frequencies": [(f, _frequency_label(f)) for f in FREQUENCIES],
         "timezones": timezones(),
-        "default_timezone": _ctx().config.default_timezone,
+        "default_timezone": ctx().config.default_timezone,
     }
 
 
@@ -146,7 +142,7 @@ def _frequency_label(f: str) -> str:
 
 
 def _defaults() -> dict:
-    config = _ctx().config
+    config = ctx().config
     values = form_values(
         Subscriber(
             id="",
@@ -166,14 +162,14 @@ def _defaults() -> dict:
 
 @pages.get("/")
 def index() -> Response:
-    if not _ctx().config.web.signup:
+    if not ctx().config.web.signup:
         return _page("web/closed.html")
     return _form_page(_defaults())
 
 
 @pages.post("/subscribe")
 def subscribe() -> Response:
-    c = _ctx()
+    c = ctx()
     if not c.config.web.signup:
         return _page("web/closed.html", 403)
     result = read_profile(request.form, c.config, "web:" + secrets.token_hex(8))
@@ -182,9 +178,8 @@ def subscribe() -> Response:
         result.errors["email"] = (
             "Only addresses at " + ", ".join(c.config.web.allow_domains) + " can subscribe."
         )
-    with c.store() as store:
-        if not _allowed(store, "signup-ip", _client()):
-            return _too_many()
+    if not _allowed(request_store(), "signup-ip", _client()):
+        return _too_many()
     if result.errors:
         return _form_page(result.values, result.errors, status=400)
     nonce = secrets.token_urlsafe(16)
@@ -194,7 +189,7 @@ def subscribe() -> Response:
 
 
 def _url(endpoint: str, **query) -> str:
-    return _ctx().env.base_url + url_for(endpoint, **query)
+    return ctx().env.base_url + url_for(endpoint, **query)
 
 
 def _off_the_request(work, *args) -> None:
@@ -211,33 +206,42 @@ def _off_the_request(work, *args) -> None:
         except Exception:
             log.exception("web %s failed", work.__name__.strip("_").replace("_", " "))
 
-    _ctx().mailer.submit(run)
+    ctx().mailer.submit(run)
 
 
 def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:
     """A subscribed address gets its manage link (at most three an hour), any other one a
     confirmation (at most one an hour), keeping the sign-up until it is confirmed."""
     email = sub.email or ""
-    now = datetime.fromtimestamp(c.clock(), UTC)
-    with c.store() as store:
-        known = store.find_by_email(email)
-        if known is not None:  # subscribed already: their manage link, not a second digest
-            if not _allowed(store, "link-email", email, c):
-                log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
-                return
-            log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
-            _mail_manage_link(c, jinja, known, email)
-        elif _allowed(store, "confirm-email", email, c):
-            store.save_signup(nonce, sub, now)
-            log.info("sign-up for %s: confirmation sent", email)
-            _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
-        else:
-            log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
+    with c.open_store() as store:  # closed before the mail goes out: no store waits on SMTP
+        known, send = _sign_up_mail(c, store, sub, nonce)
+    if send == "manage":  # subscribed already: their manage link, not a second digest
+        log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
+        _mail_manage_link(c, jinja, known, email)
+    elif send == "confirm":
+        log.info("sign-up for %s: confirmation sent", email)
+        _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
+    elif known is not None:
+        log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
+    else:
+        log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
+
+
+def _sign_up_mail(c, store: Store, sub: Subscriber, nonce: str) -> tuple[SubscriberState | None, str]:
+    """The subscriber already at the sign-up's address, and which mail it gets ("manage",
+    "confirm" or "" for none, its limit reached); a confirmation's sign-up is stored."""
+    known = store.find_by_email(sub.email or "")
+    if known is not None:
+        return known, "manage" if _allowed(store, "link-email", sub.email or "", c) else ""
+    if not _allowed(store, "confirm-email", sub.email or "", c):
+        return None, ""
+    store.save_signup(nonce, sub, datetime.fromtimestamp(c.clock(), UTC))
+    return None, "confirm"
 
 
 def _mail(c, jinja, to: str, kind: str, **values) -> None:
     """Compose and send one page mail (in the mail thread)."""
-    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.store)
+    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.open_store)
 
 
 def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
@@ -246,7 +250,7 @@ def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
 
 
 def _confirm_nonce(token: str) -> str | None:
-    payload = unsign(token, _ctx().env.secret, CONFIRM, CONFIRM_MAX_AGE, now=_ctx().clock())
+    payload = unsign(token, ctx().env.secret, CONFIRM, CONFIRM_MAX_AGE, now=ctx().clock())
     if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], str):
         return payload[0]
     return None
@@ -269,9 +273,9 @@ def confirm() -> Response:
     nonce = _confirm_nonce(request.form.get("t", ""))
     if nonce is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
-    with _ctx().store() as store:
-        sub = store.confirm_signup(nonce, _now())
-        taken = sub is not None and store.yaml_has_address(sub.email)
+    store = request_store()
+    sub = store.confirm_signup(nonce, _now())
+    taken = sub is not None and store.yaml_has_address(sub.email)
     if taken:  # the operator's YAML got the address meanwhile: that digest is the one
         log.info("web subscriber %s confirmed, off: subscriptions.yaml has the address", sub.id)
         return _page("web/message.html", 409, title="Subscribed already", message=TAKEN_OVER)
@@ -298,7 +302,7 @@ def _sign_in(sid: str) -> None:
 
 @pages.get("/manage/login")
 def manage_login() -> Response:
-    sid = unsign(request.args.get("t", ""), _ctx().env.secret, MANAGE, MANAGE_MAX_AGE, now=_ctx().clock())
+    sid = unsign(request.args.get("t", ""), ctx().env.secret, MANAGE, MANAGE_MAX_AGE, now=ctx().clock())
     if not isinstance(sid, str):
         return _page(
             "web/link.html",
@@ -316,8 +320,7 @@ def signed_in(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         sid = session.get("sid")
-        with _ctx().store() as store:
-            state = store.subscriber(sid) if isinstance(sid, str) else None
+        state = request_store().subscriber(sid) if isinstance(sid, str) else None
         if state is None:
             session.clear()
             return redirect(url_for("pages.link_page"), 303)
@@ -333,10 +336,8 @@ def manage(state: SubscriberState) -> Response:
 
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
-    with _ctx().store() as store:
-        recent = [
-            (d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)
-        ]
+    store = request_store()
+    recent = [(d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)]
     return _page(
         "web/manage.html",
         status,
@@ -357,12 +358,12 @@ def manage_save(state: SubscriberState) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
-    result = read_profile(request.form, _ctx().config, sub.id, email=sub.email, base=sub)
+    result = read_profile(request.form, ctx().config, sub.id, email=sub.email, base=sub)
     if result.errors:
         return _manage_page(state, result.values, result.errors, 400)
-    with _ctx().store() as store:
-        store.save_web_subscriber(result.subscriber, _now())
-        state = store.subscriber(sub.id)
+    store = request_store()
+    store.save_web_subscriber(result.subscriber, _now())
+    state = store.subscriber(sub.id)
     log.info("web subscriber %s changed their profile", sub.id)
     return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
 
@@ -377,11 +378,11 @@ def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
-    with _ctx().store() as store:
-        if changes.get("active") is True and store.yaml_has_address(sub.email):
-            return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
-        store.save_web_subscriber(replace(sub, **changes), _now())
-        state = store.subscriber(sub.id)
+    store = request_store()
+    if changes.get("active") is True and store.yaml_has_address(sub.email):
+        return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
+    store.save_web_subscriber(replace(sub, **changes), _now())
+    state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)
     return _manage_page(state, form_values(state.subscriber), {}, saved=message)
 
@@ -422,24 +423,17 @@ def link_page() -> Response:
 def send_link() -> Response:
     errors: dict[str, str] = {}
     email = read_email(_posted_email(), errors)
-    with _ctx().store() as store:
-        if not _allowed(store, "link-ip", _client()):
-            return _too_many()
-        if errors:
-            return _page(
-                "web/link.html",
-                400,
-                values={"email": _posted_email()},
-                errors=errors,
-                note=None,
-            )
+    if not _allowed(request_store(), "link-ip", _client()):
+        return _too_many()
+    if errors:
+        return _page("web/link.html", 400, values={"email": _posted_email()}, errors=errors, note=None)
     _off_the_request(_link_by_mail, email)
     return _page("web/check_inbox.html", email=email, link=True)
 
 
 def _link_by_mail(c, jinja, email: str) -> None:
     """A known address gets its manage link (at most three an hour); any other one nothing."""
-    with c.store() as store:
+    with c.open_store() as store:
         if not _allowed(store, "link-email", email, c):
             log.info("manage link asked for %s: no mail (three an hour at most)", email)
             return
@@ -456,25 +450,25 @@ def _link_by_mail(c, jinja, email: str) -> None:
 def preview() -> Response:
     """What the form's profile would have sent over the last PREVIEW_DAYS days, from stored
     papers, through the digest's own selection. JSON for the page's script, else the page."""
-    c = _ctx()
+    c = ctx()
     result = read_profile(request.form, c.config, PREVIEW_ID, email="")
     email_errors: dict[str, str] = {}
     email = read_email(_posted_email(), email_errors)
-    with c.store() as store:
-        if not _allowed(store, "preview-ip", _client()) or (
-            email and not _allowed(store, "preview-email", email)
-        ):
-            return _too_many()
-        errors = {k: v for k, v in result.errors.items() if k != "email"}
-        if errors:
-            if _wants_json():
-                return Response(_json({"errors": errors}), 400, mimetype="application/json")
-            return _form_page(result.values, errors, status=400)
-        sub = replace(result.subscriber, id=PREVIEW_ID, email=email or "preview@invalid.example")
-        now = _now()
-        start = store.last_rev_before(now - timedelta(days=PREVIEW_DAYS))
-        runner = DigestRunner(store, c.config, c.env, clock=lambda: now)
-        selection = runner.select([SubscriberState(sub, now, start, now)], now)
+    store = request_store()
+    if not _allowed(store, "preview-ip", _client()) or (
+        email and not _allowed(store, "preview-email", email)
+    ):
+        return _too_many()
+    errors = {k: v for k, v in result.errors.items() if k != "email"}
+    if errors:
+        if _wants_json():
+            return json_response({"errors": errors}, 400)
+        return _form_page(result.values, errors, status=400)
+    sub = replace(result.subscriber, id=PREVIEW_ID, email=email or "preview@invalid.example")
+    now = _now()
+    start = store.last_rev_before(now - timedelta(days=PREVIEW_DAYS))
+    runner = DigestRunner(store, c.config, c.env, clock=lambda: now)
+    selection = runner.select([SubscriberState(sub, now, start, now)], now)
     found = {
         "total": selection.matched[PREVIEW_ID],
         "days": PREVIEW_DAYS,
@@ -484,9 +478,5 @@ def preview() -> Response:
         ],
     }
     if _wants_json():
-        return Response(_json(found), mimetype="application/json")
+        return json_response(found)
     return _form_page(result.values, {}, preview=found)
-
-
-def _json(data: dict) -> str:
-    return json.dumps(data)

@@ -528,3 +528,21 @@ def test_opening_while_sqlite_answers_locked_at_once_waits_instead_of_failing(tm
     monkeypatch.setattr(sqlite_store.SqliteStore, "_open", broken)
     with pytest.raises(StoreError, match="no such table"):
         Store(tmp_path / "d.db")
+
+
+def test_a_schema_6_database_gains_the_index_that_finds_who_received_a_paper(tmp_path):
+    """Trending digests and new versions of papers ask who received a paper: by paper_seq, which
+    the (subscriber_id, paper_seq) key cannot answer without reading every digest item."""
+    db = tmp_path / "v6.db"
+    with Store(db):
+        pass
+    with sqlite3.connect(db) as conn:  # what schema 6 looked like
+        conn.execute("DROP INDEX digest_items_paper")
+        conn.execute("PRAGMA user_version = 6")
+    with Store(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+        plan = store.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN (?, ?)",
+            (1, 2),
+        ).fetchall()
+    assert any("digest_items_paper" in row[-1] for row in plan), plan

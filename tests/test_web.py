@@ -29,7 +29,7 @@ from test_slack import UNSUB_SECRET, stop_server
 from digestbot import web_pages
 from digestbot.config import Env, load_config
 from digestbot.links import CONFIRM, MANAGE, make_token, manage_url, sign
-from digestbot.store import Store
+from digestbot.store import Store, is_postgres
 from digestbot.web import WebApp, create_server
 
 NARWHAL = FeedPaper("2403.20001", "Narwhal tusks as sensors", "We study narwhal tusks and sensing.")
@@ -123,7 +123,7 @@ def start_site(workdir, smtp_server) -> Iterator[Callable[..., Site]]:
     running = []
 
     def start(secret: str = UNSUB_SECRET, fetch: bool = True) -> Site:
-        if fetch and not workdir.db.exists():
+        if fetch and (is_postgres(workdir.db) or not workdir.db.exists()):  # a fresh one on PostgreSQL
             digestbot(workdir, "fetch")
         holder: dict = {}
         config = load_config(workdir.config)

@@ -41,7 +41,8 @@ T = TypeVar("T")
 # source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
 # 5: web_signups (sign-ups waiting for their confirmation) and rate_events (the web's limits).
 # 6: leases, rate_slots, subscribers.claimed_by and .claimed_until (several workers).
-SCHEMA_VERSION = 6
+# 7: the index digest_items_paper (who received a paper, for trending and revised papers).
+SCHEMA_VERSION = 7
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -159,6 +160,7 @@ CREATE TABLE IF NOT EXISTS digest_items (
     PRIMARY KEY (digest_id, rank),
     UNIQUE (subscriber_id, paper_seq)
 );
+CREATE INDEX IF NOT EXISTS digest_items_paper ON digest_items (paper_seq);
 CREATE TABLE IF NOT EXISTS web_signups (
     nonce TEXT PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,

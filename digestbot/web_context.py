@@ -1,0 +1,86 @@
+"""What the web views share, apart from the app that routes to them (web.py) so that the
+self-service pages (web_pages.py) can use it without importing the app: the AppContext, the
+request's one database store, JSON answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from flask import Response, current_app, g
+from slack_sdk.signature import SignatureVerifier
+
+from .config import Config, Env
+from .slack_app import SlackService
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class AppContext:
+    """What the views share: settings, the database path, the clock, Slack, the mail thread."""
+
+    def __init__(self, config: Config, env: Env, db_path: Path, clock: Callable[[], float]):
+        self.config = config
+        self.env = env
+        self.db_path = db_path
+        self.clock = clock
+        self.slack = SlackService(config, env, db_path)
+        self.verifier = (
+            SignatureVerifier(env.slack_signing_secret, clock=_Clock(clock))
+            if env.slack_signing_secret
+            else None
+        )
+        # Mail the pages send goes out from here, so that an answer takes as long whether or
+        # not a mail was sent (and says nothing about who is subscribed).
+        self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
+
+    def open_store(self) -> Store:
+        """A store of its own, for work off the request (the mail thread); close it when done.
+        A request uses `request_store()`."""
+        return Store(self.db_path)
+
+    def close(self) -> None:
+        self.mailer.shutdown(wait=True)
+        self.slack.close()
+
+
+def ctx() -> AppContext:
+    return current_app.extensions["digestbot"]
+
+
+def request_store() -> Store:
+    """The request's store: opened on first use, kept on `flask.g` and closed when the request
+    ends (`_close_store`), so a request opens the database once at most. It opens no
+    transaction: each of its writes is one, as with a store of its own. Only for the request's
+    own thread: work off the request opens its own (`AppContext.open_store`)."""
+    if "store" not in g:
+        g.store = ctx().open_store()
+    return g.store
+
+
+def close_store(_error: BaseException | None) -> None:
+    opened = g.pop("store", None)
+    if opened is not None:
+        try:
+            opened.close()
+        except Exception as e:  # the answer is made already: say so, and do not spoil it
+            log.warning("closing the request's database store: %s", e)
+
+
+class _Clock:
+    """slack-sdk's SignatureVerifier takes a clock object with a now() method."""
+
+    def __init__(self, fn: Callable[[], float]):
+        self.fn = fn
+
+    def now(self) -> float:
+        return self.fn()
+
+
+def json_response(data: dict, status: int = 200) -> Response:
+    """`data` as an application/json answer."""
+    return Response(json.dumps(data), status, mimetype="application/json")
