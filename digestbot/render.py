@@ -75,16 +75,20 @@ class TemplateLoader(jinja2.FileSystemLoader):
         try:
             return super().get_source(environment, template)
         except (UnicodeDecodeError, OSError) as e:
-            filename = next(
-                (p for p in (os.path.join(d, template) for d in self.searchpath) if os.path.isfile(p)),
-                template,
-            )
-            why = (
-                f"not UTF-8 text ({e.reason} at byte {e.start})"
-                if isinstance(e, UnicodeDecodeError)
-                else (f"cannot read it: {e.strerror or e}")
-            )
-            raise jinja2.TemplateSyntaxError(why, 1, template, filename) from None
+            raise unreadable(self.searchpath, template, e) from None
+
+
+def unreadable(searchpath: Iterable[str], template: str, error: OSError | UnicodeDecodeError):
+    """A template file that could not be read as a TemplateSyntaxError naming the file."""
+    filename = next(
+        (p for p in (os.path.join(d, template) for d in searchpath) if os.path.isfile(p)), template
+    )
+    why = (
+        f"not UTF-8 text ({error.reason} at byte {error.start})"
+        if isinstance(error, UnicodeDecodeError)
+        else f"cannot read it: {error.strerror or error}"
+    )
+    return jinja2.TemplateSyntaxError(why, 1, template, filename)
 
 
 def template_search(templates: Path | None) -> list[str]:
@@ -572,6 +576,8 @@ def compile_problems(
             env.get_template(name)
         except jinja2.TemplateError as e:
             found.append(template_problem(e, where(name)))
+        except (UnicodeDecodeError, OSError) as e:  # a plain FileSystemLoader's (the web pages')
+            found.append(template_problem(unreadable(getattr(env.loader, "searchpath", ()), name, e), name))
     return found
 
 

@@ -552,3 +552,17 @@ def test_ids_and_names_that_differ_only_by_spaces_are_duplicates(workdir):
     assert f"{workdir.config}:{id_line}: subscribers[1].id: duplicate id 'a'" in err
     assert f"{workdir.config}:{name_line}: sources[1].name: duplicate name 'feed'" in err
     assert not Path(workdir.db).exists()
+
+
+def test_a_web_page_template_that_is_not_utf8_is_a_problem_not_a_traceback(workdir, monkeypatch):
+    (workdir.path / "tpl" / "web").mkdir(parents=True)
+    (workdir.path / "tpl" / "web" / "base.html").write_bytes(b"<p>Caf\xe9</p>\n")
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(
+        SOURCES, subscriber("a", "robots"), extra_yaml="templates: tpl\nweb:\n  signup: true"
+    )
+    monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")
+    monkeypatch.setenv("DIGESTBOT_SECRET", "a secret long enough for the links")
+    code, _, err = run_cli(workdir, "check")
+    assert code == 2
+    assert f"{workdir.path / 'tpl' / 'web' / 'base.html'}:1: template: not UTF-8 text" in err
