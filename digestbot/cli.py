@@ -30,7 +30,7 @@ from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, is_postgres, now_utc
-from .text import mask_url
+from .text import mask_url, one_line
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -747,7 +747,8 @@ def status(app: App) -> None:
     stored = {r["name"]: r for r in store.sources()}
     for name in sorted(configured | set(stored)):
         r = stored.get(name, {})
-        t.add_row(
+        _add_row(
+            t,
             name + ("" if name in configured else " (not in config)"),
             r.get("type") or next((s.type for s in app.config.sources if s.name == name), ""),
             _ago(r.get("last_fetch_at"), now) or "never",
@@ -766,7 +767,8 @@ def status(app: App) -> None:
         sub = state.subscriber
         last = store.last_sent(sub.id)
         due = _next_due(sub.schedule, sub.timezone, state.last_run_at, now)
-        t.add_row(
+        _add_row(
+            t,
             sub.id,
             sub.email or sub.slack or "",
             f"{sub.schedule} ({sub.timezone})",
@@ -786,7 +788,8 @@ def status(app: App) -> None:
         for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):
             t.add_column(col)
         for d in waiting:
-            t.add_row(
+            _add_row(
+                t,
                 str(d.id),
                 d.subscriber_id,
                 d.status,
@@ -855,6 +858,13 @@ def migrate(app: App, target: str) -> None:
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
     )
     click.echo(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}")
+
+
+def _add_row(table, *cells: str) -> None:
+    """A row of a `status` table, each cell one line of plain text: what a mail server, a feed or
+    the Slack API said (a digest's or source's last error) reaches the terminal without its
+    control characters (rich prints an escape sequence as it is: `ESC [2J` clears the screen)."""
+    table.add_row(*(one_line(c) for c in cells))
 
 
 def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:

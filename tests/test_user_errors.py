@@ -566,3 +566,25 @@ def test_a_web_page_template_that_is_not_utf8_is_a_problem_not_a_traceback(workd
     code, _, err = run_cli(workdir, "check")
     assert code == 2
     assert f"{workdir.path / 'tpl' / 'web' / 'base.html'}:1: template: not UTF-8 text" in err
+
+
+class EscapeRefusal(RecordingHandler):
+    """Refuses every message with a reply holding a terminal escape and a direction override."""
+
+    async def handle_DATA(self, server, session, envelope):
+        return "451 4.3.0 \x1b[2J\x1b]0;owned\x07cleared \u202eyalps"
+
+
+def test_status_never_prints_a_servers_control_characters(workdir):
+    """A mail server's reply is stored as the digest's last error; `status` printed it raw, so a
+    reply holding ESC [2J cleared the operator's terminal (rich keeps escape sequences)."""
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00001", "Robot learning", "About robots.")])
+    workdir.write_config(SOURCES, subscriber("a", "robots"))
+    with serving(EscapeRefusal()) as server:
+        workdir.use_smtp(server.url)
+        digestbot(workdir, "run", "--once", expect=1)
+    code, out, err = run_cli(workdir, "--db", str(workdir.db), "status")
+    assert code == 0, err
+    assert "cleared" in out and "yalps" in out
+    for char in ("\x1b", "\x07", "\u202e"):
+        assert char not in out
