@@ -10,7 +10,7 @@ import logging
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -315,13 +315,14 @@ def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = No
 
 
 def _source_line(o: SourceOutcome) -> str:
+    """One source's outcome; what its server said is shown as one line of plain text."""
     if o.error:
-        return f"  {o.name}: FAILED: {o.error}"
+        return f"  {o.name}: FAILED: {one_line(o.error)}"
     if o.not_modified:
         return f"  {o.name}: not modified since the last fetch"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
     caught = f" ({o.caught_up} caught up from missed days)" if o.caught_up else ""
-    warnings = "".join(f"\n    warning: {w}" for w in o.warnings)
+    warnings = "".join(f"\n    warning: {one_line(w)}" for w in o.warnings)
     return f"  {o.name}: {o.new} new{caught}, {o.known} already known{skipped}{warnings}"
 
 
@@ -420,6 +421,8 @@ def _send_locked(
 
 
 def _outcome_line(o: Outcome) -> str | None:
+    """One digest's outcome; a mail server's or Slack's reply is shown as one line of plain text."""
+    o = replace(o, error=one_line(o.error)) if o.error else o
     if o.status == "sent":
         return f"  {o.subscriber_id}: sent {o.papers} paper(s) ({o.matched} matched) to {o.destination}"
     if o.status == "dry-run":

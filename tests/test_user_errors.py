@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import RecordingHandler, free_port, serving
-from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, http_server, subscriber, write_feed
 
 from digestbot.cli import cli
 from digestbot.config import load_config
@@ -582,9 +583,35 @@ def test_status_never_prints_a_servers_control_characters(workdir):
     workdir.write_config(SOURCES, subscriber("a", "robots"))
     with serving(EscapeRefusal()) as server:
         workdir.use_smtp(server.url)
-        digestbot(workdir, "run", "--once", expect=1)
+        ran = digestbot(workdir, "run", "--once", expect=1).output
+        sent = digestbot(workdir, "send", "--force", expect=1).output
     code, out, err = run_cli(workdir, "--db", str(workdir.db), "status")
     assert code == 0, err
-    assert "cleared" in out and "yalps" in out
-    for char in ("\x1b", "\x07", "\u202e"):
-        assert char not in out
+    for shown in (ran, sent, out):
+        assert "cleared" in shown and "yalps" in shown
+        for char in ("\x1b", "\x07", "\u202e"):
+            assert char not in shown
+
+
+class EscapeReason(BaseHTTPRequestHandler):
+    """A feed server whose status line's reason phrase holds terminal escapes."""
+
+    def do_GET(self):
+        self.send_response(503, "Busy \x1b[2J\x1b]0;owned\x07now")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("command", [("fetch",), ("run", "--once")])
+def test_fetch_and_run_never_print_a_servers_control_characters(workdir, command):
+    """`HTTP 503 <reason>` is what a failed fetch says, and the reason is the server's: printed
+    raw, ESC [2J cleared the terminal of whoever ran `digestbot fetch`."""
+    with http_server(EscapeReason) as url:
+        workdir.write_config(f"- name: feed\n  type: rss\n  url: {url}/feed.xml\n", subscriber("a", "robots"))
+        result = digestbot(workdir, *command, expect=1)
+    assert "feed: FAILED: HTTP 503 Busy " in result.stdout and "owned" in result.stdout
+    for char in ("\x1b", "\x07"):
+        assert char not in result.output
