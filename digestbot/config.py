@@ -487,9 +487,25 @@ def _is_date(text: str) -> bool:
         return False
 
 
+MAX_EMAIL = 254  # RFC 5321: a path holds at most 256 characters, its angle brackets included
+MAX_LOCAL_PART = 64
+
+
 def _is_email(text: str) -> bool:
-    """An address as digests need it: one @, a dot in the domain, no control characters."""
-    return bool(_EMAIL_RE.match(text)) and invisible_character(text) is None
+    """An address as digests need it: one @, a dot in the domain, no control characters, and
+    no longer than a mail server takes (else every send fails, and is retried, forever)."""
+    local = text.rpartition("@")[0]
+    return (
+        bool(_EMAIL_RE.match(text))
+        and invisible_character(text) is None
+        and len(text) <= MAX_EMAIL
+        and len(local) <= MAX_LOCAL_PART
+    )
+
+
+def _shown(text: str) -> str:
+    """A value quoted in a message, cut to 80 characters."""
+    return repr(text[:80]) + (f" ({len(text)} characters)" if len(text) > 80 else "")
 
 
 def _text(v: _Value) -> str | None:
@@ -584,11 +600,13 @@ def parse_config(text: str, path: Path) -> Config:
     if "from" in email and not (
         _is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
     ):
-        v.report(email["from"].line, "email.from", f"not an email address: {email_from!r}")
+        v.report(email["from"].line, "email.from", f"not an email address: {_shown(email_from or '')}")
     mailto = v.string(email, "unsubscribe_mailto", "email")
     if mailto and not _is_email(mailto):
         v.report(
-            email["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"not an email address: {mailto!r}"
+            email["unsubscribe_mailto"].line,
+            "email.unsubscribe_mailto",
+            f"not an email address: {_shown(mailto)}",
         )
     defaults = v.mapping(
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
@@ -771,7 +789,7 @@ def _subscriber(
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
     if email and not _is_email(email):
-        v.report(m["email"].line, f"{fld}.email", f"not an email address: {email!r}")
+        v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
     if slack and not _SLACK_RE.match(slack):
         v.report(
             m["slack"].line, f"{fld}.slack", f"expected '#channel-name' or a Slack id (C…, U…), got {slack!r}"

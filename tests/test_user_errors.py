@@ -615,3 +615,18 @@ def test_fetch_and_run_never_print_a_servers_control_characters(workdir, command
     assert "feed: FAILED: HTTP 503 Busy " in result.stdout and "owned" in result.stdout
     for char in ("\x1b", "\x07"):
         assert char not in result.output
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a" * 65 + "@example.org", "a@" + "b" * 250 + ".org", "a\u202e@example.org", "a\x07@example.org"],
+)
+def test_an_address_no_mail_server_takes_is_refused(workdir, address):
+    """RFC 5321 caps a local part at 64 characters and an address at 254: such a digest failed
+    at every send and was retried for ever."""
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(SOURCES, f"- id: a\n  email: {json.dumps(address)}\n  keywords: [robots]\n")
+    code, _, err = run_cli(workdir, "check")
+    assert code == 2
+    line = line_of(workdir, f"email: {json.dumps(address)}")
+    assert f"{workdir.config}:{line}: subscribers[0].email: not an email address: {address[:80]!r}" in err
