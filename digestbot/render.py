@@ -574,10 +574,8 @@ def compile_problems(
     for name in names:
         try:
             env.get_template(name)
-        except jinja2.TemplateError as e:
+        except jinja2.TemplateError as e:  # TemplateLoader makes an unreadable file one too
             found.append(template_problem(e, where(name)))
-        except (UnicodeDecodeError, OSError) as e:  # a plain FileSystemLoader's (the web pages')
-            found.append(template_problem(unreadable(getattr(env.loader, "searchpath", ()), name, e), name))
     return found
 
 
