@@ -42,6 +42,10 @@ SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
+# All the text of one message's blocks together: beyond an undocumented total chat.postMessage
+# answers msg_blocks_too_long (about 13,300 characters of markdown blocks, and 11,341 of section
+# and rich_text blocks was refused once: slackapi/bolt-js#2509, #2867). Kept well under.
+SLACK_MESSAGE_TEXT_CHARS = 9000
 # Highlighted words: a styled span, which every client shows (Outlook for Windows and Yahoo
 # drop <mark>); the class carries the colours, inlined, and the dark palette.
 HIGHLIGHT_START = '<span class="hl">'
@@ -630,7 +634,7 @@ def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     """Split a long message into several within Slack's limits, each with a fallback `text`."""
     blocks = [_fit_block(b) for b in blocks]
-    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1) or [[]]
+    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1, SLACK_MESSAGE_TEXT_CHARS) or [[]]
     messages = []
     for n, chunk in enumerate(chunks, 1):
         label = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
@@ -643,17 +647,30 @@ def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     return messages
 
 
-def _chunks(blocks: list[dict], size: int) -> list[list[dict]]:
-    """`blocks` in runs of at most `size`, never starting a run with a paper's buttons (an
-    `actions` block goes with the paper above it)."""
+def _chunks(blocks: list[dict], size: int, chars: int) -> list[list[dict]]:
+    """`blocks` in runs of at most `size` blocks and `chars` characters of text, never starting a
+    run with a paper's buttons (an `actions` block goes with the paper above it)."""
     chunks, start = [], 0
+    lengths = [_text_chars(b) for b in blocks]
     while start < len(blocks):
-        end = min(start + size, len(blocks))
+        end, total = start, 0
+        while end < len(blocks) and end - start < size and (end == start or total + lengths[end] <= chars):
+            total += lengths[end]
+            end += 1
         while end < len(blocks) and end - 1 > start and blocks[end].get("type") == "actions":
             end -= 1
         chunks.append(blocks[start:end])
         start = end
     return chunks
+
+
+def _text_chars(value: object) -> int:
+    """The characters of every `text` string in a block, however deep (what Slack totals)."""
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_chars(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(map(_text_chars, value))
+    return 0
 
 
 def _fit_block(block: dict) -> dict:
