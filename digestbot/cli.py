@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import click
 from . import __version__
 from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
-from .config import Config, ConfigError, Env, load_config
+from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
@@ -29,7 +30,7 @@ from .schedule import get_timezone, next_run, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, is_postgres, now_utc
-from .text import mask_url
+from .text import mask_url, one_line
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -43,6 +44,7 @@ class App:
     config_path: Path
     db_option: str | None
     verbose: int
+    db_given_as: str = "--db"  # or DIGESTBOT_DB: where db_option came from, for messages
     _config: Config | None = None
     _store: Store | None = None
 
@@ -62,8 +64,15 @@ class App:
 
     @property
     def db_path(self) -> Path | str:
-        """The SQLite file, or the postgresql:// URL (see `db_shown` for messages)."""
+        """The SQLite file, or the postgresql:// URL (see `db_shown` for messages). One that
+        digestbot cannot use (`mysql://...`, a PostgreSQL URL without a database) is a usage
+        error: it was once opened as a SQLite file named `mysql:/...`."""
         if self.db_option:
+            try:
+                check_database(self.db_option, password_allowed=True)
+            except ValueError as e:
+                click.echo(f"Error: {self.db_given_as}: {e}", err=True)  # never quotes the URL
+                raise SystemExit(EXIT_USAGE) from None
             return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
         return self.config.database or Path("digestbot.db")
 
@@ -130,7 +139,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except StoreWriteError as e:
-            click.echo(f"Stopped: {e}. Nothing more is sent until the database can record it.", err=True)
+            sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
+            then = " Nothing more is sent until the database can record it." if sends else ""
+            click.echo(f"Stopped: {e}.{then}", err=True)
             raise SystemExit(EXIT_FAILURES) from None
         except StoreError as e:
             click.echo(f"Error: {e}", err=True)
@@ -167,6 +178,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
     app = App(config_path, db_option, verbose)
+    if ctx.get_parameter_source("db_option") == click.core.ParameterSource.ENVIRONMENT:
+        app.db_given_as = "DIGESTBOT_DB"
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -187,8 +200,11 @@ def init(app: App) -> None:
     if path.exists():
         click.echo(f"{path} already exists; left as it is.")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(starter_yaml(), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(starter_yaml(), encoding="utf-8")
+        except OSError as e:
+            _cannot_write(path, e)
         click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
         click.echo("  digestbot check && digestbot run --once")
     app.store.ping()  # opening the store creates the database and its schema
@@ -202,6 +218,7 @@ def check(app: App) -> None:
     (file:line: field: message)."""
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
+    app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems
@@ -298,13 +315,14 @@ def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = No
 
 
 def _source_line(o: SourceOutcome) -> str:
+    """One source's outcome; what its server said is shown as one line of plain text."""
     if o.error:
-        return f"  {o.name}: FAILED: {o.error}"
+        return f"  {o.name}: FAILED: {one_line(o.error)}"
     if o.not_modified:
         return f"  {o.name}: not modified since the last fetch"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
     caught = f" ({o.caught_up} caught up from missed days)" if o.caught_up else ""
-    warnings = "".join(f"\n    warning: {w}" for w in o.warnings)
+    warnings = "".join(f"\n    warning: {one_line(w)}" for w in o.warnings)
     return f"  {o.name}: {o.new} new{caught}, {o.known} already known{skipped}{warnings}"
 
 
@@ -403,6 +421,8 @@ def _send_locked(
 
 
 def _outcome_line(o: Outcome) -> str | None:
+    """One digest's outcome; a mail server's or Slack's reply is shown as one line of plain text."""
+    o = replace(o, error=one_line(o.error)) if o.error else o
     if o.status == "sent":
         return f"  {o.subscriber_id}: sent {o.papers} paper(s) ({o.matched} matched) to {o.destination}"
     if o.status == "dry-run":
@@ -432,16 +452,28 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     app.sync()
-    _check_subscribers(app, subscribers)
+    _check_subscribers(app, subscribers, sending=True)
     outcomes = _send(app, set(subscribers) or None, force, dry_run)
     raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
 
 
-def _check_subscribers(app: App, ids: tuple[str, ...]) -> None:
-    known = {s.subscriber.id for s in app.store.subscribers(include_inactive=True)}
+def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
+    """A usage error for an id that is not a subscriber, or one no digest is sent to: one
+    removed from the YAML (kept, deactivated) and, when `sending`, one who is paused."""
+    known = {s.subscriber.id: s.subscriber for s in app.store.subscribers(include_inactive=True)}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise click.UsageError(f"unknown subscriber(s): {', '.join(unknown)}")
+    gone = [i for i in ids if not known[i].active]
+    if gone:
+        raise click.UsageError(
+            f"no digest goes to {', '.join(gone)}: no longer in {app.config.path} (deactivated, history kept)"
+        )
+    paused = [i for i in ids if sending and known[i].paused]
+    if paused:
+        raise click.UsageError(
+            f"no digest goes to {', '.join(paused)}: paused (unsubscribed); `digestbot status` lists them"
+        )
 
 
 @cli.command()
@@ -498,9 +530,18 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     _emit(body, output, shown)
 
 
+def _cannot_write(path: Path, error: OSError) -> None:
+    """Exit 2: a file the user named cannot be written (a missing folder, a file in the way)."""
+    click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+    raise SystemExit(EXIT_USAGE) from None
+
+
 def _emit(body: str, output: Path | None, n: int) -> None:
     if output:
-        output.write_text(body, encoding="utf-8")
+        try:
+            output.write_text(body, encoding="utf-8")
+        except OSError as e:
+            _cannot_write(output, e)
         click.echo(f"Wrote {output} ({n} paper(s)).")
     else:
         click.echo(body)
@@ -636,7 +677,14 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all)."
 )
-@click.option("--port", default=8080, show_default=True, envvar="PORT", help="Port to listen on (env PORT).")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    envvar="PORT",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on (env PORT).",
+)
 @_limit_option("--threads", "threads", 1, 256, "Worker threads.")
 @_limit_option(
     "--connection-limit",
@@ -658,6 +706,7 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
 
     if app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
+    _check_listen(host, port)
     app.sync()
     env = app.env
     if env.slack_app_token:
@@ -666,6 +715,19 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
         log.info("connected to Slack over Socket Mode")
     limits = ServerLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout)
     serve_http(app.config, env, app.db_path, host, port, limits)
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Exit 2 saying why when `serve` could not listen there (a host that does not resolve, a
+    port in use or not ours to take), before anything starts: waitress raised a traceback."""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+                probe.bind(address)
+    except OSError as e:  # socket.gaierror is one
+        click.echo(f"Error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 # --- status -------------------------------------------------------------------------------
@@ -679,7 +741,14 @@ def status(app: App) -> None:
     from rich.table import Table
 
     store, now = app.store, now_utc()
-    console = Console(highlight=False, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
+    # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
+    console = Console(
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        width=200 if not sys.stdout.isatty() else None,
+    )
 
     t = Table(title="Sources", title_justify="left")
     for col in ("source", "type", "last fetch", "last ok", "last new", "failures", "health", "last error"):
@@ -688,7 +757,8 @@ def status(app: App) -> None:
     stored = {r["name"]: r for r in store.sources()}
     for name in sorted(configured | set(stored)):
         r = stored.get(name, {})
-        t.add_row(
+        _add_row(
+            t,
             name + ("" if name in configured else " (not in config)"),
             r.get("type") or next((s.type for s in app.config.sources if s.name == name), ""),
             _ago(r.get("last_fetch_at"), now) or "never",
@@ -707,7 +777,8 @@ def status(app: App) -> None:
         sub = state.subscriber
         last = store.last_sent(sub.id)
         due = _next_due(sub.schedule, sub.timezone, state.last_run_at, now)
-        t.add_row(
+        _add_row(
+            t,
             sub.id,
             sub.email or sub.slack or "",
             f"{sub.schedule} ({sub.timezone})",
@@ -727,7 +798,8 @@ def status(app: App) -> None:
         for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):
             t.add_column(col)
         for d in waiting:
-            t.add_row(
+            _add_row(
+                t,
                 str(d.id),
                 d.subscriber_id,
                 d.status,
@@ -769,6 +841,10 @@ def migrate(app: App, target: str) -> None:
 
     if not is_postgres(target):
         raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
+    try:
+        check_database(target, password_allowed=True)
+    except ValueError as e:
+        raise click.UsageError(f"--to: {e}") from None
     if is_postgres(app.db_path):
         raise click.UsageError(
             "migrate copies a SQLite database: --db (or DIGESTBOT_DB) must name the SQLite file"
@@ -792,6 +868,13 @@ def migrate(app: App, target: str) -> None:
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
     )
     click.echo(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}")
+
+
+def _add_row(table, *cells: str) -> None:
+    """A row of a `status` table, each cell one line of plain text: what a mail server, a feed or
+    the Slack API said (a digest's or source's last error) reaches the terminal without its
+    control characters (rich prints an escape sequence as it is: `ESC [2J` clears the screen)."""
+    table.add_row(*(one_line(c) for c in cells))
 
 
 def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ import yaml
 
 from .arxiv_ids import arxiv_id
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
-from .library import LibraryError, read_library
+from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
+from .text import invisible_character
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -90,8 +92,10 @@ def is_database_url(text: str) -> bool:
     return "://" in text
 
 
-def check_database(text: str) -> None:
-    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname)."""
+def check_database(text: str, password_allowed: bool = False) -> None:
+    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname).
+    A password is refused unless `password_allowed` (the environment and the command line may
+    hold one; the YAML may not)."""
     if not is_database_url(text):
         return
     parts = urlsplit(text)
@@ -105,7 +109,7 @@ def check_database(text: str) -> None:
         raise ValueError("the PostgreSQL URL's port is not a number") from None
     if not parts.path.strip("/"):
         raise ValueError("the PostgreSQL URL names no database: postgresql://user@host:5432/DBNAME")
-    if parts.password:
+    if parts.password and not password_allowed:
         raise ValueError(
             "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"
         )
@@ -199,8 +203,17 @@ class Env:
                 SmtpSettings.from_url(self.smtp_url)
             except ValueError as e:  # its messages never quote the URL
                 found.append(str(e))
+        if self.slack_api_url and not _is_http_url(self.slack_api_url):
+            found.append("DIGESTBOT_SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
+        if self.outbox.exists() and not self.outbox.is_dir():
+            found.append(f"DIGESTBOT_OUTBOX must name a folder: {self.outbox} is a file")
         if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
+        elif self.base_url and (urlsplit(self.base_url).query or "#" in self.base_url):
+            found.append(  # every link is the base URL and a path after it: a query would break them all
+                "DIGESTBOT_BASE_URL cannot hold a query or a fragment (?, #): give where digestbot serve"
+                " is reached, e.g. https://digest.example.org or https://example.org/digest"
+            )
         if self.base_url and not self.secret:
             found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
         return found
@@ -253,6 +266,7 @@ class _Value:
 
     value: Any
     line: int
+    raw: str | None = None  # a scalar as written in the file (YAML reads `0123` as the number 83)
 
 
 class _Reader:
@@ -261,6 +275,16 @@ class _Reader:
     def __init__(self, loader: yaml.SafeLoader, report: Callable[[int, str, str], None]):
         self.loader = loader
         self.report = report
+
+    def _construct(self, node: yaml.Node) -> Any:
+        """A scalar's value; one YAML would make a date or number of but cannot (`2024-13-45`:
+        PyYAML raises ValueError) is the text it is written as, as YAML 1.2 reads it."""
+        try:
+            return self.loader.construct_object(node)
+        except (ValueError, OverflowError):
+            if isinstance(node, yaml.ScalarNode):
+                return node.value
+            raise
 
     def read(self, node: yaml.Node, path: str) -> _Value:
         line = node.start_mark.line + 1
@@ -274,7 +298,7 @@ class _Reader:
             self.loader.flatten_mapping(node)
             out: dict[str, _Value] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node)
+                key = self._construct(key_node)
                 key = str(key) if key is not None else ""
                 sub = f"{path}.{key}" if path else key
                 if key in out:
@@ -284,12 +308,12 @@ class _Reader:
             return _Value(out, line)
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
-        value = self.loader.construct_object(node)
+        value = self._construct(node)
         if isinstance(value, str) and _SURROGATE_RE.search(value):
             # YAML's "\ud800" escape makes a lone surrogate: no mail, page or database can carry it.
             self.report(line, path, 'holds a lone surrogate (a "\\ud800"-style escape): not text; remove it')
             value = _SURROGATE_RE.sub("", value)
-        return _Value(value, line)
+        return _Value(value, line, node.value if isinstance(node, yaml.ScalarNode) else None)
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -325,7 +349,14 @@ def _check_expansion(root: yaml.Node) -> None:
 
 
 def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | None:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first: raises a ReaderError
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        report(
+            line, "yaml", f"unacceptable character #x{e.character:04x}: special characters are not allowed"
+        )
+        return None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -390,24 +421,32 @@ class _Validator:
         v = m.get(key)
         if v is None or v.value is None:
             return default
-        if isinstance(v.value, bool) or not isinstance(v.value, str | int | float):
+        text = _text(v)
+        if text is None:
             self.report(v.line, _join(fld, key), f"expected text, got {_kind(v.value)}")
             return default
-        return str(v.value).strip()
+        return text.strip()
 
     def strings(self, m: dict[str, _Value], key: str, fld: str) -> tuple[str, ...]:
+        return tuple(text for _, _, text in self.items(m, key, fld))
+
+    def items(self, m: dict[str, _Value], key: str, fld: str) -> list[tuple[str, int, str]]:
+        """A text-or-list key's entries as (field, line, text): `fld.key[i]` with i the entry's
+        place in the file, so a problem found later names the entry it is about. Entries that
+        are not text are reported here; empty ones are left out."""
         v = m.get(key)
         if v is None or v.value is None:
-            return ()
-        items = v.value if isinstance(v.value, list) else [v]
+            return []
+        listed = isinstance(v.value, list)
         out = []
-        for i, item in enumerate(items):
-            where = f"{_join(fld, key)}[{i}]" if isinstance(v.value, list) else _join(fld, key)
-            if isinstance(item.value, bool) or not isinstance(item.value, str | int | float):
+        for i, item in enumerate(v.value if listed else [v]):
+            where = f"{_join(fld, key)}[{i}]" if listed else _join(fld, key)
+            text = _text(item)
+            if text is None:
                 self.report(item.line, where, f"expected text, got {_kind(item.value)}")
-            elif str(item.value).strip():
-                out.append(str(item.value).strip())
-        return tuple(out)
+            elif text.strip():
+                out.append((where, item.line, text.strip()))
+        return out
 
     def integer(self, m: dict[str, _Value], key: str, fld: str, default: int, lo: int, hi: int) -> int:
         v = m.get(key)
@@ -425,11 +464,12 @@ class _Validator:
         v = m.get(key)
         if v is None or v.value is None:
             return True
-        if isinstance(v.value, bool) or not isinstance(v.value, str | int | float):
+        text = _text(v)
+        if text is None:
             self.report(v.line, _join(fld, key), f"expected text, got {_kind(v.value)}")
             return False
         try:
-            fn(str(v.value))
+            fn(text)
             return True
         except ValueError as e:
             self.report(v.line, _join(fld, key), str(e))
@@ -437,6 +477,45 @@ class _Validator:
 
     def line_of(self, m: dict[str, _Value], key: str, fallback: int) -> int:
         return m[key].line if key in m else fallback
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+MAX_EMAIL = 254  # RFC 5321: a path holds at most 256 characters, its angle brackets included
+MAX_LOCAL_PART = 64
+
+
+def _is_email(text: str) -> bool:
+    """An address as digests need it: one @, a dot in the domain, no control characters, and
+    no longer than a mail server takes (else every send fails, and is retried, forever)."""
+    local = text.rpartition("@")[0]
+    return (
+        bool(_EMAIL_RE.match(text))
+        and invisible_character(text) is None
+        and len(text) <= MAX_EMAIL
+        and len(local) <= MAX_LOCAL_PART
+    )
+
+
+def _shown(text: str) -> str:
+    """A value quoted in a message, cut to 80 characters."""
+    return repr(text[:80]) + (f" ({len(text)} characters)" if len(text) > 80 else "")
+
+
+def _text(v: _Value) -> str | None:
+    """A scalar as text; a number or a date as it is written in the file, not as YAML read it
+    (`0123` is not 83, `2303.04130` not 2303.0413). None for anything else (lists, true/false)."""
+    if isinstance(v.value, str):
+        return v.value
+    if isinstance(v.value, bool) or not isinstance(v.value, int | float | date):
+        return None
+    return v.raw if v.raw is not None else str(v.value)
 
 
 def _join(fld: str, key: str) -> str:
@@ -518,12 +597,16 @@ def parse_config(text: str, path: Path) -> Config:
         v.report(top["templates"].line, "templates", f"folder not found: {v.resolve(templates)}")
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
-    if "from" in email and not _EMAIL_RE.match(parseaddr(email_from or "")[1]):
-        v.report(email["from"].line, "email.from", f"not an email address: {email_from!r}")
+    if "from" in email and not (
+        _is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
+    ):
+        v.report(email["from"].line, "email.from", f"not an email address: {_shown(email_from or '')}")
     mailto = v.string(email, "unsubscribe_mailto", "email")
-    if mailto and not _EMAIL_RE.match(mailto):
+    if mailto and not _is_email(mailto):
         v.report(
-            email["unsubscribe_mailto"].line, "email.unsubscribe_mailto", f"not an email address: {mailto!r}"
+            email["unsubscribe_mailto"].line,
+            "email.unsubscribe_mailto",
+            f"not an email address: {_shown(mailto)}",
         )
     defaults = v.mapping(
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
@@ -567,12 +650,10 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
     node = top["web"]
     m = v.mapping(node, "web", _WEB_KEYS)
     domains = []
-    for i, d in enumerate(v.strings(m, "allow_domains", "web")):
+    for where, line, d in v.items(m, "allow_domains", "web"):
         name = d.lower().lstrip("@")
         if not _DOMAIN_RE.match(name):
-            item = m["allow_domains"]
-            line = item.value[i].line if isinstance(item.value, list) else item.line
-            v.report(line, f"web.allow_domains[{i}]", f"not a domain name: {d[:80]!r} (e.g. uni.example)")
+            v.report(line, where, f"not a domain name: {d[:80]!r} (e.g. uni.example)")
         domains.append(name)
     return WebConfig(
         signup=_flag(v, m, "signup", "web"),
@@ -598,7 +679,10 @@ def _unique(v: _Validator, top: dict[str, _Value], key: str, attr: str) -> None:
     for i, item in enumerate(items):
         if not isinstance(item.value, dict) or attr not in item.value:
             continue
-        name = str(item.value[attr].value)
+        name = _text(item.value[attr])
+        if name is None:
+            continue  # not text: reported as such
+        name = name.strip()
         if name in seen:
             v.report(item.value[attr].line, f"{key}[{i}].{attr}", f"duplicate {attr} {name!r}")
         seen.add(name)
@@ -651,9 +735,11 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     ):
         if key in m and kind != only and kind in SOURCE_TYPES:
             v.report(m[key].line, f"{fld}.{key}", f"only applies to type {only}")
-    date = v.string(m, "date", fld)
-    if date and not _DATE_RE.match(date):
-        v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {date!r}")
+    day = v.string(m, "date", fld)
+    if day and not _DATE_RE.match(day):
+        v.report(m["date"].line, f"{fld}.date", f"expected YYYY-MM-DD, got {day!r}")
+    elif day and not _is_date(day):
+        v.report(m["date"].line, f"{fld}.date", f"not a date: {day!r} (YYYY-MM-DD)")
     max_results = v.integer(m, "max_results", fld, 100, 1, 2000)
     if len(v.problems) > n or not name or not url:
         return None
@@ -667,7 +753,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         announce=announce,
         query=query,
         max_results=max_results,
-        date=date,
+        date=day,
         timeout=timeout,
     )
 
@@ -702,8 +788,8 @@ def _subscriber(
             " created from Slack or the web; to take one over, give this subscriber the same 'slack:' target",
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
-    if email and not _EMAIL_RE.match(email):
-        v.report(m["email"].line, f"{fld}.email", f"not an email address: {email!r}")
+    if email and not _is_email(email):
+        v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
     if slack and not _SLACK_RE.match(slack):
         v.report(
             m["slack"].line, f"{fld}.slack", f"expected '#channel-name' or a Slack id (C…, U…), got {slack!r}"
@@ -714,19 +800,28 @@ def _subscriber(
         v.report(
             m["slack"].line, fld, "give either 'email' or 'slack', not both (use two subscribers for both)"
         )
-    profile = {k: v.strings(m, k, fld) for k in ("keywords", "exclude", "authors", "categories")}
-    _check_terms(v, m, fld, profile)
+    profile = _profile_lists(v, m, fld)
+    before = len(v.problems)
     likes, texts = _seeds(v, m, fld)
+    seeds_reported = len(v.problems) > before  # a wrong like or library: no second problem for it
     trending = _trending(v, m, fld, bool(likes or texts))
     sources = _subscriber_sources(v, m, fld, source_types, trending)
-    given = likes or texts or trending or "trending" in m  # a wrong `trending` was reported already
+    given = likes or texts or trending or "trending" in m or seeds_reported  # (a wrong trending too)
     if not any(profile[k] for k in ("keywords", "authors", "categories")) and not given:
-        v.report(
-            item.line,
-            fld,
-            "empty profile: give keywords, authors, categories, like, library or trending"
-            " (it would match nothing)",
-        )
+        if "library" in m:
+            v.report(
+                m["library"].line,
+                f"{fld}.library",
+                f"{v.string(m, 'library', fld)} holds no papers (no arXiv ids, and no BibTeX entries"
+                " with a title): the profile would match nothing",
+            )
+        else:
+            v.report(
+                item.line,
+                fld,
+                "empty profile: give keywords, authors, categories, like, library or trending"
+                " (it would match nothing)",
+            )
     profile.update(
         likes=likes, seed_texts=texts, relevance_floor=_floor(v, m, fld), trending=trending, sources=sources
     )
@@ -761,31 +856,46 @@ def _flag(v: _Validator, m: dict[str, _Value], key: str, fld: str) -> bool:
     return node.value
 
 
-def _check_terms(v: _Validator, m: dict[str, _Value], fld: str, profile: dict[str, tuple[str, ...]]) -> None:
-    for key in ("keywords", "exclude"):
-        terms = profile[key]
-        if len(terms) > MAX_KEYWORDS:
-            v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(terms)}")
-        for i, term in enumerate(terms):
-            where = m[key].value[i].line if isinstance(m[key].value, list) else m[key].line
-            if len(term) > MAX_KEYWORD_LENGTH:
-                v.report(where, f"{fld}.{key}[{i}]", f"at most {MAX_KEYWORD_LENGTH} characters")
+PROFILE_LISTS = ("keywords", "exclude", "authors", "categories")
+
+
+def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, tuple[str, ...]]:
+    """keywords, exclude, authors and categories, each entry checked: keywords and exclusions
+    must compile, and no entry may hold a control or invisible formatting character (a
+    right-to-left override would turn the footer that lists it around)."""
+    profile = {}
+    for key in PROFILE_LISTS:
+        entries = v.items(m, key, fld)
+        if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
+            v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(entries)}")
+        for where, line, term in entries:
+            if (char := invisible_character(term)) is not None:
+                v.report(
+                    line,
+                    where,
+                    f"holds a control or invisible formatting character (U+{ord(char):04X}): remove it",
+                )
+            elif key not in ("keywords", "exclude"):
                 continue
-            try:
-                compile_term(term)
-            except InvalidTerm as e:
-                v.report(where, f"{fld}.{key}[{i}]", str(e))
+            elif len(term) > MAX_KEYWORD_LENGTH:
+                v.report(line, where, f"at most {MAX_KEYWORD_LENGTH} characters")
+            else:
+                try:
+                    compile_term(term)
+                except InvalidTerm as e:
+                    v.report(line, where, str(e))
+        profile[key] = tuple(term for _, _, term in entries)
+    return profile
 
 
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`like:` (arXiv ids or URLs) and `library:` (a BibTeX or id-list file beside the YAML) as
     liked arXiv ids, plus the title-and-abstract texts of library entries without an id."""
     likes: list[str] = []
-    for i, ref in enumerate(v.strings(m, "like", fld)):
+    for where, line, ref in v.items(m, "like", fld):
         aid = arxiv_id(ref)
         if aid is None:
-            where = m["like"].value[i].line if isinstance(m["like"].value, list) else m["like"].line
-            v.report(where, f"{fld}.like[{i}]", f"not an arXiv id or URL: {ref[:80]!r} (e.g. 2303.04137)")
+            v.report(line, where, f"not an arXiv id or URL: {ref[:80]!r} (e.g. 2303.04137)")
         else:
             likes.append(aid)
     texts: list[str] = []
@@ -794,7 +904,15 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
         file = v.resolve(path)
         v.files.append(file)
         try:
-            seeds = read_library(file.read_text(encoding="utf-8"))
+            if file.is_file() and file.stat().st_size > MAX_LIBRARY_BYTES:  # not read to find out
+                v.report(
+                    m["library"].line,
+                    f"{fld}.library",
+                    f"{file} is {file.stat().st_size / 2**20:.0f} MB; a library can be at most"
+                    f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
+                )
+                return tuple(dict.fromkeys(likes)), ()
+            seeds = read_library(file.read_text(encoding="utf-8-sig"))  # a BOM first is fine
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
             seeds = []
@@ -829,8 +947,8 @@ def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:
     for item in items:
         m = item.value if isinstance(item.value, dict) else {}
         name, kind = m.get("name"), m.get("type")
-        if name is not None and isinstance(name.value, str):
-            found[name.value.strip()] = (
+        if name is not None and _text(name) is not None:
+            found[_text(name).strip()] = (
                 kind.value if kind is not None and isinstance(kind.value, str) else "rss"
             )
     return found
@@ -864,16 +982,16 @@ def _subscriber_sources(
     v: _Validator, m: dict[str, _Value], fld: str, source_types: dict[str, str], trending: int | None
 ) -> tuple[str, ...]:
     """`sources: [NAME, ...]`: only papers these configured sources reported feed the digest."""
-    names = v.strings(m, "sources", fld)
+    entries = v.items(m, "sources", fld)
+    names = tuple(name for _, _, name in entries)
     node = m.get("sources")
-    for i, name in enumerate(names):
+    for where, line, name in entries:
         if name not in source_types:
-            where = node.value[i].line if isinstance(node.value, list) else node.line
             known = ", ".join(sorted(source_types)) or "none configured"
             hint = _closest(name, tuple(source_types))
             v.report(
+                line,
                 where,
-                f"{fld}.sources[{i}]",
                 f"no source named {name!r}"
                 + (f" (did you mean '{hint}'?)" if hint else "")
                 + f"; sources: {known}",

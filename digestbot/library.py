@@ -21,6 +21,7 @@ from .arxiv_ids import arxiv_id, mentioned_arxiv_id
 from .text import detex, one_line
 
 MAX_SEEDS = 5000
+MAX_LIBRARY_BYTES = 32 * 2**20  # 5,000 entries with long abstracts are about 15 MB
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,10 @@ SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
+# All the text of one message's blocks together: beyond an undocumented total chat.postMessage
+# answers msg_blocks_too_long (about 13,300 characters of markdown blocks, and 11,341 of section
+# and rich_text blocks was refused once: slackapi/bolt-js#2509, #2867). Kept well under.
+SLACK_MESSAGE_TEXT_CHARS = 9000
 # Highlighted words: a styled span, which every client shows (Outlook for Windows and Yahoo
 # drop <mark>); the class carries the colours, inlined, and the dark palette.
 HIGHLIGHT_START = '<span class="hl">'
@@ -61,6 +65,34 @@ def default_templates_dir() -> Path:
         if (candidate / "digest.html").is_file():
             return candidate
     raise FileNotFoundError("digestbot's default templates are missing from this installation")
+
+
+class TemplateLoader(jinja2.FileSystemLoader):
+    """Templates are UTF-8 text (a byte order mark first, as Windows editors write it, is
+    dropped). A file that is not UTF-8, or cannot be read, is a TemplateSyntaxError naming it
+    (`check`, `send` and the worker report it as any broken template), not a UnicodeDecodeError."""
+
+    def __init__(self, searchpath: list[str]):
+        super().__init__(searchpath, encoding="utf-8-sig")
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        try:
+            return super().get_source(environment, template)
+        except (UnicodeDecodeError, OSError) as e:
+            raise unreadable(self.searchpath, template, e) from None
+
+
+def unreadable(searchpath: Iterable[str], template: str, error: OSError | UnicodeDecodeError):
+    """A template file that could not be read as a TemplateSyntaxError naming the file."""
+    filename = next(
+        (p for p in (os.path.join(d, template) for d in searchpath) if os.path.isfile(p)), template
+    )
+    why = (
+        f"not UTF-8 text ({error.reason} at byte {error.start})"
+        if isinstance(error, UnicodeDecodeError)
+        else f"cannot read it: {error.strerror or error}"
+    )
+    return jinja2.TemplateSyntaxError(why, 1, template, filename)
 
 
 def template_search(templates: Path | None) -> list[str]:
@@ -212,6 +244,8 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     p = match.paper
     title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
     reasons = tuple(one_line(r)[:200] for r in match.reasons)
+    # The reader's own terms, as shown: Slack and web profiles may carry what one_line removes.
+    terms, authors_matched = tuple(map(one_line, match.terms)), tuple(map(one_line, match.authors))
     view = PaperView(
         rank=rank,
         title=title,
@@ -223,14 +257,14 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         pdf_url=safe_url(p.pdf_url),
         host=link_host(safe_url(p.link)),
         categories=p.categories,
-        terms=match.terms,
-        authors_matched=match.authors,
+        terms=terms,
+        authors_matched=authors_matched,
         upvotes=p.upvotes,
         score=match.score,
         published=p.published,
         key=p.key,
         reasons=reasons,
-        why=match.terms + match.authors + reasons,
+        why=terms + authors_matched + reasons,
         authors_short=one_line(author_line(p.authors, COMPACT_AUTHORS)),
         **_hf_fields(p),
     )
@@ -246,7 +280,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         abstract_mrkdwn=_cut_marked(shorten(flat, SLACK_ABSTRACT_CHARS), match.terms, mrkdwn_highlight),
         authors_mrkdwn=mrkdwn(shorten(authors, SLACK_AUTHORS_CHARS)),
         terms_mrkdwn=", ".join(
-            [f"*{mrkdwn(_term_label(t))}*" for t in match.terms + match.authors]
+            [f"*{mrkdwn(_term_label(t))}*" for t in terms + authors_matched]
             + [mrkdwn(r) for r in view.reasons]
         )
         or "your categories",
@@ -367,7 +401,7 @@ class Renderer:
     def __init__(self, templates: Path | None = None):
         self._checked: tuple[tuple | None, list[str]] = (None, [])  # (fingerprint, problems)
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(template_search(templates)),
+            loader=TemplateLoader(template_search(templates)),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm"), default_for_string=False),
             trim_blocks=True,
@@ -544,7 +578,7 @@ def compile_problems(
     for name in names:
         try:
             env.get_template(name)
-        except jinja2.TemplateError as e:
+        except jinja2.TemplateError as e:  # TemplateLoader makes an unreadable file one too
             found.append(template_problem(e, where(name)))
     return found
 
@@ -600,7 +634,7 @@ def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     """Split a long message into several within Slack's limits, each with a fallback `text`."""
     blocks = [_fit_block(b) for b in blocks]
-    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1) or [[]]
+    chunks = _chunks(blocks, SLACK_MAX_BLOCKS - 1, SLACK_MESSAGE_TEXT_CHARS) or [[]]
     messages = []
     for n, chunk in enumerate(chunks, 1):
         label = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
@@ -613,17 +647,30 @@ def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:
     return messages
 
 
-def _chunks(blocks: list[dict], size: int) -> list[list[dict]]:
-    """`blocks` in runs of at most `size`, never starting a run with a paper's buttons (an
-    `actions` block goes with the paper above it)."""
+def _chunks(blocks: list[dict], size: int, chars: int) -> list[list[dict]]:
+    """`blocks` in runs of at most `size` blocks and `chars` characters of text, never starting a
+    run with a paper's buttons (an `actions` block goes with the paper above it)."""
     chunks, start = [], 0
+    lengths = [_text_chars(b) for b in blocks]
     while start < len(blocks):
-        end = min(start + size, len(blocks))
+        end, total = start, 0
+        while end < len(blocks) and end - start < size and (end == start or total + lengths[end] <= chars):
+            total += lengths[end]
+            end += 1
         while end < len(blocks) and end - 1 > start and blocks[end].get("type") == "actions":
             end -= 1
         chunks.append(blocks[start:end])
         start = end
     return chunks
+
+
+def _text_chars(value: object) -> int:
+    """The characters of every `text` string in a block, however deep (what Slack totals)."""
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_chars(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(map(_text_chars, value))
+    return 0
 
 
 def _fit_block(block: dict) -> dict:
@@ -707,23 +754,43 @@ def inline_css(html: str) -> str:
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
 
 
+WHY_LIST_CHARS = 300  # of each list in the footer's "asks for ...": the rest are counted
+
+
 def why_text(sub: Subscriber) -> str:
-    """One sentence on what the subscriber asked for, for the footer."""
+    """One sentence on what the subscriber asked for, for the footer: each list shown up to
+    WHY_LIST_CHARS and the rest counted, so that a profile of 200 keywords still leaves room for
+    the footer's links in a Slack block (3,000 characters). Terms are shown as one_line makes
+    them: a keyword stored from Slack or the web pages cannot carry a control or direction
+    character into the digest."""
     p = sub.profile
     parts = [f"the {p.trending} most upvoted new papers on Hugging Face"] if p.trending else []
     if p.likes or p.seed_texts:
         n = len(p.likes) + len(p.seed_texts)
         parts.append(f"papers like the {n} you liked" if n > 1 else "papers like the one you liked")
     if p.keywords:
-        parts.append("keywords " + ", ".join(p.keywords))
+        parts.append("keywords " + _listing(p.keywords))
     if p.authors:
-        parts.append("authors " + ", ".join(p.authors))
+        parts.append("authors " + _listing(p.authors))
     if p.categories:
-        parts.append("categories " + ", ".join(p.categories))
+        parts.append("categories " + _listing(p.categories))
     text = "; ".join(parts) or "nothing yet"
     if p.exclude:
-        text += " (excluding " + ", ".join(p.exclude) + ")"
+        text += " (excluding " + _listing(p.exclude) + ")"
     return text
+
+
+def _listing(items: tuple[str, ...], budget: int = WHY_LIST_CHARS) -> str:
+    """`a, b, c and 7 more`: the items that fit in `budget` characters (at least one)."""
+    shown: list[str] = []
+    used = 0
+    for item in map(one_line, items):
+        if shown and used + len(item) > budget:
+            break
+        shown.append(item[:budget])
+        used += len(item) + 2
+    rest = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
 def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:

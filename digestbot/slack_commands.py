@@ -18,7 +18,7 @@ from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
 from .store import Store, StoreError
-from .text import is_number
+from .text import invisible_character, is_number
 
 MAX_KEYWORDS = 50
 MAX_LIKES = 200
@@ -76,6 +76,10 @@ def check_terms(terms: list[str]) -> None:
     for term in terms:
         if len(term) > MAX_KEYWORD_CHARS:
             raise CommandError(f"A keyword can be at most {MAX_KEYWORD_CHARS} characters: `{term[:40]}…`")
+        if (char := invisible_character(term)) is not None:
+            raise CommandError(
+                f"A keyword cannot hold a control or invisible formatting character (U+{ord(char):04X})."
+            )
         try:
             compile_term(term)
         except InvalidTerm as e:

@@ -88,6 +88,20 @@ def one_line(text: str) -> str:
     return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
 
 
+_LINE_BREAK_RE = re.compile(r"[\t\n\r]")
+_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: part of how Persian or Hindi words are spelled
+
+
+def invisible_character(text: str) -> str | None:
+    """The first control, zero-width or direction character in `text` (tabs and line breaks
+    included: a one-line field has none), or None: what `one_line` would remove, but for the
+    joiners that some scripts spell words with."""
+    for found in (*_CONTROL_RE.finditer(text), *_LINE_BREAK_RE.finditer(text)):
+        if found.group() not in _JOINERS:
+            return found.group()
+    return None
+
+
 def clean_paragraphs(text: str) -> str:
     """Drop control characters and collapse white space, keeping blank-line paragraph breaks."""
     paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))

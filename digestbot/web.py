@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .render import compile_problems, template_search
+from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .store import Store, StoreError, StoreWriteError
 from .text import is_number
@@ -111,14 +111,14 @@ PAGE_TEMPLATES = tuple(
 def page_template_problems(config: Config) -> list[str]:
     """The web pages' templates (the user's folder first) that do not compile, as
     `file:line: template: message`; `digestbot check` reports them."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dirs(config)), autoescape=True)
+    env = jinja2.Environment(loader=TemplateLoader(template_dirs(config)), autoescape=True)
     return compile_problems(env, PAGE_TEMPLATES)
 
 
 def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], float] = time.time) -> Flask:
     """The Flask app for these settings (nothing happens at import: everything is made here)."""
     app = Flask("digestbot.web", static_folder=None, template_folder=None)
-    app.jinja_loader = jinja2.FileSystemLoader(template_dirs(config))
+    app.jinja_loader = TemplateLoader(template_dirs(config))  # UTF-8, a byte order mark dropped
     https = bool(env.base_url and env.base_url.startswith("https://"))
     app.config.update(
         SECRET_KEY=_derive(env.secret, "flask-session") if env.secret else secrets.token_hex(32),

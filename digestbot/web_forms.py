@@ -21,7 +21,7 @@ from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
 from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_terms
-from .text import is_number
+from .text import invisible_character, is_number
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
@@ -139,7 +139,7 @@ def read_email(text: str, errors: dict[str, str]) -> str:
     text = text.strip()
     local, _, domain = text.rpartition("@")
     email = f"{local}@{domain.lower()}" if local else text
-    if len(email) > MAX_EMAIL_CHARS or not _EMAIL_RE.match(email):
+    if len(email) > MAX_EMAIL_CHARS or not _EMAIL_RE.match(email) or invisible_character(email):
         errors["email"] = "Enter an email address such as ada@uni.example."
         return ""
     return email
@@ -185,6 +185,8 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
         errors[key] = f"At most {limit} entries."
     elif any(len(t) > MAX_KEYWORD_CHARS for t in terms):
         errors[key] = f"Each entry can be at most {MAX_KEYWORD_CHARS} characters."
+    elif (char := next(filter(None, map(invisible_character, terms)), None)) is not None:
+        errors[key] = f"Remove the invisible or control character (U+{ord(char):04X}) from these entries."
     return terms
 
 

@@ -1091,6 +1091,28 @@ def test_worker_picks_up_an_edited_config_and_keeps_the_old_one_when_an_edit_is_
     assert b.store.subscriber("alice").subscriber.profile.keywords == ("okapi",)
 
 
+@pytest.mark.parametrize(
+    "old, new, said",
+    [  # both raised out of load_config (ReaderError, ValueError) and stopped the worker
+        ("[quokka]", "[quok\x01ka]", "yaml: unacceptable character #x0001"),
+        ("schedule: daily 08:00", "schedule: daily 08:00\n    id2: 2024-13-45", "unknown key"),
+    ],
+)
+def test_an_edit_python_yaml_cannot_read_keeps_the_worker_on_its_old_config(
+    workdir, bot, caplog, old, new, said
+):
+    b = bot(subscriber_yaml("alice", "quokka", schedule="daily 08:00"), "2024-03-14 06:00")
+    good = b.worker.config
+    text = workdir.config.read_text(encoding="utf-8")
+    workdir.config.write_text(text.replace(old, new, 1), encoding="utf-8")
+    touch_later(workdir.config)
+    with caplog.at_level(logging.INFO):
+        assert not b.worker.maybe_reload()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "still running the previous config" in errors[0] and said in errors[0]
+    assert b.worker.config is good
+
+
 def test_worker_reloads_when_a_library_file_changes_and_keeps_the_old_likes_when_it_breaks(
     workdir, bot, caplog
 ):

@@ -1237,7 +1237,12 @@ def test_python_tags_are_refused(workdir, existing_db, tmp_path, form):
             "subscribers[0].schedule",
             "cannot read schedule '800'",
         ),
-        ("    schedule: daily 08:00", "    schedule: 2024-03-14", "subscribers[0].schedule", "expected text"),
+        (  # a date is read as it is written, not as the date YAML made of it
+            "    schedule: daily 08:00",
+            "    schedule: 2024-03-14",
+            "subscribers[0].schedule",
+            "cannot read schedule '2024-03-14'",
+        ),
     ],
 )
 def test_timezone_and_schedule_of_the_wrong_type_are_reported(workdir, existing_db, old, new, field, message):

@@ -52,6 +52,9 @@ MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_TEXT_CHARS = 4000  # `text` must stay under this
 MAX_CONTEXT_ELEMENTS = 10
+# All the text of one message: past about 11,000-13,000 characters Slack answers
+# msg_blocks_too_long, a limit it does not document (slackapi/bolt-js#2509, #2867).
+MAX_MESSAGE_TEXT_CHARS = 11_000
 
 # --- the feed ---------------------------------------------------------------------------------
 
@@ -226,6 +229,20 @@ def assert_within_slack_limits(message: dict) -> None:
             assert 0 < len(block["elements"]) <= MAX_CONTEXT_ELEMENTS
         for text in strings(block):
             assert len(text) <= MAX_SECTION_CHARS
+    assert sum(map(len, texts(blocks))) <= MAX_MESSAGE_TEXT_CHARS
+
+
+def texts(value) -> Iterator[str]:
+    """Every `text` string in a JSON document, however deep."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield item
+            else:
+                yield from texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from texts(item)
 
 
 def mrkdwn_texts(message: dict) -> Iterator[str]:
@@ -349,6 +366,29 @@ def test_a_long_digest_is_split_within_slack_limits_in_rank_order(workdir, slack
     assert sorted(sent) == sorted(i.aid for i in items)  # none missing, none twice
     assert set(sent[: len(strong(items))]) == strong(items)  # title hits rank first
     assert (record.status, record.n_papers, record.parts_sent) == ("sent", 120, len(posts))
+
+
+def test_a_digest_of_long_papers_is_split_before_slack_refuses_a_message_as_too_long(workdir, slack):
+    authors = ", ".join(f"Author{i} Surname{i}" for i in range(40))
+    items = [
+        FeedPaper(
+            f"2502.{i:05d}", f"Imitation learning {i}: " + "a long title " * 22, "imitation " * 150, authors
+        )
+        for i in range(1, 41)
+    ]
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=40))
+    digestbot(workdir, "fetch")
+
+    digestbot(workdir, "send")
+
+    posts = [p.body for p in slack.posts]
+    assert len(posts) > 1  # 40 papers of about 700 characters each: more than one message holds
+    for message in posts:
+        assert_within_slack_limits(message)
+    [record] = ledger(workdir.db)
+    sent = [aid for message in posts for aid in paper_ids(message)]
+    assert sorted(sent) == sorted(i.aid for i in items)  # none missing, none twice
+    assert (record.status, record.parts_sent) == ("sent", len(posts))
 
 
 # A title at the length sources allow (1,000 characters) made of characters that mrkdwn escapes
@@ -964,6 +1004,17 @@ def test_keyword_limits(web):
     assert db_dump(web.db) == before
     assert "Added" in web.command("subscribe " + ", ".join(f"extra{i}" for i in range(10)))
     assert len(slack_state(web).subscriber.profile.keywords) == 50
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\x07"])
+def test_keywords_with_control_or_direction_characters_are_refused(web, char):
+    """A right-to-left override in a keyword would turn the digest's footer around."""
+    web.command("subscribe robots")
+    before = db_dump(web.db)
+    for command in ("subscribe", "exclude"):
+        reply = web.command(f"{command} diff{char}usion")
+        assert f"control or invisible formatting character (U+{ord(char):04X})" in reply
+    assert db_dump(web.db) == before
 
 
 def test_first_subscribe_over_the_keyword_limit_creates_nothing(web):

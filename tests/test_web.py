@@ -248,6 +248,17 @@ def test_page_templates_are_overridable(workdir, start_site):
     assert site.browser().get("/").text == "Ask Ada for an account."
 
 
+def test_a_page_template_saved_with_a_byte_order_mark_is_served_without_it(workdir, start_site):
+    """Windows editors start UTF-8 files with a BOM: the digest templates drop it, so do the pages."""
+    setup_site(workdir)
+    (workdir.path / "mine" / "web").mkdir(parents=True)
+    (workdir.path / "mine" / "web" / "closed.html").write_text("\ufeffAsk Ada.", encoding="utf-8")
+    text = workdir.config.read_text(encoding="utf-8").replace("signup: true", "signup: false")
+    workdir.config.write_text("templates: mine\n" + text, encoding="utf-8")
+    site = start_site()
+    assert site.browser().get("/").content == b"Ask Ada."
+
+
 def test_without_a_web_section_there_are_no_pages(workdir, start_site):
     setup_site(workdir, web_yaml="")
     site = start_site()
@@ -338,6 +349,11 @@ def test_only_allowed_domains_may_sign_up(site):
         ({"max_papers": "0"}, "max_papers"),
         ({"max_papers": "1e9"}, "max_papers"),
         ({"max_papers": "\u00b2"}, "max_papers"),  # a digit to str.isdigit, not to int()
+        # zero-width and direction characters, refused as the YAML and Slack refuse them (ASCII
+        # controls are dropped as the form is read)
+        ({"keywords": "narwhal, \u202eloop"}, "keywords"),
+        ({"exclude": "survey\u200b"}, "exclude"),
+        ({"email": "dan\u202e@uni.example"}, "email"),
     ],
 )
 def test_bad_fields_are_named_and_nothing_is_stored_or_sent(site, fields, field_name):
