@@ -128,3 +128,9 @@ def id_problem(text: str) -> str:
     if (m := _OLD_SHAPE_RE.search(text)) and m.group(1).lower() not in OLD_ARCHIVES:
         return f"arXiv has no archive {m.group(1)!r} (old-style ids look like hep-th/9901001)"
     return NOT_AN_ID
+
+
+def split_refs(text: str) -> list[str]:
+    """Paper references (ids or links) as typed in a list: separated by commas or white space
+    (neither is ever part of an id or a link)."""
+    return [ref for ref in re.split(r"[,\s]+", text) if ref]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
+from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
@@ -445,7 +445,7 @@ _SLACK_LINK_RE = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")  # Slack's <url> and <u
 def _paper_refs(text: str) -> list[str]:
     """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces). A link
     Slack wrapped as `<url|label>` is one reference whatever its label holds."""
-    refs = [r for r in re.split(r"[,\s]+", _SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text)) if r]
+    refs = split_refs(_SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text))
     if not refs:
         raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
     ids = []

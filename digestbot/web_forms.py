@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from .arxiv_ids import arxiv_id
+from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem, split_refs
 from .config import Config
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -25,6 +25,7 @@ from .text import invisible_character, is_number
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
+MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
 MAX_PAPERS = 100
 _EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a term
@@ -179,12 +180,15 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     if len(text) >= MAX_FIELD_CHARS:
         errors[key] = f"At most {MAX_FIELD_CHARS} characters."
         return ()
-    terms = tuple(dict.fromkeys(split_terms(text.replace("\r", "").replace("\n", ","))))
-    limit = MAX_LIKES if key == "likes" else MAX_KEYWORDS
+    if key == "likes":  # ids and links, which hold no spaces: separated by spaces too
+        terms, limit, longest = tuple(dict.fromkeys(split_refs(text))), MAX_LIKES, MAX_REF_CHARS
+    else:
+        terms = tuple(dict.fromkeys(split_terms(text.replace("\r", "").replace("\n", ","))))
+        limit, longest = MAX_KEYWORDS, MAX_KEYWORD_CHARS
     if len(terms) > limit:
         errors[key] = f"At most {limit} entries."
-    elif any(len(t) > MAX_KEYWORD_CHARS for t in terms):
-        errors[key] = f"Each entry can be at most {MAX_KEYWORD_CHARS} characters."
+    elif any(len(t) > longest for t in terms):
+        errors[key] = f"Each entry can be at most {longest} characters."
     elif (char := next(filter(None, map(invisible_character, terms)), None)) is not None:
         errors[key] = f"Remove the invisible or control character (U+{ord(char):04X}) from these entries."
     return terms
@@ -195,7 +199,11 @@ def _likes(refs: tuple[str, ...], errors: dict[str, str]) -> tuple[str, ...]:
     for ref in refs:
         aid = arxiv_id(ref)
         if aid is None:
-            errors.setdefault("likes", f"Not an arXiv id or link: {ref[:60]} (e.g. 2303.04137).")
+            why = id_problem(ref)
+            errors.setdefault(
+                "likes",
+                f"Not an arXiv id or link: {ref[:60]}{'' if why == NOT_AN_ID else f' ({why})'} (e.g. 2303.04137).",
+            )
         else:
             ids.append(aid)
     return tuple(dict.fromkeys(ids))

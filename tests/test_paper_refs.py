@@ -348,3 +348,30 @@ def test_slack_likes_says_which_liked_ids_arxiv_does_not_know(workdir, start_web
     listed = web.command("likes", user="U0REFS002")
     assert "• `hep-th/9901001` Strings" in listed
     assert "• `2501.77777` (arXiv does not know this id: check it, or `/digest unlike` it)" in listed
+
+
+def test_the_web_forms_liked_papers_field_takes_what_slack_takes():
+    """Ids separated by spaces, as `/digest like` takes them, and links pasted from a browser
+    with their query; junk is refused saying why."""
+    from digestbot.config import Config
+    from digestbot.web_forms import read_profile
+
+    def likes(text: str):
+        form = {
+            "email": "a@example.org",
+            "keywords": "x",
+            "likes": text,
+            "frequency": "daily",
+            "time": "08:00",
+        }
+        return read_profile(form, Config(path=Path("x.yaml")), "web:1")
+
+    pasted = (
+        "https://arxiv.org/abs/2403.10886v2?utm_source=newsletter&utm_medium=email&utm_campaign=" + "x" * 90
+    )
+    got = likes(f"2403.10715 2403.10324,\n{pasted}")
+    assert got.errors == {}
+    assert got.subscriber.profile.likes == ("2403.10715", "2403.10324", "2403.10886")
+    refused = likes("2403.1234")
+    assert refused.subscriber is None
+    assert "5 digits after the dot" in refused.errors["likes"]
