@@ -134,3 +134,9 @@ def split_refs(text: str) -> list[str]:
     """Paper references (ids or links) as typed in a list: separated by commas or white space
     (neither is ever part of an id or a link)."""
     return [ref for ref in re.split(r"[,\s]+", text) if ref]
+
+
+def problem_note(text: str) -> str:
+    """` (why)` when `id_problem` says more than that `text` is no id at all, else ''."""
+    why = id_problem(text)
+    return "" if why == NOT_AN_ID else f" ({why})"

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .arxiv_ids import arxiv_id
+from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import InvalidTerm, compile_term
@@ -895,7 +895,9 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
     for where, line, ref in v.items(m, "like", fld):
         aid = arxiv_id(ref)
         if aid is None:
-            v.report(line, where, f"not an arXiv id or URL: {ref[:80]!r} (e.g. 2303.04137)")
+            v.report(
+                line, where, f"not an arXiv id or URL: {ref[:80]!r}{problem_note(ref)} (e.g. 2303.04137)"
+            )
         else:
             likes.append(aid)
     texts: list[str] = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import bibtexparser
 
-from .arxiv_ids import arxiv_id, mentioned_arxiv_id
+from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
 from .text import detex, one_line
 
 MAX_SEEDS = 5000
@@ -100,7 +100,7 @@ def _id_lines(text: str) -> list[Seed]:
             continue
         aid = arxiv_id(line)
         if aid is None:
-            raise LibraryError(n, f"not an arXiv id or URL: {line[:80]!r}")
+            raise LibraryError(n, f"not an arXiv id or URL: {line[:80]!r}{problem_note(line)}")
         seeds.append(Seed(n, aid))
     return seeds
 

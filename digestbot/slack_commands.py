@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem, split_refs
+from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
@@ -452,9 +452,8 @@ def _paper_refs(text: str) -> list[str]:
     for ref in refs:
         aid = arxiv_id(ref)
         if aid is None:
-            why = id_problem(ref)
             raise CommandError(
-                f"`{ref[:60]}` is not an arXiv id or link{'' if why == NOT_AN_ID else f' ({why})'}."
+                f"`{ref[:60]}` is not an arXiv id or link{problem_note(ref)}."
                 " Give one like `2303.04137`, `hep-th/9901001` or `https://arxiv.org/abs/2303.04137`."
             )
         ids.append(aid)

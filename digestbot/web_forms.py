@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem, split_refs
+from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import Config
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
@@ -199,10 +199,8 @@ def _likes(refs: tuple[str, ...], errors: dict[str, str]) -> tuple[str, ...]:
     for ref in refs:
         aid = arxiv_id(ref)
         if aid is None:
-            why = id_problem(ref)
             errors.setdefault(
-                "likes",
-                f"Not an arXiv id or link: {ref[:60]}{'' if why == NOT_AN_ID else f' ({why})'} (e.g. 2303.04137).",
+                "likes", f"Not an arXiv id or link: {ref[:60]}{problem_note(ref)} (e.g. 2303.04137)."
             )
         else:
             ids.append(aid)

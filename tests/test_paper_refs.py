@@ -144,7 +144,14 @@ def test_two_ids_in_one_like_entry_are_a_config_error_not_the_first_alone(workdi
     )
     out = digestbot(workdir, "check", expect=2).output
     assert "subscribers[0].like[0]" in out
-    assert "not an arXiv id" in out
+    assert "not an arXiv id" in out and "it names more than one paper" in out  # and says why
+
+
+def test_an_id_arxiv_never_issued_in_a_text_library_says_why(workdir):
+    (workdir.path / "mine.txt").write_text("2403.10715\n2403.1234\n", encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("carol", library="mine.txt"))
+    out = digestbot(workdir, "check", expect=2).output
+    assert "mine.txt:2" in out and "5 digits after the dot" in out
 
 
 def received(workdir, sid: str) -> list:
