@@ -767,7 +767,8 @@ class DigestRunner:
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            return self._failed(digest, _describe(e, digest), attempts_before, started)
+            unconfirmed = isinstance(e, DeliveryError) and e.unconfirmed
+            return self._failed(digest, _describe(e, digest), attempts_before, started, unconfirmed)
         sub = digest.subscriber
         try:
             self.store.mark_sent(digest.id, self.clock(), where)
@@ -791,13 +792,17 @@ class DigestRunner:
             time.monotonic() - started,
         )
 
-    def _failed(self, digest: Digest, error: str, attempts_before: int, started: float) -> Outcome:
+    def _failed(
+        self, digest: Digest, error: str, attempts_before: int, started: float, unconfirmed: bool = False
+    ) -> Outcome:
+        """Record a failed attempt (`unconfirmed`: the message may have arrived all the same, so
+        it counts towards holding the digest as possibly delivered) and when to try again."""
         now = self.clock()
         attempts = attempts_before + 1
         created = digest.created or now
         retry_at = now + retry_delay(attempts)
         give_up = retry_at - created > RETRY_LIMIT
-        self.store.mark_attempt_failed(digest.id, error, None if give_up else retry_at)
+        self.store.mark_attempt_failed(digest.id, error, None if give_up else retry_at, unconfirmed)
         return Outcome(
             digest.subscriber.id,
             "given-up" if give_up else "failed",

@@ -225,6 +225,8 @@ class SmtpTransport:
             try:
                 _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
+            except Unconfirmed as e:
+                raise self._unconfirmed(recipient, str(e)) from None
             except smtplib.SMTPServerDisconnected as e:
                 self._drop()
                 if _timed_out(e):
@@ -233,6 +235,8 @@ class SmtpTransport:
                     raise DeliveryError(f"SMTP server disconnected: {e}") from None
             except smtplib.SMTPRecipientsRefused as e:
                 code, text = next(iter(e.recipients.values()))
+                if code == 421:  # the server closes the connection with that answer
+                    self._drop()
                 raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
@@ -243,6 +247,21 @@ class SmtpTransport:
                 self._drop()
                 raise self._trip(_why(e)) from None
         raise AssertionError("unreachable")
+
+    def _unconfirmed(self, recipient: str, why: str) -> DeliveryError:
+        """The message went out whole but the server's answer never came: it may have arrived,
+        so it is not sent again in this run (a later run tries once more, same Message-ID). A
+        server that stalls is not tried again this run either."""
+        self._drop()
+        error = (
+            f"possibly delivered: SMTP server {self.name} {why} after receiving the whole message"
+            f" to {recipient}, before confirming it ({_now()}); not sent again now, a later run"
+            " sends it once more with the same Message-ID"
+        )
+        if why == "timed out":
+            self.unavailable = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()}); not tried again this run"
+            log.warning("%s: the remaining email digests are kept for a later run", self.unavailable)
+        return DeliveryError(error, unconfirmed=True)
 
     def _trip(self, why: str, transient: bool = True, reason: str | None = None) -> DeliveryError:
         """Open the breaker: this and every later message of the batch fail, saying why."""
@@ -304,33 +323,51 @@ def _why(error: BaseException) -> str:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+class Unconfirmed(Exception):
+    """The whole message reached the server, then its answer was lost (the connection closed or
+    stalled): the message may have been delivered."""
+
+
 def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
     """MAIL, RCPT, DATA and the message. With PIPELINING (RFC 2920, which Postfix, Exim and the
     big providers offer) the three commands go in one write: one round trip instead of three,
-    per message. Raises smtplib's exceptions, as `sendmail` does."""
-    utf8 = " SMTPUTF8 BODY=8BITMIME" if msg.smtputf8 else ""
-    envelope = f"MAIL FROM:<{msg.sender}>{utf8}\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n"
-    if not conn.has_extn("pipelining"):
-        options = ["SMTPUTF8", "BODY=8BITMIME"] if msg.smtputf8 else []
-        conn.sendmail(msg.sender, [msg.recipient], msg.data, mail_options=options)
-        return
-    conn.send(envelope.encode("utf-8"))
-    mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+    per message. Raises smtplib's exceptions, as `sendmail` does, and Unconfirmed when the
+    answer to the message itself never came."""
+    if conn.has_extn("pipelining"):
+        utf8 = " SMTPUTF8 BODY=8BITMIME" if msg.smtputf8 else ""
+        conn.send(f"MAIL FROM:<{msg.sender}>{utf8}\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n".encode())
+        mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+    else:  # one command at a time, each only after the one before was taken
+        mail = conn.mail(msg.sender, ["SMTPUTF8", "BODY=8BITMIME"] if msg.smtputf8 else [])
+        rcpt = conn.rcpt(msg.recipient) if mail[0] == 250 else (0, b"")
+        data = conn.docmd("DATA") if rcpt[0] in (250, 251) else (0, b"")
     if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
-        if data[0] == 354:  # the server took DATA although MAIL or RCPT failed: end it empty
-            conn.send(b".\r\n")
-            conn.getreply()
-        conn.rset()
+        _abandon(conn, ended=data[0] == 354)
         if mail[0] != 250:
             raise smtplib.SMTPSenderRefused(mail[0], mail[1], msg.sender)
         if rcpt[0] not in (250, 251):
             raise smtplib.SMTPRecipientsRefused({msg.recipient: rcpt})
         raise smtplib.SMTPDataError(data[0], data[1])
-    conn.send(_LEADING_DOT.sub(b"..", msg.data) + b".\r\n")
-    code, reply = conn.getreply()
+    body = _LEADING_DOT.sub(b"..", msg.data)
+    conn.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")  # cut short: not delivered
+    try:
+        code, reply = conn.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as e:
+        raise Unconfirmed("timed out" if _timed_out(e) else "closed the connection") from e
     if code != 250:
-        conn.rset()
+        _abandon(conn)
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _abandon(conn: smtplib.SMTP, ended: bool = False) -> None:
+    """Reset the session after a refusal (`ended`: the server took DATA although MAIL or RCPT
+    failed, so an empty message ends it first). A server that closed the connection with its
+    refusal (421) is let go: the refusal, not the disconnect, is what happened."""
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        if ended:
+            conn.send(b".\r\n")
+            conn.getreply()
+        conn.rset()
 
 
 def _reply(what: str, code: int, text: bytes | str) -> str:

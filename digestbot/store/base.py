@@ -1151,14 +1151,19 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
 
-    def mark_attempt_failed(self, digest_id: int, error: str, retry_at: datetime | None) -> None:
+    def mark_attempt_failed(
+        self, digest_id: int, error: str, retry_at: datetime | None, unconfirmed: bool = False
+    ) -> None:
         """Count a failed attempt; with no retry time the digest is given up as failed. A digest
-        cancelled meanwhile stays cancelled."""
+        cancelled meanwhile stays cancelled. `unconfirmed`: the message may have arrived (the
+        answer was lost after the server had all of it), so this attempt stays counted among
+        those without a known outcome (see hold_unconfirmed); otherwise it leaves that count."""
         status = "pending" if retry_at is not None else "failed"
+        left = "unconfirmed" if unconfirmed else "GREATEST(unconfirmed - 1, 0)"
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                " unconfirmed = 0 WHERE id = ? AND status = 'pending'",
+                f" unconfirmed = {left} WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
             )
 
