@@ -10,12 +10,21 @@ disk. Every test checks what arrived and what the ledger says.
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
 from conftest import RecordingHandler, serving
 from helpers import digestbot, ledger, subscriber
 from test_email_delivery import IMITATION, REASONING, setup
+from test_slack import TOKEN, many, slack_sub
+from test_slack import setup as slack_setup
+
+from digestbot.delivery import DeliveryError
+from digestbot.delivery.slack import SlackTransport
 
 ALICE = subscriber("alice", "imitation learning")
 BOB = subscriber("bob", "reasoning")
@@ -113,3 +122,143 @@ def test_a_refusal_after_an_unconfirmed_attempt_keeps_that_attempt_counted(workd
         digestbot(workdir, "send", "--force", expect=1)  # 451: that attempt's outcome is known
         [record] = ledger(workdir.db)
         assert (record.status, record.unconfirmed) == ("pending", 1) and "451" in (record.last_error or "")
+
+
+# --- Slack -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack_env(workdir, slack_api, monkeypatch):
+    """The stand-in as the bot's Slack, with no spacing between posts (tested on its own)."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    monkeypatch.setattr("digestbot.digest.SlackTransport", functools.partial(SlackTransport, interval=0.0))
+    return slack_api
+
+
+MESSAGE = [{"text": "a digest", "blocks": []}]
+
+
+def test_a_post_slack_does_not_answer_in_time_is_not_posted_again(slack_api):
+    gate = slack_api.hold("chat.postMessage", timeout=3)
+    transport = SlackTransport(TOKEN, slack_api.url, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as failed:
+        transport.send("#ml", MESSAGE)
+    gate.release()
+    assert len(slack_api.posts) == 1 and time.monotonic() - started < 2.5  # no second post
+    assert failed.value.unconfirmed and str(failed.value).startswith("possibly posted")
+    with pytest.raises(DeliveryError) as later:  # the rest of the run is told why, in its words
+        transport.send("#other", MESSAGE)
+    assert not later.value.unconfirmed and "possibly" not in str(later.value)
+    assert "did not answer a post" in str(later.value) and len(slack_api.posts) == 1
+
+
+class RawSlack(http.server.BaseHTTPRequestHandler):
+    """What the stand-in cannot script: reads each request whole, answers conversations.open,
+    and answers chat.postMessage with `reply` (status, content type, body), or with None closes
+    the connection without a word (as a proxy that lost its upstream does)."""
+
+    posts = 0
+    reply: tuple[int, str, bytes] | None = None
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply = (200, "application/json", b'{"ok": true, "channel": {"id": "D1"}}')
+        if self.path.endswith("chat.postMessage"):
+            type(self).posts += 1
+            if self.reply is None:
+                self.close_connection = True
+                return
+            reply = self.reply
+        self.send_response(reply[0])
+        self.send_header("Content-Type", reply[1])
+        self.send_header("Content-Length", str(len(reply[2])))
+        self.end_headers()
+        self.wfile.write(reply[2])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def raw_slack(monkeypatch):
+    """A RawSlack server on loopback: yields its Web API base URL."""
+    monkeypatch.setattr(RawSlack, "posts", 0)
+    monkeypatch.setattr(RawSlack, "reply", None)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RawSlack)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_post_whose_connection_drops_is_not_posted_again_and_the_ledger_says_possibly(workdir, raw_slack):
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", raw_slack)
+    slack_setup(workdir, many(3), slack_sub("ml", "#ml"), slack_sub("dm", "U0ABCDEF12"))
+    digestbot(workdir, "fetch")
+    result = digestbot(workdir, "send", expect=1)
+    assert RawSlack.posts == 1  # slack-sdk's connection retry would post it three times
+    first, second = sorted(ledger(workdir.db), key=lambda d: d.id)
+    assert first.unconfirmed == 1 and "possibly posted" in (first.last_error or "")
+    assert second.unconfirmed == 0 and "not tried again this run" in (second.last_error or "")
+    assert "possibly posted" in result.output
+
+
+def test_a_long_retry_after_is_left_to_a_later_run(workdir, slack_env):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    slack_env.rate_limit("chat.postMessage", retry_after=3600)
+    started = time.monotonic()
+    result = digestbot(workdir, "send", expect=1)
+    assert time.monotonic() - started < 30 and len(slack_env.posts) == 1
+    [record] = ledger(workdir.db)
+    assert record.status == "pending" and "wait 3600 s" in (record.last_error or "")
+    assert "ratelimited" in result.output
+    digestbot(workdir, "send", "--force")
+    assert len(slack_env.posts) == 2 and ledger(workdir.db)[0].status == "sent"
+
+
+@pytest.mark.parametrize(
+    "error, fix",
+    [
+        ("not_in_channel", "/invite the bot"),
+        ("channel_not_found", "check the subscriber's channel"),
+        ("is_archived", "unarchive it"),
+        ("invalid_auth", "SLACK_BOT_TOKEN"),
+        ("account_inactive", "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_a_slack_refusal_that_needs_a_person_says_what_to_do(workdir, slack_env, error, fix):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    slack_env.fail("chat.postMessage", error)
+    result = digestbot(workdir, "send", expect=1)
+    [record] = ledger(workdir.db)
+    assert error in (record.last_error or "") and fix in (record.last_error or "")
+    row = next(line for line in digestbot(workdir, "status").output.splitlines() if error in line)
+    assert fix[:10] in row or fix[:10] in result.output
+
+
+@pytest.mark.parametrize(
+    "status, ctype, body", [(200, "text/html", b"<html>\nportal</html>"), (502, "text/plain", b"Bad Gateway")]
+)
+def test_an_answer_that_is_not_json_says_so_with_its_status(raw_slack, status, ctype, body):
+    RawSlack.reply = (status, ctype, body)
+    transport = SlackTransport(TOKEN, raw_slack)
+    with pytest.raises(DeliveryError) as failed:
+        transport.send("#ml", MESSAGE)
+    assert f"HTTP {status}, an answer that is not JSON" in str(failed.value)
+    assert "portal" not in str(failed.value) and "\n" not in str(failed.value)
+
+
+def test_a_dm_channel_slack_does_not_name_is_a_clear_error(slack_api):
+    slack_api.answer("conversations.open", body={"ok": True})
+    transport = SlackTransport(TOKEN, slack_api.url)
+    with pytest.raises(DeliveryError, match="without a channel id"):
+        transport.send("U123", MESSAGE)
+    assert slack_api.posts == []

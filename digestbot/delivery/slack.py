@@ -1,15 +1,19 @@
 """Slack transport: chat.postMessage through slack-sdk's WebClient.
 
 A user id (`U…`/`W…`) is a DM, opened with conversations.open; anything else is a channel (name
-or id). HTTP 429 waits for Retry-After and tries again (slack-sdk's retry handler); 5xx and
-dropped connections are retried a little; posts to one channel are spaced at least a second
-apart, as Slack asks.
+or id). HTTP 429 waits for Retry-After (up to MAX_RETRY_AFTER) and tries again (slack-sdk's
+retry handler); 5xx is retried a little, and so is a connection that failed before the request
+went out. A post whose answer is lost (a timeout, a dropped connection) may have been made, so
+it is never repeated at once. Posts to one channel are spaced at least a second apart, as Slack
+asks.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -27,6 +31,60 @@ POST_INTERVAL = 1.0  # seconds between two messages to the same channel
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
 TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
+POST = "chat.postMessage"
+# What the operator can do about an error that needs a person (said in the digest's status).
+_TOKEN_FIX = "set SLACK_BOT_TOKEN to the bot token (xoxb-…) of an app installed in the workspace"
+FIXES = {
+    "channel_not_found": "no such channel, or a private one the bot is not in: check the subscriber's"
+    " channel, or /invite the bot there",
+    "not_in_channel": "the bot is not a member of that channel: /invite the bot there",
+    "is_archived": "the channel is archived: unarchive it, or give the subscriber another channel",
+    "user_not_found": "no such user in this workspace: check the subscriber's user id",
+    "cannot_dm_bot": "that user id is a bot, which cannot be sent a digest",
+    "user_disabled": "that user's account is deactivated",
+    "restricted_action": "the workspace does not let the bot post there: ask a Slack admin",
+    "missing_scope": "the app lacks a permission: add the scope to the app, then reinstall it",
+    **dict.fromkeys(sorted(TOKEN_ERRORS), _TOKEN_FIX),
+}
+
+
+def _sent(error: BaseException) -> bool:
+    """Whether a connection error may have come after the request went out (so the request may
+    have been carried out): anything but a refused connection or an unknown host."""
+    reason = error.reason if isinstance(error, URLError) else error
+    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+class _ConnectionRetry(ConnectionErrorRetryHandler):
+    """slack-sdk's retry of connection errors, except for a post that may have been made."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if error is not None and request.url.endswith(POST) and _sent(error):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """Waits out HTTP 429 as slack-sdk does, but not past MAX_RETRY_AFTER: a worker is not
+    held for an hour; the digest stays pending and a later run sends it."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return super()._can_retry(state=state, request=request, response=response, error=error) and (
+            _retry_after(response.headers) <= MAX_RETRY_AFTER
+        )
+
+
+def _retry_after(headers) -> float:
+    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
 
 
 def is_user(target: str) -> bool:
@@ -51,9 +109,9 @@ class SlackTransport:
             base_url=url if url.endswith("/") else url + "/",
             timeout=timeout,
             retry_handlers=[
-                RateLimitErrorRetryHandler(max_retry_count=3),
+                _RateLimitRetry(max_retry_count=3),
                 ServerErrorRetryHandler(max_retry_count=2),
-                ConnectionErrorRetryHandler(max_retry_count=2),
+                _ConnectionRetry(max_retry_count=2),
             ],
         )
         self.interval = interval
@@ -76,7 +134,12 @@ class SlackTransport:
             return target
         if target not in self._dm:
             response = self._call(self.client.conversations_open, users=target)
-            self._dm[target] = response["channel"]["id"]
+            channel = response.get("channel")
+            if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
+                raise DeliveryError(
+                    f"Slack API: conversations.open for {target} answered without a channel id"
+                )
+            self._dm[target] = channel["id"]
         return self._dm[target]
 
     def send(
@@ -91,7 +154,8 @@ class SlackTransport:
             return self._send(target, messages, start, on_part)
         except DeliveryError as e:
             if e.breaks_all:  # this digest reports the error; the rest of the run is told why
-                self.unavailable = f"{e}; not tried again this run"
+                why = "cannot reach the Slack API: it did not answer a post" if e.unconfirmed else str(e)
+                self.unavailable = f"{why}; not tried again this run"
             raise
 
     def _send(
@@ -129,15 +193,43 @@ class SlackTransport:
         try:
             return method(**kwargs)
         except SlackApiError as e:
-            error = e.response.get("error") if e.response is not None else None
-            status = e.response.status_code if e.response is not None else None
-            error = error or f"HTTP {status}"
-            transient = error in TRANSIENT_ERRORS or (status is not None and status >= 500)
-            raise DeliveryError(
-                f"Slack API error: {error}", transient=transient, breaks_all=error in TOKEN_ERRORS
-            ) from None
+            raise _api_error(e) from None
         except (SlackClientError, OSError) as e:
-            raise DeliveryError(f"cannot reach the Slack API: {e}", breaks_all=True) from None
+            if method.__name__ == "chat_postMessage" and _sent(e):
+                raise DeliveryError(
+                    f"possibly posted: the Slack API did not answer a post ({_short(e)}), which Slack may"
+                    " have made all the same; not posted again now, a later run posts it once more",
+                    breaks_all=True,
+                    unconfirmed=True,
+                ) from None
+            raise DeliveryError(f"cannot reach the Slack API: {_short(e)}", breaks_all=True) from None
 
     def close(self) -> None:
         pass
+
+
+def _api_error(e: SlackApiError) -> DeliveryError:
+    """What Slack refused and, where a person has to act, what to do about it."""
+    response = e.response
+    status = response.status_code if response is not None else None
+    data = response.data if response is not None and isinstance(response.data, dict) else {}
+    error = data.get("error") if isinstance(data.get("error"), str) else None
+    if error and error.startswith("Received a response in a non-JSON format"):
+        error = f"HTTP {status}, an answer that is not JSON (a proxy or an outage in between?)"
+    error = error or f"HTTP {status}"
+    transient = error in TRANSIENT_ERRORS or (status is not None and status >= 500)
+    message = f"Slack API error: {error}"
+    if error == "ratelimited":
+        wait = _retry_after(response.headers if response is not None else None)
+        message += f" (Slack asks to wait {wait:g} s); kept for a later run"
+    elif error == "missing_scope" and isinstance(data.get("needed"), str):
+        message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
+    elif error in FIXES:
+        message += f": {FIXES[error]}"
+    return DeliveryError(message, transient=transient, breaks_all=error in TOKEN_ERRORS)
+
+
+def _short(error: BaseException) -> str:
+    """The words of a connection error, without urllib's wrapping."""
+    reason = error.reason if isinstance(error, URLError) else error
+    return str(reason) or type(reason).__name__
