@@ -20,6 +20,7 @@ import pytest
 from conftest import RecordingHandler, serving
 from helpers import digestbot, ledger, subscriber
 from test_email_delivery import IMITATION, REASONING, setup
+from test_guarantees import fill, small_disk
 from test_slack import TOKEN, many, slack_sub
 from test_slack import setup as slack_setup
 
@@ -262,3 +263,25 @@ def test_a_dm_channel_slack_does_not_name_is_a_clear_error(slack_api):
     with pytest.raises(DeliveryError, match="without a channel id"):
         transport.send("U123", MESSAGE)
     assert slack_api.posts == []
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+def test_a_full_disk_leaves_no_half_written_file_in_the_outbox_and_loses_nothing(workdir, tmp_path):
+    setup(workdir, [IMITATION], ALICE)
+    digestbot(workdir, "fetch")
+    with small_disk(tmp_path / "disk") as disk:
+        outbox = disk / "outbox"
+        outbox.mkdir()
+        workdir.monkeypatch.setenv("DIGESTBOT_OUTBOX", str(outbox))
+        filler = fill(disk)
+        result = digestbot(workdir, "send", expect=1)
+        assert list(outbox.iterdir()) == []  # no .tmp-… file left behind
+        [record] = ledger(workdir.db)
+        assert record.status == "pending" and "No space left on device" in (record.last_error or "")
+        assert "free some space" in result.output
+        filler.unlink()
+        digestbot(workdir, "send", "--force")
+        [eml] = list(outbox.iterdir())
+        assert eml.suffix == ".eml" and ledger(workdir.db)[0].status == "sent"

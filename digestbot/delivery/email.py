@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -387,7 +388,9 @@ class OutboxTransport:
         return f"outbox {self.folder}"
 
     def write(self, stem: str, data: bytes, suffix: str) -> Path:
-        """Write atomically (temporary file, then rename): no half-written file is ever seen."""
+        """Write atomically (temporary file, then rename): no half-written file is ever seen,
+        nor left behind when the write fails (a full disk)."""
+        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             target = self.folder / f"{stem}{suffix}"
@@ -397,13 +400,29 @@ class OutboxTransport:
             os.replace(tmp, target)
             return target
         except OSError as e:
-            raise DeliveryError(f"cannot write to outbox {self.folder}: {e.strerror or e}") from None
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise DeliveryError(
+                f"cannot write to outbox {self.folder}: {e.strerror or e}{_outbox_fix(e)}"
+            ) from None
 
     def send(self, msg: OutgoingEmail, stem: str) -> str:
         return str(self.write(stem, msg.data, ".eml"))
 
     def close(self) -> None:
         pass
+
+
+def _outbox_fix(error: OSError) -> str:
+    """What to do about a failed outbox write, by its errno."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ": free some space on that disk, or set DIGESTBOT_OUTBOX to a folder on another"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ": let the user digestbot runs as write there, or set DIGESTBOT_OUTBOX to another folder"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        return ": a file stands where the folder should be; DIGESTBOT_OUTBOX must name a folder"
+    return ""
 
 
 def deliverability_warnings(
