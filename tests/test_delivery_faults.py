@@ -125,6 +125,35 @@ def test_a_refusal_after_an_unconfirmed_attempt_keeps_that_attempt_counted(workd
         assert (record.status, record.unconfirmed) == ("pending", 1) and "451" in (record.last_error or "")
 
 
+@dataclass
+class ClosesWith421(RecordingHandler):
+    """Answers `421 4.7.0 too busy, closing` to RCPT for `victim` and closes the connection."""
+
+    victim: str = "bob@example.org"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.victim:
+            await server.push("421 4.7.0 too busy, closing")
+            server.transport.close()
+            return "421 4.7.0 too busy, closing"  # never sent: the connection is gone
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_a_421_mid_session_is_reported_as_such_and_the_others_still_go(workdir, pipelining):
+    carol = subscriber("carol", "reasoning")
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB, carol)
+    digestbot(workdir, "fetch")
+    with serving(ClosesWith421(pipelining=pipelining)) as smtp:
+        workdir.use_smtp(smtp.url)
+        result = digestbot(workdir, "send", expect=1)
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "carol@example.org"]
+        assert smtp.connections == 2  # the one bob's 421 closed, and a new one for carol
+    [bob] = ledger(workdir.db, status="pending")
+    assert bob.subscriber_id == "bob" and "421 4.7.0 too busy" in (bob.last_error or "")
+    assert "disconnected" not in (bob.last_error or "") and "421 4.7.0" in result.output
+
+
 # --- Slack -----------------------------------------------------------------------------------
 
 

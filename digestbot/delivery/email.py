@@ -337,7 +337,7 @@ def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
     if conn.has_extn("pipelining"):
         utf8 = " SMTPUTF8 BODY=8BITMIME" if msg.smtputf8 else ""
         conn.send(f"MAIL FROM:<{msg.sender}>{utf8}\r\nRCPT TO:<{msg.recipient}>\r\nDATA\r\n".encode())
-        mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+        mail, rcpt, data = _replies(conn, 3)
     else:  # one command at a time, each only after the one before was taken
         mail = conn.mail(msg.sender, ["SMTPUTF8", "BODY=8BITMIME"] if msg.smtputf8 else [])
         rcpt = conn.rcpt(msg.recipient) if mail[0] == 250 else (0, b"")
@@ -358,6 +358,21 @@ def _transaction(conn: smtplib.SMTP, msg: OutgoingEmail) -> None:
     if code != 250:
         _abandon(conn)
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _replies(conn: smtplib.SMTP, n: int) -> list[tuple[int, bytes]]:
+    """The answers to `n` pipelined commands. A server that refuses one and closes the
+    connection (421) leaves the rest unanswered: they come back as (0, b"") so that the refusal
+    is what gets reported, not the disconnect."""
+    replies: list[tuple[int, bytes]] = []
+    while len(replies) < n:
+        try:
+            replies.append(conn.getreply())
+        except smtplib.SMTPServerDisconnected:
+            if not replies or 200 <= replies[-1][0] < 400:
+                raise
+            replies += [(0, b"")] * (n - len(replies))
+    return replies
 
 
 def _abandon(conn: smtplib.SMTP, ended: bool = False) -> None:
