@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import RecordingHandler, serving
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from conftest import RecordingHandler, free_port, serving
 from helpers import digestbot, ledger, subscriber
 from test_email_delivery import IMITATION, REASONING, setup
 from test_guarantees import fill, small_disk
@@ -314,3 +316,36 @@ def test_a_full_disk_leaves_no_half_written_file_in_the_outbox_and_loses_nothing
         digestbot(workdir, "send", "--force")
         [eml] = list(outbox.iterdir())
         assert eml.suffix == ".eml" and ledger(workdir.db)[0].status == "sent"
+
+
+def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
+    attempts = []
+
+    def refuse(server, session, envelope, mechanism, auth_data):
+        attempts.append(mechanism)
+        return AuthResult(success=False, handled=False)
+
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    handler = RecordingHandler()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=refuse,
+        auth_require_tls=False,
+        ready_timeout=10,
+    )
+    controller.start()
+    try:
+        workdir.use_smtp(f"smtp://me:wrong@127.0.0.1:{controller.port}?starttls=off")
+        result = digestbot(workdir, "send", expect=1)
+    finally:
+        controller.stop()
+    # one connection, one login (smtplib tries each mechanism offered once), not one per digest
+    assert handler.ehlo_count == 1 and attempts == ["PLAIN", "LOGIN"] and handler.messages == []
+    assert result.output.count("535") == 2  # each digest says why it waits
+    for record in ledger(workdir.db):
+        assert record.status == "pending" and "SMTP login failed: 535" in (record.last_error or "")
+        assert "check the user name and password in DIGESTBOT_SMTP_URL" in (record.last_error or "")
+        assert "wrong" not in (record.last_error or "")

@@ -201,7 +201,8 @@ class SmtpTransport:
             return self._connect()
         except smtplib.SMTPAuthenticationError as e:
             failed = _reply("SMTP login failed", e.smtp_code, e.smtp_error)
-            raise self._trip(failed, transient=False, reason=f"{failed} ({_now()})") from None
+            fix = f"check the user name and password in DIGESTBOT_SMTP_URL ({self.name})"
+            raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
             raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
         except (OSError, smtplib.SMTPException) as e:
