@@ -161,9 +161,10 @@ class Deliverer:
         sub = digest.subscriber
         if isinstance(message, OutgoingEmail):
             if self.env.smtp_url:
-                if self.rates and self.env.smtp_rate:
+                smtp = self.smtp()
+                if self.rates and self.env.smtp_rate and not smtp.unavailable:  # no wait to fail
                     self.rates.wait("smtp", self.env.smtp_rate)
-                return self.smtp().send(message)
+                return smtp.send(message)
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
             return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)

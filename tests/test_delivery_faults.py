@@ -28,6 +28,7 @@ from test_slack import setup as slack_setup
 
 from digestbot.delivery import DeliveryError
 from digestbot.delivery.slack import SlackTransport
+from digestbot.store import Store
 
 ALICE = subscriber("alice", "imitation learning")
 BOB = subscriber("bob", "reasoning")
@@ -349,3 +350,18 @@ def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
         assert record.status == "pending" and "SMTP login failed: 535" in (record.last_error or "")
         assert "check the user name and password in DIGESTBOT_SMTP_URL" in (record.last_error or "")
         assert "wrong" not in (record.last_error or "")
+
+
+def test_once_the_relay_is_unreachable_the_rest_fail_without_waiting_for_rate_slots(workdir, closed_smtp_url):
+    carol = subscriber("carol", "reasoning")
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB, carol)
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(closed_smtp_url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "2")
+    before = time.time()
+    digestbot(workdir, "send", expect=1)
+    assert [d.status for d in ledger(workdir.db)] == ["pending"] * 3
+    with Store(workdir.db) as store:
+        # the first digest took a slot and found the relay gone; the other two took none
+        next_free = store.take_rate_slot("smtp", 0.5, before)
+    assert next_free < before + 1.0  # three slots taken would put it at before + 1.5
