@@ -732,8 +732,8 @@ class DigestRunner:
             )
         if record.unconfirmed:
             log.warning(
-                "digest %s to %s: an earlier attempt has no recorded outcome (a crash or a failed database"
-                " write); sending it once more with the same Message-ID",
+                "digest %s to %s: an earlier attempt has no known outcome (a crash, a failed database"
+                " write, or an answer the server never gave); sending it once more with the same Message-ID",
                 record.id,
                 sub.id,
             )
