@@ -1319,7 +1319,7 @@ def test_secrets_never_appear_in_output_logs_or_the_database(workdir, secret_set
     assert post.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
     with Store(workdir.db) as store:
         errors = {d.subscriber_id: d.last_error for d in store.digests()}
-    assert errors["ml"] == "Slack API error: invalid_auth"
+    assert errors["ml"].startswith("Slack API error: invalid_auth: set SLACK_BOT_TOKEN")
     assert errors["alice"].startswith(f"cannot reach SMTP server smtp://user:***@127.0.0.1:{port}:")
 
 
