@@ -546,3 +546,21 @@ def test_a_schema_6_database_gains_the_index_that_finds_who_received_a_paper(tmp
             (1, 2),
         ).fetchall()
     assert any("digest_items_paper" in row[-1] for row in plan), plan
+
+
+@pytest.mark.parametrize("by_subscriber", [True, False], ids=["few-subscribers", "many-subscribers"])
+def test_who_received_which_papers_among_some_subscribers_either_way(store, monkeypatch, by_subscriber):
+    """A revised paper or a trending pool asks about the subscribers of one batch: read by
+    (subscriber, paper) for a few of them, by paper for many; the answer is the same."""
+    monkeypatch.setattr(store_module, "RECEIVED_BY_SUBSCRIBER", 10 if by_subscriber else 0)
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    papers = list(store.papers_after(0))
+    subs = [Subscriber(s, Profile(("x",)), email=f"{s}@example.org") for s in ("a", "b", "c")]
+    store.sync_subscribers(subs)
+    for sid, mine in (("a", papers[:2]), ("b", papers[1:3]), ("c", papers[:3])):
+        items = [DigestItem(p, r, (), ()) for r, p in enumerate(mine)]
+        store.create_digest(sid, items, len(mine), store.max_rev(), T0, f"<{sid}@x>", "email", sid)
+    seqs = [p.seq for p in papers[:2]]
+    assert store.received_among(seqs, ["a", "b"]) == {"a": set(seqs), "b": {papers[1].seq}}
+    assert store.received_among(seqs, []) == {}
+    assert store.received_among(seqs) == {"a": set(seqs), "b": {papers[1].seq}, "c": set(seqs)}

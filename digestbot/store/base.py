@@ -46,6 +46,7 @@ SCHEMA_VERSION = 7
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
+RECEIVED_BY_SUBSCRIBER = 2000  # up to this many subscribers, `received_among` reads by subscriber
 MAX_UNCONFIRMED = 2  # attempts without a recorded outcome before a digest is held as unknown
 
 _SCHEMA = """
@@ -514,17 +515,33 @@ class Store:
                 pool.append((paper, listed))
         return pool
 
-    def received_among(self, seqs: Iterable[int]) -> dict[str, set[int]]:
-        """Which subscribers have which of these papers in one of their digests (any state)."""
-        seqs = list(seqs)
+    def received_among(
+        self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
+    ) -> dict[str, set[int]]:
+        """Which subscribers (of `subscriber_ids`, or all) have which of these papers in one of
+        their digests (any state). A few subscribers are looked up by (subscriber, paper), so a
+        paper thousands received costs nothing; many, by paper (one read of its recipients)."""
+        seqs, sids = list(dict.fromkeys(seqs)), None if subscriber_ids is None else set(subscriber_ids)
         out: dict[str, set[int]] = {}
+        if sids is not None and len(sids) <= RECEIVED_BY_SUBSCRIBER:
+            for who, who_marks in _in_chunks(sorted(sids), 250):
+                for chunk, marks in _in_chunks(seqs, 250):
+                    rows = self._exec(
+                        "SELECT subscriber_id, paper_seq FROM digest_items"
+                        f" WHERE subscriber_id IN ({who_marks}) AND paper_seq IN ({marks})",
+                        [*who, *chunk],
+                    )
+                    for sid, seq in rows:
+                        out.setdefault(sid, set()).add(seq)
+            return out
         for chunk, marks in _in_chunks(seqs):
             rows = self._exec(
                 f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({marks})",
                 chunk,
             )
             for sid, seq in rows:
-                out.setdefault(sid, set()).add(seq)
+                if sids is None or sid in sids:
+                    out.setdefault(sid, set()).add(seq)
         return out
 
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
