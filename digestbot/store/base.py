@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..arxiv_ids import arxiv_id
 from ..models import Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ T = TypeVar("T")
 # source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
 # 5: web_signups (sign-ups waiting for their confirmation) and rate_events (the web's limits).
 # 6: leases, rate_slots, subscribers.claimed_by and .claimed_until (several workers).
-# 7: the index digest_items_paper (who received a paper, for trending and revised papers).
+# 7: the index digest_items_paper (who received a paper, for trending and revised papers);
+# papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 SCHEMA_VERSION = 7
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -491,6 +493,31 @@ class Store:
         """The highest rev of papers first seen before `when` (where a first digest starts)."""
         row = self._exec("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
         return row[0] or 0
+
+    def _rekey_papers(self) -> None:
+        """Part of the schema 7 upgrade, in its transaction: papers stored under a key that
+        `arxiv_id` now reads as an arXiv id (a Hugging Face paper link as a feed's guid, an
+        old-style id with its subject class or capitals) take the key a new report of them
+        gets, so that report is the same paper, not a new one sent again. Liked ids are
+        rewritten the same way. A paper stored under both keys keeps both rows, as before."""
+        rows = self._rows(
+            "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
+        )
+        for row in rows:
+            key = row["key"]
+            aid = (
+                arxiv_id(key.removeprefix("arxiv:"))
+                if key.startswith("arxiv:")
+                else arxiv_id(key, row["link"])
+            )
+            new = f"arxiv:{aid}" if aid else key
+            if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
+                self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
+        for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
+            likes = json.loads(row["likes"])
+            read = list(dict.fromkeys(arxiv_id(a) or a for a in likes))
+            if read != likes:
+                self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
 
     def received(self, sid: str, paper_seq: int) -> bool:
         """Whether the paper is in one of the subscriber's digests already (any state)."""
