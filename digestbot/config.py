@@ -93,8 +93,9 @@ def is_database_url(text: str) -> bool:
 
 
 def check_database(text: str, password_allowed: bool = False) -> None:
-    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname).
-    A password is refused unless `password_allowed` (the environment and the command line may
+    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname; as
+    in libpq, the database may be left out, meaning the user's, or given as ?dbname=). A
+    password is refused unless `password_allowed` (the environment and the command line may
     hold one; the YAML may not)."""
     if not is_database_url(text):
         return
@@ -107,8 +108,6 @@ def check_database(text: str, password_allowed: bool = False) -> None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise ValueError("the PostgreSQL URL's port is not a number") from None
-    if not parts.path.strip("/"):
-        raise ValueError("the PostgreSQL URL names no database: postgresql://user@host:5432/DBNAME")
     if parts.password and not password_allowed:
         raise ValueError(
             "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"
@@ -150,6 +149,9 @@ class Config:
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
     files: tuple[Path, ...] = ()  # other files the config read (libraries): a change to one reloads it
+    # Ids an older digestbot read otherwise from the same text (an unquoted `0123` was 83):
+    # (id, former id) pairs, so the store renames such a subscriber instead of starting afresh.
+    former_ids: tuple[tuple[str, str], ...] = ()
 
     web: WebConfig | None = None  # None: no sign-up or manage pages
 
@@ -395,6 +397,7 @@ class _Validator:
         self.path = path
         self.problems: list[Problem] = []
         self.files: list[Path] = []  # the other files read, for the worker to watch
+        self.former_ids: dict[str, str] = {}  # subscriber id -> as YAML 1.1 numbers read it
 
     def report(self, line: int, fld: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, fld, message))
@@ -640,6 +643,7 @@ def parse_config(text: str, path: Path) -> Config:
         default_timezone=base["timezone"],
         web=web,
         files=tuple(dict.fromkeys(v.files)),
+        former_ids=tuple(v.former_ids.items()),
     )
 
 
@@ -774,6 +778,9 @@ def _subscriber(
     n = len(v.problems)
     m = v.mapping(item, fld, _SUBSCRIBER_KEYS)
     sid = v.string(m, "id", fld)
+    read = m["id"].value if "id" in m else None
+    if sid and isinstance(read, int | float) and not isinstance(read, bool) and str(read) != sid:
+        v.former_ids[sid] = str(read)  # how digestbot read it before ids were taken as written
     if not sid:
         v.report(item.line, f"{fld}.id", "required")
     elif not _ID_RE.match(sid):

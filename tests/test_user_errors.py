@@ -20,7 +20,9 @@ from helpers import SOURCES, FeedPaper, digestbot, http_server, subscriber, writ
 
 from digestbot.cli import cli
 from digestbot.config import load_config
+from digestbot.models import Paper, Profile, Subscriber
 from digestbot.render import Renderer, sample_digest
+from digestbot.store import DigestItem, Store, now_utc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,35 @@ def test_numbers_in_text_fields_keep_their_spelling(workdir):
     assert second.id == "2024-01-05"
     code, out, _ = run_cli(workdir, "--db", str(workdir.db), "sync")
     assert code == 0 and "2 added" in out
+
+
+def test_a_subscriber_an_older_digestbot_stored_under_the_number_keeps_its_history(workdir):
+    """`id: 0123` was subscriber 83 before ids were read as written: the store renames 83 to
+    0123 with its ledger and paused state, instead of deactivating 83 and adding a 0123 that
+    would mail a reader who had unsubscribed."""
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    workdir.write_config(SOURCES, "- id: 0123\n  email: a@example.org\n  keywords: [robots]\n")
+    with Store(workdir.db) as store:  # what the older digestbot stored, and the reader did
+        store.sync_subscribers([Subscriber("83", Profile(("robots",)), email="a@example.org")])
+        store.add_papers([Paper(key="arxiv:2403.00002", arxiv_id="2403.00002", title="Robots")], "feed")
+        [paper] = store.papers_after(0)
+        store.create_digest(
+            "83", [DigestItem(paper, 0, ("robots",), ())], 1, paper.rev, now_utc(), "<m@x>", "email", "a"
+        )
+        store.set_paused("83", True)
+
+    code, out, err = run_cli(workdir, "--db", str(workdir.db), "sync")
+    assert code == 0 and "0 added" in out and "0 deactivated" in out, out + err
+    with Store(workdir.db) as store:
+        assert store.subscriber("83") is None
+        moved = store.subscriber("0123")
+        assert moved.subscriber.paused and moved.subscriber.email == "a@example.org"
+        assert [d.subscriber_id for d in store.digests(subscriber_id="0123")] == ["0123"]
+        assert store.received("0123", paper.seq)
+    code, out, err = run_cli(workdir, "--db", str(workdir.db), "send", "--force")
+    assert "Digests: 0 sent" in out and not list((workdir.path / "outbox").glob("*")), (
+        out
+    )  # still unsubscribed
 
 
 # --- where a problem is reported --------------------------------------------------------------
@@ -227,7 +258,6 @@ def test_templates_saved_with_a_byte_order_mark_work(workdir, monkeypatch):
         ("mysql://u@db.example.org/digest", "mysql:// is not a database digestbot can use"),
         ("sqlite:///tmp/x.db", "sqlite:// is not a database digestbot can use"),
         ("postgresql://u@127.0.0.1:abc/digest", "the PostgreSQL URL's port is not a number"),
-        ("postgresql://u@127.0.0.1:5432/", "the PostgreSQL URL names no database"),
     ],
 )
 @pytest.mark.parametrize("how", ["option", "environment"])
@@ -236,7 +266,7 @@ def test_a_database_url_digestbot_cannot_use_is_a_usage_error(
     workdir, monkeypatch, target, message, how, command
 ):
     """Before, `--db mysql://u@db.example.org/digest` made a SQLite file at ./mysql:/u@db...,
-    and a PostgreSQL URL with no database name or a port that is not a number was tried."""
+    and a PostgreSQL URL with a port that is not a number was tried."""
     one_subscriber(workdir, "  keywords: [robots]\n")
     if how == "environment":
         monkeypatch.setenv("DIGESTBOT_DB", target)
@@ -261,6 +291,16 @@ def test_a_password_in_the_database_url_is_fine_outside_the_yaml(workdir, monkey
     assert "Nothing more is sent" not in err  # sync sends nothing: it said so as send does
 
 
+@pytest.mark.parametrize("database", ["", "/", "/?dbname=digest"], ids=["none", "slash", "dbname-query"])
+def test_a_postgresql_url_may_leave_the_database_to_libpq(workdir, monkeypatch, database):
+    """libpq takes the user's own database when the URL names none, or ?dbname=: digestbot
+    tries it (nobody answers here: exit 1, a connection error) instead of refusing it."""
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    monkeypatch.setenv("DIGESTBOT_DB", f"postgresql://u@127.0.0.1:{free_port()}{database}")
+    code, _, err = run_cli(workdir, "sync")
+    assert code == 1 and "cannot connect to the database" in err, err
+
+
 def test_migrate_to_a_postgresql_nobody_answers_fails_and_says_where(workdir):
     one_subscriber(workdir, "  keywords: [robots]\n")
     digestbot(workdir, "sync")
@@ -277,7 +317,6 @@ def test_migrate_to_a_postgresql_nobody_answers_fails_and_says_where(workdir):
     "target, message",
     [
         ("mysql://u@db.example.org/digest", "--to must be a postgresql:// URL"),
-        ("postgresql://u@127.0.0.1/", "--to: the PostgreSQL URL names no database"),
         ("postgresql://u@127.0.0.1:abc/digest", "--to: the PostgreSQL URL's port is not a number"),
     ],
 )
