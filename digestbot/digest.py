@@ -229,7 +229,7 @@ class Deliverer:
 
 def _outbox_stem(digest: Digest) -> str:
     created = digest.created or now_utc()
-    who = re.sub(r"[^A-Za-z0-9._-]", "_", digest.subscriber.id)[:80]  # a file name is at most 255 bytes
+    who = re.sub(r"[^A-Za-z0-9._-]", "_", digest.subscriber.id)
     return f"{created:%Y%m%d-%H%M%S}-{who}-{digest.id or 'preview'}"
 
 

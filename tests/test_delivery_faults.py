@@ -365,3 +365,18 @@ def test_once_the_relay_is_unreachable_the_rest_fail_without_waiting_for_rate_sl
         # the first digest took a slot and found the relay gone; the other two took none
         next_free = store.take_rate_slot("smtp", 0.5, before)
     assert next_free < before + 1.0  # three slots taken would put it at before + 1.5
+
+
+@pytest.mark.parametrize("error", ["internal_error", "fatal_error"])
+def test_a_post_slack_failed_with_an_internal_error_counts_as_possibly_posted(workdir, slack_env, error):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    slack_env.fail("chat.postMessage", error, times=5)
+    digestbot(workdir, "send", expect=1)
+    [record] = ledger(workdir.db)
+    assert record.unconfirmed == 1 and (record.last_error or "").startswith(
+        f"possibly posted: Slack API error: {error}"
+    )
+    digestbot(workdir, "send", "--force", expect=1)  # once more, then held: never a third post
+    digestbot(workdir, "send", "--force")
+    assert len(slack_env.posts) == 2 and ledger(workdir.db)[0].status == "unknown"

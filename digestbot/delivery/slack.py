@@ -31,6 +31,7 @@ POST_INTERVAL = 1.0  # seconds between two messages to the same channel
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
 TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post may exist
 MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
 POST = "chat.postMessage"
 # What the operator can do about an error that needs a person (said in the digest's status).
@@ -193,7 +194,7 @@ class SlackTransport:
         try:
             return method(**kwargs)
         except SlackApiError as e:
-            raise _api_error(e) from None
+            raise _api_error(e, posting=method.__name__ == "chat_postMessage") from None
         except (SlackClientError, OSError) as e:
             if method.__name__ == "chat_postMessage" and _sent(e):
                 raise DeliveryError(
@@ -208,8 +209,10 @@ class SlackTransport:
         pass
 
 
-def _api_error(e: SlackApiError) -> DeliveryError:
-    """What Slack refused and, where a person has to act, what to do about it."""
+def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
+    """What Slack refused and, where a person has to act, what to do about it. A post that
+    failed with internal_error or fatal_error may have been made all the same (Slack's docs:
+    "it's possible some aspect of the operation succeeded"), so it counts as unconfirmed."""
     response = e.response
     status = response.status_code if response is not None else None
     data = response.data if response is not None and isinstance(response.data, dict) else {}
@@ -226,7 +229,12 @@ def _api_error(e: SlackApiError) -> DeliveryError:
         message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
     elif error in FIXES:
         message += f": {FIXES[error]}"
-    return DeliveryError(message, transient=transient, breaks_all=error in TOKEN_ERRORS)
+    unconfirmed = posting and error in POSSIBLY_POSTED
+    if unconfirmed:
+        message = f"possibly posted: {message}, which Slack says may have posted it all the same"
+    return DeliveryError(
+        message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
+    )
 
 
 def _short(error: BaseException) -> str:
