@@ -3,7 +3,8 @@
 A schedule is `daily HH:MM`, `weekdays HH:MM`, `weekly DAY HH:MM` or a 5-field cron expression,
 read in the subscriber's IANA timezone. Fire times are computed on local wall-clock dates, so a
 digest fires once per scheduled local time even on the days clocks move: a time skipped by a
-spring-forward fires an hour later, a time repeated by a fall-back fires once (its first pass).
+spring-forward fires as much later as the clocks moved (an hour in most zones, 30 minutes on
+Lord Howe), a time repeated by a fall-back fires once (its first pass).
 """
 
 from __future__ import annotations
@@ -149,15 +150,19 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
 
 def next_run(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
     """The first fire time strictly after `after`, in UTC; None if it never fires."""
-    local = after.astimezone(tz)
-    times = sorted((h, m) for h in schedule.hours for m in schedule.minutes)
-    day = local.date()
+    times = [(h, m) for h in schedule.hours for m in schedule.minutes]
+    day = after.astimezone(tz).date()
     for _ in range(_SEARCH_DAYS):
         if schedule.day_matches(day):
-            for h, m in times:
-                fire = datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC)
-                if fire > after:
-                    return fire
+            # The earliest of the day's times, not the first in wall-clock order: a skipped
+            # time moves forward by the change (30 minutes on Lord Howe, 2 hours on Troll),
+            # past times that follow it on the clock face.
+            fires = (
+                datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC) for h, m in times
+            )
+            upcoming = [fire for fire in fires if fire > after]
+            if upcoming:
+                return min(upcoming)
         day += timedelta(days=1)
     return None
 

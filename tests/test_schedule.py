@@ -93,3 +93,39 @@ def test_durations():
 def test_unknown_timezone():
     with pytest.raises(ScheduleError, match="unknown timezone"):
         get_timezone("Europe/Berln")
+
+
+def all_fire_times(spec: str, tz: str, start: datetime, days: int) -> list[datetime]:
+    """Every scheduled local time of the days around (start, start + days), in UTC, in order:
+    the oracle for next_run (a skipped local time maps, as documented, to fold=0)."""
+    sched, zone = parse_schedule(spec), get_timezone(tz)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    instants = set()
+    for i in range(days + 3):  # + 3: the date line can skip a local day
+        day = first + timedelta(days=i)
+        if sched.day_matches(day):
+            for h in sched.hours:
+                for m in sched.minutes:
+                    fire = datetime(day.year, day.month, day.day, h, m, tzinfo=zone).astimezone(UTC)
+                    if start < fire < start + timedelta(days=days):
+                        instants.add(fire)
+    return sorted(instants)
+
+
+@pytest.mark.parametrize(
+    "spec, tz, start",
+    [
+        # Lord Howe moves its clocks by 30 minutes: 02:15 does not exist on 2026-10-04 and
+        # becomes 02:45, later than 02:40, which does.
+        ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
+        # Troll (Antarctica) moves its clocks by two hours: 02:00 on 2026-03-29 becomes 04:00.
+        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
+        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 10, 23, tzinfo=UTC)),
+        ("*/20 1-3 * * *", "America/New_York", datetime(2026, 3, 7, tzinfo=UTC)),
+        ("*/20 0-3 * * *", "Europe/Berlin", datetime(2026, 10, 24, tzinfo=UTC)),
+        ("30 0-23/2 * * *", "Pacific/Apia", datetime(2011, 12, 28, tzinfo=UTC)),
+    ],
+)
+def test_next_run_is_the_earliest_scheduled_time_even_when_a_clock_change_reorders_them(spec, tz, start):
+    times = [t.astimezone(UTC) for t in fires(spec, tz, start, 4)]
+    assert times == all_fire_times(spec, tz, start, 4)
