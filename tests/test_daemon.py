@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+import apscheduler.schedulers.base
 import pytest
 import requests
 import responses
@@ -38,6 +39,7 @@ from helpers import FeedPaper, arxiv_listing, db_dump, not_due_soon
 from helpers import digestbot as invoke
 from test_email_delivery import body_parts, ids, papers_in
 
+from digestbot import daemon
 from digestbot.collect import fetch_one, source_health
 from digestbot.config import Env, SourceConfig, load_config
 from digestbot.daemon import Worker
@@ -170,6 +172,7 @@ def outbox_mails(folder: Path) -> list[Mail]:
     return [
         as_mail(email.message_from_bytes(p.read_bytes(), policy=email.policy.default))
         for p in sorted(folder.glob("*.eml"))
+        if not p.name.startswith(".")  # the outbox's temporary file, before its rename
     ]
 
 
@@ -617,6 +620,61 @@ def test_a_week_of_schedules_across_a_dst_change(workdir, bot, week):
     assert all(d.status == "sent" for d in b.store.digests())
 
 
+class SkewedClock:
+    """The real wall clock plus an offset the test moves, as NTP or an operator moves the system
+    clock; `install` makes APScheduler's wall clock the same one."""
+
+    def __init__(self, monkeypatch):
+        self.offset = timedelta(0)
+        clock = self
+
+        class Wall(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.now(tz) + clock.offset
+
+        monkeypatch.setattr(apscheduler.schedulers.base, "datetime", Wall)
+
+    def __call__(self) -> datetime:
+        return now_utc() + self.offset
+
+
+@pytest.mark.parametrize("jump", [timedelta(hours=-1), timedelta(days=-2), timedelta(hours=3)])
+def test_the_running_worker_keeps_dispatching_when_the_system_clock_jumps(workdir, monkeypatch, jump):
+    # APScheduler waits for wall-clock times: after the clock went back an hour, the dispatch job
+    # (due a minute later) would wait an hour and more, and nobody would get a digest meanwhile.
+    monkeypatch.setattr(daemon, "DISPATCH_EVERY", timedelta(seconds=1))
+    clock = SkewedClock(monkeypatch)
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(local_source(every="1d"), subscriber_yaml("alice", "quokka"))
+    config = load_config(workdir.config)
+    store = Store(workdir.db)
+    store.sync_subscribers(config.subscribers, now=clock())
+    store.add_papers([as_paper(topic_paper(1, "quokka"))], "feed", clock())
+    worker = Worker(
+        config, store, Env(outbox=workdir.outbox), clock=clock, client=HttpClient(sleep=lambda s: None)
+    )
+    worker.signals.installed = True  # the test's thread is not the main one: no handlers
+    thread = threading.Thread(target=worker.run_forever)
+    thread.start()
+    try:
+        received = lambda sid: address(sid) in {m.to for m in outbox_mails(workdir.outbox)}  # noqa: E731
+        wait_until(lambda: received("alice"), 15, "alice's first digest")
+        clock.offset = jump
+        time.sleep(2)  # the worker notices the jump within a second or two
+        # bob arrives after the jump: his first digest is due at the next dispatch, a second away
+        workdir.write_config(
+            local_source(every="1d"), subscriber_yaml("alice", "quokka") + subscriber_yaml("bob", "quokka")
+        )
+        wait_until(lambda: received("bob"), 10, "bob's digest after the clock moved by " + str(jump))
+    finally:
+        worker.stopping.set()
+        thread.join(15)
+        store.close()
+    assert not thread.is_alive()
+    assert Counter(m.to for m in outbox_mails(workdir.outbox)) == {address("alice"): 1, address("bob"): 1}
+
+
 # --- 5. fetch before send -----------------------------------------------------------------------
 
 
@@ -647,6 +705,27 @@ def test_dispatch_fetches_sources_older_than_their_interval_before_building_the_
     assert set(second.papers) == ids(topic_paper(3, "quokka"))
     assert b.store.source_state("hourly")["last_fetch_at"] == "2024-03-14T08:00:00.000000Z"
     assert b.store.source_state("slow")["last_fetch_at"] == "2024-03-14T07:50:00.000000Z"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-worker", "several-workers"])
+def test_a_fetch_recorded_ahead_of_a_clock_set_back_does_not_hold_the_source_back(workdir, bot, shared):
+    # The clock ran two days ahead (a bad hardware clock at boot) and was then set right: the
+    # last fetch looks two days in the future, which must not mean "fetched a moment ago".
+    write_listing(workdir.path / "hourly.xml", [topic_paper(1, "quokka")])
+    b = bot(
+        subscriber_yaml("alice", "quokka"),
+        "2024-03-16 06:00",
+        sources=local_source("hourly", "hourly.xml", "1h"),
+    )
+    b.worker.shared = shared
+    b.worker.fetch("hourly")
+    b.clock.set("2024-03-14 06:05")
+    write_listing(workdir.path / "hourly.xml", [topic_paper(1, "quokka"), topic_paper(2, "quokka")])
+
+    fetched = b.worker.fetch("hourly") if shared else b.worker.fetch_stale(b.clock())
+    assert fetched, "the source was not fetched"
+    assert b.store.source_state("hourly")["last_fetch_at"] == "2024-03-14T06:05:00.000000Z"
+    assert b.store.count_papers() == 2  # the second paper came with the fetch
 
 
 # --- 6. arXiv catch-up ---------------------------------------------------------------------------
