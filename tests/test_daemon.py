@@ -675,6 +675,103 @@ def test_the_running_worker_keeps_dispatching_when_the_system_clock_jumps(workdi
     assert Counter(m.to for m in outbox_mails(workdir.outbox)) == {address("alice"): 1, address("bob"): 1}
 
 
+@dataclass(frozen=True)
+class Move:
+    """A subscriber changing their schedule or timezone between two digests."""
+
+    before: tuple[str, str]  # (schedule, timezone)
+    start: str  # the first digest (at once: a new subscriber), UTC
+    at: str  # when the change is made, UTC
+    after: tuple[str, str]
+    sent: list[str]  # every digest until three days after `start`, UTC
+
+
+MOVES = {
+    # asked for 10:00 before today's 08:00 digest: that one moves to 10:00 (not 07:00 and 10:00)
+    "later-before-the-digest": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 08:00",
+        "2026-03-02 07:00",
+        ("daily 10:00", "UTC"),
+        ["2026-03-01 08:00", "2026-03-02 10:00", "2026-03-03 10:00"],
+    ),
+    # asked for 10:00 just after today's 08:00 digest: the next one is tomorrow at 10:00
+    "later-after-the-digest": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 08:00",
+        "2026-03-02 09:00",
+        ("daily 10:00", "UTC"),
+        ["2026-03-01 08:00", "2026-03-02 08:00", "2026-03-03 10:00"],
+    ),
+    # asked for 08:00 at 09:00, before today's 10:00 digest: today's comes at once, not tomorrow
+    "earlier-past-now": Move(
+        ("daily 10:00", "UTC"),
+        "2026-03-01 10:00",
+        "2026-03-02 09:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-01 10:00", "2026-03-02 09:00", "2026-03-03 08:00", "2026-03-04 08:00"],
+    ),
+    # Berlin -> New York after today's 08:00 (07:00 UTC): New York's 08:00 today is the same day
+    "berlin-to-new-york": Move(
+        ("daily 08:00", "Europe/Berlin"),
+        "2026-03-02 07:00",
+        "2026-03-02 09:00",
+        ("daily 08:00", "America/New_York"),
+        ["2026-03-02 07:00", "2026-03-03 13:00", "2026-03-04 13:00"],
+    ),
+    "new-york-to-berlin": Move(
+        ("daily 08:00", "America/New_York"),
+        "2026-03-02 13:00",
+        "2026-03-02 14:00",
+        ("daily 08:00", "Europe/Berlin"),
+        ["2026-03-02 13:00", "2026-03-03 07:00", "2026-03-04 07:00", "2026-03-05 07:00"],
+    ),
+    # weekly Monday -> daily on Wednesday: the days since Monday come at once, then daily
+    "weekly-to-daily": Move(
+        ("weekly mon 09:00", "UTC"),
+        "2026-03-02 09:00",
+        "2026-03-04 10:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-02 09:00", "2026-03-04 10:00", "2026-03-05 08:00"],
+    ),
+    # daily -> weekly Monday 09:00 on a Monday, after its 08:00 digest: nothing until next Monday
+    "daily-to-weekly": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-02 08:00",
+        "2026-03-02 10:00",
+        ("weekly mon 09:00", "UTC"),
+        ["2026-03-02 08:00"],
+    ),
+}
+
+
+@pytest.mark.parametrize("move", MOVES.values(), ids=MOVES.keys())
+def test_a_subscriber_who_changes_schedule_or_timezone_gets_no_digest_twice_and_no_day_skipped(
+    workdir, bot, move
+):
+    def config(when: tuple[str, str]) -> str:
+        return subscriber_yaml("alice", "quokka", schedule=when[0], timezone=when[1])
+
+    b = bot(config(move.before), move.start)
+    end = utc(move.start) + timedelta(days=3)
+    sent, n, fresh = [], 0, True
+    while b.clock() < end:
+        if b.clock() == utc(move.at):
+            workdir.write_config(local_source(), config(move.after))
+            assert b.worker.maybe_reload()
+        if fresh:
+            n += 1
+            b.add(topic_paper(n, "quokka"))
+        outcomes = b.run()
+        assert {o.status for o in outcomes} <= {"sent"}, outcomes
+        sent += [b.clock()] * len(outcomes)
+        fresh = bool(outcomes)
+        b.clock.advance(minutes=5)
+
+    assert sent == [utc(t) for t in move.sent]
+    assert len(b.mails()) == len(move.sent)
+
+
 # --- 5. fetch before send -----------------------------------------------------------------------
 
 

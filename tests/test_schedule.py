@@ -1,10 +1,20 @@
 """Schedules: parsing, next fire times in the subscriber's timezone, DST days, due checks."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
-from digestbot.schedule import ScheduleError, get_timezone, is_due, next_run, parse_duration, parse_schedule
+from digestbot.schedule import (
+    ScheduleError,
+    get_timezone,
+    is_due,
+    next_due,
+    next_run,
+    parse_duration,
+    parse_schedule,
+    previous_run,
+)
 
 
 def fires(spec: str, tz: str, start: datetime, days: int) -> list[datetime]:
@@ -129,3 +139,34 @@ def all_fire_times(spec: str, tz: str, start: datetime, days: int) -> list[datet
 def test_next_run_is_the_earliest_scheduled_time_even_when_a_clock_change_reorders_them(spec, tz, start):
     times = [t.astimezone(UTC) for t in fires(spec, tz, start, 4)]
     assert times == all_fire_times(spec, tz, start, 4)
+
+
+@pytest.mark.parametrize(
+    "spec, tz, start",
+    [
+        ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
+        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
+        ("daily 01:30", "America/New_York", datetime(2026, 10, 30, tzinfo=UTC)),
+        ("weekly fri 08:00", "Pacific/Apia", datetime(2011, 12, 27, tzinfo=UTC)),
+    ],
+)
+def test_previous_run_is_the_latest_scheduled_time_at_or_before(spec, tz, start):
+    sched, zone = parse_schedule(spec), get_timezone(tz)
+    times = all_fire_times(spec, tz, start, 15)
+    assert len(times) >= 2
+    for earlier, fire in pairwise(times):
+        assert previous_run(sched, zone, fire) == fire
+        assert previous_run(sched, zone, fire - timedelta(microseconds=1)) == earlier
+
+
+def test_a_moved_schedule_counts_the_last_digest_for_the_nearest_new_time():
+    utc = get_timezone("UTC")
+    at_ten = parse_schedule("daily 10:00")
+    sent_at_eight = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert next_due(at_ten, utc, sent_at_eight) == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # unchanged
+    assert next_due(at_ten, utc, sent_at_eight, moved=True) == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    at_eight, sent_at_ten = parse_schedule("daily 08:00"), datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert next_due(at_eight, utc, sent_at_ten, moved=True) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    # a first digest at sign-up, late in the day, is not moved: tomorrow's comes as usual
+    late = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    assert next_due(at_eight, utc, late) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
