@@ -772,6 +772,21 @@ def test_a_subscriber_who_changes_schedule_or_timezone_gets_no_digest_twice_and_
     assert len(b.mails()) == len(move.sent)
 
 
+def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
+    b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
+    handler, who = CommandHandler(b.store, b.worker.config, b.worker.env), CommandContext(user_id="U0MOVE")
+    handler.handle(who, "subscribe quokka")
+    handler.handle(who, "schedule daily 08:00 UTC")
+    b.store.advance("slack:U0MOVE", 0, utc("2026-03-01 08:00"))  # its 08:00 digest went out
+    b.clock.set("2026-03-02 07:00")
+    reply = handler.handle(who, "schedule daily 10:00 UTC")
+
+    assert "Next digest: Mon 02 Mar 10:00" in reply.text
+    due = lambda at: "slack:U0MOVE" in {s.subscriber.id for s in b.runner.due(utc(at))}  # noqa: E731
+    assert not due("2026-03-02 07:00") and not due("2026-03-02 09:55")
+    assert due("2026-03-02 10:00")
+
+
 # --- 5. fetch before send -----------------------------------------------------------------------
 
 
