@@ -351,7 +351,8 @@ class Matcher:
         self.category_only = has_categories & (lengths == 0) & ~has_authors
         bits = len(self.category_bits)
         only = np.flatnonzero(self.category_only)
-        bits_of = [[b for b in range(bits) if mask >> b & 1] for mask in self._set_masks]
+        masks = self._set_masks  # the bits of the sets profiles picked by category alone use
+        bits_of = _Memo(lambda which: [b for b in range(bits) if masks[which] >> b & 1])
         by_bit = list(map(bits_of.__getitem__, self._category_set[only].tolist()))
         # The veto: an excluded hit weighs more than everything else a profile can score.
         most = TITLE_WEIGHT + ABSTRACT_WEIGHT + REPEAT_WEIGHT * REPEAT_CAP
@@ -383,7 +384,8 @@ class Matcher:
             dtype=np.int32,
         )
         self.words = max(1, -(-bits // 64))  # 64-bit words per category mask
-        self._set_words = _words(self._set_masks, self.words)
+        self._profile_words = np.zeros((n, self.words), dtype=np.uint64)  # by profile: its set's bits
+        self._profile_words[categories.where] = _words(self._set_masks, self.words)[categories.which]
         self._paper_categories: dict[tuple[str, ...], tuple[int, list[int]]] = {}
         self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         for pattern, pid in self._pattern_ids.items():
@@ -469,13 +471,9 @@ class Matcher:
         profiles, points = found.indices, found.data
         keep = points > 0
         if self.category_bits:  # the paper carries one category the profile wants
-            combos = _Index()  # the batch's distinct category masks
-            combo = np.fromiter(map(combos.__getitem__, paper_masks), np.int64, n)
-            # allowed[set, combo]: one of the set's categories is among the combo's
-            allowed = (self._set_words[:, None, :] & _words(list(combos), self.words)[None]).any(axis=2)
-            sets = self._category_set[profiles]
-            check = np.flatnonzero(keep & (sets >= 0))
-            keep[check] = allowed[sets[check], combo[rows[check]]]
+            words = _words(paper_masks, self.words)
+            check = np.flatnonzero(keep & (self._category_set[profiles] >= 0))
+            keep[check] = (self._profile_words[profiles[check]] & words[rows[check]]).any(axis=1)
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
         if self.category_bits:  # picked by category alone: no score
             points = np.where(self.category_only[profiles], 0, points)
