@@ -122,34 +122,29 @@ def all_fire_times(spec: str, tz: str, start: datetime, days: int) -> list[datet
     return sorted(instants)
 
 
-@pytest.mark.parametrize(
-    "spec, tz, start",
-    [
-        # Lord Howe moves its clocks by 30 minutes: 02:15 does not exist on 2026-10-04 and
-        # becomes 02:45, later than 02:40, which does.
-        ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
-        # Troll (Antarctica) moves its clocks by two hours: 02:00 on 2026-03-29 becomes 04:00.
-        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
-        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 10, 23, tzinfo=UTC)),
-        ("*/20 1-3 * * *", "America/New_York", datetime(2026, 3, 7, tzinfo=UTC)),
-        ("*/20 0-3 * * *", "Europe/Berlin", datetime(2026, 10, 24, tzinfo=UTC)),
-        ("30 0-23/2 * * *", "Pacific/Apia", datetime(2011, 12, 28, tzinfo=UTC)),
-    ],
-)
+CLOCK_CHANGES = [
+    # Lord Howe moves its clocks by 30 minutes: 02:15 does not exist on 2026-10-04 and becomes
+    # 02:45, later than 02:40, which does.
+    ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
+    # Troll (Antarctica) moves its clocks by two hours: 02:00 on 2026-03-29 becomes 04:00.
+    ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
+    ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 10, 23, tzinfo=UTC)),
+    ("*/20 1-3 * * *", "America/New_York", datetime(2026, 3, 7, tzinfo=UTC)),
+    ("daily 01:30", "America/New_York", datetime(2026, 10, 30, tzinfo=UTC)),
+    ("*/20 0-3 * * *", "Europe/Berlin", datetime(2026, 10, 24, tzinfo=UTC)),
+    # Samoa skipped 30 December 2011 (it crossed the date line)
+    ("30 0-23/2 * * *", "Pacific/Apia", datetime(2011, 12, 28, tzinfo=UTC)),
+    ("weekly fri 08:00", "Pacific/Apia", datetime(2011, 12, 27, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("spec, tz, start", CLOCK_CHANGES)
 def test_next_run_is_the_earliest_scheduled_time_even_when_a_clock_change_reorders_them(spec, tz, start):
-    times = [t.astimezone(UTC) for t in fires(spec, tz, start, 4)]
-    assert times == all_fire_times(spec, tz, start, 4)
+    times = [t.astimezone(UTC) for t in fires(spec, tz, start, 15)]
+    assert times == all_fire_times(spec, tz, start, 15)
 
 
-@pytest.mark.parametrize(
-    "spec, tz, start",
-    [
-        ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
-        ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
-        ("daily 01:30", "America/New_York", datetime(2026, 10, 30, tzinfo=UTC)),
-        ("weekly fri 08:00", "Pacific/Apia", datetime(2011, 12, 27, tzinfo=UTC)),
-    ],
-)
+@pytest.mark.parametrize("spec, tz, start", CLOCK_CHANGES)
 def test_previous_run_is_the_latest_scheduled_time_at_or_before(spec, tz, start):
     sched, zone = parse_schedule(spec), get_timezone(tz)
     times = all_fire_times(spec, tz, start, 15)
