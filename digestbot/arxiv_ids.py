@@ -131,9 +131,17 @@ def id_problem(text: str) -> str:
 
 
 def split_refs(text: str) -> list[str]:
-    """Paper references (ids or links) as typed in a list: separated by commas or white space
-    (neither is ever part of an id or a link)."""
-    return [ref for ref in re.split(r"[,\s]+", text) if ref]
+    """Paper references (ids or links) as typed in a list: separated by commas or line breaks,
+    or by spaces where one entry holds several ids. An entry that names one paper stays whole
+    (`arXiv:2401.12345 [cs.LG]`, `Attention is all you need https://arxiv.org/abs/1706.03762`)."""
+    refs = []
+    for part in (p.strip() for p in re.split(r"[,\r\n]+", text)):
+        words = part.split()
+        if len(words) > 1 and arxiv_id(part) is None and any(map(arxiv_id, words)):
+            refs.extend(words)
+        elif part:
+            refs.append(part)
+    return refs
 
 
 def problem_note(text: str) -> str:

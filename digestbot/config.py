@@ -93,8 +93,9 @@ def is_database_url(text: str) -> bool:
 
 
 def check_database(text: str, password_allowed: bool = False) -> None:
-    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname).
-    A password is refused unless `password_allowed` (the environment and the command line may
+    """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname; as
+    in libpq, the database may be left out, meaning the user's, or given as ?dbname=). A
+    password is refused unless `password_allowed` (the environment and the command line may
     hold one; the YAML may not)."""
     if not is_database_url(text):
         return
@@ -107,8 +108,6 @@ def check_database(text: str, password_allowed: bool = False) -> None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise ValueError("the PostgreSQL URL's port is not a number") from None
-    if not parts.path.strip("/"):
-        raise ValueError("the PostgreSQL URL names no database: postgresql://user@host:5432/DBNAME")
     if parts.password and not password_allowed:
         raise ValueError(
             "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"

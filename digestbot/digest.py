@@ -422,8 +422,8 @@ class DigestRunner:
         check = np.flatnonzero(new & revised[batch.rows]).tolist()
         if check:  # a new version of a paper: new only to those who never received it
             seqs = [batch.papers[row].seq for row in batch.rows[check].tolist()]
-            had = self.store.received_among(set(seqs))
             ids = batch.matcher.ids
+            had = self.store.received_among(seqs, {ids[i] for i in batch.profiles[check].tolist()})
             for k, seq in zip(check, seqs, strict=True):
                 new[k] = seq not in had.get(ids[batch.profiles[k]], ())
         return new
@@ -455,7 +455,7 @@ class DigestRunner:
         since = {s.subscriber.id: trending_since(s, now) for s in states}
         pool = self.store.trending_pool(min(since.values()), seq_to)
         listed = {paper.key: when for paper, when in pool}
-        received = self.store.received_among(paper.seq for paper, _ in pool)
+        received = self.store.received_among((paper.seq for paper, _ in pool), since)
         matches = match_trending(
             {s.subscriber.id: s.subscriber.profile for s in states}, (p for p, _ in pool)
         )

@@ -379,6 +379,12 @@ def test_the_web_forms_liked_papers_field_takes_what_slack_takes():
     got = likes(f"2403.10715 2403.10324,\n{pasted}")
     assert got.errors == {}
     assert got.subscriber.profile.likes == ("2403.10715", "2403.10324", "2403.10886")
+    # an entry as arXiv's "Cite as" or a reading list writes it names its one paper
+    written = likes(
+        "arXiv: 2401.12345, arXiv:2401.12346 [cs.LG]\nAttention is all you need https://arxiv.org/abs/1706.03762"
+    )
+    assert written.errors == {}
+    assert written.subscriber.profile.likes == ("2401.12345", "2401.12346", "1706.03762")
     refused = likes("2403.1234")
     assert refused.subscriber is None
     assert "5 digits after the dot" in refused.errors["likes"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import raw_sql
 
 from digestbot.config import SourceConfig
 from digestbot.models import Paper, Profile, Subscriber
@@ -546,3 +547,59 @@ def test_a_schema_6_database_gains_the_index_that_finds_who_received_a_paper(tmp
             (1, 2),
         ).fetchall()
     assert any("digest_items_paper" in row[-1] for row in plan), plan
+
+
+@pytest.mark.parametrize("by_subscriber", [True, False], ids=["few-subscribers", "many-subscribers"])
+def test_who_received_which_papers_among_some_subscribers_either_way(store, monkeypatch, by_subscriber):
+    """A revised paper or a trending pool asks about the subscribers of one batch: read by
+    (subscriber, paper) for a few of them, by paper for many; the answer is the same."""
+    monkeypatch.setattr(store_module, "RECEIVED_BY_SUBSCRIBER", 10 if by_subscriber else 0)
+    store.add_papers(parsed(*HF), "hf-daily", T0)
+    papers = list(store.papers_after(0))
+    subs = [Subscriber(s, Profile(("x",)), email=f"{s}@example.org") for s in ("a", "b", "c")]
+    store.sync_subscribers(subs)
+    for sid, mine in (("a", papers[:2]), ("b", papers[1:3]), ("c", papers[:3])):
+        items = [DigestItem(p, r, (), ()) for r, p in enumerate(mine)]
+        store.create_digest(sid, items, len(mine), store.max_rev(), T0, f"<{sid}@x>", "email", sid)
+    seqs = [p.seq for p in papers[:2]]
+    assert store.received_among(seqs, ["a", "b"]) == {"a": set(seqs), "b": {papers[1].seq}}
+    assert store.received_among(seqs, []) == {}
+    assert store.received_among(seqs) == {"a": set(seqs), "b": {papers[1].seq}, "c": set(seqs)}
+
+
+def test_the_schema_7_upgrade_keys_stored_papers_and_likes_as_arxiv_ids_read_now(db_target):
+    """Ids are read more widely now (a Hugging Face paper link as a feed's guid) and old-style
+    ids one way (math.GT/0309136 is math/0309136): a paper stored under its old key would come
+    back under the new one as a new paper, and be sent again."""
+    hf_link = "https://huggingface.co/papers/2401.12345"
+    with Store(db_target) as store:
+        store.add_papers(
+            [
+                Paper(key=hf_link, title="Quokka policies", link=hf_link),
+                Paper(key="arxiv:math.GT/0309136", arxiv_id="math.GT/0309136", title="Knots"),
+                Paper(key="https://blog.example/post", title="A blog post", link="https://blog.example/post"),
+            ],
+            "feed",
+            T0,
+        )
+        store.sync_subscribers([Subscriber("kim", Profile(likes=("2401.00001",)), email="kim@example.org")])
+        seqs = {p.key: p.seq for p in store.papers_after(0)}
+    raw_sql(  # as schema 6 stored them: the likes as Slack's /digest like wrote them then
+        db_target,
+        """UPDATE subscribers SET likes = '["math.GT/0309136", "MATH/0309136", "2401.00001"]' WHERE id = 'kim'""",
+        *(
+            ["UPDATE digestbot_schema SET version = 6"]
+            if str(db_target).startswith("postgresql")
+            else ["PRAGMA user_version = 6"]
+        ),
+    )
+    with Store(db_target) as store:
+        assert {p.key: p.seq for p in store.papers_after(0)} == {
+            "arxiv:2401.12345": seqs[hf_link],
+            "arxiv:math/0309136": seqs["arxiv:math.GT/0309136"],
+            "https://blog.example/post": seqs["https://blog.example/post"],
+        }
+        assert store.paper("arxiv:2401.12345").arxiv_id == "2401.12345"
+        assert store.subscriber("kim").subscriber.profile.likes == ("math/0309136", "2401.00001")
+        again = Paper(key="arxiv:2401.12345", arxiv_id="2401.12345", title="Quokka policies")
+        assert store.add_papers([again], "arxiv", T0 + timedelta(hours=1)) == (0, 1)  # known, not new

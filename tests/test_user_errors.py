@@ -227,7 +227,6 @@ def test_templates_saved_with_a_byte_order_mark_work(workdir, monkeypatch):
         ("mysql://u@db.example.org/digest", "mysql:// is not a database digestbot can use"),
         ("sqlite:///tmp/x.db", "sqlite:// is not a database digestbot can use"),
         ("postgresql://u@127.0.0.1:abc/digest", "the PostgreSQL URL's port is not a number"),
-        ("postgresql://u@127.0.0.1:5432/", "the PostgreSQL URL names no database"),
     ],
 )
 @pytest.mark.parametrize("how", ["option", "environment"])
@@ -236,7 +235,7 @@ def test_a_database_url_digestbot_cannot_use_is_a_usage_error(
     workdir, monkeypatch, target, message, how, command
 ):
     """Before, `--db mysql://u@db.example.org/digest` made a SQLite file at ./mysql:/u@db...,
-    and a PostgreSQL URL with no database name or a port that is not a number was tried."""
+    and a PostgreSQL URL with a port that is not a number was tried."""
     one_subscriber(workdir, "  keywords: [robots]\n")
     if how == "environment":
         monkeypatch.setenv("DIGESTBOT_DB", target)
@@ -261,6 +260,16 @@ def test_a_password_in_the_database_url_is_fine_outside_the_yaml(workdir, monkey
     assert "Nothing more is sent" not in err  # sync sends nothing: it said so as send does
 
 
+@pytest.mark.parametrize("database", ["", "/", "/?dbname=digest"], ids=["none", "slash", "dbname-query"])
+def test_a_postgresql_url_may_leave_the_database_to_libpq(workdir, monkeypatch, database):
+    """libpq takes the user's own database when the URL names none, or ?dbname=: digestbot
+    tries it (nobody answers here: exit 1, a connection error) instead of refusing it."""
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    monkeypatch.setenv("DIGESTBOT_DB", f"postgresql://u@127.0.0.1:{free_port()}{database}")
+    code, _, err = run_cli(workdir, "sync")
+    assert code == 1 and "cannot connect to the database" in err, err
+
+
 def test_migrate_to_a_postgresql_nobody_answers_fails_and_says_where(workdir):
     one_subscriber(workdir, "  keywords: [robots]\n")
     digestbot(workdir, "sync")
@@ -277,7 +286,6 @@ def test_migrate_to_a_postgresql_nobody_answers_fails_and_says_where(workdir):
     "target, message",
     [
         ("mysql://u@db.example.org/digest", "--to must be a postgresql:// URL"),
-        ("postgresql://u@127.0.0.1/", "--to: the PostgreSQL URL names no database"),
         ("postgresql://u@127.0.0.1:abc/digest", "--to: the PostgreSQL URL's port is not a number"),
     ],
 )

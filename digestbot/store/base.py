@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..arxiv_ids import arxiv_id
 from ..models import Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,14 @@ T = TypeVar("T")
 # source last reported the paper's upvotes); subscribers.trending, .sources, .show_ai_summary.
 # 5: web_signups (sign-ups waiting for their confirmation) and rate_events (the web's limits).
 # 6: leases, rate_slots, subscribers.claimed_by and .claimed_until (several workers).
-# 7: the index digest_items_paper (who received a paper, for trending and revised papers).
+# 7: the index digest_items_paper (who received a paper, for trending and revised papers);
+# papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
 SCHEMA_VERSION = 8
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
+RECEIVED_BY_SUBSCRIBER = 2000  # up to this many subscribers, `received_among` reads by subscriber
 MAX_UNCONFIRMED = 2  # attempts without a recorded outcome before a digest is held as unknown
 
 _SCHEMA = """
@@ -504,6 +507,31 @@ class Store:
         row = self._exec("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
         return row[0] or 0
 
+    def _rekey_papers(self) -> None:
+        """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in its transaction: papers stored under a key that
+        `arxiv_id` now reads as an arXiv id (a Hugging Face paper link as a feed's guid, an
+        old-style id with its subject class or capitals) take the key a new report of them
+        gets, so that report is the same paper, not a new one sent again. Liked ids are
+        rewritten the same way. A paper stored under both keys keeps both rows, as before."""
+        rows = self._rows(
+            "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
+        )
+        for row in rows:
+            key = row["key"]
+            aid = (
+                arxiv_id(key.removeprefix("arxiv:"))
+                if key.startswith("arxiv:")
+                else arxiv_id(key, row["link"])
+            )
+            new = f"arxiv:{aid}" if aid else key
+            if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
+                self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
+        for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
+            likes = json.loads(row["likes"])
+            read = list(dict.fromkeys(arxiv_id(a) or a for a in likes))
+            if read != likes:
+                self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
+
     def received(self, sid: str, paper_seq: int) -> bool:
         """Whether the paper is in one of the subscriber's digests already (any state)."""
         row = self._exec(
@@ -527,17 +555,33 @@ class Store:
                 pool.append((paper, listed))
         return pool
 
-    def received_among(self, seqs: Iterable[int]) -> dict[str, set[int]]:
-        """Which subscribers have which of these papers in one of their digests (any state)."""
-        seqs = list(seqs)
+    def received_among(
+        self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
+    ) -> dict[str, set[int]]:
+        """Which subscribers (of `subscriber_ids`, or all) have which of these papers in one of
+        their digests (any state). A few subscribers are looked up by (subscriber, paper), so a
+        paper thousands received costs nothing; many, by paper (one read of its recipients)."""
+        seqs, sids = list(dict.fromkeys(seqs)), None if subscriber_ids is None else set(subscriber_ids)
         out: dict[str, set[int]] = {}
+        if sids is not None and len(sids) <= RECEIVED_BY_SUBSCRIBER:
+            for who, who_marks in _in_chunks(sorted(sids), 250):
+                for chunk, marks in _in_chunks(seqs, 250):
+                    rows = self._exec(
+                        "SELECT subscriber_id, paper_seq FROM digest_items"
+                        f" WHERE subscriber_id IN ({who_marks}) AND paper_seq IN ({marks})",
+                        [*who, *chunk],
+                    )
+                    for sid, seq in rows:
+                        out.setdefault(sid, set()).add(seq)
+            return out
         for chunk, marks in _in_chunks(seqs):
             rows = self._exec(
                 f"SELECT subscriber_id, paper_seq FROM digest_items WHERE paper_seq IN ({marks})",
                 chunk,
             )
             for sid, seq in rows:
-                out.setdefault(sid, set()).add(seq)
+                if sids is None or sid in sids:
+                    out.setdefault(sid, set()).add(seq)
         return out
 
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:

@@ -100,6 +100,7 @@ class PostgresStore(Store):
                 self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_types(definition)}")
             for statement in base._AFTER_COLUMNS:
                 self._exec(statement)
+            self._rekey_papers()
             self._exec("DELETE FROM digestbot_schema")
             self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 

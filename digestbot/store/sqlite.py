@@ -108,6 +108,7 @@ class SqliteStore(Store):
             for statement in _AFTER_COLUMNS:
                 self.conn.execute(statement)
             self._widen_digest_states()
+            self._rekey_papers()
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _widen_digest_states(self) -> None:
