@@ -508,11 +508,12 @@ class Store:
         return row[0] or 0
 
     def _rekey_papers(self) -> None:
-        """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in its transaction: papers stored under a key that
-        `arxiv_id` now reads as an arXiv id (a Hugging Face paper link as a feed's guid, an
-        old-style id with its subject class or capitals) take the key a new report of them
-        gets, so that report is the same paper, not a new one sent again. Liked ids are
-        rewritten the same way. A paper stored under both keys keeps both rows, as before."""
+        """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in
+        its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
+        Hugging Face paper link as a feed's guid, an old-style id with its subject class or
+        capitals) take the key a new report of them gets, so that report is the same paper,
+        not a new one sent again. Liked ids are rewritten the same way. A paper stored under
+        both keys keeps both rows, as before."""
         rows = self._rows(
             "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
         )
