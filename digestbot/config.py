@@ -149,6 +149,9 @@ class Config:
     default_max_papers: int = DEFAULT_MAX_PAPERS
     default_timezone: str = "UTC"
     files: tuple[Path, ...] = ()  # other files the config read (libraries): a change to one reloads it
+    # Ids an older digestbot read otherwise from the same text (an unquoted `0123` was 83):
+    # (id, former id) pairs, so the store renames such a subscriber instead of starting afresh.
+    former_ids: tuple[tuple[str, str], ...] = ()
 
     web: WebConfig | None = None  # None: no sign-up or manage pages
 
@@ -394,6 +397,7 @@ class _Validator:
         self.path = path
         self.problems: list[Problem] = []
         self.files: list[Path] = []  # the other files read, for the worker to watch
+        self.former_ids: dict[str, str] = {}  # subscriber id -> as YAML 1.1 numbers read it
 
     def report(self, line: int, fld: str, message: str) -> None:
         self.problems.append(Problem(str(self.path), line, fld, message))
@@ -639,6 +643,7 @@ def parse_config(text: str, path: Path) -> Config:
         default_timezone=base["timezone"],
         web=web,
         files=tuple(dict.fromkeys(v.files)),
+        former_ids=tuple(v.former_ids.items()),
     )
 
 
@@ -773,6 +778,9 @@ def _subscriber(
     n = len(v.problems)
     m = v.mapping(item, fld, _SUBSCRIBER_KEYS)
     sid = v.string(m, "id", fld)
+    read = m["id"].value if "id" in m else None
+    if sid and isinstance(read, int | float) and not isinstance(read, bool) and str(read) != sid:
+        v.former_ids[sid] = str(read)  # how digestbot read it before ids were taken as written
     if not sid:
         v.report(item.line, f"{fld}.id", "required")
     elif not _ID_RE.match(sid):

@@ -603,3 +603,22 @@ def test_the_schema_7_upgrade_keys_stored_papers_and_likes_as_arxiv_ids_read_now
         assert store.subscriber("kim").subscriber.profile.likes == ("math/0309136", "2401.00001")
         again = Paper(key="arxiv:2401.12345", arxiv_id="2401.12345", title="Quokka policies")
         assert store.add_papers([again], "arxiv", T0 + timedelta(hours=1)) == (0, 1)  # known, not new
+
+
+def test_a_former_id_is_renamed_with_its_ledger_and_feedback_on_both_backends(store):
+    store.add_papers([paper(1)], "test", T0)
+    [p] = store.papers_after(0)
+    store.sync_subscribers([sub("83")])
+    store.create_digest("83", [DigestItem(p, 0, ("diffusion",), ())], 1, p.rev, T0, "<m@x>", "email", "a")
+    store.rate("83", p.key, 1, "cli")
+    store.set_paused("83", True)
+
+    counts = store.sync_subscribers([sub("0123")], former_ids={"0123": "83"})
+
+    assert counts["added"] == 0 and counts["deactivated"] == 0
+    assert store.subscriber("83") is None and store.subscriber("0123").subscriber.paused
+    assert [d.subscriber_id for d in store.digests(subscriber_id="0123")] == ["0123"]
+    assert store.received("0123", p.seq) and store.feedback({"0123": 0})["0123"] == {p.key: 1}
+    # a former id that is itself listed, or that nobody has, changes nothing
+    assert store.sync_subscribers([sub("0123"), sub("9")], former_ids={"9": "0123"})["added"] == 1
+    assert store.subscriber("0123") is not None

@@ -20,7 +20,9 @@ from helpers import SOURCES, FeedPaper, digestbot, http_server, subscriber, writ
 
 from digestbot.cli import cli
 from digestbot.config import load_config
+from digestbot.models import Paper, Profile, Subscriber
 from digestbot.render import Renderer, sample_digest
+from digestbot.store import DigestItem, Store, now_utc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +73,35 @@ def test_numbers_in_text_fields_keep_their_spelling(workdir):
     assert second.id == "2024-01-05"
     code, out, _ = run_cli(workdir, "--db", str(workdir.db), "sync")
     assert code == 0 and "2 added" in out
+
+
+def test_a_subscriber_an_older_digestbot_stored_under_the_number_keeps_its_history(workdir):
+    """`id: 0123` was subscriber 83 before ids were read as written: the store renames 83 to
+    0123 with its ledger and paused state, instead of deactivating 83 and adding a 0123 that
+    would mail a reader who had unsubscribed."""
+    one_subscriber(workdir, "  keywords: [robots]\n")
+    workdir.write_config(SOURCES, "- id: 0123\n  email: a@example.org\n  keywords: [robots]\n")
+    with Store(workdir.db) as store:  # what the older digestbot stored, and the reader did
+        store.sync_subscribers([Subscriber("83", Profile(("robots",)), email="a@example.org")])
+        store.add_papers([Paper(key="arxiv:2403.00002", arxiv_id="2403.00002", title="Robots")], "feed")
+        [paper] = store.papers_after(0)
+        store.create_digest(
+            "83", [DigestItem(paper, 0, ("robots",), ())], 1, paper.rev, now_utc(), "<m@x>", "email", "a"
+        )
+        store.set_paused("83", True)
+
+    code, out, err = run_cli(workdir, "--db", str(workdir.db), "sync")
+    assert code == 0 and "0 added" in out and "0 deactivated" in out, out + err
+    with Store(workdir.db) as store:
+        assert store.subscriber("83") is None
+        moved = store.subscriber("0123")
+        assert moved.subscriber.paused and moved.subscriber.email == "a@example.org"
+        assert [d.subscriber_id for d in store.digests(subscriber_id="0123")] == ["0123"]
+        assert store.received("0123", paper.seq)
+    code, out, err = run_cli(workdir, "--db", str(workdir.db), "send", "--force")
+    assert "Digests: 0 sent" in out and not list((workdir.path / "outbox").glob("*")), (
+        out
+    )  # still unsubscribed
 
 
 # --- where a problem is reported --------------------------------------------------------------

@@ -49,6 +49,13 @@ SCHEMA_VERSION = 8
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
+# Every column that holds a subscriber's id, but subscribers.id itself.
+_SUBSCRIBER_REFERENCES = (
+    ("digests", "subscriber_id"),
+    ("digest_items", "subscriber_id"),
+    ("feedback", "subscriber_id"),
+    ("web_signups", "subscriber"),
+)
 RECEIVED_BY_SUBSCRIBER = 2000  # up to this many subscribers, `received_among` reads by subscriber
 MAX_UNCONFIRMED = 2  # attempts without a recorded outcome before a digest is held as unknown
 
@@ -730,19 +737,28 @@ class Store:
     # --- subscribers ----------------------------------------------------------------------
 
     def sync_subscribers(
-        self, subscribers: Iterable[Subscriber], now: datetime | None = None
+        self,
+        subscribers: Iterable[Subscriber],
+        now: datetime | None = None,
+        former_ids: dict[str, str] | None = None,
     ) -> dict[str, int]:
         """Make the YAML subscribers the active set, in one transaction.
 
         New ones are added, changed ones updated, YAML subscribers no longer listed are
         deactivated (their history kept). `paused` is the database's own state: a subscriber who
-        unsubscribed stays unsubscribed whatever the YAML says.
+        unsubscribed stays unsubscribed whatever the YAML says. `former_ids` (id -> the id an
+        older digestbot read from the same YAML text, `0123` -> `83`): a subscriber stored under
+        the former id only is renamed, keeping its history, instead of starting afresh.
         """
         now_s = ts(now or now_utc())
         counts = {"added": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
         listed = set()
         subscribers_list = list(subscribers)
         with self.transaction():
+            ids = {sub.id for sub in subscribers_list}
+            for sid, former in (former_ids or {}).items():
+                if sid in ids and former not in ids:
+                    self._rename_subscriber(former, sid)
             # The addresses digests already go to (folded: a superset of SQL's lower() matches),
             # so that only a subscriber sharing one asks the database: one query, not one per row.
             addresses = {
@@ -882,6 +898,28 @@ class Store:
     def _inherit_watermark(self, sid: str, slack: str | None) -> None:
         """Carry the furthest watermark of other digests to the same Slack target over to `sid`."""
         self._inherit(sid, "{t}slack = ?", slack)
+
+    def _rename_subscriber(self, former: str, sid: str) -> None:
+        """Subscriber `former` (from the YAML) becomes `sid` with all its history, unless `sid`
+        is stored already. The row is copied, not updated: digests and feedback reference it."""
+        if self._exec("SELECT 1 FROM subscribers WHERE id = ?", (sid,)).fetchone() is not None:
+            return
+        found = self._rows("SELECT * FROM subscribers WHERE id = ? AND origin = 'yaml'", (former,))
+        if not found:
+            return  # none, or a Slack or web subscriber: that one keeps its id
+        rest = ", ".join(c for c in found[0] if c != "id")
+        self._exec(
+            f"INSERT INTO subscribers (id, {rest}) SELECT ?, {rest} FROM subscribers WHERE id = ?",
+            (sid, former),
+        )
+        for table, column in _SUBSCRIBER_REFERENCES:
+            self._exec(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (sid, former))
+        self._exec("DELETE FROM subscribers WHERE id = ?", (former,))
+        log.warning(
+            "subscriber %s is now %s: the YAML's id is read as written (quote ids that look like numbers)",
+            former,
+            sid,
+        )
 
     def _inherit_address_watermark(self, sid: str, email: str | None) -> None:
         """Carry the furthest watermark of the other digests to the same address over to `sid`
