@@ -26,10 +26,10 @@ from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
 from .render import Renderer, template_problem
-from .schedule import get_timezone, next_run, parse_schedule
+from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, is_postgres, now_utc
+from .store import Store, StoreError, StoreWriteError, SubscriberState, is_postgres, now_utc
 from .text import mask_url, one_line
 from .web import ServerLimits
 
@@ -776,7 +776,7 @@ def status(app: App) -> None:
     for state in store.subscribers(include_inactive=True):
         sub = state.subscriber
         last = store.last_sent(sub.id)
-        due = _next_due(sub.schedule, sub.timezone, state.last_run_at, now)
+        due = _next_due(state, now)
         _add_row(
             t,
             sub.id,
@@ -877,13 +877,16 @@ def _add_row(table, *cells: str) -> None:
     table.add_row(*(one_line(c) for c in cells))
 
 
-def _next_due(schedule: str, timezone: str, last_run_at: datetime | None, now: datetime) -> str:
+def _next_due(state: SubscriberState, now: datetime) -> str:
     """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
-    if last_run_at is None:
+    timezone = state.subscriber.timezone
+    if state.last_run_at is None:
         return "now"
     try:
         tz = get_timezone(timezone)
-        upcoming = next_run(parse_schedule(schedule), tz, last_run_at)
+        upcoming = next_due(
+            parse_schedule(state.subscriber.schedule), tz, state.last_run_at, state.schedule_moved
+        )
     except ValueError as e:  # stored before a stricter check; status still shows everyone
         return f"? ({e})"
     if upcoming is None:

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,9 @@ DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
 FETCH_SLACK = 0.1  # a fetch within 90% of the interval counts as this interval's
+# The wall clock moving back this much more than the monotonic one is the system clock being set
+# back (NTP, an operator): the timers, which wait for wall-clock times, are moved back with it.
+CLOCK_JUMP = timedelta(seconds=30)
 
 
 class Worker:
@@ -116,9 +120,12 @@ class Worker:
 
     def _stale(self, source: SourceConfig, now: datetime, slack: float = 0.0) -> bool:
         """Whether the last fetch is older than the interval (less `slack` of it: timers of
-        several workers never fire at quite the same moment)."""
+        several workers never fire at quite the same moment). A fetch recorded ahead of the
+        clock, by more than clocks drift, means the clock was set back: its age is unknown."""
         last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
-        return last is None or (now - last).total_seconds() >= source.every * (1 - slack)
+        if last is None or last - now > CLOCK_JUMP:
+            return True
+        return (now - last).total_seconds() >= source.every * (1 - slack)
 
     def dispatch(self) -> list[Outcome]:
         """Send what is due now (fetching stale sources first); skip if another sender runs."""
@@ -268,7 +275,7 @@ class Worker:
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
-            next_run_time=now_utc() + timedelta(seconds=2),
+            next_run_time=self.clock() + timedelta(seconds=2),
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
@@ -281,11 +288,13 @@ class Worker:
             self.store.path,
         )
         scheduler.start()
+        watch = ClockWatch(self.clock)
         try:
             # The signal handlers only set `stopping`; the scheduler is stopped here, outside any
             # handler (a handler that stops it can deadlock on a lock the interrupted code holds).
             while not self.stopping.wait(timeout=1.0):
-                pass
+                if (jump := watch.jump()) <= -CLOCK_JUMP:
+                    self._clock_went_back(scheduler, jump)
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()
@@ -294,11 +303,20 @@ class Worker:
         log.info("stopped")
         return 0
 
+    def _clock_went_back(self, scheduler: BackgroundScheduler, jump: timedelta) -> None:
+        """Move every timer back with the clock, so each fires at the moment it would have
+        (APScheduler would wait for its wall-clock time: an hour back, no dispatch for an hour).
+        A jump forward needs nothing: the jobs that look overdue run at once, coalesced."""
+        log.warning("the system clock went back by %s; the timers move back with it", -jump)
+        for job in scheduler.get_jobs():
+            if job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + jump)
+
     def _schedule_fetches(self, scheduler: BackgroundScheduler, config: Config) -> None:
         for job in scheduler.get_jobs():
             if job.id.startswith("fetch:"):
                 job.remove()
-        start = now_utc()
+        start = self.clock()
         for source in config.sources:
             last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
             first = start if last is None else max(start, last + timedelta(seconds=source.every))
@@ -321,6 +339,21 @@ class Worker:
 
         socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env).connect()
         log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
+
+
+class ClockWatch:
+    """Notices the wall clock being set: how far it moved, since the last look, beyond the time
+    that passed (measured on the monotonic clock, which nobody sets)."""
+
+    def __init__(self, wall: Callable[[], datetime], monotonic: Callable[[], float] = time.monotonic):
+        self.wall, self.monotonic = wall, monotonic
+        self._last = (wall(), monotonic())
+
+    def jump(self) -> timedelta:
+        wall, mono = self.wall(), self.monotonic()
+        last_wall, last_mono = self._last
+        self._last = (wall, mono)
+        return (wall - last_wall) - timedelta(seconds=mono - last_mono)
 
 
 def _mtime(path: Path) -> int | None:

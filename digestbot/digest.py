@@ -330,7 +330,11 @@ class DigestRunner:
                 continue
             try:
                 due = force or is_due(
-                    parse_schedule(sub.schedule), get_timezone(sub.timezone), state.last_run_at, now
+                    parse_schedule(sub.schedule),
+                    get_timezone(sub.timezone),
+                    state.last_run_at,
+                    now,
+                    moved=state.schedule_moved,
                 )
             except ScheduleError as e:  # stored by an older version or a hand edit: skip, say so
                 log.warning("subscriber %s skipped: %s", sub.id, e)

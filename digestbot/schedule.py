@@ -3,7 +3,8 @@
 A schedule is `daily HH:MM`, `weekdays HH:MM`, `weekly DAY HH:MM` or a 5-field cron expression,
 read in the subscriber's IANA timezone. Fire times are computed on local wall-clock dates, so a
 digest fires once per scheduled local time even on the days clocks move: a time skipped by a
-spring-forward fires an hour later, a time repeated by a fall-back fires once (its first pass).
+spring-forward fires as much later as the clocks moved (an hour in most zones, 30 minutes on
+Lord Howe), a time repeated by a fall-back fires once (its first pass).
 """
 
 from __future__ import annotations
@@ -149,25 +150,65 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
 
 def next_run(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
     """The first fire time strictly after `after`, in UTC; None if it never fires."""
-    local = after.astimezone(tz)
-    times = sorted((h, m) for h in schedule.hours for m in schedule.minutes)
-    day = local.date()
+    times = [(h, m) for h in schedule.hours for m in schedule.minutes]
+    day = after.astimezone(tz).date()
     for _ in range(_SEARCH_DAYS):
         if schedule.day_matches(day):
-            for h, m in times:
-                fire = datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC)
-                if fire > after:
-                    return fire
+            # The earliest of the day's times, not the first in wall-clock order: a skipped
+            # time moves forward by the change (30 minutes on Lord Howe, 2 hours on Troll),
+            # past times that follow it on the clock face.
+            fires = (
+                datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC) for h, m in times
+            )
+            upcoming = [fire for fire in fires if fire > after]
+            if upcoming:
+                return min(upcoming)
         day += timedelta(days=1)
     return None
 
 
-def is_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: datetime) -> bool:
+def previous_run(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | None:
+    """The last fire time at or before `at`, in UTC; None if there is none within the search."""
+    times = [(h, m) for h in schedule.hours for m in schedule.minutes]
+    found: list[datetime] = []
+    day, left = at.astimezone(tz).date() + timedelta(days=1), _SEARCH_DAYS
+    while left > 0:
+        if schedule.day_matches(day):
+            fires = (
+                datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC) for h, m in times
+            )
+            found += [fire for fire in fires if fire <= at]
+        day, left = day - timedelta(days=1), left - 1
+        if found:
+            left = min(left, 1)  # one day more: a time that day skipped may land on the next
+    return max(found, default=None)
+
+
+def next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False) -> datetime | None:
+    """When the digest after the one of `last_run` is due, in UTC; None if never.
+
+    `moved`: the schedule or timezone changed since that run. The run then stands for the new
+    schedule's time nearest to it, so a digest moved from 08:00 to 10:00 comes at 10:00, once,
+    whether the change came before or after 08:00; moved to 08:00 at 09:00 (today's 10:00 not
+    sent yet), it comes at once rather than tomorrow.
+    """
+    upcoming = next_run(schedule, tz, last_run)
+    if not moved or upcoming is None:
+        return upcoming
+    before = previous_run(schedule, tz, last_run)
+    if before is not None and last_run - before <= upcoming - last_run:
+        return upcoming
+    return next_run(schedule, tz, upcoming)
+
+
+def is_due(
+    schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: datetime, moved: bool = False
+) -> bool:
     """Due when a scheduled time has passed since the last run; never run means due at once."""
     if last_run is None:
         return True
-    upcoming = next_run(schedule, tz, last_run)
-    return upcoming is not None and upcoming <= now
+    due = next_due(schedule, tz, last_run, moved)
+    return due is not None and due <= now
 
 
 def get_timezone(name: str) -> ZoneInfo:

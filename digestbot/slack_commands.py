@@ -16,7 +16,7 @@ from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
-from .schedule import ScheduleError, get_timezone, next_run, parse_schedule
+from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
 from .store import Store, StoreError
 from .text import invisible_character, is_number
 
@@ -422,7 +422,7 @@ class CommandHandler:
             if state.last_run_at is None:
                 nxt = "at the next run (papers from the last day)"
             else:
-                when = next_run(parse_schedule(sub.schedule), tz, state.last_run_at)
+                when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
                 nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
             last = self.store.last_sent(sub.id)
             lines.append(f"Next digest: {nxt}")

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+import apscheduler.schedulers.base
 import pytest
 import requests
 import responses
@@ -38,6 +39,7 @@ from helpers import FeedPaper, arxiv_listing, db_dump, not_due_soon
 from helpers import digestbot as invoke
 from test_email_delivery import body_parts, ids, papers_in
 
+from digestbot import daemon
 from digestbot.collect import fetch_one, source_health
 from digestbot.config import Env, SourceConfig, load_config
 from digestbot.daemon import Worker
@@ -170,6 +172,7 @@ def outbox_mails(folder: Path) -> list[Mail]:
     return [
         as_mail(email.message_from_bytes(p.read_bytes(), policy=email.policy.default))
         for p in sorted(folder.glob("*.eml"))
+        if not p.name.startswith(".")  # the outbox's temporary file, before its rename
     ]
 
 
@@ -617,6 +620,173 @@ def test_a_week_of_schedules_across_a_dst_change(workdir, bot, week):
     assert all(d.status == "sent" for d in b.store.digests())
 
 
+class SkewedClock:
+    """The real wall clock plus an offset the test moves, as NTP or an operator moves the system
+    clock; `install` makes APScheduler's wall clock the same one."""
+
+    def __init__(self, monkeypatch):
+        self.offset = timedelta(0)
+        clock = self
+
+        class Wall(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.now(tz) + clock.offset
+
+        monkeypatch.setattr(apscheduler.schedulers.base, "datetime", Wall)
+
+    def __call__(self) -> datetime:
+        return now_utc() + self.offset
+
+
+@pytest.mark.parametrize("jump", [timedelta(hours=-1), timedelta(days=-2), timedelta(hours=3)])
+def test_the_running_worker_keeps_dispatching_when_the_system_clock_jumps(workdir, monkeypatch, jump):
+    # APScheduler waits for wall-clock times: after the clock went back an hour, the dispatch job
+    # (due a minute later) would wait an hour and more, and nobody would get a digest meanwhile.
+    monkeypatch.setattr(daemon, "DISPATCH_EVERY", timedelta(seconds=1))
+    clock = SkewedClock(monkeypatch)
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(local_source(every="1d"), subscriber_yaml("alice", "quokka"))
+    config = load_config(workdir.config)
+    store = Store(workdir.db)
+    store.sync_subscribers(config.subscribers, now=clock())
+    store.add_papers([as_paper(topic_paper(1, "quokka"))], "feed", clock())
+    worker = Worker(
+        config, store, Env(outbox=workdir.outbox), clock=clock, client=HttpClient(sleep=lambda s: None)
+    )
+    worker.signals.installed = True  # the test's thread is not the main one: no handlers
+    thread = threading.Thread(target=worker.run_forever)
+    thread.start()
+    try:
+        received = lambda sid: address(sid) in {m.to for m in outbox_mails(workdir.outbox)}  # noqa: E731
+        wait_until(lambda: received("alice"), 15, "alice's first digest")
+        clock.offset = jump
+        time.sleep(2)  # the worker notices the jump within a second or two
+        # bob arrives after the jump: his first digest is due at the next dispatch, a second away
+        workdir.write_config(
+            local_source(every="1d"), subscriber_yaml("alice", "quokka") + subscriber_yaml("bob", "quokka")
+        )
+        wait_until(lambda: received("bob"), 10, "bob's digest after the clock moved by " + str(jump))
+    finally:
+        worker.stopping.set()
+        thread.join(15)
+        store.close()
+    assert not thread.is_alive()
+    assert Counter(m.to for m in outbox_mails(workdir.outbox)) == {address("alice"): 1, address("bob"): 1}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A subscriber changing their schedule or timezone between two digests."""
+
+    before: tuple[str, str]  # (schedule, timezone)
+    start: str  # the first digest (at once: a new subscriber), UTC
+    at: str  # when the change is made, UTC
+    after: tuple[str, str]
+    sent: list[str]  # every digest until three days after `start`, UTC
+
+
+MOVES = {
+    # asked for 10:00 before today's 08:00 digest: that one moves to 10:00 (not 07:00 and 10:00)
+    "later-before-the-digest": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 08:00",
+        "2026-03-02 07:00",
+        ("daily 10:00", "UTC"),
+        ["2026-03-01 08:00", "2026-03-02 10:00", "2026-03-03 10:00"],
+    ),
+    # asked for 10:00 just after today's 08:00 digest: the next one is tomorrow at 10:00
+    "later-after-the-digest": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 08:00",
+        "2026-03-02 09:00",
+        ("daily 10:00", "UTC"),
+        ["2026-03-01 08:00", "2026-03-02 08:00", "2026-03-03 10:00"],
+    ),
+    # asked for 08:00 at 09:00, before today's 10:00 digest: today's comes at once, not tomorrow
+    "earlier-past-now": Move(
+        ("daily 10:00", "UTC"),
+        "2026-03-01 10:00",
+        "2026-03-02 09:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-01 10:00", "2026-03-02 09:00", "2026-03-03 08:00", "2026-03-04 08:00"],
+    ),
+    # Berlin -> New York after today's 08:00 (07:00 UTC): New York's 08:00 today is the same day
+    "berlin-to-new-york": Move(
+        ("daily 08:00", "Europe/Berlin"),
+        "2026-03-02 07:00",
+        "2026-03-02 09:00",
+        ("daily 08:00", "America/New_York"),
+        ["2026-03-02 07:00", "2026-03-03 13:00", "2026-03-04 13:00"],
+    ),
+    "new-york-to-berlin": Move(
+        ("daily 08:00", "America/New_York"),
+        "2026-03-02 13:00",
+        "2026-03-02 14:00",
+        ("daily 08:00", "Europe/Berlin"),
+        ["2026-03-02 13:00", "2026-03-03 07:00", "2026-03-04 07:00", "2026-03-05 07:00"],
+    ),
+    # weekly Monday -> daily on Wednesday: the days since Monday come at once, then daily
+    "weekly-to-daily": Move(
+        ("weekly mon 09:00", "UTC"),
+        "2026-03-02 09:00",
+        "2026-03-04 10:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-02 09:00", "2026-03-04 10:00", "2026-03-05 08:00"],
+    ),
+    # daily -> weekly Monday 09:00 on a Monday, after its 08:00 digest: nothing until next Monday
+    "daily-to-weekly": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-02 08:00",
+        "2026-03-02 10:00",
+        ("weekly mon 09:00", "UTC"),
+        ["2026-03-02 08:00"],
+    ),
+}
+
+
+@pytest.mark.parametrize("move", MOVES.values(), ids=MOVES.keys())
+def test_a_subscriber_who_changes_schedule_or_timezone_gets_no_digest_twice_and_no_day_skipped(
+    workdir, bot, move
+):
+    def config(when: tuple[str, str]) -> str:
+        return subscriber_yaml("alice", "quokka", schedule=when[0], timezone=when[1])
+
+    b = bot(config(move.before), move.start)
+    end = utc(move.start) + timedelta(days=3)
+    sent, n, fresh = [], 0, True
+    while b.clock() < end:
+        if b.clock() == utc(move.at):
+            workdir.write_config(local_source(), config(move.after))
+            assert b.worker.maybe_reload()
+        if fresh:
+            n += 1
+            b.add(topic_paper(n, "quokka"))
+        outcomes = b.run()
+        assert {o.status for o in outcomes} <= {"sent"}, outcomes
+        sent += [b.clock()] * len(outcomes)
+        fresh = bool(outcomes)
+        b.clock.advance(minutes=5)
+
+    assert sent == [utc(t) for t in move.sent]
+    assert len(b.mails()) == len(move.sent)
+
+
+def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
+    b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
+    handler, who = CommandHandler(b.store, b.worker.config, b.worker.env), CommandContext(user_id="U0MOVE")
+    handler.handle(who, "subscribe quokka")
+    handler.handle(who, "schedule daily 08:00 UTC")
+    b.store.advance("slack:U0MOVE", 0, utc("2026-03-01 08:00"))  # its 08:00 digest went out
+    b.clock.set("2026-03-02 07:00")
+    reply = handler.handle(who, "schedule daily 10:00 UTC")
+
+    assert "Next digest: Mon 02 Mar 10:00" in reply.text
+    due = lambda at: "slack:U0MOVE" in {s.subscriber.id for s in b.runner.due(utc(at))}  # noqa: E731
+    assert not due("2026-03-02 07:00") and not due("2026-03-02 09:55")
+    assert due("2026-03-02 10:00")
+
+
 # --- 5. fetch before send -----------------------------------------------------------------------
 
 
@@ -647,6 +817,27 @@ def test_dispatch_fetches_sources_older_than_their_interval_before_building_the_
     assert set(second.papers) == ids(topic_paper(3, "quokka"))
     assert b.store.source_state("hourly")["last_fetch_at"] == "2024-03-14T08:00:00.000000Z"
     assert b.store.source_state("slow")["last_fetch_at"] == "2024-03-14T07:50:00.000000Z"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-worker", "several-workers"])
+def test_a_fetch_recorded_ahead_of_a_clock_set_back_does_not_hold_the_source_back(workdir, bot, shared):
+    # The clock ran two days ahead (a bad hardware clock at boot) and was then set right: the
+    # last fetch looks two days in the future, which must not mean "fetched a moment ago".
+    write_listing(workdir.path / "hourly.xml", [topic_paper(1, "quokka")])
+    b = bot(
+        subscriber_yaml("alice", "quokka"),
+        "2024-03-16 06:00",
+        sources=local_source("hourly", "hourly.xml", "1h"),
+    )
+    b.worker.shared = shared
+    b.worker.fetch("hourly")
+    b.clock.set("2024-03-14 06:05")
+    write_listing(workdir.path / "hourly.xml", [topic_paper(1, "quokka"), topic_paper(2, "quokka")])
+
+    fetched = b.worker.fetch("hourly") if shared else b.worker.fetch_stale(b.clock())
+    assert fetched, "the source was not fetched"
+    assert b.store.source_state("hourly")["last_fetch_at"] == "2024-03-14T06:05:00.000000Z"
+    assert b.store.count_papers() == 2  # the second paper came with the fetch
 
 
 # --- 6. arXiv catch-up ---------------------------------------------------------------------------

@@ -1,10 +1,20 @@
 """Schedules: parsing, next fire times in the subscriber's timezone, DST days, due checks."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
-from digestbot.schedule import ScheduleError, get_timezone, is_due, next_run, parse_duration, parse_schedule
+from digestbot.schedule import (
+    ScheduleError,
+    get_timezone,
+    is_due,
+    next_due,
+    next_run,
+    parse_duration,
+    parse_schedule,
+    previous_run,
+)
 
 
 def fires(spec: str, tz: str, start: datetime, days: int) -> list[datetime]:
@@ -93,3 +103,65 @@ def test_durations():
 def test_unknown_timezone():
     with pytest.raises(ScheduleError, match="unknown timezone"):
         get_timezone("Europe/Berln")
+
+
+def all_fire_times(spec: str, tz: str, start: datetime, days: int) -> list[datetime]:
+    """Every scheduled local time of the days around (start, start + days), in UTC, in order:
+    the oracle for next_run (a skipped local time maps, as documented, to fold=0)."""
+    sched, zone = parse_schedule(spec), get_timezone(tz)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    instants = set()
+    for i in range(days + 3):  # + 3: the date line can skip a local day
+        day = first + timedelta(days=i)
+        if sched.day_matches(day):
+            for h in sched.hours:
+                for m in sched.minutes:
+                    fire = datetime(day.year, day.month, day.day, h, m, tzinfo=zone).astimezone(UTC)
+                    if start < fire < start + timedelta(days=days):
+                        instants.add(fire)
+    return sorted(instants)
+
+
+CLOCK_CHANGES = [
+    # Lord Howe moves its clocks by 30 minutes: 02:15 does not exist on 2026-10-04 and becomes
+    # 02:45, later than 02:40, which does.
+    ("15,40 2 * * *", "Australia/Lord_Howe", datetime(2026, 10, 2, tzinfo=UTC)),
+    # Troll (Antarctica) moves its clocks by two hours: 02:00 on 2026-03-29 becomes 04:00.
+    ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 3, 27, tzinfo=UTC)),
+    ("0 2,3 * * *", "Antarctica/Troll", datetime(2026, 10, 23, tzinfo=UTC)),
+    ("*/20 1-3 * * *", "America/New_York", datetime(2026, 3, 7, tzinfo=UTC)),
+    ("daily 01:30", "America/New_York", datetime(2026, 10, 30, tzinfo=UTC)),
+    ("*/20 0-3 * * *", "Europe/Berlin", datetime(2026, 10, 24, tzinfo=UTC)),
+    # Samoa skipped 30 December 2011 (it crossed the date line)
+    ("30 0-23/2 * * *", "Pacific/Apia", datetime(2011, 12, 28, tzinfo=UTC)),
+    ("weekly fri 08:00", "Pacific/Apia", datetime(2011, 12, 27, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("spec, tz, start", CLOCK_CHANGES)
+def test_next_run_is_the_earliest_scheduled_time_even_when_a_clock_change_reorders_them(spec, tz, start):
+    times = [t.astimezone(UTC) for t in fires(spec, tz, start, 15)]
+    assert times == all_fire_times(spec, tz, start, 15)
+
+
+@pytest.mark.parametrize("spec, tz, start", CLOCK_CHANGES)
+def test_previous_run_is_the_latest_scheduled_time_at_or_before(spec, tz, start):
+    sched, zone = parse_schedule(spec), get_timezone(tz)
+    times = all_fire_times(spec, tz, start, 15)
+    assert len(times) >= 2
+    for earlier, fire in pairwise(times):
+        assert previous_run(sched, zone, fire) == fire
+        assert previous_run(sched, zone, fire - timedelta(microseconds=1)) == earlier
+
+
+def test_a_moved_schedule_counts_the_last_digest_for_the_nearest_new_time():
+    utc = get_timezone("UTC")
+    at_ten = parse_schedule("daily 10:00")
+    sent_at_eight = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert next_due(at_ten, utc, sent_at_eight) == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # unchanged
+    assert next_due(at_ten, utc, sent_at_eight, moved=True) == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    at_eight, sent_at_ten = parse_schedule("daily 08:00"), datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert next_due(at_eight, utc, sent_at_ten, moved=True) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    # a first digest at sign-up, late in the day, is not moved: tomorrow's comes as usual
+    late = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
+    assert next_due(at_eight, utc, late) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -19,13 +19,19 @@ from datetime import timedelta
 import pytest
 from helpers import raw_sql
 from test_daemon import (
+    DAILY,
+    FakeClock,
     address,
+    as_paper,
     by_recipient,
+    expected_slots,
     local_source,
+    outbox_mails,
     smtp_mails,
     spawn,  # noqa: F401 - a fixture
     subscriber_yaml,
     topic_paper,
+    utc,
     wait_until,
     write_listing,
 )
@@ -445,3 +451,63 @@ def test_a_fetch_lease_is_held_only_by_one_worker_and_freed_whatever_the_fetch_d
         with fetch_lease(store, "feed", None, now) as alone:  # one worker: no lease needed
             assert alone
         assert store.claim_lease("fetch:feed", "w3", now, timedelta(minutes=1))  # freed after the failure
+
+
+# --- schedules across workers on the nights the clocks change --------------------------------
+
+CLOCK_NIGHTS = {
+    "new-york-spring-forward": ("America/New_York", "02:30", "2026-03-07 12:00"),  # 02:30 skipped
+    "new-york-fall-back": ("America/New_York", "01:30", "2026-10-31 12:00"),  # 01:30 twice
+    "berlin-fall-back": ("Europe/Berlin", "02:30", "2026-10-24 12:00"),
+    "lord-howe-spring-forward": ("Australia/Lord_Howe", "02:15", "2026-10-02 12:00"),  # 30 minutes
+    "lord-howe-fall-back": ("Australia/Lord_Howe", "01:45", "2026-04-03 12:00"),
+}
+
+
+@pytest.mark.parametrize("tz, at, start", CLOCK_NIGHTS.values(), ids=CLOCK_NIGHTS.keys())
+def test_a_schedule_fires_once_per_day_across_workers_on_the_nights_the_clocks_change(pg, tz, at, start):
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+    from digestbot.sources import HttpClient
+
+    sids = [f"night{i}" for i in range(4)]
+    write_listing(pg.path / "feed.xml", [])
+    pg.write_config(
+        local_source(every="1d"),
+        "".join(subscriber_yaml(sid, "quokka", schedule=f"daily {at}", timezone=tz) for sid in sids),
+    )
+    config, env = load_config(pg.config), Env(outbox=pg.outbox)
+    base = FakeClock(utc(start))
+    skews = [timedelta(0), timedelta(seconds=20), timedelta(seconds=-20)]  # NTP keeps them close
+    stores = [Store(pg.db) for _ in skews]
+    try:
+        stores[0].sync_subscribers(config.subscribers, now=base())
+        workers = [
+            Worker(
+                config, store, env, clock=lambda s=skew: base() + s, client=HttpClient(sleep=lambda s: None)
+            )
+            for store, skew in zip(stores, skews, strict=True)
+        ]
+        end, n, sent = utc(start) + timedelta(days=2), 0, {sid: [] for sid in sids}
+        fresh = True
+        while base() <= end:
+            if fresh:
+                n += 1
+                stores[0].add_papers([as_paper(topic_paper(n, "quokka"))], "feed", base())
+            fresh = False
+            for worker in itertools.chain(workers[1:], workers[:1]) if n % 2 else workers:
+                for o in worker.dispatch():
+                    assert o.status == "sent", o
+                    sent[o.subscriber_id].append(base())
+                    fresh = True
+            base.advance(minutes=15)
+    finally:
+        for store in stores:
+            store.close()
+
+    slots = expected_slots(DAILY, at, tz, utc(start), end)
+    assert len(slots) == 2  # one per local day, on the night the clocks change too
+    for sid in sids:
+        assert sent[sid] == [utc(start), *slots], sid
+    arrived = by_recipient(outbox_mails(pg.outbox))
+    assert {to: len(mails) for to, mails in arrived.items()} == {address(sid): 3 for sid in sids}

@@ -44,7 +44,8 @@ T = TypeVar("T")
 # 6: leases, rate_slots, subscribers.claimed_by and .claimed_until (several workers).
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
-SCHEMA_VERSION = 7
+# 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
+SCHEMA_VERSION = 8
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -127,7 +128,9 @@ CREATE TABLE IF NOT EXISTS subscribers (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     last_run_at TEXT,
-    last_seq INTEGER
+    last_seq INTEGER,
+    last_run_schedule TEXT,
+    last_run_timezone TEXT
 );
 CREATE TABLE IF NOT EXISTS digests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -228,6 +231,8 @@ _ADDED_COLUMNS = [
     *_V4_COLUMNS,
     ("subscribers", "claimed_by", "TEXT"),
     ("subscribers", "claimed_until", "TEXT"),
+    ("subscribers", "last_run_schedule", "TEXT"),
+    ("subscribers", "last_run_timezone", "TEXT"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -284,6 +289,14 @@ class SubscriberState:
     last_run_at: datetime | None
     last_seq: int | None
     created_at: datetime
+    # the schedule and timezone the last run was due under (None: before schema 8, or inherited)
+    last_run_under: tuple[str, str] | None = None
+
+    @property
+    def schedule_moved(self) -> bool:
+        """Whether the schedule or timezone changed since the last run."""
+        now_under = (self.subscriber.schedule, self.subscriber.timezone)
+        return self.last_run_under is not None and self.last_run_under != now_under
 
 
 @dataclass(frozen=True)
@@ -502,11 +515,12 @@ class Store:
         return row[0] or 0
 
     def _rekey_papers(self) -> None:
-        """Part of the schema 7 upgrade, in its transaction: papers stored under a key that
-        `arxiv_id` now reads as an arXiv id (a Hugging Face paper link as a feed's guid, an
-        old-style id with its subject class or capitals) take the key a new report of them
-        gets, so that report is the same paper, not a new one sent again. Liked ids are
-        rewritten the same way. A paper stored under both keys keeps both rows, as before."""
+        """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in
+        its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
+        Hugging Face paper link as a feed's guid, an old-style id with its subject class or
+        capitals) take the key a new report of them gets, so that report is the same paper,
+        not a new one sent again. Liked ids are rewritten the same way. A paper stored under
+        both keys keeps both rows, as before."""
         rows = self._rows(
             "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
         )
@@ -951,7 +965,8 @@ class Store:
         """Record a run that found nothing to send: the watermark and run time move on."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
-                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
+                " last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
 
@@ -1191,7 +1206,8 @@ class Store:
                 ],
             )
             self._exec(
-                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ? WHERE id = ?",
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
+                " last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?",
                 (seq_to, ts(run_at), sid),
             )
         return digest_id
@@ -1398,7 +1414,8 @@ def _state_from_row(r: dict) -> SubscriberState:
         paused=bool(r["paused"]),
         show_ai_summary=bool(r["show_ai_summary"]),
     )
-    return SubscriberState(sub, parse_ts(r["last_run_at"]), r["last_seq"], parse_ts(r["created_at"]))
+    under = (r["last_run_schedule"], r["last_run_timezone"]) if r.get("last_run_schedule") else None
+    return SubscriberState(sub, parse_ts(r["last_run_at"]), r["last_seq"], parse_ts(r["created_at"]), under)
 
 
 def _paper_from_row(r: dict) -> Paper:
