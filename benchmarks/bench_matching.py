@@ -2,6 +2,7 @@
 
     python benchmarks/bench_matching.py --quick     # 2,000 x 1,000 and 20,000 x 10,000
     python benchmarks/bench_matching.py             # up to 100,000 papers x 100,000 subscribers
+    python benchmarks/bench_matching.py --categories 155   # arXiv's whole taxonomy, not 10 categories
 
 For each size, on the same generated data (benchmarks/corpus.py, seeded):
 - engine: digestbot.matching.Matcher, profiles compiled, every paper matched in batches of
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from benchmarks.corpus import make_papers, make_profiles
+from benchmarks.corpus import ARXIV_CATEGORIES, CATEGORIES, make_papers, make_profiles
 from digestbot.matching import Matcher, ReferenceMatcher, compile_term, normalize, normalize_name
 
 QUICK = [(2_000, 1_000), (20_000, 10_000)]
@@ -115,9 +116,9 @@ def reference(papers, profiles) -> dict:
     }
 
 
-def _child(n_papers: int, n_subs: int, queue) -> None:
-    papers = make_papers(n_papers)
-    profiles = make_profiles(n_subs)
+def _child(n_papers: int, n_subs: int, n_categories: int, queue) -> None:
+    papers = make_papers(n_papers, n_categories=n_categories)
+    profiles = make_profiles(n_subs, n_categories=n_categories)
     rounds = 3 if n_papers * n_subs <= REPEAT_UNDER else 1
     runs = [(floor(papers, profiles), engine(papers, profiles)) for _ in range(rounds)]
     result = {
@@ -129,11 +130,11 @@ def _child(n_papers: int, n_subs: int, queue) -> None:
     queue.put(result)
 
 
-def measure(n_papers: int, n_subs: int) -> dict:
+def measure(n_papers: int, n_subs: int, n_categories: int = len(CATEGORIES)) -> dict:
     """Generate one size's data in a fresh process and time floor, engine and reference on it."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(n_papers, n_subs, queue))
+    proc = ctx.Process(target=_child, args=(n_papers, n_subs, n_categories, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -146,6 +147,13 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="only the small sizes (a few minutes)")
     parser.add_argument("--sizes", help="comma-separated PAPERSxSUBSCRIBERS, e.g. 2000x1000,20000x10000")
+    parser.add_argument(
+        "--categories",
+        type=int,
+        default=len(CATEGORIES),
+        help=f"categories papers and profiles draw from (default {len(CATEGORIES)}; up to"
+        f" {len(ARXIV_CATEGORIES)}: arXiv's whole taxonomy)",
+    )
     args = parser.parse_args()
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")] if args.sizes else None
     sizes = sizes or (QUICK if args.quick else FULL)
@@ -159,7 +167,7 @@ def main() -> None:
     last = None
     for n_papers, n_subs in sizes:
         pairs = n_papers * n_subs
-        result = measure(n_papers, n_subs)
+        result = measure(n_papers, n_subs, args.categories)
         fl, en, ref, peak = result["floor"], result["engine"], result["reference"], result["peak_mb"]
         rows = [
             ("floor", fl["seconds"], None, f"{fl['hits']} keyword hits"),

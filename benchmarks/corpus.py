@@ -21,6 +21,33 @@ from digestbot.models import Paper, Profile
 
 SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
 CATEGORIES = ["cs.LG", "cs.AI", "cs.CL", "cs.CV", "cs.RO", "stat.ML", "cs.NE", "cs.IR", "math.OC", "eess.SY"]
+# arXiv's whole taxonomy (155 categories), for `categories=len(ARXIV_CATEGORIES)`: many more
+# distinct category sets than the ten above (a review found a cost that only showed there).
+_TAXONOMY = {
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI OH OS PF"
+    " PL RO SC SD SE SI SY",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG SP ST",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an ed-ph flu-dyn"
+    " gen-ph geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "astro-ph": "CO EP GA HE IM SR",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO",
+    "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "stat": "AP CO ME ML OT TH",
+    "eess": "AS IV SP SY",
+    "econ": "EM GN TH",
+    "nlin": "AO CD CG PS SI",
+}
+ARXIV_CATEGORIES = [f"{a}.{c}" for a, cs in _TAXONOMY.items() for c in cs.split()] + [
+    "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nucl-ex", "nucl-th", "quant-ph"
+]  # fmt: skip
+
+
+def categories(n: int) -> list[str]:
+    """The first `n` categories: the ten above, or (past ten) arXiv's own."""
+    return CATEGORIES[:n] if n <= len(CATEGORIES) else ARXIV_CATEGORIES[:n]
+
+
 FIRST = ["Ada", "Ben", "Chen", "Dana", "Elif", "Femi", "Gus", "Hana", "Ivan", "Jun", "Kofi", "Lena", "Mara",
          "Nour", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Vera", "Wei", "Xavi", "Yuki", "Zoë"]  # fmt: skip
 LAST = ["Abe", "Berg", "Cruz", "Diaz", "Ek", "Fox", "Gupta", "Hall", "Ito", "Jung", "Kim", "Li", "Müller",
@@ -114,9 +141,11 @@ def _mutate(text: str, rng: random.Random, pool: list[str]) -> str:
     return re.sub(r"[A-Za-z]{4,}", lambda m: rng.choice(pool) if rng.random() < MUTATION else m.group(), text)
 
 
-def make_papers(n: int, seed: int = 1) -> list[Paper]:
-    """`n` papers: a resampled title, 4 to 8 resampled sentences, 2 to 6 authors, 1 to 3 categories."""
+def make_papers(n: int, seed: int = 1, n_categories: int = len(CATEGORIES)) -> list[Paper]:
+    """`n` papers: a resampled title, 4 to 8 resampled sentences, 2 to 6 authors, 1 to 3 categories
+    (of `categories(n_categories)`)."""
     rng = random.Random(seed)
+    wanted = categories(n_categories)
     titles, sentences = read_seeds()
     pool = [w for w in re.findall(r"[A-Za-z]{4,}", " ".join(sentences)) if w.lower() not in STOP]
     authors = [f"{f} {last}" for f in FIRST for last in LAST]
@@ -130,7 +159,7 @@ def make_papers(n: int, seed: int = 1) -> list[Paper]:
                 title=title,
                 abstract=abstract,
                 authors=tuple(rng.sample(authors, rng.randint(2, 6))),
-                categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 3))),
+                categories=tuple(rng.sample(wanted, rng.randint(1, 3))),
                 seq=i + 1,
             )
         )
@@ -141,11 +170,14 @@ def zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [1 / (rank**s) for rank in range(1, n + 1)]
 
 
-def make_profiles(n: int, seed: int = 2, vocabulary_size: int = 6000) -> dict[str, Profile]:
+def make_profiles(
+    n: int, seed: int = 2, vocabulary_size: int = 6000, n_categories: int = len(CATEGORIES)
+) -> dict[str, Profile]:
     """`n` profiles: 5-20 keywords by Zipf popularity (rare phrases popular as often as common
     ones: popularity is shuffled against corpus frequency), 0-2 exclusions, 10% with an author,
-    20% restricted to categories."""
+    20% restricted to 1-2 categories (of `categories(n_categories)`)."""
     rng = random.Random(seed)
+    wanted = categories(n_categories)
     titles, sentences = read_seeds()
     # Phrases the seed corpus uses once: resampling multiplies every phrase's frequency, and a
     # phrase that runs through the corpus ("language models") would put most papers in every
@@ -164,7 +196,7 @@ def make_profiles(n: int, seed: int = 2, vocabulary_size: int = 6000) -> dict[st
             keywords=tuple(sorted(keywords)),
             exclude=tuple(rng.sample(multiword, rng.choice([0, 0, 1, 2]))),
             authors=tuple(rng.sample(authors, 1)) if rng.random() < 0.1 else (),
-            categories=tuple(rng.sample(CATEGORIES, rng.randint(1, 2))) if rng.random() < 0.2 else (),
+            categories=tuple(rng.sample(wanted, rng.randint(1, 2))) if rng.random() < 0.2 else (),
         )
     return profiles
 
