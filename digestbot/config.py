@@ -869,10 +869,11 @@ PROFILE_LISTS = ("keywords", "exclude", "authors", "categories")
 def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, tuple[str, ...]]:
     """keywords, exclude, authors and categories, each entry checked: keywords and exclusions
     must compile, and no entry may hold a control or invisible formatting character (a
-    right-to-left override would turn the footer that lists it around)."""
+    right-to-left override would turn the footer that lists it around). White space (a tab or a
+    line break in a quoted entry) is one space, as matching reads it anyway."""
     profile = {}
     for key in PROFILE_LISTS:
-        entries = v.items(m, key, fld)
+        entries = [(where, line, " ".join(term.split())) for where, line, term in v.items(m, key, fld)]
         if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
             v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(entries)}")
         for where, line, term in entries:
