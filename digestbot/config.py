@@ -494,7 +494,7 @@ MAX_EMAIL = 254  # RFC 5321: a path holds at most 256 characters, its angle brac
 MAX_LOCAL_PART = 64
 
 
-def _is_email(text: str) -> bool:
+def is_email(text: str) -> bool:
     """An address as digests need it: one @, a dot in the domain, no control characters, and
     no longer than a mail server takes (else every send fails, and is retried, forever)."""
     local = text.rpartition("@")[0]
@@ -601,11 +601,11 @@ def parse_config(text: str, path: Path) -> Config:
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
-        _is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
+        is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
     ):
         v.report(email["from"].line, "email.from", f"not an email address: {_shown(email_from or '')}")
     mailto = v.string(email, "unsubscribe_mailto", "email")
-    if mailto and not _is_email(mailto):
+    if mailto and not is_email(mailto):
         v.report(
             email["unsubscribe_mailto"].line,
             "email.unsubscribe_mailto",
@@ -795,7 +795,7 @@ def _subscriber(
             " created from Slack or the web; to take one over, give this subscriber the same 'slack:' target",
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
-    if email and not _is_email(email):
+    if email and not is_email(email):
         v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
     if slack and not _SLACK_RE.match(slack):
         v.report(

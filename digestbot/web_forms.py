@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
-from .config import Config
+from .config import MAX_EMAIL, Config, is_email
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
@@ -24,7 +24,6 @@ from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_te
 from .text import invisible_character, is_number
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
-MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a path
 MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
 MAX_PAPERS = 100
 _EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
@@ -90,7 +89,7 @@ def read_profile(
         k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS]
         for k in (*LIST_FIELDS, "frequency", "time")
     }
-    values["email"] = str(form.get("email", ""))[: MAX_EMAIL_CHARS + 1]
+    values["email"] = str(form.get("email", ""))[: MAX_EMAIL + 1]
     values["timezone"] = str(form.get("timezone", ""))[:64]
     values["max_papers"] = str(form.get("max_papers", ""))[:6]
     out = FormResult(values)
@@ -140,7 +139,7 @@ def read_email(text: str, errors: dict[str, str]) -> str:
     text = text.strip()
     local, _, domain = text.rpartition("@")
     email = f"{local}@{domain.lower()}" if local else text
-    if len(email) > MAX_EMAIL_CHARS or not _EMAIL_RE.match(email) or invisible_character(email):
+    if not is_email(email) or not _EMAIL_RE.match(email):  # and a domain with a top level, in ASCII
         errors["email"] = "Enter an email address such as ada@uni.example."
         return ""
     return email
