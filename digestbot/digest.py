@@ -108,10 +108,6 @@ class Deliverer:
     def destination(self, sub: Subscriber) -> str:
         return sub.email or sub.slack or ""
 
-    def compose(self, digest: Digest) -> OutgoingEmail | list[dict]:
-        """The finished message(s) for a digest; raises DeliveryError on a template error."""
-        return self.composed(digest)[0]
-
     def composed(self, digest: Digest) -> tuple[OutgoingEmail | list[dict], int]:
         """The finished message(s) and how many of the digest's papers they show (an email cut
         to stay under Gmail's clip shows fewer); raises DeliveryError on a template error."""
@@ -153,7 +149,7 @@ class Deliverer:
         A Slack digest may be several messages: `on_part(n)` is told after each one, and a retry
         starts after the `digest.parts_sent` already delivered, so none is posted twice.
         """
-        return self._send_message(digest, self.compose(digest) if message is None else message, on_part)
+        return self._send_message(digest, self.composed(digest)[0] if message is None else message, on_part)
 
     def _send_message(
         self, digest: Digest, message: OutgoingEmail | list[dict], on_part: Callable[[int], None] | None

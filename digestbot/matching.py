@@ -332,7 +332,6 @@ class Matcher:
             rules.categories,
         )
         terms, excluded = term_of[rules.keywords], term_of[rules.excluded]
-        has_authors, has_categories = authors.flags(n), categories.flags(n)
         # Profile i follows authors.values[_author_set[i]] (-1: none); categories likewise.
         self._author_set, self._followed = authors.of(n), authors.values
         # Flat, profile i's keywords are [_offsets[i]:_offsets[i + 1]]: as written, and as terms.
@@ -348,7 +347,7 @@ class Matcher:
         self.category_bits: dict[str, int] = {}
         self._set_masks = [self._category_mask(c) for c in categories.values]  # by category set
         self._category_set = categories.of(n)
-        self.category_only = has_categories & (lengths == 0) & ~has_authors
+        self.category_only = (self._category_set >= 0) & (lengths == 0) & (self._author_set < 0)
         bits = len(self.category_bits)
         only = np.flatnonzero(self.category_only)
         masks = self._set_masks  # the bits of the sets profiles picked by category alone use
@@ -610,7 +609,7 @@ class _Rules:
     def kept(self) -> np.ndarray:
         """The profiles that can match something (keywords, authors or categories)."""
         n = len(self.lengths)
-        return (self.lengths > 0) | self.authors.flags(n) | self.categories.flags(n)
+        return (self.lengths > 0) | (self.authors.of(n) >= 0) | (self.categories.of(n) >= 0)
 
     def only(self, kept: np.ndarray) -> _Rules:
         """The same rules for the `kept` profiles only, renumbered."""
@@ -645,19 +644,11 @@ class _Some:
         distinct = _Index()
         which = np.fromiter(map(distinct.__getitem__, found), np.int64, len(found))
         values = list(map(read, distinct))
-        if all(values):
-            return cls(where, which, values)
-        known = np.flatnonzero([bool(v) for v in values])
+        known = np.flatnonzero([bool(v) for v in values])  # values that read non-empty, renumbered
         renumber = np.full(len(values), -1, dtype=np.int64)
         renumber[known] = np.arange(len(known))
         keep = renumber[which] >= 0
         return cls(where[keep], renumber[which[keep]], [values[i] for i in known.tolist()])
-
-    def flags(self, n: int) -> np.ndarray:
-        """Per profile (of `n`), whether it sets the field."""
-        flags = np.zeros(n, dtype=bool)
-        flags[self.where] = True
-        return flags
 
     def of(self, n: int) -> np.ndarray:
         """Per profile (of `n`), the index of its value in `values`; -1 for none."""
