@@ -97,23 +97,26 @@ def _issued(m: re.Match) -> str | None:
     return f"{archive}/{m.group('oyy')}{m.group('omm')}{m.group('onum')}"
 
 
+def _named(text: str) -> set[str]:
+    """Every id arXiv could have issued that `text` names, links and bare ids alike."""
+    return {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
+
+
 def mentioned_arxiv_id(text: str | None) -> str | None:
     """The one paper a free text names, bare ids included (Google Scholar's `arXiv preprint
     hep-th/9901001`); None for none or several."""
-    if not text:
-        return None
-    found = {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
+    found = _named(text) if text else set()
     return found.pop() if len(found) == 1 else None
 
 
 NOT_AN_ID = "not an arXiv id or link"
 _NEW_SHAPE_RE = re.compile(r"(?<![\w.])(\d{2})(\d{2})\.(\d+)")  # YYMM.N…, issued or not
-_OLD_SHAPE_RE = re.compile(r"(?<![\w./-])([a-z][a-z-]*)(?:\.[a-z-]+)?/\d{7}\b", re.IGNORECASE)
+_OLD_SHAPE_RE = re.compile(r"(?<![\w./-])([a-z][a-z-]*)(?:\.[a-z-]+)?/(\d{2})(\d{2})\d{3}\b", re.IGNORECASE)
 
 
 def id_problem(text: str) -> str:
     """Why `text` names no paper (for a message: `arxiv_id` gave None), in a few words."""
-    found = {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
+    found = _named(text)
     if len(found) > 1:
         return "it names more than one paper (" + ", ".join(sorted(found)) + "): give one at a time"
     if m := _NEW_SHAPE_RE.search(text):
@@ -125,8 +128,12 @@ def id_problem(text: str) -> str:
         want = 5 if yymm >= 1501 else 4
         if digits != want:
             return f"an id from {'2015 on' if want == 5 else 'before 2015'} has {want} digits after the dot"
-    if (m := _OLD_SHAPE_RE.search(text)) and m.group(1).lower() not in OLD_ARCHIVES:
-        return f"arXiv has no archive {m.group(1)!r} (old-style ids look like hep-th/9901001)"
+    if m := _OLD_SHAPE_RE.search(text):
+        if m.group(1).lower() not in OLD_ARCHIVES:
+            return f"arXiv has no archive {m.group(1)!r} (old-style ids look like hep-th/9901001)"
+        if not 1 <= int(m.group(3)) <= 12:
+            return f"{m.group(2)}{m.group(3)} is not a year and month (YYMM)"
+        return "old-style ids ran from 1991 to March 2007"
     return NOT_AN_ID
 
 

@@ -17,7 +17,7 @@ import test_slack
 from helpers import FeedPaper, digestbot, raw_rows, write_feed
 from test_likes import API, PAPERS, preview_json, sources, sub
 
-from digestbot.arxiv_ids import arxiv_id, id_problem
+from digestbot.arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
@@ -58,20 +58,29 @@ SPELLINGS = {
     "1412.1234": ["1412.1234", "arXiv:1412.1234v3"],  # four digits before 2015
     "0704.0001": ["0704.0001"],  # the first new-style id
 }
-JUNK = [
-    "2403.1234",  # four digits after 2014
-    "1412.12345",  # five before 2015
-    "2413.12345",  # month 13
-    "0612.1234",  # new style began in April 2007
-    "foo/9901001",  # no such archive
-    "hep-th/9913001",
-    "banana",
-    "https://notarxiv.org/abs/2403.10715",
-    "https://example.org/papers/2403.10715",
-    "2403.10715, 2403.10886",  # two papers are not one
+# Ids arXiv never issued, each with the words of the reason the message gives.
+NEVER_ISSUED = {
+    "2403.1234": "5 digits after the dot",  # four digits after 2014
+    "1412.12345": "4 digits after the dot",  # five before 2015
+    "2413.12345": "2413 is not a year and month",
+    "0612.1234": "began in April 2007",
+    "foo/9901001": "no archive 'foo'",
+    "hep-th/9913001": "9913 is not a year and month",
+    "hep-th/1201001": "ran from 1991 to March 2007",
+}
+TWO_PAPERS = [  # two papers are not one
+    "2403.10715, 2403.10886",
     "2403.10715 2403.10886",
     "https://arxiv.org/abs/2403.10715 https://arxiv.org/abs/2403.10886",
 ]
+JUNK = [
+    *NEVER_ISSUED,
+    "banana",
+    "https://notarxiv.org/abs/2403.10715",
+    "https://example.org/papers/2403.10715",
+    *TWO_PAPERS,
+]
+WHY = {**NEVER_ISSUED, **dict.fromkeys(TWO_PAPERS, "more than one paper")}
 
 
 @pytest.mark.parametrize("key, text", [(k, t) for k, ts in SPELLINGS.items() for t in ts])
@@ -82,7 +91,7 @@ def test_every_spelling_of_a_paper_is_one_id(key, text):
 @pytest.mark.parametrize("text", JUNK)
 def test_ids_arxiv_never_issued_and_junk_are_no_id(text):
     assert arxiv_id(text) is None
-    assert id_problem(text)  # and a message says why
+    assert WHY.get(text, NOT_AN_ID) in id_problem(text)  # and the message says why
 
 
 def atom(entries: list[tuple[str, str]]) -> str:
