@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .arxiv_ids import NOT_AN_ID, arxiv_id, id_problem
+from .arxiv_ids import arxiv_id, problem_note
 from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
@@ -586,14 +586,13 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     ref = paper_ref.strip()
-    aid = arxiv_id(ref)
-    key = f"arxiv:{aid}" if aid and app.store.paper(ref) is None else ref
-    if aid is None and app.store.paper(ref) is None:
-        why = id_problem(ref)
+    aid, stored = arxiv_id(ref), app.store.paper(ref) is not None
+    if aid is None and not stored:
         raise click.UsageError(
             f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL or the key"
-            " of a stored paper" + ("" if why == NOT_AN_ID else f": {why}")
+            f" of a stored paper{problem_note(ref)}"
         )
+    key = ref if stored else f"arxiv:{aid}"
     try:
         paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
     except StoreWriteError:

@@ -63,7 +63,6 @@ class Worker:
         # `member`: this worker's number in a `run --processes N` group (the parent holds the
         # locks); such a worker, or any on PostgreSQL, shares the work through claims.
         self.member = member
-        self.shared = member is not None or store.backend == "postgresql"
         self.refused: str | None = None  # why this worker stopped itself (a newer schema)
         self.store = store
         self.env = env
@@ -72,7 +71,8 @@ class Worker:
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
         self.client = client or HttpClient(cancel=self.stopping)
-        self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh, shared=self.shared)
+        shared = member is not None or store.backend == "postgresql"
+        self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh, shared=shared)
         self._config_mtime = _mtimes(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
@@ -80,6 +80,11 @@ class Worker:
         self._store_backoff: timedelta | None = None
 
     # --- jobs -----------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether this worker shares the database with others (the runner's claims say so)."""
+        return self.runner.shared
 
     def fetch(self, name: str) -> SourceOutcome | None:
         source = self.config.source(name)

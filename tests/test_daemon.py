@@ -829,7 +829,7 @@ def test_a_fetch_recorded_ahead_of_a_clock_set_back_does_not_hold_the_source_bac
         "2024-03-16 06:00",
         sources=local_source("hourly", "hourly.xml", "1h"),
     )
-    b.worker.shared = shared
+    b.worker.runner.shared = shared  # several workers: the fetch takes its lease too
     b.worker.fetch("hourly")
     b.clock.set("2024-03-14 06:05")
     write_listing(workdir.path / "hourly.xml", [topic_paper(1, "quokka"), topic_paper(2, "quokka")])
