@@ -19,7 +19,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -122,8 +122,6 @@ class Deliverer:
             # templates first, so this is a template that fails only on some paper's data.
             where = "digest.slack.json" if not sub.email else "digest.html"
             problem = f"{template_problem(e, where)}; fix the template (digestbot check)"
-            if digest.id is not None:  # else a digest not recorded yet: its send will say so
-                log.error("digest %s to %s not sent: %s", digest.id, sub.id, problem)
             raise DeliveryError(problem, transient=True) from None
         created = digest.created or now_utc()
         message = build_email(
@@ -712,8 +710,8 @@ class DigestRunner:
         only in its "…and N more" count, so the ledger records only what the reader got (the
         rest are passed over, like those past max_papers). A template error leaves it to the
         send, which records it."""
-        try:  # as if not recorded yet: a template error is logged once, by the send
-            message, n = self.deliverer.composed(replace(digest, id=None))
+        try:  # a template error is recorded and logged by the send (_log_outcome)
+            message, n = self.deliverer.composed(digest)
         except DeliveryError:
             return digest.matches, None
         return digest.matches[:n], message

@@ -261,8 +261,7 @@ class SmtpTransport:
             " sends it once more with the same Message-ID"
         )
         if why == "timed out":
-            self.unavailable = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()}); not tried again this run"
-            log.warning("%s: the remaining email digests are kept for a later run", self.unavailable)
+            self._trip("stalled")  # the breaker: the rest of the run keeps off this server
         return DeliveryError(error, unconfirmed=True)
 
     def _trip(self, why: str, transient: bool = True, reason: str | None = None) -> DeliveryError:
