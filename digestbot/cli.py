@@ -109,7 +109,7 @@ class App:
             raise SystemExit(EXIT_USAGE)
 
     def sync(self) -> dict[str, int]:
-        return self.store.sync_subscribers(self.config.subscribers, former_ids=dict(self.config.former_ids))
+        return self.store.sync_subscribers(self.config.subscribers, former_ids=self.config.former_ids)
 
     def close(self) -> None:
         if self._store is not None:

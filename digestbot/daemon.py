@@ -238,7 +238,7 @@ class Worker:
         return True
 
     def apply(self, config: Config) -> None:
-        counts = self.store.sync_subscribers(config.subscribers, former_ids=dict(config.former_ids))
+        counts = self.store.sync_subscribers(config.subscribers, former_ids=config.former_ids)
         self.config = config
         self.runner.config = config
         self.runner.renderer = Renderer(config.templates)

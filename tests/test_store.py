@@ -613,12 +613,12 @@ def test_a_former_id_is_renamed_with_its_ledger_and_feedback_on_both_backends(st
     store.rate("83", p.key, 1, "cli")
     store.set_paused("83", True)
 
-    counts = store.sync_subscribers([sub("0123")], former_ids={"0123": "83"})
+    counts = store.sync_subscribers([sub("0123")], former_ids=[("0123", "83")])
 
     assert counts["added"] == 0 and counts["deactivated"] == 0
     assert store.subscriber("83") is None and store.subscriber("0123").subscriber.paused
     assert [d.subscriber_id for d in store.digests(subscriber_id="0123")] == ["0123"]
     assert store.received("0123", p.seq) and store.feedback({"0123": 0})["0123"] == {p.key: 1}
     # a former id that is itself listed, or that nobody has, changes nothing
-    assert store.sync_subscribers([sub("0123"), sub("9")], former_ids={"9": "0123"})["added"] == 1
+    assert store.sync_subscribers([sub("0123"), sub("9")], former_ids=[("9", "0123")])["added"] == 1
     assert store.subscriber("0123") is not None

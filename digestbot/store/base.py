@@ -740,15 +740,15 @@ class Store:
         self,
         subscribers: Iterable[Subscriber],
         now: datetime | None = None,
-        former_ids: dict[str, str] | None = None,
+        former_ids: Iterable[tuple[str, str]] = (),
     ) -> dict[str, int]:
         """Make the YAML subscribers the active set, in one transaction.
 
         New ones are added, changed ones updated, YAML subscribers no longer listed are
         deactivated (their history kept). `paused` is the database's own state: a subscriber who
-        unsubscribed stays unsubscribed whatever the YAML says. `former_ids` (id -> the id an
-        older digestbot read from the same YAML text, `0123` -> `83`): a subscriber stored under
-        the former id only is renamed, keeping its history, instead of starting afresh.
+        unsubscribed stays unsubscribed whatever the YAML says. `former_ids`: (id, the id an
+        older digestbot read from the same YAML text) pairs, such as ("0123", "83"); a
+        subscriber stored under the former id only is renamed, keeping its history.
         """
         now_s = ts(now or now_utc())
         counts = {"added": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
@@ -756,7 +756,7 @@ class Store:
         subscribers_list = list(subscribers)
         with self.transaction():
             ids = {sub.id for sub in subscribers_list}
-            for sid, former in (former_ids or {}).items():
+            for sid, former in former_ids:
                 if sid in ids and former not in ids:
                     self._rename_subscriber(former, sid)
             # The addresses digests already go to (folded: a superset of SQL's lower() matches),
