@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
@@ -241,6 +242,19 @@ _AFTER_COLUMNS = [
     "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
 ]
+
+
+# Text neither backend holds as it is: NUL (PostgreSQL's text refuses it, SQLite took it, so the
+# same fetch worked on one and failed on the other, and a SQLite database holding one could not
+# be migrated) and lone surrogates (not UTF-8: JSON's "\ud800" escape makes them). Every
+# statement's text parameters have U+FFFD in their place, on both backends alike, so a value is
+# stored, and looked up again, the same way on both.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(params: Iterable) -> tuple:
+    """A statement's parameters as both backends store them (see _UNSTORABLE)."""
+    return tuple(_UNSTORABLE.sub("\ufffd", p) if isinstance(p, str) else p for p in params)
 
 
 class StoreError(Exception):

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import Store, StoreError
+from .base import Store, StoreError, storable
 
 # Parents before children (foreign keys), each with its primary key.
 TABLES = (
@@ -68,7 +68,7 @@ def copy_database(
             )
             done = 0
             progress(table, 0, total)
-            for rows in _batches(source, table, columns, key):
+            for rows in _batches(source, table, columns):
                 target._exec_many(insert, rows)
                 done += len(rows)
                 progress(table, done, total)
@@ -107,26 +107,27 @@ def _count(store: Store, table: str) -> int:
     return store._exec(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
-def _batches(source: Store, table: str, columns: list[str], key: tuple[str, ...]):
-    """The source's rows in key order, BATCH at a time (keyset paging: no OFFSET scans)."""
+def _batches(source: Store, table: str, columns: list[str]):
+    """The source's rows in rowid order, BATCH at a time (keyset paging: no OFFSET scans). By
+    rowid, not the primary key: a text key the target stores otherwise (see `storable`) would
+    be a bound that skips rows."""
     cols = ", ".join(columns)
-    order = ", ".join(key)
-    last = None
+    last = 0
     while True:
-        after = "" if last is None else f"WHERE ({order}) > ({', '.join('?' * len(key))})"
         rows = source._exec(
-            f"SELECT {cols} FROM {table} {after} ORDER BY {order} LIMIT {BATCH}", () if last is None else last
+            f"SELECT rowid, {cols} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT {BATCH}", (last,)
         ).fetchall()
         if not rows:
             return
-        yield rows
-        last = tuple(rows[-1][columns.index(k)] for k in key)
+        yield [row[1:] for row in rows]
+        last = rows[-1][0]
 
 
 def _fingerprint(store: Store) -> str:
-    """The ledger as one hash; rows sorted here, not by the databases' differing collations."""
+    """The ledger as one hash; rows sorted here, not by the databases' differing collations, and
+    read as the target stores them (see `storable`)."""
     h = hashlib.sha256()
     for query in _LEDGER:
-        for row in sorted(tuple(r) for r in store._exec(query)):
+        for row in sorted(storable(r) for r in store._exec(query)):
             h.update(repr(row).encode())
     return h.hexdigest()

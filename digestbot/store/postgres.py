@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 
 from ..text import mask_url
 from . import base
-from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError
+from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError, storable
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
@@ -115,7 +115,7 @@ class PostgresStore(Store):
     def _exec(self, sql: str, params: Iterable = ()) -> psycopg.Cursor:
         self._ready()
         try:
-            return self.conn.execute(_pg_sql(sql), tuple(params))
+            return self.conn.execute(_pg_sql(sql), storable(params))
         except psycopg.Error as e:
             if self._depth:
                 raise  # transaction() maps it, after the rollback
@@ -123,7 +123,7 @@ class PostgresStore(Store):
 
     def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
         self._ready()
-        rows = [tuple(r) for r in rows]
+        rows = [storable(r) for r in rows]
         if not rows:
             return
         try:
@@ -138,7 +138,7 @@ class PostgresStore(Store):
         self._ready()
         try:
             with self.conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(_pg_sql(sql), tuple(params))
+                cur.execute(_pg_sql(sql), storable(params))
                 return cur.fetchall()
         except psycopg.Error as e:
             if self._depth:

@@ -21,6 +21,7 @@ from .base import (
     Store,
     StoreError,
     StoreWriteError,
+    storable,
 )
 
 
@@ -158,13 +159,13 @@ class SqliteStore(Store):
         return self.conn.in_transaction
 
     def _exec(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, tuple(params))
+        return self.conn.execute(sql, storable(params))
 
     def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
-        self.conn.executemany(sql, rows)
+        self.conn.executemany(sql, map(storable, rows))
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
-        cur = self.conn.execute(sql, tuple(params))
+        cur = self.conn.execute(sql, storable(params))
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
 

@@ -1,0 +1,103 @@
+"""Faults of the storage layer, each on both backends where it applies: text one database takes
+and the other refuses, and what `digestbot migrate` makes of such a SQLite database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from helpers import digestbot, raw_rows, raw_sql, subscriber
+
+from digestbot.models import Paper
+from digestbot.store import Store
+
+T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(db_target) -> Iterator[Store]:
+    with Store(db_target) as s:
+        yield s
+
+
+# --- text no database can hold the same way -----------------------------------------------
+# PostgreSQL's text refuses NUL; neither database (nor UTF-8) holds a lone surrogate, which
+# JSON's "\ud800" escape makes. SQLite took the NUL, so the same fetch worked there and failed
+# on PostgreSQL, and one such paper failed its whole fetch.
+
+ODD = {"nul": "a\x00b", "surrogate": "a\ud800b"}
+
+
+@pytest.mark.parametrize("odd", ODD.values(), ids=ODD.keys())
+def test_a_paper_with_text_no_database_holds_is_stored_on_both(store, odd):
+    papers = [
+        Paper(key=f"key-{odd}", title=f"Title {odd}", abstract=f"Text {odd}", link=f"https://x.org/{odd}"),
+        Paper(key="plain", title="A plain paper"),
+    ]
+
+    assert store.add_papers(papers, "feed", T0) == (2, 0)
+
+    kept = store.paper(f"key-{odd}")  # found again under the key it came with
+    assert kept is not None and kept.title == "Title a\ufffdb" and kept.link == "https://x.org/a\ufffdb"
+    assert store.add_papers(papers, "feed", T0) == (0, 2)  # the same paper, not a new one
+    assert store.paper("plain").title == "A plain paper"
+
+
+def test_one_feed_item_with_a_nul_or_surrogate_fails_nothing(workdir, backend):
+    items = [
+        {
+            "id": "good-1",
+            "url": "https://example.org/good",
+            "title": "Narwhal good",
+            "content_text": "narwhal",
+        },
+        {
+            "id": "nul\u0000id",
+            "url": "https://example.org/a\u0000b",
+            "title": "Narwhal NUL",
+            "content_text": "x",
+        },
+        {
+            "id": "sur\ud800id",
+            "url": "https://example.org/\ud800",
+            "title": "Narwhal odd",
+            "content_text": "x",
+        },
+    ]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": items}
+    (workdir.path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    workdir.write_config("- name: j\n  type: rss\n  url: feed.json\n", subscriber("alice", "narwhal"))
+
+    out = digestbot(workdir, "fetch").output
+    again = digestbot(workdir, "fetch").output
+
+    assert "3 new, 0 already known" in out and "0 new, 3 already known" in again
+    sent = digestbot(workdir, "send").output
+    assert "alice: sent 3 paper(s)" in sent
+
+
+def test_migrate_copies_a_sqlite_database_holding_nul_characters(workdir, pg_server):
+    (workdir.path / "feed.json").write_text('{"version": "https://jsonfeed.org/version/1", "items": []}')
+    workdir.write_config("- name: j\n  type: rss\n  url: feed.json\n", subscriber("alice", "narwhal"))
+    digestbot(workdir, "sync")
+    # What an older digestbot stored on SQLite, which takes NUL: a paper and a mail server's answer.
+    raw_sql(
+        workdir.db,
+        "INSERT INTO papers (key, title, first_seen, updated, rev) VALUES"
+        " ('k' || char(0), 'Narwhal' || char(0) || 'tusks', '2024-03-14T08:00:00.000000Z',"
+        " '2024-03-14T08:00:00.000000Z', 1)",
+        "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers, n_matched,"
+        " last_error) VALUES ('alice', 'failed', '2024-03-14T08:00:00.000000Z', '<m' || char(0) || '@x>', 1, 1,"
+        " 1, '550 no' || char(0))",
+        "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score) VALUES (1, 'alice', 1, 1, 1)",
+    )
+    url = pg_server.new_database()
+
+    first = digestbot(workdir, "migrate", "--to", url).output
+    again = digestbot(workdir, "migrate", "--to", url).output
+
+    assert "Checked: the same rows in all 7 tables" in first and again == first
+    (row,) = raw_rows(url, "SELECT key, title FROM papers")
+    assert row == {"key": "k\ufffd", "title": "Narwhal\ufffdtusks"}
