@@ -101,3 +101,64 @@ def test_migrate_copies_a_sqlite_database_holding_nul_characters(workdir, pg_ser
     assert "Checked: the same rows in all 7 tables" in first and again == first
     (row,) = raw_rows(url, "SELECT key, title FROM papers")
     assert row == {"key": "k\ufffd", "title": "Narwhal\ufffdtusks"}
+
+
+# --- one inbox, one address, whatever the database's locale --------------------------------
+# Addresses were compared with SQL's lower(): SQLite's (replaced by Python's str.lower) and
+# PostgreSQL's, which folds by the database's LC_CTYPE: ASCII only under the C locale many
+# servers use, and otherwise not as Python does (Turkish İ, Greek final sigma).
+
+SAME_INBOX = [
+    ("Ülla@München.de", "ülla@münchen.de", True),
+    ("e\u0301mile@example.org", "\u00e9mile@example.org", True),  # é decomposed, composed
+    ("ΟΔΟΣ@example.gr", "οδος@example.gr", True),
+    ("İlker@example.org", "ilker@example.org", False),  # dotted capital I is not the dotless one
+    ("strasse@example.org", "straße@example.org", False),
+]
+
+
+def web_then_yaml(store: Store, web_address: str, yaml_address: str) -> dict:
+    from digestbot.models import Profile, Subscriber
+
+    profile = Profile(keywords=("narwhal",))
+    store.save_web_subscriber(Subscriber(id="web-1", profile=profile, email=web_address, origin="web"), T0)
+    return store.sync_subscribers([Subscriber(id="yaml-1", profile=profile, email=yaml_address)], T0)
+
+
+@pytest.mark.parametrize(("web", "yaml", "same"), SAME_INBOX, ids=[a for a, _, _ in SAME_INBOX])
+def test_an_address_is_one_inbox_alike_on_both_backends(store, web, yaml, same):
+    counts = web_then_yaml(store, web, yaml)
+
+    assert counts.get("handed over", 0) == int(same)  # the web digest makes way for the YAML one
+    assert store.yaml_has_address(web) is same
+    assert (store.find_by_email(web).subscriber.id == "yaml-1") is same
+
+
+@pytest.mark.parametrize("ctype", ["C", "C.UTF-8"])
+def test_an_address_is_one_inbox_whatever_the_postgresql_locale(pg_server, ctype):
+    name = f"ctype_{ctype.replace('.', '_').replace('-', '_').lower()}_{pg_server.count}"
+    pg_server.count += 1
+    with pg_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LC_CTYPE '{ctype}' LC_COLLATE '{ctype}'")
+    with Store(pg_server.url(name)) as store:
+        counts = web_then_yaml(store, "Ülla@München.de", "ülla@münchen.de")
+
+        assert counts.get("handed over") == 1
+        assert not store.subscriber("web-1").subscriber.active
+
+
+def test_a_schema_8_database_gets_its_address_keys_on_upgrade(db_target, backend):
+    with Store(db_target) as store:
+        web_then_yaml(store, "web@example.org", "Ülla@München.de")
+    version = "PRAGMA user_version = 8" if backend == "sqlite" else "UPDATE digestbot_schema SET version = 8"
+    raw_sql(
+        db_target,
+        "DROP INDEX subscribers_email_key",
+        "ALTER TABLE subscribers DROP COLUMN email_key",  # the table as schema 8 had it
+        version,
+    )
+
+    with Store(db_target) as store:
+        assert store.schema_version() == 9
+        assert store.find_by_email("ülla@münchen.de").subscriber.id == "yaml-1"
+        assert store.sync_subscribers([store.subscriber("yaml-1").subscriber], T0)["unchanged"] == 1

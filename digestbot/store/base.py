@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
@@ -46,7 +47,8 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-SCHEMA_VERSION = 8
+# 9: subscribers.email_key (see `address_key`), so both backends compare addresses alike.
+SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -131,7 +133,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
     last_run_at TEXT,
     last_seq INTEGER,
     last_run_schedule TEXT,
-    last_run_timezone TEXT
+    last_run_timezone TEXT,
+    email_key TEXT
 );
 CREATE TABLE IF NOT EXISTS digests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -234,6 +237,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "claimed_until", "TEXT"),
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
+    ("subscribers", "email_key", "TEXT"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -241,6 +245,7 @@ _AFTER_COLUMNS = [
     # papers with upvotes before schema 4: listed when last updated (the trending pool's clock)
     "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
+    "CREATE INDEX IF NOT EXISTS subscribers_email_key ON subscribers (email_key)",
 ]
 
 
@@ -554,6 +559,15 @@ class Store:
             if read != likes:
                 self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
 
+    def _key_addresses(self) -> None:
+        """Part of the schema 9 upgrade (and of any later one), in its transaction: every
+        subscriber's `email_key` from its address (also refreshing any an older worker left)."""
+        rows = self._exec("SELECT id, email, email_key FROM subscribers").fetchall()
+        self._exec_many(
+            "UPDATE subscribers SET email_key = ? WHERE id = ?",
+            [(address_key(e), sid) for sid, e, k in rows if address_key(e) != k],
+        )
+
     def received(self, sid: str, paper_seq: int) -> bool:
         """Whether the paper is in one of the subscriber's digests already (any state)."""
         row = self._exec(
@@ -773,11 +787,13 @@ class Store:
             for sid, former in former_ids:
                 if sid in ids and former not in ids:
                     self._rename_subscriber(former, sid)
-            # The addresses digests already go to (folded: a superset of SQL's lower() matches),
-            # so that only a subscriber sharing one asks the database: one query, not one per row.
+            # The addresses digests already go to, so that only a subscriber sharing one asks the
+            # database: one query, not one per row.
             addresses = {
-                _folded(e)
-                for (e,) in self._exec("SELECT DISTINCT email FROM subscribers WHERE email IS NOT NULL")
+                k
+                for (k,) in self._exec(
+                    "SELECT DISTINCT email_key FROM subscribers WHERE email_key IS NOT NULL"
+                )
             }
             for sub in subscribers_list:
                 listed.add(sub.id)
@@ -793,7 +809,7 @@ class Store:
                     )
                     if sub.slack:
                         self._inherit_watermark(sub.id, sub.slack)
-                    if _folded(sub.email) in addresses:
+                    if address_key(sub.email) in addresses:
                         self._inherit_address_watermark(sub.id, sub.email)
                     counts["added"] += 1
                 elif row == (*fields.values(), 1, "yaml"):
@@ -804,7 +820,7 @@ class Store:
                         f"UPDATE subscribers SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
                         [*changes.values(), sub.id],
                     )
-                    if not row[len(fields)] and _folded(sub.email) in addresses:  # back in the YAML:
+                    if not row[len(fields)] and address_key(sub.email) in addresses:  # back in the YAML:
                         self._inherit_address_watermark(sub.id, sub.email)  # on from its address's since
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
@@ -940,7 +956,7 @@ class Store:
         (a YAML subscriber taking over from a web one, or a web one coming back): one inbox
         never gets a paper twice."""
         if email:
-            self._inherit(sid, "lower({t}email) = lower(?)", email)
+            self._inherit(sid, "{t}email_key = ?", address_key(email))
 
     # The watermark another digest to the same place passes on: its own, or, when it has a
     # digest waiting for a retry (cancelled by the hand-over that follows), what it had before
@@ -1054,13 +1070,11 @@ class Store:
         with Slack targets): that one is deactivated, so the address gets one digest, not two."""
         handed = 0
         web = {
-            _folded(e)
-            for (e,) in self._exec("SELECT email FROM subscribers WHERE origin = 'web' AND active = 1")
+            k for (k,) in self._exec("SELECT email_key FROM subscribers WHERE origin = 'web' AND active = 1")
         }
-        for email in (e for e in emails if _folded(e) in web):  # one query per shared address only
+        for key in {address_key(e) for e in emails} & web:  # one query per shared address only
             for (sid,) in self._exec(
-                "SELECT id FROM subscribers WHERE origin = 'web' AND active = 1 AND lower(email) = lower(?)",
-                (email,),
+                "SELECT id FROM subscribers WHERE origin = 'web' AND active = 1 AND email_key = ?", (key,)
             ).fetchall():
                 self._exec("UPDATE subscribers SET active = 0, updated_at = ? WHERE id = ?", (now_s, sid))
                 self.cancel_pending(sid, "subscriptions.yaml now has a subscriber for this address")
@@ -1090,7 +1104,10 @@ class Store:
         now = now or now_utc()
         with self.transaction():
             self._exec("DELETE FROM web_signups WHERE created_at < ?", (ts(now - timedelta(days=2)),))
-            self._exec("DELETE FROM web_signups WHERE lower(email) = lower(?)", (sub.email,))
+            key = address_key(sub.email)
+            for older, email in self._exec("SELECT nonce, email FROM web_signups").fetchall():
+                if address_key(email) == key:  # (a few rows: those of the last two days)
+                    self._exec("DELETE FROM web_signups WHERE nonce = ?", (older,))
             self._exec(
                 "INSERT INTO web_signups (nonce, email, subscriber, created_at) VALUES (?, ?, ?, ?)",
                 (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
@@ -1126,8 +1143,8 @@ class Store:
     ) -> SubscriberState | None:
         """The subscriber getting digests at this address (case-insensitive): an active one
         first, a YAML one before a web one."""
-        clauses = ["lower(email) = lower(?)"]
-        params: list = [email]
+        clauses = ["email_key = ?"]
+        params: list = [address_key(email)]
         if origin:
             clauses.append("origin = ?")
             params.append(origin)
@@ -1146,8 +1163,8 @@ class Store:
         """Whether an active YAML subscriber gets digests at this address (case-insensitive)."""
         return bool(email) and (
             self._exec(
-                "SELECT 1 FROM subscribers WHERE origin = 'yaml' AND active = 1 AND lower(email) = lower(?)",
-                (email,),
+                "SELECT 1 FROM subscribers WHERE origin = 'yaml' AND active = 1 AND email_key = ?",
+                (address_key(email),),
             ).fetchone()
             is not None
         )
@@ -1391,6 +1408,7 @@ def _subscriber_fields(sub: Subscriber) -> dict:
     p = sub.profile
     return {
         "email": sub.email,
+        "email_key": address_key(sub.email),
         "slack": sub.slack,
         "keywords": json.dumps(list(p.keywords)),
         "exclude": json.dumps(list(p.exclude)),
@@ -1608,6 +1626,9 @@ def _clean_source_row(row: dict) -> dict:
     return row
 
 
-def _folded(email: str | None) -> str | None:
-    """An address case-folded: two addresses SQL's lower() calls equal fold equal too."""
-    return email.casefold() if email else None
+def address_key(email: str | None) -> str | None:
+    """What two spellings of one inbox's address have alike: Unicode NFC (é composed or not),
+    then lower case, by Python's rules, never by a database's locale (PostgreSQL's lower()
+    folds only ASCII under the C locale, and otherwise differs from Python on İ and final Σ).
+    Not casefold: "straße" and "strasse" are different addresses."""
+    return unicodedata.normalize("NFC", email).lower() if email else None

@@ -101,6 +101,7 @@ class PostgresStore(Store):
             for statement in base._AFTER_COLUMNS:
                 self._exec(statement)
             self._rekey_papers()
+            self._key_addresses()
             self._exec("DELETE FROM digestbot_schema")
             self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 

@@ -25,10 +25,6 @@ from .base import (
 )
 
 
-def _lower(value):
-    return value.lower() if isinstance(value, str) else value
-
-
 def _greatest(*values):
     """GREATEST(a, b, ...) as PostgreSQL has it (NULLs ignored), so both backends share SQL."""
     present = [v for v in values if v is not None]
@@ -52,9 +48,6 @@ class SqliteStore(Store):
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
         conn.create_function("GREATEST", -1, _greatest, deterministic=True)
-        # SQLite's own lower() folds ASCII only; PostgreSQL's folds all letters. Addresses are
-        # compared with lower(), so without this "Ü@x" and "ü@x" were one inbox there, two here.
-        conn.create_function("lower", 1, _lower, deterministic=True)
         self.conn = conn
         try:
             self._open_patiently()
@@ -110,6 +103,7 @@ class SqliteStore(Store):
                 self.conn.execute(statement)
             self._widen_digest_states()
             self._rekey_papers()
+            self._key_addresses()
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _widen_digest_states(self) -> None:
