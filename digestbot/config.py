@@ -25,7 +25,7 @@ from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import InvalidTerm, compile_term
 from .models import Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character
+from .text import invisible_character, url_secrets
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -108,7 +108,7 @@ def check_database(text: str, password_allowed: bool = False) -> None:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise ValueError("the PostgreSQL URL's port is not a number") from None
-    if parts.password and not password_allowed:
+    if (parts.password or url_secrets(text)) and not password_allowed:  # user info or ?password=
         raise ValueError(
             "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 # TeX accent commands as they appear in arXiv metadata (`Schr\"oder`, `\'{e}`, `{\c c}`),
 # mapped to the Unicode combining mark they stand for.
@@ -174,12 +174,29 @@ def split_url(url: str) -> tuple[str, str | None, str]:
     return scheme.lower(), userinfo, hostport
 
 
+# libpq also takes the password as a query parameter: postgresql://u@host/db?password=...
+_QUERY_PASSWORD_RE = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
 def mask_url(url: str | None) -> str:
-    """A URL with any password replaced by *** (for logs and `status`), whatever it looks like."""
+    """A URL with any password replaced by *** (for logs and `status`), whatever it looks like:
+    in the user info, and as a `password=` query parameter."""
     if not url:
         return ""
+    url = _QUERY_PASSWORD_RE.sub(r"\1***", url)  # first: its value may hold an `@`
     scheme, userinfo, hostport = split_url(url)
     if userinfo is None:
         return url
     user, colon, _ = userinfo.partition(":")
     return f"{scheme + '://' if scheme else ''}{user}{':***' if colon else ''}@{hostport}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords a URL holds, as written and %-decoded, longest first: what must be taken
+    out of any message that may repeat them (a driver's error quoting what it could not read)."""
+    found = [m.group(2) for m in _QUERY_PASSWORD_RE.finditer(url)]
+    _, userinfo, _ = split_url(_QUERY_PASSWORD_RE.sub(r"\1", url))
+    if userinfo is not None and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    found += [unquote(f) for f in found]
+    return sorted({f for f in found if f}, key=len, reverse=True)

@@ -14,6 +14,7 @@ from digestbot.models import Paper
 from digestbot.store import Store
 
 T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
+JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
 
 @pytest.fixture
@@ -162,3 +163,44 @@ def test_a_schema_8_database_gets_its_address_keys_on_upgrade(db_target, backend
         assert store.schema_version() == 9
         assert store.find_by_email("ülla@münchen.de").subscriber.id == "yaml-1"
         assert store.sync_subscribers([store.subscriber("yaml-1").subscriber], T0)["unchanged"] == 1
+
+
+# --- a password in a PostgreSQL URL never shows -----------------------------------------------
+# libpq takes the password in the user info or as ?password=; only the first was masked, and
+# libpq's own messages repeat what it could not read (a bad %-escape: the password itself).
+
+
+def test_a_password_given_as_a_query_parameter_never_shows(workdir, pg_server):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = pg_server.new_database() + "?password=s3cret&connect_timeout=5"  # trust auth ignores it
+
+    out = digestbot(workdir, "--db", url, "status").output + digestbot(workdir, "--db", url, "sync").output
+    down = url.replace(f":{pg_server.port}/", ":1/")
+    refused = digestbot(workdir, "--db", down, "status", expect=1).output
+
+    assert "s3cret" not in out + refused
+    assert "?password=***&connect_timeout=5" in out and "cannot connect" in refused
+
+
+def test_a_password_the_driver_repeats_in_its_message_never_shows(workdir, pg_server):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    bad_escape = pg_server.url("x").replace("digestbot@", "digestbot:pa%zzword@")
+    as_query = pg_server.url("x") + "?password=pa%zzword"
+
+    out = digestbot(workdir, "--db", bad_escape, "status", expect=2).output
+    out += digestbot(workdir, "--db", as_query, "status", expect=2).output
+
+    assert "percent-encoded" in out and "Traceback" not in out
+    assert "pa%zz" not in out and "zzword" not in out
+
+
+def test_the_yaml_may_not_hold_a_password_as_a_query_parameter_either(workdir):
+    workdir.write_config(
+        JSON_SOURCE,
+        subscriber("alice", "narwhal"),
+        extra_yaml="database: postgresql://u@db.x/d?password=s3cret",
+    )
+
+    out = digestbot(workdir, "check", expect=2).output
+
+    assert "a password does not belong in the YAML" in out and "s3cret" not in out

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import dict_row
 
-from ..text import mask_url
+from ..text import mask_url, url_secrets
 from . import base
 from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError, storable
 
@@ -56,6 +56,7 @@ class PostgresStore(Store):
     def __init__(self, url: str):
         self.url = self.target = str(url)
         self.path = mask_url(self.url)
+        self._secrets = url_secrets(self.url)
         self._depth = 0
         self.conn = self._connect()
         try:
@@ -68,9 +69,9 @@ class PostgresStore(Store):
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.OperationalError as e:
-            raise StoreWriteError(f"cannot connect to the database {self.path}: {_one_line(e)}") from None
+            raise StoreWriteError(f"cannot connect to the database {self.path}: {self._said(e)}") from None
         except psycopg.Error as e:
-            raise StoreError(f"cannot use the database {self.path}: {_one_line(e)}") from None
+            raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
 
     def _open(self) -> None:
         version = self.schema_version()
@@ -120,7 +121,7 @@ class PostgresStore(Store):
         except psycopg.Error as e:
             if self._depth:
                 raise  # transaction() maps it, after the rollback
-            raise _mapped(e, self.path) from None
+            raise self._mapped(e) from None
 
     def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
         self._ready()
@@ -133,7 +134,7 @@ class PostgresStore(Store):
         except psycopg.Error as e:
             if self._depth:
                 raise
-            raise _mapped(e, self.path) from None
+            raise self._mapped(e) from None
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
         self._ready()
@@ -144,7 +145,7 @@ class PostgresStore(Store):
         except psycopg.Error as e:
             if self._depth:
                 raise
-            raise _mapped(e, self.path) from None
+            raise self._mapped(e) from None
 
     @contextmanager
     def transaction(self, serial: bool = True) -> Iterator[psycopg.Connection]:
@@ -165,11 +166,24 @@ class PostgresStore(Store):
                 finally:
                     self._depth = 0
         except psycopg.Error as e:
-            raise _mapped(e, self.path) from None
+            raise self._mapped(e) from None
 
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    def _mapped(self, e: psycopg.Error) -> StoreError:
+        if isinstance(e, _UNAVAILABLE):
+            return StoreWriteError(f"cannot write to the database {self.path}: {self._said(e)}")
+        return StoreError(f"the database {self.path} refused a statement: {self._said(e)}")
+
+    def _said(self, e: Exception) -> str:
+        """The driver's message on one line, without the URL's password: libpq repeats what it
+        could not read (a bad %-escape in the password, the password itself)."""
+        said = " ".join(str(e).split()) or type(e).__name__
+        for secret in self._secrets:
+            said = said.replace(secret, "***")
+        return said
 
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
@@ -183,13 +197,3 @@ _UNAVAILABLE = (
     psycopg.InterfaceError,  # the connection is closed
     psycopg.errors.ReadOnlySqlTransaction,  # a standby, or default_transaction_read_only
 )
-
-
-def _mapped(e: psycopg.Error, where: str) -> StoreError:
-    if isinstance(e, _UNAVAILABLE):
-        return StoreWriteError(f"cannot write to the database {where}: {_one_line(e)}")
-    return StoreError(f"the database {where} refused a statement: {_one_line(e)}")
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
