@@ -204,3 +204,96 @@ def test_the_yaml_may_not_hold_a_password_as_a_query_parameter_either(workdir):
     out = digestbot(workdir, "check", expect=2).output
 
     assert "a password does not belong in the YAML" in out and "s3cret" not in out
+
+
+# --- migrate: all or nothing, checked before it commits, on a consistent copy of the source ----
+
+
+def ledger_in_sqlite(workdir) -> None:
+    """A SQLite database in the workdir with papers, a subscriber and their sent digest."""
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {"id": f"p{n}", "url": f"https://example.org/{n}", "title": f"Narwhal {n}", "content_text": "x"}
+            for n in (1, 2)
+        ],
+    }
+    (workdir.path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    workdir.write_config("- name: j\n  type: rss\n  url: feed.json\n", subscriber("alice", "narwhal"))
+    digestbot(workdir, "run", "--once")
+
+
+def test_migrate_into_a_database_already_fetched_into_refuses_and_writes_nothing(workdir, pg_server):
+    from helpers import db_dump
+
+    ledger_in_sqlite(workdir)
+    url = pg_server.new_database()
+    with Store(url) as target:  # `digestbot fetch` run against the new database before migrating
+        target.add_papers([Paper(key=f"other-{n}", title=f"Other {n}") for n in range(3)], "j", T0)
+    before = db_dump(url)
+
+    out = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    assert "already holds 3 paper(s) that" in out and "Migrate into an empty database" in out
+    assert db_dump(url) == before
+
+
+def test_migrate_while_a_worker_writes_copies_one_moment_and_a_rerun_the_rest(workdir, pg_server):
+    from digestbot.store.copy import copy_database
+
+    ledger_in_sqlite(workdir)
+    url = pg_server.new_database()
+
+    def worker_meanwhile(table: str, done: int, total: int) -> None:
+        if table == "digests" and done == total:  # a worker records a digest while the copy runs
+            with Store(workdir.db) as worker:
+                worker.add_papers([Paper(key="p3", title="Narwhal 3")], "j", T0)
+                (seq,) = worker._exec("SELECT seq FROM papers WHERE key = 'p3'").fetchone()
+                item = worker.digest_items(1)[0]
+                item = type(item)(worker.paper("p3"), 1, (), ())
+                worker.create_digest("alice", [item], 1, seq, T0, "<late@x>", "email", "alice@example.org")
+
+    with Store(workdir.db) as source, Store(url) as target:
+        first = copy_database(source, target, worker_meanwhile)
+        assert (first.counts["digests"], first.counts["papers"]) == (1, 2)  # the moment it began
+        again = copy_database(source, target)
+    assert (again.counts["digests"], again.counts["digest_items"], again.counts["papers"]) == (2, 3, 3)
+
+
+def test_a_rerun_takes_what_the_source_deleted_since(workdir, pg_server):
+    from digestbot.models import Profile, Subscriber
+
+    ledger_in_sqlite(workdir)
+    url = pg_server.new_database()
+    reader = Subscriber(id="web:bea", profile=Profile(keywords=("x",)), email="bea@example.org", origin="web")
+    with Store(workdir.db) as source:
+        source.set_feedback("alice", source.paper("p1").seq, 1, "email")
+        source.save_signup("nonce-1", reader)
+    digestbot(workdir, "migrate", "--to", url)
+    with Store(workdir.db) as source:
+        source.set_feedback("alice", source.paper("p1").seq, None, "email")  # the rating cleared
+        source.save_signup("nonce-2", reader)  # a newer sign-up of the same address replaced the first
+
+    out = digestbot(workdir, "migrate", "--to", url).output
+
+    assert "feedback: 0 row(s)" in out and "Checked: the same rows in all 7 tables" in out
+    assert [r["nonce"] for r in raw_rows(url, "SELECT nonce FROM web_signups")] == ["nonce-2"]
+
+
+def test_a_copy_that_does_not_check_out_leaves_the_target_as_it_was(workdir, pg_server):
+    from helpers import db_dump
+
+    ledger_in_sqlite(workdir)
+    # Two sources the target cannot tell apart (its text holds no NUL: both are "x\ufffd" there).
+    raw_sql(
+        workdir.db,
+        "INSERT INTO sources (name) VALUES ('x' || char(0))",
+        "INSERT INTO sources (name) VALUES ('x' || char(65533))",
+    )
+    url = pg_server.new_database()
+    before = db_dump(url)
+
+    out = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    assert "the copy differs: sources has 2 rows in the target, 3 in the source" in out
+    assert db_dump(url) == before

@@ -391,6 +391,11 @@ class Store:
         PostgreSQL lets the ledger's row-level updates run side by side with `serial=False`."""
         raise NotImplementedError
 
+    def snapshot(self) -> AbstractContextManager:
+        """Reads of the whole database as of one moment, while writers go on alongside (what
+        `migrate` copies); writes inside are not allowed."""
+        raise NotImplementedError
+
     @property
     def in_transaction(self) -> bool:
         raise NotImplementedError

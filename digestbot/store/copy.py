@@ -1,12 +1,15 @@
 """`digestbot migrate --to postgresql://...`: a SQLite database copied into PostgreSQL.
 
-One transaction on the target: an interrupted copy leaves nothing behind, and a rerun copies
-again (rows already there are refreshed from the source, by primary key), so it is safe to
-rerun, for instance to take the last changes just before switching over. A target that holds
-digests the source does not have is in use already: it is refused rather than mixed with
-another ledger. After the copy, the target is checked against the source: row counts of every
-table, and the ledger row by row (each digest's subscriber, status and Message-ID, each
-digest's papers, each subscriber's watermark).
+The source is read as of one moment (a read transaction: workers may go on writing to it), and
+the target written in one transaction that is checked before it commits: an interrupted copy,
+or one that does not check out, leaves the target as it was. A rerun copies again: rows already
+there are refreshed from the source, by primary key, and rows the source has deleted since
+(a rating cleared, a sign-up confirmed, a paper dropped from a digest not sent yet) go, so it is
+safe to rerun, for instance to take the last changes just before switching over. A target that
+holds papers, sources or digests the source never had (rows digestbot never deletes) is in use
+already (workers, or a fetch run against it): it is refused rather than mixed with another
+database. The check: row counts of every table, and the ledger row by row (each digest's
+subscriber, status and Message-ID, each digest's papers, each subscriber's watermark).
 """
 
 from __future__ import annotations
@@ -17,16 +20,19 @@ from dataclasses import dataclass
 
 from .base import Store, StoreError, storable
 
-# Parents before children (foreign keys), each with its primary key.
+# Parents before children (foreign keys), each with its primary key and what one row is called.
 TABLES = (
-    ("papers", ("seq",)),
-    ("sources", ("name",)),
-    ("subscribers", ("id",)),
-    ("digests", ("id",)),
-    ("digest_items", ("digest_id", "rank")),
-    ("feedback", ("subscriber_id", "paper_seq")),
-    ("web_signups", ("nonce",)),
+    ("papers", ("seq",), "paper"),
+    ("sources", ("name",), "source"),
+    ("subscribers", ("id",), "subscriber"),
+    ("digests", ("id",), "digest"),
+    ("digest_items", ("digest_id", "rank"), "paper of a digest"),
+    ("feedback", ("subscriber_id", "paper_seq"), "rating"),
+    ("web_signups", ("nonce",), "sign-up"),
 )  # not rate_events (the web pages' recent requests: they start afresh), leases, rate_slots
+# Rows digestbot never deletes, by what makes one the same row (a paper: its seq and its key):
+# a target row of these the source lacks was written by someone else.
+_KEPT = {"papers": ("seq", "key"), "sources": ("name",), "digests": ("id",)}
 _IDENTITY = (("papers", "seq"), ("digests", "id"))  # columns whose sequence follows the copy
 _LEDGER = (
     "SELECT id, subscriber_id, status, message_id, seq_to FROM digests",
@@ -45,45 +51,76 @@ class CopyReport:
 def copy_database(
     source: Store, target: Store, progress: Callable[[str, int, int], None] = lambda t, n, total: None
 ) -> CopyReport:
-    """Copy every table of `source` into `target` and check the copy; StoreError if it differs."""
+    """Copy every table of `source` into `target` and check the copy; StoreError if it differs
+    (then nothing is written)."""
     if source.backend != "sqlite" or target.backend != "postgresql":
         raise StoreError("migrate copies a SQLite database into PostgreSQL")
-    extra = _extra_digests(source, target)
-    if extra:
-        raise StoreError(
-            f"{target.path} already holds {extra} digest(s) that {source.path} does not have: it is in use"
-            " by workers already, and copying would mix two ledgers. Migrate into an empty database."
-        )
-    with target.transaction():
-        for table, key in TABLES:
-            have = set(_columns(target, table))  # read once, not once per source column
-            columns = [c for c in _columns(source, table) if c in have]
-            total = _count(source, table)
-            cols = ", ".join(columns)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key) or None
-            conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-            insert = (
-                f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
-                f" ON CONFLICT ({', '.join(key)}) {conflict}"
-            )
-            done = 0
-            progress(table, 0, total)
-            for rows in _batches(source, table, columns):
-                target._exec_many(insert, rows)
-                done += len(rows)
-                progress(table, done, total)
-        for table, column in _IDENTITY:
-            target._exec(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
-                f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
-            )
-    return check_copy(source, target)
+    with source.snapshot():
+        _refuse_foreign_rows(source, target)
+        with target.transaction():
+            # Rows the source deleted since the last copy, children first (and subscribers, whose
+            # digests move to their new id in the copy, after it): a unique key they hold, such
+            # as a sign-up's address, is then free for the row that replaced them.
+            for table, key, _ in reversed(TABLES):
+                if table not in _KEPT and table != "subscribers":
+                    _delete_missing(source, target, table, key)
+            for table, key, _ in TABLES:
+                _copy_table(source, target, table, key, progress)
+            _delete_missing(source, target, "subscribers", ("id",))
+            for table, column in _IDENTITY:
+                target._exec(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                    f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+                )
+            return check_copy(source, target)  # inside the transaction: a copy that differs is undone
+
+
+def _refuse_foreign_rows(source: Store, target: Store) -> None:
+    for table, _, noun in TABLES:
+        if table in _KEPT:
+            extra = len(_keys(target, table, _KEPT[table]) - _keys(source, table, _KEPT[table]))
+            if extra:
+                raise StoreError(
+                    f"{target.path} already holds {extra} {noun}(s) that {source.path} does not have:"
+                    " it is in use (by workers, or a fetch run against it), and copying would mix two"
+                    " databases. Migrate into an empty database."
+                )
+
+
+def _keys(store: Store, table: str, key: tuple[str, ...]) -> set[tuple]:
+    """A table's keys, as the target stores them (see `storable`)."""
+    return {storable(r) for r in store._exec(f"SELECT {', '.join(key)} FROM {table}")}
+
+
+def _delete_missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> None:
+    gone = _keys(target, table, key) - _keys(source, table, key)
+    where = " AND ".join(f"{k} = ?" for k in key)
+    target._exec_many(f"DELETE FROM {table} WHERE {where}", sorted(gone))
+
+
+def _copy_table(source: Store, target: Store, table: str, key: tuple[str, ...], progress) -> None:
+    have = set(_columns(target, table))  # read once, not once per source column
+    columns = [c for c in _columns(source, table) if c in have]
+    total = _count(source, table)
+    cols = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key) or None
+    conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    insert = (
+        f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+        f" ON CONFLICT ({', '.join(key)}) {conflict}"
+    )
+    done = 0
+    progress(table, 0, total)
+    for rows in _batches(source, table, columns):
+        target._exec_many(insert, rows)
+        done += len(rows)
+        progress(table, done, total)
 
 
 def check_copy(source: Store, target: Store) -> CopyReport:
     """The same rows in every table, and the same ledger; StoreError naming what differs."""
     counts = {}
-    for table, _ in TABLES:
+    for table, _, _ in TABLES:
         have, want = _count(target, table), _count(source, table)
         if have != want:
             raise StoreError(f"the copy differs: {table} has {have} rows in the target, {want} in the source")
@@ -92,11 +129,6 @@ def check_copy(source: Store, target: Store) -> CopyReport:
     if want != have:
         raise StoreError("the copy differs: the ledgers (digests, their papers, watermarks) are not the same")
     return CopyReport(counts, want)
-
-
-def _extra_digests(source: Store, target: Store) -> int:
-    ids = {r[0] for r in source._exec("SELECT id FROM digests")}
-    return sum(1 for (i,) in target._exec("SELECT id FROM digests") if i not in ids)
 
 
 def _columns(store: Store, table: str) -> list[str]:

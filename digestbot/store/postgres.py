@@ -168,6 +168,24 @@ class PostgresStore(Store):
         except psycopg.Error as e:
             raise self._mapped(e) from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[psycopg.Connection]:
+        """A REPEATABLE READ, READ ONLY transaction: every read sees the same moment."""
+        if self._depth:
+            yield self.conn
+            return
+        self._ready()
+        try:
+            with self.conn.transaction():
+                self._depth = 1
+                try:
+                    self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield self.conn
+                finally:
+                    self._depth = 0
+        except psycopg.Error as e:
+            raise self._mapped(e) from None
+
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0

@@ -148,6 +148,21 @@ class SqliteStore(Store):
                 raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
             raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (BEGIN DEFERRED): in WAL mode its reads see the database as of
+        its first one, and writers are not held up."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the moment is now
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")  # nothing was written: ending it is all it takes
+
     @property
     def in_transaction(self) -> bool:
         return self.conn.in_transaction
