@@ -4,6 +4,7 @@ and the other refuses, and what `digestbot migrate` makes of such a SQLite datab
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -297,3 +298,81 @@ def test_a_copy_that_does_not_check_out_leaves_the_target_as_it_was(workdir, pg_
 
     assert "the copy differs: sources has 2 rows in the target, 3 in the source" in out
     assert db_dump(url) == before
+
+
+# --- a database of another application is left alone ------------------------------------------
+
+
+@pytest.fixture
+def empty_db(backend, tmp_path, request) -> str:
+    """A database of the test's backend with nothing in it (not digestbot's migrated template)."""
+    if backend == "sqlite":
+        return str(tmp_path / "other.db")
+    pg = request.getfixturevalue("pg_server")
+    pg.count += 1
+    name = f"empty_{os.getpid()}_{pg.count}"
+    with pg.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg.url(name)
+
+
+def test_another_applications_table_of_the_same_name_is_never_taken_for_ours(workdir, empty_db):
+    raw_sql(
+        empty_db,
+        "CREATE TABLE subscribers (id TEXT PRIMARY KEY, email TEXT)",  # a newsletter tool's, say
+        "INSERT INTO subscribers VALUES ('n1', 'reader@example.org')",
+    )
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+
+    out = digestbot(workdir, "--db", empty_db, "status", expect=2).output
+
+    assert "is not a digestbot database: it has a table subscribers without the column origin" in out
+    assert "Traceback" not in out
+    assert raw_columns(empty_db, "subscribers") == ["id", "email"]  # none of digestbot's added to it
+    assert raw_tables(empty_db) == {"subscribers"}  # and no table of digestbot's made beside it
+
+
+@pytest.mark.sqlite_only  # PostgreSQL came later: it never had a database without a version
+def test_a_first_release_database_still_opens_and_is_upgraded(empty_db):
+    """Before the schema was numbered (version 0), digestbot's own tables had these columns."""
+    from digestbot.store.base import _FIRST_COLUMNS
+
+    raw_sql(
+        empty_db,
+        *(
+            f"CREATE TABLE {t} ({', '.join(f'{c} TEXT' for c in cols)})"
+            for t, cols in _FIRST_COLUMNS.items()
+            if t in ("papers", "sources", "subscribers", "digests", "digest_items")
+        ),
+    )
+
+    with Store(empty_db) as store:
+        assert store.schema_version() == 9 and "email_key" in raw_columns(empty_db, "subscribers")
+
+
+def raw_columns(db, table: str) -> list[str]:
+    from digestbot.store import is_postgres
+
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(str(db)) as conn:
+            return [d.name for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+
+
+def raw_tables(db) -> set[str]:
+    from digestbot.store import is_postgres
+
+    if is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(str(db)) as conn:
+            return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -262,6 +262,22 @@ def storable(params: Iterable) -> tuple:
     return tuple(_UNSTORABLE.sub("\ufffd", p) if isinstance(p, str) else p for p in params)
 
 
+def _first_columns() -> dict[str, list[str]]:
+    """Each table's columns in _SCHEMA but those added later (_ADDED_COLUMNS): what a table of
+    the same name has if digestbot made it."""
+    added = {(t, c) for t, c, _ in _ADDED_COLUMNS}
+    tables = {}
+    for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", _SCHEMA, re.DOTALL):
+        words = (line.split()[0] for line in m.group(2).splitlines() if line.strip())
+        tables[m.group(1)] = [
+            w for w in words if w not in ("PRIMARY", "UNIQUE") and (m.group(1), w) not in added
+        ]
+    return tables
+
+
+_FIRST_COLUMNS = _first_columns()
+
+
 class StoreError(Exception):
     """The database cannot be used (newer version, corrupt, read-only...); one line says why."""
 
@@ -424,6 +440,25 @@ class Store:
                 f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
                 "It was left untouched."
             )
+
+    def _table_names(self) -> set[str]:
+        """The tables the database has where digestbot would make its own."""
+        raise NotImplementedError
+
+    def _refuse_foreign_tables(self) -> None:
+        """Checked before a database without digestbot's schema version gets its schema: a
+        table of another application that has one of digestbot's names (`subscribers`,
+        `sources`...) must not be taken for digestbot's and have its columns added to it. A
+        table of the first release (made before the schema was numbered) has them all."""
+        for table in sorted(self._table_names() & _FIRST_COLUMNS.keys()):
+            have = {d[0] for d in self._exec(f"SELECT * FROM {table} LIMIT 0").description}
+            missing = [c for c in _FIRST_COLUMNS[table] if c not in have]
+            if missing:
+                raise StoreError(
+                    f"{self.path} is not a digestbot database: it has a table {table} without the column"
+                    f" {missing[0]} (another application's?). It was left untouched: point --db at a database"
+                    " of digestbot's own (on PostgreSQL, another database or schema)."
+                )
 
     # The claim of due subscribers (see claim_subscribers); PostgreSQL adds its row lock (SQLite
     # needs none: BEGIN IMMEDIATE keeps other writers out).

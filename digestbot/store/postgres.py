@@ -86,6 +86,10 @@ class PostgresStore(Store):
         row = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()
         return row[0] or 0
 
+    def _table_names(self) -> set[str]:
+        rows = self._exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {r[0] for r in rows}
+
     def _migrate(self) -> None:
         """Create or upgrade the schema, once, whoever else is starting at the same time."""
         with self.transaction():
@@ -94,6 +98,8 @@ class PostgresStore(Store):
             version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
             if version >= SCHEMA_VERSION:
                 return  # another worker did it while this one waited for the lock
+            if version == 0:
+                self._refuse_foreign_tables()
             for statement in pg_types(base._SCHEMA).split(";"):
                 if statement.strip():
                     self._exec(statement)

@@ -80,11 +80,16 @@ class SqliteStore(Store):
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        if version == 0:  # not marked as digestbot's: new, from the first release, or not ours
+            self._refuse_foreign_tables()
         self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
         self.conn.execute("PRAGMA foreign_keys=ON")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _table_names(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     def _migrate(self, version: int) -> None:
         # user_version says the schema is current: the web app opens a Store per request, and
