@@ -3,6 +3,7 @@ and the other refuses, and what `digestbot migrate` makes of such a SQLite datab
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -376,3 +377,42 @@ def raw_tables(db) -> set[str]:
 
     with sqlite3.connect(db) as conn:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+# --- very long text in an indexed column ---------------------------------------------------------
+# PostgreSQL's indexes take at most about 2,700 bytes a row (SQLite's any length): a feed's guid
+# of 9,000 characters failed the whole fetch there, and as "cannot write to the database", an
+# outage, so the worker stopped sending until it was "back".
+
+# (not repetitive: PostgreSQL compresses an index row that is)
+LONG_KEY = "https://example.org/" + "/".join(hashlib.sha256(bytes([n])).hexdigest() for n in range(150))
+
+
+def test_a_paper_with_a_very_long_key_is_stored_on_both(store):
+    papers = [Paper(key=LONG_KEY, title="Long guid"), Paper(key="plain", title="A plain paper")]
+
+    assert store.add_papers(papers, "feed", T0) == (2, 0)
+    assert store.add_papers(papers, "feed", T0) == (0, 2)  # known again: the same paper
+    assert store.paper(LONG_KEY).title == "Long guid"
+    assert [p.title for p in store.papers_by_keys([LONG_KEY])] == ["Long guid"]
+
+
+def test_a_statement_too_big_for_postgresql_is_refused_not_an_outage(pg_server):
+    from digestbot.models import Profile, Subscriber
+    from digestbot.store import StoreError, StoreWriteError
+
+    with Store(pg_server.new_database()) as store:
+        with pytest.raises(StoreError, match="refused a statement: index row") as refused:
+            store.sync_subscribers([Subscriber(id=LONG_KEY, profile=Profile(keywords=("a",)))], T0)
+        assert not isinstance(refused.value, StoreWriteError)
+
+
+@pytest.mark.sqlite_only  # SQLite took keys of any length before schema 9
+def test_a_long_key_stored_before_is_known_again_after_the_upgrade(db_target):
+    with Store(db_target) as store:
+        store.add_papers([Paper(key="plain", title="Plain")], "feed", T0)
+    raw_sql(db_target, f"UPDATE papers SET key = '{LONG_KEY}'", "PRAGMA user_version = 8")
+
+    with Store(db_target) as store:
+        assert store.add_papers([Paper(key=LONG_KEY, title="Plain")], "feed", T0) == (0, 1)
+        assert store.count_papers() == 1

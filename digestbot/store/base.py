@@ -20,6 +20,7 @@ transaction: nothing half-written stays.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -47,7 +48,8 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-# 9: subscribers.email_key (see `address_key`), so both backends compare addresses alike.
+# 9: subscribers.email_key (see `address_key`), so both backends compare addresses alike; papers'
+# keys of more than MAX_KEY characters shortened (see `stored_key`).
 SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -278,6 +280,20 @@ def _first_columns() -> dict[str, list[str]]:
 _FIRST_COLUMNS = _first_columns()
 
 
+# A paper's key is its feed's guid or link, of any length; PostgreSQL's index on it takes about
+# 2,700 bytes a row (SQLite's any length), so one long guid failed a whole fetch there.
+MAX_KEY = 600  # characters: at most 2,400 bytes of UTF-8
+
+
+def stored_key(key: str) -> str:
+    """A paper's key as stored: as it is up to MAX_KEY characters; a longer one is its beginning
+    and a hash of all of it (so two keys stay two). The same key always gives the same."""
+    if len(key) <= MAX_KEY:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[:500]}#sha256:{digest}"
+
+
 class StoreError(Exception):
     """The database cannot be used (newer version, corrupt, read-only...); one line says why."""
 
@@ -502,6 +518,7 @@ class Store:
         with self.transaction():
             next_rev = self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
             for paper in papers:
+                paper = replace(paper, key=stored_key(paper.key))
                 row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
                 if row is None:
                     self._exec(
@@ -543,7 +560,7 @@ class Store:
         return new, known
 
     def paper(self, key: str) -> Paper | None:
-        rows = list(self._rows("SELECT * FROM papers WHERE key = ?", [key]))
+        rows = list(self._rows("SELECT * FROM papers WHERE key = ?", [stored_key(key)]))
         return _readable_paper(rows[0]) if rows else None
 
     def papers_after(self, rev: int, upto: int | None = None, batch: int = 1000) -> Iterator[Paper]:
@@ -598,6 +615,16 @@ class Store:
             read = list(dict.fromkeys(arxiv_id(a) or a for a in likes))
             if read != likes:
                 self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
+
+    def _shorten_keys(self) -> None:
+        """Part of the schema 9 upgrade (and of any later one): keys longer than MAX_KEY (SQLite
+        took them) as `stored_key` writes them now, so a new report of the paper finds it."""
+        for seq, key in self._exec(
+            "SELECT seq, key FROM papers WHERE length(key) > ?", (MAX_KEY,)
+        ).fetchall():
+            short = stored_key(key)
+            if self._exec("SELECT 1 FROM papers WHERE key = ?", (short,)).fetchone() is None:
+                self._exec("UPDATE papers SET key = ? WHERE seq = ?", (short, seq))
 
     def _key_addresses(self) -> None:
         """Part of the schema 9 upgrade (and of any later one), in its transaction: every
@@ -662,7 +689,7 @@ class Store:
 
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
         """Stored papers with these keys (those that exist), in no particular order."""
-        keys = list(dict.fromkeys(keys))
+        keys = list(dict.fromkeys(map(stored_key, keys)))
         found: list[Paper] = []
         for chunk, marks in _in_chunks(keys):
             rows = self._rows(f"SELECT * FROM papers WHERE key IN ({marks})", chunk)

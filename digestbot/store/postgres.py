@@ -109,6 +109,7 @@ class PostgresStore(Store):
                 self._exec(statement)
             self._rekey_papers()
             self._key_addresses()
+            self._shorten_keys()
             self._exec("DELETE FROM digestbot_schema")
             self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
@@ -197,7 +198,7 @@ class PostgresStore(Store):
         return self._depth > 0
 
     def _mapped(self, e: psycopg.Error) -> StoreError:
-        if isinstance(e, _UNAVAILABLE):
+        if isinstance(e, _UNAVAILABLE) and not isinstance(e, _REFUSED):
             return StoreWriteError(f"cannot write to the database {self.path}: {self._said(e)}")
         return StoreError(f"the database {self.path} refused a statement: {self._said(e)}")
 
@@ -214,6 +215,9 @@ class PostgresStore(Store):
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
 
 
+# OperationalErrors of a statement, not of the database: a value too big for an index row, too
+# many columns or parameters. The same statement fails again however long the worker waits.
+_REFUSED = (psycopg.errors.ProgramLimitExceeded,)
 # Errors of a database that refuses or cannot take writes now (rather than of a bug): the
 # worker backs off and tries again; nothing is sent meanwhile.
 _UNAVAILABLE = (
