@@ -416,3 +416,56 @@ def test_a_long_key_stored_before_is_known_again_after_the_upgrade(db_target):
     with Store(db_target) as store:
         assert store.add_papers([Paper(key=LONG_KEY, title="Plain")], "feed", T0) == (0, 1)
         assert store.count_papers() == 1
+
+
+# --- text order: the same on both backends, whatever the database's collation --------------------
+# SQLite orders text by code point; PostgreSQL by the database's collation, linguistic on most
+# installations (en_US.UTF-8, ICU): "alice" before "Bob" there, after it here. Lists came out in
+# another order, and a tie broken by id picked another subscriber.
+
+
+@pytest.fixture(params=["sqlite", "postgresql-icu"])
+def any_collation(request, tmp_path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        target = str(tmp_path / "db.sqlite")
+    else:
+        pg = request.getfixturevalue("pg_server")
+        pg.count += 1
+        name = f"icu_{os.getpid()}_{pg.count}"
+        with pg.admin() as conn:
+            conn.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
+        target = pg.url(name)
+    with Store(target) as store:
+        yield store
+
+
+IDS = ["alice", "Bob", "a-c", "ab", "Zoe", "émile"]
+
+
+def test_lists_come_in_code_point_order_on_both(any_collation):
+    from digestbot.models import Profile, Subscriber
+
+    store = any_collation
+    store.sync_subscribers(
+        [Subscriber(id=i, profile=Profile(keywords=("x",)), email=f"{i}@x.org") for i in IDS], T0
+    )
+    for name in IDS:
+        store.record_fetch_error(name, "rss", "https://example.org/feed", T0, "down")
+
+    assert [s.subscriber.id for s in store.subscribers()] == sorted(IDS)
+    assert [s["name"] for s in store.sources()] == sorted(IDS)
+
+
+def test_a_tie_between_subscribers_is_broken_alike_on_both(any_collation):
+    from digestbot.models import Profile, Subscriber
+
+    store = any_collation
+    profile = Profile(keywords=("x",))
+    store.sync_subscribers(
+        [Subscriber(id=i, profile=profile, email="shared@x.org", slack="#ml") for i in ("alice", "Bob")], T0
+    )
+
+    assert store.find_by_email("shared@x.org").subscriber.id == "Bob"  # "B" (66) before "a" (97)
+    assert store.find_by_slack(["#ml"]).subscriber.id == "Bob"

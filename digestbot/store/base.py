@@ -762,7 +762,8 @@ class Store:
         return _clean_source_row(rows[0]) if rows else {"name": name, "failures": 0}
 
     def sources(self) -> list[dict]:
-        return [_clean_source_row(r) for r in self._rows("SELECT * FROM sources ORDER BY name")]
+        rows = sorted(self._rows("SELECT * FROM sources"), key=lambda r: r["name"])  # see _first
+        return [_clean_source_row(r) for r in rows]
 
     def record_fetch_ok(
         self,
@@ -930,13 +931,13 @@ class Store:
         """Subscribers by id (active ones unless `include_inactive`; only `ids` when given)."""
         where = [] if include_inactive else ["active = 1"]
         if ids is None:
-            rows = self._rows(f"SELECT * FROM subscribers {_where(where)} ORDER BY id")
-            return [state for state in map(_readable_state, rows) if state is not None]
-        ids, rows = list(ids), []
-        for chunk, marks in _in_chunks(ids):
-            clauses = [*where, f"id IN ({marks})"]
-            rows += self._rows(f"SELECT * FROM subscribers {_where(clauses)}", chunk)
-        rows.sort(key=lambda r: r["id"])
+            rows = self._rows(f"SELECT * FROM subscribers {_where(where)}")
+        else:
+            ids, rows = list(ids), []
+            for chunk, marks in _in_chunks(ids):
+                clauses = [*where, f"id IN ({marks})"]
+                rows += self._rows(f"SELECT * FROM subscribers {_where(clauses)}", chunk)
+        rows.sort(key=lambda r: r["id"])  # in Python: see _first
         return [state for state in map(_readable_state, rows) if state is not None]
 
     def subscriber(self, sid: str) -> SubscriberState | None:
@@ -949,13 +950,7 @@ class Store:
         if not targets:
             return None
         marks = ", ".join("?" * len(targets))
-        rows = list(
-            self._rows(
-                f"SELECT * FROM subscribers WHERE slack IN ({marks}) ORDER BY active DESC, origin = 'yaml' DESC LIMIT 1",
-                targets,
-            )
-        )
-        return _readable_state(rows[0]) if rows else None
+        return _first(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create, update or reactivate a subscriber managed from Slack (origin 'slack').
@@ -1217,14 +1212,7 @@ class Store:
             params.append(origin)
         if not include_inactive:
             clauses.append("active = 1")
-        rows = list(
-            self._rows(
-                f"SELECT * FROM subscribers WHERE {' AND '.join(clauses)}"
-                " ORDER BY active DESC, origin = 'yaml' DESC, id LIMIT 1",
-                params,
-            )
-        )
-        return _readable_state(rows[0]) if rows else None
+        return _first(self._rows(f"SELECT * FROM subscribers WHERE {' AND '.join(clauses)}", params))
 
     def yaml_has_address(self, email: str | None) -> bool:
         """Whether an active YAML subscriber gets digests at this address (case-insensitive)."""
@@ -1457,6 +1445,15 @@ class Store:
             " WHERE i.subscriber_id = ? AND d.status = 'sent'",
             (sid,),
         ).fetchone()[0]
+
+
+def _first(rows: list[dict]) -> SubscriberState | None:
+    """Of the subscribers for one address or Slack target (a few rows), the one that gets the
+    digest: an active one first, a YAML one before another, then by id. Chosen here, not with
+    ORDER BY: PostgreSQL orders text by the database's collation (linguistic on most servers,
+    "alice" before "Bob"), SQLite by code point, so a tie went another way on each."""
+    rows = sorted(rows, key=lambda r: (not r["active"], r["origin"] != "yaml", r["id"]))
+    return _readable_state(rows[0]) if rows else None
 
 
 def _where(clauses: list[str]) -> str:
