@@ -469,3 +469,13 @@ def test_a_tie_between_subscribers_is_broken_alike_on_both(any_collation):
 
     assert store.find_by_email("shared@x.org").subscriber.id == "Bob"  # "B" (66) before "a" (97)
     assert store.find_by_slack(["#ml"]).subscriber.id == "Bob"
+
+
+def test_a_snapshot_reads_one_moment_while_another_connection_writes(db_target):
+    with Store(db_target) as reader, Store(db_target) as writer:
+        reader.add_papers([Paper(key="p1", title="One")], "feed", T0)
+        with reader.snapshot():
+            assert reader.count_papers() == 1
+            writer.add_papers([Paper(key="p2", title="Two")], "feed", T0)  # not held up by the reader
+            assert reader.count_papers() == 1
+        assert reader.count_papers() == 2
