@@ -479,3 +479,15 @@ def test_a_snapshot_reads_one_moment_while_another_connection_writes(db_target):
             writer.add_papers([Paper(key="p2", title="Two")], "feed", T0)  # not held up by the reader
             assert reader.count_papers() == 1
         assert reader.count_papers() == 2
+
+
+def test_the_upgrade_rekeys_the_same_papers_on_both(db_target, backend):
+    """SQLite's LIKE ignores ASCII case, PostgreSQL's does not: `key NOT LIKE 'arxiv:%'` left a
+    paper stored as "arXiv:2403.10001" alone on SQLite, so its next report was a new paper."""
+    with Store(db_target) as store:
+        store.add_papers([Paper(key="plain", title="Narwhal")], "feed", T0)
+    version = "PRAGMA user_version = 6" if backend == "sqlite" else "UPDATE digestbot_schema SET version = 6"
+    raw_sql(db_target, "UPDATE papers SET key = 'arXiv:2403.10001'", version)
+
+    with Store(db_target) as store:
+        assert store.add_papers([Paper(key="arxiv:2403.10001", title="Narwhal")], "feed", T0) == (0, 1)

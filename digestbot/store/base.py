@@ -598,7 +598,8 @@ class Store:
         not a new one sent again. Liked ids are rewritten the same way. A paper stored under
         both keys keeps both rows, as before."""
         rows = self._rows(
-            "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
+            # substr, not LIKE: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+            "SELECT seq, key, link FROM papers WHERE substr(key, 1, 6) <> 'arxiv:' OR key LIKE 'arxiv:%/%'"
         )
         for row in rows:
             key = row["key"]
