@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
@@ -154,30 +154,19 @@ class PostgresStore(Store):
                 raise
             raise self._mapped(e) from None
 
-    @contextmanager
-    def transaction(self, serial: bool = True) -> Iterator[psycopg.Connection]:
+    def transaction(self, serial: bool = True) -> AbstractContextManager[psycopg.Connection]:
         """BEGIN ... COMMIT, or ROLLBACK on any exception: all or nothing. `serial` takes the
         writers' advisory lock first (what SQLite's BEGIN IMMEDIATE gives). A write the server
         refuses or a connection lost is a StoreWriteError."""
-        if self._depth:
-            yield self.conn
-            return
-        self._ready()
-        try:
-            with self.conn.transaction():
-                self._depth = 1
-                try:
-                    if serial:
-                        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
-                    yield self.conn
-                finally:
-                    self._depth = 0
-        except psycopg.Error as e:
-            raise self._mapped(e) from None
+        return self._transaction(("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,)) if serial else None)
+
+    def snapshot(self) -> AbstractContextManager[psycopg.Connection]:
+        """A REPEATABLE READ, READ ONLY transaction: every read sees the same moment."""
+        return self._transaction(("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", ()))
 
     @contextmanager
-    def snapshot(self) -> Iterator[psycopg.Connection]:
-        """A REPEATABLE READ, READ ONLY transaction: every read sees the same moment."""
+    def _transaction(self, first: tuple[str, tuple] | None) -> Iterator[psycopg.Connection]:
+        """A transaction (or the one already open) whose `first` statement, if any, runs first."""
         if self._depth:
             yield self.conn
             return
@@ -186,7 +175,8 @@ class PostgresStore(Store):
             with self.conn.transaction():
                 self._depth = 1
                 try:
-                    self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    if first:
+                        self.conn.execute(*first)
                     yield self.conn
                 finally:
                     self._depth = 0
