@@ -87,8 +87,13 @@ class SourceConfig:
         return self.url or str(self.path)
 
 
+# A scheme (two letters or more: `C:/...` is a Windows path), a colon and a slash: a URL, maybe
+# mistyped (`postgresql:/host/db`), never a SQLite file to create (it was: a folder `postgresql:`).
+_URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
+
+
 def is_database_url(text: str) -> bool:
-    return "://" in text
+    return _URL_RE.match(text) is not None
 
 
 def check_database(text: str, password_allowed: bool = False) -> None:
@@ -96,13 +101,19 @@ def check_database(text: str, password_allowed: bool = False) -> None:
     in libpq, the database may be left out, meaning the user's, or given as ?dbname=). A
     password is refused unless `password_allowed` (the environment and the command line may
     hold one; the YAML may not)."""
-    if not is_database_url(text):
+    found = _URL_RE.match(text)
+    if found is None:
         return
-    parts = urlsplit(text)
-    if parts.scheme not in ("postgresql", "postgres"):
+    scheme = found.group(1).lower()  # as the store's is_postgres reads it: in any case
+    if scheme not in ("postgresql", "postgres"):
         raise ValueError(
-            f"{parts.scheme}:// is not a database digestbot can use: give a SQLite file path or a postgresql:// URL"
+            f"{scheme}:// is not a database digestbot can use: give a SQLite file path or a postgresql:// URL"
         )
+    if not text[found.end() :].startswith("/"):
+        raise ValueError(
+            f"a PostgreSQL URL starts with {scheme}:// (two slashes), as in postgresql://user@host/dbname"
+        )
+    parts = urlsplit(text)
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:

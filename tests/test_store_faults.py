@@ -491,3 +491,35 @@ def test_the_upgrade_rekeys_the_same_papers_on_both(db_target, backend):
 
     with Store(db_target) as store:
         assert store.add_papers([Paper(key="arxiv:2403.10001", title="Narwhal")], "feed", T0) == (0, 1)
+
+
+# --- what a --db value names: one rule, everywhere ------------------------------------------------
+# The check read the scheme as urlsplit does (any case), the store's dispatch only as lower case:
+# `PostgreSQL://...` passed the check and was opened as a SQLite file in a new folder
+# `PostgreSQL:/`, as was `postgresql:/host/db` (one slash). Workers on several machines given
+# such a URL each had a database of their own: every digest sent once per machine.
+
+
+def test_a_postgresql_url_in_capitals_is_postgresql(workdir, pg_server):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = pg_server.new_database()
+    workdir.monkeypatch.setenv("DIGESTBOT_DB", url.replace("postgresql://", "PostgreSQL://"))
+    from click.testing import CliRunner
+
+    from digestbot.cli import cli
+
+    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
+    assert list(workdir.path.iterdir()) == [workdir.config]  # no SQLite file, no folder made
+
+
+@pytest.mark.parametrize("given", ["postgresql:/digestbot@127.0.0.1/x", "Postgres:/db.example.org/x"])
+def test_a_postgresql_url_with_one_slash_is_an_error_not_a_file(workdir, given):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+
+    out = digestbot(workdir, "--db", given, "sync", expect=2).output
+
+    assert "postgresql://" in out and "two slashes" in out
+    assert list(workdir.path.iterdir()) == [workdir.config]

@@ -384,7 +384,7 @@ class DigestItem:
 
 def is_postgres(target: str | Path) -> bool:
     """Whether a --db / DIGESTBOT_DB / `database:` value names a PostgreSQL database."""
-    return str(target).startswith(("postgresql://", "postgres://"))
+    return str(target).lower().startswith(("postgresql://", "postgres://"))  # a scheme is any case
 
 
 class Store:

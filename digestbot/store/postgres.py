@@ -54,7 +54,8 @@ class PostgresStore(Store):
     backend = "postgresql"
 
     def __init__(self, url: str):
-        self.url = self.target = str(url)
+        scheme, sep, rest = str(url).partition("://")
+        self.url = self.target = scheme.lower() + sep + rest  # libpq reads the scheme in lower case only
         self.path = mask_url(self.url)
         self._secrets = url_secrets(self.url)
         self._depth = 0
