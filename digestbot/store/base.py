@@ -257,11 +257,17 @@ _AFTER_COLUMNS = [
 # statement's text parameters have U+FFFD in their place, on both backends alike, so a value is
 # stored, and looked up again, the same way on both.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def storable(params: Iterable) -> tuple:
-    """A statement's parameters as both backends store them (see _UNSTORABLE)."""
-    return tuple(_UNSTORABLE.sub("\ufffd", p) if isinstance(p, str) else p for p in params)
+    """A statement's parameters as both backends store them (see _UNSTORABLE). Every statement
+    passes here: the usual case (nothing to replace) is checked cheaply and returned as it is."""
+    params = tuple(params)
+    for p in params:
+        if isinstance(p, str) and ("\x00" in p or (not p.isascii() and _SURROGATE.search(p))):
+            return tuple(_UNSTORABLE.sub("\ufffd", q) if isinstance(q, str) else q for q in params)
+    return params
 
 
 def _first_columns() -> dict[str, list[str]]:

@@ -78,7 +78,7 @@ def copy_database(
 def _refuse_foreign_rows(source: Store, target: Store) -> None:
     for table, _, noun in TABLES:
         if table in _KEPT:
-            extra = len(_keys(target, table, _KEPT[table]) - _keys(source, table, _KEPT[table]))
+            extra = len(_missing(source, target, table, _KEPT[table]))
             if extra:
                 raise StoreError(
                     f"{target.path} already holds {extra} {noun}(s) that {source.path} does not have:"
@@ -92,8 +92,14 @@ def _keys(store: Store, table: str, key: tuple[str, ...]) -> set[tuple]:
     return {storable(r) for r in store._exec(f"SELECT {', '.join(key)} FROM {table}")}
 
 
+def _missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> set[tuple]:
+    """The target's keys the source does not have (the source is not read for an empty target)."""
+    have = _keys(target, table, key)
+    return have - _keys(source, table, key) if have else set()
+
+
 def _delete_missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> None:
-    gone = _keys(target, table, key) - _keys(source, table, key)
+    gone = _missing(source, target, table, key)
     where = " AND ".join(f"{k} = ?" for k in key)
     target._exec_many(f"DELETE FROM {table} WHERE {where}", sorted(gone))
 
