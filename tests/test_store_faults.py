@@ -523,3 +523,19 @@ def test_a_postgresql_url_with_one_slash_is_an_error_not_a_file(workdir, given):
 
     assert "postgresql://" in out and "two slashes" in out
     assert list(workdir.path.iterdir()) == [workdir.config]
+
+
+def test_a_rerun_after_workers_ran_on_the_target_is_refused_and_undoes_nothing(workdir, pg_server):
+    from helpers import db_dump
+
+    ledger_in_sqlite(workdir)
+    url = pg_server.new_database()
+    digestbot(workdir, "migrate", "--to", url)
+    with Store(url) as target:  # switched over: a worker on PostgreSQL moved a watermark on
+        target.advance("alice", target.max_rev() + 5, datetime.now(UTC))
+    before = db_dump(url)
+
+    out = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    assert "changed since the last migrate" in out and "Traceback" not in out
+    assert db_dump(url) == before  # the worker's progress is not undone

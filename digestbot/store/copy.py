@@ -8,7 +8,9 @@ there are refreshed from the source, by primary key, and rows the source has del
 safe to rerun, for instance to take the last changes just before switching over. A target that
 holds papers, sources or digests the source never had (rows digestbot never deletes) is in use
 already (workers, or a fetch run against it): it is refused rather than mixed with another
-database. The check: row counts of every table, and the ledger row by row (each digest's
+database; so is one whose ledger changed since the last copy (workers ran on it after the
+switch-over: copying again would undo what they recorded, and send it again). The target keeps
+the fingerprint of the ledger it was given in `digestbot_copied`. The check: row counts of every table, and the ledger row by row (each digest's
 subscriber, status and Message-ID, each digest's papers, each subscriber's watermark).
 """
 
@@ -40,6 +42,7 @@ _LEDGER = (
     "SELECT id, last_seq, last_run_at FROM subscribers",
 )
 BATCH = 2000
+_COPIED = "digestbot_copied"  # in the target: the ledger's fingerprint as the last copy left it
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def copy_database(
         raise StoreError("migrate copies a SQLite database into PostgreSQL")
     with source.snapshot():
         _refuse_foreign_rows(source, target)
+        _refuse_moved_on(target)
         with target.transaction():
             # Rows the source deleted since the last copy, children first (and subscribers, whose
             # digests move to their new id in the copy, after it): a unique key they hold, such
@@ -72,7 +76,23 @@ def copy_database(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
                     f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
                 )
-            return check_copy(source, target)  # inside the transaction: a copy that differs is undone
+            report = check_copy(source, target)  # inside the transaction: a copy that differs is undone
+            target._exec(f"CREATE TABLE IF NOT EXISTS {_COPIED} (ledger TEXT NOT NULL)")
+            target._exec(f"DELETE FROM {_COPIED}")
+            target._exec(f"INSERT INTO {_COPIED} (ledger) VALUES (?)", (report.ledger_digest,))
+            return report
+
+
+def _refuse_moved_on(target: Store) -> None:
+    if _COPIED not in target._table_names():
+        return  # never copied into (or by a digestbot that did not keep the fingerprint)
+    row = target._exec(f"SELECT ledger FROM {_COPIED}").fetchone()
+    if row is not None and row[0] != _fingerprint(target):
+        raise StoreError(
+            f"{target.path} changed since the last migrate (workers ran on it: digests recorded or sent,"
+            " watermarks moved on): copying again would undo that, and send it again. It is in use now;"
+            " it was left as it is."
+        )
 
 
 def _refuse_foreign_rows(source: Store, target: Store) -> None:
