@@ -539,3 +539,32 @@ def test_a_rerun_after_workers_ran_on_the_target_is_refused_and_undoes_nothing(w
 
     assert "changed since the last migrate" in out and "Traceback" not in out
     assert db_dump(url) == before  # the worker's progress is not undone
+
+
+# --- a PostgreSQL database that does not speak UTF-8 ----------------------------------------------
+# A cluster made under LANG=C (a Docker image, say) has SQL_ASCII databases: psycopg then hands
+# text back as bytes, so every paper was "unreadable" and skipped, and digests came out empty.
+# LATIN1 cannot hold a Greek title: the fetch failed with a UnicodeEncodeError.
+
+
+@pytest.mark.parametrize("encoding", ["SQL_ASCII", "LATIN1"])
+def test_a_database_not_in_utf8_is_refused_on_open_untouched(pg_server, encoding):
+    from digestbot.store import StoreError
+
+    pg_server.count += 1
+    name = f"enc_{encoding.lower()}_{os.getpid()}_{pg_server.count}"
+    with pg_server.admin() as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+
+    with pytest.raises(StoreError, match=f"encoding {encoding}.*ENCODING 'UTF8'"):
+        Store(pg_server.url(name))
+    assert raw_tables(pg_server.url(name)) == set()
+
+
+def test_the_client_encoding_of_the_environment_does_not_matter(pg_server, monkeypatch):
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # libpq reads it; the text is Unicode all the same
+    with Store(pg_server.new_database()) as store:
+        store.add_papers([Paper(key="k1", title="Ελληνικά — 中文")], "feed", T0)
+        assert store.paper("k1").title == "Ελληνικά — 中文"

@@ -68,13 +68,25 @@ class PostgresStore(Store):
 
     def _connect(self) -> psycopg.Connection:
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            # UTF8 whatever PGCLIENTENCODING says: the text is Python's str, not bytes in some charset
+            return psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, client_encoding="UTF8"
+            )
         except psycopg.OperationalError as e:
             raise StoreWriteError(f"cannot connect to the database {self.path}: {self._said(e)}") from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
 
     def _open(self) -> None:
+        encoding = self.conn.info.parameter_status("server_encoding")
+        if (
+            encoding != "UTF8"
+        ):  # SQL_ASCII (a cluster made under LANG=C) checks nothing, LATIN1 lacks most text
+            raise StoreError(
+                f"the database {self.path} uses the encoding {encoding}, and digestbot stores Unicode text:"
+                " create one with CREATE DATABASE name ENCODING 'UTF8' TEMPLATE template0 and point"
+                " digestbot at it. It was left untouched."
+            )
         version = self.schema_version()
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
