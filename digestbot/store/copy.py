@@ -9,9 +9,10 @@ safe to rerun, for instance to take the last changes just before switching over.
 holds papers, sources or digests the source never had (rows digestbot never deletes) is in use
 already (workers, or a fetch run against it): it is refused rather than mixed with another
 database; so is one whose ledger changed since the last copy (workers ran on it after the
-switch-over: copying again would undo what they recorded, and send it again). The target keeps
-the fingerprint of the ledger it was given in `digestbot_copied`. The check: row counts of every table, and the ledger row by row (each digest's
-subscriber, status and Message-ID, each digest's papers, each subscriber's watermark).
+switch-over: copying again would undo what they recorded, and send it again); the target keeps
+the fingerprint of the ledger it was given in `digestbot_copied`. The check: row counts of every
+table, and the ledger row by row (each digest's subscriber, status and Message-ID, each digest's
+papers, each subscriber's watermark).
 """
 
 from __future__ import annotations
