@@ -568,3 +568,18 @@ def test_the_client_encoding_of_the_environment_does_not_matter(pg_server, monke
     with Store(pg_server.new_database()) as store:
         store.add_papers([Paper(key="k1", title="Ελληνικά — 中文")], "feed", T0)
         assert store.paper("k1").title == "Ελληνικά — 中文"
+
+
+def test_a_subscriber_made_on_the_target_is_never_deleted_by_the_copy(workdir, pg_server):
+    from digestbot.models import Profile, Subscriber
+
+    ledger_in_sqlite(workdir)
+    url = pg_server.new_database()
+    with Store(url) as target:  # the web app already runs on PostgreSQL: a reader signs up there
+        reader = Subscriber(id="web:bea", profile=Profile(keywords=("x",)), email="bea@x.org", origin="web")
+        target.save_web_subscriber(reader, T0)
+
+    out = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    assert "already holds 1 subscriber(s) that" in out
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["web:bea"]  # nothing copied

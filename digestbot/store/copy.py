@@ -6,8 +6,8 @@ or one that does not check out, leaves the target as it was. A rerun copies agai
 there are refreshed from the source, by primary key, and rows the source has deleted since
 (a rating cleared, a sign-up confirmed, a paper dropped from a digest not sent yet) go, so it is
 safe to rerun, for instance to take the last changes just before switching over. A target that
-holds papers, sources or digests the source never had (rows digestbot never deletes) is in use
-already (workers, or a fetch run against it): it is refused rather than mixed with another
+holds papers, sources, subscribers or digests the source never had (rows digestbot never
+deletes) is in use already (workers, a fetch or the web app run against it): it is refused rather than mixed with another
 database; so is one whose ledger changed since the last copy (workers ran on it after the
 switch-over: copying again would undo what they recorded, and send it again); the target keeps
 the fingerprint of the ledger it was given in `digestbot_copied`. The check: row counts of every
@@ -35,7 +35,9 @@ TABLES = (
 )  # not rate_events (the web pages' recent requests: they start afresh), leases, rate_slots
 # Rows digestbot never deletes, by what makes one the same row (a paper: its seq and its key):
 # a target row of these the source lacks was written by someone else.
-_KEPT = {"papers": ("seq", "key"), "sources": ("name",), "digests": ("id",)}
+# (Subscribers too: the source only deletes one renamed from a number-like YAML id; a target's
+# own is a reader who signed up on a web app already running on it, and must not be deleted.)
+_KEPT = {"papers": ("seq", "key"), "sources": ("name",), "subscribers": ("id",), "digests": ("id",)}
 _IDENTITY = (("papers", "seq"), ("digests", "id"))  # columns whose sequence follows the copy
 _LEDGER = (
     "SELECT id, subscriber_id, status, message_id, seq_to FROM digests",
@@ -63,15 +65,13 @@ def copy_database(
         _refuse_foreign_rows(source, target)
         _refuse_moved_on(target)
         with target.transaction():
-            # Rows the source deleted since the last copy, children first (and subscribers, whose
-            # digests move to their new id in the copy, after it): a unique key they hold, such
-            # as a sign-up's address, is then free for the row that replaced them.
+            # Rows the source deleted since the last copy, children first: a unique key they
+            # hold, such as a sign-up's address, is then free for the row that replaced them.
             for table, key, _ in reversed(TABLES):
-                if table not in _KEPT and table != "subscribers":
+                if table not in _KEPT:
                     _delete_missing(source, target, table, key)
             for table, key, _ in TABLES:
                 _copy_table(source, target, table, key, progress)
-            _delete_missing(source, target, "subscribers", ("id",))
             for table, column in _IDENTITY:
                 target._exec(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
@@ -103,7 +103,7 @@ def _refuse_foreign_rows(source: Store, target: Store) -> None:
             if extra:
                 raise StoreError(
                     f"{target.path} already holds {extra} {noun}(s) that {source.path} does not have:"
-                    " it is in use (by workers, or a fetch run against it), and copying would mix two"
+                    " it is in use (by workers, or a fetch or the web app run against it), and copying would mix two"
                     " databases. Migrate into an empty database."
                 )
 
