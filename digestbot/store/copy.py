@@ -91,8 +91,8 @@ def _refuse_moved_on(target: Store) -> None:
     if row is not None and row[0] != _fingerprint(target):
         raise StoreError(
             f"{target.path} changed since the last migrate (workers ran on it: digests recorded or sent,"
-            " watermarks moved on): copying again would undo that, and send it again. It is in use now;"
-            " it was left as it is."
+            " watermarks moved on): copying again would undo that, and send it again. It is in use now,"
+            " and was left as it is; to start over, migrate into an empty database."
         )
 
 
