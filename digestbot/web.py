@@ -187,10 +187,16 @@ def _error(e: Exception) -> Response:
         return _text("internal error", 500)
     log.info("%s %s -> %s", method, path, status)
     if request.blueprint == "pages" and request.method in ("GET", "POST"):
-        return Response(
+        response = Response(
             render_template("web/message.html", title="Sorry", message=body), status, mimetype="text/html"
         )
-    return _text(body, status)
+    else:
+        response = _text(body, status)
+    if isinstance(e, HTTPException):  # what the error says beyond its body: a 405's Allow, ...
+        for name, value in e.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    return response
 
 
 def _text(body: str, status: int = 200) -> Response:

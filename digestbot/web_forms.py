@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -135,8 +136,9 @@ def read_profile(
 
 
 def read_email(text: str, errors: dict[str, str]) -> str:
-    """An address as stored (domain lower-cased), or '' with an error noted."""
-    text = text.strip()
+    """An address as stored (in NFC, RFC 6532 3.1: one address, one form; the domain
+    lower-cased), or '' with an error noted."""
+    text = unicodedata.normalize("NFC", text.strip())
     local, _, domain = text.rpartition("@")
     email = f"{local}@{domain.lower()}" if local else text
     if not is_email(email) or not _EMAIL_RE.match(email):  # and a domain with a top level, in ASCII

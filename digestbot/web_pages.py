@@ -217,7 +217,7 @@ def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -
         known, send = _sign_up_mail(c, store, sub, nonce)
     if send == "manage":  # subscribed already: their manage link, not a second digest
         log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known, email)
+        _mail_manage_link(c, jinja, known)
     elif send == "confirm":
         log.info("sign-up for %s: confirmation sent", email)
         _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
@@ -244,9 +244,13 @@ def _mail(c, jinja, to: str, kind: str, **values) -> None:
     web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.open_store)
 
 
-def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
-    link = manage_url(c.env.base_url, state.subscriber.id, c.env.secret)
-    _mail(c, jinja, to, "manage", manage_url=link, origin=state.subscriber.origin)
+def _mail_manage_link(c, jinja, state: SubscriberState) -> None:
+    """The manage link goes to the address the subscription holds, never to the one typed: a
+    lookup folds case (U+212A KELVIN SIGN is a "k" to lower()), and a variant that reaches the
+    subscription may still be another mailbox."""
+    sub = state.subscriber
+    link = manage_url(c.env.base_url, sub.id, c.env.secret)
+    _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
 
 
 def _confirm_nonce(token: str) -> str | None:
@@ -440,7 +444,7 @@ def _link_by_mail(c, jinja, email: str) -> None:
         known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
     if known is not None:
         log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known, email)
+        _mail_manage_link(c, jinja, known)
 
 
 # --- preview ----------------------------------------------------------------------------
