@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
@@ -120,7 +120,9 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
     app = Flask("digestbot.web", static_folder=None, template_folder=None)
     app.jinja_loader = TemplateLoader(template_dirs(config))  # UTF-8, a byte order mark dropped
     https = bool(env.base_url and env.base_url.startswith("https://"))
+    prefix = urlsplit(env.base_url or "").path.rstrip("/")  # https://uni.example/digest: "/digest"
     app.config.update(
+        APPLICATION_ROOT=prefix or "/",  # the session cookie's path
         SECRET_KEY=_derive(env.secret, "flask-session") if env.secret else secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_BODY,
         MAX_FORM_MEMORY_SIZE=MAX_BODY,
@@ -143,10 +145,29 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         app.register_blueprint(pages)
         if config.web.proxies:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
+    if prefix:
+        app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
     app.after_request(_headers)
     app.teardown_appcontext(close_store)
     return app
+
+
+class Mounted:
+    """The app served under the base URL's path (`/digest` of https://uni.example/digest), so
+    that its links, forms and redirects (url_for, from SCRIPT_NAME) stay under it, whether the
+    proxy in front passes `/digest/...` on or strips the prefix."""
+
+    def __init__(self, app: Callable, prefix: str):
+        self.app = app
+        self.prefix = prefix
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            path = path[len(self.prefix) :]
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, path or "/"
+        return self.app(environ, start_response)
 
 
 def _derive(secret: str, purpose: str) -> str:

@@ -189,7 +189,9 @@ def subscribe() -> Response:
 
 
 def _url(endpoint: str, **query) -> str:
-    return ctx().env.base_url + url_for(endpoint, **query)
+    """A link for a mail: the configured base URL (never the request's Host header), and the
+    endpoint's path below it."""
+    return ctx().env.base_url + url_for(endpoint, **query).removeprefix(request.script_root)
 
 
 def _off_the_request(work, *args) -> None:

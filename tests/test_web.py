@@ -122,14 +122,14 @@ def start_site(workdir, smtp_server) -> Iterator[Callable[..., Site]]:
     go to the real SMTP server, with signed links to the app."""
     running = []
 
-    def start(secret: str = UNSUB_SECRET, fetch: bool = True) -> Site:
+    def start(secret: str = UNSUB_SECRET, fetch: bool = True, base_path: str = "") -> Site:
         if fetch and (is_postgres(workdir.db) or not workdir.db.exists()):  # a fresh one on PostgreSQL
             digestbot(workdir, "fetch")
         holder: dict = {}
         config = load_config(workdir.config)
         proxies = config.web.proxies if config.web else 0
         server = create_server(lambda e, s: holder["app"](e, s), "127.0.0.1", 0, proxies=proxies)
-        url = f"http://127.0.0.1:{server.effective_port}"
+        url = f"http://127.0.0.1:{server.effective_port}{base_path}"  # base_path: a proxy's /prefix
         workdir.use_smtp(smtp_server.url)
         workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", url)
         workdir.monkeypatch.setenv("DIGESTBOT_SECRET", secret)

@@ -6,19 +6,35 @@ to an address outside ASCII arrives and can be checked).
 1. Addresses: a manage link goes to the address the subscription holds, never to the variant a
    visitor typed; an address is kept in one Unicode form (NFC).
 2. HTTP: a 405 says which methods the URL takes (Allow), as RFC 9110 requires.
+3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
+   or strips it): every link, form, redirect and cookie of the pages stays under it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
+import re
 from collections.abc import Iterator
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 from aiosmtpd.controller import Controller
 from conftest import RecordingHandler, SmtpServer, free_port
-from test_web import Site, confirmed, site, start_site, web_subscriber  # noqa: F401 (fixtures)
+from test_slack import UNSUB_SECRET
+from test_web import (  # noqa: F401 (site, start_site: fixtures)
+    FORM_FIELDS,
+    Site,
+    confirmed,
+    link_in,
+    setup_site,
+    site,
+    start_site,
+    web_subscriber,
+)
 
+from digestbot.links import make_token
 from digestbot.web_forms import read_email
 
 
@@ -42,10 +58,10 @@ def _utf8_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
-def recipients(site: Site) -> list[str]:
+def recipients(running: Site) -> list[str]:
     """Every envelope recipient of every message the app sent, once its mail thread is done."""
-    site.settle()
-    return [r for m in site.smtp.messages for r in m.rcpt_tos]
+    running.settle()
+    return [r for m in running.smtp.messages for r in m.rcpt_tos]
 
 
 # --- 1. addresses -----------------------------------------------------------------------------
@@ -57,7 +73,7 @@ VARIANTS = ["KATE@uni.example", "\u212aate@uni.example"]
 
 
 @pytest.mark.parametrize("typed", VARIANTS, ids=["case", "kelvin-sign"])
-def test_a_manage_link_goes_to_the_subscribers_address_not_the_variant_typed(site, typed):
+def test_a_manage_link_goes_to_the_subscribers_address_not_the_variant_typed(site, typed):  # noqa: F811
     confirmed(site, site.browser(), KATE)
     assert recipients(site) == [KATE]
 
@@ -70,7 +86,7 @@ def test_a_manage_link_goes_to_the_subscribers_address_not_the_variant_typed(sit
     assert all("manage" in m.message["Subject"] for m in site.smtp.messages[1:])
 
 
-def test_an_address_is_kept_in_one_unicode_form(site):
+def test_an_address_is_kept_in_one_unicode_form(site):  # noqa: F811
     composed, decomposed = "zo\u00eb@uni.example", "zoe\u0308@uni.example"
     assert read_email(decomposed, {}) == composed  # NFC (RFC 6532 3.1)
     assert read_email("\u212aate@uni.example", {}) == "Kate@uni.example"
@@ -95,8 +111,70 @@ def test_an_address_is_kept_in_one_unicode_form(site):
         ("POST", "/healthz", {"GET", "HEAD", "OPTIONS"}),
     ],
 )
-def test_a_method_not_allowed_says_which_are(site, method, path, allowed):
+def test_a_method_not_allowed_says_which_are(site, method, path, allowed):  # noqa: F811
     response = requests.request(method, site.url + path, timeout=10)
     assert response.status_code == 405
     assert set(response.headers.get("Allow", "").replace(" ", "").split(",")) == allowed
     assert response.headers["Cache-Control"] == "no-store"  # the security headers still apply
+
+
+# --- 3. a base URL with a path ----------------------------------------------------------------
+
+_URL_ATTRIBUTE = re.compile(r'\b(?:href|src|action|formaction|data-preview)="([^"]*)"')
+
+
+def _links(page: requests.Response) -> list[str]:
+    """Every URL a page links, loads or posts to, resolved as a browser resolves it."""
+    return [urljoin(page.url, html.unescape(u)) for u in _URL_ATTRIBUTE.findall(page.text)]
+
+
+def _form(page: requests.Response, index: int = 0) -> tuple[str, dict]:
+    """Where a page's form posts (resolved) and its hidden fields."""
+    form = re.findall(r"<form\b[^>]*>.*?</form>", page.text, re.S)[index]
+    action = urljoin(page.url, html.unescape(re.search(r'action="([^"]*)"', form).group(1)))
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+    return action, {k: html.unescape(v) for k, v in hidden}
+
+
+def test_under_a_base_url_with_a_path_every_link_form_and_redirect_keeps_it(workdir, start_site):  # noqa: F811
+    setup_site(workdir)
+    mounted = start_site(base_path="/digest")  # as a proxy passing /digest/... on
+    host = "{0.scheme}://{0.netloc}".format(urlsplit(mounted.url))
+    reader = mounted.browser()
+
+    def under_base(page: requests.Response) -> None:
+        assert page.status_code == 200, (page.url, page.status_code)
+        ours = [u for u in _links(page) if u.startswith(host)]
+        assert ours and all(u.startswith(mounted.url + "/") for u in ours), (page.url, ours)
+        css = [u for u in ours if u.endswith(".css")]
+        assert css and reader.get(css[0]).headers["Content-Type"].startswith("text/css")
+
+    signup = reader.get("/")
+    under_base(signup)
+    action, hidden = _form(signup)
+    assert (
+        reader.http.post(
+            action,
+            data={**hidden, "email": "ada@uni.example", "keywords": "narwhal", **FORM_FIELDS},
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    link = link_in(mounted.mails("ada@uni.example", 1)[0], "/confirm")
+    assert link.startswith(mounted.url + "/confirm?")
+    confirm = reader.get(link)
+    under_base(confirm)
+    action, hidden = _form(confirm)
+    manage = reader.http.post(action, data=hidden, timeout=10)  # the redirect is followed
+    assert manage.url == mounted.url + "/manage?welcome=1" and "You are subscribed" in manage.text
+    under_base(manage)
+    assert {c.path for c in reader.http.cookies} == {"/digest"}  # not sent to the host's other apps
+
+    sid = web_subscriber(mounted.db, "ada@uni.example").id
+    unsubscribe = reader.get(f"/unsubscribe?t={make_token(sid, UNSUB_SECRET)}")
+    under_base(unsubscribe)
+    action, hidden = _form(unsubscribe)
+    assert "Unsubscribed" in reader.http.post(action, data=hidden, timeout=10).text
+
+    stripped = reader.get(host + "/manage/link")  # as a proxy that strips the prefix
+    under_base(stripped)
