@@ -8,6 +8,8 @@ to an address outside ASCII arrives and can be checked).
 2. HTTP: a 405 says which methods the URL takes (Allow), as RFC 9110 requires.
 3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
    or strips it): every link, form, redirect and cookie of the pages stays under it.
+4. The digest email: a paper's categories, text from the feed like its title, reach the HTML
+   part cleaned and bounded as the title does.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from conftest import RecordingHandler, SmtpServer, free_port
+from helpers import SOURCES, arxiv_listing, digestbot, subscriber
+from test_hostile import forbidden_in
 from test_slack import UNSUB_SECRET
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
+    NARWHAL,
     Site,
     confirmed,
     link_in,
@@ -178,3 +183,28 @@ def test_under_a_base_url_with_a_path_every_link_form_and_redirect_keeps_it(work
 
     stripped = reader.get(host + "/manage/link")  # as a proxy that strips the prefix
     under_base(stripped)
+
+
+# --- 4. the digest email ----------------------------------------------------------------------
+
+HOSTILE_CATEGORIES = (
+    "<category>cs.RO&#x202E;(gninrael tobor)</category>"  # RIGHT-TO-LEFT OVERRIDE
+    "<category>cs.AI&#x200B;&#x2028;x</category>"  # ZERO WIDTH SPACE, LINE SEPARATOR
+    "<category>" + "cs.LONG " * 2000 + "</category>"
+)
+
+
+def test_a_papers_categories_reach_the_html_part_cleaned_and_bounded(workdir, smtp_server):
+    feed = arxiv_listing([NARWHAL]).replace("<category>cs.LG</category>", HOSTILE_CATEGORIES)
+    (workdir.path / "feed.xml").write_text(feed, encoding="utf-8")
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.to("alice@example.org")
+    html_part = mail.message.get_body(("html",)).get_content()
+    meta = re.search(r'<p class="meta"[^>]*>(.*?)</p>', html_part, re.S).group(1)
+    assert not forbidden_in(meta.replace("\n", " ")), forbidden_in(meta)  # the template's own lines
+    assert "cs.RO (gninrael tobor)" in meta and "cs.AI x" in meta
+    assert len(meta) < 1000  # a category is a label: at most a line of it is shown
