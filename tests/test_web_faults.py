@@ -208,3 +208,7 @@ def test_a_papers_categories_reach_the_html_part_cleaned_and_bounded(workdir, sm
     assert not forbidden_in(meta.replace("\n", " ")), forbidden_in(meta)  # the template's own lines
     assert "cs.RO (gninrael tobor)" in meta and "cs.AI x" in meta
     assert len(meta) < 1000  # a category is a label: at most a line of it is shown
+    # The plain-text part says the same: the categories too, not only "Matched: narwhal".
+    text_part = mail.message.get_body(("plain",)).get_content()
+    [matched] = [line for line in text_part.splitlines() if "Matched:" in line]
+    assert "cs.RO (gninrael tobor), cs.AI x, cs.LONG" in matched and not forbidden_in(matched)
