@@ -290,7 +290,7 @@ def confirm() -> Response:
             "web/message.html",
             400,
             title="Link not valid",
-            message="This confirmation link was used already or replaced by a newer one.",
+            message="This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again.",
         )
     log.info("web subscriber %s confirmed", sub.id)
     _sign_in(sub.id)
@@ -338,7 +338,9 @@ def signed_in(view):
 @pages.get("/manage")
 @signed_in
 def manage(state: SubscriberState) -> Response:
-    return _manage_page(state, form_values(state.subscriber), {}, welcome=bool(request.args.get("welcome")))
+    sub = state.subscriber
+    welcome = bool(request.args.get("welcome")) and sub.active and not sub.paused
+    return _manage_page(state, form_values(sub), {}, welcome=welcome)
 
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:

@@ -9,7 +9,9 @@ to an address outside ASCII arrives and can be checked).
 3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
    or strips it): every link, form, redirect and cookie of the pages stays under it.
 4. The digest email: a paper's categories, text from the feed like its title, reach the HTML
-   part cleaned and bounded as the title does.
+   part cleaned and bounded as the title does, and the plain-text part names them too.
+5. Confirming twice is confirming once: a double click on Confirm, or the mail's link opened
+   again, lands on the manage page, not on "this link was used already".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -212,3 +215,33 @@ def test_a_papers_categories_reach_the_html_part_cleaned_and_bounded(workdir, sm
     text_part = mail.message.get_body(("plain",)).get_content()
     [matched] = [line for line in text_part.splitlines() if "Matched:" in line]
     assert "cs.RO (gninrael tobor), cs.AI x, cs.LONG" in matched and not forbidden_in(matched)
+
+
+# --- 5. confirming twice ----------------------------------------------------------------------
+
+
+def test_confirming_twice_is_confirming_once(site):  # noqa: F811
+    reader = site.browser()
+    assert reader.sign_up("dan@uni.example").status_code == 200
+    link = link_in(site.mails("dan@uni.example", 1)[0], "/confirm")
+    action, hidden = _form(reader.get(link))
+    before = requests.Session()  # the browser as it was at the first click (a double click
+    before.cookies.update(reader.http.cookies)  # sends the same form before the answer comes)
+
+    first = reader.http.post(action, data=hidden, timeout=10)
+    assert first.url.endswith("/manage?welcome=1") and "You are subscribed" in first.text
+    again = before.post(action, data=hidden, timeout=10)
+    assert again.status_code == 200 and again.url.endswith("/manage?welcome=1"), again.text[:300]
+    assert "You are subscribed" in again.text and "dan@uni.example" in again.text
+
+    sub = web_subscriber(site.db, "dan@uni.example")
+    unsubscribed = reader.post("/manage/unsubscribe", {}, form_page="/manage")
+    assert "Unsubscribed" in unsubscribed.text
+    later = site.browser()  # the mail's link opened again the next day, in another browser
+    site.clock[0] += 86400
+    action, hidden = _form(later.get(link))
+    page = later.http.post(action, data=hidden, timeout=10)
+    assert page.status_code == 200 and "unsubscribed" in page.text  # shown, and changed nothing
+    assert "You are subscribed" not in page.text
+    assert web_subscriber(site.db, "dan@uni.example") == replace(sub, active=False)
+    assert len(site.smtp.messages) == 1  # the one confirmation: nothing else was sent
