@@ -208,7 +208,7 @@ def _off_the_request(work, *args) -> None:
         except Exception:
             log.exception("web %s failed", work.__name__.strip("_").replace("_", " "))
 
-    ctx().mailer.submit(run)
+    ctx().submit_mail(run)
 
 
 def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:

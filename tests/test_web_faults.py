@@ -12,12 +12,15 @@ to an address outside ASCII arrives and can be checked).
    part cleaned and bounded as the title does, and the plain-text part names them too.
 5. Confirming twice is confirming once: a double click on Confirm, or the mail's link opened
    again, lands on the manage page, not on "this link was used already".
+6. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
+   mail in flight, not every mail queued (systemd kills a stop that takes too long).
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -29,6 +32,7 @@ from aiosmtpd.controller import Controller
 from conftest import RecordingHandler, SmtpServer, free_port
 from helpers import SOURCES, arxiv_listing, digestbot, subscriber
 from test_hostile import forbidden_in
+from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
 from test_slack import UNSUB_SECRET
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
@@ -42,6 +46,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
     web_subscriber,
 )
 
+from digestbot import web_context
 from digestbot.links import make_token
 from digestbot.web_forms import read_email
 
@@ -245,3 +250,47 @@ def test_confirming_twice_is_confirming_once(site):  # noqa: F811
     assert "You are subscribed" not in page.text
     assert web_subscriber(site.db, "dan@uni.example") == replace(sub, active=False)
     assert len(site.smtp.messages) == 1  # the one confirmation: nothing else was sent
+
+
+# --- 6. the mail queue ------------------------------------------------------------------------
+
+
+def _stalled_relay(running: Site, server: StallingServer) -> None:
+    """The app's mail goes to a relay that accepts the connection and never answers (a firewall
+    that drops port 25 looks the same): each mail waits out the SMTP timeout."""
+    c = running.app.flask.extensions["digestbot"]
+    c.env = replace(c.env, smtp_url=f"smtp://127.0.0.1:{server.port}", smtp_timeout=2.0)
+
+
+def _sign_ups(running: Site, n: int) -> None:
+    reader = running.browser()
+    for i in range(n):
+        assert "Check your inbox" in reader.sign_up(f"reader{i}@uni.example").text
+
+
+def test_a_stopping_server_sends_the_mail_in_flight_not_every_mail_queued(
+    site,  # noqa: F811
+    stalling_server,  # noqa: F811
+    monkeypatch,
+    caplog,
+):
+    monkeypatch.setattr(web_context, "MAIL_DRAIN_SECONDS", 0.5)
+    _stalled_relay(site, stalling_server)
+    _sign_ups(site, 6)
+
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        site.app.close()
+
+    assert stalling_server.connections == 1  # the mail in flight; the five queued were not tried
+    assert "stopping: 5 web mail(s) not sent" in caplog.text
+
+
+def test_the_mail_queue_is_bounded(site, stalling_server, monkeypatch, caplog):  # noqa: F811 (fixtures)
+    monkeypatch.setattr(web_context, "MAIL_QUEUE", 3)
+    monkeypatch.setattr(web_context, "MAIL_DRAIN_SECONDS", 0.0)
+    _stalled_relay(site, stalling_server)
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        _sign_ups(site, 6)  # the answers are the same page, queued or not
+
+    assert caplog.text.count("web mail queue is full (3 waiting): not sent") == 3
+    site.app.close()
