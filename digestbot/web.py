@@ -38,7 +38,7 @@ import jinja2
 from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
@@ -385,12 +385,16 @@ def health() -> Response:
 
 @links.get("/static/<path:name>")
 def static_file(name: str) -> Response:
-    """The pages' CSS and JavaScript (templates/web/static/, overridable like templates)."""
+    """The pages' CSS and JavaScript (templates/web/static/, overridable like templates). The
+    name is the visitor's: werkzeug joins it safely and takes any name the file system refuses
+    (outside the folder, too long, a NUL) for a missing file."""
     for folder in template_dirs(ctx().config):
-        if (Path(folder) / "web" / "static" / name).is_file():
+        try:
             response = send_from_directory(Path(folder) / "web" / "static", name, max_age=3600)
-            response.headers["Cache-Control"] = "public, max-age=3600"
-            return response
+        except NotFound:
+            continue
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
     raise HttpError("404 Not Found", "not found")
 
 

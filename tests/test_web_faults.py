@@ -5,7 +5,8 @@ to an address outside ASCII arrives and can be checked).
 
 1. Addresses: a manage link goes to the address the subscription holds, never to the variant a
    visitor typed; an address is kept in one Unicode form (NFC).
-2. HTTP: a 405 says which methods the URL takes (Allow), as RFC 9110 requires.
+2. HTTP: a 405 says which methods the URL takes (Allow), as RFC 9110 requires; a static file
+   name the file system refuses (too long) is a 404, not a 500 with a traceback in the log.
 3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
    or strips it): every link, form, redirect and cookie of the pages stays under it.
 4. The digest email: a paper's categories, text from the feed like its title, reach the HTML
@@ -112,6 +113,25 @@ def test_an_address_is_kept_in_one_unicode_form(site):  # noqa: F811
 
 
 # --- 2. HTTP ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a" * 300,
+        "web.css/" + "b" * 300,
+        "%00web.css",
+        "../" * 40 + "etc/passwd",
+        "web.css%2F..%2F..%2Fbase.html",
+    ],
+    ids=["name-too-long", "dir-too-long", "nul", "traversal", "encoded-traversal"],
+)
+def test_a_static_file_name_the_file_system_refuses_is_a_404_not_a_500(site, name, caplog):  # noqa: F811
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        response = requests.get(f"{site.url}/static/{name}", timeout=10)
+    assert response.status_code == 404 and response.text == "not found"
+    assert "Traceback" not in caplog.text and "error handling" not in caplog.text
+    assert requests.get(f"{site.url}/static/web.css", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize(
