@@ -279,7 +279,7 @@ def _stalled_relay(running: Site, server: StallingServer) -> None:
     """The app's mail goes to a relay that accepts the connection and never answers (a firewall
     that drops port 25 looks the same): each mail waits out the SMTP timeout."""
     c = running.app.flask.extensions["digestbot"]
-    c.env = replace(c.env, smtp_url=f"smtp://127.0.0.1:{server.port}", smtp_timeout=2.0)
+    c.env = replace(c.env, smtp_url=f"smtp://127.0.0.1:{server.port}", smtp_timeout=5.0)
 
 
 def _sign_ups(running: Site, n: int) -> None:
