@@ -10,7 +10,8 @@ to an address outside ASCII arrives and can be checked).
 3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
    or strips it): every link, form, redirect and cookie of the pages stays under it.
 4. The digest email: a paper's categories, text from the feed like its title, reach the HTML
-   part cleaned and bounded as the title does, and the plain-text part names them too.
+   part cleaned and bounded as the title does, and the plain-text part names them too; a
+   paper keyed by a feed's guid with a line break in it can be rated from its links.
 5. Confirming twice is confirming once: a double click on Confirm, or the mail's link opened
    again, lands on the manage page, not on "this link was used already".
 6. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
@@ -23,18 +24,20 @@ import contextlib
 import html
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
+import waitress
 from aiosmtpd.controller import Controller
 from conftest import RecordingHandler, SmtpServer, free_port
 from helpers import SOURCES, arxiv_listing, digestbot, subscriber
 from test_hostile import forbidden_in
 from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
-from test_slack import UNSUB_SECRET
+from test_slack import UNSUB_SECRET, stop_server
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
     NARWHAL,
@@ -48,7 +51,10 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
 )
 
 from digestbot import web_context
+from digestbot.config import Env, load_config
 from digestbot.links import make_token
+from digestbot.store import Store
+from digestbot.web import WebApp
 from digestbot.web_forms import read_email
 
 
@@ -70,6 +76,24 @@ def _utf8_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", controller.port, handler)
     finally:
         controller.stop()
+
+
+@contextlib.contextmanager
+def links_app(workdir) -> Iterator[str]:
+    """The web app alone (no `web:` pages) on loopback, its URL and secret in the environment,
+    as digests need them for their signed links."""
+    server = waitress.create_server(lambda e, s: app(e, s), host="127.0.0.1", port=0)
+    url = f"http://127.0.0.1:{server.effective_port}"
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    app = WebApp(load_config(workdir.config), Env.from_environ(), workdir.db)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        stop_server(server, thread)
+        app.close()
 
 
 def recipients(running: Site) -> list[str]:
@@ -240,6 +264,35 @@ def test_a_papers_categories_reach_the_html_part_cleaned_and_bounded(workdir, sm
     text_part = mail.message.get_body(("plain",)).get_content()
     [matched] = [line for line in text_part.splitlines() if "Matched:" in line]
     assert "cs.RO (gninrael tobor), cs.AI x, cs.LONG" in matched and not forbidden_in(matched)
+
+
+BLOG = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab blog</title><link>https://blog.example/</link>
+<description>Posts</description>
+<item><title>Narwhal tusks as sensors</title><link>https://blog.example/narwhal</link>
+<guid isPermaLink="false">lab-post
+42</guid><description>We study narwhal tusks and sensing.</description></item>
+</channel></rss>
+"""
+
+
+def test_a_paper_whose_key_holds_a_line_break_can_be_rated_from_its_links(workdir, smtp_server):
+    (workdir.path / "blog.xml").write_text(BLOG, encoding="utf-8")
+    workdir.write_config("- name: blog\n  type: rss\n  url: blog.xml\n", subscriber("alice", "narwhal"))
+    workdir.use_smtp(smtp_server.url)
+    with links_app(workdir):
+        digestbot(workdir, "run", "--once")
+        [mail] = smtp_server.to("alice@example.org")
+        text_part = mail.message.get_body(("plain",)).get_content()
+        more = re.search(r"More like this: (\S+)", text_part).group(1)
+
+        page = requests.get(more, timeout=10)
+        assert page.status_code == 200 and "Narwhal tusks as sensors" in page.text
+        action, hidden = _form(page)
+        done = requests.post(action, data={**hidden, "vote": "up"}, timeout=10)
+        assert done.status_code == 200 and "Noted" in done.text
+    with Store(workdir.db) as store:
+        assert store.feedback(["alice"]) == {"alice": {"lab-post\n42": 1}}
 
 
 # --- 5. confirming twice ----------------------------------------------------------------------
