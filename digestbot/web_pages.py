@@ -44,7 +44,7 @@ from .web_forms import (
     mailbox_key,
     read_email,
     read_profile,
-    timezones,
+    zone_choices,
 )
 
 log = logging.getLogger(__name__)
@@ -120,15 +120,16 @@ def _form_page(values: dict, errors: dict | None = None, preview=None, status: i
         values=values,
         errors=errors or {},
         preview=preview,
-        choices=_choices(),
+        choices=_choices(values),
     )
 
 
-def _choices() -> dict:
+def _choices(values: dict) -> dict:
+    default = ctx().config.default_timezone
     return {
         "frequencies": [(f, _frequency_label(f)) for f in FREQUENCIES],
-        "timezones": timezones(),
-        "default_timezone": ctx().config.default_timezone,
+        "timezones": zone_choices(values.get("timezone") or default),
+        "default_timezone": default,
     }
 
 
@@ -355,7 +356,7 @@ def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int
         values=values,
         errors=errors,
         recent=recent,
-        choices=_choices(),
+        choices=_choices(values),
         **extra,
     )
 

@@ -14,7 +14,9 @@ to an address outside ASCII arrives and can be checked).
    paper keyed by a feed's guid with a line break in it can be rated from its links.
 5. Confirming twice is confirming once: a double click on Confirm, or the mail's link opened
    again, lands on the manage page, not on "this link was used already".
-6. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
+6. The timezone field always shows the zone in force (the operator's `timezone: GMT`, or a
+   subscriber's own), never the list's first zone; no Etc/GMT+5 (which is UTC-5) is offered.
+7. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
    mail in flight, not every mail queued (systemd kills a stop that takes too long).
 """
 
@@ -41,6 +43,7 @@ from test_slack import UNSUB_SECRET, stop_server
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
     NARWHAL,
+    WEB_YAML,
     Site,
     confirmed,
     link_in,
@@ -325,7 +328,43 @@ def test_confirming_twice_is_confirming_once(site):  # noqa: F811
     assert len(site.smtp.messages) == 1  # the one confirmation: nothing else was sent
 
 
-# --- 6. the mail queue ------------------------------------------------------------------------
+# --- 6. the timezone field ---------------------------------------------------------------------
+
+
+def _zone_field(page: requests.Response) -> tuple[list[str], list[str]]:
+    """The timezone select's options, and those marked selected (a browser shows the first
+    option when none is)."""
+    select = re.search(r'<select id="timezone".*?</select>', page.text, re.S).group(0)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select)
+    return options, re.findall(r"<option[^>]*\bselected\b[^>]*>([^<]*)</option>", select)
+
+
+def test_the_timezone_field_shows_the_zone_in_force(workdir, start_site):  # noqa: F811
+    setup_site(workdir, web_yaml=WEB_YAML + "defaults:\n  timezone: GMT\n")  # IANA, and no slash
+    running = start_site()
+    reader = running.browser()
+    options, selected = _zone_field(reader.get("/"))
+    assert selected == ["GMT"]  # not Africa/Abidjan, the first option
+    assert "Europe/Berlin" in options and not [z for z in options if re.match(r"Etc/GMT[+-]\d", z)]
+
+    confirmed(running, reader, "eve@uni.example")  # with FORM_FIELDS' Europe/Berlin
+    with Store(running.db) as store:
+        sub = web_subscriber(running.db, "eve@uni.example")
+        store.save_web_subscriber(replace(sub, timezone="Etc/GMT+5"))  # as an older form offered
+    page = reader.get("/manage")
+    options, selected = _zone_field(page)
+    assert selected == ["Etc/GMT+5"]
+    action, hidden = _form(page)  # saving the form as shown keeps the subscriber's zone
+    fields = dict(re.findall(r'<input id="(keywords|max_papers)" name="\1"[^>]*value="([^"]*)"', page.text))
+    reader.http.post(
+        action,
+        data={**hidden, **FORM_FIELDS, **fields, "keywords": "narwhal", "timezone": selected[0]},
+        timeout=10,
+    )
+    assert web_subscriber(running.db, "eve@uni.example").timezone == "Etc/GMT+5"
+
+
+# --- 7. the mail queue ------------------------------------------------------------------------
 
 
 def _stalled_relay(running: Site, server: StallingServer) -> None:
