@@ -20,7 +20,7 @@ from slack_sdk.webhook import WebhookClient
 
 from .config import Config, Env
 from .digest import DigestRunner
-from .slack_commands import CommandContext, CommandHandler, Reply
+from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import Store, StoreError, StoreWriteError
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ class SlackService:
 
     def interaction(self, payload: dict) -> None:
         """A verified interactivity payload: the "More like this" / "Less like this" buttons of a
-        digest. The rating goes to the digest the button was in (the channel's, else the user's
-        own) and only for a paper that digest received; the clicker hears back, ephemerally."""
+        digest. The rating goes to the digest the button was in (the channel's; in a DM, the
+        user's own) and only for a paper that digest received; the clicker hears back, ephemerally."""
         actions = payload.get("actions") if payload.get("type") == "block_actions" else None
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
         vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
@@ -99,7 +99,14 @@ class SlackService:
             return
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
-        targets = [str(channel.get("id") or ""), str(user.get("id") or "")]
+        user_id, channel_id = str(user.get("id") or ""), str(channel.get("id") or "")
+        # A click in a channel is on the channel's digest, never the clicker's own (which only
+        # comes by DM, and may hold the same paper); the channel's may be set up by #name.
+        targets = (
+            [channel_id, user_id]
+            if in_direct_message(channel_id)
+            else channel_targets(channel_id, str(channel.get("name") or ""))
+        )
         try:
             with Store(self.db_path) as store:
                 state = store.find_by_slack(targets)
@@ -107,7 +114,7 @@ class SlackService:
                     raise StoreError("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            log.info("rating %+d for %s from Slack user %s", vote, key, targets[1])
+            log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
         except StoreWriteError:
             log.exception("could not record a rating")
             text = "Sorry, that could not be recorded right now."

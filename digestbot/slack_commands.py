@@ -63,6 +63,16 @@ class CommandError(Exception):
     """Something the user typed that cannot be done; the message says what and how."""
 
 
+def channel_targets(channel_id: str, channel_name: str = "") -> list[str]:
+    """The Slack targets a channel's digest may be set up with: its id, then `#name`."""
+    return [channel_id, f"#{channel_name}" if channel_name else ""]
+
+
+def in_direct_message(channel_id: str) -> bool:
+    """Whether a command or click came from a DM (where the user's own digest is) or nowhere."""
+    return not channel_id or channel_id.startswith("D")
+
+
 _TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
 
 
@@ -132,7 +142,7 @@ class CommandHandler:
         try:
             if verb in ("help", "?"):
                 return Reply(HELP)
-            if channel_scope and (not ctx.channel_id or ctx.channel_id.startswith("D")):
+            if channel_scope and in_direct_message(ctx.channel_id):
                 raise CommandError("`/digest channel …` manages a channel's digest: use it in that channel.")
             method = getattr(self, f"cmd_{verb}", None)
             if method is None:
@@ -144,9 +154,7 @@ class CommandHandler:
     # --- whose subscription ----------------------------------------------------------------
 
     def _targets(self, ctx: CommandContext, channel_scope: bool) -> list[str]:
-        if channel_scope:
-            return [ctx.channel_id, f"#{ctx.channel_name}" if ctx.channel_name else ""]
-        return [ctx.user_id]
+        return channel_targets(ctx.channel_id, ctx.channel_name) if channel_scope else [ctx.user_id]
 
     def _current(self, ctx: CommandContext, channel_scope: bool) -> Subscriber | None:
         state = self.store.find_by_slack(self._targets(ctx, channel_scope))

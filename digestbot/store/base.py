@@ -847,17 +847,14 @@ class Store:
         return _readable_state(rows[0]) if rows else None
 
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
-        """The active subscriber delivered to any of these Slack targets (user, channel id or #name)."""
-        targets = [t for t in targets if t]
+        """The subscriber delivered to these Slack targets (user, channel id or #name): an active
+        one first, then the earliest target in the list, then the YAML's."""
+        targets = list(dict.fromkeys(t for t in targets if t))
         if not targets:
             return None
         marks = ", ".join("?" * len(targets))
-        rows = list(
-            self._rows(
-                f"SELECT * FROM subscribers WHERE slack IN ({marks}) ORDER BY active DESC, origin = 'yaml' DESC LIMIT 1",
-                targets,
-            )
-        )
+        rows = list(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
+        rows.sort(key=lambda r: (not r["active"], targets.index(r["slack"]), r["origin"] != "yaml", r["id"]))
         return _readable_state(rows[0]) if rows else None
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:

@@ -1,0 +1,84 @@
+"""Faults found by trying to break the Slack surface and trending digests as a hostile or unlucky
+workspace would: the real web app on loopback, signed like Slack signs, a local stand-in for
+the Slack Web API, and the real CLI. Each test checks what arrived or what the database holds."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import requests
+import test_slack
+from helpers import digestbot
+from test_feedback import ratings
+from test_slack import IMITATION, REASONING, SIGNING_SECRET, UNSUB_SECRET, setup, slack_signature, slack_sub
+
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
+slack = test_slack.slack  # the fixture: a Slack Web API stand-in
+
+
+def click(web, payload: dict) -> requests.Response:
+    """A button click as Slack posts it to /slack/interactive: a signed form with `payload`."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": slack_signature(SIGNING_SECRET, ts, body),
+    }
+    return requests.post(f"{web.url}/slack/interactive", data=body, headers=headers, timeout=10)
+
+
+def button(key: str, user: str, channel: str, channel_name: str, action: str = "feedback_up") -> dict:
+    """A block_actions payload as Slack sends it: the channel with its id and name."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "ada", "team_id": "T1"},
+        "channel": {"id": channel, "name": channel_name},
+        "team": {"id": "T1", "domain": "lab"},
+        "actions": [{"action_id": action, "value": key, "type": "button"}],
+    }
+
+
+def send_with_buttons(workdir, slack, start_web, papers, *subscribers: str):
+    setup(workdir, papers, *subscribers)
+    digestbot(workdir, "fetch")
+    web = start_web()
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    digestbot(workdir, "send")
+    return web
+
+
+# --- rating buttons: which digest a click counts for ---------------------------------------------
+
+
+def test_a_click_in_a_channel_whose_digest_is_set_up_by_name_counts_for_that_digest(
+    workdir, slack, start_web
+):
+    web = send_with_buttons(workdir, slack, start_web, [IMITATION, REASONING], slack_sub("ml", "#ml-papers"))
+    key = f"arxiv:{IMITATION.aid}"
+
+    assert click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code == 200
+
+    assert ratings(workdir.db) == {"ml": {key: 1}}
+
+
+def test_a_click_in_a_channel_counts_for_the_channel_not_the_clickers_own_digest(workdir, slack, start_web):
+    # The clicker has a digest of their own (by DM) that got the same paper.
+    web = send_with_buttons(
+        workdir,
+        slack,
+        start_web,
+        [IMITATION, REASONING],
+        slack_sub("me", "U0MEMBER1"),
+        slack_sub("ml", "C0MLCHAN1"),
+    )
+    key = f"arxiv:{IMITATION.aid}"
+
+    click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers", action="feedback_down"))
+
+    assert ratings(workdir.db) == {"me": {}, "ml": {key: -1}}
+    click(web, button(key, "U0MEMBER1", "D0DMCHAN1", "directmessage"))  # the same paper in the DM
+    assert ratings(workdir.db) == {"me": {key: 1}, "ml": {key: -1}}
