@@ -82,3 +82,20 @@ def test_a_click_in_a_channel_counts_for_the_channel_not_the_clickers_own_digest
     assert ratings(workdir.db) == {"me": {}, "ml": {key: -1}}
     click(web, button(key, "U0MEMBER1", "D0DMCHAN1", "directmessage"))  # the same paper in the DM
     assert ratings(workdir.db) == {"me": {key: 1}, "ml": {key: -1}}
+
+
+# --- Enterprise Grid ----------------------------------------------------------------------------
+
+
+def test_an_enterprise_grid_user_id_is_a_valid_yaml_target_and_gets_a_dm(workdir, slack):
+    # On an Enterprise Grid org user ids start with W; /digest makes `slack:W…` digests, and the
+    # README's way to move one into the YAML is to give a YAML subscriber the same target.
+    setup(workdir, [IMITATION, REASONING], slack_sub("grid", "W0GRIDUSR"))
+
+    digestbot(workdir, "check")
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+
+    assert [c.body["users"] for c in slack.calls_to("conversations.open")] == ["W0GRIDUSR"]
+    [post] = slack.posts
+    assert test_slack.paper_ids(post.body) == [IMITATION.aid]
