@@ -133,6 +133,7 @@ class CommandHandler:
         text = (text or "").strip()
         if len(text) > MAX_COMMAND_CHARS:
             return Reply(f"That command is too long (at most {MAX_COMMAND_CHARS} characters).")
+        text = _unescape(text)
         words = text.split(maxsplit=1)
         channel_scope = bool(words) and words[0].lower() == "channel"
         if channel_scope:
@@ -470,6 +471,12 @@ def _paper_refs(text: str) -> list[str]:
 
 def _ids(ids: list[str]) -> str:
     return ", ".join(f"`{a}`" for a in ids)
+
+
+def _unescape(text: str) -> str:
+    """What the user typed: Slack sends `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;` (its
+    own markup, a `<url|label>` link, is left as it is)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _escape_reply(text: str) -> str:

@@ -10,9 +10,18 @@ from urllib.parse import urlencode
 
 import requests
 import test_slack
-from helpers import digestbot
+from helpers import FeedPaper, digestbot
 from test_feedback import ratings
-from test_slack import IMITATION, REASONING, SIGNING_SECRET, UNSUB_SECRET, setup, slack_signature, slack_sub
+from test_slack import (
+    IMITATION,
+    REASONING,
+    SIGNING_SECRET,
+    UNSUB_SECRET,
+    email_sub,
+    setup,
+    slack_signature,
+    slack_sub,
+)
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
@@ -99,3 +108,27 @@ def test_an_enterprise_grid_user_id_is_a_valid_yaml_target_and_gets_a_dm(workdir
     assert [c.body["users"] for c in slack.calls_to("conversations.open")] == ["W0GRIDUSR"]
     [post] = slack.posts
     assert test_slack.paper_ids(post.body) == [IMITATION.aid]
+
+
+# --- what Slack sends: text escaped as in every Slack message ----------------------------------
+
+RND = FeedPaper("2501.20001", "Open R&D Pipelines for Robot Learning", "How labs share R&D results <fast>.")
+
+
+def test_a_keyword_typed_with_an_ampersand_is_stored_as_typed_and_matches(workdir, slack, start_web):
+    # Slack escapes &, < and > in everything a user types ("R&D" arrives as "R&amp;D"), slash
+    # commands included: the keyword is what the user typed, shown as typed, and it matches.
+    setup(workdir, [RND, REASONING], email_sub("alice"))
+    digestbot(workdir, "fetch")
+    web = start_web()
+
+    reply = web.command("subscribe R&amp;D, a &lt;b&gt;")
+
+    assert "Added `R&amp;D`, `a &lt;b&gt;`." in reply  # mrkdwn for R&D and a <b>: shown as typed
+    assert "&amp;amp;" not in reply and "&amp;lt;" not in reply
+    state = test_slack.slack_state(web)
+    assert state.subscriber.profile.keywords == ("R&D", "a <b>")
+    assert "`R&amp;D`" in web.command("unsubscribe a &lt;b&gt;")
+    digestbot(workdir, "send")
+    [post] = slack.posts
+    assert test_slack.paper_ids(post.body) == [RND.aid]
