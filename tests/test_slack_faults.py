@@ -5,6 +5,8 @@ the Slack Web API, and the real CLI. Each test checks what arrived or what the d
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -21,6 +23,7 @@ from test_slack import (
     setup,
     slack_signature,
     slack_sub,
+    wait_for,
 )
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
@@ -132,3 +135,68 @@ def test_a_keyword_typed_with_an_ampersand_is_stored_as_typed_and_matches(workdi
     digestbot(workdir, "send")
     [post] = slack.posts
     assert test_slack.paper_ids(post.body) == [RND.aid]
+
+
+# --- Slack's 3-second rule ----------------------------------------------------------------------
+
+
+class WriteLock:
+    """Another process's write transaction on the SQLite database (a run storing a big fetch),
+    held until `release()` or `hold` seconds."""
+
+    def __init__(self, db, hold: float = 20.0):
+        self.db, self.hold = db, hold
+        self.taken, self.released = threading.Event(), threading.Event()
+        self.expired = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.taken.wait(5), "could not lock the database"
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.db, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        self.taken.set()
+        self.expired = not self.released.wait(self.hold)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    def release(self) -> None:
+        self.released.set()
+        self.thread.join(5)
+
+
+def test_a_command_on_a_busy_database_is_acknowledged_in_time_and_answered_after(
+    workdir, slack_api, start_web
+):
+    # Slack shows the user an error when the answer takes more than 3 s, though the command may
+    # still be applied: the answer must come in time, and the outcome through response_url.
+    setup(workdir, [IMITATION, REASONING], email_sub("alice"))
+    digestbot(workdir, "fetch")
+    web = start_web()
+    lock = WriteLock(workdir.db)
+    try:
+        reply = web.command("subscribe diffusion policy", response_url=f"{slack_api.root}/commands/T1/busy-1")
+        answered_under_lock = not lock.released.is_set() and not lock.expired
+    finally:
+        lock.release()
+
+    assert answered_under_lock  # the reply did not wait for the database
+    assert "a moment" in reply
+    [follow_up] = wait_for(lambda: slack_api.calls_to("busy-1"), timeout=40)
+    assert follow_up.body["response_type"] == "ephemeral"
+    assert "Added `diffusion policy`" in follow_up.body["text"]
+    assert test_slack.slack_state(web).subscriber.profile.keywords == ("diffusion policy",)
+
+
+def test_a_click_on_a_busy_database_is_acknowledged_in_time_and_recorded_after(workdir, slack, start_web):
+    web = send_with_buttons(workdir, slack, start_web, [IMITATION, REASONING], slack_sub("ml", "C0MLCHAN1"))
+    key = f"arxiv:{IMITATION.aid}"
+    lock = WriteLock(workdir.db)
+    try:
+        status = click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code
+        answered_under_lock = not lock.released.is_set() and not lock.expired
+    finally:
+        lock.release()
+
+    assert status == 200 and answered_under_lock
+    assert wait_for(lambda: ratings(workdir.db) == {"ml": {key: 1}}, timeout=40)
