@@ -425,7 +425,10 @@ class CommandHandler:
             lines.append("Categories: " + ", ".join(p.categories))
         if p.likes:
             lines.append(f"Liked papers: {len(p.likes)} (`/digest likes` lists them)")
-        lines.append(f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {sub.max_papers} papers")
+        # A trending digest brings its N papers whatever max_papers says.
+        lines.append(
+            f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {p.trending or sub.max_papers} papers"
+        )
         if state is not None:
             tz = get_timezone(sub.timezone)
             if state.last_run_at is None:

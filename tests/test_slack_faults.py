@@ -200,3 +200,24 @@ def test_a_click_on_a_busy_database_is_acknowledged_in_time_and_recorded_after(w
 
     assert status == 200 and answered_under_lock
     assert wait_for(lambda: ratings(workdir.db) == {"ml": {key: 1}}, timeout=40)
+
+
+# --- trending from Slack ------------------------------------------------------------------------
+
+
+def test_a_trending_digest_is_described_with_the_number_of_papers_it_brings(workdir, slack, start_web):
+    # `/digest trending 30` brings the 30 most upvoted papers, past max_papers (25 by default):
+    # the reply says so rather than "up to 25 papers".
+    items = [FeedPaper(f"2501.3{i:04d}", f"Trending paper {i}", f"Abstract {i}.") for i in range(40)]
+    test_slack.hf_file(workdir, {p: 100 + i for i, p in enumerate(items)})
+    test_slack.write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(test_slack.HF_SOURCES, email_sub("alice"))
+    digestbot(workdir, "fetch")
+    web = start_web()
+
+    reply = web.command("trending 30")
+
+    assert "up to 30 papers" in reply and "up to 25 papers" not in reply
+    digestbot(workdir, "send")
+    sent = [aid for post in slack.posts for aid in test_slack.paper_ids(post.body)]
+    assert sent == [p.aid for p in reversed(items)][:30]
