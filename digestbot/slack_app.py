@@ -23,6 +23,7 @@ from slack_sdk.webhook import WebhookClient
 
 from .config import Config, Env
 from .digest import DigestRunner
+from .links import read_button_value
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import Store, StoreError, StoreWriteError
 
@@ -140,9 +141,10 @@ class SlackService:
         actions = payload.get("actions") if payload.get("type") == "block_actions" else None
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
         vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
-        key = action.get("value")
-        if vote is None or not isinstance(key, str):
+        value = action.get("value")
+        if vote is None or not isinstance(value, str):
             return
+        sid, key = read_button_value(value)
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
         user_id, channel_id = str(user.get("id") or ""), str(channel.get("id") or "")
@@ -155,8 +157,9 @@ class SlackService:
         )
         try:
             with Store(self.db_path) as store:
-                state = store.find_by_slack(targets)
-                if state is None:
+                # The button names its digest; one is honoured only where that digest is delivered.
+                state = store.find_by_slack(targets) if sid is None else store.subscriber(sid)
+                if state is None or state.subscriber.slack not in targets:
                     raise StoreError("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."

@@ -71,10 +71,16 @@ def test_a_click_in_a_channel_whose_digest_is_set_up_by_name_counts_for_that_dig
 ):
     web = send_with_buttons(workdir, slack, start_web, [IMITATION, REASONING], slack_sub("ml", "#ml-papers"))
     key = f"arxiv:{IMITATION.aid}"
+    [post] = slack.posts
 
-    assert click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code == 200
+    assert (
+        click(web, button(buttons_of(post)[IMITATION.aid], "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code
+        == 200
+    )
 
     assert ratings(workdir.db) == {"ml": {key: 1}}
+    click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers", action="feedback_down"))  # an older button
+    assert ratings(workdir.db) == {"ml": {key: -1}}
 
 
 def test_a_click_in_a_channel_counts_for_the_channel_not_the_clickers_own_digest(workdir, slack, start_web):
@@ -87,7 +93,7 @@ def test_a_click_in_a_channel_counts_for_the_channel_not_the_clickers_own_digest
         slack_sub("me", "U0MEMBER1"),
         slack_sub("ml", "C0MLCHAN1"),
     )
-    key = f"arxiv:{IMITATION.aid}"
+    key = f"arxiv:{IMITATION.aid}"  # the value of an older button: the paper alone
 
     click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers", action="feedback_down"))
 
@@ -221,3 +227,44 @@ def test_a_trending_digest_is_described_with_the_number_of_papers_it_brings(work
     digestbot(workdir, "send")
     sent = [aid for post in slack.posts for aid in test_slack.paper_ids(post.body)]
     assert sent == [p.aid for p in reversed(items)][:30]
+
+
+def buttons_of(post) -> dict[str, str]:
+    """The "More like this" button values of a posted digest, by the paper's arXiv id."""
+    blocks = post.body["blocks"] if isinstance(post.body["blocks"], list) else json.loads(post.body["blocks"])
+    papers = test_slack.paper_ids(post.body)
+    values = [
+        e["value"]
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "feedback_up"
+    ]
+    assert len(values) == len(papers)
+    return dict(zip(papers, values, strict=True))
+
+
+def test_a_click_counts_for_the_digest_it_was_in_when_a_channel_has_two(workdir, slack, start_web):
+    # One channel, two digests (robotics and reasoning); both got IMITATION.
+    web = send_with_buttons(
+        workdir,
+        slack,
+        start_web,
+        [IMITATION, REASONING],
+        slack_sub("robots", "C0MLCHAN1", "imitation learning"),
+        slack_sub("thinking", "C0MLCHAN1", "imitation learning", "reasoning"),
+    )
+    first, second = slack.posts
+    robots, thinking = (buttons_of(p) for p in (first, second))
+    assert set(thinking) == {IMITATION.aid, REASONING.aid}
+
+    click(web, button(thinking[REASONING.aid], "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
+    click(web, button(thinking[IMITATION.aid], "U0MEMBER1", "C0MLCHAN1", "ml-papers", action="feedback_down"))
+
+    imitation, reasoning = f"arxiv:{IMITATION.aid}", f"arxiv:{REASONING.aid}"
+    assert ratings(workdir.db) == {"robots": {}, "thinking": {reasoning: 1, imitation: -1}}
+    click(web, button(robots[IMITATION.aid], "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
+    assert ratings(workdir.db) == {"robots": {imitation: 1}, "thinking": {reasoning: 1, imitation: -1}}
+    # A button is honoured only where its digest is delivered: not from another channel.
+    click(web, button(robots[IMITATION.aid], "U0MEMBER1", "C0OTHER01", "elsewhere", action="feedback_down"))
+    assert ratings(workdir.db)["robots"] == {imitation: 1}
