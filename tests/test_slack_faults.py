@@ -8,10 +8,12 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
 import test_slack
+import test_store
 from helpers import FeedPaper, digestbot
 from test_feedback import ratings
 from test_slack import (
@@ -26,7 +28,11 @@ from test_slack import (
     wait_for,
 )
 
+from digestbot.store import Store
+
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
+store, ledger = test_store.store, test_store.ledger  # fixtures: a fresh store (each backend), with papers
+T0 = test_store.T0
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
 
 
@@ -268,3 +274,61 @@ def test_a_click_counts_for_the_digest_it_was_in_when_a_channel_has_two(workdir,
     # A button is honoured only where its digest is delivered: not from another channel.
     click(web, button(robots[IMITATION.aid], "U0MEMBER1", "C0OTHER01", "elsewhere", action="feedback_down"))
     assert ratings(workdir.db)["robots"] == {imitation: 1}
+
+
+# --- a long digest's parts: the same split on every attempt --------------------------------------
+
+
+def long_papers(abstract: str) -> list[FeedPaper]:
+    authors = ", ".join(f"Author{i} Surname{i}" for i in range(30))
+    return [
+        FeedPaper(f"2502.{i:05d}", f"Imitation learning {i}: " + "a long title " * 22, abstract, authors)
+        for i in range(1, 31)
+    ]
+
+
+def test_a_retried_digest_posts_each_paper_once_though_its_papers_changed_since(workdir, slack):
+    # Part 1 of a long digest went out, part 2 failed. Before the retry the feed revised the
+    # papers' abstracts (longer texts): the retry must not shift papers between parts, which
+    # would post some twice and never post others.
+    items = long_papers("imitation learning, briefly.")
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=30))
+    digestbot(workdir, "fetch")
+    slack.answer("chat.postMessage")  # part 1 goes through
+    slack.fail("chat.postMessage", "internal_error")  # part 2 fails, once
+    digestbot(workdir, "send", expect=1)
+    part_1, failed_2 = slack.posts
+    [record] = test_slack.ledger(workdir.db, status="pending")
+    assert record.parts_sent == 1
+    test_slack.write_feed(workdir.path / "feed.xml", long_papers("imitation learning " + "at length " * 40))
+    digestbot(workdir, "fetch")
+
+    digestbot(workdir, "send", "--force")
+
+    retried = slack.posts[2:]
+    delivered = [aid for p in (part_1, *retried) for aid in test_slack.paper_ids(p.body)]
+    assert sorted(delivered) == sorted(i.aid for i in items)  # none missing, none twice
+    assert delivered == test_slack.ranked_ids(workdir.db, record.id)
+    assert retried[0].body == failed_2.body  # the rest of the very messages the first attempt began
+    [record] = test_slack.ledger(workdir.db)
+    assert (record.status, record.parts_sent) == ("sent", 1 + len(retried))
+    with Store(workdir.db) as store:
+        assert store.posted_parts(record.id) is None  # kept only until it was sent
+
+
+def test_the_messages_of_a_digest_sent_in_part_are_kept_until_it_is_done_on_both_backends(ledger):
+    messages = [{"text": f"part {n} · ünïcode <&>", "blocks": [{"type": "divider"}]} for n in (1, 2, 3)]
+    sent, given_up, cancelled = (
+        test_store.new_digest(ledger, sid, (n,), f"m{n}")
+        for n, sid in ((1, "alice"), (2, "alice"), (3, "bob"))
+    )
+    for digest_id in (sent, given_up, cancelled):
+        ledger.set_parts_sent(digest_id, 1, messages)
+    ledger.set_parts_sent(sent, 2)
+    ledger.mark_attempt_failed(sent, "internal_error", T0 + timedelta(minutes=5))
+
+    assert ledger.posted_parts(sent) == messages and ledger.digest(sent).parts_sent == 2
+    ledger.mark_sent(sent, T0)
+    ledger.mark_attempt_failed(given_up, "channel_not_found", None)
+    ledger.cancel_pending("bob", "the subscriber paused")
+    assert [ledger.posted_parts(i) for i in (sent, given_up, cancelled)] == [None, None, None]

@@ -45,7 +45,8 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-SCHEMA_VERSION = 8
+# 9: digests.parts (the messages of a Slack digest that went out in part, for its retry).
+SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -149,7 +150,8 @@ CREATE TABLE IF NOT EXISTS digests (
     sent_at TEXT,
     parts_sent INTEGER NOT NULL DEFAULT 0,
     unconfirmed INTEGER NOT NULL DEFAULT 0,
-    attempt_started_at TEXT
+    attempt_started_at TEXT,
+    parts TEXT
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
@@ -233,6 +235,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "claimed_until", "TEXT"),
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
+    ("digests", "parts", "TEXT"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -1223,7 +1226,7 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
-                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
+                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination), parts = NULL"
                 " WHERE id = ?",
                 (ts(now), destination, digest_id),
             )
@@ -1241,10 +1244,27 @@ class Store:
                 (digest_id, digest_id),
             )
 
-    def set_parts_sent(self, digest_id: int, parts: int) -> None:
-        """Record how many messages of a multi-message digest were delivered (Slack)."""
+    def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
+        """Record how many messages of a multi-message digest were delivered (Slack), and with
+        the first, all its `messages`: a retry posts the rest of these very messages, as a new
+        rendering (of papers changed since) may split them elsewhere. Kept until it is sent."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            if messages is None:
+                self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            else:
+                self._exec(
+                    "UPDATE digests SET parts_sent = ?, parts = ? WHERE id = ?",
+                    (parts, json.dumps(messages, ensure_ascii=False), digest_id),
+                )
+
+    def posted_parts(self, digest_id: int) -> list[dict] | None:
+        """The messages of a digest that went out in part (`set_parts_sent`), else None."""
+        row = self._exec("SELECT parts FROM digests WHERE id = ?", (digest_id,)).fetchone()
+        try:
+            messages = json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
+        return messages if isinstance(messages, list) and all(isinstance(m, dict) for m in messages) else None
 
     def mark_attempt_failed(
         self, digest_id: int, error: str, retry_at: datetime | None, unconfirmed: bool = False
@@ -1258,7 +1278,8 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                f" unconfirmed = {left} WHERE id = ? AND status = 'pending'",
+                f" unconfirmed = {left}, parts = {'parts' if retry_at is not None else 'NULL'}"
+                " WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
             )
 
@@ -1272,7 +1293,7 @@ class Store:
         with self.transaction():
             ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
             self._exec_many(
-                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
+                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, parts = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
                 " not sent again' WHERE id = ?",
                 [(i,) for i in ids],
@@ -1283,7 +1304,7 @@ class Store:
         """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
         with self.transaction():
             return self._exec(
-                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL"
+                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, parts = NULL"
                 " WHERE subscriber_id = ? AND status = 'pending'",
                 (f"cancelled: {reason}", sid),
             ).rowcount
