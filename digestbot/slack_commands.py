@@ -185,10 +185,12 @@ class CommandHandler:
     # --- commands -------------------------------------------------------------------------
 
     def cmd_list(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        sub = self._current(ctx, channel_scope)
-        if sub is None:
+        """Every digest here: a channel (or a person, in the YAML) may get several."""
+        found = self.store.all_by_slack(self._targets(ctx, channel_scope))
+        subs = [s.subscriber for s in found if s.subscriber.active]
+        if not subs:
             return Reply("No digest here yet. Start one with `/digest subscribe some keywords`.\n\n" + HELP)
-        return Reply(self.describe(sub))
+        return Reply("\n\n".join(map(self.describe, subs)))
 
     def _update(
         self,

@@ -332,3 +332,21 @@ def test_the_messages_of_a_digest_sent_in_part_are_kept_until_it_is_done_on_both
     ledger.mark_attempt_failed(given_up, "channel_not_found", None)
     ledger.cancel_pending("bob", "the subscriber paused")
     assert [ledger.posted_parts(i) for i in (sent, given_up, cancelled)] == [None, None, None]
+
+
+def test_list_shows_every_digest_a_channel_gets(workdir, start_web):
+    setup(
+        workdir,
+        [IMITATION, REASONING],
+        slack_sub("robots", "C0MLCHAN1", "imitation learning"),
+        slack_sub("thinking", "#ml-papers", "reasoning"),
+        slack_sub("elsewhere", "C0OTHER01", "reasoning"),
+    )
+    digestbot(workdir, "fetch")
+    web = start_web()
+
+    reply = web.command("channel list", channel="C0MLCHAN1", channel_name="ml-papers")
+
+    assert "*Digest `robots`*" in reply and "*Digest `thinking`*" in reply
+    assert "`imitation learning`" in reply and "`reasoning`" in reply
+    assert "elsewhere" not in reply

@@ -852,13 +852,18 @@ class Store:
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
         """The subscriber delivered to these Slack targets (user, channel id or #name): an active
         one first, then the earliest target in the list, then the YAML's."""
+        return next(iter(self.all_by_slack(targets)), None)
+
+    def all_by_slack(self, targets: list[str]) -> list[SubscriberState]:
+        """Every subscriber delivered to these Slack targets (a channel may get several
+        digests), in `find_by_slack`'s order."""
         targets = list(dict.fromkeys(t for t in targets if t))
         if not targets:
-            return None
+            return []
         marks = ", ".join("?" * len(targets))
         rows = list(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
         rows.sort(key=lambda r: (not r["active"], targets.index(r["slack"]), r["origin"] != "yaml", r["id"]))
-        return _readable_state(rows[0]) if rows else None
+        return [state for state in map(_readable_state, rows) if state is not None]
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create, update or reactivate a subscriber managed from Slack (origin 'slack').
