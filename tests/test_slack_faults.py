@@ -7,23 +7,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from datetime import timedelta
-from urllib.parse import urlencode
 
-import requests
 import test_slack
 import test_store
 from helpers import FeedPaper, digestbot
+from test_feedback import interactive as click
 from test_feedback import ratings
 from test_slack import (
     IMITATION,
     REASONING,
-    SIGNING_SECRET,
     UNSUB_SECRET,
     email_sub,
     setup,
-    slack_signature,
     slack_sub,
     wait_for,
 )
@@ -34,18 +30,6 @@ start_web = test_slack.start_web  # the fixture: the real web app on loopback
 store, ledger = test_store.store, test_store.ledger  # fixtures: a fresh store (each backend), with papers
 T0 = test_store.T0
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
-
-
-def click(web, payload: dict) -> requests.Response:
-    """A button click as Slack posts it to /slack/interactive: a signed form with `payload`."""
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    ts = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": slack_signature(SIGNING_SECRET, ts, body),
-    }
-    return requests.post(f"{web.url}/slack/interactive", data=body, headers=headers, timeout=10)
 
 
 def button(key: str, user: str, channel: str, channel_name: str, action: str = "feedback_up") -> dict:
@@ -59,8 +43,9 @@ def button(key: str, user: str, channel: str, channel_name: str, action: str = "
     }
 
 
-def send_with_buttons(workdir, slack, start_web, papers, *subscribers: str):
-    setup(workdir, papers, *subscribers)
+def send_with_buttons(workdir, slack, start_web, *subscribers: str):
+    """IMITATION and REASONING sent to these subscribers, with rating buttons; the web app."""
+    setup(workdir, [IMITATION, REASONING], *subscribers)
     digestbot(workdir, "fetch")
     web = start_web()
     workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", web.url)
@@ -75,7 +60,7 @@ def send_with_buttons(workdir, slack, start_web, papers, *subscribers: str):
 def test_a_click_in_a_channel_whose_digest_is_set_up_by_name_counts_for_that_digest(
     workdir, slack, start_web
 ):
-    web = send_with_buttons(workdir, slack, start_web, [IMITATION, REASONING], slack_sub("ml", "#ml-papers"))
+    web = send_with_buttons(workdir, slack, start_web, slack_sub("ml", "#ml-papers"))
     key = f"arxiv:{IMITATION.aid}"
     [post] = slack.posts
 
@@ -95,7 +80,6 @@ def test_a_click_in_a_channel_counts_for_the_channel_not_the_clickers_own_digest
         workdir,
         slack,
         start_web,
-        [IMITATION, REASONING],
         slack_sub("me", "U0MEMBER1"),
         slack_sub("ml", "C0MLCHAN1"),
     )
@@ -201,7 +185,7 @@ def test_a_command_on_a_busy_database_is_acknowledged_in_time_and_answered_after
 
 
 def test_a_click_on_a_busy_database_is_acknowledged_in_time_and_recorded_after(workdir, slack, start_web):
-    web = send_with_buttons(workdir, slack, start_web, [IMITATION, REASONING], slack_sub("ml", "C0MLCHAN1"))
+    web = send_with_buttons(workdir, slack, start_web, slack_sub("ml", "C0MLCHAN1"))
     key = f"arxiv:{IMITATION.aid}"
     lock = WriteLock(workdir.db)
     try:
@@ -256,7 +240,6 @@ def test_a_click_counts_for_the_digest_it_was_in_when_a_channel_has_two(workdir,
         workdir,
         slack,
         start_web,
-        [IMITATION, REASONING],
         slack_sub("robots", "C0MLCHAN1", "imitation learning"),
         slack_sub("thinking", "C0MLCHAN1", "imitation learning", "reasoning"),
     )
@@ -292,14 +275,7 @@ def test_a_retried_digest_posts_each_paper_once_though_its_papers_changed_since(
     # papers' abstracts (longer texts): the retry must not shift papers between parts, which
     # would post some twice and never post others.
     items = long_papers("imitation learning, briefly.")
-    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=30))
-    digestbot(workdir, "fetch")
-    slack.answer("chat.postMessage")  # part 1 goes through
-    slack.fail("chat.postMessage", "internal_error")  # part 2 fails, once
-    digestbot(workdir, "send", expect=1)
-    part_1, failed_2 = slack.posts
-    [record] = test_slack.ledger(workdir.db, status="pending")
-    assert record.parts_sent == 1
+    part_1, failed_2, record = test_slack.send_failing_after_part_1(workdir, slack, items, max_papers=30)
     test_slack.write_feed(workdir.path / "feed.xml", long_papers("imitation learning " + "at length " * 40))
     digestbot(workdir, "fetch")
 
