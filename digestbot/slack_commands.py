@@ -419,12 +419,16 @@ class CommandHandler:
             f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {p.trending or sub.max_papers} papers"
         )
         if state is not None:
-            tz = get_timezone(sub.timezone)
-            if state.last_run_at is None:
-                nxt = "at the next run (papers from the last day)"
-            else:
-                when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
-                nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+            try:
+                tz = get_timezone(sub.timezone)
+                if state.last_run_at is None:
+                    nxt = "at the next run (papers from the last day)"
+                else:
+                    when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
+                    nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+            except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since
+                tz = get_timezone("UTC")
+                nxt = f"none: the schedule can't be read ({e}); set one with `/digest schedule daily 08:00`"
             last = self.store.last_sent(sub.id)
             lines.append(f"Next digest: {nxt}")
             lines.append(

@@ -9,9 +9,10 @@ import sqlite3
 import threading
 from datetime import timedelta
 
+import pytest
 import test_slack
 import test_store
-from helpers import FeedPaper, digestbot
+from helpers import FeedPaper, digestbot, raw_sql
 from test_feedback import interactive as click
 from test_feedback import ratings
 from test_slack import (
@@ -29,6 +30,15 @@ from digestbot.store import Store
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 store, ledger = test_store.store, test_store.ledger  # fixtures: a fresh store (each backend), with papers
 T0 = test_store.T0
+
+
+@pytest.fixture
+def web_alice(workdir, start_web):
+    """The web app over a config with one YAML email subscriber and an empty feed."""
+    setup(workdir, [], email_sub("alice"))
+    return start_web()
+
+
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
 
 
@@ -326,3 +336,27 @@ def test_list_shows_every_digest_a_channel_gets(workdir, start_web):
     assert "*Digest `robots`*" in reply and "*Digest `thinking`*" in reply
     assert "`imitation learning`" in reply and "`reasoning`" in reply
     assert "elsewhere" not in reply
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        pytest.param("timezone", "US/Pacific-New", id="a-timezone-tzdata-no-longer-has"),
+        pytest.param("schedule", "every full moon", id="a-schedule-an-older-version-stored"),
+    ],
+)
+def test_a_digest_stored_with_a_schedule_this_version_cannot_read_is_still_listed(web_alice, column, value):
+    # digestbot run skips such a subscriber with a warning; /digest must not answer with a crash.
+    web = web_alice
+    web.command("subscribe diffusion policy")
+    raw_sql(
+        web.db,
+        f"UPDATE subscribers SET {column} = '{value}', last_run_at = '2026-11-30T08:00:00.000000Z'"
+        f" WHERE id = 'slack:{test_slack.USER}'",
+    )
+
+    reply = web.command("list")
+
+    assert "`diffusion policy`" in reply and value in reply
+    assert "can't be read" in reply
+    assert "Schedule set to `daily 09:00`" in web.command("schedule daily 09:00 UTC")  # and it can be fixed
