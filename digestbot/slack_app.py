@@ -121,9 +121,16 @@ class SlackService:
             log.exception("slash command follow-up failed")
             result = Reply(f"Sorry, that failed: {type(e).__name__}.")
         try:
-            WebhookClient(response_url, timeout=15).send_dict(response_body(result))
+            answer = WebhookClient(response_url, timeout=15).send_dict(response_body(result))
         except Exception:
             log.exception("could not post to response_url")
+            return
+        if answer.status_code != 200:  # 404 expired_url: past its 30 minutes or 5 posts
+            log.warning(
+                "Slack refused the follow-up to a /digest command (response_url answered %s: %s)",
+                answer.status_code,
+                answer.body[:200],
+            )
 
     def interaction(self, payload: dict) -> None:
         """A verified interactivity payload: the "More like this" / "Less like this" buttons of a

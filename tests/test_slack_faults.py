@@ -5,6 +5,7 @@ the Slack Web API, and the real CLI. Each test checks what arrived or what the d
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from datetime import timedelta
@@ -360,3 +361,28 @@ def test_a_digest_stored_with_a_schedule_this_version_cannot_read_is_still_liste
     assert "`diffusion policy`" in reply and value in reply
     assert "can't be read" in reply
     assert "Schedule set to `daily 09:00`" in web.command("schedule daily 09:00 UTC")  # and it can be fixed
+
+
+def test_a_follow_up_that_slack_refuses_is_logged(workdir, slack_api, start_web):
+    # A response_url is good for 30 minutes and 5 posts: past that Slack answers 404 expired_url.
+    # The preview never reached the user: the log must say so.
+    setup(workdir, [IMITATION, REASONING], email_sub("alice"))
+    digestbot(workdir, "fetch")  # (sets the root logger's handlers and level, as for a CLI run)
+    web = start_web()
+    web.command("subscribe imitation learning")
+    slack_api.answer("preview-9", status=404, body={"ok": False, "error": "expired_url"})
+    said: list[logging.LogRecord] = []
+    listener = logging.Handler(logging.WARNING)
+    listener.emit = said.append
+    logger = logging.getLogger("digestbot.slack_app")
+    logger.addHandler(listener)
+    logger.setLevel(logging.INFO)  # as `digestbot serve` logs
+    try:
+        web.command("preview", response_url=f"{slack_api.root}/commands/T1/preview-9")
+        wait_for(lambda: slack_api.calls_to("preview-9"))
+        refused = wait_for(lambda: [r for r in said if "response_url" in r.getMessage()])
+    finally:
+        logger.removeHandler(listener)
+        logger.setLevel(logging.NOTSET)
+
+    assert "404" in refused[0].getMessage() and "expired_url" in refused[0].getMessage()
