@@ -474,18 +474,25 @@ def test_channel_not_found_keeps_the_digest_and_others_still_get_theirs(workdir,
     assert "gone" in row and "pending" in row
 
 
-def test_after_a_failed_part_only_the_undelivered_parts_are_posted_again(workdir, slack):
-    items = many(120)  # header, intro, 120 papers and a footer: three messages
-    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+def send_failing_after_part_1(workdir, slack, items: list[FeedPaper], max_papers: int):
+    """Send `items` to #ml-papers as a digest of several messages whose second post fails:
+    (the first message, the failed second, the digest's pending record)."""
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=max_papers))
     digestbot(workdir, "fetch")
     slack.answer("chat.postMessage")  # part 1 goes through
     slack.fail("chat.postMessage", "internal_error")  # part 2 fails, once
-
     digestbot(workdir, "send", expect=1)
-
     part_1, failed_2 = slack.posts
     [record] = ledger(workdir.db, status="pending")
     assert record.parts_sent == 1
+    return part_1, failed_2, record
+
+
+def test_after_a_failed_part_only_the_undelivered_parts_are_posted_again(workdir, slack):
+    items = many(120)  # header, intro, 120 papers and a footer: three messages
+
+    part_1, failed_2, record = send_failing_after_part_1(workdir, slack, items, max_papers=200)
+
     assert "internal_error" in (record.last_error or "")
 
     digestbot(workdir, "send", "--force")

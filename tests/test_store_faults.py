@@ -13,7 +13,7 @@ import pytest
 from helpers import digestbot, raw_rows, raw_sql, subscriber
 
 from digestbot.models import Paper
-from digestbot.store import Store
+from digestbot.store import SCHEMA_VERSION, Store
 
 T0 = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
@@ -150,19 +150,19 @@ def test_an_address_is_one_inbox_whatever_the_postgresql_locale(pg_server, ctype
         assert not store.subscriber("web-1").subscriber.active
 
 
-def test_a_schema_8_database_gets_its_address_keys_on_upgrade(db_target, backend):
+def test_a_schema_9_database_gets_its_address_keys_on_upgrade(db_target, backend):
     with Store(db_target) as store:
         web_then_yaml(store, "web@example.org", "Ülla@München.de")
-    version = "PRAGMA user_version = 8" if backend == "sqlite" else "UPDATE digestbot_schema SET version = 8"
+    version = "PRAGMA user_version = 9" if backend == "sqlite" else "UPDATE digestbot_schema SET version = 9"
     raw_sql(
         db_target,
         "DROP INDEX subscribers_email_key",
-        "ALTER TABLE subscribers DROP COLUMN email_key",  # the table as schema 8 had it
+        "ALTER TABLE subscribers DROP COLUMN email_key",  # the table as schema 9 had it
         version,
     )
 
     with Store(db_target) as store:
-        assert store.schema_version() == 9
+        assert store.schema_version() == SCHEMA_VERSION == 10
         assert store.find_by_email("ülla@münchen.de").subscriber.id == "yaml-1"
         assert store.sync_subscribers([store.subscriber("yaml-1").subscriber], T0)["unchanged"] == 1
 
@@ -348,7 +348,8 @@ def test_a_first_release_database_still_opens_and_is_upgraded(empty_db):
     )
 
     with Store(empty_db) as store:
-        assert store.schema_version() == 9 and "email_key" in raw_columns(empty_db, "subscribers")
+        assert store.schema_version() == SCHEMA_VERSION
+    assert "email_key" in raw_columns(empty_db, "subscribers")
 
 
 def raw_columns(db, table: str) -> list[str]:
@@ -407,11 +408,11 @@ def test_a_statement_too_big_for_postgresql_is_refused_not_an_outage(pg_server):
         assert not isinstance(refused.value, StoreWriteError)
 
 
-@pytest.mark.sqlite_only  # SQLite took keys of any length before schema 9
+@pytest.mark.sqlite_only  # SQLite took keys of any length before schema 10
 def test_a_long_key_stored_before_is_known_again_after_the_upgrade(db_target):
     with Store(db_target) as store:
         store.add_papers([Paper(key="plain", title="Plain")], "feed", T0)
-    raw_sql(db_target, f"UPDATE papers SET key = '{LONG_KEY}'", "PRAGMA user_version = 8")
+    raw_sql(db_target, f"UPDATE papers SET key = '{LONG_KEY}'", "PRAGMA user_version = 9")
 
     with Store(db_target) as store:
         assert store.add_papers([Paper(key=LONG_KEY, title="Plain")], "feed", T0) == (0, 1)

@@ -48,9 +48,10 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-# 9: subscribers.email_key (see `address_key`), so both backends compare addresses alike; papers'
-# keys of more than MAX_KEY characters shortened (see `stored_key`).
-SCHEMA_VERSION = 9
+# 9: digests.parts (the messages of a Slack digest that went out in part, for its retry).
+# 10: subscribers.email_key (see `address_key`), so both backends compare addresses alike;
+# papers' keys of more than MAX_KEY characters shortened (see `stored_key`).
+SCHEMA_VERSION = 10
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -155,7 +156,8 @@ CREATE TABLE IF NOT EXISTS digests (
     sent_at TEXT,
     parts_sent INTEGER NOT NULL DEFAULT 0,
     unconfirmed INTEGER NOT NULL DEFAULT 0,
-    attempt_started_at TEXT
+    attempt_started_at TEXT,
+    parts TEXT
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
@@ -239,6 +241,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "claimed_until", "TEXT"),
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
+    ("digests", "parts", "TEXT"),
     ("subscribers", "email_key", "TEXT"),
 ]
 _AFTER_COLUMNS = [
@@ -624,7 +627,7 @@ class Store:
                 self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
 
     def _shorten_keys(self) -> None:
-        """Part of the schema 9 upgrade (and of any later one): keys longer than MAX_KEY (SQLite
+        """Part of the schema 10 upgrade (and of any later one): keys longer than MAX_KEY (SQLite
         took them) as `stored_key` writes them now, so a new report of the paper finds it."""
         for seq, key in self._exec(
             "SELECT seq, key FROM papers WHERE length(key) > ?", (MAX_KEY,)
@@ -634,7 +637,7 @@ class Store:
                 self._exec("UPDATE papers SET key = ? WHERE seq = ?", (short, seq))
 
     def _key_addresses(self) -> None:
-        """Part of the schema 9 upgrade (and of any later one), in its transaction: every
+        """Part of the schema 10 upgrade (and of any later one), in its transaction: every
         subscriber's `email_key` from its address (also refreshing any an older worker left)."""
         rows = self._exec("SELECT id, email, email_key FROM subscribers").fetchall()
         self._exec_many(
@@ -952,12 +955,20 @@ class Store:
         return _readable_state(rows[0]) if rows else None
 
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
-        """The active subscriber delivered to any of these Slack targets (user, channel id or #name)."""
-        targets = [t for t in targets if t]
+        """The subscriber delivered to these Slack targets (user, channel id or #name): an active
+        one first, then the earliest target in the list, then the YAML's."""
+        return next(iter(self.all_by_slack(targets)), None)
+
+    def all_by_slack(self, targets: list[str]) -> list[SubscriberState]:
+        """Every subscriber delivered to these Slack targets (a channel may get several
+        digests), in `find_by_slack`'s order."""
+        targets = list(dict.fromkeys(t for t in targets if t))
         if not targets:
-            return None
+            return []
         marks = ", ".join("?" * len(targets))
-        return _first(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
+        rows = list(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
+        rows.sort(key=lambda r: (not r["active"], targets.index(r["slack"]), r["origin"] != "yaml", r["id"]))
+        return [state for state in map(_readable_state, rows) if state is not None]
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create, update or reactivate a subscriber managed from Slack (origin 'slack').
@@ -1326,7 +1337,7 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
-                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
+                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination), parts = NULL"
                 " WHERE id = ?",
                 (ts(now), destination, digest_id),
             )
@@ -1344,10 +1355,27 @@ class Store:
                 (digest_id, digest_id),
             )
 
-    def set_parts_sent(self, digest_id: int, parts: int) -> None:
-        """Record how many messages of a multi-message digest were delivered (Slack)."""
+    def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
+        """Record how many messages of a multi-message digest were delivered (Slack), and with
+        the first, all its `messages`: a retry posts the rest of these very messages, as a new
+        rendering (of papers changed since) may split them elsewhere. Kept until it is sent."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            if messages is None:
+                self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            else:
+                self._exec(
+                    "UPDATE digests SET parts_sent = ?, parts = ? WHERE id = ?",
+                    (parts, json.dumps(messages, ensure_ascii=False), digest_id),
+                )
+
+    def posted_parts(self, digest_id: int) -> list[dict] | None:
+        """The messages of a digest that went out in part (`set_parts_sent`), else None."""
+        row = self._exec("SELECT parts FROM digests WHERE id = ?", (digest_id,)).fetchone()
+        try:
+            messages = json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
+        return messages if isinstance(messages, list) and all(isinstance(m, dict) for m in messages) else None
 
     def mark_attempt_failed(
         self, digest_id: int, error: str, retry_at: datetime | None, unconfirmed: bool = False
@@ -1361,7 +1389,8 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                f" unconfirmed = {left} WHERE id = ? AND status = 'pending'",
+                f" unconfirmed = {left}, parts = {'parts' if retry_at is not None else 'NULL'}"
+                " WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
             )
 
@@ -1375,7 +1404,7 @@ class Store:
         with self.transaction():
             ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
             self._exec_many(
-                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
+                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, parts = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
                 " not sent again' WHERE id = ?",
                 [(i,) for i in ids],
@@ -1386,7 +1415,7 @@ class Store:
         """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
         with self.transaction():
             return self._exec(
-                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL"
+                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, parts = NULL"
                 " WHERE subscriber_id = ? AND status = 'pending'",
                 (f"cancelled: {reason}", sid),
             ).rowcount
