@@ -211,7 +211,7 @@ class Deliverer:
     def _pace_slack(self, channel: str) -> None:
         """Slack's one message a second per channel, and the workspace ceiling, for all workers."""
         assert self.rates is not None and self._slack is not None
-        self.rates.wait(f"slack:{channel}", 1 / self._slack.interval)
+        self.rates.space(f"slack:{channel}", self._slack.interval)
         if self.env.slack_rate:
             self.rates.wait("slack", self.env.slack_rate)
 
@@ -264,7 +264,11 @@ class SharedRates:
         self.sleep = sleep
 
     def wait(self, name: str, per_second: float) -> None:
-        at = self.store.take_rate_slot(name, 1 / per_second, self.clock())
+        self.space(name, 1 / per_second)
+
+    def space(self, name: str, seconds: float) -> None:
+        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait)."""
+        at = self.store.take_rate_slot(name, seconds, self.clock())
         delay = at - self.clock()
         if delay > 0:
             self.sleep(delay)

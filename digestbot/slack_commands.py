@@ -23,6 +23,9 @@ from .text import is_number, one_line, shorten, split_terms
 MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
+# A reader's schedule comes at most hourly (an operator's YAML may set any): a channel member's
+# `* * * * *` would post every minute, and empty a trending digest's pool in minutes.
+SLACK_MIN_GAP_MINUTES = 60
 SLACK_MAX_TRENDING = 100  # /digest trending N; a YAML `trending:` may go to config.MAX_TRENDING
 
 HELP = """\
@@ -91,8 +94,13 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
         tz, words = words[-1], words[:-1]
     spec = " ".join(words)
     try:
-        parse_schedule(spec)
+        schedule = parse_schedule(spec)
         get_timezone(tz)
+        if schedule.shortest_gap < SLACK_MIN_GAP_MINUTES:
+            raise ScheduleError(
+                f"`{spec}` would send a digest every {schedule.shortest_gap} minute(s): from Slack,"
+                " at most one an hour"
+            )
     except ScheduleError as e:
         raise CommandError(
             f"{e}.\nExamples: `/digest schedule daily 08:00`, `/digest schedule weekly mon 09:00 Europe/Berlin`, "

@@ -908,6 +908,23 @@ def test_schedule_sets_spec_and_timezone_and_a_bad_spec_is_explained(web):
     assert db_dump(web.db) == before
 
 
+@pytest.mark.parametrize(
+    ("spec", "gap"), [("* * * * *", 1), ("*/30 * * * *", 30), ("0,45 8 * * *", 45), ("5,55 0,23 * * *", 10)]
+)
+def test_a_schedule_from_slack_comes_at_most_hourly(web, spec, gap):
+    """A channel member's every-minute cron would post every minute (and empty a trending
+    digest's pool in minutes); hourly and daily crons are fine."""
+    web.command("subscribe diffusion policy")
+    before = db_dump(web.db)
+
+    reply = web.command(f"schedule {spec}")
+
+    assert f"every {gap} minute(s): from Slack, at most one an hour" in reply, reply
+    assert db_dump(web.db) == before
+    assert "Schedule set to `0 * * * *`" in web.command("schedule 0 * * * *")
+    assert "Schedule set to `30 7,8 * * 1-5`" in web.command("schedule 30 7,8 * * 1-5")
+
+
 def test_pause_and_resume(web):
     web.command("subscribe diffusion policy")
 
