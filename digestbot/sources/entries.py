@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
+from ..keys import entry_key
 from ..models import Paper
 from ..text import one_line
 from .base import UNTITLED, arxiv_paper_urls, content_key
@@ -35,7 +36,14 @@ def papers_from(source: SourceConfig, entries: Iterable[Entry]) -> tuple[list[Pa
         if not e.title and not e.abstract:
             skipped.append(f"{e.guid or e.raw_link or '(no id)'}: no title and no text")
             continue
-        key = f"arxiv:{aid}" if aid else (e.guid or e.link or e.raw_link or content_key(e.title, e.abstract))
+        ident = e.guid or e.link or e.raw_link
+        key = (
+            f"arxiv:{aid}"
+            if aid
+            else entry_key(source.name, ident)
+            if ident
+            else content_key(e.title, e.abstract)
+        )
         if key in seen:
             skipped.append(f"{key}: listed twice in the feed")
             continue

@@ -1,5 +1,5 @@
 """Any RSS or Atom feed (and JSON Feed, found by its content). A paper's key is its arXiv id
-when the link or guid carries one, else the guid, else the link, else a hash of its text."""
+when the link or guid carries one, else the guid, else the link (within its source when not a URI), else a hash of its text."""
 
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..arxiv_ids import arxiv_id
+from ..keys import entry_key, is_uri
 from ..models import Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-SCHEMA_VERSION = 8
+# 9: papers under a bare guid re-keyed with their source (`_rekey_papers`).
+SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -519,10 +521,11 @@ class Store:
         its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
         Hugging Face paper link as a feed's guid, an old-style id with its subject class or
         capitals) take the key a new report of them gets, so that report is the same paper,
-        not a new one sent again. Liked ids are rewritten the same way. A paper stored under
+        not a new one sent again; so do papers under a bare guid (schema 9: it is qualified by
+        the source that first reported it, see `keys.entry_key`). Liked ids are rewritten the same way. A paper stored under
         both keys keeps both rows, as before."""
         rows = self._rows(
-            "SELECT seq, key, link FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
+            "SELECT seq, key, link, sources FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
         )
         for row in rows:
             key = row["key"]
@@ -531,7 +534,7 @@ class Store:
                 if key.startswith("arxiv:")
                 else arxiv_id(key, row["link"])
             )
-            new = f"arxiv:{aid}" if aid else key
+            new = f"arxiv:{aid}" if aid else _local_key(key, row["sources"])
             if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
                 self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
         for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
@@ -1359,6 +1362,14 @@ class Store:
             " WHERE i.subscriber_id = ? AND d.status = 'sent'",
             (sid,),
         ).fetchone()[0]
+
+
+def _local_key(key: str, sources: str) -> str:
+    """A key stored before guids were qualified by their feed: as its first source keys it now."""
+    if is_uri(key):
+        return key
+    first = next(iter(json.loads(sources or "[]")), None)
+    return entry_key(first, key) if isinstance(first, str) else key
 
 
 def _where(clauses: list[str]) -> str:

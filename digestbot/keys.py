@@ -1,0 +1,21 @@
+"""Paper keys that are not arXiv ids: a feed entry's guid or link, and when it only names the
+entry within its feed, the same qualified by the source. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+
+LOCAL_PREFIX = "guid:"  # `guid:SOURCE:ID`: an id only its own feed gives meaning to
+_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S")  # a scheme, then something (RFC 3986)
+
+
+def is_uri(ident: str) -> bool:
+    """Whether `ident` is an absolute URI (`https://…`, `tag:…`, `urn:uuid:…`), which names the
+    same thing in every feed; a bare `12345` or `/posts/1` names something in one feed only."""
+    return bool(_URI_RE.match(ident))
+
+
+def entry_key(source: str, ident: str) -> str:
+    """The key of a feed entry identified by `ident` (its guid, else its link): the URI itself,
+    else `ident` within `source`, so two feeds numbering their items alike bring two papers."""
+    return ident if is_uri(ident) else f"{LOCAL_PREFIX}{source}:{ident}"

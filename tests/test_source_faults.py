@@ -1,0 +1,130 @@
+"""Fault hunt on the collection side: what a hostile or unlucky feed (or server) does to the
+papers that arrive, checked in the store and in what `fetch` reports.
+
+Feeds are served by `responses` (no request leaves the machine); each test names the fault it
+found and checks what arrived in the database, not what was called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import responses
+from helpers import raw_sql
+from test_hostile import client
+
+from digestbot import collect
+from digestbot.config import SourceConfig
+from digestbot.models import Paper
+from digestbot.store import Store
+
+# feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
+pytestmark = pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
+
+
+def source(name: str, url: str, kind: str = "rss", **kw) -> SourceConfig:
+    return SourceConfig(name=name, type=kind, url=url, path=None, every=3600, **kw)
+
+
+def rss(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def item(title: str, guid: str = "", link: str = "", text: str = "Some text.") -> str:
+    g = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+    li = f"<link>{link}</link>" if link else ""
+    return f"<item><title>{title}</title><description>{text}</description>{g}{li}</item>"
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+def titles(store: Store) -> dict[str, str]:
+    return {p.key: p.title for p in store.papers_after(0)}
+
+
+# --- a guid is unique within its feed only ------------------------------------------------
+# Fault: two feeds whose items carry bare guids (`12345`, JSON Feed's numeric ids) were keyed by
+# the guid alone, so the second feed's item was taken for the first one's: counted "known" and
+# never delivered. A guid that is not a URI is only its feed's: it is keyed with the source.
+
+
+def test_two_feeds_with_the_same_bare_guid_bring_two_papers(store, http):
+    http.get("https://a.example/feed", body=rss(item("Cats and policies", guid="1")))
+    http.get("https://b.example/feed", body=rss(item("Dogs and policies", guid="1")))
+    a = collect.fetch_one(store, source("a", "https://a.example/feed"), client())
+    b = collect.fetch_one(store, source("b", "https://b.example/feed"), client())
+    assert (a.new, b.new, b.known) == (1, 1, 0)
+    assert sorted(titles(store).values()) == ["Cats and policies", "Dogs and policies"]
+
+
+def test_json_feeds_with_the_same_numeric_ids_bring_two_papers(store, http):
+    def feed(title: str) -> dict:
+        return {"version": "https://jsonfeed.org/version/1", "items": [{"id": 7, "title": title}]}
+
+    http.get("https://a.example/feed.json", json=feed("Cats"))
+    http.get("https://b.example/feed.json", json=feed("Dogs"))
+    collect.fetch_one(store, source("a", "https://a.example/feed.json"), client())
+    collect.fetch_one(store, source("b", "https://b.example/feed.json"), client())
+    assert sorted(titles(store).values()) == ["Cats", "Dogs"]
+
+
+def test_a_uri_guid_or_a_link_is_still_one_paper_in_two_feeds(store, http):
+    """A post in two category feeds of one blog, with its URL (or a tag: URI) as guid."""
+    body = rss(
+        item("A post", guid="tag:blog.example,2024:post-1"),
+        item("Another post", link="https://blog.example/post-2"),
+    )
+    http.get("https://blog.example/cat-a", body=body)
+    http.get("https://blog.example/cat-b", body=body)
+    collect.fetch_one(store, source("cat-a", "https://blog.example/cat-a"), client())
+    b = collect.fetch_one(store, source("cat-b", "https://blog.example/cat-b"), client())
+    assert (b.new, b.known) == (0, 2)
+    assert set(titles(store)) == {"tag:blog.example,2024:post-1", "https://blog.example/post-2"}
+
+
+def test_the_same_bare_guid_from_the_same_feed_stays_one_paper(store, http):
+    src = source("a", "https://a.example/feed")
+    http.get(src.url, body=rss(item("Cats", guid="1")))
+    collect.fetch_one(store, src, client())
+    again = collect.fetch_one(store, src, client())
+    assert (again.new, again.known) == (0, 1)
+
+
+def test_papers_stored_under_a_bare_guid_are_keyed_by_their_source_on_upgrade(db_target, http):
+    """A database from before: its papers under bare guids are re-keyed on open, so the next
+    fetch of the same feed knows them (nothing sent again) and the other feed's item, lost
+    before, now arrives."""
+    with Store(db_target) as store:
+        store.add_papers([Paper(key="1", title="Cats and policies")], "a")
+        store.add_papers([Paper(key="1", title="Dogs and policies")], "b")  # as the old key rule merged it
+        store.add_papers([Paper(key="https://blog.example/p", title="Blog")], "a")
+        seq = store.paper("1").seq
+    raw_sql(
+        db_target,
+        "UPDATE digestbot_schema SET version = 8"
+        if str(db_target).startswith("postgresql")
+        else "PRAGMA user_version = 8",
+    )
+    with Store(db_target) as store:
+        assert set(titles(store)) == {"guid:a:1", "https://blog.example/p"}
+        assert store.paper("guid:a:1").seq == seq
+        http.get("https://a.example/feed", body=rss(item("Cats and policies", guid="1")))
+        http.get("https://b.example/feed", body=rss(item("Dogs and policies", guid="1")))
+        a = collect.fetch_one(store, source("a", "https://a.example/feed"), client())
+        b = collect.fetch_one(store, source("b", "https://b.example/feed"), client())
+        assert (a.new, a.known, b.new) == (0, 1, 1)
+        assert titles(store)["guid:b:1"] == "Dogs and policies"
