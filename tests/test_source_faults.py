@@ -128,3 +128,92 @@ def test_papers_stored_under_a_bare_guid_are_keyed_by_their_source_on_upgrade(db
         b = collect.fetch_one(store, source("b", "https://b.example/feed"), client())
         assert (a.new, a.known, b.new) == (0, 1, 1)
         assert titles(store)["guid:b:1"] == "Dogs and policies"
+
+
+# --- a feed none of whose entries can be read is a failure --------------------------------
+# Fault: when the Hugging Face list changed its shape (items without a `paper` object), or a
+# feed's every entry lacked what the parser needs (an arXiv id in an arXiv listing, a title or
+# text), the fetch counted them as skipped and reported the source ok: "0 new" every day, no
+# error in `status` until it went stale days later. Entries left out on purpose (an announce
+# type not asked for, a duplicate) are not unreadable.
+
+HF_URL = "https://huggingface.co/api/daily_papers"
+RSS_URL = "https://rss.arxiv.org/rss/cs.LG"
+
+
+def arxiv_rss(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom">'
+        f"<channel><title>cs.LG updates on arXiv.org</title>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+def arxiv_item(link: str, kind: str = "new") -> str:
+    return (
+        f"<item><title>A paper</title><link>{link}</link><description>arXiv:2403.01234v1 Announce"
+        f" Type: {kind} Abstract: Text.</description><arxiv:announce_type>{kind}</arxiv:announce_type></item>"
+    )
+
+
+UNREADABLE = [
+    pytest.param(
+        "hf_daily",
+        HF_URL,
+        {"json": [{"id": "2403.01234", "title": "A paper", "upvotes": 3}] * 3},
+        "without a 'paper' object",
+        id="hf-shape-changed",
+    ),
+    pytest.param(
+        "hf_daily",
+        HF_URL,
+        {"json": [{"paper": {"id": "not-an-id", "title": "A paper"}}] * 2},
+        "not an arXiv id",
+        id="hf-no-ids",
+    ),
+    pytest.param(
+        "rss",
+        "https://blog.example/feed",
+        {"body": rss("<item><link>https://blog.example/a</link></item>", "<item><title> </title></item>")},
+        "no title and no text",
+        id="rss-empty-entries",
+    ),
+    pytest.param(
+        "rss",
+        "https://blog.example/feed.json",
+        {"json": {"version": "https://jsonfeed.org/version/1.1", "items": [1, "two"]}},
+        "not an object",
+        id="json-feed-items-not-objects",
+    ),
+]
+
+
+@pytest.mark.parametrize("kind, url, answer, reason", UNREADABLE)
+def test_a_feed_whose_every_entry_is_unreadable_fails_saying_why(store, http, kind, url, answer, reason):
+    http.get(url, **answer)
+    outcome = collect.fetch_one(store, source("src", url, kind), client())
+    assert not outcome.ok
+    assert "could be read" in outcome.error and reason in outcome.error
+    state = store.source_state("src")
+    assert state["failures"] == 1 and state["last_error"] == outcome.error
+
+
+def test_an_arxiv_listing_without_arxiv_ids_fails(store, http):
+    """Neither link nor description names a paper (not arXiv's listing after all)."""
+    entry = "<item><title>A</title><link>https://example.org/a</link><description>Text.</description></item>"
+    http.get(RSS_URL, body=arxiv_rss(entry, entry.replace("/a<", "/b<")))
+    outcome = collect.fetch_one(store, source("arxiv", RSS_URL, "arxiv_rss"), client())
+    assert not outcome.ok and "no arXiv id" in outcome.error
+
+
+def test_entries_left_out_on_purpose_are_not_a_failure(store, http):
+    """A listing of replacements only, with the default announce types: a quiet day, not an error."""
+    http.get(RSS_URL, body=arxiv_rss(arxiv_item("https://arxiv.org/abs/2403.01234v2", "replace")))
+    outcome = collect.fetch_one(store, source("arxiv", RSS_URL, "arxiv_rss"), client())
+    assert outcome.ok and (outcome.new, outcome.skipped) == (0, 1)
+
+
+def test_some_unreadable_entries_keep_the_others(store, http):
+    good = {"paper": {"id": "2403.01234", "title": "A paper"}}
+    http.get(HF_URL, json=[good, {"id": "x"}])
+    outcome = collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
+    assert outcome.ok and (outcome.new, outcome.skipped) == (1, 1)

@@ -29,7 +29,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
         raise SourceError(f"arXiv says: {title}")
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    papers, skipped = [], []
+    papers, skipped, unreadable = [], [], []
     for entry in parsed.entries:
         description = field_text(entry, "summary")
         m = _DESCRIPTION_RE.match(description)
@@ -40,7 +40,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
             skipped.append(f"{aid or entry.get('link')}: announce type {kind}")
             continue
         if not aid:
-            skipped.append(f"{entry.get('link') or entry.get('title')}: no arXiv id")
+            unreadable.append(f"{entry.get('link') or entry.get('title')}: no arXiv id")
             continue
         papers.append(
             arxiv_paper(
@@ -54,6 +54,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 sources=(source.name,),
             )
         )
+    base.check_readable(len(parsed.entries) - len(skipped), unreadable)
     announced = entry_datetime(parsed.feed, "published", "updated")
     if announced is None and papers:
         announced = max((p.published for p in papers if p.published), default=None)
@@ -61,7 +62,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
         papers,
         fetched.etag,
         fetched.last_modified,
-        skipped=skipped,
+        skipped=skipped + unreadable,
         announced=_announce_day(announced),
         warnings=parsed.warnings,
     )
@@ -131,6 +132,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
         )
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
+    base.check_readable(len(parsed.entries), skipped)  # every skip here is an entry without an id
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
 
 

@@ -45,6 +45,17 @@ def check_entry_count(n: int) -> None:
         raise SourceError(f"feed has {n} entries; at most {MAX_ENTRIES} are accepted")
 
 
+def check_readable(entries: int, unreadable: list[str]) -> None:
+    """A feed whose every entry is unreadable (why: `unreadable`) is a failure, not a quiet
+    day: its format changed (the Hugging Face list's shape) or it is not the feed it should be.
+    Entries left out on purpose (an announce type not asked for, a duplicate) are not counted."""
+    if entries and len(unreadable) >= entries:
+        raise SourceError(
+            f"none of the {entries} entries could be read (first: {unreadable[0]}): is the url right, "
+            "or did the feed's format change?"
+        )
+
+
 def arxiv_paper_urls(aid: str) -> tuple[str, str]:
     return f"https://arxiv.org/abs/{aid}", f"https://arxiv.org/pdf/{aid}"
 

@@ -9,6 +9,7 @@ from .base import (
     FetchResult,
     SourceError,
     arxiv_paper,
+    check_readable,
     clean_abstract,
     clean_title,
 )
@@ -49,6 +50,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 **hf_fields(aid, item, paper),
             )
         )
+    check_readable(len(items), skipped)  # every skip here is an item not shaped as expected
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
 
 

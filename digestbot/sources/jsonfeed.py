@@ -36,8 +36,8 @@ def parse_json_feed(source: SourceConfig, fetched: Fetched) -> FetchResult:
             entries.append(_entry(item, base))
         else:
             skipped.append(f"item {n}: not an object")
-    papers, not_kept = papers_from(source, entries)
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped + not_kept)
+    papers, not_kept = papers_from(source, entries, unreadable=skipped)
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=not_kept)
 
 
 def _entry(item: dict, base: str | None) -> Entry:
