@@ -188,13 +188,14 @@ def _catch_up(
     added = 0
     try:
         for page in range(CATCH_UP_MAX_PAGES):
-            fetched = client.get(api.url or "", params=api_params(api, page * CATCH_UP_PAGE, "ascending"))
-            papers = parse_arxiv_api(api, fetched).papers
+            start = page * CATCH_UP_PAGE
+            fetched = client.get(api.url or "", params=api_params(api, start, "ascending"))
+            result = parse_arxiv_api(api, fetched)
             new, _ = store.add_papers(
-                [p_with_source(p, source.name) for p in papers], source.name, now, authoritative=True
+                [p_with_source(p, source.name) for p in result.papers], source.name, now, authoritative=True
             )
             added += new
-            if len(papers) < CATCH_UP_PAGE:
+            if not _more_pages(result, start):
                 break
     except (FetchError, SourceError) as e:
         log.warning(
@@ -203,6 +204,19 @@ def _catch_up(
         return previous, added, False
     log.info("source %s: caught up %d paper(s) from the missed days", source.name, added)
     return announced, added, True
+
+
+def _more_pages(result: FetchResult, start: int) -> bool:
+    """Whether an export-API answer for results from `start` on leaves more to fetch. A page
+    is full by its entries, read or not (one without an id still took a place); a short page
+    before the end the API announced (opensearch:totalResults) is an error of the API's, as
+    it gives now and then under load: the catch-up fails and the next fetch tries again."""
+    seen = start + result.entries
+    if result.total is not None and seen < result.total and result.entries < CATCH_UP_PAGE:
+        raise SourceError(
+            f"the arXiv API answered {result.entries} result(s) from {start} of the {result.total} it announced"
+        )
+    return result.entries >= CATCH_UP_PAGE and (result.total is None or seen < result.total)
 
 
 def p_with_source(paper: Paper, name: str) -> Paper:

@@ -7,11 +7,13 @@ found and checks what arrived in the database, not what was called.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from helpers import raw_sql
+from helpers import FeedPaper, arxiv_listing, raw_sql
 from test_hostile import client
 
 from digestbot import collect
@@ -217,3 +219,80 @@ def test_some_unreadable_entries_keep_the_others(store, http):
     http.get(HF_URL, json=[good, {"id": "x"}])
     outcome = collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
     assert outcome.ok and (outcome.new, outcome.skipped) == (1, 1)
+
+
+# --- catching up missed arXiv days reads every page --------------------------------------
+# Fault: catching up the days an arXiv listing skipped stopped at the first page with fewer
+# papers than a full page, so a page with one entry it could not read (no id) ended it, and
+# so did a short or empty page (the export API sometimes answers one under load) while its
+# opensearch:totalResults said more were there. The missed days were then recorded as caught
+# up, and their papers never came.
+
+API_URL = "https://export.arxiv.org/api/query"
+ARXIV = source("arxiv-cs-lg", RSS_URL, "arxiv_rss")
+MON, THU = date(2024, 3, 11), date(2024, 3, 14)
+
+
+def api_page(aids: list[str], total: int) -> bytes:
+    entries = "".join(
+        f"<entry><id>http://arxiv.org/abs/{aid}v1</id><title>Paper {aid}</title>"
+        f"<summary>About {aid}.</summary><published>2024-03-12T15:00:00Z</published></entry>"
+        for aid in aids
+    )
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
+        ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"><title>arXiv Query</title>'
+        f"<id>http://arxiv.org/api/q</id><opensearch:totalResults>{total}</opensearch:totalResults>"
+        f"{entries}</feed>"
+    ).encode()
+
+
+def paged_api(pages: dict[int, bytes]):
+    """An export API answering each `start` with its page."""
+
+    def answer(request):
+        start = int(parse_qs(urlsplit(request.url).query)["start"][0])
+        return 200, {}, pages[start]
+
+    return answer
+
+
+def listing(http, store, day: date, aid: str) -> collect.SourceOutcome:
+    http.upsert(responses.GET, RSS_URL, body=arxiv_listing([FeedPaper(aid, f"Listed {aid}", "Text.")], day))
+    return collect.fetch_one(store, ARXIV, client(), datetime(day.year, day.month, day.day, 6, tzinfo=UTC))
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    monkeypatch.setattr(collect, "CATCH_UP_PAGE", 2)
+
+
+def test_a_catch_up_page_with_an_unreadable_entry_does_not_end_it(store, http, small_pages):
+    listing(http, store, MON, "2403.00001")
+    http.add_callback(
+        responses.GET,
+        API_URL,
+        callback=paged_api({0: api_page(["2403.10001", "junk"], 3), 2: api_page(["2403.10003"], 3)}),
+    )
+    outcome = listing(http, store, THU, "2403.00004")
+    assert store.paper("arxiv:2403.10003") is not None, "the second page was never read"
+    assert (outcome.ok, outcome.caught_up) == (True, 2)
+    assert store.source_state(ARXIV.name)["last_announced"] == "2024-03-14"
+
+
+@pytest.mark.parametrize("short", [[], ["2403.10003"]], ids=["empty-page", "short-page"])
+def test_a_page_short_of_what_the_api_announced_fails_the_catch_up_for_a_retry(
+    store, http, small_pages, short
+):
+    listing(http, store, MON, "2403.00001")
+    pages = {0: api_page(["2403.10001", "2403.10002"], 5), 2: api_page(short, 5)}
+    http.add_callback(responses.GET, API_URL, callback=paged_api(pages))
+    outcome = listing(http, store, THU, "2403.00004")
+    assert outcome.ok  # the listing itself is stored
+    assert store.source_state(ARXIV.name)["last_announced"] == "2024-03-11"  # not caught up: retried
+    pages[2] = api_page(["2403.10003", "2403.10004"], 5)
+    pages[4] = api_page(["2403.10005"], 5)
+    again = listing(http, store, THU, "2403.00004")
+    assert store.paper("arxiv:2403.10005") is not None
+    assert store.source_state(ARXIV.name)["last_announced"] == "2024-03-14"
+    assert again.caught_up >= 1

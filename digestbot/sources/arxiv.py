@@ -133,7 +133,15 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
     base.check_readable(len(parsed.entries), skipped)  # every skip here is an entry without an id
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
+    total = parsed.feed.get("opensearch_totalresults", "")
+    return FetchResult(
+        papers,
+        fetched.etag,
+        fetched.last_modified,
+        skipped=skipped,
+        warnings=parsed.warnings,
+        total=int(total) if total.strip().isdigit() else None,
+    )
 
 
 def id_list_params(ids: list[str]) -> dict:

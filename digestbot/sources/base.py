@@ -38,6 +38,12 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
+    total: int | None = None  # the arXiv API's opensearch:totalResults: results of the query in all
+
+    @property
+    def entries(self) -> int:
+        """Entries the response held, read or skipped (a page's size, for paging)."""
+        return len(self.papers) + len(self.skipped)
 
 
 def check_entry_count(n: int) -> None:
