@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+import test_mail_headers
 from helpers import FeedPaper, arxiv_listing, raw_sql
 from test_hostile import client
 
@@ -296,3 +297,66 @@ def test_a_page_short_of_what_the_api_announced_fails_the_catch_up_for_a_retry(
     assert store.paper("arxiv:2403.10005") is not None
     assert store.source_state(ARXIV.name)["last_announced"] == "2024-03-14"
     assert again.caught_up >= 1
+
+
+# --- a failure says what to do ------------------------------------------------------------
+# Fault: an HTTP error was logged as its bare status ("HTTP 404 Not Found", "HTTP 429 Too Many
+# Requests"), a TLS failure as 200 characters of urllib3's wrapping ("_TLSPool(host=...): Max
+# retries exceeded ... SSLError(SSLCertVerif"), and a login page where Hugging Face's JSON was
+# expected as "not JSON: Expecting value: line 1 column 1": none said what was wrong or what to do.
+
+
+@pytest.mark.parametrize(
+    "status, headers, says",
+    [
+        (404, {}, "no feed at this url: check the source's url"),
+        (410, {}, "removed for good"),
+        (401, {}, "refuses digestbot"),
+        (403, {}, "refuses digestbot"),
+        (429, {"Retry-After": "3600"}, "asks to wait 3600 s"),
+        (429, {}, "raise the source's every:"),
+        (503, {}, "the next fetch tries again"),
+    ],
+)
+def test_an_http_error_says_what_it_means_and_what_to_do(store, http, status, headers, says):
+    http.get("https://blog.example/feed", status=status, headers=headers, body="<html>nope</html>")
+    outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    assert outcome.error.startswith(f"HTTP {status}")
+    assert says in outcome.error
+    assert store.source_state("blog")["last_error"] == outcome.error
+
+
+@pytest.mark.parametrize("kind", ["hf_daily", "rss"])
+def test_a_login_page_where_json_was_expected_is_called_an_html_page(store, http, kind):
+    body = "<!DOCTYPE html><html><head><title>Log in</title></head><body>Sign in</body></html>"
+    http.get(HF_URL, body=body, content_type="text/html")
+    outcome = collect.fetch_one(store, source("hf", HF_URL, kind), client())
+    assert outcome.error.startswith("got an HTML page"), outcome.error
+
+
+certificate = test_mail_headers.certificate  # a fixture: a self-signed certificate for 127.0.0.1
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["untrusted-certificate", "plain-http-port"])
+def test_a_tls_failure_says_what_failed_in_one_line(store, certificate, tls):
+    import http.server
+    import ssl
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*certificate)  # self-signed: nobody trusts it
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/feed"
+        outcome = collect.fetch_one(store, source("tls", url), client())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "_TLSPool" not in outcome.error and "Max retries" not in outcome.error, outcome.error
+    if tls:
+        assert "certificate verify failed" in outcome.error and "REQUESTS_CA_BUNDLE" in outcome.error
+    else:
+        assert "does not speak TLS" in outcome.error and "http://" in outcome.error

@@ -235,9 +235,8 @@ def parse_feed(content: bytes) -> ParsedFeed:
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
-    head = content[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
-        raise SourceError("got an HTML page, not a feed")
+    if document.is_html(content):
+        raise SourceError("got an HTML page, not a feed (a login or error page? open the url in a browser)")
     # Decode as feedparser would, so that the checks see the same document the parser will.
     content, encoding_warning = document.as_utf8(content)
     warnings = [encoding_warning] if encoding_warning else []

@@ -4,12 +4,14 @@ a per-host pace (arXiv asks for one request every 3 seconds), and local files.""
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -148,6 +150,8 @@ class HttpClient:
             raise self._why(ends, limit) or FetchError(f"timed out ({_short(e)})") from None
         except requests.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+        except requests.exceptions.SSLError as e:
+            raise self._why(ends, limit) or FetchError(tls_error(e)) from None
         except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
             raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
@@ -164,7 +168,7 @@ class HttpClient:
                 )
             content = self._read(r, ends, limit)
             if r.status_code >= 400 and not (r.status_code == 400 and content):
-                raise FetchError(f"HTTP {r.status_code} {r.reason or ''}".strip())
+                raise FetchError(http_error(r.status_code, r.reason, r.headers.get("Retry-After")))
             return Fetched(
                 content,
                 r.status_code,
@@ -251,6 +255,55 @@ def read_file(path: Path, max_bytes: int = MAX_BYTES) -> Fetched:
         return Fetched(path.read_bytes(), 200)
     except OSError as e:
         raise FetchError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+# What an HTTP error means for a feed, and what to do about it.
+_HTTP_ADVICE = {
+    401: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
+    403: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
+    404: "no feed at this url: check the source's url",
+    410: "the feed was removed for good: give the source its new url, or remove it",
+}
+
+
+def http_error(status: int, reason: str | None, retry_after: str | None = None) -> str:
+    """An HTTP error status as a log line: what it means for a feed and what to do."""
+    head = f"HTTP {status} {reason or ''}".strip()
+    if status == 429:
+        wait = retry_seconds(retry_after)
+        asked = f" (it asks to wait {wait} s)" if wait is not None else ""
+        return f"{head}: the server limits how often it is fetched{asked}; raise the source's every:"
+    if status >= 500:
+        return f"{head}: the server failed; the next fetch tries again"
+    advice = _HTTP_ADVICE.get(status)
+    return f"{head}: {advice}" if advice else head
+
+
+def retry_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now, if it reads."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0, int((when - (now or datetime.now(UTC))).total_seconds()))
+
+
+def tls_error(e: Exception) -> str:
+    """A TLS failure in one line, with what to do: requests wraps the reason several deep."""
+    text = str(e)
+    if m := re.search(r"certificate verify failed: ([^(')\]]+)", text):
+        return (
+            f"TLS failed: certificate verify failed: {m.group(1).strip()} (the server's certificate is not"
+            " trusted: fix it on the server, or for a private CA point REQUESTS_CA_BUNDLE at its certificate)"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "TLS failed: the server does not speak TLS on this port (should the url be http://?)"
+    m = re.search(r"\[SSL: [A-Z_]+\] ([^(')\]]+)", text)
+    return f"TLS failed: {m.group(1).strip() if m else _short(e)}"
 
 
 def _short(e: Exception) -> str:
