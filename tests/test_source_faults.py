@@ -360,3 +360,40 @@ def test_a_tls_failure_says_what_failed_in_one_line(store, certificate, tls):
         assert "certificate verify failed" in outcome.error and "REQUESTS_CA_BUNDLE" in outcome.error
     else:
         assert "does not speak TLS" in outcome.error and "http://" in outcome.error
+
+
+# --- a feed that moved for good is named ---------------------------------------------------
+# Fault: a 301 or 308 was followed on every fetch, silently, so the YAML kept the old url until
+# the old host dropped the redirect and the source broke. The url is the user's (in the YAML):
+# as newsboat and selfoss do, digestbot does not rewrite it, it says where the feed went.
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_a_permanent_redirect_is_followed_and_named_in_a_warning(store, http, status):
+    old, new = "http://blog.example/feed", "https://blog.example/feed.xml"
+    http.get(old, status=status, headers={"Location": new})
+    http.get(new, body=rss(item("A post", guid="tag:blog.example,2024:1")))
+    outcome = collect.fetch_one(store, source("blog", old), client())
+    assert outcome.ok and outcome.new == 1
+    [warning] = outcome.warnings
+    assert f"moved permanently to {new}" in warning and "url:" in warning
+    assert new in store.source_state("blog")["last_warning"]
+
+
+def test_only_the_permanent_part_of_a_redirect_chain_is_named(store, http):
+    old, moved, temporary = "http://blog.example/feed", "https://blog.example/feed", "https://cdn.example/f"
+    http.get(old, status=301, headers={"Location": moved})
+    http.get(moved, status=302, headers={"Location": temporary})
+    http.get(temporary, body=rss(item("A post", guid="tag:blog.example,2024:1")))
+    outcome = collect.fetch_one(store, source("blog", old), client())
+    assert [w for w in outcome.warnings if "moved permanently" in w] == [
+        f"moved permanently to {moved} (HTTP 301): put that in the source's url:"
+    ]
+
+
+@pytest.mark.parametrize("status", [302, 303, 307])
+def test_a_temporary_redirect_is_no_warning(store, http, status):
+    http.get("https://blog.example/feed", status=status, headers={"Location": "https://blog.example/today"})
+    http.get("https://blog.example/today", body=rss(item("A post", guid="tag:blog.example,2024:1")))
+    outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    assert outcome.ok and outcome.warnings == ()

@@ -49,6 +49,7 @@ class Fetched:
     last_modified: str | None = None
     content_type: str = ""
     url: str | None = None  # where the bytes came from, after redirects; None for a local file
+    moved: tuple[str, int] | None = None  # (new url, status) when the url redirects permanently
 
     @property
     def not_modified(self) -> bool:
@@ -165,6 +166,7 @@ class HttpClient:
                     304,
                     r.headers.get("ETag") or headers.get("If-None-Match"),
                     r.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
+                    moved=_moved(r),
                 )
             content = self._read(r, ends, limit)
             if r.status_code >= 400 and not (r.status_code == 400 and content):
@@ -176,6 +178,7 @@ class HttpClient:
                 r.headers.get("Last-Modified"),
                 r.headers.get("Content-Type", ""),
                 r.url,
+                _moved(r),
             )
 
     def _why(self, ends: float, limit: float) -> FetchError | None:
@@ -255,6 +258,20 @@ def read_file(path: Path, max_bytes: int = MAX_BYTES) -> Fetched:
         return Fetched(path.read_bytes(), 200)
     except OSError as e:
         raise FetchError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _moved(r: requests.Response) -> tuple[str, int] | None:
+    """Where the requested url moved for good: the url after the redirects at its start that
+    are permanent (301, 308), and the last such status; None when the first is not."""
+    moved = None
+    if not r.history:
+        return None
+    targets = [hop.url for hop in r.history[1:]] + [r.url]
+    for hop, target in zip(r.history, targets, strict=True):
+        if hop.status_code not in (301, 308):
+            break
+        moved = (target, hop.status_code)
+    return moved
 
 
 # What an HTTP error means for a feed, and what to do about it.
