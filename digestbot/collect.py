@@ -53,6 +53,12 @@ def fetch_one(
     started = time.monotonic()
     state = store.source_state(source.name)
     same_place = state.get("location") == source.location
+    retry_at = parse_ts(state.get("retry_at"))
+    if retry_at and now < retry_at and same_place:
+        log.info("source %s: not fetched before %s, as the server asked", source.name, retry_at)
+        return SourceOutcome(
+            source.name, error=f"not fetched: the server asked to wait until {retry_at:%Y-%m-%d %H:%M} UTC"
+        )
     try:
         result: FetchResult = fetch_source(
             source,
@@ -63,7 +69,8 @@ def fetch_one(
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
-        return _failed(store, source, now, str(e), started)
+        retry = now + min(timedelta(seconds=e.retry_after), MAX_RETRY_AFTER) if e.retry_after else None
+        return _failed(store, source, now, str(e), started, retry)
     except StoreWriteError:
         raise  # the database, not the source, is the problem: the caller stops and says so
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
@@ -223,8 +230,18 @@ def p_with_source(paper: Paper, name: str) -> Paper:
     return replace(paper, sources=(name,))
 
 
-def _failed(store: Store, source: SourceConfig, now: datetime, error: str, started: float) -> SourceOutcome:
-    store.record_fetch_error(source.name, source.type, source.location, now, error)
+MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
+
+
+def _failed(
+    store: Store,
+    source: SourceConfig,
+    now: datetime,
+    error: str,
+    started: float,
+    retry_at: datetime | None = None,
+) -> SourceOutcome:
+    store.record_fetch_error(source.name, source.type, source.location, now, error, retry_at)
     log.warning("source %s failed: %s", source.name, error)
     health = source_health(source, store.source_state(source.name), now)
     if health:

@@ -7,7 +7,8 @@ found and checks what arrived in the database, not what was called.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -397,3 +398,70 @@ def test_a_temporary_redirect_is_no_warning(store, http, status):
     http.get("https://blog.example/today", body=rss(item("A post", guid="tag:blog.example,2024:1")))
     outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
     assert outcome.ok and outcome.warnings == ()
+
+
+# --- a server's Retry-After is honoured ---------------------------------------------------
+# Fault: a 429 (or 503) with Retry-After was recorded as a failure and the source fetched again
+# at its next `every:` (or, for Hugging Face, before every trending digest: five minutes later),
+# however long the server had asked to wait: the way to get a bot blocked for good.
+
+
+def fetch_at(store, src: SourceConfig, when: datetime) -> collect.SourceOutcome:
+    return collect.fetch_one(store, src, client(), when)
+
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def either_store(db_target):
+    """A store on SQLite, then on PostgreSQL (the test runs once with each)."""
+    with Store(db_target) as s:
+        yield s
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_no_request_goes_out_before_the_retry_after_the_server_asked(either_store, http, status):
+    store, src = either_store, source("hf", HF_URL, "hf_daily")
+    limited = http.get(HF_URL, status=status, headers={"Retry-After": "3600"})
+    assert "asks to wait 3600 s" in fetch_at(store, src, T0).error
+
+    waiting = fetch_at(store, src, T0 + timedelta(minutes=30))
+    assert len(http.calls) == 1  # nothing sent
+    assert not waiting.ok and "until 2026-03-02 13:00 UTC" in waiting.error, waiting.error
+    assert store.source_state("hf")["failures"] == 1  # waiting is not another failure
+
+    http.remove(limited)
+    http.get(HF_URL, json=[{"paper": {"id": "2403.01234", "title": "A paper"}}])
+    after = fetch_at(store, src, T0 + timedelta(minutes=61))
+    assert len(http.calls) == 2 and after.ok and after.new == 1
+    assert store.source_state("hf")["retry_at"] is None
+
+
+def test_a_retry_after_given_as_a_date_is_honoured(store, http):
+    src = source("blog", "https://blog.example/feed")
+    now = datetime.now(UTC).replace(microsecond=0)
+    http.get(
+        src.url, status=429, headers={"Retry-After": format_datetime(now + timedelta(hours=2), usegmt=True)}
+    )
+    fetch_at(store, src, now)
+    assert not fetch_at(store, src, now + timedelta(hours=1)).ok
+    assert len(http.calls) == 1
+
+
+def test_an_absurd_retry_after_waits_a_day_at_most(store, http):
+    src = source("blog", "https://blog.example/feed")
+    http.get(src.url, status=429, headers={"Retry-After": "99999999999"})
+    fetch_at(store, src, T0)
+    fetch_at(store, src, T0 + timedelta(hours=23))
+    assert len(http.calls) == 1
+    fetch_at(store, src, T0 + timedelta(hours=24, minutes=1))
+    assert len(http.calls) == 2
+
+
+def test_a_429_without_retry_after_is_tried_at_the_next_fetch(store, http):
+    src = source("blog", "https://blog.example/feed")
+    http.get(src.url, status=429)
+    fetch_at(store, src, T0)
+    fetch_at(store, src, T0 + timedelta(minutes=1))
+    assert len(http.calls) == 2

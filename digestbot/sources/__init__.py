@@ -42,7 +42,7 @@ def fetch_source(
                 **({"accept": accept} if accept else {}),
             )
     except FetchError as e:
-        raise SourceError(str(e)) from None
+        raise SourceError(str(e), e.retry_after) from None
     if fetched.not_modified:
         result = FetchResult([], fetched.etag, fetched.last_modified, not_modified=True)
     else:

@@ -24,7 +24,12 @@ UNTITLED = "(untitled)"
 
 
 class SourceError(Exception):
-    """A source failed as a whole (network, HTTP, not a feed, malformed): logged, others go on."""
+    """A source failed as a whole (network, HTTP, not a feed, malformed): logged, others go on.
+    `retry_after`: the seconds the server asked to wait before it is fetched again, if it did."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass

@@ -36,7 +36,12 @@ HOST_INTERVALS = {"export.arxiv.org": 3.0, "rss.arxiv.org": 3.0, "arxiv.org": 3.
 
 
 class FetchError(Exception):
-    """The bytes could not be had; the message says why, in a form fit for a log line."""
+    """The bytes could not be had; the message says why, in a form fit for a log line.
+    `retry_after`: the seconds the server asked to wait before the next request, if it did."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,8 @@ class HttpClient:
                 )
             content = self._read(r, ends, limit)
             if r.status_code >= 400 and not (r.status_code == 400 and content):
-                raise FetchError(http_error(r.status_code, r.reason, r.headers.get("Retry-After")))
+                wait = retry_seconds(r.headers.get("Retry-After")) if r.status_code in (429, 503) else None
+                raise FetchError(http_error(r.status_code, r.reason, wait), retry_after=wait)
             return Fetched(
                 content,
                 r.status_code,
@@ -283,15 +289,15 @@ _HTTP_ADVICE = {
 }
 
 
-def http_error(status: int, reason: str | None, retry_after: str | None = None) -> str:
-    """An HTTP error status as a log line: what it means for a feed and what to do."""
+def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
+    """An HTTP error status as a log line: what it means for a feed and what to do (`wait`:
+    the seconds the server's Retry-After asked for)."""
     head = f"HTTP {status} {reason or ''}".strip()
+    asked = f" (it asks to wait {wait} s: no fetch before then)" if wait is not None else ""
     if status == 429:
-        wait = retry_seconds(retry_after)
-        asked = f" (it asks to wait {wait} s)" if wait is not None else ""
-        return f"{head}: the server limits how often it is fetched{asked}; raise the source's every:"
+        return f"{head}: the server limits how often it is fetched{asked}; if it recurs, raise the source's every:"
     if status >= 500:
-        return f"{head}: the server failed; the next fetch tries again"
+        return f"{head}: the server failed{asked}; the next fetch tries again"
     advice = _HTTP_ADVICE.get(status)
     return f"{head}: {advice}" if advice else head
 

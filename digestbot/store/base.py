@@ -46,7 +46,8 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-# 9: papers under a bare guid re-keyed with their source (`_rekey_papers`).
+# 9: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
+# (no fetch before then: the server's Retry-After).
 SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -105,7 +106,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_new INTEGER,
     last_known INTEGER,
     last_announced TEXT,
-    last_warning TEXT
+    last_warning TEXT,
+    retry_at TEXT
 );
 CREATE TABLE IF NOT EXISTS subscribers (
     id TEXT PRIMARY KEY,
@@ -235,6 +237,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "claimed_until", "TEXT"),
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
+    ("sources", "retry_at", "TEXT"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -704,10 +707,14 @@ class Store:
                 "last_known": known,
                 "last_announced": max(filter(None, [announced, state.get("last_announced")]), default=None),
                 "last_warning": "; ".join(warnings)[:1000] or None,
+                "retry_at": None,
             }
         )
 
-    def record_fetch_error(self, name: str, kind: str, location: str, now: datetime, error: str) -> None:
+    def record_fetch_error(
+        self, name: str, kind: str, location: str, now: datetime, error: str, retry_at: datetime | None = None
+    ) -> None:
+        """A fetch that failed; `retry_at`: no fetch before then (the server's Retry-After)."""
         state = self.source_state(name)
         moved = state.get("location") not in (None, location)
         self._upsert_source(
@@ -722,6 +729,7 @@ class Store:
                 "failures": (state.get("failures") or 0) + 1,
                 "last_new": 0,
                 "last_known": 0,
+                "retry_at": ts(retry_at),
             }
         )
 
@@ -1590,7 +1598,7 @@ def _item_from_row(r: dict) -> DigestItem:
 _readable_item = _readable(_item_from_row, "digest item")
 
 
-_SOURCE_TIMES = ("last_fetch_at", "last_ok_at", "last_change_at")
+_SOURCE_TIMES = ("last_fetch_at", "last_ok_at", "last_change_at", "retry_at")
 
 
 def _clean_source_row(row: dict) -> dict:
