@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+UNTITLED = "(untitled)"  # the title of a paper no report gave one: a placeholder, not a title
+
 
 @dataclass(frozen=True)
 class Paper:

@@ -465,3 +465,42 @@ def test_a_429_without_retry_after_is_tried_at_the_next_fetch(store, http):
     fetch_at(store, src, T0)
     fetch_at(store, src, T0 + timedelta(minutes=1))
     assert len(http.calls) == 2
+
+
+# --- "(untitled)" is a placeholder, not a title --------------------------------------------
+# Fault: a paper reported without a usable title was stored as "(untitled)", and a merge took
+# that for a title: a later report's real title never replaced it (Hugging Face first, then a
+# blog), and an arXiv report without one replaced a real title with it. Hugging Face's item
+# title was not used when the paper's was only white space.
+
+
+def blog_post_about(aid: str, title: str) -> bytes:
+    return rss(f"<item><title>{title}</title><link>https://arxiv.org/abs/{aid}v3</link></item>")
+
+
+def test_hugging_face_uses_the_item_title_when_the_papers_is_blank(store, http):
+    http.get(HF_URL, json=[{"title": "Quokka policies", "paper": {"id": "2403.01234", "title": " \n "}}])
+    collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
+    assert store.paper("arxiv:2403.01234").title == "Quokka policies"
+
+
+def test_a_later_report_gives_an_untitled_paper_its_title(store, http):
+    http.get(HF_URL, json=[{"paper": {"id": "2403.01234", "title": "", "summary": "About quokkas."}}])
+    collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
+    assert store.paper("arxiv:2403.01234").title == "(untitled)"
+    http.get("https://blog.example/feed", body=blog_post_about("2403.01234", "Quokka policies"))
+    collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    assert store.paper("arxiv:2403.01234").title == "Quokka policies"
+
+
+def test_an_arxiv_report_without_a_title_keeps_the_one_known(store, http):
+    http.get("https://blog.example/feed", body=blog_post_about("2403.01234", "Quokka policies"))
+    collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    entry = (
+        "<item><title> </title><link>https://arxiv.org/abs/2403.01234</link><description>arXiv:2403.01234v1"
+        " Announce Type: new Abstract: About quokkas.</description></item>"
+    )
+    http.get(RSS_URL, body=arxiv_rss(entry))
+    collect.fetch_one(store, source("arxiv", RSS_URL, "arxiv_rss"), client())
+    paper = store.paper("arxiv:2403.01234")
+    assert (paper.title, paper.abstract) == ("Quokka policies", "About quokkas.")

@@ -13,14 +13,13 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ..models import Paper
+from ..models import UNTITLED, Paper
 from ..text import clean_paragraphs, detex, one_line
 from . import document
 
 MAX_ABSTRACT = 20_000
 MAX_TITLE = 1_000
 MAX_ENTRIES = 10_000
-UNTITLED = "(untitled)"
 
 
 class SourceError(Exception):

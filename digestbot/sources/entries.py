@@ -9,9 +9,9 @@ from datetime import datetime
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from ..keys import entry_key
-from ..models import Paper
+from ..models import UNTITLED, Paper
 from ..text import one_line
-from .base import UNTITLED, arxiv_paper_urls, check_readable, content_key
+from .base import arxiv_paper_urls, check_readable, content_key
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from ..arxiv_ids import arxiv_id
 from ..keys import entry_key, is_uri
-from ..models import Paper, Profile, Subscriber
+from ..models import UNTITLED, Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -1534,7 +1534,7 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
     """One paper from two reports of it.
 
     An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
-    authors and abstract whenever it has them; any other report only fills what is missing (the
+    authors and abstract whenever it has them (the placeholder UNTITLED is no title); any other report only fills what is missing (the
     longer abstract wins). Categories are united; the paper's own links and dates are kept from
     the first report that had them; the mutable fields (upvotes, comments, the Hugging Face
     links, stars, summary, thumbnail, organization) come from the newest report that has them.
@@ -1543,6 +1543,9 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
     def pick(mine, theirs):
         return (theirs or mine) if authoritative else (mine or theirs)
 
+    def titled(title: str) -> str:
+        return "" if title == UNTITLED else title
+
     if authoritative and new.abstract:
         abstract = new.abstract
     else:
@@ -1550,7 +1553,7 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
     return Paper(
         key=old.key,
         arxiv_id=old.arxiv_id or new.arxiv_id,
-        title=pick(old.title, new.title),
+        title=pick(titled(old.title), titled(new.title)) or UNTITLED,
         abstract=abstract,
         authors=pick(old.authors, new.authors),
         categories=tuple(dict.fromkeys(old.categories + new.categories)),
