@@ -7,6 +7,7 @@ found and checks what arrived in the database, not what was called.
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -504,3 +505,43 @@ def test_an_arxiv_report_without_a_title_keeps_the_one_known(store, http):
     collect.fetch_one(store, source("arxiv", RSS_URL, "arxiv_rss"), client())
     paper = store.paper("arxiv:2403.01234")
     assert (paper.title, paper.abstract) == ("Quokka policies", "About quokkas.")
+
+
+# --- gzip the server does not declare, or declares wrongly ---------------------------------
+# Fault: a feed served as a .gz file without `Content-Encoding: gzip` (or a local feed.xml.gz)
+# failed as "malformed feed: not well-formed (invalid token)", and a body declared gzip that is
+# not failed as "request failed (('Received response with content-encoding: gzip, but failed
+# to decode it.', error('Error -3 ...')))". The first is read (within the size cap, counted
+# after decompression); the second says what the server got wrong.
+
+A_FEED = rss(item("A post", guid="tag:blog.example,2024:1"))
+
+
+def test_a_gzipped_feed_without_content_encoding_is_read(store, http):
+    http.get("https://blog.example/feed.xml.gz", body=gzip.compress(A_FEED), content_type="application/gzip")
+    outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed.xml.gz"), client())
+    assert outcome.ok and outcome.new == 1, outcome.error
+
+
+def test_a_gzipped_local_feed_file_is_read(store, tmp_path):
+    path = tmp_path / "feed.xml.gz"
+    path.write_bytes(gzip.compress(A_FEED))
+    src = SourceConfig(name="file", type="rss", url=None, path=path, every=3600)
+    outcome = collect.fetch_one(store, src, client())
+    assert outcome.ok and outcome.new == 1, outcome.error
+
+
+def test_an_undeclared_gzip_bomb_is_refused_at_the_size_cap(store, http):
+    bomb = gzip.compress(A_FEED[:-20] + b" " * (3 * 1024 * 1024) + A_FEED[-20:])
+    http.get("https://blog.example/feed.xml.gz", body=bomb)
+    outcome = collect.fetch_one(
+        store, source("blog", "https://blog.example/feed.xml.gz"), client(max_bytes=2**20)
+    )
+    assert "too large" in outcome.error and store.count_papers() == 0
+
+
+def test_a_body_declared_gzip_that_is_not_says_so(store, http):
+    http.get("https://blog.example/feed", body=A_FEED, headers={"Content-Encoding": "gzip"})
+    outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    assert outcome.error.startswith("the server says the body is gzip-compressed (Content-Encoding), but it")
+    assert "Error -3" not in outcome.error

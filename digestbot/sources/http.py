@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,6 +159,12 @@ class HttpClient:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
         except requests.exceptions.SSLError as e:
             raise self._why(ends, limit) or FetchError(tls_error(e)) from None
+        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as e:
+            m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
+            raise FetchError(
+                f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
+                " but it is not: the server is misconfigured"
+            ) from None
         except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
             raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
@@ -173,7 +180,7 @@ class HttpClient:
                     r.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
                     moved=_moved(r),
                 )
-            content = self._read(r, ends, limit)
+            content = gunzip_undeclared(self._read(r, ends, limit), self.max_bytes)
             if r.status_code >= 400 and not (r.status_code == 400 and content):
                 wait = retry_seconds(r.headers.get("Retry-After")) if r.status_code in (429, 503) else None
                 raise FetchError(http_error(r.status_code, r.reason, wait), retry_after=wait)
@@ -255,13 +262,32 @@ class HttpClient:
         self._last_request[host] = self.clock()
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_undeclared(content: bytes, max_bytes: int) -> bytes:
+    """A body gzip-compressed though nothing said so (a `feed.xml.gz` served as a file, or read
+    from disk), decompressed under the same size cap; any other body as it is (no feed starts
+    with gzip's two magic bytes)."""
+    if not content.startswith(GZIP_MAGIC):
+        return content
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflate.decompress(content, max_bytes + 1)
+    except zlib.error as e:
+        raise FetchError(f"the body starts as gzip does but does not decompress ({e})") from None
+    if len(data) > max_bytes:
+        raise FetchError(f"response too large (over {max_bytes} bytes once decompressed)")
+    return data
+
+
 def read_file(path: Path, max_bytes: int = MAX_BYTES) -> Fetched:
     """A local feed file, under the same size limit as a download."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise FetchError(f"file too large ({size} bytes; the limit is {max_bytes})")
-        return Fetched(path.read_bytes(), 200)
+        return Fetched(gunzip_undeclared(path.read_bytes(), max_bytes), 200)
     except OSError as e:
         raise FetchError(f"cannot read {path}: {e.strerror or e}") from None
 
