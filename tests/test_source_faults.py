@@ -545,3 +545,41 @@ def test_a_body_declared_gzip_that_is_not_says_so(store, http):
     outcome = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
     assert outcome.error.startswith("the server says the body is gzip-compressed (Content-Encoding), but it")
     assert "Error -3" not in outcome.error
+
+
+# --- arXiv's abstract stays arXiv's ---------------------------------------------------------
+# Fault: after arXiv reported a paper, a Hugging Face report whose abstract was longer (a code
+# link appended, different line breaks) replaced arXiv's abstract ("the longer abstract wins"),
+# and the next arXiv fetch put it back: each fetch changed what the paper can match, so it was
+# new again for everyone, over and over (Hugging Face is fetched before every trending digest).
+# The store did not remember that arXiv, the record of truth, had given the abstract.
+
+
+def test_a_hugging_face_report_never_replaces_the_abstract_arxiv_gave(either_store, http):
+    store = either_store
+    entry = (
+        "<item><title>Quokka policies</title><link>https://arxiv.org/abs/2403.01234</link>"
+        "<description>arXiv:2403.01234v1 Announce Type: new Abstract: We study quokkas.</description></item>"
+    )
+    http.get(RSS_URL, body=arxiv_rss(entry))
+    arxiv_src = source("arxiv", RSS_URL, "arxiv_rss")
+    collect.fetch_one(store, arxiv_src, client())
+    rev = store.paper("arxiv:2403.01234").rev
+    longer = {"id": "2403.01234", "title": "Quokka policies", "summary": "We study quokkas. Code: x.org"}
+    for upvotes in (3, 5):
+        http.upsert(responses.GET, HF_URL, json=[{"paper": {**longer, "upvotes": upvotes}}])
+        collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
+        collect.fetch_one(store, arxiv_src, client())
+    paper = store.paper("arxiv:2403.01234")
+    assert (paper.abstract, paper.upvotes) == ("We study quokkas.", 5)
+    assert paper.rev == rev, "the paper was made new again by re-fetches that changed nothing"
+
+
+def test_hugging_face_still_fills_an_abstract_arxiv_did_not_give(store, http):
+    entry = "<item><title>Quokka policies</title><link>https://arxiv.org/abs/2403.01234</link></item>"
+    http.get(RSS_URL, body=arxiv_rss(entry))
+    collect.fetch_one(store, source("arxiv", RSS_URL, "arxiv_rss"), client())
+    http.get(HF_URL, json=[{"paper": {"id": "2403.01234", "title": "Q", "summary": "We study quokkas."}}])
+    collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
+    paper = store.paper("arxiv:2403.01234")
+    assert (paper.title, paper.abstract) == ("Quokka policies", "We study quokkas.")

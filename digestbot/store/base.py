@@ -47,7 +47,7 @@ T = TypeVar("T")
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
 # 9: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
-# (no fetch before then: the server's Retry-After).
+# (no fetch before then: the server's Retry-After); papers.authoritative (arXiv gave its record).
 SCHEMA_VERSION = 9
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS papers (
     thumbnail_url TEXT NOT NULL DEFAULT '',
     comments INTEGER,
     organization TEXT NOT NULL DEFAULT '',
-    listed_at TEXT
+    listed_at TEXT,
+    authoritative INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS papers_first_seen ON papers (first_seen);
 CREATE TABLE IF NOT EXISTS sources (
@@ -238,6 +239,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
     ("sources", "retry_at", "TEXT"),
+    ("papers", "authoritative", "INTEGER NOT NULL DEFAULT 0"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -245,6 +247,8 @@ _AFTER_COLUMNS = [
     # papers with upvotes before schema 4: listed when last updated (the trending pool's clock)
     "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
+    # schema 9: papers an arXiv listing reported (its announce type) have arXiv's record
+    "UPDATE papers SET authoritative = 1 WHERE announce_type IS NOT NULL AND authoritative = 0",
 ]
 
 
@@ -451,8 +455,8 @@ class Store:
                 row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
                 if row is None:
                     self._exec(
-                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev, listed_at)"
-                        f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev, listed_at,"
+                        f" authoritative) VALUES ({_PAPER_MARKS}, ?, ?, ?, ?, ?, ?)",
                         (
                             *_paper_values(paper),
                             json.dumps([source]),
@@ -460,20 +464,21 @@ class Store:
                             now_s,
                             None if seed_only else next_rev,
                             _listed(paper, now_s),
+                            int(authoritative),
                         ),
                     )
                     next_rev += not seed_only
                     new += 1
                     continue
                 old = _readable_paper(row)  # None: a row an older version broke; it is rewritten
-                merged = merge_papers(old, paper, authoritative) if old else paper
+                merged = merge_papers(old, paper, authoritative, bool(row["authoritative"])) if old else paper
                 changed = old is None or _match_fields(merged) != _match_fields(old)
                 bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
                 self._exec(
-                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised, listed_at)"
-                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), GREATEST(revised, ?), COALESCE(?, listed_at))"
-                    " WHERE key = ?",
+                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised, listed_at,"
+                    f" authoritative) = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), GREATEST(revised, ?),"
+                    " COALESCE(?, listed_at), GREATEST(authoritative, ?)) WHERE key = ?",
                     (
                         *_paper_values(merged),
                         json.dumps(sources),
@@ -481,6 +486,7 @@ class Store:
                         next_rev if bump else None,
                         int(bump),
                         _listed(paper, now_s),
+                        int(authoritative),
                         paper.key,
                     ),
                 )
@@ -1530,12 +1536,13 @@ def _match_fields(p: Paper) -> tuple:
     return (p.title, p.abstract, p.authors, p.categories)
 
 
-def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
+def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative: bool = False) -> Paper:
     """One paper from two reports of it.
 
     An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
-    authors and abstract whenever it has them (the placeholder UNTITLED is no title); any other report only fills what is missing (the
-    longer abstract wins). Categories are united; the paper's own links and dates are kept from
+    authors and abstract whenever it has them (the placeholder UNTITLED is no title); any other
+    report only fills what is missing (of two such, the longer abstract wins; once an
+    authoritative report gave the abstract, `old_authoritative`, it is kept). Categories are united; the paper's own links and dates are kept from
     the first report that had them; the mutable fields (upvotes, comments, the Hugging Face
     links, stars, summary, thumbnail, organization) come from the newest report that has them.
     """
@@ -1548,6 +1555,8 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
 
     if authoritative and new.abstract:
         abstract = new.abstract
+    elif old_authoritative:
+        abstract = old.abstract or new.abstract
     else:
         abstract = old.abstract if len(old.abstract) >= len(new.abstract) else new.abstract
     return Paper(
