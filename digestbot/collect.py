@@ -215,13 +215,14 @@ def _catch_up(
 
 def _more_pages(result: FetchResult, start: int) -> bool:
     """Whether an export-API answer for results from `start` on leaves more to fetch. A page
-    is full by its entries, read or not (one without an id still took a place); a short page
-    before the end the API announced (opensearch:totalResults) is an error of the API's, as
-    it gives now and then under load: the catch-up fails and the next fetch tries again."""
+    is full by its entries, read or not (one without an id still took a place). An empty page
+    before the end the API announced (opensearch:totalResults) is an error of the API's, as it
+    gives now and then under load: the catch-up fails and the next fetch tries again. (A short
+    page is the end: the count is not always right.)"""
     seen = start + result.entries
-    if result.total is not None and seen < result.total and result.entries < CATCH_UP_PAGE:
+    if result.total is not None and seen < result.total and result.entries == 0:
         raise SourceError(
-            f"the arXiv API answered {result.entries} result(s) from {start} of the {result.total} it announced"
+            f"the arXiv API answered no results from {start} of the {result.total} it announced"
         )
     return result.entries >= CATCH_UP_PAGE and (result.total is None or seen < result.total)
 
