@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -405,6 +405,8 @@ def _send_locked(
     finally:
         if progress:
             progress.stop()
+    if not outcomes and only is None and (soonest := _soonest(app.store, now_utc())):
+        click.echo(f"  nobody is due now; next: {soonest}")
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.failed]
     empty = [o for o in outcomes if o.status == "empty"]
@@ -878,21 +880,44 @@ def _add_row(table, *cells: str) -> None:
 
 def _next_due(state: SubscriberState, now: datetime) -> str:
     """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
-    timezone = state.subscriber.timezone
-    if state.last_run_at is None:
-        return "now"
     try:
-        tz = get_timezone(timezone)
-        upcoming = next_due(
-            parse_schedule(state.subscriber.schedule), tz, state.last_run_at, state.schedule_moved
-        )
+        upcoming = _upcoming(state)
     except ValueError as e:  # stored before a stricter check; status still shows everyone
         return f"? ({e})"
     if upcoming is None:
         return ""
     if upcoming <= now:
         return "now"
-    return f"{upcoming.astimezone(tz):%a %d %b %H:%M} {timezone}"
+    return f"{upcoming.astimezone(get_timezone(state.subscriber.timezone)):%a %d %b %H:%M} {state.subscriber.timezone}"
+
+
+def _upcoming(state: SubscriberState) -> datetime | None:
+    """When the subscriber's next digest is due (the epoch for one never run: at once); None for
+    a schedule that never fires again. Raises ValueError for a schedule or zone it cannot read."""
+    if state.last_run_at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return next_due(
+        parse_schedule(state.subscriber.schedule),
+        get_timezone(state.subscriber.timezone),
+        state.last_run_at,
+        state.schedule_moved,
+    )
+
+
+def _soonest(store: Store, now: datetime) -> str:
+    """Who is due next and when, as `status` shows it ("" when no one ever is)."""
+    due = []
+    for state in store.subscribers():
+        try:
+            upcoming = _upcoming(state)
+        except ValueError:
+            continue
+        if upcoming is not None and state.subscriber.active and not state.subscriber.paused:
+            due.append((upcoming, state.subscriber.id, state))
+    if not due:
+        return ""
+    _, sid, state = min(due, key=lambda d: (d[0], d[1]))
+    return f"{sid} ({_next_due(state, now)})"
 
 
 def _ago(iso: str | None, now: datetime) -> str:

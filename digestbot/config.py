@@ -22,10 +22,10 @@ import yaml
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import InvalidTerm, compile_term
+from .matching import term_problem
 from .models import Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character
+from .text import invisible_character, invisible_problem, single_spaced
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -37,7 +37,6 @@ DEFAULT_EVERY = {"arxiv_api": 12 * 3600}
 DEFAULT_SCHEDULE = "daily 08:00"
 DEFAULT_MAX_PAPERS = 25
 MAX_KEYWORDS = 200
-MAX_KEYWORD_LENGTH = 100
 MAX_SMTP_TIMEOUT = 300
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 # Ids the bot makes for digests created outside the YAML: a YAML id may not look like one, or
@@ -868,30 +867,18 @@ PROFILE_LISTS = ("keywords", "exclude", "authors", "categories")
 
 def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, tuple[str, ...]]:
     """keywords, exclude, authors and categories, each entry checked: keywords and exclusions
-    must compile, and no entry may hold a control or invisible formatting character (a
-    right-to-left override would turn the footer that lists it around). White space (a tab or a
-    line break in a quoted entry) is one space, as matching reads it anyway."""
+    as `matching.term_problem` checks them (as Slack and the web form do), and no entry may
+    hold a control or invisible formatting character. White space (a tab or a line break in a
+    quoted entry) is one space, as matching reads it anyway."""
     profile = {}
     for key in PROFILE_LISTS:
-        entries = [(where, line, " ".join(term.split())) for where, line, term in v.items(m, key, fld)]
+        entries = [(where, line, single_spaced(term)) for where, line, term in v.items(m, key, fld)]
         if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
             v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(entries)}")
+        check = term_problem if key in ("keywords", "exclude") else invisible_problem
         for where, line, term in entries:
-            if (char := invisible_character(term)) is not None:
-                v.report(
-                    line,
-                    where,
-                    f"holds a control or invisible formatting character (U+{ord(char):04X}): remove it",
-                )
-            elif key not in ("keywords", "exclude"):
-                continue
-            elif len(term) > MAX_KEYWORD_LENGTH:
-                v.report(line, where, f"at most {MAX_KEYWORD_LENGTH} characters")
-            else:
-                try:
-                    compile_term(term)
-                except InvalidTerm as e:
-                    v.report(line, where, str(e))
+            if (problem := check(term)) is not None:
+                v.report(line, where, problem)
         profile[key] = tuple(term for _, _, term in entries)
     return profile
 

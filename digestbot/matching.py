@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from .models import Match, Paper, Profile
-from .text import detex
+from .text import detex, invisible_problem
 
 TITLE_WEIGHT = 30
 ABSTRACT_WEIGHT = 10
@@ -151,6 +151,25 @@ def compile_term(raw: str) -> Term:
     if core is not text:
         return Term(text, (f"{head}{toks[-1]}",))
     return Term(text, tuple(sorted(f"{head}{w} " for w in word_forms(toks[-1]))))
+
+
+MAX_TERM_CHARS = 100  # one keyword or exclusion, as written
+
+
+def term_problem(term: str) -> str | None:
+    """Why a keyword or exclusion cannot be used, or None. The one check the YAML, Slack and the
+    web form apply alike: at most MAX_TERM_CHARS characters, no control or invisible formatting
+    character (a right-to-left override would turn the footer that lists it around), and a
+    term that can match something."""
+    if len(term) > MAX_TERM_CHARS:
+        return f"at most {MAX_TERM_CHARS} characters"
+    if (problem := invisible_problem(term)) is not None:
+        return problem
+    try:
+        compile_term(term)
+    except InvalidTerm as e:
+        return str(e)
+    return None
 
 
 @lru_cache(maxsize=65536)  # the same authors come back paper after paper

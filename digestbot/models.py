@@ -46,6 +46,11 @@ class Paper:
     revised: bool = False
 
 
+# What a reader may set from Slack or the web form (the operator's YAML may hold more).
+READER_MAX_KEYWORDS = 50  # keywords; exclusions likewise
+READER_MAX_LIKES = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What a subscriber wants: keywords (phrases, `prefix*`), exclusions, authors, categories,

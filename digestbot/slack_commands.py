@@ -14,15 +14,12 @@ from dataclasses import dataclass, replace
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
-from .matching import InvalidTerm, compile_term
-from .models import Profile, Subscriber
+from .matching import term_problem
+from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
 from .store import Store, StoreError
-from .text import invisible_character, is_number
+from .text import is_number, one_line, shorten, split_terms
 
-MAX_KEYWORDS = 50
-MAX_LIKES = 200
-MAX_KEYWORD_CHARS = 100
 MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
@@ -66,24 +63,14 @@ class CommandError(Exception):
 _TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
 
 
-def split_terms(text: str) -> list[str]:
-    """`a, "b c", d*` -> ['a', 'b c', 'd*']: commas separate; quotes are optional."""
-    terms = [t.strip().strip("\"'“”‘’").strip() for t in text.split(",")]
-    return [t for t in terms if t]
-
-
 def check_terms(terms: list[str]) -> None:
+    """Refuse the first keyword or exclusion `matching.term_problem` refuses, saying why."""
     for term in terms:
-        if len(term) > MAX_KEYWORD_CHARS:
-            raise CommandError(f"A keyword can be at most {MAX_KEYWORD_CHARS} characters: `{term[:40]}…`")
-        if (char := invisible_character(term)) is not None:
+        if (problem := term_problem(term)) is not None:
+            shown = shorten(one_line(term), 40).replace("`", "'")
             raise CommandError(
-                f"A keyword cannot hold a control or invisible formatting character (U+{ord(char):04X})."
+                f"Cannot use `{shown}`: {problem}. Use words or phrases; `*` only at the end (`robot*`)."
             )
-        try:
-            compile_term(term)
-        except InvalidTerm as e:
-            raise CommandError(f"{e}. Use words or phrases; `*` only at the end (`robot*`).") from None
 
 
 def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
@@ -220,9 +207,9 @@ class CommandHandler:
             known = {k.casefold() for k in sub.profile.keywords}
             added[:] = [t for t in dict.fromkeys(terms) if t.casefold() not in known]
             keywords = sub.profile.keywords + tuple(added)
-            if len(keywords) > MAX_KEYWORDS:
+            if len(keywords) > READER_MAX_KEYWORDS:
                 raise CommandError(
-                    f"A digest can follow at most {MAX_KEYWORDS} keywords; this would make {len(keywords)}."
+                    f"A digest can follow at most {READER_MAX_KEYWORDS} keywords; this would make {len(keywords)}."
                 )
             return replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
 
@@ -258,8 +245,8 @@ class CommandHandler:
         def exclude(sub: Subscriber) -> Subscriber:
             known = {k.casefold() for k in sub.profile.exclude}
             more = sub.profile.exclude + tuple(t for t in dict.fromkeys(terms) if t.casefold() not in known)
-            if len(more) > MAX_KEYWORDS:
-                raise CommandError(f"At most {MAX_KEYWORDS} exclusions.")
+            if len(more) > READER_MAX_KEYWORDS:
+                raise CommandError(f"At most {READER_MAX_KEYWORDS} exclusions.")
             return replace(sub, profile=replace(sub.profile, exclude=more))
 
         sub = self._update(ctx, channel_scope, exclude)
@@ -298,8 +285,8 @@ class CommandHandler:
                 )
             added[:] = [a for a in ids if a not in sub.profile.likes]
             likes = sub.profile.likes + tuple(added)
-            if len(likes) > MAX_LIKES:
-                raise CommandError(f"A digest can follow at most {MAX_LIKES} liked papers.")
+            if len(likes) > READER_MAX_LIKES:
+                raise CommandError(f"A digest can follow at most {READER_MAX_LIKES} liked papers.")
             return replace(sub, profile=replace(sub.profile, likes=likes), paused=False)
 
         sub = self._update(ctx, channel_scope, like, create=True)

@@ -102,6 +102,26 @@ def invisible_character(text: str) -> str | None:
     return None
 
 
+def invisible_problem(text: str) -> str | None:
+    """What to tell a person whose entry holds an `invisible_character`, or None."""
+    char = invisible_character(text)
+    if char is None:
+        return None
+    return f"holds a control or invisible formatting character (U+{ord(char):04X}): remove it"
+
+
+def single_spaced(text: str) -> str:
+    """White space (tabs, line breaks, line separators) as one space, none at the ends: how a
+    keyword typed anywhere is kept, since matching reads it so anyway."""
+    return " ".join(text.split())
+
+
+def split_terms(text: str) -> list[str]:
+    """`a, "b c", d*` -> ['a', 'b c', 'd*']: commas separate; quotes are optional."""
+    terms = [single_spaced(t).strip("\"'“”‘’").strip() for t in text.split(",")]
+    return [t for t in terms if t]
+
+
 def clean_paragraphs(text: str) -> str:
     """Drop control characters and collapse white space, keeping blank-line paragraph breaks."""
     paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))

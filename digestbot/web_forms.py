@@ -1,8 +1,8 @@
 """The web pages' profile form: what a reader typed into a validated Subscriber, or the errors
 to show beside each field. Pure: no I/O, no Flask.
 
-Every field is bounded as `/digest` bounds it (at most MAX_KEYWORDS terms of MAX_KEYWORD_CHARS
-each, MAX_LIKES liked papers) and every term is compiled the way matching will compile it, so
+Every field is bounded as `/digest` bounds it (at most READER_MAX_KEYWORDS terms, each checked
+by `matching.term_problem` as the YAML and Slack check them; READER_MAX_LIKES liked papers), so
 what is accepted here is what a digest can use.
 """
 
@@ -17,17 +17,16 @@ from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
-from .matching import InvalidTerm, compile_term
-from .models import Profile, Subscriber
+from .matching import MAX_TERM_CHARS, term_problem
+from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
-from .slack_commands import MAX_KEYWORD_CHARS, MAX_KEYWORDS, MAX_LIKES, split_terms
-from .text import invisible_character, is_number
+from .text import invisible_problem, is_number, shorten, split_terms
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
 MAX_PAPERS = 100
 _EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a term
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a schedule
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("daily", "weekdays", *DAYS)  # `weekly DAY` for a day
@@ -85,10 +84,11 @@ def read_profile(
 ) -> FormResult:
     """Validate a posted profile form. `email`: the address it is for (None: read it from the
     form, as the sign-up form does). `base`: the subscriber being edited (keeps its state)."""
-    values = {
-        k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS]
-        for k in (*LIST_FIELDS, "frequency", "time")
-    }
+    # The lists keep what was typed, for the term checks to refuse what the YAML and Slack refuse.
+    values = {k: str(form.get(k, ""))[:MAX_FIELD_CHARS] for k in LIST_FIELDS}
+    values.update(
+        {k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS] for k in ("frequency", "time")}
+    )
     values["email"] = str(form.get("email", ""))[: MAX_EMAIL + 1]
     values["timezone"] = str(form.get("timezone", ""))[:64]
     values["max_papers"] = str(form.get("max_papers", ""))[:6]
@@ -99,10 +99,11 @@ def read_profile(
     likes = _likes(lists.pop("likes"), out.errors)
     for key in ("keywords", "exclude"):
         for term in lists[key]:
-            try:
-                compile_term(term)
-            except InvalidTerm as e:
-                out.errors.setdefault(key, f"{e}. Use words or phrases; '*' only at the end (robot*).")
+            if key not in out.errors and (problem := term_problem(term)) is not None:
+                shown = shorten(term, 40)
+                out.errors[key] = (
+                    f"Cannot use “{shown}”: {problem}. Use words or phrases; '*' only at the end (robot*)."
+                )
     if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
         "keywords",
         "authors",
@@ -180,16 +181,16 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
         errors[key] = f"At most {MAX_FIELD_CHARS} characters."
         return ()
     if key == "likes":  # ids and links, which hold no spaces: separated by spaces too
-        terms, limit, longest = tuple(dict.fromkeys(split_refs(text))), MAX_LIKES, MAX_REF_CHARS
+        terms, limit, longest = tuple(dict.fromkeys(split_refs(text))), READER_MAX_LIKES, MAX_REF_CHARS
     else:
         terms = tuple(dict.fromkeys(split_terms(text.replace("\r", "").replace("\n", ","))))
-        limit, longest = MAX_KEYWORDS, MAX_KEYWORD_CHARS
+        limit, longest = READER_MAX_KEYWORDS, MAX_TERM_CHARS
     if len(terms) > limit:
         errors[key] = f"At most {limit} entries."
     elif any(len(t) > longest for t in terms):
         errors[key] = f"Each entry can be at most {longest} characters."
-    elif (char := next(filter(None, map(invisible_character, terms)), None)) is not None:
-        errors[key] = f"Remove the invisible or control character (U+{ord(char):04X}) from these entries."
+    elif (problem := next(filter(None, map(invisible_problem, terms)), None)) is not None:
+        errors[key] = f"An entry {problem}."
     return terms
 
 
