@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from hashlib import sha256
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -592,3 +593,26 @@ def test_hugging_face_still_fills_an_abstract_arxiv_did_not_give(store, http):
     collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
     paper = store.paper("arxiv:2403.01234")
     assert (paper.title, paper.abstract) == ("Quokka policies", "We study quokkas.")
+
+
+# --- an absurdly long guid -------------------------------------------------------------------
+# Fault: a paper's key is the table's unique index, and PostgreSQL refuses an index entry over
+# about 2,700 bytes: an entry whose guid (or link) ran to a few kilobytes failed the whole
+# store write as a database error, which stops the fetch of every other source and makes the
+# worker back off as if the disk were full. A long id is keyed by its hash.
+
+
+def test_a_guid_of_several_kilobytes_is_stored_and_known_again_on_both_backends(either_store, http):
+    # hex digits, so that PostgreSQL cannot compress the index entry below its limit
+    store, long_guid = either_store, "urn:x:" + "".join(sha256(b"%d" % i).hexdigest() for i in range(125))
+    http.get("https://blog.example/feed", body=rss(item("A post", guid=long_guid), item("B", guid="tag:b,1")))
+    http.get("https://other.example/feed", body=rss(item("Other", guid="tag:o,1")))
+    outcomes = collect.fetch_all(
+        store,
+        [source("blog", "https://blog.example/feed"), source("other", "https://other.example/feed")],
+        client(),
+    )
+    assert [(o.ok, o.new) for o in outcomes] == [(True, 2), (True, 1)], outcomes
+    again = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
+    assert (again.new, again.known) == (0, 2)
+    assert max(len(k) for k in titles(store)) <= 500

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..arxiv_ids import arxiv_id
-from ..keys import entry_key, is_uri
+from ..keys import entry_key, is_uri, short_id
 from ..models import UNTITLED, Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
@@ -1381,7 +1381,7 @@ class Store:
 def _local_key(key: str, sources: str) -> str:
     """A key stored before guids were qualified by their feed: as its first source keys it now."""
     if is_uri(key):
-        return key
+        return short_id(key)
     first = next(iter(json.loads(sources or "[]")), None)
     return entry_key(first, key) if isinstance(first, str) else key
 
