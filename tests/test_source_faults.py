@@ -616,3 +616,38 @@ def test_a_guid_of_several_kilobytes_is_stored_and_known_again_on_both_backends(
     again = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
     assert (again.new, again.known) == (0, 2)
     assert max(len(k) for k in titles(store)) <= 500
+
+
+# --- a NUL in a JSON Feed ----------------------------------------------------------------------
+# Fault: JSON may carry any character, NUL (\u0000) and other controls included, and a JSON
+# Feed's id, url and tags reached the store as they were (titles and text were cleaned).
+# PostgreSQL refuses NUL in text: the write failed as a database error that stopped every
+# other source's fetch. On either backend a control character in a key, link or category has
+# no business in a digest.
+
+
+def test_control_characters_in_a_json_feeds_ids_links_and_tags_never_reach_the_store(either_store, http):
+    store = either_store
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {
+                "id": "tag:blog.example,2024:\u00001",
+                "url": "https://blog.example/\u0000post",
+                "title": "A post",
+                "tags": ["ml\u0000", "\u0007"],
+            },
+            {"id": "post\u0000-2", "external_url": "https://blog.example/\u0007two", "title": "Another"},
+        ],
+    }
+    http.get("https://blog.example/feed.json", json=feed)
+    http.get("https://other.example/feed", body=rss(item("Other", guid="tag:o,1")))
+    outcomes = collect.fetch_all(
+        store,
+        [source("blog", "https://blog.example/feed.json"), source("other", "https://other.example/feed")],
+        client(),
+    )
+    assert [(o.ok, o.new) for o in outcomes] == [(True, 2), (True, 1)], outcomes
+    for paper in store.papers_after(0):
+        for text in (paper.key, paper.link, *paper.categories):
+            assert not any(ord(c) < 32 for c in text), repr(text)

@@ -48,7 +48,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 field_text(entry, "title"),
                 abstract=base.clean_abstract(abstract),
                 authors=base.split_authors(entry.get("author", "")),
-                categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+                categories=base.clean_terms(t.get("term") for t in entry.get("tags", [])),
                 published=entry_datetime(entry, "published", "updated"),
                 announce_type=kind,
                 sources=(source.name,),
@@ -125,7 +125,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 authors=tuple(
                     base.clean_title(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")
                 ),
-                categories=tuple(dict.fromkeys(((primary,) if primary else ()) + tags)),
+                categories=base.clean_terms(((primary,) if primary else ()) + tags),
                 published=entry_datetime(entry, "published", "updated"),
                 sources=(source.name,),
             )

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from ..models import UNTITLED, Paper
-from ..text import clean_paragraphs, detex, one_line
+from ..text import clean_paragraphs, detex, invisible_character, one_line
 from . import document
 
 MAX_ABSTRACT = 20_000
@@ -161,9 +161,10 @@ def html_leftovers(text: str) -> str:
 
 def absolute_link(link: str, base: str | None) -> str:
     """`link` as an absolute http(s) URL, resolved against `base` when relative; else "" (no
-    `javascript:`, no `urn:`, and no relative link without a base, as in a local file)."""
+    `javascript:`, no `urn:`, no control characters, and no relative link without a base, as
+    in a local file)."""
     link = link.strip()
-    if not link:
+    if not link or invisible_character(link):  # a control or direction character: no real link
         return ""
     try:
         if base and not urlsplit(link).scheme:
@@ -172,6 +173,12 @@ def absolute_link(link: str, base: str | None) -> str:
     except ValueError:  # an unsplittable URL ("https://[x")
         return ""
     return link if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def clean_terms(terms) -> tuple[str, ...]:
+    """Categories or tags as one-line text, without control characters (JSON may carry NUL,
+    which PostgreSQL refuses), empty ones and repeats dropped."""
+    return tuple(dict.fromkeys(t for t in (one_line(x) for x in terms if isinstance(x, str)) if t))
 
 
 def content_key(title: str, text: str) -> str:
