@@ -53,12 +53,9 @@ def fetch_one(
     started = time.monotonic()
     state = store.source_state(source.name)
     same_place = state.get("location") == source.location
-    retry_at = parse_ts(state.get("retry_at"))
-    if retry_at and now < retry_at and same_place:
-        log.info("source %s: not fetched before %s, as the server asked", source.name, retry_at)
-        return SourceOutcome(
-            source.name, error=f"not fetched: the server asked to wait until {retry_at:%Y-%m-%d %H:%M} UTC"
-        )
+    waiting = _waiting(source.name, state, now) if same_place else None
+    if waiting:
+        return waiting
     try:
         result: FetchResult = fetch_source(
             source,
@@ -69,8 +66,7 @@ def fetch_one(
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
-        retry = now + min(timedelta(seconds=e.retry_after), MAX_RETRY_AFTER) if e.retry_after else None
-        return _failed(store, source, now, str(e), started, retry)
+        return _failed(store, source, now, str(e), started, _retry_at(e, now))
     except StoreWriteError:
         raise  # the database, not the source, is the problem: the caller stops and says so
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
@@ -234,6 +230,22 @@ def p_with_source(paper: Paper, name: str) -> Paper:
 MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
 
 
+def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
+    """When the server that failed this fetch lets the next one go (its Retry-After), if it said."""
+    return now + min(timedelta(seconds=e.retry_after), MAX_RETRY_AFTER) if e.retry_after else None
+
+
+def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
+    """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
+    retry_at = parse_ts(state.get("retry_at"))
+    if retry_at is None or now >= retry_at:
+        return None
+    log.info("source %s: not fetched before %s, as the server asked", name, retry_at)
+    return SourceOutcome(
+        name, error=f"not fetched: the server asked to wait until {retry_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
 def _failed(
     store: Store,
     source: SourceConfig,
@@ -345,6 +357,9 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
         return None
     now = now or now_utc()
     started = time.monotonic()
+    waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
+    if waiting:
+        return waiting
     api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
     found: set[str] = set()
     try:
@@ -354,7 +369,7 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
             store.add_papers(papers, LIKED_SOURCE, now, authoritative=True, seed_only=True)
             found.update(p.arxiv_id for p in papers if p.arxiv_id)
     except (FetchError, SourceError) as e:
-        return _failed(store, api, now, str(e), started)
+        return _failed(store, api, now, str(e), started, _retry_at(e, now))
     unknown = [a for a in missing if a not in found]
     warnings = (
         (f"{NOT_ON_ARXIV}{', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()

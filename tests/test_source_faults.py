@@ -637,7 +637,11 @@ def test_control_characters_in_a_json_feeds_ids_links_and_tags_never_reach_the_s
                 "title": "A post",
                 "tags": ["ml\u0000", "\u0007", "\udfff"],  # and lone surrogates, no UTF-8 at all
             },
-            {"id": "post\u0000-2\ud800", "external_url": "https://blog.example/\u0007two", "title": "Another"},
+            {
+                "id": "post\u0000-2\ud800",
+                "external_url": "https://blog.example/\u0007two",
+                "title": "Another",
+            },
         ],
     }
     http.get("https://blog.example/feed.json", json=feed)
@@ -651,3 +655,13 @@ def test_control_characters_in_a_json_feeds_ids_links_and_tags_never_reach_the_s
     for paper in store.papers_after(0):
         for text in (paper.key, paper.link, *paper.categories):
             assert not any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text), repr(text)
+
+
+def test_fetching_liked_papers_honours_the_retry_after_too(store, http):
+    from digestbot.models import Profile, Subscriber
+
+    store.sync_subscribers([Subscriber("kim", Profile(likes=("2401.00001",)), email="kim@example.org")])
+    http.get(API_URL, status=503, headers={"Retry-After": "600"})
+    assert "asks to wait 600 s" in collect.fetch_liked(store, client(), T0).error
+    assert "not fetched" in collect.fetch_liked(store, client(), T0 + timedelta(minutes=5)).error
+    assert len(http.calls) == 1
