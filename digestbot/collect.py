@@ -193,13 +193,20 @@ def _catch_up(
         for page in range(CATCH_UP_MAX_PAGES):
             start = page * CATCH_UP_PAGE
             fetched = client.get(api.url or "", params=api_params(api, start, "ascending"))
-            result = parse_arxiv_api(api, fetched)
+            answer = parse_arxiv_api(api, fetched)
             new, _ = store.add_papers(
-                [p_with_source(p, source.name) for p in result.papers], source.name, now, authoritative=True
+                [p_with_source(p, source.name) for p in answer.papers], source.name, now, authoritative=True
             )
             added += new
-            if not _more_pages(result, start):
+            if not _more_pages(answer, start):
                 break
+        else:  # more than the catch-up reads: say so, the days count as caught up all the same
+            read = CATCH_UP_MAX_PAGES * CATCH_UP_PAGE
+            of = f" of {answer.total}" if answer.total else ""
+            result.warnings.append(
+                f"catch-up read the first {read}{of} papers of the missed days (the most it reads): "
+                "the newer ones were not fetched"
+            )
     except (FetchError, SourceError) as e:
         log.warning(
             "source %s: catch-up from the arXiv API failed (will retry next fetch): %s", source.name, e

@@ -665,3 +665,17 @@ def test_fetching_liked_papers_honours_the_retry_after_too(store, http):
     assert "asks to wait 600 s" in collect.fetch_liked(store, client(), T0).error
     assert "not fetched" in collect.fetch_liked(store, client(), T0 + timedelta(minutes=5)).error
     assert len(http.calls) == 1
+
+
+def test_a_catch_up_longer_than_it_reads_says_what_it_left_out(store, http, small_pages, monkeypatch):
+    """Fault: after weeks down, the missed days held more papers than the catch-up reads (20
+    pages); it stopped there silently and recorded the days as caught up."""
+    monkeypatch.setattr(collect, "CATCH_UP_MAX_PAGES", 2)
+    listing(http, store, MON, "2403.00001")
+    pages = {s: api_page([f"2403.{10001 + s}", f"2403.{10002 + s}"], 9) for s in (0, 2, 4, 6)}
+    http.add_callback(responses.GET, API_URL, callback=paged_api(pages))
+    outcome = listing(http, store, THU, "2403.00004")
+    assert outcome.caught_up == 4
+    [warning] = outcome.warnings
+    assert "first 4 of 9 papers of the missed days" in warning
+    assert warning in store.source_state(ARXIV.name)["last_warning"]
