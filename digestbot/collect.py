@@ -64,6 +64,7 @@ def fetch_one(
             last_modified=state.get("last_modified") if same_place else None,
         )
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
+        _check_window(source, state, result, new)
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
         return _failed(store, source, now, str(e), started, _retry_at(e, now))
@@ -228,6 +229,19 @@ def _more_pages(result: FetchResult, start: int) -> bool:
             f"the arXiv API answered no results from {start} of the {result.total} it announced"
         )
     return result.entries >= CATCH_UP_PAGE and (result.total is None or seen < result.total)
+
+
+def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: int) -> None:
+    """An `arxiv_api` source reads the newest `max_results` papers: when every one of them was
+    new (and the query has more), papers that arrived before them since the last fetch may
+    never have been read. Warned (in `status`), not a failure; the first fetch is no such case."""
+    if source.type != "arxiv_api" or state.get("last_ok_at") is None or not result.papers:
+        return
+    if new >= source.max_results and (result.total is None or result.total > new):
+        result.warnings.append(
+            f"all {new} results were new: papers between this fetch and the last may have been "
+            "missed; raise the source's max_results or fetch it more often (every:)"
+        )
 
 
 def p_with_source(paper: Paper, name: str) -> Paper:

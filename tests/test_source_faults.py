@@ -679,3 +679,30 @@ def test_a_catch_up_longer_than_it_reads_says_what_it_left_out(store, http, smal
     [warning] = outcome.warnings
     assert "first 4 of 9 papers of the missed days" in warning
     assert warning in store.source_state(ARXIV.name)["last_warning"]
+
+
+# --- an arXiv API window too small --------------------------------------------------------------
+# Fault: an `arxiv_api` source reads the newest `max_results` papers; when more than that arrived
+# between two fetches, every result was new and the older ones were never read, without a word.
+
+
+def api_source() -> SourceConfig:
+    return source("robots", API_URL, "arxiv_api", query="cat:cs.RO", max_results=3)
+
+
+def test_an_api_fetch_whose_every_result_is_new_warns_that_papers_may_be_missed(store, http):
+    http.get(API_URL, body=api_page(["2403.00001", "2403.00002", "2403.00003"], 50))
+    first = collect.fetch_one(store, api_source(), client())
+    assert first.warnings == ()  # the first fetch: nothing to have missed
+    http.upsert(responses.GET, API_URL, body=api_page(["2403.00011", "2403.00012", "2403.00013"], 60))
+    second = collect.fetch_one(store, api_source(), client())
+    [warning] = second.warnings
+    assert "all 3 results were new" in warning and "max_results" in warning
+    assert warning in store.source_state("robots")["last_warning"]
+
+
+def test_an_api_fetch_reaching_known_papers_is_no_warning(store, http):
+    http.get(API_URL, body=api_page(["2403.00001", "2403.00002", "2403.00003"], 50))
+    collect.fetch_one(store, api_source(), client())
+    http.upsert(responses.GET, API_URL, body=api_page(["2403.00011", "2403.00012", "2403.00001"], 52))
+    assert collect.fetch_one(store, api_source(), client()).warnings == ()
