@@ -232,15 +232,22 @@ def _more_pages(result: FetchResult, start: int) -> bool:
 
 
 def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: int) -> None:
-    """An `arxiv_api` source reads the newest `max_results` papers: when every one of them was
-    new (and the query has more), papers that arrived before them since the last fetch may
-    never have been read. Warned (in `status`), not a failure; the first fetch is no such case."""
-    if source.type != "arxiv_api" or state.get("last_ok_at") is None or not result.papers:
+    """An `arxiv_api` source reads the newest `max_results` papers, and a feed shows its newest
+    entries: when every one of them was new, what arrived before them since the last fetch may
+    never have been read (or the feed changed its entries' ids, which makes old ones new).
+    Warned (in `status`), not a failure; the first fetch is no such case."""
+    if state.get("last_ok_at") is None or not result.papers or new < len(result.papers):
         return
-    if new >= source.max_results and (result.total is None or result.total > new):
+    more = result.total is None or result.total > new  # the query has more than was read
+    if source.type == "arxiv_api" and new >= source.max_results and more:
         result.warnings.append(
             f"all {new} results were new: papers between this fetch and the last may have been "
             "missed; raise the source's max_results or fetch it more often (every:)"
+        )
+    elif source.type == "rss" and new >= 2:
+        result.warnings.append(
+            f"all {new} entries were new: entries between this fetch and the last may have been missed"
+            " (fetch it more often: every:), or the feed changed its entries' ids"
         )
 
 

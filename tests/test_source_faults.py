@@ -706,3 +706,15 @@ def test_an_api_fetch_reaching_known_papers_is_no_warning(store, http):
     collect.fetch_one(store, api_source(), client())
     http.upsert(responses.GET, API_URL, body=api_page(["2403.00011", "2403.00012", "2403.00001"], 52))
     assert collect.fetch_one(store, api_source(), client()).warnings == ()
+
+
+def test_a_feed_whose_every_entry_is_new_again_warns(store, http):
+    """The same for a feed (it shows its newest entries); a feed that changed its ids warns too."""
+    src = source("blog", "https://blog.example/feed")
+    http.get(src.url, body=rss(item("A", guid="tag:b,1"), item("B", guid="tag:b,2")))
+    assert collect.fetch_one(store, src, client()).warnings == ()
+    http.upsert(responses.GET, src.url, body=rss(item("C", guid="tag:b,3"), item("A", guid="tag:b,1")))
+    assert collect.fetch_one(store, src, client()).warnings == ()
+    http.upsert(responses.GET, src.url, body=rss(item("D", guid="tag:b,4"), item("E", guid="tag:b,5")))
+    [warning] = collect.fetch_one(store, src, client()).warnings
+    assert "all 2 entries were new" in warning
