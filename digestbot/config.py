@@ -56,6 +56,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:  # the file as a whole (missing, unreadable): no line to point at
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 

@@ -63,3 +63,22 @@ def test_the_quickstart_runs_offline_and_fills_the_outbox(tmp_path):
     assert "nobody is due now; next: " in again.stdout
     assert "Digests: 0 sent, 0 failed" in again.stdout
     assert sorted((tmp_path / "outbox").iterdir()) == outbox  # nothing sent twice
+
+
+def test_a_missing_config_says_how_to_make_one(tmp_path):
+    """A new user's first command, in a folder with no subscriptions.yaml: exit 2 and what to do."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGESTBOT_", "SLACK_"))}
+    for command in ("check", "status", "run"):
+        done = subprocess.run(
+            [sys.executable, "-m", "digestbot", command, *(["--once"] if command == "run" else [])],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        first = done.stderr.splitlines()[0]
+        assert first == "subscriptions.yaml: not found (run 'digestbot init' to write one)", done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "digestbot.db").exists()
