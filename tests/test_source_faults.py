@@ -602,16 +602,20 @@ def test_hugging_face_still_fills_an_abstract_arxiv_did_not_give(store, http):
 # worker back off as if the disk were full. A long id is keyed by its hash.
 
 
+def fetch_with_another(store, http, url: str) -> list[collect.SourceOutcome]:
+    """Fetch the source at `url` (registered by the caller), then another, well-behaved one:
+    whatever the first brings, the second must still be fetched."""
+    http.get("https://other.example/feed", body=rss(item("Other", guid="tag:o,1")))
+    return collect.fetch_all(
+        store, [source("blog", url), source("other", "https://other.example/feed")], client()
+    )
+
+
 def test_a_guid_of_several_kilobytes_is_stored_and_known_again_on_both_backends(either_store, http):
     # hex digits, so that PostgreSQL cannot compress the index entry below its limit
     store, long_guid = either_store, "urn:x:" + "".join(sha256(b"%d" % i).hexdigest() for i in range(125))
     http.get("https://blog.example/feed", body=rss(item("A post", guid=long_guid), item("B", guid="tag:b,1")))
-    http.get("https://other.example/feed", body=rss(item("Other", guid="tag:o,1")))
-    outcomes = collect.fetch_all(
-        store,
-        [source("blog", "https://blog.example/feed"), source("other", "https://other.example/feed")],
-        client(),
-    )
+    outcomes = fetch_with_another(store, http, "https://blog.example/feed")
     assert [(o.ok, o.new) for o in outcomes] == [(True, 2), (True, 1)], outcomes
     again = collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
     assert (again.new, again.known) == (0, 2)
@@ -645,12 +649,7 @@ def test_control_characters_in_a_json_feeds_ids_links_and_tags_never_reach_the_s
         ],
     }
     http.get("https://blog.example/feed.json", json=feed)
-    http.get("https://other.example/feed", body=rss(item("Other", guid="tag:o,1")))
-    outcomes = collect.fetch_all(
-        store,
-        [source("blog", "https://blog.example/feed.json"), source("other", "https://other.example/feed")],
-        client(),
-    )
+    outcomes = fetch_with_another(store, http, "https://blog.example/feed.json")
     assert [(o.ok, o.new) for o in outcomes] == [(True, 2), (True, 1)], outcomes
     for paper in store.papers_after(0):
         for text in (paper.key, paper.link, *paper.categories):
