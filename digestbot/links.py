@@ -62,16 +62,16 @@ def unsubscribe_url(base_url: str, subscriber_id: str, secret: str) -> str:
 
 
 def feedback_token(subscriber_id: str, paper_key: str, secret: str) -> str:
+    """A token naming one subscriber and one paper: `id\nkey`. An id never holds a line break;
+    a key may (a feed's guid is the key of a paper without an arXiv id)."""
     return make_token(f"{subscriber_id}\n{paper_key}", secret, _FEEDBACK)
 
 
 def read_feedback_token(token: str, secret: str) -> tuple[str, str] | None:
     """(subscriber id, paper key) of a feedback token, or None when it is not a valid one."""
     payload = read_token(token, secret, _FEEDBACK)
-    if payload is None or payload.count("\n") != 1:
-        return None
-    sid, key = payload.split("\n")
-    return sid, key
+    sid, newline, key = (payload or "").partition("\n")
+    return (sid, key) if sid and newline and key else None
 
 
 def feedback_url(base_url: str, subscriber_id: str, paper_key: str, vote: str, secret: str) -> str:

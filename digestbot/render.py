@@ -256,7 +256,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         link=safe_url(p.link),
         pdf_url=safe_url(p.pdf_url),
         host=link_host(safe_url(p.link)),
-        categories=p.categories,
+        categories=_labels(p.categories),
         terms=terms,
         authors_matched=authors_matched,
         upvotes=p.upvotes,
@@ -285,6 +285,18 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         )
         or "your categories",
     )
+
+
+CATEGORY_CHARS = 60  # a category is a label (cs.LG, "Machine Learning"): a line's worth of it
+MAX_CATEGORIES = 20
+
+
+@lru_cache(maxsize=4096)
+def _labels(categories: tuple[str, ...]) -> tuple[str, ...]:
+    """A paper's categories as shown: text from the feed like its title, so one line each (no
+    control, zero-width or direction characters), cut short, and no more than MAX_CATEGORIES."""
+    shown = (shorten(one_line(c), CATEGORY_CHARS) for c in categories)
+    return tuple(dict.fromkeys(c for c in shown if c))[:MAX_CATEGORIES]
 
 
 def _hf_fields(p: Paper) -> dict:

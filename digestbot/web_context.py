@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from flask import Response, current_app, g
@@ -18,6 +19,8 @@ from .slack_app import SlackService
 from .store import Store
 
 log = logging.getLogger(__name__)
+MAIL_QUEUE = 100  # page mails waiting at most (each can take the SMTP timeout when the relay stalls)
+MAIL_DRAIN_SECONDS = 10.0  # how long a stopping server still sends the mail queued
 
 
 class AppContext:
@@ -37,6 +40,20 @@ class AppContext:
         # Mail the pages send goes out from here, so that an answer takes as long whether or
         # not a mail was sent (and says nothing about who is subscribed).
         self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
+        self._queued: set[Future] = set()
+        self._lock = threading.Lock()
+
+    def submit_mail(self, work: Callable[[], None]) -> bool:
+        """Queue `work` (a page's mail) for the mail thread; False, logged, when MAIL_QUEUE are
+        waiting already: a stalled relay makes every mail wait out the SMTP timeout, and a queue
+        without end would hold memory and the server's shutdown. The reader can ask again."""
+        with self._lock:
+            self._queued = {f for f in self._queued if not f.done()}
+            if len(self._queued) >= MAIL_QUEUE:
+                log.warning("web mail queue is full (%d waiting): not sent", len(self._queued))
+                return False
+            self._queued.add(self.mailer.submit(work))
+        return True
 
     def open_store(self) -> Store:
         """A store of its own, for work off the request (the mail thread); close it when done.
@@ -44,6 +61,15 @@ class AppContext:
         return Store(self.db_path)
 
     def close(self) -> None:
+        """Stop: the mail queued goes out for up to MAIL_DRAIN_SECONDS, then what has not
+        started is dropped (logged) and the mail in flight finishes (within the SMTP timeout),
+        so that stopping takes a bounded time whatever the relay does."""
+        with self._lock:
+            queued = set(self._queued)
+        _, waiting = wait(queued, timeout=MAIL_DRAIN_SECONDS)
+        dropped = sum(f.cancel() for f in waiting)
+        if dropped:
+            log.warning("stopping: %d web mail(s) not sent (the readers can ask again)", dropped)
         self.mailer.shutdown(wait=True)
         self.slack.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,10 +34,31 @@ FREQUENCIES = ("daily", "weekdays", *DAYS)  # `weekly DAY` for a day
 LIST_FIELDS = ("keywords", "exclude", "authors", "likes")
 
 
+# Etc/GMT+5 is UTC-5 (POSIX signs): a reader picking "GMT+5" would get digests 10 hours off.
+_INVERTED_ZONE_RE = re.compile(r"^Etc/GMT[+-]\d+$")
+
+
 @lru_cache(maxsize=1)
 def timezones() -> tuple[str, ...]:
-    """The IANA zones a reader can choose from, sorted."""
-    return tuple(sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC"))
+    """The IANA zones a reader can choose from, sorted (any valid zone is still accepted)."""
+    return tuple(
+        sorted(
+            z
+            for z in zoneinfo.available_timezones()
+            if ("/" in z or z == "UTC") and not _INVERTED_ZONE_RE.match(z)
+        )
+    )
+
+
+def zone_choices(current: str) -> tuple[str, ...]:
+    """The zones the timezone field offers, the one in force (`current`) always among them: a
+    select without its value shows its first option, which a save would then store."""
+    zones = timezones()
+    try:
+        get_timezone(current)
+    except ScheduleError:  # a posted name that is no zone: the field says so
+        return zones
+    return zones if current in zones else tuple(sorted((*zones, current)))
 
 
 @dataclass
@@ -136,8 +158,9 @@ def read_profile(
 
 
 def read_email(text: str, errors: dict[str, str]) -> str:
-    """An address as stored (domain lower-cased), or '' with an error noted."""
-    text = text.strip()
+    """An address as stored (in NFC, RFC 6532 3.1: one address, one form; the domain
+    lower-cased), or '' with an error noted."""
+    text = unicodedata.normalize("NFC", text.strip())
     local, _, domain = text.rpartition("@")
     email = f"{local}@{domain.lower()}" if local else text
     if not is_email(email) or not _EMAIL_RE.match(email):  # and a domain with a top level, in ASCII

@@ -44,7 +44,7 @@ from .web_forms import (
     mailbox_key,
     read_email,
     read_profile,
-    timezones,
+    zone_choices,
 )
 
 log = logging.getLogger(__name__)
@@ -120,15 +120,16 @@ def _form_page(values: dict, errors: dict | None = None, preview=None, status: i
         values=values,
         errors=errors or {},
         preview=preview,
-        choices=_choices(),
+        choices=_choices(values),
     )
 
 
-def _choices() -> dict:
+def _choices(values: dict) -> dict:
+    default = ctx().config.default_timezone
     return {
         "frequencies": [(f, _frequency_label(f)) for f in FREQUENCIES],
-        "timezones": timezones(),
-        "default_timezone": ctx().config.default_timezone,
+        "timezones": zone_choices(values.get("timezone") or default),
+        "default_timezone": default,
     }
 
 
@@ -189,7 +190,9 @@ def subscribe() -> Response:
 
 
 def _url(endpoint: str, **query) -> str:
-    return ctx().env.base_url + url_for(endpoint, **query)
+    """A link for a mail: the configured base URL (never the request's Host header), and the
+    endpoint's path below it."""
+    return ctx().env.base_url + url_for(endpoint, **query).removeprefix(request.script_root)
 
 
 def _off_the_request(work, *args) -> None:
@@ -206,7 +209,7 @@ def _off_the_request(work, *args) -> None:
         except Exception:
             log.exception("web %s failed", work.__name__.strip("_").replace("_", " "))
 
-    ctx().mailer.submit(run)
+    ctx().submit_mail(run)
 
 
 def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:
@@ -217,7 +220,7 @@ def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -
         known, send = _sign_up_mail(c, store, sub, nonce)
     if send == "manage":  # subscribed already: their manage link, not a second digest
         log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known, email)
+        _mail_manage_link(c, jinja, known)
     elif send == "confirm":
         log.info("sign-up for %s: confirmation sent", email)
         _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
@@ -244,9 +247,13 @@ def _mail(c, jinja, to: str, kind: str, **values) -> None:
     web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.open_store)
 
 
-def _mail_manage_link(c, jinja, state: SubscriberState, to: str) -> None:
-    link = manage_url(c.env.base_url, state.subscriber.id, c.env.secret)
-    _mail(c, jinja, to, "manage", manage_url=link, origin=state.subscriber.origin)
+def _mail_manage_link(c, jinja, state: SubscriberState) -> None:
+    """The manage link goes to the address the subscription holds, never to the one typed: a
+    lookup folds case (U+212A KELVIN SIGN is a "k" to lower()), and a variant that reaches the
+    subscription may still be another mailbox."""
+    sub = state.subscriber
+    link = manage_url(c.env.base_url, sub.id, c.env.secret)
+    _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
 
 
 def _confirm_nonce(token: str) -> str | None:
@@ -284,7 +291,7 @@ def confirm() -> Response:
             "web/message.html",
             400,
             title="Link not valid",
-            message="This confirmation link was used already or replaced by a newer one.",
+            message="This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again.",
         )
     log.info("web subscriber %s confirmed", sub.id)
     _sign_in(sub.id)
@@ -332,7 +339,9 @@ def signed_in(view):
 @pages.get("/manage")
 @signed_in
 def manage(state: SubscriberState) -> Response:
-    return _manage_page(state, form_values(state.subscriber), {}, welcome=bool(request.args.get("welcome")))
+    sub = state.subscriber
+    welcome = bool(request.args.get("welcome")) and sub.active and not sub.paused
+    return _manage_page(state, form_values(sub), {}, welcome=welcome)
 
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
@@ -347,7 +356,7 @@ def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int
         values=values,
         errors=errors,
         recent=recent,
-        choices=_choices(),
+        choices=_choices(values),
         **extra,
     )
 
@@ -440,7 +449,7 @@ def _link_by_mail(c, jinja, email: str) -> None:
         known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
     if known is not None:
         log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known, email)
+        _mail_manage_link(c, jinja, known)
 
 
 # --- preview ----------------------------------------------------------------------------

@@ -1102,15 +1102,20 @@ class Store:
     def confirm_signup(self, nonce: str, now: datetime | None = None) -> Subscriber | None:
         """Turn the sign-up `nonce` into an active web subscriber (an earlier web subscriber of
         that address gets the new profile, and is resumed); None when there is no such sign-up
-        (confirmed already, replaced by a newer one, or expired)."""
+        (replaced by a newer one, or expired). Confirming twice is confirming once: a sign-up
+        confirmed already (a double click, the mail's link opened again) gives its subscriber
+        as it is now, changing nothing; its row stays, marked, until it is purged with the rest."""
         with self.transaction():
             row = self._exec("SELECT subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
             if row is None:
                 return None
-            self._exec("DELETE FROM web_signups WHERE nonce = ?", (nonce,))
+            signup = json.loads(row[0])
+            if _CONFIRMED in signup:
+                state = self.subscriber(signup[_CONFIRMED])
+                return state.subscriber if state else None
             wanted = _state_from_row(
                 {
-                    **json.loads(row[0]),
+                    **signup,
                     "origin": "web",
                     "active": 1,
                     "paused": 0,
@@ -1122,6 +1127,8 @@ class Store:
             known = self.find_by_email(wanted.email or "", origin="web", include_inactive=True)
             sub = replace(wanted, id=known.subscriber.id) if known else wanted
             self.save_web_subscriber(sub, now)
+            marked = json.dumps({_CONFIRMED: sub.id})
+            self._exec("UPDATE web_signups SET subscriber = ? WHERE nonce = ?", (marked, nonce))
         return sub
 
     def find_by_email(
@@ -1623,6 +1630,9 @@ def _clean_source_row(row: dict) -> dict:
             log.warning("source %s: unreadable %s %r, treated as unknown", row.get("name"), name, row[name])
             row[name] = None
     return row
+
+
+_CONFIRMED = "confirmed_as"  # a confirmed sign-up's row holds only its subscriber's id
 
 
 def _folded(email: str | None) -> str | None:

@@ -1,0 +1,408 @@
+"""Faults found by attacking the web pages and their mail as a hostile visitor, a mail scanner
+or an unlucky subscriber would; each test failed before its fix. Against the real app on
+waitress over loopback, with a real SMTP server (aiosmtpd, here offering SMTPUTF8 so that mail
+to an address outside ASCII arrives and can be checked).
+
+1. Addresses: a manage link goes to the address the subscription holds, never to the variant a
+   visitor typed; an address is kept in one Unicode form (NFC).
+2. HTTP: a 405 says which methods the URL takes (Allow), as RFC 9110 requires; a static file
+   name the file system refuses (too long) is a 404, not a 500 with a traceback in the log.
+3. A base URL with a path (https://uni.example/digest, behind a proxy that passes the prefix on
+   or strips it): every link, form, redirect and cookie of the pages stays under it.
+4. The digest email: a paper's categories, text from the feed like its title, reach the HTML
+   part cleaned and bounded as the title does, and the plain-text part names them too; a
+   paper keyed by a feed's guid with a line break in it can be rated from its links.
+5. Confirming twice is confirming once: a double click on Confirm, or the mail's link opened
+   again, lands on the manage page, not on "this link was used already".
+6. The timezone field always shows the zone in force (the operator's `timezone: GMT`, or a
+   subscriber's own), never the list's first zone; no Etc/GMT+5 (which is UTC-5) is offered.
+7. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
+   mail in flight, not every mail queued (systemd kills a stop that takes too long).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import requests
+import waitress
+from aiosmtpd.controller import Controller
+from conftest import RecordingHandler, SmtpServer, free_port
+from helpers import SOURCES, arxiv_listing, digestbot, subscriber
+from test_hostile import forbidden_in
+from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
+from test_slack import UNSUB_SECRET, stop_server
+from test_web import (  # noqa: F401 (site, start_site: fixtures)
+    FORM_FIELDS,
+    NARWHAL,
+    WEB_YAML,
+    Site,
+    confirmed,
+    link_in,
+    setup_site,
+    site,
+    start_site,
+    web_subscriber,
+)
+
+from digestbot import web_context
+from digestbot.config import Env, load_config
+from digestbot.links import make_token
+from digestbot.store import Store
+from digestbot.web import WebApp
+from digestbot.web_forms import read_email
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """The shared recording SMTP server, offering SMTPUTF8 (RFC 6531) like a modern relay."""
+    with _utf8_server() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _utf8_server() -> Iterator[SmtpServer]:
+    handler = RecordingHandler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), ready_timeout=10, enable_SMTPUTF8=True
+    )
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, handler)
+    finally:
+        controller.stop()
+
+
+@contextlib.contextmanager
+def links_app(workdir) -> Iterator[str]:
+    """The web app alone (no `web:` pages) on loopback, its URL and secret in the environment,
+    as digests need them for their signed links."""
+    server = waitress.create_server(lambda e, s: app(e, s), host="127.0.0.1", port=0)
+    url = f"http://127.0.0.1:{server.effective_port}"
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", url)
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", UNSUB_SECRET)
+    app = WebApp(load_config(workdir.config), Env.from_environ(), workdir.db)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        stop_server(server, thread)
+        app.close()
+
+
+def recipients(running: Site) -> list[str]:
+    """Every envelope recipient of every message the app sent, once its mail thread is done."""
+    running.settle()
+    return [r for m in running.smtp.messages for r in m.rcpt_tos]
+
+
+# --- 1. addresses -----------------------------------------------------------------------------
+
+KATE = "kate@uni.example"
+# Variants a lookup folds onto kate's address: other case, and U+212A KELVIN SIGN, which
+# lower() turns into an ASCII "k", but which a mail server takes for another mailbox.
+VARIANTS = ["KATE@uni.example", "\u212aate@uni.example"]
+
+
+@pytest.mark.parametrize("typed", VARIANTS, ids=["case", "kelvin-sign"])
+def test_a_manage_link_goes_to_the_subscribers_address_not_the_variant_typed(site, typed):  # noqa: F811
+    confirmed(site, site.browser(), KATE)
+    assert recipients(site) == [KATE]
+
+    asker = site.browser()  # someone else, on the "email me my link" page
+    assert asker.post("/manage/link", {"email": typed}).status_code == 200
+    assert recipients(site) == [KATE, KATE]  # the link went to kate's own inbox
+
+    assert asker.sign_up(typed).status_code == 200  # signing up "again" sends the manage link
+    assert recipients(site) == [KATE, KATE, KATE]
+    assert all("manage" in m.message["Subject"] for m in site.smtp.messages[1:])
+
+
+def test_an_address_is_kept_in_one_unicode_form(site):  # noqa: F811
+    composed, decomposed = "zo\u00eb@uni.example", "zoe\u0308@uni.example"
+    assert read_email(decomposed, {}) == composed  # NFC (RFC 6532 3.1)
+    assert read_email("\u212aate@uni.example", {}) == "Kate@uni.example"
+
+    confirmed(site, site.browser(), composed)
+    site.browser().sign_up(decomposed)  # the same address, written the other way
+    assert recipients(site) == [composed, composed]  # its manage link, not a second sign-up
+    assert "manage" in site.smtp.messages[1].message["Subject"]
+    assert web_subscriber(site.db, composed).email == composed
+
+
+# --- 2. HTTP ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a" * 300,
+        "web.css/" + "b" * 300,
+        "%00web.css",
+        "../" * 40 + "etc/passwd",
+        "web.css%2F..%2F..%2Fbase.html",
+    ],
+    ids=["name-too-long", "dir-too-long", "nul", "traversal", "encoded-traversal"],
+)
+def test_a_static_file_name_the_file_system_refuses_is_a_404_not_a_500(site, name, caplog):  # noqa: F811
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        response = requests.get(f"{site.url}/static/{name}", timeout=10)
+    assert response.status_code == 404 and response.text == "not found"
+    assert "Traceback" not in caplog.text and "error handling" not in caplog.text
+    assert requests.get(f"{site.url}/static/web.css", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/", {"GET", "HEAD", "OPTIONS"}),
+        ("GET", "/subscribe", {"POST", "OPTIONS"}),
+        ("DELETE", "/unsubscribe", {"GET", "HEAD", "POST", "OPTIONS"}),
+        ("GET", "/slack/commands", {"POST", "OPTIONS"}),
+        ("POST", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_a_method_not_allowed_says_which_are(site, method, path, allowed):  # noqa: F811
+    response = requests.request(method, site.url + path, timeout=10)
+    assert response.status_code == 405
+    assert set(response.headers.get("Allow", "").replace(" ", "").split(",")) == allowed
+    assert response.headers["Cache-Control"] == "no-store"  # the security headers still apply
+
+
+# --- 3. a base URL with a path ----------------------------------------------------------------
+
+_URL_ATTRIBUTE = re.compile(r'\b(?:href|src|action|formaction|data-preview)="([^"]*)"')
+
+
+def _links(page: requests.Response) -> list[str]:
+    """Every URL a page links, loads or posts to, resolved as a browser resolves it."""
+    return [urljoin(page.url, html.unescape(u)) for u in _URL_ATTRIBUTE.findall(page.text)]
+
+
+def _form(page: requests.Response, index: int = 0) -> tuple[str, dict]:
+    """Where a page's form posts (resolved) and its hidden fields."""
+    form = re.findall(r"<form\b[^>]*>.*?</form>", page.text, re.S)[index]
+    action = urljoin(page.url, html.unescape(re.search(r'action="([^"]*)"', form).group(1)))
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+    return action, {k: html.unescape(v) for k, v in hidden}
+
+
+def test_under_a_base_url_with_a_path_every_link_form_and_redirect_keeps_it(workdir, start_site):  # noqa: F811
+    setup_site(workdir)
+    mounted = start_site(base_path="/digest")  # as a proxy passing /digest/... on
+    host = "{0.scheme}://{0.netloc}".format(urlsplit(mounted.url))
+    reader = mounted.browser()
+
+    def under_base(page: requests.Response) -> None:
+        assert page.status_code == 200, (page.url, page.status_code)
+        ours = [u for u in _links(page) if u.startswith(host)]
+        assert ours and all(u.startswith(mounted.url + "/") for u in ours), (page.url, ours)
+        css = [u for u in ours if u.endswith(".css")]
+        assert css and reader.get(css[0]).headers["Content-Type"].startswith("text/css")
+
+    signup = reader.get("/")
+    under_base(signup)
+    action, hidden = _form(signup)
+    assert (
+        reader.http.post(
+            action,
+            data={**hidden, "email": "ada@uni.example", "keywords": "narwhal", **FORM_FIELDS},
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    link = link_in(mounted.mails("ada@uni.example", 1)[0], "/confirm")
+    assert link.startswith(mounted.url + "/confirm?")
+    confirm = reader.get(link)
+    under_base(confirm)
+    action, hidden = _form(confirm)
+    manage = reader.http.post(action, data=hidden, timeout=10)  # the redirect is followed
+    assert manage.url == mounted.url + "/manage?welcome=1" and "You are subscribed" in manage.text
+    under_base(manage)
+    assert {c.path for c in reader.http.cookies} == {"/digest"}  # not sent to the host's other apps
+
+    sid = web_subscriber(mounted.db, "ada@uni.example").id
+    unsubscribe = reader.get(f"/unsubscribe?t={make_token(sid, UNSUB_SECRET)}")
+    under_base(unsubscribe)
+    action, hidden = _form(unsubscribe)
+    assert "Unsubscribed" in reader.http.post(action, data=hidden, timeout=10).text
+
+    stripped = reader.get(host + "/manage/link")  # as a proxy that strips the prefix
+    under_base(stripped)
+
+
+# --- 4. the digest email ----------------------------------------------------------------------
+
+HOSTILE_CATEGORIES = (
+    "<category>cs.RO&#x202E;(gninrael tobor)</category>"  # RIGHT-TO-LEFT OVERRIDE
+    "<category>cs.AI&#x200B;&#x2028;x</category>"  # ZERO WIDTH SPACE, LINE SEPARATOR
+    "<category>" + "cs.LONG " * 2000 + "</category>"
+)
+
+
+def test_a_papers_categories_reach_the_html_part_cleaned_and_bounded(workdir, smtp_server):
+    feed = arxiv_listing([NARWHAL]).replace("<category>cs.LG</category>", HOSTILE_CATEGORIES)
+    (workdir.path / "feed.xml").write_text(feed, encoding="utf-8")
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.to("alice@example.org")
+    html_part = mail.message.get_body(("html",)).get_content()
+    meta = re.search(r'<p class="meta"[^>]*>(.*?)</p>', html_part, re.S).group(1)
+    assert not forbidden_in(meta.replace("\n", " ")), forbidden_in(meta)  # the template's own lines
+    assert "cs.RO (gninrael tobor)" in meta and "cs.AI x" in meta
+    assert len(meta) < 1000  # a category is a label: at most a line of it is shown
+    # The plain-text part says the same: the categories too, not only "Matched: narwhal".
+    text_part = mail.message.get_body(("plain",)).get_content()
+    [matched] = [line for line in text_part.splitlines() if "Matched:" in line]
+    assert "cs.RO (gninrael tobor), cs.AI x, cs.LONG" in matched and not forbidden_in(matched)
+
+
+BLOG = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab blog</title><link>https://blog.example/</link>
+<description>Posts</description>
+<item><title>Narwhal tusks as sensors</title><link>https://blog.example/narwhal</link>
+<guid isPermaLink="false">lab-post
+42</guid><description>We study narwhal tusks and sensing.</description></item>
+</channel></rss>
+"""
+
+
+def test_a_paper_whose_key_holds_a_line_break_can_be_rated_from_its_links(workdir, smtp_server):
+    (workdir.path / "blog.xml").write_text(BLOG, encoding="utf-8")
+    workdir.write_config("- name: blog\n  type: rss\n  url: blog.xml\n", subscriber("alice", "narwhal"))
+    workdir.use_smtp(smtp_server.url)
+    with links_app(workdir):
+        digestbot(workdir, "run", "--once")
+        [mail] = smtp_server.to("alice@example.org")
+        text_part = mail.message.get_body(("plain",)).get_content()
+        more = re.search(r"More like this: (\S+)", text_part).group(1)
+
+        page = requests.get(more, timeout=10)
+        assert page.status_code == 200 and "Narwhal tusks as sensors" in page.text
+        action, hidden = _form(page)
+        done = requests.post(action, data={**hidden, "vote": "up"}, timeout=10)
+        assert done.status_code == 200 and "Noted" in done.text
+    with Store(workdir.db) as store:
+        assert store.feedback(["alice"]) == {"alice": {"lab-post\n42": 1}}
+
+
+# --- 5. confirming twice ----------------------------------------------------------------------
+
+
+def test_confirming_twice_is_confirming_once(site):  # noqa: F811
+    reader = site.browser()
+    assert reader.sign_up("dan@uni.example").status_code == 200
+    link = link_in(site.mails("dan@uni.example", 1)[0], "/confirm")
+    action, hidden = _form(reader.get(link))
+    before = requests.Session()  # the browser as it was at the first click (a double click
+    before.cookies.update(reader.http.cookies)  # sends the same form before the answer comes)
+
+    first = reader.http.post(action, data=hidden, timeout=10)
+    assert first.url.endswith("/manage?welcome=1") and "You are subscribed" in first.text
+    again = before.post(action, data=hidden, timeout=10)
+    assert again.status_code == 200 and again.url.endswith("/manage?welcome=1"), again.text[:300]
+    assert "You are subscribed" in again.text and "dan@uni.example" in again.text
+
+    sub = web_subscriber(site.db, "dan@uni.example")
+    unsubscribed = reader.post("/manage/unsubscribe", {}, form_page="/manage")
+    assert "Unsubscribed" in unsubscribed.text
+    later = site.browser()  # the mail's link opened again the next day, in another browser
+    site.clock[0] += 86400
+    action, hidden = _form(later.get(link))
+    page = later.http.post(action, data=hidden, timeout=10)
+    assert page.status_code == 200 and "unsubscribed" in page.text  # shown, and changed nothing
+    assert "You are subscribed" not in page.text
+    assert web_subscriber(site.db, "dan@uni.example") == replace(sub, active=False)
+    assert len(site.smtp.messages) == 1  # the one confirmation: nothing else was sent
+
+
+# --- 6. the timezone field ---------------------------------------------------------------------
+
+
+def _zone_field(page: requests.Response) -> tuple[list[str], list[str]]:
+    """The timezone select's options, and those marked selected (a browser shows the first
+    option when none is)."""
+    select = re.search(r'<select id="timezone".*?</select>', page.text, re.S).group(0)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select)
+    return options, re.findall(r"<option[^>]*\bselected\b[^>]*>([^<]*)</option>", select)
+
+
+def test_the_timezone_field_shows_the_zone_in_force(workdir, start_site):  # noqa: F811
+    setup_site(workdir, web_yaml=WEB_YAML + "defaults:\n  timezone: GMT\n")  # IANA, and no slash
+    running = start_site()
+    reader = running.browser()
+    options, selected = _zone_field(reader.get("/"))
+    assert selected == ["GMT"]  # not Africa/Abidjan, the first option
+    assert "Europe/Berlin" in options and not [z for z in options if re.match(r"Etc/GMT[+-]\d", z)]
+
+    confirmed(running, reader, "eve@uni.example")  # with FORM_FIELDS' Europe/Berlin
+    with Store(running.db) as store:
+        sub = web_subscriber(running.db, "eve@uni.example")
+        store.save_web_subscriber(replace(sub, timezone="Etc/GMT+5"))  # as an older form offered
+    page = reader.get("/manage")
+    options, selected = _zone_field(page)
+    assert selected == ["Etc/GMT+5"]
+    action, hidden = _form(page)  # saving the form as shown keeps the subscriber's zone
+    fields = dict(re.findall(r'<input id="(keywords|max_papers)" name="\1"[^>]*value="([^"]*)"', page.text))
+    reader.http.post(
+        action,
+        data={**hidden, **FORM_FIELDS, **fields, "keywords": "narwhal", "timezone": selected[0]},
+        timeout=10,
+    )
+    assert web_subscriber(running.db, "eve@uni.example").timezone == "Etc/GMT+5"
+
+
+# --- 7. the mail queue ------------------------------------------------------------------------
+
+
+def _stalled_relay(running: Site, server: StallingServer) -> None:
+    """The app's mail goes to a relay that accepts the connection and never answers (a firewall
+    that drops port 25 looks the same): each mail waits out the SMTP timeout."""
+    c = running.app.flask.extensions["digestbot"]
+    c.env = replace(c.env, smtp_url=f"smtp://127.0.0.1:{server.port}", smtp_timeout=5.0)
+
+
+def _sign_ups(running: Site, n: int) -> None:
+    reader = running.browser()
+    for i in range(n):
+        assert "Check your inbox" in reader.sign_up(f"reader{i}@uni.example").text
+
+
+def test_a_stopping_server_sends_the_mail_in_flight_not_every_mail_queued(
+    site,  # noqa: F811
+    stalling_server,  # noqa: F811
+    monkeypatch,
+    caplog,
+):
+    monkeypatch.setattr(web_context, "MAIL_DRAIN_SECONDS", 0.5)
+    _stalled_relay(site, stalling_server)
+    _sign_ups(site, 6)
+
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        site.app.close()
+
+    assert stalling_server.connections == 1  # the mail in flight; the five queued were not tried
+    assert "stopping: 5 web mail(s) not sent" in caplog.text
+
+
+def test_the_mail_queue_is_bounded(site, stalling_server, monkeypatch, caplog):  # noqa: F811 (fixtures)
+    monkeypatch.setattr(web_context, "MAIL_QUEUE", 3)
+    monkeypatch.setattr(web_context, "MAIL_DRAIN_SECONDS", 0.0)
+    _stalled_relay(site, stalling_server)
+    with caplog.at_level(logging.WARNING, logger="digestbot"):
+        _sign_ups(site, 6)  # the answers are the same page, queued or not
+
+    assert caplog.text.count("web mail queue is full (3 waiting): not sent") == 3
+    site.app.close()
