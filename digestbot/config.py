@@ -159,6 +159,13 @@ class Config:
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
 
+    def current_id(self, sid: str) -> str:
+        """The id a subscriber has now, for a link an older version signed with its former id
+        (`former_ids`: the store renamed that subscriber); any other id as it is."""
+        if any(s.id == sid for s in self.subscribers):
+            return sid
+        return next((new for new, former in self.former_ids if former == sid), sid)
+
 
 @dataclass(frozen=True)
 class Env:

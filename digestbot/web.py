@@ -308,7 +308,7 @@ def _subscriber_from_token(token: str) -> str:
     sid = read_token(token, secret) if token and secret else None
     if sid is None:
         raise HttpError("400 Bad Request", "This unsubscribe link is not valid.")
-    return sid
+    return ctx().config.current_id(sid)
 
 
 def _page(template: str, **values) -> Response:
@@ -342,7 +342,7 @@ def _feedback_target(token: str) -> tuple[str, str]:
     found = read_feedback_token(token, secret) if token and secret else None
     if found is None:
         raise HttpError("400 Bad Request", BAD_RATING_LINK)
-    return found
+    return ctx().config.current_id(found[0]), found[1]
 
 
 @links.get("/feedback")

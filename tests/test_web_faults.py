@@ -18,6 +18,8 @@ to an address outside ASCII arrives and can be checked).
    subscriber's own), never the list's first zone; no Etc/GMT+5 (which is UTC-5) is offered.
 7. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
    mail in flight, not every mail queued (systemd kills a stop that takes too long).
+8. Links an older version signed with a subscriber's former id (an unquoted `0123` was 83)
+   still unsubscribe and rate that subscriber.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
 
 from digestbot import web_context
 from digestbot.config import Env, load_config
-from digestbot.links import make_token
-from digestbot.store import Store
+from digestbot.links import feedback_token, make_token
+from digestbot.models import Paper, Profile, Subscriber
+from digestbot.store import DigestItem, Store, now_utc
 from digestbot.web import WebApp
 from digestbot.web_forms import read_email
 
@@ -408,3 +411,36 @@ def test_the_mail_queue_is_bounded(site, stalling_server, monkeypatch, caplog): 
 
     assert caplog.text.count("web mail queue is full (3 waiting): not sent") == 3
     site.app.close()
+
+
+# --- 8. links signed with a former id -------------------------------------------------------
+
+
+def test_links_signed_with_a_subscribers_former_id_still_work(workdir):
+    """`id: 0123` was subscriber 83 to an older digestbot, which signed its digests' links with
+    83; the store renamed the subscriber. Those links must still unsubscribe and rate it: they
+    answered "Unsubscribed" and changed nothing."""
+    (workdir.path / "feed.xml").write_text(arxiv_listing([]), encoding="utf-8")
+    workdir.write_config(SOURCES, "- id: 0123\n  email: a@example.org\n  keywords: [robots]\n")
+    with Store(workdir.db) as store:  # what the older digestbot stored and sent
+        store.sync_subscribers([Subscriber("83", Profile(("robots",)), email="a@example.org")])
+        store.add_papers([Paper(key="arxiv:2403.00002", arxiv_id="2403.00002", title="Robots")], "feed")
+        [paper] = store.papers_after(0)
+        store.create_digest(
+            "83", [DigestItem(paper, 0, ("robots",), ())], 1, paper.rev, now_utc(), "<m@x>", "email", "a"
+        )
+    digestbot(workdir, "sync")  # 83 becomes 0123
+    with links_app(workdir) as url:
+        rated = requests.post(
+            f"{url}/feedback",
+            data={"t": feedback_token("83", paper.key, UNSUB_SECRET), "vote": "up"},
+            timeout=10,
+        )
+        unsubscribed = requests.post(f"{url}/unsubscribe?t={make_token('83', UNSUB_SECRET)}", timeout=10)
+
+    assert rated.status_code == 200 and "Noted" in rated.text, rated.text
+    assert unsubscribed.status_code == 200
+    with Store(workdir.db) as store:
+        assert store.subscriber("83") is None
+        assert store.subscriber("0123").subscriber.paused
+        assert store.feedback(["0123"]) == {"0123": {paper.key: 1}}
