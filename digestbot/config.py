@@ -23,7 +23,7 @@ from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_problem
-from .models import Profile, Subscriber
+from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
 from .text import invisible_character, invisible_problem, single_spaced
 
@@ -44,7 +44,9 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 RESERVED_ID_PREFIXES = ("slack:", "web:")
 _SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_SLACK_RE = re.compile(r"^(#[a-z0-9][a-z0-9_-]{0,79}|[CGDU][A-Z0-9]{6,})$")
+_SLACK_RE = re.compile(
+    rf"^(#[a-z0-9][a-z0-9_-]{{0,79}}|[{''.join(SLACK_CONVERSATION_PREFIXES + SLACK_USER_PREFIXES)}][A-Z0-9]{{6,}})$"
+)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -807,7 +809,9 @@ def _subscriber(
         v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
     if slack and not _SLACK_RE.match(slack):
         v.report(
-            m["slack"].line, f"{fld}.slack", f"expected '#channel-name' or a Slack id (C…, U…), got {slack!r}"
+            m["slack"].line,
+            f"{fld}.slack",
+            f"expected '#channel-name' or a Slack id (C…, U…, W…), got {slack!r}",
         )
     if not email and not slack:
         v.report(item.line, fld, "needs 'email' or 'slack': where should the digest go?")

@@ -211,7 +211,7 @@ class Deliverer:
     def _pace_slack(self, channel: str) -> None:
         """Slack's one message a second per channel, and the workspace ceiling, for all workers."""
         assert self.rates is not None and self._slack is not None
-        self.rates.wait(f"slack:{channel}", 1 / self._slack.interval)
+        self.rates.space(f"slack:{channel}", self._slack.interval)
         if self.env.slack_rate:
             self.rates.wait("slack", self.env.slack_rate)
 
@@ -264,7 +264,11 @@ class SharedRates:
         self.sleep = sleep
 
     def wait(self, name: str, per_second: float) -> None:
-        at = self.store.take_rate_slot(name, 1 / per_second, self.clock())
+        self.space(name, 1 / per_second)
+
+    def space(self, name: str, seconds: float) -> None:
+        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait)."""
+        at = self.store.take_rate_slot(name, seconds, self.clock())
         delay = at - self.clock()
         if delay > 0:
             self.sleep(delay)
@@ -736,6 +740,7 @@ class DigestRunner:
                 sub.id,
             )
         items = self.store.digest_items(record.id)
+        posted = self.store.posted_parts(record.id) if record.parts_sent else None
         digest = Digest(
             state.subscriber,
             [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
@@ -745,6 +750,8 @@ class DigestRunner:
             message_id=record.message_id,
             parts_sent=record.parts_sent,
         )
+        if posted is not None:  # part of it went out: the rest of those messages, not a new split
+            return self._send(digest, attempts_before=record.attempts, message=posted)
         shown, message = self._fit(digest)
         if len(shown) < len(digest.matches):  # recorded uncut after a template error, cut now
             self.store.drop_digest_items(record.id, [m.paper.seq for m in digest.matches[len(shown) :]])
@@ -759,10 +766,13 @@ class DigestRunner:
         delivered (see Store.begin_attempt) and is sent at most once more."""
         started = time.monotonic()
         self.store.begin_attempt(digest.id, self.clock())
+        several = message if isinstance(message, list) and len(message) > 1 else None
+
+        def on_part(n: int) -> None:  # with the first part, all of them: what a retry posts the rest of
+            self.store.set_parts_sent(digest.id, n, several if n == 1 else None)
+
         try:
-            where = self.deliverer.deliver(
-                digest, on_part=lambda n: self.store.set_parts_sent(digest.id, n), message=message
-            )
+            where = self.deliverer.deliver(digest, on_part=on_part, message=message)
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried

@@ -1,5 +1,6 @@
 """Signed links: one-click unsubscribe, and thumbs up/down on one paper. Pure: HMAC with
-DIGESTBOT_SECRET over the purpose and the payload.
+DIGESTBOT_SECRET over the purpose and the payload. Also what a Slack rating button carries
+(`button_value`: unsigned, since Slack signs the click and only the bot posts its buttons).
 
 The web pages' tokens (confirm a sign-up, manage a digest) are itsdangerous timed signatures:
 each purpose has its own salt, so a token made for one purpose never passes for another, and
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from urllib.parse import urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -117,3 +119,28 @@ def unsign(
 def manage_url(base_url: str, subscriber_id: str, secret: str) -> str:
     """The signed "Manage your digest" link (a month's validity)."""
     return f"{base_url.rstrip('/')}/manage/login?{urlencode({'t': sign(subscriber_id, secret, MANAGE)})}"
+
+
+def button_value(subscriber_id: str, paper_key: str) -> str:
+    """What a Slack digest's rating button carries: its digest and its paper. The paper alone
+    does not say whose rating it is: a channel may get several digests, with the same paper."""
+    return json.dumps(
+        {"digest": subscriber_id, "paper": paper_key}, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def read_button_value(value: str) -> tuple[str | None, str]:
+    """(subscriber id, paper key) from a rating button's value; a value that is only the paper's
+    key (the buttons of digests sent before, or of a template that sets `p.key`) names no digest."""
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = None
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("digest"), str)
+            and isinstance(data.get("paper"), str)
+        ):
+            return data["digest"], data["paper"]
+    return None, value

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 UNTITLED = "(untitled)"  # the title of a paper no report gave one: a placeholder, not a title
+# What a Slack id starts with: a user (DM'd: U…, and W… on an Enterprise Grid org), or a
+# conversation (C… a channel, G… a private channel or group DM of old, D… a DM).
+SLACK_USER_PREFIXES = ("U", "W")
+SLACK_CONVERSATION_PREFIXES = ("C", "G", "D")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from . import __version__
+from .links import button_value
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
@@ -131,6 +132,7 @@ class PaperView:
     # Signed "more like this" / "less like this" links, when the web app that answers them is public.
     more_url: str = ""
     less_url: str = ""
+    button_value: str = ""  # what its Slack rating buttons carry: the digest and the paper
     # Why beyond keywords ("like <liked title>", "similar to papers you rated up"), and everything
     # that put the paper here: terms, authors and those reasons.
     reasons: tuple[str, ...] = ()
@@ -443,6 +445,7 @@ class Renderer:
                     v,
                     more_url=safe_url(feedback_link(v.key, "up")),
                     less_url=safe_url(feedback_link(v.key, "down")),
+                    button_value=button_value(sub.id, v.key),
                 )
                 for v in papers
             ]

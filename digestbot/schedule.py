@@ -49,6 +49,13 @@ class Schedule:
             return dom and dow
         return dom or dow  # cron: both restricted means either one
 
+    @property
+    def shortest_gap(self) -> int:
+        """Minutes between its two closest times of a day, past midnight too (clock times: a
+        daylight-saving change aside); 1440 for once a day."""
+        times = sorted(h * 60 + m for h in self.hours for m in self.minutes)
+        return min(b - a for a, b in zip(times, [*times[1:], times[0] + 1440], strict=True))
+
 
 class ScheduleError(ValueError):
     """A schedule string that cannot be read, or that never fires."""

@@ -1,15 +1,18 @@
 """Slack's ways in: the slash-command service shared by the HTTP endpoint and Socket Mode.
 
 Requests reach `SlackService.command` only after their signature was verified (HTTP, in
-web.py) or over the authenticated Socket Mode connection. Replies are ephemeral. A preview can
-take longer than Slack's 3-second limit: it is acknowledged at once and the digest is posted
-afterwards through the command's response_url.
+web.py) or over the authenticated Socket Mode connection. Replies are ephemeral. Slack shows
+the user an error when an answer takes more than 3 seconds (the command may still be applied):
+a preview is acknowledged at once and the digest posted afterwards through the command's
+response_url, and any command or click still waiting for the database after ACK_SECONDS (a run
+holding it) is acknowledged then, its answer following through response_url.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from slack_sdk import WebClient
@@ -20,21 +23,34 @@ from slack_sdk.webhook import WebhookClient
 
 from .config import Config, Env
 from .digest import DigestRunner
-from .slack_commands import CommandContext, CommandHandler, Reply
+from .links import read_button_value
+from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import Store, StoreError, StoreWriteError
 
 log = logging.getLogger(__name__)
 FEEDBACK_ACTIONS = {"feedback_up": 1, "feedback_down": -1}  # the digest buttons' action_ids
+ACK_SECONDS = 2.0  # how long an answer may wait for the database: Slack gives up after 3 s
+WAITING = (
+    "The digest database is busy for a moment: your command is being applied, and the answer follows here."
+)
+WAITING_NO_URL = (
+    "The digest database is busy for a moment: your command is being applied (`/digest list` shows it)."
+)
 
 
 class SlackService:
     """Runs /digest commands against the database; one Store per call (calls come from threads)."""
 
-    def __init__(self, config: Config, env: Env, db_path: Path, workers: int = 2):
+    def __init__(
+        self, config: Config, env: Env, db_path: Path, workers: int = 2, ack_seconds: float = ACK_SECONDS
+    ):
         self.config = config
         self.env = env
         self.db_path = db_path
+        self.ack_seconds = ack_seconds
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-later")
+        # Commands and clicks run here, so that one waiting for the database can be answered in time.
+        self.work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work")
 
     def command(self, form: dict[str, str]) -> dict:
         """A verified slash-command payload in; the ephemeral response body out."""
@@ -44,25 +60,47 @@ class SlackService:
             channel_name=form.get("channel_name", ""),
             response_url=form.get("response_url") or None,
         )
-        try:
-            with Store(self.db_path) as store:
-                reply = CommandHandler(store, self.config, self.env, preview=self.preview).handle(
-                    ctx, form.get("text", "")
-                )
-        except StoreError as e:
-            log.error("/digest could not be answered: %s", e)
-            reply = Reply(
-                "Sorry, the digest database can't be used right now; nothing was changed. Try again later."
-            )
         log.info(
             "/digest %s from %s in %s",
             (form.get("text") or "help").split(" ", 1)[0],
             ctx.user_id,
             ctx.channel_id,
         )
+        job = self.work.submit(self._answer, ctx, form.get("text", ""))
+        try:
+            reply = job.result(timeout=self.ack_seconds)
+        except FutureTimeout:
+            log.warning(
+                "/digest from %s waits for the database: acknowledged, the answer follows", ctx.user_id
+            )
+            if ctx.response_url:
+                self._follow(job, ctx.response_url)
+            return response_body(Reply(WAITING if ctx.response_url else WAITING_NO_URL))
         if reply.later is not None and ctx.response_url:
             self.executor.submit(self._run_later, reply, ctx.response_url)
         return response_body(reply)
+
+    def _answer(self, ctx: CommandContext, text: str) -> Reply:
+        try:
+            with Store(self.db_path) as store:
+                return CommandHandler(store, self.config, self.env, preview=self.preview).handle(ctx, text)
+        except StoreError as e:
+            log.error("/digest could not be answered: %s", e)
+            return Reply(
+                "Sorry, the digest database can't be used right now; nothing was changed. Try again later."
+            )
+
+    def _follow(self, job: Future, response_url: str) -> None:
+        """Post a command's answer (and its preview, if it has one) through response_url once
+        the job is done."""
+
+        def answer() -> Reply:
+            reply = job.result()
+            return reply.later() if reply.later else reply
+
+        job.add_done_callback(
+            lambda _: self.executor.submit(self._run_later, Reply("", later=answer), response_url)
+        )
 
     def preview(self, subscriber_id: str) -> Reply:
         """The digest the subscriber would get now, as Block Kit (the first message of it)."""
@@ -83,31 +121,56 @@ class SlackService:
             log.exception("slash command follow-up failed")
             result = Reply(f"Sorry, that failed: {type(e).__name__}.")
         try:
-            WebhookClient(response_url, timeout=15).send_dict(response_body(result))
+            answer = WebhookClient(response_url, timeout=15).send_dict(response_body(result))
         except Exception:
             log.exception("could not post to response_url")
+            return
+        if answer.status_code != 200:  # 404 expired_url: past its 30 minutes or 5 posts
+            log.warning(
+                "Slack refused the follow-up to a /digest command (response_url answered %s: %s)",
+                answer.status_code,
+                answer.body[:200],
+            )
 
     def interaction(self, payload: dict) -> None:
         """A verified interactivity payload: the "More like this" / "Less like this" buttons of a
-        digest. The rating goes to the digest the button was in (the channel's, else the user's
-        own) and only for a paper that digest received; the clicker hears back, ephemerally."""
+        digest. The rating goes to the digest the button was in (the channel's; in a DM, the
+        user's own) and only for a paper that digest received; the clicker hears back, ephemerally.
+        Returns once it is recorded, or after ACK_SECONDS while the database is busy (it is
+        recorded then, and the clicker hears back as usual)."""
+        job = self.work.submit(self._rate, payload)
+        try:
+            job.result(timeout=self.ack_seconds)
+        except FutureTimeout:
+            log.warning("a rating waits for the database: acknowledged, recorded when it answers")
+
+    def _rate(self, payload: dict) -> None:
         actions = payload.get("actions") if payload.get("type") == "block_actions" else None
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
         vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
-        key = action.get("value")
-        if vote is None or not isinstance(key, str):
+        value = action.get("value")
+        if vote is None or not isinstance(value, str):
             return
+        sid, key = read_button_value(value)
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
-        targets = [str(channel.get("id") or ""), str(user.get("id") or "")]
+        user_id, channel_id = str(user.get("id") or ""), str(channel.get("id") or "")
+        # A click in a channel is on the channel's digest, never the clicker's own (which only
+        # comes by DM, and may hold the same paper); the channel's may be set up by #name.
+        targets = (
+            [channel_id, user_id]
+            if in_direct_message(channel_id)
+            else channel_targets(channel_id, str(channel.get("name") or ""))
+        )
         try:
             with Store(self.db_path) as store:
-                state = store.find_by_slack(targets)
-                if state is None:
+                # The button names its digest; one is honoured only where that digest is delivered.
+                state = store.find_by_slack(targets) if sid is None else store.subscriber(sid)
+                if state is None or state.subscriber.slack not in targets:
                     raise StoreError("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            log.info("rating %+d for %s from Slack user %s", vote, key, targets[1])
+            log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
         except StoreWriteError:
             log.exception("could not record a rating")
             text = "Sorry, that could not be recorded right now."
@@ -118,6 +181,7 @@ class SlackService:
             self.executor.submit(self._run_later, Reply(text), url)
 
     def close(self) -> None:
+        self.work.shutdown(wait=True)  # first: a late answer still reaches the executor
         self.executor.shutdown(wait=True)
 
 

@@ -23,6 +23,9 @@ from .text import is_number, one_line, shorten, split_terms
 MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
+# A reader's schedule comes at most hourly (an operator's YAML may set any): a channel member's
+# `* * * * *` would post every minute, and empty a trending digest's pool in minutes.
+SLACK_MIN_GAP_MINUTES = 60
 SLACK_MAX_TRENDING = 100  # /digest trending N; a YAML `trending:` may go to config.MAX_TRENDING
 
 HELP = """\
@@ -60,6 +63,16 @@ class CommandError(Exception):
     """Something the user typed that cannot be done; the message says what and how."""
 
 
+def channel_targets(channel_id: str, channel_name: str = "") -> list[str]:
+    """The Slack targets a channel's digest may be set up with: its id, then `#name`."""
+    return [channel_id, f"#{channel_name}" if channel_name else ""]
+
+
+def in_direct_message(channel_id: str) -> bool:
+    """Whether a command or click came from a DM (where the user's own digest is) or nowhere."""
+    return not channel_id or channel_id.startswith("D")
+
+
 _TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
 
 
@@ -81,8 +94,13 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
         tz, words = words[-1], words[:-1]
     spec = " ".join(words)
     try:
-        parse_schedule(spec)
+        schedule = parse_schedule(spec)
         get_timezone(tz)
+        if schedule.shortest_gap < SLACK_MIN_GAP_MINUTES:
+            raise ScheduleError(
+                f"`{spec}` would send a digest every {schedule.shortest_gap} minute(s): from Slack,"
+                " at most one an hour"
+            )
     except ScheduleError as e:
         raise CommandError(
             f"{e}.\nExamples: `/digest schedule daily 08:00`, `/digest schedule weekly mon 09:00 Europe/Berlin`, "
@@ -110,6 +128,7 @@ class CommandHandler:
         text = (text or "").strip()
         if len(text) > MAX_COMMAND_CHARS:
             return Reply(f"That command is too long (at most {MAX_COMMAND_CHARS} characters).")
+        text = _unescape(text)
         words = text.split(maxsplit=1)
         channel_scope = bool(words) and words[0].lower() == "channel"
         if channel_scope:
@@ -119,7 +138,7 @@ class CommandHandler:
         try:
             if verb in ("help", "?"):
                 return Reply(HELP)
-            if channel_scope and (not ctx.channel_id or ctx.channel_id.startswith("D")):
+            if channel_scope and in_direct_message(ctx.channel_id):
                 raise CommandError("`/digest channel …` manages a channel's digest: use it in that channel.")
             method = getattr(self, f"cmd_{verb}", None)
             if method is None:
@@ -131,9 +150,7 @@ class CommandHandler:
     # --- whose subscription ----------------------------------------------------------------
 
     def _targets(self, ctx: CommandContext, channel_scope: bool) -> list[str]:
-        if channel_scope:
-            return [ctx.channel_id, f"#{ctx.channel_name}" if ctx.channel_name else ""]
-        return [ctx.user_id]
+        return channel_targets(ctx.channel_id, ctx.channel_name) if channel_scope else [ctx.user_id]
 
     def _current(self, ctx: CommandContext, channel_scope: bool) -> Subscriber | None:
         state = self.store.find_by_slack(self._targets(ctx, channel_scope))
@@ -176,10 +193,12 @@ class CommandHandler:
     # --- commands -------------------------------------------------------------------------
 
     def cmd_list(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        sub = self._current(ctx, channel_scope)
-        if sub is None:
+        """Every digest here: a channel (or a person, in the YAML) may get several."""
+        found = self.store.all_by_slack(self._targets(ctx, channel_scope))
+        subs = [s.subscriber for s in found if s.subscriber.active]
+        if not subs:
             return Reply("No digest here yet. Start one with `/digest subscribe some keywords`.\n\n" + HELP)
-        return Reply(self.describe(sub))
+        return Reply("\n\n".join(map(self.describe, subs)))
 
     def _update(
         self,
@@ -403,14 +422,21 @@ class CommandHandler:
             lines.append("Categories: " + ", ".join(p.categories))
         if p.likes:
             lines.append(f"Liked papers: {len(p.likes)} (`/digest likes` lists them)")
-        lines.append(f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {sub.max_papers} papers")
+        # A trending digest brings its N papers whatever max_papers says.
+        lines.append(
+            f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {p.trending or sub.max_papers} papers"
+        )
         if state is not None:
-            tz = get_timezone(sub.timezone)
-            if state.last_run_at is None:
-                nxt = "at the next run (papers from the last day)"
-            else:
-                when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
-                nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+            try:
+                tz = get_timezone(sub.timezone)
+                if state.last_run_at is None:
+                    nxt = "at the next run (papers from the last day)"
+                else:
+                    when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
+                    nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+            except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since
+                tz = get_timezone("UTC")
+                nxt = f"none: the schedule can't be read ({e}); set one with `/digest schedule daily 08:00`"
             last = self.store.last_sent(sub.id)
             lines.append(f"Next digest: {nxt}")
             lines.append(
@@ -449,6 +475,12 @@ def _paper_refs(text: str) -> list[str]:
 
 def _ids(ids: list[str]) -> str:
     return ", ".join(f"`{a}`" for a in ids)
+
+
+def _unescape(text: str) -> str:
+    """What the user typed: Slack sends `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;` (its
+    own markup, a `<url|label>` link, is left as it is)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _escape_reply(text: str) -> str:

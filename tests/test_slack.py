@@ -474,18 +474,25 @@ def test_channel_not_found_keeps_the_digest_and_others_still_get_theirs(workdir,
     assert "gone" in row and "pending" in row
 
 
-def test_after_a_failed_part_only_the_undelivered_parts_are_posted_again(workdir, slack):
-    items = many(120)  # header, intro, 120 papers and a footer: three messages
-    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+def send_failing_after_part_1(workdir, slack, items: list[FeedPaper], max_papers: int):
+    """Send `items` to #ml-papers as a digest of several messages whose second post fails:
+    (the first message, the failed second, the digest's pending record)."""
+    setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=max_papers))
     digestbot(workdir, "fetch")
     slack.answer("chat.postMessage")  # part 1 goes through
     slack.fail("chat.postMessage", "internal_error")  # part 2 fails, once
-
     digestbot(workdir, "send", expect=1)
-
     part_1, failed_2 = slack.posts
     [record] = ledger(workdir.db, status="pending")
     assert record.parts_sent == 1
+    return part_1, failed_2, record
+
+
+def test_after_a_failed_part_only_the_undelivered_parts_are_posted_again(workdir, slack):
+    items = many(120)  # header, intro, 120 papers and a footer: three messages
+
+    part_1, failed_2, record = send_failing_after_part_1(workdir, slack, items, max_papers=200)
+
     assert "internal_error" in (record.last_error or "")
 
     digestbot(workdir, "send", "--force")
@@ -899,6 +906,23 @@ def test_schedule_sets_spec_and_timezone_and_a_bad_spec_is_explained(web):
         assert "Examples:" in reply and "`/digest schedule daily 08:00`" in reply, reply
     assert "For example" in web.command("schedule")
     assert db_dump(web.db) == before
+
+
+@pytest.mark.parametrize(
+    ("spec", "gap"), [("* * * * *", 1), ("*/30 * * * *", 30), ("0,45 8 * * *", 45), ("5,55 0,23 * * *", 10)]
+)
+def test_a_schedule_from_slack_comes_at_most_hourly(web, spec, gap):
+    """A channel member's every-minute cron would post every minute (and empty a trending
+    digest's pool in minutes); hourly and daily crons are fine."""
+    web.command("subscribe diffusion policy")
+    before = db_dump(web.db)
+
+    reply = web.command(f"schedule {spec}")
+
+    assert f"every {gap} minute(s): from Slack, at most one an hour" in reply, reply
+    assert db_dump(web.db) == before
+    assert "Schedule set to `0 * * * *`" in web.command("schedule 0 * * * *")
+    assert "Schedule set to `30 7,8 * * 1-5`" in web.command("schedule 30 7,8 * * 1-5")
 
 
 def test_pause_and_resume(web):

@@ -121,9 +121,9 @@ def test_papers_stored_under_a_bare_guid_are_keyed_by_their_source_on_upgrade(db
         seq = store.paper("1").seq
     raw_sql(
         db_target,
-        "UPDATE digestbot_schema SET version = 8"
+        "UPDATE digestbot_schema SET version = 9"
         if str(db_target).startswith("postgresql")
-        else "PRAGMA user_version = 8",
+        else "PRAGMA user_version = 9",  # main's schema 9, before the re-keying
     )
     with Store(db_target) as store:
         assert set(titles(store)) == {"guid:a:1", "https://blog.example/p"}

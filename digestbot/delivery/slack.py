@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from ..models import SLACK_USER_PREFIXES
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
@@ -89,7 +90,7 @@ def _retry_after(headers) -> float:
 
 
 def is_user(target: str) -> bool:
-    return target[:1] in ("U", "W") and target[1:].isalnum() and target.isupper()
+    return target[:1] in SLACK_USER_PREFIXES and target[1:].isalnum() and target.isupper()
 
 
 class SlackTransport:

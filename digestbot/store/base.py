@@ -46,9 +46,10 @@ T = TypeVar("T")
 # 7: the index digest_items_paper (who received a paper, for trending and revised papers);
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
-# 9: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
+# 9: digests.parts (the messages of a Slack digest that went out in part, for its retry).
+# 10: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
 # (no fetch before then: the server's Retry-After); papers.authoritative (arXiv gave its record).
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -154,7 +155,8 @@ CREATE TABLE IF NOT EXISTS digests (
     sent_at TEXT,
     parts_sent INTEGER NOT NULL DEFAULT 0,
     unconfirmed INTEGER NOT NULL DEFAULT 0,
-    attempt_started_at TEXT
+    attempt_started_at TEXT,
+    parts TEXT
 );
 CREATE INDEX IF NOT EXISTS digests_status ON digests (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS digests_subscriber ON digests (subscriber_id, id);
@@ -238,6 +240,7 @@ _ADDED_COLUMNS = [
     ("subscribers", "claimed_until", "TEXT"),
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
+    ("digests", "parts", "TEXT"),
     ("sources", "retry_at", "TEXT"),
     ("papers", "authoritative", "INTEGER NOT NULL DEFAULT 0"),
 ]
@@ -247,7 +250,7 @@ _AFTER_COLUMNS = [
     # papers with upvotes before schema 4: listed when last updated (the trending pool's clock)
     "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
-    # schema 9: papers an arXiv listing reported (its announce type) have arXiv's record
+    # schema 10: papers an arXiv listing reported (its announce type) have arXiv's record
     "UPDATE papers SET authoritative = 1 WHERE announce_type IS NOT NULL AND authoritative = 0",
 ]
 
@@ -530,9 +533,9 @@ class Store:
         its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
         Hugging Face paper link as a feed's guid, an old-style id with its subject class or
         capitals) take the key a new report of them gets, so that report is the same paper,
-        not a new one sent again; so do papers under a bare guid (schema 9: it is qualified by
-        the source that first reported it, see `keys.entry_key`). Liked ids are rewritten the same way. A paper stored under
-        both keys keeps both rows, as before."""
+        not a new one sent again; so do papers under a bare guid (schema 10: it is qualified by
+        the source that first reported it, see `keys.entry_key`). Liked ids are rewritten the
+        same way. A paper stored under both keys keeps both rows, as before."""
         rows = self._rows(
             "SELECT seq, key, link, sources FROM papers WHERE key NOT LIKE 'arxiv:%' OR key LIKE 'arxiv:%/%'"
         )
@@ -864,18 +867,20 @@ class Store:
         return _readable_state(rows[0]) if rows else None
 
     def find_by_slack(self, targets: list[str]) -> SubscriberState | None:
-        """The active subscriber delivered to any of these Slack targets (user, channel id or #name)."""
-        targets = [t for t in targets if t]
+        """The subscriber delivered to these Slack targets (user, channel id or #name): an active
+        one first, then the earliest target in the list, then the YAML's."""
+        return next(iter(self.all_by_slack(targets)), None)
+
+    def all_by_slack(self, targets: list[str]) -> list[SubscriberState]:
+        """Every subscriber delivered to these Slack targets (a channel may get several
+        digests), in `find_by_slack`'s order."""
+        targets = list(dict.fromkeys(t for t in targets if t))
         if not targets:
-            return None
+            return []
         marks = ", ".join("?" * len(targets))
-        rows = list(
-            self._rows(
-                f"SELECT * FROM subscribers WHERE slack IN ({marks}) ORDER BY active DESC, origin = 'yaml' DESC LIMIT 1",
-                targets,
-            )
-        )
-        return _readable_state(rows[0]) if rows else None
+        rows = list(self._rows(f"SELECT * FROM subscribers WHERE slack IN ({marks})", targets))
+        rows.sort(key=lambda r: (not r["active"], targets.index(r["slack"]), r["origin"] != "yaml", r["id"]))
+        return [state for state in map(_readable_state, rows) if state is not None]
 
     def save_slack_subscriber(self, sub: Subscriber, now: datetime | None = None) -> None:
         """Create, update or reactivate a subscriber managed from Slack (origin 'slack').
@@ -1250,7 +1255,7 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
-                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination)"
+                " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination), parts = NULL"
                 " WHERE id = ?",
                 (ts(now), destination, digest_id),
             )
@@ -1268,10 +1273,27 @@ class Store:
                 (digest_id, digest_id),
             )
 
-    def set_parts_sent(self, digest_id: int, parts: int) -> None:
-        """Record how many messages of a multi-message digest were delivered (Slack)."""
+    def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
+        """Record how many messages of a multi-message digest were delivered (Slack), and with
+        the first, all its `messages`: a retry posts the rest of these very messages, as a new
+        rendering (of papers changed since) may split them elsewhere. Kept until it is sent."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            if messages is None:
+                self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+            else:
+                self._exec(
+                    "UPDATE digests SET parts_sent = ?, parts = ? WHERE id = ?",
+                    (parts, json.dumps(messages, ensure_ascii=False), digest_id),
+                )
+
+    def posted_parts(self, digest_id: int) -> list[dict] | None:
+        """The messages of a digest that went out in part (`set_parts_sent`), else None."""
+        row = self._exec("SELECT parts FROM digests WHERE id = ?", (digest_id,)).fetchone()
+        try:
+            messages = json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
+        return messages if isinstance(messages, list) and all(isinstance(m, dict) for m in messages) else None
 
     def mark_attempt_failed(
         self, digest_id: int, error: str, retry_at: datetime | None, unconfirmed: bool = False
@@ -1285,7 +1307,8 @@ class Store:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                f" unconfirmed = {left} WHERE id = ? AND status = 'pending'",
+                f" unconfirmed = {left}, parts = {'parts' if retry_at is not None else 'NULL'}"
+                " WHERE id = ? AND status = 'pending'",
                 (status, error, ts(retry_at), digest_id),
             )
 
@@ -1299,7 +1322,7 @@ class Store:
         with self.transaction():
             ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
             self._exec_many(
-                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, last_error ="
+                "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, parts = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
                 " not sent again' WHERE id = ?",
                 [(i,) for i in ids],
@@ -1310,7 +1333,7 @@ class Store:
         """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
         with self.transaction():
             return self._exec(
-                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL"
+                "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, parts = NULL"
                 " WHERE subscriber_id = ? AND status = 'pending'",
                 (f"cancelled: {reason}", sid),
             ).rowcount
