@@ -53,6 +53,9 @@ def fetch_one(
     started = time.monotonic()
     state = store.source_state(source.name)
     same_place = state.get("location") == source.location
+    waiting = _waiting(source.name, state, now) if same_place else None
+    if waiting:
+        return waiting
     try:
         result: FetchResult = fetch_source(
             source,
@@ -61,9 +64,10 @@ def fetch_one(
             last_modified=state.get("last_modified") if same_place else None,
         )
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
+        _check_window(source, state, result, new)
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except SourceError as e:
-        return _failed(store, source, now, str(e), started)
+        return _failed(store, source, now, str(e), started, _retry_at(e, now))
     except StoreWriteError:
         raise  # the database, not the source, is the problem: the caller stops and says so
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
@@ -188,14 +192,22 @@ def _catch_up(
     added = 0
     try:
         for page in range(CATCH_UP_MAX_PAGES):
-            fetched = client.get(api.url or "", params=api_params(api, page * CATCH_UP_PAGE, "ascending"))
-            papers = parse_arxiv_api(api, fetched).papers
+            start = page * CATCH_UP_PAGE
+            fetched = client.get(api.url or "", params=api_params(api, start, "ascending"))
+            answer = parse_arxiv_api(api, fetched)
             new, _ = store.add_papers(
-                [p_with_source(p, source.name) for p in papers], source.name, now, authoritative=True
+                [p_with_source(p, source.name) for p in answer.papers], source.name, now, authoritative=True
             )
             added += new
-            if len(papers) < CATCH_UP_PAGE:
+            if not _more_pages(answer, start):
                 break
+        else:  # more than the catch-up reads: say so, the days count as caught up all the same
+            read = CATCH_UP_MAX_PAGES * CATCH_UP_PAGE
+            of = f" of {answer.total}" if answer.total else ""
+            result.warnings.append(
+                f"catch-up read the first {read}{of} papers of the missed days (the most it reads): "
+                "the newer ones were not fetched"
+            )
     except (FetchError, SourceError) as e:
         log.warning(
             "source %s: catch-up from the arXiv API failed (will retry next fetch): %s", source.name, e
@@ -205,12 +217,72 @@ def _catch_up(
     return announced, added, True
 
 
+def _more_pages(result: FetchResult, start: int) -> bool:
+    """Whether an export-API answer for results from `start` on leaves more to fetch. A page
+    is full by its entries, read or not (one without an id still took a place). An empty page
+    before the end the API announced (opensearch:totalResults) is an error of the API's, as it
+    gives now and then under load: the catch-up fails and the next fetch tries again. (A short
+    page is the end: the count is not always right.)"""
+    seen = start + result.entries
+    if result.total is not None and seen < result.total and result.entries == 0:
+        raise SourceError(
+            f"the arXiv API answered no results from {start} of the {result.total} it announced"
+        )
+    return result.entries >= CATCH_UP_PAGE and (result.total is None or seen < result.total)
+
+
+def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: int) -> None:
+    """An `arxiv_api` source reads the newest `max_results` papers, and a feed shows its newest
+    entries: when every one of them was new, what arrived before them since the last fetch may
+    never have been read (or the feed changed its entries' ids, which makes old ones new).
+    Warned (in `status`), not a failure; the first fetch is no such case."""
+    if state.get("last_ok_at") is None or not result.papers or new < len(result.papers):
+        return
+    more = result.total is None or result.total > new  # the query has more than was read
+    if source.type == "arxiv_api" and new >= source.max_results and more:
+        result.warnings.append(
+            f"all {new} results were new: papers between this fetch and the last may have been "
+            "missed; raise the source's max_results or fetch it more often (every:)"
+        )
+    elif source.type == "rss" and new >= 2:
+        result.warnings.append(
+            f"all {new} entries were new: entries between this fetch and the last may have been missed"
+            " (fetch it more often: every:), or the feed changed its entries' ids"
+        )
+
+
 def p_with_source(paper: Paper, name: str) -> Paper:
     return replace(paper, sources=(name,))
 
 
-def _failed(store: Store, source: SourceConfig, now: datetime, error: str, started: float) -> SourceOutcome:
-    store.record_fetch_error(source.name, source.type, source.location, now, error)
+MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
+
+
+def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
+    """When the server that failed this fetch lets the next one go (its Retry-After), if it said."""
+    return now + min(timedelta(seconds=e.retry_after), MAX_RETRY_AFTER) if e.retry_after else None
+
+
+def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
+    """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
+    retry_at = parse_ts(state.get("retry_at"))
+    if retry_at is None or now >= retry_at:
+        return None
+    log.info("source %s: not fetched before %s, as the server asked", name, retry_at)
+    return SourceOutcome(
+        name, error=f"not fetched: the server asked to wait until {retry_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def _failed(
+    store: Store,
+    source: SourceConfig,
+    now: datetime,
+    error: str,
+    started: float,
+    retry_at: datetime | None = None,
+) -> SourceOutcome:
+    store.record_fetch_error(source.name, source.type, source.location, now, error, retry_at)
     log.warning("source %s failed: %s", source.name, error)
     health = source_health(source, store.source_state(source.name), now)
     if health:
@@ -313,6 +385,9 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
         return None
     now = now or now_utc()
     started = time.monotonic()
+    waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
+    if waiting:
+        return waiting
     api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
     found: set[str] = set()
     try:
@@ -322,7 +397,7 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
             store.add_papers(papers, LIKED_SOURCE, now, authoritative=True, seed_only=True)
             found.update(p.arxiv_id for p in papers if p.arxiv_id)
     except (FetchError, SourceError) as e:
-        return _failed(store, api, now, str(e), started)
+        return _failed(store, api, now, str(e), started, _retry_at(e, now))
     unknown = [a for a in missing if a not in found]
     warnings = (
         (f"{NOT_ON_ARXIV}{', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()

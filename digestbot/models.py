@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+UNTITLED = "(untitled)"  # the title of a paper no report gave one: a placeholder, not a title
 # What a Slack id starts with: a user (DM'd: U…, and W… on an Enterprise Grid org), or a
 # conversation (C… a channel, G… a private channel or group DM of old, D… a DM).
 SLACK_USER_PREFIXES = ("U", "W")
@@ -16,7 +17,7 @@ class Paper:
     """One paper as a source reported it (before or after it reached the store).
 
     `key` identifies the paper across sources: `arxiv:<id without version>` where there is an
-    arXiv id, else the feed's guid, else its link. `seq` is the store's ingestion order and is
+    arXiv id, else the feed's guid, else its link (see `keys.entry_key`). `seq` is the store's ingestion order and is
     None until the paper was stored; `rev` orders papers by when they last changed in a way that
     matters to matching, and `revised` says a merge did that (so it may be in digests already).
     """

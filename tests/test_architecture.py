@@ -17,6 +17,7 @@ CORE = {
     "digestbot.models",
     "digestbot.text",
     "digestbot.arxiv_ids",
+    "digestbot.keys",
     "digestbot.matching",
     "digestbot.relevance",
     "digestbot.render",

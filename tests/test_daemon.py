@@ -1039,7 +1039,10 @@ def test_three_failed_fetches_in_a_row_make_a_source_failing(workdir, store):
         assert not fetch_one(store, source, HttpClient(), now + timedelta(hours=hour)).ok
         health.append(source_health(source, store.source_state("broken"), now + timedelta(hours=hour)))
     assert health[:2] == [None, None]
-    assert health[2] == "failing: 3 fetches in a row (got an HTML page, not a feed)"
+    assert (
+        health[2]
+        == "failing: 3 fetches in a row (got an HTML page, not a feed (a login or error page? open the url in a browser))"
+    )
 
     write_listing(broken, [topic_paper(1, "quokka")])
     assert fetch_one(store, source, HttpClient(), now + timedelta(hours=3)).ok

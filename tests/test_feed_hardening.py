@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -71,7 +72,9 @@ def fetch_into(
 
 
 def stored(store: Store) -> dict:
-    return {p.key: p for p in store.papers_after(0)}
+    """The stored papers by their guid as the feed wrote it (the store keys a guid that is not a
+    URI within its source: `g1` from source `src` is `guid:src:g1`)."""
+    return {re.sub(r"^guid:[^:]+:", "", p.key): p for p in store.papers_after(0)}
 
 
 def links_in(store: Store) -> dict[str, str]:

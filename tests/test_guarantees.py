@@ -394,9 +394,9 @@ def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
     db = tmp_path / "old.db"
     now = datetime.now(UTC)
     with Store(db) as store:
-        store.add_papers([Paper(key="k1", title="t")], "s")
+        store.add_papers([Paper(key="https://example.org/k1", title="t")], "s")
         store.sync_subscribers([Subscriber("alice", Profile(("t",)), email="a@example.org")])
-        item = store_module.DigestItem(store.paper("k1"), 30, ("t",), ())
+        item = store_module.DigestItem(store.paper("https://example.org/k1"), 30, ("t",), ())
         digest_id = store.create_digest("alice", [item], 1, store.max_rev(), now, "<m@x>", "email", "a")
     old_digests = (  # the schema 2 table: three states only
         "CREATE TABLE digests_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, subscriber_id TEXT NOT NULL"
@@ -422,12 +422,12 @@ def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
         assert "'cancelled'" not in sql
     with Store(db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
-        assert store.paper("k1").rev == store.paper("k1").seq
+        assert store.paper("https://example.org/k1").rev == store.paper("https://example.org/k1").seq
         sql = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'digests'").fetchone()[0]
         assert "'cancelled'" in sql
         [record] = store.digests()
         assert (record.id, record.status, record.message_id) == (digest_id, "pending", "<m@x>")
-        assert [it.paper.key for it in store.digest_items(digest_id)] == ["k1"]
+        assert [it.paper.key for it in store.digest_items(digest_id)] == ["https://example.org/k1"]
         assert store.cancel_pending("alice", "test") == 1  # the widened CHECK takes the new state
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     dump = db_dump(db)

@@ -425,10 +425,14 @@ def test_http_500_is_recorded_and_the_next_source_still_runs(http, store):
 
     outcomes = collect.fetch_all(store, [broken, working], make_client())
     assert [o.name for o in outcomes] == ["broken", "blog"]
-    assert outcomes[0].error == "HTTP 500 Internal Server Error"
+    assert (
+        outcomes[0].error == "HTTP 500 Internal Server Error: the server failed; the next fetch tries again"
+    )
     assert outcomes[1].ok and outcomes[1].new == 3
     state = store.source_state("broken")
-    assert state["last_error"] == "HTTP 500 Internal Server Error"
+    assert (
+        state["last_error"] == "HTTP 500 Internal Server Error: the server failed; the next fetch tries again"
+    )
     assert state["failures"] == 1
     assert state["last_ok_at"] is None
     assert store.count_papers() == 3

@@ -231,7 +231,7 @@ def test_a_failed_refetch_sends_by_the_counts_of_the_last_fetch(workdir, smtp_se
     result = digestbot(workdir, "send")
 
     assert (
-        "refetched hf-daily: FAILED: HTTP 503 Service Unavailable (trending digests use the counts of the last fetch)"
+        "refetched hf-daily: FAILED: HTTP 503 Service Unavailable: the server failed; the next fetch tries again (trending digests use the counts of the last fetch)"
         in (result.output)
     )
     assert received(smtp_server, "top") == [["A", "B"]]

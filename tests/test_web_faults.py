@@ -298,7 +298,9 @@ def test_a_paper_whose_key_holds_a_line_break_can_be_rated_from_its_links(workdi
         done = requests.post(action, data={**hidden, "vote": "up"}, timeout=10)
         assert done.status_code == 200 and "Noted" in done.text
     with Store(workdir.db) as store:
-        assert store.feedback(["alice"]) == {"alice": {"lab-post\n42": 1}}
+        assert store.feedback(["alice"]) == {
+            "alice": {"guid:blog:lab-post\n42": 1}
+        }  # a bare guid, keyed within its source
 
 
 # --- 5. confirming twice ----------------------------------------------------------------------

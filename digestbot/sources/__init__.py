@@ -42,10 +42,16 @@ def fetch_source(
                 **({"accept": accept} if accept else {}),
             )
     except FetchError as e:
-        raise SourceError(str(e)) from None
+        raise SourceError(str(e), e.retry_after) from None
     if fetched.not_modified:
-        return FetchResult([], fetched.etag, fetched.last_modified, not_modified=True)
-    return PARSERS[source.type](source, fetched)
+        result = FetchResult([], fetched.etag, fetched.last_modified, not_modified=True)
+    else:
+        result = PARSERS[source.type](source, fetched)
+    if fetched.moved:
+        # The url is the user's, in the YAML: said, not rewritten (a redirect may be a mistake).
+        url, status = fetched.moved
+        result.warnings.append(f"moved permanently to {url} (HTTP {status}): put that in the source's url:")
+    return result
 
 
 __all__ = ["FetchResult", "HttpClient", "SourceError", "fetch_source"]

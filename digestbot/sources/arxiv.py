@@ -29,7 +29,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
         raise SourceError(f"arXiv says: {title}")
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    papers, skipped = [], []
+    papers, skipped, unreadable = [], [], []
     for entry in parsed.entries:
         description = field_text(entry, "summary")
         m = _DESCRIPTION_RE.match(description)
@@ -40,7 +40,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
             skipped.append(f"{aid or entry.get('link')}: announce type {kind}")
             continue
         if not aid:
-            skipped.append(f"{entry.get('link') or entry.get('title')}: no arXiv id")
+            unreadable.append(f"{entry.get('link') or entry.get('title')}: no arXiv id")
             continue
         papers.append(
             arxiv_paper(
@@ -48,12 +48,13 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 field_text(entry, "title"),
                 abstract=base.clean_abstract(abstract),
                 authors=base.split_authors(entry.get("author", "")),
-                categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+                categories=base.clean_terms(t.get("term") for t in entry.get("tags", [])),
                 published=entry_datetime(entry, "published", "updated"),
                 announce_type=kind,
                 sources=(source.name,),
             )
         )
+    base.check_readable(len(parsed.entries) - len(skipped), unreadable)
     announced = entry_datetime(parsed.feed, "published", "updated")
     if announced is None and papers:
         announced = max((p.published for p in papers if p.published), default=None)
@@ -61,7 +62,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
         papers,
         fetched.etag,
         fetched.last_modified,
-        skipped=skipped,
+        skipped=skipped + unreadable,
         announced=_announce_day(announced),
         warnings=parsed.warnings,
     )
@@ -124,14 +125,23 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 authors=tuple(
                     base.clean_title(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")
                 ),
-                categories=tuple(dict.fromkeys(((primary,) if primary else ()) + tags)),
+                categories=base.clean_terms(((primary,) if primary else ()) + tags),
                 published=entry_datetime(entry, "published", "updated"),
                 sources=(source.name,),
             )
         )
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
+    base.check_readable(len(parsed.entries), skipped)  # every skip here is an entry without an id
+    total = parsed.feed.get("opensearch_totalresults", "")
+    return FetchResult(
+        papers,
+        fetched.etag,
+        fetched.last_modified,
+        skipped=skipped,
+        warnings=parsed.warnings,
+        total=int(total) if total.strip().isdigit() else None,
+    )
 
 
 def id_list_params(ids: list[str]) -> dict:

@@ -13,18 +13,22 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ..models import Paper
-from ..text import clean_paragraphs, detex, one_line
+from ..models import UNTITLED, Paper
+from ..text import clean_paragraphs, detex, invisible_character, one_line
 from . import document
 
 MAX_ABSTRACT = 20_000
 MAX_TITLE = 1_000
 MAX_ENTRIES = 10_000
-UNTITLED = "(untitled)"
 
 
 class SourceError(Exception):
-    """A source failed as a whole (network, HTTP, not a feed, malformed): logged, others go on."""
+    """A source failed as a whole (network, HTTP, not a feed, malformed): logged, others go on.
+    `retry_after`: the seconds the server asked to wait before it is fetched again, if it did."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -38,11 +42,28 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     announced: date | None = None  # the announcement day an arXiv listing is for
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
+    total: int | None = None  # the arXiv API's opensearch:totalResults: results of the query in all
+
+    @property
+    def entries(self) -> int:
+        """Entries the response held, read or skipped (a page's size, for paging)."""
+        return len(self.papers) + len(self.skipped)
 
 
 def check_entry_count(n: int) -> None:
     if n > MAX_ENTRIES:
         raise SourceError(f"feed has {n} entries; at most {MAX_ENTRIES} are accepted")
+
+
+def check_readable(entries: int, unreadable: list[str]) -> None:
+    """A feed whose every entry is unreadable (why: `unreadable`) is a failure, not a quiet
+    day: its format changed (the Hugging Face list's shape) or it is not the feed it should be.
+    Entries left out on purpose (an announce type not asked for, a duplicate) are not counted."""
+    if entries and len(unreadable) >= entries:
+        raise SourceError(
+            f"none of the {entries} entries could be read (first: {unreadable[0]}): is the url right, "
+            "or did the feed's format change?"
+        )
 
 
 def arxiv_paper_urls(aid: str) -> tuple[str, str]:
@@ -140,9 +161,10 @@ def html_leftovers(text: str) -> str:
 
 def absolute_link(link: str, base: str | None) -> str:
     """`link` as an absolute http(s) URL, resolved against `base` when relative; else "" (no
-    `javascript:`, no `urn:`, and no relative link without a base, as in a local file)."""
+    `javascript:`, no `urn:`, no control characters, and no relative link without a base, as
+    in a local file)."""
     link = link.strip()
-    if not link:
+    if not link or invisible_character(link):  # a control or direction character: no real link
         return ""
     try:
         if base and not urlsplit(link).scheme:
@@ -151,6 +173,12 @@ def absolute_link(link: str, base: str | None) -> str:
     except ValueError:  # an unsplittable URL ("https://[x")
         return ""
     return link if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def clean_terms(terms) -> tuple[str, ...]:
+    """Categories or tags as one-line text, without control characters (JSON may carry NUL,
+    which PostgreSQL refuses), empty ones and repeats dropped."""
+    return tuple(dict.fromkeys(t for t in (one_line(x) for x in terms if isinstance(x, str)) if t))
 
 
 def content_key(title: str, text: str) -> str:
@@ -218,9 +246,8 @@ def parse_feed(content: bytes) -> ParsedFeed:
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
-    head = content[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
-        raise SourceError("got an HTML page, not a feed")
+    if document.is_html(content):
+        raise SourceError("got an HTML page, not a feed (a login or error page? open the url in a browser)")
     # Decode as feedparser would, so that the checks see the same document the parser will.
     content, encoding_warning = document.as_utf8(content)
     warnings = [encoding_warning] if encoding_warning else []

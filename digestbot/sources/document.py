@@ -43,6 +43,13 @@ def as_utf8(content: bytes) -> tuple[bytes, str | None]:
     return converted, (f"encoding: {override}" if override else None)
 
 
+def is_html(content: bytes) -> bool:
+    """Whether the document is an HTML page (a login wall, an error page) rather than a feed
+    or JSON, as servers answer with 200 when something in front of them goes wrong."""
+    head = content[:2048].lstrip().removeprefix(b"\xef\xbb\xbf").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
+
+
 def declares_entities(content: bytes) -> bool:
     """Whether the document declares entities (an internal DTD subset). An external DTD
     reference alone (old RSS 0.91 feeds) is harmless: it is never fetched."""

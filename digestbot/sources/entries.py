@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
-from ..models import Paper
+from ..keys import entry_key
+from ..models import UNTITLED, Paper
 from ..text import one_line
-from .base import UNTITLED, arxiv_paper_urls, content_key
+from .base import arxiv_paper_urls, check_readable, content_key
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,27 @@ class Entry:
     published: datetime | None = None
 
 
-def papers_from(source: SourceConfig, entries: Iterable[Entry]) -> tuple[list[Paper], list[str]]:
-    """Papers from entries, and why the others were skipped (a duplicate, or nothing to show)."""
-    papers, skipped, seen = [], [], set()
+def papers_from(
+    source: SourceConfig, entries: Iterable[Entry], unreadable: Sequence[str] = ()
+) -> tuple[list[Paper], list[str]]:
+    """Papers from entries, and why the others were skipped (a duplicate, or nothing to show).
+    `unreadable`: why the caller could not make an Entry of some items; if no item is
+    readable, the feed fails (`check_readable`)."""
+    papers, skipped, empty, count, seen = [], [], [*unreadable], len(unreadable), set()
     for e in entries:
+        count += 1
         aid = arxiv_id(e.guid, e.link or e.raw_link)
         if not e.title and not e.abstract:
-            skipped.append(f"{e.guid or e.raw_link or '(no id)'}: no title and no text")
+            empty.append(f"{e.guid or e.raw_link or '(no id)'}: no title and no text")
             continue
-        key = f"arxiv:{aid}" if aid else (e.guid or e.link or e.raw_link or content_key(e.title, e.abstract))
+        ident = e.guid or e.link or e.raw_link
+        key = (
+            f"arxiv:{aid}"
+            if aid
+            else entry_key(source.name, ident)
+            if ident
+            else content_key(e.title, e.abstract)
+        )
         if key in seen:
             skipped.append(f"{key}: listed twice in the feed")
             continue
@@ -55,7 +68,8 @@ def papers_from(source: SourceConfig, entries: Iterable[Entry]) -> tuple[list[Pa
                 sources=(source.name,),
             )
         )
-    return papers, skipped
+    check_readable(count, empty)
+    return papers, empty + skipped
 
 
 _CUT_MARKS = ".… []"  # what ends a cut summary: "...", "…", "[…]"

@@ -9,6 +9,7 @@ from .base import (
     FetchResult,
     SourceError,
     arxiv_paper,
+    check_readable,
     clean_abstract,
     clean_title,
 )
@@ -40,7 +41,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
         papers.append(
             arxiv_paper(
                 aid,
-                json_text(paper.get("title")) or json_text(item.get("title")),
+                _title(paper, item),
                 abstract=clean_abstract(json_text(paper.get("summary"))),
                 authors=json_names(paper.get("authors")),
                 published=json_datetime(paper.get("publishedAt")),
@@ -49,7 +50,14 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
                 **hf_fields(aid, item, paper),
             )
         )
+    check_readable(len(items), skipped)  # every skip here is an item not shaped as expected
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped)
+
+
+def _title(paper: dict, item: dict) -> str:
+    """The paper's title, or the item's where the paper's is blank (white space, markup)."""
+    title = json_text(paper.get("title"))
+    return title if clean_title(title) else json_text(item.get("title"))
 
 
 HF_PAPER_PAGE = "https://huggingface.co/papers/"

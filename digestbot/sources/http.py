@@ -4,12 +4,15 @@ a per-host pace (arXiv asks for one request every 3 seconds), and local files.""
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,7 +37,12 @@ HOST_INTERVALS = {"export.arxiv.org": 3.0, "rss.arxiv.org": 3.0, "arxiv.org": 3.
 
 
 class FetchError(Exception):
-    """The bytes could not be had; the message says why, in a form fit for a log line."""
+    """The bytes could not be had; the message says why, in a form fit for a log line.
+    `retry_after`: the seconds the server asked to wait before the next request, if it did."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Fetched:
     last_modified: str | None = None
     content_type: str = ""
     url: str | None = None  # where the bytes came from, after redirects; None for a local file
+    moved: tuple[str, int] | None = None  # (new url, status) when the url redirects permanently
 
     @property
     def not_modified(self) -> bool:
@@ -148,6 +157,14 @@ class HttpClient:
             raise self._why(ends, limit) or FetchError(f"timed out ({_short(e)})") from None
         except requests.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+        except requests.exceptions.SSLError as e:
+            raise self._why(ends, limit) or FetchError(tls_error(e)) from None
+        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as e:
+            m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
+            raise FetchError(
+                f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
+                " but it is not: the server is misconfigured"
+            ) from None
         except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
             raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
@@ -161,10 +178,12 @@ class HttpClient:
                     304,
                     r.headers.get("ETag") or headers.get("If-None-Match"),
                     r.headers.get("Last-Modified") or headers.get("If-Modified-Since"),
+                    moved=_moved(r),
                 )
-            content = self._read(r, ends, limit)
+            content = gunzip_undeclared(self._read(r, ends, limit), self.max_bytes)
             if r.status_code >= 400 and not (r.status_code == 400 and content):
-                raise FetchError(f"HTTP {r.status_code} {r.reason or ''}".strip())
+                wait = retry_seconds(r.headers.get("Retry-After")) if r.status_code in (429, 503) else None
+                raise FetchError(http_error(r.status_code, r.reason, wait), retry_after=wait)
             return Fetched(
                 content,
                 r.status_code,
@@ -172,6 +191,7 @@ class HttpClient:
                 r.headers.get("Last-Modified"),
                 r.headers.get("Content-Type", ""),
                 r.url,
+                _moved(r),
             )
 
     def _why(self, ends: float, limit: float) -> FetchError | None:
@@ -242,15 +262,97 @@ class HttpClient:
         self._last_request[host] = self.clock()
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_undeclared(content: bytes, max_bytes: int) -> bytes:
+    """A body gzip-compressed though nothing said so (a `feed.xml.gz` served as a file, or read
+    from disk), decompressed under the same size cap; any other body as it is (no feed starts
+    with gzip's two magic bytes)."""
+    if not content.startswith(GZIP_MAGIC):
+        return content
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflate.decompress(content, max_bytes + 1)
+    except zlib.error as e:
+        raise FetchError(f"the body starts as gzip does but does not decompress ({e})") from None
+    if len(data) > max_bytes:
+        raise FetchError(f"response too large (over {max_bytes} bytes once decompressed)")
+    return data
+
+
 def read_file(path: Path, max_bytes: int = MAX_BYTES) -> Fetched:
     """A local feed file, under the same size limit as a download."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise FetchError(f"file too large ({size} bytes; the limit is {max_bytes})")
-        return Fetched(path.read_bytes(), 200)
+        return Fetched(gunzip_undeclared(path.read_bytes(), max_bytes), 200)
     except OSError as e:
         raise FetchError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _moved(r: requests.Response) -> tuple[str, int] | None:
+    """Where the requested url moved for good: the url after the redirects at its start that
+    are permanent (301, 308), and the last such status; None when the first is not."""
+    moved = None
+    if not r.history:
+        return None
+    targets = [hop.url for hop in r.history[1:]] + [r.url]
+    for hop, target in zip(r.history, targets, strict=True):
+        if hop.status_code not in (301, 308):
+            break
+        moved = (target, hop.status_code)
+    return moved
+
+
+# What an HTTP error means for a feed, and what to do about it.
+_HTTP_ADVICE = {
+    401: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
+    403: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
+    404: "no feed at this url: check the source's url",
+    410: "the feed was removed for good: give the source its new url, or remove it",
+}
+
+
+def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
+    """An HTTP error status as a log line: what it means for a feed and what to do (`wait`:
+    the seconds the server's Retry-After asked for)."""
+    head = f"HTTP {status} {reason or ''}".strip()
+    asked = f" (it asks to wait {wait} s: no fetch before then)" if wait is not None else ""
+    if status == 429:
+        return f"{head}: the server limits how often it is fetched{asked}; if it recurs, raise the source's every:"
+    if status >= 500:
+        return f"{head}: the server failed{asked}; the next fetch tries again"
+    advice = _HTTP_ADVICE.get(status)
+    return f"{head}: {advice}" if advice else head
+
+
+def retry_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now, if it reads."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0, int((when - (now or datetime.now(UTC))).total_seconds()))
+
+
+def tls_error(e: Exception) -> str:
+    """A TLS failure in one line, with what to do: requests wraps the reason several deep."""
+    text = str(e)
+    if m := re.search(r"certificate verify failed: ([^(')\]]+)", text):
+        return (
+            f"TLS failed: certificate verify failed: {m.group(1).strip()} (the server's certificate is not"
+            " trusted: fix it on the server, or for a private CA point REQUESTS_CA_BUNDLE at its certificate)"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return "TLS failed: the server does not speak TLS on this port (should the url be http://?)"
+    m = re.search(r"\[SSL: [A-Z_]+\] ([^(')\]]+)", text)
+    return f"TLS failed: {m.group(1).strip() if m else _short(e)}"
 
 
 def _short(e: Exception) -> str:

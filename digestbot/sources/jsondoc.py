@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 from .base import SourceError, clean_title, plausible_datetime
+from .document import is_html
 
 MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
 _MAX_INT_DIGITS = 18
@@ -20,6 +21,8 @@ def _json_int(text: str) -> int | float:
 
 def load_json(content: bytes) -> object:
     """A JSON document, or SourceError saying why it is not one."""
+    if is_html(content):
+        raise SourceError("got an HTML page, not JSON (a login or error page? open the url in a browser)")
     try:
         return json.loads(content, parse_int=_json_int)
     except (ValueError, RecursionError) as e:  # RecursionError: nested thousands deep

@@ -4,12 +4,14 @@ is JSON: the same limits, keys and clean-up as RSS and Atom."""
 from __future__ import annotations
 
 from ..config import SourceConfig
+from ..text import one_line
 from .base import (
     FetchResult,
     SourceError,
     absolute_link,
     check_entry_count,
     clean_abstract,
+    clean_terms,
     clean_title,
     html_to_text,
 )
@@ -36,14 +38,18 @@ def parse_json_feed(source: SourceConfig, fetched: Fetched) -> FetchResult:
             entries.append(_entry(item, base))
         else:
             skipped.append(f"item {n}: not an object")
-    papers, not_kept = papers_from(source, entries)
-    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped + not_kept)
+    papers, not_kept = papers_from(source, entries, unreadable=skipped)
+    return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=not_kept)
 
 
 def _entry(item: dict, base: str | None) -> Entry:
     guid = item.get("id")
     # Version 1 allowed numbers as ids; they are ids all the same.
-    guid = str(guid) if isinstance(guid, int | float) and not isinstance(guid, bool) else json_text(guid)
+    guid = (
+        str(guid)
+        if isinstance(guid, int | float) and not isinstance(guid, bool)
+        else one_line(json_text(guid))
+    )
     url = json_text(item.get("url")) or json_text(item.get("external_url"))
     contents = [json_text(item.get("content_text")), html_to_text(json_text(item.get("content_html")))]
     author = item.get("author")  # version 1: one author object
@@ -51,10 +57,10 @@ def _entry(item: dict, base: str | None) -> Entry:
     return Entry(
         guid=guid,
         link=absolute_link(url, base),
-        raw_link=url,
+        raw_link=one_line(url),  # JSON may hold any character: a key holds none of the controls
         title=clean_title(json_text(item.get("title"))),  # plain text, as the spec says
         abstract=clean_abstract(fuller_text(json_text(item.get("summary")), contents)),
         authors=json_names(item.get("authors")) or json_names([author]),
-        categories=tuple(t for t in tags if isinstance(t, str) and t) if isinstance(tags, list) else (),
+        categories=clean_terms(tags) if isinstance(tags, list) else (),
         published=json_datetime(item.get("date_published")) or json_datetime(item.get("date_modified")),
     )

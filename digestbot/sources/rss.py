@@ -1,5 +1,5 @@
 """Any RSS or Atom feed (and JSON Feed, found by its content). A paper's key is its arXiv id
-when the link or guid carries one, else the guid, else the link, else a hash of its text."""
+when the link or guid carries one, else the guid, else the link (within its source when not a URI), else a hash of its text."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .base import (
     SourceError,
     absolute_link,
     clean_abstract,
+    clean_terms,
     clean_title,
     entry_datetime,
     field_text,
@@ -44,7 +45,7 @@ def _entry(entry: dict, base: str | None) -> Entry:
         title=clean_title(field_text(entry, "title")),
         abstract=clean_abstract(_entry_text(entry)),
         authors=split_authors(", ".join(authors)) if authors else (),
-        categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+        categories=clean_terms(t.get("term") for t in entry.get("tags", [])),
         published=entry_datetime(entry, "published", "updated"),
     )
 

@@ -20,7 +20,6 @@ transaction: nothing half-written stays.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -33,7 +32,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..arxiv_ids import arxiv_id
-from ..models import Paper, Profile, Subscriber
+from ..keys import entry_key, is_uri, short_id
+from ..models import UNTITLED, Paper, Profile, Subscriber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,9 +49,10 @@ T = TypeVar("T")
 # papers and likes re-keyed as arxiv_ids reads them now (`_rekey_papers`).
 # 8: subscribers.last_run_schedule and .last_run_timezone (what the last digest was due under).
 # 9: digests.parts (the messages of a Slack digest that went out in part, for its retry).
-# 10: subscribers.email_key (see `address_key`), so both backends compare addresses alike;
-# papers' keys of more than MAX_KEY characters shortened (see `stored_key`).
-SCHEMA_VERSION = 10
+# 10: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
+# (no fetch before then: the server's Retry-After); papers.authoritative (arXiv gave its record).
+# 11: subscribers.email_key (see `address_key`), so both backends compare addresses alike.
+SCHEMA_VERSION = 11
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -92,7 +93,8 @@ CREATE TABLE IF NOT EXISTS papers (
     thumbnail_url TEXT NOT NULL DEFAULT '',
     comments INTEGER,
     organization TEXT NOT NULL DEFAULT '',
-    listed_at TEXT
+    listed_at TEXT,
+    authoritative INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS papers_first_seen ON papers (first_seen);
 CREATE TABLE IF NOT EXISTS sources (
@@ -109,7 +111,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_new INTEGER,
     last_known INTEGER,
     last_announced TEXT,
-    last_warning TEXT
+    last_warning TEXT,
+    retry_at TEXT
 );
 CREATE TABLE IF NOT EXISTS subscribers (
     id TEXT PRIMARY KEY,
@@ -242,6 +245,8 @@ _ADDED_COLUMNS = [
     ("subscribers", "last_run_schedule", "TEXT"),
     ("subscribers", "last_run_timezone", "TEXT"),
     ("digests", "parts", "TEXT"),
+    ("sources", "retry_at", "TEXT"),
+    ("papers", "authoritative", "INTEGER NOT NULL DEFAULT 0"),
     ("subscribers", "email_key", "TEXT"),
 ]
 _AFTER_COLUMNS = [
@@ -250,6 +255,8 @@ _AFTER_COLUMNS = [
     # papers with upvotes before schema 4: listed when last updated (the trending pool's clock)
     "UPDATE papers SET listed_at = updated WHERE listed_at IS NULL AND upvotes IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS papers_listed_at ON papers (listed_at)",
+    # schema 10: papers an arXiv listing reported (its announce type) have arXiv's record
+    "UPDATE papers SET authoritative = 1 WHERE announce_type IS NOT NULL AND authoritative = 0",
     "CREATE INDEX IF NOT EXISTS subscribers_email_key ON subscribers (email_key)",
 ]
 
@@ -289,18 +296,17 @@ def _first_columns() -> dict[str, list[str]]:
 _FIRST_COLUMNS = _first_columns()
 
 
-# A paper's key is its feed's guid or link, of any length; PostgreSQL's index on it takes about
-# 2,700 bytes a row (SQLite's any length), so one long guid failed a whole fetch there.
+# A paper's key fits PostgreSQL's index on it (about 2,700 bytes a row; SQLite's takes any
+# length): one long key failed a whole fetch there. Sources make keys of at most about
+# keys.MAX_ID characters; the store holds any to this bound, as `short_id` shortens them.
 MAX_KEY = 600  # characters: at most 2,400 bytes of UTF-8
 
 
 def stored_key(key: str) -> str:
-    """A paper's key as stored: as it is up to MAX_KEY characters; a longer one is its beginning
-    and a hash of all of it (so two keys stay two). The same key always gives the same."""
-    if len(key) <= MAX_KEY:
-        return key
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{key[:500]}#sha256:{digest}"
+    """A paper's key as stored: itself up to MAX_KEY characters, else its beginning and a hash
+    of all of it (`keys.short_id`: the form a source gives a long id). The same key always
+    gives the same."""
+    return short_id(key, MAX_KEY)
 
 
 class StoreError(Exception):
@@ -531,8 +537,8 @@ class Store:
                 row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
                 if row is None:
                     self._exec(
-                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev, listed_at)"
-                        f" VALUES ({_PAPER_MARKS}, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO papers ({_PAPER_COLUMNS}, sources, first_seen, updated, rev, listed_at,"
+                        f" authoritative) VALUES ({_PAPER_MARKS}, ?, ?, ?, ?, ?, ?)",
                         (
                             *_paper_values(paper),
                             json.dumps([source]),
@@ -540,20 +546,21 @@ class Store:
                             now_s,
                             None if seed_only else next_rev,
                             _listed(paper, now_s),
+                            int(authoritative),
                         ),
                     )
                     next_rev += not seed_only
                     new += 1
                     continue
                 old = _readable_paper(row)  # None: a row an older version broke; it is rewritten
-                merged = merge_papers(old, paper, authoritative) if old else paper
+                merged = merge_papers(old, paper, authoritative, bool(row["authoritative"])) if old else paper
                 changed = old is None or _match_fields(merged) != _match_fields(old)
                 bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
                 self._exec(
-                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised, listed_at)"
-                    f" = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), GREATEST(revised, ?), COALESCE(?, listed_at))"
-                    " WHERE key = ?",
+                    f"UPDATE papers SET ({_PAPER_COLUMNS}, sources, updated, rev, revised, listed_at,"
+                    f" authoritative) = ({_PAPER_MARKS}, ?, ?, COALESCE(?, rev), GREATEST(revised, ?),"
+                    " COALESCE(?, listed_at), GREATEST(authoritative, ?)) WHERE key = ?",
                     (
                         *_paper_values(merged),
                         json.dumps(sources),
@@ -561,6 +568,7 @@ class Store:
                         next_rev if bump else None,
                         int(bump),
                         _listed(paper, now_s),
+                        int(authoritative),
                         paper.key,
                     ),
                 )
@@ -604,11 +612,12 @@ class Store:
         its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
         Hugging Face paper link as a feed's guid, an old-style id with its subject class or
         capitals) take the key a new report of them gets, so that report is the same paper,
-        not a new one sent again. Liked ids are rewritten the same way. A paper stored under
-        both keys keeps both rows, as before."""
+        not a new one sent again; so do papers under a bare guid (schema 10: it is qualified by
+        the source that first reported it, see `keys.entry_key`). Liked ids are rewritten the
+        same way. A paper stored under both keys keeps both rows, as before."""
         rows = self._rows(
             # substr, not LIKE: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
-            "SELECT seq, key, link FROM papers WHERE substr(key, 1, 6) <> 'arxiv:' OR key LIKE 'arxiv:%/%'"
+            "SELECT seq, key, link, sources FROM papers WHERE substr(key, 1, 6) <> 'arxiv:' OR key LIKE 'arxiv:%/%'"
         )
         for row in rows:
             key = row["key"]
@@ -617,7 +626,7 @@ class Store:
                 if key.startswith("arxiv:")
                 else arxiv_id(key, row["link"])
             )
-            new = f"arxiv:{aid}" if aid else key
+            new = f"arxiv:{aid}" if aid else _local_key(key, row["sources"])
             if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
                 self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
         for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
@@ -626,18 +635,8 @@ class Store:
             if read != likes:
                 self._exec("UPDATE subscribers SET likes = ? WHERE id = ?", (json.dumps(read), row["id"]))
 
-    def _shorten_keys(self) -> None:
-        """Part of the schema 10 upgrade (and of any later one): keys longer than MAX_KEY (SQLite
-        took them) as `stored_key` writes them now, so a new report of the paper finds it."""
-        for seq, key in self._exec(
-            "SELECT seq, key FROM papers WHERE length(key) > ?", (MAX_KEY,)
-        ).fetchall():
-            short = stored_key(key)
-            if self._exec("SELECT 1 FROM papers WHERE key = ?", (short,)).fetchone() is None:
-                self._exec("UPDATE papers SET key = ? WHERE seq = ?", (short, seq))
-
     def _key_addresses(self) -> None:
-        """Part of the schema 10 upgrade (and of any later one), in its transaction: every
+        """Part of the schema 11 upgrade (and of any later one), in its transaction: every
         subscriber's `email_key` from its address (also refreshing any an older worker left)."""
         rows = self._exec("SELECT id, email, email_key FROM subscribers").fetchall()
         self._exec_many(
@@ -807,10 +806,14 @@ class Store:
                 "last_known": known,
                 "last_announced": max(filter(None, [announced, state.get("last_announced")]), default=None),
                 "last_warning": "; ".join(warnings)[:1000] or None,
+                "retry_at": None,
             }
         )
 
-    def record_fetch_error(self, name: str, kind: str, location: str, now: datetime, error: str) -> None:
+    def record_fetch_error(
+        self, name: str, kind: str, location: str, now: datetime, error: str, retry_at: datetime | None = None
+    ) -> None:
+        """A fetch that failed; `retry_at`: no fetch before then (the server's Retry-After)."""
         state = self.source_state(name)
         moved = state.get("location") not in (None, location)
         self._upsert_source(
@@ -825,6 +828,7 @@ class Store:
                 "failures": (state.get("failures") or 0) + 1,
                 "last_new": 0,
                 "last_known": 0,
+                "retry_at": ts(retry_at),
             }
         )
 
@@ -1490,6 +1494,14 @@ class Store:
         ).fetchone()[0]
 
 
+def _local_key(key: str, sources: str) -> str:
+    """A key stored before guids were qualified by their feed: as its first source keys it now."""
+    if is_uri(key):
+        return short_id(key)
+    first = next(iter(json.loads(sources or "[]")), None)
+    return entry_key(first, key) if isinstance(first, str) else key
+
+
 def _first(rows: list[dict]) -> SubscriberState | None:
     """Of the subscribers for one address or Slack target (a few rows), the one that gets the
     digest: an active one first, a YAML one before another, then by id. Chosen here, not with
@@ -1650,12 +1662,13 @@ def _match_fields(p: Paper) -> tuple:
     return (p.title, p.abstract, p.authors, p.categories)
 
 
-def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
+def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative: bool = False) -> Paper:
     """One paper from two reports of it.
 
     An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
-    authors and abstract whenever it has them; any other report only fills what is missing (the
-    longer abstract wins). Categories are united; the paper's own links and dates are kept from
+    authors and abstract whenever it has them (the placeholder UNTITLED is no title); any other
+    report only fills what is missing (of two such, the longer abstract wins; once an
+    authoritative report gave the abstract, `old_authoritative`, it is kept). Categories are united; the paper's own links and dates are kept from
     the first report that had them; the mutable fields (upvotes, comments, the Hugging Face
     links, stars, summary, thumbnail, organization) come from the newest report that has them.
     """
@@ -1663,14 +1676,19 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool) -> Paper:
     def pick(mine, theirs):
         return (theirs or mine) if authoritative else (mine or theirs)
 
+    def titled(title: str) -> str:
+        return "" if title == UNTITLED else title
+
     if authoritative and new.abstract:
         abstract = new.abstract
+    elif old_authoritative:
+        abstract = old.abstract or new.abstract
     else:
         abstract = old.abstract if len(old.abstract) >= len(new.abstract) else new.abstract
     return Paper(
         key=old.key,
         arxiv_id=old.arxiv_id or new.arxiv_id,
-        title=pick(old.title, new.title),
+        title=pick(titled(old.title), titled(new.title)) or UNTITLED,
         abstract=abstract,
         authors=pick(old.authors, new.authors),
         categories=tuple(dict.fromkeys(old.categories + new.categories)),
@@ -1718,7 +1736,7 @@ def _item_from_row(r: dict) -> DigestItem:
 _readable_item = _readable(_item_from_row, "digest item")
 
 
-_SOURCE_TIMES = ("last_fetch_at", "last_ok_at", "last_change_at")
+_SOURCE_TIMES = ("last_fetch_at", "last_ok_at", "last_change_at", "retry_at")
 
 
 def _clean_source_row(row: dict) -> dict:

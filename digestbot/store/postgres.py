@@ -122,7 +122,6 @@ class PostgresStore(Store):
                 self._exec(statement)
             self._rekey_papers()
             self._key_addresses()
-            self._shorten_keys()
             self._exec("DELETE FROM digestbot_schema")
             self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 

@@ -109,7 +109,6 @@ class SqliteStore(Store):
             self._widen_digest_states()
             self._rekey_papers()
             self._key_addresses()
-            self._shorten_keys()
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _widen_digest_states(self) -> None:
