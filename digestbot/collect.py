@@ -260,7 +260,9 @@ MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After i
 
 def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
     """When the server that failed this fetch lets the next one go (its Retry-After), if it said."""
-    return now + min(timedelta(seconds=e.retry_after), MAX_RETRY_AFTER) if e.retry_after else None
+    if not e.retry_after:
+        return None
+    return now + timedelta(seconds=min(e.retry_after, MAX_RETRY_AFTER.total_seconds()))
 
 
 def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:

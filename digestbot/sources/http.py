@@ -328,11 +328,14 @@ def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
     return f"{head}: {advice}" if advice else head
 
 
+_LONGEST_RETRY_AFTER = 10**9  # seconds (31 years): any longer is the same, and a date cannot hold it
+
+
 def retry_seconds(value: str | None, now: datetime | None = None) -> int | None:
     """A Retry-After header (seconds, or an HTTP date) as seconds from now, if it reads."""
     value = (value or "").strip()
-    if value.isdigit():
-        return int(value)
+    if re.fullmatch(r"[0-9]+", value):  # ASCII digits only: `²` is a digit to str.isdigit
+        return min(int(value[:12]), _LONGEST_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
