@@ -128,6 +128,7 @@ def test_papers_stored_under_a_bare_guid_are_keyed_by_their_source_on_upgrade(db
     with Store(db_target) as store:
         assert set(titles(store)) == {"guid:a:1", "https://blog.example/p"}
         assert store.paper("guid:a:1").seq == seq
+        assert store.paper("1").seq == seq  # rating links and buttons sent before name "1"
         http.get("https://a.example/feed", body=rss(item("Cats and policies", guid="1")))
         http.get("https://b.example/feed", body=rss(item("Dogs and policies", guid="1")))
         a = collect.fetch_one(store, source("a", "https://a.example/feed"), client())

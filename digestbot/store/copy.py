@@ -26,6 +26,7 @@ TABLES = (
     ("digest_items", ("digest_id", "rank")),
     ("feedback", ("subscriber_id", "paper_seq")),
     ("web_signups", ("nonce",)),
+    ("paper_keys", ("old",)),
 )  # not rate_events (the web pages' recent requests: they start afresh), leases, rate_slots
 _IDENTITY = (("papers", "seq"), ("digests", "id"))  # columns whose sequence follows the copy
 _LEDGER = (
