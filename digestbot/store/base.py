@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..arxiv_ids import arxiv_id
-from ..keys import entry_key, is_uri, short_id
+from ..keys import entry_key, is_uri
 from ..models import UNTITLED, Paper, Profile, Subscriber
+from ..text import one_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -1425,9 +1426,10 @@ class Store:
 
 
 def _local_key(key: str, sources: str) -> str:
-    """A key stored before guids were qualified by their feed: as its first source keys it now."""
-    if is_uri(key):
-        return short_id(key)
+    """A key stored before guids were qualified by their feed: as its first source keys it now
+    (`keys.entry_key`, which a new report of it goes through)."""
+    if is_uri(one_line(key)):
+        return entry_key("", key)  # a URI is its own key, whatever the source
     first = next(iter(json.loads(sources or "[]")), None)
     return entry_key(first, key) if isinstance(first, str) else key
 
