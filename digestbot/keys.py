@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from .text import one_line
+
 LOCAL_PREFIX = "guid:"  # `guid:SOURCE:ID`: an id only its own feed gives meaning to
 # A key is the papers table's unique index, and PostgreSQL refuses index entries over about
 # 2,700 bytes: an id longer than this is shortened to its beginning and its hash.
@@ -23,7 +25,9 @@ def is_uri(ident: str) -> bool:
 def entry_key(source: str, ident: str) -> str:
     """The key of a feed entry identified by `ident` (its guid, else its link): the URI itself,
     else `ident` within `source`, so two feeds numbering their items alike bring two papers;
-    either way at most about MAX_ID characters (see `short_id`)."""
+    either way at most about MAX_ID characters (see `short_id`), on one line: no control
+    character, white space as single spaces (what the store keeps, and feeds get wrong)."""
+    ident = one_line(ident)
     return short_id(ident) if is_uri(ident) else f"{LOCAL_PREFIX}{source}:{short_id(ident)}"
 
 

@@ -66,7 +66,17 @@ def ledger(db: Path, status: str | None = None) -> list[DigestRecord]:
         return store.digests(status=status)
 
 
-_TABLES = ("papers", "sources", "subscribers", "digests", "digest_items", "feedback", "leases", "rate_slots")
+_TABLES = (
+    "papers",
+    "sources",
+    "subscribers",
+    "digests",
+    "digest_items",
+    "feedback",
+    "leases",
+    "rate_slots",
+    "paper_keys",
+)
 
 
 def db_dump(db: Path | str) -> list[str]:

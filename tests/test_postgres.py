@@ -29,7 +29,7 @@ def test_migrate_copies_everything_checks_it_and_is_safe_to_rerun(workdir, pg_se
     again = digestbot(workdir, "migrate", "--to", url).output
 
     assert "papers: 2 row(s)" in first and "digests: 2 row(s)" in first
-    assert "Checked: the same rows in all 7 tables, and the same ledger (2 digests, 3 papers" in first
+    assert "Checked: the same rows in all 8 tables, and the same ledger (2 digests, 3 papers" in first
     assert again == first  # a rerun refreshes, never doubles
     copied = {(d.subscriber_id, d.status, d.message_id) for d in ledger(url)}
     assert copied == {(d.subscriber_id, d.status, d.message_id) for d in ledger(workdir.db)}

@@ -128,12 +128,46 @@ def test_papers_stored_under_a_bare_guid_are_keyed_by_their_source_on_upgrade(db
     with Store(db_target) as store:
         assert set(titles(store)) == {"guid:a:1", "https://blog.example/p"}
         assert store.paper("guid:a:1").seq == seq
+        assert store.paper("1").seq == seq  # rating links and buttons sent before name "1"
         http.get("https://a.example/feed", body=rss(item("Cats and policies", guid="1")))
         http.get("https://b.example/feed", body=rss(item("Dogs and policies", guid="1")))
         a = collect.fetch_one(store, source("a", "https://a.example/feed"), client())
         b = collect.fetch_one(store, source("b", "https://b.example/feed"), client())
         assert (a.new, a.known, b.new) == (0, 1, 1)
         assert titles(store)["guid:b:1"] == "Dogs and policies"
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored", "body"),
+    [
+        (
+            "json",
+            "post\t7",
+            {"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "post\t7", "title": "Cats"}]},
+        ),
+        ("rss", "lab-post\n42", rss(item("Cats", guid="lab-post\n42"))),
+        ("rss", "tag:blog.example,2024:a  b", rss(item("Cats", guid="tag:blog.example,2024:a  b"))),
+    ],
+)
+def test_an_id_with_white_space_or_a_line_break_is_known_again_after_the_upgrade(
+    db_target, http, kind, stored, body
+):
+    """The upgrade re-keys a stored id as a new report of it is keyed (`keys.entry_key`: one
+    line, single spaces), or the next fetch brought it as a new paper, sent again."""
+    with Store(db_target) as store:
+        store.add_papers([Paper(key=stored, title="Cats")], "blog")  # as an older version keyed it
+    raw_sql(
+        db_target,
+        "UPDATE digestbot_schema SET version = 9"
+        if str(db_target).startswith("postgresql")
+        else "PRAGMA user_version = 9",
+    )
+    url = "https://blog.example/feed"
+    http.get(url, json=body) if kind == "json" else http.get(url, body=body)
+    with Store(db_target) as store:
+        again = collect.fetch_one(store, source("blog", url), client())  # a JSON Feed is an rss source
+        assert (again.new, again.known) == (0, 1)
+        assert store.paper(stored) is not None  # links sent before still find it
 
 
 # --- a feed none of whose entries can be read is a failure --------------------------------

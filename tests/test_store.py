@@ -622,3 +622,20 @@ def test_a_former_id_is_renamed_with_its_ledger_and_feedback_on_both_backends(st
     # a former id that is itself listed, or that nobody has, changes nothing
     assert store.sync_subscribers([sub("0123"), sub("9")], former_ids=[("9", "0123")])["added"] == 1
     assert store.subscriber("0123") is not None
+
+
+def test_shared_rates_space_messages_and_a_spacing_of_zero_never_waits(store):
+    """`SharedRates.space`: slots `seconds` apart across every worker on the database; a
+    spacing of 0 (no limit) never waits (it was 1 / (1 / interval): a division by zero)."""
+    from digestbot.digest import SharedRates
+
+    now, waits = [1000.0], []
+    rates = SharedRates(store, clock=lambda: now[0], sleep=waits.append)
+    for _ in range(3):
+        rates.space("slack:C1", 0.0)
+    assert waits == []
+    for _ in range(3):
+        rates.space("slack:C2", 1.0)
+    rates.wait("smtp", 4.0)  # four a second: a quarter of a second apart
+    rates.wait("smtp", 4.0)
+    assert waits == [1.0, 2.0, 0.25]

@@ -299,7 +299,7 @@ def test_a_paper_whose_key_holds_a_line_break_can_be_rated_from_its_links(workdi
         assert done.status_code == 200 and "Noted" in done.text
     with Store(workdir.db) as store:
         assert store.feedback(["alice"]) == {
-            "alice": {"guid:blog:lab-post\n42": 1}
+            "alice": {"guid:blog:lab-post 42": 1}
         }  # a bare guid, keyed within its source
 
 

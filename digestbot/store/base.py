@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from ..arxiv_ids import arxiv_id
 from ..keys import entry_key, is_uri, short_id
 from ..models import UNTITLED, Paper, Profile, Subscriber
+from ..text import one_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -205,6 +206,10 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS rate_slots (
     name TEXT PRIMARY KEY,
     next_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paper_keys (
+    old TEXT PRIMARY KEY,
+    key TEXT NOT NULL
 );
 """
 
@@ -577,7 +582,14 @@ class Store:
         return new, known
 
     def paper(self, key: str) -> Paper | None:
+        """The paper with this key, or with the key it had before an upgrade re-keyed it."""
         rows = list(self._rows("SELECT * FROM papers WHERE key = ?", [stored_key(key)]))
+        if not rows:
+            rows = list(
+                self._rows(
+                    "SELECT p.* FROM paper_keys k JOIN papers p ON p.key = k.key WHERE k.old = ?", [key]
+                )
+            )
         return _readable_paper(rows[0]) if rows else None
 
     def papers_after(self, rev: int, upto: int | None = None, batch: int = 1000) -> Iterator[Paper]:
@@ -629,6 +641,11 @@ class Store:
             new = f"arxiv:{aid}" if aid else _local_key(key, row["sources"])
             if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
                 self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
+                # Digests sent before carry the old key in their signed rating links and buttons.
+                self._exec(
+                    "INSERT INTO paper_keys (old, key) VALUES (?, ?) ON CONFLICT (old) DO UPDATE SET key = ?",
+                    (key, new, new),
+                )
         for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
             likes = json.loads(row["likes"])
             read = list(dict.fromkeys(arxiv_id(a) or a for a in likes))
@@ -1495,9 +1512,10 @@ class Store:
 
 
 def _local_key(key: str, sources: str) -> str:
-    """A key stored before guids were qualified by their feed: as its first source keys it now."""
-    if is_uri(key):
-        return short_id(key)
+    """A key stored before guids were qualified by their feed: as its first source keys it now
+    (`keys.entry_key`, which a new report of it goes through)."""
+    if is_uri(one_line(key)):
+        return entry_key("", key)  # a URI is its own key, whatever the source
     first = next(iter(json.loads(sources or "[]")), None)
     return entry_key(first, key) if isinstance(first, str) else key
 

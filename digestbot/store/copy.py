@@ -32,6 +32,7 @@ TABLES = (
     ("digest_items", ("digest_id", "rank"), "paper of a digest"),
     ("feedback", ("subscriber_id", "paper_seq"), "rating"),
     ("web_signups", ("nonce",), "sign-up"),
+    ("paper_keys", ("old",), "former key of a paper"),
 )  # not rate_events (the web pages' recent requests: they start afresh), leases, rate_slots
 # Rows digestbot never deletes, by what makes one the same row (a paper: its seq and its key):
 # a target row of these the source lacks was written by someone else.
