@@ -592,3 +592,24 @@ def test_a_subscriber_made_on_the_target_is_never_deleted_by_the_copy(workdir, p
 
     assert "already holds 1 subscriber(s) that" in out
     assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["web:bea"]  # nothing copied
+
+
+def test_a_former_key_too_long_for_postgresqls_index_is_not_kept_as_an_alias(tmp_path):
+    """SQLite held keys of any length before keys were bounded; the upgrade re-keys them, and
+    keeps as a former key (for links sent before) only what PostgreSQL can index, so that a
+    migrate of the upgraded file cannot fail on it."""
+    db = tmp_path / "old.db"
+    huge, fair = "tag:blog.example,2024:" + "x" * 9000, "tag:blog.example,2024:" + "y" * 900
+    with Store(db) as store:
+        store.add_papers([Paper(key="a", title="A"), Paper(key="b", title="B")], "feed", T0)
+    raw_sql(
+        db,
+        f"UPDATE papers SET key = '{huge}' WHERE key = 'a'",
+        f"UPDATE papers SET key = '{fair}' WHERE key = 'b'",
+        f"PRAGMA user_version = {SCHEMA_VERSION - 2}",
+    )
+    with Store(db) as store:
+        former = {old for (old,) in store._exec("SELECT old FROM paper_keys")}
+        assert store.paper(fair) is not None
+        assert store.count_papers() == 2
+    assert former == {fair}

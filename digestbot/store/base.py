@@ -641,11 +641,14 @@ class Store:
             new = f"arxiv:{aid}" if aid else _local_key(key, row["sources"])
             if new != key and self._exec("SELECT 1 FROM papers WHERE key = ?", (new,)).fetchone() is None:
                 self._exec("UPDATE papers SET key = ?, arxiv_id = ? WHERE seq = ?", (new, aid, row["seq"]))
-                # Digests sent before carry the old key in their signed rating links and buttons.
-                self._exec(
-                    "INSERT INTO paper_keys (old, key) VALUES (?, ?) ON CONFLICT (old) DO UPDATE SET key = ?",
-                    (key, new, new),
-                )
+                # Digests sent before carry the old key in their signed rating links and buttons
+                # (an old key past what PostgreSQL indexes, a few kilobytes, is not kept: a copy
+                # into PostgreSQL would fail on it).
+                if len(key.encode("utf-8", "surrogatepass")) <= MAX_FORMER_KEY_BYTES:
+                    self._exec(
+                        "INSERT INTO paper_keys (old, key) VALUES (?, ?) ON CONFLICT (old) DO UPDATE SET key = ?",
+                        (key, new, new),
+                    )
         for row in self._rows("SELECT id, likes FROM subscribers WHERE likes LIKE '%/%'"):
             likes = json.loads(row["likes"])
             read = list(dict.fromkeys(arxiv_id(a) or a for a in likes))
@@ -1509,6 +1512,9 @@ class Store:
             " WHERE i.subscriber_id = ? AND d.status = 'sent'",
             (sid,),
         ).fetchone()[0]
+
+
+MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQL's index limit
 
 
 def _local_key(key: str, sources: str) -> str:
