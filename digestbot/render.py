@@ -8,6 +8,7 @@ feed can inject markup.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -79,6 +80,8 @@ class TemplateLoader(jinja2.FileSystemLoader):
     def get_source(self, environment: jinja2.Environment, template: str):
         try:
             return super().get_source(environment, template)
+        except jinja2.TemplateNotFound:
+            raise  # an OSError too, but Jinja's `ignore missing` and include lists rely on it
         except (UnicodeDecodeError, OSError) as e:
             raise unreadable(self.searchpath, template, e) from None
 
@@ -477,6 +480,9 @@ class Renderer:
         under HTML_BUDGET bytes whatever max_papers is (see `_fit`)."""
         ctx = self.context(digest, **extra)
         subject = one_line(self.env.get_template("digest.subject.txt").render(ctx))[:SUBJECT_CHARS]
+        if not subject:  # a mail without a subject looks like spam, and says nothing
+            name = "digest.subject.txt"
+            raise jinja2.TemplateSyntaxError("rendered an empty subject", 1, name, self.path_of(name))
         ctx, html = self._fit(ctx)
         text = self.env.get_template("digest.txt").render(ctx)
         return EmailParts(subject=subject, text=text, html=html, shown=len(ctx["papers"]))
@@ -525,6 +531,9 @@ class Renderer:
             raise jinja2.TemplateError(f"digest.slack.json did not render to JSON: {e}") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
             raise jinja2.TemplateError('digest.slack.json must render to {"text": ..., "blocks": [...]}')
+        wrong = block_kit_problem(payload)
+        if wrong:  # Slack would refuse it (invalid_blocks, no_text), maybe after a first part
+            raise jinja2.TemplateError(f"digest.slack.json did not render valid Block Kit: {wrong}")
         return split_slack_message(str(payload.get("text") or ""), payload["blocks"])
 
     def problems(self) -> list[str]:
@@ -533,11 +542,14 @@ class Renderer:
         again only when a template file changed (the worker asks before every dispatch)."""
         fingerprint = self._fingerprint()
         if fingerprint != self._checked[0]:
+            if self.env.cache is not None:  # a template added to the user's folder hides the default
+                self.env.cache.clear()
             self._checked = (fingerprint, self._find_problems())
         return list(self._checked[1])
 
     def _fingerprint(self) -> tuple:
-        """When each template file, in each folder searched, was last changed (None: absent)."""
+        """When each template file, in each folder searched, was last changed (None: absent),
+        and every other file there (what a template includes, imports or extends)."""
         stamps = []
         for folder in self.env.loader.searchpath:
             for name in TEMPLATE_NAMES:
@@ -545,10 +557,15 @@ class Renderer:
                     stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)
                 except OSError:
                     stamps.append(None)
+            for root, _dirs, files in os.walk(folder):
+                for name in sorted(files):
+                    with contextlib.suppress(OSError):
+                        stamps.append((root, name, os.stat(os.path.join(root, name)).st_mtime_ns))
         return tuple(stamps)
 
     def _find_problems(self) -> list[str]:
         found = compile_problems(self.env, TEMPLATE_NAMES, self.path_of)
+        found += unknown_names(self.env, TEMPLATE_NAMES)
         if found:
             return found
         link = "https://digest.example.org/unsubscribe?t=sample"
@@ -598,17 +615,87 @@ def compile_problems(
     return found
 
 
+def unknown_names(env: jinja2.Environment, names: Iterable[str]) -> list[str]:
+    """Filters and tests the templates among `names` use but `env` lacks, as `file:line:
+    template: message`. Jinja finds those only when their branch runs, which the sample digest
+    may not take (an `if` on a paper without upvotes). A template that asks `is filter` or
+    `is test` is left alone: it guards its own."""
+    found = []
+    for name in names:
+        try:
+            source, filename, _ = env.loader.get_source(env, name)
+            tree = env.parse(source, name, filename)
+        except jinja2.TemplateError:
+            continue  # compile_problems reports it
+        used = list(tree.find_all((jinja2.nodes.Filter, jinja2.nodes.Test)))
+        if any(isinstance(n, jinja2.nodes.Test) and n.name in ("filter", "test") for n in used):
+            continue
+        for node in used:
+            kind, known = (
+                ("filter", env.filters) if isinstance(node, jinja2.nodes.Filter) else ("test", env.tests)
+            )
+            if node.name not in known:
+                found.append(f"{filename or name}:{node.lineno}: template: No {kind} named '{node.name}'.")
+    return list(dict.fromkeys(found))
+
+
+SLACK_BLOCK_TYPES = frozenset(
+    [
+        "actions",
+        "context",
+        "context_actions",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "markdown",
+        "rich_text",
+        "section",
+        "table",
+        "video",
+    ]
+)
+
+
+def block_kit_problem(payload: dict) -> str | None:
+    """What Slack would refuse in a rendered message (`{"text": ..., "blocks": [...]}`), or None:
+    the structure of each block, not every rule of the Block Kit reference."""
+    blocks = payload["blocks"]
+    if not blocks and not one_line(str(payload.get("text") or "")):
+        return "no text and no blocks"
+    for n, block in enumerate(blocks, 1):
+        if not isinstance(block, dict):
+            return f"block {n} is not an object"
+        kind = block.get("type")
+        if kind not in SLACK_BLOCK_TYPES:
+            return f"block {n} has type {kind!r}, not one of Slack's block types"
+        text = block.get("text")
+        if kind in ("header", "section") and text is not None:
+            allowed = ("plain_text",) if kind == "header" else ("plain_text", "mrkdwn")
+            if not (
+                isinstance(text, dict) and text.get("type") in allowed and isinstance(text.get("text"), str)
+            ):
+                return f"block {n} ({kind}): its text must be a text object of type {' or '.join(allowed)}"
+        if kind in ("context", "actions", "rich_text") and not isinstance(block.get("elements"), list):
+            return f"block {n} ({kind}) needs a list of elements"
+    return None
+
+
 def template_problem(error: Exception, fallback: str) -> str:
     """An error from compiling or rendering a template as `file:line: template: message`: the
     file and line of the template itself (a syntax error says where; for a render error it is
     in the traceback, which jinja writes in template lines)."""
     message = one_line(getattr(error, "message", None) or str(error) or type(error).__name__)
+    if isinstance(error, jinja2.TemplateNotFound):
+        message = f"no template {error.name!r} in the templates folder or the defaults"
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name or fallback}:{error.lineno}: template: {message}"
     where, line = fallback, 1
     for frame, lineno in traceback.walk_tb(error.__traceback__):
         filename = frame.f_code.co_filename
-        if filename.endswith(TEMPLATE_NAMES):
+        # a template's own lines (Jinja rewrites the traceback into them), included ones too
+        if filename.endswith(TEMPLATE_NAMES) or "__jinja_exception__" in frame.f_globals:
             where, line = filename, lineno
     return f"{where}:{line}: template: {message}"
 

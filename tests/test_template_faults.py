@@ -1,0 +1,180 @@
+"""Faults an operator editing the `templates:` folder can run into: what `check` says, what a
+digest run does with a template that is broken at send time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from helpers import digestbot, ledger
+from test_ops import own_templates  # noqa: F401  (a fixture)
+
+from digestbot.render import Renderer, sample_digest
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "mytemplates"
+    path.mkdir()
+    return path
+
+
+# --- Jinja's own ways of including an optional template --------------------------------------
+
+
+def test_an_include_that_may_be_missing_works(folder):
+    # `ignore missing` and a list of candidates are how Jinja includes an optional part: they
+    # rely on TemplateNotFound, which must not be turned into "cannot read it".
+    (folder / "digest.txt").write_text(
+        "A{% include 'optional.txt' ignore missing %}B{% include ['nope.txt', 'part.txt'] %}\n",
+        encoding="utf-8",
+    )
+    (folder / "part.txt").write_text("-part-", encoding="utf-8")
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    assert renderer.email(sample_digest()).text == "AB-part-"  # trim_blocks eats the newline
+
+
+def test_an_include_that_is_missing_is_reported_where_it_is_included(folder):
+    (folder / "digest.txt").write_text("first line\n{% include 'gone.txt' %}\n", encoding="utf-8")
+    [problem] = Renderer(folder).problems()
+    assert re.fullmatch(r".*digest\.txt:2: template: .*gone\.txt.*", problem), problem
+
+
+def test_a_render_error_in_an_included_template_names_that_file(folder):
+    (folder / "digest.html").write_text("<p>\n{% include 'paper.html' %}\n</p>\n", encoding="utf-8")
+    (folder / "paper.html").write_text("ok\n{{ 1 // 0 }}\n", encoding="utf-8")
+    [problem] = Renderer(folder).problems()
+    assert problem == f"{folder / 'paper.html'}:2: template: integer division or modulo by zero"
+
+
+# --- the subject ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["", "   \n\n", "{{ '' }}\n", "{% if false %}x{% endif %}\u200b\n"])
+def test_a_subject_template_that_renders_empty_is_a_problem(folder, body):
+    (folder / "digest.subject.txt").write_text(body, encoding="utf-8")
+    [problem] = Renderer(folder).problems()
+    assert problem.startswith(f"{folder / 'digest.subject.txt'}:1: template: ")
+    assert "empty subject" in problem
+
+
+def test_a_multi_line_subject_cannot_inject_a_header(folder):
+    (folder / "digest.subject.txt").write_text(
+        "Papers\r\nBcc: evil@example.org\n{{ total }}\n", encoding="utf-8"
+    )
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    subject = renderer.email(sample_digest()).subject
+    assert subject == "Papers Bcc: evil@example.org 3"
+
+
+# --- Slack Block Kit --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (
+            '{"text": "x", "blocks": [{"type": "sectoin", "text": {"type": "mrkdwn", "text": "a"}}]}',
+            "sectoin",
+        ),
+        ('{"text": "x", "blocks": [{"text": {"type": "mrkdwn", "text": "a"}}]}', "type"),
+        ('{"text": "x", "blocks": [{"type": "section", "text": "plain string"}]}', "text object"),
+        (
+            '{"text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "a"}}]}',
+            "plain_text",
+        ),
+        ('{"text": "", "blocks": []}', "no text"),
+        ('{"text": "x", "blocks": ["a"]}', "block 1"),
+    ],
+)
+def test_a_slack_template_that_renders_invalid_block_kit_is_a_problem(folder, body, says):
+    (folder / "digest.slack.json").write_text(body, encoding="utf-8")
+    problems = Renderer(folder).problems()
+    assert problems, "Slack would refuse this message (invalid_blocks / no_text)"
+    assert all(p.startswith(f"{folder / 'digest.slack.json'}:") for p in problems), problems
+    assert says in problems[0], problems
+
+
+def test_the_default_slack_template_is_valid_block_kit():
+    assert Renderer().problems() == []
+
+
+# --- filters in a branch the sample digest does not take ----------------------------------------
+
+
+def test_an_unknown_filter_in_a_branch_not_taken_is_reported(folder):
+    # Jinja reports an unknown filter inside an `if` only when the branch runs: the sample
+    # digest's papers all have upvotes, so check would pass and arXiv papers would fail.
+    (folder / "digest.txt").write_text(
+        "{% for p in papers %}\n{% if p.upvotes is none %}\n{{ p.title|titel }}\n{% endif %}\n{% endfor %}\n",
+        encoding="utf-8",
+    )
+    [problem] = Renderer(folder).problems()
+    assert problem == f"{folder / 'digest.txt'}:3: template: No filter named 'titel'."
+
+
+def test_an_unknown_test_in_a_branch_not_taken_is_reported(folder):
+    (folder / "digest.txt").write_text("{% if false %}\n{% if total is evne %}x{% endif %}\n{% endif %}\n")
+    [problem] = Renderer(folder).problems()
+    assert problem == f"{folder / 'digest.txt'}:2: template: No test named 'evne'."
+
+
+def test_a_filter_guarded_by_is_filter_is_left_alone(folder):
+    (folder / "digest.txt").write_text("{% if 'markdown' is filter %}{{ why|markdown }}{% endif %}ok\n")
+    assert Renderer(folder).problems() == []
+
+
+# --- a template edited while the worker runs -------------------------------------------------
+
+
+def test_an_included_template_broken_while_the_worker_runs_holds_digests_back(folder):
+    (folder / "digest.txt").write_text("{% include 'part.txt' %}\n", encoding="utf-8")
+    (folder / "part.txt").write_text("fine\n", encoding="utf-8")
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    (folder / "part.txt").write_text("{{ nope }}\n", encoding="utf-8")
+    assert renderer.problems() == [f"{folder / 'part.txt'}:1: template: 'nope' is undefined"]
+
+
+def test_a_template_folder_that_lacks_a_template_then_gets_a_broken_one_is_rechecked(folder):
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    (folder / "digest.html").write_text("{% if %}\n", encoding="utf-8")
+    [problem] = renderer.problems()
+    assert problem.startswith(f"{folder / 'digest.html'}:1: template: ")
+
+
+# --- end to end: check and send ---------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("own_templates")
+def test_check_reports_an_empty_subject_and_send_records_nothing(workdir):
+    own = workdir.path / "mytemplates"
+    (own / "digest.subject.txt").write_text("{# nothing #}\n", encoding="utf-8")
+    result = digestbot(workdir, "check", expect=2)
+    assert "digest.subject.txt:1: template: " in result.output and "empty subject" in result.output
+    assert "Traceback" not in result.output
+    digestbot(workdir, "send", expect=2)
+    assert ledger(workdir.db) == []
+    assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
+
+
+@pytest.mark.usefixtures("own_templates")
+def test_a_broken_template_added_while_the_worker_runs_holds_digests_back(workdir, caplog):
+    own = workdir.path / "mytemplates"
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+    from digestbot.store import Store
+
+    with Store(workdir.db) as store:
+        worker = Worker(load_config(workdir.config), store, Env.from_environ())
+        assert worker.runner.renderer.problems() == []  # an earlier dispatch: the defaults are cached
+        (own / "digest.html").write_text("{{ papers|lenght }}\n", encoding="utf-8")
+        with caplog.at_level("ERROR"):
+            assert worker.dispatch() == []
+        assert store.digests() == []
+    assert any("digest.html:1: template: No filter named 'lenght'" in r.getMessage() for r in caplog.records)
+    assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
