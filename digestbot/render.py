@@ -406,6 +406,7 @@ def _url_of(found: str) -> str:
 
 
 TEMPLATE_NAMES = ("digest.subject.txt", "digest.txt", "digest.html", "digest.slack.json")
+FINGERPRINT_FILES = 2000  # files of the user's folder watched for changes (a folder that big is a mistake)
 
 
 class Renderer:
@@ -549,22 +550,33 @@ class Renderer:
 
     def _fingerprint(self) -> tuple:
         """When each template file, in each folder searched, was last changed (None: absent),
-        and every other file there (what a template includes, imports or extends)."""
-        stamps = []
+        and the other files of the user's folder (what a template includes, imports or
+        extends; hidden folders left out, at most FINGERPRINT_FILES of them)."""
+        stamps: list = []
         for folder in self.env.loader.searchpath:
             for name in TEMPLATE_NAMES:
                 try:
                     stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)
                 except OSError:
                     stamps.append(None)
-            for root, _dirs, files in os.walk(folder):
+        for folder in self.env.loader.searchpath[:-1]:  # the shipped ones change with an upgrade only
+            for root, dirs, files in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
+                    if len(stamps) > FINGERPRINT_FILES:
+                        return tuple(stamps)
                     with contextlib.suppress(OSError):
                         stamps.append((root, name, os.stat(os.path.join(root, name)).st_mtime_ns))
         return tuple(stamps)
 
     def _find_problems(self) -> list[str]:
-        found = compile_problems(self.env, TEMPLATE_NAMES, self.path_of)
+        found = [  # Jinja passes over a folder named like a template, and uses the default
+            f"{path}:1: template: not a file"
+            for folder in self.env.loader.searchpath[:-1]
+            for path in (os.path.join(folder, name) for name in TEMPLATE_NAMES)
+            if os.path.exists(path) and not os.path.isfile(path)
+        ]
+        found += compile_problems(self.env, TEMPLATE_NAMES, self.path_of)
         found += unknown_names(self.env, TEMPLATE_NAMES)
         if found:
             return found

@@ -178,3 +178,19 @@ def test_a_broken_template_added_while_the_worker_runs_holds_digests_back(workdi
         assert store.digests() == []
     assert any("digest.html:1: template: No filter named 'lenght'" in r.getMessage() for r in caplog.records)
     assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
+
+
+def test_a_folder_named_like_a_template_is_a_problem(folder):
+    (folder / "digest.html").mkdir()
+    assert Renderer(folder).problems() == [f"{folder / 'digest.html'}:1: template: not a file"]
+
+
+def test_an_include_in_a_subfolder_edited_while_the_worker_runs_is_rechecked(folder):
+    (folder / "parts").mkdir()
+    (folder / "digest.txt").write_text("{% include 'parts/p.txt' %}\n", encoding="utf-8")
+    (folder / "parts" / "p.txt").write_text("fine\n", encoding="utf-8")
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    (folder / "parts" / "p.txt").write_text("{% endif %}\n", encoding="utf-8")
+    [problem] = renderer.problems()
+    assert problem.startswith(f"{folder / 'parts' / 'p.txt'}:1: template: ")
