@@ -593,6 +593,11 @@ class Renderer:
                     feedback_link=lambda key, vote: link,
                 ),
             ),
+            (  # papers with only a title and a link: `p.upvotes + 1` passes on the full sample
+                "digest.subject.txt",
+                lambda: self.email(sample_digest(sparse=True), unsubscribe_url=link, manage_url=link),
+            ),
+            ("digest.slack.json", lambda: self.slack(sample_digest(sparse=True, slack=True))),
             ("digest.slack.json", lambda: self.slack(sample_digest(papers=1, slack=True))),
             (
                 "digest.slack.json",
@@ -712,8 +717,22 @@ def template_problem(error: Exception, fallback: str) -> str:
     return f"{where}:{line}: template: {message}"
 
 
-def sample_digest(papers: int = 2, slack: bool = False) -> Digest:
-    """A digest with every field filled, to try templates on; with 2 papers, 1 more matched."""
+def sample_digest(papers: int = 2, slack: bool = False, sparse: bool = False) -> Digest:
+    """A digest with every field filled, to try templates on; with 2 papers, 1 more matched.
+    `sparse`: its papers carry only what every feed gives (a key, a title, a link), as a blog
+    post does: no abstract, authors, categories, date, arXiv id or Hugging Face fields."""
+    if sparse:
+        post = Paper(
+            key="https://blog.example.org/post", title="A sample post", link="https://blog.example.org/post"
+        )
+        sub = Subscriber(
+            id="sample",
+            profile=Profile(keywords=("sample",)),
+            email=None if slack else "sample@example.org",
+            slack="#sample" if slack else None,
+        )
+        matches = [Match(post, 5, ("sample",), ()), Match(post, 3, ("sample",), ())][:papers]
+        return Digest(sub, matches, len(matches), created=datetime(2025, 1, 2, 8, tzinfo=UTC))
     paper = Paper(
         key="arxiv:2501.00001",
         title="A sample paper on imitation learning",

@@ -893,18 +893,31 @@ def test_a_template_broken_while_the_worker_runs_keeps_digests_unrecorded(workdi
     assert any("digest.txt:1: template: 'nope' is undefined" in r.getMessage() for r in caplog.records)
 
 
-def test_a_template_that_fails_only_on_real_data_is_reported_cleanly_and_kept(workdir, own_templates):
-    # The sample digest `check` renders has upvotes; an arXiv paper has none: None + 1 fails.
+def test_a_template_that_fails_on_a_paper_with_few_fields_is_caught_by_check(workdir, own_templates):
+    # An arXiv paper has no upvotes: None + 1 fails. `check` renders a sample whose papers carry
+    # only a title and a link too, not only one with every field filled.
     (own_templates / "digest.txt").write_text("{{ papers[0].upvotes + 1 }} upvotes\n", encoding="utf-8")
+    for command in (["check"], ["preview", "alice"], ["send", "--dry-run"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert re.search(r"digest\.txt:1: template: unsupported operand", result.output), result.output
+        assert "Traceback" not in result.output
+    assert ledger(workdir.db) == []
+
+
+def test_a_template_that_fails_only_on_real_data_is_reported_cleanly_and_kept(workdir, own_templates):
+    # Passes on both samples (titles of 36 and 13 characters); the real title has 18.
+    (own_templates / "digest.txt").write_text(
+        "{{ 100 // (papers[0].title | length - 18) }}\n", encoding="utf-8"
+    )
     digestbot(workdir, "check")
     for command in (["preview", "alice"], ["send", "--dry-run"]):
         result = digestbot(workdir, *command, expect=2)
-        assert re.search(r"digest\.txt:1: template: unsupported operand", result.output), result.output
+        assert re.search(r"digest\.txt:1: template: integer division", result.output), result.output
         assert "Traceback" not in result.output
     result = digestbot(workdir, "send", expect=1)
     [record] = ledger(workdir.db)
     assert record.status == "pending"  # kept: fixing the template delivers it
-    assert re.search(r"digest\.txt:1: template: unsupported operand.*fix the template", record.last_error)
+    assert re.search(r"digest\.txt:1: template: integer division.*fix the template", record.last_error)
 
 
 # --- 9/12. what reaches a log line ----------------------------------------------------------------
