@@ -912,7 +912,7 @@ def _soonest(store: Store, now: datetime) -> str:
             upcoming = _upcoming(state)
         except ValueError:
             continue
-        if upcoming is not None and state.subscriber.active and not state.subscriber.paused:
+        if upcoming is not None and not state.subscriber.paused:  # subscribers(): the active ones
             due.append((upcoming, state.subscriber.id, state))
     if not due:
         return ""

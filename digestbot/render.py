@@ -721,18 +721,19 @@ def sample_digest(papers: int = 2, slack: bool = False, sparse: bool = False) ->
     """A digest with every field filled, to try templates on; with 2 papers, 1 more matched.
     `sparse`: its papers carry only what every feed gives (a key, a title, a link), as a blog
     post does: no abstract, authors, categories, date, arXiv id or Hugging Face fields."""
+    sub = Subscriber(
+        id="sample",
+        profile=Profile(keywords=("imitation learning",), exclude=("survey",), authors=("Ada Lovelace",)),
+        email=None if slack else "sample@example.org",
+        slack="#sample" if slack else None,
+    )
+    created = datetime(2025, 1, 2, 8, tzinfo=UTC)
     if sparse:
         post = Paper(
             key="https://blog.example.org/post", title="A sample post", link="https://blog.example.org/post"
         )
-        sub = Subscriber(
-            id="sample",
-            profile=Profile(keywords=("sample",)),
-            email=None if slack else "sample@example.org",
-            slack="#sample" if slack else None,
-        )
-        matches = [Match(post, 5, ("sample",), ()), Match(post, 3, ("sample",), ())][:papers]
-        return Digest(sub, matches, len(matches), created=datetime(2025, 1, 2, 8, tzinfo=UTC))
+        matches = [Match(post, 5, ("imitation learning",), ()), Match(post, 3, (), ())][:papers]
+        return Digest(sub, matches, len(matches), created=created)
     paper = Paper(
         key="arxiv:2501.00001",
         title="A sample paper on imitation learning",
@@ -753,15 +754,9 @@ def sample_digest(papers: int = 2, slack: bool = False, sparse: bool = False) ->
         comments=3,
         organization="Sample Lab",
     )
-    sub = Subscriber(
-        id="sample",
-        profile=Profile(keywords=("imitation learning",), exclude=("survey",), authors=("Ada Lovelace",)),
-        email=None if slack else "sample@example.org",
-        slack="#sample" if slack else None,
-    )
     matches = [Match(paper, 5, ("imitation learning",), ("Ada Lovelace",)), Match(paper, 3, (), ())][:papers]
     total = papers + 1 if papers > 1 else papers
-    return Digest(sub, matches, total, created=datetime(2025, 1, 2, 8, tzinfo=UTC))
+    return Digest(sub, matches, total, created=created)
 
 
 def split_slack_message(text: str, blocks: list[dict]) -> list[dict]:

@@ -155,36 +155,37 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
     return values
 
 
+def _fires(schedule: Schedule, tz: ZoneInfo, day: date) -> list[datetime]:
+    """The schedule's fire times on `day` in `tz`, in UTC (none on a day it skips)."""
+    if not schedule.day_matches(day):
+        return []
+    return [
+        datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC)
+        for h in schedule.hours
+        for m in schedule.minutes
+    ]
+
+
 def next_run(schedule: Schedule, tz: ZoneInfo, after: datetime) -> datetime | None:
     """The first fire time strictly after `after`, in UTC; None if it never fires."""
-    times = [(h, m) for h in schedule.hours for m in schedule.minutes]
     day = after.astimezone(tz).date()
     for _ in range(_SEARCH_DAYS):
-        if schedule.day_matches(day):
-            # The earliest of the day's times, not the first in wall-clock order: a skipped
-            # time moves forward by the change (30 minutes on Lord Howe, 2 hours on Troll),
-            # past times that follow it on the clock face.
-            fires = (
-                datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC) for h, m in times
-            )
-            upcoming = [fire for fire in fires if fire > after]
-            if upcoming:
-                return min(upcoming)
+        # The earliest of the day's times, not the first in wall-clock order: a skipped time
+        # moves forward by the change (30 minutes on Lord Howe, 2 hours on Troll), past times
+        # that follow it on the clock face.
+        upcoming = [fire for fire in _fires(schedule, tz, day) if fire > after]
+        if upcoming:
+            return min(upcoming)
         day += timedelta(days=1)
     return None
 
 
 def previous_run(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | None:
     """The last fire time at or before `at`, in UTC; None if there is none within the search."""
-    times = [(h, m) for h in schedule.hours for m in schedule.minutes]
     found: list[datetime] = []
     day, left = at.astimezone(tz).date() + timedelta(days=1), _SEARCH_DAYS
     while left > 0:
-        if schedule.day_matches(day):
-            fires = (
-                datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(UTC) for h, m in times
-            )
-            found += [fire for fire in fires if fire <= at]
+        found += [fire for fire in _fires(schedule, tz, day) if fire <= at]
         day, left = day - timedelta(days=1), left - 1
         if found:
             left = min(left, 1)  # one day more: a time that day skipped may land on the next
