@@ -210,7 +210,10 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
         limit, longest = READER_MAX_KEYWORDS, MAX_TERM_CHARS
     if len(terms) > limit:
         errors[key] = f"At most {limit} entries."
-    elif any(len(t) > longest for t in terms):
+        return terms
+    if key in ("keywords", "exclude"):  # each term is checked by `term_problem` (read_profile)
+        return terms
+    if any(len(t) > longest for t in terms):
         errors[key] = f"Each entry can be at most {longest} characters."
     elif (problem := next(filter(None, map(invisible_problem, terms)), None)) is not None:
         errors[key] = f"An entry {problem}."
