@@ -318,6 +318,8 @@ def _source_line(o: SourceOutcome) -> str:
     """One source's outcome; what its server said is shown as one line of plain text."""
     if o.error:
         return f"  {o.name}: FAILED: {one_line(o.error)}"
+    if o.waiting_until:
+        return f"  {o.name}: waiting until {o.waiting_until:%Y-%m-%d %H:%M} UTC, as the server asked (Retry-After)"
     if o.not_modified:
         return f"  {o.name}: not modified since the last fetch"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
@@ -337,8 +339,10 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
     app.sync()
     outcomes = _fetch(app, names)
     failed = [o for o in outcomes if not o.ok]
+    waiting = sum(1 for o in outcomes if o.waiting_until)
     click.echo(
-        f"Fetched {len(outcomes)} source(s): {sum(o.new for o in outcomes)} new paper(s), {len(failed)} failed."
+        f"Fetched {len(outcomes)} source(s): {sum(o.new for o in outcomes)} new paper(s), {len(failed)} failed"
+        + (f", {waiting} waiting." if waiting else ".")
     )
     raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
 
@@ -380,7 +384,12 @@ def _send_locked(
         for outcome in refresh_sources(app.store, sources, client, holder=runner.lease_holder):
             line = _source_line(outcome).replace("  ", "  refetched ", 1)
             click.echo(
-                line + (" (trending digests use the counts of the last fetch)" if outcome.error else "")
+                line
+                + (
+                    " (trending digests use the counts of the last fetch)"
+                    if outcome.error or outcome.waiting_until
+                    else ""
+                )
             )
 
     runner = DigestRunner(app.store, app.config, app.env, refresh=refresh)

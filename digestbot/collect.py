@@ -39,6 +39,9 @@ class SourceOutcome:
     seconds: float = 0.0
     caught_up: int = 0
     warnings: tuple[str, ...] = ()  # the feed was read, but should be fixed (logged at WARNING)
+    # Not fetched: the server asked (Retry-After) not to be asked before then. Keeping to that
+    # is not a failure; the fetch that got the 429 or 503 was one.
+    waiting_until: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -270,10 +273,8 @@ def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
     retry_at = parse_ts(state.get("retry_at"))
     if retry_at is None or now >= retry_at:
         return None
-    log.info("source %s: not fetched before %s, as the server asked", name, retry_at)
-    return SourceOutcome(
-        name, error=f"not fetched: the server asked to wait until {retry_at:%Y-%m-%d %H:%M} UTC"
-    )
+    log.info("source %s: waiting until %s, as the server asked", name, f"{retry_at:%Y-%m-%d %H:%M} UTC")
+    return SourceOutcome(name, waiting_until=retry_at)
 
 
 def _failed(
