@@ -627,8 +627,9 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     help="Worker processes on this machine (one core each); they share the work through the database.",
 )
 @click.option("--member", type=int, default=None, hidden=True)  # one process of --processes N
+@click.option("--parent", type=int, default=None, hidden=True)  # that group's pid: stop when it is gone
 @pass_app
-def run(app: App, once: bool, processes: int, member: int | None) -> None:
+def run(app: App, once: bool, processes: int, member: int | None, parent: int | None) -> None:
     """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
@@ -640,7 +641,7 @@ def run(app: App, once: bool, processes: int, member: int | None) -> None:
         raise click.UsageError("--once runs in one process: leave out --processes")
     signals = Signals().install()  # first: a signal while the config loads must not kill us
     try:
-        raise SystemExit(_run(app, once, signals, processes, member))
+        raise SystemExit(_run(app, once, signals, processes, member, parent))
     finally:
         if _process_ends_with_command:
             signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal
@@ -648,7 +649,14 @@ def run(app: App, once: bool, processes: int, member: int | None) -> None:
             signals.restore()
 
 
-def _run(app: App, once: bool, signals: Signals, processes: int = 1, member: int | None = None) -> int:
+def _run(
+    app: App,
+    once: bool,
+    signals: Signals,
+    processes: int = 1,
+    member: int | None = None,
+    parent: int | None = None,
+) -> int:
     from .daemon import run_forever
 
     if not once and app.verbose == 0:
@@ -662,7 +670,7 @@ def _run(app: App, once: bool, signals: Signals, processes: int = 1, member: int
         app.store.close()  # the members open their own
         return run_group(processes, app.config_path, app.db_path, app.verbose, signals)
     if not once:
-        return run_forever(app.config, app.store, app.env, signals, member=member)
+        return run_forever(app.config, app.store, app.env, signals, member=member, parent=parent)
     click.echo(f"Subscribers: {counts['added'] + counts['updated'] + counts['unchanged']} active.")
     click.echo("Fetching sources:")
     fetched = _fetch(app, client=HttpClient(cancel=signals.stop))

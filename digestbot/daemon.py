@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -58,11 +59,13 @@ class Worker:
         client: HttpClient | None = None,
         signals: Signals | None = None,
         member: int | None = None,
+        parent: int | None = None,
     ):
         self.config = config
         # `member`: this worker's number in a `run --processes N` group (the parent holds the
         # locks); such a worker, or any on PostgreSQL, shares the work through claims.
         self.member = member
+        self.parent = parent  # the group's pid: without it, this member has no locks and no supervisor
         self.refused: str | None = None  # why this worker stopped itself (a newer schema)
         self.store = store
         self.env = env
@@ -300,6 +303,7 @@ class Worker:
             while not self.stopping.wait(timeout=1.0):
                 if (jump := watch.jump()) <= -CLOCK_JUMP:
                     self._clock_went_back(scheduler, jump)
+                self._check_parent()
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()
@@ -307,6 +311,18 @@ class Worker:
             return 2
         log.info("stopped")
         return 0
+
+    def _check_parent(self) -> None:
+        """A member whose group parent died (kill -9) stops: nobody holds the locks for it any
+        more, and nobody would stop it or start it again."""
+        if self.parent is not None and os.getppid() != self.parent:
+            log.error(
+                "worker %s: the parent process (pid %d) of the group is gone; finishing the work in flight,"
+                " then stopping",
+                self.member,
+                self.parent,
+            )
+            self.stopping.set()
 
     def _clock_went_back(self, scheduler: BackgroundScheduler, jump: timedelta) -> None:
         """Move every timer back with the clock, so each fires at the moment it would have
@@ -374,6 +390,11 @@ def _mtimes(config: Config) -> tuple[int | None, ...]:
 
 
 def run_forever(
-    config: Config, store: Store, env: Env, signals: Signals | None = None, member: int | None = None
+    config: Config,
+    store: Store,
+    env: Env,
+    signals: Signals | None = None,
+    member: int | None = None,
+    parent: int | None = None,
 ) -> int:
-    return Worker(config, store, env, signals=signals, member=member).run_forever()
+    return Worker(config, store, env, signals=signals, member=member, parent=parent).run_forever()

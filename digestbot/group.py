@@ -78,7 +78,9 @@ def run_group(
 
 def _start(i: int, config_path: Path, db_target: str | Path, verbose: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "digestbot", "--config", str(config_path)]
-    cmd += ["-v"] * verbose + ["run", "--member", str(i)]
+    # --parent: a member stops when this process is gone (killed -9, it cannot tell them), rather
+    # than run on with nobody holding the locks for it.
+    cmd += ["-v"] * verbose + ["run", "--member", str(i), "--parent", str(os.getpid())]
     # The database by the environment (as --db reads it), not the command line: a PostgreSQL
     # URL's password would show in `ps`. A member's own terminal signals come from the parent.
     env = {**os.environ, "DIGESTBOT_DB": str(db_target)}

@@ -8,10 +8,15 @@ feeds, the outbox or aiosmtpd for mail, real SQLite files.
 from __future__ import annotations
 
 import http.server
+import os
 import re
+import signal
 import threading
+import time
+from pathlib import Path
 
 from helpers import FeedPaper, digestbot, http_server, write_feed
+from test_daemon import spawn  # noqa: F401  (a fixture)
 
 NARWHAL = FeedPaper("2403.00001", "Narwhal tusks as sensors", "Narwhal tusks sense salinity.")
 
@@ -64,3 +69,42 @@ def test_a_source_waiting_on_its_retry_after_is_reported_as_waiting_and_exits_0(
         assert re.search(r"limited: waiting until \d{4}-\d\d-\d\d \d\d:\d\d UTC", line), line
         assert "the server asked" in line
     assert "0 failed, 1 waiting" in fetched.output, fetched.output
+
+
+# --- the members of `run --processes N` do not outlive their parent ------------------------
+# Fault: with the parent of `run --processes 2` killed (kill -9, the OOM killer, a process
+# manager that signals only the pid it started), its members ran on as orphans with nobody
+# holding the single-runner and sender locks for them: a second `digestbot run` started beside
+# them on the same SQLite file, and nothing would ever stop them.
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for its reaper does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_the_members_stop_when_the_parent_of_the_group_is_killed(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    group = spawn("run", "--processes", "2")
+    line = group.wait_for(r"started 2 worker processes: pids")
+    pids = [int(p) for p in re.findall(r"\d+", line.split("pids", 1)[1])]
+    group.wait_for(r"digestbot running")
+    try:
+        group.signal(signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(p) for p in pids), (
+            f"members still running after the parent died:\n{group.output}"
+        )
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    group.finish(10)
+    assert "parent process" in group.output and "is gone" in group.output, group.output
