@@ -10,8 +10,8 @@
 - Several workers (`run` on several machines against one PostgreSQL, or `run --processes N`):
   each claims what it works on in the database. A source's fetch is a lease (`fetch:NAME`)
   taken by one worker, which fetches only if no one did during the source's interval; due
-  subscribers are claimed BATCH at a time with a lease (see DigestRunner). A worker that finds
-  the schema upgraded by a newer digestbot stops, saying so.
+  subscribers are claimed BATCH at a time with a lease (see DigestRunner).
+- A worker that finds the schema upgraded by a newer digestbot stops, saying so (exit 2).
 - SIGTERM/SIGINT: no new work is started, the digest in flight is finished, exit 0, however
   many signals arrive and whenever (signals.py).
 """
@@ -93,6 +93,8 @@ class Worker:
         source = self.config.source(name)
         if source is None or self.stopping.is_set() or self._store_waiting(self.clock()):
             return None
+        if not self._schema_ok():
+            return None
         try:
             outcome = self._fetch_once(source, self.clock())
         except StoreWriteError as e:
@@ -139,8 +141,13 @@ class Worker:
         """Send what is due now (fetching stale sources first); skip if another sender runs."""
         if self.stopping.is_set():
             return []
-        self.maybe_reload()
-        if self.shared and not self._schema_ok():
+        try:
+            if not self._store_waiting(self.clock()):
+                self.maybe_reload()
+        except StoreWriteError as e:  # the edit stays to be applied once the database takes it
+            self._store_failed(e, "applying the edited config")
+            return []
+        if not self._schema_ok():
             return []
         lock = NoLock() if self.member is not None else sender_lock(self.store.path)
         try:
@@ -169,8 +176,9 @@ class Worker:
                 fetch_liked(self.store, self.client, now)
 
     def _schema_ok(self) -> bool:
-        """A newer digestbot may have upgraded the shared database meanwhile: then this worker
-        stops (exit 2), politely, instead of writing rows it does not understand."""
+        """A newer digestbot may have upgraded the database meanwhile (another worker, or a newer
+        `send` or `status` on this SQLite file): then this worker stops (exit 2), politely,
+        instead of writing rows it does not understand."""
         try:
             self.store.check_schema()
         except StoreWriteError:
@@ -223,21 +231,29 @@ class Worker:
     def maybe_reload(self) -> bool:
         """Re-read the YAML if it or a library file it names changed, or SIGHUP asked; a broken
         edit keeps the old config."""
-        mtime = _mtimes(self.config)
-        if not self.reload_requested.is_set() and mtime == self._config_mtime:
+        mtime, files = _mtimes(self.config), tuple(self.config.files)
+        asked = self.reload_requested.is_set()
+        if not asked and mtime == self._config_mtime:
             return False
         self.reload_requested.clear()
-        self._config_mtime = mtime
         try:
             config = load_config(self.config.path)
         except ConfigError as e:
+            self._config_mtime = mtime
             log.error(
                 "%s changed but has problems; still running the previous config: %s",
                 self.config.path,
                 " | ".join(str(p) for p in e.problems),  # one line: a log line never holds a break
             )
             return False
-        self.apply(config)
+        try:
+            self.apply(config)
+        except StoreWriteError:  # not applied: the next dispatch tries again
+            if asked:
+                self.reload_requested.set()
+            raise
+        # Watch the files the new config names (a library: file added or dropped).
+        self._config_mtime = mtime if tuple(config.files) == files else _mtimes(config)
         return True
 
     def apply(self, config: Config) -> None:

@@ -13,10 +13,18 @@ import re
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers import FeedPaper, digestbot, http_server, write_feed
-from test_daemon import spawn  # noqa: F401  (a fixture)
+import pytest
+from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_feed
+from test_daemon import outbox_mails, spawn  # noqa: F401  (a fixture)
+from test_guarantees import fill, small_disk
+
+from digestbot.config import Env, load_config
+from digestbot.daemon import Worker
+from digestbot.sources import HttpClient
+from digestbot.store import SCHEMA_VERSION, Store
 
 NARWHAL = FeedPaper("2403.00001", "Narwhal tusks as sensors", "Narwhal tusks sense salinity.")
 
@@ -108,3 +116,65 @@ def test_the_members_stop_when_the_parent_of_the_group_is_killed(workdir, spawn)
                 os.kill(pid, signal.SIGKILL)
     group.finish(10)
     assert "parent process" in group.output and "is gone" in group.output, group.output
+
+
+# --- a config edit the database cannot take yet --------------------------------------------
+# Fault: the worker re-reads an edited YAML at its next dispatch and syncs the subscribers into
+# the database; when that write failed (disk full, database locked too long) the error escaped
+# the dispatch job (APScheduler logged a traceback, every minute the disk stayed full, with no
+# back-off), and the edit was marked as read: once the disk had room again the worker went on
+# with the old config until the YAML was edited once more, the new subscriber never served.
+
+
+@pytest.mark.sqlite_only  # the SQLite file on a full disk
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_a_config_edit_while_the_database_refuses_writes_is_applied_once_it_accepts_them(
+    workdir, tmp_path, caplog
+):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    workdir.write_config(source, narwhal_reader("alice"))
+    config = load_config(workdir.config)
+    now = [datetime.now(UTC)]
+    with small_disk(tmp_path / "disk") as disk, Store(disk / "digestbot.db") as store:
+        store.sync_subscribers(config.subscribers)
+        env = Env(outbox=workdir.outbox)
+        worker = Worker(config, store, env, clock=lambda: now[0], client=HttpClient(sleep=lambda s: None))
+        assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
+
+        workdir.write_config(source, narwhal_reader("alice") + narwhal_reader("bob"))
+        os.utime(workdir.config, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new mtime, surely
+        filler = fill(disk)
+        now[0] += timedelta(minutes=1)
+        assert worker.dispatch() == []  # no exception out of the job
+        assert "trying again at" in caplog.text and "Traceback" not in caplog.text
+
+        filler.unlink()
+        now[0] += timedelta(minutes=2)
+        sent = [o.subscriber_id for o in worker.dispatch()]
+    assert sent == ["bob"], caplog.text
+    assert sorted(m.to for m in outbox_mails(workdir.outbox)) == ["alice@example.org", "bob@example.org"]
+
+
+# --- a newer digestbot upgrading the SQLite file under a running worker --------------------
+# Fault: only workers sharing a database (PostgreSQL, or `run --processes`) checked at each
+# dispatch whether a newer digestbot had upgraded the schema. The one worker on SQLite went on
+# writing rows of its old schema into the upgraded file after an operator upgraded the package
+# and ran a newer `digestbot send` or `status` (which upgrade the file as they open it).
+
+
+@pytest.mark.sqlite_only  # the one worker on a SQLite file (shared workers already checked)
+def test_a_lone_worker_stops_when_a_newer_digestbot_upgrades_its_sqlite_file(workdir, caplog):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    config = load_config(workdir.config)
+    with Store(workdir.db) as store:
+        store.sync_subscribers(config.subscribers)
+        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        assert not worker.shared
+        raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        assert worker.dispatch() == []
+    assert worker.stopping.is_set() and worker.refused and "newer digestbot" in worker.refused
+    assert "newer digestbot" in caplog.text
+    raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION}")
+    assert ledger(workdir.db) == [] and not outbox_mails(workdir.outbox)
