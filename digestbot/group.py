@@ -5,7 +5,8 @@ them on SQLite (so `digestbot send` and a second `run` stay out, as with one wor
 members share the work through claims in the database, as workers on several machines do:
 each matches, renders and sends the subscribers it claimed. The parent forwards SIGTERM/SIGINT
 (each member finishes the digest in flight) and SIGHUP, starts again a member that died
-(after a pause), and exits with the worst member's code.
+(after a pause; one that cannot start on a broken edit of the YAML, again until it is fixed,
+while the others go on), and exits with the worst member's code.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import sys
 import time
 from pathlib import Path
 
+from .config import ConfigError, load_config
 from .lock import LockHeld, runner_lock, sender_lock
 from .signals import Signals
 
 log = logging.getLogger(__name__)
 RESTART_PAUSE = 5.0  # seconds before a member that died is started again
+RESTART_PAUSE_MAX = 300.0  # the pause doubles while it dies again soon after each start, up to this
+STEADY = 60.0  # seconds a member runs before its death counts as a new one, not one in a row
 
 
 def run_group(
@@ -41,10 +45,12 @@ def run_group(
         return 1
     members: dict[int, subprocess.Popen] = {}
     codes: dict[int, int] = {}
-    died_at: dict[int, float] = {}
+    started: dict[int, float] = {}
+    restart_at: dict[int, float] = {}  # members that died, and when they are started again
+    quick: dict[int, int] = {}  # deaths in a row soon after starting: each doubles the pause
     try:
         for i in range(n):
-            members[i] = _start(i, config_path, db_target, verbose)
+            members[i], started[i] = _start(i, config_path, db_target, verbose), time.monotonic()
         log.info("started %d worker processes: pids %s", n, ", ".join(str(p.pid) for p in members.values()))
         while not signals.stop.is_set():
             if signals.reload.is_set():
@@ -54,17 +60,39 @@ def run_group(
                 code = proc.poll()
                 if code is None:
                     continue
-                if code == 2:  # a config or schema problem: starting it again would not help
-                    log.error("worker %d (pid %d) stopped with exit code 2; stopping the others", i, proc.pid)
-                    codes[i] = 2
-                    signals.stop.set()
-                    break
-                if i not in died_at:
-                    log.error("worker %d (pid %d) died (exit code %s); starting it again", i, proc.pid, code)
-                    died_at[i] = time.monotonic()
-                if time.monotonic() - died_at[i] >= RESTART_PAUSE:
-                    del died_at[i]
-                    members[i] = _start(i, config_path, db_target, verbose)
+                if i not in restart_at:
+                    broken = _config_problems(config_path) if code == 2 else None
+                    if code == 2 and not broken:  # a schema problem: starting it again would not help
+                        log.error(
+                            "worker %d (pid %d) stopped with exit code 2; stopping the others", i, proc.pid
+                        )
+                        codes[i] = 2
+                        signals.stop.set()
+                        break
+                    now = time.monotonic()
+                    quick[i] = quick.get(i, 0) + 1 if now - started[i] < STEADY else 0
+                    pause = min(RESTART_PAUSE * 2 ** max(quick[i] - 1, 0), RESTART_PAUSE_MAX)
+                    restart_at[i] = now + pause
+                    if broken:  # an edit the running members refused too; they go on without it
+                        log.error(
+                            "worker %d (pid %d) cannot start: %s; the other workers go on with the config"
+                            " they read; trying again in %g s",
+                            i,
+                            proc.pid,
+                            broken,
+                            pause,
+                        )
+                    else:
+                        log.error(
+                            "worker %d (pid %d) died (exit code %s); starting it again in %g s",
+                            i,
+                            proc.pid,
+                            code,
+                            pause,
+                        )
+                if time.monotonic() >= restart_at[i]:
+                    del restart_at[i]
+                    members[i], started[i] = _start(i, config_path, db_target, verbose), time.monotonic()
             signals.stop.wait(poll)
     finally:
         _signal_all(members, signal.SIGTERM)
@@ -74,6 +102,16 @@ def run_group(
             lock.release()
     log.info("all %d worker processes stopped", n)
     return max(codes.values(), default=0)
+
+
+def _config_problems(config_path: Path) -> str | None:
+    """What is wrong with the YAML now, in one line (None: it loads): a member that exits 2 on
+    an edit the running members refused must not bring the whole group down."""
+    try:
+        load_config(config_path)
+    except ConfigError as e:
+        return " | ".join(str(p) for p in e.problems)
+    return None
 
 
 def _start(i: int, config_path: Path, db_target: str | Path, verbose: int) -> subprocess.Popen:

@@ -178,3 +178,40 @@ def test_a_lone_worker_stops_when_a_newer_digestbot_upgrades_its_sqlite_file(wor
     assert "newer digestbot" in caplog.text
     raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION}")
     assert ledger(workdir.db) == [] and not outbox_mails(workdir.outbox)
+
+
+# --- a broken edit does not bring a group down ---------------------------------------------
+# Fault: a running worker keeps its config when the YAML is edited into something broken, but
+# in `run --processes N` a member that died meanwhile (OOM, kill -9) was started again on the
+# broken YAML, exited 2, and the parent took that for a schema problem: it stopped every other
+# member, and the whole group, over a typo.
+
+FAST_RESTART = "import digestbot.group\ndigestbot.group.RESTART_PAUSE = 0.3"
+
+
+def test_a_member_restarted_on_a_broken_edit_waits_for_a_fix_and_the_others_go_on(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    workdir.write_config(source, narwhal_reader())
+    good = workdir.config.read_text()
+    group = spawn("run", "--processes", "2", prelude=FAST_RESTART)
+    line = group.wait_for(r"started 2 worker processes: pids")
+    first, second = (int(p) for p in re.findall(r"\d+", line.split("pids", 1)[1]))
+    deadline = time.monotonic() + 15
+    while group.output.count("digestbot running") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    workdir.config.write_text(good.replace("keywords: [narwhal]", "keywords: narwhal: x"))
+    os.kill(second, signal.SIGKILL)
+    group.wait_for(r"worker 1 .*cannot start.*subscriptions.yaml")
+    time.sleep(1)  # a few restarts on the broken file
+    assert group.popen.poll() is None and alive(first), group.output
+    assert "stopping the others" not in group.output
+
+    workdir.config.write_text(good)
+    deadline = time.monotonic() + 15
+    while group.output.count("digestbot running") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert group.output.count("digestbot running") >= 3, group.output
+    group.signal(signal.SIGTERM)
+    assert group.finish(20) == 0, group.output
