@@ -23,7 +23,7 @@ from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
-from .lock import LockHeld, sender_lock
+from .lock import LockHeld, LockWaitStopped, sender_lock
 from .logs import SafeFormatter, environment_secrets
 from .render import Renderer, template_problem
 from .schedule import get_timezone, next_due, parse_schedule
@@ -364,7 +364,10 @@ def _send(
         return _send_locked(app, only, force, dry_run)
     lock = sender_lock(app.db_path)
     try:
-        lock.acquire(wait=SENDER_WAIT)
+        lock.acquire(wait=SENDER_WAIT, stop=should_stop)
+    except LockWaitStopped as e:  # a stop signal while another sender held it: nothing was sent
+        click.echo(f"Not sending: {e}; nothing was sent.", err=True)
+        return []
     except LockHeld as e:
         click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
         raise SystemExit(EXIT_FAILURES) from None

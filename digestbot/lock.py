@@ -16,13 +16,22 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .store import is_postgres
 
 
+def _never() -> bool:
+    return False
+
+
 class LockHeld(Exception):
     """Another process holds the lock; the message names it."""
+
+
+class LockWaitStopped(LockHeld):
+    """The wait for the lock was given up: the process was asked to stop meanwhile."""
 
 
 class FileLock:
@@ -31,8 +40,9 @@ class FileLock:
         self.what = what
         self._fd: int | None = None
 
-    def acquire(self, wait: float = 0.0, poll: float = 0.1) -> None:
-        """Take the lock, waiting up to `wait` seconds; raises LockHeld if it stays taken."""
+    def acquire(self, wait: float = 0.0, poll: float = 0.1, stop: Callable[[], bool] = _never) -> None:
+        """Take the lock, waiting up to `wait` seconds; raises LockHeld if it stays taken, and
+        LockWaitStopped as soon as `stop()` says the process is stopping (a SIGTERM)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait
         while True:
@@ -40,6 +50,9 @@ class FileLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if stop():
+                    os.close(fd)
+                    raise LockWaitStopped(f"stopped while waiting for another process {self.what}") from None
                 if time.monotonic() >= deadline:
                     holder = _read_pid(fd)
                     os.close(fd)
@@ -85,7 +98,7 @@ class NoLock:
     """The lock of a database served over the network (PostgreSQL): several workers, on this
     machine or others, are allowed; claims in the database keep them from doing a job twice."""
 
-    def acquire(self, wait: float = 0.0, poll: float = 0.1) -> None:
+    def acquire(self, wait: float = 0.0, poll: float = 0.1, stop: Callable[[], bool] = _never) -> None:
         pass
 
     def release(self) -> None:

@@ -23,6 +23,7 @@ from test_guarantees import fill, small_disk
 
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
+from digestbot.lock import sender_lock
 from digestbot.sources import HttpClient
 from digestbot.store import SCHEMA_VERSION, Store
 
@@ -215,3 +216,28 @@ def test_a_member_restarted_on_a_broken_edit_waits_for_a_fix_and_the_others_go_o
     assert group.output.count("digestbot running") >= 3, group.output
     group.signal(signal.SIGTERM)
     assert group.finish(20) == 0, group.output
+
+
+# --- SIGTERM while `run --once` waits for another sender -----------------------------------
+# Fault: `run --once` waits up to 30 s for the sender lock while the worker's dispatch (or a
+# `send`) holds it; a SIGTERM in that wait was noted and ignored until the wait was over, so a
+# stop (systemctl stop, a CI timeout) took up to 30 s instead of a moment.
+
+
+def test_sigterm_while_run_once_waits_for_the_sender_lock_stops_it_at_once(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    with sender_lock(workdir.db) as _held:
+        proc = spawn("run", "--once")
+        deadline = time.monotonic() + 15
+        while "Sending digests:" not in "".join(proc.stdout) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # in the wait now
+        proc.signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        rc = proc.finish(40)
+        took = time.monotonic() - stopped_at
+    assert took < 5, f"took {took:.1f} s to stop:\n{proc.output}"
+    assert rc == 0, proc.output
+    assert "stopped" in proc.output.lower() and "Traceback" not in proc.output
+    assert ledger(workdir.db) == []  # nothing was sent, nothing recorded
