@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -722,7 +723,7 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
     """
-    from .slack_app import SlackService, socket_mode_client
+    from .slack_app import SlackService, connect_socket_mode, socket_mode_client
     from .web import serve as serve_http
 
     if app.verbose == 0:
@@ -732,8 +733,9 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
     env = app.env
     if env.slack_app_token:
         service = SlackService(app.config, env, app.db_path)
-        socket_mode_client(service, env).connect()
-        log.info("connected to Slack over Socket Mode")
+        # Slack out of reach is logged and retried: the HTTP pages (unsubscribe...) serve meanwhile
+        if connect_socket_mode(socket_mode_client(service, env), threading.Event()):
+            log.info("connected to Slack over Socket Mode")
     limits = ServerLimits(threads=threads, connection_limit=connection_limit, channel_timeout=channel_timeout)
     serve_http(app.config, env, app.db_path, host, port, limits)
 

@@ -372,10 +372,11 @@ class Worker:
     def _start_socket_mode(self) -> None:
         if not self.env.slack_app_token or (self.member or 0) > 0:
             return  # in a group, worker 0 answers /digest commands
-        from .slack_app import SlackService, socket_mode_client
+        from .slack_app import SlackService, connect_socket_mode, socket_mode_client
 
-        socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env).connect()
-        log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
+        client = socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env)
+        if connect_socket_mode(client, self.stopping):
+            log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
 
 
 class ClockWatch:

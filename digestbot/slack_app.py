@@ -11,11 +11,13 @@ holding it) is acknowledged then, its answer following through response_url.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -26,6 +28,7 @@ from .digest import DigestRunner
 from .links import read_button_value
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import Store, StoreError, StoreWriteError
+from .text import one_line
 
 log = logging.getLogger(__name__)
 FEEDBACK_ACTIONS = {"feedback_up": 1, "feedback_down": -1}  # the digest buttons' action_ids
@@ -205,6 +208,50 @@ def socket_mode_client(service: SlackService, env: Env) -> SocketModeClient:
 
     client.socket_mode_request_listeners.append(listener)
     return client
+
+
+SOCKET_RETRY = 300.0  # seconds between attempts to open Socket Mode while Slack is out of reach
+_REFUSED = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type")
+
+
+def connect_socket_mode(
+    client: SocketModeClient, stop: threading.Event, retry_every: float = SOCKET_RETRY
+) -> bool:
+    """Open the Socket Mode connection; whether it is open now. Slack out of reach is one line
+    in the log, and another try every `retry_every` seconds in the background until it opens
+    (or `stop` is set); a token Slack refuses is one line too, and no retry (it will not change
+    before a restart). Neither stops the process: digests and the HTTP pages go on."""
+    why, again = _connect(client)
+    if why is None:
+        return True
+    log.error(
+        "cannot connect to Slack over Socket Mode: %s; /digest commands are not answered until it connects%s",
+        why,
+        f" (trying again every {retry_every:g} s)" if again else " (fix SLACK_APP_TOKEN, then restart)",
+    )
+    if again:
+
+        def retry() -> None:
+            while not stop.wait(retry_every):
+                if _connect(client)[0] is None:
+                    log.info("connected to Slack over Socket Mode")
+                    return
+
+        threading.Thread(target=retry, name="socket-mode-retry", daemon=True).start()
+    return False
+
+
+def _connect(client: SocketModeClient) -> tuple[str | None, bool]:
+    """Try to connect once: (None, _) when connected, else (why, whether trying again may help)."""
+    try:
+        client.connect()
+    except SlackApiError as e:
+        error = str((e.response.get("error") if e.response is not None else None) or "an error")
+        return f"Slack answered {one_line(error)}", error not in _REFUSED
+    except Exception as e:  # urllib, websocket and socket errors alike: out of reach
+        reason = getattr(e, "reason", None) or e
+        return one_line(f"{type(e).__name__}: {reason}"), True
+    return None, False
 
 
 def _base(url: str | None) -> str:

@@ -241,3 +241,72 @@ def test_sigterm_while_run_once_waits_for_the_sender_lock_stops_it_at_once(workd
     assert rc == 0, proc.output
     assert "stopped" in proc.output.lower() and "Traceback" not in proc.output
     assert ledger(workdir.db) == []  # nothing was sent, nothing recorded
+
+
+# --- Slack's Socket Mode out of reach when the worker starts -------------------------------
+# Fault: with SLACK_APP_TOKEN set, `digestbot run` opened its Socket Mode connection before
+# anything else; Slack out of reach (a network not up yet, an outage, a proxy) or refusing the
+# token ended the worker with a 70-line traceback and exit 1: no email digest went out either,
+# and under systemd's Restart=on-failure it died again at every restart.
+
+
+def test_a_worker_that_cannot_reach_slacks_socket_mode_still_sends_and_says_why(workdir, spawn):  # noqa: F811
+    from conftest import free_port
+
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-1-secretsecret")
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-secretsecret")
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")
+    worker = spawn("run")
+    worker.wait_for(r"digest \d+ to alice: 1 papers")
+    worker.signal(signal.SIGTERM)
+    assert worker.finish(20) == 0, worker.output
+    assert "Traceback" not in worker.output, worker.output
+    [line] = [ln for ln in worker.stderr if "Socket Mode" in ln]
+    assert "cannot connect to Slack over Socket Mode" in line and "refused" in line.lower(), line
+    assert "secretsecret" not in worker.output
+
+
+def test_serve_that_cannot_reach_slacks_socket_mode_still_serves_its_pages(workdir, spawn):  # noqa: F811
+    """The same fault in `digestbot serve`: one-click unsubscribe and /healthz were down with it."""
+    import requests
+    from conftest import free_port
+
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-1-secretsecret")
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-secretsecret")
+    workdir.monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secretsecret")
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")
+    port = free_port()
+    web = spawn("serve", "--port", str(port))
+    web.wait_for(r"cannot connect to Slack over Socket Mode")
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline and web.popen.poll() is None, web.output
+            time.sleep(0.05)
+    assert answer.status_code == 200
+    web.signal(signal.SIGTERM)
+    assert web.finish(20) == 0, web.output
+    assert "Traceback" not in web.output and "secretsecret" not in web.output
+
+
+def test_a_socket_mode_token_slack_refuses_is_one_line_and_not_retried(slack_api, caplog):
+    from digestbot.slack_app import connect_socket_mode, socket_mode_client
+
+    slack_api.fail("apps.connections.open", "invalid_auth", times=5)
+    env = Env(slack_bot_token="xoxb-1", slack_app_token="xapp-1", slack_api_url=slack_api.url)
+    stop = threading.Event()
+    try:
+        assert not connect_socket_mode(socket_mode_client(None, env), stop, retry_every=0.05)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+    assert len(slack_api.calls_to("apps.connections.open")) == 1  # no retry: the token will not change
+    [line] = [r.getMessage() for r in caplog.records if "Socket Mode" in r.getMessage()]
+    assert "Slack answered invalid_auth" in line and "fix SLACK_APP_TOKEN" in line
