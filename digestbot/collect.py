@@ -259,6 +259,9 @@ def p_with_source(paper: Paper, name: str) -> Paper:
 
 
 MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
+# A time recorded further ahead of the clock than this was recorded before the clock was set
+# back (NTP, an operator, a dead RTC battery): how long ago it was is unknown.
+CLOCK_AHEAD = timedelta(seconds=30)
 
 
 def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
@@ -271,7 +274,8 @@ def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
 def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
     """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
     retry_at = parse_ts(state.get("retry_at"))
-    if retry_at is None or now >= retry_at:
+    # Further off than any server may ask: set before the clock was set back; it has passed.
+    if retry_at is None or now >= retry_at or retry_at - now > MAX_RETRY_AFTER + CLOCK_AHEAD:
         return None
     log.info("source %s: waiting until %s, as the server asked", name, f"{retry_at:%Y-%m-%d %H:%M} UTC")
     return SourceOutcome(name, waiting_until=retry_at)
@@ -360,7 +364,7 @@ def refresh_sources(
                 continue
             # checked under the lease: a worker may have fetched it just now
             last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
-            if last is None or now - last >= fresh:
+            if last is None or now - last >= fresh or last - now > CLOCK_AHEAD:
                 outcomes.append(fetch_one(store, source, client, now))
     return outcomes
 

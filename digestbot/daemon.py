@@ -356,7 +356,10 @@ class Worker:
         start = self.clock()
         for source in config.sources:
             last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
-            first = start if last is None else max(start, last + timedelta(seconds=source.every))
+            if last is None or last - start > CLOCK_JUMP:  # ahead of the clock: its age is unknown
+                first = start
+            else:
+                first = max(start, last + timedelta(seconds=source.every))
             scheduler.add_job(
                 self.fetch,
                 "interval",

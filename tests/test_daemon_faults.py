@@ -310,3 +310,52 @@ def test_a_socket_mode_token_slack_refuses_is_one_line_and_not_retried(slack_api
     assert len(slack_api.calls_to("apps.connections.open")) == 1  # no retry: the token will not change
     [line] = [r.getMessage() for r in caplog.records if "Socket Mode" in r.getMessage()]
     assert "Slack answered invalid_auth" in line and "fix SLACK_APP_TOKEN" in line
+
+
+# --- a last fetch recorded ahead of the clock, when the worker starts -----------------------
+# Fault: the worker schedules each source's first fetch at its last fetch plus `every:`. A last
+# fetch recorded ahead of the clock (the clock set back since, as after a dead RTC battery, or
+# a database copied from a machine whose clock ran ahead) pushed that first fetch past it: a
+# day ahead, no fetch for a day and six hours. The running worker already treated such a
+# timestamp as unknown (README, "The system clock set back"); starting did not.
+
+
+def test_a_worker_started_after_the_clock_went_back_fetches_at_once(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    digestbot(workdir, "run", "--once")
+    ahead = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    raw_sql(workdir.db, f"UPDATE sources SET last_fetch_at = '{ahead}', last_ok_at = '{ahead}'")
+    later = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
+    write_feed(workdir.path / "feed.xml", [NARWHAL, later])
+
+    worker = spawn("run")
+    worker.wait_for(r"fetched feed: 1 new", timeout=10)
+    worker.signal(signal.SIGTERM)
+    assert worker.finish(20) == 0, worker.output
+
+
+def test_fetch_times_recorded_before_the_clock_was_set_back_hold_no_fetch_back(workdir):
+    """The same mistake in collect: a Retry-After wait recorded before the clock went back a
+    week waited a week more, and the re-fetch before trending digests took a fetch recorded
+    ahead of the clock for a fresh one and used stale upvotes."""
+    from digestbot import collect
+
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    [feed] = load_config(workdir.config).sources
+    now, week_ahead = datetime.now(UTC), datetime.now(UTC) + timedelta(days=7)
+    client = HttpClient(sleep=lambda s: None)
+    with Store(workdir.db) as store:
+        store.record_fetch_error(
+            feed.name, feed.type, feed.location, week_ahead, "HTTP 429", week_ahead + timedelta(hours=1)
+        )
+        outcome = collect.fetch_one(store, feed, client, now)
+        assert outcome.waiting_until is None and outcome.new == 1, outcome
+
+        store.record_fetch_ok(
+            feed.name, feed.type, feed.location, week_ahead, 0, 1, None, None, changed=False
+        )
+        assert [o.name for o in collect.refresh_sources(store, [feed], client, now)] == ["feed"]
+        # and one fetched a minute ago still counts as fresh
+        assert collect.refresh_sources(store, [feed], client, now + timedelta(minutes=1)) == []
