@@ -25,7 +25,7 @@ from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, LockWaitStopped, sender_lock
-from .logs import SafeFormatter, environment_secrets
+from .logs import SafeFormatter, environment_secrets, tag_log_lines
 from .render import Renderer, template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
@@ -665,6 +665,8 @@ def _run(
 
     if not once and app.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
+    if member is not None:
+        tag_log_lines(f"[worker {member}]")
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     counts = app.sync()

@@ -66,3 +66,23 @@ class SafeFormatter(logging.Formatter):
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
+
+
+class _Tagged(logging.Filter):
+    """Adds a tag to each record's logger name: `digestbot.digest [worker 1]: ...`."""
+
+    def __init__(self, tag: str):
+        super().__init__()
+        self.tag = tag
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.endswith(self.tag):
+            record.name = f"{record.name} {self.tag}"
+        return True
+
+
+def tag_log_lines(tag: str) -> None:
+    """From now on every log line of this process says `tag` after its logger's name (the
+    members of `run --processes N` share one stderr: which worker said it?)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Tagged(tag))
