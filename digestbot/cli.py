@@ -319,6 +319,8 @@ def _source_line(o: SourceOutcome) -> str:
     """One source's outcome; what its server said is shown as one line of plain text."""
     if o.error:
         return f"  {o.name}: FAILED: {one_line(o.error)}"
+    if o.stopped:
+        return f"  {o.name}: not fetched: stopping (fetched at the next run)"
     if o.waiting_until:
         return f"  {o.name}: waiting until {o.waiting_until:%Y-%m-%d %H:%M} UTC, as the server asked (Retry-After)"
     if o.not_modified:
@@ -418,7 +420,9 @@ def _send_locked(
     finally:
         if progress:
             progress.stop()
-    if not outcomes and only is None and (soonest := _soonest(app.store, now_utc())):
+    if not outcomes and should_stop():
+        click.echo("  stopping: the digests due are left for the next run")
+    elif not outcomes and only is None and (soonest := _soonest(app.store, now_utc())):
         click.echo(f"  nobody is due now; next: {soonest}")
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.failed]

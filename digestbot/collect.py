@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from .config import DEFAULT_URLS, SourceConfig
 from .models import Paper
-from .sources import FetchResult, HttpClient, SourceError, fetch_source
+from .sources import FetchResult, FetchStopped, HttpClient, SourceError, fetch_source
 from .sources.arxiv import (
     api_params,
     catch_up_query,
@@ -42,6 +42,7 @@ class SourceOutcome:
     # Not fetched: the server asked (Retry-After) not to be asked before then. Keeping to that
     # is not a failure; the fetch that got the 429 or 503 was one.
     waiting_until: datetime | None = None
+    stopped: bool = False  # cut short by a stop signal: nothing recorded, fetched at the next run
 
     @property
     def ok(self) -> bool:
@@ -69,6 +70,8 @@ def fetch_one(
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         _check_window(source, state, result, new)
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
+    except FetchStopped:
+        return _stopped(source.name)
     except SourceError as e:
         return _failed(store, source, now, str(e), started, _retry_at(e, now))
     except StoreWriteError:
@@ -281,6 +284,13 @@ def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
     return SourceOutcome(name, waiting_until=retry_at)
 
 
+def _stopped(name: str) -> SourceOutcome:
+    """A fetch a stop signal cut short: not the source's failure, and not a fetch either (the
+    next run fetches it), so nothing is recorded."""
+    log.info("source %s: not fetched: stopping", name)
+    return SourceOutcome(name, stopped=True)
+
+
 def _failed(
     store: Store,
     source: SourceConfig,
@@ -403,6 +413,8 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
             papers = parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(batch))).papers
             store.add_papers(papers, LIKED_SOURCE, now, authoritative=True, seed_only=True)
             found.update(p.arxiv_id for p in papers if p.arxiv_id)
+    except FetchStopped:
+        return _stopped(LIKED_SOURCE)
     except (FetchError, SourceError) as e:
         return _failed(store, api, now, str(e), started, _retry_at(e, now))
     unknown = [a for a in missing if a not in found]

@@ -20,6 +20,7 @@ import pytest
 from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_feed
 from test_daemon import outbox_mails, spawn  # noqa: F401  (a fixture)
 from test_guarantees import fill, small_disk
+from test_ops import Trickle
 
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
@@ -382,3 +383,35 @@ def test_each_members_log_lines_name_the_worker(workdir, spawn):  # noqa: F811
     assert sorted(re.search(r"\[worker (\d)\]", ln).group(1) for ln in running) == ["0", "1"], running
     assert re.search(r"\[worker \d\]: digest \d+ to alice", group.output), group.output
     assert len([ln for ln in group.stderr if re.search(r"\[worker \d\]: stopped$", ln.rstrip())]) == 2
+
+
+# --- a fetch cut short by a stop signal is no failure of the source -----------------------
+# Fault: SIGTERM while a source was being fetched cut the fetch short (as it should), but the
+# source was recorded as failed ("stopped": one failure more, three such stops made it
+# "failing" in status) and as fetched just now, so the worker started again left it alone for
+# its whole `every:`; `run --once` printed "FAILED: stopped" and exited 1, then said "nobody is
+# due now; next: alice (now)".
+
+
+def test_sigterm_during_a_fetch_records_no_failure_and_run_once_exits_0(workdir, spawn):  # noqa: F811
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    server.started, server.closing = threading.Event(), threading.Event()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+        workdir.write_config(f"- name: slow\n  type: rss\n  url: {url}\n", narwhal_reader())
+        proc = spawn("run", "--once")
+        assert server.started.wait(15), proc.output
+        proc.signal(signal.SIGTERM)
+        rc = proc.finish(15)
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
+    assert rc == 0, proc.output
+    assert "FAILED" not in proc.output and "slow: not fetched: stopping" in proc.output, proc.output
+    assert "nobody is due" not in proc.output and "left for the next run" in proc.output, proc.output
+    with Store(workdir.db) as store:
+        state = store.source_state("slow")
+    assert not state.get("failures") and state.get("last_fetch_at") is None, state

@@ -8,7 +8,7 @@ from ..config import SourceConfig
 from .arxiv import api_params, parse_arxiv_api, parse_arxiv_rss
 from .base import FetchResult, SourceError
 from .hf import parse_hf_daily
-from .http import Fetched, FetchError, HttpClient, read_file
+from .http import Fetched, FetchError, FetchStopped, HttpClient, read_file
 from .rss import parse_rss
 
 PARSERS: dict[str, Callable[[SourceConfig, Fetched], FetchResult]] = {
@@ -41,6 +41,8 @@ def fetch_source(
                 deadline=source.timeout,
                 **({"accept": accept} if accept else {}),
             )
+    except FetchStopped:
+        raise  # not the source's doing: the caller records nothing
     except FetchError as e:
         raise SourceError(str(e), e.retry_after) from None
     if fetched.not_modified:
@@ -54,4 +56,4 @@ def fetch_source(
     return result
 
 
-__all__ = ["FetchResult", "HttpClient", "SourceError", "fetch_source"]
+__all__ = ["FetchResult", "FetchStopped", "HttpClient", "SourceError", "fetch_source"]

@@ -45,6 +45,10 @@ class FetchError(Exception):
         self.retry_after = retry_after
 
 
+class FetchStopped(FetchError):
+    """The fetch was cut short because the process is stopping: no failure of the source."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What came back: `content` is None when the server said 304 Not Modified."""
@@ -197,7 +201,7 @@ class HttpClient:
     def _why(self, ends: float, limit: float) -> FetchError | None:
         """Why a fetch must stop now (the client was cancelled, or the deadline passed), if so."""
         if self.cancel is not None and self.cancel.is_set():
-            return FetchError("stopped")
+            return FetchStopped("stopped")
         if self.clock() >= ends:
             return FetchError(
                 f"deadline: no whole response within {limit:g} s (a slow server; "
