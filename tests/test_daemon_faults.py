@@ -218,6 +218,13 @@ def test_a_member_restarted_on_a_broken_edit_waits_for_a_fix_and_the_others_go_o
     group.signal(signal.SIGTERM)
     assert group.finish(20) == 0, group.output
 
+    # Whose line is it? The members share one stderr (one journal): each line names its worker
+    # (they said the same words, N times over, with nothing to tell them apart).
+    running = [ln for ln in group.stderr if "digestbot running" in ln]
+    assert sorted(re.search(r"\[worker (\d)\]", ln).group(1) for ln in running) == ["0", "1", "1"], running
+    assert re.search(r"\[worker \d\]: digest \d+ to alice", group.output), group.output
+    assert len([ln for ln in group.stderr if re.search(r"\[worker \d\]: stopped$", ln.rstrip())]) == 2
+
 
 # --- SIGTERM while `run --once` waits for another sender -----------------------------------
 # Fault: `run --once` waits up to 30 s for the sender lock while the worker's dispatch (or a
@@ -360,29 +367,6 @@ def test_fetch_times_recorded_before_the_clock_was_set_back_hold_no_fetch_back(w
         assert [o.name for o in collect.refresh_sources(store, [feed], client, now)] == ["feed"]
         # and one fetched a minute ago still counts as fresh
         assert collect.refresh_sources(store, [feed], client, now + timedelta(minutes=1)) == []
-
-
-# --- whose log line is it? -----------------------------------------------------------------
-# Fault: the members of `run --processes N` log to the same stderr (the same journal) in the
-# same words: "digestbot running", "digest 5 to alice", "stopped" came twice or N times, with
-# nothing to tell which worker said it, or which one died.
-
-
-def test_each_members_log_lines_name_the_worker(workdir, spawn):  # noqa: F811
-    write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
-    group = spawn("run", "--processes", "2")
-    group.wait_for(r"started 2 worker processes")
-    group.wait_for(r"digest \d+ to alice")
-    deadline = time.monotonic() + 15
-    while group.output.count("digestbot running") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    group.signal(signal.SIGTERM)
-    assert group.finish(20) == 0, group.output
-    running = [ln for ln in group.stderr if "digestbot running" in ln]
-    assert sorted(re.search(r"\[worker (\d)\]", ln).group(1) for ln in running) == ["0", "1"], running
-    assert re.search(r"\[worker \d\]: digest \d+ to alice", group.output), group.output
-    assert len([ln for ln in group.stderr if re.search(r"\[worker \d\]: stopped$", ln.rstrip())]) == 2
 
 
 # --- a fetch cut short by a stop signal is no failure of the source -----------------------
