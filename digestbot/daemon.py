@@ -36,6 +36,7 @@ from .render import Renderer
 from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
+from .text import mask_url
 
 log = logging.getLogger(__name__)
 DISPATCH_EVERY = timedelta(minutes=1)
@@ -258,6 +259,13 @@ class Worker:
 
     def apply(self, config: Config) -> None:
         counts = self.store.sync_subscribers(config.subscribers, former_ids=config.former_ids)
+        if config.database != self.config.database:  # the store is open: moving it takes a restart
+            log.warning(
+                "%s: database: changed to %s; this worker goes on with %s until it is restarted",
+                config.path,
+                mask_url(str(config.database)) if config.database else "the default (./digestbot.db)",
+                self.store.path,
+            )
         self.config = config
         self.runner.config = config
         self.runner.renderer = Renderer(config.templates)

@@ -399,3 +399,27 @@ def test_sigterm_during_a_fetch_records_no_failure_and_run_once_exits_0(workdir,
     with Store(workdir.db) as store:
         state = store.source_state("slow")
     assert not state.get("failures") and state.get("last_fetch_at") is None, state
+
+
+# --- `database:` edited under a running worker ---------------------------------------------
+# Fault: a reload took every other change to the YAML and silently ignored a changed
+# `database:`: the operator who moved the database (say to PostgreSQL) saw "reloaded" in the
+# log while the worker went on writing the old file, with nothing saying a restart was needed.
+
+
+def test_a_database_changed_in_the_yaml_while_the_worker_runs_is_said_to_need_a_restart(workdir, caplog):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    workdir.write_config(source, narwhal_reader(), extra_yaml="database: first.db")
+    config = load_config(workdir.config)
+    with Store(config.database) as store:
+        store.sync_subscribers(config.subscribers)
+        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        workdir.write_config(
+            source, narwhal_reader(), extra_yaml="database: postgresql://digest@db.example/digest"
+        )
+        worker.reload_requested.set()
+        assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
+    [line] = [r.getMessage() for r in caplog.records if "database:" in r.getMessage()]
+    assert "restart" in line and "first.db" in line and "db.example" in line, line
+    assert [d.subscriber_id for d in ledger(workdir.path / "first.db")] == ["alice"]
