@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
