@@ -43,6 +43,11 @@ def run_group(
             lock.release()
         log.error("not starting: %s", e)
         return 1
+    if signals.stop.is_set():  # stopped while it read its config: start nobody only to stop them
+        for lock in locks:
+            lock.release()
+        log.info("stopped before starting")
+        return 0
     members: dict[int, subprocess.Popen] = {}
     codes: dict[int, int] = {}
     started: dict[int, float] = {}

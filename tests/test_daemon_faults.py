@@ -20,7 +20,7 @@ import pytest
 from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_feed
 from test_daemon import outbox_mails, spawn  # noqa: F401  (a fixture)
 from test_guarantees import fill, small_disk
-from test_ops import Trickle
+from test_ops import SLOW_CONFIG_LOAD, Trickle
 
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
@@ -423,3 +423,20 @@ def test_a_database_changed_in_the_yaml_while_the_worker_runs_is_said_to_need_a_
     [line] = [r.getMessage() for r in caplog.records if "database:" in r.getMessage()]
     assert "restart" in line and "first.db" in line and "db.example" in line, line
     assert [d.subscriber_id for d in ledger(workdir.path / "first.db")] == ["alice"]
+
+
+# --- a group told to stop before it started its members ------------------------------------
+# Fault: `run --processes N` sent a SIGTERM while it still read its config went on to start
+# its N members anyway, only to stop them at once (killing some in their imports, before their
+# own handlers were in place).
+
+
+def test_a_group_stopped_while_it_reads_its_config_starts_no_member(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    group = spawn("run", "--processes", "2", prelude=SLOW_CONFIG_LOAD)
+    group.wait_for("loading the config")
+    group.signal(signal.SIGTERM)
+    assert group.finish(20) == 0, group.output
+    assert "started 2 worker processes" not in group.output, group.output
+    assert ledger(workdir.db) == []
