@@ -417,6 +417,11 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
         return _stopped(LIKED_SOURCE)
     except (FetchError, SourceError) as e:
         return _failed(store, api, now, str(e), started, _retry_at(e, now))
+    except StoreWriteError:
+        raise
+    except Exception as e:  # as in fetch_one: a parser bug must not hold every digest back
+        log.debug("unexpected error fetching liked papers", exc_info=True)
+        return _failed(store, api, now, f"unexpected error: {type(e).__name__}: {e}", started)
     unknown = [a for a in missing if a not in found]
     warnings = (
         (f"{NOT_ON_ARXIV}{', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()

@@ -302,7 +302,7 @@ class Worker:
         self._schedule_fetches(scheduler, self.config)
         self.on_reload = lambda config: self._schedule_fetches(scheduler, config)
         scheduler.add_job(
-            self.dispatch,
+            _guarded(self.dispatch, "sending digests"),
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
@@ -368,7 +368,7 @@ class Worker:
             else:
                 first = max(start, last + timedelta(seconds=source.every))
             scheduler.add_job(
-                self.fetch,
+                _guarded(self.fetch, f"fetching {source.name}"),
                 "interval",
                 seconds=source.every,
                 args=(source.name,),
@@ -387,6 +387,26 @@ class Worker:
         client = socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env)
         if connect_socket_mode(client, self.stopping):
             log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
+
+
+def _guarded(job: Callable, doing: str) -> Callable:
+    """The job, with an error nobody foresaw as one log line (the traceback at -vv) instead of
+    APScheduler's traceback; the worker goes on, and the job runs again at its next time."""
+
+    def run(*args):
+        try:
+            return job(*args)
+        except Exception as e:
+            log.debug("%s failed", doing, exc_info=True)
+            log.error(
+                "%s failed: %s: %s; trying again at its next run (-vv shows where)",
+                doing,
+                type(e).__name__,
+                e,
+            )
+            return None
+
+    return run
 
 
 class ClockWatch:

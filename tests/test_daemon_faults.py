@@ -440,3 +440,53 @@ def test_a_group_stopped_while_it_reads_its_config_starts_no_member(workdir, spa
     assert group.finish(20) == 0, group.output
     assert "started 2 worker processes" not in group.output, group.output
     assert ledger(workdir.db) == []
+
+
+# --- an error nobody foresaw, in the worker's jobs ------------------------------------------
+# Fault: fetch_one turns an error nobody foresaw (a parser bug, input nobody imagined) into the
+# source's failure, so the other sources and the digests go on; the fetch of liked papers did
+# not: its error escaped the dispatch, and while one liked paper stayed missing no digest went
+# out to anyone, every minute, with a traceback in the log each time. Any such error in a job
+# reached the log as APScheduler's traceback.
+
+
+def test_an_unforeseen_error_fetching_liked_papers_fails_that_fetch_only(workdir, monkeypatch, caplog):
+    import responses
+
+    from digestbot import collect
+
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    reader = narwhal_reader() + "  like: [2401.00001]\n"
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", reader)
+    config = load_config(workdir.config)
+
+    def broken(*args, **kwargs):
+        raise ValueError("a parser bug")
+
+    monkeypatch.setattr(collect, "parse_arxiv_api", broken)
+    with responses.RequestsMock() as http, Store(workdir.db) as store:
+        http.get("https://export.arxiv.org/api/query", body="<feed xmlns='http://www.w3.org/2005/Atom'/>")
+        store.sync_subscribers(config.subscribers)
+        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
+        state = store.source_state(collect.LIKED_SOURCE)
+    assert "unexpected error: ValueError: a parser bug" in (state.get("last_error") or ""), state
+
+
+INJECTED = """
+import digestbot.daemon
+def _broken(self, now):
+    raise RuntimeError("injected")
+digestbot.daemon.Worker.fetch_stale = _broken
+"""
+
+
+def test_an_unforeseen_error_in_a_job_is_one_log_line_and_the_worker_goes_on(workdir, spawn):  # noqa: F811
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    worker = spawn("run", prelude=INJECTED)
+    line = worker.wait_for(r"RuntimeError: injected")
+    worker.signal(signal.SIGTERM)
+    assert worker.finish(20) == 0, worker.output
+    assert "Traceback" not in worker.output, worker.output
+    assert "sending digests failed" in line and "-vv" in line, line
