@@ -8,6 +8,7 @@ feeds, the outbox or aiosmtpd for mail, real SQLite files.
 from __future__ import annotations
 
 import http.server
+import logging
 import os
 import re
 import signal
@@ -408,6 +409,7 @@ def test_sigterm_during_a_fetch_records_no_failure_and_run_once_exits_0(workdir,
 
 
 def test_a_database_changed_in_the_yaml_while_the_worker_runs_is_said_to_need_a_restart(workdir, caplog):
+    caplog.set_level(logging.WARNING)  # a CLI test run before may have left the root logger at ERROR
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
     workdir.write_config(source, narwhal_reader(), extra_yaml="database: first.db")
