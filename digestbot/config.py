@@ -564,6 +564,7 @@ _WEB_KEYS = ("signup", "allow_domains", "proxies")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
+MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
 _SUBSCRIBER_KEYS = (
     "id",
     "email",
@@ -738,6 +739,13 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     elif "://" not in url and not v.resolve(url).is_file():
         v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
+    if every < MIN_EVERY:
+        v.report(
+            m["every"].line,
+            f"{fld}.every",
+            f"at least 1m (digests go out at most once a minute: a feed fetched more often brings"
+            f" nothing sooner), got {m['every'].value!r}",
+        )
     timeout = _duration(v, m, "timeout", fld)
     if timeout and timeout > MAX_TIMEOUT:
         v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")

@@ -492,3 +492,21 @@ def test_an_unforeseen_error_in_a_job_is_one_log_line_and_the_worker_goes_on(wor
     assert worker.finish(20) == 0, worker.output
     assert "Traceback" not in worker.output, worker.output
     assert "sending digests failed" in line and "-vv" in line, line
+
+
+# --- a source fetched every second ----------------------------------------------------------
+# Fault: `every: 1s` (or 5s) was accepted: the worker fetched the source every second, a log
+# line and a database write each time, and a remote feed got 86,400 requests a day (arXiv asks
+# for one every 3 s at most and updates its listing once a day), for nothing: digests go out
+# at most once a minute.
+
+
+def test_a_source_fetched_more_often_than_once_a_minute_is_a_config_error(workdir):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n  every: 5s\n", narwhal_reader())
+    result = digestbot(workdir, "check", expect=2)
+    assert re.search(r"subscriptions.yaml:\d+: sources\[0\].every: .*at least 1m", result.output), (
+        result.output
+    )
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n  every: 1m\n", narwhal_reader())
+    digestbot(workdir, "check", expect=0)
