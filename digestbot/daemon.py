@@ -424,15 +424,19 @@ class ClockWatch:
         return (wall - last_wall) - timedelta(seconds=mono - last_mono)
 
 
-def _mtime(path: Path) -> int | None:
+def _mtime(path: Path) -> tuple[int, int, int] | None:
+    """A file's modification time, size and inode: a write that lands within one tick of the
+    file system's clock (an editor that truncates, then writes) still changes the size, and one
+    that replaces the file (write and rename) the inode."""
     try:
-        return path.stat().st_mtime_ns
+        st = path.stat()
     except OSError:
         return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-def _mtimes(config: Config) -> tuple[int | None, ...]:
-    """The YAML's and its library files' modification times: what a reload watches."""
+def _mtimes(config: Config) -> tuple[tuple[int, int, int] | None, ...]:
+    """What a reload watches of the YAML and the library files it names."""
     return tuple(_mtime(p) for p in (config.path, *config.files))
 
 

@@ -510,3 +510,35 @@ def test_a_source_fetched_more_often_than_once_a_minute_is_a_config_error(workdi
     )
     workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n  every: 1m\n", narwhal_reader())
     digestbot(workdir, "check", expect=0)
+
+
+# --- a YAML read while an editor was still writing it --------------------------------------
+# Fault: the worker noticed an edit by the file's modification time alone. An editor that
+# writes in place (truncate, then write) can be read half-way; when the rest of the write
+# landed within the same tick of the file system's clock, the time did not change again: the
+# worker had logged the half file's problems and stayed on the old config for good, though the
+# file on disk was fine.
+
+
+def test_an_edit_read_half_written_is_read_again_once_complete(workdir, caplog):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    workdir.write_config(source, narwhal_reader("alice"))
+    config = load_config(workdir.config)
+    with Store(workdir.db) as store:
+        store.sync_subscribers(config.subscribers)
+        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
+
+        workdir.write_config(source, narwhal_reader("alice") + narwhal_reader("bob"))
+        whole = workdir.config.read_text()
+        tick = time.time_ns() + 10**9  # one moment of the file system's clock, for both writes
+        workdir.config.write_text(whole[: whole.index("- id: bob") + 9])  # cut in the middle
+        os.utime(workdir.config, ns=(tick, tick))
+        assert worker.dispatch() == []
+        assert "has problems" in caplog.text
+
+        workdir.config.write_text(whole)
+        os.utime(workdir.config, ns=(tick, tick))
+        sent = [o.subscriber_id for o in worker.dispatch()]
+    assert sent == ["bob"], caplog.text
