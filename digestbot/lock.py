@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .store import is_postgres
+from .store import StoreError, is_postgres
 
 
 def _never() -> bool:
@@ -28,6 +28,11 @@ def _never() -> bool:
 
 class LockHeld(Exception):
     """Another process holds the lock; the message names it."""
+
+
+class LockUnusable(StoreError):
+    """The lock file beside the database cannot be opened: the database cannot be used safely
+    (a usage error, exit 2, as for any database digestbot cannot use)."""
 
 
 class LockWaitStopped(LockHeld):
@@ -43,7 +48,13 @@ class FileLock:
     def acquire(self, wait: float = 0.0, poll: float = 0.1, stop: Callable[[], bool] = _never) -> None:
         """Take the lock, waiting up to `wait` seconds; raises LockHeld if it stays taken, and
         LockWaitStopped as soon as `stop()` says the process is stopping (a SIGTERM)."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise LockUnusable(
+                f"cannot open the lock file {self.path}: {e.strerror or e} (made by another user, such"
+                " as root? remove it, or give it to the user digestbot runs as)"
+            ) from None
         deadline = time.monotonic() + wait
         while True:
             try:

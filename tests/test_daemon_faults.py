@@ -542,3 +542,26 @@ def test_an_edit_read_half_written_is_read_again_once_complete(workdir, caplog):
         os.utime(workdir.config, ns=(tick, tick))
         sent = [o.subscriber_id for o in worker.dispatch()]
     assert sent == ["bob"], caplog.text
+
+
+# --- a lock file digestbot cannot open ------------------------------------------------------
+# Fault: the lock files beside the database are made by whoever runs digestbot first. One made
+# by another user (`sudo digestbot send` once, then the service user's worker), or anything
+# else that cannot be opened, ended `run` and `send` with a traceback, and the worker's every
+# dispatch with one: no digest ever went out, and nothing said what to do. (Root opens any
+# file, so the test stands a folder where the lock file should be.)
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_it(workdir):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    digestbot(workdir, "sync")
+    (workdir.path / "digestbot.db.send.lock").mkdir()
+    for command in (("run", "--once"), ("send",)):
+        result = digestbot(workdir, *command, expect=2)
+        assert "digestbot.db.send.lock" in result.output and "cannot open" in result.output, result.output
+    (workdir.path / "digestbot.db.send.lock").rmdir()
+    (workdir.path / "digestbot.db.run.lock").mkdir()
+    result = digestbot(workdir, "run", expect=2)
+    assert "digestbot.db.run.lock" in result.output, result.output
+    assert ledger(workdir.db) == []
