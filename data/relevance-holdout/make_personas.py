@@ -2,10 +2,9 @@
 the hand-made labels.
 
 ``persona_profiles.py`` holds each persona's description and alert keywords (written first);
-``persona_labels.py`` holds the relevance judgements, keyed by position in
-``../relevance/papers.jsonl`` (the papers are shared with the first set, not copied).
-This script maps positions to arXiv ids, fills in grade 0 ("off-topic") for every paper a persona
-did not list, checks the result, and writes the YAML with each paper's title as a comment.
+``persona_labels.py`` holds the likes and the relevance judgements, keyed by position in
+``../relevance/papers.jsonl`` (the papers are shared with the first set, not copied). The YAML is
+rendered by the first set's ``make_personas.py`` (``render_set``), so both sets have one format.
 
 Usage::
 
@@ -16,9 +15,10 @@ Standard library only; deterministic.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -37,54 +37,30 @@ HEADER = """\
 """
 
 
-def q(text: str) -> str:
-    """Quote a string as a YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(text, ensure_ascii=False)
+def _shared() -> ModuleType:
+    """The first set's make_personas.py, loaded under its own name (its labels are not imported)."""
+    path = HERE.parent / "relevance" / "make_personas.py"
+    spec = importlib.util.spec_from_file_location("relevance_make_personas", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_papers() -> list[dict[str, str]]:
-    """Read papers.jsonl in order."""
-    with PAPERS.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Read the shared papers.jsonl in order."""
+    return _shared().load_papers(PAPERS)
 
 
 def render(papers: list[dict[str, str]]) -> str:
-    """Render personas.yaml."""
-    if set(JUDGEMENTS) != {p["id"] for p in PROFILES}:
-        raise ValueError("profiles and judgements name different personas")
-    out = [HEADER, "personas:\n"]
-    for profile in PROFILES:
-        judged = JUDGEMENTS[profile["id"]]
-        labels = judged["labels"]
-        bad = [pos for pos in labels if not 0 <= pos < len(papers)]
-        if bad:
-            raise ValueError(f"{profile['id']}: positions out of range: {bad}")
-        for pos in judged["likes"]:
-            if labels.get(pos, (0, ""))[0] != 2:
-                raise ValueError(f"{profile['id']}: liked paper {pos} is not graded 2")
-        out.append(f"  - id: {q(profile['id'])}\n")
-        out.append(f"    description: {q(profile['description'])}\n")
-        out.append("    keywords:\n")
-        out.extend(f"      - {q(k)}\n" for k in profile["keywords"])
-        out.append("    likes:\n")
-        for pos in judged["likes"]:
-            out.append(f"      - {q(papers[pos]['arxiv_id'])}  # {papers[pos]['title']}\n")
-        out.append("    labels:\n")
-        for pos, paper in enumerate(papers):
-            grade, reason = labels.get(pos, (0, OFF_TOPIC))
-            out.append(f"      {q(paper['arxiv_id'])}: [{grade}, {q(reason)}]  # {paper['title']}\n")
-    return "".join(out)
+    """Render this set's personas.yaml."""
+    return _shared().render_set(papers, PROFILES, JUDGEMENTS, OFF_TOPIC, HEADER)
 
 
 def main() -> int:
     """Write the YAML and print per-persona grade counts."""
     papers = load_papers()
-    OUT.write_text(render(papers), encoding="utf-8", newline="\n")
-    for profile in PROFILES:
-        labels = JUDGEMENTS[profile["id"]]["labels"]
-        counts = [sum(1 for pos in range(len(papers)) if labels.get(pos, (0,))[0] == g) for g in (2, 1, 0)]
-        print(f"{profile['id']:22s} 2s={counts[0]:3d} 1s={counts[1]:3d} 0s={counts[2]:3d}")
-    print(f"wrote {len(PROFILES)} personas x {len(papers)} papers to {OUT}")
+    _shared().write(OUT, papers, render(papers), PROFILES, JUDGEMENTS)
     return 0
 
 
