@@ -32,8 +32,24 @@ from digestbot.store import SCHEMA_VERSION, Store
 NARWHAL = FeedPaper("2403.00001", "Narwhal tusks as sensors", "Narwhal tusks sense salinity.")
 
 
+FEED = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"  # the local feed.xml, as write_feed writes it
+
+
 def narwhal_reader(sid: str = "alice") -> str:
     return f"- id: {sid}\n  email: {sid}@example.org\n  keywords: [narwhal]\n  schedule: daily 08:00\n"
+
+
+def narwhal_config(workdir):
+    """The workdir's feed (one narwhal paper) and config (alice reads about narwhals), loaded."""
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, narwhal_reader())
+    return load_config(workdir.config)
+
+
+def synced_worker(workdir, store: Store, config) -> Worker:
+    """A Worker in process on the workdir's config, its subscribers synced, mail to the outbox."""
+    store.sync_subscribers(config.subscribers)
+    return Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
 
 
 # --- a source waiting on a Retry-After is not a failure -----------------------------------
@@ -100,7 +116,7 @@ def alive(pid: int) -> bool:
 
 def test_the_members_stop_when_the_parent_of_the_group_is_killed(workdir, spawn):  # noqa: F811
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     group = spawn("run", "--processes", "2")
     line = group.wait_for(r"started 2 worker processes: pids")
     pids = [int(p) for p in re.findall(r"\d+", line.split("pids", 1)[1])]
@@ -135,7 +151,7 @@ def test_a_config_edit_while_the_database_refuses_writes_is_applied_once_it_acce
     workdir, tmp_path, caplog
 ):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    source = FEED
     workdir.write_config(source, narwhal_reader("alice"))
     config = load_config(workdir.config)
     now = [datetime.now(UTC)]
@@ -168,12 +184,9 @@ def test_a_config_edit_while_the_database_refuses_writes_is_applied_once_it_acce
 
 @pytest.mark.sqlite_only  # the one worker on a SQLite file (shared workers already checked)
 def test_a_lone_worker_stops_when_a_newer_digestbot_upgrades_its_sqlite_file(workdir, caplog):
-    write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
-    config = load_config(workdir.config)
+    config = narwhal_config(workdir)
     with Store(workdir.db) as store:
-        store.sync_subscribers(config.subscribers)
-        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        worker = synced_worker(workdir, store, config)
         assert not worker.shared
         raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         assert worker.dispatch() == []
@@ -194,7 +207,7 @@ FAST_RESTART = "import digestbot.group\ndigestbot.group.RESTART_PAUSE = 0.3"
 
 def test_a_member_restarted_on_a_broken_edit_waits_for_a_fix_and_the_others_go_on(workdir, spawn):  # noqa: F811
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    source = FEED
     workdir.write_config(source, narwhal_reader())
     good = workdir.config.read_text()
     group = spawn("run", "--processes", "2", prelude=FAST_RESTART)
@@ -235,7 +248,7 @@ def test_a_member_restarted_on_a_broken_edit_waits_for_a_fix_and_the_others_go_o
 
 def test_sigterm_while_run_once_waits_for_the_sender_lock_stops_it_at_once(workdir, spawn):  # noqa: F811
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     with sender_lock(workdir.db) as _held:
         proc = spawn("run", "--once")
         deadline = time.monotonic() + 15
@@ -263,7 +276,7 @@ def test_a_worker_that_cannot_reach_slacks_socket_mode_still_sends_and_says_why(
     from conftest import free_port
 
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     workdir.monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-1-secretsecret")
     workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-secretsecret")
     workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", f"http://127.0.0.1:{free_port()}/api/")
@@ -283,7 +296,7 @@ def test_serve_that_cannot_reach_slacks_socket_mode_still_serves_its_pages(workd
     from conftest import free_port
 
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     workdir.monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-1-secretsecret")
     workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-secretsecret")
     workdir.monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secretsecret")
@@ -331,7 +344,7 @@ def test_a_socket_mode_token_slack_refuses_is_one_line_and_not_retried(slack_api
 
 def test_a_worker_started_after_the_clock_went_back_fetches_at_once(workdir, spawn):  # noqa: F811
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     digestbot(workdir, "run", "--once")
     ahead = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
     raw_sql(workdir.db, f"UPDATE sources SET last_fetch_at = '{ahead}', last_ok_at = '{ahead}'")
@@ -351,7 +364,7 @@ def test_fetch_times_recorded_before_the_clock_was_set_back_hold_no_fetch_back(w
     from digestbot import collect
 
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     [feed] = load_config(workdir.config).sources
     now, week_ahead = datetime.now(UTC), datetime.now(UTC) + timedelta(days=7)
     client = HttpClient(sleep=lambda s: None)
@@ -411,12 +424,11 @@ def test_sigterm_during_a_fetch_records_no_failure_and_run_once_exits_0(workdir,
 def test_a_database_changed_in_the_yaml_while_the_worker_runs_is_said_to_need_a_restart(workdir, caplog):
     caplog.set_level(logging.WARNING)  # a CLI test run before may have left the root logger at ERROR
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    source = FEED
     workdir.write_config(source, narwhal_reader(), extra_yaml="database: first.db")
     config = load_config(workdir.config)
     with Store(config.database) as store:
-        store.sync_subscribers(config.subscribers)
-        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        worker = synced_worker(workdir, store, config)
         workdir.write_config(
             source, narwhal_reader(), extra_yaml="database: postgresql://digest@db.example/digest"
         )
@@ -435,7 +447,7 @@ def test_a_database_changed_in_the_yaml_while_the_worker_runs_is_said_to_need_a_
 
 def test_a_group_stopped_while_it_reads_its_config_starts_no_member(workdir, spawn):  # noqa: F811
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     group = spawn("run", "--processes", "2", prelude=SLOW_CONFIG_LOAD)
     group.wait_for("loading the config")
     group.signal(signal.SIGTERM)
@@ -459,7 +471,7 @@ def test_an_unforeseen_error_fetching_liked_papers_fails_that_fetch_only(workdir
 
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     reader = narwhal_reader() + "  like: [2401.00001]\n"
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", reader)
+    workdir.write_config(FEED, reader)
     config = load_config(workdir.config)
 
     def broken(*args, **kwargs):
@@ -468,8 +480,7 @@ def test_an_unforeseen_error_fetching_liked_papers_fails_that_fetch_only(workdir
     monkeypatch.setattr(collect, "parse_arxiv_api", broken)
     with responses.RequestsMock() as http, Store(workdir.db) as store:
         http.get("https://export.arxiv.org/api/query", body="<feed xmlns='http://www.w3.org/2005/Atom'/>")
-        store.sync_subscribers(config.subscribers)
-        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        worker = synced_worker(workdir, store, config)
         assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
         state = store.source_state(collect.LIKED_SOURCE)
     assert "unexpected error: ValueError: a parser bug" in (state.get("last_error") or ""), state
@@ -478,12 +489,9 @@ def test_an_unforeseen_error_fetching_liked_papers_fails_that_fetch_only(workdir
 def test_an_unforeseen_error_in_a_job_is_one_log_line_and_the_worker_goes_on(workdir, caplog):
     from digestbot import daemon
 
-    write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
-    config = load_config(workdir.config)
+    config = narwhal_config(workdir)
     with Store(workdir.db) as store:
-        store.sync_subscribers(config.subscribers)
-        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        worker = synced_worker(workdir, store, config)
 
         def broken(now):
             raise RuntimeError("injected")
@@ -526,12 +534,11 @@ def test_a_source_fetched_more_often_than_once_a_minute_is_a_config_error(workdi
 
 def test_an_edit_read_half_written_is_read_again_once_complete(workdir, caplog):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    source = "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n"
+    source = FEED
     workdir.write_config(source, narwhal_reader("alice"))
     config = load_config(workdir.config)
     with Store(workdir.db) as store:
-        store.sync_subscribers(config.subscribers)
-        worker = Worker(config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None))
+        worker = synced_worker(workdir, store, config)
         assert [o.subscriber_id for o in worker.dispatch()] == ["alice"]
 
         workdir.write_config(source, narwhal_reader("alice") + narwhal_reader("bob"))
@@ -558,7 +565,7 @@ def test_an_edit_read_half_written_is_read_again_once_complete(workdir, caplog):
 
 def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_it(workdir):
     write_feed(workdir.path / "feed.xml", [NARWHAL])
-    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", narwhal_reader())
+    workdir.write_config(FEED, narwhal_reader())
     digestbot(workdir, "sync")
     (workdir.path / "digestbot.db.send.lock").mkdir()
     for command in (("run", "--once"), ("send",)):
