@@ -28,7 +28,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
+from .collect import LIKED_SOURCE, SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -171,7 +171,8 @@ class Worker:
         return outcomes
 
     def _fetch_liked(self, now: datetime) -> None:
-        with fetch_lease(self.store, "liked", self.runner.lease_holder, now) as mine:
+        # Named as the liked papers show in `status`: no source can have that name (a space).
+        with fetch_lease(self.store, LIKED_SOURCE, self.runner.lease_holder, now) as mine:
             if mine:
                 fetch_liked(self.store, self.client, now)
 

@@ -576,3 +576,50 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_it(workdir):
     result = digestbot(workdir, "run", expect=2)
     assert "digestbot.db.run.lock" in result.output, result.output
     assert ledger(workdir.db) == []
+
+
+# --- the liked papers' fetch lease and a source named `liked` -------------------------------
+# Fault: with several workers, the fetch of liked papers ran under the lease `fetch:liked`, the
+# very lease of a source named `liked` (a valid name): a worker fetching that source kept every
+# other worker from fetching liked papers, and the other way round.
+
+
+def test_a_source_named_liked_does_not_share_its_lease_with_the_liked_papers(workdir):
+    import responses
+
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    reader = narwhal_reader() + "  like: [2401.00001]\n"
+    workdir.write_config(FEED.replace("name: feed", "name: liked"), reader)
+    config = load_config(workdir.config)
+    now = datetime.now(UTC)
+    with responses.RequestsMock() as http, Store(workdir.db) as store:
+        api = http.get(
+            "https://export.arxiv.org/api/query", body="<feed xmlns='http://www.w3.org/2005/Atom'/>"
+        )
+        store.sync_subscribers(config.subscribers)
+        store.record_fetch_ok("liked", "arxiv_rss", "x", now, 0, 0, None, None, changed=False)  # fresh
+        assert store.claim_lease("fetch:liked", "another-worker", now, timedelta(minutes=10))  # fetching it
+        worker = Worker(
+            config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None), member=0
+        )
+        worker.dispatch()
+        assert api.call_count == 1, "the liked papers were not fetched"
+
+
+# --- a run with nothing to rank a like-driven digest by -------------------------------------
+# Fault: a subscriber with only `like:` and a database with no papers yet (a fresh install on a
+# weekend: arXiv's listing is empty; the liked papers not fetched yet, or unknown to arXiv)
+# made scikit-learn raise "empty vocabulary" in the middle of the run: `run --once` ended in a
+# traceback, and the worker's dispatch failed every minute, for every subscriber.
+
+
+def test_a_like_driven_digest_with_no_papers_yet_stops_no_run(workdir):
+    import responses
+
+    write_feed(workdir.path / "feed.xml", [])
+    liker = "- id: kim\n  email: kim@example.org\n  like: [2401.00001]\n"
+    workdir.write_config(FEED, liker + narwhal_reader("bob"))
+    with responses.RequestsMock() as http:
+        http.get("https://export.arxiv.org/api/query", body="<feed xmlns='http://www.w3.org/2005/Atom'/>")
+        result = digestbot(workdir, "run", "--once", expect=0)
+    assert "Traceback" not in result.output and "Digests: 0 sent, 0 failed" in result.output, result.output
