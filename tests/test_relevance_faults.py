@@ -1,0 +1,80 @@
+"""Faults hunted in relevance beyond keywords (issue 10): liked papers fetched by id, libraries,
+the relevance floor, feedback and the seeded ranking, driven through the real CLI."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from helpers import digestbot
+from test_likes import API, sources, sub
+
+from digestbot.sources import http
+from digestbot.store import Store
+
+_FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"
+      xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">
+  <title>arXiv Query: id_list</title>
+  <id>http://arxiv.org/api/x</id>
+  <updated>2025-01-02T00:00:00-05:00</updated>
+  <opensearch:totalResults>{n}</opensearch:totalResults>
+"""
+# What arXiv answers for an id it never issued in an id_list: an entry with no id and no fields.
+_UNKNOWN_ENTRY = "  <entry>\n    <updated>2025-01-02T00:00:00-05:00</updated>\n  </entry>\n"
+
+
+def _entry(aid: str) -> str:
+    return f"""  <entry>
+    <id>http://arxiv.org/abs/{aid}v1</id>
+    <published>2025-01-01T10:00:00Z</published>
+    <title>Known paper {aid} on dexterous manipulation</title>
+    <summary>Robots imitate human hand videos for dexterous manipulation.</summary>
+    <author><name>Ada Lovelace</name></author>
+    <category term="cs.RO"/>
+  </entry>
+"""
+
+
+def fake_arxiv(known: set[str]):
+    """A callback answering id_list requests as arXiv does: an entry per id asked, blank for
+    the ids it does not know."""
+
+    def answer(request):
+        ids = parse_qs(urlsplit(request.url).query)["id_list"][0].split(",")
+        body = _FEED_HEAD.format(n=len(ids))
+        body += "".join(_entry(a) if a in known else _UNKNOWN_ENTRY for a in ids) + "</feed>\n"
+        return 200, {"Content-Type": "application/atom+xml"}, body
+
+    return answer
+
+
+@responses.activate
+def test_liked_papers_arxiv_does_not_know_are_a_warning_not_a_failure(workdir):
+    responses.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99998", "2501.99999"]))
+
+    out = digestbot(workdir, "fetch").output
+
+    assert "not on arXiv: 2501.99998, 2501.99999" in out
+    assert "liked papers: error" not in out and "none of the" not in out
+    with Store(workdir.db) as store:
+        state = store.source_state("liked papers")
+        assert not state.get("last_error") and state["failures"] == 0
+    assert "not on arXiv: 2501.99998, 2501.99999" in digestbot(workdir, "status").output
+
+
+@responses.activate
+def test_a_batch_of_unknown_liked_ids_does_not_stop_the_batches_after_it(workdir, monkeypatch):
+    monkeypatch.setitem(http.HOST_INTERVALS, "export.arxiv.org", 0.0)  # pacing is tested in test_sources
+    unknown = [f"2501.{n:05d}" for n in range(100, 200)]  # sorted first: the first batch
+    known = [f"2502.{n:05d}" for n in range(100, 150)]
+    api = responses.add_callback(responses.GET, API, callback=fake_arxiv(set(known)))
+    workdir.write_config(sources(workdir), sub("carol", like=unknown + known))
+
+    out = digestbot(workdir, "fetch").output
+
+    assert len(api.calls) == 2 and all(len(c.request.url) < 2000 for c in api.calls)
+    assert "liked papers: 50 new" in out and "not on arXiv: 2501.00100" in out
+    with Store(workdir.db) as store:
+        assert store.missing_likes() == unknown
