@@ -3,6 +3,7 @@ the relevance floor, feedback and the seeded ranking, driven through the real CL
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import responses
@@ -78,3 +79,68 @@ def test_a_batch_of_unknown_liked_ids_does_not_stop_the_batches_after_it(workdir
     assert "liked papers: 50 new" in out and "not on arXiv: 2501.00100" in out
     with Store(workdir.db) as store:
         assert store.missing_likes() == unknown
+
+
+def preview(workdir, sid: str) -> dict:
+    return json.loads(digestbot(workdir, "preview", sid, "--format", "json").output)
+
+
+# Two entries as two managers export them: the same key twice (bibliographies merged, or Google
+# Scholar's entries pasted one after another), and a field twice (Mendeley's url).
+DUPLICATES = """@article{vaswani2017attention,
+  title = {Motion Tracks: A Unified Representation for Human-Robot Transfer},
+  eprint = {2403.10715}, archivePrefix = {arXiv},
+}
+@article{vaswani2017attention,
+  title = {Another paper},
+  eprint = {2403.10886}, archivePrefix = {arXiv},
+}
+@article{mendeley,
+  title = {Third},
+  url = {https://doi.org/10.1000/whatever},
+  url = {http://arxiv.org/abs/2403.10281v2},
+}
+"""
+
+
+def test_duplicate_keys_or_fields_in_a_bibtex_library_are_read_not_refused(workdir):
+    (workdir.path / "refs.bib").write_text(DUPLICATES, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
+    digestbot(workdir, "check")
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        assert set(store.subscriber("gina").subscriber.profile.likes) == {
+            "2403.10715",
+            "2403.10886",
+            "2403.10281",
+        }
+
+
+# Sample papers as Zotero exports them without an arXiv id: typographic characters as text
+# commands ({\textquoteright}, {\textendash}), italics as \emph, capitals protected.
+ZOTERO_TITLES = r"""@article{mckenzie_inverse_2023,
+  title = {Inverse {Scaling}: {When} {Bigger} {Isn}{\textquoteright}t {Better}},
+  journal = {Transactions on Machine Learning Research},
+}
+@inproceedings{caggiano_myodex_2023,
+  title = {{MyoDex}: {A} {Generalizable} {Prior} for \emph{Dexterous} {Manipulation}},
+  booktitle = {Proceedings of the 40th {International} {Conference} on {Machine} {Learning}},
+}
+"""
+
+
+def test_library_titles_written_with_tex_text_commands_find_their_stored_papers(workdir):
+    (workdir.path / "refs.bib").write_text(ZOTERO_TITLES, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
+    digestbot(workdir, "fetch")
+
+    shown = preview(workdir, "gina")["papers"]
+
+    titles = {p["title"] for p in shown}
+    assert shown and not titles & {
+        "Inverse Scaling: When Bigger Isn't Better",
+        "MyoDex: A Generalizable Prior for Dexterous Manipulation",
+    }  # each found by its title: a liked paper, never new
+    assert any(
+        w.startswith("like MyoDex") or w.startswith("like Inverse Scaling") for p in shown for w in p["why"]
+    )
