@@ -933,12 +933,21 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
                     f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
                 )
                 return tuple(dict.fromkeys(likes)), ()
-            seeds = read_library(file.read_text(encoding="utf-8-sig"))  # a BOM first is fine
+            raw = file.read_bytes()
+            seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
             seeds = []
-        except UnicodeDecodeError:
-            v.report(m["library"].line, f"{fld}.library", f"{file} is not UTF-8 text")
+        except UnicodeDecodeError as e:
+            v.problems.append(
+                Problem(
+                    str(file),
+                    raw[: e.start].count(b"\n") + 1,
+                    f"{fld}.library",
+                    f"not UTF-8 text (byte {raw[e.start]:#04x}): export or save it as UTF-8"
+                    " (Zotero: Character Encoding 'Unicode (UTF-8)')",
+                )
+            )
             seeds = []
         except LibraryError as e:
             v.problems.append(Problem(str(file), e.line, f"{fld}.library", str(e)))

@@ -144,3 +144,13 @@ def test_library_titles_written_with_tex_text_commands_find_their_stored_papers(
     assert any(
         w.startswith("like MyoDex") or w.startswith("like Inverse Scaling") for p in shown for w in p["why"]
     )
+
+
+def test_a_library_not_in_utf8_names_the_line_of_its_first_foreign_byte(workdir):
+    (workdir.path / "refs.bib").write_bytes(
+        b"@article{ok, title={Fine}, eprint={2403.10715}, archivePrefix={arXiv}}\n"
+        b"@article{cafe,\n  title = {Caf\xe9 robots},\n}\n"  # Latin-1, as Windows tools save it
+    )
+    workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
+    out = digestbot(workdir, "check", expect=2).output
+    assert "refs.bib:3: subscribers[0].library: not UTF-8 text (byte 0xe9): export or save it as UTF-8" in out
