@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
 from helpers import digestbot
 from test_likes import API, sources, sub
@@ -154,3 +155,40 @@ def test_a_library_not_in_utf8_names_the_line_of_its_first_foreign_byte(workdir)
     workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
     out = digestbot(workdir, "check", expect=2).output
     assert "refs.bib:3: subscribers[0].library: not UTF-8 text (byte 0xe9): export or save it as UTF-8" in out
+
+
+def _blog(workdir, titles: list[str]) -> str:
+    items = "".join(
+        f"<item><title>{t}</title><link>https://blog.example.org/p{i}</link></item>"
+        for i, t in enumerate(titles)
+    )
+    (workdir.path / "blog.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+        f"<link>https://blog.example.org/</link><description>b</description>{items}</channel></rss>",
+        encoding="utf-8",
+    )
+    return "- name: blog\n  type: rss\n  url: blog.xml\n"
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "titles",
+    [
+        ["Weekly update"] * 25,  # every word in every paper: TF-IDF's max_df pruned them all
+        ["About", "Why?"],  # stop words only
+        ["", "..."],  # no word at all
+    ],
+    ids=["all-alike", "stop-words", "no-words"],
+)
+def test_a_window_without_a_usable_word_ranks_nothing_by_similarity_and_sends_the_rest(workdir, titles):
+    responses.add_callback(responses.GET, API, callback=fake_arxiv(set()))  # the liked paper: unknown
+    workdir.write_config(
+        _blog(workdir, titles), sub("carol", like=["2501.99999"]) + sub("dan", keywords=["weekly", "about"])
+    )
+    digestbot(workdir, "fetch")
+
+    assert preview(workdir, "carol")["papers"] == []
+    out = digestbot(workdir, "send").output
+
+    assert ("dan: sent" in out) == any(t in ("Weekly update", "About") for t in titles)
+    assert "carol: sent" not in out
