@@ -42,7 +42,7 @@ from .matching import (
     passes_filters,
     rank,
 )
-from .models import Digest, Match, Paper, Subscriber
+from .models import Digest, Match, Paper, Profile, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
@@ -374,7 +374,7 @@ class DigestRunner:
         seeded = {
             s.subscriber.id: s
             for s in states
-            if s.subscriber.profile.has_seeds or any(v > 0 for v in ratings[s.subscriber.id].values())
+            if _ranks_by_seeds(s.subscriber.profile, ratings[s.subscriber.id])
         }
         window: list[Paper] = []
         keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
@@ -844,6 +844,15 @@ def _describe(error: Exception, digest: Digest) -> str:
 def _by_title(papers: Iterable[Paper]) -> dict[str, Paper]:
     """Papers by `title_key`: where a library entry without an arXiv id finds its paper."""
     return {title_key(p.title): p for p in papers if p.title}
+
+
+def _ranks_by_seeds(profile: Profile, ratings: dict[str, int]) -> bool:
+    """Whether a reader is ranked by similarity too: with liked papers or papers rated up, or
+    keywords and papers rated down (papers like those sink among the keyword matches)."""
+    votes = ratings.values()
+    return (
+        profile.has_seeds or any(v > 0 for v in votes) or bool(profile.keywords and any(v < 0 for v in votes))
+    )
 
 
 def _library_papers(texts: Iterable[str], titled: dict[str, Paper], liked: set[str]) -> dict[str, Paper]:

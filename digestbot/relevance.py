@@ -124,11 +124,18 @@ def profile_vector(
     (`Features.queries`)."""
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
+    if seeds is None and query is not None and downs:
+        seeds = -DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel())
     if seeds is None or query is None:
         return seeds
     vector = seeds + query
     norm = np.linalg.norm(vector)
     return vector / norm if norm else None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else vector
 
 
 def _query(
@@ -245,7 +252,12 @@ def rank_seeded(
         for k, m in keyword.items()
     }
     by_key: dict[str, Paper] = {}
-    if vector is not None and any(k not in window.at and k in features.index for k in keyword):
+    if vector is not None and not (like_keys or ups):  # only rated down: no paper enters by similarity
+        known = [k for k in keyword if k in features.index]
+        similar = zip(known, (float(x) for x in features.rows(known) @ vector), strict=True)
+        ranked = fuse(weighted, dict(similar), floor)
+        total = len(ranked)
+    elif vector is not None and any(k not in window.at and k in features.index for k in keyword):
         ranked = fuse(
             weighted, _pool(window, after, keyword, allowed, features, vector, floor, by_key), floor
         )

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from helpers import digestbot
+from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, sources, sub
 
 from digestbot.sources import http
@@ -192,3 +192,36 @@ def test_a_window_without_a_usable_word_ranks_nothing_by_similarity_and_sends_th
 
     assert ("dan: sent" in out) == any(t in ("Weekly update", "About") for t in titles)
     assert "carol: sent" not in out
+
+
+GRASP = "suction cup grasping of deformable parcels in cluttered warehouse bins"
+DAY1 = [
+    FeedPaper("2501.00001", "Robot suction grasping in warehouses", f"We study {GRASP}."),
+    FeedPaper("2501.00002", "Robot navigation among crowds", "Social navigation of mobile bases in crowds."),
+]
+DAY2 = [
+    FeedPaper(
+        "2501.00003", "Robot legged locomotion on stairs", "Quadrupeds climb stairs with learned gaits."
+    ),
+    FeedPaper("2501.00004", "Robot arms for surgery", "Teleoperated surgical arms with haptic feedback."),
+    FeedPaper("2501.00005", "Robot parcel grasping with suction", f"A new method for {GRASP}."),
+]
+
+
+def test_a_reader_who_only_rated_down_sees_papers_like_it_sink(workdir):
+    feed = write_feed(workdir.path / "feed.xml", DAY1)
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n",
+        sub("dan", keywords=["robot"]) + sub("eve", keywords=["robot"]),
+    )
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send")
+    digestbot(workdir, "feedback", "dan", "2501.00001", "down")  # less like this: no like, no up
+    write_feed(feed, DAY1 + DAY2)
+    digestbot(workdir, "fetch")
+
+    dan = [p["arxiv_id"] for p in preview(workdir, "dan")["papers"]]
+    eve = [p["arxiv_id"] for p in preview(workdir, "eve")["papers"]]
+
+    assert eve[0] == "2501.00005"  # no feedback: a tie goes to the newest, the grasping paper
+    assert sorted(dan) == sorted(eve) and dan[-1] == "2501.00005"  # the same papers; the grasping one last
