@@ -925,15 +925,23 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
         file = v.resolve(path)
         v.files.append(file)
         try:
-            if file.is_file() and file.stat().st_size > MAX_LIBRARY_BYTES:  # not read to find out
+            if file.exists() and not file.is_file():  # a folder, a device or a pipe: never read
+                v.report(
+                    m["library"].line, f"{fld}.library", f"{file} is not a file: name a .bib or .txt file"
+                )
+                return tuple(dict.fromkeys(likes)), ()
+            size, raw = file.stat().st_size, b""
+            if size <= MAX_LIBRARY_BYTES:  # a larger one is not read to find out
+                with file.open("rb") as f:
+                    raw = f.read(MAX_LIBRARY_BYTES + 1)  # bounded: it may grow while it is read
+            if max(size, len(raw)) > MAX_LIBRARY_BYTES:
                 v.report(
                     m["library"].line,
                     f"{fld}.library",
-                    f"{file} is {file.stat().st_size / 2**20:.0f} MB; a library can be at most"
+                    f"{file} is {max(size, len(raw)) / 2**20:.0f} MB; a library can be at most"
                     f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
                 )
                 return tuple(dict.fromkeys(likes)), ()
-            raw = file.read_bytes()
             seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")

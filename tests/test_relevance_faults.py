@@ -225,3 +225,11 @@ def test_a_reader_who_only_rated_down_sees_papers_like_it_sink(workdir):
 
     assert eve[0] == "2501.00005"  # no feedback: a tie goes to the newest, the grasping paper
     assert sorted(dan) == sorted(eve) and dan[-1] == "2501.00005"  # the same papers; the grasping one last
+
+
+def test_a_library_that_is_a_device_or_a_folder_is_refused_unread(workdir, tmp_path):
+    (workdir.path / "refs").mkdir()
+    for path in ("/dev/zero", "refs"):  # /dev/zero: reading it never ends
+        workdir.write_config(sources(workdir), sub("gina", library=path))
+        out = digestbot(workdir, "check", expect=2).output
+        assert "subscribers[0].library:" in out and "is not a file: name a .bib or .txt file" in out
