@@ -7,11 +7,13 @@ and duplicate keys are caught (plain `yaml.safe_load` silently keeps the last on
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -971,9 +973,27 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         return None
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
+        v.report(
+            node.line,
+            f"{fld}.relevance_floor",
+            f"expected a number from 0 to 1, got {value!r}{_number_hint(value)}",
+        )
         return None
     return float(value)
+
+
+def _number_hint(value: object) -> str:
+    """How to write a number the YAML holds as text: quoted, with a decimal comma, or with an
+    exponent and no dot (YAML reads `1e-3` as text)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        number = float(value.strip().replace(",", "."))
+    except ValueError:
+        return ""
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        return ""
+    return f" (that is text: write it as {format(Decimal(repr(number)), 'f')}, unquoted)"
 
 
 def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:

@@ -233,3 +233,15 @@ def test_a_library_that_is_a_device_or_a_folder_is_refused_unread(workdir, tmp_p
         workdir.write_config(sources(workdir), sub("gina", library=path))
         out = digestbot(workdir, "check", expect=2).output
         assert "subscribers[0].library:" in out and "is not a file: name a .bib or .txt file" in out
+
+
+@pytest.mark.parametrize(
+    "written, plain", [("1e-3", "0.001"), ('"0.1"', "0.1"), ("0,05", "0.05"), ("1e-7", "0.0000001")]
+)
+def test_a_relevance_floor_yaml_reads_as_text_says_how_to_write_it(workdir, written, plain):
+    workdir.write_config(
+        sources(workdir), sub("hal", like=["2403.10715"]) + f"  relevance_floor: {written}\n"
+    )
+    out = digestbot(workdir, "check", expect=2).output
+    assert "subscribers[0].relevance_floor: expected a number from 0 to 1, got '" in out
+    assert f"(that is text: write it as {plain}, unquoted)" in out
