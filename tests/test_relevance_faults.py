@@ -245,3 +245,38 @@ def test_a_relevance_floor_yaml_reads_as_text_says_how_to_write_it(workdir, writ
     out = digestbot(workdir, "check", expect=2).output
     assert "subscribers[0].relevance_floor: expected a number from 0 to 1, got '" in out
     assert f"(that is text: write it as {plain}, unquoted)" in out
+
+
+def refusing_arxiv(known: set[str], refused: str):
+    """As `fake_arxiv`, but with arXiv's error answer (HTTP 400, an entry titled Error) to any
+    id_list holding `refused`."""
+    answer = fake_arxiv(known)
+
+    def refuse(request):
+        ids = parse_qs(urlsplit(request.url).query)["id_list"][0].split(",")
+        if refused not in ids:
+            return answer(request)
+        body = _FEED_HEAD.format(n=1) + (
+            f"  <entry>\n    <id>http://arxiv.org/api/errors#incorrect_id_format_for_{refused}</id>\n"
+            f"    <title>Error</title>\n    <summary>incorrect id format for {refused}</summary>\n"
+            "  </entry>\n</feed>\n"
+        )
+        return 400, {"Content-Type": "application/atom+xml"}, body
+
+    return refuse
+
+
+@responses.activate
+def test_an_id_the_arxiv_api_refuses_is_left_out_and_the_rest_of_its_batch_fetched(workdir, monkeypatch):
+    monkeypatch.setitem(http.HOST_INTERVALS, "export.arxiv.org", 0.0)
+    api = responses.add_callback(responses.GET, API, callback=refusing_arxiv({"2501.00007"}, "2501.00042"))
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00007", "2501.00042"]))
+
+    out = digestbot(workdir, "fetch").output
+
+    assert "liked papers: 1 new" in out and "not on arXiv: 2501.00042" in out
+    with Store(workdir.db) as store:
+        assert store.missing_likes() == ["2501.00042"] and not store.source_state("liked papers").get(
+            "last_error"
+        )
+    assert parse_qs(urlsplit(api.calls[-1].request.url).query)["id_list"] == ["2501.00007"]
