@@ -378,15 +378,25 @@ def not_on_arxiv(store: Store) -> set[str]:
     return {part.strip(" …") for part in listed.split(";", 1)[0].split(",") if part.strip(" …")}
 
 
-def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -> SourceOutcome | None:
+UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
+
+
+def fetch_liked(
+    store: Store, client: HttpClient, now: datetime | None = None, recheck: timedelta | None = None
+) -> SourceOutcome | None:
     """Fetch the liked papers that are not stored yet from the arXiv export API, by id, in
     batches (arXiv's 3-second pace holds: the client spaces requests to its hosts). They are
     kept as seeds only, never new to anyone. An id arXiv does not know is a warning; a failure
-    is recorded like a source's and retried at the next fetch. None when nothing is missing."""
+    is recorded like a source's and retried at the next fetch. None when nothing is missing,
+    or (with `recheck`) when all that is missing arXiv did not know within that time."""
     missing = store.missing_likes()
     if not missing:
         return None
     now = now or now_utc()
+    if recheck is not None:
+        last_ok = parse_ts(store.source_state(LIKED_SOURCE).get("last_ok_at"))
+        if last_ok is not None and now - last_ok < recheck and set(missing) <= not_on_arxiv(store):
+            return None
     started = time.monotonic()
     waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
     if waiting:

@@ -8,11 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+import test_daemon
 from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, sources, sub
 
 from digestbot.sources import http
 from digestbot.store import Store
+
+bot = test_daemon.bot  # the fixture: a Worker on a fake clock
+subscriber_yaml = test_daemon.subscriber_yaml
 
 _FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"
@@ -280,3 +284,19 @@ def test_an_id_the_arxiv_api_refuses_is_left_out_and_the_rest_of_its_batch_fetch
             "last_error"
         )
     assert parse_qs(urlsplit(api.calls[-1].request.url).query)["id_list"] == ["2501.00007"]
+
+
+@responses.activate
+def test_a_worker_asks_arxiv_again_about_ids_it_did_not_know_at_most_hourly(workdir, bot):
+    api = responses.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+    subs = subscriber_yaml("dan", "robot", schedule="daily 08:00") + subscriber_yaml(
+        "eve", "robot", schedule="daily 08:30"
+    )
+    b = bot(subs + "  like: ['2501.99999']\n", "2024-03-11 07:00")  # eve likes an id arXiv lacks
+    for when in ("2024-03-11 08:00", "2024-03-11 08:30"):  # someone is due: a dispatch each time
+        b.clock.set(when)
+        b.worker.dispatch()
+    assert len(api.calls) == 1  # asked once, not at every dispatch
+    b.clock.set("2024-03-12 08:00")
+    b.worker.dispatch()
+    assert len(api.calls) == 2  # and again an hour on
