@@ -501,6 +501,8 @@ class DigestRunner:
         rated_keys = {k for sid in seeded for k in ratings[sid]}
         stored = {p.key: p for p in self.store.papers_by_keys(like_keys | rated_keys)}
         texts = {p.key: relevance.paper_text(p.title, p.abstract) for p in window}
+        for p in self._background(min(starts.values()), IDF_PAPERS - len(window)):
+            texts.setdefault(p.key, relevance.paper_text(p.title, p.abstract))  # never ranked
         texts.update({k: relevance.paper_text(p.title, p.abstract) for k, p in stored.items()})
         for s in seeded.values():
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
@@ -564,6 +566,13 @@ class DigestRunner:
                     query=queries[sid],
                 )
             )
+
+    def _background(self, start: int, wanted: int) -> list[Paper]:
+        """Up to `wanted` papers stored before the window (rev at most `start`, the newest), to
+        fit the features on: a day of a handful of papers is no corpus to weigh words by."""
+        if wanted <= 0 or start <= 0:
+            return []
+        return list(self.store.papers_after(max(0, start - wanted), start))
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
@@ -845,6 +854,12 @@ def _describe(error: Exception, digest: Digest) -> str:
         return str(error)
     log.debug("unexpected error delivering digest %s", digest.id, exc_info=error)
     return f"unexpected error: {type(error).__name__}: {error}"
+
+
+# The features of a run are fitted on at least this many papers (the window, then the newest
+# stored before it): inverse document frequencies from a quiet day's few papers weigh common
+# words like rare ones, and twice as many off-topic papers cleared the relevance floor then.
+IDF_PAPERS = 500
 
 
 def _by_title(papers: Iterable[Paper]) -> dict[str, Paper]:

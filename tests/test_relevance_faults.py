@@ -10,7 +10,7 @@ import pytest
 import responses
 import test_daemon
 from helpers import FeedPaper, digestbot, write_feed
-from test_likes import API, sources, sub
+from test_likes import API, PAPERS, ROBOT_LIKES, sources, sub
 
 from digestbot.sources import http
 from digestbot.store import Store
@@ -300,3 +300,22 @@ def test_a_worker_asks_arxiv_again_about_ids_it_did_not_know_at_most_hourly(work
     b.clock.set("2024-03-12 08:00")
     b.worker.dispatch()
     assert len(api.calls) == 2  # and again an hour on
+
+
+# Two papers off the robot-learning topic of ROBOT_LIKES (graded 0 for that persona in
+# data/relevance/personas.yaml) whose words overlap the likes' a little: against TF-IDF fitted
+# on a day's two papers alone, common words weigh as much as rare ones and they clear the floor.
+OFF_TOPIC = ["2403.10423", "2403.10587"]
+
+
+def test_a_quiet_day_sends_nothing_off_topic_to_a_likes_only_profile(workdir):
+    feed = workdir.path / "feed.xml"
+    papers = [FeedPaper(a, p["title"], p["abstract"]) for a, p in PAPERS.items()]
+    write_feed(feed, [p for p in papers if p.aid not in OFF_TOPIC])  # a usual day: 143 papers
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", sub("carol", like=ROBOT_LIKES))
+    digestbot(workdir, "fetch")
+    assert "carol: sent" in digestbot(workdir, "send").output
+    write_feed(feed, [p for p in papers if p.aid in OFF_TOPIC])  # a quiet day: two papers
+    digestbot(workdir, "fetch")
+
+    assert preview(workdir, "carol")["papers"] == []
