@@ -122,12 +122,13 @@ def _bibtex(text: str) -> list[Seed]:
             raise LibraryError(
                 block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}"
             )
-    entries = library.entries + [b.ignore_error_block for b in library.failed_blocks]
+    entries = [(e, str) for e in library.entries]
+    entries += [(b.ignore_error_block, _unenclosed) for b in library.failed_blocks]
     seeds = []
-    for entry in sorted(entries, key=lambda e: e.start_line):
+    for entry, value in sorted(entries, key=lambda e: e[0].start_line):
         fields: dict[str, list[str]] = {}
         for f in entry.fields:
-            fields.setdefault(f.key.lower(), []).append(_unenclosed(str(f.value)))
+            fields.setdefault(f.key.lower(), []).append(value(f.value))
         aid = _entry_arxiv_id(fields)
         title = _clean(_first(fields, "title"))
         if aid or title:
@@ -135,10 +136,10 @@ def _bibtex(text: str) -> list[Seed]:
     return seeds
 
 
-def _unenclosed(value: str) -> str:
+def _unenclosed(value: object) -> str:
     """A value without the braces or quotes around it (bibtexparser leaves them on the entries
     of blocks it refused)."""
-    value = value.strip()
+    value = str(value).strip()
     if len(value) >= 2 and (value[0], value[-1]) in (("{", "}"), ('"', '"')):
         return value[1:-1]
     return value
