@@ -181,8 +181,9 @@ def _blog(workdir, titles: list[str]) -> str:
         ["Weekly update"] * 25,  # every word in every paper: TF-IDF's max_df pruned them all
         ["About", "Why?"],  # stop words only
         ["", "..."],  # no word at all
+        [],  # a quiet day, and the liked paper not fetched: no text at all
     ],
-    ids=["all-alike", "stop-words", "no-words"],
+    ids=["all-alike", "stop-words", "no-words", "no-papers"],
 )
 def test_a_window_without_a_usable_word_ranks_nothing_by_similarity_and_sends_the_rest(workdir, titles):
     responses.add_callback(responses.GET, API, callback=fake_arxiv(set()))  # the liked paper: unknown
