@@ -28,7 +28,15 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import LIKED_SOURCE, SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
+from .collect import (
+    LIKED_SOURCE,
+    UNKNOWN_RECHECK,
+    SourceOutcome,
+    fetch_lease,
+    fetch_liked,
+    fetch_one,
+    refresh_sources,
+)
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -174,7 +182,7 @@ class Worker:
         # Named as the liked papers show in `status`: no source can have that name (a space).
         with fetch_lease(self.store, LIKED_SOURCE, self.runner.lease_holder, now) as mine:
             if mine:
-                fetch_liked(self.store, self.client, now)
+                fetch_liked(self.store, self.client, now, recheck=UNKNOWN_RECHECK)  # not at every dispatch
 
     def _schema_ok(self) -> bool:
         """A newer digestbot may have upgraded the database meanwhile (another worker, or a newer
