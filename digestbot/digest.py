@@ -506,13 +506,7 @@ class DigestRunner:
         texts.update({k: relevance.paper_text(p.title, p.abstract) for k, p in stored.items()})
         for s in seeded.values():
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
-        if not window:
-            return  # no new paper to rank: nothing to fit (scikit-learn refuses an empty corpus)
-        try:
-            features = relevance.Features.fit(texts)
-        except ValueError as e:  # "empty vocabulary": every text is stop words or nothing
-            log.info("no words to rank %d like-driven digest(s) by: %s", len(seeded), e)
-            return
+        features = relevance.Features.fit(texts)
         rated_terms: dict[str, dict[str, tuple[str, ...]]] = {sid: {} for sid in seeded}
         rated = [stored[k] for k in sorted(rated_keys & stored.keys())]
         for sid, m in matcher.match_batch(rated):  # the keywords each reader's ratings carry
