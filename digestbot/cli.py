@@ -5,8 +5,11 @@ Exit codes: 0 done; 1 done with failures (a source or a delivery failed); 2 usag
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -501,7 +504,8 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     runner = DigestRunner(app.store, app.config, app.env)
     digest = runner.preview(subscriber_id)
     if fmt == "json":
-        _emit(ranking_json(subscriber_id, digest), output, len(digest.matches) if digest else 0)
+        ascii_only = output is None and not _takes_unicode(sys.stdout)
+        _emit(ranking_json(subscriber_id, digest, ascii_only), output, len(digest.matches) if digest else 0)
         return
     if digest is None or not digest.matches:
         click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
@@ -520,7 +524,8 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     shown = len(digest.matches)
     try:
         if fmt == "slack":
-            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=False)
+            ascii_only = output is None and not _takes_unicode(sys.stdout)
+            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=ascii_only)
         else:
             parts = runner.renderer.email(digest, **links)
             body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
@@ -549,9 +554,18 @@ def _emit(body: str, output: Path | None, n: int) -> None:
         click.echo(body)
 
 
-def ranking_json(subscriber_id: str, digest) -> str:
+def _takes_unicode(stream) -> bool:
+    """Whether a text stream's encoding has every character (a latin-1 terminal's has not)."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def ranking_json(subscriber_id: str, digest, ascii_only: bool = False) -> str:
     """`{"subscriber", "total", "papers": [{"key", "arxiv_id", "title", "score", "why"}]}`, best
-    first, at most max_papers: the shape scripts rely on (DESIGN.md)."""
+    first, at most max_papers: the shape scripts rely on (DESIGN.md). `ascii_only`: characters
+    beyond ASCII as \\u escapes (the same JSON, for a terminal that cannot show them)."""
     papers = [
         {
             "key": m.paper.key,
@@ -564,7 +578,7 @@ def ranking_json(subscriber_id: str, digest) -> str:
     ]
     total = digest.total_matched if digest else 0
     return json.dumps(
-        {"subscriber": subscriber_id, "total": total, "papers": papers}, indent=2, ensure_ascii=False
+        {"subscriber": subscriber_id, "total": total, "papers": papers}, indent=2, ensure_ascii=ascii_only
     )
 
 
@@ -934,7 +948,64 @@ def _ago(iso: str | None, now: datetime) -> str:
 _process_ends_with_command = False  # set by main(); not when a test invokes `cli` in-process
 
 
+class _OutputGoneOk(io.RawIOBase):
+    """A standard stream's file descriptor whose reader may leave: once a write finds the pipe
+    closed (`digestbot run --once | grep -q FAILED` after grep's match), the descriptor is
+    pointed at /dev/null and the command goes on. Printing is a report of the work, never a
+    reason to stop it halfway (click exited 1 at the first line that found the pipe gone)."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BrokenPipeError:
+            _to_devnull(self.fd)
+            return len(data)
+
+
+def _to_devnull(fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != fd:  # fd was closed: open() took its number
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _steady_streams() -> None:
+    """stdout and stderr that take every write: a closed descriptor (`>&-`, which leaves
+    sys.stdout None) becomes /dev/null (else the next file opened would take its number, and
+    what is printed would land in it), a pipe whose reader left swallows what follows, and a
+    character the terminal's encoding lacks (a title's `…` on latin-1) is shown as `?`
+    instead of ending the command with UnicodeEncodeError."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _to_devnull(fd)
+        old = getattr(sys, name)
+        errors = getattr(old, "errors", None) or "strict"
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(_OutputGoneOk(fd)),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors="replace" if errors == "strict" else errors,
+            line_buffering=True,
+        )
+        setattr(sys, name, stream)
+
+
 def main() -> None:
     global _process_ends_with_command
     _process_ends_with_command = True
+    _steady_streams()
     cli(prog_name="digestbot")

@@ -1,0 +1,140 @@
+"""Faults of the command line found by trying to break it: output that goes nowhere, what a
+user typed echoed back, settings from the environment, databases that cannot be one, `--help`.
+
+The output tests run the real `python -m digestbot` in a child process, with its stdout or
+stderr a pipe nobody reads any more, or closed: the way `digestbot run --once | grep -q FAILED`
+or a process manager leaves them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _papers(n: int = 3) -> list[FeedPaper]:
+    return [FeedPaper(f"2401.{i:05d}", f"Robot learning {i}", "A robot learns.") for i in range(1, n + 1)]
+
+
+def _setup(workdir, subscribers: int = 3) -> None:
+    write_feed(workdir.path / "feed.xml", _papers())
+    workdir.write_config(SOURCES, "".join(subscriber(f"s{i}", "robot") for i in range(subscribers)))
+
+
+def _child(workdir, *args: str, stdout=None, stderr=None, shell_redirect: str = ""):
+    """`python -m digestbot ARGS` in the workdir; `shell_redirect` (`>&-`) is applied by sh."""
+    command = [sys.executable, "-m", "digestbot", "--config", str(workdir.config), "--db", str(workdir.db)]
+    command += args
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if shell_redirect:
+        quoted = " ".join(f"'{a}'" for a in command)
+        command = ["sh", "-c", f"exec {quoted} {shell_redirect}"]
+    return subprocess.run(command, cwd=workdir.path, env=env, stdout=stdout, stderr=stderr, timeout=60)
+
+
+def _closed_pipe() -> int:
+    """The write end of a pipe whose reader has gone (as after `| head -1` has read its line)."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+# --- output that goes nowhere -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("run", "--once"), ("send",)])
+def test_a_reader_that_went_away_does_not_stop_the_round(workdir, args):
+    """`digestbot run --once | grep -q FAILED`: grep quits at its first match. The next line
+    printed raised BrokenPipeError and click exited 1 in silence: the digests not yet sent were
+    left for the next run, and `send` stopped after the first."""
+    _setup(workdir)
+    if args == ("send",):
+        digestbot(workdir, "fetch")
+    pipe = _closed_pipe()
+    try:
+        done = _child(workdir, *args, stdout=pipe, stderr=subprocess.PIPE)
+    finally:
+        os.close(pipe)
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert len(list(workdir.outbox.glob("*.eml"))) == 3  # every subscriber's digest went out
+
+
+def test_status_into_a_closed_pipe_exits_0_without_a_traceback(workdir):
+    _setup(workdir)
+    digestbot(workdir, "run", "--once")
+    pipe = _closed_pipe()
+    try:
+        done = _child(workdir, "status", stdout=pipe, stderr=subprocess.PIPE)
+    finally:
+        os.close(pipe)
+    assert done.stderr == b"" and done.returncode == 0
+
+
+def test_a_closed_stdout_is_no_traceback(workdir):
+    """`digestbot status >&-`: sys.stdout is None; status died of `None.isatty()`."""
+    _setup(workdir)
+    digestbot(workdir, "fetch")
+    done = _child(workdir, "status", stderr=subprocess.PIPE, shell_redirect=">&-")
+    assert done.stderr == b"" and done.returncode == 0, done.stderr
+
+
+def test_a_closed_stderr_does_not_stop_the_round(workdir):
+    """`digestbot run --once 2>&-` (sys.stderr is None): the progress bar's `isatty()` check
+    raised before the first source was fetched, and the traceback went nowhere: exit 1."""
+    _setup(workdir)
+    done = _child(workdir, "-v", "run", "--once", stdout=subprocess.PIPE, shell_redirect="2>&-")
+    assert done.returncode == 0, done.stdout
+    assert b"Digests: 3 sent" in done.stdout
+    assert len(list(workdir.outbox.glob("*.eml"))) == 3
+
+
+# --- a terminal that cannot show every character --------------------------------------------
+
+
+def _unicode_setup(workdir) -> None:
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2401.00001", "Robot ünï … 🤖 learning", "A robot.")])
+    workdir.write_config(SOURCES, subscriber("s0", "robot") + subscriber("s1", "robot"))
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--subscriber", "s0")
+
+
+@pytest.mark.parametrize(
+    "encoding, args",
+    [
+        ("ascii", ("status",)),
+        ("latin-1", ("preview", "s1")),
+        ("latin-1", ("preview", "s1", "--format", "slack")),
+        ("latin-1", ("feedback", "s0", "2401.00001", "up")),
+    ],
+)
+def test_a_terminal_without_utf8_shows_what_it_can(workdir, monkeypatch, encoding, args):
+    """PYTHONIOENCODING=latin-1 (or a latin-1 locale): a title's `…` or an emoji ended `preview`
+    and `feedback` with UnicodeEncodeError; on ascii, `status` (rich writes to sys.stdout as
+    it is) did, for an outbox path or an error with a non-ASCII character."""
+    _unicode_setup(workdir)
+    monkeypatch.setenv("PYTHONIOENCODING", encoding)
+    monkeypatch.setenv("DIGESTBOT_OUTBOX", str(workdir.outbox.with_name("outbox-ünï")))
+    done = _child(workdir, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"Traceback" not in done.stderr, done.stderr.decode(errors="replace")
+    assert done.returncode == 0
+    assert b"Robot" in done.stdout or args == ("status",)
+
+
+def test_preview_json_on_a_terminal_without_utf8_is_still_the_same_json(workdir, monkeypatch):
+    _unicode_setup(workdir)
+    monkeypatch.setenv("PYTHONIOENCODING", "latin-1")
+    done = _child(
+        workdir, "preview", "s1", "--format", "json", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert done.returncode == 0, done.stderr
+    ranking = json.loads(done.stdout.decode("ascii"))  # every character beyond ASCII escaped
+    assert ranking["papers"][0]["title"] == "Robot ünï … 🤖 learning"
