@@ -27,7 +27,7 @@ from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome
 from .lock import LockHeld, sender_lock
-from .logs import SafeFormatter, environment_secrets
+from .logs import SafeFormatter, environment_secrets, escape_controls
 from .render import Renderer, template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
@@ -58,10 +58,8 @@ class App:
                 self._config = load_config(self.config_path)
             except ConfigError as e:
                 for problem in e.problems:
-                    click.echo(str(problem), err=True)
-                click.echo(
-                    f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.", err=True
-                )
+                    _complain(str(problem))
+                _complain(f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.")
                 raise SystemExit(EXIT_USAGE) from None
         return self._config
 
@@ -74,7 +72,7 @@ class App:
             try:
                 check_database(self.db_option, password_allowed=True)
             except ValueError as e:
-                click.echo(f"Error: {self.db_given_as}: {e}", err=True)  # never quotes the URL
+                _complain(f"Error: {self.db_given_as}: {e}")  # never quotes the URL
                 raise SystemExit(EXIT_USAGE) from None
             return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
         return self.config.database or Path("digestbot.db")
@@ -98,7 +96,7 @@ class App:
         problems = env.problems(web=self.config.web is not None)
         if problems:
             for problem in problems:
-                click.echo(f"environment: {problem}", err=True)
+                _complain(f"environment: {problem}")
             raise SystemExit(EXIT_USAGE)
         return env
 
@@ -107,8 +105,8 @@ class App:
         problems = Renderer(self.config.templates).problems()
         if problems:
             for problem in problems:
-                click.echo(problem, err=True)
-            click.echo(f"{len(problems)} template problem(s); nothing was sent or recorded.", err=True)
+                _complain(problem)
+            _complain(f"{len(problems)} template problem(s); nothing was sent or recorded.")
             raise SystemExit(EXIT_USAGE)
 
     def sync(self) -> dict[str, int]:
@@ -135,19 +133,28 @@ def _setup_logging(verbose: int, default: int) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
+def _complain(text: object) -> None:
+    """One line on stderr. What the user typed (an id, a path) is part of many: its control
+    characters are written as escapes, so none clears the screen or forges a line."""
+    click.echo(escape_controls(str(text)), err=True)
+
+
 class _Group(click.Group):
     """Turns a database that cannot be used into one line and a meaningful exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.ClickException as e:  # a usage error: it may quote what was typed
+            e.message = escape_controls(e.message)
+            raise
         except StoreWriteError as e:
             sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
             then = " Nothing more is sent until the database can record it." if sends else ""
-            click.echo(f"Stopped: {e}.{then}", err=True)
+            _complain(f"Stopped: {e}.{then}")
             raise SystemExit(EXIT_FAILURES) from None
         except StoreError as e:
-            click.echo(f"Error: {e}", err=True)
+            _complain(f"Error: {e}")
             raise SystemExit(EXIT_USAGE) from None
 
 
@@ -228,9 +235,9 @@ def check(app: App) -> None:
 
         problems = page_template_problems(config)
         for problem in problems:
-            click.echo(problem, err=True)
+            _complain(problem)
         if problems:
-            click.echo(f"{len(problems)} web page template problem(s).", err=True)
+            _complain(f"{len(problems)} web page template problem(s).")
             raise SystemExit(EXIT_USAGE)
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
@@ -365,7 +372,7 @@ def _send(
     try:
         lock.acquire(wait=SENDER_WAIT)
     except LockHeld as e:
-        click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
+        _complain(f"Not sending: {e}. Try again when it is done.")
         raise SystemExit(EXIT_FAILURES) from None
     try:
         return _send_locked(app, only, force, dry_run, should_stop)
@@ -403,7 +410,7 @@ def _send_locked(
             only=only, force=force, dry_run=dry_run, on_done=on_done, should_stop=should_stop
         )
     except DeliveryError as e:  # a dry run renders each digest: a template failed on one
-        click.echo(f"Dry run stopped: {e}", err=True)
+        _complain(f"Dry run stopped: {e}")
         raise SystemExit(EXIT_USAGE) from None
     finally:
         if progress:
@@ -508,7 +515,7 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         _emit(ranking_json(subscriber_id, digest, ascii_only), output, len(digest.matches) if digest else 0)
         return
     if digest is None or not digest.matches:
-        click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
+        _complain(f"No new matching papers for {subscriber_id}: nothing would be sent.")
         return
     if fmt == "eml":
         if not digest.subscriber.email:
@@ -516,7 +523,7 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         try:
             message, shown = runner.deliverer.composed(digest)
         except DeliveryError as e:  # the template failed on this digest's data
-            click.echo(str(e), err=True)
+            _complain(str(e))
             raise SystemExit(EXIT_USAGE) from None
         _emit(message.data.decode("utf-8"), output, shown)  # fewer when cut for Gmail's clip
         return
@@ -532,14 +539,14 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
             shown = parts.shown
     except Exception as e:  # the template failed on this digest's data
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
-        click.echo(template_problem(e, where), err=True)
+        _complain(template_problem(e, where))
         raise SystemExit(EXIT_USAGE) from None
     _emit(body, output, shown)
 
 
 def _cannot_write(path: Path, error: OSError) -> None:
     """Exit 2: a file the user named cannot be written (a missing folder, a file in the way)."""
-    click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+    _complain(f"Error: cannot write {path}: {error.strerror or error}")
     raise SystemExit(EXIT_USAGE) from None
 
 
@@ -549,7 +556,7 @@ def _emit(body: str, output: Path | None, n: int) -> None:
             output.write_text(body, encoding="utf-8")
         except OSError as e:
             _cannot_write(output, e)
-        click.echo(f"Wrote {output} ({n} paper(s)).")
+        click.echo(f"Wrote {escape_controls(str(output))} ({n} paper(s)).")
     else:
         click.echo(body)
 
@@ -741,7 +748,7 @@ def _check_listen(host: str, port: int) -> None:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
                 probe.bind(address)
     except OSError as e:  # socket.gaierror is one
-        click.echo(f"Error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+        _complain(f"Error: cannot listen on {host}:{port}: {e.strerror or e}")
         raise SystemExit(EXIT_USAGE) from None
 
 
@@ -755,7 +762,10 @@ def status(app: App) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    store, now = app.store, now_utc()
+    # A SQLite file that is not there is not created (with the folders on its way): a typo in
+    # --db showed an empty database, as if every paper and digest had been lost.
+    missing = not is_postgres(app.db_path) and not Path(app.db_path).exists()
+    store, now = (Store(":memory:") if missing and app.config else app.store), now_utc()
     # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
     console = Console(
         highlight=False,
@@ -832,7 +842,14 @@ def status(app: App) -> None:
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
     for warning in _mail_warnings(app, env):
         console.print(f"warning: {warning}")
-    console.print(f"{store.count_papers()} papers in {app.db_shown}.")
+    if missing:
+        store.close()
+        console.print(
+            f"No database at {escape_controls(app.db_shown)} yet: nothing was fetched or sent with it"
+            " (`digestbot init` or `digestbot run --once` creates it; a typo in --db, DIGESTBOT_DB or database:?)."
+        )
+    else:
+        console.print(f"{store.count_papers()} papers in {escape_controls(app.db_shown)}.")
 
 
 @cli.command()

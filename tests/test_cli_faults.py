@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+
+from digestbot.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,3 +141,48 @@ def test_preview_json_on_a_terminal_without_utf8_is_still_the_same_json(workdir,
     assert done.returncode == 0, done.stderr
     ranking = json.loads(done.stdout.decode("ascii"))  # every character beyond ASCII escaped
     assert ranking["papers"][0]["title"] == "Robot ünï … 🤖 learning"
+
+
+# --- what a user typed, echoed back ---------------------------------------------------------
+
+HOSTILE = "x\x1b]0;pwned\x07\x1b[2J\nFAKE: all sent"  # sets the window title, clears the screen
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("preview", HOSTILE),
+        ("send", "--subscriber", HOSTILE),
+        ("feedback", HOSTILE, "2401.00001", "up"),
+        ("fetch", "--source", HOSTILE),
+        ("preview", "s0", "-o", f"/nonexistent/{HOSTILE}"),
+        ("--config", f"/nonexistent/{HOSTILE}.yaml", "check"),
+        ("--db", f"nowhere/{HOSTILE}/", "status"),
+    ],
+)
+def test_what_a_user_typed_is_echoed_without_its_control_characters(workdir, args):
+    """An id, a source name or a path typed with escape sequences reached the terminal as they
+    were (click strips only colour codes, and only when not on a terminal): a window title
+    set, a screen cleared, a line forged. They are written as escapes, and still exit 2."""
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "fetch")
+    if args[0] not in ("--config", "--db"):
+        args = ("--config", str(workdir.config), "--db", str(workdir.db), *args)
+    result = CliRunner().invoke(cli, list(args), color=True)  # color: as on a terminal
+    assert result.exit_code == (0 if "status" in args else 2), result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
+    assert "\nFAKE" not in result.output
+    assert "\\x1b" in result.output  # shown, as an escape
+
+
+def test_status_of_a_database_that_is_not_there_says_so_and_creates_nothing(workdir):
+    """`digestbot --db typo.db status` created typo.db (and any folders on its way) and showed
+    an empty database: it looked as if every paper and digest had been lost."""
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "run", "--once")
+    typo = workdir.path / "nowhere" / "digestbot.db"
+    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(typo), "status"])
+    assert result.exit_code == 0
+    assert f"No database at {typo} yet: nothing was fetched or sent with it" in result.output
+    assert "papers in" not in result.output
+    assert not typo.parent.exists()
