@@ -74,8 +74,16 @@ class App:
             except ValueError as e:
                 _complain(f"Error: {self.db_given_as}: {e}")  # never quotes the URL
                 raise SystemExit(EXIT_USAGE) from None
-            return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
-        return self.config.database or Path("digestbot.db")
+            given, where = self.db_option, self.db_given_as
+        else:
+            given, where = self.config.database or Path("digestbot.db"), f"{self.config.path}: database"
+        if is_postgres(given):
+            return given
+        problem = _sqlite_path_problem(Path(given))
+        if problem:  # `check` said OK to it, and every other command failed to open it
+            _complain(f"Error: {where}: {problem}")
+            raise SystemExit(EXIT_USAGE)
+        return Path(given)
 
     @property
     def db_shown(self) -> str:
@@ -115,6 +123,17 @@ class App:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _sqlite_path_problem(path: Path) -> str | None:
+    """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
+    path should be), or None."""
+    if path.is_dir():
+        return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
+    for folder in path.parents:
+        if folder.exists():
+            return None if folder.is_dir() else f"{folder} is a file, not a folder: {path} cannot be made"
+    return None
 
 
 def _setup_logging(verbose: int, default: int) -> None:

@@ -186,3 +186,35 @@ def test_status_of_a_database_that_is_not_there_says_so_and_creates_nothing(work
     assert f"No database at {typo} yet: nothing was fetched or sent with it" in result.output
     assert "papers in" not in result.output
     assert not typo.parent.exists()
+
+
+# --- databases that cannot be one -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "status", "fetch"])
+@pytest.mark.parametrize("given", ["--db", "DIGESTBOT_DB", "database:"])
+def test_a_database_path_that_is_a_folder_is_a_usage_error_check_sees(workdir, monkeypatch, command, given):
+    """`--db data` (a folder): `check` said OK, and every other command failed to open it."""
+    _setup(workdir, subscribers=1)
+    (workdir.path / "data").mkdir()
+    args = ["--config", str(workdir.config)]
+    if given == "--db":
+        args += ["--db", "data"]
+    elif given == "DIGESTBOT_DB":
+        monkeypatch.setenv("DIGESTBOT_DB", "data")
+    else:
+        workdir.config.write_text("database: data\n" + workdir.config.read_text(encoding="utf-8"))
+    result = CliRunner().invoke(cli, [*args, command])
+    assert result.exit_code == 2, result.output
+    where = f"{workdir.config}: database" if given == "database:" else given
+    shown = workdir.path / "data" if given == "database:" else Path("data")
+    assert f"Error: {where}: {shown} is a folder, not a SQLite file" in result.output
+
+
+def test_a_database_under_a_file_is_a_usage_error_check_sees(workdir):
+    _setup(workdir, subscribers=1)
+    result = CliRunner().invoke(
+        cli, ["--config", str(workdir.config), "--db", "subscriptions.yaml/x.db", "check"]
+    )
+    assert result.exit_code == 2
+    assert "Error: --db: subscriptions.yaml is a file, not a folder" in result.output
