@@ -177,10 +177,21 @@ class _Group(click.Group):
             raise SystemExit(EXIT_USAGE) from None
 
 
+class _EnvOption(click.Option):
+    """An option that may come from an environment variable: a bad value taken from there is
+    reported under the variable's name (click named the option, which was never typed)."""
+
+    def get_error_hint(self, ctx: click.Context) -> str:
+        if self.envvar and ctx.get_parameter_source(self.name) == click.core.ParameterSource.ENVIRONMENT:
+            return f"{self.envvar} (in the environment)"
+        return super().get_error_hint(ctx)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
+    cls=_EnvOption,
     envvar="DIGESTBOT_CONFIG",
     default="subscriptions.yaml",
     show_default=True,
@@ -720,6 +731,7 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 )
 @click.option(
     "--port",
+    cls=_EnvOption,
     default=8080,
     show_default=True,
     envvar="PORT",

@@ -218,3 +218,63 @@ def test_a_database_under_a_file_is_a_usage_error_check_sees(workdir):
     )
     assert result.exit_code == 2
     assert "Error: --db: subscriptions.yaml is a file, not a folder" in result.output
+
+
+# --- settings from the environment ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variable, value, args, said",
+    [
+        ("DIGESTBOT_CONFIG", ".", ["check"], "Invalid value for DIGESTBOT_CONFIG (in the environment): "),
+        ("PORT", "eighty", ["serve"], "Invalid value for PORT (in the environment): 'eighty' is not"),
+        ("PORT", "0", ["serve"], "Invalid value for PORT (in the environment): 0 is not in the range"),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    workdir, monkeypatch, variable, value, args, said
+):
+    """`PORT=eighty digestbot serve` said "Invalid value for '--port'", an option nobody typed."""
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert said in result.output, result.output
+    assert "'--port'" not in result.output and "'--config'" not in result.output
+
+
+def test_the_same_bad_value_typed_still_names_the_option(workdir):
+    result = CliRunner().invoke(cli, ["serve", "--port", "eighty"])
+    assert result.exit_code == 2 and "Invalid value for '--port'" in result.output
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("DIGESTBOT_BASE_URL", "https://digest.example.org\r"),  # an env file saved on Windows
+        ("DIGESTBOT_BASE_URL", "https://digest example.org"),
+        ("DIGESTBOT_SLACK_API_URL", "https://slack.com/api/\n"),
+        ("SLACK_BOT_TOKEN", "xoxb-1234-abcd\r"),
+        ("SLACK_SIGNING_SECRET", "abc def"),
+        ("DIGESTBOT_OUTBOX", "outbox\r"),
+    ],
+)
+def test_a_setting_with_a_line_end_in_it_is_refused_by_name(workdir, monkeypatch, variable, value):
+    """DIGESTBOT_BASE_URL='https://...\\r' passed `check`, and every digest's unsubscribe links
+    (headers and body) carried the CR: broken in every mail; a token's CR breaks every Slack
+    call's header. Named, never echoed (a token is a secret), exit 2."""
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret-for-links")
+    monkeypatch.setenv(variable, value)
+    for command in ("check", "send"):
+        result = digestbot(workdir, command, expect=2)
+        assert f"environment: {variable} holds a" in result.output
+        assert value.strip() not in result.output or variable == "DIGESTBOT_OUTBOX"
+    assert not workdir.outbox.exists() and not list(workdir.path.glob("outbox*"))
+
+
+def test_an_outbox_under_a_file_is_refused_before_anything_is_sent(workdir, monkeypatch):
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv("DIGESTBOT_OUTBOX", str(workdir.config / "outbox"))
+    result = digestbot(workdir, "run", "--once", expect=2)
+    assert f"DIGESTBOT_OUTBOX must name a folder: {workdir.config} is a file" in result.output
