@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Callable
@@ -237,18 +238,49 @@ def init(app: App) -> None:
     from .starter import starter_yaml
 
     path = app.config_path
-    if path.exists():
-        click.echo(f"{path} already exists; left as it is.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = _write_new(path, starter_yaml())
+    except OSError as e:
+        _cannot_write(path, e)
+    if not written and path.is_symlink() and not path.exists():
+        click.echo(f"{escape_controls(str(path))} is a link to a file that is not there; left as it is.")
+    elif not written:
+        click.echo(f"{escape_controls(str(path))} already exists; left as it is.")
     else:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(starter_yaml(), encoding="utf-8")
-        except OSError as e:
-            _cannot_write(path, e)
-        click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
-        click.echo("  digestbot check && digestbot run --once")
+        click.echo(f"Wrote {escape_controls(str(path))}: a bundled sample feed and one example subscriber.")
+        command = _same_files_command(click.get_current_context().find_root(), app)
+        click.echo(f"Edit it, then run:\n  {command} check && {command} run --once")
     app.store.ping()  # opening the store creates the database and its schema
     click.echo(f"Database ready: {app.db_shown}")
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Write `text` to a file that must not exist yet (False, nothing written, if it does, even
+    if it appeared since a look); a write that fails halfway leaves no half a file."""
+    try:
+        handle = path.open("x", encoding="utf-8")
+    except FileExistsError:
+        return False
+    try:
+        with handle:
+            handle.write(text)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _same_files_command(root: click.Context, app: App) -> str:
+    """`digestbot` with the --config and --db given on this command line, so that the command
+    `init` suggests works on the files it wrote (a bare `digestbot check` read ./subscriptions.yaml)."""
+    words = ["digestbot"]
+    commandline = click.core.ParameterSource.COMMANDLINE
+    if root.get_parameter_source("config_path") == commandline:
+        words += ["--config", shlex.quote(str(app.config_path))]
+    if root.get_parameter_source("db_option") == commandline:
+        words += ["--db", shlex.quote(app.db_shown)]
+    return " ".join(words)
 
 
 @cli.command()

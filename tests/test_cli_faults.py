@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -278,3 +279,32 @@ def test_an_outbox_under_a_file_is_refused_before_anything_is_sent(workdir, monk
     monkeypatch.setenv("DIGESTBOT_OUTBOX", str(workdir.config / "outbox"))
     result = digestbot(workdir, "run", "--once", expect=2)
     assert f"DIGESTBOT_OUTBOX must name a folder: {workdir.config} is a file" in result.output
+
+
+# --- init -----------------------------------------------------------------------------------
+
+
+def test_the_command_init_suggests_works_on_the_files_it_wrote(workdir):
+    """`digestbot --config lab/digest.yaml --db lab/papers.db init` told the user to run
+    `digestbot check && digestbot run --once`, which read ./subscriptions.yaml: not found."""
+    args = ["--config", "lab/digest.yaml", "--db", "lab/papers.db", "init"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    suggested = result.output.split("Edit it, then run:\n  ")[1].splitlines()[0]
+    for command in suggested.split(" && "):
+        words = shlex.split(command)
+        assert words[0] == "digestbot"
+        ran = CliRunner().invoke(cli, words[1:])
+        assert ran.exit_code == 0, (command, ran.output)
+    assert "sent" in ran.output and (workdir.path / "lab" / "papers.db").exists()
+    assert not (workdir.path / "subscriptions.yaml").exists()
+
+
+def test_init_never_writes_over_a_file_even_a_link_to_nowhere(workdir):
+    """A config path that is a symlink whose target is gone: `exists()` is False for it, and
+    init wrote its starter through the link; it creates only a file that is not there."""
+    target = workdir.path / "elsewhere.yaml"
+    (workdir.path / "subscriptions.yaml").symlink_to(target)
+    result = CliRunner().invoke(cli, ["init"])
+    assert "subscriptions.yaml is a link to a file that is not there; left as it is" in result.output
+    assert not target.exists()
