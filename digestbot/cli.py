@@ -214,7 +214,16 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
     Collects papers from arXiv, Hugging Face and any RSS/Atom feed, matches them against each
     subscriber's keywords, and delivers each subscriber's digest on their own schedule.
-    Start with `digestbot init`, then `digestbot run --once`.
+    Start with `digestbot init`, then `digestbot run --once`. Exit codes: 0 done, 1 done with
+    failures (a source or a delivery failed), 2 usage or configuration error (nothing changed).
+
+    Examples:
+
+    \b
+      digestbot init && digestbot run --once
+      digestbot --config lab/digest.yaml --db lab/digest.db status
+      DIGESTBOT_SMTP_URL=smtps://digest:PASSWORD@mail.example.org:465 digestbot send
+      digestbot preview alice --help
     """
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
@@ -234,7 +243,14 @@ pass_app = click.make_pass_decorator(App)
 @cli.command()
 @pass_app
 def init(app: App) -> None:
-    """Write a starter subscriptions.yaml (never over an existing one) and create the database."""
+    """Write a starter subscriptions.yaml (never over an existing one) and create the database.
+
+    Examples:
+
+    \b
+      digestbot init
+      digestbot --config lab/digest.yaml init
+    """
     from .starter import starter_yaml
 
     path = app.config_path
@@ -287,7 +303,15 @@ def _same_files_command(root: click.Context, app: App) -> str:
 @pass_app
 def check(app: App) -> None:
     """Validate the config and the environment; exit 2 listing every problem
-    (file:line: field: message)."""
+    (file:line: field: message).
+
+    Examples:
+
+    \b
+      digestbot check
+      digestbot --config bad.yaml check
+      DIGESTBOT_BASE_URL=https://digest.example.org DIGESTBOT_SECRET=S3CRET digestbot check
+    """
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
@@ -341,6 +365,11 @@ def sync(app: App) -> None:
 
     Subscribers no longer in the YAML are deactivated; their history is kept.
     fetch, send and run do this first on their own.
+
+    Examples:
+
+    \b
+      digestbot sync
     """
     counts = app.sync()
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
@@ -402,7 +431,14 @@ def _source_line(o: SourceOutcome) -> str:
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Fetch only this source (repeatable).")
 @pass_app
 def fetch(app: App, names: tuple[str, ...]) -> None:
-    """Fetch sources and store new papers; prints new / already known / errors per source."""
+    """Fetch sources and store new papers; prints new / already known / errors per source.
+
+    Examples:
+
+    \b
+      digestbot fetch
+      digestbot fetch --source arxiv-cs-lg --source hf-daily
+    """
     unknown = set(names) - {s.name for s in app.config.sources}
     if unknown:
         raise click.UsageError(f"no source named {', '.join(sorted(unknown))} in {app.config.path}")
@@ -522,7 +558,17 @@ def _outcome_line(o: Outcome) -> str | None:
 )
 @pass_app
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
-    """Build and deliver the digests that are due (and retry failed ones)."""
+    """Build and deliver the digests that are due (and retry failed ones).
+
+    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later).
+
+    Examples:
+
+    \b
+      digestbot send
+      digestbot send --dry-run
+      digestbot send --subscriber alice --subscriber bob --force
+    """
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     app.sync()
@@ -566,7 +612,19 @@ def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) ->
 )
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
-    """Render a subscriber's next digest as it would be sent now; records nothing."""
+    """Render a subscriber's next digest as it would be sent now; records nothing.
+
+    --format json prints {"subscriber", "total", "papers": [{"key", "arxiv_id", "title",
+    "score", "why"}]}, best first, at most max_papers.
+
+    Examples:
+
+    \b
+      digestbot preview alice
+      digestbot preview alice --format html -o alice.html
+      digestbot preview alice --format eml | spamassassin -t
+      digestbot preview alice --format json
+    """
     app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))
@@ -667,6 +725,14 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
 
     PAPER is an arXiv id, an arXiv URL or the paper's key. The next digest uses it: papers like
     the ones rated up rise (and may come by similarity alone), papers like those rated down sink.
+    Only papers from the subscriber's own digests can be rated.
+
+    Examples:
+
+    \b
+      digestbot feedback alice 2303.04137 up
+      digestbot feedback alice https://arxiv.org/abs/2303.04137v2 down
+      digestbot feedback alice hep-th/9901001 clear
     """
     app.sync()
     _check_subscribers(app, (subscriber_id,))
@@ -709,6 +775,13 @@ def run(app: App, once: bool, processes: int, member: int | None) -> None:
     SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
     On PostgreSQL, several `run` workers (on several machines) share the work: each source is
     fetched once per interval, each digest built and sent by one worker (README, Scaling).
+
+    Examples:
+
+    \b
+      digestbot run --once
+      digestbot -v run
+      digestbot run --processes 4
     """
     if once and processes > 1:
         raise click.UsageError("--once runs in one process: leave out --processes")
@@ -785,6 +858,13 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
     and with `web:` in the YAML the sign-up and manage pages (/, /manage, /manage/link).
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
+
+    Examples:
+
+    \b
+      digestbot serve
+      digestbot serve --host 0.0.0.0 --port 8080 --threads 16
+      PORT=9000 digestbot serve
     """
     from .slack_app import SlackService, socket_mode_client
     from .web import serve as serve_http
@@ -821,7 +901,14 @@ def _check_listen(host: str, port: int) -> None:
 @cli.command()
 @pass_app
 def status(app: App) -> None:
-    """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests."""
+    """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests.
+
+    Examples:
+
+    \b
+      digestbot status
+      DIGESTBOT_DB=postgresql://digest@db.example.org/digest digestbot status
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -931,6 +1018,11 @@ def migrate(app: App, target: str) -> None:
     and checked: the same rows in every table, the same ledger. Safe to rerun: rows already
     there are refreshed, nothing is doubled. A target already used by workers is refused.
     Stop `digestbot run` first; afterwards set DIGESTBOT_DB (or `database:`) to the URL.
+
+    Examples:
+
+    \b
+      digestbot --db digestbot.db migrate --to postgresql://digest@db.example.org/digest
     """
     from .store.copy import copy_database
 

@@ -308,3 +308,38 @@ def test_init_never_writes_over_a_file_even_a_link_to_nowhere(workdir):
     result = CliRunner().invoke(cli, ["init"])
     assert "subscriptions.yaml is a link to a file that is not there; left as it is" in result.output
     assert not target.exists()
+
+
+# --- --help ---------------------------------------------------------------------------------
+
+
+def _examples(help_text: str) -> list[list[str]]:
+    """The digestbot command lines under `Examples:` (env assignments, pipes and && split off)."""
+    block = help_text.split("Examples:\n\n", 1)[1].split("\n\n", 1)[0]
+    found = []
+    for line in block.splitlines():
+        for part in line.replace("&&", "|").split("|"):
+            words = shlex.split(part)
+            while words and "=" in words[0] and not words[0].startswith("-"):
+                words.pop(0)  # DIGESTBOT_DB=... digestbot status
+            if words and words[0] == "digestbot":
+                found.append(words[1:])
+    return found
+
+
+@pytest.mark.parametrize("command", [None, *sorted(cli.commands)])
+def test_every_command_s_help_gives_examples_that_parse(command):
+    """`--help` showed options and no example of using them. Every example shown is a command
+    line digestbot accepts: its command, options, arguments and choices."""
+    result = CliRunner().invoke(cli, [command, "--help"] if command else ["--help"])
+    assert result.exit_code == 0
+    examples = _examples(result.output)
+    assert examples, result.output
+    for words in examples:
+        at = next(i for i, w in enumerate(words) if w in cli.commands)
+        name = words[at]
+        assert command in (None, name), words
+        if "--help" in words:
+            continue
+        with cli.make_context("digestbot", words[: at + 1]) as ctx:
+            cli.commands[name].make_context(name, words[at + 1 :], parent=ctx)  # raises if it does not parse
