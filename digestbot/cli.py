@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 done with failures (a source or a delivery failed); 2 usag
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 import logging
@@ -13,7 +14,7 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -465,7 +466,7 @@ def _send(
     app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
     if dry_run:
-        return _send_locked(app, only, force, dry_run)
+        return _send_locked(app, only, force, dry_run, should_stop)
     lock = sender_lock(app.db_path)
     try:
         lock.acquire(wait=SENDER_WAIT)
@@ -569,12 +570,13 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
       digestbot send --dry-run
       digestbot send --subscriber alice --subscriber bob --force
     """
-    app.env  # noqa: B018  (checked before anything changes)
-    app.check_templates()
-    app.sync()
-    _check_subscribers(app, subscribers, sending=True)
-    outcomes = _send(app, set(subscribers) or None, force, dry_run)
-    raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+    with _stop_signals() as signals:  # as `run --once`: a digest being sent is not cut off
+        app.env  # noqa: B018  (checked before anything changes)
+        app.check_templates()
+        app.sync()
+        _check_subscribers(app, subscribers, sending=True)
+        outcomes = _send(app, set(subscribers) or None, force, dry_run, should_stop=signals.stop.is_set)
+        raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
 
 
 def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
@@ -785,9 +787,17 @@ def run(app: App, once: bool, processes: int, member: int | None) -> None:
     """
     if once and processes > 1:
         raise click.UsageError("--once runs in one process: leave out --processes")
-    signals = Signals().install()  # first: a signal while the config loads must not kill us
-    try:
+    with _stop_signals() as signals:  # first: a signal while the config loads must not kill us
         raise SystemExit(_run(app, once, signals, processes, member))
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[Signals]:
+    """SIGTERM/SIGINT set `stop` instead of killing the process (a digest cut off mid-SMTP is
+    pending in the ledger though the server has it: the next send would mail it again)."""
+    signals = Signals().install()
+    try:
+        yield signals
     finally:
         if _process_ends_with_command:
             signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, ledger, subscriber, write_feed
 
 from digestbot.cli import cli
 
@@ -343,3 +345,40 @@ def test_every_command_s_help_gives_examples_that_parse(command):
             continue
         with cli.make_context("digestbot", words[: at + 1]) as ctx:
             cli.commands[name].make_context(name, words[at + 1 :], parent=ctx)  # raises if it does not parse
+
+
+# --- a stop signal --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_send_stopped_by_a_signal_finishes_the_digest_in_flight(workdir, slow_smtp_server, stop):
+    """`digestbot send` killed by SIGTERM (systemd, `timeout`, a cron wrapper) died mid-SMTP: the
+    server had the message, the ledger said pending, and the next send mailed it again.
+    `run --once` already finished the work in flight; `send` now does too, and exits 0."""
+    slow_smtp_server.handler.delay = 0.5
+    _setup(workdir, subscribers=3)
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(slow_smtp_server.url)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "digestbot", "--config", str(workdir.config), "--db", str(workdir.db)]
+    child = subprocess.Popen(
+        [*command, "send"], cwd=workdir.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 15
+    while not slow_smtp_server.messages:  # the first digest is at the server, awaiting its 250
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
+    child.send_signal(stop)
+    _, err = child.communicate(timeout=20)
+    assert child.returncode == 0, err
+    assert b"Traceback" not in err
+    sent = [d for d in ledger(workdir.db) if d.status == "sent"]
+    assert len(sent) == len(slow_smtp_server.messages) == 1  # confirmed and recorded, not pending
+    assert not [d for d in ledger(workdir.db) if d.status != "sent"]  # the others: not begun
+    slow_smtp_server.handler.delay = 0
+    digestbot(workdir, "send")  # the next send: the other two, and that one not again
+    assert sorted(m.rcpt_tos[0] for m in slow_smtp_server.messages) == [
+        "s0@example.org",
+        "s1@example.org",
+        "s2@example.org",
+    ]
