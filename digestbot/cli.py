@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import difflib
 import io
 import json
 import logging
@@ -442,7 +443,8 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
     """
     unknown = set(names) - {s.name for s in app.config.sources}
     if unknown:
-        raise click.UsageError(f"no source named {', '.join(sorted(unknown))} in {app.config.path}")
+        names = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
+        raise click.UsageError(f"no source named {names} in {app.config.path}")
     app.sync()
     outcomes = _fetch(app, names)
     failed = [o for o in outcomes if not o.ok]
@@ -579,13 +581,19 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
         raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
 
 
+def _guessed(typed: str, known) -> str:
+    """`alcie (did you mean alice?)`, or the id as it was typed when nothing is close."""
+    close = difflib.get_close_matches(typed, list(known), n=1)
+    return f"{typed} (did you mean {close[0]}?)" if close else typed
+
+
 def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
     """A usage error for an id that is not a subscriber, or one no digest is sent to: one
     removed from the YAML (kept, deactivated) and, when `sending`, one who is paused."""
     known = {s.subscriber.id: s.subscriber for s in app.store.subscribers(include_inactive=True)}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise click.UsageError(f"unknown subscriber(s): {', '.join(unknown)}")
+        raise click.UsageError(f"unknown subscriber(s): {', '.join(_guessed(i, known) for i in unknown)}")
     gone = [i for i in ids if not known[i].active]
     if gone:
         raise click.UsageError(
@@ -603,7 +611,7 @@ def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) ->
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "eml", "slack", "json"]),
+    type=click.Choice(["text", "html", "eml", "slack", "json"], case_sensitive=False),
     default="text",
     show_default=True,
     help="Email text, email HTML, the whole email as sent (eml: headers and both parts), Slack "

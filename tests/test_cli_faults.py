@@ -382,3 +382,18 @@ def test_send_stopped_by_a_signal_finishes_the_digest_in_flight(workdir, slow_sm
         "s1@example.org",
         "s2@example.org",
     ]
+
+
+def test_a_mistyped_id_or_source_gets_a_suggestion_and_a_format_any_case(workdir):
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "fetch")
+    assert (
+        "unknown subscriber(s): s0x (did you mean s0?)"
+        in digestbot(workdir, "preview", "s0x", expect=2).output
+    )
+    assert (
+        "no source named fede (did you mean feed?)"
+        in digestbot(workdir, "fetch", "--source", "fede", expect=2).output
+    )
+    ranking = json.loads(digestbot(workdir, "preview", "s0", "--format", "JSON").output)  # was refused
+    assert ranking["subscriber"] == "s0" and len(ranking["papers"]) == 3
