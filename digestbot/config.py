@@ -601,20 +601,33 @@ _SUBSCRIBER_KEYS = (
     "show_ai_summary",
 )
 MAX_TRENDING = 1000
+MAX_CONFIG_BYTES = 64 * 2**20  # 100,000 subscribers are about 15 MB of YAML
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate subscriptions.yaml; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # bounded: `--config /dev/zero` read forever
     except FileNotFoundError:
         raise ConfigError(
             [Problem(str(path), 0, "file", "not found (run 'digestbot init' to write one)")]
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([Problem(str(path), 0, "file", f"cannot read: {e}")]) from None
-    return parse_config(text, path)
+    except OSError as e:
+        raise ConfigError([Problem(str(path), 0, "file", f"cannot read: {e.strerror or e}")]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [Problem(str(path), 0, "file", f"over {MAX_CONFIG_BYTES // 2**20} MB: not a subscriptions file")]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        byte = data[e.start : e.start + 1].hex()
+        message = f"not UTF-8 (byte 0x{byte} on this line): save the file as UTF-8"
+        raise ConfigError([Problem(str(path), line, "file", message)]) from None
+    return parse_config(text.replace("\r\n", "\n").replace("\r", "\n"), path)  # as read_text did
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -397,3 +397,27 @@ def test_a_mistyped_id_or_source_gets_a_suggestion_and_a_format_any_case(workdir
     )
     ranking = json.loads(digestbot(workdir, "preview", "s0", "--format", "JSON").output)  # was refused
     assert ranking["subscriber"] == "s0" and len(ranking["papers"]) == 3
+
+
+# --- a --config that is not a subscriptions file ------------------------------------------
+
+
+def test_a_config_that_never_ends_is_refused_not_read_forever(workdir):
+    """`--config /dev/zero check` read until memory ran out."""
+    done = _child(workdir, "--config", "/dev/zero", "check", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert done.returncode == 2
+    assert b"/dev/zero: over 64 MB: not a subscriptions file" in done.stderr
+
+
+def test_a_config_that_is_not_utf8_names_the_line(workdir):
+    _setup(workdir, subscribers=1)
+    text = workdir.config.read_bytes().replace(b"s0@example.org", b"s0@exampl\xe9.org")
+    workdir.config.write_bytes(text.replace(b"\n", b"\r\n"))  # and saved with Windows line ends
+    line = text[: text.index(b"\xe9")].count(b"\n") + 1
+    result = digestbot(workdir, "check", expect=2)
+    assert (
+        f"{workdir.config}:{line}: file: not UTF-8 (byte 0xe9 on this line): save the file as UTF-8"
+        in result.output
+    )
+    workdir.config.write_bytes(text.replace(b"\xe9", b"e").replace(b"\n", b"\r\n"))
+    digestbot(workdir, "check")
