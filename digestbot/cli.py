@@ -443,8 +443,8 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
     """
     unknown = set(names) - {s.name for s in app.config.sources}
     if unknown:
-        names = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
-        raise click.UsageError(f"no source named {names} in {app.config.path}")
+        typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
+        raise click.UsageError(f"no source named {typed} in {app.config.path}")
     app.sync()
     outcomes = _fetch(app, names)
     failed = [o for o in outcomes if not o.ok]
