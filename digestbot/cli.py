@@ -618,7 +618,10 @@ def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) ->
     "Block Kit JSON, or the ranking as JSON (for scripts).",
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write to FILE instead of stdout (- is stdout).",
 )
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
@@ -635,6 +638,8 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
       digestbot preview alice --format eml | spamassassin -t
       digestbot preview alice --format json
     """
+    if output is not None and str(output) == "-":  # the usual name for stdout: it wrote a file "-"
+        output = None
     app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))

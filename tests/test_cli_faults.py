@@ -421,3 +421,11 @@ def test_a_config_that_is_not_utf8_names_the_line(workdir):
     )
     workdir.config.write_bytes(text.replace(b"\xe9", b"e").replace(b"\n", b"\r\n"))
     digestbot(workdir, "check")
+
+
+def test_preview_into_dash_is_stdout_not_a_file_named_dash(workdir):
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "fetch")
+    result = digestbot(workdir, "preview", "s0", "--format", "json", "-o", "-")
+    assert json.loads(result.output)["subscriber"] == "s0"
+    assert not (workdir.path / "-").exists()
