@@ -95,6 +95,9 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, f"fetching {name}")
             return None
+        except StoreError as e:  # corrupt: nothing this worker does can help
+            self._unusable(e)
+            return None
         self._store_ok()
         return outcome
 
@@ -155,6 +158,9 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")
             return []
+        except StoreError as e:  # corrupt: nothing this worker does can help
+            self._unusable(e)
+            return []
         finally:
             lock.release()
         self._store_ok()
@@ -173,11 +179,17 @@ class Worker:
         except StoreWriteError:
             return True  # unreachable now: the dispatch backs off as for any failed write
         except StoreError as e:
-            self.refused = str(e)
-            log.error("%s", e)
-            self.stopping.set()
+            self._unusable(e)
             return False
         return True
+
+    def _unusable(self, error: StoreError) -> None:
+        """The database cannot be used at all (a newer schema, a damaged file): say why once
+        and stop (exit 2), instead of failing the same way every minute."""
+        self.refused = str(error)
+        said = str(error)
+        log.error("%s%s", said, "" if "this worker stops" in said else "; this worker stops")
+        self.stopping.set()
 
     # --- a database that cannot be written ------------------------------------------------
 

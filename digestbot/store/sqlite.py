@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .base import (
@@ -146,12 +146,14 @@ class SqliteStore(Store):
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
-                if self.conn.in_transaction:
+        except sqlite3.DatabaseError as e:
+            mapped = _mapped(self.path, e)
+            if mapped is None:
+                raise
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):  # a damaged file may refuse even that
                     self.conn.execute("ROLLBACK")
-                raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
-            raise
+            raise mapped from None
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -173,15 +175,31 @@ class SqliteStore(Store):
         return self.conn.in_transaction
 
     def _exec(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, storable(params))
+        with self._mapping():
+            return self.conn.execute(sql, storable(params))
 
     def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
-        self.conn.executemany(sql, map(storable, rows))
+        with self._mapping():
+            self.conn.executemany(sql, map(storable, rows))
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
-        cur = self.conn.execute(sql, storable(params))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+        with self._mapping():
+            cur = self.conn.execute(sql, storable(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur]
+
+    @contextmanager
+    def _mapping(self) -> Iterator[None]:
+        """A statement outside a transaction that the database cannot carry out (a damaged
+        page, a disk that fails, a lock held too long) is a StoreError naming the file, as
+        inside one (`transaction` maps those); a mistake in a statement stays what it is."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            mapped = None if self.conn.in_transaction else _mapped(self.path, e)
+            if mapped is None:  # in a transaction, transaction() maps it after the rollback
+                raise
+            raise mapped from None
 
 
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
@@ -193,6 +211,18 @@ _WRITE_FAILURES = (
     "SQLITE_LOCKED",
     "SQLITE_CANTOPEN",
 )
+
+
+def _mapped(path: Path, e: sqlite3.DatabaseError) -> StoreError | None:
+    """What a statement's error means for the user: a damaged file (StoreError, exit 2: restore
+    a backup), a write the database refused (StoreWriteError: the worker backs off), or None
+    for an error of the statement itself (a bug, shown as such)."""
+    name = getattr(e, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(e):
+        return StoreError(_open_problem(path, e))
+    if name.startswith(_WRITE_FAILURES):
+        return StoreWriteError(f"cannot write to the database {path}: {e}")
+    return None
 
 
 def _reason(e: Exception) -> str:
