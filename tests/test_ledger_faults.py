@@ -21,7 +21,20 @@ import sys
 
 import pytest
 from helpers import FeedPaper, digestbot, ledger, subscriber, write_feed
-from test_daemon import spawn  # noqa: F401 - a fixture
+from test_daemon import (
+    address,
+    by_recipient,
+    local_source,
+    outbox_mails,
+    smtp_mails,
+    spawn,  # noqa: F401 - a fixture
+    subscriber_yaml,
+    topic_paper,
+    write_listing,
+)
+from test_email_delivery import ids
+
+from digestbot.delivery.email import OutboxTransport
 
 NARWHAL = FeedPaper(
     "2403.10001",
@@ -33,6 +46,75 @@ FEED = """
   type: arxiv_rss
   url: feed.xml
 """
+
+
+def kill_at(target: str, call: int = 1, after: bool = False, when: str = "True") -> str:
+    """Python for a child process (`spawn(..., prelude=...)`): it SIGKILLs itself at the
+    `call`-th call of `target` ("module:Class.method" or "module:function") for which the
+    expression `when` (on the call's `args`) holds, before it runs (or, `after`, once it returned)."""
+    module, _, path = target.partition(":")
+    owner, _, name = path.rpartition(".")
+    return f"""
+import importlib, os, signal
+_owner = importlib.import_module({module!r})
+for _part in {owner!r}.split(".") if {owner!r} else []:
+    _owner = getattr(_owner, _part)
+_real = getattr(_owner, {name!r})
+_seen = [0]
+def _die():
+    os.kill(os.getpid(), signal.SIGKILL)
+def _wrapped(*args, **kwargs):
+    hit = False
+    if {when}:
+        _seen[0] += 1
+        hit = _seen[0] == {call}
+    if hit and not {after}:
+        _die()
+    result = _real(*args, **kwargs)
+    if hit and {after}:
+        _die()
+    return result
+setattr(_owner, {name!r}, _wrapped)
+"""
+
+
+def killed(spawn, *args: str, prelude: str):  # noqa: F811
+    """Run digestbot with `prelude` and check that it died of SIGKILL, not otherwise."""
+    proc = spawn(*args, prelude=prelude)
+    rc = proc.finish(30)
+    assert rc == -signal.SIGKILL, f"digestbot {' '.join(args)} was not killed (exit {rc}):\n{proc.output}"
+    return proc
+
+
+def finish(spawn, *args: str):  # noqa: F811
+    proc = spawn(*args)
+    rc = proc.finish(30)
+    assert rc == 0 and "Traceback" not in proc.output, f"exit {rc}:\n{proc.output}"
+    return proc
+
+
+ANIMALS = ("axolotl", "capybara", "narwhal", "okapi")
+
+
+def animals(workdir) -> dict[str, set[str]]:
+    """Four email subscribers, each with two papers of their own; who should get what."""
+    papers = {
+        sid: [topic_paper(2 * i + 1, sid), topic_paper(2 * i + 2, sid)] for i, sid in enumerate(ANIMALS)
+    }
+    write_listing(workdir.path / "feed.xml", [p for ps in papers.values() for p in ps])
+    workdir.write_config(local_source(), "".join(subscriber_yaml(sid, sid) for sid in ANIMALS))
+    return {address(sid): ids(*ps) for sid, ps in papers.items()}
+
+
+def arrived_once(mails, wanted: dict[str, set[str]], repeated: int = 0) -> None:
+    """Everyone got their papers; at most `repeated` digests came twice, each with one Message-ID."""
+    received = by_recipient(mails)
+    assert set(received) == set(wanted), f"lost: {sorted(set(wanted) - set(received))}"
+    twice = {to for to, got in received.items() if len(got) > 1}
+    assert len(twice) <= repeated, f"repeated: {sorted(twice)}"
+    for to, got in received.items():
+        assert [m.papers for m in got] == [frozenset(wanted[to])] * len(got)
+        assert len({m.message_id for m in got}) == 1 and len(got) <= 2
 
 
 def cli(workdir, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -92,3 +174,113 @@ def test_a_worker_whose_database_turns_out_damaged_stops_with_exit_2_saying_so(w
     assert "Traceback" not in worker.output
     assert "corrupt" in worker.output and "restore a backup" in worker.output
     assert "this worker stops" in worker.output
+
+
+# --- kill -9 at chosen points -------------------------------------------------------------------
+
+BASE = "digestbot.store.base"
+
+
+@pytest.mark.parametrize(
+    ("where", "call", "after", "repeated"),
+    [
+        (f"{BASE}:Store.create_digest", 2, True, 0),  # recorded, never tried
+        (f"{BASE}:Store.begin_attempt", 2, True, 0),  # the attempt recorded, nothing sent yet
+        (f"{BASE}:Store.mark_sent", 2, False, 1),  # the relay took it, the ledger never heard
+        (f"{BASE}:Store.mark_sent", 2, True, 0),  # recorded as sent, then killed
+    ],
+    ids=["after-record", "after-attempt", "accepted-not-recorded", "after-sent"],
+)
+def test_kill_9_at_each_step_of_a_send_loses_nothing_and_repeats_at_most_the_one_in_flight(
+    workdir,
+    smtp_server,
+    spawn,  # noqa: F811
+    where,
+    call,
+    after,
+    repeated,
+):
+    wanted = animals(workdir)
+    workdir.use_smtp(smtp_server.url)
+    killed(spawn, "run", "--once", prelude=kill_at(where, call, after))
+
+    finish(spawn, "run", "--once")
+    finish(spawn, "send", "--force")  # nothing new: nothing more goes out
+
+    mails = smtp_mails(smtp_server)
+    arrived_once(mails, wanted, repeated)
+    assert len(mails) == len(ANIMALS) + repeated
+    records = ledger(workdir.db)
+    assert [r.status for r in records] == ["sent"] * len(ANIMALS)
+    assert {r.message_id for r in records} == {m.message_id for m in mails}
+
+
+@pytest.mark.parametrize("at", ["inside-the-commit", "after-the-commit"])
+def test_kill_9_during_the_fetch_commit_leaves_all_or_nothing_and_the_rerun_sends_each_once(
+    workdir,
+    smtp_server,
+    spawn,  # noqa: F811
+    at,
+):
+    wanted = animals(workdir)
+    workdir.use_smtp(smtp_server.url)
+    where = f"{BASE}:_paper_values" if at == "inside-the-commit" else f"{BASE}:Store.record_fetch_ok"
+    killed(spawn, "run", "--once", prelude=kill_at(where, 3 if at == "inside-the-commit" else 1))
+    with contextlib.closing(sqlite3.connect(workdir.db)) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+    assert stored in (0, 2 * len(ANIMALS))  # all or nothing
+    assert smtp_server.messages == []
+
+    finish(spawn, "run", "--once")
+    finish(spawn, "run", "--once")
+
+    arrived_once(smtp_mails(smtp_server), wanted)
+    assert len(smtp_server.messages) == len(ANIMALS)
+
+
+def test_kill_9_while_an_outbox_file_is_written_leaves_no_partial_file_behind(workdir, spawn):  # noqa: F811
+    wanted = animals(workdir)
+    # killed with the second digest's bytes in the temporary file, before its rename
+    killed(spawn, "run", "--once", prelude=kill_at("digestbot.delivery.email:_place", 2))
+
+    finish(spawn, "run", "--once")
+    finish(spawn, "send", "--force")
+
+    files = sorted(p.name for p in workdir.outbox.iterdir())
+    assert all(name.endswith(".eml") and not name.startswith(".") for name in files), files
+    mails = outbox_mails(workdir.outbox)
+    arrived_once(mails, wanted)
+    assert len(files) == len(ANIMALS)
+
+
+# --- outbox names already taken ------------------------------------------------------------------
+
+
+def eml(message_id: str, body: str) -> bytes:
+    return f"Message-ID: {message_id}\r\nSubject: digest\r\n\r\n{body}\r\n".encode()
+
+
+def test_an_outbox_name_already_taken_by_another_message_is_never_written_over(tmp_path):
+    outbox = OutboxTransport(tmp_path / "outbox")
+    theirs = eml("<digest.alice.1@other-database>", "an earlier digest")  # another database's digest 1
+    mine = eml("<digest.alice.1@this-database>", "this digest")
+    first = outbox.write("20261201-080000-alice-1", theirs, ".eml")
+
+    placed = outbox.write("20261201-080000-alice-1", mine, ".eml")
+    again = outbox.write(
+        "20261201-080000-alice-1", mine.replace(b"this digest", b"re-rendered digest"), ".eml"
+    )  # a retry
+    payload = b'{"channel": "#ml", "messages": []}'
+    json_1 = outbox.write("20261201-080000-ml-2", payload, ".slack.json")
+    json_2 = outbox.write("20261201-080000-ml-2", payload.replace(b"[]", b"[{}]"), ".slack.json")
+
+    assert first.read_bytes() == theirs
+    assert placed == again == first.with_name("20261201-080000-alice-1-2.eml")
+    assert b"re-rendered" in placed.read_bytes()  # the same message (Message-ID): replaced
+    assert json_2 != json_1 and json_1.read_bytes() == payload
+    assert sorted(p.name for p in outbox.folder.iterdir()) == [
+        "20261201-080000-alice-1-2.eml",
+        "20261201-080000-alice-1.eml",
+        "20261201-080000-ml-2-2.slack.json",
+        "20261201-080000-ml-2.slack.json",
+    ]
