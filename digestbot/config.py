@@ -228,8 +228,10 @@ class Env:
                 found.append(str(e))
         if self.slack_api_url and not _is_http_url(self.slack_api_url):
             found.append("DIGESTBOT_SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
-        if self.outbox.exists() and not self.outbox.is_dir():
-            found.append(f"DIGESTBOT_OUTBOX must name a folder: {self.outbox} is a file")
+        # the folder itself, or the first of its parents that exists (the outbox is made below it)
+        standing = next((p for p in (self.outbox, *self.outbox.parents) if p.exists()), None)
+        if standing is not None and not standing.is_dir():
+            found.append(f"DIGESTBOT_OUTBOX must name a folder: {standing} is a file")
         if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         elif self.base_url and (urlsplit(self.base_url).query or "#" in self.base_url):

@@ -33,6 +33,8 @@ from test_daemon import (
     write_listing,
 )
 from test_email_delivery import ids
+from test_slack import TOKEN, many, paper_ids, slack_sub
+from test_slack import setup as slack_setup
 
 from digestbot.delivery.email import OutboxTransport
 
@@ -284,3 +286,54 @@ def test_an_outbox_name_already_taken_by_another_message_is_never_written_over(t
         "20261201-080000-ml-2-2.slack.json",
         "20261201-080000-ml-2.slack.json",
     ]
+
+
+# --- kill -9 between the parts of a Slack digest ------------------------------------------------
+
+FAST_SLACK = """
+import functools, digestbot.digest, digestbot.delivery.slack as _slack
+digestbot.digest.SlackTransport = functools.partial(_slack.SlackTransport, interval=0.0)
+"""
+
+
+@pytest.mark.parametrize("part", [1, 2])
+def test_kill_9_between_the_parts_of_a_slack_digest_posts_each_part_once_but_the_one_in_flight(
+    workdir,
+    slack_api,
+    spawn,  # noqa: F811
+    part,
+):
+    items = many(120)  # three messages
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    slack_setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+    # Slack took part `part`; killed before the ledger recorded it
+    killed(spawn, "run", "--once", prelude=FAST_SLACK + kill_at(f"{BASE}:Store.set_parts_sent", part))
+    assert len(slack_api.posts) == part
+
+    finish(spawn, "run", "--once")  # prelude-free: the real one-second spacing, three posts
+    finish(spawn, "send", "--force")
+
+    posts = [p.body for p in slack_api.posts]
+    parts = [p["text"][-5:] for p in posts]
+    assert parts == [f"({n}/3)" for n in [*range(1, part + 1), *range(part if part > 1 else 1, 4)]]
+    [record] = ledger(workdir.db)
+    delivered = [aid for body in posts for aid in paper_ids(body)]
+    assert sorted(set(delivered)) == sorted(i.aid for i in items)  # none lost
+    again = len(delivered) - len(set(delivered))
+    assert again == len(paper_ids(posts[part - 1]))  # only the part in flight came twice
+    assert (record.status, record.parts_sent) == ("sent", 3)
+
+
+@pytest.mark.parametrize("outbox", ["a-file", "a-file/digests", "a-file/digests/2026"])
+def test_an_outbox_under_a_file_is_refused_before_anything_is_recorded(workdir, outbox):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, subscriber("alice", "narwhal"))
+    (workdir.path / "a-file").write_text("the operator's notes\n")
+
+    proc = cli(workdir, "run", "--once", env={"DIGESTBOT_OUTBOX": outbox})
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "DIGESTBOT_OUTBOX must name a folder: a-file is a file" in proc.stderr
+    assert ledger(workdir.db) == []
+    assert (workdir.path / "a-file").read_text() == "the operator's notes\n"
