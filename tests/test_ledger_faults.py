@@ -337,3 +337,51 @@ def test_an_outbox_under_a_file_is_refused_before_anything_is_recorded(workdir, 
     assert "DIGESTBOT_OUTBOX must name a folder: a-file is a file" in proc.stderr
     assert ledger(workdir.db) == []
     assert (workdir.path / "a-file").read_text() == "the operator's notes\n"
+
+
+# --- a SQLite file another process keeps locked -------------------------------------------------
+
+PATIENCE = "import digestbot.store.sqlite as _sqlite\n_sqlite.OPEN_PATIENCE = 1.0\n"  # not 30 s
+
+
+@contextlib.contextmanager
+def locked(db):
+    """Another process's write transaction on `db`, held until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('CREATE TABLE IF NOT EXISTS other_tool (x)')\n"
+            "c.execute('BEGIN EXCLUSIVE'); c.execute('INSERT INTO other_tool VALUES (1)')\n"
+            "print('locked', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+
+
+@pytest.mark.parametrize("state", ["new", "in-use"])
+def test_a_database_locked_by_another_process_is_a_passing_failure_that_says_so(workdir, spawn, state):  # noqa: F811
+    wanted = animals(workdir)
+    if state == "in-use":
+        finish(spawn, "fetch")
+    with locked(workdir.db):
+        proc = spawn("run", "--once", prelude=PATIENCE)
+        rc = proc.finish(30)
+    assert rc == 1, proc.output  # the database could not be reached: exit 1, not a usage error
+    assert "Traceback" not in proc.output
+    assert f"{workdir.db}" in proc.output and "locked" in proc.output
+    assert "another process kept it locked" in proc.output
+    assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
+
+    finish(spawn, "run", "--once")
+    arrived_once(outbox_mails(workdir.outbox), wanted)

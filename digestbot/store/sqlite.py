@@ -44,7 +44,9 @@ class SqliteStore(Store):
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                str(self.path), timeout=OPEN_PATIENCE, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
         conn.create_function("GREATEST", -1, _greatest, deterministic=True)
@@ -56,8 +58,9 @@ class SqliteStore(Store):
             raise
         except sqlite3.Error as e:
             conn.close()
-            full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
-            raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
+            # a full disk or a lock held elsewhere passes (exit 1, the worker waits); the rest is for a person
+            passing = getattr(e, "sqlite_errorname", "").startswith(_PASSING) or _is_locked(e)
+            raise (StoreWriteError if passing else StoreError)(_open_problem(self.path, e)) from None
 
     def _open_patiently(self) -> None:
         """`_open`, tried again while another connection holds the lock it needs. SQLite returns
@@ -77,7 +80,7 @@ class SqliteStore(Store):
     def _open(self) -> None:
         version = self.schema_version()
         self._refuse_newer(version)
-        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if version == 0:  # not marked as digestbot's: new, from the first release, or not ours
@@ -221,8 +224,29 @@ def _mapped(path: Path, e: sqlite3.DatabaseError) -> StoreError | None:
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(e):
         return StoreError(_open_problem(path, e))
     if name.startswith(_WRITE_FAILURES):
-        return StoreWriteError(f"cannot write to the database {path}: {e}")
+        return StoreWriteError(f"cannot write to the database {path}: {e}{_hint(e)}")
     return None
+
+
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _is_locked(e: sqlite3.Error) -> bool:
+    return getattr(e, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(
+        e
+    )
+
+
+def _hint(e: sqlite3.Error) -> str:
+    """What to look at when a write was refused for a reason outside digestbot."""
+    if _is_locked(e):
+        return (
+            f" (another process kept it locked for over {OPEN_PATIENCE:g} s: a long transaction, a sqlite3"
+            " shell left inside one, a copy tool? try again once it is done)"
+        )
+    if getattr(e, "sqlite_errorname", "").startswith("SQLITE_IOERR"):
+        return " (is the disk full or failing, or a file size limit reached?)"
+    return ""
 
 
 def _reason(e: Exception) -> str:
@@ -241,6 +265,6 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
             f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
             "and its folder (for the -wal and -shm files)"
         )
-    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+    if name.startswith("SQLITE_FULL"):
         return f"cannot use the database {path}: {e} (is the disk full?)"
-    return f"cannot use the database {path}: {e}"
+    return f"cannot use the database {path}: {e}{_hint(e)}"
