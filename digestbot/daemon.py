@@ -18,7 +18,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -37,6 +41,17 @@ from .sources import HttpClient
 from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
+
+
+def _stop_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent dies (prctl
+    PR_SET_PDEATHSIG), so a `run --processes N` member stops at once when its parent is
+    killed; elsewhere the worker's loop notices within a second."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
 DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
@@ -277,6 +292,9 @@ class Worker:
         if self.stopping.is_set():
             log.info("stopped before starting")
             return 0
+        parent = os.getppid()
+        if self.member is not None:
+            _stop_with_parent()
         try:
             holder = NoLock() if self.member is not None else runner_lock(self.store.path)
             holder.acquire(wait=0)
@@ -312,6 +330,11 @@ class Worker:
             while not self.stopping.wait(timeout=1.0):
                 if (jump := watch.jump()) <= -CLOCK_JUMP:
                     self._clock_went_back(scheduler, jump)
+                if self.member is not None and os.getppid() != parent:
+                    # The group's parent held the locks for it: without them, another runner
+                    # may start on the same database, and two senders would not know of each other.
+                    log.warning("the worker group's parent process is gone: this worker stops")
+                    self.stopping.set()
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()

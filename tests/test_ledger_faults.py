@@ -30,6 +30,7 @@ from test_daemon import (
     spawn,  # noqa: F401 - a fixture
     subscriber_yaml,
     topic_paper,
+    wait_until,
     write_listing,
 )
 from test_email_delivery import ids
@@ -385,3 +386,49 @@ def test_a_database_locked_by_another_process_is_a_passing_failure_that_says_so(
 
     finish(spawn, "run", "--once")
     arrived_once(outbox_mails(workdir.outbox), wanted)
+
+
+# --- kill -9 of the parent of `run --processes N` -----------------------------------------------
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie nobody reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_workers_of_a_group_whose_parent_was_killed_stop_instead_of_sending_unlocked(
+    workdir,
+    slow_smtp_server,
+    spawn,  # noqa: F811
+):
+    wanted = {
+        address(sid): ids(topic_paper(i + 1, sid)) for i, sid in enumerate(f"s{n:02d}" for n in range(12))
+    }
+    write_listing(workdir.path / "feed.xml", [topic_paper(i + 1, f"s{i:02d}") for i in range(12)])
+    workdir.write_config(
+        local_source(), "".join(subscriber_yaml(f"s{i:02d}", f"s{i:02d}") for i in range(12))
+    )
+    workdir.use_smtp(slow_smtp_server.url)
+    group = spawn("run", "--processes", "2")
+    started = group.wait_for("started 2 worker processes")
+    members = [int(p) for p in started.rpartition("pids ")[2].split(", ")]
+    try:
+        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 30, "two digests at the SMTP server")
+        group.kill()  # SIGKILL: the parent and its locks are gone, not its members
+        # they finish the digest in flight and stop, as on SIGTERM: nothing sends without the lock
+        wait_until(lambda: not any(alive(pid) for pid in members), 10, "the members to stop")
+    finally:
+        for pid in members:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    slow_smtp_server.handler.delay = 0.0
+
+    finish(spawn, "run", "--once")  # the lock is free: a new runner sends the rest
+
+    arrived_once(smtp_mails(slow_smtp_server), wanted)
+    assert len(slow_smtp_server.messages) == len(wanted)
+    assert [r.status for r in ledger(workdir.db)] == ["sent"] * len(wanted)
