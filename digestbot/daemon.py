@@ -38,7 +38,7 @@ from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .render import Renderer
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, f"fetching {name}")
             return None
-        except StoreError as e:  # corrupt: nothing this worker does can help
+        except StoreDamaged as e:  # nothing this worker does can help
             self._unusable(e)
             return None
         self._store_ok()
@@ -173,7 +173,7 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")
             return []
-        except StoreError as e:  # corrupt: nothing this worker does can help
+        except StoreDamaged as e:  # nothing this worker does can help
             self._unusable(e)
             return []
         finally:

@@ -322,6 +322,11 @@ class StoreWriteError(StoreError):
     """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
+class StoreDamaged(StoreError):
+    """The database file is damaged (a page that does not read): nothing digestbot does can
+    mend it; a backup must be restored."""
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 

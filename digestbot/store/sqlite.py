@@ -19,6 +19,7 @@ from .base import (
     _SCHEMA,
     SCHEMA_VERSION,
     Store,
+    StoreDamaged,
     StoreError,
     StoreWriteError,
     storable,
@@ -60,7 +61,8 @@ class SqliteStore(Store):
             conn.close()
             # a full disk or a lock held elsewhere passes (exit 1, the worker waits); the rest is for a person
             passing = getattr(e, "sqlite_errorname", "").startswith(_PASSING) or _is_locked(e)
-            raise (StoreWriteError if passing else StoreError)(_open_problem(self.path, e)) from None
+            kind = StoreWriteError if passing else StoreDamaged if _is_damaged(e) else StoreError
+            raise kind(_open_problem(self.path, e)) from None
 
     def _open_patiently(self) -> None:
         """`_open`, tried again while another connection holds the lock it needs. SQLite returns
@@ -217,18 +219,22 @@ _WRITE_FAILURES = (
 
 
 def _mapped(path: Path, e: sqlite3.DatabaseError) -> StoreError | None:
-    """What a statement's error means for the user: a damaged file (StoreError, exit 2: restore
+    """What a statement's error means for the user: a damaged file (StoreDamaged, exit 2: restore
     a backup), a write the database refused (StoreWriteError: the worker backs off), or None
     for an error of the statement itself (a bug, shown as such)."""
-    name = getattr(e, "sqlite_errorname", "")
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(e):
-        return StoreError(_open_problem(path, e))
-    if name.startswith(_WRITE_FAILURES):
+    if _is_damaged(e):
+        return StoreDamaged(_open_problem(path, e))
+    if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
         return StoreWriteError(f"cannot write to the database {path}: {e}{_hint(e)}")
     return None
 
 
 _PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _is_damaged(e: sqlite3.Error) -> bool:
+    name = getattr(e, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(e)
 
 
 def _is_locked(e: sqlite3.Error) -> bool:
