@@ -442,7 +442,7 @@ class DigestRunner:
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
         if not fed_by(paper, self._feeds.get(sid, frozenset())):
             return False
-        return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
+        return paper.rev > starts[sid] and not (paper.revised and self.store.reached(sid, paper.seq))
 
     def _select_trending(
         self, states: list[SubscriberState], seq_to: int, now: datetime

@@ -432,3 +432,46 @@ def test_the_workers_of_a_group_whose_parent_was_killed_stop_instead_of_sending_
     arrived_once(smtp_mails(slow_smtp_server), wanted)
     assert len(slow_smtp_server.messages) == len(wanted)
     assert [r.status for r in ledger(workdir.db)] == ["sent"] * len(wanted)
+
+
+# --- one inbox, two subscriber ids: a hand-over must not repeat a paper ------------------------
+
+BLOG = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>A lab blog</title><link>https://lab.example.org/</link>
+<item><title>Narwhal navigation with sparse rewards</title>
+<link>https://arxiv.org/abs/2403.10001</link><description>Narwhals, briefly.</description></item>
+</channel></rss>
+"""
+TWO_SOURCES = """
+- name: blog
+  type: rss
+  url: blog.xml
+- name: feed
+  type: arxiv_rss
+  url: feed.xml
+"""
+
+
+def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(workdir, backend):
+    from digestbot.models import Profile, Subscriber
+    from digestbot.store import Store
+
+    (workdir.path / "blog.xml").write_text(BLOG)
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka"))
+    digestbot(workdir, "fetch")  # the blog reports the paper first, with a line for an abstract
+    with Store(workdir.db) as store:
+        reader = Subscriber("web-bob", Profile(("narwhal",)), email="bob@example.org", origin="web")
+        store.save_web_subscriber(reader)
+    digestbot(workdir, "send", "--force")
+    assert [m.to for m in outbox_mails(workdir.outbox)] == ["bob@example.org"]
+
+    # the operator puts the reader in the YAML: that subscriber takes the address over
+    workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka") + subscriber("bob", "narwhal"))
+    digestbot(workdir, "sync")
+    write_feed(workdir.path / "feed.xml", [NARWHAL])  # arXiv's full record: the paper is revised
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")
+
+    got = [m for m in outbox_mails(workdir.outbox) if "2403.10001" in m.papers]
+    assert len(got) == 1, "the inbox got the same paper twice"

@@ -692,13 +692,49 @@ class Store:
                 pool.append((paper, listed))
         return pool
 
+    def reached(self, sid: str, paper_seq: int) -> bool:
+        """Whether the paper reached this subscriber's inbox or channel already: in one of its
+        own digests (any state), or sent there by a subscriber it took over from (see
+        `received_among`). What is new to a subscriber is judged by this."""
+        return paper_seq in self.received_among([paper_seq], [sid]).get(sid, set())
+
     def received_among(
         self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
     ) -> dict[str, set[int]]:
         """Which subscribers (of `subscriber_ids`, or all) have which of these papers in one of
-        their digests (any state). A few subscribers are looked up by (subscriber, paper), so a
+        their digests (any state), or got them at the same address or Slack target from a
+        subscriber they took over from (now inactive: a web sign-up the YAML took over, a Slack
+        user's own digest, and back), in a digest sent or possibly delivered: one inbox never
+        gets the same paper twice. A few subscribers are looked up by (subscriber, paper), so a
         paper thousands received costs nothing; many, by paper (one read of its recipients)."""
         seqs, sids = list(dict.fromkeys(seqs)), None if subscriber_ids is None else set(subscriber_ids)
+        out = self._received_own(seqs, sids)
+        for sid, seq in self._received_before(seqs, sids):
+            out.setdefault(sid, set()).add(seq)
+        return out
+
+    def _received_before(self, seqs: list[int], sids: set[str] | None) -> list[tuple[str, int]]:
+        """(subscriber, paper) for papers a former subscriber of the same address or Slack target
+        got there. Read by paper: the rows of inactive subscribers are few."""
+        found: list[tuple[str, int]] = []
+        who = sorted(sids) if sids is not None else None
+        for chunk, marks in _in_chunks(seqs, 250):
+            for ids, id_marks in _in_chunks(who, 250) if who is not None else [([], "")]:
+                rows = self._exec(
+                    "SELECT s.id, i.paper_seq FROM digest_items i"
+                    " JOIN digests d ON d.id = i.digest_id AND d.status IN ('sent', 'unknown')"
+                    " JOIN subscribers o ON o.id = i.subscriber_id AND o.active = 0"
+                    " JOIN subscribers s ON s.id != o.id AND s.active = 1"
+                    " AND ((o.email_key IS NOT NULL AND s.email_key = o.email_key)"
+                    " OR (o.slack IS NOT NULL AND s.slack = o.slack))"
+                    f" WHERE i.paper_seq IN ({marks})"
+                    + (f" AND s.id IN ({id_marks})" if who is not None else ""),
+                    [*chunk, *ids],
+                )
+                found += [(sid, seq) for sid, seq in rows]
+        return found
+
+    def _received_own(self, seqs: list[int], sids: set[str] | None) -> dict[str, set[int]]:
         out: dict[str, set[int]] = {}
         if sids is not None and len(sids) <= RECEIVED_BY_SUBSCRIBER:
             for who, who_marks in _in_chunks(sorted(sids), 250):
