@@ -601,7 +601,7 @@ class DigestRunner:
                         break
                     done(self._build_and_send(state, selection, now, dry_run))
                 return outcomes
-            for digest_id in self.store.hold_unconfirmed():
+            for digest_id in self.store.hold_unconfirmed(now):
                 log.error(
                     "digest %s: %d attempts without a recorded outcome; it may have arrived, so it is"
                     " not sent again (see `digestbot status`)",

@@ -469,3 +469,30 @@ def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(w
 
     got = [m for m in outbox_mails(workdir.outbox) if "2403.10001" in m.papers]
     assert len(got) == 1, "the inbox got the same paper twice"
+
+
+# --- a digest another worker is sending is not set aside under it -------------------------------
+
+
+def test_a_retry_in_flight_at_another_worker_is_not_held_as_possibly_delivered(db_target):
+    from datetime import UTC, datetime, timedelta
+
+    from digestbot.models import Profile, Subscriber
+    from digestbot.store import Store
+
+    now = datetime.now(UTC)
+    with Store(db_target) as a, Store(db_target) as b:
+        a.sync_subscribers([Subscriber("alice", Profile(("narwhal",)), email="alice@example.org")], now)
+        digest = a.create_digest("alice", [], 1, a.max_rev(), now, "<m@x>", "email", "alice@example.org")
+        a.begin_attempt(digest, now)  # a worker died with it at the relay
+        # worker A claims alice and retries: its attempt is in flight
+        assert a.claim_subscribers(["alice"], "worker-a", now, timedelta(seconds=120)) == ["alice"]
+        a.begin_attempt(digest, now)
+
+        held = b.hold_unconfirmed(now + timedelta(seconds=1))  # worker B starts a run meanwhile
+        a.mark_attempt_failed(digest, "SMTP error: 451 try again later", now + timedelta(minutes=5))
+
+        assert held == [] and a.digest(digest).status == "pending"  # refused: it is sent later
+        a.begin_attempt(digest, now + timedelta(minutes=5))  # the next try dies at the relay too
+        assert b.hold_unconfirmed(now + timedelta(minutes=10)) == [digest]  # nobody holds alice
+        assert a.digest(digest).status == "unknown"

@@ -1459,15 +1459,20 @@ class Store:
                 (status, error, ts(retry_at), digest_id),
             )
 
-    def hold_unconfirmed(self) -> list[int]:
+    def hold_unconfirmed(self, now: datetime | None = None) -> list[int]:
         """Set aside, as 'unknown', pending digests with MAX_UNCONFIRMED attempts whose outcome
         was never recorded: they may have arrived, so they are not sent again (`status` shows
-        them). Returns their ids."""
-        query = "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?"
-        if self._exec(query, (MAX_UNCONFIRMED,)).fetchone() is None:
+        them). Returns their ids. A digest whose subscriber a worker has claimed is left to that
+        worker: its attempt may be in flight, and may yet be refused (then it is sent later)."""
+        query = (
+            "SELECT d.id FROM digests d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'pending'"
+            " AND d.unconfirmed >= ? AND (s.claimed_until IS NULL OR s.claimed_until <= ?)"
+        )
+        params = (MAX_UNCONFIRMED, ts(now or now_utc()))
+        if self._exec(query, params).fetchone() is None:
             return []  # the usual case: no write, no lock
         with self.transaction():
-            ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
+            ids = [r[0] for r in self._exec(query, params)]
             self._exec_many(
                 "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, parts = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"
