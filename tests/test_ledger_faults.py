@@ -496,3 +496,24 @@ def test_a_retry_in_flight_at_another_worker_is_not_held_as_possibly_delivered(d
         a.begin_attempt(digest, now + timedelta(minutes=5))  # the next try dies at the relay too
         assert b.hold_unconfirmed(now + timedelta(minutes=10)) == [digest]  # nobody holds alice
         assert a.digest(digest).status == "unknown"
+
+
+def test_a_slack_digest_killed_twice_part_way_still_posts_the_parts_never_posted(workdir, slack_api, spawn):  # noqa: F811
+    items = many(200)  # five messages
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    slack_setup(workdir, items, slack_sub("ml", "#ml-papers", max_papers=200))
+    digestbot(workdir, "fetch")
+    # killed with part 2 at Slack, unrecorded; then the retry records part 2 and dies with part 3
+    killed(spawn, "send", prelude=FAST_SLACK + kill_at(f"{BASE}:Store.set_parts_sent", 2))
+    killed(spawn, "send", prelude=FAST_SLACK + kill_at(f"{BASE}:Store.set_parts_sent", 2))
+
+    rerun = spawn("send", prelude=FAST_SLACK)
+    assert rerun.finish(30) == 0, rerun.output
+
+    parts = [p.body["text"][-5:] for p in slack_api.posts]
+    assert parts == ["(1/5)", "(2/5)", "(2/5)", "(3/5)", "(3/5)", "(4/5)", "(5/5)"]
+    delivered = {aid for p in slack_api.posts for aid in paper_ids(p.body)}
+    assert delivered == {i.aid for i in items}  # the parts no attempt had reached went out
+    [record] = ledger(workdir.db)
+    assert (record.status, record.parts_sent) == ("sent", 5)

@@ -1423,13 +1423,17 @@ class Store:
     def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack), and with
         the first, all its `messages`: a retry posts the rest of these very messages, as a new
-        rendering (of papers changed since) may split them elsewhere. Kept until it is sent."""
+        rendering (of papers changed since) may split them elsewhere. Kept until it is sent.
+        A part recorded settles what earlier attempts left unknown (they reached no further than
+        this): only the attempt in flight is without an outcome now (see hold_unconfirmed)."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             if messages is None:
-                self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+                self._exec(
+                    "UPDATE digests SET parts_sent = ?, unconfirmed = 1 WHERE id = ?", (parts, digest_id)
+                )
             else:
                 self._exec(
-                    "UPDATE digests SET parts_sent = ?, parts = ? WHERE id = ?",
+                    "UPDATE digests SET parts_sent = ?, parts = ?, unconfirmed = 1 WHERE id = ?",
                     (parts, json.dumps(messages, ensure_ascii=False), digest_id),
                 )
 
