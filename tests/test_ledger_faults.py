@@ -517,3 +517,31 @@ def test_a_slack_digest_killed_twice_part_way_still_posts_the_parts_never_posted
     assert delivered == {i.aid for i in items}  # the parts no attempt had reached went out
     [record] = ledger(workdir.db)
     assert (record.status, record.parts_sent) == ("sent", 5)
+
+
+def test_the_outbox_sweeps_the_temporary_files_of_dead_writers_only(tmp_path):
+    from digestbot.delivery import email as transport
+
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    host = transport._HOST
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = {
+        "dead": folder / f".tmp-{host}-{dead.stdout.strip()}-abc123.part",  # its writer is gone
+        "mine-before": folder / f".tmp-{host}-{os.getpid()}-old999.part",  # a dead writer had our pid
+        "old-style": folder / ".tmp-1przzh6a.eml",  # an older version's, a day old
+    }
+    kept = {
+        "alive": folder / f".tmp-{host}-{os.getppid()}-live01.part",  # a live writer of this machine
+        "elsewhere": folder / ".tmp-otherhost-1-remote.part",  # another machine's, sharing the folder
+        "old-style-new": folder / ".tmp-ab12cd34.eml",
+    }
+    for path in [*left.values(), *kept.values()]:
+        path.write_bytes(b"Message-ID: <half@x>\r\n")
+    os.utime(left["old-style"], (0, 0))
+
+    placed = OutboxTransport(folder).write("20261201-080000-alice-1", eml("<m@x>", "a digest"), ".eml")
+
+    assert sorted(p.name for p in folder.iterdir()) == sorted([placed.name, *(p.name for p in kept.values())])

@@ -417,13 +417,16 @@ class OutboxTransport:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._sweep()
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=_TEMP_SUFFIX)
+            _WRITING.add(os.path.abspath(tmp))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             target = _place(Path(tmp), self.folder, stem, suffix, data)
+            _WRITING.discard(os.path.abspath(tmp))
             tmp = None
             return target
         except OSError as e:
             if tmp is not None:
+                _WRITING.discard(os.path.abspath(tmp))
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             raise DeliveryError(
@@ -442,12 +445,13 @@ class OutboxTransport:
         if self._swept:
             return
         self._swept = True
-        for path in self.folder.glob(".tmp-*" + _TEMP_SUFFIX):
+        for path in self.folder.glob(".tmp-*"):  # (older versions named them .tmp-….eml)
             with contextlib.suppress(OSError):
                 if _abandoned(path):
                     path.unlink()
 
 
+_WRITING: set[str] = set()  # this process's temporary files being written (by any thread)
 _TEMP_SUFFIX = ".part"  # not .eml nor .json: nothing that reads the outbox takes it for a message
 _HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
 
@@ -461,9 +465,13 @@ def _abandoned(path: Path) -> bool:
     machine that is gone (another machine's writer, sharing the folder, may still be at it)."""
     if time.time() - path.stat().st_mtime > 86400:
         return True
+    if not path.name.endswith(_TEMP_SUFFIX):
+        return False
     host, _, pid = path.name[len(".tmp-") :].rpartition("-")[0].rpartition("-")
     if host != _HOST or not pid.isdigit():
         return False
+    if int(pid) == os.getpid():  # this process's number, which a dead writer may have had before
+        return os.path.abspath(path) not in _WRITING
     try:
         os.kill(int(pid), 0)  # signal 0: only asks whether it exists
     except ProcessLookupError:
