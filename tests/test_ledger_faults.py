@@ -545,3 +545,21 @@ def test_the_outbox_sweeps_the_temporary_files_of_dead_writers_only(tmp_path):
     placed = OutboxTransport(folder).write("20261201-080000-alice-1", eml("<m@x>", "a digest"), ".eml")
 
     assert sorted(p.name for p in folder.iterdir()) == sorted([placed.name, *(p.name for p in kept.values())])
+
+
+def test_a_file_size_limit_below_a_message_says_so_and_leaves_nothing_in_the_outbox(tmp_path):
+    child = f"""
+import resource
+from digestbot.delivery import DeliveryError
+from digestbot.delivery.email import OutboxTransport
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    OutboxTransport({str(tmp_path / "outbox")!r}).write("20261201-080000-alice-1", b"x" * 20000, ".eml")
+except DeliveryError as e:
+    print(e)
+"""
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=30)
+
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "File too large" in done.stdout and "file size limit" in done.stdout, done.stdout
+    assert list((tmp_path / "outbox").iterdir()) == []

@@ -532,6 +532,8 @@ def _outbox_fix(error: OSError) -> str:
     """What to do about a failed outbox write, by its errno."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return ": free some space on that disk, or set DIGESTBOT_OUTBOX to a folder on another"
+    if error.errno == errno.EFBIG:
+        return ": the process's file size limit (ulimit -f, systemd LimitFSIZE=) is below this message's size; raise it"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ": let the user digestbot runs as write there, or set DIGESTBOT_OUTBOX to another folder"
     if error.errno in (errno.EEXIST, errno.ENOTDIR):
