@@ -298,6 +298,7 @@ class DigestRunner:
         # are built, so they rank by current upvotes. None: no re-fetch (tests, preview).
         self.refresh = refresh
         self._feeds: dict[str, frozenset[str]] = {}
+        self._reached: dict[str, set[int]] = {}  # revised papers of the window each one has had
         # Several workers on one database (PostgreSQL, or `run --processes N`): each claims the
         # subscribers it works on, BATCH at a time, for a lease it renews while working.
         self.shared = store.backend == "postgresql" if shared is None else shared
@@ -442,7 +443,7 @@ class DigestRunner:
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
         if not fed_by(paper, self._feeds.get(sid, frozenset())):
             return False
-        return paper.rev > starts[sid] and not (paper.revised and self.store.reached(sid, paper.seq))
+        return paper.rev > starts[sid] and not (paper.revised and paper.seq in self._reached.get(sid, ()))
 
     def _select_trending(
         self, states: list[SubscriberState], seq_to: int, now: datetime
@@ -491,6 +492,8 @@ class DigestRunner:
         once for the window and every seed, then each subscriber's ranking is a product."""
         from . import relevance  # scikit-learn takes a second to import: only when needed
 
+        # revised papers already in one of their digests (or their inbox's): never new again
+        self._reached = self.store.received_among((p.seq for p in window if p.revised), seeded)
         like_keys = {f"arxiv:{a}" for s in seeded.values() for a in s.subscriber.profile.likes}
         rated_keys = {k for sid in seeded for k in ratings[sid]}
         stored = {p.key: p for p in self.store.papers_by_keys(like_keys | rated_keys)}

@@ -434,6 +434,8 @@ BLOG = """<?xml version="1.0"?>
 <rss version="2.0"><channel><title>A lab blog</title><link>https://lab.example.org/</link>
 <item><title>Narwhal navigation with sparse rewards</title>
 <link>https://arxiv.org/abs/2403.10001</link><description>Narwhals, briefly.</description></item>
+<item><title>Sea ice at night</title>
+<link>https://arxiv.org/abs/2403.10002</link><description>Ice floes and what lives under them.</description></item>
 </channel></rss>
 """
 TWO_SOURCES = """
@@ -446,7 +448,8 @@ TWO_SOURCES = """
 """
 
 
-def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(workdir, backend):
+@pytest.mark.parametrize("likes", [False, True], ids=["keywords", "keywords-and-a-liked-paper"])
+def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(workdir, backend, likes):
     from digestbot.models import Profile, Subscriber
     from digestbot.store import Store
 
@@ -461,7 +464,8 @@ def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(w
     assert [m.to for m in outbox_mails(workdir.outbox)] == ["bob@example.org"]
 
     # the operator puts the reader in the YAML: that subscriber takes the address over
-    workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka") + subscriber("bob", "narwhal"))
+    bob = subscriber("bob", "narwhal") + ("  like: ['2403.10002']\n" if likes else "")  # ranked by seeds
+    workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka") + bob)
     digestbot(workdir, "sync")
     write_feed(workdir.path / "feed.xml", [NARWHAL])  # arXiv's full record: the paper is revised
     digestbot(workdir, "fetch")

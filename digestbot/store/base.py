@@ -692,12 +692,6 @@ class Store:
                 pool.append((paper, listed))
         return pool
 
-    def reached(self, sid: str, paper_seq: int) -> bool:
-        """Whether the paper reached this subscriber's inbox or channel already: in one of its
-        own digests (any state), or sent there by a subscriber it took over from (see
-        `received_among`). What is new to a subscriber is judged by this."""
-        return paper_seq in self.received_among([paper_seq], [sid]).get(sid, set())
-
     def received_among(
         self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
     ) -> dict[str, set[int]]:
@@ -714,24 +708,26 @@ class Store:
         return out
 
     def _received_before(self, seqs: list[int], sids: set[str] | None) -> list[tuple[str, int]]:
-        """(subscriber, paper) for papers a former subscriber of the same address or Slack target
-        got there. Read by paper: the rows of inactive subscribers are few."""
+        """(subscriber, paper) for papers that a former subscriber of the same address or Slack
+        target got there. The usual case, no such former subscriber, costs one read."""
+        formers: dict[str, list[str]] = {}
+        for row in self._rows(
+            "SELECT o.id AS former, s.id AS sid FROM subscribers o JOIN subscribers s ON s.id != o.id"
+            " AND s.active = 1 AND ((o.email_key IS NOT NULL AND s.email_key = o.email_key)"
+            " OR (o.slack IS NOT NULL AND s.slack = o.slack)) WHERE o.active = 0"
+        ):
+            if sids is None or row["sid"] in sids:
+                formers.setdefault(row["former"], []).append(row["sid"])
         found: list[tuple[str, int]] = []
-        who = sorted(sids) if sids is not None else None
-        for chunk, marks in _in_chunks(seqs, 250):
-            for ids, id_marks in _in_chunks(who, 250) if who is not None else [([], "")]:
+        for who, who_marks in _in_chunks(sorted(formers), 250):
+            for chunk, marks in _in_chunks(seqs, 250):
                 rows = self._exec(
-                    "SELECT s.id, i.paper_seq FROM digest_items i"
+                    "SELECT i.subscriber_id, i.paper_seq FROM digest_items i"
                     " JOIN digests d ON d.id = i.digest_id AND d.status IN ('sent', 'unknown')"
-                    " JOIN subscribers o ON o.id = i.subscriber_id AND o.active = 0"
-                    " JOIN subscribers s ON s.id != o.id AND s.active = 1"
-                    " AND ((o.email_key IS NOT NULL AND s.email_key = o.email_key)"
-                    " OR (o.slack IS NOT NULL AND s.slack = o.slack))"
-                    f" WHERE i.paper_seq IN ({marks})"
-                    + (f" AND s.id IN ({id_marks})" if who is not None else ""),
-                    [*chunk, *ids],
+                    f" WHERE i.subscriber_id IN ({who_marks}) AND i.paper_seq IN ({marks})",
+                    [*who, *chunk],
                 )
-                found += [(sid, seq) for sid, seq in rows]
+                found += [(sid, seq) for former, seq in rows for sid in formers[former]]
         return found
 
     def _received_own(self, seqs: list[int], sids: set[str] | None) -> dict[str, set[int]]:
