@@ -693,32 +693,20 @@ class Store:
         return pool
 
     def received_among(
-        self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
+        self,
+        seqs: Iterable[int],
+        subscriber_ids: Iterable[str] | None = None,
+        handed_over: dict[str, list[str]] | None = None,
     ) -> dict[str, set[int]]:
         """Which subscribers (of `subscriber_ids`, or all) have which of these papers in one of
         their digests (any state), or got them at the same address or Slack target from a
-        subscriber they took over from (now inactive: a web sign-up the YAML took over, a Slack
-        user's own digest, and back), in a digest sent or possibly delivered: one inbox never
-        gets the same paper twice. A few subscribers are looked up by (subscriber, paper), so a
-        paper thousands received costs nothing; many, by paper (one read of its recipients)."""
+        subscriber they took over from (see `handed_over`; pass its result when calling often),
+        in a digest sent or possibly delivered: one inbox never gets the same paper twice. A few
+        subscribers are looked up by (subscriber, paper), so a paper thousands received costs
+        nothing; many, by paper (one read of its recipients)."""
         seqs, sids = list(dict.fromkeys(seqs)), None if subscriber_ids is None else set(subscriber_ids)
         out = self._received_own(seqs, sids)
-        for sid, seq in self._received_before(seqs, sids):
-            out.setdefault(sid, set()).add(seq)
-        return out
-
-    def _received_before(self, seqs: list[int], sids: set[str] | None) -> list[tuple[str, int]]:
-        """(subscriber, paper) for papers that a former subscriber of the same address or Slack
-        target got there. The usual case, no such former subscriber, costs one read."""
-        formers: dict[str, list[str]] = {}
-        for row in self._rows(
-            "SELECT o.id AS former, s.id AS sid FROM subscribers o JOIN subscribers s ON s.id != o.id"
-            " AND s.active = 1 AND ((o.email_key IS NOT NULL AND s.email_key = o.email_key)"
-            " OR (o.slack IS NOT NULL AND s.slack = o.slack)) WHERE o.active = 0"
-        ):
-            if sids is None or row["sid"] in sids:
-                formers.setdefault(row["former"], []).append(row["sid"])
-        found: list[tuple[str, int]] = []
+        formers = self.handed_over() if handed_over is None else handed_over
         for who, who_marks in _in_chunks(sorted(formers), 250):
             for chunk, marks in _in_chunks(seqs, 250):
                 rows = self._exec(
@@ -727,8 +715,30 @@ class Store:
                     f" WHERE i.subscriber_id IN ({who_marks}) AND i.paper_seq IN ({marks})",
                     [*who, *chunk],
                 )
-                found += [(sid, seq) for former, seq in rows for sid in formers[former]]
-        return found
+                for former, seq in rows:
+                    for sid in formers[former]:
+                        if sids is None or sid in sids:
+                            out.setdefault(sid, set()).add(seq)
+        return out
+
+    def handed_over(self) -> dict[str, list[str]]:
+        """Each inactive subscriber sharing an address or a Slack target with active ones (a web
+        sign-up the YAML took over, a Slack user's own digest, and back), with those: what it
+        delivered there counts as theirs. Usually empty; one pass over the subscribers."""
+        places: dict[tuple[str, str], tuple[list[str], list[str]]] = {}  # place: (active, inactive)
+        for row in self._rows(  # (a join on `slack`, which has no index, would be N x N)
+            "SELECT id, active, email_key, slack FROM subscribers"
+            " WHERE email_key IN (SELECT email_key FROM subscribers WHERE active = 0)"
+            " OR slack IN (SELECT slack FROM subscribers WHERE active = 0)"
+        ):
+            for place in (("email", row["email_key"]), ("slack", row["slack"])):
+                if place[1] is not None:
+                    places.setdefault(place, ([], []))[0 if row["active"] else 1].append(row["id"])
+        formers: dict[str, list[str]] = {}
+        for active, inactive in places.values():
+            for former in inactive if active else ():
+                formers.setdefault(former, []).extend(active)
+        return formers
 
     def _received_own(self, seqs: list[int], sids: set[str] | None) -> dict[str, set[int]]:
         out: dict[str, set[int]] = {}
