@@ -1,7 +1,8 @@
-"""Ranking quality on the labelled set in data/relevance/ (see its README).
+"""Ranking quality on a labelled relevance set: data/relevance/ by default (see its README).
 
     python benchmarks/bench_relevance.py            # every persona, every method
     python benchmarks/bench_relevance.py --detail   # also the per-persona table
+    python benchmarks/bench_relevance.py --data data/relevance-holdout   # the hold-out set
 
 For each persona, the candidate papers are every labelled paper but its liked seeds. Methods:
 - keywords: digestbot's matcher and its score (a digest lists only the matches);
@@ -45,9 +46,19 @@ class Persona:
     grades: dict[str, int]
 
 
-def load() -> tuple[dict[str, Paper], list[Persona]]:
+class DataError(Exception):
+    """A labelled set that cannot be read; the message names the file."""
+
+
+def load(data: Path = DATA) -> tuple[dict[str, Paper], list[Persona]]:
+    """Read a labelled set: ``papers.jsonl`` and ``personas.yaml`` in the folder ``data``."""
+    for name in ("papers.jsonl", "personas.yaml"):
+        if not (data / name).is_file():
+            raise DataError(
+                f"{data / name}: not found (--data wants a folder holding papers.jsonl and personas.yaml)"
+            )
     papers = {}
-    for line in (DATA / "papers.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (data / "papers.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         papers[row["arxiv_id"]] = Paper(
             key=row["arxiv_id"], arxiv_id=row["arxiv_id"], title=row["title"], abstract=row["abstract"]
@@ -59,7 +70,7 @@ def load() -> tuple[dict[str, Paper], list[Persona]]:
             tuple(p["likes"]),
             {aid: int(g[0]) for aid, g in p["labels"].items()},
         )
-        for p in yaml.safe_load((DATA / "personas.yaml").read_text(encoding="utf-8"))["personas"]
+        for p in yaml.safe_load((data / "personas.yaml").read_text(encoding="utf-8"))["personas"]
     ]
     return papers, personas
 
@@ -147,8 +158,24 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--detail", action="store_true", help="print every persona's figures too")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=DATA,
+        help="the labelled set to measure on: a folder with papers.jsonl and personas.yaml"
+        " (default: data/relevance, the set the ranking was developed on; data/relevance-holdout"
+        " is the independent hold-out set)",
+    )
     args = parser.parse_args()
-    papers, personas = load()
+    try:
+        papers, personas = load(args.data)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    shown = args.data.resolve()
+    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+    print(f"labelled set: {shown} ({len(personas)} personas x {len(papers)} papers)")
     results = evaluate(papers, personas)
     methods = ["keywords", "likes", "both", "both@held", "both+1", "both+2", "both+3"]
     if args.detail:

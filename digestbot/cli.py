@@ -22,10 +22,10 @@ from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, so
 from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
-from .digest import DigestRunner, Outcome
+from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, sender_lock
 from .logs import SafeFormatter, environment_secrets
-from .render import Renderer, template_problem
+from .render import template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
@@ -101,7 +101,7 @@ class App:
 
     def check_templates(self) -> None:
         """Exit 2 listing what is wrong with the templates, before anything is rendered or sent."""
-        problems = Renderer(self.config.templates).problems()
+        problems = make_renderer(self.config.templates).problems()
         if problems:
             for problem in problems:
                 click.echo(problem, err=True)

@@ -33,9 +33,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from .collect import SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
-from .digest import DigestRunner, Outcome
+from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
-from .render import Renderer
 from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc, parse_ts
@@ -268,7 +267,7 @@ class Worker:
         counts = self.store.sync_subscribers(config.subscribers, former_ids=config.former_ids)
         self.config = config
         self.runner.config = config
-        self.runner.renderer = Renderer(config.templates)
+        self.runner.renderer = make_renderer(config.templates)
         self.runner.deliverer.config = config
         self.runner.deliverer.renderer = self.runner.renderer
         log.info(

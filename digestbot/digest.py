@@ -28,7 +28,7 @@ from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
-from .delivery.slack import SlackTransport
+from .delivery.slack import SlackTransport, block_kit_problem
 from .library import title_key, title_keys
 from .links import feedback_url, manage_url, unsubscribe_url
 from .matching import (
@@ -274,6 +274,12 @@ class SharedRates:
             self.sleep(delay)
 
 
+def make_renderer(templates) -> Renderer:
+    """The renderer runs use: the user's templates, Slack messages checked by slack-sdk's
+    Block Kit models before any part is posted."""
+    return Renderer(templates, block_kit_problem=block_kit_problem)
+
+
 class DigestRunner:
     """Builds and delivers digests for the subscribers who are due."""
 
@@ -291,7 +297,7 @@ class DigestRunner:
         self.store = store
         self.config = config
         self.env = env
-        self.renderer = renderer or Renderer(config.templates)
+        self.renderer = renderer or make_renderer(config.templates)
         self.deliverer = deliverer or Deliverer(config, env, self.renderer)
         self.clock = clock
         # Fetches the named sources again (if not fetched a moment ago) before trending digests

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
@@ -17,7 +18,7 @@ from .config import Config, Env
 from .matching import term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
-from .store import Store, StoreError
+from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
 
 MAX_COMMAND_CHARS = 2000
@@ -109,14 +110,32 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
     return spec, tz
 
 
+def _next_digest(when: datetime | None, tz, now: datetime) -> str:
+    """When the next digest comes, as /digest shows it: a time that has passed (the worker was
+    down, or is between its rounds) is due now, not a time in the past."""
+    if when is None:
+        return "never"
+    if when <= now:
+        return f"due now (since {when.astimezone(tz):%a %d %b %H:%M}; it goes out at the worker's next round)"
+    return f"{when.astimezone(tz):%a %d %b %H:%M}"
+
+
 class CommandHandler:
     """Applies /digest commands to the store. One instance per request (it holds a Store)."""
 
-    def __init__(self, store: Store, config: Config, env: Env, preview: Callable[[str], Reply] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        env: Env,
+        preview: Callable[[str], Reply] | None = None,
+        clock: Callable[[], datetime] = now_utc,
+    ):
         self.store = store
         self.config = config
         self.env = env
         self.preview = preview
+        self.clock = clock
 
     def handle(self, ctx: CommandContext, text: str) -> Reply:
         """Run one command; every mistake becomes a helpful reply, never an exception."""
@@ -433,7 +452,7 @@ class CommandHandler:
                     nxt = "at the next run (papers from the last day)"
                 else:
                     when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
-                    nxt = f"{when.astimezone(tz):%a %d %b %H:%M}" if when else "never"
+                    nxt = _next_digest(when, tz, self.clock())
             except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since
                 tz = get_timezone("UTC")
                 nxt = f"none: the schedule can't be read ({e}); set one with `/digest schedule daily 08:00`"

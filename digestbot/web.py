@@ -47,7 +47,7 @@ from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .store import Store, StoreError, StoreWriteError
 from .text import is_number
-from .web_context import AppContext, close_store, ctx, json_response, request_store
+from .web_context import CSRF_REFUSED, AppContext, close_store, ctx, json_response, request_store
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -185,10 +185,7 @@ def _error(e: Exception) -> Response:
     if isinstance(e, HttpError):
         status, body = int(e.status[:3]), e.message
     elif isinstance(e, CSRFError):
-        status, body = (
-            400,
-            "This form has expired or did not come from this site: reload the page and try again.",
-        )
+        status, body = 400, CSRF_REFUSED
     elif isinstance(e, HTTPException):
         status = e.code or 500
         body = {

@@ -23,6 +23,9 @@ MAIL_QUEUE = 100  # page mails waiting at most (each can take the SMTP timeout w
 MAIL_DRAIN_SECONDS = 10.0  # how long a stopping server still sends the mail queued
 
 
+CSRF_REFUSED = "This form has expired or did not come from this site: reload the page and try again."
+
+
 class AppContext:
     """What the views share: settings, the database path, the clock, Slack, the mail thread."""
 

@@ -26,15 +26,17 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
 
 from . import web_mail
 from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
-from .web_context import ctx, json_response, request_store
+from .web_context import CSRF_REFUSED, ctx, json_response, request_store
 from .web_forms import (
     DAYS,
     FREQUENCIES,
@@ -113,7 +115,9 @@ def _page(template: str, status: int = 200, **values) -> Response:
     )
 
 
-def _form_page(values: dict, errors: dict | None = None, preview=None, status: int = 200) -> Response:
+def _form_page(
+    values: dict, errors: dict | None = None, preview=None, status: int = 200, notice: str | None = None
+) -> Response:
     return _page(
         "web/signup.html",
         status,
@@ -121,7 +125,45 @@ def _form_page(values: dict, errors: dict | None = None, preview=None, status: i
         errors=errors or {},
         preview=preview,
         choices=_choices(values),
+        notice=notice,
     )
+
+
+EXPIRED_FORM = (
+    "This form expired (a page is good for {hours} hours) or did not come from this site, so"
+    " nothing was saved. What you typed is below: check it, then submit again."
+)
+
+
+def _from_this_site() -> bool:
+    """Whether the browser says the post came from one of our pages (Origin, else Referer)."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return bool(origin) and urlsplit(origin)[:2] == urlsplit(request.host_url)[:2]
+
+
+PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
+
+
+@pages.errorhandler(CSRFError)
+def _refused_form(error: CSRFError) -> Response:
+    """A form refused by the CSRF check: the sign-up or manage form comes back filled with what
+    was posted (escaped, as any value), with a fresh token and a note, so a reader who left the
+    page open too long loses nothing they typed. Nothing is saved or sent either way."""
+    log.info("%s %s -> 400 (%s)", request.method, request.path, error.description)
+    c, note = ctx(), EXPIRED_FORM.format(hours=current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR)
+    if not _from_this_site():  # another site's post: its values are not shown as if they were ours
+        return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
+    if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
+        return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
+    if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
+        return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
+    sid = session.get("sid")
+    state = request_store().subscriber(sid) if isinstance(sid, str) else None
+    if request.endpoint == "pages.manage_save" and state and state.subscriber.origin == "web":
+        sub = state.subscriber
+        values = read_profile(request.form, c.config, sub.id, email=sub.email, base=sub).values
+        return _manage_page(state, values, {}, 400, saved=note)
+    return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
 
 
 def _choices(values: dict) -> dict:

@@ -774,7 +774,8 @@ def test_a_subscriber_who_changes_schedule_or_timezone_gets_no_digest_twice_and_
 
 def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
     b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
-    handler, who = CommandHandler(b.store, b.worker.config, b.worker.env), CommandContext(user_id="U0MOVE")
+    handler = CommandHandler(b.store, b.worker.config, b.worker.env, clock=b.clock)
+    who = CommandContext(user_id="U0MOVE")
     handler.handle(who, "subscribe quokka")
     handler.handle(who, "schedule daily 08:00 UTC")
     b.store.advance("slack:U0MOVE", 0, utc("2026-03-01 08:00"))  # its 08:00 digest went out
@@ -785,6 +786,22 @@ def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
     due = lambda at: "slack:U0MOVE" in {s.subscriber.id for s in b.runner.due(utc(at))}  # noqa: E731
     assert not due("2026-03-02 07:00") and not due("2026-03-02 09:55")
     assert due("2026-03-02 10:00")
+
+
+def test_a_digest_past_its_time_shows_as_due_now_in_slack_not_as_a_time_gone_by(workdir, bot):
+    b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
+    handler = CommandHandler(b.store, b.worker.config, b.worker.env, clock=b.clock)
+    who = CommandContext(user_id="U0LATE")
+    handler.handle(who, "subscribe quokka")
+    handler.handle(who, "schedule daily 08:00 UTC")
+    b.store.advance("slack:U0LATE", 0, utc("2026-03-01 08:00"))
+    b.clock.set("2026-03-04 12:00")  # the worker was down: Monday's 08:00 digest has not gone out
+
+    shown = handler.handle(who, "list").text
+
+    assert "Next digest: due now (since Mon 02 Mar 08:00;" in shown, shown
+    b.clock.set("2026-03-02 07:00")
+    assert "Next digest: Mon 02 Mar 08:00" in handler.handle(who, "list").text
 
 
 # --- 5. fetch before send -----------------------------------------------------------------------

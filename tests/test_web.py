@@ -469,6 +469,44 @@ def test_every_form_needs_its_csrf_token(site):
     assert web_subscriber(site.db, "hal@uni.example").active
 
 
+def test_a_form_refused_as_expired_comes_back_filled_with_what_the_reader_typed(site):
+    reader = site.browser()
+    confirmed(site, reader, "hal@uni.example")
+    before, mails = db_dump(site.db), len(site.smtp.messages)
+    ours = {"Origin": site.url}
+    typed = {"email": "ivy@uni.example", "keywords": "narwhal, <b>bold</b>", **FORM_FIELDS}
+
+    # the manage page left open: its token no longer matches (the reader is still signed in)
+    page = reader.post("/manage", {**typed, "keywords": "quokka, axolotl"}, csrf="stale", headers=ours)
+    assert page.status_code == 400 and "nothing was saved" in page.text
+    assert 'value="quokka, axolotl"' in page.text or ">quokka, axolotl<" in page.text, page.text
+
+    # the sign-up page left open past its session: the cookie is gone, the typed values are not
+    newcomer = site.browser()
+    newcomer.get("/")
+    newcomer.http.cookies.clear()
+    page = newcomer.post("/subscribe", typed, csrf="stale", headers=ours)
+    assert page.status_code == 400 and "What you typed is below" in page.text
+    assert 'value="ivy@uni.example"' in page.text
+    assert "narwhal, &lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    # the page's live preview says so too, in the JSON its script reads
+    answer = newcomer.post("/preview", typed, csrf="stale", headers={**ours, "Accept": "application/json"})
+    assert answer.status_code == 400 and "expired" in answer.json()["errors"]["form"]
+
+    # another site's post is refused without showing its values on our page
+    page = site.browser().post("/subscribe", typed, csrf="stale", headers={"Origin": "https://evil.example"})
+    assert page.status_code == 400 and "ivy@uni.example" not in page.text
+    site.settle()
+    assert db_dump(site.db) == before and len(site.smtp.messages) == mails
+
+    # submitted again from the page it got back, the sign-up goes through
+    page = newcomer.post("/subscribe", typed, csrf=fresh, headers=ours)
+    assert page.status_code == 200, page.text
+    assert site.mails("ivy@uni.example", 1)
+
+
 def test_sign_up_is_rate_limited_per_client_and_the_limit_is_in_the_database(
     workdir, start_site, monkeypatch
 ):

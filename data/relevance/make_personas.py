@@ -9,7 +9,8 @@ Usage::
 
     python data/relevance/make_personas.py
 
-Standard library only; deterministic.
+Standard library only; deterministic. ``render_set`` and ``write`` take any set's profiles and
+judgements; ``data/relevance-holdout/make_personas.py`` uses them for the hold-out set.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from persona_labels import JUDGEMENTS, OFF_TOPIC  # noqa: E402
-from persona_profiles import PROFILES  # noqa: E402
-
 PAPERS = HERE / "papers.jsonl"
 OUT = HERE / "personas.yaml"
 
@@ -40,19 +36,38 @@ def q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def load_papers() -> list[dict[str, str]]:
+def load_papers(path: Path = PAPERS) -> list[dict[str, str]]:
     """Read papers.jsonl in order."""
-    with PAPERS.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def _own() -> tuple[list[dict], dict[str, dict], str]:
+    """This set's profiles, judgements and default reason (imported on use, not at import, so
+    another set can reuse this module without its labels)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        from persona_labels import JUDGEMENTS, OFF_TOPIC
+        from persona_profiles import PROFILES
+    finally:
+        sys.path.remove(str(HERE))
+    return PROFILES, JUDGEMENTS, OFF_TOPIC
+
+
 def render(papers: list[dict[str, str]]) -> str:
-    """Render personas.yaml."""
-    if set(JUDGEMENTS) != {p["id"] for p in PROFILES}:
+    """Render this set's personas.yaml."""
+    return render_set(papers, *_own(), HEADER)
+
+
+def render_set(
+    papers: list[dict[str, str]], profiles: list[dict], judgements: dict, off_topic: str, header: str
+) -> str:
+    """Render a personas.yaml from profiles and judgements (positions in ``papers``)."""
+    if set(judgements) != {p["id"] for p in profiles}:
         raise ValueError("profiles and judgements name different personas")
-    out = [HEADER, "personas:\n"]
-    for profile in PROFILES:
-        judged = JUDGEMENTS[profile["id"]]
+    out = [header, "personas:\n"]
+    for profile in profiles:
+        judged = judgements[profile["id"]]
         labels = judged["labels"]
         bad = [pos for pos in labels if not 0 <= pos < len(papers)]
         if bad:
@@ -69,20 +84,26 @@ def render(papers: list[dict[str, str]]) -> str:
             out.append(f"      - {q(papers[pos]['arxiv_id'])}  # {papers[pos]['title']}\n")
         out.append("    labels:\n")
         for pos, paper in enumerate(papers):
-            grade, reason = labels.get(pos, (0, OFF_TOPIC))
+            grade, reason = labels.get(pos, (0, off_topic))
             out.append(f"      {q(paper['arxiv_id'])}: [{grade}, {q(reason)}]  # {paper['title']}\n")
     return "".join(out)
+
+
+def write(out: Path, papers: list[dict[str, str]], text: str, profiles: list[dict], judgements: dict) -> None:
+    """Write a rendered personas.yaml and print per-persona grade counts."""
+    out.write_text(text, encoding="utf-8", newline="\n")
+    for profile in profiles:
+        labels = judgements[profile["id"]]["labels"]
+        counts = [sum(1 for pos in range(len(papers)) if labels.get(pos, (0,))[0] == g) for g in (2, 1, 0)]
+        print(f"{profile['id']:22s} 2s={counts[0]:3d} 1s={counts[1]:3d} 0s={counts[2]:3d}")
+    print(f"wrote {len(profiles)} personas x {len(papers)} papers to {out}")
 
 
 def main() -> int:
     """Write the YAML and print per-persona grade counts."""
     papers = load_papers()
-    OUT.write_text(render(papers), encoding="utf-8", newline="\n")
-    for profile in PROFILES:
-        labels = JUDGEMENTS[profile["id"]]["labels"]
-        counts = [sum(1 for pos in range(len(papers)) if labels.get(pos, (0,))[0] == g) for g in (2, 1, 0)]
-        print(f"{profile['id']:22s} 2s={counts[0]:3d} 1s={counts[1]:3d} 0s={counts[2]:3d}")
-    print(f"wrote {len(PROFILES)} personas x {len(papers)} papers to {OUT}")
+    profiles, judgements, _ = _own()
+    write(OUT, papers, render(papers), profiles, judgements)
     return 0
 
 

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from urllib.error import URLError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormationError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.models.blocks import Block
 
 from ..models import SLACK_USER_PREFIXES
 from . import DeliveryError
@@ -87,6 +88,62 @@ def _retry_after(headers) -> float:
             except (TypeError, ValueError):
                 return 1.0
     return 1.0
+
+
+def block_kit_problem(message: dict) -> str | None:
+    """What Slack would refuse (invalid_blocks) in a message of blocks, or None: each block read
+    and validated by slack-sdk's Block Kit models (its types, required fields and limits), plus
+    two rules they do not hold (a header's text is plain text; a block's elements are a list)."""
+    for n, raw in enumerate(message.get("blocks") or [], 1):
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        where = f"block {n} ({kind})" if isinstance(kind, str) else f"block {n}"
+        if not isinstance(kind, str) or kind not in _BLOCK_TYPES:
+            return f"{where}: not one of Slack's block types"
+        wrong = _block_rule(raw)
+        if wrong:
+            return f"{where}: {wrong}"
+        try:
+            Block.parse(raw).validate_json()
+        except TypeError as e:  # a required field missing, or one the type does not have
+            return f"{where}: {_field_problem(e)}"
+        except (SlackObjectFormationError, ValueError, AttributeError, KeyError) as e:
+            return f"{where}: {e}"
+    return None
+
+
+def _block_types() -> frozenset[str]:
+    """The block types slack-sdk's models read (`Block.parse` logs and skips any other)."""
+    found, todo = set(), [Block]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if isinstance(getattr(sub, "type", None), str):
+                found.add(sub.type)
+    return frozenset(found)
+
+
+_BLOCK_TYPES = _block_types()
+
+
+def _block_rule(block: dict) -> str | None:
+    text = block.get("text")
+    if block["type"] == "header" and not (isinstance(text, dict) and text.get("type") == "plain_text"):
+        return "its text must be a plain_text object"
+    if block["type"] == "section" and text is not None and not isinstance(text, dict):
+        return "its text must be a text object (plain_text or mrkdwn)"
+    if "elements" in block and not isinstance(block["elements"], list):
+        return "its elements must be a list"
+    return None
+
+
+def _field_problem(error: TypeError) -> str:
+    """slack-sdk's constructor error as a field name: "missing 'alt_text'"."""
+    message = str(error)
+    if "required" in message and "'" in message:
+        return "missing " + message[message.index("'") :]
+    if "unexpected keyword argument" in message and "'" in message:
+        return "no such field " + message[message.index("'") :]
+    return message
 
 
 def is_user(target: str) -> bool:
