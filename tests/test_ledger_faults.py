@@ -20,19 +20,9 @@ import subprocess
 import sys
 
 import pytest
+import test_daemon as daemon
 from helpers import FeedPaper, digestbot, ledger, subscriber, write_feed
-from test_daemon import (
-    address,
-    by_recipient,
-    local_source,
-    outbox_mails,
-    smtp_mails,
-    spawn,  # noqa: F401 - a fixture
-    subscriber_yaml,
-    topic_paper,
-    wait_until,
-    write_listing,
-)
+from test_daemon import spawn  # noqa: F401 - a fixture
 from test_email_delivery import ids
 from test_slack import TOKEN, many, paper_ids, slack_sub
 from test_slack import setup as slack_setup
@@ -102,16 +92,17 @@ ANIMALS = ("axolotl", "capybara", "narwhal", "okapi")
 def animals(workdir) -> dict[str, set[str]]:
     """Four email subscribers, each with two papers of their own; who should get what."""
     papers = {
-        sid: [topic_paper(2 * i + 1, sid), topic_paper(2 * i + 2, sid)] for i, sid in enumerate(ANIMALS)
+        sid: [daemon.topic_paper(2 * i + 1, sid), daemon.topic_paper(2 * i + 2, sid)]
+        for i, sid in enumerate(ANIMALS)
     }
-    write_listing(workdir.path / "feed.xml", [p for ps in papers.values() for p in ps])
-    workdir.write_config(local_source(), "".join(subscriber_yaml(sid, sid) for sid in ANIMALS))
-    return {address(sid): ids(*ps) for sid, ps in papers.items()}
+    daemon.write_listing(workdir.path / "feed.xml", [p for ps in papers.values() for p in ps])
+    workdir.write_config(daemon.local_source(), "".join(daemon.subscriber_yaml(sid, sid) for sid in ANIMALS))
+    return {daemon.address(sid): ids(*ps) for sid, ps in papers.items()}
 
 
 def arrived_once(mails, wanted: dict[str, set[str]], repeated: int = 0) -> None:
     """Everyone got their papers; at most `repeated` digests came twice, each with one Message-ID."""
-    received = by_recipient(mails)
+    received = daemon.by_recipient(mails)
     assert set(received) == set(wanted), f"lost: {sorted(set(wanted) - set(received))}"
     twice = {to for to, got in received.items() if len(got) > 1}
     assert len(twice) <= repeated, f"repeated: {sorted(twice)}"
@@ -209,7 +200,7 @@ def test_kill_9_at_each_step_of_a_send_loses_nothing_and_repeats_at_most_the_one
     if repeated:
         finish(spawn, "send", "--force")  # nothing new: nothing more goes out
 
-    mails = smtp_mails(smtp_server)
+    mails = daemon.smtp_mails(smtp_server)
     arrived_once(mails, wanted, repeated)
     assert len(mails) == len(ANIMALS) + repeated
     records = ledger(workdir.db)
@@ -231,7 +222,7 @@ def test_kill_9_inside_the_fetch_commit_leaves_nothing_and_the_rerun_sends_each_
 
     finish(spawn, "run", "--once")
 
-    arrived_once(smtp_mails(smtp_server), wanted)
+    arrived_once(daemon.smtp_mails(smtp_server), wanted)
     assert len(smtp_server.messages) == len(ANIMALS)
 
 
@@ -245,7 +236,7 @@ def test_kill_9_while_an_outbox_file_is_written_leaves_no_partial_file_behind(wo
 
     files = sorted(p.name for p in workdir.outbox.iterdir())
     assert all(name.endswith(".eml") and not name.startswith(".") for name in files), files
-    mails = outbox_mails(workdir.outbox)
+    mails = daemon.outbox_mails(workdir.outbox)
     arrived_once(mails, wanted)
     assert len(files) == len(ANIMALS)
 
@@ -379,7 +370,7 @@ def test_a_database_locked_by_another_process_is_a_passing_failure_that_says_so(
     assert not workdir.outbox.exists() or not list(workdir.outbox.iterdir())
 
     finish(spawn, "run", "--once")
-    arrived_once(outbox_mails(workdir.outbox), wanted)
+    arrived_once(daemon.outbox_mails(workdir.outbox), wanted)
 
 
 # --- kill -9 of the parent of `run --processes N` -----------------------------------------------
@@ -400,21 +391,24 @@ def test_the_workers_of_a_group_whose_parent_was_killed_stop_instead_of_sending_
     spawn,  # noqa: F811
 ):
     wanted = {
-        address(sid): ids(topic_paper(i + 1, sid)) for i, sid in enumerate(f"s{n:02d}" for n in range(12))
+        daemon.address(sid): ids(daemon.topic_paper(i + 1, sid))
+        for i, sid in enumerate(f"s{n:02d}" for n in range(12))
     }
-    write_listing(workdir.path / "feed.xml", [topic_paper(i + 1, f"s{i:02d}") for i in range(12)])
+    daemon.write_listing(
+        workdir.path / "feed.xml", [daemon.topic_paper(i + 1, f"s{i:02d}") for i in range(12)]
+    )
     workdir.write_config(
-        local_source(), "".join(subscriber_yaml(f"s{i:02d}", f"s{i:02d}") for i in range(12))
+        daemon.local_source(), "".join(daemon.subscriber_yaml(f"s{i:02d}", f"s{i:02d}") for i in range(12))
     )
     workdir.use_smtp(slow_smtp_server.url)
     group = spawn("run", "--processes", "2")
     started = group.wait_for("started 2 worker processes")
     members = [int(p) for p in started.rpartition("pids ")[2].split(", ")]
     try:
-        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 30, "two digests at the SMTP server")
+        daemon.wait_until(lambda: len(slow_smtp_server.messages) >= 2, 30, "two digests at the SMTP server")
         group.kill()  # SIGKILL: the parent and its locks are gone, not its members
         # they finish the digest in flight and stop, as on SIGTERM: nothing sends without the lock
-        wait_until(lambda: not any(alive(pid) for pid in members), 10, "the members to stop")
+        daemon.wait_until(lambda: not any(alive(pid) for pid in members), 10, "the members to stop")
     finally:
         for pid in members:
             if alive(pid):
@@ -423,7 +417,7 @@ def test_the_workers_of_a_group_whose_parent_was_killed_stop_instead_of_sending_
 
     finish(spawn, "run", "--once")  # the lock is free: a new runner sends the rest
 
-    arrived_once(smtp_mails(slow_smtp_server), wanted)
+    arrived_once(daemon.smtp_mails(slow_smtp_server), wanted)
     assert len(slow_smtp_server.messages) == len(wanted)
     assert [r.status for r in ledger(workdir.db)] == ["sent"] * len(wanted)
 
@@ -454,14 +448,14 @@ def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(w
     from digestbot.store import Store
 
     (workdir.path / "blog.xml").write_text(BLOG)
-    write_listing(workdir.path / "feed.xml", [])
+    daemon.write_listing(workdir.path / "feed.xml", [])
     workdir.write_config(TWO_SOURCES, subscriber("alice", "quokka"))
     digestbot(workdir, "fetch")  # the blog reports the paper first, with a line for an abstract
     with Store(workdir.db) as store:
         reader = Subscriber("web-bob", Profile(("narwhal",)), email="bob@example.org", origin="web")
         store.save_web_subscriber(reader)
     digestbot(workdir, "send", "--force")
-    assert [m.to for m in outbox_mails(workdir.outbox)] == ["bob@example.org"]
+    assert [m.to for m in daemon.outbox_mails(workdir.outbox)] == ["bob@example.org"]
 
     # the operator puts the reader in the YAML: that subscriber takes the address over
     bob = subscriber("bob", "narwhal") + ("  like: ['2403.10002']\n" if likes else "")  # ranked by seeds
@@ -471,7 +465,7 @@ def test_a_paper_revised_after_a_hand_over_is_not_sent_again_to_the_same_inbox(w
     digestbot(workdir, "fetch")
     digestbot(workdir, "send", "--force")
 
-    got = [m for m in outbox_mails(workdir.outbox) if "2403.10001" in m.papers]
+    got = [m for m in daemon.outbox_mails(workdir.outbox) if "2403.10001" in m.papers]
     assert len(got) == 1, "the inbox got the same paper twice"
 
 
