@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -377,15 +378,25 @@ def not_on_arxiv(store: Store) -> set[str]:
     return {part.strip(" …") for part in listed.split(";", 1)[0].split(",") if part.strip(" …")}
 
 
-def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -> SourceOutcome | None:
+UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
+
+
+def fetch_liked(
+    store: Store, client: HttpClient, now: datetime | None = None, recheck: timedelta | None = None
+) -> SourceOutcome | None:
     """Fetch the liked papers that are not stored yet from the arXiv export API, by id, in
     batches (arXiv's 3-second pace holds: the client spaces requests to its hosts). They are
     kept as seeds only, never new to anyone. An id arXiv does not know is a warning; a failure
-    is recorded like a source's and retried at the next fetch. None when nothing is missing."""
+    is recorded like a source's and retried at the next fetch. None when nothing is missing,
+    or (with `recheck`) when all that is missing arXiv did not know within that time."""
     missing = store.missing_likes()
     if not missing:
         return None
     now = now or now_utc()
+    if recheck is not None:
+        last_ok = parse_ts(store.source_state(LIKED_SOURCE).get("last_ok_at"))
+        if last_ok is not None and now - last_ok < recheck and set(missing) <= not_on_arxiv(store):
+            return None
     started = time.monotonic()
     waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
     if waiting:
@@ -394,8 +405,7 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
     found: set[str] = set()
     try:
         for i in range(0, len(missing), LIKED_BATCH):
-            batch = missing[i : i + LIKED_BATCH]
-            papers = parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(batch))).papers
+            papers = _fetch_ids(client, api, missing[i : i + LIKED_BATCH])
             store.add_papers(papers, LIKED_SOURCE, now, authoritative=True, seed_only=True)
             found.update(p.arxiv_id for p in papers if p.arxiv_id)
     except (FetchError, SourceError) as e:
@@ -420,6 +430,26 @@ def fetch_liked(store: Store, client: HttpClient, now: datetime | None = None) -
         log.warning("liked papers: %s", warning)
     log.info("fetched %d liked paper(s) by id", len(found))
     return SourceOutcome(LIKED_SOURCE, len(found), warnings=warnings, seconds=time.monotonic() - started)
+
+
+_REFUSED_ID_RE = re.compile(r"incorrect id format for (\S+)")  # arXiv's error for one id of an id_list
+
+
+def _fetch_ids(client: HttpClient, api: SourceConfig, ids: list[str]) -> list[Paper]:
+    """These papers from the export API. An id arXiv refuses fails the whole request, naming
+    it: it is left out (then reported as not on arXiv) and the rest asked again, so one id
+    never keeps the others of its batch out for good."""
+    ids = list(ids)
+    while ids:
+        try:
+            return parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(ids))).papers
+        except SourceError as e:
+            refused = _REFUSED_ID_RE.search(str(e))
+            if refused is None or refused.group(1) not in ids:
+                raise
+            log.warning("liked papers: arXiv refuses the id %s", refused.group(1))
+            ids.remove(refused.group(1))
+    return []
 
 
 def _authoritative(source: SourceConfig) -> bool:

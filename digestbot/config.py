@@ -7,11 +7,13 @@ and duplicate keys are caught (plain `yaml.safe_load` silently keeps the last on
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -927,20 +929,37 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
         file = v.resolve(path)
         v.files.append(file)
         try:
-            if file.is_file() and file.stat().st_size > MAX_LIBRARY_BYTES:  # not read to find out
+            if file.exists() and not file.is_file():  # a folder, a device or a pipe: never read
+                v.report(
+                    m["library"].line, f"{fld}.library", f"{file} is not a file: name a .bib or .txt file"
+                )
+                return tuple(dict.fromkeys(likes)), ()
+            size, raw = file.stat().st_size, b""
+            if size <= MAX_LIBRARY_BYTES:  # a larger one is not read to find out
+                with file.open("rb") as f:
+                    raw = f.read(MAX_LIBRARY_BYTES + 1)  # bounded: it may grow while it is read
+            if max(size, len(raw)) > MAX_LIBRARY_BYTES:
                 v.report(
                     m["library"].line,
                     f"{fld}.library",
-                    f"{file} is {file.stat().st_size / 2**20:.0f} MB; a library can be at most"
+                    f"{file} is {max(size, len(raw)) / 2**20:.0f} MB; a library can be at most"
                     f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
                 )
                 return tuple(dict.fromkeys(likes)), ()
-            seeds = read_library(file.read_text(encoding="utf-8-sig"))  # a BOM first is fine
+            seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
             seeds = []
-        except UnicodeDecodeError:
-            v.report(m["library"].line, f"{fld}.library", f"{file} is not UTF-8 text")
+        except UnicodeDecodeError as e:
+            v.problems.append(
+                Problem(
+                    str(file),
+                    raw[: e.start].count(b"\n") + 1,
+                    f"{fld}.library",
+                    f"not UTF-8 text (byte {raw[e.start]:#04x}): export or save it as UTF-8"
+                    " (Zotero: Character Encoding 'Unicode (UTF-8)')",
+                )
+            )
             seeds = []
         except LibraryError as e:
             v.problems.append(Problem(str(file), e.line, f"{fld}.library", str(e)))
@@ -956,9 +975,27 @@ def _floor(v: _Validator, m: dict[str, _Value], fld: str) -> float | None:
         return None
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        v.report(node.line, f"{fld}.relevance_floor", f"expected a number from 0 to 1, got {value!r}")
+        v.report(
+            node.line,
+            f"{fld}.relevance_floor",
+            f"expected a number from 0 to 1, got {value!r}{_number_hint(value)}",
+        )
         return None
     return float(value)
+
+
+def _number_hint(value: object) -> str:
+    """How to write a number the YAML holds as text: quoted, with a decimal comma, or with an
+    exponent and no dot (YAML reads `1e-3` as text)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        number = float(value.strip().replace(",", "."))
+    except ValueError:
+        return ""
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        return ""
+    return f" (that is text: write it as {format(Decimal(repr(number)), 'f')}, unquoted)"
 
 
 def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:

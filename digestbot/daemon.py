@@ -31,7 +31,7 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .collect import SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
+from .collect import UNKNOWN_RECHECK, SourceOutcome, fetch_lease, fetch_liked, fetch_one, refresh_sources
 from .config import Config, ConfigError, Env, SourceConfig, load_config
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
@@ -183,7 +183,7 @@ class Worker:
     def _fetch_liked(self, now: datetime) -> None:
         with fetch_lease(self.store, "liked", self.runner.lease_holder, now) as mine:
             if mine:
-                fetch_liked(self.store, self.client, now)
+                fetch_liked(self.store, self.client, now, recheck=UNKNOWN_RECHECK)  # not at every dispatch
 
     def _schema_ok(self) -> bool:
         """A newer digestbot may have upgraded the shared database meanwhile: then this worker

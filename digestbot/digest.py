@@ -42,7 +42,7 @@ from .matching import (
     passes_filters,
     rank,
 )
-from .models import Digest, Match, Paper, Subscriber
+from .models import Digest, Match, Paper, Profile, Subscriber
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
@@ -382,7 +382,7 @@ class DigestRunner:
         seeded = {
             s.subscriber.id: s
             for s in states
-            if s.subscriber.profile.has_seeds or any(v > 0 for v in ratings[s.subscriber.id].values())
+            if _ranks_by_seeds(s.subscriber.profile, ratings[s.subscriber.id])
         }
         window: list[Paper] = []
         keyword: dict[str, dict[str, Match]] = {sid: {} for sid in seeded}
@@ -515,6 +515,8 @@ class DigestRunner:
         rated_keys = {k for sid in seeded for k in ratings[sid]}
         stored = {p.key: p for p in self.store.papers_by_keys(like_keys | rated_keys)}
         texts = {p.key: relevance.paper_text(p.title, p.abstract) for p in window}
+        for p in self._background(min(starts.values()), IDF_PAPERS - len(window)):
+            texts.setdefault(p.key, relevance.paper_text(p.title, p.abstract))  # never ranked
         texts.update({k: relevance.paper_text(p.title, p.abstract) for k, p in stored.items()})
         for s in seeded.values():
             texts.update({relevance.text_key(t): t for t in s.subscriber.profile.seed_texts})
@@ -578,6 +580,13 @@ class DigestRunner:
                     query=queries[sid],
                 )
             )
+
+    def _background(self, start: int, wanted: int) -> list[Paper]:
+        """Up to `wanted` papers stored before the window (rev at most `start`, the newest), to
+        fit the features on: a day of a handful of papers is no corpus to weigh words by."""
+        if wanted <= 0 or start <= 0:
+            return []
+        return list(self.store.papers_after(max(0, start - wanted), start))
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
@@ -863,9 +872,24 @@ def _describe(error: Exception, digest: Digest) -> str:
     return f"unexpected error: {type(error).__name__}: {error}"
 
 
+# The features of a run are fitted on at least this many papers (the window, then the newest
+# stored before it): inverse document frequencies from a quiet day's few papers weigh common
+# words like rare ones, and twice as many off-topic papers cleared the relevance floor then.
+IDF_PAPERS = 500
+
+
 def _by_title(papers: Iterable[Paper]) -> dict[str, Paper]:
     """Papers by `title_key`: where a library entry without an arXiv id finds its paper."""
     return {title_key(p.title): p for p in papers if p.title}
+
+
+def _ranks_by_seeds(profile: Profile, ratings: dict[str, int]) -> bool:
+    """Whether a reader is ranked by similarity too: with liked papers or papers rated up, or
+    keywords and papers rated down (papers like those sink among the keyword matches)."""
+    votes = ratings.values()
+    return (
+        profile.has_seeds or any(v > 0 for v in votes) or bool(profile.keywords and any(v < 0 for v in votes))
+    )
 
 
 def _library_papers(texts: Iterable[str], titled: dict[str, Paper], liked: set[str]) -> dict[str, Paper]:

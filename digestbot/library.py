@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import bibtexparser
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock
 
 from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
 from .text import detex, one_line
@@ -57,38 +58,106 @@ def read_library(text: str) -> list[Seed]:
     return seeds
 
 
+# TeX that exports write beside accents (`detex`): typography as text commands, as Zotero
+# writes it (`Isn{\\textquoteright}t`, `{\\textendash}`), formatting commands that keep their
+# argument (`\\emph{In vivo}`) and escaped specials (`\\&`). Written here rather than with
+# pylatexenc (which bibtexparser brings): that took 48 s for a library of 5,000 abstracts.
+_TEX_SYMBOLS = {
+    "textquoteright": "\u2019",
+    "textquoteleft": "\u2018",
+    "textquotedblright": "\u201d",
+    "textquotedblleft": "\u201c",
+    "textendash": "\u2013",
+    "textemdash": "\u2014",
+    "textellipsis": "\u2026",
+    "ldots": "\u2026",
+    "dots": "\u2026",
+    "textasciitilde": "~",
+    "textbackslash": "\\",
+    "textunderscore": "_",
+    "textbar": "|",
+    "textless": "<",
+    "textgreater": ">",
+    "textbullet": "\u2022",
+    "textdegree": "\u00b0",
+    "textperiodcentered": "\u00b7",
+    "LaTeX": "LaTeX",
+    "TeX": "TeX",
+}
+_TEX_SYMBOL_RE = re.compile(
+    r"\\(" + "|".join(sorted(_TEX_SYMBOLS, key=len, reverse=True)) + r")(?![A-Za-z])(?:\{\}|[ \t]+)?"
+)
+# A command of two or more letters before a group, but for the special letters `detex` reads.
+_TEX_COMMAND_RE = re.compile(r"\\(?!(?:ss|aa|AA|ae|AE|oe|OE)(?![A-Za-z]))[A-Za-z]{2,}\*?\s*(?=\{)")
+_TEX_ESCAPE_RE = re.compile(r"\\([&%$#_])")
+_TEX_TIE_RE = re.compile(r"(?<!\\)~")  # a non-breaking space
+
+
+def plain_tex(value: str) -> str:
+    """TeX in a BibTeX field or a title as text: accents and special letters decoded, text
+    commands as their characters, formatting commands dropped (their argument kept), escapes
+    and braces gone. Math (`$\\alpha$`) stays as written, as arXiv's own titles keep it."""
+    value = _TEX_TIE_RE.sub(" ", value)
+    if "\\" in value:
+        value = detex(value)
+        value = _TEX_SYMBOL_RE.sub(lambda m: _TEX_SYMBOLS[m.group(1)], value)
+        value = _TEX_ESCAPE_RE.sub(r"\1", _TEX_COMMAND_RE.sub("", value))
+    return _BRACES_RE.sub("", value)
+
+
 def _clean(value: str) -> str:
-    """A BibTeX field as one line of plain text, as feed titles are (TeX accents decoded)."""
-    return one_line(detex(_BRACES_RE.sub("", value)))
+    """A BibTeX field as one line of plain text, as feed titles are (TeX decoded)."""
+    return one_line(plain_tex(value))
+
+
+# Blocks bibtexparser refuses that are whole entries all the same: a key used twice (two
+# bibliographies merged, Google Scholar entries pasted one after another), a field given twice.
+_READABLE_FAILURES = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
 
 
 def _bibtex(text: str) -> list[Seed]:
     library = bibtexparser.parse_string(text)
-    if library.failed_blocks:
-        block = library.failed_blocks[0]
-        raise LibraryError(block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}")
+    for block in library.failed_blocks:
+        if not isinstance(block, _READABLE_FAILURES):
+            raise LibraryError(
+                block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}"
+            )
+    entries = [(e, str) for e in library.entries]
+    entries += [(b.ignore_error_block, _unenclosed) for b in library.failed_blocks]
     seeds = []
-    for entry in library.entries:
-        fields = {f.key.lower(): str(f.value) for f in entry.fields}
+    for entry, value in sorted(entries, key=lambda e: e[0].start_line):
+        fields: dict[str, list[str]] = {}
+        for f in entry.fields:
+            fields.setdefault(f.key.lower(), []).append(value(f.value))
         aid = _entry_arxiv_id(fields)
-        title = _clean(fields.get("title", ""))
+        title = _clean(_first(fields, "title"))
         if aid or title:
-            seeds.append(Seed(entry.start_line + 1, aid, title, _clean(fields.get("abstract", ""))))
+            seeds.append(Seed(entry.start_line + 1, aid, title, _clean(_first(fields, "abstract"))))
     return seeds
 
 
-def _entry_arxiv_id(fields: dict[str, str]) -> str | None:
-    """An entry's arXiv id: its eprint, Mendeley's arxivId, its url or doi, else the one paper a
-    field that mentions arXiv names."""
-    eprint = fields.get("eprint", "")
-    prefix = fields.get("archiveprefix", fields.get("eprinttype", "")).lower()
+def _unenclosed(value: object) -> str:
+    """A value without the braces or quotes around it (bibtexparser leaves them on the entries
+    of blocks it refused)."""
+    value = str(value).strip()
+    if len(value) >= 2 and (value[0], value[-1]) in (("{", "}"), ('"', '"')):
+        return value[1:-1]
+    return value
+
+
+def _first(fields: dict[str, list[str]], key: str) -> str:
+    return next((v for v in fields.get(key, ()) if v.strip()), "")
+
+
+def _entry_arxiv_id(fields: dict[str, list[str]]) -> str | None:
+    """An entry's arXiv id: its eprint, Mendeley's arxivId, its url or doi (any of a field given
+    twice), else the one paper a field that mentions arXiv names."""
+    prefix = _first(fields, "archiveprefix") or _first(fields, "eprinttype")
+    eprints = [e for e in fields.get("eprint", ()) if prefix.lower() == "arxiv" or arxiv_id(e)]
     aid = arxiv_id(
-        eprint if prefix == "arxiv" or arxiv_id(eprint) else None,
-        fields.get("arxivid"),  # Mendeley
-        fields.get("url"),
-        fields.get("doi"),
-    )
-    mentions = (mentioned_arxiv_id(fields[f]) for f in _MENTIONS if "arxiv" in fields.get(f, "").lower())
+        *eprints, *(v for k in ("arxivid", "url", "doi") for v in fields.get(k, ()))
+    )  # arxivId: Mendeley
+    mentions = (mentioned_arxiv_id(v) for f in _MENTIONS for v in fields.get(f, ()) if "arxiv" in v.lower())
     return aid or next(filter(None, mentions), None)
 
 
@@ -117,7 +186,7 @@ MIN_CUT_WORDS = 3
 def title_key(title: str) -> str:
     """A title as two spellings of it share it: TeX decoded, case, accents and punctuation gone
     (`Schr{\\"o}dinger {B}ridges: a Study` and `Schrödinger bridges - A study`)."""
-    text = unicodedata.normalize("NFKD", detex(_BRACES_RE.sub("", title)).casefold())
+    text = unicodedata.normalize("NFKD", plain_tex(title).casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return _NOT_WORD_RE.sub(" ", text).strip()
 

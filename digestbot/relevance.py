@@ -45,22 +45,30 @@ class Features:
 
     keys: tuple[str, ...]
     matrix: sparse.csr_matrix
-    vectorizer: TfidfVectorizer
+    vectorizer: TfidfVectorizer | None  # None: the texts had no word to go by
     index: Mapping[str, int]
 
     @classmethod
     def fit(cls, texts: Mapping[str, str]) -> Features:
+        """Features of these texts. Texts with no word to go by (stop words only, or every word
+        in more than half of them) give no features: nothing is similar to anything then."""
         keys = tuple(texts)
-        vectorizer = TfidfVectorizer(
-            sublinear_tf=True,
-            stop_words="english",
-            ngram_range=(1, 1),
-            min_df=1,
-            max_df=0.5 if len(keys) >= 20 else 1.0,
-            strip_accents="unicode",
-        )
-        matrix = vectorizer.fit_transform([texts[k] for k in keys]).tocsr()
-        return cls(keys, matrix, vectorizer, {k: i for i, k in enumerate(keys)})
+        docs = [texts[k] for k in keys]
+        index = {k: i for i, k in enumerate(keys)}
+        for max_df in (0.5, 1.0) if len(keys) >= 20 else (1.0,):
+            vectorizer = TfidfVectorizer(
+                sublinear_tf=True,
+                stop_words="english",
+                ngram_range=(1, 1),
+                min_df=1,
+                max_df=max_df,
+                strip_accents="unicode",
+            )
+            try:
+                return cls(keys, vectorizer.fit_transform(docs).tocsr(), vectorizer, index)
+            except ValueError:  # scikit-learn's "empty vocabulary" or "no terms remain"
+                continue
+        return cls(keys, sparse.csr_matrix((len(keys), 0)), None, index)
 
     def query(self, keywords: Sequence[str]) -> np.ndarray | None:
         """Keywords as one short text in the same space (L2-normalized), or None if no word of
@@ -71,6 +79,8 @@ class Features:
     def queries(self, keyword_lists: Sequence[Sequence[str]]) -> list[sparse.csr_matrix | None]:
         """The keyword queries of many readers in one pass of the vectorizer, as sparse rows
         (L2-normalized; None for one with no word in the vocabulary)."""
+        if self.vectorizer is None:
+            return [None] * len(keyword_lists)
         if not keyword_lists:
             return []
         texts = [" ".join(k.rstrip("*") for k in kws) for kws in keyword_lists]
@@ -114,11 +124,18 @@ def profile_vector(
     (`Features.queries`)."""
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
+    if seeds is None and query is not None and downs:
+        seeds = -DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel())
     if seeds is None or query is None:
         return seeds
     vector = seeds + query
     norm = np.linalg.norm(vector)
     return vector / norm if norm else None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else vector
 
 
 def _query(
@@ -235,7 +252,12 @@ def rank_seeded(
         for k, m in keyword.items()
     }
     by_key: dict[str, Paper] = {}
-    if vector is not None and any(k not in window.at and k in features.index for k in keyword):
+    if vector is not None and not (like_keys or ups):  # only rated down: no paper enters by similarity
+        known = [k for k in keyword if k in features.index]
+        similar = zip(known, (float(x) for x in features.rows(known) @ vector), strict=True)
+        ranked = fuse(weighted, dict(similar), floor)
+        total = len(ranked)
+    elif vector is not None and any(k not in window.at and k in features.index for k in keyword):
         ranked = fuse(
             weighted, _pool(window, after, keyword, allowed, features, vector, floor, by_key), floor
         )

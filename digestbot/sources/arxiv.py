@@ -105,10 +105,14 @@ def catch_up_query(categories: list[str], previous: date, current: date) -> str:
 
 
 def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
-    """Papers from an export-API Atom response; the API reports errors as an entry titled Error."""
+    """Papers from an export-API Atom response; the API reports errors as an entry titled Error.
+
+    For an id it does not know, an `id_list` answer holds a blank entry (no id, no title): that
+    is no paper, not an unreadable one (the caller sees which ids did not come back)."""
     parsed = base.parse_feed(fetched.content or b"")
     papers, skipped = [], []
-    for entry in parsed.entries:
+    entries = [e for e in parsed.entries if e.get("id") or e.get("title") or e.get("link")]
+    for entry in entries:
         if "/api/errors" in entry.get("id", ""):
             raise SourceError(f"arXiv API error: {field_text(entry, 'summary').strip() or entry.get('id')}")
         aid = arxiv_id(entry.get("id"), entry.get("link"))
@@ -132,7 +136,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
         )
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    base.check_readable(len(parsed.entries), skipped)  # every skip here is an entry without an id
+    base.check_readable(len(entries), skipped)  # every skip here is an entry without an id
     total = parsed.feed.get("opensearch_totalresults", "")
     return FetchResult(
         papers,
