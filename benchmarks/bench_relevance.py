@@ -6,8 +6,8 @@
 
 For each persona, the candidate papers are every labelled paper but its liked seeds. Methods:
 - keywords: digestbot's matcher and its score (a digest lists only the matches);
-- likes: cosine to the liked papers (relevance.py), papers above the floor;
-- both: the keyword ranking fused (reciprocal rank fusion) with the similarity to the liked
+- likes: similarity to the liked papers (relevance.py), papers above the floor;
+- both: the keyword score fused (scaled scores added) with the similarity to the liked
   papers and the keywords (Rocchio: the keywords are the query the likes expand);
 - both + N rounds: each round the persona rates the top 10 shown and not yet rated (grade 2 up,
   grade 0 down, 1 no rating); the next ranking uses the ratings, and is measured on the papers

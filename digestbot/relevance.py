@@ -10,10 +10,15 @@ keyword score. Pure: no I/O; texts in, scores out.
   down (the seeds' direction), plus the reader's own query (their keywords, as one short text).
   The two are unit vectors and count the same: the likes are not worth less for being about
   two topics (their centroid is shorter the more they differ), nor the keywords for being few.
-- Fusion: the keyword score and the similarity each give a ranking; they are combined by
-  reciprocal rank fusion (Cormack et al., 2009), which needs no calibration between a keyword
-  score in points and a cosine in [0, 1]. A paper can enter by similarity alone when it clears
-  the relevance floor.
+- A paper enters a digest by similarity alone when its cosine to that direction clears the
+  relevance floor. Papers are then *ranked* along the same direction less CENTRE_WEIGHT of
+  the centroid of all the run's papers (Rocchio's non-relevant set, taken as the whole
+  collection): what every paper of the day shares ("we propose", "large language models")
+  stops pulling papers up, and what the liked papers have and the day's papers lack counts.
+- Fusion: CombSUM (Fox & Shaw, 1994) of the two scores, each scaled to [0, 1] over the
+  candidates (min-max): the keyword score (feedback-weighted) by the best match's, the
+  similarity from the lowest candidate's to the highest's. A paper strong on both comes
+  first, and a strong keyword match is not outranked by a weak similarity.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -28,7 +34,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .models import Match, Paper
 
-RRF_K = 60  # the constant of reciprocal rank fusion; 60 is the published default
+KEYWORD_WEIGHT = 1.0  # the keyword score's share of a fused score, the similarity's being 1
+CENTRE_WEIGHT = 0.3  # how much of the run's centroid the ranking direction leaves out
 UP_WEIGHT = 0.75  # Rocchio's beta for papers rated up (likes count 1)
 DOWN_WEIGHT = 0.5  # Rocchio's gamma for papers rated down
 DEFAULT_FLOOR = 0.08  # the cosine a paper needs to enter a digest by similarity alone (unigram TF-IDF)
@@ -69,6 +76,14 @@ class Features:
             except ValueError:  # scikit-learn's "empty vocabulary" or "no terms remain"
                 continue
         return cls(keys, sparse.csr_matrix((len(keys), 0)), None, index)
+
+    @cached_property
+    def centre(self) -> np.ndarray:
+        """The centroid of every paper's row, L2-normalized (zeros without papers or words):
+        what the run's papers have in common. Made once per run, on first use."""
+        if not self.matrix.shape[0]:
+            return np.zeros(self.matrix.shape[1])
+        return _unit(np.asarray(self.matrix.mean(axis=0)).ravel())
 
     def query(self, keywords: Sequence[str]) -> np.ndarray | None:
         """Keywords as one short text in the same space (L2-normalized), or None if no word of
@@ -117,16 +132,46 @@ def profile_vector(
     downs: Sequence[str] = (),
     keywords: Sequence[str] = (),
     query: np.ndarray | sparse.spmatrix | None = None,
+    centre: float = 0.0,
 ) -> np.ndarray | None:
     """The reader's direction in feature space (L2-normalized): the seeds' direction plus the
     keywords' (each a unit vector, so they count the same), or None without a liked or
     up-rated paper. `query` is the keywords' vector when the caller made it already
-    (`Features.queries`)."""
+    (`Features.queries`). With `centre`, the seeds' direction first leaves out that much of
+    the centroid of all papers (CENTRE_WEIGHT: the direction papers are ranked along)."""
+    found = reader_vectors(features, likes, ups, downs, keywords, query, centre)
+    return None if found is None else found[1 if centre else 0]
+
+
+def reader_vectors(
+    features: Features,
+    likes: Sequence[str],
+    ups: Sequence[str] = (),
+    downs: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    query: np.ndarray | sparse.spmatrix | None = None,
+    centre: float = CENTRE_WEIGHT,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the reader's direction, the one papers are ranked along) from one reading of the
+    seeds: `profile_vector` without and with `centre`. A reader who only rated papers down
+    (and has keywords) has the keywords less those papers for both; None without seeds."""
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
-    if seeds is None and query is not None and downs:
-        seeds = -DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel())
-    if seeds is None or query is None:
+    if seeds is None:
+        if query is None or not downs:
+            return None
+        away = _join(-DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel()), query)
+        return None if away is None else (away, away)
+    direction = _join(seeds, query)
+    ranking = _join(_unit(seeds - centre * features.centre), query) if centre else direction
+    if direction is None or ranking is None:
+        return None
+    return direction, ranking
+
+
+def _join(seeds: np.ndarray, query: np.ndarray | None) -> np.ndarray | None:
+    """The seeds' direction plus the keywords', L2-normalized (None if they cancel out)."""
+    if query is None:
         return seeds
     vector = seeds + query
     norm = np.linalg.norm(vector)
@@ -148,23 +193,27 @@ def _query(
     return query
 
 
-def fuse(
-    keyword: Mapping[str, float],
-    similarity: Mapping[str, float],
-    floor: float = DEFAULT_FLOOR,
-    k: int | None = None,
-) -> list[tuple[str, float]]:
-    """Rank papers by reciprocal rank fusion of the keyword ranking (matches only) and the
-    similarity ranking (papers at or above `floor`, plus every keyword match). Best first.
-    `k` is RRF_K unless given."""
-    k = RRF_K if k is None else k
-    fused: dict[str, float] = {}
-    for rank, key in enumerate(sorted(keyword, key=lambda p: (-keyword[p], p)), 1):
-        fused[key] = 1.0 / (k + rank)
-    eligible = [p for p, s in similarity.items() if s > 0 and (s >= floor or p in keyword)]
-    for rank, key in enumerate(sorted(eligible, key=lambda p: (-similarity[p], p)), 1):
-        fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+def fuse(keyword: Mapping[str, float], similarity: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Rank the candidates (the keys of both) by their similarity, scaled from the lowest
+    candidate's (or 0) to the highest's, plus KEYWORD_WEIGHT times their keyword score scaled
+    by the best one (0 without one). Best first, ties by key."""
+    low, span = _span(similarity.values())
+    best = max(keyword.values(), default=0.0)
+    fused = {
+        key: (similarity[key] - low) / span if key in similarity and span else 0.0
+        for key in [*similarity, *keyword]
+    }
+    if best > 0:
+        for key, score in keyword.items():
+            fused[key] += KEYWORD_WEIGHT * score / best
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _span(values) -> tuple[float, float]:
+    """(low, high - low) of similarities for min-max scaling; low is at most 0."""
+    values = list(values)
+    low = min(min(values, default=0.0), 0.0)
+    return low, max(values, default=0.0) - low
 
 
 SCORE_SCALE = 1_000_000  # fused scores are stored as whole numbers, like keyword scores
@@ -245,30 +294,26 @@ def rank_seeded(
     ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
     downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
     like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
-    vector = profile_vector(features, like_keys, ups, downs, keywords, query)
+    vectors = reader_vectors(features, like_keys, ups, downs, keywords, query)
     weights = term_weights(keyword, seeds, rated_terms or {})
     weighted = {
         k: m.score * (sum(weights.get(t, 1.0) for t in m.terms) / len(m.terms) if m.terms else 1.0)
         for k, m in keyword.items()
     }
     by_key: dict[str, Paper] = {}
-    if vector is not None and not (like_keys or ups):  # only rated down: no paper enters by similarity
-        known = [k for k in keyword if k in features.index]
-        similar = zip(known, (float(x) for x in features.rows(known) @ vector), strict=True)
-        ranked = fuse(weighted, dict(similar), floor)
+    if vectors is None:  # keywords alone
+        ranked = fuse(weighted, {})
         total = len(ranked)
-    elif vector is not None and any(k not in window.at and k in features.index for k in keyword):
-        ranked = fuse(
-            weighted, _pool(window, after, keyword, allowed, features, vector, floor, by_key), floor
-        )
-        total = len(ranked)
-    elif vector is not None and window.papers:
-        ranked, total = _fuse_window(
-            window, after, keyword, weighted, allowed, vector, floor, explain, by_key
-        )
     else:
-        ranked = fuse(weighted, {}, floor)
-        total = len(ranked)
+        enter = bool(like_keys or ups)  # only rated down: no paper enters by similarity
+        if not enter or not window.papers or any(k not in window.at for k in keyword):
+            similarity = _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_key)
+            ranked = fuse(weighted, similarity)
+            total = len(ranked)
+        else:
+            ranked, total = _fuse_window(
+                window, after, keyword, weighted, allowed, vectors, floor, explain, by_key
+            )
     top = [k for k, _ in ranked[:explain] if k not in keyword or not (keyword[k].terms or keyword[k].authors)]
     reasons = _closest_seeds(features, top, like_keys, ups, seeds)
     matches = []
@@ -283,49 +328,57 @@ def rank_seeded(
     return matches, total
 
 
-def _pool(window, after, keyword, allowed, features, vector, floor, by_key) -> dict[str, float]:
-    """The similarity of every paper that may rank (`fuse`'s input): window papers that clear
-    the floor and are allowed, and the keyword matches whatever their cosine."""
+def _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_key) -> dict[str, float]:
+    """The similarity along the ranking direction of every paper that may rank (`fuse`'s
+    input): window papers whose cosine to the reader's direction clears the floor and that are
+    allowed (when papers may `enter` by similarity), and the keyword matches the features know,
+    whatever their cosine. `vectors`: (the reader's direction, the ranking direction)."""
     pool: dict[str, float] = {}
-    scores = window.rows @ vector
-    for i in np.flatnonzero((scores >= floor) & (window.revs > after)):
-        paper = window.papers[i]
-        if paper.key not in keyword and allowed(paper):
-            by_key[paper.key] = paper
-            pool[paper.key] = float(scores[i])
+    if enter and window.papers:
+        cosines, scores = _along(window.rows, vectors)
+        for i in np.flatnonzero((cosines >= floor) & (cosines > 0) & (window.revs > after)):
+            paper = window.papers[i]
+            if paper.key not in keyword and allowed(paper):
+                by_key[paper.key] = paper
+                pool[paper.key] = float(scores[i])
     known = [k for k in keyword if k in features.index]
     if known:
-        pool.update(zip(known, (float(x) for x in features.rows(known) @ vector), strict=True))
+        pool.update(zip(known, (float(x) for x in features.rows(known) @ vectors[1]), strict=True))
     return pool
 
 
-def _fuse_window(window, after, keyword, weighted, allowed, vector, floor, explain, by_key):
-    """`fuse` of the keyword ranking and the similarity ranking over the window, computing only
-    the best `explain` (and how many rank in all): the similarity order is one numpy sort, and a
-    paper that only similarity brings has a fused score falling with its rank there, so the best
-    `explain` of them are among the first `explain` + len(keyword) of that order."""
-    k = RRF_K
+def _fuse_window(window, after, keyword, weighted, allowed, vectors, floor, explain, by_key):
+    """`fuse` over `_pool`'s candidates, in numpy, computing only the best `explain` in full
+    (and how many rank in all); every keyword match is a window paper here."""
     papers = window.papers
-    scores = window.rows @ vector
-    near = np.flatnonzero((scores >= floor) & (scores > 0) & (window.revs > after)).tolist()
+    cosines, scores = _along(window.rows, vectors)
+    near = np.flatnonzero((cosines >= floor) & (cosines > 0) & (window.revs > after)).tolist()
     picked = [i for i in near if papers[i].key not in keyword and allowed(papers[i])]
-    at = (window.at.get(key) for key in keyword)  # None: a match the features never saw
-    known = [i for i in at if i is not None and scores[i] > 0]  # any cosine
-    rows = np.array(picked + known, dtype=np.int64)
-    order = np.lexsort((window.key_order[rows], -scores[rows]))  # best first, then by key
-    place = np.empty(len(rows), dtype=np.int64)
-    place[order] = np.arange(1, len(rows) + 1)
-    fused = {key: 1.0 / (k + r) for r, key in enumerate(sorted(weighted, key=lambda p: (-weighted[p], p)), 1)}
-    for j in range(len(picked), len(rows)):
-        key = papers[rows[j]].key
-        fused[key] += 1.0 / (k + int(place[j]))
-    for j in order[: explain + len(keyword)].tolist():
-        if j < len(picked):
-            paper = papers[rows[j]]
-            by_key[paper.key] = paper
-            fused[paper.key] = 1.0 / (k + int(place[j]))
-    ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ranked, len(weighted) + len(picked)
+    rows = np.array(picked + [window.at[key] for key in keyword], dtype=np.int64)
+    similarity = scores[rows]
+    low, span = _span(similarity.tolist())
+    fused = (similarity - low) / span if span else np.zeros(len(rows))
+    best = max(weighted.values(), default=0.0)
+    if best > 0:
+        fused[len(picked) :] += KEYWORD_WEIGHT * np.array(list(weighted.values())) / best
+    chosen = np.arange(len(rows))
+    if len(rows) > explain:  # the best `explain`, and whatever ties with the last of them
+        cut = np.partition(-fused, explain - 1)[explain - 1]
+        chosen = np.flatnonzero(-fused <= cut)
+    keys = [papers[i].key for i in rows[chosen].tolist()]
+    ranked = sorted(zip(keys, fused[chosen].tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    for j in chosen[chosen < len(picked)].tolist():
+        by_key[papers[rows[j]].key] = papers[rows[j]]
+    return ranked, len(rows)
+
+
+def _along(rows: sparse.csr_matrix, vectors: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cosine to both vectors, in one pass over the rows."""
+    if vectors[0] is vectors[1]:
+        both = rows @ vectors[0]
+        return both, both
+    both = rows @ np.column_stack(vectors)
+    return both[:, 0], both[:, 1]
 
 
 def _closest_seeds(

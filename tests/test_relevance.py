@@ -3,6 +3,9 @@ and fusion keeps every keyword match while similarity alone must clear the floor
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from digestbot import relevance
 from digestbot.models import Paper
 
@@ -52,14 +55,25 @@ def test_a_down_rating_lowers_papers_like_it():
     assert after["near"] < before["near"]
 
 
-def test_fusion_keeps_keyword_matches_and_needs_the_floor_for_similarity_alone():
-    keyword = {"kw": 30.0}
-    similarity = {"kw": 0.01, "near": 0.5, "mid": 0.02}
-    ranked = [k for k, _ in relevance.fuse(keyword, similarity, floor=0.1)]
-    assert set(ranked) == {"kw", "near"}  # "mid" is below the floor and matched no keyword
-    similarity = {"kw": 0.01, "near": 0.5, "mid": 0.2}
-    both = [k for k, _ in relevance.fuse({"near": 10.0, "kw": 30.0}, similarity, floor=0.1)]
-    assert both == ["near", "kw", "mid"]  # 1st by similarity and 2nd by keywords beats 1st and 3rd
+def test_fusion_adds_the_two_scores_each_scaled_to_its_best():
+    similarity = {"kw": 0.05, "near": 0.5, "mid": 0.2}
+    fused = dict(relevance.fuse({"near": 10.0, "kw": 30.0}, similarity))
+    # near: similarity 1 (the highest) + keywords 1/3; kw: 0.1 + 1 (the best); mid: 0.4 alone
+    assert fused == pytest.approx({"near": 1 + 1 / 3, "kw": 0.1 + 1.0, "mid": 0.4})
+    assert [k for k, _ in relevance.fuse({"near": 10.0, "kw": 30.0}, similarity)] == ["near", "kw", "mid"]
+    # a strong keyword match is not outranked by a paper that is only somewhat similar
+    assert next(iter(relevance.fuse({"kw": 30.0}, {"kw": 0.1, "near": 0.5, "mid": 0.3}))) == ("kw", 1.2)
+    # negative similarities scale from the lowest; a match without features scores its keywords
+    fused = dict(relevance.fuse({"unseen": 5.0}, {"a": -0.2, "b": 0.2}))
+    assert fused == pytest.approx({"a": 0.0, "b": 1.0, "unseen": 1.0})
+
+
+def test_the_ranking_direction_leaves_out_what_every_paper_shares():
+    features = relevance.Features.fit(TEXTS)
+    plain = relevance.profile_vector(features, ["seed"])
+    ranking = relevance.profile_vector(features, ["seed"], centre=relevance.CENTRE_WEIGHT)
+    assert plain @ features.centre > ranking @ features.centre
+    assert np.linalg.norm(ranking) == pytest.approx(1.0)
 
 
 def test_the_window_ranking_is_the_reference_fusion_exactly():
@@ -82,9 +96,9 @@ def test_the_window_ranking_is_the_reference_fusion_exactly():
     rng = random.Random(7)
 
     def reference(*args, **kwargs):
-        def every_candidate(window, after, keyword, weighted, allowed, vector, floor, explain, by_key):
-            pool = relevance._pool(window, after, keyword, allowed, features, vector, floor, by_key)
-            ranked = relevance.fuse(weighted, pool, floor)
+        def every_candidate(window, after, keyword, weighted, allowed, vectors, floor, explain, by_key):
+            pool = relevance._pool(window, after, keyword, allowed, features, vectors, floor, True, by_key)
+            ranked = relevance.fuse(weighted, pool)
             return ranked, len(ranked)
 
         fast, relevance._fuse_window = relevance._fuse_window, every_candidate
@@ -142,19 +156,13 @@ def test_a_keyword_match_without_features_ranks_by_its_keywords_alone():
         window, 0, keyword, lambda p: p.key != "seed", features, seeds, ["guild"], 0.08
     )
 
+    vectors = tuple(
+        relevance.profile_vector(features, ["seed"], keywords=["guild"], centre=centre)
+        for centre in (0.0, relevance.CENTRE_WEIGHT)
+    )
     expected = relevance.fuse(
         {"kw": 10.0, "outside": 30.0},
-        relevance._pool(
-            window,
-            0,
-            keyword,
-            lambda p: p.key != "seed",
-            features,
-            relevance.profile_vector(features, ["seed"], keywords=["guild"]),
-            0.08,
-            {},
-        ),
-        0.08,
+        relevance._pool(window, 0, keyword, lambda p: p.key != "seed", features, vectors, 0.08, True, {}),
     )
     assert [(m.paper.key, m.score) for m in ranked] == [
         (k, round(s * relevance.SCORE_SCALE)) for k, s in expected
