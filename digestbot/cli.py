@@ -5,11 +5,17 @@ Exit codes: 0 done; 1 done with failures (a source or a delivery failed); 2 usag
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import difflib
+import io
 import json
 import logging
+import os
+import shlex
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +30,7 @@ from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, sender_lock
-from .logs import SafeFormatter, environment_secrets
+from .logs import SafeFormatter, environment_secrets, escape_controls
 from .render import template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
@@ -55,10 +61,8 @@ class App:
                 self._config = load_config(self.config_path)
             except ConfigError as e:
                 for problem in e.problems:
-                    click.echo(str(problem), err=True)
-                click.echo(
-                    f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.", err=True
-                )
+                    _complain(str(problem))
+                _complain(f"{len(e.problems)} problem(s) in {self.config_path}; nothing was changed.")
                 raise SystemExit(EXIT_USAGE) from None
         return self._config
 
@@ -71,10 +75,18 @@ class App:
             try:
                 check_database(self.db_option, password_allowed=True)
             except ValueError as e:
-                click.echo(f"Error: {self.db_given_as}: {e}", err=True)  # never quotes the URL
+                _complain(f"Error: {self.db_given_as}: {e}")  # never quotes the URL
                 raise SystemExit(EXIT_USAGE) from None
-            return self.db_option if is_postgres(self.db_option) else Path(self.db_option)
-        return self.config.database or Path("digestbot.db")
+            given, where = self.db_option, self.db_given_as
+        else:
+            given, where = self.config.database or Path("digestbot.db"), f"{self.config.path}: database"
+        if is_postgres(given):
+            return given
+        problem = _sqlite_path_problem(Path(given))
+        if problem:  # `check` said OK to it, and every other command failed to open it
+            _complain(f"Error: {where}: {problem}")
+            raise SystemExit(EXIT_USAGE)
+        return Path(given)
 
     @property
     def db_shown(self) -> str:
@@ -95,7 +107,7 @@ class App:
         problems = env.problems(web=self.config.web is not None)
         if problems:
             for problem in problems:
-                click.echo(f"environment: {problem}", err=True)
+                _complain(f"environment: {problem}")
             raise SystemExit(EXIT_USAGE)
         return env
 
@@ -104,8 +116,8 @@ class App:
         problems = make_renderer(self.config.templates).problems()
         if problems:
             for problem in problems:
-                click.echo(problem, err=True)
-            click.echo(f"{len(problems)} template problem(s); nothing was sent or recorded.", err=True)
+                _complain(problem)
+            _complain(f"{len(problems)} template problem(s); nothing was sent or recorded.")
             raise SystemExit(EXIT_USAGE)
 
     def sync(self) -> dict[str, int]:
@@ -114,6 +126,17 @@ class App:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _sqlite_path_problem(path: Path) -> str | None:
+    """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
+    path should be), or None."""
+    if path.is_dir():
+        return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
+    for folder in path.parents:
+        if folder.exists():
+            return None if folder.is_dir() else f"{folder} is a file, not a folder: {path} cannot be made"
+    return None
 
 
 def _setup_logging(verbose: int, default: int) -> None:
@@ -132,26 +155,46 @@ def _setup_logging(verbose: int, default: int) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
+def _complain(text: object) -> None:
+    """One line on stderr. What the user typed (an id, a path) is part of many: its control
+    characters are written as escapes, so none clears the screen or forges a line."""
+    click.echo(escape_controls(str(text)), err=True)
+
+
 class _Group(click.Group):
     """Turns a database that cannot be used into one line and a meaningful exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.ClickException as e:  # a usage error: it may quote what was typed
+            e.message = escape_controls(e.message)
+            raise
         except StoreWriteError as e:
             sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
             then = " Nothing more is sent until the database can record it." if sends else ""
-            click.echo(f"Stopped: {e}.{then}", err=True)
+            _complain(f"Stopped: {e}.{then}")
             raise SystemExit(EXIT_FAILURES) from None
         except StoreError as e:
-            click.echo(f"Error: {e}", err=True)
+            _complain(f"Error: {e}")
             raise SystemExit(EXIT_USAGE) from None
+
+
+class _EnvOption(click.Option):
+    """An option that may come from an environment variable: a bad value taken from there is
+    reported under the variable's name (click named the option, which was never typed)."""
+
+    def get_error_hint(self, ctx: click.Context) -> str:
+        if self.envvar and ctx.get_parameter_source(self.name) == click.core.ParameterSource.ENVIRONMENT:
+            return f"{self.envvar} (in the environment)"
+        return super().get_error_hint(ctx)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
+    cls=_EnvOption,
     envvar="DIGESTBOT_CONFIG",
     default="subscriptions.yaml",
     show_default=True,
@@ -173,7 +216,16 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
     Collects papers from arXiv, Hugging Face and any RSS/Atom feed, matches them against each
     subscriber's keywords, and delivers each subscriber's digest on their own schedule.
-    Start with `digestbot init`, then `digestbot run --once`.
+    Start with `digestbot init`, then `digestbot run --once`. Exit codes: 0 done, 1 done with
+    failures (a source or a delivery failed), 2 usage or configuration error (nothing changed).
+
+    Examples:
+
+    \b
+      digestbot init && digestbot run --once
+      digestbot --config lab/digest.yaml --db lab/digest.db status
+      DIGESTBOT_SMTP_URL=smtps://digest:PASSWORD@mail.example.org:465 digestbot send
+      digestbot preview alice --help
     """
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
@@ -193,29 +245,75 @@ pass_app = click.make_pass_decorator(App)
 @cli.command()
 @pass_app
 def init(app: App) -> None:
-    """Write a starter subscriptions.yaml (never over an existing one) and create the database."""
+    """Write a starter subscriptions.yaml (never over an existing one) and create the database.
+
+    Examples:
+
+    \b
+      digestbot init
+      digestbot --config lab/digest.yaml init
+    """
     from .starter import starter_yaml
 
     path = app.config_path
-    if path.exists():
-        click.echo(f"{path} already exists; left as it is.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = _write_new(path, starter_yaml())
+    except OSError as e:
+        _cannot_write(path, e)
+    if not written and path.is_symlink() and not path.exists():
+        click.echo(f"{escape_controls(str(path))} is a link to a file that is not there; left as it is.")
+    elif not written:
+        click.echo(f"{escape_controls(str(path))} already exists; left as it is.")
     else:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(starter_yaml(), encoding="utf-8")
-        except OSError as e:
-            _cannot_write(path, e)
-        click.echo(f"Wrote {path}: a bundled sample feed and one example subscriber. Edit it, then run:")
-        click.echo("  digestbot check && digestbot run --once")
+        click.echo(f"Wrote {escape_controls(str(path))}: a bundled sample feed and one example subscriber.")
+        command = _same_files_command(click.get_current_context().find_root(), app)
+        click.echo(f"Edit it, then run:\n  {command} check && {command} run --once")
     app.store.ping()  # opening the store creates the database and its schema
     click.echo(f"Database ready: {app.db_shown}")
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Write `text` to a file that must not exist yet (False, nothing written, if it does, even
+    if it appeared since a look); a write that fails halfway leaves no half a file."""
+    try:
+        handle = path.open("x", encoding="utf-8")
+    except FileExistsError:
+        return False
+    try:
+        with handle:
+            handle.write(text)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _same_files_command(root: click.Context, app: App) -> str:
+    """`digestbot` with the --config and --db given on this command line, so that the command
+    `init` suggests works on the files it wrote (a bare `digestbot check` read ./subscriptions.yaml)."""
+    words = ["digestbot"]
+    commandline = click.core.ParameterSource.COMMANDLINE
+    if root.get_parameter_source("config_path") == commandline:
+        words += ["--config", shlex.quote(str(app.config_path))]
+    if root.get_parameter_source("db_option") == commandline:
+        words += ["--db", shlex.quote(app.db_shown)]
+    return " ".join(words)
 
 
 @cli.command()
 @pass_app
 def check(app: App) -> None:
     """Validate the config and the environment; exit 2 listing every problem
-    (file:line: field: message)."""
+    (file:line: field: message).
+
+    Examples:
+
+    \b
+      digestbot check
+      digestbot --config bad.yaml check
+      DIGESTBOT_BASE_URL=https://digest.example.org DIGESTBOT_SECRET=S3CRET digestbot check
+    """
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
@@ -225,9 +323,9 @@ def check(app: App) -> None:
 
         problems = page_template_problems(config)
         for problem in problems:
-            click.echo(problem, err=True)
+            _complain(problem)
         if problems:
-            click.echo(f"{len(problems)} web page template problem(s).", err=True)
+            _complain(f"{len(problems)} web page template problem(s).")
             raise SystemExit(EXIT_USAGE)
     click.echo(
         f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
@@ -269,6 +367,11 @@ def sync(app: App) -> None:
 
     Subscribers no longer in the YAML are deactivated; their history is kept.
     fetch, send and run do this first on their own.
+
+    Examples:
+
+    \b
+      digestbot sync
     """
     counts = app.sync()
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
@@ -330,10 +433,18 @@ def _source_line(o: SourceOutcome) -> str:
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Fetch only this source (repeatable).")
 @pass_app
 def fetch(app: App, names: tuple[str, ...]) -> None:
-    """Fetch sources and store new papers; prints new / already known / errors per source."""
+    """Fetch sources and store new papers; prints new / already known / errors per source.
+
+    Examples:
+
+    \b
+      digestbot fetch
+      digestbot fetch --source arxiv-cs-lg --source hf-daily
+    """
     unknown = set(names) - {s.name for s in app.config.sources}
     if unknown:
-        raise click.UsageError(f"no source named {', '.join(sorted(unknown))} in {app.config.path}")
+        typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
+        raise click.UsageError(f"no source named {typed} in {app.config.path}")
     app.sync()
     outcomes = _fetch(app, names)
     failed = [o for o in outcomes if not o.ok]
@@ -357,12 +468,12 @@ def _send(
     app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
     if dry_run:
-        return _send_locked(app, only, force, dry_run)
+        return _send_locked(app, only, force, dry_run, should_stop)
     lock = sender_lock(app.db_path)
     try:
         lock.acquire(wait=SENDER_WAIT)
     except LockHeld as e:
-        click.echo(f"Not sending: {e}. Try again when it is done.", err=True)
+        _complain(f"Not sending: {e}. Try again when it is done.")
         raise SystemExit(EXIT_FAILURES) from None
     try:
         return _send_locked(app, only, force, dry_run, should_stop)
@@ -400,7 +511,7 @@ def _send_locked(
             only=only, force=force, dry_run=dry_run, on_done=on_done, should_stop=should_stop
         )
     except DeliveryError as e:  # a dry run renders each digest: a template failed on one
-        click.echo(f"Dry run stopped: {e}", err=True)
+        _complain(f"Dry run stopped: {e}")
         raise SystemExit(EXIT_USAGE) from None
     finally:
         if progress:
@@ -450,13 +561,30 @@ def _outcome_line(o: Outcome) -> str | None:
 )
 @pass_app
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
-    """Build and deliver the digests that are due (and retry failed ones)."""
-    app.env  # noqa: B018  (checked before anything changes)
-    app.check_templates()
-    app.sync()
-    _check_subscribers(app, subscribers, sending=True)
-    outcomes = _send(app, set(subscribers) or None, force, dry_run)
-    raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+    """Build and deliver the digests that are due (and retry failed ones).
+
+    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later).
+
+    Examples:
+
+    \b
+      digestbot send
+      digestbot send --dry-run
+      digestbot send --subscriber alice --subscriber bob --force
+    """
+    with _stop_signals() as signals:  # as `run --once`: a digest being sent is not cut off
+        app.env  # noqa: B018  (checked before anything changes)
+        app.check_templates()
+        app.sync()
+        _check_subscribers(app, subscribers, sending=True)
+        outcomes = _send(app, set(subscribers) or None, force, dry_run, should_stop=signals.stop.is_set)
+        raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+
+
+def _guessed(typed: str, known) -> str:
+    """`alcie (did you mean alice?)`, or the id as it was typed when nothing is close."""
+    close = difflib.get_close_matches(typed, list(known), n=1)
+    return f"{typed} (did you mean {close[0]}?)" if close else typed
 
 
 def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
@@ -465,7 +593,7 @@ def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) ->
     known = {s.subscriber.id: s.subscriber for s in app.store.subscribers(include_inactive=True)}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise click.UsageError(f"unknown subscriber(s): {', '.join(unknown)}")
+        raise click.UsageError(f"unknown subscriber(s): {', '.join(_guessed(i, known) for i in unknown)}")
     gone = [i for i in ids if not known[i].active]
     if gone:
         raise click.UsageError(
@@ -483,28 +611,46 @@ def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) ->
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "eml", "slack", "json"]),
+    type=click.Choice(["text", "html", "eml", "slack", "json"], case_sensitive=False),
     default="text",
     show_default=True,
     help="Email text, email HTML, the whole email as sent (eml: headers and both parts), Slack "
     "Block Kit JSON, or the ranking as JSON (for scripts).",
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write to FILE instead of stdout (- is stdout).",
 )
 @pass_app
 def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None:
-    """Render a subscriber's next digest as it would be sent now; records nothing."""
+    """Render a subscriber's next digest as it would be sent now; records nothing.
+
+    --format json prints {"subscriber", "total", "papers": [{"key", "arxiv_id", "title",
+    "score", "why"}]}, best first, at most max_papers.
+
+    Examples:
+
+    \b
+      digestbot preview alice
+      digestbot preview alice --format html -o alice.html
+      digestbot preview alice --format eml | spamassassin -t
+      digestbot preview alice --format json
+    """
+    if output is not None and str(output) == "-":  # the usual name for stdout: it wrote a file "-"
+        output = None
     app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     runner = DigestRunner(app.store, app.config, app.env)
     digest = runner.preview(subscriber_id)
     if fmt == "json":
-        _emit(ranking_json(subscriber_id, digest), output, len(digest.matches) if digest else 0)
+        ascii_only = output is None and not _takes_unicode(sys.stdout)
+        _emit(ranking_json(subscriber_id, digest, ascii_only), output, len(digest.matches) if digest else 0)
         return
     if digest is None or not digest.matches:
-        click.echo(f"No new matching papers for {subscriber_id}: nothing would be sent.", err=True)
+        _complain(f"No new matching papers for {subscriber_id}: nothing would be sent.")
         return
     if fmt == "eml":
         if not digest.subscriber.email:
@@ -512,7 +658,7 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         try:
             message, shown = runner.deliverer.composed(digest)
         except DeliveryError as e:  # the template failed on this digest's data
-            click.echo(str(e), err=True)
+            _complain(str(e))
             raise SystemExit(EXIT_USAGE) from None
         _emit(message.data.decode("utf-8"), output, shown)  # fewer when cut for Gmail's clip
         return
@@ -520,21 +666,22 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     shown = len(digest.matches)
     try:
         if fmt == "slack":
-            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=False)
+            ascii_only = output is None and not _takes_unicode(sys.stdout)
+            body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=ascii_only)
         else:
             parts = runner.renderer.email(digest, **links)
             body = parts.html if fmt == "html" else f"Subject: {parts.subject}\n\n{parts.text}"
             shown = parts.shown
     except Exception as e:  # the template failed on this digest's data
         where = runner.renderer.path_of("digest.slack.json" if fmt == "slack" else "digest.html")
-        click.echo(template_problem(e, where), err=True)
+        _complain(template_problem(e, where))
         raise SystemExit(EXIT_USAGE) from None
     _emit(body, output, shown)
 
 
 def _cannot_write(path: Path, error: OSError) -> None:
     """Exit 2: a file the user named cannot be written (a missing folder, a file in the way)."""
-    click.echo(f"Error: cannot write {path}: {error.strerror or error}", err=True)
+    _complain(f"Error: cannot write {path}: {error.strerror or error}")
     raise SystemExit(EXIT_USAGE) from None
 
 
@@ -544,14 +691,23 @@ def _emit(body: str, output: Path | None, n: int) -> None:
             output.write_text(body, encoding="utf-8")
         except OSError as e:
             _cannot_write(output, e)
-        click.echo(f"Wrote {output} ({n} paper(s)).")
+        click.echo(f"Wrote {escape_controls(str(output))} ({n} paper(s)).")
     else:
         click.echo(body)
 
 
-def ranking_json(subscriber_id: str, digest) -> str:
+def _takes_unicode(stream) -> bool:
+    """Whether a text stream's encoding has every character (a latin-1 terminal's has not)."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name.startswith("utf")
+    except LookupError:
+        return False
+
+
+def ranking_json(subscriber_id: str, digest, ascii_only: bool = False) -> str:
     """`{"subscriber", "total", "papers": [{"key", "arxiv_id", "title", "score", "why"}]}`, best
-    first, at most max_papers: the shape scripts rely on (DESIGN.md)."""
+    first, at most max_papers: the shape scripts rely on (DESIGN.md). `ascii_only`: characters
+    beyond ASCII as \\u escapes (the same JSON, for a terminal that cannot show them)."""
     papers = [
         {
             "key": m.paper.key,
@@ -564,7 +720,7 @@ def ranking_json(subscriber_id: str, digest) -> str:
     ]
     total = digest.total_matched if digest else 0
     return json.dumps(
-        {"subscriber": subscriber_id, "total": total, "papers": papers}, indent=2, ensure_ascii=False
+        {"subscriber": subscriber_id, "total": total, "papers": papers}, indent=2, ensure_ascii=ascii_only
     )
 
 
@@ -584,6 +740,14 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
 
     PAPER is an arXiv id, an arXiv URL or the paper's key. The next digest uses it: papers like
     the ones rated up rise (and may come by similarity alone), papers like those rated down sink.
+    Only papers from the subscriber's own digests can be rated.
+
+    Examples:
+
+    \b
+      digestbot feedback alice 2303.04137 up
+      digestbot feedback alice https://arxiv.org/abs/2303.04137v2 down
+      digestbot feedback alice hep-th/9901001 clear
     """
     app.sync()
     _check_subscribers(app, (subscriber_id,))
@@ -626,12 +790,27 @@ def run(app: App, once: bool, processes: int, member: int | None) -> None:
     SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
     On PostgreSQL, several `run` workers (on several machines) share the work: each source is
     fetched once per interval, each digest built and sent by one worker (README, Scaling).
+
+    Examples:
+
+    \b
+      digestbot run --once
+      digestbot -v run
+      digestbot run --processes 4
     """
     if once and processes > 1:
         raise click.UsageError("--once runs in one process: leave out --processes")
-    signals = Signals().install()  # first: a signal while the config loads must not kill us
-    try:
+    with _stop_signals() as signals:  # first: a signal while the config loads must not kill us
         raise SystemExit(_run(app, once, signals, processes, member))
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[Signals]:
+    """SIGTERM/SIGINT set `stop` instead of killing the process (a digest cut off mid-SMTP is
+    pending in the ledger though the server has it: the next send would mail it again)."""
+    signals = Signals().install()
+    try:
+        yield signals
     finally:
         if _process_ends_with_command:
             signals.ignore()  # exiting now: the interpreter's shutdown must not die of a late signal
@@ -680,6 +859,7 @@ def _limit_option(flag: str, attr: str, lo: int, hi: int, help: str):
 )
 @click.option(
     "--port",
+    cls=_EnvOption,
     default=8080,
     show_default=True,
     envvar="PORT",
@@ -701,6 +881,13 @@ def serve(app: App, host: str, port: int, threads: int, connection_limit: int, c
     and with `web:` in the YAML the sign-up and manage pages (/, /manage, /manage/link).
 
     With SLACK_APP_TOKEN set, Slack commands also arrive over Socket Mode (no public URL needed).
+
+    Examples:
+
+    \b
+      digestbot serve
+      digestbot serve --host 0.0.0.0 --port 8080 --threads 16
+      PORT=9000 digestbot serve
     """
     from .slack_app import SlackService, socket_mode_client
     from .web import serve as serve_http
@@ -727,7 +914,7 @@ def _check_listen(host: str, port: int) -> None:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
                 probe.bind(address)
     except OSError as e:  # socket.gaierror is one
-        click.echo(f"Error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+        _complain(f"Error: cannot listen on {host}:{port}: {e.strerror or e}")
         raise SystemExit(EXIT_USAGE) from None
 
 
@@ -737,11 +924,21 @@ def _check_listen(host: str, port: int) -> None:
 @cli.command()
 @pass_app
 def status(app: App) -> None:
-    """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests."""
+    """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests.
+
+    Examples:
+
+    \b
+      digestbot status
+      DIGESTBOT_DB=postgresql://digest@db.example.org/digest digestbot status
+    """
     from rich.console import Console
     from rich.table import Table
 
-    store, now = app.store, now_utc()
+    # A SQLite file that is not there is not created (with the folders on its way): a typo in
+    # --db showed an empty database, as if every paper and digest had been lost.
+    missing = not is_postgres(app.db_path) and not Path(app.db_path).exists()
+    store, now = (Store(":memory:") if missing and app.config else app.store), now_utc()
     # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
     console = Console(
         highlight=False,
@@ -818,7 +1015,14 @@ def status(app: App) -> None:
     console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
     for warning in _mail_warnings(app, env):
         console.print(f"warning: {warning}")
-    console.print(f"{store.count_papers()} papers in {app.db_shown}.")
+    if missing:
+        store.close()
+        console.print(
+            f"No database at {escape_controls(app.db_shown)} yet: nothing was fetched or sent with it"
+            " (`digestbot init` or `digestbot run --once` creates it; a typo in --db, DIGESTBOT_DB or database:?)."
+        )
+    else:
+        console.print(f"{store.count_papers()} papers in {escape_controls(app.db_shown)}.")
 
 
 @cli.command()
@@ -837,6 +1041,11 @@ def migrate(app: App, target: str) -> None:
     and checked: the same rows in every table, the same ledger. Safe to rerun: rows already
     there are refreshed, nothing is doubled. A target already used by workers is refused.
     Stop `digestbot run` first; afterwards set DIGESTBOT_DB (or `database:`) to the URL.
+
+    Examples:
+
+    \b
+      digestbot --db digestbot.db migrate --to postgresql://digest@db.example.org/digest
     """
     from .store.copy import copy_database
 
@@ -934,7 +1143,64 @@ def _ago(iso: str | None, now: datetime) -> str:
 _process_ends_with_command = False  # set by main(); not when a test invokes `cli` in-process
 
 
+class _OutputGoneOk(io.RawIOBase):
+    """A standard stream's file descriptor whose reader may leave: once a write finds the pipe
+    closed (`digestbot run --once | grep -q FAILED` after grep's match), the descriptor is
+    pointed at /dev/null and the command goes on. Printing is a report of the work, never a
+    reason to stop it halfway (click exited 1 at the first line that found the pipe gone)."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BrokenPipeError:
+            _to_devnull(self.fd)
+            return len(data)
+
+
+def _to_devnull(fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != fd:  # fd was closed: open() took its number
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _steady_streams() -> None:
+    """stdout and stderr that take every write: a closed descriptor (`>&-`, which leaves
+    sys.stdout None) becomes /dev/null (else the next file opened would take its number, and
+    what is printed would land in it), a pipe whose reader left swallows what follows, and a
+    character the terminal's encoding lacks (a title's `…` on latin-1) is shown as `?`
+    instead of ending the command with UnicodeEncodeError."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _to_devnull(fd)
+        old = getattr(sys, name)
+        errors = getattr(old, "errors", None) or "strict"
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(_OutputGoneOk(fd)),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors="replace" if errors == "strict" else errors,
+            line_buffering=True,
+        )
+        setattr(sys, name, stream)
+
+
 def main() -> None:
     global _process_ends_with_command
     _process_ends_with_command = True
+    _steady_streams()
     cli(prog_name="digestbot")

@@ -223,6 +223,20 @@ class Env:
         ):
             if rate is not None and not 0 < rate <= 10000:
                 found.append(f"{name} must be a number of messages a second above 0, at most 10000")
+        for name, value, spaces in (
+            ("DIGESTBOT_BASE_URL", self.base_url, True),
+            ("DIGESTBOT_SLACK_API_URL", self.slack_api_url, True),
+            ("SLACK_BOT_TOKEN", self.slack_bot_token, True),
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret, True),
+            ("SLACK_APP_TOKEN", self.slack_app_token, True),
+            ("DIGESTBOT_OUTBOX", str(self.outbox), False),  # a folder's name may hold a space
+        ):
+            if value and (_ENV_CONTROL_RE.search(value) or (spaces and re.search(r"\s", value))):
+                what = "a space, a line break or a control character" if spaces else "a control character"
+                found.append(  # never the value: it may be a secret
+                    f"{name} holds {what} (a line end copied with it, or a file saved with"
+                    " Windows line ends?): set it to the value alone"
+                )
         if self.smtp_url:
             try:
                 SmtpSettings.from_url(self.smtp_url)
@@ -230,10 +244,9 @@ class Env:
                 found.append(str(e))
         if self.slack_api_url and not _is_http_url(self.slack_api_url):
             found.append("DIGESTBOT_SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
-        # the folder itself, or the first of its parents that exists (the outbox is made below it)
-        standing = next((p for p in (self.outbox, *self.outbox.parents) if p.exists()), None)
-        if standing is not None and not standing.is_dir():
-            found.append(f"DIGESTBOT_OUTBOX must name a folder: {standing} is a file")
+        blocking = next((p for p in (self.outbox, *self.outbox.parents) if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():  # every digest would fail to be written
+            found.append(f"DIGESTBOT_OUTBOX must name a folder: {blocking} is a file")
         if self.base_url and not _is_http_url(self.base_url):
             found.append("DIGESTBOT_BASE_URL must be an http(s) URL, e.g. https://digest.example.org")
         elif self.base_url and (urlsplit(self.base_url).query or "#" in self.base_url):
@@ -262,6 +275,9 @@ class Env:
             smtp_rate=_seconds(e.get("DIGESTBOT_SMTP_RATE"), None),
             slack_rate=_seconds(e.get("DIGESTBOT_SLACK_RATE"), None),
         )
+
+
+_ENV_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # CR and LF among them
 
 
 def _is_http_url(url: str) -> bool:
@@ -587,20 +603,33 @@ _SUBSCRIBER_KEYS = (
     "show_ai_summary",
 )
 MAX_TRENDING = 1000
+MAX_CONFIG_BYTES = 64 * 2**20  # 100,000 subscribers are about 15 MB of YAML
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate subscriptions.yaml; raises ConfigError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # bounded: `--config /dev/zero` read forever
     except FileNotFoundError:
         raise ConfigError(
             [Problem(str(path), 0, "file", "not found (run 'digestbot init' to write one)")]
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([Problem(str(path), 0, "file", f"cannot read: {e}")]) from None
-    return parse_config(text, path)
+    except OSError as e:
+        raise ConfigError([Problem(str(path), 0, "file", f"cannot read: {e.strerror or e}")]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [Problem(str(path), 0, "file", f"over {MAX_CONFIG_BYTES // 2**20} MB: not a subscriptions file")]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        byte = data[e.start : e.start + 1].hex()
+        message = f"not UTF-8 (byte 0x{byte} on this line): save the file as UTF-8"
+        raise ConfigError([Problem(str(path), line, "file", message)]) from None
+    return parse_config(text.replace("\r\n", "\n").replace("\r", "\n"), path)  # as read_text did
 
 
 def parse_config(text: str, path: Path) -> Config:
