@@ -18,7 +18,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -33,9 +37,20 @@ from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
+
+
+def _stop_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent dies (prctl
+    PR_SET_PDEATHSIG), so a `run --processes N` member stops at once when its parent is
+    killed; elsewhere the worker's loop notices within a second."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
 DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
@@ -93,6 +108,9 @@ class Worker:
             outcome = self._fetch_once(source, self.clock())
         except StoreWriteError as e:
             self._store_failed(e, f"fetching {name}")
+            return None
+        except StoreDamaged as e:  # nothing this worker does can help
+            self._unusable(e)
             return None
         self._store_ok()
         return outcome
@@ -154,6 +172,9 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")
             return []
+        except StoreDamaged as e:  # nothing this worker does can help
+            self._unusable(e)
+            return []
         finally:
             lock.release()
         self._store_ok()
@@ -172,11 +193,17 @@ class Worker:
         except StoreWriteError:
             return True  # unreachable now: the dispatch backs off as for any failed write
         except StoreError as e:
-            self.refused = str(e)
-            log.error("%s", e)
-            self.stopping.set()
+            self._unusable(e)
             return False
         return True
+
+    def _unusable(self, error: StoreError) -> None:
+        """The database cannot be used at all (a newer schema, a damaged file): say why once
+        and stop (exit 2), instead of failing the same way every minute."""
+        self.refused = str(error)
+        said = str(error)
+        log.error("%s%s", said, "" if "this worker stops" in said else "; this worker stops")
+        self.stopping.set()
 
     # --- a database that cannot be written ------------------------------------------------
 
@@ -264,6 +291,9 @@ class Worker:
         if self.stopping.is_set():
             log.info("stopped before starting")
             return 0
+        parent = os.getppid()
+        if self.member is not None:
+            _stop_with_parent()
         try:
             holder = NoLock() if self.member is not None else runner_lock(self.store.path)
             holder.acquire(wait=0)
@@ -299,6 +329,11 @@ class Worker:
             while not self.stopping.wait(timeout=1.0):
                 if (jump := watch.jump()) <= -CLOCK_JUMP:
                     self._clock_went_back(scheduler, jump)
+                if self.member is not None and os.getppid() != parent:
+                    # The group's parent held the locks for it: without them, another runner
+                    # may start on the same database, and two senders would not know of each other.
+                    log.warning("the worker group's parent process is gone: this worker stops")
+                    self.stopping.set()
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
             holder.release()
