@@ -22,7 +22,7 @@ from .sources.arxiv import (
     parse_arxiv_api,
 )
 from .sources.http import FetchError
-from .store import Store, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreDamaged, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def fetch_one(
         return _stopped(source.name)
     except SourceError as e:
         return _failed(store, source, now, str(e), started, _retry_at(e, now))
-    except StoreWriteError:
+    except (StoreWriteError, StoreDamaged):
         raise  # the database, not the source, is the problem: the caller stops and says so
     except Exception as e:  # a parser bug or input nobody foresaw must not stop the other sources
         log.debug("unexpected error in source %s", source.name, exc_info=True)

@@ -991,9 +991,9 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
             v.problems.append(
                 Problem(
                     str(file),
-                    raw[: e.start].count(b"\n") + 1,
+                    e.object[: e.start].count(b"\n") + 1,  # e.object: without the BOM, as e.start counts
                     f"{fld}.library",
-                    f"not UTF-8 text (byte {raw[e.start]:#04x}): export or save it as UTF-8"
+                    f"not UTF-8 text (byte {e.object[e.start]:#04x}): export or save it as UTF-8"
                     " (Zotero: Character Encoding 'Unicode (UTF-8)')",
                 )
             )

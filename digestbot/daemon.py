@@ -18,8 +18,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -42,10 +45,21 @@ from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc, parse_ts
 from .text import mask_url
 
 log = logging.getLogger(__name__)
+
+
+def _stop_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent dies (prctl
+    PR_SET_PDEATHSIG), so a `run --processes N` member stops at once when its parent is
+    killed; elsewhere the worker's loop notices within a second."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
 DISPATCH_EVERY = timedelta(minutes=1)
 STORE_BACKOFF = timedelta(minutes=1)  # first wait after the database refused a write
 STORE_BACKOFF_MAX = timedelta(minutes=30)
@@ -107,6 +121,9 @@ class Worker:
             outcome = self._fetch_once(source, self.clock())
         except StoreWriteError as e:
             self._store_failed(e, f"fetching {name}")
+            return None
+        except StoreDamaged as e:  # nothing this worker does can help
+            self._unusable(e)
             return None
         self._store_ok()
         return outcome
@@ -173,6 +190,9 @@ class Worker:
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")
             return []
+        except StoreDamaged as e:  # nothing this worker does can help
+            self._unusable(e)
+            return []
         finally:
             lock.release()
         self._store_ok()
@@ -193,11 +213,17 @@ class Worker:
         except StoreWriteError:
             return True  # unreachable now: the dispatch backs off as for any failed write
         except StoreError as e:
-            self.refused = str(e)
-            log.error("%s", e)
-            self.stopping.set()
+            self._unusable(e)
             return False
         return True
+
+    def _unusable(self, error: StoreError) -> None:
+        """The database cannot be used at all (a newer schema, a damaged file): say why once
+        and stop (exit 2), instead of failing the same way every minute."""
+        self.refused = str(error)
+        said = str(error)
+        log.error("%s%s", said, "" if "this worker stops" in said else "; this worker stops")
+        self.stopping.set()
 
     # --- a database that cannot be written ------------------------------------------------
 
@@ -300,6 +326,10 @@ class Worker:
         if self.stopping.is_set():
             log.info("stopped before starting")
             return 0
+        if self.member is not None:
+            if self.parent is None:  # started without --parent: its parent now is the group's
+                self.parent = os.getppid()
+            _stop_with_parent()
         try:
             holder = NoLock() if self.member is not None else runner_lock(self.store.path)
             holder.acquire(wait=0)

@@ -304,6 +304,8 @@ class DigestRunner:
         # are built, so they rank by current upvotes. None: no re-fetch (tests, preview).
         self.refresh = refresh
         self._feeds: dict[str, frozenset[str]] = {}
+        self._reached: dict[str, set[int]] = {}  # revised papers of the window each one has had
+        self._handed_over: dict[str, list[str]] | None = None  # read once a run (Store.handed_over)
         # Several workers on one database (PostgreSQL, or `run --processes N`): each claims the
         # subscribers it works on, BATCH at a time, for a lease it renews while working.
         self.shared = store.backend == "postgresql" if shared is None else shared
@@ -428,10 +430,18 @@ class DigestRunner:
         if check:  # a new version of a paper: new only to those who never received it
             seqs = [batch.papers[row].seq for row in batch.rows[check].tolist()]
             ids = batch.matcher.ids
-            had = self.store.received_among(seqs, {ids[i] for i in batch.profiles[check].tolist()})
+            had = self.store.received_among(
+                seqs, {ids[i] for i in batch.profiles[check].tolist()}, self._formers()
+            )
             for k, seq in zip(check, seqs, strict=True):
                 new[k] = seq not in had.get(ids[batch.profiles[k]], ())
         return new
+
+    def _formers(self) -> dict[str, list[str]]:
+        """`Store.handed_over`, read once for a run (or a preview): hand-overs happen at sync."""
+        if self._handed_over is None:
+            self._handed_over = self.store.handed_over()
+        return self._handed_over
 
     def _window(self, start: int, upto: int) -> Iterable[Paper]:
         """Papers with rev in (start, upto]. During a run, the batches of claimed subscribers
@@ -448,7 +458,7 @@ class DigestRunner:
     def _new_to(self, sid: str, paper: Paper, starts: dict[str, int]) -> bool:
         if not fed_by(paper, self._feeds.get(sid, frozenset())):
             return False
-        return paper.rev > starts[sid] and not (paper.revised and self.store.received(sid, paper.seq))
+        return paper.rev > starts[sid] and not (paper.revised and paper.seq in self._reached.get(sid, ()))
 
     def _select_trending(
         self, states: list[SubscriberState], seq_to: int, now: datetime
@@ -460,7 +470,7 @@ class DigestRunner:
         since = {s.subscriber.id: trending_since(s, now) for s in states}
         pool = self.store.trending_pool(min(since.values()), seq_to)
         listed = {paper.key: when for paper, when in pool}
-        received = self.store.received_among((paper.seq for paper, _ in pool), since)
+        received = self.store.received_among((paper.seq for paper, _ in pool), since, self._formers())
         matches = match_trending(
             {s.subscriber.id: s.subscriber.profile for s in states}, (p for p, _ in pool)
         )
@@ -497,6 +507,10 @@ class DigestRunner:
         once for the window and every seed, then each subscriber's ranking is a product."""
         from . import relevance  # scikit-learn takes a second to import: only when needed
 
+        # revised papers already in one of their digests (or their inbox's): never new again
+        self._reached = self.store.received_among(
+            (p.seq for p in window if p.revised), seeded, self._formers()
+        )
         like_keys = {f"arxiv:{a}" for s in seeded.values() for a in s.subscriber.profile.likes}
         rated_keys = {k for sid in seeded for k in ratings[sid]}
         stored = {p.key: p for p in self.store.papers_by_keys(like_keys | rated_keys)}
@@ -580,6 +594,7 @@ class DigestRunner:
         state = self.store.subscriber(sid)
         if state is None:
             return None
+        self._handed_over = None  # as of now
         selection = self.select([state], now)
         return Digest(state.subscriber, selection.best[sid], selection.matched[sid], created=now)
 
@@ -600,6 +615,7 @@ class DigestRunner:
         """
         now = self.clock()
         outcomes: list[Outcome] = []
+        self._handed_over = None  # read once in this run, when first needed
 
         def done(outcome: Outcome) -> None:
             outcomes.append(outcome)
@@ -616,7 +632,7 @@ class DigestRunner:
                         break
                     done(self._build_and_send(state, selection, now, dry_run))
                 return outcomes
-            for digest_id in self.store.hold_unconfirmed():
+            for digest_id in self.store.hold_unconfirmed(now):
                 log.error(
                     "digest %s: %d attempts without a recorded outcome; it may have arrived, so it is"
                     " not sent again (see `digestbot status`)",
@@ -636,7 +652,7 @@ class DigestRunner:
                 if self._run_batch(waiting[i : i + batch], now, force, done, should_stop):
                     break
         finally:
-            self._read = None
+            self._read = self._handed_over = None
             self.deliverer.close()
         return outcomes
 

@@ -150,15 +150,16 @@ def reader_vectors(
     downs: Sequence[str] = (),
     keywords: Sequence[str] = (),
     query: np.ndarray | sparse.spmatrix | None = None,
-    centre: float = CENTRE_WEIGHT,
+    centre: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(the reader's direction, the one papers are ranked along) from one reading of the
     seeds: `profile_vector` without and with `centre`. A reader who only rated papers down
     (and has keywords) has the keywords less those papers for both; None without seeds."""
+    centre = CENTRE_WEIGHT if centre is None else centre
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
     if seeds is None:
-        if query is None or not downs:
+        if query is None or not features.rows(downs).shape[0]:
             return None
         away = _join(-DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel()), query)
         return None if away is None else (away, away)
@@ -305,7 +306,8 @@ def rank_seeded(
         ranked = fuse(weighted, {})
         total = len(ranked)
     else:
-        enter = bool(like_keys or ups)  # only rated down: no paper enters by similarity
+        # Only rated down (or seeds without a word the features know): no paper enters by similarity.
+        enter = seeds_vector(features, like_keys, ups) is not None
         if not enter or not window.papers or any(k not in window.at for k in keyword):
             similarity = _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_key)
             ranked = fuse(weighted, similarity)

@@ -448,7 +448,9 @@ class CommandHandler:
         if state is not None:
             try:
                 tz = get_timezone(sub.timezone)
-                if state.last_run_at is None:
+                if state.subscriber.paused:
+                    nxt = "none while paused (`/digest resume` starts them again)"
+                elif state.last_run_at is None:
                     nxt = "at the next run (papers from the last day)"
                 else:
                     when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)

@@ -802,6 +802,9 @@ def test_a_digest_past_its_time_shows_as_due_now_in_slack_not_as_a_time_gone_by(
     assert "Next digest: due now (since Mon 02 Mar 08:00;" in shown, shown
     b.clock.set("2026-03-02 07:00")
     assert "Next digest: Mon 02 Mar 08:00" in handler.handle(who, "list").text
+    handler.handle(who, "pause")  # a paused digest is not due at all
+    b.clock.set("2026-03-04 12:00")
+    assert "Next digest: none while paused" in handler.handle(who, "list").text
 
 
 # --- 5. fetch before send -----------------------------------------------------------------------

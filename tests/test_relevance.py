@@ -168,3 +168,27 @@ def test_a_keyword_match_without_features_ranks_by_its_keywords_alone():
         (k, round(s * relevance.SCORE_SCALE)) for k, s in expected
     ]
     assert total == len(expected) and "outside" in {m.paper.key for m in ranked}
+
+
+def test_the_centre_weight_is_read_when_ranking_not_when_importing(monkeypatch):
+    # the variants benchmark patches it: a default bound at import would measure nothing
+    features = relevance.Features.fit(TEXTS)
+    before = relevance.reader_vectors(features, ["seed"])[1]
+    monkeypatch.setattr(relevance, "CENTRE_WEIGHT", 0.0)
+    after = relevance.reader_vectors(features, ["seed"])[1]
+    assert not np.allclose(before, after)
+    assert np.allclose(after, relevance.reader_vectors(features, ["seed"])[0])
+
+
+def test_seeds_without_a_known_word_let_nothing_in_by_similarity():
+    features = relevance.Features.fit(TEXTS)
+    papers = {k: Paper(key=k, title=k, rev=1) for k in TEXTS}
+    window = relevance.Window.of(features, list(papers.values()))
+    # a library text the features never saw, and a paper rated down: only keyword matches rank
+    seeds = relevance.Seeds((), ("the and of",), {"far": -1}, {"far": papers["far"]})
+    ranked, total = relevance.rank_seeded(window, 0, {}, lambda _: True, features, seeds, ["guild"], 0.0)
+    assert (ranked, total) == ([], 0)
+    # rated down papers the features do not know: no direction at all, no error
+    gone = relevance.Seeds((), (), {"gone": -1}, {"gone": Paper(key="gone", title="gone")})
+    assert relevance.reader_vectors(features, [], downs=["gone"], keywords=["guild"]) is None
+    assert relevance.rank_seeded(window, 0, {}, lambda _: True, features, gone, ["guild"], 0.0) == ([], 0)

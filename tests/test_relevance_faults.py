@@ -159,6 +159,11 @@ def test_a_library_not_in_utf8_names_the_line_of_its_first_foreign_byte(workdir)
     workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
     out = digestbot(workdir, "check", expect=2).output
     assert "refs.bib:3: subscribers[0].library: not UTF-8 text (byte 0xe9): export or save it as UTF-8" in out
+    (workdir.path / "refs.bib").write_bytes(
+        b"\xef\xbb\xbf" + b"@article{cafe,\n  title = {Caf\xe9}\n}\n"
+    )  # a BOM too
+    out = digestbot(workdir, "check", expect=2).output
+    assert "refs.bib:2: subscribers[0].library: not UTF-8 text (byte 0xe9)" in out
 
 
 def _blog(workdir, titles: list[str]) -> str:

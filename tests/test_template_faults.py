@@ -104,6 +104,19 @@ def test_a_multi_line_subject_cannot_inject_a_header(folder):
         ),
         ('{"text": "x", "blocks": [{"type": "actions", "elements": [{"type": "button"}]}]}', "text"),
         ('{"text": "x", "blocks": [{"type": "context", "elements": "a"}]}', "list"),
+        (
+            '{"text": "x", "blocks": [{"type": "section", "text": {"type": "markdown", "text": "a"}}]}',
+            "mrkdwn",
+        ),
+        (
+            '{"text": "x", "blocks": [{"type": "context", "elements": [{"type": "mrkdown", "text": "a"}]}]}',
+            "'mrkdown'",
+        ),
+        (
+            '{"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a"},'
+            ' "accessory": {"type": "buton"}}]}',
+            "'buton'",
+        ),
     ],
 )
 def test_a_slack_template_that_renders_invalid_block_kit_is_a_problem(folder, body, says):

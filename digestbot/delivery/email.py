@@ -393,10 +393,15 @@ def _reply(what: str, code: int, text: bytes | str) -> str:
 
 
 class OutboxTransport:
-    """Writes each message as an .eml file a mail client opens (used when no SMTP is set)."""
+    """Writes each message as an .eml file a mail client opens (used when no SMTP is set).
+
+    A file is written under a temporary name that no mail client or script takes for a message
+    (`.tmp-HOST-PID-….part`), then put in place under its own name, never over another
+    message's file. The temporary file of a writer that was killed is removed by the next."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
+        self._swept = False
 
     @property
     def name(self) -> str:
@@ -404,18 +409,24 @@ class OutboxTransport:
 
     def write(self, stem: str, data: bytes, suffix: str) -> Path:
         """Write atomically (temporary file, then rename): no half-written file is ever seen,
-        nor left behind when the write fails (a full disk)."""
+        nor left behind when the write fails (a full disk). A name already taken by another
+        message (another database's digest, a file of the operator's) is left alone: this one
+        gets `STEM-2`, `STEM-3`…; taken by this very message (a retry), it is replaced."""
         tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.folder / f"{stem}{suffix}"
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=suffix)
+            self._sweep()
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=_temp_prefix(), suffix=_TEMP_SUFFIX)
+            _WRITING.add(os.path.abspath(tmp))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.replace(tmp, target)
+            target = _place(Path(tmp), self.folder, stem, suffix, data)
+            _WRITING.discard(os.path.abspath(tmp))
+            tmp = None
             return target
         except OSError as e:
             if tmp is not None:
+                _WRITING.discard(os.path.abspath(tmp))
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             raise DeliveryError(
@@ -428,11 +439,101 @@ class OutboxTransport:
     def close(self) -> None:
         pass
 
+    def _sweep(self) -> None:
+        """Remove the temporary files writers left when they died (once per transport): those
+        of a process of this machine that no longer runs, and any a day old."""
+        if self._swept:
+            return
+        self._swept = True
+        for path in self.folder.glob(".tmp-*"):  # (older versions named them .tmp-….eml)
+            with contextlib.suppress(OSError):
+                if _abandoned(path):
+                    path.unlink()
+
+
+_WRITING: set[str] = set()  # this process's temporary files being written (by any thread)
+_TEMP_SUFFIX = ".part"  # not .eml nor .json: nothing that reads the outbox takes it for a message
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+
+
+def _temp_prefix() -> str:
+    return f".tmp-{_HOST}-{os.getpid()}-"
+
+
+def _abandoned(path: Path) -> bool:
+    """Whether a temporary outbox file is a dead writer's: a day old, or of a process of this
+    machine that is gone (another machine's writer, sharing the folder, may still be at it)."""
+    if time.time() - path.stat().st_mtime > 86400:
+        return True
+    if not path.name.endswith(_TEMP_SUFFIX):
+        return False
+    host, _, pid = path.name[len(".tmp-") :].rpartition("-")[0].rpartition("-")
+    if host != _HOST or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():  # this process's number, which a dead writer may have had before
+        return os.path.abspath(path) not in _WRITING
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether it exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
+
+
+def _place(tmp: Path, folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Give the written file `tmp` its name: `STEM+suffix`, or the first free `STEM-N+suffix`
+    when another message has it; the same message there already is replaced."""
+    for n in range(1, 1000):
+        target = folder / f"{stem}{'' if n == 1 else f'-{n}'}{suffix}"
+        try:
+            os.link(tmp, target)  # fails if the name is taken: nothing is ever overwritten
+        except FileExistsError:
+            if _same_message(target, data):
+                os.replace(tmp, target)
+                return target
+            continue
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+                raise
+            if target.exists() and not _same_message(target, data):  # no hard links here
+                continue
+            os.replace(tmp, target)
+            return target
+        os.unlink(tmp)
+        return target
+    raise FileExistsError(errno.EEXIST, f"{stem}{suffix} and 998 more names are taken")
+
+
+def _same_message(path: Path, data: bytes) -> bool:
+    """Whether the file at `path` holds the message `data` (the same Message-ID for mail; the
+    same bytes otherwise): a retry of a message written before the crash that lost its record."""
+    try:
+        with open(path, "rb") as f:
+            old = f.read(len(data) + 1 if not path.name.endswith(".eml") else 65536)
+    except OSError:
+        return False
+    if path.name.endswith(".eml"):
+        mine = _message_id(data)
+        return mine is not None and mine == _message_id(old)
+    return old == data
+
+
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(<[^>\r\n]*>)")
+
+
+def _message_id(data: bytes) -> bytes | None:
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _MESSAGE_ID.search(head)
+    return found.group(1) if found else None
+
 
 def _outbox_fix(error: OSError) -> str:
     """What to do about a failed outbox write, by its errno."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return ": free some space on that disk, or set DIGESTBOT_OUTBOX to a folder on another"
+    if error.errno == errno.EFBIG:
+        return ": the process's file size limit (ulimit -f, systemd LimitFSIZE=) is below this message's size; raise it"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ": let the user digestbot runs as write there, or set DIGESTBOT_OUTBOX to another folder"
     if error.errno in (errno.EEXIST, errno.ENOTDIR):

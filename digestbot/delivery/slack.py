@@ -10,7 +10,11 @@ asks.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import socket
+import threading
 import time
 from collections.abc import Callable
 from urllib.error import URLError
@@ -93,7 +97,8 @@ def _retry_after(headers) -> float:
 def block_kit_problem(message: dict) -> str | None:
     """What Slack would refuse (invalid_blocks) in a message of blocks, or None: each block read
     and validated by slack-sdk's Block Kit models (its types, required fields and limits), plus
-    two rules they do not hold (a header's text is plain text; a block's elements are a list)."""
+    the rules they do not hold (a text object's type and text; a block's elements are a list).
+    What the models skip as unknown (they log it and go on) is a problem too."""
     for n, raw in enumerate(message.get("blocks") or [], 1):
         kind = raw.get("type") if isinstance(raw, dict) else None
         where = f"block {n} ({kind})" if isinstance(kind, str) else f"block {n}"
@@ -103,7 +108,10 @@ def block_kit_problem(message: dict) -> str | None:
         if wrong:
             return f"{where}: {wrong}"
         try:
-            Block.parse(raw).validate_json()
+            with _skipped() as skipped:
+                Block.parse(raw).validate_json()
+            if skipped:
+                return f"{where}: {skipped[0]}"
         except TypeError as e:  # a required field missing, or one the type does not have
             return f"{where}: {_field_problem(e)}"
         except (SlackObjectFormationError, ValueError, AttributeError, KeyError) as e:
@@ -127,13 +135,37 @@ _BLOCK_TYPES = _block_types()
 
 def _block_rule(block: dict) -> str | None:
     text = block.get("text")
-    if block["type"] == "header" and not (isinstance(text, dict) and text.get("type") == "plain_text"):
-        return "its text must be a plain_text object"
-    if block["type"] == "section" and text is not None and not isinstance(text, dict):
-        return "its text must be a text object (plain_text or mrkdwn)"
+    kinds = {"header": ("plain_text",), "section": ("plain_text", "mrkdwn")}.get(block["type"])
+    a_text = (
+        isinstance(text, dict) and text.get("type") in (kinds or ()) and isinstance(text.get("text"), str)
+    )
+    if kinds and (text is not None or block["type"] == "header") and not a_text:
+        return f"its text must be a text object of type {' or '.join(kinds)}"
     if "elements" in block and not isinstance(block["elements"], list):
         return "its elements must be a list"
     return None
+
+
+@contextlib.contextmanager
+def _skipped():
+    """What slack-sdk's models log as unknown and skip while this thread parses a block."""
+    found: list[str] = []
+    thread = threading.get_ident()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if record.thread == thread and message.startswith("Unknown"):
+                what = message.split(" detected", 1)[0].split(" (", 1)[0].lower()
+                kind = re.search(r"'type': '([^']*)'", message)
+                found.append(f"{what} of type {kind.group(1)!r}, which Slack refuses" if kind else what)
+
+    catch, models = Catch(logging.WARNING), logging.getLogger("slack_sdk.models")
+    models.addHandler(catch)
+    try:
+        yield found
+    finally:
+        models.removeHandler(catch)
 
 
 def _field_problem(error: TypeError) -> str:

@@ -322,6 +322,11 @@ class StoreWriteError(StoreError):
     """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
+class StoreDamaged(StoreError):
+    """The database file is damaged (a page that does not read): nothing digestbot does can
+    mend it; a backup must be restored."""
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -688,12 +693,54 @@ class Store:
         return pool
 
     def received_among(
-        self, seqs: Iterable[int], subscriber_ids: Iterable[str] | None = None
+        self,
+        seqs: Iterable[int],
+        subscriber_ids: Iterable[str] | None = None,
+        handed_over: dict[str, list[str]] | None = None,
     ) -> dict[str, set[int]]:
         """Which subscribers (of `subscriber_ids`, or all) have which of these papers in one of
-        their digests (any state). A few subscribers are looked up by (subscriber, paper), so a
-        paper thousands received costs nothing; many, by paper (one read of its recipients)."""
+        their digests (any state), or got them at the same address or Slack target from a
+        subscriber they took over from (see `handed_over`; pass its result when calling often),
+        in a digest sent or possibly delivered: one inbox never gets the same paper twice. A few
+        subscribers are looked up by (subscriber, paper), so a paper thousands received costs
+        nothing; many, by paper (one read of its recipients)."""
         seqs, sids = list(dict.fromkeys(seqs)), None if subscriber_ids is None else set(subscriber_ids)
+        out = self._received_own(seqs, sids)
+        formers = self.handed_over() if handed_over is None else handed_over
+        for who, who_marks in _in_chunks(sorted(formers), 250):
+            for chunk, marks in _in_chunks(seqs, 250):
+                rows = self._exec(
+                    "SELECT i.subscriber_id, i.paper_seq FROM digest_items i"
+                    " JOIN digests d ON d.id = i.digest_id AND d.status IN ('sent', 'unknown')"
+                    f" WHERE i.subscriber_id IN ({who_marks}) AND i.paper_seq IN ({marks})",
+                    [*who, *chunk],
+                )
+                for former, seq in rows:
+                    for sid in formers[former]:
+                        if sids is None or sid in sids:
+                            out.setdefault(sid, set()).add(seq)
+        return out
+
+    def handed_over(self) -> dict[str, list[str]]:
+        """Each inactive subscriber sharing an address or a Slack target with active ones (a web
+        sign-up the YAML took over, a Slack user's own digest, and back), with those: what it
+        delivered there counts as theirs. Usually empty; one pass over the subscribers."""
+        places: dict[tuple[str, str], tuple[list[str], list[str]]] = {}  # place: (active, inactive)
+        for row in self._rows(  # (a join on `slack`, which has no index, would be N x N)
+            "SELECT id, active, email_key, slack FROM subscribers"
+            " WHERE email_key IN (SELECT email_key FROM subscribers WHERE active = 0)"
+            " OR slack IN (SELECT slack FROM subscribers WHERE active = 0)"
+        ):
+            for place in (("email", row["email_key"]), ("slack", row["slack"])):
+                if place[1] is not None:
+                    places.setdefault(place, ([], []))[0 if row["active"] else 1].append(row["id"])
+        formers: dict[str, list[str]] = {}
+        for active, inactive in places.values():
+            for former in inactive if active else ():
+                formers.setdefault(former, []).extend(active)
+        return formers
+
+    def _received_own(self, seqs: list[int], sids: set[str] | None) -> dict[str, set[int]]:
         out: dict[str, set[int]] = {}
         if sids is not None and len(sids) <= RECEIVED_BY_SUBSCRIBER:
             for who, who_marks in _in_chunks(sorted(sids), 250):
@@ -1382,13 +1429,17 @@ class Store:
     def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack), and with
         the first, all its `messages`: a retry posts the rest of these very messages, as a new
-        rendering (of papers changed since) may split them elsewhere. Kept until it is sent."""
+        rendering (of papers changed since) may split them elsewhere. Kept until it is sent.
+        A part recorded settles what earlier attempts left unknown (they reached no further than
+        this): only the attempt in flight is without an outcome now (see hold_unconfirmed)."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             if messages is None:
-                self._exec("UPDATE digests SET parts_sent = ? WHERE id = ?", (parts, digest_id))
+                self._exec(
+                    "UPDATE digests SET parts_sent = ?, unconfirmed = 1 WHERE id = ?", (parts, digest_id)
+                )
             else:
                 self._exec(
-                    "UPDATE digests SET parts_sent = ?, parts = ? WHERE id = ?",
+                    "UPDATE digests SET parts_sent = ?, parts = ?, unconfirmed = 1 WHERE id = ?",
                     (parts, json.dumps(messages, ensure_ascii=False), digest_id),
                 )
 
@@ -1418,15 +1469,20 @@ class Store:
                 (status, error, ts(retry_at), digest_id),
             )
 
-    def hold_unconfirmed(self) -> list[int]:
+    def hold_unconfirmed(self, now: datetime | None = None) -> list[int]:
         """Set aside, as 'unknown', pending digests with MAX_UNCONFIRMED attempts whose outcome
         was never recorded: they may have arrived, so they are not sent again (`status` shows
-        them). Returns their ids."""
-        query = "SELECT id FROM digests WHERE status = 'pending' AND unconfirmed >= ?"
-        if self._exec(query, (MAX_UNCONFIRMED,)).fetchone() is None:
+        them). Returns their ids. A digest whose subscriber a worker has claimed is left to that
+        worker: its attempt may be in flight, and may yet be refused (then it is sent later)."""
+        query = (
+            "SELECT d.id FROM digests d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'pending'"
+            " AND d.unconfirmed >= ? AND (s.claimed_until IS NULL OR s.claimed_until <= ?)"
+        )
+        params = (MAX_UNCONFIRMED, ts(now or now_utc()))
+        if self._exec(query, params).fetchone() is None:
             return []  # the usual case: no write, no lock
         with self.transaction():
-            ids = [r[0] for r in self._exec(query, (MAX_UNCONFIRMED,))]
+            ids = [r[0] for r in self._exec(query, params)]
             self._exec_many(
                 "UPDATE digests SET status = 'unknown', next_attempt_at = NULL, parts = NULL, last_error ="
                 " 'possibly delivered: ' || unconfirmed || ' attempts whose outcome could not be recorded;"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .base import (
@@ -19,6 +19,7 @@ from .base import (
     _SCHEMA,
     SCHEMA_VERSION,
     Store,
+    StoreDamaged,
     StoreError,
     StoreWriteError,
     storable,
@@ -44,7 +45,9 @@ class SqliteStore(Store):
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                str(self.path), timeout=OPEN_PATIENCE, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
         conn.create_function("GREATEST", -1, _greatest, deterministic=True)
@@ -56,8 +59,10 @@ class SqliteStore(Store):
             raise
         except sqlite3.Error as e:
             conn.close()
-            full = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR"))
-            raise (StoreWriteError if full else StoreError)(_open_problem(self.path, e)) from None
+            # a full disk or a lock held elsewhere passes (exit 1, the worker waits); the rest is for a person
+            passing = getattr(e, "sqlite_errorname", "").startswith(_PASSING) or _is_locked(e)
+            kind = StoreWriteError if passing else StoreDamaged if _is_damaged(e) else StoreError
+            raise kind(_open_problem(self.path, e)) from None
 
     def _open_patiently(self) -> None:
         """`_open`, tried again while another connection holds the lock it needs. SQLite returns
@@ -77,7 +82,7 @@ class SqliteStore(Store):
     def _open(self) -> None:
         version = self.schema_version()
         self._refuse_newer(version)
-        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if version == 0:  # not marked as digestbot's: new, from the first release, or not ours
@@ -146,12 +151,14 @@ class SqliteStore(Store):
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
-                if self.conn.in_transaction:
+        except sqlite3.DatabaseError as e:
+            mapped = _mapped(self.path, e)
+            if mapped is None:
+                raise
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):  # a damaged file may refuse even that
                     self.conn.execute("ROLLBACK")
-                raise StoreWriteError(f"cannot write to the database {self.path}: {e}") from None
-            raise
+            raise mapped from None
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -173,15 +180,31 @@ class SqliteStore(Store):
         return self.conn.in_transaction
 
     def _exec(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, storable(params))
+        with self._mapping():
+            return self.conn.execute(sql, storable(params))
 
     def _exec_many(self, sql: str, rows: Iterable[Iterable]) -> None:
-        self.conn.executemany(sql, map(storable, rows))
+        with self._mapping():
+            self.conn.executemany(sql, map(storable, rows))
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
-        cur = self.conn.execute(sql, storable(params))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+        with self._mapping():
+            cur = self.conn.execute(sql, storable(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur]
+
+    @contextmanager
+    def _mapping(self) -> Iterator[None]:
+        """A statement outside a transaction that the database cannot carry out (a damaged
+        page, a disk that fails, a lock held too long) is a StoreError naming the file, as
+        inside one (`transaction` maps those); a mistake in a statement stays what it is."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            mapped = None if self.conn.in_transaction else _mapped(self.path, e)
+            if mapped is None:  # in a transaction, transaction() maps it after the rollback
+                raise
+            raise mapped from None
 
 
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
@@ -193,6 +216,43 @@ _WRITE_FAILURES = (
     "SQLITE_LOCKED",
     "SQLITE_CANTOPEN",
 )
+
+
+def _mapped(path: Path, e: sqlite3.DatabaseError) -> StoreError | None:
+    """What a statement's error means for the user: a damaged file (StoreDamaged, exit 2: restore
+    a backup), a write the database refused (StoreWriteError: the worker backs off), or None
+    for an error of the statement itself (a bug, shown as such)."""
+    if _is_damaged(e):
+        return StoreDamaged(_open_problem(path, e))
+    if getattr(e, "sqlite_errorname", "").startswith(_WRITE_FAILURES):
+        return StoreWriteError(f"cannot write to the database {path}: {e}{_hint(e)}")
+    return None
+
+
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _is_damaged(e: sqlite3.Error) -> bool:
+    name = getattr(e, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(e)
+
+
+def _is_locked(e: sqlite3.Error) -> bool:
+    return getattr(e, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(
+        e
+    )
+
+
+def _hint(e: sqlite3.Error) -> str:
+    """What to look at when a write was refused for a reason outside digestbot."""
+    if _is_locked(e):
+        return (
+            f" (another process kept it locked for over {OPEN_PATIENCE:g} s: a long transaction, a sqlite3"
+            " shell left inside one, a copy tool? try again once it is done)"
+        )
+    if getattr(e, "sqlite_errorname", "").startswith("SQLITE_IOERR"):
+        return " (is the disk full or failing, or a file size limit reached?)"
+    return ""
 
 
 def _reason(e: Exception) -> str:
@@ -211,6 +271,6 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
             f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
             "and its folder (for the -wal and -shm files)"
         )
-    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+    if name.startswith("SQLITE_FULL"):
         return f"cannot use the database {path}: {e} (is the disk full?)"
-    return f"cannot use the database {path}: {e}"
+    return f"cannot use the database {path}: {e}{_hint(e)}"
