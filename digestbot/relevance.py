@@ -126,20 +126,14 @@ def seeds_vector(
 
 
 def profile_vector(
-    features: Features,
-    likes: Sequence[str],
-    ups: Sequence[str] = (),
-    downs: Sequence[str] = (),
-    keywords: Sequence[str] = (),
-    query: np.ndarray | sparse.spmatrix | None = None,
-    centre: float = 0.0,
+    features: Features, likes: Sequence[str], *rest, centre: float = 0.0, **named
 ) -> np.ndarray | None:
     """The reader's direction in feature space (L2-normalized): the seeds' direction plus the
     keywords' (each a unit vector, so they count the same), or None without a liked or
-    up-rated paper. `query` is the keywords' vector when the caller made it already
-    (`Features.queries`). With `centre`, the seeds' direction first leaves out that much of
-    the centroid of all papers (CENTRE_WEIGHT: the direction papers are ranked along)."""
-    found = reader_vectors(features, likes, ups, downs, keywords, query, centre)
+    up-rated paper; the other arguments are `reader_vectors`'. With `centre`, the seeds'
+    direction first leaves out that much of the centroid of all papers (CENTRE_WEIGHT: the
+    direction papers are ranked along)."""
+    found = reader_vectors(features, likes, *rest, centre=centre, **named)
     return None if found is None else found[1 if centre else 0]
 
 
@@ -153,7 +147,10 @@ def reader_vectors(
     centre: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(the reader's direction, the one papers are ranked along) from one reading of the
-    seeds: `profile_vector` without and with `centre`. A reader who only rated papers down
+    seeds: the centroid of liked papers and of papers rated up, minus the centroid of those
+    rated down, plus the keywords (`query` when the caller made it already:
+    `Features.queries`); the second leaves `centre` (CENTRE_WEIGHT) of all papers' centroid
+    out of the seeds first. A reader who only rated papers down
     (and has keywords) has the keywords less those papers for both; None without seeds."""
     centre = CENTRE_WEIGHT if centre is None else centre
     seeds = seeds_vector(features, likes, ups, downs)

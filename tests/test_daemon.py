@@ -772,13 +772,20 @@ def test_a_subscriber_who_changes_schedule_or_timezone_gets_no_digest_twice_and_
     assert len(b.mails()) == len(move.sent)
 
 
-def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
+def slack_reader_sent_at_8(bot, user: str):
+    """A Slack reader on `daily 08:00 UTC` whose 08:00 digest of 2026-03-01 went out, and the
+    /digest handler on the bot's clock."""
     b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
     handler = CommandHandler(b.store, b.worker.config, b.worker.env, clock=b.clock)
-    who = CommandContext(user_id="U0MOVE")
+    who = CommandContext(user_id=user)
     handler.handle(who, "subscribe quokka")
     handler.handle(who, "schedule daily 08:00 UTC")
-    b.store.advance("slack:U0MOVE", 0, utc("2026-03-01 08:00"))  # its 08:00 digest went out
+    b.store.advance(f"slack:{user}", 0, utc("2026-03-01 08:00"))
+    return b, handler, who
+
+
+def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
+    b, handler, who = slack_reader_sent_at_8(bot, "U0MOVE")
     b.clock.set("2026-03-02 07:00")
     reply = handler.handle(who, "schedule daily 10:00 UTC")
 
@@ -789,12 +796,7 @@ def test_a_schedule_moved_from_slack_is_due_at_its_new_time_only(workdir, bot):
 
 
 def test_a_digest_past_its_time_shows_as_due_now_in_slack_not_as_a_time_gone_by(workdir, bot):
-    b = bot(subscriber_yaml("alice", "quokka"), "2026-03-01 08:00")
-    handler = CommandHandler(b.store, b.worker.config, b.worker.env, clock=b.clock)
-    who = CommandContext(user_id="U0LATE")
-    handler.handle(who, "subscribe quokka")
-    handler.handle(who, "schedule daily 08:00 UTC")
-    b.store.advance("slack:U0LATE", 0, utc("2026-03-01 08:00"))
+    b, handler, who = slack_reader_sent_at_8(bot, "U0LATE")
     b.clock.set("2026-03-04 12:00")  # the worker was down: Monday's 08:00 digest has not gone out
 
     shown = handler.handle(who, "list").text
