@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -396,6 +397,11 @@ def not_on_arxiv(store: Store) -> set[str]:
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
 
 
+def _ids_validator(ids: Iterable[str]) -> str:
+    """A short fingerprint of a set of arXiv ids (the warning names only the first 20)."""
+    return "ids:" + hashlib.sha256("\n".join(sorted(set(ids))).encode()).hexdigest()[:32]
+
+
 def fetch_liked(
     store: Store, client: HttpClient, now: datetime | None = None, recheck: timedelta | None = None
 ) -> SourceOutcome | None:
@@ -410,7 +416,8 @@ def fetch_liked(
     now = now or now_utc()
     if recheck is not None:
         last_ok = parse_ts(store.source_state(LIKED_SOURCE).get("last_ok_at"))
-        if last_ok is not None and now - last_ok < recheck and set(missing) <= not_on_arxiv(store):
+        unknown = store.source_state(LIKED_SOURCE).get("etag")
+        if last_ok is not None and now - last_ok < recheck and unknown == _ids_validator(missing):
             return None
     started = time.monotonic()
     waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
@@ -443,7 +450,7 @@ def fetch_liked(
         now,
         len(found),
         0,
-        None,
+        _ids_validator(unknown),  # the fetch's validator: which ids arXiv did not know, all of them
         None,
         bool(found),
         warnings=warnings,

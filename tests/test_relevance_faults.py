@@ -293,12 +293,14 @@ def test_an_id_the_arxiv_api_refuses_is_left_out_and_the_rest_of_its_batch_fetch
 
 
 @responses.activate
-def test_a_worker_asks_arxiv_again_about_ids_it_did_not_know_at_most_hourly(workdir, bot):
+@pytest.mark.parametrize("unknown", [1, 25])  # more than the 20 ids the warning names
+def test_a_worker_asks_arxiv_again_about_ids_it_did_not_know_at_most_hourly(workdir, bot, unknown):
     api = responses.add_callback(responses.GET, API, callback=fake_arxiv(set()))
     subs = subscriber_yaml("dan", "robot", schedule="daily 08:00") + subscriber_yaml(
         "eve", "robot", schedule="daily 08:30"
     )
-    b = bot(subs + "  like: ['2501.99999']\n", "2024-03-11 07:00")  # eve likes an id arXiv lacks
+    ids = ", ".join(f"'2501.{99999 - n}'" for n in range(unknown))
+    b = bot(subs + f"  like: [{ids}]\n", "2024-03-11 07:00")  # eve likes ids arXiv lacks
     for when in ("2024-03-11 08:00", "2024-03-11 08:30"):  # someone is due: a dispatch each time
         b.clock.set(when)
         b.worker.dispatch()
