@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -137,6 +138,15 @@ def profile_vector(
     return None if found is None else found[1 if centre else 0]
 
 
+class Directions(NamedTuple):
+    """A reader's two directions (`reader_vectors`), and whether their seeds gave one (else
+    it is their keywords less the papers they rated down, and no paper enters by similarity)."""
+
+    reader: np.ndarray
+    ranking: np.ndarray
+    seeded: bool
+
+
 def reader_vectors(
     features: Features,
     likes: Sequence[str],
@@ -145,7 +155,7 @@ def reader_vectors(
     keywords: Sequence[str] = (),
     query: np.ndarray | sparse.spmatrix | None = None,
     centre: float | None = None,
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> Directions | None:
     """(the reader's direction, the one papers are ranked along) from one reading of the
     seeds: the centroid of liked papers and of papers rated up, minus the centroid of those
     rated down, plus the keywords (`query` when the caller made it already:
@@ -156,15 +166,16 @@ def reader_vectors(
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
     if seeds is None:
-        if query is None or not features.rows(downs).shape[0]:
+        rated_down = features.rows(downs)
+        if query is None or not rated_down.shape[0]:
             return None
-        away = _join(-DOWN_WEIGHT * _unit(np.asarray(features.rows(downs).mean(axis=0)).ravel()), query)
-        return None if away is None else (away, away)
+        away = _join(-DOWN_WEIGHT * _unit(np.asarray(rated_down.mean(axis=0)).ravel()), query)
+        return None if away is None else Directions(away, away, False)
     direction = _join(seeds, query)
     ranking = _join(_unit(seeds - centre * features.centre), query) if centre else direction
     if direction is None or ranking is None:
         return None
-    return direction, ranking
+    return Directions(direction, ranking, True)
 
 
 def _join(seeds: np.ndarray, query: np.ndarray | None) -> np.ndarray | None:
@@ -253,22 +264,19 @@ def term_weights(
 @dataclass(frozen=True)
 class Window:
     """The papers a run ranks, with their feature rows and revisions, made once per run; `at`
-    finds a paper's row by key, and `key_order` is each row's place in key order (ties)."""
+    finds a paper's row by key."""
 
     papers: tuple[Paper, ...]
     rows: sparse.csr_matrix
     revs: np.ndarray
     at: Mapping[str, int] = field(default_factory=dict)
-    key_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, features: Features, papers: Sequence[Paper]) -> Window:
         papers = tuple(p for p in papers if p.key in features.index)
         keys = [p.key for p in papers]
         revs = np.array([p.rev or 0 for p in papers], dtype=np.int64)
-        key_order = np.empty(len(keys), dtype=np.int64)
-        key_order[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
-        return cls(papers, features.rows(keys), revs, {k: i for i, k in enumerate(keys)}, key_order)
+        return cls(papers, features.rows(keys), revs, {k: i for i, k in enumerate(keys)})
 
 
 def rank_seeded(
@@ -303,8 +311,7 @@ def rank_seeded(
         ranked = fuse(weighted, {})
         total = len(ranked)
     else:
-        # Only rated down (or seeds without a word the features know): no paper enters by similarity.
-        enter = seeds_vector(features, like_keys, ups) is not None
+        enter = vectors.seeded  # only rated down: no paper enters by similarity
         if not enter or not window.papers or any(k not in window.at for k in keyword):
             similarity = _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_key)
             ranked = fuse(weighted, similarity)
@@ -342,7 +349,7 @@ def _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_k
                 pool[paper.key] = float(scores[i])
     known = [k for k in keyword if k in features.index]
     if known:
-        pool.update(zip(known, (float(x) for x in features.rows(known) @ vectors[1]), strict=True))
+        pool.update(zip(known, (float(x) for x in features.rows(known) @ vectors.ranking), strict=True))
     return pool
 
 
@@ -371,12 +378,12 @@ def _fuse_window(window, after, keyword, weighted, allowed, vectors, floor, expl
     return ranked, len(rows)
 
 
-def _along(rows: sparse.csr_matrix, vectors: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's cosine to both vectors, in one pass over the rows."""
-    if vectors[0] is vectors[1]:
-        both = rows @ vectors[0]
+def _along(rows: sparse.csr_matrix, vectors: Directions) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cosine to both directions, in one pass over the rows."""
+    if vectors.reader is vectors.ranking:
+        both = rows @ vectors.reader
         return both, both
-    both = rows @ np.column_stack(vectors)
+    both = rows @ np.column_stack((vectors.reader, vectors.ranking))
     return both[:, 0], both[:, 1]
 
 

@@ -156,10 +156,7 @@ def test_a_keyword_match_without_features_ranks_by_its_keywords_alone():
         window, 0, keyword, lambda p: p.key != "seed", features, seeds, ["guild"], 0.08
     )
 
-    vectors = tuple(
-        relevance.profile_vector(features, ["seed"], keywords=["guild"], centre=centre)
-        for centre in (0.0, relevance.CENTRE_WEIGHT)
-    )
+    vectors = relevance.reader_vectors(features, ["seed"], keywords=["guild"])
     expected = relevance.fuse(
         {"kw": 10.0, "outside": 30.0},
         relevance._pool(window, 0, keyword, lambda p: p.key != "seed", features, vectors, 0.08, True, {}),
