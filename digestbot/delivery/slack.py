@@ -146,24 +146,29 @@ def _block_rule(block: dict) -> str | None:
     return None
 
 
+class _Skipped(logging.Handler):
+    """What slack-sdk's models log as unknown and skip, while one thread parses a block."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[str] = []
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.thread == self.thread and message.startswith("Unknown"):
+            what = message.split(" detected", 1)[0].split(" (", 1)[0].lower()
+            kind = re.search(r"'type': '([^']*)'", message)
+            self.found.append(f"{what} of type {kind.group(1)!r}, which Slack refuses" if kind else what)
+
+
 @contextlib.contextmanager
 def _skipped():
-    """What slack-sdk's models log as unknown and skip while this thread parses a block."""
-    found: list[str] = []
-    thread = threading.get_ident()
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            if record.thread == thread and message.startswith("Unknown"):
-                what = message.split(" detected", 1)[0].split(" (", 1)[0].lower()
-                kind = re.search(r"'type': '([^']*)'", message)
-                found.append(f"{what} of type {kind.group(1)!r}, which Slack refuses" if kind else what)
-
-    catch, models = Catch(logging.WARNING), logging.getLogger("slack_sdk.models")
+    """The list of what slack-sdk's models skip as unknown inside the block."""
+    catch, models = _Skipped(), logging.getLogger("slack_sdk.models")
     models.addHandler(catch)
     try:
-        yield found
+        yield catch.found
     finally:
         models.removeHandler(catch)
 
