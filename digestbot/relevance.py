@@ -126,18 +126,6 @@ def seeds_vector(
     return vector / norm if norm else None
 
 
-def profile_vector(
-    features: Features, likes: Sequence[str], *rest, centre: float = 0.0, **named
-) -> np.ndarray | None:
-    """The reader's direction in feature space (L2-normalized): the seeds' direction plus the
-    keywords' (each a unit vector, so they count the same), or None without a liked or
-    up-rated paper; the other arguments are `reader_vectors`'. With `centre`, the seeds'
-    direction first leaves out that much of the centroid of all papers (CENTRE_WEIGHT: the
-    direction papers are ranked along)."""
-    found = reader_vectors(features, likes, *rest, centre=centre, **named)
-    return None if found is None else found[1 if centre else 0]
-
-
 class Directions(NamedTuple):
     """A reader's two directions (`reader_vectors`), and whether their seeds gave one (else
     it is their keywords less the papers they rated down, and no paper enters by similarity)."""
@@ -158,7 +146,8 @@ def reader_vectors(
 ) -> Directions | None:
     """(the reader's direction, the one papers are ranked along) from one reading of the
     seeds: the centroid of liked papers and of papers rated up, minus the centroid of those
-    rated down, plus the keywords (`query` when the caller made it already:
+    rated down (each part and the keywords' a unit vector, so they count the same), plus the
+    keywords (`query` when the caller made it already:
     `Features.queries`); the second leaves `centre` (CENTRE_WEIGHT) of all papers' centroid
     out of the seeds first. A reader who only rated papers down
     (and has keywords) has the keywords less those papers for both; None without seeds."""

@@ -157,8 +157,7 @@ def _refused_form(error: CSRFError) -> Response:
         return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
-    sid = session.get("sid")
-    state = request_store().subscriber(sid) if isinstance(sid, str) else None
+    state = _session_state()
     if request.endpoint == "pages.manage_save" and state and state.subscriber.origin == "web":
         sub = state.subscriber
         values = read_profile(request.form, c.config, sub.id, email=sub.email, base=sub).values
@@ -363,13 +362,18 @@ def manage_login() -> Response:
     return redirect(url_for("pages.manage"), 303)
 
 
+def _session_state() -> SubscriberState | None:
+    """The subscriber this browser's session is signed in as, if any."""
+    sid = session.get("sid")
+    return request_store().subscriber(sid) if isinstance(sid, str) else None
+
+
 def signed_in(view):
     """The view with the signed-in reader's subscriber state; else off to the link page."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        sid = session.get("sid")
-        state = request_store().subscriber(sid) if isinstance(sid, str) else None
+        state = _session_state()
         if state is None:
             session.clear()
             return redirect(url_for("pages.link_page"), 303)

@@ -33,13 +33,13 @@ TEXTS = {
 
 def test_a_paper_like_the_seed_ranks_above_an_unrelated_one():
     features = relevance.Features.fit(TEXTS)
-    sims = similarities(features, relevance.profile_vector(features, ["seed"]))
+    sims = similarities(features, relevance.reader_vectors(features, ["seed"]).reader)
     assert sims["near"] > sims["mid"] >= 0 and sims["near"] > sims["far"]
 
 
-def test_no_liked_or_up_rated_paper_means_no_profile_vector():
+def test_no_liked_or_up_rated_paper_means_no_reader_direction():
     features = relevance.Features.fit(TEXTS)
-    assert relevance.profile_vector(features, [], downs=["far"]) is None
+    assert relevance.reader_vectors(features, [], downs=["far"]) is None
     assert set(similarities(features, None).values()) == {0.0}
     papers = {k: Paper(key=k, title=k, rev=1) for k in TEXTS}
     window = relevance.Window.of(features, list(papers.values()))
@@ -50,8 +50,8 @@ def test_no_liked_or_up_rated_paper_means_no_profile_vector():
 
 def test_a_down_rating_lowers_papers_like_it():
     features = relevance.Features.fit(TEXTS)
-    before = similarities(features, relevance.profile_vector(features, ["seed"]))
-    after = similarities(features, relevance.profile_vector(features, ["seed"], downs=["near"]))
+    before = similarities(features, relevance.reader_vectors(features, ["seed"]).reader)
+    after = similarities(features, relevance.reader_vectors(features, ["seed"], downs=["near"]).reader)
     assert after["near"] < before["near"]
 
 
@@ -70,8 +70,8 @@ def test_fusion_adds_the_two_scores_each_scaled_to_its_best():
 
 def test_the_ranking_direction_leaves_out_what_every_paper_shares():
     features = relevance.Features.fit(TEXTS)
-    plain = relevance.profile_vector(features, ["seed"])
-    ranking = relevance.profile_vector(features, ["seed"], centre=relevance.CENTRE_WEIGHT)
+    plain = relevance.reader_vectors(features, ["seed"]).reader
+    ranking = relevance.reader_vectors(features, ["seed"]).ranking
     assert plain @ features.centre > ranking @ features.centre
     assert np.linalg.norm(ranking) == pytest.approx(1.0)
 
