@@ -353,6 +353,13 @@ def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> I
         store.release_lease(lease, holder)
 
 
+def fetched_at(store: Store, name: str, now: datetime) -> datetime | None:
+    """When source `name` was last fetched; None when never, or when that time is ahead of
+    `now` by more than clocks drift (the clock was set back: the fetch's age is unknown)."""
+    last = parse_ts(store.source_state(name).get("last_fetch_at"))
+    return None if last is None or last - now > CLOCK_AHEAD else last
+
+
 def refresh_sources(
     store: Store,
     sources: Iterable[SourceConfig],
@@ -375,8 +382,8 @@ def refresh_sources(
                 )
                 continue
             # checked under the lease: a worker may have fetched it just now
-            last = parse_ts(store.source_state(source.name).get("last_fetch_at"))
-            if last is None or now - last >= fresh or last - now > CLOCK_AHEAD:
+            last = fetched_at(store, source.name, now)
+            if last is None or now - last >= fresh:
                 outcomes.append(fetch_one(store, source, client, now))
     return outcomes
 
@@ -414,13 +421,13 @@ def fetch_liked(
     if not missing:
         return None
     now = now or now_utc()
+    state = store.source_state(LIKED_SOURCE)
     if recheck is not None:
-        last_ok = parse_ts(store.source_state(LIKED_SOURCE).get("last_ok_at"))
-        unknown = store.source_state(LIKED_SOURCE).get("etag")
-        if last_ok is not None and now - last_ok < recheck and unknown == _ids_validator(missing):
+        last_ok = parse_ts(state.get("last_ok_at"))
+        if last_ok is not None and now - last_ok < recheck and state.get("etag") == _ids_validator(missing):
             return None
     started = time.monotonic()
-    waiting = _waiting(LIKED_SOURCE, store.source_state(LIKED_SOURCE), now)
+    waiting = _waiting(LIKED_SOURCE, state, now)
     if waiting:
         return waiting
     api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
@@ -434,7 +441,7 @@ def fetch_liked(
         return _stopped(LIKED_SOURCE)
     except (FetchError, SourceError) as e:
         return _failed(store, api, now, str(e), started, _retry_at(e, now))
-    except StoreWriteError:
+    except (StoreWriteError, StoreDamaged):  # the database's, not the fetch's: as in fetch_one
         raise
     except Exception as e:  # as in fetch_one: a parser bug must not hold every digest back
         log.debug("unexpected error fetching liked papers", exc_info=True)

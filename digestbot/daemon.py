@@ -38,6 +38,7 @@ from .collect import (
     fetch_lease,
     fetch_liked,
     fetch_one,
+    fetched_at,
     refresh_sources,
 )
 from .config import Config, ConfigError, Env, SourceConfig, load_config
@@ -45,7 +46,7 @@ from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc, parse_ts
+from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc
 from .text import mask_url
 
 log = logging.getLogger(__name__)
@@ -157,8 +158,8 @@ class Worker:
         """Whether the last fetch is older than the interval (less `slack` of it: timers of
         several workers never fire at quite the same moment). A fetch recorded ahead of the
         clock, by more than clocks drift, means the clock was set back: its age is unknown."""
-        last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
-        if last is None or last - now > CLOCK_JUMP:
+        last = fetched_at(self.store, source.name, now)
+        if last is None:
             return True
         return (now - last).total_seconds() >= source.every * (1 - slack)
 
@@ -401,11 +402,8 @@ class Worker:
                 job.remove()
         start = self.clock()
         for source in config.sources:
-            last = parse_ts(self.store.source_state(source.name).get("last_fetch_at"))
-            if last is None or last - start > CLOCK_JUMP:  # ahead of the clock: its age is unknown
-                first = start
-            else:
-                first = max(start, last + timedelta(seconds=source.every))
+            last = fetched_at(self.store, source.name, start)
+            first = start if last is None else max(start, last + timedelta(seconds=source.every))
             scheduler.add_job(
                 _guarded(self.fetch, f"fetching {source.name}"),
                 "interval",
