@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import click
@@ -67,7 +68,7 @@ class App:
                 raise SystemExit(EXIT_USAGE) from None
         return self._config
 
-    @property
+    @cached_property  # checked once: commands read it many times
     def db_path(self) -> Path | str:
         """The SQLite file, or the postgresql:// URL (see `db_shown` for messages). One that
         digestbot cannot use (`mysql://...`, a PostgreSQL URL without a database) is a usage
@@ -657,13 +658,13 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     """
     if output is not None and str(output) == "-":  # the usual name for stdout: it wrote a file "-"
         output = None
+    ascii_only = output is None and not _takes_unicode(sys.stdout)  # JSON escapes what it can't show
     app.check_templates()
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     runner = DigestRunner(app.store, app.config, app.env)
     digest = runner.preview(subscriber_id)
     if fmt == "json":
-        ascii_only = output is None and not _takes_unicode(sys.stdout)
         _emit(ranking_json(subscriber_id, digest, ascii_only), output, len(digest.matches) if digest else 0)
         return
     if digest is None or not digest.matches:
@@ -683,7 +684,6 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
     shown = len(digest.matches)
     try:
         if fmt == "slack":
-            ascii_only = output is None and not _takes_unicode(sys.stdout)
             body = json.dumps(runner.renderer.slack(digest, **links), indent=2, ensure_ascii=ascii_only)
         else:
             parts = runner.renderer.email(digest, **links)

@@ -231,7 +231,7 @@ class Env:
             ("SLACK_APP_TOKEN", self.slack_app_token, True),
             ("DIGESTBOT_OUTBOX", str(self.outbox), False),  # a folder's name may hold a space
         ):
-            if value and (_ENV_CONTROL_RE.search(value) or (spaces and re.search(r"\s", value))):
+            if value and (invisible_character(value) or (spaces and re.search(r"\s", value))):
                 what = "a space, a line break or a control character" if spaces else "a control character"
                 found.append(  # never the value: it may be a secret
                     f"{name} holds {what} (a line end copied with it, or a file saved with"
@@ -275,9 +275,6 @@ class Env:
             smtp_rate=_seconds(e.get("DIGESTBOT_SMTP_RATE"), None),
             slack_rate=_seconds(e.get("DIGESTBOT_SLACK_RATE"), None),
         )
-
-
-_ENV_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # CR and LF among them
 
 
 def _is_http_url(url: str) -> bool:
