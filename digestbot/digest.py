@@ -314,6 +314,7 @@ class DigestRunner:
         self.batch = CLAIM_BATCH
         self._claimed_at = clock()
         self._read: tuple[int, int, list[Paper]] | None = None
+        self._filled: dict[tuple[int, int], list[Paper]] = {}  # _background's, during a run
         self.deliverer.rates = SharedRates(store)
         self.deliverer.shared = self.shared
 
@@ -586,7 +587,12 @@ class DigestRunner:
         fit the features on: a day of a handful of papers is no corpus to weigh words by."""
         if wanted <= 0 or start <= 0:
             return []
-        return list(self.store.papers_after(max(0, start - wanted), start))
+        if self._read is not None and (start, wanted) in self._filled:  # a run's later batch
+            return self._filled[start, wanted]
+        papers = list(self.store.papers_after(max(0, start - wanted), start))
+        if self._read is not None:
+            self._filled[start, wanted] = papers
+        return papers
 
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
@@ -647,12 +653,14 @@ class DigestRunner:
             due = [s.subscriber.id for s in due_states]
             waiting = [sid for sid in dict.fromkeys(retrying + due) if not only or sid in only]
             batch = self.batch if self.shared else max(len(waiting), 1)
-            self._read = (0, -1, [])  # batches share the papers read (see _window)
+            self._read = (0, -1, [])  # batches share the papers read (see _window, _background)
+            self._filled = {}
             for i in range(0, len(waiting), batch):
                 if self._run_batch(waiting[i : i + batch], now, force, done, should_stop):
                     break
         finally:
             self._read = self._handed_over = None
+            self._filled = {}
             self.deliverer.close()
         return outcomes
 

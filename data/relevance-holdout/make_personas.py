@@ -15,6 +15,7 @@ Standard library only; deterministic.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ HEADER = """\
 """
 
 
+@functools.cache
 def _shared() -> ModuleType:
     """The first set's make_personas.py, loaded under its own name (its labels are not imported)."""
     path = HERE.parent / "relevance" / "make_personas.py"
