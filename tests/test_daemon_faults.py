@@ -588,6 +588,8 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_it(workdir):
 def test_a_source_named_liked_does_not_share_its_lease_with_the_liked_papers(workdir):
     import responses
 
+    from digestbot.collect import LIKED_SOURCE
+
     write_feed(workdir.path / "feed.xml", [NARWHAL])
     reader = narwhal_reader() + "  like: [2401.00001]\n"
     workdir.write_config(FEED.replace("name: feed", "name: liked"), reader)
@@ -605,6 +607,10 @@ def test_a_source_named_liked_does_not_share_its_lease_with_the_liked_papers(wor
         )
         worker.dispatch()
         assert api.call_count == 1, "the liked papers were not fetched"
+        # what arrived: the liked fetch is recorded as its own, and the source's lease is untouched
+        assert store.source_state(LIKED_SOURCE).get("last_ok_at")
+        assert store.source_state("liked")["type"] == "arxiv_rss"
+        assert not store.claim_lease("fetch:liked", "a-third-worker", now, timedelta(minutes=10))
 
 
 # --- a run with nothing to rank a like-driven digest by -------------------------------------
