@@ -27,6 +27,9 @@ TEXTS = {
         "j: 2024-03-14\nk: '0123'\nl: !!str 5\n"
     ),
     "block scalars": "a: |\n  one\n  two\nb: >-\n  folded\n  text\n\nc: after\n",
+    "an anchor defined twice": "a: &x 1\nb: &x 2\nc: *x\n",
+    "an alias to no anchor": "a: *nothing\n",
+    "a YAML 1.2 directive": "%YAML 1.2\n---\na: 1\n",
     "duplicate keys": "a: 1\nb: 2\na: 3\nsub:\n  x: 1\n  x: 2\n",
     "lone surrogate escape": 'a: "x\\ud800y"\n',
     "python tag": "a: !!python/object:os.system {}\n",
