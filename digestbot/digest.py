@@ -379,7 +379,7 @@ class DigestRunner:
                 starts[state.subscriber.id] = state.last_seq
         matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
         found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
-        ratings = self.store.feedback(starts)
+        ratings = self.store.feedback(starts, self._formers())
         seeded = {
             s.subscriber.id: s
             for s in states

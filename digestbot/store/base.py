@@ -778,22 +778,36 @@ class Store:
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None = None
     ) -> None:
         """Record a thumbs up (+1) or down (-1), or clear it (None). One row per subscriber and
-        paper, so a thousand clicks are one rating. Only for a paper the subscriber received:
-        anything else is a StoreError."""
+        paper, so a thousand clicks are one rating. Only for a paper the subscriber received
+        (itself, or a subscriber it took over from: see `handed_over`): anything else is a
+        StoreError. A rating for a subscriber another took over from (a link or button sent
+        before the hand-over) is that one's."""
         with self.transaction():
-            if not self.received(sid, paper_seq):
-                raise StoreError(
-                    f"{sid} never received that paper: only papers from their digests can be rated"
-                )
-            if vote is None:
-                self._exec("DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq))
-                return
-            self._exec(
-                "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
-                " origin = excluded.origin, at = excluded.at",
-                (sid, paper_seq, vote, origin, ts(now or now_utc())),
-            )
+            formers = self.handed_over()
+            for heir in formers.get(sid) or [sid]:
+                if paper_seq not in self.received_among([paper_seq], [heir], formers).get(heir, ()):
+                    raise StoreError(
+                        f"{heir} never received that paper: only papers from their digests can be rated"
+                    )
+                self._set_vote(heir, paper_seq, vote, origin, now)
+                # The ratings of those it took over from count as its own (`feedback`): this one replaces them.
+                for former in (f for f, heirs in formers.items() if heir in heirs):
+                    self._exec(
+                        "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (former, paper_seq)
+                    )
+
+    def _set_vote(
+        self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
+    ) -> None:
+        if vote is None:
+            self._exec("DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq))
+            return
+        self._exec(
+            "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
+            " origin = excluded.origin, at = excluded.at",
+            (sid, paper_seq, vote, origin, ts(now or now_utc())),
+        )
 
     def rate(self, sid: str, key: str, vote: int | None, origin: str) -> Paper:
         """`set_feedback` for the paper with this key; StoreError for a paper that is not stored
@@ -804,18 +818,40 @@ class Store:
         self.set_feedback(sid, paper.seq, vote, origin)
         return paper
 
-    def feedback(self, sids: Iterable[str]) -> dict[str, dict[str, int]]:
-        """Each subscriber's ratings: paper key -> +1 or -1."""
-        sids = list(sids)
-        out: dict[str, dict[str, int]] = {sid: {} for sid in sids}
+    def feedback(
+        self, sids: Iterable[str], handed_over: dict[str, list[str]] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Each subscriber's ratings: paper key -> +1 or -1. Those of a subscriber it took over
+        from (see `handed_over`; pass its result when calling often) count as its own, the
+        latest rating of a paper winning: a reader moved from Slack to the YAML keeps them."""
+        formers = self.handed_over() if handed_over is None else handed_over
+        raters = {sid: [sid] for sid in sids}
+        for former, heirs in formers.items():
+            for heir in heirs:
+                if heir in raters:
+                    raters[heir].append(former)
+        votes = self._votes(sorted({r for who in raters.values() for r in who}))
+        out: dict[str, dict[str, int]] = {}
+        for sid, who in raters.items():
+            latest: dict[str, tuple[str, int]] = {}
+            for rater in who:  # its own first: it wins a tie
+                for key, (at, vote) in votes.get(rater, {}).items():
+                    if key not in latest or at > latest[key][0]:
+                        latest[key] = (at, vote)
+            out[sid] = {key: vote for key, (_, vote) in latest.items()}
+        return out
+
+    def _votes(self, sids: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """Each subscriber's own ratings: paper key -> (when, vote)."""
+        out: dict[str, dict[str, tuple[str, int]]] = {}
         for chunk, marks in _in_chunks(sids):
             rows = self._exec(
-                "SELECT f.subscriber_id, p.key, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
+                "SELECT f.subscriber_id, p.key, f.at, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
                 f" WHERE f.subscriber_id IN ({marks})",
                 chunk,
             )
-            for sid, key, vote in rows:
-                out[sid][key] = vote
+            for sid, key, at, vote in rows:
+                out.setdefault(sid, {})[key] = (at, vote)
         return out
 
     def missing_likes(self, liked: Iterable[str] | None = None) -> list[str]:
