@@ -150,10 +150,11 @@ class SlackService:
     def _rate(self, payload: dict) -> None:
         actions = payload.get("actions") if payload.get("type") == "block_actions" else None
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-        vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
-        value = action.get("value")
-        if vote is None or not isinstance(value, str):
+        action_id, value = action.get("action_id"), action.get("value")
+        # Any JSON may stand there: a list or an object is no action of ours (and unhashable).
+        if not isinstance(action_id, str) or action_id not in FEEDBACK_ACTIONS or not isinstance(value, str):
             return
+        vote = FEEDBACK_ACTIONS[action_id]
         sid, key = read_button_value(value)
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}

@@ -6,6 +6,7 @@ checks what the database holds or what the next digest brings."""
 from __future__ import annotations
 
 import test_slack
+import test_slack_faults
 from helpers import digestbot, not_due_soon
 from test_feedback import interactive as click
 from test_feedback import ratings
@@ -83,3 +84,18 @@ def test_ratings_made_before_a_hand_over_carry_over_and_can_be_cleared_from_the_
     assert not any(p["why"] == SIMILAR for p in preview_json(workdir, "ada"))
     with Store(workdir.db) as store:
         assert store.feedback(["ada"]) == {"ada": {}}
+
+
+def test_a_click_whose_action_id_is_not_a_string_is_ignored_not_an_internal_error(workdir, slack, start_web):
+    web = test_slack_faults.send_with_buttons(
+        workdir, slack, start_web, test_slack.slack_sub("ml", "C0MLCHAN1")
+    )
+    key = f"arxiv:{test_slack.IMITATION.aid}"
+    for action_id in (["feedback_up"], {"id": "feedback_up"}):
+        payload = button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")
+        payload["actions"][0]["action_id"] = action_id
+        answer = click(web, payload)
+        assert answer.status_code == 200 and "internal error" not in answer.text
+    assert ratings(workdir.db) == {"ml": {}}
+    assert click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code == 200
+    assert ratings(workdir.db) == {"ml": {key: 1}}
