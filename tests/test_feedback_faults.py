@@ -5,6 +5,8 @@ checks what the database holds or what the next digest brings."""
 
 from __future__ import annotations
 
+import responses
+import test_likes
 import test_slack
 import test_slack_faults
 from helpers import digestbot, not_due_soon
@@ -99,3 +101,21 @@ def test_a_click_whose_action_id_is_not_a_string_is_ignored_not_an_internal_erro
     assert ratings(workdir.db) == {"ml": {}}
     assert click(web, button(key, "U0MEMBER1", "C0MLCHAN1", "ml-papers")).status_code == 200
     assert ratings(workdir.db) == {"ml": {key: 1}}
+
+
+@responses.activate
+def test_a_liked_id_arxiv_does_not_know_is_no_warning_once_nobody_likes_it(workdir):
+    responses.add(
+        responses.GET, test_likes.API, body=test_likes.ATOM_ONE, content_type="application/atom+xml"
+    )
+    source = test_likes.sources(workdir)
+    workdir.write_config(source, test_likes.sub("carol", like=["2501.00007", "2501.99999"]))
+    digestbot(workdir, "fetch")
+    assert "not on arXiv: 2501.99999" in digestbot(workdir, "status").output
+
+    workdir.write_config(source, test_likes.sub("carol", like=["2501.00007"]))  # the typo removed
+    digestbot(workdir, "fetch")
+
+    assert "2501.99999" not in digestbot(workdir, "status").output
+    assert "2501.99999" not in digestbot(workdir, "check").output
+    assert len(responses.calls) == 1  # nothing was left to ask arXiv about

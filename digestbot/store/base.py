@@ -935,6 +935,19 @@ class Store:
             }
         )
 
+    def clear_source_problems(self, name: str) -> None:
+        """Forget the last warning and error of a source with nothing left to fetch (the
+        liked papers once every id arXiv did not know is liked no more): `status` and `check`
+        kept naming ids nobody likes. Writes only when there is something to forget."""
+        state = self.source_state(name)
+        if state.get("last_warning") or state.get("last_error") or state.get("failures"):
+            with self.transaction():
+                self._exec(
+                    "UPDATE sources SET last_warning = NULL, last_error = NULL, failures = 0,"
+                    " retry_at = NULL WHERE name = ?",
+                    (name,),
+                )
+
     def _upsert_source(self, fields: dict) -> None:
         # Raw SQL, not sqlite-utils' upsert: that one commits on its own (`with conn:`), which
         # would end any transaction it ran inside.
