@@ -5,6 +5,8 @@ checks what the database holds or what the next digest brings."""
 
 from __future__ import annotations
 
+import json
+
 import responses
 import test_likes
 import test_slack
@@ -119,3 +121,32 @@ def test_a_liked_id_arxiv_does_not_know_is_no_warning_once_nobody_likes_it(workd
     assert "2501.99999" not in digestbot(workdir, "status").output
     assert "2501.99999" not in digestbot(workdir, "check").output
     assert len(responses.calls) == 1  # nothing was left to ask arXiv about
+
+
+def test_a_trending_digest_which_ratings_cannot_steer_offers_no_rating_links_or_buttons(
+    workdir, smtp_server, slack, start_web
+):
+    # A trending digest is the N most upvoted papers: a rating changes nothing in it, so a
+    # "More like this" there would answer "Noted" and do nothing. A keyword digest keeps them.
+    papers = [test_slack.IMITATION, test_slack.REASONING]
+    test_slack.write_feed(workdir.path / "feed.xml", papers)
+    test_slack.hf_file(workdir, {p: 10 + i for i, p in enumerate(papers)})
+    trending = "  trending: 5\n"
+    workdir.write_config(
+        test_slack.HF_SOURCES,
+        test_slack.email_sub("alice")
+        + test_slack.email_sub("tina").replace("  keywords: [imitation learning]\n", trending)
+        + test_slack.slack_sub("tom", "C0TRENDS1").replace("  keywords: [imitation learning]\n", trending),
+    )
+    test_slack.serve_signed_links(workdir, smtp_server, start_web)
+
+    digestbot(workdir, "send")
+
+    [keyword_mail], [trending_mail] = smtp_server.to("alice@example.org"), smtp_server.to("tina@example.org")
+    assert "More like this" in keyword_mail.message.get_body(("plain",)).get_content()
+    for part in trending_mail.message.iter_parts():
+        assert "More like this" not in part.get_content() and "/feedback?" not in part.get_content()
+        assert "/unsubscribe?" in part.get_content()
+    [post] = slack.posts
+    assert test_slack.paper_ids(post.body) == [test_slack.REASONING.aid, test_slack.IMITATION.aid]
+    assert "feedback_up" not in json.dumps(post.body)
