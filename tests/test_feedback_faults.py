@@ -6,11 +6,13 @@ checks what the database holds or what the next digest brings."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import responses
 import test_likes
 import test_slack
 import test_slack_faults
+import test_store
 from helpers import digestbot, not_due_soon
 from test_feedback import interactive as click
 from test_feedback import ratings
@@ -18,10 +20,13 @@ from test_likes import preview_json, split_sample
 from test_slack import UNSUB_SECRET
 from test_slack_faults import button, buttons_of
 
+from digestbot.models import Profile, Subscriber
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
+store = test_store.store  # the fixture: a fresh store (each backend)
+T0 = test_store.T0
 SAMPLE_SOURCE = "- name: sample\n  type: arxiv_rss\n  url: sample.xml\n"
 SIMILAR = "similar to papers you rated up"
 
@@ -150,3 +155,42 @@ def test_a_trending_digest_which_ratings_cannot_steer_offers_no_rating_links_or_
     [post] = slack.posts
     assert test_slack.paper_ids(post.body) == [test_slack.REASONING.aid, test_slack.IMITATION.aid]
     assert "feedback_up" not in json.dumps(post.body)
+
+
+def test_a_removed_digest_of_a_channel_keeps_its_ratings_apart_from_the_channel_digest_that_stays(
+    workdir, slack, start_web
+):
+    # Two YAML digests in one channel; one is removed. Its ratings (and the buttons of its old
+    # messages) are not the other digest's: that one follows another topic.
+    robots = test_slack.slack_sub("robots", "C0MLCHAN1", "imitation learning")
+    thinking = test_slack.slack_sub("thinking", "C0MLCHAN1", "reasoning")
+    web = test_slack_faults.send_with_buttons(workdir, slack, start_web, robots, thinking)
+    robots_post = next(p for p in slack.posts if test_slack.IMITATION.aid in test_slack.paper_ids(p.body))
+    [value] = buttons_of(robots_post).values()
+    click(web, button(value, "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
+    test_slack.setup(workdir, [test_slack.IMITATION, test_slack.REASONING], thinking)
+    digestbot(workdir, "sync")
+
+    click(web, button(value, "U0MEMBER1", "C0MLCHAN1", "ml-papers", action="feedback_down"))
+
+    key = f"arxiv:{test_slack.IMITATION.aid}"
+    assert ratings(workdir.db) == {"robots": {key: -1}, "thinking": {}}
+
+
+def test_ratings_pass_to_the_digest_that_took_over_and_back_on_both_backends(store):
+    test_store.add_numbered(store, range(1, 4))
+    slack_digest = Subscriber("slack:U1", Profile(keywords=("diffusion",)), slack="U1", origin="slack")
+    store.save_slack_subscriber(slack_digest, T0)
+    store.mark_sent(test_store.new_digest(store, "slack:U1", (1, 2, 3), "s1"), T0)
+    one, two, three = (store.paper(f"test:{n}").key for n in (1, 2, 3))
+    store.rate("slack:U1", one, 1, "slack")
+    store.rate("slack:U1", two, 1, "slack")
+    store.sync_subscribers([replace(test_store.sub("ada"), email=None, slack="U1")], T0)
+
+    store.rate("slack:U1", three, -1, "slack")  # an old button, after the hand-over
+    store.rate("ada", two, None, "cli")  # a paper the Slack digest delivered
+
+    assert store.feedback(["ada"]) == {"ada": {one: 1, three: -1}}
+    store.sync_subscribers([], T0)  # the YAML entry goes; the Slack digest comes back
+    store.save_slack_subscriber(replace(slack_digest, active=True), T0)
+    assert store.feedback(["slack:U1"]) == {"slack:U1": {one: 1, three: -1}}

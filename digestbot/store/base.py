@@ -784,14 +784,15 @@ class Store:
         before the hand-over) is that one's."""
         with self.transaction():
             formers = self.handed_over()
-            for heir in formers.get(sid) or [sid]:
+            taken = self._taken_over(formers)
+            for heir in taken.get(sid) or [sid]:
                 if paper_seq not in self.received_among([paper_seq], [heir], formers).get(heir, ()):
                     raise StoreError(
                         f"{heir} never received that paper: only papers from their digests can be rated"
                     )
                 self._set_vote(heir, paper_seq, vote, origin, now)
                 # The ratings of those it took over from count as its own (`feedback`): this one replaces them.
-                for former in (f for f, heirs in formers.items() if heir in heirs):
+                for former in (f for f, heirs in taken.items() if heir in heirs):
                     self._exec(
                         "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (former, paper_seq)
                     )
@@ -822,11 +823,11 @@ class Store:
         self, sids: Iterable[str], handed_over: dict[str, list[str]] | None = None
     ) -> dict[str, dict[str, int]]:
         """Each subscriber's ratings: paper key -> +1 or -1. Those of a subscriber it took over
-        from (see `handed_over`; pass its result when calling often) count as its own, the
-        latest rating of a paper winning: a reader moved from Slack to the YAML keeps them."""
-        formers = self.handed_over() if handed_over is None else handed_over
+        from (`_taken_over`; pass `handed_over`'s result when calling often) count as its own,
+        the latest rating of a paper winning: a reader moved from Slack to the YAML keeps them."""
         raters = {sid: [sid] for sid in sids}
-        for former, heirs in formers.items():
+        taken = self._taken_over(self.handed_over() if handed_over is None else handed_over)
+        for former, heirs in taken.items():
             for heir in heirs:
                 if heir in raters:
                     raters[heir].append(former)
@@ -840,6 +841,18 @@ class Store:
                         latest[key] = (at, vote)
             out[sid] = {key: vote for key, (_, vote) in latest.items()}
         return out
+
+    def _taken_over(self, formers: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Of `handed_over`'s pairs, those where a digest of another origin took the place over
+        (a YAML entry superseding a Slack or web digest, or one coming back after it): ratings
+        pass on there. Two digests of one origin at one place (a channel's two YAML digests,
+        one since removed) are two digests, on two topics: their ratings stay apart."""
+        ids = sorted({x for former, heirs in formers.items() for x in (former, *heirs)})
+        origins: dict[str, str] = {}
+        for chunk, marks in _in_chunks(ids):
+            origins.update(self._exec(f"SELECT id, origin FROM subscribers WHERE id IN ({marks})", chunk))
+        taken = {f: [h for h in heirs if origins.get(h) != origins.get(f)] for f, heirs in formers.items()}
+        return {former: heirs for former, heirs in taken.items() if heirs}
 
     def _votes(self, sids: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """Each subscriber's own ratings: paper key -> (when, vote)."""
