@@ -6,9 +6,14 @@ checks what the database holds or what the next digest brings."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
 
+import requests
 import responses
+import test_feedback
+import test_ledger_faults
 import test_likes
 import test_slack
 import test_slack_faults
@@ -22,6 +27,7 @@ from test_slack_faults import button, buttons_of
 
 from digestbot.models import Profile, Subscriber
 from digestbot.store import Store
+from digestbot.web import BAD_RATING_LINK
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
@@ -194,3 +200,15 @@ def test_ratings_pass_to_the_digest_that_took_over_and_back_on_both_backends(sto
     store.sync_subscribers([], T0)  # the YAML entry goes; the Slack digest comes back
     store.save_slack_subscriber(replace(slack_digest, active=True), T0)
     assert store.feedback(["slack:U1"]) == {"slack:U1": {one: 1, three: -1}}
+
+
+def test_a_rating_the_database_cannot_take_is_a_503_saying_so_not_a_bad_link(workdir, smtp_server, start_web):
+    web, text, _ = test_feedback.send_email_digest(workdir, smtp_server, start_web)
+    more = re.search(r"More like this: (\S+)", text).group(1)
+    token = parse_qs(urlsplit(more).query)["t"][0]
+    test_ledger_faults.damage(workdir.db, "feedback")  # a bad sector under the ratings
+
+    answer = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
+
+    assert answer.status_code == 503 and "database" in answer.text
+    assert BAD_RATING_LINK not in answer.text

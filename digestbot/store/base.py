@@ -322,6 +322,11 @@ class StoreWriteError(StoreError):
     """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
+class RatingRefused(StoreError):
+    """A rating the ledger does not allow (a paper not stored, or one the subscriber never
+    received): the request's fault, where any other StoreError is the database's."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""
@@ -779,15 +784,15 @@ class Store:
     ) -> None:
         """Record a thumbs up (+1) or down (-1), or clear it (None). One row per subscriber and
         paper, so a thousand clicks are one rating. Only for a paper the subscriber received
-        (itself, or a subscriber it took over from: see `handed_over`): anything else is a
-        StoreError. A rating for a subscriber another took over from (a link or button sent
+        (itself, or a subscriber it took over from: see `handed_over`): anything else is
+        RatingRefused. A rating for a subscriber another took over from (a link or button sent
         before the hand-over) is that one's."""
         with self.transaction():
             formers = self.handed_over()
             taken = self._taken_over(formers)
             for heir in taken.get(sid) or [sid]:
                 if paper_seq not in self.received_among([paper_seq], [heir], formers).get(heir, ()):
-                    raise StoreError(
+                    raise RatingRefused(
                         f"{heir} never received that paper: only papers from their digests can be rated"
                     )
                 self._set_vote(heir, paper_seq, vote, origin, now)
@@ -811,11 +816,11 @@ class Store:
         )
 
     def rate(self, sid: str, key: str, vote: int | None, origin: str) -> Paper:
-        """`set_feedback` for the paper with this key; StoreError for a paper that is not stored
-        or that the subscriber never received. Returns the paper."""
+        """`set_feedback` for the paper with this key; RatingRefused for a paper that is not
+        stored or that the subscriber never received. Returns the paper."""
         paper = self.paper(key)
         if paper is None or paper.seq is None:
-            raise StoreError(f"no paper {key!r} in the database")
+            raise RatingRefused(f"no paper {key!r} in the database")
         self.set_feedback(sid, paper.seq, vote, origin)
         return paper
 
