@@ -37,7 +37,7 @@ from .render import template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, SubscriberState, is_postgres, now_utc
+from .store import Store, StoreError, StoreUrlError, StoreWriteError, SubscriberState, is_postgres, now_utc
 from .text import mask_url, one_line
 from .web import ServerLimits
 
@@ -79,9 +79,7 @@ class App:
             except ValueError as e:
                 _complain(f"Error: {self.db_given_as}: {e}")  # never quotes the URL
                 raise SystemExit(EXIT_USAGE) from None
-            given, where = self.db_option, self.db_given_as
-        else:
-            given, where = self.config.database or Path("digestbot.db"), f"{self.config.path}: database"
+        given, where = self.db_option or self.config.database or Path("digestbot.db"), self.db_named_by
         if is_postgres(given):
             return given
         problem = _sqlite_path_problem(Path(given))
@@ -89,6 +87,11 @@ class App:
             _complain(f"Error: {where}: {problem}")
             raise SystemExit(EXIT_USAGE)
         return Path(given)
+
+    @property
+    def db_named_by(self) -> str:
+        """Where the database setting was given, for messages: --db, DIGESTBOT_DB or the YAML."""
+        return self.db_given_as if self.db_option else f"{self.config.path}: database"
 
     @property
     def db_shown(self) -> str:
@@ -99,7 +102,11 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
-            self._store = Store(self.db_path)
+            try:
+                self._store = Store(self.db_path)
+            except StoreUrlError as e:
+                _complain(f"Error: {self.db_named_by}: {e}")
+                raise SystemExit(EXIT_USAGE) from None
         return self._store
 
     @property
@@ -1089,7 +1096,10 @@ def migrate(app: App, target: str) -> None:
         )
     if not Path(app.db_path).exists():
         raise click.UsageError(f"no SQLite database at {app.db_shown}: nothing to migrate")
-    destination = Store(target)
+    try:
+        destination = Store(target)
+    except StoreUrlError as e:
+        raise click.UsageError(f"--to: {e}") from None
     shown = destination.path
 
     def progress(table: str, done: int, total: int) -> None:

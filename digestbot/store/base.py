@@ -322,6 +322,11 @@ class StoreWriteError(StoreError):
     """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
+class StoreUrlError(StoreError):
+    """The database URL holds a connection option PostgreSQL's client library refuses
+    (`sslmode=bogus`): a mistake in the setting, which no wait mends; the message says which."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""

@@ -1,0 +1,41 @@
+"""Faults of the PostgreSQL backend and of several workers on it, each on the real PostgreSQL the
+test session starts: what a postgresql:// URL may say, and how the store reads it."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import digestbot, subscriber
+
+JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
+
+
+# --- a URL's connection options --------------------------------------------------------------
+# An option value libpq refuses (`sslmode=bogus`) was taken for a database out of reach: exit 1,
+# "Stopped: cannot connect ... Nothing more is sent until the database can record it", as if
+# waiting would help; it is a mistake in the setting, exit 2, like any other bad --db.
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["sslmode=bogus", "target_session_attrs=bogus", "port=abc", "channel_binding=sometimes"],
+)
+def test_a_connection_option_libpq_refuses_is_a_config_error(workdir, pg_server, option):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = f"{pg_server.new_database()}?{option}"
+    workdir.monkeypatch.setenv("DIGESTBOT_DB", url)
+    from click.testing import CliRunner
+
+    from digestbot.cli import cli
+
+    synced = CliRunner().invoke(cli, ["--config", str(workdir.config), "sync"])
+    workdir.monkeypatch.delenv("DIGESTBOT_DB")
+    digestbot(workdir, "sync")  # a SQLite file to migrate
+    migrated = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    name = option.partition("=")[0]
+    assert synced.exit_code == 2, synced.output
+    assert f"Error: DIGESTBOT_DB: invalid {name}" in synced.output or (
+        name == "port" and "Error: DIGESTBOT_DB: invalid integer value" in synced.output
+    )
+    assert "Error: --to: invalid" in migrated and "cannot connect" not in synced.output + migrated
+    assert "Traceback" not in synced.output + migrated
