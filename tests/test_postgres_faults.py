@@ -4,7 +4,8 @@ test session starts: what a postgresql:// URL may say, and how the store reads i
 from __future__ import annotations
 
 import pytest
-from helpers import digestbot, subscriber
+from conftest import free_port
+from helpers import digestbot, raw_rows, subscriber
 
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
@@ -39,3 +40,24 @@ def test_a_connection_option_libpq_refuses_is_a_config_error(workdir, pg_server,
     )
     assert "Error: --to: invalid" in migrated and "cannot connect" not in synced.output + migrated
     assert "Traceback" not in synced.output + migrated
+
+
+# --- several hosts in one URL ----------------------------------------------------------------
+# libpq takes `postgresql://host1:5432,host2:5432/db` (it tries each in turn; with
+# target_session_attrs=read-write, the primary of a replicated pair). The check read the hosts
+# as one, `5432,host2:5432` as its port, and refused it: "the PostgreSQL URL's port is not a number".
+
+
+def test_a_url_naming_several_hosts_is_taken_and_used(workdir, pg_server):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = pg_server.new_database()
+    name = url.rpartition("/")[2]
+    # the first host refuses connections: libpq goes on to the second, the real server
+    several = f"postgresql://digestbot@127.0.0.1:{free_port()},127.0.0.1:{pg_server.port}/{name}"
+
+    out = digestbot(workdir, "--db", several + "?target_session_attrs=read-write", "sync").output
+    bad = digestbot(workdir, "--db", f"postgresql://h1:5432,h2:x/{name}", "sync", expect=2).output
+
+    assert "Traceback" not in out
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
+    assert "port is not a number" in bad
