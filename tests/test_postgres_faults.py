@@ -61,3 +61,23 @@ def test_a_url_naming_several_hosts_is_taken_and_used(workdir, pg_server):
     assert "Traceback" not in out
     assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
     assert "port is not a number" in bad
+
+
+# --- how long a connection may take ----------------------------------------------------------
+# The store passed its own connect_timeout=10 as a keyword, and a keyword overrides the URL: a
+# `?connect_timeout=30` (a server far away, one that wakes up on demand) or PGCONNECT_TIMEOUT was
+# ignored, and every connection gave up after 10 s.
+
+
+def test_a_connect_timeout_in_the_url_or_the_environment_is_the_one_used(pg_server, monkeypatch):
+    from digestbot.store import Store
+
+    url = pg_server.new_database()
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    with Store(url) as default, Store(f"{url}?connect_timeout=30") as given:
+        used = [s.conn.info.get_parameters()["connect_timeout"] for s in (default, given)]
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "25")
+    with Store(url) as from_env:
+        used.append(from_env.conn.info.get_parameters()["connect_timeout"])
+
+    assert used == ["10", "30", "25"]
