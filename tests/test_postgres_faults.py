@@ -6,6 +6,10 @@ from __future__ import annotations
 import pytest
 from conftest import free_port
 from helpers import digestbot, raw_rows, subscriber
+from test_daemon import spawn, wait_until  # noqa: F401 - spawn: a fixture
+from test_workers import LEASE, check_arrivals, ledger_is_done, newsroom, pg, run_ok  # noqa: F401 - pg: a fixture
+
+from digestbot.store import now_utc, ts
 
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
@@ -81,3 +85,29 @@ def test_a_connect_timeout_in_the_url_or_the_environment_is_the_one_used(pg_serv
         used.append(from_env.conn.info.get_parameters()["connect_timeout"])
 
     assert used == ["10", "30", "25"]
+
+
+# --- a claim outlasting its lease -------------------------------------------------------------
+# A worker renewed its claims only between two digests. One delivery that took longer than the
+# lease (a slow SMTP server, Slack's Retry-After, a long wait for a shared rate slot) let the
+# claim run out while the message was still going out: another worker took the subscriber,
+# found the digest pending and sent it again.
+
+
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_goes_out_once(pg, slow_smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 1)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+    slow_smtp_server.handler.delay = LEASE + 5  # the one message outlasts the lease
+
+    first = spawn("send")
+    wait_until(lambda: len(slow_smtp_server.messages) == 1, 20, "the digest at the SMTP server")
+    claimed = raw_rows(pg.db, "SELECT claimed_until FROM subscribers")[0]["claimed_until"]
+    wait_until(lambda: ts(now_utc()) > claimed, LEASE + 2, "the first claim's lease to run out")
+    slow_smtp_server.handler.delay = 0.01
+    second = run_ok(spawn, "send")  # while the first is still waiting for its 250
+    assert first.finish(60) == 0, first.output
+
+    assert "0 sent" in second.output
+    check_arrivals(slow_smtp_server, wanted)
+    ledger_is_done(pg.db)
