@@ -9,7 +9,7 @@ from helpers import digestbot, raw_rows, subscriber
 from test_daemon import spawn, wait_until  # noqa: F401 - spawn: a fixture
 from test_workers import LEASE, check_arrivals, ledger_is_done, newsroom, pg, run_ok  # noqa: F401 - pg: a fixture
 
-from digestbot.store import now_utc, ts
+from digestbot.store import Store, now_utc, ts
 
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
@@ -74,7 +74,6 @@ def test_a_url_naming_several_hosts_is_taken_and_used(workdir, pg_server):
 
 
 def test_a_connect_timeout_in_the_url_or_the_environment_is_the_one_used(pg_server, monkeypatch):
-    from digestbot.store import Store
 
     url = pg_server.new_database()
     monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
@@ -111,3 +110,52 @@ def test_a_send_slower_than_the_lease_keeps_its_claim_and_goes_out_once(pg, slow
     assert "0 sent" in second.output
     check_arrivals(slow_smtp_server, wanted)
     ledger_is_done(pg.db)
+
+
+# --- a fetch lease taken with the dispatch's clock --------------------------------------------
+# A dispatch fetched its stale sources one after the other, each under a lease of FETCH_LEASE
+# counted from the time the dispatch began: behind a slow first source, the next one's lease was
+# born run out, and another worker took it and fetched the same source at the same time.
+
+
+def test_a_fetch_lease_taken_behind_a_slow_fetch_still_keeps_other_workers_out(pg):  # noqa: F811
+    from http.server import BaseHTTPRequestHandler
+
+    from helpers import http_server
+    from test_daemon import FakeClock, write_listing
+
+    from digestbot.collect import FETCH_LEASE
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+
+    newsroom(pg, 1)
+    clock = FakeClock(now_utc())
+    others_got_it = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/slow.xml":
+                clock.advance(seconds=FETCH_LEASE.total_seconds() + 60)  # this fetch takes a while
+            else:  # the second source: is it this worker's alone while it fetches it?
+                with Store(pg.db) as other:
+                    others_got_it.append(other.claim_lease("fetch:second", "other", clock(), FETCH_LEASE))
+            body = (pg.path / "feed.xml").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    write_listing(pg.path / "feed.xml", [])
+    with http_server(Slow) as url:
+        sources = f"- name: first\n  type: arxiv_rss\n  url: {url}/slow.xml\n  every: 6h\n"
+        sources += f"- name: second\n  type: arxiv_rss\n  url: {url}/second.xml\n  every: 6h\n"
+        pg.write_config(sources, "- id: s0000\n  email: s0000@example.org\n  keywords: [s0000]\n")
+        config, env = load_config(pg.config), Env(outbox=pg.outbox)
+        with Store(pg.db) as store:
+            store.sync_subscribers(config.subscribers)
+            Worker(config, store, env, clock=clock).dispatch()
+
+    assert others_got_it == [False]
