@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import free_port
-from helpers import digestbot, raw_rows, subscriber
+from helpers import digestbot, raw_rows, raw_sql, subscriber
 from test_daemon import spawn, wait_until  # noqa: F401 - spawn: a fixture
 from test_workers import LEASE, check_arrivals, ledger_is_done, newsroom, pg, run_ok  # noqa: F401 - pg: a fixture
 
@@ -159,3 +159,70 @@ def test_a_fetch_lease_taken_behind_a_slow_fetch_still_keeps_other_workers_out(p
             Worker(config, store, env, clock=clock).dispatch()
 
     assert others_got_it == [False]
+
+
+# --- migrating a big ledger -------------------------------------------------------------------
+# migrate held every ledger row in memory at once, several times over: each side's digests and
+# their papers sorted whole for the check's fingerprint, and on a rerun every key of
+# digest_items of both sides in sets. About 300 bytes a row: a year of a department's digests
+# (10 million papers sent) needed gigabytes, and the copy was killed for memory.
+
+
+def big_ledger(db, subscribers: int, papers: int, per_digest: int = 25) -> int:
+    """A SQLite database whose every subscriber got every paper, `per_digest` a digest; returns
+    how many papers were sent in all."""
+    import contextlib
+    import sqlite3
+
+    Store(db).close()
+    at = "2024-01-01T00:00:00.000000Z"
+    digests, items = [], []
+    for s in range(subscribers):
+        for d in range(papers // per_digest):
+            n = len(digests) + 1
+            digests.append(
+                (n, f"s{s}", "sent", at, f"<{n}@example.org>", (d + 1) * per_digest, per_digest, 1)
+            )
+            items += [(n, f"s{s}", d * per_digest + r, r, 1) for r in range(1, per_digest + 1)]
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO papers (seq, key, title, first_seen, updated, rev) VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, f"arxiv:2401.{i:05d}", f"Paper {i}", at, at, i) for i in range(1, papers + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO subscribers (id, email, schedule, timezone, max_papers, created_at, updated_at,"
+            " last_seq) VALUES (?, ?, 'daily 08:00', 'UTC', 25, ?, ?, ?)",
+            [(f"s{s}", f"s{s}@example.org", at, at, papers) for s in range(subscribers)],
+        )
+        conn.executemany(
+            "INSERT INTO digests (id, subscriber_id, status, created_at, message_id, seq_to, n_papers,"
+            " n_matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            digests,
+        )
+        conn.executemany(
+            "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score) VALUES (?, ?, ?, ?, ?)",
+            items,
+        )
+    return len(items)
+
+
+def test_migrating_a_big_ledger_holds_a_page_of_it_in_memory_not_all_of_it(tmp_path, pg_server):
+    import tracemalloc
+
+    from digestbot.store.copy import copy_database
+
+    sent = big_ledger(tmp_path / "db.sqlite", subscribers=20, papers=1000)  # 20,000 papers sent
+    url = pg_server.new_database()
+    with Store(tmp_path / "db.sqlite") as source, Store(url) as target:
+        tracemalloc.start()
+        try:
+            first = copy_database(source, target)
+            raw_sql(source.path, "DELETE FROM digest_items WHERE digest_id = 7 AND rank = 25")  # cut for size
+            again = copy_database(source, target)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert (first.counts["digest_items"], again.counts["digest_items"]) == (sent, sent - 1)
+    assert raw_rows(url, "SELECT COUNT(*) AS n FROM digest_items WHERE digest_id = 7")[0]["n"] == 24
+    assert peak < 4 * 2**20, f"{peak / 2**20:.0f} MB at the peak"
