@@ -139,20 +139,19 @@ def _not_in(mine: Iterator[tuple], theirs: Iterator[tuple]) -> Iterator[tuple]:
 
 
 def _paged(store: Store, table: str, columns: tuple[str, ...], order: tuple[str, ...]) -> Iterator[tuple]:
-    """The columns of a table's rows in the order of its numeric key `order` (columns sorted
-    so, as the key is unique), as the target stores them, BATCH rows a query (keyset paging)."""
-    cols, by = ", ".join(columns), ", ".join(order)
-    at = [columns.index(k) for k in order] if set(order) <= set(columns) else None
-    select = f"SELECT {cols}{'' if at else ', ' + by} FROM {table}"
+    """`columns` (among them the numeric key `order`) of a table's rows in key order, so sorted
+    as tuples too (the key is unique), as the target stores them; BATCH rows a query (keyset
+    paging: no OFFSET scans)."""
+    by, at = ", ".join(order), [columns.index(k) for k in order]
     after, params = "", ()
     while True:
-        rows = store._exec(f"{select}{after} ORDER BY {by} LIMIT {BATCH}", params).fetchall()
-        for row in rows:
-            yield storable(row[: len(columns)])
+        rows = store._exec(
+            f"SELECT {', '.join(columns)} FROM {table}{after} ORDER BY {by} LIMIT {BATCH}", params
+        ).fetchall()
+        yield from (storable(row) for row in rows)
         if len(rows) < BATCH:
             return
-        last = rows[-1]
-        params = tuple(last[i] for i in at) if at else tuple(last[len(columns) :])
+        params = tuple(rows[-1][i] for i in at)
         after = f" WHERE ({by}) > ({', '.join('?' * len(order))})"
 
 
