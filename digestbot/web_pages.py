@@ -70,15 +70,27 @@ def _now() -> datetime:
     return datetime.fromtimestamp(ctx().clock(), UTC)
 
 
-def _allowed(store: Store, kind: str, value: str, c=None) -> bool:
+def _allowed(store: Store, kind: str, value: str, c=None, at: datetime | None = None) -> bool:
     """Count one `kind` event for `value` (a client address or an email, counted by the client
-    network or the mailbox it stands for, kept only as a keyed hash); False when that limit is
-    reached. `c`: the app context, for the mail thread (which has no Flask context)."""
+    network or the mailbox it stands for, kept only as a keyed hash) at `at` (default: now);
+    False when that limit is reached. `c`: the app context, for the mail thread (which has no
+    Flask context)."""
     c = c or ctx()
     limit, period = LIMITS[kind]
+    return store.hit(_bucket(c, kind, value), limit, period, at or datetime.fromtimestamp(c.clock(), UTC))
+
+
+def _bucket(c, kind: str, value: str) -> str:
     who = client_key(value) if kind.endswith("-ip") else mailbox_key(value)
     key = hmac.new((c.env.secret or "").encode(), who.encode(), hashlib.sha256).hexdigest()[:32]
-    return store.hit(f"{kind}:{key}", limit, period, datetime.fromtimestamp(c.clock(), UTC))
+    return f"{kind}:{key}"
+
+
+def _give_back(c, kind: str, value: str, at: datetime) -> None:
+    """Take back the `kind` event counted at `at` for a mail the relay turned away: the reader
+    who asks again gets it, instead of waiting out a limit for a mail that never came."""
+    with c.open_store() as store:
+        store.unhit(_bucket(c, kind, value), at)
 
 
 def _client() -> str:
@@ -255,46 +267,53 @@ def _off_the_request(work, *args) -> None:
 
 def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:
     """A subscribed address gets its manage link (at most three an hour), any other one a
-    confirmation (at most one an hour), keeping the sign-up until it is confirmed."""
-    email = sub.email or ""
+    confirmation (at most one an hour), keeping the sign-up until it is confirmed. A mail the
+    relay turned away does not count."""
+    email, at = sub.email or "", datetime.fromtimestamp(c.clock(), UTC)
     with c.open_store() as store:  # closed before the mail goes out: no store waits on SMTP
-        known, send = _sign_up_mail(c, store, sub, nonce)
+        known, send = _sign_up_mail(c, store, sub, nonce, at)
     if send == "manage":  # subscribed already: their manage link, not a second digest
         log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known)
+        if not _mail_manage_link(c, jinja, known):
+            _give_back(c, "link-email", email, at)
     elif send == "confirm":
         log.info("sign-up for %s: confirmation sent", email)
-        _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
+        if not _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR):
+            _give_back(c, "confirm-email", email, at)
     elif known is not None:
         log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
     else:
         log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
 
 
-def _sign_up_mail(c, store: Store, sub: Subscriber, nonce: str) -> tuple[SubscriberState | None, str]:
+def _sign_up_mail(
+    c, store: Store, sub: Subscriber, nonce: str, at: datetime
+) -> tuple[SubscriberState | None, str]:
     """The subscriber already at the sign-up's address, and which mail it gets ("manage",
-    "confirm" or "" for none, its limit reached); a confirmation's sign-up is stored."""
+    "confirm" or "" for none, its limit reached, counted at `at`); a confirmation's sign-up is
+    stored."""
     known = store.find_by_email(sub.email or "")
     if known is not None:
-        return known, "manage" if _allowed(store, "link-email", sub.email or "", c) else ""
-    if not _allowed(store, "confirm-email", sub.email or "", c):
+        return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
+    if not _allowed(store, "confirm-email", sub.email or "", c, at):
         return None, ""
-    store.save_signup(nonce, sub, datetime.fromtimestamp(c.clock(), UTC))
+    store.save_signup(nonce, sub, at)
     return None, "confirm"
 
 
-def _mail(c, jinja, to: str, kind: str, **values) -> None:
-    """Compose and send one page mail (in the mail thread)."""
-    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.open_store)
+def _mail(c, jinja, to: str, kind: str, **values) -> bool:
+    """Compose and send one page mail (in the mail thread); False when it was not sent."""
+    message = web_mail.compose(kind, to, c.config, jinja, **values)
+    return web_mail.send(message, c.env, kind, c.open_store) is not None
 
 
-def _mail_manage_link(c, jinja, state: SubscriberState) -> None:
+def _mail_manage_link(c, jinja, state: SubscriberState) -> bool:
     """The manage link goes to the address the subscription holds, never to the one typed: a
     lookup folds case (U+212A KELVIN SIGN is a "k" to lower()), and a variant that reaches the
-    subscription may still be another mailbox."""
+    subscription may still be another mailbox. False when it was not sent."""
     sub = state.subscriber
     link = manage_url(c.env.base_url, sub.id, c.env.secret)
-    _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
+    return _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
 
 
 def _confirm_nonce(token: str) -> str | None:
@@ -487,15 +506,18 @@ def send_link() -> Response:
 
 
 def _link_by_mail(c, jinja, email: str) -> None:
-    """A known address gets its manage link (at most three an hour); any other one nothing."""
+    """A known address gets its manage link (at most three an hour, counting those that were
+    sent); any other one nothing."""
+    at = datetime.fromtimestamp(c.clock(), UTC)
     with c.open_store() as store:
-        if not _allowed(store, "link-email", email, c):
+        if not _allowed(store, "link-email", email, c, at):
             log.info("manage link asked for %s: no mail (three an hour at most)", email)
             return
         known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
     if known is not None:
         log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known)
+        if not _mail_manage_link(c, jinja, known):
+            _give_back(c, "link-email", email, at)
 
 
 # --- preview ----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ to an address outside ASCII arrives and can be checked).
    mail in flight, not every mail queued (systemd kills a stop that takes too long).
 8. Links an older version signed with a subscriber's former id (an unquoted `0123` was 83)
    still unsubscribe and rate that subscriber.
+9. A page mail the relay turned away (451) does not count against its address's hourly limit:
+   asking again sends it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
@@ -444,3 +446,39 @@ def test_links_signed_with_a_subscribers_former_id_still_work(workdir):
         assert store.subscriber("83") is None
         assert store.subscriber("0123").subscriber.paused
         assert store.feedback(["0123"]) == {"0123": {paper.key: 1}}
+
+
+# --- 9. a mail the relay turned away ----------------------------------------------------------
+
+
+def test_a_mail_the_relay_turned_away_does_not_use_up_the_addresss_hourly_mail(site):  # noqa: F811
+    """The relay refused the confirmation (451, try again later): nothing reached the reader,
+    who asks again a minute later. That mail must go; it was refused for an hour, as if the
+    first one had arrived. The same for a manage link."""
+    reader = site.browser()
+    site.smtp.refuse_next(1)
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text
+    site.settle()
+    assert site.smtp.handler.refused == 1 and site.smtp.to("ruth@uni.example") == []
+
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text
+    [mail] = site.mails("ruth@uni.example", 1)
+    assert mail.message["Subject"].startswith("Confirm")
+    assert reader.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "ruth@uni.example").active
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text  # delivered ones still count
+    site.settle()
+    assert len(site.smtp.to("ruth@uni.example")) == 2  # the one confirmation, and a manage link
+
+    for _ in range(2):  # the rest of the hour's three manage links, one of them turned away
+        site.smtp.refuse_next(1)
+        reader.post("/manage/link", {"email": "ruth@uni.example"})
+        site.settle()
+        reader.post("/manage/link", {"email": "ruth@uni.example"})
+        site.settle()
+    assert site.smtp.handler.refused == 3
+    links = [m for m in site.smtp.to("ruth@uni.example") if "manage" in m.message["Subject"]]
+    assert len(links) == 3  # three delivered: the hour's limit counts what arrived
+    reader.post("/manage/link", {"email": "ruth@uni.example"})
+    site.settle()
+    assert len(site.smtp.to("ruth@uni.example")) == 4

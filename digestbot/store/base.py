@@ -1249,6 +1249,12 @@ class Store:
             self._exec("INSERT INTO rate_events (bucket, at) VALUES (?, ?)", (bucket, ts(now)))
         return True
 
+    def unhit(self, bucket: str, at: datetime) -> None:
+        """Take back the event `hit` counted in `bucket` at `at` (what it allowed did not happen:
+        the mail it let through was turned away), so that it does not count against the limit."""
+        with self.transaction():
+            self._exec("DELETE FROM rate_events WHERE bucket = ? AND at = ?", (bucket, ts(at)))
+
     def save_signup(self, nonce: str, sub: Subscriber, now: datetime | None = None) -> None:
         """Keep a sign-up until its address confirms it: the newest one per address wins.
         Sign-ups older than two days (their links have expired) are purged."""
