@@ -22,6 +22,8 @@ to an address outside ASCII arrives and can be checked).
    still unsubscribe and rate that subscriber.
 9. A page mail the relay turned away (451) does not count against its address's hourly limit:
    asking again sends it.
+10. At 320 px (the narrowest phones), in headless Chromium: the pages that show the reader's
+   address fit the screen with a long one.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ import pytest
 import requests
 import waitress
 from aiosmtpd.controller import Controller
+from browser import browser, fits_width, screenshot  # noqa: F401 (browser: a fixture)
 from conftest import RecordingHandler, SmtpServer, free_port
 from helpers import SOURCES, arxiv_listing, digestbot, subscriber
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from test_hostile import forbidden_in
 from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
 from test_slack import UNSUB_SECRET, stop_server
@@ -59,7 +64,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
 
 from digestbot import web_context
 from digestbot.config import Env, load_config
-from digestbot.links import feedback_token, make_token
+from digestbot.links import feedback_token, make_token, manage_url
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.store import DigestItem, Store, now_utc
 from digestbot.web import WebApp
@@ -482,3 +487,31 @@ def test_a_mail_the_relay_turned_away_does_not_use_up_the_addresss_hourly_mail(s
     reader.post("/manage/link", {"email": "ruth@uni.example"})
     site.settle()
     assert len(site.smtp.to("ruth@uni.example")) == 4
+
+
+# --- 10. a phone 320 px wide ---------------------------------------------------------------------
+
+LONG_ADDRESS = "maximilian.mustermann-schmidt@informatik.uni.example"  # 52 characters, no space
+
+
+def test_the_pages_that_show_the_readers_address_fit_a_320_px_screen(site, browser):  # noqa: F811
+    driver = browser()
+    driver.get(site.url + "/")
+    driver.find_element(By.ID, "email").send_keys(LONG_ADDRESS)
+    driver.find_element(By.ID, "keywords").send_keys("narwhal")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(
+        lambda d: "Check your inbox" in d.title and page != d.find_element(By.TAG_NAME, "html")
+    )
+    assert LONG_ADDRESS in driver.find_element(By.TAG_NAME, "main").text
+    screenshot(driver, "check-inbox-long-address", 320)
+    assert fits_width(driver, 320)
+
+    confirmed(site, site.browser(), LONG_ADDRESS)
+    sid = web_subscriber(site.db, LONG_ADDRESS).id
+    driver.get(manage_url(site.url, sid, UNSUB_SECRET))
+    WebDriverWait(driver, 10).until(lambda d: "Manage your digest" in d.title)
+    assert LONG_ADDRESS in driver.find_element(By.TAG_NAME, "main").text
+    screenshot(driver, "manage-long-address", 320)
+    assert fits_width(driver, 320)
