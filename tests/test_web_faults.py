@@ -24,6 +24,8 @@ to an address outside ASCII arrives and can be checked).
    asking again sends it.
 10. At 320 px (the narrowest phones), in headless Chromium: the pages that show the reader's
    address fit the screen with a long one.
+11. An address no mail server can deliver to (an empty or hyphen-edged domain label, dots at
+   the ends of the local part or two in a row: typos) is refused on the form, and in the YAML.
 """
 
 from __future__ import annotations
@@ -515,3 +517,46 @@ def test_the_pages_that_show_the_readers_address_fit_a_320_px_screen(site, brows
     assert LONG_ADDRESS in driver.find_element(By.TAG_NAME, "main").text
     screenshot(driver, "manage-long-address", 320)
     assert fits_width(driver, 320)
+
+
+# --- 11. addresses no mail server takes ----------------------------------------------------------
+
+UNDELIVERABLE = [
+    "ada@.uni.example",  # an empty domain label
+    "ada@cs..uni.example",
+    "ada@-cs.uni.example",  # a label may not start or end with a hyphen
+    "ada@cs-.uni.example",
+    ".ada@uni.example",  # nor the local part with a dot, end with one, or hold two in a row
+    "ada.@uni.example",
+    "ada..lovelace@uni.example",
+]
+
+
+@pytest.mark.parametrize("typed", UNDELIVERABLE)
+def test_an_address_no_mail_server_takes_is_refused_on_the_form(site, typed):  # noqa: F811
+    page = site.browser().post(
+        "/subscribe", {"email": typed, "keywords": "narwhal", **FORM_FIELDS}, form_page="/"
+    )
+    assert page.status_code == 400 and 'id="email-error"' in page.text, page.text[-600:]
+    assert "Check your inbox" not in page.text
+    site.settle()
+    assert site.smtp.messages == []
+    with Store(site.db) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM web_signups").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("typed", UNDELIVERABLE)
+def test_an_address_no_mail_server_takes_is_a_problem_in_the_yaml(workdir, typed):
+    (workdir.path / "feed.xml").write_text(arxiv_listing([]), encoding="utf-8")
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal").replace("alice@example.org", typed))
+    out = digestbot(workdir, "check", expect=2).output
+    assert f"subscribers[0].email: not an email address: {typed!r}" in out
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ada.lovelace@cs.uni.example", "ada-l@cs-x.uni.example", "ada+news@uni.example", "a@uni.example"],
+)
+def test_addresses_of_the_usual_forms_are_still_taken(site, typed):  # noqa: F811
+    assert "Check your inbox" in site.browser().sign_up(typed).text
+    assert len(site.mails(typed, 1)) == 1
