@@ -377,7 +377,7 @@ def manage_login() -> Response:
             values={},
             note="This manage link is not valid or has expired. Enter your address to get a new one.",
         )
-    _sign_in(sid)
+    _sign_in(ctx().config.current_id(sid))  # a link an older version signed with a former id
     return redirect(url_for("pages.manage"), 303)
 
 

@@ -19,7 +19,7 @@ to an address outside ASCII arrives and can be checked).
 7. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
    mail in flight, not every mail queued (systemd kills a stop that takes too long).
 8. Links an older version signed with a subscriber's former id (an unquoted `0123` was 83)
-   still unsubscribe and rate that subscriber.
+   still unsubscribe and rate that subscriber, and open its manage page.
 9. A page mail the relay turned away (451) does not count against its address's hourly limit:
    asking again sends it.
 10. At 320 px (the narrowest phones), in headless Chromium: the pages that show the reader's
@@ -560,3 +560,17 @@ def test_an_address_no_mail_server_takes_is_a_problem_in_the_yaml(workdir, typed
 def test_addresses_of_the_usual_forms_are_still_taken(site, typed):  # noqa: F811
     assert "Check your inbox" in site.browser().sign_up(typed).text
     assert len(site.mails(typed, 1)) == 1
+
+
+def test_a_manage_link_signed_with_a_subscribers_former_id_opens_its_page(workdir, start_site):  # noqa: F811
+    """The digests the older digestbot sent to subscriber 83 carry manage links signed with 83:
+    they sent the reader to "Email me my manage link", as if signed in as nobody."""
+    setup_site(workdir, "- id: 0123\n  email: ida@uni.example\n  keywords: [narwhal]\n")
+    with Store(workdir.db) as store:  # what the older digestbot stored
+        store.sync_subscribers([Subscriber("83", Profile(("narwhal",)), email="ida@uni.example")])
+    digestbot(workdir, "sync")  # 83 becomes 0123
+    running = start_site()
+    page = running.browser().get(manage_url(running.url, "83", UNSUB_SECRET))
+    assert page.status_code == 200 and page.url.endswith("/manage"), page.url
+    assert "Manage your digest" in page.text and "ida@uni.example" in page.text
+    assert "read-only" in page.text and "narwhal" in page.text
