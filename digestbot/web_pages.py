@@ -153,6 +153,7 @@ def _from_this_site() -> bool:
     return bool(origin) and urlsplit(origin)[:2] == urlsplit(request.host_url)[:2]
 
 
+CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."
 PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
 
 
@@ -160,13 +161,17 @@ PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscrib
 def _refused_form(error: CSRFError) -> Response:
     """A form refused by the CSRF check: the sign-up or manage form comes back filled with what
     was posted (escaped, as any value), with a fresh token and a note, so a reader who left the
-    page open too long loses nothing they typed. Nothing is saved or sent either way."""
+    page open too long loses nothing they typed; a confirmation page comes back with a button
+    that works. Nothing is saved or sent either way."""
     log.info("%s %s -> 400 (%s)", request.method, request.path, error.description)
-    c, note = ctx(), EXPIRED_FORM.format(hours=current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR)
+    c, hours = ctx(), current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR
+    note = EXPIRED_FORM.format(hours=hours)
     if not _from_this_site():  # another site's post: its values are not shown as if they were ours
         return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
     if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
         return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
+    if request.endpoint == "pages.confirm" and _confirm_nonce(token := str(request.form.get("t", ""))):
+        return _page("web/confirm.html", 400, token=token, note=CONFIRM_EXPIRED.format(hours=hours))
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
     state = _session_state()

@@ -26,6 +26,8 @@ to an address outside ASCII arrives and can be checked).
    address fit the screen with a long one.
 11. An address no mail server can deliver to (an empty or hyphen-edged domain label, dots at
    the ends of the local part or two in a row: typos) is refused on the form, and in the YAML.
+12. A confirmation page left open past its form's 2 hours (or in a browser that lost its
+   cookie) comes back with a working button, not a dead end that reloading posts again.
 """
 
 from __future__ import annotations
@@ -574,3 +576,26 @@ def test_a_manage_link_signed_with_a_subscribers_former_id_opens_its_page(workdi
     assert page.status_code == 200 and page.url.endswith("/manage"), page.url
     assert "Manage your digest" in page.text and "ida@uni.example" in page.text
     assert "read-only" in page.text and "narwhal" in page.text
+
+
+# --- 12. a confirmation page left open --------------------------------------------------------
+
+
+def test_a_confirm_page_left_open_too_long_comes_back_with_a_working_button(site):  # noqa: F811
+    reader = site.browser()
+    assert reader.sign_up("una@uni.example").status_code == 200
+    link = link_in(site.mails("una@uni.example", 1)[0], "/confirm")
+    action, hidden = _form(reader.get(link))
+    reader.http.cookies.clear()  # the session's form token is gone (2 hours, a browser restarted)
+
+    page = reader.http.post(action, data=hidden, headers={"Origin": site.url}, timeout=10)
+    assert page.status_code == 400 and web_subscriber(site.db, "una@uni.example") is None
+    assert "Confirm my subscription" in page.text and "expired" in page.text, page.text[-500:]
+    action, hidden = _form(page)  # its button, as the reader presses it again
+    done = reader.http.post(action, data=hidden, timeout=10)
+    assert done.url.endswith("/manage?welcome=1") and "You are subscribed" in done.text
+    assert web_subscriber(site.db, "una@uni.example").active
+
+    stranger = site.browser()  # another site's post of a link's token is still refused plainly
+    page = stranger.http.post(action, data=hidden, headers={"Origin": "https://evil.example"}, timeout=10)
+    assert page.status_code == 400 and "Confirm my subscription" not in page.text
