@@ -128,15 +128,22 @@ def _page(template: str, status: int = 200, **values) -> Response:
 
 
 def _form_page(
-    values: dict, errors: dict | None = None, preview=None, status: int = 200, notice: str | None = None
+    values: dict,
+    errors: dict | None = None,
+    preview=None,
+    status: int = 200,
+    notice: str | None = None,
+    fresh: bool = False,
 ) -> Response:
+    """The sign-up form with `values`; `fresh`: not one coming back with what a reader chose,
+    so the page's script may pick the browser's own timezone."""
     return _page(
         "web/signup.html",
         status,
         values=values,
         errors=errors or {},
         preview=preview,
-        choices=_choices(values),
+        choices={**_choices(values), "browser_zone": fresh},
         notice=notice,
     )
 
@@ -223,7 +230,7 @@ def _defaults() -> dict:
 def index() -> Response:
     if not ctx().config.web.signup:
         return _page("web/closed.html")
-    return _form_page(_defaults())
+    return _form_page(_defaults(), fresh=True)
 
 
 @pages.post("/subscribe")

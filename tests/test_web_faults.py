@@ -28,6 +28,8 @@ to an address outside ASCII arrives and can be checked).
    the ends of the local part or two in a row: typos) is refused on the form, and in the YAML.
 12. A confirmation page left open past its form's 2 hours (or in a browser that lost its
    cookie) comes back with a working button, not a dead end that reloading posts again.
+13. The zone a reader chose stays chosen when the form comes back (a field to fix): the page's
+   script picks the browser's zone on a fresh form only.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from browser import browser, fits_width, screenshot  # noqa: F401 (browser: a fi
 from conftest import RecordingHandler, SmtpServer, free_port
 from helpers import SOURCES, arxiv_listing, digestbot, subscriber
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_hostile import forbidden_in
 from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
 from test_slack import UNSUB_SECRET, stop_server
@@ -599,3 +601,35 @@ def test_a_confirm_page_left_open_too_long_comes_back_with_a_working_button(site
     stranger = site.browser()  # another site's post of a link's token is still refused plainly
     page = stranger.http.post(action, data=hidden, headers={"Origin": "https://evil.example"}, timeout=10)
     assert page.status_code == 400 and "Confirm my subscription" not in page.text
+
+
+# --- 13. the zone a reader chose --------------------------------------------------------------
+
+
+def test_the_zone_a_reader_chose_stays_when_the_form_comes_back(site, browser):  # noqa: F811
+    """A reader in Tokyo wants digests on UTC (the operator's default zone) and chooses it; the
+    form comes back for a keyword to fix, and its script put Asia/Tokyo back in the field,
+    which the reader's next press of Subscribe stored."""
+    driver = browser(timezone="Asia/Tokyo")
+    driver.get(site.url + "/")
+    zone = Select(driver.find_element(By.ID, "timezone"))
+    assert zone.first_selected_option.text == "Asia/Tokyo"  # a fresh form: the browser's zone
+    zone.select_by_visible_text("UTC")
+    driver.find_element(By.ID, "email").send_keys("vic@uni.example")
+    driver.find_element(By.ID, "keywords").send_keys("*")  # a term that can match nothing
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(lambda d: page != d.find_element(By.TAG_NAME, "html"))
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "keywords-error"))
+    assert Select(driver.find_element(By.ID, "timezone")).first_selected_option.text == "UTC"
+
+    keywords = driver.find_element(By.ID, "keywords")
+    keywords.clear()
+    keywords.send_keys("narwhal")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(lambda d: "Check your inbox" in d.title)
+    mail = site.mails("vic@uni.example", 1)[0]
+    done = site.browser()
+    assert done.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "vic@uni.example").timezone == "UTC"
