@@ -303,11 +303,12 @@ def _sign_up_mail(
 ) -> tuple[SubscriberState | None, str]:
     """The subscriber already at the sign-up's address, and which mail it gets ("manage",
     "confirm" or "" for none, its limit reached, counted at `at`); a confirmation's sign-up is
-    stored."""
+    stored, or, with none to send, the one waiting gets this profile."""
     known = store.find_by_email(sub.email or "")
     if known is not None:
         return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
     if not _allowed(store, "confirm-email", sub.email or "", c, at):
+        store.revise_signup(sub, at)  # the link sent already subscribes with this profile
         return None, ""
     store.save_signup(nonce, sub, at)
     return None, "confirm"

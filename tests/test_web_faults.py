@@ -30,6 +30,8 @@ to an address outside ASCII arrives and can be checked).
    cookie) comes back with a working button, not a dead end that reloading posts again.
 13. The zone a reader chose stays chosen when the form comes back (a field to fix): the page's
    script picks the browser's zone on a fresh form only.
+14. Signing up again within the hour (a keyword added, from the back button or another tab)
+   sends no second mail, and the link of the first now subscribes with the newest profile.
 """
 
 from __future__ import annotations
@@ -633,3 +635,27 @@ def test_the_zone_a_reader_chose_stays_when_the_form_comes_back(site, browser): 
     done = site.browser()
     assert done.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
     assert web_subscriber(site.db, "vic@uni.example").timezone == "UTC"
+
+
+# --- 14. signing up again within the hour ---------------------------------------------------------
+
+
+def test_a_sign_up_corrected_within_the_hour_is_what_the_first_mails_link_confirms(site):  # noqa: F811
+    """The reader added a keyword and pressed Subscribe again: the page said "Check your
+    inbox" and what they typed the second time was dropped; the first mail's link subscribed
+    them with the profile they had corrected."""
+    first, second = site.browser(), site.browser()  # two tabs (or the back button)
+    assert "Check your inbox" in first.sign_up("wyn@uni.example", "narwhal").text
+    assert "Check your inbox" in second.sign_up("Wyn@uni.example", "narwhal, quokka").text
+    site.settle()
+    [mail] = site.smtp.to("wyn@uni.example")  # still one confirmation an hour
+    token = parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]
+    assert first.post("/confirm", {"t": token}).ok
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+
+    # once confirmed, a sign-up changes nothing (it mails the manage link): the manage page does
+    assert "Check your inbox" in second.sign_up("wyn@uni.example", "walrus").text
+    site.settle()
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+    assert first.post("/confirm", {"t": token}).ok  # the link opened again: confirmed once
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")

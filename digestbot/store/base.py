@@ -1270,6 +1270,25 @@ class Store:
                 (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
             )
 
+    def revise_signup(self, sub: Subscriber, now: datetime | None = None) -> bool:
+        """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)
+        `sub`'s profile and schedule, under its nonce and address: the link mailed already
+        confirms what the reader typed last. False when none is waiting."""
+        now, key = now or now_utc(), address_key(sub.email)
+        with self.transaction():
+            rows = self._exec(
+                "SELECT nonce, email, subscriber FROM web_signups WHERE created_at >= ?",
+                (ts(now - timedelta(days=2)),),
+            ).fetchall()
+            waiting = [(n, e, json.loads(j)) for n, e, j in rows if address_key(e) == key]
+            for nonce, email, signup in waiting:
+                if _CONFIRMED not in signup:
+                    revised = {**_subscriber_fields(replace(sub, email=email)), "id": signup["id"]}
+                    self._exec(
+                        "UPDATE web_signups SET subscriber = ? WHERE nonce = ?", (json.dumps(revised), nonce)
+                    )
+        return any(_CONFIRMED not in signup for _, _, signup in waiting)
+
     def confirm_signup(self, nonce: str, now: datetime | None = None) -> Subscriber | None:
         """Turn the sign-up `nonce` into an active web subscriber (an earlier web subscriber of
         that address gets the new profile, and is resumed); None when there is no such sign-up
