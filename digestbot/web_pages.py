@@ -424,6 +424,8 @@ def manage(state: SubscriberState) -> Response:
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
     store = request_store()
+    if _taken_over(store, state.subscriber):  # whatever else it says: this digest stays off
+        extra.setdefault("saved", TAKEN_OVER)
     recent = [(d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)]
     return _page(
         "web/manage.html",
@@ -445,14 +447,30 @@ def manage_save(state: SubscriberState) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
+    store = request_store()
+    if _taken_over(store, sub):  # the YAML's digest is the one this address gets
+        return _manage_page(state, form_values(sub), {}, 409)
     result = read_profile(request.form, ctx().config, sub.id, email=sub.email, base=sub)
     if result.errors:
         return _manage_page(state, result.values, result.errors, 400)
-    store = request_store()
     store.save_web_subscriber(result.subscriber, _now())
     state = store.subscriber(sub.id)
     log.info("web subscriber %s changed their profile", sub.id)
-    return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
+    return _manage_page(state, form_values(state.subscriber), {}, saved=_saved_note(state.subscriber))
+
+
+def _saved_note(sub: Subscriber) -> str:
+    """What a saved profile changes: the next digest, if one is to come."""
+    if not sub.active:
+        return "Saved. You are unsubscribed: press Subscribe again to get digests with it."
+    if sub.paused:
+        return "Saved: your next digest after you resume uses it."
+    return "Saved: your next digest uses it."
+
+
+def _taken_over(store: Store, sub: Subscriber) -> bool:
+    """Whether this is a web digest kept off because the YAML has a subscriber for its address."""
+    return sub.origin == "web" and not sub.active and store.yaml_has_address(sub.email)
 
 
 TAKEN_OVER = (

@@ -32,6 +32,9 @@ to an address outside ASCII arrives and can be checked).
    script picks the browser's zone on a fresh form only.
 14. Signing up again within the hour (a keyword added, from the back button or another tab)
    sends no second mail, and the link of the first now subscribes with the newest profile.
+15. The manage page of a web digest the YAML took over says so, and saving it there changes
+   nothing and says so (it said "Saved: your next digest uses it": the YAML's digest came);
+   a paused or unsubscribed reader's save does not promise a next digest either.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
     site,
     start_site,
     web_subscriber,
+    yaml_takes,
 )
 
 from digestbot import web_context
@@ -659,3 +663,34 @@ def test_a_sign_up_corrected_within_the_hour_is_what_the_first_mails_link_confir
     assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
     assert first.post("/confirm", {"t": token}).ok  # the link opened again: confirmed once
     assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+
+
+# --- 15. a web digest the YAML took over ------------------------------------------------------
+
+
+def test_the_manage_page_of_a_digest_the_yaml_took_over_says_so_and_saves_nothing(workdir, site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "xia@uni.example", "narwhal")
+    yaml_takes(workdir, "xia", "quokka")
+    digestbot(workdir, "sync")
+    before = web_subscriber(site.db, "xia@uni.example")
+    assert not before.active
+
+    page = reader.get("/manage")  # still signed in, or from a web digest's older manage link
+    assert page.status_code == 200 and "subscriptions.yaml" in page.text, page.text[-1500:]
+    saved = reader.post("/manage", {"keywords": "walrus", **FORM_FIELDS}, form_page="/manage")
+    assert "your next digest uses it" not in saved.text
+    assert saved.status_code == 409 and "subscriptions.yaml" in saved.text
+    assert web_subscriber(site.db, "xia@uni.example") == before
+
+
+def test_a_save_while_paused_or_unsubscribed_promises_no_next_digest(site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "yan@uni.example", "narwhal")
+    reader.post("/manage/pause", {}, form_page="/manage")
+    saved = reader.post("/manage", {"keywords": "quokka", **FORM_FIELDS}, form_page="/manage")
+    assert "Saved: your next digest after you resume uses it." in saved.text
+    reader.post("/manage/unsubscribe", {}, form_page="/manage")
+    saved = reader.post("/manage", {"keywords": "walrus", **FORM_FIELDS}, form_page="/manage")
+    assert "your next digest uses it" not in saved.text and "You are unsubscribed" in saved.text
+    assert web_subscriber(site.db, "yan@uni.example").profile.keywords == ("walrus",)
