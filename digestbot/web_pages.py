@@ -241,9 +241,7 @@ def subscribe() -> Response:
     result = read_profile(request.form, c.config, "web:" + secrets.token_hex(8))
     email = result.subscriber.email if result.subscriber else ""
     if result.subscriber and not c.config.web.allows(email):
-        result.errors["email"] = (
-            "Only addresses at " + ", ".join(c.config.web.allow_domains) + " can subscribe."
-        )
+        result.errors["email"] = _domains_only()
     if not _allowed(request_store(), "signup-ip", _client()):
         return _too_many()
     if result.errors:
@@ -252,6 +250,11 @@ def subscribe() -> Response:
     confirm_link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
     _off_the_request(_sign_up_by_mail, result.subscriber, nonce, confirm_link)
     return _page("web/check_inbox.html", email=email)
+
+
+def _domains_only() -> str:
+    """Why an address outside the YAML's `web.allow_domains` cannot subscribe."""
+    return "Only addresses at " + ", ".join(ctx().config.web.allow_domains) + " can subscribe."
 
 
 def _url(endpoint: str, **query) -> str:
@@ -354,6 +357,8 @@ def confirm() -> Response:
     if nonce is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
     store = request_store()
+    if (email := store.signup_address(nonce)) and not ctx().config.web.allows(email):
+        return _page("web/message.html", 403, title="Not open to this address", message=_domains_only())
     sub = store.confirm_signup(nonce, _now())
     taken = sub is not None and store.yaml_has_address(sub.email)
     if taken:  # the operator's YAML got the address meanwhile: that digest is the one
@@ -486,6 +491,8 @@ def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     store = request_store()
     if changes.get("active") is True and store.yaml_has_address(sub.email):
         return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
+    if changes.get("active") is True and not sub.active and not ctx().config.web.allows(sub.email or ""):
+        return _manage_page(state, form_values(sub), {}, 403, saved=_domains_only())
     store.save_web_subscriber(replace(sub, **changes), _now())
     state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)

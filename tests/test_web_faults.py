@@ -35,6 +35,8 @@ to an address outside ASCII arrives and can be checked).
 15. The manage page of a web digest the YAML took over says so, and saving it there changes
    nothing and says so (it said "Saved: your next digest uses it": the YAML's digest came);
    a paused or unsubscribed reader's save does not promise a next digest either.
+16. `allow_domains` narrowed by the operator holds for what was started before: a sign-up
+   mailed earlier does not confirm, an unsubscribed reader does not subscribe again.
 """
 
 from __future__ import annotations
@@ -694,3 +696,31 @@ def test_a_save_while_paused_or_unsubscribed_promises_no_next_digest(site):  # n
     saved = reader.post("/manage", {"keywords": "walrus", **FORM_FIELDS}, form_page="/manage")
     assert "your next digest uses it" not in saved.text and "You are unsubscribed" in saved.text
     assert web_subscriber(site.db, "yan@uni.example").profile.keywords == ("walrus",)
+
+
+# --- 16. allow_domains narrowed -------------------------------------------------------------------
+
+
+def test_a_narrowed_allow_domains_holds_for_sign_ups_and_readers_from_before(workdir, start_site):  # noqa: F811
+    setup_site(workdir, web_yaml="web:\n  signup: true\n  allow_domains: [uni.example, old.example]\n")
+    first = start_site()
+    leaver, late = first.browser(), first.browser()
+    confirmed(first, leaver, "zia@old.example")
+    leaver.post("/manage/unsubscribe", {}, form_page="/manage")
+    assert late.sign_up("zeb@old.example").status_code == 200
+    link = link_in(first.mails("zeb@old.example", 1)[0], "/confirm")
+    sid = web_subscriber(first.db, "zia@old.example").id
+
+    setup_site(workdir)  # the operator keeps uni.example only, and restarts the server
+    running = start_site(fetch=False)
+    late = running.browser()
+    action, hidden = _form(late.get(link.replace(first.url, running.url)))
+    page = late.http.post(action, data=hidden, timeout=10)
+    assert page.status_code == 403 and "Only addresses at uni.example" in page.text, page.text[-400:]
+    assert web_subscriber(running.db, "zeb@old.example") is None
+
+    leaver = running.browser()
+    leaver.get(manage_url(running.url, sid, UNSUB_SECRET))
+    page = leaver.post("/manage/resume", {}, form_page="/manage")
+    assert page.status_code == 403 and "Only addresses at uni.example" in page.text
+    assert not web_subscriber(running.db, "zia@old.example").active

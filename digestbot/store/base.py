@@ -1270,6 +1270,12 @@ class Store:
                 (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
             )
 
+    def signup_address(self, nonce: str) -> str | None:
+        """The address of the sign-up `nonce` waiting for its confirmation; None when there is
+        none (replaced, purged, or confirmed already)."""
+        row = self._exec("SELECT email, subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
+        return row[0] if row and _CONFIRMED not in json.loads(row[1]) else None
+
     def revise_signup(self, sub: Subscriber, now: datetime | None = None) -> bool:
         """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)
         `sub`'s profile and schedule, under its nonce and address: the link mailed already
