@@ -724,3 +724,22 @@ def test_a_narrowed_allow_domains_holds_for_sign_ups_and_readers_from_before(wor
     page = leaver.post("/manage/resume", {}, form_page="/manage")
     assert page.status_code == 403 and "Only addresses at uni.example" in page.text
     assert not web_subscriber(running.db, "zia@old.example").active
+
+
+# --- 17. a YAML digest the operator removed -------------------------------------------------------
+
+
+def test_the_manage_page_of_a_yaml_digest_removed_from_the_yaml_says_it_is_off(workdir, start_site):  # noqa: F811
+    setup_site(workdir, subscriber("alice", "quokka").replace("alice@example.org", "alice@uni.example"))
+    running = start_site()
+    digestbot(workdir, "send", "--force")
+    link = link_in(running.mails("alice@uni.example", 1)[0], "/manage/login")
+    workdir.write_config(SOURCES, subscriber("bob", "quokka"), extra_yaml=WEB_YAML)
+    digestbot(workdir, "sync")  # the operator took alice out
+
+    page = running.browser().get(link)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.text))
+    assert page.status_code == 200 and "unsubscribed" in text
+    assert "is off" in text and "no digests come" in text, text[-1200:]
+    assert "Unsubscribe link at the foot of each digest stops it" not in text
+    assert "or subscribe here" in text  # how to get one again: sign up on the page
