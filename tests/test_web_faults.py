@@ -743,3 +743,37 @@ def test_the_manage_page_of_a_yaml_digest_removed_from_the_yaml_says_it_is_off(w
     assert "is off" in text and "no digests come" in text, text[-1200:]
     assert "Unsubscribe link at the foot of each digest stops it" not in text
     assert "or subscribe here" in text  # how to get one again: sign up on the page
+
+
+# --- 18. errors tied to their fields ---------------------------------------------------------------
+
+_CONTROL = re.compile(r"<(?:input|select|textarea)\b[^>]*\bid=\"([a-z_]+)\"[^>]*>")
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/manage"])
+def test_every_fields_error_is_tied_to_its_field(site, path):  # noqa: F811
+    reader = site.browser()
+    if path == "/manage":
+        confirmed(site, reader, "zoe@uni.example")
+    bad = {  # every field wrong at once (a select's value from a stale or altered page)
+        "email": "not-an-address",
+        "keywords": "*",
+        "exclude": "survey\u200b",
+        "authors": "x" * 301,
+        "likes": "banana",
+        "frequency": "hourly",
+        "timezone": "Mars/Olympus",
+        "max_papers": "0",
+    }
+    for fields in (bad, {**bad, "frequency": "daily", "time": "25:00"}):
+        page = reader.post(path, fields, form_page="/" if path == "/subscribe" else "/manage")
+        assert page.status_code == 400
+        errors = set(re.findall(r'<p class="error" id="([a-z_]+)-error">', page.text))
+        wanted = set(fields) - {"email"} - ({"frequency"} if "time" in fields else set())
+        assert errors >= wanted | ({"email"} if path == "/subscribe" else set()), errors
+        for tag in _CONTROL.finditer(page.text):
+            name = tag.group(1)
+            if name in errors:
+                assert 'aria-invalid="true"' in tag.group(0), tag.group(0)
+                described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))
+                assert described and f"{name}-error" in described.group(1).split(), tag.group(0)
