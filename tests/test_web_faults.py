@@ -470,7 +470,7 @@ def test_links_signed_with_a_subscribers_former_id_still_work(workdir):
 # --- 9. a mail the relay turned away ----------------------------------------------------------
 
 
-def test_a_mail_the_relay_turned_away_does_not_use_up_the_addresss_hourly_mail(site):  # noqa: F811
+def test_a_mail_the_relay_turned_away_does_not_use_up_the_addresss_hourly_mail(backend, workdir, site):  # noqa: F811
     """The relay refused the confirmation (451, try again later): nothing reached the reader,
     who asks again a minute later. That mail must go; it was refused for an hour, as if the
     first one had arrived. The same for a manage link."""
@@ -646,7 +646,7 @@ def test_the_zone_a_reader_chose_stays_when_the_form_comes_back(site, browser): 
 # --- 14. signing up again within the hour ---------------------------------------------------------
 
 
-def test_a_sign_up_corrected_within_the_hour_is_what_the_first_mails_link_confirms(site):  # noqa: F811
+def test_a_sign_up_corrected_within_the_hour_is_what_the_first_mails_link_confirms(backend, workdir, site):  # noqa: F811
     """The reader added a keyword and pressed Subscribe again: the page said "Check your
     inbox" and what they typed the second time was dropped; the first mail's link subscribed
     them with the profile they had corrected."""
@@ -701,7 +701,7 @@ def test_a_save_while_paused_or_unsubscribed_promises_no_next_digest(site):  # n
 # --- 16. allow_domains narrowed -------------------------------------------------------------------
 
 
-def test_a_narrowed_allow_domains_holds_for_sign_ups_and_readers_from_before(workdir, start_site):  # noqa: F811
+def test_a_narrowed_allow_domains_holds_for_sign_ups_and_readers_from_before(backend, workdir, start_site):  # noqa: F811
     setup_site(workdir, web_yaml="web:\n  signup: true\n  allow_domains: [uni.example, old.example]\n")
     first = start_site()
     leaver, late = first.browser(), first.browser()
