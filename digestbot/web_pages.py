@@ -155,9 +155,12 @@ EXPIRED_FORM = (
 
 
 def _from_this_site() -> bool:
-    """Whether the browser says the post came from one of our pages (Origin, else Referer)."""
+    """Whether the browser says the post came from one of our pages (Origin, else Referer):
+    from the public URL, DIGESTBOT_BASE_URL, not the request's Host, which a proxy in front
+    may set to its own upstream's address (nginx does unless told otherwise)."""
     origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    return bool(origin) and urlsplit(origin)[:2] == urlsplit(request.host_url)[:2]
+    public = ctx().env.base_url or request.host_url
+    return bool(origin) and urlsplit(origin.lower())[:2] == urlsplit(public.lower())[:2]
 
 
 CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."

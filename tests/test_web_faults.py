@@ -777,3 +777,24 @@ def test_every_fields_error_is_tied_to_its_field(site, path):  # noqa: F811
                 assert 'aria-invalid="true"' in tag.group(0), tag.group(0)
                 described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))
                 assert described and f"{name}-error" in described.group(1).split(), tag.group(0)
+
+
+# --- 19. a proxy that sends its own Host -----------------------------------------------------------
+
+
+def test_an_expired_form_comes_back_filled_behind_a_proxy_that_sends_its_own_host(site):  # noqa: F811
+    """nginx without `proxy_set_header Host $host` sends the upstream's address as the Host: the
+    page's own post (Origin: the public URL, DIGESTBOT_BASE_URL) was taken for another site's,
+    and what the reader typed was thrown away."""
+    reader = site.browser()
+    reader.get("/")
+    reader.http.cookies.clear()
+    typed = {"email": "abe@uni.example", "keywords": "narwhal, walrus", **FORM_FIELDS}
+    proxied = {"Origin": site.url, "Host": "127.0.0.1:8080"}
+    page = reader.post("/subscribe", typed, csrf="stale", headers=proxied)
+    assert page.status_code == 400 and "What you typed is below" in page.text, page.text[-400:]
+    assert 'value="abe@uni.example"' in page.text and "narwhal, walrus" in page.text
+
+    foreign = {"Origin": "http://127.0.0.1:8080", "Host": "127.0.0.1:8080"}  # not the public URL
+    page = site.browser().post("/subscribe", typed, csrf="stale", headers=foreign)
+    assert page.status_code == 400 and "abe@uni.example" not in page.text
