@@ -145,6 +145,8 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         app.register_blueprint(pages)
         if config.web.proxies:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
+    if env.base_url:
+        app.wsgi_app = PublicHost(app.wsgi_app, urlsplit(env.base_url).netloc)
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
@@ -167,6 +169,20 @@ class Mounted:
         if path == self.prefix or path.startswith(self.prefix + "/"):
             path = path[len(self.prefix) :]
         environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, path or "/"
+        return self.app(environ, start_response)
+
+
+class PublicHost:
+    """The app as the host of DIGESTBOT_BASE_URL, whatever Host header the proxy in front passes
+    on (nginx sends its upstream's, 127.0.0.1:8080, unless told `proxy_set_header Host`): the
+    CSRF check compares a form's Referer with the host, and a browser posts from the public one."""
+
+    def __init__(self, app: Callable, host: str):
+        self.app = app
+        self.host = host
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        environ["HTTP_HOST"] = self.host
         return self.app(environ, start_response)
 
 

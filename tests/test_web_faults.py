@@ -81,7 +81,7 @@ from digestbot.config import Env, load_config
 from digestbot.links import feedback_token, make_token, manage_url
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.store import DigestItem, Store, now_utc
-from digestbot.web import WebApp
+from digestbot.web import WebApp, create_server
 from digestbot.web_forms import read_email
 
 
@@ -798,3 +798,51 @@ def test_an_expired_form_comes_back_filled_behind_a_proxy_that_sends_its_own_hos
     foreign = {"Origin": "http://127.0.0.1:8080", "Host": "127.0.0.1:8080"}  # not the public URL
     page = site.browser().post("/subscribe", typed, csrf="stale", headers=foreign)
     assert page.status_code == 400 and "abe@uni.example" not in page.text
+
+
+@contextlib.contextmanager
+def _behind_https_proxy(workdir, smtp) -> Iterator[str]:
+    """The app for https://digest.uni.example behind a proxy (`proxies: 1`) on loopback; yields
+    its loopback URL."""
+    setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(smtp.url)
+    env = replace(Env.from_environ(), base_url="https://digest.uni.example", secret=UNSUB_SECRET)
+    app = WebApp(load_config(workdir.config), env, workdir.db)
+    server = create_server(app, "127.0.0.1", 0, proxies=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop_server(server, thread)
+        app.close()
+
+
+def test_over_https_forms_work_behind_a_proxy_that_sends_its_own_host(workdir, smtp_server):
+    """What the browser at https://digest.uni.example sends, as nginx without `proxy_set_header
+    Host $host` passes it on: every sign-up was refused as an expired form (Flask-WTF compared
+    the Referer with https://127.0.0.1:8080/), and came back so again at each try."""
+    with _behind_https_proxy(workdir, smtp_server) as url:
+        proxy = {"Host": "127.0.0.1:8080", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+        page = requests.get(url + "/", headers=proxy, timeout=10)
+        cookie = page.headers["Set-Cookie"].split(";")[0]  # Secure: sent back by hand over loopback
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        browser_said = {"Origin": "https://digest.uni.example", "Referer": "https://digest.uni.example/"}
+        posted = requests.post(
+            url + "/subscribe",
+            data={"email": "bea@uni.example", "keywords": "narwhal", **FORM_FIELDS, "csrf_token": token},
+            headers={**proxy, **browser_said, "Cookie": cookie},
+            timeout=10,
+        )
+        assert posted.status_code == 200 and "Check your inbox" in posted.text, posted.text[-400:]
+        [mail] = _mails(smtp_server, "bea@uni.example")
+        assert "https://digest.uni.example/confirm?t=" in mail.message.get_body(("plain",)).get_content()
+
+
+def _mails(smtp, to: str) -> list:
+    for _ in range(200):  # the app sends from its mail thread
+        if smtp.to(to):
+            break
+        threading.Event().wait(0.05)
+    return smtp.to(to)
