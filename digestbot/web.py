@@ -47,7 +47,15 @@ from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .store import Store, StoreError, StoreWriteError
 from .text import is_number
-from .web_context import CSRF_REFUSED, AppContext, close_store, ctx, json_response, request_store
+from .web_context import (
+    CSRF_REFUSED,
+    AppContext,
+    close_store,
+    ctx,
+    json_response,
+    origin,
+    request_store,
+)
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -146,7 +154,7 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         if config.web.proxies:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
     if env.base_url:
-        app.wsgi_app = PublicHost(app.wsgi_app, urlsplit(env.base_url).netloc)
+        app.wsgi_app = PublicHost(app.wsgi_app, public_host(env.base_url))
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
@@ -184,6 +192,14 @@ class PublicHost:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         environ["HTTP_HOST"] = self.host
         return self.app(environ, start_response)
+
+
+def public_host(base_url: str) -> str:
+    """The Host a browser names for `base_url` (Origin and Referer carry it so): the scheme's own
+    port left out, in lower case: https://Digest.Uni.Example:443/x is digest.uni.example."""
+    _, host, port = origin(base_url) or ("", urlsplit(base_url).netloc, None)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal
+    return host if port is None else f"{host}:{port}"
 
 
 def _derive(secret: str, purpose: str) -> str:

@@ -26,7 +26,6 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
@@ -36,7 +35,7 @@ from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
-from .web_context import CSRF_REFUSED, ctx, json_response, request_store
+from .web_context import CSRF_REFUSED, ctx, json_response, origin, request_store
 from .web_forms import (
     DAYS,
     FREQUENCIES,
@@ -158,9 +157,9 @@ def _from_this_site() -> bool:
     """Whether the browser says the post came from one of our pages (Origin, else Referer):
     from the public URL, DIGESTBOT_BASE_URL, not the request's Host, which a proxy in front
     may set to its own upstream's address (nginx does unless told otherwise)."""
-    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    public = ctx().env.base_url or request.host_url
-    return bool(origin) and urlsplit(origin.lower())[:2] == urlsplit(public.lower())[:2]
+    sent = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    public = origin(ctx().env.base_url or request.host_url)
+    return bool(sent) and origin(sent) == public
 
 
 CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."

@@ -801,13 +801,13 @@ def test_an_expired_form_comes_back_filled_behind_a_proxy_that_sends_its_own_hos
 
 
 @contextlib.contextmanager
-def _behind_https_proxy(workdir, smtp) -> Iterator[str]:
+def _behind_https_proxy(workdir, smtp, base_url: str) -> Iterator[str]:
     """The app for https://digest.uni.example behind a proxy (`proxies: 1`) on loopback; yields
     its loopback URL."""
     setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
     digestbot(workdir, "fetch")
     workdir.use_smtp(smtp.url)
-    env = replace(Env.from_environ(), base_url="https://digest.uni.example", secret=UNSUB_SECRET)
+    env = replace(Env.from_environ(), base_url=base_url, secret=UNSUB_SECRET)
     app = WebApp(load_config(workdir.config), env, workdir.db)
     server = create_server(app, "127.0.0.1", 0, proxies=1)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -819,11 +819,16 @@ def _behind_https_proxy(workdir, smtp) -> Iterator[str]:
         app.close()
 
 
-def test_over_https_forms_work_behind_a_proxy_that_sends_its_own_host(workdir, smtp_server):
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://digest.uni.example", "https://Digest.Uni.Example:443"],
+    ids=["plain", "port-and-case"],
+)
+def test_over_https_forms_work_behind_a_proxy_that_sends_its_own_host(workdir, smtp_server, base_url):
     """What the browser at https://digest.uni.example sends, as nginx without `proxy_set_header
     Host $host` passes it on: every sign-up was refused as an expired form (Flask-WTF compared
     the Referer with https://127.0.0.1:8080/), and came back so again at each try."""
-    with _behind_https_proxy(workdir, smtp_server) as url:
+    with _behind_https_proxy(workdir, smtp_server, base_url) as url:
         proxy = {"Host": "127.0.0.1:8080", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
         page = requests.get(url + "/", headers=proxy, timeout=10)
         cookie = page.headers["Set-Cookie"].split(";")[0]  # Secure: sent back by hand over loopback
@@ -837,7 +842,16 @@ def test_over_https_forms_work_behind_a_proxy_that_sends_its_own_host(workdir, s
         )
         assert posted.status_code == 200 and "Check your inbox" in posted.text, posted.text[-400:]
         [mail] = _mails(smtp_server, "bea@uni.example")
-        assert "https://digest.uni.example/confirm?t=" in mail.message.get_body(("plain",)).get_content()
+        assert f"{base_url}/confirm?t=" in mail.message.get_body(("plain",)).get_content()
+
+        stale = requests.post(  # the same form left open too long: it comes back filled
+            url + "/subscribe",
+            data={"email": "cy@uni.example", "keywords": "walrus", **FORM_FIELDS, "csrf_token": "stale"},
+            headers={**proxy, **browser_said, "Cookie": cookie},
+            timeout=10,
+        )
+        assert stale.status_code == 400 and "What you typed is below" in stale.text
+        assert 'value="cy@uni.example"' in stale.text
 
 
 def _mails(smtp, to: str) -> list:
