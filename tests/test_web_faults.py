@@ -860,3 +860,26 @@ def _mails(smtp, to: str) -> list:
             break
         threading.Event().wait(0.05)
     return smtp.to(to)
+
+
+# --- 20. one term typed twice ---------------------------------------------------------------------
+
+
+def test_a_term_typed_twice_in_another_case_or_with_an_accent_is_kept_once(site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "ada@uni.example")
+    typed = {
+        "keywords": "narwhal, Narwhal, NARWHAL, narwhal\u0301, sensing",
+        "exclude": "Survey, survey",
+        "authors": "Ada Lovelace, ada lovelace, Ada  Lovelace",
+    }
+    saved = reader.post("/manage", {**FORM_FIELDS, **typed}, form_page="/manage")
+    assert saved.status_code == 200 and "Saved" in saved.text
+    profile = web_subscriber(site.db, "ada@uni.example").profile
+    assert profile.keywords == ("narwhal", "sensing")
+    assert (profile.exclude, profile.authors) == (("Survey",), ("Ada Lovelace",))
+    found = reader.post(
+        "/preview", {**FORM_FIELDS, **typed}, form_page="/", headers={"Accept": "application/json"}
+    )
+    why = found.json()["papers"][0]["why"]  # what the digest would say matched
+    assert why[:2] == ["narwhal", "sensing"] and len({w.casefold() for w in why}) == len(why), why
