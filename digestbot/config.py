@@ -576,14 +576,18 @@ MAX_LOCAL_PART = 64
 
 
 def is_email(text: str) -> bool:
-    """An address as digests need it: one @, a dot in the domain, no control characters, and
-    no longer than a mail server takes (else every send fails, and is retried, forever)."""
-    local = text.rpartition("@")[0]
+    """An address as digests need it: one @, a dot in the domain, no control characters, no
+    longer than a mail server takes, and the shape a mail server routes (RFC 5321 dot-atoms:
+    no empty or hyphen-edged domain label, no dot at either end of the local part or two in a
+    row; all typos), else every send fails, and is retried, forever."""
+    local, _, domain = text.rpartition("@")
     return (
         bool(_EMAIL_RE.match(text))
         and invisible_character(text) is None
         and len(text) <= MAX_EMAIL
         and len(local) <= MAX_LOCAL_PART
+        and "" not in local.split(".")
+        and all(label and label[0] != "-" and label[-1] != "-" for label in domain.split("."))
     )
 
 

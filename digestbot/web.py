@@ -47,7 +47,15 @@ from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
 from .store import RatingRefused, Store, StoreError
 from .text import is_number
-from .web_context import CSRF_REFUSED, AppContext, close_store, ctx, json_response, request_store
+from .web_context import (
+    CSRF_REFUSED,
+    AppContext,
+    close_store,
+    ctx,
+    json_response,
+    origin,
+    request_store,
+)
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -145,6 +153,8 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         app.register_blueprint(pages)
         if config.web.proxies:
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxies, x_proto=config.web.proxies)
+    if env.base_url:
+        app.wsgi_app = PublicHost(app.wsgi_app, public_host(env.base_url))
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
@@ -168,6 +178,28 @@ class Mounted:
             path = path[len(self.prefix) :]
         environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, path or "/"
         return self.app(environ, start_response)
+
+
+class PublicHost:
+    """The app as the host of DIGESTBOT_BASE_URL, whatever Host header the proxy in front passes
+    on (nginx sends its upstream's, 127.0.0.1:8080, unless told `proxy_set_header Host`): the
+    CSRF check compares a form's Referer with the host, and a browser posts from the public one."""
+
+    def __init__(self, app: Callable, host: str):
+        self.app = app
+        self.host = host
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        environ["HTTP_HOST"] = self.host
+        return self.app(environ, start_response)
+
+
+def public_host(base_url: str) -> str:
+    """The Host a browser names for `base_url` (Origin and Referer carry it so): the scheme's own
+    port left out, in lower case: https://Digest.Uni.Example:443/x is digest.uni.example."""
+    _, host, port = origin(base_url) or ("", urlsplit(base_url).netloc, None)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal
+    return host if port is None else f"{host}:{port}"
 
 
 def _derive(secret: str, purpose: str) -> str:

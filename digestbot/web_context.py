@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, g
 from slack_sdk.signature import SignatureVerifier
@@ -108,6 +109,22 @@ class _Clock:
 
     def now(self) -> float:
         return self.fn()
+
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a URL as browsers compare origins: in lower case, the scheme's
+    own port as none (https://Digest.Example:443 is https://digest.example); None when its
+    port is no number."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname or "", None if port == DEFAULT_PORTS.get(scheme) else port
 
 
 def json_response(data: dict, status: int = 200) -> Response:

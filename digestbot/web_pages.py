@@ -26,7 +26,6 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
@@ -36,7 +35,7 @@ from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
 from .store import Store, SubscriberState
-from .web_context import CSRF_REFUSED, ctx, json_response, request_store
+from .web_context import CSRF_REFUSED, ctx, json_response, origin, request_store
 from .web_forms import (
     DAYS,
     FREQUENCIES,
@@ -70,15 +69,27 @@ def _now() -> datetime:
     return datetime.fromtimestamp(ctx().clock(), UTC)
 
 
-def _allowed(store: Store, kind: str, value: str, c=None) -> bool:
+def _allowed(store: Store, kind: str, value: str, c=None, at: datetime | None = None) -> bool:
     """Count one `kind` event for `value` (a client address or an email, counted by the client
-    network or the mailbox it stands for, kept only as a keyed hash); False when that limit is
-    reached. `c`: the app context, for the mail thread (which has no Flask context)."""
+    network or the mailbox it stands for, kept only as a keyed hash) at `at` (default: now);
+    False when that limit is reached. `c`: the app context, for the mail thread (which has no
+    Flask context)."""
     c = c or ctx()
     limit, period = LIMITS[kind]
+    return store.hit(_bucket(c, kind, value), limit, period, at or datetime.fromtimestamp(c.clock(), UTC))
+
+
+def _bucket(c, kind: str, value: str) -> str:
     who = client_key(value) if kind.endswith("-ip") else mailbox_key(value)
     key = hmac.new((c.env.secret or "").encode(), who.encode(), hashlib.sha256).hexdigest()[:32]
-    return store.hit(f"{kind}:{key}", limit, period, datetime.fromtimestamp(c.clock(), UTC))
+    return f"{kind}:{key}"
+
+
+def _give_back(c, kind: str, value: str, at: datetime) -> None:
+    """Take back the `kind` event counted at `at` for a mail the relay turned away: the reader
+    who asks again gets it, instead of waiting out a limit for a mail that never came."""
+    with c.open_store() as store:
+        store.unhit(_bucket(c, kind, value), at)
 
 
 def _client() -> str:
@@ -116,15 +127,22 @@ def _page(template: str, status: int = 200, **values) -> Response:
 
 
 def _form_page(
-    values: dict, errors: dict | None = None, preview=None, status: int = 200, notice: str | None = None
+    values: dict,
+    errors: dict | None = None,
+    preview=None,
+    status: int = 200,
+    notice: str | None = None,
+    fresh: bool = False,
 ) -> Response:
+    """The sign-up form with `values`; `fresh`: not one coming back with what a reader chose,
+    so the page's script may pick the browser's own timezone."""
     return _page(
         "web/signup.html",
         status,
         values=values,
         errors=errors or {},
         preview=preview,
-        choices=_choices(values),
+        choices={**_choices(values), "browser_zone": fresh},
         notice=notice,
     )
 
@@ -136,11 +154,15 @@ EXPIRED_FORM = (
 
 
 def _from_this_site() -> bool:
-    """Whether the browser says the post came from one of our pages (Origin, else Referer)."""
-    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    return bool(origin) and urlsplit(origin)[:2] == urlsplit(request.host_url)[:2]
+    """Whether the browser says the post came from one of our pages (Origin, else Referer):
+    from the public URL, DIGESTBOT_BASE_URL, not the request's Host, which a proxy in front
+    may set to its own upstream's address (nginx does unless told otherwise)."""
+    sent = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    public = origin(ctx().env.base_url or request.host_url)
+    return bool(sent) and origin(sent) == public
 
 
+CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."
 PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
 
 
@@ -148,13 +170,17 @@ PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscrib
 def _refused_form(error: CSRFError) -> Response:
     """A form refused by the CSRF check: the sign-up or manage form comes back filled with what
     was posted (escaped, as any value), with a fresh token and a note, so a reader who left the
-    page open too long loses nothing they typed. Nothing is saved or sent either way."""
+    page open too long loses nothing they typed; a confirmation page comes back with a button
+    that works. Nothing is saved or sent either way."""
     log.info("%s %s -> 400 (%s)", request.method, request.path, error.description)
-    c, note = ctx(), EXPIRED_FORM.format(hours=current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR)
+    c, hours = ctx(), current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR
+    note = EXPIRED_FORM.format(hours=hours)
     if not _from_this_site():  # another site's post: its values are not shown as if they were ours
         return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
     if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
         return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
+    if request.endpoint == "pages.confirm" and _confirm_nonce(token := str(request.form.get("t", ""))):
+        return _page("web/confirm.html", 400, token=token, note=CONFIRM_EXPIRED.format(hours=hours))
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
     state = _session_state()
@@ -206,7 +232,7 @@ def _defaults() -> dict:
 def index() -> Response:
     if not ctx().config.web.signup:
         return _page("web/closed.html")
-    return _form_page(_defaults())
+    return _form_page(_defaults(), fresh=True)
 
 
 @pages.post("/subscribe")
@@ -217,9 +243,7 @@ def subscribe() -> Response:
     result = read_profile(request.form, c.config, "web:" + secrets.token_hex(8))
     email = result.subscriber.email if result.subscriber else ""
     if result.subscriber and not c.config.web.allows(email):
-        result.errors["email"] = (
-            "Only addresses at " + ", ".join(c.config.web.allow_domains) + " can subscribe."
-        )
+        result.errors["email"] = _domains_only()
     if not _allowed(request_store(), "signup-ip", _client()):
         return _too_many()
     if result.errors:
@@ -228,6 +252,11 @@ def subscribe() -> Response:
     confirm_link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
     _off_the_request(_sign_up_by_mail, result.subscriber, nonce, confirm_link)
     return _page("web/check_inbox.html", email=email)
+
+
+def _domains_only() -> str:
+    """Why an address outside the YAML's `web.allow_domains` cannot subscribe."""
+    return "Only addresses at " + ", ".join(ctx().config.web.allow_domains) + " can subscribe."
 
 
 def _url(endpoint: str, **query) -> str:
@@ -255,46 +284,54 @@ def _off_the_request(work, *args) -> None:
 
 def _sign_up_by_mail(c, jinja, sub: Subscriber, nonce: str, confirm_link: str) -> None:
     """A subscribed address gets its manage link (at most three an hour), any other one a
-    confirmation (at most one an hour), keeping the sign-up until it is confirmed."""
-    email = sub.email or ""
+    confirmation (at most one an hour), keeping the sign-up until it is confirmed. A mail the
+    relay turned away does not count."""
+    email, at = sub.email or "", datetime.fromtimestamp(c.clock(), UTC)
     with c.open_store() as store:  # closed before the mail goes out: no store waits on SMTP
-        known, send = _sign_up_mail(c, store, sub, nonce)
+        known, send = _sign_up_mail(c, store, sub, nonce, at)
     if send == "manage":  # subscribed already: their manage link, not a second digest
         log.info("sign-up for %s, subscribed already (%s): manage link sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known)
+        if not _mail_manage_link(c, jinja, known):
+            _give_back(c, "link-email", email, at)
     elif send == "confirm":
         log.info("sign-up for %s: confirmation sent", email)
-        _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR)
+        if not _mail(c, jinja, email, "confirm", confirm_url=confirm_link, hours=CONFIRM_MAX_AGE // HOUR):
+            _give_back(c, "confirm-email", email, at)
     elif known is not None:
         log.info("sign-up for %s: no mail (three manage links an hour at most)", email)
     else:
         log.info("sign-up for %s: no mail (one confirmation an hour at most)", email)
 
 
-def _sign_up_mail(c, store: Store, sub: Subscriber, nonce: str) -> tuple[SubscriberState | None, str]:
+def _sign_up_mail(
+    c, store: Store, sub: Subscriber, nonce: str, at: datetime
+) -> tuple[SubscriberState | None, str]:
     """The subscriber already at the sign-up's address, and which mail it gets ("manage",
-    "confirm" or "" for none, its limit reached); a confirmation's sign-up is stored."""
+    "confirm" or "" for none, its limit reached, counted at `at`); a confirmation's sign-up is
+    stored, or, with none to send, the one waiting gets this profile."""
     known = store.find_by_email(sub.email or "")
     if known is not None:
-        return known, "manage" if _allowed(store, "link-email", sub.email or "", c) else ""
-    if not _allowed(store, "confirm-email", sub.email or "", c):
+        return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
+    if not _allowed(store, "confirm-email", sub.email or "", c, at):
+        store.revise_signup(sub, at)  # the link sent already subscribes with this profile
         return None, ""
-    store.save_signup(nonce, sub, datetime.fromtimestamp(c.clock(), UTC))
+    store.save_signup(nonce, sub, at)
     return None, "confirm"
 
 
-def _mail(c, jinja, to: str, kind: str, **values) -> None:
-    """Compose and send one page mail (in the mail thread)."""
-    web_mail.send(web_mail.compose(kind, to, c.config, jinja, **values), c.env, kind, c.open_store)
+def _mail(c, jinja, to: str, kind: str, **values) -> bool:
+    """Compose and send one page mail (in the mail thread); False when it was not sent."""
+    message = web_mail.compose(kind, to, c.config, jinja, **values)
+    return web_mail.send(message, c.env, kind, c.open_store) is not None
 
 
-def _mail_manage_link(c, jinja, state: SubscriberState) -> None:
+def _mail_manage_link(c, jinja, state: SubscriberState) -> bool:
     """The manage link goes to the address the subscription holds, never to the one typed: a
     lookup folds case (U+212A KELVIN SIGN is a "k" to lower()), and a variant that reaches the
-    subscription may still be another mailbox."""
+    subscription may still be another mailbox. False when it was not sent."""
     sub = state.subscriber
     link = manage_url(c.env.base_url, sub.id, c.env.secret)
-    _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
+    return _mail(c, jinja, sub.email or "", "manage", manage_url=link, origin=sub.origin)
 
 
 def _confirm_nonce(token: str) -> str | None:
@@ -322,6 +359,8 @@ def confirm() -> Response:
     if nonce is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
     store = request_store()
+    if (email := store.signup_address(nonce)) and not ctx().config.web.allows(email):
+        return _page("web/message.html", 403, title="Not open to this address", message=_domains_only())
     sub = store.confirm_signup(nonce, _now())
     taken = sub is not None and store.yaml_has_address(sub.email)
     if taken:  # the operator's YAML got the address meanwhile: that digest is the one
@@ -358,7 +397,7 @@ def manage_login() -> Response:
             values={},
             note="This manage link is not valid or has expired. Enter your address to get a new one.",
         )
-    _sign_in(sid)
+    _sign_in(ctx().config.current_id(sid))  # a link an older version signed with a former id
     return redirect(url_for("pages.manage"), 303)
 
 
@@ -392,6 +431,8 @@ def manage(state: SubscriberState) -> Response:
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
     store = request_store()
+    if _taken_over(store, state.subscriber):  # whatever else it says: this digest stays off
+        extra.setdefault("saved", TAKEN_OVER)
     recent = [(d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)]
     return _page(
         "web/manage.html",
@@ -413,14 +454,30 @@ def manage_save(state: SubscriberState) -> Response:
     sub = state.subscriber
     if sub.origin != "web":
         return _manage_page(state, form_values(sub), {}, 403)
+    store = request_store()
+    if _taken_over(store, sub):  # the YAML's digest is the one this address gets
+        return _manage_page(state, form_values(sub), {}, 409)
     result = read_profile(request.form, ctx().config, sub.id, email=sub.email, base=sub)
     if result.errors:
         return _manage_page(state, result.values, result.errors, 400)
-    store = request_store()
     store.save_web_subscriber(result.subscriber, _now())
     state = store.subscriber(sub.id)
     log.info("web subscriber %s changed their profile", sub.id)
-    return _manage_page(state, form_values(state.subscriber), {}, saved="Saved: your next digest uses it.")
+    return _manage_page(state, form_values(state.subscriber), {}, saved=_saved_note(state.subscriber))
+
+
+def _saved_note(sub: Subscriber) -> str:
+    """What a saved profile changes: the next digest, if one is to come."""
+    if not sub.active:
+        return "Saved. You are unsubscribed: press Subscribe again to get digests with it."
+    if sub.paused:
+        return "Saved: your next digest after you resume uses it."
+    return "Saved: your next digest uses it."
+
+
+def _taken_over(store: Store, sub: Subscriber) -> bool:
+    """Whether this is a web digest kept off because the YAML has a subscriber for its address."""
+    return sub.origin == "web" and not sub.active and store.yaml_has_address(sub.email)
 
 
 TAKEN_OVER = (
@@ -436,6 +493,8 @@ def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     store = request_store()
     if changes.get("active") is True and store.yaml_has_address(sub.email):
         return _manage_page(state, form_values(sub), {}, 409, saved=TAKEN_OVER)
+    if changes.get("active") is True and not sub.active and not ctx().config.web.allows(sub.email or ""):
+        return _manage_page(state, form_values(sub), {}, 403, saved=_domains_only())
     store.save_web_subscriber(replace(sub, **changes), _now())
     state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)
@@ -487,15 +546,18 @@ def send_link() -> Response:
 
 
 def _link_by_mail(c, jinja, email: str) -> None:
-    """A known address gets its manage link (at most three an hour); any other one nothing."""
+    """A known address gets its manage link (at most three an hour, counting those that were
+    sent); any other one nothing."""
+    at = datetime.fromtimestamp(c.clock(), UTC)
     with c.open_store() as store:
-        if not _allowed(store, "link-email", email, c):
+        if not _allowed(store, "link-email", email, c, at):
             log.info("manage link asked for %s: no mail (three an hour at most)", email)
             return
         known = store.find_by_email(email) or store.find_by_email(email, origin="web", include_inactive=True)
     if known is not None:
         log.info("manage link asked for %s (%s): sent", email, known.subscriber.id)
-        _mail_manage_link(c, jinja, known)
+        if not _mail_manage_link(c, jinja, known):
+            _give_back(c, "link-email", email, at)
 
 
 # --- preview ----------------------------------------------------------------------------

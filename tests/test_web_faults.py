@@ -19,7 +19,24 @@ to an address outside ASCII arrives and can be checked).
 7. The pages' mail queue: bounded, and a server stopping while the relay stalls finishes the
    mail in flight, not every mail queued (systemd kills a stop that takes too long).
 8. Links an older version signed with a subscriber's former id (an unquoted `0123` was 83)
-   still unsubscribe and rate that subscriber.
+   still unsubscribe and rate that subscriber, and open its manage page.
+9. A page mail the relay turned away (451) does not count against its address's hourly limit:
+   asking again sends it.
+10. At 320 px (the narrowest phones), in headless Chromium: the pages that show the reader's
+   address fit the screen with a long one.
+11. An address no mail server can deliver to (an empty or hyphen-edged domain label, dots at
+   the ends of the local part or two in a row: typos) is refused on the form, and in the YAML.
+12. A confirmation page left open past its form's 2 hours (or in a browser that lost its
+   cookie) comes back with a working button, not a dead end that reloading posts again.
+13. The zone a reader chose stays chosen when the form comes back (a field to fix): the page's
+   script picks the browser's zone on a fresh form only.
+14. Signing up again within the hour (a keyword added, from the back button or another tab)
+   sends no second mail, and the link of the first now subscribes with the newest profile.
+15. The manage page of a web digest the YAML took over says so, and saving it there changes
+   nothing and says so (it said "Saved: your next digest uses it": the YAML's digest came);
+   a paused or unsubscribed reader's save does not promise a next digest either.
+16. `allow_domains` narrowed by the operator holds for what was started before: a sign-up
+   mailed earlier does not confirm, an unsubscribed reader does not subscribe again.
 """
 
 from __future__ import annotations
@@ -31,14 +48,17 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
 import waitress
 from aiosmtpd.controller import Controller
+from browser import browser, fits_width, screenshot  # noqa: F401 (browser: a fixture)
 from conftest import RecordingHandler, SmtpServer, free_port
 from helpers import SOURCES, arxiv_listing, digestbot, subscriber
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_hostile import forbidden_in
 from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
 from test_slack import UNSUB_SECRET, stop_server
@@ -53,14 +73,15 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
     site,
     start_site,
     web_subscriber,
+    yaml_takes,
 )
 
 from digestbot import web_context
 from digestbot.config import Env, load_config
-from digestbot.links import feedback_token, make_token
+from digestbot.links import feedback_token, make_token, manage_url
 from digestbot.models import Paper, Profile, Subscriber
 from digestbot.store import DigestItem, Store, now_utc
-from digestbot.web import WebApp
+from digestbot.web import WebApp, create_server
 from digestbot.web_forms import read_email
 
 
@@ -444,3 +465,421 @@ def test_links_signed_with_a_subscribers_former_id_still_work(workdir):
         assert store.subscriber("83") is None
         assert store.subscriber("0123").subscriber.paused
         assert store.feedback(["0123"]) == {"0123": {paper.key: 1}}
+
+
+# --- 9. a mail the relay turned away ----------------------------------------------------------
+
+
+def test_a_mail_the_relay_turned_away_does_not_use_up_the_addresss_hourly_mail(backend, workdir, site):  # noqa: F811
+    """The relay refused the confirmation (451, try again later): nothing reached the reader,
+    who asks again a minute later. That mail must go; it was refused for an hour, as if the
+    first one had arrived. The same for a manage link."""
+    reader = site.browser()
+    site.smtp.refuse_next(1)
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text
+    site.settle()
+    assert site.smtp.handler.refused == 1 and site.smtp.to("ruth@uni.example") == []
+
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text
+    [mail] = site.mails("ruth@uni.example", 1)
+    assert mail.message["Subject"].startswith("Confirm")
+    assert reader.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "ruth@uni.example").active
+    assert "Check your inbox" in reader.sign_up("ruth@uni.example").text  # delivered ones still count
+    site.settle()
+    assert len(site.smtp.to("ruth@uni.example")) == 2  # the one confirmation, and a manage link
+
+    for _ in range(2):  # the rest of the hour's three manage links, one of them turned away
+        site.smtp.refuse_next(1)
+        reader.post("/manage/link", {"email": "ruth@uni.example"})
+        site.settle()
+        reader.post("/manage/link", {"email": "ruth@uni.example"})
+        site.settle()
+    assert site.smtp.handler.refused == 3
+    links = [m for m in site.smtp.to("ruth@uni.example") if "manage" in m.message["Subject"]]
+    assert len(links) == 3  # three delivered: the hour's limit counts what arrived
+    reader.post("/manage/link", {"email": "ruth@uni.example"})
+    site.settle()
+    assert len(site.smtp.to("ruth@uni.example")) == 4
+
+
+# --- 10. a phone 320 px wide ---------------------------------------------------------------------
+
+LONG_ADDRESS = "maximilian.mustermann-schmidt@informatik.uni.example"  # 52 characters, no space
+
+
+def test_the_pages_that_show_the_readers_address_fit_a_320_px_screen(site, browser):  # noqa: F811
+    driver = browser()
+    driver.get(site.url + "/")
+    driver.find_element(By.ID, "email").send_keys(LONG_ADDRESS)
+    driver.find_element(By.ID, "keywords").send_keys("narwhal")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(
+        lambda d: "Check your inbox" in d.title and page != d.find_element(By.TAG_NAME, "html")
+    )
+    assert LONG_ADDRESS in driver.find_element(By.TAG_NAME, "main").text
+    screenshot(driver, "check-inbox-long-address", 320)
+    assert fits_width(driver, 320)
+
+    confirmed(site, site.browser(), LONG_ADDRESS)
+    sid = web_subscriber(site.db, LONG_ADDRESS).id
+    driver.get(manage_url(site.url, sid, UNSUB_SECRET))
+    WebDriverWait(driver, 10).until(lambda d: "Manage your digest" in d.title)
+    assert LONG_ADDRESS in driver.find_element(By.TAG_NAME, "main").text
+    screenshot(driver, "manage-long-address", 320)
+    assert fits_width(driver, 320)
+
+
+# --- 11. addresses no mail server takes ----------------------------------------------------------
+
+UNDELIVERABLE = [
+    "ada@.uni.example",  # an empty domain label
+    "ada@cs..uni.example",
+    "ada@-cs.uni.example",  # a label may not start or end with a hyphen
+    "ada@cs-.uni.example",
+    ".ada@uni.example",  # nor the local part with a dot, end with one, or hold two in a row
+    "ada.@uni.example",
+    "ada..lovelace@uni.example",
+]
+
+
+@pytest.mark.parametrize("typed", UNDELIVERABLE)
+def test_an_address_no_mail_server_takes_is_refused_on_the_form(site, typed):  # noqa: F811
+    page = site.browser().post(
+        "/subscribe", {"email": typed, "keywords": "narwhal", **FORM_FIELDS}, form_page="/"
+    )
+    assert page.status_code == 400 and 'id="email-error"' in page.text, page.text[-600:]
+    assert "Check your inbox" not in page.text
+    site.settle()
+    assert site.smtp.messages == []
+    with Store(site.db) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM web_signups").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("typed", UNDELIVERABLE)
+def test_an_address_no_mail_server_takes_is_a_problem_in_the_yaml(workdir, typed):
+    (workdir.path / "feed.xml").write_text(arxiv_listing([]), encoding="utf-8")
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal").replace("alice@example.org", typed))
+    out = digestbot(workdir, "check", expect=2).output
+    assert f"subscribers[0].email: not an email address: {typed!r}" in out
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ada.lovelace@cs.uni.example", "ada-l@cs-x.uni.example", "ada+news@uni.example", "a@uni.example"],
+)
+def test_addresses_of_the_usual_forms_are_still_taken(site, typed):  # noqa: F811
+    assert "Check your inbox" in site.browser().sign_up(typed).text
+    assert len(site.mails(typed, 1)) == 1
+
+
+def test_a_manage_link_signed_with_a_subscribers_former_id_opens_its_page(workdir, start_site):  # noqa: F811
+    """The digests the older digestbot sent to subscriber 83 carry manage links signed with 83:
+    they sent the reader to "Email me my manage link", as if signed in as nobody."""
+    setup_site(workdir, "- id: 0123\n  email: ida@uni.example\n  keywords: [narwhal]\n")
+    with Store(workdir.db) as store:  # what the older digestbot stored
+        store.sync_subscribers([Subscriber("83", Profile(("narwhal",)), email="ida@uni.example")])
+    digestbot(workdir, "sync")  # 83 becomes 0123
+    running = start_site()
+    page = running.browser().get(manage_url(running.url, "83", UNSUB_SECRET))
+    assert page.status_code == 200 and page.url.endswith("/manage"), page.url
+    assert "Manage your digest" in page.text and "ida@uni.example" in page.text
+    assert "read-only" in page.text and "narwhal" in page.text
+
+
+# --- 12. a confirmation page left open --------------------------------------------------------
+
+
+def test_a_confirm_page_left_open_too_long_comes_back_with_a_working_button(site):  # noqa: F811
+    reader = site.browser()
+    assert reader.sign_up("una@uni.example").status_code == 200
+    link = link_in(site.mails("una@uni.example", 1)[0], "/confirm")
+    action, hidden = _form(reader.get(link))
+    reader.http.cookies.clear()  # the session's form token is gone (2 hours, a browser restarted)
+
+    page = reader.http.post(action, data=hidden, headers={"Origin": site.url}, timeout=10)
+    assert page.status_code == 400 and web_subscriber(site.db, "una@uni.example") is None
+    assert "Confirm my subscription" in page.text and "expired" in page.text, page.text[-500:]
+    action, hidden = _form(page)  # its button, as the reader presses it again
+    done = reader.http.post(action, data=hidden, timeout=10)
+    assert done.url.endswith("/manage?welcome=1") and "You are subscribed" in done.text
+    assert web_subscriber(site.db, "una@uni.example").active
+
+    stranger = site.browser()  # another site's post of a link's token is still refused plainly
+    page = stranger.http.post(action, data=hidden, headers={"Origin": "https://evil.example"}, timeout=10)
+    assert page.status_code == 400 and "Confirm my subscription" not in page.text
+
+
+# --- 13. the zone a reader chose --------------------------------------------------------------
+
+
+def test_the_zone_a_reader_chose_stays_when_the_form_comes_back(site, browser):  # noqa: F811
+    """A reader in Tokyo wants digests on UTC (the operator's default zone) and chooses it; the
+    form comes back for a keyword to fix, and its script put Asia/Tokyo back in the field,
+    which the reader's next press of Subscribe stored."""
+    driver = browser(timezone="Asia/Tokyo")
+    driver.get(site.url + "/")
+    zone = Select(driver.find_element(By.ID, "timezone"))
+    assert zone.first_selected_option.text == "Asia/Tokyo"  # a fresh form: the browser's zone
+    zone.select_by_visible_text("UTC")
+    driver.find_element(By.ID, "email").send_keys("vic@uni.example")
+    driver.find_element(By.ID, "keywords").send_keys("*")  # a term that can match nothing
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(lambda d: page != d.find_element(By.TAG_NAME, "html"))
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "keywords-error"))
+    assert Select(driver.find_element(By.ID, "timezone")).first_selected_option.text == "UTC"
+
+    keywords = driver.find_element(By.ID, "keywords")
+    keywords.clear()
+    keywords.send_keys("narwhal")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]:not([formaction])").click()
+    WebDriverWait(driver, 10).until(lambda d: "Check your inbox" in d.title)
+    mail = site.mails("vic@uni.example", 1)[0]
+    done = site.browser()
+    assert done.post("/confirm", {"t": parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]}).ok
+    assert web_subscriber(site.db, "vic@uni.example").timezone == "UTC"
+
+
+# --- 14. signing up again within the hour ---------------------------------------------------------
+
+
+def test_a_sign_up_corrected_within_the_hour_is_what_the_first_mails_link_confirms(backend, workdir, site):  # noqa: F811
+    """The reader added a keyword and pressed Subscribe again: the page said "Check your
+    inbox" and what they typed the second time was dropped; the first mail's link subscribed
+    them with the profile they had corrected."""
+    first, second = site.browser(), site.browser()  # two tabs (or the back button)
+    assert "Check your inbox" in first.sign_up("wyn@uni.example", "narwhal").text
+    assert "Check your inbox" in second.sign_up("Wyn@uni.example", "narwhal, quokka").text
+    site.settle()
+    [mail] = site.smtp.to("wyn@uni.example")  # still one confirmation an hour
+    token = parse_qs(urlsplit(link_in(mail, "/confirm")).query)["t"][0]
+    assert first.post("/confirm", {"t": token}).ok
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+
+    # once confirmed, a sign-up changes nothing (it mails the manage link): the manage page does
+    assert "Check your inbox" in second.sign_up("wyn@uni.example", "walrus").text
+    site.settle()
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+    assert first.post("/confirm", {"t": token}).ok  # the link opened again: confirmed once
+    assert web_subscriber(site.db, "wyn@uni.example").profile.keywords == ("narwhal", "quokka")
+
+
+# --- 15. a web digest the YAML took over ------------------------------------------------------
+
+
+def test_the_manage_page_of_a_digest_the_yaml_took_over_says_so_and_saves_nothing(workdir, site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "xia@uni.example", "narwhal")
+    yaml_takes(workdir, "xia", "quokka")
+    digestbot(workdir, "sync")
+    before = web_subscriber(site.db, "xia@uni.example")
+    assert not before.active
+
+    page = reader.get("/manage")  # still signed in, or from a web digest's older manage link
+    assert page.status_code == 200 and "subscriptions.yaml" in page.text, page.text[-1500:]
+    saved = reader.post("/manage", {"keywords": "walrus", **FORM_FIELDS}, form_page="/manage")
+    assert "your next digest uses it" not in saved.text
+    assert saved.status_code == 409 and "subscriptions.yaml" in saved.text
+    assert web_subscriber(site.db, "xia@uni.example") == before
+
+
+def test_a_save_while_paused_or_unsubscribed_promises_no_next_digest(site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "yan@uni.example", "narwhal")
+    reader.post("/manage/pause", {}, form_page="/manage")
+    saved = reader.post("/manage", {"keywords": "quokka", **FORM_FIELDS}, form_page="/manage")
+    assert "Saved: your next digest after you resume uses it." in saved.text
+    reader.post("/manage/unsubscribe", {}, form_page="/manage")
+    saved = reader.post("/manage", {"keywords": "walrus", **FORM_FIELDS}, form_page="/manage")
+    assert "your next digest uses it" not in saved.text and "You are unsubscribed" in saved.text
+    assert web_subscriber(site.db, "yan@uni.example").profile.keywords == ("walrus",)
+
+
+# --- 16. allow_domains narrowed -------------------------------------------------------------------
+
+
+def test_a_narrowed_allow_domains_holds_for_sign_ups_and_readers_from_before(backend, workdir, start_site):  # noqa: F811
+    setup_site(workdir, web_yaml="web:\n  signup: true\n  allow_domains: [uni.example, old.example]\n")
+    first = start_site()
+    leaver, late = first.browser(), first.browser()
+    confirmed(first, leaver, "zia@old.example")
+    leaver.post("/manage/unsubscribe", {}, form_page="/manage")
+    assert late.sign_up("zeb@old.example").status_code == 200
+    link = link_in(first.mails("zeb@old.example", 1)[0], "/confirm")
+    sid = web_subscriber(first.db, "zia@old.example").id
+
+    setup_site(workdir)  # the operator keeps uni.example only, and restarts the server
+    running = start_site(fetch=False)
+    late = running.browser()
+    action, hidden = _form(late.get(link.replace(first.url, running.url)))
+    page = late.http.post(action, data=hidden, timeout=10)
+    assert page.status_code == 403 and "Only addresses at uni.example" in page.text, page.text[-400:]
+    assert web_subscriber(running.db, "zeb@old.example") is None
+
+    leaver = running.browser()
+    leaver.get(manage_url(running.url, sid, UNSUB_SECRET))
+    page = leaver.post("/manage/resume", {}, form_page="/manage")
+    assert page.status_code == 403 and "Only addresses at uni.example" in page.text
+    assert not web_subscriber(running.db, "zia@old.example").active
+
+
+# --- 17. a YAML digest the operator removed -------------------------------------------------------
+
+
+def test_the_manage_page_of_a_yaml_digest_removed_from_the_yaml_says_it_is_off(workdir, start_site):  # noqa: F811
+    setup_site(workdir, subscriber("alice", "quokka").replace("alice@example.org", "alice@uni.example"))
+    running = start_site()
+    digestbot(workdir, "send", "--force")
+    link = link_in(running.mails("alice@uni.example", 1)[0], "/manage/login")
+    workdir.write_config(SOURCES, subscriber("bob", "quokka"), extra_yaml=WEB_YAML)
+    digestbot(workdir, "sync")  # the operator took alice out
+
+    page = running.browser().get(link)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.text))
+    assert page.status_code == 200 and "unsubscribed" in text
+    assert "is off" in text and "no digests come" in text, text[-1200:]
+    assert "Unsubscribe link at the foot of each digest stops it" not in text
+    assert "or subscribe here" in text  # how to get one again: sign up on the page
+
+
+# --- 18. errors tied to their fields ---------------------------------------------------------------
+
+_CONTROL = re.compile(r"<(?:input|select|textarea)\b[^>]*\bid=\"([a-z_]+)\"[^>]*>")
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/manage"])
+def test_every_fields_error_is_tied_to_its_field(site, path):  # noqa: F811
+    reader = site.browser()
+    if path == "/manage":
+        confirmed(site, reader, "zoe@uni.example")
+    bad = {  # every field wrong at once (a select's value from a stale or altered page)
+        "email": "not-an-address",
+        "keywords": "*",
+        "exclude": "survey\u200b",
+        "authors": "x" * 301,
+        "likes": "banana",
+        "frequency": "hourly",
+        "timezone": "Mars/Olympus",
+        "max_papers": "0",
+    }
+    for fields in (bad, {**bad, "frequency": "daily", "time": "25:00"}):
+        page = reader.post(path, fields, form_page="/" if path == "/subscribe" else "/manage")
+        assert page.status_code == 400
+        errors = set(re.findall(r'<p class="error" id="([a-z_]+)-error">', page.text))
+        wanted = set(fields) - {"email"} - ({"frequency"} if "time" in fields else set())
+        assert errors >= wanted | ({"email"} if path == "/subscribe" else set()), errors
+        for tag in _CONTROL.finditer(page.text):
+            name = tag.group(1)
+            if name in errors:
+                assert 'aria-invalid="true"' in tag.group(0), tag.group(0)
+                described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))
+                assert described and f"{name}-error" in described.group(1).split(), tag.group(0)
+
+
+# --- 19. a proxy that sends its own Host -----------------------------------------------------------
+
+
+def test_an_expired_form_comes_back_filled_behind_a_proxy_that_sends_its_own_host(site):  # noqa: F811
+    """nginx without `proxy_set_header Host $host` sends the upstream's address as the Host: the
+    page's own post (Origin: the public URL, DIGESTBOT_BASE_URL) was taken for another site's,
+    and what the reader typed was thrown away."""
+    reader = site.browser()
+    reader.get("/")
+    reader.http.cookies.clear()
+    typed = {"email": "abe@uni.example", "keywords": "narwhal, walrus", **FORM_FIELDS}
+    proxied = {"Origin": site.url, "Host": "127.0.0.1:8080"}
+    page = reader.post("/subscribe", typed, csrf="stale", headers=proxied)
+    assert page.status_code == 400 and "What you typed is below" in page.text, page.text[-400:]
+    assert 'value="abe@uni.example"' in page.text and "narwhal, walrus" in page.text
+
+    foreign = {"Origin": "http://127.0.0.1:8080", "Host": "127.0.0.1:8080"}  # not the public URL
+    page = site.browser().post("/subscribe", typed, csrf="stale", headers=foreign)
+    assert page.status_code == 400 and "abe@uni.example" not in page.text
+
+
+@contextlib.contextmanager
+def _behind_https_proxy(workdir, smtp, base_url: str) -> Iterator[str]:
+    """The app for https://digest.uni.example behind a proxy (`proxies: 1`) on loopback; yields
+    its loopback URL."""
+    setup_site(workdir, web_yaml=WEB_YAML + "  proxies: 1\n")
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(smtp.url)
+    env = replace(Env.from_environ(), base_url=base_url, secret=UNSUB_SECRET)
+    app = WebApp(load_config(workdir.config), env, workdir.db)
+    server = create_server(app, "127.0.0.1", 0, proxies=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop_server(server, thread)
+        app.close()
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://digest.uni.example", "https://Digest.Uni.Example:443"],
+    ids=["plain", "port-and-case"],
+)
+def test_over_https_forms_work_behind_a_proxy_that_sends_its_own_host(workdir, smtp_server, base_url):
+    """What the browser at https://digest.uni.example sends, as nginx without `proxy_set_header
+    Host $host` passes it on: every sign-up was refused as an expired form (Flask-WTF compared
+    the Referer with https://127.0.0.1:8080/), and came back so again at each try."""
+    with _behind_https_proxy(workdir, smtp_server, base_url) as url:
+        proxy = {"Host": "127.0.0.1:8080", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+        page = requests.get(url + "/", headers=proxy, timeout=10)
+        cookie = page.headers["Set-Cookie"].split(";")[0]  # Secure: sent back by hand over loopback
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        browser_said = {"Origin": "https://digest.uni.example", "Referer": "https://digest.uni.example/"}
+        posted = requests.post(
+            url + "/subscribe",
+            data={"email": "bea@uni.example", "keywords": "narwhal", **FORM_FIELDS, "csrf_token": token},
+            headers={**proxy, **browser_said, "Cookie": cookie},
+            timeout=10,
+        )
+        assert posted.status_code == 200 and "Check your inbox" in posted.text, posted.text[-400:]
+        [mail] = _mails(smtp_server, "bea@uni.example")
+        assert f"{base_url}/confirm?t=" in mail.message.get_body(("plain",)).get_content()
+
+        stale = requests.post(  # the same form left open too long: it comes back filled
+            url + "/subscribe",
+            data={"email": "cy@uni.example", "keywords": "walrus", **FORM_FIELDS, "csrf_token": "stale"},
+            headers={**proxy, **browser_said, "Cookie": cookie},
+            timeout=10,
+        )
+        assert stale.status_code == 400 and "What you typed is below" in stale.text
+        assert 'value="cy@uni.example"' in stale.text
+
+
+def _mails(smtp, to: str) -> list:
+    for _ in range(200):  # the app sends from its mail thread
+        if smtp.to(to):
+            break
+        threading.Event().wait(0.05)
+    return smtp.to(to)
+
+
+# --- 20. one term typed twice ---------------------------------------------------------------------
+
+
+def test_a_term_typed_twice_in_another_case_or_with_an_accent_is_kept_once(site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "ada@uni.example")
+    typed = {
+        "keywords": "narwhal, Narwhal, NARWHAL, narwhal\u0301, sensing",
+        "exclude": "Survey, survey",
+        "authors": "Ada Lovelace, ada lovelace, Ada  Lovelace",
+    }
+    saved = reader.post("/manage", {**FORM_FIELDS, **typed}, form_page="/manage")
+    assert saved.status_code == 200 and "Saved" in saved.text
+    profile = web_subscriber(site.db, "ada@uni.example").profile
+    assert profile.keywords == ("narwhal", "sensing")
+    assert (profile.exclude, profile.authors) == (("Survey",), ("Ada Lovelace",))
+    found = reader.post(
+        "/preview", {**FORM_FIELDS, **typed}, form_page="/", headers={"Accept": "application/json"}
+    )
+    why = found.json()["papers"][0]["why"]  # what the digest would say matched
+    assert why[:2] == ["narwhal", "sensing"] and len({w.casefold() for w in why}) == len(why), why

@@ -1321,6 +1321,12 @@ class Store:
             self._exec("INSERT INTO rate_events (bucket, at) VALUES (?, ?)", (bucket, ts(now)))
         return True
 
+    def unhit(self, bucket: str, at: datetime) -> None:
+        """Take back the event `hit` counted in `bucket` at `at` (what it allowed did not happen:
+        the mail it let through was turned away), so that it does not count against the limit."""
+        with self.transaction():
+            self._exec("DELETE FROM rate_events WHERE bucket = ? AND at = ?", (bucket, ts(at)))
+
     def save_signup(self, nonce: str, sub: Subscriber, now: datetime | None = None) -> None:
         """Keep a sign-up until its address confirms it: the newest one per address wins.
         Sign-ups older than two days (their links have expired) are purged."""
@@ -1335,6 +1341,31 @@ class Store:
                 "INSERT INTO web_signups (nonce, email, subscriber, created_at) VALUES (?, ?, ?, ?)",
                 (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
             )
+
+    def signup_address(self, nonce: str) -> str | None:
+        """The address of the sign-up `nonce` waiting for its confirmation; None when there is
+        none (replaced, purged, or confirmed already)."""
+        row = self._exec("SELECT email, subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
+        return row[0] if row and _CONFIRMED not in json.loads(row[1]) else None
+
+    def revise_signup(self, sub: Subscriber, now: datetime | None = None) -> bool:
+        """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)
+        `sub`'s profile and schedule, under its nonce and address: the link mailed already
+        confirms what the reader typed last. False when none is waiting."""
+        now, key = now or now_utc(), address_key(sub.email)
+        with self.transaction():
+            rows = self._exec(
+                "SELECT nonce, email, subscriber FROM web_signups WHERE created_at >= ?",
+                (ts(now - timedelta(days=2)),),
+            ).fetchall()
+            waiting = [(n, e, json.loads(j)) for n, e, j in rows if address_key(e) == key]
+            for nonce, email, signup in waiting:
+                if _CONFIRMED not in signup:
+                    revised = {**_subscriber_fields(replace(sub, email=email)), "id": signup["id"]}
+                    self._exec(
+                        "UPDATE web_signups SET subscriber = ? WHERE nonce = ?", (json.dumps(revised), nonce)
+                    )
+        return any(_CONFIRMED not in signup for _, _, signup in waiting)
 
     def confirm_signup(self, nonce: str, now: datetime | None = None) -> Subscriber | None:
         """Turn the sign-up `nonce` into an active web subscriber (an earlier web subscriber of

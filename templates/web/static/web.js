@@ -1,6 +1,7 @@
 // The web pages' only script (a static file: the Content-Security-Policy allows no inline
 // script). The pages work without it; it adds two things:
-// - the timezone field starts at the browser's own zone (when the page left it at the default);
+// - the timezone field starts at the browser's own zone (on a fresh form, which the server marks
+//   with data-default, when it is still at the default; never on one coming back with a choice);
 // - the sign-up form shows a live preview of what its profile would have sent, as one types.
 (function () {
   "use strict";
