@@ -307,6 +307,7 @@ class _Value:
     value: Any
     line: int
     raw: str | None = None  # a scalar as written in the file (YAML reads `0123` as the number 83)
+    explicit: bool = True  # a mapping's value given by its own key, not by a merge key (`<<`)
 
 
 class _Reader:
@@ -335,17 +336,7 @@ class _Reader:
                 None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
             )
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            out: dict[str, _Value] = {}
-            for key_node, value_node in node.value:
-                key = self._construct(key_node)
-                key = str(key) if key is not None else ""
-                sub = f"{path}.{key}" if path else key
-                if key in out:
-                    self.report(key_node.start_mark.line + 1, sub, "duplicate key")
-                out[key] = self.read(value_node, sub)
-                out[key].line = key_node.start_mark.line + 1
-            return _Value(out, line)
+            return _Value(self._mapping(node, path), line)
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
         value = self._construct(node)
@@ -354,6 +345,48 @@ class _Reader:
             self.report(line, path, 'holds a lone surrogate (a "\\ud800"-style escape): not text; remove it')
             value = _SURROGATE_RE.sub("", value)
         return _Value(value, line, node.value if isinstance(node, yaml.ScalarNode) else None)
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, _Value]:
+        """A mapping's values by key, its merge keys (`<<: *alice`) taken in: an explicit key
+        overrides a merged one, as YAML says; only two explicit ones are duplicates."""
+        out: dict[str, _Value] = {}
+        for key_node, value_node, explicit in _pairs(node):
+            key = self._construct(key_node)
+            key = str(key) if key is not None else ""
+            sub = f"{path}.{key}" if path else key
+            if explicit and key in out and out[key].explicit:
+                self.report(key_node.start_mark.line + 1, sub, "duplicate key")
+            if explicit or key not in out:
+                out[key] = self.read(value_node, sub)
+                out[key].line, out[key].explicit = key_node.start_mark.line + 1, explicit
+        return out
+
+
+_MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
+
+
+def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node, bool]]:
+    """(key, value, explicit) of a mapping: its own pairs, then what its merge keys bring, the
+    first merged mapping before later ones (PyYAML's flatten_mapping, without changing the
+    nodes an alias shares: reading one again would take its merged keys for its own)."""
+    own, merged = [], []
+    for key_node, value_node in node.value:
+        if key_node.tag == _VALUE_TAG:  # a bare `=`: text, as flatten_mapping makes it
+            key_node = yaml.ScalarNode("tag:yaml.org,2002:str", key_node.value, key_node.start_mark)
+        if key_node.tag != _MERGE_TAG:
+            own.append((key_node, value_node, True))
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "'<<' (a merge key) takes a mapping or a list of them, as in '<<: *alice'",
+                    source.start_mark,
+                )
+            merged += [(k, v, False) for k, v, _ in _pairs(source)]
+    return own + merged
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
