@@ -192,14 +192,37 @@ def previous_run(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | N
     return max(found, default=None)
 
 
-def next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False) -> datetime | None:
+def next_due(
+    schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False, now: datetime | None = None
+) -> datetime | None:
     """When the digest after the one of `last_run` is due, in UTC; None if never.
 
     `moved`: the schedule or timezone changed since that run. The run then stands for the new
     schedule's time nearest to it, so a digest moved from 08:00 to 10:00 comes at 10:00, once,
     whether the change came before or after 08:00; moved to 08:00 at 09:00 (today's 10:00 not
     sent yet), it comes at once rather than tomorrow.
+
+    `now`: a last run that `ran_ahead` of it counts as run now.
     """
+    if now is not None and ran_ahead(schedule, tz, last_run, moved, now):
+        return next_run(schedule, tz, now)
+    return _next_due(schedule, tz, last_run, moved)
+
+
+def ran_ahead(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool, now: datetime) -> bool:
+    """Whether a last run recorded ahead of `now` (the clock ran ahead then, or was set back
+    since) would hold the next digest past the second scheduled time from now: more than a
+    period ahead, so the time it was recorded at says nothing. A clock set back less than a
+    period (an hour, after the 08:00 digest) still sends no second digest that day."""
+    if last_run <= now:
+        return False
+    upcoming = _next_due(schedule, tz, last_run, moved)
+    first = next_run(schedule, tz, now)
+    second = next_run(schedule, tz, first) if first is not None else None
+    return upcoming is not None and second is not None and upcoming > second
+
+
+def _next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool) -> datetime | None:
     upcoming = next_run(schedule, tz, last_run)
     if not moved or upcoming is None:
         return upcoming
@@ -215,7 +238,7 @@ def is_due(
     """Due when a scheduled time has passed since the last run; never run means due at once."""
     if last_run is None:
         return True
-    due = next_due(schedule, tz, last_run, moved)
+    due = next_due(schedule, tz, last_run, moved, now)
     return due is not None and due <= now
 
 

@@ -4,8 +4,12 @@ code and the message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
 from helpers import SOURCES, FeedPaper, digestbot, write_feed
-from test_daemon import outbox_mails
+from test_daemon import bot, outbox_mails, subscriber_yaml, topic_paper, utc  # noqa: F401  (bot: a fixture)
 
 ROBOTS = FeedPaper("2403.00001", "Robot learning at scale", "About robots.")
 NARWHALS = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
@@ -67,3 +71,58 @@ def test_two_explicit_keys_beside_a_merge_are_still_a_duplicate(workdir):
     line = next(n for n, text in enumerate(lines, 1) if "bob2@" in text)
     assert f"subscriptions.yaml:{line}: subscribers[1].email: duplicate key" in result.output
     assert "subscribers[1].id" not in result.output
+
+
+# --- a last digest recorded ahead of the clock ----------------------------------------------
+# Fault: a subscriber is due at the first scheduled time after their last digest. A digest
+# recorded while the clock ran ahead (a dead RTC battery, a VM restored with a wrong clock, an
+# operator's typo: a year ahead), or before the clock was set back two days, held the next one
+# back until the clock caught up again: no digest for a year. The worker already treated a
+# fetch recorded ahead of the clock as of unknown age; the due time did not. Now a last digest
+# whose next time lies beyond the second scheduled time from now is due at the first one (a
+# jump back of less than a period still sends no second digest that day).
+
+
+@dataclass(frozen=True)
+class Jump:
+    sent: str  # the clock when the first digest went out (a new subscriber: at once)
+    set_to: str  # the clock, set back
+    digests: list[str]  # every digest from then on for three days, by the clock
+
+
+JUMPS = {
+    # the clock ran a year ahead and is set right an hour after the digest
+    "a-year-ahead-set-right": Jump(
+        "2027-03-01 08:00", "2026-03-01 09:00", ["2026-03-02 08:00", "2026-03-03 08:00", "2026-03-04 08:00"]
+    ),
+    # the clock set back two days after the digest: daily from the clock's next 08:00
+    "two-days-back": Jump(
+        "2026-03-03 08:00", "2026-03-01 09:00", ["2026-03-02 08:00", "2026-03-03 08:00", "2026-03-04 08:00"]
+    ),
+    # set back an hour, before 08:00 again: that 08:00 digest has gone; tomorrow's is next
+    "an-hour-back": Jump("2026-03-01 08:00", "2026-03-01 07:30", ["2026-03-02 08:00", "2026-03-03 08:00"]),
+}
+
+
+@pytest.mark.parametrize("jump", JUMPS.values(), ids=JUMPS.keys())
+def test_a_digest_recorded_ahead_of_a_clock_set_back_holds_the_next_back_one_day_at_most(
+    workdir,
+    backend,
+    bot,  # noqa: F811
+    jump,
+):
+    b = bot(subscriber_yaml("alice", "quokka", schedule="daily 08:00"), jump.sent)
+    b.add(topic_paper(1, "quokka"))
+    assert [o.status for o in b.run()] == ["sent"]
+
+    b.clock.set(jump.set_to)
+    end, sent, n = b.clock() + timedelta(days=3), [], 1
+    while b.clock() < end:
+        if b.clock().minute == 0:  # a paper an hour: every digest has something new
+            n += 1
+            b.add(topic_paper(n, "quokka"))
+        sent += [b.clock()] * len([o for o in b.run() if o.status == "sent"])
+        b.clock.advance(minutes=30)
+
+    assert sent == [utc(t) for t in jump.digests]
+    assert len(b.mails()) == 1 + len(jump.digests)
