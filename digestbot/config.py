@@ -448,14 +448,57 @@ def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | N
         report(1, "yaml", "nested too deeply: lists and mappings inside each other go too deep")
         return None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        report(mark.line + 1 if mark else 1, "yaml", f"{e.problem or e}".strip())
+        report(*_syntax_problem(e))
         return None
     except yaml.YAMLError as e:
         report(1, "yaml", str(e))
         return None
     finally:
         loader.dispose()
+
+
+# What to do about PyYAML's syntax errors: (words of its problem, the fix), the first that fits.
+_YAML_FIXES = (
+    ("'\\t' that cannot start", "YAML indents with spaces only, replace the tab with spaces"),
+    ("that cannot start any token", "a value starting with this character must be quoted"),
+    (
+        "mapping values are not allowed",
+        "quote a value that holds ': ', or indent this line as the ones above it",
+    ),
+    (
+        "expected <block end>",
+        "indent this line as the ones above it (or quote a value with quotes or brackets in it)",
+    ),
+    (
+        "undefined alias",
+        "an alias (*name) needs an anchor (&name) above it; quote a value that starts with '*'",
+    ),
+    ("unknown escape", "in double quotes a backslash starts an escape: write \\\\ or use single quotes"),
+)
+_UNCLOSED = {  # PyYAML's context: (what it is, how to close it)
+    "while scanning a quoted scalar": ("a quoted value", "add the closing quote"),
+    "while parsing a flow sequence": (
+        "the list '[' opened here",
+        "close it with ']' (and quote entries that hold ':' or ',')",
+    ),
+    "while parsing a flow mapping": ("the mapping '{' opened here", "close it with '}'"),
+}
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError) -> tuple[int, str, str]:
+    """(line, field, message) for a YAML syntax error: PyYAML's words and how to fix them. A
+    quote, list or mapping left open is reported where it opens, not at the end of the file
+    (or wherever the scanner gave up) with nothing on that line to fix."""
+    problem = f"{e.problem or e}".strip()
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark else 1
+    unclosed = _UNCLOSED.get(e.context or "")
+    if unclosed and e.context_mark is not None and e.context_mark.line + 1 != line:
+        where = "the end of the file" if "end" in problem else f"line {line}"
+        what, fix = unclosed
+        return e.context_mark.line + 1, "yaml", f"{what} is not closed before {where} ({problem}): {fix}"
+    fix = next((fix for words, fix in _YAML_FIXES if words in problem), None)
+    return line, "yaml", f"{problem}: {fix}" if fix else problem
 
 
 # --- validation -----------------------------------------------------------------------------

@@ -126,3 +126,53 @@ def test_a_digest_recorded_ahead_of_a_clock_set_back_holds_the_next_back_one_day
 
     assert sent == [utc(t) for t in jump.digests]
     assert len(b.mails()) == 1 + len(jump.digests)
+
+
+# --- YAML syntax errors: the line to fix, and how ---------------------------------------------
+# Fault: a quote left open was reported at the end of the file (one line past its last line,
+# "found unexpected end of stream"), a list left open at the line after it; neither message
+# said what to do, nor did a tab's ("found character '\t' that cannot start any token").
+
+GOOD_START = SOURCES.strip() + "\n"
+SYNTAX = {
+    "an-open-quote": (
+        '- id: a\n  email: a@example.org\n  keywords: ["robots, diffusion]\n- id: b\n  email: b@example.org\n',
+        "diffusion]",
+        "a quoted value is not closed before the end of the file",
+        "add the closing quote",
+    ),
+    "an-open-list": (
+        "- id: a\n  email: a@example.org\n  keywords: [robots, diffusion\n  schedule: daily 08:00\n",
+        "diffusion",
+        "the list '[' opened here is not closed before line",
+        "close it with ']'",
+    ),
+    "a-tab": (
+        "- id: a\n  email: a@example.org\n\tkeywords: [robots]\n",
+        "\tkeywords",
+        "found character '\\t' that cannot start any token",
+        "replace the tab with spaces",
+    ),
+    "an-at-sign": (
+        "- id: a\n  email: a@example.org\n  keywords: [robots]\n  schedule: @daily\n",
+        "@daily",
+        "found character '@'",
+        "must be quoted",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SYNTAX.values(), ids=SYNTAX.keys())
+def test_a_yaml_syntax_error_names_the_line_to_fix_and_how(workdir, case):
+    subscribers, on_line, problem, fix = case
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(GOOD_START, subscribers)
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if on_line in text)
+
+    result = digestbot(workdir, "check", expect=2)
+    [first, summary] = result.output.splitlines()
+    assert first.startswith(f"{workdir.config}:{line}: yaml: "), (line, first)
+    assert problem in first and fix in first, first
+    assert summary == f"1 problem(s) in {workdir.config}; nothing was changed."
+    assert "Traceback" not in result.output
