@@ -658,6 +658,7 @@ _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
+MAX_EVERY = 30 * 86400  # seconds; and far below what the scheduler's timers can hold
 _SUBSCRIBER_KEYS = (
     "id",
     "email",
@@ -851,6 +852,13 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
             f"{fld}.every",
             f"at least 1m (digests go out at most once a minute: a feed fetched more often brings"
             f" nothing sooner), got {m['every'].value!r}",
+        )
+    elif every > MAX_EVERY:
+        v.report(
+            m["every"].line,
+            f"{fld}.every",
+            f"at most {MAX_EVERY // 86400}d (a feed lists only its latest items: fetched less often,"
+            f" some are never seen), got {m['every'].value!r}",
         )
     timeout = _duration(v, m, "timeout", fld)
     if timeout and timeout > MAX_TIMEOUT:

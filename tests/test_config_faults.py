@@ -176,3 +176,32 @@ def test_a_yaml_syntax_error_names_the_line_to_fix_and_how(workdir, case):
     assert problem in first and fix in first, first
     assert summary == f"1 problem(s) in {workdir.config}; nothing was changed."
     assert "Traceback" not in result.output
+
+
+# --- a source's every: without an upper bound ---------------------------------------------------
+# Fault: `every: 99999999999d` (a typo, or "never") passed `check`, and `digestbot run` died
+# with an OverflowError traceback when it scheduled the fetch (APScheduler's interval, or the
+# first fetch time past the year 9999). A feed lists only its latest items: fetched less than
+# once a month, it loses some anyway; `every:` is at most 30d.
+
+
+@pytest.mark.parametrize("every", ["99999999999d", "31d", "50000h"])
+def test_a_source_fetched_less_than_monthly_is_a_problem_with_its_line_not_a_traceback(workdir, every):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES.strip() + f"\n  every: {every}\n", "- id: a\n  email: a@example.org\n  keywords: [robot]\n"
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "every:" in text)
+    for command in ("check", "run"):
+        result = digestbot(workdir, command, expect=2)
+        assert f"{workdir.config}:{line}: sources[0].every: at most 30d" in result.output, result.output
+    assert not workdir.outbox.exists()
+
+
+def test_a_source_fetched_monthly_is_fine(workdir):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES.strip() + "\n  every: 30d\n", "- id: a\n  email: a@example.org\n  keywords: [robot]\n"
+    )
+    assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
