@@ -9,11 +9,12 @@ Lord Howe), a time repeated by a fall-back fires once (its first pass).
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .text import is_number
 
@@ -250,13 +251,40 @@ def get_timezone(name: str) -> ZoneInfo:
     the same: no such timezone.
     """
     shown = repr(name if len(name) <= MAX_TIMEZONE_CHARS else name[:MAX_TIMEZONE_CHARS] + "…")
-    unknown = ScheduleError(f"unknown timezone {shown} (use an IANA name such as Europe/Berlin)")
+    hint = _zone_like(name[:MAX_TIMEZONE_CHARS])
+    unknown = ScheduleError(
+        f"unknown timezone {shown} "
+        + (f"(did you mean '{hint}'?)" if hint else "(use an IANA name such as Europe/Berlin)")
+    )
     if len(name) > MAX_TIMEZONE_CHARS or not _TZ_NAME_RE.match(name):
         raise unknown
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as e:
         raise unknown from e
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    """The tz database's names by their lower-case spelling."""
+    return {n.lower(): n for n in sorted(available_timezones())}
+
+
+def _zone_like(name: str) -> str | None:
+    """The zone a mistyped name means: `utc`, `europe/berlin`, `America/New York`, a city alone
+    (`Berlin`), or a region/city a letter or two off (`Europe/Berln`). Abbreviations (CEST,
+    GMT+1) get none: the zone nearest in spelling has another offset."""
+    names = _zone_names()
+    key = "_".join(name.strip().lower().split())
+    if key in names:
+        return names[key]
+    # Etc/GMT+1 is UTC-1 (POSIX signs): never offered for a GMT+1 meant as UTC+1
+    cities = [n for low, n in names.items() if low.rpartition("/")[2] == key and not low.startswith("etc/")]
+    if len(cities) == 1 and "/" not in key:  # `Eastern`: Canada's or the US's? neither
+        return cities[0]
+    if "/" in key and (close := difflib.get_close_matches(key, list(names), n=1, cutoff=0.8)):
+        return names[close[0]]
+    return None
 
 
 def parse_duration(text: str | int) -> int:

@@ -205,3 +205,34 @@ def test_a_source_fetched_monthly_is_fine(workdir):
         SOURCES.strip() + "\n  every: 30d\n", "- id: a\n  email: a@example.org\n  keywords: [robot]\n"
     )
     assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
+
+
+# --- a timezone spelt not quite as the tz database spells it --------------------------------
+# Fault: `timezone: utc` (the default, in lower case), `Berlin` or `America/New York` got
+# "unknown timezone 'utc' (use an IANA name such as Europe/Berlin)": no word that UTC is one,
+# nor which name was meant. Now the message names it; an abbreviation gets no guess (the
+# zone nearest in spelling to GMT+1, Etc/GMT+1, is UTC-1).
+
+ZONES = {
+    "utc": "(did you mean 'UTC'?)",
+    "europe/berlin": "(did you mean 'Europe/Berlin'?)",
+    "Berlin": "(did you mean 'Europe/Berlin'?)",
+    "America/New York": "(did you mean 'America/New_York'?)",
+    "Asia/Kolkatta": "(did you mean 'Asia/Kolkata'?)",
+    "GMT+1": "(use an IANA name such as Europe/Berlin)",
+    "Eastern": "(use an IANA name such as Europe/Berlin)",  # Canada's or the US's
+}
+
+
+@pytest.mark.parametrize(("zone", "said"), ZONES.items(), ids=ZONES.keys())
+def test_a_mistyped_timezone_names_the_zone_it_means(workdir, zone, said):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES, f"- id: a\n  email: a@example.org\n  keywords: [robot]\n  timezone: {zone}\n"
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "timezone: " + zone in text)
+    result = digestbot(workdir, "check", expect=2)
+    assert (
+        f"{workdir.config}:{line}: subscribers[0].timezone: unknown timezone '{zone}' {said}" in result.output
+    )
