@@ -520,6 +520,12 @@ class _Validator:
         p = Path(text).expanduser()
         return p if p.is_absolute() else self.path.parent / p
 
+    def relative_note(self, text: str) -> str:
+        """What a user who wrote a relative path may not know: where it is read from."""
+        if Path(text).expanduser().is_absolute():
+            return ""
+        return f" (a relative path is read from the YAML's folder, {self.path.parent.absolute()})"
+
     def mapping(self, v: _Value, fld: str, allowed: tuple[str, ...]) -> dict[str, _Value]:
         if v.value is None:
             return {}
@@ -726,7 +732,11 @@ def parse_config(text: str, path: Path) -> Config:
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
     v.check(top, "timezone", "", get_timezone)
     if templates and not v.resolve(templates).is_dir():
-        v.report(top["templates"].line, "templates", f"folder not found: {v.resolve(templates)}")
+        v.report(
+            top["templates"].line,
+            "templates",
+            f"folder not found: {v.resolve(templates)}{v.relative_note(templates)}",
+        )
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
@@ -844,7 +854,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
     elif "://" in url and not _is_http_url(url):
         v.report(m["url"].line, f"{fld}.url", f"not a URL with a host: {url[:80]!r}")
     elif "://" not in url and not v.resolve(url).is_file():
-        v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
+        v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}{v.relative_note(url)}")
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
     if every < MIN_EVERY:
         v.report(
@@ -1065,6 +1075,9 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
                 )
                 return tuple(dict.fromkeys(likes)), ()
             seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
+        except FileNotFoundError:
+            v.report(m["library"].line, f"{fld}.library", f"file not found: {file}{v.relative_note(path)}")
+            seeds = []
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
             seeds = []

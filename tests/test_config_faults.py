@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from helpers import SOURCES, FeedPaper, digestbot, write_feed
 from test_daemon import bot, outbox_mails, subscriber_yaml, topic_paper, utc  # noqa: F401  (bot: a fixture)
+
+from digestbot.cli import cli
 
 ROBOTS = FeedPaper("2403.00001", "Robot learning at scale", "About robots.")
 NARWHALS = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
@@ -236,3 +239,27 @@ def test_a_mistyped_timezone_names_the_zone_it_means(workdir, zone, said):
     assert (
         f"{workdir.config}:{line}: subscribers[0].timezone: unknown timezone '{zone}' {said}" in result.output
     )
+
+
+# --- a relative path that is not there ------------------------------------------------------------
+# Fault: `library: refs.bib` missing said "cannot read conf/refs.bib: No such file or directory",
+# a source's `url: feed.xml` "file not found: conf/feed.xml": not that a relative path is read
+# from the YAML's folder, whatever folder digestbot runs in (the usual mistake, with --config).
+
+
+def test_a_missing_relative_path_says_it_is_read_from_the_yamls_folder(workdir):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])  # beside where digestbot runs, not the YAML
+    (workdir.path / "refs.bib").write_text("2403.00001\n")
+    conf = workdir.path / "conf"
+    conf.mkdir()
+    (conf / "subscriptions.yaml").write_text(
+        "sources:\n  - name: feed\n    type: arxiv_rss\n    url: feed.xml\n"
+        "subscribers:\n  - id: a\n    email: a@example.org\n    library: refs.bib\n"
+    )
+    result = CliRunner().invoke(cli, ["--config", "conf/subscriptions.yaml", "check"])
+    note = f"(a relative path is read from the YAML's folder, {conf})"
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[:2] == [
+        f"conf/subscriptions.yaml:4: sources[0].url: file not found: conf/feed.xml {note}",
+        f"conf/subscriptions.yaml:8: subscribers[0].library: file not found: conf/refs.bib {note}",
+    ]
