@@ -13,6 +13,7 @@ from helpers import SOURCES, FeedPaper, digestbot, write_feed
 from test_daemon import bot, outbox_mails, subscriber_yaml, topic_paper, utc  # noqa: F401  (bot: a fixture)
 
 from digestbot.cli import cli
+from digestbot.config import load_config
 
 ROBOTS = FeedPaper("2403.00001", "Robot learning at scale", "About robots.")
 NARWHALS = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
@@ -263,3 +264,24 @@ def test_a_missing_relative_path_says_it_is_read_from_the_yamls_folder(workdir):
         f"conf/subscriptions.yaml:4: sources[0].url: file not found: conf/feed.xml {note}",
         f"conf/subscriptions.yaml:8: subscribers[0].library: file not found: conf/refs.bib {note}",
     ]
+
+
+# --- a library whose BibTeX defines a @string twice -------------------------------------------
+# Fault: two bibliographies merged into one .bib each define `@string{jmlr = ...}`; bibtexparser
+# refuses the second as a duplicate block, and the library reader took every duplicate block
+# for an entry: `digestbot check` (and every command) died with "AttributeError: 'String'
+# object has no attribute 'fields'". A macro defined twice is no paper, and no problem.
+
+
+def test_a_library_defining_a_string_macro_twice_is_read(workdir):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    (workdir.path / "refs.bib").write_text(
+        '@string{jmlr = "Journal of Machine Learning Research"}\n'
+        "@article{a, title={Robot learning at scale}, journal=jmlr, eprint={2403.00001},"
+        " archivePrefix={arXiv}}\n"
+        '@string{jmlr = "JMLR"}\n'
+    )
+    workdir.write_config(SOURCES, "- id: a\n  email: a@example.org\n  library: refs.bib\n")
+    assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
+    [reader] = load_config(workdir.config).subscribers
+    assert reader.profile.likes == ("2403.00001",)
