@@ -520,6 +520,18 @@ class _Validator:
         p = Path(text).expanduser()
         return p if p.is_absolute() else self.path.parent / p
 
+    def missing(self, text: str, kind: str) -> str | None:
+        """What is wrong with the path `text` where a "file" or a "folder" is meant; None if
+        there is one. A name the file system refuses (too long, a folder one may not enter)
+        makes Path.is_file() raise: that is a problem too."""
+        path = self.resolve(text)
+        try:
+            if path.is_file() if kind == "file" else path.is_dir():
+                return None
+        except OSError as e:
+            return f"cannot look at {path}: {e.strerror or e}"
+        return f"{kind} not found: {path}{self.relative_note(text)}"
+
     def relative_note(self, text: str) -> str:
         """What a user who wrote a relative path may not know: where it is read from."""
         if Path(text).expanduser().is_absolute():
@@ -731,12 +743,8 @@ def parse_config(text: str, path: Path) -> Config:
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
     v.check(top, "timezone", "", get_timezone)
-    if templates and not v.resolve(templates).is_dir():
-        v.report(
-            top["templates"].line,
-            "templates",
-            f"folder not found: {v.resolve(templates)}{v.relative_note(templates)}",
-        )
+    if templates and (missing := v.missing(templates, "folder")):
+        v.report(top["templates"].line, "templates", missing)
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
@@ -853,8 +861,8 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
     elif "://" in url and not _is_http_url(url):
         v.report(m["url"].line, f"{fld}.url", f"not a URL with a host: {url[:80]!r}")
-    elif "://" not in url and not v.resolve(url).is_file():
-        v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}{v.relative_note(url)}")
+    elif "://" not in url and (missing := v.missing(url, "file")):
+        v.report(m["url"].line, f"{fld}.url", missing)
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
     if every < MIN_EVERY:
         v.report(

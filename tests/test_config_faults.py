@@ -285,3 +285,27 @@ def test_a_library_defining_a_string_macro_twice_is_read(workdir):
     assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
     [reader] = load_config(workdir.config).subscribers
     assert reader.profile.likes == ("2403.00001",)
+
+
+# --- a path the file system refuses to look at ------------------------------------------------
+# Fault: a source's `url:` or `templates:` path the file system cannot even look up (a name
+# over 255 bytes: ENAMETOOLONG; or, for a user, a folder they may not enter: EACCES) made
+# `check` and every command die with an OSError traceback: Path.is_file() raises for those.
+
+
+@pytest.mark.parametrize("key", ["url", "templates"])
+def test_a_path_the_file_system_refuses_is_a_problem_with_its_line(workdir, key):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    long = "a" * 300
+    sources = SOURCES.replace("url: feed.xml", f"url: {long}.xml") if key == "url" else SOURCES
+    workdir.write_config(
+        sources,
+        "- id: a\n  email: a@example.org\n  keywords: [robot]\n",
+        extra_yaml=f"templates: {long}" if key == "templates" else "",
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if f"{key}: {long}" in text)
+    result = digestbot(workdir, "check", expect=2)
+    field = "sources[0].url" if key == "url" else "templates"
+    assert f"{workdir.config}:{line}: {field}: cannot look at {workdir.path / long}" in result.output
+    assert "File name too long" in result.output
