@@ -45,7 +45,10 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 # that Slack user (or web reader) could take the YAML subscriber over.
 RESERVED_ID_PREFIXES = ("slack:", "web:")
 _SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+# Kept out of an address not in quotes (RFC 5322: comments, list separators, a group's ':';
+# `mailto:a@b.org` is a link, not an address). Brackets pass, as mail servers take them.
+_NOT_IN_ADDRESS = r"@\s<>\"(),:;\\"
+_EMAIL_RE = re.compile(rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}]+$")
 _SLACK_RE = re.compile(
     rf"^(#[a-z0-9][a-z0-9_-]{{0,79}}|[{''.join(SLACK_CONVERSATION_PREFIXES + SLACK_USER_PREFIXES)}][A-Z0-9]{{6,}})$"
 )
@@ -638,6 +641,10 @@ def is_email(text: str) -> bool:
     )
 
 
+def _mailto_hint(text: str) -> str:
+    return " (write the address without 'mailto:')" if "mailto:" in text.lower() else ""
+
+
 def _shown(text: str) -> str:
     """A value quoted in a message, cut to 80 characters."""
     return repr(text[:80]) + (f" ({len(text)} characters)" if len(text) > 80 else "")
@@ -750,13 +757,17 @@ def parse_config(text: str, path: Path) -> Config:
     if "from" in email and not (
         is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
     ):
-        v.report(email["from"].line, "email.from", f"not an email address: {_shown(email_from or '')}")
+        v.report(
+            email["from"].line,
+            "email.from",
+            f"not an email address: {_shown(email_from or '')}{_mailto_hint(email_from or '')}",
+        )
     mailto = v.string(email, "unsubscribe_mailto", "email")
     if mailto and not is_email(mailto):
         v.report(
             email["unsubscribe_mailto"].line,
             "email.unsubscribe_mailto",
-            f"not an email address: {_shown(mailto)}",
+            f"not an email address: {_shown(mailto)}{_mailto_hint(mailto)}",
         )
     defaults = v.mapping(
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
@@ -957,7 +968,9 @@ def _subscriber(
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
     if email and not is_email(email):
-        v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
+        v.report(
+            m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}{_mailto_hint(email)}"
+        )
     if slack and not _SLACK_RE.match(slack):
         v.report(
             m["slack"].line,

@@ -309,3 +309,38 @@ def test_a_path_the_file_system_refuses_is_a_problem_with_its_line(workdir, key)
     field = "sources[0].url" if key == "url" else "templates"
     assert f"{workdir.config}:{line}: {field}: cannot look at {workdir.path / long}" in result.output
     assert "File name too long" in result.output
+
+
+# --- an address written as a mailto: link -------------------------------------------------------
+# Fault: `unsubscribe_mailto: mailto:admin@example.org` (the key says mailto) passed, and every
+# digest's List-Unsubscribe header said <mailto:mailto:admin@example.org?...>: an unsubscribe
+# no mail client can use. `email: mailto:alice@example.org` passed too, an address no server
+# takes (retried forever). A ':' (or ',', ';', '(', ')', '\\' out of quotes) is refused, and a
+# mailto: in it is named.
+
+MAILTO = {
+    "unsubscribe_mailto": ("email.unsubscribe_mailto", "unsubscribe_mailto: mailto:admin@example.org"),
+    "from": ("email.from", 'from: "Digest <mailto:digest@example.org>"'),
+    "subscriber": ("subscribers[0].email", None),
+}
+
+
+@pytest.mark.parametrize("where", MAILTO.keys())
+def test_an_address_written_as_a_mailto_link_is_a_problem_that_says_so(workdir, where):
+    field, email_yaml = MAILTO[where]
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    address = "mailto:alice@example.org" if where == "subscriber" else "a@example.org"
+    kwargs = {"email_from": "Digest <mailto:digest@example.org>"} if where == "from" else {}
+    workdir.write_config(
+        SOURCES,
+        f"- id: a\n  email: {address}\n  keywords: [robot]\n",
+        email_yaml=email_yaml if where == "unsubscribe_mailto" else "",
+        **kwargs,
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "mailto:" in text)
+    result = digestbot(workdir, "check", expect=2)
+    assert f"{workdir.config}:{line}: {field}: not an email address" in result.output, result.output
+    assert "write the address without 'mailto:'" in result.output
+    digestbot(workdir, "run", "--once", expect=2)
+    assert not workdir.outbox.exists()
