@@ -1056,8 +1056,20 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
         for where, line, term in entries:
             if (problem := check(term)) is not None:
                 v.report(line, where, problem)
+            elif not isinstance(m[key].value, list) and "," in term:
+                v.report(line, where, _unbracketed(key, term))
         profile[key] = tuple(term for _, _, term in entries)
     return profile
+
+
+def _unbracketed(key: str, text: str) -> str:
+    """For a list key given one text with commas: one entry, the phrase `a, b`, that matches
+    what neither `a` nor `b` would."""
+    listed = ", ".join(part.strip() for part in text.split(",") if part.strip())
+    return (
+        f"one entry, {_shown(text)} (YAML reads text with commas as one text): write the list in"
+        f' brackets: {key}: [{listed}] (one entry with a comma: {key}: ["{text}"])'
+    )
 
 
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

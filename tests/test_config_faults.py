@@ -344,3 +344,43 @@ def test_an_address_written_as_a_mailto_link_is_a_problem_that_says_so(workdir, 
     assert "write the address without 'mailto:'" in result.output
     digestbot(workdir, "run", "--once", expect=2)
     assert not workdir.outbox.exists()
+
+
+# --- a list written without its brackets ------------------------------------------------------
+# Fault: `keywords: imitation learning, diffusion policy` (a list as one writes it in prose) is
+# one YAML text, so it was one keyword, the phrase "imitation learning, diffusion policy",
+# which no paper holds: `check` said OK and the reader never got a digest. The same for
+# `exclude: survey, review` (nothing excluded) and `categories: cs.LG, cs.RO`. A comma in such
+# a text is a problem saying how to write the list (or, for one entry with a comma, to quote
+# it in one).
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "listed"),
+    [
+        ("keywords", "imitation learning, diffusion policy", "[imitation learning, diffusion policy]"),
+        ("exclude", "survey, review", "[survey, review]"),
+        ("authors", "Sergey Levine, Chelsea Finn", "[Sergey Levine, Chelsea Finn]"),
+        ("categories", "cs.LG, cs.RO", "[cs.LG, cs.RO]"),
+    ],
+)
+def test_a_list_written_without_brackets_is_a_problem_that_shows_the_list(workdir, key, written, listed):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES, f"- id: a\n  email: a@example.org\n  keywords: [robot]\n  {key}: {written}\n"
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if written in text)
+    result = digestbot(workdir, "check", expect=2)
+    assert f"{workdir.config}:{line}: subscribers[0].{key}: " in result.output, result.output
+    assert f"write the list in brackets: {key}: {listed}" in result.output
+
+
+def test_one_entry_with_a_comma_in_a_list_is_fine(workdir):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES, "- id: a\n  email: a@example.org\n  keywords: [robot]\n  authors: ['Levine, Sergey']\n"
+    )
+    digestbot(workdir, "check")
+    [reader] = load_config(workdir.config).subscribers
+    assert reader.profile.authors == ("Levine, Sergey",)
