@@ -27,7 +27,7 @@ from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character, invisible_problem, single_spaced, url_secrets
+from .text import invisible_character, invisible_problem, is_number, single_spaced, url_secrets
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -592,7 +592,9 @@ class _Validator:
             return default
         if isinstance(v.value, bool) or not isinstance(v.value, int) or not lo <= v.value <= hi:
             self.report(
-                v.line, _join(fld, key), f"expected a whole number from {lo} to {hi}, got {v.value!r}"
+                v.line,
+                _join(fld, key),
+                f"expected a whole number from {lo} to {hi}, got {v.value!r}{_whole_number_hint(v.value)}",
             )
             return default
         return v.value
@@ -1162,6 +1164,13 @@ def _number_hint(value: object) -> str:
     return f" (that is text: write it as {format(Decimal(repr(number)), 'f')}, unquoted)"
 
 
+def _whole_number_hint(value: object) -> str:
+    """How to write a whole number the YAML holds as text (`"10"`, in quotes)."""
+    if isinstance(value, str) and is_number(value.strip()):
+        return f" (that is text: write it as {int(value.strip())}, unquoted)"
+    return ""
+
+
 def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:
     """Source name -> type as the YAML declares them, valid or not: a subscriber naming a source
     that has a problem of its own gets no second error for it."""
@@ -1188,7 +1197,7 @@ def _trending(v: _Validator, m: dict[str, _Value], fld: str, seeded: bool) -> in
         v.report(
             node.line,
             f"{fld}.trending",
-            f"expected a number of papers from 1 to {MAX_TRENDING}, got {value!r}",
+            f"expected a number of papers from 1 to {MAX_TRENDING}, got {value!r}{_whole_number_hint(value)}",
         )
         return None
     if seeded:

@@ -384,3 +384,26 @@ def test_one_entry_with_a_comma_in_a_list_is_fine(workdir):
     digestbot(workdir, "check")
     [reader] = load_config(workdir.config).subscribers
     assert reader.profile.authors == ("Levine, Sergey",)
+
+
+# --- a whole number written in quotes ------------------------------------------------------------
+# Fault: `max_papers: "10"` said "expected a whole number from 1 to 1000, got '10'": ten looks
+# like a whole number, and nothing said the quotes make it text (relevance_floor said so).
+
+
+@pytest.mark.parametrize(
+    ("key", "where"),
+    [("max_papers", "subscribers[0].max_papers"), ("trending", "subscribers[0].trending")],
+)
+def test_a_quoted_whole_number_says_the_quotes_make_it_text(workdir, key, where):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    hf = "- name: hf\n  type: hf_daily\n  url: hf.json\n"
+    (workdir.path / "hf.json").write_text("[]")
+    workdir.write_config(
+        SOURCES + hf, f"- id: a\n  email: a@example.org\n  keywords: [robot]\n  {key}: '10'\n"
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if f"{key}: '10'" in text)
+    result = digestbot(workdir, "check", expect=2)
+    assert f"{workdir.config}:{line}: {where}: " in result.output, result.output
+    assert "got '10' (that is text: write it as 10, unquoted)" in result.output
