@@ -41,6 +41,7 @@ from .store import (
     RatingRefused,
     Store,
     StoreError,
+    StoreUrlError,
     StoreWriteError,
     SubscriberState,
     is_postgres,
@@ -87,9 +88,7 @@ class App:
             except ValueError as e:
                 _complain(f"Error: {self.db_given_as}: {e}")  # never quotes the URL
                 raise SystemExit(EXIT_USAGE) from None
-            given, where = self.db_option, self.db_given_as
-        else:
-            given, where = self.config.database or Path("digestbot.db"), f"{self.config.path}: database"
+        given, where = self.db_option or self.config.database or Path("digestbot.db"), self.db_named_by
         if is_postgres(given):
             return given
         problem = _sqlite_path_problem(Path(given))
@@ -97,6 +96,11 @@ class App:
             _complain(f"Error: {where}: {problem}")
             raise SystemExit(EXIT_USAGE)
         return Path(given)
+
+    @property
+    def db_named_by(self) -> str:
+        """Where the database setting was given, for messages: --db, DIGESTBOT_DB or the YAML."""
+        return self.db_given_as if self.db_option else f"{self.config.path}: database"
 
     @property
     def db_shown(self) -> str:
@@ -107,7 +111,11 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
-            self._store = Store(self.db_path)
+            try:
+                self._store = Store(self.db_path)
+            except StoreUrlError as e:
+                _complain(f"Error: {self.db_named_by}: {e}")
+                raise SystemExit(EXIT_USAGE) from None
         return self._store
 
     @property
@@ -1095,7 +1103,10 @@ def migrate(app: App, target: str) -> None:
         )
     if not Path(app.db_path).exists():
         raise click.UsageError(f"no SQLite database at {app.db_shown}: nothing to migrate")
-    destination = Store(target)
+    try:
+        destination = Store(target)
+    except StoreUrlError as e:
+        raise click.UsageError(f"--to: {e}") from None
     shown = destination.path
 
     def progress(table: str, done: int, total: int) -> None:

@@ -123,8 +123,9 @@ def check_database(text: str, password_allowed: bool = False) -> None:
             f"a PostgreSQL URL starts with {scheme}:// (two slashes), as in postgresql://user@host/dbname"
         )
     parts = urlsplit(text)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
+    try:  # libpq takes several hosts, host1:5432,host2:5433, each with its own port
+        for host in parts.netloc.rpartition("@")[2].split(","):
+            urlsplit(f"//{host}").port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise ValueError("the PostgreSQL URL's port is not a number") from None
     if (parts.password or url_secrets(text)) and not password_allowed:  # user info or ?password=

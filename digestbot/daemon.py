@@ -138,8 +138,10 @@ class Worker:
         )
 
     def fetch_stale(self, now: datetime) -> list[SourceOutcome]:
-        """Fetch the sources whose last fetch is older than their interval."""
-        outcomes = (self._fetch_once(s, now) for s in self.config.sources if self._stale(s, now))
+        """Fetch the sources whose last fetch is older than their interval; each one at the
+        clock's time when its turn comes (its lease counted from then, not from `now`: behind a
+        slow fetch, a lease counted from `now` was born run out, and another worker took it)."""
+        outcomes = (self._fetch_once(s, self.clock()) for s in self.config.sources if self._stale(s, now))
         return [o for o in outcomes if o is not None]
 
     def _fetch_once(self, source: SourceConfig, now: datetime) -> SourceOutcome | None:
@@ -186,7 +188,7 @@ class Worker:
             if self._store_waiting(now) or not self.runner.has_work(now) or not self._templates_ok():
                 return []
             self.fetch_stale(now)
-            self._fetch_liked(now)
+            self._fetch_liked(self.clock())  # after the fetches: the time now (see fetch_stale)
             outcomes = self.runner.run(should_stop=self.stopping.is_set)
         except StoreWriteError as e:
             self._store_failed(e, "sending digests")

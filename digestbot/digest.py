@@ -11,11 +11,13 @@ The ledger rules (DESIGN.md, "Delivery rules"):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -257,6 +259,42 @@ class _Best:
         return rank(self.matches)[: self.keep]
 
 
+class ClaimKeeper:
+    """Renews a worker's claims every third of the lease while it holds them (`with keeper:`),
+    from a thread and a connection of its own: one delivery can outlast the lease (a slow SMTP
+    server, Slack's Retry-After, a wait for a shared rate slot), and a claim run out meanwhile
+    let another worker take the subscriber and send the digest in flight again. A worker that
+    dies takes the thread with it, so its claims still run out."""
+
+    def __init__(self, target, holder: str, lease: timedelta, clock: Callable[[], datetime]):
+        self.target, self.holder, self.lease, self.clock = target, holder, lease, clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ClaimKeeper:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._keep, name="claim-keeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _keep(self) -> None:
+        store = None
+        try:
+            while not self._stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    store = store or Store(self.target)  # opened only for a batch this long
+                    store.renew_claims(self.holder, self.clock(), self.lease)
+                except StoreError as e:  # the batch meets the same database and stops
+                    log.warning("could not renew this worker's claims: %s", e)
+        finally:
+            if store is not None:
+                store.close()
+
+
 class SharedRates:
     """Send rates that hold across every worker on one database: each message reserves the next
     free slot of its rate in the database (one short write), then waits for it."""
@@ -315,7 +353,7 @@ class DigestRunner:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=env.lease)
         self.batch = CLAIM_BATCH
-        self._claimed_at = clock()
+        self._keeper = ClaimKeeper(store.target, self.worker_id, self.lease, clock)  # renews the claims
         self._read: tuple[int, int, list[Paper]] | None = None
         self._filled: dict[tuple[int, int], list[Paper]] = {}  # _background's, during a run
         self.deliverer.rates = SharedRates(store)
@@ -687,19 +725,18 @@ class DigestRunner:
         if not mine:
             return should_stop()
         try:
-            for record in self.store.retryable_digests(None if force else now, subscriber_ids=mine):
-                if should_stop():
-                    return True
-                done(self._retry(record.id))
-                self._keep_claims()
-            # Read again, after the claim: another worker may have sent these a moment ago.
-            states = self.due(now, set(mine), force)
-            selection = self.select(states, now)
-            for state in states:
-                if should_stop():
-                    return True
-                done(self._build_and_send(state, selection, now, False))
-                self._keep_claims()
+            with self._keeper if self.shared else contextlib.nullcontext():
+                for record in self.store.retryable_digests(None if force else now, subscriber_ids=mine):
+                    if should_stop():
+                        return True
+                    done(self._retry(record.id))
+                # Read again, after the claim: another worker may have sent these a moment ago.
+                states = self.due(now, set(mine), force)
+                selection = self.select(states, now)
+                for state in states:
+                    if should_stop():
+                        return True
+                    done(self._build_and_send(state, selection, now, False))
         finally:
             self._release(mine)
         return False
@@ -709,14 +746,7 @@ class DigestRunner:
     def _claim(self, sids: list[str]) -> list[str]:
         if not self.shared:
             return sids  # one worker (the sender lock keeps others out): nothing to claim
-        self._claimed_at = self.clock()
-        return self.store.claim_subscribers(sids, self.worker_id, self._claimed_at, self.lease)
-
-    def _keep_claims(self) -> None:
-        """Renew this worker's leases once half their time has gone (a slow batch keeps them)."""
-        if self.shared and self.clock() - self._claimed_at > self.lease / 2:
-            self._claimed_at = self.clock()
-            self.store.renew_claims(self.worker_id, self._claimed_at, self.lease)
+        return self.store.claim_subscribers(sids, self.worker_id, self.clock(), self.lease)
 
     def _release(self, sids: list[str]) -> None:
         if not self.shared:

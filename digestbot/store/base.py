@@ -327,6 +327,11 @@ class RatingRefused(StoreError):
     received): the request's fault, where any other StoreError is the database's."""
 
 
+class StoreUrlError(StoreError):
+    """The database URL holds a connection option PostgreSQL's client library refuses
+    (`sslmode=bogus`): a mistake in the setting, which no wait mends; the message says which."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""

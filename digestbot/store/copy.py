@@ -18,7 +18,8 @@ papers, each subscriber's watermark).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .base import Store, StoreError, storable
@@ -40,11 +41,14 @@ TABLES = (
 # own is a reader who signed up on a web app already running on it, and must not be deleted.)
 _KEPT = {"papers": ("seq", "key"), "sources": ("name",), "subscribers": ("id",), "digests": ("id",)}
 _IDENTITY = (("papers", "seq"), ("digests", "id"))  # columns whose sequence follows the copy
+# Tables keyed by numbers, which both databases order alike: read in key order a page at a
+# time (they grow to millions of rows: a ledger held whole in memory took gigabytes).
+_BY_NUMBER = {"papers": ("seq",), "digests": ("id",), "digest_items": ("digest_id", "rank")}
 _LEDGER = (
-    "SELECT id, subscriber_id, status, message_id, seq_to FROM digests",
-    "SELECT digest_id, subscriber_id, paper_seq, rank FROM digest_items",
-    "SELECT id, last_seq, last_run_at FROM subscribers",
+    ("digests", ("id", "subscriber_id", "status", "message_id", "seq_to")),
+    ("digest_items", ("digest_id", "subscriber_id", "paper_seq", "rank")),
 )
+_WATERMARKS = "SELECT id, last_seq, last_run_at FROM subscribers"
 BATCH = 2000
 _COPIED = "digestbot_copied"  # in the target: the ledger's fingerprint as the last copy left it
 
@@ -114,16 +118,47 @@ def _keys(store: Store, table: str, key: tuple[str, ...]) -> set[tuple]:
     return {storable(r) for r in store._exec(f"SELECT {', '.join(key)} FROM {table}")}
 
 
-def _missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> set[tuple]:
-    """The target's keys the source does not have (the source is not read for an empty target)."""
+def _missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> list[tuple]:
+    """The target's keys the source does not have, sorted (the source is not read for an empty
+    target). Tables keyed by numbers are compared a page at a time, in key order."""
+    if table in _BY_NUMBER:
+        order = _BY_NUMBER[table]
+        return list(_not_in(_paged(target, table, key, order), _paged(source, table, key, order)))
     have = _keys(target, table, key)
-    return have - _keys(source, table, key) if have else set()
+    return sorted(have - _keys(source, table, key)) if have else []
+
+
+def _not_in(mine: Iterator[tuple], theirs: Iterator[tuple]) -> Iterator[tuple]:
+    """The rows of `mine` that `theirs` lacks, both sorted."""
+    other = next(theirs, None)
+    for row in mine:
+        while other is not None and other < row:
+            other = next(theirs, None)
+        if other != row:
+            yield row
+
+
+def _paged(store: Store, table: str, columns: tuple[str, ...], order: tuple[str, ...]) -> Iterator[tuple]:
+    """`columns` (among them the numeric key `order`) of a table's rows in key order, so sorted
+    as tuples too (the key is unique), as the target stores them; BATCH rows a query (keyset
+    paging: no OFFSET scans)."""
+    by, at = ", ".join(order), [columns.index(k) for k in order]
+    after, params = "", ()
+    while True:
+        rows = store._exec(
+            f"SELECT {', '.join(columns)} FROM {table}{after} ORDER BY {by} LIMIT {BATCH}", params
+        ).fetchall()
+        yield from (storable(row) for row in rows)
+        if len(rows) < BATCH:
+            return
+        params = tuple(rows[-1][i] for i in at)
+        after = f" WHERE ({by}) > ({', '.join('?' * len(order))})"
 
 
 def _delete_missing(source: Store, target: Store, table: str, key: tuple[str, ...]) -> None:
     gone = _missing(source, target, table, key)
     where = " AND ".join(f"{k} = ?" for k in key)
-    target._exec_many(f"DELETE FROM {table} WHERE {where}", sorted(gone))
+    target._exec_many(f"DELETE FROM {table} WHERE {where}", gone)
 
 
 def _copy_table(source: Store, target: Store, table: str, key: tuple[str, ...], progress) -> None:
@@ -184,10 +219,16 @@ def _batches(source: Store, table: str, columns: list[str]):
 
 
 def _fingerprint(store: Store) -> str:
-    """The ledger as one hash; rows sorted here, not by the databases' differing collations, and
-    read as the target stores them (see `storable`)."""
+    """The ledger as one hash, of its rows as the target stores them (see `storable`) in the
+    order Python sorts them (not the databases' differing collations): the digests and their
+    papers read a page at a time, each digest's papers sorted here."""
     h = hashlib.sha256()
-    for query in _LEDGER:
-        for row in sorted(storable(r) for r in store._exec(query)):
-            h.update(repr(row).encode())
+    digests, items = (_paged(store, table, columns, _BY_NUMBER[table]) for table, columns in _LEDGER)
+    rows = itertools.chain(
+        digests,
+        itertools.chain.from_iterable(sorted(g) for _, g in itertools.groupby(items, key=lambda r: r[0])),
+        sorted(storable(r) for r in store._exec(_WATERMARKS)),  # one row per subscriber
+    )
+    for row in rows:
+        h.update(repr(row).encode())
     return h.hexdigest()

@@ -12,20 +12,27 @@ restarted, the network cut) is a StoreWriteError, and the next statement reconne
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from ..text import mask_url, url_secrets
 from . import base
-from .base import SCHEMA_VERSION, Store, StoreError, StoreWriteError, storable
+from .base import SCHEMA_VERSION, Store, StoreError, StoreUrlError, StoreWriteError, storable
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
-CONNECT_TIMEOUT = 10  # seconds: a database that does not answer is an error, not a hang
+CONNECT_TIMEOUT = 10  # seconds, by default: a database that does not answer is an error, not a hang
+# libpq's words for a connection option it refuses as written, before it tries any server
+# (`invalid sslmode value: "bogus"`, `invalid integer value "x" for connection option "port"`).
+_BAD_OPTION = re.compile(
+    r'invalid (?:\w+ value: "|integer value "|port number: ")|could not match \d+ (?:port numbers|host names)'
+)
 
 
 def pg_types(sql: str) -> str:
@@ -69,13 +76,21 @@ class PostgresStore(Store):
     def _connect(self) -> psycopg.Connection:
         try:
             # UTF8 whatever PGCLIENTENCODING says: the text is Python's str, not bytes in some charset
-            return psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, client_encoding="UTF8"
-            )
+            return psycopg.connect(self.url, autocommit=True, client_encoding="UTF8", **self._timeout())
         except psycopg.OperationalError as e:
-            raise StoreWriteError(f"cannot connect to the database {self.path}: {self._said(e)}") from None
+            said = self._said(e)
+            refused = _BAD_OPTION.search(said)
+            if refused:  # libpq refused the URL before trying any server: waiting mends nothing
+                raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
+            raise StoreWriteError(f"cannot connect to the database {self.path}: {said}") from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
+
+    def _timeout(self) -> dict:
+        """CONNECT_TIMEOUT, unless the URL (`?connect_timeout=30`) or PGCONNECT_TIMEOUT says
+        otherwise: a keyword argument would override them."""
+        given = "connect_timeout" in conninfo_to_dict(self.url) or os.environ.get("PGCONNECT_TIMEOUT")
+        return {} if given else {"connect_timeout": CONNECT_TIMEOUT}
 
     def _open(self) -> None:
         encoding = self.conn.info.parameter_status("server_encoding")

@@ -1,0 +1,228 @@
+"""Faults of the PostgreSQL backend and of several workers on it, each on the real PostgreSQL the
+test session starts: what a postgresql:// URL may say, and how the store reads it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import free_port
+from helpers import digestbot, raw_rows, raw_sql, subscriber
+from test_daemon import spawn, wait_until  # noqa: F401 - spawn: a fixture
+from test_workers import LEASE, check_arrivals, ledger_is_done, newsroom, pg, run_ok  # noqa: F401 - pg: a fixture
+
+from digestbot.store import Store, now_utc, ts
+
+JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
+
+
+# --- a URL's connection options --------------------------------------------------------------
+# An option value libpq refuses (`sslmode=bogus`) was taken for a database out of reach: exit 1,
+# "Stopped: cannot connect ... Nothing more is sent until the database can record it", as if
+# waiting would help; it is a mistake in the setting, exit 2, like any other bad --db.
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["sslmode=bogus", "target_session_attrs=bogus", "port=abc", "channel_binding=sometimes"],
+)
+def test_a_connection_option_libpq_refuses_is_a_config_error(workdir, pg_server, option):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = f"{pg_server.new_database()}?{option}"
+    workdir.monkeypatch.setenv("DIGESTBOT_DB", url)
+    from click.testing import CliRunner
+
+    from digestbot.cli import cli
+
+    synced = CliRunner().invoke(cli, ["--config", str(workdir.config), "sync"])
+    workdir.monkeypatch.delenv("DIGESTBOT_DB")
+    digestbot(workdir, "sync")  # a SQLite file to migrate
+    migrated = digestbot(workdir, "migrate", "--to", url, expect=2).output
+
+    name = option.partition("=")[0]
+    assert synced.exit_code == 2, synced.output
+    assert f"Error: DIGESTBOT_DB: invalid {name}" in synced.output or (
+        name == "port" and "Error: DIGESTBOT_DB: invalid integer value" in synced.output
+    )
+    assert "Error: --to: invalid" in migrated and "cannot connect" not in synced.output + migrated
+    assert "Traceback" not in synced.output + migrated
+
+
+# --- several hosts in one URL ----------------------------------------------------------------
+# libpq takes `postgresql://host1:5432,host2:5432/db` (it tries each in turn; with
+# target_session_attrs=read-write, the primary of a replicated pair). The check read the hosts
+# as one, `5432,host2:5432` as its port, and refused it: "the PostgreSQL URL's port is not a number".
+
+
+def test_a_url_naming_several_hosts_is_taken_and_used(workdir, pg_server):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = pg_server.new_database()
+    name = url.rpartition("/")[2]
+    # the first host refuses connections: libpq goes on to the second, the real server
+    several = f"postgresql://digestbot@127.0.0.1:{free_port()},127.0.0.1:{pg_server.port}/{name}"
+
+    out = digestbot(workdir, "--db", several + "?target_session_attrs=read-write", "sync").output
+    bad = digestbot(workdir, "--db", f"postgresql://h1:5432,h2:x/{name}", "sync", expect=2).output
+
+    assert "Traceback" not in out
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
+    assert "port is not a number" in bad
+
+
+# --- how long a connection may take ----------------------------------------------------------
+# The store passed its own connect_timeout=10 as a keyword, and a keyword overrides the URL: a
+# `?connect_timeout=30` (a server far away, one that wakes up on demand) or PGCONNECT_TIMEOUT was
+# ignored, and every connection gave up after 10 s.
+
+
+def test_a_connect_timeout_in_the_url_or_the_environment_is_the_one_used(pg_server, monkeypatch):
+
+    url = pg_server.new_database()
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    with Store(url) as default, Store(f"{url}?connect_timeout=30") as given:
+        used = [s.conn.info.get_parameters()["connect_timeout"] for s in (default, given)]
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "25")
+    with Store(url) as from_env:
+        used.append(from_env.conn.info.get_parameters()["connect_timeout"])
+
+    assert used == ["10", "30", "25"]
+
+
+# --- a claim outlasting its lease -------------------------------------------------------------
+# A worker renewed its claims only between two digests. One delivery that took longer than the
+# lease (a slow SMTP server, Slack's Retry-After, a long wait for a shared rate slot) let the
+# claim run out while the message was still going out: another worker took the subscriber,
+# found the digest pending and sent it again.
+
+
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_goes_out_once(pg, slow_smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 1)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+    slow_smtp_server.handler.delay = LEASE + 5  # the one message outlasts the lease
+
+    first = spawn("send")
+    wait_until(lambda: len(slow_smtp_server.messages) == 1, 20, "the digest at the SMTP server")
+    claimed = raw_rows(pg.db, "SELECT claimed_until FROM subscribers")[0]["claimed_until"]
+    wait_until(lambda: ts(now_utc()) > claimed, LEASE + 2, "the first claim's lease to run out")
+    slow_smtp_server.handler.delay = 0.01
+    second = run_ok(spawn, "send")  # while the first is still waiting for its 250
+    assert first.finish(60) == 0, first.output
+
+    assert "0 sent" in second.output
+    check_arrivals(slow_smtp_server, wanted)
+    ledger_is_done(pg.db)
+
+
+# --- a fetch lease taken with the dispatch's clock --------------------------------------------
+# A dispatch fetched its stale sources one after the other, each under a lease of FETCH_LEASE
+# counted from the time the dispatch began: behind a slow first source, the next one's lease was
+# born run out, and another worker took it and fetched the same source at the same time.
+
+
+def test_a_fetch_lease_taken_behind_a_slow_fetch_still_keeps_other_workers_out(pg):  # noqa: F811
+    from http.server import BaseHTTPRequestHandler
+
+    from helpers import http_server
+    from test_daemon import FakeClock, write_listing
+
+    from digestbot.collect import FETCH_LEASE
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+
+    newsroom(pg, 1)
+    clock = FakeClock(now_utc())
+    others_got_it = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/slow.xml":
+                clock.advance(seconds=FETCH_LEASE.total_seconds() + 60)  # this fetch takes a while
+            else:  # the second source: is it this worker's alone while it fetches it?
+                with Store(pg.db) as other:
+                    others_got_it.append(other.claim_lease("fetch:second", "other", clock(), FETCH_LEASE))
+            body = (pg.path / "feed.xml").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    write_listing(pg.path / "feed.xml", [])
+    with http_server(Slow) as url:
+        sources = f"- name: first\n  type: arxiv_rss\n  url: {url}/slow.xml\n  every: 6h\n"
+        sources += f"- name: second\n  type: arxiv_rss\n  url: {url}/second.xml\n  every: 6h\n"
+        pg.write_config(sources, "- id: s0000\n  email: s0000@example.org\n  keywords: [s0000]\n")
+        config, env = load_config(pg.config), Env(outbox=pg.outbox)
+        with Store(pg.db) as store:
+            store.sync_subscribers(config.subscribers)
+            Worker(config, store, env, clock=clock).dispatch()
+
+    assert others_got_it == [False]
+
+
+# --- migrating a big ledger -------------------------------------------------------------------
+# migrate held every ledger row in memory at once, several times over: each side's digests and
+# their papers sorted whole for the check's fingerprint, and on a rerun every key of
+# digest_items of both sides in sets. About 300 bytes a row: a year of a department's digests
+# (10 million papers sent) needed gigabytes, and the copy was killed for memory.
+
+
+def big_ledger(db, subscribers: int, papers: int, per_digest: int = 25) -> int:
+    """A SQLite database whose every subscriber got every paper, `per_digest` a digest; returns
+    how many papers were sent in all."""
+    import contextlib
+    import sqlite3
+
+    Store(db).close()
+    at = "2024-01-01T00:00:00.000000Z"
+    digests, items = [], []
+    for s in range(subscribers):
+        for d in range(papers // per_digest):
+            n = len(digests) + 1
+            digests.append(
+                (n, f"s{s}", "sent", at, f"<{n}@example.org>", (d + 1) * per_digest, per_digest, 1)
+            )
+            items += [(n, f"s{s}", d * per_digest + r, r, 1) for r in range(1, per_digest + 1)]
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO papers (seq, key, title, first_seen, updated, rev) VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, f"arxiv:2401.{i:05d}", f"Paper {i}", at, at, i) for i in range(1, papers + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO subscribers (id, email, schedule, timezone, max_papers, created_at, updated_at,"
+            " last_seq) VALUES (?, ?, 'daily 08:00', 'UTC', 25, ?, ?, ?)",
+            [(f"s{s}", f"s{s}@example.org", at, at, papers) for s in range(subscribers)],
+        )
+        conn.executemany(
+            "INSERT INTO digests (id, subscriber_id, status, created_at, message_id, seq_to, n_papers,"
+            " n_matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            digests,
+        )
+        conn.executemany(
+            "INSERT INTO digest_items (digest_id, subscriber_id, paper_seq, rank, score) VALUES (?, ?, ?, ?, ?)",
+            items,
+        )
+    return len(items)
+
+
+def test_migrating_a_big_ledger_holds_a_page_of_it_in_memory_not_all_of_it(tmp_path, pg_server):
+    import tracemalloc
+
+    from digestbot.store.copy import copy_database
+
+    sent = big_ledger(tmp_path / "db.sqlite", subscribers=20, papers=1000)  # 20,000 papers sent
+    url = pg_server.new_database()
+    with Store(tmp_path / "db.sqlite") as source, Store(url) as target:
+        tracemalloc.start()
+        try:
+            first = copy_database(source, target)
+            raw_sql(source.path, "DELETE FROM digest_items WHERE digest_id = 7 AND rank = 25")  # cut for size
+            again = copy_database(source, target)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert (first.counts["digest_items"], again.counts["digest_items"]) == (sent, sent - 1)
+    assert raw_rows(url, "SELECT COUNT(*) AS n FROM digest_items WHERE digest_id = 7")[0]["n"] == 24
+    assert peak < 4 * 2**20, f"{peak / 2**20:.0f} MB at the peak"
