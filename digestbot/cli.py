@@ -1135,7 +1135,7 @@ def _add_row(table, *cells: str) -> None:
 def _next_due(state: SubscriberState, now: datetime) -> str:
     """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
     try:
-        upcoming = _upcoming(state)
+        upcoming = _upcoming(state, now)
     except ValueError as e:  # stored before a stricter check; status still shows everyone
         return f"? ({e})"
     if upcoming is None:
@@ -1145,7 +1145,7 @@ def _next_due(state: SubscriberState, now: datetime) -> str:
     return f"{upcoming.astimezone(get_timezone(state.subscriber.timezone)):%a %d %b %H:%M} {state.subscriber.timezone}"
 
 
-def _upcoming(state: SubscriberState) -> datetime | None:
+def _upcoming(state: SubscriberState, now: datetime) -> datetime | None:
     """When the subscriber's next digest is due (the epoch for one never run: at once); None for
     a schedule that never fires again. Raises ValueError for a schedule or zone it cannot read."""
     if state.last_run_at is None:
@@ -1155,6 +1155,7 @@ def _upcoming(state: SubscriberState) -> datetime | None:
         get_timezone(state.subscriber.timezone),
         state.last_run_at,
         state.schedule_moved,
+        now,
     )
 
 
@@ -1163,7 +1164,7 @@ def _soonest(store: Store, now: datetime) -> str:
     due = []
     for state in store.subscribers():
         try:
-            upcoming = _upcoming(state)
+            upcoming = _upcoming(state, now)
         except ValueError:
             continue
         if upcoming is not None and not state.subscriber.paused:  # subscribers(): the active ones

@@ -27,7 +27,7 @@ from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character, invisible_problem, single_spaced, url_secrets
+from .text import invisible_character, invisible_problem, is_number, single_spaced, url_secrets
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -45,7 +45,10 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}$")
 # that Slack user (or web reader) could take the YAML subscriber over.
 RESERVED_ID_PREFIXES = ("slack:", "web:")
 _SOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+# Kept out of an address not in quotes (RFC 5322: comments, list separators, a group's ':';
+# `mailto:a@b.org` is a link, not an address). Brackets pass, as mail servers take them.
+_NOT_IN_ADDRESS = r"@\s<>\"(),:;\\"
+_EMAIL_RE = re.compile(rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}]+$")
 _SLACK_RE = re.compile(
     rf"^(#[a-z0-9][a-z0-9_-]{{0,79}}|[{''.join(SLACK_CONVERSATION_PREFIXES + SLACK_USER_PREFIXES)}][A-Z0-9]{{6,}})$"
 )
@@ -308,6 +311,7 @@ class _Value:
     value: Any
     line: int
     raw: str | None = None  # a scalar as written in the file (YAML reads `0123` as the number 83)
+    explicit: bool = True  # a mapping's value given by its own key, not by a merge key (`<<`)
 
 
 class _Reader:
@@ -336,17 +340,7 @@ class _Reader:
                 None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
             )
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            out: dict[str, _Value] = {}
-            for key_node, value_node in node.value:
-                key = self._construct(key_node)
-                key = str(key) if key is not None else ""
-                sub = f"{path}.{key}" if path else key
-                if key in out:
-                    self.report(key_node.start_mark.line + 1, sub, "duplicate key")
-                out[key] = self.read(value_node, sub)
-                out[key].line = key_node.start_mark.line + 1
-            return _Value(out, line)
+            return _Value(self._mapping(node, path), line)
         if isinstance(node, yaml.SequenceNode):
             return _Value([self.read(n, f"{path}[{i}]") for i, n in enumerate(node.value)], line)
         value = self._construct(node)
@@ -355,6 +349,48 @@ class _Reader:
             self.report(line, path, 'holds a lone surrogate (a "\\ud800"-style escape): not text; remove it')
             value = _SURROGATE_RE.sub("", value)
         return _Value(value, line, node.value if isinstance(node, yaml.ScalarNode) else None)
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, _Value]:
+        """A mapping's values by key, its merge keys (`<<: *alice`) taken in: an explicit key
+        overrides a merged one, as YAML says; only two explicit ones are duplicates."""
+        out: dict[str, _Value] = {}
+        for key_node, value_node, explicit in _pairs(node):
+            key = self._construct(key_node)
+            key = str(key) if key is not None else ""
+            sub = f"{path}.{key}" if path else key
+            if explicit and key in out and out[key].explicit:
+                self.report(key_node.start_mark.line + 1, sub, "duplicate key")
+            if explicit or key not in out:
+                out[key] = self.read(value_node, sub)
+                out[key].line, out[key].explicit = key_node.start_mark.line + 1, explicit
+        return out
+
+
+_MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
+
+
+def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node, bool]]:
+    """(key, value, explicit) of a mapping: its own pairs, then what its merge keys bring, the
+    first merged mapping before later ones (PyYAML's flatten_mapping, without changing the
+    nodes an alias shares: reading one again would take its merged keys for its own)."""
+    own, merged = [], []
+    for key_node, value_node in node.value:
+        if key_node.tag == _VALUE_TAG:  # a bare `=`: text, as flatten_mapping makes it
+            key_node = yaml.ScalarNode("tag:yaml.org,2002:str", key_node.value, key_node.start_mark)
+        if key_node.tag != _MERGE_TAG:
+            own.append((key_node, value_node, True))
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "'<<' (a merge key) takes a mapping or a list of them, as in '<<: *alice'",
+                    source.start_mark,
+                )
+            merged += [(k, v, False) for k, v, _ in _pairs(source)]
+    return own + merged
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -458,14 +494,57 @@ def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | N
         report(1, "yaml", "nested too deeply: lists and mappings inside each other go too deep")
         return None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        report(mark.line + 1 if mark else 1, "yaml", f"{e.problem or e}".strip())
+        report(*_syntax_problem(e))
         return None
     except yaml.YAMLError as e:
         report(1, "yaml", str(e))
         return None
     finally:
         loader.dispose()
+
+
+# What to do about PyYAML's syntax errors: (words of its problem, the fix), the first that fits.
+_YAML_FIXES = (
+    ("'\\t' that cannot start", "YAML indents with spaces only, replace the tab with spaces"),
+    ("that cannot start any token", "a value starting with this character must be quoted"),
+    (
+        "mapping values are not allowed",
+        "quote a value that holds ': ', or indent this line as the ones above it",
+    ),
+    (
+        "expected <block end>",
+        "indent this line as the ones above it (or quote a value with quotes or brackets in it)",
+    ),
+    (
+        "undefined alias",
+        "an alias (*name) needs an anchor (&name) above it; quote a value that starts with '*'",
+    ),
+    ("unknown escape", "in double quotes a backslash starts an escape: write \\\\ or use single quotes"),
+)
+_UNCLOSED = {  # PyYAML's context: (what it is, how to close it)
+    "while scanning a quoted scalar": ("a quoted value", "add the closing quote"),
+    "while parsing a flow sequence": (
+        "the list '[' opened here",
+        "close it with ']' (and quote entries that hold ':' or ',')",
+    ),
+    "while parsing a flow mapping": ("the mapping '{' opened here", "close it with '}'"),
+}
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError) -> tuple[int, str, str]:
+    """(line, field, message) for a YAML syntax error: PyYAML's words and how to fix them. A
+    quote, list or mapping left open is reported where it opens, not at the end of the file
+    (or wherever the scanner gave up) with nothing on that line to fix."""
+    problem = f"{e.problem or e}".strip()
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark else 1
+    unclosed = _UNCLOSED.get(e.context or "")
+    if unclosed and e.context_mark is not None and e.context_mark.line + 1 != line:
+        where = "the end of the file" if "end" in problem else f"line {line}"
+        what, fix = unclosed
+        return e.context_mark.line + 1, "yaml", f"{what} is not closed before {where} ({problem}): {fix}"
+    fix = next((fix for words, fix in _YAML_FIXES if words in problem), None)
+    return line, "yaml", f"{problem}: {fix}" if fix else problem
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -486,6 +565,24 @@ class _Validator:
     def resolve(self, text: str) -> Path:
         p = Path(text).expanduser()
         return p if p.is_absolute() else self.path.parent / p
+
+    def missing(self, text: str, kind: str) -> str | None:
+        """What is wrong with the path `text` where a "file" or a "folder" is meant; None if
+        there is one. A name the file system refuses (too long, a folder one may not enter)
+        makes Path.is_file() raise: that is a problem too."""
+        path = self.resolve(text)
+        try:
+            if path.is_file() if kind == "file" else path.is_dir():
+                return None
+        except OSError as e:
+            return f"cannot look at {path}: {e.strerror or e}"
+        return f"{kind} not found: {path}{self.relative_note(text)}"
+
+    def relative_note(self, text: str) -> str:
+        """What a user who wrote a relative path may not know: where it is read from."""
+        if Path(text).expanduser().is_absolute():
+            return ""
+        return f" (a relative path is read from the YAML's folder, {self.path.parent.absolute()})"
 
     def mapping(self, v: _Value, fld: str, allowed: tuple[str, ...]) -> dict[str, _Value]:
         if v.value is None:
@@ -538,7 +635,9 @@ class _Validator:
             return default
         if isinstance(v.value, bool) or not isinstance(v.value, int) or not lo <= v.value <= hi:
             self.report(
-                v.line, _join(fld, key), f"expected a whole number from {lo} to {hi}, got {v.value!r}"
+                v.line,
+                _join(fld, key),
+                f"expected a whole number from {lo} to {hi}, got {v.value!r}{_whole_number_hint(v.value)}",
             )
             return default
         return v.value
@@ -591,6 +690,10 @@ def is_email(text: str) -> bool:
     )
 
 
+def _mailto_hint(text: str) -> str:
+    return " (write the address without 'mailto:')" if "mailto:" in text.lower() else ""
+
+
 def _shown(text: str) -> str:
     """A value quoted in a message, cut to 80 characters."""
     return repr(text[:80]) + (f" ({len(text)} characters)" if len(text) > 80 else "")
@@ -629,6 +732,7 @@ _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
+MAX_EVERY = 30 * 86400  # seconds; and far below what the scheduler's timers can hold
 _SUBSCRIBER_KEYS = (
     "id",
     "email",
@@ -695,20 +799,24 @@ def parse_config(text: str, path: Path) -> Config:
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
     v.check(top, "timezone", "", get_timezone)
-    if templates and not v.resolve(templates).is_dir():
-        v.report(top["templates"].line, "templates", f"folder not found: {v.resolve(templates)}")
+    if templates and (missing := v.missing(templates, "folder")):
+        v.report(top["templates"].line, "templates", missing)
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
         is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
     ):
-        v.report(email["from"].line, "email.from", f"not an email address: {_shown(email_from or '')}")
+        v.report(
+            email["from"].line,
+            "email.from",
+            f"not an email address: {_shown(email_from or '')}{_mailto_hint(email_from or '')}",
+        )
     mailto = v.string(email, "unsubscribe_mailto", "email")
     if mailto and not is_email(mailto):
         v.report(
             email["unsubscribe_mailto"].line,
             "email.unsubscribe_mailto",
-            f"not an email address: {_shown(mailto)}",
+            f"not an email address: {_shown(mailto)}{_mailto_hint(mailto)}",
         )
     defaults = v.mapping(
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
@@ -813,8 +921,8 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         v.report(m["url"].line, f"{fld}.url", "only http(s) URLs or local file paths are allowed")
     elif "://" in url and not _is_http_url(url):
         v.report(m["url"].line, f"{fld}.url", f"not a URL with a host: {url[:80]!r}")
-    elif "://" not in url and not v.resolve(url).is_file():
-        v.report(m["url"].line, f"{fld}.url", f"file not found: {v.resolve(url)}")
+    elif "://" not in url and (missing := v.missing(url, "file")):
+        v.report(m["url"].line, f"{fld}.url", missing)
     every = _duration(v, m, "every", fld) or DEFAULT_EVERY.get(kind or "", 6 * 3600)
     if every < MIN_EVERY:
         v.report(
@@ -822,6 +930,13 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
             f"{fld}.every",
             f"at least 1m (digests go out at most once a minute: a feed fetched more often brings"
             f" nothing sooner), got {m['every'].value!r}",
+        )
+    elif every > MAX_EVERY:
+        v.report(
+            m["every"].line,
+            f"{fld}.every",
+            f"at most {MAX_EVERY // 86400}d (a feed lists only its latest items: fetched less often,"
+            f" some are never seen), got {m['every'].value!r}",
         )
     timeout = _duration(v, m, "timeout", fld)
     if timeout and timeout > MAX_TIMEOUT:
@@ -902,7 +1017,9 @@ def _subscriber(
         )
     email, slack = v.string(m, "email", fld), v.string(m, "slack", fld)
     if email and not is_email(email):
-        v.report(m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}")
+        v.report(
+            m["email"].line, f"{fld}.email", f"not an email address: {_shown(email)}{_mailto_hint(email)}"
+        )
     if slack and not _SLACK_RE.match(slack):
         v.report(
             m["slack"].line,
@@ -988,8 +1105,20 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
         for where, line, term in entries:
             if (problem := check(term)) is not None:
                 v.report(line, where, problem)
+            elif not isinstance(m[key].value, list) and "," in term:
+                v.report(line, where, _unbracketed(key, term))
         profile[key] = tuple(term for _, _, term in entries)
     return profile
+
+
+def _unbracketed(key: str, text: str) -> str:
+    """For a list key given one text with commas: one entry, the phrase `a, b`, that matches
+    what neither `a` nor `b` would."""
+    listed = ", ".join(part.strip() for part in text.split(",") if part.strip())
+    return (
+        f"one entry, {_shown(text)} (YAML reads text with commas as one text): write the list in"
+        f' brackets: {key}: [{listed}] (one entry with a comma: {key}: ["{text}"])'
+    )
 
 
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -1028,6 +1157,9 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
                 )
                 return tuple(dict.fromkeys(likes)), ()
             seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
+        except FileNotFoundError:
+            v.report(m["library"].line, f"{fld}.library", f"file not found: {file}{v.relative_note(path)}")
+            seeds = []
         except OSError as e:
             v.report(m["library"].line, f"{fld}.library", f"cannot read {file}: {e.strerror or e}")
             seeds = []
@@ -1079,6 +1211,13 @@ def _number_hint(value: object) -> str:
     return f" (that is text: write it as {format(Decimal(repr(number)), 'f')}, unquoted)"
 
 
+def _whole_number_hint(value: object) -> str:
+    """How to write a whole number the YAML holds as text (`"10"`, in quotes)."""
+    if isinstance(value, str) and is_number(value.strip()):
+        return f" (that is text: write it as {int(value.strip())}, unquoted)"
+    return ""
+
+
 def _declared_sources(top: dict[str, _Value]) -> dict[str, str]:
     """Source name -> type as the YAML declares them, valid or not: a subscriber naming a source
     that has a problem of its own gets no second error for it."""
@@ -1105,7 +1244,7 @@ def _trending(v: _Validator, m: dict[str, _Value], fld: str, seeded: bool) -> in
         v.report(
             node.line,
             f"{fld}.trending",
-            f"expected a number of papers from 1 to {MAX_TRENDING}, got {value!r}",
+            f"expected a number of papers from 1 to {MAX_TRENDING}, got {value!r}{_whole_number_hint(value)}",
         )
         return None
     if seeded:

@@ -46,7 +46,7 @@ from .matching import (
 )
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .render import Renderer, template_problem
-from .schedule import ScheduleError, get_timezone, is_due, parse_schedule
+from .schedule import ScheduleError, get_timezone, is_due, parse_schedule, ran_ahead
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
 
 log = logging.getLogger(__name__)
@@ -367,7 +367,9 @@ class DigestRunner:
 
     # --- who and what ---------------------------------------------------------------------
 
-    def due(self, now: datetime, only: set[str] | None = None, force: bool = False) -> list[SubscriberState]:
+    def due(
+        self, now: datetime, only: set[str] | None = None, force: bool = False, dry_run: bool = False
+    ) -> list[SubscriberState]:
         """Active, unpaused subscribers whose schedule has come round (all of them with `force`),
         leaving out those whose previous digest is still waiting to be delivered."""
         waiting = self.store.pending_subscribers()
@@ -377,17 +379,21 @@ class DigestRunner:
             if sub.paused or sub.id in waiting:
                 continue
             try:
-                due = force or is_due(
-                    parse_schedule(sub.schedule),
-                    get_timezone(sub.timezone),
-                    state.last_run_at,
-                    now,
-                    moved=state.schedule_moved,
-                )
+                schedule, tz = parse_schedule(sub.schedule), get_timezone(sub.timezone)
             except ScheduleError as e:  # stored by an older version or a hand edit: skip, say so
                 log.warning("subscriber %s skipped: %s", sub.id, e)
                 continue
-            if due:
+            last, moved = state.last_run_at, state.schedule_moved
+            if last is not None and not dry_run and ran_ahead(schedule, tz, last, moved, now):
+                # Recorded while the clock ran ahead, or before it was set back: counted as run
+                # now from here on, or the next digest would wait until the clock caught up.
+                log.warning(
+                    "subscriber %s: last digest recorded at %s UTC, ahead of the clock; counted as now",
+                    sub.id,
+                    f"{last:%Y-%m-%d %H:%M}",
+                )
+                self.store.pull_back_run(sub.id, last, now)
+            if force or is_due(schedule, tz, last, now, moved=moved):
                 out.append(state)
         return out
 
@@ -672,7 +678,7 @@ class DigestRunner:
 
         try:
             if dry_run:
-                states = self.due(now, only, force)
+                states = self.due(now, only, force, dry_run=True)
                 selection = self.select(states, now)
                 for state in states:
                     if should_stop():

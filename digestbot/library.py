@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import bibtexparser
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
 
 from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
 from .text import detex, one_line
@@ -123,7 +123,11 @@ def _bibtex(text: str) -> list[Seed]:
                 block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}"
             )
     entries = [(e, str) for e in library.entries]
-    entries += [(b.ignore_error_block, _unenclosed) for b in library.failed_blocks]
+    entries += [  # not a @string or @preamble given twice: no paper
+        (b.ignore_error_block, _unenclosed)
+        for b in library.failed_blocks
+        if isinstance(b.ignore_error_block, Entry)
+    ]
     seeds = []
     for entry, value in sorted(entries, key=lambda e: e[0].start_line):
         fields: dict[str, list[str]] = {}

@@ -9,11 +9,12 @@ Lord Howe), a time repeated by a fall-back fires once (its first pass).
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .text import is_number
 
@@ -192,14 +193,37 @@ def previous_run(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | N
     return max(found, default=None)
 
 
-def next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False) -> datetime | None:
+def next_due(
+    schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False, now: datetime | None = None
+) -> datetime | None:
     """When the digest after the one of `last_run` is due, in UTC; None if never.
 
     `moved`: the schedule or timezone changed since that run. The run then stands for the new
     schedule's time nearest to it, so a digest moved from 08:00 to 10:00 comes at 10:00, once,
     whether the change came before or after 08:00; moved to 08:00 at 09:00 (today's 10:00 not
     sent yet), it comes at once rather than tomorrow.
+
+    `now`: a last run that `ran_ahead` of it counts as run now.
     """
+    if now is not None and ran_ahead(schedule, tz, last_run, moved, now):
+        return next_run(schedule, tz, now)
+    return _next_due(schedule, tz, last_run, moved)
+
+
+def ran_ahead(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool, now: datetime) -> bool:
+    """Whether a last run recorded ahead of `now` (the clock ran ahead then, or was set back
+    since) would hold the next digest past the second scheduled time from now: more than a
+    period ahead, so the time it was recorded at says nothing. A clock set back less than a
+    period (an hour, after the 08:00 digest) still sends no second digest that day."""
+    if last_run <= now:
+        return False
+    upcoming = _next_due(schedule, tz, last_run, moved)
+    first = next_run(schedule, tz, now)
+    second = next_run(schedule, tz, first) if first is not None else None
+    return upcoming is not None and second is not None and upcoming > second
+
+
+def _next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool) -> datetime | None:
     upcoming = next_run(schedule, tz, last_run)
     if not moved or upcoming is None:
         return upcoming
@@ -215,7 +239,7 @@ def is_due(
     """Due when a scheduled time has passed since the last run; never run means due at once."""
     if last_run is None:
         return True
-    due = next_due(schedule, tz, last_run, moved)
+    due = next_due(schedule, tz, last_run, moved, now)
     return due is not None and due <= now
 
 
@@ -227,13 +251,40 @@ def get_timezone(name: str) -> ZoneInfo:
     the same: no such timezone.
     """
     shown = repr(name if len(name) <= MAX_TIMEZONE_CHARS else name[:MAX_TIMEZONE_CHARS] + "…")
-    unknown = ScheduleError(f"unknown timezone {shown} (use an IANA name such as Europe/Berlin)")
+    hint = _zone_like(name[:MAX_TIMEZONE_CHARS])
+    unknown = ScheduleError(
+        f"unknown timezone {shown} "
+        + (f"(did you mean '{hint}'?)" if hint else "(use an IANA name such as Europe/Berlin)")
+    )
     if len(name) > MAX_TIMEZONE_CHARS or not _TZ_NAME_RE.match(name):
         raise unknown
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as e:
         raise unknown from e
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    """The tz database's names by their lower-case spelling."""
+    return {n.lower(): n for n in sorted(available_timezones())}
+
+
+def _zone_like(name: str) -> str | None:
+    """The zone a mistyped name means: `utc`, `europe/berlin`, `America/New York`, a city alone
+    (`Berlin`), or a region/city a letter or two off (`Europe/Berln`). Abbreviations (CEST,
+    GMT+1) get none: the zone nearest in spelling has another offset."""
+    names = _zone_names()
+    key = "_".join(name.strip().lower().split())
+    if key in names:
+        return names[key]
+    # Etc/GMT+1 is UTC-1 (POSIX signs): never offered for a GMT+1 meant as UTC+1
+    cities = [n for low, n in names.items() if low.rpartition("/")[2] == key and not low.startswith("etc/")]
+    if len(cities) == 1 and "/" not in key:  # `Eastern`: Canada's or the US's? neither
+        return cities[0]
+    if "/" in key and (close := difflib.get_close_matches(key, list(names), n=1, cutoff=0.8)):
+        return names[close[0]]
+    return None
 
 
 def parse_duration(text: str | int) -> int:

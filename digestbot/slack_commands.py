@@ -453,8 +453,11 @@ class CommandHandler:
                 elif state.last_run_at is None:
                     nxt = "at the next run (papers from the last day)"
                 else:
-                    when = next_due(parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved)
-                    nxt = _next_digest(when, tz, self.clock())
+                    now = self.clock()
+                    when = next_due(
+                        parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
+                    )
+                    nxt = _next_digest(when, tz, now)
             except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since
                 tz = get_timezone("UTC")
                 nxt = f"none: the schedule can't be read ({e}); set one with `/digest schedule daily 08:00`"

@@ -101,7 +101,7 @@ subscribers:
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
     [problem] = problems("sources:\n  - name: a\n    url: [unclosed\n", tmp_path)
-    assert problem.startswith(f"{tmp_path / 'subscriptions.yaml'}:4: yaml:")
+    assert problem.startswith(f"{tmp_path / 'subscriptions.yaml'}:3: yaml:")  # where the '[' opens
 
 
 def test_duplicate_keys_are_errors(tmp_path):

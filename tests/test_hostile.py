@@ -1056,7 +1056,7 @@ BROKEN = {
         "    timezone: Europe/Berlin",
         "    timezone: Europe/Berln",
         "subscribers[0].timezone",
-        "unknown timezone 'Europe/Berln' (use an IANA name such as Europe/Berlin)",
+        "unknown timezone 'Europe/Berln' (did you mean 'Europe/Berlin'?)",
     ),
     "impossible-schedule": Broken(
         "    schedule: daily 08:00",

@@ -161,7 +161,7 @@ def test_a_bibtex_library_seeds_the_profile(workdir):
     "keys, where, message",
     [
         ({"like": ["not-an-id"]}, "subscribers[0].like[0]", "not an arXiv id"),
-        ({"library": "missing.bib"}, "subscribers[0].library", "cannot read"),
+        ({"library": "missing.bib"}, "subscribers[0].library", "file not found"),
         ({"relevance_floor": 3}, "subscribers[0].relevance_floor", "from 0 to 1"),
     ],
 )

@@ -1223,6 +1223,16 @@ class Store:
                 (seq_to, ts(run_at), sid),
             )
 
+    def pull_back_run(self, sid: str, recorded: datetime, now: datetime) -> None:
+        """A last run recorded ahead of the clock by more than a period counts as run `now`
+        (under the schedule it has now), unless another worker recorded a run since."""
+        with self.transaction(serial=False):
+            self._exec(
+                "UPDATE subscribers SET last_run_at = ?, last_run_schedule = schedule,"
+                " last_run_timezone = timezone WHERE id = ? AND last_run_at = ?",
+                (ts(now), sid, ts(recorded)),
+            )
+
     # --- several workers: claims, leases, shared rates ----------------------------------
 
     def claim_subscribers(self, ids: Iterable[str], holder: str, now: datetime, ttl: timedelta) -> list[str]:
