@@ -70,6 +70,14 @@ def _address(value: str) -> str:
     return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
 
 
+def _spells_encoded_word(text: str) -> bool:
+    """Whether plain text holds what a mail client would decode as an RFC 2047 encoded word
+    (`=?utf-8?q?=0D=0A?=`): then it must be encoded itself, or a title from a feed could put a
+    line break or a direction override into the Subject as the reader sees it. (Only free text
+    is encoded so: in a URL or a Message-ID, `=?` is what it says.)"""
+    return "=?" in text
+
+
 def list_id(sender: str) -> str:
     """`List-Id` (RFC 2919) for digests from `sender`: `"<name>" <local.domain>`, the same for
     every digest from that address, so filters and unsubscribe buttons can tell them apart."""
@@ -94,7 +102,7 @@ def _header(name: str, value: str) -> str:
     value = one_line(value)
     if name in _ADDRESS_HEADERS:  # already encoded by _address; a UTF-8 address stays as it is
         return f"{name}: {value}{CRLF}"
-    if not value.isascii():
+    if not value.isascii() or (name == "Subject" and _spells_encoded_word(value)):
         encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
         return f"{name}: {encoded}{CRLF}"
     lines, line = [], f"{name}:"
