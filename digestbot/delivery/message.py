@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from urllib.parse import quote, unquote, urlsplit
 
 from ..render import EmailParts
 from ..text import one_line
@@ -45,7 +46,7 @@ class OutgoingEmail:
 
 def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     """A Message-ID unique to one digest; stored with it, so every retry reuses it."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "digestbot.localhost"
+    domain = envelope_address(sender).rpartition("@")[2] or "digestbot.localhost"
     who = re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
@@ -60,6 +61,43 @@ def envelope_address(value: str) -> str:
         return f"{local}@{domain.encode('idna').decode('ascii')}"
     except UnicodeError:  # not a valid IDNA name: sent as UTF-8, which needs SMTPUTF8
         return addr
+
+
+def _idna(domain: str) -> str:
+    """A domain in IDNA (`exämple.org` -> `xn--exmple-cua.org`), or as it is if it cannot be."""
+    try:
+        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def ascii_message_id(message_id: str) -> str:
+    """A Message-ID as the header carries it: its domain in IDNA (one recorded before ids were
+    made so is sent so too). Structured headers take no encoded words: one there is no id."""
+    local, at, domain = message_id.rpartition("@")
+    return f"{local}@{_idna(domain.rstrip('>'))}>" if at and not domain.isascii() else message_id
+
+
+# Every printable ASCII character but the space: quote() then encodes only what is not ASCII.
+_URI_SAFE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def ascii_uri(uri: str) -> str:
+    """A List-Unsubscribe target in ASCII, as that header needs (no encoded words): the host or
+    the mailto domain in IDNA, anything else outside ASCII percent-encoded as UTF-8 (RFC 3987,
+    RFC 6068)."""
+    if uri.isascii():
+        return uri
+    if uri.lower().startswith("mailto:"):
+        addr, q, query = uri[len("mailto:") :].partition("?")
+        local, at, domain = unquote(addr).rpartition("@")
+        addr = f"{quote(local, safe=_URI_SAFE)}@{_idna(domain)}" if at else quote(addr, safe=_URI_SAFE)
+        return f"mailto:{addr}{q}{quote(query, safe=_URI_SAFE)}"
+    parts = urlsplit(uri)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")  # a host outside ASCII is no IPv6 literal
+    netloc = f"{userinfo}{at}{_idna(host)}{colon}{port}"
+    return quote(parts._replace(netloc=netloc).geturl(), safe=_URI_SAFE)
 
 
 def _address(value: str) -> str:
@@ -142,13 +180,14 @@ def build_email(
         ("To", _address(to)),
         ("Subject", parts.subject or "Your paper digest"),
         ("Date", format_datetime(date)),
-        ("Message-ID", message_id),
+        ("Message-ID", ascii_message_id(message_id)),
         ("List-Id", list_name or list_id(sender)),
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
     ]
     if unsubscribe:
-        headers.append(("List-Unsubscribe", ", ".join(f"<{one_line(u)}>" for u in unsubscribe)))
+        targets = [ascii_uri(one_line(u)) for u in unsubscribe]
+        headers.append(("List-Unsubscribe", ", ".join(f"<{u}>" for u in targets)))
         if one_click and one_click_allowed(unsubscribe):
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
