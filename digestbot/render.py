@@ -1,9 +1,9 @@
 """Digests into messages: Jinja2 templates for the subject, plain text and HTML email.
 
 No I/O but template loading. A user's `templates:` folder is searched first; whatever it lacks
-falls back to the defaults shipped in `templates/`. HTML templates are autoescaped, and paper
-text reaches them only as escaped Markup (highlighting is built from escaped pieces), so no
-feed can inject markup.
+falls back to the defaults shipped in `templates/`. The HTML part is autoescaped (with all it
+includes), and paper text reaches it only as escaped Markup (highlighting is built from escaped
+pieces), so no feed can inject markup.
 """
 
 from __future__ import annotations
@@ -434,6 +434,9 @@ class Renderer:
         self.env.filters["highlight"] = highlight
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["wrap"] = wrap
+        # The HTML part escapes everything it renders, whatever a file it includes or imports is
+        # named: Jinja decides by the name, and `paper.html.j2` or `macros.jinja` would not be.
+        self.html_env = self.env.overlay(autoescape=True)
 
     def context(
         self,
@@ -494,7 +497,7 @@ class Renderer:
         return EmailParts(subject=subject, text=text, html=html, shown=len(ctx["papers"]))
 
     def _html(self, ctx: dict) -> str:
-        return inline_css(self.env.get_template("digest.html").render(ctx))
+        return inline_css(self.html_env.get_template("digest.html").render(ctx))
 
     def _fit(self, ctx: dict) -> tuple[dict, str]:
         """The context and HTML of a digest that fits in HTML_BUDGET: all papers in full if they
@@ -554,8 +557,9 @@ class Renderer:
         again only when a template file changed (the worker asks before every dispatch)."""
         fingerprint = self._fingerprint()
         if fingerprint != self._checked[0]:
-            if self.env.cache is not None:  # a template added to the user's folder hides the default
-                self.env.cache.clear()
+            for env in (self.env, self.html_env):  # a template added to the user's folder hides the default
+                if env.cache is not None:
+                    env.cache.clear()
             self._checked = (fingerprint, self._find_problems())
         return list(self._checked[1])
 

@@ -57,3 +57,35 @@ def test_a_sender_and_links_on_a_non_ascii_domain_give_ascii_structured_headers(
     assert unsubscribe[0].startswith("https://digest.xn--exmple-cua.org/unsubscribe?t=")
     assert unsubscribe[1] == "mailto:digest-admin@xn--exmple-cua.org?subject=unsubscribe%20alice"
     assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+PHISHING = FeedPaper(
+    "2501.30002",
+    "Imitation learning in the wild",
+    'We train robots. <a href="https://phish.example/login">Verify your account</a> <b>now</b>.',
+)
+
+
+def test_what_the_html_template_includes_is_escaped_whatever_its_name(workdir, smtp_server):
+    # Jinja decides escaping by the file name: a `.html.j2` or `.jinja` file that digest.html
+    # includes or imports put feed text into the HTML part as markup.
+    folder = workdir.path / "my-templates"
+    folder.mkdir()
+    (folder / "digest.html").write_text(
+        '<html><body>{% for p in papers %}{% include "paper.html.j2" %}{% endfor %}'
+        '{% import "links.jinja" as links %}{{ links.footer(why) }}</body></html>\n',
+        encoding="utf-8",
+    )
+    (folder / "paper.html.j2").write_text('<p class="abstract">{{ p.abstract }}</p>\n', encoding="utf-8")
+    (folder / "links.jinja").write_text(
+        '{% macro footer(why) %}<p class="foot">{{ why }}</p>{% endmacro %}\n', encoding="utf-8"
+    )
+    write_setup(workdir, [PHISHING], ALICE, extra_yaml="templates: my-templates/")
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    assert "phish.example" in html and "<a " not in html and "<b>" not in html
+    assert "&lt;a href=" in html and "&lt;b&gt;now&lt;/b&gt;" in html  # shown as the text it is
