@@ -30,7 +30,7 @@ from .links import button_value
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
-from .text import ELLIPSIS, one_line, safe_url, shorten, wrap
+from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -149,7 +149,7 @@ class PaperView:
     title_rich: tuple[dict, ...] = ()
     abstract_rich: tuple[dict, ...] = ()
     meta_rich: tuple[dict, ...] = ()  # "Matched: …" (bold), upvotes, comments, PDF, code, project links
-    # What the Hugging Face daily list adds (links checked with safe_url, the thumbnail https only).
+    # What the Hugging Face daily list adds (links checked with paper_link, the thumbnail https only).
     hf_url: str = ""
     github_url: str = ""
     github_repo: str = ""  # owner/name, shown as the code link's text
@@ -165,6 +165,13 @@ class PaperView:
     # under the size at which Gmail clips it.
     compact: bool = False
     authors_short: str = ""  # the first COMPACT_AUTHORS, for the compact layout
+
+
+def paper_link(url: str, https_only: bool = False) -> str:
+    """A paper's link as shown and opened: http(s) only (`safe_url`), its host in IDNA, so that
+    a look-alike host (`аrxiv.org`, with a Cyrillic а) reads as what it is, beside the link too."""
+    url = safe_url(url, https_only)
+    return idna_url(url) if url else ""
 
 
 def link_host(url: str) -> str:
@@ -258,9 +265,9 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         abstract=abstract,
         abstract_html=_highlighted(abstract, match.terms),
         authors=authors,
-        link=safe_url(p.link),
-        pdf_url=safe_url(p.pdf_url),
-        host=link_host(safe_url(p.link)),
+        link=paper_link(p.link),
+        pdf_url=paper_link(p.pdf_url),
+        host=link_host(paper_link(p.link)),
         categories=_labels(p.categories),
         terms=terms,
         authors_matched=authors_matched,
@@ -307,9 +314,9 @@ def _labels(categories: tuple[str, ...]) -> tuple[str, ...]:
 def _hf_fields(p: Paper) -> dict:
     """The Hugging Face fields of a paper as a PaperView carries them: links checked, the
     thumbnail only over https (a mail client warns about, or blocks, plain-http images)."""
-    github, project = safe_url(p.github_url), safe_url(p.project_url)
+    github, project = paper_link(p.github_url), paper_link(p.project_url)
     return {
-        "hf_url": safe_url(p.hf_url),
+        "hf_url": paper_link(p.hf_url),
         "github_url": github,
         "github_repo": _repo_name(github),
         "github_stars": p.github_stars,
@@ -317,7 +324,7 @@ def _hf_fields(p: Paper) -> dict:
         "project_url": project,
         "project_host": link_host(project),
         "ai_summary": one_line(p.ai_summary),
-        "thumbnail_url": safe_url(p.thumbnail_url, https_only=True),
+        "thumbnail_url": paper_link(p.thumbnail_url, https_only=True),
         "comments": p.comments,
         "organization": one_line(p.organization)[:100],
     }

@@ -4,9 +4,12 @@ real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail
 
 from __future__ import annotations
 
+import re
+
 from helpers import FeedPaper, digestbot, ledger
 from test_email_delivery import ALICE, body_parts
 from test_email_delivery import setup as write_setup
+from test_hostile import RSS_SOURCE, _Html, paper_block, write_rss
 
 ENCODED_WORD_TITLE = FeedPaper(
     "2501.30001",
@@ -89,3 +92,26 @@ def test_what_the_html_template_includes_is_escaped_whatever_its_name(workdir, s
     _, html = body_parts(mail.message)
     assert "phish.example" in html and "<a " not in html and "<b>" not in html
     assert "&lt;a href=" in html and "&lt;b&gt;now&lt;/b&gt;" in html  # shown as the text it is
+
+
+LOOK_ALIKE = "https://\u0430rxiv.org/abs/2501.40001"  # a Cyrillic а: not arxiv.org
+LOOK_ALIKE_ASCII = "https://xn--rxiv-43d.org/abs/2501.40001"
+
+
+def test_a_look_alike_host_is_shown_and_linked_as_the_host_it_is(workdir, smtp_server):
+    # The host beside each link says where it goes: in Unicode, a Cyrillic а made a phishing
+    # host read "arxiv.org" there, in the plain-text link, and in the link the reader opens.
+    write_rss(
+        workdir.path / "blog.xml", [("Imitation learning, homographs", LOOK_ALIKE, "imitation learning.")]
+    )
+    workdir.write_config(RSS_SOURCE, ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert LOOK_ALIKE_ASCII in text and "\u0430" not in text
+    block = paper_block(html, "homographs")
+    assert re.findall(r'href="([^"]+)"', block)[0] == LOOK_ALIKE_ASCII
+    assert _Html(block).text.split()[-1] == "xn--rxiv-43d.org" and "\u0430" not in block  # the host shown

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from ..render import EmailParts
-from ..text import one_line
+from ..text import idna_domain, idna_url, one_line
 
 LINE = 78  # recommended header line length (RFC 5322 2.1.1)
 CRLF = "\r\n"
@@ -63,19 +63,11 @@ def envelope_address(value: str) -> str:
         return addr
 
 
-def _idna(domain: str) -> str:
-    """A domain in IDNA (`exämple.org` -> `xn--exmple-cua.org`), or as it is if it cannot be."""
-    try:
-        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
-
-
 def ascii_message_id(message_id: str) -> str:
     """A Message-ID as the header carries it: its domain in IDNA (one recorded before ids were
     made so is sent so too). Structured headers take no encoded words: one there is no id."""
     local, at, domain = message_id.rpartition("@")
-    return f"{local}@{_idna(domain.rstrip('>'))}>" if at and not domain.isascii() else message_id
+    return f"{local}@{idna_domain(domain.rstrip('>'))}>" if at and not domain.isascii() else message_id
 
 
 # Every printable ASCII character but the space: quote() then encodes only what is not ASCII.
@@ -91,13 +83,9 @@ def ascii_uri(uri: str) -> str:
     if uri.lower().startswith("mailto:"):
         addr, q, query = uri[len("mailto:") :].partition("?")
         local, at, domain = unquote(addr).rpartition("@")
-        addr = f"{quote(local, safe=_URI_SAFE)}@{_idna(domain)}" if at else quote(addr, safe=_URI_SAFE)
+        addr = f"{quote(local, safe=_URI_SAFE)}@{idna_domain(domain)}" if at else quote(addr, safe=_URI_SAFE)
         return f"mailto:{addr}{q}{quote(query, safe=_URI_SAFE)}"
-    parts = urlsplit(uri)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    host, colon, port = hostport.partition(":")  # a host outside ASCII is no IPv6 literal
-    netloc = f"{userinfo}{at}{_idna(host)}{colon}{port}"
-    return quote(parts._replace(netloc=netloc).geturl(), safe=_URI_SAFE)
+    return quote(idna_url(uri), safe=_URI_SAFE)
 
 
 def _address(value: str) -> str:
