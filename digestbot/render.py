@@ -483,12 +483,16 @@ class Renderer:
             "unsubscribe_url": None,
             "manage_url": None,  # the signed "Manage your digest" page, where the web app has one
             "show_ai_summary": sub.show_ai_summary,  # the Hugging Face AI summary, if the reader asked
-            "cut_for_size": 0,  # papers left out of this email so that it stays under Gmail's clip
+            # papers left out of this email so that it stays under Gmail's clip (`_fit` says, or a
+            # retry of a digest recorded cut: fewer papers than matched and its limit allowed)
+            "cut_for_size": max(0, min(digest.total_matched, limit(sub)) - len(digest.matches)),
             **extra,
         }
         ctx["manage_url"] = safe_url(ctx["manage_url"]) or None
         ctx.setdefault("manage_hint", manage_hint(sub, ctx["manage_url"]))
-        ctx.setdefault("more_text", more_text(ctx["more"], len(papers), ctx["manage_url"]))
+        ctx.setdefault(
+            "more_text", more_text(ctx["more"], len(papers), ctx["manage_url"], ctx["cut_for_size"])
+        )
         return ctx
 
     def email(self, digest: Digest, **extra) -> EmailParts:
@@ -527,8 +531,8 @@ class Renderer:
                 **ctx,
                 "papers": views,
                 "more": more,
-                "cut_for_size": cut,
-                "more_text": more_text(more, shown, ctx["manage_url"], cut),
+                "cut_for_size": ctx["cut_for_size"] + cut,  # a retry: cut when recorded, maybe more now
+                "more_text": more_text(more, shown, ctx["manage_url"], ctx["cut_for_size"] + cut),
             }
             return try_ctx, self._html(try_ctx)
 
@@ -925,15 +929,21 @@ def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:
 
 
 def more_text(more: int, shown: int, manage_url: str | None = None, cut_for_size: int = 0) -> str:
-    """The line under a digest cut short: how many more matched, and what the reader can do."""
+    """The line under a digest cut short: how many more matched, and what the reader can do (a
+    digest cut for size is not cut by max_papers: more of them would not help)."""
     if more <= 0:
         return ""
     text = f"…and {more} more matched."
     if cut_for_size:
-        text += f" This email shows the best {shown}, so that every mail client shows it whole."
+        return text + f" This email shows the best {shown}, so that every mail client shows it whole."
     if manage_url:
         return text + " To get more papers in each one:"
     return text + f" Your digest shows the best {shown} each time."
+
+
+def limit(sub: Subscriber) -> int:
+    """How many papers a digest of `sub` holds at most (a trending one: its N)."""
+    return sub.profile.trending or sub.max_papers
 
 
 def _size(html: str) -> int:

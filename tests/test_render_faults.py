@@ -5,6 +5,7 @@ real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from helpers import FeedPaper, digestbot, ledger
 from test_email_delivery import ALICE, body_parts
@@ -115,3 +116,40 @@ def test_a_look_alike_host_is_shown_and_linked_as_the_host_it_is(workdir, smtp_s
     block = paper_block(html, "homographs")
     assert re.findall(r'href="([^"]+)"', block)[0] == LOOK_ALIKE_ASCII
     assert _Html(block).text.split()[-1] == "xn--rxiv-43d.org" and "\u0430" not in block  # the host shown
+
+
+SAMPLE_FEED = Path(__file__).parent.parent / "digestbot" / "samples" / "sample-feed.xml"
+
+
+def every_cs_paper(sid: str) -> str:
+    return f"- id: {sid}\n  email: {sid}@example.org\n  categories: [cs]\n  max_papers: 1000\n"
+
+
+def more_line(mail) -> tuple[int, str]:
+    """How many papers a digest shows, and its "…and N more" line (text part)."""
+    text, _ = body_parts(mail.message)
+    shown = len(set(re.findall(r"arxiv\.org/abs/(\d{4}\.\d{5})", text)))
+    return shown, next(line for line in text.splitlines() if line.startswith("…and "))
+
+
+def test_a_digest_cut_for_size_says_so_and_not_that_max_papers_cut_it(workdir, smtp_server):
+    # 145 papers, max_papers 1000: the email shows what fits under Gmail's clip. It said "Your
+    # digest shows the best 87 each time" (max_papers is 1000), and a retry said only that.
+    workdir.write_config(
+        f"- name: sample\n  type: arxiv_rss\n  url: {SAMPLE_FEED}\n",
+        every_cs_paper("alice") + every_cs_paper("bob"),
+    )
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)  # one of the two digests fails, and is retried
+
+    digestbot(workdir, "run", "--once", expect=1)
+    digestbot(workdir, "send", "--force")
+
+    assert len(smtp_server.messages) == 2 and [d.status for d in ledger(workdir.db)] == ["sent", "sent"]
+    for mail in smtp_server.messages:
+        shown, line = more_line(mail)
+        assert 10 < shown < 145
+        assert line == (
+            f"…and {145 - shown} more matched. This email shows the best {shown}, so that every mail"
+            " client shows it whole."
+        )
