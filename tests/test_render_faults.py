@@ -5,9 +5,10 @@ real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers import FeedPaper, digestbot, ledger
+from helpers import FeedPaper, digestbot, ledger, raw_sql
 from test_email_delivery import ALICE, body_parts
 from test_email_delivery import setup as write_setup
 from test_hostile import RSS_SOURCE, _Html, paper_block, write_rss
@@ -153,3 +154,22 @@ def test_a_digest_cut_for_size_says_so_and_not_that_max_papers_cut_it(workdir, s
             f"…and {145 - shown} more matched. This email shows the best {shown}, so that every mail"
             " client shows it whole."
         )
+
+
+def test_a_digest_retried_hours_later_is_dated_when_it_is_sent(workdir, smtp_server):
+    # Dated when first tried, a digest sent after a 4-hour outage is "from the past"
+    # (SpamAssassin's DATE_IN_PAST_03_06: up to 2.4 points), and sorts below newer mail.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE)
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)
+    digestbot(workdir, "run", "--once", expect=1)
+    [record] = ledger(workdir.db)
+    four_hours_ago = (record.created_at - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    raw_sql(workdir.db, f"UPDATE digests SET created_at = '{four_hours_ago}'")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    digestbot(workdir, "send", "--force")
+
+    [mail] = smtp_server.messages
+    assert mail.message["Date"].datetime >= before
+    assert mail.message["Message-ID"] == record.message_id  # the same digest, as recorded
