@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -634,7 +635,18 @@ class Renderer:
                 render()
             except Exception as e:  # a template can raise anything (None + 1, a bad filter call)
                 found.append(template_problem(e, self.path_of(name)))
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(found or self._blank_parts(link)))
+
+    def _blank_parts(self, link: str) -> list[str]:
+        """The email templates that render no text for a full sample digest (an empty file, a
+        comment left open): every reader would get an email that shows nothing."""
+        parts = self.email(sample_digest(), unsubscribe_url=link, manage_url=link)
+        blank = [("digest.txt", "the plain-text part")] if not parts.text.strip() else []
+        blank += [("digest.html", "the HTML part")] if shows_no_text(parts.html) else []
+        return [
+            f"{self.path_of(name)}:1: template: rendered no text ({part} of every digest would be empty)"
+            for name, part in blank
+        ]
 
     def path_of(self, name: str) -> str:
         """The file a template name resolves to (the user's folder first)."""
@@ -642,6 +654,20 @@ class Renderer:
             return self.env.get_template(name).filename or name
         except jinja2.TemplateError:
             return name
+
+
+# What a reader never sees in an HTML part: comments (one left open runs to the end), and the
+# head, style, script and title elements. Whatever else is left after the tags is text.
+_UNSEEN_RE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(head|style|script|title)\b.*?(?:</\1\s*>|\Z)", re.DOTALL | re.IGNORECASE
+)
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def shows_no_text(html: str) -> bool:
+    """Whether an HTML document shows no text at all (white space and &nbsp; are none)."""
+    text = _TAG_RE.sub("", _UNSEEN_RE.sub("", html))
+    return not unescape(text).replace("\xa0", " ").strip()
 
 
 def compile_problems(

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from helpers import FeedPaper, digestbot, ledger, raw_sql
 from test_email_delivery import ALICE, body_parts
 from test_email_delivery import setup as write_setup
@@ -173,3 +174,25 @@ def test_a_digest_retried_hours_later_is_dated_when_it_is_sent(workdir, smtp_ser
     [mail] = smtp_server.messages
     assert mail.message["Date"].datetime >= before
     assert mail.message["Message-ID"] == record.message_id  # the same digest, as recorded
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("digest.html", "<!-- my digest, after the default\n{% include 'parts.html' ignore missing %}\n"),
+        ("digest.html", "<html><head><title>{{ date_text }}</title></head><body>\n</body></html>\n"),
+        ("digest.txt", "{# the plain part, to do #}\n"),
+    ],
+)
+def test_a_template_that_renders_no_text_is_a_problem_and_nothing_is_sent(workdir, smtp_server, name, body):
+    # An unclosed comment, or a file left empty: every reader got an email that showed nothing.
+    folder = workdir.path / "my-templates"
+    folder.mkdir()
+    (folder / name).write_text(body, encoding="utf-8")
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE, extra_yaml="templates: my-templates/")
+    workdir.use_smtp(smtp_server.url)
+
+    for command in (["check"], ["run", "--once"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert f"my-templates/{name}:1: template: rendered no text" in result.output, result.output
+    assert smtp_server.messages == [] and ledger(workdir.db) == []
