@@ -6,11 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from helpers import digestbot, raw_rows, raw_sql, subscriber
+from test_daemon import outbox_mails
 
 from digestbot.models import Paper
 from digestbot.store import SCHEMA_VERSION, Store
@@ -341,23 +344,40 @@ def test_another_applications_table_of_the_same_name_is_never_taken_for_ours(wor
     assert raw_tables(empty_db) == {"subscribers"}  # and no table of digestbot's made beside it
 
 
+FIRST_RELEASE = Path(__file__).parent / "fixtures" / "first_release.sql"
+
+
 @pytest.mark.sqlite_only  # PostgreSQL came later: it never had a database without a version
-def test_a_first_release_database_still_opens_and_is_upgraded(empty_db):
-    """Before the schema was numbered (version 0), digestbot's own tables had these columns."""
-    from digestbot.store.base import _FIRST_COLUMNS
+def test_a_first_release_database_is_upgraded_and_keeps_its_ledger(workdir):
+    """The first release's file (its schema verbatim, not derived from today's) opens, is
+    upgraded, and still knows what it sent: the paper alice had is not sent again."""
+    sqlite3.connect(workdir.db).executescript(FIRST_RELEASE.read_text())
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "t",
+        "items": [
+            {
+                "id": f"https://arxiv.org/abs/{n}v2",
+                "url": f"https://arxiv.org/abs/{n}v2",
+                "title": t,
+                "content_text": "narwhal",
+            }
+            for n, t in (("2403.00001", "Narwhal tusks as sensors"), ("2403.00002", "Narwhal songs"))
+        ],
+    }
+    (workdir.path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    workdir.write_config("- name: j\n  type: rss\n  url: feed.json\n", subscriber("alice", "narwhal"))
 
-    raw_sql(
-        empty_db,
-        *(
-            f"CREATE TABLE {t} ({', '.join(f'{c} TEXT' for c in cols)})"
-            for t, cols in _FIRST_COLUMNS.items()
-            if t in ("papers", "sources", "subscribers", "digests", "digest_items")
-        ),
-    )
+    assert "1 new, 1 already known" in digestbot(workdir, "fetch").output
+    assert "alice: sent 1 paper(s)" in digestbot(workdir, "send", "--force").output
+    (mail,) = outbox_mails(workdir.outbox)
+    assert "Narwhal songs" in mail.text and "Narwhal tusks" not in mail.text
 
-    with Store(empty_db) as store:
+    with Store(workdir.db) as store:
         assert store.schema_version() == SCHEMA_VERSION
-    assert "email_key" in raw_columns(empty_db, "subscribers")
+        sent = [d for d in store.digests() if d.status == "sent"]
+    assert len(sent) == 2 and sent[0].message_id == "<first@digestbot>"
+    assert "email_key" in raw_columns(workdir.db, "subscribers")
 
 
 def raw_columns(db, table: str) -> list[str]:
