@@ -37,7 +37,15 @@ from .render import template_problem
 from .schedule import get_timezone, next_due, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
-from .store import Store, StoreError, StoreWriteError, SubscriberState, is_postgres, now_utc
+from .store import (
+    RatingRefused,
+    Store,
+    StoreError,
+    StoreWriteError,
+    SubscriberState,
+    is_postgres,
+    now_utc,
+)
 from .text import mask_url, one_line
 from .web import ServerLimits
 
@@ -778,9 +786,7 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     key = ref if stored else f"arxiv:{aid}"
     try:
         paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
-    except StoreWriteError:
-        raise
-    except StoreError as e:  # not stored, or not a paper this subscriber received
+    except RatingRefused as e:  # not stored, or not a paper this subscriber received
         raise click.UsageError(str(e)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
     click.echo(f"{subscriber_id}: {said}: {paper.title}")

@@ -419,6 +419,7 @@ def fetch_liked(
     or (with `recheck`) when all that is missing arXiv did not know within that time."""
     missing = store.missing_likes()
     if not missing:
+        store.clear_source_problems(LIKED_SOURCE)  # what it said of ids liked no more
         return None
     now = now or now_utc()
     state = store.source_state(LIKED_SOURCE)

@@ -179,15 +179,18 @@ class Deliverer:
     def links(self, sub: Subscriber) -> dict:
         """Signed links for the templates: one-click unsubscribe, "Manage your digest" (email
         digests, when the YAML turns the web pages on) and, per paper, thumbs up/down (all need
-        DIGESTBOT_BASE_URL and DIGESTBOT_SECRET: the web app answers them)."""
+        DIGESTBOT_BASE_URL and DIGESTBOT_SECRET: the web app answers them). A trending digest
+        ranks by upvotes, which no rating moves: it offers no thumbs."""
         if not (self.env.base_url and self.env.secret):
             return {"unsubscribe_url": None, "manage_url": None}
         base, secret = self.env.base_url, self.env.secret
-        return {
+        links = {
             "unsubscribe_url": self.unsubscribe_link(sub),
             "manage_url": manage_url(base, sub.id, secret) if self.config.web and sub.email else None,
-            "feedback_link": lambda key, vote: feedback_url(base, sub.id, key, vote, secret),
         }
+        if not sub.profile.trending:
+            links["feedback_link"] = lambda key, vote: feedback_url(base, sub.id, key, vote, secret)
+        return links
 
     def unsubscribe_targets(self, sub: Subscriber) -> list[str]:
         targets = [link] if (link := self.unsubscribe_link(sub)) else []
@@ -383,7 +386,7 @@ class DigestRunner:
                 starts[state.subscriber.id] = state.last_seq
         matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
         found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
-        ratings = self.store.feedback(starts)
+        ratings = self.store.feedback(starts, self._formers())
         seeded = {
             s.subscriber.id: s
             for s in states

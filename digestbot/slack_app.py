@@ -27,7 +27,7 @@ from .config import Config, Env
 from .digest import DigestRunner
 from .links import read_button_value
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
-from .store import Store, StoreError, StoreWriteError
+from .store import RatingRefused, Store, StoreError
 from .text import one_line
 
 log = logging.getLogger(__name__)
@@ -150,10 +150,11 @@ class SlackService:
     def _rate(self, payload: dict) -> None:
         actions = payload.get("actions") if payload.get("type") == "block_actions" else None
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-        vote = FEEDBACK_ACTIONS.get(action.get("action_id"))
-        value = action.get("value")
-        if vote is None or not isinstance(value, str):
+        action_id, value = action.get("action_id"), action.get("value")
+        # Any JSON may stand there: a list or an object is no action of ours (and unhashable).
+        if not isinstance(action_id, str) or action_id not in FEEDBACK_ACTIONS or not isinstance(value, str):
             return
+        vote = FEEDBACK_ACTIONS[action_id]
         sid, key = read_button_value(value)
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
@@ -170,15 +171,15 @@ class SlackService:
                 # The button names its digest; one is honoured only where that digest is delivered.
                 state = store.find_by_slack(targets) if sid is None else store.subscriber(sid)
                 if state is None or state.subscriber.slack not in targets:
-                    raise StoreError("no digest here")
+                    raise RatingRefused("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
             log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
-        except StoreWriteError:
-            log.exception("could not record a rating")
-            text = "Sorry, that could not be recorded right now."
-        except StoreError:
+        except RatingRefused:
             text = "Only papers from this digest can be rated here."
+        except StoreError as e:  # the database's (busy, full, damaged), not the click's
+            log.error("could not record a rating: %s", e)
+            text = "Sorry, that could not be recorded right now."
         url = payload.get("response_url")
         if isinstance(url, str) and url.startswith("https://"):
             self.executor.submit(self._run_later, Reply(text), url)

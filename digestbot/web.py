@@ -45,7 +45,7 @@ from .config import Config, Env
 from .links import read_feedback_token, read_token
 from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals
-from .store import Store, StoreError, StoreWriteError
+from .store import RatingRefused, Store, StoreError
 from .text import is_number
 from .web_context import CSRF_REFUSED, AppContext, close_store, ctx, json_response, request_store
 
@@ -426,12 +426,11 @@ def _no_constant(name: str) -> None:
 
 
 def record_rating(store: Store, sid: str, key: str, vote: int, origin: str) -> None:
-    """Record a rating from a link or a button; a paper the subscriber never received is a 400."""
+    """Record a rating from a link or a button; a paper the subscriber never received is a 400
+    (a database that cannot take it is the 503 of any StoreError)."""
     try:
         store.rate(sid, key, vote, origin)
-    except StoreWriteError:
-        raise
-    except StoreError:
+    except RatingRefused:
         raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)
 

@@ -322,6 +322,11 @@ class StoreWriteError(StoreError):
     """A write failed (disk full, I/O error, read-only): nothing more is sent until it works."""
 
 
+class RatingRefused(StoreError):
+    """A rating the ledger does not allow (a paper not stored, or one the subscriber never
+    received): the request's fault, where any other StoreError is the database's."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""
@@ -778,44 +783,93 @@ class Store:
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None = None
     ) -> None:
         """Record a thumbs up (+1) or down (-1), or clear it (None). One row per subscriber and
-        paper, so a thousand clicks are one rating. Only for a paper the subscriber received:
-        anything else is a StoreError."""
+        paper, so a thousand clicks are one rating. Only for a paper the subscriber received
+        (itself, or a subscriber it took over from: see `handed_over`): anything else is
+        RatingRefused. A rating for a subscriber another took over from (a link or button sent
+        before the hand-over) is that one's."""
         with self.transaction():
-            if not self.received(sid, paper_seq):
-                raise StoreError(
-                    f"{sid} never received that paper: only papers from their digests can be rated"
-                )
-            if vote is None:
-                self._exec("DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq))
-                return
-            self._exec(
-                "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
-                " origin = excluded.origin, at = excluded.at",
-                (sid, paper_seq, vote, origin, ts(now or now_utc())),
-            )
+            formers = self.handed_over()
+            taken = self._taken_over(formers)
+            for heir in taken.get(sid) or [sid]:
+                if paper_seq not in self.received_among([paper_seq], [heir], formers).get(heir, ()):
+                    raise RatingRefused(
+                        f"{heir} never received that paper: only papers from their digests can be rated"
+                    )
+                self._set_vote(heir, paper_seq, vote, origin, now)
+                # The ratings of those it took over from count as its own (`feedback`): this one replaces them.
+                for former in (f for f, heirs in taken.items() if heir in heirs):
+                    self._exec(
+                        "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (former, paper_seq)
+                    )
+
+    def _set_vote(
+        self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
+    ) -> None:
+        if vote is None:
+            self._exec("DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (sid, paper_seq))
+            return
+        self._exec(
+            "INSERT INTO feedback (subscriber_id, paper_seq, vote, origin, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (subscriber_id, paper_seq) DO UPDATE SET vote = excluded.vote,"
+            " origin = excluded.origin, at = excluded.at",
+            (sid, paper_seq, vote, origin, ts(now or now_utc())),
+        )
 
     def rate(self, sid: str, key: str, vote: int | None, origin: str) -> Paper:
-        """`set_feedback` for the paper with this key; StoreError for a paper that is not stored
-        or that the subscriber never received. Returns the paper."""
+        """`set_feedback` for the paper with this key; RatingRefused for a paper that is not
+        stored or that the subscriber never received. Returns the paper."""
         paper = self.paper(key)
         if paper is None or paper.seq is None:
-            raise StoreError(f"no paper {key!r} in the database")
+            raise RatingRefused(f"no paper {key!r} in the database")
         self.set_feedback(sid, paper.seq, vote, origin)
         return paper
 
-    def feedback(self, sids: Iterable[str]) -> dict[str, dict[str, int]]:
-        """Each subscriber's ratings: paper key -> +1 or -1."""
-        sids = list(sids)
-        out: dict[str, dict[str, int]] = {sid: {} for sid in sids}
+    def feedback(
+        self, sids: Iterable[str], handed_over: dict[str, list[str]] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Each subscriber's ratings: paper key -> +1 or -1. Those of a subscriber it took over
+        from (`_taken_over`; pass `handed_over`'s result when calling often) count as its own,
+        the latest rating of a paper winning: a reader moved from Slack to the YAML keeps them."""
+        raters = {sid: [sid] for sid in sids}
+        taken = self._taken_over(self.handed_over() if handed_over is None else handed_over)
+        for former, heirs in taken.items():
+            for heir in heirs:
+                if heir in raters:
+                    raters[heir].append(former)
+        votes = self._votes(sorted({r for who in raters.values() for r in who}))
+        out: dict[str, dict[str, int]] = {}
+        for sid, who in raters.items():
+            latest: dict[str, tuple[str, int]] = {}
+            for rater in who:  # its own first: it wins a tie
+                for key, (at, vote) in votes.get(rater, {}).items():
+                    if key not in latest or at > latest[key][0]:
+                        latest[key] = (at, vote)
+            out[sid] = {key: vote for key, (_, vote) in latest.items()}
+        return out
+
+    def _taken_over(self, formers: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Of `handed_over`'s pairs, those where a digest of another origin took the place over
+        (a YAML entry superseding a Slack or web digest, or one coming back after it): ratings
+        pass on there. Two digests of one origin at one place (a channel's two YAML digests,
+        one since removed) are two digests, on two topics: their ratings stay apart."""
+        ids = sorted({x for former, heirs in formers.items() for x in (former, *heirs)})
+        origins: dict[str, str] = {}
+        for chunk, marks in _in_chunks(ids):
+            origins.update(self._exec(f"SELECT id, origin FROM subscribers WHERE id IN ({marks})", chunk))
+        taken = {f: [h for h in heirs if origins.get(h) != origins.get(f)] for f, heirs in formers.items()}
+        return {former: heirs for former, heirs in taken.items() if heirs}
+
+    def _votes(self, sids: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """Each subscriber's own ratings: paper key -> (when, vote)."""
+        out: dict[str, dict[str, tuple[str, int]]] = {}
         for chunk, marks in _in_chunks(sids):
             rows = self._exec(
-                "SELECT f.subscriber_id, p.key, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
+                "SELECT f.subscriber_id, p.key, f.at, f.vote FROM feedback f JOIN papers p ON p.seq = f.paper_seq"
                 f" WHERE f.subscriber_id IN ({marks})",
                 chunk,
             )
-            for sid, key, vote in rows:
-                out[sid][key] = vote
+            for sid, key, at, vote in rows:
+                out.setdefault(sid, {})[key] = (at, vote)
         return out
 
     def missing_likes(self, liked: Iterable[str] | None = None) -> list[str]:
@@ -898,6 +952,19 @@ class Store:
                 "retry_at": ts(retry_at),
             }
         )
+
+    def clear_source_problems(self, name: str) -> None:
+        """Forget the last warning and error of a source with nothing left to fetch (the
+        liked papers once every id arXiv did not know is liked no more): `status` and `check`
+        kept naming ids nobody likes. Writes only when there is something to forget."""
+        state = self.source_state(name)
+        if state.get("last_warning") or state.get("last_error") or state.get("failures"):
+            with self.transaction():
+                self._exec(
+                    "UPDATE sources SET last_warning = NULL, last_error = NULL, failures = 0,"
+                    " retry_at = NULL WHERE name = ?",
+                    (name,),
+                )
 
     def _upsert_source(self, fields: dict) -> None:
         # Raw SQL, not sqlite-utils' upsert: that one commits on its own (`with conn:`), which
