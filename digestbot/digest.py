@@ -98,6 +98,7 @@ class Deliverer:
         self.renderer = renderer
         self.rates: SharedRates | None = None  # set by DigestRunner: limits shared by every worker
         self.shared = False  # several workers: Slack's per-channel pace is shared too
+        self.clock: Callable[[], datetime] = now_utc  # set by DigestRunner: the run's clock
         self._smtp: SmtpTransport | None = None
         self._slack: SlackTransport | None = None
         self._outbox = OutboxTransport(env.outbox)
@@ -131,7 +132,9 @@ class Deliverer:
             sender=self.config.email_from,
             to=sub.email,
             message_id=digest.message_id or make_message_id(sub.id, created, self.config.email_from),
-            date=created,
+            # When it goes out, not when first tried: a retry hours later dated then is mail
+            # "from the past" to spam filters (DATE_IN_PAST_03_06). The Message-ID stays.
+            date=self.clock(),
             unsubscribe=self.unsubscribe_targets(sub),
             one_click=self.unsubscribe_link(sub) is not None,
         )
@@ -357,6 +360,7 @@ class DigestRunner:
         self._read: tuple[int, int, list[Paper]] | None = None
         self._filled: dict[tuple[int, int], list[Paper]] = {}  # _background's, during a run
         self.deliverer.rates = SharedRates(store)
+        self.deliverer.clock = clock
         self.deliverer.shared = self.shared
 
     @property

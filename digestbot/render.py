@@ -1,9 +1,9 @@
 """Digests into messages: Jinja2 templates for the subject, plain text and HTML email.
 
 No I/O but template loading. A user's `templates:` folder is searched first; whatever it lacks
-falls back to the defaults shipped in `templates/`. HTML templates are autoescaped, and paper
-text reaches them only as escaped Markup (highlighting is built from escaped pieces), so no
-feed can inject markup.
+falls back to the defaults shipped in `templates/`. The HTML part is autoescaped (with all it
+includes), and paper text reaches it only as escaped Markup (highlighting is built from escaped
+pieces), so no feed can inject markup.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -30,7 +31,7 @@ from .links import button_value
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
-from .text import ELLIPSIS, one_line, safe_url, shorten, wrap
+from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -149,7 +150,7 @@ class PaperView:
     title_rich: tuple[dict, ...] = ()
     abstract_rich: tuple[dict, ...] = ()
     meta_rich: tuple[dict, ...] = ()  # "Matched: …" (bold), upvotes, comments, PDF, code, project links
-    # What the Hugging Face daily list adds (links checked with safe_url, the thumbnail https only).
+    # What the Hugging Face daily list adds (links checked with paper_link, the thumbnail https only).
     hf_url: str = ""
     github_url: str = ""
     github_repo: str = ""  # owner/name, shown as the code link's text
@@ -165,6 +166,13 @@ class PaperView:
     # under the size at which Gmail clips it.
     compact: bool = False
     authors_short: str = ""  # the first COMPACT_AUTHORS, for the compact layout
+
+
+def paper_link(url: str, https_only: bool = False) -> str:
+    """A paper's link as shown and opened: http(s) only (`safe_url`), its host in IDNA, so that
+    a look-alike host (`аrxiv.org`, with a Cyrillic а) reads as what it is, beside the link too."""
+    url = safe_url(url, https_only)
+    return idna_url(url) if url else ""
 
 
 def link_host(url: str) -> str:
@@ -258,9 +266,9 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         abstract=abstract,
         abstract_html=_highlighted(abstract, match.terms),
         authors=authors,
-        link=safe_url(p.link),
-        pdf_url=safe_url(p.pdf_url),
-        host=link_host(safe_url(p.link)),
+        link=paper_link(p.link),
+        pdf_url=paper_link(p.pdf_url),
+        host=link_host(paper_link(p.link)),
         categories=_labels(p.categories),
         terms=terms,
         authors_matched=authors_matched,
@@ -307,9 +315,9 @@ def _labels(categories: tuple[str, ...]) -> tuple[str, ...]:
 def _hf_fields(p: Paper) -> dict:
     """The Hugging Face fields of a paper as a PaperView carries them: links checked, the
     thumbnail only over https (a mail client warns about, or blocks, plain-http images)."""
-    github, project = safe_url(p.github_url), safe_url(p.project_url)
+    github, project = paper_link(p.github_url), paper_link(p.project_url)
     return {
-        "hf_url": safe_url(p.hf_url),
+        "hf_url": paper_link(p.hf_url),
         "github_url": github,
         "github_repo": _repo_name(github),
         "github_stars": p.github_stars,
@@ -317,7 +325,7 @@ def _hf_fields(p: Paper) -> dict:
         "project_url": project,
         "project_host": link_host(project),
         "ai_summary": one_line(p.ai_summary),
-        "thumbnail_url": safe_url(p.thumbnail_url, https_only=True),
+        "thumbnail_url": paper_link(p.thumbnail_url, https_only=True),
         "comments": p.comments,
         "organization": one_line(p.organization)[:100],
     }
@@ -434,6 +442,9 @@ class Renderer:
         self.env.filters["highlight"] = highlight
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["wrap"] = wrap
+        # The HTML part escapes everything it renders, whatever a file it includes or imports is
+        # named: Jinja decides by the name, and `paper.html.j2` or `macros.jinja` would not be.
+        self.html_env = self.env.overlay(autoescape=True)
 
     def context(
         self,
@@ -473,12 +484,16 @@ class Renderer:
             "unsubscribe_url": None,
             "manage_url": None,  # the signed "Manage your digest" page, where the web app has one
             "show_ai_summary": sub.show_ai_summary,  # the Hugging Face AI summary, if the reader asked
-            "cut_for_size": 0,  # papers left out of this email so that it stays under Gmail's clip
+            # papers left out of this email so that it stays under Gmail's clip (`_fit` says, or a
+            # retry of a digest recorded cut: fewer papers than matched and its limit allowed)
+            "cut_for_size": max(0, min(digest.total_matched, limit(sub)) - len(digest.matches)),
             **extra,
         }
         ctx["manage_url"] = safe_url(ctx["manage_url"]) or None
         ctx.setdefault("manage_hint", manage_hint(sub, ctx["manage_url"]))
-        ctx.setdefault("more_text", more_text(ctx["more"], len(papers), ctx["manage_url"]))
+        ctx.setdefault(
+            "more_text", more_text(ctx["more"], len(papers), ctx["manage_url"], ctx["cut_for_size"])
+        )
         return ctx
 
     def email(self, digest: Digest, **extra) -> EmailParts:
@@ -494,7 +509,7 @@ class Renderer:
         return EmailParts(subject=subject, text=text, html=html, shown=len(ctx["papers"]))
 
     def _html(self, ctx: dict) -> str:
-        return inline_css(self.env.get_template("digest.html").render(ctx))
+        return inline_css(self.html_env.get_template("digest.html").render(ctx))
 
     def _fit(self, ctx: dict) -> tuple[dict, str]:
         """The context and HTML of a digest that fits in HTML_BUDGET: all papers in full if they
@@ -517,8 +532,8 @@ class Renderer:
                 **ctx,
                 "papers": views,
                 "more": more,
-                "cut_for_size": cut,
-                "more_text": more_text(more, shown, ctx["manage_url"], cut),
+                "cut_for_size": ctx["cut_for_size"] + cut,  # a retry: cut when recorded, maybe more now
+                "more_text": more_text(more, shown, ctx["manage_url"], ctx["cut_for_size"] + cut),
             }
             return try_ctx, self._html(try_ctx)
 
@@ -554,8 +569,9 @@ class Renderer:
         again only when a template file changed (the worker asks before every dispatch)."""
         fingerprint = self._fingerprint()
         if fingerprint != self._checked[0]:
-            if self.env.cache is not None:  # a template added to the user's folder hides the default
-                self.env.cache.clear()
+            for env in (self.env, self.html_env):  # a template added to the user's folder hides the default
+                if env.cache is not None:
+                    env.cache.clear()
             self._checked = (fingerprint, self._find_problems())
         return list(self._checked[1])
 
@@ -619,7 +635,18 @@ class Renderer:
                 render()
             except Exception as e:  # a template can raise anything (None + 1, a bad filter call)
                 found.append(template_problem(e, self.path_of(name)))
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(found or self._blank_parts(link)))
+
+    def _blank_parts(self, link: str) -> list[str]:
+        """The email templates that render no text for a full sample digest (an empty file, a
+        comment left open): every reader would get an email that shows nothing."""
+        parts = self.email(sample_digest(), unsubscribe_url=link, manage_url=link)
+        blank = [("digest.txt", "the plain-text part")] if not parts.text.strip() else []
+        blank += [("digest.html", "the HTML part")] if shows_no_text(parts.html) else []
+        return [
+            f"{self.path_of(name)}:1: template: rendered no text ({part} of every digest would be empty)"
+            for name, part in blank
+        ]
 
     def path_of(self, name: str) -> str:
         """The file a template name resolves to (the user's folder first)."""
@@ -627,6 +654,20 @@ class Renderer:
             return self.env.get_template(name).filename or name
         except jinja2.TemplateError:
             return name
+
+
+# What a reader never sees in an HTML part: comments (one left open runs to the end), and the
+# head, style, script and title elements. Whatever else is left after the tags is text.
+_UNSEEN_RE = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(head|style|script|title)\b.*?(?:</\1\s*>|\Z)", re.DOTALL | re.IGNORECASE
+)
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def shows_no_text(html: str) -> bool:
+    """Whether an HTML document shows no text at all (white space and &nbsp; are none)."""
+    text = _TAG_RE.sub("", _UNSEEN_RE.sub("", html))
+    return not unescape(text).replace("\xa0", " ").strip()
 
 
 def compile_problems(
@@ -914,15 +955,21 @@ def manage_hint(sub: Subscriber, manage_url: str | None = None) -> str:
 
 
 def more_text(more: int, shown: int, manage_url: str | None = None, cut_for_size: int = 0) -> str:
-    """The line under a digest cut short: how many more matched, and what the reader can do."""
+    """The line under a digest cut short: how many more matched, and what the reader can do (a
+    digest cut for size is not cut by max_papers: more of them would not help)."""
     if more <= 0:
         return ""
     text = f"…and {more} more matched."
     if cut_for_size:
-        text += f" This email shows the best {shown}, so that every mail client shows it whole."
+        return text + f" This email shows the best {shown}, so that every mail client shows it whole."
     if manage_url:
         return text + " To get more papers in each one:"
     return text + f" Your digest shows the best {shown} each time."
+
+
+def limit(sub: Subscriber) -> int:
+    """How many papers a digest of `sub` holds at most (a trending one: its N)."""
+    return sub.profile.trending or sub.max_papers
 
 
 def _size(html: str) -> int:

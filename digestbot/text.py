@@ -181,6 +181,27 @@ def safe_url(url: str | None, https_only: bool = False) -> str:
     return url if host else ""
 
 
+def idna_domain(domain: str) -> str:
+    """A domain in IDNA (`exämple.org` -> `xn--exmple-cua.org`): each label outside ASCII as
+    Punycode, as browsers write it. (Python's `idna` codec is IDNA 2003, which maps `faß.de` to
+    another host, `fass.de`, and refuses some names outright.)"""
+    if domain.isascii():
+        return domain
+    labels = unicodedata.normalize("NFC", domain.lower()).split(".")
+    return ".".join(x if x.isascii() else "xn--" + x.encode("punycode").decode("ascii") for x in labels)
+
+
+def idna_url(url: str) -> str:
+    """An http(s) URL with its host in IDNA: what a browser really opens, and what shows a
+    look-alike host (`аrxiv.org` with a Cyrillic а) for what it is."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")  # a host outside ASCII is no IPv6 literal
+    if host.isascii():
+        return url
+    return parts._replace(netloc=f"{userinfo}{at}{idna_domain(host)}{colon}{port}").geturl()
+
+
 def split_url(url: str) -> tuple[str, str | None, str]:
     """`scheme://userinfo@host...` into its three parts, by hand: the user info is everything
     up to the *last* `@`, so a password holding an unencoded `/`, `?`, `#` or `@` is never taken

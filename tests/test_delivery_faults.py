@@ -357,14 +357,16 @@ def test_once_the_relay_is_unreachable_the_rest_fail_without_waiting_for_rate_sl
     setup(workdir, [IMITATION, REASONING], ALICE, BOB, carol)
     digestbot(workdir, "fetch")
     workdir.use_smtp(closed_smtp_url)
-    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "2")
+    # One message per 100 s: however slowly the machine runs the command, a slot taken after
+    # the first would put the next free one 100 s further (and the command would wait for it).
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "0.01")
     before = time.time()
     digestbot(workdir, "send", expect=1)
     assert [d.status for d in ledger(workdir.db)] == ["pending"] * 3
     with Store(workdir.db) as store:
         # the first digest took a slot and found the relay gone; the other two took none
-        next_free = store.take_rate_slot("smtp", 0.5, before)
-    assert next_free < before + 1.0  # three slots taken would put it at before + 1.5
+        next_free = store.take_rate_slot("smtp", 100, before)
+    assert next_free < before + 200  # one slot: 100 s after it was taken; three: 300
 
 
 @pytest.mark.parametrize("error", ["internal_error", "fatal_error"])

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from urllib.parse import quote, unquote
 
 from ..render import EmailParts
-from ..text import one_line
+from ..text import idna_domain, idna_url, one_line
 
 LINE = 78  # recommended header line length (RFC 5322 2.1.1)
 CRLF = "\r\n"
@@ -45,7 +46,7 @@ class OutgoingEmail:
 
 def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     """A Message-ID unique to one digest; stored with it, so every retry reuses it."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "digestbot.localhost"
+    domain = envelope_address(sender).rpartition("@")[2] or "digestbot.localhost"
     who = re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
@@ -62,12 +63,45 @@ def envelope_address(value: str) -> str:
         return addr
 
 
+def ascii_message_id(message_id: str) -> str:
+    """A Message-ID as the header carries it: its domain in IDNA (one recorded before ids were
+    made so is sent so too). Structured headers take no encoded words: one there is no id."""
+    local, at, domain = message_id.rpartition("@")
+    return f"{local}@{idna_domain(domain.rstrip('>'))}>" if at and not domain.isascii() else message_id
+
+
+# Every printable ASCII character but the space: quote() then encodes only what is not ASCII.
+_URI_SAFE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def ascii_uri(uri: str) -> str:
+    """A List-Unsubscribe target in ASCII, as that header needs (no encoded words): the host or
+    the mailto domain in IDNA, anything else outside ASCII percent-encoded as UTF-8 (RFC 3987,
+    RFC 6068)."""
+    if uri.isascii():
+        return uri
+    if uri.lower().startswith("mailto:"):
+        addr, q, query = uri[len("mailto:") :].partition("?")
+        local, at, domain = unquote(addr).rpartition("@")
+        addr = f"{quote(local, safe=_URI_SAFE)}@{idna_domain(domain)}" if at else quote(addr, safe=_URI_SAFE)
+        return f"mailto:{addr}{q}{quote(query, safe=_URI_SAFE)}"
+    return quote(idna_url(uri), safe=_URI_SAFE)
+
+
 def _address(value: str) -> str:
     """`Name <addr>` as a header value: the name RFC 2047-encoded when needed, the address never
     (see envelope_address)."""
     name = parseaddr(one_line(value))[0]
     addr = envelope_address(value)
     return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
+
+
+def _spells_encoded_word(text: str) -> bool:
+    """Whether plain text holds what a mail client would decode as an RFC 2047 encoded word
+    (`=?utf-8?q?=0D=0A?=`): then it must be encoded itself, or a title from a feed could put a
+    line break or a direction override into the Subject as the reader sees it. (Only free text
+    is encoded so: in a URL or a Message-ID, `=?` is what it says.)"""
+    return "=?" in text
 
 
 def list_id(sender: str) -> str:
@@ -94,7 +128,7 @@ def _header(name: str, value: str) -> str:
     value = one_line(value)
     if name in _ADDRESS_HEADERS:  # already encoded by _address; a UTF-8 address stays as it is
         return f"{name}: {value}{CRLF}"
-    if not value.isascii():
+    if not value.isascii() or (name == "Subject" and _spells_encoded_word(value)):
         encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
         return f"{name}: {encoded}{CRLF}"
     lines, line = [], f"{name}:"
@@ -134,13 +168,14 @@ def build_email(
         ("To", _address(to)),
         ("Subject", parts.subject or "Your paper digest"),
         ("Date", format_datetime(date)),
-        ("Message-ID", message_id),
+        ("Message-ID", ascii_message_id(message_id)),
         ("List-Id", list_name or list_id(sender)),
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
     ]
     if unsubscribe:
-        headers.append(("List-Unsubscribe", ", ".join(f"<{one_line(u)}>" for u in unsubscribe)))
+        targets = [ascii_uri(one_line(u)) for u in unsubscribe]
+        headers.append(("List-Unsubscribe", ", ".join(f"<{u}>" for u in targets)))
         if one_click and one_click_allowed(unsubscribe):
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]

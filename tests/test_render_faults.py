@@ -1,0 +1,198 @@
+"""Faults in what a reader receives: the digest email's headers and parts as they arrive at a
+real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail client would.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from helpers import FeedPaper, digestbot, ledger, raw_sql
+from test_email_delivery import ALICE, body_parts
+from test_email_delivery import setup as write_setup
+from test_hostile import RSS_SOURCE, _Html, paper_block, write_rss
+
+ENCODED_WORD_TITLE = FeedPaper(
+    "2501.30001",
+    "=?utf-8?q?=E2=80=AEfdp.exe=0D=0ABcc:_evil@example.org?= imitation learning",
+    "We train robots with imitation learning.",
+)
+
+
+def test_a_title_that_looks_like_an_encoded_word_reaches_the_subject_as_written(workdir, smtp_server):
+    # Text from a feed that spells an RFC 2047 encoded word would be decoded by the reader's mail
+    # client: a right-to-left override and a line break the title cleaning had kept out.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    subject = str(mail.message["Subject"])
+    assert subject == "1 new paper for you: " + ENCODED_WORD_TITLE.title
+    assert not any(c in subject for c in "\r\n\u202e")
+    text, _ = body_parts(mail.message)
+    assert ENCODED_WORD_TITLE.title in text
+
+
+def test_a_sender_and_links_on_a_non_ascii_domain_give_ascii_structured_headers(workdir, smtp_server):
+    # Message-ID and List-Unsubscribe are structured: an encoded word there is no id and no link
+    # (clients cannot thread a resent digest, nor offer the unsubscribe button).
+    write_setup(
+        workdir,
+        [ENCODED_WORD_TITLE],
+        ALICE,
+        email_from="Paper digest <digest@exämple.org>",
+        email_yaml="unsubscribe_mailto: digest-admin@exämple.org",
+    )
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.exämple.org")
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s")
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    head = mail.raw.split(b"\r\n\r\n")[0]
+    assert head.isascii() and b"=?" not in head.split(b"Message-ID:")[1].split(b"\r\n")[0]
+    message_id = mail.message["Message-ID"]
+    assert message_id.startswith("<digest.alice.") and message_id.endswith("@xn--exmple-cua.org>")
+    assert message_id == ledger(workdir.db)[0].message_id  # a retry sends the same id
+    unsubscribe = [u.strip().strip("<>") for u in mail.message["List-Unsubscribe"].split(",")]
+    assert unsubscribe[0].startswith("https://digest.xn--exmple-cua.org/unsubscribe?t=")
+    assert unsubscribe[1] == "mailto:digest-admin@xn--exmple-cua.org?subject=unsubscribe%20alice"
+    assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+PHISHING = FeedPaper(
+    "2501.30002",
+    "Imitation learning in the wild",
+    'We train robots. <a href="https://phish.example/login">Verify your account</a> <b>now</b>.',
+)
+
+
+def test_what_the_html_template_includes_is_escaped_whatever_its_name(workdir, smtp_server):
+    # Jinja decides escaping by the file name: a `.html.j2` or `.jinja` file that digest.html
+    # includes or imports put feed text into the HTML part as markup.
+    folder = workdir.path / "my-templates"
+    folder.mkdir()
+    (folder / "digest.html").write_text(
+        '<html><body>{% for p in papers %}{% include "paper.html.j2" %}{% endfor %}'
+        '{% import "links.jinja" as links %}{{ links.footer(why) }}</body></html>\n',
+        encoding="utf-8",
+    )
+    (folder / "paper.html.j2").write_text('<p class="abstract">{{ p.abstract }}</p>\n', encoding="utf-8")
+    (folder / "links.jinja").write_text(
+        '{% macro footer(why) %}<p class="foot">{{ why }}</p>{% endmacro %}\n', encoding="utf-8"
+    )
+    write_setup(workdir, [PHISHING], ALICE, extra_yaml="templates: my-templates/")
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    assert "phish.example" in html and "<a " not in html and "<b>" not in html
+    assert "&lt;a href=" in html and "&lt;b&gt;now&lt;/b&gt;" in html  # shown as the text it is
+
+
+LOOK_ALIKE = "https://\u0430rxiv.org/abs/2501.40001"  # a Cyrillic а: not arxiv.org
+LOOK_ALIKE_ASCII = "https://xn--rxiv-43d.org/abs/2501.40001"
+
+
+def test_a_look_alike_host_is_shown_and_linked_as_the_host_it_is(workdir, smtp_server):
+    # The host beside each link says where it goes: in Unicode, a Cyrillic а made a phishing
+    # host read "arxiv.org" there, in the plain-text link, and in the link the reader opens.
+    write_rss(
+        workdir.path / "blog.xml", [("Imitation learning, homographs", LOOK_ALIKE, "imitation learning.")]
+    )
+    workdir.write_config(RSS_SOURCE, ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert LOOK_ALIKE_ASCII in text and "\u0430" not in text
+    block = paper_block(html, "homographs")
+    assert re.findall(r'href="([^"]+)"', block)[0] == LOOK_ALIKE_ASCII
+    assert _Html(block).text.split()[-1] == "xn--rxiv-43d.org" and "\u0430" not in block  # the host shown
+
+
+SAMPLE_FEED = Path(__file__).parent.parent / "digestbot" / "samples" / "sample-feed.xml"
+
+
+def every_cs_paper(sid: str) -> str:
+    return f"- id: {sid}\n  email: {sid}@example.org\n  categories: [cs]\n  max_papers: 1000\n"
+
+
+def more_line(mail) -> tuple[int, str]:
+    """How many papers a digest shows, and its "…and N more" line (text part)."""
+    text, _ = body_parts(mail.message)
+    shown = len(set(re.findall(r"arxiv\.org/abs/(\d{4}\.\d{5})", text)))
+    return shown, next(line for line in text.splitlines() if line.startswith("…and "))
+
+
+def test_a_digest_cut_for_size_says_so_and_not_that_max_papers_cut_it(workdir, smtp_server):
+    # 145 papers, max_papers 1000: the email shows what fits under Gmail's clip. It said "Your
+    # digest shows the best 87 each time" (max_papers is 1000), and a retry said only that.
+    workdir.write_config(
+        f"- name: sample\n  type: arxiv_rss\n  url: {SAMPLE_FEED}\n",
+        every_cs_paper("alice") + every_cs_paper("bob"),
+    )
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)  # one of the two digests fails, and is retried
+
+    digestbot(workdir, "run", "--once", expect=1)
+    digestbot(workdir, "send", "--force")
+
+    assert len(smtp_server.messages) == 2 and [d.status for d in ledger(workdir.db)] == ["sent", "sent"]
+    for mail in smtp_server.messages:
+        shown, line = more_line(mail)
+        assert 10 < shown < 145
+        assert line == (
+            f"…and {145 - shown} more matched. This email shows the best {shown}, so that every mail"
+            " client shows it whole."
+        )
+
+
+def test_a_digest_retried_hours_later_is_dated_when_it_is_sent(workdir, smtp_server):
+    # Dated when first tried, a digest sent after a 4-hour outage is "from the past"
+    # (SpamAssassin's DATE_IN_PAST_03_06: up to 2.4 points), and sorts below newer mail.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE)
+    workdir.use_smtp(smtp_server.url)
+    smtp_server.refuse_next(1)
+    digestbot(workdir, "run", "--once", expect=1)
+    [record] = ledger(workdir.db)
+    four_hours_ago = (record.created_at - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    raw_sql(workdir.db, f"UPDATE digests SET created_at = '{four_hours_ago}'")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    digestbot(workdir, "send", "--force")
+
+    [mail] = smtp_server.messages
+    assert mail.message["Date"].datetime >= before
+    assert mail.message["Message-ID"] == record.message_id  # the same digest, as recorded
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("digest.html", "<!-- my digest, after the default\n{% include 'parts.html' ignore missing %}\n"),
+        ("digest.html", "<html><head><title>{{ date_text }}</title></head><body>\n</body></html>\n"),
+        ("digest.txt", "{# the plain part, to do #}\n"),
+    ],
+)
+def test_a_template_that_renders_no_text_is_a_problem_and_nothing_is_sent(workdir, smtp_server, name, body):
+    # An unclosed comment, or a file left empty: every reader got an email that showed nothing.
+    folder = workdir.path / "my-templates"
+    folder.mkdir()
+    (folder / name).write_text(body, encoding="utf-8")
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE, extra_yaml="templates: my-templates/")
+    workdir.use_smtp(smtp_server.url)
+
+    for command in (["check"], ["run", "--once"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert f"my-templates/{name}:1: template: rendered no text" in result.output, result.output
+    assert smtp_server.messages == [] and ledger(workdir.db) == []
