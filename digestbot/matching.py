@@ -37,9 +37,11 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010\u2011"
+_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d"
 # A token is a run of letters/digits; a break is a run of anything that is neither that,
-# nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner.
+# nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner. So are the
+# zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
+# store with them as spaces (text.one_line), and a keyword typed with one must match that.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 _TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 

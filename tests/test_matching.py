@@ -7,6 +7,7 @@ from digestbot.matching import (
     TITLE_WEIGHT,
     InvalidTerm,
     Matcher,
+    ReferenceMatcher,
     compile_term,
     highlight_spans,
     normalize,
@@ -15,6 +16,7 @@ from digestbot.matching import (
     tokens,
 )
 from digestbot.models import Paper, Profile
+from digestbot.text import one_line
 
 
 def paper(title="", abstract="", authors=(), categories=("cs.LG",), key="k", seq=1, upvotes=None):
@@ -70,6 +72,23 @@ def kw(*keywords, **rest) -> Profile:
 )
 def test_keyword_rules(keyword, text, hit):
     assert (match(kw(keyword), paper(abstract=text)) is not None) is hit
+
+
+# Fault: Persian (and Hindi...) words spelled with a zero-width non-joiner were accepted as
+# keywords but never matched: the keyword read the joiner as punctuation that breaks a phrase,
+# while a feed's text reaches the store with it as a space (text.one_line).
+PERSIAN = "یادگیری\u200cماشین"  # "machine learning", spelled with a ZWNJ
+
+
+@pytest.mark.parametrize(
+    "title",
+    [one_line(f"{PERSIAN} برای رباتیک"), f"{PERSIAN} برای رباتیک", "یادگیری ماشین برای رباتیک"],
+    ids=["as stored", "joiner kept", "with a space"],
+)
+def test_a_keyword_spelled_with_a_zero_width_joiner_matches_the_word(title):
+    found = match(kw(PERSIAN), paper(title=title))
+    assert found is not None and found.terms == (PERSIAN,)
+    assert dict(ReferenceMatcher({"s": kw(PERSIAN)}).match(paper(title=title))).get("s") is not None
 
 
 def test_title_and_abstract_both_searched():
