@@ -26,23 +26,23 @@ NARWHALS = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
 # valid file. An explicit key overrides a merged one; only two explicit keys are duplicates.
 
 
+# alice, and bob made of her by a merge key with his own id and address
+ALICE_AND_BOB = """
+- &alice
+  id: alice
+  email: alice@example.org
+  keywords: [robot]
+- <<: *alice
+  id: bob
+  email: bob@example.org
+"""
+
+
 def test_a_merged_subscriber_overrides_what_it_merges_and_gets_its_own_digest(workdir):
     write_feed(workdir.path / "feed.xml", [ROBOTS, NARWHALS])
     workdir.write_config(
         SOURCES,
-        """
-        - &alice
-          id: alice
-          email: alice@example.org
-          keywords: [robot]
-        - <<: *alice
-          id: bob
-          email: bob@example.org
-        - <<: *alice
-          id: carol
-          email: carol@example.org
-          keywords: [narwhal]
-        """,
+        ALICE_AND_BOB + "- <<: *alice\n  id: carol\n  email: carol@example.org\n  keywords: [narwhal]\n",
     )
     assert "OK (1 source(s), 3 subscriber(s))" in digestbot(workdir, "check").output
 
@@ -59,16 +59,7 @@ def test_two_explicit_keys_beside_a_merge_are_still_a_duplicate(workdir):
     write_feed(workdir.path / "feed.xml", [ROBOTS])
     workdir.write_config(
         SOURCES,
-        """
-        - &alice
-          id: alice
-          email: alice@example.org
-          keywords: [robot]
-        - <<: *alice
-          id: bob
-          email: bob@example.org
-          email: bob2@example.org
-        """,
+        ALICE_AND_BOB + "  email: bob2@example.org\n",
     )
     result = digestbot(workdir, "check", expect=2)
     lines = workdir.config.read_text().splitlines()
