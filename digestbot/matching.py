@@ -175,6 +175,28 @@ def term_problem(term: str) -> str | None:
 
 
 @lru_cache(maxsize=65536)  # the same authors come back paper after paper
+def term_key(term: str) -> tuple[str, ...]:
+    """What the matcher takes a keyword for (its patterns): two with one key, such as another
+    case, accent or spacing, `self-supervised` and `self supervised`, are one term to it, so a
+    list keeps one of them. A term that can never match is keyed by its folded text."""
+    try:
+        return compile_term(term).patterns
+    except InvalidTerm:
+        return (fold(" ".join(term.split())),)
+
+
+def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key) -> tuple[str, ...]:
+    """`terms` but those with the `key` (`term_key`: one term to the matcher) of one `known`
+    or of one before them: the first written is kept."""
+    seen = set(map(key, known))
+    out = []
+    for term in terms:
+        if (k := key(term)) not in seen:
+            seen.add(k)
+            out.append(term)
+    return tuple(out)
+
+
 def normalize_name(name: str) -> str:
     """An author name for comparison: TeX accents decoded, case and accents folded."""
     return " ".join(t for t in tokens(detex(name)) if t != BREAK)

@@ -15,7 +15,7 @@ from datetime import datetime
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
-from .matching import term_problem
+from .matching import distinct_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
 from .store import Store, StoreError, now_utc
@@ -242,8 +242,7 @@ class CommandHandler:
         added: list[str] = []
 
         def add(sub: Subscriber) -> Subscriber:
-            known = {k.casefold() for k in sub.profile.keywords}
-            added[:] = [t for t in dict.fromkeys(terms) if t.casefold() not in known]
+            added[:] = list(distinct_terms(terms, sub.profile.keywords))
             keywords = sub.profile.keywords + tuple(added)
             if len(keywords) > READER_MAX_KEYWORDS:
                 raise CommandError(
@@ -261,10 +260,10 @@ class CommandHandler:
             raise CommandError(
                 "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
             )
-        drop = {t.casefold() for t in terms}
+        drop = set(map(term_key, terms))
 
         def remove(sub: Subscriber) -> Subscriber:
-            keywords = tuple(k for k in sub.profile.keywords if k.casefold() not in drop)
+            keywords = tuple(k for k in sub.profile.keywords if term_key(k) not in drop)
             if len(keywords) == len(sub.profile.keywords):
                 raise CommandError(
                     f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
@@ -281,8 +280,7 @@ class CommandHandler:
         check_terms(terms)
 
         def exclude(sub: Subscriber) -> Subscriber:
-            known = {k.casefold() for k in sub.profile.exclude}
-            more = sub.profile.exclude + tuple(t for t in dict.fromkeys(terms) if t.casefold() not in known)
+            more = sub.profile.exclude + distinct_terms(terms, sub.profile.exclude)
             if len(more) > READER_MAX_KEYWORDS:
                 raise CommandError(f"At most {READER_MAX_KEYWORDS} exclusions.")
             return replace(sub, profile=replace(sub.profile, exclude=more))

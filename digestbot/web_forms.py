@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
-from .matching import MAX_TERM_CHARS, fold, normalize_name, term_problem
+from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
 from .text import invisible_problem, is_number, shorten, split_terms
@@ -206,9 +206,9 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     if key == "likes":  # ids and links, which hold no spaces: separated by spaces too
         terms, limit, longest = tuple(dict.fromkeys(split_refs(text))), READER_MAX_LIKES, MAX_REF_CHARS
     else:
-        terms = _distinct(
+        terms = distinct_terms(
             split_terms(text.replace("\r", "").replace("\n", ",")),
-            normalize_name if key == "authors" else lambda t: fold(" ".join(t.split())),
+            key={"authors": normalize_name, "categories": str.casefold}.get(key, term_key),
         )
         limit, longest = READER_MAX_KEYWORDS, MAX_TERM_CHARS
     if len(terms) > limit:
@@ -221,15 +221,6 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     elif (problem := next(filter(None, map(invisible_problem, terms)), None)) is not None:
         errors[key] = f"An entry {problem}."
     return terms
-
-
-def _distinct(terms, key) -> tuple[str, ...]:
-    """`terms` less those the matcher takes for one before them (`key`: another case, an
-    accent, spacing; as /digest keeps them): the first written is kept."""
-    seen: dict[str, str] = {}
-    for term in terms:
-        seen.setdefault(key(term), term)
-    return tuple(seen.values())
 
 
 def _likes(refs: tuple[str, ...], errors: dict[str, str]) -> tuple[str, ...]:

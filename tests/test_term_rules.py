@@ -115,3 +115,21 @@ def test_a_refused_slack_term_is_quoted_on_one_line_and_shortened():
     assert "\x07" not in message
     assert "`" + "x" * 40 + ELLIPSIS + "`" in message
     assert "U+0007" in message
+
+
+# Fault: the web form and /digest each kept their own idea of "the same keyword" (the form
+# folded case and accents, /digest only case and only against what the digest had), so
+# `self-supervised, self supervised` or `narwhal, Narwhal` typed in one list were kept twice by
+# /digest, and spelling variants the matcher takes for one term by both.
+SAME_TERM = "narwhal, Narwhal, Narwhäl, self-supervised, self supervised, robot*, Robot*"
+
+
+@pytest.mark.parametrize("key", ["keywords", "exclude"])
+def test_every_surface_keeps_one_of_the_terms_the_matcher_takes_for_one(tmp_path, key):
+    kept = ("narwhal", "self-supervised", "robot*")
+
+    _, stored = slack_reply(tmp_path, key, SAME_TERM)
+    assert stored == kept
+    form = {"email": "a@example.org", "keywords": "robots", "frequency": "daily", "time": "08:00"}
+    profile = read_profile({**form, key: SAME_TERM}, Config(path=Path("x.yaml")), "web:1").subscriber.profile
+    assert getattr(profile, key) == kept
