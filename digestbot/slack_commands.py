@@ -17,6 +17,7 @@ from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import distinct_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
+from .render import limit
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
 from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
@@ -440,9 +441,7 @@ class CommandHandler:
         if p.likes:
             lines.append(f"Liked papers: {len(p.likes)} (`/digest likes` lists them)")
         # A trending digest brings its N papers whatever max_papers says.
-        lines.append(
-            f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {p.trending or sub.max_papers} papers"
-        )
+        lines.append(f"Schedule: `{sub.schedule}` ({sub.timezone}), up to {limit(sub)} papers")
         if state is not None:
             try:
                 tz = get_timezone(sub.timezone)

@@ -1343,14 +1343,23 @@ class Store:
         now = now or now_utc()
         with self.transaction():
             self._exec("DELETE FROM web_signups WHERE created_at < ?", (ts(now - timedelta(days=2)),))
-            key = address_key(sub.email)
-            for older, email in self._exec("SELECT nonce, email FROM web_signups").fetchall():
-                if address_key(email) == key:  # (a few rows: those of the last two days)
-                    self._exec("DELETE FROM web_signups WHERE nonce = ?", (older,))
+            for older, _, _ in self._signups_of(sub.email, now):
+                self._exec("DELETE FROM web_signups WHERE nonce = ?", (older,))
             self._exec(
                 "INSERT INTO web_signups (nonce, email, subscriber, created_at) VALUES (?, ?, ?, ?)",
                 (nonce, sub.email, json.dumps({**_subscriber_fields(sub), "id": sub.id}), ts(now)),
             )
+
+    def _signups_of(self, address: str, now: datetime) -> list[tuple[str, str, dict]]:
+        """(nonce, address as typed, sign-up) of the sign-ups of the last two days (those whose
+        links still work) for `address`, however it was spelt: a few rows, read in Python, as
+        `address_key` folds what SQL cannot."""
+        rows = self._exec(
+            "SELECT nonce, email, subscriber FROM web_signups WHERE created_at >= ?",
+            (ts(now - timedelta(days=2)),),
+        ).fetchall()
+        key = address_key(address)
+        return [(n, e, json.loads(j)) for n, e, j in rows if address_key(e) == key]
 
     def signup_address(self, nonce: str) -> str | None:
         """The address of the sign-up `nonce` waiting for its confirmation; None when there is
@@ -1362,13 +1371,8 @@ class Store:
         """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)
         `sub`'s profile and schedule, under its nonce and address: the link mailed already
         confirms what the reader typed last. False when none is waiting."""
-        now, key = now or now_utc(), address_key(sub.email)
         with self.transaction():
-            rows = self._exec(
-                "SELECT nonce, email, subscriber FROM web_signups WHERE created_at >= ?",
-                (ts(now - timedelta(days=2)),),
-            ).fetchall()
-            waiting = [(n, e, json.loads(j)) for n, e, j in rows if address_key(e) == key]
+            waiting = self._signups_of(sub.email, now or now_utc())
             for nonce, email, signup in waiting:
                 if _CONFIRMED not in signup:
                     revised = {**_subscriber_fields(replace(sub, email=email)), "id": signup["id"]}
