@@ -15,6 +15,7 @@ import os
 import shlex
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -148,12 +149,29 @@ class App:
 
 def _sqlite_path_problem(path: Path) -> str | None:
     """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
-    path should be), or None."""
+    path should be, a folder on its way that takes no new file: read-only, another user's), or
+    None."""
     if path.is_dir():
         return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
+    if path.exists():
+        return None
     for folder in path.parents:
         if folder.exists():
-            return None if folder.is_dir() else f"{folder} is a file, not a folder: {path} cannot be made"
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder: {path} cannot be made"
+            refused = _refuses_new_file(folder)
+            return f"{path} cannot be made: {folder} takes no new file ({refused})" if refused else None
+    return None
+
+
+def _refuses_new_file(folder: Path) -> str | None:
+    """Why `folder` takes no new file, or None. Tried, not judged from its mode (root passes
+    every mode check, and a read-only mount is not in the mode): a file without a name (Linux's
+    O_TMPFILE, else one removed at once), so `check` leaves nothing behind."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        return e.strerror or str(e)
     return None
 
 

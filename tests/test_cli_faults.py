@@ -429,3 +429,29 @@ def test_preview_into_dash_is_stdout_not_a_file_named_dash(workdir):
     result = digestbot(workdir, "preview", "s0", "--format", "json", "-o", "-")
     assert json.loads(result.output)["subscriber"] == "s0"
     assert not (workdir.path / "-").exists()
+
+
+def _refuses_new_files(folder: Path) -> bool:
+    try:
+        (folder / "digestbot-probe.db").open("x").close()
+    except OSError:
+        return True
+    (folder / "digestbot-probe.db").unlink()
+    return False
+
+
+READ_ONLY = Path("/sys/kernel")  # sysfs: no process, root included, makes a file there
+
+
+@pytest.mark.skipif(not READ_ONLY.is_dir() or not _refuses_new_files(READ_ONLY), reason="needs Linux sysfs")
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_database_in_a_folder_that_takes_no_new_file_is_a_usage_error_check_sees(workdir, command):
+    """`--db` in a folder nobody may write (read-only, another user's): `check` said OK, and every
+    other command stopped with SQLite's `unable to open database file`, naming no reason."""
+    _setup(workdir, subscribers=1)
+    db = READ_ONLY / "sub" / "digestbot.db"
+    args = ["check"] if command == "check" else ["run", "--once"]
+    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(db), *args])
+    assert result.exit_code == 2, result.output
+    assert f"Error: --db: {db} cannot be made: {READ_ONLY} takes no new file (" in result.output
+    assert "OK" not in result.output and "Fetching" not in result.output
