@@ -303,10 +303,10 @@ def init(app: App) -> None:
         click.echo(f"{escape_controls(str(path))} already exists; left as it is.")
     else:
         click.echo(f"Wrote {escape_controls(str(path))}: a bundled sample feed and one example subscriber.")
-        command = _same_files_command(click.get_current_context().find_root(), app)
+        command = escape_controls(_same_files_command(click.get_current_context().find_root(), app))
         click.echo(f"Edit it, then run:\n  {command} check && {command} run --once")
     app.store.ping()  # opening the store creates the database and its schema
-    click.echo(f"Database ready: {app.db_shown}")
+    click.echo(f"Database ready: {escape_controls(app.db_shown)}")
 
 
 def _write_new(path: Path, text: str) -> bool:
@@ -364,7 +364,7 @@ def check(app: App) -> None:
             _complain(f"{len(problems)} web page template problem(s).")
             raise SystemExit(EXIT_USAGE)
     click.echo(
-        f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
+        f"{escape_controls(str(config.path))}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
     for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
@@ -1072,7 +1072,7 @@ def status(app: App) -> None:
     env = Env.from_environ()
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
-    console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
+    console.print(escape_controls(f"Email digests go to {email_via}; Slack digests to {slack_via}."))
     for warning in _mail_warnings(app, env):
         console.print(f"warning: {warning}")
     if missing:
@@ -1131,7 +1131,7 @@ def migrate(app: App, target: str) -> None:
         if done == total:
             click.echo(f"  {table}: {total:,} row(s)")
 
-    click.echo(f"Copying {app.db_shown} into {shown}:")
+    click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
     try:
         report = copy_database(app.store, destination, progress)
     finally:
@@ -1140,7 +1140,7 @@ def migrate(app: App, target: str) -> None:
         f"Checked: the same rows in all {len(report.counts)} tables, and the same ledger"
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
     )
-    click.echo(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}")
+    click.echo(escape_controls(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}"))
 
 
 def _add_row(table, *cells: str) -> None:

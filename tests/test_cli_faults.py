@@ -455,3 +455,24 @@ def test_a_database_in_a_folder_that_takes_no_new_file_is_a_usage_error_check_se
     assert result.exit_code == 2, result.output
     assert f"Error: --db: {db} cannot be made: {READ_ONLY} takes no new file (" in result.output
     assert "OK" not in result.output and "Fetching" not in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "init", "sync", "status"])
+def test_file_names_echoed_by_a_command_that_worked_come_without_their_control_characters(
+    workdir, monkeypatch, command
+):
+    """The same escape sequences in a config or database file's name, when the command worked:
+    `check`'s `NAME: OK`, `init`'s `Database ready: NAME` and `status`'s `Email digests go to
+    the outbox folder NAME` wrote them to the terminal raw."""
+    _setup(workdir, subscribers=1)
+    if command == "status":  # the one command that shows the environment's settings unchecked
+        digestbot(workdir, "sync")
+        workdir.db.rename(workdir.path / f"{HOSTILE}.db")
+        monkeypatch.setenv("DIGESTBOT_OUTBOX", str(workdir.path / HOSTILE))
+    config = workdir.path / f"{HOSTILE}.yaml"
+    workdir.config.rename(config)
+    db = workdir.path / f"{HOSTILE}.db"
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), command], color=True)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
+    assert "\nFAKE" not in result.output
