@@ -570,6 +570,9 @@ def _send_locked(
         click.echo("  stopping: the digests due are left for the next run")
     elif not outcomes and only is None and (soonest := _soonest(app.store, now_utc())):
         click.echo(f"  nobody is due now; next: {soonest}")
+    elif only and not should_stop():  # a subscriber asked for by name: why nothing went to them
+        for line in _not_due(app.store, sorted(only - {o.subscriber_id for o in outcomes}), now_utc()):
+            click.echo(line)
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.failed]
     empty = [o for o in outcomes if o.status == "empty"]
@@ -1175,6 +1178,28 @@ def _upcoming(state: SubscriberState, now: datetime) -> datetime | None:
         state.schedule_moved,
         now,
     )
+
+
+def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
+    """Why a send asked for these subscribers sent them nothing: a digest waiting to be retried,
+    or their next scheduled time, as `status` shows it."""
+    states = {s.subscriber.id: s for s in store.subscribers()}
+    lines = []
+    for sid in ids:
+        waiting = [
+            d
+            for status in ("pending", "failed")
+            for d in store.digests(status=status, subscriber_id=sid)
+            if d.next_attempt_at
+        ]
+        if waiting:
+            retry = min(d.next_attempt_at for d in waiting)
+            lines.append(
+                f"  {sid}: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)"
+            )
+        elif sid in states and (due := _next_due(states[sid], now)) not in ("", "now"):
+            lines.append(f"  {sid}: not due now; next: {due} (--force sends it now)")
+    return lines
 
 
 def _soonest(store: Store, now: datetime) -> str:

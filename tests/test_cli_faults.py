@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -476,3 +477,28 @@ def test_file_names_echoed_by_a_command_that_worked_come_without_their_control_c
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
     assert "\nFAKE" not in result.output
+
+
+def test_send_to_a_subscriber_who_is_not_due_says_when_they_are(workdir):
+    """`digestbot send --subscriber s0` the day after s0's digest printed `Digests: 0 sent, 0
+    failed, 0 subscriber(s) with nothing new.` and nothing else: why not, and when? The line
+    `nobody is due now; next: ...` was only for a send to everyone."""
+    _setup(workdir, subscribers=2)
+    digestbot(workdir, "run", "--once")
+    result = digestbot(workdir, "send", "--subscriber", "s1")
+    at = re.search(r"schedule: daily (\d\d:\d\d)", workdir.config.read_text(encoding="utf-8"))[1]
+    assert re.search(
+        rf"(?m)^  s1: not due now; next: \w{{3}} \d\d \w{{3}} {at} UTC \(--force sends it now\)\n",
+        result.output,
+    )
+    assert "s0" not in result.output
+
+
+def test_send_to_a_subscriber_whose_digest_waits_for_a_retry_says_until_when(workdir, monkeypatch):
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")  # nobody listens: refused
+    digestbot(workdir, "run", "--once", expect=1)
+    result = digestbot(workdir, "send", "--subscriber", "s0")
+    (retry,) = [d.next_attempt_at for d in ledger(workdir.db, "pending")]
+    said = f"  s0: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)\n"
+    assert said in result.output
