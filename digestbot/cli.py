@@ -353,6 +353,7 @@ def check(app: App) -> None:
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
+    _check_writable(app)
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems
@@ -368,6 +369,19 @@ def check(app: App) -> None:
     )
     for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
+
+
+def _check_writable(app: App) -> None:
+    """Exit 2 for a SQLite file this process may not write (its mode or owner, a read-only mount
+    or file): `check` said OK, and fetch, send and run stopped at their first write. Only `check`
+    asks: `status` and `preview` read such a file well (a backup, looked at)."""
+    path = app.db_path
+    if not is_postgres(path) and path.exists() and not os.access(path, os.W_OK):
+        _complain(
+            f"Error: {app.db_named_by}: {escape_controls(str(path))} cannot be written: fetch, send and run"
+            " record papers and digests there (give the user digestbot runs as write access to it)"
+        )
+        raise SystemExit(EXIT_USAGE)
 
 
 def _mail_warnings(app: App, env: Env) -> list[str]:

@@ -502,3 +502,23 @@ def test_send_to_a_subscriber_whose_digest_waits_for_a_retry_says_until_when(wor
     (retry,) = [d.next_attempt_at for d in ledger(workdir.db, "pending")]
     said = f"  s0: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)\n"
     assert said in result.output
+
+
+@pytest.fixture
+def read_only_db(workdir):
+    """The workdir's database made read-only for every process, root included (`chattr +i`)."""
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "run", "--once")
+    if subprocess.run(["chattr", "+i", str(workdir.db)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE)")
+    yield workdir.db
+    subprocess.run(["chattr", "-i", str(workdir.db)], check=True)
+
+
+def test_a_database_nobody_may_write_is_a_problem_check_names(workdir, read_only_db):
+    """A read-only database file (its mode, a read-only mount): `check` said OK, and fetch, send
+    and run then stopped at their first write ('attempt to write a readonly database')."""
+    result = digestbot(workdir, "check", expect=2)
+    assert f"Error: --db: {read_only_db} cannot be written: fetch, send and run record" in result.output
+    assert "OK" not in result.output
+    digestbot(workdir, "status")  # reading it still works
