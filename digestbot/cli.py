@@ -1248,9 +1248,11 @@ _process_ends_with_command = False  # set by main(); not when a test invokes `cl
 
 class _OutputGoneOk(io.RawIOBase):
     """A standard stream's file descriptor whose reader may leave: once a write finds the pipe
-    closed (`digestbot run --once | grep -q FAILED` after grep's match), the descriptor is
-    pointed at /dev/null and the command goes on. Printing is a report of the work, never a
-    reason to stop it halfway (click exited 1 at the first line that found the pipe gone)."""
+    closed (`digestbot run --once | grep -q FAILED` after grep's match) or the terminal hung up
+    (EIO: the ssh session dropped), or the output cannot take more (a log file's full disk), the
+    descriptor is pointed at /dev/null and the command goes on. Printing is a report of the work,
+    never a reason to stop it halfway (click exited 1 at the first line that found the pipe
+    gone). A descriptor that would block (EAGAIN) is not gone: that error stays."""
 
     def __init__(self, fd: int):
         super().__init__()
@@ -1268,7 +1270,9 @@ class _OutputGoneOk(io.RawIOBase):
     def write(self, data) -> int:
         try:
             return os.write(self.fd, data)
-        except BrokenPipeError:
+        except BlockingIOError:
+            raise
+        except OSError:
             _to_devnull(self.fd)
             return len(data)
 

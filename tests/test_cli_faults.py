@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import shlex
 import signal
@@ -57,15 +58,25 @@ def _closed_pipe() -> int:
 # --- output that goes nowhere -------------------------------------------------------------
 
 
+def _hung_up_terminal() -> int:
+    """A terminal whose other end has gone (an ssh session dropped): writes fail with EIO."""
+    master, slave = pty.openpty()
+    os.close(master)
+    return slave
+
+
+@pytest.mark.parametrize("gone", [_closed_pipe, _hung_up_terminal])
 @pytest.mark.parametrize("args", [("run", "--once"), ("send",)])
-def test_a_reader_that_went_away_does_not_stop_the_round(workdir, args):
+def test_a_reader_that_went_away_does_not_stop_the_round(workdir, args, gone):
     """`digestbot run --once | grep -q FAILED`: grep quits at its first match. The next line
     printed raised BrokenPipeError and click exited 1 in silence: the digests not yet sent were
-    left for the next run, and `send` stopped after the first."""
+    left for the next run, and `send` stopped after the first. A terminal that hung up (the ssh
+    session of `digestbot run --once` dropped) did the same with EIO, and a traceback: exit 120,
+    nothing fetched or sent."""
     _setup(workdir)
     if args == ("send",):
         digestbot(workdir, "fetch")
-    pipe = _closed_pipe()
+    pipe = gone()
     try:
         done = _child(workdir, *args, stdout=pipe, stderr=subprocess.PIPE)
     finally:
