@@ -382,3 +382,17 @@ def test_a_post_slack_failed_with_an_internal_error_counts_as_possibly_posted(wo
     digestbot(workdir, "send", "--force", expect=1)  # once more, then held: never a third post
     digestbot(workdir, "send", "--force")
     assert len(slack_env.posts) == 2 and ledger(workdir.db)[0].status == "unknown"
+
+
+@pytest.mark.parametrize(
+    "body", [{"ok": False, "error": "internal_error"}, {"ok": False}], ids=["json", "bare"]
+)
+def test_a_post_answered_with_http_500_is_posted_once_and_counts_as_possibly_posted(slack_api, body):
+    slack_api.answer("chat.postMessage", status=500, body=body, times=5)
+    transport = SlackTransport(TOKEN, slack_api.url)
+    with pytest.raises(DeliveryError) as failed:
+        transport.send("#ml", MESSAGE)
+    assert len(slack_api.posts) == 1  # slack-sdk's server-error retry posted it three times
+    assert failed.value.unconfirmed and str(failed.value).startswith("possibly posted")
+    slack_api.answer("conversations.open", status=503, body={"ok": False, "error": "service_unavailable"})
+    assert SlackTransport(TOKEN, slack_api.url).channel_for("U0ABCDEF12") == slack_api.DM_CHANNEL  # retried

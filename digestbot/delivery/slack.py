@@ -2,9 +2,9 @@
 
 A user id (`U…`/`W…`) is a DM, opened with conversations.open; anything else is a channel (name
 or id). HTTP 429 waits for Retry-After (up to MAX_RETRY_AFTER) and tries again (slack-sdk's
-retry handler); 5xx is retried a little, and so is a connection that failed before the request
-went out. A post whose answer is lost (a timeout, a dropped connection) may have been made, so
-it is never repeated at once. Posts to one channel are spaced at least a second apart, as Slack
+retry handler); HTTP 503 is retried a little, and so is a connection that failed before the
+request went out. A post whose answer is lost (a timeout, a dropped connection, an HTTP 500 or a
+gateway's 502/504) may have been made, so it is never repeated at once. Posts to one channel are spaced at least a second apart, as Slack
 asks.
 """
 
@@ -38,6 +38,9 @@ TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_una
 # Errors about the token: every later call of the run would fail the same way.
 TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post may exist
+# HTTP statuses after which a post may exist: the server (or a gateway's upstream) failed while
+# carrying it out. A 503 is an unavailable service, which did not take the request.
+POSSIBLY_POSTED_STATUS = {500, 502, 504}
 MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
 POST = "chat.postMessage"
 # What the operator can do about an error that needs a person (said in the digest's status).
@@ -68,6 +71,19 @@ class _ConnectionRetry(ConnectionErrorRetryHandler):
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         if error is not None and request.url.endswith(POST) and _sent(error):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
+class _ServerErrorRetry(ServerErrorRetryHandler):
+    """slack-sdk's retry of HTTP 500 and 503, except for a post that may have been made."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if (
+            request.url.endswith(POST)
+            and response is not None
+            and response.status_code in POSSIBLY_POSTED_STATUS
+        ):
             return False
         return super()._can_retry(state=state, request=request, response=response, error=error)
 
@@ -206,7 +222,7 @@ class SlackTransport:
             timeout=timeout,
             retry_handlers=[
                 _RateLimitRetry(max_retry_count=3),
-                ServerErrorRetryHandler(max_retry_count=2),
+                _ServerErrorRetry(max_retry_count=2),
                 _ConnectionRetry(max_retry_count=2),
             ],
         )
@@ -307,7 +323,8 @@ class SlackTransport:
 def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
     """What Slack refused and, where a person has to act, what to do about it. A post that
     failed with internal_error or fatal_error may have been made all the same (Slack's docs:
-    "it's possible some aspect of the operation succeeded"), so it counts as unconfirmed."""
+    "it's possible some aspect of the operation succeeded"), and so may one answered with HTTP
+    500 (or a gateway's 502/504): it counts as unconfirmed."""
     response = e.response
     status = response.status_code if response is not None else None
     data = response.data if response is not None and isinstance(response.data, dict) else {}
@@ -324,9 +341,14 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
         message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
     elif error in FIXES:
         message += f": {FIXES[error]}"
-    unconfirmed = posting and error in POSSIBLY_POSTED
+    unconfirmed = posting and (error in POSSIBLY_POSTED or status in POSSIBLY_POSTED_STATUS)
     if unconfirmed:
-        message = f"possibly posted: {message}, which Slack says may have posted it all the same"
+        after = (
+            "which Slack says may have posted it"
+            if error in POSSIBLY_POSTED
+            else "after which the post may exist"
+        )
+        message = f"possibly posted: {message}, {after} all the same"
     return DeliveryError(
         message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
     )
