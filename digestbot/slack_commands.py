@@ -75,7 +75,6 @@ def in_direct_message(channel_id: str) -> bool:
     return not channel_id or channel_id.startswith("D")
 
 
-_TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
 
 
 def check_terms(terms: list[str]) -> None:
@@ -89,10 +88,13 @@ def check_terms(terms: list[str]) -> None:
 
 
 def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
-    """`daily 08:00 Europe/Berlin` -> ('daily 08:00', 'Europe/Berlin'); the timezone is optional."""
+    """`daily 08:00 Europe/Berlin` -> ('daily 08:00', 'Europe/Berlin'); the timezone is optional.
+    The last word is the timezone when the words before it are a schedule and all of them are
+    not (a cron's last field), whatever its shape: `CET`, `Japan` and `utc` (refused, with
+    the right spelling) too, not only `Area/City`."""
     words = text.split()
     tz = default_tz
-    if words and _TZ_RE.match(words[-1]) and len(words) > 1:
+    if len(words) > 1 and _reads(" ".join(words[:-1])) and not _reads(" ".join(words)):
         tz, words = words[-1], words[:-1]
     spec = " ".join(words)
     try:
@@ -109,6 +111,14 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
             "`/digest schedule 0 7 * * 1-5 America/New_York`"
         ) from None
     return spec, tz
+
+
+def _reads(spec: str) -> bool:
+    try:
+        parse_schedule(spec)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _next_digest(when: datetime | None, tz, now: datetime) -> str:

@@ -22,6 +22,7 @@ from test_slack import (
     UNSUB_SECRET,
     email_sub,
     setup,
+    slack_state,
     slack_sub,
     wait_for,
 )
@@ -29,6 +30,7 @@ from test_slack import (
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
+web = test_slack.web  # the fixture: that app over two YAML email subscribers, the feed fetched
 store, ledger = test_store.store, test_store.ledger  # fixtures: a fresh store (each backend), with papers
 T0 = test_store.T0
 
@@ -386,3 +388,29 @@ def test_a_follow_up_that_slack_refuses_is_logged(workdir, slack_api, start_web)
         logger.setLevel(logging.NOTSET)
 
     assert "404" in refused[0].getMessage() and "expired_url" in refused[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "text, spec, zone",
+    [
+        ("daily 08:00 CET", "daily 08:00", "CET"),
+        ("weekdays 07:30 Japan", "weekdays 07:30", "Japan"),
+        ("0 7 * * 1-5 EST5EDT", "0 7 * * 1-5", "EST5EDT"),
+        ("weekly fri 17:00 Etc/GMT+5", "weekly fri 17:00", "Etc/GMT+5"),
+        ("0 9 * * mon-fri", "0 9 * * mon-fri", "UTC"),
+    ],
+)
+def test_a_timezone_named_without_a_slash_is_read_as_the_timezone(web, text, spec, zone):
+    web.command("subscribe diffusion policy")
+    reply = web.command(f"schedule {text}")
+    assert f"Schedule set to `{spec}` ({zone})" in reply, reply
+    sub = slack_state(web).subscriber
+    assert (sub.schedule, sub.timezone) == (spec, zone)
+
+
+def test_a_timezone_spelled_in_the_wrong_case_is_named_as_the_problem(web):
+    web.command("subscribe diffusion policy")
+    reply = web.command("schedule daily 08:00 utc")
+    assert "unknown timezone 'utc' (did you mean 'UTC'?)" in reply, reply
+    reply = web.command("schedule daily 8am")  # no zone in it: the time is what is wrong
+    assert "got '8am'" in reply and "timezone" not in reply, reply
