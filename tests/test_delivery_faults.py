@@ -396,3 +396,15 @@ def test_a_post_answered_with_http_500_is_posted_once_and_counts_as_possibly_pos
     assert failed.value.unconfirmed and str(failed.value).startswith("possibly posted")
     slack_api.answer("conversations.open", status=503, body={"ok": False, "error": "service_unavailable"})
     assert SlackTransport(TOKEN, slack_api.url).channel_for("U0ABCDEF12") == slack_api.DM_CHANNEL  # retried
+
+
+def test_a_login_to_a_relay_that_offers_none_says_so_not_that_it_cannot_be_reached(workdir, smtp_server):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(f"smtp://me:secret@{smtp_server.host}:{smtp_server.port}?starttls=off")
+    digestbot(workdir, "send", expect=1)
+    assert smtp_server.handler.messages == [] and smtp_server.handler.ehlo_count == 1  # once per run
+    for record in ledger(workdir.db):
+        error = record.last_error or ""
+        assert record.status == "pending" and "cannot reach" not in error, error
+        assert "offers no login (AUTH)" in error and "DIGESTBOT_SMTP_URL" in error, error

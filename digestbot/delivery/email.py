@@ -158,8 +158,8 @@ class SmtpTransport:
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _ehlo(conn)
             if s.starttls == "require" and not conn.has_extn("starttls"):
-                raise smtplib.SMTPNotSupportedError(
-                    "the server does not offer STARTTLS, which this connection requires"
+                raise Unsupported(
+                    "does not offer STARTTLS, which this connection requires"
                     " (a login, port 587 or starttls=require)"
                 )
             if s.starttls == "require":
@@ -173,6 +173,17 @@ class SmtpTransport:
             ):
                 conn.close()
                 return self._connect(plain=True)
+            if s.username and not conn.has_extn("auth"):
+                raise Unsupported(
+                    "offers no login (AUTH)"
+                    + (
+                        " over this connection, which is not encrypted"
+                        if not isinstance(conn.sock, ssl.SSLSocket)
+                        else ""
+                    )
+                    + ": remove the user name and password from DIGESTBOT_SMTP_URL if it takes mail"
+                    " without one, or enable SMTP AUTH on the server"
+                )
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
@@ -205,6 +216,9 @@ class SmtpTransport:
             raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
             raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
+        except Unsupported as e:  # reached, and it answered: what it lacks is the message
+            reason = f"SMTP server {self.name} {e} ({_now()})"
+            raise self._trip(str(e), transient=False, reason=reason) from None
         except (OSError, smtplib.SMTPException) as e:
             raise self._trip(_why(e)) from None
 
@@ -284,6 +298,10 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+class Unsupported(smtplib.SMTPNotSupportedError):
+    """The server lacks what the settings need (STARTTLS, AUTH); the words follow its name."""
 
 
 def _ehlo(conn: smtplib.SMTP) -> None:
