@@ -319,6 +319,27 @@ def test_a_full_disk_leaves_no_half_written_file_in_the_outbox_and_loses_nothing
         assert eml.suffix == ".eml" and ledger(workdir.db)[0].status == "sent"
 
 
+def send_through_login(workdir, handler, authenticator):
+    """ALICE's and BOB's digests sent through a relay that asks for a login, `authenticator`
+    answering it; the result of `send`."""
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+        ready_timeout=10,
+    )
+    controller.start()
+    try:
+        workdir.use_smtp(f"smtp://me:wrong@127.0.0.1:{controller.port}?starttls=off")
+        return digestbot(workdir, "send", expect=1)
+    finally:
+        controller.stop()
+
+
 def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
     attempts = []
 
@@ -326,23 +347,8 @@ def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
         attempts.append(mechanism)
         return AuthResult(success=False, handled=False)
 
-    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
-    digestbot(workdir, "fetch")
     handler = RecordingHandler()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=refuse,
-        auth_require_tls=False,
-        ready_timeout=10,
-    )
-    controller.start()
-    try:
-        workdir.use_smtp(f"smtp://me:wrong@127.0.0.1:{controller.port}?starttls=off")
-        result = digestbot(workdir, "send", expect=1)
-    finally:
-        controller.stop()
+    result = send_through_login(workdir, handler, refuse)
     # one connection, one login (smtplib tries each mechanism offered once), not one per digest
     assert handler.ehlo_count == 1 and attempts == ["PLAIN", "LOGIN"] and handler.messages == []
     assert result.output.count("535") == 2  # each digest says why it waits
@@ -408,3 +414,16 @@ def test_a_login_to_a_relay_that_offers_none_says_so_not_that_it_cannot_be_reach
         error = record.last_error or ""
         assert record.status == "pending" and "cannot reach" not in error, error
         assert "offers no login (AUTH)" in error and "DIGESTBOT_SMTP_URL" in error, error
+
+
+def test_a_login_the_relay_cannot_check_for_now_is_not_blamed_on_the_password(workdir):
+    def busy(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+
+    handler = RecordingHandler()
+    send_through_login(workdir, handler, busy)
+    assert handler.messages == [] and handler.ehlo_count == 1
+    for record in ledger(workdir.db):
+        error = record.last_error or ""
+        assert record.status == "pending" and "454 4.7.0 Temporary authentication failure" in error
+        assert "check the user name and password" not in error and "a later run tries again" in error, error

@@ -212,6 +212,9 @@ class SmtpTransport:
             return self._connect()
         except smtplib.SMTPAuthenticationError as e:
             failed = _reply("SMTP login failed", e.smtp_code, e.smtp_error)
+            if 400 <= e.smtp_code < 500:  # 454: the server cannot check logins just now (RFC 4954)
+                fix = f"the server {self.name} could not check the login for now; a later run tries again"
+                raise self._trip(failed, reason=f"{failed} ({_now()}): {fix}") from None
             fix = f"check the user name and password in DIGESTBOT_SMTP_URL ({self.name})"
             raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
