@@ -75,8 +75,6 @@ def in_direct_message(channel_id: str) -> bool:
     return not channel_id or channel_id.startswith("D")
 
 
-
-
 def check_terms(terms: list[str]) -> None:
     """Refuse the first keyword or exclusion `matching.term_problem` refuses, saying why."""
     for term in terms:
@@ -273,7 +271,10 @@ class CommandHandler:
             )
         drop = set(map(term_key, terms))
 
+        followed: set[str] = set()
+
         def remove(sub: Subscriber) -> Subscriber:
+            followed.update(map(term_key, sub.profile.keywords))
             keywords = tuple(k for k in sub.profile.keywords if term_key(k) not in drop)
             if len(keywords) == len(sub.profile.keywords):
                 raise CommandError(
@@ -282,7 +283,11 @@ class CommandHandler:
             return replace(sub, profile=replace(sub.profile, keywords=keywords))
 
         sub = self._update(ctx, channel_scope, remove)
-        return Reply(f"Removed {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}")
+        removed = [t for t in terms if term_key(t) in followed]
+        said = f"Removed {', '.join(f'`{t}`' for t in removed)}."
+        if never := [t for t in terms if t not in removed]:
+            said += f" Not among your keywords: {', '.join(f'`{t}`' for t in never)}."
+        return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_exclude(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)

@@ -414,3 +414,11 @@ def test_a_timezone_spelled_in_the_wrong_case_is_named_as_the_problem(web):
     assert "unknown timezone 'utc' (did you mean 'UTC'?)" in reply, reply
     reply = web.command("schedule daily 8am")  # no zone in it: the time is what is wrong
     assert "got '8am'" in reply and "timezone" not in reply, reply
+
+
+def test_unsubscribe_says_which_keywords_it_removed_and_which_were_not_followed(web):
+    web.command("subscribe diffusion policy, robot*")
+    reply = web.command("unsubscribe Diffusion Policy, world models")
+    assert slack_state(web).subscriber.profile.keywords == ("robot*",)
+    assert "Removed `Diffusion Policy`." in reply and "Removed `Diffusion Policy`, " not in reply, reply
+    assert "Not among your keywords: `world models`." in reply, reply
