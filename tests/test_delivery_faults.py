@@ -427,3 +427,14 @@ def test_a_login_the_relay_cannot_check_for_now_is_not_blamed_on_the_password(wo
         error = record.last_error or ""
         assert record.status == "pending" and "454 4.7.0 Temporary authentication failure" in error
         assert "check the user name and password" not in error and "a later run tries again" in error, error
+
+
+def test_a_token_of_the_wrong_type_stops_the_run_and_says_which_token_to_use(workdir, slack_env):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"), slack_sub("dm", "U0ABCDEF12"))
+    digestbot(workdir, "fetch")
+    slack_env.fail("chat.postMessage", "not_allowed_token_type", times=5)  # an xapp- token, say
+    slack_env.fail("conversations.open", "not_allowed_token_type", times=5)
+    digestbot(workdir, "send", expect=1)
+    assert len(slack_env.calls) == 1  # the first refusal says it all: no call per digest
+    for record in ledger(workdir.db):
+        assert record.status == "pending" and "SLACK_BOT_TOKEN" in (record.last_error or ""), record

@@ -36,7 +36,15 @@ POST_INTERVAL = 1.0  # seconds between two messages to the same channel
 # need a person to act, but the digest is still kept and retried in case they do.
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
-TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+# not_allowed_token_type: a token of another kind (an xapp- app token, an xoxp- user token).
+TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "not_allowed_token_type",
+}
 POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post may exist
 # HTTP statuses after which a post may exist: the server (or a gateway's upstream) failed while
 # carrying it out. A 503 is an unavailable service, which did not take the request.
