@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import aiosmtpd.smtp
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -438,3 +439,26 @@ def test_a_token_of_the_wrong_type_stops_the_run_and_says_which_token_to_use(wor
     assert len(slack_env.calls) == 1  # the first refusal says it all: no call per digest
     for record in ledger(workdir.db):
         assert record.status == "pending" and "SLACK_BOT_TOKEN" in (record.last_error or ""), record
+
+
+class SaysTimeout(aiosmtpd.smtp.SMTP):
+    """Lets an idle session go as Postfix does (smtpd_timeout): says 421 first, then closes."""
+
+    def _timeout_cb(self):
+        self.transport.write(b"421 4.4.2 mx.example.org Error: timeout exceeded\r\n")
+        super()._timeout_cb()
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_a_connection_the_relay_timed_out_between_two_paced_messages_is_reopened(workdir, pipelining):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    # The relay lets a session go after 1 s idle; the rate puts 2.5 s between the two messages.
+    workdir.monkeypatch.setattr("aiosmtpd.controller.SMTP", SaysTimeout)
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "0.4")
+    with serving(RecordingHandler(pipelining=pipelining), timeout=1) as smtp:
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send")
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]
+        assert smtp.connections == 2
+    assert [d.status for d in ledger(workdir.db)] == ["sent", "sent"]

@@ -259,6 +259,13 @@ class SmtpTransport:
                 raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
+                if (
+                    isinstance(e, smtplib.SMTPSenderRefused)
+                    and e.smtp_code == 421
+                    and reused
+                    and attempt == 1
+                ):
+                    continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
                 raise DeliveryError(
                     _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
                 ) from None
