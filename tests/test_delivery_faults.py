@@ -462,3 +462,18 @@ def test_a_connection_the_relay_timed_out_between_two_paced_messages_is_reopened
         assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]
         assert smtp.connections == 2
     assert [d.status for d in ledger(workdir.db)] == ["sent", "sent"]
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["1.5", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["fraction", "http-date"]
+)
+def test_a_retry_after_in_any_form_http_allows_is_waited_out_and_the_post_goes(slack_api, retry_after):
+    slack_api.answer(
+        "chat.postMessage",
+        status=429,
+        body={"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": retry_after},
+    )
+    transport = SlackTransport(TOKEN, slack_api.url)
+    assert transport.send("#ml", MESSAGE) == "slack #ml"  # slack-sdk's int() raised ValueError
+    assert len(slack_api.posts) == 2

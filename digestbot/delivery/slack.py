@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -98,23 +101,39 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
 
 class _RateLimitRetry(RateLimitErrorRetryHandler):
     """Waits out HTTP 429 as slack-sdk does, but not past MAX_RETRY_AFTER: a worker is not
-    held for an hour; the digest stays pending and a later run sends it."""
+    held for an hour; the digest stays pending and a later run sends it. The wait is read as
+    HTTP allows it (seconds, with a fraction too, or a date), where slack-sdk's int() raised."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         return super()._can_retry(state=state, request=request, response=response, error=error) and (
             _retry_after(response.headers) <= MAX_RETRY_AFTER
         )
 
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error  # as slack-sdk's: only a response is retried here
+        state.next_attempt_requested = True
+        time.sleep(_retry_after(response.headers) + random.random())
+        state.increment_current_attempt()
+
 
 def _retry_after(headers) -> float:
-    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values)."""
+    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values):
+    delay-seconds or an HTTP-date (RFC 9110), 1 when absent or unreadable, never below 0."""
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             value = value[0] if isinstance(value, list | tuple) else value
             try:
-                return float(value)
+                return max(float(value), 0.0)
             except (TypeError, ValueError):
+                pass
+            try:
+                when = parsedate_to_datetime(str(value))
+            except (TypeError, ValueError, IndexError):
                 return 1.0
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max((when - datetime.now(UTC)).total_seconds(), 0.0)
     return 1.0
 
 
