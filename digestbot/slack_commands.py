@@ -34,7 +34,7 @@ HELP = """\
 */digest* manages your paper digest, delivered to you by DM.
 • `/digest subscribe diffusion policy, imitation learning, robot*`  add keywords (comma-separated; `word*` is a prefix)
 • `/digest unsubscribe diffusion policy`  remove a keyword
-• `/digest exclude survey`  drop papers that mention a word
+• `/digest exclude survey`  drop papers that mention a word (`/digest unsubscribe survey` lets them in again)
 • `/digest like 2303.04137` (an arXiv id or link; several with commas)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
 • `/digest trending 10`  the 10 most upvoted Hugging Face papers you have not had (your keywords, if any, narrow them); `/digest trending off` to stop
 • `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
@@ -270,24 +270,30 @@ class CommandHandler:
                 "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
             )
         drop = set(map(term_key, terms))
-
-        followed: set[str] = set()
+        followed: set[str] = set()  # the keys of the keywords, and of the exclusions, before
+        excluded: set[str] = set()
 
         def remove(sub: Subscriber) -> Subscriber:
-            followed.update(map(term_key, sub.profile.keywords))
-            keywords = tuple(k for k in sub.profile.keywords if term_key(k) not in drop)
-            if len(keywords) == len(sub.profile.keywords):
+            p = sub.profile
+            followed.update(map(term_key, p.keywords))
+            excluded.update(map(term_key, p.exclude))
+            keywords = tuple(k for k in p.keywords if term_key(k) not in drop)
+            exclude = tuple(k for k in p.exclude if term_key(k) not in drop)
+            if len(keywords) == len(p.keywords) and len(exclude) == len(p.exclude):
                 raise CommandError(
                     f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
                 )
-            return replace(sub, profile=replace(sub.profile, keywords=keywords))
+            return replace(sub, profile=replace(p, keywords=keywords, exclude=exclude))
 
         sub = self._update(ctx, channel_scope, remove)
         removed = [t for t in terms if term_key(t) in followed]
-        said = f"Removed {', '.join(f'`{t}`' for t in removed)}."
-        if never := [t for t in terms if t not in removed]:
-            said += f" Not among your keywords: {', '.join(f'`{t}`' for t in never)}."
-        return Reply(f"{said}\n\n{self.describe(sub)}")
+        let_in = [t for t in terms if term_key(t) in excluded]
+        said = [f"Removed {', '.join(f'`{t}`' for t in removed)}."] if removed else []
+        if let_in:
+            said.append(f"Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out.")
+        if never := [t for t in terms if t not in removed and t not in let_in]:
+            said.append(f"Not among your keywords: {', '.join(f'`{t}`' for t in never)}.")
+        return Reply(f"{' '.join(said)}\n\n{self.describe(sub)}")
 
     def cmd_exclude(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)

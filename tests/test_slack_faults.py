@@ -422,3 +422,12 @@ def test_unsubscribe_says_which_keywords_it_removed_and_which_were_not_followed(
     assert slack_state(web).subscriber.profile.keywords == ("robot*",)
     assert "Removed `Diffusion Policy`." in reply and "Removed `Diffusion Policy`, " not in reply, reply
     assert "Not among your keywords: `world models`." in reply, reply
+
+
+def test_an_exclusion_made_from_slack_can_be_undone_from_slack(web):
+    web.command("subscribe diffusion policy")
+    web.command("exclude survey, benchmark")
+    reply = web.command("unsubscribe Survey")
+    assert "Papers mentioning `Survey` are no longer left out." in reply, reply
+    profile = slack_state(web).subscriber.profile
+    assert profile.exclude == ("benchmark",) and profile.keywords == ("diffusion policy",)
