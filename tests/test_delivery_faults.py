@@ -195,6 +195,7 @@ class RawSlack(http.server.BaseHTTPRequestHandler):
 
     posts = 0
     reply: tuple[int, str, bytes] | None = None
+    cut = False  # announce more of the answer than is sent, then close (an answer cut short)
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -207,7 +208,8 @@ class RawSlack(http.server.BaseHTTPRequestHandler):
             reply = self.reply
         self.send_response(reply[0])
         self.send_header("Content-Type", reply[1])
-        self.send_header("Content-Length", str(len(reply[2])))
+        self.send_header("Content-Length", str(len(reply[2]) + (100 if self.cut else 0)))
+        self.close_connection = self.cut
         self.end_headers()
         self.wfile.write(reply[2])
 
@@ -220,6 +222,7 @@ def raw_slack(monkeypatch):
     """A RawSlack server on loopback: yields its Web API base URL."""
     monkeypatch.setattr(RawSlack, "posts", 0)
     monkeypatch.setattr(RawSlack, "reply", None)
+    monkeypatch.setattr(RawSlack, "cut", False)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RawSlack)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -477,3 +480,30 @@ def test_a_retry_after_in_any_form_http_allows_is_waited_out_and_the_post_goes(s
     transport = SlackTransport(TOKEN, slack_api.url)
     assert transport.send("#ml", MESSAGE) == "slack #ml"  # slack-sdk's int() raised ValueError
     assert len(slack_api.posts) == 2
+
+
+def test_a_post_that_never_left_because_tls_failed_is_not_held_as_possibly_posted(workdir, slack_api):
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url.replace("http://", "https://"))
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    for _ in range(3):  # the TLS handshake fails (plain HTTP there): no request ever went out
+        digestbot(workdir, "send", "--force", expect=1)
+        [record] = ledger(workdir.db)
+        assert (record.status, record.unconfirmed) == ("pending", 0), record.last_error
+        assert (
+            "cannot reach the Slack API" in (record.last_error or "") and "possibly" not in record.last_error
+        )
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)  # fixed: it goes, once
+    digestbot(workdir, "send", "--force")
+    assert len(slack_api.posts) == 1 and ledger(workdir.db)[0].status == "sent"
+
+
+def test_a_post_whose_answer_is_cut_short_counts_as_possibly_posted(raw_slack):
+    RawSlack.reply, RawSlack.cut = (200, "application/json", b'{"ok": true, "ts": "1.2"}'), True
+    transport = SlackTransport(TOKEN, raw_slack)
+    with pytest.raises(DeliveryError) as failed:  # was a bare http.client.IncompleteRead
+        transport.send("#ml", MESSAGE)
+    assert (
+        failed.value.unconfirmed and str(failed.value).startswith("possibly posted") and RawSlack.posts == 1
+    )

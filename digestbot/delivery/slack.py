@@ -14,12 +14,12 @@ import contextlib
 import logging
 import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -72,9 +72,11 @@ FIXES = {
 
 def _sent(error: BaseException) -> bool:
     """Whether a connection error may have come after the request went out (so the request may
-    have been carried out): anything but a refused connection or an unknown host."""
-    reason = error.reason if isinstance(error, URLError) else error
-    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)
+    have been carried out). urllib wraps in URLError whatever fails while it connects and sends
+    the request (a refused or timed-out connection, an unknown host or no route to it, a failed
+    TLS handshake): Slack never had the whole request. What fails while the answer is awaited
+    or read (a timeout, a connection closed, an answer cut short) comes as it is."""
+    return not isinstance(error, URLError) and isinstance(error, OSError | HTTPException)
 
 
 class _ConnectionRetry(ConnectionErrorRetryHandler):
@@ -333,7 +335,7 @@ class SlackTransport:
             return method(**kwargs)
         except SlackApiError as e:
             raise _api_error(e, posting=method.__name__ == "chat_postMessage") from None
-        except (SlackClientError, OSError) as e:
+        except (SlackClientError, OSError, HTTPException) as e:
             if method.__name__ == "chat_postMessage" and _sent(e):
                 raise DeliveryError(
                     f"possibly posted: the Slack API did not answer a post ({_short(e)}), which Slack may"
