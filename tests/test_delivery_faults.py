@@ -507,3 +507,16 @@ def test_a_post_whose_answer_is_cut_short_counts_as_possibly_posted(raw_slack):
     assert (
         failed.value.unconfirmed and str(failed.value).startswith("possibly posted") and RawSlack.posts == 1
     )
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long", "msg_blocks_too_long"])
+def test_a_message_slack_refuses_as_malformed_says_what_slack_said_and_what_to_check(workdir, slack_env, error):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    detail = "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]"
+    body = {"ok": False, "error": error, "response_metadata": {"messages": [detail]}}
+    slack_env.answer("chat.postMessage", body=body)
+    digestbot(workdir, "send", expect=1)
+    [record] = ledger(workdir.db)
+    assert record.status == "pending" and error in (record.last_error or "")
+    assert detail in (record.last_error or "") and "digest.slack.json" in (record.last_error or "")

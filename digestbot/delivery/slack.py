@@ -32,6 +32,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.models.blocks import Block
 
 from ..models import SLACK_USER_PREFIXES
+from ..text import one_line, shorten
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
@@ -66,6 +67,17 @@ FIXES = {
     "user_disabled": "that user's account is deactivated",
     "restricted_action": "the workspace does not let the bot post there: ask a Slack admin",
     "missing_scope": "the app lacks a permission: add the scope to the app, then reinstall it",
+    **dict.fromkeys(
+        (
+            "invalid_blocks",
+            "invalid_blocks_format",
+            "msg_too_long",
+            "msg_blocks_too_long",
+            "too_many_attachments",
+        ),
+        "Slack refused the message as digest.slack.json made it: check that template (digestbot check);"
+        " with the default one, please report it",
+    ),
     **dict.fromkeys(sorted(TOKEN_ERRORS), _TOKEN_FIX),
 }
 
@@ -370,6 +382,8 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
         message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
     elif error in FIXES:
         message += f": {FIXES[error]}"
+    if said := _said(data):
+        message += f" (Slack said: {said})"
     unconfirmed = posting and (error in POSSIBLY_POSTED or status in POSSIBLY_POSTED_STATUS)
     if unconfirmed:
         after = (
@@ -381,6 +395,16 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
     return DeliveryError(
         message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
     )
+
+
+def _said(data: dict) -> str:
+    """The details Slack gives with an error (`response_metadata.messages`: which field of
+    which block it refused, and why), on one line."""
+    meta = data.get("response_metadata")
+    said = meta.get("messages") if isinstance(meta, dict) else None
+    if not isinstance(said, list):
+        return ""
+    return "; ".join(shorten(one_line(m), 200) for m in said[:3] if isinstance(m, str))
 
 
 def _short(error: BaseException) -> str:
