@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 
 import aiosmtpd.smtp
 import pytest
+import test_mail_headers
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import RecordingHandler, free_port, serving
@@ -31,6 +33,7 @@ from digestbot.delivery import DeliveryError
 from digestbot.delivery.slack import SlackTransport
 from digestbot.store import Store
 
+certificate = test_mail_headers.certificate  # the fixture: a self-signed certificate for 127.0.0.1
 ALICE = subscriber("alice", "imitation learning")
 BOB = subscriber("bob", "reasoning")
 
@@ -510,7 +513,9 @@ def test_a_post_whose_answer_is_cut_short_counts_as_possibly_posted(raw_slack):
 
 
 @pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long", "msg_blocks_too_long"])
-def test_a_message_slack_refuses_as_malformed_says_what_slack_said_and_what_to_check(workdir, slack_env, error):
+def test_a_message_slack_refuses_as_malformed_says_what_slack_said_and_what_to_check(
+    workdir, slack_env, error
+):
     slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
     digestbot(workdir, "fetch")
     detail = "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]"
@@ -520,3 +525,22 @@ def test_a_message_slack_refuses_as_malformed_says_what_slack_said_and_what_to_c
     [record] = ledger(workdir.db)
     assert record.status == "pending" and error in (record.last_error or "")
     assert detail in (record.last_error or "") and "digest.slack.json" in (record.last_error or "")
+
+
+def test_the_wrong_scheme_for_a_port_says_which_one_it_takes(workdir, certificate):
+    setup(workdir, [IMITATION], ALICE)
+    digestbot(workdir, "fetch")
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_TIMEOUT", "1")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(*certificate)
+    with serving(RecordingHandler(), ssl_context=tls) as smtp:  # TLS from the start, as on 465
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", expect=1)
+    assert (
+        "no greeting" in ledger(workdir.db)[0].last_error and "smtps://" in ledger(workdir.db)[0].last_error
+    )
+    with serving(RecordingHandler()) as smtp:  # plain SMTP first, as on 587 and 25
+        workdir.use_smtp(smtp.url.replace("smtp://", "smtps://"))
+        digestbot(workdir, "send", "--force", expect=1)
+    error = ledger(workdir.db)[0].last_error or ""
+    assert "answered in plain text" in error and "needs smtp://" in error, error

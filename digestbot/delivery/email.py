@@ -147,12 +147,27 @@ class SmtpTransport:
         """Connect, greet, upgrade to TLS as the settings say, log in. `plain`: no STARTTLS
         (the retry after an opportunistic upgrade failed)."""
         s = self.settings
-        if s.tls:
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout, context=self.context
-            )
-        else:
-            conn = smtplib.SMTP(s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout)
+        try:
+            if s.tls:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout, context=self.context
+                )
+            else:
+                conn = smtplib.SMTP(s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout)
+        except ssl.SSLError as e:
+            if s.tls and e.reason == "WRONG_VERSION_NUMBER":  # "220 …" where a TLS hello should be
+                raise WrongScheme(
+                    "answered in plain text, not TLS: a port that takes STARTTLS (587, 25) needs"
+                    f" smtp://, not smtps:// ({_why(e)})"
+                ) from None
+            raise
+        except smtplib.SMTPServerDisconnected as e:
+            if not s.tls and _timed_out(e):  # connected, then silence: it waits for a TLS hello
+                raise NoGreeting(
+                    f"it took the connection but sent no greeting in {self.timeout:g} s; a port that"
+                    " takes TLS from the start (465) needs smtps://, not smtp://"
+                ) from None
+            raise
         try:
             # Commands are small writes: without this, Nagle's algorithm holds them back.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -219,6 +234,11 @@ class SmtpTransport:
             raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
             raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
+        except WrongScheme as e:
+            raise self._trip(str(e), reason=f"SMTP server {self.name} {e} ({_now()})") from None
+        except NoGreeting as e:
+            stalled = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()})"
+            raise self._trip("stalled", reason=f"{stalled}: {e}") from None
         except Unsupported as e:  # reached, and it answered: what it lacks is the message
             reason = f"SMTP server {self.name} {e} ({_now()})"
             raise self._trip(str(e), transient=False, reason=reason) from None
@@ -308,6 +328,14 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+class WrongScheme(smtplib.SMTPException):
+    """The server speaks TLS where plain SMTP was expected, or the other way round."""
+
+
+class NoGreeting(smtplib.SMTPException):
+    """The server took the connection and said nothing (the words say what that may mean)."""
 
 
 class Unsupported(smtplib.SMTPNotSupportedError):
