@@ -157,6 +157,7 @@ class SlackService:
             return
         vote = FEEDBACK_ACTIONS[action_id]
         sid, key = read_button_value(value)
+        sid = self.config.current_id(sid) if sid is not None else None  # as the email links do
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
         user_id, channel_id = str(user.get("id") or ""), str(channel.get("id") or "")

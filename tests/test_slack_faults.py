@@ -431,3 +431,13 @@ def test_an_exclusion_made_from_slack_can_be_undone_from_slack(web):
     assert "Papers mentioning `Survey` are no longer left out." in reply, reply
     profile = slack_state(web).subscriber.profile
     assert profile.exclude == ("benchmark",) and profile.keywords == ("diffusion policy",)
+
+
+def test_a_button_naming_the_id_an_older_version_read_counts_for_that_digest(workdir, slack, start_web):
+    # `id: 0123`, which versions that read YAML ids as numbers called "83" (octal): the buttons of the
+    # digests they sent carry that id, as its signed email links do (those are honoured).
+    web = send_with_buttons(workdir, slack, start_web, slack_sub("0123", "#ml-papers"))
+    key = f"arxiv:{IMITATION.aid}"
+    old_button = json.dumps({"digest": "83", "paper": key}, separators=(",", ":"))
+    click(web, button(old_button, "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
+    assert ratings(workdir.db) == {"0123": {key: 1}}
