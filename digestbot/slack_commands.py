@@ -249,6 +249,7 @@ class CommandHandler:
             raise CommandError("Which keywords? For example: `/digest subscribe diffusion policy, robot*`")
         check_terms(terms)
         added: list[str] = []
+        let_in: list[str] = []  # excluded before: an exclusion vetoes the keyword's every match
 
         def add(sub: Subscriber) -> Subscriber:
             added[:] = list(distinct_terms(terms, sub.profile.keywords))
@@ -257,11 +258,18 @@ class CommandHandler:
                 raise CommandError(
                     f"A digest can follow at most {READER_MAX_KEYWORDS} keywords; this would make {len(keywords)}."
                 )
-            return replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
+            wanted = set(map(term_key, terms))
+            let_in[:] = [k for k in sub.profile.exclude if term_key(k) in wanted]
+            exclude = tuple(k for k in sub.profile.exclude if k not in let_in)
+            return replace(
+                sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
+            )
 
         sub = self._update(ctx, channel_scope, add, create=True)
-        said = ", ".join(f"`{t}`" for t in added) or "nothing new"
-        return Reply(f"Added {said}.\n\n{self.describe(sub)}")
+        said = f"Added {', '.join(f'`{t}`' for t in added) or 'nothing new'}."
+        if let_in:
+            said += f" Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out."
+        return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_unsubscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)

@@ -441,3 +441,12 @@ def test_a_button_naming_the_id_an_older_version_read_counts_for_that_digest(wor
     old_button = json.dumps({"digest": "83", "paper": key}, separators=(",", ":"))
     click(web, button(old_button, "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
     assert ratings(workdir.db) == {"0123": {key: 1}}
+
+
+def test_subscribing_to_an_excluded_word_follows_it_instead_of_keeping_it_vetoed(web):
+    web.command("subscribe diffusion policy")
+    web.command("exclude survey, benchmark")
+    reply = web.command("subscribe Survey")  # every paper mentioning it was left out
+    profile = slack_state(web).subscriber.profile
+    assert profile.keywords == ("diffusion policy", "Survey") and profile.exclude == ("benchmark",)
+    assert "no longer left out" in reply, reply
