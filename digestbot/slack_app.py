@@ -24,6 +24,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.webhook import WebhookClient
 
 from .config import Config, Env
+from .delivery.slack import TOKEN_ERRORS
 from .digest import DigestRunner
 from .links import read_button_value
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
@@ -156,6 +157,7 @@ class SlackService:
             return
         vote = FEEDBACK_ACTIONS[action_id]
         sid, key = read_button_value(value)
+        sid = self.config.current_id(sid) if sid is not None else None  # as the email links do
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
         user_id, channel_id = str(user.get("id") or ""), str(channel.get("id") or "")
@@ -212,7 +214,7 @@ def socket_mode_client(service: SlackService, env: Env) -> SocketModeClient:
 
 
 SOCKET_RETRY = 300.0  # seconds between attempts to open Socket Mode while Slack is out of reach
-_REFUSED = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "not_allowed_token_type")
+_REFUSED = TOKEN_ERRORS  # a token Slack refuses: another try will not change that before a restart
 
 
 def connect_socket_mode(

@@ -34,7 +34,7 @@ HELP = """\
 */digest* manages your paper digest, delivered to you by DM.
 • `/digest subscribe diffusion policy, imitation learning, robot*`  add keywords (comma-separated; `word*` is a prefix)
 • `/digest unsubscribe diffusion policy`  remove a keyword
-• `/digest exclude survey`  drop papers that mention a word
+• `/digest exclude survey`  drop papers that mention a word (`/digest unsubscribe survey` lets them in again)
 • `/digest like 2303.04137` (an arXiv id or link; several with commas)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
 • `/digest trending 10`  the 10 most upvoted Hugging Face papers you have not had (your keywords, if any, narrow them); `/digest trending off` to stop
 • `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
@@ -75,9 +75,6 @@ def in_direct_message(channel_id: str) -> bool:
     return not channel_id or channel_id.startswith("D")
 
 
-_TZ_RE = re.compile(r"^(UTC|GMT|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
-
-
 def check_terms(terms: list[str]) -> None:
     """Refuse the first keyword or exclusion `matching.term_problem` refuses, saying why."""
     for term in terms:
@@ -89,10 +86,13 @@ def check_terms(terms: list[str]) -> None:
 
 
 def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
-    """`daily 08:00 Europe/Berlin` -> ('daily 08:00', 'Europe/Berlin'); the timezone is optional."""
+    """`daily 08:00 Europe/Berlin` -> ('daily 08:00', 'Europe/Berlin'); the timezone is optional.
+    The last word is the timezone when the words before it are a schedule and all of them are
+    not (a cron's last field), whatever its shape: `CET`, `Japan` and `utc` (refused, with
+    the right spelling) too, not only `Area/City`."""
     words = text.split()
     tz = default_tz
-    if words and _TZ_RE.match(words[-1]) and len(words) > 1:
+    if len(words) > 1 and _reads(" ".join(words[:-1])) and not _reads(" ".join(words)):
         tz, words = words[-1], words[:-1]
     spec = " ".join(words)
     try:
@@ -109,6 +109,14 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
             "`/digest schedule 0 7 * * 1-5 America/New_York`"
         ) from None
     return spec, tz
+
+
+def _reads(spec: str) -> bool:
+    try:
+        parse_schedule(spec)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _next_digest(when: datetime | None, tz, now: datetime) -> str:
@@ -241,6 +249,7 @@ class CommandHandler:
             raise CommandError("Which keywords? For example: `/digest subscribe diffusion policy, robot*`")
         check_terms(terms)
         added: list[str] = []
+        let_in: list[str] = []  # excluded before: an exclusion vetoes the keyword's every match
 
         def add(sub: Subscriber) -> Subscriber:
             added[:] = list(distinct_terms(terms, sub.profile.keywords))
@@ -249,11 +258,18 @@ class CommandHandler:
                 raise CommandError(
                     f"A digest can follow at most {READER_MAX_KEYWORDS} keywords; this would make {len(keywords)}."
                 )
-            return replace(sub, profile=replace(sub.profile, keywords=keywords), paused=False)
+            wanted = set(map(term_key, terms))
+            let_in[:] = [k for k in sub.profile.exclude if term_key(k) in wanted]
+            exclude = tuple(k for k in sub.profile.exclude if k not in let_in)
+            return replace(
+                sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
+            )
 
         sub = self._update(ctx, channel_scope, add, create=True)
-        said = ", ".join(f"`{t}`" for t in added) or "nothing new"
-        return Reply(f"Added {said}.\n\n{self.describe(sub)}")
+        said = f"Added {', '.join(f'`{t}`' for t in added) or 'nothing new'}."
+        if let_in:
+            said += f" Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out."
+        return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_unsubscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)
@@ -262,17 +278,30 @@ class CommandHandler:
                 "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
             )
         drop = set(map(term_key, terms))
+        followed: set[str] = set()  # the keys of the keywords, and of the exclusions, before
+        excluded: set[str] = set()
 
         def remove(sub: Subscriber) -> Subscriber:
-            keywords = tuple(k for k in sub.profile.keywords if term_key(k) not in drop)
-            if len(keywords) == len(sub.profile.keywords):
+            p = sub.profile
+            followed.update(map(term_key, p.keywords))
+            excluded.update(map(term_key, p.exclude))
+            keywords = tuple(k for k in p.keywords if term_key(k) not in drop)
+            exclude = tuple(k for k in p.exclude if term_key(k) not in drop)
+            if len(keywords) == len(p.keywords) and len(exclude) == len(p.exclude):
                 raise CommandError(
                     f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
                 )
-            return replace(sub, profile=replace(sub.profile, keywords=keywords))
+            return replace(sub, profile=replace(p, keywords=keywords, exclude=exclude))
 
         sub = self._update(ctx, channel_scope, remove)
-        return Reply(f"Removed {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}")
+        removed = [t for t in terms if term_key(t) in followed]
+        let_in = [t for t in terms if term_key(t) in excluded]
+        said = [f"Removed {', '.join(f'`{t}`' for t in removed)}."] if removed else []
+        if let_in:
+            said.append(f"Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out.")
+        if never := [t for t in terms if t not in removed and t not in let_in]:
+            said.append(f"Not among your keywords: {', '.join(f'`{t}`' for t in never)}.")
+        return Reply(f"{' '.join(said)}\n\n{self.describe(sub)}")
 
     def cmd_exclude(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         terms = split_terms(args)

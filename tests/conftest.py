@@ -144,10 +144,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def serving(handler: RecordingHandler) -> Iterator[SmtpServer]:
-    """A real aiosmtpd server on loopback with `handler`, stopped afterwards."""
+def serving(handler: RecordingHandler, **server_kwargs) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on loopback with `handler` (and aiosmtpd's SMTP options, such as
+    `timeout`), stopped afterwards."""
     host = "127.0.0.1"
-    controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10)
+    controller = Controller(handler, hostname=host, port=free_port(host), ready_timeout=10, **server_kwargs)
     controller.start()
     try:
         yield SmtpServer(host, controller.port, handler)

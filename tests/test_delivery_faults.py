@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 
+import aiosmtpd.smtp
 import pytest
+import test_mail_headers
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import RecordingHandler, free_port, serving
@@ -30,6 +33,7 @@ from digestbot.delivery import DeliveryError
 from digestbot.delivery.slack import SlackTransport
 from digestbot.store import Store
 
+certificate = test_mail_headers.certificate  # the fixture: a self-signed certificate for 127.0.0.1
 ALICE = subscriber("alice", "imitation learning")
 BOB = subscriber("bob", "reasoning")
 
@@ -194,6 +198,7 @@ class RawSlack(http.server.BaseHTTPRequestHandler):
 
     posts = 0
     reply: tuple[int, str, bytes] | None = None
+    cut = False  # announce more of the answer than is sent, then close (an answer cut short)
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -206,7 +211,8 @@ class RawSlack(http.server.BaseHTTPRequestHandler):
             reply = self.reply
         self.send_response(reply[0])
         self.send_header("Content-Type", reply[1])
-        self.send_header("Content-Length", str(len(reply[2])))
+        self.send_header("Content-Length", str(len(reply[2]) + (100 if self.cut else 0)))
+        self.close_connection = self.cut
         self.end_headers()
         self.wfile.write(reply[2])
 
@@ -219,6 +225,7 @@ def raw_slack(monkeypatch):
     """A RawSlack server on loopback: yields its Web API base URL."""
     monkeypatch.setattr(RawSlack, "posts", 0)
     monkeypatch.setattr(RawSlack, "reply", None)
+    monkeypatch.setattr(RawSlack, "cut", False)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RawSlack)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -319,6 +326,27 @@ def test_a_full_disk_leaves_no_half_written_file_in_the_outbox_and_loses_nothing
         assert eml.suffix == ".eml" and ledger(workdir.db)[0].status == "sent"
 
 
+def send_through_login(workdir, handler, authenticator):
+    """ALICE's and BOB's digests sent through a relay that asks for a login, `authenticator`
+    answering it; the result of `send`."""
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+        ready_timeout=10,
+    )
+    controller.start()
+    try:
+        workdir.use_smtp(f"smtp://me:wrong@127.0.0.1:{controller.port}?starttls=off")
+        return digestbot(workdir, "send", expect=1)
+    finally:
+        controller.stop()
+
+
 def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
     attempts = []
 
@@ -326,23 +354,8 @@ def test_a_refused_login_is_tried_once_per_run_and_says_what_to_fix(workdir):
         attempts.append(mechanism)
         return AuthResult(success=False, handled=False)
 
-    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
-    digestbot(workdir, "fetch")
     handler = RecordingHandler()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=refuse,
-        auth_require_tls=False,
-        ready_timeout=10,
-    )
-    controller.start()
-    try:
-        workdir.use_smtp(f"smtp://me:wrong@127.0.0.1:{controller.port}?starttls=off")
-        result = digestbot(workdir, "send", expect=1)
-    finally:
-        controller.stop()
+    result = send_through_login(workdir, handler, refuse)
     # one connection, one login (smtplib tries each mechanism offered once), not one per digest
     assert handler.ehlo_count == 1 and attempts == ["PLAIN", "LOGIN"] and handler.messages == []
     assert result.output.count("535") == 2  # each digest says why it waits
@@ -382,3 +395,152 @@ def test_a_post_slack_failed_with_an_internal_error_counts_as_possibly_posted(wo
     digestbot(workdir, "send", "--force", expect=1)  # once more, then held: never a third post
     digestbot(workdir, "send", "--force")
     assert len(slack_env.posts) == 2 and ledger(workdir.db)[0].status == "unknown"
+
+
+@pytest.mark.parametrize(
+    "body", [{"ok": False, "error": "internal_error"}, {"ok": False}], ids=["json", "bare"]
+)
+def test_a_post_answered_with_http_500_is_posted_once_and_counts_as_possibly_posted(slack_api, body):
+    slack_api.answer("chat.postMessage", status=500, body=body, times=5)
+    transport = SlackTransport(TOKEN, slack_api.url)
+    with pytest.raises(DeliveryError) as failed:
+        transport.send("#ml", MESSAGE)
+    assert len(slack_api.posts) == 1  # slack-sdk's server-error retry posted it three times
+    assert failed.value.unconfirmed and str(failed.value).startswith("possibly posted")
+    slack_api.answer("conversations.open", status=503, body={"ok": False, "error": "service_unavailable"})
+    assert SlackTransport(TOKEN, slack_api.url).channel_for("U0ABCDEF12") == slack_api.DM_CHANNEL  # retried
+
+
+def test_a_login_to_a_relay_that_offers_none_says_so_not_that_it_cannot_be_reached(workdir, smtp_server):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(f"smtp://me:secret@{smtp_server.host}:{smtp_server.port}?starttls=off")
+    digestbot(workdir, "send", expect=1)
+    assert smtp_server.handler.messages == [] and smtp_server.handler.ehlo_count == 1  # once per run
+    for record in ledger(workdir.db):
+        error = record.last_error or ""
+        assert record.status == "pending" and "cannot reach" not in error, error
+        assert "offers no login (AUTH)" in error and "DIGESTBOT_SMTP_URL" in error, error
+
+
+def test_a_login_the_relay_cannot_check_for_now_is_not_blamed_on_the_password(workdir):
+    def busy(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+
+    handler = RecordingHandler()
+    send_through_login(workdir, handler, busy)
+    assert handler.messages == [] and handler.ehlo_count == 1
+    for record in ledger(workdir.db):
+        error = record.last_error or ""
+        assert record.status == "pending" and "454 4.7.0 Temporary authentication failure" in error
+        assert "check the user name and password" not in error and "a later run tries again" in error, error
+
+
+def test_a_token_of_the_wrong_type_stops_the_run_and_says_which_token_to_use(workdir, slack_env):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"), slack_sub("dm", "U0ABCDEF12"))
+    digestbot(workdir, "fetch")
+    slack_env.fail("chat.postMessage", "not_allowed_token_type", times=5)  # an xapp- token, say
+    slack_env.fail("conversations.open", "not_allowed_token_type", times=5)
+    digestbot(workdir, "send", expect=1)
+    assert len(slack_env.calls) == 1  # the first refusal says it all: no call per digest
+    for record in ledger(workdir.db):
+        assert record.status == "pending" and "SLACK_BOT_TOKEN" in (record.last_error or ""), record
+
+
+class SaysTimeout(aiosmtpd.smtp.SMTP):
+    """Lets an idle session go as Postfix does (smtpd_timeout): says 421 first, then closes."""
+
+    def _timeout_cb(self):
+        self.transport.write(b"421 4.4.2 mx.example.org Error: timeout exceeded\r\n")
+        super()._timeout_cb()
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_a_connection_the_relay_timed_out_between_two_paced_messages_is_reopened(workdir, pipelining):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    # The relay lets a session go after 1 s idle; the rate puts 2.5 s between the two messages.
+    workdir.monkeypatch.setattr("aiosmtpd.controller.SMTP", SaysTimeout)
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "0.4")
+    with serving(RecordingHandler(pipelining=pipelining), timeout=1) as smtp:
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send")
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]
+        assert smtp.connections == 2
+    assert [d.status for d in ledger(workdir.db)] == ["sent", "sent"]
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["1.5", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["fraction", "http-date"]
+)
+def test_a_retry_after_in_any_form_http_allows_is_waited_out_and_the_post_goes(slack_api, retry_after):
+    slack_api.answer(
+        "chat.postMessage",
+        status=429,
+        body={"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": retry_after},
+    )
+    transport = SlackTransport(TOKEN, slack_api.url)
+    assert transport.send("#ml", MESSAGE) == "slack #ml"  # slack-sdk's int() raised ValueError
+    assert len(slack_api.posts) == 2
+
+
+def test_a_post_that_never_left_because_tls_failed_is_not_held_as_possibly_posted(workdir, slack_api):
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url.replace("http://", "https://"))
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    for _ in range(3):  # the TLS handshake fails (plain HTTP there): no request ever went out
+        digestbot(workdir, "send", "--force", expect=1)
+        [record] = ledger(workdir.db)
+        assert (record.status, record.unconfirmed) == ("pending", 0), record.last_error
+        assert (
+            "cannot reach the Slack API" in (record.last_error or "") and "possibly" not in record.last_error
+        )
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)  # fixed: it goes, once
+    digestbot(workdir, "send", "--force")
+    assert len(slack_api.posts) == 1 and ledger(workdir.db)[0].status == "sent"
+
+
+def test_a_post_whose_answer_is_cut_short_counts_as_possibly_posted(raw_slack):
+    RawSlack.reply, RawSlack.cut = (200, "application/json", b'{"ok": true, "ts": "1.2"}'), True
+    transport = SlackTransport(TOKEN, raw_slack)
+    with pytest.raises(DeliveryError) as failed:  # was a bare http.client.IncompleteRead
+        transport.send("#ml", MESSAGE)
+    assert (
+        failed.value.unconfirmed and str(failed.value).startswith("possibly posted") and RawSlack.posts == 1
+    )
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long", "msg_blocks_too_long"])
+def test_a_message_slack_refuses_as_malformed_says_what_slack_said_and_what_to_check(
+    workdir, slack_env, error
+):
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    detail = "[ERROR] must be less than 3001 characters [json-pointer:/blocks/1/text/text]"
+    body = {"ok": False, "error": error, "response_metadata": {"messages": [detail]}}
+    slack_env.answer("chat.postMessage", body=body)
+    digestbot(workdir, "send", expect=1)
+    [record] = ledger(workdir.db)
+    assert record.status == "pending" and error in (record.last_error or "")
+    assert detail in (record.last_error or "") and "digest.slack.json" in (record.last_error or "")
+
+
+def test_the_wrong_scheme_for_a_port_says_which_one_it_takes(workdir, certificate):
+    setup(workdir, [IMITATION], ALICE)
+    digestbot(workdir, "fetch")
+    workdir.monkeypatch.setenv("DIGESTBOT_SMTP_TIMEOUT", "1")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(*certificate)
+    with serving(RecordingHandler(), ssl_context=tls) as smtp:  # TLS from the start, as on 465
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", expect=1)
+    assert (
+        "no greeting" in ledger(workdir.db)[0].last_error and "smtps://" in ledger(workdir.db)[0].last_error
+    )
+    with serving(RecordingHandler()) as smtp:  # plain SMTP first, as on 587 and 25
+        workdir.use_smtp(smtp.url.replace("smtp://", "smtps://"))
+        digestbot(workdir, "send", "--force", expect=1)
+    error = ledger(workdir.db)[0].last_error or ""
+    assert "answered in plain text" in error and "needs smtp://" in error, error

@@ -22,6 +22,7 @@ from test_slack import (
     UNSUB_SECRET,
     email_sub,
     setup,
+    slack_state,
     slack_sub,
     wait_for,
 )
@@ -29,6 +30,7 @@ from test_slack import (
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
+web = test_slack.web  # the fixture: that app over two YAML email subscribers, the feed fetched
 store, ledger = test_store.store, test_store.ledger  # fixtures: a fresh store (each backend), with papers
 T0 = test_store.T0
 
@@ -386,3 +388,65 @@ def test_a_follow_up_that_slack_refuses_is_logged(workdir, slack_api, start_web)
         logger.setLevel(logging.NOTSET)
 
     assert "404" in refused[0].getMessage() and "expired_url" in refused[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "text, spec, zone",
+    [
+        ("daily 08:00 CET", "daily 08:00", "CET"),
+        ("weekdays 07:30 Japan", "weekdays 07:30", "Japan"),
+        ("0 7 * * 1-5 EST5EDT", "0 7 * * 1-5", "EST5EDT"),
+        ("weekly fri 17:00 Etc/GMT+5", "weekly fri 17:00", "Etc/GMT+5"),
+        ("0 9 * * mon-fri", "0 9 * * mon-fri", "UTC"),
+    ],
+)
+def test_a_timezone_named_without_a_slash_is_read_as_the_timezone(web, text, spec, zone):
+    web.command("subscribe diffusion policy")
+    reply = web.command(f"schedule {text}")
+    assert f"Schedule set to `{spec}` ({zone})" in reply, reply
+    sub = slack_state(web).subscriber
+    assert (sub.schedule, sub.timezone) == (spec, zone)
+
+
+def test_a_timezone_spelled_in_the_wrong_case_is_named_as_the_problem(web):
+    web.command("subscribe diffusion policy")
+    reply = web.command("schedule daily 08:00 utc")
+    assert "unknown timezone 'utc' (did you mean 'UTC'?)" in reply, reply
+    reply = web.command("schedule daily 8am")  # no zone in it: the time is what is wrong
+    assert "got '8am'" in reply and "timezone" not in reply, reply
+
+
+def test_unsubscribe_says_which_keywords_it_removed_and_which_were_not_followed(web):
+    web.command("subscribe diffusion policy, robot*")
+    reply = web.command("unsubscribe Diffusion Policy, world models")
+    assert slack_state(web).subscriber.profile.keywords == ("robot*",)
+    assert "Removed `Diffusion Policy`." in reply and "Removed `Diffusion Policy`, " not in reply, reply
+    assert "Not among your keywords: `world models`." in reply, reply
+
+
+def test_an_exclusion_made_from_slack_can_be_undone_from_slack(web):
+    web.command("subscribe diffusion policy")
+    web.command("exclude survey, benchmark")
+    reply = web.command("unsubscribe Survey")
+    assert "Papers mentioning `Survey` are no longer left out." in reply, reply
+    profile = slack_state(web).subscriber.profile
+    assert profile.exclude == ("benchmark",) and profile.keywords == ("diffusion policy",)
+
+
+def test_a_button_naming_the_id_an_older_version_read_counts_for_that_digest(workdir, slack, start_web):
+    # `id: 0123`, which versions that read YAML ids as numbers called "83" (octal): the buttons of the
+    # digests they sent carry that id, as its signed email links do (those are honoured).
+    web = send_with_buttons(workdir, slack, start_web, slack_sub("0123", "#ml-papers"))
+    key = f"arxiv:{IMITATION.aid}"
+    old_button = json.dumps({"digest": "83", "paper": key}, separators=(",", ":"))
+    click(web, button(old_button, "U0MEMBER1", "C0MLCHAN1", "ml-papers"))
+    assert ratings(workdir.db) == {"0123": {key: 1}}
+
+
+def test_subscribing_to_an_excluded_word_follows_it_instead_of_keeping_it_vetoed(web):
+    web.command("subscribe diffusion policy")
+    web.command("exclude survey, benchmark")
+    reply = web.command("subscribe Survey")  # every paper mentioning it was left out
+    profile = slack_state(web).subscriber.profile
+    assert profile.keywords == ("diffusion policy", "Survey") and profile.exclude == ("benchmark",)
+    assert "no longer left out" in reply, reply

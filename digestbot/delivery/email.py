@@ -147,19 +147,34 @@ class SmtpTransport:
         """Connect, greet, upgrade to TLS as the settings say, log in. `plain`: no STARTTLS
         (the retry after an opportunistic upgrade failed)."""
         s = self.settings
-        if s.tls:
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout, context=self.context
-            )
-        else:
-            conn = smtplib.SMTP(s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout)
+        try:
+            if s.tls:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout, context=self.context
+                )
+            else:
+                conn = smtplib.SMTP(s.host, s.port, local_hostname=s.ehlo, timeout=self.timeout)
+        except ssl.SSLError as e:
+            if s.tls and e.reason == "WRONG_VERSION_NUMBER":  # "220 …" where a TLS hello should be
+                raise WrongScheme(
+                    "answered in plain text, not TLS: a port that takes STARTTLS (587, 25) needs"
+                    f" smtp://, not smtps:// ({_why(e)})"
+                ) from None
+            raise
+        except smtplib.SMTPServerDisconnected as e:
+            if not s.tls and _timed_out(e):  # connected, then silence: it waits for a TLS hello
+                raise NoGreeting(
+                    f"it took the connection but sent no greeting in {self.timeout:g} s; a port that"
+                    " takes TLS from the start (465) needs smtps://, not smtp://"
+                ) from None
+            raise
         try:
             # Commands are small writes: without this, Nagle's algorithm holds them back.
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _ehlo(conn)
             if s.starttls == "require" and not conn.has_extn("starttls"):
-                raise smtplib.SMTPNotSupportedError(
-                    "the server does not offer STARTTLS, which this connection requires"
+                raise Unsupported(
+                    "does not offer STARTTLS, which this connection requires"
                     " (a login, port 587 or starttls=require)"
                 )
             if s.starttls == "require":
@@ -173,6 +188,17 @@ class SmtpTransport:
             ):
                 conn.close()
                 return self._connect(plain=True)
+            if s.username and not conn.has_extn("auth"):
+                raise Unsupported(
+                    "offers no login (AUTH)"
+                    + (
+                        " over this connection, which is not encrypted"
+                        if not isinstance(conn.sock, ssl.SSLSocket)
+                        else ""
+                    )
+                    + ": remove the user name and password from DIGESTBOT_SMTP_URL if it takes mail"
+                    " without one, or enable SMTP AUTH on the server"
+                )
             if s.username:
                 conn.login(s.username, s.password or "")
         except BaseException:
@@ -201,10 +227,21 @@ class SmtpTransport:
             return self._connect()
         except smtplib.SMTPAuthenticationError as e:
             failed = _reply("SMTP login failed", e.smtp_code, e.smtp_error)
+            if 400 <= e.smtp_code < 500:  # 454: the server cannot check logins just now (RFC 4954)
+                fix = f"the server {self.name} could not check the login for now; a later run tries again"
+                raise self._trip(failed, reason=f"{failed} ({_now()}): {fix}") from None
             fix = f"check the user name and password in DIGESTBOT_SMTP_URL ({self.name})"
             raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
             raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
+        except WrongScheme as e:
+            raise self._trip(str(e), reason=f"SMTP server {self.name} {e} ({_now()})") from None
+        except NoGreeting as e:
+            stalled = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()})"
+            raise self._trip("stalled", reason=f"{stalled}: {e}") from None
+        except Unsupported as e:  # reached, and it answered: what it lacks is the message
+            reason = f"SMTP server {self.name} {e} ({_now()})"
+            raise self._trip(str(e), transient=False, reason=reason) from None
         except (OSError, smtplib.SMTPException) as e:
             raise self._trip(_why(e)) from None
 
@@ -242,6 +279,13 @@ class SmtpTransport:
                 raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
+                if (
+                    isinstance(e, smtplib.SMTPSenderRefused)
+                    and e.smtp_code == 421
+                    and reused
+                    and attempt == 1
+                ):
+                    continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
                 raise DeliveryError(
                     _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
                 ) from None
@@ -284,6 +328,18 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._drop()
+
+
+class WrongScheme(smtplib.SMTPException):
+    """The server speaks TLS where plain SMTP was expected, or the other way round."""
+
+
+class NoGreeting(smtplib.SMTPException):
+    """The server took the connection and said nothing (the words say what that may mean)."""
+
+
+class Unsupported(smtplib.SMTPNotSupportedError):
+    """The server lacks what the settings need (STARTTLS, AUTH); the words follow its name."""
 
 
 def _ehlo(conn: smtplib.SMTP) -> None:

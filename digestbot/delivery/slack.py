@@ -2,9 +2,9 @@
 
 A user id (`U…`/`W…`) is a DM, opened with conversations.open; anything else is a channel (name
 or id). HTTP 429 waits for Retry-After (up to MAX_RETRY_AFTER) and tries again (slack-sdk's
-retry handler); 5xx is retried a little, and so is a connection that failed before the request
-went out. A post whose answer is lost (a timeout, a dropped connection) may have been made, so
-it is never repeated at once. Posts to one channel are spaced at least a second apart, as Slack
+retry handler); HTTP 503 is retried a little, and so is a connection that failed before the
+request went out. A post whose answer is lost (a timeout, a dropped connection, an HTTP 500 or a
+gateway's 502/504) may have been made, so it is never repeated at once. Posts to one channel are spaced at least a second apart, as Slack
 asks.
 """
 
@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -29,6 +32,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.models.blocks import Block
 
 from ..models import SLACK_USER_PREFIXES
+from ..text import one_line, shorten
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
@@ -36,8 +40,19 @@ POST_INTERVAL = 1.0  # seconds between two messages to the same channel
 # need a person to act, but the digest is still kept and retried in case they do.
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
-TOKEN_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+# not_allowed_token_type: a token of another kind (an xapp- app token, an xoxp- user token).
+TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "not_allowed_token_type",
+}
 POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post may exist
+# HTTP statuses after which a post may exist: the server (or a gateway's upstream) failed while
+# carrying it out. A 503 is an unavailable service, which did not take the request.
+POSSIBLY_POSTED_STATUS = {500, 502, 504}
 MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
 POST = "chat.postMessage"
 # What the operator can do about an error that needs a person (said in the digest's status).
@@ -52,15 +67,28 @@ FIXES = {
     "user_disabled": "that user's account is deactivated",
     "restricted_action": "the workspace does not let the bot post there: ask a Slack admin",
     "missing_scope": "the app lacks a permission: add the scope to the app, then reinstall it",
+    **dict.fromkeys(
+        (
+            "invalid_blocks",
+            "invalid_blocks_format",
+            "msg_too_long",
+            "msg_blocks_too_long",
+            "too_many_attachments",
+        ),
+        "Slack refused the message as digest.slack.json made it: check that template (digestbot check);"
+        " with the default one, please report it",
+    ),
     **dict.fromkeys(sorted(TOKEN_ERRORS), _TOKEN_FIX),
 }
 
 
 def _sent(error: BaseException) -> bool:
     """Whether a connection error may have come after the request went out (so the request may
-    have been carried out): anything but a refused connection or an unknown host."""
-    reason = error.reason if isinstance(error, URLError) else error
-    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)
+    have been carried out). urllib wraps in URLError whatever fails while it connects and sends
+    the request (a refused or timed-out connection, an unknown host or no route to it, a failed
+    TLS handshake): Slack never had the whole request. What fails while the answer is awaited
+    or read (a timeout, a connection closed, an answer cut short) comes as it is."""
+    return not isinstance(error, URLError) and isinstance(error, OSError | HTTPException)
 
 
 class _ConnectionRetry(ConnectionErrorRetryHandler):
@@ -72,25 +100,54 @@ class _ConnectionRetry(ConnectionErrorRetryHandler):
         return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
+class _ServerErrorRetry(ServerErrorRetryHandler):
+    """slack-sdk's retry of HTTP 500 and 503, except for a post that may have been made."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if (
+            request.url.endswith(POST)
+            and response is not None
+            and response.status_code in POSSIBLY_POSTED_STATUS
+        ):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
 class _RateLimitRetry(RateLimitErrorRetryHandler):
     """Waits out HTTP 429 as slack-sdk does, but not past MAX_RETRY_AFTER: a worker is not
-    held for an hour; the digest stays pending and a later run sends it."""
+    held for an hour; the digest stays pending and a later run sends it. The wait is read as
+    HTTP allows it (seconds, with a fraction too, or a date), where slack-sdk's int() raised."""
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         return super()._can_retry(state=state, request=request, response=response, error=error) and (
             _retry_after(response.headers) <= MAX_RETRY_AFTER
         )
 
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error  # as slack-sdk's: only a response is retried here
+        state.next_attempt_requested = True
+        time.sleep(_retry_after(response.headers) + random.random())
+        state.increment_current_attempt()
+
 
 def _retry_after(headers) -> float:
-    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values)."""
+    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values):
+    delay-seconds or an HTTP-date (RFC 9110), 1 when absent or unreadable, never below 0."""
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             value = value[0] if isinstance(value, list | tuple) else value
             try:
-                return float(value)
+                return max(float(value), 0.0)
             except (TypeError, ValueError):
+                pass
+            try:
+                when = parsedate_to_datetime(str(value))
+            except (TypeError, ValueError, IndexError):
                 return 1.0
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max((when - datetime.now(UTC)).total_seconds(), 0.0)
     return 1.0
 
 
@@ -206,7 +263,7 @@ class SlackTransport:
             timeout=timeout,
             retry_handlers=[
                 _RateLimitRetry(max_retry_count=3),
-                ServerErrorRetryHandler(max_retry_count=2),
+                _ServerErrorRetry(max_retry_count=2),
                 _ConnectionRetry(max_retry_count=2),
             ],
         )
@@ -290,7 +347,7 @@ class SlackTransport:
             return method(**kwargs)
         except SlackApiError as e:
             raise _api_error(e, posting=method.__name__ == "chat_postMessage") from None
-        except (SlackClientError, OSError) as e:
+        except (SlackClientError, OSError, HTTPException) as e:
             if method.__name__ == "chat_postMessage" and _sent(e):
                 raise DeliveryError(
                     f"possibly posted: the Slack API did not answer a post ({_short(e)}), which Slack may"
@@ -307,7 +364,8 @@ class SlackTransport:
 def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
     """What Slack refused and, where a person has to act, what to do about it. A post that
     failed with internal_error or fatal_error may have been made all the same (Slack's docs:
-    "it's possible some aspect of the operation succeeded"), so it counts as unconfirmed."""
+    "it's possible some aspect of the operation succeeded"), and so may one answered with HTTP
+    500 (or a gateway's 502/504): it counts as unconfirmed."""
     response = e.response
     status = response.status_code if response is not None else None
     data = response.data if response is not None and isinstance(response.data, dict) else {}
@@ -324,12 +382,29 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
         message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
     elif error in FIXES:
         message += f": {FIXES[error]}"
-    unconfirmed = posting and error in POSSIBLY_POSTED
+    if said := _said(data):
+        message += f" (Slack said: {said})"
+    unconfirmed = posting and (error in POSSIBLY_POSTED or status in POSSIBLY_POSTED_STATUS)
     if unconfirmed:
-        message = f"possibly posted: {message}, which Slack says may have posted it all the same"
+        after = (
+            "which Slack says may have posted it"
+            if error in POSSIBLY_POSTED
+            else "after which the post may exist"
+        )
+        message = f"possibly posted: {message}, {after} all the same"
     return DeliveryError(
         message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
     )
+
+
+def _said(data: dict) -> str:
+    """The details Slack gives with an error (`response_metadata.messages`: which field of
+    which block it refused, and why), on one line."""
+    meta = data.get("response_metadata")
+    said = meta.get("messages") if isinstance(meta, dict) else None
+    if not isinstance(said, list):
+        return ""
+    return "; ".join(shorten(one_line(m), 200) for m in said[:3] if isinstance(m, str))
 
 
 def _short(error: BaseException) -> str:
