@@ -24,7 +24,7 @@ import yaml
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import term_problem
+from .matching import term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
 from .text import invisible_character, invisible_problem, is_number, single_spaced, url_secrets
@@ -1097,6 +1097,7 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
     hold a control or invisible formatting character. White space (a tab or a line break in a
     quoted entry) is one space, as matching reads it anyway."""
     profile = {}
+    keyword_entries: list = []
     for key in PROFILE_LISTS:
         entries = [(where, line, single_spaced(term)) for where, line, term in v.items(m, key, fld)]
         if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
@@ -1108,7 +1109,30 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
             elif not isinstance(m[key].value, list) and "," in term:
                 v.report(line, where, _unbracketed(key, term))
         profile[key] = tuple(term for _, _, term in entries)
+        if key == "keywords":
+            keyword_entries = entries
+        elif key == "exclude":
+            _excluded_keywords(v, keyword_entries, entries)
     return profile
+
+
+def _excluded_keywords(v: _Validator, keywords: list, excluded: list) -> None:
+    """Report an exclusion that is one of the keywords (one term to the matcher): it would veto
+    every paper the keyword matches, so the keyword could never bring one."""
+    if not keywords or not excluded:
+        return
+    followed = {}
+    for where, _, term in keywords:
+        if term_problem(term) is None:
+            followed.setdefault(term_key(term), where.rpartition(".")[2])
+    for where, line, term in excluded:
+        if term_problem(term) is None and (keyword := followed.get(term_key(term))):
+            v.report(
+                line,
+                where,
+                f"{term!r} is also a keyword ({keyword}): it would leave out every paper the keyword"
+                " brings; remove it from one of the two lists",
+            )
 
 
 def _unbracketed(key: str, text: str) -> str:

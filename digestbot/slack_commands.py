@@ -309,16 +309,22 @@ class CommandHandler:
             raise CommandError("Exclude what? For example: `/digest exclude survey`")
         check_terms(terms)
 
+        dropped: list[str] = []  # followed before: the exclusion would veto the keyword's every match
+
         def exclude(sub: Subscriber) -> Subscriber:
             more = sub.profile.exclude + distinct_terms(terms, sub.profile.exclude)
             if len(more) > READER_MAX_KEYWORDS:
                 raise CommandError(f"At most {READER_MAX_KEYWORDS} exclusions.")
-            return replace(sub, profile=replace(sub.profile, exclude=more))
+            unwanted = set(map(term_key, terms))
+            dropped[:] = [k for k in sub.profile.keywords if term_key(k) in unwanted]
+            keywords = tuple(k for k in sub.profile.keywords if k not in dropped)
+            return replace(sub, profile=replace(sub.profile, keywords=keywords, exclude=more))
 
         sub = self._update(ctx, channel_scope, exclude)
-        return Reply(
-            f"Papers mentioning {', '.join(f'`{t}`' for t in terms)} will be left out.\n\n{self.describe(sub)}"
-        )
+        said = f"Papers mentioning {', '.join(f'`{t}`' for t in terms)} will be left out."
+        if dropped:
+            said += f" {', '.join(f'`{t}`' for t in dropped)}: no longer followed."
+        return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_schedule(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         if not args:

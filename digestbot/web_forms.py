@@ -126,6 +126,13 @@ def read_profile(
                 out.errors[key] = (
                     f"Cannot use “{shown}”: {problem}. Use words or phrases; '*' only at the end (robot*)."
                 )
+    if "keywords" not in out.errors and "exclude" not in out.errors:
+        followed = set(map(term_key, lists["keywords"]))
+        if both := [t for t in lists["exclude"] if term_key(t) in followed]:
+            out.errors["exclude"] = (
+                f"“{shorten(both[0], 40)}” is also a keyword: it would leave out every paper the"
+                " keyword brings. Remove it from one of the two lists."
+            )
     if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
         "keywords",
         "authors",

@@ -398,3 +398,24 @@ def test_a_quoted_whole_number_says_the_quotes_make_it_text(workdir, key, where)
     result = digestbot(workdir, "check", expect=2)
     assert f"{workdir.config}:{line}: {where}: " in result.output, result.output
     assert "got '10' (that is text: write it as 10, unquoted)" in result.output
+
+
+# --- a keyword that is excluded too ----------------------------------------------------------------
+# Fault: `keywords: [diffusion policy]` with `exclude: [Diffusion Policy]` was accepted, and the
+# exclusion vetoed every paper the keyword matched: the keyword could never bring a paper, and
+# nothing said why the digest stayed empty. Slack's /digest now lets subscribing undo an
+# exclusion and excluding drop the keyword; the YAML and the web form say which entry to remove.
+
+
+def test_a_keyword_excluded_too_is_a_problem_naming_the_exclusion(workdir):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES,
+        "- id: a\n  email: a@example.org\n  keywords: [robot, diffusion policy]\n"
+        "  exclude: [survey, Diffusion-Policy]\n",
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "exclude:" in text)
+    result = digestbot(workdir, "check", expect=2)
+    assert f"{workdir.config}:{line}: subscribers[0].exclude[1]: " in result.output, result.output
+    assert "'Diffusion-Policy' is also a keyword (keywords[1])" in result.output

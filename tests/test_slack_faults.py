@@ -450,3 +450,12 @@ def test_subscribing_to_an_excluded_word_follows_it_instead_of_keeping_it_vetoed
     profile = slack_state(web).subscriber.profile
     assert profile.keywords == ("diffusion policy", "Survey") and profile.exclude == ("benchmark",)
     assert "no longer left out" in reply, reply
+
+
+def test_excluding_a_followed_keyword_stops_following_it_and_says_so(web):
+    """The other way round: the exclusion would veto every paper the keyword brings."""
+    web.command("subscribe diffusion policy, robot*")
+    reply = web.command("exclude Diffusion-Policy, survey")
+    profile = slack_state(web).subscriber.profile
+    assert profile.keywords == ("robot*",) and profile.exclude == ("Diffusion-Policy", "survey")
+    assert "no longer followed" in reply, reply

@@ -883,3 +883,13 @@ def test_a_term_typed_twice_in_another_case_or_with_an_accent_is_kept_once(site)
     )
     why = found.json()["papers"][0]["why"]  # what the digest would say matched
     assert why[:2] == ["narwhal", "sensing"] and len({w.casefold() for w in why}) == len(why), why
+
+
+def test_a_word_given_as_keyword_and_exclusion_is_refused_on_the_form(site):  # noqa: F811
+    """The exclusion would veto every paper the keyword matched; the form says which to drop."""
+    fields = {"email": "ada@uni.example", "keywords": "narwhal, Diffusion Policy", **FORM_FIELDS}
+    page = site.browser().post("/subscribe", {**fields, "exclude": "survey, diffusion-policy"}, form_page="/")
+    assert page.status_code == 400 and 'id="exclude-error"' in page.text, page.text[-600:]
+    assert "“diffusion-policy” is also a keyword" in page.text
+    site.settle()
+    assert site.smtp.messages == []
