@@ -99,6 +99,7 @@ class Deliverer:
         self.rates: SharedRates | None = None  # set by DigestRunner: limits shared by every worker
         self.shared = False  # several workers: Slack's per-channel pace is shared too
         self.clock: Callable[[], datetime] = now_utc  # set by DigestRunner: the run's clock
+        self.should_stop: Callable[[], bool] = lambda: False  # set by DigestRunner.run: a stop asked for
         self._smtp: SmtpTransport | None = None
         self._slack: SlackTransport | None = None
         self._outbox = OutboxTransport(env.outbox)
@@ -212,6 +213,7 @@ class Deliverer:
     def slack(self) -> SlackTransport:
         if self._slack is None:
             self._slack = SlackTransport(self.env.slack_bot_token or "", self.env.slack_api_url)
+            self._slack.should_stop = lambda: self.should_stop()
             if self.rates and (self.shared or self.env.slack_rate):
                 self._slack.shared_pace = self._pace_slack
         return self._slack
@@ -673,6 +675,7 @@ class DigestRunner:
         now = self.clock()
         outcomes: list[Outcome] = []
         self._handed_over = None  # read once in this run, when first needed
+        self.deliverer.should_stop = should_stop  # a Slack Retry-After wait ends at a stop
 
         def done(outcome: Outcome) -> None:
             outcomes.append(outcome)

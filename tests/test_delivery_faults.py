@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import RecordingHandler, free_port, serving
 from helpers import digestbot, ledger, subscriber
+from test_daemon import spawn, wait_until  # noqa: F401  (spawn: a fixture)
 from test_email_delivery import IMITATION, REASONING, setup
 from test_guarantees import fill, small_disk
 from test_slack import TOKEN, many, slack_sub
@@ -544,3 +545,32 @@ def test_the_wrong_scheme_for_a_port_says_which_one_it_takes(workdir, certificat
         digestbot(workdir, "send", "--force", expect=1)
     error = ledger(workdir.db)[0].last_error or ""
     assert "answered in plain text" in error and "needs smtp://" in error, error
+
+
+# --- a stop during Slack's Retry-After wait ------------------------------------------------------
+# Fault: a worker told to stop (SIGTERM) while waiting out a 429 kept waiting, up to three times
+# a minute, past systemd's TimeoutStopSec=60: it was killed mid-digest. The wait now ends at a
+# stop; the 429 stands, and the digest waits for the next run.
+
+
+def test_a_stop_during_a_retry_after_wait_ends_the_wait_and_leaves_the_digest_pending(
+    workdir,
+    slack_api,
+    spawn,  # noqa: F811  (a fixture)
+):
+    import signal
+
+    workdir.monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    workdir.monkeypatch.setenv("DIGESTBOT_SLACK_API_URL", slack_api.url)
+    slack_setup(workdir, many(2), slack_sub("ml", "#ml"))
+    digestbot(workdir, "fetch")
+    slack_api.rate_limit("chat.postMessage", retry_after=60)
+    proc = spawn("send")
+    wait_until(lambda: len(slack_api.posts) == 1, 30, "the first post")
+    proc.signal(signal.SIGTERM)
+    rc = proc.finish(timeout=30)  # the wait was 60 s and up to three of them
+    assert rc == 1 and len(slack_api.posts) == 1, proc.output
+    [record] = ledger(workdir.db)
+    assert record.status == "pending" and "ratelimited" in (record.last_error or ""), record
+    digestbot(workdir, "send", "--force")
+    assert len(slack_api.posts) == 2 and ledger(workdir.db)[0].status == "sent"

@@ -54,6 +54,7 @@ POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post
 # carrying it out. A 503 is an unavailable service, which did not take the request.
 POSSIBLY_POSTED_STATUS = {500, 502, 504}
 MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
+STOP_POLL = 0.25  # seconds: how often a Retry-After wait asks whether the worker is stopping
 POST = "chat.postMessage"
 # What the operator can do about an error that needs a person (said in the digest's status).
 _TOKEN_FIX = "set SLACK_BOT_TOKEN to the bot token (xoxb-…) of an app installed in the workspace"
@@ -116,7 +117,14 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
 class _RateLimitRetry(RateLimitErrorRetryHandler):
     """Waits out HTTP 429 as slack-sdk does, but not past MAX_RETRY_AFTER: a worker is not
     held for an hour; the digest stays pending and a later run sends it. The wait is read as
-    HTTP allows it (seconds, with a fraction too, or a date), where slack-sdk's int() raised."""
+    HTTP allows it (seconds, with a fraction too, or a date), where slack-sdk's int() raised.
+    A stop asked for during the wait ends it (`should_stop`, polled): the 429 stands, and the
+    digest waits for the next run, where three waits of a minute outlasted systemd's
+    TimeoutStopSec and the worker was killed mid-digest."""
+
+    def __init__(self, should_stop: Callable[[], bool], **kwargs):
+        super().__init__(**kwargs)
+        self.should_stop = should_stop
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         return super()._can_retry(state=state, request=request, response=response, error=error) and (
@@ -126,8 +134,12 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
     def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
         if response is None:
             raise error  # as slack-sdk's: only a response is retried here
+        until = time.monotonic() + _retry_after(response.headers) + random.random()
+        while (left := until - time.monotonic()) > 0:
+            if self.should_stop():
+                return  # no next attempt: the 429 is the answer
+            time.sleep(min(left, STOP_POLL))
         state.next_attempt_requested = True
-        time.sleep(_retry_after(response.headers) + random.random())
         state.increment_current_attempt()
 
 
@@ -257,12 +269,13 @@ class SlackTransport:
         timeout: int = 30,
     ):
         url = base_url or WebClient.BASE_URL
+        self.should_stop: Callable[[], bool] = lambda: False  # set by the runner: a stop ends a 429 wait
         self.client = WebClient(
             token=token,
             base_url=url if url.endswith("/") else url + "/",
             timeout=timeout,
             retry_handlers=[
-                _RateLimitRetry(max_retry_count=3),
+                _RateLimitRetry(lambda: self.should_stop(), max_retry_count=3),
                 _ServerErrorRetry(max_retry_count=2),
                 _ConnectionRetry(max_retry_count=2),
             ],
