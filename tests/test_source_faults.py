@@ -756,3 +756,52 @@ def test_a_feed_whose_every_entry_is_new_again_warns(store, http):
     http.upsert(responses.GET, src.url, body=rss(item("D", guid="tag:b,4"), item("E", guid="tag:b,5")))
     [warning] = collect.fetch_one(store, src, client()).warnings
     assert "all 2 entries were new" in warning
+
+
+# --- a feed's encoding: its BOM, its declaration, then what the server says ---------------------
+# Fault: the charset a server gives in Content-Type was never looked at (feedparser was handed
+# the bytes alone), so a Greek or Russian feed that names its encoding only there, as RFC 7303
+# allows, or whose XML declaration says utf-8 wrongly, was decoded by feedparser's last resort,
+# windows-1252: every title stored as mojibake ("Ìç÷áíéêÞ"). And a UTF-16 feed with a byte
+# order mark but no declaration (legal: the BOM says it) was read with a warning that it was
+# "declared as utf-8". Now a BOM decides; then the document's declaration, or UTF-8 when it has
+# none, as long as it decodes; else the server's charset; feedparser's guesses come last.
+
+
+def encoded_feed(title: str, encoding: str, declared: str | None = None) -> bytes:
+    declaration = f' encoding="{declared}"' if declared else ""
+    return (
+        f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><guid>g1</guid><description>{title}.</description></item>"
+        "</channel></rss>"
+    ).encode(encoding)
+
+
+@pytest.mark.parametrize(
+    "title, encoding, declared, charset, warned",
+    [
+        ("Μηχανική μάθηση", "iso-8859-7", None, "iso-8859-7", False),  # said only by the server
+        ("Машинное обучение", "windows-1251", None, "windows-1251", False),
+        ("機械学習の論文", "shift_jis", None, "Shift_JIS", False),
+        ("Машинное обучение", "windows-1251", "utf-8", "windows-1251", True),  # a wrong declaration
+        ("Café naïve", "utf-8", None, "iso-8859-1", False),  # a server default that is wrong
+        ("Café naïve", "utf-8", "utf-8", "iso-8859-1", False),
+        ("Café naïve", "utf-16", None, None, False),  # a BOM, no declaration
+        ("Plain title", "utf-16", None, None, False),
+    ],
+)
+def test_a_feed_is_decoded_by_its_bom_its_declaration_or_the_servers_charset(
+    store, http, title, encoding, declared, charset, warned
+):
+    content_type = "application/rss+xml" + (f"; charset={charset}" if charset else "")
+    http.get(
+        "https://feeds.example/rss", body=encoded_feed(title, encoding, declared), content_type=content_type
+    )
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss"), client())
+    assert outcome.ok, outcome.error
+    assert [(p.title, p.abstract) for p in store.papers_after(0)] == [(title, f"{title}.")]
+    assert bool(outcome.warnings) == warned, outcome.warnings
+    if warned:
+        assert (
+            outcome.warnings[0] == f"encoding: declared as {declared}, but it is {charset} as the server says"
+        )

@@ -4,10 +4,11 @@ functions, each linear in the size."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.entities import html5
 
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
 MAX_REPAIRS = 100_000  # more than this many is not a feed with a flaw but a broken (or hostile) one
 MAX_ATTRIBUTES = 256  # in one tag; real feeds stay under 30, and feedparser's cost is quadratic in it
@@ -31,16 +32,52 @@ class TooBroken(ValueError):
     """More repairs than MAX_REPAIRS: reading on would cost more than the feed is worth."""
 
 
-def as_utf8(content: bytes) -> tuple[bytes, str | None]:
-    """The document re-encoded as UTF-8 by feedparser's own encoding detection (it understands
-    EBCDIC, UTF-7...), and what it had to override, if anything (a wrongly declared encoding)."""
-    result: dict = {}
+# Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF32_LE, "utf-32le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+)
+
+
+def as_utf8(content: bytes, content_type: str = "") -> tuple[bytes, str | None]:
+    """The document re-encoded as UTF-8, and what was wrong with its encoding, if anything.
+
+    A byte order mark decides (the XML spec, RFC 7303). Then the document's own declaration, or
+    UTF-8 when it declares none, as long as the bytes decode so: a declaration is the feed's
+    author's, a server's charset (`content_type`, the Content-Type header) is often its default
+    for every file (`iso-8859-1` over UTF-8 feeds). Else the server's charset, which is how a
+    feed names an encoding it does not declare (`charset=iso-8859-7`); feedparser's own
+    detection (EBCDIC, UTF-7..., then windows-1252) comes last."""
     try:
-        converted = convert_to_utf8({}, content, result)
+        bom = next((name for mark, name in _BOMS if content.startswith(mark)), None)
+        if bom:
+            converted, error = _convert(content, bom)
+            if error is None:
+                return converted, None
+        converted, error = _convert(content, None)
+        charset = parse_content_type(content_type)[1] if content_type else ""
+        if error is not None and charset:
+            again, still = _convert(content, charset)
+            if still is None:
+                declared = RE_XML_PI_ENCODING.match(content)
+                said = declared.group(1).decode("ascii", "replace") if declared else None
+                return again, (
+                    f"encoding: declared as {said}, but it is {charset} as the server says" if said else None
+                )
     except Exception:  # undecodable: let the parser say what is wrong with it
         return content, None
-    override = result.get("bozo_exception")
-    return converted, (f"encoding: {override}" if override else None)
+    return converted, (f"encoding: {error}" if error else None)
+
+
+def _convert(content: bytes, charset: str | None) -> tuple[bytes, Exception | None]:
+    """feedparser's conversion to UTF-8, with `charset` as the encoding to try first (else what
+    the document declares), and what it had to override."""
+    result: dict = {}
+    headers = {"content-type": f"application/xml; charset={charset}"} if charset else {}
+    return convert_to_utf8(headers, content, result), result.get("bozo_exception")
 
 
 def is_html(content: bytes) -> bool:

@@ -29,7 +29,7 @@ def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     content = fetched.content or b""
     if content.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):  # JSON: told by its content
         return parse_json_feed(source, fetched)
-    parsed = parse_feed(content)
+    parsed = parse_feed(content, fetched.content_type)
     entries = (_entry(e, fetched.url) for e in parsed.entries)
     papers, skipped = papers_from(source, entries)
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
