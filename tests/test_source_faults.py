@@ -805,3 +805,39 @@ def test_a_feed_is_decoded_by_its_bom_its_declaration_or_the_servers_charset(
         assert (
             outcome.warnings[0] == f"encoding: declared as {declared}, but it is {charset} as the server says"
         )
+
+
+# --- white space before the XML declaration -----------------------------------------------------
+# Fault: a feed with a blank line or a few spaces before `<?xml` (WordPress's classic: a plugin or
+# theme file that ends in a newline prints it ahead of the feed; also a BOM and then a newline)
+# was refused as "malformed feed: XML or text declaration not at start of entity", every fetch,
+# though every feed reader reads it. And a JSON Feed starting with a BOM and a newline was taken
+# for XML and refused. What stands before the declaration is dropped, with a warning.
+
+LEADING = [b"\n\n", b"   ", b"\r\n\t", b"\xef\xbb\xbf\n", b"\n\xef\xbb\xbf"]
+
+
+@pytest.mark.parametrize("junk", LEADING)
+@pytest.mark.parametrize("kind", ["rss", "arxiv_rss"])
+def test_white_space_before_the_xml_declaration_is_dropped_with_a_warning(store, http, junk, kind):
+    # A declaration after the junk still counts: an iso-8859-1 feed is read as one.
+    encoding = "utf-8" if b"\xef\xbb\xbf" in junk else "iso-8859-1"
+    if kind == "arxiv_rss":
+        feed = arxiv_listing([FeedPaper("2403.01234", "Café naïve", "An abstract.")]).encode()
+    else:
+        feed = encoded_feed("Café naïve", encoding, encoding)
+    http.get("https://feeds.example/rss", body=junk + feed, content_type="application/rss+xml")
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss", kind), client())
+    assert outcome.ok, outcome.error
+    assert [p.title for p in store.papers_after(0)] == ["Café naïve"]
+    assert outcome.warnings == (
+        "white space before the XML declaration was dropped: the feed should start with <?xml",
+    )
+
+
+def test_a_json_feed_after_a_bom_and_a_newline_is_read(store, http):
+    feed = b'\xef\xbb\xbf\n{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "title": "Hi", "content_text": "x"}]}'
+    http.get("https://feeds.example/rss", body=feed, content_type="application/feed+json")
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss"), client())
+    assert outcome.ok, outcome.error
+    assert [p.title for p in store.papers_after(0)] == ["Hi"]

@@ -80,10 +80,34 @@ def _convert(content: bytes, charset: str | None) -> tuple[bytes, Exception | No
     return convert_to_utf8(headers, content, result), result.get("bozo_exception")
 
 
+# White space and UTF-8 byte order marks, in any order, at the start of a document.
+_LEADING_RE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)+")
+LEADING_WARNING = "white space before the XML declaration was dropped: the feed should start with <?xml"
+
+
+def first_byte(content: bytes) -> bytes:
+    """The document's first byte past white space and byte order marks (`{` for JSON)."""
+    m = _LEADING_RE.match(content)
+    return content[m.end() : m.end() + 1] if m else content[:1]
+
+
+def trim_start(content: bytes) -> tuple[bytes, bool]:
+    """The document without what stands before its XML declaration, and whether there was
+    any: XML allows nothing there but a byte order mark, yet a blank line or a BOM then a
+    newline is common (a web site's plugin or template that prints a newline ahead of the
+    feed). A UTF-8 BOM among it is kept in front, where it says the encoding."""
+    m = _LEADING_RE.match(content)
+    if not m or m.group(0) == codecs.BOM_UTF8 or not re.match(rb"<\?xml\s", content[m.end() : m.end() + 6]):
+        return content, False
+    bom = codecs.BOM_UTF8 if codecs.BOM_UTF8 in m.group(0) else b""
+    return bom + content[m.end() :], True
+
+
 def is_html(content: bytes) -> bool:
     """Whether the document is an HTML page (a login wall, an error page) rather than a feed
     or JSON, as servers answer with 200 when something in front of them goes wrong."""
-    head = content[:2048].lstrip().removeprefix(b"\xef\xbb\xbf").lower()
+    m = _LEADING_RE.match(content)
+    head = content[m.end() if m else 0 :][:2048].lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
 
 
