@@ -327,3 +327,49 @@ def test_a_quiet_day_sends_nothing_off_topic_to_a_likes_only_profile(workdir):
     digestbot(workdir, "fetch")
 
     assert preview(workdir, "carol")["papers"] == []
+
+
+# Fault: a library exported as RIS, CSV, CSL JSON or XML (each a choice in Zotero's, Mendeley's
+# and Google Scholar's export menus) was refused as "not an arXiv id or URL: 'TY  - JOUR'": read
+# as a list of ids, its first line blamed. It is named for what it is, with what to export instead.
+@pytest.mark.parametrize(
+    "name, text, kind",
+    [
+        (
+            "refs.ris",
+            "\nTY  - JOUR\nTI  - Attention\nUR  - http://arxiv.org/abs/1706.03762\nER  - \n",
+            "a RIS export",
+        ),
+        (
+            "refs.enw",
+            "%0 Journal Article\n%T Attention\n%U http://arxiv.org/abs/1706.03762\n",
+            "an EndNote export",
+        ),
+        (
+            "refs.csv",
+            '"Key","Item Type","Publication Year","Author","Title","Url"\n'
+            '"ABC","preprint","2017","Vaswani","Attention","http://arxiv.org/abs/1706.03762"\n',
+            "a CSV export",
+        ),
+        ("refs.json", '[{"id": "x", "type": "article", "title": "Attention"}]\n', "a JSON export (CSL JSON)"),
+        (
+            "refs.rdf",
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n</rdf:RDF>\n',
+            "an XML export",
+        ),
+        (
+            "refs.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><xml><records></records></xml>\n',
+            "an XML export",
+        ),
+    ],
+)
+def test_a_library_in_another_export_format_is_named_for_what_it_is(workdir, name, text, kind):
+    (workdir.path / name).write_text(text)
+    workdir.write_config(sources(workdir), sub("gina", library=name))
+    out = digestbot(workdir, "check", expect=2).output
+    line = 2 if text.startswith("\n") else 1
+    assert (
+        f"{name}:{line}: subscribers[0].library: {kind}, which digestbot does not read: export the collection"
+        " as BibTeX (.bib), or list one arXiv id or URL per line" in out
+    ), out
