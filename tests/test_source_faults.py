@@ -841,3 +841,22 @@ def test_a_json_feed_after_a_bom_and_a_newline_is_read(store, http):
     outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss"), client())
     assert outcome.ok, outcome.error
     assert [p.title for p in store.papers_after(0)] == ["Hi"]
+
+
+# --- an XHTML prefix is not an HTML page --------------------------------------------------------
+# Fault: an Atom feed whose title is XHTML written with an `html:` prefix (`<html:div>`, legal
+# Atom) near its start was refused as "got an HTML page, not a feed": any `<html` in the first
+# 200 bytes counted as a page's root. Only an `<html>` tag does.
+
+
+def test_an_atom_feed_with_an_html_prefix_is_no_html_page(store, http):
+    feed = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
+        b' xmlns:html="http://www.w3.org/1999/xhtml"><title type="xhtml"><html:div>Lab</html:div></title>'
+        b"<id>urn:lab</id><updated>2024-03-11T10:00:00Z</updated><entry><id>urn:lab:1</id>"
+        b"<title>A post</title><updated>2024-03-11T10:00:00Z</updated><summary>Text.</summary></entry></feed>"
+    )
+    http.get("https://lab.example/atom", body=feed, content_type="application/atom+xml")
+    outcome = collect.fetch_one(store, source("lab", "https://lab.example/atom"), client())
+    assert outcome.ok, outcome.error
+    assert list(titles(store).values()) == ["A post"]

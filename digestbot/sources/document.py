@@ -103,12 +103,15 @@ def trim_start(content: bytes) -> tuple[bytes, bool]:
     return bom + content[m.end() :], True
 
 
+_HTML_TAG_RE = re.compile(rb"<html[\s/>]")  # the tag, not an `html:` prefix (XHTML in Atom)
+
+
 def is_html(content: bytes) -> bool:
     """Whether the document is an HTML page (a login wall, an error page) rather than a feed
     or JSON, as servers answer with 200 when something in front of them goes wrong."""
     m = _LEADING_RE.match(content)
     head = content[m.end() if m else 0 :][:2048].lower()
-    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
+    return head.startswith(b"<!doctype html") or _HTML_TAG_RE.search(head[:200]) is not None
 
 
 def declares_entities(content: bytes) -> bool:
