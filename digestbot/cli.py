@@ -26,7 +26,7 @@ import click
 
 from . import __version__
 from .arxiv_ids import arxiv_id, problem_note
-from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
+from .collect import LIKED_API, LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
 from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
@@ -997,15 +997,16 @@ def status(app: App) -> None:
     stored = {r["name"]: r for r in store.sources()}
     for name in sorted(configured | set(stored)):
         r = stored.get(name, {})
+        cfg = app.config.source(name) or (LIKED_API if name == LIKED_SOURCE else None)
         _add_row(
             t,
-            name + ("" if name in configured else " (not in config)"),
+            name + ("" if cfg else " (not in config)"),
             r.get("type") or next((s.type for s in app.config.sources if s.name == name), ""),
             _ago(r.get("last_fetch_at"), now) or "never",
             _ago(r.get("last_ok_at"), now) or "never",
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
-            (source_health(cfg, r, now) or "ok") if (cfg := app.config.source(name)) and r else "",
+            (source_health(cfg, r, now) or "ok") if cfg and r else "",
             r.get("last_error") or (f"warning: {r['last_warning']}" if r.get("last_warning") else ""),
         )
     console.print(t)

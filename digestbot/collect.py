@@ -148,6 +148,8 @@ def source_health(source: SourceConfig, state: dict, now: datetime) -> str | Non
     failures = state.get("failures") or 0
     if failures >= FAILING_AFTER:
         return f"failing: {failures} fetches in a row ({state.get('last_error')})"
+    if source.name == LIKED_SOURCE:  # fetched only when a like is missing: no new papers is no news
+        return None
     last_change = parse_ts(state.get("last_change_at")) or parse_ts(state.get("last_ok_at"))
     if last_change is None or state.get("last_ok_at") is None:
         return None
@@ -391,6 +393,8 @@ def refresh_sources(
 LIKED_SOURCE = "liked papers"  # how fetching liked papers by id shows in `fetch` and `status`
 LIKED_BATCH = 100  # ids per export-API request
 NOT_ON_ARXIV = "not on arXiv: "  # the warning of a fetch of liked papers, then ids
+# The fetch of liked papers as a source: digestbot's own, in no YAML, shown in `status` with its health.
+LIKED_API = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
 
 
 def not_on_arxiv(store: Store) -> set[str]:
@@ -431,7 +435,7 @@ def fetch_liked(
     waiting = _waiting(LIKED_SOURCE, state, now)
     if waiting:
         return waiting
-    api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
+    api = LIKED_API
     found: set[str] = set()
     try:
         for i in range(0, len(missing), LIKED_BATCH):

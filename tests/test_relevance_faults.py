@@ -373,3 +373,18 @@ def test_a_library_in_another_export_format_is_named_for_what_it_is(workdir, nam
         f"{name}:{line}: subscribers[0].library: {kind}, which digestbot does not read: export the collection"
         " as BibTeX (.bib), or list one arXiv id or URL per line" in out
     ), out
+
+
+# Fault: `status` listed the fetch of liked papers as "liked papers (not in config)", as if it
+# were a source left over from an old YAML, and with no health: failing on every fetch, it
+# never said "failing", as a source does after three failures in a row. It is digestbot's own
+# line: named as `fetch` names it, with its health.
+@responses.activate
+def test_status_shows_the_liked_papers_line_as_its_own_with_its_health(workdir):
+    responses.add(responses.GET, API, status=500)
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99998"]))
+    for _ in range(3):
+        digestbot(workdir, "fetch", expect=1)
+    out = digestbot(workdir, "status").output
+    row = next(line for line in out.splitlines() if "liked papers" in line)
+    assert "not in config" not in row and "failing: 3 fetches in a row" in row, out
