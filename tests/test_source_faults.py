@@ -860,3 +860,32 @@ def test_an_atom_feed_with_an_html_prefix_is_no_html_page(store, http):
     outcome = collect.fetch_one(store, source("lab", "https://lab.example/atom"), client())
     assert outcome.ok, outcome.error
     assert list(titles(store).values()) == ["A post"]
+
+
+# --- a moved url is named without the query digestbot adds ---------------------------------------
+# Fault: an `arxiv_api` (or dated `hf_daily`) source whose url moved for good (`http://` to
+# `https://`, as export.arxiv.org redirects) was told to put the url *with digestbot's own
+# query* in its `url:` (`...query?search_query=cat%3Acs.RO&start=0&max_results=3...`): done,
+# every request sent each parameter twice. The url named is the redirect's without the
+# parameters digestbot adds; a query the user wrote stays.
+
+
+def redirect_to_https(request):
+    return 301, {"Location": request.url.replace("http://", "https://", 1)}, ""
+
+
+@pytest.mark.parametrize(
+    "kind, url, kw, body",
+    [
+        ("arxiv_api", "http://export.arxiv.org/api/query", {"query": "cat:cs.RO", "max_results": 3}, None),
+        ("hf_daily", "http://huggingface.co/api/daily_papers", {"date": "2024-03-11"}, "[]"),
+        ("hf_daily", "http://hf.example/api/daily_papers?token=x", {"date": "2024-03-11"}, "[]"),
+    ],
+)
+def test_a_permanent_redirect_names_the_url_without_digestbots_own_query(store, http, kind, url, kw, body):
+    http.add_callback(responses.GET, url.split("?")[0], callback=redirect_to_https)
+    moved = url.replace("http://", "https://", 1)
+    http.get(moved.split("?")[0], body=body or api_page(["2403.00001"], 1))
+    outcome = collect.fetch_one(store, source("moved", url, kind, **kw), client())
+    assert outcome.ok, outcome.error
+    assert outcome.warnings == (f"moved permanently to {moved} (HTTP 301): put that in the source's url:",)
