@@ -26,7 +26,15 @@ import click
 
 from . import __version__
 from .arxiv_ids import arxiv_id, problem_note
-from .collect import LIKED_API, LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
+from .collect import (
+    LIKED_API,
+    LIKED_SOURCE,
+    SourceOutcome,
+    fetch_all,
+    not_on_arxiv_warning,
+    refresh_sources,
+    source_health,
+)
 from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
@@ -357,6 +365,13 @@ def _mail_warnings(app: App, env: Env) -> list[str]:
     return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
 
 
+def _last_warning(store, name: str, state: dict) -> str | None:
+    """A source's last warning; for liked papers, naming only ids someone still likes."""
+    if name == LIKED_SOURCE:
+        return not_on_arxiv_warning(store, set(store.missing_likes()))
+    return state.get("last_warning")
+
+
 def _liked_warnings(app: App) -> list[str]:
     """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know. Only
     read from an existing database: `check` creates nothing."""
@@ -371,8 +386,8 @@ def _liked_warnings(app: App) -> list[str]:
             f"{len(missing)} liked paper(s) not in the database yet, fetched from arXiv at the next fetch: {shown}"
         )
     last = app.store.source_state(LIKED_SOURCE)
-    if last.get("last_warning"):
-        out.append(f"liked papers: {last['last_warning']}")
+    if warning := not_on_arxiv_warning(app.store, liked):
+        out.append(f"liked papers: {warning}")
     if last.get("last_error"):
         out.append(f"liked papers could not be fetched last time: {last['last_error']}")
     return out
@@ -1007,7 +1022,8 @@ def status(app: App) -> None:
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
             (source_health(cfg, r, now) or "ok") if cfg and r else "",
-            r.get("last_error") or (f"warning: {r['last_warning']}" if r.get("last_warning") else ""),
+            r.get("last_error")
+            or (f"warning: {warning}" if (warning := _last_warning(store, name, r)) else ""),
         )
     console.print(t)
 

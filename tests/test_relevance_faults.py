@@ -388,3 +388,22 @@ def test_status_shows_the_liked_papers_line_as_its_own_with_its_health(workdir):
     out = digestbot(workdir, "status").output
     row = next(line for line in out.splitlines() if "liked papers" in line)
     assert "not in config" not in row and "failing: 3 fetches in a row" in row, out
+
+
+# Fault: after a reader dropped an id arXiv does not know from their likes (a typo fixed),
+# `check` and `status` still said "not on arXiv: <that id>" until the next fetch: they showed the
+# last fetch's warning as it was. It names only ids someone still likes, and none when nobody does.
+@responses.activate
+def test_check_names_only_unknown_ids_someone_still_likes(workdir):
+    responses.add_callback(responses.GET, API, callback=fake_arxiv({"2501.00001"}))
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99998", "2501.99999"]))
+    digestbot(workdir, "fetch")
+    assert "not on arXiv: 2501.99998, 2501.99999" in digestbot(workdir, "check").output
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99999"]))
+    out = digestbot(workdir, "check").output
+    assert "liked papers: not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
+    digestbot(workdir, "sync")  # status shows the database's subscribers
+    out = digestbot(workdir, "status").output
+    assert "not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001"]))
+    assert "not on arXiv" not in digestbot(workdir, "check").output
