@@ -17,7 +17,9 @@ _ID = (
     r"(?:(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})"
     r"|(?P<archive>[a-z][a-z-]*)(?:\.[a-z][a-z-]*)?/(?P<oyy>\d{2})(?P<omm>\d{2})(?P<onum>\d{3}))"
     r"(?:v\d+)?(?:\.pdf)?"
-    r"(?=$|[?#/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"  # the end, or a sentence's closing punctuation
+    # the end (of the text, a path, or a url inside another's query: `?url=…/2403.01234&hl=en`),
+    # or a sentence's closing punctuation
+    r"(?=$|[?#&/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"
 )
 _ARXIV_ID_RE = re.compile(
     r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|(?<![\w-])huggingface\.co/papers/"

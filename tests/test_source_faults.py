@@ -889,3 +889,22 @@ def test_a_permanent_redirect_names_the_url_without_digestbots_own_query(store, 
     outcome = collect.fetch_one(store, source("moved", url, kind, **kw), client())
     assert outcome.ok, outcome.error
     assert outcome.warnings == (f"moved permanently to {moved} (HTTP 301): put that in the source's url:",)
+
+
+# --- an arXiv link inside another link ------------------------------------------------------------
+# Fault: a feed of Google Scholar alerts (an alert mailbox turned into RSS) links each paper
+# through Scholar (`scholar_url?url=https://arxiv.org/abs/2403.01234&hl=en&...`): an id followed
+# by `&` was no id, so the paper came in under the Scholar link as a second paper beside
+# arXiv's own listing of it, and again in the digest. `&` ends an id as `?` and `#` do.
+
+
+def test_an_arxiv_link_wrapped_in_a_scholar_redirect_is_the_arxiv_paper(store, http):
+    scholar = "https://scholar.google.com/scholar_url?url=https://arxiv.org/pdf/2403.01234&amp;hl=en&amp;oi=scholaralrt"
+    http.get("https://alerts.example/rss", body=rss(item("Café naïve", guid="tag:alerts,1", link=scholar)))
+    http.get(
+        "https://rss.arxiv.org/rss/cs.LG",
+        body=arxiv_listing([FeedPaper("2403.01234", "Café naïve", "An abstract.")]).encode(),
+    )
+    collect.fetch_one(store, source("scholar", "https://alerts.example/rss"), client())
+    collect.fetch_one(store, source("arxiv", "https://rss.arxiv.org/rss/cs.LG", "arxiv_rss"), client())
+    assert titles(store) == {"arxiv:2403.01234": "Café naïve"}
