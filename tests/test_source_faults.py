@@ -908,3 +908,14 @@ def test_an_arxiv_link_wrapped_in_a_scholar_redirect_is_the_arxiv_paper(store, h
     collect.fetch_one(store, source("scholar", "https://alerts.example/rss"), client())
     collect.fetch_one(store, source("arxiv", "https://rss.arxiv.org/rss/cs.LG", "arxiv_rss"), client())
     assert titles(store) == {"arxiv:2403.01234": "Café naïve"}
+
+
+def test_an_arxiv_link_percent_encoded_in_a_safe_links_redirect_is_the_arxiv_paper(store, http):
+    """The same through Outlook's Safe Links (an alert mailbox at a university), which encodes it."""
+    wrapped = (
+        "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Farxiv.org%2Fabs%2F2403.01234v1"
+        "&amp;data=05%7C02%7C&amp;reserved=0"
+    )
+    http.get("https://alerts.example/rss", body=rss(item("Café naïve", guid="tag:alerts,1", link=wrapped)))
+    collect.fetch_one(store, source("alerts", "https://alerts.example/rss"), client())
+    assert list(titles(store)) == ["arxiv:2403.01234"]
