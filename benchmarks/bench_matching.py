@@ -117,7 +117,7 @@ def reference(papers, profiles) -> dict:
     }
 
 
-def _child(n_papers: int, n_subs: int, n_categories: int, queue) -> None:
+def _child(n_papers: int, n_subs: int, n_categories: int) -> dict:
     papers = make_papers(n_papers, n_categories=n_categories)
     profiles = make_profiles(n_subs, n_categories=n_categories)
     rounds = 3 if n_papers * n_subs <= REPEAT_UNDER else 2
@@ -128,18 +128,15 @@ def _child(n_papers: int, n_subs: int, n_categories: int, queue) -> None:
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     result["reference"] = reference(papers, profiles)
-    queue.put(result)
+    return result
 
 
 def measure(n_papers: int, n_subs: int, n_categories: int = len(CATEGORIES)) -> dict:
     """Generate one size's data in a fresh process and time floor, engine and reference on it."""
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(n_papers, n_subs, n_categories, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    # A pool of one fresh process: an error in it is raised here (a bare Process and a queue
+    # waited for ever on a result that never came).
+    with mp.get_context("fork").Pool(1) as pool:
+        return pool.apply(_child, (n_papers, n_subs, n_categories))
 
 
 def main() -> None:

@@ -60,7 +60,10 @@ def worker(url: str, smtp_url: str, folder: str, started) -> None:
         DigestRunner(store, config, env, shared=True).run()
 
 
-def one_run(server, template: str, n: int, kill: bool, folder: Path, label: str) -> dict:
+def one_run(server, template: str, n: int, kill_at: int, folder: Path, label: str) -> dict:
+    """`n` workers on a copy of `template`; with `kill_at`, the first is killed (SIGKILL) once the
+    sink has received that many digests (or when it finishes first), and one more worker runs
+    after the lease to complete its claims."""
     name = f"run_{label}"
     admin = Store(server.url("postgres")).conn  # an admin connection is all this needs
     admin.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -81,15 +84,16 @@ def one_run(server, template: str, n: int, kill: bool, folder: Path, label: str)
     t0 = time.perf_counter()
     started.set()
     killed = 0
-    if kill:
-        while sink.received < 2000:
+    if kill_at:
+        while sink.received < kill_at and procs[0].is_alive():
             time.sleep(0.01)
-        os.kill(procs[0].pid, signal.SIGKILL)
-        killed = 1
+        if procs[0].is_alive():  # else it finished first: nothing was killed
+            os.kill(procs[0].pid, signal.SIGKILL)
+            killed = 1
     for p in procs:
         p.join()
     seconds = time.perf_counter() - t0
-    if kill:  # the killed worker's claimed digests: another worker after the lease
+    if kill_at:  # the killed worker's claimed digests: another worker after the lease
         time.sleep(LEASE + 0.5)
         rest = ctx.Process(target=worker, args=(url, f"smtp://127.0.0.1:{sink.port}", str(folder), started))
         rest.start()
@@ -137,12 +141,15 @@ def main() -> None:
             base = None
             runs = [(int(n), False) for n in args.workers.split(",")] + [(2, True)]
             for n, kill in runs:
-                r = one_run(server, "bench_seed", n, kill, Path(tmp), f"{n}{'k' if kill else ''}")
+                # Killed mid-batch: once a tenth of the digests (at most 2,000) have arrived.
+                kill_at = max(1, min(2000, base["digests"] // 10)) if kill and base else 0
+                r = one_run(server, "bench_seed", n, kill_at, Path(tmp), f"{n}{'k' if kill else ''}")
                 rate = r["digests"] / r["seconds"]
-                base = base or rate
+                base = base or {"rate": rate, "digests": r["digests"]}
+                ratio = f"{rate / base['rate']:>5.2f}x" if base["rate"] else f"{'-':>6}"
                 print(
                     f"{r['workers']:>7} {r['killed']:>6} {r['digests']:>8} {r['seconds']:>8.1f} {rate:>10.0f}"
-                    f" {rate / base:>5.2f}x {r['duplicates']:>10} {r['lost']:>5}",
+                    f" {ratio} {r['duplicates']:>10} {r['lost']:>5}",
                     flush=True,
                 )
     finally:

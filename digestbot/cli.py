@@ -15,6 +15,7 @@ import os
 import shlex
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -156,12 +157,29 @@ class App:
 
 def _sqlite_path_problem(path: Path) -> str | None:
     """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
-    path should be), or None."""
+    path should be, a folder on its way that takes no new file: read-only, another user's), or
+    None."""
     if path.is_dir():
         return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
+    if path.exists():
+        return None
     for folder in path.parents:
         if folder.exists():
-            return None if folder.is_dir() else f"{folder} is a file, not a folder: {path} cannot be made"
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder: {path} cannot be made"
+            refused = _refuses_new_file(folder)
+            return f"{path} cannot be made: {folder} takes no new file ({refused})" if refused else None
+    return None
+
+
+def _refuses_new_file(folder: Path) -> str | None:
+    """Why `folder` takes no new file, or None. Tried, not judged from its mode (root passes
+    every mode check, and a read-only mount is not in the mode): a file without a name (Linux's
+    O_TMPFILE, else one removed at once), so `check` leaves nothing behind."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        return e.strerror or str(e)
     return None
 
 
@@ -293,10 +311,10 @@ def init(app: App) -> None:
         click.echo(f"{escape_controls(str(path))} already exists; left as it is.")
     else:
         click.echo(f"Wrote {escape_controls(str(path))}: a bundled sample feed and one example subscriber.")
-        command = _same_files_command(click.get_current_context().find_root(), app)
+        command = escape_controls(_same_files_command(click.get_current_context().find_root(), app))
         click.echo(f"Edit it, then run:\n  {command} check && {command} run --once")
     app.store.ping()  # opening the store creates the database and its schema
-    click.echo(f"Database ready: {app.db_shown}")
+    click.echo(f"Database ready: {escape_controls(app.db_shown)}")
 
 
 def _write_new(path: Path, text: str) -> bool:
@@ -343,6 +361,7 @@ def check(app: App) -> None:
     config = app.config
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
+    _check_writable(app)
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems
@@ -354,10 +373,23 @@ def check(app: App) -> None:
             _complain(f"{len(problems)} web page template problem(s).")
             raise SystemExit(EXIT_USAGE)
     click.echo(
-        f"{config.path}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
+        f"{escape_controls(str(config.path))}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
     for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
+
+
+def _check_writable(app: App) -> None:
+    """Exit 2 for a SQLite file this process may not write (its mode or owner, a read-only mount
+    or file): `check` said OK, and fetch, send and run stopped at their first write. Only `check`
+    asks: `status` and `preview` read such a file well (a backup, looked at)."""
+    path = app.db_path
+    if not is_postgres(path) and path.exists() and not os.access(path, os.W_OK):
+        _complain(
+            f"Error: {app.db_named_by}: {escape_controls(str(path))} cannot be written: fetch, send and run"
+            " record papers and digests there (give the user digestbot runs as write access to it)"
+        )
+        raise SystemExit(EXIT_USAGE)
 
 
 def _mail_warnings(app: App, env: Env) -> list[str]:
@@ -567,6 +599,9 @@ def _send_locked(
         click.echo("  stopping: the digests due are left for the next run")
     elif not outcomes and only is None and (soonest := _soonest(app.store, now_utc())):
         click.echo(f"  nobody is due now; next: {soonest}")
+    elif only and not should_stop():  # a subscriber asked for by name: why nothing went to them
+        for line in _not_due(app.store, sorted(only - {o.subscriber_id for o in outcomes}), now_utc()):
+            click.echo(line)
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.failed]
     empty = [o for o in outcomes if o.status == "empty"]
@@ -1071,7 +1106,7 @@ def status(app: App) -> None:
     env = Env.from_environ()
     email_via = f"SMTP {mask_url(env.smtp_url)}" if env.smtp_url else f"the outbox folder {env.outbox}"
     slack_via = "the Slack API" if env.slack_bot_token else f"the outbox folder {env.outbox}"
-    console.print(f"Email digests go to {email_via}; Slack digests to {slack_via}.")
+    console.print(escape_controls(f"Email digests go to {email_via}; Slack digests to {slack_via}."))
     for warning in _mail_warnings(app, env):
         console.print(f"warning: {warning}")
     if missing:
@@ -1130,7 +1165,7 @@ def migrate(app: App, target: str) -> None:
         if done == total:
             click.echo(f"  {table}: {total:,} row(s)")
 
-    click.echo(f"Copying {app.db_shown} into {shown}:")
+    click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
     try:
         report = copy_database(app.store, destination, progress)
     finally:
@@ -1139,7 +1174,7 @@ def migrate(app: App, target: str) -> None:
         f"Checked: the same rows in all {len(report.counts)} tables, and the same ledger"
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
     )
-    click.echo(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}")
+    click.echo(escape_controls(f"Done. Point digestbot at it: DIGESTBOT_DB={shown}"))
 
 
 def _add_row(table, *cells: str) -> None:
@@ -1176,6 +1211,28 @@ def _upcoming(state: SubscriberState, now: datetime) -> datetime | None:
     )
 
 
+def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
+    """Why a send asked for these subscribers sent them nothing: a digest waiting to be retried,
+    or their next scheduled time, as `status` shows it."""
+    states = {s.subscriber.id: s for s in store.subscribers()}
+    lines = []
+    for sid in ids:
+        waiting = [
+            d
+            for status in ("pending", "failed")
+            for d in store.digests(status=status, subscriber_id=sid)
+            if d.next_attempt_at
+        ]
+        if waiting:
+            retry = min(d.next_attempt_at for d in waiting)
+            lines.append(
+                f"  {sid}: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)"
+            )
+        elif sid in states and (due := _next_due(states[sid], now)) not in ("", "now"):
+            lines.append(f"  {sid}: not due now; next: {due} (--force sends it now)")
+    return lines
+
+
 def _soonest(store: Store, now: datetime) -> str:
     """Who is due next and when, as `status` shows it ("" when no one ever is)."""
     due = []
@@ -1208,9 +1265,11 @@ _process_ends_with_command = False  # set by main(); not when a test invokes `cl
 
 class _OutputGoneOk(io.RawIOBase):
     """A standard stream's file descriptor whose reader may leave: once a write finds the pipe
-    closed (`digestbot run --once | grep -q FAILED` after grep's match), the descriptor is
-    pointed at /dev/null and the command goes on. Printing is a report of the work, never a
-    reason to stop it halfway (click exited 1 at the first line that found the pipe gone)."""
+    closed (`digestbot run --once | grep -q FAILED` after grep's match) or the terminal hung up
+    (EIO: the ssh session dropped), or the output cannot take more (a log file's full disk), the
+    descriptor is pointed at /dev/null and the command goes on. Printing is a report of the work,
+    never a reason to stop it halfway (click exited 1 at the first line that found the pipe
+    gone). A descriptor that would block (EAGAIN) is not gone: that error stays."""
 
     def __init__(self, fd: int):
         super().__init__()
@@ -1228,7 +1287,9 @@ class _OutputGoneOk(io.RawIOBase):
     def write(self, data) -> int:
         try:
             return os.write(self.fd, data)
-        except BrokenPipeError:
+        except BlockingIOError:
+            raise
+        except OSError:
             _to_devnull(self.fd)
             return len(data)
 

@@ -174,7 +174,6 @@ def term_problem(term: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=65536)  # the same authors come back paper after paper
 def term_key(term: str) -> tuple[str, ...]:
     """What the matcher takes a keyword for (its patterns): two with one key, such as another
     case, accent or spacing, `self-supervised` and `self supervised`, are one term to it, so a
@@ -197,6 +196,7 @@ def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)  # the same authors come back paper after paper
 def normalize_name(name: str) -> str:
     """An author name for comparison: TeX accents decoded, case and accents folded."""
     return " ".join(t for t in tokens(detex(name)) if t != BREAK)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import shlex
 import signal
 import subprocess
@@ -56,15 +58,25 @@ def _closed_pipe() -> int:
 # --- output that goes nowhere -------------------------------------------------------------
 
 
+def _hung_up_terminal() -> int:
+    """A terminal whose other end has gone (an ssh session dropped): writes fail with EIO."""
+    master, slave = pty.openpty()
+    os.close(master)
+    return slave
+
+
+@pytest.mark.parametrize("gone", [_closed_pipe, _hung_up_terminal])
 @pytest.mark.parametrize("args", [("run", "--once"), ("send",)])
-def test_a_reader_that_went_away_does_not_stop_the_round(workdir, args):
+def test_a_reader_that_went_away_does_not_stop_the_round(workdir, args, gone):
     """`digestbot run --once | grep -q FAILED`: grep quits at its first match. The next line
     printed raised BrokenPipeError and click exited 1 in silence: the digests not yet sent were
-    left for the next run, and `send` stopped after the first."""
+    left for the next run, and `send` stopped after the first. A terminal that hung up (the ssh
+    session of `digestbot run --once` dropped) did the same with EIO, and a traceback: exit 120,
+    nothing fetched or sent."""
     _setup(workdir)
     if args == ("send",):
         digestbot(workdir, "fetch")
-    pipe = _closed_pipe()
+    pipe = gone()
     try:
         done = _child(workdir, *args, stdout=pipe, stderr=subprocess.PIPE)
     finally:
@@ -429,3 +441,95 @@ def test_preview_into_dash_is_stdout_not_a_file_named_dash(workdir):
     result = digestbot(workdir, "preview", "s0", "--format", "json", "-o", "-")
     assert json.loads(result.output)["subscriber"] == "s0"
     assert not (workdir.path / "-").exists()
+
+
+def _refuses_new_files(folder: Path) -> bool:
+    try:
+        (folder / "digestbot-probe.db").open("x").close()
+    except OSError:
+        return True
+    (folder / "digestbot-probe.db").unlink()
+    return False
+
+
+READ_ONLY = Path("/sys/kernel")  # sysfs: no process, root included, makes a file there
+
+
+@pytest.mark.skipif(not READ_ONLY.is_dir() or not _refuses_new_files(READ_ONLY), reason="needs Linux sysfs")
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_database_in_a_folder_that_takes_no_new_file_is_a_usage_error_check_sees(workdir, command):
+    """`--db` in a folder nobody may write (read-only, another user's): `check` said OK, and every
+    other command stopped with SQLite's `unable to open database file`, naming no reason."""
+    _setup(workdir, subscribers=1)
+    db = READ_ONLY / "sub" / "digestbot.db"
+    args = ["check"] if command == "check" else ["run", "--once"]
+    result = CliRunner().invoke(cli, ["--config", str(workdir.config), "--db", str(db), *args])
+    assert result.exit_code == 2, result.output
+    assert f"Error: --db: {db} cannot be made: {READ_ONLY} takes no new file (" in result.output
+    assert "OK" not in result.output and "Fetching" not in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "init", "sync", "status"])
+def test_file_names_echoed_by_a_command_that_worked_come_without_their_control_characters(
+    workdir, monkeypatch, command
+):
+    """The same escape sequences in a config or database file's name, when the command worked:
+    `check`'s `NAME: OK`, `init`'s `Database ready: NAME` and `status`'s `Email digests go to
+    the outbox folder NAME` wrote them to the terminal raw."""
+    _setup(workdir, subscribers=1)
+    if command == "status":  # the one command that shows the environment's settings unchecked
+        digestbot(workdir, "sync")
+        workdir.db.rename(workdir.path / f"{HOSTILE}.db")
+        monkeypatch.setenv("DIGESTBOT_OUTBOX", str(workdir.path / HOSTILE))
+    config = workdir.path / f"{HOSTILE}.yaml"
+    workdir.config.rename(config)
+    db = workdir.path / f"{HOSTILE}.db"
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), command], color=True)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
+    assert "\nFAKE" not in result.output
+
+
+def test_send_to_a_subscriber_who_is_not_due_says_when_they_are(workdir):
+    """`digestbot send --subscriber s0` the day after s0's digest printed `Digests: 0 sent, 0
+    failed, 0 subscriber(s) with nothing new.` and nothing else: why not, and when? The line
+    `nobody is due now; next: ...` was only for a send to everyone."""
+    _setup(workdir, subscribers=2)
+    digestbot(workdir, "run", "--once")
+    result = digestbot(workdir, "send", "--subscriber", "s1")
+    at = re.search(r"schedule: daily (\d\d:\d\d)", workdir.config.read_text(encoding="utf-8"))[1]
+    assert re.search(
+        rf"(?m)^  s1: not due now; next: \w{{3}} \d\d \w{{3}} {at} UTC \(--force sends it now\)\n",
+        result.output,
+    )
+    assert "s0" not in result.output
+
+
+def test_send_to_a_subscriber_whose_digest_waits_for_a_retry_says_until_when(workdir, monkeypatch):
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")  # nobody listens: refused
+    digestbot(workdir, "run", "--once", expect=1)
+    result = digestbot(workdir, "send", "--subscriber", "s0")
+    (retry,) = [d.next_attempt_at for d in ledger(workdir.db, "pending")]
+    said = f"  s0: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)\n"
+    assert said in result.output
+
+
+@pytest.fixture
+def read_only_db(workdir):
+    """The workdir's database made read-only for every process, root included (`chattr +i`)."""
+    _setup(workdir, subscribers=1)
+    digestbot(workdir, "run", "--once")
+    if subprocess.run(["chattr", "+i", str(workdir.db)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE)")
+    yield workdir.db
+    subprocess.run(["chattr", "-i", str(workdir.db)], check=True)
+
+
+def test_a_database_nobody_may_write_is_a_problem_check_names(workdir, read_only_db):
+    """A read-only database file (its mode, a read-only mount): `check` said OK, and fetch, send
+    and run then stopped at their first write ('attempt to write a readonly database')."""
+    result = digestbot(workdir, "check", expect=2)
+    assert f"Error: --db: {read_only_db} cannot be written: fetch, send and run record" in result.output
+    assert "OK" not in result.output
+    digestbot(workdir, "status")  # reading it still works

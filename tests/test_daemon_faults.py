@@ -633,3 +633,31 @@ def test_a_like_driven_digest_with_no_papers_yet_stops_no_run(workdir):
         http.get("https://export.arxiv.org/api/query", body="<feed xmlns='http://www.w3.org/2005/Atom'/>")
         result = digestbot(workdir, "run", "--once", expect=0)
     assert "Traceback" not in result.output and "Digests: 0 sent, 0 failed" in result.output, result.output
+
+
+def _readme_units() -> dict[str, list[tuple[str, str]]]:
+    """The README's systemd units by the name their first line gives, as systemd.syntax(7) reads
+    them: `key=value` lines, where only a line that starts with # or ; is a comment (a # after
+    a value is part of the value)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    units = {}
+    for block in readme.split("```ini\n")[1:]:
+        name, _, unit = block.split("```", 1)[0].partition("\n")
+        lines = [line.strip() for line in unit.splitlines()]
+        settings = [line for line in lines if line and not line.startswith(("#", ";", "["))]
+        units[name.split()[1]] = [
+            (key, value.strip()) for key, _, value in (s.partition("=") for s in settings)
+        ]
+    return units
+
+
+@pytest.mark.parametrize(
+    "unit", ["/etc/systemd/system/digestbot.service", "/etc/systemd/system/digestbot@.service"]
+)
+def test_the_readme_s_systemd_units_read_their_environment_file(unit):
+    """The units' `EnvironmentFile=/etc/digestbot/env   # DIGESTBOT_SMTP_URL=...` named a file
+    called `/etc/digestbot/env   # DIGESTBOT_SMTP_URL=...` (systemd has no comment after a
+    value), which is nowhere: the service failed to start, 'Failed to load environment files'."""
+    settings = _readme_units()[unit]
+    assert ("EnvironmentFile", "/etc/digestbot/env") in settings
+    assert [(k, v) for k, v in settings if "#" in v] == []
