@@ -12,12 +12,15 @@ not one. Pure: no I/O.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 _ID = (
     r"(?:(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})"
     r"|(?P<archive>[a-z][a-z-]*)(?:\.[a-z][a-z-]*)?/(?P<oyy>\d{2})(?P<omm>\d{2})(?P<onum>\d{3}))"
     r"(?:v\d+)?(?:\.pdf)?"
-    r"(?=$|[?#/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"  # the end, or a sentence's closing punctuation
+    # the end (of the text, a path, or a url inside another's query: `?url=…/2403.01234&hl=en`),
+    # or a sentence's closing punctuation
+    r"(?=$|[?#&/|>}\s]|[.,;:!)\]>\"'’”]+(?:$|\s))"
 )
 _ARXIV_ID_RE = re.compile(
     r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|(?<![\w-])huggingface\.co/papers/"
@@ -74,12 +77,21 @@ def arxiv_id(*candidates: str | None) -> str | None:
     that names one paper: a string naming two (`2403.10715, 2403.10886`) names none."""
     for text in candidates:
         if text:
-            text = text.strip().lstrip(_OPENERS)
-            found = [aid for m in _ARXIV_ID_RE.finditer(text) if (aid := _issued(m))]
-            if found:
-                others = {aid for m in _ANY_ID_RE.finditer(text) if (aid := _issued(m))}
-                if not others - {found[0]} and len(set(found)) == 1:
-                    return found[0]
+            # as written, else percent-decoded: a link inside a redirect's query (Outlook's Safe
+            # Links: `?url=https%3A%2F%2Farxiv.org%2Fabs%2F2403.01234`)
+            for form in dict.fromkeys((text, unquote(text))):
+                if aid := _one_id(form):
+                    return aid
+    return None
+
+
+def _one_id(text: str) -> str | None:
+    text = text.strip().lstrip(_OPENERS)
+    found = [aid for m in _ARXIV_ID_RE.finditer(text) if (aid := _issued(m))]
+    if found:
+        others = {aid for m in _ANY_ID_RE.finditer(text) if (aid := _issued(m))}
+        if not others - {found[0]} and len(set(found)) == 1:
+            return found[0]
     return None
 
 

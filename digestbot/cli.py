@@ -27,7 +27,15 @@ import click
 
 from . import __version__
 from .arxiv_ids import arxiv_id, problem_note
-from .collect import LIKED_SOURCE, SourceOutcome, fetch_all, refresh_sources, source_health
+from .collect import (
+    LIKED_API,
+    LIKED_SOURCE,
+    SourceOutcome,
+    fetch_all,
+    not_on_arxiv_warning,
+    refresh_sources,
+    source_health,
+)
 from .config import Config, ConfigError, Env, check_database, load_config
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
@@ -389,6 +397,13 @@ def _mail_warnings(app: App, env: Env) -> list[str]:
     return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
 
 
+def _last_warning(store, name: str, state: dict) -> str | None:
+    """A source's last warning; for liked papers, naming only ids someone still likes."""
+    if name == LIKED_SOURCE:
+        return not_on_arxiv_warning(store, set(store.missing_likes()))
+    return state.get("last_warning")
+
+
 def _liked_warnings(app: App) -> list[str]:
     """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know. Only
     read from an existing database: `check` creates nothing."""
@@ -403,8 +418,8 @@ def _liked_warnings(app: App) -> list[str]:
             f"{len(missing)} liked paper(s) not in the database yet, fetched from arXiv at the next fetch: {shown}"
         )
     last = app.store.source_state(LIKED_SOURCE)
-    if last.get("last_warning"):
-        out.append(f"liked papers: {last['last_warning']}")
+    if warning := not_on_arxiv_warning(app.store, liked):
+        out.append(f"liked papers: {warning}")
     if last.get("last_error"):
         out.append(f"liked papers could not be fetched last time: {last['last_error']}")
     return out
@@ -1032,16 +1047,18 @@ def status(app: App) -> None:
     stored = {r["name"]: r for r in store.sources()}
     for name in sorted(configured | set(stored)):
         r = stored.get(name, {})
+        cfg = app.config.source(name) or (LIKED_API if name == LIKED_SOURCE else None)
         _add_row(
             t,
-            name + ("" if name in configured else " (not in config)"),
+            name + ("" if cfg else " (not in config)"),
             r.get("type") or next((s.type for s in app.config.sources if s.name == name), ""),
             _ago(r.get("last_fetch_at"), now) or "never",
             _ago(r.get("last_ok_at"), now) or "never",
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
-            (source_health(cfg, r, now) or "ok") if (cfg := app.config.source(name)) and r else "",
-            r.get("last_error") or (f"warning: {r['last_warning']}" if r.get("last_warning") else ""),
+            (source_health(cfg, r, now) or "ok") if cfg and r else "",
+            r.get("last_error")
+            or (f"warning: {warning}" if (warning := _last_warning(store, name, r)) else ""),
         )
     console.print(t)
 

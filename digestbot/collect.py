@@ -148,6 +148,8 @@ def source_health(source: SourceConfig, state: dict, now: datetime) -> str | Non
     failures = state.get("failures") or 0
     if failures >= FAILING_AFTER:
         return f"failing: {failures} fetches in a row ({state.get('last_error')})"
+    if source.name == LIKED_SOURCE:  # fetched only when a like is missing: no new papers is no news
+        return None
     last_change = parse_ts(state.get("last_change_at")) or parse_ts(state.get("last_ok_at"))
     if last_change is None or state.get("last_ok_at") is None:
         return None
@@ -391,14 +393,32 @@ def refresh_sources(
 LIKED_SOURCE = "liked papers"  # how fetching liked papers by id shows in `fetch` and `status`
 LIKED_BATCH = 100  # ids per export-API request
 NOT_ON_ARXIV = "not on arXiv: "  # the warning of a fetch of liked papers, then ids
+# The fetch of liked papers as a source: digestbot's own, in no YAML, shown in `status` with its health.
+LIKED_API = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
+
+
+def _not_on_arxiv_listed(store: Store) -> tuple[list[str], bool]:
+    """The ids the last fetch of liked papers' warning names as not on arXiv, in its order, and
+    whether it left more out (" …")."""
+    warning = store.source_state(LIKED_SOURCE).get("last_warning") or ""
+    _, _, listed = warning.partition(NOT_ON_ARXIV)
+    listed = listed.split(";", 1)[0]
+    ids = [part.strip(" …") for part in listed.split(",") if part.strip(" …")]
+    return list(dict.fromkeys(ids)), listed.rstrip().endswith("…")
 
 
 def not_on_arxiv(store: Store) -> set[str]:
     """The liked ids the last fetch of liked papers found arXiv does not know (the first 20, as
     its warning in `status` names them)."""
-    warning = store.source_state(LIKED_SOURCE).get("last_warning") or ""
-    _, _, listed = warning.partition(NOT_ON_ARXIV)
-    return {part.strip(" …") for part in listed.split(";", 1)[0].split(",") if part.strip(" …")}
+    return set(_not_on_arxiv_listed(store)[0])
+
+
+def not_on_arxiv_warning(store: Store, liked: set[str]) -> str | None:
+    """The last fetch's warning of liked ids arXiv does not know, naming only those still in
+    `liked` (a typo since fixed is no news); None when none is."""
+    ids, more = _not_on_arxiv_listed(store)
+    still = [a for a in ids if a in liked]
+    return f"{NOT_ON_ARXIV}{', '.join(still)}" + (" …" if more else "") if still or more else None
 
 
 UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
@@ -431,7 +451,7 @@ def fetch_liked(
     waiting = _waiting(LIKED_SOURCE, state, now)
     if waiting:
         return waiting
-    api = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
+    api = LIKED_API
     found: set[str] = set()
     try:
         for i in range(0, len(missing), LIKED_BATCH):

@@ -1,5 +1,6 @@
 """A reader's library as seed papers: a BibTeX file (as Zotero, Mendeley, Google Scholar or
-arXiv export it) or a text file with one arXiv id or URL per line. Pure: text in, seeds out.
+arXiv export it) or a text file with one arXiv id or URL per line; another export format (RIS,
+CSV, CSL JSON, XML) is refused, named. Pure: text in, seeds out.
 
 From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arXiv}` or an
 id-shaped eprint), `url`, or a `doi` of the 10.48550/arXiv form; an entry without one is kept as
@@ -52,7 +53,11 @@ _MENTIONS = ("journal", "number", "note", "howpublished")
 
 def read_library(text: str) -> list[Seed]:
     """The seeds in a library file's text; raises LibraryError for what cannot be read."""
-    seeds = _bibtex(text) if _BIBTEX_RE.search(text) else _id_lines(text)
+    if _BIBTEX_RE.search(text):
+        seeds = _bibtex(text)
+    else:
+        _refuse_foreign(text)
+        seeds = _id_lines(text)
     if len(seeds) > MAX_SEEDS:
         raise LibraryError(1, f"{len(seeds)} papers; a library can hold at most {MAX_SEEDS}")
     return seeds
@@ -163,6 +168,36 @@ def _entry_arxiv_id(fields: dict[str, list[str]]) -> str | None:
     )  # arxivId: Mendeley
     mentions = (mentioned_arxiv_id(v) for f in _MENTIONS for v in fields.get(f, ()) if "arxiv" in v.lower())
     return aid or next(filter(None, mentions), None)
+
+
+# The other formats reference managers export, told by their first line: RIS (`TY  - JOUR`),
+# EndNote's tagged text (`%0 Journal Article`), CSV with a header row, JSON (CSL JSON) and XML
+# (EndNote XML, Zotero RDF, MODS).
+_FOREIGN_FORMATS = (
+    (re.compile(r"[A-Z][A-Z0-9]  - "), "a RIS export"),
+    (re.compile(r"%0 "), "an EndNote export"),
+    (re.compile(r'(?i)(?=.*\btitle\b)(?:"?[^,"]*"?,){2,}'), "a CSV export"),
+    (re.compile(r"[\[{]"), "a JSON export (CSL JSON)"),
+    (re.compile(r"<"), "an XML export"),
+)
+
+
+def _refuse_foreign(text: str) -> None:
+    """Refuse, named for what it is, a library in another export format, read as a list of
+    ids it would be blamed for its first line ("not an arXiv id or URL: 'TY  - JOUR'")."""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if arxiv_id(line) is None:
+            kind = next((k for pattern, k in _FOREIGN_FORMATS if pattern.match(line)), None)
+            if kind:
+                raise LibraryError(
+                    n,
+                    f"{kind}, which digestbot does not read: export the collection as BibTeX (.bib),"
+                    " or list one arXiv id or URL per line",
+                )
+        return
 
 
 def _id_lines(text: str) -> list[Seed]:

@@ -327,3 +327,83 @@ def test_a_quiet_day_sends_nothing_off_topic_to_a_likes_only_profile(workdir):
     digestbot(workdir, "fetch")
 
     assert preview(workdir, "carol")["papers"] == []
+
+
+# Fault: a library exported as RIS, CSV, CSL JSON or XML (each a choice in Zotero's, Mendeley's
+# and Google Scholar's export menus) was refused as "not an arXiv id or URL: 'TY  - JOUR'": read
+# as a list of ids, its first line blamed. It is named for what it is, with what to export instead.
+@pytest.mark.parametrize(
+    "name, text, kind",
+    [
+        (
+            "refs.ris",
+            "\nTY  - JOUR\nTI  - Attention\nUR  - http://arxiv.org/abs/1706.03762\nER  - \n",
+            "a RIS export",
+        ),
+        (
+            "refs.enw",
+            "%0 Journal Article\n%T Attention\n%U http://arxiv.org/abs/1706.03762\n",
+            "an EndNote export",
+        ),
+        (
+            "refs.csv",
+            '"Key","Item Type","Publication Year","Author","Title","Url"\n'
+            '"ABC","preprint","2017","Vaswani","Attention","http://arxiv.org/abs/1706.03762"\n',
+            "a CSV export",
+        ),
+        ("refs.json", '[{"id": "x", "type": "article", "title": "Attention"}]\n', "a JSON export (CSL JSON)"),
+        (
+            "refs.rdf",
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n</rdf:RDF>\n',
+            "an XML export",
+        ),
+        (
+            "refs.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><xml><records></records></xml>\n',
+            "an XML export",
+        ),
+    ],
+)
+def test_a_library_in_another_export_format_is_named_for_what_it_is(workdir, name, text, kind):
+    (workdir.path / name).write_text(text)
+    workdir.write_config(sources(workdir), sub("gina", library=name))
+    out = digestbot(workdir, "check", expect=2).output
+    line = 2 if text.startswith("\n") else 1
+    assert (
+        f"{name}:{line}: subscribers[0].library: {kind}, which digestbot does not read: export the collection"
+        " as BibTeX (.bib), or list one arXiv id or URL per line" in out
+    ), out
+
+
+# Fault: `status` listed the fetch of liked papers as "liked papers (not in config)", as if it
+# were a source left over from an old YAML, and with no health: failing on every fetch, it
+# never said "failing", as a source does after three failures in a row. It is digestbot's own
+# line: named as `fetch` names it, with its health.
+@responses.activate
+def test_status_shows_the_liked_papers_line_as_its_own_with_its_health(workdir):
+    responses.add(responses.GET, API, status=500)
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99998"]))
+    for _ in range(3):
+        digestbot(workdir, "fetch", expect=1)
+    out = digestbot(workdir, "status").output
+    row = next(line for line in out.splitlines() if "liked papers" in line)
+    assert "not in config" not in row and "failing: 3 fetches in a row" in row, out
+
+
+# Fault: after a reader dropped an id arXiv does not know from their likes (a typo fixed),
+# `check` and `status` still said "not on arXiv: <that id>" until the next fetch: they showed the
+# last fetch's warning as it was. It names only ids someone still likes, and none when nobody does.
+@responses.activate
+def test_check_names_only_unknown_ids_someone_still_likes(workdir):
+    responses.add_callback(responses.GET, API, callback=fake_arxiv({"2501.00001"}))
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99998", "2501.99999"]))
+    digestbot(workdir, "fetch")
+    assert "not on arXiv: 2501.99998, 2501.99999" in digestbot(workdir, "check").output
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99999"]))
+    out = digestbot(workdir, "check").output
+    assert "liked papers: not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
+    digestbot(workdir, "sync")  # status shows the database's subscribers
+    out = digestbot(workdir, "status").output
+    assert "not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001"]))
+    assert "not on arXiv" not in digestbot(workdir, "check").output

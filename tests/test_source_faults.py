@@ -756,3 +756,166 @@ def test_a_feed_whose_every_entry_is_new_again_warns(store, http):
     http.upsert(responses.GET, src.url, body=rss(item("D", guid="tag:b,4"), item("E", guid="tag:b,5")))
     [warning] = collect.fetch_one(store, src, client()).warnings
     assert "all 2 entries were new" in warning
+
+
+# --- a feed's encoding: its BOM, its declaration, then what the server says ---------------------
+# Fault: the charset a server gives in Content-Type was never looked at (feedparser was handed
+# the bytes alone), so a Greek or Russian feed that names its encoding only there, as RFC 7303
+# allows, or whose XML declaration says utf-8 wrongly, was decoded by feedparser's last resort,
+# windows-1252: every title stored as mojibake ("Ìç÷áíéêÞ"). And a UTF-16 feed with a byte
+# order mark but no declaration (legal: the BOM says it) was read with a warning that it was
+# "declared as utf-8". Now a BOM decides; then the document's declaration, or UTF-8 when it has
+# none, as long as it decodes; else the server's charset; feedparser's guesses come last.
+
+
+def encoded_feed(title: str, encoding: str, declared: str | None = None) -> bytes:
+    declaration = f' encoding="{declared}"' if declared else ""
+    return (
+        f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><guid>g1</guid><description>{title}.</description></item>"
+        "</channel></rss>"
+    ).encode(encoding)
+
+
+@pytest.mark.parametrize(
+    "title, encoding, declared, charset, warned",
+    [
+        ("Μηχανική μάθηση", "iso-8859-7", None, "iso-8859-7", False),  # said only by the server
+        ("Машинное обучение", "windows-1251", None, "windows-1251", False),
+        ("機械学習の論文", "shift_jis", None, "Shift_JIS", False),
+        ("Машинное обучение", "windows-1251", "utf-8", "windows-1251", True),  # a wrong declaration
+        ("Café naïve", "utf-8", None, "iso-8859-1", False),  # a server default that is wrong
+        ("Café naïve", "utf-8", "utf-8", "iso-8859-1", False),
+        ("Café naïve", "utf-16", None, None, False),  # a BOM, no declaration
+        ("Plain title", "utf-16", None, None, False),
+    ],
+)
+def test_a_feed_is_decoded_by_its_bom_its_declaration_or_the_servers_charset(
+    store, http, title, encoding, declared, charset, warned
+):
+    content_type = "application/rss+xml" + (f"; charset={charset}" if charset else "")
+    http.get(
+        "https://feeds.example/rss", body=encoded_feed(title, encoding, declared), content_type=content_type
+    )
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss"), client())
+    assert outcome.ok, outcome.error
+    assert [(p.title, p.abstract) for p in store.papers_after(0)] == [(title, f"{title}.")]
+    assert bool(outcome.warnings) == warned, outcome.warnings
+    if warned:
+        assert (
+            outcome.warnings[0] == f"encoding: declared as {declared}, but it is {charset} as the server says"
+        )
+
+
+# --- white space before the XML declaration -----------------------------------------------------
+# Fault: a feed with a blank line or a few spaces before `<?xml` (WordPress's classic: a plugin or
+# theme file that ends in a newline prints it ahead of the feed; also a BOM and then a newline)
+# was refused as "malformed feed: XML or text declaration not at start of entity", every fetch,
+# though every feed reader reads it. And a JSON Feed starting with a BOM and a newline was taken
+# for XML and refused. What stands before the declaration is dropped, with a warning.
+
+LEADING = [b"\n\n", b"   ", b"\r\n\t", b"\xef\xbb\xbf\n", b"\n\xef\xbb\xbf"]
+
+
+@pytest.mark.parametrize("junk", LEADING)
+@pytest.mark.parametrize("kind", ["rss", "arxiv_rss"])
+def test_white_space_before_the_xml_declaration_is_dropped_with_a_warning(store, http, junk, kind):
+    # A declaration after the junk still counts: an iso-8859-1 feed is read as one.
+    encoding = "utf-8" if b"\xef\xbb\xbf" in junk else "iso-8859-1"
+    if kind == "arxiv_rss":
+        feed = arxiv_listing([FeedPaper("2403.01234", "Café naïve", "An abstract.")]).encode()
+    else:
+        feed = encoded_feed("Café naïve", encoding, encoding)
+    http.get("https://feeds.example/rss", body=junk + feed, content_type="application/rss+xml")
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss", kind), client())
+    assert outcome.ok, outcome.error
+    assert [p.title for p in store.papers_after(0)] == ["Café naïve"]
+    assert outcome.warnings == (
+        "white space before the XML declaration was dropped: the feed should start with <?xml",
+    )
+
+
+def test_a_json_feed_after_a_bom_and_a_newline_is_read(store, http):
+    feed = b'\xef\xbb\xbf\n{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "title": "Hi", "content_text": "x"}]}'
+    http.get("https://feeds.example/rss", body=feed, content_type="application/feed+json")
+    outcome = collect.fetch_one(store, source("feed", "https://feeds.example/rss"), client())
+    assert outcome.ok, outcome.error
+    assert [p.title for p in store.papers_after(0)] == ["Hi"]
+
+
+# --- an XHTML prefix is not an HTML page --------------------------------------------------------
+# Fault: an Atom feed whose title is XHTML written with an `html:` prefix (`<html:div>`, legal
+# Atom) near its start was refused as "got an HTML page, not a feed": any `<html` in the first
+# 200 bytes counted as a page's root. Only an `<html>` tag does.
+
+
+def test_an_atom_feed_with_an_html_prefix_is_no_html_page(store, http):
+    feed = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
+        b' xmlns:html="http://www.w3.org/1999/xhtml"><title type="xhtml"><html:div>Lab</html:div></title>'
+        b"<id>urn:lab</id><updated>2024-03-11T10:00:00Z</updated><entry><id>urn:lab:1</id>"
+        b"<title>A post</title><updated>2024-03-11T10:00:00Z</updated><summary>Text.</summary></entry></feed>"
+    )
+    http.get("https://lab.example/atom", body=feed, content_type="application/atom+xml")
+    outcome = collect.fetch_one(store, source("lab", "https://lab.example/atom"), client())
+    assert outcome.ok, outcome.error
+    assert list(titles(store).values()) == ["A post"]
+
+
+# --- a moved url is named without the query digestbot adds ---------------------------------------
+# Fault: an `arxiv_api` (or dated `hf_daily`) source whose url moved for good (`http://` to
+# `https://`, as export.arxiv.org redirects) was told to put the url *with digestbot's own
+# query* in its `url:` (`...query?search_query=cat%3Acs.RO&start=0&max_results=3...`): done,
+# every request sent each parameter twice. The url named is the redirect's without the
+# parameters digestbot adds; a query the user wrote stays.
+
+
+def redirect_to_https(request):
+    return 301, {"Location": request.url.replace("http://", "https://", 1)}, ""
+
+
+@pytest.mark.parametrize(
+    "kind, url, kw, body",
+    [
+        ("arxiv_api", "http://export.arxiv.org/api/query", {"query": "cat:cs.RO", "max_results": 3}, None),
+        ("hf_daily", "http://huggingface.co/api/daily_papers", {"date": "2024-03-11"}, "[]"),
+        ("hf_daily", "http://hf.example/api/daily_papers?token=x", {"date": "2024-03-11"}, "[]"),
+    ],
+)
+def test_a_permanent_redirect_names_the_url_without_digestbots_own_query(store, http, kind, url, kw, body):
+    http.add_callback(responses.GET, url.split("?")[0], callback=redirect_to_https)
+    moved = url.replace("http://", "https://", 1)
+    http.get(moved.split("?")[0], body=body or api_page(["2403.00001"], 1))
+    outcome = collect.fetch_one(store, source("moved", url, kind, **kw), client())
+    assert outcome.ok, outcome.error
+    assert outcome.warnings == (f"moved permanently to {moved} (HTTP 301): put that in the source's url:",)
+
+
+# --- an arXiv link inside another link ------------------------------------------------------------
+# Fault: a feed of Google Scholar alerts (an alert mailbox turned into RSS) links each paper
+# through Scholar (`scholar_url?url=https://arxiv.org/abs/2403.01234&hl=en&...`): an id followed
+# by `&` was no id, so the paper came in under the Scholar link as a second paper beside
+# arXiv's own listing of it, and again in the digest. `&` ends an id as `?` and `#` do.
+
+
+def test_an_arxiv_link_wrapped_in_a_scholar_redirect_is_the_arxiv_paper(store, http):
+    scholar = "https://scholar.google.com/scholar_url?url=https://arxiv.org/pdf/2403.01234&amp;hl=en&amp;oi=scholaralrt"
+    http.get("https://alerts.example/rss", body=rss(item("Café naïve", guid="tag:alerts,1", link=scholar)))
+    http.get(
+        "https://rss.arxiv.org/rss/cs.LG",
+        body=arxiv_listing([FeedPaper("2403.01234", "Café naïve", "An abstract.")]).encode(),
+    )
+    collect.fetch_one(store, source("scholar", "https://alerts.example/rss"), client())
+    collect.fetch_one(store, source("arxiv", "https://rss.arxiv.org/rss/cs.LG", "arxiv_rss"), client())
+    assert titles(store) == {"arxiv:2403.01234": "Café naïve"}
+
+
+def test_an_arxiv_link_percent_encoded_in_a_safe_links_redirect_is_the_arxiv_paper(store, http):
+    """The same through Outlook's Safe Links (an alert mailbox at a university), which encodes it."""
+    wrapped = (
+        "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Farxiv.org%2Fabs%2F2403.01234v1"
+        "&amp;data=05%7C02%7C&amp;reserved=0"
+    )
+    http.get("https://alerts.example/rss", body=rss(item("Café naïve", guid="tag:alerts,1", link=wrapped)))
+    collect.fetch_one(store, source("alerts", "https://alerts.example/rss"), client())
+    assert list(titles(store)) == ["arxiv:2403.01234"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..config import SourceConfig
 from .arxiv import api_params, parse_arxiv_api, parse_arxiv_rss
@@ -23,11 +24,11 @@ def fetch_source(
     source: SourceConfig, client: HttpClient, etag: str | None = None, last_modified: str | None = None
 ) -> FetchResult:
     """Fetch and parse one source. Raises SourceError with a reason fit for the log and `status`."""
+    params: dict | None = None  # what digestbot adds to the url's query
     try:
         if source.path is not None:
             fetched = read_file(source.path, client.max_bytes)
         else:
-            params = None
             if source.type == "arxiv_api":
                 params = api_params(source)
             elif source.type == "hf_daily" and source.date:
@@ -52,8 +53,17 @@ def fetch_source(
     if fetched.moved:
         # The url is the user's, in the YAML: said, not rewritten (a redirect may be a mistake).
         url, status = fetched.moved
+        url = without_params(url, params) if params else url
         result.warnings.append(f"moved permanently to {url} (HTTP {status}): put that in the source's url:")
     return result
+
+
+def without_params(url: str, params: dict) -> str:
+    """`url` without the query parameters digestbot added to it (`params`): what a source's
+    `url:` should say. Parameters the url had of its own stay."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 __all__ = ["FetchResult", "FetchStopped", "HttpClient", "SourceError", "fetch_source"]

@@ -23,7 +23,7 @@ def parse_arxiv_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     An empty feed is normal (weekends, holidays); a feed titled "Feed error for query" is
     arXiv's answer to a bad category.
     """
-    parsed = base.parse_feed(fetched.content or b"")
+    parsed = base.parse_feed(fetched.content or b"", fetched.content_type)
     title = parsed.feed.get("title", "")
     if title.lower().startswith("feed error"):
         raise SourceError(f"arXiv says: {title}")
@@ -109,7 +109,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
 
     For an id it does not know, an `id_list` answer holds a blank entry (no id, no title): that
     is no paper, not an unreadable one (the caller sees which ids did not come back)."""
-    parsed = base.parse_feed(fetched.content or b"")
+    parsed = base.parse_feed(fetched.content or b"", fetched.content_type)
     papers, skipped = [], []
     entries = [e for e in parsed.entries if e.get("id") or e.get("title") or e.get("link")]
     for entry in entries:

@@ -234,23 +234,26 @@ class ParsedFeed:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_feed(content: bytes) -> ParsedFeed:
+def parse_feed(content: bytes, content_type: str = "") -> ParsedFeed:
     """Parse feed bytes with feedparser; raise SourceError for anything that is not a whole feed.
 
     feedparser is lenient: on malformed XML it sets `bozo` and still returns what it read, the
     last entry cut short. A truncated download must not half-land in the database, so any XML
     error fails the source. What feedparser reads past and is safe is read, with a warning:
-    HTML entities without a DTD (`&nbsp;`), bare `&`, control characters (all repaired before
+    white space before the XML declaration, HTML entities without a DTD (`&nbsp;`), bare `&`, control characters (all repaired before
     parsing, so the strict parser still checks the whole document) and a wrongly declared
-    encoding (feedparser's CharacterEncodingOverride).
+    encoding (feedparser's CharacterEncodingOverride). `content_type`: the server's
+    Content-Type, whose charset names an encoding the document does not (`as_utf8`).
     """
     if not content.strip():
         raise SourceError("empty response, not a feed")
     if document.is_html(content):
         raise SourceError("got an HTML page, not a feed (a login or error page? open the url in a browser)")
+    content, trimmed = document.trim_start(content)
+    warnings = [document.LEADING_WARNING] if trimmed else []
     # Decode as feedparser would, so that the checks see the same document the parser will.
-    content, encoding_warning = document.as_utf8(content)
-    warnings = [encoding_warning] if encoding_warning else []
+    content, encoding_warning = document.as_utf8(content, content_type)
+    warnings += [encoding_warning] if encoding_warning else []
     if document.declares_entities(content):
         raise SourceError("feed declares XML entities (a DTD internal subset): refused for safety")
     if document.crowded_tag(content):

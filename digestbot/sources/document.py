@@ -4,10 +4,11 @@ functions, each linear in the size."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.entities import html5
 
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
 MAX_REPAIRS = 100_000  # more than this many is not a feed with a flaw but a broken (or hostile) one
 MAX_ATTRIBUTES = 256  # in one tag; real feeds stay under 30, and feedparser's cost is quadratic in it
@@ -31,23 +32,86 @@ class TooBroken(ValueError):
     """More repairs than MAX_REPAIRS: reading on would cost more than the feed is worth."""
 
 
-def as_utf8(content: bytes) -> tuple[bytes, str | None]:
-    """The document re-encoded as UTF-8 by feedparser's own encoding detection (it understands
-    EBCDIC, UTF-7...), and what it had to override, if anything (a wrongly declared encoding)."""
-    result: dict = {}
+# Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF32_LE, "utf-32le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+)
+
+
+def as_utf8(content: bytes, content_type: str = "") -> tuple[bytes, str | None]:
+    """The document re-encoded as UTF-8, and what was wrong with its encoding, if anything.
+
+    A byte order mark decides (the XML spec, RFC 7303). Then the document's own declaration, or
+    UTF-8 when it declares none, as long as the bytes decode so: a declaration is the feed's
+    author's, a server's charset (`content_type`, the Content-Type header) is often its default
+    for every file (`iso-8859-1` over UTF-8 feeds). Else the server's charset, which is how a
+    feed names an encoding it does not declare (`charset=iso-8859-7`); feedparser's own
+    detection (EBCDIC, UTF-7..., then windows-1252) comes last."""
     try:
-        converted = convert_to_utf8({}, content, result)
+        bom = next((name for mark, name in _BOMS if content.startswith(mark)), None)
+        if bom:
+            converted, error = _convert(content, bom)
+            if error is None:
+                return converted, None
+        converted, error = _convert(content, None)
+        charset = parse_content_type(content_type)[1] if content_type else ""
+        if error is not None and charset:
+            again, still = _convert(content, charset)
+            if still is None:
+                declared = RE_XML_PI_ENCODING.match(content)
+                said = declared.group(1).decode("ascii", "replace") if declared else None
+                return again, (
+                    f"encoding: declared as {said}, but it is {charset} as the server says" if said else None
+                )
     except Exception:  # undecodable: let the parser say what is wrong with it
         return content, None
-    override = result.get("bozo_exception")
-    return converted, (f"encoding: {override}" if override else None)
+    return converted, (f"encoding: {error}" if error else None)
+
+
+def _convert(content: bytes, charset: str | None) -> tuple[bytes, Exception | None]:
+    """feedparser's conversion to UTF-8, with `charset` as the encoding to try first (else what
+    the document declares), and what it had to override."""
+    result: dict = {}
+    headers = {"content-type": f"application/xml; charset={charset}"} if charset else {}
+    return convert_to_utf8(headers, content, result), result.get("bozo_exception")
+
+
+# White space and UTF-8 byte order marks, in any order, at the start of a document.
+_LEADING_RE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)+")
+LEADING_WARNING = "white space before the XML declaration was dropped: the feed should start with <?xml"
+
+
+def first_byte(content: bytes) -> bytes:
+    """The document's first byte past white space and byte order marks (`{` for JSON)."""
+    m = _LEADING_RE.match(content)
+    return content[m.end() : m.end() + 1] if m else content[:1]
+
+
+def trim_start(content: bytes) -> tuple[bytes, bool]:
+    """The document without what stands before its XML declaration, and whether there was
+    any: XML allows nothing there but a byte order mark, yet a blank line or a BOM then a
+    newline is common (a web site's plugin or template that prints a newline ahead of the
+    feed). A UTF-8 BOM among it is kept in front, where it says the encoding."""
+    m = _LEADING_RE.match(content)
+    if not m or m.group(0) == codecs.BOM_UTF8 or not re.match(rb"<\?xml\s", content[m.end() : m.end() + 6]):
+        return content, False
+    bom = codecs.BOM_UTF8 if codecs.BOM_UTF8 in m.group(0) else b""
+    return bom + content[m.end() :], True
+
+
+_HTML_TAG_RE = re.compile(rb"<html[\s/>]")  # the tag, not an `html:` prefix (XHTML in Atom)
 
 
 def is_html(content: bytes) -> bool:
     """Whether the document is an HTML page (a login wall, an error page) rather than a feed
     or JSON, as servers answer with 200 when something in front of them goes wrong."""
-    head = content[:2048].lstrip().removeprefix(b"\xef\xbb\xbf").lower()
-    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]
+    m = _LEADING_RE.match(content)
+    head = content[m.end() if m else 0 :][:2048].lower()
+    return head.startswith(b"<!doctype html") or _HTML_TAG_RE.search(head[:200]) is not None
 
 
 def declares_entities(content: bytes) -> bool:

@@ -4,6 +4,7 @@ when the link or guid carries one, else the guid, else the link (within its sour
 from __future__ import annotations
 
 from ..config import SourceConfig
+from . import document
 from .base import (
     FetchResult,
     SourceError,
@@ -27,9 +28,9 @@ def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
     content = fetched.content or b""
-    if content.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):  # JSON: told by its content
+    if document.first_byte(content) in (b"{", b"["):  # JSON: told by its content
         return parse_json_feed(source, fetched)
-    parsed = parse_feed(content)
+    parsed = parse_feed(content, fetched.content_type)
     entries = (_entry(e, fetched.url) for e in parsed.entries)
     papers, skipped = papers_from(source, entries)
     return FetchResult(papers, fetched.etag, fetched.last_modified, skipped=skipped, warnings=parsed.warnings)
