@@ -919,3 +919,24 @@ def test_an_arxiv_link_percent_encoded_in_a_safe_links_redirect_is_the_arxiv_pap
     http.get("https://alerts.example/rss", body=rss(item("Café naïve", guid="tag:alerts,1", link=wrapped)))
     collect.fetch_one(store, source("alerts", "https://alerts.example/rss"), client())
     assert list(titles(store)) == ["arxiv:2403.01234"]
+
+
+# --- JSON dates in the other forms RFC 3339 and feeds use -----------------------------------------
+# Fault: a JSON Feed's `date_published` with RFC 3339's lowercase `t` and `z` (which it allows),
+# or an RFC 822 date written by mistake (as RSS has it), was "date unknown" in the digest:
+# datetime.fromisoformat reads neither.
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2024-03-01t10:00:00z", "2024-03-01T11:00:00+01:00", "Fri, 01 Mar 2024 10:00:00 GMT"],
+    ids=["lowercase", "offset", "rfc822"],
+)
+def test_a_json_feed_date_in_any_form_feeds_use_is_read(store, http, written):
+    item = {"id": "p1", "title": "Cats", "date_published": written}
+    http.get(
+        "https://a.example/feed.json", json={"version": "https://jsonfeed.org/version/1.1", "items": [item]}
+    )
+    collect.fetch_one(store, source("a", "https://a.example/feed.json"), client())
+    [paper] = store.papers_after(0)
+    assert paper.published == datetime(2024, 3, 1, 10, 0, tzinfo=UTC), paper.published

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from .base import SourceError, clean_title, plausible_datetime
 from .document import is_html
@@ -52,10 +53,15 @@ def json_names(value: object) -> tuple[str, ...]:
 
 
 def json_datetime(value: object) -> datetime | None:
-    """An ISO 8601 / RFC 3339 date from JSON, if it is a plausible one."""
+    """An ISO 8601 / RFC 3339 date from JSON (whose `t` and `z` may be lowercase), or an RFC 822
+    one written by mistake (as RSS has them), if it is a plausible one."""
     if not isinstance(value, str):
         return None
     try:
-        return plausible_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return plausible_datetime(datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00")))
     except ValueError:
+        pass
+    try:
+        return plausible_datetime(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError):
         return None
