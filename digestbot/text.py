@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email.utils
+import math
 import re
 import unicodedata
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 # TeX accent commands as they appear in arXiv metadata (`Schr\"oder`, `\'{e}`, `{\c c}`),
@@ -241,3 +244,20 @@ def url_secrets(url: str) -> list[str]:
         found.append(userinfo.partition(":")[2])
     found += [unquote(f) for f in found]
     return sorted({f for f in found if f}, key=len, reverse=True)
+
+
+_LONGEST_RETRY_AFTER = 10**9  # seconds (31 years): any longer is the same, and a date cannot hold it
+
+
+def retry_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """A Retry-After header (seconds, or an HTTP date) as whole seconds from now, if it reads;
+    a fraction (`1.5`, which some APIs send) is rounded up."""
+    value = (value or "").strip()
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", value):  # ASCII digits only: `²` is a digit to str.isdigit
+        return min(math.ceil(float(value[:16])), _LONGEST_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0, int((when - (now or datetime.now(UTC))).total_seconds()))

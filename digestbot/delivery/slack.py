@@ -17,8 +17,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from urllib.error import URLError
 
@@ -32,7 +30,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.models.blocks import Block
 
 from ..models import SLACK_USER_PREFIXES
-from ..text import one_line, shorten
+from ..text import one_line, retry_seconds, shorten
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
@@ -144,22 +142,12 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
 
 
 def _retry_after(headers) -> float:
-    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values):
-    delay-seconds or an HTTP-date (RFC 9110), 1 when absent or unreadable, never below 0."""
+    """Retry-After in seconds (headers as slack-sdk gives them: values or lists of values), read
+    as `text.retry_seconds` reads it; 1 when absent or unreadable."""
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
-            value = value[0] if isinstance(value, list | tuple) else value
-            try:
-                return max(float(value), 0.0)
-            except (TypeError, ValueError):
-                pass
-            try:
-                when = parsedate_to_datetime(str(value))
-            except (TypeError, ValueError, IndexError):
-                return 1.0
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+            wait = retry_seconds(str(value[0] if isinstance(value, list | tuple) else value))
+            return 1.0 if wait is None else float(wait)
     return 1.0
 
 

@@ -4,7 +4,6 @@ a per-host pace (arXiv asks for one request every 3 seconds), and local files.""
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import re
 import socket
 import threading
@@ -12,7 +11,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +20,7 @@ import urllib3
 import urllib3.connection
 
 from .. import __version__
-from ..text import is_number
+from ..text import is_number, retry_seconds
 
 USER_AGENT = f"digestbot/{__version__} (+https://github.com/digestbot/digestbot; self-hosted paper digests)"
 CONNECT_TIMEOUT = 10.0
@@ -330,22 +328,6 @@ def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
         return f"{head}: the server failed{asked}; the next fetch tries again"
     advice = _HTTP_ADVICE.get(status)
     return f"{head}: {advice}" if advice else head
-
-
-_LONGEST_RETRY_AFTER = 10**9  # seconds (31 years): any longer is the same, and a date cannot hold it
-
-
-def retry_seconds(value: str | None, now: datetime | None = None) -> int | None:
-    """A Retry-After header (seconds, or an HTTP date) as seconds from now, if it reads."""
-    value = (value or "").strip()
-    if re.fullmatch(r"[0-9]+", value):  # ASCII digits only: `²` is a digit to str.isdigit
-        return min(int(value[:12]), _LONGEST_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0, int((when - (now or datetime.now(UTC))).total_seconds()))
 
 
 def tls_error(e: Exception) -> str:
