@@ -214,7 +214,6 @@ def socket_mode_client(service: SlackService, env: Env) -> SocketModeClient:
 
 
 SOCKET_RETRY = 300.0  # seconds between attempts to open Socket Mode while Slack is out of reach
-_REFUSED = TOKEN_ERRORS  # a token Slack refuses: another try will not change that before a restart
 
 
 def connect_socket_mode(
@@ -250,7 +249,10 @@ def _connect(client: SocketModeClient) -> tuple[str | None, bool]:
         client.connect()
     except SlackApiError as e:
         error = str((e.response.get("error") if e.response is not None else None) or "an error")
-        return f"Slack answered {one_line(error)}", error not in _REFUSED
+        return (
+            f"Slack answered {one_line(error)}",
+            error not in TOKEN_ERRORS,
+        )  # a token refused stays so until a restart
     except Exception as e:  # urllib, websocket and socket errors alike: out of reach
         reason = getattr(e, "reason", None) or e
         return one_line(f"{type(e).__name__}: {reason}"), True
