@@ -196,6 +196,13 @@ def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key
     return tuple(out)
 
 
+def shared_terms(terms: Iterable[str], others: Iterable[str]) -> list[str]:
+    """The entries of `terms` that are one term to the matcher (`term_key`) with one of `others`:
+    a keyword that is also excluded, say."""
+    keys = set(map(term_key, others))
+    return [t for t in terms if term_key(t) in keys]
+
+
 @lru_cache(maxsize=65536)  # the same authors come back paper after paper
 def normalize_name(name: str) -> str:
     """An author name for comparison: TeX accents decoded, case and accents folded."""

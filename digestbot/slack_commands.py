@@ -15,7 +15,7 @@ from datetime import datetime
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
-from .matching import distinct_terms, term_key, term_problem
+from .matching import distinct_terms, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
@@ -258,8 +258,7 @@ class CommandHandler:
                 raise CommandError(
                     f"A digest can follow at most {READER_MAX_KEYWORDS} keywords; this would make {len(keywords)}."
                 )
-            wanted = set(map(term_key, terms))
-            let_in[:] = [k for k in sub.profile.exclude if term_key(k) in wanted]
+            let_in[:] = shared_terms(sub.profile.exclude, terms)
             exclude = tuple(k for k in sub.profile.exclude if k not in let_in)
             return replace(
                 sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
@@ -278,24 +277,21 @@ class CommandHandler:
                 "Which keyword? For example: `/digest unsubscribe diffusion policy`. To stop everything: `/digest pause`."
             )
         drop = set(map(term_key, terms))
-        followed: set[str] = set()  # the keys of the keywords, and of the exclusions, before
-        excluded: set[str] = set()
+        removed: list[str] = []  # of the terms: those followed, and those excluded, before
+        let_in: list[str] = []
 
         def remove(sub: Subscriber) -> Subscriber:
             p = sub.profile
-            followed.update(map(term_key, p.keywords))
-            excluded.update(map(term_key, p.exclude))
-            keywords = tuple(k for k in p.keywords if term_key(k) not in drop)
-            exclude = tuple(k for k in p.exclude if term_key(k) not in drop)
-            if len(keywords) == len(p.keywords) and len(exclude) == len(p.exclude):
+            removed[:], let_in[:] = shared_terms(terms, p.keywords), shared_terms(terms, p.exclude)
+            if not removed and not let_in:
                 raise CommandError(
                     f"You don't follow {', '.join(f'`{t}`' for t in terms)}.\n\n{self.describe(sub)}"
                 )
+            keywords = tuple(k for k in p.keywords if term_key(k) not in drop)
+            exclude = tuple(k for k in p.exclude if term_key(k) not in drop)
             return replace(sub, profile=replace(p, keywords=keywords, exclude=exclude))
 
         sub = self._update(ctx, channel_scope, remove)
-        removed = [t for t in terms if term_key(t) in followed]
-        let_in = [t for t in terms if term_key(t) in excluded]
         said = [f"Removed {', '.join(f'`{t}`' for t in removed)}."] if removed else []
         if let_in:
             said.append(f"Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out.")
@@ -315,8 +311,7 @@ class CommandHandler:
             more = sub.profile.exclude + distinct_terms(terms, sub.profile.exclude)
             if len(more) > READER_MAX_KEYWORDS:
                 raise CommandError(f"At most {READER_MAX_KEYWORDS} exclusions.")
-            unwanted = set(map(term_key, terms))
-            dropped[:] = [k for k in sub.profile.keywords if term_key(k) in unwanted]
+            dropped[:] = shared_terms(sub.profile.keywords, terms)
             keywords = tuple(k for k in sub.profile.keywords if k not in dropped)
             return replace(sub, profile=replace(sub.profile, keywords=keywords, exclude=more))
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
-from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, term_key, term_problem
+from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule
 from .text import invisible_problem, is_number, shorten, split_terms
@@ -126,13 +126,16 @@ def read_profile(
                 out.errors[key] = (
                     f"Cannot use “{shown}”: {problem}. Use words or phrases; '*' only at the end (robot*)."
                 )
-    if "keywords" not in out.errors and "exclude" not in out.errors:
-        followed = set(map(term_key, lists["keywords"]))
-        if both := [t for t in lists["exclude"] if term_key(t) in followed]:
-            out.errors["exclude"] = (
-                f"“{shorten(both[0], 40)}” is also a keyword: it would leave out every paper the"
-                " keyword brings. Remove it from one of the two lists."
-            )
+    both = (
+        []
+        if out.errors.keys() & {"keywords", "exclude"}
+        else shared_terms(lists["exclude"], lists["keywords"])
+    )
+    if both:
+        out.errors["exclude"] = (
+            f"“{shorten(both[0], 40)}” is also a keyword: it would leave out every paper the"
+            " keyword brings. Remove it from one of the two lists."
+        )
     if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
         "keywords",
         "authors",
