@@ -1214,7 +1214,7 @@ def _upcoming(state: SubscriberState, now: datetime) -> datetime | None:
 def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
     """Why a send asked for these subscribers sent them nothing: a digest waiting to be retried,
     or their next scheduled time, as `status` shows it."""
-    states = {s.subscriber.id: s for s in store.subscribers()}
+    states = {s.subscriber.id: s for s in store.subscribers(ids=ids)}
     lines = []
     for sid in ids:
         waiting = [
