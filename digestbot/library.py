@@ -185,19 +185,15 @@ _FOREIGN_FORMATS = (
 def _refuse_foreign(text: str) -> None:
     """Refuse, named for what it is, a library in another export format, read as a list of
     ids it would be blamed for its first line ("not an arXiv id or URL: 'TY  - JOUR'")."""
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if arxiv_id(line) is None:
-            kind = next((k for pattern, k in _FOREIGN_FORMATS if pattern.match(line)), None)
-            if kind:
-                raise LibraryError(
-                    n,
-                    f"{kind}, which digestbot does not read: export the collection as BibTeX (.bib),"
-                    " or list one arXiv id or URL per line",
-                )
-        return
+    n, line = next(((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()), (0, ""))
+    if line and arxiv_id(line) is None:
+        kind = next((k for pattern, k in _FOREIGN_FORMATS if pattern.match(line)), None)
+        if kind:
+            raise LibraryError(
+                n,
+                f"{kind}, which digestbot does not read: export the collection as BibTeX (.bib),"
+                " or list one arXiv id or URL per line",
+            )
 
 
 def _id_lines(text: str) -> list[Seed]:
