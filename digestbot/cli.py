@@ -1143,12 +1143,12 @@ def migrate(app: App, target: str) -> None:
     """
     from .store.copy import copy_database
 
-    if not is_postgres(target):
-        raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
     try:
         check_database(target, password_allowed=True)
     except ValueError as e:
         raise click.UsageError(f"--to: {e}") from None
+    if not is_postgres(target):
+        raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
     if is_postgres(app.db_path):
         raise click.UsageError(
             "migrate copies a SQLite database: --db (or DIGESTBOT_DB) must name the SQLite file"

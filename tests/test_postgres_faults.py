@@ -226,3 +226,50 @@ def test_migrating_a_big_ledger_holds_a_page_of_it_in_memory_not_all_of_it(tmp_p
     assert (first.counts["digest_items"], again.counts["digest_items"]) == (sent, sent - 1)
     assert raw_rows(url, "SELECT COUNT(*) AS n FROM digest_items WHERE digest_id = 7")[0]["n"] == 24
     assert peak < 4 * 2**20, f"{peak / 2**20:.0f} MB at the peak"
+
+
+# --- a PostgreSQL database written in another client's notation ---------------------------------
+# libpq's key=value string (`host=db dbname=digestbot user=digestbot`, what psql and psycopg take)
+# was no URL to the check, so digestbot made a SQLite file of that name in the current folder:
+# `sync` said "3 added", and workers on several machines each had a database of their own, every
+# digest sent once per machine. SQLAlchemy's `postgresql+psycopg://` was refused as "not a
+# database digestbot can use". Both are refused (exit 2) with the postgresql:// URL to write.
+
+
+def _cli_with(workdir, args: list[str], env: str | None = None):
+    from click.testing import CliRunner
+
+    from digestbot.cli import cli
+
+    if env is not None:
+        workdir.monkeypatch.setenv("DIGESTBOT_DB", env)
+    try:
+        return CliRunner().invoke(cli, ["--config", str(workdir.config), *args])
+    finally:
+        workdir.monkeypatch.delenv("DIGESTBOT_DB", raising=False)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "host=127.0.0.1 port=5432 dbname=digestbot user=digestbot",
+        "dbname = digestbot host=127.0.0.1 port=5432  user='digestbot'",
+        "postgresql+psycopg://digestbot@127.0.0.1:5432/digestbot",
+        "postgres+psycopg2://digestbot@127.0.0.1:5432/digestbot",
+    ],
+)
+def test_a_database_in_libpq_or_sqlalchemy_notation_is_refused_with_the_url_to_write(workdir, given):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    results = [
+        _cli_with(workdir, ["--db", given, "sync"]),
+        _cli_with(workdir, ["sync"], env=given),
+        _cli_with(workdir, ["--db", str(workdir.path / "x.db"), "migrate", "--to", given]),
+    ]
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"), extra_yaml=f'database: "{given}"')
+    results.append(_cli_with(workdir, ["check"]))
+
+    for result in results:
+        assert result.exit_code == 2, result.output
+        assert "postgresql://digestbot@127.0.0.1:5432/digestbot" in result.output, result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in workdir.path.iterdir()) == ["subscriptions.yaml"]  # no file made
