@@ -630,6 +630,10 @@ def _outcome_line(o: Outcome) -> str | None:
         return f"  {o.subscriber_id}: FAILED (given up after retries): {o.error}"
     if o.status == "cancelled":
         return f"  {o.subscriber_id}: waiting digest cancelled ({o.error})"
+    if o.status == "stopped":
+        return (
+            f"  {o.subscriber_id}: stopping before its turn under DIGESTBOT_SMTP_RATE: left for the next run"
+        )
     return None
 
 

@@ -58,6 +58,7 @@ TRENDING_WINDOW = timedelta(days=7)
 RETRY_LIMIT = timedelta(hours=24)
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY_WAIT = timedelta(hours=2)
+STOP_POLL = 0.25  # seconds: how often a wait for a shared rate's slot asks whether the worker is stopping
 CLAIM_BATCH = 250  # subscribers a worker claims at a time: small enough to share a backlog evenly
 
 
@@ -71,7 +72,7 @@ class Outcome:
     """What happened to one subscriber's digest in a run."""
 
     subscriber_id: str
-    status: str  # sent | failed | given-up | cancelled | empty | dry-run
+    status: str  # sent | failed | given-up | cancelled | empty | dry-run | stopped (left for the next run)
     papers: int = 0
     matched: int = 0
     destination: str = ""
@@ -155,16 +156,27 @@ class Deliverer:
         """
         return self._send_message(digest, self.composed(digest)[0] if message is None else message, on_part)
 
+    def take_turn(self, digest: Digest) -> bool:
+        """Wait for an email digest's turn under DIGESTBOT_SMTP_RATE (the relay's rate, shared by
+        every worker), before its attempt is recorded: a worker killed while waiting has sent
+        nothing, and the digest counts no attempt. False: a stop came first (the digest waits
+        for the next run, untried)."""
+        if not (digest.subscriber.email and self.env.smtp_url and self.rates and self.env.smtp_rate):
+            return True
+        try:
+            if self.smtp().unavailable:
+                return True  # no wait to fail
+        except DeliveryError:
+            return True  # the send says why
+        return self.rates.wait("smtp", self.env.smtp_rate, should_stop=self.should_stop)
+
     def _send_message(
         self, digest: Digest, message: OutgoingEmail | list[dict], on_part: Callable[[int], None] | None
     ) -> str:
         sub = digest.subscriber
         if isinstance(message, OutgoingEmail):
-            if self.env.smtp_url:
-                smtp = self.smtp()
-                if self.rates and self.env.smtp_rate and not smtp.unavailable:  # no wait to fail
-                    self.rates.wait("smtp", self.env.smtp_rate)
-                return smtp.send(message)
+            if self.env.smtp_url:  # its turn under DIGESTBOT_SMTP_RATE taken first (take_turn)
+                return self.smtp().send(message)
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
             return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)
@@ -309,15 +321,24 @@ class SharedRates:
         self.clock = clock
         self.sleep = sleep
 
-    def wait(self, name: str, per_second: float) -> None:
-        self.space(name, 1 / per_second)
+    def wait(self, name: str, per_second: float, should_stop: Callable[[], bool] | None = None) -> bool:
+        return self.space(name, 1 / per_second, should_stop)
 
-    def space(self, name: str, seconds: float) -> None:
-        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait)."""
+    def space(self, name: str, seconds: float, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait). With
+        `should_stop` (polled), a stop ends the wait: False, the slot unused."""
         at = self.store.take_rate_slot(name, seconds, self.clock())
         delay = at - self.clock()
-        if delay > 0:
-            self.sleep(delay)
+        if should_stop is None:
+            if delay > 0:
+                self.sleep(delay)
+            return True
+        while delay > 0:
+            if should_stop():
+                return False
+            self.sleep(min(delay, STOP_POLL))
+            delay = at - self.clock()
+        return True
 
 
 def make_renderer(templates) -> Renderer:
@@ -675,7 +696,7 @@ class DigestRunner:
         now = self.clock()
         outcomes: list[Outcome] = []
         self._handed_over = None  # read once in this run, when first needed
-        self.deliverer.should_stop = should_stop  # a Slack Retry-After wait ends at a stop
+        self.deliverer.should_stop = should_stop  # a Slack Retry-After wait, a rate slot's, end at a stop
 
         def done(outcome: Outcome) -> None:
             outcomes.append(outcome)
@@ -850,6 +871,19 @@ class DigestRunner:
         since nothing more can be recorded; a digest sent but not recorded is then possibly
         delivered (see Store.begin_attempt) and is sent at most once more."""
         started = time.monotonic()
+        if not self.deliverer.take_turn(digest):
+            log.info(
+                "digest %s to %s: stopping before its turn under DIGESTBOT_SMTP_RATE; it waits for the next run",
+                digest.id,
+                digest.subscriber.id,
+            )
+            return Outcome(
+                digest.subscriber.id,
+                "stopped",
+                len(digest.matches),
+                digest.total_matched,
+                digest_id=digest.id,
+            )
         self.store.begin_attempt(digest.id, self.clock())
         several = message if isinstance(message, list) and len(message) > 1 else None
 

@@ -273,3 +273,38 @@ def test_a_database_in_libpq_or_sqlalchemy_notation_is_refused_with_the_url_to_w
         assert "postgresql://digestbot@127.0.0.1:5432/digestbot" in result.output, result.output
         assert "Traceback" not in result.output
     assert sorted(p.name for p in workdir.path.iterdir()) == ["subscriptions.yaml"]  # no file made
+
+
+# --- a stop while a message waits for its turn under the shared rate ---------------------------
+# A message's wait for its slot of DIGESTBOT_SMTP_RATE came after its attempt was recorded, and
+# ignored a stop: a worker told to stop (systemd's SIGTERM) went on waiting (a relay's 2,000 a
+# day shared by two workers: a minute and a half), past TimeoutStopSec, and was killed. The
+# message had never left, yet the digest counted an attempt without an outcome; two such and it
+# was set aside as possibly delivered, never to be sent.
+
+
+def test_a_stop_while_waiting_for_a_shared_rate_slot_leaves_the_digest_untried(pg, smtp_server, spawn):  # noqa: F811
+    import signal
+    import time
+
+    from helpers import ledger
+
+    wanted = newsroom(pg, 1)
+    pg.use_smtp(smtp_server.url)
+    pg.monkeypatch.setenv("DIGESTBOT_SMTP_RATE", "0.002")  # one message every 500 s
+    run_ok(spawn, "fetch")
+    with Store(pg.db) as store:
+        store.take_rate_slot("smtp", 500, time.time())  # another worker's message has just gone
+
+    worker = spawn("run")
+    wait_until(lambda: len(raw_rows(pg.db, "SELECT id FROM digests")) == 1, 30, "the digest recorded")
+    worker.signal(signal.SIGTERM)
+    code = worker.finish(60)  # its turn was 500 s away
+
+    [record] = ledger(pg.db)
+    assert code == 0 and smtp_server.messages == [], worker.output
+    assert (record.status, record.attempts, record.unconfirmed) == ("pending", 0, 0)
+    raw_sql(pg.db, "DELETE FROM rate_slots")  # its turn has come
+    run_ok(spawn, "send")
+    check_arrivals(smtp_server, wanted)
+    ledger_is_done(pg.db)
