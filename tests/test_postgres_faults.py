@@ -308,3 +308,65 @@ def test_a_stop_while_waiting_for_a_shared_rate_slot_leaves_the_digest_untried(p
     run_ok(spawn, "send")
     check_arrivals(smtp_server, wanted)
     ledger_is_done(pg.db)
+
+
+# --- a role that may not create or upgrade digestbot's tables ------------------------------------
+# `createdb digestbot` run as postgres (as the README's setup has it) leaves the database to
+# postgres, and since PostgreSQL 15 only a database's owner may create tables in its public
+# schema: digestbot's role failed every command with the server's words and a piece of SQL,
+# "refused a statement: permission denied for schema public LINE 1: CREATE TABLE IF NOT EXISTS
+# digestbot_schema (version INTEGER... ^". So did a role given the tables' rows but not their
+# ownership, at the next upgrade. Now the message says what the role lacks and how to give it.
+
+
+@pytest.fixture
+def other_role(pg_server) -> str:
+    import os
+
+    name = f"worker_{os.getpid()}"
+    with pg_server.admin() as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+            conn.execute(f"CREATE ROLE {name} LOGIN")
+    return name
+
+
+def test_a_role_that_may_not_create_the_tables_is_told_how_to_give_it_the_right(
+    workdir, pg_server, other_role
+):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    name = f"bare_{pg_server.count}_{other_role}"
+    pg_server.count += 1
+    with pg_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name}")  # owned by the server's superuser, not the role
+    url = f"postgresql://{other_role}@127.0.0.1:{pg_server.port}/{name}"
+
+    refused = digestbot(workdir, "--db", url, "sync", expect=2).output
+    raw_sql(pg_server.url(name), f"ALTER DATABASE {name} OWNER TO {other_role}")  # as it says
+    digestbot(workdir, "--db", url, "sync")
+
+    assert f"ALTER DATABASE {name} OWNER TO {other_role}" in refused, refused
+    assert f"GRANT CREATE ON SCHEMA public TO {other_role}" in refused
+    assert "LINE 1" not in refused and "CREATE TABLE" not in refused
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
+
+
+def test_a_role_that_may_not_upgrade_the_tables_is_told_which_role_may(workdir, pg_server, other_role):
+    from digestbot.store import SCHEMA_VERSION
+
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    owner_url = pg_server.new_database()
+    raw_sql(
+        owner_url,
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {other_role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {other_role}",
+        f"UPDATE digestbot_schema SET version = {SCHEMA_VERSION - 1}",  # made by the version before
+    )
+    url = owner_url.replace("postgresql://digestbot@", f"postgresql://{other_role}@")
+
+    refused = digestbot(workdir, "--db", url, "sync", expect=2).output
+    digestbot(workdir, "--db", owner_url, "sync")  # as it says: once as the tables' owner
+    digestbot(workdir, "--db", url, "sync")
+
+    assert f"schema {SCHEMA_VERSION - 1}" in refused and "digestbot" in refused, refused
+    assert "once as the role that owns its tables (digestbot)" in refused
+    assert "LINE 1" not in refused
