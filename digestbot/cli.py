@@ -33,6 +33,7 @@ from .collect import (
     SourceOutcome,
     fetch_all,
     not_on_arxiv_warning,
+    pace_through,
     refresh_sources,
     source_health,
 )
@@ -476,7 +477,7 @@ def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = No
     if progress:
         progress.start()
     try:
-        return fetch_all(app.store, sources, client or HttpClient(), on_done=on_done)
+        return fetch_all(app.store, sources, pace_through(app.store, client or HttpClient()), on_done=on_done)
     finally:
         if progress:
             progress.stop()
@@ -558,7 +559,7 @@ def _send(
 def _send_locked(
     app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
-    client = HttpClient()
+    client = pace_through(app.store, HttpClient())
 
     def refresh(names: list[str]) -> None:
         sources = [s for s in app.config.sources if s.name in names]

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from .config import DEFAULT_URLS, SourceConfig
 from .models import Paper
+from .rates import SharedRates
 from .sources import FetchResult, FetchStopped, HttpClient, SourceError, fetch_source
 from .sources.arxiv import (
     api_params,
@@ -336,6 +337,16 @@ def fetch_all(
 
 REFRESH_FRESH = timedelta(minutes=5)  # a source fetched this recently is current enough
 FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
+
+
+def pace_through(store: Store, client: HttpClient) -> HttpClient:
+    """The client, keeping the pace hosts ask for (arXiv: a request every 3 s) with every worker
+    on this database (each kept it in its own memory: N workers, N requests at once), through
+    the shared rate slots; a stop of the client ends a wait."""
+    rates = SharedRates(store)
+    stop = client.cancel.is_set if client.cancel is not None else None
+    client.shared_pace = lambda host, seconds: rates.space(f"host:{host}", seconds, should_stop=stop)
+    return client
 
 
 @contextmanager

@@ -45,6 +45,7 @@ from .matching import (
     rank,
 )
 from .models import Digest, Match, Paper, Profile, Subscriber
+from .rates import SharedRates
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule, ran_ahead
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
@@ -58,7 +59,6 @@ TRENDING_WINDOW = timedelta(days=7)
 RETRY_LIMIT = timedelta(hours=24)
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY_WAIT = timedelta(hours=2)
-STOP_POLL = 0.25  # seconds: how often a wait for a shared rate's slot asks whether the worker is stopping
 CLAIM_BATCH = 250  # subscribers a worker claims at a time: small enough to share a backlog evenly
 
 
@@ -310,35 +310,6 @@ class ClaimKeeper:
         finally:
             if store is not None:
                 store.close()
-
-
-class SharedRates:
-    """Send rates that hold across every worker on one database: each message reserves the next
-    free slot of its rate in the database (one short write), then waits for it."""
-
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time, sleep=time.sleep):
-        self.store = store
-        self.clock = clock
-        self.sleep = sleep
-
-    def wait(self, name: str, per_second: float, should_stop: Callable[[], bool] | None = None) -> bool:
-        return self.space(name, 1 / per_second, should_stop)
-
-    def space(self, name: str, seconds: float, should_stop: Callable[[], bool] | None = None) -> bool:
-        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait). With
-        `should_stop` (polled), a stop ends the wait: False, the slot unused."""
-        at = self.store.take_rate_slot(name, seconds, self.clock())
-        delay = at - self.clock()
-        if should_stop is None:
-            if delay > 0:
-                self.sleep(delay)
-            return True
-        while delay > 0:
-            if should_stop():
-                return False
-            self.sleep(min(delay, STOP_POLL))
-            delay = at - self.clock()
-        return True
 
 
 def make_renderer(templates) -> Renderer:

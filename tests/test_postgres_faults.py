@@ -14,6 +14,25 @@ from digestbot.store import Store, now_utc, ts
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
 
+def feed_handler(feed, on_get):
+    """An HTTP handler answering every GET with the RSS file `feed`, after `on_get(path)`."""
+    from http.server import BaseHTTPRequestHandler
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self):
+            on_get(self.path)
+            body = feed.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return Feed
+
+
 # --- a URL's connection options --------------------------------------------------------------
 # An option value libpq refuses (`sslmode=bogus`) was taken for a database out of reach: exit 1,
 # "Stopped: cannot connect ... Nothing more is sent until the database can record it", as if
@@ -119,8 +138,6 @@ def test_a_send_slower_than_the_lease_keeps_its_claim_and_goes_out_once(pg, slow
 
 
 def test_a_fetch_lease_taken_behind_a_slow_fetch_still_keeps_other_workers_out(pg):  # noqa: F811
-    from http.server import BaseHTTPRequestHandler
-
     from helpers import http_server
     from test_daemon import FakeClock, write_listing
 
@@ -132,24 +149,15 @@ def test_a_fetch_lease_taken_behind_a_slow_fetch_still_keeps_other_workers_out(p
     clock = FakeClock(now_utc())
     others_got_it = []
 
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path == "/slow.xml":
-                clock.advance(seconds=FETCH_LEASE.total_seconds() + 60)  # this fetch takes a while
-            else:  # the second source: is it this worker's alone while it fetches it?
-                with Store(pg.db) as other:
-                    others_got_it.append(other.claim_lease("fetch:second", "other", clock(), FETCH_LEASE))
-            body = (pg.path / "feed.xml").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+    def on_get(path: str) -> None:
+        if path == "/slow.xml":
+            clock.advance(seconds=FETCH_LEASE.total_seconds() + 60)  # this fetch takes a while
+        else:  # the second source: is it this worker's alone while it fetches it?
+            with Store(pg.db) as other:
+                others_got_it.append(other.claim_lease("fetch:second", "other", clock(), FETCH_LEASE))
 
     write_listing(pg.path / "feed.xml", [])
-    with http_server(Slow) as url:
+    with http_server(feed_handler(pg.path / "feed.xml", on_get)) as url:
         sources = f"- name: first\n  type: arxiv_rss\n  url: {url}/slow.xml\n  every: 6h\n"
         sources += f"- name: second\n  type: arxiv_rss\n  url: {url}/second.xml\n  every: 6h\n"
         pg.write_config(sources, "- id: s0000\n  email: s0000@example.org\n  keywords: [s0000]\n")
@@ -370,3 +378,34 @@ def test_a_role_that_may_not_upgrade_the_tables_is_told_which_role_may(workdir, 
     assert f"schema {SCHEMA_VERSION - 1}" in refused and "digestbot" in refused, refused
     assert "once as the role that owns its tables (digestbot)" in refused
     assert "LINE 1" not in refused
+
+
+# --- arXiv's pace across workers ------------------------------------------------------------------
+# arXiv asks for one request every 3 seconds; each worker kept that pace in its own memory. Workers
+# fetching different arXiv sources at once (cs.LG on one, cs.RO on another, all started together)
+# each sent its request at once: N workers, N requests in the same moment, from one address.
+
+
+def test_requests_to_a_paced_host_are_spaced_across_workers(pg, monkeypatch):  # noqa: F811
+    import time
+
+    from helpers import http_server
+    from test_daemon import write_listing
+
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+    from digestbot.sources import http
+
+    arrived: list[float] = []
+
+    write_listing(pg.path / "feed.xml", [])
+    monkeypatch.setitem(http.HOST_INTERVALS, "127.0.0.1", 3.0)  # this server stands for arXiv
+    with http_server(feed_handler(pg.path / "feed.xml", lambda path: arrived.append(time.time()))) as url:
+        sources = "".join(f"- name: {n}\n  type: arxiv_rss\n  url: {url}/{n}.xml\n" for n in ("lg", "ro"))
+        pg.write_config(sources, "- id: s0000\n  email: s0000@example.org\n  keywords: [s0000]\n")
+        config, env = load_config(pg.config), Env(outbox=pg.outbox)
+        with Store(pg.db) as one, Store(pg.db) as other:
+            Worker(config, one, env).fetch("lg")
+            Worker(config, other, env).fetch("ro")  # another worker, another source, the same host
+
+    assert len(arrived) == 2 and arrived[1] - arrived[0] >= 2.9, arrived

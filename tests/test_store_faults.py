@@ -643,7 +643,7 @@ def test_a_former_key_too_long_for_postgresqls_index_is_not_kept_as_an_alias(tmp
 
 
 def test_a_clock_set_back_does_not_leave_the_shared_rates_waiting_for_the_old_time(store):
-    from digestbot.digest import SharedRates
+    from digestbot.rates import SharedRates
 
     clock, waits = [1_800_000_000.0], []
     rates = SharedRates(store, clock=lambda: clock[0], sleep=waits.append)
