@@ -409,3 +409,43 @@ def test_requests_to_a_paced_host_are_spaced_across_workers(pg, monkeypatch):  #
             Worker(config, other, env).fetch("ro")  # another worker, another source, the same host
 
     assert len(arrived) == 2 and arrived[1] - arrived[0] >= 2.9, arrived
+
+
+# --- a server that refuses for reasons of its own ------------------------------------------------
+# A read-only server (a standby that libpq reached first, default_transaction_read_only) and a
+# statement_timeout too short for digestbot's statements gave "cannot write to the database
+# ...: canceling statement due to statement timeout", for a read too (`status`), with nothing on
+# what to change; the worker's log added "(free disk space, check permissions)".
+
+
+@pytest.mark.parametrize(
+    ("setting", "command", "told"),
+    [
+        ("statement_timeout=1", "status", "ALTER ROLE digestbot SET statement_timeout"),
+        ("default_transaction_read_only=on", "sync", "target_session_attrs=read-write"),
+    ],
+)
+def test_a_server_setting_that_refuses_digestbot_is_named_with_what_to_change(
+    workdir, pg_server, setting, command, told
+):
+    from urllib.parse import quote
+
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    url = pg_server.new_database()
+    digestbot(workdir, "--db", url, "sync")
+    if command == "status":  # enough rows that reading them takes longer than a millisecond
+        raw_sql(
+            url,
+            "INSERT INTO papers (key, title, first_seen, updated, rev) SELECT 'k' || i, 't', '', '', i"
+            " FROM generate_series(1, 300000) AS i",
+        )
+    slowed = f"{url}?options={quote(f'-c {setting}')}"
+    workdir.write_config(
+        JSON_SOURCE, subscriber("alice", "narwhal") + subscriber("bob", "walrus")
+    )  # to write
+
+    out = digestbot(workdir, "--db", slowed, command, expect=1).output
+
+    assert told in out, out
+    assert command != "status" or "cannot write" not in out  # it was a read
+    assert "Traceback" not in out

@@ -261,9 +261,32 @@ class PostgresStore(Store):
         return self._depth > 0
 
     def _mapped(self, e: psycopg.Error) -> StoreError:
+        said = self._said(e)
+        if isinstance(e, psycopg.errors.QueryCanceled):  # a read as much as a write
+            return StoreWriteError(f"the database {self.path} stopped a statement: {said}{self._hint(e)}")
         if isinstance(e, _UNAVAILABLE) and not isinstance(e, _REFUSED):
-            return StoreWriteError(f"cannot write to the database {self.path}: {self._said(e)}")
-        return StoreError(f"the database {self.path} refused a statement: {self._said(e)}")
+            return StoreWriteError(f"cannot write to the database {self.path}: {said}{self._hint(e)}")
+        return StoreError(f"the database {self.path} refused a statement: {said}")
+
+    def _hint(self, e: psycopg.Error) -> str:
+        """What to change when the server refused for a reason of its own settings."""
+        role = self.conn.info.user if not self.conn.closed else "ROLE"
+        if isinstance(e, psycopg.errors.QueryCanceled) and "statement timeout" in str(e):
+            return (
+                f" (the server's statement_timeout for this role or database is too short for it: raise"
+                f" it, ALTER ROLE {role} SET statement_timeout = '5min', or 0 for none)"
+            )
+        if isinstance(e, psycopg.errors.LockNotAvailable) and "lock timeout" in str(e):
+            return f" (the server's lock_timeout is too short: ALTER ROLE {role} SET lock_timeout = 0)"
+        if isinstance(e, psycopg.errors.ReadOnlySqlTransaction):
+            return (
+                " (the server takes no writes: a standby, or default_transaction_read_only is on; point"
+                " digestbot at the primary, with ?target_session_attrs=read-write when the URL names"
+                " several hosts)"
+            )
+        if isinstance(e, psycopg.errors.DiskFull):
+            return " (the PostgreSQL server's disk is full: free space there)"
+        return ""
 
     def _said(self, e: Exception) -> str:
         """The driver's message on one line, without the URL's password: libpq repeats what it
