@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from .config import DEFAULT_URLS, SourceConfig
+from .leases import LeaseKeeper
 from .models import Paper
 from .rates import SharedRates
 from .sources import FetchResult, FetchStopped, HttpClient, SourceError, fetch_source
@@ -356,12 +357,17 @@ def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> I
     if holder is None:
         yield True
         return
-    lease = f"fetch:{name}"
-    if not store.claim_lease(lease, holder, now, FETCH_LEASE):
+    lease, ttl, started = f"fetch:{name}", FETCH_LEASE, time.monotonic()
+    if not store.claim_lease(lease, holder, now, ttl):
         yield False
         return
+
+    def renew(s: Store) -> None:  # on `now`'s clock, as it was taken
+        s.claim_lease(lease, holder, now + timedelta(seconds=time.monotonic() - started), ttl)
+
     try:
-        yield True
+        with LeaseKeeper(store.target, renew, ttl, f"the lease {lease}"):
+            yield True
     finally:
         store.release_lease(lease, holder)
 

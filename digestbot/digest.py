@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport, block_kit_problem
+from .leases import LeaseKeeper
 from .library import title_key, title_keys
 from .links import feedback_url, manage_url, unsubscribe_url
 from .matching import (
@@ -276,42 +276,6 @@ class _Best:
         return rank(self.matches)[: self.keep]
 
 
-class ClaimKeeper:
-    """Renews a worker's claims every third of the lease while it holds them (`with keeper:`),
-    from a thread and a connection of its own: one delivery can outlast the lease (a slow SMTP
-    server, Slack's Retry-After, a wait for a shared rate slot), and a claim run out meanwhile
-    let another worker take the subscriber and send the digest in flight again. A worker that
-    dies takes the thread with it, so its claims still run out."""
-
-    def __init__(self, target, holder: str, lease: timedelta, clock: Callable[[], datetime]):
-        self.target, self.holder, self.lease, self.clock = target, holder, lease, clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> ClaimKeeper:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._keep, name="claim-keeper", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _keep(self) -> None:
-        store = None
-        try:
-            while not self._stop.wait(self.lease.total_seconds() / 3):
-                try:
-                    store = store or Store(self.target)  # opened only for a batch this long
-                    store.renew_claims(self.holder, self.clock(), self.lease)
-                except StoreError as e:  # the batch meets the same database and stops
-                    log.warning("could not renew this worker's claims: %s", e)
-        finally:
-            if store is not None:
-                store.close()
-
-
 def make_renderer(templates) -> Renderer:
     """The renderer runs use: the user's templates, Slack messages checked by slack-sdk's
     Block Kit models before any part is posted."""
@@ -350,7 +314,15 @@ class DigestRunner:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=env.lease)
         self.batch = CLAIM_BATCH
-        self._keeper = ClaimKeeper(store.target, self.worker_id, self.lease, clock)  # renews the claims
+        # Renews the claims while a batch works: one delivery can outlast the lease (a slow SMTP
+        # server, Slack's Retry-After), and a claim run out meanwhile let another worker take the
+        # subscriber and send the digest in flight again.
+        self._keeper = LeaseKeeper(
+            store.target,
+            lambda s: s.renew_claims(self.worker_id, clock(), self.lease),
+            self.lease,
+            "this worker's claims",
+        )
         self._read: tuple[int, int, list[Paper]] | None = None
         self._filled: dict[tuple[int, int], list[Paper]] = {}  # _background's, during a run
         self.deliverer.rates = SharedRates(store)

@@ -3,6 +3,8 @@ test session starts: what a postgresql:// URL may say, and how the store reads i
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from conftest import free_port
 from helpers import digestbot, raw_rows, raw_sql, subscriber
@@ -449,3 +451,39 @@ def test_a_server_setting_that_refuses_digestbot_is_named_with_what_to_change(
     assert told in out, out
     assert command != "status" or "cannot write" not in out  # it was a read
     assert "Traceback" not in out
+
+
+# --- a fetch outlasting its lease ------------------------------------------------------------------
+# The fetch lease (10 minutes) was taken once, never renewed: a source whose `timeout:` allows
+# 10 minutes, or the fetch of a big library's liked papers from arXiv's API (a hundred ids a
+# request, 3 s apart, each answer slow), outlasted it, and another worker took the lease and
+# fetched the same source, or the same ids, at the same time. The lease is renewed while it runs.
+
+
+def test_a_fetch_slower_than_its_lease_keeps_other_workers_out(pg, monkeypatch):  # noqa: F811
+    import time
+
+    from helpers import http_server
+    from test_daemon import write_listing
+
+    from digestbot import collect
+    from digestbot.config import Env, load_config
+    from digestbot.daemon import Worker
+
+    lease = 6.0
+    monkeypatch.setattr(collect, "FETCH_LEASE", timedelta(seconds=lease))
+    others_got_it = []
+
+    def slow(path: str) -> None:
+        time.sleep(lease * 1.5)  # the server takes its time: the lease taken before ran out
+        with Store(pg.db) as other:
+            others_got_it.append(other.claim_lease("fetch:slow", "other", now_utc(), timedelta(minutes=1)))
+
+    write_listing(pg.path / "feed.xml", [])
+    with http_server(feed_handler(pg.path / "feed.xml", slow)) as url:
+        pg.write_config(f"- name: slow\n  type: arxiv_rss\n  url: {url}/feed.xml\n", subscriber("s0000", "x"))
+        with Store(pg.db) as store:
+            outcome = Worker(load_config(pg.config), store, Env(outbox=pg.outbox)).fetch("slow")
+
+    assert outcome is not None and outcome.ok, outcome
+    assert others_got_it == [False]
