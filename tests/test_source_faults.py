@@ -960,7 +960,12 @@ EMPTY_ATOM = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><ti
     [
         ("hf_daily", HF, {"date": "2024-03-14"}, {"date": "2024-03-15"}),
         ("arxiv_api", API, {"query": "cat:cs.LG"}, {"query": "cat:cs.RO"}),
-        ("arxiv_api", API, {"query": "cat:cs.LG", "max_results": 10}, {"query": "cat:cs.LG", "max_results": 50}),
+        (
+            "arxiv_api",
+            API,
+            {"query": "cat:cs.LG", "max_results": 10},
+            {"query": "cat:cs.LG", "max_results": 50},
+        ),
     ],
     ids=["hf-date", "api-query", "api-max-results"],
 )
