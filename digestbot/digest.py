@@ -127,7 +127,7 @@ class Deliverer:
             # templates first, so this is a template that fails only on some paper's data.
             where = "digest.slack.json" if not sub.email else "digest.html"
             problem = f"{template_problem(e, where)}; fix the template (digestbot check)"
-            raise DeliveryError(problem, transient=True) from None
+            raise DeliveryError(problem) from None
         created = digest.created or now_utc()
         message = build_email(
             parts,
@@ -219,7 +219,7 @@ class Deliverer:
                 settings = SmtpSettings.from_url(self.env.smtp_url or "")
                 self._smtp = SmtpTransport(settings, timeout=self.env.smtp_timeout)
             except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
-                raise DeliveryError(str(e), transient=False) from None
+                raise DeliveryError(str(e)) from None
         return self._smtp
 
     def slack(self) -> SlackTransport:
@@ -838,8 +838,7 @@ class DigestRunner:
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            unconfirmed = isinstance(e, DeliveryError) and e.unconfirmed
-            return self._failed(digest, _describe(e, digest), attempts_before, started, unconfirmed)
+            return self._failed(digest, e, attempts_before, started)
         sub = digest.subscriber
         try:
             self.store.mark_sent(digest.id, self.clock(), where)
@@ -863,15 +862,21 @@ class DigestRunner:
             time.monotonic() - started,
         )
 
-    def _failed(
-        self, digest: Digest, error: str, attempts_before: int, started: float, unconfirmed: bool = False
-    ) -> Outcome:
-        """Record a failed attempt (`unconfirmed`: the message may have arrived all the same, so
-        it counts towards holding the digest as possibly delivered) and when to try again."""
+    def _failed(self, digest: Digest, failure: Exception, attempts_before: int, started: float) -> Outcome:
+        """Record a failed attempt and when to try again. A message that may have arrived all the
+        same (DeliveryError.unconfirmed) counts towards holding the digest as possibly delivered.
+        An address refused for good (DeliveryError.address_refused) is not tried again on the
+        backoff: the digest waits for the address to change (the store makes it due then) and
+        has one last try at RETRY_LIMIT."""
+        known = failure if isinstance(failure, DeliveryError) else DeliveryError("")
+        unconfirmed, address_refused = known.unconfirmed, known.address_refused
+        error = _describe(failure, digest)
         now = self.clock()
         attempts = attempts_before + 1
         created = digest.created or now
         retry_at = now + retry_delay(attempts)
+        if address_refused:
+            retry_at = max(retry_at, created + RETRY_LIMIT)
         give_up = retry_at - created > RETRY_LIMIT
         self.store.mark_attempt_failed(digest.id, error, None if give_up else retry_at, unconfirmed)
         return Outcome(
