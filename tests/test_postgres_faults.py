@@ -487,3 +487,26 @@ def test_a_fetch_slower_than_its_lease_keeps_other_workers_out(pg, monkeypatch):
 
     assert outcome is not None and outcome.ok, outcome
     assert others_got_it == [False]
+
+
+# --- a server out of connections ------------------------------------------------------------------
+# The README sized max_connections as one per worker; a worker holds a second one while a long
+# batch renews its claims (and a fetch its lease), so a server sized so ran out in the middle of
+# batches, the renewals failed and the claims ran out under digests in flight. And the refusal
+# reached the user as the server's "too many clients already", nothing on what to raise.
+
+
+def test_a_server_out_of_connections_says_which_limit_to_raise(workdir, pg_server, other_role):
+    import psycopg
+
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    owner_url = pg_server.new_database()
+    raw_sql(owner_url, f"ALTER ROLE {other_role} CONNECTION LIMIT 1")
+    url = owner_url.replace("postgresql://digestbot@", f"postgresql://{other_role}@")
+    try:
+        with psycopg.connect(url):  # the one connection the role may have
+            out = digestbot(workdir, "--db", url, "status", expect=1).output
+    finally:
+        raw_sql(owner_url, f"ALTER ROLE {other_role} CONNECTION LIMIT -1")
+
+    assert "CONNECTION LIMIT" in out and "two per worker" in out, out

@@ -93,7 +93,9 @@ class PostgresStore(Store):
             refused = _BAD_OPTION.search(said)
             if refused:  # libpq refused the URL before trying any server: waiting mends nothing
                 raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
-            raise StoreWriteError(f"cannot connect to the database {self.path}: {said}") from None
+            raise StoreWriteError(
+                f"cannot connect to the database {self.path}: {said}{_full_hint(said)}"
+            ) from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
 
@@ -299,6 +301,22 @@ class PostgresStore(Store):
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+
+
+def _full_hint(said: str) -> str:
+    """What to raise when the server refused a connection for having too many."""
+    if "too many connections for role" in said or "too many connections for database" in said:
+        limit = (
+            "the role's or database's CONNECTION LIMIT (ALTER ROLE ... CONNECTION LIMIT, ALTER DATABASE ...)"
+        )
+    elif "too many clients" in said or "connection slots are reserved" in said:
+        limit = "the server's max_connections"
+    else:
+        return ""
+    return (
+        f" (raise {limit}: count two per worker, which holds a second connection while it renews its"
+        " claims, and one per thread of the web app)"
+    )
 
 
 # OperationalErrors of a statement, not of the database: a value too big for an index row, too
