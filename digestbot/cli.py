@@ -1177,21 +1177,25 @@ def migrate(app: App, target: str) -> None:
         )
     if not Path(app.db_path).exists():
         raise click.UsageError(f"no SQLite database at {app.db_shown}: nothing to migrate")
-    try:
-        destination = Store(target)
-    except StoreUrlError as e:
-        raise click.UsageError(f"--to: {e}") from None
-    shown = destination.path
+    # The file itself, not through the config (app.store reads the YAML first): a copy of the
+    # database taken elsewhere, or a YAML mid-edit, needs no YAML to be copied. Opened before
+    # the target, which opening gives digestbot's tables.
+    with Store(app.db_path) as source:
+        try:
+            destination = Store(target)
+        except StoreUrlError as e:
+            raise click.UsageError(f"--to: {e}") from None
+        shown = destination.path
 
-    def progress(table: str, done: int, total: int) -> None:
-        if done == total:
-            click.echo(f"  {table}: {total:,} row(s)")
+        def progress(table: str, done: int, total: int) -> None:
+            if done == total:
+                click.echo(f"  {table}: {total:,} row(s)")
 
-    click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
-    try:
-        report = copy_database(app.store, destination, progress)
-    finally:
-        destination.close()
+        click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
+        try:
+            report = copy_database(source, destination, progress)
+        finally:
+            destination.close()
     click.echo(
         f"Checked: the same rows in all {len(report.counts)} tables, and the same ledger"
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."

@@ -657,3 +657,21 @@ def test_a_clock_set_back_does_not_leave_the_shared_rates_waiting_for_the_old_ti
     )  # a clock a second behind
 
     assert waits == pytest.approx([0.5, 1.0, 0.5, 1.0, 2.5])  # which still keeps to the shared rate
+
+
+# --- migrate needs the database, not the YAML -----------------------------------------------------
+# migrate opened the SQLite file through the config, so a copy of digestbot.db taken to another
+# machine (or a YAML in the middle of an edit) was refused as "subscriptions.yaml: not found",
+# after it had printed "Copying ... into ...:" and made digestbot's tables in the target, then
+# said "nothing was changed".
+
+
+def test_migrate_copies_a_database_named_by_db_without_the_yaml(workdir, pg_server):
+    ledger_in_sqlite(workdir)
+    workdir.config.unlink()
+    url = pg_server.new_database()
+
+    out = digestbot(workdir, "migrate", "--to", url).output
+
+    assert "Checked: the same rows" in out, out
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]
