@@ -510,3 +510,26 @@ def test_a_server_out_of_connections_says_which_limit_to_raise(workdir, pg_serve
         raw_sql(owner_url, f"ALTER ROLE {other_role} CONNECTION LIMIT -1")
 
     assert "CONNECTION LIMIT" in out and "two per worker" in out, out
+
+
+# --- a database, role or password that is not there -----------------------------------------------
+# A typo in the database's or role's name, or a wrong password, was taken for a database out of
+# reach: exit 1, "Nothing more is sent until the database can record it", and systemd started the
+# worker again and again (Restart=on-failure) for what waiting never mends. Like any other bad
+# --db it is exit 2 (RestartPreventExitStatus=2 leaves it stopped), with what to do.
+
+
+@pytest.mark.parametrize(
+    ("url", "told"),
+    [
+        ("postgresql://digestbot@127.0.0.1:{port}/no_such_db", "createdb -O digestbot no_such_db"),
+        ("postgresql://no_such_role@127.0.0.1:{port}/digestbot_template", "createuser"),
+    ],
+)
+def test_a_database_or_role_that_does_not_exist_is_a_setting_to_fix(workdir, pg_server, url, told):
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+
+    out = digestbot(workdir, "--db", url.format(port=pg_server.port), "run", expect=2).output
+
+    assert "does not exist" in out and told in out, out
+    assert "Nothing more is sent" not in out

@@ -334,7 +334,8 @@ class RatingRefused(StoreError):
 
 class StoreUrlError(StoreError):
     """The database URL holds a connection option PostgreSQL's client library refuses
-    (`sslmode=bogus`): a mistake in the setting, which no wait mends; the message says which."""
+    (`sslmode=bogus`), or names a database or role the server does not have (or a wrong
+    password): a mistake in the setting, which no wait mends; the message says which."""
 
 
 class StoreDamaged(StoreError):

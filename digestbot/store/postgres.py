@@ -93,11 +93,33 @@ class PostgresStore(Store):
             refused = _BAD_OPTION.search(said)
             if refused:  # libpq refused the URL before trying any server: waiting mends nothing
                 raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
+            fix = self._not_there(said)
+            if fix:  # the server answered: no such database or role, a wrong password
+                raise StoreUrlError(
+                    f"{said.rpartition('FATAL: ')[2].rstrip('.')}, in {self.path}: {fix}"
+                ) from None
             raise StoreWriteError(
                 f"cannot connect to the database {self.path}: {said}{_full_hint(said)}"
             ) from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
+
+    def _not_there(self, said: str) -> str | None:
+        """What to do when the server refused the connection for a name or a password in the
+        setting (waiting mends none of these), or None."""
+        given = conninfo_to_dict(self.url)
+        user, db = given.get("user") or "ROLE", given.get("dbname") or "NAME"
+        if re.search(r'FATAL: database "[^"]*" does not exist', said):
+            return f"create it (as postgres on the server: createdb -O {user} {db}) or correct its name"
+        if re.search(r'FATAL: role "[^"]*" does not exist', said):
+            return (
+                f"create the role (as postgres on the server: createuser -P {user}) or correct the user name"
+            )
+        if "FATAL: password authentication failed" in said:
+            return "check the password (in the URL, PGPASSWORD or ~/.pgpass)"
+        if "FATAL: no pg_hba.conf entry" in said:
+            return "the server does not let this role in from here: add a line for it to the server's pg_hba.conf"
+        return None
 
     def _timeout(self) -> dict:
         """CONNECT_TIMEOUT, unless the URL (`?connect_timeout=30`) or PGCONNECT_TIMEOUT says
