@@ -37,7 +37,7 @@ from .collect import (
     refresh_sources,
     source_health,
 )
-from .config import Config, ConfigError, Env, check_database, load_config
+from .config import Config, ConfigError, Env, check_database, load_config, other_notation
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
@@ -1165,12 +1165,15 @@ def migrate(app: App, target: str) -> None:
     """
     from .store.copy import copy_database
 
+    if not is_postgres(target):  # a PostgreSQL database in another notation: the URL to write
+        other = other_notation(target)
+        raise click.UsageError(
+            f"--to: {other}" if other else f"--to must be a postgresql:// URL, not {mask_url(target)!r}"
+        )
     try:
         check_database(target, password_allowed=True)
     except ValueError as e:
         raise click.UsageError(f"--to: {e}") from None
-    if not is_postgres(target):
-        raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
     if is_postgres(app.db_path):
         raise click.UsageError(
             "migrate copies a SQLite database: --db (or DIGESTBOT_DB) must name the SQLite file"

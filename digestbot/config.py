@@ -189,7 +189,7 @@ def _conninfo_as_url(text: str) -> str | None:
     return f"postgresql://{netloc}/{quote(dbname, safe='')}{query}"
 
 
-def _other_notation(text: str) -> str | None:
+def other_notation(text: str) -> str | None:
     """What to write instead of a PostgreSQL database given in another client's notation (a
     libpq connection string, SQLAlchemy's postgresql+psycopg://), or None."""
     if _CONNINFO_RE.match(text):
@@ -210,7 +210,7 @@ def check_database(text: str, password_allowed: bool = False) -> None:
     password is refused unless `password_allowed` (the environment and the command line may
     hold one; the YAML may not). A PostgreSQL database in another notation is refused with the
     URL that says the same (it was a SQLite file of that name, or "not a database")."""
-    other = _other_notation(text)
+    other = other_notation(text)
     if other:
         raise ValueError(other)
     found = _URL_RE.match(text)
