@@ -333,6 +333,8 @@ class _Reader:
     def _construct(self, node: yaml.Node) -> Any:
         """A scalar's value; one YAML would make a date or number of but cannot (`2024-13-45`:
         PyYAML raises ValueError) is the text it is written as, as YAML 1.2 reads it."""
+        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value  # what SafeConstructor makes of it, without its dispatch (most values)
         try:
             return self.loader.construct_object(node)
         except (ValueError, OverflowError):
@@ -376,6 +378,7 @@ class _Reader:
 
 
 _MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node, bool]]:
@@ -489,7 +492,8 @@ def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | N
             node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node)
+        if "&" in text:  # no anchor, no alias: nothing to expand (the walk is a tenth of a load)
+            _check_expansion(node)
         return _Reader(loader, report).read(node, "")
     except _AliasBomb as e:
         report(
