@@ -196,3 +196,22 @@ def test_a_template_that_renders_no_text_is_a_problem_and_nothing_is_sent(workdi
         result = digestbot(workdir, *command, expect=2)
         assert f"my-templates/{name}:1: template: rendered no text" in result.output, result.output
     assert smtp_server.messages == [] and ledger(workdir.db) == []
+
+
+def test_the_text_parts_footer_is_set_off_by_the_signature_separator(workdir, smtp_server):
+    # RFC 3676 4.3: a signature starts after a line of "-- " (dash, dash, space). The text part
+    # had "--": no separator to mail clients, which show the footer (unsubscribe link and all)
+    # as part of the digest and quote it in every reply, instead of greying it and leaving it out.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    lines = text.splitlines()
+    assert lines.count("-- ") == 1 and "--" not in lines, lines
+    signature = lines[lines.index("-- ") + 1 :]
+    assert signature[0].startswith("You get this digest because your profile asks for")
+    assert signature[-1].startswith("Sent by digestbot")
+    assert ENCODED_WORD_TITLE.title in text.split("\n-- \n")[0]  # the papers come before it
