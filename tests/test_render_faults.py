@@ -215,3 +215,23 @@ def test_the_text_parts_footer_is_set_off_by_the_signature_separator(workdir, sm
     assert signature[0].startswith("You get this digest because your profile asks for")
     assert signature[-1].startswith("Sent by digestbot")
     assert ENCODED_WORD_TITLE.title in text.split("\n-- \n")[0]  # the papers come before it
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Paper digest, ML Lab", "ML Lab: papers", "Papers @ the ML Lab", "Zoë's Lab, Université de Montréal"],
+)
+def test_the_senders_name_reaches_the_from_header_as_written(workdir, smtp_server, name):
+    # `from: Paper digest, ML Lab <digest@example.org>` was "not an email address" to check, and
+    # `ML Lab: papers <...>` went out From "papers": the value was read as RFC 5322 syntax, where
+    # a comma separates addresses and a colon ends a group's name. A name is what is before <…>.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE, email_from=f"{name} <digest@example.org>")
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "check")
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    assert mail.mail_from == "digest@example.org"
+    [sender] = mail.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (name, "digest@example.org")
