@@ -9,6 +9,7 @@ pieces), so no feed can inject markup.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -545,11 +546,12 @@ class Renderer:
     def slack(self, digest: Digest, **extra) -> list[dict]:
         """Block Kit messages for a digest, split and trimmed to Slack's limits, in order."""
         ctx = self.context(digest, slack=True, **extra)
-        rendered = self.env.get_template("digest.slack.json").render(ctx)
+        template = self.env.get_template("digest.slack.json")
+        rendered = template.render(ctx)
         try:
             payload = json.loads(rendered)
-        except ValueError as e:
-            raise jinja2.TemplateError(f"digest.slack.json did not render to JSON: {e}") from None
+        except json.JSONDecodeError as e:
+            raise not_json(template, ctx, e) from None
         if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
             raise jinja2.TemplateError('digest.slack.json must render to {"text": ..., "blocks": [...]}')
         wrong = block_shape_problem(payload)
@@ -719,6 +721,83 @@ def block_shape_problem(payload: dict) -> str | None:
         if not isinstance(block, dict):
             return f"block {n} is not an object"
     return None
+
+
+def not_json(template: jinja2.Template, ctx: dict, error: json.JSONDecodeError) -> jinja2.TemplateSyntaxError:
+    """A template's output that is not JSON, as an error at the template line that wrote the
+    text where the JSON broke (the output's own lines are not the file's, once a loop or an
+    include has run), quoting that text."""
+    # at the end of the output (a bracket left open): where its last text was written
+    name, filename, line = written_at(template, ctx, min(error.pos, len(error.doc.rstrip()) - 1))
+    quoted = one_line(error.doc.split("\n")[error.lineno - 1])
+    before = error.doc[: error.pos].rstrip()
+    message = f"{template.name} did not render to JSON: {error.msg}"
+    if error.msg.startswith(("Expecting value", "Expecting property name")) and before.endswith(","):
+        message += " (a comma after the last item?)"
+    if not error.doc.strip():
+        message += " (it rendered nothing)"
+    elif quoted:
+        message += f", in the line it rendered as {shorten(quoted, 80)!r}"
+    else:
+        message += " at the end of what it rendered"
+    return jinja2.TemplateSyntaxError(message, line, name, filename)
+
+
+def written_at(template: jinja2.Template, ctx: dict, pos: int) -> tuple[str, str | None, int]:
+    """The template (name, file, line) that wrote character `pos` of `template`'s output for
+    `ctx`: rendered again piece by piece, each piece read off the template code that yielded it,
+    followed into what `{% include %}`, `{% extends %}` and blocks bring (a macro's text is its
+    call's). Rendering is pure, so the second render is the first."""
+    where: tuple[str, str | None, int] = (template.name or "", template.filename, 1)
+    gen = template.root_render_func(template.new_context(ctx))
+    done = 0
+    try:
+        for piece in gen:
+            if done + len(piece) > pos:
+                found = _yielded_at(gen)
+                if found is not None:
+                    writer, code_line = found
+                    line = _source_line(writer, code_line, piece, pos - done)
+                    where = (writer.name or "", writer.filename, line)
+                break
+            done += len(piece)
+    finally:
+        gen.close()
+    return where
+
+
+def _yielded_at(gen) -> tuple[jinja2.Template, int] | None:
+    """The template whose code is suspended in `gen`, and the line of that code: the innermost
+    of the generators it yields from (`yield from`, or the loop over `gen` an include compiles to)."""
+    while True:
+        inner = gen.gi_yieldfrom
+        if inner is None and gen.gi_frame is not None:
+            inner = gen.gi_frame.f_locals.get("gen")
+        if not inspect.isgenerator(inner) or inner.gi_frame is None:
+            break
+        gen = inner
+    frame = gen.gi_frame
+    template = frame.f_globals.get("__jinja_template__") if frame is not None else None
+    return (template, frame.f_lineno) if isinstance(template, jinja2.Template) else None
+
+
+def _source_line(template: jinja2.Template, code_line: int, piece: str, offset: int) -> int:
+    """The line of `template`'s file where character `offset` of `piece`, which its code line
+    `code_line` yielded, was written. Jinja maps an expression's code to its line, but text
+    written as it stands only to the tag before it: that text is found in the file from there."""
+    line = template.get_corresponding_lineno(code_line)
+    if any(code == code_line for _, code in template.debug_info):
+        return line  # an expression's output: its own line
+    try:
+        source = template.environment.loader.get_source(template.environment, template.name)[0]
+    except (jinja2.TemplateError, TypeError, AttributeError):
+        return line
+    source = source.replace("\r\n", "\n").replace("\r", "\n")
+    start = sum(len(x) + 1 for x in source.split("\n")[: line - 1])
+    at = source.find(piece, start)
+    if at == -1:
+        return line
+    return line + source[start:at].count("\n") + piece[:offset].count("\n")
 
 
 def template_problem(error: Exception, fallback: str) -> str:

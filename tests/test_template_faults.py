@@ -233,3 +233,49 @@ def test_an_include_in_a_subfolder_edited_while_the_worker_runs_is_rechecked(fol
     (folder / "parts" / "p.txt").write_text("{% endif %}\n", encoding="utf-8")
     [problem] = renderer.problems()
     assert problem.startswith(f"{folder / 'parts' / 'p.txt'}:1: template: ")
+
+
+# --- a Slack template whose output is not JSON --------------------------------------------------
+# Fault: the problem named line 1 of digest.slack.json whatever line was wrong, and the line it
+# quoted ("line 9 column 5") was one of the rendered output, which loops and includes make
+# another than any in the file. It names the template line that wrote the text where JSON
+# broke (in an included file, that file), and shows that text.
+
+BLOCKS_LOOP = (
+    '{\n  "text": "x",\n  "blocks": [\n    {"type": "divider"},\n'
+    '{% for p in papers %}\n    {"type": "section", "text": {"type": "mrkdwn", "text": {{ p.title_mrkdwn | tojson }}}}\n'
+    "{% endfor %}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "at", "says"),
+    [
+        (  # no comma between the papers' blocks: line 6, on the second paper's
+            {"digest.slack.json": BLOCKS_LOOP + "  ]\n}\n"},
+            ("digest.slack.json", 6),
+            "Expecting ',' delimiter",
+        ),
+        (  # a comma after the last block
+            {"digest.slack.json": BLOCKS_LOOP.replace("}}}}\n", "}}}},\n") + "  ]\n}\n"},
+            ("digest.slack.json", 8),
+            "a comma after the last item",
+        ),
+        (  # the mistake is in what an include brings
+            {
+                "digest.slack.json": '{"text": "x", "blocks": [\n{% include "footer.json" %}\n]}\n',
+                "footer.json": '{"type": "divider"},\n{"type": "context" "elements": []}\n',
+            },
+            ("footer.json", 2),
+            "Expecting ',' delimiter",
+        ),
+    ],
+    ids=["missing comma", "trailing comma", "in an include"],
+)
+def test_a_slack_template_that_renders_no_json_names_the_line_that_wrote_the_fault(folder, files, at, says):
+    for name, body in files.items():
+        (folder / name).write_text(body, encoding="utf-8")
+    problems = make_renderer(folder).problems()
+    file, line = at
+    assert problems and all(p.startswith(f"{folder / file}:{line}: template: ") for p in problems), problems
+    assert "did not render to JSON" in problems[0] and says in problems[0], problems
