@@ -14,6 +14,7 @@ import json
 import os
 import re
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -185,13 +186,22 @@ def link_host(url: str) -> str:
 
 
 def marked_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
-    """The spans the terms match, leaving out any inside a URL: a highlight there would break
-    the link (Slack's auto-link ends at a `*`; a mail client's at the markup)."""
-    spans = highlight_spans(text, terms)
+    """The spans the terms match, each to the end of its last letter's combining marks (the
+    matcher drops marks, so `cafe` + U+0301 matched as `cafe`), leaving out any inside a URL: a
+    highlight there would break the link (Slack's auto-link ends at a `*`; a mail client's at
+    the markup)."""
+    spans = [(a, _marks_end(text, b)) for a, b in highlight_spans(text, terms)]
     if not spans or ("://" not in text and "www." not in text.lower()):
         return spans
     urls = [m.span() for m in _URL_RE.finditer(text)]
     return [(a, b) for a, b in spans if not any(a < ue and b > us for us, ue in urls)]
+
+
+def _marks_end(text: str, end: int) -> int:
+    """`end` moved past the combining marks that follow it: they belong to the letter before."""
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return end
 
 
 def highlight(
