@@ -817,6 +817,12 @@ def template_problem(error: Exception, fallback: str) -> str:
     message = one_line(getattr(error, "message", None) or str(error) or type(error).__name__)
     if isinstance(error, jinja2.TemplateNotFound):
         message = f"no template {error.name!r} in the templates folder or the defaults"
+    elif isinstance(error, RecursionError):  # "maximum recursion depth exceeded in comparison"
+        message = (
+            "includes, imports or extends itself (directly or through another file), or a macro"
+            " calls itself, without end: a name such as 'digest.html' is the templates folder's"
+            " file first, never the default of that name"
+        )
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name or fallback}:{error.lineno}: template: {message}"
     where, line = fallback, 1

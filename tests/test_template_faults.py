@@ -279,3 +279,31 @@ def test_a_slack_template_that_renders_no_json_names_the_line_that_wrote_the_fau
     file, line = at
     assert problems and all(p.startswith(f"{folder / file}:{line}: template: ") for p in problems), problems
     assert "did not render to JSON" in problems[0] and says in problems[0], problems
+
+
+# --- a template that includes or extends itself -------------------------------------------------
+# Fault: `{% extends "digest.html" %}` in the folder's digest.html (to build on the default, as
+# Jinja users do) was "maximum recursion depth exceeded in comparison": a name is the folder's
+# file first, so the template extended itself. The problem says so.
+
+
+@pytest.mark.parametrize(
+    ("files", "at"),
+    [
+        (
+            {"digest.html": '{# mine #}\n{% extends "digest.html" %}\n{% block x %}hi{% endblock %}\n'},
+            ("digest.html:2",),
+        ),
+        (
+            {"digest.txt": "a\n{% include 'part.txt' %}\n", "part.txt": "b\n\n{% include 'digest.txt' %}\n"},
+            ("digest.txt:2", "part.txt:3"),  # where the recursion ran out: either is in the loop
+        ),
+    ],
+    ids=["extends its own name", "includes itself through another file"],
+)
+def test_a_template_that_includes_or_extends_itself_says_so(folder, files, at):
+    for name, body in files.items():
+        (folder / name).write_text(body, encoding="utf-8")
+    [problem] = Renderer(folder).problems()
+    assert problem.startswith(tuple(f"{folder}/{where}: template: " for where in at)), problem
+    assert "itself" in problem and "the default" in problem and "recursion depth" not in problem, problem
