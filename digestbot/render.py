@@ -374,7 +374,10 @@ def rich_text(text: str, terms: tuple[str, ...]) -> list[dict]:
     backtick or `<!channel>` shows as written), matched words bold, URLs as links (and never
     bold inside one)."""
     cuts = [(a, b, "bold") for a, b in marked_spans(text, terms)]
-    cuts += [(m.start(), m.end(), "url") for m in _URL_RE.finditer(text) if safe_url(_url_of(m.group()))]
+    for m in _URL_RE.finditer(text):
+        url = url_as_written(m.group())
+        if url:
+            cuts.append((m.start(), m.start() + len(url), "url"))
     out, pos = [], 0
     for a, b, kind in sorted(cuts):
         if a < pos:
@@ -383,8 +386,6 @@ def rich_text(text: str, terms: tuple[str, ...]) -> list[dict]:
             out.append({"type": "text", "text": text[pos:a]})
         piece = text[a:b]
         if kind == "url":
-            piece = piece.rstrip(".,;:!?)]}'\"")
-            b = a + len(piece)
             out.append({"type": "link", "url": _url_of(piece), "text": piece})
         else:
             out.append({"type": "text", "text": piece, "style": {"bold": True}})
@@ -418,6 +419,22 @@ def _meta_rich(v: PaperView) -> tuple[dict, ...]:
             out += [{"type": "text", "text": " · "}, _rich_link(url, label)]
             out += [{"type": "text", "text": after}] if after else []
     return tuple(out)
+
+
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def url_as_written(found: str) -> str:
+    """The URL that `_URL_RE` found in running text, without the punctuation after it: a
+    trailing `.`, `,`, quote, or a bracket that closes none the URL opened, so `(see
+    https://x.org/a)` ends at `a` and `https://en.wikipedia.org/wiki/X_(y)` keeps its own; empty
+    when what is left is no link (`https://)`, `www.)`) or not a safe one."""
+    url = found
+    while url and (
+        url[-1] in ".,;:!?'\"" or (url[-1] in _CLOSING and url.count(url[-1]) > url.count(_CLOSING[url[-1]]))
+    ):
+        url = url[:-1]
+    return url if _URL_RE.fullmatch(url) and safe_url(_url_of(url)) else ""
 
 
 def _url_of(found: str) -> str:

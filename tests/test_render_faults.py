@@ -278,3 +278,31 @@ def block_texts(node) -> list[str]:
         return []
     own = [node["text"]] if isinstance(node.get("text"), str) else []
     return own + block_texts(node.get("elements", []))
+
+
+URLS_IN_TEXT = FeedPaper(
+    "2501.30004",
+    "Imitation learning, with links",
+    "Imitation learning (code: https://github.com/lab/policy). See"
+    " https://en.wikipedia.org/wiki/Diffusion_(disambiguation), a stray https://) and www.) too.",
+)
+
+
+def test_urls_in_an_abstract_link_to_the_address_written_in_slack(workdir, slack):
+    # A URL's end was found by dropping every closing bracket: Wikipedia's .../Diffusion_(disambiguation)
+    # linked to .../Diffusion_(disambiguation (another page), and `https://)` or `www.)` became links
+    # to "https://" and "https://www", nowhere.
+    write_setup(workdir, [URLS_IN_TEXT], slack_sub("ml", "#ml", "imitation learning"))
+
+    digestbot(workdir, "run", "--once")
+
+    [post] = slack.posts
+    [block] = [b for b in post.body["blocks"] if b["type"] == "rich_text"]
+    section = block["elements"][0]["elements"]  # the title, a line break, the authors, another
+    abstract = section[max(i for i, e in enumerate(section) if e["text"] == "\n") + 1 :]
+    assert [e["url"] for e in abstract if e["type"] == "link"] == [
+        "https://github.com/lab/policy",
+        "https://en.wikipedia.org/wiki/Diffusion_(disambiguation)",
+    ]
+    assert all(e["text"] == e["url"] for e in abstract if e["type"] == "link")
+    assert "".join(e["text"] for e in abstract) == URLS_IN_TEXT.abstract  # all of it, as written
