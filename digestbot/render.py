@@ -46,6 +46,7 @@ SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
+SLACK_FIELD_CHARS = 2000  # each of a section's fields
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 # All the text of one message's blocks together: beyond an undocumented total chat.postMessage
 # answers msg_blocks_too_long (about 13,300 characters of markdown blocks, and 11,341 of section
@@ -946,9 +947,20 @@ def _fit_block(block: dict) -> dict:
         }
     elif isinstance(block.get("text"), dict):
         block["text"] = {**block["text"], "text": _cut(block["text"].get("text", ""), SLACK_SECTION_CHARS)}
+    if isinstance(block.get("fields"), list):  # a section's columns: text objects of their own limit
+        block["fields"] = [_fit_text(f, SLACK_FIELD_CHARS) for f in block["fields"]]
     if isinstance(block.get("elements"), list):
         block["elements"] = [_fit_element(e) for e in block["elements"]]
+    if isinstance(block.get("accessory"), dict):  # a section's button (or image, menu...)
+        block["accessory"] = _fit_element(block["accessory"])
     return block
+
+
+def _fit_text(text: object, limit: int) -> object:
+    """A text object (`{"type": ..., "text": ...}`) with its text trimmed to `limit`."""
+    if isinstance(text, dict) and isinstance(text.get("text"), str):
+        return {**text, "text": _cut(text["text"], limit)}
+    return text
 
 
 def _fit_rich(node: dict) -> dict:
@@ -971,9 +983,7 @@ def _fit_element(element: object) -> object:
     text = element.get("text")
     if isinstance(text, str):
         return {**element, "text": _cut(text, SLACK_SECTION_CHARS)}
-    if isinstance(text, dict) and isinstance(text.get("text"), str):
-        return {**element, "text": {**text, "text": _cut(text["text"], SLACK_BUTTON_CHARS)}}
-    return element
+    return {**element, "text": _fit_text(text, SLACK_BUTTON_CHARS)} if isinstance(text, dict) else element
 
 
 _MENTION_RE = re.compile(r"<(?=[!@#])")

@@ -7,11 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import digestbot, ledger
+import test_slack
+from helpers import SOURCES, FeedPaper, digestbot, ledger, write_feed
 from test_ops import own_templates  # noqa: F401  (a fixture)
+from test_slack import slack_sub
 
 from digestbot.digest import make_renderer
 from digestbot.render import Renderer, sample_digest
+
+slack = test_slack.slack  # the fixture: a Slack Web API stand-in
 
 
 @pytest.fixture
@@ -307,3 +311,48 @@ def test_a_template_that_includes_or_extends_itself_says_so(folder, files, at):
     [problem] = Renderer(folder).problems()
     assert problem.startswith(tuple(f"{folder}/{where}: template: " for where in at)), problem
     assert "itself" in problem and "the default" in problem and "recursion depth" not in problem, problem
+
+
+# --- Slack's limits inside a block: a section's button and fields --------------------------------
+# Fault: a section's accessory (a button labelled with the paper's title) and its fields were
+# not trimmed to Slack's limits (75 characters a button, 2,000 a field) as the blocks' own texts
+# and the buttons of an actions block are, and the check read only each block's own fields, so
+# what Slack refuses as invalid_blocks there passed `check` and failed every digest with a long
+# title. Both are trimmed now, and the check reads every element inside a block too.
+
+ACCESSORY = (
+    '{"text": "x", "blocks": [\n{% for p in papers %}\n'
+    '{"type": "section", "fields": [{"type": "mrkdwn", "text": {{ (p.title_mrkdwn * 15) | tojson }}}],'
+    ' "accessory": {"type": "button", "action_id": "open-{{ loop.index }}", "url": {{ p.link | tojson }},'
+    ' "text": {"type": "plain_text", "text": {{ p.title | tojson }}}}}{{ "," if not loop.last }}\n'
+    "{% endfor %}\n]}\n"
+)
+LONG_TITLE = "Imitation learning " + "with a very long title " * 6
+
+
+def test_a_sections_button_and_fields_are_trimmed_to_slacks_limits(workdir, folder, slack):
+    (folder / "digest.slack.json").write_text(ACCESSORY, encoding="utf-8")
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2501.00001", LONG_TITLE, "Imitation learning.")])
+    workdir.write_config(
+        SOURCES, slack_sub("ml", "#ml", "imitation learning"), extra_yaml=f"templates: {folder}"
+    )
+
+    digestbot(workdir, "check")
+    digestbot(workdir, "run", "--once")
+
+    [post] = slack.posts
+    [section] = post.body["blocks"]
+    label = section["accessory"]["text"]["text"]
+    assert len(label) <= 75 and label.endswith("…") and LONG_TITLE.startswith(label[:-1].rstrip())
+    [field] = section["fields"]
+    assert len(field["text"]) <= 2000 and field["text"].endswith("…")
+    assert ledger(workdir.db)[0].status == "sent"
+
+
+def test_what_slack_refuses_inside_a_block_is_a_problem(folder):
+    (folder / "digest.slack.json").write_text(
+        ACCESSORY.replace('"open-{{ loop.index }}"', '"{{ "x" * 300 }}"'), encoding="utf-8"
+    )
+    problems = make_renderer(folder).problems()
+    assert problems and all(p.startswith(f"{folder / 'digest.slack.json'}:") for p in problems), problems
+    assert "block 1 (section): action_id attribute cannot exceed 255 characters" in problems[0], problems
