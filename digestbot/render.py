@@ -665,7 +665,7 @@ class Renderer:
                 render()
             except Exception as e:  # a template can raise anything (None + 1, a bad filter call)
                 found.append(template_problem(e, self.path_of(name)))
-        return list(dict.fromkeys(found or self._blank_parts(link)))
+        return list(dict.fromkeys(found or self._blank_parts(link) + self._linked_stylesheets(link)))
 
     def _blank_parts(self, link: str) -> list[str]:
         """The email templates that render no text for a full sample digest (an empty file, a
@@ -677,6 +677,26 @@ class Renderer:
             f"{self.path_of(name)}:1: template: rendered no text ({part} of every digest would be empty)"
             for name, part in blank
         ]
+
+    def _linked_stylesheets(self, link: str) -> list[str]:
+        """A `<link rel="stylesheet">` in the HTML part: dropped when the CSS is inlined (only
+        <style> blocks are), and no mail client would load it, so its styles never show."""
+        ctx = self.context(sample_digest(), unsubscribe_url=link, manage_url=link)
+        template = self.html_env.get_template("digest.html")
+        html = template.render(ctx)
+        comments = [m.span() for m in _COMMENT_RE.finditer(html)]
+        found = []
+        for tag in _STYLESHEET_RE.finditer(html):
+            if any(a <= tag.start() < b for a, b in comments):
+                continue
+            _, filename, line = written_at(template, ctx, tag.start())
+            found.append(
+                f'{filename or template.name}:{line}: template: a <link rel="stylesheet"> is dropped from the'
+                " email (mail clients load no stylesheets, and only <style> blocks are inlined): put its"
+                ' rules in a <style> block, as <style>{% include "digest.css" %}</style> does with a file'
+                " of the templates folder"
+            )
+        return found
 
     def path_of(self, name: str) -> str:
         """The file a template name resolves to (the user's folder first)."""
@@ -692,6 +712,8 @@ _UNSEEN_RE = re.compile(
     r"<!--.*?(?:-->|\Z)|<(head|style|script|title)\b.*?(?:</\1\s*>|\Z)", re.DOTALL | re.IGNORECASE
 )
 _TAG_RE = re.compile(r"<[^>]*>")
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_STYLESHEET_RE = re.compile(r"<link\b[^>]*\brel\s*=\s*[\"']?[^\"'>]*\bstylesheet\b", re.IGNORECASE)
 
 
 def shows_no_text(html: str) -> bool:

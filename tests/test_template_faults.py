@@ -356,3 +356,33 @@ def test_what_slack_refuses_inside_a_block_is_a_problem(folder):
     problems = make_renderer(folder).problems()
     assert problems and all(p.startswith(f"{folder / 'digest.slack.json'}:") for p in problems), problems
     assert "block 1 (section): action_id attribute cannot exceed 255 characters" in problems[0], problems
+
+
+# --- a stylesheet linked from the HTML template ----------------------------------------------------
+# Fault: `<link rel="stylesheet" href="digest.css">` in digest.html passed check, and every email
+# went out without those styles, the tag dropped: CSS is inlined from <style> blocks only, and
+# mail clients load no stylesheets. The problem says where, and what works instead.
+
+
+def test_a_linked_stylesheet_is_a_problem_that_says_what_works(folder):
+    (folder / "digest.css").write_text(".paper { border: 3px solid #b91c1c; }\n", encoding="utf-8")
+    (folder / "digest.html").write_text(
+        '<html>\n<head>\n  <link rel="stylesheet" href="digest.css">\n</head>\n'
+        '<body>{% for p in papers %}<p class="paper">{{ p.title }}</p>{% endfor %}</body>\n</html>\n',
+        encoding="utf-8",
+    )
+    [problem] = Renderer(folder).problems()
+    assert problem.startswith(f"{folder / 'digest.html'}:3: template: "), problem
+    assert "stylesheet" in problem and "{% include" in problem, problem
+
+    # what it says works: the file's rules, inlined on the elements
+    text = (folder / "digest.html").read_text(encoding="utf-8")
+    (folder / "digest.html").write_text(
+        text.replace(
+            '<link rel="stylesheet" href="digest.css">', '<style>{% include "digest.css" %}</style>'
+        ),
+        encoding="utf-8",
+    )
+    renderer = Renderer(folder)
+    assert renderer.problems() == []
+    assert '<p class="paper" style="border: 3px solid #b91c1c;">' in renderer.email(sample_digest()).html
