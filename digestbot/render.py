@@ -471,6 +471,8 @@ class Renderer:
         self.env.filters["highlight"] = highlight
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["wrap"] = wrap
+        # Jinja's truncate cuts only at a space: a Japanese title with one English word lost the rest
+        self.env.filters["shorten"] = shorten
         # The HTML part escapes everything it renders, whatever a file it includes or imports is
         # named: Jinja decides by the name, and `paper.html.j2` or `macros.jinja` would not be.
         self.html_env = self.env.overlay(autoescape=True)

@@ -306,3 +306,34 @@ def test_urls_in_an_abstract_link_to_the_address_written_in_slack(workdir, slack
     ]
     assert all(e["text"] == e["url"] for e in abstract if e["type"] == "link")
     assert "".join(e["text"] for e in abstract) == URLS_IN_TEXT.abstract  # all of it, as written
+
+
+# Chinese and Japanese write no spaces between words, and end sentences with "。".
+CHINESE = FeedPaper(
+    "2501.30005",
+    "基于 Transformer 的模仿学习" + "：从少量人类示范中学习复杂的机器人操作技能" * 4,
+    "我们提出了一种基于 Transformer 的模仿学习方法。"
+    + "该方法可以从少量人类示范中学习复杂的操作技能，并在真实机器人上取得了很好的效果。" * 20,
+)
+
+
+def test_chinese_text_is_shortened_at_a_sentence_not_at_its_one_space(workdir, smtp_server, slack):
+    # An abstract (or title) was cut at its last space within the limit, else at the limit: a
+    # Chinese abstract with one English word showed 21 characters of its 1,000 (email and
+    # Slack alike), the subject said "基于…", and text without a space was cut mid-sentence, as
+    # "。" was no sentence end.
+    write_setup(
+        workdir, [CHINESE], subscriber("alice", "transformer") + slack_sub("ml", "#ml", "transformer")
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    shown = _Html(paper_block(html, "Transformer")).text
+    abstract = shown.split("Ada Lovelace, Alan Turing")[1].split("Matched:")[0].strip()
+    assert 500 < len(abstract) <= 602 and abstract.endswith("。 …"), abstract
+    assert str(mail.message["Subject"]).startswith("1 new paper for you: 基于 Transformer 的模仿学习：从少量")
+    [paper] = rich_papers(slack.posts[0].body)
+    assert 200 < len(paper.abstract) <= 302 and paper.abstract.endswith("。 …"), paper.abstract
