@@ -33,7 +33,7 @@ from .links import button_value
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
-from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, wrap
+from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, tame_marks, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -255,8 +255,14 @@ def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
 @lru_cache(maxsize=4096)
 def _plain_fields(title: str, abstract: str, authors: tuple[str, ...]) -> tuple[str, str, str, str]:
     # A paper often goes to many subscribers in one run: clean its text once.
-    flat = one_line(abstract)
-    return one_line(title), flat, shorten(flat, ABSTRACT_CHARS), one_line(author_line(authors))
+    flat = shown(abstract)
+    return shown(title), flat, shorten(flat, ABSTRACT_CHARS), shown(author_line(authors))
+
+
+def shown(text: str) -> str:
+    """Text from a feed as a digest shows it: one line (`one_line`), and no stack of combining
+    marks taller than any writing has (`tame_marks`)."""
+    return tame_marks(one_line(text))
 
 
 @lru_cache(maxsize=8192)
@@ -268,7 +274,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
     title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
-    reasons = tuple(one_line(r)[:200] for r in match.reasons)
+    reasons = tuple(shown(r)[:200] for r in match.reasons)
     # The reader's own terms, as shown: Slack and web profiles may carry what one_line removes.
     terms, authors_matched = tuple(map(one_line, match.terms)), tuple(map(one_line, match.authors))
     view = PaperView(
@@ -290,7 +296,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         key=p.key,
         reasons=reasons,
         why=terms + authors_matched + reasons,
-        authors_short=one_line(author_line(p.authors, COMPACT_AUTHORS)),
+        authors_short=shown(author_line(p.authors, COMPACT_AUTHORS)),
         **_hf_fields(p),
     )
     if not slack:
@@ -320,8 +326,8 @@ MAX_CATEGORIES = 20
 def _labels(categories: tuple[str, ...]) -> tuple[str, ...]:
     """A paper's categories as shown: text from the feed like its title, so one line each (no
     control, zero-width or direction characters), cut short, and no more than MAX_CATEGORIES."""
-    shown = (shorten(one_line(c), CATEGORY_CHARS) for c in categories)
-    return tuple(dict.fromkeys(c for c in shown if c))[:MAX_CATEGORIES]
+    labels = (shorten(shown(c), CATEGORY_CHARS) for c in categories)
+    return tuple(dict.fromkeys(c for c in labels if c))[:MAX_CATEGORIES]
 
 
 def _hf_fields(p: Paper) -> dict:
@@ -336,10 +342,10 @@ def _hf_fields(p: Paper) -> dict:
         "stars_text": _count(p.github_stars),
         "project_url": project,
         "project_host": link_host(project),
-        "ai_summary": one_line(p.ai_summary),
+        "ai_summary": shown(p.ai_summary),
         "thumbnail_url": paper_link(p.thumbnail_url, https_only=True),
         "comments": p.comments,
-        "organization": one_line(p.organization)[:100],
+        "organization": shown(p.organization)[:100],
     }
 
 

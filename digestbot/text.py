@@ -93,6 +93,19 @@ def one_line(text: str) -> str:
     return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
 
 
+MAX_MARKS = 8  # combining marks on one letter that are shown: no script needs more than a few
+_MARKS_RE = re.compile(
+    rf"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{{{MAX_MARKS + 1},}}"
+)
+
+
+def tame_marks(text: str) -> str:
+    """`text` with at most MAX_MARKS combining marks (of the blocks that only hold such marks)
+    in a row: dozens on each letter ("zalgo" text) are drawn stacked far above and below the
+    line, over whatever is near, while no writing stacks more than a few."""
+    return _MARKS_RE.sub(lambda m: m.group()[:MAX_MARKS], text) if not text.isascii() else text
+
+
 _LINE_BREAK_RE = re.compile(r"[\t\n\r]")
 _JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: part of how Persian or Hindi words are spelled
 

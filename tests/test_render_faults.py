@@ -4,6 +4,7 @@ real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -337,3 +338,43 @@ def test_chinese_text_is_shortened_at_a_sentence_not_at_its_one_space(workdir, s
     assert str(mail.message["Subject"]).startswith("1 new paper for you: 基于 Transformer 的模仿学习：从少量")
     [paper] = rich_papers(slack.posts[0].body)
     assert 200 < len(paper.abstract) <= 302 and paper.abstract.endswith("。 …"), paper.abstract
+
+
+ZALGO_MARKS = (
+    "\u0336\u0315\u031b\u0340\u0341\u0358\u0321\u0322\u0327\u0328\u0334\u0335\u0337\u0338\u0316\u0317" * 2
+)
+
+
+def zalgo(word: str) -> str:
+    """`word` with 32 combining marks on each letter, stacked far above and below the line."""
+    return "".join(c + ZALGO_MARKS for c in word)
+
+
+ZALGO = FeedPaper(
+    "2501.30006",
+    f"Imitation learning for {zalgo('robots')}",
+    f"Imitation learning. {zalgo('Unreadable')} text.",
+)
+
+
+def longest_marks(text: str) -> int:
+    """The longest run of combining marks in `text`."""
+    return max((len(m) for m in re.findall(r"[\u0300-\u036f]+", text)), default=0)
+
+
+def test_stacks_of_combining_marks_are_cut_down_so_the_digest_stays_readable(workdir, smtp_server, slack):
+    # Dozens of combining marks on each letter ("zalgo" text) are drawn stacked far above and
+    # below the line, over the papers around it and the footer: a feed could deface a digest.
+    # No script needs more than a few on one letter; more than 8 are dropped from what is shown.
+    write_setup(workdir, [ZALGO], ALICE + slack_sub("ml", "#ml", "imitation learning"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    subject = str(mail.message["Subject"])
+    posted = json.dumps(slack.posts[0].body, ensure_ascii=False)
+    for shown in (subject, text, html, posted):
+        assert longest_marks(shown) <= 8, shown
+        assert "robots" in re.sub(r"[\u0300-\u036f]", "", shown)  # every letter still there
