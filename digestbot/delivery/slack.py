@@ -34,9 +34,6 @@ from ..text import one_line, retry_seconds, shorten
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
-# Errors that another try can fix; the rest (channel_not_found, not_in_channel, invalid_auth...)
-# need a person to act, but the digest is still kept and retried in case they do.
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
 # not_allowed_token_type: a token of another kind (an xapp- app token, an xoxp- user token).
 TOKEN_ERRORS = {
@@ -275,6 +272,7 @@ class SlackTransport:
         self.clock = clock
         self.sleep = sleep
         self._dm: dict[str, str] = {}
+        self._ids: dict[str, str] = {}  # a channel as written (#name) -> its id, as posts tell it
         self._last_post: dict[str, float] = {}
         # Several workers: the pacing is shared through the database instead (see SharedRates);
         # called with the channel before each post, it waits for that post's slot.
@@ -286,9 +284,11 @@ class SlackTransport:
         return "slack"
 
     def channel_for(self, target: str) -> str:
-        """The channel to post to: a DM channel for a user id, else the channel itself."""
+        """The channel to post to: a DM channel for a user id, else the channel's id once a post
+        told it (one channel written as `#name` and as its id is then paced as one), else the
+        channel as written."""
         if not is_user(target):
-            return target
+            return self._ids.get(target, target)
         if target not in self._dm:
             response = self._call(self.client.conversations_open, users=target)
             channel = response.get("channel")
@@ -321,7 +321,7 @@ class SlackTransport:
         channel = self.channel_for(target)
         for n, message in enumerate(messages[start:], start + 1):
             self._pace(channel)
-            self._call(
+            response = self._call(
                 self.client.chat_postMessage,
                 channel=channel,
                 text=message["text"],
@@ -332,7 +332,20 @@ class SlackTransport:
             )
             if on_part:
                 on_part(n)
-        return f"slack {target}" + (f" (DM {channel})" if channel != target else "")
+            channel = self._learn(target, channel, response.get("channel"))
+        return f"slack {target}" + (f" (DM {channel})" if is_user(target) else "")
+
+    def _learn(self, target: str, channel: str, posted) -> str:
+        """The channel's id, from a post's answer: later posts go (and are paced) by it, and the
+        post just made counts against it."""
+        if is_user(target) or not isinstance(posted, str) or not posted or posted == channel:
+            return channel
+        self._ids[target] = posted
+        if self.shared_pace is not None:
+            self.shared_pace(posted)  # takes the id's next slot, as the post just made did
+        else:
+            self._last_post[posted] = max(self._last_post.get(posted, 0.0), self._last_post[channel])
+        return posted
 
     def _pace(self, channel: str) -> None:
         if self.shared_pace is not None:
@@ -377,7 +390,6 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
     if error and error.startswith("Received a response in a non-JSON format"):
         error = f"HTTP {status}, an answer that is not JSON (a proxy or an outage in between?)"
     error = error or f"HTTP {status}"
-    transient = error in TRANSIENT_ERRORS or (status is not None and status >= 500)
     message = f"Slack API error: {error}"
     if error == "ratelimited":
         wait = _retry_after(response.headers if response is not None else None)
@@ -396,9 +408,7 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
             else "after which the post may exist"
         )
         message = f"possibly posted: {message}, {after} all the same"
-    return DeliveryError(
-        message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
-    )
+    return DeliveryError(message, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed)
 
 
 def _said(data: dict) -> str:
