@@ -164,9 +164,8 @@ def block_kit_problem(message: dict) -> str | None:
             return f"{where}: {wrong}"
         try:
             with _skipped() as skipped:
-                Block.parse(
-                    raw
-                ).to_dict()  # validates every element inside too (validate_json: the block's own fields)
+                # to_dict validates every element inside too (validate_json: the block's own fields)
+                Block.parse(raw).to_dict()
             if skipped:
                 return f"{where}: {skipped[0]}"
         except TypeError as e:  # a required field missing, or one the type does not have
