@@ -537,7 +537,7 @@ class Renderer:
         """Subject, plain text and HTML (CSS inlined) for an email digest. The HTML part stays
         under HTML_BUDGET bytes whatever max_papers is (see `_fit`)."""
         ctx = self.context(digest, **extra)
-        subject = one_line(self.env.get_template("digest.subject.txt").render(ctx))[:SUBJECT_CHARS]
+        subject = shorten(one_line(self.env.get_template("digest.subject.txt").render(ctx)), SUBJECT_CHARS)
         if not subject:  # a mail without a subject looks like spam, and says nothing
             name = "digest.subject.txt"
             raise jinja2.TemplateSyntaxError("rendered an empty subject", 1, name, self.path_of(name))

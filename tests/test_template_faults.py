@@ -65,13 +65,16 @@ def test_a_subject_template_that_renders_empty_is_a_problem(folder, body):
     assert "empty subject" in problem
 
 
-def test_a_multi_line_subject_cannot_inject_a_header(folder):
-    (folder / "digest.subject.txt").write_text(
-        "Papers\r\nBcc: evil@example.org\n{{ total }}\n", encoding="utf-8"
-    )
+def subject_of(folder: Path, template: str) -> str:
+    """The subject of the sample digest with `template` as digest.subject.txt (which checks)."""
+    (folder / "digest.subject.txt").write_text(template, encoding="utf-8")
     renderer = Renderer(folder)
     assert renderer.problems() == []
-    subject = renderer.email(sample_digest()).subject
+    return renderer.email(sample_digest()).subject
+
+
+def test_a_multi_line_subject_cannot_inject_a_header(folder):
+    subject = subject_of(folder, "Papers\r\nBcc: evil@example.org\n{{ total }}\n")
     assert subject == "Papers Bcc: evil@example.org 3"
 
 
@@ -386,3 +389,14 @@ def test_a_linked_stylesheet_is_a_problem_that_says_what_works(folder):
     renderer = Renderer(folder)
     assert renderer.problems() == []
     assert '<p class="paper" style="border: 3px solid #b91c1c;">' in renderer.email(sample_digest()).html
+
+
+def test_a_long_subject_is_cut_between_words_and_says_so(folder):
+    # A subject template listing every title was cut at its 200th character, mid-word and with
+    # nothing to say that more followed ("… A sample paper on imitation learning A sample paper ").
+    title = sample_digest().matches[0].paper.title
+    subject = subject_of(folder, "{% for p in papers %}{{ p.title }}; {% endfor %}\n")
+    assert subject == f"{title}; {title};"  # short: as it is
+    subject = subject_of(folder, "{% for p in papers %}{{ (p.title ~ ' ') * 6 }}; {% endfor %}\n")
+    assert len(subject) <= 202 and subject.endswith(" …"), subject
+    assert set(subject[:-2].split()) <= {*title.split(), ";"}, subject  # no word cut short
