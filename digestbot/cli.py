@@ -17,6 +17,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -1030,15 +1031,25 @@ def _check_listen(host: str, port: int) -> None:
 # --- status -------------------------------------------------------------------------------
 
 
+STATUS_ROWS = 50  # subscribers, and undelivered digests, that `status` lists without --all
+
+
 @cli.command()
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help=f"List every subscriber and undelivered digest (else the first {STATUS_ROWS} of each, and how many more).",
+)
 @pass_app
-def status(app: App) -> None:
+def status(app: App, every: bool) -> None:
     """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests.
 
     Examples:
 
     \b
       digestbot status
+      digestbot status --all
       DIGESTBOT_DB=postgresql://digest@db.example.org/digest digestbot status
     """
     from rich.console import Console
@@ -1082,21 +1093,24 @@ def status(app: App) -> None:
     t = Table(title="Subscribers", title_justify="left")
     for col in ("subscriber", "to", "schedule", "last digest", "next due", "papers sent", "state"):
         t.add_column(col)
-    for state in store.subscribers(include_inactive=True):
+    states = store.subscribers(include_inactive=True)
+    sent = store.delivery_summary()
+    limit = None if every else STATUS_ROWS
+    for state in states[:limit]:
         sub = state.subscriber
-        last = store.last_sent(sub.id)
-        due = _next_due(state, now)
+        last, count = sent.get(sub.id, (None, 0))
         _add_row(
             t,
             sub.id,
             sub.email or sub.slack or "",
             f"{sub.schedule} ({sub.timezone})",
-            _ago(last.sent_at.isoformat() if last and last.sent_at else None, now) or "never",
-            due,
-            str(store.delivered_count(sub.id)),
-            "inactive" if not sub.active else "paused" if sub.paused else "active",
+            _ago(last.isoformat() if last else None, now) or "never",
+            _next_due(state, now),
+            str(count),
+            _subscriber_state(state),
         )
     console.print(t)
+    _more(console, "subscribers", [_subscriber_state(s) for s in states[STATUS_ROWS:] if not every])
 
     waiting = sorted(
         (d for state in ("pending", "failed", "unknown") for d in store.digests(status=state)),
@@ -1106,7 +1120,7 @@ def status(app: App) -> None:
         t = Table(title="Undelivered digests", title_justify="left")
         for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):
             t.add_column(col)
-        for d in waiting:
+        for d in waiting[:limit]:
             _add_row(
                 t,
                 str(d.id),
@@ -1118,6 +1132,7 @@ def status(app: App) -> None:
                 d.last_error or "",
             )
         console.print(t)
+        _more(console, "undelivered digests", [d.status for d in waiting[STATUS_ROWS:] if not every])
     else:
         console.print("No undelivered digests.")
     env = Env.from_environ()
@@ -1134,6 +1149,20 @@ def status(app: App) -> None:
         )
     else:
         console.print(f"{store.count_papers()} papers in {escape_controls(app.db_shown)}.")
+
+
+def _subscriber_state(state) -> str:
+    sub = state.subscriber
+    return "inactive" if not sub.active else "paused" if sub.paused else "active"
+
+
+def _more(console, what: str, left_out: list[str]) -> None:
+    """The line under a table `status` cut: how many rows it left out, by state."""
+    if left_out:
+        by_state = ", ".join(f"{n:,} {s}" for s, n in sorted(Counter(left_out).items(), key=lambda kv: -kv[1]))
+        console.print(
+            f"… and {len(left_out):,} more {what} ({by_state}): digestbot status --all lists every one"
+        )
 
 
 @cli.command()

@@ -1689,6 +1689,24 @@ class Store:
         )
         return _readable_digest(rows[0]) if rows else None
 
+    def delivery_summary(self) -> dict[str, tuple[datetime | None, int]]:
+        """Per subscriber with a digest sent: when its last one was sent, and how many papers it
+        was sent in all. Two grouped queries, however many subscribers (`status` reads them all)."""
+        last = {
+            sid: parse_ts(sent)
+            for sid, sent in self._exec(
+                "SELECT subscriber_id, sent_at FROM digests WHERE id IN"
+                " (SELECT MAX(id) FROM digests WHERE status = 'sent' GROUP BY subscriber_id)"
+            )
+        }
+        counts = dict(
+            self._exec(
+                "SELECT i.subscriber_id, COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
+                " WHERE d.status = 'sent' GROUP BY i.subscriber_id"
+            ).fetchall()
+        )
+        return {sid: (last.get(sid), counts.get(sid, 0)) for sid in last.keys() | counts.keys()}
+
     def delivered_count(self, sid: str) -> int:
         return self._exec(
             "SELECT COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
