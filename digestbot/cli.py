@@ -1159,7 +1159,9 @@ def _subscriber_state(state) -> str:
 def _more(console, what: str, left_out: list[str]) -> None:
     """The line under a table `status` cut: how many rows it left out, by state."""
     if left_out:
-        by_state = ", ".join(f"{n:,} {s}" for s, n in sorted(Counter(left_out).items(), key=lambda kv: -kv[1]))
+        by_state = ", ".join(
+            f"{n:,} {s}" for s, n in sorted(Counter(left_out).items(), key=lambda kv: -kv[1])
+        )
         console.print(
             f"… and {len(left_out):,} more {what} ({by_state}): digestbot status --all lists every one"
         )
