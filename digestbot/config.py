@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -23,6 +22,7 @@ import yaml
 
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
+from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
@@ -817,7 +817,7 @@ def parse_config(text: str, path: Path) -> Config:
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
-        is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
+        is_email(split_address(email_from or "")[1]) and not invisible_character(email_from)
     ):
         v.report(
             email["from"].line,

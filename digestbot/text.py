@@ -68,7 +68,9 @@ _CONTROL_RE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
 _SPACE_RE = re.compile(r"\s+")
-_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
+# A sentence ends at `.`, `!` or `?` before a space, or at the full-width stops of Chinese and
+# Japanese, which no space follows.
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)|[\u3002\uff01\uff1f]")
 ELLIPSIS = " …"  # what `shorten` appends
 
 
@@ -89,6 +91,19 @@ def detex(text: str) -> str:
 def one_line(text: str) -> str:
     """Collapse all white space and drop control characters: safe for titles and headers."""
     return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
+
+
+MAX_MARKS = 8  # combining marks on one letter that are shown: no script needs more than a few
+_MARKS_RE = re.compile(
+    rf"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{{{MAX_MARKS + 1},}}"
+)
+
+
+def tame_marks(text: str) -> str:
+    """`text` with at most MAX_MARKS combining marks (of the blocks that only hold such marks)
+    in a row: dozens on each letter ("zalgo" text) are drawn stacked far above and below the
+    line, over whatever is near, while no writing stacks more than a few."""
+    return _MARKS_RE.sub(lambda m: m.group()[:MAX_MARKS], text) if not text.isascii() else text
 
 
 _LINE_BREAK_RE = re.compile(r"[\t\n\r]")
@@ -132,15 +147,32 @@ def clean_paragraphs(text: str) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Cut `text` at the last sentence end within `limit` characters (else at a word), adding …"""
+    """Cut `text` at the last sentence end within `limit` characters (else between two words),
+    adding …. Chinese and Japanese put no space between words: a cut may fall beside any of
+    their characters, not only at a space (a Chinese abstract with one English word in it was
+    cut there, after a few characters)."""
     if len(text) <= limit:
         return text
     head = text[:limit]
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip() + ELLIPSIS
-    cut = head.rsplit(" ", 1)[0] if " " in head else head
-    return cut.rstrip(" ,;:") + ELLIPSIS
+    wide = text[limit] == " " or _wide(text[limit - 1]) or _wide(text[limit])  # a break at the limit itself
+    cut = head if wide else head[: _last_break(head)] or head
+    return cut.rstrip(" ,;:\u3001\uff0c\uff1b\uff1a") + ELLIPSIS
+
+
+def _wide(char: str) -> bool:
+    """A character of a script that writes no spaces (East Asian wide or full-width)."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _last_break(head: str) -> int:
+    """Where the last word of `head` starts (a space, or beside a wide character); 0: none."""
+    for i in range(len(head) - 1, 0, -1):
+        if head[i] == " " or _wide(head[i]) or _wide(head[i - 1]):
+            return i
+    return 0
 
 
 def wrap(text: str, width: int = 76, indent: str = "") -> str:

@@ -51,9 +51,28 @@ def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
 
+_NAME_ADDR_RE = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*")
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """`Name <addr>` as a person writes it, as (name, addr): the name is all that comes before
+    the `<…>`, a comma, colon or `@` in it included (email.utils reads those as RFC 5322 syntax:
+    `Digest, ML Lab <…>` was no address, `ML Lab: papers <…>` the name "papers"); quotes around
+    it, and their backslash escapes, are taken off. Else `addr` or `addr (Name)`, as
+    email.utils reads them."""
+    value = one_line(value)
+    found = _NAME_ADDR_RE.fullmatch(value)
+    if found is None:
+        return parseaddr(value)
+    name = found["name"].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1]).strip()
+    return name, found["addr"].strip()
+
+
 def envelope_address(value: str) -> str:
     """The bare address of `Name <addr>`, its domain in IDNA when it is not ASCII."""
-    addr = parseaddr(one_line(value))[1]
+    addr = split_address(value)[1]
     local, at, domain = addr.rpartition("@")
     if not at or domain.isascii():
         return addr
@@ -91,7 +110,7 @@ def ascii_uri(uri: str) -> str:
 def _address(value: str) -> str:
     """`Name <addr>` as a header value: the name RFC 2047-encoded when needed, the address never
     (see envelope_address)."""
-    name = parseaddr(one_line(value))[0]
+    name = split_address(value)[0]
     addr = envelope_address(value)
     return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
 
@@ -107,7 +126,7 @@ def _spells_encoded_word(text: str) -> bool:
 def list_id(sender: str) -> str:
     """`List-Id` (RFC 2919) for digests from `sender`: `"<name>" <local.domain>`, the same for
     every digest from that address, so filters and unsubscribe buttons can tell them apart."""
-    name, addr = parseaddr(one_line(sender))
+    name, addr = split_address(sender)
     local, _, domain = envelope_address(addr).rpartition("@")
     label = re.sub(r"[^A-Za-z0-9-]+", "-", local).strip("-") or "digest"
     domain = re.sub(r"[^A-Za-z0-9.-]+", "-", domain).strip(".-") or "digestbot.localhost"
