@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 import test_daemon
+import test_slack
 from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, PAPERS, ROBOT_LIKES, sources, sub
 
@@ -17,6 +18,7 @@ from digestbot.store import Store
 
 bot = test_daemon.bot  # the fixture: a Worker on a fake clock
 subscriber_yaml = test_daemon.subscriber_yaml
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
 
 _FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"
@@ -407,3 +409,29 @@ def test_check_names_only_unknown_ids_someone_still_likes(workdir):
     assert "not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
     workdir.write_config(sources(workdir), sub("carol", like=["2501.00001"]))
     assert "not on arXiv" not in digestbot(workdir, "check").output
+
+
+# Fault: the fetch of liked papers kept which ids arXiv does not know only in its warning's text,
+# which names the first 20. With more, `/digest likes` said "(not fetched from arXiv yet)" of
+# the 21st on, and once the 20 named were liked no more, `check` and `status` said "not on
+# arXiv:  …", naming none of the ids still liked. The fetch keeps every such id.
+def test_more_than_twenty_liked_ids_arxiv_does_not_know_are_each_named_as_such(workdir, start_web):
+    unknown = [f"2501.{n:05d}" for n in range(100, 125)]
+
+    def like(ids: list[str]) -> None:
+        workdir.write_config(
+            sources(workdir), f"- id: carol\n  slack: U0LIKER01\n  like: {json.dumps(ids)}\n"
+        )
+
+    like(unknown)
+    with responses.RequestsMock() as arxiv:
+        arxiv.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+        digestbot(workdir, "fetch")
+    listed = start_web().command("likes", user="U0LIKER01")
+    assert listed.count("arXiv does not know this id") == 25 and "not fetched" not in listed, listed
+
+    like(unknown[20:])  # the five ids the warning did not name
+    assert f"liked papers: not on arXiv: {', '.join(unknown[20:])}\n" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    out = digestbot(workdir, "status").output
+    assert f"not on arXiv: {', '.join(unknown[20:])}" in out and "2501.00119" not in out, out
