@@ -27,7 +27,15 @@ from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character, invisible_problem, is_number, single_spaced, url_secrets
+from .text import (
+    host_name,
+    invisible_character,
+    invisible_problem,
+    is_number,
+    single_spaced,
+    unicode_host,
+    url_secrets,
+)
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -146,11 +154,13 @@ class WebConfig:
     proxies: int = 0
 
     def allows(self, email: str) -> bool:
-        """Whether an address may sign up (any, when no domains are set)."""
-        domain = email.rpartition("@")[2].lower()
-        return not self.allow_domains or any(
-            domain == d or domain.endswith("." + d) for d in self.allow_domains
-        )
+        """Whether an address may sign up (any, when no domains are set); a domain outside
+        ASCII is the same in either spelling (`müller.example`, `xn--mller-kva.example`)."""
+        if not self.allow_domains:
+            return True
+        domain = host_name(email.rpartition("@")[2]) or ""
+        allowed = filter(None, map(host_name, self.allow_domains))
+        return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
 @dataclass(frozen=True)
@@ -728,7 +738,6 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers", "web")
 _WEB_KEYS = ("signup", "allow_domains", "proxies")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
@@ -863,9 +872,9 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
     domains = []
     for where, line, d in v.items(m, "allow_domains", "web"):
         name = d.lower().lstrip("@")
-        if not _DOMAIN_RE.match(name):
+        if (host := host_name(name)) is None:
             v.report(line, where, f"not a domain name: {d[:80]!r} (e.g. uni.example)")
-        domains.append(name)
+        domains.append(unicode_host(host) if host else name)  # one spelling: `xn--mller-kva` is müller
     return WebConfig(
         signup=_flag(v, m, "signup", "web"),
         allow_domains=tuple(dict.fromkeys(domains)),

@@ -37,6 +37,8 @@ to an address outside ASCII arrives and can be checked).
    a paused or unsubscribed reader's save does not promise a next digest either.
 16. `allow_domains` narrowed by the operator holds for what was started before: a sign-up
    mailed earlier does not confirm, an unsubscribed reader does not subscribe again.
+17. An address at a domain outside ASCII signs up, in either spelling (letters or `xn--`), and
+   `allow_domains` may name such a domain either way.
 """
 
 from __future__ import annotations
@@ -893,3 +895,36 @@ def test_a_word_given_as_keyword_and_exclusion_is_refused_on_the_form(site):  # 
     assert "“diffusion-policy” is also a keyword" in page.text
     site.settle()
     assert site.smtp.messages == []
+
+
+# --- 17. addresses at internationalized domains -------------------------------------------------
+# Fault: the form took only ASCII domains with a top level of letters: `ada@département.uni.example`
+# and `bo@пример.рф` (or `bo@xn--e1afmkfd.xn--p1ai`, as it is written in ASCII) were "not an
+# email address", where the YAML took them and digests reach them (their domain in IDNA), and
+# `allow_domains: [пример.рф]` was "not a domain name". One domain in its two spellings is one.
+@pytest.mark.parametrize(
+    "typed, envelope",
+    [
+        ("ada@Département.uni.example", "ada@xn--dpartement-b7a.uni.example"),
+        ("zoë@département.uni.example", "zoë@xn--dpartement-b7a.uni.example"),
+    ],
+)
+def test_an_address_at_an_internationalized_domain_can_sign_up(site, typed, envelope):  # noqa: F811
+    assert "Check your inbox" in site.browser().sign_up(typed).text
+    assert len(site.mails(envelope, 1)) == 1
+
+
+def test_allow_domains_may_name_an_internationalized_domain_in_either_spelling(workdir, start_site):  # noqa: F811
+    setup_site(
+        workdir, web_yaml="web:\n  signup: true\n  allow_domains: [пример.рф, xn--mller-kva.example]\n"
+    )
+    running = start_site()
+    for typed, envelope in [
+        ("bo@пример.рф", "bo@xn--e1afmkfd.xn--p1ai"),
+        ("cy@cs.xn--e1afmkfd.xn--p1ai", "cy@cs.xn--e1afmkfd.xn--p1ai"),
+        ("di@müller.example", "di@xn--mller-kva.example"),
+    ]:
+        assert "Check your inbox" in running.browser().sign_up(typed).text, typed
+        assert len(running.mails(envelope, 1)) == 1, typed
+    refused = running.browser().sign_up("ed@mueller.example")
+    assert refused.status_code == 400 and "Only addresses at пример.рф, müller.example" in refused.text
