@@ -38,7 +38,7 @@ to an address outside ASCII arrives and can be checked).
 16. `allow_domains` narrowed by the operator holds for what was started before: a sign-up
    mailed earlier does not confirm, an unsubscribed reader does not subscribe again.
 17. An address at a domain outside ASCII signs up, in either spelling (letters or `xn--`), and
-   `allow_domains` may name such a domain either way.
+   `allow_domains` may name such a domain either way; mail to `straße` goes there, not to `strasse`.
 """
 
 from __future__ import annotations
@@ -928,3 +928,13 @@ def test_allow_domains_may_name_an_internationalized_domain_in_either_spelling(w
         assert len(running.mails(envelope, 1)) == 1, typed
     refused = running.browser().sign_up("ed@mueller.example")
     assert refused.status_code == 400 and "Only addresses at пример.рф, müller.example" in refused.text
+
+
+def test_mail_to_a_domain_with_a_sharp_s_goes_to_that_domain_not_to_its_ss_spelling(site):  # noqa: F811
+    """Python's `idna` codec is IDNA 2003, which maps `straße` to `strasse`: another domain,
+    someone else's mailbox. Mail goes to `xn--strae-oqa`, as IDNA 2008 (and DENIC) have it."""
+    assert "Check your inbox" in site.browser().sign_up("ada@straße.uni.example").text
+    site.settle()
+    assert [(list(m.rcpt_tos), m.message["To"]) for m in site.smtp.messages] == [
+        (["ada@xn--strae-oqa.uni.example"], "ada@xn--strae-oqa.uni.example")
+    ]
