@@ -26,7 +26,7 @@ from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
-from .schedule import get_timezone, parse_duration, parse_schedule
+from .schedule import parse_duration, parse_schedule, settable_timezone
 from .text import (
     host_name,
     invisible_character,
@@ -807,7 +807,7 @@ def parse_config(text: str, path: Path) -> Config:
     v.check(top, "database", "", check_database)
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
-    v.check(top, "timezone", "", get_timezone)
+    v.check(top, "timezone", "", settable_timezone)
     if templates and (missing := v.missing(templates, "folder")):
         v.report(top["templates"].line, "templates", missing)
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
@@ -831,7 +831,7 @@ def parse_config(text: str, path: Path) -> Config:
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
     )
     v.check(defaults, "schedule", "defaults", parse_schedule)
-    v.check(defaults, "timezone", "defaults", get_timezone)
+    v.check(defaults, "timezone", "defaults", settable_timezone)
     base = {
         "schedule": v.string(defaults, "schedule", "defaults", DEFAULT_SCHEDULE),
         "max_papers": v.integer(defaults, "max_papers", "defaults", DEFAULT_MAX_PAPERS, 1, 1000),
@@ -1069,7 +1069,7 @@ def _subscriber(
     schedule = v.string(m, "schedule", fld, base["schedule"])
     v.check(m, "schedule", fld, parse_schedule)
     tz = v.string(m, "timezone", fld, base["timezone"])
-    v.check(m, "timezone", fld, get_timezone)
+    v.check(m, "timezone", fld, settable_timezone)
     max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
     show_ai_summary = _flag(v, m, "show_ai_summary", fld)
     if len(v.problems) > n or not sid:

@@ -18,7 +18,7 @@ from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
-from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
+from .schedule import ScheduleError, get_timezone, next_due, parse_schedule, settable_timezone
 from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
 
@@ -97,7 +97,7 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
     spec = " ".join(words)
     try:
         schedule = parse_schedule(spec)
-        get_timezone(tz)
+        (get_timezone if tz == default_tz else settable_timezone)(tz)  # the digest's own zone stays readable
         if schedule.shortest_gap < SLACK_MIN_GAP_MINUTES:
             raise ScheduleError(
                 f"`{spec}` would send a digest every {schedule.shortest_gap} minute(s): from Slack,"

@@ -20,7 +20,7 @@ from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
 from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
-from .schedule import ScheduleError, get_timezone, parse_schedule
+from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
 from .text import host_name, invisible_problem, is_number, shorten, split_terms, unicode_host
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
@@ -144,7 +144,7 @@ def read_profile(
     schedule = _schedule(values, out.errors)
     tz = values["timezone"].strip() or config.default_timezone
     try:
-        get_timezone(tz)
+        (get_timezone if base and tz == base.timezone else settable_timezone)(tz)  # its own zone stays
     except ScheduleError:
         out.errors["timezone"] = "Choose a timezone from the list."
     max_papers = _max_papers(values["max_papers"], config.default_max_papers, out.errors)

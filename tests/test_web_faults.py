@@ -41,6 +41,8 @@ to an address outside ASCII arrives and can be checked).
    `allow_domains` may name such a domain either way; mail to `straße` goes there, not to `strasse`.
 22. `signup: false` holds for sign-ups mailed before, as a narrowed `allow_domains` does; both say
    so on the link's page, before a button that could not work.
+23. A zone that is no place's (`localtime`, `Factory`, `posix/…`, `right/…`) is refused where it
+   is typed: the YAML, the form, `/digest schedule`.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_hostile import forbidden_in
 from test_ops import StallingServer, stalling_server  # noqa: F401 (a fixture)
-from test_slack import UNSUB_SECRET, stop_server
+from test_slack import UNSUB_SECRET, start_web, stop_server  # noqa: F401 (start_web: a fixture)
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
     NARWHAL,
@@ -963,3 +965,34 @@ def test_closing_sign_up_holds_for_the_sign_ups_mailed_before(workdir, start_sit
     page = late.post("/confirm", {"t": parse_qs(urlsplit(link).query)["t"][0]}, form_page="/manage/link")
     assert page.status_code == 403 and "Sign-up on the web is closed here" in page.text, page.text[-400:]
     assert web_subscriber(running.db, "zeb@uni.example") is None
+
+
+# --- 23. zones that are no place's --------------------------------------------------------------
+# Fault: `localtime` (the server's own zone, which moves with the machine), `Factory` (a
+# placeholder whose offset is "-00"), `posixrules`, and the `posix/` and `right/` copies of the
+# zones (`right/` is for clocks that count leap seconds; neither is in every tz database, so a
+# worker on another machine could not read them) were taken as a reader's or the YAML's zone.
+NOT_A_PLACE = ["localtime", "Factory", "posixrules", "posix/Europe/Berlin", "right/Europe/Berlin"]
+
+
+@pytest.mark.parametrize("zone", NOT_A_PLACE)
+def test_a_zone_that_is_no_places_is_a_problem_in_the_yaml(workdir, zone):
+    (workdir.path / "feed.xml").write_text(arxiv_listing([]), encoding="utf-8")
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal") + f"  timezone: {zone}\n")
+    out = digestbot(workdir, "check", expect=2).output
+    assert f"subscribers[0].timezone: {zone!r} " in out or f"timezone {zone!r}" in out, out
+    if "/" in zone:
+        assert "did you mean 'Europe/Berlin'?" in out, out
+
+
+@pytest.mark.parametrize("zone", ["localtime", "right/Europe/Berlin"])
+def test_a_zone_that_is_no_places_is_refused_on_the_form_and_in_slack(site, start_web, zone):  # noqa: F811
+    fields = {"email": "ada@uni.example", "keywords": "narwhal", **FORM_FIELDS, "timezone": zone}
+    page = site.browser().post("/subscribe", fields, form_page="/")
+    assert page.status_code == 400 and 'id="timezone-error"' in page.text, page.text[-600:]
+    web = start_web()
+    web.command("subscribe narwhal", user="U0ZONE001")
+    reply = web.command(f"schedule daily 08:00 {zone}", user="U0ZONE001")
+    assert reply.startswith(f"{zone!r}") or f"timezone {zone!r}" in reply, reply
+    with Store(site.db) as store:
+        assert store.subscriber("slack:U0ZONE001").subscriber.timezone != zone
