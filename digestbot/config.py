@@ -794,7 +794,7 @@ def parse_config(text: str, path: Path) -> Config:
     """Validate YAML text as if read from `path` (relative paths resolve beside it)."""
     v = _Validator(path)
     root = _load_yaml(text, v.report)
-    if root is None:
+    if root is None or root.value in (None, {}):  # `~` or `{}` holds no more than an empty file
         if not v.problems:
             v.report(1, "file", "is empty: expected sources and subscribers")
         raise ConfigError(v.problems)
