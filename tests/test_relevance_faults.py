@@ -13,6 +13,7 @@ import test_slack
 from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, PAPERS, ROBOT_LIKES, sources, sub
 
+from digestbot.models import Profile
 from digestbot.sources import http
 from digestbot.store import Store
 
@@ -110,17 +111,18 @@ DUPLICATES = """@article{vaswani2017attention,
 """
 
 
-def test_duplicate_keys_or_fields_in_a_bibtex_library_are_read_not_refused(workdir):
-    (workdir.path / "refs.bib").write_text(DUPLICATES, encoding="utf-8")
+def library_profile(workdir, bibtex: str) -> Profile:
+    """The profile a subscriber with this BibTeX library gets, once `check` took it and `sync` stored it."""
+    (workdir.path / "refs.bib").write_text(bibtex, encoding="utf-8")
     workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
     digestbot(workdir, "check")
     digestbot(workdir, "sync")
     with Store(workdir.db) as store:
-        assert set(store.subscriber("gina").subscriber.profile.likes) == {
-            "2403.10715",
-            "2403.10886",
-            "2403.10281",
-        }
+        return store.subscriber("gina").subscriber.profile
+
+
+def test_duplicate_keys_or_fields_in_a_bibtex_library_are_read_not_refused(workdir):
+    assert set(library_profile(workdir, DUPLICATES).likes) == {"2403.10715", "2403.10886", "2403.10281"}
 
 
 # Sample papers as Zotero exports them without an arXiv id: typographic characters as text
@@ -435,3 +437,42 @@ def test_more_than_twenty_liked_ids_arxiv_does_not_know_are_each_named_as_such(w
     digestbot(workdir, "sync")
     out = digestbot(workdir, "status").output
     assert f"not on arXiv: {', '.join(unknown[20:])}" in out and "2501.00119" not in out, out
+
+
+# Fault: Semantic Scholar exports an arXiv paper as `journal = {ArXiv}, volume = {abs/…}` (and
+# DBLP's CoRR entries are `journal = {CoRR}, volume = {abs/…}`), NASA ADS may name it only in
+# `pages = {arXiv:…}`: read for no arXiv id, such an entry seeded by its title alone, and was
+# never fetched by id. The id is read from those fields as from the others.
+SEMANTIC_SCHOLAR_DBLP_ADS = """@article{Vaswani2017AttentionIA,
+  title={Attention is All you Need},
+  author={Ashish Vaswani and Noam M. Shazeer},
+  journal={ArXiv},
+  year={2017},
+  volume={abs/1706.03762},
+  url={https://api.semanticscholar.org/CorpusID:13756489}
+}
+@article{DBLP:journals/corr/abs-2403-10715,
+  title     = {Motion Tracks},
+  journal   = {CoRR},
+  volume    = {abs/2403.10715},
+  year      = {2024},
+}
+@article{2024arXiv240310886X,
+  title = {Another paper},
+  journal = {arXiv e-prints},
+  pages = {arXiv:2403.10886},
+}
+@article{journal,
+  title = {A journal paper whose volume is no arXiv id},
+  journal = {Journal of Machine Learning Research},
+  volume = {abs/2403.10281},
+}
+"""
+
+
+def test_arxiv_ids_in_semantic_scholar_dblp_and_ads_exports_are_read(workdir):
+    profile = library_profile(workdir, SEMANTIC_SCHOLAR_DBLP_ADS)
+    assert profile.likes == ("1706.03762", "2403.10715", "2403.10886")
+    assert [t.partition(".")[0] for t in profile.seed_texts] == [
+        "A journal paper whose volume is no arXiv id"
+    ]
