@@ -25,6 +25,10 @@ from .text import is_number, one_line, shorten, split_terms
 MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
+# `/digest likes` lists at most as many as a reader may like, each title cut to a line (a YAML
+# library may hold 5,000): Slack cuts a message off unannounced at 40,000 characters.
+LIKES_SHOWN = READER_MAX_LIKES
+LIKED_TITLE_CHARS = 120
 # A reader's schedule comes at most hourly (an operator's YAML may set any): a channel member's
 # `* * * * *` would post every minute, and empty a trending digest's pool in minutes.
 SLACK_MIN_GAP_MINUTES = 60
@@ -438,10 +442,17 @@ class CommandHandler:
         sub = self._current(ctx, channel_scope)
         if sub is None or not sub.profile.likes:
             return Reply("No liked papers yet. Add one with `/digest like 2303.04137` (an arXiv id or link).")
-        titles = self._titles(list(sub.profile.likes))
+        shown, more = sub.profile.likes[:LIKES_SHOWN], len(sub.profile.likes) - LIKES_SHOWN
+        titles = self._titles(list(shown))
         unknown = not_on_arxiv(self.store) - titles.keys()
-        missing = {a: UNKNOWN_LIKE if a in unknown else NOT_FETCHED_LIKE for a in sub.profile.likes}
-        lines = [f"• `{a}` {titles.get(a, missing[a])}" for a in sub.profile.likes]
+        missing = {a: UNKNOWN_LIKE if a in unknown else NOT_FETCHED_LIKE for a in shown}
+        lines = [
+            f"• `{a}` {shorten(titles[a], LIKED_TITLE_CHARS) if a in titles else missing[a]}" for a in shown
+        ]
+        if more > 0:  # only a YAML digest's: its library (a reader likes at most LIKES_SHOWN)
+            lines.append(
+                f"… and {more} more: {len(sub.profile.likes)} in all, from subscriptions.yaml and its library."
+            )
         return Reply("*Liked papers*\n" + "\n".join(lines))
 
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:

@@ -21,7 +21,7 @@ import test_store
 from helpers import digestbot, not_due_soon
 from test_feedback import interactive as click
 from test_feedback import ratings
-from test_likes import preview_json, split_sample
+from test_likes import preview_json, sources, split_sample
 from test_slack import UNSUB_SECRET
 from test_slack_faults import button, buttons_of
 
@@ -212,3 +212,17 @@ def test_a_rating_the_database_cannot_take_is_a_503_saying_so_not_a_bad_link(wor
 
     assert answer.status_code == 503 and "database" in answer.text
     assert BAD_RATING_LINK not in answer.text
+
+
+# Fault: `/digest likes` listed every liked paper, one line each: a YAML digest whose library
+# holds 1,500 papers got a reply of 66,000 characters, which Slack cuts off unannounced at
+# 40,000 (mid-line). It lists as many as a reader may like (200), and says how many more.
+def test_digest_likes_of_a_large_library_is_a_reply_slack_shows_whole(workdir, start_web):
+    ids = [f"2501.{n:05d}" for n in range(1, 1501)]
+    (workdir.path / "library.txt").write_text("\n".join(ids) + "\n", encoding="utf-8")
+    workdir.write_config(sources(workdir), "- id: carol\n  slack: U0LIKER01\n  library: library.txt\n")
+    digestbot(workdir, "sync")
+    listed = start_web().command("likes", user="U0LIKER01")
+    assert len(listed) < 40_000 and listed.count("\n• ") == 200, len(listed)
+    assert f"• `{ids[0]}`" in listed and f"`{ids[200]}`" not in listed
+    assert "and 1300 more: 1500 in all, from subscriptions.yaml and its library" in listed, listed[-300:]
