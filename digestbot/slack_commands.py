@@ -366,10 +366,17 @@ class CommandHandler:
         lines += [f"• `{a}` {titles[a]}" for a in added if a in titles]
         if already := [a for a in ids if a not in added]:
             lines.append(f"Already liked: {_ids(already)}.")
-        if missing := [a for a in added if a not in titles]:
+        unknown = not_on_arxiv(self.store) if len(titles) < len(added) else set()
+        if missing := [a for a in added if a not in titles and a not in unknown]:
             lines.append(
                 f"Not in the database yet: {_ids(missing)} (fetched from arXiv before your next digest;"
                 " `/digest likes` shows the titles then)."
+            )
+        if never := [a for a in added if a in unknown - titles.keys()]:
+            one = len(never) == 1
+            lines.append(
+                f"arXiv does not know {_ids(never)} (at the last fetch): check the {'id' if one else 'ids'},"
+                f" or `/digest unlike` {'it' if one else 'them'}."
             )
         return Reply("\n".join(lines) + f"\n\n{self.describe(sub)}")
 

@@ -476,3 +476,17 @@ def test_arxiv_ids_in_semantic_scholar_dblp_and_ads_exports_are_read(workdir):
     assert [t.partition(".")[0] for t in profile.seed_texts] == [
         "A journal paper whose volume is no arXiv id"
     ]
+
+
+# Fault: `/digest like` of an id the last fetch found arXiv does not know (someone else liked it
+# first) said "Not in the database yet (fetched from arXiv before your next digest)", a promise
+# the fetch had already failed to keep. It says arXiv does not know it, as `/digest likes` does.
+def test_liking_an_id_arxiv_does_not_know_says_so_at_once(workdir, start_web):
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99999"]))
+    with responses.RequestsMock() as arxiv:
+        arxiv.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+        digestbot(workdir, "fetch")
+    reply = start_web().command("like 2501.99999, 2403.10715, 2501.99998", user="U0LIKER02")
+    assert reply.startswith("Liked `2501.99999`, `2403.10715`, `2501.99998`"), reply
+    assert "arXiv does not know `2501.99999`" in reply, reply
+    assert "Not in the database yet: `2501.99998` (" in reply, reply
