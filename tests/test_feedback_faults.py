@@ -226,3 +226,28 @@ def test_digest_likes_of_a_large_library_is_a_reply_slack_shows_whole(workdir, s
     assert len(listed) < 40_000 and listed.count("\n• ") == 200, len(listed)
     assert f"• `{ids[0]}`" in listed and f"`{ids[200]}`" not in listed
     assert "and 1300 more: 1500 in all, from subscriptions.yaml and its library" in listed, listed[-300:]
+
+
+# Fault: `digestbot feedback` took an arXiv id or a paper's key; a blog post keyed by its guid
+# (WordPress's `https://blog.example/?p=123`, not the post's link) could be rated only by that
+# key, which no digest shows: the link the reader has was "not ... the key of a stored paper".
+BLOG = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab blog</title><link>https://blog.example/</link>
+<description>Posts</description>
+<item><title>Narwhal songs, decoded</title><link>https://blog.example/2024/03/narwhal-songs/</link>
+<guid isPermaLink="false">https://blog.example/?p=123</guid>
+<description>What narwhals sing about.</description><pubDate>Thu, 14 Mar 2024 10:00:00 +0000</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_a_paper_without_an_arxiv_id_can_be_rated_by_the_link_its_digest_showed(workdir):
+    (workdir.path / "blog.xml").write_text(BLOG, encoding="utf-8")
+    workdir.write_config(
+        "- name: blog\n  type: rss\n  url: blog.xml\n",
+        f"- id: kim\n  email: kim@example.org\n  keywords: [narwhal]\n  schedule: {not_due_soon()}\n",
+    )
+    assert "kim: sent 1 paper" in digestbot(workdir, "run", "--once").output
+    out = digestbot(workdir, "feedback", "kim", "https://blog.example/2024/03/narwhal-songs/", "up").output
+    assert out == "kim: rated up: Narwhal songs, decoded\n"
+    assert ratings(workdir.db)["kim"] == {"https://blog.example/?p=123": 1}
