@@ -197,9 +197,13 @@ _FOREIGN_FORMATS = (
 
 
 def _refuse_foreign(text: str) -> None:
-    """Refuse, named for what it is, a library in another export format, read as a list of
-    ids it would be blamed for its first line ("not an arXiv id or URL: 'TY  - JOUR'")."""
-    n, line = next(((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()), (0, ""))
+    """Refuse, named for what it is, a library in another export format, told by its first line
+    that is not a comment (read as a list of ids, it would be blamed for that line: "not an
+    arXiv id or URL: 'TY  - JOUR'")."""
+    lines = ((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1))
+    n, line = next(
+        ((n, line) for n, line in lines if line and not line.startswith("#")), (0, "")
+    )  # not a comment
     if line and arxiv_id(line) is None:
         kind = next((k for pattern, k in _FOREIGN_FORMATS if pattern.match(line)), None)
         if kind:

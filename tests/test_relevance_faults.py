@@ -490,3 +490,16 @@ def test_liking_an_id_arxiv_does_not_know_says_so_at_once(workdir, start_web):
     assert reply.startswith("Liked `2501.99999`, `2403.10715`, `2501.99998`"), reply
     assert "arXiv does not know `2501.99999`" in reply, reply
     assert "Not in the database yet: `2501.99998` (" in reply, reply
+
+
+# Fault: a list of ids whose first line is a comment naming its columns (`# title, year, why I
+# like it`, as the text library's comments allow) was refused as "a CSV export": the check for
+# another export format read the comment as the file's first line.
+def test_a_text_library_that_starts_with_a_comment_is_read_as_one(workdir):
+    (workdir.path / "mine.txt").write_text(
+        "# title, year, why I like it\n2403.10715  # robots\n", encoding="utf-8"
+    )
+    workdir.write_config(sources(workdir), sub("gina", library="mine.txt"))
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        assert store.subscriber("gina").subscriber.profile.likes == ("2403.10715",)
