@@ -381,13 +381,30 @@ def check(app: App) -> None:
 
 def _check_writable(app: App) -> None:
     """Exit 2 for a SQLite file this process may not write (its mode or owner, a read-only mount
-    or file): `check` said OK, and fetch, send and run stopped at their first write. Only `check`
-    asks: `status` and `preview` read such a file well (a backup, looked at)."""
+    or file), or an outbox folder it may not write or create while digests go there: `check` said
+    OK, and fetch, send and run stopped at their first write. Only `check` asks: `status` and
+    `preview` read such a file well (a backup, looked at)."""
     path = app.db_path
     if not is_postgres(path) and path.exists() and not os.access(path, os.W_OK):
         _complain(
             f"Error: {app.db_named_by}: {escape_controls(str(path))} cannot be written: fetch, send and run"
             " record papers and digests there (give the user digestbot runs as write access to it)"
+        )
+        raise SystemExit(EXIT_USAGE)
+    env = app.env
+    if env.smtp_url and env.slack_bot_token:
+        return  # the outbox is not used
+    folder = next((p for p in (env.outbox, *env.outbox.parents) if p.exists()), Path("."))
+    if not os.access(folder, os.W_OK | os.X_OK):  # a file there is Env.problems' to say
+        unset = " and ".join(
+            n
+            for n, v in (("DIGESTBOT_SMTP_URL", env.smtp_url), ("SLACK_BOT_TOKEN", env.slack_bot_token))
+            if not v
+        )
+        _complain(
+            f"Error: DIGESTBOT_OUTBOX: {escape_controls(str(env.outbox))} cannot be written: with {unset} unset,"
+            f" digests are written there ({escape_controls(str(folder))} takes no new file: give the user"
+            " digestbot runs write access to it, or set DIGESTBOT_OUTBOX to a folder it may write)"
         )
         raise SystemExit(EXIT_USAGE)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import yaml
 
@@ -101,7 +101,16 @@ class SourceConfig:
 
     @property
     def location(self) -> str:
-        return self.url or str(self.path)
+        """Where the source is read, with what is asked there (an arxiv_api query and its size,
+        an hf_daily date): a server's validators and its Retry-After belong to that, so a
+        changed query or date starts afresh, as a changed url does."""
+        where = self.url or str(self.path)
+        asked = {
+            "arxiv_api": {"search_query": self.query, "max_results": self.max_results},
+            "hf_daily": {"date": self.date},
+        }.get(self.type, {})
+        asked = {k: v for k, v in asked.items() if v is not None}
+        return f"{where} {urlencode(asked)}" if asked else where
 
 
 # A scheme (two letters or more: `C:/...` is a Windows path), a colon and a slash: a URL, maybe

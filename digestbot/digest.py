@@ -126,7 +126,7 @@ class Deliverer:
             # templates first, so this is a template that fails only on some paper's data.
             where = "digest.slack.json" if not sub.email else "digest.html"
             problem = f"{template_problem(e, where)}; fix the template (digestbot check)"
-            raise DeliveryError(problem, transient=True) from None
+            raise DeliveryError(problem) from None
         created = digest.created or now_utc()
         message = build_email(
             parts,
@@ -207,7 +207,7 @@ class Deliverer:
                 settings = SmtpSettings.from_url(self.env.smtp_url or "")
                 self._smtp = SmtpTransport(settings, timeout=self.env.smtp_timeout)
             except ValueError as e:  # a malformed DIGESTBOT_SMTP_URL
-                raise DeliveryError(str(e), transient=False) from None
+                raise DeliveryError(str(e)) from None
         return self._smtp
 
     def slack(self) -> SlackTransport:
@@ -861,8 +861,15 @@ class DigestRunner:
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            unconfirmed = isinstance(e, DeliveryError) and e.unconfirmed
-            return self._failed(digest, _describe(e, digest), attempts_before, started, unconfirmed)
+            refused = isinstance(e, DeliveryError) and e
+            return self._failed(
+                digest,
+                _describe(e, digest),
+                attempts_before,
+                started,
+                unconfirmed=bool(refused and refused.unconfirmed),
+                address_refused=bool(refused and refused.address_refused),
+            )
         sub = digest.subscriber
         try:
             self.store.mark_sent(digest.id, self.clock(), where)
@@ -887,14 +894,24 @@ class DigestRunner:
         )
 
     def _failed(
-        self, digest: Digest, error: str, attempts_before: int, started: float, unconfirmed: bool = False
+        self,
+        digest: Digest,
+        error: str,
+        attempts_before: int,
+        started: float,
+        unconfirmed: bool = False,
+        address_refused: bool = False,
     ) -> Outcome:
         """Record a failed attempt (`unconfirmed`: the message may have arrived all the same, so
-        it counts towards holding the digest as possibly delivered) and when to try again."""
+        it counts towards holding the digest as possibly delivered) and when to try again. An
+        `address_refused` for good is not tried again on the backoff: the digest waits for the
+        address to change (the store makes it due then) and has one last try at RETRY_LIMIT."""
         now = self.clock()
         attempts = attempts_before + 1
         created = digest.created or now
         retry_at = now + retry_delay(attempts)
+        if address_refused:
+            retry_at = max(retry_at, created + RETRY_LIMIT)
         give_up = retry_at - created > RETRY_LIMIT
         self.store.mark_attempt_failed(digest.id, error, None if give_up else retry_at, unconfirmed)
         return Outcome(

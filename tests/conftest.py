@@ -62,7 +62,9 @@ class RecordingHandler:
     ehlo_count: int = 0  # one EHLO per client connection (smtplib greets once per connection)
     peers: list = field(default_factory=list)  # the peer address of each EHLO
     pipelining: bool = False  # advertise PIPELINING (RFC 2920), as Postfix and Exim do
-    refuse_rcpt: set = field(default_factory=set)  # recipients to turn away with 550
+    refuse_rcpt: set = field(default_factory=set)  # recipients to turn away with rcpt_reply
+    rcpt_reply: str = "550 5.1.1 no such user here"
+    rcpt_refused: int = 0  # recipients turned away so far
     _refuse: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,7 +79,8 @@ class RecordingHandler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
-            return "550 5.1.1 no such user here"
+            self.rcpt_refused += 1
+            return self.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

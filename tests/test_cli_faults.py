@@ -533,3 +533,29 @@ def test_a_database_nobody_may_write_is_a_problem_check_names(workdir, read_only
     assert f"Error: --db: {read_only_db} cannot be written: fetch, send and run record" in result.output
     assert "OK" not in result.output
     digestbot(workdir, "status")  # reading it still works
+
+
+@pytest.fixture
+def sealed(tmp_path):
+    """A folder nobody may write in, root included (`chattr +i`)."""
+    folder = tmp_path / "sealed"
+    folder.mkdir()
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (ext4 and CAP_LINUX_IMMUTABLE)")
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["the-folder", "inside-it"])
+def test_an_outbox_that_cannot_be_written_is_a_problem_check_names(workdir, monkeypatch, sealed, where):
+    """An outbox folder nobody may write (or create): `check` said OK, and every digest of the
+    run then failed to be written, pending, with the exit code 1."""
+    outbox = sealed if where == "the-folder" else sealed / "outbox"
+    _setup(workdir, subscribers=1)
+    monkeypatch.setenv("DIGESTBOT_OUTBOX", str(outbox))
+    result = digestbot(workdir, "check", expect=2)
+    assert f"Error: DIGESTBOT_OUTBOX: {outbox} cannot be written" in result.output
+    # With SMTP and Slack both set, the outbox is not used: nothing to say.
+    monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
+    digestbot(workdir, "check")

@@ -16,6 +16,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiosmtpd.smtp
 import pytest
@@ -24,12 +25,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import RecordingHandler, free_port, serving
 from helpers import digestbot, ledger, subscriber
-from test_daemon import spawn, wait_until  # noqa: F401  (spawn: a fixture)
+from test_daemon import bot, local_source, spawn, subscriber_yaml, topic_paper, wait_until  # noqa: F401  (bot, spawn: fixtures)
 from test_email_delivery import IMITATION, REASONING, setup
 from test_guarantees import fill, small_disk
 from test_slack import TOKEN, many, slack_sub
 from test_slack import setup as slack_setup
 
+from digestbot.config import load_config
 from digestbot.delivery import DeliveryError
 from digestbot.delivery.slack import SlackTransport
 from digestbot.store import Store
@@ -574,3 +576,76 @@ def test_a_stop_during_a_retry_after_wait_ends_the_wait_and_leaves_the_digest_pe
     assert record.status == "pending" and "ratelimited" in (record.last_error or ""), record
     digestbot(workdir, "send", "--force")
     assert len(slack_api.posts) == 2 and ledger(workdir.db)[0].status == "sent"
+
+
+# --- An address the server says does not exist ------------------------------------------------
+# Fault: a recipient refused with 550 5.1.1 (no such mailbox: RFC 3463's X.1.X, the address
+# itself) was retried on the 5-minute backoff for a day, 16 refusals of a request the server
+# said will never succeed (RFC 5321 4.2.1: not to be repeated as it was), and the fixed address
+# got the digest only at the next of those tries. `DeliveryError.transient` was set and never
+# read. Now such a digest waits, unretried, until the subscriber's address changes (then it goes
+# at once, to the new address) or its day is up (one last try); a refusal that is not about the
+# address (5.7.1 relaying denied: the relay's set-up, the same for every recipient) is retried
+# as before, so fixing the relay loses nothing.
+
+
+def test_an_address_that_does_not_exist_waits_for_its_fix_not_the_backoff(workdir, smtp_server, bot):  # noqa: F811
+    smtp_server.handler.refuse_rcpt = {"alice@example.org"}
+    b = bot(
+        subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
+        "2024-03-14 07:00",
+        smtp_url=smtp_server.url,
+    )
+    b.add(topic_paper(1, "quokka"))
+    created = b.clock.set("2024-03-14 08:00")
+    [outcome] = b.run()
+    assert outcome.status == "failed" and "5.1.1" in outcome.error
+    assert "alice@example.org" in outcome.error and "email" in outcome.error  # what to fix
+    for hours in (1, 6, 23):  # not tried again on the backoff
+        b.clock.set(created + timedelta(hours=hours))
+        assert b.run() == []
+    assert smtp_server.handler.rcpt_refused == 1
+    [record] = b.store.digests()
+    assert record.status == "pending"
+
+    fixed = subscriber_yaml("alice", "quokka", schedule="daily 08:00").replace("example.org", "example.net")
+    workdir.write_config(local_source(), fixed)
+    b.store.sync_subscribers(load_config(workdir.config).subscribers, now=b.clock())
+    [outcome] = b.run()
+    assert outcome.status == "sent"
+    [mail] = smtp_server.messages
+    assert mail.rcpt_tos == ("alice@example.net",)
+    assert mail.message["Message-ID"] == record.message_id
+
+
+def test_an_address_that_does_not_exist_has_one_last_try_at_the_end_of_its_day(workdir, smtp_server, bot):  # noqa: F811
+    smtp_server.handler.refuse_rcpt = {"alice@example.org"}
+    b = bot(
+        subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
+        "2024-03-14 07:00",
+        smtp_url=smtp_server.url,
+    )
+    b.add(topic_paper(1, "quokka"))
+    created = b.clock.set("2024-03-14 08:00")
+    b.run()
+    b.clock.set(created + timedelta(hours=24))
+    assert "given-up" in [o.status for o in b.run()]
+    assert smtp_server.handler.rcpt_refused == 2
+    assert b.store.digests()[0].status == "failed"
+
+
+def test_a_refusal_not_about_the_address_is_retried_on_the_backoff(workdir, smtp_server, bot):  # noqa: F811
+    smtp_server.handler.refuse_rcpt = {"alice@example.org"}
+    smtp_server.handler.rcpt_reply = "550 5.7.1 relaying denied"
+    b = bot(
+        subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
+        "2024-03-14 07:00",
+        smtp_url=smtp_server.url,
+    )
+    b.add(topic_paper(1, "quokka"))
+    created = b.clock.set("2024-03-14 08:00")
+    assert b.run()[0].status == "failed"
+    smtp_server.handler.refuse_rcpt = set()  # the relay fixed
+    b.clock.set(created + timedelta(minutes=5))
+    assert b.run()[0].status == "sent"
+    assert len(smtp_server.messages) == 1

@@ -940,3 +940,43 @@ def test_a_json_feed_date_in_any_form_feeds_use_is_read(store, http, written):
     collect.fetch_one(store, source("a", "https://a.example/feed.json"), client())
     [paper] = store.papers_after(0)
     assert paper.published == datetime(2024, 3, 1, 10, 0, tzinfo=UTC), paper.published
+
+
+# --- Validators belong to what was asked, not only to the URL ---------------------------------
+# Fault: the ETag and Last-Modified of an hf_daily source were sent again after its `date:`
+# changed, and an arxiv_api source's after its `query:` or `max_results:` changed: the state
+# compared only the URL. A server that answers If-Modified-Since by date alone (as a static
+# file server or a CDN does) then said 304, and the new day's or query's papers never came.
+
+HF = "https://huggingface.co/api/daily_papers"
+API = "https://export.arxiv.org/api/query"
+VALIDATORS = {"ETag": '"day-1"', "Last-Modified": "Thu, 14 Mar 2024 04:00:00 GMT"}
+HF_DAY = [{"paper": {"id": "2403.01234", "title": "Cats", "summary": "About cats.", "upvotes": 3}}]
+EMPTY_ATOM = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>q</title></feed>'
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "before", "after"),
+    [
+        ("hf_daily", HF, {"date": "2024-03-14"}, {"date": "2024-03-15"}),
+        ("arxiv_api", API, {"query": "cat:cs.LG"}, {"query": "cat:cs.RO"}),
+        (
+            "arxiv_api",
+            API,
+            {"query": "cat:cs.LG", "max_results": 10},
+            {"query": "cat:cs.LG", "max_results": 50},
+        ),
+    ],
+    ids=["hf-date", "api-query", "api-max-results"],
+)
+def test_validators_are_not_sent_once_what_is_asked_changed(store, http, kind, url, before, after):
+    body = {"json": HF_DAY} if kind == "hf_daily" else {"body": EMPTY_ATOM}
+    http.get(url, headers=VALIDATORS, **body)
+    client_ = client()
+    assert collect.fetch_one(store, source("s", url, kind, **before), client_).ok
+    assert collect.fetch_one(store, source("s", url, kind, **after), client_).ok
+    changed = http.calls[-1].request.headers
+    assert "If-None-Match" not in changed and "If-Modified-Since" not in changed
+    # Unchanged, the validators are sent as before (a conditional GET saves the listing).
+    assert collect.fetch_one(store, source("s", url, kind, **after), client_).ok
+    assert http.calls[-1].request.headers["If-None-Match"] == '"day-1"'

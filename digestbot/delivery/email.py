@@ -231,7 +231,7 @@ class SmtpTransport:
                 fix = f"the server {self.name} could not check the login for now; a later run tries again"
                 raise self._trip(failed, reason=f"{failed} ({_now()}): {fix}") from None
             fix = f"check the user name and password in DIGESTBOT_SMTP_URL ({self.name})"
-            raise self._trip(failed, transient=False, reason=f"{failed} ({_now()}): {fix}") from None
+            raise self._trip(failed, reason=f"{failed} ({_now()}): {fix}") from None
         except smtplib.SMTPResponseException as e:
             raise self._trip(_reply("answered", e.smtp_code, e.smtp_error)) from None
         except WrongScheme as e:
@@ -241,7 +241,7 @@ class SmtpTransport:
             raise self._trip("stalled", reason=f"{stalled}: {e}") from None
         except Unsupported as e:  # reached, and it answered: what it lacks is the message
             reason = f"SMTP server {self.name} {e} ({_now()})"
-            raise self._trip(str(e), transient=False, reason=reason) from None
+            raise self._trip(str(e), reason=reason) from None
         except (OSError, smtplib.SMTPException) as e:
             raise self._trip(_why(e)) from None
 
@@ -259,7 +259,6 @@ class SmtpTransport:
                     f"the address {recipient if not recipient.isascii() else msg.sender} is not ASCII and "
                     f"SMTP server {self.name} does not offer SMTPUTF8 (RFC 6531), which it needs: "
                     "enable SMTPUTF8 on the server (Postfix: smtputf8_enable = yes) or use an ASCII address",
-                    transient=False,
                 )
             try:
                 _transaction(self._conn, msg)
@@ -276,7 +275,7 @@ class SmtpTransport:
                 code, text = next(iter(e.recipients.values()))
                 if code == 421:  # the server closes the connection with that answer
                     self._drop()
-                raise DeliveryError(_reply("recipient refused", code, text), transient=code < 500) from None
+                raise _refused(recipient, code, text) from None
             except smtplib.SMTPResponseException as e:
                 self._drop()
                 if (
@@ -286,9 +285,7 @@ class SmtpTransport:
                     and attempt == 1
                 ):
                     continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
-                raise DeliveryError(
-                    _reply("SMTP error", e.smtp_code, e.smtp_error), transient=e.smtp_code < 500
-                ) from None
+                raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error)) from None
             except (OSError, smtplib.SMTPException) as e:
                 self._drop()
                 raise self._trip(_why(e)) from None
@@ -308,13 +305,13 @@ class SmtpTransport:
             self._trip("stalled")  # the breaker: the rest of the run keeps off this server
         return DeliveryError(error, unconfirmed=True)
 
-    def _trip(self, why: str, transient: bool = True, reason: str | None = None) -> DeliveryError:
+    def _trip(self, why: str, reason: str | None = None) -> DeliveryError:
         """Open the breaker: this and every later message of the batch fail, saying why."""
         self._drop()
         reason = reason or f"cannot reach SMTP server {self.name}: unavailable ({why} at {_now()})"
         self.unavailable = f"{reason}; not tried again this run"
         log.warning("%s: the remaining email digests are kept for a later run", self.unavailable)
-        return DeliveryError(self.unavailable, transient=transient)
+        return DeliveryError(self.unavailable)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -442,10 +439,30 @@ def _abandon(conn: smtplib.SMTP, ended: bool = False) -> None:
         conn.rset()
 
 
+def _refused(recipient: str, code: int, text: bytes | str) -> DeliveryError:
+    """A refused recipient. A permanent refusal of the address itself (5.1.x in RFC 3463: no
+    such mailbox, no such domain) is not to be repeated as it was (RFC 5321, 4.2.1): the digest
+    waits for the address to change. Any other (a 4xx, or 5.7.1 relaying denied: the relay's
+    set-up, the same for every recipient) may pass later."""
+    reply = _reply("recipient refused", code, text)
+    if not (500 <= code < 600 and _ADDRESS_STATUS.match(_text(text))):
+        return DeliveryError(reply)
+    return DeliveryError(
+        f"{reply}: the server says {recipient} cannot receive mail; fix the subscriber's email"
+        " (the digest waits for the new address, or is tried once more a day after it was made)",
+        address_refused=True,
+    )
+
+
+_ADDRESS_STATUS = re.compile(r"5\.1\.\d{1,3}\b")  # RFC 3463: class 5 (permanent), subject 1 (addressing)
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
 def _reply(what: str, code: int, text: bytes | str) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return f"{what}{'' if what == 'answered' else ':'} {code} {text}".strip()
+    return f"{what}{'' if what == 'answered' else ':'} {code} {_text(text)}".strip()
 
 
 class OutboxTransport:

@@ -34,9 +34,6 @@ from ..text import one_line, retry_seconds, shorten
 from . import DeliveryError
 
 POST_INTERVAL = 1.0  # seconds between two messages to the same channel
-# Errors that another try can fix; the rest (channel_not_found, not_in_channel, invalid_auth...)
-# need a person to act, but the digest is still kept and retried in case they do.
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors about the token: every later call of the run would fail the same way.
 # not_allowed_token_type: a token of another kind (an xapp- app token, an xoxp- user token).
 TOKEN_ERRORS = {
@@ -374,7 +371,6 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
     if error and error.startswith("Received a response in a non-JSON format"):
         error = f"HTTP {status}, an answer that is not JSON (a proxy or an outage in between?)"
     error = error or f"HTTP {status}"
-    transient = error in TRANSIENT_ERRORS or (status is not None and status >= 500)
     message = f"Slack API error: {error}"
     if error == "ratelimited":
         wait = _retry_after(response.headers if response is not None else None)
@@ -393,9 +389,7 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
             else "after which the post may exist"
         )
         message = f"possibly posted: {message}, {after} all the same"
-    return DeliveryError(
-        message, transient=transient, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed
-    )
+    return DeliveryError(message, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed)
 
 
 def _said(data: dict) -> str:

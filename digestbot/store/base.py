@@ -1048,6 +1048,8 @@ class Store:
                     )
                     if not row[len(fields)] and address_key(sub.email) in addresses:  # back in the YAML:
                         self._inherit_address_watermark(sub.id, sub.email)  # on from its address's since
+                    if (row[0], row[2]) != (sub.email, sub.slack):  # a new address: see _failed in digest.py
+                        self._retry_now(sub.id, now_s)
                     counts["updated"] += 1
             handed = self._hand_over_slack({s.slack for s in subscribers_list if s.slack}, now_s)
             handed += self._hand_over_web({s.email for s in subscribers_list if s.email}, now_s)
@@ -1061,6 +1063,14 @@ class Store:
                     self.cancel_pending(sid, "the subscriber was removed from the YAML")
                     counts["deactivated"] += 1
         return counts
+
+    def _retry_now(self, sid: str, now_s: str) -> None:
+        """A subscriber's waiting digest is tried at once: the address it waited on was replaced."""
+        self._exec(
+            "UPDATE digests SET next_attempt_at = ? WHERE subscriber_id = ? AND status = 'pending'"
+            " AND next_attempt_at > ?",
+            (now_s, sid, now_s),
+        )
 
     def _hand_over_slack(self, targets: set[str], now_s: str) -> int:
         """A YAML subscriber for a Slack target supersedes the digest made with /digest there:
