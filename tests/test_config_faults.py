@@ -440,3 +440,18 @@ def test_a_yaml_file_that_holds_nothing_is_refused_as_an_empty_one_is(workdir, n
         assert f"{workdir.config}:1: file: is empty: expected sources and subscribers" in out, out
     with Store(workdir.db) as store:
         assert [s.subscriber.id for s in store.subscribers()] == ["alice"]
+
+
+# --- an author written "Last, First" ---------------------------------------------------------------
+# Fault: `authors: ["Lovelace, Ada"]`, as BibTeX and reference managers write names (and as
+# `check` itself suggests for a list given without brackets), matched no paper: papers list
+# "Ada Lovelace", and a name was compared as written, word order included. Nothing said why.
+
+
+@pytest.mark.parametrize("written", ['"Lovelace, Ada"', '"lovelace ,  ada"'])
+def test_an_author_written_last_name_first_finds_their_papers(workdir, written):
+    write_feed(workdir.path / "feed.xml", [ROBOTS, NARWHALS])  # both by Ada Lovelace, Alan Turing
+    workdir.write_config(
+        SOURCES, f"- id: a\n  email: a@example.org\n  authors: [{written}, 'Turing, Jr., Alan']\n"
+    )
+    assert "a: sent 2 paper(s)" in digestbot(workdir, "run", "--once").output
