@@ -30,14 +30,15 @@ def write_yaml(folder: Path, n: int) -> Path:
     words = [f"topic {i}" for i in range(3_000)]
     lines = ["sources:", "  - name: sample", "    type: rss", "    url: feed.xml", "subscribers:"]
     for i in range(n):
+        picked = rng.sample(words, 9)  # 8 keywords, and an exclusion that is none of them
         lines += [
             f"  - id: reader-{i}",
             f"    email: reader-{i}@example.org",
-            f"    keywords: [{', '.join(rng.sample(words, 8))}]",
+            f"    keywords: [{', '.join(picked[:8])}]",
             f"    schedule: daily {rng.randrange(24):02d}:00",
         ]
         if i % 5 == 0:
-            lines += [f"    exclude: [{rng.choice(words)}]", f"    authors: [Author {i}]"]
+            lines += [f"    exclude: [{picked[8]}]", f"    authors: [Author {i}]"]
     (folder / "feed.xml").write_text("<rss/>")
     path = folder / "subscriptions.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

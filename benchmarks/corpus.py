@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from digestbot.matching import BREAK, tokens
+from digestbot.matching import BREAK, shared_terms, tokens
 from digestbot.models import Paper, Profile
 
 SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
@@ -192,9 +192,13 @@ def make_profiles(
     profiles = {}
     for i in range(n):
         keywords = set(rng.choices(popular, weights, k=rng.randint(5, 20)))
+        # An exclusion that is one of the profile's keywords is dropped: subscriptions.yaml
+        # refuses such a profile (the exclusion would veto every paper the keyword brings).
+        exclude = rng.sample(multiword, rng.choice([0, 0, 1, 2]))
+        overlap = set(shared_terms(exclude, keywords)) if exclude else set()
         profiles[f"sub{i:06d}"] = Profile(
             keywords=tuple(sorted(keywords)),
-            exclude=tuple(rng.sample(multiword, rng.choice([0, 0, 1, 2]))),
+            exclude=tuple(e for e in exclude if e not in overlap),
             authors=tuple(rng.sample(authors, 1)) if rng.random() < 0.1 else (),
             categories=tuple(rng.sample(wanted, rng.randint(1, 2))) if rng.random() < 0.2 else (),
         )

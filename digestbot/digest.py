@@ -861,15 +861,7 @@ class DigestRunner:
         except StoreWriteError:
             raise
         except Exception as e:  # one broken digest must not stop the others; it is kept and retried
-            refused = isinstance(e, DeliveryError) and e
-            return self._failed(
-                digest,
-                _describe(e, digest),
-                attempts_before,
-                started,
-                unconfirmed=bool(refused and refused.unconfirmed),
-                address_refused=bool(refused and refused.address_refused),
-            )
+            return self._failed(digest, e, attempts_before, started)
         sub = digest.subscriber
         try:
             self.store.mark_sent(digest.id, self.clock(), where)
@@ -893,19 +885,15 @@ class DigestRunner:
             time.monotonic() - started,
         )
 
-    def _failed(
-        self,
-        digest: Digest,
-        error: str,
-        attempts_before: int,
-        started: float,
-        unconfirmed: bool = False,
-        address_refused: bool = False,
-    ) -> Outcome:
-        """Record a failed attempt (`unconfirmed`: the message may have arrived all the same, so
-        it counts towards holding the digest as possibly delivered) and when to try again. An
-        `address_refused` for good is not tried again on the backoff: the digest waits for the
-        address to change (the store makes it due then) and has one last try at RETRY_LIMIT."""
+    def _failed(self, digest: Digest, failure: Exception, attempts_before: int, started: float) -> Outcome:
+        """Record a failed attempt and when to try again. A message that may have arrived all the
+        same (DeliveryError.unconfirmed) counts towards holding the digest as possibly delivered.
+        An address refused for good (DeliveryError.address_refused) is not tried again on the
+        backoff: the digest waits for the address to change (the store makes it due then) and
+        has one last try at RETRY_LIMIT."""
+        known = failure if isinstance(failure, DeliveryError) else DeliveryError("")
+        unconfirmed, address_refused = known.unconfirmed, known.address_refused
+        error = _describe(failure, digest)
         now = self.clock()
         attempts = attempts_before + 1
         created = digest.created or now

@@ -19,6 +19,7 @@ from test_feedback import ratings
 from test_slack import (
     IMITATION,
     REASONING,
+    TOKEN,
     UNSUB_SECRET,
     email_sub,
     setup,
@@ -27,6 +28,7 @@ from test_slack import (
     wait_for,
 )
 
+from digestbot.delivery.slack import SlackTransport
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
@@ -459,3 +461,29 @@ def test_excluding_a_followed_keyword_stops_following_it_and_says_so(web):
     profile = slack_state(web).subscriber.profile
     assert profile.keywords == ("robot*",) and profile.exclude == ("Diffusion-Policy", "survey")
     assert "no longer followed" in reply, reply
+
+
+# --- One channel written two ways is one channel to pace ----------------------------------------
+# Fault: two digests for one channel, one subscriber writing it `#general` and the other by its
+# id (`C0GENERAL`, as /digest records it), were paced apart: posts to the two went out in the same
+# second, past Slack's one message a second per channel, because the pace was keyed on the
+# channel as written. Slack's answer to a post names the channel's id; the pace (and the posts
+# after it) now go by that id.
+
+
+def test_a_channel_by_name_and_by_id_is_paced_as_one(slack_api):
+    slack_api.answer(
+        "chat.postMessage",
+        body={"ok": True, "channel": "C0GENERAL", "ts": "1.1"},
+        when={"channel": "#general"},
+    )
+    clock = test_slack.FakeClock()
+    transport = SlackTransport(TOKEN, slack_api.url, clock=clock.now, sleep=clock.sleep)
+    message = [{"text": "digest", "blocks": []}]
+
+    assert transport.send("#general", message) == "slack #general"
+    transport.send("C0GENERAL", message)
+    transport.send("#general", message)
+
+    assert clock.slept == [1.0, 1.0]
+    assert [p.body["channel"] for p in slack_api.posts] == ["#general", "C0GENERAL", "C0GENERAL"]

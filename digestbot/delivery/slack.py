@@ -269,6 +269,7 @@ class SlackTransport:
         self.clock = clock
         self.sleep = sleep
         self._dm: dict[str, str] = {}
+        self._ids: dict[str, str] = {}  # a channel as written (#name) -> its id, as posts tell it
         self._last_post: dict[str, float] = {}
         # Several workers: the pacing is shared through the database instead (see SharedRates);
         # called with the channel before each post, it waits for that post's slot.
@@ -280,9 +281,11 @@ class SlackTransport:
         return "slack"
 
     def channel_for(self, target: str) -> str:
-        """The channel to post to: a DM channel for a user id, else the channel itself."""
+        """The channel to post to: a DM channel for a user id, else the channel's id once a post
+        told it (one channel written as `#name` and as its id is then paced as one), else the
+        channel as written."""
         if not is_user(target):
-            return target
+            return self._ids.get(target, target)
         if target not in self._dm:
             response = self._call(self.client.conversations_open, users=target)
             channel = response.get("channel")
@@ -315,7 +318,7 @@ class SlackTransport:
         channel = self.channel_for(target)
         for n, message in enumerate(messages[start:], start + 1):
             self._pace(channel)
-            self._call(
+            response = self._call(
                 self.client.chat_postMessage,
                 channel=channel,
                 text=message["text"],
@@ -326,7 +329,20 @@ class SlackTransport:
             )
             if on_part:
                 on_part(n)
-        return f"slack {target}" + (f" (DM {channel})" if channel != target else "")
+            channel = self._learn(target, channel, response.get("channel"))
+        return f"slack {target}" + (f" (DM {channel})" if is_user(target) else "")
+
+    def _learn(self, target: str, channel: str, posted) -> str:
+        """The channel's id, from a post's answer: later posts go (and are paced) by it, and the
+        post just made counts against it."""
+        if is_user(target) or not isinstance(posted, str) or not posted or posted == channel:
+            return channel
+        self._ids[target] = posted
+        if self.shared_pace is not None:
+            self.shared_pace(posted)  # takes the id's next slot, as the post just made did
+        else:
+            self._last_post[posted] = max(self._last_post.get(posted, 0.0), self._last_post[channel])
+        return posted
 
     def _pace(self, channel: str) -> None:
         if self.shared_pace is not None:
