@@ -839,7 +839,7 @@ VOTES = {"up": 1, "down": -1, "clear": None}
 def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     """Rate a paper a subscriber received: up (more like this), down (less), or clear.
 
-    PAPER is an arXiv id, an arXiv URL or the paper's key. The next digest uses it: papers like
+    PAPER is an arXiv id, an arXiv URL, or the paper's key or link. The next digest uses it: papers like
     the ones rated up rise (and may come by similarity alone), papers like those rated down sink.
     Only papers from the subscriber's own digests can be rated.
 
@@ -853,17 +853,29 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     ref = paper_ref.strip()
-    aid, stored = arxiv_id(ref), app.store.paper(ref) is not None
-    if aid is None and not stored:
+    aid = arxiv_id(ref)
+    # its key, else the arXiv id's, else a stored paper's link (a post keyed by its guid)
+    keys = (
+        [ref]
+        if app.store.paper(ref) is not None
+        else [f"arxiv:{aid}"]
+        if aid
+        else app.store.keys_by_link(ref)
+    )
+    if not keys:
         raise click.UsageError(
-            f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL or the key"
-            f" of a stored paper{problem_note(ref)}"
+            f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL, or the key"
+            f" or link of a stored paper{problem_note(ref)}"
         )
-    key = ref if stored else f"arxiv:{aid}"
-    try:
-        paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
-    except RatingRefused as e:  # not stored, or not a paper this subscriber received
-        raise click.UsageError(str(e)) from None
+    paper, refused = None, None
+    for key in keys:  # a link two feeds reported: the paper of the two this subscriber received
+        try:
+            paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
+            break
+        except RatingRefused as e:  # not stored, or not a paper this subscriber received
+            refused = refused or e
+    if paper is None:
+        raise click.UsageError(str(refused)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
     click.echo(f"{subscriber_id}: {said}: {paper.title}")
 

@@ -226,6 +226,51 @@ def idna_domain(domain: str) -> str:
     return ".".join(x if x.isascii() else "xn--" + x.encode("punycode").decode("ascii") for x in labels)
 
 
+_LDH_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # RFC 1123: letters, digits, hyphens
+_TOP_LEVEL_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")  # `org`, or IDNA's `xn--p1ai` (рф)
+
+
+def host_name(domain: str) -> str | None:
+    """A domain as DNS takes it (`Département.uni.example` -> `xn--dpartement-b7a.uni.example`),
+    or None when it is no host name in either spelling: a label empty, longer than 63, edged
+    with a hyphen or holding anything but letters (of any script), digits and hyphens, a label
+    `xn--…` that is no Punycode, or a top level that is not letters (in ASCII or IDNA)."""
+    domain = unicodedata.normalize("NFC", domain).lower()
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(label.isascii() or _letters(label) for label in labels):
+        return None
+    ascii_host = idna_domain(domain)
+    ascii_labels = ascii_host.split(".")
+    if (
+        len(ascii_host) > 253
+        or not all(_LDH_LABEL_RE.match(label) and _punycode(label) is not None for label in ascii_labels)
+        or not _TOP_LEVEL_RE.match(ascii_labels[-1])
+    ):
+        return None
+    return ascii_host
+
+
+def unicode_host(domain: str) -> str:
+    """A host name with its IDNA labels as the letters they stand for (`xn--mller-kva.example`
+    -> `müller.example`), lower case: one domain, one spelling, for addresses kept and shown."""
+    return ".".join(_punycode(label) or label for label in domain.lower().split("."))
+
+
+def _letters(label: str) -> bool:
+    return all(c == "-" or unicodedata.category(c)[0] in "LMN" for c in label)
+
+
+def _punycode(label: str) -> str | None:
+    """What an `xn--` label stands for (None when it is no Punycode); any other label itself."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return None
+    return decoded if decoded and not decoded.isascii() and _letters(decoded) else None
+
+
 def idna_url(url: str) -> str:
     """An http(s) URL with its host in IDNA: what a browser really opens, and what shows a
     look-alike host (`аrxiv.org` with a Cyrillic а) for what it is."""

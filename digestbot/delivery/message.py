@@ -25,7 +25,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote, unquote
 
 from ..render import EmailParts
-from ..text import idna_domain, idna_url, one_line
+from ..text import host_name, idna_domain, idna_url, one_line
 
 LINE = 78  # recommended header line length (RFC 5322 2.1.1)
 CRLF = "\r\n"
@@ -76,10 +76,9 @@ def envelope_address(value: str) -> str:
     local, at, domain = addr.rpartition("@")
     if not at or domain.isascii():
         return addr
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:  # not a valid IDNA name: sent as UTF-8, which needs SMTPUTF8
-        return addr
+    # Not Python's `idna` codec: that is IDNA 2003, which sends `straße` to another domain, `strasse`.
+    host = host_name(domain)
+    return f"{local}@{host}" if host else addr  # no host name: as UTF-8, which needs SMTPUTF8
 
 
 def ascii_message_id(message_id: str) -> str:

@@ -773,6 +773,11 @@ class Store:
                     out.setdefault(sid, set()).add(seq)
         return out
 
+    def keys_by_link(self, link: str) -> list[str]:
+        """The keys of the stored papers with this link (a post keyed by its guid is known to
+        its reader by its link), oldest first."""
+        return [row[0] for row in self._exec("SELECT key FROM papers WHERE link = ? ORDER BY seq", (link,))]
+
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
         """Stored papers with these keys (those that exist), in no particular order."""
         keys = list(dict.fromkeys(map(stored_key, keys)))
