@@ -17,6 +17,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -517,7 +518,13 @@ def _source_line(o: SourceOutcome) -> str:
 
 
 @cli.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Fetch only this source (repeatable).")
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help=f'Fetch only this source (repeatable; "{LIKED_SOURCE}": only the liked papers not stored yet).',
+)
 @pass_app
 def fetch(app: App, names: tuple[str, ...]) -> None:
     """Fetch sources and store new papers; prints new / already known / errors per source.
@@ -528,7 +535,7 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
       digestbot fetch
       digestbot fetch --source arxiv-cs-lg --source hf-daily
     """
-    unknown = set(names) - {s.name for s in app.config.sources}
+    unknown = set(names) - {s.name for s in app.config.sources} - {LIKED_SOURCE}  # only those
     if unknown:
         typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
         raise click.UsageError(f"no source named {typed} in {app.config.path}")
@@ -843,7 +850,7 @@ VOTES = {"up": 1, "down": -1, "clear": None}
 def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     """Rate a paper a subscriber received: up (more like this), down (less), or clear.
 
-    PAPER is an arXiv id, an arXiv URL or the paper's key. The next digest uses it: papers like
+    PAPER is an arXiv id, an arXiv URL, or the paper's key or link. The next digest uses it: papers like
     the ones rated up rise (and may come by similarity alone), papers like those rated down sink.
     Only papers from the subscriber's own digests can be rated.
 
@@ -857,17 +864,29 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     app.sync()
     _check_subscribers(app, (subscriber_id,))
     ref = paper_ref.strip()
-    aid, stored = arxiv_id(ref), app.store.paper(ref) is not None
-    if aid is None and not stored:
+    aid = arxiv_id(ref)
+    # its key, else the arXiv id's, else a stored paper's link (a post keyed by its guid)
+    keys = (
+        [ref]
+        if app.store.paper(ref) is not None
+        else [f"arxiv:{aid}"]
+        if aid
+        else app.store.keys_by_link(ref)
+    )
+    if not keys:
         raise click.UsageError(
-            f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL or the key"
-            f" of a stored paper{problem_note(ref)}"
+            f"{ref[:80]!r} is not an arXiv id (2303.04137, hep-th/9901001), an arXiv URL, or the key"
+            f" or link of a stored paper{problem_note(ref)}"
         )
-    key = ref if stored else f"arxiv:{aid}"
-    try:
-        paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
-    except RatingRefused as e:  # not stored, or not a paper this subscriber received
-        raise click.UsageError(str(e)) from None
+    paper, refused = None, None
+    for key in keys:  # a link two feeds reported: the paper of the two this subscriber received
+        try:
+            paper = app.store.rate(subscriber_id, key, VOTES[vote], origin="cli")
+            break
+        except RatingRefused as e:  # not stored, or not a paper this subscriber received
+            refused = refused or e
+    if paper is None:
+        raise click.UsageError(str(refused)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
     click.echo(f"{subscriber_id}: {said}: {paper.title}")
 
@@ -1035,15 +1054,25 @@ def _check_listen(host: str, port: int) -> None:
 # --- status -------------------------------------------------------------------------------
 
 
+STATUS_ROWS = 50  # subscribers, and undelivered digests, that `status` lists without --all
+
+
 @cli.command()
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help=f"List every subscriber and undelivered digest (else the first {STATUS_ROWS} of each, and how many more).",
+)
 @pass_app
-def status(app: App) -> None:
+def status(app: App, every: bool) -> None:
     """Sources (last fetch, last error), subscribers (last digest, next due), undelivered digests.
 
     Examples:
 
     \b
       digestbot status
+      digestbot status --all
       DIGESTBOT_DB=postgresql://digest@db.example.org/digest digestbot status
     """
     from rich.console import Console
@@ -1087,21 +1116,24 @@ def status(app: App) -> None:
     t = Table(title="Subscribers", title_justify="left")
     for col in ("subscriber", "to", "schedule", "last digest", "next due", "papers sent", "state"):
         t.add_column(col)
-    for state in store.subscribers(include_inactive=True):
+    states = store.subscribers(include_inactive=True)
+    sent = store.delivery_summary()
+    limit = None if every else STATUS_ROWS
+    for state in states[:limit]:
         sub = state.subscriber
-        last = store.last_sent(sub.id)
-        due = _next_due(state, now)
+        last, count = sent.get(sub.id, (None, 0))
         _add_row(
             t,
             sub.id,
             sub.email or sub.slack or "",
             f"{sub.schedule} ({sub.timezone})",
-            _ago(last.sent_at.isoformat() if last and last.sent_at else None, now) or "never",
-            due,
-            str(store.delivered_count(sub.id)),
-            "inactive" if not sub.active else "paused" if sub.paused else "active",
+            _ago(last.isoformat() if last else None, now) or "never",
+            _next_due(state, now),
+            str(count),
+            _subscriber_state(state),
         )
     console.print(t)
+    _more(console, "subscribers", [_subscriber_state(s) for s in states[STATUS_ROWS:] if not every])
 
     waiting = sorted(
         (d for state in ("pending", "failed", "unknown") for d in store.digests(status=state)),
@@ -1111,7 +1143,7 @@ def status(app: App) -> None:
         t = Table(title="Undelivered digests", title_justify="left")
         for col in ("digest", "subscriber", "status", "created", "attempts", "next try", "last error"):
             t.add_column(col)
-        for d in waiting:
+        for d in waiting[:limit]:
             _add_row(
                 t,
                 str(d.id),
@@ -1123,6 +1155,7 @@ def status(app: App) -> None:
                 d.last_error or "",
             )
         console.print(t)
+        _more(console, "undelivered digests", [d.status for d in waiting[STATUS_ROWS:] if not every])
     else:
         console.print("No undelivered digests.")
     env = Env.from_environ()
@@ -1139,6 +1172,22 @@ def status(app: App) -> None:
         )
     else:
         console.print(f"{store.count_papers()} papers in {escape_controls(app.db_shown)}.")
+
+
+def _subscriber_state(state) -> str:
+    sub = state.subscriber
+    return "inactive" if not sub.active else "paused" if sub.paused else "active"
+
+
+def _more(console, what: str, left_out: list[str]) -> None:
+    """The line under a table `status` cut: how many rows it left out, by state."""
+    if left_out:
+        by_state = ", ".join(
+            f"{n:,} {s}" for s, n in sorted(Counter(left_out).items(), key=lambda kv: -kv[1])
+        )
+        console.print(
+            f"… and {len(left_out):,} more {what} ({by_state}): digestbot status --all lists every one"
+        )
 
 
 @cli.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -414,36 +413,47 @@ NOT_ON_ARXIV = "not on arXiv: "  # the warning of a fetch of liked papers, then 
 LIKED_API = SourceConfig(LIKED_SOURCE, "arxiv_api", DEFAULT_URLS["arxiv_api"], None, 0, query="id_list")
 
 
-def _not_on_arxiv_listed(store: Store) -> tuple[list[str], bool]:
-    """The ids the last fetch of liked papers' warning names as not on arXiv, in its order, and
-    whether it left more out (" …")."""
-    warning = store.source_state(LIKED_SOURCE).get("last_warning") or ""
-    _, _, listed = warning.partition(NOT_ON_ARXIV)
-    listed = listed.split(";", 1)[0]
-    ids = [part.strip(" …") for part in listed.split(",") if part.strip(" …")]
-    return list(dict.fromkeys(ids)), listed.rstrip().endswith("…")
-
-
-def not_on_arxiv(store: Store) -> set[str]:
-    """The liked ids the last fetch of liked papers found arXiv does not know (the first 20, as
-    its warning in `status` names them)."""
-    return set(_not_on_arxiv_listed(store)[0])
-
-
-def not_on_arxiv_warning(store: Store, liked: set[str]) -> str | None:
-    """The last fetch's warning of liked ids arXiv does not know, naming only those still in
-    `liked` (a typo since fixed is no news); None when none is."""
-    ids, more = _not_on_arxiv_listed(store)
-    still = [a for a in ids if a in liked]
-    return f"{NOT_ON_ARXIV}{', '.join(still)}" + (" …" if more else "") if still or more else None
-
-
-UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
+SHOWN_UNKNOWN = 20  # the ids a warning of liked ids arXiv does not know names, at most
+_UNKNOWN_PREFIX = "ids:"  # the liked papers' validator: every id the last fetch found unknown
 
 
 def _ids_validator(ids: Iterable[str]) -> str:
-    """A short fingerprint of a set of arXiv ids (the warning names only the first 20)."""
-    return "ids:" + hashlib.sha256("\n".join(sorted(set(ids))).encode()).hexdigest()[:32]
+    """The fetch of liked papers' validator: the ids arXiv did not know, all of them, sorted
+    (its warning names only the first SHOWN_UNKNOWN). Equal for the same ids: a worker asks
+    arXiv again only when another id is missing, or an hour on."""
+    return _UNKNOWN_PREFIX + " ".join(sorted(set(ids)))
+
+
+def _not_on_arxiv_listed(store: Store) -> list[str]:
+    """The ids the last fetch of liked papers found arXiv does not know, sorted: from its
+    validator, or (a database from before it held them) the ids its warning names."""
+    state = store.source_state(LIKED_SOURCE)
+    validator = state.get("etag") or ""
+    ids = validator.removeprefix(_UNKNOWN_PREFIX)
+    if ids != validator and not re.fullmatch(r"[0-9a-f]{32}", ids):  # not the hash it was before
+        return ids.split()
+    _, _, listed = (state.get("last_warning") or "").partition(NOT_ON_ARXIV)
+    return sorted({part.strip(" …") for part in listed.split(";", 1)[0].split(",") if part.strip(" …")})
+
+
+def not_on_arxiv(store: Store) -> set[str]:
+    """The liked ids the last fetch of liked papers found arXiv does not know."""
+    return set(_not_on_arxiv_listed(store))
+
+
+def not_on_arxiv_warning(store: Store, liked: set[str]) -> str | None:
+    """The warning of liked ids arXiv did not know at the last fetch, naming only those still in
+    `liked` (a typo since fixed is no news); None when none is."""
+    still = [a for a in _not_on_arxiv_listed(store) if a in liked]
+    return _unknown_warning(still) if still else None
+
+
+def _unknown_warning(ids: list[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_UNKNOWN])
+    return f"{NOT_ON_ARXIV}{shown}" + (f" … ({len(ids)} in all)" if len(ids) > SHOWN_UNKNOWN else "")
+
+
+UNKNOWN_RECHECK = timedelta(hours=1)  # how often a worker asks arXiv again about ids it did not know
 
 
 def fetch_liked(
@@ -485,9 +495,7 @@ def fetch_liked(
         log.debug("unexpected error fetching liked papers", exc_info=True)
         return _failed(store, api, now, f"unexpected error: {type(e).__name__}: {e}", started)
     unknown = [a for a in missing if a not in found]
-    warnings = (
-        (f"{NOT_ON_ARXIV}{', '.join(unknown[:20])}" + (" …" if len(unknown) > 20 else ""),) if unknown else ()
-    )
+    warnings = (_unknown_warning(unknown),) if unknown else ()
     store.record_fetch_ok(
         LIKED_SOURCE,
         "arxiv_api",

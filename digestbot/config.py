@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -23,11 +22,21 @@ import yaml
 
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
+from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
 from .matching import term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
-from .schedule import get_timezone, parse_duration, parse_schedule
-from .text import invisible_character, invisible_problem, is_number, mask_url, single_spaced, url_secrets
+from .schedule import parse_duration, parse_schedule, settable_timezone
+from .text import (
+    host_name,
+    invisible_character,
+    invisible_problem,
+    is_number,
+    mask_url,
+    single_spaced,
+    unicode_host,
+    url_secrets,
+)
 
 SOURCE_TYPES = ("rss", "arxiv_rss", "arxiv_api", "hf_daily")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -249,11 +258,13 @@ class WebConfig:
     proxies: int = 0
 
     def allows(self, email: str) -> bool:
-        """Whether an address may sign up (any, when no domains are set)."""
-        domain = email.rpartition("@")[2].lower()
-        return not self.allow_domains or any(
-            domain == d or domain.endswith("." + d) for d in self.allow_domains
-        )
+        """Whether an address may sign up (any, when no domains are set); a domain outside
+        ASCII is the same in either spelling (`müller.example`, `xn--mller-kva.example`)."""
+        if not self.allow_domains:
+            return True
+        domain = host_name(email.rpartition("@")[2]) or ""
+        allowed = filter(None, map(host_name, self.allow_domains))
+        return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
 @dataclass(frozen=True)
@@ -427,6 +438,8 @@ class _Reader:
     def _construct(self, node: yaml.Node) -> Any:
         """A scalar's value; one YAML would make a date or number of but cannot (`2024-13-45`:
         PyYAML raises ValueError) is the text it is written as, as YAML 1.2 reads it."""
+        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value  # what SafeConstructor makes of it, without its dispatch (most values)
         try:
             return self.loader.construct_object(node)
         except (ValueError, OverflowError):
@@ -470,6 +483,7 @@ class _Reader:
 
 
 _MERGE_TAG, _VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node, bool]]:
@@ -583,7 +597,8 @@ def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | N
             node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node)
+        if "&" in text:  # no anchor, no alias: nothing to expand (the walk is a tenth of a load)
+            _check_expansion(node)
         return _Reader(loader, report).read(node, "")
     except _AliasBomb as e:
         report(
@@ -831,7 +846,6 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers", "web")
 _WEB_KEYS = ("signup", "allow_domains", "proxies")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
@@ -888,7 +902,7 @@ def parse_config(text: str, path: Path) -> Config:
     """Validate YAML text as if read from `path` (relative paths resolve beside it)."""
     v = _Validator(path)
     root = _load_yaml(text, v.report)
-    if root is None:
+    if root is None or root.value in (None, {}):  # `~` or `{}` holds no more than an empty file
         if not v.problems:
             v.report(1, "file", "is empty: expected sources and subscribers")
         raise ConfigError(v.problems)
@@ -901,13 +915,13 @@ def parse_config(text: str, path: Path) -> Config:
     v.check(top, "database", "", check_database)
     templates = v.string(top, "templates", "")
     tz = v.string(top, "timezone", "", "UTC") or "UTC"
-    v.check(top, "timezone", "", get_timezone)
+    v.check(top, "timezone", "", settable_timezone)
     if templates and (missing := v.missing(templates, "folder")):
         v.report(top["templates"].line, "templates", missing)
     email = v.mapping(top.get("email", _Value(None, 1)), "email", ("from", "unsubscribe_mailto"))
     email_from = v.string(email, "from", "email", Config.email_from)
     if "from" in email and not (
-        is_email(parseaddr(email_from or "")[1]) and not invisible_character(email_from)
+        is_email(split_address(email_from or "")[1]) and not invisible_character(email_from)
     ):
         v.report(
             email["from"].line,
@@ -925,7 +939,7 @@ def parse_config(text: str, path: Path) -> Config:
         top.get("defaults", _Value(None, 1)), "defaults", ("schedule", "max_papers", "timezone")
     )
     v.check(defaults, "schedule", "defaults", parse_schedule)
-    v.check(defaults, "timezone", "defaults", get_timezone)
+    v.check(defaults, "timezone", "defaults", settable_timezone)
     base = {
         "schedule": v.string(defaults, "schedule", "defaults", DEFAULT_SCHEDULE),
         "max_papers": v.integer(defaults, "max_papers", "defaults", DEFAULT_MAX_PAPERS, 1, 1000),
@@ -966,9 +980,9 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
     domains = []
     for where, line, d in v.items(m, "allow_domains", "web"):
         name = d.lower().lstrip("@")
-        if not _DOMAIN_RE.match(name):
+        if (host := host_name(name)) is None:
             v.report(line, where, f"not a domain name: {d[:80]!r} (e.g. uni.example)")
-        domains.append(name)
+        domains.append(unicode_host(host) if host else name)  # one spelling: `xn--mller-kva` is müller
     return WebConfig(
         signup=_flag(v, m, "signup", "web"),
         allow_domains=tuple(dict.fromkeys(domains)),
@@ -1163,7 +1177,7 @@ def _subscriber(
     schedule = v.string(m, "schedule", fld, base["schedule"])
     v.check(m, "schedule", fld, parse_schedule)
     tz = v.string(m, "timezone", fld, base["timezone"])
-    v.check(m, "timezone", fld, get_timezone)
+    v.check(m, "timezone", fld, settable_timezone)
     max_papers = v.integer(m, "max_papers", fld, base["max_papers"], 1, 1000)
     show_ai_summary = _flag(v, m, "show_ai_summary", fld)
     if len(v.problems) > n or not sid:

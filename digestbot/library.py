@@ -3,7 +3,8 @@ arXiv export it) or a text file with one arXiv id or URL per line; another expor
 CSV, CSL JSON, XML) is refused, named. Pure: text in, seeds out.
 
 From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arXiv}` or an
-id-shaped eprint), `url`, or a `doi` of the 10.48550/arXiv form; an entry without one is kept as
+id-shaped eprint), `url`, a `doi` of the 10.48550/arXiv form, a CoRR `volume` (`abs/…`, with
+`journal = {CoRR}` or `{ArXiv}`), or a field that mentions arXiv; an entry without one is kept as
 a title (and abstract) seed: a stored paper with the same title (whatever its case, punctuation,
 braces or accents; `title_keys`) stands for it, else it is used as text.
 Parsing is bibtexparser's; a block it cannot parse is an error with its line.
@@ -47,8 +48,12 @@ class LibraryError(ValueError):
 _BIBTEX_RE = re.compile(r"^\s*@\w+\s*[{(]", re.MULTILINE)
 _BRACES_RE = re.compile(r"[{}]")
 # Fields where exports mention the preprint: Google Scholar's `journal = {arXiv preprint
-# arXiv:1706.03762}`, Zotero's `number = {arXiv:…}` and `note = {arXiv:… [cs]}`, `howpublished`.
-_MENTIONS = ("journal", "number", "note", "howpublished")
+# arXiv:1706.03762}`, Zotero's `number = {arXiv:…}` and `note = {arXiv:… [cs]}`, NASA ADS's
+# `pages = {arXiv:…}`, `howpublished`.
+_MENTIONS = ("journal", "number", "note", "howpublished", "pages")
+# Semantic Scholar's `journal = {ArXiv}` and DBLP's `journal = {CoRR}` name the paper in the
+# volume: `volume = {abs/1706.03762}`, as arXiv's Computing Research Repository numbered it.
+_CORR_VOLUME_RE = re.compile(r"^\s*abs/(\S+)\s*$", re.IGNORECASE)
 
 
 def read_library(text: str) -> list[Seed]:
@@ -167,7 +172,16 @@ def _entry_arxiv_id(fields: dict[str, list[str]]) -> str | None:
         *eprints, *(v for k in ("arxivid", "url", "doi") for v in fields.get(k, ()))
     )  # arxivId: Mendeley
     mentions = (mentioned_arxiv_id(v) for f in _MENTIONS for v in fields.get(f, ()) if "arxiv" in v.lower())
-    return aid or next(filter(None, mentions), None)
+    return aid or _corr_volume(fields) or next(filter(None, mentions), None)
+
+
+def _corr_volume(fields: dict[str, list[str]]) -> str | None:
+    """The id in a CoRR volume (`abs/1706.03762`) of an entry whose journal is arXiv or CoRR."""
+    journal = _first(fields, "journal").strip().lower()
+    if journal != "corr" and "arxiv" not in journal:
+        return None
+    volumes = (m.group(1) for v in fields.get("volume", ()) if (m := _CORR_VOLUME_RE.match(v)))
+    return next(filter(None, map(arxiv_id, volumes)), None)
 
 
 # The other formats reference managers export, told by their first line: RIS (`TY  - JOUR`),
@@ -183,9 +197,13 @@ _FOREIGN_FORMATS = (
 
 
 def _refuse_foreign(text: str) -> None:
-    """Refuse, named for what it is, a library in another export format, read as a list of
-    ids it would be blamed for its first line ("not an arXiv id or URL: 'TY  - JOUR'")."""
-    n, line = next(((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()), (0, ""))
+    """Refuse, named for what it is, a library in another export format, told by its first line
+    that is not a comment (read as a list of ids, it would be blamed for that line: "not an
+    arXiv id or URL: 'TY  - JOUR'")."""
+    lines = ((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1))
+    n, line = next(
+        ((n, line) for n, line in lines if line and not line.startswith("#")), (0, "")
+    )  # not a comment
     if line and arxiv_id(line) is None:
         kind = next((k for pattern, k in _FOREIGN_FORMATS if pattern.match(line)), None)
         if kind:

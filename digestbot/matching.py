@@ -205,8 +205,16 @@ def shared_terms(terms: Iterable[str], others: Iterable[str]) -> list[str]:
 
 @lru_cache(maxsize=65536)  # the same authors come back paper after paper
 def normalize_name(name: str) -> str:
-    """An author name for comparison: TeX accents decoded, case and accents folded."""
+    """An author name for comparison: TeX accents decoded, case and accents folded, and one
+    written last name first (`Lovelace, Ada`, as BibTeX has it) read in the order papers list
+    names (`Ada Lovelace`); a suffix after the comma (`King, Jr.`) is no first name."""
+    last, comma, first = name.partition(",")
+    if comma and last.strip() and first.strip() and "," not in first and not _NAME_SUFFIX_RE.match(first):
+        name = f"{first} {last}"
     return " ".join(t for t in tokens(detex(name)) if t != BREAK)
+
+
+_NAME_SUFFIX_RE = re.compile(r"^\s*(?:jr|sr|[ivx]+)\.?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

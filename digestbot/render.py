@@ -9,10 +9,12 @@ pieces), so no feed can inject markup.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import re
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -31,7 +33,7 @@ from .links import button_value
 from .matching import highlight_spans
 from .models import Digest, Match, Paper, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone
-from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, wrap
+from .text import ELLIPSIS, idna_url, one_line, safe_url, shorten, tame_marks, wrap
 
 ABSTRACT_CHARS = 600
 SLACK_ABSTRACT_CHARS = 300
@@ -44,6 +46,7 @@ SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_BUTTON_CHARS = 75
+SLACK_FIELD_CHARS = 2000  # each of a section's fields
 SLACK_TEXT_CHARS = 3900  # `text` must stay under 4,000
 # All the text of one message's blocks together: beyond an undocumented total chat.postMessage
 # answers msg_blocks_too_long (about 13,300 characters of markdown blocks, and 11,341 of section
@@ -184,13 +187,22 @@ def link_host(url: str) -> str:
 
 
 def marked_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
-    """The spans the terms match, leaving out any inside a URL: a highlight there would break
-    the link (Slack's auto-link ends at a `*`; a mail client's at the markup)."""
-    spans = highlight_spans(text, terms)
+    """The spans the terms match, each to the end of its last letter's combining marks (the
+    matcher drops marks, so `cafe` + U+0301 matched as `cafe`), leaving out any inside a URL: a
+    highlight there would break the link (Slack's auto-link ends at a `*`; a mail client's at
+    the markup)."""
+    spans = [(a, _marks_end(text, b)) for a, b in highlight_spans(text, terms)]
     if not spans or ("://" not in text and "www." not in text.lower()):
         return spans
     urls = [m.span() for m in _URL_RE.finditer(text)]
     return [(a, b) for a, b in spans if not any(a < ue and b > us for us, ue in urls)]
+
+
+def _marks_end(text: str, end: int) -> int:
+    """`end` moved past the combining marks that follow it: they belong to the letter before."""
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return end
 
 
 def highlight(
@@ -243,8 +255,14 @@ def author_line(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
 @lru_cache(maxsize=4096)
 def _plain_fields(title: str, abstract: str, authors: tuple[str, ...]) -> tuple[str, str, str, str]:
     # A paper often goes to many subscribers in one run: clean its text once.
-    flat = one_line(abstract)
-    return one_line(title), flat, shorten(flat, ABSTRACT_CHARS), one_line(author_line(authors))
+    flat = shown(abstract)
+    return shown(title), flat, shorten(flat, ABSTRACT_CHARS), shown(author_line(authors))
+
+
+def shown(text: str) -> str:
+    """Text from a feed as a digest shows it: one line (`one_line`), and no stack of combining
+    marks taller than any writing has (`tame_marks`)."""
+    return tame_marks(one_line(text))
 
 
 @lru_cache(maxsize=8192)
@@ -256,7 +274,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
     title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
-    reasons = tuple(one_line(r)[:200] for r in match.reasons)
+    reasons = tuple(shown(r)[:200] for r in match.reasons)
     # The reader's own terms, as shown: Slack and web profiles may carry what one_line removes.
     terms, authors_matched = tuple(map(one_line, match.terms)), tuple(map(one_line, match.authors))
     view = PaperView(
@@ -278,7 +296,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
         key=p.key,
         reasons=reasons,
         why=terms + authors_matched + reasons,
-        authors_short=one_line(author_line(p.authors, COMPACT_AUTHORS)),
+        authors_short=shown(author_line(p.authors, COMPACT_AUTHORS)),
         **_hf_fields(p),
     )
     if not slack:
@@ -308,8 +326,8 @@ MAX_CATEGORIES = 20
 def _labels(categories: tuple[str, ...]) -> tuple[str, ...]:
     """A paper's categories as shown: text from the feed like its title, so one line each (no
     control, zero-width or direction characters), cut short, and no more than MAX_CATEGORIES."""
-    shown = (shorten(one_line(c), CATEGORY_CHARS) for c in categories)
-    return tuple(dict.fromkeys(c for c in shown if c))[:MAX_CATEGORIES]
+    labels = (shorten(shown(c), CATEGORY_CHARS) for c in categories)
+    return tuple(dict.fromkeys(c for c in labels if c))[:MAX_CATEGORIES]
 
 
 def _hf_fields(p: Paper) -> dict:
@@ -324,10 +342,10 @@ def _hf_fields(p: Paper) -> dict:
         "stars_text": _count(p.github_stars),
         "project_url": project,
         "project_host": link_host(project),
-        "ai_summary": one_line(p.ai_summary),
+        "ai_summary": shown(p.ai_summary),
         "thumbnail_url": paper_link(p.thumbnail_url, https_only=True),
         "comments": p.comments,
-        "organization": one_line(p.organization)[:100],
+        "organization": shown(p.organization)[:100],
     }
 
 
@@ -363,7 +381,10 @@ def rich_text(text: str, terms: tuple[str, ...]) -> list[dict]:
     backtick or `<!channel>` shows as written), matched words bold, URLs as links (and never
     bold inside one)."""
     cuts = [(a, b, "bold") for a, b in marked_spans(text, terms)]
-    cuts += [(m.start(), m.end(), "url") for m in _URL_RE.finditer(text) if safe_url(_url_of(m.group()))]
+    for m in _URL_RE.finditer(text):
+        url = url_as_written(m.group())
+        if url:
+            cuts.append((m.start(), m.start() + len(url), "url"))
     out, pos = [], 0
     for a, b, kind in sorted(cuts):
         if a < pos:
@@ -372,8 +393,6 @@ def rich_text(text: str, terms: tuple[str, ...]) -> list[dict]:
             out.append({"type": "text", "text": text[pos:a]})
         piece = text[a:b]
         if kind == "url":
-            piece = piece.rstrip(".,;:!?)]}'\"")
-            b = a + len(piece)
             out.append({"type": "link", "url": _url_of(piece), "text": piece})
         else:
             out.append({"type": "text", "text": piece, "style": {"bold": True}})
@@ -409,6 +428,22 @@ def _meta_rich(v: PaperView) -> tuple[dict, ...]:
     return tuple(out)
 
 
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def url_as_written(found: str) -> str:
+    """The URL that `_URL_RE` found in running text, without the punctuation after it: a
+    trailing `.`, `,`, quote, or a bracket that closes none the URL opened, so `(see
+    https://x.org/a)` ends at `a` and `https://en.wikipedia.org/wiki/X_(y)` keeps its own; empty
+    when what is left is no link (`https://)`, `www.)`) or not a safe one."""
+    url = found
+    while url and (
+        url[-1] in ".,;:!?'\"" or (url[-1] in _CLOSING and url.count(url[-1]) > url.count(_CLOSING[url[-1]]))
+    ):
+        url = url[:-1]
+    return url if _URL_RE.fullmatch(url) and safe_url(_url_of(url)) else ""
+
+
 def _url_of(found: str) -> str:
     return found if "://" in found else f"https://{found}"
 
@@ -442,6 +477,8 @@ class Renderer:
         self.env.filters["highlight"] = highlight
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["wrap"] = wrap
+        # Jinja's truncate cuts only at a space: a Japanese title with one English word lost the rest
+        self.env.filters["shorten"] = shorten
         # The HTML part escapes everything it renders, whatever a file it includes or imports is
         # named: Jinja decides by the name, and `paper.html.j2` or `macros.jinja` would not be.
         self.html_env = self.env.overlay(autoescape=True)
@@ -500,7 +537,7 @@ class Renderer:
         """Subject, plain text and HTML (CSS inlined) for an email digest. The HTML part stays
         under HTML_BUDGET bytes whatever max_papers is (see `_fit`)."""
         ctx = self.context(digest, **extra)
-        subject = one_line(self.env.get_template("digest.subject.txt").render(ctx))[:SUBJECT_CHARS]
+        subject = shorten(one_line(self.env.get_template("digest.subject.txt").render(ctx)), SUBJECT_CHARS)
         if not subject:  # a mail without a subject looks like spam, and says nothing
             name = "digest.subject.txt"
             raise jinja2.TemplateSyntaxError("rendered an empty subject", 1, name, self.path_of(name))
@@ -545,11 +582,12 @@ class Renderer:
     def slack(self, digest: Digest, **extra) -> list[dict]:
         """Block Kit messages for a digest, split and trimmed to Slack's limits, in order."""
         ctx = self.context(digest, slack=True, **extra)
-        rendered = self.env.get_template("digest.slack.json").render(ctx)
+        template = self.env.get_template("digest.slack.json")
+        rendered = template.render(ctx)
         try:
             payload = json.loads(rendered)
-        except ValueError as e:
-            raise jinja2.TemplateError(f"digest.slack.json did not render to JSON: {e}") from None
+        except json.JSONDecodeError as e:
+            raise not_json(template, ctx, e) from None
         if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
             raise jinja2.TemplateError('digest.slack.json must render to {"text": ..., "blocks": [...]}')
         wrong = block_shape_problem(payload)
@@ -635,7 +673,7 @@ class Renderer:
                 render()
             except Exception as e:  # a template can raise anything (None + 1, a bad filter call)
                 found.append(template_problem(e, self.path_of(name)))
-        return list(dict.fromkeys(found or self._blank_parts(link)))
+        return list(dict.fromkeys(found or self._blank_parts(link) + self._linked_stylesheets(link)))
 
     def _blank_parts(self, link: str) -> list[str]:
         """The email templates that render no text for a full sample digest (an empty file, a
@@ -647,6 +685,26 @@ class Renderer:
             f"{self.path_of(name)}:1: template: rendered no text ({part} of every digest would be empty)"
             for name, part in blank
         ]
+
+    def _linked_stylesheets(self, link: str) -> list[str]:
+        """A `<link rel="stylesheet">` in the HTML part: dropped when the CSS is inlined (only
+        <style> blocks are), and no mail client would load it, so its styles never show."""
+        ctx = self.context(sample_digest(), unsubscribe_url=link, manage_url=link)
+        template = self.html_env.get_template("digest.html")
+        html = template.render(ctx)
+        comments = [m.span() for m in _COMMENT_RE.finditer(html)]
+        found = []
+        for tag in _STYLESHEET_RE.finditer(html):
+            if any(a <= tag.start() < b for a, b in comments):
+                continue
+            _, filename, line = written_at(template, ctx, tag.start())
+            found.append(
+                f'{filename or template.name}:{line}: template: a <link rel="stylesheet"> is dropped from the'
+                " email (mail clients load no stylesheets, and only <style> blocks are inlined): put its"
+                ' rules in a <style> block, as <style>{% include "digest.css" %}</style> does with a file'
+                " of the templates folder"
+            )
+        return found
 
     def path_of(self, name: str) -> str:
         """The file a template name resolves to (the user's folder first)."""
@@ -662,6 +720,8 @@ _UNSEEN_RE = re.compile(
     r"<!--.*?(?:-->|\Z)|<(head|style|script|title)\b.*?(?:</\1\s*>|\Z)", re.DOTALL | re.IGNORECASE
 )
 _TAG_RE = re.compile(r"<[^>]*>")
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_STYLESHEET_RE = re.compile(r"<link\b[^>]*\brel\s*=\s*[\"']?[^\"'>]*\bstylesheet\b", re.IGNORECASE)
 
 
 def shows_no_text(html: str) -> bool:
@@ -721,6 +781,83 @@ def block_shape_problem(payload: dict) -> str | None:
     return None
 
 
+def not_json(template: jinja2.Template, ctx: dict, error: json.JSONDecodeError) -> jinja2.TemplateSyntaxError:
+    """A template's output that is not JSON, as an error at the template line that wrote the
+    text where the JSON broke (the output's own lines are not the file's, once a loop or an
+    include has run), quoting that text."""
+    # at the end of the output (a bracket left open): where its last text was written
+    name, filename, line = written_at(template, ctx, min(error.pos, len(error.doc.rstrip()) - 1))
+    quoted = one_line(error.doc.split("\n")[error.lineno - 1])
+    before = error.doc[: error.pos].rstrip()
+    message = f"{template.name} did not render to JSON: {error.msg}"
+    if error.msg.startswith(("Expecting value", "Expecting property name")) and before.endswith(","):
+        message += " (a comma after the last item?)"
+    if not error.doc.strip():
+        message += " (it rendered nothing)"
+    elif quoted:
+        message += f", in the line it rendered as {shorten(quoted, 80)!r}"
+    else:
+        message += " at the end of what it rendered"
+    return jinja2.TemplateSyntaxError(message, line, name, filename)
+
+
+def written_at(template: jinja2.Template, ctx: dict, pos: int) -> tuple[str, str | None, int]:
+    """The template (name, file, line) that wrote character `pos` of `template`'s output for
+    `ctx`: rendered again piece by piece, each piece read off the template code that yielded it,
+    followed into what `{% include %}`, `{% extends %}` and blocks bring (a macro's text is its
+    call's). Rendering is pure, so the second render is the first."""
+    where: tuple[str, str | None, int] = (template.name or "", template.filename, 1)
+    gen = template.root_render_func(template.new_context(ctx))
+    done = 0
+    try:
+        for piece in gen:
+            if done + len(piece) > pos:
+                found = _yielded_at(gen)
+                if found is not None:
+                    writer, code_line = found
+                    line = _source_line(writer, code_line, piece, pos - done)
+                    where = (writer.name or "", writer.filename, line)
+                break
+            done += len(piece)
+    finally:
+        gen.close()
+    return where
+
+
+def _yielded_at(gen) -> tuple[jinja2.Template, int] | None:
+    """The template whose code is suspended in `gen`, and the line of that code: the innermost
+    of the generators it yields from (`yield from`, or the loop over `gen` an include compiles to)."""
+    while True:
+        inner = gen.gi_yieldfrom
+        if inner is None and gen.gi_frame is not None:
+            inner = gen.gi_frame.f_locals.get("gen")
+        if not inspect.isgenerator(inner) or inner.gi_frame is None:
+            break
+        gen = inner
+    frame = gen.gi_frame
+    template = frame.f_globals.get("__jinja_template__") if frame is not None else None
+    return (template, frame.f_lineno) if isinstance(template, jinja2.Template) else None
+
+
+def _source_line(template: jinja2.Template, code_line: int, piece: str, offset: int) -> int:
+    """The line of `template`'s file where character `offset` of `piece`, which its code line
+    `code_line` yielded, was written. Jinja maps an expression's code to its line, but text
+    written as it stands only to the tag before it: that text is found in the file from there."""
+    line = template.get_corresponding_lineno(code_line)
+    if any(code == code_line for _, code in template.debug_info):
+        return line  # an expression's output: its own line
+    try:
+        source = template.environment.loader.get_source(template.environment, template.name)[0]
+    except (jinja2.TemplateError, TypeError, AttributeError):
+        return line
+    source = source.replace("\r\n", "\n").replace("\r", "\n")
+    start = sum(len(x) + 1 for x in source.split("\n")[: line - 1])
+    at = source.find(piece, start)
+    if at == -1:
+        return line
+    return line + source[start:at].count("\n") + piece[:offset].count("\n")
+
+
 def template_problem(error: Exception, fallback: str) -> str:
     """An error from compiling or rendering a template as `file:line: template: message`: the
     file and line of the template itself (a syntax error says where; for a render error it is
@@ -728,6 +865,12 @@ def template_problem(error: Exception, fallback: str) -> str:
     message = one_line(getattr(error, "message", None) or str(error) or type(error).__name__)
     if isinstance(error, jinja2.TemplateNotFound):
         message = f"no template {error.name!r} in the templates folder or the defaults"
+    elif isinstance(error, RecursionError):  # "maximum recursion depth exceeded in comparison"
+        message = (
+            "includes, imports or extends itself (directly or through another file), or a macro"
+            " calls itself, without end: a name such as 'digest.html' is the templates folder's"
+            " file first, never the default of that name"
+        )
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"{error.filename or error.name or fallback}:{error.lineno}: template: {message}"
     where, line = fallback, 1
@@ -834,9 +977,20 @@ def _fit_block(block: dict) -> dict:
         }
     elif isinstance(block.get("text"), dict):
         block["text"] = {**block["text"], "text": _cut(block["text"].get("text", ""), SLACK_SECTION_CHARS)}
+    if isinstance(block.get("fields"), list):  # a section's columns: text objects of their own limit
+        block["fields"] = [_fit_text(f, SLACK_FIELD_CHARS) for f in block["fields"]]
     if isinstance(block.get("elements"), list):
         block["elements"] = [_fit_element(e) for e in block["elements"]]
+    if isinstance(block.get("accessory"), dict):  # a section's button (or image, menu...)
+        block["accessory"] = _fit_element(block["accessory"])
     return block
+
+
+def _fit_text(text: object, limit: int) -> object:
+    """A text object (`{"type": ..., "text": ...}`) with its text trimmed to `limit`."""
+    if isinstance(text, dict) and isinstance(text.get("text"), str):
+        return {**text, "text": _cut(text["text"], limit)}
+    return text
 
 
 def _fit_rich(node: dict) -> dict:
@@ -859,9 +1013,7 @@ def _fit_element(element: object) -> object:
     text = element.get("text")
     if isinstance(text, str):
         return {**element, "text": _cut(text, SLACK_SECTION_CHARS)}
-    if isinstance(text, dict) and isinstance(text.get("text"), str):
-        return {**element, "text": {**text, "text": _cut(text["text"], SLACK_BUTTON_CHARS)}}
-    return element
+    return {**element, "text": _fit_text(text, SLACK_BUTTON_CHARS)} if isinstance(text, dict) else element
 
 
 _MENTION_RE = re.compile(r"<(?=[!@#])")

@@ -264,6 +264,36 @@ def get_timezone(name: str) -> ZoneInfo:
         raise unknown from e
 
 
+# Names in the tz database that are no place's zone: the server's own (it moves with the machine),
+# a placeholder, a file the POSIX TZ rules read, and the copies under posix/ (the same zones)
+# and right/ (for clocks that count leap seconds, which no server's does), which not every tz
+# database holds: a worker on another machine could not read them.
+_NOT_A_PLACE = {
+    "localtime": "the server's own zone, which changes with the machine the bot runs on",
+    "Factory": "a placeholder with no offset of its own ('-00')",
+    "posixrules": "a file of the tz database, not a zone",
+}
+_COPIES = {
+    "posix/": "a copy of the zone {zone!r}",
+    "right/": "a copy of the zone {zone!r} for clocks that count leap seconds",
+}
+
+
+def settable_timezone(name: str) -> ZoneInfo:
+    """A timezone as a person may set it (the YAML, `/digest schedule`, the web form): an IANA
+    name, not one of the names in the tz database that are no place's zone (`localtime`,
+    `Factory`, `posix/…`, `right/…`); raises ScheduleError naming the zone to use instead.
+    `get_timezone` still reads them, so a digest that has one keeps coming."""
+    zone = get_timezone(name)
+    if why := _NOT_A_PLACE.get(name):
+        raise ScheduleError(f"timezone {name!r} is {why}: use an IANA name such as Europe/Berlin")
+    for prefix, why in _COPIES.items():
+        if name.startswith(prefix):
+            place = name.removeprefix(prefix)
+            raise ScheduleError(f"timezone {name!r} is {why.format(zone=place)} (did you mean {place!r}?)")
+    return zone
+
+
 @lru_cache(maxsize=1)
 def _zone_names() -> dict[str, str]:
     """The tz database's names by their lower-case spelling."""

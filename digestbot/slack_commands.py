@@ -18,13 +18,17 @@ from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
-from .schedule import ScheduleError, get_timezone, next_due, parse_schedule
+from .schedule import ScheduleError, get_timezone, next_due, parse_schedule, settable_timezone
 from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
 
 MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
+# `/digest likes` lists at most as many as a reader may like, each title cut to a line (a YAML
+# library may hold 5,000): Slack cuts a message off unannounced at 40,000 characters.
+LIKES_SHOWN = READER_MAX_LIKES
+LIKED_TITLE_CHARS = 120
 # A reader's schedule comes at most hourly (an operator's YAML may set any): a channel member's
 # `* * * * *` would post every minute, and empty a trending digest's pool in minutes.
 SLACK_MIN_GAP_MINUTES = 60
@@ -97,7 +101,7 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
     spec = " ".join(words)
     try:
         schedule = parse_schedule(spec)
-        get_timezone(tz)
+        (get_timezone if tz == default_tz else settable_timezone)(tz)  # the digest's own zone stays readable
         if schedule.shortest_gap < SLACK_MIN_GAP_MINUTES:
             raise ScheduleError(
                 f"`{spec}` would send a digest every {schedule.shortest_gap} minute(s): from Slack,"
@@ -264,10 +268,12 @@ class CommandHandler:
                 sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
             )
 
+        add, resumed = _resumes(add)
         sub = self._update(ctx, channel_scope, add, create=True)
         said = f"Added {', '.join(f'`{t}`' for t in added) or 'nothing new'}."
         if let_in:
             said += f" Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out."
+        said += f"\n{RESUMED}" if any(resumed) else ""
         return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_unsubscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -356,16 +362,25 @@ class CommandHandler:
                 raise CommandError(f"A digest can follow at most {READER_MAX_LIKES} liked papers.")
             return replace(sub, profile=replace(sub.profile, likes=likes), paused=False)
 
+        like, resumed = _resumes(like)
         sub = self._update(ctx, channel_scope, like, create=True)
         titles = self._titles(added)
         lines = [f"Liked {_ids(added)}: your digest will bring papers like these."] if added else []
+        lines += [RESUMED] if any(resumed) else []
         lines += [f"• `{a}` {titles[a]}" for a in added if a in titles]
         if already := [a for a in ids if a not in added]:
             lines.append(f"Already liked: {_ids(already)}.")
-        if missing := [a for a in added if a not in titles]:
+        unknown = not_on_arxiv(self.store) if len(titles) < len(added) else set()
+        if missing := [a for a in added if a not in titles and a not in unknown]:
             lines.append(
                 f"Not in the database yet: {_ids(missing)} (fetched from arXiv before your next digest;"
                 " `/digest likes` shows the titles then)."
+            )
+        if never := [a for a in added if a in unknown - titles.keys()]:
+            one = len(never) == 1
+            lines.append(
+                f"arXiv does not know {_ids(never)} (at the last fetch): check the {'id' if one else 'ids'},"
+                f" or `/digest unlike` {'it' if one else 'them'}."
             )
         return Reply("\n".join(lines) + f"\n\n{self.describe(sub)}")
 
@@ -421,6 +436,7 @@ class CommandHandler:
                 raise CommandError(f"Your digest is not a trending one.\n\n{self.describe(sub)}")
             return replace(sub, profile=replace(sub.profile, trending=n), paused=False if n else sub.paused)
 
+        trending, resumed = _resumes(trending)
         sub = self._update(ctx, channel_scope, trending, create=bool(n))
         said = (
             f"Trending: your digests now bring the {n} most upvoted Hugging Face papers you have not had"
@@ -432,16 +448,24 @@ class CommandHandler:
             else "Trending is off: your digest follows nothing now. Add keywords with"
             " `/digest subscribe …`, or `/digest trending 10` again."
         )
+        said += f"\n{RESUMED}" if any(resumed) else ""
         return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_likes(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
         sub = self._current(ctx, channel_scope)
         if sub is None or not sub.profile.likes:
             return Reply("No liked papers yet. Add one with `/digest like 2303.04137` (an arXiv id or link).")
-        titles = self._titles(list(sub.profile.likes))
+        shown, more = sub.profile.likes[:LIKES_SHOWN], len(sub.profile.likes) - LIKES_SHOWN
+        titles = self._titles(list(shown))
         unknown = not_on_arxiv(self.store) - titles.keys()
-        missing = {a: UNKNOWN_LIKE if a in unknown else NOT_FETCHED_LIKE for a in sub.profile.likes}
-        lines = [f"• `{a}` {titles.get(a, missing[a])}" for a in sub.profile.likes]
+        missing = {a: UNKNOWN_LIKE if a in unknown else NOT_FETCHED_LIKE for a in shown}
+        lines = [
+            f"• `{a}` {shorten(titles[a], LIKED_TITLE_CHARS) if a in titles else missing[a]}" for a in shown
+        ]
+        if more > 0:  # only a YAML digest's: its library (a reader likes at most LIKES_SHOWN)
+            lines.append(
+                f"… and {more} more: {len(sub.profile.likes)} in all, from subscriptions.yaml and its library."
+            )
         return Reply("*Liked papers*\n" + "\n".join(lines))
 
     def cmd_preview(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -537,3 +561,21 @@ def _unescape(text: str) -> str:
 def _escape_reply(text: str) -> str:
     # Replies quote what users typed: escape it so a `<!channel>` in a keyword never pings.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+RESUMED = "Your digest was paused: it is on again (`/digest pause` stops it)."
+
+
+def _resumes(
+    change: Callable[[Subscriber], Subscriber],
+) -> tuple[Callable[[Subscriber], Subscriber], list[bool]]:
+    """`change` (a command's update of the subscriber), and a list that holds True once it has
+    started a paused digest again: asking for papers is asking for digests, and the reply says so."""
+    started: list[bool] = []
+
+    def wrapped(sub: Subscriber) -> Subscriber:
+        new = change(sub)
+        started[:] = [sub.paused and not new.paused]
+        return new
+
+    return wrapped, started

@@ -64,11 +64,19 @@ _TEX_LETTER_RE = re.compile(
 # Characters that must never reach a header or a one-line field: C0/C1 controls, line and
 # paragraph separators, zero-width and bidirectional controls (used to disguise text), and lone
 # surrogates (JSON can carry them; no database or mail can).
-_CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
+_CONTROLS = (  # as a regular expression's class, the zero-width (non-)joiners left out
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff"
 )
+_CONTROL_RE = re.compile(f"[{_CONTROLS}\u200c\u200d]")
+# The joiners (ZWNJ, ZWJ) spell Persian and Hindi words and emoji sequences (woman + ZWJ +
+# microscope): `one_line` keeps one inside a word, and drops one beside a space or at an end
+# (_LONE_JOINERS_RE), where it joins nothing.
+_CONTROL_BUT_JOINERS_RE = re.compile(f"[{_CONTROLS}]")
+_LONE_JOINERS_RE = re.compile(r"(?<!\S)[\u200c\u200d]+|[\u200c\u200d]+(?!\S)")
 _SPACE_RE = re.compile(r"\s+")
-_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
+# A sentence ends at `.`, `!` or `?` before a space, or at the full-width stops of Chinese and
+# Japanese, which no space follows.
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)|[\u3002\uff01\uff1f]")
 ELLIPSIS = " …"  # what `shorten` appends
 
 
@@ -87,8 +95,25 @@ def detex(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """Collapse all white space and drop control characters: safe for titles and headers."""
-    return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
+    """Collapse all white space and drop control characters: safe for titles and headers. A
+    zero-width (non-)joiner inside a word stays: words of some scripts are spelled with one."""
+    text = _CONTROL_BUT_JOINERS_RE.sub(" ", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _LONE_JOINERS_RE.sub(" ", text)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+MAX_MARKS = 8  # combining marks on one letter that are shown: no script needs more than a few
+_MARKS_RE = re.compile(
+    rf"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{{{MAX_MARKS + 1},}}"
+)
+
+
+def tame_marks(text: str) -> str:
+    """`text` with at most MAX_MARKS combining marks (of the blocks that only hold such marks)
+    in a row: dozens on each letter ("zalgo" text) are drawn stacked far above and below the
+    line, over whatever is near, while no writing stacks more than a few."""
+    return _MARKS_RE.sub(lambda m: m.group()[:MAX_MARKS], text) if not text.isascii() else text
 
 
 _LINE_BREAK_RE = re.compile(r"[\t\n\r]")
@@ -132,15 +157,32 @@ def clean_paragraphs(text: str) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Cut `text` at the last sentence end within `limit` characters (else at a word), adding …"""
+    """Cut `text` at the last sentence end within `limit` characters (else between two words),
+    adding …. Chinese and Japanese put no space between words: a cut may fall beside any of
+    their characters, not only at a space (a Chinese abstract with one English word in it was
+    cut there, after a few characters)."""
     if len(text) <= limit:
         return text
     head = text[:limit]
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip() + ELLIPSIS
-    cut = head.rsplit(" ", 1)[0] if " " in head else head
-    return cut.rstrip(" ,;:") + ELLIPSIS
+    wide = text[limit] == " " or _wide(text[limit - 1]) or _wide(text[limit])  # a break at the limit itself
+    cut = head if wide else head[: _last_break(head)] or head
+    return cut.rstrip(" ,;:\u3001\uff0c\uff1b\uff1a\u200c\u200d") + ELLIPSIS  # a joiner joins nothing there
+
+
+def _wide(char: str) -> bool:
+    """A character of a script that writes no spaces (East Asian wide or full-width)."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _last_break(head: str) -> int:
+    """Where the last word of `head` starts (a space, or beside a wide character); 0: none."""
+    for i in range(len(head) - 1, 0, -1):
+        if head[i] == " " or _wide(head[i]) or _wide(head[i - 1]):
+            return i
+    return 0
 
 
 def wrap(text: str, width: int = 76, indent: str = "") -> str:
@@ -192,6 +234,51 @@ def idna_domain(domain: str) -> str:
         return domain
     labels = unicodedata.normalize("NFC", domain.lower()).split(".")
     return ".".join(x if x.isascii() else "xn--" + x.encode("punycode").decode("ascii") for x in labels)
+
+
+_LDH_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # RFC 1123: letters, digits, hyphens
+_TOP_LEVEL_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")  # `org`, or IDNA's `xn--p1ai` (рф)
+
+
+def host_name(domain: str) -> str | None:
+    """A domain as DNS takes it (`Département.uni.example` -> `xn--dpartement-b7a.uni.example`),
+    or None when it is no host name in either spelling: a label empty, longer than 63, edged
+    with a hyphen or holding anything but letters (of any script), digits and hyphens, a label
+    `xn--…` that is no Punycode, or a top level that is not letters (in ASCII or IDNA)."""
+    domain = unicodedata.normalize("NFC", domain).lower()
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(label.isascii() or _letters(label) for label in labels):
+        return None
+    ascii_host = idna_domain(domain)
+    ascii_labels = ascii_host.split(".")
+    if (
+        len(ascii_host) > 253
+        or not all(_LDH_LABEL_RE.match(label) and _punycode(label) is not None for label in ascii_labels)
+        or not _TOP_LEVEL_RE.match(ascii_labels[-1])
+    ):
+        return None
+    return ascii_host
+
+
+def unicode_host(domain: str) -> str:
+    """A host name with its IDNA labels as the letters they stand for (`xn--mller-kva.example`
+    -> `müller.example`), lower case: one domain, one spelling, for addresses kept and shown."""
+    return ".".join(_punycode(label) or label for label in domain.lower().split("."))
+
+
+def _letters(label: str) -> bool:
+    return all(c == "-" or unicodedata.category(c)[0] in "LMN" for c in label)
+
+
+def _punycode(label: str) -> str | None:
+    """What an `xn--` label stands for (None when it is no Punycode); any other label itself."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return None
+    return decoded if decoded and not decoded.isascii() and _letters(decoded) else None
 
 
 def idna_url(url: str) -> str:

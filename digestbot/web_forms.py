@@ -20,13 +20,13 @@ from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
 from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
-from .schedule import ScheduleError, get_timezone, parse_schedule
-from .text import invisible_problem, is_number, shorten, split_terms
+from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
+from .text import host_name, invisible_problem, is_number, shorten, split_terms, unicode_host
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
 MAX_PAPERS = 100
-_EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
+_LOCAL_PART_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")  # never part of a schedule
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -144,7 +144,7 @@ def read_profile(
     schedule = _schedule(values, out.errors)
     tz = values["timezone"].strip() or config.default_timezone
     try:
-        get_timezone(tz)
+        (get_timezone if base and tz == base.timezone else settable_timezone)(tz)  # its own zone stays
     except ScheduleError:
         out.errors["timezone"] = "Choose a timezone from the list."
     max_papers = _max_papers(values["max_papers"], config.default_max_papers, out.errors)
@@ -168,12 +168,14 @@ def read_profile(
 
 
 def read_email(text: str, errors: dict[str, str]) -> str:
-    """An address as stored (in NFC, RFC 6532 3.1: one address, one form; the domain
-    lower-cased), or '' with an error noted."""
+    """An address as stored (in NFC, RFC 6532 3.1: one address, one form; the domain in lower
+    case, its IDNA labels as the letters they stand for: `xn--mller-kva.example` is
+    `müller.example`), or '' with an error noted."""
     text = unicodedata.normalize("NFC", text.strip())
     local, _, domain = text.rpartition("@")
-    email = f"{local}@{domain.lower()}" if local else text
-    if not is_email(email) or not _EMAIL_RE.match(email):  # and a domain with a top level, in ASCII
+    host = host_name(domain)  # a host name, with a top level, in either spelling
+    email = f"{local}@{unicode_host(host)}" if local and host else text
+    if host is None or not is_email(email) or not _LOCAL_PART_RE.match(local):
         errors["email"] = "Enter an email address such as ada@uni.example."
         return ""
     return email

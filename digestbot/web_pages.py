@@ -348,9 +348,23 @@ BAD_CONFIRM = "This confirmation link is not valid or has expired (links last 48
 def confirm_page() -> Response:
     """Shows a button and changes nothing: mail scanners follow links."""
     token = request.args.get("t", "")
-    if _confirm_nonce(token) is None:
+    if (nonce := _confirm_nonce(token)) is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
-    return _page("web/confirm.html", token=token)
+    return _not_open(nonce) or _page("web/confirm.html", token=token)
+
+
+def _not_open(nonce: str) -> Response | None:
+    """The page that says why a sign-up waiting for its confirmation cannot be confirmed now:
+    sign-up closed (`signup: false`), or its address outside a narrowed `allow_domains`, since
+    it was mailed. None when it can (or is confirmed already: that opens the manage page)."""
+    web = ctx().config.web
+    if not (email := request_store().signup_address(nonce)):
+        return None
+    if not web.signup:
+        return _page("web/closed.html", 403)
+    if not web.allows(email):
+        return _page("web/message.html", 403, title="Not open to this address", message=_domains_only())
+    return None
 
 
 @pages.post("/confirm")
@@ -358,9 +372,9 @@ def confirm() -> Response:
     nonce = _confirm_nonce(request.form.get("t", ""))
     if nonce is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
+    if closed := _not_open(nonce):
+        return closed
     store = request_store()
-    if (email := store.signup_address(nonce)) and not ctx().config.web.allows(email):
-        return _page("web/message.html", 403, title="Not open to this address", message=_domains_only())
     sub = store.confirm_signup(nonce, _now())
     taken = sub is not None and store.yaml_has_address(sub.email)
     if taken:  # the operator's YAML got the address meanwhile: that digest is the one

@@ -559,3 +559,39 @@ def test_an_outbox_that_cannot_be_written_is_a_problem_check_names(workdir, monk
     monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
     digestbot(workdir, "check")
+
+
+# --- status at scale -----------------------------------------------------------------------------
+# Fault: `status` with 20,000 subscribers printed a 20,000-row table and took 28 s (two thirds of
+# it rich laying out the rows; on PostgreSQL, two queries per subscriber on top), and a backlog
+# of 100,000 undelivered digests as many rows. It now lists the first STATUS_ROWS of each and
+# says how many more, by state; `--all` lists every one. The per-subscriber figures come from
+# two grouped queries, whatever the number of rows.
+
+
+def test_status_lists_the_first_rows_and_counts_the_rest(workdir, monkeypatch):
+    import re
+
+    monkeypatch.setattr("digestbot.cli.STATUS_ROWS", 5)
+    _setup(workdir, subscribers=8)
+    monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")  # refused: 8 undelivered digests
+    digestbot(workdir, "run", "--once", expect=1)
+
+    shown = digestbot(workdir, "status").output
+    assert re.findall(r"^│ (s\d) ", shown, re.M) == ["s0", "s1", "s2", "s3", "s4"], shown
+    assert len(re.findall(r"^│ \d+ +│ s\d ", shown, re.M)) == 5  # undelivered digests
+    assert "… and 3 more subscribers (3 active): digestbot status --all lists every one" in shown
+    assert "… and 3 more undelivered digests (3 pending): digestbot status --all lists every one" in shown
+
+    every = digestbot(workdir, "status", "--all").output
+    assert re.findall(r"^│ (s\d) ", every, re.M) == [f"s{i}" for i in range(8)]
+    assert len(re.findall(r"^│ \d+ +│ s\d ", every, re.M)) == 8
+    assert "more subscribers" not in every
+
+
+def test_fetch_takes_the_liked_papers_line_status_shows_as_a_source(workdir):
+    """`status` lists "liked papers" among the sources, and `fetch --source "liked papers"` was a
+    usage error ("no source named liked papers"); it now fetches only those (found by hunt26)."""
+    _setup(workdir, subscribers=1)
+    result = digestbot(workdir, "fetch", "--source", "liked papers")
+    assert "Fetched 0 source(s)" in result.output and "feed:" not in result.output

@@ -14,6 +14,7 @@ from test_daemon import bot, outbox_mails, subscriber_yaml, topic_paper, utc  # 
 
 from digestbot.cli import cli
 from digestbot.config import load_config
+from digestbot.store import Store
 
 ROBOTS = FeedPaper("2403.00001", "Robot learning at scale", "About robots.")
 NARWHALS = FeedPaper("2403.00002", "Narwhal songs", "Narwhals sing.")
@@ -419,3 +420,38 @@ def test_a_keyword_excluded_too_is_a_problem_naming_the_exclusion(workdir):
     result = digestbot(workdir, "check", expect=2)
     assert f"{workdir.config}:{line}: subscribers[0].exclude[1]: " in result.output, result.output
     assert "'Diffusion-Policy' is also a keyword (keywords[1])" in result.output
+
+
+# --- a YAML file that holds nothing ----------------------------------------------------------------
+# Fault: an empty file is refused ("is empty: expected sources and subscribers"), but one that is
+# only `~` (YAML's null, as a config template rendered with nothing writes it) or `{}` was
+# "OK (0 source(s), 0 subscriber(s))", and `sync` (every command does it first) deactivated
+# every subscriber of the YAML before. They are an empty file's problem.
+
+
+@pytest.mark.parametrize("nothing", ["~", "null", "{}", "--- ~\n# nothing here\n", "{}  # all in web:\n"])
+def test_a_yaml_file_that_holds_nothing_is_refused_as_an_empty_one_is(workdir, nothing):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(SOURCES, subscriber_yaml("alice", "robot"))
+    digestbot(workdir, "sync")
+    workdir.config.write_text(nothing, encoding="utf-8")
+    for command in ("check", "sync"):
+        out = digestbot(workdir, command, expect=2).output
+        assert f"{workdir.config}:1: file: is empty: expected sources and subscribers" in out, out
+    with Store(workdir.db) as store:
+        assert [s.subscriber.id for s in store.subscribers()] == ["alice"]
+
+
+# --- an author written "Last, First" ---------------------------------------------------------------
+# Fault: `authors: ["Lovelace, Ada"]`, as BibTeX and reference managers write names (and as
+# `check` itself suggests for a list given without brackets), matched no paper: papers list
+# "Ada Lovelace", and a name was compared as written, word order included. Nothing said why.
+
+
+@pytest.mark.parametrize("written", ['"Lovelace, Ada"', '"lovelace ,  ada"'])
+def test_an_author_written_last_name_first_finds_their_papers(workdir, written):
+    write_feed(workdir.path / "feed.xml", [ROBOTS, NARWHALS])  # both by Ada Lovelace, Alan Turing
+    workdir.write_config(
+        SOURCES, f"- id: a\n  email: a@example.org\n  authors: [{written}, 'Turing, Jr., Alan']\n"
+    )
+    assert "a: sent 2 paper(s)" in digestbot(workdir, "run", "--once").output

@@ -416,7 +416,7 @@ def test_preview_shows_the_footer_as_sent(workdir, smtp_server):
     footer = sent_html[sent_html.index('id="digest-footer"') :]
     assert "https://digest.example.org/unsubscribe?t=" in footer
     assert footer in html  # the same footer, links and all
-    sent_footer = sent_text.replace("\r\n", "\n").split("\n--\n")[1]
+    sent_footer = sent_text.replace("\r\n", "\n").split("\n-- \n")[1]
     assert "Unsubscribe: https://digest.example.org/unsubscribe?t=" in sent_footer
     assert sent_footer in text
     assert "More like this" in html and "More like this" in text

@@ -21,7 +21,7 @@ import test_store
 from helpers import digestbot, not_due_soon
 from test_feedback import interactive as click
 from test_feedback import ratings
-from test_likes import preview_json, split_sample
+from test_likes import preview_json, sources, split_sample
 from test_slack import UNSUB_SECRET
 from test_slack_faults import button, buttons_of
 
@@ -212,3 +212,42 @@ def test_a_rating_the_database_cannot_take_is_a_503_saying_so_not_a_bad_link(wor
 
     assert answer.status_code == 503 and "database" in answer.text
     assert BAD_RATING_LINK not in answer.text
+
+
+# Fault: `/digest likes` listed every liked paper, one line each: a YAML digest whose library
+# holds 1,500 papers got a reply of 66,000 characters, which Slack cuts off unannounced at
+# 40,000 (mid-line). It lists as many as a reader may like (200), and says how many more.
+def test_digest_likes_of_a_large_library_is_a_reply_slack_shows_whole(workdir, start_web):
+    ids = [f"2501.{n:05d}" for n in range(1, 1501)]
+    (workdir.path / "library.txt").write_text("\n".join(ids) + "\n", encoding="utf-8")
+    workdir.write_config(sources(workdir), "- id: carol\n  slack: U0LIKER01\n  library: library.txt\n")
+    digestbot(workdir, "sync")
+    listed = start_web().command("likes", user="U0LIKER01")
+    assert len(listed) < 40_000 and listed.count("\n• ") == 200, len(listed)
+    assert f"• `{ids[0]}`" in listed and f"`{ids[200]}`" not in listed
+    assert "and 1300 more: 1500 in all, from subscriptions.yaml and its library" in listed, listed[-300:]
+
+
+# Fault: `digestbot feedback` took an arXiv id or a paper's key; a blog post keyed by its guid
+# (WordPress's `https://blog.example/?p=123`, not the post's link) could be rated only by that
+# key, which no digest shows: the link the reader has was "not ... the key of a stored paper".
+BLOG = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Lab blog</title><link>https://blog.example/</link>
+<description>Posts</description>
+<item><title>Narwhal songs, decoded</title><link>https://blog.example/2024/03/narwhal-songs/</link>
+<guid isPermaLink="false">https://blog.example/?p=123</guid>
+<description>What narwhals sing about.</description><pubDate>Thu, 14 Mar 2024 10:00:00 +0000</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_a_paper_without_an_arxiv_id_can_be_rated_by_the_link_its_digest_showed(workdir):
+    (workdir.path / "blog.xml").write_text(BLOG, encoding="utf-8")
+    workdir.write_config(
+        "- name: blog\n  type: rss\n  url: blog.xml\n",
+        f"- id: kim\n  email: kim@example.org\n  keywords: [narwhal]\n  schedule: {not_due_soon()}\n",
+    )
+    assert "kim: sent 1 paper" in digestbot(workdir, "run", "--once").output
+    out = digestbot(workdir, "feedback", "kim", "https://blog.example/2024/03/narwhal-songs/", "up").output
+    assert out == "kim: rated up: Narwhal songs, decoded\n"
+    assert ratings(workdir.db)["kim"] == {"https://blog.example/?p=123": 1}

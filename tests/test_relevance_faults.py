@@ -9,14 +9,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 import test_daemon
+import test_slack
 from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, PAPERS, ROBOT_LIKES, sources, sub
 
+from digestbot.models import Profile
 from digestbot.sources import http
 from digestbot.store import Store
 
 bot = test_daemon.bot  # the fixture: a Worker on a fake clock
 subscriber_yaml = test_daemon.subscriber_yaml
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
 
 _FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom"
@@ -108,17 +111,18 @@ DUPLICATES = """@article{vaswani2017attention,
 """
 
 
-def test_duplicate_keys_or_fields_in_a_bibtex_library_are_read_not_refused(workdir):
-    (workdir.path / "refs.bib").write_text(DUPLICATES, encoding="utf-8")
+def library_profile(workdir, bibtex: str) -> Profile:
+    """The profile a subscriber with this BibTeX library gets, once `check` took it and `sync` stored it."""
+    (workdir.path / "refs.bib").write_text(bibtex, encoding="utf-8")
     workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
     digestbot(workdir, "check")
     digestbot(workdir, "sync")
     with Store(workdir.db) as store:
-        assert set(store.subscriber("gina").subscriber.profile.likes) == {
-            "2403.10715",
-            "2403.10886",
-            "2403.10281",
-        }
+        return store.subscriber("gina").subscriber.profile
+
+
+def test_duplicate_keys_or_fields_in_a_bibtex_library_are_read_not_refused(workdir):
+    assert set(library_profile(workdir, DUPLICATES).likes) == {"2403.10715", "2403.10886", "2403.10281"}
 
 
 # Sample papers as Zotero exports them without an arXiv id: typographic characters as text
@@ -407,3 +411,95 @@ def test_check_names_only_unknown_ids_someone_still_likes(workdir):
     assert "not on arXiv: 2501.99999" in out and "2501.99998" not in out, out
     workdir.write_config(sources(workdir), sub("carol", like=["2501.00001"]))
     assert "not on arXiv" not in digestbot(workdir, "check").output
+
+
+# Fault: the fetch of liked papers kept which ids arXiv does not know only in its warning's text,
+# which names the first 20. With more, `/digest likes` said "(not fetched from arXiv yet)" of
+# the 21st on, and once the 20 named were liked no more, `check` and `status` said "not on
+# arXiv:  …", naming none of the ids still liked. The fetch keeps every such id.
+def test_more_than_twenty_liked_ids_arxiv_does_not_know_are_each_named_as_such(workdir, start_web):
+    unknown = [f"2501.{n:05d}" for n in range(100, 125)]
+
+    def like(ids: list[str]) -> None:
+        workdir.write_config(
+            sources(workdir), f"- id: carol\n  slack: U0LIKER01\n  like: {json.dumps(ids)}\n"
+        )
+
+    like(unknown)
+    with responses.RequestsMock() as arxiv:
+        arxiv.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+        digestbot(workdir, "fetch")
+    listed = start_web().command("likes", user="U0LIKER01")
+    assert listed.count("arXiv does not know this id") == 25 and "not fetched" not in listed, listed
+
+    like(unknown[20:])  # the five ids the warning did not name
+    assert f"liked papers: not on arXiv: {', '.join(unknown[20:])}\n" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    out = digestbot(workdir, "status").output
+    assert f"not on arXiv: {', '.join(unknown[20:])}" in out and "2501.00119" not in out, out
+
+
+# Fault: Semantic Scholar exports an arXiv paper as `journal = {ArXiv}, volume = {abs/…}` (and
+# DBLP's CoRR entries are `journal = {CoRR}, volume = {abs/…}`), NASA ADS may name it only in
+# `pages = {arXiv:…}`: read for no arXiv id, such an entry seeded by its title alone, and was
+# never fetched by id. The id is read from those fields as from the others.
+SEMANTIC_SCHOLAR_DBLP_ADS = """@article{Vaswani2017AttentionIA,
+  title={Attention is All you Need},
+  author={Ashish Vaswani and Noam M. Shazeer},
+  journal={ArXiv},
+  year={2017},
+  volume={abs/1706.03762},
+  url={https://api.semanticscholar.org/CorpusID:13756489}
+}
+@article{DBLP:journals/corr/abs-2403-10715,
+  title     = {Motion Tracks},
+  journal   = {CoRR},
+  volume    = {abs/2403.10715},
+  year      = {2024},
+}
+@article{2024arXiv240310886X,
+  title = {Another paper},
+  journal = {arXiv e-prints},
+  pages = {arXiv:2403.10886},
+}
+@article{journal,
+  title = {A journal paper whose volume is no arXiv id},
+  journal = {Journal of Machine Learning Research},
+  volume = {abs/2403.10281},
+}
+"""
+
+
+def test_arxiv_ids_in_semantic_scholar_dblp_and_ads_exports_are_read(workdir):
+    profile = library_profile(workdir, SEMANTIC_SCHOLAR_DBLP_ADS)
+    assert profile.likes == ("1706.03762", "2403.10715", "2403.10886")
+    assert [t.partition(".")[0] for t in profile.seed_texts] == [
+        "A journal paper whose volume is no arXiv id"
+    ]
+
+
+# Fault: `/digest like` of an id the last fetch found arXiv does not know (someone else liked it
+# first) said "Not in the database yet (fetched from arXiv before your next digest)", a promise
+# the fetch had already failed to keep. It says arXiv does not know it, as `/digest likes` does.
+def test_liking_an_id_arxiv_does_not_know_says_so_at_once(workdir, start_web):
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99999"]))
+    with responses.RequestsMock() as arxiv:
+        arxiv.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+        digestbot(workdir, "fetch")
+    reply = start_web().command("like 2501.99999, 2403.10715, 2501.99998", user="U0LIKER02")
+    assert reply.startswith("Liked `2501.99999`, `2403.10715`, `2501.99998`"), reply
+    assert "arXiv does not know `2501.99999`" in reply, reply
+    assert "Not in the database yet: `2501.99998` (" in reply, reply
+
+
+# Fault: a list of ids whose first line is a comment naming its columns (`# title, year, why I
+# like it`, as the text library's comments allow) was refused as "a CSV export": the check for
+# another export format read the comment as the file's first line.
+def test_a_text_library_that_starts_with_a_comment_is_read_as_one(workdir):
+    (workdir.path / "mine.txt").write_text(
+        "# title, year, why I like it\n2403.10715  # robots\n", encoding="utf-8"
+    )
+    workdir.write_config(sources(workdir), sub("gina", library="mine.txt"))
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        assert store.subscriber("gina").subscriber.profile.likes == ("2403.10715",)

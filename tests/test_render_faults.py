@@ -4,15 +4,20 @@ real SMTP server (aiosmtpd on loopback), parsed with the email package as a mail
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import FeedPaper, digestbot, ledger, raw_sql
+import test_slack
+from helpers import FeedPaper, digestbot, ledger, raw_sql, subscriber
 from test_email_delivery import ALICE, body_parts
 from test_email_delivery import setup as write_setup
 from test_hostile import RSS_SOURCE, _Html, paper_block, write_rss
+from test_slack import rich_papers, slack_sub
+
+slack = test_slack.slack  # the fixture: a Slack Web API stand-in
 
 ENCODED_WORD_TITLE = FeedPaper(
     "2501.30001",
@@ -196,3 +201,180 @@ def test_a_template_that_renders_no_text_is_a_problem_and_nothing_is_sent(workdi
         result = digestbot(workdir, *command, expect=2)
         assert f"my-templates/{name}:1: template: rendered no text" in result.output, result.output
     assert smtp_server.messages == [] and ledger(workdir.db) == []
+
+
+def test_the_text_parts_footer_is_set_off_by_the_signature_separator(workdir, smtp_server):
+    # RFC 3676 4.3: a signature starts after a line of "-- " (dash, dash, space). The text part
+    # had "--": no separator to mail clients, which show the footer (unsubscribe link and all)
+    # as part of the digest and quote it in every reply, instead of greying it and leaving it out.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE)
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    lines = text.splitlines()
+    assert lines.count("-- ") == 1 and "--" not in lines, lines
+    signature = lines[lines.index("-- ") + 1 :]
+    assert signature[0].startswith("You get this digest because your profile asks for")
+    assert signature[-1].startswith("Sent by digestbot")
+    assert ENCODED_WORD_TITLE.title in text.split("\n-- \n")[0]  # the papers come before it
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Paper digest, ML Lab", "ML Lab: papers", "Papers @ the ML Lab", "Zoë's Lab, Université de Montréal"],
+)
+def test_the_senders_name_reaches_the_from_header_as_written(workdir, smtp_server, name):
+    # `from: Paper digest, ML Lab <digest@example.org>` was "not an email address" to check, and
+    # `ML Lab: papers <...>` went out From "papers": the value was read as RFC 5322 syntax, where
+    # a comma separates addresses and a colon ends a group's name. A name is what is before <…>.
+    write_setup(workdir, [ENCODED_WORD_TITLE], ALICE, email_from=f"{name} <digest@example.org>")
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "check")
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    assert mail.mail_from == "digest@example.org"
+    [sender] = mail.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (name, "digest@example.org")
+
+
+DECOMPOSED = FeedPaper(  # "café" written as e + U+0301 COMBINING ACUTE ACCENT, as some feeds do
+    "2501.30003",
+    "Imitation learning for a robot barista in a cafe\u0301",
+    "Robots serve coffee in a cafe\u0301 after imitation learning from baristas.",
+)
+
+
+def test_a_highlighted_word_keeps_its_combining_accent(workdir, smtp_server, slack):
+    # The matcher drops combining marks, so a highlight of "cafe\u0301" ended before its accent:
+    # the HTML had <span class="hl">cafe</span>\u0301 (an accent outside the highlight, drawn on
+    # nothing in some clients), and Slack a bold "cafe" and a text element of a lone accent.
+    write_setup(workdir, [DECOMPOSED], subscriber("alice", "café") + slack_sub("ml", "#ml", "café"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    marked = re.findall(r'<span class="hl"[^>]*>([^<]*)</span>(.?)', html)
+    assert marked and all(word == "cafe\u0301" and after != "\u0301" for word, after in marked), marked
+    [post] = slack.posts
+    [paper] = rich_papers(post.body)
+    assert paper.bold and set(paper.bold) == {"cafe\u0301"}, paper.bold
+    elements = [
+        e for block in post.body["blocks"] if block["type"] == "rich_text" for e in block_texts(block)
+    ]
+    assert not any(e.startswith("\u0301") for e in elements), elements
+
+
+def block_texts(node) -> list[str]:
+    """The text of every element of a rich_text block."""
+    if isinstance(node, list):
+        return [t for n in node for t in block_texts(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if isinstance(node.get("text"), str) else []
+    return own + block_texts(node.get("elements", []))
+
+
+URLS_IN_TEXT = FeedPaper(
+    "2501.30004",
+    "Imitation learning, with links",
+    "Imitation learning (code: https://github.com/lab/policy). See"
+    " https://en.wikipedia.org/wiki/Diffusion_(disambiguation), a stray https://) and www.) too.",
+)
+
+
+def test_urls_in_an_abstract_link_to_the_address_written_in_slack(workdir, slack):
+    # A URL's end was found by dropping every closing bracket: Wikipedia's .../Diffusion_(disambiguation)
+    # linked to .../Diffusion_(disambiguation (another page), and `https://)` or `www.)` became links
+    # to "https://" and "https://www", nowhere.
+    write_setup(workdir, [URLS_IN_TEXT], slack_sub("ml", "#ml", "imitation learning"))
+
+    digestbot(workdir, "run", "--once")
+
+    [post] = slack.posts
+    [block] = [b for b in post.body["blocks"] if b["type"] == "rich_text"]
+    section = block["elements"][0]["elements"]  # the title, a line break, the authors, another
+    abstract = section[max(i for i, e in enumerate(section) if e["text"] == "\n") + 1 :]
+    assert [e["url"] for e in abstract if e["type"] == "link"] == [
+        "https://github.com/lab/policy",
+        "https://en.wikipedia.org/wiki/Diffusion_(disambiguation)",
+    ]
+    assert all(e["text"] == e["url"] for e in abstract if e["type"] == "link")
+    assert "".join(e["text"] for e in abstract) == URLS_IN_TEXT.abstract  # all of it, as written
+
+
+# Chinese and Japanese write no spaces between words, and end sentences with "。".
+CHINESE = FeedPaper(
+    "2501.30005",
+    "基于 Transformer 的模仿学习" + "：从少量人类示范中学习复杂的机器人操作技能" * 4,
+    "我们提出了一种基于 Transformer 的模仿学习方法。"
+    + "该方法可以从少量人类示范中学习复杂的操作技能，并在真实机器人上取得了很好的效果。" * 20,
+)
+
+
+def test_chinese_text_is_shortened_at_a_sentence_not_at_its_one_space(workdir, smtp_server, slack):
+    # An abstract (or title) was cut at its last space within the limit, else at the limit: a
+    # Chinese abstract with one English word showed 21 characters of its 1,000 (email and
+    # Slack alike), the subject said "基于…", and text without a space was cut mid-sentence, as
+    # "。" was no sentence end.
+    write_setup(
+        workdir, [CHINESE], subscriber("alice", "transformer") + slack_sub("ml", "#ml", "transformer")
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    shown = _Html(paper_block(html, "Transformer")).text
+    abstract = shown.split("Ada Lovelace, Alan Turing")[1].split("Matched:")[0].strip()
+    assert 500 < len(abstract) <= 602 and abstract.endswith("。 …"), abstract
+    assert str(mail.message["Subject"]).startswith("1 new paper for you: 基于 Transformer 的模仿学习：从少量")
+    [paper] = rich_papers(slack.posts[0].body)
+    assert 200 < len(paper.abstract) <= 302 and paper.abstract.endswith("。 …"), paper.abstract
+
+
+ZALGO_MARKS = (
+    "\u0336\u0315\u031b\u0340\u0341\u0358\u0321\u0322\u0327\u0328\u0334\u0335\u0337\u0338\u0316\u0317" * 2
+)
+
+
+def zalgo(word: str) -> str:
+    """`word` with 32 combining marks on each letter, stacked far above and below the line."""
+    return "".join(c + ZALGO_MARKS for c in word)
+
+
+ZALGO = FeedPaper(
+    "2501.30006",
+    f"Imitation learning for {zalgo('robots')}",
+    f"Imitation learning. {zalgo('Unreadable')} text.",
+)
+
+
+def longest_marks(text: str) -> int:
+    """The longest run of combining marks in `text`."""
+    return max((len(m) for m in re.findall(r"[\u0300-\u036f]+", text)), default=0)
+
+
+def test_stacks_of_combining_marks_are_cut_down_so_the_digest_stays_readable(workdir, smtp_server, slack):
+    # Dozens of combining marks on each letter ("zalgo" text) are drawn stacked far above and
+    # below the line, over the papers around it and the footer: a feed could deface a digest.
+    # No script needs more than a few on one letter; more than 8 are dropped from what is shown.
+    write_setup(workdir, [ZALGO], ALICE + slack_sub("ml", "#ml", "imitation learning"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    subject = str(mail.message["Subject"])
+    posted = json.dumps(slack.posts[0].body, ensure_ascii=False)
+    for shown in (subject, text, html, posted):
+        assert longest_marks(shown) <= 8, shown
+        assert "robots" in re.sub(r"[\u0300-\u036f]", "", shown)  # every letter still there

@@ -311,6 +311,10 @@ def test_mark_sent(ledger):
     assert ledger.last_sent("alice").id == digest_id
     assert ledger.delivered_count("alice") == 1
     assert ledger.retryable_digests(None) == []
+    new_digest(ledger, "bob", (2, 3), "d2")  # pending: not sent yet
+    later = sent_at + timedelta(hours=1)
+    ledger.mark_sent(new_digest(ledger, "alice", (4, 5), "d3"), later)
+    assert ledger.delivery_summary() == {"alice": (later, 3)}
 
 
 def test_failed_attempt_with_retry_stays_pending(ledger):

@@ -25,7 +25,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote, unquote
 
 from ..render import EmailParts
-from ..text import idna_domain, idna_url, one_line
+from ..text import host_name, idna_domain, idna_url, one_line
 
 LINE = 78  # recommended header line length (RFC 5322 2.1.1)
 CRLF = "\r\n"
@@ -51,16 +51,34 @@ def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
 
+_NAME_ADDR_RE = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*")
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """`Name <addr>` as a person writes it, as (name, addr): the name is all that comes before
+    the `<…>`, a comma, colon or `@` in it included (email.utils reads those as RFC 5322 syntax:
+    `Digest, ML Lab <…>` was no address, `ML Lab: papers <…>` the name "papers"); quotes around
+    it, and their backslash escapes, are taken off. Else `addr` or `addr (Name)`, as
+    email.utils reads them."""
+    value = one_line(value)
+    found = _NAME_ADDR_RE.fullmatch(value)
+    if found is None:
+        return parseaddr(value)
+    name = found["name"].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1]).strip()
+    return name, found["addr"].strip()
+
+
 def envelope_address(value: str) -> str:
     """The bare address of `Name <addr>`, its domain in IDNA when it is not ASCII."""
-    addr = parseaddr(one_line(value))[1]
+    addr = split_address(value)[1]
     local, at, domain = addr.rpartition("@")
     if not at or domain.isascii():
         return addr
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:  # not a valid IDNA name: sent as UTF-8, which needs SMTPUTF8
-        return addr
+    # Not Python's `idna` codec: that is IDNA 2003, which sends `straße` to another domain, `strasse`.
+    host = host_name(domain)
+    return f"{local}@{host}" if host else addr  # no host name: as UTF-8, which needs SMTPUTF8
 
 
 def ascii_message_id(message_id: str) -> str:
@@ -91,7 +109,7 @@ def ascii_uri(uri: str) -> str:
 def _address(value: str) -> str:
     """`Name <addr>` as a header value: the name RFC 2047-encoded when needed, the address never
     (see envelope_address)."""
-    name = parseaddr(one_line(value))[0]
+    name = split_address(value)[0]
     addr = envelope_address(value)
     return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
 
@@ -107,7 +125,7 @@ def _spells_encoded_word(text: str) -> bool:
 def list_id(sender: str) -> str:
     """`List-Id` (RFC 2919) for digests from `sender`: `"<name>" <local.domain>`, the same for
     every digest from that address, so filters and unsubscribe buttons can tell them apart."""
-    name, addr = parseaddr(one_line(sender))
+    name, addr = split_address(sender)
     local, _, domain = envelope_address(addr).rpartition("@")
     label = re.sub(r"[^A-Za-z0-9-]+", "-", local).strip("-") or "digest"
     domain = re.sub(r"[^A-Za-z0-9.-]+", "-", domain).strip(".-") or "digestbot.localhost"

@@ -150,7 +150,8 @@ def _retry_after(headers) -> float:
 
 def block_kit_problem(message: dict) -> str | None:
     """What Slack would refuse (invalid_blocks) in a message of blocks, or None: each block read
-    and validated by slack-sdk's Block Kit models (its types, required fields and limits), plus
+    and validated by slack-sdk's Block Kit models (its types, required fields and limits, and
+    those of every element in it: a section's button, an action's menu), plus
     the rules they do not hold (a text object's type and text; a block's elements are a list).
     What the models skip as unknown (they log it and go on) is a problem too."""
     for n, raw in enumerate(message.get("blocks") or [], 1):
@@ -163,7 +164,8 @@ def block_kit_problem(message: dict) -> str | None:
             return f"{where}: {wrong}"
         try:
             with _skipped() as skipped:
-                Block.parse(raw).validate_json()
+                # to_dict validates every element inside too (validate_json: the block's own fields)
+                Block.parse(raw).to_dict()
             if skipped:
                 return f"{where}: {skipped[0]}"
         except TypeError as e:  # a required field missing, or one the type does not have

@@ -779,6 +779,11 @@ class Store:
                     out.setdefault(sid, set()).add(seq)
         return out
 
+    def keys_by_link(self, link: str) -> list[str]:
+        """The keys of the stored papers with this link (a post keyed by its guid is known to
+        its reader by its link), oldest first."""
+        return [row[0] for row in self._exec("SELECT key FROM papers WHERE link = ? ORDER BY seq", (link,))]
+
     def papers_by_keys(self, keys: Iterable[str]) -> list[Paper]:
         """Stored papers with these keys (those that exist), in no particular order."""
         keys = list(dict.fromkeys(map(stored_key, keys)))
@@ -1702,6 +1707,24 @@ class Store:
             )
         )
         return _readable_digest(rows[0]) if rows else None
+
+    def delivery_summary(self) -> dict[str, tuple[datetime | None, int]]:
+        """Per subscriber with a digest sent: when its last one was sent, and how many papers it
+        was sent in all. Two grouped queries, however many subscribers (`status` reads them all)."""
+        last = {
+            sid: parse_ts(sent)
+            for sid, sent in self._exec(
+                "SELECT subscriber_id, sent_at FROM digests WHERE id IN"
+                " (SELECT MAX(id) FROM digests WHERE status = 'sent' GROUP BY subscriber_id)"
+            )
+        }
+        counts = dict(
+            self._exec(
+                "SELECT i.subscriber_id, COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
+                " WHERE d.status = 'sent' GROUP BY i.subscriber_id"
+            ).fetchall()
+        )
+        return {sid: (last.get(sid), counts.get(sid, 0)) for sid in last.keys() | counts.keys()}
 
     def delivered_count(self, sid: str) -> int:
         return self._exec(
