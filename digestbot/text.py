@@ -6,6 +6,7 @@ import email.utils
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -145,9 +146,33 @@ def single_spaced(text: str) -> str:
 
 
 def split_terms(text: str) -> list[str]:
-    """`a, "b c", d*` -> ['a', 'b c', 'd*']: commas separate; quotes are optional."""
-    terms = [single_spaced(t).strip("\"'“”‘’").strip() for t in text.split(",")]
+    """`a, "b c", "Levine, Sergey", d*` -> ['a', 'b c', 'Levine, Sergey', 'd*']: commas separate,
+    but inside double quotes ("..." or “...”), which are otherwise optional. A quote left open
+    quotes nothing: every comma separates then."""
+    pieces, piece, closing = [], [], None
+    for char in text:
+        if closing is not None:
+            closing = None if char == closing else closing
+            piece.append(char)
+        elif char == ",":
+            pieces.append("".join(piece))
+            piece = []
+        else:
+            closing = _CLOSING_QUOTE.get(char)
+            piece.append(char)
+    pieces.append("".join(piece))
+    if closing is not None:
+        pieces = text.split(",")
+    terms = [single_spaced(t).strip("\"'“”‘’").strip() for t in pieces]
     return [t for t in terms if t]
+
+
+_CLOSING_QUOTE = {'"': '"', "“": "”"}
+
+
+def join_terms(terms: Iterable[str]) -> str:
+    """The text `split_terms` reads back as `terms`: an entry with a comma in quotes."""
+    return ", ".join(f'"{t}"' if "," in t else t for t in terms)
 
 
 def clean_paragraphs(text: str) -> str:
