@@ -120,6 +120,10 @@ SAME_INBOX = [
     ("ΟΔΟΣ@example.gr", "οδος@example.gr", True),
     ("İlker@example.org", "ilker@example.org", False),  # dotted capital I is not the dotless one
     ("strasse@example.org", "straße@example.org", False),
+    # A domain in its two spellings (the web form keeps letters; a YAML may write IDNA):
+    ("ada@müller.example", "ada@xn--mller-kva.example", True),
+    ("ada@XN--STRAE-OQA.example", "ada@Straße.example", True),  # IDNA 2008's ß
+    ("ada@strasse.example", "ada@straße.example", False),
 ]
 
 

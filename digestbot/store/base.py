@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from ..arxiv_ids import arxiv_id
 from ..keys import entry_key, is_uri, short_id
 from ..models import UNTITLED, Paper, Profile, Subscriber
-from ..text import one_line
+from ..text import one_line, unicode_host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -2002,5 +2002,13 @@ def address_key(email: str | None) -> str | None:
     """What two spellings of one inbox's address have alike: Unicode NFC (é composed or not),
     then lower case, by Python's rules, never by a database's locale (PostgreSQL's lower()
     folds only ASCII under the C locale, and otherwise differs from Python on İ and final Σ).
-    Not casefold: "straße" and "strasse" are different addresses."""
-    return unicodedata.normalize("NFC", email).lower() if email else None
+    Not casefold: "straße" and "strasse" are different addresses. The domain in one spelling,
+    its IDNA labels as letters: `ada@xn--mller-kva.example` is `ada@müller.example` (a YAML may
+    write the one, the web form keeps the other)."""
+    if not email:
+        return None
+    email = unicodedata.normalize("NFC", email)
+    local, at, domain = email.rpartition("@")
+    if not at or (domain.isascii() and "xn--" not in domain.lower()):
+        return email.lower()
+    return unicodedata.normalize("NFC", f"{local.lower()}@{unicode_host(domain)}")
