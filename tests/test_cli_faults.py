@@ -587,3 +587,42 @@ def test_status_lists_the_first_rows_and_counts_the_rest(workdir, monkeypatch):
     assert re.findall(r"^│ (s\d) ", every, re.M) == [f"s{i}" for i in range(8)]
     assert len(re.findall(r"^│ \d+ +│ s\d ", every, re.M)) == 8
     assert "more subscribers" not in every
+
+
+# --- every environment variable digestbot reads is in the README's table ---------------------
+# Fault: `digestbot serve` reads its port from PORT (as Heroku-style platforms set it), but the
+# README's Environment table, the one place an operator looks up what the environment sets,
+# named neither it nor what DIGESTBOT_SLACK_API_URL is for ("see the Slack section", which never
+# mentions it). Every variable the code reads is now a row of the table, and this test keeps it so.
+
+
+class _Reads(dict):
+    """An environment that remembers which names were looked up in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def _environment_table() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Environment", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+
+
+def test_every_environment_variable_digestbot_reads_is_a_row_of_the_readmes_table():
+    from digestbot.config import Env
+
+    env = _Reads()
+    Env.from_environ(env)
+    commands = [cli, *cli.commands.values()]
+    envvars = {p.envvar for c in commands for p in c.params if isinstance(p.envvar, str)}
+    read = env.asked | envvars
+    assert {"DIGESTBOT_SMTP_URL", "DIGESTBOT_DB", "PORT"} <= read  # the lookups were seen
+    table = _environment_table()
+    missing = sorted(name for name in read if f"`{name}`" not in table)
+    assert not missing, f"read from the environment but not in the README's table: {missing}"
