@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from helpers import SOURCES, FeedPaper, digestbot, ledger, subscriber, write_feed
 
 from digestbot.cli import cli
+from digestbot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -626,3 +627,36 @@ def test_every_environment_variable_digestbot_reads_is_a_row_of_the_readmes_tabl
     table = _environment_table()
     missing = sorted(name for name in read if f"`{name}`" not in table)
     assert not missing, f"read from the environment but not in the README's table: {missing}"
+
+
+# --- status: the next digest of a subscriber who gets none -----------------------------------
+# Fault: `digestbot status` showed "now" (or the next scheduled time) as the next digest of a
+# paused subscriber (one-click unsubscribe, `/digest pause`) and of one removed from the YAML,
+# who get no digest at all; the "nobody is due now; next: ..." line of `run` already left them
+# out. Their next due is "-" now: the state column says why.
+
+
+def _status_cells(output: str) -> dict[str, list[str]]:
+    """The Subscribers table of `status` by subscriber: its cells, stripped."""
+    table = output.split("Subscribers", 1)[1].split("No undelivered", 1)[0]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
+    return {cells[0]: cells for cells in rows if cells and cells[0]}
+
+
+def test_status_shows_no_next_digest_for_a_paused_or_removed_subscriber(workdir, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    _setup(workdir, subscribers=3)
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        store.set_paused("s1", True)
+    workdir.write_config(SOURCES, subscriber("s0", "robot") + subscriber("s1", "robot"))  # s2 removed
+    digestbot(workdir, "sync")
+
+    rows = _status_cells(digestbot(workdir, "status").output)
+    assert {sid: (cells[4], cells[6]) for sid, cells in rows.items()} == {
+        "s0": ("now", "active"),
+        "s1": ("-", "paused"),
+        "s2": ("-", "inactive"),
+    }
+    digestbot(workdir, "run", "--once")
+    assert [d.subscriber_id for d in ledger(workdir.db)] == ["s0"]  # as the table said
