@@ -517,7 +517,13 @@ def _source_line(o: SourceOutcome) -> str:
 
 
 @cli.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Fetch only this source (repeatable).")
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help=f'Fetch only this source (repeatable; "{LIKED_SOURCE}": only the liked papers not stored yet).',
+)
 @pass_app
 def fetch(app: App, names: tuple[str, ...]) -> None:
     """Fetch sources and store new papers; prints new / already known / errors per source.
@@ -528,7 +534,7 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
       digestbot fetch
       digestbot fetch --source arxiv-cs-lg --source hf-daily
     """
-    unknown = set(names) - {s.name for s in app.config.sources}
+    unknown = set(names) - {s.name for s in app.config.sources} - {LIKED_SOURCE}  # only those
     if unknown:
         typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
         raise click.UsageError(f"no source named {typed} in {app.config.path}")
