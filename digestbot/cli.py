@@ -1263,7 +1263,10 @@ def _add_row(table, *cells: str) -> None:
 
 
 def _next_due(state: SubscriberState, now: datetime) -> str:
-    """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings."""
+    """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings;
+    `-` for one paused or no longer configured, who gets no digest (the state column says so)."""
+    if state.subscriber.paused or not state.subscriber.active:
+        return "-"
     try:
         upcoming = _upcoming(state, now)
     except ValueError as e:  # stored before a stricter check; status still shows everyone

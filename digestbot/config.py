@@ -1055,8 +1055,16 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
             f"at most {MAX_EVERY // 86400}d (a feed lists only its latest items: fetched less often,"
             f" some are never seen), got {m['every'].value!r}",
         )
-    timeout = _duration(v, m, "timeout", fld)
-    if timeout and timeout > MAX_TIMEOUT:
+    bare = "timeout" in m and is_number(str(m["timeout"].value).strip())
+    timeout = None if bare else _duration(v, m, "timeout", fld)
+    if bare:  # a bare number is minutes to parse_duration (as for every:), seconds to most readers
+        number = str(m["timeout"].value).strip()
+        v.report(
+            m["timeout"].line,
+            f"{fld}.timeout",
+            f"give a unit: {number}s or {number}m (how long one fetch may take, at most 10m)",
+        )
+    elif timeout and timeout > MAX_TIMEOUT:
         v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")
     announce = v.strings(m, "announce", fld) or ("new", "cross")
     for a in announce:
