@@ -598,7 +598,8 @@ def _send_locked(
                 )
             )
 
-    runner = DigestRunner(app.store, app.config, app.env, refresh=refresh)
+    unsynced = app.config.subscribers if dry_run else None  # a dry run records nothing (see send)
+    runner = DigestRunner(app.store, app.config, app.env, refresh=refresh, unsynced=unsynced)
     progress = _progress(None, "Sending")
 
     def on_done(outcome: Outcome) -> None:
@@ -688,8 +689,9 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
     with _stop_signals() as signals:  # as `run --once`: a digest being sent is not cut off
         app.env  # noqa: B018  (checked before anything changes)
         app.check_templates()
-        app.sync()
-        _check_subscribers(app, subscribers, sending=True)
+        if not dry_run:  # a dry run reads the YAML over the store and records nothing
+            app.sync()
+        _check_subscribers(app, subscribers, sending=True, dry=dry_run)
         outcomes = _send(app, set(subscribers) or None, force, dry_run, should_stop=signals.stop.is_set)
         raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
 
@@ -700,10 +702,14 @@ def _guessed(typed: str, known) -> str:
     return f"{typed} (did you mean {close[0]}?)" if close else typed
 
 
-def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False) -> None:
+def _check_subscribers(app: App, ids: tuple[str, ...], sending: bool = False, dry: bool = False) -> None:
     """A usage error for an id that is not a subscriber, or one no digest is sent to: one
-    removed from the YAML (kept, deactivated) and, when `sending`, one who is paused."""
+    removed from the YAML (kept, deactivated) and, when `sending`, one who is paused. `dry`: as
+    the YAML read would make them (Store.as_synced), nothing written."""
     known = {s.subscriber.id: s.subscriber for s in app.store.subscribers(include_inactive=True)}
+    if dry:
+        synced = {s.subscriber.id: s.subscriber for s in app.store.as_synced(app.config.subscribers)}
+        known = {sid: replace(sub, active=False) for sid, sub in known.items()} | synced
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise click.UsageError(f"unknown subscriber(s): {', '.join(_guessed(i, known) for i in unknown)}")
@@ -755,9 +761,8 @@ def preview(app: App, subscriber_id: str, fmt: str, output: Path | None) -> None
         output = None
     ascii_only = output is None and not _takes_unicode(sys.stdout)  # JSON escapes what it can't show
     app.check_templates()
-    app.sync()
-    _check_subscribers(app, (subscriber_id,))
-    runner = DigestRunner(app.store, app.config, app.env)
+    _check_subscribers(app, (subscriber_id,), dry=True)  # the YAML read over the store: nothing written
+    runner = DigestRunner(app.store, app.config, app.env, unsynced=app.config.subscribers)
     digest = runner.preview(subscriber_id)
     if fmt == "json":
         _emit(ranking_json(subscriber_id, digest, ascii_only), output, len(digest.matches) if digest else 0)

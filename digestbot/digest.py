@@ -19,7 +19,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -295,8 +295,12 @@ class DigestRunner:
         clock: Callable[[], datetime] = now_utc,
         refresh: Callable[[list[str]], object] | None = None,
         shared: bool | None = None,
+        unsynced: Sequence[Subscriber] | None = None,
     ):
         self.store = store
+        # A dry run or preview on the YAML as read, not written into the store (Store.as_synced):
+        # a dry run records nothing, and syncing another YAML would deactivate subscribers.
+        self.unsynced = unsynced
         self.config = config
         self.env = env
         self.renderer = renderer or make_renderer(config.templates)
@@ -344,7 +348,7 @@ class DigestRunner:
         leaving out those whose previous digest is still waiting to be delivered."""
         waiting = self.store.pending_subscribers()
         out = []
-        for state in self.store.subscribers(ids=only):
+        for state in self._states(only):
             sub = state.subscriber
             if sub.paused or sub.id in waiting:
                 continue
@@ -611,10 +615,17 @@ class DigestRunner:
             self._filled[start, wanted] = papers
         return papers
 
+    def _states(self, only: set[str] | None = None) -> list[SubscriberState]:
+        """The active subscribers (only those in `only`, if given), as stored or, for a dry run,
+        as the YAML read (`unsynced`) would make them."""
+        if self.unsynced is None:
+            return self.store.subscribers(ids=only)
+        return [s for s in self.store.as_synced(self.unsynced) if only is None or s.subscriber.id in only]
+
     def preview(self, sid: str, now: datetime | None = None) -> Digest | None:
         """The digest `sid` would get if it were sent now; records nothing."""
         now = now or self.clock()
-        state = self.store.subscriber(sid)
+        state = next(iter(self._states({sid})), None)
         if state is None:
             return None
         self._handed_over = None  # as of now

@@ -668,3 +668,35 @@ def test_status_shows_no_next_digest_for_a_paused_or_removed_subscriber(workdir,
     }
     digestbot(workdir, "run", "--once")
     assert [d.subscriber_id for d in ledger(workdir.db)] == ["s0"]  # as the table said
+
+
+# --- A dry run records nothing ---------------------------------------------------------------
+# Fault: `preview` and `send --dry-run` ("record nothing", the README says) first wrote the YAML
+# into the database, as fetch, send and run do: `digestbot --config trial.yaml send --dry-run`
+# deactivated every subscriber trial.yaml leaves out and cancelled their digests waiting for a
+# retry, papers never delivered (found by hunt27). Both now read the YAML's subscribers over the
+# stored ledger positions and write nothing.
+
+
+@pytest.mark.parametrize("command", [("send", "--dry-run"), ("preview", "s2")], ids=["dry-run", "preview"])
+def test_a_dry_run_on_another_yaml_changes_nothing_in_the_database(workdir, monkeypatch, command):
+    from conftest import write_config
+
+    _setup(workdir, subscribers=2)
+    monkeypatch.setenv("DIGESTBOT_SMTP_URL", "smtp://127.0.0.1:1")  # refused: both digests wait
+    digestbot(workdir, "run", "--once", expect=1)
+    before = {d.subscriber_id: d.status for d in ledger(workdir.db)}
+    assert before == {"s0": "pending", "s1": "pending"}
+
+    trial = write_config(
+        workdir.path / "trial.yaml", SOURCES, subscriber("s0", "learns") + subscriber("s2", "learns")
+    )
+    args = ["--config", str(trial), "--db", str(workdir.db), *command]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Robot learning" in result.output or "s2: would send 3 paper(s)" in result.output, result.output
+
+    assert {d.subscriber_id: d.status for d in ledger(workdir.db)} == before
+    with Store(workdir.db) as store:
+        states = {s.subscriber.id: s.subscriber for s in store.subscribers(include_inactive=True)}
+    assert states["s1"].active and states["s0"].profile.keywords == ("robot",) and "s2" not in states

@@ -1114,6 +1114,25 @@ class Store:
         rows.sort(key=lambda r: r["id"])  # in Python: see _first
         return [state for state in map(_readable_state, rows) if state is not None]
 
+    def as_synced(self, subscribers: Iterable[Subscriber]) -> list[SubscriberState]:
+        """The active subscribers `sync_subscribers(subscribers)` would leave, by id, written
+        nowhere (a dry run's and a preview's): the YAML's as it lists them, at their ledger
+        position (a new one at none) and paused as stored, then the web and Slack ones. Renames
+        and hand-overs are the real sync's."""
+        stored = {s.subscriber.id: s for s in self.subscribers(include_inactive=True)}
+        out = {}
+        for sub in subscribers:
+            had = stored.get(sub.id)
+            paused = had is not None and had.subscriber.paused  # the database's own, as in sync
+            listed = replace(sub, origin="yaml", active=True, paused=paused)
+            out[sub.id] = (
+                replace(had, subscriber=listed) if had else SubscriberState(listed, None, None, now_utc())
+            )
+        for sid, had in stored.items():
+            if sid not in out and had.subscriber.active and had.subscriber.origin != "yaml":
+                out[sid] = had
+        return [out[sid] for sid in sorted(out)]
+
     def subscriber(self, sid: str) -> SubscriberState | None:
         rows = list(self._rows("SELECT * FROM subscribers WHERE id = ?", [sid]))
         return _readable_state(rows[0]) if rows else None
