@@ -95,31 +95,42 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     ]
 
 
-def _plural(word: str) -> str:
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    if word.endswith("is") and len(word) > 4:
-        return word[:-2] + "es"
-    return word + "s"
+_SIBILANT_ENDS = ("s", "x", "z", "ch", "sh")
+
+
+def _plurals(word: str) -> set[str]:
+    """Regular English plurals of `word` (`analysis` -> analyses; `box` -> boxes)."""
+    found = {word[:-2] + "es"} if word.endswith("is") and len(word) > 4 else set()
+    if word.endswith(_SIBILANT_ENDS):
+        found.add(word + "es")
+    elif word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        found.add(word[:-1] + "ies")
+    else:
+        found.add(word + "s")
+    return found
 
 
 def _singulars(word: str) -> set[str]:
+    """Every singular `word` may be the regular plural of: a plural in -es or -ies is read more
+    than one way (`responses` is response+s, `boxes` box+es, `analyses` analysis; `movies` is
+    movie+s, `policies` policy), so each reading is kept: a wrong one names no word."""
+    found = set()
     if word.endswith("ies") and len(word) > 4:
-        return {word[:-3] + "y"}
-    if word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        return {word[:-2]}
+        found.add(word[:-3] + "y")
+    if word.endswith("es") and word[:-2].endswith(_SIBILANT_ENDS):
+        found.add(word[:-2])
+    if word.endswith("ses") and len(word) > 5:
+        found.add(word[:-2] + "is")
     if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return {word[:-1]}
-    return set()
+        found.add(word[:-1])
+    return found
 
 
 def word_forms(word: str) -> set[str]:
     """A word with its plural and singular forms: `policy` -> {policy, policies}."""
     if not word.isalpha():
         return {word}
-    return {word, _plural(word)} | _singulars(word)
+    return {word} | _plurals(word) | _singulars(word)
 
 
 @dataclass(frozen=True)
