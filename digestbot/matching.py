@@ -46,10 +46,19 @@ _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 _TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 
 
+# Letters Unicode gives no decomposition (a stroke, a slash, a ligature: NFKD leaves them
+# whole), folded as one types them without the accent: `Łukasz` is `lukasz`, `Søren` `soren`.
+_UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i", "ƚ": "l",
+                 "æ": "ae", "œ": "oe", "þ": "th"}  # fmt: skip
+
+
 @cache
-def _drop_marks() -> dict[int, None]:
-    """A str.translate table deleting every combining mark (built once: it walks the code space)."""
-    return {i: None for i in range(0x30000) if unicodedata.combining(chr(i))}
+def _drop_marks() -> dict[int, str | None]:
+    """A str.translate table deleting every combining mark and spelling the letters NFKD leaves
+    whole without their accent (built once: it walks the code space)."""
+    table: dict[int, str | None] = {i: None for i in range(0x30000) if unicodedata.combining(chr(i))}
+    table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
+    return table
 
 
 def fold(text: str) -> str:

@@ -5,6 +5,7 @@ ReferenceMatcher and the highlighting alike (they must agree), and what a digest
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,3 +72,41 @@ def test_a_plural_matches_its_singular_and_back(pair, plural_keyword, where, cas
     singular, plural = pair
     keyword, written = (plural, singular) if plural_keyword else (singular, plural)
     assert keyword_hits(case(keyword), where.format(written))
+
+
+# --- accents: letters Unicode writes without a separable mark -----------------------------------
+
+# Letters with a stroke, slash or ligature have no decomposition in Unicode, so NFKD leaves them
+# whole: a name or keyword typed without the accent (as most keyboards and BibTeX exports do)
+# must still find them, as `Schroder` finds `Schröder`.
+UNDECOMPOSED = [
+    ("Lukasz Kaiser", "Łukasz Kaiser"),
+    ("Lukasz Kaiser", "{\\L}ukasz Kaiser"),  # as arXiv writes it
+    ("Soren Hauberg", "Søren Hauberg"),
+    ("Soren Hauberg", "S{\\o}ren Hauberg"),
+    ("Dorde Petrovic", "Đorđe Petrović"),
+    ("Jon Gudmundsson", "Jón Guðmundsson"),
+    ("Thora Aesa", "Þóra Æsa"),
+    ("Ayse Yilmaz", "Ayşe Yılmaz"),
+]
+
+
+@pytest.mark.parametrize(("followed", "written"), UNDECOMPOSED)
+def test_authors_match_ignoring_accents_unicode_does_not_decompose(followed, written):
+    # Fault: following `Lukasz Kaiser` (or `Soren Hauberg`) missed every paper by Łukasz Kaiser
+    # (Søren Hauberg): folding dropped only the marks NFKD splits off, and ł, ø, đ, ð, þ, æ, ı
+    # have none, so `łukasz` was never `lukasz`.
+    paper = Paper(key="k", title="Attention", authors=("Ada Lovelace", written))
+    for profile_name, paper_name in ((followed, written), (written, followed)):
+        found = matched(Profile(authors=(profile_name,)), Paper(key="k", title="x", authors=(paper_name,)))
+        assert found is not None and found.authors == (profile_name,)
+    assert matched(Profile(authors=(followed,)), paper) is not None
+
+
+@pytest.mark.parametrize(
+    ("plain", "accented"),
+    [("Sorensen", "Sørensen"), ("Lodz", "Łódź"), ("aeon", "Æon"), ("Gudmundsson", "Guðmundsson")],
+)
+def test_keywords_match_ignoring_accents_unicode_does_not_decompose(plain, accented):
+    assert keyword_hits(plain, f"The {accented}–Dice coefficient")
+    assert keyword_hits(accented, f"The {plain}'s lemma")
