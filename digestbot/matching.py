@@ -38,8 +38,9 @@ AUTHOR_WEIGHT = 40
 
 BREAK = "|"
 _JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d"
-# A token is a run of letters/digits; a break is a run of anything that is neither that,
-# nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner. So are the
+# A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
+# see _code_space); a break is a run of anything that is neither that, nor white space, nor a
+# joiner. Underscore is in \w, so it is neither: a joiner. So are the
 # zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
 # store with them as spaces (text.one_line), and a keyword typed with one must match that.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
@@ -53,24 +54,38 @@ _UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t
 
 
 @cache
-def _drop_marks() -> dict[int, str | None]:
-    """A str.translate table deleting every combining mark and spelling the letters NFKD leaves
-    whole without their accent (built once: it walks the code space)."""
-    table: dict[int, str | None] = {i: None for i in range(0x30000) if unicodedata.combining(chr(i))}
+def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
+    """What folding and tokens need of the code space, found in one walk of it (once, when the
+    first text that is not ASCII comes): a str.translate table deleting every combining mark
+    and spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
+    through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
+    (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
+    table: dict[int, str | None] = {}
+    marks: list[str] = []
+    combining, category = unicodedata.combining, unicodedata.category
+    for i in range(0x30000):
+        char = chr(i)
+        if combining(char):
+            table[i] = None
+        elif category(char)[0] == "M":
+            marks.append(re.escape(char))
     table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
-    return table
+    kept = "".join(marks)
+    return table, re.compile(rf"([^\W_]+(?:[{kept}]+[^\W_]*)*)|[^\w{_JOINERS}{kept}]+")
 
 
 def fold(text: str) -> str:
     """Case- and accent-fold: `Schröder` -> `schroder`, `Straße` -> `strasse`."""
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKD", text.casefold()).translate(_drop_marks())
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_code_space()[0])
 
 
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
-    return [t or BREAK for t in _TOKEN_RE.findall(fold(text))]
+    folded = fold(text)
+    found = (_TOKEN_RE if folded.isascii() else _code_space()[1]).findall(folded)
+    return [t or BREAK for t in found]
 
 
 def normalize(text: str) -> str:
@@ -97,10 +112,11 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
             folded.append(f)
             origin.extend([m.start()] * len(f))
     joined = "".join(folded)
+    token_re = _TOKEN_RE if joined.isascii() else _code_space()[1]
     if one_to_one:  # every character folded to exactly one: offsets are unchanged
-        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _TOKEN_RE.finditer(joined)]
+        return [(m.group(1) or BREAK, m.start(), m.end()) for m in token_re.finditer(joined)]
     return [
-        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in _TOKEN_RE.finditer(joined)
+        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
     ]
 
 

@@ -110,3 +110,26 @@ def test_authors_match_ignoring_accents_unicode_does_not_decompose(followed, wri
 def test_keywords_match_ignoring_accents_unicode_does_not_decompose(plain, accented):
     assert keyword_hits(plain, f"The {accented}–Dice coefficient")
     assert keyword_hits(accented, f"The {plain}'s lemma")
+
+
+# --- word boundaries in scripts whose vowels are marks -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "hit"),
+    [
+        ("कि", "किताब पढ़ना", False),  # Hindi: "that" is no part of "book"
+        ("काम", "कोमल हाथ", False),  # "work" is not "soft"
+        ("किताब", "यह किताब अच्छी है", True),
+        ("हिन्दी", "हिन्दी भाषा का मॉडल", True),
+        ("বা", "বাংলা ভাষা", False),  # Bengali: "or" is no part of "Bangla"
+        ("বাংলা", "বাংলা ভাষার মডেল", True),
+        ("தம", "தமிழ் மொழி", False),  # Tamil
+        ("தமிழ்", "தமிழ் மொழி மாதிரி", True),
+    ],
+)
+def test_keywords_in_indic_scripts_match_whole_words(keyword, text, hit):
+    # Fault: in Devanagari, Bengali, Tamil... a vowel sign is a spacing mark, which the tokenizer
+    # took for punctuation: `किताब` was the tokens क | त | ब, so the keyword `कि` (क |) matched
+    # inside it, and `काम` inside `कोमल` (two different vowels, both a break).
+    assert keyword_hits(keyword, text) is hit
