@@ -57,10 +57,11 @@ _UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t
 def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     """What folding and tokens need of the code space, found in one walk of it (once, when the
     first text that is not ASCII comes): a str.translate table deleting every combining mark
-    and spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
+    (and the soft hyphen, `&shy;`, which only says where a word may break across lines) and
+    spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
     through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
     (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
-    table: dict[int, str | None] = {}
+    table: dict[int, str | None] = {0xAD: None}
     marks: list[str] = []
     combining, category = unicodedata.combining, unicodedata.category
     for i in range(0x30000):

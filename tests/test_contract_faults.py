@@ -133,3 +133,21 @@ def test_keywords_in_indic_scripts_match_whole_words(keyword, text, hit):
     # took for punctuation: `किताब` was the tokens क | त | ब, so the keyword `कि` (क |) matched
     # inside it, and `काम` inside `कोमल` (two different vowels, both a break).
     assert keyword_hits(keyword, text) is hit
+
+
+# --- a soft hyphen is no break -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "shown"),
+    [
+        ("self-supervised", "Self-super\u00advised learning", "Self-super\u00advised"),
+        ("diffusion policy", "Diffu\u00adsion policies for robots", "Diffu\u00adsion policies"),
+    ],
+)
+def test_a_soft_hyphen_inside_a_word_is_no_word_boundary(keyword, text, shown):
+    # Fault: blogs and publishers' feeds write long words with `&shy;` (U+00AD, where a line may
+    # break); feedparser decodes it and the title keeps it, and the tokenizer took it for
+    # punctuation: `super|vised` matched neither `supervised` nor `self-supervised`.
+    assert keyword_hits(keyword, text)
+    assert [text[a:b] for a, b in highlight_spans(text, [keyword])] == [shown]
