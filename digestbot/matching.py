@@ -7,8 +7,9 @@ and accents, categories filter.
 
 Everything rests on one normalization. A text becomes a string of tokens, each padded by single
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
-hyphen, underscore, apostrophe and slash only separate them; any other punctuation becomes the
-break token `|`, so a phrase never matches across a comma or a full stop. A keyword normalizes the
+hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
+them; any other punctuation becomes the break token `|`, so a phrase never matches across a
+comma or a full stop. A keyword normalizes the
 same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
 """
 
@@ -37,12 +38,14 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d"
+_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d$\\"
 # A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
 # see _code_space); a break is a run of anything that is neither that, nor white space, nor a
 # joiner. Underscore is in \w, so it is neither: a joiner. So are the
 # zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
 # store with them as spaces (text.one_line), and a keyword typed with one must match that.
+# So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
+# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 _TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 

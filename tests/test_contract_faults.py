@@ -151,3 +151,28 @@ def test_a_soft_hyphen_inside_a_word_is_no_word_boundary(keyword, text, shown):
     # punctuation: `super|vised` matched neither `supervised` nor `self-supervised`.
     assert keyword_hits(keyword, text)
     assert [text[a:b] for a, b in highlight_spans(text, [keyword])] == [shown]
+
+
+# --- TeX math in titles and abstracts ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("k-means", "Fast $k$-means clustering with coresets"),
+        ("k-means clustering", "Fast $k$-means clustering with coresets"),
+        ("f-divergences", "Variational inference with $f$-divergence bounds"),
+        ("robust alpha-divergence", "A robust $\\alpha$-divergence for outliers"),
+        ("$k$-means", "Fast k-means clustering"),
+        ("k-NN", "A $k$-NN classifier"),
+    ],
+)
+def test_a_keyword_matches_words_written_in_tex_math(keyword, text):
+    # Fault: arXiv titles and abstracts keep TeX math as written (`$k$-means`, `$\alpha$-divergence`),
+    # and the tokenizer took `$` and `\` for punctuation that ends a phrase: `k-means` matched
+    # no paper that writes it `$k$-means`, as most do.
+    assert keyword_hits(keyword, text)
+
+
+def test_tex_math_does_not_join_what_punctuation_separates():
+    assert not keyword_hits("clustering method", "We study $k$-means clustering. Method: coresets")
