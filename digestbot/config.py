@@ -24,13 +24,12 @@ from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import term_key, term_problem
+from .matching import author_problem, category_problem, term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import parse_duration, parse_schedule, settable_timezone
 from .text import (
     host_name,
     invisible_character,
-    invisible_problem,
     is_number,
     single_spaced,
     unicode_host,
@@ -1124,7 +1123,7 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
         entries = [(where, line, single_spaced(term)) for where, line, term in v.items(m, key, fld)]
         if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
             v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(entries)}")
-        check = term_problem if key in ("keywords", "exclude") else invisible_problem
+        check = {"authors": author_problem, "categories": category_problem}.get(key, term_problem)
         for where, line, term in entries:
             if (problem := check(term)) is not None:
                 v.report(line, where, problem)

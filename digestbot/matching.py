@@ -214,6 +214,27 @@ def term_problem(term: str) -> str | None:
     return None
 
 
+def author_problem(name: str) -> str | None:
+    """Why an author name cannot be followed, or None: a control or invisible character (as
+    for terms), or no letters or digits (`---`), which names no author a paper lists."""
+    if (problem := invisible_problem(name)) is not None:
+        return problem
+    if not normalize_name(name):
+        return f"{name!r} has no letters or digits: it names no author"
+    return None
+
+
+def category_problem(category: str) -> str | None:
+    """Why a category cannot be wanted, or None: a control or invisible character, or a `*`
+    (no category holds one: `cs` is every `cs.*` already)."""
+    if (problem := invisible_problem(category)) is not None:
+        return problem
+    if "*" in category:
+        archive = category.split(".", 1)[0].strip(" *") or "cs"
+        return f"{category!r} is no category: write {archive} (it stands for every {archive}.*)"
+    return None
+
+
 def term_key(term: str) -> tuple[str, ...]:
     """What the matcher takes a keyword for (its patterns): two with one key, such as another
     case, accent or spacing, `self-supervised` and `self supervised`, are one term to it, so a

@@ -18,7 +18,16 @@ from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
-from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
+from .matching import (
+    MAX_TERM_CHARS,
+    author_problem,
+    category_problem,
+    distinct_terms,
+    normalize_name,
+    shared_terms,
+    term_key,
+    term_problem,
+)
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
 from .text import host_name, invisible_problem, is_number, shorten, split_terms, unicode_host
@@ -211,6 +220,9 @@ def client_key(address: str) -> str:
     return str(ip)
 
 
+_ENTRY_PROBLEM = {"authors": author_problem, "categories": category_problem}  # else invisible_problem
+
+
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     if len(text) >= MAX_FIELD_CHARS:
         errors[key] = f"At most {MAX_FIELD_CHARS} characters."
@@ -230,7 +242,7 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
         return terms
     if any(len(t) > longest for t in terms):
         errors[key] = f"Each entry can be at most {longest} characters."
-    elif (problem := next(filter(None, map(invisible_problem, terms)), None)) is not None:
+    elif problem := next(filter(None, map(_ENTRY_PROBLEM.get(key, invisible_problem), terms)), None):
         errors[key] = f"An entry {problem}."
     return terms
 

@@ -5,12 +5,17 @@ ReferenceMatcher and the highlighting alike (they must agree), and what a digest
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from helpers import SOURCES, digestbot, write_feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digestbot.config import Config
 from digestbot.matching import Matcher, ReferenceMatcher, highlight_spans
 from digestbot.models import Paper, Profile
+from digestbot.web_forms import read_profile
 
 CONTRACT = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
@@ -176,3 +181,29 @@ def test_a_keyword_matches_words_written_in_tex_math(keyword, text):
 
 def test_tex_math_does_not_join_what_punctuation_separates():
     assert not keyword_hits("clustering method", "We study $k$-means clustering. Method: coresets")
+
+
+# --- authors and categories that can never match -------------------------------------------------
+
+
+def test_check_refuses_an_author_or_category_that_can_never_match(workdir):
+    # Fault: `authors: ["---"]` (or `["?"]`) matches no paper, and a profile of it alone matched
+    # nothing at all, yet check said OK, as it did for `categories: ["cs.*"]` (the README says
+    # `cs` stands for every cs.*; no category has a `*`): a reader who never got a digest.
+    workdir.write_config(
+        SOURCES,
+        "- id: dashes\n  email: d@example.org\n  authors: ['---']\n"
+        "- id: glob\n  email: g@example.org\n  categories: [cs.LG, 'cs.*']\n"
+        "- id: fine\n  email: f@example.org\n  authors: ['Ada Lovelace']\n  categories: [cs]\n",
+    )
+    write_feed(workdir.path / "feed.xml", [])
+    out = digestbot(workdir, "check", expect=2).output
+    assert "subscribers[0].authors[0]: '---' has no letters or digits: it names no author" in out
+    assert "subscribers[1].categories[1]: 'cs.*' is no category: write cs (it stands for every cs.*)" in out
+    assert "2 problem(s)" in out
+
+
+def test_the_web_form_refuses_an_author_that_can_never_match():
+    form = {"email": "a@example.org", "authors": "---", "frequency": "daily", "time": "08:00"}
+    errors = read_profile(form, Config(path=Path("x.yaml")), "web:1").errors
+    assert "no letters or digits" in errors.get("authors", "")
