@@ -56,15 +56,24 @@ _UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t
                  "æ": "ae", "œ": "oe", "þ": "th"}  # fmt: skip
 
 
+# Characters that change how a word is drawn, not which word it is: the soft hyphen (`&shy;`,
+# where a line may break), the combining grapheme joiner, Arabic's tatweel (a letter drawn
+# longer to justify a line), Mongolian's free variation selectors, the variation selectors
+# (which glyph to draw) and the Hangul fillers. Folding deletes them.
+_SHAPING = (
+    0xAD, 0x34F, 0x640, 0x115F, 0x1160, *range(0x180B, 0x1810), 0x3164, *range(0xFE00, 0xFE10), 0xFFA0,
+    *range(0xE0100, 0xE01F0),
+)  # fmt: skip
+
+
 @cache
 def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     """What folding and tokens need of the code space, found in one walk of it (once, when the
     first text that is not ASCII comes): a str.translate table deleting every combining mark
-    (and the soft hyphen, `&shy;`, which only says where a word may break across lines) and
-    spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
+    (and the `_SHAPING` characters) and spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
     through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
     (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
-    table: dict[int, str | None] = {0xAD: None}
+    table: dict[int, str | None] = dict.fromkeys(_SHAPING)
     marks: list[str] = []
     combining, category = unicodedata.combining, unicodedata.category
     for i in range(0x30000):

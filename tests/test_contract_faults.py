@@ -158,6 +158,23 @@ def test_a_soft_hyphen_inside_a_word_is_no_word_boundary(keyword, text, shown):
     assert [text[a:b] for a, b in highlight_spans(text, [keyword])] == [shown]
 
 
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [
+        ("التعلم العميق", "التعلـــم العميق للروبوتات"),  # "deep learning", a word drawn out with tatweel
+        ("التعلـم", "التعلم العميق"),
+        ("漢字", "漢\ufe00字"),  # a variation selector: which glyph to draw
+        ("naive bayes", "Na\u034five Bayes"),  # a combining grapheme joiner
+    ],
+)
+def test_characters_that_only_shape_how_a_word_is_drawn_are_no_part_of_it(keyword, text):
+    # Fault (the soft hyphen's siblings): Arabic's tatweel (U+0640, a letter drawn longer to
+    # justify a line), variation selectors and the combining grapheme joiner change how a word
+    # is drawn, not which word it is; the matcher kept them in the word, so `التعلـم` was not
+    # `التعلم`.
+    assert keyword_hits(keyword, text)
+
+
 # --- TeX math in titles and abstracts ------------------------------------------------------------
 
 
