@@ -87,6 +87,22 @@ def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     return table, re.compile(rf"([^\W_]+(?:[{kept}]+[^\W_]*)*)|[^\w{_JOINERS}{kept}]+")
 
 
+# Chinese and Japanese write no spaces between words, and no tokenizer can tell where their
+# words end without a dictionary: each ideograph and kana is a token of its own, so a keyword
+# (`机器学习`, a phrase of four) matches where its characters stand in a row, inside a sentence
+# too, and still never across punctuation.
+_UNSPACED_RE = re.compile(
+    "[\u2e80-\u2eff\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3041-\u309f"
+    "\u30a0-\u30ff\u3105-\u312f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0003134f]"
+)
+
+
+def _spaced(folded: str) -> str:
+    """`folded` with each character of a script written without spaces set apart (see above)."""
+    return folded if folded.isascii() else _UNSPACED_RE.sub(r" \g<0> ", folded)
+
+
 def fold(text: str) -> str:
     """Case- and accent-fold: `Schröder` -> `schroder`, `Straße` -> `strasse`."""
     if text.isascii():
@@ -96,7 +112,7 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
-    folded = fold(text)
+    folded = _spaced(fold(text))
     found = (_TOKEN_RE if folded.isascii() else _code_space()[1]).findall(folded)
     return [t or BREAK for t in found]
 
@@ -120,7 +136,7 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
             folded.append(chunk.lower())
             origin.extend(range(m.start(), m.end()))
         else:
-            f = fold(chunk)
+            f = _spaced(fold(chunk))
             one_to_one = one_to_one and len(f) == 1
             folded.append(f)
             origin.extend([m.start()] * len(f))

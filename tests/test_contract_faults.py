@@ -224,3 +224,27 @@ def test_the_web_form_refuses_an_author_that_can_never_match():
     form = {"email": "a@example.org", "authors": "---", "frequency": "daily", "time": "08:00"}
     errors = read_profile(form, Config(path=Path("x.yaml")), "web:1").errors
     assert "no letters or digits" in errors.get("authors", "")
+
+
+# --- scripts written without spaces ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "shown"),
+    [
+        ("机器学习", "基于机器学习的蛋白质结构预测", "机器学习"),  # Chinese: "machine learning"
+        ("强化学习", "一种新的强化学习方法。", "强化学习"),
+        ("機械学習", "機械学習による画像認識", "機械学習"),  # Japanese
+        ("トランスフォーマー", "トランスフォーマーを用いた翻訳", "トランスフォーマー"),
+        ("LLM", "基于LLM的推理", "LLM"),
+    ],
+)
+def test_a_chinese_or_japanese_keyword_matches_inside_a_sentence(keyword, text, shown):
+    # Fault: Chinese and Japanese write no spaces between words, and a run of letters was one
+    # token: `机器学习` matched only a title that was exactly that, never a sentence holding it.
+    assert keyword_hits(keyword, text)
+    assert [text[a:b] for a, b in highlight_spans(text, [keyword])] == [shown]
+
+
+def test_a_chinese_phrase_does_not_match_across_punctuation():
+    assert not keyword_hits("学习方法", "我们研究强化学习。方法如下")
