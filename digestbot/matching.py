@@ -74,16 +74,20 @@ def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
     (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
     table: dict[int, str | None] = dict.fromkeys(_SHAPING)
-    marks: list[str] = []
+    marks: list[list[int]] = []  # [first, last] of each run of the marks that stay
     combining, category = unicodedata.combining, unicodedata.category
     for i in range(0x30000):
         char = chr(i)
         if combining(char):
             table[i] = None
         elif category(char)[0] == "M":
-            marks.append(re.escape(char))
+            if marks and marks[-1][1] == i - 1:
+                marks[-1][1] = i
+            else:
+                marks.append([i, i])
     table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
-    kept = "".join(marks)
+    # as ranges: a class of 2,000 single characters is tested one by one (4 times slower)
+    kept = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in marks)
     return table, re.compile(rf"([^\W_]+(?:[{kept}]+[^\W_]*)*)|[^\w{_JOINERS}{kept}]+")
 
 
