@@ -221,7 +221,14 @@ def compile_term(raw: str) -> Term:
     head = f" {head} " if head else " "
     if core is not text:
         return Term(text, (f"{head}{toks[-1]}",))
-    return Term(text, tuple(sorted(f"{head}{w} " for w in word_forms(toks[-1]))))
+    forms = word_forms(toks[-1])
+    if _ACRONYM_PLURAL_RE.search(core):  # `LMs`, `GPs`: too short for word_forms to guess
+        forms.add(toks[-1][:-1])
+    return Term(text, tuple(sorted(f"{head}{w} " for w in forms)))
+
+
+# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s.
+_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s$")
 
 
 MAX_TERM_CHARS = 100  # one keyword or exclusion, as written

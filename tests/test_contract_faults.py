@@ -248,3 +248,15 @@ def test_a_chinese_or_japanese_keyword_matches_inside_a_sentence(keyword, text, 
 
 def test_a_chinese_phrase_does_not_match_across_punctuation():
     assert not keyword_hits("学习方法", "我们研究强化学习。方法如下")
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text"),
+    [("LMs", "Distilling a small LM"), ("GPs", "Sparse GP regression"), ("NNs", "A deep NN for vision"),
+     ("VLMs", "A VLM that reads charts"), ("LMs", "small LMs"), ("LM", "small LMs")],
+)  # fmt: skip
+def test_a_short_acronym_in_the_plural_matches_its_singular(keyword, text):
+    # Fault: `LLMs` matched `LLM` but `LMs`, `GPs`, `NNs` (language models, Gaussian processes)
+    # never matched `LM`, `GP`, `NN`: a word of three letters got no singular, so that `gas` is
+    # not read as `ga`, and these are three letters too.
+    assert keyword_hits(keyword, text)
