@@ -24,7 +24,7 @@ from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import author_problem, category_problem, term_key, term_problem
+from .matching import author_problem, category_problem, distinct_terms, entry_key, term_key, term_problem
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import parse_duration, parse_schedule, settable_timezone
 from .text import (
@@ -1129,7 +1129,8 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
                 v.report(line, where, problem)
             elif not isinstance(m[key].value, list) and "," in term:
                 v.report(line, where, _unbracketed(key, term))
-        profile[key] = tuple(term for _, _, term in entries)
+        # one term to the matcher written twice (`RL`, `rl`) would count twice: the first is kept
+        profile[key] = distinct_terms((term for _, _, term in entries), key=entry_key(key))
         if key == "keywords":
             keyword_entries = entries
         elif key == "exclude":

@@ -293,6 +293,18 @@ def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key
     return tuple(out)
 
 
+def entry_key(field: str):
+    """The key that makes two entries of a profile's `field` one to the matcher: `term_key` for
+    keywords and exclusions, the normalized name for authors (`Lovelace, Ada` is `Ada
+    Lovelace`), the folded category for categories (`CS.lg` is `cs.LG`). A list keeps the first
+    of each (`distinct_terms`): the YAML, /digest and the web form alike."""
+    return {"authors": normalize_name, "categories": _category_key}.get(field, term_key)
+
+
+def _category_key(category: str) -> str:
+    return category.strip().casefold()
+
+
 def shared_terms(terms: Iterable[str], others: Iterable[str]) -> list[str]:
     """The entries of `terms` that are one term to the matcher (`term_key`) with one of `others`:
     a keyword that is also excluded, say."""

@@ -23,9 +23,8 @@ from .matching import (
     author_problem,
     category_problem,
     distinct_terms,
-    normalize_name,
+    entry_key,
     shared_terms,
-    term_key,
     term_problem,
 )
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
@@ -232,7 +231,7 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     else:
         terms = distinct_terms(
             split_terms(text.replace("\r", "").replace("\n", ",")),
-            key={"authors": normalize_name, "categories": str.casefold}.get(key, term_key),
+            key=entry_key(key),
         )
         limit, longest = READER_MAX_KEYWORDS, MAX_TERM_CHARS
     if len(terms) > limit:

@@ -5,10 +5,11 @@ ReferenceMatcher and the highlighting alike (they must agree), and what a digest
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from helpers import SOURCES, digestbot, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -260,3 +261,27 @@ def test_a_short_acronym_in_the_plural_matches_its_singular(keyword, text):
     # never matched `LM`, `GP`, `NN`: a word of three letters got no singular, so that `gas` is
     # not read as `ga`, and these are three letters too.
     assert keyword_hits(keyword, text)
+
+
+# --- one keyword written twice ------------------------------------------------------------------
+
+
+def test_a_keyword_written_twice_in_the_yaml_counts_once(workdir):
+    # Fault: `keywords: [RL, rl, diffusion, policy]` scored every RL hit twice (the two entries
+    # are one term to the matcher, and the YAML kept both, where /digest and the web form keep
+    # the first): a paper saying only RL outranked one with two distinct keywords in its title,
+    # against "more distinct keywords always beat repeats", and its "why" said `RL, rl`.
+    only_rl = FeedPaper("2403.00011", "RL, RL and more RL", "We use RL.")
+    two = FeedPaper("2403.00012", "Diffusion policy learning", "A study.")
+    write_feed(workdir.path / "feed.xml", [only_rl, two])
+    workdir.write_config(
+        SOURCES,
+        subscriber("ada", "RL", "rl", "diffusion", "policy")
+        + "  authors: [Ada Lovelace, 'Lovelace, Ada']\n  categories: [cs.LG, CS.lg]\n",
+    )
+    digestbot(workdir, "fetch")
+    got = json.loads(digestbot(workdir, "preview", "ada", "--format", "json", "-o", "-").output)
+    assert [(p["arxiv_id"], p["why"]) for p in got["papers"]] == [
+        (two.aid, ["diffusion", "policy", "Ada Lovelace"]),
+        (only_rl.aid, ["RL", "Ada Lovelace"]),
+    ]
