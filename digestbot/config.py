@@ -24,7 +24,15 @@ from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import author_problem, category_problem, distinct_terms, entry_key, term_key, term_problem
+from .matching import (
+    author_problem,
+    category_problem,
+    distinct_terms,
+    entry_key,
+    term_key,
+    term_problem,
+    vetoes,
+)
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import parse_duration, parse_schedule, settable_timezone
 from .text import (
@@ -1139,21 +1147,31 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
 
 
 def _excluded_keywords(v: _Validator, keywords: list, excluded: list) -> None:
-    """Report an exclusion that is one of the keywords (one term to the matcher): it would veto
-    every paper the keyword matches, so the keyword could never bring one."""
+    """Report an exclusion that vetoes every paper a keyword matches (`matching.vetoes`: one of
+    the keywords, or found in one), so the keyword could never bring one."""
     if not keywords or not excluded:
         return
     followed = {}
     for where, _, term in keywords:
         if term_problem(term) is None:
             followed.setdefault(term_key(term), where.rpartition(".")[2])
+    usable = [(where.rpartition(".")[2], term) for where, _, term in keywords if term_problem(term) is None]
     for where, line, term in excluded:
-        if term_problem(term) is None and (keyword := followed.get(term_key(term))):
+        if term_problem(term) is not None:
+            continue
+        if keyword := followed.get(term_key(term)):
             v.report(
                 line,
                 where,
                 f"{term!r} is also a keyword ({keyword}): it would leave out every paper the keyword"
                 " brings; remove it from one of the two lists",
+            )
+        elif vetoed := next(((w, k) for w, k in usable if vetoes(term, k)), None):
+            v.report(
+                line,
+                where,
+                f"{term!r} leaves out every paper {vetoed[0]} {vetoed[1]!r} brings (it is in the"
+                " keyword itself): remove one of the two",
             )
 
 

@@ -293,6 +293,21 @@ def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key
     return tuple(out)
 
 
+def vetoes(exclusion: str, keyword: str) -> bool:
+    """Whether `exclusion` leaves out every paper `keyword` brings, so the keyword can never
+    bring one: it is the same term, or it is found in the keyword itself (`learning` in
+    `imitation learning`, `rob*` in `robot*`, `transformer` in `transformers`)."""
+    try:
+        excluded, followed = compile_term(exclusion), compile_term(keyword)
+    except InvalidTerm:
+        return False
+    if excluded.patterns == followed.patterns:
+        return True
+    # the shortest text the keyword matches: its words as written (a prefix: up to its `*`)
+    written = followed.patterns[0] if followed.is_prefix else normalize(followed.text)
+    return any(pattern in written for pattern in excluded.patterns)
+
+
 def entry_key(field: str):
     """The key that makes two entries of a profile's `field` one to the matcher: `term_key` for
     keywords and exclusions, the normalized name for authors (`Lovelace, Ada` is `Ada

@@ -26,6 +26,7 @@ from .matching import (
     entry_key,
     shared_terms,
     term_problem,
+    vetoes,
 )
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
@@ -139,10 +140,17 @@ def read_profile(
         if out.errors.keys() & {"keywords", "exclude"}
         else shared_terms(lists["exclude"], lists["keywords"])
     )
+    vetoed = [] if both or out.errors.keys() & {"keywords", "exclude"} else _vetoed(lists)
     if both:
         out.errors["exclude"] = (
             f"“{shorten(both[0], 40)}” is also a keyword: it would leave out every paper the"
             " keyword brings. Remove it from one of the two lists."
+        )
+    elif vetoed:
+        excluded, keyword = vetoed[0]
+        out.errors["exclude"] = (
+            f"“{shorten(excluded, 40)}” would leave out every paper “{shorten(keyword, 40)}” brings"
+            " (it is in the keyword itself). Remove one of the two."
         )
     if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
         "keywords",
@@ -220,6 +228,11 @@ def client_key(address: str) -> str:
 
 
 _ENTRY_PROBLEM = {"authors": author_problem, "categories": category_problem}  # else invisible_problem
+
+
+def _vetoed(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(exclusion, keyword) where the exclusion leaves out every paper the keyword brings."""
+    return [(e, k) for e in lists["exclude"] for k in lists["keywords"] if vetoes(e, k)]
 
 
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:

@@ -285,3 +285,40 @@ def test_a_keyword_written_twice_in_the_yaml_counts_once(workdir):
         (two.aid, ["diffusion", "policy", "Ada Lovelace"]),
         (only_rl.aid, ["RL", "Ada Lovelace"]),
     ]
+
+
+# --- an exclusion that leaves out everything a keyword brings -----------------------------------
+
+
+def test_check_refuses_an_exclusion_that_vetoes_every_paper_a_keyword_brings(workdir):
+    # Fault: check refused `exclude: [survey]` beside `keywords: [survey]` (the keyword could
+    # never bring a paper) but said OK to `exclude: [learning]` beside `imitation learning`,
+    # `rob*` beside `robot*` or `transformer` beside `transformers`, which veto every paper the
+    # keyword matches just the same: it compared the two terms for equality only.
+    workdir.write_config(
+        SOURCES,
+        "- id: a\n  email: a@example.org\n  keywords: [imitation learning, robot*, transformers, agents]\n"
+        "  exclude: [learning, rob*, transformer]\n"
+        "- id: b\n  email: b@example.org\n  keywords: [learning, robot, policy]\n"
+        "  exclude: [imitation learning, robot*, policy gradient]\n",
+    )
+    write_feed(workdir.path / "feed.xml", [])
+    out = digestbot(workdir, "check", expect=2).output
+    assert (
+        "subscribers[0].exclude[0]: 'learning' leaves out every paper keywords[0] 'imitation learning' brings"
+        in out
+    )
+    assert "subscribers[0].exclude[1]: 'rob*' leaves out every paper keywords[1] 'robot*' brings" in out
+    assert (
+        "subscribers[0].exclude[2]: 'transformer' leaves out every paper keywords[2] 'transformers' brings"
+        in out
+    )
+    assert "subscribers[1].exclude[1]: 'robot*' leaves out every paper keywords[1] 'robot' brings" in out
+    assert "4 problem(s)" in out  # `learning` still brings papers without `imitation learning`
+
+
+def test_the_web_form_refuses_an_exclusion_that_vetoes_every_paper_a_keyword_brings():
+    form = {"email": "a@example.org", "keywords": "imitation learning, agents", "exclude": "learning",
+            "frequency": "daily", "time": "08:00"}  # fmt: skip
+    errors = read_profile(form, Config(path=Path("x.yaml")), "web:1").errors
+    assert "leave out every paper" in errors.get("exclude", "")
