@@ -13,9 +13,11 @@ from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digestbot.config import Config
+from digestbot.config import Config, Env
 from digestbot.matching import Matcher, ReferenceMatcher, highlight_spans
 from digestbot.models import Paper, Profile
+from digestbot.slack_commands import CommandContext, CommandHandler
+from digestbot.store import Store
 from digestbot.web_forms import read_profile
 
 CONTRACT = settings(max_examples=150, deadline=None, derandomize=True, database=None)
@@ -322,3 +324,30 @@ def test_the_web_form_refuses_an_exclusion_that_vetoes_every_paper_a_keyword_bri
             "frequency": "daily", "time": "08:00"}  # fmt: skip
     errors = read_profile(form, Config(path=Path("x.yaml")), "web:1").errors
     assert "leave out every paper" in errors.get("exclude", "")
+
+
+def test_digest_in_slack_lets_in_or_drops_what_an_exclusion_inside_a_keyword_would_veto(tmp_path):
+    # The same rule in /digest, which resolves it itself: a keyword subscribed to lets in the
+    # exclusions that would veto it, and an exclusion drops the keywords it would veto (it did
+    # both only for the very same term, leaving `imitation learning` followed and never brought).
+    store = Store(tmp_path / "slack.db")
+    try:
+        handler, who = (
+            CommandHandler(store, Config(path=tmp_path / "x.yaml"), Env()),
+            CommandContext("U0VETO"),
+        )
+        handler.handle(who, "subscribe agents")
+        handler.handle(who, "exclude learning")
+        reply = handler.handle(who, "subscribe imitation learning").text
+        assert "Papers mentioning `learning` are no longer left out." in reply
+        assert store.subscriber("slack:U0VETO").subscriber.profile.exclude == ()
+
+        handler.handle(who, "subscribe robot*")
+        reply = handler.handle(who, "exclude rob*").text
+        assert "`robot*`: no longer followed." in reply
+        assert store.subscriber("slack:U0VETO").subscriber.profile.keywords == (
+            "agents",
+            "imitation learning",
+        )
+    finally:
+        store.close()
