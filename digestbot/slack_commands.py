@@ -268,10 +268,12 @@ class CommandHandler:
                 sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
             )
 
+        add, resumed = _resumes(add)
         sub = self._update(ctx, channel_scope, add, create=True)
         said = f"Added {', '.join(f'`{t}`' for t in added) or 'nothing new'}."
         if let_in:
             said += f" Papers mentioning {', '.join(f'`{t}`' for t in let_in)} are no longer left out."
+        said += f"\n{RESUMED}" if any(resumed) else ""
         return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_unsubscribe(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -360,9 +362,11 @@ class CommandHandler:
                 raise CommandError(f"A digest can follow at most {READER_MAX_LIKES} liked papers.")
             return replace(sub, profile=replace(sub.profile, likes=likes), paused=False)
 
+        like, resumed = _resumes(like)
         sub = self._update(ctx, channel_scope, like, create=True)
         titles = self._titles(added)
         lines = [f"Liked {_ids(added)}: your digest will bring papers like these."] if added else []
+        lines += [RESUMED] if any(resumed) else []
         lines += [f"• `{a}` {titles[a]}" for a in added if a in titles]
         if already := [a for a in ids if a not in added]:
             lines.append(f"Already liked: {_ids(already)}.")
@@ -432,6 +436,7 @@ class CommandHandler:
                 raise CommandError(f"Your digest is not a trending one.\n\n{self.describe(sub)}")
             return replace(sub, profile=replace(sub.profile, trending=n), paused=False if n else sub.paused)
 
+        trending, resumed = _resumes(trending)
         sub = self._update(ctx, channel_scope, trending, create=bool(n))
         said = (
             f"Trending: your digests now bring the {n} most upvoted Hugging Face papers you have not had"
@@ -443,6 +448,7 @@ class CommandHandler:
             else "Trending is off: your digest follows nothing now. Add keywords with"
             " `/digest subscribe …`, or `/digest trending 10` again."
         )
+        said += f"\n{RESUMED}" if any(resumed) else ""
         return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def cmd_likes(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
@@ -555,3 +561,21 @@ def _unescape(text: str) -> str:
 def _escape_reply(text: str) -> str:
     # Replies quote what users typed: escape it so a `<!channel>` in a keyword never pings.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+RESUMED = "Your digest was paused: it is on again (`/digest pause` stops it)."
+
+
+def _resumes(
+    change: Callable[[Subscriber], Subscriber],
+) -> tuple[Callable[[Subscriber], Subscriber], list[bool]]:
+    """`change` (a command's update of the subscriber), and a list that holds True once it has
+    started a paused digest again: asking for papers is asking for digests, and the reply says so."""
+    started: list[bool] = []
+
+    def wrapped(sub: Subscriber) -> Subscriber:
+        new = change(sub)
+        started[:] = [sub.paused and not new.paused]
+        return new
+
+    return wrapped, started

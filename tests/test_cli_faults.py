@@ -587,3 +587,11 @@ def test_status_lists_the_first_rows_and_counts_the_rest(workdir, monkeypatch):
     assert re.findall(r"^│ (s\d) ", every, re.M) == [f"s{i}" for i in range(8)]
     assert len(re.findall(r"^│ \d+ +│ s\d ", every, re.M)) == 8
     assert "more subscribers" not in every
+
+
+def test_fetch_takes_the_liked_papers_line_status_shows_as_a_source(workdir):
+    """`status` lists "liked papers" among the sources, and `fetch --source "liked papers"` was a
+    usage error ("no source named liked papers"); it now fetches only those (found by hunt26)."""
+    _setup(workdir, subscribers=1)
+    result = digestbot(workdir, "fetch", "--source", "liked papers")
+    assert "Fetched 0 source(s)" in result.output and "feed:" not in result.output

@@ -487,3 +487,20 @@ def test_a_channel_by_name_and_by_id_is_paced_as_one(slack_api):
 
     assert clock.slept == [1.0, 1.0]
     assert [p.body["channel"] for p in slack_api.posts] == ["#general", "C0GENERAL", "C0GENERAL"]
+
+
+# --- A paused digest started again says so ------------------------------------------------------
+# Fault: /digest subscribe, /digest like and /digest trending N on a paused digest started it
+# again without a word (the reply read as if nothing else had changed), so a reader who paused
+# for a holiday and liked one paper got digests again unawares. The change stays (asking for
+# papers is asking for digests), and the reply now says it.
+
+
+@pytest.mark.parametrize("verb", ["subscribe world models", "like 2403.10657"])
+def test_a_command_that_starts_a_paused_digest_again_says_so(web, verb):
+    web.command("subscribe diffusion policy")
+    web.command("pause")
+    reply = web.command(verb)
+    assert slack_state(web).subscriber.paused is False
+    assert "Your digest was paused: it is on again (`/digest pause` stops it)." in reply
+    assert "was paused" not in web.command(verb.replace("world models", "graphs").replace("10657", "10954"))
