@@ -24,13 +24,20 @@ from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
 from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
-from .matching import term_key, term_problem
+from .matching import (
+    author_problem,
+    category_problem,
+    distinct_terms,
+    entry_key,
+    term_key,
+    term_problem,
+    vetoes,
+)
 from .models import SLACK_CONVERSATION_PREFIXES, SLACK_USER_PREFIXES, Profile, Subscriber
 from .schedule import parse_duration, parse_schedule, settable_timezone
 from .text import (
     host_name,
     invisible_character,
-    invisible_problem,
     is_number,
     mask_url,
     single_spaced,
@@ -1227,13 +1234,14 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
         entries = [(where, line, single_spaced(term)) for where, line, term in v.items(m, key, fld)]
         if key in ("keywords", "exclude") and len(entries) > MAX_KEYWORDS:
             v.report(m[key].line, f"{fld}.{key}", f"at most {MAX_KEYWORDS} entries, got {len(entries)}")
-        check = term_problem if key in ("keywords", "exclude") else invisible_problem
+        check = {"authors": author_problem, "categories": category_problem}.get(key, term_problem)
         for where, line, term in entries:
             if (problem := check(term)) is not None:
                 v.report(line, where, problem)
             elif not isinstance(m[key].value, list) and "," in term:
                 v.report(line, where, _unbracketed(key, term))
-        profile[key] = tuple(term for _, _, term in entries)
+        # one term to the matcher written twice (`RL`, `rl`) would count twice: the first is kept
+        profile[key] = distinct_terms((term for _, _, term in entries), key=entry_key(key))
         if key == "keywords":
             keyword_entries = entries
         elif key == "exclude":
@@ -1242,21 +1250,31 @@ def _profile_lists(v: _Validator, m: dict[str, _Value], fld: str) -> dict[str, t
 
 
 def _excluded_keywords(v: _Validator, keywords: list, excluded: list) -> None:
-    """Report an exclusion that is one of the keywords (one term to the matcher): it would veto
-    every paper the keyword matches, so the keyword could never bring one."""
+    """Report an exclusion that vetoes every paper a keyword matches (`matching.vetoes`: one of
+    the keywords, or found in one), so the keyword could never bring one."""
     if not keywords or not excluded:
         return
     followed = {}
     for where, _, term in keywords:
         if term_problem(term) is None:
             followed.setdefault(term_key(term), where.rpartition(".")[2])
+    usable = [(where.rpartition(".")[2], term) for where, _, term in keywords if term_problem(term) is None]
     for where, line, term in excluded:
-        if term_problem(term) is None and (keyword := followed.get(term_key(term))):
+        if term_problem(term) is not None:
+            continue
+        if keyword := followed.get(term_key(term)):
             v.report(
                 line,
                 where,
                 f"{term!r} is also a keyword ({keyword}): it would leave out every paper the keyword"
                 " brings; remove it from one of the two lists",
+            )
+        elif vetoed := next(((w, k) for w, k in usable if vetoes(term, k)), None):
+            v.report(
+                line,
+                where,
+                f"{term!r} leaves out every paper {vetoed[0]} {vetoed[1]!r} brings (it is in the"
+                " keyword itself): remove one of the two",
             )
 
 

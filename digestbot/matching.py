@@ -7,8 +7,9 @@ and accents, categories filter.
 
 Everything rests on one normalization. A text becomes a string of tokens, each padded by single
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
-hyphen, underscore, apostrophe and slash only separate them; any other punctuation becomes the
-break token `|`, so a phrase never matches across a comma or a full stop. A keyword normalizes the
+hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
+them; any other punctuation becomes the break token `|`, so a phrase never matches across a
+comma or a full stop. A keyword normalizes the
 same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
 """
 
@@ -37,31 +38,87 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d"
-# A token is a run of letters/digits; a break is a run of anything that is neither that,
-# nor white space, nor a joiner. Underscore is in \w, so it is neither: a joiner. So are the
+_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d$\\"
+# A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
+# see _code_space); a break is a run of anything that is neither that, nor white space, nor a
+# joiner. Underscore is in \w, so it is neither: a joiner. So are the
 # zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
 # store with them as spaces (text.one_line), and a keyword typed with one must match that.
+# So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
+# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 _TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
 
 
+# Letters Unicode gives no decomposition (a stroke, a slash, a ligature: NFKD leaves them
+# whole), folded as one types them without the accent: `Łukasz` is `lukasz`, `Søren` `soren`.
+_UNDECOMPOSED = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i", "ƚ": "l",
+                 "æ": "ae", "œ": "oe", "þ": "th"}  # fmt: skip
+
+
+# Characters that change how a word is drawn, not which word it is: the soft hyphen (`&shy;`,
+# where a line may break), the combining grapheme joiner, Arabic's tatweel (a letter drawn
+# longer to justify a line), Mongolian's free variation selectors, the variation selectors
+# (which glyph to draw) and the Hangul fillers. Folding deletes them.
+_SHAPING = (
+    0xAD, 0x34F, 0x640, 0x115F, 0x1160, *range(0x180B, 0x1810), 0x3164, *range(0xFE00, 0xFE10), 0xFFA0,
+    *range(0xE0100, 0xE01F0),
+)  # fmt: skip
+
+
 @cache
-def _drop_marks() -> dict[int, None]:
-    """A str.translate table deleting every combining mark (built once: it walks the code space)."""
-    return {i: None for i in range(0x30000) if unicodedata.combining(chr(i))}
+def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
+    """What folding and tokens need of the code space, found in one walk of it (once, when the
+    first text that is not ASCII comes): a str.translate table deleting every combining mark
+    (and the `_SHAPING` characters) and spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
+    through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
+    (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
+    table: dict[int, str | None] = dict.fromkeys(_SHAPING)
+    marks: list[list[int]] = []  # [first, last] of each run of the marks that stay
+    combining, category = unicodedata.combining, unicodedata.category
+    for i in range(0x30000):
+        char = chr(i)
+        if combining(char):
+            table[i] = None
+        elif category(char)[0] == "M":
+            if marks and marks[-1][1] == i - 1:
+                marks[-1][1] = i
+            else:
+                marks.append([i, i])
+    table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
+    # as ranges: a class of 2,000 single characters is tested one by one (4 times slower)
+    kept = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in marks)
+    return table, re.compile(rf"([^\W_]+(?:[{kept}]+[^\W_]*)*)|[^\w{_JOINERS}{kept}]+")
+
+
+# Chinese and Japanese write no spaces between words, and no tokenizer can tell where their
+# words end without a dictionary: each ideograph and kana is a token of its own, so a keyword
+# (`机器学习`, a phrase of four) matches where its characters stand in a row, inside a sentence
+# too, and still never across punctuation.
+_UNSPACED_RE = re.compile(
+    "[\u2e80-\u2eff\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3041-\u309f"
+    "\u30a0-\u30ff\u3105-\u312f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0003134f]"
+)
+
+
+def _spaced(folded: str) -> str:
+    """`folded` with each character of a script written without spaces set apart (see above)."""
+    return folded if folded.isascii() else _UNSPACED_RE.sub(r" \g<0> ", folded)
 
 
 def fold(text: str) -> str:
     """Case- and accent-fold: `Schröder` -> `schroder`, `Straße` -> `strasse`."""
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKD", text.casefold()).translate(_drop_marks())
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_code_space()[0])
 
 
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
-    return [t or BREAK for t in _TOKEN_RE.findall(fold(text))]
+    folded = _spaced(fold(text))
+    found = (_TOKEN_RE if folded.isascii() else _code_space()[1]).findall(folded)
+    return [t or BREAK for t in found]
 
 
 def normalize(text: str) -> str:
@@ -83,43 +140,55 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
             folded.append(chunk.lower())
             origin.extend(range(m.start(), m.end()))
         else:
-            f = fold(chunk)
+            f = _spaced(fold(chunk))
             one_to_one = one_to_one and len(f) == 1
             folded.append(f)
             origin.extend([m.start()] * len(f))
     joined = "".join(folded)
+    token_re = _TOKEN_RE if joined.isascii() else _code_space()[1]
     if one_to_one:  # every character folded to exactly one: offsets are unchanged
-        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _TOKEN_RE.finditer(joined)]
+        return [(m.group(1) or BREAK, m.start(), m.end()) for m in token_re.finditer(joined)]
     return [
-        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in _TOKEN_RE.finditer(joined)
+        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
     ]
 
 
-def _plural(word: str) -> str:
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    if word.endswith("is") and len(word) > 4:
-        return word[:-2] + "es"
-    return word + "s"
+_SIBILANT_ENDS = ("s", "x", "z", "ch", "sh")
+
+
+def _plurals(word: str) -> set[str]:
+    """Regular English plurals of `word` (`analysis` -> analyses; `box` -> boxes)."""
+    found = {word[:-2] + "es"} if word.endswith("is") and len(word) > 4 else set()
+    if word.endswith(_SIBILANT_ENDS):
+        found.add(word + "es")
+    elif word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        found.add(word[:-1] + "ies")
+    else:
+        found.add(word + "s")
+    return found
 
 
 def _singulars(word: str) -> set[str]:
+    """Every singular `word` may be the regular plural of: a plural in -es or -ies is read more
+    than one way (`responses` is response+s, `boxes` box+es, `analyses` analysis; `movies` is
+    movie+s, `policies` policy), so each reading is kept: a wrong one names no word."""
+    found = set()
     if word.endswith("ies") and len(word) > 4:
-        return {word[:-3] + "y"}
-    if word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        return {word[:-2]}
+        found.add(word[:-3] + "y")
+    if word.endswith("es") and word[:-2].endswith(_SIBILANT_ENDS):
+        found.add(word[:-2])
+    if word.endswith("ses") and len(word) > 5:
+        found.add(word[:-2] + "is")
     if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return {word[:-1]}
-    return set()
+        found.add(word[:-1])
+    return found
 
 
 def word_forms(word: str) -> set[str]:
     """A word with its plural and singular forms: `policy` -> {policy, policies}."""
     if not word.isalpha():
         return {word}
-    return {word, _plural(word)} | _singulars(word)
+    return {word} | _plurals(word) | _singulars(word)
 
 
 @dataclass(frozen=True)
@@ -152,7 +221,14 @@ def compile_term(raw: str) -> Term:
     head = f" {head} " if head else " "
     if core is not text:
         return Term(text, (f"{head}{toks[-1]}",))
-    return Term(text, tuple(sorted(f"{head}{w} " for w in word_forms(toks[-1]))))
+    forms = word_forms(toks[-1])
+    if _ACRONYM_PLURAL_RE.search(core):  # `LMs`, `GPs`: too short for word_forms to guess
+        forms.add(toks[-1][:-1])
+    return Term(text, tuple(sorted(f"{head}{w} " for w in forms)))
+
+
+# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s.
+_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s$")
 
 
 MAX_TERM_CHARS = 100  # one keyword or exclusion, as written
@@ -171,6 +247,27 @@ def term_problem(term: str) -> str | None:
         compile_term(term)
     except InvalidTerm as e:
         return str(e)
+    return None
+
+
+def author_problem(name: str) -> str | None:
+    """Why an author name cannot be followed, or None: a control or invisible character (as
+    for terms), or no letters or digits (`---`), which names no author a paper lists."""
+    if (problem := invisible_problem(name)) is not None:
+        return problem
+    if not normalize_name(name):
+        return f"{name!r} has no letters or digits: it names no author"
+    return None
+
+
+def category_problem(category: str) -> str | None:
+    """Why a category cannot be wanted, or None: a control or invisible character, or a `*`
+    (no category holds one: `cs` is every `cs.*` already)."""
+    if (problem := invisible_problem(category)) is not None:
+        return problem
+    if "*" in category:
+        archive = category.split(".", 1)[0].strip(" *") or "cs"
+        return f"{category!r} is no category: write {archive} (it stands for every {archive}.*)"
     return None
 
 
@@ -194,6 +291,33 @@ def distinct_terms(terms: Iterable[str], known: Iterable[str] = (), key=term_key
             seen.add(k)
             out.append(term)
     return tuple(out)
+
+
+def vetoes(exclusion: str, keyword: str) -> bool:
+    """Whether `exclusion` leaves out every paper `keyword` brings, so the keyword can never
+    bring one: it is the same term, or it is found in the keyword itself (`learning` in
+    `imitation learning`, `rob*` in `robot*`, `transformer` in `transformers`)."""
+    try:
+        excluded, followed = compile_term(exclusion), compile_term(keyword)
+    except InvalidTerm:
+        return False
+    if excluded.patterns == followed.patterns:
+        return True
+    # the shortest text the keyword matches: its words as written (a prefix: up to its `*`)
+    written = followed.patterns[0] if followed.is_prefix else normalize(followed.text)
+    return any(pattern in written for pattern in excluded.patterns)
+
+
+def entry_key(field: str):
+    """The key that makes two entries of a profile's `field` one to the matcher: `term_key` for
+    keywords and exclusions, the normalized name for authors (`Lovelace, Ada` is `Ada
+    Lovelace`), the folded category for categories (`CS.lg` is `cs.LG`). A list keeps the first
+    of each (`distinct_terms`): the YAML, /digest and the web form alike."""
+    return {"authors": normalize_name, "categories": _category_key}.get(field, term_key)
+
+
+def _category_key(category: str) -> str:
+    return category.strip().casefold()
 
 
 def shared_terms(terms: Iterable[str], others: Iterable[str]) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .collect import not_on_arxiv
 from .config import Config, Env
-from .matching import distinct_terms, shared_terms, term_key, term_problem
+from .matching import distinct_terms, shared_terms, term_key, term_problem, vetoes
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
 from .schedule import ScheduleError, get_timezone, next_due, parse_schedule, settable_timezone
@@ -262,7 +262,7 @@ class CommandHandler:
                 raise CommandError(
                     f"A digest can follow at most {READER_MAX_KEYWORDS} keywords; this would make {len(keywords)}."
                 )
-            let_in[:] = shared_terms(sub.profile.exclude, terms)
+            let_in[:] = [e for e in sub.profile.exclude if any(vetoes(e, t) for t in terms)]
             exclude = tuple(k for k in sub.profile.exclude if k not in let_in)
             return replace(
                 sub, profile=replace(sub.profile, keywords=keywords, exclude=exclude), paused=False
@@ -317,7 +317,7 @@ class CommandHandler:
             more = sub.profile.exclude + distinct_terms(terms, sub.profile.exclude)
             if len(more) > READER_MAX_KEYWORDS:
                 raise CommandError(f"At most {READER_MAX_KEYWORDS} exclusions.")
-            dropped[:] = shared_terms(sub.profile.keywords, terms)
+            dropped[:] = [k for k in sub.profile.keywords if any(vetoes(t, k) for t in terms)]
             keywords = tuple(k for k in sub.profile.keywords if k not in dropped)
             return replace(sub, profile=replace(sub.profile, keywords=keywords, exclude=more))
 

@@ -18,7 +18,16 @@ from functools import lru_cache
 
 from .arxiv_ids import arxiv_id, problem_note, split_refs
 from .config import MAX_EMAIL, Config, is_email
-from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
+from .matching import (
+    MAX_TERM_CHARS,
+    author_problem,
+    category_problem,
+    distinct_terms,
+    entry_key,
+    shared_terms,
+    term_problem,
+    vetoes,
+)
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
 from .text import host_name, invisible_problem, is_number, join_terms, shorten, split_terms, unicode_host
@@ -131,10 +140,17 @@ def read_profile(
         if out.errors.keys() & {"keywords", "exclude"}
         else shared_terms(lists["exclude"], lists["keywords"])
     )
+    vetoed = [] if both or out.errors.keys() & {"keywords", "exclude"} else _vetoed(lists)
     if both:
         out.errors["exclude"] = (
             f"“{shorten(both[0], 40)}” is also a keyword: it would leave out every paper the"
             " keyword brings. Remove it from one of the two lists."
+        )
+    elif vetoed:
+        excluded, keyword = vetoed[0]
+        out.errors["exclude"] = (
+            f"“{shorten(excluded, 40)}” would leave out every paper “{shorten(keyword, 40)}” brings"
+            " (it is in the keyword itself). Remove one of the two."
         )
     if not (lists["keywords"] or lists["authors"] or likes) and not out.errors.keys() & {
         "keywords",
@@ -211,6 +227,14 @@ def client_key(address: str) -> str:
     return str(ip)
 
 
+_ENTRY_PROBLEM = {"authors": author_problem, "categories": category_problem}  # else invisible_problem
+
+
+def _vetoed(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(exclusion, keyword) where the exclusion leaves out every paper the keyword brings."""
+    return [(e, k) for e in lists["exclude"] for k in lists["keywords"] if vetoes(e, k)]
+
+
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     if len(text) >= MAX_FIELD_CHARS:
         errors[key] = f"At most {MAX_FIELD_CHARS} characters."
@@ -220,7 +244,7 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
     else:
         terms = distinct_terms(
             split_terms(text.replace("\r", "").replace("\n", ",")),
-            key={"authors": normalize_name, "categories": str.casefold}.get(key, term_key),
+            key=entry_key(key),
         )
         limit, longest = READER_MAX_KEYWORDS, MAX_TERM_CHARS
     if len(terms) > limit:
@@ -230,7 +254,7 @@ def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
         return terms
     if any(len(t) > longest for t in terms):
         errors[key] = f"Each entry can be at most {longest} characters."
-    elif (problem := next(filter(None, map(invisible_problem, terms)), None)) is not None:
+    elif problem := next(filter(None, map(_ENTRY_PROBLEM.get(key, invisible_problem), terms)), None):
         errors[key] = f"An entry {problem}."
     return terms
 
