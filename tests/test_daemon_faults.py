@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_feed
-from test_daemon import outbox_mails, spawn  # noqa: F401  (a fixture)
+from test_daemon import Move, bot, digests_across_a_move, outbox_mails, spawn, utc  # noqa: F401  (fixtures)
 from test_guarantees import fill, small_disk
 from test_ops import SLOW_CONFIG_LOAD, Trickle
 
@@ -661,3 +661,50 @@ def test_the_readme_s_systemd_units_read_their_environment_file(unit):
     settings = _readme_units()[unit]
     assert ("EnvironmentFile", "/etc/digestbot/env") in settings
     assert [(k, v) for k, v in settings if "#" in v] == []
+
+
+# --- a schedule changed after a digest sent off its time -------------------------------------
+# Fault: a digest sent away from its scheduled time (a new subscriber's first one, at once; the
+# one after downtime; `send --force`) and then a change of schedule or timezone skipped a day:
+# daily 08:00 with a first digest at 20:00, moved to 07:00 that evening, sent nothing the next
+# morning and came the day after. The last digest was counted for the new time nearest to when
+# it went out (tomorrow's 07:00, 11 h later, nearer than today's 13 h before) instead of for the
+# time it was due at under the old schedule (today's 08:00). Even `daily 8:00` for
+# `daily 08:00`, the same schedule spelt otherwise, skipped a day.
+
+LATE_MOVES = {
+    "earlier": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:00",
+        "2026-03-01 21:00",
+        ("daily 07:00", "UTC"),
+        ["2026-03-01 20:00", "2026-03-02 07:00", "2026-03-03 07:00", "2026-03-04 07:00"],
+    ),
+    "the-same-time-spelt-otherwise": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:05",
+        "2026-03-01 21:05",
+        ("daily 8:00", "UTC"),
+        ["2026-03-01 20:05", "2026-03-02 08:00", "2026-03-03 08:00", "2026-03-04 08:00"],
+    ),
+    "a-zone-an-hour-east": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:00",
+        "2026-03-01 21:00",
+        ("daily 08:00", "Europe/Berlin"),
+        ["2026-03-01 20:00", "2026-03-02 07:00", "2026-03-03 07:00", "2026-03-04 07:00"],
+    ),
+    # weekly Monday, the first digest on a Wednesday, moved to daily: Thursday's comes
+    "weekly-to-daily": Move(
+        ("weekly mon 09:00", "UTC"),
+        "2026-03-04 10:00",
+        "2026-03-04 11:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-04 10:00", "2026-03-05 08:00", "2026-03-06 08:00", "2026-03-07 08:00"],
+    ),
+}
+
+
+@pytest.mark.parametrize("move", LATE_MOVES.values(), ids=LATE_MOVES.keys())
+def test_a_schedule_changed_after_a_digest_sent_off_its_time_skips_no_day(workdir, bot, move):  # noqa: F811
+    assert digests_across_a_move(workdir, bot, move) == [utc(t) for t in move.sent]

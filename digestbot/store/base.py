@@ -379,10 +379,10 @@ class SubscriberState:
     last_run_under: tuple[str, str] | None = None
 
     @property
-    def schedule_moved(self) -> bool:
-        """Whether the schedule or timezone changed since the last run."""
+    def schedule_moved(self) -> tuple[str, str] | None:
+        """The schedule and timezone the last run was due under, if they changed since."""
         now_under = (self.subscriber.schedule, self.subscriber.timezone)
-        return self.last_run_under is not None and self.last_run_under != now_under
+        return self.last_run_under if self.last_run_under not in (None, now_under) else None
 
 
 @dataclass(frozen=True)
