@@ -708,3 +708,32 @@ LATE_MOVES = {
 @pytest.mark.parametrize("move", LATE_MOVES.values(), ids=LATE_MOVES.keys())
 def test_a_schedule_changed_after_a_digest_sent_off_its_time_skips_no_day(workdir, bot, move):  # noqa: F811
     assert digests_across_a_move(workdir, bot, move) == [utc(t) for t in move.sent]
+
+
+# --- a dispatch that takes longer than a minute -----------------------------------------------
+# Fault: while one dispatch was still sending (a slow relay, a large list: longer than the
+# minute between two dispatches), APScheduler logged a WARNING every minute, `Execution of job
+# "_guarded.<locals>.run (trigger: interval[0:01:00], ...)" skipped: maximum number of running
+# instances reached (1)`: a job nobody could name said to be skipped, on a worker doing just
+# what it should (the next dispatch waits for this one). Operators alarm on warnings.
+
+FAST_DISPATCH = (
+    "import datetime, digestbot.daemon\ndigestbot.daemon.DISPATCH_EVERY = datetime.timedelta(seconds=0.5)"
+)
+
+
+def test_a_dispatch_longer_than_the_minute_between_two_logs_no_warning(workdir, slow_smtp_server, spawn):  # noqa: F811
+    readers = [f"r{i}" for i in range(6)]
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, "".join(narwhal_reader(sid) for sid in readers))
+    workdir.use_smtp(slow_smtp_server.url)
+    slow_smtp_server.handler.delay = 0.5  # 3 s of sending: six dispatch times come and go meanwhile
+
+    worker = spawn("run", prelude=FAST_DISPATCH)
+    worker.wait_for(r"digest \d+ to r5: 1 papers", timeout=60)
+    worker.signal(signal.SIGTERM)
+    assert worker.finish() == 0
+
+    assert len(slow_smtp_server.messages) == len(readers)
+    warnings = [line for line in worker.stderr if " WARNING " in line or " ERROR " in line]
+    assert warnings == [], "".join(warnings)
