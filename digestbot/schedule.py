@@ -216,6 +216,12 @@ def next_due(
     return _next_due(schedule, tz, last_run, moved)
 
 
+def held_until(due: datetime | None, retry_at: datetime | None) -> datetime | None:
+    """When a digest due at `due` can go, its subscriber's previous one waiting for a retry at
+    `retry_at` (None: none waits): not before that retry, which goes first."""
+    return due if due is None or retry_at is None else max(due, retry_at)
+
+
 def ran_ahead(
     schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: tuple[str, str] | None, now: datetime
 ) -> bool:

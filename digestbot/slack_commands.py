@@ -18,7 +18,7 @@ from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
-from .schedule import ScheduleError, get_timezone, next_due, parse_schedule, settable_timezone
+from .schedule import ScheduleError, get_timezone, held_until, next_due, parse_schedule, settable_timezone
 from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
 
@@ -505,8 +505,11 @@ class CommandHandler:
                     nxt = "at the next run (papers from the last day)"
                 else:
                     now = self.clock()
-                    when = next_due(
-                        parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
+                    when = held_until(
+                        next_due(
+                            parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
+                        ),
+                        self.store.retry_times(sub.id).get(sub.id),  # a digest waiting goes first
                     )
                     nxt = _next_digest(when, tz, now)
             except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since

@@ -26,6 +26,7 @@ from test_ops import SLOW_CONFIG_LOAD, Trickle
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
 from digestbot.lock import sender_lock
+from digestbot.slack_commands import CommandHandler
 from digestbot.sources import HttpClient
 from digestbot.store import SCHEMA_VERSION, Store
 
@@ -737,3 +738,38 @@ def test_a_dispatch_longer_than_the_minute_between_two_logs_no_warning(workdir, 
     assert len(slow_smtp_server.messages) == len(readers)
     warnings = [line for line in worker.stderr if " WARNING " in line or " ERROR " in line]
     assert warnings == [], "".join(warnings)
+
+
+# --- the next digest as status and send show it -------------------------------------------------
+# Fault: `status` showed a next-due time (or `now`) for a paused subscriber, to whom nothing
+# goes, and `now` for one whose schedule had come round while their previous digest waited for
+# a retry, though the runner leaves such a subscriber out until that retry; `send` then said
+# "nobody is due now; next: alice (now)". The times were worked out from the schedule alone,
+# not with the runner's two rules (paused: never; a digest waiting: not before its retry).
+
+
+def test_the_next_digest_shown_is_when_one_can_go_out(workdir, closed_smtp_url):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, narwhal_reader("alice") + narwhal_reader("carol"))
+    digestbot(workdir, "sync")
+    raw_sql(workdir.db, "UPDATE subscribers SET paused = 1 WHERE id = 'carol'")
+    workdir.use_smtp(closed_smtp_url)
+    digestbot(workdir, "run", "--once", expect=1)  # alice's digest waits for its retry
+    yesterday = f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%dT%H:%M:%S.%fZ}"
+    raw_sql(workdir.db, f"UPDATE subscribers SET last_run_at = '{yesterday}' WHERE id = 'alice'")
+    [waiting] = ledger(workdir.db, "pending")
+    retry = f"{waiting.next_attempt_at:%a %d %b %H:%M} UTC"
+
+    sent = digestbot(workdir, "send").output
+    assert f"nobody is due now; next: alice ({retry})" in sent, sent
+    rows = {
+        line.split()[1]: line
+        for line in digestbot(workdir, "status").output.splitlines()
+        if "@example" in line
+    }
+    assert retry in rows["alice"], rows["alice"]
+    assert "none while paused" in rows["carol"] and " now " not in rows["carol"], rows["carol"]
+    with Store(workdir.db) as store:  # and /digest list, as Slack shows it
+        handler = CommandHandler(store, load_config(workdir.config), Env(outbox=workdir.outbox))
+        listed = handler.describe(store.subscriber("alice").subscriber)
+    assert f"Next digest: {waiting.next_attempt_at:%a %d %b %H:%M}\n" in listed, listed

@@ -1673,6 +1673,21 @@ class Store:
         rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
 
+    def retry_times(self, sid: str | None = None) -> dict[str, datetime]:
+        """When each subscriber's digest waiting for a retry is tried next (the earliest of
+        several; the epoch for one tried at the next run): no digest of theirs is built before
+        (see pending_subscribers). With `sid`, that subscriber's only."""
+        rows = self._exec(
+            "SELECT subscriber_id, next_attempt_at FROM digests WHERE status = 'pending'"
+            + (" AND subscriber_id = ?" if sid is not None else ""),
+            () if sid is None else (sid,),
+        )
+        out: dict[str, datetime] = {}
+        for who, at in rows:
+            when = parse_ts(at) if at else datetime.min.replace(tzinfo=UTC)
+            out[who] = min(out.get(who, when), when)
+        return out
+
     def digest_items(self, digest_id: int, limit: int | None = None) -> list[DigestItem]:
         """A digest's papers in the order shown; the first `limit` only, if given."""
         rows = self._rows(
