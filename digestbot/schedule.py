@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -102,6 +103,12 @@ def parse_schedule(spec: str) -> Schedule:
         sched = Schedule(spec, frozenset([m]), frozenset([h]), _ALL_DAYS, _ALL_MONTHS, days)
     elif len(words) == 5:
         sched = _parse_cron(spec, words)
+    elif len(words) > 2 and _takes(get_timezone, words[-1]) and reads_as_schedule(" ".join(words[:-1])):
+        # the form `/digest schedule` takes: in the YAML the zone is a key of its own
+        raise ScheduleError(
+            f"schedule {spec!r} ends in a timezone: write schedule: {' '.join(words[:-1])} and,"
+            f" on a line of its own, timezone: {words[-1]}"
+        )
     else:
         raise ScheduleError(
             f"cannot read schedule {spec!r}: use 'daily HH:MM', 'weekdays HH:MM', "
@@ -110,6 +117,19 @@ def parse_schedule(spec: str) -> Schedule:
     if next_run(sched, ZoneInfo("UTC"), datetime(2000, 1, 1, tzinfo=UTC)) is None:
         raise ScheduleError(f"schedule {spec!r} never fires")
     return sched
+
+
+def reads_as_schedule(spec: str) -> bool:
+    """Whether `spec` is a schedule parse_schedule takes."""
+    return _takes(parse_schedule, spec)
+
+
+def _takes(parse: Callable[[str], object], text: str) -> bool:
+    try:
+        parse(text)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _parse_cron(spec: str, words: list[str]) -> Schedule:
