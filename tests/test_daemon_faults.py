@@ -22,6 +22,7 @@ from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_fe
 from test_daemon import Move, bot, digests_across_a_move, outbox_mails, spawn, utc  # noqa: F401  (fixtures)
 from test_guarantees import fill, small_disk
 from test_ops import SLOW_CONFIG_LOAD, Trickle
+from test_web import confirmed, site, start_site  # noqa: F401  (fixtures)
 
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
@@ -773,3 +774,20 @@ def test_the_next_digest_shown_is_when_one_can_go_out(workdir, closed_smtp_url):
         handler = CommandHandler(store, load_config(workdir.config), Env(outbox=workdir.outbox))
         listed = handler.describe(store.subscriber("alice").subscriber)
     assert f"Next digest: {waiting.next_attempt_at:%a %d %b %H:%M}\n" in listed, listed
+
+
+# --- when the first digest of a web sign-up goes out --------------------------------------------
+# Fault: the page a confirmed sign-up lands on said "Your first digest comes at the next
+# scheduled time" (and the confirmation page "... on its way at the next scheduled time"),
+# tomorrow's 08:00 for the form's default, while a subscriber who never had a digest is due at
+# once: the next `send` (or the worker's next round, within a minute) mailed it. The pages
+# promised what the schedule says, not what the runner does with a first digest.
+
+
+def test_the_page_after_a_web_sign_up_says_when_the_first_digest_really_goes(workdir, site):  # noqa: F811
+    done = confirmed(site, site.browser(), "ada@uni.example")
+
+    assert "next scheduled time" not in done.text
+    assert "Your first digest goes out within minutes" in done.text, done.text
+    digestbot(workdir, "send")
+    assert len(site.mails("ada@uni.example", 2)) == 2  # the confirmation, then the digest, now
