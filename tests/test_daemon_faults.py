@@ -791,3 +791,21 @@ def test_the_page_after_a_web_sign_up_says_when_the_first_digest_really_goes(wor
     assert "Your first digest goes out within minutes" in done.text, done.text
     digestbot(workdir, "send")
     assert len(site.mails("ada@uni.example", 2)) == 2  # the confirmation, then the digest, now
+
+
+# --- SIGHUP while the group's members are still starting -------------------------------------------
+# Fault: `run --processes N` forwarded a SIGHUP (`systemctl reload`) to members that had only
+# just been started and had not installed their handlers yet, and SIGHUP's default action
+# killed them: "worker 0 (pid ...) died (exit code -1); starting it again in 5 s" for a reload.
+
+
+def test_a_reload_while_the_members_start_kills_none_of_them(workdir, spawn):  # noqa: F811
+    narwhal_config(workdir)
+    group = spawn("run", "--processes", "2")
+    group.wait_for(r"started 2 worker processes")
+    group.signal(signal.SIGHUP)  # the members are still importing digestbot
+    for member in (0, 1):  # each one took the reload once it could: it re-read the YAML
+        group.wait_for(rf"\[worker {member}\]: reloaded ")
+    group.signal(signal.SIGTERM)
+    assert group.finish() == 0
+    assert "died" not in group.output, group.output
