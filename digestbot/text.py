@@ -6,6 +6,7 @@ import email.utils
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -64,9 +65,15 @@ _TEX_LETTER_RE = re.compile(
 # Characters that must never reach a header or a one-line field: C0/C1 controls, line and
 # paragraph separators, zero-width and bidirectional controls (used to disguise text), and lone
 # surrogates (JSON can carry them; no database or mail can).
-_CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
+_CONTROLS = (  # as a regular expression's class, the zero-width (non-)joiners left out
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff"
 )
+_CONTROL_RE = re.compile(f"[{_CONTROLS}\u200c\u200d]")
+# The joiners (ZWNJ, ZWJ) spell Persian and Hindi words and emoji sequences (woman + ZWJ +
+# microscope): `one_line` keeps one inside a word, and drops one beside a space or at an end
+# (_LONE_JOINERS_RE), where it joins nothing.
+_CONTROL_BUT_JOINERS_RE = re.compile(f"[{_CONTROLS}]")
+_LONE_JOINERS_RE = re.compile(r"(?<!\S)[\u200c\u200d]+|[\u200c\u200d]+(?!\S)")
 _SPACE_RE = re.compile(r"\s+")
 # A sentence ends at `.`, `!` or `?` before a space, or at the full-width stops of Chinese and
 # Japanese, which no space follows.
@@ -89,8 +96,12 @@ def detex(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """Collapse all white space and drop control characters: safe for titles and headers."""
-    return _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", text)).strip()
+    """Collapse all white space and drop control characters: safe for titles and headers. A
+    zero-width (non-)joiner inside a word stays: words of some scripts are spelled with one."""
+    text = _CONTROL_BUT_JOINERS_RE.sub(" ", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _LONE_JOINERS_RE.sub(" ", text)
+    return _SPACE_RE.sub(" ", text).strip()
 
 
 MAX_MARKS = 8  # combining marks on one letter that are shown: no script needs more than a few
@@ -135,9 +146,33 @@ def single_spaced(text: str) -> str:
 
 
 def split_terms(text: str) -> list[str]:
-    """`a, "b c", d*` -> ['a', 'b c', 'd*']: commas separate; quotes are optional."""
-    terms = [single_spaced(t).strip("\"'“”‘’").strip() for t in text.split(",")]
+    """`a, "b c", "Levine, Sergey", d*` -> ['a', 'b c', 'Levine, Sergey', 'd*']: commas separate,
+    but inside double quotes ("..." or “...”), which are otherwise optional. A quote left open
+    quotes nothing: every comma separates then."""
+    pieces, piece, closing = [], [], None
+    for char in text:
+        if closing is not None:
+            closing = None if char == closing else closing
+            piece.append(char)
+        elif char == ",":
+            pieces.append("".join(piece))
+            piece = []
+        else:
+            closing = _CLOSING_QUOTE.get(char)
+            piece.append(char)
+    pieces.append("".join(piece))
+    if closing is not None:
+        pieces = text.split(",")
+    terms = [single_spaced(t).strip("\"'“”‘’").strip() for t in pieces]
     return [t for t in terms if t]
+
+
+_CLOSING_QUOTE = {'"': '"', "“": "”"}
+
+
+def join_terms(terms: Iterable[str]) -> str:
+    """The text `split_terms` reads back as `terms`: an entry with a comma in quotes."""
+    return ", ".join(f'"{t}"' if "," in t else t for t in terms)
 
 
 def clean_paragraphs(text: str) -> str:
@@ -159,7 +194,7 @@ def shorten(text: str, limit: int) -> str:
         return head[: ends[-1]].rstrip() + ELLIPSIS
     wide = text[limit] == " " or _wide(text[limit - 1]) or _wide(text[limit])  # a break at the limit itself
     cut = head if wide else head[: _last_break(head)] or head
-    return cut.rstrip(" ,;:\u3001\uff0c\uff1b\uff1a") + ELLIPSIS
+    return cut.rstrip(" ,;:\u3001\uff0c\uff1b\uff1a\u200c\u200d") + ELLIPSIS  # a joiner joins nothing there
 
 
 def _wide(char: str) -> bool:

@@ -21,7 +21,7 @@ from .config import MAX_EMAIL, Config, is_email
 from .matching import MAX_TERM_CHARS, distinct_terms, normalize_name, shared_terms, term_key, term_problem
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .schedule import ScheduleError, get_timezone, parse_schedule, settable_timezone
-from .text import host_name, invisible_problem, is_number, shorten, split_terms, unicode_host
+from .text import host_name, invisible_problem, is_number, join_terms, shorten, split_terms, unicode_host
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
 MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
@@ -76,9 +76,9 @@ def form_values(sub: Subscriber) -> dict[str, str]:
     frequency, time = schedule_fields(sub.schedule)
     return {
         "email": sub.email or "",
-        "keywords": ", ".join(p.keywords),
-        "exclude": ", ".join(p.exclude),
-        "authors": ", ".join(p.authors),
+        "keywords": join_terms(p.keywords),
+        "exclude": join_terms(p.exclude),
+        "authors": join_terms(p.authors),
         "likes": ", ".join(p.likes),
         "frequency": frequency,
         "time": time,

@@ -589,15 +589,21 @@ def test_a_stop_during_a_retry_after_wait_ends_the_wait_and_leaves_the_digest_pe
 # as before, so fixing the relay loses nothing.
 
 
-def test_an_address_that_does_not_exist_waits_for_its_fix_not_the_backoff(workdir, smtp_server, bot):  # noqa: F811
+def refused_alice(smtp_server, make_bot, reply: str = "550 5.1.1 no such user here"):
+    """alice's digest due at 08:00 with one paper, her address refused with `reply`: (bot, 08:00)."""
     smtp_server.handler.refuse_rcpt = {"alice@example.org"}
-    b = bot(
+    smtp_server.handler.rcpt_reply = reply
+    b = make_bot(
         subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
         "2024-03-14 07:00",
         smtp_url=smtp_server.url,
     )
     b.add(topic_paper(1, "quokka"))
-    created = b.clock.set("2024-03-14 08:00")
+    return b, b.clock.set("2024-03-14 08:00")
+
+
+def test_an_address_that_does_not_exist_waits_for_its_fix_not_the_backoff(workdir, smtp_server, bot):  # noqa: F811
+    b, created = refused_alice(smtp_server, bot)
     [outcome] = b.run()
     assert outcome.status == "failed" and "5.1.1" in outcome.error
     assert "alice@example.org" in outcome.error and "email" in outcome.error  # what to fix
@@ -619,14 +625,7 @@ def test_an_address_that_does_not_exist_waits_for_its_fix_not_the_backoff(workdi
 
 
 def test_an_address_that_does_not_exist_has_one_last_try_at_the_end_of_its_day(workdir, smtp_server, bot):  # noqa: F811
-    smtp_server.handler.refuse_rcpt = {"alice@example.org"}
-    b = bot(
-        subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
-        "2024-03-14 07:00",
-        smtp_url=smtp_server.url,
-    )
-    b.add(topic_paper(1, "quokka"))
-    created = b.clock.set("2024-03-14 08:00")
+    b, created = refused_alice(smtp_server, bot)
     b.run()
     b.clock.set(created + timedelta(hours=24))
     assert "given-up" in [o.status for o in b.run()]
@@ -635,15 +634,7 @@ def test_an_address_that_does_not_exist_has_one_last_try_at_the_end_of_its_day(w
 
 
 def test_a_refusal_not_about_the_address_is_retried_on_the_backoff(workdir, smtp_server, bot):  # noqa: F811
-    smtp_server.handler.refuse_rcpt = {"alice@example.org"}
-    smtp_server.handler.rcpt_reply = "550 5.7.1 relaying denied"
-    b = bot(
-        subscriber_yaml("alice", "quokka", schedule="daily 08:00"),
-        "2024-03-14 07:00",
-        smtp_url=smtp_server.url,
-    )
-    b.add(topic_paper(1, "quokka"))
-    created = b.clock.set("2024-03-14 08:00")
+    b, created = refused_alice(smtp_server, bot, "550 5.7.1 relaying denied")
     assert b.run()[0].status == "failed"
     smtp_server.handler.refuse_rcpt = set()  # the relay fixed
     b.clock.set(created + timedelta(minutes=5))

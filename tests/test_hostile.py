@@ -83,7 +83,9 @@ WHEN = datetime(2024, 3, 14, 7, 0, tzinfo=UTC)
 # and paragraph separators, zero-width and bidirectional marks, lone surrogates. (The plain-text
 # part may hold newlines: check it line by line.)
 FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
+    # A zero-width (non-)joiner spells words in some scripts: shown inside a word, never alone.
+    r"|(?<!\S)[\u200c\u200d]|[\u200c\u200d](?!\S)"
 )
 
 

@@ -18,12 +18,13 @@ import pytest
 import responses
 import test_mail_headers
 from helpers import FeedPaper, arxiv_listing, raw_sql
-from test_hostile import client
+from test_hostile import client, forbidden_in
 
 from digestbot import collect
 from digestbot.config import SourceConfig
 from digestbot.models import Paper
 from digestbot.store import Store
+from digestbot.text import shorten
 
 # feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
 pytestmark = pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
@@ -980,3 +981,33 @@ def test_validators_are_not_sent_once_what_is_asked_changed(store, http, kind, u
     # Unchanged, the validators are sent as before (a conditional GET saves the listing).
     assert collect.fetch_one(store, source("s", url, kind, **after), client_).ok
     assert http.calls[-1].request.headers["If-None-Match"] == '"day-1"'
+
+
+# --- Zero-width joiners inside words -----------------------------------------------------------
+# Fault: a Persian title spelled with zero-width non-joiners (یادگیری‌ماشین, "machine learning"),
+# a Hindi name with a joiner, and an emoji sequence (👩‍🔬, woman + ZWJ + microscope) were stored
+# with a space for each joiner, so digests showed the words split and the emoji as two: one_line
+# dropped every zero-width character as it drops direction overrides. A joiner between two
+# characters now stays (the YAML already took keywords spelled with one); one at an edge of a word
+# or alone, which joins nothing, is still dropped.
+
+PERSIAN = "یادگیری\u200cماشین"
+SCIENTIST = "\U0001f469\u200d\U0001f52c"
+
+
+def test_zero_width_joiners_inside_words_are_kept(store, http):
+    title = f"{PERSIAN} for {SCIENTIST} labs \u200d edge\u200c"
+    http.get(
+        "https://fa.example/rss",
+        body=rss(item(title, guid="tag:fa,1", text=f"About {PERSIAN}.")),
+    )
+    collect.fetch_one(store, source("fa", "https://fa.example/rss"), client())
+    [paper] = store.papers_after(0)
+    assert paper.title == f"{PERSIAN} for {SCIENTIST} labs edge"
+    assert paper.abstract == f"About {PERSIAN}."
+
+
+def test_a_cut_beside_an_emoji_sequence_leaves_no_joiner_alone():
+    for limit in range(1, 12):
+        cut = shorten(f"Labs {SCIENTIST}{SCIENTIST}{SCIENTIST} and more words here", limit)
+        assert not forbidden_in(cut), (limit, cut)

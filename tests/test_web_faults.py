@@ -996,3 +996,32 @@ def test_a_zone_that_is_no_places_is_refused_on_the_form_and_in_slack(site, star
     assert reply.startswith(f"{zone!r}") or f"timezone {zone!r}" in reply, reply
     with Store(site.db) as store:
         assert store.subscriber("slack:U0ZONE001").subscriber.timezone != zone
+
+
+# --- An author written last name first -----------------------------------------------------------
+# Fault: the form's authors field split at every comma, so `"Levine, Sergey"` (last name first, as
+# BibTeX and Scholar write it, which the matcher now reads) became two one-word authors, "Levine"
+# and "Sergey", who match nothing; quotes were taken off but did not keep a comma in. A comma
+# inside double quotes ("..." or “...”) now belongs to the entry, and the manage page shows such
+# an entry quoted, so saving it again keeps it whole.
+
+
+def test_an_author_in_quotes_keeps_the_comma_last_name_first(site):  # noqa: F811
+    reader = site.browser()
+    confirmed(site, reader, "lee@uni.example", "narwhal")
+    fields = {"keywords": "narwhal", "exclude": "", **FORM_FIELDS}
+    saved = reader.post(
+        "/manage",
+        {**fields, "authors": '"Levine, Sergey", “Finn, Chelsea”, Ada Lovelace'},
+        form_page="/manage",
+    )
+    assert "Saved" in saved.text
+    authors = ("Levine, Sergey", "Finn, Chelsea", "Ada Lovelace")
+    assert web_subscriber(site.db, "lee@uni.example").profile.authors == authors
+    page = reader.get("/manage")
+    assert 'value="&#34;Levine, Sergey&#34;, &#34;Finn, Chelsea&#34;, Ada Lovelace"' in page.text, page.text
+    again = re.search(
+        r'id="authors" name="authors" type="text" maxlength="\d+" value="([^"]*)"', page.text
+    ).group(1)
+    reader.post("/manage", {**fields, "authors": html.unescape(again)}, form_page="/manage")
+    assert web_subscriber(site.db, "lee@uni.example").profile.authors == authors
