@@ -34,10 +34,11 @@ from .collect import (
     SourceOutcome,
     fetch_all,
     not_on_arxiv_warning,
+    pace_through,
     refresh_sources,
     source_health,
 )
-from .config import Config, ConfigError, Env, check_database, load_config
+from .config import Config, ConfigError, Env, check_database, load_config, other_notation
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
@@ -494,7 +495,7 @@ def _fetch(app: App, names: tuple[str, ...] = (), client: HttpClient | None = No
     if progress:
         progress.start()
     try:
-        return fetch_all(app.store, sources, client or HttpClient(), on_done=on_done)
+        return fetch_all(app.store, sources, pace_through(app.store, client or HttpClient()), on_done=on_done)
     finally:
         if progress:
             progress.stop()
@@ -582,7 +583,7 @@ def _send(
 def _send_locked(
     app: App, only: set[str] | None, force: bool, dry_run: bool, should_stop: Callable[[], bool] = _never
 ) -> list[Outcome]:
-    client = HttpClient()
+    client = pace_through(app.store, HttpClient())
 
     def refresh(names: list[str]) -> None:
         sources = [s for s in app.config.sources if s.name in names]
@@ -654,6 +655,10 @@ def _outcome_line(o: Outcome) -> str | None:
         return f"  {o.subscriber_id}: FAILED (given up after retries): {o.error}"
     if o.status == "cancelled":
         return f"  {o.subscriber_id}: waiting digest cancelled ({o.error})"
+    if o.status == "stopped":
+        return (
+            f"  {o.subscriber_id}: stopping before its turn under DIGESTBOT_SMTP_RATE: left for the next run"
+        )
     return None
 
 
@@ -1210,8 +1215,11 @@ def migrate(app: App, target: str) -> None:
     """
     from .store.copy import copy_database
 
-    if not is_postgres(target):
-        raise click.UsageError(f"--to must be a postgresql:// URL, not {mask_url(target)!r}")
+    if not is_postgres(target):  # a PostgreSQL database in another notation: the URL to write
+        other = other_notation(target)
+        raise click.UsageError(
+            f"--to: {other}" if other else f"--to must be a postgresql:// URL, not {mask_url(target)!r}"
+        )
     try:
         check_database(target, password_allowed=True)
     except ValueError as e:
@@ -1222,21 +1230,25 @@ def migrate(app: App, target: str) -> None:
         )
     if not Path(app.db_path).exists():
         raise click.UsageError(f"no SQLite database at {app.db_shown}: nothing to migrate")
-    try:
-        destination = Store(target)
-    except StoreUrlError as e:
-        raise click.UsageError(f"--to: {e}") from None
-    shown = destination.path
+    # The file itself, not through the config (app.store reads the YAML first): a copy of the
+    # database taken elsewhere, or a YAML mid-edit, needs no YAML to be copied. Opened before
+    # the target, which opening gives digestbot's tables.
+    with Store(app.db_path) as source:
+        try:
+            destination = Store(target)
+        except StoreUrlError as e:
+            raise click.UsageError(f"--to: {e}") from None
+        shown = destination.path
 
-    def progress(table: str, done: int, total: int) -> None:
-        if done == total:
-            click.echo(f"  {table}: {total:,} row(s)")
+        def progress(table: str, done: int, total: int) -> None:
+            if done == total:
+                click.echo(f"  {table}: {total:,} row(s)")
 
-    click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
-    try:
-        report = copy_database(app.store, destination, progress)
-    finally:
-        destination.close()
+        click.echo(escape_controls(f"Copying {app.db_shown} into {shown}:"))
+        try:
+            report = copy_database(source, destination, progress)
+        finally:
+            destination.close()
     click.echo(
         f"Checked: the same rows in all {len(report.counts)} tables, and the same ledger"
         f" ({report.counts['digests']:,} digests, {report.counts['digest_items']:,} papers sent or waiting)."
@@ -1253,11 +1265,10 @@ def _add_row(table, *cells: str) -> None:
 
 def _next_due(state: SubscriberState, now: datetime, retry_at: datetime | None = None) -> str:
     """`now`, the next fire time in the subscriber's zone (not before the retry of a digest that
-    waits, at `retry_at`), or why there is none: paused, or settings that cannot be read."""
-    if not state.subscriber.active:
-        return ""
-    if state.subscriber.paused:
-        return "none while paused"
+    waits, at `retry_at`), or what is wrong with their settings; `-` for one paused or no longer
+    configured, who gets no digest (the state column says so)."""
+    if state.subscriber.paused or not state.subscriber.active:
+        return "-"
     try:
         upcoming = held_until(_upcoming(state, now), retry_at)
     except ValueError as e:  # stored before a stricter check; status still shows everyone

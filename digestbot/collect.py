@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from .config import DEFAULT_URLS, SourceConfig
+from .leases import LeaseKeeper
 from .models import Paper
+from .rates import SharedRates
 from .sources import FetchResult, FetchStopped, HttpClient, SourceError, fetch_source
 from .sources.arxiv import (
     api_params,
@@ -337,6 +339,16 @@ REFRESH_FRESH = timedelta(minutes=5)  # a source fetched this recently is curren
 FETCH_LEASE = timedelta(minutes=10)  # longer than any fetch (timeouts): a dead fetcher frees it
 
 
+def pace_through(store: Store, client: HttpClient) -> HttpClient:
+    """The client, keeping the pace hosts ask for (arXiv: a request every 3 s) with every worker
+    on this database (each kept it in its own memory: N workers, N requests at once), through
+    the shared rate slots; a stop of the client ends a wait."""
+    rates = SharedRates(store)
+    stop = client.cancel.is_set if client.cancel is not None else None
+    client.shared_pace = lambda host, seconds: rates.space(f"host:{host}", seconds, should_stop=stop)
+    return client
+
+
 @contextmanager
 def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> Iterator[bool]:
     """Hold the fetch lease `fetch:NAME` for `holder` (one worker of several on one database)
@@ -344,12 +356,17 @@ def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> I
     if holder is None:
         yield True
         return
-    lease = f"fetch:{name}"
-    if not store.claim_lease(lease, holder, now, FETCH_LEASE):
+    lease, ttl, started = f"fetch:{name}", FETCH_LEASE, time.monotonic()
+    if not store.claim_lease(lease, holder, now, ttl):
         yield False
         return
+
+    def renew(s: Store) -> None:  # on `now`'s clock, as it was taken
+        s.claim_lease(lease, holder, now + timedelta(seconds=time.monotonic() - started), ttl)
+
     try:
-        yield True
+        with LeaseKeeper(store.target, renew, ttl, f"the lease {lease}"):
+            yield True
     finally:
         store.release_lease(lease, holder)
 

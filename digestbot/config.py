@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import yaml
 
@@ -32,6 +32,7 @@ from .text import (
     invisible_character,
     invisible_problem,
     is_number,
+    mask_url,
     single_spaced,
     unicode_host,
     url_secrets,
@@ -122,11 +123,105 @@ def is_database_url(text: str) -> bool:
     return _URL_RE.match(text) is not None
 
 
+# libpq's connection keywords (PostgreSQL 15's, and 16's load_balance_hosts): a value starting
+# with one and `=` is a libpq connection string (`host=db dbname=digestbot`), never a file name.
+_LIBPQ_KEYWORDS = frozenset(
+    {
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "replication",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+    }
+)
+_CONNINFO_RE = re.compile(rf"\s*(?:{'|'.join(sorted(_LIBPQ_KEYWORDS, key=len, reverse=True))})\s*=")
+_CONNINFO_PAIR_RE = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)*)")
+
+
+def _conninfo_as_url(text: str) -> str | None:
+    """A libpq `key=value ...` string as the postgresql:// URL that says the same, its password
+    as *** (None if it does not read as one)."""
+    pairs, at = {}, 0
+    while text[at:].strip():
+        found = _CONNINFO_PAIR_RE.match(text, at)
+        if found is None or found.group(1) not in _LIBPQ_KEYWORDS:
+            return None
+        value = found.group(2)
+        value = value[1:-1] if value.startswith("'") and len(value) > 1 else value
+        pairs[found.group(1)] = re.sub(r"\\(.)", r"\1", value)
+        at = found.end()
+    hidden = ":***" if pairs.pop("password", None) is not None else ""  # never shown
+    user, host, port, dbname = (pairs.pop(k, "") for k in ("user", "host", "port", "dbname"))
+    if host.startswith("/"):  # a Unix socket's folder: only a query parameter can say it
+        pairs, host = {"host": host, **pairs}, ""
+    hosts, ports = host.split(","), port.split(",")
+    ports = ports * len(hosts) if len(ports) == 1 else ports  # one port for every host
+    hostports = ",".join(
+        (f"[{h}]" if ":" in h else h) + (f":{p}" if p else "") for h, p in zip(hosts, ports, strict=False)
+    )
+    netloc = (quote(user, safe="") + hidden + "@" if user or hidden else "") + hostports
+    query = "?" + urlencode(pairs) if pairs else ""
+    return f"postgresql://{netloc}/{quote(dbname, safe='')}{query}"
+
+
+def other_notation(text: str) -> str | None:
+    """What to write instead of a PostgreSQL database given in another client's notation (a
+    libpq connection string, SQLAlchemy's postgresql+psycopg://), or None."""
+    if _CONNINFO_RE.match(text):
+        url = _conninfo_as_url(text)
+        said = f" as a URL: {url}" if url else ", such as postgresql://user@host:5432/dbname"
+        return f"a libpq connection string (key=value) is not what digestbot reads: give the database{said}"
+    found = _URL_RE.match(text)
+    scheme = found.group(1).lower() if found else ""
+    if scheme.startswith(("postgresql+", "postgres+")):
+        url = mask_url("postgresql" + text[found.end(1) :])
+        return f"{scheme}:// is SQLAlchemy's notation (digestbot picks its own driver): write {url}"
+    return None
+
+
 def check_database(text: str, password_allowed: bool = False) -> None:
     """A database is a file path or a postgresql:// URL (postgresql://user@host:port/dbname; as
     in libpq, the database may be left out, meaning the user's, or given as ?dbname=). A
     password is refused unless `password_allowed` (the environment and the command line may
-    hold one; the YAML may not)."""
+    hold one; the YAML may not). A PostgreSQL database in another notation is refused with the
+    URL that says the same (it was a SQLite file of that name, or "not a database")."""
+    other = other_notation(text)
+    if other:
+        raise ValueError(other)
     found = _URL_RE.match(text)
     if found is None:
         return
@@ -960,8 +1055,16 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
             f"at most {MAX_EVERY // 86400}d (a feed lists only its latest items: fetched less often,"
             f" some are never seen), got {m['every'].value!r}",
         )
-    timeout = _duration(v, m, "timeout", fld)
-    if timeout and timeout > MAX_TIMEOUT:
+    bare = "timeout" in m and is_number(str(m["timeout"].value).strip())
+    timeout = None if bare else _duration(v, m, "timeout", fld)
+    if bare:  # a bare number is minutes to parse_duration (as for every:), seconds to most readers
+        number = str(m["timeout"].value).strip()
+        v.report(
+            m["timeout"].line,
+            f"{fld}.timeout",
+            f"give a unit: {number}s or {number}m (how long one fetch may take, at most 10m)",
+        )
+    elif timeout and timeout > MAX_TIMEOUT:
         v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")
     announce = v.strings(m, "announce", fld) or ("new", "cross")
     for a in announce:

@@ -40,6 +40,7 @@ from .collect import (
     fetch_liked,
     fetch_one,
     fetched_at,
+    pace_through,
     refresh_sources,
 )
 from .config import Config, ConfigError, Env, SourceConfig, load_config
@@ -97,7 +98,7 @@ class Worker:
         self.signals = signals or Signals()
         self.stopping = self.signals.stop
         self.reload_requested = self.signals.reload
-        self.client = client or HttpClient(cancel=self.stopping)
+        self.client = client or pace_through(store, HttpClient(cancel=self.stopping))
         shared = member is not None or store.backend == "postgresql"
         self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh, shared=shared)
         self._config_mtime = _mtimes(config)

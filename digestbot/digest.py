@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
 from .delivery.slack import SlackTransport, block_kit_problem
+from .leases import LeaseKeeper
 from .library import title_key, title_keys
 from .links import feedback_url, manage_url, unsubscribe_url
 from .matching import (
@@ -45,6 +45,7 @@ from .matching import (
     rank,
 )
 from .models import Digest, Match, Paper, Profile, Subscriber
+from .rates import SharedRates
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule, ran_ahead
 from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
@@ -71,7 +72,7 @@ class Outcome:
     """What happened to one subscriber's digest in a run."""
 
     subscriber_id: str
-    status: str  # sent | failed | given-up | cancelled | empty | dry-run
+    status: str  # sent | failed | given-up | cancelled | empty | dry-run | stopped (left for the next run)
     papers: int = 0
     matched: int = 0
     destination: str = ""
@@ -155,16 +156,27 @@ class Deliverer:
         """
         return self._send_message(digest, self.composed(digest)[0] if message is None else message, on_part)
 
+    def take_turn(self, digest: Digest) -> bool:
+        """Wait for an email digest's turn under DIGESTBOT_SMTP_RATE (the relay's rate, shared by
+        every worker), before its attempt is recorded: a worker killed while waiting has sent
+        nothing, and the digest counts no attempt. False: a stop came first (the digest waits
+        for the next run, untried)."""
+        if not (digest.subscriber.email and self.env.smtp_url and self.rates and self.env.smtp_rate):
+            return True
+        try:
+            if self.smtp().unavailable:
+                return True  # no wait to fail
+        except DeliveryError:
+            return True  # the send says why
+        return self.rates.wait("smtp", self.env.smtp_rate, should_stop=self.should_stop)
+
     def _send_message(
         self, digest: Digest, message: OutgoingEmail | list[dict], on_part: Callable[[int], None] | None
     ) -> str:
         sub = digest.subscriber
         if isinstance(message, OutgoingEmail):
-            if self.env.smtp_url:
-                smtp = self.smtp()
-                if self.rates and self.env.smtp_rate and not smtp.unavailable:  # no wait to fail
-                    self.rates.wait("smtp", self.env.smtp_rate)
-                return smtp.send(message)
+            if self.env.smtp_url:  # its turn under DIGESTBOT_SMTP_RATE taken first (take_turn)
+                return self.smtp().send(message)
             return self._outbox.send(message, _outbox_stem(digest))
         if self.env.slack_bot_token:
             return self.slack().send(sub.slack or "", message, start=digest.parts_sent, on_part=on_part)
@@ -264,62 +276,6 @@ class _Best:
         return rank(self.matches)[: self.keep]
 
 
-class ClaimKeeper:
-    """Renews a worker's claims every third of the lease while it holds them (`with keeper:`),
-    from a thread and a connection of its own: one delivery can outlast the lease (a slow SMTP
-    server, Slack's Retry-After, a wait for a shared rate slot), and a claim run out meanwhile
-    let another worker take the subscriber and send the digest in flight again. A worker that
-    dies takes the thread with it, so its claims still run out."""
-
-    def __init__(self, target, holder: str, lease: timedelta, clock: Callable[[], datetime]):
-        self.target, self.holder, self.lease, self.clock = target, holder, lease, clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> ClaimKeeper:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._keep, name="claim-keeper", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _keep(self) -> None:
-        store = None
-        try:
-            while not self._stop.wait(self.lease.total_seconds() / 3):
-                try:
-                    store = store or Store(self.target)  # opened only for a batch this long
-                    store.renew_claims(self.holder, self.clock(), self.lease)
-                except StoreError as e:  # the batch meets the same database and stops
-                    log.warning("could not renew this worker's claims: %s", e)
-        finally:
-            if store is not None:
-                store.close()
-
-
-class SharedRates:
-    """Send rates that hold across every worker on one database: each message reserves the next
-    free slot of its rate in the database (one short write), then waits for it."""
-
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time, sleep=time.sleep):
-        self.store = store
-        self.clock = clock
-        self.sleep = sleep
-
-    def wait(self, name: str, per_second: float) -> None:
-        self.space(name, 1 / per_second)
-
-    def space(self, name: str, seconds: float) -> None:
-        """Wait for the next slot of `name`, slots `seconds` apart (0: no wait)."""
-        at = self.store.take_rate_slot(name, seconds, self.clock())
-        delay = at - self.clock()
-        if delay > 0:
-            self.sleep(delay)
-
-
 def make_renderer(templates) -> Renderer:
     """The renderer runs use: the user's templates, Slack messages checked by slack-sdk's
     Block Kit models before any part is posted."""
@@ -358,7 +314,15 @@ class DigestRunner:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=env.lease)
         self.batch = CLAIM_BATCH
-        self._keeper = ClaimKeeper(store.target, self.worker_id, self.lease, clock)  # renews the claims
+        # Renews the claims while a batch works: one delivery can outlast the lease (a slow SMTP
+        # server, Slack's Retry-After), and a claim run out meanwhile let another worker take the
+        # subscriber and send the digest in flight again.
+        self._keeper = LeaseKeeper(
+            store.target,
+            lambda s: s.renew_claims(self.worker_id, clock(), self.lease),
+            self.lease,
+            "this worker's claims",
+        )
         self._read: tuple[int, int, list[Paper]] | None = None
         self._filled: dict[tuple[int, int], list[Paper]] = {}  # _background's, during a run
         self.deliverer.rates = SharedRates(store)
@@ -675,7 +639,7 @@ class DigestRunner:
         now = self.clock()
         outcomes: list[Outcome] = []
         self._handed_over = None  # read once in this run, when first needed
-        self.deliverer.should_stop = should_stop  # a Slack Retry-After wait ends at a stop
+        self.deliverer.should_stop = should_stop  # a Slack Retry-After wait, a rate slot's, end at a stop
 
         def done(outcome: Outcome) -> None:
             outcomes.append(outcome)
@@ -850,6 +814,19 @@ class DigestRunner:
         since nothing more can be recorded; a digest sent but not recorded is then possibly
         delivered (see Store.begin_attempt) and is sent at most once more."""
         started = time.monotonic()
+        if not self.deliverer.take_turn(digest):
+            log.info(
+                "digest %s to %s: stopping before its turn under DIGESTBOT_SMTP_RATE; it waits for the next run",
+                digest.id,
+                digest.subscriber.id,
+            )
+            return Outcome(
+                digest.subscriber.id,
+                "stopped",
+                len(digest.matches),
+                digest.total_matched,
+                digest_id=digest.id,
+            )
         self.store.begin_attempt(digest.id, self.clock())
         several = message if isinstance(message, list) and len(message) > 1 else None
 

@@ -18,7 +18,7 @@ from .config import Config, Env
 from .delivery import DeliveryError
 from .delivery.email import OutboxTransport, SmtpSettings, SmtpTransport
 from .delivery.message import OutgoingEmail, build_email, make_message_id
-from .digest import SharedRates
+from .rates import SharedRates
 from .render import EmailParts, inline_css
 from .store import Store
 from .text import one_line

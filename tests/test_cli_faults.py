@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from helpers import SOURCES, FeedPaper, digestbot, ledger, subscriber, write_feed
 
 from digestbot.cli import cli
+from digestbot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -595,3 +596,75 @@ def test_fetch_takes_the_liked_papers_line_status_shows_as_a_source(workdir):
     _setup(workdir, subscribers=1)
     result = digestbot(workdir, "fetch", "--source", "liked papers")
     assert "Fetched 0 source(s)" in result.output and "feed:" not in result.output
+
+
+# --- every environment variable digestbot reads is in the README's table ---------------------
+# Fault: `digestbot serve` reads its port from PORT (as Heroku-style platforms set it), but the
+# README's Environment table, the one place an operator looks up what the environment sets,
+# named neither it nor what DIGESTBOT_SLACK_API_URL is for ("see the Slack section", which never
+# mentions it). Every variable the code reads is now a row of the table, and this test keeps it so.
+
+
+class _Reads(dict):
+    """An environment that remembers which names were looked up in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def _environment_table() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Environment", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+
+
+def test_every_environment_variable_digestbot_reads_is_a_row_of_the_readmes_table():
+    from digestbot.config import Env
+
+    env = _Reads()
+    Env.from_environ(env)
+    commands = [cli, *cli.commands.values()]
+    envvars = {p.envvar for c in commands for p in c.params if isinstance(p.envvar, str)}
+    read = env.asked | envvars
+    assert {"DIGESTBOT_SMTP_URL", "DIGESTBOT_DB", "PORT"} <= read  # the lookups were seen
+    table = _environment_table()
+    missing = sorted(name for name in read if f"`{name}`" not in table)
+    assert not missing, f"read from the environment but not in the README's table: {missing}"
+
+
+# --- status: the next digest of a subscriber who gets none -----------------------------------
+# Fault: `digestbot status` showed "now" (or the next scheduled time) as the next digest of a
+# paused subscriber (one-click unsubscribe, `/digest pause`) and of one removed from the YAML,
+# who get no digest at all; the "nobody is due now; next: ..." line of `run` already left them
+# out. Their next due is "-" now: the state column says why.
+
+
+def _status_cells(output: str) -> dict[str, list[str]]:
+    """The Subscribers table of `status` by subscriber: its cells, stripped."""
+    table = output.split("Subscribers", 1)[1].split("No undelivered", 1)[0]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
+    return {cells[0]: cells for cells in rows if cells and cells[0]}
+
+
+def test_status_shows_no_next_digest_for_a_paused_or_removed_subscriber(workdir, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    _setup(workdir, subscribers=3)
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        store.set_paused("s1", True)
+    workdir.write_config(SOURCES, subscriber("s0", "robot") + subscriber("s1", "robot"))  # s2 removed
+    digestbot(workdir, "sync")
+
+    rows = _status_cells(digestbot(workdir, "status").output)
+    assert {sid: (cells[4], cells[6]) for sid, cells in rows.items()} == {
+        "s0": ("now", "active"),
+        "s1": ("-", "paused"),
+        "s2": ("-", "inactive"),
+    }
+    digestbot(workdir, "run", "--once")
+    assert [d.subscriber_id for d in ledger(workdir.db)] == ["s0"]  # as the table said

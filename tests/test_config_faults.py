@@ -4,8 +4,10 @@ code and the message."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +15,8 @@ from helpers import SOURCES, FeedPaper, digestbot, write_feed
 from test_daemon import bot, outbox_mails, subscriber_yaml, topic_paper, utc  # noqa: F401  (bot: a fixture)
 
 from digestbot.cli import cli
-from digestbot.config import load_config
+from digestbot.config import SOURCE_TYPES, load_config
+from digestbot.schedule import parse_duration
 from digestbot.store import Store
 
 ROBOTS = FeedPaper("2403.00001", "Robot learning at scale", "About robots.")
@@ -195,10 +198,11 @@ def test_a_source_fetched_less_than_monthly_is_a_problem_with_its_line_not_a_tra
     assert not workdir.outbox.exists()
 
 
-def test_a_source_fetched_monthly_is_fine(workdir):
+@pytest.mark.parametrize("setting", ["every: 30d", "timeout: 30s"])
+def test_a_source_fetched_monthly_is_fine(workdir, setting):
     write_feed(workdir.path / "feed.xml", [ROBOTS])
     workdir.write_config(
-        SOURCES.strip() + "\n  every: 30d\n", "- id: a\n  email: a@example.org\n  keywords: [robot]\n"
+        SOURCES.strip() + f"\n  {setting}\n", "- id: a\n  email: a@example.org\n  keywords: [robot]\n"
     )
     assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
 
@@ -455,3 +459,52 @@ def test_an_author_written_last_name_first_finds_their_papers(workdir, written):
         SOURCES, f"- id: a\n  email: a@example.org\n  authors: [{written}, 'Turing, Jr., Alan']\n"
     )
     assert "a: sent 2 paper(s)" in digestbot(workdir, "run", "--once").output
+
+
+# --- a source's timeout: as a bare number ----------------------------------------------------
+# Fault: `timeout: 30` (a fetch may take 30 seconds, as the README's `60s` default and every
+# other timeout digestbot has, in seconds, suggest) was read as 30 minutes, the unit a bare
+# `every:` has, and refused as "at most 10m"; `timeout: 5` passed as 5 minutes, so a stalled feed
+# held the fetch 60 times longer than written. A timeout without its unit is a problem now, with
+# the two ways to write it.
+
+
+@pytest.mark.parametrize("written", ["5", "30", "'45'"])
+def test_a_source_timeout_without_a_unit_is_a_problem_naming_both_readings(workdir, written):
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(
+        SOURCES.strip() + f"\n  timeout: {written}\n",
+        "- id: a\n  email: a@example.org\n  keywords: [robot]\n",
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "timeout:" in text)
+    number = written.strip("'")
+    for command in (["check"], ["run", "--once"]):
+        result = digestbot(workdir, *command, expect=2)
+        assert (
+            f"{workdir.config}:{line}: sources[0].timeout: give a unit: {number}s or {number}m"
+            in result.output
+        )
+    assert not workdir.outbox.exists()
+
+
+# --- the README's `every:` defaults ---------------------------------------------------------
+# Fault: the README's configuration said `every:` defaults to 6h; an arxiv_api source without
+# one was fetched every 12h (DEFAULT_EVERY), which no page said. The README now says 12h for
+# that type, and this test reads both figures from it and holds the code to them.
+
+
+def test_every_source_types_default_interval_is_the_one_the_readme_states(workdir):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    default = re.search(r"# how often `run` fetches it \(.*\); default (\w+)\n", readme).group(1)
+    api = re.search(r"type: arxiv_api +# every: defaults to (\w+) for this type", readme).group(1)
+    assert f"`every:` (default {api})" in readme  # the Sources table says the same
+    said = {kind: parse_duration(api if kind == "arxiv_api" else default) for kind in SOURCE_TYPES}
+    sources = "".join(
+        f"- name: s-{kind}\n  type: {kind}\n  url: feed.xml\n"
+        + ("  query: cat:cs.LG\n" if kind == "arxiv_api" else "")
+        for kind in SOURCE_TYPES
+    )
+    write_feed(workdir.path / "feed.xml", [ROBOTS])
+    workdir.write_config(sources, "- id: a\n  email: a@example.org\n  keywords: [robot]\n")
+    assert {s.type: s.every for s in load_config(workdir.config).sources} == said

@@ -120,6 +120,10 @@ SAME_INBOX = [
     ("ΟΔΟΣ@example.gr", "οδος@example.gr", True),
     ("İlker@example.org", "ilker@example.org", False),  # dotted capital I is not the dotless one
     ("strasse@example.org", "straße@example.org", False),
+    # A domain in its two spellings (the web form keeps letters; a YAML may write IDNA):
+    ("ada@müller.example", "ada@xn--mller-kva.example", True),
+    ("ada@XN--STRAE-OQA.example", "ada@Straße.example", True),  # IDNA 2008's ß
+    ("ada@strasse.example", "ada@straße.example", False),
 ]
 
 
@@ -633,3 +637,45 @@ def test_a_former_key_too_long_for_postgresqls_index_is_not_kept_as_an_alias(tmp
         assert store.paper(fair) is not None
         assert store.count_papers() == 2
     assert former == {fair}
+
+
+# --- a clock set back, and the send rates shared in the database --------------------------------
+# A message's slot of a shared rate (DIGESTBOT_SMTP_RATE, Slack's per channel) is the later of the
+# last slot and now, plus the interval. With the clock set back (NTP stepping a clock that ran
+# fast, an operator), the last slot stayed at the old time: every message waited until the clock
+# came round to it again, an hour set back, an hour of nothing sent, and each one pushed it on.
+
+
+def test_a_clock_set_back_does_not_leave_the_shared_rates_waiting_for_the_old_time(store):
+    from digestbot.rates import SharedRates
+
+    clock, waits = [1_800_000_000.0], []
+    rates = SharedRates(store, clock=lambda: clock[0], sleep=waits.append)
+    for _ in range(3):
+        rates.wait("smtp", 2)  # one at once, then half a second apart
+    clock[0] -= 3600  # the clock is set back an hour
+    for _ in range(3):
+        rates.wait("smtp", 2)
+    SharedRates(store, clock=lambda: clock[0] - 1, sleep=waits.append).wait(
+        "smtp", 2
+    )  # a clock a second behind
+
+    assert waits == pytest.approx([0.5, 1.0, 0.5, 1.0, 2.5])  # which still keeps to the shared rate
+
+
+# --- migrate needs the database, not the YAML -----------------------------------------------------
+# migrate opened the SQLite file through the config, so a copy of digestbot.db taken to another
+# machine (or a YAML in the middle of an edit) was refused as "subscriptions.yaml: not found",
+# after it had printed "Copying ... into ...:" and made digestbot's tables in the target, then
+# said "nothing was changed".
+
+
+def test_migrate_copies_a_database_named_by_db_without_the_yaml(workdir, pg_server):
+    ledger_in_sqlite(workdir)
+    workdir.config.unlink()
+    url = pg_server.new_database()
+
+    out = digestbot(workdir, "migrate", "--to", url).output
+
+    assert "Checked: the same rows" in out, out
+    assert [r["id"] for r in raw_rows(url, "SELECT id FROM subscribers")] == ["alice"]

@@ -125,6 +125,9 @@ class HttpClient:
         self.cancel = cancel  # set: every fetch in flight stops within about a second
         self.deadline = deadline
         self._last_request: dict[str, float] = {}
+        # Set by the worker (`collect.pace_through`): the pace of HOST_INTERVALS kept with every
+        # other worker on its database, f(host, seconds) waiting for this request's turn.
+        self.shared_pace: Callable[[str, float], object] | None = None
 
     def get(
         self,
@@ -256,6 +259,9 @@ class HttpClient:
     def _pace(self, url: str) -> None:
         host = urlsplit(url).hostname or ""
         interval = HOST_INTERVALS.get(host, 0.0)
+        if interval and self.shared_pace is not None:
+            self.shared_pace(host, interval)  # a stop ends the wait, and _check stops the fetch
+            return
         last = self._last_request.get(host)
         if interval and last is not None:
             wait = last + interval - self.clock()

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from ..arxiv_ids import arxiv_id
 from ..keys import entry_key, is_uri, short_id
 from ..models import UNTITLED, Paper, Profile, Subscriber
-from ..text import one_line
+from ..text import one_line, unicode_host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +53,11 @@ T = TypeVar("T")
 # 10: papers under a bare guid re-keyed with their source (`_rekey_papers`); sources.retry_at
 # (no fetch before then: the server's Retry-After); papers.authoritative (arXiv gave its record).
 # 11: subscribers.email_key (see `address_key`), so both backends compare addresses alike.
-SCHEMA_VERSION = 11
+# 12: rate_slots.taken_at (the latest clock a slot was taken by: a clock set back is noticed).
+SCHEMA_VERSION = 12
+# How far ahead of a worker's clock another's may be (clocks under NTP agree far better) before a
+# shared rate slot it took counts as taken before this clock was set back (see take_rate_slot).
+RATE_CLOCK_SKEW = 30.0  # seconds
 # Digest states: pending (to send or retry), sent, failed (given up), cancelled (its subscriber
 # paused, unsubscribed or was removed first), unknown (possibly delivered: attempts were made
 # whose outcome could not be recorded, so it is not sent again; see `begin_attempt`).
@@ -253,6 +257,7 @@ _ADDED_COLUMNS = [
     ("sources", "retry_at", "TEXT"),
     ("papers", "authoritative", "INTEGER NOT NULL DEFAULT 0"),
     ("subscribers", "email_key", "TEXT"),
+    ("rate_slots", "taken_at", "REAL"),
 ]
 _AFTER_COLUMNS = [
     "UPDATE papers SET rev = seq WHERE rev IS NULL",
@@ -329,7 +334,8 @@ class RatingRefused(StoreError):
 
 class StoreUrlError(StoreError):
     """The database URL holds a connection option PostgreSQL's client library refuses
-    (`sslmode=bogus`): a mistake in the setting, which no wait mends; the message says which."""
+    (`sslmode=bogus`), or names a database or role the server does not have (or a wrong
+    password): a mistake in the setting, which no wait mends; the message says which."""
 
 
 class StoreDamaged(StoreError):
@@ -1301,12 +1307,20 @@ class Store:
 
     def take_rate_slot(self, name: str, interval: float, now: float) -> float:
         """The time (epoch seconds) at which the caller may send its next message under the rate
-        `name` (one message per `interval` seconds across every worker), the slot reserved."""
+        `name` (one message per `interval` seconds across every worker), the slot reserved.
+
+        A slot last taken by a clock more than RATE_CLOCK_SKEW ahead of `now` means the clock was
+        set back: the rate starts again from `now` (the slots kept the old time, and every message
+        waited for the clock to come round to it: an hour set back, an hour of nothing sent)."""
+        ahead = now + RATE_CLOCK_SKEW
         with self.transaction(serial=False):
             row = self._exec(
-                "INSERT INTO rate_slots (name, next_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE"
-                " SET next_at = GREATEST(rate_slots.next_at, ?) + ? RETURNING next_at",
-                (name, now + interval, now, interval),
+                "INSERT INTO rate_slots (name, next_at, taken_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                " SET next_at = CASE WHEN rate_slots.taken_at > ? THEN ?"
+                " ELSE GREATEST(rate_slots.next_at, ?) END + ?,"
+                " taken_at = CASE WHEN rate_slots.taken_at > ? THEN ? ELSE GREATEST(rate_slots.taken_at, ?) END"
+                " RETURNING next_at",
+                (name, now + interval, now, ahead, now, now, interval, ahead, now, now),
             ).fetchone()
         return row[0] - interval
 
@@ -2003,5 +2017,13 @@ def address_key(email: str | None) -> str | None:
     """What two spellings of one inbox's address have alike: Unicode NFC (é composed or not),
     then lower case, by Python's rules, never by a database's locale (PostgreSQL's lower()
     folds only ASCII under the C locale, and otherwise differs from Python on İ and final Σ).
-    Not casefold: "straße" and "strasse" are different addresses."""
-    return unicodedata.normalize("NFC", email).lower() if email else None
+    Not casefold: "straße" and "strasse" are different addresses. The domain in one spelling,
+    its IDNA labels as letters: `ada@xn--mller-kva.example` is `ada@müller.example` (a YAML may
+    write the one, the web form keeps the other)."""
+    if not email:
+        return None
+    email = unicodedata.normalize("NFC", email)
+    local, at, domain = email.rpartition("@")
+    if not at or (domain.isascii() and "xn--" not in domain.lower()):
+        return email.lower()
+    return unicodedata.normalize("NFC", f"{local.lower()}@{unicode_host(domain)}")

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
@@ -45,6 +46,16 @@ def pg_types(sql: str) -> str:
 
 
 _MARKS = re.compile(r"\?")
+# Where in its statement the server found the error, as libpq adds it to the message (`LINE 1:
+# CREATE TABLE ...` and a caret under the place): SQL, no help to whoever reads the message.
+_STATEMENT_AT = re.compile(r"\nLINE \d+: [^\n]*\n[ \t]*\^[^\n]*")
+
+
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")  # a role or database SQL takes unquoted (as it reads it)
+
+
+class _NotAllowed(Exception):
+    """The server's words when the role may not create or upgrade the schema (see `_migrate`)."""
 
 
 def _pg_sql(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006 - a deliberate cache
@@ -82,9 +93,33 @@ class PostgresStore(Store):
             refused = _BAD_OPTION.search(said)
             if refused:  # libpq refused the URL before trying any server: waiting mends nothing
                 raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
-            raise StoreWriteError(f"cannot connect to the database {self.path}: {said}") from None
+            fix = self._not_there(said)
+            if fix:  # the server answered: no such database or role, a wrong password
+                raise StoreUrlError(
+                    f"{said.rpartition('FATAL: ')[2].rstrip('.')}, in {self.path}: {fix}"
+                ) from None
+            raise StoreWriteError(
+                f"cannot connect to the database {self.path}: {said}{_full_hint(said)}"
+            ) from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
+
+    def _not_there(self, said: str) -> str | None:
+        """What to do when the server refused the connection for a name or a password in the
+        setting (waiting mends none of these), or None."""
+        given = conninfo_to_dict(self.url)
+        user, db = given.get("user") or "ROLE", given.get("dbname") or "NAME"
+        if re.search(r'FATAL: database "[^"]*" does not exist', said):
+            return f"create it (as postgres on the server: createdb -O {user} {db}) or correct its name"
+        if re.search(r'FATAL: role "[^"]*" does not exist', said):
+            return (
+                f"create the role (as postgres on the server: createuser -P {user}) or correct the user name"
+            )
+        if "FATAL: password authentication failed" in said:
+            return "check the password (in the URL, PGPASSWORD or ~/.pgpass)"
+        if "FATAL: no pg_hba.conf entry" in said:
+            return "the server does not let this role in from here: add a line for it to the server's pg_hba.conf"
+        return None
 
     def _timeout(self) -> dict:
         """CONNECT_TIMEOUT, unless the URL (`?connect_timeout=30`) or PGCONNECT_TIMEOUT says
@@ -105,7 +140,7 @@ class PostgresStore(Store):
         version = self.schema_version()
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
-            self._migrate()
+            self._migrate(version)
 
     def schema_version(self) -> int:
         row = self._exec("SELECT to_regclass('digestbot_schema') IS NOT NULL").fetchone()
@@ -118,27 +153,62 @@ class PostgresStore(Store):
         rows = self._exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         return {r[0] for r in rows}
 
-    def _migrate(self) -> None:
-        """Create or upgrade the schema, once, whoever else is starting at the same time."""
-        with self.transaction():
-            self._exec("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
-            self._exec("CREATE TABLE IF NOT EXISTS digestbot_schema (version INTEGER NOT NULL)")
-            version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
-            if version >= SCHEMA_VERSION:
-                return  # another worker did it while this one waited for the lock
-            if version == 0:
-                self._refuse_foreign_tables()
-            for statement in pg_types(base._SCHEMA).split(";"):
-                if statement.strip():
-                    self._exec(statement)
-            for table, column, definition in base._ADDED_COLUMNS:
-                self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_types(definition)}")
-            for statement in base._AFTER_COLUMNS:
+    def _migrate(self, found: int) -> None:
+        """Create or upgrade the schema (`found`: its version now), once, whoever else is starting
+        at the same time. A role that may not is told what it lacks (the server's words were
+        "permission denied for schema public" and a piece of SQL)."""
+        try:
+            with self.transaction():
+                try:
+                    self._upgrade()
+                except psycopg.errors.InsufficientPrivilege as e:
+                    raise _NotAllowed(self._said(e)) from None
+        except _NotAllowed as e:
+            raise StoreError(self._not_allowed(str(e), found)) from None
+
+    def _not_allowed(self, said: str, found: int) -> str:
+        user, db = self.conn.info.user, self.conn.info.dbname
+        role, name = (
+            n if _PLAIN_NAME.fullmatch(n) else sql.Identifier(n).as_string(self.conn) for n in (user, db)
+        )
+        if found == 0:
+            return (
+                f"the role {user} may not create digestbot's tables in the database {self.path} ({said}):"
+                " since PostgreSQL 15 only a database's owner may create tables in its public schema."
+                f" Make {user} the owner (ALTER DATABASE {name} OWNER TO {role}, or create the database with"
+                f" createdb -O {user} {db}) or GRANT CREATE ON SCHEMA public TO {role}. Nothing was changed."
+            )
+        row = self._exec(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'digestbot_schema'"
+        ).fetchone()
+        owner = row[0] if row else "the database's owner"
+        return (
+            f"the database {self.path} holds digestbot's schema {found}, this digestbot needs schema"
+            f" {SCHEMA_VERSION}, and the role {user} may not upgrade it ({said}): run digestbot once as the"
+            f" role that owns its tables ({owner}), `digestbot --db postgresql://{owner}@HOST/{db} sync`,"
+            f" then go on as {user}. Nothing was changed."
+        )
+
+    def _upgrade(self) -> None:
+        """The statements of `_migrate`, in its transaction."""
+        self._exec("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
+        self._exec("CREATE TABLE IF NOT EXISTS digestbot_schema (version INTEGER NOT NULL)")
+        version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
+        if version >= SCHEMA_VERSION:
+            return  # another worker did it while this one waited for the lock
+        if version == 0:
+            self._refuse_foreign_tables()
+        for statement in pg_types(base._SCHEMA).split(";"):
+            if statement.strip():
                 self._exec(statement)
-            self._rekey_papers()
-            self._key_addresses()
-            self._exec("DELETE FROM digestbot_schema")
-            self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        for table, column, definition in base._ADDED_COLUMNS:
+            self._exec(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {pg_types(definition)}")
+        for statement in base._AFTER_COLUMNS:
+            self._exec(statement)
+        self._rekey_papers()
+        self._key_addresses()
+        self._exec("DELETE FROM digestbot_schema")
+        self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     # --- statements and transactions ------------------------------------------------------
 
@@ -215,14 +285,37 @@ class PostgresStore(Store):
         return self._depth > 0
 
     def _mapped(self, e: psycopg.Error) -> StoreError:
+        said = self._said(e)
+        if isinstance(e, psycopg.errors.QueryCanceled):  # a read as much as a write
+            return StoreWriteError(f"the database {self.path} stopped a statement: {said}{self._hint(e)}")
         if isinstance(e, _UNAVAILABLE) and not isinstance(e, _REFUSED):
-            return StoreWriteError(f"cannot write to the database {self.path}: {self._said(e)}")
-        return StoreError(f"the database {self.path} refused a statement: {self._said(e)}")
+            return StoreWriteError(f"cannot write to the database {self.path}: {said}{self._hint(e)}")
+        return StoreError(f"the database {self.path} refused a statement: {said}")
+
+    def _hint(self, e: psycopg.Error) -> str:
+        """What to change when the server refused for a reason of its own settings."""
+        role = self.conn.info.user if not self.conn.closed else "ROLE"
+        if isinstance(e, psycopg.errors.QueryCanceled) and "statement timeout" in str(e):
+            return (
+                f" (the server's statement_timeout for this role or database is too short for it: raise"
+                f" it, ALTER ROLE {role} SET statement_timeout = '5min', or 0 for none)"
+            )
+        if isinstance(e, psycopg.errors.LockNotAvailable) and "lock timeout" in str(e):
+            return f" (the server's lock_timeout is too short: ALTER ROLE {role} SET lock_timeout = 0)"
+        if isinstance(e, psycopg.errors.ReadOnlySqlTransaction):
+            return (
+                " (the server takes no writes: a standby, or default_transaction_read_only is on; point"
+                " digestbot at the primary, with ?target_session_attrs=read-write when the URL names"
+                " several hosts)"
+            )
+        if isinstance(e, psycopg.errors.DiskFull):
+            return " (the PostgreSQL server's disk is full: free space there)"
+        return ""
 
     def _said(self, e: Exception) -> str:
         """The driver's message on one line, without the URL's password: libpq repeats what it
         could not read (a bad %-escape in the password, the password itself)."""
-        said = " ".join(str(e).split()) or type(e).__name__
+        said = " ".join(_STATEMENT_AT.sub("", str(e)).split()) or type(e).__name__
         for secret in self._secrets:
             said = said.replace(secret, "***")
         return said
@@ -230,6 +323,22 @@ class PostgresStore(Store):
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+
+
+def _full_hint(said: str) -> str:
+    """What to raise when the server refused a connection for having too many."""
+    if "too many connections for role" in said or "too many connections for database" in said:
+        limit = (
+            "the role's or database's CONNECTION LIMIT (ALTER ROLE ... CONNECTION LIMIT, ALTER DATABASE ...)"
+        )
+    elif "too many clients" in said or "connection slots are reserved" in said:
+        limit = "the server's max_connections"
+    else:
+        return ""
+    return (
+        f" (raise {limit}: count two per worker, which holds a second connection while it renews its"
+        " claims, and one per thread of the web app)"
+    )
 
 
 # OperationalErrors of a statement, not of the database: a value too big for an index row, too
