@@ -45,7 +45,7 @@ from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, LockWaitStopped, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
 from .render import template_problem
-from .schedule import get_timezone, next_due, parse_schedule
+from .schedule import get_timezone, held_until, next_due, parse_schedule
 from .signals import Signals
 from .sources import HttpClient
 from .store import (
@@ -1123,6 +1123,7 @@ def status(app: App, every: bool) -> None:
         t.add_column(col)
     states = store.subscribers(include_inactive=True)
     sent = store.delivery_summary()
+    retries = store.retry_times()
     limit = None if every else STATUS_ROWS
     for state in states[:limit]:
         sub = state.subscriber
@@ -1133,7 +1134,7 @@ def status(app: App, every: bool) -> None:
             sub.email or sub.slack or "",
             f"{sub.schedule} ({sub.timezone})",
             _ago(last.isoformat() if last else None, now) or "never",
-            _next_due(state, now),
+            _next_due(state, now, retries.get(sub.id)),
             str(count),
             _subscriber_state(state),
         )
@@ -1267,13 +1268,14 @@ def _add_row(table, *cells: str) -> None:
     table.add_row(*(one_line(c) for c in cells))
 
 
-def _next_due(state: SubscriberState, now: datetime) -> str:
-    """`now`, the next fire time in the subscriber's zone, or what is wrong with their settings;
-    `-` for one paused or no longer configured, who gets no digest (the state column says so)."""
+def _next_due(state: SubscriberState, now: datetime, retry_at: datetime | None = None) -> str:
+    """`now`, the next fire time in the subscriber's zone (not before the retry of a digest that
+    waits, at `retry_at`), or what is wrong with their settings; `-` for one paused or no longer
+    configured, who gets no digest (the state column says so)."""
     if state.subscriber.paused or not state.subscriber.active:
         return "-"
     try:
-        upcoming = _upcoming(state, now)
+        upcoming = held_until(_upcoming(state, now), retry_at)
     except ValueError as e:  # stored before a stricter check; status still shows everyone
         return f"? ({e})"
     if upcoming is None:
@@ -1322,9 +1324,10 @@ def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
 def _soonest(store: Store, now: datetime) -> str:
     """Who is due next and when, as `status` shows it ("" when no one ever is)."""
     due = []
+    retries = store.retry_times()
     for state in store.subscribers():
         try:
-            upcoming = _upcoming(state, now)
+            upcoming = held_until(_upcoming(state, now), retries.get(state.subscriber.id))
         except ValueError:
             continue
         if upcoming is not None and not state.subscriber.paused:  # subscribers(): the active ones
@@ -1332,7 +1335,7 @@ def _soonest(store: Store, now: datetime) -> str:
     if not due:
         return ""
     _, sid, state = min(due, key=lambda d: (d[0], d[1]))
-    return f"{sid} ({_next_due(state, now)})"
+    return f"{sid} ({_next_due(state, now, retries.get(sid))})"
 
 
 def _ago(iso: str | None, now: datetime) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -342,6 +343,9 @@ class Worker:
             return 1
         executor = ThreadPoolExecutor(1)  # one job at a time: no overlap, one SQLite user
         scheduler = BackgroundScheduler(executors={"default": executor}, timezone="UTC")
+        scheduler.add_listener(_still_running, EVENT_JOB_MAX_INSTANCES)
+        apscheduler_log = logging.getLogger("apscheduler.scheduler")
+        apscheduler_log.addFilter(_STILL_RUNNING)
         self._schedule_fetches(scheduler, self.config)
         self.on_reload = lambda config: self._schedule_fetches(scheduler, config)
         scheduler.add_job(
@@ -349,6 +353,7 @@ class Worker:
             "interval",
             seconds=DISPATCH_EVERY.total_seconds(),
             id="dispatch",
+            name="sending digests",
             next_run_time=self.clock() + timedelta(seconds=2),
             coalesce=True,
             max_instances=1,
@@ -372,6 +377,7 @@ class Worker:
                 self._check_parent()
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
+            apscheduler_log.removeFilter(_STILL_RUNNING)
             holder.release()
         if self.refused:
             return 2
@@ -413,6 +419,7 @@ class Worker:
                 seconds=source.every,
                 args=(source.name,),
                 id=f"fetch:{source.name}",
+                name=f"fetching {source.name}",
                 next_run_time=first,
                 coalesce=True,
                 max_instances=1,
@@ -447,6 +454,23 @@ def _guarded(job: Callable, doing: str) -> Callable:
             return None
 
     return run
+
+
+class _StillRunningFilter(logging.Filter):
+    """Drops APScheduler's warning that a job's time came while the job still ran ("skipped:
+    maximum number of running instances reached"): that is how a dispatch longer than the
+    minute between two looks (a slow relay, a long list), or a fetch queued behind it, and the
+    next one simply waits for it. `_still_running` says so at debug level instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and "maximum number of running instances" in record.msg)
+
+
+_STILL_RUNNING = _StillRunningFilter()
+
+
+def _still_running(event: JobSubmissionEvent) -> None:
+    log.debug("%s: still running (or waiting for the job before it); its next run comes after", event.job_id)
 
 
 class ClockWatch:

@@ -89,10 +89,10 @@ def run_group(
                         )
                     else:
                         log.error(
-                            "worker %d (pid %d) died (exit code %s); starting it again in %g s",
+                            "worker %d (pid %d) died (%s); starting it again in %g s",
                             i,
                             proc.pid,
-                            code,
+                            _how(code),
                             pause,
                         )
                 if time.monotonic() >= restart_at[i]:
@@ -127,7 +127,14 @@ def _start(i: int, config_path: Path, db_target: str | Path, verbose: int) -> su
     # The database by the environment (as --db reads it), not the command line: a PostgreSQL
     # URL's password would show in `ps`. A member's own terminal signals come from the parent.
     env = {**os.environ, "DIGESTBOT_DB": str(db_target)}
-    return subprocess.Popen(cmd, env=env, start_new_session=True)
+    # Started with SIGHUP blocked (the mask is inherited): a reload forwarded before the member
+    # has its handlers (it is still importing) waits for them instead of killing it, SIGHUP's
+    # default; Signals.install unblocks it. Blocked here too, so the parent's own waits as well.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        return subprocess.Popen(cmd, env=env, start_new_session=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _signal_all(members: dict[int, subprocess.Popen], signum: int) -> None:
@@ -135,6 +142,16 @@ def _signal_all(members: dict[int, subprocess.Popen], signum: int) -> None:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
+
+
+def _how(code: int) -> str:
+    """How a member ended, from its exit status (negative: the signal that killed it)."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 def _wait(proc: subprocess.Popen) -> int:

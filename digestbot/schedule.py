@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -102,6 +103,12 @@ def parse_schedule(spec: str) -> Schedule:
         sched = Schedule(spec, frozenset([m]), frozenset([h]), _ALL_DAYS, _ALL_MONTHS, days)
     elif len(words) == 5:
         sched = _parse_cron(spec, words)
+    elif len(words) > 2 and _takes(get_timezone, words[-1]) and reads_as_schedule(" ".join(words[:-1])):
+        # the form `/digest schedule` takes: in the YAML the zone is a key of its own
+        raise ScheduleError(
+            f"schedule {spec!r} ends in a timezone: write schedule: {' '.join(words[:-1])} and,"
+            f" on a line of its own, timezone: {words[-1]}"
+        )
     else:
         raise ScheduleError(
             f"cannot read schedule {spec!r}: use 'daily HH:MM', 'weekdays HH:MM', "
@@ -110,6 +117,19 @@ def parse_schedule(spec: str) -> Schedule:
     if next_run(sched, ZoneInfo("UTC"), datetime(2000, 1, 1, tzinfo=UTC)) is None:
         raise ScheduleError(f"schedule {spec!r} never fires")
     return sched
+
+
+def reads_as_schedule(spec: str) -> bool:
+    """Whether `spec` is a schedule parse_schedule takes."""
+    return _takes(parse_schedule, spec)
+
+
+def _takes(parse: Callable[[str], object], text: str) -> bool:
+    try:
+        parse(text)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _parse_cron(spec: str, words: list[str]) -> Schedule:
@@ -194,14 +214,20 @@ def previous_run(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | N
 
 
 def next_due(
-    schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool = False, now: datetime | None = None
+    schedule: Schedule,
+    tz: ZoneInfo,
+    last_run: datetime,
+    moved: tuple[str, str] | None = None,
+    now: datetime | None = None,
 ) -> datetime | None:
     """When the digest after the one of `last_run` is due, in UTC; None if never.
 
-    `moved`: the schedule or timezone changed since that run. The run then stands for the new
-    schedule's time nearest to it, so a digest moved from 08:00 to 10:00 comes at 10:00, once,
-    whether the change came before or after 08:00; moved to 08:00 at 09:00 (today's 10:00 not
-    sent yet), it comes at once rather than tomorrow.
+    `moved`: the schedule and timezone the last run was due under, when they changed since.
+    The run then stands for the new schedule's time nearest to the one it was due at, so a
+    digest moved from 08:00 to 10:00 comes at 10:00, once, whether the change came before or
+    after 08:00; moved to 08:00 at 09:00 (today's 10:00 not sent yet), it comes at once rather
+    than tomorrow; and a digest sent away from its time (a first one at 20:00, the one after
+    downtime) still stands for the 08:00 it was due at, so moved to 07:00 it comes tomorrow.
 
     `now`: a last run that `ran_ahead` of it counts as run now.
     """
@@ -210,7 +236,15 @@ def next_due(
     return _next_due(schedule, tz, last_run, moved)
 
 
-def ran_ahead(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool, now: datetime) -> bool:
+def held_until(due: datetime | None, retry_at: datetime | None) -> datetime | None:
+    """When a digest due at `due` can go, its subscriber's previous one waiting for a retry at
+    `retry_at` (None: none waits): not before that retry, which goes first."""
+    return due if due is None or retry_at is None else max(due, retry_at)
+
+
+def ran_ahead(
+    schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: tuple[str, str] | None, now: datetime
+) -> bool:
     """Whether a last run recorded ahead of `now` (the clock ran ahead then, or was set back
     since) would hold the next digest past the second scheduled time from now: more than a
     period ahead, so the time it was recorded at says nothing. A clock set back less than a
@@ -223,18 +257,42 @@ def ran_ahead(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool,
     return upcoming is not None and second is not None and upcoming > second
 
 
-def _next_due(schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: bool) -> datetime | None:
+def _next_due(
+    schedule: Schedule, tz: ZoneInfo, last_run: datetime, moved: tuple[str, str] | None
+) -> datetime | None:
     upcoming = next_run(schedule, tz, last_run)
     if not moved or upcoming is None:
         return upcoming
-    before = previous_run(schedule, tz, last_run)
-    if before is not None and last_run - before <= upcoming - last_run:
-        return upcoming
-    return next_run(schedule, tz, upcoming)
+    # The new time the last run stands for: the one nearest to the time it was due at under
+    # the old schedule (when it went out says nothing of that: a first digest goes at once).
+    stood_for = _nearest(schedule, tz, _due_at(moved, last_run))
+    return next_run(schedule, tz, upcoming) if upcoming == stood_for else upcoming
+
+
+def _due_at(under: tuple[str, str], run: datetime) -> datetime:
+    """The time a run was due at under `under` (schedule, timezone): that schedule's last time
+    at or before it; the run's own time when that schedule cannot be read any more."""
+    try:
+        due = previous_run(parse_schedule(under[0]), get_timezone(under[1]), run)
+    except ScheduleError:
+        return run
+    return due or run
+
+
+def _nearest(schedule: Schedule, tz: ZoneInfo, at: datetime) -> datetime | None:
+    """The schedule's time nearest to `at` (the later one of two as near)."""
+    before, after = previous_run(schedule, tz, at), next_run(schedule, tz, at)
+    if before is not None and (after is None or at - before < after - at):
+        return before
+    return after
 
 
 def is_due(
-    schedule: Schedule, tz: ZoneInfo, last_run: datetime | None, now: datetime, moved: bool = False
+    schedule: Schedule,
+    tz: ZoneInfo,
+    last_run: datetime | None,
+    now: datetime,
+    moved: tuple[str, str] | None = None,
 ) -> bool:
     """Due when a scheduled time has passed since the last run; never run means due at once."""
     if last_run is None:

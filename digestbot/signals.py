@@ -34,6 +34,9 @@ class Signals:
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        # A `run --processes` member starts with SIGHUP blocked (group._start): one sent
+        # meanwhile comes now, to the handler.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         self.installed = True
         return self
 

@@ -18,7 +18,15 @@ from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem, vetoes
 from .models import READER_MAX_KEYWORDS, READER_MAX_LIKES, Profile, Subscriber
 from .render import limit
-from .schedule import ScheduleError, get_timezone, next_due, parse_schedule, settable_timezone
+from .schedule import (
+    ScheduleError,
+    get_timezone,
+    held_until,
+    next_due,
+    parse_schedule,
+    reads_as_schedule,
+    settable_timezone,
+)
 from .store import Store, StoreError, now_utc
 from .text import is_number, one_line, shorten, split_terms
 
@@ -96,7 +104,7 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
     the right spelling) too, not only `Area/City`."""
     words = text.split()
     tz = default_tz
-    if len(words) > 1 and _reads(" ".join(words[:-1])) and not _reads(" ".join(words)):
+    if len(words) > 1 and reads_as_schedule(" ".join(words[:-1])) and not reads_as_schedule(" ".join(words)):
         tz, words = words[-1], words[:-1]
     spec = " ".join(words)
     try:
@@ -113,14 +121,6 @@ def parse_schedule_args(text: str, default_tz: str) -> tuple[str, str]:
             "`/digest schedule 0 7 * * 1-5 America/New_York`"
         ) from None
     return spec, tz
-
-
-def _reads(spec: str) -> bool:
-    try:
-        parse_schedule(spec)
-    except ScheduleError:
-        return False
-    return True
 
 
 def _next_digest(when: datetime | None, tz, now: datetime) -> str:
@@ -505,8 +505,11 @@ class CommandHandler:
                     nxt = "at the next run (papers from the last day)"
                 else:
                     now = self.clock()
-                    when = next_due(
-                        parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
+                    when = held_until(
+                        next_due(
+                            parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
+                        ),
+                        self.store.retry_times(sub.id).get(sub.id),  # a digest waiting goes first
                     )
                     nxt = _next_digest(when, tz, now)
             except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pytest
 from helpers import FeedPaper, digestbot, http_server, ledger, raw_sql, write_feed
-from test_daemon import outbox_mails, spawn  # noqa: F401  (a fixture)
+from test_daemon import Move, bot, digests_across_a_move, outbox_mails, spawn, utc  # noqa: F401  (fixtures)
 from test_guarantees import fill, small_disk
 from test_ops import SLOW_CONFIG_LOAD, Trickle
+from test_web import confirmed, site, start_site  # noqa: F401  (fixtures)
 
 from digestbot.config import Env, load_config
 from digestbot.daemon import Worker
 from digestbot.lock import sender_lock
+from digestbot.slack_commands import CommandHandler
 from digestbot.sources import HttpClient
 from digestbot.store import SCHEMA_VERSION, Store
 
@@ -661,3 +663,149 @@ def test_the_readme_s_systemd_units_read_their_environment_file(unit):
     settings = _readme_units()[unit]
     assert ("EnvironmentFile", "/etc/digestbot/env") in settings
     assert [(k, v) for k, v in settings if "#" in v] == []
+
+
+# --- a schedule changed after a digest sent off its time -------------------------------------
+# Fault: a digest sent away from its scheduled time (a new subscriber's first one, at once; the
+# one after downtime; `send --force`) and then a change of schedule or timezone skipped a day:
+# daily 08:00 with a first digest at 20:00, moved to 07:00 that evening, sent nothing the next
+# morning and came the day after. The last digest was counted for the new time nearest to when
+# it went out (tomorrow's 07:00, 11 h later, nearer than today's 13 h before) instead of for the
+# time it was due at under the old schedule (today's 08:00). Even `daily 8:00` for
+# `daily 08:00`, the same schedule spelt otherwise, skipped a day.
+
+LATE_MOVES = {
+    "earlier": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:00",
+        "2026-03-01 21:00",
+        ("daily 07:00", "UTC"),
+        ["2026-03-01 20:00", "2026-03-02 07:00", "2026-03-03 07:00", "2026-03-04 07:00"],
+    ),
+    "the-same-time-spelt-otherwise": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:05",
+        "2026-03-01 21:05",
+        ("daily 8:00", "UTC"),
+        ["2026-03-01 20:05", "2026-03-02 08:00", "2026-03-03 08:00", "2026-03-04 08:00"],
+    ),
+    "a-zone-an-hour-east": Move(
+        ("daily 08:00", "UTC"),
+        "2026-03-01 20:00",
+        "2026-03-01 21:00",
+        ("daily 08:00", "Europe/Berlin"),
+        ["2026-03-01 20:00", "2026-03-02 07:00", "2026-03-03 07:00", "2026-03-04 07:00"],
+    ),
+    # weekly Monday, the first digest on a Wednesday, moved to daily: Thursday's comes
+    "weekly-to-daily": Move(
+        ("weekly mon 09:00", "UTC"),
+        "2026-03-04 10:00",
+        "2026-03-04 11:00",
+        ("daily 08:00", "UTC"),
+        ["2026-03-04 10:00", "2026-03-05 08:00", "2026-03-06 08:00", "2026-03-07 08:00"],
+    ),
+}
+
+
+@pytest.mark.parametrize("move", LATE_MOVES.values(), ids=LATE_MOVES.keys())
+def test_a_schedule_changed_after_a_digest_sent_off_its_time_skips_no_day(workdir, bot, move):  # noqa: F811
+    assert digests_across_a_move(workdir, bot, move) == [utc(t) for t in move.sent]
+
+
+# --- a dispatch that takes longer than a minute -----------------------------------------------
+# Fault: while one dispatch was still sending (a slow relay, a large list: longer than the
+# minute between two dispatches), APScheduler logged a WARNING every minute, `Execution of job
+# "_guarded.<locals>.run (trigger: interval[0:01:00], ...)" skipped: maximum number of running
+# instances reached (1)`: a job nobody could name said to be skipped, on a worker doing just
+# what it should (the next dispatch waits for this one). Operators alarm on warnings.
+
+FAST_DISPATCH = (
+    "import datetime, digestbot.daemon\ndigestbot.daemon.DISPATCH_EVERY = datetime.timedelta(seconds=0.5)"
+)
+
+
+def test_a_dispatch_longer_than_the_minute_between_two_logs_no_warning(workdir, slow_smtp_server, spawn):  # noqa: F811
+    readers = [f"r{i}" for i in range(6)]
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, "".join(narwhal_reader(sid) for sid in readers))
+    workdir.use_smtp(slow_smtp_server.url)
+    slow_smtp_server.handler.delay = 0.5  # 3 s of sending: six dispatch times come and go meanwhile
+
+    worker = spawn("run", prelude=FAST_DISPATCH)
+    worker.wait_for(r"digest \d+ to r5: 1 papers", timeout=60)
+    worker.signal(signal.SIGTERM)
+    assert worker.finish() == 0
+
+    assert len(slow_smtp_server.messages) == len(readers)
+    warnings = [line for line in worker.stderr if " WARNING " in line or " ERROR " in line]
+    assert warnings == [], "".join(warnings)
+
+
+# --- the next digest as status and send show it -------------------------------------------------
+# Fault: `status` and `/digest list` showed `now` for a subscriber whose schedule had come round
+# while their previous digest waited for a retry, though the runner leaves such a subscriber
+# out until that retry; `send` then said "nobody is due now; next: alice (now)". The times were
+# worked out from the schedule alone, not with the runner's rule (a digest waiting: not before
+# its retry). (A paused one showed a time too: '-' now, as hunt27 found at the same time.)
+
+
+def test_the_next_digest_shown_is_when_one_can_go_out(workdir, closed_smtp_url):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(FEED, narwhal_reader("alice") + narwhal_reader("carol"))
+    digestbot(workdir, "sync")
+    raw_sql(workdir.db, "UPDATE subscribers SET paused = 1 WHERE id = 'carol'")
+    workdir.use_smtp(closed_smtp_url)
+    digestbot(workdir, "run", "--once", expect=1)  # alice's digest waits for its retry
+    yesterday = f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%dT%H:%M:%S.%fZ}"
+    raw_sql(workdir.db, f"UPDATE subscribers SET last_run_at = '{yesterday}' WHERE id = 'alice'")
+    [waiting] = ledger(workdir.db, "pending")
+    retry = f"{waiting.next_attempt_at:%a %d %b %H:%M} UTC"
+
+    sent = digestbot(workdir, "send").output
+    assert f"nobody is due now; next: alice ({retry})" in sent, sent
+    rows = {
+        line.split()[1]: line
+        for line in digestbot(workdir, "status").output.splitlines()
+        if "@example" in line
+    }
+    assert retry in rows["alice"], rows["alice"]
+    assert " now " not in rows["carol"] and " - " in rows["carol"], rows["carol"]
+    with Store(workdir.db) as store:  # and /digest list, as Slack shows it
+        handler = CommandHandler(store, load_config(workdir.config), Env(outbox=workdir.outbox))
+        listed = handler.describe(store.subscriber("alice").subscriber)
+    assert f"Next digest: {waiting.next_attempt_at:%a %d %b %H:%M}\n" in listed, listed
+
+
+# --- when the first digest of a web sign-up goes out --------------------------------------------
+# Fault: the page a confirmed sign-up lands on said "Your first digest comes at the next
+# scheduled time" (and the confirmation page "... on its way at the next scheduled time"),
+# tomorrow's 08:00 for the form's default, while a subscriber who never had a digest is due at
+# once: the next `send` (or the worker's next round, within a minute) mailed it. The pages
+# promised what the schedule says, not what the runner does with a first digest.
+
+
+def test_the_page_after_a_web_sign_up_says_when_the_first_digest_really_goes(workdir, site):  # noqa: F811
+    done = confirmed(site, site.browser(), "ada@uni.example")
+
+    assert "next scheduled time" not in done.text
+    assert "Your first digest goes out within minutes" in done.text, done.text
+    digestbot(workdir, "send")
+    assert len(site.mails("ada@uni.example", 2)) == 2  # the confirmation, then the digest, now
+
+
+# --- SIGHUP while the group's members are still starting -------------------------------------------
+# Fault: `run --processes N` forwarded a SIGHUP (`systemctl reload`) to members that had only
+# just been started and had not installed their handlers yet, and SIGHUP's default action
+# killed them: "worker 0 (pid ...) died (exit code -1); starting it again in 5 s" for a reload.
+
+
+def test_a_reload_while_the_members_start_kills_none_of_them(workdir, spawn):  # noqa: F811
+    narwhal_config(workdir)
+    group = spawn("run", "--processes", "2")
+    group.wait_for(r"started 2 worker processes")
+    group.signal(signal.SIGHUP)  # the members are still importing digestbot
+    for member in (0, 1):  # each one took the reload once it could: it re-read the YAML
+        group.wait_for(rf"\[worker {member}\]: reloaded ")
+    group.signal(signal.SIGTERM)
+    assert group.finish() == 0
+    assert "died" not in group.output, group.output

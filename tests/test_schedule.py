@@ -159,9 +159,13 @@ def test_a_moved_schedule_counts_the_last_digest_for_the_nearest_new_time():
     at_ten = parse_schedule("daily 10:00")
     sent_at_eight = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert next_due(at_ten, utc, sent_at_eight) == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # unchanged
-    assert next_due(at_ten, utc, sent_at_eight, moved=True) == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    assert next_due(at_ten, utc, sent_at_eight, moved=("daily 08:00", "UTC")) == datetime(
+        2026, 3, 2, 10, 0, tzinfo=UTC
+    )
     at_eight, sent_at_ten = parse_schedule("daily 08:00"), datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    assert next_due(at_eight, utc, sent_at_ten, moved=True) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert next_due(at_eight, utc, sent_at_ten, moved=("daily 10:00", "UTC")) == datetime(
+        2026, 3, 2, 8, 0, tzinfo=UTC
+    )
     # a first digest at sign-up, late in the day, is not moved: tomorrow's comes as usual
     late = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
     assert next_due(at_eight, utc, late) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -385,10 +385,10 @@ class SubscriberState:
     last_run_under: tuple[str, str] | None = None
 
     @property
-    def schedule_moved(self) -> bool:
-        """Whether the schedule or timezone changed since the last run."""
+    def schedule_moved(self) -> tuple[str, str] | None:
+        """The schedule and timezone the last run was due under, if they changed since."""
         now_under = (self.subscriber.schedule, self.subscriber.timezone)
-        return self.last_run_under is not None and self.last_run_under != now_under
+        return self.last_run_under if self.last_run_under not in (None, now_under) else None
 
 
 @dataclass(frozen=True)
@@ -1705,6 +1705,21 @@ class Store:
     def pending_subscribers(self) -> set[str]:
         rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
+
+    def retry_times(self, sid: str | None = None) -> dict[str, datetime]:
+        """When each subscriber's digest waiting for a retry is tried next (the earliest of
+        several; the epoch for one tried at the next run): no digest of theirs is built before
+        (see pending_subscribers). With `sid`, that subscriber's only."""
+        rows = self._exec(
+            "SELECT subscriber_id, next_attempt_at FROM digests WHERE status = 'pending'"
+            + (" AND subscriber_id = ?" if sid is not None else ""),
+            () if sid is None else (sid,),
+        )
+        out: dict[str, datetime] = {}
+        for who, at in rows:
+            when = parse_ts(at) if at else datetime.min.replace(tzinfo=UTC)
+            out[who] = min(out.get(who, when), when)
+        return out
 
     def digest_items(self, digest_id: int, limit: int | None = None) -> list[DigestItem]:
         """A digest's papers in the order shown; the first `limit` only, if given."""
