@@ -47,7 +47,7 @@ HELP = """\
 • `/digest subscribe diffusion policy, imitation learning, robot*`  add keywords (comma-separated; `word*` is a prefix)
 • `/digest unsubscribe diffusion policy`  remove a keyword
 • `/digest exclude survey`  drop papers that mention a word (`/digest unsubscribe survey` lets them in again)
-• `/digest like 2303.04137` (an arXiv id or link; several with commas)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
+• `/digest like 2303.04137` (an arXiv id or link; several with commas or spaces)  more papers like this one; `/digest unlike …` to undo, `/digest likes` to list them
 • `/digest trending 10`  the 10 most upvoted Hugging Face papers you have not had (your keywords, if any, narrow them); `/digest trending off` to stop
 • `/digest schedule daily 08:00 Europe/Berlin`  when (`daily HH:MM`, `weekdays HH:MM`, `weekly mon HH:MM` or cron) and timezone
 • `/digest list`  what you follow, your schedule, next and last digest
