@@ -1303,20 +1303,15 @@ def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
     """Why a send asked for these subscribers sent them nothing: a digest waiting to be retried,
     or their next scheduled time, as `status` shows it."""
     states = {s.subscriber.id: s for s in store.subscribers(ids=ids)}
+    retries = store.retry_times()
     lines = []
     for sid in ids:
-        waiting = [
-            d
-            for status in ("pending", "failed")
-            for d in store.digests(status=status, subscriber_id=sid)
-            if d.next_attempt_at
-        ]
-        if waiting:
-            retry = min(d.next_attempt_at for d in waiting)
+        retry = retries.get(sid)
+        if retry is not None and retry > now:
             lines.append(
                 f"  {sid}: a digest waits to be retried at {retry:%Y-%m-%d %H:%M} UTC (--force retries it now)"
             )
-        elif sid in states and (due := _next_due(states[sid], now)) not in ("", "now"):
+        elif sid in states and (due := _next_due(states[sid], now, retry)) not in ("", "now"):
             lines.append(f"  {sid}: not due now; next: {due} (--force sends it now)")
     return lines
 

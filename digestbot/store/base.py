@@ -2041,8 +2041,5 @@ def address_key(email: str | None) -> str | None:
     write the one, the web form keeps the other)."""
     if not email:
         return None
-    email = unicodedata.normalize("NFC", email)
-    local, at, domain = email.rpartition("@")
-    if not at or (domain.isascii() and "xn--" not in domain.lower()):
-        return email.lower()
-    return unicodedata.normalize("NFC", f"{local.lower()}@{unicode_host(domain)}")
+    local, at, domain = unicodedata.normalize("NFC", email).rpartition("@")
+    return unicodedata.normalize("NFC", f"{local.lower()}{at}{unicode_host(domain)}")
