@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .signals import wait_unless_stopped
 from .store import Store
-
-STOP_POLL = 0.25  # seconds: how often a wait for a shared rate's slot asks whether the worker is stopping
 
 
 class SharedRates:
@@ -33,9 +32,4 @@ class SharedRates:
             if delay > 0:
                 self.sleep(delay)
             return True
-        while delay > 0:
-            if should_stop():
-                return False
-            self.sleep(min(delay, STOP_POLL))
-            delay = at - self.clock()
-        return True
+        return wait_unless_stopped(at, should_stop, self.clock, self.sleep)

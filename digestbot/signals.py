@@ -13,9 +13,25 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 
 log = logging.getLogger("digestbot.daemon")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_POLL = 0.25  # seconds: how often a wait asks whether the worker is stopping
+
+
+def wait_unless_stopped(
+    until: float, should_stop: Callable[[], bool], clock=time.monotonic, sleep=time.sleep
+) -> bool:
+    """Sleep until `until` (by `clock`), asking `should_stop` every STOP_POLL seconds: False when
+    a stop came first (a Retry-After or a rate slot must not hold a stopping worker past
+    systemd's TimeoutStopSec)."""
+    while (left := until - clock()) > 0:
+        if should_stop():
+            return False
+        sleep(min(left, STOP_POLL))
+    return True
 
 
 class Signals:

@@ -30,6 +30,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.models.blocks import Block
 
 from ..models import SLACK_USER_PREFIXES
+from ..signals import wait_unless_stopped
 from ..text import one_line, retry_seconds, shorten
 from . import DeliveryError
 
@@ -49,7 +50,6 @@ POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post
 # carrying it out. A 503 is an unavailable service, which did not take the request.
 POSSIBLY_POSTED_STATUS = {500, 502, 504}
 MAX_RETRY_AFTER = 60  # seconds: a longer Retry-After is waited out by a later run, not this one
-STOP_POLL = 0.25  # seconds: how often a Retry-After wait asks whether the worker is stopping
 POST = "chat.postMessage"
 # What the operator can do about an error that needs a person (said in the digest's status).
 _TOKEN_FIX = "set SLACK_BOT_TOKEN to the bot token (xoxb-…) of an app installed in the workspace"
@@ -130,10 +130,8 @@ class _RateLimitRetry(RateLimitErrorRetryHandler):
         if response is None:
             raise error  # as slack-sdk's: only a response is retried here
         until = time.monotonic() + _retry_after(response.headers) + random.random()
-        while (left := until - time.monotonic()) > 0:
-            if self.should_stop():
-                return  # no next attempt: the 429 is the answer
-            time.sleep(min(left, STOP_POLL))
+        if not wait_unless_stopped(until, self.should_stop):
+            return  # no next attempt: the 429 is the answer
         state.next_attempt_requested = True
         state.increment_current_attempt()
 
