@@ -494,7 +494,7 @@ class Matcher:
         written = _Index()
         rules = _Rules.read(profiles.values(), written)
         try:  # compile_profile's error, in profile order: the first keyword that can never match
-            term_of = np.array([self._term_id(k) for k in written], dtype=np.int64)
+            term_of = np.array([self._term_id(k) for k in written], dtype=np.int32)
         except InvalidTerm:
             for profile in profiles.values():
                 compile_profile(profile)
@@ -549,15 +549,14 @@ class Matcher:
         self._bits_at = self._authors_at + len(self.author_ids)
         bit_counts = np.zeros(n, dtype=np.int64)
         bit_counts[only] = [len(b) for b in by_bit]
-        self.followers = _stack(
+        self.followers = _followers(
             [
-                _by_profile(terms, lengths, self.n_terms, self.dtype),
-                _by_profile(excluded, exclude_lengths, self.n_terms, self.dtype),
-                _by_profile(np.array(followed, dtype=np.int64), n_authors, len(self.author_ids), self.dtype),
-                _by_profile(
-                    np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits, self.dtype
-                ),
-            ]
+                (terms, lengths, self.n_terms),
+                (excluded, exclude_lengths, self.n_terms),
+                (np.array(followed, dtype=np.int64), n_authors, len(self.author_ids)),
+                (np.array(list(chain.from_iterable(by_bit)), dtype=np.int64), bit_counts, bits),
+            ],
+            self.dtype,
         )
         self.term_patterns = sparse.csr_matrix(
             (np.ones(len(self._term_of_pattern[0]), dtype=np.int32), self._term_of_pattern),
@@ -852,7 +851,7 @@ def _flat(groups: list[tuple[str, ...]], index: _Index) -> tuple[np.ndarray, np.
     """Every profile's keywords (one tuple each), in order, as their ids in `index` (one flat
     array), and how many each profile has."""
     lengths = np.fromiter(map(len, groups), np.int64, len(groups))
-    flat = np.fromiter(map(index.__getitem__, chain.from_iterable(groups)), np.int64, int(lengths.sum()))
+    flat = np.fromiter(map(index.__getitem__, chain.from_iterable(groups)), np.int32, int(lengths.sum()))
     return flat, lengths
 
 
@@ -990,31 +989,33 @@ class _Index(dict):
         return index
 
 
-def _by_profile(values: np.ndarray, lengths: np.ndarray, size: int, dtype) -> sparse.csc_matrix:
-    """(size x profiles): profile i's column holds the next lengths[i] values, one entry each."""
-    # Indices as scipy would keep them (int32 where they fit): handed int64, it checks and copies
-    # them, which was a tenth of the compile at 100,000 profiles.
-    index = np.int32 if len(values) < 2**31 and size < 2**31 else np.int64
-    indptr = np.zeros(len(lengths) + 1, dtype=index)
-    np.cumsum(lengths, out=indptr[1:])
-    data = np.ones(len(values), dtype=dtype)
-    return sparse.csc_matrix(
-        (data, values.astype(index, copy=False), indptr), shape=(size, len(lengths)), dtype=dtype
-    )
+def _followers(blocks: list[tuple[np.ndarray, np.ndarray, int]], dtype) -> sparse.csr_matrix:
+    """Who follows what, as one (rows x profiles) CSR matrix of ones: each block (values,
+    lengths, size) adds `size` rows, where profile i follows the next lengths[i] of `values`.
 
-
-def _stack(blocks: list[sparse.csc_matrix]) -> sparse.csr_matrix:
-    """Blocks with the same columns, one under the other, as one CSR matrix: each block converted
-    once and the arrays joined (scipy's vstack copies and checks more, which shows at this size)."""
-    rows = [block.tocsr() for block in blocks if block.shape[0]] or [blocks[0].tocsr()]
-    starts = np.cumsum([0] + [r.nnz for r in rows[:-1]])
-    indptr = np.concatenate(
-        [rows[0].indptr[:1]] + [r.indptr[1:] + s for r, s in zip(rows, starts, strict=True)]
-    )
-    return sparse.csr_matrix(
-        (np.concatenate([r.data for r in rows]), np.concatenate([r.indices for r in rows]), indptr),
-        shape=(sum(r.shape[0] for r in rows), rows[0].shape[1]),
-    )
+    One conversion for all blocks, in C: block b's profile i is column b * n + i of one CSC
+    matrix, whose arrays are the blocks' own laid end to end; in CSR, the rows of block b
+    hold only its columns, and are renumbered to profiles in place. (Converting each block and
+    joining the results allocated four times the memory, and its page faults showed.)"""
+    n = len(blocks[0][1])
+    at = np.cumsum([0] + [size for _, _, size in blocks])
+    nnz = sum(len(values) for values, _, _ in blocks)
+    # Indices as scipy keeps them (int32 where they fit): handed int64, it checks and copies.
+    index = np.int32 if max(nnz, int(at[-1]), len(blocks) * n) < 2**31 else np.int64
+    indices = np.empty(nnz, dtype=index)
+    indptr = np.zeros(len(blocks) * n + 1, dtype=index)
+    start = 0
+    for b, (values, lengths, _) in enumerate(blocks):
+        np.add(values, at[b], out=indices[start : start + len(values)], casting="unsafe")
+        np.cumsum(lengths, out=indptr[1 + b * n : 1 + (b + 1) * n])
+        indptr[1 + b * n : 1 + (b + 1) * n] += start
+        start += len(values)
+    wide = sparse.csc_matrix(
+        (np.ones(nnz, dtype=dtype), indices, indptr), shape=(int(at[-1]), len(blocks) * n)
+    ).tocsr()
+    for b in range(1, len(blocks)):
+        wide.indices[wide.indptr[at[b]] : wide.indptr[at[b + 1]]] -= b * n
+    return sparse.csr_matrix((wide.data, wide.indices, wide.indptr), shape=(int(at[-1]), n))
 
 
 def _counts(pairs: tuple[list[int], list[int]], shape: tuple[int, int]) -> sparse.csr_matrix:
