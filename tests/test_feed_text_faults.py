@@ -1,0 +1,119 @@
+"""Fault hunt 33: feeds and the text they carry, into the store, and what a digest makes of it.
+
+End to end where a user would see it: the real CLI, feeds from local files or a real HTTP server
+on loopback, a real SMTP server; each test checks what arrived (mail, database), not what was
+called.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import test_slack
+from helpers import SOURCES, FeedPaper, digestbot, write_feed
+from test_email_delivery import body_parts, papers_in
+from test_slack import slack_state
+
+# feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
+web = test_slack.web  # the fixture: that app over YAML email subscribers, the feed fetched
+
+pytestmark = pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
+
+
+def follower(sid: str, keywords: list[str], exclude: list[str] = ()) -> str:
+    """A YAML email subscriber whose keywords (and exclusions) are written quoted, as they are."""
+    quoted = ", ".join(f'"{k}"' for k in keywords)
+    lines = f"- id: {sid}\n  email: {sid}@example.org\n  keywords: [{quoted}]\n"
+    if exclude:
+        lines += f"  exclude: [{', '.join(f'{e!r}' for e in exclude)}]\n"
+    return lines
+
+
+# --- languages and tools whose names are punctuation --------------------------------------
+# Fault: `+`, `#` and a leading `.` were punctuation, so `C++` and `C#` compiled to "c, then
+# any punctuation" and `.NET` to "any punctuation, then net". A C++ follower got every paper
+# saying "C, Rust and Go" or "C#"; a plain `C` follower got every C++ and C# paper; the
+# keywords [C++, C#] were one term (the second silently dropped as a repeat); and exclude [C#]
+# beside keyword C++ was refused by `check` as "also a keyword". These names are words now.
+
+CPP = FeedPaper("2501.30001", "A C++ Template Library for Sparse Tensors", "Header-only and fast.")
+CSHARP = FeedPaper("2501.30002", "Gradual Typing for C#", "We add refinement types to a managed language.")
+PLAIN_C = FeedPaper(
+    "2501.30003", "A Verified Optimizing Compiler", "We verify a compiler for C, Rust and Go."
+)
+DOTNET = FeedPaper("2501.30004", "Profiling .NET Services at Scale", "Sampling the managed runtime.")
+FSHARP = FeedPaper("2501.30005", "Units of Measure in F#", "A type system for physical units.")
+CPP17 = FeedPaper("2501.30006", "Migrating to C++17 Parallel Algorithms", "Legacy loops, rewritten.")
+NETS = FeedPaper(
+    "2501.30007", "Pruning Nets (Net by Net)", "Smaller neural nets, graded F, G or H: the net effect."
+)
+
+LANGUAGE_PAPERS = [CPP, CSHARP, PLAIN_C, DOTNET, FSHARP, CPP17, NETS]
+
+
+def received(smtp_server, sid: str) -> set[str]:
+    mails = smtp_server.to(f"{sid}@example.org")
+    return set().union(*(papers_in(m.message) for m in mails))
+
+
+@pytest.mark.parametrize(
+    "keyword, wanted",
+    [
+        ("C++", {CPP, CPP17}),
+        ("c++", {CPP, CPP17}),
+        ("C#", {CSHARP}),
+        ("C", {PLAIN_C}),
+        (".NET", {DOTNET}),
+        ("F#", {FSHARP}),
+        ("C++17", {CPP17}),
+    ],
+)
+def test_a_keyword_that_names_a_language_by_its_punctuation_brings_that_language(
+    workdir, smtp_server, keyword, wanted
+):
+    write_feed(workdir.path / "feed.xml", LANGUAGE_PAPERS)
+    workdir.write_config(SOURCES, follower("lang", [keyword]))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    assert received(smtp_server, "lang") == {p.aid for p in wanted}
+
+
+def test_the_matched_language_name_is_highlighted_whole(workdir, smtp_server):
+    write_feed(workdir.path / "feed.xml", [CPP])
+    workdir.write_config(SOURCES, follower("lang", ["C++"]))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.to("lang@example.org")
+    _, html = body_parts(mail.message)
+    assert re.search(r'<span class="hl" style="[^"]+">C\+\+</span> Template', html)
+
+
+def test_c_plus_plus_and_c_sharp_are_two_keywords_and_one_may_be_excluded(workdir, smtp_server):
+    write_feed(workdir.path / "feed.xml", LANGUAGE_PAPERS)
+    workdir.write_config(
+        SOURCES, follower("both", ["C++", "C#"]) + follower("only", ["C++", "C"], exclude=["C#"])
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    checked = digestbot(workdir, "check")
+    assert "also a keyword" not in checked.output and "leaves out" not in checked.output
+    digestbot(workdir, "run", "--once")
+
+    assert received(smtp_server, "both") == {CPP.aid, CPP17.aid, CSHARP.aid}
+    assert received(smtp_server, "only") == {CPP.aid, CPP17.aid, PLAIN_C.aid}
+
+
+def test_slack_subscribe_keeps_c_plus_plus_and_c_sharp_apart(web):
+    reply = web.command("subscribe C++, C#")
+
+    assert "Added `C++`, `C#`" in reply
+    assert slack_state(web).subscriber.profile.keywords == ("C++", "C#")
+    reply = web.command("exclude C")
+    assert slack_state(web).subscriber.profile.exclude == ("C",)
+    assert slack_state(web).subscriber.profile.keywords == ("C++", "C#")
