@@ -7,18 +7,26 @@ called.
 
 from __future__ import annotations
 
+import json
 import re
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 import test_slack
-from helpers import SOURCES, FeedPaper, digestbot, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, http_server, write_feed
 from test_email_delivery import body_parts, papers_in
 from test_slack import slack_state
 
-# feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
+from digestbot import collect
+from digestbot.config import SourceConfig
+from digestbot.sources import HttpClient
+from digestbot.store import Store
+
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 web = test_slack.web  # the fixture: that app over YAML email subscribers, the feed fetched
 
+# feedparser warns about its own updated_parsed/published_parsed fallback on items without dates.
 pytestmark = pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
 
 
@@ -117,3 +125,86 @@ def test_slack_subscribe_keeps_c_plus_plus_and_c_sharp_apart(web):
     reply = web.command("exclude C")
     assert slack_state(web).subscriber.profile.exclude == ("C",)
     assert slack_state(web).subscriber.profile.keywords == ("C++", "C#")
+
+
+# --- JSON in another encoding than UTF-8 -------------------------------------------------------
+# Fault: a JSON Feed sent in UTF-16 or UTF-32 with a byte order mark (as Windows tools write it)
+# was taken for XML, its first byte not being `{`, and refused as "malformed feed: not
+# well-formed"; in UTF-16BE without a mark the same. A JSON Feed or Hugging Face answer in
+# ISO-8859-1, as its server's Content-Type said, was refused as "not JSON: 'utf-8' codec can't
+# decode byte 0xe9". JSON's encoding is told as RFC 8259 and 4627 tell it (the mark, else the
+# NULs of its first bytes), and the server's charset is used where the bytes are not UTF-8.
+
+
+def serving(body: bytes, content_type: str):
+    """A real HTTP server on loopback answering every GET with `body` and this Content-Type."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return http_server(Handler)
+
+
+JSON_FEED = {
+    "version": "https://jsonfeed.org/version/1.1",
+    "title": "Lab notes",
+    "items": [
+        {"id": "n1", "url": "https://lab.example/n1", "title": "Café naïve", "content_text": "Über alles."}
+    ],
+}
+HF_LIST = [{"paper": {"id": "2501.40001", "title": "Café naïve", "summary": "Über alles.", "upvotes": 3}}]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+def fetched_from(store: Store, kind: str, body: bytes, content_type: str) -> collect.SourceOutcome:
+    with serving(body, content_type) as url:
+        src = SourceConfig(name="src", type=kind, url=url + "/feed", path=None, every=3600)
+        return collect.fetch_one(store, src, HttpClient(sleep=lambda s: None))
+
+
+@pytest.mark.parametrize(
+    "encoding, charset",
+    [
+        ("utf-16", None),  # a byte order mark
+        ("utf-32", None),
+        ("utf-16-be", None),  # no mark: told by its NULs
+        ("utf-16-le", None),
+        ("utf-8-sig", None),
+        ("iso-8859-1", "iso-8859-1"),  # not UTF-8: the server says what it is
+        ("windows-1252", "windows-1252"),
+        ("utf-8", "iso-8859-1"),  # a server default that is wrong: UTF-8 decodes, and wins
+    ],
+)
+@pytest.mark.parametrize("kind, doc", [("rss", JSON_FEED), ("hf_daily", HF_LIST)])
+def test_json_is_read_in_the_encoding_it_is_sent_in(store, kind, doc, encoding, charset):
+    content_type = "application/json" + (f"; charset={charset}" if charset else "")
+    body = json.dumps(doc, ensure_ascii=False).encode(encoding)
+
+    outcome = fetched_from(store, kind, body, content_type)
+
+    assert outcome.ok, outcome.error
+    assert [(p.title, p.abstract) for p in store.papers_after(0)] == [("Café naïve", "Über alles.")]
+
+
+def test_json_that_is_not_utf_8_and_has_no_charset_says_so(store):
+    body = json.dumps(JSON_FEED, ensure_ascii=False).encode("iso-8859-1")
+
+    outcome = fetched_from(store, "rss", body, "application/feed+json")
+
+    assert outcome.error is not None
+    assert "not UTF-8" in outcome.error and "charset" in outcome.error
+    assert "codec" not in outcome.error
+    assert list(store.papers_after(0)) == []
