@@ -208,3 +208,57 @@ def test_json_that_is_not_utf_8_and_has_no_charset_says_so(store):
     assert "not UTF-8" in outcome.error and "charset" in outcome.error
     assert "codec" not in outcome.error
     assert list(store.papers_after(0)) == []
+
+
+# --- a date with a named time zone ---------------------------------------------------------
+# Fault: feedparser (and email.utils, which JSON dates written as RSS has them go through) knows
+# only UT/GMT/Z, the US zones and MET/MEST: `CET`, `CEST`, `BST`, `JST`, `AEST`... were read as
+# UTC without a word, so a German blog's 10:00 CEST post was stored as 10:00 UTC, two hours
+# late, and a Tokyo lab's evening post on the wrong day. They are read as the zones they name.
+
+
+def rss_dated(*dates: str) -> bytes:
+    items = "".join(
+        f"<item><guid>https://blog.example/{n}</guid><title>Post {n}</title><description>Text.</description>"
+        f"<pubDate>{d}</pubDate></item>"
+        for n, d in enumerate(dates)
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+ZONED = [
+    ("Mon, 11 Mar 2024 10:00:00 CET", "2024-03-11 09:00"),
+    ("Tue, 02 Jul 2024 10:00:00 CEST", "2024-07-02 08:00"),
+    ("Tue, 02 Jul 2024 10:00:00 BST", "2024-07-02 09:00"),
+    ("Tue, 02 Jul 2024 07:30:00 JST", "2024-07-01 22:30"),
+    ("Tue, 02 Jul 2024 09:00:00 AEST", "2024-07-01 23:00"),
+    ("Tue, 02 Jul 2024 10:00:00 EEST", "2024-07-02 07:00"),
+    ("Tue, 02 Jul 2024 10:00 MESZ", "2024-07-02 08:00"),
+    ("Tue, 02 Jul 2024 10:00:00 UTC", "2024-07-02 10:00"),
+    ("Tue, 02 Jul 2024 10:00:00 EDT", "2024-07-02 14:00"),  # feedparser knew these already
+    ("Tue, 02 Jul 2024 10:00:00 +0200", "2024-07-02 08:00"),
+]
+
+
+def published(store: Store) -> dict[str, str]:
+    return {p.title: f"{p.published:%Y-%m-%d %H:%M}" for p in store.papers_after(0) if p.published}
+
+
+def test_a_date_with_a_named_time_zone_is_read_in_that_zone(store):
+    outcome = fetched_from(store, "rss", rss_dated(*(d for d, _ in ZONED)), "application/rss+xml")
+
+    assert outcome.ok, outcome.error
+    assert published(store) == {f"Post {n}": utc for n, (_, utc) in enumerate(ZONED)}
+
+
+def test_a_json_feed_date_with_a_named_time_zone_is_read_in_that_zone(store):
+    items = [
+        {"id": f"n{n}", "title": f"Post {n}", "content_text": "Text.", "date_published": d}
+        for n, (d, _) in enumerate(ZONED)
+    ]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+
+    outcome = fetched_from(store, "rss", body, "application/feed+json")
+
+    assert outcome.ok, outcome.error
+    assert published(store) == {f"Post {n}": utc for n, (_, utc) in enumerate(ZONED)}

@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 from feedparser.encodings import parse_content_type
 
 from . import document
-from .base import SourceError, clean_title, plausible_datetime
+from .base import SourceError, clean_title, plausible_datetime, zoned_datetime
 from .document import is_html
 
 MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
@@ -99,6 +99,8 @@ def json_datetime(value: object) -> datetime | None:
     one written by mistake (as RSS has them), if it is a plausible one."""
     if not isinstance(value, str):
         return None
+    if (when := zoned_datetime(value)) is not None:
+        return when
     try:
         return plausible_datetime(datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00")))
     except ValueError:
