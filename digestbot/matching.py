@@ -9,8 +9,8 @@ Everything rests on one normalization. A text becomes a string of tokens, each p
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
 hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
 them; any other punctuation becomes the break token `|`, so a phrase never matches across a
-comma or a full stop. A keyword normalizes the
-same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
+comma or a full stop (but `C++`, `C#` and the `.` of `.NET` are tokens: see _token_re). A
+keyword normalizes the same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
 """
 
 from __future__ import annotations
@@ -47,7 +47,22 @@ _JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d$\\"
 # So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
 # `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
-_TOKEN_RE = re.compile(rf"([^\W_]+)|[^\w{_JOINERS}]+")  # group 1 is a token; no group, a break
+# Names of languages and tools spelled with punctuation are words too: a token may end in `++`
+# or `#` (`C++`, `C++17`, `C#`, `F#`), so `C++` is neither `C`, nor `C#`, nor "C, then any
+# punctuation". A `.` that follows no letter and comes before one is a token of its own
+# (`.NET` is `. net`): `.NET` is not "any punctuation, then net", and `JSON` still matches `.json`.
+# Elsewhere (`a+b`, `#3`, `e.g.`, `ASP.NET`, `0.5`) these stay punctuation.
+DOT = "."
+_SUFFIX = r"(?:\+\+(?![+]|[^\W\d_])|#(?![#\w]))?"
+_DOT_NAME = r"(?<![\w.])\.(?=[^\W\d_])"
+
+
+def _token_re(word: str, joiners: str = _JOINERS) -> re.Pattern:
+    """Tokens (group 1) made of `word` runs, and breaks (no group): see the module doc."""
+    return re.compile(rf"({_DOT_NAME}|{word}{_SUFFIX})|(?:(?!{_DOT_NAME})[^\w{joiners}])+")
+
+
+_TOKEN_RE = _token_re(r"[^\W_]+")  # group 1 is a token; no group, a break
 
 
 # Letters Unicode gives no decomposition (a stroke, a slash, a ligature: NFKD leaves them
@@ -88,7 +103,7 @@ def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
     # as ranges: a class of 2,000 single characters is tested one by one (4 times slower)
     kept = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in marks)
-    return table, re.compile(rf"([^\W_]+(?:[{kept}]+[^\W_]*)*)|[^\w{_JOINERS}{kept}]+")
+    return table, _token_re(rf"[^\W_]+(?:[{kept}]+[^\W_]*)*", _JOINERS + kept)
 
 
 # Chinese and Japanese write no spaces between words, and no tokenizer can tell where their
@@ -215,7 +230,7 @@ def compile_term(raw: str) -> Term:
     if "*" in core:
         raise InvalidTerm(f"'*' is only allowed at the end of a keyword: {raw!r}")
     toks = tokens(core)
-    if not any(t != BREAK for t in toks):
+    if not any(t not in (BREAK, DOT) for t in toks):
         raise InvalidTerm(f"keyword has no letters or digits: {raw!r}")
     head = " ".join(toks[:-1])
     head = f" {head} " if head else " "
@@ -335,7 +350,7 @@ def normalize_name(name: str) -> str:
     last, comma, first = name.partition(",")
     if comma and last.strip() and first.strip() and "," not in first and not _NAME_SUFFIX_RE.match(first):
         name = f"{first} {last}"
-    return " ".join(t for t in tokens(detex(name)) if t != BREAK)
+    return " ".join(t for t in tokens(detex(name)) if t not in (BREAK, DOT))
 
 
 _NAME_SUFFIX_RE = re.compile(r"^\s*(?:jr|sr|[ivx]+)\.?\s*$", re.IGNORECASE)

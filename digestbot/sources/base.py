@@ -8,6 +8,7 @@ import re
 import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -211,9 +212,49 @@ def plausible_datetime(when: datetime | None) -> datetime | None:
     return when if EARLIEST <= when <= datetime.now(UTC) + FUTURE_SLACK else None
 
 
+# Zone abbreviations feeds write that feedparser and email.utils do not know, and read as UTC
+# without a word: their offsets, in minutes. Ambiguous ones (IST: India, Ireland or Israel)
+# are left out, and so read as UTC, as before.
+NAMED_ZONES = {
+    "UTC": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60, "CEST": 120, "MEZ": 60, "MESZ": 120,
+    "EET": 120, "EEST": 180, "MSK": 180, "SAST": 120, "WAT": 60, "CAT": 120, "EAT": 180,
+    "PKT": 300, "ICT": 420, "WIB": 420, "HKT": 480, "SGT": 480, "AWST": 480, "PHT": 480,
+    "JST": 540, "KST": 540, "ACST": 570, "ACDT": 630, "AEST": 600, "AEDT": 660,
+    "NZST": 720, "NZDT": 780, "HST": -600, "AKST": -540, "AKDT": -480, "NST": -210,
+    "NDT": -150, "BRT": -180, "ART": -180,
+}  # fmt: skip
+_NAMED_ZONE_RE = re.compile(r"(?<=[\d\s])\s*\(?([A-Za-z]{3,4})\)?\s*$")
+
+
+def zoned_datetime(text: str) -> datetime | None:
+    """A date (RFC 822 as RSS writes it, or ISO 8601) that ends in a zone of NAMED_ZONES, read in
+    that zone (`10:00 CEST` is 08:00 UTC); None for any other text."""
+    m = _NAMED_ZONE_RE.search(text) if isinstance(text, str) else None
+    offset = NAMED_ZONES.get(m.group(1).upper()) if m else None
+    if offset is None:
+        return None
+    sign, minutes = "-" if offset < 0 else "+", abs(offset)
+    head = text[: m.start()].strip()
+    try:
+        return plausible_datetime(
+            parsedate_to_datetime(f"{head} {sign}{minutes // 60:02d}{minutes % 60:02d}")
+        )
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return plausible_datetime(
+            datetime.fromisoformat(f"{head}{sign}{minutes // 60:02d}:{minutes % 60:02d}")
+        )
+    except ValueError:
+        return None
+
+
 def entry_datetime(entry: dict, *names: str) -> datetime | None:
-    """The first plausible date among `names` (feedparser's `*_parsed` fields, in UTC)."""
+    """The first plausible date among `names` (feedparser's `*_parsed` fields, in UTC, or the
+    text itself where it names a zone feedparser reads as UTC: `zoned_datetime`)."""
     for name in names:
+        if (when := zoned_datetime(entry.get(name))) is not None:
+            return when
         parsed = entry.get(f"{name}_parsed")
         if parsed:
             try:

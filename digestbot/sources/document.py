@@ -5,6 +5,7 @@ functions, each linear in the size."""
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from html.entities import html5
 
@@ -85,10 +86,17 @@ _LEADING_RE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)+")
 LEADING_WARNING = "white space before the XML declaration was dropped: the feed should start with <?xml"
 
 
-def first_byte(content: bytes) -> bytes:
-    """The document's first byte past white space and byte order marks (`{` for JSON)."""
-    m = _LEADING_RE.match(content)
-    return content[m.end() : m.end() + 1] if m else content[:1]
+def json_encoding(content: bytes) -> str:
+    """A JSON document's encoding as RFC 8259 and 4627 tell it: its byte order mark, else the
+    pattern of NULs in its first four bytes (UTF-16, UTF-32), else UTF-8."""
+    return json.detect_encoding(content)
+
+
+def starts_as_json(content: bytes) -> bool:
+    """Whether the document is JSON by its first character past white space and byte order
+    marks (`{` or `[`), in whatever encoding JSON may come (`json_encoding`)."""
+    head = content[:64].decode(json_encoding(content), "ignore")
+    return head.lstrip(" \t\r\n\ufeff")[:1] in ("{", "[")
 
 
 def trim_start(content: bytes) -> tuple[bytes, bool]:

@@ -25,7 +25,7 @@ def parse_hf_daily(source: SourceConfig, fetched: Fetched) -> FetchResult:
     """
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
-    items = load_json(fetched.content or b"")
+    items = load_json(fetched.content or b"", fetched.content_type)
     if not isinstance(items, list):
         raise SourceError("expected a JSON array of daily papers")
     papers, skipped = [], []

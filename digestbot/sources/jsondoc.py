@@ -3,11 +3,16 @@ have any type, numbers any size; what is not as expected is missing, never an ex
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from .base import SourceError, clean_title, plausible_datetime
+from feedparser.encodings import parse_content_type
+
+from . import document
+from .base import SourceError, clean_title, plausible_datetime, zoned_datetime
 from .document import is_html
 
 MAX_COUNT = 2**31 - 1  # a plausible count; anything larger is an error (and overflows SQLite)
@@ -20,16 +25,53 @@ def _json_int(text: str) -> int | float:
     return int(text) if len(text) <= _MAX_INT_DIGITS else float("inf")
 
 
-def load_json(content: bytes) -> object:
-    """A JSON document, or SourceError saying why it is not one."""
+def load_json(content: bytes, content_type: str = "") -> object:
+    """A JSON document, or SourceError saying why it is not one. `content_type`: the server's
+    Content-Type, whose charset is read where the bytes are not UTF-8 (see `json_text_of`)."""
     if is_html(content):
         raise SourceError("got an HTML page, not JSON (a login or error page? open the url in a browser)")
+    text = json_text_of(content, content_type)
     try:
-        return json.loads(content, parse_int=_json_int)
+        return json.loads(text, parse_int=_json_int)
     except (ValueError, RecursionError) as e:  # RecursionError: nested thousands deep
         raise SourceError(
             f"not JSON: {'nested too deeply' if isinstance(e, RecursionError) else e}"
         ) from None
+
+
+def json_text_of(content: bytes, content_type: str = "") -> str:
+    """The document as text. JSON tells its encoding (RFC 8259, 4627): a byte order mark, else
+    the NULs of its first bytes (UTF-16, UTF-32), else UTF-8; bytes that are not UTF-8 are read
+    in the server's charset (`charset=iso-8859-1`), if it names one they decode in."""
+    encoding = document.json_encoding(content)
+    try:
+        return content.decode(encoding)
+    except UnicodeDecodeError as e:
+        failed = e
+    charset = parse_content_type(content_type)[1] if content_type else ""
+    if charset and encoding.startswith("utf-8"):
+        try:
+            return content.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    said = (
+        "and the server names no charset"
+        if not charset
+        else f"nor {charset}, as the server says"
+        if re.fullmatch(r"[\w.:-]{1,40}", charset) and not _is_utf8(charset)
+        else "nor in the server's charset"
+    )
+    raise SourceError(
+        f"not JSON: not {encoding.upper().removesuffix('-SIG')} text (byte 0x{content[failed.start]:02x} at"
+        f" offset {failed.start}), {said}"
+    )
+
+
+def _is_utf8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def count(value: object) -> int | None:
@@ -57,6 +99,8 @@ def json_datetime(value: object) -> datetime | None:
     one written by mistake (as RSS has them), if it is a plausible one."""
     if not isinstance(value, str):
         return None
+    if (when := zoned_datetime(value)) is not None:
+        return when
     try:
         return plausible_datetime(datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00")))
     except ValueError:

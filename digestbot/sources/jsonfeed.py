@@ -24,7 +24,7 @@ VERSION_PREFIX = "https://jsonfeed.org/version/"
 
 def parse_json_feed(source: SourceConfig, fetched: Fetched) -> FetchResult:
     """Papers from a JSON Feed; a JSON document that is not one is a SourceError."""
-    doc = load_json(fetched.content or b"")
+    doc = load_json(fetched.content or b"", fetched.content_type)
     if not isinstance(doc, dict) or not json_text(doc.get("version")).startswith(VERSION_PREFIX):
         raise SourceError("a JSON document, not an RSS/Atom or JSON Feed (no https://jsonfeed.org/version/)")
     items = doc.get("items")

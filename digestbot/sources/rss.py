@@ -28,7 +28,7 @@ def parse_rss(source: SourceConfig, fetched: Fetched) -> FetchResult:
     if fetched.status >= 400:
         raise SourceError(f"HTTP {fetched.status}")
     content = fetched.content or b""
-    if document.first_byte(content) in (b"{", b"["):  # JSON: told by its content
+    if document.starts_as_json(content):  # JSON: told by its content
         return parse_json_feed(source, fetched)
     parsed = parse_feed(content, fetched.content_type)
     entries = (_entry(e, fetched.url) for e in parsed.entries)
