@@ -9,7 +9,7 @@ Everything rests on one normalization. A text becomes a string of tokens, each p
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
 hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
 them; any other punctuation becomes the break token `|`, so a phrase never matches across a
-comma or a full stop (but `C++`, `C#` and the `.` of `.NET` are tokens: see _token_re). A
+comma or a full stop (but `C++`, `C#` and the `.` of `.NET` are tokens: see _token_res). A
 keyword normalizes the same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
 """
 
@@ -57,12 +57,27 @@ _SUFFIX = r"(?:\+\+(?![+]|[^\W\d_])|#(?![#\w]))?"
 _DOT_NAME = r"(?<![\w.])\.(?=[^\W\d_])"
 
 
-def _token_re(word: str, joiners: str = _JOINERS) -> re.Pattern:
-    """Tokens (group 1) made of `word` runs, and breaks (no group): see the module doc."""
-    return re.compile(rf"({_DOT_NAME}|{word}{_SUFFIX})|(?:(?!{_DOT_NAME})[^\w{joiners}])+")
+# Text with none of these (nearly every title and abstract) is read by the same regex without
+# the names' lookarounds, which cost a tokenizer a third of its speed; both read it alike.
+_NAMED_RE = re.compile(r"\+\+|#|\.(?<![\w.]\.)[^\W\d_]")  # the `.` first: found at C speed
 
 
-_TOKEN_RE = _token_re(r"[^\W_]+")  # group 1 is a token; no group, a break
+def _token_res(word: str, joiners: str = _JOINERS) -> tuple[re.Pattern, re.Pattern]:
+    """Tokens (group 1) made of `word` runs, and breaks (no group), as two regexes: one for
+    text with no names spelled with punctuation, one for text with some (see above)."""
+    return (
+        re.compile(rf"({word})|[^\w{joiners}]+"),
+        re.compile(rf"({_DOT_NAME}|{word}{_SUFFIX})|(?:(?!{_DOT_NAME})[^\w{joiners}])+"),
+    )
+
+
+_TOKEN_RES = _token_res(r"[^\W_]+")
+
+
+def _tokenizer(folded: str) -> re.Pattern:
+    """The regex that splits `folded` (folded text) into tokens and breaks."""
+    plain, named = _TOKEN_RES if folded.isascii() else _code_space()[1]
+    return named if _NAMED_RE.search(folded) else plain
 
 
 # Letters Unicode gives no decomposition (a stroke, a slash, a ligature: NFKD leaves them
@@ -82,10 +97,10 @@ _SHAPING = (
 
 
 @cache
-def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
+def _code_space() -> tuple[dict[int, str | None], tuple[re.Pattern, re.Pattern]]:
     """What folding and tokens need of the code space, found in one walk of it (once, when the
     first text that is not ASCII comes): a str.translate table deleting every combining mark
-    (and the `_SHAPING` characters) and spelling the letters NFKD leaves whole without their accent; and `_TOKEN_RE` for such text, where a token goes on
+    (and the `_SHAPING` characters) and spelling the letters NFKD leaves whole without their accent; and the token regexes (`_token_res`) for such text, where a token goes on
     through the marks that stay, such as the vowel signs of Devanagari, Bengali or Tamil
     (`किताब` is one word: to `\\w` its vowel signs are neither letters nor digits)."""
     table: dict[int, str | None] = dict.fromkeys(_SHAPING)
@@ -103,7 +118,7 @@ def _code_space() -> tuple[dict[int, str | None], re.Pattern]:
     table.update({ord(letter): plain for letter, plain in _UNDECOMPOSED.items()})
     # as ranges: a class of 2,000 single characters is tested one by one (4 times slower)
     kept = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in marks)
-    return table, _token_re(rf"[^\W_]+(?:[{kept}]+[^\W_]*)*", _JOINERS + kept)
+    return table, _token_res(rf"[^\W_]+(?:[{kept}]+[^\W_]*)*", _JOINERS + kept)
 
 
 # Chinese and Japanese write no spaces between words, and no tokenizer can tell where their
@@ -132,7 +147,7 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
     folded = _spaced(fold(text))
-    found = (_TOKEN_RE if folded.isascii() else _code_space()[1]).findall(folded)
+    found = _tokenizer(folded).findall(folded)
     return [t or BREAK for t in found]
 
 
@@ -145,7 +160,8 @@ def normalize(text: str) -> str:
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Like `tokens`, with each token's (start, end) in the original text (for highlighting)."""
     if text.isascii():  # folding is lower(): offsets are unchanged
-        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _TOKEN_RE.finditer(text.lower())]
+        lowered = text.lower()
+        return [(m.group(1) or BREAK, m.start(), m.end()) for m in _tokenizer(lowered).finditer(lowered)]
     folded: list[str] = []
     origin: list[int] = []
     one_to_one = True
@@ -160,7 +176,7 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
             folded.append(f)
             origin.extend([m.start()] * len(f))
     joined = "".join(folded)
-    token_re = _TOKEN_RE if joined.isascii() else _code_space()[1]
+    token_re = _tokenizer(joined)
     if one_to_one:  # every character folded to exactly one: offsets are unchanged
         return [(m.group(1) or BREAK, m.start(), m.end()) for m in token_re.finditer(joined)]
     return [

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digestbot.matching import (
+    BREAK,
     BestMatches,
     InvalidTerm,
     Matcher,
@@ -368,3 +369,22 @@ def test_trending_matches_agree_with_the_rules_one_profile_at_a_time():
         assert [(m.paper.key, m.score, m.terms) for m in got[sid]] == want, sid
         assert all(m.reasons == ("trending on Hugging Face",) for m in got[sid])
     assert sum(map(len, got.values())) > 2000  # a real load was compared
+
+
+def test_text_without_names_spelled_with_punctuation_reads_the_same_on_the_fast_path():
+    """`tokens` reads text with no `++`, `#` or `.NET`-like dot with a regex without the names'
+    lookarounds: wherever it does (the real corpus, text that is not ASCII), that regex must read
+    the text exactly as the full one does; and the text it sends to the full one reads otherwise."""
+    from digestbot.matching import _NAMED_RE, _TOKEN_RES, _code_space, _spaced, fold
+
+    texts = [t for p in seed_papers() for t in (p.title, p.abstract)]
+    texts += ["Straße, Schröder et al. (2024): किताब; 机器学习 e.g. 0.5 U.S. a+b x.y", "ASP.NET..NET"]
+    names = ["C++ and C#", "F# on .NET", "Schröder's C++", "(.NET)"]
+    for text in texts + names + ["issue #3", "a++b"]:
+        folded = _spaced(fold(text))
+        plain, named = _TOKEN_RES if folded.isascii() else _code_space()[1]
+        fast = not _NAMED_RE.search(folded)
+        assert fast == (text in texts), text
+        if text in texts + names:
+            assert (plain.findall(folded) == named.findall(folded)) == fast, text
+        assert tokens(text) == [t or BREAK for t in named.findall(folded)], text
