@@ -1,0 +1,58 @@
+"""Faults in the digest as a reader receives it (hunt32): the email parts as they arrive at a
+real SMTP server (aiosmtpd on loopback), and the Slack messages as the Web API stand-in got them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from helpers import digestbot, subscriber, write_feed
+from test_email_delivery import body_parts
+from test_hostile import RSS_SOURCE, _Html, write_rss
+from test_trending import hf, person, sources_yaml
+
+__all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
+
+
+def blog_posts(n: int) -> list[tuple[str, str, str]]:
+    """`n` RSS items as a blog gives them: a title, a link and a long text, no authors."""
+    text = "Notes on imitation learning from a lab notebook, written up at length. " * 9
+    return [(f"Post {i} on imitation learning", f"https://blog.example.org/{i}", text) for i in range(n)]
+
+
+def test_a_digest_cut_to_the_compact_layout_starts_no_line_with_a_separator(workdir, smtp_server):
+    # A long digest is shown compact (title, then authors · upvotes · links) to stay under
+    # Gmail's clip; a post with no authors began that line with " · ".
+    write_rss(workdir.path / "blog.xml", blog_posts(400))
+    workdir.write_config(RSS_SOURCE, subscriber("alice", "imitation learning") + "  max_papers: 400\n")
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")  # rating links
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s")
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    lines = re.findall(r'<p class="links"[^>]*>(.*?)</p>', html, re.DOTALL)
+    compact = [" ".join(_Html(line).data).strip() for line in lines]
+    assert 'class="paper compact"' in html and compact
+    assert not [line for line in compact if line.startswith("·") or line.endswith("·")], compact[:3]
+
+
+def test_an_organization_without_authors_is_still_shown(workdir, smtp_server, hf):
+    # The organization was shown only after the authors ("Ada Lovelace · Example Lab"): a paper
+    # the list gave no authors lost it from both parts.
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 1"))
+    workdir.use_smtp(smtp_server.url)
+    listing.set(A=50)
+    listing.items[0]["paper"]["authors"] = []
+    listing.items[0]["organization"] = {"name": "example-lab", "fullname": "Example & Lab"}
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert "\n   Example & Lab\n" in text.replace("\r\n", "\n")
+    assert re.search(r'<p class="authors"[^>]*>Example &amp; Lab</p>', html)
