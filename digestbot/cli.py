@@ -413,7 +413,7 @@ def _check_writable(app: App) -> None:
 
 def _mail_warnings(app: App, env: Env) -> list[str]:
     emails = tuple(s.email for s in app.config.subscribers if s.email)
-    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
+    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails, app.config.email_from)
 
 
 def _last_warning(store, name: str, state: dict) -> str | None:

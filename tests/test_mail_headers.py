@@ -310,3 +310,30 @@ def test_a_non_ascii_subject_is_encoded_words_of_at_most_75(workdir):
     words = re.findall(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", " ".join(subject))
     assert len(words) > 1 and all(len(w) <= 75 for w in words), [len(w) for w in words]
     assert mail.message["Subject"] == "1 new paper for you: " + shorten(CYRILLIC.title, 80)
+
+
+EMOJI_DOMAIN = "- id: e\n  email: zoe@😀.example\n  keywords: [imitation learning]\n"
+
+
+@pytest.mark.parametrize(
+    ("subscribers", "config", "address"),
+    [
+        (EMOJI_DOMAIN, {}, "zoe@😀.example"),  # a domain with no IDNA form goes as UTF-8
+        (
+            subscriber("alice", "imitation learning"),
+            {"email_from": "Zoë <zoë@example.org>"},
+            "zoë@example.org",
+        ),
+    ],
+    ids=["emoji-domain", "utf8-sender"],
+)
+def test_check_warns_about_every_address_that_needs_smtputf8(workdir, subscribers, config, address):
+    # check warned only of a subscriber's local part outside ASCII: a domain IDNA cannot write
+    # (an emoji) and a sender outside ASCII need SMTPUTF8 too, and their digests failed unannounced.
+    setup(workdir, [IMITATION], subscribers, **config)
+    with server(smtputf8=False) as smtp:
+        workdir.use_smtp(smtp.url)
+        out = digestbot(workdir, "check").output
+        assert f"warning: {address}: " in out and "SMTPUTF8" in out
+        sent = digestbot(workdir, "send", expect=1).output
+    assert smtp.messages == [] and f"the address {address} is not ASCII" in sent

@@ -81,6 +81,12 @@ def envelope_address(value: str) -> str:
     return f"{local}@{host}" if host else addr  # no host name: as UTF-8, which needs SMTPUTF8
 
 
+def needs_smtputf8(value: str) -> bool:
+    """Whether mail to or from this address needs SMTPUTF8: not ASCII as sent (a local part
+    outside ASCII, or a domain IDNA cannot write, such as one with an emoji)."""
+    return not envelope_address(value).isascii()
+
+
 def ascii_message_id(message_id: str) -> str:
     """A Message-ID as the header carries it: its domain in IDNA (one recorded before ids were
     made so is sent so too). Structured headers take no encoded words: one there is no id."""
