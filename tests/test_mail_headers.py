@@ -337,3 +337,16 @@ def test_check_warns_about_every_address_that_needs_smtputf8(workdir, subscriber
         assert f"warning: {address}: " in out and "SMTPUTF8" in out
         sent = digestbot(workdir, "send", expect=1).output
     assert smtp.messages == [] and f"the address {address} is not ASCII" in sent
+
+
+@pytest.mark.parametrize("sid", ["alice.", "a..b"])
+def test_the_message_id_is_one_a_strict_reader_takes_whatever_the_subscriber_id(workdir, sid):
+    # A subscriber id may end with a dot or hold two (the YAML allows it): the Message-ID made
+    # from it had ".." in its left part, which RFC 5322 refuses (a strict server or client
+    # replaces or drops such an id, and threads and duplicate checks lose it).
+    setup(workdir, [IMITATION], f"- id: {sid}\n  email: a@example.org\n  keywords: [imitation learning]\n")
+    with server() as smtp:
+        one_mail(workdir, smtp.url)
+    [mail] = smtp.messages
+    header = mail.message["Message-ID"]
+    assert header.defects == () and str(header).startswith("<digest.")

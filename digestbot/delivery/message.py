@@ -47,7 +47,8 @@ class OutgoingEmail:
 def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     """A Message-ID unique to one digest; stored with it, so every retry reuses it."""
     domain = envelope_address(sender).rpartition("@")[2] or "digestbot.localhost"
-    who = re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]
+    # a dot-atom (RFC 5322 id-left): no dot at an end of the id, nor two in a row (`alice.`, `a..b`)
+    who = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]).strip(".") or "x"
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
 
