@@ -4,12 +4,16 @@ real SMTP server (aiosmtpd on loopback), and the Slack messages as the Web API s
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 from helpers import digestbot, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
 from test_trending import hf, person, sources_yaml
+
+from digestbot.render import PaperView, Renderer, sample_digest
 
 __all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
 
@@ -56,3 +60,17 @@ def test_an_organization_without_authors_is_still_shown(workdir, smtp_server, hf
     text, html = body_parts(mail.message)
     assert "\n   Example & Lab\n" in text.replace("\r\n", "\n")
     assert re.search(r'<p class="authors"[^>]*>Example &amp; Lab</p>', html)
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_the_readme_names_every_value_templates_see():
+    # `digest` and `feedback` (and the papers' `key`, `published`, ...) reached every template
+    # but the README's list left them out: a template writer could not know they were there.
+    text = README.read_text(encoding="utf-8")
+    listing = text[text.index("Templates see") : text.index("besides Jinja's own filters")]
+    named = set(re.findall(r"`([a-z_]+)`", listing))
+    ctx = Renderer().context(sample_digest(), feedback_link=lambda key, vote: "https://x.example/")
+    fields = [f.name for f in dataclasses.fields(PaperView) if not f.name.endswith("_mrkdwn")]
+    assert [name for name in [*ctx, *fields] if name not in named] == []
