@@ -5,15 +5,17 @@ real SMTP server (aiosmtpd on loopback), and the Slack messages as the Web API s
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
-from helpers import digestbot, subscriber, write_feed
+from helpers import FeedPaper, digestbot, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
-from test_trending import hf, person, sources_yaml
+from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
 
 from digestbot.render import PaperView, Renderer, sample_digest
+from digestbot.store import Store
 
 __all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
 
@@ -74,3 +76,28 @@ def test_the_readme_names_every_value_templates_see():
     ctx = Renderer().context(sample_digest(), feedback_link=lambda key, vote: "https://x.example/")
     fields = [f.name for f in dataclasses.fields(PaperView) if not f.name.endswith("_mrkdwn")]
     assert [name for name in [*ctx, *fields] if name not in named] == []
+
+
+def test_trending_ties_go_to_the_newest_paper_as_in_every_other_digest(workdir, smtp_server, hf):
+    # Two papers with the same upvotes: a keyword digest lists the newest first (README,
+    # "Ranking"), a trending one listed the one changed last (its rev): here the older paper,
+    # which the arXiv listing revised after the newer one arrived.
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 2") + person("kw", "keywords: [agents]"))
+    workdir.use_smtp(smtp_server.url)
+    listing.set(A=50, C=50)  # A stored first, then C: C is the newest
+    digestbot(workdir, "fetch")
+    a_id, a_title, _ = PAPERS["A"]
+    write_feed(workdir.path / "feed.xml", [FeedPaper(a_id, a_title, AGENTS + " Revised with more results.")])
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        a, c = (store.paper(f"arxiv:{PAPERS[n][0]}") for n in "AC")
+    assert a.seq < c.seq and a.rev > c.rev  # the older paper changed last
+
+    ranking = json.loads(digestbot(workdir, "preview", "top", "--format", "json").output)
+    digestbot(workdir, "send")
+
+    assert received(smtp_server, "kw") == [["C", "A"]]
+    assert received(smtp_server, "top") == [["C", "A"]]
+    assert [p["arxiv_id"] for p in ranking["papers"]] == [PAPERS["C"][0], a_id]

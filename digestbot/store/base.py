@@ -697,7 +697,7 @@ class Store:
         each with when that last happened; most upvoted first (then newest)."""
         rows = self._rows(
             "SELECT * FROM papers WHERE listed_at >= ? AND upvotes IS NOT NULL AND rev <= ?"
-            " ORDER BY upvotes DESC, rev DESC",
+            " ORDER BY upvotes DESC, seq DESC",
             [ts(since), upto],
         )
         pool = []
