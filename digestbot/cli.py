@@ -829,7 +829,7 @@ def ranking_json(subscriber_id: str, digest, ascii_only: bool = False) -> str:
         {
             "key": m.paper.key,
             "arxiv_id": m.paper.arxiv_id,
-            "title": m.paper.title,
+            "title": m.paper.display_title,
             "score": m.score,
             "why": list(m.why),
         }
@@ -893,7 +893,7 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     if paper is None:
         raise click.UsageError(str(refused)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
-    click.echo(f"{subscriber_id}: {said}: {paper.title}")
+    click.echo(f"{subscriber_id}: {said}: {paper.display_title}")
 
 
 # --- run ----------------------------------------------------------------------------------

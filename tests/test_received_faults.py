@@ -9,7 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from helpers import FeedPaper, digestbot, subscriber, write_feed
+import pytest
+from helpers import FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
 from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
@@ -101,3 +102,39 @@ def test_trending_ties_go_to_the_newest_paper_as_in_every_other_digest(workdir, 
     assert received(smtp_server, "kw") == [["C", "A"]]
     assert received(smtp_server, "top") == [["C", "A"]]
     assert [p["arxiv_id"] for p in ranking["papers"]] == [PAPERS["C"][0], a_id]
+
+
+@pytest.mark.parametrize("stored_as", ["", "(untitled)"])  # by this version, by earlier ones
+def test_the_untitled_placeholder_is_never_matched_nor_highlighted(workdir, smtp_server, stored_as):
+    # A post without a title is shown as "(untitled)": that placeholder was matched as its title
+    # (a keyword `untitled` brought every untitled post, scored as a title hit, 30) and
+    # highlighted in it.
+    body = '<rss version="2.0"><channel><title>t</title>{}</channel></rss>'
+    items = (
+        "<item><link>https://blog.example.org/1</link><guid>n1</guid>"
+        "<description>A note on imitation learning.</description></item>"
+        "<item><title>Another post</title><link>https://blog.example.org/2</link><guid>n2</guid>"
+        "<description>Untitled drafts on reward models.</description></item>"
+    )
+    (workdir.path / "blog.xml").write_text(body.format(items), encoding="utf-8")
+    workdir.write_config(
+        RSS_SOURCE, subscriber("alice", "untitled") + subscriber("bob", "imitation learning", "untitled")
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "fetch")
+    raw_sql(workdir.db, f"UPDATE papers SET title = '{stored_as}' WHERE key = 'guid:blog:n1'")
+    assert [
+        r["title"] for r in raw_rows(workdir.db, "SELECT title FROM papers WHERE key = 'guid:blog:n1'")
+    ] == [stored_as]
+    ranking = json.loads(digestbot(workdir, "preview", "alice", "--format", "json").output)
+    digestbot(workdir, "send")
+
+    assert [(p["title"], p["score"]) for p in ranking["papers"]] == [("Another post", 10)]
+    [alice] = smtp_server.to("alice@example.org")
+    assert "blog.example.org/1" not in alice.message.get_body(("plain",)).get_content()
+    [bob] = smtp_server.to("bob@example.org")
+    text, html = body_parts(bob.message)
+    assert "1. Another post" in text and "2. (untitled)" in text  # abstract hits alike: newest first
+    [title] = re.findall(r'<p class="title"[^>]*>(.*?)</p>', html.split("Another post")[1], re.DOTALL)
+    assert "(untitled)" in title and "hl" not in title
