@@ -1049,7 +1049,7 @@ def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
 
 def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> dict[str, list[Match]]:
     """For each trending profile, the papers that pass it, most upvoted first (then higher
-    keyword score, then newest: `trending_order`). Keywords and authors, when given, must match; categories and
+    keyword score, then newest: `trending_order`), each scored by its upvotes. Keywords and authors, when given, must match; categories and
     exclusions filter; `sources` must have reported the paper; a profile with none of these
     takes every paper. Each paper is read once for all profiles (the fast Matcher)."""
     matcher = Matcher(profiles)
@@ -1073,8 +1073,14 @@ def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> 
         for key, compiled in bare.items():
             if fed_by(paper, key[2]) and passes_filters(compiled, text):
                 found[key].append(Match(paper, 0, reasons=(TRENDING_REASON,)))
-    ranked = {key: sorted(ms, key=trending_order) for key, ms in found.items()}
+    ranked = {key: [_by_upvotes(m) for m in sorted(ms, key=trending_order)] for key, ms in found.items()}
     return {sid: ranked[group.get(sid, sid)] for sid in profiles}
+
+
+def _by_upvotes(m: Match) -> Match:
+    """A trending match scored by what ranks it, its upvotes (as every digest's score is what
+    ranks it: preview's JSON lists scores best first)."""
+    return Match(m.paper, m.paper.upvotes or 0, m.terms, m.authors, m.reasons)
 
 
 def rank(matches: Iterable[Match]) -> list[Match]:

@@ -138,3 +138,24 @@ def test_the_untitled_placeholder_is_never_matched_nor_highlighted(workdir, smtp
     assert "1. Another post" in text and "2. (untitled)" in text  # abstract hits alike: newest first
     [title] = re.findall(r'<p class="title"[^>]*>(.*?)</p>', html.split("Another post")[1], re.DOTALL)
     assert "(untitled)" in title and "hl" not in title
+
+
+@pytest.mark.parametrize("extra", ["", "\nkeywords: [agents]"], ids=["trending", "trending-keywords"])
+def test_preview_json_scores_a_trending_digest_by_what_ranks_it(workdir, hf, extra):
+    # Every other digest's "score" is what ranks it (scores fall down the list); a trending
+    # digest, ranked by upvotes, reported 0 for every paper (or the keyword score, which does
+    # not follow its order: 40, 40, 41 for papers of 30, 20 and 10 upvotes).
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 3" + extra))
+    listing.set(A=30, C=20, E=10)
+    listing.items[2]["paper"]["title"] = "Cheap Agents for Web Tasks with Agents"  # E: a higher keyword score
+    digestbot(workdir, "fetch")
+
+    ranking = json.loads(digestbot(workdir, "preview", "top", "--format", "json").output)
+
+    assert [(p["arxiv_id"], p["score"]) for p in ranking["papers"]] == [
+        (PAPERS["A"][0], 30),
+        (PAPERS["C"][0], 20),
+        (PAPERS["E"][0], 10),
+    ]
