@@ -280,9 +280,7 @@ def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     view = PaperView(
         rank=rank,
         title=title,
-        title_html=_highlighted(title, match.terms)
-        if p.title
-        else escape(title),  # UNTITLED: no words of its own
+        title_html=_highlighted(title, match.terms) if p.title else escape(title),  # UNTITLED: no words
         abstract=abstract,
         abstract_html=_highlighted(abstract, match.terms),
         authors=authors,
