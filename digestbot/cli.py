@@ -413,7 +413,7 @@ def _check_writable(app: App) -> None:
 
 def _mail_warnings(app: App, env: Env) -> list[str]:
     emails = tuple(s.email for s in app.config.subscribers if s.email)
-    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails)
+    return deliverability_warnings(env.smtp_url, env.base_url, env.secret, emails, app.config.email_from)
 
 
 def _last_warning(store, name: str, state: dict) -> str | None:
@@ -829,7 +829,7 @@ def ranking_json(subscriber_id: str, digest, ascii_only: bool = False) -> str:
         {
             "key": m.paper.key,
             "arxiv_id": m.paper.arxiv_id,
-            "title": m.paper.title,
+            "title": m.paper.display_title,
             "score": m.score,
             "why": list(m.why),
         }
@@ -893,7 +893,7 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
     if paper is None:
         raise click.UsageError(str(refused)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
-    click.echo(f"{subscriber_id}: {said}: {paper.title}")
+    click.echo(f"{subscriber_id}: {said}: {paper.display_title}")
 
 
 # --- run ----------------------------------------------------------------------------------

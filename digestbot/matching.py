@@ -1081,7 +1081,7 @@ def fed_by(paper: Paper, sources: frozenset[str] | set[str]) -> bool:
 
 def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> dict[str, list[Match]]:
     """For each trending profile, the papers that pass it, most upvoted first (then higher
-    keyword score, then newest). Keywords and authors, when given, must match; categories and
+    keyword score, then newest: `trending_order`), each scored by its upvotes. Keywords and authors, when given, must match; categories and
     exclusions filter; `sources` must have reported the paper; a profile with none of these
     takes every paper. Each paper is read once for all profiles (the fast Matcher)."""
     matcher = Matcher(profiles)
@@ -1105,19 +1105,33 @@ def match_trending(profiles: Mapping[str, Profile], papers: Iterable[Paper]) -> 
         for key, compiled in bare.items():
             if fed_by(paper, key[2]) and passes_filters(compiled, text):
                 found[key].append(Match(paper, 0, reasons=(TRENDING_REASON,)))
-    ranked = {
-        key: sorted(ms, key=lambda m: (-(m.paper.upvotes or 0), -m.score, -(m.paper.rev or 0), m.paper.key))
-        for key, ms in found.items()
-    }
+    ranked = {key: [_by_upvotes(m) for m in sorted(ms, key=trending_order)] for key, ms in found.items()}
     return {sid: ranked[group.get(sid, sid)] for sid in profiles}
+
+
+def _by_upvotes(m: Match) -> Match:
+    """A trending match scored by what ranks it, its upvotes (as every digest's score is what
+    ranks it: preview's JSON lists scores best first)."""
+    return Match(m.paper, m.paper.upvotes or 0, m.terms, m.authors, m.reasons)
 
 
 def rank(matches: Iterable[Match]) -> list[Match]:
     """Best first: score, then community upvotes, then newest (ingestion order)."""
     return sorted(
         matches,
-        key=lambda m: (-m.score, -(m.paper.upvotes or 0), -(m.paper.seq or 0), m.paper.key),
+        key=lambda m: (-m.score, -(m.paper.upvotes or 0), *_newest(m)),
     )
+
+
+def trending_order(m: Match) -> tuple:
+    """A trending digest's order: most upvoted, then `rank`'s (score, then newest)."""
+    return (-(m.paper.upvotes or 0), -m.score, *_newest(m))
+
+
+def _newest(m: Match) -> tuple[int, str]:
+    # Ties of every digest go to the newest paper by ingestion order (seq), never by rev: rev
+    # moves when a later report changes a paper, so an old paper revised today is not new.
+    return (-(m.paper.seq or 0), m.paper.key)
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:

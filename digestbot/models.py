@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-UNTITLED = "(untitled)"  # the title of a paper no report gave one: a placeholder, not a title
+# What a paper no report gave a title shows instead (its `title` is ""): a placeholder, shown
+# only, so that it is never matched, highlighted or compared as if it were the title.
+UNTITLED = "(untitled)"
 # What a Slack id starts with: a user (DM'd: U…, and W… on an Enterprise Grid org), or a
 # conversation (C… a channel, G… a private channel or group DM of old, D… a DM).
 SLACK_USER_PREFIXES = ("U", "W")
@@ -48,6 +50,11 @@ class Paper:
     first_seen: datetime | None = None
     rev: int | None = None
     revised: bool = False
+
+    @property
+    def display_title(self) -> str:
+        """The title as shown: UNTITLED for a paper without one."""
+        return self.title or UNTITLED
 
 
 # What a reader may set from Slack or the web form (the operator's YAML may hold more).

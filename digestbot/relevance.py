@@ -385,7 +385,7 @@ def _closest_seeds(
     if not seed_keys or not keys:
         return {}
     scores = (features.rows(keys) @ features.rows(seed_keys).T).toarray()
-    titles = {p.key: p.title for p in seeds.likes}
+    titles = {p.key: p.display_title for p in seeds.likes}
     out = {}
     for key, row in zip(keys, scores, strict=True):
         best = seed_keys[int(np.argmax(row))]

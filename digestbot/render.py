@@ -273,14 +273,14 @@ def _highlighted(text: str, terms: tuple[str, ...]) -> Markup:
 def paper_view(rank: int, match: Match, slack: bool = False) -> PaperView:
     """A paper as templates see it; the *_mrkdwn fields are filled for Slack only."""
     p = match.paper
-    title, flat, abstract, authors = _plain_fields(p.title, p.abstract, p.authors)
+    title, flat, abstract, authors = _plain_fields(p.display_title, p.abstract, p.authors)
     reasons = tuple(shown(r)[:200] for r in match.reasons)
     # The reader's own terms, as shown: Slack and web profiles may carry what one_line removes.
     terms, authors_matched = tuple(map(one_line, match.terms)), tuple(map(one_line, match.authors))
     view = PaperView(
         rank=rank,
         title=title,
-        title_html=_highlighted(title, match.terms),
+        title_html=_highlighted(title, match.terms) if p.title else escape(title),  # UNTITLED: no words
         abstract=abstract,
         abstract_html=_highlighted(abstract, match.terms),
         authors=authors,

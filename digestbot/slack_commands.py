@@ -407,7 +407,9 @@ class CommandHandler:
     def _titles(self, ids: list[str]) -> dict[str, str]:
         """The titles of the stored papers among these arXiv ids."""
         return {
-            p.arxiv_id: p.title for p in self.store.papers_by_keys(f"arxiv:{a}" for a in ids) if p.arxiv_id
+            p.arxiv_id: p.display_title
+            for p in self.store.papers_by_keys(f"arxiv:{a}" for a in ids)
+            if p.arxiv_id
         }
 
     def cmd_trending(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:

@@ -604,7 +604,7 @@ def preview() -> Response:
         "total": selection.matched[PREVIEW_ID],
         "days": PREVIEW_DAYS,
         "papers": [
-            {"title": m.paper.title, "link": m.paper.link, "why": list(m.why)[:6]}
+            {"title": m.paper.display_title, "link": m.paper.link, "why": list(m.why)[:6]}
             for m in selection.best[PREVIEW_ID]
         ],
     }

@@ -365,7 +365,9 @@ def test_trending_matches_agree_with_the_rules_one_profile_at_a_time():
                 m = match_profile(compiled, paper, text)
             if m is not None:
                 want.append((paper.key, m.score, m.terms))
-        want.sort(key=lambda w: (-by_key[w[0]].upvotes, -w[1], -by_key[w[0]].rev, w[0]))
+        want.sort(key=lambda w: (-by_key[w[0]].upvotes, -w[1], -by_key[w[0]].seq, w[0]))
+        # ranked by upvotes, then keyword score, then newest; scored by the upvotes that rank them
+        want = [(key, by_key[key].upvotes, terms) for key, _, terms in want]
         assert [(m.paper.key, m.score, m.terms) for m in got[sid]] == want, sid
         assert all(m.reasons == ("trending on Hugging Face",) for m in got[sid])
     assert sum(map(len, got.values())) > 2000  # a real load was compared

@@ -483,7 +483,7 @@ def test_a_json_feed_is_read_by_an_rss_source(store, http):
     assert first.published == datetime(2024, 3, 14, 8, 30, tzinfo=UTC)
     assert first.link == "https://blog.example.org/posts/1"
     note = papers["urn:uuid:1"]
-    assert (note.title, note.abstract, note.link, note.published) == (
+    assert (note.display_title, note.abstract, note.link, note.published) == (
         "(untitled)",
         "A note without a title or a link.",
         "",

@@ -724,8 +724,8 @@ def test_rss_source_defined_behaviour_for_broken_items():
     assert [p.title for p in papers["arxiv:2501.40011"]] == ["Duplicate guid, first copy"]
     [untracked] = [p for ps in papers.values() for p in ps if p.title == "Neither guid nor link"]
     assert untracked.key.startswith("sha1:") and untracked.link == ""  # keyed by its content
-    assert papers["arxiv:2501.40012"][0].title == "(untitled)"  # no <title>
-    assert papers["arxiv:2501.40016"][0].title == "(untitled)"  # a title of invisible characters
+    assert papers["arxiv:2501.40012"][0].display_title == "(untitled)"  # no <title>
+    assert papers["arxiv:2501.40016"][0].display_title == "(untitled)"  # a title of invisible characters
     assert papers["arxiv:2501.40013"][0].link == "https://arxiv.org/abs/2501.40013"  # from the guid
     assert papers["tag:hostile.example,2024:nolink"][0].link == ""
     assert papers["arxiv:2501.40014"][0].published is None  # year 2999: unknown, not the future
@@ -762,7 +762,7 @@ def test_hf_daily_defined_behaviour_for_broken_items():
     papers = {p.key: p for p in result.papers}
     assert set(papers) == {f"arxiv:{i}" for i in HF_IDS}
     assert result.skipped == ["'javascript:alert(1)': not an arXiv id", "an item without a 'paper' object"]
-    assert papers["arxiv:2501.50003"].title == "(untitled)"
+    assert papers["arxiv:2501.50003"].display_title == "(untitled)"
     hostile = papers["arxiv:2501.50002"]
     assert (hostile.upvotes, hostile.published) == (None, None)  # "9999" is not a count; a bad date
     assert papers["arxiv:2501.50006"].upvotes is None  # true is not a count either
@@ -773,7 +773,7 @@ def test_hf_daily_defined_behaviour_for_broken_items():
 
 
 def test_arxiv_rss_papers_without_a_title_get_a_visible_one():
-    titles = {p.key: p.title for p in parse_fixture("arxiv_rss").papers}
+    titles = {p.key: p.display_title for p in parse_fixture("arxiv_rss").papers}
     assert titles["arxiv:2501.40012"] and titles["arxiv:2501.40016"]
 
 

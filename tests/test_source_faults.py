@@ -536,7 +536,7 @@ def test_hugging_face_uses_the_item_title_when_the_papers_is_blank(store, http):
 def test_a_later_report_gives_an_untitled_paper_its_title(store, http):
     http.get(HF_URL, json=[{"paper": {"id": "2403.01234", "title": "", "summary": "About quokkas."}}])
     collect.fetch_one(store, source("hf", HF_URL, "hf_daily"), client())
-    assert store.paper("arxiv:2403.01234").title == "(untitled)"
+    assert store.paper("arxiv:2403.01234").display_title == "(untitled)"
     http.get("https://blog.example/feed", body=blog_post_about("2403.01234", "Quokka policies"))
     collect.fetch_one(store, source("blog", "https://blog.example/feed"), client())
     assert store.paper("arxiv:2403.01234").title == "Quokka policies"

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 
 from ..text import split_url
 from . import DeliveryError
-from .message import OutgoingEmail
+from .message import OutgoingEmail, envelope_address, needs_smtputf8
 
 SMTP_TIMEOUT = 30.0  # seconds per socket operation (DIGESTBOT_SMTP_TIMEOUT)
 log = logging.getLogger(__name__)
@@ -615,20 +615,35 @@ def _outbox_fix(error: OSError) -> str:
 
 
 def deliverability_warnings(
-    smtp_url: str | None, base_url: str | None, secret: str | None, addresses: tuple[str, ...] = ()
+    smtp_url: str | None,
+    base_url: str | None,
+    secret: str | None,
+    addresses: tuple[str, ...] = (),
+    sender: str | None = None,
 ) -> list[str]:
     """What stands between real mail and the inbox that the operator can fix (for `check` and
     `status`): no one-click unsubscribe where Gmail and Yahoo require it of bulk senders, an
-    http base URL, with which RFC 8058 one-click cannot be offered, and addresses that only a
-    server with SMTPUTF8 takes."""
+    http base URL, with which RFC 8058 one-click cannot be offered, and addresses (the
+    subscribers', and the sender's, which every digest carries) that only a server with
+    SMTPUTF8 takes."""
     if not smtp_url:
         return []  # the outbox: nothing is mailed
     found = []
-    utf8 = [a for a in addresses if not a.rpartition("@")[0].isascii()]
-    if utf8:
+    utf8 = [a for a in addresses if needs_smtputf8(a)]
+    for why, among in (
+        ("not ASCII before the @", [a for a in utf8 if not a.rpartition("@")[0].isascii()]),
+        ("a domain with no IDNA (xn--) spelling", [a for a in utf8 if a.rpartition("@")[0].isascii()]),
+    ):
+        if among:
+            found.append(
+                f"{', '.join(among[:5])}{' …' if len(among) > 5 else ''}: {why}, so only an SMTP server offering "
+                "SMTPUTF8 takes it (Postfix: smtputf8_enable = yes); elsewhere that digest fails"
+            )
+    if sender and needs_smtputf8(sender):
         found.append(
-            f"{', '.join(utf8[:5])}{' …' if len(utf8) > 5 else ''}: not ASCII before the @, so only an "
-            "SMTP server offering SMTPUTF8 takes it (Postfix: smtputf8_enable = yes); elsewhere that digest fails"
+            f"{envelope_address(sender)}: email.from is not ASCII (before the @, or a domain with no IDNA"
+            " spelling), so only an SMTP server offering SMTPUTF8 takes any digest (Postfix:"
+            " smtputf8_enable = yes); elsewhere every one fails"
         )
     if not (base_url and secret):
         return [

@@ -47,7 +47,8 @@ class OutgoingEmail:
 def make_message_id(subscriber_id: str, created: datetime, sender: str) -> str:
     """A Message-ID unique to one digest; stored with it, so every retry reuses it."""
     domain = envelope_address(sender).rpartition("@")[2] or "digestbot.localhost"
-    who = re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]
+    # a dot-atom (RFC 5322 id-left): no dot at an end of the id, nor two in a row (`alice.`, `a..b`)
+    who = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9.-]", "-", subscriber_id)[:40]).strip(".") or "x"
     return f"<digest.{who}.{created:%Y%m%d%H%M%S}.{secrets.token_hex(6)}@{domain}>"
 
 
@@ -81,6 +82,12 @@ def envelope_address(value: str) -> str:
     return f"{local}@{host}" if host else addr  # no host name: as UTF-8, which needs SMTPUTF8
 
 
+def needs_smtputf8(value: str) -> bool:
+    """Whether mail to or from this address needs SMTPUTF8: not ASCII as sent (a local part
+    outside ASCII, or a domain IDNA cannot write, such as one with an emoji)."""
+    return not envelope_address(value).isascii()
+
+
 def ascii_message_id(message_id: str) -> str:
     """A Message-ID as the header carries it: its domain in IDNA (one recorded before ids were
     made so is sent so too). Structured headers take no encoded words: one there is no id."""
@@ -107,11 +114,71 @@ def ascii_uri(uri: str) -> str:
 
 
 def _address(value: str) -> str:
-    """`Name <addr>` as a header value: the name RFC 2047-encoded when needed, the address never
-    (see envelope_address)."""
+    """`Name <addr>` as a header value: the name RFC 2047-encoded when needed (`_phrase`), the
+    address never (see envelope_address)."""
     name = split_address(value)[0]
     addr = envelope_address(value)
-    return formataddr((name, "x@x"), charset="utf-8")[: -len("<x@x>")] + f"<{addr}>" if name else addr
+    if not name:
+        return addr
+    if name.isascii():
+        return formataddr((name, "x@x"))[: -len("<x@x>")] + f"<{addr}>"
+    return f"{_phrase(name)} <{addr}>"
+
+
+_ATOM_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # RFC 5322 atext
+PHRASE_WORD = LINE - len("From: ")  # an encoded word that fits on the first line too
+
+
+def _phrase(name: str) -> str:
+    """A display name outside ASCII as encoded words and atoms: its plain ASCII words stay as
+    written, the runs of other words become encoded words of at most PHRASE_WORD characters,
+    cut at a space where one allows. Whitespace between two encoded words is dropped by a
+    reader that follows RFC 2047 and kept by others (Python's own parser among them), so a
+    word cut in half (what formataddr and Header write) reads as two words there."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*name.split(" "), None]:
+        if word is not None and not _ATOM_RE.fullmatch(word):
+            run.append(word)
+            continue
+        if run:
+            out += _run_words(run)
+            run = []
+        if word:
+            out.append(word)
+    return " ".join(out)
+
+
+def _run_words(words: list[str]) -> list[str]:
+    """Words (with the spaces between them) as encoded words, each holding as many whole words
+    as fit in PHRASE_WORD characters, the space before it inside; a word too long for one is
+    cut (that reader sees a space there)."""
+    pieces: list[str] = []
+    for word in words:
+        if pieces and len(_encoded(f"{pieces[-1]} {word}")) <= PHRASE_WORD:
+            pieces[-1] += f" {word}"
+        else:
+            pieces.append(f" {word}" if pieces else word)
+    out = []
+    for piece in pieces:
+        encoded = _encoded(piece)
+        if len(encoded) > PHRASE_WORD:
+            encoded = _encoded_words(piece, "From")
+        out.append(encoded)
+    return out
+
+
+def _encoded(text: str) -> str:
+    """`text` as one UTF-8 encoded word (q or b, whichever is shorter), however long."""
+    return Header(text, "utf-8", maxlinelen=100_000).encode()
+
+
+def _encoded_words(text: str, header_name: str) -> str:
+    """`text` as UTF-8 RFC 2047 encoded words of at most 75 characters each (the first short
+    enough to follow `header_name:` in a line), space-separated."""
+    # Header's own limit lets a word reach 76 characters: one less keeps every word within 75
+    encoded = Header(text, "utf-8", maxlinelen=LINE - 3, header_name=header_name).encode(linesep=CRLF)
+    return encoded.replace(CRLF, "")
 
 
 def _spells_encoded_word(text: str) -> bool:
@@ -144,19 +211,23 @@ def _header(name: str, value: str) -> str:
     encoded words (the Header encoder keeps the spaces between non-ASCII words, which Python's
     newer folder drops before the gh-144156 fix: "Zoë: Schrödinger" became "Zoë:Schrödinger")."""
     value = one_line(value)
-    if name in _ADDRESS_HEADERS:  # already encoded by _address; a UTF-8 address stays as it is
-        return f"{name}: {value}{CRLF}"
-    if not value.isascii() or (name == "Subject" and _spells_encoded_word(value)):
-        encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
-        return f"{name}: {encoded}{CRLF}"
-    lines, line = [], f"{name}:"
+    if name not in _ADDRESS_HEADERS and (
+        not value.isascii() or (name == "Subject" and _spells_encoded_word(value))
+    ):  # an address header was encoded by _address; a UTF-8 address stays as it is
+        value = _encoded_words(value, name)
+    return _fold(f"{name}:", value)
+
+
+def _fold(start: str, value: str) -> str:
+    """`start` and `value` as header lines of at most LINE characters where a space allows."""
+    lines, line = [], start
     for word in value.split(" "):
-        if len(line) + 1 + len(word) > LINE and line.strip() and not line.endswith(":"):
+        if len(line) + 1 + len(word) > LINE and line.strip() and line != start:
             lines.append(line)
             line = ""
         line = f"{line} {word}"
     lines.append(line)
-    return "\r\n".join(lines) + "\r\n"
+    return CRLF.join(lines) + CRLF
 
 
 _ADDRESS_HEADERS = ("From", "To")

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ..models import UNTITLED, Paper
+from ..models import Paper
 from ..text import clean_paragraphs, detex, invisible_character, one_line
 from . import document
 
@@ -77,7 +77,7 @@ def arxiv_paper(aid: str, title: str, **fields) -> Paper:
     return Paper(
         key=f"arxiv:{aid}",
         arxiv_id=aid,
-        title=clean_title(title) or UNTITLED,
+        title=clean_title(title),
         link=link,
         pdf_url=pdf_url,
         **fields,

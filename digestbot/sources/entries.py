@@ -9,7 +9,7 @@ from datetime import datetime
 from ..arxiv_ids import arxiv_id
 from ..config import SourceConfig
 from ..keys import entry_key
-from ..models import UNTITLED, Paper
+from ..models import Paper
 from ..text import one_line
 from .base import arxiv_paper_urls, check_readable, content_key
 
@@ -58,7 +58,7 @@ def papers_from(
             Paper(
                 key=key,
                 arxiv_id=aid,
-                title=e.title or UNTITLED,
+                title=e.title,
                 abstract=e.abstract,
                 authors=e.authors,
                 categories=e.categories,

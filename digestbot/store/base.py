@@ -697,7 +697,7 @@ class Store:
         each with when that last happened; most upvoted first (then newest)."""
         rows = self._rows(
             "SELECT * FROM papers WHERE listed_at >= ? AND upvotes IS NOT NULL AND rev <= ?"
-            " ORDER BY upvotes DESC, rev DESC",
+            " ORDER BY upvotes DESC, seq DESC",
             [ts(since), upto],
         )
         pool = []
@@ -1850,7 +1850,7 @@ def _state_from_row(r: dict) -> SubscriberState:
 def _paper_from_row(r: dict) -> Paper:
     return Paper(
         key=r["key"],
-        title=r["title"],
+        title=_titled(r["title"]),
         abstract=r["abstract"],
         authors=tuple(json.loads(r["authors"])),
         categories=tuple(json.loads(r["categories"])),
@@ -1944,7 +1944,7 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative:
     """One paper from two reports of it.
 
     An `authoritative` report (the paper's own metadata: arXiv's listing or API) wins for title,
-    authors and abstract whenever it has them (the placeholder UNTITLED is no title); any other
+    authors and abstract whenever it has them (an empty title is none); any other
     report only fills what is missing (of two such, the longer abstract wins; once an
     authoritative report gave the abstract, `old_authoritative`, it is kept). Categories are united; the paper's own links and dates are kept from
     the first report that had them; the mutable fields (upvotes, comments, the Hugging Face
@@ -1953,9 +1953,6 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative:
 
     def pick(mine, theirs):
         return (theirs or mine) if authoritative else (mine or theirs)
-
-    def titled(title: str) -> str:
-        return "" if title == UNTITLED else title
 
     if authoritative and new.abstract:
         abstract = new.abstract
@@ -1966,7 +1963,7 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative:
     return Paper(
         key=old.key,
         arxiv_id=old.arxiv_id or new.arxiv_id,
-        title=pick(titled(old.title), titled(new.title)) or UNTITLED,
+        title=pick(_titled(old.title), _titled(new.title)),
         abstract=abstract,
         authors=pick(old.authors, new.authors),
         categories=tuple(dict.fromkeys(old.categories + new.categories)),
@@ -1977,6 +1974,11 @@ def merge_papers(old: Paper, new: Paper, authoritative: bool, old_authoritative:
         sources=old.sources,
         **{f: _newest(getattr(old, f), getattr(new, f)) for f in _MUTABLE_FIELDS},
     )
+
+
+def _titled(title: str) -> str:
+    """A stored title, "" for none (rows written by earlier versions hold the placeholder UNTITLED)."""
+    return "" if title == UNTITLED else title
 
 
 def _newest(old, new):

@@ -1,0 +1,161 @@
+"""Faults in the digest as a reader receives it (hunt32): the email parts as they arrive at a
+real SMTP server (aiosmtpd on loopback), and the Slack messages as the Web API stand-in got them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers import FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
+from test_email_delivery import body_parts
+from test_hostile import RSS_SOURCE, _Html, write_rss
+from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
+
+from digestbot.render import PaperView, Renderer, sample_digest
+from digestbot.store import Store
+
+__all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
+
+
+def blog_posts(n: int) -> list[tuple[str, str, str]]:
+    """`n` RSS items as a blog gives them: a title, a link and a long text, no authors."""
+    text = "Notes on imitation learning from a lab notebook, written up at length. " * 9
+    return [(f"Post {i} on imitation learning", f"https://blog.example.org/{i}", text) for i in range(n)]
+
+
+def test_a_digest_cut_to_the_compact_layout_starts_no_line_with_a_separator(workdir, smtp_server):
+    # A long digest is shown compact (title, then authors · upvotes · links) to stay under
+    # Gmail's clip; a post with no authors began that line with " · ".
+    write_rss(workdir.path / "blog.xml", blog_posts(400))
+    workdir.write_config(RSS_SOURCE, subscriber("alice", "imitation learning") + "  max_papers: 400\n")
+    workdir.use_smtp(smtp_server.url)
+    workdir.monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")  # rating links
+    workdir.monkeypatch.setenv("DIGESTBOT_SECRET", "s")
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    _, html = body_parts(mail.message)
+    lines = re.findall(r'<p class="links"[^>]*>(.*?)</p>', html, re.DOTALL)
+    compact = [" ".join(_Html(line).data).strip() for line in lines]
+    assert 'class="paper compact"' in html and compact
+    assert not [line for line in compact if line.startswith("·") or line.endswith("·")], compact[:3]
+
+
+def test_an_organization_without_authors_is_still_shown(workdir, smtp_server, hf):
+    # The organization was shown only after the authors ("Ada Lovelace · Example Lab"): a paper
+    # the list gave no authors lost it from both parts.
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 1"))
+    workdir.use_smtp(smtp_server.url)
+    listing.set(A=50)
+    listing.items[0]["paper"]["authors"] = []
+    listing.items[0]["organization"] = {"name": "example-lab", "fullname": "Example & Lab"}
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert "\n   Example & Lab\n" in text.replace("\r\n", "\n")
+    assert re.search(r'<p class="authors"[^>]*>Example &amp; Lab</p>', html)
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_the_readme_names_every_value_templates_see():
+    # `digest` and `feedback` (and the papers' `key`, `published`, ...) reached every template
+    # but the README's list left them out: a template writer could not know they were there.
+    text = README.read_text(encoding="utf-8")
+    listing = text[text.index("Templates see") : text.index("besides Jinja's own filters")]
+    named = set(re.findall(r"`([a-z_]+)`", listing))
+    ctx = Renderer().context(sample_digest(), feedback_link=lambda key, vote: "https://x.example/")
+    fields = [f.name for f in dataclasses.fields(PaperView) if not f.name.endswith("_mrkdwn")]
+    assert [name for name in [*ctx, *fields] if name not in named] == []
+
+
+def test_trending_ties_go_to_the_newest_paper_as_in_every_other_digest(workdir, smtp_server, hf):
+    # Two papers with the same upvotes: a keyword digest lists the newest first (README,
+    # "Ranking"), a trending one listed the one changed last (its rev): here the older paper,
+    # which the arXiv listing revised after the newer one arrived.
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 2") + person("kw", "keywords: [agents]"))
+    workdir.use_smtp(smtp_server.url)
+    listing.set(A=50, C=50)  # A stored first, then C: C is the newest
+    digestbot(workdir, "fetch")
+    a_id, a_title, _ = PAPERS["A"]
+    write_feed(workdir.path / "feed.xml", [FeedPaper(a_id, a_title, AGENTS + " Revised with more results.")])
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        a, c = (store.paper(f"arxiv:{PAPERS[n][0]}") for n in "AC")
+    assert a.seq < c.seq and a.rev > c.rev  # the older paper changed last
+
+    ranking = json.loads(digestbot(workdir, "preview", "top", "--format", "json").output)
+    digestbot(workdir, "send")
+
+    assert received(smtp_server, "kw") == [["C", "A"]]
+    assert received(smtp_server, "top") == [["C", "A"]]
+    assert [p["arxiv_id"] for p in ranking["papers"]] == [PAPERS["C"][0], a_id]
+
+
+@pytest.mark.parametrize("stored_as", ["", "(untitled)"])  # by this version, by earlier ones
+def test_the_untitled_placeholder_is_never_matched_nor_highlighted(workdir, smtp_server, stored_as):
+    # A post without a title is shown as "(untitled)": that placeholder was matched as its title
+    # (a keyword `untitled` brought every untitled post, scored as a title hit, 30) and
+    # highlighted in it.
+    body = '<rss version="2.0"><channel><title>t</title>{}</channel></rss>'
+    items = (
+        "<item><link>https://blog.example.org/1</link><guid>n1</guid>"
+        "<description>A note on imitation learning.</description></item>"
+        "<item><title>Another post</title><link>https://blog.example.org/2</link><guid>n2</guid>"
+        "<description>Untitled drafts on reward models.</description></item>"
+    )
+    (workdir.path / "blog.xml").write_text(body.format(items), encoding="utf-8")
+    workdir.write_config(
+        RSS_SOURCE, subscriber("alice", "untitled") + subscriber("bob", "imitation learning", "untitled")
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "fetch")
+    raw_sql(workdir.db, f"UPDATE papers SET title = '{stored_as}' WHERE key = 'guid:blog:n1'")
+    assert [
+        r["title"] for r in raw_rows(workdir.db, "SELECT title FROM papers WHERE key = 'guid:blog:n1'")
+    ] == [stored_as]
+    ranking = json.loads(digestbot(workdir, "preview", "alice", "--format", "json").output)
+    digestbot(workdir, "send")
+
+    assert [(p["title"], p["score"]) for p in ranking["papers"]] == [("Another post", 10)]
+    [alice] = smtp_server.to("alice@example.org")
+    assert "blog.example.org/1" not in alice.message.get_body(("plain",)).get_content()
+    [bob] = smtp_server.to("bob@example.org")
+    text, html = body_parts(bob.message)
+    assert "1. Another post" in text and "2. (untitled)" in text  # abstract hits alike: newest first
+    [title] = re.findall(r'<p class="title"[^>]*>(.*?)</p>', html.split("Another post")[1], re.DOTALL)
+    assert "(untitled)" in title and "hl" not in title
+
+
+@pytest.mark.parametrize("extra", ["", "\nkeywords: [agents]"], ids=["trending", "trending-keywords"])
+def test_preview_json_scores_a_trending_digest_by_what_ranks_it(workdir, hf, extra):
+    # Every other digest's "score" is what ranks it (scores fall down the list); a trending
+    # digest, ranked by upvotes, reported 0 for every paper (or the keyword score, which does
+    # not follow its order: 40, 40, 41 for papers of 30, 20 and 10 upvotes).
+    listing, url = hf
+    write_feed(workdir.path / "feed.xml", [])
+    workdir.write_config(sources_yaml(url), person("top", "trending: 3" + extra))
+    listing.set(A=30, C=20, E=10)
+    listing.items[2]["paper"]["title"] = "Cheap Agents for Web Tasks with Agents"  # E: a higher keyword score
+    digestbot(workdir, "fetch")
+
+    ranking = json.loads(digestbot(workdir, "preview", "top", "--format", "json").output)
+
+    assert [(p["arxiv_id"], p["score"]) for p in ranking["papers"]] == [
+        (PAPERS["A"][0], 30),
+        (PAPERS["C"][0], 20),
+        (PAPERS["E"][0], 10),
+    ]
