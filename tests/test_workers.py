@@ -314,6 +314,51 @@ def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_compl
     check_arrivals(slow_smtp_server, wanted, killed=1)
 
 
+# A worker started while its PostgreSQL was unreachable (the machine booted before the database,
+# the server restarting) exited 1 at once: systemd's Restart=on-failure tried again five times in
+# half a second and gave up ("start request repeated too quickly"), honcho stopped every other
+# worker with it, and no digest went out until someone came. It waits for the database now,
+# saying so, and starts once it answers; a stop meanwhile ends the wait (exit 0).
+
+FAST_START_WAIT = "import digestbot.cli as c\nc.START_WAIT = 0.5"
+
+
+def test_a_worker_started_before_its_database_waits_for_it_then_sends(pg, pg_server, smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 3)
+    pg.use_smtp(smtp_server.url)
+    proxy = TcpProxy(pg_server.port)  # not listening yet: connections are refused
+    pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
+    try:
+        worker = spawn("run", prelude=FAST_START_WAIT)
+        waiting = worker.wait_for("cannot start yet", timeout=30)
+        proxy.restore()
+        worker.wait_for("digestbot running", timeout=30)
+        wait_until(lambda: len(smtp_server.messages) == 3, 30, "the three digests")
+        worker.signal(signal.SIGTERM)
+        assert worker.finish(30) == 0, worker.output
+        ledger_is_done(pg.db)
+    finally:
+        proxy.cut()
+
+    assert "cannot connect to the database" in waiting and "trying again in" in waiting, waiting
+    assert "Traceback" not in worker.output
+    check_arrivals(smtp_server, wanted)
+
+
+def test_a_worker_waiting_for_its_database_stops_at_once_when_told(pg, spawn):  # noqa: F811
+    newsroom(pg, 1)
+    pg.db_target = f"postgresql://digestbot@127.0.0.1:{_free_port()}/nowhere"
+    once = spawn("run", "--once")
+    worker = spawn("run")
+    worker.wait_for("cannot start yet", timeout=30)
+    worker.signal(signal.SIGTERM)
+
+    assert worker.finish(10) == 0, worker.output
+    assert "stopped before starting" in worker.output and "Traceback" not in worker.output
+    assert once.finish(30) == 1 and "cannot connect to the database" in once.output  # one run: it says so
+    assert "connections?." not in once.output
+
+
 # --- many workers, one backlog ------------------------------------------------------------------
 
 
