@@ -219,7 +219,8 @@ class _Group(click.Group):
         except StoreWriteError as e:
             sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
             then = " Nothing more is sent until the database can record it." if sends else ""
-            _complain(f"Stopped: {e}.{then}")
+            end = "" if str(e).endswith((".", "?", "!")) else "."  # libpq's own ends "...TCP/IP connections?"
+            _complain(f"Stopped: {e}{end}{then}")
             raise SystemExit(EXIT_FAILURES) from None
         except StoreError as e:
             _complain(f"Error: {e}")
@@ -932,6 +933,33 @@ def run(app: App, once: bool, processes: int, member: int | None, parent: int | 
         raise SystemExit(_run(app, once, signals, processes, member, parent))
 
 
+START_WAIT, START_WAIT_MAX = 5.0, 60.0  # seconds between a worker's tries to reach its database
+
+
+def _first_sync(app: App, signals: Signals) -> dict[str, int] | None:
+    """The worker's first sync, waited for while its PostgreSQL cannot be reached (the machine
+    booted before the database, the server restarts): tried again, 5 s apart doubling to a
+    minute, each time logged, instead of an exit that systemd's restart limit (5 in 10 s) or a
+    Procfile runner (one process gone stops them all) turns into a worker that stays down.
+    None: a stop came first."""
+    pause = START_WAIT
+    while True:
+        try:
+            return app.sync()
+        except StoreWriteError as e:
+            if app._store is not None or not is_postgres(app.db_path):
+                raise  # reached, but it takes no writes (a standby, a full disk): as any other command
+            log.error(
+                "cannot start yet: %s; trying again in %d s (the worker starts once the database answers)",
+                e,
+                pause,
+            )
+        if signals.stop.wait(pause):
+            log.info("stopped before starting")
+            return None
+        pause = min(pause * 2, START_WAIT_MAX)
+
+
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[Signals]:
     """SIGTERM/SIGINT set `stop` instead of killing the process (a digest cut off mid-SMTP is
@@ -962,7 +990,9 @@ def _run(
         tag_log_lines(f"[worker {member}]")
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
-    counts = app.sync()
+    counts = app.sync() if once else _first_sync(app, signals)
+    if counts is None:
+        return EXIT_OK
     if processes > 1:
         from .group import run_group
 

@@ -157,23 +157,129 @@ def test_a_worker_killed_holding_claims_is_taken_over_after_the_lease(pg, slow_s
     ledger_is_done(pg.db)
 
 
-def test_the_database_restarting_mid_batch_loses_nothing(pg, pg_server, slow_smtp_server, spawn):  # noqa: F811
+# The database restarting (pg_ctl restart, a crash and start) cut the worker's connection while it
+# sat idle, and the next statement on it failed: a restart while a message was with the SMTP
+# server made the digest "delivered but could not be recorded", the batch stopped (exit 1) and
+# the next run sent that digest again; a restart between the claim and the ledger's first write
+# stopped the batch before anything was sent. The connection found dropped is replaced (the
+# server waited for while it restarts) and the batch goes on: each digest once, exit 0.
+
+RESTARTED = "connected to the database .* again after"
+
+
+def test_the_database_restarting_while_a_message_is_sent_loses_nothing_and_repeats_nothing(
+    pg,
+    pg_server,
+    slow_smtp_server,
+    spawn,  # noqa: F811
+):
     wanted = newsroom(pg, 8)
     pg.use_smtp(slow_smtp_server.url)
     run_ok(spawn, "fetch")
+    slow_smtp_server.handler.delay = 3  # the first message waits 3 s for its 250: the restart falls in it
 
-    sending = spawn("send")
-    wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+    sending = spawn("-v", "send")
+    wait_until(lambda: len(slow_smtp_server.messages) >= 1, 20, "a digest at the SMTP server")
     pg_server.process.ctl("restart", "-m", "fast")  # every connection is cut; the server comes back
-    rc = sending.finish()
     slow_smtp_server.handler.delay = 0.01
+    rc = sending.finish(60)
 
-    assert rc == 1 and "Nothing more is sent until the database can record it" in sending.output
-    assert "Traceback" not in sending.output
-    time.sleep(LEASE + 0.5)  # claims the dead connection could not give back expire
-    run_ok(spawn, "send")
-    check_arrivals(slow_smtp_server, wanted, killed=1)
+    assert rc == 0, sending.output
+    assert "Traceback" not in sending.output and "could not be recorded" not in sending.output
+    sending_log = "".join(sending.stderr)
+    assert "connection to the database" in sending_log and "was lost" in sending_log
+    check_arrivals(slow_smtp_server, wanted)  # none twice: no in-flight window, nobody was killed
     ledger_is_done(pg.db)
+
+
+# In the child: the first batch's selection waits (after the claim, before anything is recorded)
+# until the test has restarted the database and written the file "go".
+PAUSE_AFTER_CLAIM = """
+import pathlib, time, digestbot.digest as d
+_select = d.DigestRunner.select
+def _paused(self, *args, **kwargs):
+    pathlib.Path("claimed").touch()
+    while not pathlib.Path("go").exists():
+        time.sleep(0.05)
+    return _select(self, *args, **kwargs)
+d.DigestRunner.select = _paused
+"""
+
+
+def test_the_database_restarting_between_the_claim_and_the_ledger_write_loses_nothing(
+    pg,
+    pg_server,
+    smtp_server,
+    spawn,  # noqa: F811
+):
+    wanted = newsroom(pg, 4)
+    pg.use_smtp(smtp_server.url)
+    run_ok(spawn, "fetch")
+
+    sending = spawn("send", prelude=PAUSE_AFTER_CLAIM)
+    wait_until(lambda: (pg.path / "claimed").exists(), 30, "the subscribers claimed")
+    pg_server.process.ctl("restart", "-m", "fast")
+    (pg.path / "go").touch()
+    rc = sending.finish(60)
+
+    assert rc == 0, sending.output
+    check_arrivals(smtp_server, wanted)
+    ledger_is_done(pg.db)
+
+
+def test_a_worker_whose_database_restarted_while_it_waited_takes_an_edit_at_once(pg, pg_server, spawn):  # noqa: F811
+    from test_daemon_faults import FAST_DISPATCH
+
+    wanted = newsroom(pg, 3)
+    pg.write_config(local_source(), subscriber_yaml("s0000", "s0000") + subscriber_yaml("s0001", "s0001"))
+    worker = spawn("run", prelude=FAST_DISPATCH)
+    worker.wait_for("digest .* to s0001: 1 papers", timeout=30)
+    pg_server.process.ctl("restart", "-m", "fast")  # while the worker waits for its next dispatch
+    newsroom(pg, 3)  # s0002 is added to the YAML
+    worker.wait_for("digest .* to s0002: 1 papers", timeout=30)
+    worker.signal(signal.SIGTERM)
+
+    assert worker.finish(30) == 0, worker.output
+    assert " ERROR " not in worker.output, worker.output  # not "stopped applying the edited config"
+    received = by_recipient(outbox_mails(pg.outbox))
+    assert {to: {p for m in mails for p in m.papers} for to, mails in received.items()} == wanted
+    assert all(len(mails) == 1 for mails in received.values())
+
+
+# A network cut to the database (connections reset, new ones refused) while digests went out:
+# the statement after the cut failed, and a digest whose message was with the SMTP server was
+# "delivered but could not be recorded", sent again by the next run. A cut mended within
+# RECONNECT_WAIT is waited out (the ledger's idempotent writes and the reads run again on a new
+# connection); one that lasts stops the batch, and the next run completes it.
+
+SHORT_RECONNECT = "import digestbot.store.postgres as p\np.RECONNECT_WAIT = 2.0"
+
+
+def test_a_network_cut_mended_while_sending_loses_nothing_and_repeats_nothing(
+    pg,
+    pg_server,
+    slow_smtp_server,
+    spawn,  # noqa: F811
+):
+    wanted = newsroom(pg, 8)
+    pg.use_smtp(slow_smtp_server.url)
+    with TcpProxy(pg_server.port) as proxy:
+        pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
+        run_ok(spawn, "fetch")
+        slow_smtp_server.handler.delay = 1  # a message is with the SMTP server when the cut comes
+
+        sending = spawn("send")
+        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+        proxy.cut()  # connections reset, new ones refused
+        time.sleep(3)
+        proxy.restore()
+        slow_smtp_server.handler.delay = 0.01
+        rc = sending.finish(60)
+        ledger_is_done(pg.db)
+
+    assert rc == 0, sending.output
+    assert "could not be recorded" not in sending.output and "Traceback" not in sending.output
+    check_arrivals(slow_smtp_server, wanted)
 
 
 def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_completes(
@@ -188,9 +294,9 @@ def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_compl
         pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
         run_ok(spawn, "fetch")
 
-        sending = spawn("send")
+        sending = spawn("send", prelude=SHORT_RECONNECT)
         wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
-        proxy.cut()  # connections reset, new ones refused
+        proxy.cut()  # connections reset, new ones refused, for longer than the worker waits
         rc = sending.finish()
         out = sending.output
         slow_smtp_server.handler.delay = 0.01
@@ -206,6 +312,51 @@ def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_compl
         rc == 1 and "Nothing more is sent until the database can record it" in out and "Traceback" not in out
     )
     check_arrivals(slow_smtp_server, wanted, killed=1)
+
+
+# A worker started while its PostgreSQL was unreachable (the machine booted before the database,
+# the server restarting) exited 1 at once: systemd's Restart=on-failure tried again five times in
+# half a second and gave up ("start request repeated too quickly"), honcho stopped every other
+# worker with it, and no digest went out until someone came. It waits for the database now,
+# saying so, and starts once it answers; a stop meanwhile ends the wait (exit 0).
+
+FAST_START_WAIT = "import digestbot.cli as c\nc.START_WAIT = 0.5"
+
+
+def test_a_worker_started_before_its_database_waits_for_it_then_sends(pg, pg_server, smtp_server, spawn):  # noqa: F811
+    wanted = newsroom(pg, 3)
+    pg.use_smtp(smtp_server.url)
+    proxy = TcpProxy(pg_server.port)  # not listening yet: connections are refused
+    pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
+    try:
+        worker = spawn("run", prelude=FAST_START_WAIT)
+        waiting = worker.wait_for("cannot start yet", timeout=30)
+        proxy.restore()
+        worker.wait_for("digestbot running", timeout=30)
+        wait_until(lambda: len(smtp_server.messages) == 3, 30, "the three digests")
+        worker.signal(signal.SIGTERM)
+        assert worker.finish(30) == 0, worker.output
+        ledger_is_done(pg.db)
+    finally:
+        proxy.cut()
+
+    assert "cannot connect to the database" in waiting and "trying again in" in waiting, waiting
+    assert "Traceback" not in worker.output
+    check_arrivals(smtp_server, wanted)
+
+
+def test_a_worker_waiting_for_its_database_stops_at_once_when_told(pg, spawn):  # noqa: F811
+    newsroom(pg, 1)
+    pg.db_target = f"postgresql://digestbot@127.0.0.1:{_free_port()}/nowhere"
+    once = spawn("run", "--once")
+    worker = spawn("run")
+    worker.wait_for("cannot start yet", timeout=30)
+    worker.signal(signal.SIGTERM)
+
+    assert worker.finish(10) == 0, worker.output
+    assert "stopped before starting" in worker.output and "Traceback" not in worker.output
+    assert once.finish(30) == 1 and "cannot connect to the database" in once.output  # one run: it says so
+    assert "connections?." not in once.output
 
 
 # --- many workers, one backlog ------------------------------------------------------------------

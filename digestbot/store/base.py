@@ -20,6 +20,7 @@ transaction: nothing half-written stays.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -280,6 +281,18 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def idempotent(method: Callable[..., T]) -> Callable[..., T]:
+    """A store method whose second run leaves the rows as one run does, whether or not the
+    first committed: run again on a new connection when the connection was lost under it (a
+    `mark_sent` lost so made the digest "delivered but could not be recorded", sent again)."""
+
+    @functools.wraps(method)
+    def run(self: Store, *args, **kwargs):
+        return self._again_if_lost(lambda: method(self, *args, **kwargs))
+
+    return run
+
+
 def storable(params: Iterable) -> tuple:
     """A statement's parameters as both backends store them (see _UNSTORABLE). Every statement
     passes here: the usual case (nothing to replace) is checked cheaply and returned as it is."""
@@ -472,6 +485,11 @@ class Store:
     @property
     def in_transaction(self) -> bool:
         raise NotImplementedError
+
+    def _again_if_lost(self, run: Callable[[], T]) -> T:
+        """`run()`, and once more if the connection to the database was lost under it (see
+        `idempotent`); a file (SQLite) has no connection to lose."""
+        return run()
 
     def close(self) -> None:
         self.conn.close()
@@ -1254,6 +1272,7 @@ class Store:
                 self.cancel_pending(sid, "the subscriber paused or unsubscribed")
         return cur.rowcount == 1
 
+    @idempotent
     def advance(self, sid: str, seq_to: int, run_at: datetime) -> None:
         """Record a run that found nothing to send: the watermark and run time move on."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
@@ -1290,6 +1309,7 @@ class Store:
                 ]
         return sorted(claimed)
 
+    @idempotent
     def renew_claims(self, holder: str, now: datetime, ttl: timedelta) -> int:
         """Extend every lease `holder` has (a long batch keeps its subscribers)."""
         with self.transaction(serial=False):
@@ -1297,6 +1317,7 @@ class Store:
                 "UPDATE subscribers SET claimed_until = ? WHERE claimed_by = ?", (ts(now + ttl), holder)
             ).rowcount
 
+    @idempotent
     def release_subscribers(self, ids: Iterable[str], holder: str) -> None:
         """Give claimed subscribers back (only those `holder` still holds)."""
         ids = list(ids)
@@ -1320,6 +1341,7 @@ class Store:
             ).fetchone()
         return row is not None
 
+    @idempotent
     def release_lease(self, name: str, holder: str) -> None:
         with self.transaction(serial=False):
             self._exec("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
@@ -1569,12 +1591,13 @@ class Store:
                 (ts(now), digest_id),
             )
 
+    @idempotent
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:
         with self.transaction(serial=False):  # row-level: claims keep workers apart
             self._exec(
                 "UPDATE digests SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
                 " next_attempt_at = NULL, unconfirmed = 0, destination = COALESCE(?, destination), parts = NULL"
-                " WHERE id = ?",
+                " WHERE id = ? AND status <> 'sent'",  # once: its second run (see idempotent) changes nothing
                 (ts(now), destination, digest_id),
             )
 
@@ -1591,6 +1614,7 @@ class Store:
                 (digest_id, digest_id),
             )
 
+    @idempotent
     def set_parts_sent(self, digest_id: int, parts: int, messages: list[dict] | None = None) -> None:
         """Record how many messages of a multi-message digest were delivered (Slack), and with
         the first, all its `messages`: a retry posts the rest of these very messages, as a new

@@ -6,15 +6,20 @@ identity column for SQLite's AUTOINCREMENT). The schema version lives in `digest
 migrations run in one transaction under an advisory lock, so workers starting together upgrade
 once. `transaction()` takes a transaction-level advisory lock, one writer at a time as SQLite's
 BEGIN IMMEDIATE, except where the ledger's row-level writes are safe side by side
-(`serial=False`); claims of work use FOR UPDATE SKIP LOCKED. A lost connection (the server
-restarted, the network cut) is a StoreWriteError, and the next statement reconnects.
+(`serial=False`); claims of work use FOR UPDATE SKIP LOCKED. A connection the server dropped
+while it sat idle (a restart, a network reset) is found before the next statement and replaced,
+waiting out a restart (RECONNECT_WAIT); a connection lost under a statement, or a server that
+stays away, is a StoreWriteError.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+import select
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
@@ -24,11 +29,14 @@ from psycopg.rows import dict_row
 
 from ..text import mask_url, url_secrets
 from . import base
-from .base import SCHEMA_VERSION, Store, StoreError, StoreUrlError, StoreWriteError, storable
+from .base import SCHEMA_VERSION, Store, StoreError, StoreUrlError, StoreWriteError, T, storable
+
+log = logging.getLogger(__name__)
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
 CONNECT_TIMEOUT = 10  # seconds, by default: a database that does not answer is an error, not a hang
+RECONNECT_WAIT = 30.0  # seconds a dropped connection is tried again (a restart) before a statement fails
 # libpq's words for a connection option it refuses as written, before it tries any server
 # (`invalid sslmode value: "bogus"`, `invalid integer value "x" for connection option "port"`).
 _BAD_OPTION = re.compile(
@@ -46,6 +54,8 @@ def pg_types(sql: str) -> str:
 
 
 _MARKS = re.compile(r"\?")
+# A statement that only reads (digestbot's SELECTs outside a transaction lock nothing).
+_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 # Where in its statement the server found the error, as libpq adds it to the message (`LINE 1:
 # CREATE TABLE ...` and a caret under the place): SQL, no help to whoever reads the message.
 _STATEMENT_AT = re.compile(r"\nLINE \d+: [^\n]*\n[ \t]*\^[^\n]*")
@@ -77,6 +87,7 @@ class PostgresStore(Store):
         self.path = mask_url(self.url)
         self._secrets = url_secrets(self.url)
         self._depth = 0
+        self._gave_up = False  # the last reconnect waited RECONNECT_WAIT in vain: the next tries once
         self.conn = self._connect()
         try:
             self._open()
@@ -214,11 +225,51 @@ class PostgresStore(Store):
 
     def _ready(self) -> None:
         """Outside a transaction, a connection the server dropped is replaced before use."""
-        if self._depth == 0 and (self.conn.closed or self.conn.broken):
+        if self._depth == 0 and (self.conn.closed or self.conn.broken or _dropped(self.conn)):
             self.conn.close()
-            self.conn = self._connect()
+            self.conn = self._reconnect()
+
+    def _reconnect(self) -> psycopg.Connection:
+        """A new connection, tried again for up to RECONNECT_WAIT while the server cannot be
+        reached (it is restarting); once only while an outage that outlasted it goes on, so a
+        worker stopping its batch does not wait again for each statement it has left."""
+        log.warning("the connection to the database %s was lost; connecting again", self.path)
+        started = time.monotonic()
+        pause = 0.1
+        while True:
+            try:
+                conn = self._connect()
+            except StoreWriteError:
+                waited = time.monotonic() - started
+                if self._gave_up or waited + pause > RECONNECT_WAIT:
+                    self._gave_up = True
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                continue
+            self._gave_up = False
+            log.warning(
+                "connected to the database %s again after %.1f s", self.path, time.monotonic() - started
+            )
+            return conn
+
+    def _again_if_lost(self, run: Callable[[], T]) -> T:
+        if self._depth:
+            return run()  # the transaction it is part of decides
+        try:
+            return run()
+        except StoreWriteError as e:
+            if self._gave_up or not (self.conn.closed or self.conn.broken):
+                raise  # refused, or the server stays away: the same again fails the same way
+            log.warning("%s; trying it again on a new connection", e)
+            return run()
 
     def _exec(self, sql: str, params: Iterable = ()) -> psycopg.Cursor:
+        if self._depth == 0 and _READ.match(sql):  # a read outside a transaction changes nothing
+            return self._again_if_lost(lambda: self._exec_once(sql, params))
+        return self._exec_once(sql, params)
+
+    def _exec_once(self, sql: str, params: Iterable = ()) -> psycopg.Cursor:
         self._ready()
         try:
             return self.conn.execute(_pg_sql(sql), storable(params))
@@ -241,6 +292,11 @@ class PostgresStore(Store):
             raise self._mapped(e) from None
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        if self._depth == 0 and _READ.match(sql):
+            return self._again_if_lost(lambda: self._rows_once(sql, params))
+        return self._rows_once(sql, params)
+
+    def _rows_once(self, sql: str, params: Iterable = ()) -> list[dict]:
         self._ready()
         try:
             with self.conn.cursor(row_factory=dict_row) as cur:
@@ -323,6 +379,21 @@ class PostgresStore(Store):
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+
+
+def _dropped(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection has something to read: only the server's goodbye (a restart's
+    "terminating connection", the end of the stream, a reset) comes unasked, since digestbot
+    LISTENs to nothing. Checked without a round trip: the next statement would fail on it."""
+    try:
+        fd = conn.fileno()
+        if not hasattr(select, "poll"):  # Windows; poll has no limit on the descriptor's number
+            return bool(select.select([fd], [], [], 0)[0])
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 def _full_hint(said: str) -> str:
