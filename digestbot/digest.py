@@ -48,7 +48,16 @@ from .models import Digest, Match, Paper, Profile, Subscriber
 from .rates import SharedRates
 from .render import Renderer, template_problem
 from .schedule import ScheduleError, get_timezone, is_due, parse_schedule, ran_ahead
-from .store import MAX_UNCONFIRMED, DigestItem, Store, StoreError, StoreWriteError, SubscriberState, now_utc
+from .store import (
+    MAX_UNCONFIRMED,
+    ClaimLost,
+    DigestItem,
+    Store,
+    StoreError,
+    StoreWriteError,
+    SubscriberState,
+    now_utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -719,6 +728,13 @@ class DigestRunner:
                     if should_stop():
                         return True
                     done(self._build_and_send(state, selection, now, False))
+        except ClaimLost as e:  # the lease ran out unrenewed: the rest may be another worker's now
+            log.warning(
+                "%s (it could not be renewed in time); the rest of this batch of %d is left to whoever"
+                " claims it now",
+                e,
+                len(mine),
+            )
         finally:
             self._release(mine)
         return False
@@ -729,6 +745,11 @@ class DigestRunner:
         if not self.shared:
             return sids  # one worker (the sender lock keeps others out): nothing to claim
         return self.store.claim_subscribers(sids, self.worker_id, self.clock(), self.lease)
+
+    @property
+    def _holder(self) -> str | None:
+        """Whose claim the ledger's writes for a subscriber need (None: one worker, no claims)."""
+        return self.worker_id if self.shared else None
 
     def _release(self, sids: list[str]) -> None:
         if not self.shared:
@@ -764,6 +785,8 @@ class DigestRunner:
             message_id,
             self.deliverer.channel(sub),
             self.deliverer.destination(sub),
+            holder=self._holder,
+            now=self.clock(),
         )
         digest = Digest(sub, shown, matched, id=digest_id, created=now, message_id=message_id)
         return self._send(digest, attempts_before=0, message=message)
@@ -838,7 +861,7 @@ class DigestRunner:
                 digest.total_matched,
                 digest_id=digest.id,
             )
-        self.store.begin_attempt(digest.id, self.clock())
+        self.store.begin_attempt(digest.id, self.clock(), holder=self._holder)
         several = message if isinstance(message, list) and len(message) > 1 else None
 
         def on_part(n: int) -> None:  # with the first part, all of them: what a retry posts the rest of

@@ -533,3 +533,51 @@ def test_a_database_or_role_that_does_not_exist_is_a_setting_to_fix(workdir, pg_
 
     assert "does not exist" in out and told in out, out
     assert "Nothing more is sent" not in out
+
+
+# --- a worker whose claims ran out under it ------------------------------------------------------
+# A worker that could not renew its claims (its second connection refused: a role or server out of
+# connections, sized at one per worker) went on with its batch after the lease ran out, from the
+# states it had read before, while another worker had claimed those subscribers and was sending
+# their digests: it stopped on the ledger's unique key ("Error: ... refused a statement: duplicate
+# key value violates unique constraint", exit 1), or began a retry the other held. A digest is
+# now recorded, and its send begun, only while the worker still holds the subscriber's claim; the
+# rest of a batch whose claims ran out is left to the new holder, and the run ends well.
+
+
+def test_a_worker_whose_claims_ran_out_leaves_the_rest_of_its_batch_to_the_new_holder(
+    pg,  # noqa: F811
+    slow_smtp_server,
+    spawn,  # noqa: F811
+    other_role,
+):
+    import time
+
+    wanted = newsroom(pg, 8)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+    raw_sql(
+        pg.db,
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {other_role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {other_role}",
+        f"ALTER ROLE {other_role} CONNECTION LIMIT 1",  # the worker's one connection: no renewals
+    )
+    slow_smtp_server.handler.delay = 1.5  # 8 digests take 12 s: past the lease of LEASE s
+    owner_url = pg.db
+    try:
+        pg.db_target = owner_url.replace("postgresql://digestbot@", f"postgresql://{other_role}@")
+        first = spawn("-v", "send")
+        wait_until(lambda: len(slow_smtp_server.messages) >= 1, 20, "the first worker sending")
+        time.sleep(LEASE + 1)  # its claims run out, unrenewed
+        pg.db_target = owner_url
+        second = spawn("send")  # another worker (another role) takes the subscribers over
+        second_rc = second.finish(60)
+        first_rc = first.finish(60)
+    finally:
+        raw_sql(owner_url, f"ALTER ROLE {other_role} CONNECTION LIMIT -1")
+
+    assert second_rc == 0 and first_rc == 0, first.output + second.output
+    assert "claim on the subscriber ran out" in first.output, first.output
+    assert "Error" not in first.output and "Traceback" not in first.output, first.output
+    check_arrivals(slow_smtp_server, wanted, killed=1)  # at most the one in flight, sent again
+    ledger_is_done(owner_url)

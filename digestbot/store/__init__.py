@@ -4,6 +4,7 @@ PostgreSQL. No SQL lives outside this package."""
 from .base import (
     MAX_UNCONFIRMED,
     SCHEMA_VERSION,
+    ClaimLost,
     DigestItem,
     DigestRecord,
     RatingRefused,
@@ -23,6 +24,7 @@ from .base import (
 __all__ = [
     "MAX_UNCONFIRMED",
     "SCHEMA_VERSION",
+    "ClaimLost",
     "DigestItem",
     "DigestRecord",
     "RatingRefused",

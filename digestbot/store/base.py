@@ -351,6 +351,11 @@ class StoreUrlError(StoreError):
     password): a mistake in the setting, which no wait mends; the message says which."""
 
 
+class ClaimLost(StoreError):
+    """This worker's claim on the subscriber ran out (unrenewed: another worker may hold it and
+    send the digest now): nothing was written."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""
@@ -1329,6 +1334,19 @@ class Store:
                     (holder, *chunk),
                 )
 
+    def _hold_claim(self, sid_sql: str, params: tuple, holder: str | None, now: datetime | None) -> None:
+        """In a transaction: that `holder`'s claim on the subscriber (`sid_sql`) holds at `now`,
+        and its row stays locked to the end (no worker claims it meanwhile); else ClaimLost."""
+        if holder is None:
+            return
+        row = self._exec(
+            f"UPDATE subscribers SET claimed_by = claimed_by WHERE id = {sid_sql} AND claimed_by = ?"
+            " AND claimed_until > ? RETURNING id",
+            (*params, holder, ts(now or now_utc())),
+        ).fetchone()
+        if row is None:
+            raise ClaimLost("this worker's claim on the subscriber ran out")
+
     def claim_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take the named lease (a job such as `fetch:SOURCE`) for `ttl`, if it is free, expired
         or already `holder`'s. One statement: two workers asking at once cannot both get it."""
@@ -1548,9 +1566,14 @@ class Store:
         message_id: str,
         channel: str,
         destination: str,
+        holder: str | None = None,
+        now: datetime | None = None,
     ) -> int:
-        """Record a digest as pending, its papers, and the subscriber's new watermark, atomically."""
+        """Record a digest as pending, its papers, and the subscriber's new watermark, atomically.
+        With `holder` (several workers), only while that worker's claim on the subscriber holds
+        at `now` (else ClaimLost)."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
+            self._hold_claim("?", (sid,), holder, now)
             cur = self._exec(
                 "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers,"
                 " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -1581,11 +1604,13 @@ class Store:
             )
         return digest_id
 
-    def begin_attempt(self, digest_id: int, now: datetime) -> None:
+    def begin_attempt(self, digest_id: int, now: datetime, holder: str | None = None) -> None:
         """Record that a send is about to start. Written before the transport is touched: if
         this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
-        the disk filled up meanwhile), the digest counts as possibly delivered."""
+        the disk filled up meanwhile), the digest counts as possibly delivered. With `holder`,
+        only while that worker's claim on the digest's subscriber holds (else ClaimLost)."""
         with self.transaction(serial=False):  # row-level: claims keep workers apart
+            self._hold_claim("(SELECT subscriber_id FROM digests WHERE id = ?)", (digest_id,), holder, now)
             self._exec(
                 "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
                 (ts(now), digest_id),
