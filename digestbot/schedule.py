@@ -49,7 +49,7 @@ class Schedule:
         dom, dow = d.day in self.days, d.weekday() in self.weekdays
         if self.any_day or self.any_weekday:
             return dom and dow
-        return dom or dow  # cron: both restricted means either one
+        return dom or dow  # crontab(5): both restricted (neither starts with `*`), either one
 
     @property
     def shortest_gap(self) -> int:
@@ -142,8 +142,10 @@ def _parse_cron(spec: str, words: list[str]) -> Schedule:
         frozenset(_cron_field(dom, 1, 31, None, "day of month")),
         frozenset(_cron_field(month, 1, 12, _MONTHS, "month")),
         weekdays,
-        any_day=dom == "*",
-        any_weekday=dow == "*",
+        # crontab(5): a field that starts with `*` (`*`, `*/2`) is unrestricted, so `0 8 */2 * mon`
+        # is an odd day that is a Monday, as cron runs it and crontab.guru reads it
+        any_day=dom.startswith("*"),
+        any_weekday=dow.startswith("*"),
     )
 
 
@@ -167,13 +169,28 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
         elif "-" in rng:
             a, b = rng.split("-", 1)
             start, end = _cron_value(a, lo, hi, names, what), _cron_value(b, lo, hi, names, what)
-            if start > end:
-                raise ScheduleError(f"cron {what} range {rng!r} runs backwards")
         else:
             start = _cron_value(rng, lo, hi, names, what)
             end = hi if step else start
-        values.update(range(start, end + 1, step or 1))
+        values.update(
+            _cron_range(start, end, lo, hi, names, f"cron {what} range {rng!r} runs backwards")[:: step or 1]
+        )
     return values
+
+
+def _cron_range(start: int, end: int, lo: int, hi: int, names: list[str] | None, backwards: str) -> list[int]:
+    """start..end. One of days of the week or months that runs backwards wraps round the week or
+    the year (`fri-mon`, `sat-sun`, `nov-feb`), as people write them (cron refuses them); in any
+    other field, it is refused (`5-1` minutes is a slip, not "5 to 59, then 0 and 1")."""
+    weekdays = names is _CRON_DOW
+    if weekdays and start == 7:  # Sunday, as 7: a range from it starts the week
+        start = 0
+    if start <= end:
+        return list(range(start, end + 1))
+    if names is None:
+        raise ScheduleError(backwards)
+    top = hi - 1 if weekdays else hi  # the week wraps at 6: 7 is Sunday again
+    return list(range(start, top + 1)) + list(range(lo, end + 1))
 
 
 def _fires(schedule: Schedule, tz: ZoneInfo, day: date) -> list[datetime]:

@@ -52,6 +52,35 @@ def test_cron_day_of_month_or_weekday():
     assert [t.strftime("%d") for t in times] == ["31", "01"]  # Sunday 31st, and the 1st
 
 
+def test_cron_day_of_month_starting_with_a_star_is_unrestricted_as_crontab_says():
+    # crontab(5): "if both fields are restricted (i.e., don't start with *)", either one; `*/2`
+    # starts with one, so this is an odd day of the month that is also a Monday (as cron runs it).
+    times = fires("0 8 */2 * mon", "UTC", datetime(2024, 4, 1, tzinfo=UTC), 30)  # Mon 1 April
+    assert [t.strftime("%a %d") for t in times] == ["Mon 01", "Mon 15", "Mon 29"]
+    times = fires("0 8 * * */2", "UTC", datetime(2024, 4, 1, tzinfo=UTC), 7)
+    assert [t.strftime("%a") for t in times] == ["Tue", "Thu", "Sat", "Sun"]  # 0, 2, 4, 6: Sun ... Sat
+
+
+@pytest.mark.parametrize(
+    "spec, days",
+    [
+        ("0 8 * * sat-sun", ["Sat", "Sun"]),
+        ("0 8 * * fri-mon", ["Fri", "Sat", "Sun", "Mon"]),
+        ("0 8 * * 6-0", ["Sat", "Sun"]),
+        ("0 8 * * 7-1", ["Sun", "Mon"]),  # 7 is Sunday too
+        ("0 8 * * fri-tue/2", ["Fri", "Sun", "Tue"]),
+    ],
+)
+def test_a_weekday_range_that_wraps_the_week_is_read_round_it(spec, days):
+    times = fires(spec, "UTC", datetime(2024, 4, 1, tzinfo=UTC), 7)  # Mon 1 .. Sun 7 April
+    assert sorted(t.strftime("%a") for t in times) == sorted(days)
+
+
+def test_a_month_range_that_wraps_the_year_is_read_round_it():
+    assert sorted(parse_schedule("0 8 1 nov-feb *").months) == [1, 2, 11, 12]
+    assert sorted(parse_schedule("0 8 1 11-2 *").months) == [1, 2, 11, 12]
+
+
 def test_spring_forward_fires_once_an_hour_late():
     # 02:30 does not exist in Los Angeles on 2024-03-10.
     times = fires("daily 02:30", "America/Los_Angeles", datetime(2024, 3, 9, tzinfo=UTC), 3)
