@@ -255,21 +255,30 @@ def test_a_worker_whose_database_restarted_while_it_waited_takes_an_edit_at_once
 SHORT_RECONNECT = "import digestbot.store.postgres as p\np.RECONNECT_WAIT = 2.0"
 
 
+@contextlib.contextmanager
+def sending_through_a_proxy(pg, pg_server, smtp, spawn, prelude: str = "", delay: float | None = None):  # noqa: F811
+    """8 subscribers fetched, then `send` running (`prelude` first) against the database through
+    a TcpProxy that the test cuts, two digests already at `smtp`: yields (proxy, the send)."""
+    pg.wanted = newsroom(pg, 8)
+    pg.use_smtp(smtp.url)
+    with TcpProxy(pg_server.port) as proxy:
+        pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
+        run_ok(spawn, "fetch")
+        if delay is not None:
+            smtp.handler.delay = delay
+        sending = spawn("send", prelude=prelude)
+        wait_until(lambda: len(smtp.messages) >= 2, 20, "two digests at the SMTP server")
+        yield proxy, sending
+
+
 def test_a_network_cut_mended_while_sending_loses_nothing_and_repeats_nothing(
     pg,
     pg_server,
     slow_smtp_server,
     spawn,  # noqa: F811
 ):
-    wanted = newsroom(pg, 8)
-    pg.use_smtp(slow_smtp_server.url)
-    with TcpProxy(pg_server.port) as proxy:
-        pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
-        run_ok(spawn, "fetch")
-        slow_smtp_server.handler.delay = 1  # a message is with the SMTP server when the cut comes
-
-        sending = spawn("send")
-        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+    # delay: a message is with the SMTP server when the cut comes
+    with sending_through_a_proxy(pg, pg_server, slow_smtp_server, spawn, delay=1) as (proxy, sending):
         proxy.cut()  # connections reset, new ones refused
         time.sleep(3)
         proxy.restore()
@@ -279,7 +288,7 @@ def test_a_network_cut_mended_while_sending_loses_nothing_and_repeats_nothing(
 
     assert rc == 0, sending.output
     assert "could not be recorded" not in sending.output and "Traceback" not in sending.output
-    check_arrivals(slow_smtp_server, wanted)
+    check_arrivals(slow_smtp_server, pg.wanted)
 
 
 def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_completes(
@@ -288,14 +297,7 @@ def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_compl
     slow_smtp_server,
     spawn,  # noqa: F811
 ):
-    wanted = newsroom(pg, 8)
-    pg.use_smtp(slow_smtp_server.url)
-    with TcpProxy(pg_server.port) as proxy:
-        pg.db_target = pg.db.replace(f":{pg_server.port}/", f":{proxy.port}/")
-        run_ok(spawn, "fetch")
-
-        sending = spawn("send", prelude=SHORT_RECONNECT)
-        wait_until(lambda: len(slow_smtp_server.messages) >= 2, 20, "two digests at the SMTP server")
+    with sending_through_a_proxy(pg, pg_server, slow_smtp_server, spawn, SHORT_RECONNECT) as (proxy, sending):
         proxy.cut()  # connections reset, new ones refused, for longer than the worker waits
         rc = sending.finish()
         out = sending.output
@@ -311,7 +313,7 @@ def test_connection_refused_while_sending_stops_the_batch_and_the_next_run_compl
     assert (
         rc == 1 and "Nothing more is sent until the database can record it" in out and "Traceback" not in out
     )
-    check_arrivals(slow_smtp_server, wanted, killed=1)
+    check_arrivals(slow_smtp_server, pg.wanted, killed=1)
 
 
 # A worker started while its PostgreSQL was unreachable (the machine booted before the database,
