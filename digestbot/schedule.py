@@ -172,23 +172,19 @@ def _cron_field(text: str, lo: int, hi: int, names: list[str] | None, what: str)
         else:
             start = _cron_value(rng, lo, hi, names, what)
             end = hi if step else start
-        values.update(
-            _cron_range(start, end, lo, hi, names, f"cron {what} range {rng!r} runs backwards")[:: step or 1]
-        )
+        if start > end and names is None:  # `5-1` minutes is a slip, not "5 to 59, then 0 and 1"
+            raise ScheduleError(f"cron {what} range {rng!r} runs backwards")
+        values.update(_cron_range(start, end, lo, hi, names is _CRON_DOW)[:: step or 1])
     return values
 
 
-def _cron_range(start: int, end: int, lo: int, hi: int, names: list[str] | None, backwards: str) -> list[int]:
-    """start..end. One of days of the week or months that runs backwards wraps round the week or
-    the year (`fri-mon`, `sat-sun`, `nov-feb`), as people write them (cron refuses them); in any
-    other field, it is refused (`5-1` minutes is a slip, not "5 to 59, then 0 and 1")."""
-    weekdays = names is _CRON_DOW
-    if weekdays and start == 7:  # Sunday, as 7: a range from it starts the week
-        start = 0
+def _cron_range(start: int, end: int, lo: int, hi: int, weekdays: bool) -> list[int]:
+    """start..end; one that runs backwards wraps round the week or the year (`fri-mon`,
+    `sat-sun`, `nov-feb`), as people write them (cron refuses them)."""
     if start <= end:
         return list(range(start, end + 1))
-    if names is None:
-        raise ScheduleError(backwards)
+    if weekdays and start == 7:  # from Sunday written as 7 (`7-2`): the week starts there
+        return list(range(0, end + 1))
     top = hi - 1 if weekdays else hi  # the week wraps at 6: 7 is Sunday again
     return list(range(start, top + 1)) + list(range(lo, end + 1))
 

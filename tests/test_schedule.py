@@ -69,6 +69,9 @@ def test_cron_day_of_month_starting_with_a_star_is_unrestricted_as_crontab_says(
         ("0 8 * * 6-0", ["Sat", "Sun"]),
         ("0 8 * * 7-1", ["Sun", "Mon"]),  # 7 is Sunday too
         ("0 8 * * fri-tue/2", ["Fri", "Sun", "Tue"]),
+        ("0 8 * * 7", ["Sun"]),  # Sunday as 7, alone: not the week from Sunday to 7
+        ("0 8 * * 7-7", ["Sun"]),
+        ("0 8 * * 5-7", ["Fri", "Sat", "Sun"]),
     ],
 )
 def test_a_weekday_range_that_wraps_the_week_is_read_round_it(spec, days):
