@@ -86,16 +86,11 @@ _LEADING_RE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)+")
 LEADING_WARNING = "white space before the XML declaration was dropped: the feed should start with <?xml"
 
 
-def json_encoding(content: bytes) -> str:
-    """A JSON document's encoding as RFC 8259 and 4627 tell it: its byte order mark, else the
-    pattern of NULs in its first four bytes (UTF-16, UTF-32), else UTF-8."""
-    return json.detect_encoding(content)
-
-
 def starts_as_json(content: bytes) -> bool:
     """Whether the document is JSON by its first character past white space and byte order
-    marks (`{` or `[`), in whatever encoding JSON may come (`json_encoding`)."""
-    head = content[:64].decode(json_encoding(content), "ignore")
+    marks (`{` or `[`), in whatever encoding JSON may come (`json.detect_encoding`: RFC 8259's
+    byte order mark, else the NULs of the first bytes, else UTF-8)."""
+    head = content[:64].decode(json.detect_encoding(content), "ignore")
     return head.lstrip(" \t\r\n\ufeff")[:1] in ("{", "[")
 
 

@@ -3,7 +3,6 @@ have any type, numbers any size; what is not as expected is missing, never an ex
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from datetime import datetime
@@ -11,7 +10,6 @@ from email.utils import parsedate_to_datetime
 
 from feedparser.encodings import parse_content_type
 
-from . import document
 from .base import SourceError, clean_title, plausible_datetime, zoned_datetime
 from .document import is_html
 
@@ -43,7 +41,7 @@ def json_text_of(content: bytes, content_type: str = "") -> str:
     """The document as text. JSON tells its encoding (RFC 8259, 4627): a byte order mark, else
     the NULs of its first bytes (UTF-16, UTF-32), else UTF-8; bytes that are not UTF-8 are read
     in the server's charset (`charset=iso-8859-1`), if it names one they decode in."""
-    encoding = document.json_encoding(content)
+    encoding = json.detect_encoding(content)
     try:
         return content.decode(encoding)
     except UnicodeDecodeError as e:
@@ -54,24 +52,18 @@ def json_text_of(content: bytes, content_type: str = "") -> str:
             return content.decode(charset)
         except (LookupError, UnicodeDecodeError):
             pass
-    said = (
-        "and the server names no charset"
-        if not charset
-        else f"nor {charset}, as the server says"
-        if re.fullmatch(r"[\w.:-]{1,40}", charset) and not _is_utf8(charset)
-        else "nor in the server's charset"
-    )
+    if not charset:
+        said = "and the server names no charset"
+    else:  # named only when it reads as a name: the header is the server's text
+        said = (
+            f"nor {charset}, as the server says"
+            if re.fullmatch(r"[\w.:-]{1,40}", charset)
+            else "nor in the server's charset"
+        )
     raise SourceError(
         f"not JSON: not {encoding.upper().removesuffix('-SIG')} text (byte 0x{content[failed.start]:02x} at"
         f" offset {failed.start}), {said}"
     )
-
-
-def _is_utf8(charset: str) -> bool:
-    try:
-        return codecs.lookup(charset).name == "utf-8"
-    except LookupError:
-        return False
 
 
 def count(value: object) -> int | None:
