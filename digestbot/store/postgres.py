@@ -265,7 +265,7 @@ class PostgresStore(Store):
             return run()
 
     def _exec(self, sql: str, params: Iterable = ()) -> psycopg.Cursor:
-        if self._depth == 0 and _READ.match(sql):  # a read outside a transaction changes nothing
+        if _READ.match(sql):  # a read changes nothing: run again if lost (outside a transaction)
             return self._again_if_lost(lambda: self._exec_once(sql, params))
         return self._exec_once(sql, params)
 
@@ -292,7 +292,7 @@ class PostgresStore(Store):
             raise self._mapped(e) from None
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
-        if self._depth == 0 and _READ.match(sql):
+        if _READ.match(sql):
             return self._again_if_lost(lambda: self._rows_once(sql, params))
         return self._rows_once(sql, params)
 
