@@ -131,6 +131,7 @@ def evaluate(papers: dict[str, Paper], personas: list[Persona]) -> dict[str, dic
         candidates = set(papers) - set(persona.likes)
         ranked = rankings(persona, papers, features, candidates)
         row = {m: metrics(r, persona.grades, candidates) for m, r in ranked.items()}
+        row["let in"] = let_in(ranked["likes"], persona.grades, candidates)
         ups: list[str] = []
         downs: list[str] = []
         shown = ranked["both"]
@@ -147,6 +148,16 @@ def evaluate(papers: dict[str, Paper], personas: list[Persona]) -> dict[str, dic
                 row["both@held"] = metrics(base, persona.grades, held_out)
         results[persona.id] = row
     return results
+
+
+def let_in(ranked: list[str], grades: dict[str, int], candidates: set[str]) -> tuple[float, float, float]:
+    """(off-topic, relevant) papers a ranking by likes alone lets in (those that clear the floor),
+    and of how many candidates: what a TF-IDF setting or a floor costs in papers nobody wanted."""
+    return (
+        sum(grades.get(k, 0) == 0 for k in ranked),
+        sum(grades.get(k, 0) == 2 for k in ranked),
+        len(candidates),
+    )
 
 
 def metrics(ranked: list[str], grades: dict[str, int], candidates: set[str]) -> tuple[float, float, float]:
@@ -195,10 +206,15 @@ def main() -> None:
         means[m] = tuple(sum(v[i] for v in vals) / len(vals) for i in range(3))
         print(f"{m:12} {means[m][0]:8.3f} {means[m][1]:6.3f} {means[m][2]:6.3f}  {notes.get(m, '')}")
     worst = min(results[p]["both"][0] - results[p]["keywords"][0] for p in results)
+    off, relevant, among = (sum(r["let in"][i] for r in results.values()) / len(results) for i in range(3))
+    print(
+        f"floor {relevance.DEFAULT_FLOOR}: likes alone let in {off:.1f} off-topic (grade 0) and"
+        f" {relevant:.1f} relevant (grade 2) papers per persona, of {among:.0f} candidates"
+    )
     print(
         f"summary: personas={len(results)} keywords={means['keywords'][0]:.3f} likes={means['likes'][0]:.3f}"
         f" both={means['both'][0]:.3f} worst_both_minus_keywords={worst:+.3f}"
-        f" feedback_lift={means['both+3'][0] - means['both@held'][0]:+.3f}"
+        f" feedback_lift={means['both+3'][0] - means['both@held'][0]:+.3f} offtopic_let_in={off:.1f}"
     )
 
 

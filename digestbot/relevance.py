@@ -5,20 +5,21 @@ keyword score. Pure: no I/O; texts in, scores out.
   fitted once per run on the papers being ranked plus the reader's seed papers, so a paper's
   features are computed once per run, never per subscriber. Rows are L2-normalized, so a dot
   product is a cosine similarity.
-- A reader's direction is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the centroid
-  of liked papers and of papers rated up, minus (less strongly) the centroid of papers rated
-  down (the seeds' direction), plus the reader's own query (their keywords, as one short text).
-  The two are unit vectors and count the same: the likes are not worth less for being about
-  two topics (their centroid is shorter the more they differ), nor the keywords for being few.
-- A paper enters a digest by similarity alone when its cosine to that direction clears the
-  relevance floor. Papers are then *ranked* along the same direction less CENTRE_WEIGHT of
-  the centroid of all the run's papers (Rocchio's non-relevant set, taken as the whole
-  collection): what every paper of the day shares ("we propose", "large language models")
-  stops pulling papers up, and what the liked papers have and the day's papers lack counts.
+- The seeds' direction is Rocchio's (Manning et al., *Introduction to IR*, ch. 9): the
+  centroid of liked papers and of papers rated up, minus (less strongly) the centroid of
+  papers rated down. A paper enters a digest by similarity alone when its cosine to it clears
+  the relevance floor; keywords bring in their own matches and leave the floor as it is.
+- Papers are *ranked* along the seeds' direction less CENTRE_WEIGHT of the centroid of all the
+  run's papers (Rocchio's non-relevant set, taken as the whole collection), plus the reader's
+  own query (their keywords, as one short text): what every paper of the day shares ("we
+  propose", "large language models") stops pulling papers up. The two parts are unit vectors
+  and count the same: the likes are not worth less for being about two topics (their centroid
+  is shorter the more they differ), nor the keywords for being few.
 - Fusion: CombSUM (Fox & Shaw, 1994) of the two scores, each scaled to [0, 1] over the
   candidates (min-max): the keyword score (feedback-weighted) by the best match's, the
   similarity from the lowest candidate's to the highest's. A paper strong on both comes
-  first, and a strong keyword match is not outranked by a weak similarity.
+  first, and a strong keyword match is not outranked by a weak similarity; a keyword match
+  keeps less of its keyword score the less it is like the seeds (`keyword_part`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .models import Match, Paper
 
 KEYWORD_WEIGHT = 1.0  # the keyword score's share of a fused score, the similarity's being 1
+KEYWORD_KEEP = 0.7  # the share of it a keyword match keeps when it is the least like the seeds
 CENTRE_WEIGHT = 0.3  # how much of the run's centroid the ranking direction leaves out
 UP_WEIGHT = 0.75  # Rocchio's beta for papers rated up (likes count 1)
 DOWN_WEIGHT = 0.5  # Rocchio's gamma for papers rated down
@@ -127,8 +129,9 @@ def seeds_vector(
 
 
 class Directions(NamedTuple):
-    """A reader's two directions (`reader_vectors`), and whether their seeds gave one (else
-    it is their keywords less the papers they rated down, and no paper enters by similarity)."""
+    """A reader's two directions (`reader_vectors`): the one the floor is measured along, the one
+    papers are ranked along, and whether their seeds gave them (else both are their keywords less
+    the papers they rated down, and no paper enters by similarity)."""
 
     reader: np.ndarray
     ranking: np.ndarray
@@ -144,13 +147,14 @@ def reader_vectors(
     query: np.ndarray | sparse.spmatrix | None = None,
     centre: float | None = None,
 ) -> Directions | None:
-    """(the reader's direction, the one papers are ranked along) from one reading of the
-    seeds: the centroid of liked papers and of papers rated up, minus the centroid of those
-    rated down (each part and the keywords' a unit vector, so they count the same), plus the
-    keywords (`query` when the caller made it already:
-    `Features.queries`); the second leaves `centre` (CENTRE_WEIGHT) of all papers' centroid
-    out of the seeds first. A reader who only rated papers down
-    (and has keywords) has the keywords less those papers for both; None without seeds."""
+    """(the seeds' direction, the one papers are ranked along) from one reading of the seeds:
+    the first is the centroid of liked papers and of papers rated up, minus the centroid of
+    those rated down; the second leaves `centre` (CENTRE_WEIGHT) of all papers' centroid out of
+    it and adds the keywords (`query` when the caller made it already: `Features.queries`),
+    each part a unit vector so they count the same. The floor is measured along the first: a
+    reader's keywords let in their own matches, and do not make the floor stricter for papers
+    like their seeds. A reader who only rated papers down (and has keywords) has the keywords
+    less those papers for both; None without seeds."""
     centre = CENTRE_WEIGHT if centre is None else centre
     seeds = seeds_vector(features, likes, ups, downs)
     query = _query(features, keywords, query)
@@ -160,11 +164,8 @@ def reader_vectors(
             return None
         away = _join(-DOWN_WEIGHT * _unit(np.asarray(rated_down.mean(axis=0)).ravel()), query)
         return None if away is None else Directions(away, away, False)
-    direction = _join(seeds, query)
-    ranking = _join(_unit(seeds - centre * features.centre), query) if centre else direction
-    if direction is None or ranking is None:
-        return None
-    return Directions(direction, ranking, True)
+    ranking = _join(_unit(seeds - centre * features.centre) if centre else seeds, query)
+    return None if ranking is None else Directions(seeds, ranking, True)
 
 
 def _join(seeds: np.ndarray, query: np.ndarray | None) -> np.ndarray | None:
@@ -193,8 +194,8 @@ def _query(
 
 def fuse(keyword: Mapping[str, float], similarity: Mapping[str, float]) -> list[tuple[str, float]]:
     """Rank the candidates (the keys of both) by their similarity, scaled from the lowest
-    candidate's (or 0) to the highest's, plus KEYWORD_WEIGHT times their keyword score scaled
-    by the best one (0 without one). Best first, ties by key."""
+    candidate's (or 0) to the highest's, plus their keyword score scaled by the best one (0
+    without one) and weighed by `keyword_part`. Best first, ties by key."""
     low, span = _span(similarity.values())
     best = max(keyword.values(), default=0.0)
     fused = {
@@ -203,8 +204,17 @@ def fuse(keyword: Mapping[str, float], similarity: Mapping[str, float]) -> list[
     }
     if best > 0:
         for key, score in keyword.items():
-            fused[key] += KEYWORD_WEIGHT * score / best
+            fused[key] += keyword_part(score / best, fused[key])
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def keyword_part(keyword, similarity):
+    """What a keyword match's score (scaled to [0, 1]) adds to its scaled similarity (floats or
+    numpy arrays): KEYWORD_WEIGHT of it for the candidate most like the reader's seeds, down to
+    KEYWORD_KEEP of that for the least. A keyword in a paper unlike anything the reader likes
+    is more often the word in another sense ("circuits" in a paper on robot control, for a
+    reader of interpretability papers), so it counts less there; it still counts."""
+    return KEYWORD_WEIGHT * keyword * (KEYWORD_KEEP + (1 - KEYWORD_KEEP) * similarity)
 
 
 def _span(values) -> tuple[float, float]:
@@ -355,7 +365,7 @@ def _fuse_window(window, after, keyword, weighted, allowed, vectors, floor, expl
     fused = (similarity - low) / span if span else np.zeros(len(rows))
     best = max(weighted.values(), default=0.0)
     if best > 0:
-        fused[len(picked) :] += KEYWORD_WEIGHT * np.array(list(weighted.values())) / best
+        fused[len(picked) :] += keyword_part(np.array(list(weighted.values())) / best, fused[len(picked) :])
     chosen = np.arange(len(rows))
     if len(rows) > explain:  # the best `explain`, and whatever ties with the last of them
         cut = np.partition(-fused, explain - 1)[explain - 1]

@@ -56,16 +56,30 @@ def test_a_down_rating_lowers_papers_like_it():
 
 
 def test_fusion_adds_the_two_scores_each_scaled_to_its_best():
+    keep = relevance.KEYWORD_KEEP
     similarity = {"kw": 0.05, "near": 0.5, "mid": 0.2}
     fused = dict(relevance.fuse({"near": 10.0, "kw": 30.0}, similarity))
-    # near: similarity 1 (the highest) + keywords 1/3; kw: 0.1 + 1 (the best); mid: 0.4 alone
-    assert fused == pytest.approx({"near": 1 + 1 / 3, "kw": 0.1 + 1.0, "mid": 0.4})
+    # near: similarity 1 (the highest) + keywords 1/3, all of it (the most like the seeds);
+    # kw: 0.1 + 1 (the best), of which it keeps keep + (1 - keep) * 0.1; mid: 0.4 alone
+    assert fused == pytest.approx({"near": 1 + 1 / 3, "kw": 0.1 + keep + (1 - keep) * 0.1, "mid": 0.4})
     assert [k for k, _ in relevance.fuse({"near": 10.0, "kw": 30.0}, similarity)] == ["near", "kw", "mid"]
     # a strong keyword match is not outranked by a paper that is only somewhat similar
-    assert next(iter(relevance.fuse({"kw": 30.0}, {"kw": 0.1, "near": 0.5, "mid": 0.3}))) == ("kw", 1.2)
-    # negative similarities scale from the lowest; a match without features scores its keywords
+    assert [k for k, _ in relevance.fuse({"kw": 30.0}, {"kw": 0.1, "mid": 0.3, "far": 0.0})][:2] == [
+        "kw",
+        "mid",
+    ]
+    # negative similarities scale from the lowest; a match without features scores its keywords,
+    # as the least like the seeds
     fused = dict(relevance.fuse({"unseen": 5.0}, {"a": -0.2, "b": 0.2}))
-    assert fused == pytest.approx({"a": 0.0, "b": 1.0, "unseen": 1.0})
+    assert fused == pytest.approx({"a": 0.0, "b": 1.0, "unseen": keep})
+
+
+def test_a_keyword_match_unlike_the_seeds_counts_less_than_one_like_them():
+    """Two papers matching the same keywords: the one less like the reader's seeds gets less of
+    its keyword score, so a keyword used in another sense sinks below papers the reader likes."""
+    fused = dict(relevance.fuse({"like": 10.0, "unlike": 10.0}, {"like": 0.4, "unlike": 0.0, "top": 0.5}))
+    assert fused["like"] - 0.8 > fused["unlike"] - 0.0
+    assert fused["unlike"] == pytest.approx(relevance.KEYWORD_KEEP) and fused["unlike"] < fused["top"]
 
 
 def test_the_ranking_direction_leaves_out_what_every_paper_shares():
@@ -189,3 +203,24 @@ def test_seeds_without_a_known_word_let_nothing_in_by_similarity():
     gone = relevance.Seeds((), (), {"gone": -1}, {"gone": Paper(key="gone", title="gone")})
     assert relevance.reader_vectors(features, [], downs=["gone"], keywords=["guild"]) is None
     assert relevance.rank_seeded(window, 0, {}, lambda _: True, features, gone, ["guild"], 0.0) == ([], 0)
+
+
+def test_keywords_do_not_raise_the_floor_for_papers_like_the_seeds():
+    """The floor is a cosine to the seeds alone: a reader who adds keywords still gets every
+    paper that clears it for their likes (the keywords add their own matches), where measuring
+    it along the seeds and keywords together let fewer in, however like the seeds they were."""
+    features = relevance.Features.fit(TEXTS)
+    papers = {k: Paper(key=k, title=k, rev=1) for k in TEXTS}
+    window = relevance.Window.of(features, list(papers.values()))
+    seeds = relevance.Seeds((papers["seed"],))
+    cosine = similarities(features, relevance.reader_vectors(features, ["seed"]).reader)["near"]
+    joined = relevance.reader_vectors(features, ["seed"], keywords=["guild ledgers"])
+    assert float((features.rows(["near"]) @ joined.ranking)[0]) < cosine  # the keywords pull away
+
+    def entered(keywords):
+        ranked, _ = relevance.rank_seeded(
+            window, 0, {}, lambda p: p.key != "seed", features, seeds, keywords, cosine
+        )
+        return {m.paper.key for m in ranked}
+
+    assert "near" in entered([]) and entered(["guild ledgers"]) == entered([])
