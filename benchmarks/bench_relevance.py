@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,8 +120,9 @@ def rankings(persona, papers, features, candidates, ups=(), downs=()):
     }
 
 
-def ALLOW(_paper) -> bool:
-    return True
+def ALLOW(rows: np.ndarray) -> np.ndarray:
+    """Every paper may enter (the labelled set has no filters, and every paper is new)."""
+    return np.ones(len(rows), dtype=bool)
 
 
 def evaluate(papers: dict[str, Paper], personas: list[Persona]) -> dict[str, dict[str, tuple]]:

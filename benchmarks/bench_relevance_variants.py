@@ -209,7 +209,8 @@ def fused(tie: str = "key", keyword_weight: float = 1.0, k: int = 60):
         total = {key: keyword_weight / (k + r) for key, r in ranks.items()}
         near = [i for i, p in enumerate(papers) if scores[i] > 0 and (scores[i] >= floor or p.key in keyword)]
         near = sorted(
-            (i for i in near if papers[i].key in keyword or allowed(papers[i])), key=lambda i: -scores[i]
+            (i for i in near if papers[i].key in keyword or allowed(np.array([i]))[0]),
+            key=lambda i: -scores[i],
         )
         for r, i in enumerate(near, 1):
             by_key[papers[i].key] = papers[i]

@@ -557,7 +557,6 @@ class DigestRunner:
         for sid, m in matcher.match_batch(rated):  # the keywords each reader's ratings carry
             if sid in rated_terms and m.paper.key in ratings[sid]:
                 rated_terms[sid][m.paper.key] = m.terms
-        views: dict[str, PaperText] = {}
         index_of = {sid: i for i, sid in enumerate(matcher.ids)}
         shared = relevance.Window.of(features, window)
         queries = dict(
@@ -568,6 +567,7 @@ class DigestRunner:
             )
         )
         titled = _by_title(window) if any(s.subscriber.profile.seed_texts for s in seeded.values()) else {}
+        filters = _WindowFilters(shared, matcher, self._feeds, self._reached)
         for sid, state in seeded.items():
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
@@ -575,19 +575,7 @@ class DigestRunner:
             liked += list(dict.fromkeys(owned.values()))
             texts = tuple(t for t in profile.seed_texts if t not in owned)
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
-            index = index_of.get(sid)
-            compiled = compile_profile(profile) if index is None else None
-
-            def allowed(paper: Paper, sid=sid, skip=skip, index=index, compiled=compiled) -> bool:
-                if paper.key in skip or not self._new_to(sid, paper, starts):
-                    return False
-                if index is not None:  # the matcher found its vetoes for the whole window
-                    return paper.key not in vetoed[sid] and matcher.allows(index, paper)
-                if not (compiled.exclude or compiled.categories):  # likes only: not in the matcher
-                    return True
-                view = views.get(paper.key) or views.setdefault(paper.key, PaperText.of(paper))
-                return passes_filters(compiled, view)
-
+            allowed = filters.allowed(sid, profile, index_of.get(sid), skip, vetoed.get(sid, ()))
             seeds = relevance.Seeds(
                 tuple(liked),
                 texts,
@@ -951,6 +939,63 @@ IDF_PAPERS = 500
 def _by_title(papers: Iterable[Paper]) -> dict[str, Paper]:
     """Papers by `title_key`: where a library entry without an arXiv id finds its paper."""
     return {title_key(p.title): p for p in papers if p.title}
+
+
+class _WindowFilters:
+    """Which papers of a run's window may enter a seeded reader's digest by similarity, as
+    `relevance.Allowed` (a mask over many rows at once): new to them (not before their
+    watermark, which the ranking checks; from the sources they take; a revised paper they never
+    received), not liked or rated by them, and through their exclusions and categories. What
+    the readers share (which papers each source set takes, each category set lets through, the
+    revised papers) is computed once for the window."""
+
+    def __init__(self, window, matcher: Matcher, feeds: dict[str, frozenset[str]], reached):
+        self.window, self.matcher, self.feeds, self.reached = window, matcher, feeds, reached
+        self.revised = np.flatnonzero(
+            np.fromiter((p.revised for p in window.papers), bool, len(window.papers))
+        )
+        self.categories = matcher.category_masks(window.papers)
+        self._fed: dict[frozenset[str], np.ndarray] = {}
+        self._views: dict[str, PaperText] = {}
+
+    def allowed(self, sid: str, profile: Profile, index: int | None, skip: set[str], vetoed) -> Callable:
+        """The filter for one reader; `index`: their place in the matcher (None: likes only,
+        not in the matcher, whose filters are read from `profile`)."""
+        blocked = np.zeros(len(self.window.papers), dtype=bool)
+        blocked[self.window.rows_of(skip)] = True
+        blocked[self.window.rows_of(vetoed)] = True  # the matcher found them for the whole window
+        reached = self.reached.get(sid, ())
+        if reached:
+            blocked[[i for i in self.revised.tolist() if self.window.papers[i].seq in reached]] = True
+        fed = self._fed_by(self.feeds.get(sid, frozenset()))
+        categories = self.categories(index) if index is not None else None
+        compiled = compile_profile(profile) if index is None else None
+        search = compiled is not None and bool(compiled.exclude or compiled.categories)
+
+        def allowed(rows: np.ndarray) -> np.ndarray:
+            ok = ~blocked[rows]
+            if fed is not None:
+                ok &= fed[rows]
+            if categories is not None:
+                ok &= categories[rows]
+            if search:
+                ok &= np.fromiter((self._passes(compiled, i) for i in rows.tolist()), bool, len(rows))
+            return ok
+
+        return allowed
+
+    def _fed_by(self, sources: frozenset[str]) -> np.ndarray | None:
+        if not sources:
+            return None
+        if sources not in self._fed:
+            papers = self.window.papers
+            self._fed[sources] = np.fromiter((fed_by(p, sources) for p in papers), bool, len(papers))
+        return self._fed[sources]
+
+    def _passes(self, compiled, i: int) -> bool:
+        paper = self.window.papers[i]
+        view = self._views.get(paper.key) or self._views.setdefault(paper.key, PaperText.of(paper))
+        return passes_filters(compiled, view)
 
 
 def _ranks_by_seeds(profile: Profile, ratings: dict[str, int]) -> bool:

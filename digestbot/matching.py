@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -732,10 +732,23 @@ class Matcher:
         columns = np.fromiter(chain.from_iterable(c for _, c in known), np.int64, int(counts.sum()))
         return masks, np.repeat(np.arange(len(known)), counts), columns
 
-    def allows(self, index: int, paper: Paper) -> bool:
-        """Whether profile `index`'s categories (if any) let `paper` through: `category_allowed`."""
-        which = self._category_set[index]
-        return which < 0 or bool(self._set_masks[which] & self._categories(paper.categories)[0])
+    def category_masks(self, papers: Sequence[Paper]) -> Callable[[int], np.ndarray | None]:
+        """For profile `index`, which of `papers` its categories let through (`category_allowed`),
+        as a bool array (None: it names none). Each distinct category set is checked against the
+        papers once, however many profiles share it."""
+        carried = [self._categories(p.categories)[0] for p in papers]
+        done: dict[int, np.ndarray] = {}
+
+        def masks(index: int) -> np.ndarray | None:
+            which = int(self._category_set[index])
+            if which < 0:
+                return None
+            if which not in done:
+                wanted = self._set_masks[which]
+                done[which] = np.fromiter((bool(wanted & c) for c in carried), bool, len(carried))
+            return done[which]
+
+        return masks
 
     def vetoed(self, batch: Matches) -> sparse.coo_matrix:
         """(paper row, profile index) where the paper carries a term the profile excludes."""

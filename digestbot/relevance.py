@@ -25,7 +25,7 @@ keyword score. Pure: no I/O; texts in, scores out.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -277,12 +277,26 @@ class Window:
         revs = np.array([p.rev or 0 for p in papers], dtype=np.int64)
         return cls(papers, features.rows(keys), revs, {k: i for i, k in enumerate(keys)})
 
+    def where(self, test: Callable[[Paper], bool]) -> Allowed:
+        """An `Allowed` that asks `test` of each paper (the vectorized filter's plain form)."""
+        return lambda rows: np.fromiter((test(self.papers[i]) for i in rows.tolist()), bool, len(rows))
+
+    def rows_of(self, keys: Iterable[str]) -> np.ndarray:
+        """The rows of those of `keys` that are window papers."""
+        at = self.at
+        return np.fromiter((at[k] for k in keys if k in at), np.int64)
+
+
+# Which of some window rows (an int array) may enter a reader's digest by similarity: a bool
+# array as long. One call per reader over all their candidates, not one per paper.
+Allowed = Callable[[np.ndarray], np.ndarray]
+
 
 def rank_seeded(
     window: Window,
     after: int,
     keyword: Mapping[str, Match],
-    allowed: Callable[[Paper], bool],
+    allowed: Allowed,
     features: Features,
     seeds: Seeds,
     keywords: Sequence[str],
@@ -295,7 +309,8 @@ def rank_seeded(
     best first, and how many matched in all:
     keyword matches (re-weighted by feedback) fused with similarity to their seeds; a paper
     enters by similarity alone when it clears `floor` and `allowed` (the profile's filters, and
-    whether it is new to them) says yes. Each says why it is there."""
+    whether it is new to them; `Window.where` makes one from a test per paper) says yes. Each
+    says why it is there."""
     ups = [k for k, v in seeds.ratings.items() if v > 0 and k in seeds.rated]
     downs = [k for k, v in seeds.ratings.items() if v < 0 and k in seeds.rated]
     like_keys = [p.key for p in seeds.likes] + [text_key(t) for t in seeds.texts]
@@ -341,11 +356,10 @@ def _pool(window, after, keyword, allowed, features, vectors, floor, enter, by_k
     pool: dict[str, float] = {}
     if enter and window.papers:
         cosines, scores = _along(window.rows, vectors)
-        for i in np.flatnonzero((cosines >= floor) & (cosines > 0) & (window.revs > after)):
+        for i in _entering(window, keyword, allowed, cosines, floor, after).tolist():
             paper = window.papers[i]
-            if paper.key not in keyword and allowed(paper):
-                by_key[paper.key] = paper
-                pool[paper.key] = float(scores[i])
+            by_key[paper.key] = paper
+            pool[paper.key] = float(scores[i])
     known = [k for k in keyword if k in features.index]
     if known:
         pool.update(zip(known, (float(x) for x in features.rows(known) @ vectors.ranking), strict=True))
@@ -357,9 +371,8 @@ def _fuse_window(window, after, keyword, weighted, allowed, vectors, floor, expl
     (and how many rank in all); every keyword match is a window paper here."""
     papers = window.papers
     cosines, scores = _along(window.rows, vectors)
-    near = np.flatnonzero((cosines >= floor) & (cosines > 0) & (window.revs > after)).tolist()
-    picked = [i for i in near if papers[i].key not in keyword and allowed(papers[i])]
-    rows = np.array(picked + [window.at[key] for key in keyword], dtype=np.int64)
+    picked = _entering(window, keyword, allowed, cosines, floor, after)
+    rows = np.concatenate((picked, window.rows_of(keyword)))
     similarity = scores[rows]
     low, span = _span(similarity.tolist())
     fused = (similarity - low) / span if span else np.zeros(len(rows))
@@ -375,6 +388,15 @@ def _fuse_window(window, after, keyword, weighted, allowed, vectors, floor, expl
     for j in chosen[chosen < len(picked)].tolist():
         by_key[papers[rows[j]].key] = papers[rows[j]]
     return ranked, len(rows)
+
+
+def _entering(window: Window, keyword, allowed: Allowed, cosines: np.ndarray, floor: float, after: int):
+    """The rows of window papers that enter by similarity: new since `after`, at or above the
+    floor (and above 0), no keyword match (those rank anyway) and `allowed`."""
+    near = (cosines >= floor) & (cosines > 0) & (window.revs > after)
+    near[window.rows_of(keyword)] = False
+    rows = np.flatnonzero(near)
+    return rows[allowed(rows)] if len(rows) else rows
 
 
 def _along(rows: sparse.csr_matrix, vectors: Directions) -> tuple[np.ndarray, np.ndarray]:

@@ -275,3 +275,100 @@ def test_check_warns_about_liked_papers_not_fetched_or_unknown(workdir):
     digestbot(workdir, "fetch")
     out = digestbot(workdir, "check").output
     assert "1 liked paper(s) not in the database yet" in out and "not on arXiv: 2501.99999" in out
+
+
+OTHER_FEED = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>other</title><link>https://example.org/</link>
+<description>x</description>
+<item><title>Robots learn manipulation from human videos of hands</title>
+<link>https://arxiv.org/abs/2501.00901</link>
+<description>Robot manipulation policies learned from videos of human hands, without robot data.</description>
+<guid>oai:arXiv.org:2501.00901v1</guid><category>cs.CV</category></item>
+</channel></rss>
+"""
+
+
+def sample_categories() -> dict[str, set[str]]:
+    """The categories the sample feed gives each paper, by arXiv id."""
+    items = re.findall(r"<item>(.*?)</item>", SAMPLE.read_text(encoding="utf-8"), re.DOTALL)
+    return {
+        re.search(r"arxiv\.org/abs/([\d.]+)", item).group(1): set(
+            re.findall(r"<category>(.*?)</category>", item)
+        )
+        for item in items
+    }
+
+
+def test_a_seeded_readers_categories_sources_and_exclusions_filter_what_comes_by_similarity(workdir):
+    """The filters a reader's papers pass, with likes (and with keywords too, when the matcher
+    holds the profile): categories, the sources they take, exclusions. The papers that come by
+    similarity pass them as keyword matches do."""
+    (workdir.path / "other.xml").write_text(OTHER_FEED, encoding="utf-8")
+    feeds = sources(workdir) + "- name: other\n  type: rss\n  url: other.xml\n"
+    readers = (
+        sub(
+            "fay", like=ROBOT_LIKES, keywords=["imitation learning"], categories=["cs.RO"], sources=["sample"]
+        )
+        + sub("gus", like=ROBOT_LIKES, categories=["cs.RO"])
+        + sub("hal", like=ROBOT_LIKES, sources=["other"])
+        + sub("ivy", like=ROBOT_LIKES)
+    )
+    workdir.write_config(feeds, readers)
+    digestbot(workdir, "fetch")
+    categories = sample_categories()
+
+    def shown(sid):
+        papers = json.loads(digestbot(workdir, "preview", sid, "--format", "json").output)["papers"]
+        return [p["arxiv_id"] for p in papers]
+
+    everyone = shown("ivy")
+    assert "2501.00901" in everyone  # like the likes: it comes when nothing filters it
+    assert any("cs.RO" not in categories.get(a, {"cs.CV"}) for a in everyone)
+    for sid in ("fay", "gus"):
+        papers = shown(sid)
+        assert papers and all("cs.RO" in categories[a] for a in papers), (sid, papers)
+    assert shown("hal") == ["2501.00901"]
+    # an exclusion vetoes what comes by similarity: the word of the first cs.RO paper gus had
+    first = shown("gus")[0]
+    word = max(re.findall(r"[A-Za-z]+", PAPERS[first]["title"]), key=len).lower()
+    workdir.write_config(
+        feeds,
+        readers
+        + sub("jo", like=ROBOT_LIKES, categories=["cs.RO"], exclude=[word])
+        + sub("kim", like=ROBOT_LIKES, exclude=[word]),  # no rule the matcher holds
+    )
+    assert first in everyone
+    for sid in ("jo", "kim"):
+        left = [a for a in shown(sid) if a in PAPERS]
+        assert left and first not in left, sid
+        assert not any(word in (PAPERS[a]["title"] + " " + PAPERS[a]["abstract"]).lower() for a in left), sid
+
+
+def test_a_paper_that_came_by_similarity_is_not_sent_again_when_it_is_revised(workdir):
+    """A new version of a paper is new only to those who never received it: for a paper that
+    came by similarity alone too, not only for keyword matches."""
+    import test_daemon as daemon
+
+    workdir.write_config(sources(workdir), sub("carol", like=ROBOT_LIKES))
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "send", "--force")
+    (first,) = daemon.outbox_mails(workdir.outbox)
+    revised = sorted(first.papers)[0]
+    feed = workdir.path / "sample.xml"
+    text = feed.read_text(encoding="utf-8")
+    assert f"arXiv:{revised}v1 Announce Type: new" in text
+    feed.write_text(
+        text.replace(
+            f"arXiv:{revised}v1 Announce Type: new \nAbstract: ",
+            f"arXiv:{revised}v2 Announce Type: replace \nAbstract: Revised. ",
+        ).replace(f"oai:arXiv.org:{revised}v1", f"oai:arXiv.org:{revised}v2"),
+        encoding="utf-8",
+    )
+    digestbot(workdir, "fetch")
+    with Store(workdir.db) as store:
+        (paper,) = store.papers_by_keys([f"arxiv:{revised}"])
+    assert paper.abstract.startswith("Revised.") and paper.revised
+
+    digestbot(workdir, "send", "--force")
+    later = daemon.outbox_mails(workdir.outbox)[1:]
+    assert not any(revised in m.papers for m in later)

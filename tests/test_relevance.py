@@ -45,7 +45,10 @@ def test_no_liked_or_up_rated_paper_means_no_reader_direction():
     window = relevance.Window.of(features, list(papers.values()))
     seeds = relevance.Seeds((), (), {"far": -1}, {"far": papers["far"]})
     # through the ranking itself: without a direction, nothing comes by similarity, even at floor 0
-    assert relevance.rank_seeded(window, 0, {}, lambda _: True, features, seeds, [], 0.0) == ([], 0)
+    assert relevance.rank_seeded(window, 0, {}, window.where(lambda _: True), features, seeds, [], 0.0) == (
+        [],
+        0,
+    )
 
 
 def test_a_down_rating_lowers_papers_like_it():
@@ -139,7 +142,7 @@ def test_the_window_ranking_is_the_reference_fusion_exactly():
             window,
             rng.randint(-1, 3),
             keyword,
-            lambda paper, barred=barred: paper.key not in barred,
+            window.where(lambda paper, barred=barred: paper.key not in barred),
             features,
             seeds,
             persona.keywords if rng.random() < 0.7 else (),
@@ -167,13 +170,15 @@ def test_a_keyword_match_without_features_ranks_by_its_keywords_alone():
     seeds = relevance.Seeds((papers["seed"],))
 
     ranked, total = relevance.rank_seeded(
-        window, 0, keyword, lambda p: p.key != "seed", features, seeds, ["guild"], 0.08
+        window, 0, keyword, window.where(lambda p: p.key != "seed"), features, seeds, ["guild"], 0.08
     )
 
     vectors = relevance.reader_vectors(features, ["seed"], keywords=["guild"])
     expected = relevance.fuse(
         {"kw": 10.0, "outside": 30.0},
-        relevance._pool(window, 0, keyword, lambda p: p.key != "seed", features, vectors, 0.08, True, {}),
+        relevance._pool(
+            window, 0, keyword, window.where(lambda p: p.key != "seed"), features, vectors, 0.08, True, {}
+        ),
     )
     assert [(m.paper.key, m.score) for m in ranked] == [
         (k, round(s * relevance.SCORE_SCALE)) for k, s in expected
@@ -197,12 +202,16 @@ def test_seeds_without_a_known_word_let_nothing_in_by_similarity():
     window = relevance.Window.of(features, list(papers.values()))
     # a library text the features never saw, and a paper rated down: only keyword matches rank
     seeds = relevance.Seeds((), ("the and of",), {"far": -1}, {"far": papers["far"]})
-    ranked, total = relevance.rank_seeded(window, 0, {}, lambda _: True, features, seeds, ["guild"], 0.0)
+    ranked, total = relevance.rank_seeded(
+        window, 0, {}, window.where(lambda _: True), features, seeds, ["guild"], 0.0
+    )
     assert (ranked, total) == ([], 0)
     # rated down papers the features do not know: no direction at all, no error
     gone = relevance.Seeds((), (), {"gone": -1}, {"gone": Paper(key="gone", title="gone")})
     assert relevance.reader_vectors(features, [], downs=["gone"], keywords=["guild"]) is None
-    assert relevance.rank_seeded(window, 0, {}, lambda _: True, features, gone, ["guild"], 0.0) == ([], 0)
+    assert relevance.rank_seeded(
+        window, 0, {}, window.where(lambda _: True), features, gone, ["guild"], 0.0
+    ) == ([], 0)
 
 
 def test_keywords_do_not_raise_the_floor_for_papers_like_the_seeds():
@@ -219,7 +228,7 @@ def test_keywords_do_not_raise_the_floor_for_papers_like_the_seeds():
 
     def entered(keywords):
         ranked, _ = relevance.rank_seeded(
-            window, 0, {}, lambda p: p.key != "seed", features, seeds, keywords, cosine
+            window, 0, {}, window.where(lambda p: p.key != "seed"), features, seeds, keywords, cosine
         )
         return {m.paper.key for m in ranked}
 
