@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
 from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
@@ -159,3 +159,40 @@ def test_preview_json_scores_a_trending_digest_by_what_ranks_it(workdir, hf, ext
         (PAPERS["C"][0], 20),
         (PAPERS["E"][0], 10),
     ]
+
+
+# --- second pass (hunt41) ------------------------------------------------------------------
+
+LONG_TITLE = (
+    "Imitation learning from human demonstrations at scale: a benchmark, a large dataset of"
+    " teleoperated manipulation episodes, and an analysis of what transfers between embodiments"
+    " in real kitchens"
+)  # 199 characters, as long as real titles get
+KEYWORDS = [f"imitation topic{i}" for i in range(12)] + ["imitation learning"]
+
+
+def long_lines(text: str) -> list[str]:
+    """The lines a reader's terminal or a mail client without reflow shows past 78 columns
+    (RFC 5322 2.1.1's "SHOULD"), other than a line that holds a long URL, which must not be broken."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return [line for line in lines if len(line) > 78 and not re.search(r"https?://\S{50,}", line)]
+
+
+def test_the_text_part_keeps_every_prose_line_readable(workdir, smtp_server):
+    # The abstract was wrapped at 76 columns, but the title, the "Matched:" line and the
+    # footer's "asks for ..." were each one line (a 199-character title, 300 for 13 keywords):
+    # mutt, mu4e and any reader of the plain part saw them run off the screen.
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2403.00001", LONG_TITLE, "We study imitation learning.")]
+    )
+    workdir.write_config(SOURCES, subscriber("alice", *KEYWORDS))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    assert long_lines(text) == []
+    shown = " ".join(text.split())  # wrapped, not cut: every word is still there, in order
+    assert f"1. {LONG_TITLE}" in shown
+    assert "asks for keywords " + ", ".join(KEYWORDS) in shown
