@@ -211,18 +211,51 @@ def _last_break(head: str) -> int:
 
 
 def wrap(text: str, width: int = 76, indent: str = "") -> str:
-    """Greedy word wrap (long words and URLs are never broken), each line after the first
-    indented. A plain loop: several times faster than textwrap, and digests wrap a lot of text."""
-    lines, line = [], ""
+    """Greedy word wrap at `width` columns (long words and URLs are never broken), each line
+    after the first indented. Chinese and Japanese write no spaces: a line also breaks beside
+    their characters (each two columns wide), never before a closing mark (`，` `。`). A plain
+    loop: several times faster than textwrap, and digests wrap a lot of text."""
+    lines, line, used = [], "", 0
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
+        for i, unit in enumerate(_units(word)):
+            size = len(unit) if unit.isascii() else _columns(unit)
+            gap = 1 if line and i == 0 else 0  # a space between words, none inside one
+            if line and used + gap + size > width:
+                lines.append(line)
+                line, used = unit, size
+            else:
+                line, used = f"{line}{' ' * gap}{unit}", used + gap + size
     if line:
         lines.append(line)
     return ("\n" + indent).join(lines)
+
+
+# Marks a line must not start with (UAX #14's closing punctuation, the common ones): they stay
+# with the character before them.
+_NO_LINE_START = frozenset("、。，．：；！？）」』】〉》〕〗…‥・ー々,.;:!?)]}")
+
+
+def _units(word: str) -> list[str]:
+    """A word as the pieces a line may break between: one, unless it holds wide characters,
+    each of which is then a piece of its own (with any closing marks after it)."""
+    if word.isascii() or not any(_wide(c) for c in word):
+        return [word]
+    units: list[str] = []
+    after_wide = False
+    for char in word:
+        wide = _wide(char)
+        joins = units and (not (wide or after_wide) or char in _NO_LINE_START or unicodedata.combining(char))
+        if joins:
+            units[-1] += char
+        else:
+            units.append(char)
+        after_wide = wide or (after_wide and bool(unicodedata.combining(char)))
+    return units
+
+
+def _columns(text: str) -> int:
+    """The columns `text` takes in a terminal: two for a wide character, none for a mark."""
+    return sum(0 if unicodedata.combining(c) else 2 if _wide(c) else 1 for c in text)
 
 
 def is_number(text: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,37 @@ def test_the_text_part_keeps_every_prose_line_readable(workdir, smtp_server):
     shown = " ".join(text.split())  # wrapped, not cut: every word is still there, in order
     assert f"1. {LONG_TITLE}" in shown
     assert "asks for keywords " + ", ".join(KEYWORDS) in shown
+
+
+def columns(line: str) -> int:
+    """How many columns a terminal gives a line: two for a wide (Chinese, Japanese) character."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+CHINESE_TITLE = "Imitation learning 基于大规模人类示范数据的家庭机器人模仿学习方法研究及其在真实厨房环境中跨不同机械臂形态迁移能力的系统性分析与评估"
+CHINESE_ABSTRACT = (
+    "我们研究 imitation learning 在家庭机器人上的应用。"
+    + "本文收集了大量遥操作示范数据并训练策略模型，在多种真实厨房任务中评估其泛化能力。" * 4
+)
+
+
+def test_the_text_part_wraps_chinese_and_japanese_at_a_readable_width(workdir, smtp_server):
+    # Chinese and Japanese write no spaces, and the wrap broke lines only at spaces (counting a
+    # character as one column, where a terminal gives these two): the title and the abstract
+    # were each one line of 130 and 290 columns in the plain part.
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00002", CHINESE_TITLE, CHINESE_ABSTRACT)])
+    workdir.write_config(SOURCES, subscriber("alice", "imitation learning"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    lines = text.replace("\r\n", "\n").split("\n")
+    assert [line for line in lines if columns(line) > 78] == []
+    joined = "".join(text.split())  # wrapped, not cut: nothing is lost or added at a break
+    assert "".join(f"1. {CHINESE_TITLE}".split()) in joined
+    assert "".join(CHINESE_ABSTRACT.split())[:200] in joined
+    assert not [
+        line for line in lines if line.strip()[:1] in tuple("，。、")
+    ]  # none starts with a comma or stop
