@@ -15,11 +15,12 @@ from helpers import SOURCES, FeedPaper, digestbot, raw_rows, raw_sql, subscriber
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
 from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
+from test_web import setup_site, start_site
 
 from digestbot.render import PaperView, Renderer, sample_digest
 from digestbot.store import Store
 
-__all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
+__all__ = ["hf", "start_site"]  # fixtures: a Hugging Face daily list, the web app on loopback
 
 
 def blog_posts(n: int) -> list[tuple[str, str, str]]:
@@ -231,3 +232,26 @@ def test_the_text_part_wraps_chinese_and_japanese_at_a_readable_width(workdir, s
     assert not [
         line for line in lines if line.strip()[:1] in tuple("，。、")
     ]  # none starts with a comma or stop
+
+
+def test_the_web_pages_mails_keep_their_lines_readable(workdir, start_site):
+    # The sign-up confirmation and the manage link mail wrote each sentence on one line: "here
+    # is the link to manage the paper digest sent to <address> (set up by the bot's operator:
+    # shown read-only)." was 140 columns for an address of 40 characters.
+    address = "ada.lovelace-byron@cs.research.uni.example"
+    setup_site(workdir, subscriber("ada", "quokka").replace("ada@example.org", address))
+    site = start_site()
+    site.browser().post("/manage/link", {"email": address})
+    site.browser().sign_up("charles.babbage-analytical@engine.uni.example")
+    site.settle()
+
+    mails = site.smtp.to(address) + site.smtp.to("charles.babbage-analytical@engine.uni.example")
+    assert [m.message["Subject"] for m in mails] == [
+        "Your link to manage your paper digest",
+        "Confirm your paper digest subscription",
+    ]
+    texts = [m.message.get_body(("plain",)).get_content() for m in mails]
+    assert [long_lines(text) for text in texts] == [[], []], texts
+    assert [text[:8] for text in texts] == ["Hello,\r\n", "Hello,\r\n"]
+    assert f"sent to {address} (set up by the bot's operator: shown read-only)." in " ".join(texts[0].split())
+    assert re.search(r"^https?://\S+/confirm\S*$", texts[1].replace("\r\n", "\n"), re.MULTILINE), texts[1]
