@@ -215,6 +215,22 @@ def wrap(text: str, width: int = 76, indent: str = "") -> str:
     after the first indented. Chinese and Japanese write no spaces: a line also breaks beside
     their characters (each two columns wide), never before a closing mark (`，` `。`). A plain
     loop: several times faster than textwrap, and digests wrap a lot of text."""
+    lines = _ascii_lines(text, width) if text.isascii() else _lines(text, width)
+    return ("\n" + indent).join(lines)
+
+
+def _ascii_lines(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
+
+
+def _lines(text: str, width: int) -> list[str]:
     lines, line, used = [], "", 0
     for word in text.split():
         for i, unit in enumerate(_units(word)):
@@ -225,9 +241,7 @@ def wrap(text: str, width: int = 76, indent: str = "") -> str:
                 line, used = unit, size
             else:
                 line, used = f"{line}{' ' * gap}{unit}", used + gap + size
-    if line:
-        lines.append(line)
-    return ("\n" + indent).join(lines)
+    return [*lines, line] if line else lines
 
 
 # Marks a line must not start with (UAX #14's closing punctuation, the common ones): they stay
