@@ -189,7 +189,9 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     head = text[:limit]
-    ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
+    # a stop at the very end of `head` ends a sentence only if a space follows it in `text`
+    # (`https://github.` or `92.` of 92.5 ends none)
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + text[limit])]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip() + ELLIPSIS
     wide = text[limit] == " " or _wide(text[limit - 1]) or _wide(text[limit])  # a break at the limit itself

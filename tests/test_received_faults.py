@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import test_slack
 from helpers import SOURCES, FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
@@ -20,7 +21,8 @@ from test_web import setup_site, start_site
 from digestbot.render import PaperView, Renderer, sample_digest
 from digestbot.store import Store
 
-__all__ = ["hf", "start_site"]  # fixtures: a Hugging Face daily list, the web app on loopback
+__all__ = ["hf", "slack", "start_site"]  # fixtures: a Hugging Face daily list, the Slack API, the web app
+slack = test_slack.slack
 
 
 def blog_posts(n: int) -> list[tuple[str, str, str]]:
@@ -255,3 +257,50 @@ def test_the_web_pages_mails_keep_their_lines_readable(workdir, start_site):
     assert [text[:8] for text in texts] == ["Hello,\r\n", "Hello,\r\n"]
     assert f"sent to {address} (set up by the bot's operator: shown read-only)." in " ".join(texts[0].split())
     assert re.search(r"^https?://\S+/confirm\S*$", texts[1].replace("\r\n", "\n"), re.MULTILINE), texts[1]
+
+
+def abstract_with_dots_at(*cuts: int) -> str:
+    """An abstract whose character at each of `cuts` - 1 is the dot of a URL's host (`github.`),
+    where a digest shortening it to `cuts` characters ends."""
+    text = "We study imitation learning for household robots. "
+    for i, cut in enumerate(cuts):
+        url = f"https://github{i}.com/example-lab/code "
+        room = cut - 1 - url.index(".") - len(text)  # characters of filler before the URL
+        text += ("word " * room)[: room - 1] + " "
+        text += url
+    return text + "The code and the data are released. " * 5
+
+
+URL_CUT_ABSTRACT = abstract_with_dots_at(300, 600)  # Slack's cut, then the email's
+
+
+def cut_urls(text: str) -> list[str]:
+    """The links to the example code in a text that are not the whole link."""
+    return [
+        u for u in re.findall(r"https://github\d[^\s<>\"|]*", text) if not u.endswith(".com/example-lab/code")
+    ]
+
+
+def test_a_shortened_abstract_never_ends_in_half_a_link(workdir, smtp_server, slack):
+    # An abstract was cut at a "sentence end" that was the dot of a link's host (or of a number,
+    # "92." of 92.5): "... https://github.  …", which mail clients and Slack link to another
+    # site, because the cut tested the text it kept for a space after the dot, not the text.
+    assert URL_CUT_ABSTRACT[299] == URL_CUT_ABSTRACT[599] == "."
+    paper = FeedPaper("2403.00003", "Imitation learning for household robots", URL_CUT_ABSTRACT)
+    write_feed(workdir.path / "feed.xml", [paper])
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "imitation learning") + test_slack.slack_sub("ml", "#ml", "imitation learning"),
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert "https://github0.com/example-lab/code" in text  # before the cut: whole
+    assert cut_urls(text) == [] and cut_urls(html) == []
+    [post] = slack.posts
+    [shown] = test_slack.rich_papers(post.body)
+    assert "https://github0.com/example-lab/code" not in shown.abstract  # Slack's cut comes first
+    assert cut_urls(json.dumps(post.body)) == []
