@@ -304,3 +304,26 @@ def test_a_shortened_abstract_never_ends_in_half_a_link(workdir, smtp_server, sl
     [shown] = test_slack.rich_papers(post.body)
     assert "https://github0.com/example-lab/code" not in shown.abstract  # Slack's cut comes first
     assert cut_urls(json.dumps(post.body)) == []
+
+
+def test_no_line_of_the_text_part_starts_with_from_on_the_wire(workdir, smtp_server, tmp_path):
+    # A line that starts with "From " is a new message to an mbox mailbox (mutt's, /var/mail):
+    # the server delivering it writes ">From " (RFC 4155), and the reader sees ">From Pixels to
+    # Policies". A templates: folder listing titles from the margin (or a wrapped footer line)
+    # sent such lines as written; quoted-printable can spell the F (=46) and nothing changes.
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "digest.txt").write_text("{% for p in papers %}{{ p.title }}\n{% endfor %}", encoding="utf-8")
+    title = "From Pixels to Policies: imitation learning for robots"
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00004", title, "We study imitation learning.")])
+    workdir.write_config(
+        SOURCES, subscriber("alice", "imitation learning"), extra_yaml=f"templates: {folder}"
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    assert not [line for line in mail.raw.split(b"\r\n") if line.startswith(b"From ")]
+    text, _ = body_parts(mail.message)
+    assert text.replace("\r\n", "\n") == f"{title}\n"
