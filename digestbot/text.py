@@ -189,7 +189,9 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     head = text[:limit]
-    ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + " ")]
+    # a stop at the very end of `head` ends a sentence only if a space follows it in `text`
+    # (`https://github.` or `92.` of 92.5 ends none)
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(head + text[limit])]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip() + ELLIPSIS
     wide = text[limit] == " " or _wide(text[limit - 1]) or _wide(text[limit])  # a break at the limit itself
@@ -211,8 +213,15 @@ def _last_break(head: str) -> int:
 
 
 def wrap(text: str, width: int = 76, indent: str = "") -> str:
-    """Greedy word wrap (long words and URLs are never broken), each line after the first
-    indented. A plain loop: several times faster than textwrap, and digests wrap a lot of text."""
+    """Greedy word wrap at `width` columns (long words and URLs are never broken), each line
+    after the first indented. Chinese and Japanese write no spaces: a line also breaks beside
+    their characters (each two columns wide), never before a closing mark (`，` `。`). A plain
+    loop: several times faster than textwrap, and digests wrap a lot of text."""
+    lines = _ascii_lines(text, width) if text.isascii() else _lines(text, width)
+    return ("\n" + indent).join(lines)
+
+
+def _ascii_lines(text: str, width: int) -> list[str]:
     lines, line = [], ""
     for word in text.split():
         if line and len(line) + 1 + len(word) > width:
@@ -220,9 +229,49 @@ def wrap(text: str, width: int = 76, indent: str = "") -> str:
             line = word
         else:
             line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
-    return ("\n" + indent).join(lines)
+    return [*lines, line] if line else lines
+
+
+def _lines(text: str, width: int) -> list[str]:
+    lines, line, used = [], "", 0
+    for word in text.split():
+        for i, unit in enumerate(_units(word)):
+            size = len(unit) if unit.isascii() else _columns(unit)
+            gap = 1 if line and i == 0 else 0  # a space between words, none inside one
+            if line and used + gap + size > width:
+                lines.append(line)
+                line, used = unit, size
+            else:
+                line, used = f"{line}{' ' * gap}{unit}", used + gap + size
+    return [*lines, line] if line else lines
+
+
+# Marks a line must not start with (UAX #14's closing punctuation, the common ones): they stay
+# with the character before them.
+_NO_LINE_START = frozenset("、。，．：；！？）」』】〉》〕〗…‥・ー々,.;:!?)]}")
+
+
+def _units(word: str) -> list[str]:
+    """A word as the pieces a line may break between: one, unless it holds wide characters,
+    each of which is then a piece of its own (with any closing marks after it)."""
+    if word.isascii() or not any(_wide(c) for c in word):
+        return [word]
+    units: list[str] = []
+    after_wide = False
+    for char in word:
+        wide = _wide(char)
+        joins = units and (not (wide or after_wide) or char in _NO_LINE_START or unicodedata.combining(char))
+        if joins:
+            units[-1] += char
+        else:
+            units.append(char)
+        after_wide = wide or (after_wide and bool(unicodedata.combining(char)))
+    return units
+
+
+def _columns(text: str) -> int:
+    """The columns `text` takes in a terminal: two for a wide character, none for a mark."""
+    return sum(0 if unicodedata.combining(c) else 2 if _wide(c) else 1 for c in text)
 
 
 def is_number(text: str) -> bool:

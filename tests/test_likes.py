@@ -43,11 +43,10 @@ def sub(sid: str, **keys) -> str:
 
 
 def preview_json(workdir, sid: str) -> list[dict]:
-    """The ranked digest as the text preview shows it: (title, matched line) per paper."""
-    text = digestbot(workdir, "preview", sid).output
-    titles = re.findall(r"^\d+\. (.+)$", text, re.MULTILINE)
-    why = re.findall(r"^   Matched: (.+?)(?: · |$)", text, re.MULTILINE)
-    return [{"title": t, "why": w} for t, w in zip(titles, why, strict=True)]
+    """The ranked digest as the preview gives it to scripts: (title, matched line) per paper
+    (the text preview wraps both at 76 columns)."""
+    papers = json.loads(digestbot(workdir, "preview", sid, "--format", "json").output)["papers"]
+    return [{"title": p["title"], "why": ", ".join(p["why"])} for p in papers]
 
 
 def test_a_profile_with_only_liked_papers_gets_papers_like_them_and_says_why(workdir):

@@ -7,18 +7,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
-from helpers import FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
+import test_slack
+from helpers import SOURCES, FeedPaper, digestbot, raw_rows, raw_sql, subscriber, write_feed
 from test_email_delivery import body_parts
 from test_hostile import RSS_SOURCE, _Html, write_rss
 from test_trending import AGENTS, PAPERS, hf, person, received, sources_yaml
+from test_web import setup_site, start_site
 
 from digestbot.render import PaperView, Renderer, sample_digest
 from digestbot.store import Store
 
-__all__ = ["hf"]  # the fixture: a Hugging Face daily list on loopback
+__all__ = ["hf", "slack", "start_site"]  # fixtures: a Hugging Face daily list, the Slack API, the web app
+slack = test_slack.slack
 
 
 def blog_posts(n: int) -> list[tuple[str, str, str]]:
@@ -159,3 +163,167 @@ def test_preview_json_scores_a_trending_digest_by_what_ranks_it(workdir, hf, ext
         (PAPERS["C"][0], 20),
         (PAPERS["E"][0], 10),
     ]
+
+
+# --- second pass (hunt41) ------------------------------------------------------------------
+
+LONG_TITLE = (
+    "Imitation learning from human demonstrations at scale: a benchmark, a large dataset of"
+    " teleoperated manipulation episodes, and an analysis of what transfers between embodiments"
+    " in real kitchens"
+)  # 199 characters, as long as real titles get
+KEYWORDS = [f"imitation topic{i}" for i in range(12)] + ["imitation learning"]
+
+
+def long_lines(text: str) -> list[str]:
+    """The lines a reader's terminal or a mail client without reflow shows past 78 columns
+    (RFC 5322 2.1.1's "SHOULD"), other than a line that holds a long URL, which must not be broken."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return [line for line in lines if len(line) > 78 and not re.search(r"https?://\S{50,}", line)]
+
+
+def test_the_text_part_keeps_every_prose_line_readable(workdir, smtp_server):
+    # The abstract was wrapped at 76 columns, but the title, the "Matched:" line and the
+    # footer's "asks for ..." were each one line (a 199-character title, 300 for 13 keywords):
+    # mutt, mu4e and any reader of the plain part saw them run off the screen.
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2403.00001", LONG_TITLE, "We study imitation learning.")]
+    )
+    workdir.write_config(SOURCES, subscriber("alice", *KEYWORDS))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    assert long_lines(text) == []
+    shown = " ".join(text.split())  # wrapped, not cut: every word is still there, in order
+    assert f"1. {LONG_TITLE}" in shown
+    assert "asks for keywords " + ", ".join(KEYWORDS) in shown
+
+
+def columns(line: str) -> int:
+    """How many columns a terminal gives a line: two for a wide (Chinese, Japanese) character."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+CHINESE_TITLE = "Imitation learning 基于大规模人类示范数据的家庭机器人模仿学习方法研究及其在真实厨房环境中跨不同机械臂形态迁移能力的系统性分析与评估"
+CHINESE_ABSTRACT = (
+    "我们研究 imitation learning 在家庭机器人上的应用。"
+    + "本文收集了大量遥操作示范数据并训练策略模型，在多种真实厨房任务中评估其泛化能力。" * 4
+)
+
+
+def test_the_text_part_wraps_chinese_and_japanese_at_a_readable_width(workdir, smtp_server):
+    # Chinese and Japanese write no spaces, and the wrap broke lines only at spaces (counting a
+    # character as one column, where a terminal gives these two): the title and the abstract
+    # were each one line of 130 and 290 columns in the plain part.
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00002", CHINESE_TITLE, CHINESE_ABSTRACT)])
+    workdir.write_config(SOURCES, subscriber("alice", "imitation learning"))
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, _ = body_parts(mail.message)
+    lines = text.replace("\r\n", "\n").split("\n")
+    assert [line for line in lines if columns(line) > 78] == []
+    joined = "".join(text.split())  # wrapped, not cut: nothing is lost or added at a break
+    assert "".join(f"1. {CHINESE_TITLE}".split()) in joined
+    assert "".join(CHINESE_ABSTRACT.split())[:200] in joined
+    assert not [
+        line for line in lines if line.strip()[:1] in tuple("，。、")
+    ]  # none starts with a comma or stop
+
+
+def test_the_web_pages_mails_keep_their_lines_readable(workdir, start_site):
+    # The sign-up confirmation and the manage link mail wrote each sentence on one line: "here
+    # is the link to manage the paper digest sent to <address> (set up by the bot's operator:
+    # shown read-only)." was 140 columns for an address of 40 characters.
+    address = "ada.lovelace-byron@cs.research.uni.example"
+    setup_site(workdir, subscriber("ada", "quokka").replace("ada@example.org", address))
+    site = start_site()
+    site.browser().post("/manage/link", {"email": address})
+    site.browser().sign_up("charles.babbage-analytical@engine.uni.example")
+    site.settle()
+
+    mails = site.smtp.to(address) + site.smtp.to("charles.babbage-analytical@engine.uni.example")
+    assert [m.message["Subject"] for m in mails] == [
+        "Your link to manage your paper digest",
+        "Confirm your paper digest subscription",
+    ]
+    texts = [m.message.get_body(("plain",)).get_content() for m in mails]
+    assert [long_lines(text) for text in texts] == [[], []], texts
+    assert [text[:8] for text in texts] == ["Hello,\r\n", "Hello,\r\n"]
+    assert f"sent to {address} (set up by the bot's operator: shown read-only)." in " ".join(texts[0].split())
+    assert re.search(r"^https?://\S+/confirm\S*$", texts[1].replace("\r\n", "\n"), re.MULTILINE), texts[1]
+
+
+def abstract_with_dots_at(*cuts: int) -> str:
+    """An abstract whose character at each of `cuts` - 1 is the dot of a URL's host (`github.`),
+    where a digest shortening it to `cuts` characters ends."""
+    text = "We study imitation learning for household robots. "
+    for i, cut in enumerate(cuts):
+        url = f"https://github{i}.com/example-lab/code "
+        room = cut - 1 - url.index(".") - len(text)  # characters of filler before the URL
+        text += ("word " * room)[: room - 1] + " "
+        text += url
+    return text + "The code and the data are released. " * 5
+
+
+URL_CUT_ABSTRACT = abstract_with_dots_at(300, 600)  # Slack's cut, then the email's
+
+
+def cut_urls(text: str) -> list[str]:
+    """The links to the example code in a text that are not the whole link."""
+    return [
+        u for u in re.findall(r"https://github\d[^\s<>\"|]*", text) if not u.endswith(".com/example-lab/code")
+    ]
+
+
+def test_a_shortened_abstract_never_ends_in_half_a_link(workdir, smtp_server, slack):
+    # An abstract was cut at a "sentence end" that was the dot of a link's host (or of a number,
+    # "92." of 92.5): "... https://github.  …", which mail clients and Slack link to another
+    # site, because the cut tested the text it kept for a space after the dot, not the text.
+    assert URL_CUT_ABSTRACT[299] == URL_CUT_ABSTRACT[599] == "."
+    paper = FeedPaper("2403.00003", "Imitation learning for household robots", URL_CUT_ABSTRACT)
+    write_feed(workdir.path / "feed.xml", [paper])
+    workdir.write_config(
+        SOURCES,
+        subscriber("alice", "imitation learning") + test_slack.slack_sub("ml", "#ml", "imitation learning"),
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    text, html = body_parts(mail.message)
+    assert "https://github0.com/example-lab/code" in text  # before the cut: whole
+    assert cut_urls(text) == [] and cut_urls(html) == []
+    [post] = slack.posts
+    [shown] = test_slack.rich_papers(post.body)
+    assert "https://github0.com/example-lab/code" not in shown.abstract  # Slack's cut comes first
+    assert cut_urls(json.dumps(post.body)) == []
+
+
+def test_no_line_of_the_text_part_starts_with_from_on_the_wire(workdir, smtp_server, tmp_path):
+    # A line that starts with "From " is a new message to an mbox mailbox (mutt's, /var/mail):
+    # the server delivering it writes ">From " (RFC 4155), and the reader sees ">From Pixels to
+    # Policies". A templates: folder listing titles from the margin (or a wrapped footer line)
+    # sent such lines as written; quoted-printable can spell the F (=46) and nothing changes.
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "digest.txt").write_text("{% for p in papers %}{{ p.title }}\n{% endfor %}", encoding="utf-8")
+    title = "From Pixels to Policies: imitation learning for robots"
+    write_feed(workdir.path / "feed.xml", [FeedPaper("2403.00004", title, "We study imitation learning.")])
+    workdir.write_config(
+        SOURCES, subscriber("alice", "imitation learning"), extra_yaml=f"templates: {folder}"
+    )
+    workdir.use_smtp(smtp_server.url)
+
+    digestbot(workdir, "run", "--once")
+
+    [mail] = smtp_server.messages
+    assert not [line for line in mail.raw.split(b"\r\n") if line.startswith(b"From ")]
+    text, _ = body_parts(mail.message)
+    assert text.replace("\r\n", "\n") == f"{title}\n"

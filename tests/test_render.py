@@ -295,4 +295,5 @@ def test_the_footer_says_why_for_every_kind_of_profile():
     ):
         sub = Subscriber(id="a", email="a@example.org", profile=profile)
         parts = Renderer().email(Digest(sub, [Match(reader_paper(1), 1)], 1, created=WHEN))
-        assert f"your profile asks for {said}." in parts.text and "nothing yet" not in parts.text
+        text = " ".join(parts.text.split())  # wrapped at 76 columns
+        assert f"your profile asks for {said}." in text and "nothing yet" not in text

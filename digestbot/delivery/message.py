@@ -237,6 +237,16 @@ def _crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+_FROM_LINE_RE = re.compile(rb"^From ", re.MULTILINE)
+
+
+def _no_from_lines(qp: bytes) -> bytes:
+    """Quoted-printable with no line starting `From `, which an mbox mailbox (RFC 4155) takes
+    for a new message and its server writes `>From `: the F as `=46`, then a soft line break
+    (the line may already be 76 characters, quoted-printable's limit), so it reads the same."""
+    return _FROM_LINE_RE.sub(b"=46rom=\r\n ", qp)
+
+
 def build_email(
     parts: EmailParts,
     *,
@@ -268,7 +278,7 @@ def build_email(
         if one_click and one_click_allowed(unsubscribe):
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
-    text = _crlf(binascii.b2a_qp(parts.text.encode("utf-8"), istext=True))
+    text = _no_from_lines(_crlf(binascii.b2a_qp(parts.text.encode("utf-8"), istext=True)))
     html = _crlf(base64.encodebytes(parts.html.encode("utf-8")))
     head = "".join(_header(n, v) for n, v in headers)
     data = b"".join(
