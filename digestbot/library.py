@@ -77,6 +77,7 @@ _TEX_SYMBOLS = {
     "textquoteleft": "\u2018",
     "textquotedblright": "\u201d",
     "textquotedblleft": "\u201c",
+    "textquotesingle": "'",
     "textendash": "\u2013",
     "textemdash": "\u2014",
     "textellipsis": "\u2026",
@@ -100,17 +101,27 @@ _TEX_SYMBOL_RE = re.compile(
 # A command of two or more letters before a group, but for the special letters `detex` reads.
 _TEX_COMMAND_RE = re.compile(r"\\(?!(?:ss|aa|AA|ae|AE|oe|OE)(?![A-Za-z]))[A-Za-z]{2,}\*?\s*(?=\{)")
 _TEX_ESCAPE_RE = re.compile(r"\\([&%$#_])")
+# Old-style font and size switches, which apply to the rest of their group (`{\\em In vivo}`,
+# `{\\it Ab initio\\/}`, as ACM, IEEE and hand-kept libraries write titles), and the controls that
+# print nothing: a hyphenation point (`Demon\\-strations`), the italic correction, `\\@`.
+_TEX_SWITCH_RE = re.compile(
+    r"\\(?:em|it|bf|sc|sl|sf|tt|rm|up|md|normalfont|(?:it|sl|sc|up)shape|(?:bf|md)series"
+    r"|(?:rm|sf|tt)family|tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)"
+    r"(?![A-Za-z])\s*"
+    r"|(?<!\\)\\[-/@]"
+)
 _TEX_TIE_RE = re.compile(r"(?<!\\)~")  # a non-breaking space
 
 
 def plain_tex(value: str) -> str:
     """TeX in a BibTeX field or a title as text: accents and special letters decoded, text
-    commands as their characters, formatting commands dropped (their argument kept), escapes
-    and braces gone. Math (`$\\alpha$`) stays as written, as arXiv's own titles keep it."""
+    commands as their characters, formatting commands and font switches dropped (their text
+    kept), escapes, hyphenation points and braces gone. Math (`$\\alpha$`) stays as written, as arXiv's own titles keep it."""
     value = _TEX_TIE_RE.sub(" ", value)
     if "\\" in value:
         value = detex(value)
         value = _TEX_SYMBOL_RE.sub(lambda m: _TEX_SYMBOLS[m.group(1)], value)
+        value = _TEX_SWITCH_RE.sub("", value)
         value = _TEX_ESCAPE_RE.sub(r"\1", _TEX_COMMAND_RE.sub("", value))
     return _BRACES_RE.sub("", value)
 
