@@ -6,7 +6,8 @@ From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arX
 id-shaped eprint), `url`, a `doi` of the 10.48550/arXiv form, a CoRR `volume` (`abs/…`, with
 `journal = {CoRR}` or `{ArXiv}`), or a field that mentions arXiv; an entry without one is kept as
 a title (and abstract) seed: a stored paper with the same title (whatever its case, punctuation,
-braces or accents; `title_keys`) stands for it, else it is used as text.
+braces or accents; `title_keys`) stands for it, else it is used as text. A proceedings volume
+(or another entry's `crossref`) without an arXiv id is no paper of the reader's: not a seed.
 Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 """
 
@@ -149,16 +150,33 @@ def _bibtex(text: str) -> list[Seed]:
         for b in library.failed_blocks
         if isinstance(b.ignore_error_block, Entry)
     ]
-    seeds = []
+    read = []
     for entry, value in sorted(entries, key=lambda e: e[0].start_line):
         fields: dict[str, list[str]] = {}
         for f in entry.fields:
             fields.setdefault(f.key.lower(), []).append(value(f.value))
+        read.append((entry, fields))
+    volumes = {_first(fields, "crossref").strip().lower() for _, fields in read} - {""}
+    seeds = []
+    for entry, fields in read:
         aid = _entry_arxiv_id(fields)
         title = _clean(_first(fields, "title"))
+        if not aid and _is_volume(entry, volumes):
+            continue
         if aid or title:
             seeds.append(Seed(entry.start_line + 1, aid, title, _clean(_first(fields, "abstract"))))
     return seeds
+
+
+# Entry types of a volume that holds papers, not of a paper: DBLP's and JabRef's exports add
+# the one each paper's `crossref` names, titled "IEEE International Conference on …".
+_VOLUME_TYPES = frozenset({"proceedings", "mvproceedings", "collection", "mvcollection", "periodical"})
+
+
+def _is_volume(entry: Entry, crossrefs: set[str]) -> bool:
+    """Whether an entry is a proceedings volume or another entry's crossref: no paper to seed
+    with (unless it has an arXiv id: EPTCS publishes its volumes there)."""
+    return entry.entry_type.lower() in _VOLUME_TYPES or entry.key.strip().lower() in crossrefs
 
 
 def _unenclosed(value: object) -> str:

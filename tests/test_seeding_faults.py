@@ -45,3 +45,49 @@ def test_a_library_title_in_old_tex_font_switches_finds_its_stored_paper(workdir
     digestbot(workdir, "send")
     assert f"arxiv:{DEXTEROUS}" in received(workdir, "ola")  # it matches the keyword
     assert f"arxiv:{DEXTEROUS}" not in received(workdir, "nia")  # but nia has it already
+
+
+DBLP_WITH_CROSSREF = r"""
+@inproceedings{DBLP:conf/icra/Ood24,
+  author    = {Jane Doe},
+  title     = {Out-of-Dynamics Imitation Learning from Multimodal Demonstrations},
+  booktitle = {{IEEE} International Conference on Robotics and Automation, {ICRA} 2024},
+  crossref  = {DBLP:conf/icra/2024},
+  pages     = {1--8},
+  year      = {2024},
+}
+@inproceedings{DBLP:conf/icra/Tactile24,
+  author    = {John Roe},
+  title     = {Tactile Sensing for Cooking Robots},
+  crossref  = {DBLP:conf/icra/2024},
+  year      = {2024},
+}
+@proceedings{DBLP:conf/icra/2024,
+  title     = {{IEEE} International Conference on Robotics and Automation, {ICRA} 2024, Yokohama, Japan, May 13-17, 2024},
+  publisher = {{IEEE}},
+  year      = {2024},
+  isbn      = {979-8-3503-8457-4},
+}
+@proceedings{eptcs,
+  title     = {Proceedings of a Workshop},
+  eprint    = {2401.00001},
+  archivePrefix = {arXiv},
+}
+"""
+
+
+def test_the_proceedings_volumes_of_a_dblp_export_are_no_seeds(workdir):
+    """DBLP's export "with crossref" (and JabRef's) adds each paper's proceedings volume as an
+    entry of its own: a volume is no paper the reader keeps, and its title ("IEEE International
+    Conference on Robotics and Automation …") steered the digest as a seed text. A volume with
+    an arXiv id (EPTCS publishes them there) is one paper all the same."""
+    (workdir.path / "dblp.bib").write_text(DBLP_WITH_CROSSREF, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("pia", library="dblp.bib"))
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        profile = store.subscriber("pia").subscriber.profile
+    assert profile.likes == ("2401.00001",)
+    assert [t.partition(".")[0] for t in profile.seed_texts] == [
+        "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations",
+        "Tactile Sensing for Cooking Robots",
+    ]
