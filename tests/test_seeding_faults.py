@@ -5,9 +5,12 @@ them, `like:` edits, the arXiv fetch by id, feedback links and buttons, `digestb
 from __future__ import annotations
 
 import pytest
+import responses
 from helpers import digestbot
-from test_likes import PAPERS, sources, sub
+from test_likes import API, PAPERS, sources, sub
+from test_relevance_faults import _FEED_HEAD, fake_arxiv
 
+from digestbot.sources import http
 from digestbot.store import Store
 
 DEXTEROUS = "2403.10698"  # "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations"
@@ -91,3 +94,49 @@ def test_the_proceedings_volumes_of_a_dblp_export_are_no_seeds(workdir):
         "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations",
         "Tactile Sensing for Cooking Robots",
     ]
+
+
+def empty_then_answering(known: set[str]):
+    """arXiv's export API as it is at times: a valid feed with no entries at all for an id_list
+    it does know (HTTP 200), then the real answer."""
+    answer, calls = fake_arxiv(known), []
+
+    def respond(request):
+        calls.append(request.url)
+        if len(calls) == 1:
+            return 200, {"Content-Type": "application/atom+xml"}, _FEED_HEAD.format(n=0) + "</feed>\n"
+        return answer(request)
+
+    return respond
+
+
+@responses.activate
+def test_an_empty_answer_from_the_arxiv_api_is_asked_again_not_every_liked_id_unknown(workdir, monkeypatch):
+    """The export API sometimes answers a valid, empty feed for ids it knows (as the arxiv
+    package's UnexpectedEmptyPageError retries). Taken as it was, every liked id of the batch
+    was "not on arXiv": the reader told to check ids that are right, `run` not asking again for
+    an hour. It is asked again; an id still unanswered then is unknown, as before."""
+    monkeypatch.setitem(http.HOST_INTERVALS, "export.arxiv.org", 0.0)
+    liked = ["2501.00007", "2501.00042"]
+    responses.add_callback(responses.GET, API, callback=empty_then_answering(set(liked)))
+    workdir.write_config(sources(workdir), sub("carol", like=liked))
+
+    out = digestbot(workdir, "fetch").output
+
+    assert "liked papers: 2 new" in out and "not on arXiv" not in out, out
+    assert "not on arXiv" not in digestbot(workdir, "status").output
+    with Store(workdir.db) as store:
+        assert store.missing_likes() == []
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_an_id_list_answered_empty_twice_is_not_on_arxiv(workdir, monkeypatch):
+    """arXiv answers an empty feed for ids it does not know, too: asked again once, not forever."""
+    monkeypatch.setitem(http.HOST_INTERVALS, "export.arxiv.org", 0.0)
+    body = _FEED_HEAD.format(n=0) + "</feed>\n"
+    responses.add(responses.GET, API, body=body, content_type="application/atom+xml")
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.99999"]))
+
+    assert "not on arXiv: 2501.99999" in digestbot(workdir, "fetch").output
+    assert len(responses.calls) == 2
