@@ -16,10 +16,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import bibtexparser
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, String
 
 from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
 from .text import detex, one_line
@@ -138,23 +139,22 @@ _READABLE_FAILURES = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
 
 
 def _bibtex(text: str) -> list[Seed]:
-    library = bibtexparser.parse_string(text)
+    library = bibtexparser.parse_string(text, parse_stack=[])  # values as written: `_value` reads them
     for block in library.failed_blocks:
         if not isinstance(block, _READABLE_FAILURES):
             raise LibraryError(
                 block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}"
             )
-    entries = [(e, str) for e in library.entries]
+    entries = list(library.entries)
     entries += [  # not a @string or @preamble given twice: no paper
-        (b.ignore_error_block, _unenclosed)
-        for b in library.failed_blocks
-        if isinstance(b.ignore_error_block, Entry)
+        b.ignore_error_block for b in library.failed_blocks if isinstance(b.ignore_error_block, Entry)
     ]
+    macros = _macros(library.strings)
     read = []
-    for entry, value in sorted(entries, key=lambda e: e[0].start_line):
+    for entry in sorted(entries, key=lambda e: e.start_line):
         fields: dict[str, list[str]] = {}
         for f in entry.fields:
-            fields.setdefault(f.key.lower(), []).append(value(f.value))
+            fields.setdefault(_field_key(f.key), []).append(_value(str(f.value), macros))
         read.append((entry, fields))
     volumes = {_first(fields, "crossref").strip().lower() for _, fields in read} - {""}
     seeds = []
@@ -179,13 +179,50 @@ def _is_volume(entry: Entry, crossrefs: set[str]) -> bool:
     return entry.entry_type.lower() in _VOLUME_TYPES or entry.key.strip().lower() in crossrefs
 
 
-def _unenclosed(value: object) -> str:
-    """A value without the braces or quotes around it (bibtexparser leaves them on the entries
-    of blocks it refused)."""
-    value = str(value).strip()
-    if len(value) >= 2 and (value[0], value[-1]) in (("{", "}"), ('"', '"')):
-        return value[1:-1]
-    return value
+_COMMENT_LINE_RE = re.compile(r"%[^\n]*\n")
+
+
+def _field_key(key: str) -> str:
+    """A field's name, lower case, without the `% comment` lines bibtexparser reads into the
+    name of the field after them (`title = {…}, % from Scholar`, then `eprint = …`)."""
+    return _COMMENT_LINE_RE.sub("", key).strip().lower()
+
+
+def _macros(strings: Iterable[String]) -> dict[str, str]:
+    """The @string macros by lower-case name, each read with those defined before it."""
+    macros: dict[str, str] = {}
+    for string in strings:
+        macros[string.key.strip().lower()] = _value(str(string.value), macros)
+    return macros
+
+
+def _value(raw: str, macros: dict[str, str]) -> str:
+    """A field's value as written: `{…}`, `"…"`, a number or a @string macro (an unknown one is
+    its name), or several of them joined with `#` (`title = conf # { Workshop}`)."""
+    return "".join(_part(p, macros) for p in (_concatenated(raw) if "#" in raw else [raw]))
+
+
+def _concatenated(raw: str) -> list[str]:
+    """The parts of a value joined with `#` outside braces and quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, c in enumerate(raw):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c == '"' and depth == 0:
+            quoted = not quoted
+        elif c == "#" and depth == 0 and not quoted:
+            parts.append(raw[start:i])
+            start = i + 1
+    return [*parts, raw[start:]]
+
+
+def _part(part: str, macros: dict[str, str]) -> str:
+    part = part.strip()
+    if len(part) >= 2 and (part[0], part[-1]) in (("{", "}"), ('"', '"')):
+        return part[1:-1]
+    return macros.get(part.lower(), part)
 
 
 def _first(fields: dict[str, list[str]], key: str) -> str:

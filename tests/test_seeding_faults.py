@@ -140,3 +140,39 @@ def test_an_id_list_answered_empty_twice_is_not_on_arxiv(workdir, monkeypatch):
 
     assert "not on arXiv: 2501.99999" in digestbot(workdir, "fetch").output
     assert len(responses.calls) == 2
+
+
+HAND_KEPT = r"""@string{icra = "International Conference on Robotics and Automation"}
+@string{ood = "Out-of-Dynamics Imitation Learning"}
+
+@inproceedings{ood24,
+  title     = ood # " from Multimodal Demonstrations",
+  booktitle = icra # { (ICRA)},
+}
+@article{motiontracks,
+  title  = {Motion Tracks: A Unified Representation for Human-Robot Transfer}, % from Scholar
+  eprint = {2403.10715},
+  archivePrefix = {arXiv},
+}
+@article{commented,
+  title  = {Tactile Sensing for Cooking Robots},
+  % eprint = {2403.10886},
+}
+"""
+
+
+def test_a_hand_kept_library_with_string_macros_and_comments_is_read_as_bibtex_reads_it(workdir):
+    """@string macros joined with `#` were taken as written ("ood # from Multimodal …", which
+    finds no stored paper), and a `% comment` after a field hid the field after it (the eprint
+    lost: the paper used as a title only). A field commented out stays out."""
+    (workdir.path / "refs.bib").write_text(HAND_KEPT, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("quin", library="refs.bib"))
+    digestbot(workdir, "check")
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        profile = store.subscriber("quin").subscriber.profile
+    assert profile.likes == ("2403.10715",)
+    assert profile.seed_texts == (
+        "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations.",
+        "Tactile Sensing for Cooking Robots.",
+    )
