@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pytest
 import responses
-from helpers import digestbot
+import test_slack
+from helpers import FeedPaper, digestbot, write_feed
 from test_likes import API, PAPERS, sources, sub
 from test_relevance_faults import _FEED_HEAD, fake_arxiv
 
 from digestbot.sources import http
 from digestbot.store import Store
 
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
 DEXTEROUS = "2403.10698"  # "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations"
 
 
@@ -176,3 +178,21 @@ def test_a_hand_kept_library_with_string_macros_and_comments_is_read_as_bibtex_r
         "Out-of-Dynamics Imitation Learning from Multimodal Demonstrations.",
         "Tactile Sensing for Cooking Robots.",
     )
+
+
+def test_digest_like_of_many_long_titled_papers_is_a_reply_slack_shows_whole(workdir, start_web):
+    """`/digest like` with as many ids as a command holds listed each paper's whole title (up to
+    1,000 characters): 170 long-titled papers made a reply of 100,000 characters, which Slack
+    cuts off unannounced at 40,000. Titles are cut to a line, as `/digest likes` cuts them."""
+    papers = [
+        FeedPaper(f"2403.{n:05d}", f"Paper {n} " + "on very long titles " * 30, "An abstract.")
+        for n in range(170)
+    ]
+    write_feed(workdir.path / "feed.xml", papers)
+    workdir.write_config("- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", sub("carol", keywords=["x"]))
+    digestbot(workdir, "fetch")
+    reply = start_web().command("like " + " ".join(p.aid for p in papers), user="U0LIKER01")
+    assert len(reply) < 40_000, len(reply)
+    assert reply.startswith("Liked `2403.00000`") and reply.count("\n• `2403.") == 170
+    with Store(workdir.db) as store:
+        assert len(store.subscriber("slack:U0LIKER01").subscriber.profile.likes) == 170
