@@ -280,10 +280,17 @@ def _refuse_foreign(text: str) -> None:
             )
 
 
+_LINK_COMMENT_RE = re.compile(r"\s#")
+
+
 def _id_lines(text: str) -> list[Seed]:
     seeds = []
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("http") else raw.strip()
+        line = raw.strip()
+        # a comment runs from `#` on; in a link, from a `#` after white space (not a `#fragment`)
+        line = (
+            _LINK_COMMENT_RE.split(line, 1)[0] if line.startswith("http") else line.split("#", 1)[0]
+        ).strip()
         if not line:
             continue
         aid = arxiv_id(line)

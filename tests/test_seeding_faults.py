@@ -196,3 +196,20 @@ def test_digest_like_of_many_long_titled_papers_is_a_reply_slack_shows_whole(wor
     assert reply.startswith("Liked `2403.00000`") and reply.count("\n• `2403.") == 170
     with Store(workdir.db) as store:
         assert len(store.subscriber("slack:U0LIKER01").subscriber.profile.likes) == 170
+
+
+def test_a_comment_after_a_link_in_a_text_library_is_a_comment(workdir):
+    """A `# comment` after an id was a comment, but after a link it was read as part of it (a
+    link may hold `#`): one naming another paper made `check` refuse the library. A comment
+    starts at a `#` after white space; a link's own `#fragment` stays the link's."""
+    (workdir.path / "reading.txt").write_bytes(
+        b"# reading list\r\n"
+        b"https://arxiv.org/abs/2403.10715v2  # the follow-up of 2403.10886\r\n"
+        b"https://arxiv.org/abs/2403.10698#abstract\r\n"
+        b"\r\n2403.10281 # a note on https://arxiv.org/abs/2403.10886\r\n"
+    )
+    workdir.write_config(sources(workdir), sub("rui", library="reading.txt"))
+    digestbot(workdir, "check")
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        assert store.subscriber("rui").subscriber.profile.likes == ("2403.10715", "2403.10698", "2403.10281")
