@@ -517,20 +517,31 @@ def fetch_liked(
 _REFUSED_ID_RE = re.compile(r"incorrect id format for (\S+)")  # arXiv's error for one id of an id_list
 
 
+EMPTY_ANSWER_RETRIES = 1  # an id_list answered with an empty feed is asked again this many times
+
+
 def _fetch_ids(client: HttpClient, api: SourceConfig, ids: list[str]) -> list[Paper]:
     """These papers from the export API. An id arXiv refuses fails the whole request, naming
     it: it is left out (then reported as not on arXiv) and the rest asked again, so one id
-    never keeps the others of its batch out for good."""
-    ids = list(ids)
+    never keeps the others of its batch out for good. An answer without a single entry is
+    asked again: arXiv's API returns an empty feed at times for ids it does know, and taken as
+    it is, every id of the batch was "not on arXiv"."""
+    ids, empty = list(ids), 0
     while ids:
         try:
-            return parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(ids))).papers
+            result = parse_arxiv_api(api, client.get(api.url or "", params=id_list_params(ids)))
         except SourceError as e:
             refused = _REFUSED_ID_RE.search(str(e))
             if refused is None or refused.group(1) not in ids:
                 raise
             log.warning("liked papers: arXiv refuses the id %s", refused.group(1))
             ids.remove(refused.group(1))
+            continue
+        if result.entries + result.blank == 0 and empty < EMPTY_ANSWER_RETRIES:
+            empty += 1
+            log.warning("liked papers: arXiv answered an empty feed for %d ids; asking again", len(ids))
+            continue
+        return result.papers
     return []
 
 

@@ -6,7 +6,8 @@ From BibTeX, an entry's arXiv id comes from `eprint` (with `archivePrefix = {arX
 id-shaped eprint), `url`, a `doi` of the 10.48550/arXiv form, a CoRR `volume` (`abs/…`, with
 `journal = {CoRR}` or `{ArXiv}`), or a field that mentions arXiv; an entry without one is kept as
 a title (and abstract) seed: a stored paper with the same title (whatever its case, punctuation,
-braces or accents; `title_keys`) stands for it, else it is used as text.
+braces or accents; `title_keys`) stands for it, else it is used as text. A proceedings volume
+(or another entry's `crossref`) without an arXiv id is no paper of the reader's: not a seed.
 Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 """
 
@@ -15,10 +16,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import bibtexparser
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, String
 
 from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
 from .text import detex, one_line
@@ -77,6 +79,7 @@ _TEX_SYMBOLS = {
     "textquoteleft": "\u2018",
     "textquotedblright": "\u201d",
     "textquotedblleft": "\u201c",
+    "textquotesingle": "'",
     "textendash": "\u2013",
     "textemdash": "\u2014",
     "textellipsis": "\u2026",
@@ -100,17 +103,27 @@ _TEX_SYMBOL_RE = re.compile(
 # A command of two or more letters before a group, but for the special letters `detex` reads.
 _TEX_COMMAND_RE = re.compile(r"\\(?!(?:ss|aa|AA|ae|AE|oe|OE)(?![A-Za-z]))[A-Za-z]{2,}\*?\s*(?=\{)")
 _TEX_ESCAPE_RE = re.compile(r"\\([&%$#_])")
+# Old-style font and size switches, which apply to the rest of their group (`{\\em In vivo}`,
+# `{\\it Ab initio\\/}`, as ACM, IEEE and hand-kept libraries write titles), and the controls that
+# print nothing: a hyphenation point (`Demon\\-strations`), the italic correction, `\\@`.
+_TEX_SWITCH_RE = re.compile(
+    r"\\(?:em|it|bf|sc|sl|sf|tt|rm|up|md|normalfont|(?:it|sl|sc|up)shape|(?:bf|md)series"
+    r"|(?:rm|sf|tt)family|tiny|scriptsize|footnotesize|small|normalsize|large|Large|LARGE|huge|Huge)"
+    r"(?![A-Za-z])\s*"
+    r"|(?<!\\)\\[-/@]"
+)
 _TEX_TIE_RE = re.compile(r"(?<!\\)~")  # a non-breaking space
 
 
 def plain_tex(value: str) -> str:
     """TeX in a BibTeX field or a title as text: accents and special letters decoded, text
-    commands as their characters, formatting commands dropped (their argument kept), escapes
-    and braces gone. Math (`$\\alpha$`) stays as written, as arXiv's own titles keep it."""
+    commands as their characters, formatting commands and font switches dropped (their text
+    kept), escapes, hyphenation points and braces gone. Math (`$\\alpha$`) stays as written, as arXiv's own titles keep it."""
     value = _TEX_TIE_RE.sub(" ", value)
     if "\\" in value:
         value = detex(value)
         value = _TEX_SYMBOL_RE.sub(lambda m: _TEX_SYMBOLS[m.group(1)], value)
+        value = _TEX_SWITCH_RE.sub("", value)
         value = _TEX_ESCAPE_RE.sub(r"\1", _TEX_COMMAND_RE.sub("", value))
     return _BRACES_RE.sub("", value)
 
@@ -126,37 +139,90 @@ _READABLE_FAILURES = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
 
 
 def _bibtex(text: str) -> list[Seed]:
-    library = bibtexparser.parse_string(text)
+    library = bibtexparser.parse_string(text, parse_stack=[])  # values as written: `_value` reads them
     for block in library.failed_blocks:
         if not isinstance(block, _READABLE_FAILURES):
             raise LibraryError(
                 block.start_line + 1, f"BibTeX that cannot be parsed: {_first_line(block.raw)}"
             )
-    entries = [(e, str) for e in library.entries]
+    entries = list(library.entries)
     entries += [  # not a @string or @preamble given twice: no paper
-        (b.ignore_error_block, _unenclosed)
-        for b in library.failed_blocks
-        if isinstance(b.ignore_error_block, Entry)
+        b.ignore_error_block for b in library.failed_blocks if isinstance(b.ignore_error_block, Entry)
     ]
-    seeds = []
-    for entry, value in sorted(entries, key=lambda e: e[0].start_line):
+    macros = _macros(library.strings)
+    read = []
+    for entry in sorted(entries, key=lambda e: e.start_line):
         fields: dict[str, list[str]] = {}
         for f in entry.fields:
-            fields.setdefault(f.key.lower(), []).append(value(f.value))
+            fields.setdefault(_field_key(f.key), []).append(_value(str(f.value), macros))
+        read.append((entry, fields))
+    volumes = {_first(fields, "crossref").strip().lower() for _, fields in read} - {""}
+    seeds = []
+    for entry, fields in read:
         aid = _entry_arxiv_id(fields)
         title = _clean(_first(fields, "title"))
+        if not aid and _is_volume(entry, volumes):
+            continue
         if aid or title:
             seeds.append(Seed(entry.start_line + 1, aid, title, _clean(_first(fields, "abstract"))))
     return seeds
 
 
-def _unenclosed(value: object) -> str:
-    """A value without the braces or quotes around it (bibtexparser leaves them on the entries
-    of blocks it refused)."""
-    value = str(value).strip()
-    if len(value) >= 2 and (value[0], value[-1]) in (("{", "}"), ('"', '"')):
-        return value[1:-1]
-    return value
+# Entry types of a volume that holds papers, not of a paper: DBLP's and JabRef's exports add
+# the one each paper's `crossref` names, titled "IEEE International Conference on …".
+_VOLUME_TYPES = frozenset({"proceedings", "mvproceedings", "collection", "mvcollection", "periodical"})
+
+
+def _is_volume(entry: Entry, crossrefs: set[str]) -> bool:
+    """Whether an entry is a proceedings volume or another entry's crossref: no paper to seed
+    with (unless it has an arXiv id: EPTCS publishes its volumes there)."""
+    return entry.entry_type.lower() in _VOLUME_TYPES or entry.key.strip().lower() in crossrefs
+
+
+_COMMENT_LINE_RE = re.compile(r"%[^\n]*\n")
+
+
+def _field_key(key: str) -> str:
+    """A field's name, lower case, without the `% comment` lines bibtexparser reads into the
+    name of the field after them (`title = {…}, % from Scholar`, then `eprint = …`)."""
+    return _COMMENT_LINE_RE.sub("", key).strip().lower()
+
+
+def _macros(strings: Iterable[String]) -> dict[str, str]:
+    """The @string macros by lower-case name, each read with those defined before it."""
+    macros: dict[str, str] = {}
+    for string in strings:
+        macros[string.key.strip().lower()] = _value(str(string.value), macros)
+    return macros
+
+
+def _value(raw: str, macros: dict[str, str]) -> str:
+    """A field's value as written: `{…}`, `"…"`, a number or a @string macro (an unknown one is
+    its name), or several of them joined with `#` (`title = conf # { Workshop}`)."""
+    return "".join(_part(p, macros) for p in (_concatenated(raw) if "#" in raw else [raw]))
+
+
+def _concatenated(raw: str) -> list[str]:
+    """The parts of a value joined with `#` outside braces and quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, c in enumerate(raw):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c == '"' and depth == 0:
+            quoted = not quoted
+        elif c == "#" and depth == 0 and not quoted:
+            parts.append(raw[start:i])
+            start = i + 1
+    return [*parts, raw[start:]]
+
+
+def _part(part: str, macros: dict[str, str]) -> str:
+    part = part.strip()
+    if len(part) >= 2 and (part[0], part[-1]) in (("{", "}"), ('"', '"')):
+        return part[1:-1]
+    return macros.get(part.lower(), part)
 
 
 def _first(fields: dict[str, list[str]], key: str) -> str:
@@ -214,10 +280,17 @@ def _refuse_foreign(text: str) -> None:
             )
 
 
+_LINK_COMMENT_RE = re.compile(r"\s#")
+
+
 def _id_lines(text: str) -> list[Seed]:
     seeds = []
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("http") else raw.strip()
+        line = raw.strip()
+        # a comment runs from `#` on; in a link, from a `#` after white space (not a `#fragment`)
+        line = (
+            _LINK_COMMENT_RE.split(line, 1)[0] if line.startswith("http") else line.split("#", 1)[0]
+        ).strip()
         if not line:
             continue
         aid = arxiv_id(line)

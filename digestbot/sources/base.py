@@ -44,6 +44,7 @@ class FetchResult:
     announced: date | None = None  # the announcement day an arXiv listing is for
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
     total: int | None = None  # the arXiv API's opensearch:totalResults: results of the query in all
+    blank: int = 0  # entries with no id, title or link: the arXiv API's answer for an id it does not know
 
     @property
     def entries(self) -> int:
