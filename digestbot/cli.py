@@ -46,7 +46,7 @@ from .lock import LockHeld, LockWaitStopped, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
 from .render import template_problem
 from .schedule import get_timezone, held_until, next_due, parse_schedule
-from .signals import Signals
+from .signals import Signals, release_early
 from .sources import HttpClient
 from .store import (
     RatingRefused,
@@ -274,6 +274,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
       DIGESTBOT_SMTP_URL=smtps://digest:PASSWORD@mail.example.org:465 digestbot send
       digestbot preview alice --help
     """
+    if ctx.invoked_subcommand not in _TAKE_SIGNALS:
+        release_early()  # a signal held while the command started acts now, as it would have
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
     app = App(config_path, db_option, verbose)
@@ -284,6 +286,7 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
 
 pass_app = click.make_pass_decorator(App)
+_TAKE_SIGNALS = ("run", "send")  # the commands that install Signals: a signal held early is theirs
 
 
 # --- init / check / sync ----------------------------------------------------------------------
@@ -929,6 +932,8 @@ def run(app: App, once: bool, processes: int, member: int | None, parent: int | 
     """
     if once and processes > 1:
         raise click.UsageError("--once runs in one process: leave out --processes")
+    if not once and app.verbose == 0:  # before the handlers: they log a signal held at start-up
+        logging.getLogger().setLevel(logging.INFO)
     with _stop_signals() as signals:  # first: a signal while the config loads must not kill us
         raise SystemExit(_run(app, once, signals, processes, member, parent))
 
@@ -984,8 +989,6 @@ def _run(
 ) -> int:
     from .daemon import run_forever
 
-    if not once and app.verbose == 0:
-        logging.getLogger().setLevel(logging.INFO)
     if member is not None:
         tag_log_lines(f"[worker {member}]")
     app.env  # noqa: B018  (checked before anything changes)

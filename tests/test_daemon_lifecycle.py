@@ -1,0 +1,124 @@
+"""The worker as an operator runs it: the `digestbot` command itself (console script and
+`python -m digestbot`), signals from its very first line, and what it logs and exits with."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from helpers import FeedPaper, subscriber, write_feed
+
+# Run in the child before the `digestbot` command: importing click (the command line's first
+# heavy import) says so and takes a second, so a signal lands in the start-up imports for sure.
+SLOW_IMPORTS = """
+import importlib.abc, sys, time
+class _Slow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            sys.meta_path.remove(self)
+            print("importing click", file=sys.stderr, flush=True)
+            time.sleep(1.0)
+        return None
+sys.meta_path.insert(0, _Slow())
+"""
+ENTRIES = {
+    # what the installed `digestbot` script does: load its console_scripts entry point, call it
+    "console script": "from importlib.metadata import entry_points\n"
+    "entry_points(group='console_scripts')['digestbot'].load()()",
+    "python -m digestbot": "import runpy\nrunpy.run_module('digestbot', run_name='__main__')",
+}
+
+
+class Command:
+    """The `digestbot` command in a child process, started through `entry`; stderr read aside."""
+
+    def __init__(self, workdir, entry: str, *args: str):
+        argv = ["digestbot", "--config", str(workdir.config), "--db", str(workdir.db), *args]
+        code = f"{SLOW_IMPORTS}\nsys.argv = {argv!r}\n{ENTRIES[entry]}"
+        self.popen = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=workdir.path,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.popen.stderr:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert self.popen.poll() is None or self._reader.is_alive(), (
+                f"exited without {text!r}:\n{self.output}"
+            )
+            assert time.monotonic() < deadline, f"never logged {text!r}:\n{self.output}"
+            time.sleep(0.01)
+
+    def finish(self, timeout: float = 20) -> int:
+        try:
+            rc = self.popen.wait(timeout)
+        finally:
+            if self.popen.poll() is None:
+                self.popen.kill()
+                self.popen.wait()
+        self._reader.join(5)
+        return rc
+
+
+@pytest.fixture
+def worker_dir(workdir):
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    workdir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n", subscriber("alice", "imitation")
+    )
+    return workdir
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_sigterm_during_the_start_up_imports_stops_run_cleanly(worker_dir, entry):
+    cmd = Command(worker_dir, entry, "run")
+    cmd.wait_for("importing click")
+    cmd.popen.send_signal(signal.SIGTERM)
+    rc = cmd.finish()
+    assert rc == 0, cmd.output  # was -15: killed by the default disposition, no line logged
+    assert "received SIGTERM" in cmd.output
+    assert "stopped before starting" in cmd.output
+    assert "Traceback" not in cmd.output
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_sighup_during_the_start_up_imports_does_not_kill_run(worker_dir, entry):
+    cmd = Command(worker_dir, entry, "run")
+    cmd.wait_for("importing click")
+    cmd.popen.send_signal(signal.SIGHUP)
+    cmd.wait_for("digestbot running")  # was: killed by SIGHUP (exit -1) before it ever ran
+    assert "received SIGHUP" in cmd.output
+    cmd.popen.send_signal(signal.SIGTERM)
+    assert cmd.finish() == 0, cmd.output
+    assert "Traceback" not in cmd.output
+
+
+def test_a_command_without_handlers_still_dies_of_a_sigterm_held_at_start_up(worker_dir):
+    """`status` has no stop handlers: the SIGTERM held during its imports is its usual end, not
+    swallowed (it would otherwise run on as if nothing was asked)."""
+    cmd = Command(worker_dir, "console script", "status")
+    cmd.wait_for("importing click")
+    cmd.popen.send_signal(signal.SIGTERM)
+    assert cmd.finish() == -signal.SIGTERM, cmd.output
