@@ -75,6 +75,7 @@ class App:
     db_given_as: str = "--db"  # or DIGESTBOT_DB: where db_option came from, for messages
     _config: Config | None = None
     _store: Store | None = None
+    should_stop: Callable[[], bool] | None = None  # a stop signal: the store's waits end at once
 
     @property
     def config(self) -> Config:
@@ -123,7 +124,7 @@ class App:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
             try:
-                self._store = Store(self.db_path)
+                self._store = Store(self.db_path, should_stop=self.should_stop)
             except StoreUrlError as e:
                 _complain(f"Error: {self.db_named_by}: {e}")
                 raise SystemExit(EXIT_USAGE) from None
@@ -691,6 +692,7 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
       digestbot send --subscriber alice --subscriber bob --force
     """
     with _stop_signals() as signals:  # as `run --once`: a digest being sent is not cut off
+        app.should_stop = signals.stop.is_set
         app.env  # noqa: B018  (checked before anything changes)
         app.check_templates()
         if not dry_run:  # a dry run reads the YAML over the store and records nothing
@@ -954,6 +956,9 @@ def _first_sync(app: App, signals: Signals) -> dict[str, int] | None:
         except StoreWriteError as e:
             if app._store is not None or not is_postgres(app.db_path):
                 raise  # reached, but it takes no writes (a standby, a full disk): as any other command
+            if signals.stop.is_set():  # the connect was cut short by it
+                log.info("stopped before starting")
+                return None
             log.error(
                 "cannot start yet: %s; trying again in %d s (the worker starts once the database answers)",
                 e,
@@ -991,6 +996,7 @@ def _run(
 
     if member is not None:
         tag_log_lines(f"[worker {member}]")
+    app.should_stop = signals.stop.is_set
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     counts = app.sync() if once else _first_sync(app, signals)

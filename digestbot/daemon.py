@@ -97,6 +97,7 @@ class Worker:
         self.clock = clock
         self.signals = signals or Signals()
         self.stopping = self.signals.stop
+        store.should_stop = self.stopping.is_set  # a wait for the database ends with a stop
         self.reload_requested = self.signals.reload
         self.client = client or pace_through(store, HttpClient(cancel=self.stopping))
         shared = member is not None or store.backend == "postgresql"
@@ -237,6 +238,9 @@ class Worker:
 
     def _store_failed(self, error: StoreWriteError, doing: str) -> None:
         """Back off (1 min, doubling to 30 min) while the database refuses writes, and say why."""
+        if self.stopping.is_set():  # the wait for the database was cut short by the stop
+            log.info("stopped %s while waiting for the database: %s", doing, error)
+            return
         self._store_backoff = (
             min(self._store_backoff * 2, STORE_BACKOFF_MAX) if self._store_backoff else STORE_BACKOFF
         )

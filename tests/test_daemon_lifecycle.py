@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,8 +38,8 @@ ENTRIES = {
 class Command:
     """The `digestbot` command in a child process, started through `entry`; stderr read aside."""
 
-    def __init__(self, workdir, entry: str, *args: str):
-        argv = ["digestbot", "--config", str(workdir.config), "--db", str(workdir.db), *args]
+    def __init__(self, workdir, entry: str, *args: str, db: str | None = None):
+        argv = ["digestbot", "--config", str(workdir.config), "--db", db or str(workdir.db), *args]
         code = f"{SLOW_IMPORTS}\nsys.argv = {argv!r}\n{ENTRIES[entry]}"
         self.popen = subprocess.Popen(
             [sys.executable, "-c", code],
@@ -122,3 +123,54 @@ def test_a_command_without_handlers_still_dies_of_a_sigterm_held_at_start_up(wor
     cmd.wait_for("importing click")
     cmd.popen.send_signal(signal.SIGTERM)
     assert cmd.finish() == -signal.SIGTERM, cmd.output
+
+
+# --- a stop while the worker waits for its PostgreSQL ---------------------------------------
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that takes connections and never says a word: a database host that hangs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"postgresql://digestbot@127.0.0.1:{listener.getsockname()[1]}/digestbot"
+
+
+def stop_takes(cmd: Command, sig: int) -> tuple[int, float]:
+    """Send `sig`; the exit code and the seconds it took to come."""
+    started = time.monotonic()
+    cmd.popen.send_signal(sig)
+    rc = cmd.finish(40)
+    return rc, time.monotonic() - started
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_run_waits_for_a_silent_database_at_start_up_is_prompt(worker_dir, silent_server, sig):
+    cmd = Command(worker_dir, "python -m digestbot", "run", db=silent_server)
+    time.sleep(2.0)  # in its first connect, which the silent server holds for connect_timeout (10 s)
+    rc, took = stop_takes(cmd, sig)
+    assert rc == 0, cmd.output
+    assert took < 3, f"{took:.1f} s after the signal:\n{cmd.output}"  # was 8-10 s: connect_timeout
+    assert "stopped before starting" in cmd.output
+    assert "cannot start yet" not in cmd.output  # no "trying again in 5 s" from a worker stopping
+
+
+def test_a_stop_while_the_worker_reconnects_to_postgresql_is_prompt(worker_dir, pg_server):
+    url = pg_server.new_database()
+    name = url.rpartition("/")[2]
+    cmd = Command(worker_dir, "python -m digestbot", "run", db=url)
+    cmd.wait_for("digestbot running")
+    with pg_server.admin() as admin:  # the database goes away under the worker (a restart)
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        try:
+            cmd.wait_for("was lost; connecting again")  # the next job finds it gone, waits up to 30 s
+            time.sleep(1.0)
+            rc, took = stop_takes(cmd, signal.SIGTERM)
+        finally:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    assert rc == 0, cmd.output
+    assert took < 3, f"{took:.1f} s after SIGTERM:\n{cmd.output}"  # was the rest of the 30 s
+    assert "received SIGTERM" in cmd.output and "stopped" in cmd.output.splitlines()[-1]
+    assert "ERROR" not in cmd.output, cmd.output  # no "nothing more is sent until ..." from a stop

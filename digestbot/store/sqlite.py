@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -40,7 +40,9 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None):
+        if should_stop is not None:  # a file has nothing to wait for but locks (busy_timeout)
+            self.should_stop = should_stop
         self.path = self.target = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():
