@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import sys
 import tempfile
@@ -62,6 +63,7 @@ from .text import mask_url, one_line
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it): the work was left unfinished
 log = logging.getLogger("digestbot")
 
 
@@ -217,6 +219,9 @@ class _Group(click.Group):
         except click.ClickException as e:  # a usage error: it may quote what was typed
             e.message = escape_controls(e.message)
             raise
+        except KeyboardInterrupt:  # click said "Aborted!", exit 1: as if done with failures
+            _complain("Interrupted: stopped before it finished.")
+            raise SystemExit(EXIT_INTERRUPTED) from None
         except StoreWriteError as e:
             sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
             then = " Nothing more is sent until the database can record it." if sends else ""
@@ -287,7 +292,7 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
 
 pass_app = click.make_pass_decorator(App)
-_TAKE_SIGNALS = ("run", "send")  # the commands that install Signals: a signal held early is theirs
+_TAKE_SIGNALS = ("run", "send", "fetch")  # the commands that install Signals: a signal held early is theirs
 
 
 # --- init / check / sync ----------------------------------------------------------------------
@@ -534,6 +539,9 @@ def _source_line(o: SourceOutcome) -> str:
 def fetch(app: App, names: tuple[str, ...]) -> None:
     """Fetch sources and store new papers; prints new / already known / errors per source.
 
+    Exit 0 done, 1 a source failed, 130 Ctrl-C (the fetch in flight is cut short, nothing of it
+    stored; the rest left for the next run).
+
     Examples:
 
     \b
@@ -544,15 +552,26 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
     if unknown:
         typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
         raise click.UsageError(f"no source named {typed} in {app.config.path}")
-    app.sync()
-    outcomes = _fetch(app, names)
-    failed = [o for o in outcomes if not o.ok]
-    waiting = sum(1 for o in outcomes if o.waiting_until)
-    click.echo(
-        f"Fetched {len(outcomes)} source(s): {sum(o.new for o in outcomes)} new paper(s), {len(failed)} failed"
-        + (f", {waiting} waiting." if waiting else ".")
-    )
-    raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
+    with _stop_signals() as signals:  # Ctrl-C cuts the fetch in flight, and stores nothing of it
+        app.sync()
+        outcomes = _fetch(app, names, client=HttpClient(cancel=signals.stop))
+        failed = [o for o in outcomes if not o.ok]
+        waiting = sum(1 for o in outcomes if o.waiting_until)
+        stopped = sum(1 for o in outcomes if o.stopped)
+        click.echo(
+            f"Fetched {len(outcomes) - stopped} source(s): {sum(o.new for o in outcomes)} new paper(s),"
+            f" {len(failed)} failed"
+            + (f", {waiting} waiting" if waiting else "")
+            + (f", {stopped} not fetched (stopping)." if stopped else ".")
+        )
+        raise SystemExit(_exit_code(signals, bool(failed)))
+
+
+def _exit_code(signals: Signals, failed: bool) -> int:
+    """0 or 1 as the work went; 130 when Ctrl-C cut it short (SIGTERM is a service's clean stop: 0)."""
+    if signals.stopped_by == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 # --- send / preview -----------------------------------------------------------------------
@@ -682,7 +701,8 @@ def _outcome_line(o: Outcome) -> str | None:
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones).
 
-    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later).
+    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later), 130
+    when Ctrl-C stopped it (the digest in flight is finished, the rest left for the next run).
 
     Examples:
 
@@ -699,7 +719,7 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
             app.sync()
         _check_subscribers(app, subscribers, sending=True, dry=dry_run)
         outcomes = _send(app, set(subscribers) or None, force, dry_run, should_stop=signals.stop.is_set)
-        raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+        raise SystemExit(_exit_code(signals, any(o.failed for o in outcomes)))
 
 
 def _guessed(typed: str, known) -> str:

@@ -80,6 +80,7 @@ class Signals:
         self.stop = threading.Event()
         self.reload = threading.Event()
         self.installed = False
+        self.stopped_by: int | None = None  # the first stop signal (SIGINT: Ctrl-C)
         self._previous: dict[int, object] = {}
 
     def install(self) -> Signals:
@@ -110,6 +111,7 @@ class Signals:
     def _on_stop(self, signum: int, _frame: object) -> None:
         if self.stop.is_set():
             return
+        self.stopped_by = signum
         self.stop.set()
         log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
 

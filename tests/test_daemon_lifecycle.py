@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import socket
@@ -12,7 +13,10 @@ import threading
 import time
 
 import pytest
-from helpers import FeedPaper, subscriber, write_feed
+from helpers import FeedPaper, http_server, subscriber, write_feed
+
+from digestbot.collect import fetched_at
+from digestbot.store import Store, now_utc
 
 # Run in the child before the `digestbot` command: importing click (the command line's first
 # heavy import) says so and takes a second, so a signal lands in the start-up imports for sure.
@@ -36,7 +40,8 @@ ENTRIES = {
 
 
 class Command:
-    """The `digestbot` command in a child process, started through `entry`; stderr read aside."""
+    """The `digestbot` command in a child process, started through `entry`; its output (stdout
+    and stderr, in one stream) read aside."""
 
     def __init__(self, workdir, entry: str, *args: str, db: str | None = None):
         argv = ["digestbot", "--config", str(workdir.config), "--db", db or str(workdir.db), *args]
@@ -45,8 +50,8 @@ class Command:
             [sys.executable, "-c", code],
             cwd=workdir.path,
             env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         self.lines: list[str] = []
@@ -54,7 +59,7 @@ class Command:
         self._reader.start()
 
     def _read(self) -> None:
-        for line in self.popen.stderr:
+        for line in self.popen.stdout:
             self.lines.append(line)
 
     @property
@@ -174,3 +179,60 @@ def test_a_stop_while_the_worker_reconnects_to_postgresql_is_prompt(worker_dir, 
     assert took < 3, f"{took:.1f} s after SIGTERM:\n{cmd.output}"  # was the rest of the 30 s
     assert "received SIGTERM" in cmd.output and "stopped" in cmd.output.splitlines()[-1]
     assert "ERROR" not in cmd.output, cmd.output  # no "nothing more is sent until ..." from a stop
+
+
+# --- Ctrl-C in a one-shot command ------------------------------------------------------------
+
+
+class Stalls(http.server.BaseHTTPRequestHandler):
+    """Answers 200, then a byte every 0.2 s forever (no read timeout fires); `asked` is set."""
+
+    asked = threading.Event()
+
+    def do_GET(self):
+        Stalls.asked.set()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            return
+
+    def log_message(self, *args):
+        pass
+
+
+def test_ctrl_c_during_fetch_cuts_it_short_stores_nothing_and_exits_130(workdir):
+    write_feed(
+        workdir.path / "feed.xml", [FeedPaper("2501.00001", "Imitation learning", "Imitation learning.")]
+    )
+    Stalls.asked.clear()
+    with http_server(Stalls) as url:
+        workdir.write_config(
+            f"- name: stalls\n  type: rss\n  url: {url}/feed\n- name: local\n  type: arxiv_rss\n  url: feed.xml\n",
+            subscriber("alice", "imitation"),
+        )
+        cmd = Command(workdir, "console script", "fetch")
+        assert Stalls.asked.wait(20), cmd.output
+        time.sleep(0.3)
+        rc, took = stop_takes(cmd, signal.SIGINT)
+    assert rc == 130, cmd.output  # was 1 ("Aborted!"), the code of a fetch that failed
+    assert took < 3, cmd.output
+    assert "Aborted!" not in cmd.output and "Traceback" not in cmd.output
+    with Store(workdir.db) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 0
+        assert fetched_at(store, "stalls", now_utc()) is None  # fetched at the next run
+        assert fetched_at(store, "local", now_utc()) is None
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(worker_dir):
+    cmd = Command(worker_dir, "console script", "status")
+    cmd.wait_for("importing click")
+    cmd.popen.send_signal(signal.SIGINT)
+    assert cmd.finish() == 130, cmd.output  # was 1, after a KeyboardInterrupt traceback
+    assert "Traceback" not in cmd.output and "Aborted!" not in cmd.output
+    assert cmd.output.strip().splitlines()[-1] == "Interrupted: stopped before it finished."
