@@ -117,7 +117,7 @@ class Signals:
 
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reload.set()
-        log.info("received SIGHUP: the config will be re-read at the next dispatch")
+        log.info("received SIGHUP: re-reading the config")
 
 
 def ignore_stop_signals() -> None:

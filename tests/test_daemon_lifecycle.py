@@ -236,3 +236,32 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(worker_dir):
     assert cmd.finish() == 130, cmd.output  # was 1, after a KeyboardInterrupt traceback
     assert "Traceback" not in cmd.output and "Aborted!" not in cmd.output
     assert cmd.output.strip().splitlines()[-1] == "Interrupted: stopped before it finished."
+
+
+# --- SIGHUP -----------------------------------------------------------------------------------
+
+
+def test_sighup_reloads_the_config_within_seconds_not_at_the_next_minute(worker_dir):
+    """`systemctl reload digestbot` (SIGHUP) re-reads the YAML now: it waited for the next
+    minute's dispatch, so a `status` right after still showed the old subscribers."""
+    cmd = Command(worker_dir, "python -m digestbot", "run")
+    cmd.wait_for("digestbot running")
+    time.sleep(3)  # past the first dispatch (2 s after the start): the next is a minute away
+    worker_dir.write_config(
+        "- name: feed\n  type: arxiv_rss\n  url: feed.xml\n",
+        subscriber("alice", "imitation") + subscriber("bob", "imitation"),
+    )
+    broken = worker_dir.config.read_text().replace("keywords: [imitation]", "keywords: [imitation", 1)
+    sent = time.monotonic()
+    cmd.popen.send_signal(signal.SIGHUP)
+    cmd.wait_for("reloaded", timeout=10)
+    assert time.monotonic() - sent < 5, cmd.output  # was up to 60 s
+    assert "1 added" in cmd.output
+    with Store(worker_dir.db) as store:
+        assert sorted(s.subscriber.id for s in store.subscribers()) == ["alice", "bob"]
+    worker_dir.config.write_text(broken)  # a broken edit: the previous config runs on, file:line said
+    cmd.popen.send_signal(signal.SIGHUP)
+    cmd.wait_for("still running the previous config", timeout=10)
+    assert f"{worker_dir.config.name}:" in cmd.output.split("still running the previous config")[-1]
+    cmd.popen.send_signal(signal.SIGTERM)
+    assert cmd.finish() == 0, cmd.output
