@@ -292,7 +292,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
 
 pass_app = click.make_pass_decorator(App)
-_TAKE_SIGNALS = ("run", "send", "fetch")  # the commands that install Signals: a signal held early is theirs
+# The commands that install handlers of their own (Signals; serve's): a signal held early is theirs.
+_TAKE_SIGNALS = ("run", "send", "fetch", "serve")
 
 
 # --- init / check / sync ----------------------------------------------------------------------

@@ -52,8 +52,8 @@ def _hold(signum: int, _frame: object) -> None:
 
 
 def release_early() -> None:
-    """The command installs no handlers of its own: the usual dispositions from now on, and a
-    signal held meanwhile delivered now (SIGTERM kills, SIGINT is Ctrl-C)."""
+    """A signal held meanwhile delivered now, to the command's own handlers (`serve`'s), or
+    with the usual dispositions where it has none (SIGTERM kills, SIGINT is Ctrl-C)."""
     held = _take_early()
     for sig in (*STOP_SIGNALS, signal.SIGHUP):
         if signal.getsignal(sig) is _hold:

@@ -265,3 +265,16 @@ def test_sighup_reloads_the_config_within_seconds_not_at_the_next_minute(worker_
     assert f"{worker_dir.config.name}:" in cmd.output.split("still running the previous config")[-1]
     cmd.popen.send_signal(signal.SIGTERM)
     assert cmd.finish() == 0, cmd.output
+
+
+def test_sigterm_while_serve_starts_is_a_clean_stop(worker_dir):
+    """`serve` stops on SIGTERM with exit 0 (README); one in its first second (imports, the
+    config, the sync) killed it with no line instead."""
+    from conftest import free_port
+
+    cmd = Command(worker_dir, "console script", "serve", "--port", str(free_port()))
+    cmd.wait_for("importing click")
+    cmd.popen.send_signal(signal.SIGTERM)
+    assert cmd.finish() == 0, cmd.output  # was -15
+    assert cmd.output.strip().splitlines()[-1].endswith("stopped"), cmd.output
+    assert "Traceback" not in cmd.output
