@@ -975,11 +975,11 @@ def _first_sync(app: App, signals: Signals) -> dict[str, int] | None:
         try:
             return app.sync()
         except StoreWriteError as e:
-            if app._store is not None or not is_postgres(app.db_path):
-                raise  # reached, but it takes no writes (a standby, a full disk): as any other command
-            if signals.stop.is_set():  # the connect was cut short by it
+            if signals.stop.is_set():  # the wait for the database was cut short by it
                 log.info("stopped before starting")
                 return None
+            if app._store is not None or not is_postgres(app.db_path):
+                raise  # reached, but it takes no writes (a standby, a full disk): as any other command
             log.error(
                 "cannot start yet: %s; trying again in %d s (the worker starts once the database answers)",
                 e,

@@ -278,3 +278,27 @@ def test_sigterm_while_serve_starts_is_a_clean_stop(worker_dir):
     assert cmd.finish() == 0, cmd.output  # was -15
     assert cmd.output.strip().splitlines()[-1].endswith("stopped"), cmd.output
     assert "Traceback" not in cmd.output
+
+
+def test_a_stop_while_run_waits_for_a_locked_sqlite_file_at_start_up_is_prompt(worker_dir):
+    """Another process holds the SQLite file locked (a long `sqlite3` session, a backup): `run`
+    tries its open again for up to 30 s; a SIGTERM meanwhile waited all of that out."""
+    import sqlite3
+
+    from digestbot.store import Store as Opened
+
+    Opened(worker_dir.db).close()  # the schema exists: the worker only has to open it
+    holder = sqlite3.connect(worker_dir.db, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")  # so an exclusive lock keeps readers out too
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        cmd = Command(worker_dir, "python -m digestbot", "run")
+        cmd.wait_for("importing click")
+        time.sleep(2.5)  # past the imports and the config: trying to open the locked file
+        rc, took = stop_takes(cmd, signal.SIGTERM)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert rc == 0, cmd.output
+    assert took < 3, f"{took:.1f} s after SIGTERM:\n{cmd.output}"
+    assert "stopped before starting" in cmd.output, cmd.output
