@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import sys
 import tempfile
@@ -46,7 +47,7 @@ from .lock import LockHeld, LockWaitStopped, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
 from .render import template_problem
 from .schedule import get_timezone, held_until, next_due, parse_schedule
-from .signals import Signals
+from .signals import Signals, release_early
 from .sources import HttpClient
 from .store import (
     RatingRefused,
@@ -62,6 +63,7 @@ from .text import mask_url, one_line
 from .web import ServerLimits
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it): the work was left unfinished
 log = logging.getLogger("digestbot")
 
 
@@ -75,6 +77,7 @@ class App:
     db_given_as: str = "--db"  # or DIGESTBOT_DB: where db_option came from, for messages
     _config: Config | None = None
     _store: Store | None = None
+    should_stop: Callable[[], bool] | None = None  # a stop signal: the store's waits end at once
 
     @property
     def config(self) -> Config:
@@ -123,7 +126,7 @@ class App:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
             try:
-                self._store = Store(self.db_path)
+                self._store = Store(self.db_path, should_stop=self.should_stop)
             except StoreUrlError as e:
                 _complain(f"Error: {self.db_named_by}: {e}")
                 raise SystemExit(EXIT_USAGE) from None
@@ -216,6 +219,9 @@ class _Group(click.Group):
         except click.ClickException as e:  # a usage error: it may quote what was typed
             e.message = escape_controls(e.message)
             raise
+        except KeyboardInterrupt:  # click said "Aborted!", exit 1: as if done with failures
+            _complain("Interrupted: stopped before it finished.")
+            raise SystemExit(EXIT_INTERRUPTED) from None
         except StoreWriteError as e:
             sends = ctx.invoked_subcommand in ("send", "run")  # `sync` or `migrate` sends nothing
             then = " Nothing more is sent until the database can record it." if sends else ""
@@ -274,6 +280,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
       DIGESTBOT_SMTP_URL=smtps://digest:PASSWORD@mail.example.org:465 digestbot send
       digestbot preview alice --help
     """
+    if ctx.invoked_subcommand not in _TAKE_SIGNALS:
+        release_early()  # a signal held while the command started acts now, as it would have
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
     app = App(config_path, db_option, verbose)
@@ -284,6 +292,8 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
 
 
 pass_app = click.make_pass_decorator(App)
+# The commands that install handlers of their own (Signals; serve's): a signal held early is theirs.
+_TAKE_SIGNALS = ("run", "send", "fetch", "serve")
 
 
 # --- init / check / sync ----------------------------------------------------------------------
@@ -530,6 +540,9 @@ def _source_line(o: SourceOutcome) -> str:
 def fetch(app: App, names: tuple[str, ...]) -> None:
     """Fetch sources and store new papers; prints new / already known / errors per source.
 
+    Exit 0 done, 1 a source failed, 130 Ctrl-C (the fetch in flight is cut short, nothing of it
+    stored; the rest left for the next run).
+
     Examples:
 
     \b
@@ -540,15 +553,26 @@ def fetch(app: App, names: tuple[str, ...]) -> None:
     if unknown:
         typed = ", ".join(_guessed(n, [s.name for s in app.config.sources]) for n in sorted(unknown))
         raise click.UsageError(f"no source named {typed} in {app.config.path}")
-    app.sync()
-    outcomes = _fetch(app, names)
-    failed = [o for o in outcomes if not o.ok]
-    waiting = sum(1 for o in outcomes if o.waiting_until)
-    click.echo(
-        f"Fetched {len(outcomes)} source(s): {sum(o.new for o in outcomes)} new paper(s), {len(failed)} failed"
-        + (f", {waiting} waiting." if waiting else ".")
-    )
-    raise SystemExit(EXIT_FAILURES if failed else EXIT_OK)
+    with _stop_signals() as signals:  # Ctrl-C cuts the fetch in flight, and stores nothing of it
+        app.sync()
+        outcomes = _fetch(app, names, client=HttpClient(cancel=signals.stop))
+        failed = [o for o in outcomes if not o.ok]
+        waiting = sum(1 for o in outcomes if o.waiting_until)
+        stopped = sum(1 for o in outcomes if o.stopped)
+        click.echo(
+            f"Fetched {len(outcomes) - stopped} source(s): {sum(o.new for o in outcomes)} new paper(s),"
+            f" {len(failed)} failed"
+            + (f", {waiting} waiting" if waiting else "")
+            + (f", {stopped} not fetched (stopping)." if stopped else ".")
+        )
+        raise SystemExit(_exit_code(signals, bool(failed)))
+
+
+def _exit_code(signals: Signals, failed: bool) -> int:
+    """0 or 1 as the work went; 130 when Ctrl-C cut it short (SIGTERM is a service's clean stop: 0)."""
+    if signals.stopped_by == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 # --- send / preview -----------------------------------------------------------------------
@@ -678,7 +702,8 @@ def _outcome_line(o: Outcome) -> str | None:
 def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> None:
     """Build and deliver the digests that are due (and retry failed ones).
 
-    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later).
+    Exit 0 when every digest went out, 1 when one failed (it is kept and retried later), 130
+    when Ctrl-C stopped it (the digest in flight is finished, the rest left for the next run).
 
     Examples:
 
@@ -688,13 +713,14 @@ def send(app: App, subscribers: tuple[str, ...], force: bool, dry_run: bool) -> 
       digestbot send --subscriber alice --subscriber bob --force
     """
     with _stop_signals() as signals:  # as `run --once`: a digest being sent is not cut off
+        app.should_stop = signals.stop.is_set
         app.env  # noqa: B018  (checked before anything changes)
         app.check_templates()
         if not dry_run:  # a dry run reads the YAML over the store and records nothing
             app.sync()
         _check_subscribers(app, subscribers, sending=True, dry=dry_run)
         outcomes = _send(app, set(subscribers) or None, force, dry_run, should_stop=signals.stop.is_set)
-        raise SystemExit(EXIT_FAILURES if any(o.failed for o in outcomes) else EXIT_OK)
+        raise SystemExit(_exit_code(signals, any(o.failed for o in outcomes)))
 
 
 def _guessed(typed: str, known) -> str:
@@ -929,6 +955,8 @@ def run(app: App, once: bool, processes: int, member: int | None, parent: int | 
     """
     if once and processes > 1:
         raise click.UsageError("--once runs in one process: leave out --processes")
+    if not once and app.verbose == 0:  # before the handlers: they log a signal held at start-up
+        logging.getLogger().setLevel(logging.INFO)
     with _stop_signals() as signals:  # first: a signal while the config loads must not kill us
         raise SystemExit(_run(app, once, signals, processes, member, parent))
 
@@ -947,6 +975,9 @@ def _first_sync(app: App, signals: Signals) -> dict[str, int] | None:
         try:
             return app.sync()
         except StoreWriteError as e:
+            if signals.stop.is_set():  # the wait for the database was cut short by it
+                log.info("stopped before starting")
+                return None
             if app._store is not None or not is_postgres(app.db_path):
                 raise  # reached, but it takes no writes (a standby, a full disk): as any other command
             log.error(
@@ -984,10 +1015,9 @@ def _run(
 ) -> int:
     from .daemon import run_forever
 
-    if not once and app.verbose == 0:
-        logging.getLogger().setLevel(logging.INFO)
     if member is not None:
         tag_log_lines(f"[worker {member}]")
+    app.should_stop = signals.stop.is_set
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
     counts = app.sync() if once else _first_sync(app, signals)

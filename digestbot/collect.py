@@ -56,6 +56,8 @@ def fetch_one(
     store: Store, source: SourceConfig, client: HttpClient, now: datetime | None = None
 ) -> SourceOutcome:
     """Fetch one source into the store. Never raises for a bad feed: the outcome says what failed."""
+    if client.stopped:  # not started after a stop: a local file would be read all the same
+        return _stopped(source.name)
     now = now or now_utc()
     started = time.monotonic()
     state = store.source_state(source.name)

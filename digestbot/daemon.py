@@ -97,6 +97,7 @@ class Worker:
         self.clock = clock
         self.signals = signals or Signals()
         self.stopping = self.signals.stop
+        store.should_stop = self.stopping.is_set  # a wait for the database ends with a stop
         self.reload_requested = self.signals.reload
         self.client = client or pace_through(store, HttpClient(cancel=self.stopping))
         shared = member is not None or store.backend == "postgresql"
@@ -106,6 +107,7 @@ class Worker:
         self.on_reload: Callable[[Config], None] | None = None
         self._store_retry_at: datetime | None = None  # set while the database refuses writes
         self._store_backoff: timedelta | None = None
+        self._dispatching = self._woken = False  # see _reload_soon
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -169,6 +171,13 @@ class Worker:
 
     def dispatch(self) -> list[Outcome]:
         """Send what is due now (fetching stale sources first); skip if another sender runs."""
+        self._dispatching, self._woken = True, False
+        try:
+            return self._dispatch()
+        finally:
+            self._dispatching = False
+
+    def _dispatch(self) -> list[Outcome]:
         if self.stopping.is_set():
             return []
         try:
@@ -237,6 +246,9 @@ class Worker:
 
     def _store_failed(self, error: StoreWriteError, doing: str) -> None:
         """Back off (1 min, doubling to 30 min) while the database refuses writes, and say why."""
+        if self.stopping.is_set():  # the wait for the database was cut short by the stop
+            log.info("stopped %s while waiting for the database: %s", doing, error)
+            return
         self._store_backoff = (
             min(self._store_backoff * 2, STORE_BACKOFF_MAX) if self._store_backoff else STORE_BACKOFF
         )
@@ -374,6 +386,7 @@ class Worker:
             while not self.stopping.wait(timeout=1.0):
                 if (jump := watch.jump()) <= -CLOCK_JUMP:
                     self._clock_went_back(scheduler, jump)
+                self._reload_soon(scheduler)
                 self._check_parent()
         finally:
             scheduler.shutdown(wait=True)  # no new jobs; the one in flight finishes
@@ -383,6 +396,14 @@ class Worker:
             return 2
         log.info("stopped")
         return 0
+
+    def _reload_soon(self, scheduler: BackgroundScheduler) -> None:
+        """A SIGHUP brings the dispatch (which re-reads the config) forward to now, instead of
+        leaving it to the next minute; once one that runs now is done (moving a running job
+        would skip its next turn)."""
+        if self.reload_requested.is_set() and not self._dispatching and not self._woken:
+            self._woken = True  # until that dispatch starts
+            scheduler.modify_job("dispatch", next_run_time=self.clock())
 
     def _check_parent(self) -> None:
         """A member whose group parent died (kill -9) stops: nobody holds the locks for it any

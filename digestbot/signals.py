@@ -1,7 +1,8 @@
 """SIGTERM/SIGINT mean "finish the work in flight, then exit 0"; SIGHUP means "re-read the config".
 
-`digestbot run` installs these before anything else, so a signal that arrives while it is still
-loading its config is not the default kill. The handlers only set events (a handler that does
+The `digestbot` command catches these signals before it imports anything else (`catch_early`),
+and `digestbot run` installs its handlers before it loads the config, so a signal that arrives
+while it is still starting is not the default kill. The handlers only set events (a handler that does
 more can deadlock on a lock the interrupted code holds) and log the first signal only, however
 many follow. At the very end `ignore()` makes further stop signals no-ops: the interpreter puts
 back the default (killing) disposition for Python handlers when it shuts down, and a signal in
@@ -34,6 +35,44 @@ def wait_unless_stopped(
     return True
 
 
+_caught_early: list[int] = []  # signals that came before a command took them over, in order
+
+
+def catch_early() -> None:
+    """Hold SIGTERM/SIGINT/SIGHUP from the first line of the `digestbot` command (the imports
+    take half a second) until the command installs its handlers (`Signals.install` acts on
+    them) or, if it installs none, `release_early` delivers them as they would have been."""
+    for sig in (*STOP_SIGNALS, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup, or a shell's background job
+            signal.signal(sig, _hold)
+
+
+def _hold(signum: int, _frame: object) -> None:
+    _caught_early.append(signum)
+
+
+def release_early() -> None:
+    """A signal held meanwhile delivered now, to the command's own handlers (`serve`'s), or
+    with the usual dispositions where it has none (SIGTERM kills, SIGINT is Ctrl-C)."""
+    held = _take_early()
+    for sig in (*STOP_SIGNALS, signal.SIGHUP):
+        if signal.getsignal(sig) is _hold:
+            signal.signal(sig, _usual(sig))
+    for sig in held:
+        signal.raise_signal(sig)
+
+
+def _usual(sig: int):
+    """Python's own disposition of a signal: Ctrl-C raises KeyboardInterrupt, the others kill."""
+    return signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+
+
+def _take_early() -> list[int]:
+    held = list(dict.fromkeys(_caught_early))
+    _caught_early.clear()
+    return held
+
+
 class Signals:
     """The process's signal handlers and the events they set."""
 
@@ -41,6 +80,7 @@ class Signals:
         self.stop = threading.Event()
         self.reload = threading.Event()
         self.installed = False
+        self.stopped_by: int | None = None  # the first stop signal (SIGINT: Ctrl-C)
         self._previous: dict[int, object] = {}
 
     def install(self) -> Signals:
@@ -54,12 +94,14 @@ class Signals:
         # meanwhile comes now, to the handler.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         self.installed = True
+        for sig in _take_early():  # came while the command was still importing
+            (self._on_reload if sig == signal.SIGHUP else self._on_stop)(sig, None)
         return self
 
     def restore(self) -> None:
         """Put back the handlers that were there before `install` (a command run in-process)."""
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, _usual(sig) if handler is _hold else handler)
         self.installed = False
 
     def ignore(self) -> None:
@@ -69,12 +111,13 @@ class Signals:
     def _on_stop(self, signum: int, _frame: object) -> None:
         if self.stop.is_set():
             return
+        self.stopped_by = signum
         self.stop.set()
         log.info("received %s: finishing the work in flight, then stopping", signal.Signals(signum).name)
 
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reload.set()
-        log.info("received SIGHUP: the config will be re-read at the next dispatch")
+        log.info("received SIGHUP: re-reading the config")
 
 
 def ignore_stop_signals() -> None:

@@ -44,7 +44,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Config, Env
 from .links import read_feedback_token, read_token
 from .render import TemplateLoader, compile_problems, template_search
-from .signals import STOP_SIGNALS, ignore_stop_signals
+from .signals import STOP_SIGNALS, ignore_stop_signals, release_early
 from .store import RatingRefused, Store, StoreError
 from .text import is_number
 from .web_context import (
@@ -547,8 +547,8 @@ def serve(
         limits.threads,
         limits.connection_limit,
     )
-    _stop_on_signals()
     try:
+        _stop_on_signals()  # in the try: a stop held while `serve` started is delivered here
         server.run()
     except KeyboardInterrupt:
         log.info("stopping: requests in flight are finished first")
@@ -568,3 +568,4 @@ def _stop_on_signals() -> None:
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, stop)
+    release_early()  # one that came while `serve` started: a stop now, as from here on

@@ -199,9 +199,14 @@ class HttpClient:
                 _moved(r),
             )
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the client was cancelled (a stop signal): no fetch should start."""
+        return self.cancel is not None and self.cancel.is_set()
+
     def _why(self, ends: float, limit: float) -> FetchError | None:
         """Why a fetch must stop now (the client was cancelled, or the deadline passed), if so."""
-        if self.cancel is not None and self.cancel.is_set():
+        if self.stopped:
             return FetchStopped("stopped")
         if self.clock() >= ends:
             return FetchError(

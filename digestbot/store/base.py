@@ -454,6 +454,9 @@ class Store:
     path: Any  # the file (SQLite) or the URL with its password masked (PostgreSQL)
     conn: Any  # the DB-API connection: backends' and tests' raw access
     target: Any  # what opens this database again: the file path, or the full URL
+    # Asked while the store waits for its database (a PostgreSQL connect, a reconnect): true
+    # cuts the wait short, so a stopping worker is not held past systemd's TimeoutStopSec.
+    should_stop: Callable[[], bool] = staticmethod(lambda: False)
 
     def __new__(cls, target: str | Path, *args, **kwargs):
         if cls is Store:

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import select
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -81,7 +82,9 @@ class PostgresStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, should_stop: Callable[[], bool] | None = None):
+        if should_stop is not None:
+            self.should_stop = should_stop
         scheme, sep, rest = str(url).partition("://")
         self.url = self.target = scheme.lower() + sep + rest  # libpq reads the scheme in lower case only
         self.path = mask_url(self.url)
@@ -97,8 +100,7 @@ class PostgresStore(Store):
 
     def _connect(self) -> psycopg.Connection:
         try:
-            # UTF8 whatever PGCLIENTENCODING says: the text is Python's str, not bytes in some charset
-            return psycopg.connect(self.url, autocommit=True, client_encoding="UTF8", **self._timeout())
+            return _unless_stopped(self._open_connection, self.should_stop, self._stopped)
         except psycopg.OperationalError as e:
             said = self._said(e)
             refused = _BAD_OPTION.search(said)
@@ -114,6 +116,13 @@ class PostgresStore(Store):
             ) from None
         except psycopg.Error as e:
             raise StoreError(f"cannot use the database {self.path}: {self._said(e)}") from None
+
+    def _open_connection(self) -> psycopg.Connection:
+        # UTF8 whatever PGCLIENTENCODING says: the text is Python's str, not bytes in some charset
+        return psycopg.connect(self.url, autocommit=True, client_encoding="UTF8", **self._timeout())
+
+    def _stopped(self) -> StoreWriteError:
+        return StoreWriteError(f"cannot connect to the database {self.path}: not waited for, stopping")
 
     def _not_there(self, said: str) -> str | None:
         """What to do when the server refused the connection for a name or a password in the
@@ -244,7 +253,8 @@ class PostgresStore(Store):
                 if self._gave_up or waited + pause > RECONNECT_WAIT:
                     self._gave_up = True
                     raise
-                time.sleep(pause)
+                if not _sleep_unless_stopped(pause, self.should_stop):
+                    raise self._stopped() from None
                 pause = min(pause * 2, 2.0)
                 continue
             self._gave_up = False
@@ -394,6 +404,54 @@ def _dropped(conn: psycopg.Connection) -> bool:
         return bool(poll.poll(0))
     except (OSError, ValueError, psycopg.Error):
         return True
+
+
+STOP_POLL = 0.1  # seconds: how often a wait for the database asks whether to stop
+
+
+def _sleep_unless_stopped(seconds: float, should_stop: Callable[[], bool]) -> bool:
+    """Sleep, asking `should_stop` every STOP_POLL seconds: False when a stop came first."""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        if should_stop():
+            return False
+        time.sleep(min(left, STOP_POLL))
+    return not should_stop()
+
+
+def _unless_stopped(
+    connect: Callable[[], psycopg.Connection],
+    should_stop: Callable[[], bool],
+    stopped: Callable[[], Exception],
+) -> psycopg.Connection:
+    """`connect()`, in a thread of its own while the caller asks `should_stop`: a server that
+    does not answer holds a connect for connect_timeout (10 s), a stopping worker not at all.
+    A connection that comes after the stop is closed by that thread."""
+    if should_stop():
+        raise stopped()
+    done = threading.Event()
+    result: dict[str, object] = {}
+    abandoned = threading.Event()
+
+    def attempt() -> None:
+        try:
+            result["conn"] = connect()
+        except BaseException as e:  # handed to the caller, or dropped with the attempt
+            result["error"] = e
+        done.set()
+        if abandoned.is_set() and "conn" in result:
+            result["conn"].close()
+
+    threading.Thread(target=attempt, name="digestbot-pg-connect", daemon=True).start()
+    while not done.wait(STOP_POLL):
+        if should_stop():
+            abandoned.set()
+            if done.is_set() and "conn" in result:  # it came in the meantime
+                result["conn"].close()
+            raise stopped()
+    if "error" in result:
+        raise result["error"]
+    return result["conn"]
 
 
 def _full_hint(said: str) -> str:

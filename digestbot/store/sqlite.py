@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -33,6 +33,7 @@ def _greatest(*values):
 
 
 OPEN_PATIENCE = 30.0  # seconds: as long as the busy timeout a statement waits
+OPEN_SLICE = 0.25  # seconds: each of the opening's waits for a lock, between two looks at a stop
 
 
 class SqliteStore(Store):
@@ -40,13 +41,20 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None):
+        if should_stop is not None:  # asked while the open waits for another process's lock
+            self.should_stop = should_stop
         self.path = self.target = Path(path)
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                str(self.path), timeout=OPEN_PATIENCE, isolation_level=None, check_same_thread=False
+                # A short busy wait until _open sets the full one: _open_patiently waits out a
+                # lock in Python, where a stop signal is heard (in SQLite's own wait it is not).
+                str(self.path),
+                timeout=OPEN_SLICE,
+                isolation_level=None,
+                check_same_thread=False,
             )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
@@ -77,6 +85,10 @@ class SqliteStore(Store):
                 busy = getattr(e, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
                 if not (busy or "locked" in str(e)) or time.monotonic() > deadline:
                     raise
+                if self.should_stop():  # a stopping worker does not wait out the lock
+                    raise StoreWriteError(
+                        f"cannot open the database {self.path}: not waited for, stopping"
+                    ) from None
                 time.sleep(0.02)
 
     def _open(self) -> None:
