@@ -13,6 +13,7 @@ where the time goes (top functions by cumulative time, bare-sink run).
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import multiprocessing as mp
@@ -77,6 +78,12 @@ def _serve_plain(port: int, received, connections, ready, stop, log: str | None 
 
 
 def _plain_session(conn: socket.socket, received, ids=None) -> None:
+    """One client's session; a client killed part way (bench_workers' kill -9) just ends it."""
+    with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+        _converse(conn, received, ids)
+
+
+def _converse(conn: socket.socket, received, ids=None) -> None:
     # Replies to pipelined commands go out together in one write, as real servers do: sent one
     # by one, Nagle's algorithm and delayed ACKs would hold each back ~40 ms.
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
