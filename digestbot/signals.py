@@ -7,12 +7,20 @@ more can deadlock on a lock the interrupted code holds) and log the first signal
 many follow. At the very end `ignore()` makes further stop signals no-ops: the interpreter puts
 back the default (killing) disposition for Python handlers when it shuts down, and a signal in
 that window would turn the clean exit 0 into -15.
+
+Changing a disposition races the signal itself: one that lands after Python's last check but
+before the change is found, a moment later, with no Python handler to run, and the interpreter
+prints "OSError: Signal 15 ignored due to race condition" and drops it. `deliver_raced` (installed
+with the first handlers) gives such a signal the disposition now in place instead: ignored when
+ignored, the default action when default.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +43,30 @@ def wait_unless_stopped(
     return True
 
 
+_RACED = re.compile(r"Signal (\d+) ignored due to race condition")
+
+
+def deliver_raced() -> None:
+    """Route a signal that raced a handler change (see the module docstring) to the disposition
+    now in place, instead of the interpreter's "ignored due to race condition" on stderr."""
+    previous = sys.unraisablehook
+    if getattr(previous, "delivers_raced", False):
+        return
+
+    def hook(unraisable) -> None:
+        found = isinstance(unraisable.exc_value, OSError) and _RACED.fullmatch(str(unraisable.exc_value))
+        now = signal.getsignal(int(found[1])) if found else None
+        if now is signal.SIG_IGN:
+            return  # ignoring it is what the code that just set SIG_IGN asked for
+        if now is signal.SIG_DFL:
+            signal.raise_signal(int(found[1]))  # what it would have done a moment later
+            return
+        previous(unraisable)
+
+    hook.delivers_raced = True
+    sys.unraisablehook = hook
+
+
 _caught_early: list[int] = []  # signals that came before a command took them over, in order
 
 
@@ -42,6 +74,7 @@ def catch_early() -> None:
     """Hold SIGTERM/SIGINT/SIGHUP from the first line of the `digestbot` command (the imports
     take half a second) until the command installs its handlers (`Signals.install` acts on
     them) or, if it installs none, `release_early` delivers them as they would have been."""
+    deliver_raced()
     for sig in (*STOP_SIGNALS, signal.SIGHUP):
         if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup, or a shell's background job
             signal.signal(sig, _hold)
@@ -85,6 +118,7 @@ class Signals:
 
     def install(self) -> Signals:
         """Handle SIGTERM/SIGINT (stop) and SIGHUP (reload) from now on. Main thread only."""
+        deliver_raced()
         for sig in (*STOP_SIGNALS, signal.SIGHUP):
             self._previous[sig] = signal.getsignal(sig)
         for sig in STOP_SIGNALS:

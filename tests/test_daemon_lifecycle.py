@@ -302,3 +302,50 @@ def test_a_stop_while_run_waits_for_a_locked_sqlite_file_at_start_up_is_prompt(w
     assert rc == 0, cmd.output
     assert took < 3, f"{took:.1f} s after SIGTERM:\n{cmd.output}"
     assert "stopped before starting" in cmd.output, cmd.output
+
+
+# --- a signal that races a change of its handler ------------------------------------------------
+# Both signals pending at once (blocked, sent, unblocked): the interpreter runs the SIGINT handler
+# first, which changes SIGTERM's disposition, then finds SIGTERM tripped with no Python handler
+# left: the very race a SIGTERM storm hits at shutdown, made certain.
+RACE = """
+import os, signal, sys
+from digestbot.signals import deliver_raced
+deliver_raced()
+then = {then}
+signal.signal(signal.SIGINT, lambda *a: signal.signal(signal.SIGTERM, then))
+signal.signal(signal.SIGTERM, lambda *a: print("the old handler ran"))
+both = {{signal.SIGINT, signal.SIGTERM}}
+signal.pthread_sigmask(signal.SIG_BLOCK, both)
+os.kill(os.getpid(), signal.SIGTERM)
+os.kill(os.getpid(), signal.SIGINT)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, both)
+print("alive")
+"""
+
+
+def race(then: str) -> subprocess.CompletedProcess:
+    code = RACE.format(then=then)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+
+
+def test_a_stop_signal_that_races_ignore_is_ignored_without_a_word():
+    done = race("signal.SIG_IGN")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "alive\n", "")
+
+
+def test_a_stop_signal_that_races_a_reset_to_default_has_the_default_effect():
+    done = race("signal.SIG_DFL")
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert "race condition" not in done.stderr
+
+
+def test_other_unraisable_errors_are_still_reported_once_the_race_hook_is_in():
+    code = (
+        "from digestbot.signals import deliver_raced\ndeliver_raced(); deliver_raced()\n"
+        "class Leaky:\n    def __del__(self):\n        raise ValueError('from __del__')\n"
+        "Leaky()\nprint('alive')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == "alive\n"
+    assert done.stderr.count("ValueError: from __del__") == 1, done.stderr
