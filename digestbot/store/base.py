@@ -578,12 +578,15 @@ class Store:
         `rev`, so digests built after it consider the paper again; a merge that changes only
         mutable fields (upvotes, comments, links, stars) keeps its `rev`. A report with upvotes
         sets `listed_at` (see `trending_pool`). `seed_only` papers (fetched because someone liked
-        them) get no `rev`: they are never new to anyone until a source lists them.
+        them) get no `rev`: they are never new to anyone until a source lists them. The first
+        report of a paper by a source that some subscriber's `sources:` names is a revision too:
+        to that subscriber the paper is new now, whichever source reported it first.
         """
         now_s = ts(now or now_utc())
         new = known = 0
         with self.transaction():
             next_rev = self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
+            taken_alone = source in self._sources_named()
             for paper in papers:
                 paper = replace(paper, key=stored_key(paper.key))
                 row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
@@ -606,7 +609,11 @@ class Store:
                     continue
                 old = _readable_paper(row)  # None: a row an older version broke; it is rewritten
                 merged = merge_papers(old, paper, authoritative, bool(row["authoritative"])) if old else paper
-                changed = old is None or _match_fields(merged) != _match_fields(old)
+                changed = (
+                    old is None
+                    or _match_fields(merged) != _match_fields(old)
+                    or (taken_alone and source not in old.sources)
+                )
                 bump = not seed_only and (changed or row["rev"] is None)
                 sources = list(dict.fromkeys((*(old.sources if old else ()), source)))
                 self._exec(
@@ -627,6 +634,11 @@ class Store:
                 next_rev += bump
                 known += 1
         return new, known
+
+    def _sources_named(self) -> set[str]:
+        """The sources that active subscribers' `sources:` lists name."""
+        rows = self._exec("SELECT sources FROM subscribers WHERE active = 1 AND sources <> '[]'").fetchall()
+        return {name for row in rows for name in json.loads(row[0])}
 
     def paper(self, key: str) -> Paper | None:
         """The paper with this key, or with the key it had before an upgrade re-keyed it."""
@@ -662,9 +674,11 @@ class Store:
         return self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0]
 
     def last_rev_before(self, when: datetime) -> int:
-        """The highest rev of papers first seen before `when` (where a first digest starts)."""
-        row = self._exec("SELECT MAX(rev) FROM papers WHERE first_seen < ?", (ts(when),)).fetchone()
-        return row[0] or 0
+        """Where a first digest starts: just before the lowest rev of the papers first seen
+        since `when` (the newest rev if there are none). Not the highest rev of the papers seen
+        before `when`: a paper seen long ago and revised since has a rev above them all."""
+        row = self._exec("SELECT MIN(rev) FROM papers WHERE first_seen >= ?", (ts(when),)).fetchone()
+        return row[0] - 1 if row[0] is not None else self.max_rev()
 
     def _rekey_papers(self) -> None:
         """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in
