@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .config import DEFAULT_URLS, SourceConfig
 from .leases import LeaseKeeper
@@ -179,6 +179,8 @@ def _catch_up(
     (same categories, by submission date). Returns (announcement day to record, papers added,
     whether it completed); if it failed, the old day stays recorded so the next fetch tries again.
     """
+    if source.type == "hf_daily":
+        return _hf_catch_up(store, source, client, state, now)
     announced = result.announced.isoformat() if result.announced else None
     previous = state.get("last_announced")
     if source.type != "arxiv_rss" or not source.url or not announced or not previous:
@@ -228,6 +230,39 @@ def _catch_up(
         return previous, added, False
     log.info("source %s: caught up %d paper(s) from the missed days", source.name, added)
     return announced, added, True
+
+
+HF_CATCH_UP_DAYS = 31  # the most days of Hugging Face lists read again after downtime
+
+
+def _hf_catch_up(
+    store: Store, source: SourceConfig, client: HttpClient, state: dict, now: datetime
+) -> tuple[str | None, int, bool]:
+    """Read again the Hugging Face lists of the days since the last fetch, up to yesterday.
+
+    The current list (no `date:`) is only today's: the lists of days the bot was down, and the
+    votes and papers a day's list gathered after its last fetch, are read once, at the first
+    fetch of each UTC day, by `?date=` (the newest HF_CATCH_UP_DAYS days at most). The day
+    recorded is today's; if a list failed, the old day stays so the next fetch tries again.
+    Returns (day to record, papers added, whether it completed), as `_catch_up`."""
+    today = now.astimezone(UTC).date()
+    if source.date or not source.url:  # a fixed day, or a local file: nothing else to read
+        return None, 0, True
+    previous = state.get("last_announced") if state.get("location") == source.location else None
+    if previous is None or previous >= today.isoformat():
+        return today.isoformat(), 0, True
+    first = max(date.fromisoformat(previous), today - timedelta(days=HF_CATCH_UP_DAYS))
+    days = [first + timedelta(days=n) for n in range((today - first).days)]
+    log.info("source %s: reading the list of %s again", source.name, ", ".join(map(str, days)))
+    added = 0
+    for day in days:
+        try:
+            result = fetch_source(replace(source, date=day.isoformat()), client)
+        except SourceError as e:
+            log.warning("source %s: the list of %s failed (will retry next fetch): %s", source.name, day, e)
+            return day.isoformat(), added, False
+        added += store.add_papers(result.papers, source.name, now)[0]
+    return today.isoformat(), added, True
 
 
 def _more_pages(result: FetchResult, start: int) -> bool:

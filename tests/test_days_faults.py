@@ -106,3 +106,112 @@ def test_a_paper_arxiv_announced_before_hugging_face_listed_it_reaches_a_reader_
 
     assert arxiv_ids(smtp_server, "carol") == [[NARWHAL.aid]]
     assert arxiv_ids(smtp_server, "dave") == [[NARWHAL.aid]]
+
+
+class DailyLists:
+    """A Hugging Face daily papers API: a list per `?date=`, the current one without; the
+    dates it was asked for, in order (None: the current list)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str | None, list[dict]] = {}
+        self.asked: list[str | None] = []
+        self.failing: set[str] = set()
+        self.lock = threading.Lock()
+
+
+@pytest.fixture
+def daily() -> Iterator[tuple[DailyLists, str]]:
+    lists = DailyLists()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            day = parse_qs(urlsplit(self.path).query).get("date", [None])[0]
+            with lists.lock:
+                lists.asked.append(day)
+            status = 503 if day in lists.failing else 200
+            body = json.dumps(lists.lists.get(day, [])).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with http_server(Handler) as url:
+        yield lists, f"{url}/api/daily_papers"
+
+
+def hf_sources(url: str) -> str:
+    return f"""
+- name: hf-daily
+  type: hf_daily
+  url: {url}
+"""
+
+
+def last_fetched(workdir, day: date) -> None:
+    """As if the source's last fetch had been on `day` (at noon, UTC)."""
+    at = f"{day.isoformat()}T12:00:00.000000Z"
+    raw_sql(
+        workdir.db,
+        f"UPDATE sources SET last_announced = '{day.isoformat()}', last_fetch_at = '{at}', last_ok_at = '{at}'",
+    )
+
+
+def week_paper(n: int, votes: int) -> dict:
+    return hf_item(f"2411.{n:05d}", f"Agents day {n}", f"An agents paper, number {n}.", votes)
+
+
+def test_a_week_the_worker_was_down_still_gives_a_trending_reader_the_most_upvoted_of_those_days(
+    workdir, smtp_server, daily
+):
+    # Without `date:` an hf_daily source reads the current list only: after a week down, the
+    # lists of the six days between were never read, and a trending digest chose among today's
+    # papers only. Each day since the last fetch is read again by `?date=`.
+    lists, url = daily
+    today = datetime.now(UTC).date()
+    workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]"))
+    workdir.use_smtp(smtp_server.url)
+    digestbot(workdir, "fetch")
+    last_fetched(workdir, today - timedelta(days=7))
+    for n in range(7, 0, -1):  # the lists of the days it was down, a paper each
+        lists.lists[(today - timedelta(days=n)).isoformat()] = [week_paper(n, 10 * n)]
+    lists.lists[None] = [week_paper(99, 5)]
+    lists.asked.clear()
+    workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]") + person("top", "trending: 3"))
+
+    digestbot(workdir, "run", "--once")
+
+    assert lists.asked == [None, *((today - timedelta(days=n)).isoformat() for n in range(7, 0, -1))]
+    assert arxiv_ids(smtp_server, "top") == [["2411.00007", "2411.00006", "2411.00005"]]
+
+
+def test_the_first_fetch_of_a_day_reads_yesterdays_list_once_and_a_failed_day_is_read_next_time(
+    workdir, daily
+):
+    # The votes (and papers) yesterday's list gathered after its last fetch count: the first
+    # fetch of a day reads it again, once. A day whose list failed is read at the next fetch;
+    # never more than 31 days back.
+    lists, url = daily
+    today = datetime.now(UTC).date()
+    yesterday = (today - timedelta(days=1)).isoformat()
+    workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]"))
+    digestbot(workdir, "fetch")
+    assert lists.asked == [None]
+    last_fetched(workdir, today - timedelta(days=1))
+    lists.lists[yesterday] = [week_paper(1, 40)]
+    lists.failing = {yesterday}
+    digestbot(workdir, "fetch")
+    lists.failing = set()
+    digestbot(workdir, "fetch")
+    digestbot(workdir, "fetch")
+    assert lists.asked == [None, None, yesterday, None, yesterday, None]
+    with Store(workdir.db) as store:
+        assert store.paper("arxiv:2411.00001").upvotes == 40
+
+    last_fetched(workdir, today - timedelta(days=400))
+    lists.asked.clear()
+    digestbot(workdir, "fetch")
+    assert lists.asked[1:] == [(today - timedelta(days=n)).isoformat() for n in range(31, 0, -1)]
