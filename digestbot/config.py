@@ -844,11 +844,45 @@ def _kind(value: Any) -> str:
     )
 
 
+# Keys other feed and alert tools (rss2email, arxiv-sanity, zotero-arxiv-daily, cron) use for
+# what digestbot names otherwise: no spelling of theirs is close (`path:` is no typo of `url:`).
+_SYNONYMS = {
+    "path": ("url",),
+    "file": ("url", "library"),
+    "feed": ("url",),
+    "link": ("url",),
+    "href": ("url",),
+    "interval": ("every",),
+    "frequency": ("schedule", "every"),
+    "cron": ("schedule",),
+    "time": ("schedule",),
+    "tz": ("timezone",),
+    "mail": ("email",),
+    "address": ("email",),
+    "to": ("email",),
+    "topics": ("keywords",),
+    "terms": ("keywords",),
+    "words": ("keywords",),
+    "exclusions": ("exclude",),
+    "ignore": ("exclude",),
+    "liked": ("like",),
+    "seeds": ("like",),
+    "papers": ("like",),
+    "zotero": ("library",),
+    "bibtex": ("library",),
+    "bib": ("library",),
+    "limit": ("max_papers", "max_results"),
+    "max": ("max_papers", "max_results"),
+}
+
+
 def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
     import difflib
 
     found = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.7)
-    return found[0] if found else None
+    if found:
+        return found[0]
+    return next((k for k in _SYNONYMS.get(str(key).lower(), ()) if k in allowed), None)
 
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers", "web")

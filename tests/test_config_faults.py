@@ -238,6 +238,34 @@ def test_a_mistyped_timezone_names_the_zone_it_means(workdir, zone, said):
     )
 
 
+# --- a key named as another tool names it ------------------------------------------------------
+# Fault: `path: feed.xml` (rss2email's and many tools' word for a local feed) or `limit: 10`
+# got "unknown key" and nothing more: no spelling of those is close to `url` or `max_papers`.
+
+OTHER_NAMES = {
+    "sources[0].path": ("  path: feed.xml\n", "", "url"),
+    "subscribers[0].limit": ("", "  limit: 10\n", "max_papers"),
+    "subscribers[0].cron": ("", "  cron: 0 8 * * *\n", "schedule"),
+    "subscribers[0].zotero": ("", "  zotero: refs.bib\n", "library"),
+    "subscribers[0].topics": ("", "  topics: [robot]\n", "keywords"),
+}
+
+
+@pytest.mark.parametrize(("field", "case"), OTHER_NAMES.items(), ids=OTHER_NAMES.keys())
+def test_a_key_as_another_tool_names_it_gets_the_name_digestbot_uses(workdir, field, case):
+    source, sub, meant = case
+    workdir.write_config(
+        SOURCES.strip() + "\n" + source, "- id: a\n  email: a@example.org\n  keywords: [robot]\n" + sub
+    )
+    line = next(
+        n
+        for n, text in enumerate(workdir.config.read_text().splitlines(), 1)
+        if (source or sub).strip() in text
+    )
+    result = digestbot(workdir, "check", expect=2)
+    assert f"{workdir.config}:{line}: {field}: unknown key (did you mean '{meant}'?)" in result.output
+
+
 # --- a relative path that is not there ------------------------------------------------------------
 # Fault: `library: refs.bib` missing said "cannot read conf/refs.bib: No such file or directory",
 # a source's `url: feed.xml` "file not found: conf/feed.xml": not that a relative path is read
