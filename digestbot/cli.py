@@ -267,10 +267,11 @@ class _EnvOption(click.Option):
 def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: int) -> None:
     """digestbot: personalized digests of new papers, by email or Slack.
 
-    Collects papers from arXiv, Hugging Face and any RSS/Atom feed, matches them against each
-    subscriber's keywords, and delivers each subscriber's digest on their own schedule.
-    Start with `digestbot init`, then `digestbot run --once`. Exit codes: 0 done, 1 done with
-    failures (a source or a delivery failed), 2 usage or configuration error (nothing changed).
+    Collects papers from arXiv, Hugging Face and any RSS/Atom feed, ranks them for each
+    subscriber by their keywords, authors and liked papers, and delivers each subscriber's
+    digest on their own schedule. Start with `digestbot init`, then `digestbot run --once`.
+    Exit codes: 0 done, 1 done with failures (a source or a delivery failed), 2 usage or
+    configuration error (nothing changed), 130 interrupted by Ctrl-C.
 
     Examples:
 
