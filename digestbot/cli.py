@@ -943,7 +943,8 @@ def run(app: App, once: bool, processes: int, member: int | None, parent: int | 
     """The scheduler: fetch sources on their intervals and send digests on each subscriber's schedule.
 
     With --once: fetch everything, send what is due, exit (0 ok, 1 something failed).
-    SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0.
+    SIGTERM/SIGINT: the work in flight is finished, the rest left for the next run, exit 0
+    (with --once, Ctrl-C exits 130, as `fetch` and `send` do: the round was not finished).
     On PostgreSQL, several `run` workers (on several machines) share the work: each source is
     fetched once per interval, each digest built and sent by one worker (README, Scaling).
 
@@ -1036,8 +1037,7 @@ def _run(
     fetched = _fetch(app, client=HttpClient(cancel=signals.stop))
     click.echo("Sending digests:")
     outcomes = _send(app, None, force=False, dry_run=False, should_stop=signals.stop.is_set)
-    failed = any(not o.ok for o in fetched) or any(o.failed for o in outcomes)
-    return EXIT_FAILURES if failed else EXIT_OK
+    return _exit_code(signals, any(not o.ok for o in fetched) or any(o.failed for o in outcomes))
 
 
 # --- serve --------------------------------------------------------------------------------

@@ -229,6 +229,23 @@ def test_ctrl_c_during_fetch_cuts_it_short_stores_nothing_and_exits_130(workdir)
         assert fetched_at(store, "local", now_utc()) is None
 
 
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_ctrl_c_cutting_run_once_short_exits_130_as_fetch_and_send_do(workdir, stop, code):
+    # `run --once` is the one-shot round cron starts: cut short by Ctrl-C it exited 0, "done",
+    # where `fetch` and `send` exit 130. A SIGTERM (a service manager's stop) is still 0.
+    Stalls.asked.clear()
+    with http_server(Stalls) as url:
+        workdir.write_config(
+            f"- name: stalls\n  type: rss\n  url: {url}/feed\n", subscriber("alice", "imitation")
+        )
+        cmd = Command(workdir, "console script", "run", "--once")
+        assert Stalls.asked.wait(20), cmd.output
+        time.sleep(0.3)
+        rc, took = stop_takes(cmd, stop)
+    assert rc == code, cmd.output
+    assert took < 3 and "Traceback" not in cmd.output, cmd.output
+
+
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(worker_dir):
     cmd = Command(worker_dir, "console script", "status")
     cmd.wait_for("importing click")
