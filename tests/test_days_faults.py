@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import SOURCES, FeedPaper, digestbot, http_server, raw_sql, subscriber, write_feed
-from test_trending import hf_item, person
+from helpers import SOURCES, FeedPaper, digestbot, raw_sql, subscriber, write_feed
+from test_trending import hf, hf_item, person
 
 from digestbot.models import Paper
 from digestbot.store import Store
 
+__all__ = ["hf"]  # a fixture: the Hugging Face daily papers API on loopback
 pytestmark = pytest.mark.usefixtures("backend")
 
 NARWHAL = FeedPaper(
@@ -108,41 +105,6 @@ def test_a_paper_arxiv_announced_before_hugging_face_listed_it_reaches_a_reader_
     assert arxiv_ids(smtp_server, "dave") == [[NARWHAL.aid]]
 
 
-class DailyLists:
-    """A Hugging Face daily papers API: a list per `?date=`, the current one without; the
-    dates it was asked for, in order (None: the current list)."""
-
-    def __init__(self) -> None:
-        self.lists: dict[str | None, list[dict]] = {}
-        self.asked: list[str | None] = []
-        self.failing: set[str] = set()
-        self.lock = threading.Lock()
-
-
-@pytest.fixture
-def daily() -> Iterator[tuple[DailyLists, str]]:
-    lists = DailyLists()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            day = parse_qs(urlsplit(self.path).query).get("date", [None])[0]
-            with lists.lock:
-                lists.asked.append(day)
-            status = 503 if day in lists.failing else 200
-            body = json.dumps(lists.lists.get(day, [])).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    with http_server(Handler) as url:
-        yield lists, f"{url}/api/daily_papers"
-
-
 def hf_sources(url: str) -> str:
     return f"""
 - name: hf-daily
@@ -165,20 +127,20 @@ def week_paper(n: int, votes: int) -> dict:
 
 
 def test_a_week_the_worker_was_down_still_gives_a_trending_reader_the_most_upvoted_of_those_days(
-    workdir, smtp_server, daily
+    workdir, smtp_server, hf
 ):
     # Without `date:` an hf_daily source reads the current list only: after a week down, the
     # lists of the six days between were never read, and a trending digest chose among today's
     # papers only. Each day since the last fetch is read again by `?date=`.
-    lists, url = daily
+    lists, url = hf
     today = datetime.now(UTC).date()
     workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]"))
     workdir.use_smtp(smtp_server.url)
     digestbot(workdir, "fetch")
     last_fetched(workdir, today - timedelta(days=7))
     for n in range(7, 0, -1):  # the lists of the days it was down, a paper each
-        lists.lists[(today - timedelta(days=n)).isoformat()] = [week_paper(n, 10 * n)]
-    lists.lists[None] = [week_paper(99, 5)]
+        lists.days[(today - timedelta(days=n)).isoformat()] = [week_paper(n, 10 * n)]
+    lists.items = [week_paper(99, 5)]
     lists.asked.clear()
     workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]") + person("top", "trending: 3"))
 
@@ -188,20 +150,18 @@ def test_a_week_the_worker_was_down_still_gives_a_trending_reader_the_most_upvot
     assert arxiv_ids(smtp_server, "top") == [["2411.00007", "2411.00006", "2411.00005"]]
 
 
-def test_the_first_fetch_of_a_day_reads_yesterdays_list_once_and_a_failed_day_is_read_next_time(
-    workdir, daily
-):
+def test_the_first_fetch_of_a_day_reads_yesterdays_list_once_and_a_failed_day_is_read_next_time(workdir, hf):
     # The votes (and papers) yesterday's list gathered after its last fetch count: the first
     # fetch of a day reads it again, once. A day whose list failed is read at the next fetch;
     # never more than 31 days back.
-    lists, url = daily
+    lists, url = hf
     today = datetime.now(UTC).date()
     yesterday = (today - timedelta(days=1)).isoformat()
     workdir.write_config(hf_sources(url), person("bob", "keywords: [wombat]"))
     digestbot(workdir, "fetch")
     assert lists.asked == [None]
     last_fetched(workdir, today - timedelta(days=1))
-    lists.lists[yesterday] = [week_paper(1, 40)]
+    lists.days[yesterday] = [week_paper(1, 40)]
     lists.failing = {yesterday}
     digestbot(workdir, "fetch")
     lists.failing = set()

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from helpers import FeedPaper, digestbot, http_server, ledger, write_feed
@@ -39,12 +40,17 @@ def hf_item(aid: str, title: str, summary: str, upvotes: int) -> dict:
 
 
 class HfList:
-    """The daily list the server answers with, and how many times it was asked."""
+    """The daily list the server answers with, and how many times it was asked. `days`: the
+    list of a `?date=` (none given: `items`, the current list); `asked`: the dates asked for,
+    in order (None: the current list); a date in `failing` answers 503."""
 
     def __init__(self) -> None:
         self.items: list[dict] = []
         self.requests = 0
         self.status = 200
+        self.days: dict[str, list[dict]] = {}
+        self.asked: list[str | None] = []
+        self.failing: set[str] = set()
 
     def set(self, **upvotes: int) -> None:
         """`set(A=50, B=40)`: the list holds these papers (see PAPERS) with these upvotes."""
@@ -69,8 +75,10 @@ def hf() -> Iterator[tuple[HfList, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             listing.requests += 1
-            body = json.dumps(listing.items).encode()
-            self.send_response(listing.status)
+            day = parse_qs(urlsplit(self.path).query).get("date", [None])[0]
+            listing.asked.append(day)
+            body = json.dumps(listing.items if day is None else listing.days.get(day, [])).encode()
+            self.send_response(503 if day in listing.failing else listing.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
