@@ -403,7 +403,7 @@ class DigestRunner:
         for state in states:
             if state.last_seq is None:
                 if first_start is None:
-                    first_start = self.store.last_rev_before(now - FIRST_DIGEST_REACH)
+                    first_start = self.store.last_rev_before(first_digest_reach(self.store, now))
                 starts[state.subscriber.id] = first_start
             else:
                 starts[state.subscriber.id] = state.last_seq
@@ -911,6 +911,14 @@ class DigestRunner:
             digest.id,
             time.monotonic() - started,
         )
+
+
+def first_digest_reach(store: Store, now: datetime) -> datetime:
+    """Where a new subscriber's first digest reaches back to: a day before the newest paper
+    arrived. Not a day before now: arXiv announces nothing on Saturdays and Sundays, and a
+    reader who signed up on a weekend got an empty first digest, not Friday's papers."""
+    newest = store.newest_arrival(now)
+    return min(now, newest or now) - FIRST_DIGEST_REACH
 
 
 def trending_since(state: SubscriberState, now: datetime) -> datetime:

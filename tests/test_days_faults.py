@@ -67,6 +67,31 @@ def test_a_new_subscribers_first_digest_reaches_back_a_day_even_after_an_old_pap
     assert arxiv_ids(smtp_server, "alice") == [[NARWHAL.aid]]
 
 
+def test_a_reader_who_signs_up_on_a_weekend_gets_fridays_papers_first(workdir, smtp_server):
+    # arXiv announces nothing on Saturdays and Sundays: a first digest that reached back one
+    # day from now found nothing on a Saturday and sent nothing until Monday's listing. It
+    # reaches back a day from the newest paper the sources brought.
+    workdir.write_config(SOURCES, subscriber("bob", "wombat"))
+    workdir.use_smtp(smtp_server.url)
+    now = datetime.now(UTC)
+    friday = Paper(
+        key=f"arxiv:{NARWHAL.aid}",
+        arxiv_id=NARWHAL.aid,
+        title=NARWHAL.title,
+        abstract=NARWHAL.abstract,
+        link=f"https://arxiv.org/abs/{NARWHAL.aid}",
+    )
+    with Store(workdir.db) as store:
+        store.add_papers([QUOKKA], "feed", now - timedelta(days=4))  # Wednesday's
+        store.add_papers([friday], "feed", now - timedelta(hours=40))  # Friday, 01:00 UTC
+    write_feed(workdir.path / "feed.xml", [])  # on Saturday the listing has nothing new
+
+    workdir.write_config(SOURCES, subscriber("bob", "wombat") + subscriber("alice", "narwhal", "quokka"))
+    digestbot(workdir, "run", "--once")
+
+    assert arxiv_ids(smtp_server, "alice") == [[NARWHAL.aid]]
+
+
 def hf_file(path, *items: dict) -> None:
     path.write_text(json.dumps(list(items)), encoding="utf-8")
 

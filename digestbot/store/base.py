@@ -680,6 +680,14 @@ class Store:
         row = self._exec("SELECT MIN(rev) FROM papers WHERE first_seen >= ?", (ts(when),)).fetchone()
         return row[0] - 1 if row[0] is not None else self.max_rev()
 
+    def newest_arrival(self, now: datetime) -> datetime | None:
+        """When the newest paper a source brought (not one only fetched for a like) arrived,
+        up to `now`; None before any."""
+        row = self._exec(
+            "SELECT MAX(first_seen) FROM papers WHERE rev IS NOT NULL AND first_seen <= ?", (ts(now),)
+        ).fetchone()
+        return parse_ts(row[0])
+
     def _rekey_papers(self) -> None:
         """Part of the schema 7 upgrade (and of any later one: it changes nothing twice), in
         its transaction: papers stored under a key that `arxiv_id` now reads as an arXiv id (a
