@@ -352,7 +352,7 @@ class Worker:
             holder.acquire(wait=0)
         except LockHeld as e:
             log.error("not starting: %s", e)
-            return 1
+            return 2  # a set-up to fix (as cli._other_scheduler says): restarting meets it again
         executor = ThreadPoolExecutor(1)  # one job at a time: no overlap, one SQLite user
         scheduler = BackgroundScheduler(executors={"default": executor}, timezone="UTC")
         scheduler.add_listener(_still_running, EVENT_JOB_MAX_INSTANCES)
