@@ -7,13 +7,19 @@ from __future__ import annotations
 import html
 import os
 import subprocess
+from datetime import datetime, timedelta
 
+import pytest
 import test_ops
 import test_slack
 from helpers import digestbot
+from test_daemon import Bot, FakeClock, local_source, subscriber_yaml, topic_paper, utc, write_listing
 from test_slack import IMITATION, REASONING, email_sub, setup
 
+from digestbot.config import Env, load_config
+from digestbot.daemon import Worker
 from digestbot.lock import runner_lock
+from digestbot.sources import HttpClient
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
@@ -79,3 +85,67 @@ def test_a_second_scheduler_exits_2_before_it_changes_anything(workdir):
     assert "Traceback" not in proc.stderr
     with Store(workdir.db) as store:
         assert [s.subscriber.id for s in store.subscribers()] == ["alice"]
+
+
+# --- a Slack user who cannot be sent anything -----------------------------------------------------
+# Fault: a digest for a Slack user Slack says is no user (user_not_found), deactivated
+# (user_disabled) or a bot (cannot_dm_bot) was asked again on the 5-minute backoff for a day,
+# some 16 refusals of a request Slack said cannot succeed, while the email sibling (550 5.1.1)
+# waits for its address to change; and a corrected `slack:` got it only at the next of those
+# tries. Now it waits the same way: for the subscriber's `slack:` to change (then at once, to the
+# new target) or for one last try at the end of its day; status says what to fix.
+
+
+def slack_bot(workdir, slack_api, target: str) -> tuple[Bot, datetime]:
+    """ada's DM digest due at 08:00 with one paper, to `target`, over the Slack stand-in."""
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(
+        local_source(), subscriber_yaml("ada", "quokka", schedule="daily 08:00", slack=target)
+    )
+    clock = FakeClock(utc("2024-03-14 07:00"))
+    store = Store(workdir.db)
+    store.sync_subscribers(load_config(workdir.config).subscribers, now=clock())
+    env = Env(outbox=workdir.outbox, slack_bot_token=test_slack.TOKEN, slack_api_url=slack_api.url)
+    worker = Worker(
+        load_config(workdir.config), store, env, clock=clock, client=HttpClient(sleep=lambda s: None)
+    )
+    b = Bot(worker, clock, workdir.outbox)
+    b.add(topic_paper(1, "quokka"))
+    return b, clock.set("2024-03-14 08:00")
+
+
+@pytest.mark.parametrize("error", ["user_not_found", "user_disabled", "cannot_dm_bot"])
+def test_a_slack_user_who_cannot_get_a_dm_waits_for_the_fix_not_the_backoff(workdir, slack_api, error):
+    b, created = slack_bot(workdir, slack_api, "U0GONE01")
+    try:
+        slack_api.fail("conversations.open", error)
+        [outcome] = b.run()
+        assert outcome.status == "failed" and error in outcome.error and "slack:" in outcome.error
+        for hours in (1, 6, 23):  # not asked again on the backoff
+            b.clock.set(created + timedelta(hours=hours))
+            assert b.run() == []
+        assert len(slack_api.calls_to("conversations.open")) == 1 and slack_api.posts == []
+        [record] = b.store.digests()
+        assert record.status == "pending"
+
+        workdir.write_config(
+            local_source(), subscriber_yaml("ada", "quokka", schedule="daily 08:00", slack="U0HERE02")
+        )
+        b.store.sync_subscribers(load_config(workdir.config).subscribers, now=b.clock())
+        [outcome] = b.run()
+        assert outcome.status == "sent"
+        assert [c.body["users"] for c in slack_api.calls_to("conversations.open")] == ["U0GONE01", "U0HERE02"]
+        assert len(slack_api.posts) == 1
+    finally:
+        b.store.close()
+
+
+def test_a_slack_channel_the_bot_is_not_in_is_still_retried_on_the_backoff(workdir, slack_api):
+    b, created = slack_bot(workdir, slack_api, "#ml-papers")
+    try:
+        slack_api.fail("chat.postMessage", "not_in_channel")
+        assert b.run()[0].status == "failed"
+        b.clock.set(created + timedelta(minutes=5))  # the bot invited meanwhile
+        assert b.run()[0].status == "sent"
+    finally:
+        b.store.close()
