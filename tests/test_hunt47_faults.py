@@ -13,6 +13,7 @@ import pytest
 import test_ops
 import test_slack
 from helpers import digestbot
+from slack_sdk.socket_mode.request import SocketModeRequest
 from test_daemon import Bot, FakeClock, local_source, subscriber_yaml, topic_paper, utc, write_listing
 from test_slack import IMITATION, REASONING, email_sub, setup
 
@@ -149,3 +150,47 @@ def test_a_slack_channel_the_bot_is_not_in_is_still_retried_on_the_backoff(workd
         assert b.run()[0].status == "sent"
     finally:
         b.store.close()
+
+
+# Fault: `digestbot run` answers /digest over Socket Mode with the config it started with: a
+# reload (the YAML edited, or SIGHUP) reached the digests but not the commands, so after adding
+# an `hf_daily` source `/digest trending 10` still said "this bot fetches no Hugging Face list"
+# (and new Slack digests kept the old defaults) until the worker was restarted.
+def test_socket_mode_commands_follow_a_reloaded_config(workdir, monkeypatch):
+    clients = []
+    monkeypatch.setattr(
+        "digestbot.slack_app.connect_socket_mode", lambda client, stop: clients.append(client) or True
+    )
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(local_source(), subscriber_yaml("ada", "quokka"))
+    env = Env(outbox=workdir.outbox, slack_bot_token="xoxb-test", slack_app_token="xapp-test")
+    with Store(workdir.db) as store:
+        store.sync_subscribers(load_config(workdir.config).subscribers)
+        worker = Worker(load_config(workdir.config), store, env, client=HttpClient(sleep=lambda s: None))
+        worker._start_socket_mode()  # as `run` does before its first round
+        [client] = clients
+        try:
+
+            def say(text: str) -> str:
+                acks = []
+                client.send_socket_mode_response = acks.append  # what goes back over the socket
+                payload = {"user_id": "U42", "channel_id": "D42", "text": text, "command": "/digest"}
+                request = SocketModeRequest(type="slash_commands", envelope_id="e1", payload=payload)
+                for listener in client.socket_mode_request_listeners:
+                    listener(client, request)
+                [ack] = acks
+                return ack.payload["text"]
+
+            assert "fetches no Hugging Face list" in say("trending 10")
+            (workdir.path / "hf.json").write_text("[]", encoding="utf-8")
+            hf = "- name: hf\n  type: hf_daily\n  url: hf.json\n"
+            defaults = "defaults:\n  schedule: weekly mon 09:00\n"
+            workdir.write_config(local_source() + hf, subscriber_yaml("ada", "quokka"), extra_yaml=defaults)
+            worker.reload_requested.set()  # SIGHUP
+            assert worker.maybe_reload()
+
+            assert say("trending 10").startswith("Trending: your digests now bring the 10 most upvoted")
+            made = store.subscriber("slack:U42").subscriber
+            assert made.profile.trending == 10 and made.schedule == "weekly mon 09:00"
+        finally:
+            client.close()
