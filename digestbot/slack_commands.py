@@ -484,6 +484,16 @@ class CommandHandler:
 
     # --- text -----------------------------------------------------------------------------
 
+    def _undelivered(self, sid: str) -> list[str]:
+        """A line on the digest waiting for a retry, with why its last try failed (a channel the
+        bot was not invited to): the readers hear it, not only the operator's `status`."""
+        waiting = [d for d in self.store.digests(status="pending", subscriber_id=sid) if d.last_error]
+        if not waiting:
+            return []
+        d, why = waiting[-1], shorten(one_line(waiting[-1].last_error or ""), 300)
+        papers = f"{d.n_papers} paper{'' if d.n_papers == 1 else 's'}"
+        return [f"Not delivered yet: a digest of {papers}; the last try failed: {why}"]
+
     def describe(self, sub: Subscriber) -> str:
         state = self.store.subscriber(sub.id)
         p = sub.profile
@@ -530,6 +540,7 @@ class CommandHandler:
                     else "none yet"
                 )
             )
+            lines += self._undelivered(sub.id)
         if sub.origin == "yaml":
             lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
         return "\n".join(lines)

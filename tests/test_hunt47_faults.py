@@ -194,3 +194,25 @@ def test_socket_mode_commands_follow_a_reloaded_config(workdir, monkeypatch):
             assert made.profile.trending == 10 and made.schedule == "weekly mon 09:00"
         finally:
             client.close()
+
+
+slack = test_slack.slack  # the fixture: SLACK_BOT_TOKEN and the Slack Web API stand-in
+web = test_slack.web  # the fixture: the web app over two YAML email subscribers, the feed fetched
+
+
+# Fault: a digest made with `/digest channel subscribe` in a private channel the bot was not
+# invited to never arrived, and `/digest channel list` said nothing of it: "Next digest" at the
+# next retry, "Last digest: none yet", the refusal (not_in_channel: invite the bot) only in the
+# operator's `digestbot status`. The people who set it up hear why and what to do.
+def test_list_says_why_a_digest_was_not_delivered(workdir, slack, web):
+    where = {"channel": "C0PRIV01", "channel_name": "privategroup"}
+    assert web.command("channel subscribe imitation learning", **where).startswith("Added")
+    slack.fail("chat.postMessage", "not_in_channel")
+    digestbot(workdir, "send", expect=1)
+
+    listed = html.unescape(web.command("channel list", **where))
+    assert "Not delivered yet" in listed and "not_in_channel" in listed and "/invite the bot" in listed
+    assert "Not delivered" not in html.unescape(web.command("list"))  # nobody else's is shown
+
+    digestbot(workdir, "send", "--force")
+    assert "Not delivered" not in html.unescape(web.command("channel list", **where))
