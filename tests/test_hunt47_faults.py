@@ -5,13 +5,18 @@ parts (the web app on loopback, the real CLI) and checks what arrived or what th
 from __future__ import annotations
 
 import html
+import logging
 import os
+import signal
 import subprocess
+import time
 from datetime import datetime, timedelta
 
 import pytest
+import test_daemon
 import test_ops
 import test_slack
+from conftest import free_port
 from helpers import digestbot
 from slack_sdk.socket_mode.request import SocketModeRequest
 from test_daemon import Bot, FakeClock, local_source, subscriber_yaml, topic_paper, utc, write_listing
@@ -24,6 +29,7 @@ from digestbot.sources import HttpClient
 from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
+spawn = test_daemon.spawn  # the fixture: digestbot processes, killed at the end
 
 
 def likes(workdir, sid: str) -> tuple[str, ...]:
@@ -216,3 +222,31 @@ def test_list_says_why_a_digest_was_not_delivered(workdir, slack, web):
 
     digestbot(workdir, "send", "--force")
     assert "Not delivered" not in html.unescape(web.command("channel list", **where))
+
+
+# Fault: every /digest failed in Slack when `serve` had the wrong SLACK_SIGNING_SECRET (the
+# app's client secret or verification token pasted instead), or when the server's clock was
+# more than 5 minutes off, and its log said only `POST /slack/commands -> 401`, the same for
+# both. The log now says which it is and what to fix (at most once a minute for each).
+def test_a_refused_slack_request_tells_the_operator_what_to_fix(web, caplog):
+    body = web.command_body("help")
+    caplog.set_level(logging.INFO)
+    assert web.signed("/slack/commands", body, secret="the-client-secret").status_code == 401
+    assert web.signed("/slack/commands", body, timestamp=str(int(time.time()) - 600)).status_code == 401
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("does not match SLACK_SIGNING_SECRET" in w for w in warnings), warnings
+    assert any("600 s" in w and "clock" in w for w in warnings), warnings
+    assert web.signed("/slack/commands", body, secret="the-client-secret").status_code == 401
+    again = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(again) == 2  # once a minute: a flood of forged requests is no flood of warnings
+
+
+def test_serve_without_a_signing_secret_says_slack_commands_are_off(workdir, spawn):
+    workdir.write_config("", email_sub("alice"))
+    workdir.monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    web = spawn("serve", "--port", str(free_port()))
+    web.wait_for(r"serving on")
+    web.signal(signal.SIGTERM)
+    assert web.finish(20) == 0, web.output
+    assert "Slack commands at /slack/commands" not in web.output
+    assert "Slack commands over HTTP are off: SLACK_SIGNING_SECRET is not set" in web.output
