@@ -547,6 +547,8 @@ class CommandHandler:
 
 
 _SLACK_LINK_RE = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")  # Slack's <url> and <url|label>
+# Words around an id as arXiv cites it (`arXiv: 2401.12345 [cs.LG]`), which are no reference.
+_CITATION_GLUE = re.compile(r"(?i)arxiv:?|\[[a-z-]+(?:\.[a-z-]+)?\]")
 
 
 def _paper_refs(text: str) -> tuple[list[str], str]:
@@ -555,7 +557,7 @@ def _paper_refs(text: str) -> tuple[list[str], str]:
     none is passed over as a title. A link Slack wrapped as `<url|label>` is one reference
     whatever its label holds. No id at all: CommandError, naming each word."""
     unwrapped = _SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text)
-    refs = [r for r in re.split(r"[\s,]+", unwrapped) if r]
+    refs = [r for r in re.split(r"[\s,]+", unwrapped) if r and not _CITATION_GLUE.fullmatch(r)]
     if not refs:
         raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
     ids, bad = [], []

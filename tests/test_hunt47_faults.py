@@ -59,6 +59,8 @@ def test_digest_like_of_several_ids_says_what_became_of_each_one(workdir, start_
     assert reply.startswith("Liked `2501.10003`") and "`banana` is not an arXiv id or link" in reply
     assert likes(workdir, "slack:U42") == ("2501.10001", "2501.10003")
 
+    reply = say("like arXiv: 2501.10003 [cs.LG]")  # as arXiv cites it: no word refused
+    assert "Already liked: `2501.10003`" in reply and "not an arXiv id" not in reply
     reply = say("like banana 9999.99999")  # nothing to record: each is named, nothing changes
     assert "`banana` is not an arXiv id" in reply and "`9999.99999` is not an arXiv id" in reply
 
