@@ -252,3 +252,21 @@ def test_serve_without_a_signing_secret_says_slack_commands_are_off(workdir, spa
     assert web.finish(20) == 0, web.output
     assert "Slack commands at /slack/commands" not in web.output
     assert "Slack commands over HTTP are off: SLACK_SIGNING_SECRET is not set" in web.output
+
+
+# Fault: the two Slack tokens swapped (the xapp- app-level token as SLACK_BOT_TOKEN, the xoxb-
+# bot token as SLACK_APP_TOKEN: both are long strings on the app's pages) passed `digestbot
+# check`; the first digest sent told it as not_allowed_token_type, hours later. `check` (and
+# every command, as for any setting digestbot cannot use) names the mix-up, never the value.
+@pytest.mark.parametrize(
+    "name, value, said",
+    [
+        ("SLACK_BOT_TOKEN", "xapp-1-A0-1-S3CRET", "SLACK_BOT_TOKEN is an app-level token (xapp-"),
+        ("SLACK_APP_TOKEN", "xoxb-1-S3CRET", "SLACK_APP_TOKEN is not an app-level token (xapp-"),
+    ],
+)
+def test_check_names_a_slack_token_set_in_the_place_of_the_other(workdir, name, value, said):
+    workdir.write_config("", email_sub("alice"))
+    workdir.monkeypatch.setenv(name, value)
+    out = digestbot(workdir, "check", expect=2).output
+    assert said in out and "S3CRET" not in out, out
