@@ -43,7 +43,7 @@ from .config import Config, ConfigError, Env, check_database, load_config, other
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
-from .lock import LockHeld, LockWaitStopped, sender_lock
+from .lock import LockHeld, LockWaitStopped, runner_lock, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
 from .render import template_problem
 from .schedule import get_timezone, held_until, next_due, parse_schedule
@@ -993,6 +993,18 @@ def _first_sync(app: App, signals: Signals) -> dict[str, int] | None:
         pause = min(pause * 2, START_WAIT_MAX)
 
 
+def _other_scheduler(app: App) -> str | None:
+    """Who already runs the scheduler on this SQLite database, if anyone: asked before the
+    first sync, so a second `run` (another config, on the same database) changes nothing."""
+    lock = runner_lock(app.db_path)
+    try:
+        lock.acquire(wait=0)
+    except LockHeld as e:
+        return str(e)
+    lock.release()
+    return None
+
+
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[Signals]:
     """SIGTERM/SIGINT set `stop` instead of killing the process (a digest cut off mid-SMTP is
@@ -1022,6 +1034,9 @@ def _run(
     app.should_stop = signals.stop.is_set
     app.env  # noqa: B018  (checked before anything changes)
     app.check_templates()
+    if not once and member is None and (running := _other_scheduler(app)):
+        log.error("not starting: %s; nothing was changed", running)
+        return EXIT_USAGE  # a set-up to fix: a restart (systemd's) would only meet it again
     counts = app.sync() if once else _first_sync(app, signals)
     if counts is None:
         return EXIT_OK

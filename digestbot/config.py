@@ -362,6 +362,7 @@ class Env:
                     f"{name} holds {what} (a line end copied with it, or a file saved with"
                     " Windows line ends?): set it to the value alone"
                 )
+        found += self._swapped_slack_tokens()
         if self.smtp_url:
             try:
                 SmtpSettings.from_url(self.smtp_url)
@@ -381,6 +382,22 @@ class Env:
             )
         if self.base_url and not self.secret:
             found.append("DIGESTBOT_BASE_URL is set but DIGESTBOT_SECRET is not: unsubscribe links need both")
+        return found
+
+    def _swapped_slack_tokens(self) -> list[str]:
+        """A Slack token of the other kind in a token's place (the prefixes Slack gives them:
+        xoxb- bot, xoxp- user, xapp- app-level), which Slack refuses as not_allowed_token_type."""
+        found = []
+        if (self.slack_bot_token or "").startswith("xapp-"):
+            found.append(
+                "SLACK_BOT_TOKEN is an app-level token (xapp-…), which cannot post: set it to the bot"
+                " token (xoxb-…, under OAuth & Permissions); an xapp- token belongs in SLACK_APP_TOKEN"
+            )
+        if (self.slack_app_token or "").startswith("xox"):
+            found.append(
+                "SLACK_APP_TOKEN is not an app-level token (xapp-…): create one under Basic Information,"
+                " App-Level Tokens (scope connections:write); the xoxb- bot token belongs in SLACK_BOT_TOKEN"
+            )
         return found
 
     @classmethod

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -50,6 +51,9 @@ from .signals import Signals
 from .sources import HttpClient
 from .store import Store, StoreDamaged, StoreError, StoreWriteError, now_utc
 from .text import mask_url
+
+if TYPE_CHECKING:
+    from .slack_app import SlackService
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,7 @@ class Worker:
         self._config_mtime = _mtimes(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
+        self.slack_service: SlackService | None = None  # answering /digest over Socket Mode
         self._store_retry_at: datetime | None = None  # set while the database refuses writes
         self._store_backoff: timedelta | None = None
         self._dispatching = self._woken = False  # see _reload_soon
@@ -322,6 +327,8 @@ class Worker:
         self.runner.renderer = make_renderer(config.templates)
         self.runner.deliverer.config = config
         self.runner.deliverer.renderer = self.runner.renderer
+        if self.slack_service is not None:  # /digest over Socket Mode: its commands follow it too
+            self.slack_service.config = config
         log.info(
             "reloaded %s: %d source(s), subscribers %s",
             config.path,
@@ -352,7 +359,7 @@ class Worker:
             holder.acquire(wait=0)
         except LockHeld as e:
             log.error("not starting: %s", e)
-            return 1
+            return 2  # a set-up to fix (as cli._other_scheduler says): restarting meets it again
         executor = ThreadPoolExecutor(1)  # one job at a time: no overlap, one SQLite user
         scheduler = BackgroundScheduler(executors={"default": executor}, timezone="UTC")
         scheduler.add_listener(_still_running, EVENT_JOB_MAX_INSTANCES)
@@ -452,7 +459,8 @@ class Worker:
             return  # in a group, worker 0 answers /digest commands
         from .slack_app import SlackService, connect_socket_mode, socket_mode_client
 
-        client = socket_mode_client(SlackService(self.config, self.env, self.store.target), self.env)
+        self.slack_service = SlackService(self.config, self.env, self.store.target)
+        client = socket_mode_client(self.slack_service, self.env)
         if connect_socket_mode(client, self.stopping):
             log.info("connected to Slack over Socket Mode: /digest commands are answered by this worker")
 

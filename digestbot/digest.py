@@ -247,9 +247,13 @@ class Deliverer:
             self.rates.wait("slack", self.env.slack_rate)
 
     def close(self) -> None:
+        """End of a run: the transports' circuit breakers hold for one run only (a worker's
+        Slack transport lives on, keeping the DM channels it opened)."""
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
+        if self._slack is not None:
+            self._slack.unavailable = None
 
 
 def _outbox_stem(digest: Digest) -> str:

@@ -42,7 +42,7 @@ def run_group(
         for lock in locks:
             lock.release()
         log.error("not starting: %s", e)
-        return 1
+        return 2  # a set-up to fix (as cli._other_scheduler says): restarting meets it again
     if signals.stop.is_set():  # stopped while it read its config: start nobody only to stop them
         for lock in locks:
             lock.release()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .arxiv_ids import arxiv_id, problem_note, split_refs
+from .arxiv_ids import arxiv_id, problem_note
 from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem, vetoes
@@ -348,7 +348,7 @@ class CommandHandler:
         return Reply("Resumed.\n\n" + self.describe(sub))
 
     def cmd_like(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        ids = _paper_refs(args)
+        ids, refused = _paper_refs(args)
         added: list[str] = []
 
         def like(sub: Subscriber) -> Subscriber:
@@ -383,10 +383,11 @@ class CommandHandler:
                 f"arXiv does not know {_ids(never)} (at the last fetch): check the {'id' if one else 'ids'},"
                 f" or `/digest unlike` {'it' if one else 'them'}."
             )
+        lines += [refused] if refused else []
         return Reply("\n".join(lines) + f"\n\n{self.describe(sub)}")
 
     def cmd_unlike(self, ctx: CommandContext, args: str, channel_scope: bool) -> Reply:
-        ids = _paper_refs(args)
+        ids, refused = _paper_refs(args)
         removed: list[str] = []
 
         def unlike(sub: Subscriber) -> Subscriber:
@@ -394,7 +395,7 @@ class CommandHandler:
             if not removed:
                 raise CommandError(
                     f"{_ids(ids)} {'is' if len(ids) == 1 else 'are'} not among your liked papers"
-                    " (`/digest likes` lists them)."
+                    " (`/digest likes` lists them)." + (f"\n{refused}" if refused else "")
                 )
             likes = tuple(a for a in sub.profile.likes if a not in removed)
             return replace(sub, profile=replace(sub.profile, likes=likes))
@@ -403,6 +404,7 @@ class CommandHandler:
         said = f"Removed {_ids(removed)}."
         if never := [a for a in ids if a not in removed]:
             said += f" Not among your liked papers: {_ids(never)}."
+        said += f"\n{refused}" if refused else ""
         return Reply(f"{said}\n\n{self.describe(sub)}")
 
     def _titles(self, ids: list[str]) -> dict[str, str]:
@@ -482,6 +484,16 @@ class CommandHandler:
 
     # --- text -----------------------------------------------------------------------------
 
+    def _undelivered(self, sid: str) -> list[str]:
+        """A line on the digest waiting for a retry, with why its last try failed (a channel the
+        bot was not invited to): the readers hear it, not only the operator's `status`."""
+        waiting = [d for d in self.store.digests(status="pending", subscriber_id=sid) if d.last_error]
+        if not waiting:
+            return []
+        d, why = waiting[-1], shorten(one_line(waiting[-1].last_error or ""), 300)
+        papers = f"{d.n_papers} paper{'' if d.n_papers == 1 else 's'}"
+        return [f"Not delivered yet: a digest of {papers}; the last try failed: {why}"]
+
     def describe(self, sub: Subscriber) -> str:
         state = self.store.subscriber(sub.id)
         p = sub.profile
@@ -528,30 +540,42 @@ class CommandHandler:
                     else "none yet"
                 )
             )
+            lines += self._undelivered(sub.id)
         if sub.origin == "yaml":
             lines.append("_Set up in subscriptions.yaml: ask the bot's operator to change it._")
         return "\n".join(lines)
 
 
 _SLACK_LINK_RE = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")  # Slack's <url> and <url|label>
+# Words around an id as arXiv cites it (`arXiv: 2401.12345 [cs.LG]`), which are no reference.
+_CITATION_GLUE = re.compile(r"(?i)arxiv:?|\[[a-z-]+(?:\.[a-z-]+)?\]")
 
 
-def _paper_refs(text: str) -> list[str]:
-    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces). A link
-    Slack wrapped as `<url|label>` is one reference whatever its label holds."""
-    refs = split_refs(_SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text))
+def _paper_refs(text: str) -> tuple[list[str], str]:
+    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces), and a
+    line naming each word that is neither ('' when none is): every word is one reference, so
+    none is passed over as a title. A link Slack wrapped as `<url|label>` is one reference
+    whatever its label holds. No id at all: CommandError, naming each word."""
+    unwrapped = _SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text)
+    refs = [r for r in re.split(r"[\s,]+", unwrapped) if r and not _CITATION_GLUE.fullmatch(r)]
     if not refs:
         raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
-    ids = []
+    ids, bad = [], []
     for ref in refs:
-        aid = arxiv_id(ref)
-        if aid is None:
-            raise CommandError(
-                f"`{ref[:60]}` is not an arXiv id or link{problem_note(ref)}."
-                " Give one like `2303.04137`, `hep-th/9901001` or `https://arxiv.org/abs/2303.04137`."
-            )
-        ids.append(aid)
-    return list(dict.fromkeys(ids))
+        if (aid := arxiv_id(ref)) is not None:
+            ids.append(aid)
+        else:
+            shown = ref[:60].replace("`", "'")
+            bad.append(f"`{shown}` is not an arXiv id or link{problem_note(ref)}")
+    refused = (
+        "; ".join(dict.fromkeys(bad))
+        + ". Give one like `2303.04137`, `hep-th/9901001` or `https://arxiv.org/abs/2303.04137`."
+        if bad
+        else ""
+    )
+    if not ids:
+        raise CommandError(refused)
+    return list(dict.fromkeys(ids)), refused
 
 
 def _ids(ids: list[str]) -> str:

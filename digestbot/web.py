@@ -282,8 +282,41 @@ def _verified_body() -> bytes:
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
     signature = request.headers.get("X-Slack-Signature", "")
     if not (timestamp and signature and _signature_ok(c.verifier, body, timestamp, signature)):
+        if timestamp and signature:  # signed, but not as we sign: maybe Slack, set up wrong
+            _log_refusal(c, timestamp)
         raise HttpError("401 Unauthorized", "invalid request signature")
     return body
+
+
+SIGNATURE_WINDOW = 300  # seconds: slack-sdk's verifier refuses a timestamp further off
+REFUSAL_LOG_EVERY = 60.0  # seconds between two warnings of one kind (forged requests may flood)
+
+
+def _log_refusal(c: AppContext, timestamp: str) -> None:
+    """Warn (at most once a minute for each kind) why a signed Slack request was refused: a
+    clock off by more than the window, else a signature that is not SLACK_SIGNING_SECRET's.
+    Both make every /digest fail in Slack, and the fix differs."""
+    if not (
+        is_number(timestamp) and len(timestamp) <= 20
+    ):  # no time Slack sends (int() refuses 4,300 digits)
+        return
+    off = c.clock() - int(timestamp)
+    if abs(off) > SIGNATURE_WINDOW:
+        kind = "clock"
+        why = (
+            f"its timestamp is {abs(off):.0f} s {'behind' if off > 0 else 'ahead of'} this machine's clock"
+            f" (over {SIGNATURE_WINDOW} s: a replayed request, or this machine's clock is wrong: check NTP)"
+        )
+    else:
+        kind = "secret"
+        why = (
+            "its signature does not match SLACK_SIGNING_SECRET (if /digest fails in Slack, set it to the"
+            " app's Signing Secret: Basic Information, App Credentials)"
+        )
+    now = time.monotonic()
+    if now - c.refusals_logged.get(kind, -REFUSAL_LOG_EVERY) >= REFUSAL_LOG_EVERY:
+        c.refusals_logged[kind] = now
+        log.warning("refused a Slack request to %s: %s", request.path, why)
 
 
 def _signature_ok(verifier: SignatureVerifier, body: bytes, timestamp: str, signature: str) -> bool:
@@ -540,9 +573,12 @@ def serve(
     limits = fit_open_files(limits)
     server = create_server(app, host, port, limits, config.web.proxies if config.web else 0)
     log.info(
-        "serving on http://%s:%s (Slack commands at /slack/commands%s; %d threads, at most %d connections)",
+        "serving on http://%s:%s (%s%s; %d threads, at most %d connections)",
         host,
         port,
+        "Slack commands at /slack/commands"
+        if env.slack_signing_secret
+        else "Slack commands over HTTP are off: SLACK_SIGNING_SECRET is not set",
         "; sign-up and manage pages at /" if config.web else "",
         limits.threads,
         limits.connection_limit,

@@ -46,6 +46,7 @@ class AppContext:
         self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-mail")
         self._queued: set[Future] = set()
         self._lock = threading.Lock()
+        self.refusals_logged: dict[str, float] = {}  # when web._log_refusal last warned, by kind
 
     def submit_mail(self, work: Callable[[], None]) -> bool:
         """Queue `work` (a page's mail) for the mail thread; False, logged, when MAIL_QUEUE are

@@ -1159,12 +1159,12 @@ def start_daemon(spawn, sid: str = "quokka") -> Proc:
     return proc
 
 
-def test_a_second_scheduler_on_the_same_database_exits_1_naming_the_first(workdir, spawn):
+def test_a_second_scheduler_on_the_same_database_exits_2_naming_the_first(workdir, spawn):
     daemon_setup(workdir, "quokka")
     first = start_daemon(spawn)
 
     started = time.monotonic()
-    second = run_process(spawn, "run", expect=1)
+    second = run_process(spawn, "run", expect=2)
 
     assert time.monotonic() - started < 10
     assert re.search(

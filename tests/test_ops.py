@@ -128,7 +128,7 @@ def test_a_scheduler_through_a_symlink_refuses_to_start_beside_one_on_the_real_p
         )
     finally:
         holder.release()
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr
     assert f"another digestbot process (pid {os.getpid()}) is running the scheduler" in proc.stderr
 
 

@@ -45,6 +45,9 @@ TOKEN_ERRORS = {
     "account_inactive",
     "not_allowed_token_type",
 }
+# Refusals of the user itself (as an email's 550 5.1.1): asking again as before cannot help, so
+# the digest waits for the subscriber's `slack:` to change (DeliveryError.address_refused).
+USER_REFUSED = {"user_not_found", "user_disabled", "cannot_dm_bot"}
 POSSIBLY_POSTED = {"internal_error", "fatal_error"}  # errors after which a post may exist
 # HTTP statuses after which a post may exist: the server (or a gateway's upstream) failed while
 # carrying it out. A 503 is an unavailable service, which did not take the request.
@@ -395,6 +398,8 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
         message += f": the app needs the scope {data['needed']}; add it to the app, then reinstall it"
     elif error in FIXES:
         message += f": {FIXES[error]}"
+    if error in USER_REFUSED:
+        message += "; the digest waits for the subscriber's slack: to change, or is tried once more a day after it was made"
     if said := _said(data):
         message += f" (Slack said: {said})"
     unconfirmed = posting and (error in POSSIBLY_POSTED or status in POSSIBLY_POSTED_STATUS)
@@ -405,7 +410,12 @@ def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
             else "after which the post may exist"
         )
         message = f"possibly posted: {message}, {after} all the same"
-    return DeliveryError(message, breaks_all=error in TOKEN_ERRORS, unconfirmed=unconfirmed)
+    return DeliveryError(
+        message,
+        breaks_all=error in TOKEN_ERRORS,
+        unconfirmed=unconfirmed,
+        address_refused=error in USER_REFUSED,
+    )
 
 
 def _said(data: dict) -> str:
