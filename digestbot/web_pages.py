@@ -184,6 +184,8 @@ def _refused_form(error: CSRFError) -> Response:
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
     state = _session_state()
+    if request.endpoint in MANAGE_FORMS and state and _for_another_digest(state):
+        return _other_digest(state)
     if request.endpoint == "pages.manage_save" and state and state.subscriber.origin == "web":
         sub = state.subscriber
         values = read_profile(request.form, c.config, sub.id, email=sub.email, base=sub).values
@@ -396,9 +398,31 @@ def confirm() -> Response:
 
 
 def _sign_in(sid: str) -> None:
-    session.clear()
-    session["sid"] = sid
+    """Sign this browser in to `sid`'s digest; signed in to it already (its manage link opened
+    again, in another tab), the session stays, and so do the forms its open pages hold."""
+    if session.get("sid") != sid:
+        session.clear()
+        session["sid"] = sid
     session.permanent = True
+
+
+MANAGE_FORMS = ("pages.manage_save", "pages.pause", "pages.resume", "pages.unsubscribe")
+OTHER_DIGEST = (
+    "That page was for another digest: this browser signed in to this one since (in another tab"
+    " or window), so nothing was changed. To change the other digest, open its manage link again."
+)
+
+
+def _for_another_digest(state: SubscriberState) -> bool:
+    """Whether the posted form came from the manage page of another digest than the one this
+    browser is signed in to now (a page left open while another manage link signed in)."""
+    posted = request.form.get("digest")
+    return posted is not None and posted != state.subscriber.id
+
+
+def _other_digest(state: SubscriberState) -> Response:
+    log.info("%s %s -> 409 (a form of another digest's manage page)", request.method, request.path)
+    return _manage_page(state, form_values(state.subscriber), {}, 409, saved=OTHER_DIGEST)
 
 
 @pages.get("/manage/login")
@@ -430,6 +454,8 @@ def signed_in(view):
         if state is None:
             session.clear()
             return redirect(url_for("pages.link_page"), 303)
+        if request.method == "POST" and _for_another_digest(state):
+            return _other_digest(state)
         return view(state, *args, **kwargs)
 
     return wrapper

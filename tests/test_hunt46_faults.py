@@ -1,0 +1,102 @@
+"""Faults found by using the web pages as researchers and hostile visitors do (hunt 46); each
+test failed before its fix. Against the real app on waitress over loopback, the real SMTP server
+(aiosmtpd) for the mail the pages send, the real database, and headless Chromium where the
+page's own behaviour matters.
+
+1. Two manage pages open in one browser (two digests, two tabs): a form of the first page
+   changes the digest it shows, never the one the browser signed in to since; opening the same
+   digest's manage link again does not spoil the forms already open.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin
+
+import requests
+from test_slack import UNSUB_SECRET
+from test_web import (  # noqa: F401 (site, start_site: fixtures)
+    FORM_FIELDS,
+    Site,
+    site,
+    start_site,
+    web_subscriber,
+)
+
+from digestbot.links import manage_url
+from digestbot.models import Profile, Subscriber
+from digestbot.store import Store
+
+
+def _web_reader(running: Site, email: str, keywords: tuple[str, ...]) -> str:
+    """A confirmed web subscriber at `email`; its id."""
+    sid = "web:" + email.split("@")[0]
+    sub = Subscriber(sid, Profile(keywords=keywords), email, origin="web", **_when())
+    with Store(running.db) as store:
+        store.save_web_subscriber(sub)
+    return sid
+
+
+def _when() -> dict:
+    return {"schedule": "daily 08:00", "timezone": "Europe/Berlin", "max_papers": 10}
+
+
+def _forms(page: requests.Response) -> dict[str, tuple[str, dict]]:
+    """A page's forms by where they post (the path after the site): (action, hidden fields)."""
+    found = {}
+    for form in re.findall(r"<form\b[^>]*>.*?</form>", page.text, re.S):
+        action = urljoin(page.url, html.unescape(re.search(r'action="([^"]*)"', form).group(1)))
+        hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+        found[action.rsplit("/", 2)[-1] if "/manage/" in action else "manage"] = (
+            action,
+            {k: html.unescape(v) for k, v in hidden},
+        )
+    return found
+
+
+# --- 1. two manage pages in one browser ----------------------------------------------------------
+
+
+def test_a_manage_page_left_open_in_another_tab_never_changes_the_digest_signed_in_since(site):  # noqa: F811
+    """A researcher with two digests (two addresses) opened the manage link of the first, then
+    of the second in another tab, and went back to the first tab: its Save wrote the first
+    digest's keywords into the second (the form came back "expired", filled, on the second
+    digest's page, and Save again stored it there), and its Unsubscribe stopped the second."""
+    ada = _web_reader(site, "ada@uni.example", ("narwhal",))
+    bo = _web_reader(site, "bo@uni.example", ("quokka",))
+    reader = site.browser()
+    reader.http.headers["Origin"] = site.url  # as a browser sends with a form's post
+    first = reader.get(manage_url(site.url, ada, UNSUB_SECRET))  # tab 1
+    assert "ada@uni.example" in first.text
+    assert "bo@uni.example" in reader.get(manage_url(site.url, bo, UNSUB_SECRET)).text  # tab 2
+    tab1 = _forms(first)
+
+    action, hidden = tab1["manage"]
+    saved = reader.http.post(action, data={**hidden, **FORM_FIELDS, "keywords": "walrus"}, timeout=10)
+    assert "Traceback" not in saved.text
+    if saved.status_code == 400:  # "expired": the form comes back filled, and the reader saves again
+        again = _forms(saved)["manage"]
+        saved = reader.http.post(again[0], data={**again[1], **FORM_FIELDS, "keywords": "walrus"}, timeout=10)
+    assert web_subscriber(site.db, "bo@uni.example").profile.keywords == ("quokka",)
+    assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("narwhal",)
+    assert saved.status_code == 409 and "another tab" in saved.text, saved.text[-1500:]
+
+    action, hidden = tab1["unsubscribe"]
+    stopped = reader.http.post(action, data=hidden, timeout=10)
+    assert stopped.status_code == 409 and "another tab" in stopped.text
+    assert web_subscriber(site.db, "bo@uni.example").active
+
+
+def test_opening_the_same_manage_link_again_keeps_the_page_open_before_working(site):  # noqa: F811
+    """The manage link clicked twice (two tabs of one digest): saving in the first said the
+    form had expired, and nothing was saved."""
+    ada = _web_reader(site, "ada@uni.example", ("narwhal",))
+    reader = site.browser()
+    reader.http.headers["Origin"] = site.url
+    first = reader.get(manage_url(site.url, ada, UNSUB_SECRET))
+    reader.get(manage_url(site.url, ada, UNSUB_SECRET))  # the same link, another tab
+    action, hidden = _forms(first)["manage"]
+    saved = reader.http.post(action, data={**hidden, **FORM_FIELDS, "keywords": "walrus"}, timeout=10)
+    assert saved.status_code == 200 and "Saved: your next digest uses it." in saved.text
+    assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("walrus",)
