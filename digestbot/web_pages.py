@@ -466,7 +466,17 @@ def signed_in(view):
 def manage(state: SubscriberState) -> Response:
     sub = state.subscriber
     welcome = bool(request.args.get("welcome")) and sub.active and not sub.paused
-    return _manage_page(state, form_values(sub), {}, welcome=welcome)
+    note = session.pop("note", None)  # what the change that redirected here did (`_done`)
+    extra = {"saved": note} if isinstance(note, str) else {}
+    return _manage_page(state, form_values(sub), {}, welcome=welcome, **extra)
+
+
+def _done(note: str) -> Response:
+    """After a change that worked, the manage page by a redirect (Post/Redirect/Get), saying
+    `note`: Back to it, or a reload, shows the page again, where the answer to the POST itself
+    (kept out of every cache) made the browser ask to send the form once more."""
+    session["note"] = note
+    return redirect(url_for("pages.manage"), 303)
 
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
@@ -501,9 +511,8 @@ def manage_save(state: SubscriberState) -> Response:
     if result.errors:
         return _manage_page(state, result.values, result.errors, 400)
     store.save_web_subscriber(result.subscriber, _now())
-    state = store.subscriber(sub.id)
     log.info("web subscriber %s changed their profile", sub.id)
-    return _manage_page(state, form_values(state.subscriber), {}, saved=_saved_note(state.subscriber))
+    return _done(_saved_note(store.subscriber(sub.id).subscriber))
 
 
 def _saved_note(sub: Subscriber) -> str:
@@ -536,9 +545,8 @@ def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     if changes.get("active") is True and not sub.active and not ctx().config.web.allows(sub.email or ""):
         return _manage_page(state, form_values(sub), {}, 403, saved=_domains_only())
     store.save_web_subscriber(replace(sub, **changes), _now())
-    state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)
-    return _manage_page(state, form_values(state.subscriber), {}, saved=message)
+    return _done(message)
 
 
 @pages.post("/manage/pause")

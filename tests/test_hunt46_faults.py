@@ -6,23 +6,32 @@ page's own behaviour matters.
 1. Two manage pages open in one browser (two digests, two tabs): a form of the first page
    changes the digest it shows, never the one the browser signed in to since; opening the same
    digest's manage link again does not spoil the forms already open.
+2. The browser's Back button after a change on the manage page (Save, Pause, ...) and a page
+   visited from it: the manage page again, not Chromium's "Confirm Form Resubmission"; a
+   reload does not send the change again.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from urllib.parse import urljoin
 
 import requests
+from browser import browser  # noqa: F401 (a fixture)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
 from test_slack import UNSUB_SECRET
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
+    NARWHAL,
     Site,
     site,
     start_site,
     web_subscriber,
 )
+from test_web_browser import navigate, text_of, wait
 
 from digestbot.links import manage_url
 from digestbot.models import Profile, Subscriber
@@ -100,3 +109,41 @@ def test_opening_the_same_manage_link_again_keeps_the_page_open_before_working(s
     saved = reader.http.post(action, data={**hidden, **FORM_FIELDS, "keywords": "walrus"}, timeout=10)
     assert saved.status_code == 200 and "Saved: your next digest uses it." in saved.text
     assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("walrus",)
+
+
+# --- 2. Back after a change on the manage page -------------------------------------------------
+
+
+def test_back_after_saving_on_the_manage_page_shows_the_page_not_a_resubmission(site, browser):  # noqa: F811
+    """The reader saved new keywords, opened a paper of their recent digests, and pressed Back:
+    Chromium showed "Confirm Form Resubmission" (ERR_CACHE_MISS), the page being the answer to
+    a POST that `Cache-Control: no-store` keeps out of the cache; a reload posted it again."""
+    ada = _web_reader(site, "ada@uni.example", ("narwhal",))
+    driver = browser()
+    driver.get(manage_url(site.url, ada, UNSUB_SECRET))
+    wait(driver).until(ready.title_contains("Manage your digest"))
+    keywords = driver.find_element(By.ID, "keywords")
+    keywords.clear()
+    keywords.send_keys("quokka")
+    navigate(driver, driver.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]"))
+    assert "Saved: your next digest uses it." in text_of(driver)
+    assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("quokka",)
+
+    with Store(site.db) as store:  # changed meanwhile (another tab): a reload must not undo it
+        store.save_web_subscriber(
+            replace(web_subscriber(site.db, "ada@uni.example"), profile=Profile(("walrus",)))
+        )
+    driver.get(site.url + "/healthz")  # a page visited from it (a paper of the recent digests)
+    driver.back()
+    wait(driver).until(lambda d: "Manage your digest" in d.title or "Resubmission" in text_of(d))
+    assert "Resubmission" not in text_of(driver) and "ERR_CACHE_MISS" not in text_of(driver)
+    driver.refresh()
+    wait(driver).until(ready.title_contains("Manage your digest"))
+    assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("walrus",)
+
+    navigate(driver, driver.find_element(By.XPATH, "//button[text()='Pause']"))
+    assert "Paused: no digests until you resume." in text_of(driver)
+    driver.get(site.url + "/healthz")
+    driver.back()
+    wait(driver).until(lambda d: "Manage your digest" in d.title or "Resubmission" in text_of(d))
+    assert "Resubmission" not in text_of(driver) and "paused" in driver.find_element(By.ID, "state").text
