@@ -246,10 +246,10 @@ def subscribe() -> Response:
     email = result.subscriber.email if result.subscriber else ""
     if result.subscriber and not c.config.web.allows(email):
         result.errors["email"] = _domains_only()
+    if result.errors:  # sends nothing: not one of the client's sign-ups an hour
+        return _form_page(result.values, result.errors, status=400)
     if not _allowed(request_store(), "signup-ip", _client()):
         return _too_many()
-    if result.errors:
-        return _form_page(result.values, result.errors, status=400)
     nonce = secrets.token_urlsafe(16)
     confirm_link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
     _off_the_request(_sign_up_by_mail, result.subscriber, nonce, confirm_link)
@@ -585,10 +585,10 @@ def link_page() -> Response:
 def send_link() -> Response:
     errors: dict[str, str] = {}
     email = read_email(_posted_email(), errors)
+    if errors:  # sends nothing: not one of the client's link requests an hour
+        return _page("web/link.html", 400, values={"email": _posted_email()}, errors=errors, note=None)
     if not _allowed(request_store(), "link-ip", _client()):
         return _too_many()
-    if errors:
-        return _page("web/link.html", 400, values={"email": _posted_email()}, errors=errors, note=None)
     _off_the_request(_link_by_mail, email)
     return _page("web/check_inbox.html", email=email, link=True)
 

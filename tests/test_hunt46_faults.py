@@ -9,6 +9,9 @@ page's own behaviour matters.
 2. The browser's Back button after a change on the manage page (Save, Pause, ...) and a page
    visited from it: the manage page again, not Chromium's "Confirm Form Resubmission"; a
    reload does not send the change again.
+3. A sign-up form (or a manage-link request) sent back for a field to fix sends no mail, and
+   does not use up the client's hourly sign-ups: a reader fixing their typos, or the colleagues
+   behind the same campus NAT, could not subscribe for an hour.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
 )
 from test_web_browser import navigate, text_of, wait
 
+from digestbot import web_pages
 from digestbot.links import manage_url
 from digestbot.models import Profile, Subscriber
 from digestbot.store import Store
@@ -147,3 +151,27 @@ def test_back_after_saving_on_the_manage_page_shows_the_page_not_a_resubmission(
     driver.back()
     wait(driver).until(lambda d: "Manage your digest" in d.title or "Resubmission" in text_of(d))
     assert "Resubmission" not in text_of(driver) and "paused" in driver.find_element(By.ID, "state").text
+
+
+# --- 3. forms sent back for a field to fix -----------------------------------------------------
+
+
+def test_a_sign_up_sent_back_for_a_field_to_fix_does_not_use_up_the_hourly_sign_ups(site):  # noqa: F811
+    """Ten sign-ups an hour per client: each press of Subscribe that came back with a field to
+    fix (a keyword that is also an exclusion, an address outside allow_domains) counted, so
+    the eleventh, correct, one got "Too many requests" and no mail."""
+    reader = site.browser()
+    limit = web_pages.LIMITS["signup-ip"][0]
+    for i in range(limit):
+        bad = {"email": "ida@uni.example", "keywords": "narwhal", "exclude": "narwhal", **FORM_FIELDS}
+        if i % 2:
+            bad.update(email="ida@elsewhere.example", exclude="")
+        assert reader.post("/subscribe", bad, form_page="/").status_code == 400
+    for i in range(limit):
+        assert reader.post("/manage/link", {"email": f"not an address {i}"}).status_code == 400
+    assert "Check your inbox" in reader.sign_up("ida@uni.example").text
+    assert site.mails("ida@uni.example", 1)[0].message["Subject"].startswith("Confirm")
+    assert "Check your inbox" in reader.post("/manage/link", {"email": "ida@uni.example"}).text
+    for i in range(1, limit):  # what counts: the sign-ups that went through
+        assert reader.sign_up(f"ida{i}@uni.example").status_code == 200
+    assert reader.sign_up("ida-more@uni.example").status_code == 429
