@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
-from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException, NotFound
@@ -158,6 +158,7 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
+    app.before_request(_refresh_config)
     app.after_request(_headers)
     app.teardown_appcontext(close_store)
     return app
@@ -204,6 +205,14 @@ def public_host(base_url: str) -> str:
 
 def _derive(secret: str, purpose: str) -> str:
     return hmac.new(secret.encode(), f"digestbot-{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def _refresh_config() -> None:
+    """The YAML as it is now (when it changed): the pages, their mail and their templates
+    follow an edit as the worker does, without a restart."""
+    if ctx().refresh():
+        current_app.jinja_loader = TemplateLoader(template_dirs(ctx().config))
+        current_app.jinja_env.cache.clear()  # templates: may name another folder now
 
 
 def _headers(response: Response) -> Response:

@@ -12,6 +12,9 @@ page's own behaviour matters.
 3. A sign-up form (or a manage-link request) sent back for a field to fix sends no mail, and
    does not use up the client's hourly sign-ups: a reader fixing their typos, or the colleagues
    behind the same campus NAT, could not subscribe for an hour.
+4. `digestbot serve` takes an edit of the YAML as the worker does (within seconds, no restart):
+   `web.signup: false` closes the form, a narrowed `allow_domains` holds, the operator's new
+   `email.from` signs the pages' mail; a broken edit keeps the previous config running.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from browser import browser  # noqa: F401 (a fixture)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from test_slack import UNSUB_SECRET
+from helpers import SOURCES, subscriber
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
     NARWHAL,
+    WEB_YAML,
     Site,
     site,
     start_site,
@@ -175,3 +180,39 @@ def test_a_sign_up_sent_back_for_a_field_to_fix_does_not_use_up_the_hourly_sign_
     for i in range(1, limit):  # what counts: the sign-ups that went through
         assert reader.sign_up(f"ida{i}@uni.example").status_code == 200
     assert reader.sign_up("ida-more@uni.example").status_code == 429
+
+
+# --- 4. serve takes an edit of the YAML ------------------------------------------------------------
+
+
+def test_serve_takes_an_edit_of_the_yaml_without_a_restart(workdir, site, caplog):  # noqa: F811
+    """The operator closed sign-up (`web.signup: false`) and reloaded, as the README's Config
+    changes say: the worker took it, `digestbot serve` went on with the YAML it read at start,
+    its form open, sign-ups confirmed, the old allow_domains and From in force."""
+    reader = site.browser()
+    assert 'id="profile-form"' in reader.get("/").text
+
+    def edit(web_yaml: str, **kwargs) -> None:
+        workdir.write_config(SOURCES, subscriber("alice", "quokka"), extra_yaml=web_yaml, **kwargs)
+        site.clock[0] += 10  # the server looks at the file every few seconds
+
+    edit(
+        WEB_YAML.replace("allow_domains: [uni.example]", "allow_domains: [lab.uni.example]"),
+        email_from="Lab <lab@uni.example>",
+    )
+    refused = reader.sign_up("eve@other.uni.example")
+    assert refused.status_code == 400 and "Only addresses at lab.uni.example" in refused.text
+    assert "Check your inbox" in reader.sign_up("eve@lab.uni.example").text
+    [mail] = site.mails("eve@lab.uni.example", 1)
+    assert mail.message["From"] == "Lab <lab@uni.example>"
+
+    edit(WEB_YAML.replace("signup: true", "signup: false"))
+    closed = reader.get("/")
+    assert "Sign-up on the web is closed here" in closed.text and 'id="profile-form"' not in closed.text
+    late = {"email": "fay@uni.example", "keywords": "narwhal", **FORM_FIELDS}
+    assert reader.post("/subscribe", late, form_page="/manage/link").status_code == 403
+
+    workdir.config.write_text(workdir.config.read_text() + "subscribers: [oops\n")  # a broken edit
+    site.clock[0] += 10
+    assert "Sign-up on the web is closed here" in reader.get("/").text  # the last good one runs on
+    assert any("still serving the previous config" in r.getMessage() for r in caplog.records)
