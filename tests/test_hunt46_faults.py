@@ -26,10 +26,10 @@ from urllib.parse import urljoin
 
 import requests
 from browser import browser  # noqa: F401 (a fixture)
+from helpers import SOURCES, subscriber
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from test_slack import UNSUB_SECRET
-from helpers import SOURCES, subscriber
 from test_web import (  # noqa: F401 (site, start_site: fixtures)
     FORM_FIELDS,
     NARWHAL,
