@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from .config import Config, ConfigError, Env, load_config
 from .slack_app import SlackService
 from .store import Store
+from .text import mask_url
 
 log = logging.getLogger(__name__)
 MAIL_QUEUE = 100  # page mails waiting at most (each can take the SMTP timeout when the relay stalls)
@@ -50,6 +51,7 @@ class AppContext:
         self.refusals_logged: dict[str, float] = {}  # when web._log_refusal last warned, by kind
         self._stamp = _stamp(config)
         self._looked = clock()
+        self._reloading = threading.Lock()
 
     def refresh(self) -> bool:
         """Re-read the YAML (at most every RELOAD_SECONDS) when it, or a library file it names,
@@ -57,9 +59,9 @@ class AppContext:
         that needs the server built anew (the pages turned on or off, `web.proxies`), is logged
         and the config in force goes on."""
         now = self.clock()
-        if abs(now - self._looked) < RELOAD_SECONDS:
-            return False
-        with self._lock:
+        if abs(now - self._looked) < RELOAD_SECONDS or not self._reloading.acquire(blocking=False):
+            return False  # looked lately, or another request is reading it (a large file takes seconds)
+        try:
             self._looked, stamp = now, _stamp(self.config)
             if stamp == self._stamp:
                 return False
@@ -85,10 +87,12 @@ class AppContext:
                 log.warning(
                     "%s: database: changed; this server goes on with %s until it is restarted",
                     config.path,
-                    self.db_path,
+                    mask_url(str(self.db_path)),
                 )
             self.config = self.slack.config = config
             self._stamp = _stamp(config)  # the files the new config names (a library: added)
+        finally:
+            self._reloading.release()
         log.info("%s changed: serving its new config", self.config.path)
         return True
 

@@ -216,3 +216,8 @@ def test_serve_takes_an_edit_of_the_yaml_without_a_restart(workdir, site, caplog
     site.clock[0] += 10
     assert "Sign-up on the web is closed here" in reader.get("/").text  # the last good one runs on
     assert any("still serving the previous config" in r.getMessage() for r in caplog.records)
+
+    workdir.write_config(SOURCES, subscriber("alice", "quokka"))  # web: gone: that takes a restart
+    site.clock[0] += 10
+    assert "Sign-up on the web is closed here" in reader.get("/").text  # not a 500
+    assert any("restart digestbot serve" in r.getMessage() for r in caplog.records)
