@@ -20,6 +20,7 @@ page's own behaviour matters.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import replace
 from urllib.parse import urljoin
@@ -189,6 +190,7 @@ def test_serve_takes_an_edit_of_the_yaml_without_a_restart(workdir, site, caplog
     """The operator closed sign-up (`web.signup: false`) and reloaded, as the README's Config
     changes say: the worker took it, `digestbot serve` went on with the YAML it read at start,
     its form open, sign-ups confirmed, the old allow_domains and From in force."""
+    caplog.set_level(logging.INFO, "digestbot")
     reader = site.browser()
     assert 'id="profile-form"' in reader.get("/").text
 
