@@ -310,15 +310,17 @@ def _sign_up_mail(
 ) -> tuple[SubscriberState | None, str]:
     """The subscriber already at the sign-up's address, and which mail it gets ("manage",
     "confirm" or "" for none, its limit reached, counted at `at`); a confirmation's sign-up is
-    stored, or, with none to send, the one waiting gets this profile."""
-    known = store.find_by_email(sub.email or "")
-    if known is not None:
-        return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
-    if not _allowed(store, "confirm-email", sub.email or "", c, at):
-        store.revise_signup(sub, at)  # the link sent already subscribes with this profile
-        return None, ""
-    store.save_signup(nonce, sub, at)
-    return None, "confirm"
+    stored, or, with none to send, the one waiting gets this profile. All or nothing: a write
+    the database refuses half-way leaves no count of a mail that was never sent."""
+    with store.transaction():
+        known = store.find_by_email(sub.email or "")
+        if known is not None:
+            return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
+        if not _allowed(store, "confirm-email", sub.email or "", c, at):
+            store.revise_signup(sub, at)  # the link sent already subscribes with this profile
+            return None, ""
+        store.save_signup(nonce, sub, at)
+        return None, "confirm"
 
 
 def _mail(c, jinja, to: str, kind: str, **values) -> bool:
@@ -597,7 +599,7 @@ def _link_by_mail(c, jinja, email: str) -> None:
     """A known address gets its manage link (at most three an hour, counting those that were
     sent); any other one nothing."""
     at = datetime.fromtimestamp(c.clock(), UTC)
-    with c.open_store() as store:
+    with c.open_store() as store, store.transaction():  # a failed lookup counts no mail
         if not _allowed(store, "link-email", email, c, at):
             log.info("manage link asked for %s: no mail (three an hour at most)", email)
             return

@@ -15,6 +15,8 @@ page's own behaviour matters.
 4. `digestbot serve` takes an edit of the YAML as the worker does (within seconds, no restart):
    `web.signup: false` closes the form, a narrowed `allow_domains` holds, the operator's new
    `email.from` signs the pages' mail; a broken edit keeps the previous config running.
+5. A sign-up the database failed to keep (a write refused half-way) leaves nothing behind: not
+   its address's one confirmation an hour, so asking again sends the mail.
 """
 
 from __future__ import annotations
@@ -223,3 +225,29 @@ def test_serve_takes_an_edit_of_the_yaml_without_a_restart(workdir, site, caplog
     site.clock[0] += 10
     assert "Sign-up on the web is closed here" in reader.get("/").text  # not a 500
     assert any("restart digestbot serve" in r.getMessage() for r in caplog.records)
+
+
+# --- 5. a sign-up the database failed to keep ------------------------------------------------------
+
+
+def test_a_sign_up_the_database_failed_to_keep_does_not_use_up_the_hourly_confirmation(site):  # noqa: F811
+    """The database refused the sign-up's write (disk full, a failover) after its address's
+    hourly confirmation had been counted: the reader saw "Check your inbox", no mail came, and
+    asking again sent nothing for an hour."""
+    import sqlite3
+
+    with sqlite3.connect(site.db) as db:  # the next write of a sign-up fails, as a full disk would
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON web_signups BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    reader = site.browser()
+    assert "Check your inbox" in reader.sign_up("gil@uni.example").text
+    site.settle()
+    assert site.smtp.to("gil@uni.example") == []
+    with sqlite3.connect(site.db) as db:
+        db.execute("DROP TRIGGER refuse")
+        assert db.execute("SELECT COUNT(*) FROM web_signups").fetchone() == (0,)
+
+    assert "Check your inbox" in reader.sign_up("gil@uni.example").text  # asking again
+    [mail] = site.mails("gil@uni.example", 1)
+    assert mail.message["Subject"].startswith("Confirm")
