@@ -400,11 +400,15 @@ def confirm() -> Response:
 
 
 def _sign_in(sid: str) -> None:
-    """Sign this browser in to `sid`'s digest; signed in to it already (its manage link opened
-    again, in another tab), the session stays, and so do the forms its open pages hold."""
+    """Sign this browser in to `sid`'s digest. The session's form secret stays (the CSRF
+    token's, which no other site can know or set): the forms open in other tabs (a sign-up
+    form, another digest's page, which then says so) still post, instead of "expired"."""
     if session.get("sid") != sid:
+        form_secret = session.get("csrf_token")
         session.clear()
         session["sid"] = sid
+        if form_secret:
+            session["csrf_token"] = form_secret
     session.permanent = True
 
 

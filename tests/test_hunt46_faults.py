@@ -5,7 +5,8 @@ page's own behaviour matters.
 
 1. Two manage pages open in one browser (two digests, two tabs): a form of the first page
    changes the digest it shows, never the one the browser signed in to since; opening the same
-   digest's manage link again does not spoil the forms already open.
+   digest's manage link again, or confirming a sign-up, does not spoil the forms already open
+   in other tabs (they said "This form expired").
 2. The browser's Back button after a change on the manage page (Save, Pause, ...) and a page
    visited from it: the manage page again, not Chromium's "Confirm Form Resubmission"; a
    reload does not send the change again.
@@ -25,7 +26,7 @@ import html
 import logging
 import re
 from dataclasses import replace
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from browser import browser  # noqa: F401 (a fixture)
@@ -38,6 +39,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
     NARWHAL,
     WEB_YAML,
     Site,
+    link_in,
     site,
     start_site,
     web_subscriber,
@@ -64,15 +66,12 @@ def _when() -> dict:
 
 
 def _forms(page: requests.Response) -> dict[str, tuple[str, dict]]:
-    """A page's forms by where they post (the path after the site): (action, hidden fields)."""
+    """A page's forms by the last part of the path they post to: (action, hidden fields)."""
     found = {}
     for form in re.findall(r"<form\b[^>]*>.*?</form>", page.text, re.S):
         action = urljoin(page.url, html.unescape(re.search(r'action="([^"]*)"', form).group(1)))
         hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
-        found[action.rsplit("/", 2)[-1] if "/manage/" in action else "manage"] = (
-            action,
-            {k: html.unescape(v) for k, v in hidden},
-        )
+        found[urlsplit(action).path.rsplit("/", 1)[-1]] = (action, {k: html.unescape(v) for k, v in hidden})
     return found
 
 
@@ -121,6 +120,24 @@ def test_opening_the_same_manage_link_again_keeps_the_page_open_before_working(s
     saved = reader.http.post(action, data={**hidden, **FORM_FIELDS, "keywords": "walrus"}, timeout=10)
     assert saved.status_code == 200 and "Saved: your next digest uses it." in saved.text
     assert web_subscriber(site.db, "ada@uni.example").profile.keywords == ("walrus",)
+
+
+def test_confirming_in_one_tab_keeps_the_sign_up_form_of_another_working(site):  # noqa: F811
+    """A researcher signed up, confirmed from the mail (a new tab), and went back to the sign-up
+    tab to subscribe a second address: "This form expired (a page is good for 2 hours)", two
+    minutes later."""
+    reader = site.browser()
+    reader.http.headers["Origin"] = site.url
+    form = reader.get("/")
+    assert reader.sign_up("hal@uni.example").ok
+    link = link_in(site.mails("hal@uni.example", 1)[0], "/confirm")
+    action, hidden = _forms(reader.get(link))["confirm"]
+    assert reader.http.post(action, data=hidden, timeout=10).url.endswith("/manage?welcome=1")
+
+    action, hidden = _forms(form)["subscribe"]
+    data = {**hidden, "email": "hal@lab.uni.example", "keywords": "quokka", **FORM_FIELDS}
+    again = reader.http.post(action, data=data, timeout=10)
+    assert again.status_code == 200 and "Check your inbox" in again.text, again.text[-800:]
 
 
 # --- 2. Back after a change on the manage page -------------------------------------------------
