@@ -163,6 +163,7 @@ def _from_this_site() -> bool:
 
 
 CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."
+PREVIEW_AGAIN = "This page had expired, so there is no preview yet: press Preview again."
 PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
 
 
@@ -182,7 +183,9 @@ def _refused_form(error: CSRFError) -> Response:
     if request.endpoint == "pages.confirm" and _confirm_nonce(token := str(request.form.get("t", ""))):
         return _page("web/confirm.html", 400, token=token, note=CONFIRM_EXPIRED.format(hours=hours))
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
-        return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
+        values = read_profile(request.form, c.config, PREVIEW_ID).values
+        again = {"errors": {"form": PREVIEW_AGAIN}} if request.endpoint == "pages.preview" else None
+        return _form_page(values, preview=again, status=400, notice=note)  # (a preview lands there)
     state = _session_state()
     if request.endpoint in MANAGE_FORMS and state and _for_another_digest(state):
         return _other_digest(state)
@@ -634,7 +637,7 @@ def preview() -> Response:
     if errors:
         if _wants_json():
             return json_response({"errors": errors}, 400)
-        return _form_page(result.values, errors, status=400)
+        return _form_page(result.values, errors, preview={"errors": errors}, status=400)  # said there too
     sub = replace(result.subscriber, id=PREVIEW_ID, email=email or "preview@invalid.example")
     now = _now()
     start = store.last_rev_before(now - timedelta(days=PREVIEW_DAYS))

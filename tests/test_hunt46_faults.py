@@ -18,6 +18,9 @@ page's own behaviour matters.
    `email.from` signs the pages' mail; a broken edit keeps the previous config running.
 5. A sign-up the database failed to keep (a write refused half-way) leaves nothing behind: not
    its address's one confirmation an hour, so asking again sends the mail.
+6. With JavaScript off, on a phone, the Preview button's answer shows the preview (or what to
+   fix for one) on the screen: the page came back at its top, the preview off the screen below
+   the form, and the reader saw nothing happen.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from browser import browser  # noqa: F401 (a fixture)
+from browser import browser, set_viewport  # noqa: F401 (browser: a fixture)
 from helpers import SOURCES, subscriber
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -268,3 +271,36 @@ def test_a_sign_up_the_database_failed_to_keep_does_not_use_up_the_hourly_confir
     assert "Check your inbox" in reader.sign_up("gil@uni.example").text  # asking again
     [mail] = site.mails("gil@uni.example", 1)
     assert mail.message["Subject"].startswith("Confirm")
+
+
+# --- 6. the preview without JavaScript, on a phone -----------------------------------------------
+
+IN_VIEW = """
+const box = document.getElementById(arguments[0]).getBoundingClientRect();
+return box.top >= 0 && box.top < window.innerHeight;
+"""
+
+
+def test_without_javascript_the_preview_button_shows_the_preview_on_the_screen(site, browser):  # noqa: F811
+    driver = browser(javascript=False)
+    set_viewport(driver, 375, 667)
+    driver.get(site.url + "/")
+    driver.find_element(By.ID, "keywords").send_keys("narwhal")
+    navigate(driver, driver.find_element(By.ID, "preview-button"))
+    wait(driver).until(ready.text_to_be_present_in_element((By.ID, "preview-list"), NARWHAL.title))
+    assert driver.execute_script(IN_VIEW, "preview-summary"), "the preview is off the screen"
+
+    keywords = driver.find_element(By.ID, "keywords")
+    keywords.clear()
+    keywords.send_keys("*")  # a term that can match nothing: the preview says what to fix
+    navigate(driver, driver.find_element(By.ID, "preview-button"))
+    summary = driver.find_element(By.ID, "preview-summary")
+    assert driver.execute_script(IN_VIEW, "preview-summary") and "Cannot use" in summary.text, summary.text
+    navigate_to = summary.find_element(By.CSS_SELECTOR, "a[href='#keywords']")  # to the field to fix
+    navigate_to.click()
+    assert driver.switch_to.active_element.get_attribute("id") == "keywords"
+
+    reader = site.browser()  # a page left open past its form's 2 hours: the preview says so too
+    reader.http.headers["Origin"] = site.url
+    page = reader.post("/preview", {"keywords": "narwhal", **FORM_FIELDS}, csrf="expired")
+    assert page.status_code == 400 and "there is no preview yet: press Preview again" in page.text
