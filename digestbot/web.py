@@ -212,7 +212,8 @@ def _refresh_config() -> None:
     follow an edit as the worker does, without a restart."""
     if ctx().refresh():
         current_app.jinja_loader = TemplateLoader(template_dirs(ctx().config))
-        current_app.jinja_env.cache.clear()  # templates: may name another folder now
+        if current_app.jinja_env.cache is not None:  # templates: may name another folder now
+            current_app.jinja_env.cache.clear()
 
 
 def _headers(response: Response) -> Response:
