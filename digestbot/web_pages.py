@@ -348,6 +348,9 @@ def _confirm_nonce(token: str) -> str | None:
     return None
 
 
+REPLACED_CONFIRM = (
+    "This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again."
+)
 BAD_CONFIRM = "This confirmation link is not valid or has expired (links last 48 hours). Sign up again to get a new one."
 
 
@@ -357,7 +360,11 @@ def confirm_page() -> Response:
     token = request.args.get("t", "")
     if (nonce := _confirm_nonce(token)) is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
-    return _not_open(nonce) or _page("web/confirm.html", token=token)
+    store = request_store()
+    if not store.signup_kept(nonce):  # said now, not after a press of a button that cannot work
+        return _page("web/message.html", 400, title="Link not valid", message=REPLACED_CONFIRM)
+    confirmed = store.signup_address(nonce) is None  # Back after confirming, the link opened again
+    return _not_open(nonce) or _page("web/confirm.html", token=token, confirmed=confirmed)
 
 
 def _not_open(nonce: str) -> Response | None:
@@ -388,12 +395,7 @@ def confirm() -> Response:
         log.info("web subscriber %s confirmed, off: subscriptions.yaml has the address", sub.id)
         return _page("web/message.html", 409, title="Subscribed already", message=TAKEN_OVER)
     if sub is None:
-        return _page(
-            "web/message.html",
-            400,
-            title="Link not valid",
-            message="This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again.",
-        )
+        return _page("web/message.html", 400, title="Link not valid", message=REPLACED_CONFIRM)
     log.info("web subscriber %s confirmed", sub.id)
     _sign_in(sub.id)
     return redirect(url_for("pages.manage", welcome=1), 303)

@@ -21,6 +21,9 @@ page's own behaviour matters.
 6. With JavaScript off, on a phone, the Preview button's answer shows the preview (or what to
    fix for one) on the screen: the page came back at its top, the preview off the screen below
    the form, and the reader saw nothing happen.
+7. The confirmation page says what its button will do: a link a newer sign-up replaced says so
+   at once (its "One click and your digest starts" button could only fail), and one confirmed
+   already (Back after confirming, the mail opened again) says so and opens the manage page.
 """
 
 from __future__ import annotations
@@ -304,3 +307,31 @@ def test_without_javascript_the_preview_button_shows_the_preview_on_the_screen(s
     reader.http.headers["Origin"] = site.url
     page = reader.post("/preview", {"keywords": "narwhal", **FORM_FIELDS}, csrf="expired")
     assert page.status_code == 400 and "there is no preview yet: press Preview again" in page.text
+
+
+# --- 7. the confirmation page says what its button does ------------------------------------------
+
+
+def test_the_confirmation_page_of_a_replaced_or_used_link_says_so_before_its_button(site):  # noqa: F811
+    reader = site.browser()
+    reader.http.headers["Origin"] = site.url
+    assert reader.sign_up("ivo@uni.example").ok
+    first = link_in(site.mails("ivo@uni.example", 1)[0], "/confirm")
+    site.clock[0] += 3601  # an hour later the reader asks again: a second mail, a new link
+    assert reader.sign_up("ivo@uni.example", "narwhal, quokka").ok
+    second = link_in(site.mails("ivo@uni.example", 2)[1], "/confirm")
+
+    stale = reader.get(first)
+    assert stale.status_code == 400 and "replaced by a newer one" in stale.text
+    assert "Confirm my subscription" not in stale.text
+
+    page = reader.get(second)
+    assert "One click and your digest starts" in page.text
+    action, hidden = _forms(page)["confirm"]
+    assert reader.http.post(action, data=hidden, timeout=10).url.endswith("/manage?welcome=1")
+    back = reader.get(second)  # the Back button, or the mail's link opened again
+    assert "confirmed already" in back.text and "One click and your digest starts" not in back.text
+    action, hidden = _forms(back)["confirm"]
+    shown = reader.http.post(action, data=hidden, timeout=10)
+    assert shown.url.endswith("/manage?welcome=1") and "ivo@uni.example" in shown.text
+    assert web_subscriber(site.db, "ivo@uni.example").profile.keywords == ("narwhal", "quokka")

@@ -1480,6 +1480,11 @@ class Store:
         row = self._exec("SELECT email, subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
         return row[0] if row and _CONFIRMED not in json.loads(row[1]) else None
 
+    def signup_kept(self, nonce: str) -> bool:
+        """Whether the sign-up `nonce` is kept, waiting or confirmed: False once a newer sign-up
+        of its address replaced it (or it was purged), so that its link can confirm nothing."""
+        return self._exec("SELECT 1 FROM web_signups WHERE nonce = ?", (nonce,)).fetchone() is not None
+
     def revise_signup(self, sub: Subscriber, now: datetime | None = None) -> bool:
         """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)
         `sub`'s profile and schedule, under its nonce and address: the link mailed already
