@@ -140,7 +140,10 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
-        WTF_CSRF_SSL_STRICT=True,
+        # Over HTTPS the pages want the post's Origin (else its Referer) to be ours: their own
+        # check (web_pages._same_site_post), since Flask-WTF's wants a Referer, which some
+        # browsers are set never to send, and ignores the Origin every browser sends.
+        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     app.extensions["digestbot"] = AppContext(config, env, db_path, clock)

@@ -167,6 +167,15 @@ PREVIEW_AGAIN = "This page had expired, so there is no preview yet: press Previe
 PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
 
 
+@pages.before_request
+def _same_site_post() -> None:
+    """Over HTTPS a form's post must say it came from our pages (its Origin, else its Referer,
+    as DIGESTBOT_BASE_URL): what Flask-WTF's strict check did with the Referer alone, which a
+    browser set to send none never passed."""
+    if request.method == "POST" and request.is_secure and not _from_this_site():
+        raise CSRFError("The post did not come from this site (its Origin or Referer).")
+
+
 @pages.errorhandler(CSRFError)
 def _refused_form(error: CSRFError) -> Response:
     """A form refused by the CSRF check: the sign-up or manage form comes back filled with what

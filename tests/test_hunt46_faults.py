@@ -24,6 +24,8 @@ page's own behaviour matters.
 7. The confirmation page says what its button will do: a link a newer sign-up replaced says so
    at once (its "One click and your digest starts" button could only fail), and one confirmed
    already (Back after confirming, the mail opened again) says so and opens the manage page.
+8. Over HTTPS, a browser that sends no Referer (a privacy setting or extension) but its Origin
+   can use the forms: every post came back "This form expired", at each try.
 """
 
 from __future__ import annotations
@@ -335,3 +337,32 @@ def test_the_confirmation_page_of_a_replaced_or_used_link_says_so_before_its_but
     shown = reader.http.post(action, data=hidden, timeout=10)
     assert shown.url.endswith("/manage?welcome=1") and "ivo@uni.example" in shown.text
     assert web_subscriber(site.db, "ivo@uni.example").profile.keywords == ("narwhal", "quokka")
+
+
+# --- 8. over HTTPS without a Referer ---------------------------------------------------------------
+
+
+def test_over_https_a_browser_that_sends_no_referer_can_sign_up(workdir, smtp_server):
+    """Flask-WTF's strict HTTPS check wanted a Referer: a browser set to send none (Firefox's
+    network.http.sendRefererHeader=0, a referer-blocking extension) had every form refused as
+    expired and refilled, however often the reader pressed Subscribe. Its Origin says as much."""
+    from test_web_faults import _behind_https_proxy, _mails
+
+    with _behind_https_proxy(workdir, smtp_server, "https://digest.uni.example") as url:
+        proxy = {"Host": "digest.uni.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+        page = requests.get(url + "/", headers=proxy, timeout=10)
+        cookie = page.headers["Set-Cookie"].split(";")[0]  # Secure: sent back by hand over loopback
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+        def post(email: str, said: dict) -> requests.Response:
+            data = {"email": email, "keywords": "narwhal", **FORM_FIELDS, "csrf_token": token}
+            headers = {**proxy, **said, "Cookie": cookie}
+            return requests.post(url + "/subscribe", data=data, headers=headers, timeout=10)
+
+        posted = post("bea@uni.example", {"Origin": "https://digest.uni.example"})  # no Referer
+        assert posted.status_code == 200 and "Check your inbox" in posted.text, posted.text[-400:]
+        assert _mails(smtp_server, "bea@uni.example")
+
+        for said in ({}, {"Origin": "https://evil.example"}, {"Referer": "https://evil.example/"}):
+            refused = post("cy@uni.example", said)  # neither, or another site's: still refused
+            assert refused.status_code == 400 and "cy@uni.example" not in refused.text, said
