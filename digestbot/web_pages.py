@@ -656,6 +656,7 @@ def preview() -> Response:
     selection = runner.select([SubscriberState(sub, now, start, now)], now)
     found = {
         "total": selection.matched[PREVIEW_ID],
+        "stored": store.count_papers_after(start),  # none: nothing came in, not nothing matched
         "days": PREVIEW_DAYS,
         "papers": [
             {"title": m.paper.display_title, "link": m.paper.link, "why": list(m.why)[:6]}

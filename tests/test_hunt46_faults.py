@@ -26,6 +26,8 @@ page's own behaviour matters.
    already (Back after confirming, the mail opened again) says so and opens the manage page.
 8. Over HTTPS, a browser that sends no Referer (a privacy setting or extension) but its Origin
    can use the forms: every post came back "This form expired", at each try.
+9. A preview over a week in which no papers came in (a new install, a worker stopped) says so,
+   not "0 papers from the last 7 days match", which sent readers rewording good keywords.
 """
 
 from __future__ import annotations
@@ -366,3 +368,24 @@ def test_over_https_a_browser_that_sends_no_referer_can_sign_up(workdir, smtp_se
         for said in ({}, {"Origin": "https://evil.example"}, {"Referer": "https://evil.example/"}):
             refused = post("cy@uni.example", said)  # neither, or another site's: still refused
             assert refused.status_code == 400 and "cy@uni.example" not in refused.text, said
+
+
+# --- 9. a preview with no papers to look at -----------------------------------------------------------
+
+
+def test_a_preview_over_a_week_without_papers_says_so_not_that_nothing_matched(site, browser):  # noqa: F811
+    site.clock[0] += 8 * 86400  # the stored papers are older than the week a preview looks at
+    driver = browser()
+    driver.get(site.url + "/")
+    driver.find_element(By.ID, "keywords").send_keys("narwhal")
+    summary = (By.ID, "preview-summary")
+    wait(driver).until(lambda d: not d.find_element(*summary).text.startswith("See what"))
+    said = driver.find_element(*summary).text
+    assert "No papers came in over the last 7 days" in said and "match" not in said, said
+
+    page = site.browser().post("/preview", {"keywords": "narwhal", **FORM_FIELDS}, form_page="/")
+    assert "No papers came in over the last 7 days" in page.text  # the page without JavaScript
+
+    site.clock[0] -= 8 * 86400  # a week with papers: how many of them matched
+    found = site.browser().post("/preview", {"keywords": "narwhal", **FORM_FIELDS}, form_page="/")
+    assert "1 of 3 papers from the last 7 days matches" in html.unescape(re.sub(r"<[^>]+>", "", found.text))

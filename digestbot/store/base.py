@@ -949,6 +949,10 @@ class Store:
     def count_papers(self) -> int:
         return self._exec("SELECT COUNT(*) FROM papers").fetchone()[0]
 
+    def count_papers_after(self, rev: int) -> int:
+        """How many papers are new or changed since revision `rev` (what a digest from there reads)."""
+        return self._exec("SELECT COUNT(*) FROM papers WHERE rev > ?", (rev,)).fetchone()[0]
+
     # --- sources --------------------------------------------------------------------------
 
     def source_state(self, name: str) -> dict:
