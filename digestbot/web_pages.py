@@ -189,8 +189,17 @@ def _refused_form(error: CSRFError) -> Response:
         return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
     if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
         return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
-    if request.endpoint == "pages.confirm" and _confirm_nonce(token := str(request.form.get("t", ""))):
-        return _page("web/confirm.html", 400, token=token, note=CONFIRM_EXPIRED.format(hours=hours))
+    if request.endpoint == "pages.confirm" and (
+        nonce := _confirm_nonce(token := str(request.form.get("t", "")))
+    ):
+        confirmed = request_store().signup_address(nonce) is None
+        return _page(
+            "web/confirm.html",
+            400,
+            token=token,
+            confirmed=confirmed,
+            note=CONFIRM_EXPIRED.format(hours=hours),
+        )
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         values = read_profile(request.form, c.config, PREVIEW_ID).values
         again = {"errors": {"form": PREVIEW_AGAIN}} if request.endpoint == "pages.preview" else None

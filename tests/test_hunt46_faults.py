@@ -339,6 +339,9 @@ def test_the_confirmation_page_of_a_replaced_or_used_link_says_so_before_its_but
     shown = reader.http.post(action, data=hidden, timeout=10)
     assert shown.url.endswith("/manage?welcome=1") and "ivo@uni.example" in shown.text
     assert web_subscriber(site.db, "ivo@uni.example").profile.keywords == ("narwhal", "quokka")
+    reader.http.cookies.clear()  # the confirmed page left open past its form's 2 hours
+    expired = reader.http.post(action, data={**hidden, "csrf_token": "stale"}, timeout=10)
+    assert expired.status_code == 400 and "Open my manage page" in expired.text
 
 
 # --- 8. over HTTPS without a Referer ---------------------------------------------------------------
