@@ -60,6 +60,7 @@ from .web_context import (
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 BAD_RATING_LINK = "This rating link is not valid."
+DB_DOWN = "The digest database is unavailable right now; nothing was changed. Try again later."
 SESSION_HOURS = 2  # how long a manage page stays signed in after its link was opened
 
 # No inline script or style anywhere: the pages' JavaScript and CSS are static files.
@@ -240,9 +241,11 @@ def _error(e: Exception) -> Response:
         }.get(status, e.name.lower())
     elif isinstance(e, StoreError):  # the database, not the request: one line, and try again later
         log.error("%s %s: %s", method, path, e)
-        response = _text(
-            "The digest database is unavailable right now; nothing was changed. Try again later.", 503
-        )
+        if request.blueprint == "pages" and method in ("GET", "POST"):  # a page of the site says it
+            page = render_template("web/message.html", title="Try again later", message=DB_DOWN)
+            response = Response(page, 503, mimetype="text/html")
+        else:
+            response = _text(DB_DOWN, 503)
         response.headers["Retry-After"] = "60"
         return response
     else:

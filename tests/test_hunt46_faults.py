@@ -28,6 +28,8 @@ page's own behaviour matters.
    can use the forms: every post came back "This form expired", at each try.
 9. A preview over a week in which no papers came in (a new install, a worker stopped) says so,
    not "0 papers from the last 7 days match", which sent readers rewording good keywords.
+10. The database down during a submit: the page says so as a page of the site (503, try again
+   later, nothing changed), not a bare line of plain text.
 """
 
 from __future__ import annotations
@@ -392,3 +394,24 @@ def test_a_preview_over_a_week_without_papers_says_so_not_that_nothing_matched(s
     site.clock[0] -= 8 * 86400  # a week with papers: how many of them matched
     found = site.browser().post("/preview", {"keywords": "narwhal", **FORM_FIELDS}, form_page="/")
     assert "1 of 3 papers from the last 7 days matches" in html.unescape(re.sub(r"<[^>]+>", "", found.text))
+
+
+# --- 10. the database down during a submit -------------------------------------------------------------
+
+
+def test_a_submit_while_the_database_is_down_answers_with_a_page_of_the_site(site):  # noqa: F811
+    ada = _web_reader(site, "ada@uni.example", ("narwhal",))
+    reader = site.browser()
+    form = _forms(reader.get(manage_url(site.url, ada, UNSUB_SECRET)))["manage"]
+    token = reader.token("/")
+    site.db.unlink()
+    site.db.mkdir()  # not a database any more: nothing can be read or written
+    for page in (
+        reader.http.post(form[0], data={**form[1], **FORM_FIELDS, "keywords": "walrus"}, timeout=10),
+        reader.post(
+            "/subscribe", {"email": "bo@uni.example", "keywords": "narwhal", **FORM_FIELDS}, csrf=token
+        ),
+    ):
+        assert page.status_code == 503 and page.headers["Retry-After"] == "60"
+        assert page.headers["Content-Type"].startswith("text/html"), page.headers["Content-Type"]
+        assert "Paper digest</a>" in page.text and "nothing was changed" in page.text
