@@ -30,6 +30,8 @@ page's own behaviour matters.
    not "0 papers from the last 7 days match", which sent readers rewording good keywords.
 10. The database down during a submit: the page says so as a page of the site (503, try again
    later, nothing changed), not a bare line of plain text.
+11. The live preview tells a screen reader how many papers match, not every title of the list
+   each time the reader pauses typing (the whole section was the live region).
 """
 
 from __future__ import annotations
@@ -415,3 +417,20 @@ def test_a_submit_while_the_database_is_down_answers_with_a_page_of_the_site(sit
         assert page.status_code == 503 and page.headers["Retry-After"] == "60"
         assert page.headers["Content-Type"].startswith("text/html"), page.headers["Content-Type"]
         assert "Paper digest</a>" in page.text and "nothing was changed" in page.text
+
+
+# --- 11. what the live preview tells a screen reader ---------------------------------------------------
+
+LIVE = """
+const live = el => el.closest('[aria-live]:not([aria-live=off])');
+return [!!live(document.getElementById('preview-summary')), !!live(document.getElementById('preview-list'))];
+"""
+
+
+def test_the_live_preview_announces_its_count_not_every_title(site, browser):  # noqa: F811
+    driver = browser()
+    driver.get(site.url + "/")
+    driver.find_element(By.ID, "keywords").send_keys("narwhal, quokka")
+    wait(driver).until(ready.text_to_be_present_in_element((By.ID, "preview-list"), NARWHAL.title))
+    summary_live, list_live = driver.execute_script(LIVE)
+    assert summary_live and not list_live, "the list of titles is read out at each pause in typing"
