@@ -247,6 +247,15 @@ def test_serve_takes_an_edit_of_the_yaml_without_a_restart(workdir, site, caplog
     late = {"email": "fay@uni.example", "keywords": "narwhal", **FORM_FIELDS}
     assert reader.post("/subscribe", late, form_page="/manage/link").status_code == 403
 
+    (workdir.path / "mine" / "web").mkdir(parents=True)  # a templates: folder added: its pages
+    (workdir.path / "mine" / "web" / "closed.html").write_text("Ask Ada for an account.", encoding="utf-8")
+    workdir.config.write_text("templates: mine\n" + workdir.config.read_text(), encoding="utf-8")
+    site.clock[0] += 10
+    assert reader.get("/").text == "Ask Ada for an account."
+    workdir.config.write_text(workdir.config.read_text().replace("templates: mine\n", ""))
+    site.clock[0] += 10
+    assert "Sign-up on the web is closed here" in reader.get("/").text  # the folder gone again
+
     workdir.config.write_text(workdir.config.read_text() + "subscribers: [oops\n")  # a broken edit
     site.clock[0] += 10
     assert "Sign-up on the web is closed here" in reader.get("/").text  # the last good one runs on
