@@ -32,6 +32,9 @@ page's own behaviour matters.
    later, nothing changed), not a bare line of plain text.
 11. The live preview tells a screen reader how many papers match, not every title of the list
    each time the reader pauses typing (the whole section was the live region).
+12. The 200 liked papers a reader may keep fit the field as the links a browser copies
+   (`https://arxiv.org/abs/2303.04137v2`), not only as bare ids: the field took 6000 characters,
+   about 170 links, and the browser cut a longer paste short without a word.
 """
 
 from __future__ import annotations
@@ -443,3 +446,23 @@ def test_the_live_preview_announces_its_count_not_every_title(site, browser):  #
     wait(driver).until(ready.text_to_be_present_in_element((By.ID, "preview-list"), NARWHAL.title))
     summary_live, list_live = driver.execute_script(LIVE)
     assert summary_live and not list_live, "the list of titles is read out at each pause in typing"
+
+
+# --- 12. 200 liked papers as links ------------------------------------------------------------------
+
+
+def test_two_hundred_liked_papers_pasted_as_links_fit_the_field(site):  # noqa: F811
+    links = ", ".join(f"https://arxiv.org/abs/2303.{10000 + i}v2" for i in range(200))
+    form = site.browser().get("/").text
+    limit = int(re.search(r'<input id="likes"[^>]*maxlength="(\d+)"', form).group(1))
+    assert limit >= len(links), f"the browser cuts a paste of {len(links)} characters at {limit}"
+
+    reader = site.browser()
+    data = {"email": "jan@uni.example", "keywords": "", "likes": links, **FORM_FIELDS}
+    page = reader.post("/subscribe", data, form_page="/")
+    assert page.status_code == 200 and "Check your inbox" in page.text, re.findall(
+        r'class="error"[^<]*<', page.text
+    )
+    action, hidden = _forms(reader.get(link_in(site.mails("jan@uni.example", 1)[0], "/confirm")))["confirm"]
+    reader.http.post(action, data=hidden, timeout=10)
+    assert len(web_subscriber(site.db, "jan@uni.example").profile.likes) == 200
