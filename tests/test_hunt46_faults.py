@@ -35,6 +35,8 @@ page's own behaviour matters.
 12. The 200 liked papers a reader may keep fit the field as the links a browser copies
    (`https://arxiv.org/abs/2303.04137v2`), not only as bare ids: the field took 6000 characters,
    about 170 links, and the browser cut a longer paste short without a word.
+13. "Email me my manage link" takes an address outside ASCII (`zoë@`, which sign-up takes): the
+   browser's own check of the email field refused to send the form.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from test_web import (  # noqa: F401 (site, start_site: fixtures)
     web_subscriber,
 )
 from test_web_browser import navigate, text_of, wait
+from test_web_faults import smtp_server  # noqa: F401 (a fixture: the SMTP server offers SMTPUTF8)
 
 from digestbot import web_pages
 from digestbot.links import manage_url
@@ -363,7 +366,7 @@ def test_the_confirmation_page_of_a_replaced_or_used_link_says_so_before_its_but
 # --- 8. over HTTPS without a Referer ---------------------------------------------------------------
 
 
-def test_over_https_a_browser_that_sends_no_referer_can_sign_up(workdir, smtp_server):
+def test_over_https_a_browser_that_sends_no_referer_can_sign_up(workdir, smtp_server):  # noqa: F811
     """Flask-WTF's strict HTTPS check wanted a Referer: a browser set to send none (Firefox's
     network.http.sendRefererHeader=0, a referer-blocking extension) had every form refused as
     expired and refilled, however often the reader pressed Subscribe. Its Origin says as much."""
@@ -466,3 +469,29 @@ def test_two_hundred_liked_papers_pasted_as_links_fit_the_field(site):  # noqa: 
     action, hidden = _forms(reader.get(link_in(site.mails("jan@uni.example", 1)[0], "/confirm")))["confirm"]
     reader.http.post(action, data=hidden, timeout=10)
     assert len(web_subscriber(site.db, "jan@uni.example").profile.likes) == 200
+
+
+# --- 13. the manage-link form and an address outside ASCII ----------------------------------------
+
+
+def test_the_manage_link_form_takes_an_address_outside_ascii(site, browser):  # noqa: F811
+    """Sign-up's form has `novalidate`; the manage-link form did not, so Chromium refused to
+    send `zoë@uni.example` ("A part followed by '@' should not contain the symbol 'ë'")."""
+    _web_reader(site, "zoë@uni.example", ("narwhal",))
+    driver = browser()
+    driver.get(site.url + "/manage/link")
+    driver.find_element(By.ID, "email").send_keys("zoë@uni.example")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(driver).until(
+        lambda d: (
+            "Check your inbox" in d.title
+            or d.execute_script(
+                "return document.getElementById('email') && document.getElementById('email').validationMessage"
+            )
+        )
+    )
+    assert "Check your inbox" in driver.title, driver.execute_script(
+        "return document.getElementById('email').validationMessage"
+    )
+    [mail] = site.mails("zoë@uni.example", 1)
+    assert mail.message["Subject"].startswith("Your link")
