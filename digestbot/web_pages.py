@@ -29,6 +29,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import web_mail
 from .digest import DigestRunner
@@ -184,7 +185,8 @@ def _refused_form(error: CSRFError) -> Response:
     that works. Nothing is saved or sent either way."""
     log.info("%s %s -> 400 (%s)", request.method, request.path, error.description)
     c, hours = ctx(), current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR
-    note = EXPIRED_FORM.format(hours=hours)
+    hint = COOKIE_HINT if _cookie_not_kept() else ""
+    note = EXPIRED_FORM.format(hours=hours) + hint
     if not _from_this_site():  # another site's post: its values are not shown as if they were ours
         return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
     if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
@@ -198,7 +200,7 @@ def _refused_form(error: CSRFError) -> Response:
             400,
             token=token,
             confirmed=confirmed,
-            note=CONFIRM_EXPIRED.format(hours=hours),
+            note=CONFIRM_EXPIRED.format(hours=hours) + hint,
         )
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
         values = read_profile(request.form, c.config, PREVIEW_ID).values
@@ -212,6 +214,28 @@ def _refused_form(error: CSRFError) -> Response:
         values = read_profile(request.form, c.config, sub.id, email=sub.email, base=sub).values
         return _manage_page(state, values, {}, 400, saved=note)
     return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
+
+
+COOKIE_HINT = (
+    " Your browser sent this fresh page back without this site's cookie, which the forms need:"
+    " if it happens again, allow cookies for this site."
+)
+
+
+def _cookie_not_kept() -> bool:
+    """Whether a refused post came from a page still fresh (its form token signed by us within
+    its hours) but without our session cookie: the browser keeps none (cookies blocked), which
+    "this form expired" alone would leave the reader retrying for ever."""
+    if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        return False
+    serializer = URLSafeTimedSerializer(current_app.secret_key, salt="wtf-csrf-token")  # Flask-WTF's
+    try:
+        serializer.loads(
+            str(request.form.get("csrf_token", "")), max_age=current_app.config["WTF_CSRF_TIME_LIMIT"]
+        )
+    except BadData:
+        return False
+    return True
 
 
 def _choices(values: dict) -> dict:

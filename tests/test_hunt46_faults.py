@@ -37,6 +37,8 @@ page's own behaviour matters.
    about 170 links, and the browser cut a longer paste short without a word.
 13. "Email me my manage link" takes an address outside ASCII (`zoë@`, which sign-up takes): the
    browser's own check of the email field refused to send the form.
+14. A browser that keeps no cookie for the site (cookies blocked) is told so when its form is
+   refused: "This form expired" alone sent the reader round in circles, each retry refused.
 """
 
 from __future__ import annotations
@@ -495,3 +497,23 @@ def test_the_manage_link_form_takes_an_address_outside_ascii(site, browser):  # 
     )
     [mail] = site.mails("zoë@uni.example", 1)
     assert mail.message["Subject"].startswith("Your link")
+
+
+# --- 14. a browser that keeps no cookie -------------------------------------------------------------
+
+
+def test_a_browser_that_keeps_no_cookie_is_told_why_its_forms_are_refused(site):  # noqa: F811
+    reader = site.browser()
+    reader.http.headers["Origin"] = site.url
+    typed = {"email": "kai@uni.example", "keywords": "narwhal", **FORM_FIELDS}
+    for _ in range(2):  # each try: a fresh page, its cookie not kept
+        token = reader.token("/")
+        reader.http.cookies.clear()
+        page = reader.post("/subscribe", typed, csrf=token)
+        assert page.status_code == 400 and "allow cookies for this site" in page.text, page.text[-900:]
+        assert 'value="kai@uni.example"' in page.text  # what was typed comes back, as for an expired form
+
+    reader.token("/")  # a page left open past its 2 hours: expired, and its cookie was kept
+    site.clock[0] += 3 * 3600
+    page = reader.post("/subscribe", typed, csrf=token)
+    assert page.status_code == 400 and "expired" in page.text and "allow cookies" not in page.text
