@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jinja2
-from flask import Blueprint, Flask, Response, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException, NotFound
@@ -60,6 +60,7 @@ from .web_context import (
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 BAD_RATING_LINK = "This rating link is not valid."
+DB_DOWN = "The digest database is unavailable right now; nothing was changed. Try again later."
 SESSION_HOURS = 2  # how long a manage page stays signed in after its link was opened
 
 # No inline script or style anywhere: the pages' JavaScript and CSS are static files.
@@ -140,7 +141,10 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
-        WTF_CSRF_SSL_STRICT=True,
+        # Over HTTPS the pages want the post's Origin (else its Referer) to be ours: their own
+        # check (web_pages._same_site_post), since Flask-WTF's wants a Referer, which some
+        # browsers are set never to send, and ignores the Origin every browser sends.
+        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     app.extensions["digestbot"] = AppContext(config, env, db_path, clock)
@@ -158,6 +162,7 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
+    app.before_request(_refresh_config)
     app.after_request(_headers)
     app.teardown_appcontext(close_store)
     return app
@@ -206,6 +211,15 @@ def _derive(secret: str, purpose: str) -> str:
     return hmac.new(secret.encode(), f"digestbot-{purpose}".encode(), hashlib.sha256).hexdigest()
 
 
+def _refresh_config() -> None:
+    """The YAML as it is now (when it changed): the pages, their mail and their templates
+    follow an edit as the worker does, without a restart."""
+    if ctx().refresh():
+        current_app.jinja_loader = TemplateLoader(template_dirs(ctx().config))
+        if current_app.jinja_env.cache is not None:  # templates: may name another folder now
+            current_app.jinja_env.cache.clear()
+
+
 def _headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -227,9 +241,11 @@ def _error(e: Exception) -> Response:
         }.get(status, e.name.lower())
     elif isinstance(e, StoreError):  # the database, not the request: one line, and try again later
         log.error("%s %s: %s", method, path, e)
-        response = _text(
-            "The digest database is unavailable right now; nothing was changed. Try again later.", 503
-        )
+        if request.blueprint == "pages" and method in ("GET", "POST"):  # a page of the site says it
+            page = render_template("web/message.html", title="Try again later", message=DB_DOWN)
+            response = Response(page, 503, mimetype="text/html")
+        else:
+            response = _text(DB_DOWN, 503)
         response.headers["Retry-After"] = "60"
         return response
     else:

@@ -15,13 +15,15 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, g
 from slack_sdk.signature import SignatureVerifier
 
-from .config import Config, Env
+from .config import Config, ConfigError, Env, load_config
 from .slack_app import SlackService
 from .store import Store
+from .text import mask_url
 
 log = logging.getLogger(__name__)
 MAIL_QUEUE = 100  # page mails waiting at most (each can take the SMTP timeout when the relay stalls)
 MAIL_DRAIN_SECONDS = 10.0  # how long a stopping server still sends the mail queued
+RELOAD_SECONDS = 2.0  # how often a request looks whether the YAML changed
 
 
 CSRF_REFUSED = "This form has expired or did not come from this site: reload the page and try again."
@@ -47,6 +49,52 @@ class AppContext:
         self._queued: set[Future] = set()
         self._lock = threading.Lock()
         self.refusals_logged: dict[str, float] = {}  # when web._log_refusal last warned, by kind
+        self._stamp = _stamp(config)
+        self._looked = clock()
+        self._reloading = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Re-read the YAML (at most every RELOAD_SECONDS) when it, or a library file it names,
+        changed, as the worker does; True when a new config is in force. A broken edit, or one
+        that needs the server built anew (the pages turned on or off, `web.proxies`), is logged
+        and the config in force goes on."""
+        now = self.clock()
+        if abs(now - self._looked) < RELOAD_SECONDS or not self._reloading.acquire(blocking=False):
+            return False  # looked lately, or another request is reading it (a large file takes seconds)
+        try:
+            self._looked, stamp = now, _stamp(self.config)
+            if stamp == self._stamp:
+                return False
+            self._stamp = stamp
+            try:
+                config = load_config(self.config.path)
+            except ConfigError as e:
+                problems = " | ".join(str(p) for p in e.problems)
+                log.error(
+                    "%s changed but has problems; still serving the previous config: %s",
+                    self.config.path,
+                    problems,
+                )
+                return False
+            if _web_shape(config) != _web_shape(self.config):
+                log.warning(
+                    "%s: web: turned on or off, or web.proxies changed: restart digestbot serve to take it;"
+                    " still serving the previous config",
+                    self.config.path,
+                )
+                return False
+            if config.database != self.config.database:
+                log.warning(
+                    "%s: database: changed; this server goes on with %s until it is restarted",
+                    config.path,
+                    mask_url(str(self.db_path)),
+                )
+            self.config = self.slack.config = config
+            self._stamp = _stamp(config)  # the files the new config names (a library: added)
+        finally:
+            self._reloading.release()
+        log.info("%s changed: serving its new config", self.config.path)
+        return True
 
     def submit_mail(self, work: Callable[[], None]) -> bool:
         """Queue `work` (a page's mail) for the mail thread; False, logged, when MAIL_QUEUE are
@@ -77,6 +125,26 @@ class AppContext:
             log.warning("stopping: %d web mail(s) not sent (the readers can ask again)", dropped)
         self.mailer.shutdown(wait=True)
         self.slack.close()
+
+
+def _stamp(config: Config) -> tuple:
+    """What a reload watches of the YAML and the files it names: modification time, size and
+    inode of each (a write within one tick of the clock still changes the size, a replacing
+    rename the inode)."""
+    stamps = []
+    for path in (config.path, *config.files):
+        try:
+            st = Path(path).stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
+
+
+def _web_shape(config: Config) -> tuple:
+    """What of the config the app is built with, not read per request: a change takes a restart."""
+    return (config.web is not None, config.web.proxies if config.web else 0)
 
 
 def ctx() -> AppContext:

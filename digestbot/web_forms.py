@@ -33,6 +33,7 @@ from .schedule import ScheduleError, get_timezone, parse_schedule, settable_time
 from .text import host_name, invisible_problem, is_number, join_terms, shorten, split_terms, unicode_host
 
 MAX_FIELD_CHARS = 6000  # one text area: 50 terms of 100 characters, and separators
+MAX_LIKES_CHARS = 60 * READER_MAX_LIKES  # the liked papers as the links a browser copies
 MAX_REF_CHARS = 300  # one liked paper's id or link (links pasted from a browser carry queries)
 MAX_PAPERS = 100
 _LOCAL_PART_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]\x00-\x1f\x7f]{1,64}$")
@@ -116,7 +117,7 @@ def read_profile(
     """Validate a posted profile form. `email`: the address it is for (None: read it from the
     form, as the sign-up form does). `base`: the subscriber being edited (keeps its state)."""
     # The lists keep what was typed, for the term checks to refuse what the YAML and Slack refuse.
-    values = {k: str(form.get(k, ""))[:MAX_FIELD_CHARS] for k in LIST_FIELDS}
+    values = {k: str(form.get(k, ""))[: _field_chars(k)] for k in LIST_FIELDS}
     values.update(
         {k: _CONTROL_RE.sub("", str(form.get(k, "")))[:MAX_FIELD_CHARS] for k in ("frequency", "time")}
     )
@@ -235,9 +236,14 @@ def _vetoed(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
     return [(e, k) for e in lists["exclude"] for k in lists["keywords"] if vetoes(e, k)]
 
 
+def _field_chars(key: str) -> int:
+    """How long a list field may be (what its `maxlength` lets a browser send)."""
+    return MAX_LIKES_CHARS if key == "likes" else MAX_FIELD_CHARS
+
+
 def _terms(text: str, key: str, errors: dict[str, str]) -> tuple[str, ...]:
-    if len(text) >= MAX_FIELD_CHARS:
-        errors[key] = f"At most {MAX_FIELD_CHARS} characters."
+    if len(text) >= _field_chars(key):  # as long as maxlength: a browser may have cut a paste
+        errors[key] = f"At most {_field_chars(key)} characters."
         return ()
     if key == "likes":  # ids and links, which hold no spaces: separated by spaces too
         terms, limit, longest = tuple(dict.fromkeys(split_refs(text))), READER_MAX_LIKES, MAX_REF_CHARS

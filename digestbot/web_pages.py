@@ -29,6 +29,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import web_mail
 from .digest import DigestRunner
@@ -163,7 +164,17 @@ def _from_this_site() -> bool:
 
 
 CONFIRM_EXPIRED = "This page expired (a page is good for {hours} hours), so nothing was confirmed yet: press the button again."
+PREVIEW_AGAIN = "This page had expired, so there is no preview yet: press Preview again."
 PREVIEW_EXPIRED = "This page has expired, so the preview stopped: press Subscribe and the form comes back fresh, with what you typed."
+
+
+@pages.before_request
+def _same_site_post() -> None:
+    """Over HTTPS a form's post must say it came from our pages (its Origin, else its Referer,
+    as DIGESTBOT_BASE_URL): what Flask-WTF's strict check did with the Referer alone, which a
+    browser set to send none never passed."""
+    if request.method == "POST" and request.is_secure and not _from_this_site():
+        raise CSRFError("The post did not come from this site (its Origin or Referer).")
 
 
 @pages.errorhandler(CSRFError)
@@ -174,21 +185,57 @@ def _refused_form(error: CSRFError) -> Response:
     that works. Nothing is saved or sent either way."""
     log.info("%s %s -> 400 (%s)", request.method, request.path, error.description)
     c, hours = ctx(), current_app.config["WTF_CSRF_TIME_LIMIT"] // HOUR
-    note = EXPIRED_FORM.format(hours=hours)
+    hint = COOKIE_HINT if _cookie_not_kept() else ""
+    note = EXPIRED_FORM.format(hours=hours) + hint
     if not _from_this_site():  # another site's post: its values are not shown as if they were ours
         return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
     if request.endpoint == "pages.preview" and _wants_json():  # the page's live preview
         return json_response({"errors": {"form": PREVIEW_EXPIRED}}, 400)
-    if request.endpoint == "pages.confirm" and _confirm_nonce(token := str(request.form.get("t", ""))):
-        return _page("web/confirm.html", 400, token=token, note=CONFIRM_EXPIRED.format(hours=hours))
+    if request.endpoint == "pages.confirm" and (
+        nonce := _confirm_nonce(token := str(request.form.get("t", "")))
+    ):
+        confirmed = request_store().signup_address(nonce) is None
+        return _page(
+            "web/confirm.html",
+            400,
+            token=token,
+            confirmed=confirmed,
+            note=CONFIRM_EXPIRED.format(hours=hours) + hint,
+        )
     if request.endpoint in ("pages.subscribe", "pages.preview") and c.config.web.signup:
-        return _form_page(read_profile(request.form, c.config, PREVIEW_ID).values, status=400, notice=note)
+        values = read_profile(request.form, c.config, PREVIEW_ID).values
+        again = {"errors": {"form": PREVIEW_AGAIN}} if request.endpoint == "pages.preview" else None
+        return _form_page(values, preview=again, status=400, notice=note)  # (a preview lands there)
     state = _session_state()
+    if request.endpoint in MANAGE_FORMS and state and _for_another_digest(state):
+        return _other_digest(state)
     if request.endpoint == "pages.manage_save" and state and state.subscriber.origin == "web":
         sub = state.subscriber
         values = read_profile(request.form, c.config, sub.id, email=sub.email, base=sub).values
         return _manage_page(state, values, {}, 400, saved=note)
     return _page("web/message.html", 400, title="Sorry", message=CSRF_REFUSED)
+
+
+COOKIE_HINT = (
+    " Your browser sent this fresh page back without this site's cookie, which the forms need:"
+    " if it happens again, allow cookies for this site."
+)
+
+
+def _cookie_not_kept() -> bool:
+    """Whether a refused post came from a page still fresh (its form token signed by us within
+    its hours) but without our session cookie: the browser keeps none (cookies blocked), which
+    "this form expired" alone would leave the reader retrying for ever."""
+    if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+        return False
+    serializer = URLSafeTimedSerializer(current_app.secret_key, salt="wtf-csrf-token")  # Flask-WTF's
+    try:
+        serializer.loads(
+            str(request.form.get("csrf_token", "")), max_age=current_app.config["WTF_CSRF_TIME_LIMIT"]
+        )
+    except BadData:
+        return False
+    return True
 
 
 def _choices(values: dict) -> dict:
@@ -244,10 +291,10 @@ def subscribe() -> Response:
     email = result.subscriber.email if result.subscriber else ""
     if result.subscriber and not c.config.web.allows(email):
         result.errors["email"] = _domains_only()
+    if result.errors:  # sends nothing: not one of the client's sign-ups an hour
+        return _form_page(result.values, result.errors, status=400)
     if not _allowed(request_store(), "signup-ip", _client()):
         return _too_many()
-    if result.errors:
-        return _form_page(result.values, result.errors, status=400)
     nonce = secrets.token_urlsafe(16)
     confirm_link = _url("pages.confirm_page", t=sign([nonce], c.env.secret, CONFIRM))
     _off_the_request(_sign_up_by_mail, result.subscriber, nonce, confirm_link)
@@ -308,15 +355,17 @@ def _sign_up_mail(
 ) -> tuple[SubscriberState | None, str]:
     """The subscriber already at the sign-up's address, and which mail it gets ("manage",
     "confirm" or "" for none, its limit reached, counted at `at`); a confirmation's sign-up is
-    stored, or, with none to send, the one waiting gets this profile."""
-    known = store.find_by_email(sub.email or "")
-    if known is not None:
-        return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
-    if not _allowed(store, "confirm-email", sub.email or "", c, at):
-        store.revise_signup(sub, at)  # the link sent already subscribes with this profile
-        return None, ""
-    store.save_signup(nonce, sub, at)
-    return None, "confirm"
+    stored, or, with none to send, the one waiting gets this profile. All or nothing: a write
+    the database refuses half-way leaves no count of a mail that was never sent."""
+    with store.transaction():
+        known = store.find_by_email(sub.email or "")
+        if known is not None:
+            return known, "manage" if _allowed(store, "link-email", sub.email or "", c, at) else ""
+        if not _allowed(store, "confirm-email", sub.email or "", c, at):
+            store.revise_signup(sub, at)  # the link sent already subscribes with this profile
+            return None, ""
+        store.save_signup(nonce, sub, at)
+        return None, "confirm"
 
 
 def _mail(c, jinja, to: str, kind: str, **values) -> bool:
@@ -341,6 +390,9 @@ def _confirm_nonce(token: str) -> str | None:
     return None
 
 
+REPLACED_CONFIRM = (
+    "This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again."
+)
 BAD_CONFIRM = "This confirmation link is not valid or has expired (links last 48 hours). Sign up again to get a new one."
 
 
@@ -350,7 +402,11 @@ def confirm_page() -> Response:
     token = request.args.get("t", "")
     if (nonce := _confirm_nonce(token)) is None:
         return _page("web/message.html", 400, title="Link not valid", message=BAD_CONFIRM)
-    return _not_open(nonce) or _page("web/confirm.html", token=token)
+    store = request_store()
+    if not store.signup_kept(nonce):  # said now, not after a press of a button that cannot work
+        return _page("web/message.html", 400, title="Link not valid", message=REPLACED_CONFIRM)
+    confirmed = store.signup_address(nonce) is None  # Back after confirming, the link opened again
+    return _not_open(nonce) or _page("web/confirm.html", token=token, confirmed=confirmed)
 
 
 def _not_open(nonce: str) -> Response | None:
@@ -381,12 +437,7 @@ def confirm() -> Response:
         log.info("web subscriber %s confirmed, off: subscriptions.yaml has the address", sub.id)
         return _page("web/message.html", 409, title="Subscribed already", message=TAKEN_OVER)
     if sub is None:
-        return _page(
-            "web/message.html",
-            400,
-            title="Link not valid",
-            message="This confirmation link was replaced by a newer one: use the link in the latest mail, or sign up again.",
-        )
+        return _page("web/message.html", 400, title="Link not valid", message=REPLACED_CONFIRM)
     log.info("web subscriber %s confirmed", sub.id)
     _sign_in(sub.id)
     return redirect(url_for("pages.manage", welcome=1), 303)
@@ -396,9 +447,35 @@ def confirm() -> Response:
 
 
 def _sign_in(sid: str) -> None:
-    session.clear()
-    session["sid"] = sid
+    """Sign this browser in to `sid`'s digest. The session's form secret stays (the CSRF
+    token's, which no other site can know or set): the forms open in other tabs (a sign-up
+    form, another digest's page, which then says so) still post, instead of "expired"."""
+    if session.get("sid") != sid:
+        form_secret = session.get("csrf_token")
+        session.clear()
+        session["sid"] = sid
+        if form_secret:
+            session["csrf_token"] = form_secret
     session.permanent = True
+
+
+MANAGE_FORMS = ("pages.manage_save", "pages.pause", "pages.resume", "pages.unsubscribe")
+OTHER_DIGEST = (
+    "That page was for another digest: this browser signed in to this one since (in another tab"
+    " or window), so nothing was changed. To change the other digest, open its manage link again."
+)
+
+
+def _for_another_digest(state: SubscriberState) -> bool:
+    """Whether the posted form came from the manage page of another digest than the one this
+    browser is signed in to now (a page left open while another manage link signed in)."""
+    posted = request.form.get("digest")
+    return posted is not None and posted != state.subscriber.id
+
+
+def _other_digest(state: SubscriberState) -> Response:
+    log.info("%s %s -> 409 (a form of another digest's manage page)", request.method, request.path)
+    return _manage_page(state, form_values(state.subscriber), {}, 409, saved=OTHER_DIGEST)
 
 
 @pages.get("/manage/login")
@@ -430,6 +507,8 @@ def signed_in(view):
         if state is None:
             session.clear()
             return redirect(url_for("pages.link_page"), 303)
+        if request.method == "POST" and _for_another_digest(state):
+            return _other_digest(state)
         return view(state, *args, **kwargs)
 
     return wrapper
@@ -440,7 +519,17 @@ def signed_in(view):
 def manage(state: SubscriberState) -> Response:
     sub = state.subscriber
     welcome = bool(request.args.get("welcome")) and sub.active and not sub.paused
-    return _manage_page(state, form_values(sub), {}, welcome=welcome)
+    note = session.pop("note", None)  # what the change that redirected here did (`_done`)
+    extra = {"saved": note} if isinstance(note, str) else {}
+    return _manage_page(state, form_values(sub), {}, welcome=welcome, **extra)
+
+
+def _done(note: str) -> Response:
+    """After a change that worked, the manage page by a redirect (Post/Redirect/Get), saying
+    `note`: Back to it, or a reload, shows the page again, where the answer to the POST itself
+    (kept out of every cache) made the browser ask to send the form once more."""
+    session["note"] = note
+    return redirect(url_for("pages.manage"), 303)
 
 
 def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int = 200, **extra) -> Response:
@@ -475,9 +564,8 @@ def manage_save(state: SubscriberState) -> Response:
     if result.errors:
         return _manage_page(state, result.values, result.errors, 400)
     store.save_web_subscriber(result.subscriber, _now())
-    state = store.subscriber(sub.id)
     log.info("web subscriber %s changed their profile", sub.id)
-    return _manage_page(state, form_values(state.subscriber), {}, saved=_saved_note(state.subscriber))
+    return _done(_saved_note(store.subscriber(sub.id).subscriber))
 
 
 def _saved_note(sub: Subscriber) -> str:
@@ -510,9 +598,8 @@ def _set_state(state: SubscriberState, message: str, **changes) -> Response:
     if changes.get("active") is True and not sub.active and not ctx().config.web.allows(sub.email or ""):
         return _manage_page(state, form_values(sub), {}, 403, saved=_domains_only())
     store.save_web_subscriber(replace(sub, **changes), _now())
-    state = store.subscriber(sub.id)
     log.info("web subscriber %s: %s", sub.id, message)
-    return _manage_page(state, form_values(state.subscriber), {}, saved=message)
+    return _done(message)
 
 
 @pages.post("/manage/pause")
@@ -551,10 +638,10 @@ def link_page() -> Response:
 def send_link() -> Response:
     errors: dict[str, str] = {}
     email = read_email(_posted_email(), errors)
+    if errors:  # sends nothing: not one of the client's link requests an hour
+        return _page("web/link.html", 400, values={"email": _posted_email()}, errors=errors, note=None)
     if not _allowed(request_store(), "link-ip", _client()):
         return _too_many()
-    if errors:
-        return _page("web/link.html", 400, values={"email": _posted_email()}, errors=errors, note=None)
     _off_the_request(_link_by_mail, email)
     return _page("web/check_inbox.html", email=email, link=True)
 
@@ -563,7 +650,7 @@ def _link_by_mail(c, jinja, email: str) -> None:
     """A known address gets its manage link (at most three an hour, counting those that were
     sent); any other one nothing."""
     at = datetime.fromtimestamp(c.clock(), UTC)
-    with c.open_store() as store:
+    with c.open_store() as store, store.transaction():  # a failed lookup counts no mail
         if not _allowed(store, "link-email", email, c, at):
             log.info("manage link asked for %s: no mail (three an hour at most)", email)
             return
@@ -594,7 +681,7 @@ def preview() -> Response:
     if errors:
         if _wants_json():
             return json_response({"errors": errors}, 400)
-        return _form_page(result.values, errors, status=400)
+        return _form_page(result.values, errors, preview={"errors": errors}, status=400)  # said there too
     sub = replace(result.subscriber, id=PREVIEW_ID, email=email or "preview@invalid.example")
     now = _now()
     start = store.last_rev_before(now - timedelta(days=PREVIEW_DAYS))
@@ -602,6 +689,7 @@ def preview() -> Response:
     selection = runner.select([SubscriberState(sub, now, start, now)], now)
     found = {
         "total": selection.matched[PREVIEW_ID],
+        "stored": store.count_papers_after(start),  # none: nothing came in, not nothing matched
         "days": PREVIEW_DAYS,
         "papers": [
             {"title": m.paper.display_title, "link": m.paper.link, "why": list(m.why)[:6]}

@@ -949,6 +949,10 @@ class Store:
     def count_papers(self) -> int:
         return self._exec("SELECT COUNT(*) FROM papers").fetchone()[0]
 
+    def count_papers_after(self, rev: int) -> int:
+        """How many papers are new or changed since revision `rev` (what a digest from there reads)."""
+        return self._exec("SELECT COUNT(*) FROM papers WHERE rev > ?", (rev,)).fetchone()[0]
+
     # --- sources --------------------------------------------------------------------------
 
     def source_state(self, name: str) -> dict:
@@ -1479,6 +1483,11 @@ class Store:
         none (replaced, purged, or confirmed already)."""
         row = self._exec("SELECT email, subscriber FROM web_signups WHERE nonce = ?", (nonce,)).fetchone()
         return row[0] if row and _CONFIRMED not in json.loads(row[1]) else None
+
+    def signup_kept(self, nonce: str) -> bool:
+        """Whether the sign-up `nonce` is kept, waiting or confirmed: False once a newer sign-up
+        of its address replaced it (or it was purged), so that its link can confirm nothing."""
+        return self._exec("SELECT 1 FROM web_signups WHERE nonce = ?", (nonce,)).fetchone() is not None
 
     def revise_signup(self, sub: Subscriber, now: datetime | None = None) -> bool:
         """Give the sign-up waiting for `sub`'s address (not confirmed, of the last two days)

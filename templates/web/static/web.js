@@ -30,8 +30,12 @@
       return;
     }
     var n = data.total;
-    summary.textContent = n + (n === 1 ? " paper" : " papers") + " from the last " + data.days +
-      " days match" + (n === 1 ? "es" : "") + (data.papers.length ? "; the best " + data.papers.length + ":" : ".");
+    if (!data.stored) {  // nothing came in that week: not that nothing matched
+      summary.textContent = "No papers came in over the last " + data.days + " days, so there is nothing to preview yet.";
+      return;
+    }
+    summary.textContent = n + " of " + data.stored + (data.stored === 1 ? " paper" : " papers") + " from the last " +
+      data.days + " days match" + (n === 1 ? "es" : "") + (data.papers.length ? "; the best " + data.papers.length + ":" : ".");
     data.papers.forEach(function (p) {
       var li = document.createElement("li");
       var a = document.createElement("a");
