@@ -930,6 +930,22 @@ MAX_TRENDING = 1000
 MAX_CONFIG_BYTES = 64 * 2**20  # 100,000 subscribers are about 15 MB of YAML
 
 
+def files_stamp(config: Config) -> tuple[tuple[int, int, int] | None, ...]:
+    """What a reload watches of the YAML and the files it names (libraries): each one's
+    modification time, size and inode (None: not there). A write that lands within one tick of
+    the file system's clock (an editor that truncates, then writes) still changes the size, and
+    one that replaces the file (write and rename) the inode."""
+    stamps = []
+    for path in (config.path, *config.files):
+        try:
+            st = Path(path).stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate subscriptions.yaml; raises ConfigError listing every problem."""
     path = Path(path)

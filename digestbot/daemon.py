@@ -26,7 +26,6 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
@@ -44,7 +43,7 @@ from .collect import (
     pace_through,
     refresh_sources,
 )
-from .config import Config, ConfigError, Env, SourceConfig, load_config
+from .config import Config, ConfigError, Env, SourceConfig, files_stamp, load_config
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, NoLock, runner_lock, sender_lock
 from .signals import Signals
@@ -106,7 +105,7 @@ class Worker:
         self.client = client or pace_through(store, HttpClient(cancel=self.stopping))
         shared = member is not None or store.backend == "postgresql"
         self.runner = DigestRunner(store, config, env, clock=clock, refresh=self.refresh, shared=shared)
-        self._config_mtime = _mtimes(config)
+        self._config_mtime = files_stamp(config)
         self._template_problems: list[str] = []
         self.on_reload: Callable[[Config], None] | None = None
         self.slack_service: SlackService | None = None  # answering /digest over Socket Mode
@@ -288,7 +287,7 @@ class Worker:
     def maybe_reload(self) -> bool:
         """Re-read the YAML if it or a library file it names changed, or SIGHUP asked; a broken
         edit keeps the old config."""
-        mtime, files = _mtimes(self.config), tuple(self.config.files)
+        mtime, files = files_stamp(self.config), tuple(self.config.files)
         asked = self.reload_requested.is_set()
         if not asked and mtime == self._config_mtime:
             return False
@@ -310,7 +309,7 @@ class Worker:
                 self.reload_requested.set()
             raise
         # Watch the files the new config names (a library: file added or dropped).
-        self._config_mtime = mtime if tuple(config.files) == files else _mtimes(config)
+        self._config_mtime = mtime if tuple(config.files) == files else files_stamp(config)
         return True
 
     def apply(self, config: Config) -> None:
@@ -515,22 +514,6 @@ class ClockWatch:
         last_wall, last_mono = self._last
         self._last = (wall, mono)
         return (wall - last_wall) - timedelta(seconds=mono - last_mono)
-
-
-def _mtime(path: Path) -> tuple[int, int, int] | None:
-    """A file's modification time, size and inode: a write that lands within one tick of the
-    file system's clock (an editor that truncates, then writes) still changes the size, and one
-    that replaces the file (write and rename) the inode."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
-
-
-def _mtimes(config: Config) -> tuple[tuple[int, int, int] | None, ...]:
-    """What a reload watches of the YAML and the library files it names."""
-    return tuple(_mtime(p) for p in (config.path, *config.files))
 
 
 def run_forever(

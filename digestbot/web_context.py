@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, g
 from slack_sdk.signature import SignatureVerifier
 
-from .config import Config, ConfigError, Env, load_config
+from .config import Config, ConfigError, Env, files_stamp, load_config
 from .slack_app import SlackService
 from .store import Store
 from .text import mask_url
@@ -49,7 +49,7 @@ class AppContext:
         self._queued: set[Future] = set()
         self._lock = threading.Lock()
         self.refusals_logged: dict[str, float] = {}  # when web._log_refusal last warned, by kind
-        self._stamp = _stamp(config)
+        self._stamp = files_stamp(config)
         self._looked = clock()
         self._reloading = threading.Lock()
 
@@ -62,7 +62,7 @@ class AppContext:
         if abs(now - self._looked) < RELOAD_SECONDS or not self._reloading.acquire(blocking=False):
             return False  # looked lately, or another request is reading it (a large file takes seconds)
         try:
-            self._looked, stamp = now, _stamp(self.config)
+            self._looked, stamp = now, files_stamp(self.config)
             if stamp == self._stamp:
                 return False
             self._stamp = stamp
@@ -90,7 +90,7 @@ class AppContext:
                     mask_url(str(self.db_path)),
                 )
             self.config = self.slack.config = config
-            self._stamp = _stamp(config)  # the files the new config names (a library: added)
+            self._stamp = files_stamp(config)  # the files the new config names (a library: added)
         finally:
             self._reloading.release()
         log.info("%s changed: serving its new config", self.config.path)
@@ -125,21 +125,6 @@ class AppContext:
             log.warning("stopping: %d web mail(s) not sent (the readers can ask again)", dropped)
         self.mailer.shutdown(wait=True)
         self.slack.close()
-
-
-def _stamp(config: Config) -> tuple:
-    """What a reload watches of the YAML and the files it names: modification time, size and
-    inode of each (a write within one tick of the clock still changes the size, a replacing
-    rename the inode)."""
-    stamps = []
-    for path in (config.path, *config.files):
-        try:
-            st = Path(path).stat()
-        except OSError:
-            stamps.append(None)
-        else:
-            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(stamps)
 
 
 def _web_shape(config: Config) -> tuple:
