@@ -253,7 +253,7 @@ class Deliverer:
             self._smtp.close()
             self._smtp = None
         if self._slack is not None:
-            self._slack.unavailable = None
+            self._slack.close()
 
 
 def _outbox_stem(digest: Digest) -> str:

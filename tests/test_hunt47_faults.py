@@ -298,3 +298,21 @@ def test_a_slack_outage_in_one_round_of_the_worker_does_not_stop_the_next_rounds
         assert len(slack_api.posts) == 1
     finally:
         b.store.close()
+
+
+def test_a_channel_renamed_between_two_rounds_of_the_worker_gets_no_more_posts(workdir, slack_api):
+    # The worker's Slack transport learnt '#lab' -> its id from the first post and kept it for
+    # as long as the worker ran: once that channel was renamed (#lab-2023) and a new #lab made,
+    # every later digest to '#lab' still went to the old channel, until a restart.
+    b, created = slack_bot(workdir, slack_api, "#lab")
+    try:
+        slack_api.answer("chat.postMessage", body={"ok": True, "channel": "C0OLDLAB1", "ts": "1.000100"})
+        [outcome] = b.run()
+        assert outcome.status == "sent", outcome.error
+        b.add(topic_paper(2, "quokka"))
+        b.clock.set(created + timedelta(days=1))
+        [outcome] = b.run()
+        assert outcome.status == "sent", outcome.error
+        assert [p.body["channel"] for p in slack_api.posts] == ["#lab", "#lab"]
+    finally:
+        b.store.close()

@@ -375,7 +375,11 @@ class SlackTransport:
             raise DeliveryError(f"cannot reach the Slack API: {_short(e)}", breaks_all=True) from None
 
     def close(self) -> None:
-        pass
+        """The end of a run: the circuit breaker, and the ids learnt for channels written by
+        name, hold for one run only (a channel renamed, or made anew under its name, since:
+        a later run must not post to the old one). The DM channels opened are kept."""
+        self.unavailable = None
+        self._ids.clear()
 
 
 def _api_error(e: SlackApiError, posting: bool = False) -> DeliveryError:
