@@ -59,7 +59,14 @@ from .web_context import (
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
-BAD_RATING_LINK = "This rating link is not valid."
+BAD_RATING_LINK = (
+    "This rating link is not valid: your mail program may have cut it. Use the link in the digest"
+    " again, or copy all of it into the address bar."
+)
+BAD_UNSUBSCRIBE_LINK = (
+    "This unsubscribe link is not valid: your mail program may have cut it. Use the link at the foot"
+    " of the digest again, or write to whoever set this digest up for you."
+)
 DB_DOWN = "The digest database is unavailable right now; nothing was changed. Try again later."
 SESSION_HOURS = 2  # how long a manage page stays signed in after its link was opened
 
@@ -241,7 +248,7 @@ def _error(e: Exception) -> Response:
         }.get(status, e.name.lower())
     elif isinstance(e, StoreError):  # the database, not the request: one line, and try again later
         log.error("%s %s: %s", method, path, e)
-        if request.blueprint == "pages" and method in ("GET", "POST"):  # a page of the site says it
+        if _shown_in_a_browser():  # a page of the site says it
             page = render_template("web/message.html", title="Try again later", message=DB_DOWN)
             response = Response(page, 503, mimetype="text/html")
         else:
@@ -252,7 +259,7 @@ def _error(e: Exception) -> Response:
         log.exception("error handling %s %s", method, path)
         return _text("internal error", 500)
     log.info("%s %s -> %s", method, path, status)
-    if request.blueprint == "pages" and request.method in ("GET", "POST"):
+    if _shown_in_a_browser():
         response = Response(
             render_template("web/message.html", title="Sorry", message=body), status, mimetype="text/html"
         )
@@ -263,6 +270,21 @@ def _error(e: Exception) -> Response:
             if name.lower() != "content-type":
                 response.headers[name] = value
     return response
+
+
+# The links of a digest a reader opens in a browser: their refusals are pages too, not a line
+# of plain text (which a browser shows as a bare monospace line).
+_READER_LINKS = frozenset(
+    {"links.unsubscribe_page", "links.unsubscribe", "links.feedback_page", "links.feedback"}
+)
+
+
+def _shown_in_a_browser() -> bool:
+    """Whether this request's answer is a page a person reads (the sign-up and manage pages, an
+    unsubscribe or rating link), not an API's or a probe's."""
+    return request.method in ("GET", "POST") and (
+        request.blueprint == "pages" or request.endpoint in _READER_LINKS
+    )
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -385,7 +407,7 @@ def _subscriber_from_token(token: str) -> str:
     secret = ctx().env.secret
     sid = read_token(token, secret) if token and secret else None
     if sid is None:
-        raise HttpError("400 Bad Request", "This unsubscribe link is not valid.")
+        raise HttpError("400 Bad Request", BAD_UNSUBSCRIBE_LINK)
     return ctx().config.current_id(sid)
 
 

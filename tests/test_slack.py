@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 import waitress
+from browser import browser  # noqa: F401  (a fixture)
 from helpers import SOURCES, FeedPaper, db_dump, digestbot, ledger, not_due_soon, write_feed
 from helpers import subscriber as email_subscriber
 from slack_sdk.models.blocks import Block
@@ -1202,6 +1203,27 @@ def test_forged_tokens_get_400_and_change_nothing(web, token):
 
     assert (posted.status_code, shown.status_code) == (400, 400)
     assert db_dump(web.db) == before
+
+
+def test_a_link_the_mail_program_cut_opens_a_page_saying_what_to_do(web, browser):  # noqa: F811
+    # A cut (or otherwise broken) unsubscribe or rating link answered one line of plain text,
+    # which the browser showed bare: no page of the site, no word of what to do instead.
+    from selenium.webdriver.common.by import By
+
+    from digestbot.web import BAD_RATING_LINK, BAD_UNSUBSCRIBE_LINK
+
+    driver = browser()
+    token = make_token("alice", UNSUB_SECRET)
+    for path, said in (
+        (f"/unsubscribe?t={token[:-6]}", BAD_UNSUBSCRIBE_LINK),
+        ("/feedback?t=abc", BAD_RATING_LINK),
+    ):
+        answer = web.request("GET", path)
+        assert answer.status_code == 400 and answer.headers["Content-Type"].startswith("text/html")
+        driver.get(web.url + path)
+        assert driver.find_elements(By.CSS_SELECTOR, "link[rel=stylesheet]")  # the site's page
+        assert said in driver.find_element(By.TAG_NAME, "main").text
+        assert not driver.find_elements(By.TAG_NAME, "pre")  # Chromium's frame for plain text
 
 
 def test_unknown_subscriber_gets_the_same_answer_as_a_known_one(web):
