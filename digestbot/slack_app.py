@@ -28,7 +28,7 @@ from .delivery.slack import TOKEN_ERRORS
 from .digest import DigestRunner
 from .links import read_button_value
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
-from .store import RatingRefused, Store, StoreError
+from .store import DigestGone, RatingRefused, Store, StoreError
 from .text import one_line
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,13 @@ class SlackService:
                 if state is None or state.subscriber.slack not in targets:
                     raise RatingRefused("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
+                paused = bool((store.subscriber(state.subscriber.id) or state).subscriber.paused)
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
+            if paused:
+                text += " This digest is paused: the rating counts once it resumes."
             log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
+        except DigestGone:
+            text = "This digest is no longer sent (the bot's operator removed it): nothing was recorded."
         except RatingRefused:
             text = "Only papers from this digest can be rated here."
         except StoreError as e:  # the database's (busy, full, damaged), not the click's

@@ -45,7 +45,7 @@ from .config import Config, Env
 from .links import read_feedback_token, read_token
 from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals, release_early
-from .store import RatingRefused, Store, StoreError
+from .store import DigestGone, RatingRefused, Store, StoreError
 from .text import is_number
 from .web_context import (
     CSRF_REFUSED,
@@ -379,10 +379,12 @@ def feedback_page() -> Response:
     """The page a rating link opens: it records nothing (mail scanners follow links); its
     buttons POST the rating."""
     token = request.args.get("t", "")
-    _, key = _feedback_target(token)
+    sid, key = _feedback_target(token)
     paper = request_store().paper(key)
     if paper is None:
         raise HttpError("400 Bad Request", BAD_RATING_LINK)
+    if request_store().digest_gone(sid):
+        return _digest_gone()
     chosen = request.args.get("vote") if request.args.get("vote") in ("up", "down") else "up"
     return _page("web/feedback.html", token=token, paper=paper, chosen=chosen)
 
@@ -393,8 +395,27 @@ def feedback() -> Response:
     vote = {"up": 1, "down": -1}.get(request.form.get("vote", ""))
     if vote is None:
         raise HttpError("400 Bad Request", "Choose more or less like this.")
-    record_rating(request_store(), sid, key, vote, "email")
+    try:
+        record_rating(request_store(), sid, key, vote, "email")
+    except DigestGone:
+        return _digest_gone()
+    state = request_store().subscriber(sid)
+    if state is not None and state.subscriber.paused:
+        return _page("web/message.html", title="Thanks", message=PAUSED_RATING)
     return _page("web/message.html", title="Thanks", message="Noted: your next digest takes it into account.")
+
+
+PAUSED_RATING = (
+    "Noted. This digest is paused (unsubscribed), so none comes now: the rating counts once it resumes."
+)
+GONE_RATING = (
+    "This digest is no longer sent (the bot's operator removed it), so a rating would change"
+    " nothing: nothing was recorded."
+)
+
+
+def _digest_gone() -> Response:
+    return _page("web/message.html", title="Digest no longer sent", message=GONE_RATING)
 
 
 # --- health ---------------------------------------------------------------------------
@@ -459,9 +480,12 @@ def _no_constant(name: str) -> None:
 
 def record_rating(store: Store, sid: str, key: str, vote: int, origin: str) -> None:
     """Record a rating from a link or a button; a paper the subscriber never received is a 400
-    (a database that cannot take it is the 503 of any StoreError)."""
+    (a database that cannot take it is the 503 of any StoreError); DigestGone for a digest no
+    longer sent."""
     try:
         store.rate(sid, key, vote, origin)
+    except DigestGone:
+        raise
     except RatingRefused:
         raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)

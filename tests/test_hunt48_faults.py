@@ -1,0 +1,157 @@
+"""Faults found by seeding profiles with papers and rating them as readers do: signed rating
+links answered by the real web app on loopback, Slack buttons whose ephemeral answer reaches a
+local HTTPS stand-in for Slack's response_url, libraries read by the real CLI. Each test checks
+what the reader sees and what the database holds."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import re
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import test_feedback
+import test_slack
+import test_slack_faults
+from helpers import digestbot
+from test_feedback import ratings
+from test_slack import IMITATION, REASONING, email_sub, setup, slack_sub
+from test_slack_faults import button, buttons_of
+
+from digestbot.store import Store
+
+start_web = test_slack.start_web  # the fixture: the real web app on loopback
+slack = test_slack.slack  # the fixture: a Slack Web API stand-in
+
+
+# --- rating a digest that is no longer sent, or paused ------------------------------------------
+
+
+def more_link(text: str) -> tuple[str, str]:
+    """The first "More like this" link of a text part, and its token."""
+    link = re.search(r"More like this: (\S+)", text).group(1)
+    return link, parse_qs(urlsplit(link).query)["t"][0]
+
+
+def test_a_rating_link_of_a_digest_removed_from_the_yaml_says_so_and_records_nothing(
+    workdir, smtp_server, start_web
+):
+    web, text, _ = test_feedback.send_email_digest(workdir, smtp_server, start_web)
+    link, token = more_link(text)
+    setup(workdir, [IMITATION, REASONING], email_sub("bob", "reasoning"))  # alice removed
+    assert "1 deactivated" in digestbot(workdir, "sync").output
+
+    page = requests.get(link, timeout=10)  # a mail scanner, or alice
+    assert page.status_code == 200 and "no longer sent" in page.text, page.text
+    assert 'method="post"' not in page.text  # no button that would promise a next digest
+    done = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
+    assert done.status_code == 200 and "no longer sent" in done.text and "nothing was recorded" in done.text
+    assert "your next digest" not in done.text
+    assert ratings(workdir.db) == {"alice": {}, "bob": {}}
+
+
+def test_a_rating_link_of_a_paused_digest_is_recorded_and_says_it_counts_once_resumed(
+    workdir, smtp_server, start_web
+):
+    web, text, _ = test_feedback.send_email_digest(workdir, smtp_server, start_web)
+    _, token = more_link(text)
+    unsubscribe = re.search(r"(http://\S+/unsubscribe\?t=\S+)", text).group(1)
+    assert requests.post(unsubscribe, timeout=10).status_code == 200  # alice unsubscribes
+
+    done = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
+    assert done.status_code == 200 and "paused" in done.text and "your next digest" not in done.text
+    assert ratings(workdir.db)["alice"] == {f"arxiv:{IMITATION.aid}": 1}
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> str:
+    """A self-signed certificate (and its key, in one file) for 127.0.0.1."""
+    pem = tmp_path_factory.mktemp("tls") / "both.pem"
+    tls = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2"]
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            *tls,
+            "-keyout",
+            str(pem),
+            "-out",
+            str(pem),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(pem)
+
+
+@contextlib.contextmanager
+def response_url(certificate: str, monkeypatch) -> Iterator[tuple[str, queue.Queue]]:
+    """An HTTPS stand-in for a click's response_url (the client trusts its certificate through
+    SSL_CERT_FILE); yields its URL and the queue of the JSON bodies posted to it."""
+    posted: queue.Queue = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SSL_CERT_FILE", certificate)
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/actions/T1/1", posted
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def clicked(web, payload: dict, url: str, posted: queue.Queue) -> str:
+    """What Slack shows the clicker: the ephemeral text posted to the click's response_url."""
+    assert test_feedback.interactive(web, {**payload, "response_url": url}).status_code == 200
+    return posted.get(timeout=15)["text"]
+
+
+def test_a_slack_button_of_a_digest_removed_from_the_yaml_says_so_and_records_nothing(
+    workdir, slack, start_web, certificate
+):
+    web = test_slack_faults.send_with_buttons(
+        workdir, slack, start_web, slack_sub("ml", "C0MLCHAN1"), slack_sub("llm", "C0LLMCHAN", "reasoning")
+    )
+    [value] = buttons_of(next(p for p in slack.posts if p.body["channel"] == "C0MLCHAN1")).values()
+    setup(workdir, [IMITATION, REASONING], slack_sub("llm", "C0LLMCHAN", "reasoning"))  # ml removed
+    assert "1 deactivated" in digestbot(workdir, "sync").output
+
+    with response_url(certificate, workdir.monkeypatch) as (url, posted):
+        said = clicked(web, button(value, "U0MEMBER1", "C0MLCHAN1", "ml-papers"), url, posted)
+        assert "no longer sent" in said and "Noted" not in said
+        assert ratings(workdir.db) == {"ml": {}, "llm": {}}
+
+        digestbot(workdir, "sync")  # the same click on a paused digest counts, and says when
+        with Store(workdir.db) as store:
+            store.set_paused("llm", True)
+        [llm] = buttons_of(next(p for p in slack.posts if p.body["channel"] == "C0LLMCHAN")).values()
+        said = clicked(web, button(llm, "U0MEMBER1", "C0LLMCHAN", "llm-papers"), url, posted)
+        assert said.startswith("Noted") and "paused" in said
+    assert ratings(workdir.db)["llm"] == {f"arxiv:{REASONING.aid}": 1}
