@@ -18,11 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import responses
 import test_feedback
 import test_slack
 import test_slack_faults
 from helpers import digestbot
 from test_feedback import ratings
+from test_likes import API, sources, sub
+from test_relevance_faults import fake_arxiv
 from test_slack import IMITATION, REASONING, email_sub, setup, slack_sub
 from test_slack_faults import button, buttons_of
 
@@ -155,3 +158,20 @@ def test_a_slack_button_of_a_digest_removed_from_the_yaml_says_so_and_records_no
         said = clicked(web, button(llm, "U0MEMBER1", "C0LLMCHAN", "llm-papers"), url, posted)
         assert said.startswith("Noted") and "paused" in said
     assert ratings(workdir.db)["llm"] == {f"arxiv:{REASONING.aid}": 1}
+
+
+# --- check: liked ids arXiv said it does not know ------------------------------------------------
+
+
+@responses.activate
+def test_check_does_not_call_a_liked_id_arxiv_does_not_know_one_still_to_be_fetched(workdir):
+    responses.add_callback(responses.GET, API, callback=fake_arxiv({"2501.00001"}))
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99998"]))
+    digestbot(workdir, "fetch")
+    workdir.write_config(sources(workdir), sub("carol", like=["2501.00001", "2501.99998", "2501.00002"]))
+
+    out = digestbot(workdir, "check").output
+
+    assert "liked papers: not on arXiv: 2501.99998" in out, out
+    [pending] = [line for line in out.splitlines() if "not in the database yet" in line]
+    assert pending.startswith("warning: 1 liked paper(s)") and pending.endswith(": 2501.00002"), out
