@@ -175,3 +175,34 @@ def test_check_does_not_call_a_liked_id_arxiv_does_not_know_one_still_to_be_fetc
     assert "liked papers: not on arXiv: 2501.99998" in out, out
     [pending] = [line for line in out.splitlines() if "not in the database yet" in line]
     assert pending.startswith("warning: 1 liked paper(s)") and pending.endswith(": 2501.00002"), out
+
+
+# --- invisible characters copied along with an id -----------------------------------------------
+
+
+def test_an_id_with_invisible_characters_copied_along_is_still_that_paper(workdir):
+    # A zero-width space (web pages), a soft hyphen (PDF text), a byte order mark in the middle
+    # of a text library made of two exports joined with `cat`, a word joiner in a .bib's eprint.
+    (workdir.path / "papers.txt").write_text("2403.10715\n\ufeff2403.10886\n", encoding="utf-8")
+    (workdir.path / "more.bib").write_text(
+        "@misc{a, title = {T}, eprint = {\u20602403.10954}, archivePrefix = {arXiv}}\n", encoding="utf-8"
+    )
+    workdir.write_config(
+        sources(workdir),
+        sub(
+            "carol",
+            like=["\u200b2403.10804", "https://arxiv.org/abs/2403.\u00ad10698v2"],
+            library="papers.txt",
+        )
+        + sub("dave", library="more.bib"),
+    )
+    assert "OK" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        likes = {s.subscriber.id: s.subscriber.profile.likes for s in store.subscribers()}
+    assert likes == {
+        "carol": ("2403.10804", "2403.10698", "2403.10715", "2403.10886"),
+        "dave": ("2403.10954",),
+    }
+    refused = digestbot(workdir, "feedback", "carol", "\u200b2403.10804", "up", expect=2).output
+    assert "no paper 'arxiv:2403.10804' in the database" in refused  # read as the id, not as none
