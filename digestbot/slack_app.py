@@ -175,10 +175,15 @@ class SlackService:
                 if state is None or state.subscriber.slack not in targets:
                     raise RatingRefused("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
-                paused = bool((store.subscriber(state.subscriber.id) or state).subscriber.paused)
+                now = (store.subscriber(state.subscriber.id) or state).subscriber
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            if paused:
+            if now.paused:
                 text += " This digest is paused: the rating counts once it resumes."
+            elif now.profile.trending:
+                text = (
+                    "Noted. This digest now brings the most upvoted papers, which no rating moves:"
+                    " the rating counts once trending is off."
+                )
             log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
         except DigestGone:
             text = "This digest is no longer sent (the bot's operator removed it): nothing was recorded."

@@ -400,13 +400,23 @@ def feedback() -> Response:
     except DigestGone:
         return _digest_gone()
     state = request_store().subscriber(sid)
-    if state is not None and state.subscriber.paused:
-        return _page("web/message.html", title="Thanks", message=PAUSED_RATING)
-    return _page("web/message.html", title="Thanks", message="Noted: your next digest takes it into account.")
+    sub = state.subscriber if state is not None else None
+    said = (
+        PAUSED_RATING
+        if sub is not None and sub.paused
+        else TRENDING_RATING
+        if sub is not None and sub.profile.trending
+        else "Noted: your next digest takes it into account."
+    )
+    return _page("web/message.html", title="Thanks", message=said)
 
 
 PAUSED_RATING = (
     "Noted. This digest is paused (unsubscribed), so none comes now: the rating counts once it resumes."
+)
+TRENDING_RATING = (
+    "Noted. This digest now brings the most upvoted papers, which no rating moves: the rating"
+    " counts once it follows keywords or liked papers again."
 )
 GONE_RATING = (
     "This digest is no longer sent (the bot's operator removed it), so a rating would change"

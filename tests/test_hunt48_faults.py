@@ -22,7 +22,7 @@ import responses
 import test_feedback
 import test_slack
 import test_slack_faults
-from helpers import digestbot
+from helpers import digestbot, write_feed
 from test_feedback import ratings
 from test_likes import API, sources, sub
 from test_relevance_faults import fake_arxiv
@@ -206,3 +206,31 @@ def test_an_id_with_invisible_characters_copied_along_is_still_that_paper(workdi
     }
     refused = digestbot(workdir, "feedback", "carol", "\u200b2403.10804", "up", expect=2).output
     assert "no paper 'arxiv:2403.10804' in the database" in refused  # read as the id, not as none
+
+
+def test_a_rating_of_a_digest_turned_trending_says_it_counts_once_trending_is_off(
+    workdir, smtp_server, slack, start_web, certificate
+):
+    # Links and buttons sent before the digest became a trending one (which no rating moves).
+    test_slack.hf_file(workdir, {IMITATION: 5, REASONING: 9})
+    write_feed(workdir.path / "feed.xml", [IMITATION, REASONING])
+    workdir.write_config(test_slack.HF_SOURCES, email_sub("alice"))
+    web = test_slack.serve_signed_links(workdir, smtp_server, start_web)
+    user = "U0TREND01"
+    web.command("subscribe imitation learning", user=user)
+    digestbot(workdir, "send")
+    [mail] = smtp_server.to("alice@example.org")
+    _, token = more_link(mail.message.get_body(("plain",)).get_content())
+    [value] = buttons_of(slack.posts[0]).values()
+    alice = email_sub("alice").replace("  keywords: [imitation learning]\n", "  trending: 3\n")
+    workdir.write_config(test_slack.HF_SOURCES, alice)
+    digestbot(workdir, "sync")
+    assert "Trending" in web.command("trending 3", user=user)
+
+    done = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
+    assert done.status_code == 200 and "upvoted" in done.text and "your next digest" not in done.text
+    with response_url(certificate, workdir.monkeypatch) as (url, posted):
+        said = clicked(web, button(value, user, "D0TREND01", "directmessage"), url, posted)
+    assert said.startswith("Noted") and "trending is off" in said, said
+    key = f"arxiv:{IMITATION.aid}"
+    assert ratings(workdir.db) == {"alice": {key: 1}, f"slack:{user}": {key: 1}}
