@@ -177,8 +177,8 @@ class SlackService:
                 store.rate(state.subscriber.id, key, vote, "slack")
                 now = (store.subscriber(state.subscriber.id) or state).subscriber
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            if now.paused:
-                text += " This digest is paused: the rating counts once it resumes."
+            if now.paused or not now.active:
+                text += " This digest is off now (paused): the rating counts once it is on again."
             elif now.profile.trending:
                 text = (
                     "Noted. This digest now brings the most upvoted papers, which no rating moves:"

@@ -403,7 +403,7 @@ def feedback() -> Response:
     sub = state.subscriber if state is not None else None
     said = (
         PAUSED_RATING
-        if sub is not None and sub.paused
+        if sub is not None and (sub.paused or not sub.active)
         else TRENDING_RATING
         if sub is not None and sub.profile.trending
         else "Noted: your next digest takes it into account."
@@ -412,7 +412,8 @@ def feedback() -> Response:
 
 
 PAUSED_RATING = (
-    "Noted. This digest is paused (unsubscribed), so none comes now: the rating counts once it resumes."
+    "Noted. This digest is off now (paused or unsubscribed), so none comes: the rating counts once"
+    " it is on again."
 )
 TRENDING_RATING = (
     "Noted. This digest now brings the most upvoted papers, which no rating moves: the rating"

@@ -22,6 +22,7 @@ import responses
 import test_feedback
 import test_slack
 import test_slack_faults
+import test_web
 from helpers import digestbot, write_feed
 from test_feedback import ratings
 from test_likes import API, sources, sub
@@ -33,6 +34,7 @@ from digestbot.store import Store
 
 start_web = test_slack.start_web  # the fixture: the real web app on loopback
 slack = test_slack.slack  # the fixture: a Slack Web API stand-in
+site, start_site = test_web.site, test_web.start_site  # the fixtures: the web pages, signed links
 
 
 # --- rating a digest that is no longer sent, or paused ------------------------------------------
@@ -61,7 +63,7 @@ def test_a_rating_link_of_a_digest_removed_from_the_yaml_says_so_and_records_not
     assert ratings(workdir.db) == {"alice": {}, "bob": {}}
 
 
-def test_a_rating_link_of_a_paused_digest_is_recorded_and_says_it_counts_once_resumed(
+def test_a_rating_link_of_a_paused_digest_is_recorded_and_says_it_counts_once_on_again(
     workdir, smtp_server, start_web
 ):
     web, text, _ = test_feedback.send_email_digest(workdir, smtp_server, start_web)
@@ -70,8 +72,23 @@ def test_a_rating_link_of_a_paused_digest_is_recorded_and_says_it_counts_once_re
     assert requests.post(unsubscribe, timeout=10).status_code == 200  # alice unsubscribes
 
     done = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
-    assert done.status_code == 200 and "paused" in done.text and "your next digest" not in done.text
+    assert done.status_code == 200 and "off now" in done.text and "your next digest" not in done.text
     assert ratings(workdir.db)["alice"] == {f"arxiv:{IMITATION.aid}": 1}
+
+
+def test_a_rating_link_of_a_web_digest_its_reader_unsubscribed_is_kept_for_when_they_come_back(workdir, site):
+    reader = site.browser()
+    test_web.confirmed(site, reader, "lee@uni.example", "narwhal")
+    digestbot(workdir, "send", "--force")
+    digest = site.smtp.to("lee@uni.example")[-1]
+    _, token = more_link(digest.message.get_body(("plain",)).get_content())
+    assert "Unsubscribed" in reader.post("/manage/unsubscribe", {}, form_page="/manage").text
+
+    done = requests.post(f"{site.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
+
+    assert done.status_code == 200 and "off now" in done.text and "removed" not in done.text, done.text
+    sid = test_web.web_subscriber(site.db, "lee@uni.example").id
+    assert ratings(site.db)[sid] == {f"arxiv:{test_web.NARWHAL.aid}": 1}
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +173,7 @@ def test_a_slack_button_of_a_digest_removed_from_the_yaml_says_so_and_records_no
             store.set_paused("llm", True)
         [llm] = buttons_of(next(p for p in slack.posts if p.body["channel"] == "C0LLMCHAN")).values()
         said = clicked(web, button(llm, "U0MEMBER1", "C0LLMCHAN", "llm-papers"), url, posted)
-        assert said.startswith("Noted") and "paused" in said
+        assert said.startswith("Noted") and "off now" in said
     assert ratings(workdir.db)["llm"] == {f"arxiv:{REASONING.aid}": 1}
 
 

@@ -866,12 +866,15 @@ class Store:
                     )
 
     def digest_gone(self, sid: str, taken: dict[str, list[str]] | None = None) -> bool:
-        """Whether `sid` is a digest no longer sent (deactivated: removed from the YAML) that no
-        other digest took over (`_taken_over`, or `taken` as it gave): its ratings would count
-        for nobody."""
+        """Whether `sid` is a YAML digest no longer sent (removed from the YAML) that no other
+        digest took over (`_taken_over`, or `taken` as it gave): its ratings would count for
+        nobody. (A web digest its reader unsubscribed, or a Slack one the YAML took over, may
+        come back: it keeps its ratings.)"""
         taken = self._taken_over(self.handed_over()) if taken is None else taken
         state = self.subscriber(sid)
-        return sid not in taken and state is not None and not state.subscriber.active
+        if state is None or state.subscriber.active or state.subscriber.origin != "yaml":
+            return False
+        return sid not in taken
 
     def _set_vote(
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
