@@ -1207,11 +1207,15 @@ def _subscriber(
     given = likes or texts or trending or "trending" in m or seeds_reported  # (a wrong trending too)
     if not any(profile[k] for k in ("keywords", "authors", "categories")) and not given:
         if "library" in m:
+            named = (v.string(m, "library", fld) or "").strip()
             v.report(
                 m["library"].line,
                 f"{fld}.library",
-                f"{v.string(m, 'library', fld)} holds no papers (no arXiv ids, and no BibTeX entries"
-                " with a title): the profile would match nothing",
+                f"{named} holds no papers (no arXiv ids, and no BibTeX entries with a title): the"
+                " profile would match nothing"
+                if named
+                else "names no file: give the path of a .bib or .txt file (relative to this YAML);"
+                " the profile would match nothing",
             )
         else:
             v.report(

@@ -251,3 +251,16 @@ def test_a_rating_of_a_digest_turned_trending_says_it_counts_once_trending_is_of
     assert said.startswith("Noted") and "trending is off" in said, said
     key = f"arxiv:{IMITATION.aid}"
     assert ratings(workdir.db) == {"alice": {key: 1}, f"slack:{user}": {key: 1}}
+
+
+# --- a library: that names no file ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", ['""', '"  "', "", "~"])
+def test_a_library_key_left_empty_says_it_names_no_file_not_none_holds_no_papers(workdir, written):
+    workdir.write_config(sources(workdir), f"- id: carol\n  email: carol@example.org\n  library: {written}\n")
+
+    out = digestbot(workdir, "check", expect=2).output
+
+    assert "subscribers[0].library: names no file: give the path of a .bib or .txt file" in out, out
+    assert "None" not in out and "library:  holds" not in out
