@@ -23,7 +23,7 @@ import yaml
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
-from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
+from .library import MAX_LIBRARY_BYTES, LibraryError, library_text, read_library
 from .matching import (
     author_problem,
     category_problem,
@@ -1361,7 +1361,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
                     f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
                 )
                 return tuple(dict.fromkeys(likes)), ()
-            seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
+            seeds = read_library(library_text(raw))  # UTF-8, or as a byte order mark says
         except FileNotFoundError:
             v.report(m["library"].line, f"{fld}.library", f"file not found: {file}{v.relative_note(path)}")
             seeds = []

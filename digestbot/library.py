@@ -13,6 +13,7 @@ Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 import unicodedata
@@ -56,6 +57,23 @@ _MENTIONS = ("journal", "number", "note", "howpublished", "pages")
 # Semantic Scholar's `journal = {ArXiv}` and DBLP's `journal = {CoRR}` name the paper in the
 # volume: `volume = {abs/1706.03762}`, as arXiv's Computing Research Repository numbered it.
 _CORR_VOLUME_RE = re.compile(r"^\s*abs/(\S+)\s*$", re.IGNORECASE)
+
+
+# A byte order mark says how a file is encoded: UTF-8 (Windows editors), UTF-16 (Notepad's
+# "Unicode", Windows PowerShell's `>`) or UTF-32. The UTF-32 marks first: UTF-16's begins them.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def library_text(raw: bytes) -> str:
+    """A library file's bytes as text: UTF-8, or what its byte order mark says; raises
+    UnicodeDecodeError for anything else."""
+    return raw.decode(next((codec for bom, codec in _BOMS if raw.startswith(bom)), "utf-8"))
 
 
 def read_library(text: str) -> list[Seed]:

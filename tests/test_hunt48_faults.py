@@ -264,3 +264,20 @@ def test_a_library_key_left_empty_says_it_names_no_file_not_none_holds_no_papers
 
     assert "subscribers[0].library: names no file: give the path of a .bib or .txt file" in out, out
     assert "None" not in out and "library:  holds" not in out
+
+
+# --- a library saved as UTF-16 -------------------------------------------------------------------
+
+
+def test_a_library_saved_as_utf16_with_its_byte_order_mark_is_read(workdir):
+    # Windows PowerShell's `>` and Notepad's "Unicode" save UTF-16 little-endian with a BOM.
+    (workdir.path / "ids.txt").write_bytes("\ufeff# my list\r\n2403.10715\r\n".encode("utf-16-le"))
+    bib = '\ufeff@misc{a, title = {Schr{\\"o}dinger}, eprint = {2403.10886}, archivePrefix = {arXiv}}\n'
+    (workdir.path / "lib.bib").write_bytes(bib.encode("utf-16-be"))
+    workdir.write_config(sources(workdir), sub("carol", library="ids.txt") + sub("dave", library="lib.bib"))
+
+    assert "OK" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        likes = {s.subscriber.id: s.subscriber.profile.likes for s in store.subscribers()}
+    assert likes == {"carol": ("2403.10715",), "dave": ("2403.10886",)}
