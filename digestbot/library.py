@@ -14,6 +14,7 @@ Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import re
 import unicodedata
@@ -70,10 +71,19 @@ _BOMS = (
 )
 
 
+# JabRef names a library's encoding in its header (`% Encoding: ISO8859_1`, `Cp1252`, `UTF8`):
+# older versions saved in the system's encoding, Latin-1 or Windows-1252.
+_JABREF_ENCODING_RE = re.compile(rb"\A(?:%[^\n]*\n|[ \t\r]*\n)*?%[ \t]*Encoding:[ \t]*([A-Za-z0-9_.:-]+)")
+
+
 def library_text(raw: bytes) -> str:
-    """A library file's bytes as text: UTF-8, or what its byte order mark says; raises
-    UnicodeDecodeError for anything else."""
-    return raw.decode(next((codec for bom, codec in _BOMS if raw.startswith(bom)), "utf-8"))
+    """A library file's bytes as text: UTF-8, or what its byte order mark or its JabRef header
+    says; raises UnicodeDecodeError for anything else."""
+    codec = next((codec for bom, codec in _BOMS if raw.startswith(bom)), None)
+    if codec is None and (m := _JABREF_ENCODING_RE.match(raw[:2000])):
+        with contextlib.suppress(LookupError):  # a name Python does not know (or no text encoding)
+            return raw.decode(m.group(1).decode("ascii"))
+    return raw.decode(codec or "utf-8")
 
 
 def read_library(text: str) -> list[Seed]:

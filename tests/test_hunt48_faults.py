@@ -281,3 +281,20 @@ def test_a_library_saved_as_utf16_with_its_byte_order_mark_is_read(workdir):
     with Store(workdir.db) as store:
         likes = {s.subscriber.id: s.subscriber.profile.likes for s in store.subscribers()}
     assert likes == {"carol": ("2403.10715",), "dave": ("2403.10886",)}
+
+
+def test_an_old_jabref_library_is_read_in_the_encoding_its_header_names(workdir):
+    bib = (
+        "% This file was created with JabRef 2.10.\n% Encoding: ISO8859_1\n\n"
+        "@Article{a,\n  Title = {Étude de la mémoire},\n  Year = {2009}\n}\n"
+        "@Article{b,\n  Title = {X},\n  Eprint = {hep-th/9901001},\n  ArchivePrefix = {arXiv}\n}\n"
+    )
+    (workdir.path / "old.bib").write_bytes(bib.encode("latin-1"))
+    workdir.write_config(sources(workdir), sub("carol", library="old.bib"))
+
+    assert "OK" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        [carol] = store.subscribers()
+    assert carol.subscriber.profile.likes == ("hep-th/9901001",)
+    assert carol.subscriber.profile.seed_texts == ("Étude de la mémoire.",)
