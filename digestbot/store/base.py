@@ -870,11 +870,10 @@ class Store:
         digest took over (`_taken_over`, or `taken` as it gave): its ratings would count for
         nobody. (A web digest its reader unsubscribed, or a Slack one the YAML took over, may
         come back: it keeps its ratings.)"""
-        taken = self._taken_over(self.handed_over()) if taken is None else taken
         state = self.subscriber(sid)
         if state is None or state.subscriber.active or state.subscriber.origin != "yaml":
             return False
-        return sid not in taken
+        return sid not in (self._taken_over(self.handed_over()) if taken is None else taken)
 
     def _set_vote(
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
