@@ -175,11 +175,11 @@ class SlackService:
                 if state is None or state.subscriber.slack not in targets:
                     raise RatingRefused("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
-                now = (store.subscriber(state.subscriber.id) or state).subscriber
+                subs = [s.subscriber for s in store.rated_for(state.subscriber.id)]
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            if now.paused or not now.active:
+            if subs and all(sub.paused or not sub.active for sub in subs):
                 text += " This digest is off now (paused): the rating counts once it is on again."
-            elif now.profile.trending:
+            elif subs and all(sub.profile.trending for sub in subs):
                 text = (
                     "Noted. This digest now brings the most upvoted papers, which no rating moves:"
                     " the rating counts once trending is off."

@@ -399,13 +399,12 @@ def feedback() -> Response:
         record_rating(request_store(), sid, key, vote, "email")
     except DigestGone:
         return _digest_gone()
-    state = request_store().subscriber(sid)
-    sub = state.subscriber if state is not None else None
+    subs = [state.subscriber for state in request_store().rated_for(sid)]
     said = (
         PAUSED_RATING
-        if sub is not None and (sub.paused or not sub.active)
+        if subs and all(sub.paused or not sub.active for sub in subs)
         else TRENDING_RATING
-        if sub is not None and sub.profile.trending
+        if subs and all(sub.profile.trending for sub in subs)
         else "Noted: your next digest takes it into account."
     )
     return _page("web/message.html", title="Thanks", message=said)

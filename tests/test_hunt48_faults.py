@@ -20,6 +20,7 @@ import pytest
 import requests
 import responses
 import test_feedback
+import test_feedback_faults
 import test_slack
 import test_slack_faults
 import test_web
@@ -223,6 +224,21 @@ def test_an_id_with_invisible_characters_copied_along_is_still_that_paper(workdi
     }
     refused = digestbot(workdir, "feedback", "carol", "\u200b2403.10804", "up", expect=2).output
     assert "no paper 'arxiv:2403.10804' in the database" in refused  # read as the id, not as none
+
+
+def test_a_click_sent_before_a_hand_over_answers_for_the_digest_that_took_over_not_off(
+    workdir, slack, start_web, certificate
+):
+    user = "U0ADA0003"
+    web, _, _, buttons = test_feedback_faults.slack_digest_handed_over(workdir, slack, start_web, user)
+    test_feedback_faults.hand_over_to_yaml(workdir, user)  # the Slack digest is inactive now
+    aid, value = next(iter(buttons.items()))
+
+    with response_url(certificate, workdir.monkeypatch) as (url, posted):
+        said = clicked(web, button(value, user, "D0ADA0003", "directmessage"), url, posted)
+
+    assert said == "Noted: more papers like this one.", said
+    assert ratings(workdir.db)["ada"] == {f"arxiv:{aid}": 1}
 
 
 def test_a_rating_of_a_digest_turned_trending_says_it_counts_once_trending_is_off(

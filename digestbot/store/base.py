@@ -875,6 +875,12 @@ class Store:
             return False
         return sid not in (self._taken_over(self.handed_over()) if taken is None else taken)
 
+    def rated_for(self, sid: str) -> list[SubscriberState]:
+        """The digests a rating made for `sid` counts for (`set_feedback`): those that took its
+        place (`_taken_over`), else itself (none when it is not stored)."""
+        heirs = self._taken_over(self.handed_over()).get(sid) or [sid]
+        return [state for state in map(self.subscriber, heirs) if state is not None]
+
     def _set_vote(
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
     ) -> None:
