@@ -314,3 +314,25 @@ def test_an_old_jabref_library_is_read_in_the_encoding_its_header_names(workdir)
         [carol] = store.subscribers()
     assert carol.subscriber.profile.likes == ("hep-th/9901001",)
     assert carol.subscriber.profile.seed_texts == ("Étude de la mémoire.",)
+
+
+def test_a_text_library_written_as_a_markdown_list_of_ids_is_read(workdir):
+    # Reading notes: the links of a list were read, its bare ids were "not an arXiv id or URL".
+    (workdir.path / "reading.md").write_text(
+        "# to read\n- 2403.10715\n* [Motion tracks](https://arxiv.org/abs/2403.10886)\n"
+        "1. arXiv:2403.10954v2  # the follow-up\n2) hep-th/9901001\n• 2403.10804\n",
+        encoding="utf-8",
+    )
+    workdir.write_config(sources(workdir), sub("carol", library="reading.md"))
+
+    assert "OK" in digestbot(workdir, "check").output
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        [carol] = store.subscribers()
+    assert carol.subscriber.profile.likes == (
+        "2403.10715",
+        "2403.10886",
+        "2403.10954",
+        "hep-th/9901001",
+        "2403.10804",
+    )
