@@ -77,13 +77,19 @@ _JABREF_ENCODING_RE = re.compile(rb"\A(?:%[^\n]*\n|[ \t\r]*\n)*?%[ \t]*Encoding:
 
 
 def library_text(raw: bytes) -> str:
-    """A library file's bytes as text: UTF-8, or what its byte order mark or its JabRef header
-    says; raises UnicodeDecodeError for anything else."""
+    """A library file's bytes as text: as its byte order mark says, else UTF-8, else (bytes
+    that are no UTF-8) in the encoding its JabRef header names; UnicodeDecodeError otherwise.
+    UTF-8 comes before the header: a file converted to UTF-8 keeps the header it had."""
     codec = next((codec for bom, codec in _BOMS if raw.startswith(bom)), None)
-    if codec is None and (m := _JABREF_ENCODING_RE.match(raw[:2000])):
-        with contextlib.suppress(LookupError):  # a name Python does not know (or no text encoding)
-            return raw.decode(m.group(1).decode("ascii"))
-    return raw.decode(codec or "utf-8")
+    if codec is not None:
+        return raw.decode(codec)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if m := _JABREF_ENCODING_RE.match(raw[:2000]):
+            with contextlib.suppress(LookupError):  # a name Python does not know (or no text encoding)
+                return raw.decode(m.group(1).decode("ascii"))
+        raise
 
 
 def read_library(text: str) -> list[Seed]:

@@ -314,6 +314,11 @@ def test_an_old_jabref_library_is_read_in_the_encoding_its_header_names(workdir)
         [carol] = store.subscribers()
     assert carol.subscriber.profile.likes == ("hep-th/9901001",)
     assert carol.subscriber.profile.seed_texts == ("Étude de la mémoire.",)
+    (workdir.path / "old.bib").write_bytes(bib.encode("utf-8"))  # converted since, header kept
+    digestbot(workdir, "sync")
+    with Store(workdir.db) as store:
+        [carol] = store.subscribers()
+    assert carol.subscriber.profile.seed_texts == ("Étude de la mémoire.",)
 
 
 def test_a_text_library_written_as_a_markdown_list_of_ids_is_read(workdir):
