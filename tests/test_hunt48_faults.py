@@ -6,6 +6,7 @@ what the reader sees and what the database holds."""
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import queue
 import re
@@ -341,3 +342,25 @@ def test_a_text_library_written_as_a_markdown_list_of_ids_is_read(workdir):
         "hep-th/9901001",
         "2403.10804",
     )
+
+
+# --- a web reader's liked id arXiv does not know ------------------------------------------------
+
+
+def test_the_manage_page_says_which_liked_ids_arxiv_does_not_know(workdir, site):
+    # Slack's /digest likes and the operator's check and status said so; the web reader never heard.
+    reader = site.browser()
+    form = {"email": "kim@uni.example", "keywords": "narwhal", "likes": "2403.20002, 2501.99998"}
+    assert reader.post("/subscribe", {**form, **test_web.FORM_FIELDS}).status_code == 200
+    page = reader.get(test_web.link_in(site.mails("kim@uni.example", 1)[-1], "/confirm"))
+    token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    reader.post("/confirm", {"t": html.unescape(token)}, csrf=csrf)
+    with responses.RequestsMock() as arxiv:
+        arxiv.add_callback(responses.GET, API, callback=fake_arxiv(set()))
+        assert "not on arXiv: 2501.99998" in digestbot(workdir, "fetch").output
+
+    manage = reader.get("/manage")
+
+    assert "arXiv does not know 2501.99998" in manage.text, manage.text
+    assert "2403.20002" not in manage.text.split("arXiv does not know", 1)[1].split("</p>")[0]
