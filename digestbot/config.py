@@ -1326,6 +1326,9 @@ def _unbracketed(key: str, text: str) -> str:
     )
 
 
+_URL_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`like:` (arXiv ids or URLs) and `library:` (a BibTeX or id-list file beside the YAML) as
     liked arXiv ids, plus the title-and-abstract texts of library entries without an id."""
@@ -1340,6 +1343,14 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
             likes.append(aid)
     texts: list[str] = []
     path = v.string(m, "library", fld)
+    if path and _URL_RE.match(path):  # as a source's url may be: a library is a file
+        v.report(
+            m["library"].line,
+            f"{fld}.library",
+            "a URL: digestbot reads a library from a file, it does not fetch one; export the"
+            " collection to a file (Zotero's Better BibTeX keeps an export up to date) and name it",
+        )
+        return tuple(dict.fromkeys(likes)), ()
     if path:
         file = v.resolve(path)
         v.files.append(file)

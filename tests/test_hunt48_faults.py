@@ -364,3 +364,16 @@ def test_the_manage_page_says_which_liked_ids_arxiv_does_not_know(workdir, site)
 
     assert "arXiv does not know 2501.99998" in manage.text, manage.text
     assert "2403.20002" not in manage.text.split("arXiv does not know", 1)[1].split("</p>")[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.zotero.org/users/12345/collections/ABCD/items?format=bibtex", "http://x.example/lib.bib"],
+)
+def test_a_library_given_as_a_url_says_it_is_not_fetched_not_file_not_found(workdir, url):
+    workdir.write_config(sources(workdir), sub("carol", library=url))
+
+    out = digestbot(workdir, "check", expect=2).output
+
+    assert "subscribers[0].library: a URL: digestbot reads a library from a file" in out, out
+    assert "file not found" not in out and "relative path" not in out
