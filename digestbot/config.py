@@ -123,6 +123,7 @@ class SourceConfig:
 
 # A scheme (two letters or more: `C:/...` is a Windows path), a colon and a slash: a URL, maybe
 # mistyped (`postgresql:/host/db`), never a SQLite file to create (it was: a folder `postgresql:`).
+_ENV_VARIABLE_RE = re.compile(r"\$\{?[A-Za-z_]|%[A-Za-z_][A-Za-z0-9_]*%")  # $HOME, ${ZOTERO}, %USERPROFILE%
 _URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
 
 
@@ -704,7 +705,10 @@ class _Validator:
         return f"{kind} not found: {path}{self.relative_note(text)}"
 
     def relative_note(self, text: str) -> str:
-        """What a user who wrote a relative path may not know: where it is read from."""
+        """What a user who wrote a relative path may not know: where it is read from (and that
+        `$HOME` is no variable here)."""
+        if _ENV_VARIABLE_RE.search(text):
+            return " (environment variables such as $HOME are not expanded here: write the path, or ~ for your home)"
         if Path(text).expanduser().is_absolute():
             return ""
         return f" (a relative path is read from the YAML's folder, {self.path.parent.absolute()})"

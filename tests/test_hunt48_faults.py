@@ -377,3 +377,16 @@ def test_a_library_given_as_a_url_says_it_is_not_fetched_not_file_not_found(work
 
     assert "subscribers[0].library: a URL: digestbot reads a library from a file" in out, out
     assert "file not found" not in out and "relative path" not in out
+
+
+def test_a_library_or_templates_path_with_an_environment_variable_says_it_is_not_expanded(workdir):
+    workdir.monkeypatch.setenv("ZOTERO_DIR", str(workdir.path))
+    (workdir.path / "lib.bib").write_text("@misc{a, title = {T}, eprint = {2403.10715}}\n", encoding="utf-8")
+    workdir.write_config(
+        sources(workdir), sub("carol", library="${ZOTERO_DIR}/lib.bib"), extra_yaml="templates: $HOME/tpl\n"
+    )
+
+    out = digestbot(workdir, "check", expect=2).output
+
+    assert out.count("environment variables such as $HOME are not expanded here") == 2, out
+    assert "relative path is read from" not in out
