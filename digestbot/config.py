@@ -123,7 +123,6 @@ class SourceConfig:
 
 # A scheme (two letters or more: `C:/...` is a Windows path), a colon and a slash: a URL, maybe
 # mistyped (`postgresql:/host/db`), never a SQLite file to create (it was: a folder `postgresql:`).
-_ENV_VARIABLE_RE = re.compile(r"\$\{?[A-Za-z_]|%[A-Za-z_][A-Za-z0-9_]*%")  # $HOME, ${ZOTERO}, %USERPROFILE%
 _URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
 
 
@@ -1330,7 +1329,8 @@ def _unbracketed(key: str, text: str) -> str:
     )
 
 
-_URL_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
+_ENV_VARIABLE_RE = re.compile(r"\$\{?[A-Za-z_]|%[A-Za-z_][A-Za-z0-9_]*%")  # $HOME, ${ZOTERO}, %USERPROFILE%
+_LIBRARY_URL_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -1347,7 +1347,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
             likes.append(aid)
     texts: list[str] = []
     path = v.string(m, "library", fld)
-    if path and _URL_RE.match(path):  # as a source's url may be: a library is a file
+    if path and _LIBRARY_URL_RE.match(path):  # as a source's url may be: a library is a file
         v.report(
             m["library"].line,
             f"{fld}.library",
