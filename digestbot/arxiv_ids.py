@@ -155,12 +155,21 @@ def id_problem(text: str) -> str:
     return NOT_AN_ID
 
 
+_LIST_MARKER_RE = re.compile(r"^(?:[-*+\u2022]|\d{1,4}[.)])\s+")  # `- `, `* `, `• `, `1. `, `2) `
+
+
+def unlisted(line: str) -> str:
+    """A line without the list marker before it (a list kept in notes, Markdown's)."""
+    return _LIST_MARKER_RE.sub("", line, count=1)
+
+
 def split_refs(text: str) -> list[str]:
     """Paper references (ids or links) as typed in a list: separated by commas or line breaks,
-    or by spaces where one entry holds several ids. An entry that names one paper stays whole
-    (`arXiv:2401.12345 [cs.LG]`, `Attention is all you need https://arxiv.org/abs/1706.03762`)."""
+    or by spaces where one entry holds several ids, each without a list marker before it. An
+    entry that names one paper stays whole (`arXiv:2401.12345 [cs.LG]`, `Attention is all you
+    need https://arxiv.org/abs/1706.03762`)."""
     refs = []
-    for part in (p.strip() for p in re.split(r"[,\r\n]+", text)):
+    for part in (unlisted(p.strip()) for p in re.split(r"[,\r\n]+", text)):
         words = part.split()
         if len(words) > 1 and arxiv_id(part) is None and any(map(arxiv_id, words)):
             refs.extend(words)

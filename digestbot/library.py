@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, String
 
-from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note
+from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note, unlisted
 from .text import detex, one_line
 
 MAX_SEEDS = 5000
@@ -315,13 +315,12 @@ def _refuse_foreign(text: str) -> None:
 
 
 _LINK_COMMENT_RE = re.compile(r"\s#")
-_LIST_MARKER_RE = re.compile(r"^(?:[-*+\u2022]|\d{1,4}[.)])\s+")  # `- `, `* `, `• `, `1. `, `2) `
 
 
 def _id_lines(text: str) -> list[Seed]:
     seeds = []
     for n, raw in enumerate(text.splitlines(), 1):
-        line = _LIST_MARKER_RE.sub("", raw.strip(), count=1)  # a list in notes, Markdown's
+        line = unlisted(raw.strip())  # a list in notes, Markdown's
         # a comment runs from `#` on; in a link, from a `#` after white space (not a `#fragment`)
         line = (
             _LINK_COMMENT_RE.split(line, 1)[0] if line.startswith("http") else line.split("#", 1)[0]

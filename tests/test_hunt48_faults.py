@@ -390,3 +390,33 @@ def test_a_library_or_templates_path_with_an_environment_variable_says_it_is_not
 
     assert out.count("environment variables such as $HOME are not expanded here") == 2, out
     assert "relative path is read from" not in out
+
+
+# --- a list pasted into /digest like, an invisible character in the web form ----------------------
+
+
+def test_digest_like_of_a_list_pasted_from_notes_likes_each_paper(workdir, start_web):
+    setup(workdir, [IMITATION, REASONING], email_sub("alice"))
+    digestbot(workdir, "fetch")
+    web = start_web()
+
+    said = web.command(
+        f"like - {IMITATION.aid}\n- https://arxiv.org/abs/{REASONING.aid}v2\n1. hep-th/9901001"
+    )
+
+    assert f"`{IMITATION.aid}`" in said and "is not an arXiv id" not in said, said
+    with Store(workdir.db) as store:
+        [mine] = [s for s in store.subscribers() if s.subscriber.origin == "slack"]
+    assert mine.subscriber.profile.likes == (IMITATION.aid, REASONING.aid, "hep-th/9901001")
+
+
+def test_the_web_forms_liked_paper_with_an_invisible_character_copied_along_is_that_paper(workdir, site):
+    reader = site.browser()
+    form = {"email": "kim@uni.example", "keywords": "narwhal", "likes": "\u200b2403.20002, 2403.\u00ad10715"}
+
+    page = reader.post("/subscribe", {**form, **test_web.FORM_FIELDS})
+
+    assert page.status_code == 200 and "Check your inbox" in page.text, page.text
+    # what is no id still has its direction override named, not shown back turned around
+    junk = reader.post("/subscribe", {**form, "likes": "see\u202eabove", **test_web.FORM_FIELDS})
+    assert junk.status_code == 400 and "invisible formatting character (U+202E)" in junk.text, junk.text
