@@ -6,7 +6,7 @@ own; wrapped as Slack sends links (`<https://…|label>`) or in brackets. One pa
 whatever the spelling: old-style archives in lower case, without a subject class
 (`math.GT/0309136` is `math/0309136`, as arXiv's API names it). A string shaped like an id that
 arXiv never issued (month 13, four digits after 2014, five before 2015, an unknown archive) is
-not one. Pure: no I/O.
+not one. Characters that print nothing (a zero-width space, a soft hyphen) do not count. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -85,8 +85,13 @@ def arxiv_id(*candidates: str | None) -> str | None:
     return None
 
 
+# Characters that print nothing, copied along with an id: a zero-width space (web pages), a soft
+# hyphen (PDF text), direction marks, a word joiner, a byte order mark (two files joined with `cat`).
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
 def _one_id(text: str) -> str | None:
-    text = text.strip().lstrip(_OPENERS)
+    text = _INVISIBLE_RE.sub("", text).strip().lstrip(_OPENERS)
     found = [aid for m in _ARXIV_ID_RE.finditer(text) if (aid := _issued(m))]
     if found:
         others = {aid for m in _ANY_ID_RE.finditer(text) if (aid := _issued(m))}
@@ -111,6 +116,7 @@ def _issued(m: re.Match) -> str | None:
 
 def _named(text: str) -> set[str]:
     """Every id arXiv could have issued that `text` names, links and bare ids alike."""
+    text = _INVISIBLE_RE.sub("", text)
     return {aid for r in (_ARXIV_ID_RE, _ANY_ID_RE) for m in r.finditer(text) if (aid := _issued(m))}
 
 
@@ -149,12 +155,21 @@ def id_problem(text: str) -> str:
     return NOT_AN_ID
 
 
+_LIST_MARKER_RE = re.compile(r"^(?:[-*+\u2022]|\d{1,4}[.)])\s+")  # `- `, `* `, `• `, `1. `, `2) `
+
+
+def unlisted(line: str) -> str:
+    """A line without the list marker before it (a list kept in notes, Markdown's)."""
+    return _LIST_MARKER_RE.sub("", line, count=1)
+
+
 def split_refs(text: str) -> list[str]:
     """Paper references (ids or links) as typed in a list: separated by commas or line breaks,
-    or by spaces where one entry holds several ids. An entry that names one paper stays whole
-    (`arXiv:2401.12345 [cs.LG]`, `Attention is all you need https://arxiv.org/abs/1706.03762`)."""
+    or by spaces where one entry holds several ids, each without a list marker before it. An
+    entry that names one paper stays whole (`arXiv:2401.12345 [cs.LG]`, `Attention is all you
+    need https://arxiv.org/abs/1706.03762`)."""
     refs = []
-    for part in (p.strip() for p in re.split(r"[,\r\n]+", text)):
+    for part in (unlisted(p.strip()) for p in re.split(r"[,\r\n]+", text)):
         words = part.split()
         if len(words) > 1 and arxiv_id(part) is None and any(map(arxiv_id, words)):
             refs.extend(words)

@@ -34,6 +34,7 @@ from .collect import (
     LIKED_SOURCE,
     SourceOutcome,
     fetch_all,
+    not_on_arxiv,
     not_on_arxiv_warning,
     pace_through,
     refresh_sources,
@@ -436,12 +437,13 @@ def _last_warning(store, name: str, state: dict) -> str | None:
 
 
 def _liked_warnings(app: App) -> list[str]:
-    """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know. Only
-    read from an existing database: `check` creates nothing."""
+    """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know (not
+    also counted as to be fetched). Only read from an existing database: `check` creates nothing."""
     liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
     if not liked or not (is_postgres(app.db_path) or app.db_path.exists()):
         return []
-    missing = app.store.missing_likes(liked)
+    unknown = not_on_arxiv(app.store)
+    missing = [a for a in app.store.missing_likes(liked) if a not in unknown]
     out = []
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")

@@ -23,7 +23,7 @@ import yaml
 from .arxiv_ids import arxiv_id, problem_note
 from .delivery.email import SMTP_TIMEOUT, SmtpSettings
 from .delivery.message import split_address
-from .library import MAX_LIBRARY_BYTES, LibraryError, read_library
+from .library import MAX_LIBRARY_BYTES, LibraryError, library_text, read_library
 from .matching import (
     author_problem,
     category_problem,
@@ -721,7 +721,10 @@ class _Validator:
         return f"{kind} not found: {path}{self.relative_note(text)}"
 
     def relative_note(self, text: str) -> str:
-        """What a user who wrote a relative path may not know: where it is read from."""
+        """What a user who wrote a relative path may not know: where it is read from (and that
+        `$HOME` is no variable here)."""
+        if _ENV_VARIABLE_RE.search(text):
+            return " (environment variables such as $HOME are not expanded here: write the path, or ~ for your home)"
         if Path(text).expanduser().is_absolute():
             return ""
         return f" (a relative path is read from the YAML's folder, {self.path.parent.absolute()})"
@@ -1240,11 +1243,15 @@ def _subscriber(
     given = likes or texts or trending or "trending" in m or seeds_reported  # (a wrong trending too)
     if not any(profile[k] for k in ("keywords", "authors", "categories")) and not given:
         if "library" in m:
+            named = (v.string(m, "library", fld) or "").strip()
             v.report(
                 m["library"].line,
                 f"{fld}.library",
-                f"{v.string(m, 'library', fld)} holds no papers (no arXiv ids, and no BibTeX entries"
-                " with a title): the profile would match nothing",
+                f"{named} holds no papers (no arXiv ids, and no BibTeX entries with a title): the"
+                " profile would match nothing"
+                if named
+                else "names no file: give the path of a .bib or .txt file (relative to this YAML);"
+                " the profile would match nothing",
             )
         else:
             v.report(
@@ -1355,6 +1362,10 @@ def _unbracketed(key: str, text: str) -> str:
     )
 
 
+_ENV_VARIABLE_RE = re.compile(r"\$\{?[A-Za-z_]|%[A-Za-z_][A-Za-z0-9_]*%")  # $HOME, ${ZOTERO}, %USERPROFILE%
+_LIBRARY_URL_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`like:` (arXiv ids or URLs) and `library:` (a BibTeX or id-list file beside the YAML) as
     liked arXiv ids, plus the title-and-abstract texts of library entries without an id."""
@@ -1369,6 +1380,14 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
             likes.append(aid)
     texts: list[str] = []
     path = v.string(m, "library", fld)
+    if path and _LIBRARY_URL_RE.match(path):  # as a source's url may be: a library is a file
+        v.report(
+            m["library"].line,
+            f"{fld}.library",
+            "a URL: digestbot reads a library from a file, it does not fetch one; export the"
+            " collection to a file (Zotero's Better BibTeX keeps an export up to date) and name it",
+        )
+        return tuple(dict.fromkeys(likes)), ()
     if path:
         file = v.resolve(path)
         v.files.append(file)
@@ -1390,7 +1409,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
                     f" {MAX_LIBRARY_BYTES // 2**20} MB (export a collection, or one id per line)",
                 )
                 return tuple(dict.fromkeys(likes)), ()
-            seeds = read_library(raw.decode("utf-8-sig"))  # a BOM first is fine
+            seeds = read_library(library_text(raw))  # UTF-8, or as a byte order mark says
         except FileNotFoundError:
             v.report(m["library"].line, f"{fld}.library", f"file not found: {file}{v.relative_note(path)}")
             seeds = []

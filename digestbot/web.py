@@ -45,7 +45,7 @@ from .config import Config, Env
 from .links import read_feedback_token, read_token
 from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals, release_early
-from .store import RatingRefused, Store, StoreError
+from .store import DigestGone, RatingRefused, Store, StoreError
 from .text import is_number
 from .web_context import (
     CSRF_REFUSED,
@@ -450,10 +450,12 @@ def feedback_page() -> Response:
     """The page a rating link opens: it records nothing (mail scanners follow links); its
     buttons POST the rating."""
     token = request.args.get("t", "")
-    _, key = _feedback_target(token)
+    sid, key = _feedback_target(token)
     paper = request_store().paper(key)
     if paper is None:
         raise HttpError("400 Bad Request", BAD_RATING_LINK)
+    if request_store().digest_gone(sid):
+        return _digest_gone()
     chosen = request.args.get("vote") if request.args.get("vote") in ("up", "down") else "up"
     return _page("web/feedback.html", token=token, paper=paper, chosen=chosen)
 
@@ -464,8 +466,37 @@ def feedback() -> Response:
     vote = {"up": 1, "down": -1}.get(request.form.get("vote", ""))
     if vote is None:
         raise HttpError("400 Bad Request", "Choose more or less like this.")
-    record_rating(request_store(), sid, key, vote, "email")
-    return _page("web/message.html", title="Thanks", message="Noted: your next digest takes it into account.")
+    try:
+        record_rating(request_store(), sid, key, vote, "email")
+    except DigestGone:
+        return _digest_gone()
+    subs = [state.subscriber for state in request_store().rated_for(sid)]
+    said = (
+        PAUSED_RATING
+        if subs and all(sub.paused or not sub.active for sub in subs)
+        else TRENDING_RATING
+        if subs and all(sub.profile.trending for sub in subs)
+        else "Noted: your next digest takes it into account."
+    )
+    return _page("web/message.html", title="Thanks", message=said)
+
+
+PAUSED_RATING = (
+    "Noted. This digest is off now (paused or unsubscribed), so none comes: the rating counts once"
+    " it is on again."
+)
+TRENDING_RATING = (
+    "Noted. This digest now brings the most upvoted papers, which no rating moves: the rating"
+    " counts once it follows keywords or liked papers again."
+)
+GONE_RATING = (
+    "This digest is no longer sent (the bot's operator removed it), so a rating would change"
+    " nothing: nothing was recorded."
+)
+
+
+def _digest_gone() -> Response:
+    return _page("web/message.html", title="Digest no longer sent", message=GONE_RATING)
 
 
 # --- health ---------------------------------------------------------------------------
@@ -530,9 +561,12 @@ def _no_constant(name: str) -> None:
 
 def record_rating(store: Store, sid: str, key: str, vote: int, origin: str) -> None:
     """Record a rating from a link or a button; a paper the subscriber never received is a 400
-    (a database that cannot take it is the 503 of any StoreError)."""
+    (a database that cannot take it is the 503 of any StoreError); DigestGone for a digest no
+    longer sent."""
     try:
         store.rate(sid, key, vote, origin)
+    except DigestGone:
+        raise
     except RatingRefused:
         raise HttpError("400 Bad Request", BAD_RATING_LINK) from None
     log.info("rating %+d from %s for %s (%s)", vote, sid, key, origin)

@@ -228,7 +228,12 @@ def client_key(address: str) -> str:
     return str(ip)
 
 
-_ENTRY_PROBLEM = {"authors": author_problem, "categories": category_problem}  # else invisible_problem
+_ENTRY_PROBLEM = {  # else invisible_problem
+    "authors": author_problem,
+    "categories": category_problem,
+    # an id with a character that prints nothing copied along is that id (`arxiv_id`)
+    "likes": lambda ref: None if arxiv_id(ref) else invisible_problem(ref),
+}
 
 
 def _vetoed(lists: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ from flask_wtf.csrf import CSRFError
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import web_mail
+from .collect import not_on_arxiv
 from .digest import DigestRunner
 from .links import CONFIRM, CONFIRM_MAX_AGE, MANAGE, MANAGE_MAX_AGE, manage_url, sign, unsign
 from .models import Profile, Subscriber
@@ -537,6 +538,8 @@ def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int
     if _taken_over(store, state.subscriber):  # whatever else it says: this digest stays off
         extra.setdefault("saved", TAKEN_OVER)
     recent = [(d, store.digest_items(d.id, limit=3)) for d in store.recent_digests(state.subscriber.id, 10)]
+    likes = state.subscriber.profile.likes
+    unknown = not_on_arxiv(store) if likes else set()
     return _page(
         "web/manage.html",
         status,
@@ -547,6 +550,7 @@ def _manage_page(state: SubscriberState, values: dict, errors: dict, status: int
         errors=errors,
         recent=recent,
         choices=_choices(values),
+        unknown_likes=[a for a in likes if a in unknown],  # as /digest likes tells Slack readers
         **extra,
     )
 

@@ -345,6 +345,11 @@ class RatingRefused(StoreError):
     received): the request's fault, where any other StoreError is the database's."""
 
 
+class DigestGone(RatingRefused):
+    """A rating for a digest no longer sent (removed from the YAML, and no digest took its
+    place): no digest would ever use it, so it is not recorded."""
+
+
 class StoreUrlError(StoreError):
     """The database URL holds a connection option PostgreSQL's client library refuses
     (`sslmode=bogus`), or names a database or role the server does not have (or a wrong
@@ -854,6 +859,8 @@ class Store:
         with self.transaction():
             formers = self.handed_over()
             taken = self._taken_over(formers)
+            if self.digest_gone(sid, taken):
+                raise DigestGone(f"no digest goes to {sid} any more: a rating would change nothing")
             for heir in taken.get(sid) or [sid]:
                 if paper_seq not in self.received_among([paper_seq], [heir], formers).get(heir, ()):
                     raise RatingRefused(
@@ -865,6 +872,22 @@ class Store:
                     self._exec(
                         "DELETE FROM feedback WHERE subscriber_id = ? AND paper_seq = ?", (former, paper_seq)
                     )
+
+    def digest_gone(self, sid: str, taken: dict[str, list[str]] | None = None) -> bool:
+        """Whether `sid` is a YAML digest no longer sent (removed from the YAML) that no other
+        digest took over (`_taken_over`, or `taken` as it gave): its ratings would count for
+        nobody. (A web digest its reader unsubscribed, or a Slack one the YAML took over, may
+        come back: it keeps its ratings.)"""
+        state = self.subscriber(sid)
+        if state is None or state.subscriber.active or state.subscriber.origin != "yaml":
+            return False
+        return sid not in (self._taken_over(self.handed_over()) if taken is None else taken)
+
+    def rated_for(self, sid: str) -> list[SubscriberState]:
+        """The digests a rating made for `sid` counts for (`set_feedback`): those that took its
+        place (`_taken_over`), else itself (none when it is not stored)."""
+        heirs = self._taken_over(self.handed_over()).get(sid) or [sid]
+        return [state for state in map(self.subscriber, heirs) if state is not None]
 
     def _set_vote(
         self, sid: str, paper_seq: int, vote: int | None, origin: str, now: datetime | None
