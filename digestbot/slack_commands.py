@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from .arxiv_ids import arxiv_id, problem_note
+from .arxiv_ids import arxiv_id, problem_note, unlisted
 from .collect import not_on_arxiv
 from .config import Config, Env
 from .matching import distinct_terms, shared_terms, term_key, term_problem, vetoes
@@ -552,12 +552,15 @@ _CITATION_GLUE = re.compile(r"(?i)arxiv:?|\[[a-z-]+(?:\.[a-z-]+)?\]")
 
 
 def _paper_refs(text: str) -> tuple[list[str], str]:
-    """arXiv ids from `/digest like` text (ids or links, separated by commas or spaces), and a
-    line naming each word that is neither ('' when none is): every word is one reference, so
-    none is passed over as a title. A link Slack wrapped as `<url|label>` is one reference
-    whatever its label holds. No id at all: CommandError, naming each word."""
+    """arXiv ids from `/digest like` text (ids or links, separated by commas, spaces or lines;
+    a list's markers dropped), and a line naming each word that is neither ('' when none is):
+    every word is one reference, so none is passed over as a title. A link Slack wrapped as
+    `<url|label>` is one reference whatever its label holds. No id at all: CommandError,
+    naming each word."""
     unwrapped = _SLACK_LINK_RE.sub(lambda m: f" {m.group(1)} ", text)
-    refs = [r for r in re.split(r"[\s,]+", unwrapped) if r and not _CITATION_GLUE.fullmatch(r)]
+    lines = (unlisted(line.strip()) for line in re.split(r"[\r\n]+", unwrapped))  # a list from notes
+    words = (w for line in lines for w in re.split(r"[\s,]+", line))
+    refs = [r for r in words if r and not _CITATION_GLUE.fullmatch(r)]
     if not refs:
         raise CommandError("Which paper? For example: `/digest like 2303.04137` or an arxiv.org link.")
     ids, bad = [], []
