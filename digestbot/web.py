@@ -169,6 +169,8 @@ def create_app(config: Config, env: Env, db_path: Path, clock: Callable[[], floa
     if prefix:
         app.wsgi_app = Mounted(app.wsgi_app, prefix)
     app.register_error_handler(Exception, _error)
+    # The pages' frame links its title home only where there is a home page (the sign-up).
+    app.context_processor(lambda: {"site_pages": "pages" in app.blueprints})
     app.before_request(_refresh_config)
     app.after_request(_headers)
     app.teardown_appcontext(close_store)

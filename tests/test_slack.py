@@ -1224,6 +1224,8 @@ def test_a_link_the_mail_program_cut_opens_a_page_saying_what_to_do(web, browser
         assert driver.find_elements(By.CSS_SELECTOR, "link[rel=stylesheet]")  # the site's page
         assert said in driver.find_element(By.TAG_NAME, "main").text
         assert not driver.find_elements(By.TAG_NAME, "pre")  # Chromium's frame for plain text
+        # No sign-up pages here (no `web:`): the frame's title links to no home page, a 404.
+        assert driver.find_element(By.CSS_SELECTOR, "header .home").tag_name == "span"
 
 
 def test_unknown_subscriber_gets_the_same_answer_as_a_known_one(web):
