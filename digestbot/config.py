@@ -258,11 +258,12 @@ class WebConfig:
     """`web:` in the YAML: the self-service pages. `signup`: readers may subscribe themselves;
     `allow_domains`: only addresses at these domains (or their subdomains) may; `proxies`: how
     many reverse proxies in front set X-Forwarded-For/-Proto (the client address the rate limits
-    count, and whether a request came over HTTPS)."""
+    count, and whether a request came over HTTPS); `signups_per_hour`: from one client."""
 
     signup: bool = False
     allow_domains: tuple[str, ...] = ()
     proxies: int = 0
+    signups_per_hour: int = 10  # from one client (network): a department behind one NAT may need more
 
     def allows(self, email: str) -> bool:
         """Whether an address may sign up (any, when no domains are set); a domain outside
@@ -906,7 +907,7 @@ def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
 
 
 _TOP_KEYS = ("database", "timezone", "templates", "sources", "email", "defaults", "subscribers", "web")
-_WEB_KEYS = ("signup", "allow_domains", "proxies")
+_WEB_KEYS = ("signup", "allow_domains", "proxies", "signups_per_hour")
 _SOURCE_KEYS = ("name", "type", "url", "every", "timeout", "announce", "query", "max_results", "date")
 MAX_TIMEOUT = 600  # seconds: a fetch that needs longer is better split or mirrored
 MIN_EVERY = 60  # seconds: the worker dispatches once a minute; fetching more often is only load
@@ -1064,6 +1065,7 @@ def _web(v: _Validator, top: dict[str, _Value]) -> WebConfig | None:
         signup=_flag(v, m, "signup", "web"),
         allow_domains=tuple(dict.fromkeys(domains)),
         proxies=v.integer(m, "proxies", "web", 0, 0, 5),
+        signups_per_hour=v.integer(m, "signups_per_hour", "web", 10, 1, 10_000),
     )
 
 

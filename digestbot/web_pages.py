@@ -78,6 +78,8 @@ def _allowed(store: Store, kind: str, value: str, c=None, at: datetime | None = 
     Flask context)."""
     c = c or ctx()
     limit, period = LIMITS[kind]
+    if kind == "signup-ip" and c.config.web is not None:
+        limit = c.config.web.signups_per_hour
     return store.hit(_bucket(c, kind, value), limit, period, at or datetime.fromtimestamp(c.clock(), UTC))
 
 

@@ -527,6 +527,16 @@ def test_sign_up_is_rate_limited_per_client_and_the_limit_is_in_the_database(
     assert reader.sign_up("later@uni.example").status_code == 200
 
 
+def test_a_department_behind_one_address_can_be_let_sign_up_more_than_ten_an_hour(workdir, start_site):
+    # Ten sign-ups an hour per client address: the eleventh colleague behind a campus NAT got
+    # "Too many requests" and no mail. `web.signups_per_hour` raises it.
+    setup_site(workdir, web_yaml=WEB_YAML + "  signups_per_hour: 12\n")
+    reader = start_site().browser()
+    for i in range(12):
+        assert reader.sign_up(f"colleague{i}@uni.example").status_code == 200
+    assert reader.sign_up("one-more@uni.example").status_code == 429
+
+
 def test_link_requests_and_previews_are_rate_limited_per_client_and_per_address(site, monkeypatch):
     reader = site.browser()
     confirmed(site, reader, "jo@uni.example")
