@@ -1,7 +1,7 @@
 """arXiv identifiers: found in links, guids, DOIs and plain text, returned without version.
 
 New-style ids (`2403.01234v2`) and old-style ones (`hep-th/9901001v1`), in an abstract, PDF or
-HTML URL (or a Hugging Face paper page's), an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their
+HTML URL (or a Hugging Face paper page's, or alphaXiv's, ar5iv's, Semantic Scholar's or SciRate's), an OAI or `arXiv:` prefix, the DataCite DOI `10.48550/arXiv.2403.01234`, or on their
 own; wrapped as Slack sends links (`<https://…|label>`) or in brackets. One paper has one id
 whatever the spelling: old-style archives in lower case, without a subject class
 (`math.GT/0309136` is `math/0309136`, as arXiv's API names it). A string shaped like an id that
@@ -24,6 +24,9 @@ _ID = (
 )
 _ARXIV_ID_RE = re.compile(
     r"(?:(?<![\w-])arxiv\.org/(?:abs|pdf|html|format|ps|src)/|(?<![\w-])huggingface\.co/papers/"
+    # the sites readers read arXiv papers on, whose links name the paper by its id
+    r"|(?<![\w-])(?:alphaxiv\.org/(?:abs|overview|pdf)|ar5iv\.org/(?:abs|html)|semanticscholar\.org/arxiv"
+    r"|scirate\.com/arxiv|arxiv-sanity-lite\.com/\?rank=pid&pid=)/?"
     r"|oai:arxiv\.org:|arxiv:|10\.48550/arxiv\.|^)\s*" + _ID,
     re.IGNORECASE,
 )

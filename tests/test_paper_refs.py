@@ -41,6 +41,13 @@ SPELLINGS = {
         "https://www.arxiv.org/abs/2403.10715#S2",
         "HTTPS://ARXIV.ORG/ABS/2403.10715",
         "https://huggingface.co/papers/2403.10715",  # the paper's page where the daily list links
+        "https://www.alphaxiv.org/abs/2403.10715v2",  # where readers read and discuss papers
+        "https://www.alphaxiv.org/overview/2403.10715",
+        "https://ar5iv.labs.arxiv.org/html/2403.10715",
+        "https://ar5iv.org/abs/2403.10715",
+        "https://www.semanticscholar.org/arxiv/2403.10715",
+        "https://scirate.com/arxiv/2403.10715",
+        "https://arxiv-sanity-lite.com/?rank=pid&pid=2403.10715",
         "10.48550/arXiv.2403.10715",
         "https://doi.org/10.48550/ARXIV.2403.10715",
         "<https://arxiv.org/abs/2403.10715>",
