@@ -517,7 +517,7 @@ class CommandHandler:
                 if state.subscriber.paused:
                     nxt = "none while paused (`/digest resume` starts them again)"
                 elif state.last_run_at is None:
-                    nxt = "at the next run (papers from the last day)"
+                    nxt = "at the next run (the latest day's papers)"
                 else:
                     now = self.clock()
                     when = held_until(
