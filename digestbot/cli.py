@@ -46,6 +46,7 @@ from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, LockWaitStopped, runner_lock, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
+from .relevance import rating_note
 from .render import template_problem
 from .schedule import get_timezone, held_until, next_due, parse_schedule
 from .signals import Signals, release_early
@@ -924,6 +925,8 @@ def feedback(app: App, subscriber_id: str, paper_ref: str, vote: str) -> None:
         raise click.UsageError(str(refused)) from None
     said = {"up": "rated up", "down": "rated down", "clear": "rating cleared"}[vote]
     click.echo(f"{subscriber_id}: {said}: {paper.display_title}")
+    if vote != "clear" and (note := rating_note([s.subscriber for s in app.store.rated_for(subscriber_id)])):
+        click.echo(f"  {note}")
 
 
 # --- run ----------------------------------------------------------------------------------

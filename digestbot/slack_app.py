@@ -27,6 +27,7 @@ from .config import Config, Env
 from .delivery.slack import TOKEN_ERRORS
 from .digest import DigestRunner
 from .links import read_button_value
+from .relevance import TRENDING_RATING, rating_note
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import DigestGone, RatingRefused, Store, StoreError
 from .text import one_line
@@ -175,15 +176,10 @@ class SlackService:
                 if state is None or state.subscriber.slack not in targets:
                     raise RatingRefused("no digest here")
                 store.rate(state.subscriber.id, key, vote, "slack")
-                subs = [s.subscriber for s in store.rated_for(state.subscriber.id)]
+                note = rating_note([s.subscriber for s in store.rated_for(state.subscriber.id)])
             text = "Noted: more papers like this one." if vote > 0 else "Noted: fewer papers like this one."
-            if subs and all(sub.paused or not sub.active for sub in subs):
-                text += " This digest is off now (paused): the rating counts once it is on again."
-            elif subs and all(sub.profile.trending for sub in subs):
-                text = (
-                    "Noted. This digest now brings the most upvoted papers, which no rating moves:"
-                    " the rating counts once trending is off."
-                )
+            if note:  # when it counts: a trending digest's rating moves nothing yet
+                text = f"Noted. {note}" if note == TRENDING_RATING else f"{text} {note}"
             log.info("rating %+d for %s from Slack user %s", vote, key, user_id)
         except DigestGone:
             text = "This digest is no longer sent (the bot's operator removed it): nothing was recorded."

@@ -43,6 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
+from .relevance import rating_note
 from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals, release_early
 from .store import DigestGone, RatingRefused, Store, StoreError
@@ -472,25 +473,11 @@ def feedback() -> Response:
         record_rating(request_store(), sid, key, vote, "email")
     except DigestGone:
         return _digest_gone()
-    subs = [state.subscriber for state in request_store().rated_for(sid)]
-    said = (
-        PAUSED_RATING
-        if subs and all(sub.paused or not sub.active for sub in subs)
-        else TRENDING_RATING
-        if subs and all(sub.profile.trending for sub in subs)
-        else "Noted: your next digest takes it into account."
-    )
+    note = rating_note([state.subscriber for state in request_store().rated_for(sid)])
+    said = f"Noted. {note}" if note else "Noted: your next digest takes it into account."
     return _page("web/message.html", title="Thanks", message=said)
 
 
-PAUSED_RATING = (
-    "Noted. This digest is off now (paused or unsubscribed), so none comes: the rating counts once"
-    " it is on again."
-)
-TRENDING_RATING = (
-    "Noted. This digest now brings the most upvoted papers, which no rating moves: the rating"
-    " counts once it follows keywords or liked papers again."
-)
 GONE_RATING = (
     "This digest is no longer sent (the bot's operator removed it), so a rating would change"
     " nothing: nothing was recorded."

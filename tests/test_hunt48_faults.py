@@ -76,6 +76,9 @@ def test_a_rating_link_of_a_paused_digest_is_recorded_and_says_it_counts_once_on
     done = requests.post(f"{web.url}/feedback", data={"t": token, "vote": "up"}, timeout=10)
     assert done.status_code == 200 and "off now" in done.text and "your next digest" not in done.text
     assert ratings(workdir.db)["alice"] == {f"arxiv:{IMITATION.aid}": 1}
+    # `digestbot feedback` says the same (it said only "rated down")
+    said = digestbot(workdir, "feedback", "alice", IMITATION.aid, "down").output
+    assert "rated down" in said and "off now" in said, said
 
 
 def test_a_rating_link_of_a_web_digest_its_reader_unsubscribed_is_kept_for_when_they_come_back(workdir, site):
