@@ -13,7 +13,6 @@ Parsing is bibtexparser's; a block it cannot parse is an error with its line.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import functools
 import re
@@ -25,7 +24,7 @@ import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, String
 
 from .arxiv_ids import arxiv_id, mentioned_arxiv_id, problem_note, unlisted
-from .text import detex, one_line
+from .text import bom_encoding, detex, one_line
 
 MAX_SEEDS = 5000
 MAX_LIBRARY_BYTES = 32 * 2**20  # 5,000 entries with long abstracts are about 15 MB
@@ -60,17 +59,6 @@ _MENTIONS = ("journal", "number", "note", "howpublished", "pages")
 _CORR_VOLUME_RE = re.compile(r"^\s*abs/(\S+)\s*$", re.IGNORECASE)
 
 
-# A byte order mark says how a file is encoded: UTF-8 (Windows editors), UTF-16 (Notepad's
-# "Unicode", Windows PowerShell's `>`) or UTF-32. The UTF-32 marks first: UTF-16's begins them.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
 # JabRef names a library's encoding in its header (`% Encoding: ISO8859_1`, `Cp1252`, `UTF8`):
 # older versions saved in the system's encoding, Latin-1 or Windows-1252.
 _JABREF_ENCODING_RE = re.compile(rb"\A(?:%[^\n]*\n|[ \t\r]*\n)*?%[ \t]*Encoding:[ \t]*([A-Za-z0-9_.:-]+)")
@@ -80,9 +68,10 @@ def library_text(raw: bytes) -> str:
     """A library file's bytes as text: as its byte order mark says, else UTF-8, else (bytes
     that are no UTF-8) in the encoding its JabRef header names; UnicodeDecodeError otherwise.
     UTF-8 comes before the header: a file converted to UTF-8 keeps the header it had."""
-    codec = next((codec for bom, codec in _BOMS if raw.startswith(bom)), None)
-    if codec is not None:
-        return raw.decode(codec)
+    # A byte order mark says how a file is encoded: UTF-8 (Windows editors), UTF-16 (Notepad's
+    # "Unicode", Windows PowerShell's `>`) or UTF-32.
+    if (codec := bom_encoding(raw)) is not None:
+        return raw.decode(codec).removeprefix("\ufeff")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import math
 import re
@@ -9,6 +10,22 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
+
+# Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF32_LE, "utf-32le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+)
+
+
+def bom_encoding(raw: bytes) -> str | None:
+    """The encoding a byte order mark at the start of `raw` names, its byte order spelt out
+    (decoding with it keeps the mark, as U+FEFF), or None when there is no mark."""
+    return next((name for mark, name in _BOMS if raw.startswith(mark)), None)
+
 
 # TeX accent commands as they appear in arXiv metadata (`Schr\"oder`, `\'{e}`, `{\c c}`),
 # mapped to the Unicode combining mark they stand for.

@@ -11,6 +11,8 @@ from html.entities import html5
 
 from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
+from ..text import bom_encoding
+
 MAX_REPAIRS = 100_000  # more than this many is not a feed with a flaw but a broken (or hostile) one
 MAX_ATTRIBUTES = 256  # in one tag; real feeds stay under 30, and feedparser's cost is quadratic in it
 
@@ -33,16 +35,6 @@ class TooBroken(ValueError):
     """More repairs than MAX_REPAIRS: reading on would cost more than the feed is worth."""
 
 
-# Byte order marks, UTF-32's first: its little-endian mark begins with UTF-16's.
-_BOMS = (
-    (codecs.BOM_UTF32_BE, "utf-32be"),
-    (codecs.BOM_UTF32_LE, "utf-32le"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_BE, "utf-16be"),
-    (codecs.BOM_UTF16_LE, "utf-16le"),
-)
-
-
 def as_utf8(content: bytes, content_type: str = "") -> tuple[bytes, str | None]:
     """The document re-encoded as UTF-8, and what was wrong with its encoding, if anything.
 
@@ -53,7 +45,7 @@ def as_utf8(content: bytes, content_type: str = "") -> tuple[bytes, str | None]:
     feed names an encoding it does not declare (`charset=iso-8859-7`); feedparser's own
     detection (EBCDIC, UTF-7..., then windows-1252) comes last."""
     try:
-        bom = next((name for mark, name in _BOMS if content.startswith(mark)), None)
+        bom = bom_encoding(content)
         if bom:
             converted, error = _convert(content, bom)
             if error is None:
