@@ -347,8 +347,9 @@ class RatingRefused(StoreError):
 
 class StoreUrlError(StoreError):
     """The database URL holds a connection option PostgreSQL's client library refuses
-    (`sslmode=bogus`), or names a database or role the server does not have (or a wrong
-    password): a mistake in the setting, which no wait mends; the message says which."""
+    (`sslmode=bogus`), or names a database or role the server does not have or does not let
+    in (a wrong or missing password, no LOGIN or CONNECT right, SSL it does not offer): a
+    mistake in the setting, which no wait mends; the message says which."""
 
 
 class ClaimLost(StoreError):

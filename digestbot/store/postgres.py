@@ -107,10 +107,8 @@ class PostgresStore(Store):
             if refused:  # libpq refused the URL before trying any server: waiting mends nothing
                 raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
             fix = self._not_there(said)
-            if fix:  # the server answered: no such database or role, a wrong password
-                raise StoreUrlError(
-                    f"{said.rpartition('FATAL: ')[2].rstrip('.')}, in {self.path}: {fix}"
-                ) from None
+            if fix:  # a name, a password, a right or SSL in the setting, which no wait mends
+                raise StoreUrlError(f"{_reason(said)}, in {self.path}: {fix}") from None
             raise StoreWriteError(
                 f"cannot connect to the database {self.path}: {said}{_full_hint(said)}"
             ) from None
@@ -125,8 +123,8 @@ class PostgresStore(Store):
         return StoreWriteError(f"cannot connect to the database {self.path}: not waited for, stopping")
 
     def _not_there(self, said: str) -> str | None:
-        """What to do when the server refused the connection for a name or a password in the
-        setting (waiting mends none of these), or None."""
+        """What to do when the connection was refused for a name, a password, a right or SSL in
+        the setting (waiting mends none of these), or None."""
         given = conninfo_to_dict(self.url)
         user, db = given.get("user") or "ROLE", given.get("dbname") or "NAME"
         if re.search(r'FATAL: database "[^"]*" does not exist', said):
@@ -139,6 +137,21 @@ class PostgresStore(Store):
             return "check the password (in the URL, PGPASSWORD or ~/.pgpass)"
         if "FATAL: no pg_hba.conf entry" in said:
             return "the server does not let this role in from here: add a line for it to the server's pg_hba.conf"
+        if re.search(r'FATAL: role "[^"]*" is not permitted to log in', said):
+            return f"let it log in (as postgres on the server: ALTER ROLE {_quoted(user)} LOGIN) or use another role"
+        if "User does not have CONNECT privilege" in said:
+            return f"as the database's owner: GRANT CONNECT ON DATABASE {_quoted(db)} TO {_quoted(user)}"
+        if "no password supplied" in said:
+            return (
+                "the server asks for a password: give it in the URL (postgresql://ROLE:PASSWORD@HOST/DB, its"
+                " special characters %-encoded), PGPASSWORD, or a line of ~/.pgpass (or PGPASSFILE)"
+                f"{_pgpass_ignored()}"
+            )
+        if "server does not support SSL, but SSL was required" in said:
+            return (
+                "turn ssl on in the server's postgresql.conf, or ask for it only where it is offered:"
+                " sslmode=prefer in the URL"
+            )
         return None
 
     def _timeout(self) -> dict:
@@ -452,6 +465,30 @@ def _unless_stopped(
     if "error" in result:
         raise result["error"]
     return result["conn"]
+
+
+def _reason(said: str) -> str:
+    """The server's (or libpq's) reason in a connection failure, without where it tried."""
+    if "FATAL: " in said:
+        return said.rpartition("FATAL: ")[2].rstrip(".")
+    return said.rpartition(" failed: ")[2].rstrip(".")
+
+
+def _quoted(name: str) -> str:
+    """A role or database name as SQL reads it: quoted unless it is plain."""
+    return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _pgpass_ignored() -> str:
+    """Why the password file is not read, when libpq ignores it (readable by others)."""
+    path = os.environ.get("PGPASSFILE") or os.path.expanduser("~/.pgpass")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if mode & 0o077:
+        return f" ({path} is readable by others, so libpq ignores it: chmod 600 {path})"
+    return ""
 
 
 def _full_hint(said: str) -> str:

@@ -1,0 +1,109 @@
+"""Faults of PostgreSQL and of several workers on it (hunt 49), each on the real PostgreSQL the
+test session starts and real `digestbot` processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import raw_sql, subscriber
+from pgserver import as_server_user
+from test_daemon import spawn  # noqa: F401 - a fixture
+
+JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
+
+
+# --- a connection refused for a setting of the server's ------------------------------------------
+# A role that may not log in (NOLOGIN), a database the role has no CONNECT privilege on, a server
+# that asks for a password none was given for (no ~/.pgpass line, PGPASSFILE unset), or a URL
+# asking for SSL (`sslmode=require`) of a server without it: `run` took each for a database out of
+# reach and waited for it forever ("cannot start yet: ... trying again in 60 s"), and `send` said
+# "Stopped: cannot connect", exit 1, for what no wait mends. Like a database or role that is not
+# there, each is a setting to fix: exit 2 (RestartPreventExitStatus=2), saying what to change.
+
+
+def _role(pg_server, name: str, *statements: str) -> str:
+    with pg_server.admin() as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+            conn.execute(f"CREATE ROLE {name}")
+        for statement in statements:
+            conn.execute(statement)
+    return name
+
+
+def _ask_password_of(pg_server, role: str) -> None:
+    """The server asks `role` (only) for a password over TCP from now on."""
+    hba = pg_server.process.data / "pg_hba.conf"
+    line = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+    text = hba.read_text()
+    if line not in text:
+        hba.write_text(line + text)
+        subprocess.run(
+            as_server_user(
+                [str(pg_server.process.bin / "pg_ctl"), "-D", str(pg_server.process.data), "reload"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+
+def _refusing_url(pg_server, case: str) -> tuple[str, list[str]]:
+    """A URL the server refuses for `case`, and what the message must say."""
+    base = pg_server.new_database()
+    db = base.rpartition("/")[2]
+    port, pid = pg_server.port, os.getpid()
+    if case == "nologin":
+        role = _role(pg_server, f"nologin_{pid}", f"ALTER ROLE nologin_{pid} NOLOGIN")
+        return f"postgresql://{role}@127.0.0.1:{port}/{db}", [f"ALTER ROLE {role} LOGIN"]
+    if case == "no connect privilege":
+        role = _role(pg_server, f"noconnect_{pid}", f"ALTER ROLE noconnect_{pid} LOGIN")
+        raw_sql(base, f"REVOKE CONNECT ON DATABASE {db} FROM PUBLIC")
+        return f"postgresql://{role}@127.0.0.1:{port}/{db}", [f"GRANT CONNECT ON DATABASE {db} TO {role}"]
+    if case == "no password given":
+        role = _role(pg_server, f"pw_{pid}", f"ALTER ROLE pw_{pid} LOGIN PASSWORD 'secret'")
+        _ask_password_of(pg_server, role)
+        return f"postgresql://{role}@127.0.0.1:{port}/{db}", ["no password", "PGPASSWORD", ".pgpass"]
+    if case == "a password file readable by others":
+        role = _role(pg_server, f"pw_{pid}", f"ALTER ROLE pw_{pid} LOGIN PASSWORD 'secret'")
+        _ask_password_of(pg_server, role)
+        pgpass = Path(os.environ["PGPASSFILE"])
+        pgpass.write_text(f"127.0.0.1:{port}:{db}:{role}:secret\n")
+        pgpass.chmod(0o644)  # libpq ignores it (with a warning on stderr)
+        return f"postgresql://{role}@127.0.0.1:{port}/{db}", ["no password", f"chmod 600 {pgpass}"]
+    assert case == "ssl required"
+    return f"{base}?sslmode=require", ["does not support SSL", "sslmode=prefer"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "nologin",
+        "no connect privilege",
+        "no password given",
+        "a password file readable by others",
+        "ssl required",
+    ],
+)
+def test_a_connection_refused_for_a_setting_stops_the_worker_with_what_to_change(
+    workdir,
+    pg_server,
+    spawn,  # noqa: F811
+    monkeypatch,
+    case,
+):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(workdir.path / "pgpass"))
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    workdir.db_target, told = _refusing_url(pg_server, case)
+
+    worker = spawn("run")
+    rc = worker.finish(20)
+    send = spawn("send")
+    send_rc = send.finish(20)
+
+    assert rc == 2 and send_rc == 2, worker.output + send.output
+    for words in told:
+        assert words in worker.output and words in send.output, worker.output
+    assert "cannot start yet" not in worker.output and "Traceback" not in worker.output + send.output
