@@ -107,3 +107,47 @@ def test_a_connection_refused_for_a_setting_stops_the_worker_with_what_to_change
     for words in told:
         assert words in worker.output and words in send.output, worker.output
     assert "cannot start yet" not in worker.output and "Traceback" not in worker.output + send.output
+
+
+# --- a schema other than public -------------------------------------------------------------
+# A URL that puts digestbot's tables in a schema of their own (`?options=-csearch_path=digestbot`)
+# before the schema was made failed every command with "refused a statement: no schema has been
+# selected to create in"; and a role that may not create tables in such a schema was told to
+# `GRANT CREATE ON SCHEMA public`, which is not the schema it uses. Both now name the schema.
+
+
+def test_a_search_path_naming_a_schema_not_made_yet_says_to_create_it(workdir, pg_server, spawn):  # noqa: F811
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    workdir.db_target = pg_server.new_database() + "?options=-csearch_path%3Ddigests"
+
+    out = spawn("send").finish(20), spawn("run")
+    worker = out[1]
+    rc = worker.finish(20)
+
+    assert out[0] == 2 and rc == 2, worker.output
+    assert "CREATE SCHEMA digests AUTHORIZATION digestbot" in worker.output, worker.output
+    assert "no schema has been selected" not in worker.output and "Traceback" not in worker.output
+
+
+@pytest.mark.parametrize(("granted", "told"), [("", "USAGE, CREATE"), ("USAGE", "CREATE")])
+def test_a_role_that_may_not_create_tables_in_its_own_schema_is_told_what_to_grant_on_it(
+    workdir,
+    pg_server,
+    spawn,  # noqa: F811
+    granted,
+    told,
+):
+    role = _role(pg_server, f"schemaless_{os.getpid()}", f"ALTER ROLE schemaless_{os.getpid()} LOGIN")
+    base = pg_server.new_database()
+    raw_sql(
+        base, "CREATE SCHEMA digests", *([f"GRANT {granted} ON SCHEMA digests TO {role}"] if granted else [])
+    )
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    workdir.db_target = base.replace("digestbot@", f"{role}@") + "?options=-csearch_path%3Ddigests"
+
+    worker = spawn("run")
+    rc = worker.finish(20)
+
+    assert rc == 2, worker.output
+    assert f"GRANT {told} ON SCHEMA digests TO {role}" in worker.output, worker.output
+    assert "SCHEMA public" not in worker.output and "Traceback" not in worker.output

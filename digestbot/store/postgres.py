@@ -190,6 +190,7 @@ class PostgresStore(Store):
         """Create or upgrade the schema (`found`: its version now), once, whoever else is starting
         at the same time. A role that may not is told what it lacks (the server's words were
         "permission denied for schema public" and a piece of SQL)."""
+        self._refuse_no_schema()
         try:
             with self.transaction():
                 try:
@@ -199,11 +200,38 @@ class PostgresStore(Store):
         except _NotAllowed as e:
             raise StoreError(self._not_allowed(str(e), found)) from None
 
+    def _refuse_no_schema(self) -> None:
+        """A search_path (`?options=-csearch_path=NAME`) holding no schema the role may use: the
+        server's words were "no schema has been selected to create in"; say what to create or
+        grant."""
+        if self._exec("SELECT current_schema()").fetchone()[0] is not None:
+            return
+        user, path = self.conn.info.user, self._exec("SHOW search_path").fetchone()[0]
+        names = [n.strip().strip('"') for n in path.split(",")]
+        name = next((n for n in names if n and n != "$user"), user)
+        schema, role = _quoted(name), _quoted(user)
+        if self._exec("SELECT 1 FROM pg_namespace WHERE nspname = ?", (name,)).fetchone():
+            fix = f"let the role use it (as its owner: GRANT USAGE, CREATE ON SCHEMA {schema} TO {role})"
+        else:
+            fix = f"create it (as the database's owner: CREATE SCHEMA {schema} AUTHORIZATION {role})"
+        raise StoreError(
+            f"the database {self.path} has no schema of its search_path ({path}) that the role {user} may"
+            f" use for digestbot's tables: {fix}, or correct options=-csearch_path in the URL. Nothing was"
+            " changed."
+        )
+
     def _not_allowed(self, said: str, found: int) -> str:
         user, db = self.conn.info.user, self.conn.info.dbname
         role, name = (
             n if _PLAIN_NAME.fullmatch(n) else sql.Identifier(n).as_string(self.conn) for n in (user, db)
         )
+        schema = self._exec("SELECT current_schema()").fetchone()[0]
+        if found == 0 and schema != "public":
+            return (
+                f"the role {user} may not create digestbot's tables in the schema {schema} of the database"
+                f" {self.path} ({said}): as the schema's owner, GRANT CREATE ON SCHEMA {_quoted(schema)}"
+                f" TO {role}. Nothing was changed."
+            )
         if found == 0:
             return (
                 f"the role {user} may not create digestbot's tables in the database {self.path} ({said}):"
