@@ -547,6 +547,14 @@ class Store:
     # The claim of due subscribers (see claim_subscribers); PostgreSQL adds its row lock (SQLite
     # needs none: BEGIN IMMEDIATE keeps other writers out).
     _CLAIM_LOCK = ""
+    # A subscriber's row kept locked by a statement that reads it (SQLite: one writer at a time).
+    _HOLD_LOCK = ""
+    # The start of an attempt, only while the claim (`held`) on the digest's subscriber holds.
+    _BEGIN_ATTEMPT = (
+        "WITH held AS (SELECT id FROM subscribers WHERE id = (SELECT subscriber_id FROM digests WHERE id = ?)"
+        "{held}{lock}) UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ?"
+        " WHERE id = ? AND subscriber_id IN (SELECT id FROM held) RETURNING id"
+    )
     _CLAIM_SUBSCRIBERS = (
         "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
         "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
@@ -1364,18 +1372,12 @@ class Store:
                     (holder, *chunk),
                 )
 
-    def _hold_claim(self, sid_sql: str, params: tuple, holder: str | None, now: datetime | None) -> None:
-        """In a transaction: that `holder`'s claim on the subscriber (`sid_sql`) holds at `now`,
-        and its row stays locked to the end (no worker claims it meanwhile); else ClaimLost."""
+    def _held(self, holder: str | None, now: datetime | None) -> tuple[str, tuple]:
+        """The condition (and its parameters) on a subscribers row that `holder`'s claim on it
+        holds at `now`; none without a holder."""
         if holder is None:
-            return
-        row = self._exec(
-            f"UPDATE subscribers SET claimed_by = claimed_by WHERE id = {sid_sql} AND claimed_by = ?"
-            " AND claimed_until > ? RETURNING id",
-            (*params, holder, ts(now or now_utc())),
-        ).fetchone()
-        if row is None:
-            raise ClaimLost("this worker's claim on the subscriber ran out")
+            return "", ()
+        return " AND claimed_by = ? AND claimed_until > ?", (holder, ts(now or now_utc()))
 
     def claim_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take the named lease (a job such as `fetch:SOURCE`) for `ttl`, if it is free, expired
@@ -1607,8 +1609,16 @@ class Store:
         """Record a digest as pending, its papers, and the subscriber's new watermark, atomically.
         With `holder` (several workers), only while that worker's claim on the subscriber holds
         at `now` (else ClaimLost)."""
+        held, params = self._held(holder, now)
         with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._hold_claim("?", (sid,), holder, now)
+            # First, so the row stays locked to the end: no worker claims it meanwhile.
+            moved = self._exec(
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
+                f" last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?{held} RETURNING id",
+                (seq_to, ts(run_at), sid, *params),
+            ).fetchall()
+            if holder is not None and not moved:
+                raise ClaimLost("this worker's claim on the subscriber ran out")
             cur = self._exec(
                 "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers,"
                 " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -1632,11 +1642,6 @@ class Store:
                     for rank, it in enumerate(items, 1)
                 ],
             )
-            self._exec(
-                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
-                " last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?",
-                (seq_to, ts(run_at), sid),
-            )
         return digest_id
 
     def begin_attempt(self, digest_id: int, now: datetime, holder: str | None = None) -> None:
@@ -1644,12 +1649,15 @@ class Store:
         this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
         the disk filled up meanwhile), the digest counts as possibly delivered. With `holder`,
         only while that worker's claim on the digest's subscriber holds (else ClaimLost)."""
-        with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._hold_claim("(SELECT subscriber_id FROM digests WHERE id = ?)", (digest_id,), holder, now)
-            self._exec(
-                "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
-                (ts(now), digest_id),
-            )
+        held, params = self._held(holder, now)
+        # One statement (a transaction of its own): the claim checked, the subscriber's row
+        # locked while the digest's is written, so no worker claims it meanwhile.
+        row = self._exec(
+            self._BEGIN_ATTEMPT.format(held=held, lock=self._HOLD_LOCK),
+            (digest_id, *params, ts(now), digest_id),
+        ).fetchall()
+        if not row and holder is not None:
+            raise ClaimLost("this worker's claim on the subscriber ran out")
 
     @idempotent
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:

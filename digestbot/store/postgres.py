@@ -430,6 +430,9 @@ class PostgresStore(Store):
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    # A claimed row read to check the claim stays locked to the end of its statement or
+    # transaction (a claim waits, then skips it), without writing a new version of it.
+    _HOLD_LOCK = " FOR NO KEY UPDATE"
 
 
 def _dropped(conn: psycopg.Connection) -> bool:
