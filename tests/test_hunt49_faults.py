@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import raw_sql, subscriber
 from pgserver import as_server_user
-from test_daemon import spawn  # noqa: F401 - a fixture
+from test_daemon import spawn, wait_until  # noqa: F401 - spawn: a fixture
+from test_workers import check_arrivals, ledger_is_done, newsroom, pg, run_ok  # noqa: F401 - pg: a fixture
 
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
@@ -151,3 +152,41 @@ def test_a_role_that_may_not_create_tables_in_its_own_schema_is_told_what_to_gra
     assert rc == 2, worker.output
     assert f"GRANT {told} ON SCHEMA digests TO {role}" in worker.output, worker.output
     assert "SCHEMA public" not in worker.output and "Traceback" not in worker.output
+
+
+# --- a worker whose clock is off -------------------------------------------------------------
+# Claims were kept on each worker's own clock: a worker whose clock was minutes behind the others'
+# wrote claims that had run out already by theirs, so another worker took its subscribers while it
+# was sending to them, and sent again the digest it had in flight (and it logged that its claims
+# "ran out" at every digest). Claims, leases and shared rates are now kept on the database
+# server's clock, which every worker reads.
+
+BEHIND = """
+from datetime import timedelta
+import digestbot.store as _s, digestbot.store.base as _b
+_real = _b.now_utc
+_b.now_utc = _s.now_utc = lambda: _real() - timedelta(minutes=10)  # this machine's clock, 10 min slow
+"""
+
+
+def test_a_worker_whose_clock_is_minutes_behind_keeps_its_claims_and_nothing_goes_twice(
+    pg,  # noqa: F811
+    slow_smtp_server,
+    spawn,  # noqa: F811
+):
+    import time
+
+    wanted = newsroom(pg, 6)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+    slow_smtp_server.handler.delay = 1.0
+    slow = spawn("-v", "send", prelude=BEHIND)
+    wait_until(lambda: len(slow_smtp_server.messages) >= 1, 20, "the slow-clocked worker sending")
+    time.sleep(0.5)
+    other = spawn("send")  # a worker on the right time, while the first one sends
+
+    assert other.finish(60) == 0 and slow.finish(60) == 0, slow.output + other.output
+    check_arrivals(slow_smtp_server, wanted)  # each digest once
+    assert "ran out" not in slow.output, slow.output
+    assert "clock is 10 min" in slow.output and "behind the database server" in slow.output, slow.output
+    ledger_is_done(pg.db)

@@ -1341,9 +1341,9 @@ class Store:
         """Claim, for `ttl`, those of these subscribers no other worker holds; returns them.
 
         A claimed subscriber's due digest and retries are this worker's alone until it releases
-        them or the lease expires (a worker that died: another takes over then). Claims use the
-        worker's clock: keep the machines' clocks in sync (NTP), well within the lease."""
-        ids, claimed = list(ids), []
+        them or the lease expires (a worker that died: another takes over then). Claims are kept
+        on the shared clock (`_shared_clock`: PostgreSQL's), whatever the worker's own says."""
+        ids, claimed, now = list(ids), [], self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             for chunk, marks in _in_chunks(ids):
                 sql = self._CLAIM_SUBSCRIBERS.format(ids=marks, lock=self._CLAIM_LOCK)
@@ -1355,6 +1355,7 @@ class Store:
     @idempotent
     def renew_claims(self, holder: str, now: datetime, ttl: timedelta) -> int:
         """Extend every lease `holder` has (a long batch keeps its subscribers)."""
+        now = self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             return self._exec(
                 "UPDATE subscribers SET claimed_until = ? WHERE claimed_by = ?", (ts(now + ttl), holder)
@@ -1377,11 +1378,22 @@ class Store:
         holds at `now`; none without a holder."""
         if holder is None:
             return "", ()
-        return " AND claimed_by = ? AND claimed_until > ?", (holder, ts(now or now_utc()))
+        return " AND claimed_by = ? AND claimed_until > ?", (holder, ts(self._shared_clock(now or now_utc())))
+
+    def _shared_clock(self, now: datetime, fresh: bool = False) -> datetime:
+        """`now` on the clock that claims, leases and shared rates are kept on, which every
+        worker must read alike. `fresh`: the clocks compared again (claims, renewals)."""
+        return now + timedelta(seconds=self._clock_offset(fresh))
+
+    def _clock_offset(self, fresh: bool = False) -> float:
+        """Seconds from this machine's clock to the shared one: none on SQLite, whose workers
+        share one machine's clock (see PostgresStore: the database server's)."""
+        return 0.0
 
     def claim_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take the named lease (a job such as `fetch:SOURCE`) for `ttl`, if it is free, expired
         or already `holder`'s. One statement: two workers asking at once cannot both get it."""
+        now = self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             row = self._exec(
                 "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
@@ -1403,6 +1415,8 @@ class Store:
         A slot last taken by a clock more than RATE_CLOCK_SKEW ahead of `now` means the clock was
         set back: the rate starts again from `now` (the slots kept the old time, and every message
         waited for the clock to come round to it: an hour set back, an hour of nothing sent)."""
+        shift = self._clock_offset()
+        now += shift
         ahead = now + RATE_CLOCK_SKEW
         with self.transaction(serial=False):
             row = self._exec(
@@ -1413,7 +1427,7 @@ class Store:
                 " RETURNING next_at",
                 (name, now + interval, now, ahead, now, now, interval, ahead, now, now),
             ).fetchone()
-        return row[0] - interval
+        return row[0] - interval - shift
 
     # --- the web pages: sign-ups, web subscribers, rate limits --------------------------------
     # (kept together, and plain SQL, so another backend ports them in one place)
@@ -1735,7 +1749,7 @@ class Store:
             "SELECT d.id FROM digests d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'pending'"
             " AND d.unconfirmed >= ? AND (s.claimed_until IS NULL OR s.claimed_until <= ?)"
         )
-        params = (MAX_UNCONFIRMED, ts(now or now_utc()))
+        params = (MAX_UNCONFIRMED, ts(self._shared_clock(now or now_utc())))
         if self._exec(query, params).fetchone() is None:
             return []  # the usual case: no write, no lock
         with self.transaction():

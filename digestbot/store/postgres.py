@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
+CLOCK_TOLD = 5.0  # seconds this machine's clock may be off the server's before it is logged
 CONNECT_TIMEOUT = 10  # seconds, by default: a database that does not answer is an error, not a hang
 RECONNECT_WAIT = 30.0  # seconds a dropped connection is tried again (a restart) before a statement fails
 # libpq's words for a connection option it refuses as written, before it tries any server
@@ -91,6 +92,8 @@ class PostgresStore(Store):
         self._secrets = url_secrets(self.url)
         self._depth = 0
         self._gave_up = False  # the last reconnect waited RECONNECT_WAIT in vain: the next tries once
+        self._offset: float | None = None  # seconds from this machine's clock to the server's
+        self._offset_told = 0.0  # the offset last logged
         self.conn = self._connect()
         try:
             self._open()
@@ -270,6 +273,25 @@ class PostgresStore(Store):
         self._key_addresses()
         self._exec("DELETE FROM digestbot_schema")
         self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def _clock_offset(self, fresh: bool = False) -> float:
+        """Seconds from this machine's clock to the database server's, on which claims, leases
+        and shared rates are kept: a worker whose clock is off (no NTP) would otherwise take
+        another's subscribers while it sends to them, or keep its own past their lease."""
+        if self._offset is None or fresh:
+            before = base.now_utc()
+            server = self._exec("SELECT clock_timestamp()").fetchone()[0]
+            offset = (server - (before + (base.now_utc() - before) / 2)).total_seconds()
+            if abs(offset - self._offset_told) > CLOCK_TOLD:
+                self._offset_told = offset
+                log.warning(
+                    "this machine's clock is %s %s the database server's: claims, leases and shared rates"
+                    " are kept on the server's; schedules and logs are on this one's, so set it right (NTP)",
+                    _duration(abs(offset)),
+                    "behind" if offset > 0 else "ahead of",
+                )
+            self._offset = offset
+        return self._offset
 
     # --- statements and transactions ------------------------------------------------------
 
@@ -496,6 +518,10 @@ def _unless_stopped(
     if "error" in result:
         raise result["error"]
     return result["conn"]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
 def _reason(said: str) -> str:
