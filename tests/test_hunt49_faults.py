@@ -190,3 +190,27 @@ def test_a_worker_whose_clock_is_minutes_behind_keeps_its_claims_and_nothing_goe
     assert "ran out" not in slow.output, slow.output
     assert "clock is 10 min" in slow.output and "behind the database server" in slow.output, slow.output
     ledger_is_done(pg.db)
+
+
+# --- status with several workers -------------------------------------------------------------
+# A worker killed (kill -9) in the middle of a batch left its subscribers claimed until the lease
+# ran out: their digests did not go out meanwhile, and `status` showed them as active and due,
+# with no word of the claims or of the worker holding them. It now lists who holds what.
+
+
+def test_status_names_the_worker_holding_claims_and_when_they_free_up(pg, slow_smtp_server, spawn):  # noqa: F811
+    import signal
+
+    newsroom(pg, 6)
+    pg.use_smtp(slow_smtp_server.url)
+    run_ok(spawn, "fetch")
+    slow_smtp_server.handler.delay = 2.0
+    worker = spawn("send")
+    wait_until(lambda: len(slow_smtp_server.messages) >= 1, 20, "the worker sending")
+    worker.signal(signal.SIGKILL)
+    worker.finish(10)
+
+    out = run_ok(spawn, "status").output
+
+    assert f":{worker.pid}:" in out and "holds 6 subscriber(s)" in out, out
+    assert "until" in out and "Traceback" not in out

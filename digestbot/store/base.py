@@ -1866,6 +1866,21 @@ class Store:
         )
         return {sid: (last.get(sid), counts.get(sid, 0)) for sid in last.keys() | counts.keys()}
 
+    def held(self, now: datetime) -> list[tuple[str, str, datetime | None]]:
+        """What workers hold at `now`, for `status`: (holder, what, until on this machine's
+        clock), what being "N subscriber(s)" for a worker's claims, or a named lease."""
+        now_s, back = ts(self._shared_clock(now)), timedelta(seconds=self._clock_offset())
+        rows = self._exec(
+            "SELECT claimed_by, COUNT(*), MAX(claimed_until) FROM subscribers WHERE claimed_by IS NOT NULL"
+            " AND claimed_until > ? GROUP BY claimed_by ORDER BY claimed_by",
+            (now_s,),
+        ).fetchall()
+        held = [(holder, f"{n} subscriber(s)", until) for holder, n, until in rows]
+        held += self._exec(
+            "SELECT holder, name, expires_at FROM leases WHERE expires_at > ? ORDER BY holder, name", (now_s,)
+        ).fetchall()
+        return [(holder, what, _back(parse_ts(until), back)) for holder, what, until in held]
+
     def delivered_count(self, sid: str) -> int:
         return self._exec(
             "SELECT COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
@@ -1875,6 +1890,10 @@ class Store:
 
 
 MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQL's index limit
+
+
+def _back(when: datetime | None, offset: timedelta) -> datetime | None:
+    return when - offset if when is not None else None
 
 
 def _local_key(key: str, sources: str) -> str:
