@@ -214,3 +214,28 @@ def test_status_names_the_worker_holding_claims_and_when_they_free_up(pg, slow_s
 
     assert f":{worker.pid}:" in out and "holds 6 subscriber(s)" in out, out
     assert "until" in out and "Traceback" not in out
+
+
+# --- a password with a character URLs reserve -------------------------------------------------
+# A password holding `@` written as it is (postgresql://digestbot:p@ss@host/db) was read by libpq
+# up to its first `@`: "failed to resolve host 'ss@host'", and `run` waited for that host forever;
+# one holding `#`, `?` or `/` was "the PostgreSQL URL's port is not a number". Each now says to
+# percent-encode the character, without showing the password (as DIGESTBOT_SMTP_URL does).
+
+
+@pytest.mark.parametrize("char", ["@", "#", "?", "/"])
+def test_a_password_with_an_unencoded_special_character_is_refused_saying_to_encode_it(
+    workdir,
+    pg_server,
+    spawn,  # noqa: F811
+    char,
+):
+    password = f"Secret{char}Pass99"
+    workdir.write_config(JSON_SOURCE, subscriber("alice", "narwhal"))
+    workdir.db_target = pg_server.new_database().replace("digestbot@", f"digestbot:{password}@")
+
+    for command in ("send", "run"):
+        proc = spawn(command)
+        assert proc.finish(20) == 2, proc.output
+        assert "percent-encode" in proc.output and "%40" in proc.output, proc.output
+        assert "Secret" not in proc.output and "cannot start yet" not in proc.output, proc.output
