@@ -153,7 +153,7 @@ class PostgresStore(Store):
         if "server does not support SSL, but SSL was required" in said:
             return (
                 "turn ssl on in the server's postgresql.conf, or ask for it only where it is offered:"
-                " sslmode=prefer in the URL"
+                " sslmode=prefer in the URL (or PGSSLMODE)"
             )
         return None
 
