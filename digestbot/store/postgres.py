@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
 CLOCK_TOLD = 5.0  # seconds this machine's clock may be off the server's before it is logged
+_told = {"offset": 0.0}  # the offset this process logged last
 CONNECT_TIMEOUT = 10  # seconds, by default: a database that does not answer is an error, not a hang
 RECONNECT_WAIT = 30.0  # seconds a dropped connection is tried again (a restart) before a statement fails
 # libpq's words for a connection option it refuses as written, before it tries any server
@@ -93,7 +94,6 @@ class PostgresStore(Store):
         self._depth = 0
         self._gave_up = False  # the last reconnect waited RECONNECT_WAIT in vain: the next tries once
         self._offset: float | None = None  # seconds from this machine's clock to the server's
-        self._offset_told = 0.0  # the offset last logged
         self.conn = self._connect()
         try:
             self._open()
@@ -282,8 +282,8 @@ class PostgresStore(Store):
             before = base.now_utc()
             server = self._exec("SELECT clock_timestamp()").fetchone()[0]
             offset = (server - (before + (base.now_utc() - before) / 2)).total_seconds()
-            if abs(offset - self._offset_told) > CLOCK_TOLD:
-                self._offset_told = offset
+            if abs(offset - _told["offset"]) > CLOCK_TOLD:  # once a process, not once a connection
+                _told["offset"] = offset
                 log.warning(
                     "this machine's clock is %s %s the database server's: claims, leases and shared rates"
                     " are kept on the server's; schedules and logs are on this one's, so set it right (NTP)",
