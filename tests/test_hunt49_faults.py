@@ -239,3 +239,30 @@ def test_a_password_with_an_unencoded_special_character_is_refused_saying_to_enc
         assert proc.finish(20) == 2, proc.output
         assert "percent-encode" in proc.output and "%40" in proc.output, proc.output
         assert "Secret" not in proc.output and "cannot start yet" not in proc.output, proc.output
+
+
+# --- a server that closes idle sessions -------------------------------------------------------
+# A server (or role) with idle_session_timeout shorter than the minute between two dispatches
+# closed the worker's connection each time it sat idle: every minute the log said "the connection
+# to the database ... was lost; connecting again" and "connected ... again after 0.0 s", two
+# warnings that read as a network fault, forever. A connection the server closed for idling is
+# now opened again quietly; the log says so once, with the setting.
+
+
+def test_a_server_closing_idle_connections_is_said_once_not_warned_of_at_each_dispatch(pg_server, caplog):
+    import logging
+    import time
+
+    from digestbot.store import Store
+
+    url = pg_server.new_database()
+    raw_sql(url, f"ALTER DATABASE {url.rpartition('/')[2]} SET idle_session_timeout = '1s'")
+    caplog.set_level(logging.INFO, logger="digestbot")
+    with Store(url) as store:
+        for _ in range(3):
+            time.sleep(1.6)  # idle past the server's timeout, as between two dispatches
+            assert store.sources() == []
+
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    told = [r.getMessage() for r in caplog.records if "idle_session_timeout" in r.getMessage()]
+    assert warned == [] and len(told) == 1, caplog.text

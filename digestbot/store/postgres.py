@@ -94,6 +94,8 @@ class PostgresStore(Store):
         self._depth = 0
         self._gave_up = False  # the last reconnect waited RECONNECT_WAIT in vain: the next tries once
         self._offset: float | None = None  # seconds from this machine's clock to the server's
+        self._used = time.monotonic()  # when the connection was last used (see _replaced)
+        self._told_idle = False
         self.conn = self._connect()
         try:
             self._open()
@@ -298,8 +300,34 @@ class PostgresStore(Store):
     def _ready(self) -> None:
         """Outside a transaction, a connection the server dropped is replaced before use."""
         if self._depth == 0 and (self.conn.closed or self.conn.broken or _dropped(self.conn)):
+            idle = time.monotonic() - self._used
             self.conn.close()
-            self.conn = self._reconnect()
+            self.conn = self._replaced(idle)
+        self._used = time.monotonic()
+
+    def _replaced(self, idle: float) -> psycopg.Connection:
+        """A connection in the place of one the server dropped after `idle` seconds unused: a
+        server that closes idle sessions (idle_session_timeout) is said once, at INFO, since it
+        is its setting and not a fault; any other loss is warned of (see `_reconnect`)."""
+        started = time.monotonic()
+        try:
+            conn = self._connect()
+        except StoreWriteError:
+            return self._reconnect()
+        took, limit = time.monotonic() - started, _idle_limit(conn)
+        if 0 < limit <= idle + 1:
+            if not self._told_idle:
+                self._told_idle = True
+                log.info(
+                    "the database server closes connections idle for %g s (its idle_session_timeout): a new"
+                    " one is opened when needed (ALTER ROLE %s SET idle_session_timeout = 0 keeps them open)",
+                    limit,
+                    conn.info.user,
+                )
+        else:
+            log.warning("the connection to the database %s was lost; connecting again", self.path)
+            log.warning("connected to the database %s again after %.1f s", self.path, took)
+        return conn
 
     def _reconnect(self) -> psycopg.Connection:
         """A new connection, tried again for up to RECONNECT_WAIT while the server cannot be
@@ -457,6 +485,15 @@ class PostgresStore(Store):
     _HOLD_LOCK = " FOR NO KEY UPDATE"
 
 
+def _idle_limit(conn: psycopg.Connection) -> float:
+    """The server's idle_session_timeout for this connection, in seconds (0: none)."""
+    try:
+        row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'idle_session_timeout'").fetchone()
+    except psycopg.Error:
+        return 0.0
+    return float(row[0]) / 1000 if row else 0.0
+
+
 def _dropped(conn: psycopg.Connection) -> bool:
     """Whether an idle connection has something to read: only the server's goodbye (a restart's
     "terminating connection", the end of the stream, a reset) comes unasked, since digestbot
@@ -521,7 +558,8 @@ def _unless_stopped(
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    whole = round(seconds)  # a clock 10 min off, measured as 599.99 s, is "10 min 0 s"
+    return f"{seconds:.1f} s" if seconds < 60 else f"{whole // 60} min {whole % 60} s"
 
 
 def _reason(said: str) -> str:
