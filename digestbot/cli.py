@@ -1221,6 +1221,12 @@ def status(app: App, every: bool) -> None:
         )
     console.print(t)
     _more(console, "subscribers", [_subscriber_state(s) for s in states[STATUS_ROWS:] if not every])
+    held = store.held(now)
+    if held:  # several workers: a claim or lease of a worker that died holds until then
+        console.print("Held by workers now (a worker that died holds them until then):")
+        for holder, what, until in held:
+            shown = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
+            console.print(escape_controls(f"  {holder} holds {what}{shown}"))
 
     waiting = sorted(
         (d for state in ("pending", "failed", "unknown") for d in store.digests(status=state)),

@@ -241,6 +241,7 @@ def check_database(text: str, password_allowed: bool = False) -> None:
         raise ValueError(
             f"a PostgreSQL URL starts with {scheme}:// (two slashes), as in postgresql://user@host/dbname"
         )
+    _refuse_unencoded_userinfo(text[found.end() + 1 :])
     parts = urlsplit(text)
     try:  # libpq takes several hosts, host1:5432,host2:5433, each with its own port
         for host in parts.netloc.rpartition("@")[2].split(","):
@@ -250,6 +251,26 @@ def check_database(text: str, password_allowed: bool = False) -> None:
     if (parts.password or url_secrets(text)) and not password_allowed:  # user info or ?password=
         raise ValueError(
             "a password does not belong in the YAML: put it in DIGESTBOT_DB, PGPASSWORD or ~/.pgpass"
+        )
+
+
+def _refuse_unencoded_userinfo(rest: str) -> None:
+    """A user name or password (before the host's `@`) holding a character URLs reserve: libpq
+    reads the user info up to the first `@` (the rest became a host name it looked up, forever),
+    and `/ ? #` end it sooner. Never quotes the password. `rest`: the URL after `//`."""
+    at = rest.rfind("@")
+    if at < 0:
+        return
+    userinfo, host = rest[:at], re.match(r"[\w.\-\[\]:%,]*", rest[at + 1 :]).group()
+    if rest[at + 1 + len(host) : at + 2 + len(host)] not in ("", "/", "?"):
+        return  # no host after this `@`: it is not the user info's end
+    if re.search(r"/[^?]*\?", userinfo):
+        return  # a path, then a query (`?user=me@corp`): the `@` is in the query
+    if any(c in userinfo for c in "@/?#"):
+        raise ValueError(
+            "the PostgreSQL URL cannot be read unambiguously: percent-encode the characters @ / ? #"
+            " in the user name and password (as %40 %2F %3F %23; also : as %3A in the user name and"
+            " % as %25), e.g. postgresql://digestbot:p%40ss@host/digestbot"
         )
 
 

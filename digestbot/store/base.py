@@ -352,8 +352,9 @@ class DigestGone(RatingRefused):
 
 class StoreUrlError(StoreError):
     """The database URL holds a connection option PostgreSQL's client library refuses
-    (`sslmode=bogus`), or names a database or role the server does not have (or a wrong
-    password): a mistake in the setting, which no wait mends; the message says which."""
+    (`sslmode=bogus`), or names a database or role the server does not have or does not let
+    in (a wrong or missing password, no LOGIN or CONNECT right, SSL it does not offer): a
+    mistake in the setting, which no wait mends; the message says which."""
 
 
 class ClaimLost(StoreError):
@@ -551,6 +552,14 @@ class Store:
     # The claim of due subscribers (see claim_subscribers); PostgreSQL adds its row lock (SQLite
     # needs none: BEGIN IMMEDIATE keeps other writers out).
     _CLAIM_LOCK = ""
+    # A subscriber's row kept locked by a statement that reads it (SQLite: one writer at a time).
+    _HOLD_LOCK = ""
+    # The start of an attempt, only while the claim (`held`) on the digest's subscriber holds.
+    _BEGIN_ATTEMPT = (
+        "WITH held AS (SELECT id FROM subscribers WHERE id = (SELECT subscriber_id FROM digests WHERE id = ?)"
+        "{held}{lock}) UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ?"
+        " WHERE id = ? AND subscriber_id IN (SELECT id FROM held) RETURNING id"
+    )
     _CLAIM_SUBSCRIBERS = (
         "UPDATE subscribers SET claimed_by = ?, claimed_until = ? WHERE id IN ("
         "SELECT id FROM subscribers WHERE id IN ({ids}) AND (claimed_until IS NULL OR claimed_until <= ?)"
@@ -1355,9 +1364,9 @@ class Store:
         """Claim, for `ttl`, those of these subscribers no other worker holds; returns them.
 
         A claimed subscriber's due digest and retries are this worker's alone until it releases
-        them or the lease expires (a worker that died: another takes over then). Claims use the
-        worker's clock: keep the machines' clocks in sync (NTP), well within the lease."""
-        ids, claimed = list(ids), []
+        them or the lease expires (a worker that died: another takes over then). Claims are kept
+        on the shared clock (`_shared_clock`: PostgreSQL's), whatever the worker's own says."""
+        ids, claimed, now = list(ids), [], self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             for chunk, marks in _in_chunks(ids):
                 sql = self._CLAIM_SUBSCRIBERS.format(ids=marks, lock=self._CLAIM_LOCK)
@@ -1369,6 +1378,7 @@ class Store:
     @idempotent
     def renew_claims(self, holder: str, now: datetime, ttl: timedelta) -> int:
         """Extend every lease `holder` has (a long batch keeps its subscribers)."""
+        now = self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             return self._exec(
                 "UPDATE subscribers SET claimed_until = ? WHERE claimed_by = ?", (ts(now + ttl), holder)
@@ -1386,22 +1396,27 @@ class Store:
                     (holder, *chunk),
                 )
 
-    def _hold_claim(self, sid_sql: str, params: tuple, holder: str | None, now: datetime | None) -> None:
-        """In a transaction: that `holder`'s claim on the subscriber (`sid_sql`) holds at `now`,
-        and its row stays locked to the end (no worker claims it meanwhile); else ClaimLost."""
+    def _held(self, holder: str | None, now: datetime | None) -> tuple[str, tuple]:
+        """The condition (and its parameters) on a subscribers row that `holder`'s claim on it
+        holds at `now`; none without a holder."""
         if holder is None:
-            return
-        row = self._exec(
-            f"UPDATE subscribers SET claimed_by = claimed_by WHERE id = {sid_sql} AND claimed_by = ?"
-            " AND claimed_until > ? RETURNING id",
-            (*params, holder, ts(now or now_utc())),
-        ).fetchone()
-        if row is None:
-            raise ClaimLost("this worker's claim on the subscriber ran out")
+            return "", ()
+        return " AND claimed_by = ? AND claimed_until > ?", (holder, ts(self._shared_clock(now or now_utc())))
+
+    def _shared_clock(self, now: datetime, fresh: bool = False) -> datetime:
+        """`now` on the clock that claims, leases and shared rates are kept on, which every
+        worker must read alike. `fresh`: the clocks compared again (claims, renewals)."""
+        return now + timedelta(seconds=self._clock_offset(fresh))
+
+    def _clock_offset(self, fresh: bool = False) -> float:
+        """Seconds from this machine's clock to the shared one: none on SQLite, whose workers
+        share one machine's clock (see PostgresStore: the database server's)."""
+        return 0.0
 
     def claim_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take the named lease (a job such as `fetch:SOURCE`) for `ttl`, if it is free, expired
         or already `holder`'s. One statement: two workers asking at once cannot both get it."""
+        now = self._shared_clock(now, fresh=True)
         with self.transaction(serial=False):
             row = self._exec(
                 "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
@@ -1423,6 +1438,8 @@ class Store:
         A slot last taken by a clock more than RATE_CLOCK_SKEW ahead of `now` means the clock was
         set back: the rate starts again from `now` (the slots kept the old time, and every message
         waited for the clock to come round to it: an hour set back, an hour of nothing sent)."""
+        shift = self._clock_offset()
+        now += shift
         ahead = now + RATE_CLOCK_SKEW
         with self.transaction(serial=False):
             row = self._exec(
@@ -1433,7 +1450,7 @@ class Store:
                 " RETURNING next_at",
                 (name, now + interval, now, ahead, now, now, interval, ahead, now, now),
             ).fetchone()
-        return row[0] - interval
+        return row[0] - interval - shift
 
     # --- the web pages: sign-ups, web subscribers, rate limits --------------------------------
     # (kept together, and plain SQL, so another backend ports them in one place)
@@ -1629,8 +1646,16 @@ class Store:
         """Record a digest as pending, its papers, and the subscriber's new watermark, atomically.
         With `holder` (several workers), only while that worker's claim on the subscriber holds
         at `now` (else ClaimLost)."""
+        held, params = self._held(holder, now)
         with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._hold_claim("?", (sid,), holder, now)
+            # First, so the row stays locked to the end: no worker claims it meanwhile.
+            moved = self._exec(
+                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
+                f" last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?{held} RETURNING id",
+                (seq_to, ts(run_at), sid, *params),
+            ).fetchall()
+            if holder is not None and not moved:
+                raise ClaimLost("this worker's claim on the subscriber ran out")
             cur = self._exec(
                 "INSERT INTO digests (subscriber_id, status, created_at, message_id, seq_to, n_papers,"
                 " n_matched, channel, destination) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -1654,11 +1679,6 @@ class Store:
                     for rank, it in enumerate(items, 1)
                 ],
             )
-            self._exec(
-                "UPDATE subscribers SET last_seq = GREATEST(COALESCE(last_seq, 0), ?), last_run_at = ?,"
-                " last_run_schedule = schedule, last_run_timezone = timezone WHERE id = ?",
-                (seq_to, ts(run_at), sid),
-            )
         return digest_id
 
     def begin_attempt(self, digest_id: int, now: datetime, holder: str | None = None) -> None:
@@ -1666,12 +1686,15 @@ class Store:
         this fails (disk full), nothing is sent; if the outcome is never recorded (a crash, or
         the disk filled up meanwhile), the digest counts as possibly delivered. With `holder`,
         only while that worker's claim on the digest's subscriber holds (else ClaimLost)."""
-        with self.transaction(serial=False):  # row-level: claims keep workers apart
-            self._hold_claim("(SELECT subscriber_id FROM digests WHERE id = ?)", (digest_id,), holder, now)
-            self._exec(
-                "UPDATE digests SET unconfirmed = unconfirmed + 1, attempt_started_at = ? WHERE id = ?",
-                (ts(now), digest_id),
-            )
+        held, params = self._held(holder, now)
+        # One statement (a transaction of its own): the claim checked, the subscriber's row
+        # locked while the digest's is written, so no worker claims it meanwhile.
+        row = self._exec(
+            self._BEGIN_ATTEMPT.format(held=held, lock=self._HOLD_LOCK),
+            (digest_id, *params, ts(now), digest_id),
+        ).fetchall()
+        if not row and holder is not None:
+            raise ClaimLost("this worker's claim on the subscriber ran out")
 
     @idempotent
     def mark_sent(self, digest_id: int, now: datetime, destination: str | None = None) -> None:
@@ -1749,7 +1772,7 @@ class Store:
             "SELECT d.id FROM digests d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'pending'"
             " AND d.unconfirmed >= ? AND (s.claimed_until IS NULL OR s.claimed_until <= ?)"
         )
-        params = (MAX_UNCONFIRMED, ts(now or now_utc()))
+        params = (MAX_UNCONFIRMED, ts(self._shared_clock(now or now_utc())))
         if self._exec(query, params).fetchone() is None:
             return []  # the usual case: no write, no lock
         with self.transaction():
@@ -1866,6 +1889,21 @@ class Store:
         )
         return {sid: (last.get(sid), counts.get(sid, 0)) for sid in last.keys() | counts.keys()}
 
+    def held(self, now: datetime) -> list[tuple[str, str, datetime | None]]:
+        """What workers hold at `now`, for `status`: (holder, what, until on this machine's
+        clock), what being "N subscriber(s)" for a worker's claims, or a named lease."""
+        now_s, back = ts(self._shared_clock(now)), timedelta(seconds=self._clock_offset())
+        rows = self._exec(
+            "SELECT claimed_by, COUNT(*), MAX(claimed_until) FROM subscribers WHERE claimed_by IS NOT NULL"
+            " AND claimed_until > ? GROUP BY claimed_by ORDER BY claimed_by",
+            (now_s,),
+        ).fetchall()
+        held = [(holder, f"{n} subscriber(s)", until) for holder, n, until in rows]
+        held += self._exec(
+            "SELECT holder, name, expires_at FROM leases WHERE expires_at > ? ORDER BY holder, name", (now_s,)
+        ).fetchall()
+        return [(holder, what, _back(parse_ts(until), back)) for holder, what, until in held]
+
     def delivered_count(self, sid: str) -> int:
         return self._exec(
             "SELECT COUNT(*) FROM digest_items i JOIN digests d ON d.id = i.digest_id"
@@ -1875,6 +1913,10 @@ class Store:
 
 
 MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQL's index limit
+
+
+def _back(when: datetime | None, offset: timedelta) -> datetime | None:
+    return when - offset if when is not None else None
 
 
 def _local_key(key: str, sources: str) -> str:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _WRITE_LOCK = 0x6469676573  # pg_advisory_xact_lock key: one serial writer at a time ("diges")
 _MIGRATE_LOCK = 0x6D69677261  # held while a worker migrates the schema ("migra")
+CLOCK_TOLD = 5.0  # seconds this machine's clock may be off the server's before it is logged
+_told = {"offset": 0.0}  # the offset this process logged last
 CONNECT_TIMEOUT = 10  # seconds, by default: a database that does not answer is an error, not a hang
 RECONNECT_WAIT = 30.0  # seconds a dropped connection is tried again (a restart) before a statement fails
 # libpq's words for a connection option it refuses as written, before it tries any server
@@ -91,6 +93,9 @@ class PostgresStore(Store):
         self._secrets = url_secrets(self.url)
         self._depth = 0
         self._gave_up = False  # the last reconnect waited RECONNECT_WAIT in vain: the next tries once
+        self._offset: float | None = None  # seconds from this machine's clock to the server's
+        self._used = time.monotonic()  # when the connection was last used (see _replaced)
+        self._told_idle = False
         self.conn = self._connect()
         try:
             self._open()
@@ -107,10 +112,8 @@ class PostgresStore(Store):
             if refused:  # libpq refused the URL before trying any server: waiting mends nothing
                 raise StoreUrlError(f"{said[refused.start() :].rstrip('.')}, in {self.path}") from None
             fix = self._not_there(said)
-            if fix:  # the server answered: no such database or role, a wrong password
-                raise StoreUrlError(
-                    f"{said.rpartition('FATAL: ')[2].rstrip('.')}, in {self.path}: {fix}"
-                ) from None
+            if fix:  # a name, a password, a right or SSL in the setting, which no wait mends
+                raise StoreUrlError(f"{_reason(said)}, in {self.path}: {fix}") from None
             raise StoreWriteError(
                 f"cannot connect to the database {self.path}: {said}{_full_hint(said)}"
             ) from None
@@ -125,8 +128,8 @@ class PostgresStore(Store):
         return StoreWriteError(f"cannot connect to the database {self.path}: not waited for, stopping")
 
     def _not_there(self, said: str) -> str | None:
-        """What to do when the server refused the connection for a name or a password in the
-        setting (waiting mends none of these), or None."""
+        """What to do when the connection was refused for a name, a password, a right or SSL in
+        the setting (waiting mends none of these), or None."""
         given = conninfo_to_dict(self.url)
         user, db = given.get("user") or "ROLE", given.get("dbname") or "NAME"
         if re.search(r'FATAL: database "[^"]*" does not exist', said):
@@ -139,6 +142,21 @@ class PostgresStore(Store):
             return "check the password (in the URL, PGPASSWORD or ~/.pgpass)"
         if "FATAL: no pg_hba.conf entry" in said:
             return "the server does not let this role in from here: add a line for it to the server's pg_hba.conf"
+        if re.search(r'FATAL: role "[^"]*" is not permitted to log in', said):
+            return f"let it log in (as postgres on the server: ALTER ROLE {_quoted(user)} LOGIN) or use another role"
+        if "User does not have CONNECT privilege" in said:
+            return f"as the database's owner: GRANT CONNECT ON DATABASE {_quoted(db)} TO {_quoted(user)}"
+        if "no password supplied" in said:
+            return (
+                "the server asks for a password: give it in the URL (postgresql://ROLE:PASSWORD@HOST/DB, its"
+                " special characters %-encoded), PGPASSWORD, or a line of ~/.pgpass (or PGPASSFILE)"
+                f"{_pgpass_ignored()}"
+            )
+        if "server does not support SSL, but SSL was required" in said:
+            return (
+                "turn ssl on in the server's postgresql.conf, or ask for it only where it is offered:"
+                " sslmode=prefer in the URL (or PGSSLMODE)"
+            )
         return None
 
     def _timeout(self) -> dict:
@@ -177,6 +195,7 @@ class PostgresStore(Store):
         """Create or upgrade the schema (`found`: its version now), once, whoever else is starting
         at the same time. A role that may not is told what it lacks (the server's words were
         "permission denied for schema public" and a piece of SQL)."""
+        self._refuse_no_schema()
         try:
             with self.transaction():
                 try:
@@ -186,11 +205,38 @@ class PostgresStore(Store):
         except _NotAllowed as e:
             raise StoreError(self._not_allowed(str(e), found)) from None
 
+    def _refuse_no_schema(self) -> None:
+        """A search_path (`?options=-csearch_path=NAME`) holding no schema the role may use: the
+        server's words were "no schema has been selected to create in"; say what to create or
+        grant."""
+        if self._exec("SELECT current_schema()").fetchone()[0] is not None:
+            return
+        user, path = self.conn.info.user, self._exec("SHOW search_path").fetchone()[0]
+        names = [n.strip().strip('"') for n in path.split(",")]
+        name = next((n for n in names if n and n != "$user"), user)
+        schema, role = _quoted(name), _quoted(user)
+        if self._exec("SELECT 1 FROM pg_namespace WHERE nspname = ?", (name,)).fetchone():
+            fix = f"let the role use it (as its owner: GRANT USAGE, CREATE ON SCHEMA {schema} TO {role})"
+        else:
+            fix = f"create it (as the database's owner: CREATE SCHEMA {schema} AUTHORIZATION {role})"
+        raise StoreError(
+            f"the database {self.path} has no schema of its search_path ({path}) that the role {user} may"
+            f" use for digestbot's tables: {fix}, or correct options=-csearch_path in the URL. Nothing was"
+            " changed."
+        )
+
     def _not_allowed(self, said: str, found: int) -> str:
         user, db = self.conn.info.user, self.conn.info.dbname
         role, name = (
             n if _PLAIN_NAME.fullmatch(n) else sql.Identifier(n).as_string(self.conn) for n in (user, db)
         )
+        schema = self._exec("SELECT current_schema()").fetchone()[0]
+        if found == 0 and schema != "public":
+            return (
+                f"the role {user} may not create digestbot's tables in the schema {schema} of the database"
+                f" {self.path} ({said}): as the schema's owner, GRANT CREATE ON SCHEMA {_quoted(schema)}"
+                f" TO {role}. Nothing was changed."
+            )
         if found == 0:
             return (
                 f"the role {user} may not create digestbot's tables in the database {self.path} ({said}):"
@@ -230,13 +276,58 @@ class PostgresStore(Store):
         self._exec("DELETE FROM digestbot_schema")
         self._exec("INSERT INTO digestbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
+    def _clock_offset(self, fresh: bool = False) -> float:
+        """Seconds from this machine's clock to the database server's, on which claims, leases
+        and shared rates are kept: a worker whose clock is off (no NTP) would otherwise take
+        another's subscribers while it sends to them, or keep its own past their lease."""
+        if self._offset is None or fresh:
+            before = base.now_utc()
+            server = self._exec("SELECT clock_timestamp()").fetchone()[0]
+            offset = (server - (before + (base.now_utc() - before) / 2)).total_seconds()
+            if abs(offset - _told["offset"]) > CLOCK_TOLD:  # once a process, not once a connection
+                _told["offset"] = offset
+                log.warning(
+                    "this machine's clock is %s %s the database server's: claims, leases and shared rates"
+                    " are kept on the server's; schedules and logs are on this one's, so set it right (NTP)",
+                    _duration(abs(offset)),
+                    "behind" if offset > 0 else "ahead of",
+                )
+            self._offset = offset
+        return self._offset
+
     # --- statements and transactions ------------------------------------------------------
 
     def _ready(self) -> None:
         """Outside a transaction, a connection the server dropped is replaced before use."""
         if self._depth == 0 and (self.conn.closed or self.conn.broken or _dropped(self.conn)):
+            idle = time.monotonic() - self._used
             self.conn.close()
-            self.conn = self._reconnect()
+            self.conn = self._replaced(idle)
+        self._used = time.monotonic()
+
+    def _replaced(self, idle: float) -> psycopg.Connection:
+        """A connection in the place of one the server dropped after `idle` seconds unused: a
+        server that closes idle sessions (idle_session_timeout) is said once, at INFO, since it
+        is its setting and not a fault; any other loss is warned of (see `_reconnect`)."""
+        started = time.monotonic()
+        try:
+            conn = self._connect()
+        except StoreWriteError:
+            return self._reconnect()
+        took, limit = time.monotonic() - started, _idle_limit(conn)
+        if 0 < limit <= idle + 1:
+            if not self._told_idle:
+                self._told_idle = True
+                log.info(
+                    "the database server closes connections idle for %g s (its idle_session_timeout): a new"
+                    " one is opened when needed (ALTER ROLE %s SET idle_session_timeout = 0 keeps them open)",
+                    limit,
+                    conn.info.user,
+                )
+        else:
+            log.warning("the connection to the database %s was lost; connecting again", self.path)
+            log.warning("connected to the database %s again after %.1f s", self.path, took)
+        return conn
 
     def _reconnect(self) -> psycopg.Connection:
         """A new connection, tried again for up to RECONNECT_WAIT while the server cannot be
@@ -389,6 +480,18 @@ class PostgresStore(Store):
     # Rows another worker is claiming right now are skipped, not waited for, and a claim
     # re-checks the lease on the row it locked.
     _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    # A claimed row read to check the claim stays locked to the end of its statement or
+    # transaction (a claim waits, then skips it), without writing a new version of it.
+    _HOLD_LOCK = " FOR NO KEY UPDATE"
+
+
+def _idle_limit(conn: psycopg.Connection) -> float:
+    """The server's idle_session_timeout for this connection, in seconds (0: none)."""
+    try:
+        row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'idle_session_timeout'").fetchone()
+    except psycopg.Error:
+        return 0.0
+    return float(row[0]) / 1000 if row else 0.0
 
 
 def _dropped(conn: psycopg.Connection) -> bool:
@@ -452,6 +555,35 @@ def _unless_stopped(
     if "error" in result:
         raise result["error"]
     return result["conn"]
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)  # a clock 10 min off, measured as 599.99 s, is "10 min 0 s"
+    return f"{seconds:.1f} s" if seconds < 60 else f"{whole // 60} min {whole % 60} s"
+
+
+def _reason(said: str) -> str:
+    """The server's (or libpq's) reason in a connection failure, without where it tried."""
+    if "FATAL: " in said:
+        return said.rpartition("FATAL: ")[2].rstrip(".")
+    return said.rpartition(" failed: ")[2].rstrip(".")
+
+
+def _quoted(name: str) -> str:
+    """A role or database name as SQL reads it: quoted unless it is plain."""
+    return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _pgpass_ignored() -> str:
+    """Why the password file is not read, when libpq ignores it (readable by others)."""
+    path = os.environ.get("PGPASSFILE") or os.path.expanduser("~/.pgpass")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if mode & 0o077:
+        return f" ({path} is readable by others, so libpq ignores it: chmod 600 {path})"
+    return ""
 
 
 def _full_hint(said: str) -> str:
