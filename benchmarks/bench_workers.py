@@ -140,10 +140,11 @@ def main() -> None:
             )
             base = None
             runs = [(int(n), False) for n in args.workers.split(",")] + [(2, True)]
-            for n, kill in runs:
+            for i, (n, kill) in enumerate(runs):
                 # Killed mid-batch: once a tenth of the digests (at most 2,000) have arrived.
                 kill_at = max(1, min(2000, base["digests"] // 10)) if kill and base else 0
-                r = one_run(server, "bench_seed", n, kill_at, Path(tmp), f"{n}{'k' if kill else ''}")
+                # a run's own folder, by its place too: `--workers 1,1` repeats a count
+                r = one_run(server, "bench_seed", n, kill_at, Path(tmp), f"{i}_{n}{'k' if kill else ''}")
                 rate = r["digests"] / r["seconds"]
                 base = base or {"rate": rate, "digests": r["digests"]}
                 ratio = f"{rate / base['rate']:>5.2f}x" if base["rate"] else f"{'-':>6}"
