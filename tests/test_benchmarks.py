@@ -76,4 +76,8 @@ def test_workers_benchmark_runs_with_a_kill(pg_server):
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["1"], ["2"])]
     # The kill row: on a loaded machine the first worker may finish before a tenth arrived.
     assert [r[0] for r in rows] == ["1", "2"] and rows[0][1] == "0" and rows[1][1] in ("0", "1"), out
-    assert all(r[-2:] == ["0", "0"] for r in rows), out  # no duplicates, nothing lost
+    assert rows[0][-2:] == ["0", "0"], out  # no duplicates, nothing lost
+    # Killed: nothing lost, and at most the one message the dead worker had handed to the relay
+    # and not yet recorded as sent, again with its Message-ID (README, Scaling: "the window
+    # allows one"); the faster a digest's round trips, the likelier the kill lands in it.
+    assert rows[1][-1] == "0" and rows[1][-2] in ("0", "1"), out
