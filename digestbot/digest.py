@@ -921,8 +921,7 @@ def first_digest_reach(store: Store, now: datetime) -> datetime:
     """Where a new subscriber's first digest reaches back to: a day before the newest paper
     arrived. Not a day before now: arXiv announces nothing on Saturdays and Sundays, and a
     reader who signed up on a weekend got an empty first digest, not Friday's papers."""
-    newest = store.newest_arrival(now)
-    return min(now, newest or now) - FIRST_DIGEST_REACH
+    return (store.newest_arrival(now) or now) - FIRST_DIGEST_REACH
 
 
 def trending_since(state: SubscriberState, now: datetime) -> datetime:

@@ -600,7 +600,7 @@ class Store:
         new = known = 0
         with self.transaction():
             next_rev = self._exec("SELECT COALESCE(MAX(rev), 0) FROM papers").fetchone()[0] + 1
-            taken_alone = source in self._sources_named()
+            taken_alone = not seed_only and source in self._sources_named()  # seed-only: no rev anyway
             for paper in papers:
                 paper = replace(paper, key=stored_key(paper.key))
                 row = next(iter(self._rows("SELECT * FROM papers WHERE key = ?", [paper.key])), None)
