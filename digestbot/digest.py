@@ -570,13 +570,16 @@ class DigestRunner:
                 strict=True,
             )
         )
-        titled = _by_title(window) if any(s.subscriber.profile.seed_texts for s in seeded.values()) else {}
+        titled = {}
+        if any(s.subscriber.profile.seed_texts for s in seeded.values()):  # liked papers of any age too
+            titled = {**_by_title(stored[k] for k in like_keys if k in stored), **_by_title(window)}
         filters = _WindowFilters(shared, matcher, self._feeds, self._reached)
         for sid, state in seeded.items():
             profile = state.subscriber.profile
             liked = [stored[f"arxiv:{a}"] for a in profile.likes if f"arxiv:{a}" in stored]
-            owned = _library_papers(profile.seed_texts, titled, {p.key for p in liked})
-            liked += list(dict.fromkeys(owned.values()))
+            owned = _library_papers(profile.seed_texts, titled)
+            keys = {p.key for p in liked}
+            liked += [p for p in dict.fromkeys(owned.values()) if p.key not in keys]
             texts = tuple(t for t in profile.seed_texts if t not in owned)
             skip = {p.key for p in liked} | set(ratings[sid])  # a liked paper never comes as new
             allowed = filters.allowed(sid, profile, index_of.get(sid), skip, vetoed.get(sid, ()))
@@ -1018,13 +1021,14 @@ def _ranks_by_seeds(profile: Profile, ratings: dict[str, int]) -> bool:
     )
 
 
-def _library_papers(texts: Iterable[str], titled: dict[str, Paper], liked: set[str]) -> dict[str, Paper]:
+def _library_papers(texts: Iterable[str], titled: dict[str, Paper]) -> dict[str, Paper]:
     """The library texts whose title is a paper's of `titled`, each with that paper: it stands
-    for the text as a liked paper (its stored abstract counts, it never comes as new)."""
+    for the text as a liked paper (its stored abstract counts, it never comes as new), and a
+    text of a paper liked by its id too (a preprint and its published version) counts once."""
     found = {}
     for text in texts:
         paper = next((titled[k] for k in title_keys(text) if k in titled), None)
-        if paper is not None and paper.key not in liked:
+        if paper is not None:
             found[text] = paper
     return found
 

@@ -82,7 +82,8 @@ def library_text(raw: bytes) -> str:
 
 
 def read_library(text: str) -> list[Seed]:
-    """The seeds in a library file's text; raises LibraryError for what cannot be read."""
+    """The seeds in a library file's text, each paper once (`distinct_seeds`); raises
+    LibraryError for what cannot be read."""
     if _BIBTEX_RE.search(text):
         seeds = _bibtex(text)
     else:
@@ -90,7 +91,32 @@ def read_library(text: str) -> list[Seed]:
         seeds = _id_lines(text)
     if len(seeds) > MAX_SEEDS:
         raise LibraryError(1, f"{len(seeds)} papers; a library can hold at most {MAX_SEEDS}")
-    return seeds
+    return distinct_seeds(seeds)
+
+
+def distinct_seeds(seeds: Iterable[Seed]) -> list[Seed]:
+    """Each paper of a library once, in file order. Libraries often hold a paper twice: the
+    arXiv preprint and the published version (a DOI, no arXiv id), or two exports of it. An
+    entry without an id whose title is an id'd entry's is that paper; of several without an id
+    under one title, the one with the longest abstract stands for them."""
+    seeds = list(seeds)
+    ids: set[str] = set()
+    titled = {title_key(s.title) for s in seeds if s.arxiv_id and s.title}
+    best: dict[str, Seed] = {}
+    for s in seeds:
+        if s.arxiv_id is None and s.title:
+            key = title_key(s.title)
+            if key not in titled and (key not in best or len(s.abstract) > len(best[key].abstract)):
+                best[key] = s
+    kept = []
+    for s in seeds:
+        if s.arxiv_id is not None:
+            if s.arxiv_id not in ids:
+                ids.add(s.arxiv_id)
+                kept.append(s)
+        elif not s.title or best.get(title_key(s.title)) is s:
+            kept.append(s)
+    return kept
 
 
 # TeX that exports write beside accents (`detex`): typography as text commands, as Zotero

@@ -95,3 +95,21 @@ def test_a_title_seed_is_one_clean_line_with_its_tex_accents_decoded():
         "Schrödinger bridges for Policies",
         "On été data.",
     )
+
+
+def test_a_paper_twice_in_a_library_is_one_seed():
+    # The preprint (an arXiv id) and the published version (a DOI) of one paper, and a paper
+    # without an id exported twice, once with its abstract: each is one seed.
+    seeds = read_library(
+        '@article{a, title = {Schr{\\"o}dinger Bridges}, eprint = {2403.10001}, archivePrefix = {arXiv}}\n'
+        "@inproceedings{b, title = {Schrödinger bridges}, doi = {10.1145/12345}}\n"
+        "@article{c, title = {Quokka grins}}\n"
+        "@article{d, title = {Quokka Grins}, abstract = {Quokkas smile at scale.}}\n"
+        "@article{e, title = {Otters}, eprint = {2403.10002}}\n"
+        "@article{f, title = {Otters (extended)}, eprint = {2403.10002v2}}\n"
+    )
+    assert [(s.arxiv_id, s.title, s.abstract) for s in seeds] == [
+        ("2403.10001", "Schrödinger Bridges", ""),
+        (None, "Quokka Grins", "Quokkas smile at scale."),
+        ("2403.10002", "Otters", ""),
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -371,3 +372,64 @@ def test_a_paper_that_came_by_similarity_is_not_sent_again_when_it_is_revised(wo
     digestbot(workdir, "send", "--force")
     later = daemon.outbox_mails(workdir.outbox)[1:]
     assert not any(revised in m.papers for m in later)
+
+
+MOTION_TRACKS = PAPERS["2403.10715"]["title"]
+# The published version of a liked preprint, as Zotero or Google Scholar export it: no arXiv id,
+# a DOI of the venue, and here (to make the double count visible) an abstract on another topic.
+PUBLISHED = f"""
+@inproceedings{{motiontracks-corl,
+  title = {{{MOTION_TRACKS}}},
+  booktitle = {{Conference on Robot Learning}},
+  doi = {{10.48550/fake.corl.2025.17}},
+  abstract = {{Large language models reason step by step; chain-of-thought prompting and reinforcement
+               learning improve mathematical reasoning benchmarks.}},
+}}
+"""
+
+
+def test_a_preprint_and_its_published_version_in_one_library_count_as_one_liked_paper(workdir):
+    # Zotero libraries often hold a paper twice: the arXiv preprint and the published version
+    # (a DOI, no arXiv id). The second was read as a text seed of its own beside the liked
+    # preprint: the paper counted twice, its second abstract pulling in papers of its own.
+    bib = "@article{mt, title = {" + MOTION_TRACKS + "}, eprint = {2403.10715}, archivePrefix = {arXiv}}\n"
+    (workdir.path / "refs.bib").write_text(bib + PUBLISHED, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("gina", library="refs.bib"))
+    digestbot(workdir, "fetch")
+
+    shown = preview_json(workdir, "gina")
+
+    assert shown and all(p["why"] == f"like {MOTION_TRACKS}" for p in shown), shown
+    text = digestbot(workdir, "preview", "gina").output
+    assert re.search(r"papers\s+like\s+the\s+one\s+you\s+liked", text), text
+
+
+def test_a_library_entry_of_a_paper_liked_by_id_long_ago_is_that_paper_not_a_second_seed(workdir):
+    # `like:` names the preprint (stored a month ago, outside the window the digest ranks) and
+    # the library holds its published version: the entry found no paper of its title among the
+    # window's, and became a second seed.
+    from digestbot.models import Paper
+
+    (workdir.path / "refs.bib").write_text(PUBLISHED, encoding="utf-8")
+    workdir.write_config(sources(workdir), sub("hank", like=["2403.10715"], library="refs.bib"))
+    liked = PAPERS["2403.10715"]
+    with Store(workdir.db) as store:
+        store.add_papers(
+            [
+                Paper(
+                    "arxiv:2403.10715",
+                    "2403.10715",
+                    liked["title"],
+                    liked["abstract"],
+                    "https://arxiv.org/abs/2403.10715",
+                )
+            ],
+            "sample",
+            datetime.now(UTC) - timedelta(days=30),
+        )
+    digestbot(workdir, "fetch")
+
+    shown = preview_json(workdir, "hank")
+
+    assert shown and MOTION_TRACKS not in {p["title"] for p in shown}
+    assert all(p["why"] == f"like {MOTION_TRACKS}" for p in shown), shown
