@@ -39,6 +39,7 @@ from .text import (
     host_name,
     invisible_character,
     is_number,
+    line_at,
     mask_url,
     single_spaced,
     unicode_host,
@@ -990,7 +991,7 @@ def load_config(path: str | Path) -> Config:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
+        line = line_at(data, e.start)
         byte = data[e.start : e.start + 1].hex()
         message = f"not UTF-8 (byte 0x{byte} on this line): save the file as UTF-8"
         raise ConfigError([Problem(str(path), line, "file", message)]) from None
@@ -1443,7 +1444,7 @@ def _seeds(v: _Validator, m: dict[str, _Value], fld: str) -> tuple[tuple[str, ..
             v.problems.append(
                 Problem(
                     str(file),
-                    e.object[: e.start].count(b"\n") + 1,  # e.object: without the BOM, as e.start counts
+                    line_at(e.object, e.start),  # e.object: without the BOM, as e.start counts
                     f"{fld}.library",
                     f"not UTF-8 text (byte {e.object[e.start]:#04x}): export or save it as UTF-8"
                     " (Zotero: Character Encoding 'Unicode (UTF-8)')",

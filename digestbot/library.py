@@ -67,7 +67,13 @@ _JABREF_ENCODING_RE = re.compile(rb"\A(?:%[^\n]*\n|[ \t\r]*\n)*?%[ \t]*Encoding:
 def library_text(raw: bytes) -> str:
     """A library file's bytes as text: as its byte order mark says, else UTF-8, else (bytes
     that are no UTF-8) in the encoding its JabRef header names; UnicodeDecodeError otherwise.
-    UTF-8 comes before the header: a file converted to UTF-8 keeps the header it had."""
+    UTF-8 comes before the header: a file converted to UTF-8 keeps the header it had. Lines
+    end in "\n" whatever ended them (classic Mac OS BibDesk and old exports end them in a bare
+    "\r", which bibtexparser does not count, so every error would say line 1)."""
+    return _newlines(_decoded(raw))
+
+
+def _decoded(raw: bytes) -> str:
     # A byte order mark says how a file is encoded: UTF-8 (Windows editors), UTF-16 (Notepad's
     # "Unicode", Windows PowerShell's `>`) or UTF-32.
     if (codec := bom_encoding(raw)) is not None:
@@ -79,6 +85,10 @@ def library_text(raw: bytes) -> str:
             with contextlib.suppress(LookupError):  # a name Python does not know (or no text encoding)
                 return raw.decode(m.group(1).decode("ascii"))
         raise
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def read_library(text: str) -> list[Seed]:

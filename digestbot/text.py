@@ -21,6 +21,12 @@ _BOMS = (
 )
 
 
+def line_at(data: bytes, pos: int) -> int:
+    """The 1-based line of byte `pos`, lines ended by "\n", "\r\n" or a bare "\r" (classic Mac)."""
+    head = data[:pos]
+    return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
 def bom_encoding(raw: bytes) -> str | None:
     """The encoding a byte order mark at the start of `raw` names, its byte order spelt out
     (decoding with it keeps the mark, as U+FEFF), or None when there is no mark."""

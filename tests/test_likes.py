@@ -433,3 +433,16 @@ def test_a_library_entry_of_a_paper_liked_by_id_long_ago_is_that_paper_not_a_sec
 
     assert shown and MOTION_TRACKS not in {p["title"] for p in shown}
     assert all(p["why"] == f"like {MOTION_TRACKS}" for p in shown), shown
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n"])
+def test_a_library_with_classic_mac_or_windows_line_ends_names_the_right_line(workdir, end):
+    # BibDesk on classic Mac OS and some old exports end lines in a bare CR: bibtexparser
+    # counts only LF, so every problem was said to be on line 1.
+    text = end.join(["@misc{ok, title={Fine}}", "", "@article{bad,", " title={Unclosed", ""])
+    (workdir.path / "refs.bib").write_bytes(text.encode())
+    (workdir.path / "ids.txt").write_bytes(end.join(["2403.10715", "# mine", "caf\xe9"]).encode("latin-1"))
+    workdir.write_config(sources(workdir), sub("ivy", library="refs.bib") + sub("jo", library="ids.txt"))
+    out = digestbot(workdir, "check", expect=2).output
+    assert re.search(r"refs\.bib:3: subscribers\[0\]\.library: BibTeX that cannot be parsed", out), out
+    assert re.search(r"ids\.txt:3: subscribers\[1\]\.library: not UTF-8", out), out
