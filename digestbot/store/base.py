@@ -694,11 +694,16 @@ class Store:
         row = self._exec("SELECT MIN(rev) FROM papers WHERE first_seen >= ?", (ts(when),)).fetchone()
         return row[0] - 1 if row[0] is not None else self.max_rev()
 
-    def newest_arrival(self, now: datetime) -> datetime | None:
+    def newest_arrival(self, now: datetime, sources: Iterable[str] = ()) -> datetime | None:
         """When the newest paper a source brought (not one only fetched for a like) arrived,
-        up to `now`; None before any."""
+        up to `now`; with `sources`, one of these reported; None before any."""
+        names = sorted(sources)
+        # `sources` holds the names as a JSON list: each one is its JSON string in it
+        reported = " OR ".join("sources LIKE ? ESCAPE '!'" for _ in names)
         row = self._exec(
-            "SELECT MAX(first_seen) FROM papers WHERE rev IS NOT NULL AND first_seen <= ?", (ts(now),)
+            "SELECT MAX(first_seen) FROM papers WHERE rev IS NOT NULL AND first_seen <= ?"
+            + (f" AND ({reported})" if names else ""),
+            (ts(now), *(f"%{_like_text(json.dumps(n))}%" for n in names)),
         ).fetchone()
         return parse_ts(row[0])
 
@@ -1917,6 +1922,11 @@ MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQ
 
 def _back(when: datetime | None, offset: timedelta) -> datetime | None:
     return when - offset if when is not None else None
+
+
+def _like_text(text: str) -> str:
+    """`text` as a LIKE pattern (ESCAPE '!') that matches it literally."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _local_key(key: str, sources: str) -> str:

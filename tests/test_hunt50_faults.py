@@ -1,0 +1,57 @@
+"""Faults of schedules, time and the digest window (hunt 50): each against the real worker on a
+fake clock (test_daemon's Bot), the real CLI, and both stores where the store is the question."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from test_daemon import as_paper, bot, local_source, topic_paper, utc, write_listing  # noqa: F401 - bot: a fixture
+
+from digestbot.store import Store
+
+TWO_SOURCES = local_source("feed") + local_source("blog", "blog.xml")
+
+
+def reader(sid: str, keyword: str, sources: str) -> str:
+    return (
+        f"- id: {sid}\n  email: {sid}@example.org\n  keywords: [{keyword}]\n"
+        f"  schedule: daily 08:00\n  sources: [{sources}]\n"
+    )
+
+
+# --- a first digest reaches back from the newest paper of the reader's own sources ----------------
+# A new subscriber's first digest reaches back a day before the newest paper arrived, so that one
+# signing up on a weekend gets Friday's papers. With `sources:` the newest paper of any source
+# counted: a blog (or Hugging Face) posting on Saturday moved the reach past Friday's arXiv
+# listing, and an arXiv-only reader's first digest was empty until Monday's.
+
+
+def test_a_reader_of_one_source_signing_up_on_a_weekend_gets_that_sources_last_papers(workdir, bot):  # noqa: F811
+    write_listing(workdir.path / "blog.xml", [])
+    b = bot(
+        reader("ada", "okapi", "feed") + reader("bea", "narwhal", "blog"), "2024-03-16 10:00", TWO_SOURCES
+    )
+    b.store.add_papers([as_paper(topic_paper(1, "okapi"))], "feed", utc("2024-03-15 01:00"))  # Friday's
+    b.store.add_papers([as_paper(topic_paper(2, "narwhal"))], "blog", utc("2024-03-16 09:00"))  # Saturday
+    b.store.add_papers([as_paper(topic_paper(3, "okapi"))], "blog", utc("2024-03-16 09:30"))  # not ada's
+
+    outcomes = b.run()
+
+    assert sorted(o.status for o in outcomes) == ["sent", "sent"], outcomes
+    assert sorted((m.to, sorted(m.papers)) for m in b.mails()) == [
+        ("ada@example.org", ["2403.00001"]),
+        ("bea@example.org", ["2403.00002"]),
+    ]
+
+
+def test_the_newest_arrival_of_some_sources_reads_their_names_literally(db_target):
+    # `_` and `%` are LIKE's wildcards: a source `cs_lg` is not `csXlg`, nor `c%`'s every name
+    now = utc("2024-03-16 10:00")
+    with Store(db_target) as store:
+        store.add_papers([as_paper(topic_paper(1, "okapi"))], "cs_lg", now - timedelta(days=3))
+        store.add_papers([as_paper(topic_paper(2, "okapi"))], "csXlg", now - timedelta(days=1))
+        store.add_papers([as_paper(topic_paper(3, "okapi"))], 'we"ird!', now - timedelta(days=2))
+        assert store.newest_arrival(now, {"cs_lg"}) == now - timedelta(days=3)
+        assert store.newest_arrival(now, {'we"ird!', "cs_lg"}) == now - timedelta(days=2)
+        assert store.newest_arrival(now, {"c%"}) is None
+        assert store.newest_arrival(now) == now - timedelta(days=1)
