@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from helpers import digestbot
 from test_daemon import as_paper, bot, local_source, topic_paper, utc, write_listing  # noqa: F401 - bot: a fixture
 
 from digestbot.store import Store
@@ -55,3 +57,27 @@ def test_the_newest_arrival_of_some_sources_reads_their_names_literally(db_targe
         assert store.newest_arrival(now, {'we"ird!', "cs_lg"}) == now - timedelta(days=2)
         assert store.newest_arrival(now, {"c%"}) is None
         assert store.newest_arrival(now) == now - timedelta(days=1)
+
+
+# --- a cron schedule written without quotes -------------------------------------------------------
+# `schedule: */15 * * * *` (or `* 8 * * mon-fri`), as crontab has it, is a YAML alias to PyYAML:
+# `check` said only "yaml: expected alphabetic or numeric character, but found '/'", nothing on
+# what to do, where a value starting with `@` says to quote it.
+
+
+@pytest.mark.parametrize("cron", ["*/15 * * * *", "* 8 * * mon-fri"])
+def test_a_cron_schedule_written_without_quotes_says_to_quote_it(workdir, cron):
+    write_listing(workdir.path / "feed.xml", [])
+    workdir.write_config(
+        local_source(), f"- id: ada\n  email: ada@example.org\n  keywords: [okapi]\n  schedule: {cron}\n"
+    )
+    lines = workdir.config.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.endswith(f"schedule: {cron}"))
+    for command in ("check", "run"):
+        first = digestbot(workdir, command, expect=2).output.splitlines()[0]
+        assert first.startswith(f"{workdir.config}:{line}: yaml: "), first
+        assert "a value starting with '*' must be quoted" in first, first
+    workdir.write_config(
+        local_source(), f'- id: ada\n  email: ada@example.org\n  keywords: [okapi]\n  schedule: "{cron}"\n'
+    )
+    digestbot(workdir, "check")
