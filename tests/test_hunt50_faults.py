@@ -7,9 +7,19 @@ from datetime import timedelta
 
 import pytest
 from helpers import digestbot
-from test_daemon import as_paper, bot, local_source, topic_paper, utc, write_listing  # noqa: F401 - bot: a fixture
+from test_daemon import (  # noqa: F401 - bot: a fixture
+    as_paper,
+    bot,
+    local_source,
+    smtp_mails,
+    subscriber_yaml,
+    topic_paper,
+    utc,
+    write_listing,
+)
 
-from digestbot.store import Store
+from digestbot.models import Profile, Subscriber
+from digestbot.store import DigestItem, Store
 
 TWO_SOURCES = local_source("feed") + local_source("blog", "blog.xml")
 
@@ -81,3 +91,50 @@ def test_a_cron_schedule_written_without_quotes_says_to_quote_it(workdir, cron):
         local_source(), f'- id: ada\n  email: ada@example.org\n  keywords: [okapi]\n  schedule: "{cron}"\n'
     )
     digestbot(workdir, "check")
+
+
+# --- a retry's wait recorded before the clock was set back -------------------------------------
+# A digest that failed while the clock ran two days ahead (a bad hardware clock at boot, set right
+# by NTP) waited for a retry time two days ahead too: nothing went to that subscriber meanwhile,
+# neither the retry nor any later digest (a subscriber whose digest waits gets no other), while the
+# README says waits recorded ahead of a clock set back hold nothing back.
+
+
+def test_a_digest_that_failed_before_the_clock_was_set_back_is_retried_at_once(workdir, bot, smtp_server):  # noqa: F811
+    b = bot(
+        subscriber_yaml("ada", "okapi", schedule="daily 08:00"), "2024-03-16 10:00", smtp_url=smtp_server.url
+    )
+    b.add(topic_paper(1, "okapi"))
+    smtp_server.refuse_next(1)
+    assert [o.status for o in b.worker.dispatch()] == ["failed"]
+
+    b.clock.set("2024-03-14 10:00")  # set right: two days back
+    assert b.store.retry_times(now=b.clock())["ada"] <= b.clock()  # status and /digest list: now
+    b.clock.advance(minutes=1)
+    assert [o.status for o in b.worker.dispatch()] == ["sent"]
+
+    assert [sorted(m.papers) for m in smtp_mails(smtp_server)] == [["2403.00001"]]
+    b.clock.advance(minutes=10)
+    assert b.worker.dispatch() == []  # once
+
+
+def test_a_retry_wait_from_an_attempt_recorded_ahead_of_the_clock_is_over(db_target):
+    ahead, now = utc("2024-03-16 10:00"), utc("2024-03-14 10:00")
+    with Store(db_target) as store:
+        store.sync_subscribers(
+            [Subscriber("ada", Profile(keywords=("okapi",)), email="ada@example.org")], now=ahead
+        )
+        store.add_papers([as_paper(topic_paper(1, "okapi"))], "feed", ahead)
+        [paper] = store.papers_after(0)
+        digest = store.create_digest(
+            "ada", [DigestItem(paper, 1, (), ())], 1, 1, ahead, "<m@x>", "email", "ada@example.org"
+        )
+        store.begin_attempt(digest, ahead)
+        store.mark_attempt_failed(digest, "451", ahead + timedelta(minutes=5))
+        assert [d.id for d in store.retryable_digests(now)] == [digest]
+        assert store.retry_times(now=now)["ada"] < now
+        assert [d.id for d in store.retryable_digests(ahead)] == []  # the clock as it was: wait
+        assert store.retry_times(now=ahead)["ada"] == ahead + timedelta(minutes=5)
+        assert [
+            d.id for d in store.retryable_digests(ahead - timedelta(seconds=20))
+        ] == []  # drift, not a set-back

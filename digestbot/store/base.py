@@ -367,6 +367,11 @@ class StoreDamaged(StoreError):
     mend it; a backup must be restored."""
 
 
+# A time recorded further ahead of the clock than this was recorded before the clock was set
+# back (NTP, an operator, a dead RTC battery): how long ago it was is unknown.
+CLOCK_AHEAD = timedelta(seconds=30)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -1821,9 +1826,12 @@ class Store:
         self, now: datetime | None, subscriber_ids: Iterable[str] | None = None
     ) -> list[DigestRecord]:
         """Pending digests whose retry time has come (all pending ones when `now` is None), of
-        these subscribers only when `subscriber_ids` is given."""
-        due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        params = [] if now is None else [ts(now)]
+        these subscribers only when `subscriber_ids` is given. A wait counted from an attempt
+        recorded ahead of `now` (the clock was set back since) is over: its length is unknown."""
+        due = (
+            "" if now is None else f" AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR {_TRIED_AHEAD})"
+        )
+        params = [] if now is None else [ts(now), ts(now + CLOCK_AHEAD)]
         if subscriber_ids is None:
             rows = self._rows(f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id", params)
         else:
@@ -1840,14 +1848,15 @@ class Store:
         rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
 
-    def retry_times(self, sid: str | None = None) -> dict[str, datetime]:
+    def retry_times(self, sid: str | None = None, now: datetime | None = None) -> dict[str, datetime]:
         """When each subscriber's digest waiting for a retry is tried next (the earliest of
-        several; the epoch for one tried at the next run): no digest of theirs is built before
-        (see pending_subscribers). With `sid`, that subscriber's only."""
+        several; the epoch for one tried at the next run, as `retryable_digests` has it at
+        `now`): no digest of theirs is built before (see pending_subscribers). With `sid`, that
+        subscriber's only."""
         rows = self._exec(
-            "SELECT subscriber_id, next_attempt_at FROM digests WHERE status = 'pending'"
-            + (" AND subscriber_id = ?" if sid is not None else ""),
-            () if sid is None else (sid,),
+            f"SELECT subscriber_id, CASE WHEN {_TRIED_AHEAD} THEN NULL ELSE next_attempt_at END"
+            " FROM digests WHERE status = 'pending'" + (" AND subscriber_id = ?" if sid is not None else ""),
+            (ts((now or now_utc()) + CLOCK_AHEAD), *(() if sid is None else (sid,))),
         )
         out: dict[str, datetime] = {}
         for who, at in rows:
@@ -1918,6 +1927,11 @@ class Store:
 
 
 MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQL's index limit
+
+
+_TRIED_AHEAD = (
+    "attempt_started_at > ?"  # a digest's last attempt recorded ahead of the clock (its ?: now + CLOCK_AHEAD)
+)
 
 
 def _back(when: datetime | None, offset: timedelta) -> datetime | None:
