@@ -19,6 +19,7 @@ from test_daemon import (  # noqa: F401 - bot: a fixture
 )
 
 from digestbot.models import Profile, Subscriber
+from digestbot.slack_commands import CommandContext, CommandHandler
 from digestbot.store import DigestItem, Store
 
 TWO_SOURCES = local_source("feed") + local_source("blog", "blog.xml")
@@ -138,3 +139,63 @@ def test_a_retry_wait_from_an_attempt_recorded_ahead_of_the_clock_is_over(db_tar
         assert [
             d.id for d in store.retryable_digests(ahead - timedelta(seconds=20))
         ] == []  # drift, not a set-back
+
+
+# --- a hand-over is a change of schedule too ------------------------------------------------------
+# A YAML subscriber taking over a Slack user's /digest digest (or a web reader's address) carries
+# on from its last digest, but not from the schedule and timezone that digest was due under: the
+# Slack digest's 08:00 Berlin one went out at 07:00 UTC, the YAML's `daily 08:00` (UTC) read its
+# time alone and sent a second digest an hour later, where a move from Berlin 08:00 to UTC 08:00
+# after the day's digest comes the next day (README, Delivery guarantees).
+
+
+def test_a_yaml_subscriber_taking_over_a_slack_digest_sends_no_second_digest_that_day(workdir, bot):  # noqa: F811
+    b = bot(subscriber_yaml("bob", "wombat", schedule="daily 20:00"), "2026-03-02 06:55")
+    b.worker.dispatch()  # bob's first: empty
+    handler = CommandHandler(b.store, b.worker.config, b.worker.env, clock=b.clock)
+    who = CommandContext(user_id="U0TAKE1234")
+    handler.handle(who, "subscribe okapi")
+    handler.handle(who, "schedule daily 08:00 Europe/Berlin")
+    b.add(topic_paper(1, "okapi"))
+    b.clock.set("2026-03-02 07:00")  # 08:00 in Berlin
+    assert {o.subscriber_id: o.status for o in b.worker.dispatch()} == {"slack:U0TAKE1234": "sent"}
+
+    b.clock.set("2026-03-02 07:30")
+    workdir.write_config(
+        local_source(),
+        subscriber_yaml("bob", "wombat")
+        + subscriber_yaml("ada", "okapi", schedule="daily 08:00", slack="U0TAKE1234"),
+    )
+    assert b.worker.dispatch() == []  # the YAML's ada takes over, nothing due
+    b.add(topic_paper(2, "okapi"))
+    sent = []
+    for at in ("2026-03-02 08:00", "2026-03-02 12:00", "2026-03-03 07:59", "2026-03-03 08:00"):
+        b.clock.set(at)
+        out = b.worker.dispatch()
+        sent += [(at, o.papers) for o in out if o.subscriber_id == "ada"]
+    assert sent == [("2026-03-03 08:00", 1)]
+
+
+def test_a_takeover_carries_the_schedule_the_last_digest_was_due_under(db_target):
+    sent = utc("2026-03-02 07:00")
+    okapi = Profile(keywords=("okapi",))
+    with Store(db_target) as store:
+        store.save_slack_subscriber(
+            Subscriber(
+                "slack:U0TAKE1234", okapi, slack="U0TAKE1234", timezone="Europe/Berlin", origin="slack"
+            )
+        )
+        store.save_web_subscriber(
+            Subscriber("web:kate", okapi, email="kate@uni.example", schedule="weekly mon 09:00", origin="web")
+        )
+        store.advance("slack:U0TAKE1234", 0, sent)
+        store.advance("web:kate", 0, sent)
+        store.sync_subscribers(
+            [
+                Subscriber("ada", okapi, slack="U0TAKE1234"),
+                Subscriber("kate", okapi, email="KATE@uni.example"),
+            ]
+        )
+        ada, kate = store.subscriber("ada"), store.subscriber("kate")
+        assert (ada.last_run_at, ada.schedule_moved) == (sent, ("daily 08:00", "Europe/Berlin"))
+        assert (kate.last_run_at, kate.schedule_moved) == (sent, ("weekly mon 09:00", "UTC"))
