@@ -932,8 +932,9 @@ def first_digest_reach(store: Store, now: datetime, sources: frozenset[str] = fr
 def trending_since(state: SubscriberState, now: datetime) -> datetime:
     """Where a trending digest's pool starts: the last TRENDING_WINDOW, or since the previous
     digest if that is longer ago (downtime loses nothing), never before the day before the
-    subscriber was created (a first digest reaches back one day)."""
-    floor = state.created_at - FIRST_DIGEST_REACH
+    subscriber was created (a first digest reaches back one day), nor after the day before now
+    (a subscriber created while the clock ran ahead)."""
+    floor = min(state.created_at, now) - FIRST_DIGEST_REACH
     if state.last_seq is None or state.last_run_at is None:
         return max(now - FIRST_DIGEST_REACH, floor)
     return max(min(now - TRENDING_WINDOW, state.last_run_at), floor)

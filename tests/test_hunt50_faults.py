@@ -3,6 +3,7 @@ fake clock (test_daemon's Bot), the real CLI, and both stores where the store is
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from test_daemon import (  # noqa: F401 - bot: a fixture
     utc,
     write_listing,
 )
+from test_trending import hf_item
 
 from digestbot.models import Profile, Subscriber
 from digestbot.slack_commands import CommandContext, CommandHandler
@@ -199,3 +201,21 @@ def test_a_takeover_carries_the_schedule_the_last_digest_was_due_under(db_target
         ada, kate = store.subscriber("ada"), store.subscriber("kate")
         assert (ada.last_run_at, ada.schedule_moved) == (sent, ("daily 08:00", "Europe/Berlin"))
         assert (kate.last_run_at, kate.schedule_moved) == (sent, ("weekly mon 09:00", "UTC"))
+
+
+# --- a trending reader added while the clock ran ahead ---------------------------------------------
+# A trending digest chooses among papers listed since the day before its reader was added. A
+# reader added while the clock ran a year ahead (set right since) had that floor a year ahead:
+# every trending digest was empty for a year, where the README says a time recorded ahead of a
+# clock set back holds nothing back.
+
+
+def test_a_trending_reader_added_while_the_clock_ran_ahead_gets_todays_most_upvoted(workdir, bot):  # noqa: F811
+    listing = [hf_item("2403.00001", "Okapi findings", "A note on the okapi.", 5)]
+    (workdir.path / "hf.json").write_text(json.dumps(listing), encoding="utf-8")
+    top = "- id: top\n  email: top@example.org\n  trending: 3\n  schedule: daily 08:00\n"
+    b = bot(top, "2025-03-14 10:00", sources="- name: hf\n  type: hf_daily\n  url: hf.json\n")
+    b.clock.set("2024-03-14 10:00")  # set right: a year back
+
+    assert [(o.status, o.papers) for o in b.worker.dispatch()] == [("sent", 1)]
+    assert [sorted(m.papers) for m in b.mails()] == [["2403.00001"]]
