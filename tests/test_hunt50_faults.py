@@ -165,7 +165,7 @@ def test_a_yaml_subscriber_taking_over_a_slack_digest_sends_no_second_digest_tha
     b.clock.set("2026-03-02 07:30")
     workdir.write_config(
         local_source(),
-        subscriber_yaml("bob", "wombat")
+        subscriber_yaml("bob", "wombat", schedule="daily 20:00")
         + subscriber_yaml("ada", "okapi", schedule="daily 08:00", slack="U0TAKE1234"),
     )
     assert b.worker.dispatch() == []  # the YAML's ada takes over, nothing due
@@ -176,6 +176,19 @@ def test_a_yaml_subscriber_taking_over_a_slack_digest_sends_no_second_digest_tha
         out = b.worker.dispatch()
         sent += [(at, o.papers) for o in out if o.subscriber_id == "ada"]
     assert sent == [("2026-03-03 08:00", 1)]
+
+    # ada leaves the YAML; the reader's next /digest command brings their own digest back
+    b.clock.set("2026-03-03 09:00")
+    workdir.write_config(local_source(), subscriber_yaml("bob", "wombat", schedule="daily 20:00"))
+    b.worker.dispatch()
+    handler.config = b.worker.config
+    handler.handle(who, "subscribe capybara")
+    b.add(topic_paper(3, "okapi"))
+    sent = []
+    for at in ("2026-03-03 09:30", "2026-03-03 18:00", "2026-03-04 06:59", "2026-03-04 07:00"):
+        b.clock.set(at)
+        sent += [(at, o.papers) for o in b.worker.dispatch() if o.subscriber_id == "slack:U0TAKE1234"]
+    assert sent == [("2026-03-04 07:00", 1)]  # 08:00 in Berlin, the next day
 
 
 def test_a_takeover_carries_the_schedule_the_last_digest_was_due_under(db_target):
@@ -201,6 +214,24 @@ def test_a_takeover_carries_the_schedule_the_last_digest_was_due_under(db_target
         ada, kate = store.subscriber("ada"), store.subscriber("kate")
         assert (ada.last_run_at, ada.schedule_moved) == (sent, ("daily 08:00", "Europe/Berlin"))
         assert (kate.last_run_at, kate.schedule_moved) == (sent, ("weekly mon 09:00", "UTC"))
+
+        # The YAML's digests go out a day later; then the entries go, and the Slack and web
+        # digests come back: they carry on from those, not from their own of the day before.
+        later = sent + timedelta(days=1, hours=1)
+        store.advance("ada", 0, later)
+        store.advance("kate", 0, later)
+        store.sync_subscribers([Subscriber("bob", okapi, email="bob@uni.example")])
+        store.save_slack_subscriber(
+            Subscriber(
+                "slack:U0TAKE1234", okapi, slack="U0TAKE1234", timezone="Europe/Berlin", origin="slack"
+            )
+        )
+        store.save_web_subscriber(
+            Subscriber("web:kate", okapi, email="kate@uni.example", schedule="weekly mon 09:00", origin="web")
+        )
+        back, web = store.subscriber("slack:U0TAKE1234"), store.subscriber("web:kate")
+        assert (back.last_run_at, back.schedule_moved) == (later, ("daily 08:00", "UTC"))
+        assert (web.last_run_at, web.schedule_moved) == (later, ("daily 08:00", "UTC"))
 
 
 # --- a trending reader added while the clock ran ahead ---------------------------------------------

@@ -1328,22 +1328,20 @@ class Store:
 
     def _inherit(self, sid: str, same: str, value: str | None) -> None:
         """`same`: the condition (`{t}` for a table prefix) naming the digests to the same place.
-        A subscriber that never ran takes the last run there with the schedule and timezone it
-        was due under: a new schedule or zone then counts it as a move does (schedule.next_due)."""
+        `sid` carries on from the latest digest there (its own or another's), with the schedule
+        and timezone that one was due under: a schedule or zone of its own then counts it as a
+        move does (schedule.next_due), sending no second digest that day."""
         latest = (
             f"(SELECT COALESCE(last_run_{{0}}, {{0}}) FROM subscribers WHERE {same.format(t='')}"
-            " AND last_run_at IS NOT NULL ORDER BY last_run_at DESC LIMIT 1)"
+            " AND last_run_at IS NOT NULL ORDER BY last_run_at DESC, id LIMIT 1)"
         )
         self._exec(
             f"UPDATE subscribers SET last_seq = (SELECT MAX({self._PASSED_ON}) FROM subscribers s"
             f" WHERE {same.format(t='s.')}),"
-            f" last_run_schedule = CASE WHEN last_run_at IS NULL THEN {latest.format('schedule')}"
-            " ELSE last_run_schedule END,"
-            f" last_run_timezone = CASE WHEN last_run_at IS NULL THEN {latest.format('timezone')}"
-            " ELSE last_run_timezone END,"
-            " last_run_at = COALESCE(last_run_at,"
-            f" (SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}))"
-            " WHERE id = ?",
+            f" last_run_schedule = COALESCE({latest.format('schedule')}, last_run_schedule),"
+            f" last_run_timezone = COALESCE({latest.format('timezone')}, last_run_timezone),"
+            f" last_run_at = COALESCE((SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}),"
+            " last_run_at) WHERE id = ?",
             (sid, value, value, value, value, sid),
         )
 
