@@ -250,3 +250,20 @@ def test_a_trending_reader_added_while_the_clock_ran_ahead_gets_todays_most_upvo
 
     assert [(o.status, o.papers) for o in b.worker.dispatch()] == [("sent", 1)]
     assert [sorted(m.papers) for m in b.mails()] == [["2403.00001"]]
+
+
+# --- a web rate limit counted before the clock was set back ---------------------------------------
+# The sign-up page's limits (one confirmation an hour per address, sign-ups per network) count
+# the events of the last hour. Events counted while the clock ran ahead stayed "within the hour"
+# until the clock caught up: a reader who signed up then could not have another confirmation
+# for as long as the clock had been ahead (a year, for a clock that ran a year ahead).
+
+
+def test_a_rate_limit_event_counted_ahead_of_a_clock_set_back_holds_nothing_back(db_target):
+    ahead = utc("2025-03-14 10:00")
+    with Store(db_target) as store:
+        assert store.hit("confirm-email:k", 1, 3600, ahead)
+        assert not store.hit("confirm-email:k", 1, 3600, ahead + timedelta(minutes=5))
+        assert not store.hit("confirm-email:k", 1, 3600, ahead - timedelta(seconds=20))  # drift
+        assert store.hit("confirm-email:k", 1, 3600, ahead - timedelta(days=365))  # set right
+        assert not store.hit("confirm-email:k", 1, 3600, ahead - timedelta(days=365, minutes=-5))

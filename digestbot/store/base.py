@@ -1493,10 +1493,14 @@ class Store:
     def hit(self, bucket: str, limit: int, period_s: float, now: datetime | None = None) -> bool:
         """Count one event in `bucket` if fewer than `limit` happened in the last `period_s`
         seconds; False (nothing counted) when the limit is reached. Kept in the database, so a
-        limit holds across threads, processes and restarts. Events older than a day are purged."""
+        limit holds across threads, processes and restarts. Events older than a day are purged,
+        and so are those ahead of the clock (counted before it was set back: when is unknown)."""
         now = now or now_utc()
         with self.transaction():
-            self._exec("DELETE FROM rate_events WHERE at < ?", (ts(now - timedelta(days=1)),))
+            self._exec(
+                "DELETE FROM rate_events WHERE at < ? OR at > ?",
+                (ts(now - timedelta(days=1)), ts(now + CLOCK_AHEAD)),
+            )
             since = ts(now - timedelta(seconds=period_s))
             (count,) = self._exec(
                 "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND at > ?", (bucket, since)
