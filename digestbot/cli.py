@@ -1204,7 +1204,7 @@ def status(app: App, every: bool) -> None:
         t.add_column(col)
     states = store.subscribers(include_inactive=True)
     sent = store.delivery_summary()
-    retries = store.retry_times()
+    retries = store.retry_times(now=now)
     limit = None if every else STATUS_ROWS
     for state in states[:limit]:
         sub = state.subscriber
@@ -1390,7 +1390,7 @@ def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
     """Why a send asked for these subscribers sent them nothing: a digest waiting to be retried,
     or their next scheduled time, as `status` shows it."""
     states = {s.subscriber.id: s for s in store.subscribers(ids=ids)}
-    retries = store.retry_times()
+    retries = store.retry_times(now=now)
     lines = []
     for sid in ids:
         retry = retries.get(sid)
@@ -1406,7 +1406,7 @@ def _not_due(store: Store, ids: list[str], now: datetime) -> list[str]:
 def _soonest(store: Store, now: datetime) -> str:
     """Who is due next and when, as `status` shows it ("" when no one ever is)."""
     due = []
-    retries = store.retry_times()
+    retries = store.retry_times(now=now)
     for state in store.subscribers():
         try:
             upcoming = held_until(_upcoming(state, now), retries.get(state.subscriber.id))

@@ -24,7 +24,7 @@ from .sources.arxiv import (
     parse_arxiv_api,
 )
 from .sources.http import FetchError
-from .store import Store, StoreDamaged, StoreWriteError, now_utc, parse_ts
+from .store import CLOCK_AHEAD, Store, StoreDamaged, StoreWriteError, now_utc, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +304,6 @@ def p_with_source(paper: Paper, name: str) -> Paper:
 
 
 MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
-# A time recorded further ahead of the clock than this was recorded before the clock was set
-# back (NTP, an operator, a dead RTC battery): how long ago it was is unknown.
-CLOCK_AHEAD = timedelta(seconds=30)
 
 
 def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:

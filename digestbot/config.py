@@ -668,7 +668,7 @@ def _load_yaml(text: str, report: Callable[[int, str, str], None]) -> _Value | N
         loader.dispose()
 
 
-# What to do about PyYAML's syntax errors: (words of its problem, the fix), the first that fits.
+# What to do about PyYAML's syntax errors: (words of its context or problem, the fix), the first that fits.
 _YAML_FIXES = (
     ("'\\t' that cannot start", "YAML indents with spaces only, replace the tab with spaces"),
     ("that cannot start any token", "a value starting with this character must be quoted"),
@@ -679,6 +679,10 @@ _YAML_FIXES = (
     (
         "expected <block end>",
         "indent this line as the ones above it (or quote a value with quotes or brackets in it)",
+    ),
+    (  # a cron schedule written unquoted: `schedule: */15 * * * *`
+        "while scanning an alias",
+        "a value starting with '*' must be quoted, as a cron schedule: schedule: \"*/15 * * * *\"",
     ),
     (
         "undefined alias",
@@ -708,7 +712,7 @@ def _syntax_problem(e: yaml.MarkedYAMLError) -> tuple[int, str, str]:
         where = "the end of the file" if "end" in problem else f"line {line}"
         what, fix = unclosed
         return e.context_mark.line + 1, "yaml", f"{what} is not closed before {where} ({problem}): {fix}"
-    fix = next((fix for words, fix in _YAML_FIXES if words in problem), None)
+    fix = next((fix for words, fix in _YAML_FIXES if words in f"{e.context} {problem}"), None)
     return line, "yaml", f"{problem}: {fix}" if fix else problem
 
 

@@ -402,15 +402,19 @@ class DigestRunner:
             return Selection(
                 seq_to, {sid: b for sid, (b, _) in picked.items()}, {sid: n for sid, (_, n) in picked.items()}
             )
-        first_start = None
+        first_starts: dict[frozenset[str], int] = {}  # by the sources their readers take
         starts = {}
         for state in states:
+            sid = state.subscriber.id
             if state.last_seq is None:
-                if first_start is None:
-                    first_start = self.store.last_rev_before(first_digest_reach(self.store, now))
-                starts[state.subscriber.id] = first_start
+                feeds = self._feeds[sid]
+                if feeds not in first_starts:
+                    first_starts[feeds] = self.store.last_rev_before(
+                        first_digest_reach(self.store, now, feeds)
+                    )
+                starts[sid] = first_starts[feeds]
             else:
-                starts[state.subscriber.id] = state.last_seq
+                starts[sid] = state.last_seq
         matcher = Matcher({s.subscriber.id: s.subscriber.profile for s in states})
         found = {s.subscriber.id: _Best(s.subscriber.max_papers) for s in states}
         ratings = self.store.feedback(starts, self._formers())
@@ -920,18 +924,20 @@ class DigestRunner:
         )
 
 
-def first_digest_reach(store: Store, now: datetime) -> datetime:
+def first_digest_reach(store: Store, now: datetime, sources: frozenset[str] = frozenset()) -> datetime:
     """Where a new subscriber's first digest reaches back to: a day before the newest paper
-    arrived. Not a day before now: arXiv announces nothing on Saturdays and Sundays, and a
-    reader who signed up on a weekend got an empty first digest, not Friday's papers."""
-    return (store.newest_arrival(now) or now) - FIRST_DIGEST_REACH
+    arrived (of their `sources`, when they name some). Not a day before now: arXiv announces
+    nothing on Saturdays and Sundays, and a reader who signed up on a weekend got an empty first
+    digest, not Friday's papers; nor while a blog or Hugging Face, which they do not take, posts."""
+    return (store.newest_arrival(now, sources) or now) - FIRST_DIGEST_REACH
 
 
 def trending_since(state: SubscriberState, now: datetime) -> datetime:
     """Where a trending digest's pool starts: the last TRENDING_WINDOW, or since the previous
     digest if that is longer ago (downtime loses nothing), never before the day before the
-    subscriber was created (a first digest reaches back one day)."""
-    floor = state.created_at - FIRST_DIGEST_REACH
+    subscriber was created (a first digest reaches back one day), nor after the day before now
+    (a subscriber created while the clock ran ahead)."""
+    floor = min(state.created_at, now) - FIRST_DIGEST_REACH
     if state.last_seq is None or state.last_run_at is None:
         return max(now - FIRST_DIGEST_REACH, floor)
     return max(min(now - TRENDING_WINDOW, state.last_run_at), floor)

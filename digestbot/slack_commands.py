@@ -524,7 +524,7 @@ class CommandHandler:
                         next_due(
                             parse_schedule(sub.schedule), tz, state.last_run_at, state.schedule_moved, now
                         ),
-                        self.store.retry_times(sub.id).get(sub.id),  # a digest waiting goes first
+                        self.store.retry_times(sub.id, now).get(sub.id),  # a digest waiting goes first
                     )
                     nxt = _next_digest(when, tz, now)
             except ScheduleError as e:  # stored by an older version, or a zone tzdata dropped since

@@ -2,6 +2,7 @@
 PostgreSQL. No SQL lives outside this package."""
 
 from .base import (
+    CLOCK_AHEAD,
     MAX_UNCONFIRMED,
     SCHEMA_VERSION,
     ClaimLost,
@@ -23,6 +24,7 @@ from .base import (
 )
 
 __all__ = [
+    "CLOCK_AHEAD",
     "MAX_UNCONFIRMED",
     "SCHEMA_VERSION",
     "ClaimLost",

@@ -367,6 +367,11 @@ class StoreDamaged(StoreError):
     mend it; a backup must be restored."""
 
 
+# A time recorded further ahead of the clock than this was recorded before the clock was set
+# back (NTP, an operator, a dead RTC battery): how long ago it was is unknown.
+CLOCK_AHEAD = timedelta(seconds=30)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -694,11 +699,16 @@ class Store:
         row = self._exec("SELECT MIN(rev) FROM papers WHERE first_seen >= ?", (ts(when),)).fetchone()
         return row[0] - 1 if row[0] is not None else self.max_rev()
 
-    def newest_arrival(self, now: datetime) -> datetime | None:
+    def newest_arrival(self, now: datetime, sources: Iterable[str] = ()) -> datetime | None:
         """When the newest paper a source brought (not one only fetched for a like) arrived,
-        up to `now`; None before any."""
+        up to `now`; with `sources`, one of these reported; None before any."""
+        names = sorted(sources)
+        # `sources` holds the names as a JSON list: each one is its JSON string in it
+        reported = " OR ".join("sources LIKE ? ESCAPE '!'" for _ in names)
         row = self._exec(
-            "SELECT MAX(first_seen) FROM papers WHERE rev IS NOT NULL AND first_seen <= ?", (ts(now),)
+            "SELECT MAX(first_seen) FROM papers WHERE rev IS NOT NULL AND first_seen <= ?"
+            + (f" AND ({reported})" if names else ""),
+            (ts(now), *(f"%{_like_text(json.dumps(n))}%" for n in names)),
         ).fetchone()
         return parse_ts(row[0])
 
@@ -1317,14 +1327,22 @@ class Store:
     )
 
     def _inherit(self, sid: str, same: str, value: str | None) -> None:
-        """`same`: the condition (`{t}` for a table prefix) naming the digests to the same place."""
+        """`same`: the condition (`{t}` for a table prefix) naming the digests to the same place.
+        `sid` carries on from the latest digest there (its own or another's), with the schedule
+        and timezone that one was due under: a schedule or zone of its own then counts it as a
+        move does (schedule.next_due), sending no second digest that day."""
+        latest = (
+            f"(SELECT COALESCE(last_run_{{0}}, {{0}}) FROM subscribers WHERE {same.format(t='')}"
+            " AND last_run_at IS NOT NULL ORDER BY last_run_at DESC, id LIMIT 1)"
+        )
         self._exec(
             f"UPDATE subscribers SET last_seq = (SELECT MAX({self._PASSED_ON}) FROM subscribers s"
             f" WHERE {same.format(t='s.')}),"
-            " last_run_at = COALESCE(last_run_at,"
-            f" (SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}))"
-            " WHERE id = ?",
-            (sid, value, value, sid),
+            f" last_run_schedule = COALESCE({latest.format('schedule')}, last_run_schedule),"
+            f" last_run_timezone = COALESCE({latest.format('timezone')}, last_run_timezone),"
+            f" last_run_at = COALESCE((SELECT MAX(last_run_at) FROM subscribers WHERE {same.format(t='')}),"
+            " last_run_at) WHERE id = ?",
+            (sid, value, value, value, value, sid),
         )
 
     def set_paused(self, sid: str, paused: bool, now: datetime | None = None) -> bool:
@@ -1475,10 +1493,14 @@ class Store:
     def hit(self, bucket: str, limit: int, period_s: float, now: datetime | None = None) -> bool:
         """Count one event in `bucket` if fewer than `limit` happened in the last `period_s`
         seconds; False (nothing counted) when the limit is reached. Kept in the database, so a
-        limit holds across threads, processes and restarts. Events older than a day are purged."""
+        limit holds across threads, processes and restarts. Events older than a day are purged,
+        and so are those ahead of the clock (counted before it was set back: when is unknown)."""
         now = now or now_utc()
         with self.transaction():
-            self._exec("DELETE FROM rate_events WHERE at < ?", (ts(now - timedelta(days=1)),))
+            self._exec(
+                "DELETE FROM rate_events WHERE at < ? OR at > ?",
+                (ts(now - timedelta(days=1)), ts(now + CLOCK_AHEAD)),
+            )
             since = ts(now - timedelta(seconds=period_s))
             (count,) = self._exec(
                 "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND at > ?", (bucket, since)
@@ -1816,9 +1838,12 @@ class Store:
         self, now: datetime | None, subscriber_ids: Iterable[str] | None = None
     ) -> list[DigestRecord]:
         """Pending digests whose retry time has come (all pending ones when `now` is None), of
-        these subscribers only when `subscriber_ids` is given."""
-        due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-        params = [] if now is None else [ts(now)]
+        these subscribers only when `subscriber_ids` is given. A wait counted from an attempt
+        recorded ahead of `now` (the clock was set back since) is over: its length is unknown."""
+        due = (
+            "" if now is None else f" AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR {_TRIED_AHEAD})"
+        )
+        params = [] if now is None else [ts(now), ts(now + CLOCK_AHEAD)]
         if subscriber_ids is None:
             rows = self._rows(f"SELECT * FROM digests WHERE status = 'pending'{due} ORDER BY id", params)
         else:
@@ -1835,14 +1860,15 @@ class Store:
         rows = self._exec("SELECT DISTINCT subscriber_id FROM digests WHERE status = 'pending'")
         return {r[0] for r in rows}
 
-    def retry_times(self, sid: str | None = None) -> dict[str, datetime]:
+    def retry_times(self, sid: str | None = None, now: datetime | None = None) -> dict[str, datetime]:
         """When each subscriber's digest waiting for a retry is tried next (the earliest of
-        several; the epoch for one tried at the next run): no digest of theirs is built before
-        (see pending_subscribers). With `sid`, that subscriber's only."""
+        several; the epoch for one tried at the next run, as `retryable_digests` has it at
+        `now`): no digest of theirs is built before (see pending_subscribers). With `sid`, that
+        subscriber's only."""
         rows = self._exec(
-            "SELECT subscriber_id, next_attempt_at FROM digests WHERE status = 'pending'"
-            + (" AND subscriber_id = ?" if sid is not None else ""),
-            () if sid is None else (sid,),
+            f"SELECT subscriber_id, CASE WHEN {_TRIED_AHEAD} THEN NULL ELSE next_attempt_at END"
+            " FROM digests WHERE status = 'pending'" + (" AND subscriber_id = ?" if sid is not None else ""),
+            (ts((now or now_utc()) + CLOCK_AHEAD), *(() if sid is None else (sid,))),
         )
         out: dict[str, datetime] = {}
         for who, at in rows:
@@ -1915,8 +1941,18 @@ class Store:
 MAX_FORMER_KEY_BYTES = 2000  # a former key kept in paper_keys: within PostgreSQL's index limit
 
 
+_TRIED_AHEAD = (
+    "attempt_started_at > ?"  # a digest's last attempt recorded ahead of the clock (its ?: now + CLOCK_AHEAD)
+)
+
+
 def _back(when: datetime | None, offset: timedelta) -> datetime | None:
     return when - offset if when is not None else None
+
+
+def _like_text(text: str) -> str:
+    """`text` as a LIKE pattern (ESCAPE '!') that matches it literally."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _local_key(key: str, sources: str) -> str:
