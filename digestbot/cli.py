@@ -46,7 +46,7 @@ from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
 from .lock import LockHeld, LockWaitStopped, runner_lock, sender_lock
 from .logs import SafeFormatter, environment_secrets, escape_controls, tag_log_lines
-from .relevance import rating_note
+from .ratings import rating_note
 from .render import template_problem
 from .schedule import get_timezone, held_until, next_due, parse_schedule
 from .signals import Signals, release_early

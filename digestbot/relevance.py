@@ -34,7 +34,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .models import Match, Paper, Subscriber
+from .models import Match, Paper
 
 KEYWORD_WEIGHT = 1.0  # the keyword score's share of a fused score, the similarity's being 1
 KEYWORD_KEEP = 0.7  # the share of it a keyword match keeps when it is the least like the seeds
@@ -425,21 +425,3 @@ def _closest_seeds(
             UP_REASON if best in seeds.rated else f"like {titles[best]}" if best in titles else LIBRARY_REASON
         )
     return out
-
-
-PAUSED_RATING = "This digest is off now (paused or unsubscribed): the rating counts once it is on again."
-TRENDING_RATING = (
-    "This digest now brings the most upvoted papers, which no rating moves: the rating counts once"
-    " trending is off and it follows keywords or liked papers again."
-)
-
-
-def rating_note(digests: Sequence[Subscriber]) -> str | None:
-    """What a reader who just rated a paper should know of when it counts, given the digests
-    the rating is for (`Store.rated_for`): none while they are all off, nor while they all rank
-    by upvotes; None when the next digest takes it."""
-    if digests and all(sub.paused or not sub.active for sub in digests):
-        return PAUSED_RATING
-    if digests and all(sub.profile.trending for sub in digests):
-        return TRENDING_RATING
-    return None

@@ -27,7 +27,7 @@ from .config import Config, Env
 from .delivery.slack import TOKEN_ERRORS
 from .digest import DigestRunner
 from .links import read_button_value
-from .relevance import TRENDING_RATING, rating_note
+from .ratings import TRENDING_RATING, rating_note
 from .slack_commands import CommandContext, CommandHandler, Reply, channel_targets, in_direct_message
 from .store import DigestGone, RatingRefused, Store, StoreError
 from .text import one_line

@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, Env
 from .links import read_feedback_token, read_token
-from .relevance import rating_note
+from .ratings import rating_note
 from .render import TemplateLoader, compile_problems, template_search
 from .signals import STOP_SIGNALS, ignore_stop_signals, release_early
 from .store import DigestGone, RatingRefused, Store, StoreError

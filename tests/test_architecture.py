@@ -20,6 +20,7 @@ CORE = {
     "digestbot.keys",
     "digestbot.matching",
     "digestbot.relevance",
+    "digestbot.ratings",
     "digestbot.render",
     "digestbot.schedule",
     "digestbot.links",
@@ -141,3 +142,24 @@ def test_the_graph_reads_real_imports():
     # Store(url) loads its PostgreSQL backend only when asked: a lazy import, not an import cycle.
     assert "digestbot.store.postgres" not in GRAPH["digestbot.store.base"]
     assert "digestbot.store.postgres" in top_level_imports("digestbot.store.base", lazy=True)[0]
+
+
+# Modules that import scikit-learn (a second and more, with SciPy): loaded by the runs that rank
+# by liked papers, inside the function that needs them, never when a program starts.
+HEAVY = {"digestbot.relevance"}
+# What each of digestbot's programs imports as it starts: the CLI (every command, and each
+# worker process of a group), the web app and the Slack app.
+ENTRY_POINTS = ("digestbot.__main__", "digestbot.cli", "digestbot.web", "digestbot.slack_app")
+
+
+def test_no_program_loads_scikit_learn_as_it_starts():
+    """`digestbot --help`, `status` or a rating click took 1.2 s more once a message helper
+    lived in relevance.py and the CLI imported it at the top."""
+    seen: set[str] = set()
+    todo = list(ENTRY_POINTS)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(GRAPH[name])
+    assert not seen & HEAVY, sorted(seen & HEAVY)
