@@ -317,6 +317,8 @@ def _first_columns() -> dict[str, list[str]]:
 
 
 _FIRST_COLUMNS = _first_columns()
+# The tables of the first release: every database a digestbot numbered has them.
+_FIRST_TABLES = ("papers", "sources", "subscribers", "digests", "digest_items")
 
 
 # A paper's key fits PostgreSQL's index on it (about 2,700 bytes a row; SQLite's takes any
@@ -534,12 +536,23 @@ class Store:
         """The tables the database has where digestbot would make its own."""
         raise NotImplementedError
 
-    def _refuse_foreign_tables(self) -> None:
-        """Checked before a database without digestbot's schema version gets its schema: a
-        table of another application that has one of digestbot's names (`subscribers`,
-        `sources`...) must not be taken for digestbot's and have its columns added to it. A
-        table of the first release (made before the schema was numbered) has them all."""
-        for table in sorted(self._table_names() & _FIRST_COLUMNS.keys()):
+    def _refuse_foreign_tables(self, version: int = 0) -> None:
+        """Checked on open, before anything is written: a table of another application that has
+        one of digestbot's names (`subscribers`, `sources`...) must not be taken for digestbot's
+        and have its columns added to it (a table of the first release, made before the schema
+        was numbered, has them all); nor a database another application numbered `version` (its
+        own SQLite user_version) for an older digestbot's: every one has the first tables."""
+        tables = self._table_names()
+        missing = [t for t in _FIRST_TABLES if t not in tables] if version else []
+        if missing:
+            raise StoreError(
+                f"{self.path} is not a digestbot database: it is marked as schema {version} but has no table"
+                f" {missing[0]} (another application's file?). It was left untouched: point --db at a"
+                " database of digestbot's own."
+            )
+        if version == SCHEMA_VERSION:
+            return  # this digestbot's own tables
+        for table in sorted(tables & _FIRST_COLUMNS.keys()):
             have = {d[0] for d in self._exec(f"SELECT * FROM {table} LIMIT 0").description}
             missing = [c for c in _FIRST_COLUMNS[table] if c not in have]
             if missing:

@@ -262,8 +262,7 @@ class PostgresStore(Store):
         version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
         if version >= SCHEMA_VERSION:
             return  # another worker did it while this one waited for the lock
-        if version == 0:
-            self._refuse_foreign_tables()
+        self._refuse_foreign_tables(version)
         for statement in pg_types(base._SCHEMA).split(";"):
             if statement.strip():
                 self._exec(statement)

@@ -97,8 +97,7 @@ class SqliteStore(Store):
         self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        if version == 0:  # not marked as digestbot's: new, from the first release, or not ours
-            self._refuse_foreign_tables()
+        self._refuse_foreign_tables(version)  # another application's file, numbered or not
         self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
         self.conn.execute("PRAGMA foreign_keys=ON")
 
