@@ -94,10 +94,10 @@ class SqliteStore(Store):
     def _open(self) -> None:
         version = self.schema_version()
         self._refuse_newer(version)
-        self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
         self._refuse_foreign_tables(version)  # another application's file, numbered or not
+        self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
+        self.conn.execute("PRAGMA journal_mode=WAL")  # written in the file: only into digestbot's
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
         self.conn.execute("PRAGMA foreign_keys=ON")
 
