@@ -60,6 +60,7 @@ from .store import (
     SubscriberState,
     is_postgres,
     now_utc,
+    probe_sqlite,
 )
 from .text import mask_url, one_line
 from .web import ServerLimits
@@ -378,6 +379,8 @@ def check(app: App) -> None:
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
     _check_writable(app)
+    if not is_postgres(app.db_path) and app.db_path.exists():
+        probe_sqlite(app.db_path)  # what the other commands would refuse it for, read only
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems

@@ -6,7 +6,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from helpers import digestbot, raw_sql, subscriber
+from helpers import SOURCES, digestbot, raw_sql, subscriber, write_feed
+from test_guarantees import NARWHAL
+from test_ledger_faults import damage
+
+from digestbot.store import SCHEMA_VERSION
 
 JSON_SOURCE = "- name: j\n  type: rss\n  url: https://example.org/feed.json\n"
 
@@ -62,3 +66,67 @@ def test_another_applications_file_with_a_user_version_is_left_untouched(workdir
     assert f"{other} is not a digestbot database" in out, out
     assert "Traceback" not in out
     assert _user_version(other) == version and other.read_bytes() == before  # its journal mode too
+
+
+# --- `check` before a restart -------------------------------------------------------------------
+# `digestbot check` said `OK` for a database every other command refuses with exit 2 (one made by
+# a newer digestbot, after a downgrade; a damaged file; another application's): the README has
+# operators run it before a restart, and the restarted worker then stopped at once.
+
+
+def _damaged(workdir) -> None:
+    damage(workdir.db, "papers")
+
+
+def _newer(workdir) -> None:
+    raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+
+def _not_sqlite(workdir) -> None:
+    workdir.db.write_bytes(b"this is not a database at all" * 100)
+
+
+def _foreign(workdir) -> None:
+    workdir.db.unlink()
+    raw_sql(workdir.db, "CREATE TABLE subscribers (id TEXT PRIMARY KEY, email TEXT)")
+
+
+@pytest.mark.sqlite_only  # the SQLite file itself
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        (_damaged, "is corrupt (database disk image is malformed): restore a backup"),
+        (_newer, f"was made by a newer digestbot (schema {SCHEMA_VERSION + 1}; this one knows up to"),
+        (_not_sqlite, "is not a digestbot database (not SQLite, or corrupt)"),
+        (_foreign, "is not a digestbot database: it has a table subscribers without the column origin"),
+    ],
+    ids=["damaged", "newer", "not-sqlite", "another-applications"],
+)
+def test_check_refuses_a_database_the_other_commands_refuse_and_writes_nothing(workdir, spoil, said):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+    digestbot(workdir, "fetch")
+    spoil(workdir)
+    before = workdir.db.read_bytes()
+
+    sent = digestbot(workdir, "send", expect=2).output
+    checked = digestbot(workdir, "check", expect=2).output
+
+    assert said in sent and said in checked, checked
+    assert str(workdir.db) in checked and "OK" not in checked
+    assert "Traceback" not in checked
+    assert workdir.db.read_bytes() == before
+
+
+@pytest.mark.sqlite_only
+def test_check_leaves_an_older_database_to_the_upgrade_of_the_commands_that_use_it(workdir):
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+    digestbot(workdir, "fetch")
+    raw_sql(workdir.db, f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    before = workdir.db.read_bytes()
+
+    assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
+    assert workdir.db.read_bytes() == before  # `check` upgrades nothing: `send` does, below
+    digestbot(workdir, "send")
+    assert _user_version(workdir.db) == SCHEMA_VERSION

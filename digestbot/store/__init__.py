@@ -21,6 +21,7 @@ from .base import (
     parse_ts,
     ts,
 )
+from .sqlite import probe as probe_sqlite
 
 __all__ = [
     "MAX_UNCONFIRMED",
@@ -40,5 +41,6 @@ __all__ = [
     "merge_papers",
     "now_utc",
     "parse_ts",
+    "probe_sqlite",
     "ts",
 ]

@@ -218,6 +218,36 @@ class SqliteStore(Store):
             raise mapped from None
 
 
+class _ReadOnly(SqliteStore):
+    """A SQLite file opened read-only, to be looked at (`probe`): none of the opening's writes."""
+
+    def __init__(self, path: Path):
+        self.path = self.target = path
+        self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=OPEN_PATIENCE)
+
+
+def probe(path: str | Path) -> None:
+    """Raise the StoreError opening the SQLite file at `path` would (made by a newer digestbot,
+    another application's, not SQLite, damaged anywhere), reading it only: nothing is upgraded
+    or written. A file that cannot be read here is left to the command that opens it."""
+    path = Path(path)
+    try:
+        store = _ReadOnly(path)
+    except sqlite3.Error:
+        return
+    try:
+        version = store.schema_version()
+        store._refuse_newer(version)
+        store._refuse_foreign_tables(version)
+        if store.conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+            raise StoreDamaged(_corrupt(path, "database disk image is malformed"))
+    except sqlite3.DatabaseError as e:
+        if _is_damaged(e):
+            raise StoreDamaged(_open_problem(path, e)) from None
+    finally:
+        store.conn.close()
+
+
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
 _WRITE_FAILURES = (
     "SQLITE_FULL",
@@ -276,7 +306,7 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
     if name == "SQLITE_NOTADB" or "not a database" in str(e):
         return f"{path} is not a digestbot database (not SQLite, or corrupt): restore a backup or choose another --db"
     if name.startswith("SQLITE_CORRUPT"):
-        return f"the database {path} is corrupt ({e}): restore a backup (see README, Backups)"
+        return _corrupt(path, e)
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(e):
         return (
             f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
@@ -285,3 +315,7 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
     if name.startswith("SQLITE_FULL"):
         return f"cannot use the database {path}: {e} (is the disk full?)"
     return f"cannot use the database {path}: {e}{_hint(e)}"
+
+
+def _corrupt(path: Path, said: object) -> str:
+    return f"the database {path} is corrupt ({said}): restore a backup (see README, Backups)"
