@@ -55,6 +55,7 @@ from .store import (
     RatingRefused,
     Store,
     StoreError,
+    StoreOutdated,
     StoreUrlError,
     StoreWriteError,
     SubscriberState,
@@ -128,12 +129,17 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
-            try:
-                self._store = Store(self.db_path, should_stop=self.should_stop)
-            except StoreUrlError as e:
-                _complain(f"Error: {self.db_named_by}: {e}")
-                raise SystemExit(EXIT_USAGE) from None
+            self._store = self.open_store()
         return self._store
+
+    def open_store(self, upgrade: bool = True) -> Store:
+        """The database opened (`upgrade=False`: to read only, see Store); a URL that cannot
+        be used exits 2 naming the setting."""
+        try:
+            return Store(self.db_path, should_stop=self.should_stop, upgrade=upgrade)
+        except StoreUrlError as e:
+            _complain(f"Error: {self.db_named_by}: {e}")
+            raise SystemExit(EXIT_USAGE) from None
 
     @property
     def env(self) -> Env:
@@ -446,16 +452,25 @@ def _liked_warnings(app: App) -> list[str]:
     liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
     if not liked or not (is_postgres(app.db_path) or app.db_path.exists()):
         return []
-    unknown = not_on_arxiv(app.store)
-    missing = [a for a in app.store.missing_likes(liked) if a not in unknown]
+    try:  # not app.store: that upgrades an older database, and stops the older workers on it
+        store = app.open_store(upgrade=False)
+    except StoreOutdated:
+        return []  # told once the first command that uses it has upgraded it
+    with store:
+        return _liked_problems(store, liked)
+
+
+def _liked_problems(store: Store, liked: set[str]) -> list[str]:
+    unknown = not_on_arxiv(store)
+    missing = [a for a in store.missing_likes(liked) if a not in unknown]
     out = []
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         out.append(
             f"{len(missing)} liked paper(s) not in the database yet, fetched from arXiv at the next fetch: {shown}"
         )
-    last = app.store.source_state(LIKED_SOURCE)
-    if warning := not_on_arxiv_warning(app.store, liked):
+    last = store.source_state(LIKED_SOURCE)
+    if warning := not_on_arxiv_warning(store, liked):
         out.append(f"liked papers: {warning}")
     if last.get("last_error"):
         out.append(f"liked papers could not be fetched last time: {last['last_error']}")

@@ -130,3 +130,36 @@ def test_check_leaves_an_older_database_to_the_upgrade_of_the_commands_that_use_
     assert workdir.db.read_bytes() == before  # `check` upgrades nothing: `send` does, below
     digestbot(workdir, "send")
     assert _user_version(workdir.db) == SCHEMA_VERSION
+
+
+def _schema(db) -> int:
+
+    if str(db).startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as conn:
+            return conn.execute("SELECT MAX(version) FROM digestbot_schema").fetchone()[0]
+    return _user_version(db)
+
+
+def test_check_with_liked_papers_does_not_upgrade_an_older_database(workdir, backend):
+    """`check` read the liked papers' state through the usual opening, which upgrades an older
+    database: after `pip install -U`, a `check` before the restart upgraded it, and every older
+    worker still running on it (on every machine, on PostgreSQL) stopped with exit 2, which
+    systemd's RestartPreventExitStatus=2 leaves stopped."""
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    liked = "- id: alice\n  email: alice@example.org\n  keywords: [narwhal]\n  like: [2403.00001]\n"
+    workdir.write_config(SOURCES, liked)
+    digestbot(workdir, "sync")  # (not fetch: that asks arXiv for the liked paper)
+    older = SCHEMA_VERSION - 1
+    if backend == "postgresql":
+        raw_sql(workdir.db, f"UPDATE digestbot_schema SET version = {older}")
+    else:
+        raw_sql(workdir.db, f"PRAGMA user_version = {older}")
+
+    assert "OK (1 source(s), 1 subscriber(s))" in digestbot(workdir, "check").output
+
+    assert _schema(workdir.db) == older  # left to the first command that uses it
+    digestbot(workdir, "sync")
+    assert _schema(workdir.db) == SCHEMA_VERSION
+    assert "liked paper(s) not in the database yet" in digestbot(workdir, "check").output  # read when current

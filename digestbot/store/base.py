@@ -364,6 +364,11 @@ class ClaimLost(StoreError):
     send the digest now): nothing was written."""
 
 
+class StoreOutdated(StoreError):
+    """Opened with `upgrade=False`, the database is at an older schema (or has none yet): it
+    was left as it is, for the first command that uses it to upgrade."""
+
+
 class StoreDamaged(StoreError):
     """The database file is damaged (a page that does not read): nothing digestbot does can
     mend it; a backup must be restored."""
@@ -465,6 +470,7 @@ class Store:
     # Asked while the store waits for its database (a PostgreSQL connect, a reconnect): true
     # cuts the wait short, so a stopping worker is not held past systemd's TimeoutStopSec.
     should_stop: Callable[[], bool] = staticmethod(lambda: False)
+    upgrade = True  # False: open to read only (`check`), neither creating nor upgrading the schema
 
     def __new__(cls, target: str | Path, *args, **kwargs):
         if cls is Store:
@@ -530,6 +536,14 @@ class Store:
                 f"the database {self.path} was made by a newer digestbot (schema {version}; this one "
                 f"knows up to {SCHEMA_VERSION}): upgrade digestbot, or point --db at another database. "
                 "It was left untouched."
+            )
+
+    def _refuse_outdated(self, version: int) -> None:
+        """Opened with `upgrade=False`: an older schema (or none yet) is left as it is."""
+        if not self.upgrade and version < SCHEMA_VERSION:
+            raise StoreOutdated(
+                f"the database {self.path} is at schema {version}; the first command that uses it upgrades it"
+                f" to {SCHEMA_VERSION}"
             )
 
     def _table_names(self) -> set[str]:

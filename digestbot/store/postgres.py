@@ -84,9 +84,10 @@ class PostgresStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, should_stop: Callable[[], bool] | None = None):
+    def __init__(self, url: str, should_stop: Callable[[], bool] | None = None, upgrade: bool = True):
         if should_stop is not None:
             self.should_stop = should_stop
+        self.upgrade = upgrade
         scheme, sep, rest = str(url).partition("://")
         self.url = self.target = scheme.lower() + sep + rest  # libpq reads the scheme in lower case only
         self.path = mask_url(self.url)
@@ -178,6 +179,7 @@ class PostgresStore(Store):
         version = self.schema_version()
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
+            self._refuse_outdated(version)
             self._migrate(version)
 
     def schema_version(self) -> int:

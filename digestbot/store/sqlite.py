@@ -21,6 +21,7 @@ from .base import (
     Store,
     StoreDamaged,
     StoreError,
+    StoreOutdated,
     StoreWriteError,
     storable,
 )
@@ -41,20 +42,22 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None):
+    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None, upgrade: bool = True):
         if should_stop is not None:  # asked while the open waits for another process's lock
             self.should_stop = should_stop
         self.path = self.target = Path(path)
+        self.upgrade = upgrade
         try:
-            if self.path.parent and not self.path.parent.exists():
+            if upgrade and self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 # A short busy wait until _open sets the full one: _open_patiently waits out a
                 # lock in Python, where a stop signal is heard (in SQLite's own wait it is not).
-                str(self.path),
+                str(self.path) if upgrade else f"{self.path.resolve().as_uri()}?mode=ro",
                 timeout=OPEN_SLICE,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=not upgrade,
             )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
@@ -95,7 +98,10 @@ class SqliteStore(Store):
         version = self.schema_version()
         self._refuse_newer(version)
         self._refuse_foreign_tables(version)  # another application's file, numbered or not
+        self._refuse_outdated(version)
         self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
+        if not self.upgrade:
+            return  # read only: a file at this schema is in WAL mode already
         self.conn.execute("PRAGMA journal_mode=WAL")  # written in the file: only into digestbot's
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
@@ -218,34 +224,22 @@ class SqliteStore(Store):
             raise mapped from None
 
 
-class _ReadOnly(SqliteStore):
-    """A SQLite file opened read-only, to be looked at (`probe`): none of the opening's writes."""
-
-    def __init__(self, path: Path):
-        self.path = self.target = path
-        self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=OPEN_PATIENCE)
-
-
 def probe(path: str | Path) -> None:
     """Raise the StoreError opening the SQLite file at `path` would (made by a newer digestbot,
-    another application's, not SQLite, damaged anywhere), reading it only: nothing is upgraded
-    or written. A file that cannot be read here is left to the command that opens it."""
-    path = Path(path)
+    another application's, not SQLite, damaged anywhere), reading it only: an older one is left
+    for the first command that uses it to upgrade."""
     try:
-        store = _ReadOnly(path)
-    except sqlite3.Error:
+        store = SqliteStore(path, upgrade=False)
+    except StoreOutdated:
         return
     try:
-        version = store.schema_version()
-        store._refuse_newer(version)
-        store._refuse_foreign_tables(version)
         if store.conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
-            raise StoreDamaged(_corrupt(path, "database disk image is malformed"))
+            raise StoreDamaged(_corrupt(store.path, "database disk image is malformed"))
     except sqlite3.DatabaseError as e:
         if _is_damaged(e):
-            raise StoreDamaged(_open_problem(path, e)) from None
+            raise StoreDamaged(_open_problem(store.path, e)) from None
     finally:
-        store.conn.close()
+        store.close()
 
 
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
