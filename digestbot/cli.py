@@ -40,7 +40,16 @@ from .collect import (
     refresh_sources,
     source_health,
 )
-from .config import Config, ConfigError, Env, check_database, load_config, other_notation
+from .config import (
+    NOT_EXPANDED,
+    Config,
+    ConfigError,
+    Env,
+    check_database,
+    load_config,
+    names_a_variable,
+    other_notation,
+)
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
@@ -109,11 +118,12 @@ class App:
         given, where = self.db_option or self.config.database or Path("digestbot.db"), self.db_named_by
         if is_postgres(given):
             return given
-        problem = _sqlite_path_problem(Path(given))
+        path = Path(given).expanduser()  # as the YAML's (an EnvironmentFile or .env expands no ~)
+        problem = _sqlite_path_problem(path)
         if problem:  # `check` said OK to it, and every other command failed to open it
             _complain(f"Error: {where}: {problem}")
             raise SystemExit(EXIT_USAGE)
-        return Path(given)
+        return path
 
     @property
     def db_named_by(self) -> str:
@@ -171,12 +181,14 @@ class App:
 
 def _sqlite_path_problem(path: Path) -> str | None:
     """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
-    path should be, a folder on its way that takes no new file: read-only, another user's), or
-    None."""
+    path should be, a folder on its way that takes no new file: read-only, another user's; a
+    variable written in it, which nothing expands), or None."""
     if path.is_dir():
         return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
     if path.exists():
         return None
+    if names_a_variable(str(path)):  # a folder named `$HOME` would be made
+        return f"{path}: {NOT_EXPANDED}"
     for folder in path.parents:
         if folder.exists():
             if not folder.is_dir():
@@ -294,7 +306,7 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
         release_early()  # a signal held while the command started acts now, as it would have
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
-    app = App(config_path, db_option, verbose)
+    app = App(config_path.expanduser(), db_option, verbose)  # DIGESTBOT_CONFIG=~/... from an EnvironmentFile
     if ctx.get_parameter_source("db_option") == click.core.ParameterSource.ENVIRONMENT:
         app.db_given_as = "DIGESTBOT_DB"
     ctx.obj = app

@@ -163,3 +163,64 @@ def test_check_with_liked_papers_does_not_upgrade_an_older_database(workdir, bac
     digestbot(workdir, "sync")
     assert _schema(workdir.db) == SCHEMA_VERSION
     assert "liked paper(s) not in the database yet" in digestbot(workdir, "check").output  # read when current
+
+
+# --- a path in the environment written with ~ ---------------------------------------------------
+# `database: ~/digestbot.db` in the YAML is the home folder's file; the same in DIGESTBOT_DB (a
+# systemd EnvironmentFile, a .env file, a Procfile's environment: none of them expands ~) made a
+# folder named `~` in the working directory and a new, empty database in it, so the worker sent
+# everyone a first digest again from a second ledger, beside the real one the shell's commands
+# used; DIGESTBOT_OUTBOX=~/outbox likewise wrote the mail under `./~`.
+
+
+def _service(workdir, home, *args: str, **env: str):
+    """`python -m digestbot` as a service runs it: the environment as its file gives it."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "digestbot", *args],
+        capture_output=True,
+        text=True,
+        cwd=workdir.path,
+        env={**os.environ, "HOME": str(home), "DIGESTBOT_CONFIG": str(workdir.config), **env},
+        timeout=60,
+    )
+
+
+def test_a_database_and_outbox_in_the_environment_written_with_a_tilde_are_in_the_home_folder(
+    workdir, tmp_path
+):
+    home = tmp_path / "home"
+    home.mkdir()
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+
+    done = _service(
+        workdir, home, "run", "--once", DIGESTBOT_DB="~/digestbot.db", DIGESTBOT_OUTBOX="~/outbox"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert not (workdir.path / "~").exists()
+    assert (home / "digestbot.db").is_file()
+    assert [p.suffix for p in (home / "outbox").iterdir()] == [".eml"]
+    again = _service(workdir, home, "--db", "~/digestbot.db", "run", "--once", DIGESTBOT_OUTBOX="~/outbox")
+    assert again.returncode == 0 and "feed: 0 new, 1 already known" in again.stdout, again.stdout
+    assert len(list((home / "outbox").iterdir())) == 1  # the same ledger: nothing sent twice
+
+
+@pytest.mark.parametrize("name", ["DIGESTBOT_DB", "DIGESTBOT_OUTBOX"])
+def test_a_path_in_the_environment_naming_a_variable_is_refused_not_made(workdir, tmp_path, name):
+    """An EnvironmentFile expands no variable either: `$HOME/digestbot.db` was a folder `$HOME`."""
+    home = tmp_path / "home"
+    home.mkdir()
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+
+    done = _service(workdir, home, "run", "--once", **{name: "$HOME/digestbot-things"})
+
+    assert done.returncode == 2, done.stderr
+    assert name in done.stderr and "environment variables such as $HOME are not expanded" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (workdir.path / "$HOME").exists()
