@@ -1173,6 +1173,17 @@ def _check_listen(host: str, port: int) -> None:
 STATUS_ROWS = 50  # subscribers, and undelivered digests, that `status` lists without --all
 
 
+def _no_database(app: App) -> bool:
+    """Whether the database has none of digestbot's tables yet (a SQLite file: is not there)."""
+    if not is_postgres(app.db_path):
+        return not Path(app.db_path).exists()
+    try:
+        app.open_store(upgrade=False).close()
+    except StoreOutdated as e:
+        return e.version == 0
+    return False
+
+
 @cli.command()
 @click.option(
     "--all",
@@ -1194,9 +1205,10 @@ def status(app: App, every: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    # A SQLite file that is not there is not created (with the folders on its way): a typo in
-    # --db showed an empty database, as if every paper and digest had been lost.
-    missing = not is_postgres(app.db_path) and not Path(app.db_path).exists()
+    # A SQLite file that is not there is not created (with the folders on its way), nor are
+    # digestbot's tables in a PostgreSQL database without them: a typo in --db showed an empty
+    # database, as if every paper and digest had been lost.
+    missing = _no_database(app)
     store, now = (Store(":memory:") if missing and app.config else app.store), now_utc()
     # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
     console = Console(

@@ -224,3 +224,29 @@ def test_a_path_in_the_environment_naming_a_variable_is_refused_not_made(workdir
     assert name in done.stderr and "environment variables such as $HOME are not expanded" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (workdir.path / "$HOME").exists()
+
+
+# --- status on a PostgreSQL database without digestbot's tables ----------------------------------
+# `status` on a SQLite file that is not there creates nothing ("No database at PATH yet"); on a
+# PostgreSQL database without digestbot's tables (the URL of another database: `postgres`, one
+# made for something else) it created all of digestbot's tables there and showed them empty.
+
+
+def test_status_on_a_postgresql_database_without_digestbots_tables_creates_nothing(workdir, pg_server):
+    import os
+
+    import psycopg
+
+    pg_server.count += 1
+    name = f"other_{os.getpid()}_{pg_server.count}"
+    with pg_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = pg_server.url(name)
+    write_feed(workdir.path / "feed.xml", [NARWHAL])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+
+    out = digestbot(workdir, "--db", url, "status").output
+
+    assert f"No database at {url} yet" in out, out
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall() == []

@@ -365,8 +365,12 @@ class ClaimLost(StoreError):
 
 
 class StoreOutdated(StoreError):
-    """Opened with `upgrade=False`, the database is at an older schema (or has none yet): it
-    was left as it is, for the first command that uses it to upgrade."""
+    """Opened with `upgrade=False`, the database is at an older schema (`version`; 0: it has
+    none yet): it was left as it is, for the first command that uses it to upgrade."""
+
+    def __init__(self, message: str, version: int):
+        super().__init__(message)
+        self.version = version
 
 
 class StoreDamaged(StoreError):
@@ -543,7 +547,8 @@ class Store:
         if not self.upgrade and version < SCHEMA_VERSION:
             raise StoreOutdated(
                 f"the database {self.path} is at schema {version}; the first command that uses it upgrades it"
-                f" to {SCHEMA_VERSION}"
+                f" to {SCHEMA_VERSION}",
+                version,
             )
 
     def _table_names(self) -> set[str]:

@@ -179,6 +179,8 @@ class PostgresStore(Store):
         version = self.schema_version()
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
+            if not self.upgrade:  # (an upgrade looks, under its lock, before it writes)
+                self._refuse_foreign_tables(version)
             self._refuse_outdated(version)
             self._migrate(version)
 
