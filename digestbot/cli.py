@@ -40,7 +40,16 @@ from .collect import (
     refresh_sources,
     source_health,
 )
-from .config import Config, ConfigError, Env, check_database, load_config, other_notation
+from .config import (
+    NOT_EXPANDED,
+    Config,
+    ConfigError,
+    Env,
+    check_database,
+    load_config,
+    names_a_variable,
+    other_notation,
+)
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
@@ -55,11 +64,13 @@ from .store import (
     RatingRefused,
     Store,
     StoreError,
+    StoreOutdated,
     StoreUrlError,
     StoreWriteError,
     SubscriberState,
     is_postgres,
     now_utc,
+    probe_sqlite,
 )
 from .text import mask_url, one_line
 from .web import ServerLimits
@@ -107,11 +118,12 @@ class App:
         given, where = self.db_option or self.config.database or Path("digestbot.db"), self.db_named_by
         if is_postgres(given):
             return given
-        problem = _sqlite_path_problem(Path(given))
+        path = Path(given).expanduser()  # as the YAML's (an EnvironmentFile or .env expands no ~)
+        problem = _sqlite_path_problem(path)
         if problem:  # `check` said OK to it, and every other command failed to open it
             _complain(f"Error: {where}: {problem}")
             raise SystemExit(EXIT_USAGE)
-        return Path(given)
+        return path
 
     @property
     def db_named_by(self) -> str:
@@ -127,12 +139,17 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             self.config  # noqa: B018 - validate first: a broken config must not even create a database
-            try:
-                self._store = Store(self.db_path, should_stop=self.should_stop)
-            except StoreUrlError as e:
-                _complain(f"Error: {self.db_named_by}: {e}")
-                raise SystemExit(EXIT_USAGE) from None
+            self._store = self.open_store()
         return self._store
+
+    def open_store(self, upgrade: bool = True) -> Store:
+        """The database opened (`upgrade=False`: to read only, see Store); a URL that cannot
+        be used exits 2 naming the setting."""
+        try:
+            return Store(self.db_path, should_stop=self.should_stop, upgrade=upgrade)
+        except StoreUrlError as e:
+            _complain(f"Error: {self.db_named_by}: {e}")
+            raise SystemExit(EXIT_USAGE) from None
 
     @property
     def env(self) -> Env:
@@ -164,12 +181,14 @@ class App:
 
 def _sqlite_path_problem(path: Path) -> str | None:
     """Why a SQLite database cannot be at `path` (a folder there, a file where a folder of its
-    path should be, a folder on its way that takes no new file: read-only, another user's), or
-    None."""
+    path should be, a folder on its way that takes no new file: read-only, another user's; a
+    variable written in it, which nothing expands), or None."""
     if path.is_dir():
         return f"{path} is a folder, not a SQLite file: name a file, such as {path / 'digestbot.db'}"
     if path.exists():
         return None
+    if names_a_variable(str(path)):  # a folder named `$HOME` would be made
+        return f"{path}: {NOT_EXPANDED}"
     for folder in path.parents:
         if folder.exists():
             if not folder.is_dir():
@@ -287,7 +306,7 @@ def cli(ctx: click.Context, config_path: Path, db_option: str | None, verbose: i
         release_early()  # a signal held while the command started acts now, as it would have
     # One-shot commands print their own report; the daemon's log *is* its report.
     _setup_logging(verbose, logging.ERROR)
-    app = App(config_path, db_option, verbose)
+    app = App(config_path.expanduser(), db_option, verbose)  # DIGESTBOT_CONFIG=~/... from an EnvironmentFile
     if ctx.get_parameter_source("db_option") == click.core.ParameterSource.ENVIRONMENT:
         app.db_given_as = "DIGESTBOT_DB"
     ctx.obj = app
@@ -378,6 +397,8 @@ def check(app: App) -> None:
     app.env  # noqa: B018  (exit 2 naming what is wrong in the environment)
     app.db_path  # noqa: B018  (exit 2 for a --db or DIGESTBOT_DB digestbot cannot use)
     _check_writable(app)
+    if not is_postgres(app.db_path) and app.db_path.exists():
+        probe_sqlite(app.db_path)  # what the other commands would refuse it for, read only
     app.check_templates()
     if config.web is not None:
         from .web import page_template_problems
@@ -443,16 +464,25 @@ def _liked_warnings(app: App) -> list[str]:
     liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
     if not liked or not (is_postgres(app.db_path) or app.db_path.exists()):
         return []
-    unknown = not_on_arxiv(app.store)
-    missing = [a for a in app.store.missing_likes(liked) if a not in unknown]
+    try:  # not app.store: that upgrades an older database, and stops the older workers on it
+        store = app.open_store(upgrade=False)
+    except StoreOutdated:
+        return []  # told once the first command that uses it has upgraded it
+    with store:
+        return _liked_problems(store, liked)
+
+
+def _liked_problems(store: Store, liked: set[str]) -> list[str]:
+    unknown = not_on_arxiv(store)
+    missing = [a for a in store.missing_likes(liked) if a not in unknown]
     out = []
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         out.append(
             f"{len(missing)} liked paper(s) not in the database yet, fetched from arXiv at the next fetch: {shown}"
         )
-    last = app.store.source_state(LIKED_SOURCE)
-    if warning := not_on_arxiv_warning(app.store, liked):
+    last = store.source_state(LIKED_SOURCE)
+    if warning := not_on_arxiv_warning(store, liked):
         out.append(f"liked papers: {warning}")
     if last.get("last_error"):
         out.append(f"liked papers could not be fetched last time: {last['last_error']}")
@@ -1143,6 +1173,17 @@ def _check_listen(host: str, port: int) -> None:
 STATUS_ROWS = 50  # subscribers, and undelivered digests, that `status` lists without --all
 
 
+def _no_database(app: App) -> bool:
+    """Whether the database has none of digestbot's tables yet (a SQLite file: is not there)."""
+    if not is_postgres(app.db_path):
+        return not Path(app.db_path).exists()
+    try:
+        app.open_store(upgrade=False).close()
+    except StoreOutdated as e:
+        return e.version == 0
+    return False
+
+
 @cli.command()
 @click.option(
     "--all",
@@ -1164,9 +1205,10 @@ def status(app: App, every: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    # A SQLite file that is not there is not created (with the folders on its way): a typo in
-    # --db showed an empty database, as if every paper and digest had been lost.
-    missing = not is_postgres(app.db_path) and not Path(app.db_path).exists()
+    # A SQLite file that is not there is not created (with the folders on its way), nor are
+    # digestbot's tables in a PostgreSQL database without them: a typo in --db showed an empty
+    # database, as if every paper and digest had been lost.
+    missing = _no_database(app)
     store, now = (Store(":memory:") if missing and app.config else app.store), now_utc()
     # No markup or emoji codes: the table shows mail servers' and feeds' replies, as they are.
     console = Console(

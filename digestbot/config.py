@@ -393,6 +393,8 @@ class Env:
                 found.append(str(e))
         if self.slack_api_url and not _is_http_url(self.slack_api_url):
             found.append("DIGESTBOT_SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
+        if names_a_variable(str(self.outbox)) and not self.outbox.exists():
+            found.append(f"DIGESTBOT_OUTBOX: {NOT_EXPANDED}")
         blocking = next((p for p in (self.outbox, *self.outbox.parents) if p.exists()), None)
         if blocking is not None and not blocking.is_dir():  # every digest would fail to be written
             found.append(f"DIGESTBOT_OUTBOX must name a folder: {blocking} is a file")
@@ -428,7 +430,7 @@ class Env:
         e = os.environ if environ is None else environ
         return cls(
             smtp_url=e.get("DIGESTBOT_SMTP_URL") or None,
-            outbox=Path(e.get("DIGESTBOT_OUTBOX") or "outbox"),
+            outbox=Path(e.get("DIGESTBOT_OUTBOX") or "outbox").expanduser(),  # as a shell would
             base_url=(e.get("DIGESTBOT_BASE_URL") or "").rstrip("/") or None,
             secret=e.get("DIGESTBOT_SECRET") or None,
             slack_bot_token=e.get("SLACK_BOT_TOKEN") or None,
@@ -750,8 +752,8 @@ class _Validator:
     def relative_note(self, text: str) -> str:
         """What a user who wrote a relative path may not know: where it is read from (and that
         `$HOME` is no variable here)."""
-        if _ENV_VARIABLE_RE.search(text):
-            return " (environment variables such as $HOME are not expanded here: write the path, or ~ for your home)"
+        if names_a_variable(text):
+            return f" ({NOT_EXPANDED})"
         if Path(text).expanduser().is_absolute():
             return ""
         return f" (a relative path is read from the YAML's folder, {self.path.parent.absolute()})"
@@ -1391,6 +1393,15 @@ def _unbracketed(key: str, text: str) -> str:
 
 
 _ENV_VARIABLE_RE = re.compile(r"\$\{?[A-Za-z_]|%[A-Za-z_][A-Za-z0-9_]*%")  # $HOME, ${ZOTERO}, %USERPROFILE%
+NOT_EXPANDED = "environment variables such as $HOME are not expanded here: write the path, or ~ for your home"
+
+
+def names_a_variable(text: str) -> bool:
+    """Whether a path is written with an environment variable ($HOME, ${X}, %X%), which
+    nothing expands: not the YAML, nor a systemd EnvironmentFile or a .env file."""
+    return bool(_ENV_VARIABLE_RE.search(text))
+
+
 _LIBRARY_URL_RE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 

@@ -13,6 +13,7 @@ from .base import (
     Store,
     StoreDamaged,
     StoreError,
+    StoreOutdated,
     StoreUrlError,
     StoreWriteError,
     SubscriberState,
@@ -22,6 +23,7 @@ from .base import (
     parse_ts,
     ts,
 )
+from .sqlite import probe as probe_sqlite
 
 __all__ = [
     "CLOCK_AHEAD",
@@ -35,6 +37,7 @@ __all__ = [
     "Store",
     "StoreDamaged",
     "StoreError",
+    "StoreOutdated",
     "StoreUrlError",
     "StoreWriteError",
     "SubscriberState",
@@ -42,5 +45,6 @@ __all__ = [
     "merge_papers",
     "now_utc",
     "parse_ts",
+    "probe_sqlite",
     "ts",
 ]

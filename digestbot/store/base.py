@@ -317,6 +317,8 @@ def _first_columns() -> dict[str, list[str]]:
 
 
 _FIRST_COLUMNS = _first_columns()
+# The tables of the first release: every database a digestbot numbered has them.
+_FIRST_TABLES = ("papers", "sources", "subscribers", "digests", "digest_items")
 
 
 # A paper's key fits PostgreSQL's index on it (about 2,700 bytes a row; SQLite's takes any
@@ -360,6 +362,15 @@ class StoreUrlError(StoreError):
 class ClaimLost(StoreError):
     """This worker's claim on the subscriber ran out (unrenewed: another worker may hold it and
     send the digest now): nothing was written."""
+
+
+class StoreOutdated(StoreError):
+    """Opened with `upgrade=False`, the database is at an older schema (`version`; 0: it has
+    none yet): it was left as it is, for the first command that uses it to upgrade."""
+
+    def __init__(self, message: str, version: int):
+        super().__init__(message)
+        self.version = version
 
 
 class StoreDamaged(StoreError):
@@ -468,6 +479,7 @@ class Store:
     # Asked while the store waits for its database (a PostgreSQL connect, a reconnect): true
     # cuts the wait short, so a stopping worker is not held past systemd's TimeoutStopSec.
     should_stop: Callable[[], bool] = staticmethod(lambda: False)
+    upgrade = True  # False: open to read only (`check`), neither creating nor upgrading the schema
 
     def __new__(cls, target: str | Path, *args, **kwargs):
         if cls is Store:
@@ -535,16 +547,36 @@ class Store:
                 "It was left untouched."
             )
 
+    def _refuse_outdated(self, version: int) -> None:
+        """Opened with `upgrade=False`: an older schema (or none yet) is left as it is."""
+        if not self.upgrade and version < SCHEMA_VERSION:
+            raise StoreOutdated(
+                f"the database {self.path} is at schema {version}; the first command that uses it upgrades it"
+                f" to {SCHEMA_VERSION}",
+                version,
+            )
+
     def _table_names(self) -> set[str]:
         """The tables the database has where digestbot would make its own."""
         raise NotImplementedError
 
-    def _refuse_foreign_tables(self) -> None:
-        """Checked before a database without digestbot's schema version gets its schema: a
-        table of another application that has one of digestbot's names (`subscribers`,
-        `sources`...) must not be taken for digestbot's and have its columns added to it. A
-        table of the first release (made before the schema was numbered) has them all."""
-        for table in sorted(self._table_names() & _FIRST_COLUMNS.keys()):
+    def _refuse_foreign_tables(self, version: int = 0) -> None:
+        """Checked on open, before anything is written: a table of another application that has
+        one of digestbot's names (`subscribers`, `sources`...) must not be taken for digestbot's
+        and have its columns added to it (a table of the first release, made before the schema
+        was numbered, has them all); nor a database another application numbered `version` (its
+        own SQLite user_version) for an older digestbot's: every one has the first tables."""
+        tables = self._table_names()
+        missing = [t for t in _FIRST_TABLES if t not in tables] if version else []
+        if missing:
+            raise StoreError(
+                f"{self.path} is not a digestbot database: it is marked as schema {version} but has no table"
+                f" {missing[0]} (another application's file?). It was left untouched: point --db at a"
+                " database of digestbot's own."
+            )
+        if version == SCHEMA_VERSION:
+            return  # this digestbot's own tables
+        for table in sorted(tables & _FIRST_COLUMNS.keys()):
             have = {d[0] for d in self._exec(f"SELECT * FROM {table} LIMIT 0").description}
             missing = [c for c in _FIRST_COLUMNS[table] if c not in have]
             if missing:

@@ -84,9 +84,10 @@ class PostgresStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, should_stop: Callable[[], bool] | None = None):
+    def __init__(self, url: str, should_stop: Callable[[], bool] | None = None, upgrade: bool = True):
         if should_stop is not None:
             self.should_stop = should_stop
+        self.upgrade = upgrade
         scheme, sep, rest = str(url).partition("://")
         self.url = self.target = scheme.lower() + sep + rest  # libpq reads the scheme in lower case only
         self.path = mask_url(self.url)
@@ -178,6 +179,9 @@ class PostgresStore(Store):
         version = self.schema_version()
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
+            if not self.upgrade:  # (an upgrade looks, under its lock, before it writes)
+                self._refuse_foreign_tables(version)
+            self._refuse_outdated(version)
             self._migrate(version)
 
     def schema_version(self) -> int:
@@ -262,8 +266,7 @@ class PostgresStore(Store):
         version = self._exec("SELECT MAX(version) FROM digestbot_schema").fetchone()[0] or 0
         if version >= SCHEMA_VERSION:
             return  # another worker did it while this one waited for the lock
-        if version == 0:
-            self._refuse_foreign_tables()
+        self._refuse_foreign_tables(version)
         for statement in pg_types(base._SCHEMA).split(";"):
             if statement.strip():
                 self._exec(statement)

@@ -21,6 +21,7 @@ from .base import (
     Store,
     StoreDamaged,
     StoreError,
+    StoreOutdated,
     StoreWriteError,
     storable,
 )
@@ -41,20 +42,22 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None):
+    def __init__(self, path: str | Path, should_stop: Callable[[], bool] | None = None, upgrade: bool = True):
         if should_stop is not None:  # asked while the open waits for another process's lock
             self.should_stop = should_stop
         self.path = self.target = Path(path)
+        self.upgrade = upgrade
         try:
-            if self.path.parent and not self.path.parent.exists():
+            if upgrade and self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 # A short busy wait until _open sets the full one: _open_patiently waits out a
                 # lock in Python, where a stop signal is heard (in SQLite's own wait it is not).
-                str(self.path),
+                str(self.path) if upgrade else f"{self.path.resolve().as_uri()}?mode=ro",
                 timeout=OPEN_SLICE,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=not upgrade,
             )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the database {self.path}: {_reason(e)}") from None
@@ -94,11 +97,13 @@ class SqliteStore(Store):
     def _open(self) -> None:
         version = self.schema_version()
         self._refuse_newer(version)
+        self._refuse_foreign_tables(version)  # another application's file, numbered or not
+        self._refuse_outdated(version)
         self.conn.execute(f"PRAGMA busy_timeout={int(OPEN_PATIENCE * 1000)}")
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        if not self.upgrade:
+            return  # read only: a file at this schema is in WAL mode already
+        self.conn.execute("PRAGMA journal_mode=WAL")  # written in the file: only into digestbot's
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        if version == 0:  # not marked as digestbot's: new, from the first release, or not ours
-            self._refuse_foreign_tables()
         self._migrate(version)  # before foreign keys are on: a migration may rebuild a table
         self.conn.execute("PRAGMA foreign_keys=ON")
 
@@ -219,6 +224,24 @@ class SqliteStore(Store):
             raise mapped from None
 
 
+def probe(path: str | Path) -> None:
+    """Raise the StoreError opening the SQLite file at `path` would (made by a newer digestbot,
+    another application's, not SQLite, damaged anywhere), reading it only: an older one is left
+    for the first command that uses it to upgrade."""
+    try:
+        store = SqliteStore(path, upgrade=False)
+    except StoreOutdated:
+        return
+    try:
+        if store.conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+            raise StoreDamaged(_corrupt(store.path, "database disk image is malformed"))
+    except sqlite3.DatabaseError as e:
+        if _is_damaged(e):
+            raise StoreDamaged(_open_problem(store.path, e)) from None
+    finally:
+        store.close()
+
+
 # SQLite result codes of a write the database refused, rather than of a bug in a statement.
 _WRITE_FAILURES = (
     "SQLITE_FULL",
@@ -277,7 +300,7 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
     if name == "SQLITE_NOTADB" or "not a database" in str(e):
         return f"{path} is not a digestbot database (not SQLite, or corrupt): restore a backup or choose another --db"
     if name.startswith("SQLITE_CORRUPT"):
-        return f"the database {path} is corrupt ({e}): restore a backup (see README, Backups)"
+        return _corrupt(path, e)
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(e):
         return (
             f"cannot write to the database {path} ({e}): digestbot needs write access to the file "
@@ -286,3 +309,7 @@ def _open_problem(path: Path, e: sqlite3.Error) -> str:
     if name.startswith("SQLITE_FULL"):
         return f"cannot use the database {path}: {e} (is the disk full?)"
     return f"cannot use the database {path}: {e}{_hint(e)}"
+
+
+def _corrupt(path: Path, said: object) -> str:
+    return f"the database {path} is corrupt ({said}): restore a backup (see README, Backups)"
