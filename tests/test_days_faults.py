@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from helpers import SOURCES, FeedPaper, digestbot, raw_sql, subscriber, write_feed
+from helpers import SOURCES, FeedPaper, digestbot, ledger, raw_sql, subscriber, write_feed
 from test_trending import hf, hf_item, person
 
 from digestbot.models import Paper
@@ -200,3 +200,60 @@ def test_the_first_fetch_of_a_day_reads_yesterdays_list_once_and_a_failed_day_is
     lists.asked.clear()
     digestbot(workdir, "fetch")
     assert lists.asked[1:] == [(today - timedelta(days=n)).isoformat() for n in range(31, 0, -1)]
+
+
+def _a_digest_waiting_for_a_retry(workdir, smtp_server, *others: str) -> None:
+    """alice's first digest (the narwhal paper and a second one) refused with a 451: pending."""
+    second = FeedPaper("2403.10009", "Narwhal tusks sense salinity", "Narwhals sense salt with tusks.")
+    write_feed(workdir.path / "feed.xml", [NARWHAL, second])
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"), *others)
+    workdir.use_smtp(smtp_server.url)
+    digestbot(workdir, "fetch")
+    smtp_server.refuse_next(1)
+    digestbot(workdir, "send", expect=1)
+    assert [d.status for d in ledger(workdir.db)] == ["pending"] and not smtp_server.to("alice@example.org")
+
+
+def test_a_reader_who_unsubscribed_while_a_digest_waited_gets_its_papers_on_coming_back(workdir, smtp_server):
+    # Unsubscribing cancels a digest waiting for a retry. Its papers stayed its own, behind the
+    # watermark and in the ledger as received: on resubscribing the reader got the papers that
+    # came while away, but never those. A digest that cannot have arrived gives them back.
+    _a_digest_waiting_for_a_retry(workdir, smtp_server)
+    with Store(workdir.db) as store:
+        store.set_paused("alice", True)  # the one-click unsubscribe's and /digest pause's
+        assert [d.status for d in store.digests()] == ["cancelled"]
+        store.set_paused("alice", False)  # resubscribing (the manage page, /digest resume)
+
+    digestbot(workdir, "send", "--force")
+
+    assert [sorted(ids) for ids in arxiv_ids(smtp_server, "alice")] == [["2403.10001", "2403.10009"]]
+
+
+def test_a_reader_removed_from_the_yaml_while_a_digest_waited_gets_its_papers_when_put_back(
+    workdir, smtp_server
+):
+    _a_digest_waiting_for_a_retry(workdir, smtp_server)
+    workdir.write_config(SOURCES, subscriber("bob", "wombat"))
+    digestbot(workdir, "send")
+    assert [d.status for d in ledger(workdir.db)] == ["cancelled"]
+    workdir.write_config(SOURCES, subscriber("alice", "narwhal"))
+
+    digestbot(workdir, "send", "--force")
+    digestbot(workdir, "send", "--force")  # and once only
+
+    assert [sorted(ids) for ids in arxiv_ids(smtp_server, "alice")] == [["2403.10001", "2403.10009"]]
+
+
+def test_a_digest_that_may_have_arrived_keeps_its_papers_when_cancelled(workdir, smtp_server):
+    # One whose outcome is unknown (an attempt began and was never recorded) may be in the
+    # reader's inbox: cancelling it gives nothing back, so nothing comes twice.
+    _a_digest_waiting_for_a_retry(workdir, smtp_server)
+    with Store(workdir.db) as store:
+        (pending,) = store.digests()
+        store.begin_attempt(pending.id, datetime.now(UTC))  # a crash mid-send, as kill -9 leaves it
+        store.set_paused("alice", True)
+        store.set_paused("alice", False)
+
+    digestbot(workdir, "send", "--force")
+
+    assert arxiv_ids(smtp_server, "alice") == []

@@ -428,6 +428,7 @@ def test_a_version_2_database_is_migrated_with_its_ledger(tmp_path):
         [record] = store.digests()
         assert (record.id, record.status, record.message_id) == (digest_id, "pending", "<m@x>")
         assert [it.paper.key for it in store.digest_items(digest_id)] == ["https://example.org/k1"]
+        store.begin_attempt(digest_id, now)  # may have arrived: cancelling keeps its items
         assert store.cancel_pending("alice", "test") == 1  # the widened CHECK takes the new state
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     dump = db_dump(db)

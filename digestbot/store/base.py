@@ -1840,13 +1840,39 @@ class Store:
         return ids
 
     def cancel_pending(self, sid: str, reason: str) -> int:
-        """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled)."""
+        """Cancel a subscriber's undelivered digests (kept in the ledger as cancelled). When none
+        of them can have arrived (no attempt in flight or of unknown outcome, no part posted),
+        their papers are theirs again: the watermark goes back to before the first of them and
+        their items are released, so a reader who resumes or comes back gets those papers, as
+        they get the ones that came while they were away."""
         with self.transaction():
-            return self._exec(
+            rows = self._exec(
+                "SELECT id, unconfirmed, parts_sent FROM digests WHERE subscriber_id = ? AND status = 'pending'",
+                (sid,),
+            ).fetchall()
+            cancelled = self._exec(
                 "UPDATE digests SET status = 'cancelled', last_error = ?, next_attempt_at = NULL, parts = NULL"
                 " WHERE subscriber_id = ? AND status = 'pending'",
                 (f"cancelled: {reason}", sid),
             ).rowcount
+            if rows and all(not unconfirmed and not parts for _, unconfirmed, parts in rows):
+                self._release([r[0] for r in rows], sid)
+            return cancelled
+
+    def _release(self, digest_ids: list[int], sid: str) -> None:
+        """The papers of these never-delivered digests of `sid` are new to it again: its
+        watermark is the one of its digests before them that holds papers, or (a first digest)
+        just before the earliest paper they held."""
+        marks = ", ".join("?" * len(digest_ids))
+        self._exec(
+            "UPDATE subscribers SET last_seq = COALESCE((SELECT MAX(d.seq_to) FROM digests d"
+            " WHERE d.subscriber_id = ? AND d.id < ? AND EXISTS"
+            " (SELECT 1 FROM digest_items i WHERE i.digest_id = d.id)),"
+            " (SELECT MIN(p.rev) - 1 FROM digest_items i JOIN papers p ON p.seq = i.paper_seq"
+            f" WHERE i.digest_id IN ({marks})), last_seq) WHERE id = ?",
+            (sid, min(digest_ids), *digest_ids, sid),
+        )
+        self._exec(f"DELETE FROM digest_items WHERE digest_id IN ({marks})", digest_ids)
 
     def digest(self, digest_id: int) -> DigestRecord | None:
         rows = list(self._rows("SELECT * FROM digests WHERE id = ?", [digest_id]))
