@@ -408,10 +408,15 @@ def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> I
         store.release_lease(lease, holder)
 
 
-def fetched_at(store: Store, name: str, now: datetime) -> datetime | None:
-    """When source `name` was last fetched; None when never, or when that time is ahead of
-    `now` by more than clocks drift (the clock was set back: the fetch's age is unknown)."""
-    last = parse_ts(store.source_state(name).get("last_fetch_at"))
+def fetched_at(store: Store, name: str, now: datetime, location: str | None = None) -> datetime | None:
+    """When source `name` was last fetched; None when never, when that time is ahead of `now`
+    by more than clocks drift (the clock was set back: the fetch's age is unknown), or when it
+    was fetched somewhere other than `location` (its url or query was edited since: the new
+    one is due at once, not an interval after the old one's last fetch)."""
+    state = store.source_state(name)
+    last = parse_ts(state.get("last_fetch_at"))
+    if location is not None and state.get("location") != location:
+        return None
     return None if last is None or last - now > CLOCK_AHEAD else last
 
 
@@ -437,7 +442,7 @@ def refresh_sources(
                 )
                 continue
             # checked under the lease: a worker may have fetched it just now
-            last = fetched_at(store, source.name, now)
+            last = fetched_at(store, source.name, now, source.location)
             if last is None or now - last >= fresh:
                 outcomes.append(fetch_one(store, source, client, now))
     return outcomes

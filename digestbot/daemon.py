@@ -168,7 +168,7 @@ class Worker:
         """Whether the last fetch is older than the interval (less `slack` of it: timers of
         several workers never fire at quite the same moment). A fetch recorded ahead of the
         clock, by more than clocks drift, means the clock was set back: its age is unknown."""
-        last = fetched_at(self.store, source.name, now)
+        last = fetched_at(self.store, source.name, now, source.location)
         if last is None:
             return True
         return (now - last).total_seconds() >= source.every * (1 - slack)
@@ -438,7 +438,7 @@ class Worker:
                 job.remove()
         start = self.clock()
         for source in config.sources:
-            last = fetched_at(self.store, source.name, start)
+            last = fetched_at(self.store, source.name, start, source.location)
             first = start if last is None else max(start, last + timedelta(seconds=source.every))
             scheduler.add_job(
                 _guarded(self.fetch, f"fetching {source.name}"),
