@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from .config import DEFAULT_URLS, SourceConfig
 from .leases import LeaseKeeper
@@ -62,7 +63,7 @@ def fetch_one(
     started = time.monotonic()
     state = store.source_state(source.name)
     same_place = state.get("location") == source.location
-    waiting = _waiting(source.name, state, now) if same_place else None
+    waiting = _waiting(store, source.name, source.location, now)
     if waiting:
         return waiting
     try:
@@ -198,6 +199,8 @@ def _catch_up(
         query=query,
         max_results=CATCH_UP_PAGE,
     )
+    if _waiting(store, source.name, api.location, now):  # the API asked, at another fetch
+        return previous, 0, False
     log.info(
         "source %s: %d announcement day(s) missed (%s): catching up from the arXiv API",
         source.name,
@@ -316,14 +319,37 @@ def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
     return now + timedelta(seconds=min(e.retry_after, MAX_RETRY_AFTER.total_seconds()))
 
 
-def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
-    """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
-    retry_at = parse_ts(state.get("retry_at"))
+def _waiting(store: Store, name: str, location: str, now: datetime) -> SourceOutcome | None:
+    """The outcome of a fetch not made because the server asked to wait past `now`, if it did:
+    at a fetch of this source from `location`, or of any source on the same host (a 429 or 503
+    is the server's answer to this machine: arXiv's, to every query and listing it is asked)."""
+    state = store.source_state(name)
+    own = parse_ts(state.get("retry_at")) if state.get("location") == location else None
+    host = location_host(location)
+    asked = [own] + [
+        parse_ts(s.get("retry_at"))
+        for s in store.sources()
+        if host and location_host(s.get("location")) == host
+    ]
     # Further off than any server may ask: set before the clock was set back; it has passed.
-    if retry_at is None or now >= retry_at or retry_at - now > MAX_RETRY_AFTER + CLOCK_AHEAD:
+    pending = [t for t in asked if t is not None and now < t and t - now <= MAX_RETRY_AFTER + CLOCK_AHEAD]
+    if not pending:
         return None
-    log.info("source %s: waiting until %s, as the server asked", name, f"{retry_at:%Y-%m-%d %H:%M} UTC")
+    retry_at = max(pending)
+    log.info(
+        "source %s: waiting until %s, as %s asked",
+        name,
+        f"{retry_at:%Y-%m-%d %H:%M} UTC",
+        host or "the server",
+    )
     return SourceOutcome(name, waiting_until=retry_at)
+
+
+def location_host(location: str | None) -> str | None:
+    """The host a source's location (`Source.location`: a url, maybe then what is asked) is on;
+    None for a local file."""
+    where = (location or "").split(" ", 1)[0]
+    return urlsplit(where).hostname if "://" in where else None
 
 
 def _stopped(name: str) -> SourceOutcome:
@@ -517,7 +543,7 @@ def fetch_liked(
         if last_ok is not None and now - last_ok < recheck and state.get("etag") == _ids_validator(missing):
             return None
     started = time.monotonic()
-    waiting = _waiting(LIKED_SOURCE, state, now)
+    waiting = _waiting(store, LIKED_SOURCE, LIKED_API.location, now)
     if waiting:
         return waiting
     api = LIKED_API

@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pytest
+import responses
 from apscheduler.schedulers.background import BackgroundScheduler
-from helpers import http_server
+from helpers import FeedPaper, arxiv_listing, http_server
 
-from digestbot.config import Env, load_config
+from digestbot import collect
+from digestbot.config import Env, SourceConfig, load_config
 from digestbot.daemon import Worker
+from digestbot.models import Profile, Subscriber
 from digestbot.sources import HttpClient
 from digestbot.store import Store
 
@@ -96,3 +99,82 @@ def test_a_source_whose_url_was_edited_is_fetched_at_once_not_after_its_interval
     assert Blog.asked == ["/old", "/new"]
     assert titles == ["Narwhal tusks as sensors"]
     assert state["last_error"] is None and state["location"] == f"{root}/new"
+
+
+# --- a Retry-After is the host's, not one source's -----------------------------------------
+# Fault: a 429 or 503 with Retry-After from rss.arxiv.org (or the export API) held back only the
+# source whose fetch got it: the worker went on to the next listing on the same host three
+# seconds later (cs.CL after cs.LG), the liked papers and an arXiv catch-up asked the export API
+# right after an `arxiv_api` source was told to wait an hour. A server's 429 answers this
+# machine, and asking on after it is how a bot gets blocked. Every source on that host waits.
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+API_URL = "https://export.arxiv.org/api/query"
+
+
+def source(name: str, url: str, kind: str, **kw) -> SourceConfig:
+    return SourceConfig(name=name, type=kind, url=url, path=None, every=3600, **kw)
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def either_store(db_target):
+    with Store(db_target) as s:
+        yield s
+
+
+def client() -> HttpClient:
+    return HttpClient(sleep=lambda s: None)
+
+
+def listing_of(aid: str, day=None) -> str:
+    return arxiv_listing([FeedPaper(aid, f"Listed {aid}", "Text.")], *([day] if day else []))
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_holds_back_every_source_on_that_host(either_store, http, status):
+    store = either_store
+    lg = source("cs-lg", "https://rss.arxiv.org/rss/cs.LG", "arxiv_rss")
+    cl = source("cs-cl", "https://rss.arxiv.org/rss/cs.CL", "arxiv_rss")
+    blog = source("blog", "https://blog.example/feed", "rss")
+    limited = http.get(lg.url, status=status, headers={"Retry-After": "3600"})
+    http.get(cl.url, body=listing_of("2403.00002"))
+    http.get(blog.url, body=listing_of("2403.00003"))
+    outcomes = collect.fetch_all(store, [lg, cl, blog], client(), T0)
+    assert [c.request.url for c in http.calls] == [lg.url, blog.url]  # cs.CL was not asked
+    assert [(o.name, o.ok, o.waiting_until) for o in outcomes] == [
+        ("cs-lg", False, None),
+        ("cs-cl", True, T0 + timedelta(hours=1)),
+        ("blog", True, None),
+    ]
+
+    http.remove(limited)
+    http.get(lg.url, body=listing_of("2403.00001"))
+    later = collect.fetch_all(store, [lg, cl], client(), T0 + timedelta(minutes=61))
+    assert [(o.name, o.new) for o in later] == [("cs-lg", 1), ("cs-cl", 1)]
+    assert {p.arxiv_id for p in store.papers_after(0)} == {"2403.00001", "2403.00002", "2403.00003"}
+
+
+def test_the_liked_papers_and_a_catch_up_wait_for_the_export_api_too(either_store, http):
+    store = either_store
+    from datetime import date
+
+    store.sync_subscribers([Subscriber("kim", Profile(likes=("2401.00001",)), email="kim@example.org")])
+    api = source("rl", API_URL, "arxiv_api", query="cat:cs.LG")
+    lg = source("cs-lg", "https://rss.arxiv.org/rss/cs.LG", "arxiv_rss")
+    http.get(lg.url, body=listing_of("2403.00001", date(2024, 3, 11)))
+    assert collect.fetch_one(store, lg, client(), T0 - timedelta(days=1)).ok  # Monday's listing seen
+
+    http.get(API_URL, status=429, headers={"Retry-After": "600"})
+    http.upsert(responses.GET, lg.url, body=listing_of("2403.00004", date(2024, 3, 14)))  # Thursday
+    outcomes = collect.fetch_all(store, [api, lg], client(), T0)
+    asked = [c.request.url.split("?")[0] for c in http.calls[1:]]
+    assert asked == [API_URL, lg.url], asked  # no catch-up of Tue-Wed, no liked papers asked for
+    assert [o.name for o in outcomes] == ["rl", "cs-lg", collect.LIKED_SOURCE]
+    assert outcomes[-1].waiting_until == T0 + timedelta(minutes=10)
+    assert store.source_state("cs-lg")["last_announced"] == "2024-03-11"  # the gap is still to fill
