@@ -7,10 +7,10 @@ found and checks what arrived: the request the server got, the stored paper, the
 
 from __future__ import annotations
 
-import http.server
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
@@ -36,7 +36,7 @@ def rss(title: str, link: str) -> bytes:
     ).encode()
 
 
-class Blog(http.server.BaseHTTPRequestHandler):
+class Blog(BaseHTTPRequestHandler):
     """/old is gone (404), /new is the feed; every path asked is kept in `asked`."""
 
     asked: ClassVar[list[str]] = []
@@ -178,3 +178,128 @@ def test_the_liked_papers_and_a_catch_up_wait_for_the_export_api_too(either_stor
     assert [o.name for o in outcomes] == ["rl", "cs-lg", collect.LIKED_SOURCE]
     assert outcomes[-1].waiting_until == T0 + timedelta(minutes=10)
     assert store.source_state("cs-lg")["last_announced"] == "2024-03-11"  # the gap is still to fill
+
+
+# --- what a network failure says -----------------------------------------------------------
+# Fault: behind a proxy that asks for a login (407 to CONNECT), a fetch failed with requests'
+# raw text cut at 200 characters, `connection failed (HTTPSConnectionPool(host='feeds...',
+# port=443): Max retries exceeded with url: /f?token=SECRET (Caused by ProxyError('Unable to
+# connect to proxy', OSError('Tunnel connection failed: 407 Proxy)`, kept in `status` and the
+# log: the feed's token shown, the proxy never named, the cause cut off. A proxy that refused
+# read `connection failed (Connection refused")` (a stray quote), as if the feed's host had; a
+# redirect to ftp: or file: printed requests' "No connection adapters were found for 'URL'"
+# with the token; a cut response was `(('Connection broken: IncompleteRead(...)', ...))`; and a
+# malformed Location failed as "unexpected error: ValueError: Invalid IPv6 URL".
+
+TOKEN = "s3cr3t-t0ken"
+
+
+class Proxy(BaseHTTPRequestHandler):
+    """A proxy that asks for a login, to a CONNECT (https) as to a GET (http)."""
+
+    def _login(self):
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="corp"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET = _login
+
+    def log_message(self, *args):
+        pass
+
+
+def feeds(*urls: str) -> str:
+    return "".join(f"- name: f{n}\n  type: rss\n  url: {url}\n" for n, url in enumerate(urls))
+
+
+def test_a_proxy_that_asks_for_a_login_is_named_and_the_feeds_token_is_never_shown(workdir, caplog):
+    from helpers import digestbot
+
+    urls = (f"https://feeds.example.org/f?token={TOKEN}", f"http://feeds.example.org/f?token={TOKEN}")
+    workdir.write_config(feeds(*urls), READER)
+    with http_server(Proxy) as proxy:
+        port = proxy.rsplit(":", 1)[1]
+        for name in ("HTTPS_PROXY", "HTTP_PROXY"):
+            workdir.monkeypatch.setenv(name, proxy.replace("//", "//me:pw@"))
+        fetched = digestbot(workdir, "fetch", expect=1).output
+    status = digestbot(workdir, "status").output
+    with Store(workdir.db) as store:
+        errors = [store.source_state(n)["last_error"] for n in ("f0", "f1")]
+    assert errors[0].startswith(f"the proxy 127.0.0.1:{port} failed (407 Proxy Authentication Required)")
+    assert errors[1].startswith("HTTP 407 Proxy Authentication Required")
+    assert all("put its user and password in HTTPS_PROXY" in e for e in errors), errors
+    for text in (fetched, status, caplog.text, *errors):
+        assert TOKEN not in text and ":pw@" not in text, text
+
+
+def test_a_proxy_that_refuses_is_named_not_taken_for_the_feeds_host(workdir):
+    from conftest import free_port
+
+    workdir.monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(Exception) as caught:
+        HttpClient().get(f"https://feeds.example.org/f?token={TOKEN}")
+    assert str(caught.value) == (
+        f"the proxy {os.environ['HTTPS_PROXY'][7:]} failed (Connection refused): check HTTPS_PROXY and"
+        " HTTP_PROXY, or name the feed's host in NO_PROXY"
+    )
+
+
+class Broken(BaseHTTPRequestHandler):
+    """Answers as broken servers do, by path."""
+
+    def do_GET(self):
+        body = rss("A post", "https://blog.example/1")
+        if self.path.startswith("/ftp"):
+            self._redirect(f"ftp://files.example.org/feed.xml?token={TOKEN}")
+        elif self.path.startswith("/file"):
+            self._redirect("file:///etc/passwd")
+        elif self.path.startswith("/bad-location"):
+            self._redirect(f"http://[files.example.org/feed?token={TOKEN}")
+        elif self.path.startswith("/cut"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(body) + 100) + body)
+        elif self.path.startswith("/chunks"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + body)
+        else:
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+        self.close_connection = True
+
+    def _redirect(self, location: str):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/ftp", "redirected away from http(s), to ftp: (not fetched): open the url in a browser"),
+        ("/file", "redirected away from http(s), to file: (not fetched): open the url in a browser"),
+        ("/bad-location", "redirected to a malformed url (Location): open the url in a browser"),
+        (
+            "/cut",
+            "connection failed (the server closed the connection 100 bytes short of the 299 it announced)",
+        ),
+        ("/chunks", "connection failed (the server closed the connection in the middle of its answer)"),
+        ("/ssh", "connection failed (the server's answer is not HTTP (the wrong port?))"),
+    ],
+)
+def test_a_broken_answer_says_what_happened_in_a_line_without_the_query(either_store, path, says):
+    with http_server(Broken) as root:
+        src = source("blog", f"{root}{path}?token={TOKEN}", "rss")
+        outcome = collect.fetch_one(either_store, src, client(), T0)
+    assert outcome.error == says
+    assert either_store.source_state("blog")["last_error"] == says
+    assert list(either_store.papers_after(0)) == []
+
+
+def test_a_refused_connection_says_so_without_a_stray_quote():
+    from conftest import free_port
+
+    with pytest.raises(Exception) as caught:
+        HttpClient().get(f"http://127.0.0.1:{free_port()}/feed?token={TOKEN}")
+    assert str(caught.value) == "connection failed (Connection refused)"

@@ -158,22 +158,8 @@ class HttpClient:
         try:
             with self._watch(ends):
                 return self._get(url, params, headers, timeout, ends, limit)
-        except (requests.Timeout, urllib3.exceptions.TimeoutError) as e:
-            raise self._why(ends, limit) or FetchError(f"timed out ({_short(e)})") from None
-        except requests.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-        except requests.exceptions.SSLError as e:
-            raise self._why(ends, limit) or FetchError(tls_error(e)) from None
-        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as e:
-            m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
-            raise FetchError(
-                f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
-                " but it is not: the server is misconfigured"
-            ) from None
-        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
-            raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
-            raise self._why(ends, limit) or FetchError(f"request failed ({_short(e)})") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as e:
+            raise self._why(ends, limit) or failure(url, e) from None
 
     def _get(self, url: str, params, headers: dict, timeout: tuple, ends: float, limit: float) -> Fetched:
         with self.session.get(url, params=params, headers=headers, timeout=timeout, stream=True) as r:
@@ -319,11 +305,46 @@ def _moved(r: requests.Response) -> tuple[str, int] | None:
     return moved
 
 
+PROXY_LOGIN = "the proxy asks for a login: put its user and password in HTTPS_PROXY and HTTP_PROXY (http://user:pass@proxy:3128)"
+
+
+def failure(url: str, e: Exception) -> FetchError:
+    """What a requests or urllib3 error (or urllib.parse's ValueError on a redirect's Location)
+    means for a fetch of `url`, in one line: the reason, never the url's query."""
+    if isinstance(e, requests.Timeout | urllib3.exceptions.TimeoutError):
+        return FetchError(f"timed out ({_short(e)})")
+    if isinstance(e, requests.TooManyRedirects):
+        return FetchError(f"more than {MAX_REDIRECTS} redirects")
+    if isinstance(e, requests.exceptions.SSLError):
+        return FetchError(tls_error(e))
+    if isinstance(e, requests.exceptions.ContentDecodingError | urllib3.exceptions.DecodeError):
+        m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
+        return FetchError(
+            f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
+            " but it is not: the server is misconfigured"
+        )
+    if isinstance(e, requests.exceptions.ProxyError):
+        return FetchError(proxy_error(url, e))
+    if isinstance(e, requests.exceptions.InvalidSchema):  # a source's own url is http(s): a redirect
+        m = re.search(r"for '([A-Za-z][\w+.-]*):", str(e))
+        return FetchError(
+            f"redirected away from http(s), to {m.group(1) if m else 'another scheme'}: (not fetched):"
+            " open the url in a browser"
+        )
+    if isinstance(e, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+        return FetchError(f"connection failed ({_short(e)})")
+    if isinstance(e, requests.RequestException | urllib3.exceptions.HTTPError):
+        return FetchError(f"request failed ({_short(e)})")
+    # urllib.parse's, on a redirect: the source's own url was checked
+    return FetchError("redirected to a malformed url (Location): open the url in a browser")
+
+
 # What an HTTP error means for a feed, and what to do about it.
 _HTTP_ADVICE = {
     401: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
     403: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
     404: "no feed at this url: check the source's url",
+    407: PROXY_LOGIN,
     410: "the feed was removed for good: give the source its new url, or remove it",
 }
 
@@ -341,6 +362,21 @@ def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
     return f"{head}: {advice}" if advice else head
 
 
+def proxy_error(url: str, e: Exception) -> str:
+    """A failure of the proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY),
+    said as the proxy's, by its host and port only (its url may hold a password)."""
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or ""
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "(unknown)"
+    reason = _short(e)
+    advice = (
+        PROXY_LOGIN
+        if reason.startswith("407")
+        else "check HTTPS_PROXY and HTTP_PROXY, or name the feed's host in NO_PROXY"
+    )
+    return f"the proxy {where} failed ({reason}): {advice}"
+
+
 def tls_error(e: Exception) -> str:
     """A TLS failure in one line, with what to do: requests wraps the reason several deep."""
     text = str(e)
@@ -356,13 +392,25 @@ def tls_error(e: Exception) -> str:
 
 
 def _short(e: Exception) -> str:
-    """The useful part of a requests/urllib3 error, which wraps the real reason several deep."""
+    """The useful part of a requests/urllib3 error, which wraps the real reason several deep;
+    never the url's query (a feed's token may be there)."""
     text = str(e)
     m = re.search(r"Failed to resolve '([^']+)'", text)
     if m:
         return f"cannot resolve host {m.group(1)}"
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    m = re.search(r"Tunnel connection failed: ([^'\")\]]+)", text)  # a proxy's answer to CONNECT
+    if m:
+        return m.group(1).strip()
+    m = re.search(r"IncompleteRead\((\d+) bytes read(?:, (\d+) more expected)?\)", text)
+    if m and m.group(2):
+        got, short = int(m.group(1)), int(m.group(2))
+        return f"the server closed the connection {short} bytes short of the {got + short} it announced"
+    if m:
+        return "the server closed the connection in the middle of its answer"
+    if "BadStatusLine" in text:
+        return "the server's answer is not HTTP (the wrong port?)"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if m:
         return m.group(1).strip()
     m = re.search(r"(Read timed out|Connection refused|Connection reset by peer)", text)
-    return m.group(1) if m else text[:200]
+    return m.group(1) if m else re.sub(r"\?[^\s'\")]*", "?…", text)[:200]
