@@ -75,6 +75,7 @@ def fetch_one(
         )
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         _check_window(source, state, result, new)
+        _check_query(source, result)
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except FetchStopped:
         return _stopped(source.name)
@@ -299,6 +300,17 @@ def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: i
         result.warnings.append(
             f"all {new} entries were new: entries between this fetch and the last may have been missed"
             " (fetch it more often: every:), or the feed changed its entries' ids"
+        )
+
+
+def _check_query(source: SourceConfig, result: FetchResult) -> None:
+    """An `arxiv_api` query that matches no paper in all of arXiv (totalResults 0) is a typo
+    (`cat:cs.LGG`, `au:`), not a quiet day: warned (in `status`), so it does not pass as ok for a
+    week until the source is found stale."""
+    if source.type == "arxiv_api" and result.total == 0 and not result.entries:
+        result.warnings.append(
+            f"arXiv has no paper at all for the query {source.query!r} (totalResults 0): check the"
+            " source's query: (field prefixes such as cat:cs.LG, au:, ti:, abs:, and AND/OR/ANDNOT)"
         )
 
 

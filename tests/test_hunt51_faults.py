@@ -303,3 +303,41 @@ def test_a_refused_connection_says_so_without_a_stray_quote():
     with pytest.raises(Exception) as caught:
         HttpClient().get(f"http://127.0.0.1:{free_port()}/feed?token={TOKEN}")
     assert str(caught.value) == "connection failed (Connection refused)"
+
+
+# --- an arXiv query that matches nothing ----------------------------------------------------
+# Fault: an `arxiv_api` source whose query had a typo (`cat:cs.LGG`) was fetched without a word:
+# arXiv answers such a query with an empty feed (totalResults 0), `fetch` said "0 new" and
+# `status` "ok" until, a week of working days later, the source was called stale. A query
+# matching no paper in all of arXiv is now a warning naming the query, in `fetch` and `status`.
+
+EMPTY_ANSWER = b"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title type="html">ArXiv Query: search_query=cat:cs.LGG&amp;id_list=&amp;start=0&amp;max_results=100</title>
+  <id>http://arxiv.org/api/5tQ9Q4dY5m5BNJhQ6pnvyjGmxm8</id>
+  <updated>2026-03-02T00:00:00-05:00</updated>
+  <opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">0</opensearch:totalResults>
+  <opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">0</opensearch:startIndex>
+  <opensearch:itemsPerPage xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">100</opensearch:itemsPerPage>
+</feed>
+"""
+
+
+def test_an_arxiv_query_that_matches_no_paper_at_all_is_a_warning(workdir, http):
+    from helpers import digestbot
+
+    http.get(API_URL, body=EMPTY_ANSWER)
+    workdir.write_config("- name: rl\n  type: arxiv_api\n  query: cat:cs.LGG\n", READER)
+    fetched = digestbot(workdir, "fetch").output
+    status = digestbot(workdir, "status").output
+    said = "arXiv has no paper at all for the query 'cat:cs.LGG' (totalResults 0): check the source's query:"
+    assert said in fetched, fetched
+    assert said[:60] in status, status
+
+
+def test_an_arxiv_query_with_no_new_paper_today_is_no_warning(either_store, http):
+    store = either_store
+    page = EMPTY_ANSWER.replace(b">0</opensearch:totalResults>", b">1534</opensearch:totalResults>")
+    http.get(API_URL, body=page)
+    outcome = collect.fetch_one(store, source("rl", API_URL, "arxiv_api", query="cat:cs.LG"), client(), T0)
+    assert outcome.ok and outcome.warnings == ()
