@@ -341,3 +341,47 @@ def test_an_arxiv_query_with_no_new_paper_today_is_no_warning(either_store, http
     http.get(API_URL, body=page)
     outcome = collect.fetch_one(store, source("rl", API_URL, "arxiv_api", query="cat:cs.LG"), client(), T0)
     assert outcome.ok and outcome.warnings == ()
+
+
+# --- a feed redirected to a login page -------------------------------------------------------
+# Fault: a feed behind a single sign-on (or fetched through a hotel's captive portal) redirected
+# to a login page, and the source failed as "got an HTML page, not a feed (a login or error
+# page? open the url in a browser)": the browser, logged in, showed the feed, and nothing said
+# the bot had been sent elsewhere. A failure of an answer that came from another page names it
+# (without its query: a login page's `?next=` may carry the feed's token).
+
+
+class SignOn(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/feed"):
+            self.send_response(302)
+            self.send_header("Location", f"/sso/login?next=/feed%3Ftoken%3D{TOKEN}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form></form></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("kind", ["rss", "hf_daily"])
+def test_a_feed_redirected_to_a_login_page_names_where_it_was_sent(either_store, kind):
+    with http_server(SignOn) as root:
+        outcome = collect.fetch_one(
+            either_store, source("f", f"{root}/feed?token={TOKEN}", kind), client(), T0
+        )
+    assert outcome.error.startswith("got an HTML page, not ")
+    assert outcome.error.endswith(f" (redirected to {root}/sso/login)"), outcome.error
+    assert TOKEN not in either_store.source_state("f")["last_error"]
+
+
+def test_a_feed_that_is_no_feed_where_it_was_asked_names_no_redirect(either_store):
+    with http_server(SignOn) as root:
+        outcome = collect.fetch_one(either_store, source("f", f"{root}/sso/login", "rss"), client(), T0)
+    assert outcome.error == "got an HTML page, not a feed (a login or error page? open the url in a browser)"
