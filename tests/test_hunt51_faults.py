@@ -385,3 +385,48 @@ def test_a_feed_that_is_no_feed_where_it_was_asked_names_no_redirect(either_stor
     with http_server(SignOn) as root:
         outcome = collect.fetch_one(either_store, source("f", f"{root}/sso/login", "rss"), client(), T0)
     assert outcome.error == "got an HTML page, not a feed (a login or error page? open the url in a browser)"
+
+
+# --- announce: edited, the listing read again -----------------------------------------------
+# Fault: an operator who added `replace` to an arxiv_rss source's `announce:` (to see revised
+# papers) got none that day: the next fetch sent the listing's validators, rss.arxiv.org said
+# 304 Not Modified, and the replacements it held were never read (the listing had been read
+# before with them left out). Validators belong to what is asked (as a query or a date already
+# did): a changed `announce:` gets the listing whole.
+
+
+def listing_with_a_replacement() -> str:
+    text = arxiv_listing(
+        [
+            FeedPaper("2403.00001", "A new paper", "New."),
+            FeedPaper("2403.00002", "A revised paper", "Revised."),
+        ]
+    )
+    head, tail = text.split("2403.00002", 1)
+    return (
+        head
+        + "2403.00002"
+        + tail.replace("Announce Type: new", "Announce Type: replace").replace(
+            "<arxiv:announce_type>new<", "<arxiv:announce_type>replace<"
+        )
+    )
+
+
+def answer_with_validators(request):
+    if request.headers.get("If-None-Match") == '"day-1"':
+        return 304, {"ETag": '"day-1"'}, ""
+    return 200, {"ETag": '"day-1"'}, listing_with_a_replacement()
+
+
+def test_a_listing_is_read_whole_again_once_its_announce_types_changed(either_store, http):
+    store, url = either_store, "https://rss.arxiv.org/rss/cs.LG"
+    http.add_callback(responses.GET, url, callback=answer_with_validators)
+    assert collect.fetch_one(store, source("lg", url, "arxiv_rss"), client(), T0).new == 1
+    wider = source("lg", url, "arxiv_rss", announce=("new", "cross", "replace"))
+    after = collect.fetch_one(store, wider, client(), T0 + timedelta(hours=1))
+    assert (after.not_modified, after.new) == (False, 1)
+    assert {p.arxiv_id for p in store.papers_after(0)} == {"2403.00001", "2403.00002"}
+    again = collect.fetch_one(store, wider, client(), T0 + timedelta(hours=2))
+    assert again.not_modified  # unchanged, the conditional GET goes on
+    same = source("lg", url, "arxiv_rss", announce=("cross", "new"))  # the default, in its own order
+    assert same.location == source("lg", url, "arxiv_rss").location == url
