@@ -430,3 +430,65 @@ def test_a_listing_is_read_whole_again_once_its_announce_types_changed(either_st
     assert again.not_modified  # unchanged, the conditional GET goes on
     same = source("lg", url, "arxiv_rss", announce=("cross", "new"))  # the default, in its own order
     assert same.location == source("lg", url, "arxiv_rss").location == url
+
+
+# --- a private feed's password in its url ----------------------------------------------------
+# Fault: a feed behind HTTP basic auth, written `https://me:PASSWORD@host/feed` as its url, gave
+# its relative links (`<link>/posts/1</link>`, a JSON Feed's `"url": "/posts/2"`) resolved
+# against the url with its user info: `https://me:PASSWORD@host/posts/1` was stored and sent in
+# every subscriber's digest. A permanent redirect's warning (`moved permanently to
+# https://me:PASSWORD@host/new`) showed it in the log, `fetch` and `status`. Links now resolve
+# against the url without its user info, and the warning shows the password as ***.
+
+PASSWORD = "hunter2-Pw"
+
+
+class Private(BaseHTTPRequestHandler):
+    """Basic auth (me:PASSWORD); /old moved for good to /new; /new an RSS, /json a JSON Feed."""
+
+    def do_GET(self):
+        import base64
+
+        if (
+            self.headers.get("Authorization")
+            != "Basic " + base64.b64encode(f"me:{PASSWORD}".encode()).decode()
+        ):
+            self.send_error(401)
+        elif self.path.startswith("/old"):
+            self.send_response(301)
+            self.send_header("Location", "/new")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            body = rss("A private post", "/posts/1") if self.path.startswith("/new") else json_feed()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def json_feed() -> bytes:
+    import json
+
+    item = {"id": "tag:private,2026:2", "url": "/posts/2", "title": "Another private post"}
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "p", "items": [item]}).encode()
+
+
+def test_a_feeds_password_never_reaches_a_link_a_warning_or_status(workdir):
+    from helpers import digestbot
+
+    with http_server(Private) as root:
+        private = root.replace("//", f"//me:{PASSWORD}@")
+        workdir.write_config(feeds(f"{private}/old", f"{private}/json"), READER)
+        fetched = digestbot(workdir, "fetch").output
+    status = digestbot(workdir, "status").output
+    with Store(workdir.db) as store:
+        links = sorted(p.link for p in store.papers_after(0))
+        warning = store.source_state("f0")["last_warning"]
+    assert links == [f"{root}/posts/1", f"{root}/posts/2"]
+    assert warning.startswith(f"moved permanently to {root.replace('//', '//me:***@')}/new (HTTP 301)")
+    for text in (fetched, status, warning):
+        assert PASSWORD not in text, text

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -181,7 +181,7 @@ class HttpClient:
                 r.headers.get("ETag"),
                 r.headers.get("Last-Modified"),
                 r.headers.get("Content-Type", ""),
-                r.url,
+                without_userinfo(r.url),  # relative links resolve against it: none may carry a password
                 _moved(r),
             )
 
@@ -301,8 +301,26 @@ def _moved(r: requests.Response) -> tuple[str, int] | None:
     for hop, target in zip(r.history, targets, strict=True):
         if hop.status_code not in (301, 308):
             break
-        moved = (target, hop.status_code)
+        moved = (masked_url(target), hop.status_code)
     return moved
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without the user name and password before its host."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def masked_url(url: str) -> str:
+    """`url` with the password before its host (if any) as `***`, to be shown (a log, `status`).
+    Not text.mask_url, which takes the last `@` for the host's (a database URL's password may
+    hold one unencoded): a feed url's query may hold an `@`, and requests encodes the user info."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=f"{user}{':***' if colon else ''}@{host}"))
 
 
 PROXY_LOGIN = "the proxy asks for a login: put its user and password in HTTPS_PROXY and HTTP_PROXY (http://user:pass@proxy:3128)"
