@@ -212,7 +212,9 @@ def _catch_up(
     try:
         for page in range(CATCH_UP_MAX_PAGES):
             start = page * CATCH_UP_PAGE
-            fetched = client.get(api.url or "", params=api_params(api, start, "ascending"))
+            fetched = client.get(
+                api.url or "", params=api_params(api, start, "ascending"), deadline=source.timeout
+            )
             answer = parse_arxiv_api(api, fetched)
             new, _ = store.add_papers(
                 [p_with_source(p, source.name) for p in answer.papers], source.name, now, authoritative=True

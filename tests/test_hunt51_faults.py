@@ -492,3 +492,47 @@ def test_a_feeds_password_never_reaches_a_link_a_warning_or_status(workdir):
     assert warning.startswith(f"moved permanently to {root.replace('//', '//me:***@')}/new (HTTP 301)")
     for text in (fetched, status, warning):
         assert PASSWORD not in text, text
+
+
+# --- a catch-up within the source's own timeout: ------------------------------------------
+# Fault: a source given `timeout: 3m` (a slow link, or arXiv slow to answer) had its listing read
+# within that, but the pages of its catch-up from the export API (500 papers each, which arXiv
+# takes its time over) were cut at the default minute: after every downtime the catch-up failed
+# with "deadline: no whole response within 60 s ... raise the source's `timeout:`", the very
+# setting the operator had raised. The catch-up's requests keep the source's timeout.
+
+
+class SlowApi(BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(1.5)
+        body = (
+            b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
+            b' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"><title>q</title><id>q</id>'
+            b"<opensearch:totalResults>1</opensearch:totalResults><entry><id>http://arxiv.org/abs/2403.00009v1</id>"
+            b"<title>A missed paper</title><summary>Missed.</summary></entry></feed>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_catch_up_keeps_the_sources_timeout(either_store, http, monkeypatch):
+    from datetime import date
+
+    store, url = either_store, "https://rss.arxiv.org/rss/cs.LG"
+    lg = source("lg", url, "arxiv_rss", timeout=10)
+    slow = HttpClient(sleep=lambda s: None, deadline=1)  # the default minute, scaled down
+    http.get(url, body=listing_of("2403.00001", date(2024, 3, 11)))
+    assert collect.fetch_one(store, lg, slow, T0).ok
+    with http_server(SlowApi) as api:
+        http.add_passthru(api)
+        monkeypatch.setitem(collect.DEFAULT_URLS, "arxiv_api", f"{api}/api/query")
+        http.upsert(responses.GET, url, body=listing_of("2403.00004", date(2024, 3, 14)))
+        outcome = collect.fetch_one(store, lg, slow, T0 + timedelta(days=3))
+    assert outcome.ok and outcome.caught_up == 1, outcome
+    assert "2403.00009" in {p.arxiv_id for p in store.papers_after(0)}
+    assert store.source_state("lg")["last_announced"] == "2024-03-14"
