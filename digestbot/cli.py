@@ -391,7 +391,7 @@ def check(app: App) -> None:
     click.echo(
         f"{escape_controls(str(config.path))}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
+    for warning in _source_warnings(app) + _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
 
 
@@ -435,6 +435,24 @@ def _last_warning(store, name: str, state: dict) -> str | None:
     if name == LIKED_SOURCE:
         return not_on_arxiv_warning(store, set(store.missing_likes()))
     return state.get("last_warning")
+
+
+def _source_warnings(app: App) -> list[str]:
+    """Sources whose last fetch failed, or which need a look (`source_health`), as `status`
+    shows them; not when fetched at another url since (the edit may fix it). Only read from
+    an existing database: `check` creates nothing."""
+    if not (is_postgres(app.db_path) or app.db_path.exists()):
+        return []
+    out, now = [], now_utc()
+    for source in app.config.sources:
+        state = app.store.source_state(source.name)
+        if state.get("location") != source.location:
+            continue
+        if health := source_health(source, state, now):
+            out.append(f"source {source.name} is {health}")
+        elif state.get("last_error"):
+            out.append(f"source {source.name} failed at its last fetch: {state['last_error']}")
+    return out
 
 
 def _liked_warnings(app: App) -> list[str]:

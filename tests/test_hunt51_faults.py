@@ -536,3 +536,28 @@ def test_a_catch_up_keeps_the_sources_timeout(either_store, http, monkeypatch):
     assert outcome.ok and outcome.caught_up == 1, outcome
     assert "2403.00009" in {p.arxiv_id for p in store.papers_after(0)}
     assert store.source_state("lg")["last_announced"] == "2024-03-14"
+
+
+# --- `check` says which source is failing ---------------------------------------------------
+# Fault: `digestbot check` said "OK" while a source failed at every fetch (`HTTP 404 ... check
+# the source's url`): it warned of the liked papers' last failure, never of a source's, so an
+# operator who ran it after editing the YAML learnt nothing of the feed that brought no papers.
+# It now warns of each source whose last fetch failed (or which `status` flags), with the reason;
+# not of one fetched at another url since (the edit may have fixed it).
+
+
+def test_check_warns_of_a_source_whose_last_fetch_failed_saying_what_to_do(workdir):
+    from helpers import digestbot
+
+    Blog.asked.clear()
+    with http_server(Blog) as root:
+        workdir.write_config(blog_source(f"{root}/old") + feeds(f"{root}/new"), READER)
+        digestbot(workdir, "fetch", expect=1)
+        checked = digestbot(workdir, "check").output
+        workdir.write_config(blog_source(f"{root}/new/blog") + feeds(f"{root}/new"), READER)
+        edited = digestbot(workdir, "check").output
+    assert (
+        "warning: source blog failed at its last fetch: HTTP 404 Not Found: no feed at this url:" in checked
+    )
+    assert "f0" not in checked  # it worked
+    assert "warning: source" not in edited, edited
