@@ -561,3 +561,40 @@ def test_check_warns_of_a_source_whose_last_fetch_failed_saying_what_to_do(workd
     )
     assert "f0" not in checked  # it worked
     assert "warning: source" not in edited, edited
+
+
+# --- a stop while connecting to a host that never answers -------------------------------------
+# Fault: a stop (SIGTERM, Ctrl-C) while a fetch was connecting to a host that drops the
+# connection's packets (a dead host behind a firewall, very common) waited out the whole
+# connect timeout, 10 s for each of the host's addresses, though the README promises a fetch in
+# flight is cut short within a second: the watchdog only knew the socket once a request had been
+# sent on it. The socket is now handed to it before it connects, and a shutdown wakes the connect.
+
+
+def test_a_stop_cuts_a_connect_to_a_host_that_never_answers_short_within_a_second(either_store):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # never accepts: once its queue is full, the kernel drops new connections
+    port = listener.getsockname()[1]
+    waiting = [socket.socket() for _ in range(4)]
+    for s in waiting:
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+    time.sleep(0.3)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    try:
+        outcome = collect.fetch_one(
+            either_store, source("dead", f"http://127.0.0.1:{port}/feed", "rss"), HttpClient(cancel=stop), T0
+        )
+    finally:
+        for s in [*waiting, listener]:
+            s.close()
+    took = time.monotonic() - started
+    assert outcome.stopped and outcome.error is None
+    assert took < 2, took  # was the connect timeout: 10 s
+    assert either_store.source_state("dead").get("last_fetch_at") is None  # fetched at the next run

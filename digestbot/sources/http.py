@@ -69,13 +69,59 @@ _inflight = threading.local()  # the sockets the current thread's fetch has sent
 
 class _Registered:
     """A connection that tells the fetch in flight which socket it waits on, so that the
-    watchdog can shut it: a blocked read wakes, whether it waits for headers or for the body."""
+    watchdog can shut it: a blocked connect or read wakes, whether it waits for the host's
+    answer to connect, for headers or for the body."""
+
+    def _new_conn(self) -> socket.socket:
+        """urllib3's, the socket handed to the fetch before it connects (`_connect`)."""
+        sockets = getattr(_inflight, "sockets", None)
+        if sockets is None:
+            return super()._new_conn()
+        try:
+            return _connect(
+                (self._dns_host, self.port), self.timeout, self.source_address, self.socket_options, sockets
+            )
+        except socket.gaierror as e:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from e
+        except OSError as e:
+            raise urllib3.exceptions.NewConnectionError(
+                self, f"Failed to establish a new connection: {e}"
+            ) from e
 
     def getresponse(self, *args, **kwargs):
         sockets = getattr(_inflight, "sockets", None)
         if sockets is not None and self.sock is not None:
             sockets.append(self.sock)
         return super().getresponse(*args, **kwargs)
+
+
+def _connect(address: tuple[str, int], timeout, source_address, options, sockets: list) -> socket.socket:
+    """urllib3's create_connection, each socket put in `sockets` before it connects: a host that
+    never answers held a stop (or the deadline) for the whole connect timeout, 10 s an address,
+    while a shutdown from the watchdog wakes the connect at once."""
+    host, port = address
+    error: OSError = OSError(f"no address for {host}")
+    family = urllib3.util.connection.allowed_gai_family()
+    for af, kind, proto, _, where in socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM):
+        sock = socket.socket(af, kind, proto)
+        sockets.append(sock)
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(where)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    raise error
 
 
 class _Connection(_Registered, urllib3.connection.HTTPConnection):
