@@ -99,7 +99,7 @@ def fetch_one(
         result.last_modified if complete else None,
         changed=bool(new or caught_up),
         announced=announced,
-        warnings=result.warnings,
+        warnings=_standing_warnings(state, result),
     )
     outcome = SourceOutcome(
         source.name,
@@ -303,6 +303,16 @@ def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: i
             f"all {new} entries were new: entries between this fetch and the last may have been missed"
             " (fetch it more often: every:), or the feed changed its entries' ids"
         )
+
+
+def _standing_warnings(state: dict, result: FetchResult) -> list[str]:
+    """The warnings to keep for `status`: a 304 read nothing, so what the last read found wrong
+    with the document (undefined entities, a wrong encoding) still holds, with what this fetch
+    found itself (a move) added; any other fetch's own."""
+    previous = state.get("last_warning")
+    if not result.not_modified or not previous:
+        return result.warnings
+    return [previous, *(w for w in result.warnings if w not in previous)]
 
 
 def _check_query(source: SourceConfig, result: FetchResult) -> None:

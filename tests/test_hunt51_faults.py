@@ -598,3 +598,36 @@ def test_a_stop_cuts_a_connect_to_a_host_that_never_answers_short_within_a_secon
     assert outcome.stopped and outcome.error is None
     assert took < 2, took  # was the connect timeout: 10 s
     assert either_store.source_state("dead").get("last_fetch_at") is None  # fetched at the next run
+
+
+# --- a feed's warning outlives a 304 ----------------------------------------------------------
+# Fault: a feed read with repairs (`undefined entities read as HTML would (&nbsp;) ...: the feed
+# should declare or escape them`) showed the warning in `status` only until its next fetch: the
+# server answered 304 Not Modified, nothing was read, and the warning was dropped as if a clean
+# copy had come. An operator looking the next day saw no warning for a feed still broken. A 304
+# keeps what the last read found; a fetch that reads the feed again says afresh.
+
+BROKEN_FEED = rss("Caf&eacute; and na&iuml;ve&nbsp;models", "https://blog.example/1")
+
+
+def test_a_feeds_warning_stays_in_status_across_a_304(workdir, http):
+    from helpers import digestbot
+
+    body = [BROKEN_FEED]
+
+    def answer(request):
+        etag = f'"v{len(body[0])}"'
+        if request.headers.get("If-None-Match") == etag:
+            return 304, {"ETag": etag}, ""
+        return 200, {"ETag": etag}, body[0]
+
+    http.add_callback(responses.GET, "https://blog.example/feed", callback=answer)
+    workdir.write_config(feeds("https://blog.example/feed"), READER)
+    digestbot(workdir, "fetch")
+    assert "undefined entities read as HTML would" in digestbot(workdir, "status").output
+    digestbot(workdir, "fetch")
+    assert http.calls[-1].response.status_code == 304
+    assert "undefined entities read as HTML would" in digestbot(workdir, "status").output  # was gone
+    body[0] = rss("Cafe and naive models, fixed", "https://blog.example/1")
+    digestbot(workdir, "fetch")
+    assert "warning:" not in digestbot(workdir, "status").output  # a clean copy read: no warning
