@@ -631,3 +631,15 @@ def test_a_feeds_warning_stays_in_status_across_a_304(workdir, http):
     body[0] = rss("Cafe and naive models, fixed", "https://blog.example/1")
     digestbot(workdir, "fetch")
     assert "warning:" not in digestbot(workdir, "status").output  # a clean copy read: no warning
+
+
+# --- a host name in its own script ------------------------------------------------------------
+# Fault: a feed on an internationalized host name (`bücher.example`) that did not resolve failed
+# as `cannot resolve host xn--bcher-kva.example`, a name the operator never wrote and cannot find
+# in the YAML. The host is named as written.
+
+
+def test_an_unresolvable_international_host_is_named_as_written():
+    with pytest.raises(Exception) as caught:
+        HttpClient().get("http://bücher.invalid/feed")
+    assert str(caught.value) == "connection failed (cannot resolve host bücher.invalid)"

@@ -455,13 +455,22 @@ def tls_error(e: Exception) -> str:
     return f"TLS failed: {m.group(1).strip() if m else _short(e)}"
 
 
+def unicode_host(host: str) -> str:
+    """A host name as its owner writes it (`bücher.example`), not as DNS is asked it
+    (`xn--bcher-kva.example`)."""
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return host
+
+
 def _short(e: Exception) -> str:
     """The useful part of a requests/urllib3 error, which wraps the real reason several deep;
     never the url's query (a feed's token may be there)."""
     text = str(e)
     m = re.search(r"Failed to resolve '([^']+)'", text)
     if m:
-        return f"cannot resolve host {m.group(1)}"
+        return f"cannot resolve host {unicode_host(m.group(1))}"
     m = re.search(r"Tunnel connection failed: ([^'\")\]]+)", text)  # a proxy's answer to CONNECT
     if m:
         return m.group(1).strip()
