@@ -470,6 +470,19 @@ def fetched_at(store: Store, name: str, now: datetime, location: str | None = No
     return None if last is None or last - now > CLOCK_AHEAD else last
 
 
+FAILED_RETRY = timedelta(minutes=5)  # a failed source is due again after this, then twice as long...
+
+
+def fetch_interval(source: SourceConfig, state: dict) -> float:
+    """Seconds after its last fetch a source is due again: its `every:`, or after failed fetches
+    in a row 5 min, 10, 20... (at most `every:`), so a network blip before a digest does not keep
+    the source out of it for a whole interval. A Retry-After is `fetch_one`'s to keep."""
+    failures = state.get("failures") or 0
+    if not failures or state.get("location") != source.location:
+        return source.every
+    return min(source.every, FAILED_RETRY.total_seconds() * 2 ** min(failures - 1, 16))
+
+
 def refresh_sources(
     store: Store,
     sources: Iterable[SourceConfig],

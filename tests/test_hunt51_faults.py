@@ -643,3 +643,57 @@ def test_an_unresolvable_international_host_is_named_as_written():
     with pytest.raises(Exception) as caught:
         HttpClient().get("http://bücher.invalid/feed")
     assert str(caught.value) == "connection failed (cannot resolve host bücher.invalid)"
+
+
+# --- a failed source is tried again before the next digest ------------------------------------
+# Fault: a source whose fetch failed on a network blip (HTTP 500, a reset) counted as fetched for
+# its whole `every:`: a digest due ten minutes later went out without that source's papers, the
+# worker not asking it again for 12 hours (and an arxiv listing's day is gone by then). A source
+# whose last fetch failed is due again after 5 min, then 10, 20... (at most its `every:`).
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Fails its first request (HTTP 500), then serves a feed with a narwhal post."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        Flaky.asked.append(self.path)
+        if len(Flaky.asked) == 1:
+            self.send_error(500)
+            return
+        body = rss("Narwhal tusks as sensors", "https://blog.example/narwhal")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_source_that_failed_is_fetched_again_before_the_next_digest(workdir):
+    from test_daemon import outbox_mails
+
+    Flaky.asked.clear()
+    with http_server(Flaky) as root:
+        workdir.write_config(blog_source(f"{root}/feed"), READER)
+        config = load_config(workdir.config)
+        now = [datetime.now(UTC)]
+        with Store(workdir.db) as store:
+            store.sync_subscribers(config.subscribers)
+            worker = Worker(config, store, Env(outbox=workdir.outbox), clock=lambda: now[0], client=client())
+            assert "HTTP 500" in worker.fetch("blog").error
+            now[0] += timedelta(minutes=6)
+            sent = [o.subscriber_id for o in worker.dispatch()]  # alice's first digest is due
+            state = store.source_state("blog")
+    assert len(Flaky.asked) == 2 and state["failures"] == 0
+    assert sent == ["alice"]
+    assert "Narwhal tusks as sensors" in outbox_mails(workdir.outbox)[0].text
+
+
+def test_the_wait_after_failures_doubles_up_to_the_sources_interval():
+    every = SourceConfig("s", "rss", "https://blog.example/feed", None, 12 * 3600)
+    waits = [collect.fetch_interval(every, {"failures": n, "location": every.location}) for n in range(9)]
+    assert waits == [43200, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400]
+    assert collect.fetch_interval(every, {"failures": 12, "location": every.location}) == 43200

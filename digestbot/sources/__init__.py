@@ -69,7 +69,7 @@ def redirected_to(asked: str | None, final: str | None) -> str:
     a, f = urlsplit(asked), urlsplit(final)
     if (a.hostname, a.path.rstrip("/")) == (f.hostname, f.path.rstrip("/")):
         return ""
-    return f" (redirected to {f.scheme}://{f.netloc.rpartition('@')[2]}{f.path})"  # no password, no query
+    return f" (redirected to {f.scheme}://{f.netloc}{f.path})"  # `final` holds no password (Fetched.url)
 
 
 def without_params(url: str, params: dict) -> str:
