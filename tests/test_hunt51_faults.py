@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 import responses
 from apscheduler.schedulers.background import BackgroundScheduler
-from helpers import FeedPaper, arxiv_listing, http_server
+from helpers import FeedPaper, QuietHandler, arxiv_listing, http_server
 
 from digestbot import collect
 from digestbot.config import Env, SourceConfig, load_config
@@ -36,7 +35,7 @@ def rss(title: str, link: str) -> bytes:
     ).encode()
 
 
-class Blog(BaseHTTPRequestHandler):
+class Blog(QuietHandler):
     """/old is gone (404), /new is the feed; every path asked is kept in `asked`."""
 
     asked: ClassVar[list[str]] = []
@@ -47,18 +46,20 @@ class Blog(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         body = rss("Narwhal tusks as sensors", "https://blog.example/narwhal")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body)
 
 
 def blog_source(url: str) -> str:
     return f"- name: blog\n  type: rss\n  url: {url}\n  every: 12h\n"
+
+
+def blog_worker(workdir, store: Store, url: str, now: list) -> Worker:
+    """A Worker on the workdir's config (the blog at `url`, alice reading about narwhals), its
+    subscribers synced, its clock `now[0]`."""
+    workdir.write_config(blog_source(url), READER)
+    config = load_config(workdir.config)
+    store.sync_subscribers(config.subscribers)
+    return Worker(config, store, Env(outbox=workdir.outbox), clock=lambda: now[0], client=client())
 
 
 READER = "- id: alice\n  email: alice@example.org\n  keywords: [narwhal]\n  schedule: daily 08:00\n"
@@ -74,28 +75,23 @@ READER = "- id: alice\n  email: alice@example.org\n  keywords: [narwhal]\n  sche
 
 def test_a_source_whose_url_was_edited_is_fetched_at_once_not_after_its_interval(workdir):
     Blog.asked.clear()
-    with http_server(Blog) as root:
-        workdir.write_config(blog_source(f"{root}/old"), READER)
-        config = load_config(workdir.config)
-        now = [datetime.now(UTC)]
-        with Store(workdir.db) as store:
-            store.sync_subscribers(config.subscribers)
-            client = HttpClient(sleep=lambda s: None)
-            worker = Worker(config, store, Env(outbox=workdir.outbox), clock=lambda: now[0], client=client)
-            scheduler = BackgroundScheduler(timezone=UTC)
-            worker.on_reload = lambda c: worker._schedule_fetches(scheduler, c)
-            assert "HTTP 404" in worker.fetch("blog").error
+    now = [datetime.now(UTC)]
+    with http_server(Blog) as root, Store(workdir.db) as store:
+        worker = blog_worker(workdir, store, f"{root}/old", now)
+        scheduler = BackgroundScheduler(timezone=UTC)
+        worker.on_reload = lambda c: worker._schedule_fetches(scheduler, c)
+        assert "HTTP 404" in worker.fetch("blog").error
 
-            workdir.write_config(blog_source(f"{root}/new"), READER)
-            os.utime(workdir.config, ns=(time.time_ns(), time.time_ns() + 10**9))
-            now[0] += timedelta(minutes=1)
-            assert worker.maybe_reload()
-            job = scheduler.get_job("fetch:blog")
-            assert job.next_run_time <= now[0] + timedelta(seconds=1)  # due now, not in 12 h
+        workdir.write_config(blog_source(f"{root}/new"), READER)
+        os.utime(workdir.config, ns=(time.time_ns(), time.time_ns() + 10**9))
+        now[0] += timedelta(minutes=1)
+        assert worker.maybe_reload()
+        job = scheduler.get_job("fetch:blog")
+        assert job.next_run_time <= now[0] + timedelta(seconds=1)  # due now, not in 12 h
 
-            worker.fetch_stale(now[0])  # what a dispatch does before a digest
-            state = store.source_state("blog")
-            titles = [p.title for p in store.papers_after(0)]
+        worker.fetch_stale(now[0])  # what a dispatch does before a digest
+        state = store.source_state("blog")
+        titles = [p.title for p in store.papers_after(0)]
     assert Blog.asked == ["/old", "/new"]
     assert titles == ["Narwhal tusks as sensors"]
     assert state["last_error"] is None and state["location"] == f"{root}/new"
@@ -194,7 +190,7 @@ def test_the_liked_papers_and_a_catch_up_wait_for_the_export_api_too(either_stor
 TOKEN = "s3cr3t-t0ken"
 
 
-class Proxy(BaseHTTPRequestHandler):
+class Proxy(QuietHandler):
     """A proxy that asks for a login, to a CONNECT (https) as to a GET (http)."""
 
     def _login(self):
@@ -204,9 +200,6 @@ class Proxy(BaseHTTPRequestHandler):
         self.end_headers()
 
     do_CONNECT = do_GET = _login
-
-    def log_message(self, *args):
-        pass
 
 
 def feeds(*urls: str) -> str:
@@ -245,7 +238,7 @@ def test_a_proxy_that_refuses_is_named_not_taken_for_the_feeds_host(workdir):
     )
 
 
-class Broken(BaseHTTPRequestHandler):
+class Broken(QuietHandler):
     """Answers as broken servers do, by path."""
 
     def do_GET(self):
@@ -269,9 +262,6 @@ class Broken(BaseHTTPRequestHandler):
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.mark.parametrize(
@@ -351,7 +341,7 @@ def test_an_arxiv_query_with_no_new_paper_today_is_no_warning(either_store, http
 # (without its query: a login page's `?next=` may carry the feed's token).
 
 
-class SignOn(BaseHTTPRequestHandler):
+class SignOn(QuietHandler):
     def do_GET(self):
         if self.path.startswith("/feed"):
             self.send_response(302)
@@ -360,14 +350,7 @@ class SignOn(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form></form></body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body, "text/html")
 
 
 @pytest.mark.parametrize("kind", ["rss", "hf_daily"])
@@ -443,7 +426,7 @@ def test_a_listing_is_read_whole_again_once_its_announce_types_changed(either_st
 PASSWORD = "hunter2-Pw"
 
 
-class Private(BaseHTTPRequestHandler):
+class Private(QuietHandler):
     """Basic auth (me:PASSWORD); /old moved for good to /new; /new an RSS, /json a JSON Feed."""
 
     def do_GET(self):
@@ -461,13 +444,7 @@ class Private(BaseHTTPRequestHandler):
             self.end_headers()
         else:
             body = rss("A private post", "/posts/1") if self.path.startswith("/new") else json_feed()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+            self.send_body(body)
 
 
 def json_feed() -> bytes:
@@ -502,7 +479,7 @@ def test_a_feeds_password_never_reaches_a_link_a_warning_or_status(workdir):
 # setting the operator had raised. The catch-up's requests keep the source's timeout.
 
 
-class SlowApi(BaseHTTPRequestHandler):
+class SlowApi(QuietHandler):
     def do_GET(self):
         time.sleep(1.5)
         body = (
@@ -511,13 +488,7 @@ class SlowApi(BaseHTTPRequestHandler):
             b"<opensearch:totalResults>1</opensearch:totalResults><entry><id>http://arxiv.org/abs/2403.00009v1</id>"
             b"<title>A missed paper</title><summary>Missed.</summary></entry></feed>"
         )
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body)
 
 
 def test_a_catch_up_keeps_the_sources_timeout(either_store, http, monkeypatch):
@@ -652,7 +623,7 @@ def test_an_unresolvable_international_host_is_named_as_written():
 # whose last fetch failed is due again after 5 min, then 10, 20... (at most its `every:`).
 
 
-class Flaky(BaseHTTPRequestHandler):
+class Flaky(QuietHandler):
     """Fails its first request (HTTP 500), then serves a feed with a narwhal post."""
 
     asked: ClassVar[list[str]] = []
@@ -663,30 +634,20 @@ class Flaky(BaseHTTPRequestHandler):
             self.send_error(500)
             return
         body = rss("Narwhal tusks as sensors", "https://blog.example/narwhal")
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(body)
 
 
 def test_a_source_that_failed_is_fetched_again_before_the_next_digest(workdir):
     from test_daemon import outbox_mails
 
     Flaky.asked.clear()
-    with http_server(Flaky) as root:
-        workdir.write_config(blog_source(f"{root}/feed"), READER)
-        config = load_config(workdir.config)
-        now = [datetime.now(UTC)]
-        with Store(workdir.db) as store:
-            store.sync_subscribers(config.subscribers)
-            worker = Worker(config, store, Env(outbox=workdir.outbox), clock=lambda: now[0], client=client())
-            assert "HTTP 500" in worker.fetch("blog").error
-            now[0] += timedelta(minutes=6)
-            sent = [o.subscriber_id for o in worker.dispatch()]  # alice's first digest is due
-            state = store.source_state("blog")
+    now = [datetime.now(UTC)]
+    with http_server(Flaky) as root, Store(workdir.db) as store:
+        worker = blog_worker(workdir, store, f"{root}/feed", now)
+        assert "HTTP 500" in worker.fetch("blog").error
+        now[0] += timedelta(minutes=6)
+        sent = [o.subscriber_id for o in worker.dispatch()]  # alice's first digest is due
+        state = store.source_state("blog")
     assert len(Flaky.asked) == 2 and state["failures"] == 0
     assert sent == ["alice"]
     assert "Narwhal tusks as sensors" in outbox_mails(workdir.outbox)[0].text
