@@ -39,8 +39,9 @@ from .collect import (
     pace_through,
     refresh_sources,
     source_health,
+    waiting_until,
 )
-from .config import Config, ConfigError, Env, check_database, load_config, other_notation
+from .config import Config, ConfigError, Env, SourceConfig, check_database, load_config, other_notation
 from .delivery import DeliveryError
 from .delivery.email import deliverability_warnings
 from .digest import DigestRunner, Outcome, make_renderer
@@ -435,6 +436,16 @@ def _last_warning(store, name: str, state: dict) -> str | None:
     if name == LIKED_SOURCE:
         return not_on_arxiv_warning(store, set(store.missing_likes()))
     return state.get("last_warning")
+
+
+def _health(store, source: SourceConfig | None, state: dict, now: datetime) -> str:
+    """A source's health in `status`: waiting out a server's Retry-After (its own, or one a
+    source on its host got), else `source_health`'s word, else ok; "" for one not configured."""
+    if source is None:
+        return ""
+    if until := waiting_until(store, source.name, source.location, now):
+        return f"waiting until {until:%Y-%m-%d %H:%M} UTC, as the server asked (Retry-After)"
+    return (source_health(source, state, now) or "ok") if state else ""
 
 
 def _source_warnings(app: App) -> list[str]:
@@ -1211,7 +1222,7 @@ def status(app: App, every: bool) -> None:
             _ago(r.get("last_ok_at"), now) or "never",
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
-            (source_health(cfg, r, now) or "ok") if cfg and r else "",
+            _health(store, cfg, r, now),
             r.get("last_error")
             or (f"warning: {warning}" if (warning := _last_warning(store, name, r)) else ""),
         )

@@ -344,9 +344,23 @@ def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
 
 
 def _waiting(store: Store, name: str, location: str, now: datetime) -> SourceOutcome | None:
-    """The outcome of a fetch not made because the server asked to wait past `now`, if it did:
-    at a fetch of this source from `location`, or of any source on the same host (a 429 or 503
-    is the server's answer to this machine: arXiv's, to every query and listing it is asked)."""
+    """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
+    retry_at = waiting_until(store, name, location, now)
+    if retry_at is None:
+        return None
+    log.info(
+        "source %s: waiting until %s, as %s asked",
+        name,
+        f"{retry_at:%Y-%m-%d %H:%M} UTC",
+        location_host(location) or "the server",
+    )
+    return SourceOutcome(name, waiting_until=retry_at)
+
+
+def waiting_until(store: Store, name: str, location: str, now: datetime) -> datetime | None:
+    """Until when no request may go to source `name` at `location`, as a server asked
+    (Retry-After), if past `now`: at a fetch of this source, or of any source on the same host
+    (a 429 or 503 is the server's answer to this machine: arXiv's, to every query and listing)."""
     state = store.source_state(name)
     own = parse_ts(state.get("retry_at")) if state.get("location") == location else None
     host = location_host(location)
@@ -357,16 +371,7 @@ def _waiting(store: Store, name: str, location: str, now: datetime) -> SourceOut
     ]
     # Further off than any server may ask: set before the clock was set back; it has passed.
     pending = [t for t in asked if t is not None and now < t and t - now <= MAX_RETRY_AFTER + CLOCK_AHEAD]
-    if not pending:
-        return None
-    retry_at = max(pending)
-    log.info(
-        "source %s: waiting until %s, as %s asked",
-        name,
-        f"{retry_at:%Y-%m-%d %H:%M} UTC",
-        host or "the server",
-    )
-    return SourceOutcome(name, waiting_until=retry_at)
+    return max(pending, default=None)
 
 
 def location_host(location: str | None) -> str | None:

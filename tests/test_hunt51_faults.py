@@ -658,3 +658,25 @@ def test_the_wait_after_failures_doubles_up_to_the_sources_interval():
     waits = [collect.fetch_interval(every, {"failures": n, "location": every.location}) for n in range(9)]
     assert waits == [43200, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400]
     assert collect.fetch_interval(every, {"failures": 12, "location": every.location}) == 43200
+
+
+# --- `status` says who is waiting -------------------------------------------------------------
+# Fault: after a 429 with Retry-After, `status` showed the sources on that host as "ok" (the one
+# that got it with its last error, the others with nothing at all), though none would be fetched
+# before the time the server asked: an operator wondering why cs.CL had not been fetched for an
+# hour had no answer. Their health now says it: `waiting until ... (Retry-After)`.
+
+
+def test_status_shows_every_source_on_the_host_waiting_out_a_retry_after(workdir, http):
+    from helpers import digestbot
+
+    lg, cl = "https://rss.arxiv.org/rss/cs.LG", "https://rss.arxiv.org/rss/cs.CL"
+    http.get(lg, status=429, headers={"Retry-After": "3600"})
+    workdir.write_config(
+        f"- name: lg\n  type: arxiv_rss\n  url: {lg}\n- name: cl\n  type: arxiv_rss\n  url: {cl}\n", READER
+    )
+    digestbot(workdir, "fetch", expect=1)
+    rows = [line for line in digestbot(workdir, "status").output.splitlines() if line.startswith("│ ")]
+    waiting = [row.split("│")[1].strip() for row in rows if "waiting until" in row]
+    assert waiting == ["cl", "lg"], rows
+    assert len(http.calls) == 1
