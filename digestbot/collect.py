@@ -100,6 +100,7 @@ def fetch_one(
         changed=bool(new or caught_up),
         announced=announced,
         warnings=_standing_warnings(state, result),
+        retry_at=_retry_at(result, now),
     )
     outcome = SourceOutcome(
         source.name,
@@ -182,7 +183,7 @@ def _catch_up(
     whether it completed); if it failed, the old day stays recorded so the next fetch tries again.
     """
     if source.type == "hf_daily":
-        return _hf_catch_up(store, source, client, state, now)
+        return _hf_catch_up(store, source, client, state, result, now)
     announced = result.announced.isoformat() if result.announced else None
     previous = state.get("last_announced")
     if source.type != "arxiv_rss" or not source.url or not announced or not previous:
@@ -242,14 +243,15 @@ HF_CATCH_UP_DAYS = 31  # the most days of Hugging Face lists read again after do
 
 
 def _hf_catch_up(
-    store: Store, source: SourceConfig, client: HttpClient, state: dict, now: datetime
+    store: Store, source: SourceConfig, client: HttpClient, state: dict, fetched: FetchResult, now: datetime
 ) -> tuple[str | None, int, bool]:
     """Read again the Hugging Face lists of the days since the last fetch, up to yesterday.
 
     The current list (no `date:`) is only today's: the lists of days the bot was down, and the
     votes and papers a day's list gathered after its last fetch, are read once, at the first
     fetch of each UTC day, by `?date=` (the newest HF_CATCH_UP_DAYS days at most). The day
-    recorded is today's; if a list failed, the old day stays so the next fetch tries again.
+    recorded is today's; if a list failed, the old day stays so the next fetch tries again (not
+    before a Retry-After Hugging Face gave: kept in `fetched.retry_after`, as for a failed fetch).
     Returns (day to record, papers added, whether it completed), as `_catch_up`."""
     today = now.astimezone(UTC).date()
     if source.date or not source.url:  # a fixed day, or a local file: nothing else to read
@@ -266,6 +268,7 @@ def _hf_catch_up(
             result = fetch_source(replace(source, date=day.isoformat()), client)
         except SourceError as e:
             log.warning("source %s: the list of %s failed (will retry next fetch): %s", source.name, day, e)
+            fetched.retry_after = e.retry_after
             return day.isoformat(), added, False
         added += store.add_papers(result.papers, source.name, now)[0]
     return today.isoformat(), added, True
@@ -336,8 +339,9 @@ MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After i
 CLOCK_AHEAD = timedelta(seconds=30)
 
 
-def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
-    """When the server that failed this fetch lets the next one go (its Retry-After), if it said."""
+def _retry_at(e: FetchError | SourceError | FetchResult, now: datetime) -> datetime | None:
+    """When the server that failed this fetch (or its catch-up) lets the next one go (its
+    Retry-After), if it said."""
     if not e.retry_after:
         return None
     return now + timedelta(seconds=min(e.retry_after, MAX_RETRY_AFTER.total_seconds()))

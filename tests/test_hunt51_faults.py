@@ -680,3 +680,44 @@ def test_status_shows_every_source_on_the_host_waiting_out_a_retry_after(workdir
     waiting = [row.split("│")[1].strip() for row in rows if "waiting until" in row]
     assert waiting == ["cl", "lg"], rows
     assert len(http.calls) == 1
+
+
+# --- Hugging Face's Retry-After at a catch-up -------------------------------------------------
+# Fault: after downtime, the first fetch of the day reads the Hugging Face lists of the days
+# missed by `?date=`, back to back, the moment most likely to be rate limited; a 429 with
+# Retry-After there was logged and dropped: the fetch counted as a success, and the next one (5
+# minutes later, before a trending digest) asked Hugging Face again at once, list and dates. The
+# catch-up's Retry-After is kept as a failed fetch's is: no request goes there before it.
+
+HF_URL = "https://huggingface.co/api/daily_papers"
+
+
+def test_a_retry_after_at_a_hugging_face_catch_up_is_honoured(either_store, http):
+    from urllib.parse import parse_qs, urlsplit
+
+    store, hf = either_store, source("hf", HF_URL, "hf_daily")
+    limited = [True]
+
+    def answer(request):
+        day = parse_qs(urlsplit(request.url).query).get("date")
+        if day and limited[0]:
+            return 429, {"Retry-After": "600"}, ""
+        aid = "2403.0000" + ("1" if not day else "2")
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            f'[{{"paper": {{"id": "{aid}", "title": "P {aid}"}}}}]',
+        )
+
+    http.add_callback(responses.GET, HF_URL, callback=answer)
+    day1 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert collect.fetch_one(store, hf, client(), day1).ok
+    day2 = day1 + timedelta(days=1)
+    assert collect.fetch_one(store, hf, client(), day2).ok  # today's list read; the catch-up limited
+    asked = len(http.calls)
+    later = collect.fetch_one(store, hf, client(), day2 + timedelta(minutes=5))
+    assert later.waiting_until == day2 + timedelta(minutes=10) and len(http.calls) == asked
+    limited[0] = False
+    after = collect.fetch_one(store, hf, client(), day2 + timedelta(minutes=11))
+    assert after.ok and after.caught_up == 1
+    assert {p.arxiv_id for p in store.papers_after(0)} == {"2403.00001", "2403.00002"}
