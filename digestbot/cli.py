@@ -39,12 +39,14 @@ from .collect import (
     pace_through,
     refresh_sources,
     source_health,
+    waiting_until,
 )
 from .config import (
     NOT_EXPANDED,
     Config,
     ConfigError,
     Env,
+    SourceConfig,
     check_database,
     load_config,
     names_a_variable,
@@ -412,7 +414,7 @@ def check(app: App) -> None:
     click.echo(
         f"{escape_controls(str(config.path))}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _liked_warnings(app) + _mail_warnings(app, Env.from_environ()):
+    for warning in _database_warnings(app) + _mail_warnings(app, Env.from_environ()):
         click.echo(f"warning: {warning}")
 
 
@@ -458,18 +460,46 @@ def _last_warning(store, name: str, state: dict) -> str | None:
     return state.get("last_warning")
 
 
-def _liked_warnings(app: App) -> list[str]:
-    """Liked papers the database lacks (fetched at the next fetch) or arXiv did not know (not
-    also counted as to be fetched). Only read from an existing database: `check` creates nothing."""
-    liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
-    if not liked or not (is_postgres(app.db_path) or app.db_path.exists()):
+def _health(store, source: SourceConfig | None, state: dict, now: datetime) -> str:
+    """A source's health in `status`: waiting out a server's Retry-After (its own, or one a
+    source on its host got), else `source_health`'s word, else ok; "" for one not configured."""
+    if source is None:
+        return ""
+    if until := waiting_until(store, source.name, source.location, now):
+        return f"waiting until {until:%Y-%m-%d %H:%M} UTC, as the server asked (Retry-After)"
+    return (source_health(source, state, now) or "ok") if state else ""
+
+
+def _database_warnings(app: App) -> list[str]:
+    """What `check` warns of from the database: sources that failed or need a look, liked
+    papers it lacks or arXiv did not know. Read only: an existing database, never upgraded
+    (that would stop the older workers still running on it), nothing created."""
+    if not (is_postgres(app.db_path) or app.db_path.exists()):
         return []
-    try:  # not app.store: that upgrades an older database, and stops the older workers on it
+    try:
         store = app.open_store(upgrade=False)
     except StoreOutdated:
         return []  # told once the first command that uses it has upgraded it
+    except StoreError as e:  # a server down: the config is still checked
+        return [f"sources and liked papers not checked against the database: {one_line(str(e))}"]
     with store:
-        return _liked_problems(store, liked)
+        liked = {a for sub in app.config.subscribers for a in sub.profile.likes}
+        return _source_problems(store, app.config) + (_liked_problems(store, liked) if liked else [])
+
+
+def _source_problems(store: Store, config: Config) -> list[str]:
+    """Sources whose last fetch failed, or which need a look (`source_health`), as `status`
+    shows them; not when fetched at another url since (the edit may fix it)."""
+    out, now = [], now_utc()
+    for source in config.sources:
+        state = store.source_state(source.name)
+        if state.get("location") != source.location:
+            continue
+        if health := source_health(source, state, now):
+            out.append(f"source {source.name} is {health}")
+        elif state.get("last_error"):
+            out.append(f"source {source.name} failed at its last fetch: {state['last_error']}")
+    return out
 
 
 def _liked_problems(store: Store, liked: set[str]) -> list[str]:
@@ -1235,7 +1265,7 @@ def status(app: App, every: bool) -> None:
             _ago(r.get("last_ok_at"), now) or "never",
             str(r.get("last_new") if r.get("last_new") is not None else "-"),
             str(r.get("failures") or 0),
-            (source_health(cfg, r, now) or "ok") if cfg and r else "",
+            _health(store, cfg, r, now),
             r.get("last_error")
             or (f"warning: {warning}" if (warning := _last_warning(store, name, r)) else ""),
         )

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from .config import DEFAULT_URLS, SourceConfig
 from .leases import LeaseKeeper
@@ -62,7 +63,7 @@ def fetch_one(
     started = time.monotonic()
     state = store.source_state(source.name)
     same_place = state.get("location") == source.location
-    waiting = _waiting(source.name, state, now) if same_place else None
+    waiting = _waiting(store, source.name, source.location, now)
     if waiting:
         return waiting
     try:
@@ -74,6 +75,7 @@ def fetch_one(
         )
         new, known = store.add_papers(result.papers, source.name, now, authoritative=_authoritative(source))
         _check_window(source, state, result, new)
+        _check_query(source, result)
         announced, caught_up, complete = _catch_up(store, source, client, state, result, now)
     except FetchStopped:
         return _stopped(source.name)
@@ -97,7 +99,8 @@ def fetch_one(
         result.last_modified if complete else None,
         changed=bool(new or caught_up),
         announced=announced,
-        warnings=result.warnings,
+        warnings=_standing_warnings(state, result),
+        retry_at=_retry_at(result, now),
     )
     outcome = SourceOutcome(
         source.name,
@@ -180,7 +183,7 @@ def _catch_up(
     whether it completed); if it failed, the old day stays recorded so the next fetch tries again.
     """
     if source.type == "hf_daily":
-        return _hf_catch_up(store, source, client, state, now)
+        return _hf_catch_up(store, source, client, state, result, now)
     announced = result.announced.isoformat() if result.announced else None
     previous = state.get("last_announced")
     if source.type != "arxiv_rss" or not source.url or not announced or not previous:
@@ -198,6 +201,8 @@ def _catch_up(
         query=query,
         max_results=CATCH_UP_PAGE,
     )
+    if _waiting(store, source.name, api.location, now):  # the API asked, at another fetch
+        return previous, 0, False
     log.info(
         "source %s: %d announcement day(s) missed (%s): catching up from the arXiv API",
         source.name,
@@ -208,7 +213,9 @@ def _catch_up(
     try:
         for page in range(CATCH_UP_MAX_PAGES):
             start = page * CATCH_UP_PAGE
-            fetched = client.get(api.url or "", params=api_params(api, start, "ascending"))
+            fetched = client.get(
+                api.url or "", params=api_params(api, start, "ascending"), deadline=source.timeout
+            )
             answer = parse_arxiv_api(api, fetched)
             new, _ = store.add_papers(
                 [p_with_source(p, source.name) for p in answer.papers], source.name, now, authoritative=True
@@ -236,14 +243,15 @@ HF_CATCH_UP_DAYS = 31  # the most days of Hugging Face lists read again after do
 
 
 def _hf_catch_up(
-    store: Store, source: SourceConfig, client: HttpClient, state: dict, now: datetime
+    store: Store, source: SourceConfig, client: HttpClient, state: dict, fetched: FetchResult, now: datetime
 ) -> tuple[str | None, int, bool]:
     """Read again the Hugging Face lists of the days since the last fetch, up to yesterday.
 
     The current list (no `date:`) is only today's: the lists of days the bot was down, and the
     votes and papers a day's list gathered after its last fetch, are read once, at the first
     fetch of each UTC day, by `?date=` (the newest HF_CATCH_UP_DAYS days at most). The day
-    recorded is today's; if a list failed, the old day stays so the next fetch tries again.
+    recorded is today's; if a list failed, the old day stays so the next fetch tries again (not
+    before a Retry-After Hugging Face gave: kept in `fetched.retry_after`, as for a failed fetch).
     Returns (day to record, papers added, whether it completed), as `_catch_up`."""
     today = now.astimezone(UTC).date()
     if source.date or not source.url:  # a fixed day, or a local file: nothing else to read
@@ -260,6 +268,7 @@ def _hf_catch_up(
             result = fetch_source(replace(source, date=day.isoformat()), client)
         except SourceError as e:
             log.warning("source %s: the list of %s failed (will retry next fetch): %s", source.name, day, e)
+            fetched.retry_after = e.retry_after
             return day.isoformat(), added, False
         added += store.add_papers(result.papers, source.name, now)[0]
     return today.isoformat(), added, True
@@ -299,6 +308,27 @@ def _check_window(source: SourceConfig, state: dict, result: FetchResult, new: i
         )
 
 
+def _standing_warnings(state: dict, result: FetchResult) -> list[str]:
+    """The warnings to keep for `status`: a 304 read nothing, so what the last read found wrong
+    with the document (undefined entities, a wrong encoding) still holds, with what this fetch
+    found itself (a move) added; any other fetch's own."""
+    previous = state.get("last_warning")
+    if not result.not_modified or not previous:
+        return result.warnings
+    return [previous, *(w for w in result.warnings if w not in previous)]
+
+
+def _check_query(source: SourceConfig, result: FetchResult) -> None:
+    """An `arxiv_api` query that matches no paper in all of arXiv (totalResults 0) is a typo
+    (`cat:cs.LGG`, `au:`), not a quiet day: warned (in `status`), so it does not pass as ok for a
+    week until the source is found stale."""
+    if source.type == "arxiv_api" and result.total == 0 and not result.entries:
+        result.warnings.append(
+            f"arXiv has no paper at all for the query {source.query!r} (totalResults 0): check the"
+            " source's query: (field prefixes such as cat:cs.LG, au:, ti:, abs:, and AND/OR/ANDNOT)"
+        )
+
+
 def p_with_source(paper: Paper, name: str) -> Paper:
     return replace(paper, sources=(name,))
 
@@ -306,21 +336,50 @@ def p_with_source(paper: Paper, name: str) -> Paper:
 MAX_RETRY_AFTER = timedelta(days=1)  # the longest wait a server's Retry-After imposes on a source
 
 
-def _retry_at(e: FetchError | SourceError, now: datetime) -> datetime | None:
-    """When the server that failed this fetch lets the next one go (its Retry-After), if it said."""
+def _retry_at(e: FetchError | SourceError | FetchResult, now: datetime) -> datetime | None:
+    """When the server that failed this fetch (or its catch-up) lets the next one go (its
+    Retry-After), if it said."""
     if not e.retry_after:
         return None
     return now + timedelta(seconds=min(e.retry_after, MAX_RETRY_AFTER.total_seconds()))
 
 
-def _waiting(name: str, state: dict, now: datetime) -> SourceOutcome | None:
+def _waiting(store: Store, name: str, location: str, now: datetime) -> SourceOutcome | None:
     """The outcome of a fetch not made because the server asked to wait past `now`, if it did."""
-    retry_at = parse_ts(state.get("retry_at"))
-    # Further off than any server may ask: set before the clock was set back; it has passed.
-    if retry_at is None or now >= retry_at or retry_at - now > MAX_RETRY_AFTER + CLOCK_AHEAD:
+    retry_at = waiting_until(store, name, location, now)
+    if retry_at is None:
         return None
-    log.info("source %s: waiting until %s, as the server asked", name, f"{retry_at:%Y-%m-%d %H:%M} UTC")
+    log.info(
+        "source %s: waiting until %s, as %s asked",
+        name,
+        f"{retry_at:%Y-%m-%d %H:%M} UTC",
+        location_host(location) or "the server",
+    )
     return SourceOutcome(name, waiting_until=retry_at)
+
+
+def waiting_until(store: Store, name: str, location: str, now: datetime) -> datetime | None:
+    """Until when no request may go to source `name` at `location`, as a server asked
+    (Retry-After), if past `now`: at a fetch of this source, or of any source on the same host
+    (a 429 or 503 is the server's answer to this machine: arXiv's, to every query and listing)."""
+    state = store.source_state(name)
+    own = parse_ts(state.get("retry_at")) if state.get("location") == location else None
+    host = location_host(location)
+    asked = [own] + [
+        parse_ts(s.get("retry_at"))
+        for s in store.sources()
+        if host and location_host(s.get("location")) == host
+    ]
+    # Further off than any server may ask: set before the clock was set back; it has passed.
+    pending = [t for t in asked if t is not None and now < t and t - now <= MAX_RETRY_AFTER + CLOCK_AHEAD]
+    return max(pending, default=None)
+
+
+def location_host(location: str | None) -> str | None:
+    """The host a source's location (`Source.location`: a url, maybe then what is asked) is on;
+    None for a local file."""
+    where = (location or "").split(" ", 1)[0]
+    return urlsplit(where).hostname if "://" in where else None
 
 
 def _stopped(name: str) -> SourceOutcome:
@@ -405,11 +464,29 @@ def fetch_lease(store: Store, name: str, holder: str | None, now: datetime) -> I
         store.release_lease(lease, holder)
 
 
-def fetched_at(store: Store, name: str, now: datetime) -> datetime | None:
-    """When source `name` was last fetched; None when never, or when that time is ahead of
-    `now` by more than clocks drift (the clock was set back: the fetch's age is unknown)."""
-    last = parse_ts(store.source_state(name).get("last_fetch_at"))
+def fetched_at(store: Store, name: str, now: datetime, location: str | None = None) -> datetime | None:
+    """When source `name` was last fetched; None when never, when that time is ahead of `now`
+    by more than clocks drift (the clock was set back: the fetch's age is unknown), or when it
+    was fetched somewhere other than `location` (its url or query was edited since: the new
+    one is due at once, not an interval after the old one's last fetch)."""
+    state = store.source_state(name)
+    last = parse_ts(state.get("last_fetch_at"))
+    if location is not None and state.get("location") != location:
+        return None
     return None if last is None or last - now > CLOCK_AHEAD else last
+
+
+FAILED_RETRY = timedelta(minutes=5)  # a failed source is due again after this, then twice as long...
+
+
+def fetch_interval(source: SourceConfig, state: dict) -> float:
+    """Seconds after its last fetch a source is due again: its `every:`, or after failed fetches
+    in a row 5 min, 10, 20... (at most `every:`), so a network blip before a digest does not keep
+    the source out of it for a whole interval. A Retry-After is `fetch_one`'s to keep."""
+    failures = state.get("failures") or 0
+    if not failures or state.get("location") != source.location:
+        return source.every
+    return min(source.every, FAILED_RETRY.total_seconds() * 2 ** min(failures - 1, 16))
 
 
 def refresh_sources(
@@ -434,7 +511,7 @@ def refresh_sources(
                 )
                 continue
             # checked under the lease: a worker may have fetched it just now
-            last = fetched_at(store, source.name, now)
+            last = fetched_at(store, source.name, now, source.location)
             if last is None or now - last >= fresh:
                 outcomes.append(fetch_one(store, source, client, now))
     return outcomes
@@ -509,7 +586,7 @@ def fetch_liked(
         if last_ok is not None and now - last_ok < recheck and state.get("etag") == _ids_validator(missing):
             return None
     started = time.monotonic()
-    waiting = _waiting(LIKED_SOURCE, state, now)
+    waiting = _waiting(store, LIKED_SOURCE, LIKED_API.location, now)
     if waiting:
         return waiting
     api = LIKED_API

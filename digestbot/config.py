@@ -93,6 +93,9 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+DEFAULT_ANNOUNCE = ("new", "cross")  # the announce types an arxiv_rss source keeps unless told
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One feed to fetch. `url` is an http(s) URL; `path` is set instead for a local file."""
@@ -102,7 +105,7 @@ class SourceConfig:
     url: str | None
     path: Path | None
     every: int
-    announce: tuple[str, ...] = ("new", "cross")
+    announce: tuple[str, ...] = DEFAULT_ANNOUNCE
     query: str | None = None
     max_results: int = 100
     date: str | None = None
@@ -111,12 +114,16 @@ class SourceConfig:
     @property
     def location(self) -> str:
         """Where the source is read, with what is asked there (an arxiv_api query and its size,
-        an hf_daily date): a server's validators and its Retry-After belong to that, so a
-        changed query or date starts afresh, as a changed url does."""
+        an hf_daily date, the announce types an arxiv_rss source keeps when not the default): a
+        server's validators and its Retry-After belong to that, so a changed query, date or
+        announce starts afresh (no 304 for the listing whose replacements were left out), as a
+        changed url does."""
         where = self.url or str(self.path)
+        announce = sorted(set(self.announce))
         asked = {
             "arxiv_api": {"search_query": self.query, "max_results": self.max_results},
             "hf_daily": {"date": self.date},
+            "arxiv_rss": {"announce": ",".join(announce) if announce != sorted(DEFAULT_ANNOUNCE) else None},
         }.get(self.type, {})
         asked = {k: v for k, v in asked.items() if v is not None}
         return f"{where} {urlencode(asked)}" if asked else where
@@ -1173,7 +1180,7 @@ def _source(v: _Validator, item: _Value, fld: str) -> SourceConfig | None:
         )
     elif timeout and timeout > MAX_TIMEOUT:
         v.report(m["timeout"].line, f"{fld}.timeout", f"at most {MAX_TIMEOUT // 60}m, e.g. 30s or 2m")
-    announce = v.strings(m, "announce", fld) or ("new", "cross")
+    announce = v.strings(m, "announce", fld) or DEFAULT_ANNOUNCE
     for a in announce:
         if a not in ANNOUNCE_TYPES:
             v.report(

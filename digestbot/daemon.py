@@ -36,6 +36,7 @@ from .collect import (
     LIKED_SOURCE,
     UNKNOWN_RECHECK,
     SourceOutcome,
+    fetch_interval,
     fetch_lease,
     fetch_liked,
     fetch_one,
@@ -165,13 +166,15 @@ class Worker:
             return fetch_one(self.store, source, self.client, now)
 
     def _stale(self, source: SourceConfig, now: datetime, slack: float = 0.0) -> bool:
-        """Whether the last fetch is older than the interval (less `slack` of it: timers of
-        several workers never fire at quite the same moment). A fetch recorded ahead of the
-        clock, by more than clocks drift, means the clock was set back: its age is unknown."""
-        last = fetched_at(self.store, source.name, now)
+        """Whether the last fetch is older than the interval (`fetch_interval`: shorter after a
+        failure; less `slack` of it: timers of several workers never fire at quite the same
+        moment). A fetch recorded ahead of the clock, by more than clocks drift, means the clock
+        was set back: its age is unknown."""
+        last = fetched_at(self.store, source.name, now, source.location)
         if last is None:
             return True
-        return (now - last).total_seconds() >= source.every * (1 - slack)
+        interval = fetch_interval(source, self.store.source_state(source.name))
+        return (now - last).total_seconds() >= interval * (1 - slack)
 
     def dispatch(self) -> list[Outcome]:
         """Send what is due now (fetching stale sources first); skip if another sender runs."""
@@ -438,7 +441,7 @@ class Worker:
                 job.remove()
         start = self.clock()
         for source in config.sources:
-            last = fetched_at(self.store, source.name, start)
+            last = fetched_at(self.store, source.name, start, source.location)
             first = start if last is None else max(start, last + timedelta(seconds=source.every))
             scheduler.add_job(
                 _guarded(self.fetch, f"fetching {source.name}"),

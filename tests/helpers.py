@@ -126,6 +126,20 @@ def write_feed(path: Path, papers) -> Path:
     return path
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing, with a way to answer a body whole."""
+
+    def send_body(self, body: bytes, content_type: str = "application/rss+xml") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 @contextlib.contextmanager
 def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """A real HTTP server on loopback, in a thread, answering with `handler`; yields its root URL."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import test_slack
-from helpers import SOURCES, FeedPaper, digestbot, http_server, write_feed
+from helpers import SOURCES, FeedPaper, QuietHandler, digestbot, http_server, write_feed
 from test_email_delivery import body_parts, papers_in
 from test_slack import slack_state
 
@@ -139,16 +138,9 @@ def test_slack_subscribe_keeps_c_plus_plus_and_c_sharp_apart(web):
 def serving(body: bytes, content_type: str):
     """A real HTTP server on loopback answering every GET with `body` and this Content-Type."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.send_body(body, content_type)
 
     return http_server(Handler)
 

@@ -49,13 +49,27 @@ def fetch_source(
     if fetched.not_modified:
         result = FetchResult([], fetched.etag, fetched.last_modified, not_modified=True)
     else:
-        result = PARSERS[source.type](source, fetched)
+        try:
+            result = PARSERS[source.type](source, fetched)
+        except SourceError as e:
+            raise SourceError(f"{e}{redirected_to(source.url, fetched.url)}", e.retry_after) from None
     if fetched.moved:
         # The url is the user's, in the YAML: said, not rewritten (a redirect may be a mistake).
         url, status = fetched.moved
         url = without_params(url, params) if params else url
         result.warnings.append(f"moved permanently to {url} (HTTP {status}): put that in the source's url:")
     return result
+
+
+def redirected_to(asked: str | None, final: str | None) -> str:
+    """` (redirected to URL)`, without its query, when the answer came from another page than
+    the one asked (a login page, a captive portal): else ""."""
+    if not asked or not final:
+        return ""
+    a, f = urlsplit(asked), urlsplit(final)
+    if (a.hostname, a.path.rstrip("/")) == (f.hostname, f.path.rstrip("/")):
+        return ""
+    return f" (redirected to {f.scheme}://{f.netloc}{f.path})"  # `final` holds no password (Fetched.url)
 
 
 def without_params(url: str, params: dict) -> str:

@@ -45,6 +45,7 @@ class FetchResult:
     warnings: list[str] = field(default_factory=list)  # read, but the feed should be fixed
     total: int | None = None  # the arXiv API's opensearch:totalResults: results of the query in all
     blank: int = 0  # entries with no id, title or link: the arXiv API's answer for an id it does not know
+    retry_after: int | None = None  # seconds a server asked to wait, at a catch-up that failed
 
     @property
     def entries(self) -> int:

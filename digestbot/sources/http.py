@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -69,13 +69,59 @@ _inflight = threading.local()  # the sockets the current thread's fetch has sent
 
 class _Registered:
     """A connection that tells the fetch in flight which socket it waits on, so that the
-    watchdog can shut it: a blocked read wakes, whether it waits for headers or for the body."""
+    watchdog can shut it: a blocked connect or read wakes, whether it waits for the host's
+    answer to connect, for headers or for the body."""
+
+    def _new_conn(self) -> socket.socket:
+        """urllib3's, the socket handed to the fetch before it connects (`_connect`)."""
+        sockets = getattr(_inflight, "sockets", None)
+        if sockets is None:
+            return super()._new_conn()
+        try:
+            return _connect(
+                (self._dns_host, self.port), self.timeout, self.source_address, self.socket_options, sockets
+            )
+        except socket.gaierror as e:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from e
+        except OSError as e:
+            raise urllib3.exceptions.NewConnectionError(
+                self, f"Failed to establish a new connection: {e}"
+            ) from e
 
     def getresponse(self, *args, **kwargs):
         sockets = getattr(_inflight, "sockets", None)
         if sockets is not None and self.sock is not None:
             sockets.append(self.sock)
         return super().getresponse(*args, **kwargs)
+
+
+def _connect(address: tuple[str, int], timeout, source_address, options, sockets: list) -> socket.socket:
+    """urllib3's create_connection, each socket put in `sockets` before it connects: a host that
+    never answers held a stop (or the deadline) for the whole connect timeout, 10 s an address,
+    while a shutdown from the watchdog wakes the connect at once."""
+    host, port = address
+    error: OSError = OSError(f"no address for {host}")
+    family = urllib3.util.connection.allowed_gai_family()
+    for af, kind, proto, _, where in socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM):
+        sock = socket.socket(af, kind, proto)
+        sockets.append(sock)
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(where)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    raise error
 
 
 class _Connection(_Registered, urllib3.connection.HTTPConnection):
@@ -158,22 +204,8 @@ class HttpClient:
         try:
             with self._watch(ends):
                 return self._get(url, params, headers, timeout, ends, limit)
-        except (requests.Timeout, urllib3.exceptions.TimeoutError) as e:
-            raise self._why(ends, limit) or FetchError(f"timed out ({_short(e)})") from None
-        except requests.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-        except requests.exceptions.SSLError as e:
-            raise self._why(ends, limit) or FetchError(tls_error(e)) from None
-        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as e:
-            m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
-            raise FetchError(
-                f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
-                " but it is not: the server is misconfigured"
-            ) from None
-        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as e:
-            raise self._why(ends, limit) or FetchError(f"connection failed ({_short(e)})") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
-            raise self._why(ends, limit) or FetchError(f"request failed ({_short(e)})") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as e:
+            raise self._why(ends, limit) or failure(url, e) from None
 
     def _get(self, url: str, params, headers: dict, timeout: tuple, ends: float, limit: float) -> Fetched:
         with self.session.get(url, params=params, headers=headers, timeout=timeout, stream=True) as r:
@@ -195,7 +227,7 @@ class HttpClient:
                 r.headers.get("ETag"),
                 r.headers.get("Last-Modified"),
                 r.headers.get("Content-Type", ""),
-                r.url,
+                without_userinfo(r.url),  # relative links resolve against it: none may carry a password
                 _moved(r),
             )
 
@@ -315,8 +347,60 @@ def _moved(r: requests.Response) -> tuple[str, int] | None:
     for hop, target in zip(r.history, targets, strict=True):
         if hop.status_code not in (301, 308):
             break
-        moved = (target, hop.status_code)
+        moved = (masked_url(target), hop.status_code)
     return moved
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without the user name and password before its host."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def masked_url(url: str) -> str:
+    """`url` with the password before its host (if any) as `***`, to be shown (a log, `status`).
+    Not text.mask_url, which takes the last `@` for the host's (a database URL's password may
+    hold one unencoded): a feed url's query may hold an `@`, and requests encodes the user info."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=f"{user}{':***' if colon else ''}@{host}"))
+
+
+PROXY_LOGIN = "the proxy asks for a login: put its user and password in HTTPS_PROXY and HTTP_PROXY (http://user:pass@proxy:3128)"
+
+
+def failure(url: str, e: Exception) -> FetchError:
+    """What a requests or urllib3 error (or urllib.parse's ValueError on a redirect's Location)
+    means for a fetch of `url`, in one line: the reason, never the url's query."""
+    if isinstance(e, requests.Timeout | urllib3.exceptions.TimeoutError):
+        return FetchError(f"timed out ({_short(e)})")
+    if isinstance(e, requests.TooManyRedirects):
+        return FetchError(f"more than {MAX_REDIRECTS} redirects")
+    if isinstance(e, requests.exceptions.SSLError):
+        return FetchError(tls_error(e))
+    if isinstance(e, requests.exceptions.ContentDecodingError | urllib3.exceptions.DecodeError):
+        m = re.search(r"content-encoding: ([\w-]+)", str(e), re.IGNORECASE)
+        return FetchError(
+            f"the server says the body is {m.group(1) if m else 'compressed'}-compressed (Content-Encoding),"
+            " but it is not: the server is misconfigured"
+        )
+    if isinstance(e, requests.exceptions.ProxyError):
+        return FetchError(proxy_error(url, e))
+    if isinstance(e, requests.exceptions.InvalidSchema):  # a source's own url is http(s): a redirect
+        m = re.search(r"for '([A-Za-z][\w+.-]*):", str(e))
+        return FetchError(
+            f"redirected away from http(s), to {m.group(1) if m else 'another scheme'}: (not fetched):"
+            " open the url in a browser"
+        )
+    if isinstance(e, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+        return FetchError(f"connection failed ({_short(e)})")
+    if isinstance(e, requests.RequestException | urllib3.exceptions.HTTPError):
+        return FetchError(f"request failed ({_short(e)})")
+    # urllib.parse's, on a redirect: the source's own url was checked
+    return FetchError("redirected to a malformed url (Location): open the url in a browser")
 
 
 # What an HTTP error means for a feed, and what to do about it.
@@ -324,6 +408,7 @@ _HTTP_ADVICE = {
     401: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
     403: "the server refuses digestbot (a login wall, or a block on bots): open the url in a browser",
     404: "no feed at this url: check the source's url",
+    407: PROXY_LOGIN,
     410: "the feed was removed for good: give the source its new url, or remove it",
 }
 
@@ -341,6 +426,21 @@ def http_error(status: int, reason: str | None, wait: int | None = None) -> str:
     return f"{head}: {advice}" if advice else head
 
 
+def proxy_error(url: str, e: Exception) -> str:
+    """A failure of the proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY),
+    said as the proxy's, by its host and port only (its url may hold a password)."""
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or ""
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    where = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "(unknown)"
+    reason = _short(e)
+    advice = (
+        PROXY_LOGIN
+        if reason.startswith("407")
+        else "check HTTPS_PROXY and HTTP_PROXY, or name the feed's host in NO_PROXY"
+    )
+    return f"the proxy {where} failed ({reason}): {advice}"
+
+
 def tls_error(e: Exception) -> str:
     """A TLS failure in one line, with what to do: requests wraps the reason several deep."""
     text = str(e)
@@ -355,14 +455,35 @@ def tls_error(e: Exception) -> str:
     return f"TLS failed: {m.group(1).strip() if m else _short(e)}"
 
 
+def unicode_host(host: str) -> str:
+    """A host name as its owner writes it (`bücher.example`), not as DNS is asked it
+    (`xn--bcher-kva.example`)."""
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return host
+
+
 def _short(e: Exception) -> str:
-    """The useful part of a requests/urllib3 error, which wraps the real reason several deep."""
+    """The useful part of a requests/urllib3 error, which wraps the real reason several deep;
+    never the url's query (a feed's token may be there)."""
     text = str(e)
     m = re.search(r"Failed to resolve '([^']+)'", text)
     if m:
-        return f"cannot resolve host {m.group(1)}"
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+        return f"cannot resolve host {unicode_host(m.group(1))}"
+    m = re.search(r"Tunnel connection failed: ([^'\")\]]+)", text)  # a proxy's answer to CONNECT
+    if m:
+        return m.group(1).strip()
+    m = re.search(r"IncompleteRead\((\d+) bytes read(?:, (\d+) more expected)?\)", text)
+    if m and m.group(2):
+        got, short = int(m.group(1)), int(m.group(2))
+        return f"the server closed the connection {short} bytes short of the {got + short} it announced"
+    if m:
+        return "the server closed the connection in the middle of its answer"
+    if "BadStatusLine" in text:
+        return "the server's answer is not HTTP (the wrong port?)"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if m:
         return m.group(1).strip()
     m = re.search(r"(Read timed out|Connection refused|Connection reset by peer)", text)
-    return m.group(1) if m else text[:200]
+    return m.group(1) if m else re.sub(r"\?[^\s'\")]*", "?…", text)[:200]

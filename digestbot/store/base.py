@@ -1050,8 +1050,10 @@ class Store:
         changed: bool,
         announced: str | None = None,
         warnings: Iterable[str] = (),
+        retry_at: datetime | None = None,
     ) -> None:
-        """A fetch that worked; `warnings` (what the parser recovered from) are kept for `status`."""
+        """A fetch that worked; `warnings` (what the parser recovered from) are kept for `status`;
+        `retry_at`: no fetch before then (a Retry-After its catch-up got)."""
         state = self.source_state(name)
         self._upsert_source(
             {
@@ -1069,7 +1071,7 @@ class Store:
                 "last_known": known,
                 "last_announced": max(filter(None, [announced, state.get("last_announced")]), default=None),
                 "last_warning": "; ".join(warnings)[:1000] or None,
-                "retry_at": None,
+                "retry_at": ts(retry_at),
             }
         )
 
