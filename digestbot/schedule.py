@@ -344,6 +344,12 @@ _NOT_A_PLACE = {
     "Factory": "a placeholder with no offset of its own ('-00')",
     "posixrules": "a file of the tz database, not a zone",
 }
+# Abbreviations the tz database keeps as zones with one offset all year: a reader who writes
+# EST for New York time would get digests an hour late all summer.
+_NO_SUMMER_TIME = {
+    "EST": ("UTC-5", "America/New_York", "America/Panama"),
+    "MST": ("UTC-7", "America/Denver", "America/Phoenix"),
+}
 _COPIES = {
     "posix/": "a copy of the zone {zone!r}",
     "right/": "a copy of the zone {zone!r} for clocks that count leap seconds",
@@ -358,6 +364,12 @@ def settable_timezone(name: str) -> ZoneInfo:
     zone = get_timezone(name)
     if why := _NOT_A_PLACE.get(name):
         raise ScheduleError(f"timezone {name!r} is {why}: use an IANA name such as Europe/Berlin")
+    if fixed := _NO_SUMMER_TIME.get(name):
+        offset, seasonal, all_year = fixed
+        raise ScheduleError(
+            f"timezone {name!r} is {offset} all year, with no summer time: use {seasonal!r} for the"
+            f" clocks of that region (or {all_year!r} for {offset} all year)"
+        )
     for prefix, why in _COPIES.items():
         if name.startswith(prefix):
             place = name.removeprefix(prefix)

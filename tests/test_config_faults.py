@@ -536,3 +536,21 @@ def test_every_source_types_default_interval_is_the_one_the_readme_states(workdi
     write_feed(workdir.path / "feed.xml", [ROBOTS])
     workdir.write_config(sources, "- id: a\n  email: a@example.org\n  keywords: [robot]\n")
     assert {s.type: s.every for s in load_config(workdir.config).sources} == said
+
+
+@pytest.mark.parametrize(("zone", "meant"), [("EST", "America/New_York"), ("MST", "America/Denver")])
+def test_a_zone_abbreviation_with_no_summer_time_is_refused_naming_the_regions_zone(tmp_path, zone, meant):
+    # The tz database keeps EST and MST as zones of one offset all year: a reader in New York
+    # who wrote `timezone: EST` got their digest an hour late from March to November.
+    (tmp_path / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    config = tmp_path / "subscriptions.yaml"
+    config.write_text(
+        "sources:\n  - name: feed\n    type: rss\n    url: feed.xml\nsubscribers:\n"
+        f"  - id: ana\n    email: ana@example.org\n    keywords: [narwhal]\n    timezone: {zone}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "d.db"), "check"])
+    assert result.exit_code == 2, result.output
+    assert re.search(
+        rf"subscriptions\.yaml:9: subscribers\[0\]\.timezone: .*no summer time: use '{meant}'", result.output
+    )
