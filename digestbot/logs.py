@@ -48,6 +48,18 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted({s for s in found if len(s) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
 
 
+# Libraries that log each request's path at debug level (`-vv`): a feed's url may carry its
+# token or key in the query (`?token=…`), which no log line repeats.
+_REQUEST_LOGGERS = ("urllib3", "requests")
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+def _no_query(arg: object) -> object:
+    """A request library's log argument with any query string cut to `?…`."""
+    safe = _safe_arg(arg)
+    return _QUERY.sub("?…", safe) if isinstance(safe, str) else safe
+
+
 class SafeFormatter(logging.Formatter):
     """A Formatter that escapes control characters in a record's arguments and masks secrets."""
 
@@ -58,10 +70,11 @@ class SafeFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.args:
             record = logging.makeLogRecord(record.__dict__)
+            safe = _no_query if record.name.startswith(_REQUEST_LOGGERS) else _safe_arg
             if isinstance(record.args, Mapping):
-                record.args = {k: _safe_arg(v) for k, v in record.args.items()}
+                record.args = {k: safe(v) for k, v in record.args.items()}
             else:
-                record.args = tuple(_safe_arg(a) for a in record.args)
+                record.args = tuple(safe(a) for a in record.args)
         text = super().format(record)
         for secret in self.secrets:
             text = text.replace(secret, "***")
