@@ -493,9 +493,12 @@ class OutboxTransport:
             _WRITING.add(os.path.abspath(tmp))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the ledger says sent (a power cut after)
             target = _place(Path(tmp), self.folder, stem, suffix, data)
             _WRITING.discard(os.path.abspath(tmp))
             tmp = None
+            _sync_folder(self.folder)  # and its name too, as Maildir writers do
             return target
         except OSError as e:
             if tmp is not None:
@@ -522,6 +525,16 @@ class OutboxTransport:
             with contextlib.suppress(OSError):
                 if _abandoned(path):
                     path.unlink()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (a file system that cannot sync a folder is left be)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 _WRITING: set[str] = set()  # this process's temporary files being written (by any thread)
