@@ -38,14 +38,15 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d$\\"
+_JOINERS = r"\s\-'’/\u2010-\u2015\u200c\u200d$\\"
 # A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
 # see _code_space); a break is a run of anything that is neither that, nor white space, nor a
 # joiner. Underscore is in \w, so it is neither: a joiner. So are the
 # zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
 # store with them as spaces (text.one_line), and a keyword typed with one must match that.
 # So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
-# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`.
+# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`. So are
+# the dashes U+2012-U+2015: titles write `Vision–Language` and `Navier–Stokes` with an en dash.
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 # Names of languages and tools spelled with punctuation are words too: a token may end in `++`
 # or `#` (`C++`, `C++17`, `C#`, `F#`), so `C++` is neither `C`, nor `C#`, nor "C, then any

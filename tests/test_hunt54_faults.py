@@ -1,0 +1,67 @@
+"""Faults found by hunt 54 (matching, ranking and the preview contract), each reproduced with
+the real CLI on a real feed file: what `preview --format json` lists and what `send` mails."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+
+import pytest
+from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+
+from digestbot.matching import highlight_spans
+
+
+def _preview(workdir, sid: str) -> dict:
+    return json.loads(digestbot(workdir, "preview", sid, "--format", "json", "-o", "-").output)
+
+
+def _mailed(workdir, sid: str) -> str:
+    """The plain text of the one digest `send` put in the outbox for `sid`."""
+    (path,) = workdir.outbox.glob(f"*-{sid}-*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    return message.get_body(("plain",)).get_content()
+
+
+def _run(workdir, papers, *subscribers: str) -> None:
+    write_feed(workdir.path / "feed.xml", papers)
+    workdir.write_config(SOURCES, "".join(subscribers))
+    digestbot(workdir, "fetch")
+
+
+# --- an en dash or an em dash between two words ------------------------------------------------
+# Titles write `Vision–Language` and `Navier–Stokes` with an en dash (Hugging Face's list, most
+# RSS feeds, a title copied from a PDF). The dash was punctuation, so the keyword
+# `vision-language` never found such a title, and a keyword typed with the dash (copied from
+# the title) matched neither the dash nor a hyphen: the reader got nothing.
+
+DASHED = [
+    FeedPaper("2403.30001", "Vision–Language Models for Robot Control", "We align the two modalities."),
+    FeedPaper("2403.30002", "Neural Operators for Navier—Stokes Flows", "We learn the flow."),
+    FeedPaper("2403.30003", "A Study of Cooking", "Nothing about it."),
+]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "title"),
+    [
+        ("vision-language", "Vision–Language Models for Robot Control"),
+        ("vision language", "Vision–Language Models for Robot Control"),
+        ('"Vision–Language"', "Vision–Language Models for Robot Control"),
+        ("Navier-Stokes", "Neural Operators for Navier—Stokes Flows"),
+        ('"Navier–Stokes"', "Neural Operators for Navier—Stokes Flows"),
+    ],
+)
+def test_a_dash_between_two_words_is_a_hyphen(workdir, keyword, title):
+    _run(workdir, DASHED, subscriber("ada", keyword))
+
+    got = _preview(workdir, "ada")
+    assert [p["title"] for p in got["papers"]] == [title], got
+    digestbot(workdir, "send")
+    assert title in _mailed(workdir, "ada")
+
+
+def test_a_dashed_phrase_is_highlighted_whole():
+    text = "Vision–Language Models"
+    assert highlight_spans(text, ["vision-language"]) == [(0, len("Vision–Language"))]
