@@ -145,11 +145,26 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.casefold()).translate(_code_space()[0])
 
 
+# A Greek letter standing alone is the word TeX spells it with: `α-divergence` is
+# `$\alpha$-divergence`, `β-VAE` `$\beta$-VAE` (folded: final sigma is sigma, tonos gone).
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρστυφχψω", (
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+    "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+), strict=True))  # fmt: skip
+
+
+def _word(token: str) -> str:
+    """A token found in folded text that is not ASCII, as matching reads it (see _GREEK)."""
+    return _GREEK.get(token, token) if token else BREAK
+
+
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
     folded = _spaced(fold(text))
     found = _tokenizer(folded).findall(folded)
-    return [t or BREAK for t in found]
+    if folded.isascii():
+        return [t or BREAK for t in found]
+    return list(map(_word, found))
 
 
 def normalize(text: str) -> str:
@@ -179,9 +194,9 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     joined = "".join(folded)
     token_re = _tokenizer(joined)
     if one_to_one:  # every character folded to exactly one: offsets are unchanged
-        return [(m.group(1) or BREAK, m.start(), m.end()) for m in token_re.finditer(joined)]
+        return [(_word(m.group(1)), m.start(), m.end()) for m in token_re.finditer(joined)]
     return [
-        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
+        (_word(m.group(1)), origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
     ]
 
 

@@ -65,3 +65,40 @@ def test_a_dash_between_two_words_is_a_hyphen(workdir, keyword, title):
 def test_a_dashed_phrase_is_highlighted_whole():
     text = "Vision–Language Models"
     assert highlight_spans(text, ["vision-language"]) == [(0, len("Vision–Language"))]
+
+
+# --- a Greek letter written as the letter, or as TeX spells it ---------------------------------
+# The README promises that `alpha-divergence` finds `$\alpha$-divergence` (TeX math is read as
+# the words it holds). But a paper that writes the letter itself (`α-divergence`, as Hugging
+# Face's list and many RSS feeds do) was not found by `alpha-divergence`, and a keyword written
+# with the letter (`β-VAE`, `ε-greedy`) found no arXiv paper, which writes `$\beta$-VAE`.
+
+GREEK = [
+    FeedPaper("2403.30011", "Robust $\\alpha$-Divergence Minimization", "We minimize it."),
+    FeedPaper("2403.30012", "Disentangling with β-VAE", "We disentangle."),
+    FeedPaper("2403.30013", "An ε-Greedy Baseline", "Exploration, revisited."),
+    FeedPaper("2403.30014", "A Study of Cooking", "Nothing about it."),
+]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "key"),
+    [
+        ("α-divergence", "2403.30011"),
+        ("alpha-divergence", "2403.30011"),
+        ("beta-VAE", "2403.30012"),
+        ("β-VAE", "2403.30012"),
+        ("epsilon-greedy", "2403.30013"),
+    ],
+)
+def test_a_greek_letter_is_the_word_tex_spells_it_with(workdir, keyword, key):
+    _run(workdir, GREEK, subscriber("ada", keyword))
+
+    got = _preview(workdir, "ada")
+    assert [p["arxiv_id"] for p in got["papers"]] == [key], got
+    assert got["papers"][0]["why"] and keyword in got["papers"][0]["why"][0], got
+
+
+def test_a_greek_letter_is_highlighted():
+    text = "Disentangling with β-VAE"
+    assert highlight_spans(text, ["beta-vae"]) == [(text.index("β"), len(text))]
