@@ -264,6 +264,7 @@ def compile_term(raw: str) -> Term:
     toks = tokens(core)
     if not any(t not in (BREAK, DOT) for t in toks):
         raise InvalidTerm(f"keyword has no letters or digits: {raw!r}")
+    toks = _inner(toks)
     head = " ".join(toks[:-1])
     head = f" {head} " if head else " "
     if core is not text:
@@ -272,6 +273,18 @@ def compile_term(raw: str) -> Term:
     if _ACRONYM_PLURAL_RE.search(core):  # `LMs`, `GPs`: too short for word_forms to guess
         forms.add(toks[-1][:-1])
     return Term(text, tuple(sorted(f"{head}{w} " for w in forms)))
+
+
+def _inner(toks: list[str]) -> list[str]:
+    """A keyword's tokens without the breaks at its ends: a keyword already matches on word
+    boundaries, so `RLHF.`, `(LLM)` or `"diffusion policy"` are `RLHF`, `LLM` and `diffusion policy`,
+    not those words beside punctuation."""
+    start, end = 0, len(toks)
+    while toks[start] == BREAK:
+        start += 1
+    while toks[end - 1] == BREAK:
+        end -= 1
+    return toks[start:end]
 
 
 # A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s.

@@ -102,3 +102,37 @@ def test_a_greek_letter_is_the_word_tex_spells_it_with(workdir, keyword, key):
 def test_a_greek_letter_is_highlighted():
     text = "Disentangling with β-VAE"
     assert highlight_spans(text, ["beta-vae"]) == [(text.index("β"), len(text))]
+
+
+# --- punctuation around a keyword --------------------------------------------------------------
+# A keyword written with punctuation at an end (`RLHF.` closing a list, `(LLM)`, a phrase in
+# quotes as a search engine takes it) only matched where that punctuation stood beside the words
+# in the paper: `"diffusion policy"` did not find "Diffusion Policy for Robots", and an
+# exclusion `survey.` let "A Survey of Diffusion Policy Methods" through.
+
+PUNCTUATED = [
+    FeedPaper("2403.30021", "Diffusion Policy for Robots", "We learn policies."),
+    FeedPaper("2403.30022", "RLHF at Scale", "We align LLMs with human feedback"),
+    FeedPaper("2403.30023", "A Survey of Diffusion Policy Methods", "We review them"),
+    FeedPaper("2403.30024", "A Study of Cooking", "Nothing about it."),
+]
+
+
+def test_punctuation_at_the_ends_of_a_keyword_or_an_exclusion_is_no_part_of_it(workdir):
+    profile = (
+        "- id: ada\n"
+        "  email: ada@example.org\n"
+        "  keywords: ['\"diffusion policy\"', 'RLHF.', '(LLMs)']\n"
+        "  exclude: ['survey.']\n"
+    )
+    _run(workdir, PUNCTUATED, profile)
+
+    got = _preview(workdir, "ada")
+    assert {p["arxiv_id"]: p["why"] for p in got["papers"]} == {
+        "2403.30021": ['"diffusion policy"'],
+        "2403.30022": ["RLHF.", "(LLMs)"],
+    }, got
+    digestbot(workdir, "send")
+    mailed = _mailed(workdir, "ada")
+    assert "Diffusion Policy for Robots" in mailed and "RLHF at Scale" in mailed
+    assert "A Survey of" not in mailed
