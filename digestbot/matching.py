@@ -7,7 +7,7 @@ and accents, categories filter.
 
 Everything rests on one normalization. A text becomes a string of tokens, each padded by single
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
-hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
+hyphen, underscore, apostrophe, slash and TeX's `$`, `\\` and braces (math: `$k$-means`) only separate
 them; any other punctuation becomes the break token `|`, so a phrase never matches across a
 comma or a full stop (but `C++`, `C#` and the `.` of `.NET` are tokens: see _token_res). A
 keyword normalizes the same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
@@ -38,7 +38,7 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010-\u2015\u200c\u200d$\\"
+_JOINERS = r"\s\-'’/\u2010-\u2015\u200c\u200d$\\{}"
 # A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
 # see _code_space); a break is a run of anything that is neither that, nor white space, nor a
 # joiner. Underscore is in \w, so it is neither: a joiner. So are the
@@ -47,6 +47,8 @@ _JOINERS = r"\s\-'’/\u2010-\u2015\u200c\u200d$\\"
 # So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
 # `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`. So are
 # the dashes U+2012-U+2015: titles write `Vision–Language` and `Navier–Stokes` with an en dash.
+# So are TeX's braces, which group and separate nothing: `\emph{in-context} learning` is
+# `in-context learning` (arXiv abstracts keep TeX as written).
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 # Names of languages and tools spelled with punctuation are words too: a token may end in `++`
 # or `#` (`C++`, `C++17`, `C#`, `F#`), so `C++` is neither `C`, nor `C#`, nor "C, then any

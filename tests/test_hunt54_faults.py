@@ -136,3 +136,29 @@ def test_punctuation_at_the_ends_of_a_keyword_or_an_exclusion_is_no_part_of_it(w
     mailed = _mailed(workdir, "ada")
     assert "Diffusion Policy for Robots" in mailed and "RLHF at Scale" in mailed
     assert "A Survey of" not in mailed
+
+
+# --- TeX's braces in a title or an abstract ----------------------------------------------------
+# arXiv keeps an abstract's TeX as written (`\emph{in-context} learning`, `{\em diffusion}
+# policies`): the braces were punctuation, a break inside the phrase, so `in-context learning`
+# and `diffusion policy` never found those papers, though the README reads TeX as its words.
+
+BRACED = [
+    FeedPaper(
+        "2403.30031", "Transformers Learn to Generalize", "We study \\emph{in-context} learning at scale."
+    ),
+    FeedPaper("2403.30032", "Robots That Act", "We train {\\em diffusion} policies on real robots."),
+    FeedPaper("2403.30033", "A Study of Cooking", "Nothing about it."),
+]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "key"), [("in-context learning", "2403.30031"), ("diffusion policy", "2403.30032")]
+)
+def test_tex_braces_inside_a_phrase_separate_nothing(workdir, keyword, key):
+    _run(workdir, BRACED, subscriber("ada", keyword))
+
+    got = _preview(workdir, "ada")
+    assert [(p["arxiv_id"], p["why"]) for p in got["papers"]] == [(key, [keyword])], got
+    digestbot(workdir, "send")
+    assert dict((p.aid, p.title) for p in BRACED)[key] in _mailed(workdir, "ada")
