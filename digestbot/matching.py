@@ -289,8 +289,9 @@ def _inner(toks: list[str]) -> list[str]:
     return toks[start:end]
 
 
-# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s.
-_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s$")
+# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s (and
+# maybe punctuation, no part of the keyword: see _inner).
+_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s(?=[^\w+#]*$)")
 
 
 MAX_TERM_CHARS = 100  # one keyword or exclusion, as written

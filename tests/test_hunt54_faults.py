@@ -162,3 +162,21 @@ def test_tex_braces_inside_a_phrase_separate_nothing(workdir, keyword, key):
     assert [(p["arxiv_id"], p["why"]) for p in got["papers"]] == [(key, [keyword])], got
     digestbot(workdir, "send")
     assert dict((p.aid, p.title) for p in BRACED)[key] in _mailed(workdir, "ada")
+
+
+# An acronym in the plural (`GPs`) finds its singular (`GP`), but not when punctuation followed
+# it (`GPs.` closing a list, `(GPs)`): the rule looked at the keyword's last character.
+
+
+@pytest.mark.parametrize("keyword", ["GPs.", "'(GPs)'", "'\"LMs\"'"])
+def test_an_acronym_in_the_plural_with_punctuation_after_it_finds_its_singular(workdir, keyword):
+    papers = [
+        FeedPaper("2403.30041", "Sparse GP Regression", "A GP, sparse."),
+        FeedPaper("2403.30042", "Small LM Distillation", "An LM, small."),
+        FeedPaper("2403.30043", "A Study of Cooking", "Nothing about it."),
+    ]
+    _run(workdir, papers, subscriber("ada", keyword))
+
+    got = _preview(workdir, "ada")
+    wanted = "2403.30041" if "GP" in keyword else "2403.30042"
+    assert [p["arxiv_id"] for p in got["papers"]] == [wanted], got
