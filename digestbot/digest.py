@@ -52,6 +52,7 @@ from .store import (
     MAX_UNCONFIRMED,
     ClaimLost,
     DigestItem,
+    DigestRecord,
     Store,
     StoreError,
     StoreWriteError,
@@ -636,6 +637,9 @@ class DigestRunner:
         state = next(iter(self._states({sid})), None)
         if state is None:
             return None
+        waiting = self.store.retryable_digests(None, subscriber_ids=[sid])
+        if waiting:  # sent before any new one is built, with the papers it was recorded with
+            return self._recorded(waiting[0], state.subscriber)
         self._handed_over = None  # as of now
         selection = self.select([state], now)
         return Digest(state.subscriber, selection.best[sid], selection.matched[sid], created=now)
@@ -821,17 +825,8 @@ class DigestRunner:
                 record.id,
                 sub.id,
             )
-        items = self.store.digest_items(record.id)
         posted = self.store.posted_parts(record.id) if record.parts_sent else None
-        digest = Digest(
-            state.subscriber,
-            [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
-            record.n_matched,
-            id=record.id,
-            created=record.created_at,
-            message_id=record.message_id,
-            parts_sent=record.parts_sent,
-        )
+        digest = self._recorded(record, state.subscriber)
         if posted is not None:  # part of it went out: the rest of those messages, not a new split
             return self._send(digest, attempts_before=record.attempts, message=posted)
         shown, message = self._fit(digest)
@@ -839,6 +834,19 @@ class DigestRunner:
             self.store.drop_digest_items(record.id, [m.paper.seq for m in digest.matches[len(shown) :]])
             digest.matches = shown
         return self._send(digest, attempts_before=record.attempts, message=message)
+
+    def _recorded(self, record: DigestRecord, sub: Subscriber) -> Digest:
+        """A recorded digest as a retry sends it: its papers and counts as recorded."""
+        items = self.store.digest_items(record.id)
+        return Digest(
+            sub,
+            [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
+            record.n_matched,
+            id=record.id,
+            created=record.created_at,
+            message_id=record.message_id,
+            parts_sent=record.parts_sent,
+        )
 
     def _send(
         self, digest: Digest, attempts_before: int, message: OutgoingEmail | list[dict] | None = None

@@ -180,3 +180,34 @@ def test_an_acronym_in_the_plural_with_punctuation_after_it_finds_its_singular(w
     got = _preview(workdir, "ada")
     wanted = "2403.30041" if "GP" in keyword else "2403.30042"
     assert [p["arxiv_id"] for p in got["papers"]] == [wanted], got
+
+
+# --- preview while a digest waits for a retry --------------------------------------------------
+# After a failed send (the SMTP server down), the digest waits with its papers and goes out
+# before any new one is built. `preview` built a new one instead, which found nothing new (the
+# watermark had moved past those papers): "No new matching papers ... nothing would be sent",
+# JSON `{"total": 0, "papers": []}`, while the next `send` delivered the waiting digest.
+
+RL = [FeedPaper(f"2403.3005{i}", f"Reinforcement Learning Study {i}", "We study it.") for i in range(1, 6)]
+
+
+def test_preview_shows_the_digest_that_waits_for_a_retry(workdir, backend, closed_smtp_url, smtp_server):
+    profile = subscriber("ada", "reinforcement learning") + "  max_papers: 3\n"
+    write_feed(workdir.path / "feed.xml", RL)
+    workdir.write_config(SOURCES, profile)
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(closed_smtp_url)
+    digestbot(workdir, "send", expect=1)
+
+    got = _preview(workdir, "ada")
+    text = digestbot(workdir, "preview", "ada", "-o", "-").output
+    assert got["total"] == 5 and len(got["papers"]) == 3, got
+    assert "nothing would be sent" not in text and got["papers"][0]["title"] in text
+
+    workdir.use_smtp(smtp_server.url)
+    digestbot(workdir, "send", "--force")
+    (mail,) = smtp_server.messages
+    body = mail.message.get_body(("plain",)).get_content()
+    places = [body.find(p["title"]) for p in got["papers"]]
+    assert -1 not in places and places == sorted(places), (got, body)
+    assert "5 new papers matched your profile; here are the best 3." in body
