@@ -672,6 +672,9 @@ class DigestRunner:
 
         try:
             if dry_run:
+                for record in self.store.retryable_digests(None if force else now, only):
+                    if (outcome := self._dry_retry(record)) is not None:
+                        done(outcome)
                 states = self.due(now, only, force, dry_run=True)
                 selection = self.select(states, now)
                 for state in states:
@@ -834,6 +837,21 @@ class DigestRunner:
             self.store.drop_digest_items(record.id, [m.paper.seq for m in digest.matches[len(shown) :]])
             digest.matches = shown
         return self._send(digest, attempts_before=record.attempts, message=message)
+
+    def _dry_retry(self, record: DigestRecord) -> Outcome | None:
+        """What `_retry` would send of a waiting digest, sending and recording nothing; None
+        for one it would cancel (its subscriber left) or hold (it may have arrived)."""
+        state = self.store.subscriber(record.subscriber_id)
+        if state is None or not state.subscriber.active or state.subscriber.paused:
+            return None
+        if record.unconfirmed >= MAX_UNCONFIRMED:
+            return None
+        digest = self._recorded(record, state.subscriber)
+        shown = len(self._fit(digest)[0])
+        sub = digest.subscriber
+        return Outcome(
+            sub.id, "dry-run", shown, record.n_matched, record.destination or self.deliverer.destination(sub)
+        )
 
     def _recorded(self, record: DigestRecord, sub: Subscriber) -> Digest:
         """A recorded digest as a retry sends it: its papers and counts as recorded."""

@@ -8,7 +8,7 @@ import json
 from email import policy
 
 import pytest
-from helpers import SOURCES, FeedPaper, digestbot, subscriber, write_feed
+from helpers import SOURCES, FeedPaper, db_dump, digestbot, subscriber, write_feed
 
 from digestbot.matching import highlight_spans
 
@@ -211,3 +211,22 @@ def test_preview_shows_the_digest_that_waits_for_a_retry(workdir, backend, close
     places = [body.find(p["title"]) for p in got["papers"]]
     assert -1 not in places and places == sorted(places), (got, body)
     assert "5 new papers matched your profile; here are the best 3." in body
+
+
+# `send --dry-run --force` left the waiting digest out ("0 digest(s) would be sent"), while
+# `send --force` then sent it.
+
+
+def test_a_dry_run_reports_the_digest_a_retry_would_send(workdir, backend, closed_smtp_url):
+    write_feed(workdir.path / "feed.xml", RL)
+    workdir.write_config(SOURCES, subscriber("ada", "reinforcement learning") + "  max_papers: 3\n")
+    digestbot(workdir, "fetch")
+    workdir.use_smtp(closed_smtp_url)
+    digestbot(workdir, "send", expect=1)
+    before = db_dump(workdir.db)
+
+    out = digestbot(workdir, "send", "--dry-run", "--force").output
+
+    assert "ada: would send 3 paper(s) (5 matched) to ada@example.org" in out, out
+    assert "Dry run: 1 digest(s) would be sent" in out, out
+    assert db_dump(workdir.db) == before
