@@ -52,6 +52,7 @@ from .store import (
     MAX_UNCONFIRMED,
     ClaimLost,
     DigestItem,
+    DigestRecord,
     Store,
     StoreError,
     StoreWriteError,
@@ -636,6 +637,9 @@ class DigestRunner:
         state = next(iter(self._states({sid})), None)
         if state is None:
             return None
+        waiting = self.store.retryable_digests(None, subscriber_ids=[sid])
+        if waiting:  # sent before any new one is built, with the papers it was recorded with
+            return self._recorded(waiting[0], state.subscriber)
         self._handed_over = None  # as of now
         selection = self.select([state], now)
         return Digest(state.subscriber, selection.best[sid], selection.matched[sid], created=now)
@@ -668,6 +672,9 @@ class DigestRunner:
 
         try:
             if dry_run:
+                for record in self.store.retryable_digests(None if force else now, only):
+                    if (outcome := self._dry_retry(record)) is not None:
+                        done(outcome)
                 states = self.due(now, only, force, dry_run=True)
                 selection = self.select(states, now)
                 for state in states:
@@ -821,17 +828,8 @@ class DigestRunner:
                 record.id,
                 sub.id,
             )
-        items = self.store.digest_items(record.id)
         posted = self.store.posted_parts(record.id) if record.parts_sent else None
-        digest = Digest(
-            state.subscriber,
-            [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
-            record.n_matched,
-            id=record.id,
-            created=record.created_at,
-            message_id=record.message_id,
-            parts_sent=record.parts_sent,
-        )
+        digest = self._recorded(record, state.subscriber)
         if posted is not None:  # part of it went out: the rest of those messages, not a new split
             return self._send(digest, attempts_before=record.attempts, message=posted)
         shown, message = self._fit(digest)
@@ -839,6 +837,34 @@ class DigestRunner:
             self.store.drop_digest_items(record.id, [m.paper.seq for m in digest.matches[len(shown) :]])
             digest.matches = shown
         return self._send(digest, attempts_before=record.attempts, message=message)
+
+    def _dry_retry(self, record: DigestRecord) -> Outcome | None:
+        """What `_retry` would send of a waiting digest, sending and recording nothing; None
+        for one it would cancel (its subscriber left) or hold (it may have arrived)."""
+        state = self.store.subscriber(record.subscriber_id)
+        if state is None or not state.subscriber.active or state.subscriber.paused:
+            return None
+        if record.unconfirmed >= MAX_UNCONFIRMED:
+            return None
+        digest = self._recorded(record, state.subscriber)
+        shown = len(self._fit(digest)[0])
+        sub = digest.subscriber
+        return Outcome(
+            sub.id, "dry-run", shown, record.n_matched, record.destination or self.deliverer.destination(sub)
+        )
+
+    def _recorded(self, record: DigestRecord, sub: Subscriber) -> Digest:
+        """A recorded digest as a retry sends it: its papers and counts as recorded."""
+        items = self.store.digest_items(record.id)
+        return Digest(
+            sub,
+            [Match(it.paper, it.score, it.terms, it.authors, it.reasons) for it in items],
+            record.n_matched,
+            id=record.id,
+            created=record.created_at,
+            message_id=record.message_id,
+            parts_sent=record.parts_sent,
+        )
 
     def _send(
         self, digest: Digest, attempts_before: int, message: OutgoingEmail | list[dict] | None = None

@@ -7,7 +7,7 @@ and accents, categories filter.
 
 Everything rests on one normalization. A text becomes a string of tokens, each padded by single
 spaces: `" self supervised learning | of robots "`. Letters and digits make tokens; space,
-hyphen, underscore, apostrophe, slash and TeX's `$` and `\\` (math: `$k$-means`) only separate
+hyphen, underscore, apostrophe, slash and TeX's `$`, `\\` and braces (math: `$k$-means`) only separate
 them; any other punctuation becomes the break token `|`, so a phrase never matches across a
 comma or a full stop (but `C++`, `C#` and the `.` of `.NET` are tokens: see _token_res). A
 keyword normalizes the same way, so matching a phrase on word boundaries is finding `" diffusion policy "` in that string.
@@ -38,14 +38,17 @@ REPEAT_CAP = 5
 AUTHOR_WEIGHT = 40
 
 BREAK = "|"
-_JOINERS = r"\s\-'’/\u2010\u2011\u200c\u200d$\\"
+_JOINERS = r"\s\-'’/\u2010-\u2015\u200c\u200d$\\{}"
 # A token is a run of letters/digits (and, in text that is not ASCII, of the marks they carry:
 # see _code_space); a break is a run of anything that is neither that, nor white space, nor a
 # joiner. Underscore is in \w, so it is neither: a joiner. So are the
 # zero-width (non-)joiners Persian and Hindi words are spelled with: a feed's text reaches the
 # store with them as spaces (text.one_line), and a keyword typed with one must match that.
 # So are TeX's `$` and `\`: titles and abstracts keep math as written (`$k$-means`,
-# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`.
+# `$\alpha$-divergence`), and it spells the words `k-means` and `alpha-divergence`. So are
+# the dashes U+2012-U+2015: titles write `Vision–Language` and `Navier–Stokes` with an en dash.
+# So are TeX's braces, which group and separate nothing: `\emph{in-context} learning` is
+# `in-context learning` (arXiv abstracts keep TeX as written).
 _ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 # Names of languages and tools spelled with punctuation are words too: a token may end in `++`
 # or `#` (`C++`, `C++17`, `C#`, `F#`), so `C++` is neither `C`, nor `C#`, nor "C, then any
@@ -144,11 +147,26 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.casefold()).translate(_code_space()[0])
 
 
+# A Greek letter standing alone is the word TeX spells it with: `α-divergence` is
+# `$\alpha$-divergence`, `β-VAE` `$\beta$-VAE` (folded: final sigma is sigma, tonos gone).
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρστυφχψω", (
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+    "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+), strict=True))  # fmt: skip
+
+
+def _word(token: str) -> str:
+    """A token found in folded text that is not ASCII, as matching reads it (see _GREEK)."""
+    return _GREEK.get(token, token) if token else BREAK
+
+
 def tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, with BREAK where punctuation splits phrases."""
     folded = _spaced(fold(text))
     found = _tokenizer(folded).findall(folded)
-    return [t or BREAK for t in found]
+    if folded.isascii():
+        return [t or BREAK for t in found]
+    return list(map(_word, found))
 
 
 def normalize(text: str) -> str:
@@ -178,9 +196,9 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
     joined = "".join(folded)
     token_re = _tokenizer(joined)
     if one_to_one:  # every character folded to exactly one: offsets are unchanged
-        return [(m.group(1) or BREAK, m.start(), m.end()) for m in token_re.finditer(joined)]
+        return [(_word(m.group(1)), m.start(), m.end()) for m in token_re.finditer(joined)]
     return [
-        (m.group(1) or BREAK, origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
+        (_word(m.group(1)), origin[m.start()], origin[m.end() - 1] + 1) for m in token_re.finditer(joined)
     ]
 
 
@@ -248,6 +266,7 @@ def compile_term(raw: str) -> Term:
     toks = tokens(core)
     if not any(t not in (BREAK, DOT) for t in toks):
         raise InvalidTerm(f"keyword has no letters or digits: {raw!r}")
+    toks = _inner(toks)
     head = " ".join(toks[:-1])
     head = f" {head} " if head else " "
     if core is not text:
@@ -258,8 +277,21 @@ def compile_term(raw: str) -> Term:
     return Term(text, tuple(sorted(f"{head}{w} " for w in forms)))
 
 
-# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s.
-_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s$")
+def _inner(toks: list[str]) -> list[str]:
+    """A keyword's tokens without the breaks at its ends: a keyword already matches on word
+    boundaries, so `RLHF.`, `(LLM)` or `"diffusion policy"` are `RLHF`, `LLM` and `diffusion policy`,
+    not those words beside punctuation."""
+    start, end = 0, len(toks)
+    while toks[start] == BREAK:
+        start += 1
+    while toks[end - 1] == BREAK:
+        end -= 1
+    return toks[start:end]
+
+
+# A keyword ending in an acronym in the plural, as written: capitals, then a lower-case s (and
+# maybe punctuation, no part of the keyword: see _inner).
+_ACRONYM_PLURAL_RE = re.compile(r"(?<![^\W_])[A-Z][A-Z0-9]*[A-Z]s(?=[^\w+#]*$)")
 
 
 MAX_TERM_CHARS = 100  # one keyword or exclusion, as written
