@@ -285,11 +285,20 @@ class SmtpTransport:
                     and attempt == 1
                 ):
                     continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
+                if isinstance(e, smtplib.SMTPSenderRefused) and 500 <= e.smtp_code < 600 and not msg.smtputf8:
+                    raise self._sender_refused(msg.sender, e) from None
                 raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error)) from None
             except (OSError, smtplib.SMTPException) as e:
                 self._drop()
                 raise self._trip(_why(e)) from None
         raise AssertionError("unreachable")
+
+    def _sender_refused(self, sender: str, error: smtplib.SMTPSenderRefused) -> DeliveryError:
+        """A permanent refusal of MAIL FROM (no parameters, before any recipient): every digest
+        has that sender, so the rest of the run would be refused the same way."""
+        refused = _reply("refused the sender", error.smtp_code, error.smtp_error)
+        fix = "set email.from in the YAML to an address this server (and its login) may send as"
+        return self._trip(refused, reason=f"SMTP server {self.name} {refused} ({_now()}): {fix}")
 
     def _unconfirmed(self, recipient: str, why: str) -> DeliveryError:
         """The message went out whole but the server's answer never came: it may have arrived,

@@ -1,0 +1,70 @@
+"""Hunt 53: the email digest and its delivery over SMTP, as a reader and a mail admin see them.
+
+SMTP servers are real aiosmtpd servers on loopback; every test checks what arrived, what the
+ledger records and what the run said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conftest import RecordingHandler, serving
+from helpers import digestbot, ledger, subscriber
+from test_email_delivery import GRAPHS, IMITATION, REASONING, setup
+
+ALICE = subscriber("alice", "imitation learning")
+BOB = subscriber("bob", "reasoning")
+DAVE = subscriber("dave", "graph neural network")
+
+
+@dataclass
+class RefusesTheSender(RecordingHandler):
+    """Refuses MAIL FROM with `mail_reply` (while `refusing`), as a submission server does for
+    an address the login may not send as."""
+
+    mail_reply: str = "553 5.7.1 <digest@example.org>: Sender address rejected: not owned by user me"
+    refusing: bool = True
+    mails: int = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mails += 1
+        if self.refusing:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+def test_a_sender_the_server_refuses_for_good_is_asked_once_and_the_error_says_to_fix_email_from(workdir):
+    setup(workdir, [IMITATION, REASONING, GRAPHS], ALICE, BOB, DAVE)
+    digestbot(workdir, "fetch")
+    with serving(RefusesTheSender(pipelining=True)) as smtp:
+        workdir.use_smtp(smtp.url)
+        result = digestbot(workdir, "send", expect=1)
+        # the sender is every digest's: one refusal says it for the run (was: one login and one
+        # refusal per subscriber, each on a new connection)
+        assert smtp.handler.mails == 1 and smtp.connections == 1 and smtp.messages == []
+        records = ledger(workdir.db)
+        assert [r.status for r in records] == ["pending"] * 3
+        for r in records:
+            assert "refused the sender: 553 5.7.1" in (r.last_error or ""), r.last_error
+            assert "set email.from" in (r.last_error or ""), r.last_error
+        assert result.output.count("set email.from") == 3
+        smtp.handler.refusing = False  # the admin lets the login send as that address
+        digestbot(workdir, "send", "--force")
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [
+            "alice@example.org",
+            "bob@example.org",
+            "dave@example.org",
+        ]
+    assert [r.status for r in ledger(workdir.db)] == ["sent"] * 3
+
+
+def test_a_sender_refused_for_now_is_still_tried_for_each_digest(workdir):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    with serving(RefusesTheSender(mail_reply="451 4.3.0 try again later")) as smtp:
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", expect=1)
+        assert smtp.handler.mails == 2 and smtp.messages == []
+    for r in ledger(workdir.db):
+        assert r.status == "pending" and "SMTP error: 451 4.3.0" in (r.last_error or "")
