@@ -6,6 +6,7 @@ ledger records and what the run said."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from conftest import RecordingHandler, serving
 from helpers import digestbot, ledger, subscriber
@@ -68,3 +69,40 @@ def test_a_sender_refused_for_now_is_still_tried_for_each_digest(workdir):
         assert smtp.handler.mails == 2 and smtp.messages == []
     for r in ledger(workdir.db):
         assert r.status == "pending" and "SMTP error: 451 4.3.0" in (r.last_error or "")
+
+
+# --- a template of the user's folder that leaves out the unsubscribe link -----------------
+
+
+def without_unsubscribe(workdir) -> None:
+    """The default email templates, copied into the workdir's folder minus their unsubscribe link."""
+    folder = workdir.path / "my-templates"
+    folder.mkdir()
+    html = (TEMPLATES / "digest.html").read_text()
+    html = html.replace(UNSUBSCRIBE_HTML, "")
+    text = (TEMPLATES / "digest.txt").read_text().replace("Unsubscribe: {{ unsubscribe_url }}\n", "")
+    assert "{{ unsubscribe_url }}" not in html + text
+    (folder / "digest.html").write_text(html)
+    (folder / "digest.txt").write_text(text)
+
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+UNSUBSCRIBE_HTML = '    {% if unsubscribe_url %}<p><a href="{{ unsubscribe_url }}">Unsubscribe</a> from this digest.</p>{% endif %}\n'
+
+
+def test_check_warns_of_an_email_template_that_shows_no_unsubscribe_link(workdir, monkeypatch):
+    monkeypatch.setenv("DIGESTBOT_BASE_URL", "https://digest.example.org")
+    monkeypatch.setenv("DIGESTBOT_SECRET", "s3cret-s3cret-s3cret")
+    setup(workdir, [IMITATION], ALICE)
+    result = digestbot(workdir, "check")
+    assert "unsubscribe" not in result.output  # the defaults show it
+    without_unsubscribe(workdir)
+    setup(workdir, [IMITATION], ALICE, extra_yaml="templates: my-templates/")
+    result = digestbot(workdir, "check")
+    folder = workdir.path / "my-templates"
+    assert f"warning: {folder / 'digest.html'}: the HTML part shows no unsubscribe link" in result.output
+    assert f"warning: {folder / 'digest.txt'}: the plain-text part shows no unsubscribe link" in result.output
+    assert "{% if unsubscribe_url %}" in result.output
+    monkeypatch.delenv("DIGESTBOT_SECRET")  # no links to show: nothing to warn of
+    monkeypatch.delenv("DIGESTBOT_BASE_URL")
+    assert "unsubscribe link" not in digestbot(workdir, "check").output
