@@ -5,11 +5,12 @@ ledger records and what the run said."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import RecordingHandler, serving
-from helpers import digestbot, ledger, subscriber
+from helpers import FeedPaper, digestbot, ledger, subscriber
 from test_email_delivery import GRAPHS, IMITATION, REASONING, setup
 
 ALICE = subscriber("alice", "imitation learning")
@@ -106,3 +107,55 @@ def test_check_warns_of_an_email_template_that_shows_no_unsubscribe_link(workdir
     monkeypatch.delenv("DIGESTBOT_SECRET")  # no links to show: nothing to warn of
     monkeypatch.delenv("DIGESTBOT_BASE_URL")
     assert "unsubscribe link" not in digestbot(workdir, "check").output
+
+
+# --- a message bigger than the relay takes ------------------------------------------------
+
+
+@dataclass
+class SizeLimited(RecordingHandler):
+    """`quiet_size`: advertise no SIZE, as a relay whose filter refuses by size all the same
+    (552 at the end of the message)."""
+
+    quiet_size: bool = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        responses = await super().handle_EHLO(server, session, envelope, hostname, responses)
+        return [r for r in responses if not (self.quiet_size and "SIZE" in r)]
+
+
+def big_digest(workdir) -> None:
+    papers = [
+        FeedPaper(f"2501.{30000 + i}", f"Imitation learning, study {i}", "We study imitation learning. " * 40)
+        for i in range(30)
+    ]
+    setup(workdir, [*papers, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+
+
+def test_a_digest_bigger_than_the_relays_size_is_not_sent_and_says_how_big_and_what_to_raise(workdir):
+    big_digest(workdir)
+    with serving(SizeLimited(), data_size_limit=20_000) as smtp:
+        workdir.use_smtp(smtp.url)
+        result = digestbot(workdir, "send", expect=1)
+        assert [m.rcpt_tos for m in smtp.messages] == [("bob@example.org",)]  # the small one goes
+    [alice] = ledger(workdir.db, status="pending")
+    error = alice.last_error or ""
+    assert alice.subscriber_id == "alice" and "takes messages of at most 20 KB (its SIZE)" in error, error
+    assert re.search(r"this digest is \d+ KB: raise the server's message size limit", error), error
+    assert "message_size_limit" in result.output
+    with serving(SizeLimited(), data_size_limit=10_000_000) as smtp:  # the admin raised it
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", "--force")
+        assert [m.rcpt_tos for m in smtp.messages] == [("alice@example.org",)]
+    assert [r.status for r in ledger(workdir.db)] == ["sent", "sent"]
+
+
+def test_a_552_to_the_message_says_how_big_it_was_and_what_to_raise(workdir):
+    big_digest(workdir)
+    with serving(SizeLimited(quiet_size=True), data_size_limit=20_000) as smtp:
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", expect=1)
+    [alice] = ledger(workdir.db, status="pending")
+    error = alice.last_error or ""
+    assert error.startswith("SMTP error: 552") and "raise the server's message size limit" in error, error

@@ -260,6 +260,11 @@ class SmtpTransport:
                     f"SMTP server {self.name} does not offer SMTPUTF8 (RFC 6531), which it needs: "
                     "enable SMTPUTF8 on the server (Postfix: smtputf8_enable = yes) or use an ASCII address",
                 )
+            limit = _size_limit(self._conn)
+            if limit and len(msg.data) > limit:  # the server said so in EHLO: not sent to be refused
+                raise DeliveryError(
+                    f"SMTP server {self.name} takes messages of at most {_kb(limit)} (its SIZE){_too_big(msg)}"
+                )
             try:
                 _transaction(self._conn, msg)
                 return f"{recipient} via {self.name}"
@@ -287,7 +292,8 @@ class SmtpTransport:
                     continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
                 if isinstance(e, smtplib.SMTPSenderRefused) and 500 <= e.smtp_code < 600 and not msg.smtputf8:
                     raise self._sender_refused(msg.sender, e) from None
-                raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error)) from None
+                big = _too_big(msg) if isinstance(e, smtplib.SMTPDataError) and e.smtp_code == 552 else ""
+                raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error) + big) from None
             except (OSError, smtplib.SMTPException) as e:
                 self._drop()
                 raise self._trip(_why(e)) from None
@@ -356,6 +362,24 @@ def _ehlo(conn: smtplib.SMTP) -> None:
         code, reply = conn.helo()
     if not 200 <= code < 300:
         raise smtplib.SMTPHeloError(code, reply)
+
+
+def _size_limit(conn: smtplib.SMTP) -> int:
+    """The largest message the server takes, as its EHLO says (RFC 1870 SIZE; 0: no limit)."""
+    value = conn.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:,.0f} KB" if size >= 1000 else f"{size} bytes"
+
+
+def _too_big(msg: OutgoingEmail) -> str:
+    """What to do about a message the server finds too big (552 to the message, or its SIZE)."""
+    return (
+        f"; this digest is {_kb(len(msg.data))}: raise the server's message size limit (Postfix:"
+        " message_size_limit), and it goes on the next try (a lower max_papers makes later digests smaller)"
+    )
 
 
 def _now() -> str:
