@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+import test_mail_headers
 from conftest import RecordingHandler, serving
 from helpers import FeedPaper, digestbot, ledger, subscriber
 from test_email_delivery import GRAPHS, IMITATION, REASONING, setup
@@ -159,3 +161,28 @@ def test_a_552_to_the_message_says_how_big_it_was_and_what_to_raise(workdir):
     [alice] = ledger(workdir.db, status="pending")
     error = alice.last_error or ""
     assert error.startswith("SMTP error: 552") and "raise the server's message size limit" in error, error
+
+
+# --- a relay whose certificate this machine does not trust --------------------------------
+
+certificate = test_mail_headers.certificate  # the fixture: a self-signed certificate for 127.0.0.1
+
+
+@pytest.mark.parametrize("login", [False, True], ids=["starttls=require", "login"])
+def test_an_untrusted_certificate_says_so_and_how_to_trust_a_private_ca(workdir, certificate, login):
+    test_mail_headers.setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    with test_mail_headers.server(certificate) as smtp:
+        url = f"smtp://me:pw@{smtp.host}:{smtp.port}" if login else f"{smtp.url}?starttls=require"
+        workdir.use_smtp(url)
+        result = digestbot(workdir, "send", expect=1)
+        assert smtp.messages == []
+        for record in ledger(workdir.db):
+            error = record.last_error or ""
+            assert record.status == "pending" and "cannot reach" not in error, error
+            assert "TLS failed: certificate verify failed: self-signed certificate" in error, error
+            assert "point SSL_CERT_FILE at its certificate" in error, error
+        assert result.output.count("SSL_CERT_FILE") == 2
+        workdir.monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # what the message says to do
+        workdir.use_smtp(url.replace("me:pw@", ""))  # (aiosmtpd here takes no login)
+        digestbot(workdir, "send", "--force")
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]

@@ -239,6 +239,12 @@ class SmtpTransport:
         except NoGreeting as e:
             stalled = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()})"
             raise self._trip("stalled", reason=f"{stalled}: {e}") from None
+        except ssl.SSLCertVerificationError as e:  # reached: "cannot reach" would send one to the network
+            untrusted = f"TLS failed: certificate verify failed: {e.verify_message or e.reason}"
+            fix = "the certificate is not trusted: fix it on the server, or for a private CA point SSL_CERT_FILE at its certificate"
+            raise self._trip(
+                untrusted, reason=f"SMTP server {self.name}: {untrusted} ({_now()}): {fix}"
+            ) from None
         except Unsupported as e:  # reached, and it answered: what it lacks is the message
             reason = f"SMTP server {self.name} {e} ({_now()})"
             raise self._trip(str(e), reason=reason) from None
