@@ -186,3 +186,16 @@ def test_an_untrusted_certificate_says_so_and_how_to_trust_a_private_ca(workdir,
         workdir.use_smtp(url.replace("me:pw@", ""))  # (aiosmtpd here takes no login)
         digestbot(workdir, "send", "--force")
         assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]
+
+
+def test_a_relay_that_wants_a_login_first_says_to_put_one_in_the_url_not_to_change_email_from(workdir):
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    with serving(RefusesTheSender(mail_reply="530 5.7.0 Authentication required")) as smtp:
+        workdir.use_smtp(smtp.url)
+        digestbot(workdir, "send", expect=1)
+        assert smtp.handler.mails == 1 and smtp.messages == []
+    for r in ledger(workdir.db):
+        error = r.last_error or ""
+        assert "refused the sender: 530 5.7.0 Authentication required" in error, error
+        assert "put its user name and password in DIGESTBOT_SMTP_URL" in error and "email.from" not in error

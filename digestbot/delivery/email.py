@@ -310,6 +310,13 @@ class SmtpTransport:
         has that sender, so the rest of the run would be refused the same way."""
         refused = _reply("refused the sender", error.smtp_code, error.smtp_error)
         fix = "set email.from in the YAML to an address this server (and its login) may send as"
+        if error.smtp_code == 530:  # RFC 4954: authentication required (or STARTTLS first)
+            fix = (
+                "the server takes mail only after a login: put its user name and password in DIGESTBOT_SMTP_URL"
+                " (smtp://user:password@host:587)"
+                if not self.settings.username
+                else "the server wants a login or STARTTLS first: check DIGESTBOT_SMTP_URL's starttls= option"
+            )
         return self._trip(refused, reason=f"SMTP server {self.name} {refused} ({_now()}): {fix}")
 
     def _unconfirmed(self, recipient: str, why: str) -> DeliveryError:
