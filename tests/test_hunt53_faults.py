@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import test_mail_headers
+from aiosmtpd.smtp import AuthResult
 from conftest import RecordingHandler, serving
 from helpers import FeedPaper, digestbot, ledger, subscriber
 from test_email_delivery import GRAPHS, IMITATION, REASONING, setup
@@ -202,3 +204,37 @@ def test_a_relay_that_wants_a_login_first_says_to_put_one_in_the_url_not_to_chan
     for error in errors:
         assert "refused the sender: 530 5.7.0 Authentication required" in error, error
         assert "put its user name and password in DIGESTBOT_SMTP_URL" in error and "email.from" not in error
+
+
+# --- a login outside ASCII ----------------------------------------------------------------
+
+PASSWORD = "pässwörd"
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_password_outside_ascii_logs_in_as_utf8(workdir, mechanism):
+    logins = []
+
+    def check(server, session, envelope, used, auth_data):
+        login, password = (v.decode("utf-8") if isinstance(v, bytes) else v for v in auth_data)
+        logins.append((used, login, password))
+        return AuthResult(success=password == PASSWORD, handled=False)
+
+    setup(workdir, [IMITATION, REASONING], ALICE, BOB)
+    digestbot(workdir, "fetch")
+    other = [m for m in ("PLAIN", "LOGIN") if m != mechanism]
+    with serving(
+        RecordingHandler(), authenticator=check, auth_require_tls=False, auth_exclude_mechanism=other
+    ) as smtp:
+        outputs = []
+        for password, expect in (("wrông", 1), (PASSWORD, 0)):
+            workdir.use_smtp(f"smtp://j%C3%BCrgen:{quote(password)}@{smtp.host}:{smtp.port}?starttls=off")
+            outputs.append(digestbot(workdir, "send", "--force", expect=expect).output)
+        assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["alice@example.org", "bob@example.org"]
+    # a wrong one is refused once per run, saying what to check (was: "unexpected error:
+    # UnicodeEncodeError: 'ascii' codec can't encode character", one connection per digest)
+    assert logins == [(mechanism, "jürgen", "wrông"), (mechanism, "jürgen", PASSWORD)]
+    assert (
+        outputs[0].count("SMTP login failed: 535") == 2 and "check the user name and password" in outputs[0]
+    )
+    assert [r.status for r in ledger(workdir.db)] == ["sent", "sent"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import logging
@@ -200,7 +201,7 @@ class SmtpTransport:
                     " without one, or enable SMTP AUTH on the server"
                 )
             if s.username:
-                conn.login(s.username, s.password or "")
+                _login(conn, s.username, s.password or "")
         except BaseException:
             conn.close()
             raise
@@ -375,6 +376,31 @@ def _ehlo(conn: smtplib.SMTP) -> None:
         code, reply = conn.helo()
     if not 200 <= code < 300:
         raise smtplib.SMTPHeloError(code, reply)
+
+
+def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in. A user name or password outside ASCII goes as UTF-8 (RFC 4616; LOGIN as the
+    servers read it), which smtplib's login cannot send (it encodes them as ASCII)."""
+    if (user + password).isascii():
+        conn.login(user, password)
+        return
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in offered:
+        code, reply = conn.docmd("AUTH", "PLAIN " + _b64(f"\0{user}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = conn.docmd("AUTH", f"LOGIN {_b64(user)}")
+        if code == 334:
+            code, reply = conn.docmd(_b64(password))
+    else:
+        raise Unsupported(
+            "offers neither AUTH PLAIN nor AUTH LOGIN, which a user name or password outside ASCII needs"
+        )
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def _size_limit(conn: smtplib.SMTP) -> int:
