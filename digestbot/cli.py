@@ -414,8 +414,16 @@ def check(app: App) -> None:
     click.echo(
         f"{escape_controls(str(config.path))}: OK ({len(config.sources)} source(s), {len(config.subscribers)} subscriber(s))"
     )
-    for warning in _database_warnings(app) + _mail_warnings(app, Env.from_environ()):
+    env = Env.from_environ()
+    for warning in _database_warnings(app) + _mail_warnings(app, env) + _template_warnings(app, env):
         click.echo(f"warning: {warning}")
+
+
+def _template_warnings(app: App, env: Env) -> list[str]:
+    """Email templates that leave out the unsubscribe link digests carry (base URL and secret set)."""
+    if not (env.base_url and env.secret and any(s.email for s in app.config.subscribers)):
+        return []
+    return make_renderer(app.config.templates).unsubscribe_missing()
 
 
 def _check_writable(app: App) -> None:

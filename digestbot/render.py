@@ -706,6 +706,26 @@ class Renderer:
             )
         return found
 
+    def unsubscribe_missing(self) -> list[str]:
+        """The email parts whose template shows no unsubscribe link when digests have one (a
+        template of the user's folder that left it out): for `check` to warn of. Call after
+        `problems()` found none."""
+        link = "https://digest.example.org/unsubscribe?t=sample"
+        parts = self.email(
+            sample_digest(), unsubscribe_url=link, manage_url="https://digest.example.org/manage"
+        )
+        html = '<a href="{{ unsubscribe_url }}">Unsubscribe</a>'
+        return [
+            f"{self.path_of(name)}: the {part} part shows no unsubscribe link: a reader whose mail client"
+            " offers no unsubscribe button has no way to stop the digest (Yahoo and CAN-SPAM ask for one"
+            f" in the body); add {{% if unsubscribe_url %}}{example}{{% endif %}}"
+            for name, part, body, example in (
+                ("digest.html", "HTML", parts.html, html),
+                ("digest.txt", "plain-text", parts.text, "Unsubscribe: {{ unsubscribe_url }}"),
+            )
+            if link not in body
+        ]
+
     def path_of(self, name: str) -> str:
         """The file a template name resolves to (the user's folder first)."""
         try:

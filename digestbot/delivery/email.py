@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import logging
@@ -200,7 +201,7 @@ class SmtpTransport:
                     " without one, or enable SMTP AUTH on the server"
                 )
             if s.username:
-                conn.login(s.username, s.password or "")
+                _login(conn, s.username, s.password or "")
         except BaseException:
             conn.close()
             raise
@@ -239,6 +240,12 @@ class SmtpTransport:
         except NoGreeting as e:
             stalled = f"cannot reach SMTP server {self.name}: unavailable (stalled at {_now()})"
             raise self._trip("stalled", reason=f"{stalled}: {e}") from None
+        except ssl.SSLCertVerificationError as e:  # reached: "cannot reach" would send one to the network
+            untrusted = f"TLS failed: certificate verify failed: {e.verify_message or e.reason}"
+            fix = "the certificate is not trusted: fix it on the server, or for a private CA point SSL_CERT_FILE at its certificate"
+            raise self._trip(
+                untrusted, reason=f"SMTP server {self.name}: {untrusted} ({_now()}): {fix}"
+            ) from None
         except Unsupported as e:  # reached, and it answered: what it lacks is the message
             reason = f"SMTP server {self.name} {e} ({_now()})"
             raise self._trip(str(e), reason=reason) from None
@@ -259,6 +266,11 @@ class SmtpTransport:
                     f"the address {recipient if not recipient.isascii() else msg.sender} is not ASCII and "
                     f"SMTP server {self.name} does not offer SMTPUTF8 (RFC 6531), which it needs: "
                     "enable SMTPUTF8 on the server (Postfix: smtputf8_enable = yes) or use an ASCII address",
+                )
+            limit = _size_limit(self._conn)
+            if limit and len(msg.data) > limit:  # the server said so in EHLO: not sent to be refused
+                raise DeliveryError(
+                    f"SMTP server {self.name} takes messages of at most {_kb(limit)} (its SIZE){_too_big(msg)}"
                 )
             try:
                 _transaction(self._conn, msg)
@@ -285,11 +297,28 @@ class SmtpTransport:
                     and attempt == 1
                 ):
                     continue  # an idle connection the server let go saying so (Postfix: timeout exceeded)
-                raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error)) from None
+                if isinstance(e, smtplib.SMTPSenderRefused) and 500 <= e.smtp_code < 600 and not msg.smtputf8:
+                    raise self._sender_refused(msg.sender, e) from None
+                big = _too_big(msg) if isinstance(e, smtplib.SMTPDataError) and e.smtp_code == 552 else ""
+                raise DeliveryError(_reply("SMTP error", e.smtp_code, e.smtp_error) + big) from None
             except (OSError, smtplib.SMTPException) as e:
                 self._drop()
                 raise self._trip(_why(e)) from None
         raise AssertionError("unreachable")
+
+    def _sender_refused(self, sender: str, error: smtplib.SMTPSenderRefused) -> DeliveryError:
+        """A permanent refusal of MAIL FROM (no parameters, before any recipient): every digest
+        has that sender, so the rest of the run would be refused the same way."""
+        refused = _reply("refused the sender", error.smtp_code, error.smtp_error)
+        fix = "set email.from in the YAML to an address this server (and its login) may send as"
+        if error.smtp_code == 530:  # RFC 4954: authentication required (or STARTTLS first)
+            fix = (
+                "the server takes mail only after a login: put its user name and password in DIGESTBOT_SMTP_URL"
+                " (smtp://user:password@host:587)"
+                if not self.settings.username
+                else "the server wants a login or STARTTLS first: check DIGESTBOT_SMTP_URL's starttls= option"
+            )
+        return self._trip(refused, reason=f"SMTP server {self.name} {refused} ({_now()}): {fix}")
 
     def _unconfirmed(self, recipient: str, why: str) -> DeliveryError:
         """The message went out whole but the server's answer never came: it may have arrived,
@@ -347,6 +376,49 @@ def _ehlo(conn: smtplib.SMTP) -> None:
         code, reply = conn.helo()
     if not 200 <= code < 300:
         raise smtplib.SMTPHeloError(code, reply)
+
+
+def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in. A user name or password outside ASCII goes as UTF-8 (RFC 4616; LOGIN as the
+    servers read it), which smtplib's login cannot send (it encodes them as ASCII)."""
+    if (user + password).isascii():
+        conn.login(user, password)
+        return
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in offered:
+        code, reply = conn.docmd("AUTH", "PLAIN " + _b64(f"\0{user}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = conn.docmd("AUTH", f"LOGIN {_b64(user)}")
+        if code == 334:
+            code, reply = conn.docmd(_b64(password))
+    else:
+        raise Unsupported(
+            "offers neither AUTH PLAIN nor AUTH LOGIN, which a user name or password outside ASCII needs"
+        )
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _size_limit(conn: smtplib.SMTP) -> int:
+    """The largest message the server takes, as its EHLO says (RFC 1870 SIZE; 0: no limit)."""
+    value = conn.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:,.0f} KB" if size >= 1000 else f"{size} bytes"
+
+
+def _too_big(msg: OutgoingEmail) -> str:
+    """What to do about a message the server finds too big (552 to the message, or its SIZE)."""
+    return (
+        f"; this digest is {_kb(len(msg.data))}: raise the server's message size limit (Postfix:"
+        " message_size_limit), and it goes on the next try (a lower max_papers makes later digests smaller)"
+    )
 
 
 def _now() -> str:
