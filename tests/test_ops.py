@@ -25,7 +25,17 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
-from helpers import FeedPaper, db_dump, digestbot, http_server, ledger, not_due_soon, subscriber, write_feed
+from helpers import (
+    FeedPaper,
+    QuietHandler,
+    db_dump,
+    digestbot,
+    http_server,
+    ledger,
+    not_due_soon,
+    subscriber,
+    write_feed,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_daemon import spawn  # noqa: F401  (a fixture)
@@ -412,7 +422,7 @@ def test_no_output_or_log_line_holds_the_smtp_password(workdir, closed_port, pas
 FEED_TOKEN = "f33d-t0ken-kept-private"
 
 
-class _TokenFeed(http.server.BaseHTTPRequestHandler):
+class _TokenFeed(QuietHandler):
     """A private feed: its url carries an access token; a redirect keeps it in the query."""
 
     def do_GET(self):
@@ -421,21 +431,12 @@ class _TokenFeed(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", self.path.replace("/old", "/feed", 1))
             self.end_headers()
             return
-        body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_body(b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>')
 
 
 def test_debug_output_never_shows_a_feeds_token(workdir):
     # `-vv` turns on urllib3's debug lines, which print each request's path with its query:
     # a private feed's `?token=…` was in the output people paste into bug reports.
-
     with http_server(_TokenFeed) as root:
         workdir.write_config(
             f"- name: private\n  type: rss\n  url: {root}/old?token={FEED_TOKEN}\n", subscriber("alice", "x")
